@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Paths inside an inspected root: the only way the readers touch the file system.
+
+Every path the readers use is an absolute path *inside* the root (``/lib/modules/K``).
+Symlinks are resolved the way a chroot would resolve them: an absolute target starts
+again at the root, and ``..`` never climbs above it. So a hostile or stale link can never
+make the module read a file of the host when it inspects an image or a test tree.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import posixpath
+import stat
+
+# The kernel's own limit on symlinks followed in one lookup (MAXSYMLINKS).
+MAX_SYMLINKS = 40
+
+
+class RootPathError(Exception):
+    """A path that cannot be resolved inside the root (a symlink loop)."""
+
+
+class RootFS:
+    """File-system access confined to one root directory."""
+
+    def __init__(self, root='/'):
+        self.root = os.path.realpath(root)
+
+    def host(self, path):
+        """Host path of an in-root path whose symlinks are already resolved."""
+        relative = posixpath.normpath('/' + path).lstrip('/')
+        return os.path.join(self.root, relative) if relative else self.root
+
+    def resolve(self, path):
+        """Canonical in-root path of ``path``, every symlink followed inside the root.
+
+        Components that do not exist are kept as they are (like ``realpath -m``), so a
+        dangling link resolves to where it points; callers check existence themselves.
+        Raises RootPathError on a symlink loop.
+        """
+        pending = [part for part in path.split('/') if part]
+        pending.reverse()
+        resolved = []
+        followed = 0
+        while pending:
+            part = pending.pop()
+            if part == '.':
+                continue
+            if part == '..':
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = resolved + [part]
+            try:
+                target = os.readlink(self.host('/'.join(candidate)))
+            except OSError:
+                # Not a symlink, or it does not exist: keep the name as it is.
+                resolved = candidate
+                continue
+            followed += 1
+            if followed > MAX_SYMLINKS:
+                raise RootPathError('too many levels of symbolic links: %s' % path)
+            if target.startswith('/'):
+                resolved = []
+            remainder = [p for p in target.split('/') if p]
+            remainder.reverse()
+            pending.extend(remainder)
+        return '/' + '/'.join(resolved)
+
+    def real(self, path):
+        """Host path of ``path`` after resolving it inside the root."""
+        return self.host(self.resolve(path))
+
+    def lstat(self, path):
+        """lstat of the last component itself (its parents resolved inside the root)."""
+        parent, name = posixpath.split(posixpath.normpath('/' + path))
+        return os.lstat(os.path.join(self.real(parent), name) if name else self.root)
+
+    def _stat_mode(self, path):
+        try:
+            return os.stat(self.real(path)).st_mode
+        except (OSError, RootPathError):
+            return None
+
+    def exists(self, path):
+        return self._stat_mode(path) is not None
+
+    def isdir(self, path):
+        mode = self._stat_mode(path)
+        return mode is not None and stat.S_ISDIR(mode)
+
+    def isfile(self, path):
+        mode = self._stat_mode(path)
+        return mode is not None and stat.S_ISREG(mode)
+
+    def islink(self, path):
+        try:
+            return stat.S_ISLNK(self.lstat(path).st_mode)
+        except (OSError, RootPathError):
+            return False
+
+    def readlink(self, path):
+        parent, name = posixpath.split(posixpath.normpath('/' + path))
+        return os.readlink(os.path.join(self.real(parent), name))
+
+    def listdir(self, path):
+        """Sorted entries of a directory; raises OSError or RootPathError."""
+        return sorted(os.listdir(self.real(path)))
+
+    def open(self, path):
+        """Open a regular file for binary reading; raises OSError or RootPathError."""
+        real = self.real(path)
+        if not os.path.isfile(real):
+            raise OSError(errno.EISDIR if os.path.isdir(real) else errno.ENOENT,
+                          'not a regular file', path)
+        return open(real, 'rb')
+
+    def read_bytes(self, path, limit=None):
+        with self.open(path) as handle:
+            return handle.read() if limit is None else handle.read(limit)
+
+    def read_text(self, path, limit=None):
+        return self.read_bytes(path, limit).decode('utf-8', 'replace')
+
+    def walk_files(self, path):
+        """In-root paths of every entry below ``path`` that is not a directory.
+
+        Directories are entered only when they are real directories (never through a
+        symlink), so a link to a directory or a link loop cannot make the walk endless.
+        Unreadable subdirectories are returned in ``errors`` as (path, error) pairs.
+        """
+        files, errors = [], []
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            try:
+                names = self.listdir(current)
+            except (OSError, RootPathError) as exc:
+                errors.append((current, exc))
+                continue
+            for name in names:
+                child = posixpath.join(current, name)
+                try:
+                    mode = self.lstat(child).st_mode
+                except (OSError, RootPathError) as exc:
+                    errors.append((child, exc))
+                    continue
+                if stat.S_ISDIR(mode):
+                    stack.append(child)
+                else:
+                    files.append(child)
+        return sorted(files), errors
