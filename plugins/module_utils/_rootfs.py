@@ -156,3 +156,16 @@ class RootFS:
                 else:
                     files.append(child)
         return sorted(files), errors
+
+    def same_content(self, first, second):
+        """Whether two in-root files hold the same bytes; raises OSError or RootPathError."""
+        first_real, second_real = self.real(first), self.real(second)
+        if os.stat(first_real).st_size != os.stat(second_real).st_size:
+            return False
+        with open(first_real, 'rb') as one, open(second_real, 'rb') as other:
+            while True:
+                chunk = one.read(65536)
+                if chunk != other.read(65536):
+                    return False
+                if not chunk:
+                    return True

@@ -1,0 +1,427 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The join: per kernel and package, is the package there when the kernel boots.
+
+``gather_facts`` is the one entry point of ``kabi.dkms.dkms_facts``: it calls the readers
+(kernels, dkms tree, module trees, .ko files, symvers), asks for kABI verdicts, and joins
+everything into the ``ansible_facts['dkms']`` dictionary of the contract.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import posixpath
+
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
+    MODULE_SUFFIXES, normalize_module_name, read_dkms_tree)
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
+    SymversError, judge, parse_kconfig, read_symvers, vermagic_from_config)
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader
+from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
+    read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+
+SCHEMA_VERSION = 1
+COVERED_STATUSES = ('installed', 'weak', 'excluded')
+# Which candidate describes a package on a kernel when several versions say different
+# things: what provides it first, then what is most worth a human's attention.
+STATUS_ORDER = ('installed', 'weak', 'broken', 'weak-incompatible', 'built', 'missing')
+
+
+class Provided:
+    """A module file dkms made: which package, version and kernel it belongs to."""
+
+    __slots__ = ('package', 'version', 'kernel', 'module')
+
+    def __init__(self, package, version, kernel, module):
+        self.package = package
+        self.version = version
+        self.kernel = kernel
+        self.module = module
+
+
+class Candidate:
+    """What one package version says about one kernel."""
+
+    __slots__ = ('status', 'version', 'provider_kernel', 'modules')
+
+    def __init__(self, status, version, modules, provider_kernel=None):
+        self.status = status
+        self.version = version
+        self.modules = modules              # {module name: module fact}
+        self.provider_kernel = provider_kernel
+
+
+def module_fact(status, path=None, target=None, kabi=None, shadowed_by=None):
+    return {'status': status, 'path': path, 'target': target, 'kabi': kabi, 'shadowed_by': shadowed_by}
+
+
+def package_status_of(modules):
+    """A package's status from its modules' (weak links are all-or-nothing)."""
+    statuses = set(fact['status'] for fact in modules.values())
+    if statuses == set(['weak']):
+        return 'weak'
+    if 'broken' in statuses or 'missing' in statuses:
+        return 'broken'
+    return 'weak-incompatible'
+
+
+class KernelTree:
+    """The module tree of one kernel, read on first use."""
+
+    def __init__(self, rootfs, warn, kernel):
+        self.rootfs = rootfs
+        self.warn = warn
+        self.kernel = kernel
+        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
+        self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
+        self._in_tree = None
+
+    @property
+    def in_tree(self):
+        if self._in_tree is None:
+            self._in_tree = read_in_tree_names(self.rootfs, self.kernel.modules_dir)
+        return self._in_tree
+
+    def installed_file(self, name, built_path):
+        """Path of the copy of ``built_path`` installed in this kernel's tree, or None."""
+        for path in self.out_of_tree.get(normalize_module_name(name), ()):
+            if _suffix(path) != _suffix(built_path):
+                # dkms compressed on install; the name is all that can be compared cheaply.
+                return path
+            try:
+                if self.rootfs.same_content(path, built_path):
+                    return path
+            except (OSError, RootPathError) as exc:
+                self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
+        return None
+
+
+def _suffix(path):
+    for suffix in MODULE_SUFFIXES[::-1]:
+        if path.endswith(suffix):
+            return suffix
+    return ''
+
+
+class KabiJudge:
+    """kABI verdicts for weak links; each kernel's symvers and vermagic read once, lazily."""
+
+    def __init__(self, rootfs, warn, reader, kernels):
+        self.rootfs = rootfs
+        self.warn = warn
+        self.reader = reader
+        self.kernels = kernels
+        self._exports = {}
+        self._vermagic = {}
+
+    def exports(self, release):
+        if release not in self._exports:
+            kernel = self.kernels[release]
+            exports = None
+            if kernel.symvers is None:
+                self.warn('kernel %s has no symvers file: its weak links cannot be kABI-checked' % release)
+            else:
+                try:
+                    exports = read_symvers(self.rootfs, kernel.symvers)
+                except SymversError as exc:
+                    self.warn(str(exc))
+            self._exports[release] = exports
+        return self._exports[release]
+
+    def vermagic(self, release):
+        """The kernel's vermagic: from one of its own modules, else from its headers."""
+        if release not in self._vermagic:
+            self._vermagic[release] = self._find_vermagic(self.kernels[release])
+        return self._vermagic[release]
+
+    def _find_vermagic(self, kernel):
+        in_tree = read_in_tree_names(self.rootfs, kernel.modules_dir)
+        for relative in sorted(in_tree.values())[:3]:
+            base = posixpath.join(kernel.modules_dir, relative)
+            stem = base[:-len(_suffix(base))] if _suffix(base) else base
+            for suffix in MODULE_SUFFIXES:
+                if self.rootfs.isfile(stem + suffix):
+                    try:
+                        return self.reader.read(stem + suffix).vermagic
+                    except KoError:
+                        break
+        try:
+            text = self.rootfs.read_text(posixpath.join(kernel.modules_dir, 'build/include/config/auto.conf'))
+        except (OSError, RootPathError):
+            return None
+        return vermagic_from_config(kernel.release, parse_kconfig(text))
+
+    def verdict(self, release, info, siblings, provider_release):
+        """Verdict fact for ModuleInfo ``info`` on ``release``, or None when unknowable.
+
+        ``siblings``: ModuleInfo of the package's other modules available on the kernel.
+        Their exports are accepted by name; readers that cannot list exports (kmod) fall
+        back to accepting symbols the provider kernel does not export either, since those
+        can only come from outside that kernel.
+        """
+        exports = self.exports(release)
+        if exports is None:
+            return None
+        sibling_exports = set()
+        unknown_exports = False
+        for sibling in siblings:
+            if getattr(sibling, 'exports', None) is None:
+                unknown_exports = True
+            else:
+                sibling_exports.update(sibling.exports)
+        if unknown_exports and provider_release in self.kernels:
+            provider = self.exports(provider_release) or {}
+            sibling_exports.update(symbol for symbol, _crc in info.versions
+                                   if symbol not in exports and symbol not in provider)
+        return judge(info, exports, self.vermagic(release), sibling_exports, release).as_fact()
+
+
+def _provided_files(rootfs, tree, trees):
+    """{in-root canonical path: Provided} of every dkms build and installed copy."""
+    provided = {}
+    for package in tree.packages.values():
+        for version in package.versions.values():
+            for build in version.builds.values():
+                for name, path in build.modules.items():
+                    record = Provided(package.name, version.version, build.kernel, name)
+                    provided[_canonical(rootfs, path)] = record
+                    installed_version = package.installed.get(build.kernel, (None,))[0]
+                    if installed_version == version.version and build.kernel in trees:
+                        copy = trees[build.kernel].installed_file(name, path)
+                        if copy:
+                            provided[_canonical(rootfs, copy)] = record
+    return provided
+
+
+def _canonical(rootfs, path):
+    try:
+        return rootfs.resolve(path)
+    except RootPathError:
+        return path
+
+
+def _installed_candidate(package, version, release, kernel_tree):
+    build = version.builds.get(release)
+    if build is None or not build.modules:
+        return Candidate('broken', version.version, {})
+    modules = {}
+    for name, built_path in sorted(build.modules.items()):
+        copy = kernel_tree.installed_file(name, built_path)
+        modules[name] = module_fact('installed' if copy else 'broken', path=copy, target=built_path)
+    status = 'installed' if all(m['status'] == 'installed' for m in modules.values()) else 'broken'
+    return Candidate(status, version.version, modules)
+
+
+def _weak_candidates(context, package, release):
+    """Candidates from the weak links of ``release`` that point at builds of ``package``."""
+    kernel_tree = context.trees[release]
+    groups = {}
+    for link in kernel_tree.weak_links:
+        record = context.provided.get(link.target) if link.target else None
+        if record is not None and record.package == package.name:
+            groups.setdefault((record.version, record.kernel), {})[record.module] = link
+        elif record is None and link.problem and _declares(package, link.name):
+            groups.setdefault((None, None), {})[link.name] = link
+    candidates = []
+    for (version, provider), links in groups.items():
+        if version is None:
+            modules = dict((name, module_fact('broken', link.path, link.target)) for name, link in links.items())
+            candidates.append(Candidate('broken', None, modules))
+            continue
+        expected = sorted(package.versions[version].builds[provider].modules)
+        modules = context.judge_links(release, provider, expected, links)
+        candidates.append(Candidate(package_status_of(modules), version, modules, provider))
+    return candidates
+
+
+def _declares(package, name):
+    key = normalize_module_name(name)
+    return any(key == normalize_module_name(declared)
+               for version in package.versions.values() for declared in (version.module_names() or ()))
+
+
+class Context:
+    """Everything the join reads, shared by all kernels and packages."""
+
+    def __init__(self, rootfs, warn, kernels, tree, trees, reader, kabi_check):
+        self.rootfs = rootfs
+        self.warn = warn
+        self.kernels = kernels
+        self.tree = tree
+        self.trees = trees
+        self.reader = reader
+        self.kabi_check = kabi_check and reader.name is not None
+        self.provided = _provided_files(rootfs, tree, trees)
+        self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
+        self.judge = KabiJudge(rootfs, warn, reader, kernels)
+        self._config = {}
+
+    def kernel_config(self, release):
+        if release not in self._config:
+            config = None
+            for name in ('build/.config', 'build/include/config/auto.conf'):
+                try:
+                    config = parse_kconfig(self.rootfs.read_text(
+                        posixpath.join(self.kernels[release].modules_dir, name)))
+                    break
+                except (OSError, RootPathError):
+                    continue
+            self._config[release] = config
+        return self._config[release]
+
+    def judge_links(self, release, provider, expected, links):
+        """Module facts for the weak links of one build on one kernel."""
+        kernel_tree = self.trees[release]
+        modules = {}
+        infos = {}
+        for name in expected:
+            link = links.get(name)
+            if link is None:
+                modules[name] = module_fact('missing')
+                continue
+            shadow = shadowing_file(link, self.kernels[release].modules_dir, self.search,
+                                    kernel_tree.out_of_tree, kernel_tree.in_tree)
+            if link.problem or shadow:
+                modules[name] = module_fact('broken' if link.problem else 'missing', link.path, link.target,
+                                            shadowed_by=shadow)
+                continue
+            modules[name] = module_fact('weak', link.path, link.target)
+            if self.kabi_check:
+                try:
+                    infos[name] = self.reader.read(link.target)
+                except KoError as exc:
+                    self.warn('weak link %s: %s' % (link.path, exc))
+                    modules[name]['status'] = 'broken'
+        for name, info in infos.items():
+            if modules[name]['status'] != 'weak':
+                continue
+            siblings = [other for key, other in infos.items() if key != name and modules[key]['status'] == 'weak']
+            verdict = self.judge.verdict(release, info, siblings, provider)
+            modules[name]['kabi'] = verdict
+            if verdict is not None and not verdict['compatible']:
+                modules[name]['status'] = 'weak-incompatible'
+        return modules
+
+
+def _candidates(context, package, release):
+    kernel_tree = context.trees[release]
+    candidates = []
+    installed = package.installed.get(release)
+    if installed is not None:
+        version = package.versions.get(installed[0])
+        if version is None:
+            candidates.append(Candidate('broken', installed[0], {}))
+        else:
+            candidates.append(_installed_candidate(package, version, release, kernel_tree))
+    candidates.extend(_weak_candidates(context, package, release))
+    for version in package.versions.values():
+        build = version.builds.get(release)
+        if build is not None and (installed is None or installed[0] != version.version):
+            modules = dict((name, module_fact('built', target=path)) for name, path in sorted(build.modules.items()))
+            candidates.append(Candidate('built', version.version, modules))
+    return candidates
+
+
+def _choose(candidates, ordered_versions):
+    """The candidate that describes the package: best status, then newest version."""
+    def key(candidate):
+        version_rank = ordered_versions.index(candidate.version) if candidate.version in ordered_versions else -1
+        return (STATUS_ORDER.index(candidate.status), -version_rank)
+    return min(candidates, key=key) if candidates else None
+
+
+def package_on_kernel(context, package, release, arch):
+    ordered = package.ordered_versions()
+    newest = package.versions[ordered[-1]] if ordered else None
+    chosen = _choose(_candidates(context, package, release), ordered)
+    if chosen is None or chosen.status not in ('installed', 'weak'):
+        excluded = newest.conf.excludes(release, arch, lambda: context.kernel_config(release)) \
+            if newest is not None and newest.conf is not None else None
+        if excluded:
+            chosen = Candidate('excluded', None, {})
+    if chosen is None:
+        names = (newest.module_names() if newest else None) or []
+        chosen = Candidate('missing', None, dict((name, module_fact('missing')) for name in names))
+    provided = chosen.status in ('installed', 'weak')
+    return {
+        'status': chosen.status,
+        'covered': chosen.status in COVERED_STATUSES,
+        'version': chosen.version,
+        'outdated': bool(provided and chosen.version != ordered[-1]),
+        'provider_kernel': chosen.provider_kernel if chosen.status != 'installed' else None,
+        'modules': chosen.modules,
+    }
+
+
+def _package_fact(package):
+    ordered = package.ordered_versions()
+    newest = package.versions[ordered[-1]] if ordered else None
+    return {
+        'versions': ordered,
+        'newest': ordered[-1] if ordered else None,
+        'autoinstall': newest.conf.autoinstall if newest is not None and newest.conf is not None else None,
+        'modules': (newest.module_names() if newest else None) or [],
+        'broken_versions': [v for v in ordered if package.versions[v].broken],
+    }
+
+
+def _arch(rootfs, tree):
+    for package in tree.packages.values():
+        for version in package.versions.values():
+            for build in version.builds.values():
+                return build.arch
+    return os.uname()[4] if rootfs.root == '/' else None
+
+
+def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runner=None, root=None,
+                 dkms_tree=None, source_tree=None):
+    """The ``ansible_facts['dkms']`` dictionary for the system under ``rootfs``.
+
+    ``root`` is reported as given (defaults to the resolved root).
+    """
+    kernels, running, default, default_source = gather_kernels(rootfs, warn, runner)
+    tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
+    trees = dict((release, KernelTree(rootfs, warn, kernel)) for release, kernel in kernels.items())
+    ko_reader = KoReader(rootfs, runner=runner, reader=reader)
+    if kabi_check and ko_reader.name is None:
+        warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '
+             'python3-pyelftools package) or kmod; weak links are reported without kABI verdicts')
+    context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check)
+    arch = _arch(rootfs, tree)
+
+    package_facts = dict((name, _package_fact(tree.packages[name])) for name in sorted(tree.packages))
+    kernel_facts = {}
+    uncovered = []
+    for release in sort_releases(kernels):
+        kernel = kernels[release]
+        fact = kernel.as_fact()
+        fact['packages'] = {}
+        for name in sorted(tree.packages):
+            package = tree.packages[name]
+            entry = package_on_kernel(context, package, release, arch)
+            fact['packages'][name] = entry
+            if not entry['covered'] and not kernel.stale:
+                uncovered.append({'kernel': release, 'package': name, 'version': package_facts[name]['newest'],
+                                  'status': entry['status'], 'headers': kernel.headers})
+        fact['covered'] = all(entry['covered'] for entry in fact['packages'].values())
+        kernel_facts[release] = fact
+
+    counted = [fact for fact in kernel_facts.values() if not fact['stale']]
+    covered = sum(1 for fact in counted if fact['covered'])
+    return {
+        'schema_version': SCHEMA_VERSION,
+        'root': root or rootfs.root,
+        'running_kernel': running,
+        'default_kernel': default,
+        'default_kernel_source': default_source,
+        'kabi_reader': ko_reader.name,
+        'packages': package_facts,
+        'kernels': kernel_facts,
+        'uncovered': uncovered,
+        'summary': {'kernels': len(counted), 'covered': covered, 'uncovered': len(counted) - covered,
+                    'packages': len(tree.packages)},
+    }

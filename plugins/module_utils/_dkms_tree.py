@@ -1,0 +1,335 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The dkms tree (``/var/lib/dkms``) and each package's dkms.conf, read as files.
+
+Layout (dkms 2.x and 3.x)::
+
+    DKMS_TREE/M/V/source -> SOURCE_TREE/M-V          registered ("added")
+    DKMS_TREE/M/V/KVER/ARCH/module/NAME.ko[.xz]      built for KVER
+    DKMS_TREE/M/kernel-KVER-ARCH -> V/KVER/ARCH       installed for KVER
+
+``dkms status`` is never run or parsed: its format changed four times and it is slow.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
+
+DEFAULT_DKMS_TREE = '/var/lib/dkms'
+DEFAULT_SOURCE_TREE = '/usr/src'
+DEFAULT_INSTALL_TREE = '/lib/modules'
+MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
+_KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
+
+
+def module_name(filename):
+    """Module name of a ``.ko*`` file name, or None for other files."""
+    for suffix in MODULE_SUFFIXES:
+        if filename.endswith(suffix) and len(filename) > len(suffix):
+            return filename[:-len(suffix)]
+    return None
+
+
+def normalize_module_name(name):
+    """The kernel treats '-' and '_' in module names as the same character."""
+    return name.replace('-', '_')
+
+
+def _version_key_pep440():
+    try:
+        from packaging.version import InvalidVersion, Version
+    except Exception:  # packaging is optional on targets
+        return None, None
+    return Version, InvalidVersion
+
+
+def sort_versions(versions):
+    """Package versions oldest first.
+
+    PEP 440 order (``packaging``) when every version parses as PEP 440 and ``packaging``
+    is importable; otherwise rpm-style segment order, which agrees with PEP 440 for plain
+    dotted numbers such as ``550.54.14``.
+    """
+    versions = list(versions)
+    version_class, invalid = _version_key_pep440()
+    if version_class is not None:
+        try:
+            return sorted(versions, key=lambda v: (version_class(v), v))
+        except invalid:
+            pass
+    import functools
+    return sorted(versions, key=functools.cmp_to_key(compare_releases))
+
+
+class DkmsConf:
+    """What a dkms.conf says, as far as it can be known without running it."""
+
+    def __init__(self, variables):
+        self.variables = variables
+
+    @staticmethod
+    def _known(value):
+        return None if value is UNKNOWN else value
+
+    @property
+    def autoinstall(self):
+        """True/False, or None when shell logic decides it."""
+        value = self.variables.get('AUTOINSTALL')
+        if value is UNKNOWN:
+            return None
+        return (value or '').strip().lower() in ('yes', 'y', 'true', '1')
+
+    def dest_module_names(self):
+        """Installed module names in index order, or None when not static."""
+        built = self.variables.get_array('BUILT_MODULE_NAME')
+        dest = self.variables.get_array('DEST_MODULE_NAME')
+        if built is UNKNOWN or dest is UNKNOWN:
+            return None
+        if not built:
+            # With one module BUILT_MODULE_NAME defaults to PACKAGE_NAME.
+            package = self.variables.get('PACKAGE_NAME')
+            if not package or package is UNKNOWN:
+                return None
+            built = {0: package}
+        dest = dest or {}
+        names = []
+        for index in sorted(built):
+            name = dest.get(index) or built[index]
+            if name is UNKNOWN:
+                return None
+            names.append(name)
+        return names
+
+    def excludes(self, release, arch, kernel_config=None):
+        """Whether BUILD_EXCLUSIVE_* rules ``release`` out: True, False or None (unknown).
+
+        ``kernel_config`` is a callable returning the kernel's config as a dict
+        (CONFIG_X -> value) or None; it is only called when the rule needs it.
+        """
+        get = self.variables.get
+        rules = {key: get('BUILD_EXCLUSIVE_' + key) for key in ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')}
+        if any(value is UNKNOWN for value in rules.values()):
+            return None
+        try:
+            if rules['KERNEL'] and not re.search(rules['KERNEL'], release):
+                return True
+            if rules['ARCH'] and arch and not re.search(rules['ARCH'], arch):
+                return True
+        except re.error:
+            return None
+        if rules['KERNEL_MIN'] and compare_releases(release, rules['KERNEL_MIN']) < 0:
+            return True
+        if rules['KERNEL_MAX'] and compare_releases(release, rules['KERNEL_MAX']) > 0:
+            return True
+        if rules['CONFIG']:
+            config = kernel_config() if kernel_config else None
+            if config is None:
+                return None
+            for option in rules['CONFIG'].split():
+                wanted = not option.startswith('!')
+                if (config.get(option.lstrip('!')) in ('y', 'm')) != wanted:
+                    return True
+        return False
+
+
+class Build:
+    """One package version built for one kernel and architecture."""
+
+    __slots__ = ('kernel', 'arch', 'path', 'modules')
+
+    def __init__(self, kernel, arch, path, modules):
+        self.kernel = kernel
+        self.arch = arch
+        self.path = path          # in-root path of the build's module/ directory
+        self.modules = modules    # {module name: in-root path of the built file}
+
+
+class PackageVersion:
+    """One registered version of a package."""
+
+    __slots__ = ('name', 'version', 'source', 'broken', 'conf', 'builds')
+
+    def __init__(self, name, version, source, broken, conf, builds):
+        self.name = name
+        self.version = version
+        self.source = source      # in-root path of the source directory, or None
+        self.broken = broken      # source link dangling or missing
+        self.conf = conf          # DkmsConf, or None when dkms.conf cannot be read
+        self.builds = builds      # {kernel release: Build}
+
+    def module_names(self):
+        """Installed module names: the builds are authoritative, dkms.conf otherwise."""
+        names = set()
+        for build in self.builds.values():
+            names.update(build.modules)
+        if names:
+            return sorted(names)
+        declared = self.conf.dest_module_names() if self.conf else None
+        return sorted(declared) if declared is not None else None
+
+
+class Package:
+    """A DKMS package: its versions and the kernels it is installed for."""
+
+    __slots__ = ('name', 'versions', 'installed')
+
+    def __init__(self, name, versions, installed):
+        self.name = name
+        self.versions = versions      # {version: PackageVersion}
+        self.installed = installed    # {kernel release: (version, arch)} from kernel-K-ARCH links
+
+    def ordered_versions(self):
+        return sort_versions(self.versions)
+
+    def newest(self):
+        ordered = self.ordered_versions()
+        return self.versions[ordered[-1]] if ordered else None
+
+
+class DkmsTree:
+    """Locations and packages of one dkms tree."""
+
+    def __init__(self, dkms_tree, source_tree, install_tree, packages):
+        self.dkms_tree = dkms_tree
+        self.source_tree = source_tree
+        self.install_tree = install_tree
+        self.packages = packages      # {name: Package}
+
+
+def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=None):
+    """The dkms, source and install trees, honouring /etc/dkms/framework.conf[.d].
+
+    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do.
+    """
+    files = ['/etc/dkms/framework.conf']
+    try:
+        files += ['/etc/dkms/framework.conf.d/' + name
+                  for name in rootfs.listdir('/etc/dkms/framework.conf.d') if name.endswith('.conf')]
+    except (OSError, RootPathError):
+        pass
+    text = []
+    for path in files:
+        if not rootfs.exists(path):
+            continue
+        try:
+            text.append(rootfs.read_text(path))
+        except (OSError, RootPathError) as exc:
+            warn('cannot read %s: %s' % (path, exc))
+    variables = parse_shell_vars('\n'.join(text))
+    found = {}
+    for key, default in (('dkms_tree', DEFAULT_DKMS_TREE), ('source_tree', DEFAULT_SOURCE_TREE),
+                         ('install_tree', DEFAULT_INSTALL_TREE)):
+        value = variables.get(key)
+        if value is UNKNOWN:
+            warn('%s in /etc/dkms/framework.conf is not static; using %s' % (key, default))
+            value = None
+        found[key] = value or default
+    return (dkms_tree or found['dkms_tree'], source_tree or found['source_tree'],
+            install_tree or found['install_tree'])
+
+
+def _read_conf(rootfs, warn, name, version, source):
+    """dkms.conf plus the admin's /etc/dkms/M.conf and M-V.conf overrides."""
+    texts = []
+    for path in (posixpath.join(source, 'dkms.conf'), '/etc/dkms/%s.conf' % name,
+                 '/etc/dkms/%s-%s.conf' % (name, version)):
+        if path != posixpath.join(source, 'dkms.conf') and not rootfs.isfile(path):
+            continue
+        try:
+            texts.append(rootfs.read_text(path, limit=1024 * 1024))
+        except (OSError, RootPathError) as exc:
+            warn('cannot read %s: %s' % (path, exc))
+            return None
+    preset = {'PACKAGE_NAME': name, 'PACKAGE_VERSION': version}
+    variables = parse_shell_vars('\n'.join(texts), preset)
+    return DkmsConf(variables)
+
+
+def _read_builds(rootfs, warn, version_dir):
+    builds = {}
+    for kernel in _listdir(rootfs, warn, version_dir):
+        if not kernel[:1].isdigit():
+            continue
+        kernel_dir = posixpath.join(version_dir, kernel)
+        for arch in _listdir(rootfs, warn, kernel_dir):
+            module_dir = posixpath.join(kernel_dir, arch, 'module')
+            if not rootfs.isdir(module_dir):
+                continue
+            modules = {}
+            for filename in _listdir(rootfs, warn, module_dir):
+                name = module_name(filename)
+                if name:
+                    modules[name] = posixpath.join(module_dir, filename)
+            builds[kernel] = Build(kernel, arch, module_dir, modules)
+    return builds
+
+
+def _read_installed(rootfs, warn, package_dir, entries):
+    installed = {}
+    for entry in entries:
+        match = _KERNEL_LINK.match(entry)
+        if not match:
+            continue
+        path = posixpath.join(package_dir, entry)
+        try:
+            target = rootfs.readlink(path)
+        except (OSError, RootPathError) as exc:
+            warn('cannot read the dkms install link %s: %s' % (path, exc))
+            continue
+        # Relative "V/KVER/ARCH" normally; older dkms wrote absolute paths.
+        parts = [p for p in posixpath.normpath(posixpath.join(package_dir, target)).split('/') if p]
+        base = [p for p in package_dir.split('/') if p]
+        if parts[:len(base)] != base or len(parts) <= len(base):
+            warn('dkms install link %s points outside its package: %s' % (path, target))
+            continue
+        installed[match.group(1)] = (parts[len(base)], match.group(2))
+    return installed
+
+
+def _listdir(rootfs, warn, path):
+    try:
+        return rootfs.listdir(path)
+    except (OSError, RootPathError) as exc:
+        warn('cannot list %s: %s' % (path, exc))
+        return []
+
+
+def read_package(rootfs, warn, dkms_tree, name):
+    package_dir = posixpath.join(dkms_tree, name)
+    entries = _listdir(rootfs, warn, package_dir)
+    versions = {}
+    for version in entries:
+        version_dir = posixpath.join(package_dir, version)
+        if version.startswith('kernel-') or version == 'original_module' or not rootfs.isdir(version_dir):
+            continue
+        source_link = posixpath.join(version_dir, 'source')
+        source = None
+        try:
+            if rootfs.isdir(source_link):
+                source = rootfs.resolve(source_link)
+        except RootPathError as exc:
+            warn('%s: %s' % (source_link, exc))
+        conf = _read_conf(rootfs, warn, name, version, source) if source else None
+        versions[version] = PackageVersion(name, version, source, source is None, conf,
+                                           _read_builds(rootfs, warn, version_dir))
+    return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
+
+
+def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, install_tree=None):
+    """Every package of the dkms tree (or only ``names``)."""
+    dkms_tree, source_tree, install_tree = read_locations(rootfs, warn, dkms_tree, source_tree, install_tree)
+    packages = {}
+    if rootfs.isdir(dkms_tree):
+        for name in _listdir(rootfs, warn, dkms_tree):
+            if names is not None and name not in names:
+                continue
+            if rootfs.isdir(posixpath.join(dkms_tree, name)):
+                packages[name] = read_package(rootfs, warn, dkms_tree, name)
+    return DkmsTree(dkms_tree, source_tree, install_tree, packages)

@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel finder: which kernels exist under a root, and what is known about each.
+
+A directory under ``/lib/modules`` does not prove a kernel is installed: purging a kernel
+package leaves ``updates/``, ``weak-updates/`` and ``modules.*`` behind. So every kernel
+directory is judged by its evidence (image, in-tree modules, headers), and the kernel the
+next boot uses is found the way the boot loader tooling finds it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import functools
+import os
+import posixpath
+import shutil
+
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+
+# Both places kmod looks for module trees; with merged /usr they are one directory.
+MODULE_BASES = ('/lib/modules', '/usr/lib/modules')
+# Kernel image names: vmlinuz on most architectures, vmlinux (ppc64) and Image (arm64) on SUSE.
+IMAGE_NAMES = ('vmlinuz', 'vmlinux', 'Image')
+IN_TREE_FILES = ('modules.order', 'modules.builtin')
+GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
+BLS_ENTRIES_DIR = '/boot/loader/entries'
+# grubby lives in sbin, which a non-login PATH may lack.
+SBIN_DIRS = ('/usr/local/sbin', '/usr/sbin', '/sbin')
+# Boot loader files are small; a larger one is not what it claims to be.
+READ_LIMIT = 64 * 1024
+
+
+# rpmvercmp (rpm lib/rpmvercmp.c) works on bytes and its isalnum is ASCII only, so
+# every other character, non-ASCII letters included, is a separator.
+def _isdigit(char):
+    return '0' <= char <= '9'
+
+
+def _isalpha(char):
+    return 'a' <= char <= 'z' or 'A' <= char <= 'Z'
+
+
+def _is_separator(char):
+    return not (_isdigit(char) or _isalpha(char) or char in '~^')
+
+
+def _segment_end(text, start, predicate):
+    end = start
+    while end < len(text) and predicate(text[end]):
+        end += 1
+    return end
+
+
+def compare_releases(a, b):
+    """Compare two kernel releases the way rpm compares versions: -1, 0 or 1.
+
+    Alternating numeric and alphabetic segments are compared one by one (numbers
+    numerically, a number is newer than letters); ``~`` sorts before anything, even the
+    end of the string (``1.0~rc1 < 1.0``); ``^`` sorts after the end of the string but
+    before any other segment (``1.0 < 1.0^git1 < 1.0.1``); when all segments are equal,
+    the release with segments left over is newer. Usable with ``functools.cmp_to_key``.
+    """
+    if a == b:
+        return 0
+    i = j = 0
+    while i < len(a) or j < len(b):
+        i = _segment_end(a, i, _is_separator)
+        j = _segment_end(b, j, _is_separator)
+        one = a[i] if i < len(a) else ''
+        two = b[j] if j < len(b) else ''
+        if one == '~' or two == '~':
+            if one != '~':
+                return 1
+            if two != '~':
+                return -1
+            i += 1
+            j += 1
+            continue
+        if one == '^' or two == '^':
+            if not one:
+                return -1
+            if not two:
+                return 1
+            if one != '^':
+                return 1
+            if two != '^':
+                return -1
+            i += 1
+            j += 1
+            continue
+        if not (one and two):
+            break
+        # The segment's kind is decided by the first string; the second string's
+        # segment of that kind may be empty (a number is newer than letters).
+        numeric = _isdigit(one)
+        predicate = _isdigit if numeric else _isalpha
+        end_a = _segment_end(a, i, predicate)
+        end_b = _segment_end(b, j, predicate)
+        if end_b == j:
+            return 1 if numeric else -1
+        seg_a, seg_b = a[i:end_a], b[j:end_b]
+        if numeric:
+            seg_a, seg_b = seg_a.lstrip('0'), seg_b.lstrip('0')
+            if len(seg_a) != len(seg_b):
+                return 1 if len(seg_a) > len(seg_b) else -1
+        if seg_a != seg_b:
+            return 1 if seg_a > seg_b else -1
+        i, j = end_a, end_b
+    if i >= len(a) and j >= len(b):
+        return 0
+    return -1 if i >= len(a) else 1
+
+
+_release_key = functools.cmp_to_key(compare_releases)
+
+
+def sort_releases(releases):
+    """Releases oldest first; releases rpm deems equal (``1.0`` and ``1_0``) in text order."""
+    return sorted(releases, key=lambda release: (_release_key(release), release))
+
+
+class Kernel:
+    """What is known about one kernel release: plain data, no I/O."""
+
+    __slots__ = ('release', 'modules_dir', 'installed', 'headers', 'running', 'default',
+                 'symvers')
+
+    def __init__(self, release, modules_dir, installed=False, headers=False,
+                 running=False, default=False, symvers=None):
+        self.release = release
+        self.modules_dir = modules_dir
+        self.installed = installed
+        self.headers = headers
+        self.running = running
+        self.default = default
+        self.symvers = symvers
+
+    @property
+    def stale(self):
+        """A leftover directory: no image, no in-tree modules, no headers."""
+        return not (self.installed or self.headers)
+
+    def as_fact(self):
+        return {
+            'installed': self.installed,
+            'stale': self.stale,
+            'headers': self.headers,
+            'running': self.running,
+            'default': self.default,
+            'symvers': self.symvers,
+        }
+
+    def __repr__(self):
+        return 'Kernel(%r, %r, installed=%r, headers=%r, running=%r, default=%r, symvers=%r)' % (
+            self.release, self.modules_dir, self.installed, self.headers, self.running,
+            self.default, self.symvers)
+
+
+def _first_file(rootfs, paths):
+    for path in paths:
+        if rootfs.isfile(path):
+            return path
+    return None
+
+
+def inspect_kernel(rootfs, release, modules_dir):
+    """A Kernel for the directory ``modules_dir``, judged by the evidence under root."""
+    image = _first_file(rootfs, ['/boot/%s-%s' % (name, release) for name in IMAGE_NAMES]
+                        + [posixpath.join(modules_dir, name) for name in IMAGE_NAMES])
+    in_tree = (rootfs.isdir(posixpath.join(modules_dir, 'kernel'))
+               or _first_file(rootfs, [posixpath.join(modules_dir, name)
+                                       for name in IN_TREE_FILES]) is not None)
+    symvers = _first_file(rootfs, [
+        '/boot/symvers-%s.gz' % release,
+        '/boot/symvers-%s.xz' % release,
+        posixpath.join(modules_dir, 'symvers.gz'),
+        posixpath.join(modules_dir, 'symvers.xz'),
+        posixpath.join(modules_dir, 'build', 'Module.symvers'),
+    ])
+    return Kernel(
+        release, modules_dir,
+        installed=image is not None or in_tree,
+        headers=rootfs.isdir(posixpath.join(modules_dir, 'build', 'include')),
+        symvers=symvers,
+    )
+
+
+def _module_dirs(rootfs, warn):
+    """(release, in-root directory) for every kernel directory, each base read once."""
+    seen_bases = set()
+    for base in MODULE_BASES:
+        try:
+            resolved = rootfs.resolve(base)
+        except RootPathError as exc:
+            warn('cannot resolve %s: %s' % (base, exc))
+            continue
+        if resolved in seen_bases or not rootfs.isdir(base):
+            continue
+        seen_bases.add(resolved)
+        try:
+            names = rootfs.listdir(base)
+        except (OSError, RootPathError) as exc:
+            warn('cannot list %s: %s' % (base, exc))
+            continue
+        for name in names:
+            path = posixpath.join(base, name)
+            # Files, dangling links and links that loop are not kernels.
+            if not rootfs.isdir(path):
+                continue
+            try:
+                name.encode('utf-8')
+            except UnicodeError:
+                # Not valid UTF-8 on disk: no fact key can carry it.
+                warn('skipping %r under %s: the name is not valid UTF-8' % (name, base))
+                continue
+            try:
+                rootfs.listdir(path)
+            except (OSError, RootPathError) as exc:
+                # Without reading it, nothing can be said about the kernel.
+                warn('cannot read %s: %s' % (path, exc))
+                continue
+            yield name, path
+
+
+def find_kernels(rootfs, warn):
+    """Every kernel directory under root, as ``{release: Kernel}``.
+
+    ``warn(msg)`` is called once for each item that cannot be read. When both module
+    bases hold the same release as separate directories, an installed one wins over a
+    leftover, then ``/lib/modules`` over ``/usr/lib/modules``.
+    """
+    kernels = {}
+    for release, modules_dir in _module_dirs(rootfs, warn):
+        kernel = inspect_kernel(rootfs, release, modules_dir)
+        known = kernels.get(release)
+        if known is None or (kernel.installed and not known.installed):
+            kernels[release] = kernel
+    return kernels
+
+
+def running_release(rootfs):
+    """The running kernel's release; None when root is not the running system."""
+    if rootfs.root != '/':
+        return None
+    return os.uname()[2]
+
+
+def _release_from_image(path):
+    """``K`` from a kernel image path such as ``/boot/vmlinuz-K``, else None."""
+    name = posixpath.basename(path.strip())
+    for image in IMAGE_NAMES:
+        if name.startswith(image + '-') and len(name) > len(image) + 1:
+            return name[len(image) + 1:]
+    return None
+
+
+def _read_small_text(rootfs, path):
+    """Text of a small boot loader file, or None when it cannot be read."""
+    try:
+        return rootfs.read_text(path, READ_LIMIT)
+    except (OSError, RootPathError):
+        return None
+
+
+def _grubby_default(runner):
+    path = os.environ.get('PATH', os.defpath).split(os.pathsep) + list(SBIN_DIRS)
+    grubby = shutil.which('grubby', path=os.pathsep.join(path))
+    if grubby is None:
+        return None
+    try:
+        rc, out, dummy = runner([grubby, '--default-kernel'])
+    except OSError:
+        return None
+    return _release_from_image(out) if rc == 0 and out.strip() else None
+
+
+def _grubenv_saved_entry(rootfs):
+    for path in GRUBENV_PATHS:
+        text = _read_small_text(rootfs, path)
+        if text is None:
+            continue
+        for line in text.splitlines():
+            key, sep, value = line.partition('=')
+            if sep and key == 'saved_entry' and value:
+                return value
+    return None
+
+
+def _bls_entries(rootfs):
+    """``{entry id: (version or None, release or None)}`` of the BLS entries under root."""
+    try:
+        names = rootfs.listdir(BLS_ENTRIES_DIR)
+    except (OSError, RootPathError):
+        return {}
+    entries = {}
+    for name in names:
+        if not name.endswith('.conf') or name.startswith('.'):
+            continue
+        text = _read_small_text(rootfs, posixpath.join(BLS_ENTRIES_DIR, name))
+        if text is None:
+            continue
+        fields = {}
+        for line in text.splitlines():
+            words = line.strip().split(None, 1)
+            if len(words) == 2 and not words[0].startswith('#'):
+                fields.setdefault(words[0], words[1].strip())
+        release = _release_from_image(fields['linux']) if 'linux' in fields else None
+        # systemd-boot's layout (/MACHINE-ID/K/linux) names the kernel only in `version`.
+        entries[name[:-len('.conf')]] = (fields.get('version'), release or fields.get('version'))
+    return entries
+
+
+def _bls_top_release(entries):
+    """The release of the entry grub's blscfg lists first: highest version, then id."""
+    if not entries:
+        return None
+    top = max(entries, key=lambda entry_id: (
+        entries[entry_id][0] is not None,
+        _release_key(entries[entry_id][0] or ''),
+        _release_key(entry_id)))
+    return entries[top][1]
+
+
+def find_default(rootfs, kernels, runner=None):
+    """The kernel the next boot uses and how it was found: ``(release, source)``.
+
+    Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
+    running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
+    (``saved_entry`` naming a BLS entry), ``bls`` (the entry grub lists first), ``newest``
+    (the newest installed kernel, which Debian's GRUB boots by default). ``(None, None)``
+    when nothing tells.
+    """
+    if runner is not None and rootfs.root == '/':
+        release = _grubby_default(runner)
+        if release in kernels:
+            return release, 'grubby'
+    entries = _bls_entries(rootfs)
+    saved = _grubenv_saved_entry(rootfs)
+    if saved in entries and entries[saved][1] in kernels:
+        return entries[saved][1], 'grubenv'
+    release = _bls_top_release(entries)
+    if release in kernels:
+        return release, 'bls'
+    installed = [release for release, kernel in kernels.items() if kernel.installed]
+    if installed:
+        return sort_releases(installed)[-1], 'newest'
+    return None, None
+
+
+def gather_kernels(rootfs, warn, runner=None):
+    """The kernel finder in one call: ``(kernels, running, default, default_source)``.
+
+    ``kernels`` is ``{release: Kernel}`` with ``running`` and ``default`` set; ``running``
+    is reported even when the running kernel has no module directory under root.
+    """
+    kernels = find_kernels(rootfs, warn)
+    running = running_release(rootfs)
+    default, source = find_default(rootfs, kernels, runner)
+    if running in kernels:
+        kernels[running].running = True
+    if default is not None:
+        kernels[default].default = True
+    return kernels, running, default, source

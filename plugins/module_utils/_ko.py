@@ -1,0 +1,411 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading kernel module files (``.ko``, ``.ko.gz``, ``.ko.xz``, ``.ko.zst``).
+
+One concern only: what a module file says about itself (``.modinfo`` and its symbol
+versions). Whether it loads on a kernel is decided elsewhere.
+
+Two readers give the same result type: pyelftools where it imports on the target, else
+kmod's ``modinfo`` and ``modprobe --dump-modversions``. Neither executes the module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import io
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import zlib
+
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+
+ELF_MAGIC = b'\x7fELF'
+GZIP_MAGIC = b'\x1f\x8b'
+XZ_MAGIC = b'\xfd7zXZ\x00'
+ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+
+# Guards against a corrupt file or a decompression bomb; real modules are far smaller.
+MAX_MODULE_BYTES = 512 * 1024 * 1024
+# Drivers with many aliases have .modinfo sections of some 100 KiB; nothing needs more.
+MODINFO_LIMIT = 1024 * 1024
+# struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
+VERSION_RECORD_SIZE = 64
+# Directories searched for commands after PATH (modinfo lives in sbin, often not on PATH).
+EXTRA_COMMAND_DIRS = ('/sbin', '/usr/sbin')
+ET_REL = 1
+READERS = ('pyelftools', 'kmod')
+
+
+class KoError(Exception):
+    """A module file that cannot be read: the message says which file and why."""
+
+
+class ModuleInfo:
+    """What one module file says about itself."""
+
+    __slots__ = ('name', 'vermagic', 'depends', 'license', 'versions', 'has_versions',
+                 'elf_class', 'machine', 'little_endian')
+
+    def __init__(self, name=None, vermagic=None, depends=None, license=None, versions=None,
+                 has_versions=False, elf_class=None, machine=None, little_endian=None):
+        self.name = name
+        self.vermagic = vermagic
+        self.depends = list(depends or [])
+        self.license = license
+        # (symbol, crc) pairs, crc an int of its low 32 bits, in file order without repeats.
+        self.versions = list(versions or [])
+        self.has_versions = has_versions
+        self.elf_class = elf_class
+        self.machine = machine
+        self.little_endian = little_endian
+
+    def __repr__(self):
+        return 'ModuleInfo(%s)' % ', '.join(
+            '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__)
+
+
+def find_command(name, path=None):
+    """Absolute path of an executable ``name`` on PATH or in /sbin, /usr/sbin, else None."""
+    if path is None:
+        path = os.environ.get('PATH', os.defpath)
+    for directory in path.split(os.pathsep) + list(EXTRA_COMMAND_DIRS):
+        candidate = os.path.join(directory, name)
+        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def run_command(argv):
+    """Default runner: (rc, stdout, stderr) as text, in the C locale so messages are stable."""
+    env = dict(os.environ, LC_ALL='C')
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = process.communicate()
+    return (process.returncode, out.decode('utf-8', 'surrogateescape'),
+            err.decode('utf-8', 'surrogateescape'))
+
+
+def _load_elffile():
+    """pyelftools' ELFFile class, or None when pyelftools is not usable here."""
+    try:
+        from elftools.elf.elffile import ELFFile
+    except Exception:  # pylint: disable=broad-except
+        # Not only ImportError: pyelftools 0.33 raises SyntaxError on Python 3.9.
+        return None
+    return ELFFile
+
+
+def _check_size(size, path):
+    if size > MAX_MODULE_BYTES:
+        raise KoError('%s: larger than %d bytes, not a kernel module' % (path, MAX_MODULE_BYTES))
+
+
+def _limited(data, path):
+    _check_size(len(data), path)
+    return data
+
+
+def _inflate(decompressor, errors, data, kind, path):
+    """Output of a zlib/lzma-style decompressor, refusing bombs and cut-off streams."""
+    try:
+        plain = decompressor.decompress(data, MAX_MODULE_BYTES + 1)
+    except errors as exc:
+        raise KoError('%s: cannot decompress %s data: %s' % (path, kind, exc))
+    _check_size(len(plain), path)
+    if not decompressor.eof:
+        raise KoError('%s: cannot decompress %s data: the stream ends early' % (path, kind))
+    return plain
+
+
+def _gunzip(data, path):
+    return _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), zlib.error, data, 'gzip', path)
+
+
+def _unxz(data, path):
+    try:
+        import lzma
+    except ImportError:
+        raise KoError('%s: cannot decompress xz data: Python lacks the lzma module' % path)
+    return _inflate(lzma.LZMADecompressor(), lzma.LZMAError, data, 'xz', path)
+
+
+def _unzstd_in_python(data, path):
+    """Decompressed data through a Python zstd library, or None when there is none."""
+    try:
+        from compression import zstd  # Python 3.14+
+    except ImportError:
+        pass
+    else:
+        return _inflate(zstd.ZstdDecompressor(), zstd.ZstdError, data, 'zstd', path)
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    try:
+        return _limited(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(MAX_MODULE_BYTES + 1), path)
+    except zstandard.ZstdError as exc:
+        raise KoError('%s: cannot decompress zstd data: %s' % (path, exc))
+
+
+def _elf_header(data, path):
+    """(elf_class, little_endian) of a relocatable ELF image whose section table is complete."""
+    if not data:
+        raise KoError('%s: empty file' % path)
+    if not data.startswith(ELF_MAGIC):
+        raise KoError('%s: not an ELF file' % path)
+    if len(data) < 6 or data[4:5] not in (b'\x01', b'\x02') or data[5:6] not in (b'\x01', b'\x02'):
+        raise KoError('%s: truncated or unknown ELF identification' % path)
+    elf_class = 64 if data[4:5] == b'\x02' else 32
+    little_endian = data[5:6] == b'\x01'
+    layout = ('<' if little_endian else '>') + ('HHIQQQIHHHHHH' if elf_class == 64 else 'HHIIIIIHHHHHH')
+    header_end = 16 + struct.calcsize(layout)
+    if len(data) < header_end:
+        raise KoError('%s: truncated ELF header (%d bytes)' % (path, len(data)))
+    fields = struct.unpack(layout, data[16:header_end])
+    e_type, e_shoff, e_shentsize, e_shnum = fields[0], fields[5], fields[10], fields[11]
+    if e_type != ET_REL:
+        raise KoError('%s: ELF type %d, a kernel module is a relocatable object' % (path, e_type))
+    if not e_shoff:
+        raise KoError('%s: ELF file without section headers' % path)
+    table_end = e_shoff + e_shentsize * e_shnum
+    if table_end > len(data):
+        raise KoError('%s: truncated: section headers end at byte %d, the file has %d'
+                      % (path, table_end, len(data)))
+    return elf_class, little_endian
+
+
+def _modinfo_fields(entries):
+    """name, vermagic, depends, license from ``key=value`` entries (first of each wins)."""
+    fields = {}
+    for entry in entries:
+        key, sep, value = entry.partition('=')
+        if sep and key not in fields:
+            fields[key] = value
+    depends = fields.get('depends')
+    return {
+        'name': fields.get('name'),
+        'vermagic': fields.get('vermagic'),
+        'depends': [name for name in depends.split(',') if name] if depends else [],
+        'license': fields.get('license'),
+    }
+
+
+def _text(raw):
+    return raw.decode('utf-8', 'replace')
+
+
+def _unique(pairs):
+    seen = set()
+    result = []
+    for pair in pairs:
+        if pair not in seen:
+            seen.add(pair)
+            result.append(pair)
+    return result
+
+
+def parse_versions(data, elf_class, little_endian, path):
+    """(symbol, crc) pairs of a ``__versions`` section."""
+    if len(data) % VERSION_RECORD_SIZE:
+        raise KoError('%s: __versions is %d bytes, not a multiple of %d'
+                      % (path, len(data), VERSION_RECORD_SIZE))
+    crc_format = ('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I')
+    crc_size = struct.calcsize(crc_format)
+    versions = []
+    for offset in range(0, len(data), VERSION_RECORD_SIZE):
+        crc = struct.unpack(crc_format, data[offset:offset + crc_size])[0]
+        name = data[offset + crc_size:offset + VERSION_RECORD_SIZE].split(b'\0', 1)[0]
+        versions.append((_text(name), crc & 0xffffffff))
+    return versions
+
+
+def parse_ext_versions(crcs, names, little_endian, path):
+    """(symbol, crc) pairs of the 6.14+ ``__version_ext_crcs`` / ``__version_ext_names`` pair."""
+    if len(crcs) % 4:
+        raise KoError('%s: __version_ext_crcs is %d bytes, not a multiple of 4' % (path, len(crcs)))
+    values = struct.unpack('%s%dI' % ('<' if little_endian else '>', len(crcs) // 4), crcs)
+    symbols = names.rstrip(b'\0').split(b'\0') if names.rstrip(b'\0') else []
+    if len(symbols) != len(values):
+        raise KoError('%s: %d extended version CRCs but %d names'
+                      % (path, len(values), len(symbols)))
+    return [(_text(name), crc) for name, crc in zip(symbols, values)]
+
+
+def _read_with_elftools(elffile, data, path, elf_class, little_endian):
+    wanted = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names')
+    try:
+        elf = elffile(io.BytesIO(data))
+        sections = {}
+        for name in wanted:
+            section = elf.get_section_by_name(name)
+            if section is None:
+                continue
+            if section['sh_type'] != 'SHT_NOBITS' and section['sh_offset'] + section['sh_size'] > len(data):
+                raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
+            sections[name] = section.data()
+        machine = elf['e_machine']
+    except KoError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except
+        # pyelftools reports malformed input as ELFError, struct.error, construct errors,
+        # ValueError, IndexError...: all of them mean the file is damaged.
+        raise KoError('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
+    modinfo = sections.get('.modinfo', b'')[:MODINFO_LIMIT]
+    versions = []
+    if '__versions' in sections:
+        versions = parse_versions(sections['__versions'], elf_class, little_endian, path)
+    if '__version_ext_crcs' in sections:
+        versions += parse_ext_versions(sections['__version_ext_crcs'],
+                                       sections.get('__version_ext_names', b''), little_endian, path)
+    return ModuleInfo(
+        versions=_unique(versions),
+        has_versions='__versions' in sections or '__version_ext_crcs' in sections,
+        elf_class=elf_class, machine=str(machine), little_endian=little_endian,
+        **_modinfo_fields(_text(entry) for entry in modinfo.split(b'\0')))
+
+
+def _is_missing_section(stderr):
+    # kmod reports an absent .modinfo or __versions section as ENOENT.
+    return 'No such file or directory' in stderr
+
+
+class KoReader:
+    """Reads module files inside a root with the best reader the target offers.
+
+    ``runner(argv) -> (rc, stdout, stderr)`` runs commands (``modinfo``, ``modprobe``,
+    ``zstd``); in a module pass ``module.run_command`` with ``LC_ALL=C``. ``reader``
+    forces ``pyelftools`` or ``kmod``.
+    """
+
+    def __init__(self, rootfs, runner=None, reader=None):
+        if reader is not None and reader not in READERS:
+            raise ValueError('reader must be one of %s, not %r' % (', '.join(READERS), reader))
+        self.rootfs = rootfs
+        self._runner = runner or run_command
+        self._forced = reader
+        self._probed = False
+        self._name = None
+        self._elffile = None
+        self._cache = {}
+
+    @property
+    def name(self):
+        """``pyelftools``, ``kmod`` or None (no reader on this target); probed on first use."""
+        if not self._probed:
+            self._probed = True
+            if self._forced in (None, 'pyelftools'):
+                self._elffile = _load_elffile()
+            if self._forced:
+                self._name = self._forced
+            elif self._elffile is not None:
+                self._name = 'pyelftools'
+            elif find_command('modinfo') and find_command('modprobe'):
+                self._name = 'kmod'
+        return self._name
+
+    def read(self, path):
+        """ModuleInfo of the module file at in-root ``path``; raises KoError.
+
+        Results (and errors) are cached per resolved host path, so every weak link to one
+        build costs one read.
+        """
+        try:
+            host = self.rootfs.real(path)
+        except RootPathError as exc:
+            raise KoError('%s: %s' % (path, exc))
+        if host not in self._cache:
+            try:
+                self._cache[host] = self._read(path, host)
+            except KoError as exc:
+                self._cache[host] = exc
+        result = self._cache[host]
+        if isinstance(result, KoError):
+            raise result
+        return result
+
+    def _read(self, path, host):
+        if self.name is None:
+            raise KoError('%s: no module reader: install pyelftools, or kmod (modinfo, modprobe)' % path)
+        try:
+            raw = self.rootfs.read_bytes(path, MAX_MODULE_BYTES + 1)
+        except (OSError, IOError, RootPathError) as exc:
+            raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+        data = self._decompress(_limited(raw, path), path, host)
+        elf_class, little_endian = _elf_header(data, path)
+        if self.name == 'pyelftools':
+            if self._elffile is None:
+                raise KoError('%s: pyelftools is not usable on this Python' % path)
+            return _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
+        info = self._read_with_kmod(path, host, data, data is raw)
+        info.elf_class = elf_class
+        info.little_endian = little_endian
+        return info
+
+    def _decompress(self, data, path, host):
+        """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""
+        if data.startswith(GZIP_MAGIC):
+            return _gunzip(data, path)
+        if data.startswith(XZ_MAGIC):
+            return _unxz(data, path)
+        if data.startswith(ZSTD_MAGIC):
+            return self._unzstd(data, path, host)
+        return data
+
+    def _unzstd(self, data, path, host):
+        plain = _unzstd_in_python(data, path)
+        if plain is not None:
+            return plain
+        command = find_command('zstd')
+        if command is None:
+            raise KoError('%s: cannot decompress zstd data: neither the zstd command nor a Python '
+                          'zstd library (compression.zstd, zstandard) is available' % path)
+        # Through a file: runners return text, and the output must stay bytes.
+        workdir = tempfile.mkdtemp(prefix='kabi-ko-')
+        try:
+            output = os.path.join(workdir, 'module.ko')
+            rc, dummy, err = self._runner([command, '-d', '-q', '-f', '-o', output, host])
+            if rc != 0:
+                raise KoError('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
+            _check_size(os.path.getsize(output), path)
+            with open(output, 'rb') as handle:
+                return handle.read()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _read_with_kmod(self, path, host, data, untouched):
+        modinfo, modprobe = find_command('modinfo'), find_command('modprobe')
+        if not (modinfo and modprobe):
+            raise KoError('%s: the kmod commands modinfo and modprobe are not available' % path)
+        workdir = None
+        target = host
+        if not (untouched and host.endswith('.ko')):
+            # kmod takes a file only by a .ko* name and is often built without zlib
+            # (Debian): hand it the plain ELF image under a .ko name.
+            workdir = tempfile.mkdtemp(prefix='kabi-ko-')
+            target = os.path.join(workdir, 'module.ko')
+            with open(target, 'wb') as handle:
+                handle.write(data)
+        try:
+            rc, out, err = self._runner([modinfo, '-0', target])
+            if rc != 0 and not _is_missing_section(err):
+                raise KoError('%s: modinfo failed: %s' % (path, err.strip() or 'exit %d' % rc))
+            # The first entry is "filename:   PATH", added by modinfo itself.
+            entries = [entry for entry in out[:MODINFO_LIMIT].split('\0') if not entry.startswith('filename:')]
+            rc, out, err = self._runner([modprobe, '--dump-modversions', target])
+            if rc != 0 and not _is_missing_section(err):
+                raise KoError('%s: modprobe --dump-modversions failed: %s' % (path, err.strip() or 'exit %d' % rc))
+        finally:
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+        versions = []
+        for line in out.splitlines() if rc == 0 else []:
+            crc, dummy, symbol = line.partition('\t')
+            try:
+                versions.append((symbol, int(crc, 16) & 0xffffffff))
+            except ValueError:
+                raise KoError('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
+        return ModuleInfo(versions=_unique(versions), has_versions=rc == 0, **_modinfo_fields(entries))

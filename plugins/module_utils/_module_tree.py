@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One kernel's module tree: weak links, out-of-tree files and depmod's search order.
+
+RHEL's weak-modules links ``/lib/modules/A/extra/sub/x.ko`` as
+``/lib/modules/B/weak-updates/sub/x.ko``; modprobe then loads, for each module name, the
+file depmod ranks first by the ``search`` lines of depmod.d. A weak link is coverage only
+when nothing ranked above it carries the same module name.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import module_name, normalize_module_name
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+
+DEPMOD_DIRS = ('/etc/depmod.d', '/run/depmod.d', '/usr/local/lib/depmod.d', '/lib/depmod.d', '/usr/lib/depmod.d')
+BUILTIN = 'built-in'
+# kmod's depmod searches "updates built-in" when no depmod.d file says otherwise.
+DEFAULT_SEARCH = ('updates', BUILTIN)
+# Out-of-tree locations dkms installs into (RHEL extra/, SUSE updates/, Debian updates/dkms/).
+OUT_OF_TREE_DIRS = ('updates', 'extra')
+
+
+class WeakLink:
+    """One symlink below a kernel's weak-updates/."""
+
+    __slots__ = ('name', 'path', 'target', 'problem')
+
+    def __init__(self, name, path, target, problem):
+        self.name = name          # module name (file name without .ko*)
+        self.path = path          # in-root path of the link
+        self.target = target      # in-root path it resolves to, None for a loop
+        self.problem = problem    # None, or why the link cannot provide a module
+
+
+def read_search_order(rootfs, warn):
+    """depmod's ``search`` directories in priority order (later files override earlier)."""
+    chosen = {}
+    for directory in DEPMOD_DIRS:
+        try:
+            names = rootfs.listdir(directory)
+        except (OSError, RootPathError):
+            continue
+        for name in names:
+            if name.endswith('.conf') and name not in chosen:
+                chosen[name] = posixpath.join(directory, name)
+    search = []
+    for name in sorted(chosen):
+        try:
+            text = rootfs.read_text(chosen[name], limit=256 * 1024)
+        except (OSError, RootPathError) as exc:
+            warn('cannot read %s: %s' % (chosen[name], exc))
+            continue
+        for line in text.splitlines():
+            words = line.split('#', 1)[0].split()
+            if words and words[0] == 'search':
+                search.extend(word for word in words[1:] if word not in search)
+    return tuple(search) or DEFAULT_SEARCH
+
+
+def rank(relative_path, search):
+    """depmod priority of a module file (path relative to the kernel's directory); lower wins."""
+    for index, entry in enumerate(search):
+        if entry != BUILTIN and (relative_path == entry or relative_path.startswith(entry.rstrip('/') + '/')):
+            return index
+    return search.index(BUILTIN) if BUILTIN in search else len(search)
+
+
+def read_weak_links(rootfs, warn, modules_dir):
+    """Every module link below ``modules_dir``/weak-updates, resolved inside the root."""
+    weak_dir = posixpath.join(modules_dir, 'weak-updates')
+    if not rootfs.isdir(weak_dir):
+        return []
+    paths, errors = rootfs.walk_files(weak_dir)
+    for path, exc in errors:
+        warn('cannot read %s: %s' % (path, exc))
+    links = []
+    for path in paths:
+        name = module_name(posixpath.basename(path))
+        if not name or not rootfs.islink(path):
+            continue
+        try:
+            target = rootfs.resolve(path)
+        except RootPathError as exc:
+            warn('weak link %s: %s' % (path, exc))
+            links.append(WeakLink(name, path, None, 'symlink loop'))
+            continue
+        problem = None
+        if not rootfs.exists(target):
+            problem = 'dangling link'
+        elif not rootfs.isfile(target):
+            problem = 'not a regular file'
+        if problem:
+            warn('weak link %s -> %s: %s' % (path, target, problem))
+        links.append(WeakLink(name, path, target, problem))
+    return links
+
+
+def read_out_of_tree(rootfs, warn, modules_dir):
+    """{normalized module name: [in-root paths]} of modules in updates/ and extra/."""
+    found = {}
+    for directory in OUT_OF_TREE_DIRS:
+        top = posixpath.join(modules_dir, directory)
+        if not rootfs.isdir(top):
+            continue
+        paths, errors = rootfs.walk_files(top)
+        for path, exc in errors:
+            warn('cannot read %s: %s' % (path, exc))
+        for path in paths:
+            name = module_name(posixpath.basename(path))
+            if name:
+                found.setdefault(normalize_module_name(name), []).append(path)
+    return found
+
+
+def read_in_tree_names(rootfs, modules_dir):
+    """{normalized name: relative path} of the kernel's own modules (modules.order/.builtin)."""
+    names = {}
+    for listing in ('modules.builtin', 'modules.order'):
+        try:
+            text = rootfs.read_text(posixpath.join(modules_dir, listing))
+        except (OSError, RootPathError):
+            continue
+        for line in text.splitlines():
+            line = line.strip()
+            name = module_name(posixpath.basename(line))
+            if name:
+                names.setdefault(normalize_module_name(name), line)
+    return names
+
+
+def shadowing_file(link, modules_dir, search, out_of_tree, in_tree):
+    """The in-root path modprobe would load instead of ``link``, or None."""
+    def relative(path):
+        return path[len(modules_dir) + 1:]
+    own_rank = rank(relative(link.path), search)
+    key = normalize_module_name(link.name)
+    best = None
+    for path in out_of_tree.get(key, ()):
+        if path != link.target and rank(relative(path), search) < own_rank:
+            best = path if best is None else min(best, path)
+    if best is None and key in in_tree and rank(in_tree[key], search) < own_rank:
+        best = posixpath.join(modules_dir, in_tree[key])
+    return best
