@@ -11,10 +11,11 @@ author: kabi.dkms developers
 description:
   - Sorts package versions with the C(packaging) library's PEP 440 rules when every version
     in the list is a PEP 440 version (C(550.54.14), C(2.2.0rc1)).
-  - Otherwise, or when C(packaging) is not importable, the whole list is sorted rpm-style
-    (C(rpmvercmp)) - runs of digits compare as numbers and rank above runs of letters,
-    separators only split runs, and with all runs equal the longer version is newer.
-    One rule per list keeps the order consistent.
+  - Otherwise, or when C(packaging) is not importable, the whole list is sorted with rpm's
+    segment comparison (C(rpmvercmp)), as M(kabi.dkms.dkms_facts) orders versions - runs of
+    digits compare as numbers and rank above runs of letters, C(~) sorts before the end of the
+    version, and with all runs equal the longer version is newer. One rule per list keeps the
+    order consistent; versions rpm deems equal (C(1.0), C(1_0)) keep their text order.
 options:
   _input:
     description: Versions; numbers are taken as their text.

@@ -229,7 +229,7 @@ def _weak_candidates(context, package, release):
     candidates = []
     for (version, provider), links in groups.items():
         if version is None:
-            modules = dict((name, module_fact('broken', link.path, link.target)) for name, link in links.items())
+            modules = dict((name, module_fact('broken', link.path, link.points_to)) for name, link in links.items())
             candidates.append(Candidate('broken', None, modules))
             continue
         expected = sorted(package.versions[version].builds[provider].modules)
@@ -286,24 +286,30 @@ class Context:
             shadow = shadowing_file(link, self.kernels[release].modules_dir, self.search,
                                     kernel_tree.out_of_tree, kernel_tree.in_tree)
             if link.problem or shadow:
-                modules[name] = module_fact('broken' if link.problem else 'missing', link.path, link.target,
+                modules[name] = module_fact('broken' if link.problem else 'missing', link.path, link.points_to,
                                             shadowed_by=shadow)
                 continue
-            modules[name] = module_fact('weak', link.path, link.target)
+            modules[name] = module_fact('weak', link.path, link.points_to)
             if self.kabi_check:
                 try:
                     infos[name] = self.reader.read(link.target)
                 except KoError as exc:
                     self.warn('weak link %s: %s' % (link.path, exc))
                     modules[name]['status'] = 'broken'
-        for name, info in infos.items():
-            if modules[name]['status'] != 'weak':
-                continue
-            siblings = [other for key, other in infos.items() if key != name and modules[key]['status'] == 'weak']
-            verdict = self.judge.verdict(release, info, siblings, provider)
-            modules[name]['kabi'] = verdict
-            if verdict is not None and not verdict['compatible']:
-                modules[name]['status'] = 'weak-incompatible'
+        # A sibling's exports count only while the sibling itself loads, so judge until no
+        # verdict changes (weak-modules repeats its depmod run the same way).
+        loadable = set(name for name in infos if modules[name]['status'] == 'weak')
+        changed = True
+        while changed:
+            changed = False
+            for name in sorted(loadable):
+                siblings = [infos[other] for other in sorted(loadable) if other != name]
+                verdict = self.judge.verdict(release, infos[name], siblings, provider)
+                modules[name]['kabi'] = verdict
+                if verdict is not None and not verdict['compatible']:
+                    modules[name]['status'] = 'weak-incompatible'
+                    loadable.discard(name)
+                    changed = True
         return modules
 
 

@@ -17,6 +17,7 @@ import functools
 import os
 import posixpath
 import shutil
+import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
@@ -213,8 +214,9 @@ def _module_dirs(rootfs, warn):
             try:
                 name.encode('utf-8')
             except UnicodeError:
-                # Not valid UTF-8 on disk: no fact key can carry it.
-                warn('skipping %r under %s: the name is not valid UTF-8' % (name, base))
+                # Bytes the file-system encoding could not decode: no fact key can carry them.
+                warn('skipping %r under %s: the name does not decode as %s'
+                     % (name, base, sys.getfilesystemencoding()))
                 continue
             try:
                 rootfs.listdir(path)
@@ -245,7 +247,7 @@ def running_release(rootfs):
     """The running kernel's release; None when root is not the running system."""
     if rootfs.root != '/':
         return None
-    return os.uname()[2]
+    return os.uname().release
 
 
 def _release_from_image(path):
@@ -290,7 +292,7 @@ def _grubenv_saved_entry(rootfs):
 
 
 def _bls_entries(rootfs):
-    """``{entry id: (version or None, release or None)}`` of the BLS entries under root."""
+    """``{entry id: release or None}`` of the BLS entries under root."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
     except (OSError, RootPathError):
@@ -309,19 +311,16 @@ def _bls_entries(rootfs):
                 fields.setdefault(words[0], words[1].strip())
         release = _release_from_image(fields['linux']) if 'linux' in fields else None
         # systemd-boot's layout (/MACHINE-ID/K/linux) names the kernel only in `version`.
-        entries[name[:-len('.conf')]] = (fields.get('version'), release or fields.get('version'))
+        entries[name[:-len('.conf')]] = release or fields.get('version')
     return entries
 
 
-def _bls_top_release(entries):
-    """The release of the entry grub's blscfg lists first: highest version, then id."""
-    if not entries:
-        return None
-    top = max(entries, key=lambda entry_id: (
-        entries[entry_id][0] is not None,
-        _release_key(entries[entry_id][0] or ''),
-        _release_key(entry_id)))
-    return entries[top][1]
+def _bls_entry_key(entry_id):
+    """How grub's blscfg ranks an entry: its id split at the last two dashes into
+    name, version and release (``MACHINE-ID-5.14.0-427.el9.x86_64``), each compared
+    the rpm way."""
+    parts = entry_id.rsplit('-', 2)
+    return tuple(_release_key(part) for part in (parts + ['', ''])[:3])
 
 
 def find_default(rootfs, kernels, runner=None):
@@ -339,11 +338,12 @@ def find_default(rootfs, kernels, runner=None):
             return release, 'grubby'
     entries = _bls_entries(rootfs)
     saved = _grubenv_saved_entry(rootfs)
-    if saved in entries and entries[saved][1] in kernels:
-        return entries[saved][1], 'grubenv'
-    release = _bls_top_release(entries)
-    if release in kernels:
-        return release, 'bls'
+    if entries.get(saved) in kernels:
+        return entries[saved], 'grubenv'
+    if entries:
+        release = entries[max(entries, key=_bls_entry_key)]
+        if release in kernels:
+            return release, 'bls'
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     if installed:
         return sort_releases(installed)[-1], 'newest'

@@ -18,7 +18,6 @@ import io
 import os
 import shutil
 import struct
-import subprocess
 import tempfile
 import zlib
 
@@ -80,15 +79,6 @@ def find_command(name, path=None):
     return None
 
 
-def run_command(argv):
-    """Default runner: (rc, stdout, stderr) as text, in the C locale so messages are stable."""
-    env = dict(os.environ, LC_ALL='C')
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out, err = process.communicate()
-    return (process.returncode, out.decode('utf-8', 'surrogateescape'),
-            err.decode('utf-8', 'surrogateescape'))
-
-
 def _load_elffile():
     """pyelftools' ELFFile class, or None when pyelftools is not usable here."""
     try:
@@ -146,9 +136,13 @@ def _unzstd_in_python(data, path):
     except ImportError:
         return None
     try:
-        return _limited(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(MAX_MODULE_BYTES + 1), path)
+        plain = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(MAX_MODULE_BYTES + 1)
     except zstandard.ZstdError as exc:
         raise KoError('%s: cannot decompress zstd data: %s' % (path, exc))
+    if not plain:
+        # A cut-off frame reads as nothing here; partial output fails the ELF checks later.
+        raise KoError('%s: cannot decompress zstd data: the stream ends early' % path)
+    return _limited(plain, path)
 
 
 def _elf_header(data, path):
@@ -277,20 +271,30 @@ class KoReader:
     """Reads module files inside a root with the best reader the target offers.
 
     ``runner(argv) -> (rc, stdout, stderr)`` runs commands (``modinfo``, ``modprobe``,
-    ``zstd``); in a module pass ``module.run_command`` with ``LC_ALL=C``. ``reader``
-    forces ``pyelftools`` or ``kmod``.
+    ``zstd``) in the C locale, e.g. ``module.run_command`` with
+    ``environ_update={'LC_ALL': 'C'}``; without a runner no command is used, so kmod is
+    not a candidate. ``reader`` forces ``pyelftools`` or ``kmod``.
     """
 
     def __init__(self, rootfs, runner=None, reader=None):
         if reader is not None and reader not in READERS:
             raise ValueError('reader must be one of %s, not %r' % (', '.join(READERS), reader))
         self.rootfs = rootfs
-        self._runner = runner or run_command
+        self._runner = runner
         self._forced = reader
         self._probed = False
         self._name = None
         self._elffile = None
+        self._commands = {}
         self._cache = {}
+
+    def _command(self, name):
+        """Path of a command this reader can run, or None (also when it has no runner)."""
+        if self._runner is None:
+            return None
+        if name not in self._commands:
+            self._commands[name] = find_command(name)
+        return self._commands[name]
 
     @property
     def name(self):
@@ -303,7 +307,7 @@ class KoReader:
                 self._name = self._forced
             elif self._elffile is not None:
                 self._name = 'pyelftools'
-            elif find_command('modinfo') and find_command('modprobe'):
+            elif self._command('modinfo') and self._command('modprobe'):
                 self._name = 'kmod'
         return self._name
 
@@ -359,7 +363,7 @@ class KoReader:
         plain = _unzstd_in_python(data, path)
         if plain is not None:
             return plain
-        command = find_command('zstd')
+        command = self._command('zstd')
         if command is None:
             raise KoError('%s: cannot decompress zstd data: neither the zstd command nor a Python '
                           'zstd library (compression.zstd, zstandard) is available' % path)
@@ -377,9 +381,10 @@ class KoReader:
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _read_with_kmod(self, path, host, data, untouched):
-        modinfo, modprobe = find_command('modinfo'), find_command('modprobe')
+        modinfo, modprobe = self._command('modinfo'), self._command('modprobe')
         if not (modinfo and modprobe):
-            raise KoError('%s: the kmod commands modinfo and modprobe are not available' % path)
+            raise KoError('%s: the kmod commands modinfo and modprobe are not available%s'
+                          % (path, '' if self._runner else ' (no command runner)'))
         workdir = None
         target = host
         if not (untouched and host.endswith('.ko')):

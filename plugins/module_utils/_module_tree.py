@@ -28,13 +28,14 @@ OUT_OF_TREE_DIRS = ('updates', 'extra')
 class WeakLink:
     """One symlink below a kernel's weak-updates/."""
 
-    __slots__ = ('name', 'path', 'target', 'problem')
+    __slots__ = ('name', 'path', 'points_to', 'target', 'problem')
 
-    def __init__(self, name, path, target, problem):
-        self.name = name          # module name (file name without .ko*)
-        self.path = path          # in-root path of the link
-        self.target = target      # in-root path it resolves to, None for a loop
-        self.problem = problem    # None, or why the link cannot provide a module
+    def __init__(self, name, path, points_to, target, problem):
+        self.name = name            # module name (file name without .ko*)
+        self.path = path            # in-root path of the link
+        self.points_to = points_to  # the link's own text as an absolute in-root path
+        self.target = target        # in-root path after every symlink, None for a loop
+        self.problem = problem      # None, or why the link cannot provide a module
 
 
 def read_search_order(rootfs, warn):
@@ -84,10 +85,11 @@ def read_weak_links(rootfs, warn, modules_dir):
         if not name or not rootfs.islink(path):
             continue
         try:
+            points_to = posixpath.normpath(posixpath.join(posixpath.dirname(path), rootfs.readlink(path)))
             target = rootfs.resolve(path)
-        except RootPathError as exc:
+        except (OSError, RootPathError) as exc:
             warn('weak link %s: %s' % (path, exc))
-            links.append(WeakLink(name, path, None, 'symlink loop'))
+            links.append(WeakLink(name, path, None, None, 'symlink loop' if isinstance(exc, RootPathError) else str(exc)))
             continue
         problem = None
         if not rootfs.exists(target):
@@ -96,7 +98,7 @@ def read_weak_links(rootfs, warn, modules_dir):
             problem = 'not a regular file'
         if problem:
             warn('weak link %s -> %s: %s' % (path, target, problem))
-        links.append(WeakLink(name, path, target, problem))
+        links.append(WeakLink(name, path, points_to, target, problem))
     return links
 
 

@@ -8,15 +8,12 @@ report templates only loop over what :func:`report_model` prepared.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-try:
-    from packaging.version import InvalidVersion, Version
-except ImportError:  # packaging ships with ansible-core, but a bare controller may lack it
-    Version = None  # type: ignore[assignment,misc]
-    InvalidVersion = ValueError  # type: ignore[assignment,misc]
+# The module side already orders releases and versions; the report must agree with the facts.
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import sort_versions
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import sort_releases
 
 Facts = Mapping[str, Any]
 
@@ -38,40 +35,19 @@ UNKNOWN_STATUS = 'unknown'
 # Long symbol lists are cut in the report cells; coverage.json keeps the full facts.
 MAX_SYMBOLS_SHOWN = 12
 
-_SEGMENT = re.compile(r'\d+|[A-Za-z]+')
-
-
-def release_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """rpm-style sort key: runs of digits compare as numbers and rank above runs of letters.
-
-    Separators only split segments, and when all segments agree the string with more of them
-    is newer (``1.0.1`` after ``1.0``). It orders kernel releases, host names and package
-    versions that are not PEP 440.
-    """
-    return tuple(
-        (1, int(seg), '') if seg.isdigit() else (0, 0, seg)
-        for seg in _SEGMENT.findall(text)
-    )
-
 
 def version_sort(versions: Iterable[Any]) -> list[str]:
-    """Package versions oldest first: PEP 440 when every one parses, else :func:`release_key`.
+    """Package versions as text, oldest first, in the order the facts use.
 
-    One rule for the whole list keeps the order total; ties keep a stable text order.
+    The input is text-sorted first, so versions the rpm-style fallback deems equal
+    (``1.0``, ``1_0``) come out the same way whatever order they came in.
     """
-    texts = sorted(str(v) for v in versions)
-    if Version is not None:
-        try:
-            parsed = {text: Version(text) for text in texts}
-        except InvalidVersion:
-            pass
-        else:
-            return sorted(texts, key=parsed.__getitem__)
-    return sorted(texts, key=release_key)
+    return sort_versions(sorted(str(version) for version in versions))
 
 
 def _by_name(names: Iterable[str]) -> list[str]:
-    return sorted(set(names), key=lambda name: (release_key(name), name))
+    """Unique host or kernel names in natural order (``web2`` before ``web10``)."""
+    return sort_releases(set(names))
 
 
 def uncovered(facts: Facts, package: str | None = None) -> list[dict[str, Any]]:
