@@ -19,7 +19,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     SymversError, judge, parse_kconfig, read_symvers, vermagic_from_config)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
@@ -159,9 +159,9 @@ class KabiJudge:
         """Verdict fact for ModuleInfo ``info`` on ``release``, or None when unknowable.
 
         ``siblings``: ModuleInfo of the package's other modules available on the kernel.
-        Their exports are accepted by name; readers that cannot list exports (kmod) fall
-        back to accepting symbols the provider kernel does not export either, since those
-        can only come from outside that kernel.
+        Their exports are accepted by name; when a reader cannot list exports (kmod), a
+        symbol the provider kernel does not export either is accepted while a sibling
+        loads, since it can only have come from outside that kernel.
         """
         exports = self.exports(release)
         if exports is None:
@@ -169,7 +169,7 @@ class KabiJudge:
         sibling_exports = set()
         unknown_exports = False
         for sibling in siblings:
-            if getattr(sibling, 'exports', None) is None:
+            if sibling.exports is None:
                 unknown_exports = True
             else:
                 sibling_exports.update(sibling.exports)
@@ -293,6 +293,9 @@ class Context:
             if self.kabi_check:
                 try:
                     infos[name] = self.reader.read(link.target)
+                except KoUnreadableHere as exc:
+                    # Nothing wrong with the file that we know of: no verdict, still coverage.
+                    self.warn('weak link %s: %s' % (link.path, exc))
                 except KoError as exc:
                     self.warn('weak link %s: %s' % (link.path, exc))
                     modules[name]['status'] = 'broken'

@@ -44,14 +44,18 @@ class KoError(Exception):
     """A module file that cannot be read: the message says which file and why."""
 
 
+class KoUnreadableHere(KoError):
+    """The file may be sound, but this target lacks what reading it takes (a decompressor, a reader)."""
+
+
 class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'versions', 'has_versions',
-                 'elf_class', 'machine', 'little_endian')
+                 'elf_class', 'machine', 'little_endian', 'exports')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, versions=None,
-                 has_versions=False, elf_class=None, machine=None, little_endian=None):
+                 has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None):
         self.name = name
         self.vermagic = vermagic
         self.depends = list(depends or [])
@@ -62,6 +66,8 @@ class ModuleInfo:
         self.elf_class = elf_class
         self.machine = machine
         self.little_endian = little_endian
+        # Symbols the module exports (its __ksymtab_* symbols); None when the reader cannot tell.
+        self.exports = exports
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
@@ -119,7 +125,7 @@ def _unxz(data, path):
     try:
         import lzma
     except ImportError:
-        raise KoError('%s: cannot decompress xz data: Python lacks the lzma module' % path)
+        raise KoUnreadableHere('%s: cannot decompress xz data: Python lacks the lzma module' % path)
     return _inflate(lzma.LZMADecompressor(), lzma.LZMAError, data, 'xz', path)
 
 
@@ -229,6 +235,16 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
+def _ksymtab_exports(elf):
+    """Names the module exports: EXPORT_SYMBOL leaves a ``__ksymtab_NAME`` symbol."""
+    symtab = elf.get_section_by_name('.symtab')
+    if symtab is None or not hasattr(symtab, 'iter_symbols'):
+        return []
+    prefix = '__ksymtab_'
+    return sorted(set(symbol.name[len(prefix):] for symbol in symtab.iter_symbols()
+                      if symbol.name.startswith(prefix) and len(symbol.name) > len(prefix)))
+
+
 def _read_with_elftools(elffile, data, path, elf_class, little_endian):
     wanted = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names')
     try:
@@ -242,6 +258,7 @@ def _read_with_elftools(elffile, data, path, elf_class, little_endian):
                 raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
             sections[name] = section.data()
         machine = elf['e_machine']
+        exports = _ksymtab_exports(elf)
     except KoError:
         raise
     except Exception as exc:  # pylint: disable=broad-except
@@ -258,7 +275,7 @@ def _read_with_elftools(elffile, data, path, elf_class, little_endian):
     return ModuleInfo(
         versions=_unique(versions),
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
-        elf_class=elf_class, machine=str(machine), little_endian=little_endian,
+        elf_class=elf_class, machine=str(machine), little_endian=little_endian, exports=exports,
         **_modinfo_fields(_text(entry) for entry in modinfo.split(b'\0')))
 
 
@@ -333,7 +350,7 @@ class KoReader:
 
     def _read(self, path, host):
         if self.name is None:
-            raise KoError('%s: no module reader: install pyelftools, or kmod (modinfo, modprobe)' % path)
+            raise KoUnreadableHere('%s: no module reader: install pyelftools, or kmod (modinfo, modprobe)' % path)
         try:
             raw = self.rootfs.read_bytes(path, MAX_MODULE_BYTES + 1)
         except (OSError, IOError, RootPathError) as exc:
@@ -342,7 +359,7 @@ class KoReader:
         elf_class, little_endian = _elf_header(data, path)
         if self.name == 'pyelftools':
             if self._elffile is None:
-                raise KoError('%s: pyelftools is not usable on this Python' % path)
+                raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
             return _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
         info = self._read_with_kmod(path, host, data, data is raw)
         info.elf_class = elf_class
@@ -365,7 +382,7 @@ class KoReader:
             return plain
         command = self._command('zstd')
         if command is None:
-            raise KoError('%s: cannot decompress zstd data: neither the zstd command nor a Python '
+            raise KoUnreadableHere('%s: cannot decompress zstd data: neither the zstd command nor a Python '
                           'zstd library (compression.zstd, zstandard) is available' % path)
         # Through a file: runners return text, and the output must stay bytes.
         workdir = tempfile.mkdtemp(prefix='kabi-ko-')
@@ -383,7 +400,7 @@ class KoReader:
     def _read_with_kmod(self, path, host, data, untouched):
         modinfo, modprobe = self._command('modinfo'), self._command('modprobe')
         if not (modinfo and modprobe):
-            raise KoError('%s: the kmod commands modinfo and modprobe are not available%s'
+            raise KoUnreadableHere('%s: the kmod commands modinfo and modprobe are not available%s'
                           % (path, '' if self._runner else ' (no command runner)'))
         workdir = None
         target = host

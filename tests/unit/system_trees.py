@@ -117,7 +117,7 @@ class SystemTree:
             if module != modules[0]:
                 versions[modules[0] + '_export'] = 0x5151
             ko = self.ko.build_ko(module_dir, module, vermagic='%s %s' % (release, VERMAGIC_SUFFIX),
-                                  versions=versions)
+                                  versions=versions, exports=[module + '_export'])
             if compress:
                 compressed = COMPRESSORS[compress](ko)
                 ko.unlink()

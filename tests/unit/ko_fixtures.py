@@ -1,0 +1,157 @@
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Real kernel-module-shaped ELF files, compiled by gcc, for tests.
+
+A ``.ko`` is a relocatable ELF object; the sections a loader checks (``.modinfo``,
+``__versions`` and the 6.14+ ``__version_ext_*`` pair) are written by the compiler from
+C declarations shaped like the ones modpost generates, so readers see real ELF files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import lzma
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+DEFAULT_VERMAGIC = '6.1.0-47-amd64 SMP preempt mod_unload modversions '
+# struct modversion_info is 64 bytes; the name takes what the unsigned long leaves.
+VERSION_NAME_SIZE = {64: 56, 32: 60}
+
+
+def c_string(text: str) -> str:
+    """A C string literal holding ``text`` (UTF-8, octal escapes for anything unusual)."""
+    out = []
+    for byte in text.encode('utf-8'):
+        char = chr(byte)
+        if char in '"\\' or not 0x20 <= byte < 0x7f:
+            out.append('\\%03o' % byte)
+        else:
+            out.append(char)
+    return '"%s"' % ''.join(out)
+
+
+def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = None,
+                  versions: Mapping[str, int] | None = None, depends: Sequence[str] = (),
+                  license: str | None = 'GPL', extra_modinfo: Sequence[str] = (),
+                  ext_versions: Mapping[str, int] | None = None, elf_class: int = 64,
+                  exports: Sequence[str] = ()) -> str:
+    """C source of a module with these .modinfo entries and symbol versions.
+
+    ``versions`` None or empty leaves out ``__versions``; ``ext_versions`` None leaves out
+    the extended pair. ``extra_modinfo`` entries are raw ``key=value`` strings. ``exports``
+    get the ``__ksymtab_NAME`` symbols that EXPORT_SYMBOL leaves in a module.
+    """
+    modinfo = [] if vermagic is None else ['vermagic=' + vermagic]
+    if name is not None:
+        modinfo.append('name=' + name)
+    modinfo.append('depends=' + ','.join(depends))
+    if license is not None:
+        modinfo.append('license=' + license)
+    modinfo.extend(extra_modinfo)
+    lines = [
+        # aligned(1) packs the strings back to back, as the kernel's __MODULE_INFO does.
+        'static const char modinfo_%d[] __attribute__((used, section(".modinfo"), aligned(1))) = %s;'
+        % (index, c_string(entry)) for index, entry in enumerate(modinfo)
+    ]
+    if versions:
+        limit = VERSION_NAME_SIZE[elf_class]
+        too_long = [symbol for symbol in versions if len(symbol.encode()) >= limit]
+        if too_long:
+            raise ValueError('symbol names longer than __versions allows: %s' % too_long)
+        lines.append('struct modversion_info { unsigned long crc; char name[64 - sizeof(unsigned long)]; };')
+        lines.append('static const struct modversion_info ____versions[]'
+                     ' __attribute__((used, section("__versions"))) = {')
+        lines.extend('  { 0x%08xUL, %s },' % (crc, c_string(symbol)) for symbol, crc in versions.items())
+        lines.append('};')
+    lines.extend('const int __ksymtab_%s __attribute__((used)) = 0;' % symbol for symbol in exports)
+    if ext_versions is not None:
+        lines.append('static const unsigned int ____version_ext_crcs[]'
+                     ' __attribute__((used, section("__version_ext_crcs"))) = {')
+        lines.extend('  0x%08xU,' % crc for crc in ext_versions.values())
+        lines.append('};')
+        names = ' '.join(c_string(symbol + '\0') for symbol in ext_versions) or '""'
+        lines.append('static const char ____version_ext_names[]'
+                     ' __attribute__((used, section("__version_ext_names"), aligned(1))) = %s;' % names)
+    return '\n'.join(lines) + '\n'
+
+
+class KoBuilder:
+    """Compiles C sources with gcc into ELF objects, caching outputs by content hash."""
+
+    def __init__(self, cache_dir: Path, compiler: str = 'gcc') -> None:
+        found = shutil.which(compiler)
+        if found is None:
+            pytest.skip('%s is needed to build ELF test modules' % compiler)
+        self.compiler = found
+        self.cache_dir = cache_dir
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def compile(self, directory: Path, filename: str, source: str, cflags: Sequence[str] = ()) -> Path:
+        """``directory/filename``: the object gcc makes of ``source`` (``gcc -c``)."""
+        key = hashlib.sha256('\0'.join([self.compiler, *cflags, source]).encode()).hexdigest()
+        cached = self.cache_dir / (key + '.o')
+        if not cached.exists():
+            source_file = self.cache_dir / (key + '.c')
+            source_file.write_text(source)
+            partial = self.cache_dir / (key + '.tmp')
+            result = subprocess.run([self.compiler, '-c', '-O0', *cflags, '-o', str(partial), str(source_file)],
+                                    capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError('gcc failed on %s:\n%s' % (source_file, result.stderr))
+            # Renamed into place so a parallel worker never sees half a file.
+            partial.replace(cached)
+        target = directory / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target)
+        return target
+
+    def build_ko(self, directory: Path, name: str, vermagic: str | None = DEFAULT_VERMAGIC,
+                 versions: Mapping[str, int] | None = None, depends: Sequence[str] = (),
+                 extra_modinfo: Sequence[str] = (), ext_versions: Mapping[str, int] | None = None,
+                 license: str | None = 'GPL', elf_class: int = 64, exports: Sequence[str] = ()) -> Path:
+        """``directory/NAME.ko``, a module named ``name`` (its ``name=`` entry too).
+
+        ``elf_class=32`` compiles with ``-m32`` (skips the test when gcc cannot).
+        """
+        source = module_source(vermagic, name, versions, depends, license, extra_modinfo, ext_versions, elf_class,
+                               exports)
+        cflags = ('-m32',) if elf_class == 32 else ()
+        try:
+            return self.compile(directory, name + '.ko', source, cflags)
+        except RuntimeError as exc:
+            if elf_class == 32:
+                pytest.skip('gcc cannot build 32-bit objects here: %s' % exc)
+            raise
+
+
+def gzip_file(path: Path, suffix: str = '.gz') -> Path:
+    """A gzip-compressed copy of ``path`` named ``path + suffix``."""
+    target = path.with_name(path.name + suffix)
+    target.write_bytes(gzip.compress(path.read_bytes()))
+    return target
+
+
+def xz_file(path: Path, suffix: str = '.xz') -> Path:
+    """An xz-compressed copy (CRC32 check, as kbuild's ``xz --check=crc32``)."""
+    target = path.with_name(path.name + suffix)
+    target.write_bytes(lzma.compress(path.read_bytes(), check=lzma.CHECK_CRC32))
+    return target
+
+
+def zstd_file(path: Path, suffix: str = '.zst') -> Path:
+    """A zstd-compressed copy made by the ``zstd`` command; skips the test without it."""
+    command = shutil.which('zstd')
+    if command is None:
+        pytest.skip('the zstd command is needed to make .ko.zst files')
+    target = path.with_name(path.name + suffix)
+    subprocess.run([command, '-q', '-f', '-o', str(target), str(path)], check=True)
+    return target
+
+
+COMPRESSORS = {'gz': gzip_file, 'xz': xz_file, 'zst': zstd_file}

@@ -1,0 +1,37 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run a module's real main() and read the JSON it prints, as Ansible would."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+
+@contextlib.contextmanager
+def _module_args(args: dict[str, Any]) -> Iterator[None]:
+    try:
+        from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19+
+    except ImportError:
+        from ansible.module_utils import basic
+        from ansible.module_utils.common.text.converters import to_bytes
+        previous = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = previous
+        return
+    with patch_module_args(args):
+        yield
+
+
+def run_module(main: Callable[[], None], args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """The result dict main() exits with (``failed`` set when it called fail_json)."""
+    capsys.readouterr()
+    with _module_args(args), pytest.raises(SystemExit):
+        main()
+    return json.loads(capsys.readouterr().out)

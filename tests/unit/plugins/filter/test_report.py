@@ -1,0 +1,146 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The report filters, called the way Jinja calls them: through each plugin's FilterModule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible_collections.kabi.dkms.plugins.filter import (
+    dkms_kernel_covered, dkms_report_model, dkms_uncovered, dkms_version_sort,
+)
+from ansible_collections.kabi.dkms.plugins.module_utils import _dkms_tree
+
+FIXTURES = Path(__file__).parent / 'fixtures'
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def plugin(module: Any, name: str) -> Callable[..., Any]:
+    return module.FilterModule().filters()[name]
+
+
+uncovered = plugin(dkms_uncovered, 'dkms_uncovered')
+kernel_covered = plugin(dkms_kernel_covered, 'dkms_kernel_covered')
+version_sort = plugin(dkms_version_sort, 'dkms_version_sort')
+report_model = plugin(dkms_report_model, 'dkms_report_model')
+
+
+def test_uncovered_all_and_per_package() -> None:
+    facts = load('mixed.json')
+    assert uncovered(facts) == facts['uncovered']
+    assert [(e['kernel'], e['status']) for e in uncovered(facts, 'zfs')] == [
+        ('6.1.0-47-amd64+clone', 'broken'), ('6.1.0-50-amd64', 'built'),
+    ]
+    assert uncovered(facts, 'nvidia') == []
+    assert uncovered(load('covered.json')) == []
+
+
+def test_kernel_covered() -> None:
+    facts = load('mixed.json')
+    assert kernel_covered(facts, '6.1.0-47-amd64') is True
+    assert kernel_covered(facts, '6.1.0-47-amd64+bad') is False
+    assert kernel_covered(facts, '9.9.9-unknown') is False
+
+
+@pytest.mark.parametrize(('versions', 'expected'), [
+    (['1.10', '1.9', '1.0'], ['1.0', '1.9', '1.10']),
+    # PEP 440: pre-releases come before the release, post-releases after.
+    (['2.2.0', '2.2.0.post1', '2.2.0rc1', 550.54], ['2.2.0rc1', '2.2.0', '2.2.0.post1', '550.54']),
+    # Not PEP 440 (a git snapshot): the whole list falls back to rpm-style segments,
+    # where a run of letters ranks below a run of digits.
+    (['1.0-git20240101', '1.0', '1.0-10', '1.0-9'], ['1.0', '1.0-git20240101', '1.0-9', '1.0-10']),
+    ([], []),
+])
+def test_version_sort(versions: list[Any], expected: list[str]) -> None:
+    assert version_sort(versions) == expected
+
+
+def test_version_sort_without_packaging(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_dkms_tree, '_version_key_pep440', lambda: (None, None))
+    assert version_sort(['1.10', '1.9', '1.10a']) == ['1.9', '1.10', '1.10a']
+
+
+@given(st.lists(st.from_regex(r'[0-9a-z]{1,4}([.~_-][0-9a-z]{1,4}){0,3}', fullmatch=True), max_size=8))
+def test_version_sort_is_a_stable_total_order(versions: list[str]) -> None:
+    ordered = version_sort(versions)
+    assert sorted(ordered) == sorted(versions)
+    assert version_sort(list(reversed(versions))) == ordered
+    assert version_sort(ordered) == ordered
+
+
+def registered(facts: dict[str, Any]) -> dict[str, Any]:
+    return {'changed': False, 'ansible_facts': {'dkms': facts}}
+
+
+def test_report_model_matrix_and_totals() -> None:
+    model = report_model({
+        'web10': registered(load('mixed.json')),
+        'web2': load('covered.json'),
+        'down': {'unreachable': True, 'msg': 'ssh: connect to host down port 22: Connection refused'},
+        'old': {'failed': True, 'msg': 'MODULE FAILURE'},
+        'future': dict(load('covered.json'), schema_version=2),
+    })
+    assert [(f['host'], f['unreachable']) for f in model['failed']] == [
+        ('down', True), ('future', False), ('old', False),
+    ]
+    assert model['summary'] == {
+        'hosts': 5, 'hosts_reporting': 2, 'hosts_failed': 3, 'hosts_uncovered': 1,
+        'hosts_default_uncovered': 1, 'kernels': 7, 'kernels_uncovered': 4, 'kernels_stale': 1,
+        'packages': 2,
+        'statuses': {'installed': 3, 'weak': 2, 'excluded': 2, 'weak-incompatible': 1,
+                     'built': 1, 'broken': 1, 'missing': 2},
+    }
+    assert [h['host'] for h in model['hosts']] == ['web2', 'web10']
+
+    hello, zfs = model['packages']
+    assert (hello['name'], hello['newest'], hello['uncovered']) == ('hello', '1.10', 3)
+    assert [k['name'] for k in hello['kernels']] == [
+        '5.14.0-427.13.1.el9_4.x86_64', '5.14.0-503.11.1.el9_5.x86_64', '6.1.0-40-amd64',
+        '6.1.0-47-amd64', '6.1.0-47-amd64+bad', '6.1.0-47-amd64+clone', '6.1.0-50-amd64', '6.1.0-56-amd64',
+    ]
+    assert [k['uncovered'] for k in hello['kernels']] == [0, 0, 0, 0, 1, 0, 1, 1]
+    web2, web10 = hello['rows']
+    assert (web2['host'], web2['uncovered'], web2['cells'][2]) == ('web2', 0, None)
+    assert [c and c['status'] for c in web10['cells']] == [
+        None, None, 'missing', 'installed', 'weak-incompatible', 'weak', 'missing', 'missing',
+    ]
+    stale, running, bad, clone, _, default = web10['cells'][2:]
+    assert stale['stale'] and stale['covered']
+    assert running['running'] and running['outdated'] and not running['default']
+    assert default['default'] and default['notes'] == ['no headers: dkms cannot build for it']
+    assert clone['notes'] == ['via 6.1.0-47-amd64', 'older than the newest version 1.10']
+    assert bad['reasons'] == [
+        'hello_ext: missing symbols: hello_helper; mismatched CRCs: _printk, module_layout; vermagic differs',
+    ]
+    assert [r['host'] for r in zfs['rows']] == ['web10']
+    assert [c and c['status'] for c in zfs['rows'][0]['cells']] == [
+        'missing', 'excluded', 'excluded', 'broken', 'built', 'installed',
+    ]
+    assert zfs['rows'][0]['cells'][3]['reasons'] == [
+        'zfs: broken: /lib/modules/6.1.0-47-amd64+clone/weak-updates/zfs.ko'
+        ' -> /lib/modules/6.1.0-45-amd64/updates/dkms/zfs.ko',
+    ]
+
+
+def test_report_model_cuts_long_symbol_lists_and_rejects_unknown_statuses() -> None:
+    facts = load('covered.json')
+    package = facts['kernels']['5.14.0-503.11.1.el9_5.x86_64']['packages']['hello']
+    package['status'] = '<script>'
+    package['modules']['hello']['kabi'] = {
+        'compatible': False, 'missing': ['sym%d' % i for i in range(20)], 'mismatched': [], 'vermagic': True,
+    }
+    cell = report_model({'h': facts})['packages'][0]['rows'][0]['cells'][1]
+    assert cell['status'] == 'unknown' and not cell['covered']
+    assert cell['reasons'] == ['hello: missing symbols: %s (+8 more)' % ', '.join('sym%d' % i for i in range(12))]
+
+
+def test_report_model_of_nothing() -> None:
+    model = report_model({})
+    assert model['packages'] == [] and model['failed'] == [] and model['summary']['hosts'] == 0

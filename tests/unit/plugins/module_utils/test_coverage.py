@@ -1,0 +1,280 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The coverage join on whole systems built from real files and gcc-compiled modules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
+
+ABI = '6.1.0-47-amd64'
+
+
+def run_command(argv: list[str]) -> tuple[int, str, str]:
+    """The runner the module gets from AnsibleModule.run_command, for readers that run kmod."""
+    done = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, LC_ALL='C'), check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+class Run:
+    """Facts of one gather plus the warnings it gave."""
+
+    def __init__(self, root: Path, **options: Any) -> None:
+        self.warnings: list[str] = []
+        self.facts = gather_facts(RootFS(str(root)), self.warnings.append, **options)
+
+    def package(self, kernel: str, package: str = 'hello') -> dict[str, Any]:
+        return self.facts['kernels'][kernel]['packages'][package]
+
+    def status(self, kernel: str, package: str = 'hello') -> str:
+        return self.package(kernel, package)['status']
+
+
+@pytest.fixture
+def system(tmp_path: Path, ko_builder: KoBuilder) -> SystemTree:
+    return SystemTree(tmp_path / 'root', ko_builder)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, ko_builder: KoBuilder) -> Path:
+    build_demo(tmp_path / 'root', ko_builder)
+    return tmp_path / 'root'
+
+
+def test_demo_tree_has_every_status(demo: Path) -> None:
+    run = Run(demo)
+    facts = run.facts
+    assert facts['kabi_reader'] == 'pyelftools'
+    assert run.status(ABI) == 'installed'
+    assert run.status(ABI + '+clone') == 'weak'
+    assert run.status(ABI + '+broken') == 'weak-incompatible'
+    assert run.status('6.1.0-50-amd64') == 'missing'
+    assert run.status(ABI, 'gpu') == 'excluded'
+    assert run.package(ABI + '+clone')['provider_kernel'] == ABI
+    assert facts['uncovered'] == [
+        {'kernel': ABI + '+broken', 'package': 'hello', 'version': '1.0', 'status': 'weak-incompatible',
+         'headers': True},
+        {'kernel': '6.1.0-50-amd64', 'package': 'hello', 'version': '1.0', 'status': 'missing', 'headers': True},
+    ]
+    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2}
+    assert facts['default_kernel'] == '6.1.0-50-amd64' and facts['default_kernel_source'] == 'newest'
+    assert facts['running_kernel'] is None
+    assert run.warnings == []
+
+
+def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
+    run = Run(demo)
+    modules = run.package(ABI + '+broken')['modules']
+    assert modules['hello']['kabi'] == {'compatible': False, 'missing': [], 'mismatched': ['kfree'],
+                                        'vermagic': True}
+    # hello_ext needs hello's export; hello does not load, so neither does hello_ext.
+    assert modules['hello_ext']['kabi']['missing'] == ['hello_export']
+    clone = run.package(ABI + '+clone')['modules']['hello_ext']
+    assert clone == {'status': 'weak', 'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'vermagic': True},
+                     'path': '/lib/modules/%s+clone/weak-updates/hello_ext.ko' % ABI,
+                     'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None}
+
+
+def test_kabi_check_false_trusts_the_links(demo: Path) -> None:
+    run = Run(demo, kabi_check=False)
+    assert run.status(ABI + '+broken') == 'weak'
+    assert all(m['kabi'] is None for m in run.package(ABI + '+broken')['modules'].values())
+
+
+@pytest.mark.skipif(not (find_command('modinfo') and find_command('modprobe')), reason='kmod is not installed')
+def test_kmod_reader_gives_the_same_verdicts(demo: Path) -> None:
+    with_elftools = Run(demo).facts
+    with_kmod = Run(demo, reader='kmod', runner=run_command).facts
+    assert with_kmod['kabi_reader'] == 'kmod'
+    assert with_kmod['kernels'] == with_elftools['kernels']
+
+
+def test_packages_facts(demo: Path) -> None:
+    facts = Run(demo).facts
+    assert facts['packages']['hello'] == {'versions': ['1.0'], 'newest': '1.0', 'autoinstall': True,
+                                          'modules': ['hello', 'hello_ext'], 'broken_versions': []}
+
+
+def test_built_but_not_installed(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI, install=False)
+    run = Run(system.root)
+    assert run.status(ABI) == 'built'
+    assert run.facts['uncovered'][0]['status'] == 'built'
+
+
+def test_installed_file_deleted_is_broken(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello', 'hello_ext'])
+    system.build('hello', '1.0', ABI)
+    system.path('/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI).unlink()
+    run = Run(system.root)
+    assert run.status(ABI) == 'broken'
+    assert run.package(ABI)['modules']['hello_ext']['status'] == 'broken'
+    assert not run.facts['kernels'][ABI]['covered']
+
+
+def test_installed_file_that_differs_is_broken(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).write_bytes(b'\x7fELF replaced by hand')
+    assert Run(system.root).status(ABI) == 'broken'
+
+
+def test_dangling_weak_link_is_broken(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel('6.1.0-50-amd64')
+    system.package('hello', '1.0', ['hello'])
+    system.weak_link('6.1.0-50-amd64', ABI, 'hello.ko')
+    run = Run(system.root)
+    assert run.status('6.1.0-50-amd64') == 'broken'
+    assert any('dangling' in warning for warning in run.warnings)
+
+
+def test_partial_weak_links_are_broken(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello', 'hello_ext'])
+    system.build('hello', '1.0', ABI)
+    system.weak_link(ABI + '+clone', ABI, 'hello.ko')
+    run = Run(system.root)
+    assert run.status(ABI + '+clone') == 'broken'
+    assert run.package(ABI + '+clone')['modules']['hello_ext']['status'] == 'missing'
+
+
+def test_weak_links_in_subdirectories_and_compressed(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI, symvers='boot')
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI, compress='.xz')
+    system.weak_link(ABI + '+clone', ABI, 'hello.ko.xz', subdir='dkms/sub')
+    run = Run(system.root)
+    assert run.status(ABI + '+clone') == 'weak'
+    assert run.package(ABI + '+clone')['modules']['hello']['kabi']['compatible'] is True
+    assert run.facts['kernels'][ABI + '+clone']['symvers'] == '/boot/symvers-%s+clone.gz' % ABI
+
+
+def test_kernel_without_symvers_is_weak_without_verdict(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI, symvers='none')
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    run = Run(system.root)
+    assert run.status(ABI + '+clone') == 'weak'
+    assert run.package(ABI + '+clone')['modules']['hello']['kabi'] is None
+    assert any('no symvers' in warning for warning in run.warnings)
+
+
+def test_corrupt_weak_target_is_broken_not_covered(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    for path in (system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI),
+                 system.path('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI)):
+        path.write_bytes(b'\x7fELF\x02\x01truncated')
+    system.weak_link_build(ABI + '+clone', ABI)
+    run = Run(system.root)
+    assert run.status(ABI + '+clone') == 'broken'
+    assert len([w for w in run.warnings if 'hello.ko' in w]) == 1
+
+
+def test_shadowed_weak_link_is_not_coverage(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    extra = system.path('/lib/modules/%s+clone/extra/hello.ko' % ABI)
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes(b'someone else')
+    system.path('/etc/depmod.d').mkdir(parents=True)
+    system.path('/etc/depmod.d/dist.conf').write_text('search updates extra built-in weak-updates\n')
+    run = Run(system.root)
+    module = run.package(ABI + '+clone')['modules']['hello']
+    assert run.status(ABI + '+clone') == 'broken'
+    assert module['shadowed_by'] == '/lib/modules/%s+clone/extra/hello.ko' % ABI
+
+
+def test_newest_version_wins_and_older_is_outdated(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.kernel('6.1.0-50-amd64')
+    system.package('hello', '1.0', ['hello'])
+    system.package('hello', '1.10', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.build('hello', '1.10', '6.1.0-50-amd64')
+    run = Run(system.root)
+    assert run.facts['packages']['hello']['versions'] == ['1.0', '1.10']
+    assert run.package(ABI)['outdated'] is True and run.package(ABI)['version'] == '1.0'
+    assert run.package('6.1.0-50-amd64')['outdated'] is False
+    assert run.facts['uncovered'] == []
+
+
+def test_stale_kernels_are_reported_not_counted(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.path('/lib/modules/6.1.0-9-amd64/updates/dkms').mkdir(parents=True)
+    run = Run(system.root)
+    assert run.facts['kernels']['6.1.0-9-amd64']['stale'] is True
+    assert run.facts['uncovered'] == []
+    assert run.facts['summary']['kernels'] == 1
+
+
+def test_package_filter_and_broken_versions(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.package('other', '2.0', ['other'], source=False)
+    run = Run(system.root, packages=['other'])
+    assert list(run.facts['packages']) == ['other']
+    assert run.facts['packages']['other']['broken_versions'] == ['2.0']
+    assert run.facts['packages']['other']['autoinstall'] is None
+
+
+def test_build_exclusive_unknown_is_not_excluded(system: SystemTree) -> None:
+    system.kernel(ABI)
+    conf = dkms_conf('hello', '1.0', ['hello'], 'if [ -n "$x" ]; then\n BUILD_EXCLUSIVE_KERNEL="^5"\nfi\n')
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    assert Run(system.root).status(ABI) == 'missing'
+
+
+def test_framework_conf_moves_the_dkms_tree(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    shutil.move(str(system.path('/var/lib/dkms')), str(system.path('/srv/dkms')))
+    system.path('/etc/dkms').mkdir(parents=True, exist_ok=True)
+    system.path('/etc/dkms/framework.conf').write_text('dkms_tree="/srv/dkms"\n')
+    assert Run(system.root).status(ABI) == 'installed'
+
+
+def test_links_that_leave_root_never_read_the_host(system: SystemTree, tmp_path: Path) -> None:
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    outside = tmp_path / 'outside.ko'
+    shutil.copyfile(system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI), outside)
+    link = system.path('/lib/modules/%s+clone/weak-updates/hello.ko' % ABI)
+    link.parent.mkdir(parents=True)
+    os.symlink(str(outside), str(link))
+    run = Run(system.root)
+    assert run.status(ABI + '+clone') == 'broken'
+    assert run.package(ABI + '+clone')['modules']['hello']['target'] == str(outside)
+
+
+def test_abi_crcs_differ_between_abis() -> None:
+    assert abi_crcs('a') != abi_crcs('b') and abi_crcs('a') == abi_crcs('a')

@@ -1,0 +1,463 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel finder on real directory trees, and release ordering checked against rpm."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
+    Kernel,
+    compare_releases,
+    find_default,
+    find_kernels,
+    gather_kernels,
+    running_release,
+    sort_releases,
+)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+
+# Kernel releases as distributions spell them, and the corner cases of rpm's rules.
+CORPUS = [
+    '6.1.0-9-amd64', '6.1.0-47-amd64', '6.1.0-47-amd64+clone', '6.1.0-47-amd64.clone',
+    '6.1.0-56-amd64', '6.1.0-47-cloud-amd64', '5.14.0-427.el9.x86_64',
+    '5.14.0-427.13.1.el9_4.x86_64', '5.14.0-503.el9.x86_64', '5.14.0-70.rt21.el9.x86_64',
+    '4.18.0-553.el8_10.x86_64', '6.4.0-150600.21-default', '6.10.3-arch1-1',
+    '1.0', '1.0.0', '1.0~rc1', '1.0~~', '1.0^git1', '1.0^', '1.0.1', '1.0a', '1.0.a',
+    '1_0', '01.0', 'a', 'b', '1', '', '6.1.0-47-amd64 tëst', '6.1.0-47-amdé64',
+]
+
+
+def cmp(a: str, b: str) -> int:
+    return compare_releases(a, b)
+
+
+@pytest.mark.parametrize('older, newer', [
+    ('6.1.0-9-amd64', '6.1.0-47-amd64'),
+    # Segments left over win: a clone's release is newer than its base.
+    ('6.1.0-47-amd64', '6.1.0-47-amd64+clone'),
+    ('5.14.0-427.13.1.el9_4.x86_64', '5.14.0-503.el9.x86_64'),
+    ('5.14.0-427.el9.x86_64', '5.14.0-427.13.1.el9_4.x86_64'),
+    ('1.0~rc1', '1.0'),
+    ('1.0~~', '1.0~rc1'),
+    ('1.0', '1.0^git1'),
+    ('1.0^git1', '1.0.1'),
+    ('1.0a', '1.0.1'),  # a number is newer than letters
+    ('a', '1'),
+    ('', 'a'),
+    ('9', '10'),
+])
+def test_compare_releases_orders(older: str, newer: str) -> None:
+    assert cmp(older, newer) == -1
+    assert cmp(newer, older) == 1
+
+
+@pytest.mark.parametrize('a, b', [
+    ('1.0', '1_0'),  # separators only separate
+    ('01.0', '1.0'),  # leading zeros do not count
+    ('1.0a', '1.0.a'),
+    ('1.0', '1.0.'),
+    ('6.1.0-47-amd64 tëst', '6.1.0-47-amd64.t.st'),  # non-ASCII is a separator, as in rpm
+])
+def test_compare_releases_equal(a: str, b: str) -> None:
+    assert cmp(a, b) == 0
+    assert cmp(b, a) == 0
+
+
+def test_compare_releases_is_a_consistent_order() -> None:
+    ordered = sort_releases(CORPUS)
+    for i, a in enumerate(ordered):
+        assert cmp(a, a) == 0
+        for b in ordered[i + 1:]:
+            assert cmp(a, b) <= 0, (a, b)
+            assert cmp(a, b) == -cmp(b, a), (a, b)
+
+
+def test_sort_releases_is_deterministic_for_rpm_equal_releases() -> None:
+    assert sort_releases(['1_0', '1.0', '0.9']) == ['0.9', '1.0', '1_0']
+    assert sort_releases(['1.0', '1_0', '0.9']) == ['0.9', '1.0', '1_0']
+    assert sort_releases(iter(['6.1.0-56-amd64', '6.1.0-9-amd64', '6.1.0-47-amd64+clone',
+                               '6.1.0-47-amd64'])) == [
+        '6.1.0-9-amd64', '6.1.0-47-amd64', '6.1.0-47-amd64+clone', '6.1.0-56-amd64']
+
+
+@pytest.mark.skipif(shutil.which('rpm') is None, reason='rpm is not installed')
+def test_compare_releases_agrees_with_rpm() -> None:
+    # rpm.vercmp parses epoch:version-release; a fixed epoch and release leave the whole
+    # string to rpmvercmp.
+    quoted = ', '.join('"0:%s-0"' % release for release in CORPUS)
+    script = ('%%{lua: local v = {%s}; for i = 1, #v do for j = 1, #v do '
+              'print(rpm.vercmp(v[i], v[j]) .. " ") end end}' % quoted)
+    out = subprocess.run(['rpm', '--eval', script], check=True, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    expected = [int(word) for word in out.split()]
+    actual = [cmp(a, b) for a in CORPUS for b in CORPUS]
+    assert actual == expected
+
+
+# Building real roots.
+
+def make(root: Path, path: str, text: str = '') -> Path:
+    """A file inside root (parents created); a path ending in / is a directory."""
+    target = root / path.lstrip('/')
+    if path.endswith('/'):
+        target.mkdir(parents=True, exist_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding='utf-8')
+    return target
+
+
+def link(root: Path, path: str, target: str) -> None:
+    at = root / path.lstrip('/')
+    at.parent.mkdir(parents=True, exist_ok=True)
+    at.symlink_to(target)
+
+
+def installed_kernel(root: Path, release: str, base: str = '/lib/modules') -> None:
+    make(root, '/boot/vmlinuz-%s' % release)
+    make(root, '%s/%s/kernel/fs/' % (base, release))
+    make(root, '%s/%s/modules.order' % (base, release))
+
+
+class Warnings(List[str]):
+    def __call__(self, msg: str) -> None:
+        self.append(msg)
+
+
+def facts(root: Path, warn: Callable[[str], None] | None = None) -> dict:
+    kernels = find_kernels(RootFS(str(root)), Warnings() if warn is None else warn)
+    return {release: dict(kernel.as_fact(), modules_dir=kernel.modules_dir)
+            for release, kernel in kernels.items()}
+
+
+def test_merged_usr_lists_each_kernel_once(tmp_path: Path) -> None:
+    installed_kernel(tmp_path, '6.1.0-47-amd64', base='/usr/lib/modules')
+    link(tmp_path, '/lib', 'usr/lib')
+    warnings = Warnings()
+    found = facts(tmp_path, warnings)
+    assert list(found) == ['6.1.0-47-amd64']
+    assert found['6.1.0-47-amd64']['modules_dir'] == '/lib/modules/6.1.0-47-amd64'
+    assert found['6.1.0-47-amd64']['installed'] is True
+    assert warnings == []
+
+
+def test_suse_usr_lib_modules_with_image_inside(tmp_path: Path) -> None:
+    make(tmp_path, '/usr/lib/modules/6.4.0-150600.21-default/vmlinuz')
+    make(tmp_path, '/usr/lib/modules/6.4.0-150600.21-default/symvers.gz')
+    assert facts(tmp_path) == {'6.4.0-150600.21-default': {
+        'installed': True, 'stale': False, 'headers': False, 'running': False,
+        'default': False, 'modules_dir': '/usr/lib/modules/6.4.0-150600.21-default',
+        'symvers': '/usr/lib/modules/6.4.0-150600.21-default/symvers.gz'}}
+
+
+def test_separate_bases_prefer_the_installed_directory(tmp_path: Path) -> None:
+    make(tmp_path, '/lib/modules/6.1.0-47-amd64/updates/dkms/hello.ko')
+    make(tmp_path, '/usr/lib/modules/6.1.0-47-amd64/modules.builtin')
+    make(tmp_path, '/lib/modules/6.1.0-50-amd64/kernel/')
+    make(tmp_path, '/usr/lib/modules/6.1.0-50-amd64/kernel/')
+    found = facts(tmp_path)
+    assert found['6.1.0-47-amd64']['modules_dir'] == '/usr/lib/modules/6.1.0-47-amd64'
+    assert found['6.1.0-50-amd64']['modules_dir'] == '/lib/modules/6.1.0-50-amd64'
+
+
+def test_stale_leftover_with_only_updates(tmp_path: Path) -> None:
+    make(tmp_path, '/lib/modules/6.1.0-9-amd64/updates/dkms/hello.ko')
+    make(tmp_path, '/lib/modules/6.1.0-9-amd64/weak-updates/')
+    make(tmp_path, '/lib/modules/6.1.0-9-amd64/modules.dep')
+    fact = facts(tmp_path)['6.1.0-9-amd64']
+    assert (fact['installed'], fact['stale'], fact['headers']) == (False, True, False)
+
+
+@pytest.mark.parametrize('evidence', [
+    '/boot/vmlinuz-K', '/lib/modules/K/vmlinuz', '/lib/modules/K/kernel/',
+    '/lib/modules/K/modules.order', '/lib/modules/K/modules.builtin',
+])
+def test_each_piece_of_evidence_makes_a_kernel_installed(tmp_path: Path, evidence: str) -> None:
+    make(tmp_path, '/lib/modules/K/updates/')
+    make(tmp_path, evidence)
+    assert facts(tmp_path)['K']['installed'] is True
+
+
+def test_headers_only_kernel_is_not_stale(tmp_path: Path) -> None:
+    # An absolute build link resolves inside root; this path exists on no host.
+    headers = '/usr/src/kabi-test-headers-6.1.0-50-amd64'
+    make(tmp_path, headers + '/include/linux/')
+    make(tmp_path, headers + '/Module.symvers')
+    link(tmp_path, '/lib/modules/6.1.0-50-amd64/build', headers)
+    fact = facts(tmp_path)['6.1.0-50-amd64']
+    assert (fact['installed'], fact['stale'], fact['headers']) == (False, False, True)
+    assert fact['symvers'] == '/lib/modules/6.1.0-50-amd64/build/Module.symvers'
+
+
+def test_dangling_build_link_means_no_headers(tmp_path: Path) -> None:
+    installed_kernel(tmp_path, '6.1.0-47-amd64')
+    link(tmp_path, '/lib/modules/6.1.0-47-amd64/build', '/usr/src/linux-headers-gone')
+    fact = facts(tmp_path)['6.1.0-47-amd64']
+    assert (fact['headers'], fact['symvers']) == (False, None)
+
+
+def test_build_link_never_leaves_root(tmp_path: Path) -> None:
+    root = tmp_path / 'root'
+    make(tmp_path, '/outside/include/linux/')
+    make(tmp_path, '/outside/Module.symvers')
+    installed_kernel(root, '6.1.0-47-amd64')
+    # On the host this climbs out of root to tmp_path/outside; inside root `..` stops at /.
+    link(root, '/lib/modules/6.1.0-47-amd64/build', '../../../../../../outside')
+    fact = facts(root)['6.1.0-47-amd64']
+    assert (fact['headers'], fact['symvers']) == (False, None)
+
+
+def test_symvers_first_source_wins(tmp_path: Path) -> None:
+    release = '5.14.0-427.el9.x86_64'
+    installed_kernel(tmp_path, release)
+    make(tmp_path, '/lib/modules/%s/build/include/' % release)
+    make(tmp_path, '/lib/modules/%s/build/Module.symvers' % release)
+    make(tmp_path, '/lib/modules/%s/symvers.xz' % release)
+    assert facts(tmp_path)[release]['symvers'] == '/lib/modules/%s/symvers.xz' % release
+    make(tmp_path, '/boot/symvers-%s.xz' % release)
+    assert facts(tmp_path)[release]['symvers'] == '/boot/symvers-%s.xz' % release
+    make(tmp_path, '/boot/symvers-%s.gz' % release)
+    assert facts(tmp_path)[release]['symvers'] == '/boot/symvers-%s.gz' % release
+
+
+def test_names_with_spaces_and_non_ascii(tmp_path: Path) -> None:
+    release = '6.1.0-47-amd64 tëst'
+    installed_kernel(tmp_path, release)
+    assert facts(tmp_path)[release]['installed'] is True
+
+
+def test_undecodable_name_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    installed_kernel(tmp_path, '6.1.0-47-amd64')
+    os.mkdir(os.fsencode(tmp_path / 'lib/modules') + b'/6.1.0-\xff-amd64')
+    warnings = Warnings()
+    assert list(facts(tmp_path, warnings)) == ['6.1.0-47-amd64']
+    assert len(warnings) == 1 and 'does not decode' in warnings[0]
+
+
+def test_only_directories_count(tmp_path: Path) -> None:
+    installed_kernel(tmp_path, '6.1.0-47-amd64')
+    make(tmp_path, '/lib/modules/README')
+    link(tmp_path, '/lib/modules/6.1.0-1-amd64', '/nowhere')
+    link(tmp_path, '/lib/modules/loop', 'loop')
+    link(tmp_path, '/lib/modules/6.1.0-47-amd64-alias', '6.1.0-47-amd64')
+    warnings = Warnings()
+    assert sorted(facts(tmp_path, warnings)) == ['6.1.0-47-amd64', '6.1.0-47-amd64-alias']
+    assert warnings == []
+
+
+def test_missing_module_bases_find_nothing(tmp_path: Path) -> None:
+    warnings = Warnings()
+    assert facts(tmp_path, warnings) == {}
+    assert warnings == []
+
+
+def run_unprivileged(task: Callable[[], Any]) -> Any:
+    """``task()`` as an unprivileged user, so permission bits are enforced even for root.
+
+    As root the task runs in a forked child that drops to nobody and sends its JSON
+    result back through a pipe.
+    """
+    if os.geteuid() != 0:
+        return task()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        status = 1
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            with os.fdopen(writer, 'w') as out:
+                json.dump(task(), out)
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(writer)
+    with os.fdopen(reader) as result:
+        text = result.read()
+    assert os.waitpid(pid, 0)[1] == 0
+    return json.loads(text)
+
+
+def find_unprivileged(root: Path) -> Tuple[List[str], List[str]]:
+    """Releases found and warnings given when an unprivileged user reads root."""
+    def task() -> Tuple[List[str], List[str]]:
+        warnings = Warnings()
+        return sorted(find_kernels(RootFS(str(root)), warnings)), list(warnings)
+
+    found, warnings = run_unprivileged(task)
+    return found, warnings
+
+
+@pytest.fixture
+def world_readable_tmp() -> Iterator[Path]:
+    """A temporary directory an unprivileged user can reach (pytest's tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix='kabi-kernels-'))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(str(path))
+
+
+@contextlib.contextmanager
+def unreadable(path: Path) -> Iterator[None]:
+    path.chmod(0)
+    try:
+        yield
+    finally:
+        path.chmod(0o755)
+
+
+def test_unreadable_kernel_directory_warns_once(world_readable_tmp: Path) -> None:
+    root = world_readable_tmp
+    installed_kernel(root, '6.1.0-47-amd64')
+    installed_kernel(root, '6.1.0-50-amd64')
+
+    with unreadable(root / 'lib/modules/6.1.0-50-amd64'):
+        found, warnings = find_unprivileged(root)
+    assert found == ['6.1.0-47-amd64']
+    assert len(warnings) == 1
+    assert '/lib/modules/6.1.0-50-amd64' in warnings[0]
+
+
+def test_unreadable_module_base_warns_once(world_readable_tmp: Path) -> None:
+    root = world_readable_tmp
+    installed_kernel(root, '6.1.0-47-amd64', base='/usr/lib/modules')
+
+    with unreadable(root / 'usr/lib/modules'):
+        found, warnings = find_unprivileged(root)
+    assert found == []
+    assert len(warnings) == 1
+    assert '/usr/lib/modules' in warnings[0]
+
+
+# The default kernel.
+
+def known(*releases: str, stale: Tuple[str, ...] = ()) -> dict:
+    return {release: Kernel(release, '/lib/modules/' + release, installed=release not in stale)
+            for release in releases + stale}
+
+
+def bls_entry(root: Path, entry_id: str, release: str, version: str | None = None) -> None:
+    lines = ['title Red Hat Enterprise Linux (%s) 9.4 (Plow)' % release]
+    if version is not None:
+        lines.append('version %s' % version)
+    lines += ['linux /vmlinuz-%s' % release, 'initrd /initramfs-%s.img' % release,
+              'options root=/dev/mapper/rhel-root ro', 'grub_users $grub_users']
+    make(root, '/boot/loader/entries/%s.conf' % entry_id, '\n'.join(lines) + '\n')
+
+
+MACHINE = '0123456789abcdef0123456789abcdef'
+OLD, NEW = '5.14.0-427.13.1.el9_4.x86_64', '5.14.0-503.el9.x86_64'
+
+
+@pytest.fixture
+def bls_root(tmp_path: Path) -> Path:
+    for release in (OLD, NEW):
+        bls_entry(tmp_path, '%s-%s' % (MACHINE, release), release, version=release)
+    bls_entry(tmp_path, '%s-0-rescue' % MACHINE, '0-rescue-' + MACHINE, version='0-rescue')
+    return tmp_path
+
+
+def grubenv(root: Path, path: str, saved_entry: str) -> None:
+    body = '# GRUB Environment Block\nsaved_entry=%s\nkernelopts=root=/dev/sda1 ro\n' % saved_entry
+    make(root, path, body + '#' * (1024 - len(body)))
+
+
+@pytest.mark.parametrize('env_path', ['/boot/grub2/grubenv', '/boot/grub/grubenv'])
+def test_grubenv_saved_entry_resolves_through_bls(bls_root: Path, env_path: str) -> None:
+    grubenv(bls_root, env_path, '%s-%s' % (MACHINE, OLD))
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+
+
+def test_bls_top_entry_without_saved_entry(bls_root: Path) -> None:
+    grubenv(bls_root, '/boot/grub2/grubenv', 'no-such-entry')
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (NEW, 'bls')
+
+
+def test_bls_ranks_entry_ids_the_rpm_way(tmp_path: Path) -> None:
+    # As text, "-70." sorts after "-503."; grub's blscfg compares the numbers.
+    rt = '5.14.0-70.rt21.el9.x86_64'
+    for release in (rt, NEW):
+        bls_entry(tmp_path, '%s-%s' % (MACHINE, release), release)
+    assert find_default(RootFS(str(tmp_path)), known(rt, NEW)) == (NEW, 'bls')
+
+
+def test_bls_entry_in_systemd_boot_layout_names_its_version(tmp_path: Path) -> None:
+    make(tmp_path, '/boot/loader/entries/%s-%s.conf' % (MACHINE, NEW),
+         'title Fedora\nversion %s\nlinux /%s/%s/linux\n' % (NEW, MACHINE, NEW))
+    assert find_default(RootFS(str(tmp_path)), known(OLD, NEW)) == (NEW, 'bls')
+
+
+def test_boot_entries_for_unknown_kernels_fall_through(bls_root: Path) -> None:
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, NEW))
+    assert find_default(RootFS(str(bls_root)), known(OLD)) == (OLD, 'newest')
+
+
+def test_newest_installed_kernel_without_boot_entries(tmp_path: Path) -> None:
+    kernels = known('6.1.0-9-amd64', '6.1.0-47-amd64', stale=('6.1.0-56-amd64',))
+    assert find_default(RootFS(str(tmp_path)), kernels) == ('6.1.0-47-amd64', 'newest')
+    assert find_default(RootFS(str(tmp_path)), known(stale=('6.1.0-56-amd64',))) == (None, None)
+
+
+def subprocess_runner(argv: List[str]) -> Tuple[int, str, str]:
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def fake_grubby(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    grubby = make(tmp_path, '/bin/grubby', '#!/bin/sh\n' + script)
+    grubby.chmod(0o755)
+    monkeypatch.setenv('PATH', '%s%s%s' % (grubby.parent, os.pathsep, os.environ['PATH']))
+
+
+def test_grubby_names_the_default_on_the_running_system(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_grubby(tmp_path, monkeypatch,
+                '[ "$1" = --default-kernel ] || exit 2\necho /boot/vmlinuz-%s\n' % OLD)
+    assert find_default(RootFS('/'), known(OLD, NEW), subprocess_runner) == (OLD, 'grubby')
+
+
+def test_grubby_is_not_asked_about_another_root(
+        bls_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_grubby(bls_root, monkeypatch, 'echo /boot/vmlinuz-%s\n' % OLD)
+    calls: List[List[str]] = []
+
+    def runner(argv: List[str]) -> Tuple[int, str, str]:
+        calls.append(argv)
+        return subprocess_runner(argv)
+
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW), runner) == (NEW, 'bls')
+    assert calls == []
+
+
+def test_gather_kernels_marks_running_and_default(bls_root: Path) -> None:
+    for release in (OLD, NEW):
+        installed_kernel(bls_root, release)
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
+    kernels, running, default, source = gather_kernels(RootFS(str(bls_root)), Warnings())
+    assert (running, default, source) == (None, OLD, 'grubenv')
+    assert [k.release for k in kernels.values() if k.default] == [OLD]
+    assert not any(k.running for k in kernels.values())
+    assert kernels[OLD].as_fact() == {'installed': True, 'stale': False, 'headers': False,
+                                      'running': False, 'default': True, 'symvers': None}
+
+
+def test_running_release_only_for_the_running_system(tmp_path: Path) -> None:
+    assert running_release(RootFS('/')) == os.uname().release
+    assert running_release(RootFS(str(tmp_path))) is None

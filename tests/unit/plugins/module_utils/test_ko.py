@@ -1,0 +1,340 @@
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The .ko reader on real gcc-built ELF modules, through pyelftools and through kmod."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.kabi.dkms.plugins.module_utils import _ko
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
+    KoError, KoReader, ModuleInfo, find_command, parse_ext_versions, parse_versions)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder
+
+HAS_KMOD = bool(find_command('modinfo') and find_command('modprobe'))
+READERS = [
+    'pyelftools',
+    pytest.param('kmod', marks=pytest.mark.skipif(not HAS_KMOD, reason='kmod (modinfo, modprobe) is not installed')),
+]
+VERSIONS = {'module_layout': 0x4B0A3F52, '_printk': 0x92997ED8, 'kfree': 0x037A0CBA, 'high_bit': 0xFFFFFFFF}
+
+Runner = Callable[[list[str]], tuple[int, str, str]]
+
+
+def run_command(argv: list[str]) -> tuple[int, str, str]:
+    """What the modules pass as runner (module.run_command), in the C locale."""
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL='C'))
+    return result.returncode, result.stdout, result.stderr
+
+
+class RecordingRunner:
+    """The real runner, remembering every argv it ran."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(argv)
+        return run_command(argv)
+
+    def ran(self, command: str) -> int:
+        return sum(1 for argv in self.calls if os.path.basename(argv[0]) == command)
+
+
+@pytest.fixture(params=READERS)
+def reader_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def read(root: Path, path: str, reader: str, runner: Runner = run_command) -> ModuleInfo:
+    return KoReader(RootFS(str(root)), runner=runner, reader=reader).read(path)
+
+
+def assert_hello(info: ModuleInfo, reader: str) -> None:
+    assert info.name == 'hello'
+    assert info.vermagic == DEFAULT_VERMAGIC
+    assert info.depends == ['dep_a', 'dep_b']
+    assert info.license == 'GPL'
+    assert info.versions == list(VERSIONS.items())
+    assert info.has_versions is True
+    assert info.elf_class == 64
+    assert info.little_endian is True
+    assert info.machine == ('EM_X86_64' if reader == 'pyelftools' else None)
+
+
+@pytest.fixture
+def hello(ko_builder: KoBuilder, tmp_path: Path) -> Path:
+    return ko_builder.build_ko(tmp_path / 'lib/modules/6.1.0-47-amd64/updates/dkms', 'hello',
+                               versions=VERSIONS, depends=['dep_a', 'dep_b'])
+
+
+HELLO = '/lib/modules/6.1.0-47-amd64/updates/dkms/hello.ko'
+
+
+def test_reads_plain_module(hello: Path, tmp_path: Path, reader_name: str) -> None:
+    assert_hello(read(tmp_path, HELLO, reader_name), reader_name)
+
+
+@pytest.mark.parametrize('compression', sorted(COMPRESSORS))
+def test_reads_compressed_module(hello: Path, tmp_path: Path, reader_name: str, compression: str) -> None:
+    COMPRESSORS[compression](hello)
+    hello.unlink()
+    assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
+
+
+@pytest.mark.parametrize('compression', sorted(COMPRESSORS))
+def test_sniffs_content_not_name(hello: Path, tmp_path: Path, reader_name: str, compression: str) -> None:
+    # A compressed file named .ko, and a plain one named as if compressed.
+    COMPRESSORS[compression](hello).rename(hello.with_name('packed.ko'))
+    hello.rename(hello.with_name('plain.ko.' + compression))
+    directory = os.path.dirname(HELLO)
+    assert_hello(read(tmp_path, directory + '/packed.ko', reader_name), reader_name)
+    assert_hello(read(tmp_path, directory + '/plain.ko.' + compression, reader_name), reader_name)
+
+
+def test_zstd_through_the_runner(hello: Path, tmp_path: Path) -> None:
+    if _ko._unzstd_in_python(COMPRESSORS['zst'](hello).read_bytes(), HELLO) is not None:
+        pytest.skip('a Python zstd library decompresses in process here')
+    if find_command('zstd') is None:
+        pytest.skip('the zstd command is not installed')
+    runner = RecordingRunner()
+    assert_hello(read(tmp_path, HELLO + '.zst', 'pyelftools', runner), 'pyelftools')
+    assert runner.ran('zstd') == 1
+
+
+def test_zstd_without_any_decompressor(hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    zst = COMPRESSORS['zst'](hello)
+    if _ko._unzstd_in_python(zst.read_bytes(), HELLO) is not None or any(
+            find_command('zstd', path) for path in _ko.EXTRA_COMMAND_DIRS):
+        pytest.skip('zstd support that an empty PATH does not hide is present')
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    with pytest.raises(KoError, match='neither the zstd command nor a Python zstd library'):
+        read(tmp_path, HELLO + '.zst', 'pyelftools')
+
+
+def test_extended_versions(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    long_name = 'a_symbol_name_longer_than_the_fifty_six_bytes_of_struct_modversion_info'
+    ext = {'_printk': VERSIONS['_printk'], long_name: 0x1234ABCD}
+    ko_builder.build_ko(tmp_path, 'both', versions={'_printk': VERSIONS['_printk']}, ext_versions=ext)
+    ko_builder.build_ko(tmp_path, 'extonly', ext_versions=ext)
+    ko_builder.build_ko(tmp_path, 'extempty', ext_versions={})
+    both = read(tmp_path, '/both.ko', 'pyelftools')
+    assert both.versions == [('_printk', VERSIONS['_printk']), (long_name, 0x1234ABCD)]
+    extonly = read(tmp_path, '/extonly.ko', 'pyelftools')
+    assert (extonly.has_versions, extonly.versions) == (True, list(ext.items()))
+    extempty = read(tmp_path, '/extempty.ko', 'pyelftools')
+    assert (extempty.has_versions, extempty.versions) == (True, [])
+
+
+def test_module_without_versions_or_modinfo(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    ko_builder.build_ko(tmp_path, 'plain', vermagic='6.1.0-47-amd64 SMP preempt mod_unload ')
+    ko_builder.compile(tmp_path, 'bare.ko', 'int bare_value = 1;\n')
+    plain = read(tmp_path, '/plain.ko', reader_name)
+    assert (plain.has_versions, plain.versions, plain.depends) == (False, [], [])
+    assert plain.vermagic == '6.1.0-47-amd64 SMP preempt mod_unload '
+    bare = read(tmp_path, '/bare.ko', reader_name)
+    assert (bare.name, bare.vermagic, bare.license, bare.depends, bare.has_versions) == (None, None, None, [], False)
+
+
+def test_first_modinfo_entry_wins(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    ko_builder.build_ko(tmp_path, 'dual', license='GPL', extra_modinfo=['license=Proprietary', 'alias=pci:v*',
+                                                                        'vermagic=second', 'unicode=été'])
+    info = read(tmp_path, '/dual.ko', reader_name)
+    assert (info.license, info.vermagic, info.name) == ('GPL', DEFAULT_VERMAGIC, 'dual')
+
+
+def test_32_bit_module(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    versions = {'module_layout': 0x89ABCDEF, 'printk': 0x01020304}
+    ko_builder.build_ko(tmp_path, 'small', versions=versions, elf_class=32)
+    info = read(tmp_path, '/small.ko', reader_name)
+    assert (info.elf_class, info.little_endian, info.versions) == (32, True, list(versions.items()))
+    if reader_name == 'pyelftools':
+        assert info.machine == 'EM_386'
+
+
+@pytest.mark.parametrize('elf_class', [32, 64])
+@pytest.mark.parametrize('little_endian', [True, False])
+def test_parse_versions_layouts(elf_class: int, little_endian: bool) -> None:
+    # Big-endian targets cannot be compiled here; the record layout is checked directly.
+    order = '<' if little_endian else '>'
+    crc_format, name_size = ('Q', 56) if elf_class == 64 else ('I', 60)
+    # Old kernels sign-extended CRCs into the unsigned long: only the low 32 bits count.
+    crc = 0xFFFFFFFF89ABCDEF if elf_class == 64 else 0x89ABCDEF
+    record = struct.pack(order + crc_format, crc) + b'sym'.ljust(name_size, b'\0')
+    assert parse_versions(record * 2, elf_class, little_endian, '/m.ko') == [('sym', 0x89ABCDEF)] * 2
+    crcs = struct.pack(order + '2I', 1, 2)
+    assert parse_ext_versions(crcs, b'a\0b\0', little_endian, '/m.ko') == [('a', 1), ('b', 2)]
+
+
+def test_mismatched_ext_versions() -> None:
+    with pytest.raises(KoError, match='2 extended version CRCs but 1 names'):
+        parse_ext_versions(struct.pack('<2I', 1, 2), b'a\0', True, '/m.ko')
+    with pytest.raises(KoError, match='not a multiple of 4'):
+        parse_ext_versions(b'\0' * 6, b'a\0', True, '/m.ko')
+
+
+def test_odd_length_versions_section(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    ko_builder.compile(tmp_path, 'odd.ko', 'static const char v[63] __attribute__((used, section("__versions")))'
+                                           ' = "x";\nstatic const char m[] __attribute__((used,'
+                                           ' section(".modinfo"))) = "vermagic=1 ";\n')
+    with pytest.raises(KoError, match='/odd.ko: .*(__versions is 63 bytes|Invalid argument)'):
+        read(tmp_path, '/odd.ko', reader_name)
+
+
+@pytest.mark.parametrize('content, message', [
+    (b'', 'empty file'),
+    (b'hello world\n', 'not an ELF file'),
+    (b'\x7fELF', 'truncated or unknown ELF identification'),
+    (b'\x7fELF\x02\x01\x01' + b'\0' * 20, 'truncated ELF header'),
+    (b'\x1f\x8b\x08\x00garbage', 'cannot decompress gzip data'),
+    (b'\xfd7zXZ\x00garbage', 'cannot decompress xz data'),
+    (b'\x28\xb5\x2f\xfdgarbage', 'cannot decompress zstd data'),
+])
+def test_unreadable_content(tmp_path: Path, reader_name: str, content: bytes, message: str) -> None:
+    (tmp_path / 'bad.ko').write_bytes(content)
+    with pytest.raises(KoError, match='^/bad.ko: ' + message):
+        read(tmp_path, '/bad.ko', reader_name)
+
+
+def test_truncated_module(hello: Path, tmp_path: Path, reader_name: str) -> None:
+    data = hello.read_bytes()
+    for size in (len(data) - 1, len(data) // 2, 100):
+        hello.write_bytes(data[:size])
+        with pytest.raises(KoError, match='truncated'):
+            read(tmp_path, HELLO, reader_name)
+
+
+def test_not_a_relocatable_object(tmp_path: Path, reader_name: str) -> None:
+    # A shared object or executable is ELF, but never a kernel module.
+    (tmp_path / 'python.ko').write_bytes(Path(os.path.realpath(sys.executable)).read_bytes())
+    with pytest.raises(KoError, match='a kernel module is a relocatable object'):
+        read(tmp_path, '/python.ko', reader_name)
+
+
+def test_missing_and_directory(tmp_path: Path, reader_name: str) -> None:
+    (tmp_path / 'dir.ko').mkdir()
+    for path in ('/missing.ko', '/dir.ko'):
+        with pytest.raises(KoError, match='^%s: cannot read' % path):
+            read(tmp_path, path, reader_name)
+
+
+def test_cache_reads_one_build_once(hello: Path, tmp_path: Path, reader_name: str) -> None:
+    # Two weak-updates links of two kernels, absolute as weak-modules makes them: they
+    # resolve inside the root, to one file, read once.
+    for kernel in ('6.1.0-47-amd64+a', '6.1.0-47-amd64+b'):
+        weak = tmp_path / 'lib/modules' / kernel / 'weak-updates'
+        weak.mkdir(parents=True)
+        (weak / 'hello.ko').symlink_to(HELLO)
+    runner = RecordingRunner()
+    reader = KoReader(RootFS(str(tmp_path)), runner=runner, reader=reader_name)
+    first = reader.read('/lib/modules/6.1.0-47-amd64+a/weak-updates/hello.ko')
+    hello.write_bytes(b'changed after the first read')
+    assert reader.read('/lib/modules/6.1.0-47-amd64+b/weak-updates/hello.ko') is first
+    assert_hello(first, reader_name)
+    assert runner.ran('modinfo') == (1 if reader_name == 'kmod' else 0)
+
+
+def test_errors_are_cached(tmp_path: Path) -> None:
+    bad = tmp_path / 'bad.ko'
+    bad.write_bytes(b'junk')
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    with pytest.raises(KoError) as first:
+        reader.read('/bad.ko')
+    bad.unlink()
+    with pytest.raises(KoError) as second:
+        reader.read('/bad.ko')
+    assert second.value is first.value
+
+
+def test_symlink_loop(tmp_path: Path) -> None:
+    (tmp_path / 'loop.ko').symlink_to('/loop.ko')
+    with pytest.raises(KoError, match='^/loop.ko: too many levels of symbolic links'):
+        read(tmp_path, '/loop.ko', 'pyelftools')
+
+
+def test_reader_choice(tmp_path: Path) -> None:
+    rootfs = RootFS(str(tmp_path))
+    assert KoReader(rootfs).name == 'pyelftools'
+    assert KoReader(rootfs, reader='kmod').name == 'kmod'
+    with pytest.raises(ValueError, match='reader must be one of'):
+        KoReader(rootfs, reader='readelf')
+
+
+def test_kmod_needs_a_runner(hello: Path, tmp_path: Path) -> None:
+    with pytest.raises(KoError, match='not available \\(no command runner\\)'):
+        KoReader(RootFS(str(tmp_path)), reader='kmod').read(HELLO)
+
+
+def test_find_command(tmp_path: Path) -> None:
+    tool = tmp_path / 'tool'
+    tool.write_text('#!/bin/sh\n')
+    assert find_command('tool', str(tmp_path)) is None  # not executable
+    tool.chmod(0o755)
+    assert find_command('tool', '%s%s%s' % (tmp_path / 'nothing', os.pathsep, tmp_path)) == str(tool)
+
+
+def collection_parent() -> str:
+    # .../ansible_collections/kabi/dkms/plugins/module_utils/_ko.py -> the dir above ansible_collections
+    return str(Path(os.path.abspath(_ko.__file__)).parents[5])
+
+
+@pytest.mark.skipif(not HAS_KMOD, reason='kmod (modinfo, modprobe) is not installed')
+@pytest.mark.parametrize('broken_elftools', [False, True])
+def test_falls_back_to_kmod_without_pyelftools(tmp_path: Path, broken_elftools: bool) -> None:
+    """Without site-packages pyelftools is absent; a broken install must not break the probe either."""
+    path = [collection_parent()]
+    if broken_elftools:
+        # What pyelftools 0.33 does on Python 3.9: a SyntaxError at import time.
+        (tmp_path / 'elftools/elf').mkdir(parents=True)
+        for init in ('elftools/__init__.py', 'elftools/elf/__init__.py'):
+            (tmp_path / init).write_text('')
+        (tmp_path / 'elftools/elf/elffile.py').write_text('def broken(:\n')
+        path.insert(0, str(tmp_path))
+    code = ('from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS\n'
+            'import sys\n'
+            'with_runner = KoReader(RootFS("/"), runner=lambda argv: (1, "", "not run"))\n'
+            'print(with_runner.name, KoReader(RootFS("/")).name, "elftools" in sys.modules and not %r)\n'
+            % broken_elftools)
+    result = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)), cwd=str(tmp_path))
+    # Without a runner no command can run, so kmod is not a reader either.
+    assert result.stdout.split() == ['kmod', 'None', 'False']
+
+
+def test_importing_costs_no_pyelftools() -> None:
+    code = ('import sys\n'
+            'import ansible_collections.kabi.dkms.plugins.module_utils._ko\n'
+            'print("elftools" in sys.modules)\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONPATH=collection_parent()))
+    assert result.stdout.strip() == 'False'
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_modules_raise_only_koerror(hello: Path, data: st.DataObject) -> None:
+    """Any damage to a real module either still reads or raises KoError, never anything else."""
+    original = hello.read_bytes()
+    damaged = bytearray(original)
+    for _damage in range(data.draw(st.integers(1, 8))):
+        damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    damaged = damaged[:data.draw(st.integers(0, len(damaged)))]
+    with tempfile.TemporaryDirectory() as root:
+        Path(root, 'm.ko').write_bytes(bytes(damaged))
+        try:
+            info = read(Path(root), '/m.ko', 'pyelftools')
+        except KoError:
+            return
+    assert isinstance(info, ModuleInfo)
