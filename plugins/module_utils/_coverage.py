@@ -79,6 +79,7 @@ class KernelTree:
         self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
         self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
         self._in_tree = None
+        self._copies = {}
 
     @property
     def in_tree(self):
@@ -86,18 +87,31 @@ class KernelTree:
             self._in_tree = read_in_tree_names(self.rootfs, self.kernel.modules_dir)
         return self._in_tree
 
-    def installed_file(self, name, built_path):
-        """Path of the copy of ``built_path`` installed in this kernel's tree, or None."""
+    def installed_copy(self, name, built_path):
+        """``(path, same)`` of the copy of ``built_path`` in this kernel's tree.
+
+        ``same`` is True when the bytes match (or dkms compressed the copy on install, so
+        only the name can be compared cheaply), False when they differ, None when the copy
+        cannot be read; ``path`` is None when there is no copy. Compared once per file.
+        """
+        key = (name, built_path)
+        if key not in self._copies:
+            self._copies[key] = self._find_copy(name, built_path)
+        return self._copies[key]
+
+    def _find_copy(self, name, built_path):
+        found = (None, False)
         for path in self.out_of_tree.get(normalize_module_name(name), ()):
             if _suffix(path) != _suffix(built_path):
-                # dkms compressed on install; the name is all that can be compared cheaply.
-                return path
+                return path, True
             try:
                 if self.rootfs.same_content(path, built_path):
-                    return path
+                    return path, True
+                found = found if found[0] else (path, False)
             except (OSError, RootPathError) as exc:
                 self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
-        return None
+                found = (path, None)
+        return found
 
 
 def _suffix(path):
@@ -116,7 +130,7 @@ class KabiJudge:
         self.reader = reader
         self.kernels = kernels
         self._exports = {}
-        self._vermagic = {}
+        self._in_tree = {}
 
     def exports(self, release):
         if release not in self._exports:
@@ -134,11 +148,23 @@ class KabiJudge:
 
     def vermagic(self, release):
         """The kernel's vermagic: from one of its own modules, else from its headers."""
-        if release not in self._vermagic:
-            self._vermagic[release] = self._find_vermagic(self.kernels[release])
-        return self._vermagic[release]
+        in_tree = self.in_tree_module(release)
+        if in_tree is not None and in_tree.vermagic is not None:
+            return in_tree.vermagic
+        kernel = self.kernels[release]
+        try:
+            text = self.rootfs.read_text(posixpath.join(kernel.modules_dir, 'build/include/config/auto.conf'))
+        except (OSError, RootPathError):
+            return None
+        return vermagic_from_config(release, parse_kconfig(text))
 
-    def _find_vermagic(self, kernel):
+    def in_tree_module(self, release):
+        """ModuleInfo of one of the kernel's own modules, or None; read once per kernel."""
+        if release not in self._in_tree:
+            self._in_tree[release] = self._read_in_tree_module(self.kernels[release])
+        return self._in_tree[release]
+
+    def _read_in_tree_module(self, kernel):
         in_tree = read_in_tree_names(self.rootfs, kernel.modules_dir)
         for relative in sorted(in_tree.values())[:3]:
             base = posixpath.join(kernel.modules_dir, relative)
@@ -146,14 +172,26 @@ class KabiJudge:
             for suffix in MODULE_SUFFIXES:
                 if self.rootfs.isfile(stem + suffix):
                     try:
-                        return self.reader.read(stem + suffix).vermagic
+                        return self.reader.read(stem + suffix)
                     except KoError:
                         break
-        try:
-            text = self.rootfs.read_text(posixpath.join(kernel.modules_dir, 'build/include/config/auto.conf'))
-        except (OSError, RootPathError):
+        return None
+
+    def foreign_elf(self, release, info):
+        """Why ``info`` cannot be a module for this kernel's machine, or None.
+
+        The kernel's ELF class, machine and byte order come from one of its own modules;
+        a kernel with none to read is not judged on this.
+        """
+        own = self.in_tree_module(release)
+        if own is None:
             return None
-        return vermagic_from_config(kernel.release, parse_kconfig(text))
+        for label, mine, theirs in (('ELF class', info.elf_class, own.elf_class),
+                                    ('machine', info.machine, own.machine),
+                                    ('byte order', info.little_endian, own.little_endian)):
+            if mine is not None and theirs is not None and mine != theirs:
+                return '%s %s, the kernel has %s' % (label, mine, theirs)
+        return None
 
     def verdict(self, release, info, siblings, provider_release):
         """Verdict fact for ModuleInfo ``info`` on ``release``, or None when unknowable.
@@ -191,8 +229,10 @@ def _provided_files(rootfs, tree, trees):
                     provided[_canonical(rootfs, path)] = record
                     installed_version = package.installed.get(build.kernel, (None,))[0]
                     if installed_version == version.version and build.kernel in trees:
-                        copy = trees[build.kernel].installed_file(name, path)
-                        if copy:
+                        copy, same = trees[build.kernel].installed_copy(name, path)
+                        if copy and same is not False:
+                            # An unreadable copy still names its weak links' owner; reading
+                            # it for the verdict then reports the problem.
                             provided[_canonical(rootfs, copy)] = record
     return provided
 
@@ -210,8 +250,8 @@ def _installed_candidate(package, version, release, kernel_tree):
         return Candidate('broken', version.version, {})
     modules = {}
     for name, built_path in sorted(build.modules.items()):
-        copy = kernel_tree.installed_file(name, built_path)
-        modules[name] = module_fact('installed' if copy else 'broken', path=copy, target=built_path)
+        copy, same = kernel_tree.installed_copy(name, built_path)
+        modules[name] = module_fact('installed' if copy and same else 'broken', path=copy, target=built_path)
     status = 'installed' if all(m['status'] == 'installed' for m in modules.values()) else 'broken'
     return Candidate(status, version.version, modules)
 
@@ -293,6 +333,9 @@ class Context:
             if self.kabi_check:
                 try:
                     infos[name] = self.reader.read(link.target)
+                    foreign = self.judge.foreign_elf(release, infos[name])
+                    if foreign:
+                        raise KoError('%s: %s' % (link.target, foreign))
                 except KoUnreadableHere as exc:
                     # Nothing wrong with the file that we know of: no verdict, still coverage.
                     self.warn('weak link %s: %s' % (link.path, exc))

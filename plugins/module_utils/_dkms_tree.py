@@ -267,7 +267,9 @@ def _read_builds(rootfs, warn, version_dir):
                 name = module_name(filename)
                 if name:
                     modules[name] = posixpath.join(module_dir, filename)
-            builds[kernel] = Build(kernel, arch, module_dir, modules)
+            if modules:
+                # An empty module/ is a build dkms never finished (killed, or make failed).
+                builds[kernel] = Build(kernel, arch, module_dir, modules)
     return builds
 
 

@@ -111,9 +111,10 @@ def test_report_model_matrix_and_totals() -> None:
     assert [c and c['status'] for c in web10['cells']] == [
         None, None, 'missing', 'installed', 'weak-incompatible', 'weak', 'missing', 'missing',
     ]
-    stale, running, bad, clone, _, default = web10['cells'][2:]
+    stale, running, bad, clone, missing, default = web10['cells'][2:]
     assert stale['stale'] and stale['covered']
     assert running['running'] and running['outdated'] and not running['default']
+    assert missing['notes'] == [] and not missing['covered']
     assert default['default'] and default['notes'] == ['no headers: dkms cannot build for it']
     assert clone['notes'] == ['via 6.1.0-47-amd64', 'older than the newest version 1.10']
     assert bad['reasons'] == [
