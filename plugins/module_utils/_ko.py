@@ -383,7 +383,7 @@ class KoReader:
         command = self._command('zstd')
         if command is None:
             raise KoUnreadableHere('%s: cannot decompress zstd data: neither the zstd command nor a Python '
-                          'zstd library (compression.zstd, zstandard) is available' % path)
+                                   'zstd library (compression.zstd, zstandard) is available' % path)
         # Through a file: runners return text, and the output must stay bytes.
         workdir = tempfile.mkdtemp(prefix='kabi-ko-')
         try:
@@ -401,7 +401,7 @@ class KoReader:
         modinfo, modprobe = self._command('modinfo'), self._command('modprobe')
         if not (modinfo and modprobe):
             raise KoUnreadableHere('%s: the kmod commands modinfo and modprobe are not available%s'
-                          % (path, '' if self._runner else ' (no command runner)'))
+                                   % (path, '' if self._runner else ' (no command runner)'))
         workdir = None
         target = host
         if not (untouched and host.endswith('.ko')):

@@ -25,7 +25,7 @@ description:
   - Unreadable or malformed items produce one warning each and are reported as not covered; the
     module fails only when nothing at all can be read.
 author:
-  - kabi.dkms contributors
+  - kabi.dkms contributors (@kabi)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
@@ -68,8 +68,8 @@ options:
 requirements:
   - pyelftools on the target for the fastest kABI verdicts (kmod is used otherwise).
 notes:
-  - Index the facts with brackets, C(ansible_facts['dkms']['kernels']['6.1.0-47-amd64']):
-    kernel releases contain dots and dashes.
+  - Index the facts with brackets, as in C(ansible_facts['dkms']['kernels']['6.1.0-47-amd64']),
+    because kernel releases contain dots and dashes.
   - Add the module to implicit fact gathering with C(ansible_facts_modules=[setup, kabi.dkms.dkms_facts]).
   - C(dkms.conf) is read statically. Values that depend on shell logic (conditionals, command
     substitution) are reported as null rather than guessed.
@@ -136,7 +136,7 @@ ansible_facts:
           type: str
           sample: 6.1.0-56-amd64
         default_kernel_source:
-          description: How O(ansible_facts.dkms.default_kernel) was found.
+          description: How C(default_kernel) was found.
           type: str
           sample: grubby
         kabi_reader:

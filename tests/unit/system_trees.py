@@ -171,8 +171,8 @@ def build_demo(root: Path, ko: KoBuilder) -> SystemTree:
     system.build('hello', '1.0', abi)
     system.weak_link_build(abi + '+clone', abi)
     system.weak_link_build(abi + '+broken', abi)
-    system.package('gpu', '550.54.14', ['gpu'], conf=dkms_conf('gpu', '550.54.14', ['gpu'],
-                                                                'BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"\n'))
+    gpu_conf = dkms_conf('gpu', '550.54.14', ['gpu'], 'BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"\n')
+    system.package('gpu', '550.54.14', ['gpu'], conf=gpu_conf)
     system.build('gpu', '550.54.14', '6.1.0-50-amd64')
     os.makedirs(system.path('/etc/dkms'), exist_ok=True)
     return system

@@ -21,7 +21,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
-from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, dkms_conf
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
 
 ABI = '6.1.0-47-amd64'
 CLONE = ABI + '+clone'
@@ -238,7 +238,7 @@ def _gather_as_nobody(root: Path) -> tuple[dict[str, Any], list[str]]:
     os.close(write_end)
     with os.fdopen(read_end, 'rb') as pipe:
         data = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    status = os.waitpid(pid, 0)[1]
     assert status == 0, 'the unprivileged child failed'
     return pickle.loads(data)
 
