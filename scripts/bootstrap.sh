@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the test suite and the demo need. Idempotent: a second run only checks.
 #
-#   scripts/bootstrap.sh          venvs under .venv/ and the ansible-test pip stand-ins (no root)
-#   scripts/bootstrap.sh --lab    also apt-installs dkms, kmod and the two newest Debian 6.1 header ABIs
+#   scripts/bootstrap.sh          the Debian packages the tests use (root, once), venvs under .venv/
+#                                 and the ansible-test pip stand-ins
+#   scripts/bootstrap.sh --lab    also apt-installs dkms and the two newest Debian 6.1 header ABIs
 #
 # Venvs (inside the repo, gitignored):
 #   .venv/core221  pyenv Python 3.12, ansible-core 2.21 + pyelftools, packaging, pytest, hypothesis,
@@ -49,18 +50,32 @@ installed_header_abis() {
         | awk '$1 == "installed" {print $2}' | grep -E '^linux-headers-6\.1\.0-[0-9]+-amd64$' || true
 }
 
+# install_missing PACKAGE...: apt-get install what is not installed yet (needs root then).
+install_missing() {
+    local missing=() p
+    for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "bootstrap: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+        return 1
+    fi
+    apt_update_once
+    log "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# What the tests use on every run: gcc builds the ELF fixtures, kmod is the fallback .ko reader,
+# xz-utils/zstd make compressed modules, chromium renders the report, shellcheck and rpm make
+# ansible-test's shellcheck test and the rpm-order check run instead of being skipped.
+setup_test_packages() {
+    install_missing gcc make kmod xz-utils zstd rsync shellcheck rpm chromium
+}
+
 setup_lab_packages() {
-    # With shellcheck installed, ansible-test's shellcheck sanity test runs instead of being skipped.
-    local base=(dkms kmod gcc make xz-utils zstd rsync shellcheck) missing=() p
-    for p in "${base[@]}"; do pkg_installed "$p" || missing+=("$p"); done
     # Quick path: once two header ABIs are in, a re-run does not go to the network.
-    if [[ ${#missing[@]} -eq 0 && $(installed_header_abis | wc -l) -ge 2 ]]; then
+    if pkg_installed dkms && [[ $(installed_header_abis | wc -l) -ge 2 ]]; then
         log "dkms and $(installed_header_abis | wc -l) header ABIs already installed"
         return 0
-    fi
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "bootstrap: --lab needs root (apt-get install)" >&2
-        return 1
     fi
     apt_update_once
     mapfile -t headers < <(offered_header_abis)
@@ -68,9 +83,7 @@ setup_lab_packages() {
         echo "bootstrap: apt-cache offers fewer than two linux-headers-6.1.0-N-amd64 ABIs" >&2
         return 1
     fi
-    log "apt-get install ${base[*]} ${headers[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${base[@]}" "${headers[@]}"
+    install_missing dkms "${headers[@]}"
 }
 
 # make_venv DIR PYTHON PACKAGE...: (re)create DIR when its recorded package list differs.
@@ -125,8 +138,9 @@ EOF
     done
 }
 
+setup_test_packages || exit 1
 if $lab; then
-    setup_lab_packages
+    setup_lab_packages || exit 1
 fi
 
 py312=$(pyenv_python 3.12)
