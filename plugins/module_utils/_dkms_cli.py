@@ -19,6 +19,8 @@ import posixpath
 import time
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import KernelTree
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_dkms_tree
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import parse_kconfig
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
@@ -124,11 +126,16 @@ class KernelView:
         build = self.build(version)
         if build is None:
             return ABSENT
-        if self.package.installed.get(self.kernel) == (version, self.arch) and all(
-                self._tree.installed_copy(name, path) == (self._tree.installed_copy(name, path)[0], True)
-                and self._tree.installed_copy(name, path)[0] for name, path in build.modules.items()):
+        if self.package.installed.get(self.kernel) == (version, self.arch) and self._copies_present(build):
             return INSTALLED
         return BUILT
+
+    def _copies_present(self, build):
+        for name, path in build.modules.items():
+            copy, same = self._tree.installed_copy(name, path)
+            if not copy or not same:
+                return False
+        return True
 
     def linked_without_copies(self, version):
         """dkms's install link exists but the files are not in the tree (dkms refused to copy them)."""
@@ -225,7 +232,7 @@ class DkmsLock:
 
     def holder(self):
         try:
-            return os.pread(self._fd, 32, 0).decode('ascii', 'replace').strip() if hasattr(os, 'pread') else None
+            return os.pread(self._fd, 32, 0).decode('ascii', 'replace').strip()
         except OSError:
             return None
 
@@ -243,3 +250,156 @@ def default_lock_file(dkms_tree):
     if dkms_tree:
         return posixpath.join(posixpath.dirname(posixpath.normpath(dkms_tree)), 'kabi-dkms.lock')
     return DEFAULT_LOCK_FILE
+
+
+class DkmsModuleError(Exception):
+    """The request cannot be carried out on any kernel (unknown package or version)."""
+
+
+class Manager:
+    """One run of ``dkms_module``: plan every kernel, run dkms where needed, verify by reading the tree.
+
+    ``params`` are the module's options; ``runner(argv) -> (rc, stdout, stderr)`` runs dkms.
+    """
+
+    def __init__(self, rootfs, warn, params, runner, check_mode):
+        self.rootfs = rootfs
+        self.warn = warn
+        self.params = params
+        self.runner = runner
+        self.check_mode = check_mode
+        self.arch = params['arch'] or os.uname()[4]
+        self.tree = None
+        self.read()
+
+    def read(self):
+        p = self.params
+        self.tree = read_dkms_tree(self.rootfs, self.warn, names=[p['name']], dkms_tree=p['dkms_tree'],
+                                   source_tree=p['source_tree'], install_tree=p['install_tree'])
+        return self.tree.packages.get(p['name'])
+
+    def view(self, kernel):
+        return KernelView(self.rootfs, self.warn, self.tree.packages.get(self.params['name']), kernel,
+                          self.arch, self.tree.install_tree)
+
+    def argv(self, action, version, kernel=None):
+        p = self.params
+        return dkms_argv(action, p['name'], version, kernel, arch=p['arch'], dkms_tree=p['dkms_tree'],
+                         source_tree=p['source_tree'], install_tree=p['install_tree'],
+                         no_depmod=p['no_depmod'] and action != 'add', force=p['force'] and action != 'add')
+
+    def resolve_version(self):
+        """``(version, needs dkms add)``; raises DkmsModuleError when nothing names a usable version."""
+        p = self.params
+        package = self.tree.packages.get(p['name'])
+        registered = package.ordered_versions() if package else []
+        if p['state'] == ABSENT:
+            return p['version'], False
+        version = p['version'] or (registered[-1] if registered else None)
+        if version is None:
+            raise DkmsModuleError('%s has no registered version in %s; give version= of a source in %s' % (
+                p['name'], self.tree.dkms_tree, self.tree.source_tree))
+        if version in registered:
+            if package.versions[version].broken:
+                raise DkmsModuleError('%s/%s is registered but its source is missing: %s/%s/%s/source' % (
+                    p['name'], version, self.tree.dkms_tree, p['name'], version))
+            return version, False
+        source = posixpath.join(self.tree.source_tree, '%s-%s' % (p['name'], version), 'dkms.conf')
+        if not self.rootfs.isfile(source):
+            raise DkmsModuleError('%s/%s is neither registered in %s nor present as %s' % (
+                p['name'], version, self.tree.dkms_tree, source))
+        return version, True
+
+    def excluded(self, version, kernel):
+        package = self.tree.packages.get(self.params['name'])
+        conf = package.versions[version].conf if package and version in package.versions else None
+        if conf is None:
+            return False
+
+        def kernel_config():
+            try:
+                return parse_kconfig(self.rootfs.read_text('/lib/modules/%s/build/.config' % kernel))
+            except (OSError, RootPathError):
+                return None
+        return bool(conf.excludes(kernel, self.arch, kernel_config))
+
+    def run(self):
+        """The result dict: ``changed``, ``version``, ``registered``, ``per_kernel`` and ``failed``."""
+        p = self.params
+        version, needs_add = self.resolve_version()
+        result = {'name': p['name'], 'version': version, 'state': p['state'], 'arch': self.arch,
+                  'registered': needs_add, 'changed': needs_add, 'per_kernel': []}
+        if needs_add and not self.check_mode:
+            rc, out, err = self.runner(self.argv('add', version))
+            package = self.read()
+            if rc != 0 or package is None or version not in package.versions:
+                raise DkmsModuleError('dkms add of %s/%s failed (rc %s): %s' % (
+                    p['name'], version, rc, ' '.join(tail(err or out, 5))))
+        for kernel in p['kernels']:
+            entry = self.kernel(version, kernel)
+            result['per_kernel'].append(entry)
+            result['changed'] = result['changed'] or entry['changed']
+        result['failed'] = any(entry['outcome'] in FAILURES for entry in result['per_kernel'])
+        result['msg'] = summary(p['name'], version, result['per_kernel'], self.check_mode)
+        return result
+
+    def kernel(self, version, kernel):
+        view = self.view(kernel)
+        state = self.params['state']
+        headers = headers_present(self.rootfs, kernel)
+        action, outcome, msg = plan_kernel(
+            view, version, state, headers, state != ABSENT and self.excluded(version, kernel),
+            self.rootfs.isdir(posixpath.join(self.tree.install_tree, kernel)))
+        entry = {'kernel': kernel, 'package': self.params['name'], 'version': version, 'action': ACTION_WORDS[action], 'outcome': outcome,
+                 'changed': False, 'msg': msg, 'rc': None, 'cmd': [], 'stdout': [], 'stderr': [], 'make_log': []}
+        if action is None:
+            entry['action'] = ACTION_WORDS[None]
+            return entry
+        if self.check_mode:
+            entry.update(outcome=DONE, changed=True, msg='would run dkms %s' % action)
+            return entry
+        before = view.snapshot()
+        versions = [version] if version else [v for v in sorted(view.package.versions) if view.state(v) != ABSENT]
+        for each in versions:
+            argv = self.argv(action, each, kernel)
+            rc, out, err = self.runner(argv)
+            entry.update(rc=rc, cmd=argv, stdout=tail(out), stderr=tail(err), outcome=outcome_of(rc))
+            if entry['outcome'] == BUILD_FAILED:
+                entry['make_log'] = make_log_tail(self.rootfs, self.tree.dkms_tree, self.params['name'], each,
+                                                  kernel, self.arch)
+            if rc != 0:
+                break
+        self.read()
+        after = self.view(kernel)
+        entry['changed'] = after.snapshot() != before
+        entry['msg'] = self.verify(entry, after, versions, state)
+        return entry
+
+    def verify(self, entry, after, versions, state):
+        """Trust the tree over dkms's exit status: an exit 0 that did not reach the state is a failure."""
+        kernel = after.kernel
+        if entry['outcome'] != DONE:
+            return 'dkms %s failed on %s with exit code %s (%s)' % (entry['cmd'][1], kernel, entry['rc'],
+                                                                   entry['outcome'])
+        reached = [after.state(v) for v in versions]
+        if state == ABSENT and all(s == ABSENT for s in reached):
+            return None
+        if state == INSTALLED and reached == [INSTALLED] or state == BUILT and reached[0] != ABSENT:
+            return None
+        if state == INSTALLED and after.linked_without_copies(versions[0]):
+            entry['outcome'] = VERSION_REFUSED
+            return ('dkms linked %s/%s to %s but did not copy its modules: a module of the same name and a '
+                    'same-or-newer version is already in the kernel\'s tree (a weak-updates link counts); '
+                    'force=true replaces it' % (self.params['name'], versions[0], kernel))
+        entry['outcome'] = FAILED
+        return 'dkms exited 0 but %s is %s on %s, not %s' % (self.params['name'], ', '.join(reached), kernel, state)
+
+
+def summary(name, version, entries, check_mode):
+    """One line per outcome, e.g. ``kabitest 1.0: done on 6.1.0-56-amd64; no-headers on 6.1.0-99``."""
+    groups = {}
+    for entry in entries:
+        groups.setdefault(entry['outcome'], []).append(entry['kernel'])
+    words = {DONE: 'would change' if check_mode else 'changed'}
+    parts = ['%s on %s' % (words.get(outcome, outcome), ', '.join(kernels)) for outcome, kernels in sorted(groups.items())]
+    return '%s %s: %s' % (name, version or '(all versions)', '; '.join(parts) or 'no kernels')

@@ -136,15 +136,16 @@ def read_in_tree_names(rootfs, modules_dir):
 
 
 def shadowing_file(link, modules_dir, search, out_of_tree, in_tree):
-    """The in-root path modprobe would load instead of ``link``, or None."""
+    """The in-root path modprobe would load instead of ``link``, or None.
+
+    depmod keeps, per module name, the file of the best-ranked search directory; only a
+    file ranked strictly above the link hides it.
+    """
     def relative(path):
         return path[len(modules_dir) + 1:]
-    own_rank = rank(relative(link.path), search)
     key = normalize_module_name(link.name)
-    best = None
-    for path in out_of_tree.get(key, ()):
-        if path != link.target and rank(relative(path), search) < own_rank:
-            best = path if best is None else min(best, path)
-    if best is None and key in in_tree and rank(in_tree[key], search) < own_rank:
-        best = posixpath.join(modules_dir, in_tree[key])
-    return best
+    candidates = [(rank(relative(path), search), path) for path in out_of_tree.get(key, ()) if path != link.target]
+    if key in in_tree:
+        candidates.append((rank(in_tree[key], search), posixpath.join(modules_dir, in_tree[key])))
+    best = min(candidates) if candidates else None
+    return best[1] if best and best[0] < rank(relative(link.path), search) else None

@@ -17,12 +17,17 @@ import re
 
 UNKNOWN = object()
 
-_ASSIGNMENT = re.compile(r'^(?:export\s+|declare\s+(?:-[a-zA-Z]+\s+)*)?'
+_ASSIGNMENT = re.compile(r'^(?:(?:export|readonly|typeset|declare|local)\s+(?:-[a-zA-Z]+\s+)*)?'
                          r'([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?(\+?)=(.*)$')
-_OPENERS = re.compile(r'^(if|case|for|while|until|select|function)\b|^[A-Za-z_][A-Za-z0-9_]*\s*\(\s*\)|^\{|^\(')
+_OPENERS = re.compile(r'^(if|case|for|while|until|select)\b|^\{|^\(|'
+                      r'^(function\s+)?[A-Za-z_][A-Za-z0-9_]*\s*(\(\s*\))?\s*\{')
+# A function header whose `{` comes on the next line: that line opens the block.
+_FUNCTION_HEADER = re.compile(r'^(function\s+[A-Za-z_][A-Za-z0-9_]*\s*(\(\s*\))?|[A-Za-z_][A-Za-z0-9_]*\s*\(\s*\))\s*$')
 _CLOSERS = re.compile(r'^(fi|esac|done|\}|\))\s*(;.*|#.*)?$')
 # Commands that can change variables in ways a static reader cannot follow.
-_OPAQUE_COMMANDS = re.compile(r'^(source|\.|eval|set|unset|read|mapfile|readarray|let|shopt)\b')
+_OPAQUE_COMMANDS = re.compile(r'^((source|eval|set|unset|read|mapfile|readarray|let|shopt)\b|\.(\s|$))')
+# Any NAME= or NAME[i]= a line may assign: at its start, after a separator or a case pattern.
+_ANY_ASSIGNMENT = re.compile(r'(?:^|[\s;&|()])([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=')
 _VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
 
 
@@ -77,7 +82,10 @@ def _split_value(text):
             chunk = []
             while j < len(text) and text[j] != '"':
                 if text[j] == '\\' and j + 1 < len(text) and text[j + 1] in '"\\$`':
-                    chunk.append(text[j + 1])
+                    # An escaped character is literal: keep it out of the expansion.
+                    parts.append(('"', ''.join(chunk)))
+                    parts.append(("'", text[j + 1]))
+                    chunk = []
                     j += 2
                     continue
                 chunk.append(text[j])
@@ -134,7 +142,8 @@ def _logical_lines(text):
     text = text.replace('\r\n', '\n').replace('\r', '\n')
     pending = ''
     for line in text.split('\n'):
-        if line.endswith('\\') and not line.endswith('\\\\'):
+        is_comment = not pending and line.lstrip().startswith('#')
+        if line.endswith('\\') and not line.endswith('\\\\') and not is_comment:
             pending += line[:-1]
             continue
         yield (pending + line).strip()
@@ -172,27 +181,30 @@ def parse_shell_vars(text, preset=None):
             depth = max(depth - 1, 0)
             continue
         match = _ASSIGNMENT.match(line)
-        if match and depth == 0:
-            _assign(variables, match)
+        if match and depth == 0 and _assign(variables, match):
             continue
-        if match:
-            _forget(variables, match.group(1))
+        if _FUNCTION_HEADER.match(line):
             continue
         if _OPENERS.match(line):
             depth += 1
             # One-line blocks (`if ...; then X=1; fi`) open and close on one line.
             if re.search(r'(;|\s)(fi|esac|done|\})\s*(#.*)?$', line):
                 depth -= 1
-            for name in re.findall(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=', line):
-                _forget(variables, name)
+        elif _OPAQUE_COMMANDS.match(line):
+            _make_opaque(variables)
             continue
-        if _OPAQUE_COMMANDS.match(line):
-            variables.opaque = True
-            continue
-        # `test && X=y` and similar: what such a line assigns depends on the test.
-        for name in re.findall(r'(?:^|[;&|]\s*)([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=', line):
+        # Inside blocks, after `test &&`, beside other commands: what such a line assigns
+        # depends on shell logic.
+        for name in _ANY_ASSIGNMENT.findall(line):
             _forget(variables, name)
     return variables
+
+
+def _make_opaque(variables):
+    """After source/eval/set..., any variable may hold anything."""
+    variables.opaque = True
+    for name in list(variables.scalars) + list(variables.arrays):
+        _forget(variables, name)
 
 
 def _forget(variables, name):
@@ -201,33 +213,40 @@ def _forget(variables, name):
 
 
 def _assign(variables, match):
+    """Apply one ``NAME[i]=value`` line; False when the line holds more than that assignment."""
     name, index, append, raw = match.groups()
     raw = raw.strip()
     if raw.startswith('('):
         end = raw.rfind(')')
-        values = UNKNOWN if end < 0 or append else _parse_array_literal(raw[1:end], variables)
+        if end < 0 or raw[end + 1:].strip()[:1] not in ('', '#'):
+            return False
+        values = UNKNOWN if append else _parse_array_literal(raw[1:end], variables)
         variables.scalars.pop(name, None)
         if values is UNKNOWN:
             _forget(variables, name)
         else:
             variables.arrays[name] = values
-        return
+        return True
     parts, rest = _split_value(raw)
     rest = rest.strip()
-    value = UNKNOWN if parts is None or (rest and not rest.startswith('#')) else _expand(parts, variables)
-    if append:
-        value = UNKNOWN
+    if parts is None or (rest and not rest.startswith('#')):
+        return False
+    value = UNKNOWN if append else _expand(parts, variables)
     if index is None:
-        variables.arrays.pop(name, None)
-        variables.scalars[name] = value
-        return
-    if not index.isdigit():
+        if name in variables.arrays:
+            # bash: a plain assignment to an array sets element 0 and keeps the others.
+            variables.arrays[name][0] = value
+        else:
+            variables.scalars[name] = value
+        return True
+    if not re.match(r'^[0-9]+$', index):
         _forget(variables, name)
-        return
+        return True
     if variables.scalars.get(name) is UNKNOWN:
-        return
+        return True
     array = variables.arrays.setdefault(name, {})
     if name in variables.scalars:
         # name=x then name[1]=y: the scalar is element 0 in bash.
         array[0] = variables.scalars.pop(name)
     array[int(index)] = value
+    return True

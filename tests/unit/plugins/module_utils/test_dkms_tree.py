@@ -1,0 +1,430 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The dkms tree reader on real trees: locations, versions, sources, builds, install links, dkms.conf."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
+    DkmsConf,
+    DkmsTree,
+    module_name,
+    normalize_module_name,
+    read_dkms_tree,
+    read_locations,
+    read_package,
+    sort_versions,
+)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import parse_shell_vars
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, dkms_conf
+
+ARCH = 'x86_64'
+K1 = '6.1.0-47-amd64'
+K2 = '6.1.0-50-amd64'
+
+
+class Tree:
+    """Writes dkms trees under a root with in-root paths; collects the reader's warnings."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.warnings: list[str] = []
+        self.fs = RootFS(str(root))
+
+    def path(self, in_root: str) -> Path:
+        return self.root / in_root.lstrip('/')
+
+    def write(self, in_root: str, text: str = '') -> Path:
+        path = self.path(in_root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def link(self, in_root: str, target: str) -> None:
+        path = self.path(in_root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+
+    def add(self, name: str, version: str, conf: str | None = None, dkms_tree: str = '/var/lib/dkms',
+            source_tree: str = '/usr/src') -> None:
+        """Register a version the way `dkms add` does: source directory and source link."""
+        source = '%s/%s-%s' % (source_tree, name, version)
+        self.write(source + '/dkms.conf', conf if conf is not None else dkms_conf(name, version, [name]))
+        self.link('%s/%s/%s/source' % (dkms_tree, name, version), source)
+
+    def build(self, name: str, version: str, kernel: str, files: list[str], dkms_tree: str = '/var/lib/dkms') -> None:
+        for filename in files:
+            self.write('%s/%s/%s/%s/%s/module/%s' % (dkms_tree, name, version, kernel, ARCH, filename), 'ELF')
+
+    def read(self, names: list[str] | None = None, **locations: str) -> DkmsTree:
+        return read_dkms_tree(self.fs, self.warnings.append, names, **locations)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    return Tree(tmp_path)
+
+
+def conf(text: str, name: str = 'hello', version: str = '1.0') -> DkmsConf:
+    return DkmsConf(parse_shell_vars(text, {'PACKAGE_NAME': name, 'PACKAGE_VERSION': version}))
+
+
+class TestNames:
+    @pytest.mark.parametrize(('filename', 'expected'), [
+        ('hello.ko', 'hello'), ('hello.ko.gz', 'hello'), ('hello.ko.xz', 'hello'), ('hello.ko.zst', 'hello'),
+        ('nvidia-uvm.ko', 'nvidia-uvm'), ('.ko', None), ('hello.ko.sig', None), ('hello.o', None),
+        ('Module.symvers', None), ('hello.ko.bz2', None),
+    ])
+    def test_module_name(self, filename: str, expected: str | None) -> None:
+        assert module_name(filename) == expected
+
+    def test_normalize(self) -> None:
+        assert normalize_module_name('nvidia-uvm') == 'nvidia_uvm'
+
+
+class TestLocations:
+    def test_defaults(self, tree: Tree) -> None:
+        assert read_locations(tree.fs, tree.warnings.append) == ('/var/lib/dkms', '/usr/src', '/lib/modules')
+        assert tree.warnings == []
+
+    def test_framework_conf_and_drop_ins(self, tree: Tree) -> None:
+        tree.write('/etc/dkms/framework.conf', '# dkms_tree="/commented"\ndkms_tree="/srv/dkms"\n'
+                                               'source_tree="/srv/src"\n')
+        tree.write('/etc/dkms/framework.conf.d/10-src.conf', 'source_tree="/opt/src"\n')
+        tree.write('/etc/dkms/framework.conf.d/20-src.conf', 'source_tree="/opt/src2"\ninstall_tree=/opt/mods\n')
+        tree.write('/etc/dkms/framework.conf.d/30-ignored.conf.bak', 'dkms_tree="/bak"\n')
+        assert read_locations(tree.fs, tree.warnings.append) == ('/srv/dkms', '/opt/src2', '/opt/mods')
+        assert tree.warnings == []
+
+    def test_explicit_arguments_win(self, tree: Tree) -> None:
+        tree.write('/etc/dkms/framework.conf', 'dkms_tree="/srv/dkms"\nsource_tree="/srv/src"\n')
+        assert read_locations(tree.fs, tree.warnings.append, dkms_tree='/x', install_tree='/y') == \
+            ('/x', '/srv/src', '/y')
+
+    def test_not_static_falls_back_with_a_warning(self, tree: Tree) -> None:
+        tree.write('/etc/dkms/framework.conf', 'dkms_tree="$(cat /etc/where)"\n')
+        assert read_locations(tree.fs, tree.warnings.append)[0] == '/var/lib/dkms'
+        assert len(tree.warnings) == 1 and 'dkms_tree' in tree.warnings[0]
+
+    def test_unreadable_drop_in_warns(self, tree: Tree) -> None:
+        (tree.path('/etc/dkms/framework.conf.d/dir.conf')).mkdir(parents=True)
+        tree.write('/etc/dkms/framework.conf.d/ok.conf', 'dkms_tree=/srv/dkms\n')
+        assert read_locations(tree.fs, tree.warnings.append)[0] == '/srv/dkms'
+        assert len(tree.warnings) == 1 and 'dir.conf' in tree.warnings[0]
+
+    def test_tree_override_is_read(self, tree: Tree) -> None:
+        tree.write('/etc/dkms/framework.conf.d/local.conf', 'dkms_tree="/srv/dkms"\nsource_tree="/srv/src"\n')
+        tree.add('hello', '1.0', dkms_tree='/srv/dkms', source_tree='/srv/src')
+        tree.add('decoy', '1.0')
+        result = tree.read()
+        assert (result.dkms_tree, result.source_tree, result.install_tree) == ('/srv/dkms', '/srv/src', '/lib/modules')
+        assert list(result.packages) == ['hello']
+        assert result.packages['hello'].versions['1.0'].source == '/srv/src/hello-1.0'
+
+
+class TestVersions:
+    def test_pep440_order(self) -> None:
+        # rpm order would put 1.0 before 1.0rc1; PEP 440 knows rc is a pre-release.
+        assert sort_versions(['10.0', '1.0', '1.0rc1', '9.2.1', '1.0.post1', '1.0.dev3']) == \
+            ['1.0.dev3', '1.0rc1', '1.0', '1.0.post1', '9.2.1', '10.0']
+
+    def test_pep440_equal_versions_are_ordered_by_text(self) -> None:
+        assert sort_versions(['1.00', '1.0.0', '1.0']) == ['1.0', '1.0.0', '1.00']
+
+    def test_driver_versions(self) -> None:
+        assert sort_versions(['550.54.14', '535.161.07', '550.120']) == ['535.161.07', '550.54.14', '550.120']
+
+    def test_rpm_fallback_for_non_pep440(self) -> None:
+        # One non-PEP-440 version switches the whole list to rpm segment order.
+        assert sort_versions(['2023.10.01-custom', '1.0-rc1-git', '1.0', '0.9', '2023.9.30']) == \
+            ['0.9', '1.0', '1.0-rc1-git', '2023.9.30', '2023.10.01-custom']
+
+    def test_empty(self) -> None:
+        assert sort_versions([]) == []
+
+    def test_several_versions_of_a_package(self, tree: Tree) -> None:
+        for version in ('1.10', '1.9', '1.0-rc1-git'):
+            tree.add('hello', version)
+        package = tree.read().packages['hello']
+        assert package.ordered_versions() == ['1.0-rc1-git', '1.9', '1.10']
+        assert package.newest().version == '1.10'
+        assert tree.warnings == []
+
+
+class TestSources:
+    def test_registered(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        version = tree.read().packages['hello'].versions['1.0']
+        assert (version.name, version.version, version.source, version.broken) == \
+            ('hello', '1.0', '/usr/src/hello-1.0', False)
+        assert version.conf is not None and version.conf.autoinstall is True
+
+    def test_relative_source_link(self, tree: Tree) -> None:
+        tree.write('/usr/src/hello-1.0/dkms.conf', dkms_conf('hello', '1.0', ['hello']))
+        tree.link('/var/lib/dkms/hello/1.0/source', '../../../../../usr/src/hello-1.0')
+        assert tree.read().packages['hello'].versions['1.0'].source == '/usr/src/hello-1.0'
+
+    def test_dangling_source(self, tree: Tree) -> None:
+        tree.link('/var/lib/dkms/hello/1.0/source', '/usr/src/hello-1.0')
+        version = tree.read().packages['hello'].versions['1.0']
+        assert (version.source, version.broken, version.conf) == (None, True, None)
+
+    def test_missing_source(self, tree: Tree) -> None:
+        tree.path('/var/lib/dkms/hello/1.0').mkdir(parents=True)
+        version = tree.read().packages['hello'].versions['1.0']
+        assert (version.source, version.broken) == (None, True)
+
+    def test_source_loop_and_source_file(self, tree: Tree) -> None:
+        tree.link('/var/lib/dkms/hello/1.0/source', '/var/lib/dkms/hello/1.0/source')
+        tree.write('/usr/src/file', 'not a directory')
+        tree.link('/var/lib/dkms/hello/2.0/source', '/usr/src/file')
+        versions = tree.read().packages['hello'].versions
+        assert versions['1.0'].broken and versions['2.0'].broken
+
+    def test_source_link_to_a_host_directory(self, tree: Tree, tmp_path: Path) -> None:
+        # The host's directory has a dkms.conf; inside the root the link dangles.
+        host = tmp_path.parent / (tmp_path.name + '-host')
+        host.mkdir()
+        (host / 'dkms.conf').write_text('PACKAGE_NAME=leak\n')
+        tree.link('/var/lib/dkms/hello/1.0/source', str(host))
+        assert tree.read().packages['hello'].versions['1.0'].broken
+
+    def test_source_without_dkms_conf(self, tree: Tree) -> None:
+        tree.path('/usr/src/hello-1.0').mkdir(parents=True)
+        tree.link('/var/lib/dkms/hello/1.0/source', '/usr/src/hello-1.0')
+        version = tree.read().packages['hello'].versions['1.0']
+        assert (version.broken, version.conf) == (False, None)
+        assert len(tree.warnings) == 1 and 'dkms.conf' in tree.warnings[0]
+
+    def test_hostile_dkms_conf_does_not_stop_the_reader(self, tree: Tree) -> None:
+        tree.add('hello', '1.0', 'BUILT_MODULE_NAME[\u00b2]=hello\n')
+        assert tree.read().packages['hello'].versions['1.0'].conf is not None
+
+    def test_entries_that_are_not_versions(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.path('/var/lib/dkms/hello/original_module').mkdir()
+        tree.write('/var/lib/dkms/hello/stray-file')
+        tree.write('/var/lib/dkms/not-a-package')
+        tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), '1.0/%s/%s' % (K1, ARCH))
+        result = tree.read()
+        assert list(result.packages) == ['hello']
+        assert list(result.packages['hello'].versions) == ['1.0']
+
+    def test_name_filter_and_missing_tree(self, tree: Tree) -> None:
+        assert tree.read().packages == {}
+        tree.add('hello', '1.0')
+        tree.add('other', '1.0')
+        assert list(tree.read(['other', 'absent']).packages) == ['other']
+        assert tree.warnings == []
+
+
+class TestBuilds:
+    def test_builds_and_module_names(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko', 'hello_ext.ko'])
+        tree.build('hello', '1.0', K2, ['hello.ko.xz', 'hello_ext.ko.zst', 'hello.ko.sig'])
+        tree.write('/var/lib/dkms/hello/1.0/%s/%s/log/make.log' % (K2, ARCH), 'ok')
+        tree.path('/var/lib/dkms/hello/1.0/build').mkdir()
+        version = tree.read().packages['hello'].versions['1.0']
+        assert sorted(version.builds) == [K1, K2]
+        build = version.builds[K2]
+        assert (build.kernel, build.arch, build.path) == \
+            (K2, ARCH, '/var/lib/dkms/hello/1.0/%s/%s/module' % (K2, ARCH))
+        assert build.modules == {
+            'hello': '/var/lib/dkms/hello/1.0/%s/%s/module/hello.ko.xz' % (K2, ARCH),
+            'hello_ext': '/var/lib/dkms/hello/1.0/%s/%s/module/hello_ext.ko.zst' % (K2, ARCH),
+        }
+        assert version.module_names() == ['hello', 'hello_ext']
+
+    def test_half_finished_build_is_not_a_build(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.path('/var/lib/dkms/hello/1.0/%s/%s/module' % (K1, ARCH)).mkdir(parents=True)
+        tree.path('/var/lib/dkms/hello/1.0/%s/%s/log' % (K2, ARCH)).mkdir(parents=True)
+        version = tree.read().packages['hello'].versions['1.0']
+        assert version.builds == {}
+        # No build: the names come from dkms.conf.
+        assert version.module_names() == ['hello']
+
+    def test_whole_system_with_compressed_modules(self, tmp_path: Path, ko_builder: KoBuilder) -> None:
+        system = SystemTree(tmp_path, ko_builder)
+        system.kernel(K1)
+        system.package('hello', '1.0', ['hello', 'hello_ext'])
+        system.build('hello', '1.0', K1, compress='.xz')
+        system.kernel(K2)
+        system.build('hello', '1.0', K2, compress='.gz', install=False)
+        warnings: list[str] = []
+        package = read_dkms_tree(RootFS(str(tmp_path)), warnings.append).packages['hello']
+        assert warnings == []
+        assert package.installed == {K1: ('1.0', ARCH)}
+        builds = package.versions['1.0'].builds
+        assert sorted(builds[K1].modules) == ['hello', 'hello_ext']
+        assert builds[K1].modules['hello'].endswith('/hello.ko.xz')
+        assert builds[K2].modules['hello_ext'].endswith('/hello_ext.ko.gz')
+        assert package.versions['1.0'].conf.dest_module_names() == ['hello', 'hello_ext']
+
+
+class TestInstallLinks:
+    def test_relative_and_absolute(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.add('hello', '2.0')
+        tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), '1.0/%s/%s' % (K1, ARCH))
+        tree.link('/var/lib/dkms/hello/kernel-%s-aarch64' % K2, '/var/lib/dkms/hello/2.0/%s/aarch64' % K2)
+        tree.link('/var/lib/dkms/hello/kernel-6.1.0-1-rt-amd64-%s' % ARCH, './1.0/6.1.0-1-rt-amd64/%s' % ARCH)
+        package = tree.read().packages['hello']
+        assert package.installed == {K1: ('1.0', ARCH), K2: ('2.0', 'aarch64'), '6.1.0-1-rt-amd64': ('1.0', ARCH)}
+        assert tree.warnings == []
+
+    @pytest.mark.parametrize('target', ['/elsewhere/1.0/K/x86_64', '../other/1.0/K/x86_64', '.'])
+    def test_pointing_outside_the_package(self, tree: Tree, target: str) -> None:
+        tree.add('hello', '1.0')
+        tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), target)
+        assert tree.read().packages['hello'].installed == {}
+        assert len(tree.warnings) == 1 and 'outside' in tree.warnings[0]
+
+    def test_not_a_link(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.write('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH))
+        assert tree.read().packages['hello'].installed == {}
+        assert len(tree.warnings) == 1
+
+    def test_dangling_install_link_still_names_its_version(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), '3.0/%s/%s' % (K1, ARCH))
+        assert tree.read().packages['hello'].installed == {K1: ('3.0', ARCH)}
+
+
+class TestDestModuleNames:
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('', ['hello']),
+        ('BUILT_MODULE_NAME[0]=hello_core\n', ['hello_core']),
+        ('BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_NAME[1]=b\nDEST_MODULE_NAME[1]=renamed\n', ['a', 'renamed']),
+        ('BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_NAME[3]=d\nDEST_MODULE_NAME[3]=z\n', ['a', 'z']),
+        ('BUILT_MODULE_NAME[0]=a\nDEST_MODULE_NAME[0]=""\n', ['a']),
+        ('DEST_MODULE_NAME[0]=renamed\n', ['renamed']),
+        ('BUILT_MODULE_NAME=(a b c)\nDEST_MODULE_NAME=(x)\n', ['x', 'b', 'c']),
+        ('BUILT_MODULE_NAME[0]="${PACKAGE_NAME}_drv"\n', ['hello_drv']),
+    ])
+    def test_static(self, text: str, expected: list[str]) -> None:
+        assert conf(text).dest_module_names() == expected
+
+    @pytest.mark.parametrize('text', [
+        'BUILT_MODULE_NAME[0]=$(ls)\n',
+        'BUILT_MODULE_NAME[0]=a\nDEST_MODULE_NAME[0]=`x`\n',
+        'DEST_MODULE_NAME[$i]=a\n',
+        'source ./more\n',
+        'PACKAGE_NAME=$(cat name)\n',
+    ])
+    def test_not_static(self, text: str) -> None:
+        assert conf(text).dest_module_names() is None
+
+    def test_no_package_name(self) -> None:
+        assert DkmsConf(parse_shell_vars('')).dest_module_names() is None
+
+
+class TestAutoinstall:
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('AUTOINSTALL="yes"', True), ('AUTOINSTALL=YES', True), ('AUTOINSTALL=y', True),
+        ('AUTOINSTALL=no', False), ('AUTOINSTALL=""', False), ('', False),
+        ('AUTOINSTALL=$(echo yes)', None), ('[ -n "$x" ] && AUTOINSTALL=yes', None),
+    ])
+    def test_values(self, text: str, expected: bool | None) -> None:
+        assert conf(text).autoinstall is expected
+
+
+class TestBuildExclusive:
+    @pytest.mark.parametrize(('text', 'release', 'arch', 'expected'), [
+        ('', K1, ARCH, False),
+        ('BUILD_EXCLUSIVE_KERNEL="^6\\.1\\."', K1, ARCH, False),
+        ('BUILD_EXCLUSIVE_KERNEL="^5\\."', K1, ARCH, True),
+        ('BUILD_EXCLUSIVE_KERNEL="(^5\\.|-rt-)"', '6.1.0-1-rt-amd64', ARCH, False),
+        ('BUILD_EXCLUSIVE_KERNEL="(unbalanced"', K1, ARCH, None),
+        ('BUILD_EXCLUSIVE_ARCH="x86_64"', K1, ARCH, False),
+        ('BUILD_EXCLUSIVE_ARCH="x86_64"', K1, 'aarch64', True),
+        ('BUILD_EXCLUSIVE_ARCH="x86_64"', K1, None, False),
+        ('BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"', K1, ARCH, True),
+        ('BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"', K2, ARCH, False),
+        ('BUILD_EXCLUSIVE_KERNEL_MIN="6.1"', '5.15.0-100-generic', ARCH, True),
+        ('BUILD_EXCLUSIVE_KERNEL_MAX="6.1.0-48"', K1, ARCH, False),
+        ('BUILD_EXCLUSIVE_KERNEL_MAX="6.1.0-48"', K2, ARCH, True),
+        ('BUILD_EXCLUSIVE_KERNEL_MAX="5.15"', '5.14.0-427.el9.x86_64', ARCH, False),
+        ('BUILD_EXCLUSIVE_KERNEL_MIN="$(uname -r)"', K1, ARCH, None),
+        ('if true; then\nBUILD_EXCLUSIVE_KERNEL="^5"\nfi', K1, ARCH, None),
+        ('source /etc/more.conf', K1, ARCH, None),
+    ])
+    def test_rules(self, text: str, release: str, arch: str | None, expected: bool | None) -> None:
+        assert conf(text).excludes(release, arch) is expected
+
+    def test_config(self) -> None:
+        config = {'CONFIG_DRM': 'm', 'CONFIG_PCI': 'y', 'CONFIG_DEBUG': 'n'}
+        calls: list[int] = []
+
+        def kernel_config() -> dict[str, str]:
+            calls.append(1)
+            return config
+
+        cases = [
+            ('CONFIG_DRM CONFIG_PCI', False),
+            ('CONFIG_DRM !CONFIG_DEBUG !CONFIG_ABSENT', False),
+            ('CONFIG_ABSENT', True),
+            ('!CONFIG_PCI', True),
+            ('CONFIG_DEBUG', True),
+        ]
+        for rule, expected in cases:
+            assert conf('BUILD_EXCLUSIVE_CONFIG="%s"' % rule).excludes(K1, ARCH, kernel_config) is expected, rule
+        assert len(calls) == len(cases)
+
+    def test_config_is_read_only_when_needed(self) -> None:
+        def unexpected() -> dict[str, str]:
+            raise AssertionError('kernel_config called without a CONFIG rule')
+
+        assert conf('BUILD_EXCLUSIVE_KERNEL="^6"').excludes(K1, ARCH, unexpected) is False
+        # The kernel rule already excludes; the config is not needed to say so.
+        assert conf('BUILD_EXCLUSIVE_KERNEL="^5"\nBUILD_EXCLUSIVE_CONFIG="CONFIG_X"').excludes(
+            K1, ARCH, unexpected) is True
+
+    @pytest.mark.parametrize('kernel_config', [None, lambda: None])
+    def test_config_unknown(self, kernel_config: Callable[[], dict[str, str] | None] | None) -> None:
+        assert conf('BUILD_EXCLUSIVE_CONFIG="CONFIG_DRM"').excludes(K1, ARCH, kernel_config) is None
+
+
+class TestAdminOverrides:
+    def test_package_and_version_overrides(self, tree: Tree) -> None:
+        tree.add('hello', '1.0', dkms_conf('hello', '1.0', ['hello']))
+        tree.add('hello', '2.0', dkms_conf('hello', '2.0', ['hello']))
+        tree.write('/etc/dkms/hello.conf', 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
+        tree.write('/etc/dkms/hello-2.0.conf', 'AUTOINSTALL=no\nBUILD_EXCLUSIVE_KERNEL="^6\\."\n')
+        versions = tree.read().packages['hello'].versions
+        assert versions['1.0'].conf.excludes(K1, ARCH) is True
+        assert versions['1.0'].conf.autoinstall is True
+        assert versions['2.0'].conf.excludes(K1, ARCH) is False
+        assert versions['2.0'].conf.autoinstall is False
+        assert tree.warnings == []
+
+    def test_override_that_is_a_directory_is_ignored(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.path('/etc/dkms/hello.conf').mkdir(parents=True)
+        assert tree.read().packages['hello'].versions['1.0'].conf.autoinstall is True
+        assert tree.warnings == []
+
+    def test_override_can_make_a_value_unknown(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.write('/etc/dkms/hello.conf', 'AUTOINSTALL=$(decide)\n')
+        assert tree.read().packages['hello'].versions['1.0'].conf.autoinstall is None
+
+
+def test_read_package_directly(tree: Tree) -> None:
+    tree.add('hello', '1.0')
+    tree.build('hello', '1.0', K1, ['hello.ko.gz'])
+    tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), '1.0/%s/%s' % (K1, ARCH))
+    package = read_package(tree.fs, tree.warnings.append, '/var/lib/dkms', 'hello')
+    assert package.name == 'hello'
+    assert package.installed == {K1: ('1.0', ARCH)}
+    assert package.versions['1.0'].module_names() == ['hello']
+    assert not os.path.exists(tree.path('/lib/modules'))

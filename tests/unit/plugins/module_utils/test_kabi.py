@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""symvers reading and kABI verdicts, on real files and gcc-built modules."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
+    SymversError,
+    Verdict,
+    judge,
+    parse_kconfig,
+    parse_symvers,
+    read_symvers,
+    vermagic_from_config,
+    vermagic_suffix,
+)
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+
+RELEASE = '6.1.0-47-amd64'
+VERMAGIC = RELEASE + ' SMP preempt mod_unload modversions '
+EXPORTS = {'module_layout': 0x4B0A3F52, '_printk': 0x92997ED8, 'kfree': 0x037A0CBA}
+SYMVERS = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for symbol, crc in EXPORTS.items())
+
+
+def module(versions: dict[str, int] | None = None, vermagic: str | None = VERMAGIC,
+           has_versions: bool | None = None) -> ModuleInfo:
+    versions = EXPORTS if versions is None else versions
+    return ModuleInfo(name='hello', vermagic=vermagic, versions=list(versions.items()),
+                      has_versions=bool(versions) if has_versions is None else has_versions)
+
+
+def put(root: Path, in_root: str, data: bytes) -> None:
+    path = root / in_root.lstrip('/')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+class TestParseSymvers:
+    def test_kernel_formats(self) -> None:
+        text = ('0x4b0a3f52\tmodule_layout\tvmlinux\tEXPORT_SYMBOL\t\n'            # 5.4+: empty namespace
+                '0x12345678\tusb_stor_probe\tdrivers/usb/storage/usb-storage\tEXPORT_SYMBOL_GPL\tUSB_STORAGE\n'
+                '0x9abcdef0\told_style\tvmlinux\tEXPORT_SYMBOL\n'                  # before namespaces
+                '0x00000001\tlinux_2_4\tvmlinux\n'
+                '0xffffffff\tall_bits\tvmlinux\tEXPORT_SYMBOL\t\n')
+        assert parse_symvers(text) == {'module_layout': 0x4B0A3F52, 'usb_stor_probe': 0x12345678,
+                                       'old_style': 0x9ABCDEF0, 'linux_2_4': 1, 'all_bits': 0xFFFFFFFF}
+
+    def test_space_separated_and_crlf(self) -> None:
+        assert parse_symvers('0x00000010 spaced vmlinux EXPORT_SYMBOL\r\n0x11\tshort\r\n') == \
+            {'spaced': 0x10, 'short': 0x11}
+
+    def test_crc_is_truncated_to_32_bits(self) -> None:
+        # 64-bit kernels before 4.x printed CRCs as 64-bit values on some architectures.
+        assert parse_symvers('0xffffffff12345678\twide\tvmlinux\tEXPORT_SYMBOL\n') == {'wide': 0x12345678}
+
+    def test_malformed_lines_are_skipped(self) -> None:
+        text = ('\n'
+                'garbage\n'
+                'nothex\tsym\tvmlinux\tEXPORT_SYMBOL\n'
+                '\tempty_crc\tvmlinux\n'
+                '0x1\n'
+                '0x2\tkept\tvmlinux\tEXPORT_SYMBOL\n')
+        assert parse_symvers(text) == {'kept': 2}
+
+    def test_later_line_wins(self) -> None:
+        assert parse_symvers('0x1\tdup\tvmlinux\n0x2\tdup\tvmlinux\n') == {'dup': 2}
+
+    def test_empty(self) -> None:
+        assert parse_symvers('') == {}
+
+
+class TestReadSymvers:
+    @pytest.mark.parametrize(('name', 'encode'), [
+        ('/lib/modules/K/build/Module.symvers', lambda data: data),
+        ('/boot/symvers-K.gz', gzip.compress),
+        ('/lib/modules/K/symvers.xz', lambda data: lzma.compress(data, check=lzma.CHECK_CRC32)),
+        # The content decides, not the name: RHEL keeps plain files named .gz on some images.
+        ('/boot/symvers-K.gz', lambda data: data),
+    ])
+    def test_formats(self, tmp_path: Path, name: str, encode: Callable[[bytes], bytes]) -> None:
+        put(tmp_path, name, encode(SYMVERS.encode()))
+        assert read_symvers(RootFS(str(tmp_path)), name) == EXPORTS
+
+    def test_through_an_absolute_link_inside_the_root(self, tmp_path: Path) -> None:
+        put(tmp_path, '/usr/src/linux-headers-K/Module.symvers', SYMVERS.encode())
+        (tmp_path / 'lib/modules/K').mkdir(parents=True)
+        (tmp_path / 'lib/modules/K/build').symlink_to('/usr/src/linux-headers-K')
+        assert read_symvers(RootFS(str(tmp_path)), '/lib/modules/K/build/Module.symvers') == EXPORTS
+
+    def test_non_utf8_bytes_are_replaced(self, tmp_path: Path) -> None:
+        put(tmp_path, '/s', b'0x1\tsym\xff\tvmlinux\n')
+        assert read_symvers(RootFS(str(tmp_path)), '/s') == {'sym\ufffd': 1}
+
+    @pytest.mark.parametrize('data', [
+        b'\x1f\x8b' + b'not really gzip',
+        gzip.compress(SYMVERS.encode())[:-12],
+        b'\xfd7zXZ\x00' + b'not really xz',
+        lzma.compress(SYMVERS.encode())[:40],
+    ])
+    def test_corrupt_compression(self, tmp_path: Path, data: bytes) -> None:
+        put(tmp_path, '/boot/symvers-K.gz', data)
+        with pytest.raises(SymversError, match='decompress'):
+            read_symvers(RootFS(str(tmp_path)), '/boot/symvers-K.gz')
+
+    def test_unreadable(self, tmp_path: Path) -> None:
+        fs = RootFS(str(tmp_path))
+        (tmp_path / 'dir').mkdir()
+        (tmp_path / 'loop').symlink_to('/loop')
+        host = tmp_path.parent / (tmp_path.name + '-host.symvers')
+        host.write_text(SYMVERS)
+        (tmp_path / 'leak').symlink_to(host)
+        for path in ('/missing', '/dir', '/loop', '/leak'):
+            with pytest.raises(SymversError, match='cannot read'):
+                read_symvers(fs, path)
+
+
+class TestJudge:
+    def test_compatible(self) -> None:
+        verdict = judge(module(), EXPORTS, VERMAGIC)
+        assert verdict.compatible
+        assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'vermagic': True}
+
+    def test_missing_and_mismatched_are_sorted_and_unique(self) -> None:
+        versions = dict(EXPORTS, zzz_gone=1, aaa_gone=2, kfree=EXPORTS['kfree'] ^ 1)
+        info = module(versions)
+        info.versions.append(('aaa_gone', 2))
+        verdict = judge(info, EXPORTS, VERMAGIC)
+        assert verdict.as_fact() == {'compatible': False, 'missing': ['aaa_gone', 'zzz_gone'],
+                                     'mismatched': ['kfree'], 'vermagic': True}
+
+    def test_module_layout(self) -> None:
+        exports = dict(EXPORTS, module_layout=0xDEADBEEF)
+        assert judge(module(), exports, VERMAGIC).mismatched == ['module_layout']
+        without = {symbol: crc for symbol, crc in EXPORTS.items() if symbol != 'module_layout'}
+        assert judge(module(), without, VERMAGIC).missing == ['module_layout']
+
+    def test_sibling_exports(self) -> None:
+        info = module(dict(EXPORTS, hello_core_export=0x5151))
+        assert judge(info, EXPORTS, VERMAGIC).missing == ['hello_core_export']
+        verdict = judge(info, EXPORTS, VERMAGIC, sibling_exports=frozenset(['hello_core_export']))
+        assert verdict.compatible
+        # A kernel export of the same name is still checked by CRC, siblings do not excuse it.
+        verdict = judge(module(dict(EXPORTS, kfree=1)), EXPORTS, VERMAGIC, sibling_exports=frozenset(['kfree']))
+        assert verdict.mismatched == ['kfree']
+
+    @pytest.mark.parametrize(('module_vermagic', 'kernel_vermagic', 'expected'), [
+        (VERMAGIC, VERMAGIC, True),
+        # With versions only what follows the release counts: a clone kernel accepts it.
+        (VERMAGIC, RELEASE + '+clone SMP preempt mod_unload modversions ', True),
+        (VERMAGIC, RELEASE + '+rt SMP preempt_rt mod_unload modversions ', False),
+        (VERMAGIC, None, None),
+        (None, VERMAGIC, False),
+    ])
+    def test_vermagic_with_versions(self, module_vermagic: str | None, kernel_vermagic: str | None,
+                                    expected: bool | None) -> None:
+        verdict = judge(module(vermagic=module_vermagic), EXPORTS, kernel_vermagic)
+        assert verdict.vermagic is expected
+        assert verdict.compatible is (expected is not False)
+
+    @pytest.mark.parametrize(('kernel_vermagic', 'release', 'expected'), [
+        (RELEASE + ' SMP mod_unload ', None, True),
+        (RELEASE + '+clone SMP mod_unload ', None, False),
+        (None, RELEASE, True),
+        (None, RELEASE + '+clone', False),
+        (None, None, None),
+    ])
+    def test_vermagic_without_versions(self, kernel_vermagic: str | None, release: str | None,
+                                       expected: bool | None) -> None:
+        info = module({}, vermagic=RELEASE + ' SMP mod_unload ')
+        verdict = judge(info, {}, kernel_vermagic, kernel_release=release)
+        assert verdict.vermagic is expected
+        assert verdict.missing == [] and verdict.mismatched == []
+
+    def test_verdict(self) -> None:
+        assert Verdict([], [], None).compatible
+        assert not Verdict(['x'], [], True).compatible
+        assert not Verdict([], ['x'], True).compatible
+        assert not Verdict([], [], False).compatible
+
+    def test_real_module_against_real_symvers(self, tmp_path: Path, ko_builder: KoBuilder) -> None:
+        modules = tmp_path / 'lib/modules' / RELEASE
+        ko_builder.build_ko(modules / 'updates/dkms', 'hello', vermagic=VERMAGIC,
+                            versions=dict(EXPORTS, hello_core_export=0x5151))
+        put(tmp_path, '/boot/symvers-%s.gz' % RELEASE, gzip.compress(SYMVERS.encode()))
+        broken = SYMVERS.replace('%08x' % EXPORTS['kfree'], '%08x' % (EXPORTS['kfree'] ^ 1))
+        put(tmp_path, '/lib/modules/%s+broken/build/Module.symvers' % RELEASE, broken.encode())
+        fs = RootFS(str(tmp_path))
+        info = KoReader(fs, reader='pyelftools').read('/lib/modules/%s/updates/dkms/hello.ko' % RELEASE)
+        good = judge(info, read_symvers(fs, '/boot/symvers-%s.gz' % RELEASE), VERMAGIC,
+                     sibling_exports=frozenset(['hello_core_export']))
+        assert good.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'vermagic': True}
+        bad = judge(info, read_symvers(fs, '/lib/modules/%s+broken/build/Module.symvers' % RELEASE),
+                    RELEASE + '+broken SMP preempt mod_unload modversions ')
+        assert bad.as_fact() == {'compatible': False, 'missing': ['hello_core_export'],
+                                 'mismatched': ['kfree'], 'vermagic': True}
+
+
+class TestVermagic:
+    def test_suffix(self) -> None:
+        assert vermagic_suffix(VERMAGIC) == 'SMP preempt mod_unload modversions '
+        assert vermagic_suffix(RELEASE) == ''
+        assert vermagic_suffix(None) is None
+
+    @pytest.mark.parametrize(('options', 'expected'), [
+        ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT_BUILD': 'y', 'CONFIG_MODULE_UNLOAD': 'y', 'CONFIG_MODVERSIONS': 'y'},
+         VERMAGIC),
+        ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT': 'y', 'CONFIG_MODULE_UNLOAD': 'y'}, RELEASE + ' SMP preempt mod_unload '),
+        ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT_RT': 'y', 'CONFIG_MODULE_UNLOAD': 'y', 'CONFIG_MODVERSIONS': 'y'},
+         RELEASE + ' SMP preempt_rt mod_unload modversions '),
+        ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT_VOLUNTARY': 'y', 'CONFIG_MODULE_UNLOAD': 'y',
+          'CONFIG_MODVERSIONS': 'y'}, RELEASE + ' SMP mod_unload modversions '),
+        ({'CONFIG_SMP': 'n', 'CONFIG_MODULE_UNLOAD': 'm'}, RELEASE + ' '),
+        ({}, RELEASE + ' '),
+    ])
+    def test_from_x86_64_config(self, options: dict[str, str], expected: str) -> None:
+        assert vermagic_from_config(RELEASE, dict(options, CONFIG_X86_64='y')) == expected
+
+    @pytest.mark.parametrize('config', [
+        None,
+        {'CONFIG_ARM64': 'y', 'CONFIG_SMP': 'y'},
+        {'CONFIG_X86_64': 'y', 'CONFIG_RANDSTRUCT': 'y'},
+        {'CONFIG_X86_64': 'y', 'CONFIG_GCC_PLUGIN_RANDSTRUCT': 'y'},
+    ])
+    def test_not_derivable(self, config: dict[str, str] | None) -> None:
+        assert vermagic_from_config(RELEASE, config) is None
+
+    def test_matches_the_kernels_own_module(self, tmp_path: Path, ko_builder: KoBuilder) -> None:
+        config = parse_kconfig('#\n# Automatically generated file; DO NOT EDIT.\n'
+                               'CONFIG_X86_64=y\nCONFIG_SMP=y\nCONFIG_PREEMPT_BUILD=y\n'
+                               'CONFIG_MODULE_UNLOAD=y\nCONFIG_MODVERSIONS=y\n# CONFIG_PREEMPT_RT is not set\n')
+        derived = vermagic_from_config(RELEASE, config)
+        ko_builder.build_ko(tmp_path, 'intree', vermagic=derived, versions={'module_layout': 1})
+        info = KoReader(RootFS(str(tmp_path)), reader='pyelftools').read('/intree.ko')
+        assert info.vermagic == derived == VERMAGIC
+
+
+def test_parse_kconfig() -> None:
+    text = ('CONFIG_A=y\nCONFIG_B=m\nCONFIG_S="quoted value"\n# CONFIG_C is not set\n'
+            'CONFIG_EQ="a=b"\nNOT_CONFIG=1\n\nCONFIG_N=1234\n')
+    assert parse_kconfig(text) == {'CONFIG_A': 'y', 'CONFIG_B': 'm', 'CONFIG_S': 'quoted value',
+                                   'CONFIG_EQ': 'a=b', 'CONFIG_N': '1234'}
+
+
+GZIP_MAGIC = b'\x1f\x8b'
+XZ_MAGIC = b'\xfd7zXZ\x00'
+
+
+class TestProperties:
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(st.text())
+    @example('0x\tx')
+    @example('0x' + 'f' * 5000 + '\tbig')
+    def test_parse_never_raises(self, text: str) -> None:
+        for symbol, crc in parse_symvers(text).items():
+            assert isinstance(symbol, str) and 0 <= crc <= 0xFFFFFFFF
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(st.one_of(st.binary(), st.binary().map(lambda data: GZIP_MAGIC + data),
+                     st.binary().map(lambda data: XZ_MAGIC + data),
+                     st.binary(max_size=64).map(lambda data: gzip.compress(data)[:len(data) % 30 + 10]),
+                     st.binary(max_size=64).map(lambda data: lzma.compress(data)[:len(data) % 50 + 12])))
+    def test_read_never_raises_anything_but_symvers_error(self, data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as top:
+            put(Path(top), '/symvers', data)
+            try:
+                exports = read_symvers(RootFS(top), '/symvers')
+            except SymversError:
+                return
+            assert isinstance(exports, dict)

@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Weak links, out-of-tree modules and depmod's search order on real module trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
+    BUILTIN,
+    DEFAULT_SEARCH,
+    WeakLink,
+    rank,
+    read_in_tree_names,
+    read_out_of_tree,
+    read_search_order,
+    read_weak_links,
+    shadowing_file,
+)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+
+PROVIDER = '/lib/modules/5.14.0-427.el9.x86_64'
+KERNEL = '/lib/modules/5.14.0-503.el9.x86_64'
+RHEL_SEARCH = ('updates', 'extra', BUILTIN, 'weak-updates')
+
+
+class Tree:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fs = RootFS(str(root))
+        self.warnings: list[str] = []
+
+    def path(self, in_root: str) -> Path:
+        return self.root / in_root.lstrip('/')
+
+    def write(self, in_root: str, text: str = 'ELF') -> None:
+        path = self.path(in_root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def link(self, in_root: str, target: str) -> None:
+        path = self.path(in_root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+
+    def weak_links(self, modules_dir: str = KERNEL) -> dict[str, WeakLink]:
+        return {link.path: link for link in read_weak_links(self.fs, self.warnings.append, modules_dir)}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    return Tree(tmp_path)
+
+
+def fields(link: WeakLink) -> tuple[str, str | None, str | None, str | None]:
+    return link.name, link.points_to, link.target, link.problem
+
+
+class TestWeakLinks:
+    def test_recursive_absolute_and_relative(self, tree: Tree) -> None:
+        tree.write(PROVIDER + '/extra/hello.ko')
+        tree.write(PROVIDER + '/extra/drivers/net/vendor-net.ko.xz')
+        tree.link(KERNEL + '/weak-updates/hello.ko', PROVIDER + '/extra/hello.ko')
+        tree.link(KERNEL + '/weak-updates/drivers/net/vendor-net.ko.xz',
+                  '../../../../5.14.0-427.el9.x86_64/extra/drivers/net/vendor-net.ko.xz')
+        tree.write(KERNEL + '/weak-updates/README')
+        tree.write(KERNEL + '/weak-updates/copied.ko')  # a file, not a link: not a weak link
+        links = tree.weak_links()
+        assert sorted(links) == [KERNEL + '/weak-updates/drivers/net/vendor-net.ko.xz', KERNEL + '/weak-updates/hello.ko']
+        assert fields(links[KERNEL + '/weak-updates/hello.ko']) == \
+            ('hello', PROVIDER + '/extra/hello.ko', PROVIDER + '/extra/hello.ko', None)
+        assert fields(links[KERNEL + '/weak-updates/drivers/net/vendor-net.ko.xz']) == \
+            ('vendor-net', PROVIDER + '/extra/drivers/net/vendor-net.ko.xz',
+             PROVIDER + '/extra/drivers/net/vendor-net.ko.xz', None)
+        assert tree.warnings == []
+
+    def test_chained_link_target_is_the_final_file(self, tree: Tree) -> None:
+        build = '/var/lib/dkms/hello/1.0/5.14.0-427.el9.x86_64/x86_64/module/hello.ko'
+        tree.write(build)
+        tree.link(PROVIDER + '/extra/hello.ko', build)
+        tree.link(KERNEL + '/weak-updates/hello.ko', PROVIDER + '/extra/hello.ko')
+        link = tree.weak_links()[KERNEL + '/weak-updates/hello.ko']
+        assert (link.points_to, link.target, link.problem) == (PROVIDER + '/extra/hello.ko', build, None)
+
+    def test_dangling(self, tree: Tree) -> None:
+        tree.link(KERNEL + '/weak-updates/sub/gone.ko', PROVIDER + '/extra/gone.ko')
+        link = tree.weak_links()[KERNEL + '/weak-updates/sub/gone.ko']
+        assert fields(link) == ('gone', PROVIDER + '/extra/gone.ko', PROVIDER + '/extra/gone.ko', 'dangling link')
+        assert len(tree.warnings) == 1 and 'dangling' in tree.warnings[0]
+
+    def test_loop(self, tree: Tree) -> None:
+        tree.link(KERNEL + '/weak-updates/a.ko', 'b.ko')
+        tree.link(KERNEL + '/weak-updates/b.ko', 'a.ko')
+        links = tree.weak_links()
+        assert [fields(link) for link in links.values()] == [('a', None, None, 'symlink loop'),
+                                                            ('b', None, None, 'symlink loop')]
+        assert len(tree.warnings) == 2
+
+    def test_link_to_a_directory(self, tree: Tree) -> None:
+        tree.path(PROVIDER + '/extra/dir.ko').mkdir(parents=True)
+        tree.write(PROVIDER + '/extra/hidden/inner.ko')
+        tree.link(KERNEL + '/weak-updates/dir.ko', PROVIDER + '/extra/dir.ko')
+        # A directory link without a module name is neither reported nor entered.
+        tree.link(KERNEL + '/weak-updates/vendor', PROVIDER + '/extra/hidden')
+        tree.link(KERNEL + '/weak-updates/loop', '.')
+        links = tree.weak_links()
+        assert list(links) == [KERNEL + '/weak-updates/dir.ko']
+        assert links[KERNEL + '/weak-updates/dir.ko'].problem == 'not a regular file'
+        assert len(tree.warnings) == 1
+
+    def test_link_outside_the_root(self, tree: Tree, tmp_path: Path) -> None:
+        host = tmp_path.parent / (tmp_path.name + '-host.ko')
+        host.write_text('host module')
+        tree.link(KERNEL + '/weak-updates/leak.ko', str(host))
+        tree.link(KERNEL + '/weak-updates/up.ko', '../../../../../../../../etc/passwd')
+        links = tree.weak_links()
+        leak = links[KERNEL + '/weak-updates/leak.ko']
+        assert (leak.target, leak.problem) == (str(host), 'dangling link')
+        up = links[KERNEL + '/weak-updates/up.ko']
+        assert (up.points_to, up.target, up.problem) == ('/etc/passwd', '/etc/passwd', 'dangling link')
+
+    def test_no_weak_updates(self, tree: Tree) -> None:
+        tree.path(KERNEL).mkdir(parents=True)
+        assert tree.weak_links() == {}
+        tree.write(KERNEL + '/weak-updates')
+        assert tree.weak_links() == {}
+        assert tree.warnings == []
+
+
+class TestSearchOrder:
+    def test_default(self, tree: Tree) -> None:
+        assert read_search_order(tree.fs, tree.warnings.append) == DEFAULT_SEARCH == ('updates', BUILTIN)
+
+    def test_rhel(self, tree: Tree) -> None:
+        tree.write('/etc/depmod.d/dist.conf', '#\n# depmod.conf\n#\n\n# override default search ordering for kmod packaging\n'
+                                              'search updates extra built-in weak-updates\n')
+        assert read_search_order(tree.fs, tree.warnings.append) == RHEL_SEARCH
+
+    def test_lines_files_and_precedence(self, tree: Tree) -> None:
+        tree.write('/lib/depmod.d/50-a.conf', 'search extra\nsearch updates # trailing comment\n')
+        # Same name in /etc wins over /lib; files are read in name order.
+        tree.write('/usr/lib/depmod.d/50-a.conf', 'search ignored\n')
+        tree.write('/etc/depmod.d/10-b.conf', '# search commented\noverride x * y\nsearch  built-in\tupdates\n')
+        tree.write('/etc/depmod.d/90-c.notconf', 'search nope\n')
+        assert read_search_order(tree.fs, tree.warnings.append) == (BUILTIN, 'updates', 'extra')
+
+    def test_etc_overrides_lib_by_name(self, tree: Tree) -> None:
+        tree.write('/usr/lib/depmod.d/dist.conf', 'search updates extra built-in weak-updates\n')
+        tree.write('/etc/depmod.d/dist.conf', 'search weak-updates built-in\n')
+        assert read_search_order(tree.fs, tree.warnings.append) == ('weak-updates', BUILTIN)
+
+    def test_unreadable_file_warns(self, tree: Tree) -> None:
+        tree.path('/etc/depmod.d/dir.conf').mkdir(parents=True)
+        tree.write('/etc/depmod.d/ok.conf', 'search extra built-in\n')
+        assert read_search_order(tree.fs, tree.warnings.append) == ('extra', BUILTIN)
+        assert len(tree.warnings) == 1 and 'dir.conf' in tree.warnings[0]
+
+    @pytest.mark.parametrize(('path', 'search', 'expected'), [
+        ('updates/dkms/hello.ko', RHEL_SEARCH, 0),
+        ('extra/hello.ko', RHEL_SEARCH, 1),
+        ('kernel/drivers/net/e1000.ko.xz', RHEL_SEARCH, 2),
+        ('weak-updates/hello.ko', RHEL_SEARCH, 3),
+        ('updates-old/hello.ko', RHEL_SEARCH, 2),
+        ('updates', RHEL_SEARCH, 0),
+        ('weak-updates/hello.ko', DEFAULT_SEARCH, 1),
+        ('kernel/x.ko', DEFAULT_SEARCH, 1),
+        ('kernel/x.ko', ('updates', 'extra'), 2),
+    ])
+    def test_rank(self, path: str, search: tuple[str, ...], expected: int) -> None:
+        assert rank(path, search) == expected
+
+
+class TestShadowing:
+    @pytest.fixture
+    def weak(self, tree: Tree) -> WeakLink:
+        tree.write(PROVIDER + '/extra/hello.ko')
+        tree.link(KERNEL + '/weak-updates/sub/hello.ko', PROVIDER + '/extra/hello.ko')
+        return tree.weak_links()[KERNEL + '/weak-updates/sub/hello.ko']
+
+    def inputs(self, tree: Tree) -> tuple[dict[str, list[str]], dict[str, str]]:
+        return read_out_of_tree(tree.fs, tree.warnings.append, KERNEL), read_in_tree_names(tree.fs, KERNEL)
+
+    def test_not_shadowed(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/other.ko\n')
+        out_of_tree, in_tree = self.inputs(tree)
+        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) is None
+
+    def test_by_an_updates_file(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
+        out_of_tree, in_tree = self.inputs(tree)
+        assert out_of_tree == {'hello': [KERNEL + '/updates/dkms/hello.ko.xz']}
+        for search in (RHEL_SEARCH, DEFAULT_SEARCH):
+            assert shadowing_file(weak, KERNEL, search, out_of_tree, in_tree) == KERNEL + '/updates/dkms/hello.ko.xz'
+
+    def test_by_an_extra_file_only_where_extra_is_searched(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/extra/hello.ko')
+        out_of_tree, in_tree = self.inputs(tree)
+        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == KERNEL + '/extra/hello.ko'
+        assert shadowing_file(weak, KERNEL, DEFAULT_SEARCH, out_of_tree, in_tree) is None
+
+    def test_the_highest_ranked_file_is_named(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
+        tree.write(KERNEL + '/extra/zz/hello.ko')
+        out_of_tree, in_tree = self.inputs(tree)
+        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == KERNEL + '/updates/dkms/hello.ko.xz'
+
+    def test_names_are_normalized(self, tree: Tree) -> None:
+        tree.write(PROVIDER + '/extra/vendor-net.ko')
+        tree.link(KERNEL + '/weak-updates/vendor-net.ko', PROVIDER + '/extra/vendor-net.ko')
+        tree.write(KERNEL + '/updates/vendor_net.ko')
+        link = tree.weak_links()[KERNEL + '/weak-updates/vendor-net.ko']
+        out_of_tree, in_tree = self.inputs(tree)
+        assert shadowing_file(link, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == KERNEL + '/updates/vendor_net.ko'
+
+    def test_by_an_in_tree_module(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/eeprom.ko\nkernel/drivers/misc/hello.ko\n')
+        out_of_tree, in_tree = self.inputs(tree)
+        assert in_tree == {'eeprom': 'kernel/drivers/misc/eeprom.ko', 'hello': 'kernel/drivers/misc/hello.ko'}
+        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == \
+            KERNEL + '/kernel/drivers/misc/hello.ko'
+        # Where weak-updates is not searched first-class it ranks with built-in: a tie, not shadowing.
+        assert shadowing_file(weak, KERNEL, DEFAULT_SEARCH, out_of_tree, in_tree) is None
+
+    def test_by_a_built_in_module(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/modules.builtin', 'kernel/drivers/misc/hello.ko\n')
+        out_of_tree, in_tree = self.inputs(tree)
+        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == \
+            KERNEL + '/kernel/drivers/misc/hello.ko'
+
+    def test_the_link_target_itself_never_shadows(self, tree: Tree) -> None:
+        # A weak link into the kernel's own extra/ (odd, but seen) is not its own shadow.
+        tree.write(KERNEL + '/extra/hello.ko')
+        tree.link(KERNEL + '/weak-updates/hello.ko', KERNEL + '/extra/hello.ko')
+        link = tree.weak_links()[KERNEL + '/weak-updates/hello.ko']
+        out_of_tree, in_tree = self.inputs(tree)
+        assert shadowing_file(link, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) is None
+
+
+class TestListings:
+    def test_out_of_tree_skips_directory_links_and_non_modules(self, tree: Tree) -> None:
+        tree.write(KERNEL + '/updates/dkms/a.ko')
+        tree.write(KERNEL + '/updates/dkms/a.ko.sig')
+        tree.write(KERNEL + '/extra/b.ko.zst')
+        tree.write('/elsewhere/c.ko')
+        tree.link(KERNEL + '/extra/elsewhere', '/elsewhere')
+        tree.link(KERNEL + '/extra/loop', '.')
+        assert read_out_of_tree(tree.fs, tree.warnings.append, KERNEL) == \
+            {'a': [KERNEL + '/updates/dkms/a.ko'], 'b': [KERNEL + '/extra/b.ko.zst']}
+        assert tree.warnings == []
+
+    def test_in_tree_names_first_listing_wins_and_blank_lines(self, tree: Tree) -> None:
+        tree.write(KERNEL + '/modules.builtin', 'kernel/fs/ext4/ext4.ko\n\n')
+        tree.write(KERNEL + '/modules.order', 'kernel/fs/ext4/ext4.ko\n  kernel/drivers/net/e1000e.ko  \nnot-a-module\n')
+        assert read_in_tree_names(tree.fs, KERNEL) == {'ext4': 'kernel/fs/ext4/ext4.ko',
+                                                       'e1000e': 'kernel/drivers/net/e1000e.ko'}
+
+    def test_in_tree_names_without_listings(self, tree: Tree) -> None:
+        assert read_in_tree_names(tree.fs, KERNEL) == {}

@@ -1,0 +1,328 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RootFS on real directory trees: chroot-like symlink resolution that never reaches the host."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import MAX_SYMLINKS, RootFS, RootPathError
+
+SECRET = b'host secret, never to be read\n'
+NOBODY = 65534
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty root next to a directory standing for the host's files."""
+    top = tmp_path / 'root'
+    top.mkdir()
+    host = tmp_path / 'host'
+    host.mkdir()
+    (host / 'secret').write_bytes(SECRET)
+    return top
+
+
+@pytest.fixture
+def fs(root: Path) -> RootFS:
+    return RootFS(str(root))
+
+
+def write(root: Path, in_root: str, data: bytes = b'') -> Path:
+    path = root / in_root.lstrip('/')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def link(root: Path, in_root: str, target: str) -> Path:
+    path = root / in_root.lstrip('/')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def host_secret(root: Path) -> Path:
+    return root.parent / 'host' / 'secret'
+
+
+class TestResolve:
+    def test_plain_paths_are_normalized(self, fs: RootFS, root: Path) -> None:
+        write(root, '/a/b/file')
+        assert fs.resolve('/a/b/file') == '/a/b/file'
+        assert fs.resolve('//a/./b//file/') == '/a/b/file'
+        assert fs.resolve('a/b/file') == '/a/b/file'
+        assert fs.resolve('/') == '/'
+        assert fs.resolve('') == '/'
+
+    def test_dotdot_is_clamped_at_the_root(self, fs: RootFS, root: Path) -> None:
+        write(root, '/etc/passwd', b'in-root passwd\n')
+        assert fs.resolve('/../../..') == '/'
+        assert fs.resolve('/a/../../../etc/passwd') == '/etc/passwd'
+        assert fs.read_bytes('/../../etc/passwd') == b'in-root passwd\n'
+
+    def test_absolute_link_is_rerooted(self, fs: RootFS, root: Path) -> None:
+        write(root, '/etc/hostname', b'in-root\n')
+        link(root, '/var/hostname-link', '/etc/hostname')
+        assert fs.resolve('/var/hostname-link') == '/etc/hostname'
+        assert fs.real('/var/hostname-link') == str(root / 'etc/hostname')
+        assert fs.read_bytes('/var/hostname-link') == b'in-root\n'
+
+    def test_absolute_link_to_a_file_only_the_host_has(self, fs: RootFS, root: Path) -> None:
+        # /etc/hostname exists on most hosts; inside this root it does not.
+        link(root, '/hostname', '/etc/hostname')
+        assert fs.real('/hostname') == str(root / 'etc/hostname')
+        assert not fs.exists('/hostname')
+        assert not fs.isfile('/hostname')
+        with pytest.raises(OSError):
+            fs.read_bytes('/hostname')
+
+    def test_relative_link_climbing_out_is_clamped(self, fs: RootFS, root: Path) -> None:
+        write(root, '/etc/passwd', b'in-root passwd\n')
+        link(root, '/lib/modules/K/weak-updates/x.ko', '../../../../etc/passwd')
+        assert fs.resolve('/lib/modules/K/weak-updates/x.ko') == '/etc/passwd'
+        link(root, '/a/deep', '../../../../../../../../etc/passwd')
+        assert fs.read_bytes('/a/deep') == b'in-root passwd\n'
+
+    @pytest.mark.parametrize('target', ['host_absolute', 'host_relative'])
+    def test_links_to_host_files_never_read_them(self, fs: RootFS, root: Path, target: str) -> None:
+        secret = host_secret(root)
+        text = str(secret) if target == 'host_absolute' else '../host/secret'
+        link(root, '/leak', text)
+        assert fs.real('/leak').startswith(str(root) + os.sep)
+        assert not fs.exists('/leak')
+        with pytest.raises(OSError):
+            fs.read_bytes('/leak')
+        assert secret.read_bytes() == SECRET
+
+    def test_directory_link_pointing_outside_is_rerooted(self, fs: RootFS, root: Path) -> None:
+        link(root, '/lib', str(root.parent / 'host'))
+        link(root, '/usr', '../host')
+        for path in ('/lib/secret', '/usr/secret'):
+            assert not fs.exists(path)
+            with pytest.raises(OSError):
+                fs.read_bytes(path)
+        with pytest.raises(OSError):
+            fs.listdir('/usr')
+
+    def test_root_given_through_a_link_is_canonical(self, root: Path, tmp_path: Path) -> None:
+        alias = tmp_path / 'alias'
+        alias.symlink_to(root)
+        write(root, '/etc/os-release', b'ID=test\n')
+        fs = RootFS(str(alias))
+        assert fs.root == str(root.resolve())
+        assert fs.read_bytes('/etc/os-release') == b'ID=test\n'
+
+    def test_link_to_slash_is_the_root(self, fs: RootFS, root: Path) -> None:
+        write(root, '/etc/x', b'x')
+        link(root, '/sysroot', '/')
+        assert fs.resolve('/sysroot/sysroot/etc/x') == '/etc/x'
+        assert fs.listdir('/sysroot') == ['etc', 'sysroot']
+
+    def test_chained_and_parent_links(self, fs: RootFS, root: Path) -> None:
+        write(root, '/var/lib/dkms/hello/1.0/6.1/x86_64/module/hello.ko', b'ELF')
+        link(root, '/lib/modules/6.1/updates/dkms/hello.ko', '/var/lib/dkms/hello/1.0/6.1/x86_64/module/hello.ko')
+        link(root, '/lib/modules/6.1+clone/weak-updates/hello.ko', '../../6.1/updates/dkms/hello.ko')
+        link(root, '/modules', 'lib/modules')
+        path = '/modules/6.1+clone/weak-updates/hello.ko'
+        assert fs.resolve(path) == '/var/lib/dkms/hello/1.0/6.1/x86_64/module/hello.ko'
+        assert fs.read_bytes(path) == b'ELF'
+
+    def test_dotdot_after_a_link_is_physical(self, fs: RootFS, root: Path) -> None:
+        # Like the kernel, `link/..` is the parent of the link's target, not of the link.
+        (root / 'x/y').mkdir(parents=True)
+        link(root, '/a/l', '/x/y')
+        assert fs.resolve('/a/l/..') == '/x'
+
+    def test_dangling_link_resolves_to_where_it_points(self, fs: RootFS, root: Path) -> None:
+        link(root, '/lib/modules/K/weak-updates/gone.ko', '/lib/modules/A/extra/gone.ko')
+        path = '/lib/modules/K/weak-updates/gone.ko'
+        assert fs.resolve(path) == '/lib/modules/A/extra/gone.ko'
+        assert fs.islink(path)
+        assert not fs.exists(path)
+        assert not fs.isfile(path)
+        assert fs.readlink(path) == '/lib/modules/A/extra/gone.ko'
+        with pytest.raises(OSError) as raised:
+            fs.open(path)
+        assert raised.value.errno == errno.ENOENT
+
+    def test_link_loops_raise(self, fs: RootFS, root: Path) -> None:
+        link(root, '/self', '/self')
+        link(root, '/a', 'b')
+        link(root, '/b', '/a')
+        link(root, '/dir/up', '../dir/up/x')
+        for path in ('/self', '/a', '/b/c', '/dir/up'):
+            with pytest.raises(RootPathError):
+                fs.resolve(path)
+            assert not fs.exists(path)
+            assert not fs.isdir(path)
+            with pytest.raises(RootPathError):
+                fs.open(path)
+        assert fs.islink('/a')
+
+    def test_symlink_limit_is_the_kernels(self, fs: RootFS, root: Path) -> None:
+        write(root, '/target', b'end')
+        link(root, '/l0', '/target')
+        for index in range(1, MAX_SYMLINKS + 1):
+            link(root, '/l%d' % index, '/l%d' % (index - 1))
+        # /l{N-1} needs N links; /l{N} one more than the kernel follows.
+        assert fs.read_bytes('/l%d' % (MAX_SYMLINKS - 1)) == b'end'
+        with pytest.raises(RootPathError):
+            fs.resolve('/l%d' % MAX_SYMLINKS)
+
+    def test_host_maps_in_root_paths(self, fs: RootFS, root: Path) -> None:
+        assert fs.host('/') == str(root)
+        assert fs.host('') == str(root)
+        assert fs.host('/../etc') == str(root / 'etc')
+        assert fs.host('lib/modules') == str(root / 'lib/modules')
+
+
+class TestAccess:
+    def test_lstat_and_readlink_see_the_link_itself(self, fs: RootFS, root: Path) -> None:
+        write(root, '/real/file', b'1234')
+        link(root, '/real/link', 'file')
+        link(root, '/alias', '/real')
+        assert fs.islink('/alias/link')
+        assert fs.readlink('/alias/link') == 'file'
+        assert fs.lstat('/alias/file').st_size == 4
+        assert not fs.islink('/alias/file')
+        assert not fs.islink('/missing')
+        assert fs.lstat('/').st_ino == os.lstat(root).st_ino
+
+    def test_kinds(self, fs: RootFS, root: Path) -> None:
+        write(root, '/d/f')
+        link(root, '/d/dlink', '/d')
+        assert fs.isdir('/d') and fs.isdir('/d/dlink')
+        assert fs.isfile('/d/f') and fs.isfile('/d/dlink/f')
+        assert not fs.isfile('/d') and not fs.isdir('/d/f')
+        assert not fs.exists('/nope')
+
+    def test_listdir_is_sorted_and_follows_links(self, fs: RootFS, root: Path) -> None:
+        for name in ('b', 'a', 'c'):
+            write(root, '/d/' + name)
+        link(root, '/l', 'd')
+        assert fs.listdir('/d') == ['a', 'b', 'c']
+        assert fs.listdir('/l') == ['a', 'b', 'c']
+        with pytest.raises(OSError):
+            fs.listdir('/d/a')
+        with pytest.raises(OSError):
+            fs.listdir('/missing')
+
+    def test_open_refuses_directories(self, fs: RootFS, root: Path) -> None:
+        (root / 'dir').mkdir()
+        with pytest.raises(OSError) as raised:
+            fs.open('/dir')
+        assert raised.value.errno == errno.EISDIR
+
+    def test_reads(self, fs: RootFS, root: Path) -> None:
+        write(root, '/f', b'abc\xff\xfedef')
+        assert fs.read_bytes('/f') == b'abc\xff\xfedef'
+        assert fs.read_bytes('/f', limit=2) == b'ab'
+        assert fs.read_text('/f') == 'abc\ufffd\ufffddef'
+        assert fs.read_text('/f', limit=3) == 'abc'
+
+
+class TestWalkFiles:
+    def test_recurses_real_directories_only(self, fs: RootFS, root: Path) -> None:
+        write(root, '/w/a.ko')
+        write(root, '/w/sub/deeper/b.ko')
+        write(root, '/elsewhere/hidden.ko')
+        link(root, '/w/sub/dirlink', '/elsewhere')
+        link(root, '/w/loop', '/w')
+        link(root, '/w/sub/dangling.ko', '/nowhere.ko')
+        files, errors = fs.walk_files('/w')
+        assert files == ['/w/a.ko', '/w/loop', '/w/sub/dangling.ko', '/w/sub/deeper/b.ko', '/w/sub/dirlink']
+        assert errors == []
+
+    def test_self_loops_terminate(self, fs: RootFS, root: Path) -> None:
+        link(root, '/w/a', 'b')
+        link(root, '/w/b', 'a')
+        link(root, '/w/up', '..')
+        files, errors = fs.walk_files('/w')
+        assert files == ['/w/a', '/w/b', '/w/up']
+        assert errors == []
+
+    def test_start_through_a_link(self, fs: RootFS, root: Path) -> None:
+        write(root, '/real/x.ko')
+        link(root, '/alias', '/real')
+        assert fs.walk_files('/alias') == (['/alias/x.ko'], [])
+
+    @pytest.mark.parametrize('start', ['/missing', '/file', '/loop'])
+    def test_unlistable_start_is_an_error(self, fs: RootFS, root: Path, start: str) -> None:
+        write(root, '/file')
+        link(root, '/loop', '/loop')
+        files, errors = fs.walk_files(start)
+        assert files == []
+        assert [path for path, _ in errors] == [start]
+        assert isinstance(errors[0][1], (OSError, RootPathError))
+
+    @pytest.mark.skipif(os.geteuid() != 0, reason='needs root to drop to nobody')
+    def test_unreadable_subdirectory_is_reported(self) -> None:
+        # Outside pytest's private temporary directory, so nobody can reach the tree.
+        top = Path(tempfile.mkdtemp(prefix='kabi-rootfs-'))
+        try:
+            os.chmod(top, 0o755)
+            write(top, '/w/ok.ko')
+            write(top, '/w/locked/x.ko')
+            os.chmod(top / 'w/locked', 0o000)
+            fs = RootFS(str(top))
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                os.close(read_end)
+                try:
+                    os.setgid(NOBODY)
+                    os.setuid(NOBODY)
+                    files, errors = fs.walk_files('/w')
+                    os.write(write_end, repr((files, [(path, type(exc).__name__) for path, exc in errors])).encode())
+                finally:
+                    os._exit(0)
+            os.close(write_end)
+            with os.fdopen(read_end) as pipe:
+                result = pipe.read()
+            os.waitpid(pid, 0)
+        finally:
+            shutil.rmtree(top)
+        assert result == repr((['/w/ok.ko'], [('/w/locked', 'PermissionError')]))
+
+
+class TestSameContent:
+    def test_equal_and_different(self, fs: RootFS, root: Path) -> None:
+        write(root, '/a', b'same bytes')
+        write(root, '/b', b'same bytes')
+        write(root, '/c', b'other byte')
+        write(root, '/d', b'shorter')
+        write(root, '/e')
+        write(root, '/f')
+        assert fs.same_content('/a', '/b')
+        assert not fs.same_content('/a', '/c')
+        assert not fs.same_content('/a', '/d')
+        assert fs.same_content('/e', '/f')
+
+    def test_difference_past_the_first_chunk(self, fs: RootFS, root: Path) -> None:
+        data = bytes(range(256)) * 1024
+        write(root, '/big1', data)
+        write(root, '/big2', data[:-1] + b'\x00')
+        write(root, '/big3', data)
+        assert not fs.same_content('/big1', '/big2')
+        assert fs.same_content('/big1', '/big3')
+
+    def test_through_links_inside_the_root(self, fs: RootFS, root: Path) -> None:
+        write(root, '/lib/modules/A/updates/dkms/hello.ko', b'ELF')
+        write(root, '/var/lib/dkms/hello.ko', b'ELF')
+        link(root, '/lib/modules/B/weak-updates/hello.ko', '/lib/modules/A/updates/dkms/hello.ko')
+        assert fs.same_content('/lib/modules/B/weak-updates/hello.ko', '/var/lib/dkms/hello.ko')
+
+    def test_errors(self, fs: RootFS, root: Path) -> None:
+        write(root, '/a', b'x')
+        link(root, '/loop', '/loop')
+        with pytest.raises(OSError):
+            fs.same_content('/a', '/missing')
+        with pytest.raises(RootPathError):
+            fs.same_content('/loop', '/a')

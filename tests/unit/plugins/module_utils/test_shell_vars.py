@@ -1,0 +1,384 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The static shell reader: what it knows, what it calls unknown, and that it never runs anything."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_package
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, ShellVars, parse_shell_vars
+
+
+def value(text: str, name: str, preset: dict[str, str] | None = None) -> Any:
+    return parse_shell_vars(text, preset).get(name)
+
+
+def array(text: str, name: str) -> Any:
+    return parse_shell_vars(text).get_array(name)
+
+
+class TestLiterals:
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('X=plain', 'plain'),
+        ('X="double quoted"', 'double quoted'),
+        ("X='single $Y `cmd` $(cmd)'", 'single $Y `cmd` $(cmd)'),
+        ('X=', ''),
+        ('X=""', ''),
+        ('X="a\\"b\\\\c"', 'a"b\\c'),
+        ('X=\\$A', '$A'),
+        ('X="a\\nb"', 'a\\nb'),
+        ('X=a\\ b', 'a b'),
+        ("X='a'\"b\"c", 'abc'),
+        ('X=hello#not-a-comment', 'hello#not-a-comment'),
+        ('X="v" # comment', 'v'),
+        ('  X="indented"  ', 'indented'),
+        ('export X="exported"', 'exported'),
+        ('declare -r X=1', '1'),
+        ('X="*.ko"', '*.ko'),
+        ('X="line \\\ncontinued"', 'line continued'),
+        ('X=joined\\\nword', 'joinedword'),
+    ])
+    def test_static_values(self, text: str, expected: str) -> None:
+        assert value(text, 'X') == expected
+
+    @pytest.mark.parametrize('text', [
+        'X=a b',                  # runs command b with X in its environment
+        'X="unterminated',
+        "X='unterminated",
+        'X=*.ko',                 # unquoted glob characters: not worth guessing
+        'X=~/src',                # tilde expansion depends on $HOME
+        'X+=more',
+        'X="${Y:-default}"',      # parameter expansions beyond ${VAR}
+        'X=$1',
+        'X=(a b',
+    ])
+    def test_not_static(self, text: str) -> None:
+        assert value('Y=set\n' + text, 'X') is UNKNOWN
+
+    def test_escaped_dollar_in_double_quotes(self) -> None:
+        assert value('A=1\nX="\\$A"', 'X') in ('$A', UNKNOWN)
+
+    def test_later_assignment_wins_and_comments_are_skipped(self) -> None:
+        text = '# X=commented\nX=first\n\n   # X=also-commented\nX=second\n'
+        assert value(text, 'X') == 'second'
+
+    def test_never_assigned_is_none(self) -> None:
+        assert value('X=1', 'OTHER') is None
+        assert array('X=1', 'OTHER') is None
+
+    def test_preset_and_override(self) -> None:
+        preset = {'PACKAGE_NAME': 'hello', 'PACKAGE_VERSION': '1.0'}
+        variables = parse_shell_vars('PACKAGE_VERSION="2.0"\n', preset)
+        assert variables.get('PACKAGE_NAME') == 'hello'
+        assert variables.get('PACKAGE_VERSION') == '2.0'
+        assert preset['PACKAGE_VERSION'] == '1.0'
+
+    def test_crlf_bom_and_lone_cr(self) -> None:
+        text = '\ufeffPACKAGE_NAME="hello"\r\nPACKAGE_VERSION=1.0\r\nAUTOINSTALL=yes\rX=old-mac\r\n'
+        variables = parse_shell_vars(text)
+        assert variables.get('PACKAGE_NAME') == 'hello'
+        assert variables.get('PACKAGE_VERSION') == '1.0'
+        assert variables.get('AUTOINSTALL') == 'yes'
+        assert variables.get('X') == 'old-mac'
+
+    def test_non_ascii_values(self) -> None:
+        assert value('X="modulé ü"', 'X') == 'modulé ü'
+
+
+class TestExpansion:
+    def test_simple_expansions(self) -> None:
+        text = 'A=hello\nB="${A}-1.0"\nC=$A.ko\nD="$A/${B}"\nE=\'$A\'\n'
+        variables = parse_shell_vars(text)
+        assert variables.get('B') == 'hello-1.0'
+        assert variables.get('C') == 'hello.ko'
+        assert variables.get('D') == 'hello/hello-1.0'
+        assert variables.get('E') == '$A'
+
+    def test_preset_expands(self) -> None:
+        assert value('BUILT_MODULE_NAME[0]="${PACKAGE_NAME}_core"', 'BUILT_MODULE_NAME',
+                     {'PACKAGE_NAME': 'zfs'}) == 'zfs_core'
+
+    def test_unset_and_dkms_runtime_variables_are_unknown(self) -> None:
+        # dkms sets kernelver, arch... when it sources the file: not static.
+        assert value('MAKE[0]="make KVER=$kernelver"', 'MAKE') is UNKNOWN
+        assert value('X="${UNSET}"', 'X') is UNKNOWN
+
+    def test_unknown_propagates(self) -> None:
+        assert value('A=$(uname -r)\nB="${A}"', 'B') is UNKNOWN
+
+    def test_array_element_reference_is_unknown(self) -> None:
+        assert value('A[0]=x\nB="${A[0]}"', 'B') is UNKNOWN
+
+
+class TestArrays:
+    def test_indexed_and_sparse(self) -> None:
+        text = 'BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_NAME[2]="c"\nBUILT_MODULE_NAME[10]=k\n'
+        assert array(text, 'BUILT_MODULE_NAME') == {0: 'a', 2: 'c', 10: 'k'}
+        assert value(text, 'BUILT_MODULE_NAME') == 'a'
+
+    def test_sparse_without_element_zero(self) -> None:
+        assert array('X[1]=a\nX[3]=c', 'X') == {1: 'a', 3: 'c'}
+        assert value('X[1]=a\nX[3]=c', 'X') is None
+
+    def test_literal(self) -> None:
+        assert array('X=(a "b c" \'d $e\' ${F})', 'X') is UNKNOWN
+        assert array('F=f\nX=(a "b c" \'d $e\' ${F})', 'X') == {0: 'a', 1: 'b c', 2: 'd $e', 3: 'f'}
+        assert array('declare -a X=( one  two )', 'X') == {0: 'one', 1: 'two'}
+        assert array('X=()', 'X') == {}
+
+    @pytest.mark.parametrize('text', [
+        'X=([3]=x)',
+        'X=(a $(ls))',
+        'X=(a)\nX+=(b)',
+        'X=(\n a\n b\n)',
+        'X[$i]=a',
+        'X[ 1 ]=a',
+    ])
+    def test_not_static(self, text: str) -> None:
+        assert array(text, 'X') is UNKNOWN
+
+    def test_scalar_becomes_element_zero(self) -> None:
+        assert array('X=0\nX[1]=a', 'X') == {0: '0', 1: 'a'}
+        assert array('X=only', 'X') == {0: 'only'}
+
+    def test_unknown_element(self) -> None:
+        elements = array('X[0]=a\nX[1]=`hostname`', 'X')
+        assert elements[0] == 'a'
+        assert elements[1] is UNKNOWN
+
+    def test_unknown_scalar_stays_unknown_when_indexed(self) -> None:
+        assert array('X=$(cmd)\nX[1]=a', 'X') is UNKNOWN
+
+    def test_literal_replaces_array(self) -> None:
+        assert array('X[5]=old\nX=(new)', 'X') == {0: 'new'}
+
+    def test_scalar_assignment_keeps_other_elements(self) -> None:
+        assert array('X=(a b)\nX=c', 'X') == {0: 'c', 1: 'b'}
+
+
+class TestShellLogic:
+    @pytest.mark.parametrize('text', [
+        'X=$(touch canary)',
+        'X="$(uname -r)"',
+        'X=`uname -r`',
+        'X="prefix-`uname -r`"',
+        'X=$((1 + 2))',
+    ])
+    def test_command_substitution(self, text: str) -> None:
+        assert value(text, 'X') is UNKNOWN
+
+    def test_if_block(self) -> None:
+        text = ('X=before\n'
+                'if [ "$kernelver" = "6.1" ]; then\n'
+                '    X=inside\n'
+                'elif true; then\n'
+                '    Y=other\n'
+                'else\n'
+                '    Z[0]=third\n'
+                'fi\n'
+                'AFTER=yes\n')
+        variables = parse_shell_vars(text)
+        assert variables.get('X') is UNKNOWN
+        assert variables.get('Y') is UNKNOWN
+        assert variables.get_array('Z') is UNKNOWN
+        assert variables.get('AFTER') == 'yes'
+
+    def test_one_line_if(self) -> None:
+        variables = parse_shell_vars('if [ -n "$x" ]; then X=1; fi\nY=2\n')
+        assert variables.get('X') is UNKNOWN
+        assert variables.get('Y') == '2'
+
+    def test_nested_blocks(self) -> None:
+        text = ('if a; then\n'
+                '  for k in 1 2; do\n'
+                '    while b; do\n'
+                '      X=1\n'
+                '    done\n'
+                '  done\n'
+                '  Y=2\n'
+                'fi\n'
+                'Z=3\n')
+        variables = parse_shell_vars(text)
+        assert variables.get('X') is UNKNOWN
+        assert variables.get('Y') is UNKNOWN
+        assert variables.get('Z') == '3'
+
+    @pytest.mark.parametrize('text', [
+        'post_build() {\n    X=1\n}\n',
+        'function post_build {\n    X=1\n}\n',
+        'helper() { X=1; }\n',
+        '{\n  X=1\n}\n',
+        '(\n  X=1\n)\n',
+    ])
+    def test_functions_and_groups(self, text: str) -> None:
+        variables = parse_shell_vars(text + 'AFTER=yes\n')
+        assert variables.get('X') is UNKNOWN
+        assert variables.get('AFTER') == 'yes'
+
+    def test_function_brace_on_next_line(self) -> None:
+        variables = parse_shell_vars('post_build ()\n{\n    X=1\n}\nAFTER=yes\n')
+        assert variables.get('X') is UNKNOWN
+        assert variables.get('AFTER') == 'yes'
+
+    def test_case_with_assignments_on_their_own_lines(self) -> None:
+        text = ('case "$kernelver" in\n'
+                '  5.*)\n'
+                '    X=old\n'
+                '    ;;\n'
+                'esac\n'
+                'AFTER=yes\n')
+        variables = parse_shell_vars(text)
+        assert variables.get('X') is UNKNOWN
+        assert variables.get('AFTER') == 'yes'
+
+    def test_case_with_assignments_after_the_pattern(self) -> None:
+        text = ('case "$kernelver" in\n'
+                '  5.*) BUILD_EXCLUSIVE_KERNEL="^5";;\n'
+                '  *) X=other ;;\n'
+                'esac\n')
+        variables = parse_shell_vars(text)
+        assert variables.get('BUILD_EXCLUSIVE_KERNEL') is UNKNOWN
+        assert variables.get('X') is UNKNOWN
+
+    @pytest.mark.parametrize('text', [
+        'test -n "$kernelver" && X=y',
+        '[ -f /etc/foo ] && X=y',
+        '[[ $arch == x86_64 ]] || X=y',
+        'true; X=y',
+        'grep -q foo bar && X[0]=y',
+    ])
+    def test_conditional_commands(self, text: str) -> None:
+        assert value('X=before\n' + text, 'X') is UNKNOWN
+
+    @pytest.mark.parametrize('text', [
+        'source /etc/dkms/common',
+        'eval "$(cat defaults)"',
+        'set -a',
+        'read X < file',
+    ])
+    def test_opaque_commands(self, text: str) -> None:
+        variables = parse_shell_vars(text + '\nAFTER=yes\n')
+        assert variables.opaque
+        assert variables.get('NEVER_ASSIGNED') is UNKNOWN
+        assert variables.get_array('NEVER_ASSIGNED') is UNKNOWN
+        assert variables.get('AFTER') == 'yes'
+
+    @pytest.mark.parametrize('text', ['. ./common.conf', '.\tcommon.conf'])
+    def test_dot_command_is_opaque(self, text: str) -> None:
+        variables = parse_shell_vars(text)
+        assert variables.opaque
+        assert variables.get('NEVER_ASSIGNED') is UNKNOWN
+
+    def test_fresh_reader_is_not_opaque(self) -> None:
+        variables = ShellVars()
+        assert not variables.opaque
+        assert variables.get('X') is None
+
+    def test_opaque_command_after_assignment(self) -> None:
+        assert value('X=1\neval "X=2"\n', 'X') is UNKNOWN
+
+    @pytest.mark.parametrize('text', ['A=1; B=2', 'A=1 B=2', 'A=1 && B=2'])
+    def test_second_assignment_on_a_line(self, text: str) -> None:
+        assert value(text, 'B') in ('2', UNKNOWN)
+
+    def test_comment_ending_in_backslash(self) -> None:
+        assert value('# see C:\\\nX=1\n', 'X') == '1'
+
+    @pytest.mark.parametrize('text', ['readonly X=1', 'typeset X=1'])
+    def test_other_declaration_builtins(self, text: str) -> None:
+        assert value(text, 'X') in ('1', UNKNOWN)
+
+
+HOSTILE_CONF = '''\
+PACKAGE_NAME="canary"
+PACKAGE_VERSION="1.0"
+BUILT_MODULE_NAME[0]="$(touch {canary})"
+DEST_MODULE_NAME[0]=`touch {canary}`
+MAKE[0]="make; touch {canary}"
+AUTOINSTALL=$(touch {canary}; echo yes)
+pre_build() {{
+    touch {canary}
+    BUILT_MODULE_NAME[1]=evil
+}}
+pre_build
+eval "touch {canary}"
+touch {canary} && CLEAN=yes
+'''
+
+
+class TestNothingRuns:
+    def test_canary_parse(self, tmp_path: Path) -> None:
+        canary = tmp_path / 'CANARY'
+        variables = parse_shell_vars(HOSTILE_CONF.format(canary=canary))
+        assert not canary.exists()
+        # The eval near the end may change anything assigned before it.
+        assert variables.opaque
+        for name in ('PACKAGE_NAME', 'MAKE', 'BUILT_MODULE_NAME', 'DEST_MODULE_NAME', 'AUTOINSTALL', 'CLEAN'):
+            assert variables.get(name) is UNKNOWN, name
+
+    def test_canary_parse_before_any_eval(self, tmp_path: Path) -> None:
+        canary = tmp_path / 'CANARY'
+        text = HOSTILE_CONF.format(canary=canary).split('eval')[0]
+        variables = parse_shell_vars(text)
+        assert not canary.exists()
+        assert variables.get('PACKAGE_NAME') == 'canary'
+        assert variables.get('MAKE') == 'make; touch %s' % canary
+        for name in ('BUILT_MODULE_NAME', 'DEST_MODULE_NAME', 'AUTOINSTALL'):
+            assert variables.get(name) is UNKNOWN, name
+
+    def test_canary_through_the_dkms_tree(self, tmp_path: Path) -> None:
+        canary = tmp_path / 'CANARY'
+        root = tmp_path / 'root'
+        source = root / 'usr/src/canary-1.0'
+        source.mkdir(parents=True)
+        (source / 'dkms.conf').write_text(HOSTILE_CONF.format(canary=canary).replace('\n', '\r\n'))
+        (root / 'var/lib/dkms/canary/1.0').mkdir(parents=True)
+        os.symlink('/usr/src/canary-1.0', root / 'var/lib/dkms/canary/1.0/source')
+        warnings: list[str] = []
+        package = read_package(RootFS(str(root)), warnings.append, '/var/lib/dkms', 'canary')
+        assert not canary.exists()
+        conf = package.versions['1.0'].conf
+        assert conf.autoinstall is None
+        assert conf.dest_module_names() is None
+        assert warnings == []
+
+
+SHELL_TOKENS = st.sampled_from([
+    'X', 'Y', 'A_1', '=', '+=', '[', ']', '[0]', '[1]', '(', ')', '{', '}', '"', "'", '`', '$', '${', '$(',
+    '\\', ';', ';;', '&&', '||', '|', '&', '#', ' ', '\t', '\n', '\r\n', '\r', '\ufeff', 'if', 'then', 'fi',
+    'case', 'esac', 'in', 'for', 'do', 'done', 'function', 'export ', 'declare -a ', 'source', '. ', 'eval',
+    'é', '*', '~', '0', '10', 'yes',
+])
+
+
+class TestProperties:
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.text())
+    @example('X=(')
+    @example('X[')
+    @example('\\')
+    @example('"\\')
+    def test_arbitrary_text_never_raises(self, text: str) -> None:
+        variables = parse_shell_vars(text)
+        assert isinstance(variables.opaque, bool)
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(SHELL_TOKENS, max_size=40).map(''.join))
+    def test_shell_shaped_text_never_raises(self, text: str) -> None:
+        variables = parse_shell_vars(text, {'PACKAGE_NAME': 'p'})
+        for name in ('X', 'Y', 'A_1'):
+            scalar = variables.get(name)
+            assert scalar is None or scalar is UNKNOWN or isinstance(scalar, str)
+            elements = variables.get_array(name)
+            assert elements is None or elements is UNKNOWN or isinstance(elements, dict)
+
+    def test_unicode_digit_index(self) -> None:
+        assert parse_shell_vars('X[\u00b2]=a').get_array('X') in (None, UNKNOWN, {})
