@@ -379,8 +379,8 @@ class Manager:
         """Trust the tree over dkms's exit status: an exit 0 that did not reach the state is a failure."""
         kernel = after.kernel
         if entry['outcome'] != DONE:
-            return 'dkms %s failed on %s with exit code %s (%s)' % (entry['cmd'][1], kernel, entry['rc'],
-                                                                   entry['outcome'])
+            return 'dkms %s failed on %s with exit code %s (%s)' % (
+                entry['cmd'][1], kernel, entry['rc'], entry['outcome'])
         reached = [after.state(v) for v in versions]
         if state == ABSENT and all(s == ABSENT for s in reached):
             return None

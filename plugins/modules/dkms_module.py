@@ -17,7 +17,7 @@ description:
     never a shell).
   - What the package is on each kernel is read from the dkms tree and the kernel's module tree before
     and after, with the same reader as M(kabi.dkms.dkms_facts), never from C(dkms status). dkms only
-    runs for kernels that are not already in O(state), and RV(changed) is true only when the tree changed.
+    runs for kernels that are not already in O(state), and C(changed) is true only when the tree changed.
   - Each kernel gets an outcome. V(done) and V(already) are success. V(no-headers) (no
     C(/lib/modules/K/build/include); dkms exit code 21) and V(excluded) (C(BUILD_EXCLUSIVE_*) rules the
     kernel out; exit code 77) are reported but are not failures, so a caller can skip them. V(build-failed)
@@ -31,7 +31,7 @@ description:
   - O(state=absent) runs C(dkms remove -k K) only for kernels the version is built or installed for.
     It never touches weak-updates links, other versions or anything dkms did not make.
 author:
-  - kabi.dkms contributors
+  - kabi.dkms contributors (@kabi)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -124,8 +124,8 @@ notes:
     O(force=true) to rebuild natively over a weak link that does not load.
 seealso:
   - module: kabi.dkms.dkms_facts
-  - role: kabi.dkms.coverage
-    description: Builds only what dkms_facts reports as not covered.
+  - ref: kabi.dkms.coverage
+    description: The role that builds only what dkms_facts reports as not covered.
 '''
 
 EXAMPLES = r'''

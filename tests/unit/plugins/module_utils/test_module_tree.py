@@ -94,8 +94,8 @@ class TestWeakLinks:
         tree.link(KERNEL + '/weak-updates/a.ko', 'b.ko')
         tree.link(KERNEL + '/weak-updates/b.ko', 'a.ko')
         links = tree.weak_links()
-        assert [fields(link) for link in links.values()] == [('a', None, None, 'symlink loop'),
-                                                            ('b', None, None, 'symlink loop')]
+        assert [fields(link) for link in links.values()] == [
+            ('a', None, None, 'symlink loop'), ('b', None, None, 'symlink loop')]
         assert len(tree.warnings) == 2
 
     def test_link_to_a_directory(self, tree: Tree) -> None:
