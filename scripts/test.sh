@@ -85,7 +85,7 @@ stage_targets() {
         [[ $minor == 3.6 ]] && venv=$venv216
         python=$(pyenv_python "$minor") || { rc=1; continue; }
         facts=$repo/build/facts-py$minor.txt
-        echo "--- dkms_facts on Python $minor ($python), $("$venv/bin/ansible" --version | head -n1)"
+        echo "--- dkms_facts on Python $minor ($python), $("$venv/bin/ansible" --version | sed -n 1p)"
         if ANSIBLE_STDOUT_CALLBACK=minimal \
             "$venv/bin/ansible" localhost -c local -i localhost, -e "ansible_python_interpreter=$python" \
             -m kabi.dkms.dkms_facts -a "root=$demo_root" >"$facts"; then
