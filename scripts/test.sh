@@ -76,11 +76,11 @@ stage_integration() {
 
 demo_tree() { PYTHONPATH=$collections_dir "$venv221/bin/python" "$coll/tests/demo/make_demo_tree.py" "$@"; }
 
-# The fact module on real target interpreters: 3.6 needs core 2.16, 3.9 and 3.12 run under 2.21.
+# The fact module on real target interpreters: 3.6 needs core 2.16, 3.9 to 3.13 run under 2.21.
 stage_targets() {
     local minor venv python facts rc=0
     demo_tree build "$demo_root" || return 1
-    for minor in 3.6 3.9 3.12; do
+    for minor in 3.6 3.9 3.12 3.13; do
         venv=$venv221
         [[ $minor == 3.6 ]] && venv=$venv216
         python=$(pyenv_python "$minor") || { rc=1; continue; }
