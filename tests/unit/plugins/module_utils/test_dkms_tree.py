@@ -23,6 +23,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import parse_shell_vars
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, dkms_conf
 
 ARCH = 'x86_64'
@@ -30,27 +31,8 @@ K1 = '6.1.0-47-amd64'
 K2 = '6.1.0-50-amd64'
 
 
-class Tree:
+class Tree(RootTree):
     """Writes dkms trees under a root with in-root paths; collects the reader's warnings."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.warnings: list[str] = []
-        self.fs = RootFS(str(root))
-
-    def path(self, in_root: str) -> Path:
-        return self.root / in_root.lstrip('/')
-
-    def write(self, in_root: str, text: str = '') -> Path:
-        path = self.path(in_root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return path
-
-    def link(self, in_root: str, target: str) -> None:
-        path = self.path(in_root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.symlink_to(target)
 
     def add(self, name: str, version: str, conf: str | None = None, dkms_tree: str = '/var/lib/dkms',
             source_tree: str = '/usr/src') -> None:

@@ -19,32 +19,14 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     read_weak_links,
     shadowing_file,
 )
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 PROVIDER = '/lib/modules/5.14.0-427.el9.x86_64'
 KERNEL = '/lib/modules/5.14.0-503.el9.x86_64'
 RHEL_SEARCH = ('updates', 'extra', BUILTIN, 'weak-updates')
 
 
-class Tree:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.fs = RootFS(str(root))
-        self.warnings: list[str] = []
-
-    def path(self, in_root: str) -> Path:
-        return self.root / in_root.lstrip('/')
-
-    def write(self, in_root: str, text: str = 'ELF') -> None:
-        path = self.path(in_root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def link(self, in_root: str, target: str) -> None:
-        path = self.path(in_root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.symlink_to(target)
-
+class Tree(RootTree):
     def weak_links(self, modules_dir: str = KERNEL) -> dict[str, WeakLink]:
         return {link.path: link for link in read_weak_links(self.fs, self.warnings.append, modules_dir)}
 
