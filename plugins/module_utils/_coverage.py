@@ -70,7 +70,7 @@ def package_status_of(modules):
 
 
 class KernelTree:
-    """The module tree of one kernel, read on first use."""
+    """The module tree of one kernel: weak links and out-of-tree files, in-tree names on demand."""
 
     def __init__(self, rootfs, warn, kernel):
         self.rootfs = rootfs
@@ -124,11 +124,12 @@ def _suffix(path):
 class KabiJudge:
     """kABI verdicts for weak links; each kernel's symvers and vermagic read once, lazily."""
 
-    def __init__(self, rootfs, warn, reader, kernels):
+    def __init__(self, rootfs, warn, reader, kernels, trees):
         self.rootfs = rootfs
         self.warn = warn
         self.reader = reader
         self.kernels = kernels
+        self.trees = trees
         self._exports = {}
         self._in_tree = {}
 
@@ -165,8 +166,7 @@ class KabiJudge:
         return self._in_tree[release]
 
     def _read_in_tree_module(self, kernel):
-        in_tree = read_in_tree_names(self.rootfs, kernel.modules_dir)
-        for relative in sorted(in_tree.values())[:3]:
+        for relative in sorted(self.trees[kernel.release].in_tree.values())[:3]:
             base = posixpath.join(kernel.modules_dir, relative)
             stem = base[:-len(_suffix(base))] if _suffix(base) else base
             for suffix in MODULE_SUFFIXES:
@@ -291,13 +291,12 @@ class Context:
         self.rootfs = rootfs
         self.warn = warn
         self.kernels = kernels
-        self.tree = tree
         self.trees = trees
         self.reader = reader
         self.kabi_check = kabi_check and reader.name is not None
         self.provided = _provided_files(rootfs, tree, trees)
         self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
-        self.judge = KabiJudge(rootfs, warn, reader, kernels)
+        self.judge = KabiJudge(rootfs, warn, reader, kernels, trees)
         self._config = {}
 
     def kernel_config(self, release):
