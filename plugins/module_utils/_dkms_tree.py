@@ -58,6 +58,8 @@ def sort_versions(versions):
     dotted numbers such as ``550.54.14``.
     """
     versions = list(versions)
+    if len(versions) < 2:
+        return versions  # nothing to order: spare the import of packaging
     version_class, invalid = _version_key_pep440()
     if version_class is not None:
         try:

@@ -66,7 +66,7 @@ class ModuleInfo:
         self.elf_class = elf_class
         self.machine = machine
         self.little_endian = little_endian
-        # Symbols the module exports (its __ksymtab_* symbols); None when the reader cannot tell.
+        # Symbols the module exports (from __ksymtab_strings); None when the reader cannot tell.
         self.exports = exports
 
     def __repr__(self):
@@ -235,18 +235,8 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
-def _ksymtab_exports(elf):
-    """Names the module exports: EXPORT_SYMBOL leaves a ``__ksymtab_NAME`` symbol."""
-    symtab = elf.get_section_by_name('.symtab')
-    if symtab is None or not hasattr(symtab, 'iter_symbols'):
-        return []
-    prefix = '__ksymtab_'
-    return sorted(set(symbol.name[len(prefix):] for symbol in symtab.iter_symbols()
-                      if symbol.name.startswith(prefix) and len(symbol.name) > len(prefix)))
-
-
 def _read_with_elftools(elffile, data, path, elf_class, little_endian):
-    wanted = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names')
+    wanted = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
     try:
         elf = elffile(io.BytesIO(data))
         sections = {}
@@ -258,7 +248,6 @@ def _read_with_elftools(elffile, data, path, elf_class, little_endian):
                 raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
             sections[name] = section.data()
         machine = elf['e_machine']
-        exports = _ksymtab_exports(elf)
     except KoError:
         raise
     except Exception as exc:  # pylint: disable=broad-except
@@ -275,7 +264,9 @@ def _read_with_elftools(elffile, data, path, elf_class, little_endian):
     return ModuleInfo(
         versions=_unique(versions),
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
-        elf_class=elf_class, machine=str(machine), little_endian=little_endian, exports=exports,
+        elf_class=elf_class, machine=str(machine), little_endian=little_endian,
+        # EXPORT_SYMBOL writes "name\0namespace\0"; an empty namespace is an empty string.
+        exports=sorted(set(_text(name) for name in sections.get('__ksymtab_strings', b'').split(b'\0') if name)),
         **_modinfo_fields(_text(entry) for entry in modinfo.split(b'\0')))
 
 

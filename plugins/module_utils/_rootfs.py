@@ -27,10 +27,17 @@ class RootPathError(Exception):
 
 
 class RootFS:
-    """File-system access confined to one root directory."""
+    """File-system access confined to one root directory.
 
-    def __init__(self, root='/'):
+    ``snapshot=True`` remembers every resolved path, for readers that look at a tree which
+    does not change while they read it (the fact module resolves the same directories
+    thousands of times); code that changes the tree between reads leaves it off.
+    """
+
+    def __init__(self, root='/', snapshot=False):
         self.root = os.path.realpath(root)
+        self._resolved = {} if snapshot else None
+        self._links = {} if snapshot else None
 
     def host(self, path):
         """Host path of an in-root path whose symlinks are already resolved."""
@@ -44,6 +51,19 @@ class RootFS:
         dangling link resolves to where it points; callers check existence themselves.
         Raises RootPathError on a symlink loop.
         """
+        if self._resolved is None:
+            return self._resolve(path)
+        if path not in self._resolved:
+            try:
+                self._resolved[path] = self._resolve(path)
+            except RootPathError as exc:
+                self._resolved[path] = exc
+        result = self._resolved[path]
+        if isinstance(result, RootPathError):
+            raise result
+        return result
+
+    def _resolve(self, path):
         pending = [part for part in path.split('/') if part]
         pending.reverse()
         resolved = []
@@ -57,9 +77,8 @@ class RootFS:
                     resolved.pop()
                 continue
             candidate = resolved + [part]
-            try:
-                target = os.readlink(self.host('/'.join(candidate)))
-            except OSError:
+            target = self._link_target('/'.join(candidate))
+            if target is None:
                 # Not a symlink, or it does not exist: keep the name as it is.
                 resolved = candidate
                 continue
@@ -72,6 +91,18 @@ class RootFS:
             remainder.reverse()
             pending.extend(remainder)
         return '/' + '/'.join(resolved)
+
+    def _link_target(self, path):
+        """The symlink's text, or None when ``path`` (already resolved above it) is no link."""
+        if self._links is not None and path in self._links:
+            return self._links[path]
+        try:
+            target = os.readlink(self.host(path))
+        except OSError:
+            target = None
+        if self._links is not None:
+            self._links[path] = target
+        return target
 
     def real(self, path):
         """Host path of ``path`` after resolving it inside the root."""

@@ -202,7 +202,7 @@ def main():
     def runner(argv):
         return module.run_command(argv, environ_update={'LC_ALL': 'C'})
 
-    facts = gather_facts(RootFS(root), warn, packages=module.params['packages'],
+    facts = gather_facts(RootFS(root, snapshot=True), warn, packages=module.params['packages'],
                          kabi_check=module.params['kabi_check'], runner=runner, root=root,
                          dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'])
     module.exit_json(changed=False, ansible_facts={'dkms': facts})

@@ -45,7 +45,7 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
 
     ``versions`` None or empty leaves out ``__versions``; ``ext_versions`` None leaves out
     the extended pair. ``extra_modinfo`` entries are raw ``key=value`` strings. ``exports``
-    get the ``__ksymtab_NAME`` symbols that EXPORT_SYMBOL leaves in a module.
+    go into ``__ksymtab_strings`` as EXPORT_SYMBOL writes them (name, then an empty namespace).
     """
     modinfo = [] if vermagic is None else ['vermagic=' + vermagic]
     if name is not None:
@@ -69,7 +69,10 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
                      ' __attribute__((used, section("__versions"))) = {')
         lines.extend('  { 0x%08xUL, %s },' % (crc, c_string(symbol)) for symbol, crc in versions.items())
         lines.append('};')
-    lines.extend('const int __ksymtab_%s __attribute__((used)) = 0;' % symbol for symbol in exports)
+    if exports:
+        strings = ' '.join(c_string(symbol + '\0' + '\0') for symbol in exports)
+        lines.append('static const char ____ksymtab_strings[] __attribute__((used, section("__ksymtab_strings"), '
+                     'aligned(1))) = %s;' % strings)
     if ext_versions is not None:
         lines.append('static const unsigned int ____version_ext_crcs[]'
                      ' __attribute__((used, section("__version_ext_crcs"))) = {')

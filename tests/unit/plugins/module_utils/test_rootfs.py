@@ -29,9 +29,10 @@ def root(tmp_path: Path) -> Path:
     return top
 
 
-@pytest.fixture
-def fs(root: Path) -> RootFS:
-    return RootFS(str(root))
+@pytest.fixture(params=[False, True], ids=['live', 'snapshot'])
+def fs(root: Path, request: pytest.FixtureRequest) -> RootFS:
+    """Every test reads both ways: the snapshot must resolve exactly what a live read does."""
+    return RootFS(str(root), snapshot=request.param)
 
 
 def write(root: Path, in_root: str, data: bytes = b'') -> Path:
