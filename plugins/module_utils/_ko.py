@@ -21,7 +21,7 @@ import struct
 import tempfile
 import zlib
 
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
 GZIP_MAGIC = b'\x1f\x8b'
@@ -329,15 +329,7 @@ class KoReader:
             host = self.rootfs.real(path)
         except RootPathError as exc:
             raise KoError('%s: %s' % (path, exc))
-        if host not in self._cache:
-            try:
-                self._cache[host] = self._read(path, host)
-            except KoError as exc:
-                self._cache[host] = exc
-        result = self._cache[host]
-        if isinstance(result, KoError):
-            raise result
-        return result
+        return remembered(self._cache, host, lambda key: self._read(path, key), KoError)
 
     def _read(self, path, host):
         if self.name is None:

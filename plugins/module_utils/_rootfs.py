@@ -26,6 +26,19 @@ class RootPathError(Exception):
     """A path that cannot be resolved inside the root (a symlink loop)."""
 
 
+def remembered(cache, key, compute, errors):
+    """``compute(key)`` once per key; an error it raises is remembered and raised again."""
+    if key not in cache:
+        try:
+            cache[key] = compute(key)
+        except errors as exc:
+            cache[key] = exc
+    result = cache[key]
+    if isinstance(result, errors):
+        raise result
+    return result
+
+
 class RootFS:
     """File-system access confined to one root directory.
 
@@ -53,15 +66,7 @@ class RootFS:
         """
         if self._resolved is None:
             return self._resolve(path)
-        if path not in self._resolved:
-            try:
-                self._resolved[path] = self._resolve(path)
-            except RootPathError as exc:
-                self._resolved[path] = exc
-        result = self._resolved[path]
-        if isinstance(result, RootPathError):
-            raise result
-        return result
+        return remembered(self._resolved, path, self._resolve, RootPathError)
 
     def _resolve(self, path):
         pending = [part for part in path.split('/') if part]
