@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# The module side already orders releases and versions; the report must agree with the facts.
+# The module side already orders releases and versions and says what counts as covered;
+# the report must agree with the facts.
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COVERED_STATUSES
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import sort_versions
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import sort_releases
 
@@ -29,7 +31,6 @@ STATUSES: dict[str, str] = {
     'broken': 'claims to be installed but files are missing or differ, or a weak link dangles',
     'missing': 'nothing for this kernel',
 }
-COVERED_STATUSES = frozenset(('installed', 'weak', 'excluded'))
 UNKNOWN_STATUS = 'unknown'
 
 # Long symbol lists are cut in the report cells; coverage.json keeps the full facts.
