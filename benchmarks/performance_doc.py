@@ -9,14 +9,28 @@ from typing import Any
 RATIO_GOAL = 30.0
 RATIO_SHAPE = '10x10'
 
-METHOD = '''Each size K x P is a system tree under a temporary ROOT, made by `tests/unit/system_trees.py`
-from gcc-compiled ELF modules (real `.modinfo`, `__versions` and export symbols, not kbuild builds):
-the first half of the kernels (rounded up) have every package built and installed by dkms's layout
-(`var/lib/dkms/M/V/K/x86_64/module/`, `lib/modules/K/updates/dkms/`, the `kernel-K-x86_64` link);
-each kernel of the second half shares the kABI of one of them and is covered only by absolute
-RHEL-style `weak-updates/` links to its installs. Each package has two modules, the second importing
-a symbol the first exports, so every weak link gets a full kABI verdict (vermagic, `module_layout`
-and every `__versions` CRC against the kernel's `Module.symvers`, siblings included).
+MODULES = {
+    'kbuild': '''**Modules: kbuild-built against the installed %(headers)s headers.** The benchmark builds one
+out-of-tree package of two modules once, with `make -C /lib/modules/%(headers)s/build M=DIR modules`
+(%(build_s).1f s, no signing): the second imports a symbol the first exports with `EXPORT_SYMBOL`, and
+both call kernel functions, so their `__versions` hold %(core)d and %(client)d real entries (`module_layout`,
+`_printk`, the kmalloc family, `kfree`, ...) and their vermagic is `%(vermagic)s`. Every kernel of a
+tree gets its own copy of those headers' real `Module.symvers` (%(symvers_lines)d lines, %(symvers_mib).1f MiB)
+in `build/`, as each RHEL kernel ships its own, plus `build/include` and a copy of the first module as
+its in-tree module (so the vermagic compares); each package's dkms builds are copies of the two
+modules under the package's module names.''',
+    'gcc': '''**Modules: gcc-compiled ELF objects** (no kernel headers were installed, or `--modules gcc`):
+`tests/unit/system_trees.py` compiles objects with real `.modinfo`, `__versions` and export symbols,
+not kbuild builds, and gives each kernel a three-symbol `Module.symvers`.''',
+}
+
+METHOD = '''Each size K x P is a system tree under a temporary ROOT with dkms's layout: the first half of the
+kernels (rounded up) have every package built and installed (`var/lib/dkms/M/V/K/x86_64/module/`,
+`lib/modules/K/updates/dkms/`, the `kernel-K-x86_64` link); each kernel of the second half shares the
+kABI of one of them and is covered only by absolute RHEL-style `weak-updates/` links to its installs.
+Each package has two modules, the second importing a symbol the first exports, so every weak link
+gets a full kABI verdict (vermagic, `module_layout` and every `__versions` CRC against the kernel's
+`Module.symvers`, siblings included).
 
 Both tools run as whole processes on the same tree, one after the other, with the page cache warm
 from building it: `python plugins/modules/dkms_facts.py args.json` (`{"root": ROOT}`, the
@@ -26,7 +40,7 @@ tree). Before timing, the benchmark checks that the facts report every entry as 
 weak, with a compatible verdict for each weak module) and that dkms status prints exactly one
 `installed` line per package and native kernel (it has nothing to say about weak-covered kernels).
 Times are medians of whole-process wall times; dkms status is repeated less on big trees (about
-%d lines per size), the run count is in brackets. Peak memory is the maximum resident set size
+%(budget)d lines per size), the run count is in brackets. Peak memory is the maximum resident set size
 that GNU time (`%%M`) reports over the runs: for dkms status and ansible-playbook, that of their
 largest single process, not a sum.'''
 
@@ -103,6 +117,12 @@ def _fleet(fleet: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _modules(modules: dict[str, Any]) -> str:
+    if modules['kind'] == 'kbuild':
+        return MODULES['kbuild'] % dict(modules, **modules['imports'])
+    return MODULES['gcc']
+
+
 def render_markdown(data: dict[str, Any], arguments: str) -> str:
     machine = data['machine']
     command = 'bash benchmarks/run.sh' + (' ' + arguments if arguments else '')
@@ -122,7 +142,9 @@ def render_markdown(data: dict[str, Any], arguments: str) -> str:
         '',
         '## Method',
         '',
-        METHOD % data['dkms_line_budget'],
+        METHOD % {'budget': data['dkms_line_budget']},
+        '',
+        _modules(data['modules']),
         '',
         '## The fact module against `dkms status`',
         '',

@@ -35,7 +35,7 @@ def plot(data: dict[str, Any], png: Path) -> None:
         total.annotate(size['shape'], (size['entries'], seconds), textcoords='offset points', xytext=(4, -12),
                        fontsize=8)
     total.margins(x=0.1, y=0.15)  # room for the size labels
-    total.set(xlabel='entries (kernels x packages)', ylabel='wall time, s (median)', title='Whole-process time')
+    total.set(xlabel='entries (kernels x packages)', ylabel='wall time, s (median)', title='Whole-process time, %s modules' % data['modules']['kind'])
     total.grid(True, which='both', alpha=0.3)
     total.legend()
 

@@ -5,8 +5,11 @@
 
 Each grid size K x P is a system tree under a temporary ROOT: K kernels (the first half with every
 package built and installed by dkms, the second half covered only by RHEL-style weak links to the
-first half's installs, one same-kABI partner each) and P packages of two gcc-built modules (the
-second imports a symbol the first exports, so sibling verdicts are computed too). Both tools are
+first half's installs, one same-kABI partner each) and P packages of two modules (the second imports
+a symbol the first exports, so sibling verdicts are computed too). Where kernel headers are installed,
+the modules are built once by kbuild against the newest of them and every kernel gets its own copy of
+their real Module.symvers; without headers they are gcc-compiled ELF objects with a three-symbol
+symvers (tests/unit/system_trees.py), and the output says which. Both tools are
 timed as whole processes on the same tree: the fact module run directly with the module's Python,
 and `dkms status` with the tree options (the dkms source links are relative, so dkms reads the
 same tree). Results go to benchmarks/output/ and, unless --no-docs, to docs/performance.{md,png}.
@@ -47,8 +50,9 @@ VERSION = '1.0'
 DEFAULT_GRID = '2x2,5x5,10x10,20x10,50x20'
 # dkms status costs 0.11-0.19 s per line: spend about this many lines per grid size on repetitions.
 DKMS_LINE_BUDGET = 250
+# The whole line: a warning after the status (a diff between built and installed module) fails the check.
 DKMS_STATUS_LINE = re.compile(r'^(?P<name>[^,/]+)[/,] ?(?P<version>[^,]+), (?P<kernel>[^,]+), '
-                              r'(?P<arch>[^:]+): (?P<status>[\w-]+)')
+                              r'(?P<arch>[^:]+): (?P<status>[\w-]+)$')
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class SizeResult:
 @dataclass
 class Results:
     machine: dict[str, str]
+    modules: dict[str, Any]
     dkms_line_budget: int = DKMS_LINE_BUDGET
     sizes: list[SizeResult] = field(default_factory=list)
     fit: dict[str, float] = field(default_factory=dict)
@@ -153,19 +158,193 @@ def relative_source_link(system: SystemTree, package: str) -> None:
     link.symlink_to('../../../../../usr/src/%s-%s' % (package, VERSION))
 
 
-def build_tree(root: Path, shape: Shape, ko: KoBuilder) -> SystemTree:
+KBUILD_MAKEFILE = 'obj-m := kabench_core.o kabench_client.o\n'
+# The client imports the core's export and both call kernel functions, so __versions holds what
+# real modules import (module_layout, _printk, the kmalloc family, kfree, the return thunks).
+KBUILD_CORE = '''// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/slab.h>
+
+int kabench_core_answer(size_t size)
+{
+    char *buffer = kmalloc(size, GFP_KERNEL);
+
+    if (!buffer)
+        return -ENOMEM;
+    kfree(buffer);
+    return 42;
+}
+EXPORT_SYMBOL(kabench_core_answer);
+
+static int __init kabench_core_init(void)
+{
+    pr_info("kabench_core loaded\\n");
+    return 0;
+}
+
+static void __exit kabench_core_exit(void)
+{
+}
+
+module_init(kabench_core_init);
+module_exit(kabench_core_exit);
+MODULE_LICENSE("GPL");
+'''
+KBUILD_CLIENT = '''// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/slab.h>
+
+int kabench_core_answer(size_t size);
+
+static int __init kabench_client_init(void)
+{
+    int *answer = kzalloc(sizeof(*answer), GFP_KERNEL);
+
+    if (!answer)
+        return -ENOMEM;
+    *answer = kabench_core_answer(64);
+    pr_info("kabench_client: %d\\n", *answer);
+    kfree(answer);
+    return 0;
+}
+
+static void __exit kabench_client_exit(void)
+{
+}
+
+module_init(kabench_client_init);
+module_exit(kabench_client_exit);
+MODULE_LICENSE("GPL");
+'''
+MODULES_ROOT = Path('/lib/modules')
+
+
+def release_key(release: str) -> list[tuple[int, str]]:
+    """Orders kernel releases numerically: 6.1.0-56-amd64 after 6.1.0-9-amd64."""
+    return [(int(part), '') if part.isdigit() else (-1, part) for part in re.split(r'(\d+)', release) if part]
+
+
+def newest_headers() -> str | None:
+    """The newest release under /lib/modules whose build/ can build modules and has a Module.symvers."""
+    releases = [build.parent.name for build in MODULES_ROOT.glob('*/build')
+                if (build / 'Makefile').is_file() and (build / 'Module.symvers').is_file()]
+    return max(releases, key=release_key) if releases else None
+
+
+class ModuleFiles:
+    """Where a tree's module files and symvers come from: one implementation per kind of module."""
+
+    kind = ''
+
+    def __init__(self, ko: KoBuilder) -> None:
+        self.ko = ko  # SystemTree needs one even where this class writes the files itself
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def kernel(self, system: SystemTree, release: str, abi: str) -> None:
+        """Kernel ``release`` of kABI ``abi``: image, in-tree module, build/include, its symvers."""
+        raise NotImplementedError
+
+    def build(self, system: SystemTree, package: str, release: str) -> None:
+        """The package's dkms build for ``release``, installed into its updates/dkms."""
+        raise NotImplementedError
+
+
+class GccModules(ModuleFiles):
+    """gcc-compiled ELF objects shaped like modules, with SystemTree's three-symbol symvers."""
+
+    kind = 'gcc'
+
+    def describe(self) -> dict[str, Any]:
+        return {'kind': self.kind}
+
+    def kernel(self, system: SystemTree, release: str, abi: str) -> None:
+        system.kernel(release, abi=abi)
+
+    def build(self, system: SystemTree, package: str, release: str) -> None:
+        system.build(package, VERSION, release)
+
+
+class KbuildModules(ModuleFiles):
+    """Two modules built once by kbuild against installed headers, copied into every tree.
+
+    Every kernel shares the headers' kABI: each gets its own copy of their real Module.symvers
+    (as each RHEL kernel ships its own, so nothing lets the fact module share one parse) and
+    the core module as its in-tree module, whose vermagic is the headers' own.
+    """
+
+    kind = 'kbuild'
+
+    def __init__(self, ko: KoBuilder, work: Path, release: str) -> None:
+        super().__init__(ko)
+        self.release = release
+        self.headers = MODULES_ROOT / release / 'build'
+        self.directory = work / 'kbuild'
+        self.directory.mkdir()
+        for name, text in (('Makefile', KBUILD_MAKEFILE), ('kabench_core.c', KBUILD_CORE),
+                           ('kabench_client.c', KBUILD_CLIENT)):
+            (self.directory / name).write_text(text)
+        started = time.perf_counter()
+        run_process(['make', '-j%d' % len(os.sched_getaffinity(0)), '-C', str(self.headers),
+                     'M=%s' % self.directory, 'modules'], dict(os.environ), work / 'kbuild.log')
+        self.build_seconds = round(time.perf_counter() - started, 2)
+        self.core = self.directory / 'kabench_core.ko'
+        self.client = self.directory / 'kabench_client.ko'
+        self.symvers = self.headers / 'Module.symvers'
+
+    def describe(self) -> dict[str, Any]:
+        from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader
+        from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+
+        reader = KoReader(RootFS('/'))
+        core, client = reader.read(str(self.core)), reader.read(str(self.client))
+        return {'kind': self.kind, 'headers': self.release, 'build_s': self.build_seconds,
+                'symvers_lines': len(self.symvers.read_text().splitlines()),
+                'symvers_mib': round(self.symvers.stat().st_size / 1024 / 1024, 2),
+                'vermagic': client.vermagic, 'imports': {'core': len(core.versions), 'client': len(client.versions)}}
+
+    def kernel(self, system: SystemTree, release: str, abi: str) -> None:
+        modules_dir = system.path('/lib/modules/%s' % release)
+        (modules_dir / 'build/include').mkdir(parents=True)
+        shutil.copyfile(self.symvers, modules_dir / 'build/Module.symvers')
+        in_tree = 'kernel/drivers/misc/kabench_intree.ko'
+        (modules_dir / in_tree).parent.mkdir(parents=True)
+        shutil.copyfile(self.core, modules_dir / in_tree)
+        (modules_dir / 'modules.order').write_text(in_tree + '\n')
+        system.path('/boot').mkdir(exist_ok=True)
+        system.path('/boot/vmlinuz-%s' % release).write_bytes(b'not a real kernel image\n')
+
+    def build(self, system: SystemTree, package: str, release: str) -> None:
+        # Renamed copies: both tools know a module by its file name (BUILT_MODULE_NAME), not .modinfo's.
+        module_dir = system.path('/var/lib/dkms/%s/%s/%s/%s/module' % (package, VERSION, release, system.arch))
+        module_dir.mkdir(parents=True)
+        for name, built in zip(modules_of(package), (self.core, self.client)):
+            shutil.copyfile(built, module_dir / (name + '.ko'))
+        system.install(package, VERSION, release)
+
+
+def module_files(choice: str, work: Path, ko: KoBuilder) -> ModuleFiles:
+    """kbuild modules against the newest installed headers when there are any (or asked), else gcc objects."""
+    release = newest_headers() if choice != 'gcc' else None
+    if choice == 'kbuild' and release is None:
+        raise RuntimeError('--modules kbuild: no %s/*/build with a Makefile and a Module.symvers' % MODULES_ROOT)
+    return KbuildModules(ko, work, release) if release else GccModules(ko)
+
+
+def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
     from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
 
-    system = SystemTree(root, ko)
+    system = SystemTree(root, files.ko)
     for release in shape.native:
-        system.kernel(release)
+        files.kernel(system, release, release)
     for release, provider in shape.weak:
-        system.kernel(release, abi=provider)
+        files.kernel(system, release, provider)
     for package in shape.package_names:
         system.package(package, VERSION, modules_of(package))
         relative_source_link(system, package)
         for release in shape.native:
-            system.build(package, VERSION, release)
+            files.build(system, package, release)
     for release, provider in shape.weak:
         system.weak_link_build(release, provider)
     return system
@@ -284,11 +463,11 @@ def dkms_argv(root: Path) -> list[str]:
             '--installtree', str(root / 'lib/modules')]
 
 
-def bench_size(shape: Shape, work: Path, ko: KoBuilder, python: str, env: dict[str, str], runs: int,
+def bench_size(shape: Shape, work: Path, files: ModuleFiles, python: str, env: dict[str, str], runs: int,
                with_dkms: bool) -> SizeResult:
     root = work / 'trees' / shape.label
     started = time.perf_counter()
-    build_tree(root, shape, ko)
+    build_tree(root, shape, files)
     ko_files, weak_links = count_files(root)
     log('%s: tree built in %.1f s (%d .ko files, %d weak links)'
         % (shape.label, time.perf_counter() - started, ko_files, weak_links))
@@ -356,14 +535,14 @@ FLEET_TASKS = {
 }
 
 
-def bench_fleet(hosts: int, shape: Shape, forks: int, runs: int, work: Path, ko: KoBuilder, python: str,
+def bench_fleet(hosts: int, shape: Shape, forks: int, runs: int, work: Path, files: ModuleFiles, python: str,
                 env: dict[str, str]) -> dict[str, Any]:
     """ansible-playbook over `hosts` local-connection hosts, each with its own tree of `shape`."""
     fleet = work / 'fleet'
     lines = ['[fleet]']
     for index in range(hosts):
         root = fleet / ('h%02d' % index)
-        build_tree(root, shape, ko)
+        build_tree(root, shape, files)
         lines.append('h%02d dkms_root=%s' % (index, root))
     lines += ['[fleet:vars]', 'ansible_connection=local', 'ansible_python_interpreter=%s' % python]
     inventory = fleet / 'inventory.ini'
@@ -448,6 +627,9 @@ def main() -> int:
     parser.add_argument('--fleet-shape', type=Shape.parse, default=Shape(4, 2), help='each fleet host\'s tree')
     parser.add_argument('--fleet-runs', type=int, default=3)
     parser.add_argument('--forks', type=int, default=5, help='ansible-playbook forks (Ansible\'s default: 5)')
+    parser.add_argument('--modules', choices=('auto', 'kbuild', 'gcc'), default='auto',
+                        help='kbuild against the newest installed kernel headers, or gcc-compiled ELF objects; '
+                        'auto: kbuild when headers are installed (default)')
     parser.add_argument('--no-dkms', action='store_true', help='skip dkms status even when it is installed')
     parser.add_argument('--no-profile', action='store_true', help='skip the cProfile run on the largest size')
     parser.add_argument('--output', type=Path, default=REPO / 'benchmarks/output')
@@ -466,18 +648,27 @@ def main() -> int:
         sys.path.insert(0, str(collections))
         from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 
-        ko = KoBuilder(work / 'ko-cache')
+        files = module_files(args.modules, work, KoBuilder(work / 'ko-cache'))
+        modules = files.describe()
+        if files.kind == 'kbuild':
+            log('modules: kbuild against the %s headers, built in %.1f s (vermagic %r, %s imports); each kernel '
+                'gets a copy of their Module.symvers (%d lines, %.1f MiB)'
+                % (modules['headers'], modules['build_s'], modules['vermagic'], modules['imports'],
+                   modules['symvers_lines'], modules['symvers_mib']))
+        else:
+            log('modules: gcc-compiled ELF objects with a three-symbol symvers (no kernel headers installed, '
+                'or --modules gcc)')
         env = child_env(work, collections)
-        results = Results(machine(python))
+        results = Results(machine(python), modules)
         for shape in shapes:
-            results.sizes.append(bench_size(shape, work, ko, python, env, args.runs, with_dkms))
+            results.sizes.append(bench_size(shape, work, files, python, env, args.runs, with_dkms))
         results.fit = linear_fit(results.sizes)
         if not args.no_profile:
             largest = max(shapes, key=lambda shape: shape.entries)
             results.profile_shape = largest.label
             results.profile = profile(largest, work, python, env)
         if args.fleet_hosts:
-            results.fleet = bench_fleet(args.fleet_hosts, args.fleet_shape, args.forks, args.fleet_runs, work, ko,
+            results.fleet = bench_fleet(args.fleet_hosts, args.fleet_shape, args.forks, args.fleet_runs, work, files,
                                         python, env)
         publish(results, args, work)
     finally:

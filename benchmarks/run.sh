@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark, from a fresh checkout, in one command (about 6 minutes on 2 cores):
+# The benchmark, from a fresh checkout, in one command (about 3 minutes on 2 cores):
 #
 #   bash benchmarks/run.sh              every size, dkms status, the fleet run; updates docs/performance.*
 #   bash benchmarks/run.sh --help       the options (grid, runs, fleet size, --no-docs, ...)
