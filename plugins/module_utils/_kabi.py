@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import gzip
 import io
+from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
@@ -38,8 +39,65 @@ def parse_symvers(text):
     return exports
 
 
+class Symvers(Mapping):
+    """{symbol: crc} of one symvers text, looked up one symbol at a time.
+
+    A kernel exports some 25,000 symbols and its weak modules import a few dozen, so each
+    lookup finds its own line instead of parsing them all (the whole table is parsed only
+    when iterated, or for a file without tab-separated columns).
+    """
+
+    def __init__(self, text):
+        self._text = text
+        self._found = {}
+        self._table = None if '\t' in text else parse_symvers(text)
+
+    def _crc(self, symbol):
+        if self._table is not None:
+            return self._table.get(symbol)
+        if symbol not in self._found:
+            self._found[symbol] = self._find(symbol)
+        return self._found[symbol]
+
+    def _find(self, symbol):
+        # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
+        # the end, so a repeated symbol gets its last line, as in the full parse.
+        needle = '\t%s\t' % symbol
+        at = self._text.rfind(needle)
+        while at >= 0:
+            crc = self._text[self._text.rfind('\n', 0, at) + 1:at]
+            if '\t' not in crc:
+                try:
+                    return int(crc, 16) & 0xffffffff
+                except ValueError:
+                    pass
+            # Occurrences may overlap ("\tvmlinux\tvmlinux\t"): search up to this one's end.
+            at = self._text.rfind(needle, 0, at + len(needle) - 1)
+        return None
+
+    def __getitem__(self, symbol):
+        crc = self._crc(symbol)
+        if crc is None:
+            raise KeyError(symbol)
+        return crc
+
+    def __contains__(self, symbol):
+        return self._crc(symbol) is not None
+
+    def _all(self):
+        if self._table is None:
+            self._table = parse_symvers(self._text)
+        return self._table
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
+
+
 def read_symvers(rootfs, path):
-    """Parse the symvers file at the in-root ``path`` (plain, .gz or .xz)."""
+    """The symvers file at the in-root ``path`` (plain, .gz or .xz) as a Symvers mapping."""
     try:
         data = rootfs.read_bytes(path)
     except (OSError, RootPathError) as exc:
@@ -52,7 +110,7 @@ def read_symvers(rootfs, path):
             data = lzma.decompress(data)
     except Exception as exc:  # gzip/lzma raise several unrelated types on corrupt input
         raise SymversError('cannot decompress %s: %s' % (path, exc))
-    return parse_symvers(data.decode('utf-8', 'replace'))
+    return Symvers(data.decode('utf-8', 'replace'))
 
 
 def vermagic_suffix(vermagic):

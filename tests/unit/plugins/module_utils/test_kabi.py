@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
+    Symvers,
     SymversError,
     Verdict,
     judge,
@@ -278,4 +279,15 @@ class TestProperties:
                 exports = read_symvers(RootFS(top), '/symvers')
             except SymversError:
                 return
-            assert isinstance(exports, dict)
+            assert all(isinstance(crc, int) for crc in dict(exports).values())
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(['0x1', '0xdeadbeef', '0xffffffff1', 'zz', '', '0x']),
+                              st.sampled_from(['a', 'b', 'ab', 'vmlinux', 'a b', '']),
+                              st.sampled_from(['vmlinux', 'a', 'drivers/x', ''])), max_size=12))
+    def test_lookup_agrees_with_the_full_parse(self, rows: list[tuple[str, str, str]]) -> None:
+        text = ''.join('%s\t%s\t%s\tEXPORT_SYMBOL\t\n' % row for row in rows)
+        table = parse_symvers(text)
+        for symbol in {'a', 'b', 'ab', 'vmlinux', 'a b', 'drivers/x', 'absent'}:
+            assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
