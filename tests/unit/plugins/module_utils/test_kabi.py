@@ -288,6 +288,5 @@ class TestProperties:
     def test_lookup_agrees_with_the_full_parse(self, rows: list[tuple[str, str, str]]) -> None:
         text = ''.join('%s\t%s\t%s\tEXPORT_SYMBOL\t\n' % row for row in rows)
         table = parse_symvers(text)
-        for symbol in {'a', 'b', 'ab', 'vmlinux', 'a b', 'drivers/x', 'absent'}:
+        for symbol in ('a', 'b', 'ab', 'vmlinux', 'a b', 'drivers/x', 'absent'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
-
