@@ -158,64 +158,10 @@ def relative_source_link(system: SystemTree, package: str) -> None:
     link.symlink_to('../../../../../usr/src/%s-%s' % (package, VERSION))
 
 
-KBUILD_MAKEFILE = 'obj-m := kabench_core.o kabench_client.o\n'
-# The client imports the core's export and both call kernel functions, so __versions holds what
-# real modules import (module_layout, _printk, the kmalloc family, kfree, the return thunks).
-KBUILD_CORE = '''// SPDX-License-Identifier: GPL-2.0
-#include <linux/module.h>
-#include <linux/slab.h>
-
-int kabench_core_answer(size_t size)
-{
-    char *buffer = kmalloc(size, GFP_KERNEL);
-
-    if (!buffer)
-        return -ENOMEM;
-    kfree(buffer);
-    return 42;
-}
-EXPORT_SYMBOL(kabench_core_answer);
-
-static int __init kabench_core_init(void)
-{
-    pr_info("kabench_core loaded\\n");
-    return 0;
-}
-
-static void __exit kabench_core_exit(void)
-{
-}
-
-module_init(kabench_core_init);
-module_exit(kabench_core_exit);
-MODULE_LICENSE("GPL");
-'''
-KBUILD_CLIENT = '''// SPDX-License-Identifier: GPL-2.0
-#include <linux/module.h>
-#include <linux/slab.h>
-
-int kabench_core_answer(size_t size);
-
-static int __init kabench_client_init(void)
-{
-    int *answer = kzalloc(sizeof(*answer), GFP_KERNEL);
-
-    if (!answer)
-        return -ENOMEM;
-    *answer = kabench_core_answer(64);
-    pr_info("kabench_client: %d\\n", *answer);
-    kfree(answer);
-    return 0;
-}
-
-static void __exit kabench_client_exit(void)
-{
-}
-
-module_init(kabench_client_init);
-module_exit(kabench_client_exit);
-MODULE_LICENSE("GPL");
-'''
+# The lab's test package: the second module imports the first one's export and both call kernel
+# functions, so __versions holds what real modules import (module_layout, _printk, kmalloc, kfree).
+KBUILD_SOURCE = REPO / 'tests/lab/kabitest-1.0'
+KBUILD_FILES = ('Makefile', 'kabitest_a.c', 'kabitest_b.c')
 MODULES_ROOT = Path('/lib/modules')
 
 
@@ -282,15 +228,14 @@ class KbuildModules(ModuleFiles):
         self.headers = MODULES_ROOT / release / 'build'
         self.directory = work / 'kbuild'
         self.directory.mkdir()
-        for name, text in (('Makefile', KBUILD_MAKEFILE), ('kabench_core.c', KBUILD_CORE),
-                           ('kabench_client.c', KBUILD_CLIENT)):
-            (self.directory / name).write_text(text)
+        for name in KBUILD_FILES:
+            shutil.copyfile(KBUILD_SOURCE / name, self.directory / name)
         started = time.perf_counter()
         run_process(['make', '-j%d' % len(os.sched_getaffinity(0)), '-C', str(self.headers),
                      'M=%s' % self.directory, 'modules'], dict(os.environ), work / 'kbuild.log')
         self.build_seconds = round(time.perf_counter() - started, 2)
-        self.core = self.directory / 'kabench_core.ko'
-        self.client = self.directory / 'kabench_client.ko'
+        self.core = self.directory / 'kabitest_a.ko'
+        self.client = self.directory / 'kabitest_b.ko'
         self.symvers = self.headers / 'Module.symvers'
 
     def describe(self) -> dict[str, Any]:
