@@ -17,8 +17,8 @@ import posixpath
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     MODULE_SUFFIXES, normalize_module_name, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
-    SymversError, judge, parse_kconfig, read_symvers, vermagic_from_config)
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
+    SymversError, judge, read_symvers, vermagic_from_config)
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, read_kernel_config, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
@@ -70,7 +70,8 @@ def package_status_of(modules):
 
 
 class KernelTree:
-    """The module tree of one kernel: weak links and out-of-tree files, in-tree names on demand."""
+    """The module tree of one kernel: weak links and out-of-tree files; in-tree names and the
+    headers' config on demand."""
 
     def __init__(self, rootfs, warn, kernel):
         self.rootfs = rootfs
@@ -79,6 +80,7 @@ class KernelTree:
         self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
         self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
         self._in_tree = None
+        self._config = False  # not read yet; None once read means the headers have no config
         self._copies = {}
 
     @property
@@ -86,6 +88,12 @@ class KernelTree:
         if self._in_tree is None:
             self._in_tree = read_in_tree_names(self.rootfs, self.kernel.modules_dir)
         return self._in_tree
+
+    @property
+    def config(self):
+        if self._config is False:
+            self._config = read_kernel_config(self.rootfs, self.kernel.modules_dir)
+        return self._config
 
     def installed_copy(self, name, built_path):
         """``(path, same)`` of the copy of ``built_path`` in this kernel's tree.
@@ -152,12 +160,7 @@ class KabiJudge:
         in_tree = self.in_tree_module(release)
         if in_tree is not None and in_tree.vermagic is not None:
             return in_tree.vermagic
-        kernel = self.kernels[release]
-        try:
-            text = self.rootfs.read_text(posixpath.join(kernel.modules_dir, 'build/include/config/auto.conf'))
-        except (OSError, RootPathError):
-            return None
-        return vermagic_from_config(release, parse_kconfig(text))
+        return vermagic_from_config(release, self.trees[release].config)
 
     def in_tree_module(self, release):
         """ModuleInfo of one of the kernel's own modules, or None; read once per kernel."""
@@ -297,20 +300,6 @@ class Context:
         self.provided = _provided_files(rootfs, tree, trees)
         self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
         self.judge = KabiJudge(rootfs, warn, reader, kernels, trees)
-        self._config = {}
-
-    def kernel_config(self, release):
-        if release not in self._config:
-            config = None
-            for name in ('build/.config', 'build/include/config/auto.conf'):
-                try:
-                    config = parse_kconfig(self.rootfs.read_text(
-                        posixpath.join(self.kernels[release].modules_dir, name)))
-                    break
-                except (OSError, RootPathError):
-                    continue
-            self._config[release] = config
-        return self._config[release]
 
     def judge_links(self, release, provider, expected, links):
         """Module facts for the weak links of one build on one kernel."""
@@ -390,7 +379,7 @@ def package_on_kernel(context, package, release, arch):
     newest = package.versions[ordered[-1]] if ordered else None
     chosen = _choose(_candidates(context, package, release), ordered)
     if chosen is None or chosen.status not in ('installed', 'weak'):
-        excluded = newest.conf.excludes(release, arch, lambda: context.kernel_config(release)) \
+        excluded = newest.conf.excludes(release, arch, lambda: context.trees[release].config) \
             if newest is not None and newest.conf is not None else None
         if excluded:
             chosen = Candidate('excluded', None, {})

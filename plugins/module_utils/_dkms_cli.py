@@ -20,8 +20,7 @@ import time
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import KernelTree
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_dkms_tree
-from ansible_collections.kabi.dkms.plugins.module_utils._kabi import parse_kconfig
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, read_kernel_config
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 # Per-kernel outcomes. The first four are not failures: ``no-headers`` and ``excluded``
@@ -315,13 +314,8 @@ class Manager:
         conf = package.versions[version].conf if package and version in package.versions else None
         if conf is None:
             return False
-
-        def kernel_config():
-            try:
-                return parse_kconfig(self.rootfs.read_text('/lib/modules/%s/build/.config' % kernel))
-            except (OSError, RootPathError):
-                return None
-        return bool(conf.excludes(kernel, self.arch, kernel_config))
+        return bool(conf.excludes(kernel, self.arch,
+                                  lambda: read_kernel_config(self.rootfs, '/lib/modules/%s' % kernel)))
 
     def run(self):
         """The result dict: ``changed``, ``version``, ``registered``, ``per_kernel`` and ``failed``."""

@@ -196,13 +196,3 @@ def vermagic_from_config(release, config):
     if config.get('CONFIG_MODVERSIONS') == 'y':
         words.append('modversions')
     return ' '.join(words) + ' '
-
-
-def parse_kconfig(text):
-    """{CONFIG_X: value} of a .config or include/config/auto.conf text."""
-    config = {}
-    for line in text.splitlines():
-        if line.startswith('CONFIG_') and '=' in line:
-            key, value = line.split('=', 1)
-            config[key] = value.strip().strip('"')
-    return config

@@ -364,3 +364,23 @@ def gather_kernels(rootfs, warn, runner=None):
     if default is not None:
         kernels[default].default = True
     return kernels, running, default, source
+
+
+def parse_kconfig(text):
+    """{CONFIG_X: value} of a .config or include/config/auto.conf text."""
+    config = {}
+    for line in text.splitlines():
+        if line.startswith('CONFIG_') and '=' in line:
+            key, value = line.split('=', 1)
+            config[key] = value.strip().strip('"')
+    return config
+
+
+def read_kernel_config(rootfs, modules_dir):
+    """The kernel's config from its headers (build/.config, else include/config/auto.conf), or None."""
+    for name in ('build/.config', 'build/include/config/auto.conf'):
+        try:
+            return parse_kconfig(rootfs.read_text(posixpath.join(modules_dir, name)))
+        except (OSError, RootPathError):
+            continue
+    return None

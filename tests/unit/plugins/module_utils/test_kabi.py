@@ -19,12 +19,12 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     SymversError,
     Verdict,
     judge,
-    parse_kconfig,
     parse_symvers,
     read_symvers,
     vermagic_from_config,
     vermagic_suffix,
 )
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import parse_kconfig
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
