@@ -15,7 +15,7 @@ import os
 import posixpath
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    MODULE_SUFFIXES, normalize_module_name, read_dkms_tree)
+    MODULE_SUFFIXES, normalize_module_name, read_dkms_tree, split_module_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     SymversError, judge, read_symvers, vermagic_from_config)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, read_kernel_config, sort_releases
@@ -110,7 +110,7 @@ class KernelTree:
     def _find_copy(self, name, built_path):
         found = (None, False)
         for path in self.out_of_tree.get(normalize_module_name(name), ()):
-            if _suffix(path) != _suffix(built_path):
+            if split_module_suffix(path)[1] != split_module_suffix(built_path)[1]:
                 return path, True
             try:
                 if self.rootfs.same_content(path, built_path):
@@ -120,13 +120,6 @@ class KernelTree:
                 self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
                 found = (path, None)
         return found
-
-
-def _suffix(path):
-    for suffix in MODULE_SUFFIXES[::-1]:
-        if path.endswith(suffix):
-            return suffix
-    return ''
 
 
 class KabiJudge:
@@ -170,8 +163,7 @@ class KabiJudge:
 
     def _read_in_tree_module(self, kernel):
         for relative in sorted(self.trees[kernel.release].in_tree.values())[:3]:
-            base = posixpath.join(kernel.modules_dir, relative)
-            stem = base[:-len(_suffix(base))] if _suffix(base) else base
+            stem = split_module_suffix(posixpath.join(kernel.modules_dir, relative))[0]
             for suffix in MODULE_SUFFIXES:
                 if self.rootfs.isfile(stem + suffix):
                     try:

@@ -29,12 +29,18 @@ MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
 _KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
 
 
+def split_module_suffix(path):
+    """``(path without the suffix, suffix)`` of a ``.ko*`` file, ``(path, '')`` for other files."""
+    for suffix in MODULE_SUFFIXES:
+        if path.endswith(suffix) and len(path) > len(suffix):
+            return path[:-len(suffix)], suffix
+    return path, ''
+
+
 def module_name(filename):
     """Module name of a ``.ko*`` file name, or None for other files."""
-    for suffix in MODULE_SUFFIXES:
-        if filename.endswith(suffix) and len(filename) > len(suffix):
-            return filename[:-len(suffix)]
-    return None
+    stem, suffix = split_module_suffix(filename)
+    return stem if suffix else None
 
 
 def normalize_module_name(name):
