@@ -16,9 +16,9 @@ __metaclass__ = type
 import functools
 import os
 import posixpath
-import shutil
 import sys
 
+from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -28,8 +28,6 @@ IMAGE_NAMES = ('vmlinuz', 'vmlinux', 'Image')
 IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 BLS_ENTRIES_DIR = '/boot/loader/entries'
-# grubby lives in sbin, which a non-login PATH may lack.
-SBIN_DIRS = ('/usr/local/sbin', '/usr/sbin', '/sbin')
 # Boot loader files are small; a larger one is not what it claims to be.
 READ_LIMIT = 64 * 1024
 
@@ -268,8 +266,7 @@ def _read_small_text(rootfs, path):
 
 
 def _grubby_default(runner):
-    path = os.environ.get('PATH', os.defpath).split(os.pathsep) + list(SBIN_DIRS)
-    grubby = shutil.which('grubby', path=os.pathsep.join(path))
+    grubby = find_command('grubby')
     if grubby is None:
         return None
     try:

@@ -21,6 +21,7 @@ import struct
 import tempfile
 import zlib
 
+from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
@@ -35,7 +36,6 @@ MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
 # Directories searched for commands after PATH (modinfo lives in sbin, often not on PATH).
-EXTRA_COMMAND_DIRS = ('/sbin', '/usr/sbin')
 ET_REL = 1
 READERS = ('pyelftools', 'kmod')
 
@@ -72,17 +72,6 @@ class ModuleInfo:
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
             '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__)
-
-
-def find_command(name, path=None):
-    """Absolute path of an executable ``name`` on PATH or in /sbin, /usr/sbin, else None."""
-    if path is None:
-        path = os.environ.get('PATH', os.defpath)
-    for directory in path.split(os.pathsep) + list(EXTRA_COMMAND_DIRS):
-        candidate = os.path.join(directory, name)
-        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def _load_elffile():

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
