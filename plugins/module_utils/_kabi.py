@@ -12,10 +12,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import gzip
-import io
 from collections.abc import Mapping
 
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 
@@ -103,13 +102,9 @@ def read_symvers(rootfs, path):
     except (OSError, RootPathError) as exc:
         raise SymversError('cannot read %s: %s' % (path, exc))
     try:
-        if data[:2] == b'\x1f\x8b':
-            data = gzip.GzipFile(fileobj=io.BytesIO(data)).read()
-        elif data[:6] == b'\xfd7zXZ\x00':
-            import lzma
-            data = lzma.decompress(data)
-    except Exception as exc:  # gzip/lzma raise several unrelated types on corrupt input
-        raise SymversError('cannot decompress %s: %s' % (path, exc))
+        data = decompress(data, path)
+    except KoError as exc:
+        raise SymversError(str(exc))
     return Symvers(data.decode('utf-8', 'replace'))
 
 

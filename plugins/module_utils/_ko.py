@@ -35,7 +35,6 @@ MAX_MODULE_BYTES = 512 * 1024 * 1024
 MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
-# Directories searched for commands after PATH (modinfo lives in sbin, often not on PATH).
 ET_REL = 1
 READERS = ('pyelftools', 'kmod')
 
@@ -116,6 +115,18 @@ def _unxz(data, path):
     except ImportError:
         raise KoUnreadableHere('%s: cannot decompress xz data: Python lacks the lzma module' % path)
     return _inflate(lzma.LZMADecompressor(), lzma.LZMAError, data, 'xz', path)
+
+
+def decompress(data, path):
+    """The bytes inside gzip or xz ``data`` (``data`` itself otherwise), told apart by magic bytes.
+
+    Bounded against decompression bombs; raises KoError for corrupt or cut-off streams.
+    """
+    if data.startswith(GZIP_MAGIC):
+        return _gunzip(data, path)
+    if data.startswith(XZ_MAGIC):
+        return _unxz(data, path)
+    return data
 
 
 def _unzstd_in_python(data, path):
@@ -340,13 +351,9 @@ class KoReader:
 
     def _decompress(self, data, path, host):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""
-        if data.startswith(GZIP_MAGIC):
-            return _gunzip(data, path)
-        if data.startswith(XZ_MAGIC):
-            return _unxz(data, path)
         if data.startswith(ZSTD_MAGIC):
             return self._unzstd(data, path, host)
-        return data
+        return decompress(data, path)
 
     def _unzstd(self, data, path, host):
         plain = _unzstd_in_python(data, path)
