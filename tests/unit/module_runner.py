@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,3 +37,9 @@ def run_module(main: Callable[[], None], args: dict[str, Any], capsys: pytest.Ca
     with _module_args(args), pytest.raises(SystemExit):
         main()
     return json.loads(capsys.readouterr().out)
+
+
+def run_command(argv: list[str]) -> tuple[int, str, str]:
+    """What module_utils get from AnsibleModule.run_command: (rc, stdout, stderr) in the C locale."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL='C'))
+    return done.returncode, done.stdout, done.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,10 @@ from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
 
 ABI = '6.1.0-47-amd64'
-
-
-def run_command(argv: list[str]) -> tuple[int, str, str]:
-    """The runner the module gets from AnsibleModule.run_command, for readers that run kmod."""
-    done = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, LC_ALL='C'), check=False)
-    return done.returncode, done.stdout, done.stderr
 
 
 class Run:

@@ -26,6 +26,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     sort_releases,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
 # Kernel releases as distributions spell them, and the corner cases of rpm's rules.
 CORPUS = [
@@ -414,12 +415,6 @@ def test_newest_installed_kernel_without_boot_entries(tmp_path: Path) -> None:
     assert find_default(RootFS(str(tmp_path)), known(stale=('6.1.0-56-amd64',))) == (None, None)
 
 
-def subprocess_runner(argv: List[str]) -> Tuple[int, str, str]:
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, check=False)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 def fake_grubby(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
     grubby = make(tmp_path, '/bin/grubby', '#!/bin/sh\n' + script)
     grubby.chmod(0o755)
@@ -430,7 +425,7 @@ def test_grubby_names_the_default_on_the_running_system(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_grubby(tmp_path, monkeypatch,
                 '[ "$1" = --default-kernel ] || exit 2\necho /boot/vmlinuz-%s\n' % OLD)
-    assert find_default(RootFS('/'), known(OLD, NEW), subprocess_runner) == (OLD, 'grubby')
+    assert find_default(RootFS('/'), known(OLD, NEW), run_command) == (OLD, 'grubby')
 
 
 def test_grubby_is_not_asked_about_another_root(
@@ -440,7 +435,7 @@ def test_grubby_is_not_asked_about_another_root(
 
     def runner(argv: List[str]) -> Tuple[int, str, str]:
         calls.append(argv)
-        return subprocess_runner(argv)
+        return run_command(argv)
 
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW), runner) == (NEW, 'bls')
     assert calls == []

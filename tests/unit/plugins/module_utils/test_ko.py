@@ -22,6 +22,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     KoError, KoReader, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
 HAS_KMOD = bool(find_command('modinfo') and find_command('modprobe'))
 READERS = [
@@ -31,12 +32,6 @@ READERS = [
 VERSIONS = {'module_layout': 0x4B0A3F52, '_printk': 0x92997ED8, 'kfree': 0x037A0CBA, 'high_bit': 0xFFFFFFFF}
 
 Runner = Callable[[list[str]], tuple[int, str, str]]
-
-
-def run_command(argv: list[str]) -> tuple[int, str, str]:
-    """What the modules pass as runner (module.run_command), in the C locale."""
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL='C'))
-    return result.returncode, result.stdout, result.stderr
 
 
 class RecordingRunner:
