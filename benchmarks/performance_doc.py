@@ -36,7 +36,8 @@ Both tools run as whole processes on the same tree, one after the other, with th
 from building it: `python plugins/modules/dkms_facts.py args.json` (`{"root": ROOT}`, the
 interpreter below) and `dkms status --dkmstree ROOT/var/lib/dkms --sourcetree ROOT/usr/src
 --installtree ROOT/lib/modules` (the dkms source links in the tree are relative, so dkms reads that
-tree). Before timing, the benchmark checks that the facts report every entry as built (installed or
+tree). Python keeps its bytecode cache in the temporary directory, so the collection's code is
+compiled once, in an untimed first run, as it would be once installed. Before timing, the benchmark checks that the facts report every entry as built (installed or
 weak, with a compatible verdict for each weak module) and that dkms status prints exactly one
 `installed` line per package and native kernel (it has nothing to say about weak-covered kernels).
 Times are medians of whole-process wall times; dkms status is repeated less on big trees (about

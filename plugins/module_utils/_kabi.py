@@ -42,9 +42,13 @@ class Symvers(Mapping):
     """{symbol: crc} of one symvers text, looked up one symbol at a time.
 
     A kernel exports some 25,000 symbols and its weak modules import a few dozen, so each
-    lookup finds its own line instead of parsing them all (the whole table is parsed only
-    when iterated, or for a file without tab-separated columns).
+    lookup finds its own line instead of parsing them all. Each search scans the text (a
+    symbol a sibling module exports, like ZFS's hundreds from spl, scans all of it), and a
+    full parse costs about 30 scans: past ``FULL_PARSE_AFTER`` searches the whole table is
+    parsed once. It is parsed at once for iteration, or a file without tab-separated columns.
     """
+
+    FULL_PARSE_AFTER = 32
 
     def __init__(self, text):
         self._text = text
@@ -52,6 +56,8 @@ class Symvers(Mapping):
         self._table = None if '\t' in text else parse_symvers(text)
 
     def _crc(self, symbol):
+        if self._table is None and len(self._found) >= self.FULL_PARSE_AFTER:
+            self._table = parse_symvers(self._text)
         if self._table is not None:
             return self._table.get(symbol)
         if symbol not in self._found:

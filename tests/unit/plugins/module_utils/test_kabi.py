@@ -81,6 +81,21 @@ class TestParseSymvers:
     def test_empty(self) -> None:
         assert parse_symvers('') == {}
 
+    def test_many_lookups_switch_to_the_full_table_and_agree(self) -> None:
+        # Past Symvers.FULL_PARSE_AFTER searches the table is parsed whole: answers stay the same,
+        # a symbol whose last line is malformed included.
+        lines = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t' % (n, n) for n in range(200)]
+        lines += ['nothex\tsym7\tvmlinux\tEXPORT_SYMBOL\t', '0x00000abc\tsym9\tvmlinux\tEXPORT_SYMBOL\t']
+        text = '\n'.join(lines) + '\n'
+        table = parse_symvers(text)
+        symvers = Symvers(text)
+        names = ['sym%d' % n for n in range(0, 400, 3)] + ['sym7', 'sym9', 'absent']
+        assert len(names) > 2 * Symvers.FULL_PARSE_AFTER
+        for name in names:
+            assert symvers.get(name) == table.get(name), name
+        assert (symvers['sym7'], symvers['sym9']) == (7, 0xABC)
+        assert 'sym300' not in symvers
+
 
 class TestReadSymvers:
     @pytest.mark.parametrize(('name', 'encode'), [
