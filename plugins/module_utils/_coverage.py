@@ -95,21 +95,28 @@ class KernelTree:
             self._config = read_kernel_config(self.rootfs, self.kernel.modules_dir)
         return self._config
 
-    def installed_copy(self, name, built_path):
+    def installed_copy(self, name, built_path, location=None):
         """``(path, same)`` of the copy of ``built_path`` in this kernel's tree.
 
+        The copy is looked for in updates/ and extra/, and in ``location`` (the module's
+        DEST_MODULE_LOCATION, such as ``/kernel/drivers/video``) when given.
         ``same`` is True when the bytes match (or dkms compressed the copy on install, so
         only the name can be compared cheaply), False when they differ, None when the copy
         cannot be read; ``path`` is None when there is no copy. Compared once per file.
         """
-        key = (name, built_path)
+        key = (name, built_path, location)
         if key not in self._copies:
-            self._copies[key] = self._find_copy(name, built_path)
+            self._copies[key] = self._find_copy(name, built_path, location)
         return self._copies[key]
 
-    def _find_copy(self, name, built_path):
+    def _find_copy(self, name, built_path, location):
+        candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
+        if location:
+            stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
+            candidates += [stem + suffix for suffix in MODULE_SUFFIXES
+                           if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
         found = (None, False)
-        for path in self.out_of_tree.get(normalize_module_name(name), ()):
+        for path in candidates:
             if split_module_suffix(path)[1] != split_module_suffix(built_path)[1]:
                 return path, True
             try:
@@ -224,7 +231,7 @@ def _provided_files(rootfs, tree, trees):
                     provided[_canonical(rootfs, path)] = record
                     installed_version = package.installed.get(build.kernel, (None,))[0]
                     if installed_version == version.version and build.kernel in trees:
-                        copy, same = trees[build.kernel].installed_copy(name, path)
+                        copy, same = trees[build.kernel].installed_copy(name, path, version.install_location(name))
                         if copy and same is not False:
                             # An unreadable copy still names its weak links' owner; reading
                             # it for the verdict then reports the problem.
@@ -245,7 +252,7 @@ def _installed_candidate(package, version, release, kernel_tree):
         return Candidate('broken', version.version, {})
     modules = {}
     for name, built_path in sorted(build.modules.items()):
-        copy, same = kernel_tree.installed_copy(name, built_path)
+        copy, same = kernel_tree.installed_copy(name, built_path, version.install_location(name))
         modules[name] = module_fact('installed' if copy and same else 'broken', path=copy, target=built_path)
     status = 'installed' if all(m['status'] == 'installed' for m in modules.values()) else 'broken'
     return Candidate(status, version.version, modules)

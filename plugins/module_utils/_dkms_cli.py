@@ -125,13 +125,14 @@ class KernelView:
         build = self.build(version)
         if build is None:
             return ABSENT
-        if self.package.installed.get(self.kernel) == (version, self.arch) and self._copies_present(build):
+        if self.package.installed.get(self.kernel) == (version, self.arch) \
+                and self._copies_present(self.package.versions[version], build):
             return INSTALLED
         return BUILT
 
-    def _copies_present(self, build):
+    def _copies_present(self, package_version, build):
         for name, path in build.modules.items():
-            copy, same = self._tree.installed_copy(name, path)
+            copy, same = self._tree.installed_copy(name, path, package_version.install_location(name))
             if not copy or not same:
                 return False
         return True

@@ -26,6 +26,7 @@ DEFAULT_DKMS_TREE = '/var/lib/dkms'
 DEFAULT_SOURCE_TREE = '/usr/src'
 DEFAULT_INSTALL_TREE = '/lib/modules'
 MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
+DEST_MODULE_LOCATION_PREFIXES = ('/kernel', '/updates', '/extra')
 _KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
 
 
@@ -94,8 +95,8 @@ class DkmsConf:
             return None
         return (value or '').strip().lower() in ('yes', 'y', 'true', '1')
 
-    def dest_module_names(self):
-        """Installed module names in index order, or None when not static."""
+    def _dest_module_names(self):
+        """{index: installed module name}, or None when not static."""
         built = self.variables.get_array('BUILT_MODULE_NAME')
         dest = self.variables.get_array('DEST_MODULE_NAME')
         if built is UNKNOWN or dest is UNKNOWN:
@@ -107,13 +108,36 @@ class DkmsConf:
                 return None
             built = {0: package}
         dest = dest or {}
-        names = []
-        for index in sorted(built):
+        names = {}
+        for index in built:
             name = dest.get(index) or built[index]
             if name is UNKNOWN:
                 return None
-            names.append(name)
+            names[index] = name
         return names
+
+    def dest_module_names(self):
+        """Installed module names in index order, or None when not static."""
+        names = self._dest_module_names()
+        return None if names is None else [names[index] for index in sorted(names)]
+
+    def dest_module_locations(self):
+        """{installed module name: normalized DEST_MODULE_LOCATION} of the entries a static read tells.
+
+        dkms refuses locations outside /kernel, /updates and /extra, so others are left out.
+        """
+        names = self._dest_module_names()
+        locations = self.variables.get_array('DEST_MODULE_LOCATION')
+        if not names or locations is UNKNOWN or not locations:
+            return {}
+        found = {}
+        for index, name in names.items():
+            location = locations.get(index)
+            if location and location is not UNKNOWN:
+                location = posixpath.normpath('/' + location.lstrip('/'))
+                if location.startswith(DEST_MODULE_LOCATION_PREFIXES):
+                    found[name] = location
+        return found
 
     def excludes(self, release, arch, kernel_config=None):
         """Whether BUILD_EXCLUSIVE_* rules ``release`` out: True, False or None (unknown).
@@ -171,6 +195,16 @@ class PackageVersion:
         self.broken = broken      # source link dangling or missing
         self.conf = conf          # DkmsConf, or None when dkms.conf cannot be read
         self.builds = builds      # {kernel release: Build}
+
+    def install_location(self, module):
+        """Where dkms.conf asks ``module`` to be installed (``/kernel/drivers/video``), or None.
+
+        dkms installs into updates/ or extra/ on the distributions it knows from os-release
+        (the first word of ID_LIKE, else ID: debian, ubuntu, arch, suse, fedora, rhel, and
+        centos since dkms 3.4.2) and into DEST_MODULE_LOCATION everywhere else: Gentoo,
+        Alpine, or Amazon Linux 2 (ID_LIKE "centos rhel fedora") with an older dkms.
+        """
+        return self.conf.dest_module_locations().get(module) if self.conf else None
 
     def module_names(self):
         """Installed module names: the builds are authoritative, dkms.conf otherwise."""

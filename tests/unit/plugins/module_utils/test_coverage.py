@@ -127,6 +127,32 @@ def test_installed_file_that_differs_is_broken(system: SystemTree) -> None:
     assert Run(system.root).status(ABI) == 'broken'
 
 
+def test_install_in_dest_module_location(system: SystemTree) -> None:
+    # Where dkms has no override for the distribution (Gentoo, Alpine, Amazon Linux 2 with an
+    # older dkms) it installs into DEST_MODULE_LOCATION, NVIDIA's being /kernel/drivers/video.
+    conf = dkms_conf('hello', '1.0', ['hello']).replace('/updates/dkms', '/kernel/drivers/video')
+    system.kernel(ABI)
+    system.kernel('6.1.0-50-amd64')
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    for release in (ABI, '6.1.0-50-amd64'):
+        system.build('hello', '1.0', release)
+        updates = system.path('/lib/modules/%s/updates/dkms/hello.ko' % release)
+        video = system.path('/lib/modules/%s/kernel/drivers/video/hello.ko' % release)
+        video.parent.mkdir(parents=True)
+        updates.rename(video)
+    # On the second kernel the copy went to another driver directory than dkms.conf names.
+    other = system.path('/lib/modules/6.1.0-50-amd64/kernel/drivers/gpu/hello.ko')
+    other.parent.mkdir(parents=True)
+    system.path('/lib/modules/6.1.0-50-amd64/kernel/drivers/video/hello.ko').rename(other)
+    run = Run(system.root)
+    assert run.status(ABI) == 'installed'
+    assert run.package(ABI)['modules']['hello']['path'] == '/lib/modules/%s/kernel/drivers/video/hello.ko' % ABI
+    assert run.status('6.1.0-50-amd64') == 'broken'
+    assert run.facts['uncovered'] == [{'kernel': '6.1.0-50-amd64', 'package': 'hello', 'version': '1.0',
+                                       'status': 'broken', 'headers': True}]
+    assert run.warnings == []
+
+
 def test_dangling_weak_link_is_broken(system: SystemTree) -> None:
     system.kernel(ABI)
     system.kernel('6.1.0-50-amd64')

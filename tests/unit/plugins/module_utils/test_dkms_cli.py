@@ -141,6 +141,13 @@ def test_state_follows_the_tree(sandbox: Sandbox) -> None:
     assert view(sandbox, 'hello', '6.1.0-3-other').state('1.0') == cli.ABSENT
     linked = view(sandbox, 'hello', '6.1.0-4-linked')
     assert linked.state('1.0') == cli.BUILT and linked.linked_without_copies('1.0')
+    # dkms.conf's DEST_MODULE_LOCATION is where dkms installs on distributions it has no override for.
+    sandbox.register('video', '2.0', conf='DEST_MODULE_LOCATION[0]="/kernel/drivers/video"\n')
+    sandbox.install('video', '2.0', '6.1.0-1-inst', copy=False)
+    copy = sandbox.install_tree / '6.1.0-1-inst' / 'kernel' / 'drivers' / 'video' / 'video.ko'
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b'\x7fELF built')
+    assert view(sandbox, 'video', '6.1.0-1-inst').state('2.0') == cli.INSTALLED
     # A copy that differs from the build is not an installation of it.
     (sandbox.install_tree / '6.1.0-1-inst' / 'updates' / 'dkms' / 'hello.ko').write_bytes(b'other')
     assert view(sandbox, 'hello', '6.1.0-1-inst').state('1.0') == cli.BUILT

@@ -310,6 +310,24 @@ class TestDestModuleNames:
         assert DkmsConf(parse_shell_vars('')).dest_module_names() is None
 
 
+class TestDestModuleLocations:
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('DEST_MODULE_LOCATION[0]="/kernel/drivers/video"\n', {'hello': '/kernel/drivers/video'}),
+        ('BUILT_MODULE_NAME=(a b)\nDEST_MODULE_NAME[1]=renamed\n'
+         'DEST_MODULE_LOCATION=("/updates/dkms" "/kernel/drivers//net/")\n',
+         {'a': '/updates/dkms', 'renamed': '/kernel/drivers/net'}),
+        ('BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION[1]=/extra\n', {'b': '/extra'}),
+        # dkms refuses other places; a climb out of the kernel's tree is one of them.
+        ('DEST_MODULE_LOCATION[0]="/kernel/../../../etc"\n', {}),
+        ('DEST_MODULE_LOCATION[0]="/lib/firmware"\n', {}),
+        ('DEST_MODULE_LOCATION[0]=$(where)\n', {}),
+        ('BUILT_MODULE_NAME[0]=$(ls)\nDEST_MODULE_LOCATION[0]=/kernel\n', {}),
+        ('', {}),
+    ])
+    def test_locations(self, text: str, expected: dict[str, str]) -> None:
+        assert conf(text).dest_module_locations() == expected
+
+
 class TestAutoinstall:
     @pytest.mark.parametrize(('text', 'expected'), [
         ('AUTOINSTALL="yes"', True), ('AUTOINSTALL=YES', True), ('AUTOINSTALL=y', True),
