@@ -21,7 +21,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, read_kernel_config, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
-    read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
+    OUT_OF_TREE_DIRS, read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 SCHEMA_VERSION = 1
@@ -111,7 +111,7 @@ class KernelTree:
 
     def _find_copy(self, name, built_path, location):
         candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
-        if location:
+        if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
             stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
             candidates += [stem + suffix for suffix in MODULE_SUFFIXES
                            if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]

@@ -82,6 +82,7 @@ class DkmsConf:
 
     def __init__(self, variables):
         self.variables = variables
+        self._locations = None
 
     @staticmethod
     def _known(value):
@@ -126,6 +127,11 @@ class DkmsConf:
 
         dkms refuses locations outside /kernel, /updates and /extra, so others are left out.
         """
+        if self._locations is None:
+            self._locations = self._read_dest_module_locations()
+        return self._locations
+
+    def _read_dest_module_locations(self):
         names = self._dest_module_names()
         locations = self.variables.get_array('DEST_MODULE_LOCATION')
         if not names or locations is UNKNOWN or not locations:
