@@ -23,6 +23,7 @@ grep -E 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$work/rerun
 
 play -e "@$baseline" no_headers.yml
 play -e "@$baseline" failing_package.yml
+play -e "@$baseline" dest_location.yml
 
 # Two runs that both plan the same build: an outside holder of the lock keeps them waiting until
 # both have gathered their facts, then exactly one builds and the other finds it done.
