@@ -2,16 +2,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """kABI verdicts: will a module built for one kernel load on another.
 
-The loader's rules (kernel/module/version.c, kmod's depmod): the vermagic text after the
-first space must match when the module has symbol versions (the whole string otherwise),
-and every (symbol, CRC) the module imports, ``module_layout`` included, must be exported
-by the target kernel with the same CRC, or by a module that is also available there.
+The loader's rules (kernel/module/version.c and main.c, kmod's depmod): the vermagic text
+after the first space must match when the module has symbol versions (the whole string
+otherwise), and every (symbol, CRC) the module imports, ``module_layout`` included, must be
+exported by the target kernel with the same CRC, or by a module that is also available there.
+A GPL-only export is invisible to a module whose license is not GPL-compatible, and a symbol
+exported in a namespace needs the module to import that namespace.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections import namedtuple
 from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
@@ -22,8 +25,34 @@ class SymversError(Exception):
     """A symvers file that cannot be read or decompressed."""
 
 
+# license_is_gpl_compatible() in include/linux/license.h.
+GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
+                                     'Dual MIT/GPL', 'Dual MPL/GPL'])
+
+
+class Export(namedtuple('Export', ['crc', 'gpl_only', 'namespace'])):
+    """One symbol a kernel exports: its CRC (low 32 bits), GPL-only or not, its namespace or None."""
+
+    __slots__ = ()
+
+
+def _export(crc_text, columns):
+    """The Export of one symvers line: its CRC text and the columns after the symbol.
+
+    Raises ValueError for a CRC that is not hex. The columns are "module, kind, namespace"
+    (the namespace since 5.4, absent before); 5.4 to 5.8 before a stable fix wrote
+    "namespace, module, kind", so the kind column is found by its EXPORT_ prefix.
+    """
+    crc = int(crc_text, 16) & 0xffffffff
+    for index, column in enumerate(columns[:3]):
+        if column.startswith('EXPORT_'):
+            namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
+            return Export(crc, column.endswith('_GPL'), namespace.strip() or None)
+    return Export(crc, False, None)
+
+
 def parse_symvers(text):
-    """{symbol: crc} of a Module.symvers/symvers text; malformed lines are skipped."""
+    """{symbol: Export} of a Module.symvers/symvers text; malformed lines are skipped."""
     exports = {}
     for line in text.splitlines():
         fields = line.split('\t')
@@ -32,14 +61,14 @@ def parse_symvers(text):
             if len(fields) < 2:
                 continue
         try:
-            exports[fields[1]] = int(fields[0], 16) & 0xffffffff
+            exports[fields[1]] = _export(fields[0], fields[2:])
         except ValueError:
             continue
     return exports
 
 
 class Symvers(Mapping):
-    """{symbol: crc} of one symvers text, looked up one symbol at a time.
+    """{symbol: Export} of one symvers text, looked up one symbol at a time.
 
     A kernel exports some 25,000 symbols and its weak modules import a few dozen, so each
     lookup finds its own line instead of parsing them all. Each search scans the text (a
@@ -72,8 +101,10 @@ class Symvers(Mapping):
         while at >= 0:
             crc = self._text[self._text.rfind('\n', 0, at) + 1:at]
             if '\t' not in crc:
+                end = self._text.find('\n', at)
+                rest = self._text[at + len(needle):end if end >= 0 else len(self._text)]
                 try:
-                    return int(crc, 16) & 0xffffffff
+                    return _export(crc, rest.rstrip('\r').split('\t'))
                 except ValueError:
                     pass
             # Occurrences may overlap ("\tvmlinux\tvmlinux\t"): search up to this one's end.
@@ -125,41 +156,55 @@ def vermagic_suffix(vermagic):
 class Verdict:
     """Whether one module loads on one kernel, and why not."""
 
-    __slots__ = ('missing', 'mismatched', 'vermagic')
+    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic')
 
-    def __init__(self, missing, mismatched, vermagic):
-        self.missing = missing          # imported symbols nobody on the kernel exports
+    def __init__(self, missing, mismatched, namespaces, vermagic):
+        self.missing = missing          # imported symbols nobody on the kernel exports to this module
         self.mismatched = mismatched    # exported with another CRC
+        self.namespaces = namespaces    # namespaces of imported symbols the module does not import
         self.vermagic = vermagic        # True/False, None when the kernel's is unknown
 
     @property
     def compatible(self):
-        return not self.missing and not self.mismatched and self.vermagic is not False
+        return not self.missing and not self.mismatched and not self.namespaces and self.vermagic is not False
 
     def as_fact(self):
-        return {'compatible': self.compatible, 'missing': self.missing,
-                'mismatched': self.mismatched, 'vermagic': self.vermagic}
+        return {'compatible': self.compatible, 'missing': self.missing, 'mismatched': self.mismatched,
+                'namespaces': self.namespaces, 'vermagic': self.vermagic}
 
 
 def judge(module, kernel_exports, kernel_vermagic, sibling_exports=None, kernel_release=None):
     """Verdict for the ModuleInfo ``module`` on a kernel.
 
-    ``kernel_exports``: {symbol: crc} of the kernel's symvers. ``kernel_vermagic``: an
+    ``kernel_exports``: {symbol: Export} of the kernel's symvers. ``kernel_vermagic``: an
     in-tree module's vermagic string of that kernel, or None when unknown.
     ``sibling_exports``: symbols exported by modules of the same package that are
     available on the kernel too; their CRCs come from the same build, so names suffice.
     ``kernel_release``: compared with the whole vermagic of modules without versions.
     """
     sibling_exports = sibling_exports or frozenset()
-    missing, mismatched = [], []
+    gpl_ok = module.license in GPL_COMPATIBLE_LICENSES
+    missing, mismatched, namespaces = [], [], []
     for symbol, crc in module.versions:
-        if symbol in kernel_exports:
-            if kernel_exports[symbol] != crc:
-                mismatched.append(symbol)
-        elif symbol not in sibling_exports:
+        exported = kernel_exports.get(symbol)
+        if exported is None:
+            if symbol not in sibling_exports:
+                missing.append(symbol)
+        elif exported.crc != crc:
+            mismatched.append(symbol)
+        elif exported.gpl_only and not gpl_ok:
+            # The loader does not offer GPL-only symbols to such a module: "Unknown symbol".
             missing.append(symbol)
-    return Verdict(sorted(set(missing)), sorted(set(mismatched)),
+        elif _namespace_not_imported(exported.namespace, module):
+            namespaces.append(exported.namespace)
+    return Verdict(sorted(set(missing)), sorted(set(mismatched)), sorted(set(namespaces)),
                    _vermagic_matches(module, kernel_vermagic, kernel_release))
+
+
+def _namespace_not_imported(namespace, module):
+    # "module:NAME,..." namespaces (6.16+) are granted by module name, not by import_ns; they
+    # are left to the loader rather than guessed.
+    return bool(namespace) and not namespace.startswith('module:') and namespace not in module.import_ns
 
 
 def _vermagic_matches(module, kernel_vermagic, kernel_release):

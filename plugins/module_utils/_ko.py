@@ -50,15 +50,17 @@ class KoUnreadableHere(KoError):
 class ModuleInfo:
     """What one module file says about itself."""
 
-    __slots__ = ('name', 'vermagic', 'depends', 'license', 'versions', 'has_versions',
+    __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'versions', 'has_versions',
                  'elf_class', 'machine', 'little_endian', 'exports')
 
-    def __init__(self, name=None, vermagic=None, depends=None, license=None, versions=None,
+    def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None):
         self.name = name
         self.vermagic = vermagic
         self.depends = list(depends or [])
         self.license = license
+        # Symbol namespaces the module imports (MODULE_IMPORT_NS), one modinfo entry each.
+        self.import_ns = list(import_ns or [])
         # (symbol, crc) pairs, crc an int of its low 32 bits, in file order without repeats.
         self.versions = list(versions or [])
         self.has_versions = has_versions
@@ -179,11 +181,14 @@ def _elf_header(data, path):
 
 
 def _modinfo_fields(entries):
-    """name, vermagic, depends, license from ``key=value`` entries (first of each wins)."""
+    """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value`` entries."""
     fields = {}
+    import_ns = []
     for entry in entries:
         key, sep, value = entry.partition('=')
-        if sep and key not in fields:
+        if sep and key == 'import_ns':
+            import_ns.append(value)
+        elif sep and key not in fields:
             fields[key] = value
     depends = fields.get('depends')
     return {
@@ -191,6 +196,7 @@ def _modinfo_fields(entries):
         'vermagic': fields.get('vermagic'),
         'depends': [name for name in depends.split(',') if name] if depends else [],
         'license': fields.get('license'),
+        'import_ns': import_ns,
     }
 
 

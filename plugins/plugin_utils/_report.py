@@ -83,6 +83,7 @@ def _module_reasons(modules: Mapping[str, Any]) -> list[str]:
         problems = [
             _symbols('missing symbols', kabi.get('missing')),
             _symbols('mismatched CRCs', kabi.get('mismatched')),
+            _symbols('namespaces not imported', kabi.get('namespaces')),
             'vermagic differs' if kabi.get('vermagic') is False else None,
         ]
         if module.get('status') == 'broken':

@@ -142,6 +142,17 @@ def test_report_model_cuts_long_symbol_lists_and_rejects_unknown_statuses() -> N
     assert cell['reasons'] == ['hello: missing symbols: %s (+8 more)' % ', '.join('sym%d' % i for i in range(12))]
 
 
+def test_report_model_names_namespaces_not_imported() -> None:
+    facts = load('covered.json')
+    package = facts['kernels']['5.14.0-503.11.1.el9_5.x86_64']['packages']['hello']
+    package['status'] = 'weak-incompatible'
+    package['modules']['hello']['kabi'] = {
+        'compatible': False, 'missing': [], 'mismatched': [], 'namespaces': ['CXL'], 'vermagic': True,
+    }
+    cell = report_model({'h': facts})['packages'][0]['rows'][0]['cells'][1]
+    assert cell['reasons'] == ['hello: namespaces not imported: CXL']
+
+
 def test_report_model_of_nothing() -> None:
     model = report_model({})
     assert model['packages'] == [] and model['failed'] == [] and model['summary']['hosts'] == 0

@@ -70,11 +70,12 @@ def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
     run = Run(demo)
     modules = run.package(ABI + '+broken')['modules']
     assert modules['hello']['kabi'] == {'compatible': False, 'missing': [], 'mismatched': ['kfree'],
-                                        'vermagic': True}
+                                        'namespaces': [], 'vermagic': True}
     # hello_ext needs hello's export; hello does not load, so neither does hello_ext.
     assert modules['hello_ext']['kabi']['missing'] == ['hello_export']
     clone = run.package(ABI + '+clone')['modules']['hello_ext']
-    assert clone == {'status': 'weak', 'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'vermagic': True},
+    assert clone == {'status': 'weak',
+                     'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'vermagic': True},
                      'path': '/lib/modules/%s+clone/weak-updates/hello_ext.ko' % ABI,
                      'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None}
 
@@ -151,6 +152,27 @@ def test_install_in_dest_module_location(system: SystemTree) -> None:
     assert run.facts['uncovered'] == [{'kernel': '6.1.0-50-amd64', 'package': 'hello', 'version': '1.0',
                                        'status': 'broken', 'headers': True}]
     assert run.warnings == []
+
+
+def test_weak_link_to_a_symbol_moved_into_a_namespace(system: SystemTree) -> None:
+    # The clone exports kfree with the same CRC but in a namespace the module does not import.
+    system.kernel(ABI)
+    clone = ABI + '+clone'
+    system.kernel(clone, abi=ABI)
+    symvers = system.path('/lib/modules/%s/build/Module.symvers' % clone)
+    symvers.write_text(symvers.read_text().replace('\tkfree\tvmlinux\tEXPORT_SYMBOL\t\n', '\tkfree\tvmlinux\tEXPORT_SYMBOL\tMEMORY\n'))
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(clone, ABI)
+    run = Run(system.root)
+    assert run.status(clone) == 'weak-incompatible'
+    assert run.package(clone)['modules']['hello']['kabi']['namespaces'] == ['MEMORY']
+    # A kernel built to allow missing namespace imports only warns, so the module loads.
+    system.path('/lib/modules/%s/build/.config' % clone).write_text(
+        'CONFIG_X86_64=y\nCONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS=y\n')
+    run = Run(system.root)
+    assert run.status(clone) == 'weak'
+    assert run.package(clone)['modules']['hello']['kabi']['namespaces'] == []
 
 
 def test_dangling_weak_link_is_broken(system: SystemTree) -> None:

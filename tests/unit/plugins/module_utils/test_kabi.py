@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import lzma
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
+    Export,
     Symvers,
     SymversError,
     Verdict,
@@ -36,10 +37,24 @@ SYMVERS = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for s
 
 
 def module(versions: dict[str, int] | None = None, vermagic: str | None = VERMAGIC,
-           has_versions: bool | None = None) -> ModuleInfo:
+           has_versions: bool | None = None, license: str | None = 'GPL',
+           import_ns: list[str] | None = None) -> ModuleInfo:
     versions = EXPORTS if versions is None else versions
     return ModuleInfo(name='hello', vermagic=vermagic, versions=list(versions.items()),
-                      has_versions=bool(versions) if has_versions is None else has_versions)
+                      has_versions=bool(versions) if has_versions is None else has_versions,
+                      license=license, import_ns=import_ns)
+
+
+def exported(crcs: Mapping[str, int]) -> dict[str, Export]:
+    """A kernel's exports with these CRCs, none of them GPL-only or in a namespace."""
+    return {symbol: Export(crc, False, None) for symbol, crc in crcs.items()}
+
+
+def crcs_of(exports: Mapping[str, Export]) -> dict[str, int]:
+    return {symbol: export.crc for symbol, export in exports.items()}
+
+
+KERNEL = exported(EXPORTS)
 
 
 def put(root: Path, in_root: str, data: bytes) -> None:
@@ -55,16 +70,16 @@ class TestParseSymvers:
                 '0x9abcdef0\told_style\tvmlinux\tEXPORT_SYMBOL\n'                  # before namespaces
                 '0x00000001\tlinux_2_4\tvmlinux\n'
                 '0xffffffff\tall_bits\tvmlinux\tEXPORT_SYMBOL\t\n')
-        assert parse_symvers(text) == {'module_layout': 0x4B0A3F52, 'usb_stor_probe': 0x12345678,
+        assert crcs_of(parse_symvers(text)) == {'module_layout': 0x4B0A3F52, 'usb_stor_probe': 0x12345678,
                                        'old_style': 0x9ABCDEF0, 'linux_2_4': 1, 'all_bits': 0xFFFFFFFF}
 
     def test_space_separated_and_crlf(self) -> None:
-        assert parse_symvers('0x00000010 spaced vmlinux EXPORT_SYMBOL\r\n0x11\tshort\r\n') == \
+        assert crcs_of(parse_symvers('0x00000010 spaced vmlinux EXPORT_SYMBOL\r\n0x11\tshort\r\n')) == \
             {'spaced': 0x10, 'short': 0x11}
 
     def test_crc_is_truncated_to_32_bits(self) -> None:
         # 64-bit kernels before 4.x printed CRCs as 64-bit values on some architectures.
-        assert parse_symvers('0xffffffff12345678\twide\tvmlinux\tEXPORT_SYMBOL\n') == {'wide': 0x12345678}
+        assert crcs_of(parse_symvers('0xffffffff12345678\twide\tvmlinux\tEXPORT_SYMBOL\n')) == {'wide': 0x12345678}
 
     def test_malformed_lines_are_skipped(self) -> None:
         text = ('\n'
@@ -73,13 +88,13 @@ class TestParseSymvers:
                 '\tempty_crc\tvmlinux\n'
                 '0x1\n'
                 '0x2\tkept\tvmlinux\tEXPORT_SYMBOL\n')
-        assert parse_symvers(text) == {'kept': 2}
+        assert crcs_of(parse_symvers(text)) == {'kept': 2}
 
     def test_later_line_wins(self) -> None:
-        assert parse_symvers('0x1\tdup\tvmlinux\n0x2\tdup\tvmlinux\n') == {'dup': 2}
+        assert crcs_of(parse_symvers('0x1\tdup\tvmlinux\n0x2\tdup\tvmlinux\n')) == {'dup': 2}
 
     def test_empty(self) -> None:
-        assert parse_symvers('') == {}
+        assert crcs_of(parse_symvers('')) == {}
 
     def test_many_lookups_switch_to_the_full_table_and_agree(self) -> None:
         # Past Symvers.FULL_PARSE_AFTER searches the table is parsed whole: answers stay the same,
@@ -93,9 +108,23 @@ class TestParseSymvers:
         assert len(names) > 2 * Symvers.FULL_PARSE_AFTER
         for name in names:
             assert symvers.get(name) == table.get(name), name
-        assert (symvers['sym7'], symvers['sym9']) == (7, 0xABC)
+        assert (symvers['sym7'].crc, symvers['sym9'].crc) == (7, 0xABC)
         assert 'sym300' not in symvers
 
+    def test_export_kinds_and_namespaces(self) -> None:
+        text = ('0x00000001\tgpl_only\tvmlinux\tEXPORT_SYMBOL_GPL\t\n'
+                '0x00000002\tcxl_sym\tdrivers/cxl/core/cxl_core\tEXPORT_SYMBOL_GPL\tCXL\n'
+                # 5.4 to 5.8 before the stable fix: namespace before the module.
+                '0x00000003\tusb_sym\tUSB_STORAGE\tdrivers/usb/storage/usb-storage\tEXPORT_SYMBOL_GPL\n'
+                '0x00000004\tplain\tvmlinux\tEXPORT_SYMBOL\n'
+                '0x00000005\tunused\tvmlinux\tEXPORT_UNUSED_SYMBOL_GPL\n'
+                '0x00000006\tancient\tvmlinux\n')
+        expected = {'gpl_only': Export(1, True, None), 'cxl_sym': Export(2, True, 'CXL'),
+                    'usb_sym': Export(3, True, 'USB_STORAGE'), 'plain': Export(4, False, None),
+                    'unused': Export(5, True, None), 'ancient': Export(6, False, None)}
+        assert parse_symvers(text) == expected
+        for symbol, export in expected.items():
+            assert Symvers(text).get(symbol) == export, symbol
 
 class TestReadSymvers:
     @pytest.mark.parametrize(('name', 'encode'), [
@@ -107,17 +136,17 @@ class TestReadSymvers:
     ])
     def test_formats(self, tmp_path: Path, name: str, encode: Callable[[bytes], bytes]) -> None:
         put(tmp_path, name, encode(SYMVERS.encode()))
-        assert read_symvers(RootFS(str(tmp_path)), name) == EXPORTS
+        assert crcs_of(read_symvers(RootFS(str(tmp_path)), name)) == EXPORTS
 
     def test_through_an_absolute_link_inside_the_root(self, tmp_path: Path) -> None:
         put(tmp_path, '/usr/src/linux-headers-K/Module.symvers', SYMVERS.encode())
         (tmp_path / 'lib/modules/K').mkdir(parents=True)
         (tmp_path / 'lib/modules/K/build').symlink_to('/usr/src/linux-headers-K')
-        assert read_symvers(RootFS(str(tmp_path)), '/lib/modules/K/build/Module.symvers') == EXPORTS
+        assert crcs_of(read_symvers(RootFS(str(tmp_path)), '/lib/modules/K/build/Module.symvers')) == EXPORTS
 
     def test_non_utf8_bytes_are_replaced(self, tmp_path: Path) -> None:
         put(tmp_path, '/s', b'0x1\tsym\xff\tvmlinux\n')
-        assert read_symvers(RootFS(str(tmp_path)), '/s') == {'sym\ufffd': 1}
+        assert crcs_of(read_symvers(RootFS(str(tmp_path)), '/s')) == {'sym\ufffd': 1}
 
     @pytest.mark.parametrize('data', [
         b'\x1f\x8b' + b'not really gzip',
@@ -144,32 +173,55 @@ class TestReadSymvers:
 
 class TestJudge:
     def test_compatible(self) -> None:
-        verdict = judge(module(), EXPORTS, VERMAGIC)
+        verdict = judge(module(), KERNEL, VERMAGIC)
         assert verdict.compatible
-        assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'vermagic': True}
+        assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
+                                      'vermagic': True}
 
     def test_missing_and_mismatched_are_sorted_and_unique(self) -> None:
         versions = dict(EXPORTS, zzz_gone=1, aaa_gone=2, kfree=EXPORTS['kfree'] ^ 1)
         info = module(versions)
         info.versions.append(('aaa_gone', 2))
-        verdict = judge(info, EXPORTS, VERMAGIC)
+        verdict = judge(info, KERNEL, VERMAGIC)
         assert verdict.as_fact() == {'compatible': False, 'missing': ['aaa_gone', 'zzz_gone'],
-                                     'mismatched': ['kfree'], 'vermagic': True}
+                                     'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
 
     def test_module_layout(self) -> None:
         exports = dict(EXPORTS, module_layout=0xDEADBEEF)
-        assert judge(module(), exports, VERMAGIC).mismatched == ['module_layout']
+        assert judge(module(), exported(exports), VERMAGIC).mismatched == ['module_layout']
         without = {symbol: crc for symbol, crc in EXPORTS.items() if symbol != 'module_layout'}
-        assert judge(module(), without, VERMAGIC).missing == ['module_layout']
+        assert judge(module(), exported(without), VERMAGIC).missing == ['module_layout']
 
     def test_sibling_exports(self) -> None:
         info = module(dict(EXPORTS, hello_core_export=0x5151))
-        assert judge(info, EXPORTS, VERMAGIC).missing == ['hello_core_export']
-        verdict = judge(info, EXPORTS, VERMAGIC, sibling_exports=frozenset(['hello_core_export']))
+        assert judge(info, KERNEL, VERMAGIC).missing == ['hello_core_export']
+        verdict = judge(info, KERNEL, VERMAGIC, sibling_exports=frozenset(['hello_core_export']))
         assert verdict.compatible
         # A kernel export of the same name is still checked by CRC, siblings do not excuse it.
-        verdict = judge(module(dict(EXPORTS, kfree=1)), EXPORTS, VERMAGIC, sibling_exports=frozenset(['kfree']))
+        verdict = judge(module(dict(EXPORTS, kfree=1)), KERNEL, VERMAGIC, sibling_exports=frozenset(['kfree']))
         assert verdict.mismatched == ['kfree']
+
+    @pytest.mark.parametrize(('license', 'loads'), [
+        ('GPL', True), ('GPL v2', True), ('Dual MIT/GPL', True), ('Dual BSD/GPL', True),
+        ('NVIDIA', False), ('Proprietary', False), (None, False),
+    ])
+    def test_gpl_only_exports_need_a_gpl_compatible_license(self, license: str | None, loads: bool) -> None:
+        kernel = dict(KERNEL, kfree=Export(EXPORTS['kfree'], True, None))
+        verdict = judge(module(license=license), kernel, VERMAGIC)
+        # The loader hides GPL-only symbols from such a module: "Unknown symbol kfree".
+        assert (verdict.compatible, verdict.missing) == ((True, []) if loads else (False, ['kfree']))
+
+    def test_namespaced_exports_need_the_namespace_imported(self) -> None:
+        kernel = dict(KERNEL, kfree=Export(EXPORTS['kfree'], False, 'MEMORY'),
+                      _printk=Export(EXPORTS['_printk'], False, 'module:kvm,kvm-*'))
+        verdict = judge(module(), kernel, VERMAGIC)
+        assert verdict.as_fact() == {'compatible': False, 'missing': [], 'mismatched': [],
+                                     'namespaces': ['MEMORY'], 'vermagic': True}
+        assert judge(module(import_ns=['OTHER', 'MEMORY']), kernel, VERMAGIC).compatible
+        # A changed CRC is reported as such, not as a namespace to import.
+        changed = dict(kernel, kfree=Export(1, False, 'MEMORY'))
+        assert judge(module(), changed, VERMAGIC).as_fact()['mismatched'] == ['kfree']
+        assert judge(module(), changed, VERMAGIC).namespaces == []
 
     @pytest.mark.parametrize(('module_vermagic', 'kernel_vermagic', 'expected'), [
         (VERMAGIC, VERMAGIC, True),
@@ -181,7 +233,7 @@ class TestJudge:
     ])
     def test_vermagic_with_versions(self, module_vermagic: str | None, kernel_vermagic: str | None,
                                     expected: bool | None) -> None:
-        verdict = judge(module(vermagic=module_vermagic), EXPORTS, kernel_vermagic)
+        verdict = judge(module(vermagic=module_vermagic), KERNEL, kernel_vermagic)
         assert verdict.vermagic is expected
         assert verdict.compatible is (expected is not False)
 
@@ -200,10 +252,11 @@ class TestJudge:
         assert verdict.missing == [] and verdict.mismatched == []
 
     def test_verdict(self) -> None:
-        assert Verdict([], [], None).compatible
-        assert not Verdict(['x'], [], True).compatible
-        assert not Verdict([], ['x'], True).compatible
-        assert not Verdict([], [], False).compatible
+        assert Verdict([], [], [], None).compatible
+        assert not Verdict(['x'], [], [], True).compatible
+        assert not Verdict([], ['x'], [], True).compatible
+        assert not Verdict([], [], ['NS'], True).compatible
+        assert not Verdict([], [], [], False).compatible
 
     def test_real_module_against_real_symvers(self, tmp_path: Path, ko_builder: KoBuilder) -> None:
         modules = tmp_path / 'lib/modules' / RELEASE
@@ -216,11 +269,12 @@ class TestJudge:
         info = KoReader(fs, reader='pyelftools').read('/lib/modules/%s/updates/dkms/hello.ko' % RELEASE)
         good = judge(info, read_symvers(fs, '/boot/symvers-%s.gz' % RELEASE), VERMAGIC,
                      sibling_exports=frozenset(['hello_core_export']))
-        assert good.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'vermagic': True}
+        assert good.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
+                                  'vermagic': True}
         bad = judge(info, read_symvers(fs, '/lib/modules/%s+broken/build/Module.symvers' % RELEASE),
                     RELEASE + '+broken SMP preempt mod_unload modversions ')
         assert bad.as_fact() == {'compatible': False, 'missing': ['hello_core_export'],
-                                 'mismatched': ['kfree'], 'vermagic': True}
+                                 'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
 
 
 class TestVermagic:
@@ -279,8 +333,8 @@ class TestProperties:
     @example('0x\tx')
     @example('0x' + 'f' * 5000 + '\tbig')
     def test_parse_never_raises(self, text: str) -> None:
-        for symbol, crc in parse_symvers(text).items():
-            assert isinstance(symbol, str) and 0 <= crc <= 0xFFFFFFFF
+        for symbol, export in parse_symvers(text).items():
+            assert isinstance(symbol, str) and 0 <= export.crc <= 0xFFFFFFFF
 
     @settings(max_examples=200, deadline=None, derandomize=True)
     @given(st.one_of(st.binary(), st.binary().map(lambda data: GZIP_MAGIC + data),
@@ -294,7 +348,7 @@ class TestProperties:
                 exports = read_symvers(RootFS(top), '/symvers')
             except SymversError:
                 return
-            assert all(isinstance(crc, int) for crc in dict(exports).values())
+            assert all(isinstance(export.crc, int) for export in dict(exports).values())
 
     @settings(max_examples=300, deadline=None, derandomize=True)
     @given(st.lists(st.tuples(st.sampled_from(['0x1', '0xdeadbeef', '0xffffffff1', 'zz', '', '0x']),

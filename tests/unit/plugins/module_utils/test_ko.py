@@ -143,6 +143,11 @@ def test_module_without_versions_or_modinfo(ko_builder: KoBuilder, tmp_path: Pat
     assert (bare.name, bare.vermagic, bare.license, bare.depends, bare.has_versions) == (None, None, None, [], False)
 
 
+def test_every_imported_namespace_is_read(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    ko_builder.build_ko(tmp_path, 'cxlish', extra_modinfo=['import_ns=CXL', 'import_ns=USB_STORAGE'])
+    assert read(tmp_path, '/cxlish.ko', reader_name).import_ns == ['CXL', 'USB_STORAGE']
+
+
 def test_first_modinfo_entry_wins(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
     ko_builder.build_ko(tmp_path, 'dual', license='GPL', extra_modinfo=['license=Proprietary', 'alias=pci:v*',
                                                                         'vermagic=second', 'unicode=été'])
