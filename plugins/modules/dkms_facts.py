@@ -150,14 +150,15 @@ ansible_facts:
           sample: {"hello": {"versions": ["1.0"], "newest": "1.0", "autoinstall": true,
                    "modules": ["hello"], "broken_versions": []}}
         kernels:
-          description: Kernels by release with C(installed), C(stale), C(headers), C(running), C(default),
-            C(symvers), C(covered) and C(packages) (per package C(status), C(covered), C(version), C(outdated),
-            C(provider_kernel) and per module C(status), C(path), C(target), C(kabi), C(shadowed_by)).
-          - C(kabi) is null when not checked, else C(compatible) and why not, as the kernel loader would
-            refuse the module; C(missing) (imported symbols the kernel does not export to this module,
-            GPL-only exports included when the module's license is not GPL-compatible), C(mismatched)
-            (exported with another CRC), C(namespaces) (symbol namespaces the module would have to import
-            with C(MODULE_IMPORT_NS)) and C(vermagic) (whether it matches, null when unknown).
+          description:
+            - Kernels by release with C(installed), C(stale), C(headers), C(running), C(default),
+              C(symvers), C(covered) and C(packages) (per package C(status), C(covered), C(version), C(outdated),
+              C(provider_kernel) and per module C(status), C(path), C(target), C(kabi), C(shadowed_by)).
+            - C(kabi) is null when not checked, else C(compatible) and why not, as the kernel loader would
+              refuse the module; C(missing) (imported symbols the kernel does not export to this module,
+              GPL-only exports included when the module's license is not GPL-compatible), C(mismatched)
+              (exported with another CRC), C(namespaces) (symbol namespaces the module would have to import
+              with C(MODULE_IMPORT_NS)) and C(vermagic) (whether it matches, null when unknown).
           type: dict
         uncovered:
           description: Every (kernel, package) pair that is not covered, sorted by kernel then package.

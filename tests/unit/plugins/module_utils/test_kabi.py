@@ -71,7 +71,7 @@ class TestParseSymvers:
                 '0x00000001\tlinux_2_4\tvmlinux\n'
                 '0xffffffff\tall_bits\tvmlinux\tEXPORT_SYMBOL\t\n')
         assert crcs_of(parse_symvers(text)) == {'module_layout': 0x4B0A3F52, 'usb_stor_probe': 0x12345678,
-                                       'old_style': 0x9ABCDEF0, 'linux_2_4': 1, 'all_bits': 0xFFFFFFFF}
+                                                'old_style': 0x9ABCDEF0, 'linux_2_4': 1, 'all_bits': 0xFFFFFFFF}
 
     def test_space_separated_and_crlf(self) -> None:
         assert crcs_of(parse_symvers('0x00000010 spaced vmlinux EXPORT_SYMBOL\r\n0x11\tshort\r\n')) == \
@@ -126,6 +126,7 @@ class TestParseSymvers:
         for symbol, export in expected.items():
             assert Symvers(text).get(symbol) == export, symbol
 
+
 class TestReadSymvers:
     @pytest.mark.parametrize(('name', 'encode'), [
         ('/lib/modules/K/build/Module.symvers', lambda data: data),
@@ -176,7 +177,7 @@ class TestJudge:
         verdict = judge(module(), KERNEL, VERMAGIC)
         assert verdict.compatible
         assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
-                                      'vermagic': True}
+                                     'vermagic': True}
 
     def test_missing_and_mismatched_are_sorted_and_unique(self) -> None:
         versions = dict(EXPORTS, zzz_gone=1, aaa_gone=2, kfree=EXPORTS['kfree'] ^ 1)
