@@ -22,7 +22,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_k
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     OUT_OF_TREE_DIRS, read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
 COVERED_STATUSES = ('installed', 'weak', 'excluded')
@@ -95,21 +95,22 @@ class KernelTree:
             self._config = read_kernel_config(self.rootfs, self.kernel.modules_dir)
         return self._config
 
-    def installed_copy(self, name, built_path, location=None):
-        """``(path, same)`` of the copy of ``built_path`` in this kernel's tree.
+    def installed_copy(self, version, name):
+        """``(path, same)`` of the copy in this kernel's tree of module ``name`` as dkms built it
+        for this kernel from PackageVersion ``version``.
 
-        The copy is looked for in updates/ and extra/, and in ``location`` (the module's
-        DEST_MODULE_LOCATION, such as ``/kernel/drivers/video``) when given.
+        The copy is looked for in updates/ and extra/, and where the module's
+        DEST_MODULE_LOCATION puts it (such as ``/kernel/drivers/video``).
         ``same`` is True when the bytes match (or dkms compressed the copy on install, so
         only the name can be compared cheaply), False when they differ, None when the copy
         cannot be read; ``path`` is None when there is no copy. Compared once per file.
         """
-        key = (name, built_path, location)
-        if key not in self._copies:
-            self._copies[key] = self._find_copy(name, built_path, location)
-        return self._copies[key]
+        return remembered(self._copies, (version.name, version.version, name),
+                          lambda key: self._find_copy(version, name))
 
-    def _find_copy(self, name, built_path, location):
+    def _find_copy(self, version, name):
+        built_path = version.builds[self.kernel.release].modules[name]
+        location = version.install_location(name)
         candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
         if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
             stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
@@ -142,18 +143,19 @@ class KabiJudge:
         self._in_tree = {}
 
     def exports(self, release):
-        if release not in self._exports:
-            kernel = self.kernels[release]
-            exports = None
-            if kernel.symvers is None:
-                self.warn('kernel %s has no symvers file: its weak links cannot be kABI-checked' % release)
-            else:
-                try:
-                    exports = read_symvers(self.rootfs, kernel.symvers)
-                except SymversError as exc:
-                    self.warn(str(exc))
-            self._exports[release] = exports
-        return self._exports[release]
+        """The kernel's Symvers, or None (with a warning) when it has none to read."""
+        return remembered(self._exports, release, self._read_exports)
+
+    def _read_exports(self, release):
+        symvers = self.kernels[release].symvers
+        if symvers is None:
+            self.warn('kernel %s has no symvers file: its weak links cannot be kABI-checked' % release)
+            return None
+        try:
+            return read_symvers(self.rootfs, symvers)
+        except SymversError as exc:
+            self.warn(str(exc))
+            return None
 
     def vermagic(self, release):
         """The kernel's vermagic: from one of its own modules, else from its headers."""
@@ -164,11 +166,10 @@ class KabiJudge:
 
     def in_tree_module(self, release):
         """ModuleInfo of one of the kernel's own modules, or None; read once per kernel."""
-        if release not in self._in_tree:
-            self._in_tree[release] = self._read_in_tree_module(self.kernels[release])
-        return self._in_tree[release]
+        return remembered(self._in_tree, release, self._read_in_tree_module)
 
-    def _read_in_tree_module(self, kernel):
+    def _read_in_tree_module(self, release):
+        kernel = self.kernels[release]
         for relative in sorted(self.trees[kernel.release].in_tree.values())[:3]:
             stem = split_module_suffix(posixpath.join(kernel.modules_dir, relative))[0]
             for suffix in MODULE_SUFFIXES:
@@ -235,7 +236,7 @@ def _provided_files(rootfs, tree, trees):
                     provided[_canonical(rootfs, path)] = record
                     installed_version = package.installed.get(build.kernel, (None,))[0]
                     if installed_version == version.version and build.kernel in trees:
-                        copy, same = trees[build.kernel].installed_copy(name, path, version.install_location(name))
+                        copy, same = trees[build.kernel].installed_copy(version, name)
                         if copy and same is not False:
                             # An unreadable copy still names its weak links' owner; reading
                             # it for the verdict then reports the problem.
@@ -256,7 +257,7 @@ def _installed_candidate(package, version, release, kernel_tree):
         return Candidate('broken', version.version, {})
     modules = {}
     for name, built_path in sorted(build.modules.items()):
-        copy, same = kernel_tree.installed_copy(name, built_path, version.install_location(name))
+        copy, same = kernel_tree.installed_copy(version, name)
         modules[name] = module_fact('installed' if copy and same else 'broken', path=copy, target=built_path)
     status = 'installed' if all(m['status'] == 'installed' for m in modules.values()) else 'broken'
     return Candidate(status, version.version, modules)
@@ -379,7 +380,7 @@ def _choose(candidates, ordered_versions):
 
 def package_on_kernel(context, package, release, arch):
     ordered = package.ordered_versions()
-    newest = package.versions[ordered[-1]] if ordered else None
+    newest = package.newest()
     chosen = _choose(_candidates(context, package, release), ordered)
     if chosen is None or chosen.status not in ('installed', 'weak'):
         excluded = newest.conf.excludes(release, arch, lambda: context.trees[release].config) \
@@ -402,7 +403,7 @@ def package_on_kernel(context, package, release, arch):
 
 def _package_fact(package):
     ordered = package.ordered_versions()
-    newest = package.versions[ordered[-1]] if ordered else None
+    newest = package.newest()
     return {
         'versions': ordered,
         'newest': ordered[-1] if ordered else None,

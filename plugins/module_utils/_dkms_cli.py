@@ -131,8 +131,8 @@ class KernelView:
         return BUILT
 
     def _copies_present(self, package_version, build):
-        for name, path in build.modules.items():
-            copy, same = self._tree.installed_copy(name, path, package_version.install_location(name))
+        for name in build.modules:
+            copy, same = self._tree.installed_copy(package_version, name)
             if not copy or not same:
                 return False
         return True
@@ -276,11 +276,14 @@ class Manager:
         p = self.params
         self.tree = read_dkms_tree(self.rootfs, self.warn, names=[p['name']], dkms_tree=p['dkms_tree'],
                                    source_tree=p['source_tree'], install_tree=p['install_tree'])
-        return self.tree.packages.get(p['name'])
+
+    @property
+    def package(self):
+        """The package as the last read of the tree shows it, or None when dkms does not know it."""
+        return self.tree.packages.get(self.params['name'])
 
     def view(self, kernel):
-        return KernelView(self.rootfs, self.warn, self.tree.packages.get(self.params['name']), kernel,
-                          self.arch, self.tree.install_tree)
+        return KernelView(self.rootfs, self.warn, self.package, kernel, self.arch, self.tree.install_tree)
 
     def argv(self, action, version, kernel=None):
         p = self.params
@@ -291,7 +294,7 @@ class Manager:
     def resolve_version(self):
         """``(version, needs dkms add)``; raises DkmsModuleError when nothing names a usable version."""
         p = self.params
-        package = self.tree.packages.get(p['name'])
+        package = self.package
         registered = package.ordered_versions() if package else []
         if p['state'] == ABSENT:
             return p['version'], False
@@ -311,7 +314,7 @@ class Manager:
         return version, True
 
     def excluded(self, version, kernel):
-        package = self.tree.packages.get(self.params['name'])
+        package = self.package
         conf = package.versions[version].conf if package and version in package.versions else None
         if conf is None:
             return False
@@ -326,8 +329,8 @@ class Manager:
                   'registered': needs_add, 'changed': needs_add, 'per_kernel': []}
         if needs_add and not self.check_mode:
             rc, out, err = self.runner(self.argv('add', version))
-            package = self.read()
-            if rc != 0 or package is None or version not in package.versions:
+            self.read()
+            if rc != 0 or self.package is None or version not in self.package.versions:
                 raise DkmsModuleError('dkms add of %s/%s failed (rc %s): %s' % (
                     p['name'], version, rc, ' '.join(tail(err or out, 5))))
         for kernel in p['kernels']:

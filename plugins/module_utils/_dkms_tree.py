@@ -82,11 +82,7 @@ class DkmsConf:
 
     def __init__(self, variables):
         self.variables = variables
-        self._locations = None
-
-    @staticmethod
-    def _known(value):
-        return None if value is UNKNOWN else value
+        self._locations = self._read_dest_module_locations()
 
     @property
     def autoinstall(self):
@@ -127,8 +123,6 @@ class DkmsConf:
 
         dkms refuses locations outside /kernel, /updates and /extra, so others are left out.
         """
-        if self._locations is None:
-            self._locations = self._read_dest_module_locations()
         return self._locations
 
     def _read_dest_module_locations(self):
@@ -226,19 +220,23 @@ class PackageVersion:
 class Package:
     """A DKMS package: its versions and the kernels it is installed for."""
 
-    __slots__ = ('name', 'versions', 'installed')
+    __slots__ = ('name', 'versions', 'installed', '_ordered')
 
     def __init__(self, name, versions, installed):
         self.name = name
         self.versions = versions      # {version: PackageVersion}
         self.installed = installed    # {kernel release: (version, arch)} from kernel-K-ARCH links
+        self._ordered = None
 
     def ordered_versions(self):
-        return sort_versions(self.versions)
+        """Registered versions, oldest first (sorted once: the facts ask for every kernel)."""
+        if self._ordered is None:
+            self._ordered = sort_versions(self.versions)
+        return list(self._ordered)
 
     def newest(self):
-        ordered = self.ordered_versions()
-        return self.versions[ordered[-1]] if ordered else None
+        """The PackageVersion of the newest registered version, or None."""
+        return self.versions[self._ordered[-1]] if self.ordered_versions() else None
 
 
 class DkmsTree:

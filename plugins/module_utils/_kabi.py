@@ -84,9 +84,9 @@ class Symvers(Mapping):
         self._found = {}
         self._table = None if '\t' in text else parse_symvers(text)
 
-    def _crc(self, symbol):
+    def _lookup(self, symbol):
         if self._table is None and len(self._found) >= self.FULL_PARSE_AFTER:
-            self._table = parse_symvers(self._text)
+            self._all()
         if self._table is not None:
             return self._table.get(symbol)
         if symbol not in self._found:
@@ -112,13 +112,13 @@ class Symvers(Mapping):
         return None
 
     def __getitem__(self, symbol):
-        crc = self._crc(symbol)
-        if crc is None:
+        export = self._lookup(symbol)
+        if export is None:
             raise KeyError(symbol)
-        return crc
+        return export
 
     def __contains__(self, symbol):
-        return self._crc(symbol) is not None
+        return self._lookup(symbol) is not None
 
     def _all(self):
         if self._table is None:

@@ -306,9 +306,7 @@ class KoReader:
         """Path of a command this reader can run, or None (also when it has no runner)."""
         if self._runner is None:
             return None
-        if name not in self._commands:
-            self._commands[name] = find_command(name)
-        return self._commands[name]
+        return remembered(self._commands, name, find_command)
 
     @property
     def name(self):

@@ -71,18 +71,22 @@ def rank(relative_path, search):
     return search.index(BUILTIN) if BUILTIN in search else len(search)
 
 
-def read_weak_links(rootfs, warn, modules_dir):
-    """Every module link below ``modules_dir``/weak-updates, resolved inside the root."""
-    weak_dir = posixpath.join(modules_dir, 'weak-updates')
-    if not rootfs.isdir(weak_dir):
+def _module_files(rootfs, warn, top):
+    """(module name, in-root path) of every module file or link below ``top``, if it is a directory."""
+    if not rootfs.isdir(top):
         return []
-    paths, errors = rootfs.walk_files(weak_dir)
+    paths, errors = rootfs.walk_files(top)
     for path, exc in errors:
         warn('cannot read %s: %s' % (path, exc))
+    named = ((module_name(posixpath.basename(path)), path) for path in paths)
+    return [(name, path) for name, path in named if name]
+
+
+def read_weak_links(rootfs, warn, modules_dir):
+    """Every module link below ``modules_dir``/weak-updates, resolved inside the root."""
     links = []
-    for path in paths:
-        name = module_name(posixpath.basename(path))
-        if not name or not rootfs.islink(path):
+    for name, path in _module_files(rootfs, warn, posixpath.join(modules_dir, 'weak-updates')):
+        if not rootfs.islink(path):
             continue
         try:
             points_to = posixpath.normpath(posixpath.join(posixpath.dirname(path), rootfs.readlink(path)))
@@ -106,16 +110,8 @@ def read_out_of_tree(rootfs, warn, modules_dir):
     """{normalized module name: [in-root paths]} of modules in updates/ and extra/."""
     found = {}
     for directory in OUT_OF_TREE_DIRS:
-        top = posixpath.join(modules_dir, directory)
-        if not rootfs.isdir(top):
-            continue
-        paths, errors = rootfs.walk_files(top)
-        for path, exc in errors:
-            warn('cannot read %s: %s' % (path, exc))
-        for path in paths:
-            name = module_name(posixpath.basename(path))
-            if name:
-                found.setdefault(normalize_module_name(name), []).append(path)
+        for name, path in _module_files(rootfs, warn, posixpath.join(modules_dir, directory)):
+            found.setdefault(normalize_module_name(name), []).append(path)
     return found
 
 

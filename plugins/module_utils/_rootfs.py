@@ -26,8 +26,9 @@ class RootPathError(Exception):
     """A path that cannot be resolved inside the root (a symlink loop)."""
 
 
-def remembered(cache, key, compute, errors):
-    """``compute(key)`` once per key; an error it raises is remembered and raised again."""
+def remembered(cache, key, compute, errors=()):
+    """``compute(key)`` once per key; an error of the ``errors`` types it raises is remembered
+    and raised again."""
     if key not in cache:
         try:
             cache[key] = compute(key)
@@ -113,10 +114,14 @@ class RootFS:
         """Host path of ``path`` after resolving it inside the root."""
         return self.host(self.resolve(path))
 
+    def _unfollowed(self, path):
+        """Host path of ``path`` with its parents resolved inside the root but not its last component."""
+        parent, name = posixpath.split(posixpath.normpath('/' + path))
+        return os.path.join(self.real(parent), name) if name else self.root
+
     def lstat(self, path):
         """lstat of the last component itself (its parents resolved inside the root)."""
-        parent, name = posixpath.split(posixpath.normpath('/' + path))
-        return os.lstat(os.path.join(self.real(parent), name) if name else self.root)
+        return os.lstat(self._unfollowed(path))
 
     def _stat_mode(self, path):
         try:
@@ -142,8 +147,7 @@ class RootFS:
             return False
 
     def readlink(self, path):
-        parent, name = posixpath.split(posixpath.normpath('/' + path))
-        return os.readlink(os.path.join(self.real(parent), name))
+        return os.readlink(self._unfollowed(path))
 
     def listdir(self, path):
         """Sorted entries of a directory; raises OSError or RootPathError."""

@@ -13,13 +13,11 @@ from typing import Any
 
 # The module side already orders releases and versions and says what counts as covered;
 # the report must agree with the facts.
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COVERED_STATUSES
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COVERED_STATUSES, SCHEMA_VERSION
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import sort_versions
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import sort_releases
 
 Facts = Mapping[str, Any]
-
-SCHEMA_VERSION = 1
 
 # Report order: covered statuses first, then the ones that need work, worst last.
 STATUSES: dict[str, str] = {
