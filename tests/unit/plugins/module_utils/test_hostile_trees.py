@@ -221,6 +221,10 @@ def test_thousands_of_leftover_kernels(system: SystemTree) -> None:
 
 def _gather_as_nobody(root: Path) -> tuple[dict[str, Any], list[str]]:
     """gather() in a child process that dropped root, the result passed back by pipe."""
+    # Once it is nobody the child cannot import anything where the interpreter or the venv sit
+    # in a directory only root can read (/root, a clone under `mktemp -d`): load pyelftools,
+    # which the reader imports lazily, before dropping root.
+    pytest.importorskip('elftools.elf.elffile')
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
