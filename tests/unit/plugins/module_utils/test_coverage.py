@@ -60,7 +60,7 @@ def test_demo_tree_has_every_status(demo: Path) -> None:
          'headers': True},
         {'kernel': '6.1.0-50-amd64', 'package': 'hello', 'version': '1.0', 'status': 'missing', 'headers': True},
     ]
-    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2}
+    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 3}
     assert facts['default_kernel'] == '6.1.0-50-amd64' and facts['default_kernel_source'] == 'newest'
     assert facts['running_kernel'] is None
     assert run.warnings == []
@@ -77,7 +77,8 @@ def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
     assert clone == {'status': 'weak',
                      'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'vermagic': True},
                      'path': '/lib/modules/%s+clone/weak-updates/hello_ext.ko' % ABI,
-                     'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None}
+                     'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None,
+                     'signature': None, 'reason': 'whether the kernel accepts its signature is unknown'}
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:
