@@ -209,7 +209,7 @@ class Context:
     def kernel_abi(self, release):
         """What the loader of ``release`` checks modules against."""
         kernel_tree = self.trees[release]
-        exports, damaged = kernel_tree.symvers()
+        exports, damaged = kernel_tree.read_symvers()
         own = kernel_tree.own_module()
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)

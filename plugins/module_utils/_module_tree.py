@@ -177,11 +177,11 @@ class KernelTree:
         """The headers' config as a dict, or None when the headers have none."""
         return self._once('config', lambda: read_kernel_config(self.rootfs, self.kernel.modules_dir))
 
-    def symvers(self):
-        """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned)."""
-        return self._once('symvers', self._read_symvers)
+    def read_symvers(self):
+        """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned).
 
-    def _read_symvers(self):
+        Not kept: the caller judges the kernel's modules at once, and a kernel's table is some MiB.
+        """
         if self.kernel.symvers is None:
             self.warn('kernel %s has no symvers file: its modules cannot be kABI-checked' % self.kernel.release)
             return None, False
