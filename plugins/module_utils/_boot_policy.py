@@ -37,9 +37,9 @@ DEFAULT_DKMS_CERTIFICATE = '/var/lib/dkms/mok.pub'
 BUILTIN_CERTIFICATE = 'build/certs/signing_key.x509'
 CERTIFICATE_READ_LIMIT = 1024 * 1024
 LOCKDOWN_LEVELS = ('none', 'integrity', 'confidentiality')
-# A kernel config key that exists only in distribution kernels: the patch set that adds it
-# (Fedora's, carried by Debian, Ubuntu, RHEL and SUSE) also makes the platform keyring (UEFI db,
-# and MOK certificates that are not in the machine keyring) trusted for modules.
+# A kernel config option that only distribution kernels have (Fedora's lockdown patches, carried
+# by Debian, Ubuntu, RHEL and SUSE); the same patch sets make the platform keyring (UEFI db, and
+# MOK certificates outside the machine keyring) trusted for modules. Mainline has neither.
 DISTRO_LOCKDOWN_PATCH = 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT'
 
 
@@ -152,7 +152,8 @@ def read_firmware_keys(rootfs, warn):
 def _is_revoked(certificate, entries):
     """Whether a blacklist (dbx, MokListXRT) names the certificate: by its TBS hash or as itself."""
     for entry in entries:
-        if entry.type == EFI_CERT_X509_SHA256 and entry.data.hex() == certificate.tbs_sha256:
+        # EFI_CERT_X509_SHA256: the TBSCertificate's SHA-256, then the time of revocation.
+        if entry.type == EFI_CERT_X509_SHA256 and entry.data[:32].hex() == certificate.tbs_sha256:
             return True
         if entry.type == EFI_CERT_X509 and entry.data == certificate.der:
             return True
@@ -197,7 +198,7 @@ def _trust_set(config, firmware, builtin):
         return keys
     if not _enabled(config, 'CONFIG_LOAD_UEFI_KEYS'):
         return keys
-    platform_for_modules = DISTRO_LOCKDOWN_PATCH in config
+    platform_for_modules = _enabled(config, DISTRO_LOCKDOWN_PATCH)
     revocations = firmware.dbx
     if firmware.secure_boot and revocations is not None and firmware.mok_revoked is not None:
         revocations = revocations + firmware.mok_revoked
@@ -215,10 +216,14 @@ def _trust_set(config, firmware, builtin):
     return keys
 
 
+def _locks_down_under_secure_boot(config):
+    return _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM') and _enabled(config, DISTRO_LOCKDOWN_PATCH)
+
+
 def _lockdown(config, cmdline, firmware):
-    """(level name or None when unknown, True when Secure Boot raised it)."""
+    """The lockdown level at the next boot: a LOCKDOWN_LEVELS name, or None when unknown."""
     if not _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM'):
-        return 'none', False
+        return 'none'
     level = 0
     if _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY'):
         level = 2
@@ -228,39 +233,41 @@ def _lockdown(config, cmdline, firmware):
     for value in cmdline.values('lockdown'):
         if value in LOCKDOWN_LEVELS:
             level = max(level, LOCKDOWN_LEVELS.index(value))
-    by_secure_boot = False
-    if _enabled(config, DISTRO_LOCKDOWN_PATCH) and firmware.secure_boot and level < 1:
-        level, by_secure_boot = 1, True
-    unknown = cmdline.params is None or (_enabled(config, DISTRO_LOCKDOWN_PATCH) and firmware.secure_boot is None)
-    if unknown and level < 2:
-        return None, False
-    return LOCKDOWN_LEVELS[level], by_secure_boot
+    if _locks_down_under_secure_boot(config):
+        if firmware.secure_boot:
+            level = max(level, 1)
+        elif firmware.secure_boot is None and level < 1:
+            return None
+    if cmdline.params is None and level < 2:
+        return None
+    return LOCKDOWN_LEVELS[level]
 
 
 def _enforcement(config, cmdline, firmware):
-    """(enforced, reason, lockdown, detail) of one kernel at its next boot."""
+    """(enforced, reason, lockdown, detail) of one kernel at its next boot, in module_sig_check()'s order."""
     if config is None:
         return None, None, None, 'the kernel config is not readable'
-    lockdown, lockdown_by_secure_boot = _lockdown(config, cmdline, firmware)
+    lockdown = _lockdown(config, cmdline, firmware)
     if not _enabled(config, 'CONFIG_MODULE_SIG'):
         return False, None, lockdown, 'CONFIG_MODULE_SIG is not set: the kernel does not check signatures'
-    secure_boot_enforces = lockdown_by_secure_boot or _enabled(config, 'CONFIG_IMA_ARCH_POLICY')
+    under_secure_boot = [name for name, enabled in (
+        (DISTRO_LOCKDOWN_PATCH, _locks_down_under_secure_boot(config)),
+        ('CONFIG_IMA_ARCH_POLICY', _enabled(config, 'CONFIG_IMA_ARCH_POLICY'))) if enabled]
     if _enabled(config, 'CONFIG_MODULE_SIG_FORCE'):
         return True, 'config', lockdown, 'CONFIG_MODULE_SIG_FORCE=y'
     if any(_bool_param(value) for value in cmdline.values('module.sig_enforce')):
         return True, 'sig_enforce', lockdown, 'module.sig_enforce on the command line (%s)' % cmdline.source
-    if firmware.secure_boot and secure_boot_enforces:
-        return True, 'secure_boot', lockdown, '%s and the kernel enforces signatures under it (%s)' % (
-            firmware.secure_boot_detail,
-            DISTRO_LOCKDOWN_PATCH if lockdown_by_secure_boot else 'CONFIG_IMA_ARCH_POLICY')
+    if firmware.secure_boot and under_secure_boot:
+        return True, 'secure_boot', lockdown, '%s, under which the kernel enforces signatures (%s)' % (
+            firmware.secure_boot_detail, ', '.join(under_secure_boot))
     if lockdown in ('integrity', 'confidentiality'):
         return True, 'lockdown', lockdown, 'lockdown=%s' % lockdown
     if cmdline.params is None:
         return None, None, lockdown, 'the next-boot command line is unknown: %s' % cmdline.problem
-    if firmware.secure_boot is None and (secure_boot_enforces or _enabled(config, DISTRO_LOCKDOWN_PATCH)):
-        return None, None, lockdown, 'the kernel enforces signatures under Secure Boot, and %s' % (
-            firmware.secure_boot_detail)
-    return False, None, lockdown, 'signatures are checked but not enforced: unsigned modules load and taint the kernel'
+    if firmware.secure_boot is None and under_secure_boot:
+        return None, None, lockdown, 'the kernel enforces signatures under Secure Boot (%s), and %s' % (
+            ', '.join(under_secure_boot), firmware.secure_boot_detail)
+    return False, None, lockdown, 'signatures are checked, not enforced: unsigned modules load and taint the kernel'
 
 
 class SignaturePolicy:
