@@ -148,7 +148,6 @@ def read_firmware_keys(rootfs, warn):
         ignore_db=variables.has_shim_flag('MokIgnoreDB'))
 
 
-
 def _is_revoked(certificate, entries):
     """Whether a blacklist (dbx, MokListXRT) names the certificate: by its TBS hash or as itself."""
     for entry in entries:
@@ -204,8 +203,6 @@ def _trust_set(config, firmware, builtin):
         revocations = revocations + firmware.mok_revoked
     elif firmware.secure_boot:
         revocations = None
-    if revocations is None:
-        keys.gaps.append('a blacklist (dbx, MokListXRT) is not readable')
     if platform_for_modules and not firmware.ignore_db:
         keys.add(firmware.db, 'db', revocations, 'db is not readable')
     if firmware.secure_boot is None:
@@ -283,8 +280,9 @@ class SignaturePolicy:
         self.cmdline = cmdline.source
         keys = _trust_set(config, firmware, list(builtin))
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
-        # MokNew is enrolled at the next boot only if someone confirms it in MokManager.
-        self.pending = firmware.pending if firmware.secure_boot else []
+        # MokNew is enrolled at the next boot only if someone confirms it in MokManager; without
+        # Secure Boot the kernel loads no MOK at all.
+        self.pending = firmware.pending if firmware.secure_boot else ([] if firmware.secure_boot is False else None)
 
     def as_fact(self):
         return {
@@ -294,7 +292,7 @@ class SignaturePolicy:
             'secure_boot': self.secure_boot,
             'lockdown': self.lockdown,
             'cmdline': self.cmdline,
-            'trusted_keys': None if self.gaps else [
+            'trusted_keys': None if self.gaps or self.unsure else [
                 dict(certificate.as_fact(), source=source) for certificate, source in self.trusted],
             'pending_keys': None if self.pending is None else [
                 certificate.as_fact() for certificate in self.pending],

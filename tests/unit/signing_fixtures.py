@@ -94,8 +94,8 @@ def ec_key(directory: Path, name: str = 'second', subject: str = '/O=Second Org/
 
 def sign_module(module: Path, key: SigningKey, target: Path, digest: str = 'sha256', key_id: bool = False) -> Path:
     """``target``: a copy of ``module`` signed by sign-file (``-k``: the signer named by its SKID)."""
-    argv = [find_sign_file()] + (['-k'] if key_id else []) + [digest, str(key.key), str(key.certificate),
-                                                               str(module), str(target)]
+    options = ['-k'] if key_id else []
+    argv = [find_sign_file(), *options, digest, str(key.key), str(key.certificate), str(module), str(target)]
     subprocess.run(argv, check=True, capture_output=True)
     return target
 

@@ -78,7 +78,9 @@ def efi(tmp_path: Path) -> EfiRoot:
     return EfiRoot(tmp_path)
 
 
-def policy(root: Path, config: dict | None = DEBIAN, warn: Warnings | None = None) -> SignaturePolicy:
+def policy(root: Path, config: dict | None | str = 'debian', warn: Warnings | None = None) -> SignaturePolicy:
+    """The policy of RELEASE under ``root``; ``config`` 'debian' stands for DEBIAN."""
+    config = dict(DEBIAN) if config == 'debian' else config
     warn = Warnings() if warn is None else warn
     fs = RootFS(str(root))
     return read_signature_policy(fs, RELEASE, MODULES_DIR, config, read_firmware_keys(fs, warn), warn)
@@ -211,8 +213,8 @@ def test_an_image_without_efivars_is_unknown(tmp_path: Path, modules: dict) -> N
     with_cmdline(tmp_path, 'quiet')
     kernel = policy(tmp_path)
     fact = kernel.as_fact()
-    assert (fact['enforced'], fact['reason'], fact['secure_boot'], fact['lockdown'], fact['trusted_keys']) == (
-        None, None, None, None, None)
+    assert (fact['enforced'], fact['reason'], fact['secure_boot'], fact['lockdown'], fact['trusted_keys'],
+            fact['pending_keys']) == (None, None, None, None, None, None)
     assert 'no EFI variables' in fact['detail']
     assert verdicts(kernel, modules) == {
         'dkms': (None, None), 'dkms_skid': (None, None), 'second': (None, None), 'unsigned': (False, None),
@@ -286,6 +288,8 @@ def test_unreadable_blacklist_makes_trust_unknown(secure_boot: EfiRoot, modules:
     warn = Warnings()
     kernel = policy(secure_boot.root, warn=warn)
     assert verdicts(kernel, modules)['dkms'] == (None, None)
+    # A key in no list stays untrusted whatever the blacklist says.
+    assert verdicts(kernel, modules)['second'] == (False, True)
     assert kernel.as_fact()['trusted_keys'] is None
     assert any('dbx' in message for message in warn)
 

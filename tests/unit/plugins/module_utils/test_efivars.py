@@ -70,8 +70,10 @@ def test_variables_with_their_attributes(tmp_path: Path) -> None:
     assert variables.get('MokDel', SHIM_LOCK) is None
 
 
-@pytest.mark.parametrize('content, message', [(b'\x06\0', 'shorter than the attributes'),
-                                               (b'\x06\0\0\0', 'holds no data')])
+@pytest.mark.parametrize('content, message', [
+    (b'\x06\0', 'shorter than the attributes'),
+    (b'\x06\0\0\0', 'holds no data'),
+])
 def test_damaged_flag_variables(tmp_path: Path, content: bytes, message: str) -> None:
     efi = EfiRoot(tmp_path)
     (efi.efivars / ('SecureBoot-' + EFI_GLOBAL_VARIABLE)).write_bytes(content)
