@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
+    dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import normalize_module_name, read_dkms_tree
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
@@ -189,6 +191,8 @@ class Context:
         self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
         self._links = {}
         self._warned = set()
+        self.firmware = read_firmware_keys(rootfs, warn)
+        self._policies = {}
 
     def weak_links_of(self, release, package):
         """The weak links of ``release`` that point at builds of ``package``, or that are broken
@@ -206,6 +210,12 @@ class Context:
                 by_package.setdefault(None, []).append(link)
         return by_package
 
+    def signature_policy(self, release):
+        """How ``release`` treats module signatures at its next boot (read once per kernel)."""
+        return remembered(self._policies, release, lambda key: read_signature_policy(
+            self.rootfs, release, self.kernels[release].modules_dir, self.trees[release].config, self.firmware,
+            self.warn))
+
     def kernel_abi(self, release):
         """What the loader of ``release`` checks modules against."""
         kernel_tree = self.trees[release]
@@ -214,7 +224,8 @@ class Context:
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
-        return KernelABI(release, exports, damaged, vermagic, own, allow)
+        return KernelABI(release, exports, damaged, vermagic, own, allow,
+                         _signature_check(self.signature_policy(release)))
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""
@@ -245,6 +256,14 @@ class Context:
         if path not in self._warned:
             self._warned.add(path)
             self.warn(reason if reason.startswith(path) else '%s: %s' % (path, reason))
+
+
+def _signature_check(policy):
+    """The loader's signature hook for one kernel's SignaturePolicy."""
+    def check(info):
+        fact, refused, reason = signature_verdict(info.signature, policy)
+        return fact, reason if refused else None, refused is not None
+    return check
 
 
 def _apply(candidate, decisions):
@@ -386,6 +405,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     for release in sort_releases(kernels):
         kernel = kernels[release]
         fact = kernel.as_fact()
+        fact['module_signatures'] = context.signature_policy(release).as_fact()
         fact['packages'] = kernel_packages(context, tree.packages, release, arch)
         for name, entry in sorted(fact['packages'].items()):
             if kernel.stale:
@@ -406,6 +426,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
         'default_kernel': default,
         'default_kernel_source': default_source,
         'kabi_reader': ko_reader.name,
+        'dkms_certificate': dkms_certificate_fact(rootfs, context.firmware, warn),
         'packages': package_facts,
         'kernels': kernel_facts,
         'uncovered': uncovered,

@@ -22,6 +22,7 @@ import tempfile
 import zlib
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import read_module_signature
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
@@ -52,10 +53,11 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'versions', 'has_versions',
-                 'elf_class', 'machine', 'little_endian', 'exports')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
-                 has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None):
+                 has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None,
+                 signature=None):
         self.name = name
         self.vermagic = vermagic
         self.depends = list(depends or [])
@@ -70,6 +72,8 @@ class ModuleInfo:
         self.little_endian = little_endian
         # Symbols the module exports (from __ksymtab_strings); None when the reader cannot tell.
         self.exports = exports
+        # The appended signature (_module_signature.ModuleSignature), None when not read.
+        self.signature = signature
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
@@ -379,14 +383,16 @@ class KoReader:
         if self.name == 'pyelftools':
             if self._elffile is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
-            return _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
-        info = self._read_with_kmod(path, host, data, data is raw)
-        info.elf_class = elf_class
-        info.little_endian = little_endian
-        try:
-            info.exports = exported_symbols(section_data(data, '__ksymtab_strings', elf_class, little_endian))
-        except KoError as exc:
-            raise KoError('%s: %s' % (path, exc))
+            info = _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
+        else:
+            info = self._read_with_kmod(path, host, data, data is raw)
+            info.elf_class = elf_class
+            info.little_endian = little_endian
+            try:
+                info.exports = exported_symbols(section_data(data, '__ksymtab_strings', elf_class, little_endian))
+            except KoError as exc:
+                raise KoError('%s: %s' % (path, exc))
+        info.signature = read_module_signature(data)
         return info
 
     def _decompress(self, data, path, host):
