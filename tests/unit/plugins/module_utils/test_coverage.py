@@ -419,8 +419,8 @@ def signed_system(system: SystemTree, tmp_path: Path) -> Any:
     return key
 
 
-def test_secure_boot_without_the_dkms_key_enrolled_rejects_every_signed_module(system: SystemTree,
-                                                                             tmp_path: Path) -> None:
+def test_secure_boot_without_the_dkms_key_enrolled_rejects_signed_modules(
+        system: SystemTree, tmp_path: Path) -> None:
     key = signed_system(system, tmp_path)
     efi = EfiRoot(system.root)
     efi.secure_boot(True)
