@@ -79,8 +79,8 @@ def test_pem_that_is_not_base64(signing_keys: dict[str, SigningKey]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(position=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
-def test_any_byte_of_a_certificate_changed_parses_or_raises(signing_keys: dict[str, SigningKey], position: int,
-                                                           value: int) -> None:
+def test_any_byte_of_a_certificate_changed_parses_or_raises(
+        signing_keys: dict[str, SigningKey], position: int, value: int) -> None:
     der = bytearray(signing_keys['second'].der)
     der[position % len(der)] = value
     try:
