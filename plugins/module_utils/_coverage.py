@@ -86,13 +86,13 @@ class KernelTree:
     @property
     def in_tree(self):
         if self._in_tree is None:
-            self._in_tree = read_in_tree_names(self.rootfs, self.kernel.modules_dir)
+            self._in_tree = read_in_tree_names(self.rootfs, self.warn, self.kernel.modules_dir)
         return self._in_tree
 
     @property
     def config(self):
         if self._config is False:
-            self._config = read_kernel_config(self.rootfs, self.kernel.modules_dir)
+            self._config = read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir)
         return self._config
 
     def installed_copy(self, version, name):
@@ -401,6 +401,18 @@ def package_on_kernel(context, package, release, arch):
     }
 
 
+def guarded_package_on_kernel(context, package, release, arch):
+    """package_on_kernel, where an unexpected error (even MemoryError) costs only this pair: a
+    warning, and the pair reported broken, so neither covered nor verified."""
+    try:
+        return package_on_kernel(context, package, release, arch)
+    except Exception as exc:  # pylint: disable=broad-except
+        context.warn('package %s on kernel %s: unexpected error (%s: %s); reported as broken'
+                     % (package.name, release, type(exc).__name__, exc))
+    return {'status': 'broken', 'covered': False, 'version': None, 'outdated': False, 'provider_kernel': None,
+            'modules': {}}
+
+
 def _package_fact(package):
     ordered = package.ordered_versions()
     newest = package.newest()
@@ -446,7 +458,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
         fact['packages'] = {}
         for name in sorted(tree.packages):
             package = tree.packages[name]
-            entry = package_on_kernel(context, package, release, arch)
+            entry = guarded_package_on_kernel(context, package, release, arch)
             fact['packages'][name] = entry
             if not entry['covered'] and not kernel.stale:
                 uncovered.append({'kernel': release, 'package': name, 'version': package_facts[name]['newest'],
