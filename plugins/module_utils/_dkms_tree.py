@@ -256,6 +256,22 @@ class DkmsTree:
         self.packages = packages      # {name: Package}
 
 
+def _framework_files(rootfs, warn):
+    """framework.conf and framework.conf.d/*.conf as far as they exist; an /etc/dkms that cannot
+    be read is one warning."""
+    try:
+        names = rootfs.listdir('/etc/dkms')
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            warn('cannot read /etc/dkms: %s; dkms\'s default locations are used' % exc)
+        return []
+    files = [FRAMEWORK_CONF] if 'framework.conf' in names else []
+    if 'framework.conf.d' in names:
+        files += ['/etc/dkms/framework.conf.d/' + name
+                  for name in _listdir(rootfs, warn, '/etc/dkms/framework.conf.d') if name.endswith('.conf')]
+    return files
+
+
 def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=None):
     """The dkms, source and install trees, honouring /etc/dkms/framework.conf[.d].
 
@@ -263,15 +279,8 @@ def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=
     that exists but cannot be read, and a dkms_tree that cannot be one (``/``, ``/usr``, a
     relative path), are warned about; the defaults stand in for them.
     """
-    files = [FRAMEWORK_CONF]
-    try:
-        files += ['/etc/dkms/framework.conf.d/' + name
-                  for name in rootfs.listdir('/etc/dkms/framework.conf.d') if name.endswith('.conf')]
-    except (OSError, RootPathError) as exc:
-        if not is_absent(exc):
-            warn('cannot list /etc/dkms/framework.conf.d: %s' % exc)
     text = []
-    for path in files:
+    for path in _framework_files(rootfs, warn):
         try:
             text.append(rootfs.read_text(path, FRAMEWORK_CONF_LIMIT))
         except (OSError, RootPathError) as exc:

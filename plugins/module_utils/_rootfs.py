@@ -275,12 +275,18 @@ class RootFS:
 
         Components that do not exist are kept as they are (like ``realpath -m``), so a
         dangling link resolves to where it points; callers check existence themselves.
-        Raises RootPathError on a symlink loop, OSError when a directory cannot be searched.
+        Raises RootPathError on a symlink loop, and when a directory on the way cannot be
+        searched or changes while it is looked at.
         """
         if self._resolved is None:
+            return self._resolve(path)
+        return remembered(self._resolved, path, self._resolve, RootPathError)
+
+    def _resolve(self, path):
+        try:
             return self._with_walk(path, True, lambda found: found.path)
-        return remembered(self._resolved, path, lambda key: self._with_walk(key, True, lambda found: found.path),
-                          (RootPathError, OSError))
+        except OSError as exc:
+            raise RootPathError('cannot resolve %s: %s' % (path, exc))
 
     def real(self, path):
         """Host path of ``path`` after resolving it inside the root (for messages and keys)."""
