@@ -53,14 +53,16 @@ HANG_GUARD = 300
 
 
 def gather_in_child(root: Path, timeout: float = HANG_GUARD, memory_limit: int | None = None,
-                    runs: int = 1) -> dict[str, Any]:
+                    runs: int = 1, pythonpath: str | None = None) -> dict[str, Any]:
     """facts and warnings (of the last of ``runs`` gatherings), statuses (every
     ``kernel/package/status`` seen in any run), outside (paths opened outside root, in any
     run), peak_kib, seconds.
 
     ``memory_limit`` (bytes) caps the child's address space, as a memory-limited host would.
+    ``pythonpath`` puts another copy of the collection first (the benchmark compares two).
     """
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+    paths = ([pythonpath] if pythonpath else []) + [path for path in sys.path if path]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
 
     def limit() -> None:  # pragma: no cover - runs in the child
         if memory_limit is not None:
@@ -69,7 +71,7 @@ def gather_in_child(root: Path, timeout: float = HANG_GUARD, memory_limit: int |
 
     start = time.monotonic()
     done = subprocess.run([sys.executable, '-c', CHILD, str(root), str(runs)], capture_output=True, text=True,
-                          timeout=timeout, env=env, check=False, preexec_fn=limit)
+                          timeout=timeout, env=env, check=False, preexec_fn=limit, cwd=str(root.parent))
     seconds = time.monotonic() - start
     if done.returncode != 0:
         raise AssertionError('the fact gathering failed (exit %d):\n%s' % (done.returncode, done.stderr[-4000:]))
