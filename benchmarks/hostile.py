@@ -20,14 +20,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_in_child
+from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
-from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
 
 ABI = '6.1.0-47-amd64'
 CLONE = ABI + '+clone'
@@ -40,13 +39,7 @@ TIMEOUT = 60
 
 
 def sound_tree(top: Path, ko: KoBuilder) -> SystemTree:
-    system = SystemTree(top / 'root', ko)
-    system.kernel(ABI)
-    system.kernel(CLONE, abi=ABI)
-    system.package('hello', '1.0', ['hello'])
-    system.build('hello', '1.0', ABI)
-    system.weak_link_build(CLONE, ABI)
-    return system
+    return hello_weak_linked(top / 'root', ko, ABI, CLONE)
 
 
 def both_modules(system: SystemTree, data: bytes) -> None:
@@ -161,25 +154,7 @@ def race(top: Path, ko: KoBuilder, runs: int, pythonpath: str | None) -> str:
     system = sound_tree(top / 'race', ko)
     host = ko.build_ko(top / 'race-host', 'hello', vermagic='9.9.9-host SMP preempt mod_unload ',
                        versions={'module_layout': 1})
-    module = system.path(COPY)
-    kept, swap_file, swap_link = module.with_name('kept'), module.with_name('swap-file'), module.with_name('swap-link')
-    os.link(module, kept)
-    stop = threading.Event()
-
-    def swap() -> None:
-        while not stop.is_set():
-            swap_link.symlink_to(host)
-            os.replace(swap_link, module)
-            os.link(kept, swap_file)
-            os.replace(swap_file, module)
-
-    swapper = threading.Thread(target=swap)
-    swapper.start()
-    try:
-        result = gather_in_child(system.root, timeout=30 * TIMEOUT, runs=runs, pythonpath=pythonpath)
-    finally:
-        stop.set()
-        swapper.join()
+    result = gather_during_swaps(system.root, system.path(COPY), host, runs, pythonpath, timeout=30 * TIMEOUT)
     incompatible = '%s/hello/weak-incompatible' % CLONE in result['statuses']
     return '| %.1f s | %d MiB | %d paths opened outside root%s |' % (
         result['seconds'], result['peak_kib'] // 1024, len(result['outside']),

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,27 @@ def gather_in_child(root: Path, timeout: float = HANG_GUARD, memory_limit: int |
     result = json.loads(done.stdout)
     result['seconds'] = seconds
     return result
+
+
+def gather_during_swaps(root: Path, module: Path, host: Path, runs: int, pythonpath: str | None = None,
+                        timeout: float = HANG_GUARD) -> dict[str, Any]:
+    """gather_in_child ``runs`` times while a thread keeps flipping ``module`` (a regular file under
+    ``root``) between itself and an absolute symlink to ``host``, each flip an atomic rename."""
+    kept, swap_file, swap_link = module.with_name('kept'), module.with_name('swap-file'), module.with_name('swap-link')
+    os.link(module, kept)
+    stop = threading.Event()
+
+    def swap() -> None:
+        while not stop.is_set():
+            swap_link.symlink_to(host)
+            os.replace(swap_link, module)
+            os.link(kept, swap_file)
+            os.replace(swap_file, module)
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        return gather_in_child(root, timeout=timeout, runs=runs, pythonpath=pythonpath)
+    finally:
+        stop.set()
+        swapper.join()

@@ -15,7 +15,6 @@ import pickle
 import shutil
 import subprocess
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,9 +24,9 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_in_child
+from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
-from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
 
 ABI = '6.1.0-47-amd64'
 CLONE = ABI + '+clone'
@@ -52,13 +51,7 @@ def system(ko_builder: KoBuilder) -> Iterator[SystemTree]:
     # World-traversable, so the unprivileged cases can read what they should.
     top = Path(tempfile.mkdtemp(prefix='kabi-hostile-'))
     os.chmod(top, 0o755)
-    tree = SystemTree(top / 'root', ko_builder)
-    tree.kernel(ABI)
-    tree.kernel(CLONE, abi=ABI)
-    tree.package('hello', '1.0', ['hello'])
-    tree.build('hello', '1.0', ABI)
-    tree.weak_link_build(CLONE, ABI)
-    yield tree
+    yield hello_weak_linked(top / 'root', ko_builder, ABI, CLONE)
     shutil.rmtree(top)
 
 
@@ -259,12 +252,16 @@ def _gather_as_nobody(root: Path) -> tuple[dict[str, Any], list[str]]:
     return pickle.loads(data)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to create files nobody can read')
-def test_unreadable_files_and_directories(system: SystemTree) -> None:
+def open_to_everyone(system: SystemTree) -> None:
     for path in system.root.rglob('*'):
         if not path.is_symlink():
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
     os.chmod(system.root, 0o755)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to create files nobody can read')
+def test_unreadable_files_and_directories(system: SystemTree) -> None:
+    open_to_everyone(system)
     os.chmod(system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI), 0o600)
     os.chmod(system.path('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI), 0o600)
     system.kernel('6.1.0-50-amd64')
@@ -456,10 +453,7 @@ def test_dkms_tree_that_cannot_be_one(system: SystemTree) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='needs root to make a directory nobody can read')
 def test_unreadable_etc_dkms(system: SystemTree) -> None:
-    for path in system.root.rglob('*'):
-        if not path.is_symlink():
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    os.chmod(system.root, 0o755)
+    open_to_everyone(system)
     system.path('/etc/dkms').mkdir(parents=True)
     system.path('/etc/dkms/framework.conf').write_text('dkms_tree="/srv/dkms"\n')
     os.chmod(system.path('/etc/dkms'), 0o700)
@@ -492,25 +486,7 @@ def test_swapping_a_module_for_a_link_to_a_host_file(system: SystemTree, ko_buil
     no run opens anything outside root, and none reads that module."""
     host = ko_builder.build_ko(system.root.parent / 'host', 'hello', vermagic='9.9.9-host SMP preempt mod_unload ',
                                versions={'module_layout': 1})
-    module = system.path(HELLO_COPY)
-    kept, swap_file, swap_link = module.with_name('kept'), module.with_name('swap-file'), module.with_name('swap-link')
-    os.link(module, kept)
-    stop = threading.Event()
-
-    def swap() -> None:
-        while not stop.is_set():
-            swap_link.symlink_to(host)
-            os.replace(swap_link, module)
-            os.link(kept, swap_file)
-            os.replace(swap_file, module)
-
-    swapper = threading.Thread(target=swap)
-    swapper.start()
-    try:
-        result = gather_in_child(system.root, runs=100)
-    finally:
-        stop.set()
-        swapper.join()
+    result = gather_during_swaps(system.root, system.path(HELLO_COPY), host, runs=100)
     assert result['outside'] == []
     # Inside root the link dangles (broken) or the module is itself (weak); the host's module would
     # be weak-incompatible.
