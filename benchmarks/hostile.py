@@ -162,7 +162,7 @@ def race(top: Path, ko: KoBuilder, runs: int, pythonpath: str | None) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--before', help='another copy of the collection to compare with')
     parser.add_argument('--race-runs', type=int, default=1000)
     args = parser.parse_args()

@@ -60,7 +60,8 @@ def run_bounded(argv, data, limit):
     Standard output is read through a pipe, never a file, and at most ``limit`` bytes of it:
     past that the command is killed and ``rc`` is None. ``stdout`` is bytes, ``stderr`` text.
     """
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # Not run_command: it reads all of the output into memory, which is what must be bounded here.
+    process = subprocess.Popen(argv,  # pylint: disable=ansible-bad-function stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                close_fds=True, env=dict(os.environ, LC_ALL='C'))
     errors = []
     helpers = [threading.Thread(target=_feed, args=(process.stdin, data)),

@@ -57,7 +57,7 @@ class NotRegularFile(OSError):
                          'not a regular file (%s), never read' % kind, path)
 
     def __str__(self):
-        return self.strerror
+        return '%s' % self.strerror
 
 
 class FileTooLarge(OSError):
@@ -67,7 +67,7 @@ class FileTooLarge(OSError):
         OSError.__init__(self, errno.EFBIG, 'larger than %d bytes, the limit for this kind of file' % limit, path)
 
     def __str__(self):
-        return self.strerror
+        return '%s' % self.strerror
 
 
 def remembered(cache, key, compute, errors=()):

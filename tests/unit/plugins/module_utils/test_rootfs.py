@@ -7,6 +7,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -239,6 +241,45 @@ class TestAccess:
             sparse.truncate(2 * 1024 ** 3)
         with pytest.raises(FileTooLarge):
             fs.read_text('/sparse', LIMIT)
+
+
+class TestSpecialFiles:
+    def test_fifos_sockets_and_devices_are_never_read(self, fs: RootFS, root: Path) -> None:
+        os.mkfifo(root / 'fifo')  # no writer: reading it would wait forever
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(root / 'socket'))
+        link(root, '/to-fifo', '/fifo')
+        specials = {'/fifo': 'a FIFO', '/socket': 'a socket', '/to-fifo': 'a FIFO'}
+        if os.geteuid() == 0:
+            os.mknod(root / 'zero', 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+            specials['/zero'] = 'a character device'
+        write(root, '/file', b'x')
+        try:
+            for path, kind in specials.items():
+                with pytest.raises(NotRegularFile, match='not a regular file \\(%s\\), never read' % kind):
+                    fs.read_bytes(path, LIMIT)
+                with pytest.raises(NotRegularFile):
+                    fs.same_content(path, path)
+                with pytest.raises(NotRegularFile):
+                    fs.same_content('/file', path)
+                assert not fs.isfile(path) and fs.exists(path)
+        finally:
+            server.close()
+
+
+class TestDepth:
+    def test_lookups_stop_at_the_depth_limit(self, fs: RootFS, root: Path) -> None:
+        shallow = '/' + '/'.join(['d'] * (MAX_DEPTH - 1))
+        write(root, shallow + '/f', b'ok')
+        assert fs.read_bytes(shallow + '/f', LIMIT) == b'ok'
+        deep = shallow + '/d/d'
+        write(root, deep + '/f', b'too deep')
+        with pytest.raises(RootPathError, match='more than %d directories deep' % MAX_DEPTH):
+            fs.read_bytes(deep + '/f', LIMIT)
+        files, errors = fs.walk_files('/d')
+        assert files == [shallow + '/f']
+        assert [(path, str(exc)) for path, exc in errors] == [
+            (shallow + '/d/d', 'more than %d directories deep' % MAX_DEPTH)]
 
 
 class TestWalkFiles:
