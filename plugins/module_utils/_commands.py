@@ -61,8 +61,9 @@ def run_bounded(argv, data, limit):
     past that the command is killed and ``rc`` is None. ``stdout`` is bytes, ``stderr`` text.
     """
     # Not run_command: it reads all of the output into memory, which is what must be bounded here.
-    process = subprocess.Popen(argv,  # pylint: disable=ansible-bad-function stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               close_fds=True, env=dict(os.environ, LC_ALL='C'))
+    process = subprocess.Popen(  # pylint: disable=ansible-bad-function
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+        env=dict(os.environ, LC_ALL='C'))
     errors = []
     helpers = [threading.Thread(target=_feed, args=(process.stdin, data)),
                threading.Thread(target=_drain, args=(process.stderr, STDERR_LIMIT, errors))]
