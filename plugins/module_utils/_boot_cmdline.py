@@ -88,13 +88,13 @@ def _read_text(rootfs, path, limit=READ_LIMIT):
     return rootfs.read_text(path, limit)
 
 
-def _expand_grub_variables(rootfs, text):
+def _expand_grub_variables(rootfs, text, warn):
     """``text`` with ``$var``/``${var}`` replaced from the GRUB environment block; None if one is unset."""
     unresolved = []
 
     def value(match):
         name = match.group(1) or match.group(2)
-        found = grubenv_value(rootfs, name)
+        found = grubenv_value(rootfs, name, warn)
         if found is None:
             unresolved.append(name)
             return ''
@@ -104,17 +104,17 @@ def _expand_grub_variables(rootfs, text):
     return (None, unresolved) if unresolved else (expanded, [])
 
 
-def _with_grub_variables(rootfs, text, source, what):
+def _with_grub_variables(rootfs, text, source, what, warn):
     """The BootCmdline of ``text`` once its GRUB variables are expanded; unknown when one is unset."""
-    expanded, unresolved = _expand_grub_variables(rootfs, text)
+    expanded, unresolved = _expand_grub_variables(rootfs, text, warn)
     if expanded is None:
         return BootCmdline(None, source, '%s use %s, which the GRUB environment block does not set'
                            % (what, ', '.join('$' + name for name in unresolved)))
     return BootCmdline(split_cmdline(expanded), source)
 
 
-def _from_bls(rootfs, release):
-    entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs).items())
+def _from_bls(rootfs, release, warn):
+    entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items())
                if bls_entry_release(fields) == release]
     if not entries:
         return None
@@ -122,10 +122,10 @@ def _from_bls(rootfs, release):
     lines = set(' '.join(fields.get('options', [])) for dummy, fields in entries)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
-    return _with_grub_variables(rootfs, lines.pop(), source, 'the options')
+    return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn)
 
 
-def _from_grub_cfg(rootfs, release):
+def _from_grub_cfg(rootfs, release, warn):
     images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
     for path in GRUB_CFG_PATHS:
         text = _read_text(rootfs, path, GRUB_CFG_READ_LIMIT)
@@ -134,7 +134,7 @@ def _from_grub_cfg(rootfs, release):
         for line in text.splitlines():
             words = line.split(None, 2)
             if len(words) >= 2 and words[0] in GRUB_LINUX_COMMANDS and posixpath.basename(words[1]) in images:
-                return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments')
+                return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments', warn)
     return None
 
 
@@ -167,9 +167,9 @@ def _from_kernel_cmdline(rootfs):
     return BootCmdline(split_cmdline(' '.join(lines)), KERNEL_CMDLINE)
 
 
-def read_next_boot_cmdline(rootfs, release):
+def read_next_boot_cmdline(rootfs, release, warn):
     """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown."""
-    for reader in (lambda: _from_bls(rootfs, release), lambda: _from_grub_cfg(rootfs, release),
+    for reader in (lambda: _from_bls(rootfs, release, warn), lambda: _from_grub_cfg(rootfs, release, warn),
                    lambda: _from_default_grub(rootfs), lambda: _from_kernel_cmdline(rootfs)):
         try:
             found = reader()

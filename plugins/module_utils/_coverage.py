@@ -244,10 +244,12 @@ class Context:
                 decisions[path] = Decision(None, False, reason=str(exc))
             except KoError as exc:
                 decisions[path] = Decision('broken', False, reason=str(exc))
+        abi = self.kernel_abi(release) if readable else None
         if readable:
-            decisions.update(resolve(self.kernel_abi(release), readable))
+            decisions.update(resolve(abi, readable))
         for path, decision in sorted(decisions.items()):
-            if decision.refusal == 'broken' or path not in readable:
+            # A damaged symvers is one bad item, warned about when it was read.
+            if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):
                 self._warn_once(path, decision.reason)
         return decisions
 
@@ -354,12 +356,33 @@ def package_on_kernel(context, package, release, arch, candidates):
 
 
 def kernel_packages(context, packages, release, arch):
-    """{package name: package-on-kernel fact} of one kernel, every package's files judged together."""
-    candidates = dict((name, _candidates(context, packages[name], release)) for name in sorted(packages))
+    """{package name: package-on-kernel fact} of one kernel, every package's files judged together.
+
+    An unexpected error (even MemoryError) costs only its package: a warning, and the pair
+    reported broken, neither covered nor verified.
+    """
+    facts = {}
+    candidates = {}
+    for name in sorted(packages):
+        try:
+            candidates[name] = _candidates(context, packages[name], release)
+        except Exception as exc:  # pylint: disable=broad-except
+            facts[name] = _unexpected(context, name, release, exc)
     decisions = context.decide(release, [c for found in candidates.values() for c in found])
-    return dict((name, package_on_kernel(context, packages[name], release, arch,
-                                         [_apply(candidate, decisions) for candidate in candidates[name]]))
-                for name in sorted(packages))
+    for name, found in sorted(candidates.items()):
+        try:
+            facts[name] = package_on_kernel(context, packages[name], release, arch,
+                                            [_apply(candidate, decisions) for candidate in found])
+        except Exception as exc:  # pylint: disable=broad-except
+            facts[name] = _unexpected(context, name, release, exc)
+    return facts
+
+
+def _unexpected(context, package, release, exc):
+    context.warn('package %s on kernel %s: unexpected error (%s: %s); reported as broken'
+                 % (package, release, type(exc).__name__, exc))
+    return {'status': 'broken', 'covered': False, 'verified': False, 'version': None, 'outdated': False,
+            'provider_kernel': None, 'modules': {}}
 
 
 def _package_fact(package):

@@ -164,6 +164,17 @@ class SystemTree:
             self.weak_link(release, provider, installed.name)
 
 
+def hello_weak_linked(root: Path, ko: KoBuilder, abi: str, clone: str) -> SystemTree:
+    """hello 1.0 built and installed by dkms for ``abi``, weak-linked into ``clone`` of the same kABI."""
+    system = SystemTree(root, ko)
+    system.kernel(abi)
+    system.kernel(clone, abi=abi)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', abi)
+    system.weak_link_build(clone, abi)
+    return system
+
+
 def build_demo(root: Path, ko: KoBuilder) -> SystemTree:
     """A small system that shows every status the facts know.
 

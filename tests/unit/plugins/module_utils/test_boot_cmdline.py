@@ -31,7 +31,7 @@ def bls(tree: RootTree, release: str, *options: str, name: str | None = None) ->
 
 
 def read(tree: RootTree, release: str = RELEASE) -> BootCmdline:
-    return read_next_boot_cmdline(RootFS(str(tree.root)), release)
+    return read_next_boot_cmdline(RootFS(str(tree.root)), release, tree.warnings.append)
 
 
 @pytest.fixture
