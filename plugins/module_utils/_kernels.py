@@ -388,12 +388,16 @@ def parse_kconfig(text):
 
 
 def read_kernel_config(rootfs, warn, modules_dir):
-    """The kernel's config from its headers (build/.config, else include/config/auto.conf), or None.
+    """The kernel's config, or None: from its headers (build/.config, else
+    include/config/auto.conf), else where the kernel package keeps it (/boot/config-K; Fedora
+    and RHEL also /lib/modules/K/config), so kernels without headers have one too.
 
     ``warn(msg)`` hears of a config that exists but cannot be read (too large, not a file).
     """
-    for name in ('build/.config', 'build/include/config/auto.conf'):
-        path = posixpath.join(modules_dir, name)
+    release = posixpath.basename(modules_dir.rstrip('/'))
+    for path in (posixpath.join(modules_dir, 'build/.config'),
+                 posixpath.join(modules_dir, 'build/include/config/auto.conf'),
+                 '/boot/config-%s' % release, posixpath.join(modules_dir, 'config')):
         try:
             return parse_kconfig(rootfs.read_text(path, CONFIG_LIMIT))
         except (OSError, RootPathError) as exc:
