@@ -58,8 +58,14 @@ class ShellVars:
     """Values of the scalar and array variables a shell fragment assigns."""
 
     def __init__(self, preset=None, unset=()):
-        self.scalars = dict(preset or {})
+        """``preset``: {name: value, or {index: value} for an array}; ``unset``: names known unset."""
+        self.scalars = {}
         self.arrays = {}
+        for name, value in (preset or {}).items():
+            if isinstance(value, dict):
+                self.arrays[name] = dict(value)
+            else:
+                self.scalars[name] = value
         # True once the file ran a command that may set any variable (source, eval...).
         self.opaque = False
         # Names known to be unset (bash expands them to ''), rather than left to the environment.
@@ -1090,6 +1096,31 @@ def _arithmetic_index(text):
     if len(text) > 1 and text.startswith('0'):
         return int(text, 8) if re.match(r'^[0-7]+\Z', text) else None
     return int(text) if len(text) < 10 else None
+
+
+def expand_double_quoted(text, context):
+    """``text`` read as what stands between double quotes, or UNKNOWN.
+
+    ``context.expand(name)`` gives a variable's value (or UNKNOWN); a ``"`` that would close
+    the quotes early, a command substitution or any other expansion makes the result UNKNOWN.
+    """
+    parser = _Parser(text + '"', None, None)
+    parts = []
+    try:
+        parser._double_quoted(parts)
+    except ShellSyntaxError:
+        return UNKNOWN
+    if parser.pos != len(parser.text) or parser.side_effects:
+        return UNKNOWN
+    out = []
+    for part in parts:
+        value = part.text if part.kind == 'lit' else UNKNOWN
+        if part.kind == 'var' and part.index is None:
+            value = context.expand(part.text)
+        if value is UNKNOWN:
+            return UNKNOWN
+        out.append(value)
+    return ''.join(out)
 
 
 def parse_shell_vars(text, preset=None, unset=(), source=None):
