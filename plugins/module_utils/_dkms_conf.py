@@ -79,7 +79,8 @@ def read_dkms_version(rootfs, warn):
     return None
 
 
-def _conf_variables(version):
+def conf_variables(version):
+    """The variables dkms ``version`` carries out of a sourced conf file, in its order."""
     names = _CONF_VARIABLES_3_0_10 if version < (3, 0, 11) else _CONF_VARIABLES
     return [name for name in names if version >= (3, 2, 0) or name != 'BUILD_DEPENDS_REBUILD']
 
@@ -201,7 +202,7 @@ class Reading:
 
 def _read_files(texts, version, name, version_string, presets, source):
     """The conf files as dkms ``version`` sources them, one after the other: a Reading."""
-    names = _conf_variables(version)
+    names = conf_variables(version)
     values = {}
     context = dict(presets)
     context.update(module=name, module_version=version_string)
@@ -316,7 +317,7 @@ class DkmsConf:
         """Why the target's dkms rejects this dkms.conf: [] when it does not, None when unknown."""
         return self._agreed(lambda r: UNKNOWN if None in r.errors else sorted(set(r.errors)))
 
-    def _kernel_reading(self, release, arch, kernel_config):
+    def kernel_readings(self, release, arch, kernel_config=None):
         """The readings with the kernel's presets, when the files use them; else the package's."""
         mentions = any(any(preset in text for preset in KERNEL_PRESETS) for text in self.texts)
         extra = self.kernel_texts(release, arch)
@@ -337,7 +338,7 @@ class DkmsConf:
         ``kernel_config`` is a callable returning the kernel's config as a dict
         (CONFIG_X -> value) or None; it is only called when needed.
         """
-        readings = self._kernel_reading(release, arch, kernel_config)
+        readings = self.kernel_readings(release, arch, kernel_config)
         verdicts = [_excluded(reading, release, arch, kernel_config, warn) for reading in readings]
         return verdicts[0] if all(v == verdicts[0] for v in verdicts) else None
 

@@ -25,7 +25,8 @@ _NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 _NAME_AT = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 _BRACED_REFERENCE = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[(@|\*|[0-9]+)\])?\Z')
 _BRACED_ASSIGNMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?:?=')
-_UNCLOSED_SUBSCRIPT = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\[[^\]]*\Z')
+_SUBSCRIPT_OPEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\[')
+_SUBSCRIPTED_NAME = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\[')
 _ELEMENT_INDEX = re.compile(r'\[([^\]]*)\]=')
 _OCTAL_ESCAPE = re.compile(r'[0-7]{1,3}')
 _ARITHMETIC_ASSIGNS = re.compile(r'(^|[^=!<>])=($|[^=])|\+\+|--')
@@ -402,6 +403,29 @@ class _Parser:
                 return candidate
         return char
 
+    def _subscript_end(self, pos):
+        """The position after the ``]`` closing the subscript that starts at ``pos``."""
+        text = self.text
+        depth = 1
+        while pos < len(text):
+            char = text[pos]
+            if char == '\\':
+                pos += 2
+                continue
+            if char in '\'"':
+                end = text.find(char, pos + 1)
+                if end < 0:
+                    break
+                pos = end
+            elif char == '[':
+                depth += 1
+            elif char == ']':
+                depth -= 1
+                if not depth:
+                    return pos + 1
+            pos += 1
+        raise ShellSyntaxError('unterminated subscript')
+
     def plain_token(self):
         """The unquoted word at the cursor when it is plain text (a reserved word, a name), else ''."""
         match = _PLAIN.match(self.text, self.pos)
@@ -409,11 +433,19 @@ class _Parser:
             return ''
         return match.group(0)
 
-    def word(self):
-        """Read one word at the cursor (quotes, escapes, expansions), or None."""
+    def word(self, assignment=False):
+        """Read one word at the cursor (quotes, escapes, expansions), or None.
+
+        Where an assignment may stand, bash reads ``NAME[`` up to the matching ``]`` whatever
+        it holds (blanks, newlines): ``X[ 1 ]=a`` is one word, an unclosed one a syntax error.
+        """
         start = self.pos
         parts = []
         text = self.text
+        subscript = _SUBSCRIPT_OPEN.match(text, self.pos) if assignment else None
+        if subscript:
+            self.pos = self._subscript_end(subscript.end())
+            self._literal(parts, text[start:self.pos], False)
         while self.pos < len(text):
             char = text[self.pos]
             if char in _METACHARACTERS:
@@ -869,7 +901,7 @@ class _Parser:
             if operator and operator[:1] in '<>' or operator in ('&>', '&>>'):
                 self.redirect(operator)
                 continue
-            word = self.word()
+            word = self.word(assignment=command is None or (command.literal() in _DECLARATIONS))
             if word is None:
                 break
             if self.peek() in '<>' and word.raw.isdigit():
@@ -896,8 +928,10 @@ class _Parser:
             return ops + side_effects
         name = _static_text(command)
         self.status = {'true': 0, ':': 0, 'false': 1}.get(name) if not arguments else None
-        if name is not None and _UNCLOSED_SUBSCRIPT.match(name) and not ops:
-            return [('forget', _UNCLOSED_SUBSCRIPT.match(name).group(1))]  # bash reads `X[ 1 ]=a` as one word
+        subscript = _SUBSCRIPTED_NAME.match(command.raw)
+        if subscript and not ops:
+            # `X[ 1 ]=a`, `X[${#X[@]}]=a`: bash reads an assignment this reader cannot follow.
+            return side_effects + [('forget', subscript.group(1))]
         return side_effects + self.command_ops(command, arguments)
 
     def assignment(self, word, match):

@@ -72,6 +72,7 @@ class TestLiterals:
         'X=(a b',
         'echo (\nX=1',
         'fi\nX=1',
+        'a[a[\nX=1',               # the subscript never closes: a syntax error
     ])
     def test_not_assigned_by_bash(self, text: str) -> None:
         assert value(text, 'X') is None
@@ -176,6 +177,7 @@ class TestArrays:
         ('X=(\n a  # first\n b\n)', {0: 'a', 1: 'b'}),
         ('X[010]=octal', {8: 'octal'}),
         ('X=(a)\nX[0]+=b', {0: 'ab'}),
+        ('X[ 1 ]=a', {1: 'a'}),
         ('X=(a b c)\nunset "X[1]"', {0: 'a', 2: 'c'}),
     ])
     def test_static(self, text: str, expected: dict[int, str]) -> None:
@@ -186,8 +188,8 @@ class TestArrays:
         'X=(a *.ko)',             # pathname expansion in an array literal
         'X=({a,b})',              # brace expansion
         'X[$i]=a',
-        'X[ 1 ]=a',
         'X[i+1]=a',
+        'X[${#X[@]}]=a',
     ])
     def test_not_static(self, text: str) -> None:
         assert array(text, 'X') is UNKNOWN
