@@ -15,7 +15,7 @@ import os
 import posixpath
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    MODULE_SUFFIXES, normalize_module_name, read_dkms_tree, split_module_suffix)
+    MODULE_SUFFIXES, normalize_module_name, package_conf_facts, read_dkms_tree, split_module_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     SymversError, judge, read_symvers, vermagic_from_config)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, read_kernel_config, sort_releases
@@ -403,14 +403,13 @@ def package_on_kernel(context, package, release, arch):
 
 def _package_fact(package):
     ordered = package.ordered_versions()
-    newest = package.newest()
-    return {
+    fact = {
         'versions': ordered,
         'newest': ordered[-1] if ordered else None,
-        'autoinstall': newest.conf.autoinstall if newest is not None and newest.conf is not None else None,
-        'modules': (newest.module_names() if newest else None) or [],
         'broken_versions': [v for v in ordered if package.versions[v].broken],
     }
+    fact.update(package_conf_facts(package))
+    return fact
 
 
 def _arch(rootfs, tree):

@@ -200,29 +200,41 @@ class Reading:
         return rules
 
 
-def _read_files(texts, version, name, version_string, presets, source):
-    """The conf files as dkms ``version`` sources them, one after the other: a Reading."""
-    names = conf_variables(version)
+def _read_files(texts, versions, context, source):
+    """The conf files as each dkms version sources them, one after the other: [Reading].
+
+    dkms.conf itself is parsed once: dkms unsets its variables before it, so every version
+    starts it alike; each version then prints and re-reads what it carries out.
+    """
+    first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source)
+    readings = []
+    for version in versions:
+        values = _carried(first, version, context)
+        for text in texts[1:]:
+            # An override starts from dkms's variables and what the files before it left.
+            preset = dict(context)
+            preset.update(values)
+            names = conf_variables(version)
+            variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
+            values = _carried(variables, version, context)
+        readings.append(Reading(version, values, context['module']))
+    return readings
+
+
+def _carried(variables, version, context):
+    """{name: {index: value}} of what dkms ``version`` prints and reads back after a file."""
     values = {}
-    context = dict(presets)
-    context.update(module=name, module_version=version_string)
-    for text in texts:
-        # Each file starts from dkms's variables and what the files before it left.
-        preset = dict(context)
-        preset.update(values)
-        variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
-        values = {}
-        printed = ShellContext(context)
-        for variable in names:
-            elements = variables.get_array(variable)
-            if elements is None:
-                continue
-            if elements is not UNKNOWN:
-                elements = dict((index, _printed_and_reread(value, version, printed))
-                                for index, value in sorted(elements.items()))
-            values[variable] = elements
-            printed.values[variable] = elements
-    return Reading(version, values, name)
+    printed = ShellContext(context)
+    for variable in conf_variables(version):
+        elements = variables.get_array(variable)
+        if elements is None:
+            continue
+        if elements is not UNKNOWN:
+            elements = dict((index, _printed_and_reread(value, version, printed))
+                            for index, value in sorted(elements.items()))
+        values[variable] = elements
+        printed.values[variable] = elements
+    return values
 
 
 class ShellContext:
@@ -245,9 +257,11 @@ class DkmsConf:
     Every value is the same for all dkms versions the target may have, or None (unknown).
     """
 
-    def __init__(self, texts, name, version_string, dkms_version=None, trees=None, kernel_texts=None):
+    def __init__(self, texts, name, version_string, dkms_version=None, trees=None, kernel_texts=None, warn=None):
         """``texts``: dkms.conf and the overrides for every kernel; ``trees``: dkms's dkms_tree,
-        source_tree and install_tree; ``kernel_texts(release, arch)``: the overrides for one kernel."""
+        source_tree and install_tree; ``kernel_texts(release, arch)``: the overrides for one kernel;
+        ``warn``: where a rule that cannot be checked is told."""
+        self.warn = warn
         self.texts = texts
         self.name = name
         self.version_string = version_string
@@ -262,9 +276,8 @@ class DkmsConf:
         return [self.dkms_version] if self.dkms_version else list(RULE_VERSIONS)
 
     def _read(self, texts, presets, source):
-        presets = dict(presets, **self.trees)
-        return [_read_files(texts, version, self.name, self.version_string, presets, source)
-                for version in self._versions()]
+        context = dict(presets, module=self.name, module_version=self.version_string, **self.trees)
+        return _read_files(texts, self._versions(), context, source)
 
     def _agreed(self, get, readings=None):
         values = [get(reading) for reading in (readings or self.readings)]
@@ -313,9 +326,13 @@ class DkmsConf:
                         for key, value in values.items())
         return self._agreed(written)
 
+    def valid(self):
+        """False when the target's dkms rejects this dkms.conf, True when it takes it, None when unknown."""
+        return self._agreed(lambda r: UNKNOWN if None in r.errors else not r.errors)
+
     def errors(self):
-        """Why the target's dkms rejects this dkms.conf: [] when it does not, None when unknown."""
-        return self._agreed(lambda r: UNKNOWN if None in r.errors else sorted(set(r.errors)))
+        """Why dkms rejects the file: what the target's version says (or, its version unknown, any version)."""
+        return sorted(set(error for reading in self.readings for error in reading.errors if error is not None))
 
     def kernel_readings(self, release, arch, kernel_config=None):
         """The readings with the kernel's presets, when the files use them; else the package's."""
@@ -332,14 +349,14 @@ class DkmsConf:
             self._kernel_readings[key] = self._read(self.texts + extra, presets, _config_source(config))
         return self._kernel_readings[key]
 
-    def excludes(self, release, arch, kernel_config=None, warn=None):
+    def excludes(self, release, arch, kernel_config=None):
         """Whether BUILD_EXCLUSIVE_* rules ``release`` out: True, False or None (unknown).
 
         ``kernel_config`` is a callable returning the kernel's config as a dict
         (CONFIG_X -> value) or None; it is only called when needed.
         """
         readings = self.kernel_readings(release, arch, kernel_config)
-        verdicts = [_excluded(reading, release, arch, kernel_config, warn) for reading in readings]
+        verdicts = [_excluded(reading, release, arch, kernel_config, self.warn) for reading in readings]
         return verdicts[0] if all(v == verdicts[0] for v in verdicts) else None
 
 
