@@ -14,7 +14,8 @@ glibc rules followed (checked against bash 5.2): ``^`` and ``$`` are anchors any
 an unmatched ``)`` is literal, ``*``/``+``/``?``/``{`` with nothing before them and
 ``a{`` without a valid interval are errors, ``{,n}`` means ``{0,n}``, a backslash is
 literal inside brackets, ``\\w \\W \\s \\S`` are classes. Back-references, word
-boundaries and equivalence classes are not supported (``EreUnsupported``).
+boundaries, equivalence classes and multi-character collating elements are not supported
+(``EreUnsupported``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,7 +42,10 @@ _CLASSES = {
     'cntrl': lambda c: ord(c) < 32 or ord(c) == 127,
     'xdigit': lambda c: c in '0123456789abcdefABCDEF',
 }
-_WORD = lambda c: c.isalnum() or c == '_'  # noqa: E731 (a class predicate like the others)
+
+
+def _word_character(char):
+    return char.isalnum() or char == '_'
 
 
 class EreError(ValueError):
@@ -164,7 +168,7 @@ class _Parser:
         char = self.pattern[self.pos]
         self.pos += 1
         if char in 'wW':
-            return ('set', _CharSet(classes=(_WORD,), negated=char == 'W'))
+            return ('set', _CharSet(classes=(_word_character,), negated=char == 'W'))
         if char in 'sS':
             return ('set', _CharSet(classes=(_CLASSES['space'],), negated=char == 'S'))
         if char in '123456789bB<>`\'':
@@ -206,14 +210,15 @@ class _Parser:
                 chars.add(low)
 
     def bracket_char(self):
-        for opener, closer in (('[.', '.]'), ('[=', '=]')):
-            if self.pattern.startswith(opener, self.pos):
-                end = self.pattern.find(closer, self.pos + 2)
-                inner = self.pattern[self.pos + 2:end] if end >= 0 else ''
-                if len(inner) != 1:
-                    raise EreUnsupported('collating element or equivalence class %r' % inner)
-                self.pos = end + 2
-                return inner
+        if self.pattern.startswith('[=', self.pos):
+            raise EreUnsupported('equivalence class (its members depend on the locale)')
+        if self.pattern.startswith('[.', self.pos):
+            end = self.pattern.find('.]', self.pos + 2)
+            inner = self.pattern[self.pos + 2:end] if end >= 0 else ''
+            if len(inner) != 1:
+                raise EreUnsupported('collating element %r' % inner)
+            self.pos = end + 2
+            return inner
         char = self.pattern[self.pos]
         self.pos += 1
         return char
@@ -251,7 +256,7 @@ def _emit(node, program):
 
 def _emit_repeat(node, program):
     _kind, item, low, high = node
-    for _ in range(low):
+    for _copy in range(low):
         _emit(item, program)
     if high is None:
         split = len(program)
@@ -261,7 +266,7 @@ def _emit_repeat(node, program):
         program[split][2] = len(program)
         return
     splits = []
-    for _ in range(high - low):
+    for _optional in range(high - low):
         splits.append(len(program))
         program.append(['split', len(program) + 1, None])
         _emit(item, program)

@@ -364,8 +364,8 @@ class TestPackageConfFacts:
 
     def test_no_version(self) -> None:
         facts = package_conf_facts(Package('gone', {}, {}))
-        assert facts['modules'] is None and facts['dkms_conf'] == {'path': None, 'dkms_version': None, 'valid': None,
-                                                                  'errors': []}
+        assert facts['modules'] is None
+        assert facts['dkms_conf'] == {'path': None, 'dkms_version': None, 'valid': None, 'errors': []}
 
 
 def test_read_package_directly(tree: Tree) -> None:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -435,6 +436,22 @@ SHELL_TOKENS = st.sampled_from([
 ])
 
 
+def calls_to_read(text: str) -> int:
+    """How many Python and C function calls reading ``text`` takes."""
+    calls = [0]
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        if event in ('call', 'c_call'):
+            calls[0] += 1
+
+    sys.setprofile(count)
+    try:
+        parse_shell_vars(text)
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
 class TestProperties:
     @settings(max_examples=300, deadline=None, derandomize=True)
     @given(st.text())
@@ -455,6 +472,24 @@ class TestProperties:
             assert scalar is None or scalar is UNKNOWN or isinstance(scalar, str)
             elements = variables.get_array(name)
             assert elements is None or elements is UNKNOWN or isinstance(elements, dict)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(st.lists(SHELL_TOKENS, min_size=1, max_size=12).map(''.join))
+    @example('a[')
+    @example('$(')
+    @example('((')
+    @example('{ ')
+    @example('if ')
+    @example('X=(')
+    @example('"$(')
+    @example('${')
+    @example('X=a\n')
+    @example('f() { X=1; }\nf\n')
+    @example('cat <<E\n')
+    def test_linear_in_the_size_of_the_text(self, unit: str) -> None:
+        # Work counted as function calls (no clock): twice the text, at most about twice the calls.
+        small, large = calls_to_read(unit * 300), calls_to_read(unit * 600)
+        assert large <= 2.2 * small + 200, (small, large)
 
     def test_unicode_digit_index(self) -> None:
         assert parse_shell_vars('X[\u00b2]=a').get_array('X') in (None, UNKNOWN, {})
