@@ -371,9 +371,7 @@ def _config_source(config):
     def source(raw):
         if not _CONFIG_SOURCE.match(raw):
             return None
-        if config is None:
-            return ('CONFIG_',), None
-        return tuple(config), config
+        return 'CONFIG_' if config is None else config
     return source
 
 

@@ -71,8 +71,6 @@ class ShellVars:
         self.opaque = False
         # Names known to be unset (bash expands them to ''), rather than left to the environment.
         self.settled = set(unset)
-        # True once a `.` of a file this reader could follow ran (see parse_shell_vars' source).
-        self.sourced = False
         # {name: state before} of the line being read, to undo when bash would not run it.
         self.journal = None
         self._opaque_before = False
@@ -233,10 +231,10 @@ class _Word:
         return None
 
 
-def _word_value(word, variables, start=0):
+def _word_value(word, variables):
     """The word's value as an assignment computes it (no splitting, no globbing), or UNKNOWN."""
     out = []
-    for position, part in enumerate(word.parts[start:]):
+    for position, part in enumerate(word.parts):
         if part.kind == 'unknown':
             return UNKNOWN
         if part.kind == 'lit':
@@ -251,7 +249,7 @@ def _word_value(word, variables, start=0):
     return ''.join(out)
 
 
-def _word_fields(word, variables, start=0):
+def _word_fields(word, variables):
     """The fields a word expands to as a command argument or array element, or UNKNOWN.
 
     Unquoted expansions are split on blanks; unquoted glob or brace characters would depend
@@ -259,7 +257,7 @@ def _word_fields(word, variables, start=0):
     """
     fields = []
     current = None
-    for position, part in enumerate(word.parts[start:]):
+    for position, part in enumerate(word.parts):
         if part.kind == 'unknown':
             return UNKNOWN
         if part.kind == 'lit':
@@ -468,11 +466,8 @@ class _Parser:
             elif char == '"':
                 self.pos += 1
                 self._double_quoted(parts)
-            elif char == '$':
-                self._dollar(parts, False)
-            elif char == '`':
-                self._backquote()
-                parts.append(_Part('unknown', '', False))
+            elif char in '$`':
+                self._expansion(parts, False)
             else:
                 end = _PLAIN.match(text, self.pos).end()
                 self._literal(parts, text[self.pos:end], False)
@@ -488,14 +483,22 @@ class _Parser:
         else:
             parts.append(_Part('lit', text, quoted))
 
-    def _double_quoted(self, parts, closer='"'):
+    def _expansion(self, parts, quoted):
+        """The ``$...`` or backquoted command at the cursor."""
+        if self.peek() == '$':
+            self._dollar(parts, quoted)
+        else:
+            self._backquote()
+            parts.append(_Part('unknown', '', quoted))
+
+    def _double_quoted(self, parts):
         text = self.text
         start_len = len(parts)
         while True:
             if self.pos >= len(text):
                 raise ShellSyntaxError('unterminated double quote')
             char = text[self.pos]
-            if char == closer:
+            if char == '"':
                 self.pos += 1
                 if len(parts) == start_len:
                     self._literal(parts, '', True)
@@ -504,11 +507,8 @@ class _Parser:
                 if self.peek(1) != '\n':
                     self._literal(parts, self.peek(1), True)
                 self.pos += 2
-            elif char == '$':
-                self._dollar(parts, True)
-            elif char == '`':
-                self._backquote()
-                parts.append(_Part('unknown', '', True))
+            elif char in '$`':
+                self._expansion(parts, True)
             else:
                 match = _PLAIN_QUOTED.match(text, self.pos)
                 end = match.end() if match else self.pos + 1  # a backslash that escapes nothing
@@ -1095,16 +1095,17 @@ class _Parser:
         if data is None:
             effects.make_opaque()
             return
-        if effects.variables is not None:
-            self.variables.sourced = True
-        names, values = data
-        for name in names:
-            if values is None:
+        if not isinstance(data, dict):
+            # Only variables named with this prefix change, to values not known here.
+            variables = self.variables
+            for name in [n for n in set(variables.scalars) | set(variables.arrays) | variables.settled
+                         if n.startswith(data)]:
                 effects.forget(name)
-                continue
+            return
+        for name, value in sorted(data.items()):
             effects.touch(name)
             if effects.applies:
-                self.variables.assign(name, None, values.get(name, ''), False)
+                self.variables.assign(name, None, value, False)
 
 
 class _TooDeep(Exception):
@@ -1162,9 +1163,9 @@ def parse_shell_vars(text, preset=None, unset=(), source=None):
 
     ``preset``: variables set before the fragment runs (a value may be UNKNOWN); ``unset``:
     names known to be unset then (they expand to ''); ``source``: a callable given the word
-    of a ``.``/``source`` command, returning ``(names, values)`` when it knows which variables
-    that file sets (values: {name: value}, or None when they differ per use), None otherwise.
-    It gets the word as written (``"$kernel_source_dir/.config"``).
+    of a ``.``/``source`` command as written (``"$kernel_source_dir/.config"``), returning the
+    {name: value} that file sets, or a prefix when only variables named with it change (to
+    values not known), or None when the file may change anything.
     """
     variables = ShellVars(preset, unset)
     _Parser(text, variables, source).run()

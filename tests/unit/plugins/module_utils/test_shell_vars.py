@@ -342,6 +342,16 @@ class TestShellLogic:
         assert variables.opaque
         assert variables.get('NEVER_ASSIGNED') is UNKNOWN
 
+    def test_source_the_caller_reads_as_data(self) -> None:
+        def source(raw: str) -> Any:
+            return {'/known': {'CONFIG_A': 'y'}, '/prefix': 'CONFIG_'}.get(raw)
+
+        text = 'CONFIG_B=before\nX=1\n. /known\nA="$CONFIG_A"\n. /prefix\nB="$CONFIG_A"\nC=$CONFIG_B\n'
+        variables = parse_shell_vars(text, source=source)
+        assert (variables.get('A'), variables.get('X'), variables.opaque) == ('y', '1', False)
+        assert variables.get('B') is UNKNOWN and variables.get('C') is UNKNOWN
+        assert parse_shell_vars('X=1\n. /other\n', source=source).get('X') is UNKNOWN
+
     def test_fresh_reader_is_not_opaque(self) -> None:
         variables = ShellVars()
         assert not variables.opaque
