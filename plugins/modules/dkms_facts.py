@@ -156,8 +156,9 @@ ansible_facts:
                    "dkms_conf": {"path": "/usr/src/hello-1.0/dkms.conf", "dkms_version": "3.0.10",
                    "valid": true, "errors": []}, "failed_builds": []}}
           contains:
-            <package name>:
-              description: One DKMS package; the C(dkms.conf) facts are those of its newest version.
+            package_name:
+              description: One entry per package, keyed by its name (not literally C(package_name)); the
+                C(dkms.conf) facts are those of its newest version.
               type: dict
               contains:
                 versions:
