@@ -291,6 +291,16 @@ class TestAdminOverrides:
         assert versions['2.0'].conf.autoinstall is False
         assert tree.warnings == []
 
+    def test_kernel_overrides_apply_to_their_kernel_only(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.write('/etc/dkms/hello-1.0-%s.conf' % K1, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
+        tree.write('/etc/dkms/hello--%s-%s.conf' % (K2, ARCH), 'BUILD_EXCLUSIVE_ARCH="aarch64"\n')
+        conf = tree.read().packages['hello'].versions['1.0'].conf
+        assert (conf.excludes(K1, ARCH), conf.excludes(K2, ARCH), conf.excludes('6.1.0-51-amd64', ARCH)) == \
+            (True, True, False)
+        assert conf.build_exclusive()['kernel'] is None   # the package's own rules name no kernel
+        assert tree.warnings == []
+
     def test_override_that_is_a_directory_is_ignored(self, tree: Tree) -> None:
         tree.add('hello', '1.0')
         tree.path('/etc/dkms/hello.conf').mkdir(parents=True)
