@@ -163,10 +163,11 @@ class Reading:
                                "(record #%d)" % (location, index))
 
     def _check_duplicates(self, records):
-        locations = self.array('BUILT_MODULE_LOCATION')
-        for label, names in (('BUILT_MODULE_NAME', [(locations.get(i) or '').rstrip('/') + '/' + r[0]
-                                                    for i, r in enumerate(records)]),
-                             ('DEST_MODULE_NAME', [r[1] for r in records])):
+        built = []
+        for index, record in enumerate(records):
+            location = self.array('BUILT_MODULE_LOCATION').get(index) or ''
+            built.append(location + ('/' if location and not location.endswith('/') else '') + record[0])
+        for label, names in (('BUILT_MODULE_NAME', built), ('DEST_MODULE_NAME', [r[1] for r in records])):
             if len(set(names)) != len(names):
                 self.errors.append('duplicate module in %s' % label)
 
@@ -279,8 +280,8 @@ class DkmsConf:
         context = dict(presets, module=self.name, module_version=self.version_string, **self.trees)
         return _read_files(texts, self._versions(), context, source)
 
-    def _agreed(self, get, readings=None):
-        values = [get(reading) for reading in (readings or self.readings)]
+    def _agreed(self, get):
+        values = [get(reading) for reading in self.readings]
         return values[0] if all(value == values[0] for value in values) and values[0] is not UNKNOWN else None
 
     @property
