@@ -20,7 +20,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
 DEFAULT_DKMS_TREE = '/var/lib/dkms'
@@ -32,6 +32,13 @@ FAILED_BUILD_LOG = 'build/make.log'
 LOG_TAIL_BYTES = 4096
 LOG_TAIL_LINES = 20
 _LOG_HEADER = re.compile(r'make\.log for \S+ for kernel (\S+) \(([^)\s]*)\)')
+FRAMEWORK_CONF = '/etc/dkms/framework.conf'
+# dkms's own framework.conf is some 3 KiB of comments.
+FRAMEWORK_CONF_LIMIT = 1024 * 1024
+# System directories whose entries are no dkms packages: a dkms_tree naming one is a mistake.
+NOT_DKMS_TREES = frozenset(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc',
+                            '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/lib', '/usr/local',
+                            '/usr/src', '/var', '/var/lib'])
 _KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
 
 
@@ -191,43 +198,59 @@ class DkmsTree:
         self.packages = packages      # {name: Package}
 
 
+def _framework_files(rootfs, warn):
+    """framework.conf and framework.conf.d/*.conf as far as they exist; an /etc/dkms that cannot
+    be read is one warning."""
+    try:
+        names = rootfs.listdir('/etc/dkms')
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            warn('cannot read /etc/dkms: %s; dkms\'s default locations are used' % exc)
+        return []
+    files = [FRAMEWORK_CONF] if 'framework.conf' in names else []
+    if 'framework.conf.d' in names:
+        files += ['/etc/dkms/framework.conf.d/' + name
+                  for name in _listdir(rootfs, warn, '/etc/dkms/framework.conf.d') if name.endswith('.conf')]
+    return files
+
+
 def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=None):
     """The dkms, source and install trees, honouring /etc/dkms/framework.conf[.d].
 
-    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do.
+    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do. A file
+    that exists but cannot be read, and a dkms_tree that cannot be one (``/``, ``/usr``, a
+    relative path), are warned about; the defaults stand in for them.
     """
-    files = ['/etc/dkms/framework.conf']
-    try:
-        files += ['/etc/dkms/framework.conf.d/' + name
-                  for name in rootfs.listdir('/etc/dkms/framework.conf.d') if name.endswith('.conf')]
-    except (OSError, RootPathError):
-        pass
     text = []
-    for path in files:
-        if not rootfs.exists(path):
-            continue
+    for path in _framework_files(rootfs, warn):
         try:
-            text.append(rootfs.read_text(path))
+            text.append(rootfs.read_text(path, FRAMEWORK_CONF_LIMIT))
         except (OSError, RootPathError) as exc:
-            warn('cannot read %s: %s' % (path, exc))
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
     variables = parse_shell_vars('\n'.join(text))
     found = {}
     for key, default in (('dkms_tree', DEFAULT_DKMS_TREE), ('source_tree', DEFAULT_SOURCE_TREE),
                          ('install_tree', DEFAULT_INSTALL_TREE)):
         value = variables.get(key)
         if value is UNKNOWN:
-            warn('%s in /etc/dkms/framework.conf is not static; using %s' % (key, default))
+            warn('%s in %s is not static; using %s' % (key, FRAMEWORK_CONF, default))
+            value = None
+        elif key == 'dkms_tree' and value and (not value.startswith('/')
+                                               or posixpath.normpath(value) in NOT_DKMS_TREES):
+            warn('dkms_tree=%s in %s cannot be a dkms tree; using %s' % (value, FRAMEWORK_CONF, default))
             value = None
         found[key] = value or default
     return (dkms_tree or found['dkms_tree'], source_tree or found['source_tree'],
             install_tree or found['install_tree'])
 
 
-def _read_conf_texts(rootfs, warn, paths):
-    """The texts of the conf files among ``paths`` that exist; None when one cannot be read."""
+def _read_conf_texts(rootfs, warn, paths, required=None):
+    """The texts of ``required`` and of the conf files among ``paths`` that exist; None when one
+    cannot be read."""
     texts = []
-    for path in paths:
-        if not rootfs.isfile(path):
+    for path in ([required] if required else []) + paths:
+        if path != required and not rootfs.isfile(path):
             continue
         try:
             texts.append(rootfs.read_text(path, limit=1024 * 1024))
@@ -239,12 +262,8 @@ def _read_conf_texts(rootfs, warn, paths):
 
 def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=None):
     """dkms.conf and the admin's overrides in /etc/dkms, in the order dkms sources them."""
-    conf_path = posixpath.join(source, 'dkms.conf')
-    if not rootfs.isfile(conf_path):
-        warn('%s/%s: no dkms.conf in %s' % (name, version, source))
-        return None
-    texts = _read_conf_texts(rootfs, warn, [conf_path, '/etc/dkms/%s.conf' % name,
-                                            '/etc/dkms/%s-%s.conf' % (name, version)])
+    texts = _read_conf_texts(rootfs, warn, ['/etc/dkms/%s.conf' % name, '/etc/dkms/%s-%s.conf' % (name, version)],
+                             required=posixpath.join(source, 'dkms.conf'))
     if texts is None:
         return None
 
@@ -322,11 +341,17 @@ def _read_installed(rootfs, warn, package_dir, entries):
 
 
 def _listdir(rootfs, warn, path):
+    """Entries of a directory of the dkms tree; names that are not valid UTF-8 are skipped with
+    a warning, since no fact can carry them."""
     try:
-        return rootfs.listdir(path)
+        names = rootfs.listdir(path)
     except (OSError, RootPathError) as exc:
         warn('cannot list %s: %s' % (path, exc))
         return []
+    for name in names:
+        if not is_text(name):
+            warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
+    return [name for name in names if is_text(name)]
 
 
 def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None):
@@ -352,6 +377,19 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None):
     return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
 
 
+def _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees):
+    """read_package, where an unexpected error costs only this package: it is reported with
+    nothing registered or installed, so never covered."""
+    try:
+        return read_package(rootfs, warn, dkms_tree, name, dkms_version, trees)
+    except MemoryError:
+        warn('package %s: ran out of memory while reading it; reported as having nothing' % name)
+    except Exception as exc:  # pylint: disable=broad-except
+        warn('package %s: unexpected error while reading it (%s: %s); reported as having nothing'
+             % (name, type(exc).__name__, exc))
+    return Package(name, {}, {})
+
+
 def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, install_tree=None):
     """Every package of the dkms tree (or only ``names``)."""
     dkms_tree, source_tree, install_tree = read_locations(rootfs, warn, dkms_tree, source_tree, install_tree)
@@ -363,5 +401,5 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
             if names is not None and name not in names:
                 continue
             if rootfs.isdir(posixpath.join(dkms_tree, name)):
-                packages[name] = read_package(rootfs, warn, dkms_tree, name, dkms_version, trees)
+                packages[name] = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees)
     return DkmsTree(dkms_tree, source_tree, install_tree, packages)
