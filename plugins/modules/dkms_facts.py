@@ -114,7 +114,7 @@ ansible_facts:
           (kABI says a weak-linked module will not load), V(built) (built, not installed), V(broken)
           (claims to be installed but files are missing or differ, are not a module for K, or import another
           kernel's CRCs or vermagic; or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
-          check refuses it at boot: unsigned or signed by a key K does not trust while signatures are enforced),
+          check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
           count as covered.
         - Nothing is guessed: what cannot be checked is null, and the pair is not C(verified).
@@ -357,7 +357,8 @@ ansible_facts:
                       description: The file the next-boot command line was read from, null when none.
                       type: str
                     trusted_keys:
-                      description: Certificates the kernel trusts for modules (C(subject), C(issuer), C(serial), C(skid), C(sha256), C(source) such as V(MokListRT) or V(db)); null when not all are readable.
+                      description: Certificates the kernel trusts for modules (C(subject), C(issuer), C(serial),
+                        C(skid), C(sha256), C(source) such as V(MokListRT) or V(db)); null when not all are readable.
                       type: list
                       elements: dict
                     pending_keys:
