@@ -21,7 +21,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lab=false
 [[ ${CI:-} == true ]] && lab=true
-default_stages=sanity,units,integration,targets,compile,lint
+default_stages=sanity,units,integration,targets,compile,lint,release
 only=
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -155,6 +155,11 @@ stage_lint() {
     in_collection "$repo/.venv/lint" ansible-lint --profile production --offline
 }
 
+# The tarball from this checkout, installed into a fresh path and documented (scripts/release.sh).
+stage_release() {
+    bash "$repo/scripts/release.sh"
+}
+
 stage_lab() {
     local targets lab_vars=$repo/build/lab-vars.yml
     bash "$repo/tests/lab/build-lab.sh" >"$lab_vars" || return 1
@@ -189,7 +194,7 @@ run_stage() {
 
 mkdir -p "$log_dir"
 copy_collection || { echo "test.sh: copying the collection to $coll failed" >&2; exit 1; }
-for stage in sanity units integration targets compile lint lab; do
+for stage in sanity units integration targets compile lint release lab; do
     run_stage "$stage"
 done
 $lab || echo "(stage lab not run: it needs --lab or CI=true, and root)"
