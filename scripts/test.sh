@@ -150,9 +150,16 @@ for path in sys.argv[1:]:
     return $rc
 }
 
-# ansible-lint's production profile (the one certification uses) over the clone-like copy.
+# ansible-lint's production profile (the one certification uses) over the clone-like copy, with
+# the README's examples extracted into it as the integration stage runs them.
 stage_lint() {
+    rm -rf "$coll/readme-examples"
+    "$repo/.venv/lint/bin/python" "$coll/tests/integration/targets/readme_examples/examples.py" extract \
+        "$coll/README.md" "$coll/readme-examples" >/dev/null || return 1
     in_collection "$repo/.venv/lint" ansible-lint --profile production --offline
+    local rc=$?
+    rm -rf "$coll/readme-examples"
+    return $rc
 }
 
 # The tarball from this checkout, installed into a fresh path and documented (scripts/release.sh).
