@@ -46,3 +46,11 @@ done <"$work/examples.txt"
 ansible-playbook -i "$inventory" fail_scope.yml -e fail_scope=all \
     -e '{"expected_failing": ["next_uncovered", "old_uncovered", "no_default"]}' "$@"
 ansible-playbook -i "$inventory" fail_scope.yml -e fail_scope=default -e '{"expected_failing": ["next_uncovered"]}' "$@"
+
+# A package name the dkms tree does not register is named in a warning, not silently "covered".
+ansible-playbook -i "$inventory" --check --limit next_covered fail_scope.yml -e fail_scope=all \
+    -e '{"expected_failing": [], "packages": ["nvidia", "nosuch"]}' "$@" 2>&1 | tee "$work/unknown.log"
+grep -q 'packages: nosuch is not registered in the dkms tree' "$work/unknown.log"
+
+# module_defaults through the collection's action group.
+ansible-playbook -i "$inventory" group_defaults.yml "$@"
