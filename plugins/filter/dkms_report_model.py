@@ -68,7 +68,8 @@ _value:
         - Totals. C(hosts), C(hosts_reporting), C(hosts_failed), C(hosts_uncovered) (hosts with
           an uncovered kernel), C(hosts_default_uncovered) (next boot not covered), C(kernels),
           C(kernels_uncovered), C(kernels_stale) (counted over hosts), C(packages), C(unverified) (cells
-          whose verdict could not be checked in full), C(oldest_facts) (seconds, null without
+          whose verdict could not be checked in full), C(oldest_facts) (seconds) and C(oldest_facts_age)
+          (text such as C(5 h); both null without
           O(generated_at) or C(gathered_at)), and C(statuses), the number of (host, kernel, package)
           cells per status on non-stale kernels.
       type: dict

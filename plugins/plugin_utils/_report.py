@@ -351,6 +351,7 @@ def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = 
     kernel_rank = _rank(kernel_totals)
     kernel_list = [kernel_totals[k] for k in sorted(kernel_totals, key=lambda k: (-kernel_totals[k]['uncovered'], kernel_rank[k]))]
 
+    oldest = max((host['age_seconds'] for host in hosts if host['age_seconds'] is not None), default=None)
     return {
         'schema_version': SCHEMA_VERSION,
         'generated_at': visible(generated_at),
@@ -369,7 +370,8 @@ def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = 
             'kernels_stale': sum(host['stale_kernels'] for host in hosts),
             'packages': len(packages),
             'unverified': unverified,
-            'oldest_facts': max((host['age_seconds'] for host in hosts if host['age_seconds'] is not None), default=None),
+            'oldest_facts': oldest,
+            'oldest_facts_age': age_text(oldest),
             'statuses': {status: n for status, n in counts.items() if n or status not in (UNKNOWN_STATUS, 'rejected')},
         },
         'failed': failed,

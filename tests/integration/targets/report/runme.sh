@@ -44,6 +44,7 @@ def timeless(path):
     report = json.load(open(path))
     report.pop('generated_at')
     report['summary'].pop('oldest_facts')
+    report['summary'].pop('oldest_facts_age')
     for facts in report['hosts'].values():
         facts.pop('gathered_at')
     return report

@@ -38,7 +38,8 @@ def cached_hosts(cache: Path) -> list[tuple[Path, str, dict[str, Any]]]:
 
 
 def main(cache: Path, hosts: int, inventory: Path) -> None:
-    sources = cached_hosts(cache)
+    # The hosts with the most uncovered pairs first: a report of one host shows a matrix.
+    sources = sorted(cached_hosts(cache), key=lambda source: -len(source[2]['dkms'].get('uncovered') or ()))
     if not sources:
         sys.exit('no cached dkms facts in %s' % cache)
     now = int(time.time())

@@ -94,7 +94,7 @@ def test_report_model_matrix_and_totals() -> None:
     assert model['summary'] == {
         'hosts': 5, 'hosts_reporting': 2, 'hosts_failed': 3, 'hosts_uncovered': 1,
         'hosts_default_uncovered': 1, 'kernels': 7, 'kernels_uncovered': 4, 'kernels_stale': 1,
-        'packages': 2, 'unverified': 0, 'oldest_facts': None,
+        'packages': 2, 'unverified': 0, 'oldest_facts': None, 'oldest_facts_age': None,
         'statuses': {'installed': 3, 'weak': 2, 'excluded': 2, 'weak-incompatible': 1,
                      'built': 1, 'broken': 1, 'missing': 2},
     }
@@ -198,7 +198,7 @@ def test_report_tells_each_hosts_fact_age() -> None:
     assert ages == {'old': ('2026-11-28T10:00:00Z', '1 d'), 'new': ('2026-11-29T11:59:18Z', '42 s'),
                     'undated': (None, None)}
     assert model['generated_at'] == '2026-11-29T12:00:00Z'
-    assert model['summary']['oldest_facts'] == 26 * 3600
+    assert (model['summary']['oldest_facts'], model['summary']['oldest_facts_age']) == (26 * 3600, '1 d')
 
 
 def test_report_maps_every_control_character() -> None:
