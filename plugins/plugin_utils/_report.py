@@ -352,6 +352,7 @@ def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = 
     kernel_list = [kernel_totals[k] for k in sorted(kernel_totals, key=lambda k: (-kernel_totals[k]['uncovered'], kernel_rank[k]))]
 
     oldest = max((host['age_seconds'] for host in hosts if host['age_seconds'] is not None), default=None)
+    entries = dict(zip(facts_by_host, hosts))
     return {
         'schema_version': SCHEMA_VERSION,
         'generated_at': visible(generated_at),
@@ -375,9 +376,8 @@ def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = 
             'statuses': {status: n for status, n in counts.items() if n or status not in (UNKNOWN_STATUS, 'rejected')},
         },
         'failed': failed,
-        'hosts': [entry for _, entry in sorted(
-            ((-entry['uncovered_kernels'], group_rank[group_of[host]], host_rank[host]), entry)
-            for host, entry in zip(facts_by_host, hosts))],
+        'hosts': [entries[host] for host in sorted(
+            entries, key=lambda host: (-entries[host]['uncovered_kernels'], group_rank[group_of[host]], host_rank[host]))],
         'kernels': kernel_list,
         'facts': facts_by_host,
         'packages': packages,
