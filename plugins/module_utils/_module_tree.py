@@ -14,8 +14,12 @@ __metaclass__ = type
 
 import posixpath
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import module_name, normalize_module_name
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
+    MODULE_SUFFIXES, module_name, normalize_module_name, split_module_suffix)
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SymversError, read_symvers
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import read_kernel_config
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 DEPMOD_DIRS = ('/etc/depmod.d', '/run/depmod.d', '/usr/local/lib/depmod.d', '/lib/depmod.d', '/usr/lib/depmod.d')
 BUILTIN = 'built-in'
@@ -23,6 +27,13 @@ BUILTIN = 'built-in'
 DEFAULT_SEARCH = ('updates', BUILTIN)
 # Out-of-tree locations dkms installs into (RHEL extra/, SUSE updates/, Debian updates/dkms/).
 OUT_OF_TREE_DIRS = ('updates', 'extra')
+# depmod.d files are a few lines each.
+DEPMOD_CONF_LIMIT = 256 * 1024
+# A distribution kernel's modules.order lists some 6,000 modules in about 400 KiB.
+LISTING_LIMIT = 4 * 1024 * 1024
+# More module files than a kernel has modules under one directory is worth a word; they are
+# all read anyway.
+SANE_MODULE_COUNT = 20000
 
 
 class WeakLink:
@@ -52,7 +63,7 @@ def read_search_order(rootfs, warn):
     search = []
     for name in sorted(chosen):
         try:
-            text = rootfs.read_text(chosen[name], limit=256 * 1024)
+            text = rootfs.read_text(chosen[name], DEPMOD_CONF_LIMIT)
         except (OSError, RootPathError) as exc:
             warn('cannot read %s: %s' % (chosen[name], exc))
             continue
@@ -72,14 +83,28 @@ def rank(relative_path, search):
 
 
 def _module_files(rootfs, warn, top):
-    """(module name, in-root path) of every module file or link below ``top``, if it is a directory."""
+    """(module name, in-root path) of every module file or link below ``top``, if it is a directory.
+
+    Names that are not valid text are skipped with a warning: no fact can carry them.
+    """
     if not rootfs.isdir(top):
         return []
     paths, errors = rootfs.walk_files(top)
     for path, exc in errors:
         warn('cannot read %s: %s' % (path, exc))
-    named = ((module_name(posixpath.basename(path)), path) for path in paths)
-    return [(name, path) for name, path in named if name]
+    found = []
+    for path in paths:
+        name = module_name(posixpath.basename(path))
+        if not name:
+            continue
+        if not is_text(path):
+            warn('skipping %r: the name is not valid UTF-8' % path)
+            continue
+        found.append((name, path))
+    if len(found) > SANE_MODULE_COUNT:
+        warn('%s holds %d module files, more than any kernel has modules (%d); all are read, which takes time'
+             % (top, len(found), SANE_MODULE_COUNT))
+    return found
 
 
 def read_weak_links(rootfs, warn, modules_dir):
@@ -115,13 +140,19 @@ def read_out_of_tree(rootfs, warn, modules_dir):
     return found
 
 
-def read_in_tree_names(rootfs, modules_dir):
-    """{normalized name: relative path} of the kernel's own modules (modules.order/.builtin)."""
+def read_in_tree_names(rootfs, warn, modules_dir):
+    """{normalized name: relative path} of the kernel's own modules (modules.order/.builtin).
+
+    ``warn(msg)`` hears of a listing that exists but cannot be read (too large, not a file).
+    """
     names = {}
     for listing in ('modules.builtin', 'modules.order'):
+        path = posixpath.join(modules_dir, listing)
         try:
-            text = rootfs.read_text(posixpath.join(modules_dir, listing))
-        except (OSError, RootPathError):
+            text = rootfs.read_text(path, LISTING_LIMIT)
+        except (OSError, RootPathError) as exc:
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
             continue
         for line in text.splitlines():
             line = line.strip()
@@ -145,3 +176,93 @@ def shadowing_file(link, modules_dir, search, out_of_tree, in_tree):
         candidates.append((rank(in_tree[key], search), posixpath.join(modules_dir, in_tree[key])))
     best = min(candidates) if candidates else None
     return best[1] if best and best[0] < rank(relative(link.path), search) else None
+
+
+class KernelTree:
+    """One kernel's module tree as the facts need it: weak links and out-of-tree files read at
+    once; in-tree names, the headers' config, the symvers and one in-tree module on demand."""
+
+    def __init__(self, rootfs, warn, kernel, reader=None):
+        self.rootfs = rootfs
+        self.warn = warn
+        self.kernel = kernel
+        self.reader = reader
+        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
+        self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
+        self._lazy = {}
+        self._copies = {}
+
+    def _once(self, name, compute):
+        return remembered(self._lazy, name, lambda key: compute())
+
+    @property
+    def in_tree(self):
+        return self._once('in_tree', lambda: read_in_tree_names(self.rootfs, self.warn, self.kernel.modules_dir))
+
+    @property
+    def config(self):
+        """The headers' config as a dict, or None when the headers have none."""
+        return self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))
+
+    def read_symvers(self):
+        """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned).
+
+        Not kept: the caller judges the kernel's modules at once, and a kernel's table is some MiB.
+        """
+        if self.kernel.symvers is None:
+            self.warn('kernel %s has no symvers file: its modules cannot be kABI-checked' % self.kernel.release)
+            return None, False
+        try:
+            return read_symvers(self.rootfs, self.kernel.symvers), False
+        except SymversError as exc:
+            self.warn(str(exc))
+            return None, True
+
+    def own_module(self):
+        """ModuleInfo of one of the kernel's own modules (its vermagic and ELF identity), or None."""
+        return self._once('own_module', self._read_own_module)
+
+    def _read_own_module(self):
+        for relative in sorted(self.in_tree.values())[:3]:
+            stem = split_module_suffix(posixpath.join(self.kernel.modules_dir, relative))[0]
+            for suffix in MODULE_SUFFIXES:
+                if self.rootfs.isfile(stem + suffix):
+                    try:
+                        return self.reader.read(stem + suffix)
+                    except KoError:
+                        break
+        return None
+
+    def installed_copy(self, version, name):
+        """``(path, same)`` of the copy in this kernel's tree of module ``name`` as dkms built it
+        for this kernel from PackageVersion ``version``.
+
+        The copy is looked for in updates/ and extra/, and where the module's
+        DEST_MODULE_LOCATION puts it (such as ``/kernel/drivers/video``).
+        ``same`` is True when the bytes match (or dkms compressed the copy on install, so
+        only the name can be compared cheaply), False when they differ, None when the copy
+        cannot be read; ``path`` is None when there is no copy. Compared once per file.
+        """
+        return remembered(self._copies, (version.name, version.version, name),
+                          lambda key: self._find_copy(version, name))
+
+    def _find_copy(self, version, name):
+        built_path = version.builds[self.kernel.release].modules[name]
+        location = version.install_location(name)
+        candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
+        if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
+            stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
+            candidates += [stem + suffix for suffix in MODULE_SUFFIXES
+                           if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
+        found = (None, False)
+        for path in candidates:
+            if split_module_suffix(path)[1] != split_module_suffix(built_path)[1]:
+                return path, True
+            try:
+                if self.rootfs.same_content(path, built_path):
+                    return path, True
+                found = found if found[0] else (path, False)
+            except (OSError, RootPathError) as exc:
+                self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
+                found = (path, None)
+        return found
