@@ -215,8 +215,11 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         info = self.modules[key]
-        provided = set(symbol for symbol, dummy in info.versions
-                       if self.providers.get(symbol, set()) - set([key]))
+        provided = set()
+        for symbol, dummy in info.versions:
+            holders = self.providers.get(symbol)
+            if holders and (len(holders) > 1 or key not in holders):
+                provided.add(symbol)
         return judge(info, self.kernel, provided, bool(self.unlisted - set([key])))
 
     def run(self):
