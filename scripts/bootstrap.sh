@@ -3,7 +3,8 @@
 #
 #   scripts/bootstrap.sh          the Debian packages the tests use (root, once), venvs under .venv/
 #                                 and the ansible-test pip stand-ins
-#   scripts/bootstrap.sh --lab    also apt-installs dkms and the two newest Debian 6.1 header ABIs
+#   scripts/bootstrap.sh --lab    also apt-installs dkms, the two newest Debian 6.1 header ABIs and the
+#                                 real DKMS packages the lab builds (tests/lab/build-lab.sh)
 #
 # Venvs (inside the repo, gitignored):
 #   .venv/core221  pyenv Python 3.12, ansible-core 2.21 + pyelftools, packaging, pytest, hypothesis,
@@ -71,10 +72,15 @@ setup_test_packages() {
     install_missing gcc make kmod xz-utils zstd rsync shellcheck rpm chromium
 }
 
+# Real Debian DKMS packages that build in seconds and have modules importing from their siblings.
+lab_dkms_packages=(tp-smapi-dkms gost-crypto-dkms v4l2loopback-dkms)
+
 setup_lab_packages() {
     # Quick path: once two header ABIs are in, a re-run does not go to the network.
-    if pkg_installed dkms && [[ $(installed_header_abis | wc -l) -ge 2 ]]; then
-        log "dkms and $(installed_header_abis | wc -l) header ABIs already installed"
+    local p ready=true
+    for p in dkms "${lab_dkms_packages[@]}"; do pkg_installed "$p" || ready=false; done
+    if $ready && [[ $(installed_header_abis | wc -l) -ge 2 ]]; then
+        log "dkms, the lab's DKMS packages and $(installed_header_abis | wc -l) header ABIs already installed"
         return 0
     fi
     apt_update_once
@@ -83,7 +89,23 @@ setup_lab_packages() {
         echo "bootstrap: apt-cache offers fewer than two linux-headers-6.1.0-N-amd64 ABIs" >&2
         return 1
     fi
-    install_missing dkms "${headers[@]}"
+    install_missing dkms "${headers[@]}" || return 1
+    # Their package scripts would build for every lab kernel; build-lab.sh builds each for one.
+    without_autoinstall install_missing "${lab_dkms_packages[@]}"
+}
+
+# without_autoinstall COMMAND...: run it with /etc/dkms/no-autoinstall present (dkms package scripts
+# then build nothing), removing the flag afterwards unless it was there before.
+without_autoinstall() {
+    local flag=/etc/dkms/no-autoinstall rc=0
+    if [[ -e $flag || $(id -u) -ne 0 ]]; then
+        "$@"
+        return
+    fi
+    mkdir -p "${flag%/*}" && : >"$flag" || return 1
+    "$@" || rc=$?
+    rm -f "$flag"
+    return $rc
 }
 
 # make_venv DIR PYTHON PACKAGE...: (re)create DIR when its recorded package list differs.
