@@ -26,16 +26,32 @@ play -e "@$baseline" failing_package.yml
 play -e "@$baseline" dest_location.yml
 
 # Two runs that both plan the same build: an outside holder of the lock keeps them waiting until
-# both have gathered their facts, then exactly one builds and the other finds it done.
+# both wait for it (two dkms_module runs alive), then exactly one builds and the other finds it done.
 missing=$(sed -n 's/^lab_missing: *//p' "$baseline")
 ansible -i inventory testhost -m kabi.dkms.dkms_module -a "name=kabitest kernels=$missing state=absent"
-flock /run/lock/kabi-dkms.lock sleep 8 &
+: >"$work/hold"
+# shellcheck disable=SC2016  # expanded by the inner bash
+flock /run/lock/kabi-dkms.lock bash -c 'while [[ -e $1 ]]; do sleep 0.1; done' bash "$work/hold" &
 holder=$!
-sleep 1
 play -e "@$baseline" -e "report=$work/one.json" concurrent.yml >"$work/one.log" 2>&1 &
 one=$!
 play -e "@$baseline" -e "report=$work/two.json" concurrent.yml >"$work/two.log" 2>&1 &
 two=$!
+{ set +x; } 2>/dev/null
+# Each module run has its own ansible-tmp directory; a failed run lets the holder go first, or the
+# restore would wait for the lock.
+until [[ $(pgrep -af AnsiballZ_dkms_module | grep -o 'ansible-tmp-[^/ ]*' | sort -u | wc -l) -ge 2 ]]; do
+    if ! kill -0 "$one" 2>/dev/null || ! kill -0 "$two" 2>/dev/null; then
+        rm -f "$work/hold"
+        cat "$work/one.log" "$work/two.log"
+        exit 1
+    fi
+    sleep 0.1
+done
+set -x
+# Both wait for the lock: keep them waiting a while, so both report having waited.
+sleep 3
+rm "$work/hold"
 wait "$holder"
 wait "$one" || { cat "$work/one.log"; exit 1; }
 wait "$two" || { cat "$work/two.log"; exit 1; }
