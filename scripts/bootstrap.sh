@@ -66,10 +66,11 @@ install_missing() {
 }
 
 # What the tests use on every run: gcc builds the ELF fixtures, kmod is the fallback .ko reader,
-# xz-utils/zstd make compressed modules, chromium renders the report, shellcheck and rpm make
-# ansible-test's shellcheck test and the rpm-order check run instead of being skipped.
+# xz-utils/zstd make compressed modules, openssl makes signing keys and linux-kbuild-6.1 has the
+# kernel's scripts/sign-file that signs test modules, chromium renders the report, shellcheck and
+# rpm make ansible-test's shellcheck test and the rpm-order check run instead of being skipped.
 setup_test_packages() {
-    install_missing gcc make kmod xz-utils zstd rsync shellcheck rpm chromium
+    install_missing gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rsync shellcheck rpm chromium
 }
 
 # Real Debian DKMS packages that build in seconds and have modules importing from their siblings.

@@ -19,7 +19,7 @@ import posixpath
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
 DEFAULT_DKMS_TREE = '/var/lib/dkms'
@@ -27,6 +27,13 @@ DEFAULT_SOURCE_TREE = '/usr/src'
 DEFAULT_INSTALL_TREE = '/lib/modules'
 MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
 DEST_MODULE_LOCATION_PREFIXES = ('/kernel', '/updates', '/extra')
+FRAMEWORK_CONF = '/etc/dkms/framework.conf'
+# dkms's own framework.conf is some 3 KiB of comments.
+FRAMEWORK_CONF_LIMIT = 1024 * 1024
+# System directories whose entries are no dkms packages: a dkms_tree naming one is a mistake.
+NOT_DKMS_TREES = frozenset(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc',
+                            '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/lib', '/usr/local',
+                            '/usr/src', '/var', '/var/lib'])
 _KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
 
 
@@ -249,32 +256,47 @@ class DkmsTree:
         self.packages = packages      # {name: Package}
 
 
+def _framework_files(rootfs, warn):
+    """framework.conf and framework.conf.d/*.conf as far as they exist; an /etc/dkms that cannot
+    be read is one warning."""
+    try:
+        names = rootfs.listdir('/etc/dkms')
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            warn('cannot read /etc/dkms: %s; dkms\'s default locations are used' % exc)
+        return []
+    files = [FRAMEWORK_CONF] if 'framework.conf' in names else []
+    if 'framework.conf.d' in names:
+        files += ['/etc/dkms/framework.conf.d/' + name
+                  for name in _listdir(rootfs, warn, '/etc/dkms/framework.conf.d') if name.endswith('.conf')]
+    return files
+
+
 def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=None):
     """The dkms, source and install trees, honouring /etc/dkms/framework.conf[.d].
 
-    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do.
+    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do. A file
+    that exists but cannot be read, and a dkms_tree that cannot be one (``/``, ``/usr``, a
+    relative path), are warned about; the defaults stand in for them.
     """
-    files = ['/etc/dkms/framework.conf']
-    try:
-        files += ['/etc/dkms/framework.conf.d/' + name
-                  for name in rootfs.listdir('/etc/dkms/framework.conf.d') if name.endswith('.conf')]
-    except (OSError, RootPathError):
-        pass
     text = []
-    for path in files:
-        if not rootfs.exists(path):
-            continue
+    for path in _framework_files(rootfs, warn):
         try:
-            text.append(rootfs.read_text(path))
+            text.append(rootfs.read_text(path, FRAMEWORK_CONF_LIMIT))
         except (OSError, RootPathError) as exc:
-            warn('cannot read %s: %s' % (path, exc))
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
     variables = parse_shell_vars('\n'.join(text))
     found = {}
     for key, default in (('dkms_tree', DEFAULT_DKMS_TREE), ('source_tree', DEFAULT_SOURCE_TREE),
                          ('install_tree', DEFAULT_INSTALL_TREE)):
         value = variables.get(key)
         if value is UNKNOWN:
-            warn('%s in /etc/dkms/framework.conf is not static; using %s' % (key, default))
+            warn('%s in %s is not static; using %s' % (key, FRAMEWORK_CONF, default))
+            value = None
+        elif key == 'dkms_tree' and value and (not value.startswith('/')
+                                               or posixpath.normpath(value) in NOT_DKMS_TREES):
+            warn('dkms_tree=%s in %s cannot be a dkms tree; using %s' % (value, FRAMEWORK_CONF, default))
             value = None
         found[key] = value or default
     return (dkms_tree or found['dkms_tree'], source_tree or found['source_tree'],
@@ -342,11 +364,17 @@ def _read_installed(rootfs, warn, package_dir, entries):
 
 
 def _listdir(rootfs, warn, path):
+    """Entries of a directory of the dkms tree; names that are not valid UTF-8 are skipped with
+    a warning, since no fact can carry them."""
     try:
-        return rootfs.listdir(path)
+        names = rootfs.listdir(path)
     except (OSError, RootPathError) as exc:
         warn('cannot list %s: %s' % (path, exc))
         return []
+    for name in names:
+        if not is_text(name):
+            warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
+    return [name for name in names if is_text(name)]
 
 
 def read_package(rootfs, warn, dkms_tree, name):
@@ -370,6 +398,19 @@ def read_package(rootfs, warn, dkms_tree, name):
     return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
 
 
+def _read_package_guarded(rootfs, warn, dkms_tree, name):
+    """read_package, where an unexpected error costs only this package: it is reported with
+    nothing registered or installed, so never covered."""
+    try:
+        return read_package(rootfs, warn, dkms_tree, name)
+    except MemoryError:
+        warn('package %s: ran out of memory while reading it; reported as having nothing' % name)
+    except Exception as exc:  # pylint: disable=broad-except
+        warn('package %s: unexpected error while reading it (%s: %s); reported as having nothing'
+             % (name, type(exc).__name__, exc))
+    return Package(name, {}, {})
+
+
 def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, install_tree=None):
     """Every package of the dkms tree (or only ``names``)."""
     dkms_tree, source_tree, install_tree = read_locations(rootfs, warn, dkms_tree, source_tree, install_tree)
@@ -379,5 +420,5 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
             if names is not None and name not in names:
                 continue
             if rootfs.isdir(posixpath.join(dkms_tree, name)):
-                packages[name] = read_package(rootfs, warn, dkms_tree, name)
+                packages[name] = _read_package_guarded(rootfs, warn, dkms_tree, name)
     return DkmsTree(dkms_tree, source_tree, install_tree, packages)

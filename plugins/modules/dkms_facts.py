@@ -112,8 +112,12 @@ ansible_facts:
           are in K's module tree), V(weak) (every module resolves through C(weak-updates/) to a dkms
           build for another kernel and kABI says it loads on K, or no reader could check), V(weak-incompatible)
           (kABI says a weak-linked module will not load), V(built) (built, not installed), V(broken)
-          (claims to be installed but files are missing or differ, or a weak link dangles), V(missing),
-          V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded) count as covered.
+          (claims to be installed but files are missing or differ, are not a module for K, or import another
+          kernel's CRCs or vermagic; or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
+          check refuses it at boot: unsigned or signed by a key K does not trust while signatures are enforced),
+          V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
+          count as covered.
+        - Nothing is guessed: what cannot be checked is null, and the pair is not C(verified).
         - Stale kernels (leftover directories without image, in-tree modules or headers) are reported
           but never counted in C(uncovered) or C(summary).
       returned: always
@@ -149,17 +153,165 @@ ansible_facts:
           type: dict
           sample: {"hello": {"versions": ["1.0"], "newest": "1.0", "autoinstall": true,
                    "modules": ["hello"], "broken_versions": []}}
-        kernels:
+        dkms_certificate:
           description:
-            - Kernels by release with C(installed), C(stale), C(headers), C(running), C(default),
-              C(symvers), C(covered) and C(packages) (per package C(status), C(covered), C(version), C(outdated),
-              C(provider_kernel) and per module C(status), C(path), C(target), C(kabi), C(shadowed_by)).
-            - C(kabi) is null when not checked, else C(compatible) and why not, as the kernel loader would
-              refuse the module; C(missing) (imported symbols the kernel does not export to this module,
-              GPL-only exports included when the module's license is not GPL-compatible), C(mismatched)
-              (exported with another CRC), C(namespaces) (symbol namespaces the module would have to import
-              with C(MODULE_IMPORT_NS)) and C(vermagic) (whether it matches, null when unknown).
+            - The certificate dkms signs modules with (C(/var/lib/dkms/mok.pub)) and whether it is
+              enrolled as a MOK; null when there is none.
           type: dict
+          returned: when the file exists
+          contains:
+            subject:
+              description: The certificate's subject.
+              type: str
+            issuer:
+              description: The certificate's issuer.
+              type: str
+            serial:
+              description: The serial number, colon hex.
+              type: str
+            skid:
+              description: The subject key identifier, colon hex, null when absent.
+              type: str
+            sha256:
+              description: SHA-256 of the DER certificate.
+              type: str
+            path:
+              description: Where it was read.
+              type: str
+            enrolled:
+              description: In the MOK list (C(MokListRT)); null when that cannot be read.
+              type: bool
+            pending:
+              description: Waiting in C(MokNew) for confirmation in MokManager at the next boot; null when unknown.
+              type: bool
+        kernels:
+          description: Kernels by release (the keys are kernel releases).
+          type: dict
+          contains:
+            kernel_release:
+              description: One kernel, keyed by its release.
+              type: dict
+              contains:
+                installed:
+                  description: A kernel image or in-tree modules are present.
+                  type: bool
+                stale:
+                  description: A leftover directory (no image, no in-tree modules, no headers); never counted as uncovered.
+                  type: bool
+                headers:
+                  description: C(build/include) is present, so dkms can build for it.
+                  type: bool
+                running:
+                  description: The running kernel (only when O(root=/)).
+                  type: bool
+                default:
+                  description: The kernel the next boot uses.
+                  type: bool
+                symvers:
+                  description: The symvers file used for kABI verdicts, null when there is none.
+                  type: str
+                covered:
+                  description: Every package is covered on this kernel.
+                  type: bool
+                module_signatures:
+                  description: Whether the kernel refuses unsigned or untrusted modules at its next boot, and why.
+                  type: dict
+                  contains:
+                    enforced:
+                      description: True, false, or null when it cannot be known (no EFI variables under O(root), no kernel config).
+                      type: bool
+                    reason:
+                      description: Why enforced, V(secure_boot), V(sig_enforce), V(config) or V(lockdown); null otherwise.
+                      type: str
+                    detail:
+                      description: A sentence on how the verdict was reached, or what is unknown.
+                      type: str
+                    secure_boot:
+                      description: UEFI Secure Boot at the next boot (C(SecureBoot), C(SetupMode), shim's C(MokSBStateRT)); null when unknown.
+                      type: bool
+                    lockdown:
+                      description: The lockdown level at the next boot (V(none), V(integrity), V(confidentiality)), null when unknown.
+                      type: str
+                    cmdline:
+                      description: The file the next-boot command line was read from, null when none.
+                      type: str
+                    trusted_keys:
+                      description: Certificates the kernel trusts for modules (C(subject), C(issuer), C(serial), C(skid), C(sha256), C(source) such as V(MokListRT) or V(db)); null when not all are readable.
+                      type: list
+                      elements: dict
+                    pending_keys:
+                      description: Certificates waiting in C(MokNew) for enrollment at the next boot.
+                      type: list
+                      elements: dict
+                packages:
+                  description: Each DKMS package on this kernel, keyed by package name.
+                  type: dict
+                  contains:
+                    package_name:
+                      description: One package on this kernel.
+                      type: dict
+                      contains:
+                        status:
+                          description:
+                            - V(installed), V(weak), V(weak-incompatible), V(built), V(broken), V(rejected), V(missing)
+                              or V(excluded); see the notes of C(dkms) above.
+                          type: str
+                        covered:
+                          description: V(installed), V(weak) and V(excluded) count as covered.
+                          type: bool
+                        verified:
+                          description:
+                            - Every rule that could decide C(covered) was checked; false when something could not be
+                              known (no symvers, no module reader, signature enforcement unknown, an unreadable file).
+                            - A reboot gate can ask for C(covered and verified).
+                          type: bool
+                        version:
+                          description: The version that provides it, null when nothing does.
+                          type: str
+                        outdated:
+                          description: Provided by an older version than the newest registered.
+                          type: bool
+                        provider_kernel:
+                          description: For V(weak), the kernel the linked modules were built for.
+                          type: str
+                        modules:
+                          description: Each module of the package, keyed by module name.
+                          type: dict
+                          contains:
+                            module_name:
+                              description: One module file as the kernel would see it.
+                              type: dict
+                              contains:
+                                status:
+                                  description: The module's status, in the same words as the package's.
+                                  type: str
+                                path:
+                                  description: The file in the kernel's module tree (installed copy or weak link).
+                                  type: str
+                                target:
+                                  description: The dkms build it comes from.
+                                  type: str
+                                kabi:
+                                  description:
+                                    - Null when not checked; otherwise what the kernel loader would say about its
+                                      symbols, whatever the signature check says.
+                                    - C(compatible); C(missing) (imported symbols nothing loadable on the kernel exports to
+                                      this module, GPL-only exports included for a module whose license is not GPL-compatible);
+                                      C(mismatched) (exported with another CRC); C(namespaces) (namespaces the module would have
+                                      to import with C(MODULE_IMPORT_NS)); C(vermagic) (whether it matches, null when unknown).
+                                  type: dict
+                                signature:
+                                  description:
+                                    - Null when not checked; otherwise C(signed), C(signer) (the issuer's CN),
+                                      C(key_id) (serial or subject key identifier) and C(trusted) (a key the kernel trusts
+                                      at its next boot matches; null when unknown).
+                                  type: dict
+                                shadowed_by:
+                                  description: A file modprobe would load instead of this weak link.
+                                  type: str
+                                reason:
+                                  description: Why the module does not load, or what could not be checked; null otherwise.
+                                  type: str
         uncovered:
           description: Every (kernel, package) pair that is not covered, sorted by kernel then package.
           type: list
@@ -167,9 +319,9 @@ ansible_facts:
           sample: [{"kernel": "6.1.0-50-amd64", "package": "hello", "version": "1.0",
                     "status": "missing", "headers": true}]
         summary:
-          description: Counts of non-stale kernels, covered and uncovered kernels, and packages.
+          description: Counts of non-stale kernels, covered and uncovered kernels, packages, and (kernel, package) pairs that are not verified.
           type: dict
-          sample: {"kernels": 4, "covered": 3, "uncovered": 1, "packages": 1}
+          sample: {"kernels": 4, "covered": 3, "uncovered": 1, "packages": 1, "unverified": 0}
 '''
 
 import os

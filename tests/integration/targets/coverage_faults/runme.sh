@@ -6,7 +6,9 @@ set -eux
 work=$(mktemp -d)
 baseline=$work/baseline.yml
 gone=6.1.0-0-kabigone
-lock=/run/lock/kabi-dkms.lock
+lock=/run/kabi-dkms/lock
+# flock(1) would create it 0644, which dkms_module refuses: make it the way the module does.
+(umask 077 && mkdir -p /run/kabi-dkms && : >>"$lock")
 play() { ansible-playbook -i inventory -e "baseline=$baseline" -e "gone=$gone" "$@"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 

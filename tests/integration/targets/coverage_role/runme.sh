@@ -30,8 +30,9 @@ play -e "@$baseline" dest_location.yml
 missing=$(sed -n 's/^lab_missing: *//p' "$baseline")
 ansible -i inventory testhost -m kabi.dkms.dkms_module -a "name=kabitest kernels=$missing state=absent"
 : >"$work/hold"
+(umask 077 && mkdir -p /run/kabi-dkms && : >>/run/kabi-dkms/lock)  # flock(1) would create it 0644
 # shellcheck disable=SC2016  # expanded by the inner bash
-flock /run/lock/kabi-dkms.lock bash -c 'while [[ -e $1 ]]; do sleep 0.1; done' bash "$work/hold" &
+flock /run/kabi-dkms/lock bash -c 'while [[ -e $1 ]]; do sleep 0.1; done' bash "$work/hold" &
 holder=$!
 play -e "@$baseline" -e "report=$work/one.json" concurrent.yml >"$work/one.log" 2>&1 &
 one=$!
