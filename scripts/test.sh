@@ -105,6 +105,9 @@ stage_lab() {
     in_collection "$venv221" ansible-playbook -i localhost, tests/lab/check-facts.yml -e "@$lab_vars" \
         -e "lab_python_with_elftools=$venv221/bin/python" \
         -e "lab_python_without_elftools=$repo/.venv/bare312/bin/python" -e "lab_facts_dir=$repo/build" || return 1
+    in_collection "$venv221" ansible-playbook -i localhost, tests/lab/check-secure-boot.yml -e "@$lab_vars" \
+        -e "lab_python_with_elftools=$venv221/bin/python" \
+        -e "lab_python_without_elftools=$repo/.venv/bare312/bin/python" -e "lab_facts_dir=$repo/build" || return 1
     targets=$(targets_by_alias yes)
     if [[ -n $targets ]]; then
         # shellcheck disable=SC2086
