@@ -118,9 +118,9 @@ def main(outdir, kernel, clone):
             base_root(roots[name], kernel, clone)
             for release in (kernel, clone):
                 boot_entry(roots[name], release, 'module.sig_enforce=1' if name == 'sig-enforce' else 'quiet')
-        for name, secure_boot, enrolled in (('sb-untrusted', True, [other.der]),
-                                             ('sb-trusted', True, [certificate_der()]),
-                                             ('sig-enforce', False, [certificate_der()])):
+        firmware = (('sb-untrusted', True, [other.der]), ('sb-trusted', True, [certificate_der()]),
+                    ('sig-enforce', False, [certificate_der()]))
+        for name, secure_boot, enrolled in firmware:
             efi = EfiRoot(Path(roots[name]))
             efi.secure_boot(secure_boot)
             efi.mok_list(enrolled)

@@ -26,7 +26,7 @@ play -e "@$baseline" failing_package.yml
 play -e "@$baseline" dest_location.yml
 
 # Two runs that both plan the same build: an outside holder of the lock keeps them waiting until
-# both wait for it (two dkms_module runs alive), then exactly one builds and the other finds it done.
+# both wait for it, then exactly one builds and the other finds it done.
 missing=$(sed -n 's/^lab_missing: *//p' "$baseline")
 ansible -i inventory testhost -m kabi.dkms.dkms_module -a "name=kabitest kernels=$missing state=absent"
 : >"$work/hold"
@@ -39,9 +39,16 @@ one=$!
 play -e "@$baseline" -e "report=$work/two.json" concurrent.yml >"$work/two.log" 2>&1 &
 two=$!
 { set +x; } 2>/dev/null
-# Each module run has its own ansible-tmp directory; a failed run lets the holder go first, or the
-# restore would wait for the lock.
-until [[ $(pgrep -af AnsiballZ_dkms_module | grep -o 'ansible-tmp-[^/ ]*' | sort -u | wc -l) -ge 2 ]]; do
+# dkms_module runs that have the lock file open: they poll for the lock from then on.
+lock_waiters() {
+    local pid count=0
+    for pid in $(pgrep -f AnsiballZ_dkms_module); do
+        find "/proc/$pid/fd" -lname /run/kabi-dkms/lock 2>/dev/null | grep -q . && count=$((count + 1))
+    done
+    echo "$count"
+}
+# A failed run lets the holder go first, or the restore would wait for the lock.
+until [[ $(lock_waiters) -ge 2 ]]; do
     if ! kill -0 "$one" 2>/dev/null || ! kill -0 "$two" 2>/dev/null; then
         rm -f "$work/hold"
         cat "$work/one.log" "$work/two.log"
