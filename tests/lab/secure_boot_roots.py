@@ -12,8 +12,8 @@ packages, KERNEL's headers' config and symvers, and /var/lib/dkms/mok.pub; then:
 - ``sb-trusted``: Secure Boot on, MokListRT holding dkms's certificate;
 - ``sig-enforce``: Secure Boot off (so the MOK list holding dkms's certificate is not loaded),
   ``module.sig_enforce=1`` in the BLS entries, dkms's certificate built into the kernel (a self-built
-  kernel's build/certs/signing_key.x509), and kabitest's modules unsigned (stripped, as a build
-  dkms did not sign);
+  kernel's build/certs/signing_key.x509), and the modules of kabitest and kabidep-provider unsigned
+  (stripped, as builds dkms did not sign): kabidep-consumer is signed but needs the provider;
 - ``no-efivars``: no /sys at all, as in a disk image: whether signatures are enforced is unknown.
 
 EFI variables are written in the efivarfs format by the unit tests' EfiRoot.
@@ -35,7 +35,7 @@ from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, r
 
 DKMS_TREE = '/var/lib/dkms'
 DKMS_CERTIFICATE = '/var/lib/dkms/mok.pub'
-UNSIGNED_PACKAGE = 'kabitest'
+UNSIGNED_PACKAGES = ('kabitest', 'kabidep-provider')
 # Where a self-built kernel's headers keep the certificate built into it.
 BUILTIN_CERTIFICATE = '/certs/signing_key.x509'
 
@@ -127,7 +127,8 @@ def main(outdir, kernel, clone):
         builtin = roots['sig-enforce'] + os.path.realpath('/lib/modules/%s/build' % kernel) + BUILTIN_CERTIFICATE
         os.makedirs(os.path.dirname(builtin))
         shutil.copy(DKMS_CERTIFICATE, builtin)
-        strip_signatures(roots['sig-enforce'], kernel, UNSIGNED_PACKAGE, installed_packages(kernel)[UNSIGNED_PACKAGE])
+        for package in UNSIGNED_PACKAGES:
+            strip_signatures(roots['sig-enforce'], kernel, package, installed_packages(kernel)[package])
     finally:
         shutil.rmtree(keys)
     for name, path in sorted(roots.items()):
