@@ -17,7 +17,8 @@ import os
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import normalize_module_name, read_dkms_tree
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
+    normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
@@ -387,14 +388,13 @@ def _unexpected(context, package, release, exc):
 
 def _package_fact(package):
     ordered = package.ordered_versions()
-    newest = package.newest()
-    return {
+    fact = {
         'versions': ordered,
         'newest': ordered[-1] if ordered else None,
-        'autoinstall': newest.conf.autoinstall if newest is not None and newest.conf is not None else None,
-        'modules': (newest.module_names() if newest else None) or [],
         'broken_versions': [v for v in ordered if package.versions[v].broken],
     }
+    fact.update(package_conf_facts(package))
+    return fact
 
 
 def _arch(rootfs, tree):

@@ -114,7 +114,7 @@ ansible_facts:
           (kABI says a weak-linked module will not load), V(built) (built, not installed), V(broken)
           (claims to be installed but files are missing or differ, are not a module for K, or import another
           kernel's CRCs or vermagic; or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
-          check refuses it at boot: unsigned or signed by a key K does not trust while signatures are enforced),
+          check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
           count as covered.
         - Nothing is guessed: what cannot be checked is null, and the pair is not C(verified).
@@ -148,11 +148,132 @@ ansible_facts:
           type: str
           sample: pyelftools
         packages:
-          description: DKMS packages by name with C(versions) (oldest first), C(newest), C(autoinstall)
-            (null when not static), C(modules) and C(broken_versions).
+          description:
+            - DKMS packages by name. What comes from C(dkms.conf) is read without running it, the way the
+              target's dkms reads it (its version is read from C(/usr/sbin/dkms) under O(root)); a value that
+              shell logic decides, or that the dkms versions the target may have read differently, is null.
           type: dict
           sample: {"hello": {"versions": ["1.0"], "newest": "1.0", "autoinstall": true,
-                   "modules": ["hello"], "broken_versions": []}}
+                   "modules": ["hello"], "broken_versions": [], "build_depends": [], "no_weak_modules": false,
+                   "obsolete_by": null, "build_exclusive": {"kernel": null, "arch": null, "kernel_min": null,
+                   "kernel_max": null, "config": null},
+                   "dkms_conf": {"path": "/usr/src/hello-1.0/dkms.conf", "dkms_version": "3.0.10",
+                   "valid": true, "errors": []}, "failed_builds": []}}
+          contains:
+            package_name:
+              description: One entry per package, keyed by its name (not literally C(package_name)); the
+                C(dkms.conf) facts are those of its newest version.
+              type: dict
+              contains:
+                versions:
+                  description: Every registered version, oldest first.
+                  type: list
+                  elements: str
+                newest:
+                  description: The newest registered version.
+                  type: str
+                broken_versions:
+                  description: Versions whose source link is dangling or missing.
+                  type: list
+                  elements: str
+                autoinstall:
+                  description:
+                    - Whether C(dkms autoinstall) builds the package for a new kernel. dkms 3.1.7 and later
+                      accept only V(yes) and V(no) (any case); older versions autoinstall on any non-empty
+                      C(AUTOINSTALL), V(no) included.
+                    - Null when not static.
+                  type: bool
+                modules:
+                  description:
+                    - Installed module names (C(DEST_MODULE_NAME), defaulting to C(BUILT_MODULE_NAME)), from the
+                      builds in the dkms tree, else from C(dkms.conf) records counted as the target's dkms
+                      counts them; V([]) when C(dkms.conf) declares no module.
+                    - Null when not static.
+                  type: list
+                  elements: str
+                build_depends:
+                  description: C(BUILD_DEPENDS), the packages dkms builds first; null when not static.
+                  type: list
+                  elements: str
+                no_weak_modules:
+                  description: C(NO_WEAK_MODULES) is set, so dkms makes no weak-updates links; null when not static.
+                  type: bool
+                obsolete_by:
+                  description:
+                    - C(OBSOLETE_BY), the kernel release from which the package is no longer built (dkms 3.2.0
+                      and later use it as C(BUILD_EXCLUSIVE_KERNEL_MAX) when that is unset).
+                    - Null when unset or not static.
+                  type: str
+                build_exclusive:
+                  description:
+                    - The C(BUILD_EXCLUSIVE_*) rules as written (after dkms's own reading of the file), null
+                      when any is not static. The per-kernel verdict is the package's C(excluded) status.
+                    - A rule with per-module values (dkms 3.3.0 and later) is a list by module record.
+                  type: dict
+                  contains:
+                    kernel:
+                      description: C(BUILD_EXCLUSIVE_KERNEL), a POSIX extended regular expression matched
+                        against the kernel release; null when unset.
+                      type: raw
+                    arch:
+                      description: C(BUILD_EXCLUSIVE_ARCH), a POSIX extended regular expression matched
+                        against the architecture; null when unset.
+                      type: raw
+                    kernel_min:
+                      description: C(BUILD_EXCLUSIVE_KERNEL_MIN) (dkms 3.0.11 and later); null when unset.
+                      type: raw
+                    kernel_max:
+                      description: C(BUILD_EXCLUSIVE_KERNEL_MAX) (dkms 3.0.11 and later); null when unset.
+                      type: raw
+                    config:
+                      description: C(BUILD_EXCLUSIVE_CONFIG), kernel options that must (or, with C(!),
+                        must not) be V(y) or V(m) (dkms 3.0.11 and later); null when unset.
+                      type: raw
+                dkms_conf:
+                  description: Whether the target's dkms accepts the newest version's C(dkms.conf).
+                  type: dict
+                  contains:
+                    path:
+                      description: The C(dkms.conf) read, null when the newest version has none to read.
+                      type: str
+                    dkms_version:
+                      description: The target's dkms version, read from its script; null when unknown (then
+                        a fact is given only when every dkms version reads it the same way).
+                      type: str
+                    valid:
+                      description: False when dkms refuses the file (it then builds nothing from it), true
+                        when it accepts it, null when that cannot be known.
+                      type: bool
+                    errors:
+                      description: Why dkms refuses the file, in the terms of dkms's own errors; with the
+                        dkms version unknown, the reasons any version gives.
+                      type: list
+                      elements: str
+                failed_builds:
+                  description:
+                    - Builds dkms started but did not finish, one per version at most. dkms keeps the
+                      C(make.log) of its last build in the version's C(build/) directory and removes that
+                      directory when a build succeeds, so a kernel without a build is told apart as tried.
+                  type: list
+                  elements: dict
+                  contains:
+                    version:
+                      description: The package version.
+                      type: str
+                    kernel:
+                      description: The kernel release the build was for, from the log's first line; null
+                        when the log does not say.
+                      type: str
+                    arch:
+                      description: The architecture the build was for; null when the log does not say.
+                      type: str
+                    log:
+                      description: The log's path (under O(root)).
+                      type: str
+                    tail:
+                      description: The log's last lines (at most 20, from its last 4 KiB).
+                      type: list
+                      elements: str
         dkms_certificate:
           description:
             - The certificate dkms signs modules with (C(/var/lib/dkms/mok.pub)) and whether it is
@@ -236,7 +357,8 @@ ansible_facts:
                       description: The file the next-boot command line was read from, null when none.
                       type: str
                     trusted_keys:
-                      description: Certificates the kernel trusts for modules (C(subject), C(issuer), C(serial), C(skid), C(sha256), C(source) such as V(MokListRT) or V(db)); null when not all are readable.
+                      description: Certificates the kernel trusts for modules (C(subject), C(issuer), C(serial),
+                        C(skid), C(sha256), C(source) such as V(MokListRT) or V(db)); null when not all are readable.
                       type: list
                       elements: dict
                     pending_keys:

@@ -87,6 +87,14 @@ class SystemTree:
             (modules_dir / 'symvers.gz').write_bytes(gzip.compress(text.encode()))
         return exports
 
+    def dkms_script(self, version: str) -> None:
+        """The dkms command of that version: the facts read its version line, never run it."""
+        script = self.path('/usr/sbin/dkms')
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text('#!/bin/bash\n# not a working dkms: only its version\ncase "$1" in\n'
+                          '    -V|--version)\n        echo "dkms-%s"\n        exit 0\n        ;;\nesac\nexit 1\n' % version)
+        script.chmod(0o755)
+
     def package(self, name: str, version: str, modules: Sequence[str], conf: str | None = None,
                 source: bool = True) -> None:
         """Register a package version: source directory with dkms.conf and the source link.
@@ -180,9 +188,11 @@ def build_demo(root: Path, ko: KoBuilder) -> SystemTree:
 
     hello 1.0 installed on 6.1.0-47-amd64; 6.1.0-47-amd64+clone (same kABI) weak-linked;
     6.1.0-47-amd64+broken (one CRC changed) weak-linked but incompatible; 6.1.0-50-amd64
-    missing; nvidia-like 550.54.14 excluded on kernels older than 6.1.0-50 by BUILD_EXCLUSIVE.
+    missing; nvidia-like 550.54.14 excluded on kernels older than 6.1.0-50 by BUILD_EXCLUSIVE
+    (KERNEL_MIN, which dkms 3.0.11 and later know: the system has dkms 3.4.3).
     """
     system = SystemTree(root, ko)
+    system.dkms_script('3.4.3')
     system.bios_boot()
     abi = '6.1.0-47-amd64'
     system.kernel(abi)

@@ -100,8 +100,12 @@ def test_kmod_reader_gives_the_same_verdicts(demo: Path) -> None:
 
 def test_packages_facts(demo: Path) -> None:
     facts = Run(demo).facts
-    assert facts['packages']['hello'] == {'versions': ['1.0'], 'newest': '1.0', 'autoinstall': True,
-                                          'modules': ['hello', 'hello_ext'], 'broken_versions': []}
+    assert facts['packages']['hello'] == {
+        'versions': ['1.0'], 'newest': '1.0', 'autoinstall': True, 'modules': ['hello', 'hello_ext'],
+        'broken_versions': [], 'build_depends': [], 'no_weak_modules': False, 'obsolete_by': None,
+        'build_exclusive': {'kernel': None, 'arch': None, 'kernel_min': None, 'kernel_max': None, 'config': None},
+        'dkms_conf': {'path': '/usr/src/hello-1.0/dkms.conf', 'dkms_version': '3.4.3', 'valid': True, 'errors': []},
+        'failed_builds': []}
 
 
 def test_built_but_not_installed(system: SystemTree) -> None:
