@@ -117,7 +117,7 @@ ansible_facts:
           check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
           count as covered.
-        - Nothing is guessed: what cannot be checked is null, and the pair is not C(verified).
+        - Nothing is guessed; what cannot be checked is null, and the pair is not C(verified).
         - Stale kernels (leftover directories without image, in-tree modules or headers) are reported
           but never counted in C(uncovered) or C(summary).
       returned: always
