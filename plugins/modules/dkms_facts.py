@@ -48,7 +48,8 @@ options:
     default: /
   packages:
     description:
-      - Limit the report to these DKMS package names. All packages by default.
+      - Limit the report to these DKMS package names. All packages by default. A name the dkms tree does
+        not register is warned about (nothing can be reported for it).
     type: list
     elements: str
   kabi_check:
@@ -117,7 +118,7 @@ ansible_facts:
           check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
           count as covered.
-        - Nothing is guessed; what cannot be checked is null, and the pair is not C(verified).
+        - Nothing is guessed. What cannot be checked is null, and the pair is not C(verified).
         - Stale kernels (leftover directories without image, in-tree modules or headers) are reported
           but never counted in C(uncovered) or C(summary).
       returned: always
@@ -131,6 +132,12 @@ ansible_facts:
           description: The inspected root.
           type: str
           sample: /
+        gathered_at:
+          description:
+            - When the module began gathering, in UTC (ISO 8601, C(YYYY-MM-DDTHH:MM:SSZ)), so that facts
+              read back from a fact cache tell their age.
+          type: str
+          sample: "2026-11-29T18:40:12Z"
         running_kernel:
           description: The running kernel release, null when O(root) is not V(/).
           type: str
@@ -447,6 +454,7 @@ ansible_facts:
 '''
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -465,6 +473,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # When gathering began, in UTC: cached facts tell their age by it.
+    gathered_at = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     root = module.params['root']
     try:
         os.listdir(root)
@@ -485,6 +495,12 @@ def main():
     facts = gather_facts(RootFS(root, snapshot=True), warn, packages=module.params['packages'],
                          kabi_check=module.params['kabi_check'], runner=runner, root=root,
                          dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'])
+    facts['gathered_at'] = gathered_at
+    unknown = [name for name in module.params['packages'] or () if name not in facts['packages']]
+    if unknown:
+        # A misspelt or uninstalled name would otherwise read as "every kernel is covered".
+        warn('packages: %s %s not registered in the dkms tree, so nothing is reported for %s'
+             % (', '.join(unknown), 'is' if len(unknown) == 1 else 'are', 'it' if len(unknown) == 1 else 'them'))
     module.exit_json(changed=False, ansible_facts={'dkms': facts})
 
 

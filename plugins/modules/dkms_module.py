@@ -130,7 +130,7 @@ notes:
     O(force=true) to rebuild natively over a weak link that does not load.
 seealso:
   - module: kabi.dkms.dkms_facts
-  - ref: kabi.dkms.coverage
+  - ref: kabi.dkms.dkms_coverage
     description: The role that builds only what dkms_facts reports as not covered.
 '''
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Faults around the coverage role on the real DKMS lab (tests/lab/build-lab.sh): dkms missing, a kernel
+# Faults around the dkms_coverage role on the real DKMS lab (tests/lab/build-lab.sh): dkms missing, a kernel
 # removed between facts and build, a run killed mid-build and run again. After each case nothing that
 # was there before is gone from the module trees or the dkms tree; the end puts the lab back exactly.
 set -eux

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The coverage role against the real DKMS lab (tests/lab/build-lab.sh): root, the host's dkms tree and
+# The dkms_coverage role against the real DKMS lab (tests/lab/build-lab.sh): root, the host's dkms tree and
 # /lib/modules. Everything it builds or adds is removed again at the end, so the lab stays reusable.
 set -eux
 work=$(mktemp -d)
@@ -18,7 +18,7 @@ play -e "@$baseline" first_run.yml
 first=$(($(ms) - start))
 start=$(ms)
 play rerun.yml | tee "$work/rerun.log"
-echo "coverage role wall time: first run ${first} ms, second run $(($(ms) - start)) ms"
+echo "dkms_coverage role wall time: first run ${first} ms, second run $(($(ms) - start)) ms"
 grep -E 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$work/rerun.log"
 
 play -e "@$baseline" no_headers.yml
