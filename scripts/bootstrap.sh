@@ -4,7 +4,8 @@
 #   scripts/bootstrap.sh                      every stage of scripts/test.sh without the lab
 #   scripts/bootstrap.sh --for demo           just what scripts/demo.sh needs (gcc, one venv)
 #   scripts/bootstrap.sh --for units,lint     just these stages' Debian packages and venvs
-#   scripts/bootstrap.sh --lab                the default stages and the lab (dkms, two header ABIs)
+#   scripts/bootstrap.sh --lab                the default stages and the lab (dkms, two header ABIs,
+#                                             the real DKMS packages tests/lab/build-lab.sh builds)
 #
 # Stages: demo sanity units integration targets compile lint release lab. The Debian packages need
 # root (once); the venvs live under .venv/ (gitignored), each made with pyenv's newest Python 3.12:
@@ -94,10 +95,15 @@ setup_stage_packages() {
     [[ ${#packages[@]} -eq 0 ]] || install_missing "${packages[@]}"
 }
 
+# Real Debian DKMS packages that build in seconds and have modules importing from their siblings.
+lab_dkms_packages=(tp-smapi-dkms gost-crypto-dkms v4l2loopback-dkms)
+
 setup_lab_packages() {
     # Quick path: once two header ABIs are in, a re-run does not go to the network.
-    if pkg_installed dkms && [[ $(installed_header_abis | wc -l) -ge 2 ]]; then
-        log "dkms and $(installed_header_abis | wc -l) header ABIs already installed"
+    local p ready=true
+    for p in dkms "${lab_dkms_packages[@]}"; do pkg_installed "$p" || ready=false; done
+    if $ready && [[ $(installed_header_abis | wc -l) -ge 2 ]]; then
+        log "dkms, the lab's DKMS packages and $(installed_header_abis | wc -l) header ABIs already installed"
         return 0
     fi
     apt_update_once
@@ -106,7 +112,23 @@ setup_lab_packages() {
         echo "bootstrap: apt-cache offers fewer than two linux-headers-6.1.0-N-amd64 ABIs" >&2
         return 1
     fi
-    install_missing dkms "${headers[@]}"
+    install_missing dkms "${headers[@]}" || return 1
+    # Their package scripts would build for every lab kernel; build-lab.sh builds each for one.
+    without_autoinstall install_missing "${lab_dkms_packages[@]}"
+}
+
+# without_autoinstall COMMAND...: run it with /etc/dkms/no-autoinstall present (dkms package scripts
+# then build nothing), removing the flag afterwards unless it was there before.
+without_autoinstall() {
+    local flag=/etc/dkms/no-autoinstall rc=0
+    if [[ -e $flag || $(id -u) -ne 0 ]]; then
+        "$@"
+        return
+    fi
+    mkdir -p "${flag%/*}" && : >"$flag" || return 1
+    "$@" || rc=$?
+    rm -f "$flag"
+    return $rc
 }
 
 # make_venv DIR PYTHON PACKAGE...: (re)create DIR when its recorded package list differs.

@@ -168,12 +168,14 @@ stage_release() {
 }
 
 stage_lab() {
-    local targets lab_vars=$repo/build/lab-vars.yml
+    local targets playbook lab_vars=$repo/build/lab-vars.yml
     bash "$repo/tests/lab/build-lab.sh" >"$lab_vars" || return 1
     cat "$lab_vars"
-    in_collection "$venv221" ansible-playbook -i localhost, tests/lab/check-facts.yml -e "@$lab_vars" \
-        -e "lab_python_with_elftools=$venv221/bin/python" \
-        -e "lab_python_without_elftools=$repo/.venv/bare312/bin/python" || return 1
+    for playbook in check-facts.yml check-secure-boot.yml; do
+        in_collection "$venv221" ansible-playbook -i localhost, "tests/lab/$playbook" -e "@$lab_vars" \
+            -e "lab_python_with_elftools=$venv221/bin/python" \
+            -e "lab_python_without_elftools=$repo/.venv/bare312/bin/python" -e "lab_facts_dir=$repo/build" || return 1
+    done
     targets=$(targets_by_alias yes)
     if [[ -n $targets ]]; then
         # shellcheck disable=SC2086

@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# Build the real DKMS lab in the host's /lib/modules and /var/lib/dkms (CI owns the machine; see
-# shared test-lab notes). Needs root, dkms and two Debian linux-headers ABIs (scripts/bootstrap.sh --lab).
-# Idempotent: what already exists is reused. The lab, with A and B the two newest header ABIs:
-#   A          kabitest 1.0 installed by dkms                       -> installed
-#   B          headers only, nothing built                          -> missing
-#   A+clone    build -> A's headers, weak-updates/ -> A's modules   -> weak (kABI compatible)
-#   A+broken   as A+clone, but symvers.gz has one CRC changed that
-#              kabitest_b uses                                      -> weak-incompatible
+# Build the real DKMS lab in the host's /lib/modules, /var/lib/dkms and /usr/src (CI owns the machine;
+# see shared test-lab notes). Needs root, dkms, two Debian linux-headers ABIs and the real DKMS packages
+# (scripts/bootstrap.sh --lab). Idempotent: what already exists is reused. With A and B the two newest
+# header ABIs, the lab's kernels and what the facts should say:
+#   A              installed by dkms: kabitest 1.0, kabidep-provider and kabidep-consumer (its
+#                  BUILD_DEPENDS, built against the provider's Module.symvers), tp_smapi, gost-crypto,
+#                  v4l2loopback                                    -> installed
+#   B              headers only; kabinotelf (a "module" that is not ELF) installed by dkms
+#                                                                  -> kabitest missing, kabinotelf broken
+#   A+clone        build -> A's headers, weak-updates/ -> every module dkms installed for A  -> weak
+#   A+noprovider   as A+clone, without kabidep-provider's link    -> consumer weak-incompatible
+#   A+broken       build -> a copy of A's headers whose Module.symvers has one CRC changed (kfree,
+#                  which kabitest_b imports), weak-updates/ as A+clone -> kabitest weak-incompatible;
+#                  a dkms build for it has its CRCs (the role's lab test makes one)
+#   A+misbuilt     another kABI (headers: A's with module_layout's CRC changed); kabidep-provider
+#                  installed by dkms while build pointed at A's headers -> provider broken (CRCs differ)
 # Prints the lab's kernel names as YAML variables on stdout (lab_a: ..., extra vars for check-facts.yml);
 # everything else goes to stderr.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-package=kabitest
-version=1.0
 arch=$(uname -m)
-modules=(kabitest_a kabitest_b)
+# The lab's own packages (sources here), name-version.
+lab_sources=(kabitest-1.0 kabidep-provider-1.0 kabidep-consumer-1.0 kabinotelf-1.0)
+# Real Debian DKMS packages (bootstrap.sh --lab installs them); built for A only.
+real_debs=(tp-smapi-dkms gost-crypto-dkms v4l2loopback-dkms)
 # The symbol whose CRC the broken clone changes: kabitest_b imports it from vmlinux.
 broken_symbol=kfree
 
@@ -31,21 +40,47 @@ mapfile -t abis < <(printf '%s\n' "${headers[@]#/usr/src/linux-headers-}" | grep
 A=${abis[0]}
 B=${abis[1]}
 clone=$A+clone
+noprovider=$A+noprovider
 broken=$A+broken
+misbuilt=$A+misbuilt
+headers_a=$(readlink -f "/lib/modules/$A/build")
 
-# The package source in /usr/src; a changed source is re-registered so dkms rebuilds it.
-src=/usr/src/$package-$version
-if ! diff -rq "$here/$package-$version" "$src" >/dev/null 2>&1; then
-    if [[ -e /var/lib/dkms/$package/$version ]]; then
-        log "source changed: removing $package/$version from dkms"
-        dkms remove -m "$package" -v "$version" --all >&2
+# register NAME VERSION SOURCE_DIR: the package source in /usr/src, added to dkms; a changed source
+# is re-registered so dkms rebuilds it.
+register() {
+    local name=$1 version=$2 from=$3 src=/usr/src/$1-$2
+    if [[ $from != "$src" ]] && ! diff -rq "$from" "$src" >/dev/null 2>&1; then
+        if [[ -e /var/lib/dkms/$name/$version ]]; then
+            log "source changed: removing $name/$version from dkms"
+            dkms remove -m "$name" -v "$version" --all >&2
+        fi
+        rm -rf "$src"
+        cp -a "$from" "$src"
     fi
-    rm -rf "$src"
-    cp -a "$here/$package-$version" "$src"
-fi
-if [[ ! -e /var/lib/dkms/$package/$version/source ]]; then
-    dkms add -m "$package" -v "$version" >&2
-fi
+    if [[ ! -e /var/lib/dkms/$name/$version/source ]]; then
+        dkms add -m "$name" -v "$version" >&2
+    fi
+}
+
+# installed NAME VERSION KERNEL: dkms has it installed there and every built module has its copy in
+# the kernel's tree.
+installed() {
+    local kernel=$3 ko
+    [[ $(readlink "/var/lib/dkms/$1/kernel-$kernel-$arch" 2>/dev/null) == "$2/$kernel/$arch" ]] || return 1
+    for ko in "/var/lib/dkms/$1/$2/$kernel/$arch/module/"*.ko*; do
+        [[ -e $ko ]] || return 1
+        [[ -n $(find "/lib/modules/$kernel" -path "/lib/modules/$kernel/weak-updates" -prune \
+                -o -name "${ko##*/}" -print -quit) ]] || return 1
+    done
+}
+
+install_once() {
+    if installed "$@"; then
+        log "$1/$2 already installed for $3"
+    else
+        dkms install -m "$1" -v "$2" -k "$3" >&2
+    fi
+}
 
 # Real kernels leave in-tree modules behind; a directory with only updates/ and modules.* is stale.
 mark_installed() {
@@ -55,66 +90,108 @@ mark_installed() {
         [[ -e /lib/modules/$1/$f ]] || : >"/lib/modules/$1/$f"
     done
 }
-mark_installed "$A"
-mark_installed "$B"
 
-installed_ok() {
-    local m
-    [[ -L /var/lib/dkms/$package/kernel-$1-$arch ]] || return 1
-    for m in "${modules[@]}"; do [[ -f /lib/modules/$1/updates/dkms/$m.ko ]] || return 1; done
-}
-if installed_ok "$A"; then
-    log "$package/$version already installed for $A"
-else
-    dkms install -m "$package" -v "$version" -k "$A" >&2
-fi
-
-# B stays missing, even after a headers package's autoinstall hook built it.
-if [[ -e /var/lib/dkms/$package/$version/$B ]]; then
-    log "removing the $B build that autoinstall made"
-    dkms remove -m "$package" -v "$version" -k "$B" >&2
-fi
-
-# A clone of A: same kABI (A's headers), modules only through absolute weak-updates links.
-make_clone() {
-    local k=$1 m dir=/lib/modules/$1
-    mark_installed "$k"
-    ln -sfn "$(readlink -f "/lib/modules/$A/build")" "$dir/build"
-    mkdir -p "$dir/weak-updates"
-    for m in "${modules[@]}"; do
-        ln -sfn "/lib/modules/$A/updates/dkms/$m.ko" "$dir/weak-updates/$m.ko"
-    done
-}
-make_clone "$clone"
-make_clone "$broken"
-
-# The broken clone's own symvers (found before build/Module.symvers) with one CRC changed.
-if [[ ! -e /lib/modules/$broken/symvers.gz ]]; then
-    modprobe --dump-modversions "/lib/modules/$A/updates/dkms/kabitest_b.ko" \
-        | awk -v s="$broken_symbol" '$2 == s {found = 1} END {exit !found}' \
-        || die "kabitest_b does not import $broken_symbol"
-    symvers=/lib/modules/$A/build/Module.symvers
-    crc=$(awk -F'\t' -v s="$broken_symbol" '$2 == s {print $1}' "$symvers")
-    [[ -n $crc ]] || die "$broken_symbol is not in $symvers"
-    sed "s/^$crc\t$broken_symbol\t/$(printf '0x%08x' $((crc ^ 1)))\t$broken_symbol\t/" "$symvers" \
-        | gzip -n >"/lib/modules/$broken/symvers.gz"
-fi
-
-# modules.dep as weak-modules leaves it: the weak links are what modprobe resolves the names to.
-for k in "$clone" "$broken"; do
-    depmod -a "$k"
+for source in "${lab_sources[@]}"; do
+    register "${source%-*}" "${source##*-}" "$here/$source"
+done
+# name-version of the real packages, from the source directory each .deb ships.
+real_sources=()
+for deb in "${real_debs[@]}"; do
+    src=$(dpkg-query -L "$deb" 2>/dev/null | grep -E '^/usr/src/[^/]+-[0-9][^/]*$' | head -n1) \
+        || die "$deb is not installed: run scripts/bootstrap.sh --lab"
+    real_sources+=("${src#/usr/src/}")
+    register "${real_sources[-1]%-*}" "${real_sources[-1]##*-}" "$src"
 done
 
-# Clones of an ABI that is no longer one of the two newest are this script's own leftovers.
-for dir in /lib/modules/*+clone /lib/modules/*+broken; do
+mark_installed "$A"
+mark_installed "$B"
+# The provider first: the consumer builds against the Module.symvers its build keeps.
+for source in kabitest-1.0 kabidep-provider-1.0 kabidep-consumer-1.0 "${real_sources[@]}"; do
+    install_once "${source%-*}" "${source##*-}" "$A"
+done
+install_once kabinotelf 1.0 "$B"
+
+# B stays missing kabitest, even after a headers package's autoinstall hook built it.
+if [[ -e /var/lib/dkms/kabitest/1.0/$B ]]; then
+    log "removing the $B build of kabitest that autoinstall made"
+    dkms remove -m kabitest -v 1.0 -k "$B" >&2
+fi
+
+# abi_variant KERNEL SYMBOL: headers for a lab kernel whose kABI is A's with SYMBOL's CRC changed in
+# Module.symvers (what dkms builds for it then carries that CRC); prints their directory.
+abi_variant() {
+    local dir=/usr/src/linux-headers-$1 crc
+    crc=$(awk -F'\t' -v s="$2" '$2 == s {print $1}' "$headers_a/Module.symvers")
+    [[ -n $crc ]] || die "$2 is not in $headers_a/Module.symvers"
+    if [[ ! -e $dir/Module.symvers ]]; then
+        rm -rf "$dir.tmp"
+        cp -a "$headers_a" "$dir.tmp"
+        sed "s/^$crc\t$2\t/$(printf '0x%08x' $((crc ^ 1)))\t$2\t/" "$headers_a/Module.symvers" \
+            >"$dir.tmp/Module.symvers"
+        mv "$dir.tmp" "$dir"
+    fi
+    printf '%s\n' "$dir"
+}
+modprobe --dump-modversions "/lib/modules/$A/updates/dkms/kabitest_b.ko" \
+    | awk -v s="$broken_symbol" '$2 == s {found = 1} END {exit !found}' \
+    || die "kabitest_b does not import $broken_symbol"
+broken_headers=$(abi_variant "$broken" "$broken_symbol")
+# An earlier lab gave the broken clone a symvers.gz of its own; its headers say it now.
+rm -f "/lib/modules/$broken/symvers.gz"
+
+# make_clone KERNEL HEADERS [MODULE...]: a kernel with those headers whose weak-updates/ has absolute
+# links to every module dkms installed for A, except the MODULEs named, as RHEL's weak-modules makes.
+make_clone() {
+    local k=$1 dir=/lib/modules/$1 ko
+    local -a except=("${@:3}")
+    mark_installed "$k"
+    ln -sfn "$2" "$dir/build"
+    rm -rf "$dir/weak-updates"
+    mkdir -p "$dir/weak-updates"
+    for ko in "/lib/modules/$A/updates/dkms/"*.ko; do
+        [[ " ${except[*]} " == *" $(basename "$ko" .ko) "* ]] && continue
+        ln -sfn "$ko" "$dir/weak-updates/${ko##*/}"
+    done
+    # modules.dep as weak-modules leaves it: the weak links are what modprobe resolves the names to.
+    depmod -a "$k"
+}
+make_clone "$clone" "$headers_a"
+make_clone "$noprovider" "$headers_a" kabidep_provider
+make_clone "$broken" "$broken_headers"
+
+# A kernel of another ABI (module_layout differs, as between Debian's ABIs) whose build link pointed at
+# A's headers when dkms built the provider for it; the link points at its own headers since.
+misbuilt_headers=$(abi_variant "$misbuilt" module_layout)
+mark_installed "$misbuilt"
+if ! installed kabidep-provider 1.0 "$misbuilt"; then
+    ln -sfn "$headers_a" "/lib/modules/$misbuilt/build"
+    dkms install -m kabidep-provider -v 1.0 -k "$misbuilt" >&2
+fi
+ln -sfn "$misbuilt_headers" "/lib/modules/$misbuilt/build"
+
+# Lab kernels of ABIs that are no longer the two newest are this script's own leftovers.
+for dir in /lib/modules/*+clone /lib/modules/*+noprovider /lib/modules/*+broken /lib/modules/*+misbuilt; do
     [[ -d $dir ]] || continue
-    case ${dir##*/} in "$clone" | "$broken") ;; *) log "removing old lab kernel $dir"; rm -rf "$dir" ;; esac
+    case ${dir##*/} in
+        "$clone" | "$noprovider" | "$broken" | "$misbuilt") ;;
+        *)
+            log "removing old lab kernel $dir"
+            for build in /var/lib/dkms/*/*/"${dir##*/}"; do
+                [[ -d $build ]] || continue
+                version=${build%/*}
+                dkms remove -m "$(basename "${version%/*}")" -v "${version##*/}" -k "${dir##*/}" >&2
+            done
+            rm -rf "$dir" "/usr/src/linux-headers-${dir##*/}"
+            ;;
+    esac
 done
 
 log "dkms status:"
-dkms status -m "$package" >&2
-for k in "$A" "$B" "$clone" "$broken"; do
+dkms status >&2
+for k in "$A" "$B" "$clone" "$noprovider" "$broken" "$misbuilt"; do
     log "/lib/modules/$k:"
     ls -l "/lib/modules/$k" >&2
 done
-printf 'lab_a: "%s"\nlab_b: "%s"\nlab_clone: "%s"\nlab_broken: "%s"\n' "$A" "$B" "$clone" "$broken"
+printf 'lab_a: "%s"\nlab_b: "%s"\nlab_clone: "%s"\nlab_noprovider: "%s"\nlab_broken: "%s"\nlab_misbuilt: "%s"\n' \
+    "$A" "$B" "$clone" "$noprovider" "$broken" "$misbuilt"
+printf 'lab_real_packages: [%s]\n' "$(printf '"%s", ' "${real_sources[@]%-*}" | sed 's/, $//')"

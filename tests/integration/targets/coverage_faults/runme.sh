@@ -94,7 +94,10 @@ start=$(ms)
 setsid ansible-playbook -i inventory -e "@$baseline" -e lock_timeout=30 interrupted.yml >"$work/killed.log" 2>&1 &
 run=$!
 { set +x; } 2>/dev/null
-until make=$(pgrep -o -f "^make .*KERNELRELEASE=$missing"); do
+# pgrep takes a regular expression; kernel names have dots and lab kernels a "+".
+missing_re=${missing//./\\.}
+missing_re=${missing_re//+/\\+}
+until make=$(pgrep -o -f "^make .*KERNELRELEASE=$missing_re"); do
     kill -0 "$run" 2>/dev/null || { cat "$work/killed.log"; echo "the run ended before make started" >&2; exit 1; }
     sleep 0.05
 done

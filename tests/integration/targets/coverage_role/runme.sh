@@ -26,17 +26,40 @@ play -e "@$baseline" failing_package.yml
 play -e "@$baseline" dest_location.yml
 
 # Two runs that both plan the same build: an outside holder of the lock keeps them waiting until
-# both have gathered their facts, then exactly one builds and the other finds it done.
+# both wait for it, then exactly one builds and the other finds it done.
 missing=$(sed -n 's/^lab_missing: *//p' "$baseline")
 ansible -i inventory testhost -m kabi.dkms.dkms_module -a "name=kabitest kernels=$missing state=absent"
+: >"$work/hold"
 (umask 077 && mkdir -p /run/kabi-dkms && : >>/run/kabi-dkms/lock)  # flock(1) would create it 0644
-flock /run/kabi-dkms/lock sleep 8 &
+# shellcheck disable=SC2016  # expanded by the inner bash
+flock /run/kabi-dkms/lock bash -c 'while [[ -e $1 ]]; do sleep 0.1; done' bash "$work/hold" &
 holder=$!
-sleep 1
 play -e "@$baseline" -e "report=$work/one.json" concurrent.yml >"$work/one.log" 2>&1 &
 one=$!
 play -e "@$baseline" -e "report=$work/two.json" concurrent.yml >"$work/two.log" 2>&1 &
 two=$!
+{ set +x; } 2>/dev/null
+# dkms_module runs that have the lock file open: they poll for the lock from then on.
+lock_waiters() {
+    local pid count=0
+    for pid in $(pgrep -f AnsiballZ_dkms_module); do
+        find "/proc/$pid/fd" -lname /run/kabi-dkms/lock 2>/dev/null | grep -q . && count=$((count + 1))
+    done
+    echo "$count"
+}
+# A failed run lets the holder go first, or the restore would wait for the lock.
+until [[ $(lock_waiters) -ge 2 ]]; do
+    if ! kill -0 "$one" 2>/dev/null || ! kill -0 "$two" 2>/dev/null; then
+        rm -f "$work/hold"
+        cat "$work/one.log" "$work/two.log"
+        exit 1
+    fi
+    sleep 0.1
+done
+set -x
+# Both wait for the lock: keep them waiting a while, so both report having waited.
+sleep 3
+rm "$work/hold"
 wait "$holder"
 wait "$one" || { cat "$work/one.log"; exit 1; }
 wait "$two" || { cat "$work/two.log"; exit 1; }
