@@ -14,11 +14,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import weakref
 from collections import namedtuple
 from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 
 class SymversError(Exception):
@@ -51,17 +52,35 @@ def _export(crc_text, columns):
     return Export(crc, False, None)
 
 
+def _symbol_lines(text):
+    """(symbol, line) of each line with two columns or more, in file order.
+
+    Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
+    the second; the CRC and the other columns are read only when asked, by ``_line_export``.
+    """
+    for line in text.splitlines():
+        fields = line.split('\t', 2)
+        if len(fields) < 2:
+            fields = line.split(None, 2)
+            if len(fields) < 2:
+                continue
+        yield fields[1], line
+
+
+def _line_export(line):
+    """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
+    fields = line.split('\t')
+    if len(fields) < 2:
+        fields = line.split()
+    return _export(fields[0], fields[2:])
+
+
 def parse_symvers(text):
     """{symbol: Export} of a Module.symvers/symvers text; malformed lines are skipped."""
     exports = {}
-    for line in text.splitlines():
-        fields = line.split('\t')
-        if len(fields) < 2:
-            fields = line.split()
-            if len(fields) < 2:
-                continue
+    for symbol, line in _symbol_lines(text):
         try:
-            exports[fields[1]] = _export(fields[0], fields[2:])
+            exports[symbol] = _line_export(line)
         except ValueError:
             continue
     return exports
@@ -70,28 +89,36 @@ def parse_symvers(text):
 class Symvers(Mapping):
     """{symbol: Export} of one symvers text, looked up one symbol at a time.
 
-    A kernel exports some 25,000 symbols and its weak modules import a few dozen, so each
-    lookup finds its own line instead of parsing them all. Each search scans the text (a
-    symbol a sibling module exports, like ZFS's hundreds from spl, scans all of it), and a
-    full parse costs about 30 scans: past ``FULL_PARSE_AFTER`` searches the whole table is
-    parsed once. It is parsed at once for iteration, or a file without tab-separated columns.
+    A kernel exports some 25,000 symbols and its weak modules import from a few to
+    thousands of them. The first ``INDEX_AFTER`` lookups search the text, each a scan of it
+    (a symbol it lacks scans all of it); past them one pass indexes every line by its
+    symbol, about 30 scans' worth, and only the lines asked for are parsed. A text without
+    tab-separated columns is indexed at once.
+
+    Of all Symvers, only the ``LIVE_INDEXES`` that built theirs last keep it: the join
+    judges one kernel after the other (and at most its provider alongside), so an older
+    kernel's index is released and rebuilt from its text if it is asked again.
     """
 
-    FULL_PARSE_AFTER = 32
+    INDEX_AFTER = 32
+    LIVE_INDEXES = 2
+    _live = []  # weak references to the Symvers holding an index, oldest first
 
     def __init__(self, text):
         self._text = text
-        self._found = {}
-        self._table = None if '\t' in text else parse_symvers(text)
+        self._searched = {}   # answers of the text searches
+        self._answers = {} if '\t' not in text else None  # answers of the index, once it is used
+        self._index = None    # {symbol: its last line}
+        self._table = None    # the full parse, once iterated
 
     def _lookup(self, symbol):
-        if self._table is None and len(self._found) >= self.FULL_PARSE_AFTER:
-            self._all()
         if self._table is not None:
             return self._table.get(symbol)
-        if symbol not in self._found:
-            self._found[symbol] = self._find(symbol)
-        return self._found[symbol]
+        if self._answers is None and len(self._searched) >= self.INDEX_AFTER:
+            self._answers = {}
+        if self._answers is None:
+            return remembered(self._searched, symbol, self._find)
+        return remembered(self._answers, symbol, self._from_index)
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
@@ -110,6 +137,26 @@ class Symvers(Mapping):
             # Occurrences may overlap ("\tvmlinux\tvmlinux\t"): search up to this one's end.
             at = self._text.rfind(needle, 0, at + len(needle) - 1)
         return None
+
+    def _from_index(self, symbol):
+        if self._index is None:
+            self._build_index()
+        line = self._index.get(symbol)
+        if line is None:
+            return None
+        try:
+            return _line_export(line)
+        except ValueError:
+            # The last line of the symbol is malformed: an earlier one may count.
+            return self._all().get(symbol)
+
+    def _build_index(self):
+        others = [ref for ref in Symvers._live if ref() is not None and ref() is not self]
+        cut = max(len(others) - (self.LIVE_INDEXES - 1), 0)
+        for ref in others[:cut]:
+            ref()._index = None  # released before this one is built: the peak holds LIVE_INDEXES
+        Symvers._live = others[cut:] + [weakref.ref(self)]
+        self._index = dict(_symbol_lines(self._text))
 
     def __getitem__(self, symbol):
         export = self._lookup(symbol)

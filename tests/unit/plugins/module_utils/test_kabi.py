@@ -96,8 +96,8 @@ class TestParseSymvers:
     def test_empty(self) -> None:
         assert crcs_of(parse_symvers('')) == {}
 
-    def test_many_lookups_switch_to_the_full_table_and_agree(self) -> None:
-        # Past Symvers.FULL_PARSE_AFTER searches the table is parsed whole: answers stay the same,
+    def test_many_lookups_switch_to_the_index_and_agree(self) -> None:
+        # Past Symvers.INDEX_AFTER searches the lines are indexed: answers stay the same,
         # a symbol whose last line is malformed included.
         lines = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t' % (n, n) for n in range(200)]
         lines += ['nothex\tsym7\tvmlinux\tEXPORT_SYMBOL\t', '0x00000abc\tsym9\tvmlinux\tEXPORT_SYMBOL\t']
@@ -105,11 +105,26 @@ class TestParseSymvers:
         table = parse_symvers(text)
         symvers = Symvers(text)
         names = ['sym%d' % n for n in range(0, 400, 3)] + ['sym7', 'sym9', 'absent']
-        assert len(names) > 2 * Symvers.FULL_PARSE_AFTER
+        assert len(names) > 2 * Symvers.INDEX_AFTER
         for name in names:
             assert symvers.get(name) == table.get(name), name
         assert (symvers['sym7'].crc, symvers['sym9'].crc) == (7, 0xABC)
         assert 'sym300' not in symvers
+        assert dict(symvers) == table
+
+    def test_an_older_index_is_released_and_rebuilt_with_the_same_answers(self) -> None:
+        texts = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL_GPL\tNS%d\n' % (n + k, n, k) for k in range(4)
+                 for n in range(100)]
+        kernels = [Symvers(''.join(texts[k * 100:(k + 1) * 100])) for k in range(4)]
+        tables = [parse_symvers(symvers._text) for symvers in kernels]
+        names = ['sym%d' % n for n in range(0, 100, 2)]
+        for symvers, table in zip(kernels, tables):
+            assert [symvers.get(name) for name in names] == [table.get(name) for name in names]
+        # Only the last LIVE_INDEXES kernels keep an index (private state: the memory it frees).
+        assert [symvers._index is not None for symvers in kernels] == [False, False, True, True]
+        odd = ['sym%d' % n for n in range(1, 100, 2)]
+        assert [kernels[0].get(name) for name in odd] == [tables[0].get(name) for name in odd]
+        assert [symvers._index is not None for symvers in kernels] == [True, False, False, True]
 
     def test_export_kinds_and_namespaces(self) -> None:
         text = ('0x00000001\tgpl_only\tvmlinux\tEXPORT_SYMBOL_GPL\t\n'
@@ -360,3 +375,14 @@ class TestProperties:
         table = parse_symvers(text)
         for symbol in ('a', 'b', 'ab', 'vmlinux', 'a b', 'drivers/x', 'absent'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(['\t', '\n', '\r\n', ' ', '\x0b', '0x1', '0xff', 'zz', 'a', 'b', 'vmlinux',
+                                     'EXPORT_SYMBOL_GPL', 'NS']), max_size=40).map(''.join))
+    def test_the_index_agrees_with_the_full_parse(self, text: str) -> None:
+        # Any text, mixed separators and line ends included, once the index answers.
+        table = parse_symvers(text)
+        symvers = Symvers(text)
+        names = ['pad%d' % n for n in range(Symvers.INDEX_AFTER)] + ['a', 'b', 'vmlinux', 'zz', '0x1', 'NS', '']
+        for name in names:
+            assert symvers.get(name) == table.get(name), name
