@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The join: per kernel and package, is the package there when the kernel boots.
 
-``gather_facts`` is the one entry point of ``kabi.dkms.dkms_facts``: it calls the readers
-(kernels, dkms tree, module trees, .ko files, symvers), asks for kABI verdicts, and joins
-everything into the ``ansible_facts['dkms']`` dictionary of the contract.
+``gather_facts`` is the one entry point of ``kabi.dkms.dkms_facts``. The data runs one way:
+the readers scan the files (kernels, dkms tree, module trees, .ko files, symvers); this file
+matches files and weak links to the dkms builds they come from, hands every module file that
+could load on a kernel to ``_loader.resolve`` (the loader's rules), and joins the decisions
+into the ``ansible_facts['dkms']`` dictionary of the contract.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,23 +14,26 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import posixpath
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    MODULE_SUFFIXES, normalize_module_name, read_dkms_tree, split_module_suffix)
-from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
-    SymversError, judge, read_symvers, vermagic_from_config)
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, read_kernel_config, sort_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import normalize_module_name, read_dkms_tree
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import vermagic_from_config
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
+from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
-    OUT_OF_TREE_DIRS, read_in_tree_names, read_out_of_tree, read_search_order, read_weak_links, shadowing_file)
+    KernelTree, read_search_order, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
 COVERED_STATUSES = ('installed', 'weak', 'excluded')
 # Which candidate describes a package on a kernel when several versions say different
 # things: what provides it first, then what is most worth a human's attention.
-STATUS_ORDER = ('installed', 'weak', 'broken', 'weak-incompatible', 'built', 'missing')
+STATUS_ORDER = ('installed', 'weak', 'rejected', 'broken', 'weak-incompatible', 'built', 'missing')
+# What a module file the loader refuses is reported as: by the refusal, and for kABI by how
+# the file came to the kernel (a native install for the wrong kernel is broken).
+REFUSED = {('broken', 'installed'): 'broken', ('broken', 'weak'): 'broken',
+           ('incompatible', 'installed'): 'broken', ('incompatible', 'weak'): 'weak-incompatible',
+           ('rejected', 'installed'): 'rejected', ('rejected', 'weak'): 'rejected'}
 
 
 class Provided:
@@ -44,185 +49,38 @@ class Provided:
 
 
 class Candidate:
-    """What one package version says about one kernel."""
+    """What one package version says about one kernel.
 
-    __slots__ = ('status', 'version', 'provider_kernel', 'modules')
+    ``files``: {module name: in-root path of the file the loader would load} for the modules
+    that are present as installed copies or weak links, to be judged by ``_loader``.
+    """
 
-    def __init__(self, status, version, modules, provider_kernel=None):
+    __slots__ = ('status', 'version', 'provider_kernel', 'modules', 'files', 'uncertain')
+
+    def __init__(self, status, version, modules, provider_kernel=None, files=None, uncertain=()):
         self.status = status
         self.version = version
         self.modules = modules              # {module name: module fact}
         self.provider_kernel = provider_kernel
+        self.files = files or {}
+        self.uncertain = set(uncertain)     # modules whose status rests on a rule not checked
 
 
-def module_fact(status, path=None, target=None, kabi=None, shadowed_by=None):
-    return {'status': status, 'path': path, 'target': target, 'kabi': kabi, 'shadowed_by': shadowed_by}
+def module_fact(status, path=None, target=None, shadowed_by=None, reason=None):
+    return {'status': status, 'path': path, 'target': target, 'kabi': None, 'signature': None,
+            'shadowed_by': shadowed_by, 'reason': reason}
 
 
 def package_status_of(modules):
-    """A package's status from its modules' (weak links are all-or-nothing)."""
+    """A package's status from its modules': all-or-nothing, the worst module decides."""
     statuses = set(fact['status'] for fact in modules.values())
-    if statuses == set(['weak']):
-        return 'weak'
-    if 'broken' in statuses or 'missing' in statuses:
-        return 'broken'
-    return 'weak-incompatible'
-
-
-class KernelTree:
-    """The module tree of one kernel: weak links and out-of-tree files; in-tree names and the
-    headers' config on demand."""
-
-    def __init__(self, rootfs, warn, kernel):
-        self.rootfs = rootfs
-        self.warn = warn
-        self.kernel = kernel
-        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
-        self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
-        self._in_tree = None
-        self._config = False  # not read yet; None once read means the headers have no config
-        self._copies = {}
-
-    @property
-    def in_tree(self):
-        if self._in_tree is None:
-            self._in_tree = read_in_tree_names(self.rootfs, self.kernel.modules_dir)
-        return self._in_tree
-
-    @property
-    def config(self):
-        if self._config is False:
-            self._config = read_kernel_config(self.rootfs, self.kernel.modules_dir)
-        return self._config
-
-    def installed_copy(self, version, name):
-        """``(path, same)`` of the copy in this kernel's tree of module ``name`` as dkms built it
-        for this kernel from PackageVersion ``version``.
-
-        The copy is looked for in updates/ and extra/, and where the module's
-        DEST_MODULE_LOCATION puts it (such as ``/kernel/drivers/video``).
-        ``same`` is True when the bytes match (or dkms compressed the copy on install, so
-        only the name can be compared cheaply), False when they differ, None when the copy
-        cannot be read; ``path`` is None when there is no copy. Compared once per file.
-        """
-        return remembered(self._copies, (version.name, version.version, name),
-                          lambda key: self._find_copy(version, name))
-
-    def _find_copy(self, version, name):
-        built_path = version.builds[self.kernel.release].modules[name]
-        location = version.install_location(name)
-        candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
-        if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
-            stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
-            candidates += [stem + suffix for suffix in MODULE_SUFFIXES
-                           if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
-        found = (None, False)
-        for path in candidates:
-            if split_module_suffix(path)[1] != split_module_suffix(built_path)[1]:
-                return path, True
-            try:
-                if self.rootfs.same_content(path, built_path):
-                    return path, True
-                found = found if found[0] else (path, False)
-            except (OSError, RootPathError) as exc:
-                self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
-                found = (path, None)
-        return found
-
-
-class KabiJudge:
-    """kABI verdicts for weak links; each kernel's symvers and vermagic read once, lazily."""
-
-    def __init__(self, rootfs, warn, reader, kernels, trees):
-        self.rootfs = rootfs
-        self.warn = warn
-        self.reader = reader
-        self.kernels = kernels
-        self.trees = trees
-        self._exports = {}
-        self._in_tree = {}
-
-    def exports(self, release):
-        """The kernel's Symvers, or None (with a warning) when it has none to read."""
-        return remembered(self._exports, release, self._read_exports)
-
-    def _read_exports(self, release):
-        symvers = self.kernels[release].symvers
-        if symvers is None:
-            self.warn('kernel %s has no symvers file: its weak links cannot be kABI-checked' % release)
-            return None
-        try:
-            return read_symvers(self.rootfs, symvers)
-        except SymversError as exc:
-            self.warn(str(exc))
-            return None
-
-    def vermagic(self, release):
-        """The kernel's vermagic: from one of its own modules, else from its headers."""
-        in_tree = self.in_tree_module(release)
-        if in_tree is not None and in_tree.vermagic is not None:
-            return in_tree.vermagic
-        return vermagic_from_config(release, self.trees[release].config)
-
-    def in_tree_module(self, release):
-        """ModuleInfo of one of the kernel's own modules, or None; read once per kernel."""
-        return remembered(self._in_tree, release, self._read_in_tree_module)
-
-    def _read_in_tree_module(self, release):
-        kernel = self.kernels[release]
-        for relative in sorted(self.trees[kernel.release].in_tree.values())[:3]:
-            stem = split_module_suffix(posixpath.join(kernel.modules_dir, relative))[0]
-            for suffix in MODULE_SUFFIXES:
-                if self.rootfs.isfile(stem + suffix):
-                    try:
-                        return self.reader.read(stem + suffix)
-                    except KoError:
-                        break
-        return None
-
-    def foreign_elf(self, release, info):
-        """Why ``info`` cannot be a module for this kernel's machine, or None.
-
-        The kernel's ELF class, machine and byte order come from one of its own modules;
-        a kernel with none to read is not judged on this.
-        """
-        own = self.in_tree_module(release)
-        if own is None:
-            return None
-        for label, mine, theirs in (('ELF class', info.elf_class, own.elf_class),
-                                    ('machine', info.machine, own.machine),
-                                    ('byte order', info.little_endian, own.little_endian)):
-            if mine is not None and theirs is not None and mine != theirs:
-                return '%s %s, the kernel has %s' % (label, mine, theirs)
-        return None
-
-    def verdict(self, release, info, siblings, provider_release):
-        """Verdict fact for ModuleInfo ``info`` on ``release``, or None when unknowable.
-
-        ``siblings``: ModuleInfo of the package's other modules available on the kernel.
-        Their exports are accepted by name; when a reader cannot list exports (kmod), a
-        symbol the provider kernel does not export either is accepted while a sibling
-        loads, since it can only have come from outside that kernel.
-        """
-        exports = self.exports(release)
-        if exports is None:
-            return None
-        sibling_exports = set()
-        unknown_exports = False
-        for sibling in siblings:
-            if sibling.exports is None:
-                unknown_exports = True
-            else:
-                sibling_exports.update(sibling.exports)
-        if unknown_exports and provider_release in self.kernels:
-            provider = self.exports(provider_release) or {}
-            sibling_exports.update(symbol for symbol, _crc in info.versions
-                                   if symbol not in exports and symbol not in provider)
-        verdict = judge(info, exports, self.vermagic(release), sibling_exports, release)
-        if verdict.namespaces and (self.trees[release].config or {}).get(
-                'CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y':
-            verdict.namespaces = []  # such a kernel loads the module with a warning
-        return verdict.as_fact()
+    for status in ('broken', 'missing'):
+        if status in statuses:
+            return 'broken'
+    for status in ('weak-incompatible', 'rejected'):
+        if status in statuses:
+            return status
+    return statuses.pop() if len(statuses) == 1 else 'broken'
 
 
 def _provided_files(rootfs, tree, trees):
@@ -251,37 +109,63 @@ def _canonical(rootfs, path):
         return path
 
 
-def _installed_candidate(package, version, release, kernel_tree):
+def _installed_candidate(version, release, kernel_tree):
     build = version.builds.get(release)
     if build is None or not build.modules:
         return Candidate('broken', version.version, {})
     modules = {}
+    files = {}
+    unreadable = []
     for name, built_path in sorted(build.modules.items()):
         copy, same = kernel_tree.installed_copy(version, name)
-        modules[name] = module_fact('installed' if copy and same else 'broken', path=copy, target=built_path)
-    status = 'installed' if all(m['status'] == 'installed' for m in modules.values()) else 'broken'
-    return Candidate(status, version.version, modules)
+        if copy is None:
+            modules[name] = module_fact('broken', target=built_path, reason='no installed copy')
+        elif same is False:
+            modules[name] = module_fact('broken', copy, built_path, reason='differs from the dkms build')
+        elif same is None:
+            modules[name] = module_fact('broken', copy, built_path, reason='cannot be compared with the dkms build')
+            unreadable.append(name)
+        else:
+            modules[name] = module_fact('installed', copy, built_path)
+            files[name] = copy
+    return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=unreadable)
 
 
 def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
     kernel_tree = context.trees[release]
     groups = {}
-    for link in kernel_tree.weak_links:
+    for link in context.weak_links_of(release, package.name):
         record = context.provided.get(link.target) if link.target else None
-        if record is not None and record.package == package.name:
+        if record is not None:
             groups.setdefault((record.version, record.kernel), {})[record.module] = link
-        elif record is None and link.problem and _declares(package, link.name):
+        elif link.problem and _declares(package, link.name):
             groups.setdefault((None, None), {})[link.name] = link
     candidates = []
     for (version, provider), links in groups.items():
         if version is None:
-            modules = dict((name, module_fact('broken', link.path, link.points_to)) for name, link in links.items())
+            modules = dict((name, module_fact('broken', link.path, link.points_to, reason=link.problem))
+                           for name, link in links.items())
             candidates.append(Candidate('broken', None, modules))
             continue
-        expected = sorted(package.versions[version].builds[provider].modules)
-        modules = context.judge_links(release, provider, expected, links)
-        candidates.append(Candidate(package_status_of(modules), version, modules, provider))
+        modules = {}
+        files = {}
+        for name in sorted(package.versions[version].builds[provider].modules):
+            link = links.get(name)
+            if link is None:
+                modules[name] = module_fact('missing', reason='no weak link')
+                continue
+            shadow = shadowing_file(link, context.kernels[release].modules_dir, context.search,
+                                    kernel_tree.out_of_tree, kernel_tree.in_tree)
+            if link.problem:
+                modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem)
+            elif shadow:
+                modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow,
+                                            reason='modprobe loads %s instead' % shadow)
+            else:
+                modules[name] = module_fact('weak', link.path, link.points_to)
+                files[name] = link.target
+        candidates.append(Candidate(package_status_of(modules), version, modules, provider, files))
     return candidates
 
 
@@ -303,52 +187,82 @@ class Context:
         self.kabi_check = kabi_check and reader.name is not None
         self.provided = _provided_files(rootfs, tree, trees)
         self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
-        self.judge = KabiJudge(rootfs, warn, reader, kernels, trees)
+        self._links = {}
+        self._warned = set()
 
-    def judge_links(self, release, provider, expected, links):
-        """Module facts for the weak links of one build on one kernel."""
+    def weak_links_of(self, release, package):
+        """The weak links of ``release`` that point at builds of ``package``, or that are broken
+        (they may be its): the kernel's links are sorted by package once."""
+        by_package = remembered(self._links, release, self._sort_links)
+        return by_package.get(package, []) + by_package.get(None, [])
+
+    def _sort_links(self, release):
+        by_package = {}
+        for link in self.trees[release].weak_links:
+            record = self.provided.get(link.target) if link.target else None
+            if record is not None:
+                by_package.setdefault(record.package, []).append(link)
+            elif link.problem:
+                by_package.setdefault(None, []).append(link)
+        return by_package
+
+    def kernel_abi(self, release):
+        """What the loader of ``release`` checks modules against."""
         kernel_tree = self.trees[release]
-        modules = {}
-        infos = {}
-        for name in expected:
-            link = links.get(name)
-            if link is None:
-                modules[name] = module_fact('missing')
-                continue
-            shadow = shadowing_file(link, self.kernels[release].modules_dir, self.search,
-                                    kernel_tree.out_of_tree, kernel_tree.in_tree)
-            if link.problem or shadow:
-                modules[name] = module_fact('broken' if link.problem else 'missing', link.path, link.points_to,
-                                            shadowed_by=shadow)
-                continue
-            modules[name] = module_fact('weak', link.path, link.points_to)
-            if self.kabi_check:
-                try:
-                    infos[name] = self.reader.read(link.target)
-                    foreign = self.judge.foreign_elf(release, infos[name])
-                    if foreign:
-                        raise KoError('%s: %s' % (link.target, foreign))
-                except KoUnreadableHere as exc:
-                    # Nothing wrong with the file that we know of: no verdict, still coverage.
-                    self.warn('weak link %s: %s' % (link.path, exc))
-                except KoError as exc:
-                    self.warn('weak link %s: %s' % (link.path, exc))
-                    modules[name]['status'] = 'broken'
-        # A sibling's exports count only while the sibling itself loads, so judge until no
-        # verdict changes (weak-modules repeats its depmod run the same way).
-        loadable = set(name for name in infos if modules[name]['status'] == 'weak')
-        changed = True
-        while changed:
-            changed = False
-            for name in sorted(loadable):
-                siblings = [infos[other] for other in sorted(loadable) if other != name]
-                verdict = self.judge.verdict(release, infos[name], siblings, provider)
-                modules[name]['kabi'] = verdict
-                if verdict is not None and not verdict['compatible']:
-                    modules[name]['status'] = 'weak-incompatible'
-                    loadable.discard(name)
-                    changed = True
-        return modules
+        exports, damaged = kernel_tree.read_symvers()
+        own = kernel_tree.own_module()
+        vermagic = own.vermagic if own is not None and own.vermagic is not None \
+            else vermagic_from_config(release, kernel_tree.config)
+        allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
+        return KernelABI(release, exports, damaged, vermagic, own, allow)
+
+    def decide(self, release, candidates):
+        """{in-root path: Decision} of every module file the candidates would load on ``release``."""
+        paths = sorted(set(path for candidate in candidates for path in candidate.files.values()))
+        if not paths or not self.kabi_check:
+            return dict((path, Decision(None, False, reason='module files not read (kabi_check is off)'
+                                        if self.reader.name else 'no reader for module files'))
+                        for path in paths)
+        decisions = {}
+        readable = {}
+        for path in paths:
+            try:
+                readable[path] = self.reader.read(path)
+            except KoUnreadableHere as exc:
+                # Nothing wrong with the file that we know of: no verdict, still coverage.
+                decisions[path] = Decision(None, False, reason=str(exc))
+            except KoError as exc:
+                decisions[path] = Decision('broken', False, reason=str(exc))
+        if readable:
+            decisions.update(resolve(self.kernel_abi(release), readable))
+        for path, decision in sorted(decisions.items()):
+            if decision.refusal == 'broken' or path not in readable:
+                self._warn_once(path, decision.reason)
+        return decisions
+
+    def _warn_once(self, path, reason):
+        """One warning per unusable file, however many kernels look at it."""
+        if path not in self._warned:
+            self._warned.add(path)
+            self.warn(reason if reason.startswith(path) else '%s: %s' % (path, reason))
+
+
+def _apply(candidate, decisions):
+    """Module statuses after the loader's decisions; the candidate's status from them."""
+    if not candidate.files:
+        return candidate
+    for name, path in candidate.files.items():
+        decision = decisions[path]
+        fact = candidate.modules[name]
+        fact['kabi'] = decision.kabi
+        fact['signature'] = decision.signature
+        fact['reason'] = decision.reason
+        if not decision.certain:
+            candidate.uncertain.add(name)
+        if not decision.loads:
+            fact['status'] = REFUSED[(decision.refusal, fact['status'])]
+    candidate.status = package_status_of(candidate.modules)
+    return candidate
 
 
 def _candidates(context, package, release):
@@ -360,7 +274,7 @@ def _candidates(context, package, release):
         if version is None:
             candidates.append(Candidate('broken', installed[0], {}))
         else:
-            candidates.append(_installed_candidate(package, version, release, kernel_tree))
+            candidates.append(_installed_candidate(version, release, kernel_tree))
     candidates.extend(_weak_candidates(context, package, release))
     for version in package.versions.values():
         build = version.builds.get(release)
@@ -378,13 +292,31 @@ def _choose(candidates, ordered_versions):
     return min(candidates, key=key) if candidates else None
 
 
-def package_on_kernel(context, package, release, arch):
+def _verified(candidate, exclusion_known):
+    """Whether every rule that could decide ``covered`` was checked.
+
+    A provided package needs every module decided for certain; one that is not covered needs
+    one certain reason (a module found wrong for sure, or nothing there to load).
+    """
+    if candidate.status in ('installed', 'weak'):
+        return not candidate.uncertain
+    if candidate.status in ('missing', 'built'):
+        return exclusion_known
+    if candidate.status == 'excluded' or not candidate.modules:
+        return True
+    return any(fact['status'] not in ('installed', 'weak') and name not in candidate.uncertain
+               for name, fact in candidate.modules.items())
+
+
+def package_on_kernel(context, package, release, arch, candidates):
     ordered = package.ordered_versions()
     newest = package.newest()
-    chosen = _choose(_candidates(context, package, release), ordered)
+    chosen = _choose(candidates, ordered)
+    exclusion_known = True
     if chosen is None or chosen.status not in ('installed', 'weak'):
         excluded = newest.conf.excludes(release, arch, lambda: context.trees[release].config) \
-            if newest is not None and newest.conf is not None else None
+            if newest is not None and newest.conf is not None else False
+        exclusion_known = excluded is not None
         if excluded:
             chosen = Candidate('excluded', None, {})
     if chosen is None:
@@ -394,11 +326,21 @@ def package_on_kernel(context, package, release, arch):
     return {
         'status': chosen.status,
         'covered': chosen.status in COVERED_STATUSES,
+        'verified': _verified(chosen, exclusion_known),
         'version': chosen.version,
         'outdated': bool(provided and chosen.version != ordered[-1]),
         'provider_kernel': chosen.provider_kernel if chosen.status != 'installed' else None,
         'modules': chosen.modules,
     }
+
+
+def kernel_packages(context, packages, release, arch):
+    """{package name: package-on-kernel fact} of one kernel, every package's files judged together."""
+    candidates = dict((name, _candidates(context, packages[name], release)) for name in sorted(packages))
+    decisions = context.decide(release, [c for found in candidates.values() for c in found])
+    return dict((name, package_on_kernel(context, packages[name], release, arch,
+                                         [_apply(candidate, decisions) for candidate in candidates[name]]))
+                for name in sorted(packages))
 
 
 def _package_fact(package):
@@ -429,8 +371,8 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     """
     kernels, running, default, default_source = gather_kernels(rootfs, warn, runner)
     tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
-    trees = dict((release, KernelTree(rootfs, warn, kernel)) for release, kernel in kernels.items())
     ko_reader = KoReader(rootfs, runner=runner, reader=reader)
+    trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader)) for release, kernel in kernels.items())
     if kabi_check and ko_reader.name is None:
         warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '
              'python3-pyelftools package) or kmod; weak links are reported without kABI verdicts')
@@ -440,15 +382,16 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     package_facts = dict((name, _package_fact(tree.packages[name])) for name in sorted(tree.packages))
     kernel_facts = {}
     uncovered = []
+    unverified = 0
     for release in sort_releases(kernels):
         kernel = kernels[release]
         fact = kernel.as_fact()
-        fact['packages'] = {}
-        for name in sorted(tree.packages):
-            package = tree.packages[name]
-            entry = package_on_kernel(context, package, release, arch)
-            fact['packages'][name] = entry
-            if not entry['covered'] and not kernel.stale:
+        fact['packages'] = kernel_packages(context, tree.packages, release, arch)
+        for name, entry in sorted(fact['packages'].items()):
+            if kernel.stale:
+                continue
+            unverified += not entry['verified']
+            if not entry['covered']:
                 uncovered.append({'kernel': release, 'package': name, 'version': package_facts[name]['newest'],
                                   'status': entry['status'], 'headers': kernel.headers})
         fact['covered'] = all(entry['covered'] for entry in fact['packages'].values())
@@ -467,5 +410,5 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
         'kernels': kernel_facts,
         'uncovered': uncovered,
         'summary': {'kernels': len(counted), 'covered': covered, 'uncovered': len(counted) - covered,
-                    'packages': len(tree.packages)},
+                    'packages': len(tree.packages), 'unverified': unverified},
     }

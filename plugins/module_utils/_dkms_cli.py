@@ -18,7 +18,7 @@ import os
 import posixpath
 import time
 
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import KernelTree
+from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import KernelTree
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_dkms_tree
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, read_kernel_config
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError

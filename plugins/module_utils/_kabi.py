@@ -1,13 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""kABI verdicts: will a module built for one kernel load on another.
-
-The loader's rules (kernel/module/version.c and main.c, kmod's depmod): the vermagic text
-after the first space must match when the module has symbol versions (the whole string
-otherwise), and every (symbol, CRC) the module imports, ``module_layout`` included, must be
-exported by the target kernel with the same CRC, or by a module that is also available there.
-A GPL-only export is invisible to a module whose license is not GPL-compatible, and a symbol
-exported in a namespace needs the module to import that namespace.
+"""What a kernel offers its modules: the symvers table (symbol, CRC, GPL-only, namespace) and
+the vermagic its headers' config implies. The rules that use them are in ``_loader``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,11 +18,6 @@ from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathE
 
 class SymversError(Exception):
     """A symvers file that cannot be read or decompressed."""
-
-
-# license_is_gpl_compatible() in include/linux/license.h.
-GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
-                                     'Dual MIT/GPL', 'Dual MPL/GPL'])
 
 
 class Export(namedtuple('Export', ['crc', 'gpl_only', 'namespace'])):
@@ -190,81 +179,6 @@ def read_symvers(rootfs, path):
     except KoError as exc:
         raise SymversError(str(exc))
     return Symvers(data.decode('utf-8', 'replace'))
-
-
-def vermagic_suffix(vermagic):
-    """The part of a vermagic string after the kernel release ('SMP preempt ...')."""
-    if vermagic is None:
-        return None
-    parts = vermagic.split(' ', 1)
-    return parts[1] if len(parts) > 1 else ''
-
-
-class Verdict:
-    """Whether one module loads on one kernel, and why not."""
-
-    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic')
-
-    def __init__(self, missing, mismatched, namespaces, vermagic):
-        self.missing = missing          # imported symbols nobody on the kernel exports to this module
-        self.mismatched = mismatched    # exported with another CRC
-        self.namespaces = namespaces    # namespaces of imported symbols the module does not import
-        self.vermagic = vermagic        # True/False, None when the kernel's is unknown
-
-    @property
-    def compatible(self):
-        return not self.missing and not self.mismatched and not self.namespaces and self.vermagic is not False
-
-    def as_fact(self):
-        return {'compatible': self.compatible, 'missing': self.missing, 'mismatched': self.mismatched,
-                'namespaces': self.namespaces, 'vermagic': self.vermagic}
-
-
-def judge(module, kernel_exports, kernel_vermagic, sibling_exports=None, kernel_release=None):
-    """Verdict for the ModuleInfo ``module`` on a kernel.
-
-    ``kernel_exports``: {symbol: Export} of the kernel's symvers. ``kernel_vermagic``: an
-    in-tree module's vermagic string of that kernel, or None when unknown.
-    ``sibling_exports``: symbols exported by modules of the same package that are
-    available on the kernel too; their CRCs come from the same build, so names suffice.
-    ``kernel_release``: compared with the whole vermagic of modules without versions.
-    """
-    sibling_exports = sibling_exports or frozenset()
-    gpl_ok = module.license in GPL_COMPATIBLE_LICENSES
-    missing, mismatched, namespaces = [], [], []
-    for symbol, crc in module.versions:
-        exported = kernel_exports.get(symbol)
-        if exported is None:
-            if symbol not in sibling_exports:
-                missing.append(symbol)
-        elif exported.crc != crc:
-            mismatched.append(symbol)
-        elif exported.gpl_only and not gpl_ok:
-            # The loader does not offer GPL-only symbols to such a module: "Unknown symbol".
-            missing.append(symbol)
-        elif _namespace_not_imported(exported.namespace, module):
-            namespaces.append(exported.namespace)
-    return Verdict(sorted(set(missing)), sorted(set(mismatched)), sorted(set(namespaces)),
-                   _vermagic_matches(module, kernel_vermagic, kernel_release))
-
-
-def _namespace_not_imported(namespace, module):
-    # "module:NAME,..." namespaces (6.16+) are granted by module name, not by import_ns; they
-    # are left to the loader rather than guessed.
-    return bool(namespace) and not namespace.startswith('module:') and namespace not in module.import_ns
-
-
-def _vermagic_matches(module, kernel_vermagic, kernel_release):
-    if module.vermagic is None:
-        return False
-    if module.has_versions:
-        expected = vermagic_suffix(kernel_vermagic)
-        return None if expected is None else vermagic_suffix(module.vermagic) == expected
-    if kernel_vermagic is not None:
-        return module.vermagic == kernel_vermagic
-    if kernel_release is not None:
-        return module.vermagic.split(' ', 1)[0] == kernel_release
-    return None
 
 
 def vermagic_from_config(release, config):

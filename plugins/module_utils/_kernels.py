@@ -276,20 +276,21 @@ def _grubby_default(runner):
     return _release_from_image(out) if rc == 0 and out.strip() else None
 
 
-def _grubenv_saved_entry(rootfs):
+def grubenv_value(rootfs, key):
+    """A variable of the GRUB environment block (the first grubenv under root that sets it), or None."""
     for path in GRUBENV_PATHS:
         text = _read_small_text(rootfs, path)
         if text is None:
             continue
         for line in text.splitlines():
-            key, sep, value = line.partition('=')
-            if sep and key == 'saved_entry' and value:
+            name, sep, value = line.partition('=')
+            if sep and name == key and value:
                 return value
     return None
 
 
-def _bls_entries(rootfs):
-    """``{entry id: release or None}`` of the BLS entries under root."""
+def read_bls_entries(rootfs):
+    """``{entry id: {key: [values in file order]}}`` of the BLS entries under root."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
     except (OSError, RootPathError):
@@ -305,11 +306,21 @@ def _bls_entries(rootfs):
         for line in text.splitlines():
             words = line.strip().split(None, 1)
             if len(words) == 2 and not words[0].startswith('#'):
-                fields.setdefault(words[0], words[1].strip())
-        release = _release_from_image(fields['linux']) if 'linux' in fields else None
-        # systemd-boot's layout (/MACHINE-ID/K/linux) names the kernel only in `version`.
-        entries[name[:-len('.conf')]] = release or fields.get('version')
+                fields.setdefault(words[0], []).append(words[1].strip())
+        entries[name[:-len('.conf')]] = fields
     return entries
+
+
+def bls_entry_release(fields):
+    """The kernel release a BLS entry boots, or None."""
+    release = _release_from_image(fields['linux'][0]) if 'linux' in fields else None
+    # systemd-boot's layout (/MACHINE-ID/K/linux) names the kernel only in `version`.
+    return release or fields.get('version', [None])[0]
+
+
+def _bls_entries(rootfs):
+    """``{entry id: release or None}`` of the BLS entries under root."""
+    return dict((entry_id, bls_entry_release(fields)) for entry_id, fields in read_bls_entries(rootfs).items())
 
 
 def _bls_entry_key(entry_id):
@@ -334,7 +345,7 @@ def find_default(rootfs, kernels, runner=None):
         if release in kernels:
             return release, 'grubby'
     entries = _bls_entries(rootfs)
-    saved = _grubenv_saved_entry(rootfs)
+    saved = grubenv_value(rootfs, 'saved_entry')
     if entries.get(saved) in kernels:
         return entries[saved], 'grubenv'
     if entries:

@@ -36,6 +36,7 @@ MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
 ET_REL = 1
+SHT_NOBITS = 8
 READERS = ('pyelftools', 'kmod')
 
 
@@ -180,6 +181,38 @@ def _elf_header(data, path):
     return elf_class, little_endian
 
 
+def section_data(data, name, elf_class, little_endian):
+    """The bytes of section ``name`` of a checked ELF image (see ``_elf_header``), or None.
+
+    Read with the standard library, for readers that cannot list a module's exports (kmod);
+    a section or name table that points past the image is reported as damage.
+    """
+    order = '<' if little_endian else '>'
+    header = order + ('HHIQQQIHHHHHH' if elf_class == 64 else 'HHIIIIIHHHHHH')
+    fields = struct.unpack(header, data[16:16 + struct.calcsize(header)])
+    shoff, shentsize, shnum, shstrndx = fields[5], fields[10], fields[11], fields[12]
+    entry = struct.Struct(order + ('IIQQQQIIQQ' if elf_class == 64 else 'IIIIIIIIII'))
+    if shentsize < entry.size or shstrndx >= shnum:
+        return None
+    sections = [entry.unpack_from(data, shoff + index * shentsize) for index in range(shnum)]
+    names = sections[shstrndx]
+    wanted = name.encode('ascii') + b'\0'
+    for section in sections:
+        start, size = section[4], section[5]
+        if data[names[4] + section[0]:names[4] + section[0] + len(wanted)] == wanted:
+            if section[1] == SHT_NOBITS:
+                return b''
+            if start + size > len(data):
+                raise KoError('section %s ends past the end of the file' % name)
+            return data[start:start + size]
+    return None
+
+
+def exported_symbols(ksymtab_strings):
+    """Symbols of a ``__ksymtab_strings`` section ("name\0namespace\0" per export)."""
+    return sorted(set(_text(name) for name in (ksymtab_strings or b'').split(b'\0') if name))
+
+
 def _modinfo_fields(entries):
     """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value`` entries."""
     fields = {}
@@ -271,8 +304,7 @@ def _read_with_elftools(elffile, data, path, elf_class, little_endian):
         versions=_unique(versions),
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
         elf_class=elf_class, machine=str(machine), little_endian=little_endian,
-        # EXPORT_SYMBOL writes "name\0namespace\0"; an empty namespace is an empty string.
-        exports=sorted(set(_text(name) for name in sections.get('__ksymtab_strings', b'').split(b'\0') if name)),
+        exports=exported_symbols(sections.get('__ksymtab_strings')),
         **_modinfo_fields(_text(entry) for entry in modinfo.split(b'\0')))
 
 
@@ -351,6 +383,10 @@ class KoReader:
         info = self._read_with_kmod(path, host, data, data is raw)
         info.elf_class = elf_class
         info.little_endian = little_endian
+        try:
+            info.exports = exported_symbols(section_data(data, '__ksymtab_strings', elf_class, little_endian))
+        except KoError as exc:
+            raise KoError('%s: %s' % (path, exc))
         return info
 
     def _decompress(self, data, path, host):

@@ -14,8 +14,12 @@ __metaclass__ = type
 
 import posixpath
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import module_name, normalize_module_name
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
+    MODULE_SUFFIXES, module_name, normalize_module_name, split_module_suffix)
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SymversError, read_symvers
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import read_kernel_config
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 DEPMOD_DIRS = ('/etc/depmod.d', '/run/depmod.d', '/usr/local/lib/depmod.d', '/lib/depmod.d', '/usr/lib/depmod.d')
 BUILTIN = 'built-in'
@@ -145,3 +149,93 @@ def shadowing_file(link, modules_dir, search, out_of_tree, in_tree):
         candidates.append((rank(in_tree[key], search), posixpath.join(modules_dir, in_tree[key])))
     best = min(candidates) if candidates else None
     return best[1] if best and best[0] < rank(relative(link.path), search) else None
+
+
+class KernelTree:
+    """One kernel's module tree as the facts need it: weak links and out-of-tree files read at
+    once; in-tree names, the headers' config, the symvers and one in-tree module on demand."""
+
+    def __init__(self, rootfs, warn, kernel, reader=None):
+        self.rootfs = rootfs
+        self.warn = warn
+        self.kernel = kernel
+        self.reader = reader
+        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
+        self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
+        self._lazy = {}
+        self._copies = {}
+
+    def _once(self, name, compute):
+        return remembered(self._lazy, name, lambda key: compute())
+
+    @property
+    def in_tree(self):
+        return self._once('in_tree', lambda: read_in_tree_names(self.rootfs, self.kernel.modules_dir))
+
+    @property
+    def config(self):
+        """The headers' config as a dict, or None when the headers have none."""
+        return self._once('config', lambda: read_kernel_config(self.rootfs, self.kernel.modules_dir))
+
+    def read_symvers(self):
+        """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned).
+
+        Not kept: the caller judges the kernel's modules at once, and a kernel's table is some MiB.
+        """
+        if self.kernel.symvers is None:
+            self.warn('kernel %s has no symvers file: its modules cannot be kABI-checked' % self.kernel.release)
+            return None, False
+        try:
+            return read_symvers(self.rootfs, self.kernel.symvers), False
+        except SymversError as exc:
+            self.warn(str(exc))
+            return None, True
+
+    def own_module(self):
+        """ModuleInfo of one of the kernel's own modules (its vermagic and ELF identity), or None."""
+        return self._once('own_module', self._read_own_module)
+
+    def _read_own_module(self):
+        for relative in sorted(self.in_tree.values())[:3]:
+            stem = split_module_suffix(posixpath.join(self.kernel.modules_dir, relative))[0]
+            for suffix in MODULE_SUFFIXES:
+                if self.rootfs.isfile(stem + suffix):
+                    try:
+                        return self.reader.read(stem + suffix)
+                    except KoError:
+                        break
+        return None
+
+    def installed_copy(self, version, name):
+        """``(path, same)`` of the copy in this kernel's tree of module ``name`` as dkms built it
+        for this kernel from PackageVersion ``version``.
+
+        The copy is looked for in updates/ and extra/, and where the module's
+        DEST_MODULE_LOCATION puts it (such as ``/kernel/drivers/video``).
+        ``same`` is True when the bytes match (or dkms compressed the copy on install, so
+        only the name can be compared cheaply), False when they differ, None when the copy
+        cannot be read; ``path`` is None when there is no copy. Compared once per file.
+        """
+        return remembered(self._copies, (version.name, version.version, name),
+                          lambda key: self._find_copy(version, name))
+
+    def _find_copy(self, version, name):
+        built_path = version.builds[self.kernel.release].modules[name]
+        location = version.install_location(name)
+        candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
+        if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
+            stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
+            candidates += [stem + suffix for suffix in MODULE_SUFFIXES
+                           if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
+        found = (None, False)
+        for path in candidates:
+            if split_module_suffix(path)[1] != split_module_suffix(built_path)[1]:
+                return path, True
+            try:
+                if self.rootfs.same_content(path, built_path):
+                    return path, True
+                found = found if found[0] else (path, False)
+            except (OSError, RootPathError) as exc:
+                self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
+                found = (path, None)
+        return found

@@ -60,7 +60,7 @@ def test_demo_tree_has_every_status(demo: Path) -> None:
          'headers': True},
         {'kernel': '6.1.0-50-amd64', 'package': 'hello', 'version': '1.0', 'status': 'missing', 'headers': True},
     ]
-    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2}
+    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 3}
     assert facts['default_kernel'] == '6.1.0-50-amd64' and facts['default_kernel_source'] == 'newest'
     assert facts['running_kernel'] is None
     assert run.warnings == []
@@ -77,7 +77,8 @@ def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
     assert clone == {'status': 'weak',
                      'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'vermagic': True},
                      'path': '/lib/modules/%s+clone/weak-updates/hello_ext.ko' % ABI,
-                     'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None}
+                     'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None,
+                     'signature': None, 'reason': 'whether the kernel accepts its signature is unknown'}
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:
@@ -341,3 +342,59 @@ def test_zst_module_nothing_here_can_decompress(system: SystemTree) -> None:
     assert run.status(ABI + '+clone') == 'weak'
     assert module['kabi'] is None
     assert any('cannot decompress zstd' in warning for warning in run.warnings)
+
+
+def test_native_install_built_against_other_headers_is_broken(system: SystemTree) -> None:
+    # A build link that pointed at another ABI's headers: the copy is dkms's own, byte for
+    # byte, but imports the other kernel's CRCs, so the loader refuses it.
+    system.kernel(ABI)
+    system.kernel('6.1.0-50-amd64')
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', '6.1.0-50-amd64', crcs=abi_crcs(ABI))
+    run = Run(system.root)
+    assert run.status('6.1.0-50-amd64') == 'broken'
+    fact = run.package('6.1.0-50-amd64')['modules']['hello']
+    assert fact['kabi']['mismatched'] == ['_printk', 'kfree', 'module_layout']
+    assert 'CRCs differ' in fact['reason']
+    assert run.package('6.1.0-50-amd64')['verified']
+
+
+def test_native_copies_that_are_not_modules_are_broken(system: SystemTree) -> None:
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    built = system.build('hello', '1.0', ABI)[0]
+    for path in (built, system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI)):
+        path.write_bytes(b'#!/bin/sh\necho not a module\n')
+    run = Run(system.root)
+    assert run.status(ABI) == 'broken'
+    assert not run.package(ABI)['covered'] and not run.package(ABI)['verified']
+    assert run.warnings == ['/lib/modules/%s/updates/dkms/hello.ko: not an ELF file' % ABI]
+
+
+@pytest.mark.parametrize('reader', ['pyelftools', 'kmod'])
+def test_symbols_from_another_package(system: SystemTree, reader: str) -> None:
+    # consumer imports provider_export from another DKMS package (MLNX OFED, nvidia-fs on nvidia).
+    if reader == 'kmod' and not (find_command('modinfo') and find_command('modprobe')):
+        pytest.skip('kmod is not installed')
+    clone, bare = ABI + '+clone', ABI + '+bare'
+    system.kernel(ABI)
+    system.kernel(clone, abi=ABI)
+    system.kernel(bare, abi=ABI)
+    system.package('provider', '1.0', ['provider'])
+    system.build('provider', '1.0', ABI)
+    system.package('consumer', '1.0', ['consumer'])
+    system.build('consumer', '1.0', ABI, crcs=dict(system.kernel_crcs[ABI], provider_export=0x77))
+    system.weak_link_build(clone, ABI)
+    system.weak_link(bare, ABI, 'consumer.ko')
+    run = Run(system.root, reader=reader, runner=run_command)
+    assert run.status(ABI, 'consumer') == 'installed'
+    assert run.status(clone, 'consumer') == 'weak'
+    assert run.status(bare, 'consumer') == 'weak-incompatible'
+    assert run.package(bare, 'consumer')['modules']['consumer']['kabi']['missing'] == ['provider_export']
+    assert run.package(bare, 'consumer')['verified']
+    # Without the provider's installed copy the consumer does not load natively either.
+    system.path('/lib/modules/%s/updates/dkms/provider.ko' % ABI).unlink()
+    run = Run(system.root, reader=reader, runner=run_command)
+    assert run.status(ABI, 'provider') == 'broken'
+    assert run.status(ABI, 'consumer') == 'broken'
+    assert run.package(ABI, 'consumer')['modules']['consumer']['kabi']['missing'] == ['provider_export']

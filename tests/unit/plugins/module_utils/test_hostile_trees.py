@@ -214,7 +214,7 @@ def test_thousands_of_leftover_kernels(system: SystemTree) -> None:
         (leftover / 'weak-updates').mkdir(parents=True)
         (leftover / 'modules.dep').write_text('')
     facts, warnings = gather(system.root)
-    assert facts['summary'] == {'kernels': 2, 'covered': 2, 'uncovered': 0, 'packages': 1}
+    assert facts['summary'] == {'kernels': 2, 'covered': 2, 'uncovered': 0, 'packages': 1, 'unverified': 2}
     assert sum(1 for kernel in facts['kernels'].values() if kernel['stale']) == 2000
     assert facts['uncovered'] == [] and warnings == []
 

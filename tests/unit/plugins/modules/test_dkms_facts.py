@@ -25,7 +25,7 @@ def test_sets_dkms_facts_and_changes_nothing(demo: Path, capsys: pytest.CaptureF
     facts = result['ansible_facts']['dkms']
     assert result['changed'] is False
     assert facts['root'] == str(demo)
-    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2}
+    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 3}
     assert [(u['kernel'], u['status']) for u in facts['uncovered']] == [
         ('6.1.0-47-amd64+broken', 'weak-incompatible'), ('6.1.0-50-amd64', 'missing')]
     assert sorted(str(p) for p in demo.rglob('*')) == before

@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The command line a kernel gets at its next boot, read from the boot loader's files.
+
+Facts from here: ``module_signatures.cmdline`` (the file that told) and, through the boot
+policy, the ``sig_enforce`` and ``lockdown`` reasons. Sources, the first that exists
+decides: the BLS entries that boot the kernel (``options``, with ``$var`` taken from the
+GRUB environment block, e.g. ``$kernelopts`` on RHEL 8), ``/etc/default/grub`` with
+``/etc/default/grub.d/*.cfg`` (``GRUB_CMDLINE_LINUX`` and ``GRUB_CMDLINE_LINUX_DEFAULT``,
+as Debian's grub-mkconfig joins them), ``/etc/kernel/cmdline`` (what kernel-install uses).
+A line that depends on what cannot be read statically is unknown, never guessed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
+    bls_entry_release, grubenv_value, read_bls_entries)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
+
+DEFAULT_GRUB = '/etc/default/grub'
+DEFAULT_GRUB_DIR = '/etc/default/grub.d'
+KERNEL_CMDLINE = '/etc/kernel/cmdline'
+GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
+READ_LIMIT = 64 * 1024
+_GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
+
+
+class BootCmdline:
+    """The parameters of a next-boot command line: ``params`` is a list of (name, value or None)
+    pairs, or None when the line is unknown (then ``problem`` says why); ``source`` names the file."""
+
+    __slots__ = ('params', 'source', 'problem')
+
+    def __init__(self, params, source, problem=None):
+        self.params = params
+        self.source = source
+        self.problem = problem
+
+    def values(self, name):
+        """Every value given to parameter ``name`` (None for a bare ``name``); dashes match underscores."""
+        wanted = name.replace('-', '_')
+        return [value for key, value in self.params or () if key.replace('-', '_') == wanted]
+
+    def __repr__(self):
+        return 'BootCmdline(%r, source=%r, problem=%r)' % (self.params, self.source, self.problem)
+
+
+def split_cmdline(text):
+    """(name, value or None) pairs of a command line, split like the kernel's ``next_arg``:
+    whitespace separates, double quotes group and are dropped, a bare ``--`` ends the kernel's part."""
+    params = []
+    index, size = 0, len(text)
+    while index < size:
+        while index < size and text[index].isspace():
+            index += 1
+        start, quoted = index, False
+        while index < size and (quoted or not text[index].isspace()):
+            if text[index] == '"':
+                quoted = not quoted
+            index += 1
+        token = text[start:index].replace('"', '')
+        if token == '--':
+            break
+        if token:
+            name, sep, value = token.partition('=')
+            params.append((name, value if sep else None))
+    return params
+
+
+def _read_text(rootfs, path):
+    """Text of a small boot file; None when absent; raises OSError or RootPathError when unreadable."""
+    if not rootfs.exists(path):
+        return None
+    return rootfs.read_text(path, READ_LIMIT)
+
+
+def _expand_grub_variables(rootfs, text):
+    """``text`` with ``$var``/``${var}`` replaced from the GRUB environment block; None if one is unset."""
+    unresolved = []
+
+    def value(match):
+        name = match.group(1) or match.group(2)
+        found = grubenv_value(rootfs, name)
+        if found is None:
+            unresolved.append(name)
+            return ''
+        return found
+
+    expanded = _GRUB_VARIABLE.sub(value, text)
+    return (None, unresolved) if unresolved else (expanded, [])
+
+
+def _from_bls(rootfs, release):
+    entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs).items())
+               if bls_entry_release(fields) == release]
+    if not entries:
+        return None
+    source = posixpath.join('/boot/loader/entries', entries[0][0] + '.conf')
+    lines = set(' '.join(fields.get('options', [])) for dummy, fields in entries)
+    if len(lines) > 1:
+        return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
+    text, unresolved = _expand_grub_variables(rootfs, lines.pop())
+    if text is None:
+        return BootCmdline(None, source, 'the options use %s, which the GRUB environment block does not set'
+                           % ', '.join('$' + name for name in unresolved))
+    return BootCmdline(split_cmdline(text), source)
+
+
+def _from_default_grub(rootfs):
+    text = _read_text(rootfs, DEFAULT_GRUB)
+    if text is None:
+        return None
+    variables = parse_shell_vars(text)
+    opaque = variables.opaque
+    try:
+        extra = [name for name in rootfs.listdir(DEFAULT_GRUB_DIR) if name.endswith('.cfg')]
+    except (OSError, RootPathError):
+        extra = []
+    for name in extra:
+        more = _read_text(rootfs, posixpath.join(DEFAULT_GRUB_DIR, name))
+        if more is not None:
+            variables = parse_shell_vars(more, variables.scalars)
+            opaque = opaque or variables.opaque
+    values = [variables.get(name) for name in GRUB_CMDLINE_VARIABLES]
+    if opaque or UNKNOWN in values:
+        return BootCmdline(None, DEFAULT_GRUB, 'GRUB_CMDLINE_LINUX depends on shell logic')
+    return BootCmdline(split_cmdline(' '.join(value or '' for value in values)), DEFAULT_GRUB)
+
+
+def _from_kernel_cmdline(rootfs):
+    text = _read_text(rootfs, KERNEL_CMDLINE)
+    if text is None:
+        return None
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith('#')]
+    return BootCmdline(split_cmdline(' '.join(lines)), KERNEL_CMDLINE)
+
+
+def read_next_boot_cmdline(rootfs, release):
+    """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown."""
+    for reader in (lambda: _from_bls(rootfs, release), lambda: _from_default_grub(rootfs),
+                   lambda: _from_kernel_cmdline(rootfs)):
+        try:
+            found = reader()
+        except (OSError, IOError, RootPathError) as exc:
+            return BootCmdline(None, None, 'cannot read the boot configuration: %s'
+                               % (getattr(exc, 'strerror', None) or exc))
+        if found is not None:
+            return found
+    return BootCmdline(None, None, 'no boot loader configuration names the command line '
+                       '(no BLS entry, %s or %s)' % (DEFAULT_GRUB, KERNEL_CMDLINE))

@@ -1,0 +1,413 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Whether a kernel checks module signatures at its next boot, and which keys it trusts.
+
+Facts from here: each kernel's ``module_signatures`` (``enforced`` and its ``reason``:
+``config`` for ``CONFIG_MODULE_SIG_FORCE``, ``sig_enforce`` for ``module.sig_enforce`` on the
+next-boot command line, ``secure_boot`` for a kernel that enforces or locks down under
+Secure Boot, ``lockdown`` for ``lockdown=`` or a forced lockdown; ``secure_boot``,
+``lockdown``, ``cmdline``, ``trusted_keys``, ``pending_keys``), the dkms signing
+certificate's ``enrolled``/``pending`` state, and the per-module ``signature`` verdict.
+
+The kernel's rules (``module_sig_check``, the EFI stub's Secure Boot test, where
+``load_uefi.c`` puts ``db`` and MOK certificates) are applied to what the files under
+root say. What they cannot tell (no efivars in a disk image, no kernel config, a
+command line that depends on shell logic) is None: unknown, never a guess. Keys compiled
+into a kernel are read only from ``build/certs/signing_key.x509``, where a self-built
+kernel keeps them; a distribution kernel's build key signs only its own modules.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import read_next_boot_cmdline
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
+    EFI_CERT_X509, EFI_CERT_X509_SHA256, EFI_GLOBAL_VARIABLE, EFI_VARIABLE_NON_VOLATILE, IMAGE_SECURITY_DATABASE,
+    SHIM_LOCK, EfiVariableError, EfiVariables, parse_signature_lists)
+from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
+    DAMAGED, INVALID, SIGNED, UNSIGNED)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._x509 import CertificateError, load_certificates
+
+DEFAULT_DKMS_CERTIFICATE = '/var/lib/dkms/mok.pub'
+BUILTIN_CERTIFICATE = 'build/certs/signing_key.x509'
+CERTIFICATE_READ_LIMIT = 1024 * 1024
+LOCKDOWN_LEVELS = ('none', 'integrity', 'confidentiality')
+# A kernel config option that only distribution kernels have (Fedora's lockdown patches, carried
+# by Debian, Ubuntu, RHEL and SUSE); the same patch sets make the platform keyring (UEFI db, and
+# MOK certificates outside the machine keyring) trusted for modules. Mainline has neither.
+DISTRO_LOCKDOWN_PATCH = 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT'
+
+
+def _enabled(config, key):
+    return config.get(key) == 'y'
+
+
+def _bool_param(value):
+    """kstrtobool as ``module.sig_enforce`` reads it; a bare parameter is true."""
+    if value is None:
+        return True
+    return value[:1] in ('1', 'y', 'Y') or value[:2].lower() == 'on'
+
+
+class FirmwareKeys:
+    """The UEFI and shim state of the machine, read once per root.
+
+    ``secure_boot`` is what the kernel's EFI stub decides (True, False, None when unknown),
+    ``secure_boot_detail`` why. Key lists are Certificates, revocation lists SignatureEntries;
+    each is None when it cannot be read, empty when the firmware does not have it.
+    """
+
+    __slots__ = ('efi', 'secure_boot', 'secure_boot_detail', 'mok', 'mok_trusted', 'mok_revoked', 'db', 'dbx',
+                 'pending', 'ignore_db')
+
+    def __init__(self, efi=None, secure_boot=None, secure_boot_detail=None, mok=None, mok_trusted=None,
+                 mok_revoked=None, db=None, dbx=None, pending=None, ignore_db=None):
+        self.efi = efi
+        self.secure_boot = secure_boot
+        self.secure_boot_detail = secure_boot_detail
+        self.mok = mok
+        self.mok_trusted = mok_trusted
+        self.mok_revoked = mok_revoked
+        self.db = db
+        self.dbx = dbx
+        self.pending = pending
+        self.ignore_db = ignore_db
+
+
+def _secure_boot(variables):
+    """(enabled, detail) as the EFI stub's efi_get_secureboot() decides; raises EfiVariableError."""
+    secure_boot = variables.get_byte('SecureBoot', EFI_GLOBAL_VARIABLE)
+    if secure_boot is None or secure_boot[1] == 0:
+        return False, 'Secure Boot is off (SecureBoot %s)' % ('is absent' if secure_boot is None else '= 0')
+    setup_mode = variables.get_byte('SetupMode', EFI_GLOBAL_VARIABLE)
+    if setup_mode is None:
+        return None, 'SecureBoot = 1 but SetupMode is absent'
+    if setup_mode[1] == 1:
+        return False, 'the firmware is in setup mode (SetupMode = 1)'
+    shim_state = variables.get_byte('MokSBStateRT', SHIM_LOCK)
+    if shim_state is not None and not shim_state[0] & EFI_VARIABLE_NON_VOLATILE and shim_state[1] == 1:
+        return False, 'shim does not validate (MokSBStateRT = 1, mokutil --disable-validation)'
+    return True, 'Secure Boot is on (SecureBoot = 1, SetupMode = 0)'
+
+
+def _signature_entries(read, name, warn):
+    """SignatureEntries of a key list variable: [] when absent, None when damaged (with a warning)."""
+    try:
+        data = read()
+        return [] if data is None else parse_signature_lists(data)
+    except EfiVariableError as exc:
+        warn('%s: %s' % (name, exc))
+        return None
+
+
+def _x509_certificates(entries, name, warn):
+    """The certificates of a key list; an entry that does not parse is skipped, as the kernel skips it."""
+    if entries is None:
+        return None
+    certificates = []
+    for entry in entries:
+        if entry.type != EFI_CERT_X509:
+            continue
+        try:
+            certificates.extend(load_certificates(entry.data))
+        except CertificateError as exc:
+            warn('%s: skipping an entry: %s' % (name, exc))
+    return certificates
+
+
+def read_firmware_keys(rootfs, warn):
+    """FirmwareKeys of the machine under root; ``warn(msg)`` for each variable that cannot be read."""
+    variables = EfiVariables(rootfs)
+    if variables.available is False:
+        return FirmwareKeys(False, False, 'the machine boots without EFI', [], False, [], [], [], [], False)
+    if variables.available is None:
+        return FirmwareKeys(secure_boot_detail='no EFI variables under root (a disk image has none, '
+                                               'or efivarfs is not mounted)')
+
+    try:
+        secure_boot, detail = _secure_boot(variables)
+    except EfiVariableError as exc:
+        warn(str(exc))
+        secure_boot, detail = None, 'the Secure Boot variables cannot be read: %s' % exc
+    mok = _signature_entries(lambda: variables.shim_list('MokListRT'), 'MokListRT', warn)
+    pending = _signature_entries(lambda: variables.data('MokNew', SHIM_LOCK), 'MokNew', warn)
+    db = _signature_entries(lambda: variables.data('db', IMAGE_SECURITY_DATABASE), 'db', warn)
+    return FirmwareKeys(
+        efi=True, secure_boot=secure_boot, secure_boot_detail=detail,
+        mok=_x509_certificates(mok, 'MokListRT', warn),
+        mok_trusted=variables.has_shim_flag('MokListTrustedRT'),
+        mok_revoked=_signature_entries(lambda: variables.shim_list('MokListXRT'), 'MokListXRT', warn),
+        db=_x509_certificates(db, 'db', warn),
+        dbx=_signature_entries(lambda: variables.data('dbx', IMAGE_SECURITY_DATABASE), 'dbx', warn),
+        pending=_x509_certificates(pending, 'MokNew', warn),
+        ignore_db=variables.has_shim_flag('MokIgnoreDB'))
+
+
+def _is_revoked(certificate, entries):
+    """Whether a blacklist (dbx, MokListXRT) names the certificate: by its TBS hash or as itself."""
+    for entry in entries:
+        # EFI_CERT_X509_SHA256: the TBSCertificate's SHA-256, then the time of revocation.
+        if entry.type == EFI_CERT_X509_SHA256 and entry.data[:32].hex() == certificate.tbs_sha256:
+            return True
+        if entry.type == EFI_CERT_X509 and entry.data == certificate.der:
+            return True
+    return False
+
+
+class _TrustSet:
+    """Certificates a kernel trusts for modules, those it would trust but are revoked, and gaps."""
+
+    def __init__(self):
+        self.trusted = []
+        self.revoked = []
+        # Trusted unless a blacklist that cannot be read names them.
+        self.unsure = []
+        self.gaps = []
+
+    def add(self, certificates, source, revocations, missing):
+        """Add a key list, or note that it could not be read (``missing`` says why)."""
+        if certificates is None:
+            self.gaps.append(missing)
+            return
+        for certificate in certificates:
+            if revocations is None:
+                self.unsure.append((certificate, source))
+            elif _is_revoked(certificate, revocations):
+                self.revoked.append((certificate, source))
+            else:
+                self.trusted.append((certificate, source))
+
+
+def _trust_set(config, firmware, builtin):
+    """The _TrustSet of one kernel at its next boot (load_uefi.c and the keyring patches)."""
+    keys = _TrustSet()
+    keys.add(builtin, 'builtin', [], None)
+    if firmware.efi is False:
+        return keys
+    if config is None:
+        keys.gaps.append('the kernel config is not readable')
+        return keys
+    if firmware.efi is None:
+        keys.gaps.append(firmware.secure_boot_detail)
+        return keys
+    if not _enabled(config, 'CONFIG_LOAD_UEFI_KEYS'):
+        return keys
+    platform_for_modules = _enabled(config, DISTRO_LOCKDOWN_PATCH)
+    revocations = firmware.dbx
+    if firmware.secure_boot and revocations is not None and firmware.mok_revoked is not None:
+        revocations = revocations + firmware.mok_revoked
+    elif firmware.secure_boot:
+        revocations = None
+    if platform_for_modules and not firmware.ignore_db:
+        keys.add(firmware.db, 'db', revocations, 'db is not readable')
+    if firmware.secure_boot is None:
+        keys.gaps.append(firmware.secure_boot_detail)
+    elif firmware.secure_boot and (platform_for_modules or (
+            _enabled(config, 'CONFIG_INTEGRITY_MACHINE_KEYRING') and firmware.mok_trusted)):
+        keys.add(firmware.mok, 'MokListRT', revocations, 'MokListRT is not readable')
+    return keys
+
+
+def _locks_down_under_secure_boot(config):
+    return _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM') and _enabled(config, DISTRO_LOCKDOWN_PATCH)
+
+
+def _lockdown(config, cmdline, firmware):
+    """The lockdown level at the next boot: a LOCKDOWN_LEVELS name, or None when unknown."""
+    if not _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM'):
+        return 'none'
+    level = 0
+    if _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY'):
+        level = 2
+    elif _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY'):
+        level = 1
+    # lock_kernel_down() only raises the level: the highest request wins.
+    for value in cmdline.values('lockdown'):
+        if value in LOCKDOWN_LEVELS:
+            level = max(level, LOCKDOWN_LEVELS.index(value))
+    if _locks_down_under_secure_boot(config):
+        if firmware.secure_boot:
+            level = max(level, 1)
+        elif firmware.secure_boot is None and level < 1:
+            return None
+    if cmdline.params is None and level < 2:
+        return None
+    return LOCKDOWN_LEVELS[level]
+
+
+def _enforcement(config, cmdline, firmware):
+    """(enforced, reason, lockdown, detail) of one kernel at its next boot, in module_sig_check()'s order."""
+    if config is None:
+        return None, None, None, 'the kernel config is not readable'
+    lockdown = _lockdown(config, cmdline, firmware)
+    if not _enabled(config, 'CONFIG_MODULE_SIG'):
+        return False, None, lockdown, 'CONFIG_MODULE_SIG is not set: the kernel does not check signatures'
+    under_secure_boot = [name for name, enabled in (
+        (DISTRO_LOCKDOWN_PATCH, _locks_down_under_secure_boot(config)),
+        ('CONFIG_IMA_ARCH_POLICY', _enabled(config, 'CONFIG_IMA_ARCH_POLICY'))) if enabled]
+    if _enabled(config, 'CONFIG_MODULE_SIG_FORCE'):
+        return True, 'config', lockdown, 'CONFIG_MODULE_SIG_FORCE=y'
+    if any(_bool_param(value) for value in cmdline.values('module.sig_enforce')):
+        return True, 'sig_enforce', lockdown, 'module.sig_enforce on the command line (%s)' % cmdline.source
+    if firmware.secure_boot and under_secure_boot:
+        return True, 'secure_boot', lockdown, '%s, under which the kernel enforces signatures (%s)' % (
+            firmware.secure_boot_detail, ', '.join(under_secure_boot))
+    if lockdown in ('integrity', 'confidentiality'):
+        return True, 'lockdown', lockdown, 'lockdown=%s' % lockdown
+    if cmdline.params is None:
+        return None, None, lockdown, 'the next-boot command line is unknown: %s' % cmdline.problem
+    if firmware.secure_boot is None and under_secure_boot:
+        return None, None, lockdown, 'the kernel enforces signatures under Secure Boot (%s), and %s' % (
+            ', '.join(under_secure_boot), firmware.secure_boot_detail)
+    return False, None, lockdown, 'signatures are checked, not enforced: unsigned modules load and taint the kernel'
+
+
+class SignaturePolicy:
+    """How one kernel treats module signatures at its next boot: plain data, no I/O."""
+
+    __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'trusted',
+                 'revoked', 'unsure', 'pending', 'gaps')
+
+    def __init__(self, config, cmdline, firmware, builtin=()):
+        self.checked = None if config is None else _enabled(config, 'CONFIG_MODULE_SIG')
+        self.enforced, self.reason, self.lockdown, self.detail = _enforcement(config, cmdline, firmware)
+        self.secure_boot = firmware.secure_boot
+        self.cmdline = cmdline.source
+        keys = _trust_set(config, firmware, list(builtin))
+        self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
+        # MokNew is enrolled at the next boot only if someone confirms it in MokManager; without
+        # Secure Boot the kernel loads no MOK at all.
+        self.pending = firmware.pending if firmware.secure_boot else ([] if firmware.secure_boot is False else None)
+
+    def as_fact(self):
+        return {
+            'enforced': self.enforced,
+            'reason': self.reason,
+            'detail': self.detail,
+            'secure_boot': self.secure_boot,
+            'lockdown': self.lockdown,
+            'cmdline': self.cmdline,
+            'trusted_keys': None if self.gaps or self.unsure else [
+                dict(certificate.as_fact(), source=source) for certificate, source in self.trusted],
+            'pending_keys': None if self.pending is None else [
+                certificate.as_fact() for certificate in self.pending],
+        }
+
+    def trust(self, signature):
+        """(trusted: True/False/None, the matching Certificate or None, a sentence) for a signed module."""
+        def matching(certificates):
+            for certificate, source in certificates:
+                if any(signer.matches(certificate) for signer in signature.signers):
+                    return certificate, source
+            return None, None
+
+        certificate, source = matching(self.trusted)
+        if certificate is not None:
+            return True, certificate, 'trusted through %s' % source
+        certificate, source = matching(self.revoked)
+        if certificate is not None:
+            return False, certificate, 'its certificate is blacklisted (dbx or MokListXRT)'
+        certificate, source = matching(self.unsure)
+        if certificate is not None:
+            return None, certificate, 'its certificate is in %s, but a blacklist is not readable' % source
+        certificate, dummy = matching([(pending, 'MokNew') for pending in self.pending or ()])
+        if certificate is not None:
+            return None, certificate, ('its certificate waits for MOK enrollment (MokNew): trusted only if the '
+                                       'enrollment is confirmed in MokManager at the next boot')
+        if self.gaps:
+            return None, None, 'the keys the kernel trusts are not all readable: %s' % '; '.join(self.gaps)
+        return False, None, 'no key the kernel trusts at its next boot matches it'
+
+
+def read_builtin_certificates(rootfs, modules_dir, warn):
+    """Certificates a self-built kernel compiled in, from its build tree; [] when there are none."""
+    path = posixpath.join(modules_dir, BUILTIN_CERTIFICATE)
+    if not rootfs.isfile(path):
+        return []
+    try:
+        return load_certificates(rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT))
+    except (OSError, IOError, RootPathError, CertificateError) as exc:
+        warn('%s: %s' % (path, exc))
+        return []
+
+
+def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn):
+    """The SignaturePolicy of kernel ``release``; ``config`` is its config dict or None,
+    ``firmware`` the machine's FirmwareKeys (read_firmware_keys, once per root)."""
+    cmdline = read_next_boot_cmdline(rootfs, release)
+    return SignaturePolicy(config, cmdline, firmware, read_builtin_certificates(rootfs, modules_dir, warn))
+
+
+def dkms_certificate_fact(rootfs, firmware, warn, path=None):
+    """dkms's signing certificate and its MOK state, or None when the file does not exist.
+
+    ``path`` is framework.conf's ``mok_certificate`` when set. ``enrolled``: in MokListRT
+    (None when that is unknown); ``pending``: in MokNew, waiting for confirmation at boot.
+    """
+    path = path or DEFAULT_DKMS_CERTIFICATE
+    if not rootfs.exists(path):
+        return None
+    try:
+        certificate = load_certificates(rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT))[0]
+    except (OSError, IOError, RootPathError, CertificateError) as exc:
+        warn('dkms signing certificate %s: %s' % (path, exc))
+        return None
+
+    def listed(certificates):
+        if certificates is None:
+            return None
+        return any(other.der == certificate.der for other in certificates)
+
+    return dict(certificate.as_fact(), path=path, enrolled=listed(firmware.mok), pending=listed(firmware.pending))
+
+
+def _module_problem(signature, signer_name):
+    if signature.state == UNSIGNED:
+        return 'the module is not signed'
+    if signature.state == SIGNED and signer_name:
+        return 'signed by %s (key %s)' % (signer_name, signature.signer.key_id)
+    if signature.state == SIGNED:
+        return 'signed with key %s' % signature.signer.key_id
+    return 'its signature is %s: %s' % (signature.state, signature.problem)
+
+
+def signature_verdict(signature, policy):
+    """The per-module ``signature`` fact and whether the kernel refuses the module at boot.
+
+    Returns ``(fact, refused, reason)``: ``fact`` is ``{signed, signer, key_id, trusted}``
+    (``trusted`` None when unknown); ``refused`` True, False or None (unknown); ``reason`` a
+    sentence when refused or unknown, or when the module loads but taints the kernel, else None.
+    """
+    signer = signature.signer
+    signer_name = signer and (signer.issuer_cn or signer.issuer)
+    how = None
+    if signature.state == SIGNED:
+        trusted, certificate, how = policy.trust(signature)
+        signer_name = signer_name or (certificate.name if certificate is not None else None)
+    else:
+        trusted = None if signature.state == DAMAGED else False
+    fact = {'signed': signature.signed, 'signer': signer_name, 'key_id': signer and signer.key_id,
+            'trusted': trusted}
+    what = _module_problem(signature, signer_name)
+    if how and trusted is not True:
+        what = '%s: %s' % (what, how)
+    if policy.checked is False:
+        return fact, False, None
+    if signature.state == INVALID:
+        return fact, True if policy.checked else None, '%s; the kernel refuses it whatever the policy' % what
+    if signature.state == DAMAGED:
+        return fact, None, what
+    if trusted:
+        return fact, False, None
+    if policy.enforced is False:
+        return fact, False, '%s; it loads but taints the kernel (%s)' % (what, policy.detail)
+    if policy.enforced and trusted is False:
+        return fact, True, '%s; the kernel refuses it: %s' % (what, policy.detail)
+    if policy.enforced:
+        return fact, None, '%s; signatures are enforced: %s' % (what, policy.detail)
+    return fact, None, '%s; whether signatures are enforced is unknown: %s' % (what, policy.detail)

@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""UEFI variables under a root, as efivarfs and shim's MOK config table show them.
+
+Facts from here (through the boot policy): ``module_signatures.secure_boot`` (``SecureBoot``,
+``SetupMode``, shim's ``MokSBStateRT``) and the keys in ``trusted_keys``/``pending_keys``
+(``MokListRT``, ``db``, the blacklists ``MokListXRT``/``dbx``, a pending ``MokNew``).
+An efivarfs file is 4 bytes of little-endian attributes and the data; a file under
+``mok-variables`` is the data alone. Key lists are EFI_SIGNATURE_LISTs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import struct
+import uuid
+
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+
+EFI_DIR = '/sys/firmware/efi'
+EFIVARS_DIR = EFI_DIR + '/efivars'
+MOK_VARIABLES_DIR = EFI_DIR + '/mok-variables'
+SYSFS_FIRMWARE_DIR = '/sys/firmware'
+EFI_GLOBAL_VARIABLE = '8be4df61-93ca-11d2-aa0d-00e098032b8c'
+IMAGE_SECURITY_DATABASE = 'd719b2cb-3d3a-4596-a3bc-dad00e67656f'
+SHIM_LOCK = '605dab50-e046-4300-abb6-3dd810dd8b23'
+EFI_CERT_X509 = 'a5c059a1-94e4-4aa7-87b5-ab155c2bf072'
+EFI_CERT_SHA256 = 'c1c41626-504c-4092-aca9-41f936934328'
+EFI_CERT_X509_SHA256 = '3bd2a492-96c0-4079-b420-fcf98ef103ed'
+EFI_VARIABLE_NON_VOLATILE = 0x1
+ATTRIBUTES = struct.Struct('<I')
+# EFI_SIGNATURE_LIST header: type GUID, list size, header size, signature size.
+SIGNATURE_LIST_HEADER = struct.Struct('<16sIII')
+GUID_SIZE = 16
+# Firmware variable stores hold a few hundred KiB at most; shim's config table holds MokListRT whole.
+MAX_VARIABLE_BYTES = 4 * 1024 * 1024
+# shim splits MokListRT into MokListRT1, MokListRT2, ... when it outgrows one variable.
+MAX_CONTINUATIONS = 64
+
+
+class EfiVariableError(Exception):
+    """A variable that exists but cannot be read or parsed."""
+
+
+class SignatureEntry:
+    """One EFI_SIGNATURE_DATA: its list's type GUID and its data (a DER certificate or a hash)."""
+
+    __slots__ = ('type', 'owner', 'data')
+
+    def __init__(self, signature_type, owner, data):
+        self.type = signature_type
+        self.owner = owner
+        self.data = data
+
+    def __repr__(self):
+        return 'SignatureEntry(%s, %d bytes)' % (self.type, len(self.data))
+
+
+def _guid(raw):
+    return str(uuid.UUID(bytes_le=raw))
+
+
+def parse_signature_lists(data):
+    """Every SignatureEntry of concatenated EFI_SIGNATURE_LISTs; raises EfiVariableError."""
+    entries = []
+    offset = 0
+    while offset < len(data):
+        if len(data) - offset < SIGNATURE_LIST_HEADER.size:
+            raise EfiVariableError('truncated signature list header at byte %d' % offset)
+        raw_type, list_size, header_size, signature_size = SIGNATURE_LIST_HEADER.unpack_from(data, offset)
+        body = offset + SIGNATURE_LIST_HEADER.size + header_size
+        end = offset + list_size
+        if list_size < SIGNATURE_LIST_HEADER.size or end > len(data) or body > end:
+            raise EfiVariableError('signature list at byte %d claims %d bytes, %d remain'
+                                   % (offset, list_size, len(data) - offset))
+        if signature_size <= GUID_SIZE or (end - body) % signature_size:
+            raise EfiVariableError('signature list at byte %d: %d bytes do not hold %d-byte signatures'
+                                   % (offset, end - body, signature_size))
+        signature_type = _guid(raw_type)
+        for start in range(body, end, signature_size):
+            entries.append(SignatureEntry(signature_type, _guid(data[start:start + GUID_SIZE]),
+                                          data[start + GUID_SIZE:start + signature_size]))
+        offset = end
+    return entries
+
+
+class EfiVariables:
+    """The UEFI variables visible under a root, with what their absence means.
+
+    ``available`` is True when efivarfs holds variables (a variable's absence then means
+    the firmware does not have it), False when sysfs shows a machine booted without EFI,
+    and None when nothing tells (a disk image has no NVRAM, efivarfs is not mounted).
+    """
+
+    def __init__(self, rootfs):
+        self.rootfs = rootfs
+        self.available = self._availability()
+
+    def _availability(self):
+        if self._entries(EFIVARS_DIR):
+            return True
+        if self.rootfs.isdir(SYSFS_FIRMWARE_DIR) and not self.rootfs.exists(EFI_DIR):
+            return False
+        return None
+
+    def _entries(self, directory):
+        try:
+            return self.rootfs.listdir(directory)
+        except (OSError, RootPathError):
+            return []
+
+    def _read(self, path):
+        try:
+            data = self.rootfs.read_bytes(path, MAX_VARIABLE_BYTES + 1)
+        except (OSError, IOError, RootPathError) as exc:
+            raise EfiVariableError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+        if len(data) > MAX_VARIABLE_BYTES:
+            raise EfiVariableError('%s: larger than %d bytes' % (path, MAX_VARIABLE_BYTES))
+        return data
+
+    def get(self, name, guid):
+        """``(attributes, data)`` of an efivarfs variable; None when absent; raises EfiVariableError."""
+        path = posixpath.join(EFIVARS_DIR, '%s-%s' % (name, guid))
+        if not self.rootfs.exists(path):
+            return None
+        raw = self._read(path)
+        if len(raw) < ATTRIBUTES.size:
+            raise EfiVariableError('%s: %d bytes, shorter than the attributes' % (path, len(raw)))
+        return ATTRIBUTES.unpack_from(raw)[0], raw[ATTRIBUTES.size:]
+
+    def data(self, name, guid):
+        """The data of an efivarfs variable without its attributes; None when absent."""
+        variable = self.get(name, guid)
+        return None if variable is None else variable[1]
+
+    def get_byte(self, name, guid):
+        """``(attributes, first data byte)`` of a one-byte flag; None when absent; raises EfiVariableError."""
+        variable = self.get(name, guid)
+        if variable is None:
+            return None
+        attributes, data = variable
+        if not data:
+            raise EfiVariableError('%s-%s holds no data' % (name, guid))
+        return attributes, bytearray(data)[0]
+
+    def shim_list(self, name):
+        """Data of a shim list (``MokListRT``, ``MokListXRT``), as the kernel reads it.
+
+        The kernel prefers shim's MOK config table (``mok-variables``, whole, readable by root
+        only: an empty read falls back) over the efivarfs copy, which shim may split into
+        numbered continuations. None when absent; raises EfiVariableError.
+        """
+        table = posixpath.join(MOK_VARIABLES_DIR, name)
+        if self.rootfs.isfile(table):
+            data = self._read(table)
+            if data:
+                return data
+        first = self.get(name, SHIM_LOCK)
+        if first is None:
+            return None
+        parts = [first[1]]
+        for number in range(1, MAX_CONTINUATIONS + 1):
+            more = self.get('%s%d' % (name, number), SHIM_LOCK)
+            if more is None:
+                break
+            parts.append(more[1])
+        return b''.join(parts)
+
+    def has_shim_flag(self, name):
+        """Whether shim published a flag variable (``MokIgnoreDB``, ``MokListTrustedRT``) in either place."""
+        return (self.rootfs.exists(posixpath.join(MOK_VARIABLES_DIR, name))
+                or self.rootfs.exists(posixpath.join(EFIVARS_DIR, '%s-%s' % (name, SHIM_LOCK))))

@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Will this kernel load this module file: every rule of the kernel's loader in one place.
+
+The rules (kernel/module/main.c and version.c, kmod's depmod), checked in this order:
+
+- the file is a relocatable ELF object for the kernel's ELF class, machine and byte order;
+- the vermagic text after the first space matches the kernel's when the module has symbol
+  versions (the whole string otherwise);
+- every imported (symbol, CRC), ``module_layout`` included, is exported by the kernel with
+  the same CRC, or by another module that is itself loadable on that kernel: a sibling of
+  the same package or a module of another DKMS package (checked by name: depmod resolves
+  dependencies by name, and their CRCs come from the build that made them);
+- a GPL-only export is invisible to a module whose license is not GPL-compatible, and a
+  symbol exported in a namespace needs the module to import that namespace (unless the
+  kernel was built with CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS);
+- where the kernel enforces module signatures at boot, an unsigned module or one whose signer
+  the kernel does not trust is refused.
+
+Nothing here reads a file: the caller hands in what the kernel exports and what each module
+file says about itself (``_ko.ModuleInfo``), and gets one ``Decision`` per file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# license_is_gpl_compatible() in include/linux/license.h.
+GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
+                                     'Dual MIT/GPL', 'Dual MPL/GPL'])
+
+
+class KernelABI:
+    """What one kernel's loader checks a module against; read by the caller, plain data here.
+
+    ``exports``: {symbol: Export} of the kernel's symvers, or None when there is none to read;
+    ``exports_damaged`` tells a symvers that exists but cannot be read from no symvers at all.
+    ``vermagic``: the kernel's vermagic string or None. ``own``: ModuleInfo of one of the
+    kernel's own modules (its ELF class, machine and byte order) or None.
+    ``signature_check``: ``fn(ModuleInfo) -> (signature fact, refusal reason or None, certain)``
+    for a kernel whose signature policy is known, or None when nothing is checked.
+    """
+
+    __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
+                 'signature_check')
+
+    def __init__(self, release, exports=None, exports_damaged=False, vermagic=None, own=None,
+                 allow_missing_namespaces=False, signature_check=None):
+        self.release = release
+        self.exports = exports
+        self.exports_damaged = exports_damaged
+        self.vermagic = vermagic
+        self.own = own
+        self.allow_missing_namespaces = allow_missing_namespaces
+        self.signature_check = signature_check
+
+
+class Verdict:
+    """The kABI part of a decision: whether the symbols and vermagic let the module load."""
+
+    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic', 'unresolved')
+
+    def __init__(self, missing, mismatched, namespaces, vermagic, unresolved=()):
+        self.missing = missing          # imported symbols nobody on the kernel exports to this module
+        self.mismatched = mismatched    # exported with another CRC
+        self.namespaces = namespaces    # namespaces of imported symbols the module does not import
+        self.vermagic = vermagic        # True/False, None when the kernel's is unknown
+        # Symbols only a module whose exports could not be listed might provide.
+        self.unresolved = list(unresolved)
+
+    @property
+    def compatible(self):
+        return not self.missing and not self.mismatched and not self.namespaces and self.vermagic is not False
+
+    @property
+    def certain(self):
+        return self.vermagic is not None and not self.unresolved
+
+    def as_fact(self):
+        return {'compatible': self.compatible, 'missing': self.missing, 'mismatched': self.mismatched,
+                'namespaces': self.namespaces, 'vermagic': self.vermagic}
+
+
+class Decision:
+    """Whether the kernel loads one module file, and if not, why.
+
+    ``refusal`` is None when nothing refuses it, else ``broken`` (not a module for this
+    kernel, or evidence that cannot be read: damage is never coverage), ``incompatible``
+    (kABI or vermagic) or ``rejected`` (the signature check). ``certain`` is False when a
+    rule that could decide it was not checked.
+    """
+
+    __slots__ = ('refusal', 'certain', 'kabi', 'signature', 'reason')
+
+    def __init__(self, refusal, certain, kabi=None, signature=None, reason=None):
+        self.refusal = refusal
+        self.certain = certain
+        self.kabi = kabi              # Verdict fact, None when the symbols were not checked
+        self.signature = signature    # signature fact, None when not checked
+        self.reason = reason          # why it does not load, or what could not be checked
+
+    @property
+    def loads(self):
+        return self.refusal is None
+
+
+def vermagic_suffix(vermagic):
+    """The part of a vermagic string after the kernel release ('SMP preempt ...')."""
+    if vermagic is None:
+        return None
+    parts = vermagic.split(' ', 1)
+    return parts[1] if len(parts) > 1 else ''
+
+
+def vermagic_matches(module, kernel_vermagic, kernel_release):
+    """True/False, or None when the kernel's vermagic is unknown."""
+    if module.vermagic is None:
+        return False
+    if module.has_versions:
+        expected = vermagic_suffix(kernel_vermagic)
+        return None if expected is None else vermagic_suffix(module.vermagic) == expected
+    if kernel_vermagic is not None:
+        return module.vermagic == kernel_vermagic
+    if kernel_release is not None:
+        return module.vermagic.split(' ', 1)[0] == kernel_release
+    return None
+
+
+def _namespace_not_imported(namespace, module):
+    # "module:NAME,..." namespaces (6.16+) are granted by module name, not by import_ns; they
+    # are left to the loader rather than guessed.
+    return bool(namespace) and not namespace.startswith('module:') and namespace not in module.import_ns
+
+
+def judge(module, kernel, provided=frozenset(), unknown_providers=False):
+    """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
+
+    ``provided``: symbols that modules loadable on the kernel export. ``unknown_providers``:
+    some loadable module's exports could not be listed, so a symbol found nowhere else is
+    unresolved rather than missing.
+    """
+    gpl_ok = module.license in GPL_COMPATIBLE_LICENSES
+    missing, mismatched, namespaces, unresolved = [], [], [], []
+    for symbol, crc in module.versions:
+        exported = kernel.exports.get(symbol)
+        if exported is None:
+            if symbol not in provided:
+                (unresolved if unknown_providers else missing).append(symbol)
+        elif exported.crc != crc:
+            mismatched.append(symbol)
+        elif exported.gpl_only and not gpl_ok:
+            # The loader does not offer GPL-only symbols to such a module: "Unknown symbol".
+            missing.append(symbol)
+        elif _namespace_not_imported(exported.namespace, module) and not kernel.allow_missing_namespaces:
+            namespaces.append(exported.namespace)
+    return Verdict(sorted(set(missing)), sorted(set(mismatched)), sorted(set(namespaces)),
+                   vermagic_matches(module, kernel.vermagic, kernel.release), sorted(set(unresolved)))
+
+
+def foreign_elf(kernel, module):
+    """Why ``module`` cannot be a module for this kernel's machine, or None.
+
+    The kernel's ELF class, machine and byte order come from one of its own modules; a kernel
+    with none to read is not judged on this.
+    """
+    own = kernel.own
+    if own is None:
+        return None
+    for label, mine, theirs in (('ELF class', module.elf_class, own.elf_class),
+                                ('machine', module.machine, own.machine),
+                                ('byte order', module.little_endian, own.little_endian)):
+        if mine is not None and theirs is not None and mine != theirs:
+            return '%s %s, the kernel has %s' % (label, mine, theirs)
+    return None
+
+
+def _why_not(verdict):
+    parts = []
+    for label, symbols in (('missing symbols', verdict.missing), ('CRCs differ', verdict.mismatched),
+                           ('namespaces not imported', verdict.namespaces)):
+        if symbols:
+            parts.append('%s: %s' % (label, ', '.join(symbols)))
+    if verdict.vermagic is False:
+        parts.append('vermagic differs from the kernel\'s')
+    return '; '.join(parts)
+
+
+def _unchecked(verdict):
+    if verdict is None:
+        return 'the kernel has no symvers to check against'
+    if verdict.vermagic is None:
+        return 'the kernel\'s vermagic is unknown'
+    return 'provided only, if at all, by a module whose exports cannot be listed: %s' % ', '.join(verdict.unresolved)
+
+
+class _SymbolResolution:
+    """The fixed point of "loads only if what it imports is exported by something that loads"."""
+
+    def __init__(self, kernel, modules, refused):
+        self.kernel = kernel
+        self.modules = modules
+        self.loadable = set(modules) - refused
+        self.providers = {}       # symbol -> keys of loadable modules exporting it
+        self.importers = {}       # symbol -> keys of modules importing it
+        self.unlisted = set()     # loadable modules whose exports are unknown
+        for key, info in modules.items():
+            for symbol, dummy in info.versions:
+                self.importers.setdefault(symbol, set()).add(key)
+            if key not in self.loadable:
+                continue
+            if info.exports is None:
+                self.unlisted.add(key)
+            for symbol in info.exports or ():
+                self.providers.setdefault(symbol, set()).add(key)
+
+    def _verdict(self, key):
+        info = self.modules[key]
+        provided = set(symbol for symbol, dummy in info.versions
+                       if self.providers.get(symbol, set()) - set([key]))
+        return judge(info, self.kernel, provided, bool(self.unlisted - set([key])))
+
+    def run(self):
+        """{key: Verdict}; ``missing`` lists every symbol the loader would miss at the fixed point."""
+        verdicts = dict((key, self._verdict(key)) for key in self.modules)
+        refused = sorted(key for key, verdict in verdicts.items() if not verdict.compatible and key in self.loadable)
+        while refused:
+            key = refused.pop()
+            if key not in self.loadable:
+                continue
+            self.loadable.discard(key)
+            affected = set()
+            if key in self.unlisted:
+                self.unlisted.discard(key)
+                affected = set(self.loadable)
+            for symbol in self.modules[key].exports or ():
+                holders = self.providers[symbol]
+                holders.discard(key)
+                if not holders:
+                    affected |= self.importers.get(symbol, set())
+            for other in sorted(affected & self.loadable):
+                verdicts[other] = self._verdict(other)
+                if not verdicts[other].compatible:
+                    refused.append(other)
+        # Judged once more against what finally loads, so no list depends on the order of names.
+        for key in self.modules:
+            if key not in self.loadable:
+                verdicts[key] = self._verdict(key)
+        return verdicts
+
+
+def resolve(kernel, modules):
+    """{key: Decision} for ``modules`` ({key: ModuleInfo}), every module file that could be
+    loaded on KernelABI ``kernel``, of every package, judged together."""
+    decisions = {}
+    candidates = {}
+    for key, info in modules.items():
+        foreign = foreign_elf(kernel, info)
+        if foreign:
+            decisions[key] = Decision('broken', True, reason='not a module for this kernel: %s' % foreign)
+        else:
+            candidates[key] = info
+    signatures = dict((key, _signature(kernel, info)) for key, info in candidates.items())
+    if kernel.exports is None:
+        verdicts = dict.fromkeys(candidates)
+    else:
+        refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
+        verdicts = _SymbolResolution(kernel, candidates, refused).run()
+    for key, verdict in verdicts.items():
+        signature, refusal, signature_certain = signatures[key]
+        kabi = verdict.as_fact() if verdict is not None else None
+        if verdict is not None and not verdict.compatible:
+            decisions[key] = Decision('incompatible', True, kabi, signature, _why_not(verdict))
+        elif refusal:
+            decisions[key] = Decision('rejected', signature_certain, kabi, signature, refusal)
+        elif verdict is None and kernel.exports_damaged:
+            decisions[key] = Decision('broken', False, None, signature, 'the kernel\'s symvers cannot be read')
+        else:
+            unchecked = _unchecked(verdict) if verdict is None or not verdict.certain else None
+            if not signature_certain:
+                unchecked = unchecked or 'whether the kernel accepts its signature is unknown'
+            decisions[key] = Decision(None, unchecked is None, kabi, signature, unchecked)
+    return decisions
+
+
+def _signature(kernel, info):
+    """(signature fact, refusal or None, certain) of one module on the kernel."""
+    if kernel.signature_check is None:
+        return None, None, False
+    return kernel.signature_check(info)

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The signature appended to a kernel module, read from the module's uncompressed bytes.
+
+Facts from here: a module's ``signature.signed``, ``signature.signer`` (the issuer's
+commonName, as ``modinfo`` shows it) and ``signature.key_id`` (the serial number, or the
+subject key identifier of a module signed with ``sign-file -k``), and whether the
+signature is damaged. Layout, from the end of the file: the PKCS#7/CMS SignedData DER,
+a 12-byte ``struct module_signature`` (big-endian ``sig_len`` last) and the 28-byte magic.
+The checks are the kernel's own (``mod_check_sig``, the PKCS#7 parser's rules for module
+signatures), so a signature the kernel refuses whatever the policy is ``invalid``, and one
+this reader cannot parse is ``damaged``: unknown, never trusted.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import struct
+
+from ansible_collections.kabi.dkms.plugins.module_utils._der import (
+    INTEGER, OBJECT_IDENTIFIER, OCTET_STRING, SEQUENCE, SET, DerError, colon_hex, common_name, decode,
+    name_attributes, name_text, object_identifier, serial_text)
+
+MODULE_SIG_MAGIC = b'~Module signature appended~\n'
+# struct module_signature: algo, hash, id_type, signer_len, key_id_len, __pad[3], __be32 sig_len.
+SIGNATURE_INFO = struct.Struct('>BBBBB3sI')
+PKEY_ID_PKCS7 = 2
+ID_TYPES = {0: 'PGP', 1: 'X509', 2: 'PKCS#7'}
+SIGNED_DATA = '1.2.840.113549.1.7.2'
+DATA = '1.2.840.113549.1.7.1'
+ISSUER_AND_SERIAL_TAG = SEQUENCE
+SUBJECT_KEY_IDENTIFIER_TAG = 0x80
+SIGNED_ATTRIBUTES_TAG = 0xa0
+DIGESTS = {
+    '1.3.14.3.2.26': 'sha1',
+    '2.16.840.1.101.3.4.2.4': 'sha224',
+    '2.16.840.1.101.3.4.2.1': 'sha256',
+    '2.16.840.1.101.3.4.2.2': 'sha384',
+    '2.16.840.1.101.3.4.2.3': 'sha512',
+    '2.16.840.1.101.3.4.2.8': 'sha3-256',
+    '2.16.840.1.101.3.4.2.9': 'sha3-384',
+    '2.16.840.1.101.3.4.2.10': 'sha3-512',
+    '1.2.156.10197.1.401': 'sm3',
+}
+
+# States of a module's signature.
+UNSIGNED = 'unsigned'        # no trailer: the kernel sees an unsigned module
+SIGNED = 'signed'            # a PKCS#7 signature whose signer is known
+UNSUPPORTED = 'unsupported'  # a legacy id_type: the kernel treats it like a missing key (ENOPKG)
+INVALID = 'invalid'          # the kernel refuses it whatever the policy (EBADMSG, authattrs)
+DAMAGED = 'damaged'          # cannot be parsed here: unknown, never trusted
+
+
+class SignerId:
+    """How one SignerInfo names its key: issuer and serial number, or a subject key identifier."""
+
+    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest')
+
+    def __init__(self, issuer_der=None, issuer=None, issuer_cn=None, serial=None, skid=None, digest=None):
+        self.issuer_der = issuer_der
+        self.issuer = issuer
+        self.issuer_cn = issuer_cn
+        self.serial = serial
+        self.skid = skid
+        self.digest = digest
+
+    @property
+    def key_id(self):
+        """The serial number (what ``modinfo`` prints as ``sig_key``), else the subject key identifier."""
+        if self.serial is not None:
+            return serial_text(self.serial)
+        return colon_hex(self.skid)
+
+    def matches(self, certificate):
+        """Whether ``certificate`` is the key this signer names, compared as the kernel does (raw bytes)."""
+        if self.skid is not None:
+            return certificate.skid == self.skid
+        return certificate.serial == self.serial and certificate.issuer_der == self.issuer_der
+
+    def __repr__(self):
+        return 'SignerId(issuer=%r, key_id=%s)' % (self.issuer, self.key_id)
+
+
+class ModuleSignature:
+    """What a module's appended signature says: its state, its signers and why it is not usable."""
+
+    __slots__ = ('state', 'problem', 'signers', 'payload_size')
+
+    def __init__(self, state, problem=None, signers=None, payload_size=None):
+        self.state = state
+        # A sentence for invalid, damaged and unsupported signatures.
+        self.problem = problem
+        self.signers = list(signers or [])
+        # Bytes the signature covers (the module without its signature); None when unsigned or damaged.
+        self.payload_size = payload_size
+
+    @property
+    def signed(self):
+        return self.state != UNSIGNED
+
+    @property
+    def signer(self):
+        """The first SignerInfo's id (the one ``modinfo`` shows), or None."""
+        return self.signers[0] if self.signers else None
+
+    def __repr__(self):
+        return 'ModuleSignature(%r, problem=%r, signers=%r)' % (self.state, self.problem, self.signers)
+
+
+class _Invalid(Exception):
+    """A signature the kernel's own checks refuse."""
+
+
+def _signer_id(info):
+    """The SignerId of one SignerInfo; raises _Invalid or DerError."""
+    fields = info.expect(SEQUENCE, 'SignerInfo').children('SignerInfo')
+    if len(fields) < 5:
+        raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
+    fields[0].expect(INTEGER, 'SignerInfo version')
+    sid = fields[1]
+    digest_fields = fields[2].expect(SEQUENCE, 'digest algorithm').children('digest algorithm')
+    if not digest_fields:
+        raise DerError('empty digest algorithm')
+    digest = object_identifier(digest_fields[0])
+    if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
+        raise _Invalid('the signature has signed attributes, which the kernel refuses for modules')
+    fields[3].expect(SEQUENCE, 'signature algorithm')
+    fields[4].expect(OCTET_STRING, 'signature value')
+    digest = DIGESTS.get(digest, digest)
+    if sid.tag == SUBJECT_KEY_IDENTIFIER_TAG:
+        return SignerId(skid=sid.content, digest=digest)
+    parts = sid.expect(ISSUER_AND_SERIAL_TAG, 'signer identifier').children('issuerAndSerialNumber')
+    if len(parts) != 2:
+        raise DerError('issuerAndSerialNumber has %d fields' % len(parts))
+    issuer = name_attributes(parts[0])
+    serial = parts[1].expect(INTEGER, 'serial number').content
+    if not serial:
+        raise DerError('empty serial number')
+    return SignerId(issuer_der=parts[0].encoded, issuer=name_text(issuer), issuer_cn=common_name(issuer),
+                    serial=serial, digest=digest)
+
+
+def parse_pkcs7_signers(blob):
+    """SignerIds of a detached PKCS#7 SignedData as sign-file writes it; raises _Invalid or DerError."""
+    content_info = decode(blob, 'PKCS#7 message').expect(SEQUENCE, 'ContentInfo').children('ContentInfo')
+    if len(content_info) != 2:
+        raise DerError('ContentInfo has %d fields' % len(content_info))
+    if object_identifier(content_info[0]) != SIGNED_DATA:
+        raise _Invalid('the PKCS#7 message is not SignedData')
+    wrapper = content_info[1].children('SignedData wrapper')
+    if len(wrapper) != 1:
+        raise DerError('SignedData wrapper holds %d elements' % len(wrapper))
+    signed_data = wrapper[0].expect(SEQUENCE, 'SignedData').children('SignedData')
+    if len(signed_data) < 4:
+        raise DerError('SignedData has %d fields' % len(signed_data))
+    signed_data[0].expect(INTEGER, 'SignedData version')
+    signed_data[1].expect(SET, 'digest algorithms')
+    content = signed_data[2].expect(SEQUENCE, 'encapsulated content').children('encapsulated content')
+    if not content or content[0].tag != OBJECT_IDENTIFIER or object_identifier(content[0]) != DATA:
+        raise _Invalid('the signed content type is not data')
+    if len(content) > 1:
+        raise _Invalid('the signature embeds its content; a module signature is detached')
+    infos = signed_data[-1].expect(SET, 'SignerInfos').children('SignerInfos')
+    if not infos:
+        raise DerError('no SignerInfo')
+    return [_signer_id(info) for info in infos]
+
+
+def read_module_signature(data):
+    """The ModuleSignature of a module's uncompressed bytes (the whole file as the kernel gets it)."""
+    if not data.endswith(MODULE_SIG_MAGIC):
+        return ModuleSignature(UNSIGNED)
+    end = len(data) - len(MODULE_SIG_MAGIC)
+    if end < SIGNATURE_INFO.size:
+        return ModuleSignature(INVALID, 'the signature trailer is truncated')
+    algo, digest, id_type, signer_len, key_id_len, pad, sig_len = SIGNATURE_INFO.unpack(
+        data[end - SIGNATURE_INFO.size:end])
+    # mod_check_sig(): the order and the rules are the kernel's.
+    if sig_len >= end - SIGNATURE_INFO.size:
+        return ModuleSignature(INVALID, 'the signature claims %d bytes, more than the file holds' % sig_len)
+    if id_type != PKEY_ID_PKCS7:
+        return ModuleSignature(UNSUPPORTED, 'the signature is of type %s, not PKCS#7'
+                               % ID_TYPES.get(id_type, id_type))
+    if algo or digest or signer_len or key_id_len or pad != b'\0\0\0':
+        return ModuleSignature(INVALID, 'the signature header has non-zero parameters')
+    payload_size = end - SIGNATURE_INFO.size - sig_len
+    try:
+        signers = parse_pkcs7_signers(data[payload_size:end - SIGNATURE_INFO.size])
+    except _Invalid as exc:
+        return ModuleSignature(INVALID, str(exc), payload_size=payload_size)
+    except DerError as exc:
+        return ModuleSignature(DAMAGED, 'the PKCS#7 signature cannot be parsed: %s' % exc)
+    return ModuleSignature(SIGNED, signers=signers, payload_size=payload_size)

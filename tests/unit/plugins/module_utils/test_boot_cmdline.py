@@ -1,0 +1,112 @@
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The next-boot command line of a kernel, from BLS entries, grubenv and /etc/default/grub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import (
+    BootCmdline, read_next_boot_cmdline, split_cmdline)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
+
+RELEASE = '5.14.0-427.el9.x86_64'
+OTHER = '5.14.0-503.el9.x86_64'
+MACHINE = '0123456789abcdef0123456789abcdef'
+
+
+def grubenv(**values: str) -> str:
+    """A GRUB environment block: 1024 bytes, padded with '#'."""
+    text = '# GRUB Environment Block\n' + ''.join('%s=%s\n' % item for item in values.items())
+    return text + '#' * (1024 - len(text))
+
+
+def bls(tree: RootTree, release: str, *options: str, name: str | None = None) -> None:
+    lines = ['title Linux %s' % release, 'version %s' % release, 'linux /vmlinuz-%s' % release]
+    lines += ['options %s' % line for line in options]
+    tree.write('/boot/loader/entries/%s.conf' % (name or '%s-%s' % (MACHINE, release)), '\n'.join(lines) + '\n')
+
+
+def read(tree: RootTree, release: str = RELEASE) -> BootCmdline:
+    return read_next_boot_cmdline(RootFS(str(tree.root)), release)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> RootTree:
+    return RootTree(tmp_path)
+
+
+def test_split_like_the_kernel() -> None:
+    assert split_cmdline(' root=/dev/sda1  quiet "dyndbg=file x.c +p" module.sig_enforce -- init_arg=1') == [
+        ('root', '/dev/sda1'), ('quiet', None), ('dyndbg', 'file x.c +p'), ('module.sig_enforce', None)]
+
+
+def test_parameter_names_match_dashes_and_underscores() -> None:
+    cmdline = BootCmdline(split_cmdline('module.sig-enforce=1 lockdown=integrity lockdown=none'), 'test')
+    assert cmdline.values('module.sig_enforce') == ['1']
+    assert cmdline.values('lockdown') == ['integrity', 'none']
+
+
+def test_bls_options_of_the_kernel(tree: RootTree) -> None:
+    bls(tree, RELEASE, 'root=UUID=1 ro', 'module.sig_enforce=1')
+    bls(tree, OTHER, 'root=UUID=1 ro')
+    cmdline = read(tree)
+    assert cmdline.source == '/boot/loader/entries/%s-%s.conf' % (MACHINE, RELEASE)
+    assert cmdline.values('module.sig_enforce') == ['1']
+    assert read(tree, OTHER).values('module.sig_enforce') == []
+
+
+@pytest.mark.parametrize('env_path', ['/boot/grub2/grubenv', '/boot/grub/grubenv'])
+def test_bls_kernelopts_from_grubenv(tree: RootTree, env_path: str) -> None:
+    # RHEL 8: "options $kernelopts", the value in the GRUB environment block.
+    bls(tree, RELEASE, '$kernelopts ${tuned_params}')
+    tree.write(env_path, grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1', tuned_params='skew_tick=1'))
+    cmdline = read(tree)
+    assert cmdline.values('module.sig_enforce') == ['1']
+    assert cmdline.values('skew_tick') == ['1']
+
+
+def test_bls_variable_grubenv_does_not_set_is_unknown(tree: RootTree) -> None:
+    bls(tree, RELEASE, '$kernelopts')
+    tree.write('/boot/grub2/grubenv', grubenv(saved_entry='x'))
+    cmdline = read(tree)
+    assert cmdline.params is None
+    assert '$kernelopts' in cmdline.problem
+
+
+def test_entries_that_disagree_are_unknown(tree: RootTree) -> None:
+    bls(tree, RELEASE, 'quiet')
+    bls(tree, RELEASE, 'quiet module.sig_enforce=1', name='%s-%s-debug' % (MACHINE, RELEASE))
+    assert read(tree).params is None
+
+
+def test_default_grub_with_grub_d(tree: RootTree) -> None:
+    tree.write('/etc/default/grub', 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n')
+    tree.write('/etc/default/grub.d/50-enforce.cfg',
+               'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX module.sig_enforce=1"\n')
+    cmdline = read(tree)
+    assert cmdline.source == '/etc/default/grub'
+    assert cmdline.params == [('module.sig_enforce', '1'), ('quiet', None)]
+
+
+def test_default_grub_that_needs_shell_logic_is_unknown(tree: RootTree) -> None:
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n'
+                                    'if [ -e /x ]; then GRUB_CMDLINE_LINUX="lockdown=integrity"; fi\n')
+    assert read(tree).params is None
+    tree.write('/etc/default/grub', '. /etc/default/grub.local\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+    assert read(tree).params is None
+
+
+def test_kernel_install_cmdline(tree: RootTree) -> None:
+    tree.write('/etc/kernel/cmdline', 'root=/dev/vda1\nlockdown=integrity\n')
+    cmdline = read(tree)
+    assert (cmdline.source, cmdline.values('lockdown')) == ('/etc/kernel/cmdline', ['integrity'])
+
+
+def test_nothing_to_read_is_unknown(tree: RootTree) -> None:
+    cmdline = read(tree)
+    assert (cmdline.params, cmdline.source) == (None, None)
+    assert 'no boot loader configuration' in cmdline.problem

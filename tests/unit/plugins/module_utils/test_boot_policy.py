@@ -1,0 +1,379 @@
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Signature enforcement, trusted keys and per-module verdicts on test roots.
+
+Modules are gcc-built ELF files signed by the kernel's sign-file with openssl keys; the
+firmware state is efivarfs files; the command line comes from BLS entries or grubenv.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import BootCmdline, split_cmdline
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
+    FirmwareKeys, SignaturePolicy, dkms_certificate_fact, read_firmware_keys, read_signature_policy,
+    signature_verdict)
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
+    EFI_CERT_X509_SHA256, IMAGE_SECURITY_DATABASE, SHIM_LOCK)
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import parse_kconfig
+from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
+    ModuleSignature, read_module_signature)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._x509 import parse_certificate
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import (
+    EfiRoot, SigningKey, sign_module, signature_list, x509_lists)
+
+RELEASE = '6.1.0-57-amd64'
+MODULES_DIR = '/lib/modules/' + RELEASE
+# The options that decide it in Debian 6.1's config (see /usr/src/linux-headers-6.1.0-*-amd64/.config).
+DEBIAN = {
+    'CONFIG_MODULE_SIG': 'y', 'CONFIG_MODULE_SIG_ALL': 'y', 'CONFIG_MODULE_SIG_HASH': 'sha256',
+    'CONFIG_SECURITY_LOCKDOWN_LSM': 'y', 'CONFIG_SECURITY_LOCKDOWN_LSM_EARLY': 'y',
+    'CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE': 'y', 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT': 'y',
+    'CONFIG_INTEGRITY_PLATFORM_KEYRING': 'y', 'CONFIG_INTEGRITY_MACHINE_KEYRING': 'y', 'CONFIG_LOAD_UEFI_KEYS': 'y',
+    'CONFIG_IMA_ARCH_POLICY': 'y',
+}
+# A mainline kernel: no lockdown under Secure Boot, no platform keyring for modules.
+VANILLA = {'CONFIG_MODULE_SIG': 'y', 'CONFIG_INTEGRITY_PLATFORM_KEYRING': 'y', 'CONFIG_LOAD_UEFI_KEYS': 'y',
+           'CONFIG_INTEGRITY_MACHINE_KEYRING': 'y'}
+PLAIN_CMDLINE = BootCmdline(split_cmdline('root=/dev/vda1 ro quiet'), '/etc/default/grub')
+
+
+class Warnings(list):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+@pytest.fixture(scope='module')
+def modules(ko_builder: KoBuilder, signing_keys: dict[str, SigningKey],
+            tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleSignature]:
+    """Signatures of real modules: unsigned, signed by the dkms key, by the second key, and with -k."""
+    directory = tmp_path_factory.mktemp('modules')
+    module = ko_builder.build_ko(directory, 'hello')
+    signed = {
+        'dkms': sign_module(module, signing_keys['dkms'], directory / 'dkms.ko'),
+        'second': sign_module(module, signing_keys['second'], directory / 'second.ko', digest='sha512'),
+        'dkms_skid': sign_module(module, signing_keys['dkms'], directory / 'skid.ko', key_id=True),
+    }
+    result = {name: read_module_signature(path.read_bytes()) for name, path in signed.items()}
+    result['unsigned'] = read_module_signature(module.read_bytes())
+    damaged = bytearray(signed['dkms'].read_bytes())
+    damaged[module.stat().st_size + 1] ^= 0x40  # the outer SEQUENCE's length octet
+    result['damaged'] = read_module_signature(bytes(damaged))
+    invalid = bytearray(signed['dkms'].read_bytes())
+    invalid[-28 - 12] = 1  # algo
+    result['invalid'] = read_module_signature(bytes(invalid))
+    assert [result[name].state for name in ('damaged', 'invalid')] == ['damaged', 'invalid']
+    return result
+
+
+@pytest.fixture
+def efi(tmp_path: Path) -> EfiRoot:
+    return EfiRoot(tmp_path)
+
+
+def policy(root: Path, config: dict | None | str = 'debian', warn: Warnings | None = None) -> SignaturePolicy:
+    """The policy of RELEASE under ``root``; ``config`` 'debian' stands for DEBIAN."""
+    config = dict(DEBIAN) if config == 'debian' else config
+    warn = Warnings() if warn is None else warn
+    fs = RootFS(str(root))
+    return read_signature_policy(fs, RELEASE, MODULES_DIR, config, read_firmware_keys(fs, warn), warn)
+
+
+def with_cmdline(root: Path, options: str) -> None:
+    entry = root / ('boot/loader/entries/machine-%s.conf' % RELEASE)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    entry.write_text('title Debian\nversion %s\nlinux /vmlinuz-%s\noptions %s\n' % (RELEASE, RELEASE, options))
+
+
+@pytest.fixture
+def secure_boot(efi: EfiRoot, signing_keys: dict[str, SigningKey]) -> EfiRoot:
+    """Secure Boot on, the dkms certificate enrolled, an ordinary command line."""
+    efi.secure_boot(True)
+    efi.mok_list([signing_keys['dkms'].der])
+    with_cmdline(efi.root, 'root=/dev/vda1 ro quiet')
+    return efi
+
+
+def verdicts(kernel: SignaturePolicy, modules: dict[str, ModuleSignature]) -> dict[str, tuple]:
+    """{module: (trusted, refused)}."""
+    result = {}
+    for name, signature in modules.items():
+        fact, refused, reason = signature_verdict(signature, kernel)
+        assert refused is False or reason, name
+        result[name] = (fact['trusted'], refused)
+    return result
+
+
+def test_secure_boot_with_the_dkms_key_enrolled(secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    kernel = policy(secure_boot.root)
+    fact = kernel.as_fact()
+    assert (fact['enforced'], fact['reason'], fact['secure_boot'], fact['lockdown']) == (
+        True, 'secure_boot', True, 'integrity')
+    assert [(key['subject'], key['source']) for key in fact['trusted_keys']] == [
+        ('CN=DKMS module signing key', 'MokListRT')]
+    assert fact['pending_keys'] == []
+    assert verdicts(kernel, modules) == {
+        'dkms': (True, False), 'dkms_skid': (True, False), 'second': (False, True), 'unsigned': (False, True),
+        'damaged': (None, None), 'invalid': (False, True)}
+    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    assert fact == {'signed': True, 'signer': 'DKMS module signing key', 'key_id': signing_keys['dkms'].serial,
+                    'trusted': True}
+    assert reason is None
+    # sign-file -k names only the SKID: the signer's name comes from the certificate it matches.
+    fact, refused, reason = signature_verdict(modules['dkms_skid'], kernel)
+    assert (fact['signer'], fact['key_id']) == ('DKMS module signing key', signing_keys['dkms'].skid)
+
+
+def test_secure_boot_without_the_dkms_key(efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    efi.secure_boot(True)
+    efi.mok_list([signing_keys['second'].der])
+    with_cmdline(efi.root, 'quiet')
+    kernel = policy(efi.root)
+    assert verdicts(kernel, modules)['dkms'] == (False, True)
+    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    assert 'DKMS module signing key' in reason and 'no key the kernel trusts' in reason
+    assert 'Secure Boot is on' in reason
+    assert verdicts(kernel, modules)['second'] == (True, False)
+
+
+def test_pending_enrollment_is_unknown_until_confirmed(secure_boot: EfiRoot, modules: dict,
+                                                       signing_keys: dict) -> None:
+    secure_boot.mok_list([])
+    secure_boot.write('MokNew', SHIM_LOCK, x509_lists([signing_keys['dkms'].der]), attributes=0x7)
+    kernel = policy(secure_boot.root)
+    assert kernel.as_fact()['trusted_keys'] == []
+    assert [key['serial'] for key in kernel.as_fact()['pending_keys']] == [signing_keys['dkms'].serial]
+    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    assert (fact['trusted'], refused) == (None, None)
+    assert 'MokNew' in reason
+    assert verdicts(kernel, modules)['second'] == (False, True)
+
+
+@pytest.mark.parametrize('setup', [
+    lambda efi: efi.secure_boot(False),
+    lambda efi: efi.secure_boot(True, setup_mode=True),
+    lambda efi: (efi.secure_boot(True), efi.write('MokSBStateRT', SHIM_LOCK, b'\x01')),
+])
+def test_secure_boot_off_loads_everything_with_a_taint(secure_boot: EfiRoot, modules: dict, setup) -> None:
+    setup(secure_boot)
+    kernel = policy(secure_boot.root)
+    fact = kernel.as_fact()
+    assert (fact['enforced'], fact['reason'], fact['secure_boot'], fact['lockdown']) == (False, None, False, 'none')
+    # Without Secure Boot the kernel does not load MOK keys: the dkms key is not trusted, yet nothing is refused.
+    assert fact['trusted_keys'] == []
+    assert verdicts(kernel, modules) == {
+        'dkms': (False, False), 'dkms_skid': (False, False), 'second': (False, False), 'unsigned': (False, False),
+        'damaged': (None, None), 'invalid': (False, True)}
+    assert 'taints the kernel' in signature_verdict(modules['unsigned'], kernel)[2]
+
+
+def test_non_volatile_mok_sb_state_does_not_turn_secure_boot_off(secure_boot: EfiRoot) -> None:
+    # The EFI stub ignores MokSBState unless it is a volatile (runtime) copy set to 1.
+    secure_boot.write('MokSBStateRT', SHIM_LOCK, b'\x01', attributes=0x7)
+    assert policy(secure_boot.root).as_fact()['secure_boot'] is True
+
+
+def test_sig_enforce_without_secure_boot(efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    efi.secure_boot(False)
+    efi.mok_list([signing_keys['dkms'].der])
+    with_cmdline(efi.root, 'ro module.sig_enforce=1')
+    kernel = policy(efi.root)
+    assert (kernel.enforced, kernel.reason) == (True, 'sig_enforce')
+    # MOK keys are not loaded without Secure Boot: every DKMS module is refused.
+    assert verdicts(kernel, modules)['dkms'] == (False, True)
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+
+
+def test_sig_enforce_from_grubenv_kernelopts_on_a_bios_machine(tmp_path: Path, modules: dict) -> None:
+    (tmp_path / 'sys/firmware/acpi').mkdir(parents=True)
+    entry = tmp_path / ('boot/loader/entries/m-%s.conf' % RELEASE)
+    entry.parent.mkdir(parents=True)
+    entry.write_text('linux /vmlinuz-%s\noptions $kernelopts\n' % RELEASE)
+    env = tmp_path / 'boot/grub2/grubenv'
+    env.parent.mkdir(parents=True)
+    env.write_text('# GRUB Environment Block\nkernelopts=root=/dev/vda1 module.sig_enforce\n')
+    kernel = policy(tmp_path)
+    fact = kernel.as_fact()
+    assert (fact['enforced'], fact['reason'], fact['secure_boot'], fact['trusted_keys']) == (
+        True, 'sig_enforce', False, [])
+    assert verdicts(kernel, modules)['dkms'] == (False, True)
+    env.write_text('# GRUB Environment Block\nkernelopts=root=/dev/vda1\n')
+    kernel = policy(tmp_path)
+    assert (kernel.enforced, verdicts(kernel, modules)['unsigned']) == (False, (False, False))
+
+
+def test_an_image_without_efivars_is_unknown(tmp_path: Path, modules: dict) -> None:
+    with_cmdline(tmp_path, 'quiet')
+    kernel = policy(tmp_path)
+    fact = kernel.as_fact()
+    assert (fact['enforced'], fact['reason'], fact['secure_boot'], fact['lockdown'], fact['trusted_keys'],
+            fact['pending_keys']) == (None, None, None, None, None, None)
+    assert 'no EFI variables' in fact['detail']
+    assert verdicts(kernel, modules) == {
+        'dkms': (None, None), 'dkms_skid': (None, None), 'second': (None, None), 'unsigned': (False, None),
+        'damaged': (None, None), 'invalid': (False, True)}
+    # Another reason makes it definite even so.
+    with_cmdline(tmp_path, 'module.sig_enforce=1')
+    kernel = policy(tmp_path)
+    assert (kernel.enforced, kernel.reason) == (True, 'sig_enforce')
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+
+
+@pytest.mark.parametrize('config, reason, lockdown', [
+    (dict(DEBIAN, CONFIG_MODULE_SIG_FORCE='y'), 'config', 'none'),
+    (dict(DEBIAN, CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY='y'), 'lockdown', 'integrity'),
+])
+def test_config_enforces(efi: EfiRoot, modules: dict, config: dict, reason: str, lockdown: str) -> None:
+    efi.secure_boot(False)
+    with_cmdline(efi.root, 'quiet')
+    kernel = policy(efi.root, config)
+    assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, reason, lockdown)
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+
+
+@pytest.mark.parametrize('options, enforced, lockdown', [
+    ('lockdown=integrity', True, 'integrity'),
+    ('lockdown=confidentiality lockdown=none', True, 'confidentiality'),
+    ('lockdown=none', False, 'none'),
+])
+def test_lockdown_on_the_command_line(efi: EfiRoot, options: str, enforced: bool, lockdown: str) -> None:
+    efi.secure_boot(False)
+    with_cmdline(efi.root, options)
+    kernel = policy(efi.root)
+    assert (kernel.enforced, kernel.reason, kernel.lockdown) == (enforced, 'lockdown' if enforced else None, lockdown)
+    assert policy(efi.root, dict(DEBIAN, CONFIG_SECURITY_LOCKDOWN_LSM='n')).lockdown == 'none'
+
+
+def test_unknown_command_line(efi: EfiRoot, modules: dict) -> None:
+    efi.secure_boot(False)
+    kernel = policy(efi.root)
+    assert (kernel.enforced, kernel.cmdline) == (None, None)
+    assert 'command line is unknown' in kernel.detail
+    assert verdicts(kernel, modules)['unsigned'] == (False, None)
+
+
+def test_kernels_that_do_not_check_signatures(secure_boot: EfiRoot, modules: dict) -> None:
+    kernel = policy(secure_boot.root, {'CONFIG_MODULES': 'y'})
+    assert (kernel.enforced, kernel.reason) == (False, None)
+    assert set(refused for trusted, refused in verdicts(kernel, modules).values()) == {False}
+
+
+def test_no_kernel_config(secure_boot: EfiRoot, modules: dict) -> None:
+    kernel = policy(secure_boot.root, None)
+    assert (kernel.enforced, kernel.lockdown, kernel.as_fact()['trusted_keys']) == (None, None, None)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert verdicts(kernel, modules)['invalid'] == (False, None)
+
+
+def test_blacklisted_certificate(secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    tbs_hash = bytes.fromhex(parse_certificate(signing_keys['dkms'].der).tbs_sha256)
+    secure_boot.write('MokListXRT', SHIM_LOCK, signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16]))
+    kernel = policy(secure_boot.root)
+    assert kernel.as_fact()['trusted_keys'] == []
+    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    assert (fact['trusted'], refused) == (False, True)
+    assert 'blacklisted' in reason
+
+
+def test_unreadable_blacklist_makes_trust_unknown(secure_boot: EfiRoot, modules: dict) -> None:
+    secure_boot.write('dbx', IMAGE_SECURITY_DATABASE, b'\x01\x02')
+    warn = Warnings()
+    kernel = policy(secure_boot.root, warn=warn)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    # A key in no list stays untrusted whatever the blacklist says.
+    assert verdicts(kernel, modules)['second'] == (False, True)
+    assert kernel.as_fact()['trusted_keys'] is None
+    assert any('dbx' in message for message in warn)
+
+
+def test_db_trusted_for_modules_only_by_distribution_kernels(efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    efi.secure_boot(True)
+    efi.write('db', IMAGE_SECURITY_DATABASE, x509_lists([signing_keys['dkms'].der]), attributes=0x27)
+    with_cmdline(efi.root, 'quiet')
+    assert verdicts(policy(efi.root), modules)['dkms'] == (True, False)
+    assert policy(efi.root).as_fact()['trusted_keys'][0]['source'] == 'db'
+    # Mainline does not enforce under Secure Boot, and does not trust db for modules.
+    assert verdicts(policy(efi.root, VANILLA), modules)['dkms'] == (False, False)
+    efi.write('MokIgnoreDB', SHIM_LOCK, b'\x01')
+    assert verdicts(policy(efi.root), modules)['dkms'] == (False, True)
+
+
+def test_mainline_trusts_mok_only_through_the_machine_keyring(secure_boot: EfiRoot, modules: dict) -> None:
+    enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y')
+    assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (False, True)
+    secure_boot.write('MokListTrustedRT', SHIM_LOCK, b'\x01')
+    assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (True, False)
+
+
+def test_mok_list_split_over_continuations(secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    secure_boot.mok_list([signing_keys['second'].der])
+    secure_boot.mok_list([signing_keys['dkms'].der], name='MokListRT1')
+    kernel = policy(secure_boot.root)
+    assert verdicts(kernel, modules)['dkms'] == (True, False)
+    assert len(kernel.as_fact()['trusted_keys']) == 2
+
+
+def test_damaged_mok_list_is_unknown_with_a_warning(secure_boot: EfiRoot, modules: dict) -> None:
+    secure_boot.write('MokListRT', SHIM_LOCK, b'\x00' * 30)
+    warn = Warnings()
+    kernel = policy(secure_boot.root, warn=warn)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+    assert any(message.startswith('MokListRT') for message in warn)
+
+
+def test_builtin_certificate_of_a_self_built_kernel(efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    efi.secure_boot(False)
+    with_cmdline(efi.root, 'module.sig_enforce=1')
+    certs = efi.root / MODULES_DIR.lstrip('/') / 'build/certs'
+    certs.mkdir(parents=True)
+    (certs / 'signing_key.x509').write_bytes(signing_keys['second'].der)
+    kernel = policy(efi.root)
+    assert verdicts(kernel, modules)['second'] == (True, False)
+    assert kernel.as_fact()['trusted_keys'][0]['source'] == 'builtin'
+
+
+def test_dkms_certificate_state(secure_boot: EfiRoot, signing_keys: dict) -> None:
+    fs = RootFS(str(secure_boot.root))
+    cert = secure_boot.root / 'var/lib/dkms/mok.pub'
+    cert.parent.mkdir(parents=True)
+    cert.write_bytes(signing_keys['dkms'].der)
+    warn = Warnings()
+    fact = dkms_certificate_fact(fs, read_firmware_keys(fs, warn), warn)
+    assert fact == {'path': '/var/lib/dkms/mok.pub', 'subject': 'CN=DKMS module signing key',
+                    'issuer': 'CN=DKMS module signing key', 'serial': signing_keys['dkms'].serial,
+                    'skid': signing_keys['dkms'].skid, 'sha256': hashlib.sha256(signing_keys['dkms'].der).hexdigest(),
+                    'enrolled': True, 'pending': False}
+    # dkms regenerated its key: the new certificate is neither enrolled nor pending.
+    other = secure_boot.root / 'etc/dkms/other.pem'
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b'-----BEGIN CERTIFICATE-----\n' + __import__('base64').encodebytes(signing_keys['second'].der)
+                      + b'-----END CERTIFICATE-----\n')
+    fact = dkms_certificate_fact(fs, read_firmware_keys(fs, warn), warn, '/etc/dkms/other.pem')
+    assert (fact['enrolled'], fact['pending']) == (False, False)
+    assert dkms_certificate_fact(fs, FirmwareKeys(), warn)['enrolled'] is None
+    assert dkms_certificate_fact(fs, read_firmware_keys(fs, warn), warn, '/nowhere') is None
+    cert.write_bytes(b'garbage')
+    assert dkms_certificate_fact(fs, read_firmware_keys(fs, warn), warn) is None
+    assert warn and 'mok.pub' in warn[-1]
+
+
+def debian_configs() -> list[str]:
+    return sorted(glob.glob('/usr/src/linux-headers-6.1.*-amd64/.config'))
+
+
+@pytest.mark.skipif(not debian_configs(), reason='no Debian 6.1 kernel headers installed')
+def test_a_real_debian_config_enforces_under_secure_boot(secure_boot: EfiRoot, modules: dict) -> None:
+    with open(debian_configs()[-1]) as handle:
+        config = parse_kconfig(handle.read())
+    kernel = policy(secure_boot.root, config)
+    assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', 'integrity')
+    assert verdicts(kernel, modules) == verdicts(policy(secure_boot.root, DEBIAN), modules)

@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The loader's rules: per-symbol verdicts, vermagic, ELF identity, symbols from other modules
+(siblings and other packages) to a fixed point, and the signature check."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo
+from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
+    KernelABI, Verdict, judge, resolve, vermagic_suffix)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+
+RELEASE = '6.1.0-47-amd64'
+VERMAGIC = RELEASE + ' SMP preempt mod_unload modversions '
+EXPORTS = {'module_layout': 0x4B0A3F52, '_printk': 0x92997ED8, 'kfree': 0x037A0CBA}
+SYMVERS = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for symbol, crc in EXPORTS.items())
+
+
+def module(versions: Mapping[str, int] | None = None, vermagic: str | None = VERMAGIC,
+           has_versions: bool | None = None, license: str | None = 'GPL',
+           import_ns: list[str] | None = None, exports: list[str] | None = None, machine: str = 'EM_X86_64',
+           name: str = 'hello') -> ModuleInfo:
+    versions = EXPORTS if versions is None else versions
+    return ModuleInfo(name=name, vermagic=vermagic, versions=list(versions.items()),
+                      has_versions=bool(versions) if has_versions is None else has_versions,
+                      license=license, import_ns=import_ns, exports=[] if exports is None else exports,
+                      elf_class=64, machine=machine, little_endian=True)
+
+
+def exported(crcs: Mapping[str, int]) -> dict[str, Export]:
+    """A kernel's exports with these CRCs, none of them GPL-only or in a namespace."""
+    return {symbol: Export(crc, False, None) for symbol, crc in crcs.items()}
+
+
+def kernel(exports: Mapping[str, Export] | None = None, vermagic: str | None = VERMAGIC,
+           release: str | None = RELEASE, **options: Any) -> KernelABI:
+    return KernelABI(release, exported(EXPORTS) if exports is None else exports, vermagic=vermagic, **options)
+
+
+class TestJudge:
+    def test_compatible(self) -> None:
+        verdict = judge(module(), kernel())
+        assert verdict.compatible and verdict.certain
+        assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
+                                     'vermagic': True}
+
+    def test_missing_and_mismatched_are_sorted_and_unique(self) -> None:
+        info = module(dict(EXPORTS, zzz_gone=1, aaa_gone=2, kfree=EXPORTS['kfree'] ^ 1))
+        info.versions.append(('aaa_gone', 2))
+        assert judge(info, kernel()).as_fact() == {'compatible': False, 'missing': ['aaa_gone', 'zzz_gone'],
+                                                   'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
+
+    def test_module_layout(self) -> None:
+        assert judge(module(), kernel(exported(dict(EXPORTS, module_layout=0xDEADBEEF)))).mismatched == \
+            ['module_layout']
+        without = {symbol: crc for symbol, crc in EXPORTS.items() if symbol != 'module_layout'}
+        assert judge(module(), kernel(exported(without))).missing == ['module_layout']
+
+    def test_symbols_other_modules_provide(self) -> None:
+        info = module(dict(EXPORTS, hello_core_export=0x5151))
+        assert judge(info, kernel()).missing == ['hello_core_export']
+        assert judge(info, kernel(), frozenset(['hello_core_export'])).compatible
+        # A kernel export of the same name is still checked by CRC: a module does not excuse it.
+        assert judge(module(dict(EXPORTS, kfree=1)), kernel(), frozenset(['kfree'])).mismatched == ['kfree']
+        # When some module's exports cannot be listed, an unfound symbol is unknown, not missing.
+        unknown = judge(info, kernel(), unknown_providers=True)
+        assert unknown.compatible and not unknown.certain and unknown.unresolved == ['hello_core_export']
+
+    @pytest.mark.parametrize(('license', 'loads'), [
+        ('GPL', True), ('GPL v2', True), ('Dual MIT/GPL', True), ('Dual BSD/GPL', True),
+        ('NVIDIA', False), ('Proprietary', False), (None, False),
+    ])
+    def test_gpl_only_exports_need_a_gpl_compatible_license(self, license: str | None, loads: bool) -> None:
+        exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))
+        verdict = judge(module(license=license), kernel(exports))
+        # The loader hides GPL-only symbols from such a module: "Unknown symbol kfree".
+        assert (verdict.compatible, verdict.missing) == ((True, []) if loads else (False, ['kfree']))
+
+    def test_namespaced_exports_need_the_namespace_imported(self) -> None:
+        exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], False, 'MEMORY'),
+                       _printk=Export(EXPORTS['_printk'], False, 'module:kvm,kvm-*'))
+        verdict = judge(module(), kernel(exports))
+        assert verdict.as_fact() == {'compatible': False, 'missing': [], 'mismatched': [],
+                                     'namespaces': ['MEMORY'], 'vermagic': True}
+        assert judge(module(import_ns=['OTHER', 'MEMORY']), kernel(exports)).compatible
+        # A kernel built to allow missing namespace imports only warns.
+        assert judge(module(), kernel(exports, allow_missing_namespaces=True)).compatible
+        # A changed CRC is reported as such, not as a namespace to import.
+        changed = dict(exports, kfree=Export(1, False, 'MEMORY'))
+        assert judge(module(), kernel(changed)).mismatched == ['kfree']
+        assert judge(module(), kernel(changed)).namespaces == []
+
+    @pytest.mark.parametrize(('module_vermagic', 'kernel_vermagic', 'expected'), [
+        (VERMAGIC, VERMAGIC, True),
+        # With versions only what follows the release counts: a clone kernel accepts it.
+        (VERMAGIC, RELEASE + '+clone SMP preempt mod_unload modversions ', True),
+        (VERMAGIC, RELEASE + '+rt SMP preempt_rt mod_unload modversions ', False),
+        (VERMAGIC, None, None),
+        (None, VERMAGIC, False),
+    ])
+    def test_vermagic_with_versions(self, module_vermagic: str | None, kernel_vermagic: str | None,
+                                    expected: bool | None) -> None:
+        verdict = judge(module(vermagic=module_vermagic), kernel(vermagic=kernel_vermagic))
+        assert verdict.vermagic is expected
+        assert verdict.compatible is (expected is not False)
+        assert verdict.certain is (expected is not None)
+
+    @pytest.mark.parametrize(('kernel_vermagic', 'release', 'expected'), [
+        (RELEASE + ' SMP mod_unload ', None, True),
+        (RELEASE + '+clone SMP mod_unload ', None, False),
+        (None, RELEASE, True),
+        (None, RELEASE + '+clone', False),
+        (None, None, None),
+    ])
+    def test_vermagic_without_versions(self, kernel_vermagic: str | None, release: str | None,
+                                       expected: bool | None) -> None:
+        info = module({}, vermagic=RELEASE + ' SMP mod_unload ')
+        verdict = judge(info, kernel({}, kernel_vermagic, release))
+        assert verdict.vermagic is expected
+        assert verdict.missing == [] and verdict.mismatched == []
+
+    def test_verdict(self) -> None:
+        assert Verdict([], [], [], None).compatible
+        assert not Verdict(['x'], [], [], True).compatible
+        assert not Verdict([], ['x'], [], True).compatible
+        assert not Verdict([], [], ['NS'], True).compatible
+        assert not Verdict([], [], [], False).compatible
+
+    def test_suffix(self) -> None:
+        assert vermagic_suffix(VERMAGIC) == 'SMP preempt mod_unload modversions '
+        assert vermagic_suffix(RELEASE) == ''
+        assert vermagic_suffix(None) is None
+
+    def test_real_module_against_real_symvers(self, tmp_path: Path, ko_builder: KoBuilder) -> None:
+        modules = tmp_path / 'lib/modules' / RELEASE
+        ko_builder.build_ko(modules / 'updates/dkms', 'hello', vermagic=VERMAGIC,
+                            versions=dict(EXPORTS, hello_core_export=0x5151))
+        (tmp_path / 'boot').mkdir()
+        (tmp_path / 'boot/symvers.gz').write_bytes(gzip.compress(SYMVERS.encode()))
+        broken = SYMVERS.replace('%08x' % EXPORTS['kfree'], '%08x' % (EXPORTS['kfree'] ^ 1))
+        (tmp_path / 'boot/broken.symvers').write_text(broken)
+        fs = RootFS(str(tmp_path))
+        info = KoReader(fs, reader='pyelftools').read('/lib/modules/%s/updates/dkms/hello.ko' % RELEASE)
+        good = judge(info, kernel(read_symvers(fs, '/boot/symvers.gz')), frozenset(['hello_core_export']))
+        assert good.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
+                                  'vermagic': True}
+        bad = judge(info, kernel(read_symvers(fs, '/boot/broken.symvers'),
+                                 RELEASE + '+broken SMP preempt mod_unload modversions '))
+        assert bad.as_fact() == {'compatible': False, 'missing': ['hello_core_export'],
+                                 'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
+
+
+def outcome(decisions: Mapping[str, Any]) -> dict[str, tuple[str | None, bool]]:
+    return {key: (decision.refusal, decision.certain) for key, decision in decisions.items()}
+
+
+def signatures_known(fact: dict[str, Any] | None = None) -> Any:
+    """A signature check of a kernel that does not enforce signatures: nothing refused, known."""
+    return lambda info: (fact, None, True)
+
+
+class TestResolve:
+    """Every module file that could load on one kernel, judged together."""
+
+    def test_a_chain_across_packages_falls_together(self) -> None:
+        # core (package A) exports a; mid (package B) imports a and exports b; top (package C) imports b.
+        core = module(dict(EXPORTS, kfree=1), exports=['a'], name='core')   # refused: kfree's CRC
+        mid = module(dict(EXPORTS, a=7), exports=['b'], name='mid')
+        top = module(dict(EXPORTS, b=8), name='top')
+        decisions = resolve(kernel(signature_check=signatures_known()), {'core': core, 'mid': mid, 'top': top})
+        assert outcome(decisions) == {'core': ('incompatible', True), 'mid': ('incompatible', True),
+                                      'top': ('incompatible', True)}
+        assert decisions['mid'].kabi['missing'] == ['a'] and decisions['top'].kabi['missing'] == ['b']
+        assert decisions['core'].kabi['mismatched'] == ['kfree']
+        assert 'missing symbols: b' in decisions['top'].reason
+
+    def test_providers_of_other_packages_count_while_they_load(self) -> None:
+        provider = module(exports=['oslec_create'], name='oslec')
+        user = module(dict(EXPORTS, oslec_create=3), name='dahdi_echocan_oslec')
+        check = signatures_known()
+        assert outcome(resolve(kernel(signature_check=check), {'p': provider, 'u': user})) == \
+            {'p': (None, True), 'u': (None, True)}
+        # Without the provider on the kernel nothing exports oslec_*: the user never loads.
+        alone = resolve(kernel(signature_check=check), {'u': user})
+        assert outcome(alone) == {'u': ('incompatible', True)}
+        assert alone['u'].kabi['missing'] == ['oslec_create']
+
+    def test_missing_lists_do_not_depend_on_the_order_of_names(self) -> None:
+        # tp_smapi's shape: hdaps and tp_smapi import thinkpad_ec's exports; thinkpad_ec is refused
+        # (a CRC), so both miss its symbols, whichever name is judged first.
+        core = module(dict(EXPORTS, kfree=1), exports=['ec_lock'], name='thinkpad_ec')
+        users = [module(dict(EXPORTS, ec_lock=5, ec_read=6), name=name) for name in ('hdaps', 'tp_smapi')]
+        expected = {'thinkpad_ec': ([], ['kfree']), 'hdaps': (['ec_lock', 'ec_read'], []),
+                    'tp_smapi': (['ec_lock', 'ec_read'], [])}
+        for keys in itertools.permutations(['a', 'b', 'c']):
+            infos = dict(zip(keys, [core] + users))
+            decisions = resolve(kernel(), infos)
+            assert {infos[key].name: (decisions[key].kabi['missing'], decisions[key].kabi['mismatched'])
+                    for key in keys} == expected
+
+    def test_exports_that_cannot_be_listed_leave_the_verdict_unknown(self) -> None:
+        unlisted = module(exports=None, name='core')
+        unlisted.exports = None
+        user = module(dict(EXPORTS, core_export=1), name='user')
+        decisions = resolve(kernel(signature_check=signatures_known()), {'core': unlisted, 'user': user})
+        assert outcome(decisions) == {'core': (None, True), 'user': (None, False)}
+        assert 'core_export' in decisions['user'].reason
+
+    def test_foreign_elf_is_broken(self) -> None:
+        own = module(name='intree')
+        arm = module(machine='EM_AARCH64')
+        decisions = resolve(kernel(own=own), {'arm': arm})
+        assert outcome(decisions) == {'arm': ('broken', True)}
+        assert 'machine EM_AARCH64' in decisions['arm'].reason
+
+    def test_no_symvers_is_unknown_and_a_damaged_one_is_never_coverage(self) -> None:
+        assert outcome(resolve(KernelABI(RELEASE), {'m': module()})) == {'m': (None, False)}
+        assert outcome(resolve(KernelABI(RELEASE, exports_damaged=True), {'m': module()})) == \
+            {'m': ('broken', False)}
+
+    def test_signature_refusal(self) -> None:
+        def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
+            signed = info.name != 'unsigned'
+            return ({'signed': signed}, None if signed else 'unsigned, and the kernel enforces signatures', True)
+        provider = module(exports=['x'], name='unsigned')
+        user = module(dict(EXPORTS, x=1), name='signed')
+        decisions = resolve(kernel(signature_check=unsigned_refused), {'p': provider, 'u': user})
+        # The refused module exports nothing to the others: the loader never gets that far.
+        assert outcome(decisions) == {'p': ('rejected', True), 'u': ('incompatible', True)}
+        assert decisions['p'].signature == {'signed': False}
+        assert decisions['p'].kabi['compatible'] is True
+
+    def test_unknown_signature_policy_is_not_certain(self) -> None:
+        decisions = resolve(kernel(), {'m': module()})
+        assert outcome(decisions) == {'m': (None, False)}
+        assert 'signature' in decisions['m'].reason

@@ -1,0 +1,75 @@
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""X.509 certificates made by openssl, read by the standard-library reader."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._x509 import (
+    CertificateError, load_certificates, parse_certificate)
+from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import SigningKey, openssl, rsa_key
+
+
+def pem(key: SigningKey) -> bytes:
+    return subprocess.run([openssl(), 'x509', '-inform', 'DER', '-in', str(key.certificate), '-outform', 'PEM'],
+                          check=True, capture_output=True).stdout
+
+
+def tbs_certificate(key: SigningKey, tmp_path: Path) -> bytes:
+    """The TBSCertificate as openssl cuts it out (the certificate SEQUENCE's first element)."""
+    output = tmp_path / 'tbs.der'
+    subprocess.run([openssl(), 'asn1parse', '-inform', 'DER', '-in', str(key.certificate), '-strparse', '4',
+                    '-noout', '-out', str(output)], check=True, capture_output=True)
+    return output.read_bytes()
+
+
+def test_what_openssl_prints(signing_keys: dict[str, SigningKey], tmp_path: Path) -> None:
+    for key in signing_keys.values():
+        certificate = parse_certificate(key.der)
+        fact = certificate.as_fact()
+        assert fact['serial'] == key.serial
+        assert fact['skid'] == key.skid
+        assert fact['sha256'] == hashlib.sha256(key.der).hexdigest()
+        assert certificate.tbs_sha256 == hashlib.sha256(tbs_certificate(key, tmp_path)).hexdigest()
+        assert certificate.subject == certificate.issuer
+    second = parse_certificate(signing_keys['second'].der)
+    assert (second.subject, second.name) == ('O=Second Org, CN=Second signing key', 'Second signing key')
+
+
+def test_pem_blocks(signing_keys: dict[str, SigningKey]) -> None:
+    bundle = b'comment\n' + pem(signing_keys['dkms']) + pem(signing_keys['second'])
+    assert [certificate.der for certificate in load_certificates(bundle)] == [
+        signing_keys['dkms'].der, signing_keys['second'].der]
+    assert load_certificates(signing_keys['dkms'].der)[0].der == signing_keys['dkms'].der
+
+
+def test_certificate_without_subject_key_identifier_and_with_utf8_names(tmp_path: Path) -> None:
+    key = rsa_key(tmp_path, 'plain', '/C=DE/O=Comma, Inc./CN=Ünïcode signer', ['subjectKeyIdentifier=none'])
+    certificate = parse_certificate(key.der)
+    assert certificate.skid is None
+    assert certificate.as_fact()['skid'] is None
+    assert certificate.subject == 'C=DE, O=Comma\\, Inc., CN=Ünïcode signer'
+    assert certificate.name == 'Ünïcode signer'
+
+
+@pytest.mark.parametrize('mangle', [
+    lambda der: der[:-1],
+    lambda der: der + b'\0',
+    lambda der: b'\x31' + der[1:],
+    lambda der: der[:4] + b'\x04' + der[5:],
+])
+def test_damaged_certificates(signing_keys: dict[str, SigningKey], mangle) -> None:
+    with pytest.raises(CertificateError, match='not an X.509 certificate'):
+        parse_certificate(mangle(signing_keys['dkms'].der))
+
+
+def test_pem_that_is_not_base64(signing_keys: dict[str, SigningKey]) -> None:
+    with pytest.raises(CertificateError, match='base64'):
+        load_certificates(b'-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n')
+    with pytest.raises(CertificateError, match='without a CERTIFICATE block'):
+        load_certificates(b'-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n')
