@@ -8,7 +8,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import weakref
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -83,15 +82,9 @@ class Symvers(Mapping):
     (a symbol it lacks scans all of it); past them one pass indexes every line by its
     symbol, about 30 scans' worth, and only the lines asked for are parsed. A text without
     tab-separated columns is indexed at once.
-
-    Of all Symvers, only the ``LIVE_INDEXES`` that built theirs last keep it: the join
-    judges one kernel after the other (and at most its provider alongside), so an older
-    kernel's index is released and rebuilt from its text if it is asked again.
     """
 
     INDEX_AFTER = 32
-    LIVE_INDEXES = 2
-    _live = []  # weak references to the Symvers holding an index, oldest first
 
     def __init__(self, text):
         self._text = text
@@ -129,7 +122,7 @@ class Symvers(Mapping):
 
     def _from_index(self, symbol):
         if self._index is None:
-            self._build_index()
+            self._index = dict(_symbol_lines(self._text))
         line = self._index.get(symbol)
         if line is None:
             return None
@@ -138,14 +131,6 @@ class Symvers(Mapping):
         except ValueError:
             # The last line of the symbol is malformed: an earlier one may count.
             return self._all().get(symbol)
-
-    def _build_index(self):
-        others = [ref for ref in Symvers._live if ref() is not None and ref() is not self]
-        cut = max(len(others) - (self.LIVE_INDEXES - 1), 0)
-        for ref in others[:cut]:
-            ref()._index = None  # released before this one is built: the peak holds LIVE_INDEXES
-        Symvers._live = others[cut:] + [weakref.ref(self)]
-        self._index = dict(_symbol_lines(self._text))
 
     def __getitem__(self, symbol):
         export = self._lookup(symbol)

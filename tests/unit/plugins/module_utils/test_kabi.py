@@ -109,20 +109,6 @@ class TestParseSymvers:
         assert 'sym300' not in symvers
         assert dict(symvers) == table
 
-    def test_an_older_index_is_released_and_rebuilt_with_the_same_answers(self) -> None:
-        texts = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL_GPL\tNS%d\n' % (n + k, n, k) for k in range(4)
-                 for n in range(100)]
-        kernels = [Symvers(''.join(texts[k * 100:(k + 1) * 100])) for k in range(4)]
-        tables = [parse_symvers(symvers._text) for symvers in kernels]
-        names = ['sym%d' % n for n in range(0, 100, 2)]
-        for symvers, table in zip(kernels, tables):
-            assert [symvers.get(name) for name in names] == [table.get(name) for name in names]
-        # Only the last LIVE_INDEXES kernels keep an index (private state: the memory it frees).
-        assert [symvers._index is not None for symvers in kernels] == [False, False, True, True]
-        odd = ['sym%d' % n for n in range(1, 100, 2)]
-        assert [kernels[0].get(name) for name in odd] == [tables[0].get(name) for name in odd]
-        assert [symvers._index is not None for symvers in kernels] == [True, False, False, True]
-
     def test_export_kinds_and_namespaces(self) -> None:
         text = ('0x00000001\tgpl_only\tvmlinux\tEXPORT_SYMBOL_GPL\t\n'
                 '0x00000002\tcxl_sym\tdrivers/cxl/core/cxl_core\tEXPORT_SYMBOL_GPL\tCXL\n'
