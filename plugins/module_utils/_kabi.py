@@ -12,7 +12,7 @@ from collections import namedtuple
 from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 
 class SymversError(Exception):
@@ -74,33 +74,52 @@ def parse_symvers(text):
     return exports
 
 
+# A symbol not asked for yet (None answers "not exported").
+_UNSEEN = object()
+
+
 class Symvers(Mapping):
     """{symbol: Export} of one symvers text, looked up one symbol at a time.
 
-    A kernel exports some 25,000 symbols and its weak modules import from a few to
-    thousands of them. The first ``INDEX_AFTER`` lookups search the text, each a scan of it
-    (a symbol it lacks scans all of it); past them one pass indexes every line by its
-    symbol, about 30 scans' worth, and only the lines asked for are parsed. A text without
-    tab-separated columns is indexed at once.
+    A kernel exports some 25,000 symbols and its modules import from a few to thousands of
+    them, the same ones over and over (``module_layout``, ``_printk``): every answer is kept.
+    The first ``INDEX_AFTER`` symbols are searched in the text, each a scan of it (a symbol
+    it lacks scans all of it); past them one pass indexes every line by its symbol, about
+    30 scans' worth, and only the lines asked for are parsed. A text without tab-separated
+    columns is indexed at once.
     """
 
     INDEX_AFTER = 32
 
     def __init__(self, text):
         self._text = text
-        self._searched = {}   # answers of the text searches
-        self._answers = {} if '\t' not in text else None  # answers of the index, once it is used
-        self._index = None    # {symbol: its last line}
-        self._table = None    # the full parse, once iterated
+        self._answers = {}  # {symbol: Export or None} of every symbol asked for
+        self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
+        self._table = None  # the full parse, once iterated
 
-    def _lookup(self, symbol):
+    def get(self, symbol, default=None):
+        export = self._answers.get(symbol, _UNSEEN)
+        if export is _UNSEEN:
+            export = self._answer(symbol)
+            self._answers[symbol] = export
+        return default if export is None else export
+
+    def _answer(self, symbol):
         if self._table is not None:
             return self._table.get(symbol)
-        if self._answers is None and len(self._searched) >= self.INDEX_AFTER:
-            self._answers = {}
-        if self._answers is None:
-            return remembered(self._searched, symbol, self._find)
-        return remembered(self._answers, symbol, self._from_index)
+        if self._index is None and len(self._answers) >= self.INDEX_AFTER:
+            self._index = dict(_symbol_lines(self._text))
+            self._answers = {}  # from now on every answer comes from the index, as the old full parse's did
+        if self._index is None:
+            return self._find(symbol)
+        line = self._index.get(symbol)
+        if line is None:
+            return None
+        try:
+            return _line_export(line)
+        except ValueError:
+            # The last line of the symbol is malformed: an earlier one may count.
+            return self._all().get(symbol)
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
@@ -120,30 +139,19 @@ class Symvers(Mapping):
             at = self._text.rfind(needle, 0, at + len(needle) - 1)
         return None
 
-    def _from_index(self, symbol):
-        if self._index is None:
-            self._index = dict(_symbol_lines(self._text))
-        line = self._index.get(symbol)
-        if line is None:
-            return None
-        try:
-            return _line_export(line)
-        except ValueError:
-            # The last line of the symbol is malformed: an earlier one may count.
-            return self._all().get(symbol)
-
     def __getitem__(self, symbol):
-        export = self._lookup(symbol)
+        export = self.get(symbol)
         if export is None:
             raise KeyError(symbol)
         return export
 
     def __contains__(self, symbol):
-        return self._lookup(symbol) is not None
+        return self.get(symbol) is not None
 
     def _all(self):
         if self._table is None:
             self._table = parse_symvers(self._text)
+            self._answers = {}  # answered from the table from now on
         return self._table
 
     def __iter__(self):
