@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Ansible floor: an AnsibleModule that returns a saved dkms_facts result and does nothing else.
 

@@ -355,6 +355,7 @@ class DebianKernel:
                                    % (DEBIAN_IMAGE % 0, cache))
             abi = max(offered or cached)
         self.release = '6.1.0-%d-amd64' % abi
+        self.package = DEBIAN_IMAGE % abi
         self.directory = cache / self.release
         if not (self.directory / '.complete').is_file():
             self._fetch(cache, abi)
@@ -444,8 +445,8 @@ class DebianModules(ModuleFiles):
         pool = [self.imports[name] for name in self.pool]
         sizes = [self.files[name].stat().st_size for name in self.pool]
         large = self.files[LARGE_MODULE]
-        return {'kind': self.kind, 'release': self.debian.release, 'package': DEBIAN_IMAGE % int(
-                    self.debian.release.split('-')[1]), 'pool': len(self.pool),
+        return {'kind': self.kind, 'release': self.debian.release, 'package': self.debian.package,
+                'pool': len(self.pool),
                 'pool_imports': [min(pool), int(statistics.median(pool)), max(pool)],
                 'pool_mib': round(sum(sizes) / 1024 / 1024, 1), 'in_tree': self.in_tree,
                 'symvers_lines': len(self.debian.symvers.read_text().splitlines()),
@@ -657,10 +658,10 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     # The untimed first run checks the result and leaves the page cache as warm as the tree build did.
     run_process(facts_argv(python, args), env, output)
     check_facts(output, shape)
+    # Without kABI verdicts: what reading the modules' ELF sections and symvers costs.
+    no_kabi = write_args(work / ('args-%s-no-kabi.json' % label), root, kabi_check=False)
     commands = {'facts': (facts_argv(python, args), output),
-                # Without kABI verdicts: what reading the modules' ELF sections and symvers costs.
-                'facts_no_kabi': (facts_argv(python, write_args(work / ('args-%s-no-kabi.json' % label), root,
-                                                                 kabi_check=False)), work / 'facts-no-kabi.json')}
+                'facts_no_kabi': (facts_argv(python, no_kabi), work / 'facts-no-kabi.json')}
     if with_floors:
         floor_args = work / ('args-%s-floor.json' % label)
         floor_args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {'result': str(output.with_suffix('.saved'))}}))

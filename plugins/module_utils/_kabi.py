@@ -97,11 +97,11 @@ class Symvers(Mapping):
         self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
         self._table = None  # the full parse, once iterated
 
-    def get(self, symbol, default=None):
-        export = self._answers.get(symbol, _UNSEEN)
+    def get(self, key, default=None):
+        export = self._answers.get(key, _UNSEEN)
         if export is _UNSEEN:
-            export = self._answer(symbol)
-            self._answers[symbol] = export
+            export = self._answer(key)
+            self._answers[key] = export
         return default if export is None else export
 
     def _answer(self, symbol):
