@@ -1,10 +1,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The reading floor: floor_reader.py ROOT reads what a kABI verdict needs from a benchmark tree, and no more.
 
-Every distinct module file a weak-updates link points at, and one in-tree module per kernel (its
-vermagic), is read once, decompressed when it is xz or gzip, and the bytes of its .modinfo,
-__versions and __ksymtab_strings sections are taken from its section table; the Module.symvers of
-each kernel with weak links is read once. Nothing is parsed or judged, no Ansible is imported:
+Every distinct module file a weak-updates link points at or dkms installed into updates/dkms, and
+one in-tree module per kernel (its vermagic), is read once, decompressed when it is xz or gzip, and
+the bytes of its .modinfo, __versions and __ksymtab_strings sections are taken from its section
+table; the Module.symvers of each kernel with such modules is read once. Nothing is parsed or judged, no Ansible is imported:
 this is what any tool that gives the same verdicts must at least do, in one Python process.
 It prints the counts as JSON. benchmarks/run.py times it next to the fact module, and also
 imports ``sections`` to pick the Debian modules by their number of imports.
@@ -66,10 +66,11 @@ def main() -> int:
     symvers: list[Path] = []
     in_tree: list[Path] = []
     for kernel in sorted((root / 'lib/modules').iterdir()):
-        weak = kernel / 'weak-updates'
-        links = [Path(directory) / name for directory, _dirs, names in os.walk(weak) for name in names]
-        targets.update(inside(root, link) for link in links)
-        if links:
+        links = [Path(directory) / name for directory, _dirs, names in os.walk(kernel / 'weak-updates')
+                 for name in names]
+        installed = sorted((kernel / 'updates/dkms').glob('*.ko*'))
+        targets.update([inside(root, link) for link in links] + installed)
+        if links or installed:
             symvers.append(kernel / 'build/Module.symvers')
         order = kernel / 'modules.order'
         if order.is_file():

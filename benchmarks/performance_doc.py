@@ -65,10 +65,10 @@ ansible-playbook, that of their largest single process, not a sum.'''
 
 FLOORS = '''**Floors, measured in the same runs.** Each real-module tree is also read by two programs
 that do only what no implementation can avoid, in the same interleaved runs as the fact module:
-`benchmarks/floor_reader.py ROOT` (plain Python, no Ansible) reads every distinct module file a weak
-link points at and each kernel's in-tree module once, decompresses it, takes the bytes of its
-`.modinfo`, `__versions` and `__ksymtab_strings` from the section table, and reads the
-`Module.symvers` of each weak-covered kernel once, parsing and judging nothing;
+`benchmarks/floor_reader.py ROOT` (plain Python, no Ansible) reads every distinct module file dkms
+installed or a weak link points at and each kernel's in-tree module once, decompresses it, takes the
+bytes of its `.modinfo`, `__versions` and `__ksymtab_strings` from the section table, and reads the
+`Module.symvers` of each kernel once, parsing and judging nothing;
 `benchmarks/floor_module.py` is an `AnsibleModule` that only returns the JSON dkms_facts printed
 for that tree (checked equal). The Ansible floor is their sum less one bare interpreter start
 (`python -c ''`, %(interpreter).3f s): the least a fact module can cost for the same output. "x floor"

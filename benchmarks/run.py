@@ -622,12 +622,11 @@ FLOOR_MODULE = REPO / 'benchmarks/floor_module.py'
 
 
 def check_floor_reader(output: Path, shape: Shape, root: Path) -> None:
-    """The reading floor read each provider's installed module files, each kernel's own module and the
-    symvers of each weak-covered kernel: what the fact module reads for its verdicts."""
-    providers = set(provider for _release, provider in shape.weak)
-    expected = {'modules': shape.kernels + sum(len(os.listdir(root / 'lib/modules' / provider / 'updates/dkms'))
-                                               for provider in providers),
-                'symvers': len(shape.weak)}
+    """The reading floor read each native kernel's installed module files, each kernel's own module and
+    the symvers of every kernel: what the fact module reads for its verdicts."""
+    expected = {'modules': shape.kernels + sum(len(os.listdir(root / 'lib/modules' / native / 'updates/dkms'))
+                                               for native in shape.native),
+                'symvers': shape.kernels}
     counts = json.loads(output.read_text())
     if {key: counts[key] for key in expected} != expected:
         raise RuntimeError('the reading floor read %s, expected %s' % (counts, expected))
