@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
-# Set up everything the test suite and the demo need. Idempotent: a second run only checks.
+# Set up what the chosen stages need, and only that. Idempotent: a second run only checks.
 #
-#   scripts/bootstrap.sh          the Debian packages the tests use (root, once), venvs under .venv/
-#                                 and the ansible-test pip stand-ins
-#   scripts/bootstrap.sh --lab    also apt-installs dkms and the two newest Debian 6.1 header ABIs
+#   scripts/bootstrap.sh                      every stage of scripts/test.sh without the lab
+#   scripts/bootstrap.sh --for demo           just what scripts/demo.sh needs (gcc, one venv)
+#   scripts/bootstrap.sh --for units,lint     just these stages' Debian packages and venvs
+#   scripts/bootstrap.sh --lab                the default stages and the lab (dkms, two header ABIs)
 #
-# Venvs (inside the repo, gitignored):
-#   .venv/core221  pyenv Python 3.12, ansible-core 2.21 + pyelftools, packaging, pytest, hypothesis,
-#                  antsibull-changelog: the controller for sanity, units, integration and the lab
-#   .venv/core216  pyenv Python 3.12, ansible-core 2.16: the last core that manages Python 3.6 targets
-#   .venv/bare312  pyenv Python 3.12 with no packages: a target interpreter without pyelftools
+# Stages: demo sanity units integration targets compile lint release lab. The Debian packages need
+# root (once); the venvs live under .venv/ (gitignored), each made with pyenv's newest Python 3.12:
+#   .venv/core221  ansible-core 2.21 + pyelftools, packaging, pytest, hypothesis, antsibull-changelog:
+#                  the controller for sanity, units, integration, the lab and the release check
+#   .venv/core216  ansible-core 2.16: the oldest supported core (sanity), the last that manages
+#                  Python 3.6 targets
+#   .venv/bare312  no packages: a target interpreter without pyelftools (lab)
+#   .venv/lint     ansible-lint (its own ansible-core)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$repo/scripts/lib.sh"
-lab=false
-for arg in "$@"; do
-    case $arg in
-        --lab) lab=true ;;
-        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) echo "bootstrap: unknown argument: $arg" >&2; exit 2 ;;
+all_stages=demo,sanity,units,integration,targets,compile,lint,release
+stages=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --lab) stages=${stages:-$all_stages},lab ;;
+        --for) stages=${stages:+$stages,}$2; shift ;;
+        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "bootstrap: unknown argument: $1" >&2; exit 2 ;;
     esac
+    shift
 done
+stages=,${stages:-$all_stages},
+wants() { [[ $stages == *,$1,* ]]; }
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 
@@ -64,11 +73,25 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# What the tests use on every run: gcc builds the ELF fixtures, kmod is the fallback .ko reader,
-# xz-utils/zstd make compressed modules, chromium renders the report, shellcheck and rpm make
-# ansible-test's shellcheck test and the rpm-order check run instead of being skipped.
-setup_test_packages() {
-    install_missing gcc make kmod xz-utils zstd rsync shellcheck rpm chromium
+# The Debian packages of each stage. gcc builds the ELF fixtures and demo trees; kmod is the
+# fallback .ko reader; zstd makes .ko.zst files; openssl makes signing keys and linux-kbuild-6.1
+# has the kernel's scripts/sign-file that signs test modules; dkms_module's tests call the real
+# dkms (its builds also need root and kernel headers: the lab); rpm makes the rpm version-order
+# test run; ansible-test's shellcheck sanity test needs that tool; chromium renders the report.
+stage_packages() {
+    case $1 in
+        demo|targets) echo gcc ;;
+        sanity) echo shellcheck ;;
+        units) echo gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rpm dkms ;;
+        integration) echo gcc kmod xz-utils zstd chromium ;;
+    esac
+}
+
+setup_stage_packages() {
+    local packages
+    # One package name a line, each once.
+    mapfile -t packages < <(for stage in ${stages//,/ }; do stage_packages "$stage" | tr ' ' '\n'; done | sort -u)
+    [[ ${#packages[@]} -eq 0 ]] || install_missing "${packages[@]}"
 }
 
 setup_lab_packages() {
@@ -138,15 +161,25 @@ EOF
     done
 }
 
-setup_test_packages || exit 1
-if $lab; then
+setup_stage_packages || exit 1
+if wants lab; then
     setup_lab_packages || exit 1
 fi
 
 py312=$(pyenv_python 3.12)
-make_venv "$repo/.venv/core221" "$py312" 'ansible-core==2.21.*' pyelftools packaging pytest hypothesis \
-    antsibull-changelog
-make_venv "$repo/.venv/core216" "$py312" 'ansible-core==2.16.*'
-make_venv "$repo/.venv/bare312" "$py312"
-write_get_pip_standins
-log "done"
+if wants demo || wants sanity || wants units || wants integration || wants targets || wants release || wants lab; then
+    make_venv "$repo/.venv/core221" "$py312" 'ansible-core==2.21.*' pyelftools packaging pytest hypothesis \
+        antsibull-changelog
+    write_get_pip_standins
+fi
+if wants sanity || wants targets; then
+    make_venv "$repo/.venv/core216" "$py312" 'ansible-core==2.16.*'
+    write_get_pip_standins
+fi
+if wants lab; then
+    make_venv "$repo/.venv/bare312" "$py312"
+fi
+if wants lint; then
+    make_venv "$repo/.venv/lint" "$py312" 'ansible-lint==26.10.*' 'ansible-core==2.21.*'
+fi
+log "done (${stages:1:-1})"

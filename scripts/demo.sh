@@ -5,7 +5,7 @@
 #   scripts/demo.sh --demo-tree  always the demo tree (build/demo-root: gcc-built modules, one kernel
 #                                each installed, weak, weak-incompatible and missing)
 #
-# Needs no root: scripts/bootstrap.sh without --lab makes the venvs.
+# Needs gcc and one venv: scripts/bootstrap.sh --for demo (root only to apt-install a missing gcc).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +18,7 @@ case ${1:-} in
     *) sed -n '2,8p' "${BASH_SOURCE[0]}"; exit 2 ;;
 esac
 
-bash "$repo/scripts/bootstrap.sh"
+bash "$repo/scripts/bootstrap.sh" --for demo
 venv=$repo/.venv/core221
 copy_collection
 export ANSIBLE_COLLECTIONS_PATH=$collections_dir

@@ -12,7 +12,8 @@ description:
   - Reads the C(covered) verdict of one kernel from the facts that M(kabi.dkms.dkms_facts) sets.
   - A kernel is covered when every applicable package is C(installed), C(weak) (kABI says it
     loads) or C(excluded) for it.
-  - A kernel the facts do not know is not covered.
+  - A kernel the facts do not know, or a null one (C(default_kernel) when the next boot is unknown), is
+    not covered.
 positional: kernel
 options:
   _input:
@@ -23,6 +24,12 @@ options:
     description: A kernel release, for example C(6.1.0-47-amd64).
     type: str
     required: true
+  verified:
+    description:
+      - Also require that every package's verdict on the kernel was checked in full (C(verified) is not
+        false). Facts without C(verified) are taken as they are.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""

@@ -13,8 +13,13 @@ description:
     so that templates only loop.
   - Hosts whose result failed, was unreachable or skipped, or whose facts have another
     C(schema_version), are listed under C(failed) instead of the matrices.
-  - Host names and kernel releases sort naturally (C(web2) before C(web10)). Values are passed
-    through unescaped; templates must escape them.
+  - Packages, kernels and hosts come most uncovered first, then in natural order (C(web2) before
+    C(web10)). Within a package, rows are grouped by each host's first inventory group and rows of
+    identical cells are folded into one that names every host.
+  - Every name and text is passed through with control and format characters (C0, C1, DEL, line
+    separators, bidirectional and zero-width characters) shown as escapes such as C(\\x0d) or
+    C(\\u202e), so that none can break a table row or reorder text; templates must still escape
+    for their format (HTML, Markdown).
 options:
   _input:
     description:
@@ -22,6 +27,13 @@ options:
         themselves.
     type: dict
     required: true
+  groups:
+    description: Host name to its inventory groups (C(group_names)); rows are grouped by the first.
+    type: dict
+  generated_at:
+    description:
+      - When the report is made, UTC C(YYYY-MM-DDTHH:MM:SSZ); each host's fact age is measured from it.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -31,7 +43,8 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     coverage: >-
       {{ dict(hosts | zip(hosts | map('extract', hostvars, ['ansible_facts', 'dkms'])))
-         | kabi.dkms.dkms_report_model }}
+         | kabi.dkms.dkms_report_model(groups=dict(hosts | zip(hosts | map('extract', hostvars, 'group_names'))),
+                                       generated_at=now(utc=true, fmt='%Y-%m-%dT%H:%M:%SZ')) }}
   run_once: true
 """
 
@@ -43,6 +56,9 @@ _value:
     schema_version:
       description: Version of this model's layout.
       type: int
+    generated_at:
+      description: The O(generated_at) given, or null.
+      type: str
     statuses:
       description: The legend, in report order; each with C(name), C(covered) and C(meaning).
       type: list
@@ -51,8 +67,11 @@ _value:
       description:
         - Totals. C(hosts), C(hosts_reporting), C(hosts_failed), C(hosts_uncovered) (hosts with
           an uncovered kernel), C(hosts_default_uncovered) (next boot not covered), C(kernels),
-          C(kernels_uncovered), C(kernels_stale) (counted over hosts), C(packages), and
-          C(statuses), the number of (host, kernel, package) cells per status on non-stale kernels.
+          C(kernels_uncovered), C(kernels_stale) (counted over hosts), C(packages), C(unverified) (cells
+          whose verdict could not be checked in full), C(oldest_facts) (seconds) and C(oldest_facts_age)
+          (text such as C(5 h); both null without
+          O(generated_at) or C(gathered_at)), and C(statuses), the number of (host, kernel, package)
+          cells per status on non-stale kernels.
       type: dict
     failed:
       description: Hosts without facts, each with C(host), C(reason) and C(unreachable).
@@ -60,9 +79,18 @@ _value:
       elements: dict
     hosts:
       description:
-        - Per reporting host C(host), C(root), C(running_kernel), C(default_kernel),
-          C(default_kernel_source), C(kabi_reader), C(kernels), C(stale_kernels),
-          C(uncovered_kernels) and C(default_covered) (null when the next boot is unknown).
+        - Per reporting host, most uncovered kernels first, C(host), C(anchor) (an HTML id),
+          C(group), C(root), C(running_kernel), C(default_kernel), C(default_anchor),
+          C(default_kernel_source), C(kabi_reader), C(gathered_at), C(age_seconds) and C(age) (null
+          when unknown), C(kernels), C(stale_kernels), C(uncovered_kernels), C(unverified) and
+          C(default_covered) (null when the next boot is unknown).
+      type: list
+      elements: dict
+    kernels:
+      description:
+        - Every kernel release of the fleet, most uncovered first, with C(name), C(anchor), C(hosts)
+          (that have it), C(uncovered) (hosts where it is not covered) and C(packages) (those not
+          covered somewhere on it).
       type: list
       elements: dict
     facts:
@@ -70,12 +98,16 @@ _value:
       type: dict
     packages:
       description:
-        - Per package C(name), C(newest) (over all hosts), C(uncovered) (cells), C(kernels)
-          (the columns, each with C(name) and its count of C(uncovered) cells) and C(rows).
-        - Each row has C(host), C(default_kernel), C(uncovered) and C(cells), one per column,
+        - Per package, most uncovered first, C(name), C(anchor), C(newest) (over all hosts),
+          C(uncovered) (cells), C(hosts), C(uncovered_hosts), C(kernels) (the columns, each with
+          C(name), C(anchor) and its count of C(uncovered) cells), C(groups) (each with C(name) and
+          its C(rows)) and C(rows) (all groups' rows in order).
+        - Each row has C(host) (the first of C(hosts)), C(hosts) (every host the folded row stands
+          for), C(anchors), C(group), C(default_kernel), C(uncovered) and C(cells), one per column,
           null where the host has no such kernel. A cell has C(status), C(covered), C(stale),
-          C(version), C(outdated), C(default) (next boot), C(running), C(headers), C(reasons)
-          (why modules do not load, such as missing or mismatched kABI symbols) and C(notes).
+          C(version), C(outdated), C(verified) (null when the facts do not say), C(default) (next
+          boot), C(running), C(headers), C(reasons) (why modules do not load, by kABI symbols or
+          signatures) and C(notes).
       type: list
       elements: dict
 """

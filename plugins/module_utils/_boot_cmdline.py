@@ -4,11 +4,13 @@
 """The command line a kernel gets at its next boot, read from the boot loader's files.
 
 Facts from here: ``module_signatures.cmdline`` (the file that told) and, through the boot
-policy, the ``sig_enforce`` and ``lockdown`` reasons. Sources, the first that exists
-decides: the BLS entries that boot the kernel (``options``, with ``$var`` taken from the
-GRUB environment block, e.g. ``$kernelopts`` on RHEL 8), ``/etc/default/grub`` with
+policy, the ``sig_enforce`` and ``lockdown`` reasons. Sources, the first that names the
+kernel or exists decides: the BLS entries that boot the kernel (``options``, with ``$var``
+taken from the GRUB environment block, e.g. ``$kernelopts`` on RHEL 8), the first ``linux``
+line of the generated ``grub.cfg`` that boots it (Debian, Ubuntu), ``/etc/default/grub`` with
 ``/etc/default/grub.d/*.cfg`` (``GRUB_CMDLINE_LINUX`` and ``GRUB_CMDLINE_LINUX_DEFAULT``,
-as Debian's grub-mkconfig joins them), ``/etc/kernel/cmdline`` (what kernel-install uses).
+as Debian's grub-mkconfig joins them: what the next ``update-grub`` writes for a kernel
+``grub.cfg`` does not list yet), ``/etc/kernel/cmdline`` (what kernel-install uses).
 A line that depends on what cannot be read statically is unknown, never guessed.
 """
 
@@ -20,10 +22,15 @@ import posixpath
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    bls_entry_release, grubenv_value, read_bls_entries)
+    IMAGE_NAMES, bls_entry_release, grubenv_value, read_bls_entries)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
+GRUB_CFG_PATHS = ('/boot/grub/grub.cfg', '/boot/grub2/grub.cfg')
+# The commands that load a Linux kernel in grub.cfg (linuxefi and linux16 on older distributions).
+GRUB_LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
+# grub.cfg lists every kernel with its recovery entry: larger than the other boot files.
+GRUB_CFG_READ_LIMIT = 4 * 1024 * 1024
 DEFAULT_GRUB = '/etc/default/grub'
 DEFAULT_GRUB_DIR = '/etc/default/grub.d'
 KERNEL_CMDLINE = '/etc/kernel/cmdline'
@@ -74,20 +81,20 @@ def split_cmdline(text):
     return params
 
 
-def _read_text(rootfs, path):
-    """Text of a small boot file; None when absent; raises OSError or RootPathError when unreadable."""
+def _read_text(rootfs, path, limit=READ_LIMIT):
+    """Text of a boot file; None when absent; raises OSError or RootPathError when unreadable."""
     if not rootfs.exists(path):
         return None
-    return rootfs.read_text(path, READ_LIMIT)
+    return rootfs.read_text(path, limit)
 
 
-def _expand_grub_variables(rootfs, text):
+def _expand_grub_variables(rootfs, text, warn):
     """``text`` with ``$var``/``${var}`` replaced from the GRUB environment block; None if one is unset."""
     unresolved = []
 
     def value(match):
         name = match.group(1) or match.group(2)
-        found = grubenv_value(rootfs, name)
+        found = grubenv_value(rootfs, name, warn)
         if found is None:
             unresolved.append(name)
             return ''
@@ -97,8 +104,17 @@ def _expand_grub_variables(rootfs, text):
     return (None, unresolved) if unresolved else (expanded, [])
 
 
-def _from_bls(rootfs, release):
-    entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs).items())
+def _with_grub_variables(rootfs, text, source, what, warn):
+    """The BootCmdline of ``text`` once its GRUB variables are expanded; unknown when one is unset."""
+    expanded, unresolved = _expand_grub_variables(rootfs, text, warn)
+    if expanded is None:
+        return BootCmdline(None, source, '%s use %s, which the GRUB environment block does not set'
+                           % (what, ', '.join('$' + name for name in unresolved)))
+    return BootCmdline(split_cmdline(expanded), source)
+
+
+def _from_bls(rootfs, release, warn):
+    entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items())
                if bls_entry_release(fields) == release]
     if not entries:
         return None
@@ -106,11 +122,20 @@ def _from_bls(rootfs, release):
     lines = set(' '.join(fields.get('options', [])) for dummy, fields in entries)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
-    text, unresolved = _expand_grub_variables(rootfs, lines.pop())
-    if text is None:
-        return BootCmdline(None, source, 'the options use %s, which the GRUB environment block does not set'
-                           % ', '.join('$' + name for name in unresolved))
-    return BootCmdline(split_cmdline(text), source)
+    return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn)
+
+
+def _from_grub_cfg(rootfs, release, warn):
+    images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
+    for path in GRUB_CFG_PATHS:
+        text = _read_text(rootfs, path, GRUB_CFG_READ_LIMIT)
+        if text is None:
+            continue
+        for line in text.splitlines():
+            words = line.split(None, 2)
+            if len(words) >= 2 and words[0] in GRUB_LINUX_COMMANDS and posixpath.basename(words[1]) in images:
+                return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments', warn)
+    return None
 
 
 def _from_default_grub(rootfs):
@@ -142,10 +167,10 @@ def _from_kernel_cmdline(rootfs):
     return BootCmdline(split_cmdline(' '.join(lines)), KERNEL_CMDLINE)
 
 
-def read_next_boot_cmdline(rootfs, release):
+def read_next_boot_cmdline(rootfs, release, warn):
     """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown."""
-    for reader in (lambda: _from_bls(rootfs, release), lambda: _from_default_grub(rootfs),
-                   lambda: _from_kernel_cmdline(rootfs)):
+    for reader in (lambda: _from_bls(rootfs, release, warn), lambda: _from_grub_cfg(rootfs, release, warn),
+                   lambda: _from_default_grub(rootfs), lambda: _from_kernel_cmdline(rootfs)):
         try:
             found = reader()
         except (OSError, IOError, RootPathError) as exc:

@@ -339,7 +339,7 @@ def read_builtin_certificates(rootfs, modules_dir, warn):
 def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn):
     """The SignaturePolicy of kernel ``release``; ``config`` is its config dict or None,
     ``firmware`` the machine's FirmwareKeys (read_firmware_keys, once per root)."""
-    cmdline = read_next_boot_cmdline(rootfs, release)
+    cmdline = read_next_boot_cmdline(rootfs, release, warn)
     return SignaturePolicy(config, cmdline, firmware, read_builtin_certificates(rootfs, modules_dir, warn))
 
 

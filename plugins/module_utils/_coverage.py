@@ -15,7 +15,10 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import normalize_module_name, read_dkms_tree
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
+    dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
+    normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
@@ -189,6 +192,8 @@ class Context:
         self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
         self._links = {}
         self._warned = set()
+        self.firmware = read_firmware_keys(rootfs, warn)
+        self._policies = {}
 
     def weak_links_of(self, release, package):
         """The weak links of ``release`` that point at builds of ``package``, or that are broken
@@ -206,6 +211,12 @@ class Context:
                 by_package.setdefault(None, []).append(link)
         return by_package
 
+    def signature_policy(self, release):
+        """How ``release`` treats module signatures at its next boot (read once per kernel)."""
+        return remembered(self._policies, release, lambda key: read_signature_policy(
+            self.rootfs, release, self.kernels[release].modules_dir, self.trees[release].config, self.firmware,
+            self.warn))
+
     def kernel_abi(self, release):
         """What the loader of ``release`` checks modules against."""
         kernel_tree = self.trees[release]
@@ -214,7 +225,8 @@ class Context:
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
-        return KernelABI(release, exports, damaged, vermagic, own, allow)
+        return KernelABI(release, exports, damaged, vermagic, own, allow,
+                         _signature_check(self.signature_policy(release)))
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""
@@ -233,10 +245,12 @@ class Context:
                 decisions[path] = Decision(None, False, reason=str(exc))
             except KoError as exc:
                 decisions[path] = Decision('broken', False, reason=str(exc))
+        abi = self.kernel_abi(release) if readable else None
         if readable:
-            decisions.update(resolve(self.kernel_abi(release), readable))
+            decisions.update(resolve(abi, readable))
         for path, decision in sorted(decisions.items()):
-            if decision.refusal == 'broken' or path not in readable:
+            # A damaged symvers is one bad item, warned about when it was read.
+            if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):
                 self._warn_once(path, decision.reason)
         return decisions
 
@@ -245,6 +259,14 @@ class Context:
         if path not in self._warned:
             self._warned.add(path)
             self.warn(reason if reason.startswith(path) else '%s: %s' % (path, reason))
+
+
+def _signature_check(policy):
+    """The loader's signature hook for one kernel's SignaturePolicy."""
+    def check(info):
+        fact, refused, reason = signature_verdict(info.signature, policy)
+        return fact, reason if refused else None, refused is not None
+    return check
 
 
 def _apply(candidate, decisions):
@@ -335,24 +357,44 @@ def package_on_kernel(context, package, release, arch, candidates):
 
 
 def kernel_packages(context, packages, release, arch):
-    """{package name: package-on-kernel fact} of one kernel, every package's files judged together."""
-    candidates = dict((name, _candidates(context, packages[name], release)) for name in sorted(packages))
+    """{package name: package-on-kernel fact} of one kernel, every package's files judged together.
+
+    An unexpected error (even MemoryError) costs only its package: a warning, and the pair
+    reported broken, neither covered nor verified.
+    """
+    facts = {}
+    candidates = {}
+    for name in sorted(packages):
+        try:
+            candidates[name] = _candidates(context, packages[name], release)
+        except Exception as exc:  # pylint: disable=broad-except
+            facts[name] = _unexpected(context, name, release, exc)
     decisions = context.decide(release, [c for found in candidates.values() for c in found])
-    return dict((name, package_on_kernel(context, packages[name], release, arch,
-                                         [_apply(candidate, decisions) for candidate in candidates[name]]))
-                for name in sorted(packages))
+    for name, found in sorted(candidates.items()):
+        try:
+            facts[name] = package_on_kernel(context, packages[name], release, arch,
+                                            [_apply(candidate, decisions) for candidate in found])
+        except Exception as exc:  # pylint: disable=broad-except
+            facts[name] = _unexpected(context, name, release, exc)
+    return facts
+
+
+def _unexpected(context, package, release, exc):
+    context.warn('package %s on kernel %s: unexpected error (%s: %s); reported as broken'
+                 % (package, release, type(exc).__name__, exc))
+    return {'status': 'broken', 'covered': False, 'verified': False, 'version': None, 'outdated': False,
+            'provider_kernel': None, 'modules': {}}
 
 
 def _package_fact(package):
     ordered = package.ordered_versions()
-    newest = package.newest()
-    return {
+    fact = {
         'versions': ordered,
         'newest': ordered[-1] if ordered else None,
-        'autoinstall': newest.conf.autoinstall if newest is not None and newest.conf is not None else None,
-        'modules': (newest.module_names() if newest else None) or [],
         'broken_versions': [v for v in ordered if package.versions[v].broken],
     }
+    fact.update(package_conf_facts(package))
+    return fact
 
 
 def _arch(rootfs, tree):
@@ -386,6 +428,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     for release in sort_releases(kernels):
         kernel = kernels[release]
         fact = kernel.as_fact()
+        fact['module_signatures'] = context.signature_policy(release).as_fact()
         fact['packages'] = kernel_packages(context, tree.packages, release, arch)
         for name, entry in sorted(fact['packages'].items()):
             if kernel.stale:
@@ -406,6 +449,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
         'default_kernel': default,
         'default_kernel_source': default_source,
         'kabi_reader': ko_reader.name,
+        'dkms_certificate': dkms_certificate_fact(rootfs, context.firmware, warn),
         'packages': package_facts,
         'kernels': kernel_facts,
         'uncovered': uncovered,

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import os
 import posixpath
+import stat
 import time
 
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import KernelTree
@@ -47,8 +48,12 @@ ABSENT = 'absent'
 ACTIONS = {INSTALLED: 'install', BUILT: 'build', ABSENT: 'remove'}
 ACTION_WORDS = {'install': 'installed', 'build': 'built', 'remove': 'removed', None: 'unchanged'}
 
-DEFAULT_LOCK_FILE = '/run/lock/kabi-dkms.lock'
+# In a directory only root can write: in /run/lock (world-writable) any user could create the
+# file first, or flock it through a read-only descriptor, and hold every run up.
+DEFAULT_LOCK_DIR = '/run/kabi-dkms'
+DEFAULT_LOCK_FILE = DEFAULT_LOCK_DIR + '/lock'
 LOG_LINES = 30
+LOG_TAIL_BYTES = 64 * 1024
 
 
 def outcome_of(rc):
@@ -92,7 +97,7 @@ def make_log_tail(rootfs, dkms_tree, name, version, kernel, arch, lines=LOG_LINE
     newest = None
     for path in candidates:
         try:
-            mtime = os.stat(rootfs.real(path)).st_mtime
+            mtime = rootfs.stat(path).st_mtime
         except (OSError, RootPathError):
             continue
         if newest is None or mtime > newest[0]:
@@ -100,7 +105,10 @@ def make_log_tail(rootfs, dkms_tree, name, version, kernel, arch, lines=LOG_LINE
     if newest is None:
         return []
     try:
-        return tail(rootfs.read_text(newest[1], limit=4 * 1024 * 1024), lines)
+        with rootfs.open(newest[1]) as log:
+            # Only the end of a log of any size.
+            log.seek(max(0, os.fstat(log.fileno()).st_size - LOG_TAIL_BYTES))
+            return tail(log.read(LOG_TAIL_BYTES).decode('utf-8', 'replace'), lines)
     except (OSError, RootPathError):
         return []
 
@@ -185,15 +193,48 @@ def plan_kernel(view, version, state, headers, excluded, install_tree_present):
     return ACTIONS[state], None, None
 
 
-class LockTimeout(Exception):
+class LockError(Exception):
+    """The lock cannot be taken: someone else may control it, or it is held too long."""
+
+
+class LockTimeout(LockError):
     pass
+
+
+def _private_directory(path):
+    """A descriptor of directory ``path``, created 0700 when missing; it must be owned by this
+    user and writable by no one else, else LockError."""
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise LockError('cannot create the lock directory %s: %s' % (path, exc.strerror))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise LockError('cannot open the lock directory %s: %s (it must be a real directory, not a link)'
+                        % (path, exc.strerror))
+    _check_private(fd, path, 'directory', 0o022, 'writable by')
+    return fd
+
+
+def _check_private(fd, path, kind, forbidden, verb):
+    """LockError (``fd`` closed) unless ``fd`` belongs to this user and has no ``forbidden`` mode bits."""
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or info.st_mode & forbidden:
+        os.close(fd)
+        raise LockError('refusing the lock %s %s: it is owned by uid %d with mode %04o; it must belong to uid %d '
+                        'and be %s no one else, or another user could hold the lock (remove it and run again)'
+                        % (kind, path, info.st_uid, stat.S_IMODE(info.st_mode), os.geteuid(), verb))
 
 
 class DkmsLock:
     """An exclusive ``flock`` on a lock file, waited for up to ``timeout`` seconds.
 
-    The holder writes its pid into the file so that a waiting run can name it. Other tools
-    can take part with ``flock LOCK_FILE dkms ...``.
+    The file is 0600 in a directory only its owner can write (created 0700 when missing), and
+    both must belong to the user running the module (root), else LockError: a lock another
+    user can open is a lock another user can hold. The holder writes its pid into the file so
+    that a waiting run can name it. Other root tools can take part with ``flock LOCK_FILE dkms ...``.
     """
 
     POLL = 0.2
@@ -205,11 +246,22 @@ class DkmsLock:
         self._fd = None
 
     def __enter__(self):
-        directory = os.path.dirname(self.path)
-        if directory and not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        # O_NOFOLLOW: a planted symlink must not make root open another file.
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+        directory, name = os.path.split(os.path.abspath(self.path))
+        dir_fd = _private_directory(directory)
+        try:
+            # O_NOFOLLOW: a planted symlink must not make root open another file.
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600,
+                         dir_fd=dir_fd)
+        except OSError as exc:
+            raise LockError('cannot open the lock file %s: %s' % (self.path, exc.strerror))
+        finally:
+            os.close(dir_fd)
+        # flock works on a read-only descriptor: no one else may even read the file.
+        _check_private(fd, self.path, 'file', 0o077, 'readable or writable by')
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise LockError('refusing the lock file %s: not a regular file' % self.path)
+        self._fd = fd
         start = time.time()
         while True:
             try:
@@ -319,7 +371,7 @@ class Manager:
         if conf is None:
             return False
         return bool(conf.excludes(kernel, self.arch,
-                                  lambda: read_kernel_config(self.rootfs, '/lib/modules/%s' % kernel)))
+                                  lambda: read_kernel_config(self.rootfs, self.warn, '/lib/modules/%s' % kernel)))
 
     def run(self):
         """The result dict: ``changed``, ``version``, ``registered``, ``per_kernel`` and ``failed``."""

@@ -18,15 +18,27 @@ __metaclass__ = type
 import posixpath
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
 DEFAULT_DKMS_TREE = '/var/lib/dkms'
 DEFAULT_SOURCE_TREE = '/usr/src'
 DEFAULT_INSTALL_TREE = '/lib/modules'
 MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
-DEST_MODULE_LOCATION_PREFIXES = ('/kernel', '/updates', '/extra')
+# dkms keeps the log of a build that failed (or never finished) in the package version's build/.
+FAILED_BUILD_LOG = 'build/make.log'
+LOG_TAIL_BYTES = 4096
+LOG_TAIL_LINES = 20
+_LOG_HEADER = re.compile(r'make\.log for \S+ for kernel (\S+) \(([^)\s]*)\)')
+FRAMEWORK_CONF = '/etc/dkms/framework.conf'
+# dkms's own framework.conf is some 3 KiB of comments.
+FRAMEWORK_CONF_LIMIT = 1024 * 1024
+# System directories whose entries are no dkms packages: a dkms_tree naming one is a mistake.
+NOT_DKMS_TREES = frozenset(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc',
+                            '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/lib', '/usr/local',
+                            '/usr/src', '/var', '/var/lib'])
 _KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
 
 
@@ -77,100 +89,6 @@ def sort_versions(versions):
     return sorted(versions, key=functools.cmp_to_key(compare_releases))
 
 
-class DkmsConf:
-    """What a dkms.conf says, as far as it can be known without running it."""
-
-    def __init__(self, variables):
-        self.variables = variables
-        self._locations = self._read_dest_module_locations()
-
-    @property
-    def autoinstall(self):
-        """True/False, or None when shell logic decides it."""
-        value = self.variables.get('AUTOINSTALL')
-        if value is UNKNOWN:
-            return None
-        return (value or '').strip().lower() in ('yes', 'y', 'true', '1')
-
-    def _dest_module_names(self):
-        """{index: installed module name}, or None when not static."""
-        built = self.variables.get_array('BUILT_MODULE_NAME')
-        dest = self.variables.get_array('DEST_MODULE_NAME')
-        if built is UNKNOWN or dest is UNKNOWN:
-            return None
-        if not built:
-            # With one module BUILT_MODULE_NAME defaults to PACKAGE_NAME.
-            package = self.variables.get('PACKAGE_NAME')
-            if not package or package is UNKNOWN:
-                return None
-            built = {0: package}
-        dest = dest or {}
-        names = {}
-        for index in built:
-            name = dest.get(index) or built[index]
-            if name is UNKNOWN:
-                return None
-            names[index] = name
-        return names
-
-    def dest_module_names(self):
-        """Installed module names in index order, or None when not static."""
-        names = self._dest_module_names()
-        return None if names is None else [names[index] for index in sorted(names)]
-
-    def dest_module_locations(self):
-        """{installed module name: normalized DEST_MODULE_LOCATION} of the entries a static read tells.
-
-        dkms refuses locations outside /kernel, /updates and /extra, so others are left out.
-        """
-        return self._locations
-
-    def _read_dest_module_locations(self):
-        names = self._dest_module_names()
-        locations = self.variables.get_array('DEST_MODULE_LOCATION')
-        if not names or locations is UNKNOWN or not locations:
-            return {}
-        found = {}
-        for index, name in names.items():
-            location = locations.get(index)
-            if location and location is not UNKNOWN:
-                location = posixpath.normpath('/' + location.lstrip('/'))
-                if location.startswith(DEST_MODULE_LOCATION_PREFIXES):
-                    found[name] = location
-        return found
-
-    def excludes(self, release, arch, kernel_config=None):
-        """Whether BUILD_EXCLUSIVE_* rules ``release`` out: True, False or None (unknown).
-
-        ``kernel_config`` is a callable returning the kernel's config as a dict
-        (CONFIG_X -> value) or None; it is only called when the rule needs it.
-        """
-        get = self.variables.get
-        rules = {key: get('BUILD_EXCLUSIVE_' + key) for key in ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')}
-        if any(value is UNKNOWN for value in rules.values()):
-            return None
-        try:
-            if rules['KERNEL'] and not re.search(rules['KERNEL'], release):
-                return True
-            if rules['ARCH'] and arch and not re.search(rules['ARCH'], arch):
-                return True
-        except re.error:
-            return None
-        if rules['KERNEL_MIN'] and compare_releases(release, rules['KERNEL_MIN']) < 0:
-            return True
-        if rules['KERNEL_MAX'] and compare_releases(release, rules['KERNEL_MAX']) > 0:
-            return True
-        if rules['CONFIG']:
-            config = kernel_config() if kernel_config else None
-            if config is None:
-                return None
-            for option in rules['CONFIG'].split():
-                wanted = not option.startswith('!')
-                if (config.get(option.lstrip('!')) in ('y', 'm')) != wanted:
-                    return True
-        return False
-
-
 class Build:
     """One package version built for one kernel and architecture."""
 
@@ -186,15 +104,16 @@ class Build:
 class PackageVersion:
     """One registered version of a package."""
 
-    __slots__ = ('name', 'version', 'source', 'broken', 'conf', 'builds')
+    __slots__ = ('name', 'version', 'source', 'broken', 'conf', 'builds', 'failed_build')
 
-    def __init__(self, name, version, source, broken, conf, builds):
+    def __init__(self, name, version, source, broken, conf, builds, failed_build=None):
         self.name = name
         self.version = version
         self.source = source      # in-root path of the source directory, or None
         self.broken = broken      # source link dangling or missing
         self.conf = conf          # DkmsConf, or None when dkms.conf cannot be read
         self.builds = builds      # {kernel release: Build}
+        self.failed_build = failed_build  # fact dict of the build dkms left unfinished, or None
 
     def install_location(self, module):
         """Where dkms.conf asks ``module`` to be installed (``/kernel/drivers/video``), or None.
@@ -239,6 +158,36 @@ class Package:
         return self.versions[self._ordered[-1]] if self.ordered_versions() else None
 
 
+def package_conf_facts(package):
+    """The part of a package's fact that dkms.conf and the dkms tree's build logs tell.
+
+    Read from the newest version, as dkms autoinstall does; each value is None where a static
+    read cannot know it. ``failed_builds``: every version's build that dkms left unfinished.
+    """
+    newest = package.newest()
+    conf = newest.conf if newest is not None else None
+    failed = []
+    for version in package.ordered_versions():
+        build = package.versions[version].failed_build
+        if build is not None:
+            failed.append(dict(build, version=version))
+    return {
+        'autoinstall': conf.autoinstall if conf is not None else None,
+        'modules': newest.module_names() if newest is not None else None,
+        'build_depends': conf.build_depends if conf is not None else None,
+        'no_weak_modules': conf.no_weak_modules if conf is not None else None,
+        'obsolete_by': conf.obsolete_by if conf is not None else None,
+        'build_exclusive': conf.build_exclusive() if conf is not None else None,
+        'dkms_conf': {
+            'path': posixpath.join(newest.source, 'dkms.conf') if conf is not None else None,
+            'dkms_version': '.'.join(str(part) for part in conf.dkms_version) if conf and conf.dkms_version else None,
+            'valid': conf.valid() if conf is not None else None,
+            'errors': conf.errors() if conf is not None else [],
+        },
+        'failed_builds': failed,
+    }
+
+
 class DkmsTree:
     """Locations and packages of one dkms tree."""
 
@@ -249,53 +198,103 @@ class DkmsTree:
         self.packages = packages      # {name: Package}
 
 
+def _framework_files(rootfs, warn):
+    """framework.conf and framework.conf.d/*.conf as far as they exist; an /etc/dkms that cannot
+    be read is one warning."""
+    try:
+        names = rootfs.listdir('/etc/dkms')
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            warn('cannot read /etc/dkms: %s; dkms\'s default locations are used' % exc)
+        return []
+    files = [FRAMEWORK_CONF] if 'framework.conf' in names else []
+    if 'framework.conf.d' in names:
+        files += ['/etc/dkms/framework.conf.d/' + name
+                  for name in _listdir(rootfs, warn, '/etc/dkms/framework.conf.d') if name.endswith('.conf')]
+    return files
+
+
 def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=None):
     """The dkms, source and install trees, honouring /etc/dkms/framework.conf[.d].
 
-    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do.
+    Explicit arguments win, as dkms's own --dkmstree/--sourcetree/--installtree do. A file
+    that exists but cannot be read, and a dkms_tree that cannot be one (``/``, ``/usr``, a
+    relative path), are warned about; the defaults stand in for them.
     """
-    files = ['/etc/dkms/framework.conf']
-    try:
-        files += ['/etc/dkms/framework.conf.d/' + name
-                  for name in rootfs.listdir('/etc/dkms/framework.conf.d') if name.endswith('.conf')]
-    except (OSError, RootPathError):
-        pass
     text = []
-    for path in files:
-        if not rootfs.exists(path):
-            continue
+    for path in _framework_files(rootfs, warn):
         try:
-            text.append(rootfs.read_text(path))
+            text.append(rootfs.read_text(path, FRAMEWORK_CONF_LIMIT))
         except (OSError, RootPathError) as exc:
-            warn('cannot read %s: %s' % (path, exc))
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
     variables = parse_shell_vars('\n'.join(text))
     found = {}
     for key, default in (('dkms_tree', DEFAULT_DKMS_TREE), ('source_tree', DEFAULT_SOURCE_TREE),
                          ('install_tree', DEFAULT_INSTALL_TREE)):
         value = variables.get(key)
         if value is UNKNOWN:
-            warn('%s in /etc/dkms/framework.conf is not static; using %s' % (key, default))
+            warn('%s in %s is not static; using %s' % (key, FRAMEWORK_CONF, default))
+            value = None
+        elif key == 'dkms_tree' and value and (not value.startswith('/')
+                                               or posixpath.normpath(value) in NOT_DKMS_TREES):
+            warn('dkms_tree=%s in %s cannot be a dkms tree; using %s' % (value, FRAMEWORK_CONF, default))
             value = None
         found[key] = value or default
     return (dkms_tree or found['dkms_tree'], source_tree or found['source_tree'],
             install_tree or found['install_tree'])
 
 
-def _read_conf(rootfs, warn, name, version, source):
-    """dkms.conf plus the admin's /etc/dkms/M.conf and M-V.conf overrides."""
+def _read_conf_texts(rootfs, warn, paths, required=None):
+    """The texts of ``required`` and of the conf files among ``paths`` that exist; None when one
+    cannot be read."""
     texts = []
-    for path in (posixpath.join(source, 'dkms.conf'), '/etc/dkms/%s.conf' % name,
-                 '/etc/dkms/%s-%s.conf' % (name, version)):
-        if path != posixpath.join(source, 'dkms.conf') and not rootfs.isfile(path):
+    for path in ([required] if required else []) + paths:
+        if path != required and not rootfs.isfile(path):
             continue
         try:
             texts.append(rootfs.read_text(path, limit=1024 * 1024))
         except (OSError, RootPathError) as exc:
             warn('cannot read %s: %s' % (path, exc))
             return None
-    preset = {'PACKAGE_NAME': name, 'PACKAGE_VERSION': version}
-    variables = parse_shell_vars('\n'.join(texts), preset)
-    return DkmsConf(variables)
+    return texts
+
+
+def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=None):
+    """dkms.conf and the admin's overrides in /etc/dkms, in the order dkms sources them."""
+    texts = _read_conf_texts(rootfs, warn, ['/etc/dkms/%s.conf' % name, '/etc/dkms/%s-%s.conf' % (name, version)],
+                             required=posixpath.join(source, 'dkms.conf'))
+    if texts is None:
+        return None
+
+    def kernel_texts(release, arch):
+        paths = ['/etc/dkms/%s-%s-%s.conf' % (name, version, release),
+                 '/etc/dkms/%s-%s-%s-%s.conf' % (name, version, release, arch),
+                 '/etc/dkms/%s--%s.conf' % (name, release), '/etc/dkms/%s--%s-%s.conf' % (name, release, arch)]
+        return _read_conf_texts(rootfs, warn, paths) or []
+    return DkmsConf(texts, name, version, dkms_version, trees, kernel_texts, warn)
+
+
+def _read_failed_build(rootfs, warn, version_dir):
+    """The build dkms left in ``build/``: it removes that directory once a build succeeds."""
+    path = posixpath.join(version_dir, FAILED_BUILD_LOG)
+    if not rootfs.isfile(path):
+        return None
+    try:
+        with rootfs.open(path) as handle:
+            head = handle.read(512).decode('utf-8', 'replace')
+            size = handle.seek(0, 2)
+            handle.seek(max(size - LOG_TAIL_BYTES, 0))
+            tail = handle.read(LOG_TAIL_BYTES).decode('utf-8', 'replace')
+    except (OSError, RootPathError) as exc:
+        warn('cannot read %s: %s' % (path, exc))
+        return None
+    header = _LOG_HEADER.search(head.split('\n', 1)[0])
+    lines = tail.splitlines()
+    if size > LOG_TAIL_BYTES:
+        lines = lines[1:]  # the first one is cut
+    return {'kernel': header.group(1) if header else None, 'arch': header.group(2) if header else None,
+            'log': path, 'tail': lines[-LOG_TAIL_LINES:]}
 
 
 def _read_builds(rootfs, warn, version_dir):
@@ -342,14 +341,21 @@ def _read_installed(rootfs, warn, package_dir, entries):
 
 
 def _listdir(rootfs, warn, path):
+    """Entries of a directory of the dkms tree; names that are not valid UTF-8 are skipped with
+    a warning, since no fact can carry them."""
     try:
-        return rootfs.listdir(path)
+        names = rootfs.listdir(path)
     except (OSError, RootPathError) as exc:
         warn('cannot list %s: %s' % (path, exc))
         return []
+    for name in names:
+        if not is_text(name):
+            warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
+    return [name for name in names if is_text(name)]
 
 
-def read_package(rootfs, warn, dkms_tree, name):
+def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None):
+    """One package of the dkms tree; ``dkms_version`` and ``trees`` as DkmsConf takes them."""
     package_dir = posixpath.join(dkms_tree, name)
     entries = _listdir(rootfs, warn, package_dir)
     versions = {}
@@ -364,10 +370,24 @@ def read_package(rootfs, warn, dkms_tree, name):
                 source = rootfs.resolve(source_link)
         except RootPathError as exc:
             warn('%s: %s' % (source_link, exc))
-        conf = _read_conf(rootfs, warn, name, version, source) if source else None
+        conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees) if source else None
         versions[version] = PackageVersion(name, version, source, source is None, conf,
-                                           _read_builds(rootfs, warn, version_dir))
+                                           _read_builds(rootfs, warn, version_dir),
+                                           _read_failed_build(rootfs, warn, version_dir))
     return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
+
+
+def _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees):
+    """read_package, where an unexpected error costs only this package: it is reported with
+    nothing registered or installed, so never covered."""
+    try:
+        return read_package(rootfs, warn, dkms_tree, name, dkms_version, trees)
+    except MemoryError:
+        warn('package %s: ran out of memory while reading it; reported as having nothing' % name)
+    except Exception as exc:  # pylint: disable=broad-except
+        warn('package %s: unexpected error while reading it (%s: %s); reported as having nothing'
+             % (name, type(exc).__name__, exc))
+    return Package(name, {}, {})
 
 
 def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, install_tree=None):
@@ -375,9 +395,11 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
     dkms_tree, source_tree, install_tree = read_locations(rootfs, warn, dkms_tree, source_tree, install_tree)
     packages = {}
     if rootfs.isdir(dkms_tree):
+        dkms_version = read_dkms_version(rootfs, warn)
+        trees = {'dkms_tree': dkms_tree, 'source_tree': source_tree, 'install_tree': install_tree}
         for name in _listdir(rootfs, warn, dkms_tree):
             if names is not None and name not in names:
                 continue
             if rootfs.isdir(posixpath.join(dkms_tree, name)):
-                packages[name] = read_package(rootfs, warn, dkms_tree, name)
+                packages[name] = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees)
     return DkmsTree(dkms_tree, source_tree, install_tree, packages)

@@ -15,6 +15,10 @@ from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, deco
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 
+# A distribution kernel's Module.symvers holds 25,000 to 40,000 exports in 2 to 4 MiB.
+SYMVERS_LIMIT = 8 * 1024 * 1024
+
+
 class SymversError(Exception):
     """A symvers file that cannot be read or decompressed."""
 
@@ -162,16 +166,24 @@ class Symvers(Mapping):
 
 
 def read_symvers(rootfs, path):
-    """The symvers file at the in-root ``path`` (plain, .gz or .xz) as a Symvers mapping."""
+    """The symvers file at the in-root ``path`` (plain, .gz or .xz) as a Symvers mapping.
+
+    At most SYMVERS_LIMIT bytes, compressed and decompressed; a file without a single export
+    line is refused rather than read as a kernel that exports nothing.
+    """
     try:
-        data = rootfs.read_bytes(path)
+        data = rootfs.read_bytes(path, SYMVERS_LIMIT)
+        data = decompress(data, path, SYMVERS_LIMIT)
+        text = data.decode('utf-8', 'replace')
     except (OSError, RootPathError) as exc:
         raise SymversError('cannot read %s: %s' % (path, exc))
-    try:
-        data = decompress(data, path)
     except KoError as exc:
         raise SymversError(str(exc))
-    return Symvers(data.decode('utf-8', 'replace'))
+    except MemoryError:
+        raise SymversError('cannot read %s: ran out of memory' % path)
+    if not (text.startswith('0x') or '\n0x' in text):
+        raise SymversError('%s: not a symvers file, no line exports a symbol' % path)
+    return Symvers(text)
 
 
 def vermagic_from_config(release, config):

@@ -19,7 +19,7 @@ import posixpath
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
 MODULE_BASES = ('/lib/modules', '/usr/lib/modules')
@@ -28,8 +28,10 @@ IMAGE_NAMES = ('vmlinuz', 'vmlinux', 'Image')
 IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 BLS_ENTRIES_DIR = '/boot/loader/entries'
-# Boot loader files are small; a larger one is not what it claims to be.
+# Boot loader files are small (grubenv is 1 KiB); a larger one is not what it claims to be.
 READ_LIMIT = 64 * 1024
+# A distribution kernel's .config is about 300 KiB.
+CONFIG_LIMIT = 4 * 1024 * 1024
 
 
 # rpmvercmp (rpm lib/rpmvercmp.c) works on bytes and its isalnum is ASCII only, so
@@ -209,10 +211,7 @@ def _module_dirs(rootfs, warn):
             # Files, dangling links and links that loop are not kernels.
             if not rootfs.isdir(path):
                 continue
-            try:
-                name.encode('utf-8')
-            except UnicodeError:
-                # Bytes the file-system encoding could not decode: no fact key can carry them.
+            if not is_text(name):
                 warn('skipping %r under %s: the name does not decode as %s'
                      % (name, base, sys.getfilesystemencoding()))
                 continue
@@ -257,11 +256,14 @@ def _release_from_image(path):
     return None
 
 
-def _read_small_text(rootfs, path):
-    """Text of a small boot loader file, or None when it cannot be read."""
+def _read_small_text(rootfs, path, warn):
+    """Text of a small boot loader file, or None when it cannot be read (a warning unless it
+    is simply not there)."""
     try:
         return rootfs.read_text(path, READ_LIMIT)
-    except (OSError, RootPathError):
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            warn('cannot read %s: %s' % (path, exc))
         return None
 
 
@@ -276,10 +278,10 @@ def _grubby_default(runner):
     return _release_from_image(out) if rc == 0 and out.strip() else None
 
 
-def grubenv_value(rootfs, key):
+def grubenv_value(rootfs, key, warn):
     """A variable of the GRUB environment block (the first grubenv under root that sets it), or None."""
     for path in GRUBENV_PATHS:
-        text = _read_small_text(rootfs, path)
+        text = _read_small_text(rootfs, path, warn)
         if text is None:
             continue
         for line in text.splitlines():
@@ -289,7 +291,7 @@ def grubenv_value(rootfs, key):
     return None
 
 
-def read_bls_entries(rootfs):
+def read_bls_entries(rootfs, warn):
     """``{entry id: {key: [values in file order]}}`` of the BLS entries under root."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
@@ -299,7 +301,7 @@ def read_bls_entries(rootfs):
     for name in names:
         if not name.endswith('.conf') or name.startswith('.'):
             continue
-        text = _read_small_text(rootfs, posixpath.join(BLS_ENTRIES_DIR, name))
+        text = _read_small_text(rootfs, posixpath.join(BLS_ENTRIES_DIR, name), warn)
         if text is None:
             continue
         fields = {}
@@ -318,9 +320,9 @@ def bls_entry_release(fields):
     return release or fields.get('version', [None])[0]
 
 
-def _bls_entries(rootfs):
+def _bls_entries(rootfs, warn):
     """``{entry id: release or None}`` of the BLS entries under root."""
-    return dict((entry_id, bls_entry_release(fields)) for entry_id, fields in read_bls_entries(rootfs).items())
+    return dict((entry_id, bls_entry_release(fields)) for entry_id, fields in read_bls_entries(rootfs, warn).items())
 
 
 def _bls_entry_key(entry_id):
@@ -331,21 +333,22 @@ def _bls_entry_key(entry_id):
     return tuple(_release_key(part) for part in (parts + ['', ''])[:3])
 
 
-def find_default(rootfs, kernels, runner=None):
+def find_default(rootfs, kernels, runner=None, warn=None):
     """The kernel the next boot uses and how it was found: ``(release, source)``.
 
     Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
     running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
     (``saved_entry`` naming a BLS entry), ``bls`` (the entry grub lists first), ``newest``
     (the newest installed kernel, which Debian's GRUB boots by default). ``(None, None)``
-    when nothing tells.
+    when nothing tells. ``warn(msg)`` hears of boot loader files that exist but cannot be read.
     """
+    warn = warn or (lambda message: None)
     if runner is not None and rootfs.root == '/':
         release = _grubby_default(runner)
         if release in kernels:
             return release, 'grubby'
-    entries = _bls_entries(rootfs)
-    saved = grubenv_value(rootfs, 'saved_entry')
+    entries = _bls_entries(rootfs, warn)
+    saved = grubenv_value(rootfs, 'saved_entry', warn)
     if entries.get(saved) in kernels:
         return entries[saved], 'grubenv'
     if entries:
@@ -366,7 +369,7 @@ def gather_kernels(rootfs, warn, runner=None):
     """
     kernels = find_kernels(rootfs, warn)
     running = running_release(rootfs)
-    default, source = find_default(rootfs, kernels, runner)
+    default, source = find_default(rootfs, kernels, runner, warn)
     if running in kernels:
         kernels[running].running = True
     if default is not None:
@@ -384,11 +387,20 @@ def parse_kconfig(text):
     return config
 
 
-def read_kernel_config(rootfs, modules_dir):
-    """The kernel's config from its headers (build/.config, else include/config/auto.conf), or None."""
-    for name in ('build/.config', 'build/include/config/auto.conf'):
+def read_kernel_config(rootfs, warn, modules_dir):
+    """The kernel's config, or None: from its headers (build/.config, else
+    include/config/auto.conf), else where the kernel package keeps it (/boot/config-K; Fedora
+    and RHEL also /lib/modules/K/config), so kernels without headers have one too.
+
+    ``warn(msg)`` hears of a config that exists but cannot be read (too large, not a file).
+    """
+    release = posixpath.basename(modules_dir.rstrip('/'))
+    for path in (posixpath.join(modules_dir, 'build/.config'),
+                 posixpath.join(modules_dir, 'build/include/config/auto.conf'),
+                 '/boot/config-%s' % release, posixpath.join(modules_dir, 'config')):
         try:
-            return parse_kconfig(rootfs.read_text(posixpath.join(modules_dir, name)))
-        except (OSError, RootPathError):
-            continue
+            return parse_kconfig(rootfs.read_text(path, CONFIG_LIMIT))
+        except (OSError, RootPathError) as exc:
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
     return None

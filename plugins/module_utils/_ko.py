@@ -21,7 +21,8 @@ import struct
 import tempfile
 import zlib
 
-from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
+from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import read_module_signature
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
@@ -29,14 +30,20 @@ GZIP_MAGIC = b'\x1f\x8b'
 XZ_MAGIC = b'\xfd7zXZ\x00'
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 
-# Guards against a corrupt file or a decompression bomb; real modules are far smaller.
-MAX_MODULE_BYTES = 512 * 1024 * 1024
+# Guards against a corrupt file or a decompression bomb, before and after decompression: the
+# largest real modules (amdgpu, a DKMS-built nvidia) are 20 to 100 MiB.
+MAX_MODULE_BYTES = 256 * 1024 * 1024
+# Decompressed output is produced and checked in pieces of this size.
+INFLATE_CHUNK = 1024 * 1024
+SHF_COMPRESSED = 0x800
 # Drivers with many aliases have .modinfo sections of some 100 KiB; nothing needs more.
 MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
 ET_REL = 1
 SHT_NOBITS = 8
+# The size of a 64-bit ELF header, the larger of the two.
+ELF_HEADER_MAX = 64
 READERS = ('pyelftools', 'kmod')
 
 
@@ -52,10 +59,11 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'versions', 'has_versions',
-                 'elf_class', 'machine', 'little_endian', 'exports')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
-                 has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None):
+                 has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None,
+                 signature=None):
         self.name = name
         self.vermagic = vermagic
         self.depends = list(depends or [])
@@ -70,6 +78,8 @@ class ModuleInfo:
         self.little_endian = little_endian
         # Symbols the module exports (from __ksymtab_strings); None when the reader cannot tell.
         self.exports = exports
+        # The appended signature (_module_signature.ModuleSignature), None when not read.
+        self.signature = signature
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
@@ -86,76 +96,97 @@ def _load_elffile():
     return ELFFile
 
 
-def _check_size(size, path):
-    if size > MAX_MODULE_BYTES:
-        raise KoError('%s: larger than %d bytes, not a kernel module' % (path, MAX_MODULE_BYTES))
+def _too_large(path, limit, what='larger'):
+    return KoError('%s: %s than %d bytes, more than any real file of its kind' % (path, what, limit))
 
 
-def _limited(data, path):
-    _check_size(len(data), path)
-    return data
+def _inflate(decompressor, errors, data, kind, path, limit, check_start=None):
+    """Output of a zlib/lzma/zstd-style decompressor, made piece by piece.
 
-
-def _inflate(decompressor, errors, data, kind, path):
-    """Output of a zlib/lzma-style decompressor, refusing bombs and cut-off streams."""
+    Stops as soon as the output passes ``limit`` bytes, or when ``check_start(first piece)``
+    raises (a module whose first bytes are not an ELF header), so a bomb costs one piece or
+    ``limit`` bytes, never its full size. Refuses corrupt and cut-off streams.
+    """
+    output = bytearray()
+    pending = data
     try:
-        plain = decompressor.decompress(data, MAX_MODULE_BYTES + 1)
+        while not decompressor.eof:
+            piece = decompressor.decompress(pending, INFLATE_CHUNK)
+            # zlib keeps unread input in unconsumed_tail; lzma and zstd keep it themselves.
+            pending = getattr(decompressor, 'unconsumed_tail', b'')
+            if check_start is not None and piece and not output:
+                check_start(piece)
+            output += piece
+            if len(output) > limit:
+                raise _too_large(path, limit, 'decompresses to more')
+            if not piece and not pending and getattr(decompressor, 'needs_input', True):
+                break
     except errors as exc:
         raise KoError('%s: cannot decompress %s data: %s' % (path, kind, exc))
-    _check_size(len(plain), path)
     if not decompressor.eof:
         raise KoError('%s: cannot decompress %s data: the stream ends early' % (path, kind))
-    return plain
+    return bytes(output)
 
 
-def _gunzip(data, path):
-    return _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), zlib.error, data, 'gzip', path)
+def _gunzip(data, path, limit, check_start):
+    return _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), zlib.error, data, 'gzip', path, limit, check_start)
 
 
-def _unxz(data, path):
+def _unxz(data, path, limit, check_start):
     try:
         import lzma
     except ImportError:
         raise KoUnreadableHere('%s: cannot decompress xz data: Python lacks the lzma module' % path)
-    return _inflate(lzma.LZMADecompressor(), lzma.LZMAError, data, 'xz', path)
+    return _inflate(lzma.LZMADecompressor(), lzma.LZMAError, data, 'xz', path, limit, check_start)
 
 
-def decompress(data, path):
+def decompress(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     """The bytes inside gzip or xz ``data`` (``data`` itself otherwise), told apart by magic bytes.
 
-    Bounded against decompression bombs; raises KoError for corrupt or cut-off streams.
+    At most ``limit`` bytes of output, made piece by piece (see _inflate); raises KoError
+    for corrupt, cut-off or too large streams.
     """
     if data.startswith(GZIP_MAGIC):
-        return _gunzip(data, path)
+        return _gunzip(data, path, limit, check_start)
     if data.startswith(XZ_MAGIC):
-        return _unxz(data, path)
+        return _unxz(data, path, limit, check_start)
     return data
 
 
-def _unzstd_in_python(data, path):
+def _unzstd_in_python(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     """Decompressed data through a Python zstd library, or None when there is none."""
     try:
         from compression import zstd  # Python 3.14+
     except ImportError:
         pass
     else:
-        return _inflate(zstd.ZstdDecompressor(), zstd.ZstdError, data, 'zstd', path)
+        return _inflate(zstd.ZstdDecompressor(), zstd.ZstdError, data, 'zstd', path, limit, check_start)
     try:
         import zstandard
     except ImportError:
         return None
+    output = bytearray()
     try:
-        plain = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(MAX_MODULE_BYTES + 1)
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+        while True:
+            piece = reader.read(INFLATE_CHUNK)
+            if not piece:
+                break
+            if check_start is not None and not output:
+                check_start(piece)
+            output += piece
+            if len(output) > limit:
+                raise _too_large(path, limit, 'decompresses to more')
     except zstandard.ZstdError as exc:
         raise KoError('%s: cannot decompress zstd data: %s' % (path, exc))
-    if not plain:
+    if not output:
         # A cut-off frame reads as nothing here; partial output fails the ELF checks later.
         raise KoError('%s: cannot decompress zstd data: the stream ends early' % path)
-    return _limited(plain, path)
+    return bytes(output)
 
 
-def _elf_header(data, path):
-    """(elf_class, little_endian) of a relocatable ELF image whose section table is complete."""
+def _elf_fields(data, path):
+    """(elf_class, little_endian, end of the section table) from the start of an ELF image."""
     if not data:
         raise KoError('%s: empty file' % path)
     if not data.startswith(ELF_MAGIC):
@@ -174,7 +205,24 @@ def _elf_header(data, path):
         raise KoError('%s: ELF type %d, a kernel module is a relocatable object' % (path, e_type))
     if not e_shoff:
         raise KoError('%s: ELF file without section headers' % path)
-    table_end = e_shoff + e_shentsize * e_shnum
+    return elf_class, little_endian, e_shoff + e_shentsize * e_shnum
+
+
+def _module_start_checker(path):
+    """A check_start for decompressing a module: its first bytes must be an ELF header whose
+    section table ends within MAX_MODULE_BYTES, else decompression stops there."""
+    def check(head):
+        if len(head) >= ELF_HEADER_MAX:
+            table_end = _elf_fields(head, path)[2]
+            if table_end > MAX_MODULE_BYTES:
+                raise KoError('%s: its ELF header puts the section table at byte %d, past the %d bytes '
+                              'a module may have' % (path, table_end, MAX_MODULE_BYTES))
+    return check
+
+
+def _elf_header(data, path):
+    """(elf_class, little_endian) of a relocatable ELF image whose section table is complete."""
+    elf_class, little_endian, table_end = _elf_fields(data, path)
     if table_end > len(data):
         raise KoError('%s: truncated: section headers end at byte %d, the file has %d'
                       % (path, table_end, len(data)))
@@ -274,6 +322,20 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
+def _check_section(section, name, file_size, path):
+    """Refuse a section whose data would not come from the file's own bytes, before pyelftools
+    makes it: SHT_NOBITS (zeros of any claimed size) and SHF_COMPRESSED (inflated to any
+    claimed size) are not what the kernel's loader reads either."""
+    if section['sh_type'] == 'SHT_NOBITS':
+        raise KoError('%s: section %s claims %d bytes but has none in the file (SHT_NOBITS)'
+                      % (path, name, section['sh_size']))
+    if section['sh_flags'] & SHF_COMPRESSED:
+        raise KoError('%s: section %s is compressed (SHF_COMPRESSED), which the kernel\'s loader does not read'
+                      % (path, name))
+    if section['sh_offset'] + section['sh_size'] > file_size:
+        raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
+
+
 def _read_with_elftools(elffile, data, path, elf_class, little_endian):
     wanted = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
     try:
@@ -283,8 +345,7 @@ def _read_with_elftools(elffile, data, path, elf_class, little_endian):
             section = elf.get_section_by_name(name)
             if section is None:
                 continue
-            if section['sh_type'] != 'SHT_NOBITS' and section['sh_offset'] + section['sh_size'] > len(data):
-                raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
+            _check_section(section, name, len(data), path)
             sections[name] = section.data()
         machine = elf['e_machine']
     except KoError:
@@ -358,79 +419,87 @@ class KoReader:
     def read(self, path):
         """ModuleInfo of the module file at in-root ``path``; raises KoError.
 
-        Results (and errors) are cached per resolved host path, so every weak link to one
-        build costs one read.
+        Results (and errors) are cached per resolved in-root path, so every weak link to one
+        build costs one read. Whatever goes wrong while reading one file, even an unexpected
+        error or running out of memory, is a KoError about that file.
         """
         try:
-            host = self.rootfs.real(path)
-        except RootPathError as exc:
+            canonical = self.rootfs.resolve(path)
+        except (OSError, RootPathError) as exc:
             raise KoError('%s: %s' % (path, exc))
-        return remembered(self._cache, host, lambda key: self._read(path, key), KoError)
+        return remembered(self._cache, canonical, lambda key: self._read_guarded(path), KoError)
 
-    def _read(self, path, host):
+    def _read_guarded(self, path):
+        try:
+            return self._read(path)
+        except KoError:
+            raise
+        except MemoryError:
+            raise KoError('%s: ran out of memory while reading it' % path)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise KoError('%s: unexpected error while reading it (%s: %s)' % (path, type(exc).__name__, exc))
+
+    def _read(self, path):
         if self.name is None:
             raise KoUnreadableHere('%s: no module reader: install pyelftools, or kmod (modinfo, modprobe)' % path)
         try:
-            raw = self.rootfs.read_bytes(path, MAX_MODULE_BYTES + 1)
+            raw = self.rootfs.read_bytes(path, MAX_MODULE_BYTES)
         except (OSError, IOError, RootPathError) as exc:
             raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-        data = self._decompress(_limited(raw, path), path, host)
+        data = self._decompress(raw, path)
+        del raw
         elf_class, little_endian = _elf_header(data, path)
         if self.name == 'pyelftools':
             if self._elffile is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
-            return _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
-        info = self._read_with_kmod(path, host, data, data is raw)
-        info.elf_class = elf_class
-        info.little_endian = little_endian
-        try:
-            info.exports = exported_symbols(section_data(data, '__ksymtab_strings', elf_class, little_endian))
-        except KoError as exc:
-            raise KoError('%s: %s' % (path, exc))
+            info = _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
+        else:
+            info = self._read_with_kmod(path, data)
+            info.elf_class = elf_class
+            info.little_endian = little_endian
+            try:
+                info.exports = exported_symbols(section_data(data, '__ksymtab_strings', elf_class, little_endian))
+            except KoError as exc:
+                raise KoError('%s: %s' % (path, exc))
+        info.signature = read_module_signature(data)
         return info
 
-    def _decompress(self, data, path, host):
+    def _decompress(self, data, path):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""
         if data.startswith(ZSTD_MAGIC):
-            return self._unzstd(data, path, host)
-        return decompress(data, path)
+            return self._unzstd(data, path)
+        return decompress(data, path, check_start=_module_start_checker(path))
 
-    def _unzstd(self, data, path, host):
-        plain = _unzstd_in_python(data, path)
+    def _unzstd(self, data, path):
+        plain = _unzstd_in_python(data, path, check_start=_module_start_checker(path))
         if plain is not None:
             return plain
         command = self._command('zstd')
         if command is None:
             raise KoUnreadableHere('%s: cannot decompress zstd data: neither the zstd command nor a Python '
                                    'zstd library (compression.zstd, zstandard) is available' % path)
-        # Through a file: runners return text, and the output must stay bytes.
-        workdir = tempfile.mkdtemp(prefix='kabi-ko-')
-        try:
-            output = os.path.join(workdir, 'module.ko')
-            rc, dummy, err = self._runner([command, '-d', '-q', '-f', '-o', output, host])
-            if rc != 0:
-                raise KoError('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
-            _check_size(os.path.getsize(output), path)
-            with open(output, 'rb') as handle:
-                return handle.read()
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        # The bytes already read go in through a pipe and come out through one, at most
+        # MAX_MODULE_BYTES of them: zstd never opens a path itself, nor writes a file.
+        rc, plain, err = run_bounded([command, '-d', '-q', '-c'], data, MAX_MODULE_BYTES)
+        if rc is None:
+            raise _too_large(path, MAX_MODULE_BYTES, 'decompresses to more')
+        if rc != 0:
+            raise KoError('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
+        return plain
 
-    def _read_with_kmod(self, path, host, data, untouched):
+    def _read_with_kmod(self, path, data):
         modinfo, modprobe = self._command('modinfo'), self._command('modprobe')
         if not (modinfo and modprobe):
             raise KoUnreadableHere('%s: the kmod commands modinfo and modprobe are not available%s'
                                    % (path, '' if self._runner else ' (no command runner)'))
-        workdir = None
-        target = host
-        if not (untouched and host.endswith('.ko')):
-            # kmod takes a file only by a .ko* name and is often built without zlib
-            # (Debian): hand it the plain ELF image under a .ko name.
-            workdir = tempfile.mkdtemp(prefix='kabi-ko-')
-            target = os.path.join(workdir, 'module.ko')
+        # kmod takes a file only by a .ko* name, is often built without zlib (Debian), and
+        # would follow the path's links itself: it gets the bytes already read, as a plain
+        # ELF image in a private directory.
+        workdir = tempfile.mkdtemp(prefix='kabi-ko-')
+        target = os.path.join(workdir, 'module.ko')
+        try:
             with open(target, 'wb') as handle:
                 handle.write(data)
-        try:
             rc, out, err = self._runner([modinfo, '-0', target])
             if rc != 0 and not _is_missing_section(err):
                 raise KoError('%s: modinfo failed: %s' % (path, err.strip() or 'exit %d' % rc))
@@ -440,8 +509,7 @@ class KoReader:
             if rc != 0 and not _is_missing_section(err):
                 raise KoError('%s: modprobe --dump-modversions failed: %s' % (path, err.strip() or 'exit %d' % rc))
         finally:
-            if workdir:
-                shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
         versions = []
         for line in out.splitlines() if rc == 0 else []:
             crc, dummy, symbol = line.partition('\t')

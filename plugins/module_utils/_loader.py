@@ -261,10 +261,13 @@ def resolve(kernel, modules):
             candidates[key] = info
     signatures = dict((key, _signature(kernel, info)) for key, info in candidates.items())
     if kernel.exports is None:
-        verdicts = dict.fromkeys(candidates)
+        verdicts = loaded = dict.fromkeys(candidates)
     else:
+        # kABI alone, as if every signature were accepted; then what really loads, where modules
+        # the signature check refuses export nothing to the others.
+        verdicts = _SymbolResolution(kernel, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
-        verdicts = _SymbolResolution(kernel, candidates, refused).run()
+        loaded = _SymbolResolution(kernel, candidates, refused).run() if refused else verdicts
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None
@@ -272,6 +275,10 @@ def resolve(kernel, modules):
             decisions[key] = Decision('incompatible', True, kabi, signature, _why_not(verdict))
         elif refusal:
             decisions[key] = Decision('rejected', signature_certain, kabi, signature, refusal)
+        elif verdict is not None and not loaded[key].compatible:
+            decisions[key] = Decision('rejected', True, kabi, signature,
+                                      'needs %s from modules the signature check refuses'
+                                      % ', '.join(loaded[key].missing))
         elif verdict is None and kernel.exports_damaged:
             decisions[key] = Decision('broken', False, None, signature, 'the kernel\'s symvers cannot be read')
         else:

@@ -19,7 +19,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SymversError, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import read_kernel_config
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 DEPMOD_DIRS = ('/etc/depmod.d', '/run/depmod.d', '/usr/local/lib/depmod.d', '/lib/depmod.d', '/usr/lib/depmod.d')
 BUILTIN = 'built-in'
@@ -27,6 +27,13 @@ BUILTIN = 'built-in'
 DEFAULT_SEARCH = ('updates', BUILTIN)
 # Out-of-tree locations dkms installs into (RHEL extra/, SUSE updates/, Debian updates/dkms/).
 OUT_OF_TREE_DIRS = ('updates', 'extra')
+# depmod.d files are a few lines each.
+DEPMOD_CONF_LIMIT = 256 * 1024
+# A distribution kernel's modules.order lists some 6,000 modules in about 400 KiB.
+LISTING_LIMIT = 4 * 1024 * 1024
+# More module files than a kernel has modules under one directory is worth a word; they are
+# all read anyway.
+SANE_MODULE_COUNT = 20000
 
 
 class WeakLink:
@@ -56,7 +63,7 @@ def read_search_order(rootfs, warn):
     search = []
     for name in sorted(chosen):
         try:
-            text = rootfs.read_text(chosen[name], limit=256 * 1024)
+            text = rootfs.read_text(chosen[name], DEPMOD_CONF_LIMIT)
         except (OSError, RootPathError) as exc:
             warn('cannot read %s: %s' % (chosen[name], exc))
             continue
@@ -76,14 +83,28 @@ def rank(relative_path, search):
 
 
 def _module_files(rootfs, warn, top):
-    """(module name, in-root path) of every module file or link below ``top``, if it is a directory."""
+    """(module name, in-root path) of every module file or link below ``top``, if it is a directory.
+
+    Names that are not valid text are skipped with a warning: no fact can carry them.
+    """
     if not rootfs.isdir(top):
         return []
     paths, errors = rootfs.walk_files(top)
     for path, exc in errors:
         warn('cannot read %s: %s' % (path, exc))
-    named = ((module_name(posixpath.basename(path)), path) for path in paths)
-    return [(name, path) for name, path in named if name]
+    found = []
+    for path in paths:
+        name = module_name(posixpath.basename(path))
+        if not name:
+            continue
+        if not is_text(path):
+            warn('skipping %r: the name is not valid UTF-8' % path)
+            continue
+        found.append((name, path))
+    if len(found) > SANE_MODULE_COUNT:
+        warn('%s holds %d module files, more than any kernel has modules (%d); all are read, which takes time'
+             % (top, len(found), SANE_MODULE_COUNT))
+    return found
 
 
 def read_weak_links(rootfs, warn, modules_dir):
@@ -119,13 +140,19 @@ def read_out_of_tree(rootfs, warn, modules_dir):
     return found
 
 
-def read_in_tree_names(rootfs, modules_dir):
-    """{normalized name: relative path} of the kernel's own modules (modules.order/.builtin)."""
+def read_in_tree_names(rootfs, warn, modules_dir):
+    """{normalized name: relative path} of the kernel's own modules (modules.order/.builtin).
+
+    ``warn(msg)`` hears of a listing that exists but cannot be read (too large, not a file).
+    """
     names = {}
     for listing in ('modules.builtin', 'modules.order'):
+        path = posixpath.join(modules_dir, listing)
         try:
-            text = rootfs.read_text(posixpath.join(modules_dir, listing))
-        except (OSError, RootPathError):
+            text = rootfs.read_text(path, LISTING_LIMIT)
+        except (OSError, RootPathError) as exc:
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
             continue
         for line in text.splitlines():
             line = line.strip()
@@ -170,12 +197,12 @@ class KernelTree:
 
     @property
     def in_tree(self):
-        return self._once('in_tree', lambda: read_in_tree_names(self.rootfs, self.kernel.modules_dir))
+        return self._once('in_tree', lambda: read_in_tree_names(self.rootfs, self.warn, self.kernel.modules_dir))
 
     @property
     def config(self):
         """The headers' config as a dict, or None when the headers have none."""
-        return self._once('config', lambda: read_kernel_config(self.rootfs, self.kernel.modules_dir))
+        return self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))
 
     def read_symvers(self):
         """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned).

@@ -3,10 +3,13 @@
 """Static reading of shell variable assignments (dkms.conf, framework.conf).
 
 dkms sources these files in bash. Running them to learn their values would execute
-third-party code as root, so they are read as text: literal assignments and simple
-``$VAR``/``${VAR}`` expansions are understood; anything that depends on shell logic
-(conditionals, functions, command substitution, other expansions) makes the variable
-*unknown*, which callers report as null rather than guess.
+third-party code as root, so they are read as text, the way bash would parse them:
+words, quoting and escapes, ``;``/``&&``/``||``/pipelines, compound commands, functions,
+here-documents. Assignments (``=``, ``+=``, ``=()``, ``NAME[i]=``, ``declare``/``export``)
+and ``$VAR``/``${VAR}``/``${VAR[i]}``/``${VAR[@]}`` of static values are followed; what
+shell logic decides (a branch, a loop, a function call, command substitution, ``eval``,
+``source`` of another file) makes only the variables it could change *unknown*, which
+callers report as null rather than guess. One pass over the text: linear in its size.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,37 +19,96 @@ __metaclass__ = type
 import re
 
 UNKNOWN = object()
+_ABSENT = object()
 
-_ASSIGNMENT = re.compile(r'^(?:(?:export|readonly|typeset|declare|local)\s+(?:-[a-zA-Z]+\s+)*)?'
-                         r'([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?(\+?)=(.*)$')
-_OPENERS = re.compile(r'^(if|case|for|while|until|select)\b|^\{|^\(|'
-                      r'^(function\s+)?[A-Za-z_][A-Za-z0-9_]*\s*(\(\s*\))?\s*\{')
-# A function header whose `{` comes on the next line: that line opens the block.
-_FUNCTION_HEADER = re.compile(r'^(function\s+[A-Za-z_][A-Za-z0-9_]*\s*(\(\s*\))?|[A-Za-z_][A-Za-z0-9_]*\s*\(\s*\))\s*$')
-_CLOSERS = re.compile(r'^(fi|esac|done|\}|\))\s*(;.*|#.*)?$')
-# Commands that can change variables in ways a static reader cannot follow.
-_OPAQUE_COMMANDS = re.compile(r'^((source|eval|set|unset|read|mapfile|readarray|let|shopt)\b|\.(\s|$))')
-# Any NAME= or NAME[i]= a line may assign: at its start, after a separator or a case pattern.
-_ANY_ASSIGNMENT = re.compile(r'(?:^|[\s;&|()])([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?\+?=')
-_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
+_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
+_NAME_AT = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
+_BRACED_REFERENCE = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[(@|\*|[0-9]+)\])?\Z')
+_BRACED_ASSIGNMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?:?=')
+_SUBSCRIPT_OPEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\[')
+_SUBSCRIPTED_NAME = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\[')
+_ELEMENT_INDEX = re.compile(r'\[([^\]]*)\]=')
+_OCTAL_ESCAPE = re.compile(r'[0-7]{1,3}')
+_ARITHMETIC_ASSIGNS = re.compile(r'(^|[^=!<>])=($|[^=])|\+\+|--')
+_PLAIN = re.compile(r'[^ \t\n;&|()<>\\\'"$`]+')
+_PLAIN_QUOTED = re.compile(r'[^\\$`"]+')
+_OPERATORS = {';': (';;&', ';;', ';&'), '&': ('&&', '&>>', '&>'), '|': ('||', '|&'),
+              '<': ('<<<', '<<-', '<<', '<&', '<>'), '>': ('>>', '>&', '>|')}
+# Compound commands nested deeper than this are read as "anything may change".
+NESTING_LIMIT = 40
+_ASSIGNMENT_PREFIX = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?(\+?)=')
+_METACHARACTERS = ' \t\n;&|()<>'
+_SPECIAL_PARAMETERS = '@*#?-$!0123456789'
+_DECLARATIONS = ('declare', 'typeset', 'local', 'export', 'readonly')
+# Builtins that can change variables in ways a static reader does not follow.
+_OPAQUE_BUILTINS = ('eval', 'set', 'read', 'mapfile', 'readarray', 'let', 'shopt', 'getopts', 'exec',
+                    'exit', 'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
+# Reserved words that only close or continue a compound command: elsewhere bash stops on them.
+_CLOSERS = ('then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}')
+_RESERVED = ('if', 'then', 'elif', 'else', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do',
+             'done', 'function', '{', '}', '!', '[[', ']]', 'time', 'in')
+_ANSI_ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', 'a': '\a', 'b': '\b', 'f': '\f', 'v': '\v', 'e': '\x1b',
+                 'E': '\x1b', '\\': '\\', "'": "'", '"': '"', '?': '?'}
+
+
+class ShellSyntaxError(ValueError):
+    """Bash would stop sourcing the file here."""
 
 
 class ShellVars:
     """Values of the scalar and array variables a shell fragment assigns."""
 
-    def __init__(self, preset=None):
-        self.scalars = dict(preset or {})
+    def __init__(self, preset=None, unset=()):
+        """``preset``: {name: value, or {index: value} for an array}; ``unset``: names known unset."""
+        self.scalars = {}
         self.arrays = {}
+        for name, value in (preset or {}).items():
+            if isinstance(value, dict):
+                self.arrays[name] = dict(value)
+            else:
+                self.scalars[name] = value
         # True once the file ran a command that may set any variable (source, eval...).
         self.opaque = False
+        # Names known to be unset (bash expands them to ''), rather than left to the environment.
+        self.settled = set(unset)
+        # {name: state before} of the line being read, to undo when bash would not run it.
+        self.journal = None
+        self._opaque_before = False
+
+    def _save(self, name):
+        journal = self.journal
+        if journal is not None and name not in journal:
+            array = self.arrays.get(name)
+            journal[name] = (self.scalars.get(name, _ABSENT), dict(array) if array is not None else None,
+                             name in self.settled)
+
+    def begin_line(self):
+        """Start recording the changes of one line."""
+        self.journal = {}
+        self._opaque_before = self.opaque
+
+    def roll_back(self):
+        """Undo the changes of the current line."""
+        for name, (scalar, array, settled) in (self.journal or {}).items():
+            self.scalars.pop(name, None)
+            self.arrays.pop(name, None)
+            self.settled.discard(name)
+            if scalar is not _ABSENT:
+                self.scalars[name] = scalar
+            if array is not None:
+                self.arrays[name] = array
+            if settled:
+                self.settled.add(name)
+        if self.journal is not None:
+            self.opaque = self._opaque_before
+        self.journal = None
 
     def get(self, name):
         """The value, None when never assigned, UNKNOWN when shell logic decides it."""
         if name in self.scalars:
             return self.scalars[name]
-        if name in self.arrays and 0 in self.arrays[name]:
-            value = self.arrays[name][0]
-            return value
+        if name in self.arrays:
+            return self.arrays[name].get(0)
         return UNKNOWN if self.opaque else None
 
     def get_array(self, name):
@@ -55,198 +117,1056 @@ class ShellVars:
             return self.arrays[name]
         if name in self.scalars:
             value = self.scalars[name]
-            return value if value is UNKNOWN else {0: value}
+            return value if value is UNKNOWN or value is None else {0: value}
         return UNKNOWN if self.opaque else None
 
+    def expand(self, name, index=None):
+        """What ``$name`` (``${name[index]}``, index '@'/'*' for all) expands to, or UNKNOWN."""
+        elements = self.get_array(name)
+        if elements is UNKNOWN:
+            return UNKNOWN
+        if elements is None:
+            return '' if name in self.settled else UNKNOWN
+        if index in ('@', '*'):
+            values = [elements[key] for key in sorted(elements)]
+            return UNKNOWN if UNKNOWN in values else values
+        value = elements.get(index or 0, '')
+        return '' if value is None else value
 
-def _split_value(text):
-    """Split ``text`` into the assigned word and what follows it on the line.
+    def forget(self, name):
+        self._save(name)
+        self.scalars[name] = UNKNOWN
+        self.arrays.pop(name, None)
+        self.settled.discard(name)
 
-    Returns (parts, rest) where parts is a list of (quote, chunk) with quote one of
-    '', '"', "'"; or (None, text) when the word is not well formed.
-    """
-    parts = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char in ' \t;&|':
-            break
-        if char == "'":
-            end = text.find("'", i + 1)
-            if end < 0:
-                return None, text
-            parts.append(("'", text[i + 1:end]))
-            i = end + 1
-        elif char == '"':
-            j = i + 1
-            chunk = []
-            while j < len(text) and text[j] != '"':
-                if text[j] == '\\' and j + 1 < len(text) and text[j + 1] in '"\\$`':
-                    # An escaped character is literal: keep it out of the expansion.
-                    parts.append(('"', ''.join(chunk)))
-                    parts.append(("'", text[j + 1]))
-                    chunk = []
-                    j += 2
-                    continue
-                chunk.append(text[j])
-                j += 1
-            if j >= len(text):
-                return None, text
-            parts.append(('"', ''.join(chunk)))
-            i = j + 1
-        elif char == '\\' and i + 1 < len(text):
-            parts.append(("'", text[i + 1]))
-            i += 2
-        else:
-            j = i
-            while j < len(text) and text[j] not in ' \t;&|\'"\\':
-                j += 1
-            parts.append(('', text[i:j]))
-            i = j
-    return parts, text[i:]
+    def unset(self, name, index=None):
+        self._save(name)
+        if index is not None:
+            elements = self.get_array(name)
+            if elements is UNKNOWN:
+                return
+            if elements:
+                self.arrays[name] = dict(elements)
+                self.scalars.pop(name, None)
+                self.arrays[name].pop(index, None)
+            return
+        self.scalars[name] = None
+        self.arrays.pop(name, None)
+        self.settled.add(name)
+
+    def make_opaque(self):
+        """After source/eval/set..., any variable may hold anything."""
+        for name in list(self.settled):
+            self._save(name)
+        self.opaque = True
+        self.settled.clear()
+        for name in list(self.scalars) + list(self.arrays):
+            self.forget(name)
+
+    def assign(self, name, index, value, append):
+        """``name[index]=value`` (index None: the scalar or element 0); ``append`` for ``+=``."""
+        self._save(name)
+        if index is None and name not in self.arrays:
+            if append:
+                old = self.expand(name)
+                value = UNKNOWN if old is UNKNOWN or value is UNKNOWN else old + value
+            self.scalars[name] = value
+            self.settled.discard(name)
+            return
+        elements = self.get_array(name)
+        if elements is UNKNOWN:
+            return
+        elements = dict(elements or {})
+        key = 0 if index is None else index
+        if append:
+            old = elements.get(key, '')
+            value = UNKNOWN if old is UNKNOWN or value is UNKNOWN else old + value
+        elements[key] = value
+        self.scalars.pop(name, None)
+        self.arrays[name] = elements
+
+    def assign_array(self, name, entries, append):
+        """``name=(...)`` / ``name+=(...)`` with ``entries`` a list of (index or None, value)."""
+        self._save(name)
+        if entries is UNKNOWN:
+            self.forget(name)
+            return
+        elements = self.get_array(name) if append else {}
+        if elements is UNKNOWN:
+            return
+        elements = dict(elements or {})
+        following = max(elements) + 1 if elements else 0
+        for index, value in entries:
+            index = following if index is None else index
+            elements[index] = value
+            following = index + 1
+        self.scalars.pop(name, None)
+        self.settled.discard(name)
+        self.arrays[name] = elements
 
 
-def _expand(parts, variables):
-    """Join the word's parts, expanding simple variables; UNKNOWN when not static."""
+class _Part:
+    """One piece of a word: literal text, a variable expansion, or something not static."""
+
+    __slots__ = ('kind', 'text', 'quoted', 'index')
+
+    def __init__(self, kind, text, quoted, index=None):
+        self.kind = kind        # 'lit', 'var' or 'unknown'
+        self.text = text        # the literal text, or the variable's name
+        self.quoted = quoted
+        self.index = index      # var: None, an int, '@' or '*'
+
+
+class _Word:
+    __slots__ = ('parts', 'raw')
+
+    def __init__(self, parts, raw):
+        self.parts = parts
+        self.raw = raw
+
+    def literal(self):
+        """The word's text when it is one plain unquoted literal (keywords, names), else None."""
+        if len(self.parts) == 1 and self.parts[0].kind == 'lit' and not self.parts[0].quoted:
+            return self.parts[0].text
+        return None
+
+
+def _word_value(word, variables):
+    """The word's value as an assignment computes it (no splitting, no globbing), or UNKNOWN."""
     out = []
-    for quote, chunk in parts:
-        if quote == "'":
-            out.append(chunk)
+    for position, part in enumerate(word.parts):
+        if part.kind == 'unknown':
+            return UNKNOWN
+        if part.kind == 'lit':
+            if not part.quoted and position == 0 and part.text.startswith('~'):
+                return UNKNOWN  # tilde expansion: $HOME
+            out.append(part.text)
             continue
-        if '`' in chunk or '$(' in chunk:
+        value = variables.expand(part.text, part.index)
+        if value is UNKNOWN:
             return UNKNOWN
-        if not quote and any(c in chunk for c in '*?[]{}~'):
-            # Globbing and brace expansion depend on the file system or shell options.
-            if not re.match(r'^[^*?\[\]~]*$', _VARIABLE.sub('', chunk)):
-                return UNKNOWN
-        pos = 0
-        for match in _VARIABLE.finditer(chunk):
-            out.append(chunk[pos:match.start()])
-            value = variables.get(match.group(1) or match.group(2))
-            if value is UNKNOWN or value is None:
-                # An unset variable expands to '' in bash, but dkms.conf files rely on
-                # variables dkms sets (kernelver...), so the value is not static.
-                return UNKNOWN
-            out.append(value)
-            pos = match.end()
-        rest = chunk[pos:]
-        if '$' in rest:
-            return UNKNOWN
-        out.append(rest)
+        out.append(' '.join(value) if isinstance(value, list) else value)
     return ''.join(out)
 
 
-def _logical_lines(text):
-    if text.startswith(u'\ufeff'):
-        text = text[1:]
-    text = text.replace('\r\n', '\n').replace('\r', '\n')
-    pending = ''
-    for line in text.split('\n'):
-        is_comment = not pending and line.lstrip().startswith('#')
-        if line.endswith('\\') and not line.endswith('\\\\') and not is_comment:
-            pending += line[:-1]
-            continue
-        yield (pending + line).strip()
-        pending = ''
-    if pending:
-        yield pending.strip()
+def _word_fields(word, variables):
+    """The fields a word expands to as a command argument or array element, or UNKNOWN.
 
-
-def _parse_array_literal(body, variables):
-    """Values of ``(a "b c" d)``; UNKNOWN when it is not a plain list of words."""
-    values = []
-    rest = body.strip()
-    while rest:
-        if rest.startswith('['):
-            return UNKNOWN  # ([3]=x) explicit indices: rare, not worth guessing
-        parts, rest = _split_value(rest)
-        if parts is None or rest[:1] not in ('', ' ', '\t'):
+    Unquoted expansions are split on blanks; unquoted glob or brace characters would depend
+    on the file system, so they make the word unknown.
+    """
+    fields = []
+    current = None
+    for position, part in enumerate(word.parts):
+        if part.kind == 'unknown':
             return UNKNOWN
-        value = _expand(parts, variables)
+        if part.kind == 'lit':
+            if not part.quoted and (any(c in part.text for c in '*?[') or
+                                    ('{' in part.text and '}' in part.text) or
+                                    (position == 0 and part.text.startswith('~'))):
+                return UNKNOWN
+            if part.quoted or part.text:
+                current = (current or '') + part.text
+            continue
+        value = variables.expand(part.text, part.index)
+        if value is UNKNOWN or (not part.quoted and variables.get('IFS') is not None):
+            return UNKNOWN
+        values = value if isinstance(value, list) else [value]
+        if part.quoted and part.index == '*':
+            values = [' '.join(values)]
+        for number, item in enumerate(values):
+            if number:
+                fields.append(current or '')
+                current = None
+            if part.quoted:
+                current = (current or '') + item
+                continue
+            if any(c in item for c in '*?['):
+                return UNKNOWN
+            pieces = item.split()
+            if not pieces:
+                continue
+            if item[:1] in ' \t\n' and current is not None:
+                fields.append(current)
+                current = None
+            for piece in pieces[:-1]:
+                fields.append((current or '') + piece)
+                current = None
+            current = (current or '') + pieces[-1]
+            if item[-1:] in ' \t\n':
+                fields.append(current)
+                current = None
+    if current is not None:
+        fields.append(current)
+    return fields
+
+
+class _Effects:
+    """Where a command's effects go: the variables, a function's record, or nowhere."""
+
+    def __init__(self, variables=None, conditional=False):
+        self.variables = variables      # None: a subshell or a function body
+        self.conditional = conditional
+        self.names = set()              # names a function body may assign
+        self.opaque = False             # the function body may change anything
+
+    def branch(self):
+        """The effects of commands that may or may not run."""
+        if self.variables is None or self.conditional:
+            return self
+        effects = _Effects(self.variables, True)
+        return effects
+
+    def touch(self, name):
+        self.names.add(name)
+        if self.variables is not None and self.conditional:
+            self.variables.forget(name)
+
+    def forget(self, name):
+        """``name`` changes to a value not known here, whether or not the commands are conditional."""
+        self.names.add(name)
+        if self.variables is not None:
+            self.variables.forget(name)
+
+    def make_opaque(self):
+        self.opaque = True
+        if self.variables is not None:
+            self.variables.make_opaque()
+
+    @property
+    def applies(self):
+        return self.variables is not None and not self.conditional
+
+
+class _Parser:
+    """Bash's grammar, as far as needed to tell which assignments run unconditionally."""
+
+    def __init__(self, text, variables, source):
+        self.text = text
+        self.pos = 0
+        self.variables = variables
+        self.source = source
+        self.functions = {}
+        self.heredocs = []
+        self.side_effects = []          # names the current command's ${X:=...} may assign
+        self.returned = False           # a `return` may have ended the file already
+        self.depth = 0
+        self.status = None              # exit status of the last command: 0, 1, or None (unknown)
+        self.line_start = True
+
+    # -- characters and tokens --------------------------------------------------------
+
+    def peek(self, offset=0):
+        index = self.pos + offset
+        return self.text[index] if index < len(self.text) else ''
+
+    def skip_blanks(self, newlines=False):
+        """Skip blanks, line continuations and comments (and newlines when asked)."""
+        text = self.text
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char in ' \t':
+                self.pos += 1
+            elif char == '\\' and self.peek(1) == '\n':
+                self.pos += 2
+            elif char == '#':
+                end = text.find('\n', self.pos)
+                self.pos = len(text) if end < 0 else end
+            elif char == '\n' and newlines:
+                self.newline()
+            else:
+                break
+
+    def newline(self):
+        """Consume a newline, then the bodies of the here-documents started on that line."""
+        self.pos += 1
+        self.line_start = True
+        pending, self.heredocs = self.heredocs, []
+        for delimiter, strip_tabs in pending:
+            while self.pos < len(self.text):
+                end = self.text.find('\n', self.pos)
+                end = len(self.text) if end < 0 else end
+                line = self.text[self.pos:end]
+                self.pos = min(end + 1, len(self.text))
+                if (line.lstrip('\t') if strip_tabs else line) == delimiter:
+                    break
+
+    def operator(self):
+        """The control or redirection operator at the cursor (not consumed), or ''."""
+        char = self.peek()
+        if not char or char not in ';&|()<>\n':
+            return ''
+        for candidate in _OPERATORS.get(char, ()):
+            if self.text.startswith(candidate, self.pos):
+                return candidate
+        return char
+
+    def _subscript_end(self, pos):
+        """The position after the ``]`` closing the subscript that starts at ``pos``."""
+        text = self.text
+        depth = 1
+        while pos < len(text):
+            char = text[pos]
+            if char == '\\':
+                pos += 2
+                continue
+            if char in '\'"':
+                end = text.find(char, pos + 1)
+                if end < 0:
+                    break
+                pos = end
+            elif char == '[':
+                depth += 1
+            elif char == ']':
+                depth -= 1
+                if not depth:
+                    return pos + 1
+            pos += 1
+        raise ShellSyntaxError('unterminated subscript')
+
+    def plain_token(self):
+        """The unquoted word at the cursor when it is plain text (a reserved word, a name), else ''."""
+        match = _PLAIN.match(self.text, self.pos)
+        if not match or (match.end() < len(self.text) and self.text[match.end()] not in _METACHARACTERS):
+            return ''
+        return match.group(0)
+
+    def word(self, assignment=False):
+        """Read one word at the cursor (quotes, escapes, expansions), or None.
+
+        Where an assignment may stand, bash reads ``NAME[`` up to the matching ``]`` whatever
+        it holds (blanks, newlines): ``X[ 1 ]=a`` is one word, an unclosed one a syntax error.
+        """
+        start = self.pos
+        parts = []
+        text = self.text
+        subscript = _SUBSCRIPT_OPEN.match(text, self.pos) if assignment else None
+        if subscript:
+            self.pos = self._subscript_end(subscript.end())
+            self._literal(parts, text[start:self.pos], False)
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char in _METACHARACTERS:
+                break
+            if char == '\\':
+                if self.peek(1) == '\n':
+                    self.pos += 2
+                    continue
+                if self.pos + 1 >= len(text):
+                    self.pos += 1
+                    break
+                self._literal(parts, text[self.pos + 1], True)
+                self.pos += 2
+            elif char == "'":
+                end = text.find("'", self.pos + 1)
+                if end < 0:
+                    raise ShellSyntaxError('unterminated single quote')
+                self._literal(parts, text[self.pos + 1:end], True)
+                self.pos = end + 1
+            elif char == '"':
+                self.pos += 1
+                self._double_quoted(parts)
+            elif char in '$`':
+                self._expansion(parts, False)
+            else:
+                end = _PLAIN.match(text, self.pos).end()
+                self._literal(parts, text[self.pos:end], False)
+                self.pos = end
+        if self.pos == start:
+            return None
+        return _Word(parts, text[start:self.pos])
+
+    @staticmethod
+    def _literal(parts, text, quoted):
+        if parts and parts[-1].kind == 'lit' and parts[-1].quoted == quoted:
+            parts[-1].text += text
+        else:
+            parts.append(_Part('lit', text, quoted))
+
+    def _expansion(self, parts, quoted):
+        """The ``$...`` or backquoted command at the cursor."""
+        if self.peek() == '$':
+            self._dollar(parts, quoted)
+        else:
+            self._backquote()
+            parts.append(_Part('unknown', '', quoted))
+
+    def _double_quoted(self, parts):
+        text = self.text
+        start_len = len(parts)
+        while True:
+            if self.pos >= len(text):
+                raise ShellSyntaxError('unterminated double quote')
+            char = text[self.pos]
+            if char == '"':
+                self.pos += 1
+                if len(parts) == start_len:
+                    self._literal(parts, '', True)
+                return
+            if char == '\\' and self.peek(1) in '$`"\\\n':
+                if self.peek(1) != '\n':
+                    self._literal(parts, self.peek(1), True)
+                self.pos += 2
+            elif char in '$`':
+                self._expansion(parts, True)
+            else:
+                match = _PLAIN_QUOTED.match(text, self.pos)
+                end = match.end() if match else self.pos + 1  # a backslash that escapes nothing
+                self._literal(parts, text[self.pos:end], True)
+                self.pos = end
+
+    def _dollar(self, parts, quoted):
+        text = self.text
+        following = self.peek(1)
+        if following == '(':
+            self.pos += 1
+            self.skip_balanced('(', ')')
+            parts.append(_Part('unknown', '', quoted))
+            return
+        if following == '{':
+            self.pos += 2
+            start = self.pos
+            self.skip_balanced('{', '}', opened=True)
+            self._braced(text[start:self.pos - 1], parts, quoted)
+            return
+        if following == "'" and not quoted:
+            self.pos += 2
+            self._literal(parts, self._ansi_c(), True)
+            return
+        if following == '"' and not quoted:
+            self.pos += 2
+            self._double_quoted(parts)  # $"..." is translated text: with no catalogue, itself
+            return
+        match = _NAME_AT.match(text, self.pos + 1)
+        if match:
+            parts.append(_Part('var', match.group(0), quoted))
+            self.pos = match.end()
+        elif following and following in _SPECIAL_PARAMETERS:
+            parts.append(_Part('unknown', '', quoted))
+            self.pos += 2
+        else:
+            self._literal(parts, '$', quoted)  # bash leaves a `$` before anything else as it is
+            self.pos += 1
+
+    def _braced(self, inner, parts, quoted):
+        """``${...}``: a plain, indexed or whole-array reference is followed; others are unknown."""
+        match = _BRACED_REFERENCE.match(inner)
+        if match:
+            index = match.group(2)
+            if index and index not in '@*':
+                index = _arithmetic_index(index)
+                if index is None:
+                    parts.append(_Part('unknown', '', quoted))
+                    return
+            parts.append(_Part('var', match.group(1), quoted, index))
+            return
+        assigned = _BRACED_ASSIGNMENT.match(inner)
+        if assigned:
+            self.side_effects.append(assigned.group(1))  # ${X:=default} assigns X
+        parts.append(_Part('unknown', '', quoted))
+
+    def _ansi_c(self):
+        """The text of ``$'...'`` (cursor after the quote)."""
+        out = []
+        text = self.text
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == "'":
+                self.pos += 1
+                return ''.join(out)
+            if char == '\\' and self.pos + 1 < len(text):
+                escaped = text[self.pos + 1]
+                if escaped in _ANSI_ESCAPES:
+                    out.append(_ANSI_ESCAPES[escaped])
+                    self.pos += 2
+                    continue
+                if escaped in '01234567':
+                    digits = _OCTAL_ESCAPE.match(text, self.pos + 1).group(0)
+                    out.append(chr(int(digits, 8)))
+                    self.pos += 1 + len(digits)
+                    continue
+                out.append(char)
+                self.pos += 1
+                continue
+            out.append(char)
+            self.pos += 1
+        raise ShellSyntaxError('unterminated $\'')
+
+    def _backquote(self):
+        text = self.text
+        self.pos += 1
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == '\\':
+                self.pos += 2
+                continue
+            self.pos += 1
+            if char == '`':
+                return
+        raise ShellSyntaxError('unterminated backquote')
+
+    def skip_balanced(self, opener, closer, opened=False):
+        """Move past the ``closer`` matching the ``opener`` at the cursor, honouring quotes.
+
+        Iterative, so nesting depth costs no recursion; every character is looked at once.
+        """
+        text = self.text
+        if not opened:
+            self.pos += 1
+        stack = [closer]
+        while self.pos < len(text):
+            char = text[self.pos]
+            self.pos += 1
+            if char == '\\':
+                self.pos += 1
+            elif char == "'" and stack[-1] != '"':
+                end = text.find("'", self.pos)
+                if end < 0:
+                    break
+                self.pos = end + 1
+            elif char == '"':
+                if stack[-1] == '"':
+                    stack.pop()
+                else:
+                    stack.append('"')
+            elif char == '`':
+                if stack[-1] == '`':
+                    stack.pop()
+                else:
+                    stack.append('`')
+            elif char == '$' and self.peek() in '({':
+                stack.append(')' if self.peek() == '(' else '}')
+                self.pos += 1
+            elif char == stack[-1]:
+                stack.pop()
+            elif stack[-1] in ')' and char == '(':
+                stack.append(')')
+            elif char == '#' and stack[-1] == ')' and text[self.pos - 2:self.pos - 1] in (' ', '\t', '\n'):
+                end = text.find('\n', self.pos)
+                self.pos = len(text) if end < 0 else end
+            if not stack:
+                return
+        raise ShellSyntaxError('unterminated %s' % opener)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def run(self):
+        try:
+            self.command_list(_Effects(self.variables), ())
+        except ShellSyntaxError:
+            # bash ran every line before the one it could not parse, and nothing after.
+            self.variables.roll_back()
+        except _Returned:
+            return
+        except _TooDeep:
+            self.variables.make_opaque()
+
+    def command_list(self, effects, stops):
+        """Commands up to one of the reserved words ``stops`` (returned), ')', ';;' or the end."""
+        self.depth += 1
+        if self.depth > NESTING_LIMIT:
+            raise _TooDeep()
+        try:
+            return self._command_list(effects, stops)
+        finally:
+            self.depth -= 1
+
+    def _command_list(self, effects, stops):
+        while True:
+            self.skip_blanks(newlines=True)
+            if self.pos >= len(self.text):
+                if stops:
+                    raise ShellSyntaxError('unexpected end of file')
+                return None
+            operator = self.operator()
+            if operator in (')', ';;', ';&', ';;&'):
+                return operator
+            token = self.plain_token()
+            if token in stops:
+                self.pos += len(token)
+                return token
+            if self.depth == 1 and self.line_start:
+                # bash parses a whole line before it runs any of it: a syntax error undoes it all.
+                self.variables.begin_line()
+                self.line_start = False
+            self.and_or(effects)
+
+    def and_or(self, effects):
+        """Pipelines joined by && and ||: what follows runs, is skipped, or may run, by the status."""
+        current = effects.branch() if self.returned else effects
+        ops = self.pipeline(current)
+        while True:
+            status = self.status
+            self.skip_blanks()
+            operator = self.operator()
+            if operator in ('&&', '||'):
+                self._commit(ops, current)
+                self.pos += 2
+                self.skip_blanks(newlines=True)
+                if status is None:
+                    current = current.branch()
+                elif (operator == '&&') != (status == 0):
+                    self.pipeline(_Effects())  # never runs
+                    self.status = status
+                    ops = []
+                    continue
+                ops = self.pipeline(current)
+                continue
+            if operator == '&':
+                self.pos += 1  # runs in the background, in a subshell
+            else:
+                self._commit(ops, current)
+                if operator == ';':
+                    self.pos += 1
+                elif operator == '\n':
+                    self.newline()
+            return
+
+    def pipeline(self, effects):
+        """One pipeline; a single command's effects are returned to be committed by the caller."""
+        self.skip_blanks()
+        negated = self.text.startswith('!', self.pos) and self.peek(1) in ' \t'
+        if negated:
+            self.pos += 1
+        self.status = None
+        ops = self.command(effects)
+        if negated and self.status is not None:
+            self.status = int(not self.status)
+        piped = False
+        while True:
+            self.skip_blanks()
+            if self.operator() not in ('|', '|&'):
+                break
+            self.pos += 2 if self.operator() == '|&' else 1
+            self.skip_blanks(newlines=True)
+            self.command(_Effects())  # every part of a pipeline runs in a subshell
+            piped = True
+            self.status = None
+        return [] if piped else ops
+
+    def command(self, effects):
+        self.skip_blanks()
+        if self.text.startswith('((', self.pos):
+            start = self.pos
+            self.skip_balanced('(', ')')
+            return [('arith', self.text[start:self.pos])]
+        if self.peek() == '(':
+            self.pos += 1
+            if self.command_list(_Effects(), ()) != ')':
+                raise ShellSyntaxError('unbalanced (')
+            self.pos += 1
+            self.redirections()
+            return []
+        saved = self.pos
+        keyword = self.plain_token()
+        self.pos += len(keyword)
+        if keyword in ('if', 'while', 'until', 'for', 'select', 'case', '{', '[[', 'function'):
+            self.compound(keyword, effects)
+            self.redirections()
+            return []
+        if _NAME.match(keyword) and keyword not in _RESERVED:
+            self.skip_blanks()
+            if self.peek() == '(':
+                self.pos += 1
+                self.skip_blanks()
+                if self.peek() == ')':
+                    self.pos += 1
+                    self.function_body(keyword)
+                    return []
+        self.pos = saved
+        return self.simple_command()
+
+    def compound(self, keyword, effects):
+        branch = effects.branch()
+        if keyword == 'if':
+            self.command_list(branch, ('then',))
+            end = self.command_list(branch, ('elif', 'else', 'fi'))
+            while end == 'elif':
+                self.command_list(branch, ('then',))
+                end = self.command_list(branch, ('elif', 'else', 'fi'))
+            if end == 'else':
+                self.command_list(branch, ('fi',))
+        elif keyword in ('while', 'until'):
+            self.command_list(branch, ('do',))
+            self.command_list(branch, ('done',))
+        elif keyword in ('for', 'select'):
+            self.skip_blanks()
+            if self.text.startswith('((', self.pos):
+                self.skip_balanced('(', ')')
+                branch.make_opaque()
+            else:
+                name = self.word()
+                if name is not None and name.literal():
+                    branch.touch(name.literal())
+            self.command_list(branch, ('do',))
+            self.command_list(branch, ('done',))
+        elif keyword == 'case':
+            self.case(branch)
+        elif keyword == '{':
+            self.command_list(effects, ('}',))
+        elif keyword == '[[':
+            self.double_brackets()
+        else:
+            self.skip_blanks()
+            name = self.word()
+            self.skip_blanks()
+            if self.text.startswith('()', self.pos):
+                self.pos += 2
+            self.function_body(name.literal() if name is not None else None)
+
+    def case(self, effects):
+        self.skip_blanks()
+        self.word()
+        self.skip_blanks(newlines=True)
+        if self.word_text() != 'in':
+            raise ShellSyntaxError('case without in')
+        while True:
+            self.skip_blanks(newlines=True)
+            saved = self.pos
+            if self.word_text() == 'esac':
+                return
+            self.pos = saved
+            if self.peek() == '(':
+                self.pos += 1
+            while True:  # patterns separated by |
+                self.skip_blanks()
+                if self.word() is None and self.peek() != '|':
+                    break
+                self.skip_blanks()
+                if self.peek() == '|':
+                    self.pos += 1
+            if self.peek() != ')':
+                raise ShellSyntaxError('case pattern without )')
+            self.pos += 1
+            end = self.command_list(effects, ('esac',))
+            if end == 'esac':
+                return
+            if end not in (';;', ';&', ';;&'):
+                raise ShellSyntaxError('bad case item')
+            self.pos += len(end)
+
+    def word_text(self):
+        token = self.plain_token()
+        self.pos += len(token)
+        return token
+
+    def double_brackets(self):
+        """Skip a ``[[ ... ]]`` test: its words may hold ( ) | < > that are not operators there."""
+        while True:
+            self.skip_blanks(newlines=True)
+            if self.pos >= len(self.text):
+                raise ShellSyntaxError('unterminated [[')
+            if self.text.startswith(']]', self.pos) and \
+                    (self.pos + 2 >= len(self.text) or self.text[self.pos + 2] in _METACHARACTERS):
+                self.pos += 2
+                return
+            if self.word() is None:
+                self.pos += 1
+
+    def function_body(self, name):
+        """A function definition: its body runs only when called, so it is recorded, not run."""
+        record = _Effects()
+        self.skip_blanks(newlines=True)
+        self.command(record)
+        if name:
+            self.functions[name] = record
+
+    def redirections(self):
+        while True:
+            self.skip_blanks()
+            operator = self.operator()
+            if operator[:1] not in ('<', '>') and operator not in ('&>', '&>>'):
+                return
+            self.redirect(operator)
+
+    def redirect(self, operator):
+        self.pos += len(operator)
+        self.skip_blanks()
+        target = self.word()
+        if target is None:
+            raise ShellSyntaxError('redirection without a target')
+        if operator in ('<<', '<<-'):
+            delimiter = _static_text(target) or ''
+            self.heredocs.append((delimiter, operator == '<<-'))
+
+    def simple_command(self):
+        """Assignments, then a command and its arguments; returns the effects as ops."""
+        self.side_effects = []
+        ops = []
+        command = None
+        arguments = []
+        while True:
+            self.skip_blanks()
+            operator = self.operator()
+            if operator and operator[:1] in '<>' or operator in ('&>', '&>>'):
+                self.redirect(operator)
+                continue
+            word = self.word(assignment=command is None or (command.literal() in _DECLARATIONS))
+            if word is None:
+                break
+            if self.peek() in '<>' and word.raw.isdigit():
+                continue  # a file descriptor number before a redirection
+            assignment = _ASSIGNMENT_PREFIX.match(word.raw)
+            declaring = command is not None and command.literal() in _DECLARATIONS
+            if assignment and (command is None or declaring):
+                op = self.assignment(word, assignment)
+                if command is None:
+                    ops.append(op)
+                else:
+                    arguments.append(op)
+                continue
+            if command is None:
+                command = word
+            else:
+                arguments.append(word)
+        if self.peek() == '(' or (command is not None and command.literal() in _CLOSERS):
+            raise ShellSyntaxError('unexpected token')
+        side_effects = [('forget', name) for name in self.side_effects]
+        if command is None:
+            self.status = 0 if not side_effects and all(
+                part.kind != 'unknown' for op in ops if op[0] == 'assign' for part in op[3].parts) else None
+            return ops + side_effects
+        name = _static_text(command)
+        self.status = {'true': 0, ':': 0, 'false': 1}.get(name) if not arguments else None
+        subscript = _SUBSCRIPTED_NAME.match(command.raw)
+        if subscript and not ops:
+            # `X[ 1 ]=a`, `X[${#X[@]}]=a`: bash reads an assignment this reader cannot follow.
+            return side_effects + [('forget', subscript.group(1))]
+        return side_effects + self.command_ops(command, arguments)
+
+    def assignment(self, word, match):
+        """The op of ``NAME=...``, ``NAME[i]+=...`` or ``NAME=(...)``."""
+        name, index_text, append = match.group(1), match.group(2), bool(match.group(3))
+        start = self._split_prefix(word, match.end())
+        index = None
+        if index_text is not None:
+            index = _arithmetic_index(index_text) if start is not None else None
+            if index is None:
+                start = None
+        if word.raw.endswith('=') and self.peek() == '(' and index_text is None:
+            self.pos += 1
+            entries = self.array_literal()
+            return ('array', name, entries if start is not None else UNKNOWN, append)
+        if start is None:
+            return ('forget', name)
+        return ('assign', name, index, _Word(word.parts[start:], word.raw[match.end():]), append)
+
+    @staticmethod
+    def _split_prefix(word, length):
+        """Cut the ``NAME[i]=`` prefix off the word's first part; None when it spans parts."""
+        first = word.parts[0] if word.parts else None
+        if first is None or first.kind != 'lit' or first.quoted or len(first.text) < length:
+            return None
+        rest = first.text[length:]
+        word.parts = ([_Part('lit', rest, False)] if rest else []) + word.parts[1:]
+        return 0
+
+    def array_literal(self):
+        """Entries of ``(a "b c" [5]=d)`` as (index or None, Word); the cursor is after '('."""
+        entries = []
+        while True:
+            self.skip_blanks(newlines=True)
+            if self.peek() == ')':
+                self.pos += 1
+                return entries
+            word = self.word()
+            if word is None:
+                raise ShellSyntaxError('bad array element')
+            match = _ELEMENT_INDEX.match(word.raw)
+            if match:
+                index = _arithmetic_index(match.group(1))
+                if index is None or self._split_prefix(word, match.end()) is None:
+                    index = UNKNOWN
+                entries.append((index, word))
+            else:
+                entries.append((None, word))
+
+    def command_ops(self, command, arguments):
+        name = _static_text(command)
+        if name is None:
+            # `$cmd args`: whatever the command is, it may be a builtin that assigns.
+            return [('opaque',)]
+        if name in _DECLARATIONS:
+            return self.declaration_ops(arguments)
+        if name == 'unset':
+            return [('unset', word) for word in arguments if isinstance(word, _Word) and not
+                    word.raw.startswith('-')] if not any(
+                        isinstance(w, _Word) and w.raw == '-f' for w in arguments) else []
+        if name in ('.', 'source'):
+            return [('source', arguments[0] if arguments and isinstance(arguments[0], _Word) else None)]
+        if name == 'return':
+            return [('return',)]
+        if name in _OPAQUE_BUILTINS or (name == 'printf' and any(
+                isinstance(w, _Word) and w.raw.startswith('-v') for w in arguments)):
+            return [('opaque',)]
+        if name in self.functions:
+            return [('call', self.functions[name])]
+        return []
+
+    @staticmethod
+    def declaration_ops(arguments):
+        ops = []
+        options = ''
+        for argument in arguments:
+            if isinstance(argument, _Word):
+                if argument.raw.startswith(('-', '+')):
+                    options += argument.raw
+                continue
+            if any(flag in options for flag in 'Ain'):
+                ops.append(('opaque',) if 'n' in options else ('forget', argument[1]))
+            elif 'p' not in options and 'f' not in options:
+                ops.append(argument)
+        return ops
+
+    # -- effects ------------------------------------------------------------------------
+
+    def _commit(self, ops, effects):
+        for op in ops:
+            kind = op[0]
+            if kind == 'return':
+                if effects.variables is None:
+                    continue  # a function's return, or a subshell's
+                if effects.applies:
+                    raise _Returned()
+                self.returned = True
+            elif kind == 'arith':
+                if _ARITHMETIC_ASSIGNS.search(op[1]):
+                    effects.make_opaque()
+            elif kind == 'opaque':
+                effects.make_opaque()
+            elif kind == 'call':
+                for name in sorted(op[1].names):
+                    effects.forget(name)
+                if op[1].opaque:
+                    effects.make_opaque()
+            elif kind == 'source':
+                self._source(op[1], effects)
+            else:
+                self._assign(op, effects)
+
+    def _assign(self, op, effects):
+        kind, name = op[0], op[1]
+        if kind == 'unset':
+            literal = _static_text(op[1])
+            target = _ASSIGNMENT_PREFIX.match(literal + '=') if literal is not None else None
+            if target is None or target.end() != len(literal) + 1:
+                effects.make_opaque()
+                return
+            name = target.group(1)
+            index = _arithmetic_index(target.group(2)) if target.group(2) is not None else None
+            effects.touch(name)
+            if effects.applies:
+                if target.group(2) is not None and index is None:
+                    self.variables.forget(name)
+                else:
+                    self.variables.unset(name, index)
+            return
+        effects.touch(name)
+        if not effects.applies:
+            return
+        variables = self.variables
+        if kind == 'forget':
+            variables.forget(name)
+        elif kind == 'array':
+            entries = op[2]
+            if entries is not UNKNOWN:
+                values = []
+                for index, word in entries:
+                    if index is UNKNOWN:
+                        entries = UNKNOWN
+                        break
+                    if index is None:
+                        fields = _word_fields(word, variables)
+                        if fields is UNKNOWN:
+                            entries = UNKNOWN
+                            break
+                        values.extend((None, field) for field in fields)
+                    else:
+                        values.append((index, _word_value(word, variables)))
+                else:
+                    entries = values
+            variables.assign_array(name, entries, op[3])
+        else:
+            variables.assign(name, op[2], _word_value(op[3], variables), op[4])
+
+    def _source(self, word, effects):
+        """``. file``: a file the caller can read as data (the kernel's .config) or anything."""
+        data = self.source(word.raw) if self.source and word is not None else None
+        if data is None:
+            effects.make_opaque()
+            return
+        if not isinstance(data, dict):
+            # Only variables named with this prefix change, to values not known here.
+            variables = self.variables
+            for name in [n for n in set(variables.scalars) | set(variables.arrays) | variables.settled
+                         if n.startswith(data)]:
+                effects.forget(name)
+            return
+        for name, value in sorted(data.items()):
+            effects.touch(name)
+            if effects.applies:
+                self.variables.assign(name, None, value, False)
+
+
+class _TooDeep(Exception):
+    """Compound commands nested beyond NESTING_LIMIT."""
+
+
+class _Returned(Exception):
+    """An unconditional ``return``: bash stops reading the sourced file there."""
+
+
+def _static_text(word):
+    """The text of a word made of literal parts only (quoted or not), else None."""
+    if any(part.kind != 'lit' for part in word.parts):
+        return None
+    return ''.join(part.text for part in word.parts)
+
+
+def _arithmetic_index(text):
+    """The value of an array subscript that is a plain number (bash reads 010 as octal)."""
+    text = text.strip()
+    if not re.match(r'^[0-9]+\Z', text):
+        return None
+    if len(text) > 1 and text.startswith('0'):
+        return int(text, 8) if re.match(r'^[0-7]+\Z', text) else None
+    return int(text) if len(text) < 10 else None
+
+
+def expand_double_quoted(text, context):
+    """``text`` read as what stands between double quotes, or UNKNOWN.
+
+    ``context.expand(name)`` gives a variable's value (or UNKNOWN); a ``"`` that would close
+    the quotes early, a command substitution or any other expansion makes the result UNKNOWN.
+    """
+    parser = _Parser(text + '"', None, None)
+    parts = []
+    try:
+        parser._double_quoted(parts)
+    except ShellSyntaxError:
+        return UNKNOWN
+    if parser.pos != len(parser.text) or parser.side_effects:
+        return UNKNOWN
+    out = []
+    for part in parts:
+        value = part.text if part.kind == 'lit' else UNKNOWN
+        if part.kind == 'var' and part.index is None:
+            value = context.expand(part.text)
         if value is UNKNOWN:
             return UNKNOWN
-        values.append(value)
-        rest = rest.strip()
-    return dict(enumerate(values))
+        out.append(value)
+    return ''.join(out)
 
 
-def parse_shell_vars(text, preset=None):
-    """Read the static assignments of a shell fragment without executing anything."""
-    variables = ShellVars(preset)
-    depth = 0
-    for line in _logical_lines(text):
-        if not line or line.startswith('#'):
-            continue
-        if _CLOSERS.match(line):
-            depth = max(depth - 1, 0)
-            continue
-        match = _ASSIGNMENT.match(line)
-        if match and depth == 0 and _assign(variables, match):
-            continue
-        if _FUNCTION_HEADER.match(line):
-            continue
-        if _OPENERS.match(line):
-            depth += 1
-            # One-line blocks (`if ...; then X=1; fi`) open and close on one line.
-            if re.search(r'(;|\s)(fi|esac|done|\})\s*(#.*)?$', line):
-                depth -= 1
-        elif _OPAQUE_COMMANDS.match(line):
-            _make_opaque(variables)
-            continue
-        # Inside blocks, after `test &&`, beside other commands: what such a line assigns
-        # depends on shell logic.
-        for name in _ANY_ASSIGNMENT.findall(line):
-            _forget(variables, name)
+def parse_shell_vars(text, preset=None, unset=(), source=None):
+    """Read the static assignments of a shell fragment without executing anything.
+
+    ``preset``: variables set before the fragment runs (a value may be UNKNOWN); ``unset``:
+    names known to be unset then (they expand to ''); ``source``: a callable given the word
+    of a ``.``/``source`` command as written (``"$kernel_source_dir/.config"``), returning the
+    {name: value} that file sets, or a prefix when only variables named with it change (to
+    values not known), or None when the file may change anything.
+    """
+    variables = ShellVars(preset, unset)
+    _Parser(text, variables, source).run()
     return variables
-
-
-def _make_opaque(variables):
-    """After source/eval/set..., any variable may hold anything."""
-    variables.opaque = True
-    for name in list(variables.scalars) + list(variables.arrays):
-        _forget(variables, name)
-
-
-def _forget(variables, name):
-    variables.scalars[name] = UNKNOWN
-    variables.arrays.pop(name, None)
-
-
-def _assign(variables, match):
-    """Apply one ``NAME[i]=value`` line; False when the line holds more than that assignment."""
-    name, index, append, raw = match.groups()
-    raw = raw.strip()
-    if raw.startswith('('):
-        end = raw.rfind(')')
-        if end < 0 or raw[end + 1:].strip()[:1] not in ('', '#'):
-            return False
-        values = UNKNOWN if append else _parse_array_literal(raw[1:end], variables)
-        variables.scalars.pop(name, None)
-        if values is UNKNOWN:
-            _forget(variables, name)
-        else:
-            variables.arrays[name] = values
-        return True
-    parts, rest = _split_value(raw)
-    rest = rest.strip()
-    if parts is None or (rest and not rest.startswith('#')):
-        return False
-    value = UNKNOWN if append else _expand(parts, variables)
-    if index is None:
-        if name in variables.arrays:
-            # bash: a plain assignment to an array sets element 0 and keeps the others.
-            variables.arrays[name][0] = value
-        else:
-            variables.scalars[name] = value
-        return True
-    if not re.match(r'^[0-9]+$', index):
-        _forget(variables, name)
-        return True
-    if variables.scalars.get(name) is UNKNOWN:
-        return True
-    array = variables.arrays.setdefault(name, {})
-    if name in variables.scalars:
-        # name=x then name[1]=y: the scalar is element 0 in bash.
-        array[0] = variables.scalars.pop(name)
-    array[int(index)] = value
-    return True

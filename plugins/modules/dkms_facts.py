@@ -48,7 +48,8 @@ options:
     default: /
   packages:
     description:
-      - Limit the report to these DKMS package names. All packages by default.
+      - Limit the report to these DKMS package names. All packages by default. A name the dkms tree does
+        not register is warned about (nothing can be reported for it).
     type: list
     elements: str
   kabi_check:
@@ -112,8 +113,12 @@ ansible_facts:
           are in K's module tree), V(weak) (every module resolves through C(weak-updates/) to a dkms
           build for another kernel and kABI says it loads on K, or no reader could check), V(weak-incompatible)
           (kABI says a weak-linked module will not load), V(built) (built, not installed), V(broken)
-          (claims to be installed but files are missing or differ, or a weak link dangles), V(missing),
-          V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded) count as covered.
+          (claims to be installed but files are missing or differ, are not a module for K, or import another
+          kernel's CRCs or vermagic; or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
+          check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced),
+          V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
+          count as covered.
+        - Nothing is guessed. What cannot be checked is null, and the pair is not C(verified).
         - Stale kernels (leftover directories without image, in-tree modules or headers) are reported
           but never counted in C(uncovered) or C(summary).
       returned: always
@@ -127,6 +132,12 @@ ansible_facts:
           description: The inspected root.
           type: str
           sample: /
+        gathered_at:
+          description:
+            - When the module began gathering, in UTC (ISO 8601, C(YYYY-MM-DDTHH:MM:SSZ)), so that facts
+              read back from a fact cache tell their age.
+          type: str
+          sample: "2026-11-29T18:40:12Z"
         running_kernel:
           description: The running kernel release, null when O(root) is not V(/).
           type: str
@@ -144,22 +155,292 @@ ansible_facts:
           type: str
           sample: pyelftools
         packages:
-          description: DKMS packages by name with C(versions) (oldest first), C(newest), C(autoinstall)
-            (null when not static), C(modules) and C(broken_versions).
+          description:
+            - DKMS packages by name. What comes from C(dkms.conf) is read without running it, the way the
+              target's dkms reads it (its version is read from C(/usr/sbin/dkms) under O(root)); a value that
+              shell logic decides, or that the dkms versions the target may have read differently, is null.
           type: dict
           sample: {"hello": {"versions": ["1.0"], "newest": "1.0", "autoinstall": true,
-                   "modules": ["hello"], "broken_versions": []}}
-        kernels:
+                   "modules": ["hello"], "broken_versions": [], "build_depends": [], "no_weak_modules": false,
+                   "obsolete_by": null, "build_exclusive": {"kernel": null, "arch": null, "kernel_min": null,
+                   "kernel_max": null, "config": null},
+                   "dkms_conf": {"path": "/usr/src/hello-1.0/dkms.conf", "dkms_version": "3.0.10",
+                   "valid": true, "errors": []}, "failed_builds": []}}
+          contains:
+            package_name:
+              description: One entry per package, keyed by its name (not literally C(package_name)); the
+                C(dkms.conf) facts are those of its newest version.
+              type: dict
+              contains:
+                versions:
+                  description: Every registered version, oldest first.
+                  type: list
+                  elements: str
+                newest:
+                  description: The newest registered version.
+                  type: str
+                broken_versions:
+                  description: Versions whose source link is dangling or missing.
+                  type: list
+                  elements: str
+                autoinstall:
+                  description:
+                    - Whether C(dkms autoinstall) builds the package for a new kernel. dkms 3.1.7 and later
+                      accept only V(yes) and V(no) (any case); older versions autoinstall on any non-empty
+                      C(AUTOINSTALL), V(no) included.
+                    - Null when not static.
+                  type: bool
+                modules:
+                  description:
+                    - Installed module names (C(DEST_MODULE_NAME), defaulting to C(BUILT_MODULE_NAME)), from the
+                      builds in the dkms tree, else from C(dkms.conf) records counted as the target's dkms
+                      counts them; V([]) when C(dkms.conf) declares no module.
+                    - Null when not static.
+                  type: list
+                  elements: str
+                build_depends:
+                  description: C(BUILD_DEPENDS), the packages dkms builds first; null when not static.
+                  type: list
+                  elements: str
+                no_weak_modules:
+                  description: C(NO_WEAK_MODULES) is set, so dkms makes no weak-updates links; null when not static.
+                  type: bool
+                obsolete_by:
+                  description:
+                    - C(OBSOLETE_BY), the kernel release from which the package is no longer built (dkms 3.2.0
+                      and later use it as C(BUILD_EXCLUSIVE_KERNEL_MAX) when that is unset).
+                    - Null when unset or not static.
+                  type: str
+                build_exclusive:
+                  description:
+                    - The C(BUILD_EXCLUSIVE_*) rules as written (after dkms's own reading of the file), null
+                      when any is not static. The per-kernel verdict is the package's C(excluded) status.
+                    - A rule with per-module values (dkms 3.3.0 and later) is a list by module record.
+                  type: dict
+                  contains:
+                    kernel:
+                      description: C(BUILD_EXCLUSIVE_KERNEL), a POSIX extended regular expression matched
+                        against the kernel release; null when unset.
+                      type: raw
+                    arch:
+                      description: C(BUILD_EXCLUSIVE_ARCH), a POSIX extended regular expression matched
+                        against the architecture; null when unset.
+                      type: raw
+                    kernel_min:
+                      description: C(BUILD_EXCLUSIVE_KERNEL_MIN) (dkms 3.0.11 and later); null when unset.
+                      type: raw
+                    kernel_max:
+                      description: C(BUILD_EXCLUSIVE_KERNEL_MAX) (dkms 3.0.11 and later); null when unset.
+                      type: raw
+                    config:
+                      description: C(BUILD_EXCLUSIVE_CONFIG), kernel options that must (or, with C(!),
+                        must not) be V(y) or V(m) (dkms 3.0.11 and later); null when unset.
+                      type: raw
+                dkms_conf:
+                  description: Whether the target's dkms accepts the newest version's C(dkms.conf).
+                  type: dict
+                  contains:
+                    path:
+                      description: The C(dkms.conf) read, null when the newest version has none to read.
+                      type: str
+                    dkms_version:
+                      description: The target's dkms version, read from its script; null when unknown (then
+                        a fact is given only when every dkms version reads it the same way).
+                      type: str
+                    valid:
+                      description: False when dkms refuses the file (it then builds nothing from it), true
+                        when it accepts it, null when that cannot be known.
+                      type: bool
+                    errors:
+                      description: Why dkms refuses the file, in the terms of dkms's own errors; with the
+                        dkms version unknown, the reasons any version gives.
+                      type: list
+                      elements: str
+                failed_builds:
+                  description:
+                    - Builds dkms started but did not finish, one per version at most. dkms keeps the
+                      C(make.log) of its last build in the version's C(build/) directory and removes that
+                      directory when a build succeeds, so a kernel without a build is told apart as tried.
+                  type: list
+                  elements: dict
+                  contains:
+                    version:
+                      description: The package version.
+                      type: str
+                    kernel:
+                      description: The kernel release the build was for, from the log's first line; null
+                        when the log does not say.
+                      type: str
+                    arch:
+                      description: The architecture the build was for; null when the log does not say.
+                      type: str
+                    log:
+                      description: The log's path (under O(root)).
+                      type: str
+                    tail:
+                      description: The log's last lines (at most 20, from its last 4 KiB).
+                      type: list
+                      elements: str
+        dkms_certificate:
           description:
-            - Kernels by release with C(installed), C(stale), C(headers), C(running), C(default),
-              C(symvers), C(covered) and C(packages) (per package C(status), C(covered), C(version), C(outdated),
-              C(provider_kernel) and per module C(status), C(path), C(target), C(kabi), C(shadowed_by)).
-            - C(kabi) is null when not checked, else C(compatible) and why not, as the kernel loader would
-              refuse the module; C(missing) (imported symbols the kernel does not export to this module,
-              GPL-only exports included when the module's license is not GPL-compatible), C(mismatched)
-              (exported with another CRC), C(namespaces) (symbol namespaces the module would have to import
-              with C(MODULE_IMPORT_NS)) and C(vermagic) (whether it matches, null when unknown).
+            - The certificate dkms signs modules with (C(/var/lib/dkms/mok.pub)) and whether it is
+              enrolled as a MOK; null when there is none.
           type: dict
+          returned: when the file exists
+          contains:
+            subject:
+              description: The certificate's subject.
+              type: str
+            issuer:
+              description: The certificate's issuer.
+              type: str
+            serial:
+              description: The serial number, colon hex.
+              type: str
+            skid:
+              description: The subject key identifier, colon hex, null when absent.
+              type: str
+            sha256:
+              description: SHA-256 of the DER certificate.
+              type: str
+            path:
+              description: Where it was read.
+              type: str
+            enrolled:
+              description: In the MOK list (C(MokListRT)); null when that cannot be read.
+              type: bool
+            pending:
+              description: Waiting in C(MokNew) for confirmation in MokManager at the next boot; null when unknown.
+              type: bool
+        kernels:
+          description: Kernels by release (the keys are kernel releases).
+          type: dict
+          contains:
+            kernel_release:
+              description: One kernel, keyed by its release.
+              type: dict
+              contains:
+                installed:
+                  description: A kernel image or in-tree modules are present.
+                  type: bool
+                stale:
+                  description: A leftover directory (no image, no in-tree modules, no headers); never counted as uncovered.
+                  type: bool
+                headers:
+                  description: C(build/include) is present, so dkms can build for it.
+                  type: bool
+                running:
+                  description: The running kernel (only when O(root=/)).
+                  type: bool
+                default:
+                  description: The kernel the next boot uses.
+                  type: bool
+                symvers:
+                  description: The symvers file used for kABI verdicts, null when there is none.
+                  type: str
+                covered:
+                  description: Every package is covered on this kernel.
+                  type: bool
+                module_signatures:
+                  description: Whether the kernel refuses unsigned or untrusted modules at its next boot, and why.
+                  type: dict
+                  contains:
+                    enforced:
+                      description: True, false, or null when it cannot be known (no EFI variables under O(root), no kernel config).
+                      type: bool
+                    reason:
+                      description: Why enforced, V(secure_boot), V(sig_enforce), V(config) or V(lockdown); null otherwise.
+                      type: str
+                    detail:
+                      description: A sentence on how the verdict was reached, or what is unknown.
+                      type: str
+                    secure_boot:
+                      description: UEFI Secure Boot at the next boot (C(SecureBoot), C(SetupMode), shim's C(MokSBStateRT)); null when unknown.
+                      type: bool
+                    lockdown:
+                      description: The lockdown level at the next boot (V(none), V(integrity), V(confidentiality)), null when unknown.
+                      type: str
+                    cmdline:
+                      description: The file the next-boot command line was read from, null when none.
+                      type: str
+                    trusted_keys:
+                      description: Certificates the kernel trusts for modules (C(subject), C(issuer), C(serial),
+                        C(skid), C(sha256), C(source) such as V(MokListRT) or V(db)); null when not all are readable.
+                      type: list
+                      elements: dict
+                    pending_keys:
+                      description: Certificates waiting in C(MokNew) for enrollment at the next boot.
+                      type: list
+                      elements: dict
+                packages:
+                  description: Each DKMS package on this kernel, keyed by package name.
+                  type: dict
+                  contains:
+                    package_name:
+                      description: One package on this kernel.
+                      type: dict
+                      contains:
+                        status:
+                          description:
+                            - V(installed), V(weak), V(weak-incompatible), V(built), V(broken), V(rejected), V(missing)
+                              or V(excluded); see the notes of C(dkms) above.
+                          type: str
+                        covered:
+                          description: V(installed), V(weak) and V(excluded) count as covered.
+                          type: bool
+                        verified:
+                          description:
+                            - Every rule that could decide C(covered) was checked; false when something could not be
+                              known (no symvers, no module reader, signature enforcement unknown, an unreadable file).
+                            - A reboot gate can ask for C(covered and verified).
+                          type: bool
+                        version:
+                          description: The version that provides it, null when nothing does.
+                          type: str
+                        outdated:
+                          description: Provided by an older version than the newest registered.
+                          type: bool
+                        provider_kernel:
+                          description: For V(weak), the kernel the linked modules were built for.
+                          type: str
+                        modules:
+                          description: Each module of the package, keyed by module name.
+                          type: dict
+                          contains:
+                            module_name:
+                              description: One module file as the kernel would see it.
+                              type: dict
+                              contains:
+                                status:
+                                  description: The module's status, in the same words as the package's.
+                                  type: str
+                                path:
+                                  description: The file in the kernel's module tree (installed copy or weak link).
+                                  type: str
+                                target:
+                                  description: The dkms build it comes from.
+                                  type: str
+                                kabi:
+                                  description:
+                                    - Null when not checked; otherwise what the kernel loader would say about its
+                                      symbols, whatever the signature check says.
+                                    - C(compatible); C(missing) (imported symbols nothing loadable on the kernel exports to
+                                      this module, GPL-only exports included for a module whose license is not GPL-compatible);
+                                      C(mismatched) (exported with another CRC); C(namespaces) (namespaces the module would have
+                                      to import with C(MODULE_IMPORT_NS)); C(vermagic) (whether it matches, null when unknown).
+                                  type: dict
+                                signature:
+                                  description:
+                                    - Null when not checked; otherwise C(signed), C(signer) (the issuer's CN),
+                                      C(key_id) (serial or subject key identifier) and C(trusted) (a key the kernel trusts
+                                      at its next boot matches; null when unknown).
+                                  type: dict
+                                shadowed_by:
+                                  description: A file modprobe would load instead of this weak link.
+                                  type: str
+                                reason:
+                                  description: Why the module does not load, or what could not be checked; null otherwise.
+                                  type: str
         uncovered:
           description: Every (kernel, package) pair that is not covered, sorted by kernel then package.
           type: list
@@ -167,12 +448,13 @@ ansible_facts:
           sample: [{"kernel": "6.1.0-50-amd64", "package": "hello", "version": "1.0",
                     "status": "missing", "headers": true}]
         summary:
-          description: Counts of non-stale kernels, covered and uncovered kernels, and packages.
+          description: Counts of non-stale kernels, covered and uncovered kernels, packages, and (kernel, package) pairs that are not verified.
           type: dict
-          sample: {"kernels": 4, "covered": 3, "uncovered": 1, "packages": 1}
+          sample: {"kernels": 4, "covered": 3, "uncovered": 1, "packages": 1, "unverified": 0}
 '''
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -191,6 +473,8 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # When gathering began, in UTC: cached facts tell their age by it.
+    gathered_at = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     root = module.params['root']
     try:
         os.listdir(root)
@@ -211,6 +495,12 @@ def main():
     facts = gather_facts(RootFS(root, snapshot=True), warn, packages=module.params['packages'],
                          kabi_check=module.params['kabi_check'], runner=runner, root=root,
                          dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'])
+    facts['gathered_at'] = gathered_at
+    unknown = [name for name in module.params['packages'] or () if name not in facts['packages']]
+    if unknown:
+        # A misspelt or uninstalled name would otherwise read as "every kernel is covered".
+        warn('packages: %s %s not registered in the dkms tree, so nothing is reported for %s'
+             % (', '.join(unknown), 'is' if len(unknown) == 1 else 'are', 'it' if len(unknown) == 1 else 'them'))
     module.exit_json(changed=False, ansible_facts={'dkms': facts})
 
 

@@ -105,9 +105,12 @@ options:
   lock_file:
     description:
       - The file locked with C(flock) around the whole dkms sequence.
-      - Defaults to C(/run/lock/kabi-dkms.lock), or C(kabi-dkms.lock) beside O(dkms_tree) when that is
+      - Defaults to C(/run/kabi-dkms/lock), or C(kabi-dkms.lock) beside O(dkms_tree) when that is
         given, so that sandboxes do not wait for the host.
-      - Other tools can join in with C(flock /run/lock/kabi-dkms.lock dkms ...).
+      - The file must be owned by the user the module runs as (root) with no permission for others
+        (created 0600), in a directory owned by that user that no one else can write (C(/run/kabi-dkms) is
+        created 0700); otherwise the module fails without running dkms.
+      - Other root tools can join in with C(flock /run/kabi-dkms/lock dkms ...).
     type: path
   lock_timeout:
     description:
@@ -119,12 +122,15 @@ requirements:
 notes:
   - Kernel package hooks and the dkms service do not take the lock; it serializes runs of this module
     and of anything else that locks O(lock_file).
+  - The lock lives where only root can write, so no other local user can hold it and block this module
+    (a lock file in a world-writable directory such as C(/run/lock) or C(/tmp) is refused, and so is one
+    owned by another user or writable by others).
   - dkms 3.0.x exits 0 but copies nothing when a module of the same name and version is already in the
     kernel's tree, including a weak-updates link; this module reports that as V(version-refused). Use
     O(force=true) to rebuild natively over a weak link that does not load.
 seealso:
   - module: kabi.dkms.dkms_facts
-  - ref: kabi.dkms.coverage
+  - ref: kabi.dkms.dkms_coverage
     description: The role that builds only what dkms_facts reports as not covered.
 '''
 
@@ -242,7 +248,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_cli import (
-    DkmsLock, DkmsModuleError, LockTimeout, Manager, default_lock_file)
+    DkmsLock, DkmsModuleError, LockError, Manager, default_lock_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 
 
@@ -279,7 +285,7 @@ def main():
             with lock:
                 result = Manager(RootFS('/'), module.warn, params, runner, False).run()
             result['lock_waited'] = lock.waited
-    except (DkmsModuleError, LockTimeout) as exc:
+    except (DkmsModuleError, LockError) as exc:
         module.fail_json(msg=str(exc))
     if result['failed']:
         module.fail_json(**result)

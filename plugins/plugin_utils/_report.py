@@ -8,6 +8,10 @@ report templates only loop over what :func:`report_model` prepared.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import time
+from calendar import timegm
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,12 +31,51 @@ STATUSES: dict[str, str] = {
     'weak-incompatible': 'weak-updates links exist but kABI says a module will not load',
     'built': 'built for this kernel but not installed',
     'broken': 'claims to be installed but files are missing or differ, or a weak link dangles',
+    'rejected': 'present and kABI-compatible, but the kernel refuses its signature at boot',
     'missing': 'nothing for this kernel',
 }
 UNKNOWN_STATUS = 'unknown'
 
 # Long symbol lists are cut in the report cells; coverage.json keeps the full facts.
 MAX_SYMBOLS_SHOWN = 12
+
+# Characters no report may print as they are: C0 and C1 controls, DEL, line and paragraph
+# separators, and the bidirectional and zero-width format characters that reorder or hide text.
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]')
+UNGROUPED = 'ungrouped'
+TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
+
+
+def visible(value: Any) -> Any:
+    """Text with every control or format character shown as an escape (``\\x0d``, ``\\u202e``),
+    so that no name can break a table row, a Markdown line or the reading order; None stays None."""
+    if value is None:
+        return None
+    return _CONTROL.sub(lambda found: '\\x%02x' % ord(found.group()) if ord(found.group()) < 0x100
+                        else '\\u%04x' % ord(found.group()), str(value))
+
+
+def anchor(prefix: str, name: str) -> str:
+    """A stable id for a host or kernel: readable, HTML- and URL-safe, unique by the hash."""
+    raw = str(name).encode('utf-8', 'surrogateescape')
+    return '%s-%s-%s' % (prefix, re.sub('[^A-Za-z0-9_.-]+', '_', str(name))[:40], hashlib.sha1(raw).hexdigest()[:8])
+
+
+def _epoch(stamp: Any) -> int | None:
+    try:
+        return timegm(time.strptime(str(stamp), TIME_FORMAT))
+    except ValueError:
+        return None
+
+
+def age_text(seconds: int | None) -> str | None:
+    """``42 s``, ``7 min``, ``5 h``, ``3 d``: how old facts are, to the unit that matters."""
+    if seconds is None:
+        return None
+    for unit, size in (('d', 86400), ('h', 3600), ('min', 60)):
+        if seconds >= size:
+            return '%d %s' % (seconds // size, unit)
+    return '%d s' % max(seconds, 0)
 
 
 def version_sort(versions: Iterable[Any]) -> list[str]:
@@ -57,10 +100,17 @@ def uncovered(facts: Facts, package: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def kernel_covered(facts: Facts, kernel: str) -> bool:
-    """Whether every applicable package is available for ``kernel``; an unknown kernel is not."""
+def kernel_covered(facts: Facts, kernel: str | None, verified: bool = False) -> bool:
+    """Whether every applicable package is available for ``kernel``; an unknown (or null) kernel is not.
+
+    With ``verified``, also every package's verdict must have been checked in full: a package whose
+    ``verified`` is false fails it (facts without the key are taken as they are).
+    """
     info = (facts.get('kernels') or {}).get(kernel)
-    return bool(info and info.get('covered'))
+    if not (info and info.get('covered')):
+        return False
+    return not verified or all((entry or {}).get('verified') is not False
+                               for entry in (info.get('packages') or {}).values())
 
 
 def _symbols(label: str, names: Iterable[Any]) -> str | None:
@@ -86,11 +136,15 @@ def _module_reasons(modules: Mapping[str, Any]) -> list[str]:
         ]
         if module.get('status') == 'broken':
             problems.append('broken: %s -> %s' % (module.get('path'), module.get('target')))
+        signature = module.get('signature') or {}
+        if module.get('status') == 'rejected' or signature.get('trusted') is False:
+            problems.append('signed by %s, not trusted by this kernel' % signature['signer']
+                            if signature.get('signed') and signature.get('signer') else 'not signed')
         if module.get('shadowed_by'):
             problems.append('shadowed by %s' % module['shadowed_by'])
         problems = [problem for problem in problems if problem]
         if problems or kabi.get('compatible') is False:
-            reasons.append('%s: %s' % (name, '; '.join(problems) or 'kABI incompatible'))
+            reasons.append(visible('%s: %s' % (name, '; '.join(problems) or 'kABI incompatible')))
     return reasons
 
 
@@ -108,36 +162,58 @@ def _cell(host: Facts, kernel: str, kernel_info: Facts, package: Facts, newest: 
         notes.append('no headers: dkms cannot build for it')
     if stale:
         notes.append('stale kernel directory: not counted')
+    if package.get('verified') is False:
+        notes.append('not verified: a rule that decides coverage could not be checked')
+    signatures = kernel_info.get('module_signatures') or {}
+    if signatures.get('enforced'):
+        notes.append('module signatures enforced (%s)' % (signatures.get('reason') or 'reason unknown'))
     return {
         'status': status,
         # Stale kernels are shown but never count as uncovered.
         'covered': stale or status in COVERED_STATUSES,
         'stale': stale,
-        'version': package.get('version'),
+        'version': visible(package.get('version')),
         'outdated': bool(package.get('outdated')),
+        'verified': package.get('verified'),
         'default': kernel == host.get('default_kernel'),
         'running': kernel == host.get('running_kernel'),
         'headers': bool(kernel_info.get('headers')),
         'reasons': _module_reasons(package.get('modules') or {}),
-        'notes': notes,
+        'notes': [visible(note) for note in notes],
     }
 
 
-def _host_entry(host: str, facts: Facts) -> dict[str, Any]:
+def _host_entry(host: str, facts: Facts, group: str, now: int | None) -> dict[str, Any]:
     kernels = facts.get('kernels') or {}
     live = [info for info in kernels.values() if not info.get('stale')]
+    gathered = _epoch(facts.get('gathered_at'))
+    age = now - gathered if now is not None and gathered is not None else None
     return {
-        'host': host,
-        'root': facts.get('root'),
-        'running_kernel': facts.get('running_kernel'),
-        'default_kernel': facts.get('default_kernel'),
-        'default_kernel_source': facts.get('default_kernel_source'),
-        'kabi_reader': facts.get('kabi_reader'),
+        'host': visible(host),
+        'anchor': anchor('host', host),
+        'group': visible(group),
+        'root': visible(facts.get('root')),
+        'running_kernel': visible(facts.get('running_kernel')),
+        'default_kernel': visible(facts.get('default_kernel')),
+        'default_anchor': anchor('kernel', facts['default_kernel']) if facts.get('default_kernel') else None,
+        'default_kernel_source': visible(facts.get('default_kernel_source')),
+        'kabi_reader': visible(facts.get('kabi_reader')),
+        'gathered_at': visible(facts.get('gathered_at')),
+        'age_seconds': age,
+        'age': age_text(age),
         'kernels': len(live),
         'stale_kernels': len(kernels) - len(live),
         'uncovered_kernels': sum(1 for info in live if not info.get('covered')),
+        'unverified': sum(1 for info in live for entry in (info.get('packages') or {}).values()
+                          if (entry or {}).get('verified') is False),
         'default_covered': kernel_covered(facts, facts['default_kernel']) if facts.get('default_kernel') else None,
     }
+
+
+def _primary_group(names: Any) -> str:
+    """The first inventory group a host is in (Ansible lists them sorted), else ``ungrouped``."""
+    groups = [str(name) for name in names or () if name not in ('all', UNGROUPED)] if isinstance(names, list) else []
+    return groups[0] if groups else UNGROUPED
 
 
 def _facts_or_failure(result: Any) -> tuple[Facts | None, dict[str, Any] | None]:
@@ -155,33 +231,74 @@ def _facts_or_failure(result: Any) -> tuple[Facts | None, dict[str, Any] | None]
     return facts, None
 
 
-def report_model(results: Mapping[str, Any]) -> dict[str, Any]:
-    """The report's data: totals, failed hosts, and per package a hosts x kernels matrix.
+def _rank(names: Iterable[str]) -> dict[str, int]:
+    """Each name's place in natural order (``web2`` before ``web10``), for sort keys."""
+    return {name: index for index, name in enumerate(_by_name(names))}
+
+
+def _fold(rows: list[dict[str, Any]], rank: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Rows of one group whose cells are identical become one row with every host named, the
+    most uncovered cells first, then by the first host's name."""
+    folded: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = repr(row['cells'])
+        if key in folded:
+            folded[key]['hosts'].append(row['host'])
+            folded[key]['anchors'].append(row['anchor'])
+        else:
+            folded[key] = dict(row, hosts=[row['host']], anchors=[row['anchor']])
+    return sorted(folded.values(), key=lambda row: (-row['uncovered'], rank[row['host']]))
+
+
+def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = None,
+                 generated_at: str | None = None) -> dict[str, Any]:
+    """The report's data: totals, failed hosts, hosts, kernels, and per package a hosts x kernels matrix.
 
     ``results`` maps host names to registered ``kabi.dkms.dkms_facts`` results or to the
-    ``dkms`` facts themselves. Rows, columns and packages come sorted (hosts and kernels
-    naturally, e.g. ``web2`` before ``web10``), and every cell says whether it is covered,
-    so templates need no logic of their own.
+    ``dkms`` facts themselves; ``groups`` maps host names to their inventory groups (rows are
+    grouped by the first); ``generated_at`` (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) dates the report and
+    gives each host's fact age. Packages come most uncovered first; within a package, rows are
+    grouped, identical rows folded into one naming every host, and sorted most uncovered first.
+    Every name is passed through :func:`visible`; templates must still escape for their format.
     """
+    groups = groups or {}
+    now = _epoch(generated_at) if generated_at else None
     facts_by_host: dict[str, Facts] = {}
     failed = []
     for host in _by_name(results):
         facts, failure = _facts_or_failure(results[host])
         if facts is None:
-            failed.append(dict(failure or {}, host=host))
+            failure = failure or {}
+            failed.append(dict(failure, host=visible(host), anchor=anchor('host', host),
+                               reason=visible(failure.get('reason'))))
         else:
             facts_by_host[host] = facts
+    group_of = {host: _primary_group(groups.get(host)) for host in facts_by_host}
+    group_rank = _rank(group_of.values())
+    group_rank[UNGROUPED] = len(group_rank)  # last
+    host_rank = _rank(facts_by_host)
+    hosts = [_host_entry(host, facts, group_of[host], now) for host, facts in facts_by_host.items()]
+    # Every kernel of the fleet, with the hosts that have it; packages add what they leave uncovered.
+    kernel_totals: dict[str, dict[str, Any]] = {}
+    for facts in facts_by_host.values():
+        for kernel, info in (facts.get('kernels') or {}).items():
+            total = kernel_totals.setdefault(kernel, {'name': visible(kernel), 'anchor': anchor('kernel', kernel),
+                                                      'hosts': 0, 'uncovered': 0, 'packages': []})
+            total['hosts'] += 1
+            total['uncovered'] += not info.get('stale') and not info.get('covered')
 
     counts = dict.fromkeys(list(STATUSES) + [UNKNOWN_STATUS], 0)
+    unverified = 0
     packages = []
     for name in _by_name(p for facts in facts_by_host.values() for p in facts.get('packages') or {}):
-        hosts = [host for host in facts_by_host if name in (facts_by_host[host].get('packages') or {})]
-        newest_by_host = {host: facts_by_host[host]['packages'][name].get('newest') for host in hosts}
+        package_hosts = [host for host in facts_by_host if name in (facts_by_host[host].get('packages') or {})]
+        newest_by_host = {host: facts_by_host[host]['packages'][name].get('newest') for host in package_hosts}
         newest_known = [v for v in newest_by_host.values() if v is not None]
-        kernels = _by_name(k for host in hosts for k in facts_by_host[host].get('kernels') or {})
+        kernels = _by_name(k for host in package_hosts for k in facts_by_host[host].get('kernels') or {})
         column_uncovered = [0] * len(kernels)
-        rows = []
-        for host in hosts:
+        rows_by_group: dict[str, list[dict[str, Any]]] = {}
+        uncovered_hosts = 0
+        for host in package_hosts:
             facts = facts_by_host[host]
             host_kernels = facts.get('kernels') or {}
             cells: list[dict[str, Any] | None] = []
@@ -194,26 +311,51 @@ def report_model(results: Mapping[str, Any]) -> dict[str, Any]:
                 cell = _cell(facts, kernel, kernel_info, package, newest_by_host[host])
                 if not cell['stale']:
                     counts[cell['status']] += 1
+                    unverified += cell['verified'] is False
                 if not cell['covered']:
                     column_uncovered[index] += 1
                 cells.append(cell)
-            rows.append({
+            uncovered = sum(1 for cell in cells if cell and not cell['covered'])
+            uncovered_hosts += uncovered > 0
+            rows_by_group.setdefault(group_of[host], []).append({
                 'host': host,
-                'default_kernel': facts.get('default_kernel'),
-                'uncovered': sum(1 for cell in cells if cell and not cell['covered']),
+                'anchor': anchor('host', host),
+                'group': visible(group_of[host]),
+                'default_kernel': visible(facts.get('default_kernel')),
+                'uncovered': uncovered,
                 'cells': cells,
             })
+        for kernel, uncovered in zip(kernels, column_uncovered):
+            if uncovered:
+                kernel_totals[kernel]['packages'].append(visible(name))
+        row_groups = [{'name': visible(group), 'rows': _fold(rows_by_group[group], host_rank)}
+                      for group in sorted(rows_by_group, key=group_rank.get)]
+        for row in (row for group in row_groups for row in group['rows']):
+            row['hosts'] = [visible(host) for host in row['hosts']]
+            row['host'] = row['hosts'][0]
         packages.append({
-            'name': name,
-            'newest': version_sort(newest_known)[-1] if newest_known else None,
-            'kernels': [{'name': k, 'uncovered': n} for k, n in zip(kernels, column_uncovered)],
+            'name': visible(name),
+            'anchor': anchor('package', name),
+            'newest': visible(version_sort(newest_known)[-1]) if newest_known else None,
+            'kernels': [{'name': visible(k), 'anchor': anchor('kernel', k), 'uncovered': n}
+                        for k, n in zip(kernels, column_uncovered)],
             'uncovered': sum(column_uncovered),
-            'rows': rows,
+            'hosts': len(package_hosts),
+            'uncovered_hosts': uncovered_hosts,
+            'groups': row_groups,
+            'rows': [row for group in row_groups for row in group['rows']],
         })
+    # Most trouble first: uncovered cells, then hosts with one, then the name.
+    package_rank = _rank(package['name'] for package in packages)
+    packages.sort(key=lambda package: (-package['uncovered'], -package['uncovered_hosts'], package_rank[package['name']]))
+    kernel_rank = _rank(kernel_totals)
+    kernel_list = [kernel_totals[k] for k in sorted(kernel_totals, key=lambda k: (-kernel_totals[k]['uncovered'], kernel_rank[k]))]
 
-    hosts = [_host_entry(host, facts) for host, facts in facts_by_host.items()]
+    oldest = max((host['age_seconds'] for host in hosts if host['age_seconds'] is not None), default=None)
+    entries = dict(zip(facts_by_host, hosts))
     return {
         'schema_version': SCHEMA_VERSION,
+        'generated_at': visible(generated_at),
         'statuses': [
             {'name': status, 'covered': status in COVERED_STATUSES, 'meaning': meaning}
             for status, meaning in STATUSES.items()
@@ -228,10 +370,15 @@ def report_model(results: Mapping[str, Any]) -> dict[str, Any]:
             'kernels_uncovered': sum(host['uncovered_kernels'] for host in hosts),
             'kernels_stale': sum(host['stale_kernels'] for host in hosts),
             'packages': len(packages),
-            'statuses': {status: n for status, n in counts.items() if n or status != UNKNOWN_STATUS},
+            'unverified': unverified,
+            'oldest_facts': oldest,
+            'oldest_facts_age': age_text(oldest),
+            'statuses': {status: n for status, n in counts.items() if n or status not in (UNKNOWN_STATUS, 'rejected')},
         },
         'failed': failed,
-        'hosts': hosts,
+        'hosts': [entries[host] for host in sorted(
+            entries, key=lambda host: (-entries[host]['uncovered_kernels'], group_rank[group_of[host]], host_rank[host]))],
+        'kernels': kernel_list,
         'facts': facts_by_host,
         'packages': packages,
     }

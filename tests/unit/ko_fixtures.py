@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import lzma
 import shutil
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -158,3 +159,33 @@ def zstd_file(path: Path, suffix: str = '.zst') -> Path:
 
 
 COMPRESSORS = {'gz': gzip_file, 'xz': xz_file, 'zst': zstd_file}
+
+
+SECTION_HEADER = struct.Struct('<IIQQQQIIQQ')  # Elf64_Shdr, little endian
+SHT_NOBITS = 8
+SHF_COMPRESSED = 0x800
+
+
+def patch_section(image: bytes, name: str, append: bytes = b'', **fields: int) -> bytes:
+    """``image`` (a 64-bit little-endian ELF file) with section ``name``'s header fields changed.
+
+    Fields are Elf64_Shdr names without the ``sh_`` prefix (type, flags, offset, size).
+    ``append`` bytes go at the end of the file and the section is pointed at them.
+    """
+    data = bytearray(image)
+    shoff, = struct.unpack_from('<Q', data, 0x28)
+    shnum, shstrndx = struct.unpack_from('<HH', data, 0x3c)
+    names_offset = SECTION_HEADER.unpack_from(data, shoff + shstrndx * SECTION_HEADER.size)[4]
+    keys = ('name', 'type', 'flags', 'addr', 'offset', 'size', 'link', 'info', 'addralign', 'entsize')
+    for index in range(shnum):
+        at = shoff + index * SECTION_HEADER.size
+        header = dict(zip(keys, SECTION_HEADER.unpack_from(data, at)))
+        start = names_offset + header['name']
+        if bytes(data[start:data.index(b'\0', start)]) != name.encode():
+            continue
+        if append:
+            fields = dict(fields, offset=len(data), size=len(append))
+        header.update(fields)
+        SECTION_HEADER.pack_into(data, at, *(header[key] for key in keys))
+        return bytes(data + append)
+    raise KeyError(name)

@@ -20,6 +20,10 @@ VERMAGIC_SUFFIX = 'SMP preempt mod_unload modversions '
 # Symbols every test module imports; module_layout is the classic kABI canary.
 BASE_SYMBOLS = ('module_layout', '_printk', 'kfree')
 COMPRESSORS = {'.gz': gzip_file, '.xz': xz_file, '.zst': zstd_file}
+# A Debian-like kernel config: signatures checked but not enforced unless Secure Boot is on.
+KERNEL_CONFIG = ('CONFIG_X86_64=y\nCONFIG_SMP=y\nCONFIG_PREEMPT=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_MODVERSIONS=y\n'
+                 'CONFIG_MODULE_SIG=y\nCONFIG_SECURITY_LOCKDOWN_LSM=y\nCONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT=y\n'
+                 'CONFIG_INTEGRITY_PLATFORM_KEYRING=y\nCONFIG_LOAD_UEFI_KEYS=y\n')
 
 
 def abi_crcs(abi: str, symbols: Sequence[str] = BASE_SYMBOLS) -> dict[str, int]:
@@ -72,6 +76,7 @@ class SystemTree:
         text = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for symbol, crc in exports.items())
         if headers:
             (modules_dir / 'build/include').mkdir(parents=True, exist_ok=True)
+            (modules_dir / 'build/.config').write_text(KERNEL_CONFIG)
         if symvers == 'build':
             (modules_dir / 'build').mkdir(parents=True, exist_ok=True)
             (modules_dir / 'build/Module.symvers').write_text(text)
@@ -81,6 +86,14 @@ class SystemTree:
         elif symvers == 'lib':
             (modules_dir / 'symvers.gz').write_bytes(gzip.compress(text.encode()))
         return exports
+
+    def dkms_script(self, version: str) -> None:
+        """The dkms command of that version: the facts read its version line, never run it."""
+        script = self.path('/usr/sbin/dkms')
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text('#!/bin/bash\n# not a working dkms: only its version\ncase "$1" in\n'
+                          '    -V|--version)\n        echo "dkms-%s"\n        exit 0\n        ;;\nesac\nexit 1\n' % version)
+        script.chmod(0o755)
 
     def package(self, name: str, version: str, modules: Sequence[str], conf: str | None = None,
                 source: bool = True) -> None:
@@ -139,6 +152,13 @@ class SystemTree:
             link.unlink()
         link.symlink_to('%s/%s/%s' % (version, release, self.arch))
 
+    def bios_boot(self, cmdline: str = 'quiet') -> None:
+        """A machine that boots without EFI (so without Secure Boot) through GRUB with ``cmdline``."""
+        self.path('/sys/firmware').mkdir(parents=True, exist_ok=True)
+        self.path('/etc/default').mkdir(parents=True, exist_ok=True)
+        self.path('/etc/default/grub').write_text('GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="%s"\n'
+                                                  'GRUB_CMDLINE_LINUX=""\n' % cmdline)
+
     def weak_link(self, release: str, provider: str, filename: str, subdir: str = '') -> Path:
         """An absolute weak-updates link on ``release`` to ``provider``'s updates/dkms file."""
         link = self.path('/lib/modules/%s/weak-updates/%s' % (release, subdir)) / filename
@@ -152,14 +172,28 @@ class SystemTree:
             self.weak_link(release, provider, installed.name)
 
 
+def hello_weak_linked(root: Path, ko: KoBuilder, abi: str, clone: str) -> SystemTree:
+    """hello 1.0 built and installed by dkms for ``abi``, weak-linked into ``clone`` of the same kABI."""
+    system = SystemTree(root, ko)
+    system.kernel(abi)
+    system.kernel(clone, abi=abi)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', abi)
+    system.weak_link_build(clone, abi)
+    return system
+
+
 def build_demo(root: Path, ko: KoBuilder) -> SystemTree:
     """A small system that shows every status the facts know.
 
     hello 1.0 installed on 6.1.0-47-amd64; 6.1.0-47-amd64+clone (same kABI) weak-linked;
     6.1.0-47-amd64+broken (one CRC changed) weak-linked but incompatible; 6.1.0-50-amd64
-    missing; nvidia-like 550.54.14 excluded on kernels older than 6.1.0-50 by BUILD_EXCLUSIVE.
+    missing; nvidia-like 550.54.14 excluded on kernels older than 6.1.0-50 by BUILD_EXCLUSIVE
+    (KERNEL_MIN, which dkms 3.0.11 and later know: the system has dkms 3.4.3).
     """
     system = SystemTree(root, ko)
+    system.dkms_script('3.4.3')
+    system.bios_boot()
     abi = '6.1.0-47-amd64'
     system.kernel(abi)
     system.kernel(abi + '+clone', abi=abi)

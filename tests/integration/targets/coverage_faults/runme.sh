@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Faults around the coverage role on the real DKMS lab (tests/lab/build-lab.sh): dkms missing, a kernel
+# Faults around the dkms_coverage role on the real DKMS lab (tests/lab/build-lab.sh): dkms missing, a kernel
 # removed between facts and build, a run killed mid-build and run again. After each case nothing that
 # was there before is gone from the module trees or the dkms tree; the end puts the lab back exactly.
 set -eux
 work=$(mktemp -d)
 baseline=$work/baseline.yml
 gone=6.1.0-0-kabigone
-lock=/run/lock/kabi-dkms.lock
+lock=/run/kabi-dkms/lock
+# flock(1) would create it 0644, which dkms_module refuses: make it the way the module does.
+(umask 077 && mkdir -p /run/kabi-dkms && : >>"$lock")
 play() { ansible-playbook -i inventory -e "baseline=$baseline" -e "gone=$gone" "$@"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The coverage role against the real DKMS lab (tests/lab/build-lab.sh): root, the host's dkms tree and
+# The dkms_coverage role against the real DKMS lab (tests/lab/build-lab.sh): root, the host's dkms tree and
 # /lib/modules. Everything it builds or adds is removed again at the end, so the lab stays reusable.
 set -eux
 work=$(mktemp -d)
@@ -18,7 +18,7 @@ play -e "@$baseline" first_run.yml
 first=$(($(ms) - start))
 start=$(ms)
 play rerun.yml | tee "$work/rerun.log"
-echo "coverage role wall time: first run ${first} ms, second run $(($(ms) - start)) ms"
+echo "dkms_coverage role wall time: first run ${first} ms, second run $(($(ms) - start)) ms"
 grep -E 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "$work/rerun.log"
 
 play -e "@$baseline" no_headers.yml
@@ -29,7 +29,8 @@ play -e "@$baseline" dest_location.yml
 # both have gathered their facts, then exactly one builds and the other finds it done.
 missing=$(sed -n 's/^lab_missing: *//p' "$baseline")
 ansible -i inventory testhost -m kabi.dkms.dkms_module -a "name=kabitest kernels=$missing state=absent"
-flock /run/lock/kabi-dkms.lock sleep 8 &
+(umask 077 && mkdir -p /run/kabi-dkms && : >>/run/kabi-dkms/lock)  # flock(1) would create it 0644
+flock /run/kabi-dkms/lock sleep 8 &
 holder=$!
 sleep 1
 play -e "@$baseline" -e "report=$work/one.json" concurrent.yml >"$work/one.log" 2>&1 &

@@ -31,7 +31,7 @@ def bls(tree: RootTree, release: str, *options: str, name: str | None = None) ->
 
 
 def read(tree: RootTree, release: str = RELEASE) -> BootCmdline:
-    return read_next_boot_cmdline(RootFS(str(tree.root)), release)
+    return read_next_boot_cmdline(RootFS(str(tree.root)), release, tree.warnings.append)
 
 
 @pytest.fixture
@@ -81,6 +81,45 @@ def test_entries_that_disagree_are_unknown(tree: RootTree) -> None:
     bls(tree, RELEASE, 'quiet')
     bls(tree, RELEASE, 'quiet module.sig_enforce=1', name='%s-%s-debug' % (MACHINE, RELEASE))
     assert read(tree).params is None
+
+
+GRUB_CFG = """\
+menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-1234' {
+\tload_video
+\tlinux\t/boot/vmlinuz-%(new)s root=UUID=1234 ro  quiet
+\tinitrd\t/boot/initrd.img-%(new)s
+}
+submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-1234' {
+\tmenuentry 'Debian GNU/Linux, with Linux %(new)s' --class debian {
+\t\tlinux\t/boot/vmlinuz-%(new)s root=UUID=1234 ro  quiet
+\t}
+\tmenuentry 'Debian GNU/Linux, with Linux %(old)s' --class debian {
+\t\tlinux\t/vmlinuz-%(old)s root=UUID=1234 ro module.sig_enforce=1 quiet
+\t}
+\tmenuentry 'Debian GNU/Linux, with Linux %(old)s (recovery mode)' --class debian {
+\t\tlinux\t/vmlinuz-%(old)s root=UUID=1234 ro single
+\t}
+}
+"""
+
+
+def test_generated_grub_cfg_names_each_kernel(tree: RootTree) -> None:
+    tree.write('/boot/grub/grub.cfg', GRUB_CFG % {'new': OTHER, 'old': RELEASE})
+    # What update-grub would write next: grub.cfg is what boots.
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+    cmdline = read(tree)
+    assert (cmdline.source, cmdline.params) == ('/boot/grub/grub.cfg', [
+        ('root', 'UUID=1234'), ('ro', None), ('module.sig_enforce', '1'), ('quiet', None)])
+    assert read(tree, OTHER).values('module.sig_enforce') == []
+    # A kernel grub.cfg does not list yet gets what update-grub will write.
+    assert read(tree, '6.1.0-99-amd64').source == '/etc/default/grub'
+
+
+def test_grub_cfg_variable_without_a_value_is_unknown(tree: RootTree) -> None:
+    tree.write('/boot/grub2/grub.cfg', 'linux16 /vmlinuz-%s root=/dev/sda1 $extra_args\n' % RELEASE)
+    assert read(tree).params is None
+    tree.write('/boot/grub2/grubenv', grubenv(extra_args='lockdown=integrity'))
+    assert read(tree).values('lockdown') == ['integrity']
 
 
 def test_default_grub_with_grub_d(tree: RootTree) -> None:

@@ -15,6 +15,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_co
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
+from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
 
 ABI = '6.1.0-47-amd64'
@@ -60,7 +61,8 @@ def test_demo_tree_has_every_status(demo: Path) -> None:
          'headers': True},
         {'kernel': '6.1.0-50-amd64', 'package': 'hello', 'version': '1.0', 'status': 'missing', 'headers': True},
     ]
-    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 3}
+    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 0}
+    assert facts['kernels'][ABI]['module_signatures']['enforced'] is False
     assert facts['default_kernel'] == '6.1.0-50-amd64' and facts['default_kernel_source'] == 'newest'
     assert facts['running_kernel'] is None
     assert run.warnings == []
@@ -78,7 +80,8 @@ def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
                      'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'vermagic': True},
                      'path': '/lib/modules/%s+clone/weak-updates/hello_ext.ko' % ABI,
                      'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None,
-                     'signature': None, 'reason': 'whether the kernel accepts its signature is unknown'}
+                     'signature': {'signed': False, 'signer': None, 'key_id': None, 'trusted': False},
+                     'reason': None}
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:
@@ -97,8 +100,12 @@ def test_kmod_reader_gives_the_same_verdicts(demo: Path) -> None:
 
 def test_packages_facts(demo: Path) -> None:
     facts = Run(demo).facts
-    assert facts['packages']['hello'] == {'versions': ['1.0'], 'newest': '1.0', 'autoinstall': True,
-                                          'modules': ['hello', 'hello_ext'], 'broken_versions': []}
+    assert facts['packages']['hello'] == {
+        'versions': ['1.0'], 'newest': '1.0', 'autoinstall': True, 'modules': ['hello', 'hello_ext'],
+        'broken_versions': [], 'build_depends': [], 'no_weak_modules': False, 'obsolete_by': None,
+        'build_exclusive': {'kernel': None, 'arch': None, 'kernel_min': None, 'kernel_max': None, 'config': None},
+        'dkms_conf': {'path': '/usr/src/hello-1.0/dkms.conf', 'dkms_version': '3.4.3', 'valid': True, 'errors': []},
+        'failed_builds': []}
 
 
 def test_built_but_not_installed(system: SystemTree) -> None:
@@ -398,3 +405,68 @@ def test_symbols_from_another_package(system: SystemTree, reader: str) -> None:
     assert run.status(ABI, 'provider') == 'broken'
     assert run.status(ABI, 'consumer') == 'broken'
     assert run.package(ABI, 'consumer')['modules']['consumer']['kabi']['missing'] == ['provider_export']
+
+
+def signed_system(system: SystemTree, tmp_path: Path) -> Any:
+    """hello installed on ABI and weak-linked into a clone, every module signed by dkms's key."""
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello', 'hello_ext'])
+    key = rsa_key(tmp_path)
+    for built in system.build('hello', '1.0', ABI, install=False):
+        sign_module(built, key, built)
+    system.install('hello', '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    system.path('/var/lib/dkms/mok.pub').write_bytes(key.der)
+    system.path('/etc/default').mkdir(parents=True)
+    system.path('/etc/default/grub').write_text('GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+    return key
+
+
+def test_secure_boot_without_the_dkms_key_enrolled_rejects_signed_modules(
+        system: SystemTree, tmp_path: Path) -> None:
+    key = signed_system(system, tmp_path)
+    efi = EfiRoot(system.root)
+    efi.secure_boot(True)
+    efi.mok_list([rsa_key(tmp_path, 'other', '/CN=Someone else').der])
+    run = Run(system.root)
+    for kernel in (ABI, ABI + '+clone'):
+        assert run.facts['kernels'][kernel]['module_signatures']['enforced'] is True
+        assert run.facts['kernels'][kernel]['module_signatures']['reason'] == 'secure_boot'
+        entry = run.package(kernel)
+        assert (entry['status'], entry['covered'], entry['verified']) == ('rejected', False, True)
+        for module in entry['modules'].values():
+            assert module['status'] == 'rejected'
+            assert module['signature']['signed'] and module['signature']['trusted'] is False
+            assert module['signature']['signer'] == 'DKMS module signing key'
+            assert 'refuses' in module['reason']
+            assert module['kabi']['compatible']
+    assert run.facts['dkms_certificate']['enrolled'] is False
+    # Enrolling the certificate (MokListRT) makes them load.
+    efi.mok_list([key.der])
+    run = Run(system.root)
+    assert run.status(ABI) == 'installed' and run.status(ABI + '+clone') == 'weak'
+    assert run.package(ABI)['verified'] and run.facts['summary']['unverified'] == 0
+    assert run.package(ABI)['modules']['hello']['signature']['trusted'] is True
+    assert run.facts['dkms_certificate']['enrolled'] is True
+
+
+def test_unsigned_module_under_sig_enforce_is_rejected(system: SystemTree) -> None:
+    system.bios_boot(cmdline='quiet module.sig_enforce=1')
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    run = Run(system.root)
+    assert run.facts['kernels'][ABI]['module_signatures']['reason'] == 'sig_enforce'
+    assert (run.status(ABI), run.package(ABI)['verified']) == ('rejected', True)
+    assert run.facts['uncovered'][0]['status'] == 'rejected'
+
+
+def test_without_efivars_signature_enforcement_is_unknown(system: SystemTree, tmp_path: Path) -> None:
+    signed_system(system, tmp_path)
+    run = Run(system.root)
+    assert run.facts['kernels'][ABI]['module_signatures']['enforced'] is None
+    # Covered as far as can be known, but not verified: a reboot gate can ask for both.
+    assert (run.status(ABI), run.package(ABI)['covered'], run.package(ABI)['verified']) == ('installed', True, False)
+    assert run.package(ABI)['modules']['hello']['signature']['trusted'] is None
+    assert run.facts['summary']['unverified'] == 2

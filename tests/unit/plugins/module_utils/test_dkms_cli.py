@@ -8,6 +8,7 @@ module tests reuse it, with the real dkms where one is installed.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils import _dkms_cli as cli
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_dkms_tree
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+
+NOBODY = 65534
 
 ARCH = 'x86_64'
 MODULE_SOURCE = '''#include <linux/module.h>
@@ -217,12 +220,77 @@ def test_lock_refuses_a_planted_symlink(tmp_path: Path) -> None:
     target = tmp_path / 'precious'
     target.write_text('keep')
     (tmp_path / 'kabi-dkms.lock').symlink_to(target)
-    with pytest.raises(OSError):
+    with pytest.raises(cli.LockError, match='cannot open the lock file'):
         with cli.DkmsLock(str(tmp_path / 'kabi-dkms.lock'), 0):
             pass
     assert target.read_text() == 'keep'
 
 
+def test_lock_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / 'run' / 'kabi-dkms' / 'lock'
+    path.parent.parent.mkdir()
+    with cli.DkmsLock(str(path), 0):
+        pass
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize('directory_mode, file_mode, owner, refused', [
+    (0o1777, None, None, 'lock directory .* mode 1777'),     # /run/lock, /tmp
+    (0o775, None, None, 'lock directory .* mode 0775'),
+    (0o755, 0o644, None, 'lock file .* mode 0644'),           # what flock(1) creates
+    (0o755, 0o600, NOBODY, 'lock file .* owned by uid %d' % NOBODY),
+])
+def test_lock_others_could_hold_is_refused(tmp_path: Path, directory_mode: int, file_mode: int | None,
+                                           owner: int | None, refused: str) -> None:
+    directory = tmp_path / 'locks'
+    directory.mkdir()
+    os.chmod(directory, directory_mode)
+    lock = directory / 'lock'
+    if file_mode is not None:
+        lock.write_text('')
+        os.chmod(lock, file_mode)
+    if owner is not None:
+        if os.geteuid() != 0:
+            pytest.skip('needs root to give the file away')
+        os.chown(lock, owner, owner)
+    with pytest.raises(cli.LockError, match=refused):
+        with cli.DkmsLock(str(lock), 0):
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to drop to nobody')
+def test_another_user_cannot_hold_the_lock(tmp_path: Path) -> None:
+    """Nobody cannot open the lock file, not even read-only (flock needs no more), nor plant one."""
+    os.chmod(tmp_path, 0o755)
+    path = tmp_path / 'kabi-dkms' / 'lock'
+    with cli.DkmsLock(str(path), 0):
+        pass
+    os.chmod(path.parent, 0o755)  # even a directory others may read keeps the file to root
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        status = 0
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            for flags in (os.O_RDONLY, os.O_RDWR, os.O_RDONLY | os.O_CREAT):
+                try:
+                    os.close(os.open(str(path), flags))
+                    status = 1
+                except PermissionError:
+                    pass
+            try:
+                os.close(os.open(str(path.parent / 'other'), os.O_RDONLY | os.O_CREAT, 0o644))
+                status = 1
+            except PermissionError:
+                pass
+        finally:
+            os._exit(status)
+    assert os.waitpid(pid, 0)[1] == 0, 'nobody could open or plant a lock file'
+    with cli.DkmsLock(str(path), 0) as held:
+        assert held.waited == 0
+
+
 def test_default_lock_file() -> None:
-    assert cli.default_lock_file(None) == '/run/lock/kabi-dkms.lock'
+    assert cli.default_lock_file(None) == '/run/kabi-dkms/lock'
     assert cli.default_lock_file('/srv/sandbox/dkms/') == '/srv/sandbox/kabi-dkms.lock'

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    DkmsConf,
     DkmsTree,
+    Package,
     module_name,
     normalize_module_name,
+    package_conf_facts,
     read_dkms_tree,
     read_locations,
     read_package,
     sort_versions,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import parse_shell_vars
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, dkms_conf
@@ -52,10 +51,6 @@ class Tree(RootTree):
 @pytest.fixture
 def tree(tmp_path: Path) -> Tree:
     return Tree(tmp_path)
-
-
-def conf(text: str, name: str = 'hello', version: str = '1.0') -> DkmsConf:
-    return DkmsConf(parse_shell_vars(text, {'PACKAGE_NAME': name, 'PACKAGE_VERSION': version}))
 
 
 class TestNames:
@@ -282,129 +277,28 @@ class TestInstallLinks:
         assert tree.read().packages['hello'].installed == {K1: ('3.0', ARCH)}
 
 
-class TestDestModuleNames:
-    @pytest.mark.parametrize(('text', 'expected'), [
-        ('', ['hello']),
-        ('BUILT_MODULE_NAME[0]=hello_core\n', ['hello_core']),
-        ('BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_NAME[1]=b\nDEST_MODULE_NAME[1]=renamed\n', ['a', 'renamed']),
-        ('BUILT_MODULE_NAME[0]=a\nBUILT_MODULE_NAME[3]=d\nDEST_MODULE_NAME[3]=z\n', ['a', 'z']),
-        ('BUILT_MODULE_NAME[0]=a\nDEST_MODULE_NAME[0]=""\n', ['a']),
-        ('DEST_MODULE_NAME[0]=renamed\n', ['renamed']),
-        ('BUILT_MODULE_NAME=(a b c)\nDEST_MODULE_NAME=(x)\n', ['x', 'b', 'c']),
-        ('BUILT_MODULE_NAME[0]="${PACKAGE_NAME}_drv"\n', ['hello_drv']),
-    ])
-    def test_static(self, text: str, expected: list[str]) -> None:
-        assert conf(text).dest_module_names() == expected
-
-    @pytest.mark.parametrize('text', [
-        'BUILT_MODULE_NAME[0]=$(ls)\n',
-        'BUILT_MODULE_NAME[0]=a\nDEST_MODULE_NAME[0]=`x`\n',
-        'DEST_MODULE_NAME[$i]=a\n',
-        'source ./more\n',
-        'PACKAGE_NAME=$(cat name)\n',
-    ])
-    def test_not_static(self, text: str) -> None:
-        assert conf(text).dest_module_names() is None
-
-    def test_no_package_name(self) -> None:
-        assert DkmsConf(parse_shell_vars('')).dest_module_names() is None
-
-
-class TestDestModuleLocations:
-    @pytest.mark.parametrize(('text', 'expected'), [
-        ('DEST_MODULE_LOCATION[0]="/kernel/drivers/video"\n', {'hello': '/kernel/drivers/video'}),
-        ('BUILT_MODULE_NAME=(a b)\nDEST_MODULE_NAME[1]=renamed\n'
-         'DEST_MODULE_LOCATION=("/updates/dkms" "/kernel/drivers//net/")\n',
-         {'a': '/updates/dkms', 'renamed': '/kernel/drivers/net'}),
-        ('BUILT_MODULE_NAME=(a b)\nDEST_MODULE_LOCATION[1]=/extra\n', {'b': '/extra'}),
-        # dkms refuses other places; a climb out of the kernel's tree is one of them.
-        ('DEST_MODULE_LOCATION[0]="/kernel/../../../etc"\n', {}),
-        ('DEST_MODULE_LOCATION[0]="/lib/firmware"\n', {}),
-        ('DEST_MODULE_LOCATION[0]=$(where)\n', {}),
-        ('BUILT_MODULE_NAME[0]=$(ls)\nDEST_MODULE_LOCATION[0]=/kernel\n', {}),
-        ('', {}),
-    ])
-    def test_locations(self, text: str, expected: dict[str, str]) -> None:
-        assert conf(text).dest_module_locations() == expected
-
-
-class TestAutoinstall:
-    @pytest.mark.parametrize(('text', 'expected'), [
-        ('AUTOINSTALL="yes"', True), ('AUTOINSTALL=YES', True), ('AUTOINSTALL=y', True),
-        ('AUTOINSTALL=no', False), ('AUTOINSTALL=""', False), ('', False),
-        ('AUTOINSTALL=$(echo yes)', None), ('[ -n "$x" ] && AUTOINSTALL=yes', None),
-    ])
-    def test_values(self, text: str, expected: bool | None) -> None:
-        assert conf(text).autoinstall is expected
-
-
-class TestBuildExclusive:
-    @pytest.mark.parametrize(('text', 'release', 'arch', 'expected'), [
-        ('', K1, ARCH, False),
-        ('BUILD_EXCLUSIVE_KERNEL="^6\\.1\\."', K1, ARCH, False),
-        ('BUILD_EXCLUSIVE_KERNEL="^5\\."', K1, ARCH, True),
-        ('BUILD_EXCLUSIVE_KERNEL="(^5\\.|-rt-)"', '6.1.0-1-rt-amd64', ARCH, False),
-        ('BUILD_EXCLUSIVE_KERNEL="(unbalanced"', K1, ARCH, None),
-        ('BUILD_EXCLUSIVE_ARCH="x86_64"', K1, ARCH, False),
-        ('BUILD_EXCLUSIVE_ARCH="x86_64"', K1, 'aarch64', True),
-        ('BUILD_EXCLUSIVE_ARCH="x86_64"', K1, None, False),
-        ('BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"', K1, ARCH, True),
-        ('BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"', K2, ARCH, False),
-        ('BUILD_EXCLUSIVE_KERNEL_MIN="6.1"', '5.15.0-100-generic', ARCH, True),
-        ('BUILD_EXCLUSIVE_KERNEL_MAX="6.1.0-48"', K1, ARCH, False),
-        ('BUILD_EXCLUSIVE_KERNEL_MAX="6.1.0-48"', K2, ARCH, True),
-        ('BUILD_EXCLUSIVE_KERNEL_MAX="5.15"', '5.14.0-427.el9.x86_64', ARCH, False),
-        ('BUILD_EXCLUSIVE_KERNEL_MIN="$(uname -r)"', K1, ARCH, None),
-        ('if true; then\nBUILD_EXCLUSIVE_KERNEL="^5"\nfi', K1, ARCH, None),
-        ('source /etc/more.conf', K1, ARCH, None),
-    ])
-    def test_rules(self, text: str, release: str, arch: str | None, expected: bool | None) -> None:
-        assert conf(text).excludes(release, arch) is expected
-
-    def test_config(self) -> None:
-        config = {'CONFIG_DRM': 'm', 'CONFIG_PCI': 'y', 'CONFIG_DEBUG': 'n'}
-        calls: list[int] = []
-
-        def kernel_config() -> dict[str, str]:
-            calls.append(1)
-            return config
-
-        cases = [
-            ('CONFIG_DRM CONFIG_PCI', False),
-            ('CONFIG_DRM !CONFIG_DEBUG !CONFIG_ABSENT', False),
-            ('CONFIG_ABSENT', True),
-            ('!CONFIG_PCI', True),
-            ('CONFIG_DEBUG', True),
-        ]
-        for rule, expected in cases:
-            assert conf('BUILD_EXCLUSIVE_CONFIG="%s"' % rule).excludes(K1, ARCH, kernel_config) is expected, rule
-        assert len(calls) == len(cases)
-
-    def test_config_is_read_only_when_needed(self) -> None:
-        def unexpected() -> dict[str, str]:
-            raise AssertionError('kernel_config called without a CONFIG rule')
-
-        assert conf('BUILD_EXCLUSIVE_KERNEL="^6"').excludes(K1, ARCH, unexpected) is False
-        # The kernel rule already excludes; the config is not needed to say so.
-        assert conf('BUILD_EXCLUSIVE_KERNEL="^5"\nBUILD_EXCLUSIVE_CONFIG="CONFIG_X"').excludes(
-            K1, ARCH, unexpected) is True
-
-    @pytest.mark.parametrize('kernel_config', [None, lambda: None])
-    def test_config_unknown(self, kernel_config: Callable[[], dict[str, str] | None] | None) -> None:
-        assert conf('BUILD_EXCLUSIVE_CONFIG="CONFIG_DRM"').excludes(K1, ARCH, kernel_config) is None
-
-
 class TestAdminOverrides:
     def test_package_and_version_overrides(self, tree: Tree) -> None:
         tree.add('hello', '1.0', dkms_conf('hello', '1.0', ['hello']))
         tree.add('hello', '2.0', dkms_conf('hello', '2.0', ['hello']))
         tree.write('/etc/dkms/hello.conf', 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
         tree.write('/etc/dkms/hello-2.0.conf', 'AUTOINSTALL=no\nBUILD_EXCLUSIVE_KERNEL="^6\\."\n')
+        tree.write('/usr/sbin/dkms', '#!/bin/bash\necho "dkms-3.4.3"\n')  # dkms 3.0.10 would autoinstall "no"
         versions = tree.read().packages['hello'].versions
         assert versions['1.0'].conf.excludes(K1, ARCH) is True
         assert versions['1.0'].conf.autoinstall is True
         assert versions['2.0'].conf.excludes(K1, ARCH) is False
         assert versions['2.0'].conf.autoinstall is False
+        assert tree.warnings == []
+
+    def test_kernel_overrides_apply_to_their_kernel_only(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.write('/etc/dkms/hello-1.0-%s.conf' % K1, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
+        tree.write('/etc/dkms/hello--%s-%s.conf' % (K2, ARCH), 'BUILD_EXCLUSIVE_ARCH="aarch64"\n')
+        conf = tree.read().packages['hello'].versions['1.0'].conf
+        assert (conf.excludes(K1, ARCH), conf.excludes(K2, ARCH), conf.excludes('6.1.0-51-amd64', ARCH)) == \
+            (True, True, False)
+        assert conf.build_exclusive()['kernel'] is None   # the package's own rules name no kernel
         assert tree.warnings == []
 
     def test_override_that_is_a_directory_is_ignored(self, tree: Tree) -> None:
@@ -417,6 +311,71 @@ class TestAdminOverrides:
         tree.add('hello', '1.0')
         tree.write('/etc/dkms/hello.conf', 'AUTOINSTALL=$(decide)\n')
         assert tree.read().packages['hello'].versions['1.0'].conf.autoinstall is None
+
+
+class TestFailedBuilds:
+    def test_log_left_in_build(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.add('hello', '2.0')
+        log = 'DKMS (dkms-3.4.3) make.log for hello/2.0 for kernel %s (%s)\nSun Nov 29\n' % (K2, ARCH)
+        log += ''.join('line %d\n' % number for number in range(2000)) + 'make: *** [Makefile:12: all] Error 2\n'
+        tree.write('/var/lib/dkms/hello/2.0/build/make.log', log)
+        tree.write('/var/lib/dkms/hello/1.0/build/make.log', 'DKMS make.log for hello-1.0 for kernel %s (%s)\n' % (K1, ARCH))
+        package = tree.read().packages['hello']
+        failed = package.versions['2.0'].failed_build
+        assert (failed['kernel'], failed['arch'], failed['log']) == (K2, ARCH, '/var/lib/dkms/hello/2.0/build/make.log')
+        assert failed['tail'][-1] == 'make: *** [Makefile:12: all] Error 2' and len(failed['tail']) == 20
+        assert package.versions['1.0'].failed_build['kernel'] == K1   # dkms 3.0 wrote the header this way
+        facts = package_conf_facts(package)
+        assert [(build['version'], build['kernel']) for build in facts['failed_builds']] == [('1.0', K1), ('2.0', K2)]
+
+    def test_never_tried_and_built(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko'])
+        tree.write('/var/lib/dkms/hello/1.0/%s/%s/log/make.log' % (K1, ARCH), 'DKMS make.log ... ok\n')
+        assert tree.read().packages['hello'].versions['1.0'].failed_build is None
+
+    def test_log_without_header(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.write('/var/lib/dkms/hello/1.0/build/make.log', '')
+        failed = tree.read().packages['hello'].versions['1.0'].failed_build
+        assert failed == {'kernel': None, 'arch': None, 'log': '/var/lib/dkms/hello/1.0/build/make.log', 'tail': []}
+
+
+class TestPackageConfFacts:
+    def test_facts(self, tree: Tree) -> None:
+        tree.write('/usr/sbin/dkms', '#!/bin/bash\necho "dkms-3.4.3"\n')
+        tree.add('hello', '1.0', dkms_conf('hello', '1.0', ['hello', 'hello_ext'],
+                                           'BUILD_DEPENDS=(base)\nNO_WEAK_MODULES=yes\nOBSOLETE_BY=6.8\n'
+                                           'BUILD_EXCLUSIVE_ARCH="x86_64"\n'))
+        facts = package_conf_facts(tree.read().packages['hello'])
+        assert facts == {
+            'autoinstall': True, 'modules': ['hello', 'hello_ext'], 'build_depends': ['base'], 'no_weak_modules': True,
+            'obsolete_by': '6.8',
+            'build_exclusive': {'kernel': None, 'arch': 'x86_64', 'kernel_min': None, 'kernel_max': None, 'config': None},
+            'dkms_conf': {'path': '/usr/src/hello-1.0/dkms.conf', 'dkms_version': '3.4.3', 'valid': True, 'errors': []},
+            'failed_builds': [],
+        }
+
+    def test_rejected_and_unknown(self, tree: Tree) -> None:
+        tree.add('bad', '1.0', 'PACKAGE_NAME=bad\nPACKAGE_VERSION=1.0\nBUILT_MODULE_NAME[0]=bad.ko\n'
+                               'DEST_MODULE_LOCATION[0]=/updates\nAUTOINSTALL=y\n')
+        tree.add('dynamic', '1.0', 'PACKAGE_NAME=dynamic\nPACKAGE_VERSION=1.0\n'
+                                   'BUILT_MODULE_NAME[0]=$(basename $PWD)\nDEST_MODULE_LOCATION[0]=/updates\n')
+        packages = tree.read().packages
+        bad = package_conf_facts(packages['bad'])
+        assert bad['dkms_conf']['dkms_version'] is None and bad['dkms_conf']['valid'] is False
+        assert bad['dkms_conf']['errors'] == ["'BUILT_MODULE_NAME' 'bad.ko' ends in '.o' or '.ko' (record #0)",
+                                              "'DEST_MODULE_NAME' 'bad.ko' ends in '.o' or '.ko' (record #0)",
+                                              "unsupported AUTOINSTALL value 'y'"]
+        assert bad['autoinstall'] is None           # 3.0.10 says yes, 3.1.7 and later refuse the file
+        dynamic = package_conf_facts(packages['dynamic'])
+        assert (dynamic['modules'], dynamic['dkms_conf']['valid'], dynamic['dkms_conf']['errors']) == (None, None, [])
+
+    def test_no_version(self) -> None:
+        facts = package_conf_facts(Package('gone', {}, {}))
+        assert facts['modules'] is None
+        assert facts['dkms_conf'] == {'path': None, 'dkms_version': None, 'valid': None, 'errors': []}
 
 
 def test_read_package_directly(tree: Tree) -> None:

@@ -7,11 +7,15 @@ damages one thing, and checks the exact facts the contract asks for.
 
 from __future__ import annotations
 
+import gzip
 import json
+import lzma
 import os
 import pickle
 import shutil
+import subprocess
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +24,19 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
-from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
+from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
 
 ABI = '6.1.0-47-amd64'
 CLONE = ABI + '+clone'
 NOBODY = 65534
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+# What a hostile item may cost above the same tree without it (issue 12's budget).
+MEMORY_BUDGET_KIB = 100 * 1024
+HELLO_BUILD = '/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI
+HELLO_COPY = '/lib/modules/%s/updates/dkms/hello.ko' % ABI
 
 
 def gather(root: Path) -> tuple[dict[str, Any], list[str]]:
@@ -40,13 +51,7 @@ def system(ko_builder: KoBuilder) -> Iterator[SystemTree]:
     # World-traversable, so the unprivileged cases can read what they should.
     top = Path(tempfile.mkdtemp(prefix='kabi-hostile-'))
     os.chmod(top, 0o755)
-    tree = SystemTree(top / 'root', ko_builder)
-    tree.kernel(ABI)
-    tree.kernel(CLONE, abi=ABI)
-    tree.package('hello', '1.0', ['hello'])
-    tree.build('hello', '1.0', ABI)
-    tree.weak_link_build(CLONE, ABI)
-    yield tree
+    yield hello_weak_linked(top / 'root', ko_builder, ABI, CLONE)
     shutil.rmtree(top)
 
 
@@ -247,12 +252,16 @@ def _gather_as_nobody(root: Path) -> tuple[dict[str, Any], list[str]]:
     return pickle.loads(data)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to create files nobody can read')
-def test_unreadable_files_and_directories(system: SystemTree) -> None:
+def open_to_everyone(system: SystemTree) -> None:
     for path in system.root.rglob('*'):
         if not path.is_symlink():
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
     os.chmod(system.root, 0o755)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to create files nobody can read')
+def test_unreadable_files_and_directories(system: SystemTree) -> None:
+    open_to_everyone(system)
     os.chmod(system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI), 0o600)
     os.chmod(system.path('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI), 0o600)
     system.kernel('6.1.0-50-amd64')
@@ -262,3 +271,225 @@ def test_unreadable_files_and_directories(system: SystemTree) -> None:
     assert facts['kernels'][ABI]['packages']['hello']['status'] != 'weak'
     assert any('Permission denied' in warning for warning in warnings)
     assert not facts['kernels'][CLONE]['covered']
+
+
+# Hostile items, each gathered in a child process: the facts, one warning naming the item,
+# the peak memory against the same tree without the item, and nothing opened outside root.
+
+@pytest.fixture
+def clean_peak_kib(system: SystemTree) -> int:
+    result = gather_in_child(system.root)
+    assert result['warnings'] == [] and result['outside'] == []
+    return int(result['peak_kib'])
+
+
+def gather_hostile(system: SystemTree, clean_peak_kib: int) -> tuple[dict[str, Any], list[str]]:
+    result = gather_in_child(system.root)
+    assert result['outside'] == []
+    assert result['peak_kib'] - clean_peak_kib < MEMORY_BUDGET_KIB, result['peak_kib']
+    return result['facts'], result['warnings']
+
+
+def assert_not_covered(facts: dict[str, Any], *releases: str) -> None:
+    for release in releases:
+        assert facts['kernels'][release]['packages']['hello']['status'] == 'broken'
+        assert not facts['kernels'][release]['covered']
+
+
+def replace_with_special_files(system: SystemTree, make: Callable[[Path], None]) -> None:
+    for path in (HELLO_BUILD, HELLO_COPY):
+        system.path(path).unlink()
+        make(system.path(path))
+
+
+def test_fifos_are_never_opened(system: SystemTree, clean_peak_kib: int) -> None:
+    """The installed copy and its dkms build are FIFOs without a writer: comparing them must not wait."""
+    replace_with_special_files(system, os.mkfifo)
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert_not_covered(facts, ABI, CLONE)
+    assert sorted(warnings) == [
+        'cannot compare %s with %s: not a regular file (a FIFO), never read' % (HELLO_COPY, HELLO_BUILD),
+        'weak link /lib/modules/%s/weak-updates/hello.ko -> %s: not a regular file' % (CLONE, HELLO_COPY)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to make device nodes')
+def test_devices_are_never_read(system: SystemTree, clean_peak_kib: int) -> None:
+    """Two /dev/zero nodes (c 1 5) would compare equal forever."""
+    replace_with_special_files(system, lambda path: os.mknod(path, 0o600 | 0o020000, os.makedev(1, 5)))
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert_not_covered(facts, ABI, CLONE)
+    assert sorted(warnings)[0] == ('cannot compare %s with %s: not a regular file (a character device), never read'
+                                   % (HELLO_COPY, HELLO_BUILD))
+    assert len(warnings) == 2
+
+
+def hello_with_exports(system: SystemTree) -> bytes:
+    """The hello module, exporting a symbol (so it has __ksymtab_strings)."""
+    return system.ko.build_ko(system.root.parent / 'exports', 'hello', vermagic='%s SMP preempt mod_unload modversions ' % ABI,
+                              versions=system.kernel_crcs[ABI], exports=['hello_export']).read_bytes()
+
+
+@pytest.mark.parametrize('section, size', [('.modinfo', GIB), ('__ksymtab_strings', 128 * MIB)])
+def test_nobits_sections_claiming_any_size(system: SystemTree, clean_peak_kib: int, section: str, size: int) -> None:
+    replace_weak_target(system, patch_section(hello_with_exports(system), section, type=SHT_NOBITS, size=size))
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert clone_hello(facts)['status'] == 'broken'
+    assert warnings == ['%s: section %s claims %d bytes but has none in the file (SHT_NOBITS)'
+                        % (HELLO_COPY, section, size)]
+
+
+def test_compressed_modinfo_inflating_to_a_gibibyte(system: SystemTree, clean_peak_kib: int) -> None:
+    """A real SHF_COMPRESSED .modinfo: an Elf64_Chdr claiming 1 GiB, then zlib data of zeros."""
+    inflate = zlib.compressobj()
+    deflated = b''.join(inflate.compress(bytes(MIB)) for dummy in range(64)) + inflate.flush()
+    chdr = (1).to_bytes(4, 'little') + bytes(4) + GIB.to_bytes(8, 'little') + (1).to_bytes(8, 'little')
+    image = system.path(HELLO_BUILD).read_bytes()
+    replace_weak_target(system, patch_section(image, '.modinfo', append=chdr + deflated, flags=SHF_COMPRESSED))
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert clone_hello(facts)['status'] == 'broken'
+    assert len(warnings) == 1 and "section .modinfo is compressed (SHF_COMPRESSED)" in warnings[0]
+
+
+@pytest.mark.parametrize('suffix, compress', [('.gz', gzip.compress), ('.xz', lzma.compress)])
+def test_module_bombs_stop_at_their_first_piece(system: SystemTree, clean_peak_kib: int, suffix: str,
+                                                compress: Callable[[bytes], bytes]) -> None:
+    """Zeros that inflate past the module limit: the first piece is no ELF header, so that is all it costs."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31) if suffix == '.gz' else lzma.LZMACompressor()
+    bomb = b''.join(packer.compress(bytes(16 * MIB)) for dummy in range(20)) + packer.flush()
+    link = system.path('/lib/modules/%s/weak-updates/hello.ko' % CLONE)
+    link.unlink()
+    system.path(HELLO_BUILD + suffix).write_bytes(bomb)
+    os.unlink(system.path(HELLO_BUILD))
+    link.with_name('hello.ko' + suffix).symlink_to(HELLO_BUILD + suffix)
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert clone_hello(facts)['status'] == 'broken'
+    assert len(warnings) == 1 and warnings[0].endswith('%s: not an ELF file' % (HELLO_BUILD + suffix))
+
+
+def sparse(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'wb') as handle:
+        handle.truncate(size)
+
+
+@pytest.mark.parametrize('in_root', ['/lib/modules/%s/build/Module.symvers' % CLONE,
+                                     '/lib/modules/%s/modules.order' % CLONE,
+                                     '/etc/dkms/framework.conf'])
+def test_two_gib_sparse_files_are_refused_by_size(system: SystemTree, clean_peak_kib: int, in_root: str) -> None:
+    sparse(system.path(in_root), 2 * GIB)
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert [warning for warning in warnings if in_root in warning] == [
+        'cannot read %s: larger than %d bytes, the limit for this kind of file'
+        % (in_root, {'Module.symvers': 8 * MIB, 'modules.order': 4 * MIB, 'framework.conf': MIB}[in_root.rsplit('/', 1)[1]])]
+    if in_root.endswith('Module.symvers'):
+        # Nothing to judge against: no verdict, never a guessed one.
+        assert clone_hello(facts)['modules']['hello']['kabi'] is None
+    else:
+        assert clone_hello(facts)['status'] == 'weak'
+
+
+def test_gzipped_newlines_symvers(system: SystemTree, clean_peak_kib: int) -> None:
+    """65 KB of gzip that inflates to 64 MiB of newlines: refused at the symvers limit, no verdict."""
+    symvers = system.path('/lib/modules/%s/build/Module.symvers' % CLONE)
+    symvers.unlink()
+    system.path('/boot/symvers-%s.gz' % CLONE).write_bytes(gzip.compress(b'\n' * 64 * MIB, 9))
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert warnings == ['/boot/symvers-%s.gz: decompresses to more than %d bytes, more than any real file of its '
+                        'kind' % (CLONE, 8 * MIB)]
+    # Damaged evidence is never coverage: no verdict, not covered, not verified.
+    assert (clone_hello(facts)['status'], clone_hello(facts)['verified']) == ('broken', False)
+    assert clone_hello(facts)['modules']['hello']['kabi'] is None
+
+
+def test_symvers_without_exports(system: SystemTree, clean_peak_kib: int) -> None:
+    system.path('/lib/modules/%s/build/Module.symvers' % CLONE).write_bytes(b'\n' * 4 * MIB)
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert warnings == ['/lib/modules/%s/build/Module.symvers: not a symvers file, no line exports a symbol' % CLONE]
+    assert clone_hello(facts)['modules']['hello']['kabi'] is None
+
+
+def test_thousands_of_nested_directories(system: SystemTree, clean_peak_kib: int) -> None:
+    # Deeper than PATH_MAX: made one directory at a time relative to its parent.
+    fd = os.open(system.path('/lib/modules/%s/weak-updates' % CLONE), os.O_RDONLY | os.O_DIRECTORY)
+    for dummy in range(3000):
+        os.mkdir('d', dir_fd=fd)
+        parent, fd = fd, os.open('d', os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(parent)
+    os.close(fd)
+    try:
+        facts, warnings = gather_hostile(system, clean_peak_kib)
+    finally:
+        # Python's rmtree recurses once per level; rm does not.
+        subprocess.run(['rm', '-rf', str(system.path('/lib/modules/%s/weak-updates/d' % CLONE))], check=True)
+    assert clone_hello(facts)['status'] == 'weak'
+    assert len(warnings) == 1 and warnings[0].endswith('more than 128 directories deep')
+
+
+def test_tens_of_thousands_of_weak_links(system: SystemTree, clean_peak_kib: int) -> None:
+    weak = system.path('/lib/modules/%s/weak-updates' % CLONE)
+    for index in range(25000):
+        (weak / ('stray%d.ko' % index)).symlink_to(HELLO_COPY)
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert clone_hello(facts)['status'] == 'weak'
+    assert warnings == ['/lib/modules/%s/weak-updates holds 25001 module files, more than any kernel has modules '
+                        '(20000); all are read, which takes time' % CLONE]
+
+
+def test_names_that_are_not_utf8(system: SystemTree, clean_peak_kib: int) -> None:
+    root = os.fsencode(str(system.root))
+    os.makedirs(root + b'/var/lib/dkms/bad\xff/1.0')
+    os.makedirs(root + b'/var/lib/dkms/hello/1.\xfe')
+    os.symlink(HELLO_COPY, root + os.fsencode('/lib/modules/%s/weak-updates/' % CLONE) + b'x\xfd.ko')
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert sorted(facts['packages']) == ['hello'] and facts['packages']['hello']['versions'] == ['1.0']
+    assert len(warnings) == 3 and all('not valid UTF-8' in warning for warning in warnings)
+
+
+def test_dkms_tree_that_cannot_be_one(system: SystemTree) -> None:
+    system.path('/etc/dkms').mkdir(parents=True)
+    system.path('/etc/dkms/framework.conf').write_text('dkms_tree="/"\n')
+    facts, warnings = gather(system.root)
+    assert sorted(facts['packages']) == ['hello']
+    assert warnings == ['dkms_tree=/ in /etc/dkms/framework.conf cannot be a dkms tree; using /var/lib/dkms']
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to make a directory nobody can read')
+def test_unreadable_etc_dkms(system: SystemTree) -> None:
+    open_to_everyone(system)
+    system.path('/etc/dkms').mkdir(parents=True)
+    system.path('/etc/dkms/framework.conf').write_text('dkms_tree="/srv/dkms"\n')
+    os.chmod(system.path('/etc/dkms'), 0o700)
+    facts, warnings = _gather_as_nobody(system.root)
+    assert warnings == ["cannot read /etc/dkms: [Errno 13] Permission denied: 'dkms'; dkms's default locations are used"]
+    assert clone_hello(facts)['status'] == 'weak'
+
+
+def test_memory_error_in_one_item_is_a_warning(system: SystemTree) -> None:
+    """An ELF header claiming its section table near the module limit, then zeros: under a memory
+    limit the read runs out of memory, and only that item says so."""
+    header = bytearray(system.path(HELLO_BUILD).read_bytes()[:64])
+    header[0x28:0x30] = (200 * MIB).to_bytes(8, 'little')
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(bytes(header)) + b''.join(packer.compress(bytes(16 * MIB)) for dummy in range(14))
+    link = system.path('/lib/modules/%s/weak-updates/hello.ko' % CLONE)
+    link.unlink()
+    system.path(HELLO_BUILD + '.gz').write_bytes(bomb + packer.flush())
+    os.unlink(system.path(HELLO_BUILD))
+    link.with_name('hello.ko.gz').symlink_to(HELLO_BUILD + '.gz')
+    result = gather_in_child(system.root, memory_limit=400 * MIB)
+    assert clone_hello(result['facts'])['status'] == 'broken'
+    assert result['warnings'] == ['%s.gz: ran out of memory while reading it' % HELLO_BUILD]
+
+
+def test_swapping_a_module_for_a_link_to_a_host_file(system: SystemTree, ko_builder: KoBuilder) -> None:
+    """While facts are gathered over and over, the module the weak link reaches flips between
+    itself and an absolute link to a host module built for another kernel (atomic renames):
+    no run opens anything outside root, and none reads that module."""
+    host = ko_builder.build_ko(system.root.parent / 'host', 'hello', vermagic='9.9.9-host SMP preempt mod_unload ',
+                               versions={'module_layout': 1})
+    result = gather_during_swaps(system.root, system.path(HELLO_COPY), host, runs=100)
+    assert result['outside'] == []
+    # Inside root the link dangles (broken) or the module is itself (weak); the host's module would
+    # be weak-incompatible.
+    assert '%s/hello/weak-incompatible' % CLONE not in result['statuses']
+    assert '%s/hello/weak' % CLONE in result['statuses']

@@ -23,6 +23,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     find_kernels,
     gather_kernels,
     running_release,
+    read_kernel_config,
     sort_releases,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
@@ -456,3 +457,26 @@ def test_gather_kernels_marks_running_and_default(bls_root: Path) -> None:
 def test_running_release_only_for_the_running_system(tmp_path: Path) -> None:
     assert running_release(RootFS('/')) == os.uname().release
     assert running_release(RootFS(str(tmp_path))) is None
+
+
+def test_kernel_config_over_its_limit_is_a_warning(tmp_path: Path) -> None:
+    config = tmp_path / 'lib/modules/K/build/.config'
+    config.parent.mkdir(parents=True)
+    with open(config, 'wb') as sparse:
+        sparse.truncate(2 * 1024 ** 3)
+    warnings: list[str] = []
+    assert read_kernel_config(RootFS(str(tmp_path)), warnings.append, '/lib/modules/K') is None
+    assert warnings == ['cannot read /lib/modules/K/build/.config: larger than 4194304 bytes, the limit for this '
+                        'kind of file']
+
+
+@pytest.mark.parametrize('where', ['/lib/modules/K/build/.config', '/boot/config-K', '/lib/modules/K/config'])
+def test_kernel_config_without_headers_comes_from_the_kernel_package(tmp_path: Path, where: str) -> None:
+    # RHEL weak kernels often have no headers; their config is still in /boot or the module tree.
+    config = tmp_path / where.lstrip('/')
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('# comment\nCONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_FORCE=y\n')
+    warnings: list[str] = []
+    assert read_kernel_config(RootFS(str(tmp_path)), warnings.append, '/lib/modules/K') == \
+        {'CONFIG_MODULE_SIG': 'y', 'CONFIG_MODULE_SIG_FORCE': 'y'}
+    assert warnings == []

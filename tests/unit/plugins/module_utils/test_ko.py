@@ -99,14 +99,53 @@ def test_sniffs_content_not_name(hello: Path, tmp_path: Path, reader_name: str, 
     assert_hello(read(tmp_path, directory + '/plain.ko.' + compression, reader_name), reader_name)
 
 
-def test_zstd_through_the_runner(hello: Path, tmp_path: Path) -> None:
-    if _ko._unzstd_in_python(COMPRESSORS['zst'](hello).read_bytes(), HELLO) is not None:
+@pytest.fixture
+def zstd_command_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A zstd on PATH that logs its arguments, then runs the real one; TMPDIR an empty directory.
+
+    Returns the log. Skips when a Python zstd library would decompress in process instead.
+    """
+    if _ko._unzstd_in_python(b'', HELLO) is not None:
         pytest.skip('a Python zstd library decompresses in process here')
-    if find_command('zstd') is None:
+    real = find_command('zstd')
+    if real is None:
         pytest.skip('the zstd command is not installed')
-    runner = RecordingRunner()
-    assert_hello(read(tmp_path, HELLO + '.zst', 'pyelftools', runner), 'pyelftools')
-    assert runner.ran('zstd') == 1
+    bin_dir, log = tmp_path / 'bin', tmp_path / 'zstd.log'
+    bin_dir.mkdir()
+    (bin_dir / 'zstd').write_text('#!/bin/sh\necho "$@" >>%s\nexec %s "$@"\n' % (log, real))
+    os.chmod(bin_dir / 'zstd', 0o755)
+    monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ['PATH']))
+    (tmp_path / 'tmp').mkdir()
+    monkeypatch.setenv('TMPDIR', str(tmp_path / 'tmp'))
+    return log
+
+
+def test_zstd_through_the_command(hello: Path, tmp_path: Path, zstd_command_only: Path) -> None:
+    COMPRESSORS['zst'](hello)
+    assert_hello(read(tmp_path, HELLO + '.zst', 'pyelftools'), 'pyelftools')
+    # Bytes in and out through pipes: zstd opens no path of the root and writes no file.
+    assert zstd_command_only.read_text().splitlines()[-1] == '-d -q -c'
+    assert list((tmp_path / 'tmp').iterdir()) == []
+
+
+def test_zstd_command_bomb_stops_at_the_limit(tmp_path: Path, zstd_command_only: Path) -> None:
+    """A valid ELF header, then zeros far past the module limit: zstd is stopped, no file written."""
+    bomb = tmp_path / 'bomb.ko.zst'
+    header = b'\x7fELF\x02\x01\x01' + b'\x00' * 9 + struct.pack('<HHIQQQIHHHHHH', 1, 62, 1, 0, 0, 64, 0, 64, 0, 0, 64, 1, 0)
+    size = _ko.MAX_MODULE_BYTES + 1024 * 1024
+    zeros = b'\x00' * (1024 * 1024)
+    with open(bomb, 'wb') as out:
+        packer = subprocess.Popen(['zstd', '-q', '-c'], stdin=subprocess.PIPE, stdout=out)
+        assert packer.stdin is not None
+        packer.stdin.write(header)
+        for dummy in range(size // len(zeros)):
+            packer.stdin.write(zeros)
+        packer.stdin.close()
+        assert packer.wait() == 0
+    assert bomb.stat().st_size < 64 * 1024
+    with pytest.raises(KoError, match='decompresses to more than %d bytes' % _ko.MAX_MODULE_BYTES):
+        read(tmp_path, '/bomb.ko.zst', 'pyelftools')
+    assert list((tmp_path / 'tmp').iterdir()) == []
 
 
 def test_zstd_without_any_decompressor(hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -235,10 +235,12 @@ class TestResolve:
         provider = module(exports=['x'], name='unsigned')
         user = module(dict(EXPORTS, x=1), name='signed')
         decisions = resolve(kernel(signature_check=unsigned_refused), {'p': provider, 'u': user})
-        # The refused module exports nothing to the others: the loader never gets that far.
-        assert outcome(decisions) == {'p': ('rejected', True), 'u': ('incompatible', True)}
+        # The refused module exports nothing to the others: its user is refused with it, for the
+        # same cause, while kABI alone would let both load.
+        assert outcome(decisions) == {'p': ('rejected', True), 'u': ('rejected', True)}
         assert decisions['p'].signature == {'signed': False}
-        assert decisions['p'].kabi['compatible'] is True
+        assert decisions['p'].kabi['compatible'] is True and decisions['u'].kabi['compatible'] is True
+        assert decisions['u'].reason == 'needs x from modules the signature check refuses'
 
     def test_unknown_signature_policy_is_not_certain(self) -> None:
         decisions = resolve(kernel(), {'m': module()})

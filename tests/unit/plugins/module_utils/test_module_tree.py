@@ -162,7 +162,7 @@ class TestShadowing:
         return tree.weak_links()[KERNEL + '/weak-updates/sub/hello.ko']
 
     def inputs(self, tree: Tree) -> tuple[dict[str, list[str]], dict[str, str]]:
-        return read_out_of_tree(tree.fs, tree.warnings.append, KERNEL), read_in_tree_names(tree.fs, KERNEL)
+        return read_out_of_tree(tree.fs, tree.warnings.append, KERNEL), read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
 
     def test_not_shadowed(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/other.ko\n')
@@ -235,8 +235,8 @@ class TestListings:
     def test_in_tree_names_first_listing_wins_and_blank_lines(self, tree: Tree) -> None:
         tree.write(KERNEL + '/modules.builtin', 'kernel/fs/ext4/ext4.ko\n\n')
         tree.write(KERNEL + '/modules.order', 'kernel/fs/ext4/ext4.ko\n  kernel/drivers/net/e1000e.ko  \nnot-a-module\n')
-        assert read_in_tree_names(tree.fs, KERNEL) == {'ext4': 'kernel/fs/ext4/ext4.ko',
-                                                       'e1000e': 'kernel/drivers/net/e1000e.ko'}
+        assert read_in_tree_names(tree.fs, tree.warnings.append, KERNEL) == {
+            'ext4': 'kernel/fs/ext4/ext4.ko', 'e1000e': 'kernel/drivers/net/e1000e.ko'}
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
-        assert read_in_tree_names(tree.fs, KERNEL) == {}
+        assert read_in_tree_names(tree.fs, tree.warnings.append, KERNEL) == {}

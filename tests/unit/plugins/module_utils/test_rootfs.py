@@ -7,15 +7,19 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
+import stat
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import MAX_SYMLINKS, RootFS, RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
+    MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
 
 SECRET = b'host secret, never to be read\n'
 NOBODY = 65534
+LIMIT = 1024 * 1024
 
 
 @pytest.fixture
@@ -66,14 +70,14 @@ class TestResolve:
         write(root, '/etc/passwd', b'in-root passwd\n')
         assert fs.resolve('/../../..') == '/'
         assert fs.resolve('/a/../../../etc/passwd') == '/etc/passwd'
-        assert fs.read_bytes('/../../etc/passwd') == b'in-root passwd\n'
+        assert fs.read_bytes('/../../etc/passwd', LIMIT) == b'in-root passwd\n'
 
     def test_absolute_link_is_rerooted(self, fs: RootFS, root: Path) -> None:
         write(root, '/etc/hostname', b'in-root\n')
         link(root, '/var/hostname-link', '/etc/hostname')
         assert fs.resolve('/var/hostname-link') == '/etc/hostname'
         assert fs.real('/var/hostname-link') == str(root / 'etc/hostname')
-        assert fs.read_bytes('/var/hostname-link') == b'in-root\n'
+        assert fs.read_bytes('/var/hostname-link', LIMIT) == b'in-root\n'
 
     def test_absolute_link_to_a_file_only_the_host_has(self, fs: RootFS, root: Path) -> None:
         # /etc/hostname exists on most hosts; inside this root it does not.
@@ -82,14 +86,14 @@ class TestResolve:
         assert not fs.exists('/hostname')
         assert not fs.isfile('/hostname')
         with pytest.raises(OSError):
-            fs.read_bytes('/hostname')
+            fs.read_bytes('/hostname', LIMIT)
 
     def test_relative_link_climbing_out_is_clamped(self, fs: RootFS, root: Path) -> None:
         write(root, '/etc/passwd', b'in-root passwd\n')
         link(root, '/lib/modules/K/weak-updates/x.ko', '../../../../etc/passwd')
         assert fs.resolve('/lib/modules/K/weak-updates/x.ko') == '/etc/passwd'
         link(root, '/a/deep', '../../../../../../../../etc/passwd')
-        assert fs.read_bytes('/a/deep') == b'in-root passwd\n'
+        assert fs.read_bytes('/a/deep', LIMIT) == b'in-root passwd\n'
 
     @pytest.mark.parametrize('target', ['host_absolute', 'host_relative'])
     def test_links_to_host_files_never_read_them(self, fs: RootFS, root: Path, target: str) -> None:
@@ -99,7 +103,7 @@ class TestResolve:
         assert fs.real('/leak').startswith(str(root) + os.sep)
         assert not fs.exists('/leak')
         with pytest.raises(OSError):
-            fs.read_bytes('/leak')
+            fs.read_bytes('/leak', LIMIT)
         assert secret.read_bytes() == SECRET
 
     def test_directory_link_pointing_outside_is_rerooted(self, fs: RootFS, root: Path) -> None:
@@ -108,7 +112,7 @@ class TestResolve:
         for path in ('/lib/secret', '/usr/secret'):
             assert not fs.exists(path)
             with pytest.raises(OSError):
-                fs.read_bytes(path)
+                fs.read_bytes(path, LIMIT)
         with pytest.raises(OSError):
             fs.listdir('/usr')
 
@@ -118,7 +122,7 @@ class TestResolve:
         write(root, '/etc/os-release', b'ID=test\n')
         fs = RootFS(str(alias))
         assert fs.root == str(root.resolve())
-        assert fs.read_bytes('/etc/os-release') == b'ID=test\n'
+        assert fs.read_bytes('/etc/os-release', LIMIT) == b'ID=test\n'
 
     def test_link_to_slash_is_the_root(self, fs: RootFS, root: Path) -> None:
         write(root, '/etc/x', b'x')
@@ -133,7 +137,7 @@ class TestResolve:
         link(root, '/modules', 'lib/modules')
         path = '/modules/6.1+clone/weak-updates/hello.ko'
         assert fs.resolve(path) == '/var/lib/dkms/hello/1.0/6.1/x86_64/module/hello.ko'
-        assert fs.read_bytes(path) == b'ELF'
+        assert fs.read_bytes(path, LIMIT) == b'ELF'
 
     def test_dotdot_after_a_link_is_physical(self, fs: RootFS, root: Path) -> None:
         # Like the kernel, `link/..` is the parent of the link's target, not of the link.
@@ -173,7 +177,7 @@ class TestResolve:
         for index in range(1, MAX_SYMLINKS + 1):
             link(root, '/l%d' % index, '/l%d' % (index - 1))
         # /l{N-1} needs N links; /l{N} one more than the kernel follows.
-        assert fs.read_bytes('/l%d' % (MAX_SYMLINKS - 1)) == b'end'
+        assert fs.read_bytes('/l%d' % (MAX_SYMLINKS - 1), LIMIT) == b'end'
         with pytest.raises(RootPathError):
             fs.resolve('/l%d' % MAX_SYMLINKS)
 
@@ -223,10 +227,59 @@ class TestAccess:
 
     def test_reads(self, fs: RootFS, root: Path) -> None:
         write(root, '/f', b'abc\xff\xfedef')
-        assert fs.read_bytes('/f') == b'abc\xff\xfedef'
-        assert fs.read_bytes('/f', limit=2) == b'ab'
-        assert fs.read_text('/f') == 'abc\ufffd\ufffddef'
-        assert fs.read_text('/f', limit=3) == 'abc'
+        assert fs.read_bytes('/f', LIMIT) == b'abc\xff\xfedef'
+        assert fs.read_bytes('/f', 8) == b'abc\xff\xfedef'
+        assert fs.read_text('/f', LIMIT) == 'abc\ufffd\ufffddef'
+
+    def test_a_file_over_its_limit_is_an_error_naming_it(self, fs: RootFS, root: Path) -> None:
+        write(root, '/f', b'abcdefgh')
+        with pytest.raises(FileTooLarge) as raised:
+            fs.read_bytes('/f', 7)
+        assert raised.value.filename == '/f' and str(raised.value) == 'larger than 7 bytes, the limit for this kind of file'
+        # A sparse file of 2 GiB is refused by its size, before any byte is read.
+        with open(root / 'sparse', 'wb') as sparse:
+            sparse.truncate(2 * 1024 ** 3)
+        with pytest.raises(FileTooLarge):
+            fs.read_text('/sparse', LIMIT)
+
+
+class TestSpecialFiles:
+    def test_fifos_sockets_and_devices_are_never_read(self, fs: RootFS, root: Path) -> None:
+        os.mkfifo(root / 'fifo')  # no writer: reading it would wait forever
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(root / 'socket'))
+        link(root, '/to-fifo', '/fifo')
+        specials = {'/fifo': 'a FIFO', '/socket': 'a socket', '/to-fifo': 'a FIFO'}
+        if os.geteuid() == 0:
+            os.mknod(root / 'zero', 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+            specials['/zero'] = 'a character device'
+        write(root, '/file', b'x')
+        try:
+            for path, kind in specials.items():
+                with pytest.raises(NotRegularFile, match='not a regular file \\(%s\\), never read' % kind):
+                    fs.read_bytes(path, LIMIT)
+                with pytest.raises(NotRegularFile):
+                    fs.same_content(path, path)
+                with pytest.raises(NotRegularFile):
+                    fs.same_content('/file', path)
+                assert not fs.isfile(path) and fs.exists(path)
+        finally:
+            server.close()
+
+
+class TestDepth:
+    def test_lookups_stop_at_the_depth_limit(self, fs: RootFS, root: Path) -> None:
+        shallow = '/' + '/'.join(['d'] * (MAX_DEPTH - 1))
+        write(root, shallow + '/f', b'ok')
+        assert fs.read_bytes(shallow + '/f', LIMIT) == b'ok'
+        deep = shallow + '/d/d'
+        write(root, deep + '/f', b'too deep')
+        with pytest.raises(RootPathError, match='more than %d directories deep' % MAX_DEPTH):
+            fs.read_bytes(deep + '/f', LIMIT)
+        files, errors = fs.walk_files('/d')
+        assert files == [shallow + '/f']
+        assert [(path, str(exc)) for path, exc in errors] == [
+            (shallow + '/d/d', 'more than %d directories deep' % MAX_DEPTH)]
 
 
 class TestWalkFiles:

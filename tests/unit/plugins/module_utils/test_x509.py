@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import (
     CertificateError, load_certificates, parse_certificate)
@@ -73,3 +75,16 @@ def test_pem_that_is_not_base64(signing_keys: dict[str, SigningKey]) -> None:
         load_certificates(b'-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n')
     with pytest.raises(CertificateError, match='without a CERTIFICATE block'):
         load_certificates(b'-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n')
+
+
+@settings(max_examples=300, deadline=None)
+@given(position=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
+def test_any_byte_of_a_certificate_changed_parses_or_raises(
+        signing_keys: dict[str, SigningKey], position: int, value: int) -> None:
+    der = bytearray(signing_keys['second'].der)
+    der[position % len(der)] = value
+    try:
+        certificate = parse_certificate(bytes(der))
+    except CertificateError:
+        return
+    assert certificate.der == bytes(der)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,27 @@ def test_sets_dkms_facts_and_changes_nothing(demo: Path, capsys: pytest.CaptureF
     facts = result['ansible_facts']['dkms']
     assert result['changed'] is False
     assert facts['root'] == str(demo)
-    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 3}
+    assert facts['summary'] == {'kernels': 4, 'covered': 2, 'uncovered': 2, 'packages': 2, 'unverified': 0}
     assert [(u['kernel'], u['status']) for u in facts['uncovered']] == [
         ('6.1.0-47-amd64+broken', 'weak-incompatible'), ('6.1.0-50-amd64', 'missing')]
     assert sorted(str(p) for p in demo.rglob('*')) == before
+    assert not result.get('warnings')
+
+
+def test_gathered_at_is_the_utc_time_of_gathering(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    gathered_at = run_module(dkms_facts.main, {'root': str(demo)}, capsys)['ansible_facts']['dkms']['gathered_at']
+    after = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+    assert time.strptime(gathered_at, '%Y-%m-%dT%H:%M:%SZ')
+    assert before <= gathered_at <= after, 'ISO 8601 in UTC sorts as time does'
+
+
+def test_unregistered_package_names_warn(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_module(dkms_facts.main, {'root': str(demo), 'packages': ['gpu', 'nvidia', 'zfs']}, capsys)
+    assert list(result['ansible_facts']['dkms']['packages']) == ['gpu']
+    # ansible-core 2.19+ returns each warning as a summary object, older ones as text.
+    warnings = [w['event']['msg'] if isinstance(w, dict) else w for w in result['warnings']]
+    assert warnings == ['packages: nvidia, zfs are not registered in the dkms tree, so nothing is reported for them']
 
 
 def test_check_mode_and_options(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:

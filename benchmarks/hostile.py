@@ -1,0 +1,192 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What each hostile item of issue 12 costs the fact gathering: wall time, peak RSS, first warning.
+
+    PYTHONPATH=build .venv/core221/bin/python benchmarks/hostile.py [--before DIR] [--race-runs N]
+
+Each case is the sound hello tree of tests/unit/plugins/module_utils/test_hostile_trees.py with one
+hostile item, gathered once in a child process (tests/unit/gather_probe.py) under a memory cap and a
+timeout, so a case that hangs or eats memory is reported as such instead of taking the machine.
+``--before DIR`` also runs every case against another copy of the collection (a directory holding
+``ansible_collections/kabi/dkms``), for a before/after table. Slow and memory-hungry by design: not
+part of the unit stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
+from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
+
+ABI = '6.1.0-47-amd64'
+CLONE = ABI + '+clone'
+MIB = 1024 ** 2
+GIB = 1024 ** 3
+COPY = '/lib/modules/%s/updates/dkms/hello.ko' % ABI
+BUILD = '/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI
+MEMORY_CAP = 1536 * MIB
+TIMEOUT = 60
+
+
+def sound_tree(top: Path, ko: KoBuilder) -> SystemTree:
+    return hello_weak_linked(top / 'root', ko, ABI, CLONE)
+
+
+def both_modules(system: SystemTree, data: bytes) -> None:
+    for path in (BUILD, COPY):
+        system.path(path).write_bytes(data)
+
+
+def special_files(make: Callable[[Path], None]) -> Callable[[SystemTree], None]:
+    def damage(system: SystemTree) -> None:
+        for path in (BUILD, COPY):
+            system.path(path).unlink()
+            make(system.path(path))
+    return damage
+
+
+def nobits(section: str, size: int) -> Callable[[SystemTree], None]:
+    def damage(system: SystemTree) -> None:
+        image = system.ko.build_ko(system.root.parent / 'exports', 'hello', vermagic='%s SMP preempt mod_unload '
+                                   'modversions ' % ABI, versions=system.kernel_crcs[ABI],
+                                   exports=['hello_export']).read_bytes()
+        both_modules(system, patch_section(image, section, type=SHT_NOBITS, size=size))
+    return damage
+
+
+def compressed_modinfo(system: SystemTree) -> None:
+    packer = zlib.compressobj(9)
+    deflated = b''.join(packer.compress(bytes(64 * MIB)) for dummy in range(16)) + packer.flush()
+    chdr = (1).to_bytes(4, 'little') + bytes(4) + GIB.to_bytes(8, 'little') + (1).to_bytes(8, 'little')
+    both_modules(system, patch_section(system.path(BUILD).read_bytes(), '.modinfo', append=chdr + deflated,
+                                       flags=SHF_COMPRESSED))
+
+
+def module_bomb(system: SystemTree) -> None:
+    """A .ko.gz of zeros inflating to 1 GiB, the weak link pointed at it."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b''.join(packer.compress(bytes(64 * MIB)) for dummy in range(16)) + packer.flush()
+    system.path(BUILD + '.gz').write_bytes(bomb)
+    link = system.path('/lib/modules/%s/weak-updates/hello.ko' % CLONE)
+    link.unlink()
+    link.with_name('hello.ko.gz').symlink_to(BUILD + '.gz')
+
+
+def sparse(in_root: str, size: int = 2 * GIB) -> Callable[[SystemTree], None]:
+    def damage(system: SystemTree) -> None:
+        path = system.path(in_root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, 'wb') as handle:
+            handle.truncate(size)
+    return damage
+
+
+def newline_symvers(system: SystemTree) -> None:
+    system.path('/lib/modules/%s/build/Module.symvers' % CLONE).unlink()
+    system.path('/boot/symvers-%s.gz' % CLONE).write_bytes(gzip.compress(b'\n' * 64 * MIB, 9))
+
+
+def nested(depth: int) -> Callable[[SystemTree], None]:
+    def damage(system: SystemTree) -> None:
+        fd = os.open(system.path('/lib/modules/%s/weak-updates' % CLONE), os.O_RDONLY | os.O_DIRECTORY)
+        for dummy in range(depth):
+            os.mkdir('d', dir_fd=fd)
+            parent, fd = fd, os.open('d', os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(parent)
+        os.close(fd)
+    return damage
+
+
+def many_links(count: int) -> Callable[[SystemTree], None]:
+    def damage(system: SystemTree) -> None:
+        weak = system.path('/lib/modules/%s/weak-updates' % CLONE)
+        for index in range(count):
+            os.symlink(COPY, weak / ('stray%d.ko' % index))
+    return damage
+
+
+CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
+    ('clean tree', lambda system: None),
+    ('installed copy and build are FIFOs', special_files(os.mkfifo)),
+    ('installed copy and build are /dev/zero (c 1 5)',
+     special_files(lambda path: os.mknod(path, 0o600 | 0o020000, os.makedev(1, 5)))),
+    ('.modinfo SHT_NOBITS of 1 GiB', nobits('.modinfo', GIB)),
+    ('__ksymtab_strings SHT_NOBITS of 128 MiB', nobits('__ksymtab_strings', 128 * MIB)),
+    ('.modinfo SHF_COMPRESSED inflating to 1 GiB', compressed_modinfo),
+    ('.ko.gz bomb (1 GiB of zeros)', module_bomb),
+    ('2 GiB sparse Module.symvers', sparse('/lib/modules/%s/build/Module.symvers' % CLONE)),
+    ('2 GiB sparse modules.order', sparse('/lib/modules/%s/modules.order' % CLONE)),
+    ('2 GiB sparse framework.conf', sparse('/etc/dkms/framework.conf')),
+    ('65 KB gzipped symvers of newlines', newline_symvers),
+    ('1,200 nested directories in weak-updates', nested(1200)),
+    ('3,000 nested directories in weak-updates', nested(3000)),
+    ('100,000 weak links', many_links(100000)),
+]
+
+
+def measure(root: Path, pythonpath: str | None) -> str:
+    try:
+        result = gather_in_child(root, timeout=TIMEOUT, memory_limit=MEMORY_CAP, pythonpath=pythonpath)
+    except subprocess.TimeoutExpired:
+        return '| hang (killed after %d s) | | |' % TIMEOUT
+    except AssertionError as exc:
+        last = str(exc).strip().splitlines()[-1][:80]
+        return '| failed | | host fails: `%s` |' % last
+    warnings = result['warnings']
+    shown = (warnings[0][:90] + ('...' if len(warnings[0]) > 90 else '')) if warnings else '(none)'
+    if len(warnings) > 1:
+        shown += ' (+%d more)' % (len(warnings) - 1)
+    return '| %.2f s | %d MiB | %s |' % (result['seconds'], result['peak_kib'] // 1024, shown.replace('|', '/'))
+
+
+def race(top: Path, ko: KoBuilder, runs: int, pythonpath: str | None) -> str:
+    """The weak link's module flips between itself and an absolute link to a host module."""
+    system = sound_tree(top / 'race', ko)
+    host = ko.build_ko(top / 'race-host', 'hello', vermagic='9.9.9-host SMP preempt mod_unload ',
+                       versions={'module_layout': 1})
+    result = gather_during_swaps(system.root, system.path(COPY), host, runs, pythonpath, timeout=30 * TIMEOUT)
+    incompatible = '%s/hello/weak-incompatible' % CLONE in result['statuses']
+    return '| %.1f s | %d MiB | %d paths opened outside root%s |' % (
+        result['seconds'], result['peak_kib'] // 1024, len(result['outside']),
+        ', the host module was read' if incompatible else '')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('--before', help='another copy of the collection to compare with')
+    parser.add_argument('--race-runs', type=int, default=1000)
+    args = parser.parse_args()
+    ko = KoBuilder(Path(tempfile.gettempdir()) / 'kabi-hostile-bench-ko')
+    versions = [('after', None)] + ([('before', args.before)] if args.before else [])
+    print('| case | ' + ' | '.join('%s: wall | %s: peak RSS | %s: warning' % (name, name, name)
+                                   for name, dummy in versions) + ' |')
+    print('|---|' + '---|---|---|' * len(versions))
+    for label, damage in CASES:
+        top = Path(tempfile.mkdtemp(prefix='kabi-hostile-bench-'))
+        try:
+            system = sound_tree(top, ko)
+            damage(system)
+            cells = [measure(system.root, path)[1:] for name, path in versions]
+            print('| %s |%s' % (label, '|'.join(cell[:-1] for cell in cells) + '|'), flush=True)
+        finally:
+            subprocess.run(['rm', '-rf', str(top)], check=True)
+    top = Path(tempfile.mkdtemp(prefix='kabi-hostile-bench-'))
+    try:
+        cells = [race(top / name, ko, args.race_runs, path)[1:] for name, path in versions]
+        print('| swap race, %d runs |%s' % (args.race_runs, '|'.join(cell[:-1] for cell in cells) + '|'))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,424 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""dkms.conf as the installed dkms reads it, without running it.
+
+dkms (``read_conf`` and ``safe_source`` in its script) unsets its variables, sources
+dkms.conf and the admin's overrides each in a subshell, and carries only its own variables
+out: each element is printed as ``NAME[i]="value"`` with ``echo`` (unquoted, so runs of
+blanks become one space) and the printout is sourced again, so ``$``, backquote, ``\\`` and
+``"`` inside a value are read a second time. It then counts module records, fills defaults
+and rejects values. Those rules changed between versions; the ones followed here:
+
+=========  ==================================================================================
+3.0.11     PACKAGE_NAME (not the -m name) is the default module name, with one record only;
+           BUILD_EXCLUSIVE_KERNEL_MIN/_MAX/_CONFIG; zero records is no longer an error
+3.1.5      one trailing CR is stripped from every value
+3.1.7      AUTOINSTALL must be yes/no/empty (any case); duplicate module names are errors
+3.2.0      NO_WEAK_MODULES and BUILD_DEPENDS_REBUILD too; OBSOLETE_BY sets KERNEL_MAX
+3.2.2      records are counted by the highest index, not by the number of elements
+3.3.0      BUILD_EXCLUSIVE_*[i] per module: excluded when no module may be built
+=========  ==================================================================================
+
+When the target's dkms version is unknown, a value is given only when every version
+reads it the same way.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+
+from ansible_collections.kabi.dkms.plugins.module_utils._ere import EreError, EreUnsupported, ere_search
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
+    UNKNOWN, expand_double_quoted, parse_shell_vars)
+
+DKMS_SCRIPTS = ('/usr/sbin/dkms', '/usr/bin/dkms', '/sbin/dkms')
+DEST_MODULE_LOCATION_PREFIXES = ('/kernel', '/updates', '/extra')
+# The first version of each rule above, and one before them all: enough to try every reading.
+RULE_VERSIONS = ((3, 0, 10), (3, 0, 11), (3, 1, 5), (3, 1, 7), (3, 2, 0), (3, 2, 2), (3, 3, 0))
+EXCLUSIVE_KEYS = ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')
+_VERSION_ECHO = re.compile(r'echo \$?"dkms-([0-9]+(?:\.[0-9]+)+)')
+_SCRIPT_LIMIT = 1024 * 1024
+# The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
+_CONF_VARIABLES_3_0_10 = (
+    'CLEAN PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD '
+    'PRE_INSTALL BUILD_DEPENDS BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_ARCH build_exclude OBSOLETE_BY MAKE '
+    'MAKE_MATCH PATCH PATCH_MATCH patch_array BUILT_MODULE_NAME built_module_name BUILT_MODULE_LOCATION '
+    'built_module_location DEST_MODULE_NAME dest_module_name DEST_MODULE_LOCATION dest_module_location '
+    'STRIP strip AUTOINSTALL NO_WEAK_MODULES').split()
+_CONF_VARIABLES = (
+    'PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD PRE_INSTALL '
+    'BUILD_DEPENDS BUILD_EXCLUSIVE_ARCH BUILD_EXCLUSIVE_CONFIG BUILD_EXCLUSIVE_KERNEL '
+    'BUILD_EXCLUSIVE_KERNEL_MIN BUILD_EXCLUSIVE_KERNEL_MAX build_exclude OBSOLETE_BY MAKE MAKE_MATCH PATCH '
+    'PATCH_MATCH patch_array BUILT_MODULE_NAME built_module_name BUILT_MODULE_LOCATION built_module_location '
+    'DEST_MODULE_NAME dest_module_name DEST_MODULE_LOCATION dest_module_location STRIP strip AUTOINSTALL '
+    'NO_WEAK_MODULES BUILD_DEPENDS_REBUILD CLEAN').split()
+# Variables dkms has set when it sources the file, per kernel.
+KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
+_CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\{?kernelver\}?/build)/\.config["\']?$')
+
+
+def read_dkms_version(rootfs, warn):
+    """The target's dkms version as a tuple, from a bounded read of its script; None when unknown."""
+    for path in DKMS_SCRIPTS:
+        if not rootfs.isfile(path):
+            continue
+        try:
+            text = rootfs.read_text(path, limit=_SCRIPT_LIMIT)
+        except (OSError, RootPathError) as exc:
+            warn('cannot read %s for its version: %s' % (path, exc))
+            continue
+        match = _VERSION_ECHO.search(text)
+        if match:
+            return tuple(int(part) for part in match.group(1).split('.'))
+        warn('%s does not say which dkms version it is' % path)
+    return None
+
+
+def conf_variables(version):
+    """The variables dkms ``version`` carries out of a sourced conf file, in its order."""
+    names = _CONF_VARIABLES_3_0_10 if version < (3, 0, 11) else _CONF_VARIABLES
+    return [name for name in names if version >= (3, 2, 0) or name != 'BUILD_DEPENDS_REBUILD']
+
+
+def _printed_and_reread(value, version, context):
+    """A value after dkms's ``echo NAME[i]=\\"value\\"`` and the ``.`` of that printout."""
+    if value is UNKNOWN:
+        return UNKNOWN
+    if version >= (3, 1, 5) and value.endswith('\r'):
+        value = value[:-1]
+    # Unquoted in echo: blank runs become one space (a file in dkms's working directory
+    # matching a value as a glob would also replace it: assumed absent).
+    value = re.sub(r'[ \t\n]+', ' ', value)
+    return expand_double_quoted(value, context)
+
+
+class Reading:
+    """What one dkms version makes of the conf files: its variables, records and errors."""
+
+    def __init__(self, version, values, module):
+        self.version = version
+        self.values = values    # {name: {index: value or UNKNOWN}} or UNKNOWN per name
+        self.module = module    # the package name dkms was given (-m)
+        self.errors = []        # why dkms rejects the file; None in the list: a check it cannot tell
+        self.records = self._records()
+        self.autoinstall = self._flag('AUTOINSTALL', (3, 1, 7))
+        self.no_weak_modules = self._flag('NO_WEAK_MODULES', (3, 2, 0))
+        self._flag('BUILD_DEPENDS_REBUILD', (3, 2, 0))
+
+    def array(self, name):
+        return self.values.get(name, {})
+
+    def scalar(self, name):
+        elements = self.array(name)
+        return elements if elements is UNKNOWN else elements.get(0)
+
+    def _records(self):
+        """[(built name, dest name, dest location)] by record, or None when not static."""
+        arrays = [self.array(name) for name in
+                  ('BUILT_MODULE_NAME', 'BUILT_MODULE_LOCATION', 'DEST_MODULE_NAME', 'DEST_MODULE_LOCATION')]
+        if any(elements is UNKNOWN for elements in arrays):
+            self.errors.append(None)
+            return None
+        if self.version >= (3, 2, 2):
+            count = max([max(elements) + 1 for elements in arrays if elements] or [0])
+        else:
+            count = max(len(elements) for elements in arrays)
+        built_names, _locations, dest_names, dest_locations = arrays
+        records = []
+        for index in range(count):
+            built = built_names.get(index) or ''
+            if not built:
+                if self.version < (3, 0, 11):
+                    built = self.module if len(dest_locations) == 1 else ''
+                elif count == 1:
+                    built = self.scalar('PACKAGE_NAME') or ''
+            dest = dest_names.get(index) or built
+            location = dest_locations.get(index) or ''
+            if UNKNOWN in (built, dest, location):
+                self.errors.append(None)
+                return None
+            self._check_record(index, built, dest, location)
+            records.append((built, dest, location))
+        if count == 0 and self.version < (3, 0, 11):
+            self.errors.append("no 'DEST_MODULE_LOCATION' directive")
+        if self.version >= (3, 1, 7):
+            self._check_duplicates(records)
+        return records
+
+    def _check_record(self, index, built, dest, location):
+        if not built:
+            self.errors.append("no 'BUILT_MODULE_NAME' for record #%d" % index)
+        for label, name in (('BUILT_MODULE_NAME', built), ('DEST_MODULE_NAME', dest)):
+            if name.endswith(('.o', '.ko')):
+                self.errors.append("'%s' %r ends in '.o' or '.ko' (record #%d)" % (label, name, index))
+        if not location:
+            self.errors.append("no 'DEST_MODULE_LOCATION' for record #%d" % index)
+        elif not location.startswith(DEST_MODULE_LOCATION_PREFIXES):
+            self.errors.append("'DEST_MODULE_LOCATION' %r does not begin with /kernel, /updates or /extra "
+                               "(record #%d)" % (location, index))
+
+    def _check_duplicates(self, records):
+        built = []
+        for index, record in enumerate(records):
+            location = self.array('BUILT_MODULE_LOCATION').get(index) or ''
+            built.append(location + ('/' if location and not location.endswith('/') else '') + record[0])
+        for label, names in (('BUILT_MODULE_NAME', built), ('DEST_MODULE_NAME', [r[1] for r in records])):
+            if len(set(names)) != len(names):
+                self.errors.append('duplicate module in %s' % label)
+
+    def _flag(self, name, checked_since):
+        """A yes/no variable: True/False, or None when unknown; an error when this version refuses it."""
+        value = self.scalar(name)
+        if value is UNKNOWN:
+            self.errors.append(None)
+            return None
+        value = value or ''
+        if self.version < checked_since:
+            return bool(value)  # older dkms only asks whether it is empty ("no" counts as yes)
+        if value.lower() in ('', 'yes', 'no'):
+            return value.lower() == 'yes'
+        self.errors.append('unsupported %s value %r' % (name, value))
+        return False
+
+    def exclusive_rules(self):
+        """{KEY: {index: value}} of the BUILD_EXCLUSIVE_* this version knows, or None when not static."""
+        keys = EXCLUSIVE_KEYS if self.version >= (3, 0, 11) else ('KERNEL', 'ARCH')
+        rules = dict((key, self.array('BUILD_EXCLUSIVE_' + key)) for key in keys)
+        if any(value is UNKNOWN for value in rules.values()):
+            return None
+        obsolete_by = self.scalar('OBSOLETE_BY')
+        if self.version >= (3, 2, 0) and obsolete_by and not rules['KERNEL_MAX'].get(0):
+            if obsolete_by is UNKNOWN:
+                return None
+            if self.version < (3, 3, 0) or not any(rules['KERNEL_MAX'].values()):
+                rules['KERNEL_MAX'] = dict(rules['KERNEL_MAX'])
+                rules['KERNEL_MAX'][0] = obsolete_by
+        return rules
+
+
+def _read_files(texts, versions, context, source):
+    """The conf files as each dkms version sources them, one after the other: [Reading].
+
+    dkms.conf itself is parsed once: dkms unsets its variables before it, so every version
+    starts it alike; each version then prints and re-reads what it carries out.
+    """
+    first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source)
+    readings = []
+    for version in versions:
+        values = _carried(first, version, context)
+        for text in texts[1:]:
+            # An override starts from dkms's variables and what the files before it left.
+            preset = dict(context)
+            preset.update(values)
+            names = conf_variables(version)
+            variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
+            values = _carried(variables, version, context)
+        readings.append(Reading(version, values, context['module']))
+    return readings
+
+
+def _carried(variables, version, context):
+    """{name: {index: value}} of what dkms ``version`` prints and reads back after a file."""
+    values = {}
+    printed = ShellContext(context)
+    for variable in conf_variables(version):
+        elements = variables.get_array(variable)
+        if elements is None:
+            continue
+        if elements is not UNKNOWN:
+            elements = dict((index, _printed_and_reread(value, version, printed))
+                            for index, value in sorted(elements.items()))
+        values[variable] = elements
+        printed.values[variable] = elements
+    return values
+
+
+class ShellContext:
+    """The variables a printed value is read back with: dkms's own, then those printed before it."""
+
+    def __init__(self, context):
+        self.context = context
+        self.values = {}
+
+    def expand(self, name):
+        if name in self.values:
+            elements = self.values[name]
+            return UNKNOWN if elements is UNKNOWN else (elements.get(0) or '')
+        return self.context.get(name, UNKNOWN)
+
+
+class DkmsConf:
+    """What dkms.conf (and the overrides) say, as the target's dkms reads them without running them.
+
+    Every value is the same for all dkms versions the target may have, or None (unknown).
+    """
+
+    def __init__(self, texts, name, version_string, dkms_version=None, trees=None, kernel_texts=None, warn=None):
+        """``texts``: dkms.conf and the overrides for every kernel; ``trees``: dkms's dkms_tree,
+        source_tree and install_tree; ``kernel_texts(release, arch)``: the overrides for one kernel;
+        ``warn``: where a rule that cannot be checked is told."""
+        self.warn = warn
+        self.texts = texts
+        self.name = name
+        self.version_string = version_string
+        self.dkms_version = dkms_version
+        self.trees = trees or {}
+        self.kernel_texts = kernel_texts or (lambda release, arch: [])
+        self.readings = self._read(texts, dict((key, UNKNOWN) for key in KERNEL_PRESETS),
+                                   _config_source(None))
+        self._kernel_readings = {}
+
+    def _versions(self):
+        return [self.dkms_version] if self.dkms_version else list(RULE_VERSIONS)
+
+    def _read(self, texts, presets, source):
+        context = dict(presets, module=self.name, module_version=self.version_string, **self.trees)
+        return _read_files(texts, self._versions(), context, source)
+
+    def _agreed(self, get):
+        values = [get(reading) for reading in self.readings]
+        return values[0] if all(value == values[0] for value in values) and values[0] is not UNKNOWN else None
+
+    @property
+    def autoinstall(self):
+        """True/False as dkms autoinstall decides, or None when shell logic decides it."""
+        return self._agreed(lambda r: r.autoinstall)
+
+    @property
+    def no_weak_modules(self):
+        return self._agreed(lambda r: r.no_weak_modules)
+
+    def dest_module_names(self):
+        """Installed module names by record, or None when not static."""
+        return self._agreed(lambda r: None if r.records is None else [record[1] for record in r.records])
+
+    def dest_module_locations(self):
+        """{installed module name: normalized DEST_MODULE_LOCATION} of the records a static read tells."""
+        records = self._agreed(lambda r: r.records) or []
+        found = {}
+        for _built, dest, location in records:
+            location = posixpath.normpath('/' + location.lstrip('/')) if location else ''
+            if location.startswith(DEST_MODULE_LOCATION_PREFIXES) and dest:
+                found[dest] = location
+        return found
+
+    @property
+    def build_depends(self):
+        """BUILD_DEPENDS as a list, or None when not static."""
+        return self._agreed(lambda r: _element_list(r.array('BUILD_DEPENDS')))
+
+    @property
+    def obsolete_by(self):
+        return self._agreed(lambda r: r.scalar('OBSOLETE_BY') or None)
+
+    def build_exclusive(self):
+        """The BUILD_EXCLUSIVE_* rules as written ({rule: value, ...}: null when unset), or None."""
+        def written(reading):
+            values = dict((key.lower(), _element_list(reading.array('BUILD_EXCLUSIVE_' + key)))
+                          for key in EXCLUSIVE_KEYS)
+            if any(value is None for value in values.values()):
+                return UNKNOWN
+            return dict((key, (value[0] if len(value) == 1 else value) if value else None)
+                        for key, value in values.items())
+        return self._agreed(written)
+
+    def valid(self):
+        """False when the target's dkms rejects this dkms.conf, True when it takes it, None when unknown."""
+        return self._agreed(lambda r: UNKNOWN if None in r.errors else not r.errors)
+
+    def errors(self):
+        """Why dkms rejects the file: what the target's version says (or, its version unknown, any version)."""
+        return sorted(set(error for reading in self.readings for error in reading.errors if error is not None))
+
+    def kernel_readings(self, release, arch, kernel_config=None):
+        """The readings with the kernel's presets, when the files use them; else the package's."""
+        mentions = any(any(preset in text for preset in KERNEL_PRESETS) for text in self.texts)
+        extra = self.kernel_texts(release, arch)
+        if not mentions and not extra:
+            return self.readings
+        key = (release, arch)
+        if key not in self._kernel_readings:
+            config = kernel_config() if kernel_config else None
+            presets = {'kernelver': release, 'arch': arch if arch else UNKNOWN,
+                       'kernel_source_dir': '/lib/modules/%s/build' % release,
+                       'kernel_config': '/lib/modules/%s/build/.config' % release}
+            self._kernel_readings[key] = self._read(self.texts + extra, presets, _config_source(config))
+        return self._kernel_readings[key]
+
+    def excludes(self, release, arch, kernel_config=None):
+        """Whether BUILD_EXCLUSIVE_* rules ``release`` out: True, False or None (unknown).
+
+        ``kernel_config`` is a callable returning the kernel's config as a dict
+        (CONFIG_X -> value) or None; it is only called when needed.
+        """
+        readings = self.kernel_readings(release, arch, kernel_config)
+        verdicts = [_excluded(reading, release, arch, kernel_config, self.warn) for reading in readings]
+        return verdicts[0] if all(v == verdicts[0] for v in verdicts) else None
+
+
+def _element_list(elements):
+    if elements is UNKNOWN or UNKNOWN in elements.values():
+        return None
+    return [elements[index] for index in sorted(elements)]
+
+
+def _config_source(config):
+    """The ``source`` callback of the shell reader: a ``.`` of the kernel's .config is data."""
+    def source(raw):
+        if not _CONFIG_SOURCE.match(raw):
+            return None
+        return 'CONFIG_' if config is None else config
+    return source
+
+
+def _excluded(reading, release, arch, kernel_config, warn):
+    """Whether this reading's rules exclude the kernel.
+
+    dkms 3.3 checks the rules per module, each module against the package-wide rules (element 0)
+    and its own: module 0's own are the package-wide ones, so while there is a module record,
+    the package is excluded exactly when the package-wide rules exclude it. With no record
+    it counts no directive and excludes nothing.
+    """
+    rules = reading.exclusive_rules()
+    if rules is None:
+        return None
+    if reading.version >= (3, 3, 0) and reading.records is not None and not reading.records:
+        return False
+    return _rule_out(dict((key, values.get(0)) for key, values in rules.items()), release, arch, kernel_config, warn)
+
+
+def _rule_out(rules, release, arch, kernel_config, warn):
+    """True when these rules rule ``release`` out, False when not, None when unknown."""
+    unknown = False
+    for key, text in (('KERNEL', release), ('ARCH', arch)):
+        pattern = rules.get(key)
+        if not pattern or text is None:
+            unknown = unknown or (pattern and text is None)
+            continue
+        try:
+            if not ere_search(pattern, text):
+                return True
+        except EreError:
+            return True  # bash's `! [[ x =~ bad ]]` is true: an invalid pattern excludes every kernel
+        except EreUnsupported as exc:
+            if warn:
+                warn('BUILD_EXCLUSIVE_%s %r cannot be matched here: %s' % (key, pattern, exc))
+            unknown = True
+    if rules.get('KERNEL_MIN') and compare_releases(release, rules['KERNEL_MIN']) < 0:
+        return True
+    if rules.get('KERNEL_MAX') and compare_releases(release, rules['KERNEL_MAX']) > 0:
+        return True
+    if rules.get('CONFIG'):
+        config = kernel_config() if kernel_config else None
+        if config is None:
+            return None
+        for option in rules['CONFIG'].split():
+            wanted = not option.startswith('!')
+            if (config.get(option.lstrip('!'), '')[:1] in ('y', 'm')) != wanted:
+                return True
+    return None if unknown else False
