@@ -1,29 +1,32 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark kabi.dkms.dkms_facts against `dkms status`, and its per-host cost in a fleet run.
+"""Benchmark kabi.dkms.dkms_facts against its floors and `dkms status`, and its per-host cost in fleet runs.
 
     bash benchmarks/run.sh [options]     the one command: sets up the venvs, then runs this file
 
-Each grid size K x P is a system tree under a temporary ROOT: K kernels (the first half with every
-package built and installed by dkms, the second half covered only by RHEL-style weak links to the
-first half's installs, one same-kABI partner each) and P packages of two modules (the second imports
-a symbol the first exports, so sibling verdicts are computed too). Where kernel headers are installed,
-the modules are built once by kbuild against the newest of them and every kernel gets its own copy of
-their real Module.symvers; without headers they are gcc-compiled ELF objects with a three-symbol
-symvers (tests/unit/system_trees.py), and the output says which. Both tools are
-timed as whole processes on the same tree: the fact module run directly with the module's Python,
-and `dkms status` with the tree options (the dkms source links are relative, so dkms reads the
-same tree). Results go to benchmarks/output/ and, unless --no-docs, to docs/performance.{md,png}.
+Each size K x P is a system tree under a temporary ROOT: K kernels (the first N, half by default,
+with every package built and installed by dkms, the others covered only by RHEL-style weak links to
+one native kernel's installs each) and P packages. The kbuild grid's packages hold two modules built
+once by kbuild against the newest installed headers (the second imports a symbol the first exports,
+so sibling verdicts are computed too), each kernel a copy of the headers' real Module.symvers;
+without headers they are gcc-compiled ELF objects with a three-symbol symvers
+(tests/unit/system_trees.py). The real-module trees are made of in-tree modules of a Debian kernel
+package that import hundreds of symbols each, fetched once into the cache with apt-get download.
+Every tool is timed as a whole process on the same tree, in interleaved runs: the fact module run
+directly with the module's Python, its two floors (floor_reader.py, floor_module.py), and
+`dkms status` with the tree options (the dkms source links are relative, so dkms reads the same
+tree). Results go to benchmarks/output/ and, unless --no-docs, to docs/performance.{md,png}.
 
 The collection is imported through a symlink in the temporary directory, so the benchmark always
-measures the working tree as it is. Nothing is written outside the temporary directory, the
-output directory and docs/: Ansible's home and temp, matplotlib's config and Python's bytecode cache
-are kept there.
+measures the working tree as it is. Nothing is written outside the temporary directory, the cache,
+the output directory and docs/: Ansible's home and temp, matplotlib's config and Python's bytecode
+cache are kept there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import platform
 import pstats
@@ -38,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from floor_reader import sections
 from performance_doc import render_markdown
 
 if TYPE_CHECKING:
@@ -48,6 +52,10 @@ REPO = Path(__file__).resolve().parent.parent
 MODULE = Path('plugins/modules/dkms_facts.py')
 VERSION = '1.0'
 DEFAULT_GRID = '2x2,5x5,10x10,20x10,50x20'
+DEFAULT_REAL_GRID = '10x10,20x20,30x30,40x40'
+BIG_REAL_GRID = '50x50'
+DEFAULT_REAL_ROOT = '7x300:1'
+DEFAULT_LARGE_HOST = '10x20'
 # dkms status costs 0.11-0.19 s per line: spend about this many lines per grid size on repetitions.
 DKMS_LINE_BUDGET = 250
 # The whole line: a warning after the status (a diff between built and installed module) fails the check.
@@ -57,55 +65,64 @@ DKMS_STATUS_LINE = re.compile(r'^(?P<name>[^,/]+)[/,] ?(?P<version>[^,]+), (?P<k
 
 @dataclass(frozen=True)
 class Shape:
-    """K kernels x P packages; kernel i of the second half is the weak-linked partner of kernel i."""
+    """K kernels x P packages: the first N kernels (half, rounded up, by default) have every package
+    installed; weak-covered kernel i links to the installs of native kernel i mod N."""
 
     kernels: int
     packages: int
+    natives: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> Shape:
-        kernels, packages = text.lower().split('x', 1)
-        shape = cls(int(kernels), int(packages))
-        if shape.kernels < 2 or shape.packages < 1:
-            raise argparse.ArgumentTypeError('a shape needs at least 2 kernels and 1 package: %s' % text)
+        """'KxP', or 'KxP:N' for N native kernels."""
+        size, _sep, natives = text.lower().partition(':')
+        kernels, packages = size.split('x', 1)
+        shape = cls(int(kernels), int(packages), int(natives) if natives else None)
+        if shape.kernels < 2 or shape.packages < 1 or not 1 <= shape.native_count < shape.kernels:
+            raise argparse.ArgumentTypeError('a shape needs at least 2 kernels, 1 package and 1 to K-1 native '
+                                             'kernels: %s' % text)
         return shape
 
     @property
     def label(self) -> str:
-        return '%dx%d' % (self.kernels, self.packages)
+        return '%dx%d' % (self.kernels, self.packages) + (':%d' % self.natives if self.natives else '')
 
     @property
     def entries(self) -> int:
         return self.kernels * self.packages
 
     @property
+    def native_count(self) -> int:
+        return self.natives or (self.kernels + 1) // 2
+
+    @property
     def native(self) -> list[str]:
-        return ['5.14.0-%d.el9.x86_64' % (100 + index) for index in range((self.kernels + 1) // 2)]
+        return ['5.14.0-%d.el9.x86_64' % (100 + index) for index in range(self.native_count)]
 
     @property
     def weak(self) -> list[tuple[str, str]]:
         """(weak-covered kernel, the native kernel of the same kABI whose installs it links to)."""
-        return [(provider.replace('.el9', '.1.el9'), provider) for provider in self.native[:self.kernels // 2]]
+        count = self.native_count
+        return [('5.14.0-%d.%d.el9.x86_64' % (100 + index % count, 1 + index // count), self.native[index % count])
+                for index in range(self.kernels - count)]
 
     @property
     def package_names(self) -> list[str]:
-        return ['pkg%02d' % index for index in range(self.packages)]
+        return ['pkg%03d' % index for index in range(self.packages)]
 
 
 def parse_grid(text: str) -> list[Shape]:
     return [Shape.parse(item) for item in text.split(',')]
 
 
-def modules_of(package: str) -> list[str]:
-    return [package + '_core', package + '_client']
-
-
 @dataclass
 class Measurement:
-    """Wall times of whole processes and the peak RSS of the largest process of any run (None: unknown)."""
+    """Wall times of whole processes, the peak RSS of the largest process of any run (None: unknown),
+    and the CPU time (user + system) of each run, which a load on the machine stretches less."""
 
     seconds: list[float]
     peak_rss_mib: float | None
+    cpu_seconds: list[float]
 
     @property
     def median(self) -> float:
@@ -113,7 +130,11 @@ class Measurement:
 
 
 @dataclass
-class SizeResult:
+class TreeResult:
+    """One tree: the fact module, its floors and dkms status, measured in interleaved runs."""
+
+    name: str
+    modules: str
     shape: str
     kernels: int
     packages: int
@@ -124,7 +145,10 @@ class SizeResult:
     dkms_lines: int
     facts: Measurement
     facts_no_kabi: Measurement
+    floor_reader: Measurement | None = None
+    floor_return: Measurement | None = None
     dkms: Measurement | None = None
+    profile: str = ''
 
     @property
     def ratio(self) -> float | None:
@@ -135,12 +159,19 @@ class SizeResult:
 class Results:
     machine: dict[str, str]
     modules: dict[str, Any]
+    real_modules: dict[str, Any] = field(default_factory=dict)
     dkms_line_budget: int = DKMS_LINE_BUDGET
-    sizes: list[SizeResult] = field(default_factory=list)
+    interpreter: Measurement | None = None
+    sizes: list[TreeResult] = field(default_factory=list)
+    real_sizes: list[TreeResult] = field(default_factory=list)
+    real_roots: list[TreeResult] = field(default_factory=list)
     fit: dict[str, float] = field(default_factory=dict)
+    real_fit: dict[str, float] = field(default_factory=dict)
     fleet: dict[str, Any] = field(default_factory=dict)
+    fleet_large: dict[str, Any] = field(default_factory=dict)
     profile_shape: str = ''
     profile: str = ''
+    wall_minutes: float = 0.0
 
 
 def make_collection_path(work: Path) -> Path:
@@ -191,6 +222,10 @@ class ModuleFiles:
     def kernel(self, system: SystemTree, release: str, abi: str) -> None:
         """Kernel ``release`` of kABI ``abi``: image, in-tree module, build/include, its symvers."""
         raise NotImplementedError
+
+    def modules_of(self, packages: list[str]) -> dict[str, list[str]]:
+        """Each package's module names: a core and a client importing the core's export."""
+        return {package: [package + '_core', package + '_client'] for package in packages}
 
     def build(self, system: SystemTree, package: str, release: str) -> None:
         """The package's dkms build for ``release``, installed into its updates/dkms."""
@@ -250,23 +285,181 @@ class KbuildModules(ModuleFiles):
                 'vermagic': client.vermagic, 'imports': {'core': len(core.versions), 'client': len(client.versions)}}
 
     def kernel(self, system: SystemTree, release: str, abi: str) -> None:
-        modules_dir = system.path('/lib/modules/%s' % release)
-        (modules_dir / 'build/include').mkdir(parents=True)
-        shutil.copyfile(self.symvers, modules_dir / 'build/Module.symvers')
-        in_tree = 'kernel/drivers/misc/kabench_intree.ko'
-        (modules_dir / in_tree).parent.mkdir(parents=True)
-        shutil.copyfile(self.core, modules_dir / in_tree)
-        (modules_dir / 'modules.order').write_text(in_tree + '\n')
-        system.path('/boot').mkdir(exist_ok=True)
-        system.path('/boot/vmlinuz-%s' % release).write_bytes(b'not a real kernel image\n')
+        real_kernel(system, release, self.symvers, self.core, 'kernel/drivers/misc/kabench_intree.ko')
 
     def build(self, system: SystemTree, package: str, release: str) -> None:
-        # Renamed copies: both tools know a module by its file name (BUILT_MODULE_NAME), not .modinfo's.
-        module_dir = system.path('/var/lib/dkms/%s/%s/%s/%s/module' % (package, VERSION, release, system.arch))
-        module_dir.mkdir(parents=True)
-        for name, built in zip(modules_of(package), (self.core, self.client)):
-            shutil.copyfile(built, module_dir / (name + '.ko'))
-        system.install(package, VERSION, release)
+        real_build(system, package, release, [self.core, self.client])
+
+
+def real_kernel(system: SystemTree, release: str, symvers: Path, in_tree: Path, in_tree_path: str) -> None:
+    """A kernel with a copy of a real Module.symvers, build/include, and ``in_tree`` as its one module."""
+    modules_dir = system.path('/lib/modules/%s' % release)
+    (modules_dir / 'build/include').mkdir(parents=True)
+    shutil.copyfile(symvers, modules_dir / 'build/Module.symvers')
+    (modules_dir / in_tree_path).parent.mkdir(parents=True)
+    shutil.copyfile(in_tree, modules_dir / in_tree_path)
+    (modules_dir / 'modules.order').write_text(in_tree_path + '\n')
+    system.path('/boot').mkdir(exist_ok=True)
+    system.path('/boot/vmlinuz-%s' % release).write_bytes(b'not a real kernel image\n')
+
+
+def real_build(system: SystemTree, package: str, release: str, built: list[Path]) -> None:
+    """The package's build for ``release`` from real module files, one per module name, installed.
+
+    The build directory holds hard links to them (a copy across file systems), named as the package
+    names its modules: both tools know a module by its file name (BUILT_MODULE_NAME), not .modinfo's.
+    SystemTree.install then copies them into updates/dkms, as dkms does.
+    """
+    module_dir = system.path('/var/lib/dkms/%s/%s/%s/%s/module' % (package, VERSION, release, system.arch))
+    module_dir.mkdir(parents=True)
+    for name, source in zip(system.modules[(package, VERSION)], built):
+        target = module_dir / (name + ('.ko.xz' if source.name.endswith('.ko.xz') else '.ko'))
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+    system.install(package, VERSION, release)
+
+
+DEBIAN_IMAGE = 'linux-image-6.1.0-%d-amd64-unsigned'
+DEBIAN_HEADERS = 'linux-headers-6.1.0-%d-amd64'
+# The real-module trees draw from the package's modules that import the most symbols.
+DEBIAN_POOL = 300
+LARGE_MODULE = 'amdgpu'
+
+
+def offered_debian_abis() -> list[int]:
+    """The N of every linux-image-6.1.0-N-amd64-unsigned apt-cache offers (empty without apt)."""
+    try:
+        listing = subprocess.run(['apt-cache', 'search', '--names-only', r'^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'],
+                                 capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return sorted(int(abi) for abi in re.findall(r'^linux-image-6\.1\.0-(\d+)-amd64-unsigned ', listing, re.M))
+
+
+class DebianKernel:
+    """One Debian 6.1 kernel's real modules and Module.symvers, fetched once into the cache.
+
+    `apt-get download` (no root, no dpkg lock) fetches linux-image-6.1.0-N-amd64-unsigned and
+    linux-headers-6.1.0-N-amd64, `dpkg-deb -x` unpacks them under CACHE/6.1.0-N-amd64; the
+    number of imports (`__versions` entries) of every module is counted once and kept there.
+    """
+
+    def __init__(self, cache: Path, abi: int | None) -> None:
+        if abi is None:
+            offered = offered_debian_abis()
+            cached = sorted(int(path.parent.name.split('-')[1]) for path in cache.glob('6.1.0-*-amd64/.complete'))
+            if not offered and not cached:
+                raise RuntimeError('no Debian kernel package: apt-cache offers no %s and %s holds none'
+                                   % (DEBIAN_IMAGE % 0, cache))
+            abi = max(offered or cached)
+        self.release = '6.1.0-%d-amd64' % abi
+        self.package = DEBIAN_IMAGE % abi
+        self.directory = cache / self.release
+        if not (self.directory / '.complete').is_file():
+            self._fetch(cache, abi)
+        self.modules_dir = self.directory / 'lib/modules' / self.release
+        self.symvers = self.directory / 'usr/src' / ('linux-headers-%s' % self.release) / 'Module.symvers'
+        self.catalog = self._catalog()
+
+    def _fetch(self, cache: Path, abi: int) -> None:
+        downloads = cache / 'debs'
+        staging = cache / (self.release + '.partial')
+        shutil.rmtree(staging, ignore_errors=True)
+        downloads.mkdir(parents=True, exist_ok=True)
+        names = [DEBIAN_IMAGE % abi, DEBIAN_HEADERS % abi]
+        log('downloading %s into %s' % (' '.join(names), downloads))
+        run_process(['apt-get', 'download', *names], dict(os.environ), cache / 'apt-get.log', cwd=downloads)
+        for name in names:
+            for deb in downloads.glob(name + '_*.deb'):
+                run_process(['dpkg-deb', '-x', str(deb), str(staging)], dict(os.environ), cache / 'dpkg-deb.log')
+                deb.unlink()
+        (staging / '.complete').touch()
+        staging.rename(self.directory)
+
+    def _catalog(self) -> dict[str, tuple[int, int]]:
+        """{path under kernel/: (imports, bytes)} of every module of the package, counted once."""
+        catalog_file = self.directory / 'imports.json'
+        if catalog_file.is_file():
+            return {path: tuple(row) for path, row in json.loads(catalog_file.read_text()).items()}
+        log('counting the imports of the %s modules (once)' % self.release)
+        catalog = {}
+        for path in sorted((self.modules_dir / 'kernel').rglob('*.ko')):
+            data = path.read_bytes()
+            catalog[str(path.relative_to(self.modules_dir / 'kernel'))] = (
+                len(sections(data, (b'__versions',)).get(b'__versions', b'')) // 64, len(data))
+        catalog_file.write_text(json.dumps(catalog))
+        return catalog
+
+
+class DebianModules(ModuleFiles):
+    """Real in-tree modules of a Debian kernel package, made into one-module dkms packages.
+
+    The pool: the DEBIAN_POOL modules that import the most symbols (the large module excluded);
+    P packages take P modules spread evenly over it, so the average module is alike at every size.
+    Every kernel gets a copy of the package's real Module.symvers and the package's smallest
+    module outside the pool as its in-tree module (its vermagic). The dkms builds are hard links
+    to the unpacked files, the installed copies real copies; with ``only`` every package holds
+    that one module, ``compress='.xz'`` compressed as kbuild does (crc32 check, 1 MiB dictionary).
+    """
+
+    kind = 'debian'
+
+    def __init__(self, ko: KoBuilder, kernel: DebianKernel, only: str | None = None, compress: str = '') -> None:
+        super().__init__(ko)
+        self.debian = kernel
+        by_name = {}
+        for path, (imports, size) in sorted(kernel.catalog.items(), key=lambda item: (-item[1][0], item[0])):
+            by_name.setdefault(Path(path).name[:-len('.ko')], (path, imports, size))
+        self.pool = [name for name in by_name if name != LARGE_MODULE][:DEBIAN_POOL]
+        self.files = {name: kernel.modules_dir / 'kernel' / row[0] for name, row in by_name.items()}
+        self.imports = {name: row[1] for name, row in by_name.items()}
+        outside = [name for name in by_name if name not in self.pool and name != LARGE_MODULE]
+        self.in_tree = min(outside, key=lambda name: (by_name[name][2], name))
+        self.only = only
+        if compress:
+            self.files[only] = self._xz(only)
+
+    def _xz(self, name: str) -> Path:
+        packed = self.debian.directory / ('%s.ko.xz' % name)
+        if not packed.is_file():
+            data = lzma.compress(self.files[name].read_bytes(), check=lzma.CHECK_CRC32,
+                                 filters=[{'id': lzma.FILTER_LZMA2, 'preset': 6, 'dict_size': 1 << 20}])
+            packed.with_suffix('.partial').write_bytes(data)
+            packed.with_suffix('.partial').rename(packed)
+        return packed
+
+    def variant(self, only: str, compress: str = '') -> DebianModules:
+        return DebianModules(self.ko, self.debian, only, compress)
+
+    def modules_of(self, packages: list[str]) -> dict[str, list[str]]:
+        if self.only:
+            return {package: [self.only] for package in packages}
+        if len(packages) > len(self.pool):
+            raise RuntimeError('%d packages, but the pool holds %d modules' % (len(packages), len(self.pool)))
+        step = len(self.pool) / len(packages)
+        return {package: [self.pool[int(index * step)]] for index, package in enumerate(packages)}
+
+    def describe(self) -> dict[str, Any]:
+        pool = [self.imports[name] for name in self.pool]
+        sizes = [self.files[name].stat().st_size for name in self.pool]
+        large = self.files[LARGE_MODULE]
+        return {'kind': self.kind, 'release': self.debian.release, 'package': self.debian.package,
+                'pool': len(self.pool),
+                'pool_imports': [min(pool), int(statistics.median(pool)), max(pool)],
+                'pool_mib': round(sum(sizes) / 1024 / 1024, 1), 'in_tree': self.in_tree,
+                'symvers_lines': len(self.debian.symvers.read_text().splitlines()),
+                'large': {'name': LARGE_MODULE, 'imports': self.imports[LARGE_MODULE],
+                          'mib': round(large.stat().st_size / 1024 / 1024, 1)}}
+
+    def kernel(self, system: SystemTree, release: str, abi: str) -> None:
+        in_tree = self.files[self.in_tree]
+        real_kernel(system, release, self.debian.symvers, in_tree,
+                    'kernel/%s' % in_tree.relative_to(self.debian.modules_dir / 'kernel'))
+
+    def build(self, system: SystemTree, package: str, release: str) -> None:
+        real_build(system, package, release, [self.files[name] for name in system.modules[(package, VERSION)]])
 
 
 def module_files(choice: str, work: Path, ko: KoBuilder) -> ModuleFiles:
@@ -281,12 +474,13 @@ def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
     from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
 
     system = SystemTree(root, files.ko)
+    modules = files.modules_of(shape.package_names)
     for release in shape.native:
         files.kernel(system, release, release)
     for release, provider in shape.weak:
         files.kernel(system, release, provider)
     for package in shape.package_names:
-        system.package(package, VERSION, modules_of(package))
+        system.package(package, VERSION, modules[package])
         relative_source_link(system, package)
         for release in shape.native:
             files.build(system, package, release)
@@ -300,7 +494,7 @@ def count_files(root: Path) -> tuple[int, int]:
     files = links = 0
     for directory, _subdirs, names in os.walk(root):
         for name in names:
-            if not name.endswith('.ko'):
+            if not name.endswith(('.ko', '.ko.xz')):
                 continue
             if os.path.islink(os.path.join(directory, name)):
                 links += 1
@@ -315,29 +509,39 @@ def count_files(root: Path) -> tuple[int, int]:
 GNU_TIME = shutil.which('time', path='/usr/bin:/bin')
 
 
-def run_process(argv: list[str], env: dict[str, str], stdout: Path, cwd: Path | None = None) -> tuple[float, int | None]:
-    """Run argv to completion: (wall seconds, peak RSS in KiB of its largest process, or None without GNU time)."""
+def run_process(argv: list[str], env: dict[str, str], stdout: Path, cwd: Path | None = None) \
+        -> tuple[float, int | None, float | None]:
+    """Run argv to completion: (wall seconds, peak RSS in KiB of its largest process, user + system CPU
+    seconds of it and its children); the last two None without GNU time."""
     stderr = stdout.with_suffix('.stderr')
-    rss_file = stdout.with_suffix('.maxrss')
-    command = [GNU_TIME, '-f', '%M', '-o', str(rss_file), *argv] if GNU_TIME else argv
+    usage_file = stdout.with_suffix('.usage')
+    command = [GNU_TIME, '-f', '%M %U %S', '-o', str(usage_file), *argv] if GNU_TIME else argv
     with stdout.open('wb') as out, stderr.open('wb') as err:
         start = time.perf_counter()
         returncode = subprocess.run(command, stdout=out, stderr=err, env=env, cwd=cwd, check=False).returncode
         elapsed = time.perf_counter() - start
     if returncode != 0:
         raise RuntimeError('%s exited %d:\n%s' % (' '.join(argv), returncode, stderr.read_text()[-3000:]))
-    return elapsed, int(rss_file.read_text().split()[-1]) if GNU_TIME else None
+    if not GNU_TIME:
+        return elapsed, None, None
+    rss, user, system = usage_file.read_text().split()[-3:]
+    return elapsed, int(rss), float(user) + float(system)
 
 
-def measure(argv: list[str], env: dict[str, str], stdout: Path, runs: int, cwd: Path | None = None) -> Measurement:
-    seconds = []
-    peaks = []
+def measure(commands: dict[str, tuple[list[str], Path]], env: dict[str, str], runs: int,
+            cwd: Path | None = None) -> dict[str, Measurement]:
+    """{name: Measurement} of each (argv, stdout file), run in turn ``runs`` times: the runs interleave,
+    so a load that comes and goes weighs on every command alike."""
+    results = {name: Measurement([], None, []) for name in commands}
     for _run in range(runs):
-        elapsed, rss = run_process(argv, env, stdout, cwd)
-        seconds.append(round(elapsed, 4))
-        if rss is not None:
-            peaks.append(rss)
-    return Measurement(seconds, round(max(peaks) / 1024, 1) if peaks else None)
+        for name, (argv, stdout) in commands.items():
+            elapsed, rss, cpu = run_process(argv, env, stdout, cwd)
+            result = results[name]
+            result.seconds.append(round(elapsed, 4))
+            if rss is not None:
+                result.peak_rss_mib = max(result.peak_rss_mib or 0, round(rss / 1024, 1))
+                result.cpu_seconds.append(round(cpu, 3))
+    return results
 
 
 def child_env(work: Path, collections: Path) -> dict[str, str]:
@@ -413,38 +617,82 @@ def dkms_argv(root: Path) -> list[str]:
             '--installtree', str(root / 'lib/modules')]
 
 
-def bench_size(shape: Shape, work: Path, files: ModuleFiles, python: str, env: dict[str, str], runs: int,
-               with_dkms: bool) -> SizeResult:
-    root = work / 'trees' / shape.label
+FLOOR_READER = REPO / 'benchmarks/floor_reader.py'
+FLOOR_MODULE = REPO / 'benchmarks/floor_module.py'
+
+
+def check_floor_reader(output: Path, shape: Shape, root: Path) -> None:
+    """The reading floor read each native kernel's installed module files, each kernel's own module and
+    the symvers of every kernel: what the fact module reads for its verdicts."""
+    expected = {'modules': shape.kernels + sum(len(os.listdir(root / 'lib/modules' / native / 'updates/dkms'))
+                                               for native in shape.native),
+                'symvers': shape.kernels}
+    counts = json.loads(output.read_text())
+    if {key: counts[key] for key in expected} != expected:
+        raise RuntimeError('the reading floor read %s, expected %s' % (counts, expected))
+
+
+def check_floor_return(floor_output: Path, facts_output: Path) -> None:
+    """The Ansible floor printed the fact module's JSON (the invocation aside)."""
+    floor, facts = json.loads(floor_output.read_text()), json.loads(facts_output.read_text())
+    floor.pop('invocation', None)
+    facts.pop('invocation', None)
+    if floor != facts:
+        raise RuntimeError('the Ansible floor did not return what dkms_facts returned')
+
+
+def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: str, env: dict[str, str],
+               runs: int, with_dkms: bool = False, with_floors: bool = False, profiled: bool = False,
+               keep: bool = False) -> TreeResult:
+    """Build the tree, check what both tools say about it, time them; the tree is removed unless ``keep``."""
+    label = '%s-%s' % (name, shape.label.replace(':', 'n'))
+    root = work / 'trees' / label
     started = time.perf_counter()
     build_tree(root, shape, files)
     ko_files, weak_links = count_files(root)
-    log('%s: tree built in %.1f s (%d .ko files, %d weak links)'
-        % (shape.label, time.perf_counter() - started, ko_files, weak_links))
-    args = write_args(work / ('args-%s.json' % shape.label), root)
-    output = work / ('facts-%s.json' % shape.label)
+    log('%s %s: tree built in %.1f s (%d module files, %d weak links)'
+        % (name, shape.label, time.perf_counter() - started, ko_files, weak_links))
+    args = write_args(work / ('args-%s.json' % label), root)
+    output = work / ('facts-%s.json' % label)
     # The untimed first run checks the result and leaves the page cache as warm as the tree build did.
     run_process(facts_argv(python, args), env, output)
     check_facts(output, shape)
-    facts = measure(facts_argv(python, args), env, output, runs)
-    # The same run without kABI verdicts: what reading the modules' ELF sections and symvers costs.
-    no_kabi = write_args(work / ('args-%s-no-kabi.json' % shape.label), root, kabi_check=False)
-    facts_no_kabi = measure(facts_argv(python, no_kabi), env, work / 'facts-no-kabi.json', runs)
-    log('%s: dkms_facts median %.3f s over %d runs, peak %s MiB; %.3f s with kabi_check=false'
-        % (shape.label, facts.median, runs, facts.peak_rss_mib, facts_no_kabi.median))
-    result = SizeResult(shape.label, shape.kernels, shape.packages, shape.entries, ko_files, weak_links,
-                        len(shape.weak) * shape.packages, len(expected_dkms_lines(shape)), facts, facts_no_kabi)
+    # Without kABI verdicts: what reading the modules' ELF sections and symvers costs.
+    no_kabi = write_args(work / ('args-%s-no-kabi.json' % label), root, kabi_check=False)
+    commands = {'facts': (facts_argv(python, args), output),
+                'facts_no_kabi': (facts_argv(python, no_kabi), work / 'facts-no-kabi.json')}
+    if with_floors:
+        floor_args = work / ('args-%s-floor.json' % label)
+        floor_args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {'result': str(output.with_suffix('.saved'))}}))
+        shutil.copyfile(output, output.with_suffix('.saved'))
+        commands['floor_reader'] = ([python, str(FLOOR_READER), str(root)], work / 'floor-reader.json')
+        commands['floor_return'] = ([python, str(FLOOR_MODULE), str(floor_args)], work / 'floor-return.json')
+        for floor_argv, floor_output in (commands['floor_reader'], commands['floor_return']):
+            run_process(floor_argv, env, floor_output)
+        check_floor_reader(commands['floor_reader'][1], shape, root)
+        check_floor_return(commands['floor_return'][1], output)
+    timed = measure(commands, env, runs)
+    result = TreeResult(name, files.kind, shape.label, shape.kernels, shape.packages, shape.entries, ko_files,
+                        weak_links, len(shape.weak) * shape.packages, len(expected_dkms_lines(shape)), **timed)
+    log('%s %s: dkms_facts median %.3f s over %d runs, peak %s MiB; %.3f s with kabi_check=false%s'
+        % (name, shape.label, result.facts.median, runs, result.facts.peak_rss_mib, result.facts_no_kabi.median,
+           '; floors: reader %.3f s, AnsibleModule %.3f s' % (result.floor_reader.median, result.floor_return.median)
+           if with_floors else ''))
     if with_dkms:
         dkms_runs = max(1, min(runs, DKMS_LINE_BUDGET // result.dkms_lines))
-        dkms_out = work / ('dkms-%s.txt' % shape.label)
-        result.dkms = measure(dkms_argv(root), env, dkms_out, dkms_runs)
+        dkms_out = work / ('dkms-%s.txt' % label)
+        result.dkms = measure({'dkms': (dkms_argv(root), dkms_out)}, env, dkms_runs)['dkms']
         check_dkms(dkms_out, shape)
-        log('%s: dkms status median %.3f s over %d runs (%d lines), ratio %.1f' % (
-            shape.label, result.dkms.median, dkms_runs, result.dkms_lines, result.ratio or 0))
+        log('%s %s: dkms status median %.3f s over %d runs (%d lines), ratio %.1f' % (
+            name, shape.label, result.dkms.median, dkms_runs, result.dkms_lines, result.ratio or 0))
+    if profiled:
+        result.profile = profile(args, work, python, env)
+    if not keep:
+        shutil.rmtree(root)
     return result
 
 
-def linear_fit(sizes: list[SizeResult]) -> dict[str, float]:
+def linear_fit(sizes: list[TreeResult]) -> dict[str, float]:
     """Least squares t = a + b * entries over the fact-module medians, with R^2."""
     xs = [float(size.entries) for size in sizes]
     ys = [size.facts.median for size in sizes]
@@ -458,11 +706,10 @@ def linear_fit(sizes: list[SizeResult]) -> dict[str, float]:
             'r2': round(1 - residual / total, 4) if total else 1.0}
 
 
-def profile(shape: Shape, work: Path, python: str, env: dict[str, str], top: int = 15) -> str:
-    """cProfile of one fact-module run on shape's tree: the top functions by cumulative time."""
-    stats_file = work / ('profile-%s.pstats' % shape.label)
-    argv = [python, '-m', 'cProfile', '-o', str(stats_file), str(REPO / MODULE),
-            str(work / ('args-%s.json' % shape.label))]
+def profile(args: Path, work: Path, python: str, env: dict[str, str], top: int = 15) -> str:
+    """cProfile of one fact-module run with these arguments: the top functions by cumulative time."""
+    stats_file = work / 'profile.pstats'
+    argv = [python, '-m', 'cProfile', '-o', str(stats_file), str(REPO / MODULE), str(args)]
     run_process(argv, env, work / 'profile.out')
     text = work / 'profile.txt'
     with text.open('w') as stream:
@@ -485,10 +732,11 @@ FLEET_TASKS = {
 }
 
 
-def bench_fleet(hosts: int, shape: Shape, forks: int, runs: int, work: Path, files: ModuleFiles, python: str,
-                env: dict[str, str]) -> dict[str, Any]:
-    """ansible-playbook over `hosts` local-connection hosts, each with its own tree of `shape`."""
-    fleet = work / 'fleet'
+def bench_fleet(name: str, hosts: int, shape: Shape, forks: int, runs: int, work: Path, files: ModuleFiles,
+                python: str, env: dict[str, str], tasks: list[str]) -> dict[str, Any]:
+    """ansible-playbook over `hosts` local-connection hosts, each with its own tree of `shape`, one
+    playbook per task; the playbooks' runs interleave."""
+    fleet = work / name
     lines = ['[fleet]']
     for index in range(hosts):
         root = fleet / ('h%02d' % index)
@@ -498,20 +746,24 @@ def bench_fleet(hosts: int, shape: Shape, forks: int, runs: int, work: Path, fil
     inventory = fleet / 'inventory.ini'
     inventory.write_text('\n'.join(lines) + '\n')
     playbook_command = str(Path(python).parent / 'ansible-playbook')
-    result: dict[str, Any] = {'hosts': hosts, 'forks': forks, 'shape': shape.label, 'runs': runs, 'tasks': {}}
-    for name, task in FLEET_TASKS.items():
-        playbook = fleet / ('%s.yml' % name.split()[0])
-        playbook.write_text(PLAYBOOK % task)
-        argv = [playbook_command, '-i', str(inventory), '-f', str(forks), str(playbook)]
-        output = fleet / ('%s.out' % name.split()[0])
+    commands = {}
+    for task in tasks:
+        playbook = fleet / ('%s.yml' % task.split()[0])
+        playbook.write_text(PLAYBOOK % FLEET_TASKS[task])
+        commands[task] = ([playbook_command, '-i', str(inventory), '-f', str(forks), str(playbook)],
+                          fleet / ('%s.out' % task.split()[0]))
+        argv, output = commands[task]
         run_process(argv, env, output, cwd=work)
         check_fleet(output, hosts)
-        timing = measure(argv, env, output, runs, cwd=work)
-        result['tasks'][name] = {'seconds': timing.seconds, 'median_s': round(timing.median, 3),
+    result: dict[str, Any] = {'hosts': hosts, 'forks': forks, 'shape': shape.label, 'modules': files.kind,
+                              'runs': runs, 'tasks': {}}
+    for task, timing in measure(commands, env, runs, cwd=work).items():
+        result['tasks'][task] = {'seconds': timing.seconds, 'median_s': round(timing.median, 3),
                                  'per_host_ms': round(timing.median / hosts * 1000, 1),
                                  'peak_rss_mib': timing.peak_rss_mib}
-        log('fleet %s: %.2f s for %d hosts (%.0f ms per host)'
-            % (name, timing.median, hosts, timing.median / hosts * 1000))
+        log('%s %s: %.2f s for %d hosts (%.0f ms per host)'
+            % (name, task, timing.median, hosts, timing.median / hosts * 1000))
+    shutil.rmtree(fleet)
     return result
 
 
@@ -553,7 +805,13 @@ def machine(python: str) -> dict[str, str]:
         'pyelftools': versions[2] if len(versions) > 2 else 'unknown',
         'dkms': command_output(['dkms', '--version']),
         'date': time.strftime('%Y-%m-%d'),
+        'load_start': load_average(),
+        'load_end': 'n/a',
     }
+
+
+def load_average() -> str:
+    return Path('/proc/loadavg').read_text().split()[0]
 
 
 def log(message: str) -> None:
@@ -578,16 +836,35 @@ def main() -> int:
     parser.add_argument('--fleet-runs', type=int, default=3)
     parser.add_argument('--forks', type=int, default=5, help='ansible-playbook forks (Ansible\'s default: 5)')
     parser.add_argument('--modules', choices=('auto', 'kbuild', 'gcc'), default='auto',
-                        help='kbuild against the newest installed kernel headers, or gcc-compiled ELF objects; '
-                        'auto: kbuild when headers are installed (default)')
+                        help='the grid\'s modules: kbuild against the newest installed kernel headers, or '
+                        'gcc-compiled ELF objects; auto: kbuild when headers are installed (default)')
+    real = parser.add_argument_group('real modules', 'trees of real in-tree modules of a Debian kernel package')
+    real.add_argument('--no-real', action='store_true', help='skip every real-module tree (no download)')
+    real.add_argument('--real-grid', type=parse_grid, default=DEFAULT_REAL_GRID,
+                      help='K x P sizes with real modules (default %(default)s)')
+    real.add_argument('--big', action='store_true', help='also %s, the linear growth check (about a '
+                      'minute more)' % BIG_REAL_GRID)
+    real.add_argument('--real-root', type=Shape.parse, default=Shape.parse(DEFAULT_REAL_ROOT),
+                      help='the root of %d real modules as packages, KxP:N (default %s: built for 1 '
+                      'kernel, weak-linked into 6)' % (DEBIAN_POOL, DEFAULT_REAL_ROOT))
+    real.add_argument('--large-kernels', type=int, default=6,
+                      help='kernels of the large-module trees, one native (default %(default)s)')
+    real.add_argument('--fleet-large-hosts', type=int, default=10, help='hosts of the fleet run with large '
+                      'real-module hosts; 0 skips it')
+    real.add_argument('--fleet-large-shape', type=Shape.parse, default=Shape.parse(DEFAULT_LARGE_HOST),
+                      help='each large host\'s tree (default %s)' % DEFAULT_LARGE_HOST)
+    real.add_argument('--debian-abi', type=int, help='N of linux-image-6.1.0-N-amd64-unsigned (default: the '
+                      'newest apt-cache offers, else the newest in the cache)')
+    real.add_argument('--cache', type=Path, default=REPO / 'benchmarks/cache',
+                      help='where the Debian packages are unpacked, once (default benchmarks/cache)')
     parser.add_argument('--no-dkms', action='store_true', help='skip dkms status even when it is installed')
-    parser.add_argument('--no-profile', action='store_true', help='skip the cProfile run on the largest size')
+    parser.add_argument('--no-profile', action='store_true', help='skip the cProfile run')
     parser.add_argument('--output', type=Path, default=REPO / 'benchmarks/output')
     parser.add_argument('--no-docs', action='store_true', help='leave docs/performance.{md,png} alone')
     parser.add_argument('--plot-python', help='a Python with matplotlib (benchmarks/run.sh makes one)')
     parser.add_argument('--keep', action='store_true', help='keep the temporary trees and print where')
     args = parser.parse_args()
-    shapes: list[Shape] = args.grid
+    began = time.perf_counter()
     with_dkms = not args.no_dkms and shutil.which('dkms') is not None
     if not with_dkms:
         log('dkms status is not measured (%s)' % ('--no-dkms' if args.no_dkms else 'dkms is not installed'))
@@ -598,7 +875,8 @@ def main() -> int:
         sys.path.insert(0, str(collections))
         from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 
-        files = module_files(args.modules, work, KoBuilder(work / 'ko-cache'))
+        ko = KoBuilder(work / 'ko-cache')
+        files = module_files(args.modules, work, ko)
         modules = files.describe()
         if files.kind == 'kbuild':
             log('modules: kbuild against the %s headers, built in %.1f s (vermagic %r, %s imports); each kernel '
@@ -610,23 +888,55 @@ def main() -> int:
                 'or --modules gcc)')
         env = child_env(work, collections)
         results = Results(machine(python), modules)
-        for shape in shapes:
-            results.sizes.append(bench_size(shape, work, files, python, env, args.runs, with_dkms))
+        for shape in args.grid:
+            results.sizes.append(bench_tree('grid', shape, work, files, python, env, args.runs, with_dkms=with_dkms,
+                                            keep=args.keep))
         results.fit = linear_fit(results.sizes)
+        if not args.no_real:
+            bench_real(args, results, work, DebianModules(ko, DebianKernel(args.cache, args.debian_abi)), python, env)
         if not args.no_profile:
-            largest = max(shapes, key=lambda shape: shape.entries)
-            results.profile_shape = largest.label
-            results.profile = profile(largest, work, python, env)
+            profiled = results.real_roots[0] if results.real_roots else max(results.sizes, key=lambda size: size.entries)
+            results.profile_shape = '%s %s' % (profiled.name, profiled.shape)
+            results.profile = profiled.profile
         if args.fleet_hosts:
-            results.fleet = bench_fleet(args.fleet_hosts, args.fleet_shape, args.forks, args.fleet_runs, work, files,
-                                        python, env)
+            results.fleet = bench_fleet('fleet', args.fleet_hosts, args.fleet_shape, args.forks, args.fleet_runs,
+                                        work, files, python, env, list(FLEET_TASKS))
+        results.wall_minutes = round((time.perf_counter() - began) / 60, 1)
+        results.machine['load_end'] = load_average()
         publish(results, args, work)
+        log('done in %.1f minutes' % results.wall_minutes)
     finally:
         if args.keep:
             log('trees kept in %s' % work)
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: DebianModules, python: str,
+               env: dict[str, str]) -> None:
+    """The real-module trees: the grid, the root of the whole pool, the large module plain and .ko.xz,
+    the fleet of large hosts; each fact-module run next to its floors."""
+    results.real_modules = debian.describe()
+    log('real modules: %(pool)d modules of %(package)s importing %(pool_imports)s symbols (min, median, max), '
+        '%(pool_mib).1f MiB; in-tree module %(in_tree)s' % results.real_modules)
+    interpreter = work / 'interpreter.out'
+    results.interpreter = measure({'python': ([python, '-c', ''], interpreter)}, env, args.runs)['python']
+    grid = args.real_grid + ([Shape.parse(BIG_REAL_GRID)] if args.big else [])
+    for shape in grid:
+        results.real_sizes.append(bench_tree('real', shape, work, debian, python, env, args.runs, with_floors=True,
+                                             keep=args.keep))
+    results.real_fit = linear_fit(results.real_sizes)
+    results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.runs,
+                                         with_floors=True, profiled=not args.no_profile, keep=args.keep))
+    large = Shape(args.large_kernels, 1, 1)
+    for compress in ('', '.xz'):
+        results.real_roots.append(bench_tree(LARGE_MODULE + '.ko' + compress, large, work,
+                                             debian.variant(LARGE_MODULE, compress), python, env, args.runs,
+                                             with_floors=True, keep=args.keep))
+    if args.fleet_large_hosts:
+        results.fleet_large = bench_fleet('fleet-large', args.fleet_large_hosts, args.fleet_large_shape, args.forks,
+                                          args.fleet_runs, work, debian, python, env, ['ping', 'dkms_facts'])
 
 
 def user_arguments(argv: list[str]) -> list[str]:
@@ -646,6 +956,9 @@ def publish(results: Results, args: argparse.Namespace, work: Path) -> None:
     data = asdict(results)
     for size, raw in zip(results.sizes, data['sizes']):
         raw['ratio'] = round(size.ratio, 1) if size.ratio else None
+    for group in ('sizes', 'real_sizes', 'real_roots'):
+        for raw in data[group]:
+            raw.pop('profile')
     results_file.write_text(json.dumps(data, indent=2) + '\n')
     markdown = render_markdown(data, ' '.join(user_arguments(sys.argv[1:])))
     (args.output / 'performance.md').write_text(markdown)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The benchmark, from a fresh checkout, in one command (about 3 minutes on 2 cores):
+# The benchmark, from a fresh checkout, in one command (docs/performance.md says how long it took):
 #
-#   bash benchmarks/run.sh              every size, dkms status, the fleet run; updates docs/performance.*
-#   bash benchmarks/run.sh --help       the options (grid, runs, fleet size, --no-docs, ...)
+#   bash benchmarks/run.sh              every part but the real 50x50 grid; updates docs/performance.*
+#   bash benchmarks/run.sh --big        also the real 50x50 grid (the linear growth check)
+#   bash benchmarks/run.sh --help       the options (grids, runs, fleet sizes, --no-real, --no-docs, ...)
 #
 # Uses .venv/core221 (made by scripts/bootstrap.sh when missing) to run the benchmark and the module,
 # and .venv/bench-plot (matplotlib only) to draw the plot. pip runs without its cache, and the

@@ -44,47 +44,86 @@ def _export(crc_text, columns):
     return Export(crc, False, None)
 
 
+def _symbol_lines(text):
+    """(symbol, line) of each line with two columns or more, in file order.
+
+    Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
+    the second; the CRC and the other columns are read only when asked, by ``_line_export``.
+    """
+    for line in text.splitlines():
+        fields = line.split('\t', 2)
+        if len(fields) < 2:
+            fields = line.split(None, 2)
+            if len(fields) < 2:
+                continue
+        yield fields[1], line
+
+
+def _line_export(line):
+    """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
+    fields = line.split('\t')
+    if len(fields) < 2:
+        fields = line.split()
+    return _export(fields[0], fields[2:])
+
+
 def parse_symvers(text):
     """{symbol: Export} of a Module.symvers/symvers text; malformed lines are skipped."""
     exports = {}
-    for line in text.splitlines():
-        fields = line.split('\t')
-        if len(fields) < 2:
-            fields = line.split()
-            if len(fields) < 2:
-                continue
+    for symbol, line in _symbol_lines(text):
         try:
-            exports[fields[1]] = _export(fields[0], fields[2:])
+            exports[symbol] = _line_export(line)
         except ValueError:
             continue
     return exports
 
 
+# A symbol not asked for yet (None answers "not exported").
+_UNSEEN = object()
+
+
 class Symvers(Mapping):
     """{symbol: Export} of one symvers text, looked up one symbol at a time.
 
-    A kernel exports some 25,000 symbols and its weak modules import a few dozen, so each
-    lookup finds its own line instead of parsing them all. Each search scans the text (a
-    symbol a sibling module exports, like ZFS's hundreds from spl, scans all of it), and a
-    full parse costs about 30 scans: past ``FULL_PARSE_AFTER`` searches the whole table is
-    parsed once. It is parsed at once for iteration, or a file without tab-separated columns.
+    A kernel exports some 25,000 symbols and its modules import from a few to thousands of
+    them, the same ones over and over (``module_layout``, ``_printk``): every answer is kept.
+    The first ``INDEX_AFTER`` symbols are searched in the text, each a scan of it (a symbol
+    it lacks scans all of it); past them one pass indexes every line by its symbol, about
+    30 scans' worth, and only the lines asked for are parsed. A text without tab-separated
+    columns is indexed at once.
     """
 
-    FULL_PARSE_AFTER = 32
+    INDEX_AFTER = 32
 
     def __init__(self, text):
         self._text = text
-        self._found = {}
-        self._table = None if '\t' in text else parse_symvers(text)
+        self._answers = {}  # {symbol: Export or None} of every symbol asked for
+        self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
+        self._table = None  # the full parse, once iterated
 
-    def _lookup(self, symbol):
-        if self._table is None and len(self._found) >= self.FULL_PARSE_AFTER:
-            self._all()
+    def get(self, key, default=None):
+        export = self._answers.get(key, _UNSEEN)
+        if export is _UNSEEN:
+            export = self._answer(key)
+            self._answers[key] = export
+        return default if export is None else export
+
+    def _answer(self, symbol):
         if self._table is not None:
             return self._table.get(symbol)
-        if symbol not in self._found:
-            self._found[symbol] = self._find(symbol)
-        return self._found[symbol]
+        if self._index is None and len(self._answers) >= self.INDEX_AFTER:
+            self._index = dict(_symbol_lines(self._text))
+            self._answers = {}  # from now on every answer comes from the index, as the old full parse's did
+        if self._index is None:
+            return self._find(symbol)
+        line = self._index.get(symbol)
+        if line is None:
+            return None
+        try:
+            return _line_export(line)
+        except ValueError:
+            # The last line of the symbol is malformed: an earlier one may count.
+            return self._all().get(symbol)
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
@@ -105,17 +144,18 @@ class Symvers(Mapping):
         return None
 
     def __getitem__(self, symbol):
-        export = self._lookup(symbol)
+        export = self.get(symbol)
         if export is None:
             raise KeyError(symbol)
         return export
 
     def __contains__(self, symbol):
-        return self._lookup(symbol) is not None
+        return self.get(symbol) is not None
 
     def _all(self):
         if self._table is None:
             self._table = parse_symvers(self._text)
+            self._answers = {}  # answered from the table from now on
         return self._table
 
     def __iter__(self):

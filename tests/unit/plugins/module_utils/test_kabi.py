@@ -93,8 +93,8 @@ class TestParseSymvers:
     def test_empty(self) -> None:
         assert crcs_of(parse_symvers('')) == {}
 
-    def test_many_lookups_switch_to_the_full_table_and_agree(self) -> None:
-        # Past Symvers.FULL_PARSE_AFTER searches the table is parsed whole: answers stay the same,
+    def test_many_lookups_switch_to_the_index_and_agree(self) -> None:
+        # Past Symvers.INDEX_AFTER searches the lines are indexed: answers stay the same,
         # a symbol whose last line is malformed included.
         lines = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t' % (n, n) for n in range(200)]
         lines += ['nothex\tsym7\tvmlinux\tEXPORT_SYMBOL\t', '0x00000abc\tsym9\tvmlinux\tEXPORT_SYMBOL\t']
@@ -102,11 +102,12 @@ class TestParseSymvers:
         table = parse_symvers(text)
         symvers = Symvers(text)
         names = ['sym%d' % n for n in range(0, 400, 3)] + ['sym7', 'sym9', 'absent']
-        assert len(names) > 2 * Symvers.FULL_PARSE_AFTER
+        assert len(names) > 2 * Symvers.INDEX_AFTER
         for name in names:
             assert symvers.get(name) == table.get(name), name
         assert (symvers['sym7'].crc, symvers['sym9'].crc) == (7, 0xABC)
         assert 'sym300' not in symvers
+        assert dict(symvers) == table
 
     def test_export_kinds_and_namespaces(self) -> None:
         text = ('0x00000001\tgpl_only\tvmlinux\tEXPORT_SYMBOL_GPL\t\n'
@@ -246,3 +247,14 @@ class TestProperties:
         table = parse_symvers(text)
         for symbol in ('a', 'b', 'ab', 'vmlinux', 'a b', 'drivers/x', 'absent'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(['\t', '\n', '\r\n', ' ', '\x0b', '0x1', '0xff', 'zz', 'a', 'b', 'vmlinux',
+                                     'EXPORT_SYMBOL_GPL', 'NS']), max_size=40).map(''.join))
+    def test_the_index_agrees_with_the_full_parse(self, text: str) -> None:
+        # Any text, mixed separators and line ends included, once the index answers.
+        table = parse_symvers(text)
+        symvers = Symvers(text)
+        names = ['pad%d' % n for n in range(Symvers.INDEX_AFTER)] + ['a', 'b', 'vmlinux', 'zz', '0x1', 'NS', '']
+        for name in names:
+            assert symvers.get(name) == table.get(name), name
