@@ -47,9 +47,9 @@ done
 if grep -q '^releases: {}' "$repo/changelogs/changelog.yaml"; then
     # A first release lists what it brings, not changes to code that was never released: fragments
     # written before it are `trivial` (kept in git history only).
-    for section in 'Minor Changes' 'Bugfixes' 'Breaking Changes / Porting Guide' 'Major Changes'; do
-        ! grep -qx "$section" "$notes/CHANGELOG.rst" || fail "the first release lists '$section' of unreleased code: make those fragments trivial"
-    done
+    changes=$(sed -n '/^v'"${version//./\\.}"'$/,$p' "$notes/CHANGELOG.rst" | grep -B1 -E '^-+$' \
+        | grep -vE '^(-+|--|Release Summary|New .*)$' || true)
+    [[ -z $changes ]] || fail "the first release lists changes to unreleased code (${changes//$'\n'/, }): make those fragments trivial"
 fi
 log "release notes for $version (antsibull-changelog release would write this CHANGELOG.rst):"
 sed -n '/^v'"${version//./\\.}"'$/,$p' "$notes/CHANGELOG.rst"
