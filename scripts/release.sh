@@ -76,9 +76,9 @@ installed=$scratch/installed
 export ANSIBLE_COLLECTIONS_PATH=$installed
 documented=0
 for type in module filter role; do
-    mapfile -t names < <("$venv/bin/ansible-doc" -t "$type" -l kabi.dkms --json 2>/dev/null \
+    mapfile -t names < <("$venv/bin/ansible-doc" -t "$type" -l kabi.dkms --json 2>"$scratch/doc-list.err" \
         | "$venv/bin/python" -c 'import json, sys; print("\n".join(sorted(json.load(sys.stdin))))')
-    [[ ${#names[@]} -gt 0 ]] || fail "ansible-doc lists no $type of kabi.dkms"
+    [[ ${#names[@]} -gt 0 ]] || { cat "$scratch/doc-list.err"; fail "ansible-doc lists no $type of kabi.dkms"; }
     for name in "${names[@]}"; do
         # The text a user reads, and the version_added the changelog takes (doc, or the role's main).
         if ! "$venv/bin/ansible-doc" -t "$type" "$name" >"$scratch/doc.txt" 2>&1 \
