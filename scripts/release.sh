@@ -71,9 +71,12 @@ log "$tarball: ${#files[@]} entries, $(du -k "$tarball" | cut -f1) KiB"
 
 # Installed into a fresh path, as `ansible-galaxy collection install` from Galaxy would.
 installed=$scratch/installed
-"$venv/bin/ansible-galaxy" collection install --offline -p "$installed" "$tarball" >/dev/null \
-    || fail "ansible-galaxy collection install"
+# Only the fresh path: with another (test.sh's copy) configured, galaxy finds kabi.dkms there and
+# installs nothing.
 export ANSIBLE_COLLECTIONS_PATH=$installed
+"$venv/bin/ansible-galaxy" collection install --offline --force -p "$installed" "$tarball" >/dev/null \
+    || fail "ansible-galaxy collection install"
+[[ -f $installed/ansible_collections/kabi/dkms/MANIFEST.json ]] || fail "nothing was installed into $installed"
 documented=0
 for type in module filter role; do
     mapfile -t names < <("$venv/bin/ansible-doc" -t "$type" -l kabi.dkms --json 2>"$scratch/doc-list.err" \
