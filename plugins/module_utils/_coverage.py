@@ -138,8 +138,7 @@ def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
     kernel_tree = context.trees[release]
     groups = {}
-    for link in context.weak_links_of(release, package.name):
-        record = context.provided.get(link.target) if link.target else None
+    for link, record in context.weak_links_of(release, package.name):
         if record is not None:
             groups.setdefault((record.version, record.kernel), {})[record.module] = link
         elif link.problem and _declares(package, link.name):
@@ -196,8 +195,9 @@ class Context:
         self._policies = {}
 
     def weak_links_of(self, release, package):
-        """The weak links of ``release`` that point at builds of ``package``, or that are broken
-        (they may be its): the kernel's links are sorted by package once."""
+        """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
+        ``package``, or that are broken (they may be its): the kernel's links are sorted by
+        package once."""
         by_package = remembered(self._links, release, self._sort_links)
         return by_package.get(package, []) + by_package.get(None, [])
 
@@ -205,10 +205,8 @@ class Context:
         by_package = {}
         for link in self.trees[release].weak_links:
             record = self.provided.get(link.target) if link.target else None
-            if record is not None:
-                by_package.setdefault(record.package, []).append(link)
-            elif link.problem:
-                by_package.setdefault(None, []).append(link)
+            if record is not None or link.problem:
+                by_package.setdefault(record and record.package, []).append((link, record))
         return by_package
 
     def signature_policy(self, release):
