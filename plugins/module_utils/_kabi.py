@@ -37,6 +37,9 @@ def _export(crc_text, columns):
     "namespace, module, kind", so the kind column is found by its EXPORT_ prefix.
     """
     crc = int(crc_text, 16) & 0xffffffff
+    if len(columns) > 1 and columns[1].startswith('EXPORT_') and not columns[0].startswith('EXPORT_'):
+        # The layout of every kernel since 5.9 and before 5.4, checked first: most lines.
+        return Export(crc, columns[1].endswith('_GPL'), columns[2].strip() or None if len(columns) > 2 else None)
     for index, column in enumerate(columns[:3]):
         if column.startswith('EXPORT_'):
             namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
@@ -125,6 +128,27 @@ class Symvers(Mapping):
             # The last line of the symbol is malformed: an earlier one may count.
             return self._all().get(symbol)
 
+    def select(self, symbols):
+        """{symbol: Export} of those of ``symbols`` the kernel exports: many at once, through
+        the index once they are more than a few, without keeping the answers."""
+        if self._table is not None or len(symbols) < self.INDEX_AFTER:
+            return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
+                        if export is not None)
+        if self._index is None:
+            self._index = dict(_symbol_lines(self._text))
+            self._answers = {}
+        found = {}
+        for symbol in symbols:
+            line = self._index.get(symbol)
+            if line is not None:
+                try:
+                    found[symbol] = _line_export(line)
+                except ValueError:
+                    export = self._answer(symbol)
+                    if export is not None:
+                        found[symbol] = export
+        return found
+
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
         # the end, so a repeated symbol gets its last line, as in the full parse.
@@ -163,6 +187,13 @@ class Symvers(Mapping):
 
     def __len__(self):
         return len(self._all())
+
+
+def exports_of(exports, symbols):
+    """{symbol: Export} of those of ``symbols`` in ``exports`` (a Symvers or any mapping)."""
+    if isinstance(exports, Symvers):
+        return exports.select(symbols)
+    return dict((symbol, exports[symbol]) for symbol in symbols if symbol in exports)
 
 
 def read_symvers(rootfs, path):
