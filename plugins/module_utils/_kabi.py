@@ -37,9 +37,6 @@ def _export(crc_text, columns):
     "namespace, module, kind", so the kind column is found by its EXPORT_ prefix.
     """
     crc = int(crc_text, 16) & 0xffffffff
-    if len(columns) > 1 and columns[1].startswith('EXPORT_') and not columns[0].startswith('EXPORT_'):
-        # The layout of every kernel since 5.9 and before 5.4, checked first: most lines.
-        return Export(crc, columns[1].endswith('_GPL'), columns[2].strip() or None if len(columns) > 2 else None)
     for index, column in enumerate(columns[:3]):
         if column.startswith('EXPORT_'):
             namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
@@ -65,6 +62,10 @@ def _symbol_lines(text):
 def _line_export(line):
     """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
     fields = line.split('\t')
+    if len(fields) > 3 and fields[3].startswith('EXPORT_') and not fields[2].startswith('EXPORT_'):
+        # "crc, symbol, module, kind[, namespace]": every kernel since 5.9 and before 5.4.
+        return Export(int(fields[0], 16) & 0xffffffff, fields[3].endswith('_GPL'),
+                      (fields[4].strip() or None) if len(fields) > 4 else None)
     if len(fields) < 2:
         fields = line.split()
     return _export(fields[0], fields[2:])

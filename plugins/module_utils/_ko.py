@@ -20,7 +20,7 @@ import shutil
 import struct
 import tempfile
 import zlib
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
@@ -66,7 +66,7 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'versions', 'has_versions',
-                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', '_version_pairs', '_imported')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -87,26 +87,22 @@ class ModuleInfo:
         self.exports = exports
         # The appended signature (_module_signature.ModuleSignature), None when not read.
         self.signature = signature
-        self._version_pairs = None
-        self._imported = None
 
+    # Sets for the loader's comparisons, made when asked rather than kept: a large host keeps
+    # the ModuleInfo of every module file it reads.
     @property
     def version_pairs(self):
-        """``versions`` as a set, for the loader's set comparisons (made on first use)."""
-        if self._version_pairs is None:
-            self._version_pairs = frozenset(self.versions)
-        return self._version_pairs
+        """``versions`` as a set."""
+        return frozenset(self.versions)
 
     @property
     def imported(self):
-        """The symbols of ``versions`` as a set (made on first use)."""
-        if self._imported is None:
-            self._imported = frozenset(symbol for symbol, dummy in self.versions)
-        return self._imported
+        """The symbols of ``versions`` as a set."""
+        return frozenset(symbol for symbol, dummy in self.versions)
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
-            '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__ if not slot.startswith('_'))
+            '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__)
 
 
 def _load_elffile():
@@ -370,13 +366,8 @@ def _text(raw):
 
 
 def _unique(pairs):
-    seen = set()
-    result = []
-    for pair in pairs:
-        if pair not in seen:
-            seen.add(pair)
-            result.append(pair)
-    return result
+    """``pairs`` in their order without repeats."""
+    return list(OrderedDict.fromkeys(pairs))
 
 
 def parse_versions(data, elf_class, little_endian, path):
@@ -484,6 +475,7 @@ class KoReader:
         self._elftools = None
         self._commands = {}
         self._cache = {}
+        self._pairs = {}
 
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
@@ -563,6 +555,8 @@ class KoReader:
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
         info.signature = read_module_signature(data)
+        # Modules built against one kernel import the same (symbol, CRC) pairs: kept once.
+        info.versions = [self._pairs.setdefault(pair, pair) for pair in info.versions]
         return info
 
     def _decompress(self, data, path):

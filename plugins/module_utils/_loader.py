@@ -161,10 +161,11 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     found nowhere else is unresolved rather than missing. ``table``: an ExportTable of the
     kernel holding at least the module's imports (made here when not given).
     """
+    pairs, imported = module.version_pairs, module.imported
     if table is None:
-        table = ExportTable(kernel, module.imported)
+        table = ExportTable(kernel, imported)
     missing, mismatched, namespaces, unresolved = [], [], [], []
-    for symbol, crc in module.version_pairs - table.pairs:
+    for symbol, crc in pairs - table.pairs:
         if symbol in table.crcs:
             mismatched.append(symbol)
         elif symbol not in provided:
@@ -173,13 +174,11 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     # to a module whose license is not GPL-compatible: "Unknown symbol".
     hidden = set()
     if module.license not in GPL_COMPATIBLE_LICENSES:
-        hidden = set(symbol for symbol in module.imported & table.gpl_only
-                     if (symbol, table.crcs[symbol]) in module.version_pairs)
+        hidden = set(symbol for symbol in imported & table.gpl_only if (symbol, table.crcs[symbol]) in pairs)
         missing.extend(hidden)
-    for symbol in module.imported.intersection(table.namespaces):
+    for symbol in imported.intersection(table.namespaces):
         namespace = table.namespaces[symbol]
-        if symbol not in hidden and (symbol, table.crcs[symbol]) in module.version_pairs \
-                and _namespace_not_imported(namespace, module):
+        if symbol not in hidden and (symbol, table.crcs[symbol]) in pairs and _namespace_not_imported(namespace, module):
             namespaces.append(namespace)
     return Verdict(sorted(set(missing)), sorted(set(mismatched)), sorted(set(namespaces)),
                    vermagic_matches(module, kernel.vermagic, kernel.release), sorted(set(unresolved)))
