@@ -130,24 +130,21 @@ class Symvers(Mapping):
             return self._all().get(symbol)
 
     def select(self, symbols):
-        """{symbol: Export} of those of ``symbols`` the kernel exports: many at once, through
-        the index once they are more than a few, without keeping the answers."""
-        if self._table is not None or len(symbols) < self.INDEX_AFTER:
+        """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
+        in one pass over the lines that keeps only theirs, and nothing kept afterwards."""
+        if self._table is not None or self._index is not None or len(symbols) < self.INDEX_AFTER:
             return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
                         if export is not None)
-        if self._index is None:
-            self._index = dict(_symbol_lines(self._text))
-            self._answers = {}
+        lines = dict((symbol, line) for symbol, line in _symbol_lines(self._text) if symbol in symbols)
         found = {}
-        for symbol in symbols:
-            line = self._index.get(symbol)
-            if line is not None:
-                try:
-                    found[symbol] = _line_export(line)
-                except ValueError:
-                    export = self._answer(symbol)
-                    if export is not None:
-                        found[symbol] = export
+        for symbol, line in lines.items():
+            try:
+                found[symbol] = _line_export(line)
+            except ValueError:
+                # The last line of the symbol is malformed: an earlier one may count.
+                export = self._all().get(symbol)
+                if export is not None:
+                    found[symbol] = export
         return found
 
     def _find(self, symbol):

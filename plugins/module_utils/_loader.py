@@ -138,7 +138,7 @@ class ExportTable:
     """The kernel's exports of the symbols some modules import, in the shapes the checks
     intersect: a module's imports are compared with them as sets, not one by one."""
 
-    __slots__ = ('crcs', 'pairs', 'gpl_only', 'namespaces')
+    __slots__ = ('crcs', 'pairs', 'gpl_only', 'namespaces', 'absent')
 
     def __init__(self, kernel, symbols):
         self.crcs = {}          # symbol -> CRC
@@ -151,6 +151,7 @@ class ExportTable:
             if export.namespace and not kernel.allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
         self.pairs = set(self.crcs.items())
+        self.absent = set(symbols).difference(self.crcs)   # only modules may provide these
 
 
 def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
@@ -242,18 +243,18 @@ class _SymbolResolution:
         self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
-        self.providers = {}       # symbol -> keys of loadable modules exporting it
-        self.importers = {}       # symbol some module exports -> keys of modules importing it
+        # Of the symbols modules import, judge asks modules only for those the kernel lacks.
+        self.providers = {}       # such a symbol -> keys of loadable modules exporting it
+        self.importers = {}       # such a symbol -> keys of modules importing it
         self.unlisted = set()     # loadable modules whose exports are unknown
         for key in self.loadable:
             exports = modules[key].exports
             if exports is None:
                 self.unlisted.add(key)
-            for symbol in exports or ():
+            for symbol in table.absent.intersection(exports or ()):
                 self.providers.setdefault(symbol, set()).add(key)
-        exported = set().union(*(info.exports or () for info in modules.values()))
         for key, info in modules.items():
-            for symbol in info.imported & exported:
+            for symbol in table.absent.intersection(info.imported):
                 self.importers.setdefault(symbol, set()).add(key)
 
     def _verdict(self, key):
@@ -273,7 +274,7 @@ class _SymbolResolution:
             if key in self.unlisted:
                 self.unlisted.discard(key)
                 affected = set(self.loadable)
-            for symbol in self.modules[key].exports or ():
+            for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
                 holders = self.providers[symbol]
                 holders.discard(key)
                 if not holders:
