@@ -21,6 +21,7 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
+from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
@@ -98,7 +99,7 @@ class ModuleInfo:
     @property
     def imported(self):
         """The symbols of ``versions`` as a set."""
-        return frozenset(symbol for symbol, dummy in self.versions)
+        return frozenset(map(itemgetter(0), self.versions))
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(

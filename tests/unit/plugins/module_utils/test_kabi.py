@@ -9,6 +9,7 @@ import lzma
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -269,3 +270,8 @@ class TestProperties:
         table = parse_symvers(text)
         names = ['a', 'b', 'a b', 'absent'] + (['pad%d' % n for n in range(Symvers.INDEX_AFTER)] if many else [])
         assert Symvers(text).select(names) == {name: table[name] for name in names if name in table}
+        # Kernels of one run share the lines parsed before: another kernel's text, then this one.
+        shared: dict[str, Any] = {}
+        other = text.replace('0x1\t', '0x2\t') + '0x3\ta\tvmlinux\tEXPORT_SYMBOL\n'
+        assert Symvers(other, shared).select(names) == Symvers(other).select(names)
+        assert Symvers(text, shared).select(names) == {name: table[name] for name in names if name in table}
