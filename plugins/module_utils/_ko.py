@@ -339,7 +339,7 @@ def read_sections(data, layout, names, path, header=_section_header):
 
 def exported_symbols(ksymtab_strings):
     """Symbols of a ``__ksymtab_strings`` section ("name\0namespace\0" per export)."""
-    return sorted(set(_text(name) for name in (ksymtab_strings or b'').split(b'\0') if name))
+    return sorted(set(_text(ksymtab_strings or b'').split('\0')) - set(['']))
 
 
 def _modinfo_fields(entries):
@@ -371,15 +371,25 @@ def _unique(pairs):
     return list(OrderedDict.fromkeys(pairs))
 
 
-def parse_versions(data, elf_class, little_endian, path):
-    """(symbol, crc) pairs of a ``__versions`` section."""
+def parse_versions(data, elf_class, little_endian, path, known=None):
+    """(symbol, crc) pairs of a ``__versions`` section.
+
+    ``known``: {record bytes: pair} of records read before, filled here. Modules built
+    against one kernel share most records: each is decoded once and its pair kept once.
+    """
     if len(data) % VERSION_RECORD_SIZE:
         raise KoError('%s: __versions is %d bytes, not a multiple of %d'
                       % (path, len(data), VERSION_RECORD_SIZE))
-    crc_format = 'Q' if elf_class == 64 else 'I'
-    record = struct.Struct('%s%s%ds' % ('<' if little_endian else '>', crc_format,
-                                        VERSION_RECORD_SIZE - struct.calcsize(crc_format)))
-    return [(_text(name.split(b'\0', 1)[0]), crc & 0xffffffff) for crc, name in record.iter_unpack(data)]
+    known = {} if known is None else known
+    records = [data[offset:offset + VERSION_RECORD_SIZE] for offset in range(0, len(data), VERSION_RECORD_SIZE)]
+    pairs = list(map(known.get, records))
+    if None in pairs:
+        crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
+        for index, record in enumerate(records):
+            if pairs[index] is None:
+                name = record[crc_format.size:].split(b'\0', 1)[0]
+                pairs[index] = known[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+    return pairs
 
 
 def parse_ext_versions(crcs, names, little_endian, path):
@@ -394,7 +404,7 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
-def _read_with_elftools(adapter, data, path, layout):
+def _read_with_elftools(adapter, data, path, layout, known_records):
     try:
         machine, header = adapter.open(data, layout)
         sections = read_sections(data, layout, WANTED_SECTIONS, path, header)
@@ -407,7 +417,8 @@ def _read_with_elftools(adapter, data, path, layout):
     modinfo = sections.get('.modinfo', b'')
     versions = []
     if '__versions' in sections:
-        versions = parse_versions(sections['__versions'], layout.elf_class, layout.little_endian, path)
+        versions = parse_versions(sections['__versions'], layout.elf_class, layout.little_endian, path,
+                                  known_records)
     if '__version_ext_crcs' in sections:
         versions += parse_ext_versions(sections['__version_ext_crcs'],
                                        sections.get('__version_ext_names', b''), layout.little_endian, path)
@@ -416,7 +427,7 @@ def _read_with_elftools(adapter, data, path, layout):
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
         elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
-        **_modinfo_fields(_text(entry) for entry in modinfo.split(b'\0')))
+        **_modinfo_fields(_text(modinfo).split('\0')))
 
 
 def _is_missing_section(stderr):
@@ -476,7 +487,8 @@ class KoReader:
         self._elftools = None
         self._commands = {}
         self._cache = {}
-        self._pairs = {}
+        self._records = {}   # {__versions record: (symbol, crc)} of every module read
+        self._pairs = {}     # {(symbol, crc): the same pair} of the modules kmod reads
 
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
@@ -548,16 +560,16 @@ class KoReader:
         if self.name == 'pyelftools':
             if self._elftools is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
-            info = _read_with_elftools(self._elftools, data, path, layout)
+            info = _read_with_elftools(self._elftools, data, path, layout, self._records)
         else:
             info = self._read_with_kmod(path, data[:])
+            # Modules built against one kernel import the same (symbol, CRC) pairs: kept once.
+            info.versions = [self._pairs.setdefault(pair, pair) for pair in info.versions]
             info.elf_class = layout.elf_class
             info.little_endian = layout.little_endian
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
         info.signature = read_module_signature(data)
-        # Modules built against one kernel import the same (symbol, CRC) pairs: kept once.
-        info.versions = [self._pairs.setdefault(pair, pair) for pair in info.versions]
         return info
 
     def _decompress(self, data, path):
