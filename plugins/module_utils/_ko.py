@@ -145,7 +145,8 @@ def _inflate(decompressor, errors, data, kind, path, limit, check_start=None):
         raise KoError('%s: cannot decompress %s data: %s' % (path, kind, exc))
     if not decompressor.eof:
         raise KoError('%s: cannot decompress %s data: the stream ends early' % (path, kind))
-    return bytes(output)
+    # Not copied into bytes: a module near the limit would cost twice its size.
+    return output
 
 
 def _gunzip(data, path, limit, check_start):
@@ -161,7 +162,7 @@ def _unxz(data, path, limit, check_start):
 
 
 def decompress(data, path, limit=MAX_MODULE_BYTES, check_start=None):
-    """The bytes inside gzip or xz ``data`` (``data`` itself otherwise), told apart by magic bytes.
+    """What is inside gzip or xz ``data`` (a bytearray), else ``data`` itself, told apart by magic bytes.
 
     At most ``limit`` bytes of output, made piece by piece (see _inflate); raises KoError
     for corrupt, cut-off or too large streams.
@@ -202,7 +203,7 @@ def _unzstd_in_python(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     if not output:
         # A cut-off frame reads as nothing here; partial output fails the ELF checks later.
         raise KoError('%s: cannot decompress zstd data: the stream ends early' % path)
-    return bytes(output)
+    return output
 
 
 class ElfLayout(namedtuple('ElfLayout', ['elf_class', 'little_endian', 'shoff', 'shentsize', 'shnum',
@@ -292,7 +293,7 @@ def find_sections(data, layout, names, path):
     sh_type, dummy, start, size = _section_header(data, layout, layout.shstrndx)
     if sh_type == SHT_NOBITS or start + size > len(data):
         raise KoError('%s: the section name table ends past the end of the file' % path)
-    table = data[start:start + size]
+    table = bytes(data[start:start + size])
     column = struct.Struct(layout.order + 'I%dx' % (layout.shentsize - 4))
     wanted = dict((name.encode('ascii'), name) for name in names)
     found = {}
@@ -333,7 +334,7 @@ def read_sections(data, layout, names, path, header=_section_header):
     for name, index in find_sections(data, layout, names, path).items():
         sh_type, sh_flags, offset, size = header(data, layout, index)
         _check_section(name, sh_type, sh_flags, offset, size, len(data), path)
-        found[name] = data[offset:offset + (min(size, MODINFO_LIMIT) if name == '.modinfo' else size)]
+        found[name] = bytes(data[offset:offset + (min(size, MODINFO_LIMIT) if name == '.modinfo' else size)])
     return found
 
 
