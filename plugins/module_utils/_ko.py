@@ -206,8 +206,10 @@ def _unzstd_in_python(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     return output
 
 
-class ElfLayout(namedtuple('ElfLayout', ['elf_class', 'little_endian', 'shoff', 'shentsize', 'shnum',
-                                          'shstrndx'])):
+_LAYOUT_FIELDS = ['elf_class', 'little_endian', 'shoff', 'shentsize', 'shnum', 'shstrndx']
+
+
+class ElfLayout(namedtuple('ElfLayout', _LAYOUT_FIELDS)):
     """Where an ELF image keeps its section table, from its header."""
 
     __slots__ = ()
