@@ -58,9 +58,20 @@ def _line_symbol(line):
     return fields[1]
 
 
+def _lines(text, piece=256 * 1024):
+    """``text.splitlines()``, made a piece at a time: a kernel's symvers is 25,000 lines or more."""
+    start = 0
+    while start < len(text):
+        end = text.find('\n', start + piece)
+        end = len(text) if end < 0 else end + 1
+        for line in text[start:end].splitlines():
+            yield line
+        start = end
+
+
 def _symbol_lines(text):
     """(symbol, line) of each line with two columns or more, in file order."""
-    for line in text.splitlines():
+    for line in _lines(text):
         symbol = _line_symbol(line)
         if symbol is not None:
             yield symbol, line
@@ -147,7 +158,7 @@ class Symvers(Mapping):
                         if export is not None)
         parsed = self._parsed_lines
         lines = {}
-        for line in self._text.splitlines():
+        for line in _lines(self._text):
             known = parsed.get(line)
             symbol = known[0] if known is not None else _line_symbol(line)
             if symbol in symbols:
