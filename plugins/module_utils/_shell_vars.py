@@ -1139,6 +1139,8 @@ def expand_double_quoted(text, context):
     ``context.expand(name)`` gives a variable's value (or UNKNOWN); a ``"`` that would close
     the quotes early, a command substitution or any other expansion makes the result UNKNOWN.
     """
+    if not text or _PLAIN_QUOTED.fullmatch(text):
+        return text  # nothing in it means more than itself between double quotes
     parser = _Parser(text + '"', None, None)
     parts = []
     try:
