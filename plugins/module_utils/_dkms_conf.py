@@ -42,6 +42,7 @@ RULE_VERSIONS = ((3, 0, 10), (3, 0, 11), (3, 1, 5), (3, 1, 7), (3, 2, 0), (3, 2,
 EXCLUSIVE_KEYS = ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')
 _VERSION_ECHO = re.compile(r'echo \$?"dkms-([0-9]+(?:\.[0-9]+)+)')
 _SCRIPT_LIMIT = 1024 * 1024
+_BLANK_RUNS = re.compile(r'[ \t\n]+')
 # The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
 _CONF_VARIABLES_3_0_10 = tuple(
     'CLEAN PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD '
@@ -100,7 +101,7 @@ def _printed_and_reread(value, version, context):
         value = value[:-1]
     # Unquoted in echo: blank runs become one space (a file in dkms's working directory
     # matching a value as a glob would also replace it: assumed absent).
-    value = re.sub(r'[ \t\n]+', ' ', value)
+    value = _BLANK_RUNS.sub(' ', value)
     return expand_double_quoted(value, context)
 
 
