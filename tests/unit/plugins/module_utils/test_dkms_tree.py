@@ -307,6 +307,30 @@ class TestAdminOverrides:
         assert tree.read().packages['hello'].versions['1.0'].conf.autoinstall is True
         assert tree.warnings == []
 
+    def test_overrides_are_found_in_one_listing(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.add('world', '1.0')
+        tree.write('/etc/dkms/framework.conf', '# defaults\n')
+        tree.write('/etc/dkms/world.conf', 'AUTOINSTALL=\n')
+        tree.write('/etc/dkms/world--%s.conf' % K2, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
+        looked_up: list[str] = []
+        isfile = tree.fs.isfile
+
+        def watched_isfile(path: str) -> bool:
+            looked_up.append(path)
+            return isfile(path)
+
+        tree.fs.isfile = watched_isfile  # type: ignore[method-assign]
+        packages = tree.read().packages
+        hello, world = packages['hello'].versions['1.0'].conf, packages['world'].versions['1.0'].conf
+        assert (hello.autoinstall, world.autoinstall) == (True, False)
+        assert [conf.excludes(release, ARCH) for conf in (hello, world) for release in (K1, K2)] == \
+            [False, False, False, True]
+        # Only the overrides that exist are looked at; the absent ones are known absent from the listing.
+        assert sorted(path for path in looked_up if path.startswith('/etc/dkms/')) == \
+            ['/etc/dkms/world--%s.conf' % K2, '/etc/dkms/world.conf']
+        assert tree.warnings == []
+
     def test_override_can_make_a_value_unknown(self, tree: Tree) -> None:
         tree.add('hello', '1.0')
         tree.write('/etc/dkms/hello.conf', 'AUTOINSTALL=$(decide)\n')
