@@ -317,9 +317,10 @@ def _read_failed_build(rootfs, warn, version_dir):
             'log': path, 'tail': lines[-LOG_TAIL_LINES:]}
 
 
-def _read_builds(rootfs, warn, version_dir):
+def _read_builds(rootfs, warn, version_dir, entries):
+    """The builds among ``entries``, the listing of ``version_dir``."""
     builds = {}
-    for kernel in _listdir(rootfs, warn, version_dir):
+    for kernel in entries:
         if not kernel[:1].isdigit():
             continue
         kernel_dir = posixpath.join(version_dir, kernel)
@@ -392,9 +393,12 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
         except RootPathError as exc:
             warn('%s: %s' % (source_link, exc))
         conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees, etc_names) if source else None
+        version_entries = _listdir(rootfs, warn, version_dir)
+        # No build/ in the listing: no failed build to look for (an empty listing may be one that failed).
+        failed = _read_failed_build(rootfs, warn, version_dir) \
+            if 'build' in version_entries or not version_entries else None
         versions[version] = PackageVersion(name, version, source, source is None, conf,
-                                           _read_builds(rootfs, warn, version_dir),
-                                           _read_failed_build(rootfs, warn, version_dir))
+                                           _read_builds(rootfs, warn, version_dir, version_entries), failed)
     return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
 
 

@@ -53,6 +53,19 @@ def tree(tmp_path: Path) -> Tree:
     return Tree(tmp_path)
 
 
+def watch_isfile(tree: Tree) -> list[str]:
+    """The paths the reader asks ``isfile`` about from now on (the answers stay the file system's)."""
+    looked_up: list[str] = []
+    isfile = tree.fs.isfile
+
+    def watched_isfile(path: str) -> bool:
+        looked_up.append(path)
+        return isfile(path)
+
+    tree.fs.isfile = watched_isfile  # type: ignore[method-assign]
+    return looked_up
+
+
 class TestNames:
     @pytest.mark.parametrize(('filename', 'expected'), [
         ('hello.ko', 'hello'), ('hello.ko.gz', 'hello'), ('hello.ko.xz', 'hello'), ('hello.ko.zst', 'hello'),
@@ -313,14 +326,7 @@ class TestAdminOverrides:
         tree.write('/etc/dkms/framework.conf', '# defaults\n')
         tree.write('/etc/dkms/world.conf', 'AUTOINSTALL=\n')
         tree.write('/etc/dkms/world--%s.conf' % K2, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
-        looked_up: list[str] = []
-        isfile = tree.fs.isfile
-
-        def watched_isfile(path: str) -> bool:
-            looked_up.append(path)
-            return isfile(path)
-
-        tree.fs.isfile = watched_isfile  # type: ignore[method-assign]
+        looked_up = watch_isfile(tree)
         packages = tree.read().packages
         hello, world = packages['hello'].versions['1.0'].conf, packages['world'].versions['1.0'].conf
         assert (hello.autoinstall, world.autoinstall) == (True, False)
@@ -358,6 +364,13 @@ class TestFailedBuilds:
         tree.build('hello', '1.0', K1, ['hello.ko'])
         tree.write('/var/lib/dkms/hello/1.0/%s/%s/log/make.log' % (K1, ARCH), 'DKMS make.log ... ok\n')
         assert tree.read().packages['hello'].versions['1.0'].failed_build is None
+
+    def test_no_build_directory_no_look_up(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko'])
+        looked_up = watch_isfile(tree)
+        assert tree.read().packages['hello'].versions['1.0'].failed_build is None
+        assert not [path for path in looked_up if path.endswith('make.log')]
 
     def test_log_without_header(self, tree: Tree) -> None:
         tree.add('hello', '1.0')
