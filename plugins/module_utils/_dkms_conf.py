@@ -297,8 +297,16 @@ class DkmsConf:
         context = dict(presets, module=self.name, module_version=self.version_string, **self.trees)
         return _read_files(texts, self._versions(), context, source)
 
-    def _agreed(self, get):
-        values = [get(reading) for reading in self.readings]
+    def _agreed(self, get, by_values=False):
+        """What ``get`` gives for every reading, or None when they differ or it is unknown.
+
+        ``by_values``: ``get`` looks at the values alone, so readings that share them (versions
+        that carry them alike) are asked once.
+        """
+        readings = self.readings
+        if by_values and len(readings) > 1:
+            readings = list(dict((id(reading.values), reading) for reading in readings).values())
+        values = [get(reading) for reading in readings]
         return values[0] if all(value == values[0] for value in values) and values[0] is not UNKNOWN else None
 
     @property
@@ -327,11 +335,11 @@ class DkmsConf:
     @property
     def build_depends(self):
         """BUILD_DEPENDS as a list, or None when not static."""
-        return self._agreed(lambda r: _element_list(r.array('BUILD_DEPENDS')))
+        return self._agreed(lambda r: _element_list(r.array('BUILD_DEPENDS')), by_values=True)
 
     @property
     def obsolete_by(self):
-        return self._agreed(lambda r: r.scalar('OBSOLETE_BY') or None)
+        return self._agreed(lambda r: r.scalar('OBSOLETE_BY') or None, by_values=True)
 
     def build_exclusive(self):
         """The BUILD_EXCLUSIVE_* rules as written ({rule: value, ...}: null when unset), or None."""
@@ -342,7 +350,7 @@ class DkmsConf:
                 return UNKNOWN
             return dict((key, (value[0] if len(value) == 1 else value) if value else None)
                         for key, value in values.items())
-        return self._agreed(written)
+        return self._agreed(written, by_values=True)
 
     def valid(self):
         """False when the target's dkms rejects this dkms.conf, True when it takes it, None when unknown."""
