@@ -309,6 +309,7 @@ class TestProperties:
     @given(st.lists(st.lists(SHELL_TOKENS, max_size=20).map(''.join), min_size=1, max_size=3))
     @example(['AUTOINSTALL="yes\r"\nBUILT_MODULE_NAME[0]=a\nDEST_MODULE_LOCATION[0]=/updates\n'])
     @example(['DEST_MODULE_LOCATION[0]=/updates\n', 'BUILD_DEPENDS_REBUILD=maybe\nNO_WEAK_MODULES="$CLEAN"\n'])
+    @example(['BUILD_EXCLUSIVE_KERNEL_MIN=6\n', 'OBSOLETE_BY=7\r\nBUILD_DEPENDS=a\r\n'])
     def test_unknown_version_is_what_every_version_agrees_on(self, texts: list[str]) -> None:
         # Versions that carry the same variables the same way share one reading of the files.
         def answers(package: DkmsConf) -> list[Any]:
