@@ -326,10 +326,8 @@ def _read_builds(rootfs, warn, version_dir, entries):
         kernel_dir = posixpath.join(version_dir, kernel)
         for arch in _listdir(rootfs, warn, kernel_dir):
             module_dir = posixpath.join(kernel_dir, arch, 'module')
-            if not rootfs.isdir(module_dir):
-                continue
             modules = {}
-            for filename in _listdir(rootfs, warn, module_dir):
+            for filename in _listdir(rootfs, warn, module_dir, only_if_dir=True):
                 name = module_name(filename)
                 if name:
                     modules[name] = posixpath.join(module_dir, filename)
@@ -361,13 +359,15 @@ def _read_installed(rootfs, warn, package_dir, entries):
     return installed
 
 
-def _listdir(rootfs, warn, path):
+def _listdir(rootfs, warn, path, only_if_dir=False):
     """Entries of a directory of the dkms tree; names that are not valid UTF-8 are skipped with
-    a warning, since no fact can carry them."""
+    a warning, since no fact can carry them. ``only_if_dir``: a path that is no directory has
+    no entries and is no error (asked only when the listing fails: one lookup for a directory)."""
     try:
         names = rootfs.listdir(path)
     except (OSError, RootPathError) as exc:
-        warn('cannot list %s: %s' % (path, exc))
+        if not only_if_dir or rootfs.isdir(path):
+            warn('cannot list %s: %s' % (path, exc))
         return []
     for name in names:
         if not is_text(name):
@@ -394,11 +394,11 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
             warn('%s: %s' % (source_link, exc))
         conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees, etc_names) if source else None
         version_entries = _listdir(rootfs, warn, version_dir)
+        builds = _read_builds(rootfs, warn, version_dir, version_entries)
         # No build/ in the listing: no failed build to look for (an empty listing may be one that failed).
         failed = _read_failed_build(rootfs, warn, version_dir) \
             if 'build' in version_entries or not version_entries else None
-        versions[version] = PackageVersion(name, version, source, source is None, conf,
-                                           _read_builds(rootfs, warn, version_dir, version_entries), failed)
+        versions[version] = PackageVersion(name, version, source, source is None, conf, builds, failed)
     return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
 
 

@@ -53,16 +53,17 @@ def tree(tmp_path: Path) -> Tree:
     return Tree(tmp_path)
 
 
-def watch_isfile(tree: Tree) -> list[str]:
-    """The paths the reader asks ``isfile`` about from now on (the answers stay the file system's)."""
+def watch(tree: Tree, lookup: str) -> list[str]:
+    """The paths the reader asks ``lookup`` (isfile, isdir) about from now on; the answers stay
+    the file system's."""
     looked_up: list[str] = []
-    isfile = tree.fs.isfile
+    answer = getattr(tree.fs, lookup)
 
-    def watched_isfile(path: str) -> bool:
+    def watched(path: str) -> bool:
         looked_up.append(path)
-        return isfile(path)
+        return answer(path)
 
-    tree.fs.isfile = watched_isfile  # type: ignore[method-assign]
+    setattr(tree.fs, lookup, watched)
     return looked_up
 
 
@@ -259,6 +260,16 @@ class TestBuilds:
         assert builds[K2].modules['hello_ext'].endswith('/hello_ext.ko.gz')
         assert package.versions['1.0'].conf.dest_module_names() == ['hello', 'hello_ext']
 
+    def test_module_directory_is_listed_without_a_look_up(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko'])
+        tree.write('/var/lib/dkms/hello/1.0/%s/%s/module' % (K2, ARCH), 'not a directory')
+        tree.link('/var/lib/dkms/hello/1.0/6.1.0-51-amd64/%s/module' % ARCH, 'module')   # a loop
+        asked = watch(tree, 'isdir')
+        assert list(tree.read().packages['hello'].versions['1.0'].builds) == [K1]
+        assert tree.warnings == []   # no module/ directory: nothing built, nothing wrong
+        assert not [path for path in asked if path.endswith('/%s/%s/module' % (K1, ARCH))]
+
 
 class TestInstallLinks:
     def test_relative_and_absolute(self, tree: Tree) -> None:
@@ -326,7 +337,7 @@ class TestAdminOverrides:
         tree.write('/etc/dkms/framework.conf', '# defaults\n')
         tree.write('/etc/dkms/world.conf', 'AUTOINSTALL=\n')
         tree.write('/etc/dkms/world--%s.conf' % K2, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
-        looked_up = watch_isfile(tree)
+        looked_up = watch(tree, 'isfile')
         packages = tree.read().packages
         hello, world = packages['hello'].versions['1.0'].conf, packages['world'].versions['1.0'].conf
         assert (hello.autoinstall, world.autoinstall) == (True, False)
@@ -368,7 +379,7 @@ class TestFailedBuilds:
     def test_no_build_directory_no_look_up(self, tree: Tree) -> None:
         tree.add('hello', '1.0')
         tree.build('hello', '1.0', K1, ['hello.ko'])
-        looked_up = watch_isfile(tree)
+        looked_up = watch(tree, 'isfile')
         assert tree.read().packages['hello'].versions['1.0'].failed_build is None
         assert not [path for path in looked_up if path.endswith('make.log')]
 
