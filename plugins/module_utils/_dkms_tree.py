@@ -327,7 +327,7 @@ def _read_builds(rootfs, warn, version_dir, entries):
         for arch in _listdir(rootfs, warn, kernel_dir):
             module_dir = posixpath.join(kernel_dir, arch, 'module')
             modules = {}
-            for filename in _listdir(rootfs, warn, module_dir, only_if_dir=True):
+            for filename in _listdir(rootfs, warn, module_dir, only_if_dir=True) or []:
                 name = module_name(filename)
                 if name:
                     modules[name] = posixpath.join(module_dir, filename)
@@ -361,13 +361,14 @@ def _read_installed(rootfs, warn, package_dir, entries):
 
 def _listdir(rootfs, warn, path, only_if_dir=False):
     """Entries of a directory of the dkms tree; names that are not valid UTF-8 are skipped with
-    a warning, since no fact can carry them. ``only_if_dir``: a path that is no directory has
-    no entries and is no error (asked only when the listing fails: one lookup for a directory)."""
+    a warning, since no fact can carry them. ``only_if_dir``: None for a path that is no
+    directory, which is no error (asked only when the listing fails: one lookup for a directory)."""
     try:
         names = rootfs.listdir(path)
     except (OSError, RootPathError) as exc:
-        if not only_if_dir or rootfs.isdir(path):
-            warn('cannot list %s: %s' % (path, exc))
+        if only_if_dir and not rootfs.isdir(path):
+            return None
+        warn('cannot list %s: %s' % (path, exc))
         return []
     for name in names:
         if not is_text(name):
@@ -376,10 +377,13 @@ def _listdir(rootfs, warn, path, only_if_dir=False):
 
 
 def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, etc_names=None):
-    """One package of the dkms tree; ``dkms_version`` and ``trees`` as DkmsConf takes them,
-    ``etc_names`` as _etc_dkms_names gives them (None: each override is looked up)."""
+    """One package of the dkms tree, or None when ``name`` is no directory there; ``dkms_version``
+    and ``trees`` as DkmsConf takes them, ``etc_names`` as _etc_dkms_names gives them (None: each
+    override is looked up)."""
     package_dir = posixpath.join(dkms_tree, name)
-    entries = _listdir(rootfs, warn, package_dir)
+    entries = _listdir(rootfs, warn, package_dir, only_if_dir=True)
+    if entries is None:
+        return None
     versions = {}
     for version in entries:
         version_dir = posixpath.join(package_dir, version)
@@ -404,7 +408,7 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
 
 def _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names):
     """read_package, where an unexpected error costs only this package: it is reported with
-    nothing registered or installed, so never covered."""
+    nothing registered or installed, so never covered. None when ``name`` is no package directory."""
     try:
         return read_package(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names)
     except MemoryError:
@@ -426,6 +430,7 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
         for name in _listdir(rootfs, warn, dkms_tree):
             if names is not None and name not in names:
                 continue
-            if rootfs.isdir(posixpath.join(dkms_tree, name)):
-                packages[name] = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names)
+            package = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names)
+            if package is not None:
+                packages[name] = package
     return DkmsTree(dkms_tree, source_tree, install_tree, packages)

@@ -148,6 +148,20 @@ class TestVersions:
         assert package.newest().version == '1.10'
         assert tree.warnings == []
 
+    def test_entries_that_are_not_packages(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.path('/var/lib/dkms/empty').mkdir()
+        tree.write('/var/lib/dkms/README')
+        tree.link('/var/lib/dkms/dangling', '/nowhere')
+        tree.link('/var/lib/dkms/loop', 'loop')
+        asked = watch(tree, 'isdir')
+        packages = tree.read().packages
+        assert sorted(packages) == ['empty', 'hello']
+        assert packages['empty'].versions == {} and list(packages['hello'].versions) == ['1.0']
+        assert tree.warnings == []
+        # A package directory is listed without being looked up first.
+        assert '/var/lib/dkms/hello' not in asked
+
 
 class TestSources:
     def test_registered(self, tree: Tree) -> None:
