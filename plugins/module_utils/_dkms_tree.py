@@ -387,7 +387,10 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
     versions = {}
     for version in entries:
         version_dir = posixpath.join(package_dir, version)
-        if version.startswith('kernel-') or version == 'original_module' or not rootfs.isdir(version_dir):
+        if version.startswith('kernel-') or version == 'original_module':
+            continue
+        version_entries = _listdir(rootfs, warn, version_dir, only_if_dir=True)
+        if version_entries is None:
             continue
         source_link = posixpath.join(version_dir, 'source')
         source = None
@@ -397,7 +400,6 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
         except RootPathError as exc:
             warn('%s: %s' % (source_link, exc))
         conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees, etc_names) if source else None
-        version_entries = _listdir(rootfs, warn, version_dir)
         builds = _read_builds(rootfs, warn, version_dir, version_entries)
         # No build/ in the listing: no failed build to look for (an empty listing may be one that failed).
         failed = _read_failed_build(rootfs, warn, version_dir) \
