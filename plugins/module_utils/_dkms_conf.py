@@ -30,7 +30,6 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._ere import EreError, EreUnsupported, ere_search
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
@@ -43,20 +42,23 @@ RULE_VERSIONS = ((3, 0, 10), (3, 0, 11), (3, 1, 5), (3, 1, 7), (3, 2, 0), (3, 2,
 EXCLUSIVE_KEYS = ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')
 _VERSION_ECHO = re.compile(r'echo \$?"dkms-([0-9]+(?:\.[0-9]+)+)')
 _SCRIPT_LIMIT = 1024 * 1024
+_BLANK_RUNS = re.compile(r'[ \t\n]+')
 # The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
-_CONF_VARIABLES_3_0_10 = (
+_CONF_VARIABLES_3_0_10 = tuple(
     'CLEAN PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD '
     'PRE_INSTALL BUILD_DEPENDS BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_ARCH build_exclude OBSOLETE_BY MAKE '
     'MAKE_MATCH PATCH PATCH_MATCH patch_array BUILT_MODULE_NAME built_module_name BUILT_MODULE_LOCATION '
     'built_module_location DEST_MODULE_NAME dest_module_name DEST_MODULE_LOCATION dest_module_location '
-    'STRIP strip AUTOINSTALL NO_WEAK_MODULES').split()
-_CONF_VARIABLES = (
+    'STRIP strip AUTOINSTALL NO_WEAK_MODULES'.split())
+_CONF_VARIABLES = tuple(
     'PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD PRE_INSTALL '
     'BUILD_DEPENDS BUILD_EXCLUSIVE_ARCH BUILD_EXCLUSIVE_CONFIG BUILD_EXCLUSIVE_KERNEL '
     'BUILD_EXCLUSIVE_KERNEL_MIN BUILD_EXCLUSIVE_KERNEL_MAX build_exclude OBSOLETE_BY MAKE MAKE_MATCH PATCH '
     'PATCH_MATCH patch_array BUILT_MODULE_NAME built_module_name BUILT_MODULE_LOCATION built_module_location '
     'DEST_MODULE_NAME dest_module_name DEST_MODULE_LOCATION dest_module_location STRIP strip AUTOINSTALL '
-    'NO_WEAK_MODULES BUILD_DEPENDS_REBUILD CLEAN').split()
+    'NO_WEAK_MODULES BUILD_DEPENDS_REBUILD CLEAN'.split())
+# BUILD_DEPENDS_REBUILD came with 3.2.0.
+_CONF_VARIABLES_3_0_11 = tuple(name for name in _CONF_VARIABLES if name != 'BUILD_DEPENDS_REBUILD')
 # Variables dkms has set when it sources the file, per kernel.
 KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
 _CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\{?kernelver\}?/build)/\.config["\']?$')
@@ -81,8 +83,14 @@ def read_dkms_version(rootfs, warn):
 
 def conf_variables(version):
     """The variables dkms ``version`` carries out of a sourced conf file, in its order."""
-    names = _CONF_VARIABLES_3_0_10 if version < (3, 0, 11) else _CONF_VARIABLES
-    return [name for name in names if version >= (3, 2, 0) or name != 'BUILD_DEPENDS_REBUILD']
+    if version < (3, 0, 11):
+        return _CONF_VARIABLES_3_0_10
+    return _CONF_VARIABLES if version >= (3, 2, 0) else _CONF_VARIABLES_3_0_11
+
+
+def _carrying_rules(version):
+    """What decides the values ``version`` carries out: its variables and whether it strips a CR."""
+    return (conf_variables(version), version >= (3, 1, 5))
 
 
 def _printed_and_reread(value, version, context):
@@ -93,7 +101,7 @@ def _printed_and_reread(value, version, context):
         value = value[:-1]
     # Unquoted in echo: blank runs become one space (a file in dkms's working directory
     # matching a value as a glob would also replace it: assumed absent).
-    value = re.sub(r'[ \t\n]+', ' ', value)
+    value = _BLANK_RUNS.sub(' ', value)
     return expand_double_quoted(value, context)
 
 
@@ -209,17 +217,26 @@ def _read_files(texts, versions, context, source):
     """
     first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source)
     readings = []
+    # Versions that carry the same variables the same way read the same values: once for them all.
+    carried = {}
     for version in versions:
-        values = _carried(first, version, context)
-        for text in texts[1:]:
-            # An override starts from dkms's variables and what the files before it left.
-            preset = dict(context)
-            preset.update(values)
-            names = conf_variables(version)
-            variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
-            values = _carried(variables, version, context)
-        readings.append(Reading(version, values, context['module']))
+        rules = _carrying_rules(version)
+        if rules not in carried:
+            carried[rules] = _carried_from_files(first, texts[1:], version, context, source)
+        readings.append(Reading(version, carried[rules], context['module']))
     return readings
+
+
+def _carried_from_files(first, overrides, version, context, source):
+    values = _carried(first, version, context)
+    for text in overrides:
+        # An override starts from dkms's variables and what the files before it left.
+        preset = dict(context)
+        preset.update(values)
+        names = conf_variables(version)
+        variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
+        values = _carried(variables, version, context)
+    return values
 
 
 def _carried(variables, version, context):
@@ -280,8 +297,16 @@ class DkmsConf:
         context = dict(presets, module=self.name, module_version=self.version_string, **self.trees)
         return _read_files(texts, self._versions(), context, source)
 
-    def _agreed(self, get):
-        values = [get(reading) for reading in self.readings]
+    def _agreed(self, get, by_values=False):
+        """What ``get`` gives for every reading, or None when they differ or it is unknown.
+
+        ``by_values``: ``get`` looks at the values alone, so readings that share them (versions
+        that carry them alike) are asked once.
+        """
+        readings = self.readings
+        if by_values and len(readings) > 1:
+            readings = list(dict((id(reading.values), reading) for reading in readings).values())
+        values = [get(reading) for reading in readings]
         return values[0] if all(value == values[0] for value in values) and values[0] is not UNKNOWN else None
 
     @property
@@ -310,11 +335,11 @@ class DkmsConf:
     @property
     def build_depends(self):
         """BUILD_DEPENDS as a list, or None when not static."""
-        return self._agreed(lambda r: _element_list(r.array('BUILD_DEPENDS')))
+        return self._agreed(lambda r: _element_list(r.array('BUILD_DEPENDS')), by_values=True)
 
     @property
     def obsolete_by(self):
-        return self._agreed(lambda r: r.scalar('OBSOLETE_BY') or None)
+        return self._agreed(lambda r: r.scalar('OBSOLETE_BY') or None, by_values=True)
 
     def build_exclusive(self):
         """The BUILD_EXCLUSIVE_* rules as written ({rule: value, ...}: null when unset), or None."""
@@ -325,7 +350,7 @@ class DkmsConf:
                 return UNKNOWN
             return dict((key, (value[0] if len(value) == 1 else value) if value else None)
                         for key, value in values.items())
-        return self._agreed(written)
+        return self._agreed(written, by_values=True)
 
     def valid(self):
         """False when the target's dkms rejects this dkms.conf, True when it takes it, None when unknown."""
@@ -400,6 +425,8 @@ def _rule_out(rules, release, arch, kernel_config, warn):
         if not pattern or text is None:
             unknown = unknown or (pattern and text is None)
             continue
+        # Imported only here: few packages have a pattern, and the matcher is a sizeable module to compile.
+        from ansible_collections.kabi.dkms.plugins.module_utils._ere import EreError, EreUnsupported, ere_search
         try:
             if not ere_search(pattern, text):
                 return True

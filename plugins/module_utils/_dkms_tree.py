@@ -32,6 +32,7 @@ FAILED_BUILD_LOG = 'build/make.log'
 LOG_TAIL_BYTES = 4096
 LOG_TAIL_LINES = 20
 _LOG_HEADER = re.compile(r'make\.log for \S+ for kernel (\S+) \(([^)\s]*)\)')
+ETC_DKMS = '/etc/dkms'
 FRAMEWORK_CONF = '/etc/dkms/framework.conf'
 # dkms's own framework.conf is some 3 KiB of comments.
 FRAMEWORK_CONF_LIMIT = 1024 * 1024
@@ -202,7 +203,7 @@ def _framework_files(rootfs, warn):
     """framework.conf and framework.conf.d/*.conf as far as they exist; an /etc/dkms that cannot
     be read is one warning."""
     try:
-        names = rootfs.listdir('/etc/dkms')
+        names = rootfs.listdir(ETC_DKMS)
     except (OSError, RootPathError) as exc:
         if not is_absent(exc):
             warn('cannot read /etc/dkms: %s; dkms\'s default locations are used' % exc)
@@ -245,12 +246,31 @@ def read_locations(rootfs, warn, dkms_tree=None, source_tree=None, install_tree=
             install_tree or found['install_tree'])
 
 
-def _read_conf_texts(rootfs, warn, paths, required=None):
-    """The texts of ``required`` and of the conf files among ``paths`` that exist; None when one
-    cannot be read."""
+def _etc_dkms_names(rootfs):
+    """The names in /etc/dkms (none when it does not exist), or None when it cannot be listed.
+
+    Listed once, so that the overrides a package does not have (most of them) cost no look-up.
+    """
+    try:
+        return frozenset(rootfs.listdir(ETC_DKMS))
+    except (OSError, RootPathError) as exc:
+        return frozenset() if is_absent(exc) else None
+
+
+def _override_exists(rootfs, path, etc_names):
+    """Whether the conf file ``path`` in /etc/dkms exists; ``etc_names`` as _etc_dkms_names gives them."""
+    name = path[len(ETC_DKMS) + 1:]
+    if etc_names is not None and '/' not in name and name not in etc_names:
+        return False
+    return rootfs.isfile(path)
+
+
+def _read_conf_texts(rootfs, warn, paths, required=None, etc_names=None):
+    """The texts of ``required`` and of the conf files among ``paths`` (in /etc/dkms) that exist;
+    None when one cannot be read."""
     texts = []
     for path in ([required] if required else []) + paths:
-        if path != required and not rootfs.isfile(path):
+        if path != required and not _override_exists(rootfs, path, etc_names):
             continue
         try:
             texts.append(rootfs.read_text(path, limit=1024 * 1024))
@@ -260,10 +280,10 @@ def _read_conf_texts(rootfs, warn, paths, required=None):
     return texts
 
 
-def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=None):
+def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=None, etc_names=None):
     """dkms.conf and the admin's overrides in /etc/dkms, in the order dkms sources them."""
     texts = _read_conf_texts(rootfs, warn, ['/etc/dkms/%s.conf' % name, '/etc/dkms/%s-%s.conf' % (name, version)],
-                             required=posixpath.join(source, 'dkms.conf'))
+                             posixpath.join(source, 'dkms.conf'), etc_names)
     if texts is None:
         return None
 
@@ -271,7 +291,7 @@ def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=Non
         paths = ['/etc/dkms/%s-%s-%s.conf' % (name, version, release),
                  '/etc/dkms/%s-%s-%s-%s.conf' % (name, version, release, arch),
                  '/etc/dkms/%s--%s.conf' % (name, release), '/etc/dkms/%s--%s-%s.conf' % (name, release, arch)]
-        return _read_conf_texts(rootfs, warn, paths) or []
+        return _read_conf_texts(rootfs, warn, paths, etc_names=etc_names) or []
     return DkmsConf(texts, name, version, dkms_version, trees, kernel_texts, warn)
 
 
@@ -297,18 +317,17 @@ def _read_failed_build(rootfs, warn, version_dir):
             'log': path, 'tail': lines[-LOG_TAIL_LINES:]}
 
 
-def _read_builds(rootfs, warn, version_dir):
+def _read_builds(rootfs, warn, version_dir, entries):
+    """The builds among ``entries``, the listing of ``version_dir``."""
     builds = {}
-    for kernel in _listdir(rootfs, warn, version_dir):
+    for kernel in entries:
         if not kernel[:1].isdigit():
             continue
         kernel_dir = posixpath.join(version_dir, kernel)
         for arch in _listdir(rootfs, warn, kernel_dir):
             module_dir = posixpath.join(kernel_dir, arch, 'module')
-            if not rootfs.isdir(module_dir):
-                continue
             modules = {}
-            for filename in _listdir(rootfs, warn, module_dir):
+            for filename in _listdir(rootfs, warn, module_dir, only_if_dir=True) or []:
                 name = module_name(filename)
                 if name:
                     modules[name] = posixpath.join(module_dir, filename)
@@ -340,12 +359,15 @@ def _read_installed(rootfs, warn, package_dir, entries):
     return installed
 
 
-def _listdir(rootfs, warn, path):
+def _listdir(rootfs, warn, path, only_if_dir=False):
     """Entries of a directory of the dkms tree; names that are not valid UTF-8 are skipped with
-    a warning, since no fact can carry them."""
+    a warning, since no fact can carry them. ``only_if_dir``: None for a path that is no
+    directory, which is no error (asked only when the listing fails: one lookup for a directory)."""
     try:
         names = rootfs.listdir(path)
     except (OSError, RootPathError) as exc:
+        if only_if_dir and not rootfs.isdir(path):
+            return None
         warn('cannot list %s: %s' % (path, exc))
         return []
     for name in names:
@@ -354,14 +376,21 @@ def _listdir(rootfs, warn, path):
     return [name for name in names if is_text(name)]
 
 
-def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None):
-    """One package of the dkms tree; ``dkms_version`` and ``trees`` as DkmsConf takes them."""
+def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, etc_names=None):
+    """One package of the dkms tree, or None when ``name`` is no directory there; ``dkms_version``
+    and ``trees`` as DkmsConf takes them, ``etc_names`` as _etc_dkms_names gives them (None: each
+    override is looked up)."""
     package_dir = posixpath.join(dkms_tree, name)
-    entries = _listdir(rootfs, warn, package_dir)
+    entries = _listdir(rootfs, warn, package_dir, only_if_dir=True)
+    if entries is None:
+        return None
     versions = {}
     for version in entries:
         version_dir = posixpath.join(package_dir, version)
-        if version.startswith('kernel-') or version == 'original_module' or not rootfs.isdir(version_dir):
+        if version.startswith('kernel-') or version == 'original_module':
+            continue
+        version_entries = _listdir(rootfs, warn, version_dir, only_if_dir=True)
+        if version_entries is None:
             continue
         source_link = posixpath.join(version_dir, 'source')
         source = None
@@ -370,18 +399,20 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None):
                 source = rootfs.resolve(source_link)
         except RootPathError as exc:
             warn('%s: %s' % (source_link, exc))
-        conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees) if source else None
-        versions[version] = PackageVersion(name, version, source, source is None, conf,
-                                           _read_builds(rootfs, warn, version_dir),
-                                           _read_failed_build(rootfs, warn, version_dir))
+        conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees, etc_names) if source else None
+        builds = _read_builds(rootfs, warn, version_dir, version_entries)
+        # No build/ in the listing: no failed build to look for (an empty listing may be one that failed).
+        failed = _read_failed_build(rootfs, warn, version_dir) \
+            if 'build' in version_entries or not version_entries else None
+        versions[version] = PackageVersion(name, version, source, source is None, conf, builds, failed)
     return Package(name, versions, _read_installed(rootfs, warn, package_dir, entries))
 
 
-def _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees):
+def _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names):
     """read_package, where an unexpected error costs only this package: it is reported with
-    nothing registered or installed, so never covered."""
+    nothing registered or installed, so never covered. None when ``name`` is no package directory."""
     try:
-        return read_package(rootfs, warn, dkms_tree, name, dkms_version, trees)
+        return read_package(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names)
     except MemoryError:
         warn('package %s: ran out of memory while reading it; reported as having nothing' % name)
     except Exception as exc:  # pylint: disable=broad-except
@@ -397,9 +428,11 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
     if rootfs.isdir(dkms_tree):
         dkms_version = read_dkms_version(rootfs, warn)
         trees = {'dkms_tree': dkms_tree, 'source_tree': source_tree, 'install_tree': install_tree}
+        etc_names = _etc_dkms_names(rootfs)
         for name in _listdir(rootfs, warn, dkms_tree):
             if names is not None and name not in names:
                 continue
-            if rootfs.isdir(posixpath.join(dkms_tree, name)):
-                packages[name] = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees)
+            package = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names)
+            if package is not None:
+                packages[name] = package
     return DkmsTree(dkms_tree, source_tree, install_tree, packages)

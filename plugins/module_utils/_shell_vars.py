@@ -29,6 +29,8 @@ _SUBSCRIPT_OPEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\[')
 _SUBSCRIPTED_NAME = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\[')
 _ELEMENT_INDEX = re.compile(r'\[([^\]]*)\]=')
 _OCTAL_ESCAPE = re.compile(r'[0-7]{1,3}')
+_DECIMAL = re.compile(r'[0-9]+\Z')
+_OCTAL = re.compile(r'[0-7]+\Z')
 _ARITHMETIC_ASSIGNS = re.compile(r'(^|[^=!<>])=($|[^=])|\+\+|--')
 _PLAIN = re.compile(r'[^ \t\n;&|()<>\\\'"$`]+')
 _PLAIN_QUOTED = re.compile(r'[^\\$`"]+')
@@ -1126,10 +1128,10 @@ def _static_text(word):
 def _arithmetic_index(text):
     """The value of an array subscript that is a plain number (bash reads 010 as octal)."""
     text = text.strip()
-    if not re.match(r'^[0-9]+\Z', text):
+    if not _DECIMAL.match(text):
         return None
     if len(text) > 1 and text.startswith('0'):
-        return int(text, 8) if re.match(r'^[0-7]+\Z', text) else None
+        return int(text, 8) if _OCTAL.match(text) else None
     return int(text) if len(text) < 10 else None
 
 
@@ -1139,6 +1141,8 @@ def expand_double_quoted(text, context):
     ``context.expand(name)`` gives a variable's value (or UNKNOWN); a ``"`` that would close
     the quotes early, a command substitution or any other expansion makes the result UNKNOWN.
     """
+    if not text or _PLAIN_QUOTED.fullmatch(text):
+        return text  # nothing in it means more than itself between double quotes
     parser = _Parser(text + '"', None, None)
     parts = []
     try:

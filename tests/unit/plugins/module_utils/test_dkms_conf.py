@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import RULE_VERSIONS, DkmsConf, read_dkms_version
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
@@ -301,3 +304,40 @@ class TestProperties:
         package.build_exclusive()
         package.build_depends
         package.dest_module_locations()
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(st.lists(SHELL_TOKENS, max_size=20).map(''.join), min_size=1, max_size=3))
+    @example(['AUTOINSTALL="yes\r"\nBUILT_MODULE_NAME[0]=a\nDEST_MODULE_LOCATION[0]=/updates\n'])
+    @example(['DEST_MODULE_LOCATION[0]=/updates\n', 'BUILD_DEPENDS_REBUILD=maybe\nNO_WEAK_MODULES="$CLEAN"\n'])
+    @example(['BUILD_EXCLUSIVE_KERNEL_MIN=6\n', 'OBSOLETE_BY=7\r\nBUILD_DEPENDS=a\r\n'])
+    def test_unknown_version_is_what_every_version_agrees_on(self, texts: list[str]) -> None:
+        # Versions that carry the same variables the same way share one reading of the files.
+        def answers(package: DkmsConf) -> list[Any]:
+            return [package.autoinstall, package.no_weak_modules, package.dest_module_names(),
+                    package.build_depends, package.obsolete_by,
+                    package.build_exclusive(), package.valid(), package.excludes(K1, ARCH, lambda: {})]
+
+        def read(version: tuple[int, ...] | None) -> DkmsConf:
+            return DkmsConf(texts, 'hello', '1.0', version, kernel_texts=lambda release, arch: texts[1:])
+
+        unknown = read(None)
+        by_version = [answers(read(version)) for version in RULE_VERSIONS]
+        agreed = [values[0] if all(value == values[0] for value in values) else None for values in zip(*by_version)]
+        assert answers(unknown) == agreed
+        assert unknown.errors() == sorted(set(error for version in RULE_VERSIONS for error in read(version).errors()))
+
+
+def test_the_pattern_matcher_is_imported_only_for_a_pattern() -> None:
+    # It is a sizeable module that Ansible compiles from source on every run.
+    script = (
+        'import sys\n'
+        'from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf\n'
+        'conf = DkmsConf(["DEST_MODULE_LOCATION[0]=/updates\\nBUILD_EXCLUSIVE_KERNEL_MIN=6"], "p", "1", (3, 4, 3))\n'
+        'assert conf.excludes("6.1.0-47-amd64", "x86_64") is False\n'
+        'print(any(name.endswith("._ere") for name in sys.modules))\n'
+        'conf = DkmsConf(["DEST_MODULE_LOCATION[0]=/updates\\nBUILD_EXCLUSIVE_KERNEL=^6"], "p", "1", (3, 4, 3))\n'
+        'assert conf.excludes("6.1.0-47-amd64", "x86_64") is False\n'
+        'print(any(name.endswith("._ere") for name in sys.modules))\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, '-c', script], check=True, stdout=subprocess.PIPE, env=env)
+    assert out.stdout.decode().split() == ['False', 'True']

@@ -53,6 +53,20 @@ def tree(tmp_path: Path) -> Tree:
     return Tree(tmp_path)
 
 
+def watch(tree: Tree, lookup: str) -> list[str]:
+    """The paths the reader asks ``lookup`` (isfile, isdir) about from now on; the answers stay
+    the file system's."""
+    looked_up: list[str] = []
+    answer = getattr(tree.fs, lookup)
+
+    def watched(path: str) -> bool:
+        looked_up.append(path)
+        return answer(path)
+
+    setattr(tree.fs, lookup, watched)
+    return looked_up
+
+
 class TestNames:
     @pytest.mark.parametrize(('filename', 'expected'), [
         ('hello.ko', 'hello'), ('hello.ko.gz', 'hello'), ('hello.ko.xz', 'hello'), ('hello.ko.zst', 'hello'),
@@ -188,11 +202,18 @@ class TestSources:
         tree.add('hello', '1.0')
         tree.path('/var/lib/dkms/hello/original_module').mkdir()
         tree.write('/var/lib/dkms/hello/stray-file')
+        tree.link('/var/lib/dkms/hello/dangling', '/nowhere')
         tree.write('/var/lib/dkms/not-a-package')
+        tree.link('/var/lib/dkms/loop', 'loop')
+        tree.path('/var/lib/dkms/empty').mkdir()
         tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), '1.0/%s/%s' % (K1, ARCH))
+        asked = watch(tree, 'isdir')
         result = tree.read()
-        assert list(result.packages) == ['hello']
-        assert list(result.packages['hello'].versions) == ['1.0']
+        assert list(result.packages) == ['empty', 'hello']
+        assert list(result.packages['hello'].versions) == ['1.0'] and result.packages['empty'].versions == {}
+        assert tree.warnings == []
+        # Package and version directories are listed without being looked up first.
+        assert not set(asked) & {'/var/lib/dkms/hello', '/var/lib/dkms/hello/1.0'}
 
     def test_name_filter_and_missing_tree(self, tree: Tree) -> None:
         assert tree.read().packages == {}
@@ -245,6 +266,16 @@ class TestBuilds:
         assert builds[K1].modules['hello'].endswith('/hello.ko.xz')
         assert builds[K2].modules['hello_ext'].endswith('/hello_ext.ko.gz')
         assert package.versions['1.0'].conf.dest_module_names() == ['hello', 'hello_ext']
+
+    def test_module_directory_is_listed_without_a_look_up(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko'])
+        tree.write('/var/lib/dkms/hello/1.0/%s/%s/module' % (K2, ARCH), 'not a directory')
+        tree.link('/var/lib/dkms/hello/1.0/6.1.0-51-amd64/%s/module' % ARCH, 'module')   # a loop
+        asked = watch(tree, 'isdir')
+        assert list(tree.read().packages['hello'].versions['1.0'].builds) == [K1]
+        assert tree.warnings == []   # no module/ directory: nothing built, nothing wrong
+        assert not [path for path in asked if path.endswith('/%s/%s/module' % (K1, ARCH))]
 
 
 class TestInstallLinks:
@@ -307,6 +338,23 @@ class TestAdminOverrides:
         assert tree.read().packages['hello'].versions['1.0'].conf.autoinstall is True
         assert tree.warnings == []
 
+    def test_overrides_are_found_in_one_listing(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.add('world', '1.0')
+        tree.write('/etc/dkms/framework.conf', '# defaults\n')
+        tree.write('/etc/dkms/world.conf', 'AUTOINSTALL=\n')
+        tree.write('/etc/dkms/world--%s.conf' % K2, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
+        looked_up = watch(tree, 'isfile')
+        packages = tree.read().packages
+        hello, world = packages['hello'].versions['1.0'].conf, packages['world'].versions['1.0'].conf
+        assert (hello.autoinstall, world.autoinstall) == (True, False)
+        assert [conf.excludes(release, ARCH) for conf in (hello, world) for release in (K1, K2)] == \
+            [False, False, False, True]
+        # Only the overrides that exist are looked at; the absent ones are known absent from the listing.
+        assert sorted(path for path in looked_up if path.startswith('/etc/dkms/')) == \
+            ['/etc/dkms/world--%s.conf' % K2, '/etc/dkms/world.conf']
+        assert tree.warnings == []
+
     def test_override_can_make_a_value_unknown(self, tree: Tree) -> None:
         tree.add('hello', '1.0')
         tree.write('/etc/dkms/hello.conf', 'AUTOINSTALL=$(decide)\n')
@@ -334,6 +382,13 @@ class TestFailedBuilds:
         tree.build('hello', '1.0', K1, ['hello.ko'])
         tree.write('/var/lib/dkms/hello/1.0/%s/%s/log/make.log' % (K1, ARCH), 'DKMS make.log ... ok\n')
         assert tree.read().packages['hello'].versions['1.0'].failed_build is None
+
+    def test_no_build_directory_no_look_up(self, tree: Tree) -> None:
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko'])
+        looked_up = watch(tree, 'isfile')
+        assert tree.read().packages['hello'].versions['1.0'].failed_build is None
+        assert not [path for path in looked_up if path.endswith('make.log')]
 
     def test_log_without_header(self, tree: Tree) -> None:
         tree.add('hello', '1.0')

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_package
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, ShellVars, parse_shell_vars
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
+    UNKNOWN, ShellVars, expand_double_quoted, parse_shell_vars)
 
 
 def value(text: str, name: str, preset: dict[str, str] | None = None) -> Any:
@@ -503,3 +504,38 @@ class TestProperties:
 
     def test_unicode_digit_index(self) -> None:
         assert parse_shell_vars('X[\u00b2]=a').get_array('X') in (None, UNKNOWN, {})
+
+
+class Known:
+    """A context where only Y is set."""
+
+    @staticmethod
+    def expand(name: str) -> Any:
+        return 'v' if name == 'Y' else UNKNOWN
+
+
+class TestDoubleQuotedText:
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('', ''),
+        ('plain text,  blanks\tand é', 'plain text,  blanks\tand é'),
+        ("single ' quote and {braces} *?[", "single ' quote and {braces} *?["),
+        ('$Y-${Y}', 'v-v'),
+        ('a\\$Y \\` \\\\ \\x', 'a$Y ` \\ \\x'),
+        ('$Z', UNKNOWN),
+        ('$(cmd)', UNKNOWN),
+        ('`cmd`', UNKNOWN),
+        ('a"b', UNKNOWN),             # the quote would end the value early
+        ('${Y:=x}', UNKNOWN),
+    ])
+    def test_values(self, text: str, expected: Any) -> None:
+        assert expand_double_quoted(text, Known()) == expected
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.text(alphabet='ab Y\t\n$`\\{}()é'))
+    @example('')
+    @example('a\\')
+    @example('a b')
+    def test_agrees_with_an_assignment_in_double_quotes(self, text: str) -> None:
+        # Text with nothing special in it is returned without being parsed: it must read as bash reads it.
+        assigned = parse_shell_vars('X="%s"' % text, {'Y': 'v'}).get('X')
+        assert expand_double_quoted(text, Known()) == (UNKNOWN if assigned is None else assigned)
