@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
     MAX_CACHED_DIRS, MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
@@ -478,3 +480,74 @@ class TestSameContent:
             fs.same_content('/a', '/missing')
         with pytest.raises(RootPathError):
             fs.same_content('/loop', '/a')
+
+
+NAMES = st.sampled_from(['a', 'b', 'c.ko'])
+# Link texts: absolute or relative, through '..' and '.', to the host's directory, or to nothing.
+LINK_TEXTS = st.one_of(
+    st.lists(st.sampled_from(['a', 'b', 'c.ko', '..', '.']), min_size=1, max_size=5).map('/'.join),
+    st.lists(st.sampled_from(['a', 'b', 'c.ko', '..']), min_size=1, max_size=4).map(lambda parts: '/' + '/'.join(parts)),
+    st.just('HOST'), st.just('/'))
+TREES = st.lists(st.tuples(st.lists(NAMES, min_size=1, max_size=3), st.sampled_from(['dir', 'file', 'link']), LINK_TEXTS),
+                 max_size=14)
+QUERIES = st.lists(st.lists(st.sampled_from(['a', 'b', 'c.ko', '..', 'secret']), max_size=5).map('/'.join), min_size=1,
+                   max_size=12)
+
+
+def build(root: Path, tree: list[tuple[list[str], str, str]]) -> None:
+    """Make what can be made of ``tree`` under ``root`` (entries whose parent is no directory are left out)."""
+    for parts, kind, text in tree:
+        path = root.joinpath(*parts)
+        if os.path.lexists(path) or not path.parent.is_dir() or path.parent.is_symlink():
+            continue
+        if kind == 'dir':
+            path.mkdir()
+        elif kind == 'file':
+            path.write_bytes('/'.join(parts).encode())
+        else:
+            path.symlink_to(str(host_secret(root).parent) if text == 'HOST' else text)
+
+
+def outcome(fs: RootFS, path: str) -> tuple[object, ...]:
+    """Everything a reader learns about ``path``, with errors as their type."""
+    try:
+        found = fs.lookup(path)
+    except RootPathError:
+        return ('RootPathError',)
+    try:
+        data = fs.read_bytes(path, LIMIT)
+    except (OSError, RootPathError) as exc:
+        data = type(exc).__name__
+    return found, fs.islink(path), data
+
+
+def comparable(walked: tuple[list[tuple[str, int | None, str | None]], list[tuple[str, Exception]]]) -> object:
+    entries, errors = walked
+    return entries, [(path, str(exc)) for path, exc in errors]
+
+
+class TestSnapshotAgreesWithLive:
+    @settings(max_examples=120, deadline=None, derandomize=True)
+    @given(TREES, QUERIES, st.booleans())
+    def test_any_tree_and_lookup_order(self, tree: list[tuple[list[str], str, str]], queries: list[str],
+                                       walk_first: bool) -> None:
+        """On any small tree of directories, files and links (loops, '..', absolute, to the host), a
+        snapshot answers each lookup as a live one does, whatever it saw before; nothing resolves
+        outside the root and the host's file is never read."""
+        top = Path(tempfile.mkdtemp(prefix='kabi-rootfs-prop-'))
+        try:
+            root = top / 'root'
+            root.mkdir()
+            (top / 'host').mkdir()
+            host_secret(root).write_bytes(SECRET)
+            build(root, tree)
+            snapshot, live = RootFS(str(root), snapshot=True), RootFS(str(root))
+            if walk_first:
+                assert comparable(snapshot.walk('/')) == comparable(live.walk('/'))
+            for query in queries + queries[::-1]:
+                seen = outcome(snapshot, '/' + query)
+                assert seen == outcome(live, '/' + query)
+                assert SECRET not in seen
+            snapshot.close()
+        finally:
+            shutil.rmtree(top)
