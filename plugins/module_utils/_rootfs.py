@@ -13,7 +13,9 @@ one component at a time, opening each directory relative to its parent with
 ``O_NOFOLLOW`` and reading symlinks themselves. A link swapped in between two steps
 therefore fails the next open instead of leading out of the root. Only regular files are
 opened for reading, checked on the descriptor actually opened; FIFOs, sockets and devices
-are refused before any read, and every read has a size limit.
+are refused before any read, and every read has a size limit. A snapshot keeps some
+directory descriptors for later lookups: a descriptor stays the directory it was opened on
+inside the root, whatever is renamed or swapped afterwards, so they are as safe as fresh ones.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -196,7 +198,7 @@ class _Found:
     def path(self):
         return _join(self.dir.path, self.missing if self.missing is not None else [self.name] if self.name else [])
 
-    def existing_mode(self, path):
+    def existing_kind(self, path):
         """The file type of what was found; raises OSError ENOENT when it does not exist."""
         if self.kind is None:
             raise _missing(path)
@@ -417,7 +419,7 @@ class RootFS:
         return self._file_type(path, follow_last=False) == stat.S_IFLNK
 
     def _stat(self, found, path):
-        found.existing_mode(path)
+        found.existing_kind(path)
         if found.name is None:
             return os.fstat(self._fd(found.dir))
         return os.stat(found.name, dir_fd=self._fd(found.dir), follow_symlinks=False)
@@ -432,14 +434,14 @@ class RootFS:
 
     def readlink(self, path):
         def read(found):
-            if found.existing_mode(path) != stat.S_IFLNK:
+            if found.existing_kind(path) != stat.S_IFLNK:
                 raise OSError(errno.EINVAL, 'not a symbolic link', path)
             return self._link(found.dir, found.name)
         return self._with_walk(path, False, read)
 
     def _open_found(self, found, path, flags):
         """A descriptor of what ``found`` names, opened relative to its directory."""
-        kind = found.existing_mode(path)
+        kind = found.existing_kind(path)
         if flags & os.O_DIRECTORY:
             if kind != stat.S_IFDIR:
                 raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)

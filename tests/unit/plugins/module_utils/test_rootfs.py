@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _rootfs
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
     MAX_CACHED_DIRS, MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
 
@@ -361,6 +362,19 @@ class TestWalk:
         assert fs.lookup('/lib/modules/B/weak-updates/gone.ko') == ('/lib/modules/A/extra/gone.ko', None)
         assert fs.lookup('/lib/modules/B/weak-updates/nothing/x.ko') == ('/lib/modules/B/weak-updates/nothing/x.ko',
                                                                           None)
+
+    @pytest.mark.parametrize('snapshot', [False, True])
+    def test_without_typed_listings(self, root: Path, snapshot: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Python 3.6 cannot list a descriptor with types: each entry is looked at instead, with the
+        same result."""
+        write(root, '/w/a.ko')
+        link(root, '/w/sub/l.ko', '../a.ko')
+        typed = RootFS(str(root), snapshot=snapshot)
+        expected = typed.walk('/w'), typed.listdir('/w')
+        monkeypatch.setattr(_rootfs, '_SCANDIR_FD', False)
+        untyped = RootFS(str(root), snapshot=snapshot)
+        assert (untyped.walk('/w'), untyped.listdir('/w')) == expected
+        assert untyped.lookup('/w/sub/l.ko') == ('/w/a.ko', stat.S_IFREG)
 
     @pytest.mark.parametrize('start', ['/missing', '/file', '/loop'])
     def test_unlistable_start_is_an_error(self, fs: RootFS, root: Path, start: str) -> None:
