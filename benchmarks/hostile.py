@@ -82,6 +82,32 @@ def module_bomb(system: SystemTree) -> None:
     link.with_name('hello.ko.gz').symlink_to(BUILD + '.gz')
 
 
+def far_section_table(compressed: bool) -> Callable[[SystemTree], None]:
+    """A module whose ELF header puts its section table at 250 MiB, the rest zeros: a sparse
+    .ko, or a .ko.gz inflating to those 250 MiB."""
+    def damage(system: SystemTree) -> None:
+        header = bytearray(system.path(BUILD).read_bytes()[:64])
+        header[0x28:0x30] = (250 * MIB).to_bytes(8, 'little')
+        if not compressed:
+            both_modules(system, bytes(header))
+            for path in (BUILD, COPY):
+                os.truncate(system.path(path), 256 * MIB - 4096)
+            return
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        bomb = packer.compress(bytes(header)) + b''.join(packer.compress(bytes(MIB)) for dummy in range(255))
+        system.path(BUILD + '.gz').write_bytes(bomb + packer.flush())
+        os.unlink(system.path(BUILD))
+        link = system.path('/lib/modules/%s/weak-updates/hello.ko' % CLONE)
+        link.unlink()
+        link.with_name('hello.ko.gz').symlink_to(BUILD + '.gz')
+    return damage
+
+
+def huge_versions(system: SystemTree) -> None:
+    """A __versions section of 200 MiB of real bytes: 3.3 million imports, none real."""
+    both_modules(system, patch_section(system.path(BUILD).read_bytes(), '__versions', append=bytes(200 * MIB)))
+
+
 def sparse(in_root: str, size: int = 2 * GIB) -> Callable[[SystemTree], None]:
     def damage(system: SystemTree) -> None:
         path = system.path(in_root)
@@ -124,6 +150,9 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('__ksymtab_strings SHT_NOBITS of 128 MiB', nobits('__ksymtab_strings', 128 * MIB)),
     ('.modinfo SHF_COMPRESSED inflating to 1 GiB', compressed_modinfo),
     ('.ko.gz bomb (1 GiB of zeros)', module_bomb),
+    ('ELF header with the section table at 250 MiB (sparse .ko)', far_section_table(False)),
+    ('.ko.gz: ELF header with the section table at 250 MiB, then zeros', far_section_table(True)),
+    ('__versions of 200 MiB', huge_versions),
     ('2 GiB sparse Module.symvers', sparse('/lib/modules/%s/build/Module.symvers' % CLONE)),
     ('2 GiB sparse modules.order', sparse('/lib/modules/%s/modules.order' % CLONE)),
     ('2 GiB sparse framework.conf', sparse('/etc/dkms/framework.conf')),
@@ -164,7 +193,8 @@ def race(top: Path, ko: KoBuilder, runs: int, pythonpath: str | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--before', help='another copy of the collection to compare with')
-    parser.add_argument('--race-runs', type=int, default=1000)
+    parser.add_argument('--race-runs', type=int, default=1000, help='0 skips the race')
+    parser.add_argument('--only', default='', help='only the cases whose label holds this text')
     args = parser.parse_args()
     ko = KoBuilder(Path(tempfile.gettempdir()) / 'kabi-hostile-bench-ko')
     versions = [('after', None)] + ([('before', args.before)] if args.before else [])
@@ -172,6 +202,8 @@ def main() -> None:
                                    for name, dummy in versions) + ' |')
     print('|---|' + '---|---|---|' * len(versions))
     for label, damage in CASES:
+        if args.only not in label:
+            continue
         top = Path(tempfile.mkdtemp(prefix='kabi-hostile-bench-'))
         try:
             system = sound_tree(top, ko)
@@ -180,6 +212,8 @@ def main() -> None:
             print('| %s |%s' % (label, '|'.join(cell[:-1] for cell in cells) + '|'), flush=True)
         finally:
             subprocess.run(['rm', '-rf', str(top)], check=True)
+    if not args.race_runs:
+        return
     top = Path(tempfile.mkdtemp(prefix='kabi-hostile-bench-'))
     try:
         cells = [race(top / name, ko, args.race_runs, path)[1:] for name, path in versions]

@@ -33,9 +33,12 @@ that import the most symbols (%(imports_min)d to %(imports_max)d `__versions` en
 tree of P packages takes P modules spread evenly over the pool, so the average module is alike at
 every size. Every kernel gets its own copy of the headers' real `Module.symvers` (%(symvers_lines)d lines)
 and `%(in_tree)s` (the package's smallest module outside the pool) as its in-tree module, so every
-weak link gets a verdict over hundreds of real CRCs, answered by the symvers index. The dkms builds
-are hard links to the unpacked files, the installed copies real copies (the fact module reads and
-compares both in full either way). `%(large)s.ko` (%(large_mib).1f MiB, %(large_imports)d imports) is
+weak link gets a verdict over hundreds of real CRCs. The copies are byte-identical, as the symvers of
+kernels that share a kABI are line for line where their CRCs agree: dkms_facts reads every kernel's
+symvers and finds the symbols its modules import in it, but parses a line it parsed for another
+kernel only once per run, so a host whose kernels share no symvers line costs more per kernel than
+these trees show. The dkms builds are hard links to the unpacked files, the installed copies real
+copies (the fact module compares both in full, and reads only the sections it needs). `%(large)s.ko` (%(large_mib).1f MiB, %(large_imports)d imports) is
 benchmarked alone, plain and as `.ko.xz` (compressed as kbuild does: crc32 check, 1 MiB dictionary).''',
     'gcc': '''**Grid modules: gcc-compiled ELF objects** (no kernel headers were installed, or `--modules gcc`):
 `tests/unit/system_trees.py` compiles objects with real `.modinfo`, `__versions` and export symbols,

@@ -193,6 +193,7 @@ class Context:
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
         self._policies = {}
+        self._symvers_lines = {}
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
@@ -218,7 +219,7 @@ class Context:
     def kernel_abi(self, release):
         """What the loader of ``release`` checks modules against."""
         kernel_tree = self.trees[release]
-        exports, damaged = kernel_tree.read_symvers()
+        exports, damaged = kernel_tree.read_symvers(self._symvers_lines)
         own = kernel_tree.own_module()
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)

@@ -44,24 +44,35 @@ def _export(crc_text, columns):
     return Export(crc, False, None)
 
 
-def _symbol_lines(text):
-    """(symbol, line) of each line with two columns or more, in file order.
+def _line_symbol(line):
+    """The symbol of one symvers line, or None for a line of fewer than two columns.
 
     Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
     the second; the CRC and the other columns are read only when asked, by ``_line_export``.
     """
-    for line in text.splitlines():
-        fields = line.split('\t', 2)
+    fields = line.split('\t', 2)
+    if len(fields) < 2:
+        fields = line.split(None, 2)
         if len(fields) < 2:
-            fields = line.split(None, 2)
-            if len(fields) < 2:
-                continue
-        yield fields[1], line
+            return None
+    return fields[1]
+
+
+def _symbol_lines(text):
+    """(symbol, line) of each line with two columns or more, in file order."""
+    for line in text.splitlines():
+        symbol = _line_symbol(line)
+        if symbol is not None:
+            yield symbol, line
 
 
 def _line_export(line):
     """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
     fields = line.split('\t')
+    if len(fields) > 3 and fields[3].startswith('EXPORT_') and not fields[2].startswith('EXPORT_'):
+        # "crc, symbol, module, kind[, namespace]": every kernel since 5.9 and before 5.4.
+        return Export(int(fields[0], 16) & 0xffffffff, fields[3].endswith('_GPL'),
+                      (fields[4].strip() or None) if len(fields) > 4 else None)
     if len(fields) < 2:
         fields = line.split()
     return _export(fields[0], fields[2:])
@@ -95,8 +106,11 @@ class Symvers(Mapping):
 
     INDEX_AFTER = 32
 
-    def __init__(self, text):
+    def __init__(self, text, parsed_lines=None):
         self._text = text
+        # {line: (symbol, Export)} of lines parsed before, shared by the kernels of one run:
+        # kernels of one kABI share most lines, so each distinct line is parsed once.
+        self._parsed_lines = {} if parsed_lines is None else parsed_lines
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
         self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
         self._table = None  # the full parse, once iterated
@@ -124,6 +138,36 @@ class Symvers(Mapping):
         except ValueError:
             # The last line of the symbol is malformed: an earlier one may count.
             return self._all().get(symbol)
+
+    def select(self, symbols):
+        """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
+        in one pass over the lines that keeps only theirs, and nothing kept afterwards."""
+        if self._table is not None or self._index is not None or len(symbols) < self.INDEX_AFTER:
+            return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
+                        if export is not None)
+        parsed = self._parsed_lines
+        lines = {}
+        for line in self._text.splitlines():
+            known = parsed.get(line)
+            symbol = known[0] if known is not None else _line_symbol(line)
+            if symbol in symbols:
+                lines[symbol] = line
+        found = {}
+        for symbol, line in lines.items():
+            known = parsed.get(line)
+            if known is not None:
+                found[symbol] = known[1]
+                continue
+            try:
+                found[symbol] = _line_export(line)
+            except ValueError:
+                # The last line of the symbol is malformed: an earlier one may count.
+                export = self._all().get(symbol)
+                if export is not None:
+                    found[symbol] = export
+            else:
+                parsed[line] = (symbol, found[symbol])
+        return found
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
@@ -165,8 +209,16 @@ class Symvers(Mapping):
         return len(self._all())
 
 
-def read_symvers(rootfs, path):
-    """The symvers file at the in-root ``path`` (plain, .gz or .xz) as a Symvers mapping.
+def exports_of(exports, symbols):
+    """{symbol: Export} of those of ``symbols`` in ``exports`` (a Symvers or any mapping)."""
+    if isinstance(exports, Symvers):
+        return exports.select(symbols)
+    return dict((symbol, exports[symbol]) for symbol in symbols if symbol in exports)
+
+
+def read_symvers(rootfs, path, parsed_lines=None):
+    """The symvers file at the in-root ``path`` (plain, .gz or .xz) as a Symvers mapping
+    (``parsed_lines``: see Symvers).
 
     At most SYMVERS_LIMIT bytes, compressed and decompressed; a file without a single export
     line is refused rather than read as a kernel that exports nothing.
@@ -183,7 +235,7 @@ def read_symvers(rootfs, path):
         raise SymversError('cannot read %s: ran out of memory' % path)
     if not (text.startswith('0x') or '\n0x' in text):
         raise SymversError('%s: not a symvers file, no line exports a symbol' % path)
-    return Symvers(text)
+    return Symvers(text, parsed_lines)
 
 
 def vermagic_from_config(release, config):

@@ -20,10 +20,13 @@ import shutil
 import struct
 import tempfile
 import zlib
+from collections import OrderedDict, namedtuple
+from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import read_module_signature
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import FileTooLarge, RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
 GZIP_MAGIC = b'\x1f\x8b'
@@ -45,6 +48,11 @@ SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
 ELF_HEADER_MAX = 64
 READERS = ('pyelftools', 'kmod')
+WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
+# Real modules import at most a few thousand symbols and export fewer: a section far larger
+# than that is damage, refused before it is read.
+SECTION_LIMITS = {'__versions': 4 * 1024 * 1024, '__version_ext_crcs': 1024 * 1024,
+                  '__version_ext_names': 8 * 1024 * 1024, '__ksymtab_strings': 8 * 1024 * 1024}
 
 
 class KoError(Exception):
@@ -80,6 +88,18 @@ class ModuleInfo:
         self.exports = exports
         # The appended signature (_module_signature.ModuleSignature), None when not read.
         self.signature = signature
+
+    # Sets for the loader's comparisons, made when asked rather than kept: a large host keeps
+    # the ModuleInfo of every module file it reads.
+    @property
+    def version_pairs(self):
+        """``versions`` as a set."""
+        return frozenset(self.versions)
+
+    @property
+    def imported(self):
+        """The symbols of ``versions`` as a set."""
+        return frozenset(map(itemgetter(0), self.versions))
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
@@ -125,7 +145,8 @@ def _inflate(decompressor, errors, data, kind, path, limit, check_start=None):
         raise KoError('%s: cannot decompress %s data: %s' % (path, kind, exc))
     if not decompressor.eof:
         raise KoError('%s: cannot decompress %s data: the stream ends early' % (path, kind))
-    return bytes(output)
+    # Not copied into bytes: a module near the limit would cost twice its size.
+    return output
 
 
 def _gunzip(data, path, limit, check_start):
@@ -141,7 +162,7 @@ def _unxz(data, path, limit, check_start):
 
 
 def decompress(data, path, limit=MAX_MODULE_BYTES, check_start=None):
-    """The bytes inside gzip or xz ``data`` (``data`` itself otherwise), told apart by magic bytes.
+    """What is inside gzip or xz ``data`` (a bytearray), else ``data`` itself, told apart by magic bytes.
 
     At most ``limit`` bytes of output, made piece by piece (see _inflate); raises KoError
     for corrupt, cut-off or too large streams.
@@ -182,30 +203,49 @@ def _unzstd_in_python(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     if not output:
         # A cut-off frame reads as nothing here; partial output fails the ELF checks later.
         raise KoError('%s: cannot decompress zstd data: the stream ends early' % path)
-    return bytes(output)
+    return output
 
 
-def _elf_fields(data, path):
-    """(elf_class, little_endian, end of the section table) from the start of an ELF image."""
+_LAYOUT_FIELDS = ['elf_class', 'little_endian', 'shoff', 'shentsize', 'shnum', 'shstrndx']
+
+
+class ElfLayout(namedtuple('ElfLayout', _LAYOUT_FIELDS)):
+    """Where an ELF image keeps its section table, from its header."""
+
+    __slots__ = ()
+
+    @property
+    def table_end(self):
+        return self.shoff + self.shentsize * self.shnum
+
+    @property
+    def order(self):
+        return '<' if self.little_endian else '>'
+
+
+def _elf_layout(data, path):
+    """The ElfLayout of the start of a relocatable ELF image; raises KoError for anything else."""
     if not data:
         raise KoError('%s: empty file' % path)
     if not data.startswith(ELF_MAGIC):
         raise KoError('%s: not an ELF file' % path)
-    if len(data) < 6 or data[4:5] not in (b'\x01', b'\x02') or data[5:6] not in (b'\x01', b'\x02'):
+    ident = data[4:6]
+    if len(ident) < 2 or ident[0:1] not in (b'\x01', b'\x02') or ident[1:2] not in (b'\x01', b'\x02'):
         raise KoError('%s: truncated or unknown ELF identification' % path)
-    elf_class = 64 if data[4:5] == b'\x02' else 32
-    little_endian = data[5:6] == b'\x01'
+    elf_class = 64 if ident[0:1] == b'\x02' else 32
+    little_endian = ident[1:2] == b'\x01'
     layout = ('<' if little_endian else '>') + ('HHIQQQIHHHHHH' if elf_class == 64 else 'HHIIIIIHHHHHH')
     header_end = 16 + struct.calcsize(layout)
-    if len(data) < header_end:
+    header = data[16:header_end]
+    if len(header) < header_end - 16:
         raise KoError('%s: truncated ELF header (%d bytes)' % (path, len(data)))
-    fields = struct.unpack(layout, data[16:header_end])
-    e_type, e_shoff, e_shentsize, e_shnum = fields[0], fields[5], fields[10], fields[11]
+    fields = struct.unpack(layout, header)
+    e_type, e_shoff, e_shentsize, e_shnum, e_shstrndx = fields[0], fields[5], fields[10], fields[11], fields[12]
     if e_type != ET_REL:
         raise KoError('%s: ELF type %d, a kernel module is a relocatable object' % (path, e_type))
     if not e_shoff:
         raise KoError('%s: ELF file without section headers' % path)
-    return elf_class, little_endian, e_shoff + e_shentsize * e_shnum
+    return ElfLayout(elf_class, little_endian, e_shoff, e_shentsize, e_shnum, e_shstrndx)
 
 
 def _module_start_checker(path):
@@ -213,7 +253,7 @@ def _module_start_checker(path):
     section table ends within MAX_MODULE_BYTES, else decompression stops there."""
     def check(head):
         if len(head) >= ELF_HEADER_MAX:
-            table_end = _elf_fields(head, path)[2]
+            table_end = _elf_layout(head, path).table_end
             if table_end > MAX_MODULE_BYTES:
                 raise KoError('%s: its ELF header puts the section table at byte %d, past the %d bytes '
                               'a module may have' % (path, table_end, MAX_MODULE_BYTES))
@@ -221,44 +261,88 @@ def _module_start_checker(path):
 
 
 def _elf_header(data, path):
-    """(elf_class, little_endian) of a relocatable ELF image whose section table is complete."""
-    elf_class, little_endian, table_end = _elf_fields(data, path)
-    if table_end > len(data):
+    """The ElfLayout of a relocatable ELF image whose section table is complete and sane."""
+    layout = _elf_layout(data, path)
+    if layout.table_end > len(data):
         raise KoError('%s: truncated: section headers end at byte %d, the file has %d'
-                      % (path, table_end, len(data)))
-    return elf_class, little_endian
+                      % (path, layout.table_end, len(data)))
+    if layout.shnum == 0:
+        # Extended numbering (65,280 sections or more): the kernel's loader reads e_shnum as it is.
+        raise KoError('%s: no section count in the ELF header (extended section numbering)' % path)
+    if layout.shentsize < _section_struct(layout).size or layout.shstrndx >= layout.shnum:
+        raise KoError('%s: malformed ELF section table (entries of %d bytes, name table %d of %d)'
+                      % (path, layout.shentsize, layout.shstrndx, layout.shnum))
+    return layout
 
 
-def section_data(data, name, elf_class, little_endian):
-    """The bytes of section ``name`` of a checked ELF image (see ``_elf_header``), or None.
+def _section_struct(layout):
+    """Elf32_Shdr or Elf64_Shdr: name, type, flags, addr, offset, size, link, info, align, entsize."""
+    return struct.Struct(layout.order + ('IIQQQQIIQQ' if layout.elf_class == 64 else 'IIIIIIIIII'))
 
-    Read with the standard library, for readers that cannot list a module's exports (kmod);
-    a section or name table that points past the image is reported as damage.
+
+def _section_header(data, layout, index):
+    """(type, flags, offset, size) of section ``index``, read with the standard library."""
+    entry = _section_struct(layout)
+    at = layout.shoff + index * layout.shentsize
+    fields = entry.unpack(data[at:at + entry.size])
+    return fields[1], fields[2], fields[4], fields[5]
+
+
+def find_sections(data, layout, names, path):
+    """{name: section index} of those of ``names`` the image has: the first section of each
+    name, as the kernel's loader finds them. Only the name column of the section table and the
+    name table are read, so no header is parsed that nobody asked for."""
+    sh_type, dummy, start, size = _section_header(data, layout, layout.shstrndx)
+    if sh_type == SHT_NOBITS or start + size > len(data):
+        raise KoError('%s: the section name table ends past the end of the file' % path)
+    table = bytes(data[start:start + size])
+    column = struct.Struct(layout.order + 'I%dx' % (layout.shentsize - 4))
+    wanted = dict((name.encode('ascii'), name) for name in names)
+    found = {}
+    headers = data[layout.shoff:layout.table_end]
+    for index, (offset,) in enumerate(column.iter_unpack(headers)):
+        end = table.find(b'\0', offset)
+        name = wanted.get(table[offset:end]) if index and end >= 0 else None
+        if name is not None and name not in found:
+            found[name] = index
+    return found
+
+
+def _check_section(name, sh_type, sh_flags, offset, size, file_size, path):
+    """Refuse a section whose data would not come from the file's own bytes, before reading
+    it: SHT_NOBITS (zeros of any claimed size) and SHF_COMPRESSED (inflated to any claimed
+    size) are not what the kernel's loader reads either; nor is a section larger than any real
+    module's of that name."""
+    if sh_type in (SHT_NOBITS, 'SHT_NOBITS'):
+        raise KoError('%s: section %s claims %d bytes but has none in the file (SHT_NOBITS)' % (path, name, size))
+    if sh_flags & SHF_COMPRESSED:
+        raise KoError('%s: section %s is compressed (SHF_COMPRESSED), which the kernel\'s loader does not read'
+                      % (path, name))
+    if offset + size > file_size:
+        raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
+    if size > SECTION_LIMITS.get(name, size):
+        raise KoError('%s: section %s holds %d bytes, more than any real module\'s (%d)'
+                      % (path, name, size, SECTION_LIMITS[name]))
+
+
+def read_sections(data, layout, names, path, header=_section_header):
+    """{name: bytes} of those of the sections ``names`` a checked ELF image (see ``_elf_header``)
+    has; .modinfo up to MODINFO_LIMIT bytes, as the readers use it.
+
+    ``header(data, layout, index)`` gives a section's (type, flags, offset, size): the standard
+    library's reading by default. Raises KoError for a section that cannot be read.
     """
-    order = '<' if little_endian else '>'
-    header = order + ('HHIQQQIHHHHHH' if elf_class == 64 else 'HHIIIIIHHHHHH')
-    fields = struct.unpack(header, data[16:16 + struct.calcsize(header)])
-    shoff, shentsize, shnum, shstrndx = fields[5], fields[10], fields[11], fields[12]
-    entry = struct.Struct(order + ('IIQQQQIIQQ' if elf_class == 64 else 'IIIIIIIIII'))
-    if shentsize < entry.size or shstrndx >= shnum:
-        return None
-    sections = [entry.unpack_from(data, shoff + index * shentsize) for index in range(shnum)]
-    names = sections[shstrndx]
-    wanted = name.encode('ascii') + b'\0'
-    for section in sections:
-        start, size = section[4], section[5]
-        if data[names[4] + section[0]:names[4] + section[0] + len(wanted)] == wanted:
-            if section[1] == SHT_NOBITS:
-                return b''
-            if start + size > len(data):
-                raise KoError('section %s ends past the end of the file' % name)
-            return data[start:start + size]
-    return None
+    found = {}
+    for name, index in find_sections(data, layout, names, path).items():
+        sh_type, sh_flags, offset, size = header(data, layout, index)
+        _check_section(name, sh_type, sh_flags, offset, size, len(data), path)
+        found[name] = bytes(data[offset:offset + (min(size, MODINFO_LIMIT) if name == '.modinfo' else size)])
+    return found
 
 
 def exported_symbols(ksymtab_strings):
     """Symbols of a ``__ksymtab_strings`` section ("name\0namespace\0" per export)."""
-    return sorted(set(_text(name) for name in (ksymtab_strings or b'').split(b'\0') if name))
+    return sorted(set(_text(ksymtab_strings or b'').split('\0')) - set(['']))
 
 
 def _modinfo_fields(entries):
@@ -286,28 +370,29 @@ def _text(raw):
 
 
 def _unique(pairs):
-    seen = set()
-    result = []
-    for pair in pairs:
-        if pair not in seen:
-            seen.add(pair)
-            result.append(pair)
-    return result
+    """``pairs`` in their order without repeats."""
+    return list(OrderedDict.fromkeys(pairs))
 
 
-def parse_versions(data, elf_class, little_endian, path):
-    """(symbol, crc) pairs of a ``__versions`` section."""
+def parse_versions(data, elf_class, little_endian, path, known=None):
+    """(symbol, crc) pairs of a ``__versions`` section.
+
+    ``known``: {record bytes: pair} of records read before, filled here. Modules built
+    against one kernel share most records: each is decoded once and its pair kept once.
+    """
     if len(data) % VERSION_RECORD_SIZE:
         raise KoError('%s: __versions is %d bytes, not a multiple of %d'
                       % (path, len(data), VERSION_RECORD_SIZE))
-    crc_format = ('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I')
-    crc_size = struct.calcsize(crc_format)
-    versions = []
-    for offset in range(0, len(data), VERSION_RECORD_SIZE):
-        crc = struct.unpack(crc_format, data[offset:offset + crc_size])[0]
-        name = data[offset + crc_size:offset + VERSION_RECORD_SIZE].split(b'\0', 1)[0]
-        versions.append((_text(name), crc & 0xffffffff))
-    return versions
+    known = {} if known is None else known
+    records = [data[offset:offset + VERSION_RECORD_SIZE] for offset in range(0, len(data), VERSION_RECORD_SIZE)]
+    pairs = list(map(known.get, records))
+    if None in pairs:
+        crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
+        for index, record in enumerate(records):
+            if pairs[index] is None:
+                name = record[crc_format.size:].split(b'\0', 1)[0]
+                pairs[index] = known[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+    return pairs
 
 
 def parse_ext_versions(crcs, names, little_endian, path):
@@ -322,56 +407,67 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
-def _check_section(section, name, file_size, path):
-    """Refuse a section whose data would not come from the file's own bytes, before pyelftools
-    makes it: SHT_NOBITS (zeros of any claimed size) and SHF_COMPRESSED (inflated to any
-    claimed size) are not what the kernel's loader reads either."""
-    if section['sh_type'] == 'SHT_NOBITS':
-        raise KoError('%s: section %s claims %d bytes but has none in the file (SHT_NOBITS)'
-                      % (path, name, section['sh_size']))
-    if section['sh_flags'] & SHF_COMPRESSED:
-        raise KoError('%s: section %s is compressed (SHF_COMPRESSED), which the kernel\'s loader does not read'
-                      % (path, name))
-    if section['sh_offset'] + section['sh_size'] > file_size:
-        raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
-
-
-def _read_with_elftools(elffile, data, path, elf_class, little_endian):
-    wanted = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
+def _read_with_elftools(adapter, data, path, layout, known_records):
     try:
-        elf = elffile(io.BytesIO(data))
-        sections = {}
-        for name in wanted:
-            section = elf.get_section_by_name(name)
-            if section is None:
-                continue
-            _check_section(section, name, len(data), path)
-            sections[name] = section.data()
-        machine = elf['e_machine']
+        machine, header = adapter.open(data, layout)
+        sections = read_sections(data, layout, WANTED_SECTIONS, path, header)
     except KoError:
         raise
     except Exception as exc:  # pylint: disable=broad-except
         # pyelftools reports malformed input as ELFError, struct.error, construct errors,
         # ValueError, IndexError...: all of them mean the file is damaged.
         raise KoError('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
-    modinfo = sections.get('.modinfo', b'')[:MODINFO_LIMIT]
+    modinfo = sections.get('.modinfo', b'')
     versions = []
     if '__versions' in sections:
-        versions = parse_versions(sections['__versions'], elf_class, little_endian, path)
+        versions = parse_versions(sections['__versions'], layout.elf_class, layout.little_endian, path,
+                                  known_records)
     if '__version_ext_crcs' in sections:
         versions += parse_ext_versions(sections['__version_ext_crcs'],
-                                       sections.get('__version_ext_names', b''), little_endian, path)
+                                       sections.get('__version_ext_names', b''), layout.little_endian, path)
     return ModuleInfo(
         versions=_unique(versions),
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
-        elf_class=elf_class, machine=str(machine), little_endian=little_endian,
+        elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
-        **_modinfo_fields(_text(entry) for entry in modinfo.split(b'\0')))
+        **_modinfo_fields(_text(modinfo).split('\0')))
 
 
 def _is_missing_section(stderr):
     # kmod reports an absent .modinfo or __versions section as ENOENT.
     return 'No such file or directory' in stderr
+
+
+class _FileImage:
+    """An open module file that reads only the bytes sliced from it (``image[start:end]``,
+    ``len``, ``startswith``, ``endswith``, like the bytes of the whole file): the readers
+    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused."""
+
+    def __init__(self, handle, path):
+        self._fd = handle.fileno()
+        self._size = os.fstat(self._fd).st_size
+        if self._size > MAX_MODULE_BYTES:
+            raise FileTooLarge(path, MAX_MODULE_BYTES)
+
+    def __len__(self):
+        return self._size
+
+    def __getitem__(self, key):
+        start, stop, dummy = key.indices(self._size)
+        pieces = []
+        while start < stop:
+            piece = os.pread(self._fd, stop - start, start)
+            if not piece:
+                break  # the file shrank: what is missing reads as a truncated module
+            pieces.append(piece)
+            start += len(piece)
+        return b''.join(pieces)
+
+    def startswith(self, prefix):
+        return self[:len(prefix)] == prefix
+
+    def endswith(self, suffix):
+        return len(suffix) <= self._size and self[self._size - len(suffix):] == suffix
 
 
 class KoReader:
@@ -391,9 +487,11 @@ class KoReader:
         self._forced = reader
         self._probed = False
         self._name = None
-        self._elffile = None
+        self._elftools = None
         self._commands = {}
         self._cache = {}
+        self._records = {}   # {__versions record: (symbol, crc)} of every module read
+        self._pairs = {}     # {(symbol, crc): the same pair} of the modules kmod reads
 
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
@@ -407,10 +505,11 @@ class KoReader:
         if not self._probed:
             self._probed = True
             if self._forced in (None, 'pyelftools'):
-                self._elffile = _load_elffile()
+                elffile = _load_elffile()
+                self._elftools = ElftoolsAdapter(elffile) if elffile is not None else None
             if self._forced:
                 self._name = self._forced
-            elif self._elffile is not None:
+            elif self._elftools is not None:
                 self._name = 'pyelftools'
             elif self._command('modinfo') and self._command('modprobe'):
                 self._name = 'kmod'
@@ -443,24 +542,36 @@ class KoReader:
         if self.name is None:
             raise KoUnreadableHere('%s: no module reader: install pyelftools, or kmod (modinfo, modprobe)' % path)
         try:
-            raw = self.rootfs.read_bytes(path, MAX_MODULE_BYTES)
+            handle = self.rootfs.open(path)
         except (OSError, IOError, RootPathError) as exc:
             raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-        data = self._decompress(raw, path)
-        del raw
-        elf_class, little_endian = _elf_header(data, path)
-        if self.name == 'pyelftools':
-            if self._elffile is None:
-                raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
-            info = _read_with_elftools(self._elffile, data, path, elf_class, little_endian)
-        else:
-            info = self._read_with_kmod(path, data)
-            info.elf_class = elf_class
-            info.little_endian = little_endian
+        with handle:
             try:
-                info.exports = exported_symbols(section_data(data, '__ksymtab_strings', elf_class, little_endian))
-            except KoError as exc:
-                raise KoError('%s: %s' % (path, exc))
+                return self._read_image(_FileImage(handle, path), path)
+            except (OSError, IOError) as exc:
+                raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+
+    def _read_image(self, image, path):
+        """ModuleInfo of the open module file ``image``: a plain one is read only where the
+        readers look (its header, section table, the wanted sections, the signature trailer),
+        a compressed one is decompressed whole, since its section table comes last."""
+        head = image[:len(XZ_MAGIC)]
+        data = image
+        if head.startswith((GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC)):
+            data = self._decompress(image[:], path)
+        layout = _elf_header(data, path)
+        if self.name == 'pyelftools':
+            if self._elftools is None:
+                raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
+            info = _read_with_elftools(self._elftools, data, path, layout, self._records)
+        else:
+            info = self._read_with_kmod(path, data[:])
+            # Modules built against one kernel import the same (symbol, CRC) pairs: kept once.
+            info.versions = [self._pairs.setdefault(pair, pair) for pair in info.versions]
+            info.elf_class = layout.elf_class
+            info.little_endian = layout.little_endian
+            info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
+                                            .get('__ksymtab_strings'))
         info.signature = read_module_signature(data)
         return info
 

@@ -25,6 +25,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
+
 # license_is_gpl_compatible() in include/linux/license.h.
 GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
                                      'Dual MIT/GPL', 'Dual MPL/GPL'])
@@ -132,27 +134,53 @@ def _namespace_not_imported(namespace, module):
     return bool(namespace) and not namespace.startswith('module:') and namespace not in module.import_ns
 
 
-def judge(module, kernel, provided=frozenset(), unknown_providers=False):
+class ExportTable:
+    """The kernel's exports of the symbols some modules import, in the shapes the checks
+    intersect: a module's imports are compared with them as sets, not one by one."""
+
+    __slots__ = ('crcs', 'pairs', 'gpl_only', 'namespaces', 'absent')
+
+    def __init__(self, kernel, symbols):
+        self.crcs = {}          # symbol -> CRC
+        self.gpl_only = set()
+        self.namespaces = {}    # symbol -> namespace a module must import
+        for symbol, export in exports_of(kernel.exports, symbols).items():
+            self.crcs[symbol] = export.crc
+            if export.gpl_only:
+                self.gpl_only.add(symbol)
+            if export.namespace and not kernel.allow_missing_namespaces:
+                self.namespaces[symbol] = export.namespace
+        self.pairs = set(self.crcs.items())
+        self.absent = set(symbols).difference(self.crcs)   # only modules may provide these
+
+
+def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
-    ``provided``: symbols that modules loadable on the kernel export. ``unknown_providers``:
-    some loadable module's exports could not be listed, so a symbol found nowhere else is
-    unresolved rather than missing.
+    ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask).
+    ``unknown_providers``: some loadable module's exports could not be listed, so a symbol
+    found nowhere else is unresolved rather than missing. ``table``: an ExportTable of the
+    kernel holding at least the module's imports (made here when not given).
     """
-    gpl_ok = module.license in GPL_COMPATIBLE_LICENSES
+    pairs, imported = module.version_pairs, module.imported
+    if table is None:
+        table = ExportTable(kernel, imported)
     missing, mismatched, namespaces, unresolved = [], [], [], []
-    for symbol, crc in module.versions:
-        exported = kernel.exports.get(symbol)
-        if exported is None:
-            if symbol not in provided:
-                (unresolved if unknown_providers else missing).append(symbol)
-        elif exported.crc != crc:
+    for symbol, crc in pairs - table.pairs:
+        if symbol in table.crcs:
             mismatched.append(symbol)
-        elif exported.gpl_only and not gpl_ok:
-            # The loader does not offer GPL-only symbols to such a module: "Unknown symbol".
-            missing.append(symbol)
-        elif _namespace_not_imported(exported.namespace, module) and not kernel.allow_missing_namespaces:
-            namespaces.append(exported.namespace)
+        elif symbol not in provided:
+            (unresolved if unknown_providers else missing).append(symbol)
+    # Only symbols exported with the imported CRC get this far; a GPL-only one is not offered
+    # to a module whose license is not GPL-compatible: "Unknown symbol".
+    hidden = set()
+    if module.license not in GPL_COMPATIBLE_LICENSES:
+        hidden = set(symbol for symbol in imported & table.gpl_only if (symbol, table.crcs[symbol]) in pairs)
+        missing.extend(hidden)
+    for symbol in imported.intersection(table.namespaces):
+        namespace = table.namespaces[symbol]
+        if symbol not in hidden and (symbol, table.crcs[symbol]) in pairs and _namespace_not_imported(namespace, module):
+            namespaces.append(namespace)
     return Verdict(sorted(set(missing)), sorted(set(mismatched)), sorted(set(namespaces)),
                    vermagic_matches(module, kernel.vermagic, kernel.release), sorted(set(unresolved)))
 
@@ -193,34 +221,45 @@ def _unchecked(verdict):
     return 'provided only, if at all, by a module whose exports cannot be listed: %s' % ', '.join(verdict.unresolved)
 
 
+class _ProvidedTo:
+    """The symbols loadable modules other than ``key`` export, asked one symbol at a time."""
+
+    __slots__ = ('providers', 'key')
+
+    def __init__(self, providers, key):
+        self.providers = providers
+        self.key = key
+
+    def __contains__(self, symbol):
+        holders = self.providers.get(symbol)
+        return bool(holders) and (len(holders) > 1 or self.key not in holders)
+
+
 class _SymbolResolution:
     """The fixed point of "loads only if what it imports is exported by something that loads"."""
 
-    def __init__(self, kernel, modules, refused):
+    def __init__(self, kernel, table, modules, refused):
         self.kernel = kernel
+        self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
-        self.providers = {}       # symbol -> keys of loadable modules exporting it
-        self.importers = {}       # symbol -> keys of modules importing it
+        # Of the symbols modules import, judge asks modules only for those the kernel lacks.
+        self.providers = {}       # such a symbol -> keys of loadable modules exporting it
+        self.importers = {}       # such a symbol -> keys of modules importing it
         self.unlisted = set()     # loadable modules whose exports are unknown
-        for key, info in modules.items():
-            for symbol, dummy in info.versions:
-                self.importers.setdefault(symbol, set()).add(key)
-            if key not in self.loadable:
-                continue
-            if info.exports is None:
+        for key in self.loadable:
+            exports = modules[key].exports
+            if exports is None:
                 self.unlisted.add(key)
-            for symbol in info.exports or ():
+            for symbol in table.absent.intersection(exports or ()):
                 self.providers.setdefault(symbol, set()).add(key)
+        for key, info in modules.items():
+            for symbol in table.absent.intersection(info.imported):
+                self.importers.setdefault(symbol, set()).add(key)
 
     def _verdict(self, key):
-        info = self.modules[key]
-        provided = set()
-        for symbol, dummy in info.versions:
-            holders = self.providers.get(symbol)
-            if holders and (len(holders) > 1 or key not in holders):
-                provided.add(symbol)
-        return judge(info, self.kernel, provided, bool(self.unlisted - set([key])))
+        return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key),
+                     bool(self.unlisted - set([key])), self.table)
 
     def run(self):
         """{key: Verdict}; ``missing`` lists every symbol the loader would miss at the fixed point."""
@@ -235,7 +274,7 @@ class _SymbolResolution:
             if key in self.unlisted:
                 self.unlisted.discard(key)
                 affected = set(self.loadable)
-            for symbol in self.modules[key].exports or ():
+            for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
                 holders = self.providers[symbol]
                 holders.discard(key)
                 if not holders:
@@ -268,9 +307,10 @@ def resolve(kernel, modules):
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
-        verdicts = _SymbolResolution(kernel, candidates, set()).run()
+        table = ExportTable(kernel, set().union(*(info.imported for info in candidates.values())))
+        verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
-        loaded = _SymbolResolution(kernel, candidates, refused).run() if refused else verdicts
+        loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None

@@ -187,7 +187,7 @@ def read_module_signature(data):
         return ModuleSignature(INVALID, 'the signature header has non-zero parameters')
     payload_size = end - SIGNATURE_INFO.size - sig_len
     try:
-        signers = parse_pkcs7_signers(data[payload_size:end - SIGNATURE_INFO.size])
+        signers = parse_pkcs7_signers(bytes(data[payload_size:end - SIGNATURE_INFO.size]))
     except _Invalid as exc:
         return ModuleSignature(INVALID, str(exc), payload_size=payload_size)
     except DerError as exc:

@@ -9,6 +9,7 @@ import lzma
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -258,3 +259,19 @@ class TestProperties:
         names = ['pad%d' % n for n in range(Symvers.INDEX_AFTER)] + ['a', 'b', 'vmlinux', 'zz', '0x1', 'NS', '']
         for name in names:
             assert symvers.get(name) == table.get(name), name
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(['0x1', '0xdeadbeef', 'zz', '']), st.sampled_from(['a', 'b', 'a b', '']),
+                              st.sampled_from(['EXPORT_SYMBOL', 'EXPORT_SYMBOL_GPL\tNS', 'x'])), max_size=12),
+           st.booleans())
+    def test_selecting_agrees_with_the_full_parse(self, rows: list[tuple[str, str, str]], many: bool) -> None:
+        # Few symbols are looked up one by one, many through the index: both as the full parse.
+        text = ''.join('%s\t%s\tvmlinux\t%s\n' % row for row in rows)
+        table = parse_symvers(text)
+        names = ['a', 'b', 'a b', 'absent'] + (['pad%d' % n for n in range(Symvers.INDEX_AFTER)] if many else [])
+        assert Symvers(text).select(names) == {name: table[name] for name in names if name in table}
+        # Kernels of one run share the lines parsed before: another kernel's text, then this one.
+        shared: dict[str, Any] = {}
+        other = text.replace('0x1\t', '0x2\t') + '0x3\ta\tvmlinux\tEXPORT_SYMBOL\n'
+        assert Symvers(other, shared).select(names) == Symvers(other).select(names)
+        assert Symvers(text, shared).select(names) == {name: table[name] for name in names if name in table}

@@ -21,7 +21,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._commands import SBIN_DI
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     KoError, KoReader, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, patch_section
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
 HAS_KMOD = bool(find_command('modinfo') and find_command('modprobe'))
@@ -370,3 +370,50 @@ def test_damaged_modules_raise_only_koerror(hello: Path, data: st.DataObject) ->
         except KoError:
             return
     assert isinstance(info, ModuleInfo)
+
+
+def test_first_section_of_a_name_counts(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """Two __versions sections: the kernel's loader uses the first (find_sec), so do the readers."""
+    first = ko_builder.build_ko(tmp_path, 'first', versions={'module_layout': 1}).read_bytes()
+    data = bytearray(first)
+    shoff, = struct.unpack_from('<Q', data, 0x28)
+    shnum, shstrndx = struct.unpack_from('<HH', data, 0x3c)
+    names = struct.unpack_from('<Q', data, shoff + shstrndx * 64 + 0x18)[0]
+    name_of = {struct.unpack_from('<I', data, shoff + index * 64)[0]: index for index in range(shnum)}
+    versions = next(at for at, index in name_of.items() if data[names + at:names + at + 11] == b'__versions\0')
+    # A later section (the last one) renamed __versions, pointing at other bytes.
+    last = shoff + (shnum - 1) * 64
+    if struct.unpack_from('<I', data, last)[0] == versions:
+        pytest.skip('the last section is __versions already')
+    struct.pack_into('<I', data, last, versions)
+    (tmp_path / 'twice.ko').write_bytes(bytes(data))
+    assert read(tmp_path, '/twice.ko', 'pyelftools').versions == [('module_layout', 1)]
+
+
+def test_a_section_larger_than_any_real_one_is_refused(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    image = ko_builder.build_ko(tmp_path, 'big', versions={'module_layout': 1}).read_bytes()
+    huge = bytes(_ko.SECTION_LIMITS['__versions'] + 64)
+    (tmp_path / 'big.ko').write_bytes(patch_section(image, '__versions', append=huge))
+    with pytest.raises(KoError, match='section __versions holds %d bytes, more than any real module' % len(huge)):
+        read(tmp_path, '/big.ko', 'pyelftools')
+
+
+def test_a_plain_module_is_read_where_the_readers_look(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """A sparse 200 MiB module whose sections are at its start: reading it costs what the
+    readers look at, not the file's size (a whole read would take 200 MiB)."""
+    image = ko_builder.build_ko(tmp_path, 'sparse', versions={'module_layout': 1}).read_bytes()
+    with (tmp_path / 'sparse.ko').open('wb') as handle:
+        handle.write(image)
+        handle.truncate(200 * 1024 * 1024)
+    # VmHWM, not ru_maxrss: the latter is inherited from pytest's own peak across fork and exec.
+    code = ('import sys\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS\n'
+            'info = KoReader(RootFS(sys.argv[1])).read("/sparse.ko")\n'
+            'peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]\n'
+            'print(info.versions, int(peak) // 1024)\n')
+    result = subprocess.run([sys.executable, '-c', code, str(tmp_path)], capture_output=True, text=True,
+                            check=True, env=dict(os.environ, PYTHONPATH=collection_parent()))
+    versions, peak_mib = result.stdout.rsplit(' ', 1)
+    assert versions == "[('module_layout', 1)]"
+    assert int(peak_mib) < 100

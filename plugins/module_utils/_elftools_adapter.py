@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pyelftools, used the cheap way: its struct definitions made once, not once per file.
+
+``ELFFile`` builds every struct definition again for each file it opens and, to find one
+section by name, makes an object for every section of the file (some 60 in a module): for
+the hundreds of modules of a large host that is most of the reading time. This adapter
+parses with pyelftools' own definitions, kept per ELF class, byte order and machine, only
+the ELF header and the section headers the caller asks for.
+
+It relies on ``elftools.elf.structs.ELFStructs``, which pyelftools does not document.
+tests/unit/plugins/module_utils/test_elftools_adapter.py fails loudly when a release
+changes what is used here, and when the definitions cannot be built at run time the
+adapter falls back to the public ``ELFFile`` API (slower, same answers).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import io
+
+
+class ElftoolsAdapter:
+    """Parses ELF headers and section headers with pyelftools. ``elffile``: its ELFFile class."""
+
+    def __init__(self, elffile):
+        self._elffile = elffile
+        self._structs = {}   # (class, little endian[, type, machine, OS ABI]) -> ELFStructs
+        self.shared = True   # False once the shared definitions proved unusable here
+
+    def open(self, data, layout):
+        """``(e_machine, section_header)`` of one image (bytes or anything sliced like them)
+        whose ElfLayout is ``layout``; ``section_header(data, layout, index)`` gives the
+        section's (type, flags, offset, size), the type as pyelftools names it."""
+        if self.shared:
+            try:
+                return self._open_shared(data, layout)
+            except (ImportError, AttributeError, TypeError):
+                self.shared = False
+        return self._open_public(data)
+
+    def _definitions(self, key, advanced=None):
+        structs = self._structs.get(key)
+        if structs is None:
+            from elftools.elf.structs import ELFStructs
+            structs = ELFStructs(little_endian=key[1], elfclass=key[0])
+            structs.create_basic_structs()
+            if advanced is not None:
+                structs.create_advanced_structs(*advanced)
+            self._structs[key] = structs
+        return structs
+
+    def _open_shared(self, data, layout):
+        basic = self._definitions((layout.elf_class, layout.little_endian))
+        header = basic.Elf_Ehdr.parse(data[:basic.Elf_Ehdr.sizeof()])
+        # The section types' names depend on the machine and OS ABI, as in ELFFile.
+        advanced = (header['e_type'], header['e_machine'], header['e_ident']['EI_OSABI'])
+        shdr = self._definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr
+        size = shdr.sizeof()
+
+        def section_header(image, dummy, index):
+            at = layout.shoff + index * layout.shentsize
+            fields = shdr.parse(image[at:at + size])
+            return fields['sh_type'], fields['sh_flags'], fields['sh_offset'], fields['sh_size']
+        return header['e_machine'], section_header
+
+    def _open_public(self, data):
+        elf = self._elffile(io.BytesIO(data[:]))
+
+        def section_header(dummy, layout, index):
+            fields = elf.get_section(index).header
+            return fields['sh_type'], fields['sh_flags'], fields['sh_offset'], fields['sh_size']
+        return elf['e_machine'], section_header

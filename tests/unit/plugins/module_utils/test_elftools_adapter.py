@@ -1,0 +1,62 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pyelftools adapter: the internals it uses are still there, and it answers as ELFFile does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from elftools.elf import structs
+from elftools.elf.elffile import ELFFile
+
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import WANTED_SECTIONS, _elf_header, find_sections
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+
+
+@pytest.fixture(params=[64, 32])
+def module_image(request: pytest.FixtureRequest, ko_builder: KoBuilder, tmp_path: Path) -> bytes:
+    return ko_builder.build_ko(tmp_path, 'hello', elf_class=request.param, exports=['hello_export'],
+                               versions={'module_layout': 1, '_printk': 2}).read_bytes()
+
+
+def test_the_pyelftools_internals_it_uses() -> None:
+    """When this fails, a pyelftools release changed ELFStructs: fix the adapter, whose fallback
+    keeps the facts right meanwhile, only slower."""
+    definitions = structs.ELFStructs(little_endian=True, elfclass=64)
+    definitions.create_basic_structs()
+    header = definitions.Elf_Ehdr
+    assert header.sizeof() == 64
+    definitions.create_advanced_structs('ET_REL', 'EM_X86_64', 'ELFOSABI_SYSV')
+    assert definitions.Elf_Shdr.sizeof() == 64
+    fields = definitions.Elf_Shdr.parse(bytes(64))
+    assert {'sh_type', 'sh_flags', 'sh_offset', 'sh_size'} <= set(fields)
+
+
+def answers(adapter: ElftoolsAdapter, image: bytes) -> tuple[object, dict[str, tuple[object, ...]]]:
+    layout = _elf_header(image, '/m.ko')
+    machine, section_header = adapter.open(image, layout)
+    found = find_sections(image, layout, WANTED_SECTIONS, '/m.ko')
+    return machine, {name: section_header(image, layout, index) for name, index in found.items()}
+
+
+def test_shared_definitions_answer_as_elffile_does(module_image: bytes) -> None:
+    adapter = ElftoolsAdapter(ELFFile)
+    shared = answers(adapter, module_image)
+    assert adapter.shared
+    public = ElftoolsAdapter(ELFFile)
+    public.shared = False
+    assert shared == answers(public, module_image)
+    assert set(shared[1]) == {'.modinfo', '__versions', '__ksymtab_strings'}
+    assert shared[1]['__versions'][0] == 'SHT_PROGBITS'
+
+
+def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = answers(ElftoolsAdapter(ELFFile), module_image)
+
+    def gone(**options: object) -> None:
+        raise TypeError('ELFStructs changed')
+    monkeypatch.setattr(structs, 'ELFStructs', gone)
+    adapter = ElftoolsAdapter(ELFFile)
+    assert answers(adapter, module_image) == expected
+    assert not adapter.shared
