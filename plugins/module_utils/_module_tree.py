@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import stat
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     MODULE_SUFFIXES, module_name, normalize_module_name, split_module_suffix)
@@ -83,24 +84,25 @@ def rank(relative_path, search):
 
 
 def _module_files(rootfs, warn, top):
-    """(module name, in-root path) of every module file or link below ``top``, if it is a directory.
+    """``(module name, in-root path, file type, link text)`` of every module file or link below
+    ``top``, if it is a directory (as RootFS.walk tells them).
 
     Names that are not valid text are skipped with a warning: no fact can carry them.
     """
     if not rootfs.isdir(top):
         return []
-    paths, errors = rootfs.walk_files(top)
+    entries, errors = rootfs.walk(top)
     for path, exc in errors:
         warn('cannot read %s: %s' % (path, exc))
     found = []
-    for path in paths:
-        name = module_name(posixpath.basename(path))
+    for path, kind, text in entries:
+        name = module_name(path[path.rfind('/') + 1:])
         if not name:
             continue
         if not is_text(path):
             warn('skipping %r: the name is not valid UTF-8' % path)
             continue
-        found.append((name, path))
+        found.append((name, path, kind, text))
     if len(found) > SANE_MODULE_COUNT:
         warn('%s holds %d module files, more than any kernel has modules (%d); all are read, which takes time'
              % (top, len(found), SANE_MODULE_COUNT))
@@ -110,20 +112,24 @@ def _module_files(rootfs, warn, top):
 def read_weak_links(rootfs, warn, modules_dir):
     """Every module link below ``modules_dir``/weak-updates, resolved inside the root."""
     links = []
-    for name, path in _module_files(rootfs, warn, posixpath.join(modules_dir, 'weak-updates')):
-        if not rootfs.islink(path):
+    # Links that point at one file share its path strings (a hostile tree may hold 100,000).
+    shared = {}
+    for name, path, kind, text in _module_files(rootfs, warn, posixpath.join(modules_dir, 'weak-updates')):
+        if kind != stat.S_IFLNK:
             continue
         try:
-            points_to = posixpath.normpath(posixpath.join(posixpath.dirname(path), rootfs.readlink(path)))
-            target = rootfs.resolve(path)
-        except (OSError, RootPathError) as exc:
+            target, target_kind = rootfs.lookup(path)
+        except RootPathError as exc:
             warn('weak link %s: %s' % (path, exc))
-            links.append(WeakLink(name, path, None, None, 'symlink loop' if isinstance(exc, RootPathError) else str(exc)))
+            links.append(WeakLink(name, path, None, None, 'symlink loop'))
             continue
+        points_to = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
+        points_to = shared.setdefault(points_to, points_to)
+        target = shared.setdefault(target, target)
         problem = None
-        if not rootfs.exists(target):
+        if target_kind is None:
             problem = 'dangling link'
-        elif not rootfs.isfile(target):
+        elif target_kind != stat.S_IFREG:
             problem = 'not a regular file'
         if problem:
             warn('weak link %s -> %s: %s' % (path, target, problem))
@@ -135,8 +141,8 @@ def read_out_of_tree(rootfs, warn, modules_dir):
     """{normalized module name: [in-root paths]} of modules in updates/ and extra/."""
     found = {}
     for directory in OUT_OF_TREE_DIRS:
-        for name, path in _module_files(rootfs, warn, posixpath.join(modules_dir, directory)):
-            found.setdefault(normalize_module_name(name), []).append(path)
+        for entry in _module_files(rootfs, warn, posixpath.join(modules_dir, directory)):
+            found.setdefault(normalize_module_name(entry[0]), []).append(entry[1])
     return found
 
 

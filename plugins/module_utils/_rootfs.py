@@ -13,13 +13,16 @@ one component at a time, opening each directory relative to its parent with
 ``O_NOFOLLOW`` and reading symlinks themselves. A link swapped in between two steps
 therefore fails the next open instead of leading out of the root. Only regular files are
 opened for reading, checked on the descriptor actually opened; FIFOs, sockets and devices
-are refused before any read, and every read has a size limit.
+are refused before any read, and every read has a size limit. A snapshot keeps some
+directory descriptors for later lookups: a descriptor stays the directory it was opened on
+inside the root, whatever is renamed or swapped afterwards, so they are as safe as fresh ones.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import errno
 import os
 import posixpath
@@ -39,6 +42,8 @@ _WALK_FLAGS = getattr(os, 'O_PATH', os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLO
 _LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: opening a FIFO swapped in after the type check must not wait for a writer.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+# Listing a directory descriptor with each entry's type needs Python 3.7.
+_SCANDIR_FD = os.scandir in getattr(os, 'supports_fd', ())
 
 _KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'), (stat.S_ISSOCK, 'a socket'),
           (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'), (stat.S_ISLNK, 'a symlink'))
@@ -107,61 +112,140 @@ def _split(path):
     return [part for part in path.split('/') if part and part != '.']
 
 
-class _Found:
-    """Where a lookup ended: ``name`` in the directory open as ``dir_fd``, or that directory
-    itself (``name`` None); ``missing`` holds the components kept as text below the first
-    one that does not exist."""
+def _join(dir_path, names):
+    """``dir_path`` with ``names`` below it (what posixpath.join does, at a fraction of its cost)."""
+    if not names:
+        return dir_path
+    return (dir_path if dir_path != '/' else '') + '/' + '/'.join(names)
 
-    __slots__ = ('dir_path', 'dir_fd', 'name', 'mode', 'missing')
 
-    def __init__(self, dir_path, dir_fd, name, mode, missing):
-        self.dir_path = dir_path
-        self.dir_fd = dir_fd
+def _entry_kind(entry):
+    """File type of a directory entry, from the listing itself where the file system gives it;
+    None when the entry vanished meanwhile."""
+    try:
+        if entry.is_symlink():
+            return stat.S_IFLNK
+        if entry.is_dir(follow_symlinks=False):
+            return stat.S_IFDIR
+        if entry.is_file(follow_symlinks=False):
+            return stat.S_IFREG
+        return stat.S_IFMT(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return None
+
+
+def _lstat_kind(dir_fd, name):
+    """File type of ``name`` in a directory, None when it does not exist."""
+    try:
+        return stat.S_IFMT(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+        return None
+
+
+def _scan(fd):
+    """``(name, file type)`` of every entry of the directory open as ``fd``: one listing, no
+    lstat per entry where the file system tells the types (Python 3.6 cannot list a descriptor
+    with types, so there each entry is looked at)."""
+    if not _SCANDIR_FD:
+        return [(name, _lstat_kind(fd, name)) for name in os.listdir(fd)]
+    with os.scandir(fd) as entries:
+        return [(entry.name, _entry_kind(entry)) for entry in entries]
+
+
+class _Dir:
+    """A directory lookups went through: its canonical in-root path, its parent (None for the
+    root), a descriptor while one is open, and what was seen in it: each name's file type
+    (None: absent), each link's text, each subdirectory's _Dir. ``listed``: the whole directory
+    was listed, so a name missing from ``kinds`` is absent."""
+
+    __slots__ = ('path', 'name', 'parent', 'depth', 'fd', 'kinds', 'links', 'children', 'listed')
+
+    def __init__(self, name, parent):
         self.name = name
-        self.mode = mode
+        self.parent = parent
+        self.path = _join(parent.path, [name]) if parent is not None else '/'
+        self.depth = parent.depth + 1 if parent is not None else 0
+        self.fd = None
+        self.kinds = {}
+        self.links = {}
+        self.children = {}
+        self.listed = False
+
+    def child(self, name):
+        child = self.children.get(name)
+        if child is None:
+            child = self.children[name] = _Dir(name, self)
+        return child
+
+
+class _Found:
+    """Where a lookup ended: ``name`` in directory ``dir``, or that directory itself (``name``
+    None); ``kind`` is the file type found there (None: nothing), ``missing`` the components kept
+    as text below the first one that does not exist, ``followed`` the symlinks followed."""
+
+    __slots__ = ('dir', 'name', 'kind', 'missing', 'followed')
+
+    def __init__(self, directory, name, kind, missing, followed):
+        self.dir = directory
+        self.name = name
+        self.kind = kind
         self.missing = missing
+        self.followed = followed
 
     @property
     def path(self):
-        tail = self.missing if self.missing is not None else [self.name] if self.name else []
-        return posixpath.join(self.dir_path, *tail) if tail else self.dir_path
+        return _join(self.dir.path, self.missing if self.missing is not None else [self.name] if self.name else [])
 
-    def existing_mode(self, path):
-        """The mode of what was found; raises OSError ENOENT when it does not exist."""
-        if self.missing is not None or (self.name is not None and self.mode is None):
+    def existing_kind(self, path):
+        """The file type of what was found; raises OSError ENOENT when it does not exist."""
+        if self.kind is None:
             raise _missing(path)
-        return stat.S_IFDIR if self.name is None else self.mode
+        return self.kind
 
 
 class RootFS:
     """File-system access confined to one root directory.
 
-    ``snapshot=True`` remembers what lookups saw (each entry's type, each link's text, up to
-    MAX_CACHED_DIRS directory descriptors), for readers that look at a tree which does not
-    change while they read it (the fact module resolves the same directories thousands of
-    times); code that changes the tree between reads leaves it off. File contents are never
-    remembered: each read opens the file again, relative to its directory's descriptor.
+    ``snapshot=True`` remembers what lookups saw (each entry's type, each link's text, each
+    directory a path names, up to MAX_CACHED_DIRS directory descriptors, reopened relative to
+    their parent when needed), for readers that look at a tree which does not change while they
+    read it (the fact module resolves the same directories thousands of times); code that
+    changes the tree between reads leaves it off. File contents are never remembered: each
+    read opens the file again, relative to its directory's descriptor.
     """
 
     def __init__(self, root='/', snapshot=False):
         self.root = os.path.realpath(root)
-        self._resolved = {} if snapshot else None
-        self._modes = {} if snapshot else None
-        self._links = {} if snapshot else None
-        self._dirs = {} if snapshot else None
+        self._top = _Dir(None, None) if snapshot else None
+        # Directories holding a descriptor, least recently used first.
+        self._open_dirs = collections.OrderedDict() if snapshot else None
+        # {directory part of a looked-up path, as given: (its _Dir, symlinks followed to reach
+        # it)}, or False when it is no directory: a path's directory is resolved once.
+        self._prefixes = {} if snapshot else None
 
     def close(self):
-        """Close the directory descriptors a snapshot keeps."""
-        for fd in (self._dirs or {}).values():
-            os.close(fd)
-        if self._dirs:
-            self._dirs.clear()
+        """Close the directory descriptors a snapshot keeps (lookups reopen them as needed)."""
+        if self._top is not None:
+            self._close_tree(self._top)
+            self._open_dirs.clear()
 
     def __del__(self):
         try:
             self.close()
         except Exception:  # pylint: disable=broad-except
             pass  # interpreter shutdown: the process closes them anyway
+
+    @staticmethod
+    def _close_tree(top):
+        pending = [top]
+        while pending:
+            directory = pending.pop()
+            if directory.fd is not None:
+                os.close(directory.fd)
+                directory.fd = None
+            pending.extend(directory.children.values())
 
     def host(self, path):
         """Host path of an in-root path whose symlinks are already resolved (for messages and keys;
@@ -171,55 +255,49 @@ class RootFS:
 
     # The walk ------------------------------------------------------------------------------
 
-    def _dir_fd(self, path, parent_fd, name, opened):
-        """Descriptor of the directory at canonical ``path`` (``name`` in ``parent_fd``)."""
-        fd = self._dirs.get(path) if self._dirs is not None else None
-        if fd is not None:
-            return fd
-        if parent_fd is None:
-            fd = os.open(self.root, _WALK_FLAGS & ~os.O_NOFOLLOW)
-        else:
-            fd = os.open(name, _WALK_FLAGS, dir_fd=parent_fd)
-        if self._dirs is not None and len(self._dirs) < MAX_CACHED_DIRS:
-            self._dirs[path] = fd
-        else:
-            opened.append(fd)
+    def _fd(self, directory):
+        """An O_PATH descriptor of ``directory``, opened relative to its parent's when it has none."""
+        fd = directory.fd
+        if fd is None:
+            if directory.parent is None:
+                fd = os.open(self.root, _WALK_FLAGS & ~os.O_NOFOLLOW)
+            else:
+                fd = os.open(directory.name, _WALK_FLAGS, dir_fd=self._fd(directory.parent))
+            directory.fd = fd
+            if self._open_dirs is not None and directory.parent is not None:
+                self._open_dirs[directory] = None
+                if len(self._open_dirs) > MAX_CACHED_DIRS:
+                    oldest = self._open_dirs.popitem(last=False)[0]
+                    os.close(oldest.fd)
+                    oldest.fd = None
+        elif self._open_dirs is not None and directory.parent is not None:
+            self._open_dirs.move_to_end(directory)
         return fd
 
-    def _mode_at(self, dir_fd, dir_path, name):
-        """lstat mode of ``name`` in a directory, None when it does not exist."""
-        key = (dir_path, name)
-        if self._modes is not None and key in self._modes:
-            return self._modes[key]
-        try:
-            mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
-        except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                raise
-            mode = None
-        if self._modes is not None:
-            self._modes[key] = mode
-        return mode
+    def _kind(self, directory, name):
+        kinds = directory.kinds
+        if name in kinds:
+            return kinds[name]
+        if directory.listed:
+            return None
+        kind = kinds[name] = _lstat_kind(self._fd(directory), name)
+        return kind
 
-    def _link_at(self, dir_fd, dir_path, name):
-        key = (dir_path, name)
-        if self._links is not None and key in self._links:
-            return self._links[key]
-        target = os.readlink(name, dir_fd=dir_fd)
-        if self._links is not None:
-            self._links[key] = target
-        return target
+    def _link(self, directory, name):
+        links = directory.links
+        if name not in links:
+            links[name] = os.readlink(name, dir_fd=self._fd(directory))
+        return links[name]
 
-    def _walk(self, path, follow_last, opened):
-        """A _Found for in-root ``path``; descriptors it opens for the caller go into ``opened``.
+    def _walk(self, top, start, path, follow_last):
+        """A _Found for ``path`` looked up from ``start`` (see _start); an absolute link starts
+        again at ``top``.
 
-        Each step costs one ``fstatat`` and, for a directory, one ``openat`` (both
-        remembered in a snapshot), so a lookup is linear in its number of components.
+        Each step costs at most one ``fstatat`` and, for a directory, one ``openat`` (none
+        for what a snapshot has seen), so a lookup is linear in its number of components.
         """
-        stack = [('/', self._dir_fd('/', None, None, opened))]
-        pending = _split(path)
-        pending.reverse()
-        followed = 0
+        directory, followed, parts = start
+        pending = parts[::-1]
         missing = None
         while pending:
             part = pending.pop()
@@ -227,97 +305,124 @@ class RootFS:
                 if missing:
                     missing.pop()
                     missing = missing or None
-                elif len(stack) > 1:
-                    stack.pop()
+                elif directory.parent is not None:
+                    directory = directory.parent
                 continue
             if missing is not None:
                 missing.append(part)
                 continue
-            dir_path, dir_fd = stack[-1]
-            mode = self._mode_at(dir_fd, dir_path, part)
-            if mode is not None and stat.S_ISLNK(mode) and (pending or follow_last):
-                followed += 1
+            if pending and part in directory.children:
+                directory = directory.children[part]
+                continue
+            kind = self._kind(directory, part)
+            if kind == stat.S_IFLNK and (pending or follow_last):
+                target = self._link(directory, part)
+                if target.startswith('/'):
+                    directory, followed, parts = self._start(top, target, followed + 1)
+                else:
+                    followed, parts = followed + 1, _split(target)
                 if followed > MAX_SYMLINKS:
                     raise RootPathError('too many levels of symbolic links: %s' % path)
-                target = self._link_at(dir_fd, dir_path, part)
-                if target.startswith('/'):
-                    del stack[1:]
-                parts = _split(target)
-                parts.reverse()
-                pending.extend(parts)
+                pending.extend(reversed(parts))
                 continue
             if not pending:
-                return _Found(dir_path, dir_fd, part, mode, None)
-            if mode is None or not stat.S_ISDIR(mode):
+                return _Found(directory, part, kind, None, followed)
+            if kind != stat.S_IFDIR:
                 # Like `realpath -m`: what follows is kept as text.
                 missing = [part]
                 continue
-            child = posixpath.join(dir_path, part)
-            stack.append((child, self._dir_fd(child, dir_fd, part, opened)))
-            if len(stack) > MAX_DEPTH:
+            if directory.depth + 1 >= MAX_DEPTH:
                 raise RootPathError('more than %d directories deep: %s' % (MAX_DEPTH, path))
-        dir_path, dir_fd = stack[-1]
-        return _Found(dir_path, dir_fd, None, stat.S_IFDIR, missing)
+            directory = directory.child(part)
+        return _Found(directory, None, stat.S_IFDIR if missing is None else None, missing, followed)
+
+    def _start(self, top, path, followed):
+        """``(directory, symlinks followed, components)`` to look up absolute ``path`` from,
+        having followed ``followed`` symlinks so far: a snapshot resolves the directory part of
+        a path once, so a lookup in a known directory is one step."""
+        if self._prefixes is not None:
+            head, slash, last = path.rpartition('/')
+            if slash and last not in ('', '.', '..'):
+                start = self._prefixes.get(head)
+                if start is None:
+                    # Marked first: a link on the way back to this directory walks the plain way.
+                    self._prefixes[head] = False
+                    start = self._prefixes[head] = self._directory_at(top, head, followed)
+                if start:
+                    return start[0], followed + start[1], [last]
+        return top, followed, _split(path)
+
+    def _directory_at(self, top, path, followed):
+        """``(_Dir, symlinks followed)`` of the directory at ``path``, False when there is none
+        (a lookup through it then walks the whole path, and raises its own error)."""
+        try:
+            found = self._walk(top, (top, followed, _split(path)), path, True)
+        except (OSError, RootPathError):
+            return False
+        if found.name is None and found.missing is None:
+            return found.dir, found.followed - followed
+        if found.kind == stat.S_IFDIR and found.dir.depth + 1 < MAX_DEPTH:
+            return found.dir.child(found.name), found.followed - followed
+        return False
 
     def _with_walk(self, path, follow_last, action):
-        """``action(found)`` with the lookup's descriptors open; they are closed afterwards."""
-        opened = []
+        """``action(found)`` with the lookup's descriptors open; without a snapshot they are
+        closed afterwards."""
+        if self._top is not None:
+            return action(self._walk(self._top, self._start(self._top, path, 0), path, follow_last))
+        top = _Dir(None, None)
         try:
-            return action(self._walk(path, follow_last, opened))
+            return action(self._walk(top, self._start(top, path, 0), path, follow_last))
         finally:
-            for fd in opened:
-                os.close(fd)
+            self._close_tree(top)
 
     # Lookups -------------------------------------------------------------------------------
 
-    def resolve(self, path):
-        """Canonical in-root path of ``path``, every symlink followed inside the root.
+    def lookup(self, path):
+        """``(canonical in-root path, file type)`` of what ``path`` leads to, every symlink
+        followed inside the root; the type (``stat.S_IFREG``, ``stat.S_IFDIR``...) is None when
+        nothing is there.
 
         Components that do not exist are kept as they are (like ``realpath -m``), so a
-        dangling link resolves to where it points; callers check existence themselves.
-        Raises RootPathError on a symlink loop, and when a directory on the way cannot be
-        searched or changes while it is looked at.
+        dangling link resolves to where it points. Raises RootPathError on a symlink loop, and
+        when a directory on the way cannot be searched or changes while it is looked at.
         """
-        if self._resolved is None:
-            return self._resolve(path)
-        return remembered(self._resolved, path, self._resolve, RootPathError)
-
-    def _resolve(self, path):
         try:
-            return self._with_walk(path, True, lambda found: found.path)
+            return self._with_walk(path, True, lambda found: (found.path, found.kind))
         except OSError as exc:
             raise RootPathError('cannot resolve %s: %s' % (path, exc))
+
+    def resolve(self, path):
+        """Canonical in-root path of ``path`` (see lookup); callers check existence themselves."""
+        return self.lookup(path)[0]
 
     def real(self, path):
         """Host path of ``path`` after resolving it inside the root (for messages and keys)."""
         return self.host(self.resolve(path))
 
-    def _stat_mode(self, path, follow_last=True):
+    def _file_type(self, path, follow_last=True):
         try:
-            return self._with_walk(path, follow_last, lambda found: found.existing_mode(path))
+            return self._with_walk(path, follow_last, lambda found: found.kind)
         except (OSError, RootPathError):
             return None
 
     def exists(self, path):
-        return self._stat_mode(path) is not None
+        return self._file_type(path) is not None
 
     def isdir(self, path):
-        mode = self._stat_mode(path)
-        return mode is not None and stat.S_ISDIR(mode)
+        return self._file_type(path) == stat.S_IFDIR
 
     def isfile(self, path):
-        mode = self._stat_mode(path)
-        return mode is not None and stat.S_ISREG(mode)
+        return self._file_type(path) == stat.S_IFREG
 
     def islink(self, path):
-        mode = self._stat_mode(path, follow_last=False)
-        return mode is not None and stat.S_ISLNK(mode)
+        return self._file_type(path, follow_last=False) == stat.S_IFLNK
 
     def _stat(self, found, path):
-        found.existing_mode(path)
+        found.existing_kind(path)
         if found.name is None:
-            return os.fstat(found.dir_fd)
-        return os.stat(found.name, dir_fd=found.dir_fd, follow_symlinks=False)
+            return os.fstat(self._fd(found.dir))
+        return os.stat(found.name, dir_fd=self._fd(found.dir), follow_symlinks=False)
 
     def stat(self, path):
         """stat of what ``path`` leads to; raises OSError or RootPathError."""
@@ -329,30 +434,53 @@ class RootFS:
 
     def readlink(self, path):
         def read(found):
-            if not stat.S_ISLNK(found.existing_mode(path)):
+            if found.existing_kind(path) != stat.S_IFLNK:
                 raise OSError(errno.EINVAL, 'not a symbolic link', path)
-            return self._link_at(found.dir_fd, found.dir_path, found.name)
+            return self._link(found.dir, found.name)
         return self._with_walk(path, False, read)
 
     def _open_found(self, found, path, flags):
         """A descriptor of what ``found`` names, opened relative to its directory."""
-        mode = found.existing_mode(path)
+        kind = found.existing_kind(path)
         if flags & os.O_DIRECTORY:
-            if not stat.S_ISDIR(mode):
+            if kind != stat.S_IFDIR:
                 raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
-        elif not stat.S_ISREG(mode):
-            raise NotRegularFile(path, mode)
+        elif kind != stat.S_IFREG:
+            raise NotRegularFile(path, kind)
         if found.name is None:
-            return os.open('.', flags & ~os.O_NOFOLLOW, dir_fd=found.dir_fd)
-        return os.open(found.name, flags, dir_fd=found.dir_fd)
+            return os.open('.', flags & ~os.O_NOFOLLOW, dir_fd=self._fd(found.dir))
+        return os.open(found.name, flags, dir_fd=self._fd(found.dir))
+
+    def _found_dir(self, found):
+        """The _Dir a snapshot keeps for the directory ``found`` names, None when it keeps none."""
+        if self._top is None:
+            return None
+        if found.name is None:
+            return found.dir
+        return found.dir.child(found.name) if found.dir.depth + 1 < MAX_DEPTH else None
+
+    def _open_listing(self, found, path):
+        """``(descriptor to list, _Dir or None, depth)`` of the directory ``found`` names."""
+        fd = self._open_found(found, path, _LIST_FLAGS)
+        return fd, self._found_dir(found), found.dir.depth + (found.name is not None)
+
+    @staticmethod
+    def _remember(directory, scanned, links):
+        """What one listing saw, for a snapshot's later lookups in the same directory."""
+        if directory is not None:
+            directory.kinds.update(scanned)
+            directory.links.update(links)
+            directory.listed = True
 
     def listdir(self, path):
         """Sorted entries of a directory; raises OSError or RootPathError."""
-        fd = self._with_walk(path, True, lambda found: self._open_found(found, path, _LIST_FLAGS))
+        fd, directory, dummy = self._with_walk(path, True, lambda found: self._open_listing(found, path))
         try:
-            return sorted(os.listdir(fd))
+            scanned = _scan(fd)
         finally:
             os.close(fd)
+        self._remember(directory, scanned, {})
+        return sorted(name for name, kind in scanned)
 
     def open(self, path):
         """Open a regular file for binary reading; raises OSError (NotRegularFile for FIFOs,
@@ -382,62 +510,79 @@ class RootFS:
     def read_text(self, path, limit):
         return self.read_bytes(path, limit).decode('utf-8', 'replace')
 
-    def walk_files(self, path):
-        """In-root paths of every entry below ``path`` that is not a directory.
+    def walk(self, path):
+        """Every entry below ``path`` that is not a directory, as sorted ``(in-root path, file
+        type, link text)`` tuples (the text None for what is no symlink, the type None for an
+        entry that vanished while it was listed), and ``errors``, (path, error) pairs of what
+        could not be read.
 
-        Directories are entered only when they are real directories (never through a
-        symlink), so a link to a directory or a link loop cannot make the walk endless;
-        each directory is opened relative to its parent, so the walk is linear in the
-        number of entries. Unreadable subdirectories, and those more than MAX_DEPTH deep,
-        are returned in ``errors`` as (path, error) pairs.
+        One listing per directory tells every entry's type, and each link's text is read
+        there, so callers need not look again (a snapshot also remembers both). Directories are
+        entered only when they are real directories (never through a symlink), so a link to a
+        directory or a link loop cannot make the walk endless; each one is opened relative to
+        its parent, so the walk is linear in the number of entries. Unreadable subdirectories,
+        and those deeper than a lookup may go (MAX_DEPTH), are errors.
         """
-        files, errors = [], []
+        entries, errors = [], []
         try:
-            top = self._with_walk(path, True, lambda found: (found.path, self._open_found(found, path, _LIST_FLAGS)))
+            fd, directory, depth = self._with_walk(path, True, lambda found: self._open_listing(found, path))
         except (OSError, RootPathError) as exc:
-            return files, [(path, exc)]
-        # (in-root path as given, canonical path, descriptor, entries left to look at)
+            return entries, [(path, exc)]
+        # (in-root path as given, _Dir or None, descriptor, depth, subdirectories left to enter)
         stack = []
         try:
-            self._enter(stack, errors, path, top[0], top[1])
+            self._enter(stack, entries, errors, (path, directory, fd, depth))
             while stack:
-                shown, canonical, fd, names = stack[-1]
-                if not names:
+                shown, directory, fd, depth, subdirectories = stack[-1]
+                if not subdirectories:
                     os.close(fd)
                     stack.pop()
                     continue
-                name = names.pop()
+                name = subdirectories.pop()
                 child = posixpath.join(shown, name)
+                if depth + 1 >= MAX_DEPTH:
+                    errors.append((child, RootPathError('more than %d directories deep' % MAX_DEPTH)))
+                    continue
                 try:
-                    mode = self._mode_at(fd, canonical, name)
+                    child_fd = os.open(name, _LIST_FLAGS, dir_fd=fd)
                 except OSError as exc:
                     errors.append((child, exc))
                     continue
-                if mode is None or not stat.S_ISDIR(mode):
-                    files.append(child)
-                elif len(stack) >= MAX_DEPTH:
-                    errors.append((child, RootPathError('more than %d directories deep' % MAX_DEPTH)))
-                else:
-                    try:
-                        child_fd = os.open(name, _LIST_FLAGS, dir_fd=fd)
-                    except OSError as exc:
-                        errors.append((child, exc))
-                        continue
-                    self._enter(stack, errors, child, posixpath.join(canonical, name), child_fd)
+                self._enter(stack, entries, errors,
+                            (child, directory.child(name) if directory else None, child_fd, depth + 1))
         finally:
-            for entry in stack:
-                os.close(entry[2])
-        return sorted(files), errors
+            for level in stack:
+                os.close(level[2])
+        entries.sort()
+        return entries, errors
 
-    @staticmethod
-    def _enter(stack, errors, shown, canonical, fd):
+    def _enter(self, stack, entries, errors, level):
+        """List one directory of a walk: its entries go to ``entries``, it goes on ``stack``
+        (its descriptor is closed when it cannot be listed)."""
+        shown, directory, fd = level[:3]
         try:
-            names = sorted(os.listdir(fd), reverse=True)
+            scanned = _scan(fd)
         except OSError as exc:
             os.close(fd)
             errors.append((shown, exc))
             return
-        stack.append((shown, canonical, fd, names))
+        subdirectories, links = [], {}
+        prefix = shown if shown.endswith('/') else shown + '/'
+        for name, kind in scanned:
+            if kind == stat.S_IFDIR:
+                subdirectories.append(name)
+                continue
+            text = None
+            if kind == stat.S_IFLNK:
+                try:
+                    text = links[name] = os.readlink(name, dir_fd=fd)
+                except OSError as exc:
+                    errors.append((prefix + name, exc))
+                    continue
+            entries.append((prefix + name, kind, text))
+        self._remember(directory, scanned, links)
+        subdirectories.sort(reverse=True)
+        stack.append(level + (subdirectories,))
 
     def same_content(self, first, second):
         """Whether two in-root regular files hold the same bytes; raises OSError or RootPathError.

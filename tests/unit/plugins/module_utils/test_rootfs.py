@@ -13,9 +13,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _rootfs
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
-    MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
+    MAX_CACHED_DIRS, MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
 
 SECRET = b'host secret, never to be read\n'
 NOBODY = 65534
@@ -276,13 +279,31 @@ class TestDepth:
         write(root, deep + '/f', b'too deep')
         with pytest.raises(RootPathError, match='more than %d directories deep' % MAX_DEPTH):
             fs.read_bytes(deep + '/f', LIMIT)
-        files, errors = fs.walk_files('/d')
-        assert files == [shallow + '/f']
+        entries, errors = fs.walk('/d')
+        assert paths(entries) == [shallow + '/f']
+        # The walk stops where lookups stop: nothing it lists is beyond their reach.
         assert [(path, str(exc)) for path, exc in errors] == [
-            (shallow + '/d/d', 'more than %d directories deep' % MAX_DEPTH)]
+            (shallow + '/d', 'more than %d directories deep' % MAX_DEPTH)]
+
+    def test_links_through_directories_count_towards_the_limit(self, fs: RootFS, root: Path) -> None:
+        # /a{N} -> /a{N-1} -> ... -> /a0, a real directory: /a{N}/f follows N links.
+        write(root, '/a0/f', b'ok')
+        for index in range(1, MAX_SYMLINKS + 2):
+            link(root, '/a%d' % index, '/a%d' % (index - 1))
+        link(root, '/one-more', '/a%d/f' % MAX_SYMLINKS)
+        # The directory of a path first, then a link into it: a snapshot that remembers the
+        # directory must still count the links it took to reach it.
+        assert fs.read_bytes('/a%d/f' % MAX_SYMLINKS, LIMIT) == b'ok'
+        for path in ('/a%d/f' % (MAX_SYMLINKS + 1), '/one-more'):
+            with pytest.raises(RootPathError, match='too many levels of symbolic links'):
+                fs.resolve(path)
 
 
-class TestWalkFiles:
+def paths(entries: list[tuple[str, int | None, str | None]]) -> list[str]:
+    return [entry[0] for entry in entries]
+
+
+class TestWalk:
     def test_recurses_real_directories_only(self, fs: RootFS, root: Path) -> None:
         write(root, '/w/a.ko')
         write(root, '/w/sub/deeper/b.ko')
@@ -290,29 +311,77 @@ class TestWalkFiles:
         link(root, '/w/sub/dirlink', '/elsewhere')
         link(root, '/w/loop', '/w')
         link(root, '/w/sub/dangling.ko', '/nowhere.ko')
-        files, errors = fs.walk_files('/w')
-        assert files == ['/w/a.ko', '/w/loop', '/w/sub/dangling.ko', '/w/sub/deeper/b.ko', '/w/sub/dirlink']
+        entries, errors = fs.walk('/w')
+        assert entries == [('/w/a.ko', stat.S_IFREG, None), ('/w/loop', stat.S_IFLNK, '/w'),
+                           ('/w/sub/dangling.ko', stat.S_IFLNK, '/nowhere.ko'),
+                           ('/w/sub/deeper/b.ko', stat.S_IFREG, None),
+                           ('/w/sub/dirlink', stat.S_IFLNK, '/elsewhere')]
         assert errors == []
+
+    def test_special_files_are_entries_of_their_kind(self, fs: RootFS, root: Path) -> None:
+        (root / 'w').mkdir()
+        os.mkfifo(root / 'w/fifo.ko')
+        assert fs.walk('/w') == ([('/w/fifo.ko', stat.S_IFIFO, None)], [])
 
     def test_self_loops_terminate(self, fs: RootFS, root: Path) -> None:
         link(root, '/w/a', 'b')
         link(root, '/w/b', 'a')
         link(root, '/w/up', '..')
-        files, errors = fs.walk_files('/w')
-        assert files == ['/w/a', '/w/b', '/w/up']
+        entries, errors = fs.walk('/w')
+        assert entries == [('/w/a', stat.S_IFLNK, 'b'), ('/w/b', stat.S_IFLNK, 'a'), ('/w/up', stat.S_IFLNK, '..')]
         assert errors == []
 
     def test_start_through_a_link(self, fs: RootFS, root: Path) -> None:
         write(root, '/real/x.ko')
         link(root, '/alias', '/real')
-        assert fs.walk_files('/alias') == (['/alias/x.ko'], [])
+        assert fs.walk('/alias') == ([('/alias/x.ko', stat.S_IFREG, None)], [])
+        assert fs.walk('/alias/') == ([('/alias/x.ko', stat.S_IFREG, None)], [])
+
+    def test_lookups_after_a_walk_agree_with_a_fresh_look(self, fs: RootFS, root: Path) -> None:
+        """What a snapshot remembers from a walk (types, link texts, directories) is what a live
+        lookup finds."""
+        write(root, '/lib/modules/A/extra/x.ko', b'x')
+        (root / 'lib/modules/A/extra/sub').mkdir()
+        link(root, '/lib/modules/B/weak-updates/x.ko', '/lib/modules/A/extra/x.ko')
+        link(root, '/lib/modules/B/weak-updates/sub/rel.ko', '../../../A/extra/x.ko')
+        link(root, '/lib/modules/B/weak-updates/dir.ko', '../../A/extra/sub')
+        link(root, '/lib/modules/B/weak-updates/gone.ko', '/lib/modules/A/extra/gone.ko')
+        link(root, '/lib/modules/B/weak-updates/loop.ko', 'loop.ko')
+        entries, errors = fs.walk('/lib/modules/B/weak-updates')
+        live = RootFS(str(root))
+        assert errors == []
+        for path, kind, text in entries:
+            assert kind == stat.S_IFLNK and text == live.readlink(path) == fs.readlink(path)
+            if path.endswith('loop.ko'):
+                with pytest.raises(RootPathError):
+                    fs.lookup(path)
+                continue
+            assert fs.lookup(path) == live.lookup(path)
+        assert fs.lookup('/lib/modules/B/weak-updates/sub/rel.ko') == ('/lib/modules/A/extra/x.ko', stat.S_IFREG)
+        assert fs.lookup('/lib/modules/B/weak-updates/dir.ko') == ('/lib/modules/A/extra/sub', stat.S_IFDIR)
+        assert fs.lookup('/lib/modules/B/weak-updates/gone.ko') == ('/lib/modules/A/extra/gone.ko', None)
+        nothing = '/lib/modules/B/weak-updates/nothing/x.ko'
+        assert fs.lookup(nothing) == (nothing, None)
+
+    @pytest.mark.parametrize('snapshot', [False, True])
+    def test_without_typed_listings(self, root: Path, snapshot: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Python 3.6 cannot list a descriptor with types: each entry is looked at instead, with the
+        same result."""
+        write(root, '/w/a.ko')
+        link(root, '/w/sub/l.ko', '../a.ko')
+        typed = RootFS(str(root), snapshot=snapshot)
+        expected = typed.walk('/w'), typed.listdir('/w')
+        monkeypatch.setattr(_rootfs, '_SCANDIR_FD', False)
+        untyped = RootFS(str(root), snapshot=snapshot)
+        assert (untyped.walk('/w'), untyped.listdir('/w')) == expected
+        assert untyped.lookup('/w/sub/l.ko') == ('/w/a.ko', stat.S_IFREG)
 
     @pytest.mark.parametrize('start', ['/missing', '/file', '/loop'])
     def test_unlistable_start_is_an_error(self, fs: RootFS, root: Path, start: str) -> None:
         write(root, '/file')
         link(root, '/loop', '/loop')
-        files, errors = fs.walk_files(start)
-        assert files == []
+        entries, errors = fs.walk(start)
+        assert entries == []
         assert [error[0] for error in errors] == [start]
         assert isinstance(errors[0][1], (OSError, RootPathError))
 
@@ -333,8 +402,9 @@ class TestWalkFiles:
                 try:
                     os.setgid(NOBODY)
                     os.setuid(NOBODY)
-                    files, errors = fs.walk_files('/w')
-                    os.write(write_end, repr((files, [(path, type(exc).__name__) for path, exc in errors])).encode())
+                    entries, errors = fs.walk('/w')
+                    os.write(write_end, repr((paths(entries), [(path, type(exc).__name__) for path, exc in errors]))
+                             .encode())
                 finally:
                     os._exit(0)
             os.close(write_end)
@@ -344,6 +414,50 @@ class TestWalkFiles:
         finally:
             shutil.rmtree(top)
         assert result == repr((['/w/ok.ko'], [('/w/locked', 'PermissionError')]))
+
+
+def descriptors_in(root: Path) -> int:
+    """How many of this process's descriptors are open on something in ``root`` (or on it)."""
+    count = 0
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            target = os.readlink('/proc/self/fd/' + fd)
+        except OSError:
+            continue  # the listing's own descriptor, closed meanwhile
+        count += target == str(root) or target.startswith(str(root) + '/')
+    return count
+
+
+class TestSnapshotDescriptors:
+    def test_kept_descriptors_are_bounded_and_closed(self, root: Path) -> None:
+        count = MAX_CACHED_DIRS + 44
+        for index in range(count):
+            write(root, '/var/lib/dkms/p%d/1.0/module/m.ko' % index, b'%d' % index)
+        fs = RootFS(str(root), snapshot=True)
+        # Twice: the second round reopens what the first had to close.
+        for dummy in range(2):
+            for index in range(count):
+                assert fs.read_bytes('/var/lib/dkms/p%d/1.0/module/m.ko' % index, LIMIT) == b'%d' % index
+            assert descriptors_in(root) == MAX_CACHED_DIRS + 1  # and the root's
+        fs.close()
+        assert descriptors_in(root) == 0
+        assert fs.read_bytes('/var/lib/dkms/p0/1.0/module/m.ko', LIMIT) == b'0'
+        fs.close()
+
+    def test_a_remembered_directory_swapped_for_a_link_is_never_followed(self, root: Path) -> None:
+        """After a snapshot has seen /d, it becomes an absolute link to the host's directory: a
+        kept descriptor still reads the directory it was opened on (inside root); one opened again
+        refuses the link."""
+        write(root, '/d/secret', b'in-root\n')
+        fs = RootFS(str(root), snapshot=True)
+        assert fs.read_bytes('/d/secret', LIMIT) == b'in-root\n'
+        os.rename(root / 'd', root / 'old')
+        link(root, '/d', str(host_secret(root).parent))
+        assert fs.read_bytes('/d/secret', LIMIT) == b'in-root\n'
+        fs.close()
+        with pytest.raises(OSError) as raised:
+            fs.read_bytes('/d/secret', LIMIT)
+        assert raised.value.errno == errno.ENOTDIR
 
 
 class TestSameContent:
@@ -380,3 +494,74 @@ class TestSameContent:
             fs.same_content('/a', '/missing')
         with pytest.raises(RootPathError):
             fs.same_content('/loop', '/a')
+
+
+NAMES = st.sampled_from(['a', 'b', 'c.ko'])
+# Link texts: absolute or relative, through '..' and '.', to the host's directory, or to nothing.
+LINK_TEXTS = st.one_of(
+    st.lists(st.sampled_from(['a', 'b', 'c.ko', '..', '.']), min_size=1, max_size=5).map('/'.join),
+    st.lists(st.sampled_from(['a', 'b', 'c.ko', '..']), min_size=1, max_size=4).map(lambda parts: '/' + '/'.join(parts)),
+    st.just('HOST'), st.just('/'))
+TREES = st.lists(st.tuples(st.lists(NAMES, min_size=1, max_size=3), st.sampled_from(['dir', 'file', 'link']), LINK_TEXTS),
+                 max_size=14)
+QUERIES = st.lists(st.lists(st.sampled_from(['a', 'b', 'c.ko', '..', 'secret']), max_size=5).map('/'.join), min_size=1,
+                   max_size=12)
+
+
+def build(root: Path, tree: list[tuple[list[str], str, str]]) -> None:
+    """Make what can be made of ``tree`` under ``root`` (entries whose parent is no directory are left out)."""
+    for parts, kind, text in tree:
+        path = root.joinpath(*parts)
+        if os.path.lexists(path) or not path.parent.is_dir() or path.parent.is_symlink():
+            continue
+        if kind == 'dir':
+            path.mkdir()
+        elif kind == 'file':
+            path.write_bytes('/'.join(parts).encode())
+        else:
+            path.symlink_to(str(host_secret(root).parent) if text == 'HOST' else text)
+
+
+def outcome(fs: RootFS, path: str) -> tuple[object, ...]:
+    """Everything a reader learns about ``path``, with errors as their type."""
+    try:
+        found = fs.lookup(path)
+    except RootPathError:
+        return ('RootPathError',)
+    try:
+        data = fs.read_bytes(path, LIMIT)
+    except (OSError, RootPathError) as exc:
+        data = type(exc).__name__
+    return found, fs.islink(path), data
+
+
+def comparable(walked: tuple[list[tuple[str, int | None, str | None]], list[tuple[str, Exception]]]) -> object:
+    entries, errors = walked
+    return entries, [(path, str(exc)) for path, exc in errors]
+
+
+class TestSnapshotAgreesWithLive:
+    @settings(max_examples=120, deadline=None, derandomize=True)
+    @given(TREES, QUERIES, st.booleans())
+    def test_any_tree_and_lookup_order(self, tree: list[tuple[list[str], str, str]], queries: list[str],
+                                       walk_first: bool) -> None:
+        """On any small tree of directories, files and links (loops, '..', absolute, to the host), a
+        snapshot answers each lookup as a live one does, whatever it saw before; nothing resolves
+        outside the root and the host's file is never read."""
+        top = Path(tempfile.mkdtemp(prefix='kabi-rootfs-prop-'))
+        try:
+            root = top / 'root'
+            root.mkdir()
+            (top / 'host').mkdir()
+            host_secret(root).write_bytes(SECRET)
+            build(root, tree)
+            snapshot, live = RootFS(str(root), snapshot=True), RootFS(str(root))
+            if walk_first:
+                assert comparable(snapshot.walk('/')) == comparable(live.walk('/'))
+            for query in queries + queries[::-1]:
+                seen = outcome(snapshot, '/' + query)
+                assert seen == outcome(live, '/' + query)
+                assert SECRET not in seen
+            snapshot.close()
+        finally:
+            shutil.rmtree(top)
