@@ -50,31 +50,43 @@ def _line_symbol(line):
     Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
     the second; the CRC and the other columns are read only when asked, by ``_line_export``.
     """
-    fields = line.split('\t', 2)
-    if len(fields) < 2:
-        fields = line.split(None, 2)
-        if len(fields) < 2:
-            return None
-    return fields[1]
+    dummy, tab, rest = line.partition('\t')
+    if tab:
+        return rest.partition('\t')[0]
+    fields = line.split(None, 2)
+    return fields[1] if len(fields) > 1 else None
 
 
-def _lines(text, piece=256 * 1024):
-    """``text.splitlines()``, made a piece at a time: a kernel's symvers is 25,000 lines or more."""
+def _line_pieces(text, piece=256 * 1024):
+    """``text.splitlines()`` as lists of some 4,000 lines, so a symvers of 25,000 lines or more
+    is never split into strings all at once."""
     start = 0
     while start < len(text):
         end = text.find('\n', start + piece)
         end = len(text) if end < 0 else end + 1
-        for line in text[start:end].splitlines():
-            yield line
+        yield text[start:end].splitlines()
         start = end
+
+
+def _chosen_lines(text, symbols):
+    """{symbol: its last line} of the ``symbols`` (a set) that lines of ``text`` have."""
+    chosen = {}
+    for lines in _line_pieces(text):
+        for line in lines:
+            dummy, tab, rest = line.partition('\t')  # _line_symbol, inlined: it runs per line
+            symbol = rest.partition('\t')[0] if tab else _line_symbol(line)
+            if symbol in symbols:
+                chosen[symbol] = line
+    return chosen
 
 
 def _symbol_lines(text):
     """(symbol, line) of each line with two columns or more, in file order."""
-    for line in _lines(text):
-        symbol = _line_symbol(line)
-        if symbol is not None:
-            yield symbol, line
+    for lines in _line_pieces(text):
+        for line in lines:
+            symbol = _line_symbol(line)
+            if symbol is not None:
+                yield symbol, line
 
 
 def _line_export(line):
@@ -157,14 +169,9 @@ class Symvers(Mapping):
             return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
                         if export is not None)
         parsed = self._parsed_lines
-        lines = {}
-        for line in _lines(self._text):
-            known = parsed.get(line)
-            symbol = known[0] if known is not None else _line_symbol(line)
-            if symbol in symbols:
-                lines[symbol] = line
         found = {}
-        for symbol, line in lines.items():
+        wanted = symbols if isinstance(symbols, (set, frozenset)) else set(symbols)
+        for symbol, line in _chosen_lines(self._text, wanted).items():
             known = parsed.get(line)
             if known is not None:
                 found[symbol] = known[1]
