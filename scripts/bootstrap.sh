@@ -131,11 +131,12 @@ without_autoinstall() {
     return $rc
 }
 
-# make_venv DIR PYTHON PACKAGE...: (re)create DIR when its recorded package list differs.
+# make_venv DIR PYTHON PACKAGE...: (re)create DIR when its recorded package list differs, or
+# when it was made under another path (its scripts' #! lines name that path).
 make_venv() {
     local dir=$1 python=$2 stamp
     shift 2
-    stamp="$python $*"
+    stamp="$dir $python $*"
     if [[ -x $dir/bin/python && -f $dir/.bootstrap-stamp && $(<"$dir/.bootstrap-stamp") == "$stamp" ]]; then
         log "$dir is up to date"
         return 0
