@@ -188,22 +188,25 @@ class Symvers(Mapping):
         return found
 
     def _find(self, symbol):
-        # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Searched from
-        # the end, so a repeated symbol gets its last line, as in the full parse.
+        # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Every occurrence
+        # is looked at and the last valid line wins, as in the full parse; searched forward,
+        # which CPython does several times faster than backward.
+        text = self._text
         needle = '\t%s\t' % symbol
-        at = self._text.rfind(needle)
+        found = None
+        at = text.find(needle)
         while at >= 0:
-            crc = self._text[self._text.rfind('\n', 0, at) + 1:at]
+            crc = text[text.rfind('\n', 0, at) + 1:at]
             if '\t' not in crc:
-                end = self._text.find('\n', at)
-                rest = self._text[at + len(needle):end if end >= 0 else len(self._text)]
+                end = text.find('\n', at)
+                rest = text[at + len(needle):end if end >= 0 else len(text)]
                 try:
-                    return _export(crc, rest.rstrip('\r').split('\t'))
+                    found = _export(crc, rest.rstrip('\r').split('\t'))
                 except ValueError:
                     pass
-            # Occurrences may overlap ("\tvmlinux\tvmlinux\t"): search up to this one's end.
-            at = self._text.rfind(needle, 0, at + len(needle) - 1)
-        return None
+            # Occurrences may overlap ("\tvmlinux\tvmlinux\t"): search on from this one's last tab.
+            at = text.find(needle, at + len(needle) - 1)
+        return found
 
     def __getitem__(self, symbol):
         export = self.get(symbol)
