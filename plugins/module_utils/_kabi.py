@@ -70,14 +70,7 @@ def _line_pieces(text, piece=256 * 1024):
 
 def _chosen_lines(text, symbols):
     """{symbol: its last line} of the ``symbols`` (a set) that lines of ``text`` have."""
-    chosen = {}
-    for lines in _line_pieces(text):
-        for line in lines:
-            dummy, tab, rest = line.partition('\t')  # _line_symbol, inlined: it runs per line
-            symbol = rest.partition('\t')[0] if tab else _line_symbol(line)
-            if symbol in symbols:
-                chosen[symbol] = line
-    return chosen
+    return dict((symbol, line) for symbol, line in _symbol_lines(text) if symbol in symbols)
 
 
 def _symbol_lines(text):
