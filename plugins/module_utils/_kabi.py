@@ -44,19 +44,6 @@ def _export(crc_text, columns):
     return Export(crc, False, None)
 
 
-def _line_symbol(line):
-    """The symbol of one symvers line, or None for a line of fewer than two columns.
-
-    Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
-    the second; the CRC and the other columns are read only when asked, by ``_line_export``.
-    """
-    dummy, tab, rest = line.partition('\t')
-    if tab:
-        return rest.partition('\t')[0]
-    fields = line.split(None, 2)
-    return fields[1] if len(fields) > 1 else None
-
-
 def _line_pieces(text, piece=256 * 1024):
     """``text.splitlines()`` as lists of some 4,000 lines, so a symvers of 25,000 lines or more
     is never split into strings all at once."""
@@ -74,12 +61,19 @@ def _chosen_lines(text, symbols):
 
 
 def _symbol_lines(text):
-    """(symbol, line) of each line with two columns or more, in file order."""
+    """(symbol, line) of each line with two columns or more, in file order.
+
+    Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
+    the second; the CRC and the other columns are read only when asked, by ``_line_export``.
+    """
     for lines in _line_pieces(text):
         for line in lines:
-            symbol = _line_symbol(line)
-            if symbol is not None:
-                yield symbol, line
+            fields = line.split('\t', 2)
+            if len(fields) < 2:
+                fields = line.split(None, 2)
+                if len(fields) < 2:
+                    continue
+            yield fields[1], line
 
 
 def _line_export(line):

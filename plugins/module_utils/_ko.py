@@ -21,7 +21,6 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
-from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
@@ -88,18 +87,6 @@ class ModuleInfo:
         self.exports = exports
         # The appended signature (_module_signature.ModuleSignature), None when not read.
         self.signature = signature
-
-    # Sets for the loader's comparisons, made when asked rather than kept: a large host keeps
-    # the ModuleInfo of every module file it reads.
-    @property
-    def version_pairs(self):
-        """``versions`` as a set."""
-        return frozenset(self.versions)
-
-    @property
-    def imported(self):
-        """The symbols of ``versions`` as a set."""
-        return frozenset(map(itemgetter(0), self.versions))
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(

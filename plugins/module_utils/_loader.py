@@ -25,11 +25,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from operator import itemgetter
+
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
 
 # license_is_gpl_compatible() in include/linux/license.h.
 GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
                                      'Dual MIT/GPL', 'Dual MPL/GPL'])
+_NOTHING = frozenset()
 
 
 class KernelABI:
@@ -154,6 +157,11 @@ class ExportTable:
         self.absent = set(symbols).difference(self.crcs)   # only modules may provide these
 
 
+def _imports(module):
+    """The symbols the ModuleInfo ``module`` imports (from its ``__versions``), one by one."""
+    return map(itemgetter(0), module.versions)
+
+
 def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
@@ -162,27 +170,30 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     found nowhere else is unresolved rather than missing. ``table``: an ExportTable of the
     kernel holding at least the module's imports (made here when not given).
     """
-    pairs, imported = module.version_pairs, module.imported
     if table is None:
-        table = ExportTable(kernel, imported)
-    missing, mismatched, namespaces, unresolved = [], [], [], []
-    for symbol, crc in pairs - table.pairs:
-        if symbol in table.crcs:
-            mismatched.append(symbol)
-        elif symbol not in provided:
-            (unresolved if unknown_providers else missing).append(symbol)
-    # Only symbols exported with the imported CRC get this far; a GPL-only one is not offered
-    # to a module whose license is not GPL-compatible: "Unknown symbol".
-    hidden = set()
-    if module.license not in GPL_COMPATIBLE_LICENSES:
-        hidden = set(symbol for symbol in imported & table.gpl_only if (symbol, table.crcs[symbol]) in pairs)
-        missing.extend(hidden)
-    for symbol in imported.intersection(table.namespaces):
-        namespace = table.namespaces[symbol]
-        if symbol not in hidden and (symbol, table.crcs[symbol]) in pairs and _namespace_not_imported(namespace, module):
-            namespaces.append(namespace)
-    return Verdict(sorted(set(missing)), sorted(set(mismatched)), sorted(set(namespaces)),
-                   vermagic_matches(module, kernel.vermagic, kernel.release), sorted(set(unresolved)))
+        table = ExportTable(kernel, set(_imports(module)))
+    # A GPL-only export is not offered to a module whose license is not GPL-compatible.
+    hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
+    versions = module.versions
+    if table.pairs.issuperset(versions) and hidden.isdisjoint(_imports(module)) \
+            and table.namespaces.keys().isdisjoint(_imports(module)):
+        # What most modules come to: every import exported as imported, none restricted.
+        return Verdict([], [], [], vermagic_matches(module, kernel.vermagic, kernel.release))
+    missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
+    for symbol, crc in versions:
+        exported = table.crcs.get(symbol)
+        if exported is None:
+            if symbol not in provided:
+                (unresolved if unknown_providers else missing).add(symbol)
+        elif exported != crc:
+            mismatched.add(symbol)
+        # Only an import the kernel exports with the same CRC is checked further.
+        elif symbol in hidden:
+            missing.add(symbol)  # the loader's "Unknown symbol"
+        elif symbol in table.namespaces and _namespace_not_imported(table.namespaces[symbol], module):
+            namespaces.add(table.namespaces[symbol])
+    return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces),
+                   vermagic_matches(module, kernel.vermagic, kernel.release), sorted(unresolved))
 
 
 def foreign_elf(kernel, module):
@@ -254,7 +265,7 @@ class _SymbolResolution:
             for symbol in table.absent.intersection(exports or ()):
                 self.providers.setdefault(symbol, set()).add(key)
         for key, info in modules.items():
-            for symbol in table.absent.intersection(info.imported):
+            for symbol in table.absent.intersection(_imports(info)):
                 self.importers.setdefault(symbol, set()).add(key)
 
     def _verdict(self, key):
@@ -307,7 +318,7 @@ def resolve(kernel, modules):
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
-        table = ExportTable(kernel, set().union(*(info.imported for info in candidates.values())))
+        table = ExportTable(kernel, set().union(*map(_imports, candidates.values())))
         verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
         loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts
