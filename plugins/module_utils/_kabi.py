@@ -55,11 +55,6 @@ def _line_pieces(text, piece=256 * 1024):
         start = end
 
 
-def _chosen_lines(text, symbols):
-    """{symbol: its last line} of the ``symbols`` (a set) that lines of ``text`` have."""
-    return dict((symbol, line) for symbol, line in _symbol_lines(text) if symbol in symbols)
-
-
 def _symbol_lines(text):
     """(symbol, line) of each line with two columns or more, in file order.
 
@@ -88,14 +83,25 @@ def _line_export(line):
     return _export(fields[0], fields[2:])
 
 
-def parse_symvers(text):
-    """{symbol: Export} of a Module.symvers/symvers text; malformed lines are skipped."""
+def parse_symvers(text, symbols=None, parsed_lines=None):
+    """{symbol: Export} of a Module.symvers/symvers text, or of only those of the set ``symbols``
+    it exports; a malformed line is skipped, so a symbol's last valid line counts.
+
+    ``parsed_lines``: {line: Export} of lines parsed before, used and filled here.
+    """
     exports = {}
     for symbol, line in _symbol_lines(text):
-        try:
-            exports[symbol] = _line_export(line)
-        except ValueError:
+        if symbols is not None and symbol not in symbols:
             continue
+        export = parsed_lines.get(line) if parsed_lines is not None else None
+        if export is None:
+            try:
+                export = _line_export(line)
+            except ValueError:
+                continue
+            if parsed_lines is not None:
+                parsed_lines[line] = export
+        exports[symbol] = export
     return exports
 
 
@@ -118,7 +124,7 @@ class Symvers(Mapping):
 
     def __init__(self, text, parsed_lines=None):
         self._text = text
-        # {line: (symbol, Export)} of lines parsed before, shared by the kernels of one run:
+        # {line: Export} of lines parsed before, shared by the kernels of one run:
         # kernels of one kABI share most lines, so each distinct line is parsed once.
         self._parsed_lines = {} if parsed_lines is None else parsed_lines
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
@@ -151,28 +157,12 @@ class Symvers(Mapping):
 
     def select(self, symbols):
         """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
-        in one pass over the lines that keeps only theirs, and nothing kept afterwards."""
+        in one pass over the lines that parses only theirs (see ``parse_symvers``)."""
         if self._table is not None or self._index is not None or len(symbols) < self.INDEX_AFTER:
             return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
                         if export is not None)
-        parsed = self._parsed_lines
-        found = {}
-        wanted = symbols if isinstance(symbols, (set, frozenset)) else set(symbols)
-        for symbol, line in _chosen_lines(self._text, wanted).items():
-            known = parsed.get(line)
-            if known is not None:
-                found[symbol] = known[1]
-                continue
-            try:
-                found[symbol] = _line_export(line)
-            except ValueError:
-                # The last line of the symbol is malformed: an earlier one may count.
-                export = self._all().get(symbol)
-                if export is not None:
-                    found[symbol] = export
-            else:
-                parsed[line] = (symbol, found[symbol])
-        return found
+        return parse_symvers(self._text, symbols if isinstance(symbols, (set, frozenset)) else set(symbols),
+                             self._parsed_lines)
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Every occurrence

@@ -141,7 +141,7 @@ class ExportTable:
     """The kernel's exports of the symbols some modules import, in the shapes the checks
     intersect: a module's imports are compared with them as sets, not one by one."""
 
-    __slots__ = ('crcs', 'pairs', 'gpl_only', 'namespaces', 'absent')
+    __slots__ = ('crcs', 'exported', 'gpl_only', 'namespaces', 'absent')
 
     def __init__(self, kernel, symbols):
         self.crcs = {}          # symbol -> CRC
@@ -153,7 +153,8 @@ class ExportTable:
                 self.gpl_only.add(symbol)
             if export.namespace and not kernel.allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
-        self.pairs = set(self.crcs.items())
+        # "is (symbol, crc) exported": a lookup by symbol, no pair hashed.
+        self.exported = self.crcs.items().__contains__
         self.absent = set(symbols).difference(self.crcs)   # only modules may provide these
 
 
@@ -175,7 +176,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     # A GPL-only export is not offered to a module whose license is not GPL-compatible.
     hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
     versions = module.versions
-    if table.pairs.issuperset(versions) and hidden.isdisjoint(_imports(module)) \
+    if all(map(table.exported, versions)) and hidden.isdisjoint(_imports(module)) \
             and table.namespaces.keys().isdisjoint(_imports(module)):
         # What most modules come to: every import exported as imported, none restricted.
         return Verdict([], [], [], vermagic_matches(module, kernel.vermagic, kernel.release))
