@@ -65,7 +65,7 @@ class KoUnreadableHere(KoError):
 class ModuleInfo:
     """What one module file says about itself."""
 
-    __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'versions', 'has_versions',
+    __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions',
                  'elf_class', 'machine', 'little_endian', 'exports', 'signature')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
@@ -77,8 +77,10 @@ class ModuleInfo:
         self.license = license
         # Symbol namespaces the module imports (MODULE_IMPORT_NS), one modinfo entry each.
         self.import_ns = list(import_ns or [])
-        # (symbol, crc) pairs, crc an int of its low 32 bits, in file order without repeats.
-        self.versions = list(versions or [])
+        # ``versions``: (symbol, crc) pairs, crc an int of its low 32 bits, in file order without
+        # repeats. Kept as two columns, the imported symbols and their CRCs, which the loader
+        # compares with a kernel's exports as whole tuples.
+        self.imports, self.crcs = (tuple(column) for column in zip(*versions)) if versions else ((), ())
         self.has_versions = has_versions
         self.elf_class = elf_class
         self.machine = machine
@@ -87,6 +89,11 @@ class ModuleInfo:
         self.exports = exports
         # The appended signature (_module_signature.ModuleSignature), None when not read.
         self.signature = signature
+
+    @property
+    def versions(self):
+        """The (symbol, crc) pairs of ``__versions``, in file order without repeats."""
+        return list(zip(self.imports, self.crcs))
 
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
@@ -478,7 +485,7 @@ class KoReader:
         self._commands = {}
         self._cache = {}
         self._records = {}   # {__versions record: (symbol, crc)} of every module read
-        self._pairs = {}     # {(symbol, crc): the same pair} of the modules kmod reads
+        self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
 
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
@@ -553,8 +560,8 @@ class KoReader:
             info = _read_with_elftools(self._elftools, data, path, layout, self._records)
         else:
             info = self._read_with_kmod(path, data[:])
-            # Modules built against one kernel import the same (symbol, CRC) pairs: kept once.
-            info.versions = [self._pairs.setdefault(pair, pair) for pair in info.versions]
+            # Modules built against one kernel import the same symbols: each name kept once.
+            info.imports = tuple(self._symbols.setdefault(symbol, symbol) for symbol in info.imports)
             info.elf_class = layout.elf_class
             info.little_endian = layout.little_endian
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)

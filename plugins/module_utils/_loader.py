@@ -25,8 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from operator import itemgetter
-
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
 
 # license_is_gpl_compatible() in include/linux/license.h.
@@ -141,7 +139,7 @@ class ExportTable:
     """The kernel's exports of the symbols some modules import, in the shapes the checks
     intersect: a module's imports are compared with them as sets, not one by one."""
 
-    __slots__ = ('crcs', 'exported', 'gpl_only', 'namespaces', 'absent')
+    __slots__ = ('crcs', 'gpl_only', 'namespaces', 'absent')
 
     def __init__(self, kernel, symbols):
         self.crcs = {}          # symbol -> CRC
@@ -153,14 +151,7 @@ class ExportTable:
                 self.gpl_only.add(symbol)
             if export.namespace and not kernel.allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
-        # "is (symbol, crc) exported": a lookup by symbol, no pair hashed.
-        self.exported = self.crcs.items().__contains__
         self.absent = set(symbols).difference(self.crcs)   # only modules may provide these
-
-
-def _imports(module):
-    """The symbols the ModuleInfo ``module`` imports (from its ``__versions``), one by one."""
-    return map(itemgetter(0), module.versions)
 
 
 def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
@@ -172,16 +163,16 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     kernel holding at least the module's imports (made here when not given).
     """
     if table is None:
-        table = ExportTable(kernel, set(_imports(module)))
+        table = ExportTable(kernel, set(module.imports))
     # A GPL-only export is not offered to a module whose license is not GPL-compatible.
     hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
-    versions = module.versions
-    if all(map(table.exported, versions)) and hidden.isdisjoint(_imports(module)) \
-            and table.namespaces.keys().isdisjoint(_imports(module)):
+    imports = module.imports
+    if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
+            and table.namespaces.keys().isdisjoint(imports):
         # What most modules come to: every import exported as imported, none restricted.
         return Verdict([], [], [], vermagic_matches(module, kernel.vermagic, kernel.release))
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
-    for symbol, crc in versions:
+    for symbol, crc in zip(imports, module.crcs):
         exported = table.crcs.get(symbol)
         if exported is None:
             if symbol not in provided:
@@ -266,7 +257,7 @@ class _SymbolResolution:
             for symbol in table.absent.intersection(exports or ()):
                 self.providers.setdefault(symbol, set()).add(key)
         for key, info in modules.items():
-            for symbol in table.absent.intersection(_imports(info)):
+            for symbol in table.absent.intersection(info.imports):
                 self.importers.setdefault(symbol, set()).add(key)
 
     def _verdict(self, key):
@@ -319,7 +310,7 @@ def resolve(kernel, modules):
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
-        table = ExportTable(kernel, set().union(*map(_imports, candidates.values())))
+        table = ExportTable(kernel, set().union(*(info.imports for info in candidates.values())))
         verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
         loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts

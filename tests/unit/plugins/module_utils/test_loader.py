@@ -56,7 +56,8 @@ class TestJudge:
 
     def test_missing_and_mismatched_are_sorted_and_unique(self) -> None:
         info = module(dict(EXPORTS, zzz_gone=1, aaa_gone=2, kfree=EXPORTS['kfree'] ^ 1))
-        info.versions.append(('aaa_gone', 2))
+        info.imports += ('aaa_gone',)   # imported twice, with another CRC the second time
+        info.crcs += (3,)
         assert judge(info, kernel()).as_fact() == {'compatible': False, 'missing': ['aaa_gone', 'zzz_gone'],
                                                    'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
 
