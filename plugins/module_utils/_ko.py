@@ -364,21 +364,25 @@ def _unique(pairs):
 def parse_versions(data, elf_class, little_endian, path, known=None):
     """(symbol, crc) pairs of a ``__versions`` section.
 
-    ``known``: {record bytes: pair} of records read before, filled here. Modules built
-    against one kernel share most records: each is decoded once and its pair kept once.
+    ``known``: {(raw crc, raw name field): pair} of records read before, filled here.
+    Modules built against one kernel share most records: each is decoded once and its
+    pair kept once.
     """
     if len(data) % VERSION_RECORD_SIZE:
         raise KoError('%s: __versions is %d bytes, not a multiple of %d'
                       % (path, len(data), VERSION_RECORD_SIZE))
     known = {} if known is None else known
-    records = [data[offset:offset + VERSION_RECORD_SIZE] for offset in range(0, len(data), VERSION_RECORD_SIZE)]
+    crc_size = 8 if elf_class == 64 else 4
+    record = struct.Struct('%s%s%ds' % ('<' if little_endian else '>', 'Q' if elf_class == 64 else 'I',
+                                        VERSION_RECORD_SIZE - crc_size))
+    # Unpacked and looked up by the standard library's C code, not record by record in Python.
+    records = list(record.iter_unpack(data))
     pairs = list(map(known.get, records))
     if None in pairs:
-        crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
-        for index, record in enumerate(records):
+        for index, fields in enumerate(records):
             if pairs[index] is None:
-                name = record[crc_format.size:].split(b'\0', 1)[0]
-                pairs[index] = known[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+                crc, name = fields
+                pairs[index] = known[fields] = (_text(name.split(b'\0', 1)[0]), crc & 0xffffffff)
     return pairs
 
 
