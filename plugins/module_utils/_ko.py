@@ -358,6 +358,9 @@ def _text(raw):
 
 def _unique(pairs):
     """``pairs`` in their order without repeats."""
+    # Real modules have none: a set tells that for less than keeping an order.
+    if len(set(pairs)) == len(pairs):
+        return pairs
     return list(OrderedDict.fromkeys(pairs))
 
 
