@@ -46,6 +46,9 @@ ET_REL = 1
 SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
 ELF_HEADER_MAX = 64
+# The end of a module read in one piece: its section name table (about 1 KiB), section table
+# (64 bytes a section, 40 to 80 sections) and signature (about 1 KiB) usually lie there.
+IMAGE_TAIL = 16 * 1024
 READERS = ('pyelftools', 'kmod')
 WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
@@ -435,19 +438,35 @@ def _is_missing_section(stderr):
 class _FileImage:
     """An open module file that reads only the bytes sliced from it (``image[start:end]``,
     ``len``, ``startswith``, ``endswith``, like the bytes of the whole file): the readers
-    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused."""
+    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused.
+
+    Its first ELF_HEADER_MAX and last IMAGE_TAIL bytes are read once, with one call each:
+    the ELF header is sliced many times, and the end of a module holds its section name
+    table, its section table and its signature."""
 
     def __init__(self, handle, path):
         self._fd = handle.fileno()
         self._size = os.fstat(self._fd).st_size
         if self._size > MAX_MODULE_BYTES:
             raise FileTooLarge(path, MAX_MODULE_BYTES)
+        self._head = self._read(0, min(ELF_HEADER_MAX, self._size))
+        self._tail_start = max(0, self._size - IMAGE_TAIL)
+        self._tail = None
 
     def __len__(self):
         return self._size
 
     def __getitem__(self, key):
         start, stop, dummy = key.indices(self._size)
+        if stop <= len(self._head):
+            return self._head[start:stop]
+        if start >= self._tail_start:
+            if self._tail is None:
+                self._tail = self._read(self._tail_start, self._size)
+            return self._tail[start - self._tail_start:stop - self._tail_start]
+        return self._read(start, stop)
+
+    def _read(self, start, stop):
         pieces = []
         while start < stop:
             piece = os.pread(self._fd, stop - start, start)
