@@ -21,6 +21,7 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
+from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
@@ -287,14 +288,22 @@ def find_sections(data, layout, names, path):
         raise KoError('%s: the section name table ends past the end of the file' % path)
     table = bytes(data[start:start + size])
     column = struct.Struct(layout.order + 'I%dx' % (layout.shentsize - 4))
-    wanted = dict((name.encode('ascii'), name) for name in names)
+    name_offsets = list(map(itemgetter(0), column.iter_unpack(data[layout.shoff:layout.table_end])))
+    # {name offset: the first section (not section 0) that has it}, the later ones stored first.
+    first_section = dict(zip(reversed(name_offsets[1:]), range(len(name_offsets) - 1, 0, -1)))
     found = {}
-    headers = data[layout.shoff:layout.table_end]
-    for index, (offset,) in enumerate(column.iter_unpack(headers)):
-        end = table.find(b'\0', offset)
-        name = wanted.get(table[offset:end]) if index and end >= 0 else None
-        if name is not None and name not in found:
-            found[name] = index
+    for name in names:
+        # Each place the name ends with its NUL, and so reads as the name, found by the
+        # standard library's search instead of reading every section's name.
+        wanted = name.encode('ascii') + b'\0'
+        indices = []
+        at = table.find(wanted)
+        while at >= 0:
+            if at in first_section:
+                indices.append(first_section[at])
+            at = table.find(wanted, at + 1)
+        if indices:
+            found[name] = min(indices)
     return found
 
 
