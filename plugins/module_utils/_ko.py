@@ -392,13 +392,10 @@ def parse_versions(data, elf_class, little_endian, path, known=None):
                                         VERSION_RECORD_SIZE - crc_size))
     # Unpacked and looked up by the standard library's C code, not record by record in Python.
     records = list(record.iter_unpack(data))
-    pairs = list(map(known.get, records))
-    if None in pairs:
-        for index, fields in enumerate(records):
-            if pairs[index] is None:
-                crc, name = fields
-                pairs[index] = known[fields] = (_text(name.split(b'\0', 1)[0]), crc & 0xffffffff)
-    return pairs
+    for fields in set(records).difference(known):
+        crc, name = fields
+        known[fields] = (_text(name.split(b'\0', 1)[0]), crc & 0xffffffff)
+    return list(map(known.__getitem__, records))
 
 
 def parse_ext_versions(crcs, names, little_endian, path):
