@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import io
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -51,6 +52,8 @@ ELF_HEADER_MAX = 64
 # (64 bytes a section, 40 to 80 sections) and signature (about 1 KiB) usually lie there.
 IMAGE_TAIL = 16 * 1024
 READERS = ('pyelftools', 'kmod')
+# A whole .modinfo entry of a key the readers report: the key at the entry's start.
+MODINFO_ENTRY = re.compile('(?<![^\0])(name|vermagic|depends|license|import_ns)=([^\0]*)')
 WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
 # than that is damage, refused before it is read.
@@ -344,15 +347,17 @@ def exported_symbols(ksymtab_strings):
     return sorted(set(_text(ksymtab_strings or b'').split('\0')) - set(['']))
 
 
-def _modinfo_fields(entries):
-    """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value`` entries."""
+def _modinfo_fields(text):
+    """name, vermagic, depends, license (first of each wins) and every import_ns from
+    NUL-separated ``key=value`` entries."""
     fields = {}
     import_ns = []
-    for entry in entries:
-        key, sep, value = entry.partition('=')
-        if sep and key == 'import_ns':
+    # Only the entries of these keys are looked at, found by one search over the text (a
+    # driver's .modinfo holds hundreds of alias entries).
+    for key, value in MODINFO_ENTRY.findall(text):
+        if key == 'import_ns':
             import_ns.append(value)
-        elif sep and key not in fields:
+        elif key not in fields:
             fields[key] = value
     depends = fields.get('depends')
     return {
@@ -433,7 +438,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
         elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
-        **_modinfo_fields(_text(modinfo).split('\0')))
+        **_modinfo_fields(_text(modinfo)))
 
 
 def _is_missing_section(stderr):
@@ -647,4 +652,4 @@ class KoReader:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))
             except ValueError:
                 raise KoError('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
-        return ModuleInfo(versions=_unique(versions), has_versions=rc == 0, **_modinfo_fields(entries))
+        return ModuleInfo(versions=_unique(versions), has_versions=rc == 0, **_modinfo_fields('\0'.join(entries)))
