@@ -469,6 +469,8 @@ class _FileImage:
 
     def __getitem__(self, key):
         start, stop, dummy = key.indices(self._size)
+        if stop <= start:
+            return b''
         if stop <= len(self._head):
             return self._head[start:stop]
         if start >= self._tail_start:
