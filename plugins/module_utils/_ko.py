@@ -516,7 +516,8 @@ class KoReader:
         self._elftools = None
         self._commands = {}
         self._cache = {}
-        self._records = {}   # {__versions record: (symbol, crc)} of every module read
+        self._records = {}   # {(raw crc, raw name) of a __versions record: (symbol, crc)} of every module read
+        self._signers = {}   # {signer fields: SignerId} of every signature read
         self._pairs = {}     # {(symbol, crc): the same pair} of the modules kmod reads
 
     def _command(self, name):
@@ -598,7 +599,7 @@ class KoReader:
             info.little_endian = layout.little_endian
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
-        info.signature = read_module_signature(data)
+        info.signature = read_module_signature(data, self._signers)
         return info
 
     def _decompress(self, data, path):
