@@ -48,9 +48,6 @@ ET_REL = 1
 SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
 ELF_HEADER_MAX = 64
-# The end of a module read in one piece: its section name table (about 1 KiB), section table
-# (64 bytes a section, 40 to 80 sections) and signature (about 1 KiB) usually lie there.
-IMAGE_TAIL = 16 * 1024
 READERS = ('pyelftools', 'kmod')
 # A whole .modinfo entry of a key the readers report: the key at the entry's start.
 MODINFO_ENTRY = re.compile('(?<![^\0])(name|vermagic|depends|license|import_ns)=([^\0]*)')
@@ -449,37 +446,19 @@ def _is_missing_section(stderr):
 class _FileImage:
     """An open module file that reads only the bytes sliced from it (``image[start:end]``,
     ``len``, ``startswith``, ``endswith``, like the bytes of the whole file): the readers
-    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused.
-
-    Its first ELF_HEADER_MAX and last IMAGE_TAIL bytes are read once, with one call each:
-    the ELF header is sliced many times, and the end of a module holds its section name
-    table, its section table and its signature."""
+    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused."""
 
     def __init__(self, handle, path):
         self._fd = handle.fileno()
         self._size = os.fstat(self._fd).st_size
         if self._size > MAX_MODULE_BYTES:
             raise FileTooLarge(path, MAX_MODULE_BYTES)
-        self._head = self._read(0, min(ELF_HEADER_MAX, self._size))
-        self._tail_start = max(0, self._size - IMAGE_TAIL)
-        self._tail = None
 
     def __len__(self):
         return self._size
 
     def __getitem__(self, key):
         start, stop, dummy = key.indices(self._size)
-        if stop <= start:
-            return b''
-        if stop <= len(self._head):
-            return self._head[start:stop]
-        if start >= self._tail_start:
-            if self._tail is None:
-                self._tail = self._read(self._tail_start, self._size)
-            return self._tail[start - self._tail_start:stop - self._tail_start]
-        return self._read(start, stop)
-
-    def _read(self, start, stop):
         pieces = []
         while start < stop:
             piece = os.pread(self._fd, stop - start, start)

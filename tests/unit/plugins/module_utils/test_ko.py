@@ -227,21 +227,6 @@ def test_parse_versions_keeps_layouts_apart_in_one_cache() -> None:
     assert parse_versions(record, 64, True, '/again.ko', known) == [('symbol', 0x1234)]
 
 
-def test_file_image_slices_as_the_bytes_do(tmp_path: Path) -> None:
-    """The first and last bytes are read once and kept; every slice still gives the file's bytes."""
-    content = bytes(range(256)) * 160
-    (tmp_path / 'm.ko').write_bytes(content)
-    size, head, tail = len(content), _ko.ELF_HEADER_MAX, len(content) - _ko.IMAGE_TAIL
-    with (tmp_path / 'm.ko').open('rb') as handle:
-        image = _ko._FileImage(handle, '/m.ko')
-        bounds = [0, 1, head - 1, head, head + 1, tail - 1, tail, tail + 1, size - 1, size, size + 5]
-        for start in bounds:
-            for stop in bounds:
-                assert image[start:stop] == content[start:stop], (start, stop)
-        assert image[:] == content
-        assert len(image) == size and image.endswith(content[-28:]) and image.startswith(content[:4])
-
-
 def test_mismatched_ext_versions() -> None:
     with pytest.raises(KoError, match='2 extended version CRCs but 1 names'):
         parse_ext_versions(struct.pack('<2I', 1, 2), b'a\0', True, '/m.ko')
