@@ -44,6 +44,7 @@ SHF_COMPRESSED = 0x800
 MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
+VERSION_RECORD = struct.Struct('%ds' % VERSION_RECORD_SIZE)
 ET_REL = 1
 SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
@@ -381,23 +382,24 @@ def _unique(pairs):
 def parse_versions(data, elf_class, little_endian, path, known=None):
     """(symbol, crc) pairs of a ``__versions`` section.
 
-    ``known``: {(raw crc, raw name field): pair} of records read before, filled here.
-    Modules built against one kernel share most records: each is decoded once and its
-    pair kept once.
+    ``known``: {(ELF class, little endian): {record: pair}} of records read before, filled
+    here. Modules built against one kernel share most records: each is decoded once and
+    its pair kept once.
     """
     if len(data) % VERSION_RECORD_SIZE:
         raise KoError('%s: __versions is %d bytes, not a multiple of %d'
                       % (path, len(data), VERSION_RECORD_SIZE))
-    known = {} if known is None else known
-    crc_size = 8 if elf_class == 64 else 4
-    record = struct.Struct('%s%s%ds' % ('<' if little_endian else '>', 'Q' if elf_class == 64 else 'I',
-                                        VERSION_RECORD_SIZE - crc_size))
-    # Unpacked and looked up by the standard library's C code, not record by record in Python.
-    records = list(record.iter_unpack(data))
-    for fields in set(records).difference(known):
-        crc, name = fields
-        known[fields] = (_text(name.split(b'\0', 1)[0]), crc & 0xffffffff)
-    return list(map(known.__getitem__, records))
+    # One record's bytes mean another pair in another layout.
+    decoded = {} if known is None else known.setdefault((elf_class, little_endian), {})
+    # Cut, compared and looked up by the standard library's C code, not record by record in Python.
+    records = list(map(itemgetter(0), VERSION_RECORD.iter_unpack(data)))
+    new = set(records).difference(decoded)
+    if new:
+        crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
+        for record in new:
+            name = record[crc_format.size:].split(b'\0', 1)[0]
+            decoded[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+    return list(map(decoded.__getitem__, records))
 
 
 def parse_ext_versions(crcs, names, little_endian, path):
@@ -495,7 +497,7 @@ class KoReader:
         self._elftools = None
         self._commands = {}
         self._cache = {}
-        self._records = {}   # {(raw crc, raw name) of a __versions record: (symbol, crc)} of every module read
+        self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
         self._signers = {}   # {signer fields: SignerId} of every signature read
         self._pairs = {}     # {(symbol, crc): the same pair} of the modules kmod reads
 

@@ -221,7 +221,7 @@ def test_parse_versions_keeps_layouts_apart_in_one_cache() -> None:
     """One record's bytes read as a 64-bit and as a 32-bit record: each layout decodes its own
     pair, though one reader's cache of known records serves both."""
     record = struct.pack('<Q', 0x1234) + b'symbol'.ljust(56, b'\0')
-    known: dict[object, tuple[str, int]] = {}
+    known: dict[tuple[int, bool], dict[bytes, tuple[str, int]]] = {}
     assert parse_versions(record, 64, True, '/m64.ko', known) == [('symbol', 0x1234)]
     assert parse_versions(record, 32, True, '/m32.ko', known) == [('', 0x1234)]
     assert parse_versions(record, 64, True, '/again.ko', known) == [('symbol', 0x1234)]
