@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import io
 import os
-import re
 import shutil
 import struct
 import tempfile
@@ -50,8 +49,6 @@ SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
 ELF_HEADER_MAX = 64
 READERS = ('pyelftools', 'kmod')
-# A whole .modinfo entry of a key the readers report: the key at the entry's start.
-MODINFO_ENTRY = re.compile('(?<![^\0])(name|vermagic|depends|license|import_ns)=([^\0]*)')
 WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
 # than that is damage, refused before it is read.
@@ -345,17 +342,15 @@ def exported_symbols(ksymtab_strings):
     return sorted(set(_text(ksymtab_strings or b'').split('\0')) - set(['']))
 
 
-def _modinfo_fields(text):
-    """name, vermagic, depends, license (first of each wins) and every import_ns from
-    NUL-separated ``key=value`` entries."""
+def _modinfo_fields(entries):
+    """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value`` entries."""
     fields = {}
     import_ns = []
-    # Only the entries of these keys are looked at, found by one search over the text (a
-    # driver's .modinfo holds hundreds of alias entries).
-    for key, value in MODINFO_ENTRY.findall(text):
-        if key == 'import_ns':
+    for entry in entries:
+        key, sep, value = entry.partition('=')
+        if sep and key == 'import_ns':
             import_ns.append(value)
-        elif key not in fields:
+        elif sep and key not in fields:
             fields[key] = value
     depends = fields.get('depends')
     return {
@@ -393,13 +388,14 @@ def parse_versions(data, elf_class, little_endian, path, known=None):
     decoded = {} if known is None else known.setdefault((elf_class, little_endian), {})
     # Cut, compared and looked up by the standard library's C code, not record by record in Python.
     records = list(map(itemgetter(0), VERSION_RECORD.iter_unpack(data)))
-    new = set(records).difference(decoded)
-    if new:
+    pairs = list(map(decoded.get, records))
+    if None in pairs:
         crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
-        for record in new:
-            name = record[crc_format.size:].split(b'\0', 1)[0]
-            decoded[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
-    return list(map(decoded.__getitem__, records))
+        for index, record in enumerate(records):
+            if pairs[index] is None:
+                name = record[crc_format.size:].split(b'\0', 1)[0]
+                pairs[index] = decoded[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+    return pairs
 
 
 def parse_ext_versions(crcs, names, little_endian, path):
@@ -437,7 +433,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
         has_versions='__versions' in sections or '__version_ext_crcs' in sections,
         elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
-        **_modinfo_fields(_text(modinfo)))
+        **_modinfo_fields(_text(modinfo).split('\0')))
 
 
 def _is_missing_section(stderr):
@@ -636,4 +632,4 @@ class KoReader:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))
             except ValueError:
                 raise KoError('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
-        return ModuleInfo(versions=_unique(versions), has_versions=rc == 0, **_modinfo_fields('\0'.join(entries)))
+        return ModuleInfo(versions=_unique(versions), has_versions=rc == 0, **_modinfo_fields(entries))
