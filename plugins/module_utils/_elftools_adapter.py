@@ -20,6 +20,9 @@ __metaclass__ = type
 
 import io
 
+# e_ident (16 bytes), e_type and e_machine (2 bytes each), the same in both ELF classes.
+IDENT_TYPE_MACHINE = 20
+
 
 class ElftoolsAdapter:
     """Parses ELF headers and section headers with pyelftools. ``elffile``: its ELFFile class."""
@@ -27,6 +30,7 @@ class ElftoolsAdapter:
     def __init__(self, elffile):
         self._elffile = elffile
         self._structs = {}   # (class, little endian[, type, machine, OS ABI]) -> ELFStructs
+        self._opened = {}    # first IDENT_TYPE_MACHINE bytes -> (e_machine, Elf_Shdr, its size)
         self.shared = True   # False once the shared definitions proved unusable here
 
     def open(self, data, layout):
@@ -52,18 +56,25 @@ class ElftoolsAdapter:
         return structs
 
     def _open_shared(self, data, layout):
-        basic = self._definitions((layout.elf_class, layout.little_endian))
-        header = basic.Elf_Ehdr.parse(data[:basic.Elf_Ehdr.sizeof()])
-        # The section types' names depend on the machine and OS ABI, as in ELFFile.
-        advanced = (header['e_type'], header['e_machine'], header['e_ident']['EI_OSABI'])
-        shdr = self._definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr
-        size = shdr.sizeof()
+        # The parts of the ELF header that pyelftools' answers depend on: identification
+        # (class, byte order, OS ABI), type and machine. Modules of one host share them, so
+        # each distinct one is parsed once.
+        key = bytes(data[:IDENT_TYPE_MACHINE])
+        opened = self._opened.get(key)
+        if opened is None:
+            basic = self._definitions((layout.elf_class, layout.little_endian))
+            header = basic.Elf_Ehdr.parse(data[:basic.Elf_Ehdr.sizeof()])
+            # The section types' names depend on the machine and OS ABI, as in ELFFile.
+            advanced = (header['e_type'], header['e_machine'], header['e_ident']['EI_OSABI'])
+            shdr = self._definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr
+            opened = self._opened[key] = (header['e_machine'], shdr, shdr.sizeof())
+        machine, shdr, size = opened
 
         def section_header(image, dummy, index):
             at = layout.shoff + index * layout.shentsize
             fields = shdr.parse(image[at:at + size])
             return fields['sh_type'], fields['sh_flags'], fields['sh_offset'], fields['sh_size']
-        return header['e_machine'], section_header
+        return machine, section_header
 
     def _open_public(self, data):
         elf = self._elffile(io.BytesIO(data[:]))

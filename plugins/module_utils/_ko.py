@@ -21,6 +21,7 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
+from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
@@ -42,6 +43,7 @@ SHF_COMPRESSED = 0x800
 MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
+VERSION_RECORD = struct.Struct('%ds' % VERSION_RECORD_SIZE)
 ET_REL = 1
 SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
@@ -291,14 +293,22 @@ def find_sections(data, layout, names, path):
         raise KoError('%s: the section name table ends past the end of the file' % path)
     table = bytes(data[start:start + size])
     column = struct.Struct(layout.order + 'I%dx' % (layout.shentsize - 4))
-    wanted = dict((name.encode('ascii'), name) for name in names)
+    name_offsets = list(map(itemgetter(0), column.iter_unpack(data[layout.shoff:layout.table_end])))
+    # {name offset: the first section (not section 0) that has it}, the later ones stored first.
+    first_section = dict(zip(reversed(name_offsets[1:]), range(len(name_offsets) - 1, 0, -1)))
     found = {}
-    headers = data[layout.shoff:layout.table_end]
-    for index, (offset,) in enumerate(column.iter_unpack(headers)):
-        end = table.find(b'\0', offset)
-        name = wanted.get(table[offset:end]) if index and end >= 0 else None
-        if name is not None and name not in found:
-            found[name] = index
+    for name in names:
+        # Each place the name ends with its NUL, and so reads as the name, found by the
+        # standard library's search instead of reading every section's name.
+        wanted = name.encode('ascii') + b'\0'
+        indices = []
+        at = table.find(wanted)
+        while at >= 0:
+            if at in first_section:
+                indices.append(first_section[at])
+            at = table.find(wanted, at + 1)
+        if indices:
+            found[name] = min(indices)
     return found
 
 
@@ -365,27 +375,33 @@ def _text(raw):
 
 def _unique(pairs):
     """``pairs`` in their order without repeats."""
+    # Real modules have none: a set tells that for less than keeping an order.
+    if len(set(pairs)) == len(pairs):
+        return pairs
     return list(OrderedDict.fromkeys(pairs))
 
 
 def parse_versions(data, elf_class, little_endian, path, known=None):
     """(symbol, crc) pairs of a ``__versions`` section.
 
-    ``known``: {record bytes: pair} of records read before, filled here. Modules built
-    against one kernel share most records: each is decoded once and its pair kept once.
+    ``known``: {(ELF class, little endian): {record: pair}} of records read before, filled
+    here. Modules built against one kernel share most records: each is decoded once and
+    its pair kept once.
     """
     if len(data) % VERSION_RECORD_SIZE:
         raise KoError('%s: __versions is %d bytes, not a multiple of %d'
                       % (path, len(data), VERSION_RECORD_SIZE))
-    known = {} if known is None else known
-    records = [data[offset:offset + VERSION_RECORD_SIZE] for offset in range(0, len(data), VERSION_RECORD_SIZE)]
-    pairs = list(map(known.get, records))
+    # One record's bytes mean another pair in another layout.
+    decoded = {} if known is None else known.setdefault((elf_class, little_endian), {})
+    # Cut, compared and looked up by the standard library's C code, not record by record in Python.
+    records = list(map(itemgetter(0), VERSION_RECORD.iter_unpack(data)))
+    pairs = list(map(decoded.get, records))
     if None in pairs:
         crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
         for index, record in enumerate(records):
             if pairs[index] is None:
                 name = record[crc_format.size:].split(b'\0', 1)[0]
-                pairs[index] = known[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+                pairs[index] = decoded[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
     return pairs
 
 
@@ -484,7 +500,8 @@ class KoReader:
         self._elftools = None
         self._commands = {}
         self._cache = {}
-        self._records = {}   # {__versions record: (symbol, crc)} of every module read
+        self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
+        self._signers = {}   # {signer fields: SignerId} of every signature read
         self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
 
     def _command(self, name):
@@ -566,7 +583,7 @@ class KoReader:
             info.little_endian = layout.little_endian
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
-        info.signature = read_module_signature(data)
+        info.signature = read_module_signature(data, self._signers)
         return info
 
     def _decompress(self, data, path):

@@ -113,11 +113,23 @@ class _Invalid(Exception):
     """A signature the kernel's own checks refuse."""
 
 
-def _signer_id(info):
-    """The SignerId of one SignerInfo; raises _Invalid or DerError."""
+def _signer_id(info, known):
+    """The SignerId of one SignerInfo; raises _Invalid or DerError. ``known``: {bytes of the
+    fields before the signature value: SignerId} of SignerInfos read before, filled here."""
     fields = info.expect(SEQUENCE, 'SignerInfo').children('SignerInfo')
     if len(fields) < 5:
         raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
+    # Modules signed by one key differ only in the signature value: the rest is read once.
+    signer_fields = info.data[fields[0].start:fields[3].end]
+    signer = known.get(signer_fields)
+    if signer is None:
+        signer = known[signer_fields] = _read_signer_id(fields)
+    else:
+        fields[4].expect(OCTET_STRING, 'signature value')
+    return signer
+
+
+def _read_signer_id(fields):
     fields[0].expect(INTEGER, 'SignerInfo version')
     sid = fields[1]
     digest_fields = fields[2].expect(SEQUENCE, 'digest algorithm').children('digest algorithm')
@@ -142,8 +154,9 @@ def _signer_id(info):
                     serial=serial, digest=digest)
 
 
-def parse_pkcs7_signers(blob):
-    """SignerIds of a detached PKCS#7 SignedData as sign-file writes it; raises _Invalid or DerError."""
+def parse_pkcs7_signers(blob, known):
+    """SignerIds of a detached PKCS#7 SignedData as sign-file writes it; raises _Invalid or DerError.
+    ``known``: see _signer_id."""
     content_info = decode(blob, 'PKCS#7 message').expect(SEQUENCE, 'ContentInfo').children('ContentInfo')
     if len(content_info) != 2:
         raise DerError('ContentInfo has %d fields' % len(content_info))
@@ -165,11 +178,15 @@ def parse_pkcs7_signers(blob):
     infos = signed_data[-1].expect(SET, 'SignerInfos').children('SignerInfos')
     if not infos:
         raise DerError('no SignerInfo')
-    return [_signer_id(info) for info in infos]
+    return [_signer_id(info, known) for info in infos]
 
 
-def read_module_signature(data):
-    """The ModuleSignature of a module's uncompressed bytes (the whole file as the kernel gets it)."""
+def read_module_signature(data, known=None):
+    """The ModuleSignature of a module's uncompressed bytes (the whole file as the kernel gets it).
+
+    ``known``: {signer fields: SignerId} of signatures read before, filled here, so modules
+    signed by one key share one SignerId.
+    """
     if not data.endswith(MODULE_SIG_MAGIC):
         return ModuleSignature(UNSIGNED)
     end = len(data) - len(MODULE_SIG_MAGIC)
@@ -187,7 +204,8 @@ def read_module_signature(data):
         return ModuleSignature(INVALID, 'the signature header has non-zero parameters')
     payload_size = end - SIGNATURE_INFO.size - sig_len
     try:
-        signers = parse_pkcs7_signers(bytes(data[payload_size:end - SIGNATURE_INFO.size]))
+        signers = parse_pkcs7_signers(bytes(data[payload_size:end - SIGNATURE_INFO.size]),
+                                      {} if known is None else known)
     except _Invalid as exc:
         return ModuleSignature(INVALID, str(exc), payload_size=payload_size)
     except DerError as exc:

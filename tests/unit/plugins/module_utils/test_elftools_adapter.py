@@ -60,3 +60,15 @@ def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.M
     adapter = ElftoolsAdapter(ELFFile)
     assert answers(adapter, module_image) == expected
     assert not adapter.shared
+
+
+def test_one_adapter_answers_for_every_kind_of_module(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """What the adapter keeps of one module's header never answers for a module of another class."""
+    adapter = ElftoolsAdapter(ELFFile)
+    for elf_class in (64, 32, 64):
+        image = ko_builder.build_ko(tmp_path / str(elf_class), 'hello', elf_class=elf_class,
+                                    versions={'module_layout': 1}).read_bytes()
+        public = ElftoolsAdapter(ELFFile)
+        public.shared = False
+        assert answers(adapter, image) == answers(public, image)
+    assert adapter.shared

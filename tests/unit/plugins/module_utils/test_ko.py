@@ -217,6 +217,16 @@ def test_parse_versions_layouts(elf_class: int, little_endian: bool) -> None:
     assert parse_ext_versions(crcs, b'a\0b\0', little_endian, '/m.ko') == [('a', 1), ('b', 2)]
 
 
+def test_parse_versions_keeps_layouts_apart_in_one_cache() -> None:
+    """One record's bytes read as a 64-bit and as a 32-bit record: each layout decodes its own
+    pair, though one reader's cache of known records serves both."""
+    record = struct.pack('<Q', 0x1234) + b'symbol'.ljust(56, b'\0')
+    known: dict[tuple[int, bool], dict[bytes, tuple[str, int]]] = {}
+    assert parse_versions(record, 64, True, '/m64.ko', known) == [('symbol', 0x1234)]
+    assert parse_versions(record, 32, True, '/m32.ko', known) == [('', 0x1234)]
+    assert parse_versions(record, 64, True, '/again.ko', known) == [('symbol', 0x1234)]
+
+
 def test_mismatched_ext_versions() -> None:
     with pytest.raises(KoError, match='2 extended version CRCs but 1 names'):
         parse_ext_versions(struct.pack('<2I', 1, 2), b'a\0', True, '/m.ko')

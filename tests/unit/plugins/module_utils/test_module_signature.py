@@ -146,6 +146,26 @@ def test_blob_with_a_wrong_length_is_damaged(module: Path, signed: Path) -> None
     assert read_module_signature(appended(payload, bytes(blob))).state == DAMAGED
 
 
+def test_modules_signed_by_one_key_share_their_signer(ko_builder: KoBuilder, signed: Path,
+                                                      signing_keys: dict[str, SigningKey], tmp_path: Path) -> None:
+    """What one signature's signer fields say is read once; another module's signature value
+    is still checked."""
+    other = sign_module(ko_builder.build_ko(tmp_path / 'other', 'other'), signing_keys['dkms'], tmp_path / 'o.ko')
+    known: dict[bytes, object] = {}
+    first = read_module_signature(signed.read_bytes(), known)
+    second = read_module_signature(other.read_bytes(), known)
+    assert (first.state, second.state) == (SIGNED, SIGNED)
+    assert second.signer is first.signer and len(known) == 1
+    assert second.signer.matches(parse_certificate(signing_keys['dkms'].der))
+    data = bytearray(other.read_bytes())
+    value = len(data) - TRAILER - 256 - 4  # the RSA-2048 signature value's OCTET STRING header (04 82 01 00)
+    assert data[value:value + 4] == b'\x04\x82\x01\x00'
+    data[value] = 0x03
+    damaged = read_module_signature(bytes(data), known)
+    assert damaged.state == DAMAGED and damaged.problem == read_module_signature(bytes(data)).problem
+    assert 'signature value' in damaged.problem
+
+
 def cms_sign(key: SigningKey, payload: Path, tmp_path: Path, *options: str) -> bytes:
     """A CMS signature made by openssl with options sign-file does not use."""
     output = tmp_path / 'cms.der'
