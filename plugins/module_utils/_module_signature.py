@@ -56,7 +56,7 @@ DAMAGED = 'damaged'          # cannot be parsed here: unknown, never trusted
 class SignerId:
     """How one SignerInfo names its key: issuer and serial number, or a subject key identifier."""
 
-    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest')
+    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest', 'key_id')
 
     def __init__(self, issuer_der=None, issuer=None, issuer_cn=None, serial=None, skid=None, digest=None):
         self.issuer_der = issuer_der
@@ -65,13 +65,9 @@ class SignerId:
         self.serial = serial
         self.skid = skid
         self.digest = digest
-
-    @property
-    def key_id(self):
-        """The serial number (what ``modinfo`` prints as ``sig_key``), else the subject key identifier."""
-        if self.serial is not None:
-            return serial_text(self.serial)
-        return colon_hex(self.skid)
+        # The serial number (what ``modinfo`` prints as ``sig_key``), else the subject key
+        # identifier: in every module's signature fact, on every kernel, so made once.
+        self.key_id = serial_text(serial) if serial is not None else colon_hex(skid) if skid is not None else None
 
     def matches(self, certificate):
         """Whether ``certificate`` is the key this signer names, compared as the kernel does (raw bytes)."""
