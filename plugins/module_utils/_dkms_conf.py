@@ -88,9 +88,27 @@ def conf_variables(version):
     return _CONF_VARIABLES if version >= (3, 2, 0) else _CONF_VARIABLES_3_0_11
 
 
-def _carrying_rules(version):
-    """What decides the values ``version`` carries out: its variables and whether it strips a CR."""
-    return (conf_variables(version), version >= (3, 1, 5))
+def _carrying_keys(variables, versions, has_overrides):
+    """What decides the values each version carries out of the file read as ``variables``.
+
+    Without overrides: the variables it prints that the file sets, in its order (a value is read
+    back with those printed before it), and whether it strips a CR, when a value ends in one.
+    An override is read with the names the version unsets: then its whole list decides.
+    """
+    printed = {}
+    ends_in_cr = False
+    if not has_overrides:
+        for names in set(conf_variables(version) for version in versions):
+            printed[names] = tuple(name for name in names if variables.get_array(name) is not None)
+        ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
+                         for elements in (variables.get_array(name) for name in set().union(*printed.values()))
+                         if elements is not UNKNOWN for value in elements.values())
+    keys = []
+    for version in versions:
+        names = conf_variables(version)
+        strips_cr = version >= (3, 1, 5)
+        keys.append((names, strips_cr) if has_overrides else (printed[names], strips_cr if ends_in_cr else None))
+    return keys
 
 
 def _printed_and_reread(value, version, context):
@@ -217,13 +235,13 @@ def _read_files(texts, versions, context, source):
     """
     first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source)
     readings = []
-    # Versions that carry the same variables the same way read the same values: once for them all.
+    # Versions that carry the same values the same way read the same values: once for them all
+    # (one object, so that questions about the values alone are asked once too).
     carried = {}
-    for version in versions:
-        rules = _carrying_rules(version)
-        if rules not in carried:
-            carried[rules] = _carried_from_files(first, texts[1:], version, context, source)
-        readings.append(Reading(version, carried[rules], context['module']))
+    for version, key in zip(versions, _carrying_keys(first, versions, len(texts) > 1)):
+        if key not in carried:
+            carried[key] = _carried_from_files(first, texts[1:], version, context, source)
+        readings.append(Reading(version, carried[key], context['module']))
     return readings
 
 
