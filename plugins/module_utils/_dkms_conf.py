@@ -98,8 +98,9 @@ def _carrying_keys(variables, versions, has_overrides):
     printed = {}
     ends_in_cr = False
     if not has_overrides:
+        assigned = variables.assigned()
         for names in set(conf_variables(version) for version in versions):
-            printed[names] = tuple(name for name in names if variables.get_array(name) is not None)
+            printed[names] = tuple(name for name in names if assigned is None or name in assigned)
         ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
                          for elements in (variables.get_array(name) for name in set().union(*printed.values()))
                          if elements is not UNKNOWN for value in elements.values())

@@ -127,6 +127,14 @@ class ShellVars:
             return value if value is UNKNOWN or value is None else {0: value}
         return UNKNOWN if self.opaque else None
 
+    def assigned(self):
+        """The names get_array gives a value for (known or not); None when that is every name."""
+        if self.opaque:
+            return None
+        names = set(self.arrays)
+        names.update(name for name, value in self.scalars.items() if value is not None)
+        return names
+
     def expand(self, name, index=None):
         """What ``$name`` (``${name[index]}``, index '@'/'*' for all) expands to, or UNKNOWN."""
         elements = self.get_array(name)

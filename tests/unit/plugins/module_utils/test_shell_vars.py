@@ -532,6 +532,13 @@ def parser_state(text: str, preset: dict[str, Any] | None = None, literal_read: 
     return variables.scalars, variables.arrays, variables.settled, variables.opaque
 
 
+def test_assigned_names_are_those_with_a_value() -> None:
+    variables = parse_shell_vars('A=1\nunset B\nC[2]=x\nD=$(date)', {'P': 'p', 'B': 'b'}, unset=['E'])
+    assert variables.assigned() == {'A', 'C', 'D', 'P'}
+    assert all((variables.get_array(name) is not None) == (name in variables.assigned()) for name in 'ABCDEP')
+    assert parse_shell_vars('A=1\neval "$X"').assigned() is None
+
+
 class TestLiteralLines:
     """Texts of literal assignment lines skip the parser: exactly what the parser makes of them."""
 
