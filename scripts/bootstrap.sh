@@ -132,10 +132,12 @@ without_autoinstall() {
 }
 
 # make_venv DIR PYTHON PACKAGE...: (re)create DIR when its recorded package list differs, or
-# when it was made under another path (its scripts' #! lines name that path).
+# when it was made under another path (its scripts' #! lines name that path). DIR counts by its
+# physical path: a venv reached through a symlinked directory (a worktree's .venv) is the same venv.
 make_venv() {
     local dir=$1 python=$2 stamp
     shift 2
+    mkdir -p "${dir%/*}" && dir=$(cd "${dir%/*}" && pwd -P)/${dir##*/} || return 1
     stamp="$dir $python $*"
     if [[ -x $dir/bin/python && -f $dir/.bootstrap-stamp && $(<"$dir/.bootstrap-stamp") == "$stamp" ]]; then
         log "$dir is up to date"
