@@ -95,21 +95,20 @@ def _carrying_keys(variables, versions, has_overrides):
     back with those printed before it), and whether it strips a CR, when a value ends in one.
     An override is read with the names the version unsets: then its whole list decides.
     """
+    lists = [conf_variables(version) for version in versions]
+    if has_overrides:
+        return [(names, version >= (3, 1, 5)) for names, version in zip(lists, versions)]
+    assigned = variables.assigned()
+    # By the list's identity: three lists of some forty names, each asked for by several versions.
     printed = {}
-    ends_in_cr = False
-    if not has_overrides:
-        assigned = variables.assigned()
-        for names in set(conf_variables(version) for version in versions):
-            printed[names] = tuple(name for name in names if assigned is None or name in assigned)
-        ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
-                         for elements in (variables.get_array(name) for name in set().union(*printed.values()))
-                         if elements is not UNKNOWN for value in elements.values())
-    keys = []
-    for version in versions:
-        names = conf_variables(version)
-        strips_cr = version >= (3, 1, 5)
-        keys.append((names, strips_cr) if has_overrides else (printed[names], strips_cr if ends_in_cr else None))
-    return keys
+    for names in lists:
+        if id(names) not in printed:
+            printed[id(names)] = tuple(name for name in names if assigned is None or name in assigned)
+    ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
+                     for elements in (variables.get_array(name) for name in set().union(*printed.values()))
+                     if elements is not UNKNOWN for value in elements.values())
+    return [(printed[id(names)], version >= (3, 1, 5) if ends_in_cr else None)
+            for names, version in zip(lists, versions)]
 
 
 def _printed_and_reread(value, version, context):
