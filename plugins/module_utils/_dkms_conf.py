@@ -111,11 +111,11 @@ def _carrying_keys(variables, versions, has_overrides):
             for names, version in zip(lists, versions)]
 
 
-def _printed_and_reread(value, version, context):
+def _printed_and_reread(value, strips_cr, context):
     """A value after dkms's ``echo NAME[i]=\\"value\\"`` and the ``.`` of that printout."""
     if value is UNKNOWN:
         return UNKNOWN
-    if version >= (3, 1, 5) and value.endswith('\r'):
+    if strips_cr and value.endswith('\r'):
         value = value[:-1]
     # Unquoted in echo: blank runs become one space (a file in dkms's working directory
     # matching a value as a glob would also replace it: assumed absent).
@@ -240,33 +240,36 @@ def _read_files(texts, versions, context, source):
     carried = {}
     for version, key in zip(versions, _carrying_keys(first, versions, len(texts) > 1)):
         if key not in carried:
-            carried[key] = _carried_from_files(first, texts[1:], version, context, source)
+            carried[key] = _carried_from_files(first, texts[1:], key, context, source)
         readings.append(Reading(version, carried[key], context['module']))
     return readings
 
 
-def _carried_from_files(first, overrides, version, context, source):
-    values = _carried(first, version, context)
+def _carried_from_files(first, overrides, key, context, source):
+    """``key``: the names printed and whether a CR is stripped, as _carrying_keys gives them (with
+    overrides, the version's whole list)."""
+    names, strips_cr = key
+    values = _carried(first, names, strips_cr, context)
     for text in overrides:
         # An override starts from dkms's variables and what the files before it left.
         preset = dict(context)
         preset.update(values)
-        names = conf_variables(version)
         variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
-        values = _carried(variables, version, context)
+        values = _carried(variables, names, strips_cr, context)
     return values
 
 
-def _carried(variables, version, context):
-    """{name: {index: value}} of what dkms ``version`` prints and reads back after a file."""
+def _carried(variables, names, strips_cr, context):
+    """{name: {index: value}} of what dkms prints of ``names`` (in that order) after a file and
+    reads back."""
     values = {}
     printed = ShellContext(context)
-    for variable in conf_variables(version):
+    for variable in names:
         elements = variables.get_array(variable)
         if elements is None:
             continue
         if elements is not UNKNOWN:
-            elements = dict((index, _printed_and_reread(value, version, printed))
+            elements = dict((index, _printed_and_reread(value, strips_cr, printed))
                             for index, value in sorted(elements.items()))
         values[variable] = elements
         printed.values[variable] = elements
