@@ -371,10 +371,12 @@ def _listdir(rootfs, warn, path, only_if_dir=False):
             return None
         warn('cannot list %s: %s' % (path, exc))
         return []
-    for name in names:
-        if not is_text(name):
-            warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
-    return [name for name in names if is_text(name)]
+    texts = [name for name in names if is_text(name)]
+    if len(texts) < len(names):
+        for name in names:
+            if not is_text(name):
+                warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
+    return texts
 
 
 def _source_directory(rootfs, source_link):
