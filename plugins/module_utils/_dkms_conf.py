@@ -88,16 +88,34 @@ def conf_variables(version):
     return _CONF_VARIABLES if version >= (3, 2, 0) else _CONF_VARIABLES_3_0_11
 
 
-def _carrying_rules(version):
-    """What decides the values ``version`` carries out: its variables and whether it strips a CR."""
-    return (conf_variables(version), version >= (3, 1, 5))
+def _carrying_keys(variables, versions, has_overrides):
+    """What decides the values each version carries out of the file read as ``variables``.
+
+    Without overrides: the variables it prints that the file sets, in its order (a value is read
+    back with those printed before it), and whether it strips a CR, when a value ends in one.
+    An override is read with the names the version unsets: then its whole list decides.
+    """
+    lists = [conf_variables(version) for version in versions]
+    if has_overrides:
+        return [(names, version >= (3, 1, 5)) for names, version in zip(lists, versions)]
+    assigned = variables.assigned()
+    # By the list's identity: three lists of some forty names, each asked for by several versions.
+    printed = {}
+    for names in lists:
+        if id(names) not in printed:
+            printed[id(names)] = tuple(name for name in names if assigned is None or name in assigned)
+    ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
+                     for elements in (variables.get_array(name) for name in set().union(*printed.values()))
+                     if elements is not UNKNOWN for value in elements.values())
+    return [(printed[id(names)], version >= (3, 1, 5) if ends_in_cr else None)
+            for names, version in zip(lists, versions)]
 
 
-def _printed_and_reread(value, version, context):
+def _printed_and_reread(value, strips_cr, context):
     """A value after dkms's ``echo NAME[i]=\\"value\\"`` and the ``.`` of that printout."""
     if value is UNKNOWN:
         return UNKNOWN
-    if version >= (3, 1, 5) and value.endswith('\r'):
+    if strips_cr and value.endswith('\r'):
         value = value[:-1]
     # Unquoted in echo: blank runs become one space (a file in dkms's working directory
     # matching a value as a glob would also replace it: assumed absent).
@@ -217,38 +235,41 @@ def _read_files(texts, versions, context, source):
     """
     first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source)
     readings = []
-    # Versions that carry the same variables the same way read the same values: once for them all.
+    # Versions that carry the same values the same way read the same values: once for them all
+    # (one object, so that questions about the values alone are asked once too).
     carried = {}
-    for version in versions:
-        rules = _carrying_rules(version)
-        if rules not in carried:
-            carried[rules] = _carried_from_files(first, texts[1:], version, context, source)
-        readings.append(Reading(version, carried[rules], context['module']))
+    for version, key in zip(versions, _carrying_keys(first, versions, len(texts) > 1)):
+        if key not in carried:
+            carried[key] = _carried_from_files(first, texts[1:], key, context, source)
+        readings.append(Reading(version, carried[key], context['module']))
     return readings
 
 
-def _carried_from_files(first, overrides, version, context, source):
-    values = _carried(first, version, context)
+def _carried_from_files(first, overrides, key, context, source):
+    """``key``: the names printed and whether a CR is stripped, as _carrying_keys gives them (with
+    overrides, the version's whole list)."""
+    names, strips_cr = key
+    values = _carried(first, names, strips_cr, context)
     for text in overrides:
         # An override starts from dkms's variables and what the files before it left.
         preset = dict(context)
         preset.update(values)
-        names = conf_variables(version)
         variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
-        values = _carried(variables, version, context)
+        values = _carried(variables, names, strips_cr, context)
     return values
 
 
-def _carried(variables, version, context):
-    """{name: {index: value}} of what dkms ``version`` prints and reads back after a file."""
+def _carried(variables, names, strips_cr, context):
+    """{name: {index: value}} of what dkms prints of ``names`` (in that order) after a file and
+    reads back."""
     values = {}
     printed = ShellContext(context)
-    for variable in conf_variables(version):
+    for variable in names:
         elements = variables.get_array(variable)
         if elements is None:
             continue
         if elements is not UNKNOWN:
-            elements = dict((index, _printed_and_reread(value, version, printed))
+            elements = dict((index, _printed_and_reread(value, strips_cr, printed))
                             for index, value in sorted(elements.items()))
         values[variable] = elements
         printed.values[variable] = elements

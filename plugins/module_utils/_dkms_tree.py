@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import posixpath
 import re
+import stat
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
@@ -370,10 +371,22 @@ def _listdir(rootfs, warn, path, only_if_dir=False):
             return None
         warn('cannot list %s: %s' % (path, exc))
         return []
-    for name in names:
-        if not is_text(name):
-            warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
-    return [name for name in names if is_text(name)]
+    texts = [name for name in names if is_text(name)]
+    if len(texts) < len(names):
+        for name in names:
+            if not is_text(name):
+                warn('skipping %r in %s: the name is not valid UTF-8' % (name, path))
+    return texts
+
+
+def _source_directory(rootfs, source_link):
+    """The in-root directory the version's source link leads to, or None (dangling, a loop,
+    no directory): one lookup tells both."""
+    try:
+        resolved, kind = rootfs.lookup(source_link)
+    except RootPathError:
+        return None
+    return resolved if kind == stat.S_IFDIR else None
 
 
 def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, etc_names=None):
@@ -392,13 +405,7 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
         version_entries = _listdir(rootfs, warn, version_dir, only_if_dir=True)
         if version_entries is None:
             continue
-        source_link = posixpath.join(version_dir, 'source')
-        source = None
-        try:
-            if rootfs.isdir(source_link):
-                source = rootfs.resolve(source_link)
-        except RootPathError as exc:
-            warn('%s: %s' % (source_link, exc))
+        source = _source_directory(rootfs, posixpath.join(version_dir, 'source'))
         conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees, etc_names) if source else None
         builds = _read_builds(rootfs, warn, version_dir, version_entries)
         # No build/ in the listing: no failed build to look for (an empty listing may be one that failed).

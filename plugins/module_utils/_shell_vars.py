@@ -40,6 +40,11 @@ _OPERATORS = {';': (';;&', ';;', ';&'), '&': ('&&', '&>>', '&>'), '|': ('||', '|
 NESTING_LIMIT = 40
 _ASSIGNMENT_PREFIX = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?(\+?)=')
 _METACHARACTERS = ' \t\n;&|()<>'
+# A line the parser reads as one plain assignment of a literal (or as nothing: blank, comment).
+# Most conf files are only such lines; they are read without building words and commands.
+_LITERAL_ASSIGNMENT_LINE = re.compile(
+    r'[ \t]*(?:([A-Za-z_][A-Za-z0-9_]*)(?:\[(0|[1-9][0-9]{0,8})\])?='
+    r'(?:"([^"\\$`]*)"|\'([^\']*)\'|([A-Za-z0-9_./:,+@%-]*))(?:[ \t]+(?:#.*)?)?|#.*)?\Z')
 _SPECIAL_PARAMETERS = '@*#?-$!0123456789'
 _DECLARATIONS = ('declare', 'typeset', 'local', 'export', 'readonly')
 # Builtins that can change variables in ways a static reader does not follow.
@@ -121,6 +126,14 @@ class ShellVars:
             value = self.scalars[name]
             return value if value is UNKNOWN or value is None else {0: value}
         return UNKNOWN if self.opaque else None
+
+    def assigned(self):
+        """The names get_array gives a value for (known or not); None when that is every name."""
+        if self.opaque:
+            return None
+        names = set(self.arrays)
+        names.update(name for name, value in self.scalars.items() if value is not None)
+        return names
 
     def expand(self, name, index=None):
         """What ``$name`` (``${name[index]}``, index '@'/'*' for all) expands to, or UNKNOWN."""
@@ -1172,5 +1185,27 @@ def parse_shell_vars(text, preset=None, unset=(), source=None):
     values not known), or None when the file may change anything.
     """
     variables = ShellVars(preset, unset)
-    _Parser(text, variables, source).run()
+    assignments = _literal_assignments(text)
+    if assignments is None:
+        _Parser(text, variables, source).run()
+    else:
+        for name, index, value in assignments:
+            variables.assign(name, index, value, False)
     return variables
+
+
+def _literal_assignments(text):
+    """[(name, index or None, value)] of a text made only of lines that assign a literal (and
+    blank or comment lines), in order; None when any line holds more (the parser reads it)."""
+    assignments = []
+    match_line = _LITERAL_ASSIGNMENT_LINE.match
+    for line in text.split('\n'):
+        match = match_line(line)
+        if match is None:
+            return None
+        name, index, double_quoted, single_quoted, bare = match.groups()
+        if name is not None:
+            value = double_quoted if double_quoted is not None else \
+                single_quoted if single_quoted is not None else bare
+            assignments.append((name, int(index) if index is not None else None, value))
+    return assignments

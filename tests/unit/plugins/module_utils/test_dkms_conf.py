@@ -310,8 +310,11 @@ class TestProperties:
     @example(['AUTOINSTALL="yes\r"\nBUILT_MODULE_NAME[0]=a\nDEST_MODULE_LOCATION[0]=/updates\n'])
     @example(['DEST_MODULE_LOCATION[0]=/updates\n', 'BUILD_DEPENDS_REBUILD=maybe\nNO_WEAK_MODULES="$CLEAN"\n'])
     @example(['BUILD_EXCLUSIVE_KERNEL_MIN=6\n', 'OBSOLETE_BY=7\r\nBUILD_DEPENDS=a\r\n'])
+    @example(['CLEAN=yes\nNO_WEAK_MODULES="$CLEAN"\nDEST_MODULE_LOCATION[0]=/updates\n'])  # 3.0.10 prints CLEAN first
+    @example(['BUILD_EXCLUSIVE_KERNEL_MIN=9\nBUILD_DEPENDS_REBUILD=x\nDEST_MODULE_LOCATION[0]=/updates\n'])
+    @example(['OBSOLETE_BY=7\r\nDEST_MODULE_LOCATION[0]=/updates\n'])
     def test_unknown_version_is_what_every_version_agrees_on(self, texts: list[str]) -> None:
-        # Versions that carry the same variables the same way share one reading of the files.
+        # Versions that carry the same values the same way share one reading of the files.
         def answers(package: DkmsConf) -> list[Any]:
             return [package.autoinstall, package.no_weak_modules, package.dest_module_names(),
                     package.build_depends, package.obsolete_by,

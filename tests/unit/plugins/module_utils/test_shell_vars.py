@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_package
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
-    UNKNOWN, ShellVars, expand_double_quoted, parse_shell_vars)
+    UNKNOWN, ShellVars, _literal_assignments, _Parser, expand_double_quoted, parse_shell_vars)
+from ansible_collections.kabi.dkms.tests.unit.plugins.module_utils.dkms_conf_corpus.cases import CASES
 
 
 def value(text: str, name: str, preset: dict[str, str] | None = None) -> Any:
@@ -504,6 +505,62 @@ class TestProperties:
 
     def test_unicode_digit_index(self) -> None:
         assert parse_shell_vars('X[\u00b2]=a').get_array('X') in (None, UNKNOWN, {})
+
+
+LINE_TOKENS = st.sampled_from([
+    'X', 'A_1', '_', '1X', '=', '+=', '[0]', '[1]', '[07]', '[10]', '[ 1 ]', '[1234567890]', '"', "'", 'a b',
+    'yes', '-x', './y', 'a:b', '%@,+', '~', '*', '$X', '${X}', '`', '\\', '\\\n', '#', ' # c', ' ', '\t', '\n',
+    '\r', '\r\n', 'é', '\ufeff', '\f', ';', '(', ')', 'if ', 'export ', 'unset X',
+])
+# An assignment line, then anything: most texts stay within what the literal read takes.
+LITERAL_LINES = st.lists(st.tuples(st.sampled_from(['X', 'A_1', 'B']), st.sampled_from(['', '[0]', '[2]']),
+                                   st.sampled_from(['"a b"', "'$x \"y'", 'v', '', '"é\\t"']),
+                                   st.sampled_from(['', ' ', ' # note', '\t#']))
+                         .map(lambda parts: '%s%s=%s%s' % parts)
+                         | st.sampled_from(['', '  ', '# comment \\', '\t# x'])
+                         | st.lists(LINE_TOKENS, max_size=6).map(''.join), max_size=8).map('\n'.join)
+
+
+def parser_state(text: str, preset: dict[str, Any] | None = None, literal_read: bool = False) -> Any:
+    """The variables' whole state after the parser (or the literal read) has read ``text``."""
+    variables = ShellVars(preset, unset=['X', 'B'])
+    if literal_read:
+        for name, index, value in _literal_assignments(text):
+            variables.assign(name, index, value, False)
+    else:
+        _Parser(text, variables, None).run()
+    return variables.scalars, variables.arrays, variables.settled, variables.opaque
+
+
+def test_assigned_names_are_those_with_a_value() -> None:
+    variables = parse_shell_vars('A=1\nunset B\nC[2]=x\nD=$(date)', {'P': 'p', 'B': 'b'}, unset=['E'])
+    assert variables.assigned() == {'A', 'C', 'D', 'P'}
+    assert all((variables.get_array(name) is not None) == (name in variables.assigned()) for name in 'ABCDEP')
+    assert parse_shell_vars('A=1\neval "$X"').assigned() is None
+
+
+class TestLiteralLines:
+    """Texts of literal assignment lines skip the parser: exactly what the parser makes of them."""
+
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(LITERAL_LINES, st.sampled_from([None, {'X': {0: 'p', 3: 'q'}}, {'A_1': 'old'}]))
+    @example('X="a"\r\nB=1', None)
+    @example('X[010]=a', None)
+    @example('X=~', None)
+    @example('X=a#b', None)
+    def test_same_as_the_parser(self, text: str, preset: Any) -> None:
+        if _literal_assignments(text) is not None:
+            assert parser_state(text, preset, literal_read=True) == parser_state(text, preset)
+
+    @pytest.mark.parametrize('case', [case for case in CASES if _literal_assignments(case['text']) is not None],
+                             ids=lambda case: case['name'])
+    def test_corpus_files_read_alike(self, case: dict[str, Any]) -> None:
+        assert parser_state(case['text'], literal_read=True) == parser_state(case['text'])
+
+    @pytest.mark.parametrize('text', ['X="a $b"', 'X=a\\ b', 'X=$(date)', 'X[ 1 ]=a', 'X=(a b)', 'X+=a',
+                                      'X="a"\r', 'X="a', 'X=a; Y=b', 'X=~/a', 'X[08]=a'])
+    def test_anything_more_goes_to_the_parser(self, text: str) -> None:
+        assert _literal_assignments(text) is None
 
 
 class Known:
