@@ -31,10 +31,27 @@ def _module_args(args: dict[str, Any]) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _module_side() -> Iterator[None]:
+    """Run as a module does, even in a test process that imported controller code before: there
+    ansible-core 2.19+ prints module warnings on the controller's display instead of returning them."""
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:
+        yield
+        return
+    previous = getattr(_internal, 'is_controller', False)
+    _internal.is_controller = False
+    try:
+        yield
+    finally:
+        _internal.is_controller = previous
+
+
 def run_module(main: Callable[[], None], args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """The result dict main() exits with (``failed`` set when it called fail_json)."""
     capsys.readouterr()
-    with _module_args(args), pytest.raises(SystemExit):
+    with _module_args(args), _module_side(), pytest.raises(SystemExit):
         main()
     return json.loads(capsys.readouterr().out)
 
