@@ -151,7 +151,7 @@ class ExportTable:
                 self.gpl_only.add(symbol)
             if export.namespace and not kernel.allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
-        self.absent = set(symbols).difference(self.crcs)   # only modules may provide these
+        self.absent = set(symbol for symbol in symbols if symbol not in self.crcs)   # only modules may provide these
 
 
 def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
