@@ -99,15 +99,13 @@ def _carrying_keys(variables, versions, has_overrides):
     if has_overrides:
         return [(names, version >= (3, 1, 5)) for names, version in zip(lists, versions)]
     assigned = variables.assigned()
-    # By the list's identity: three lists of some forty names, each asked for by several versions.
-    printed = {}
-    for names in lists:
-        if id(names) not in printed:
-            printed[id(names)] = tuple(name for name in names if assigned is None or name in assigned)
+    # Three lists of some forty names, each shared by several versions: each filtered once.
+    printed = dict((names, tuple(name for name in names if assigned is None or name in assigned))
+                   for names in set(lists))
     ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
                      for elements in (variables.get_array(name) for name in set().union(*printed.values()))
                      if elements is not UNKNOWN for value in elements.values())
-    return [(printed[id(names)], version >= (3, 1, 5) if ends_in_cr else None)
+    return [(printed[names], version >= (3, 1, 5) if ends_in_cr else None)
             for names, version in zip(lists, versions)]
 
 

@@ -136,8 +136,8 @@ def _namespace_not_imported(namespace, module):
 
 
 class ExportTable:
-    """The kernel's exports of the symbols some modules import, in the shapes the checks
-    intersect: a module's imports are compared with them as sets, not one by one."""
+    """The kernel's exports of the symbols some modules import, in the shapes the checks use:
+    a module's CRCs are compared with theirs as one tuple, its imports with the sets at once."""
 
     __slots__ = ('crcs', 'gpl_only', 'namespaces', 'absent')
 
