@@ -1185,13 +1185,21 @@ def parse_shell_vars(text, preset=None, unset=(), source=None):
     values not known), or None when the file may change anything.
     """
     variables = ShellVars(preset, unset)
+    if not read_literal_assignments(text, variables):
+        _Parser(text, variables, source).run()
+    return variables
+
+
+def read_literal_assignments(text, variables):
+    """Assign what a text made only of literal assignment lines (and blank or comment lines)
+    says to ``variables``, as the parser would, and return True; False, with nothing assigned,
+    when any line holds more."""
     assignments = _literal_assignments(text)
     if assignments is None:
-        _Parser(text, variables, source).run()
-    else:
-        for name, index, value in assignments:
-            variables.assign(name, index, value, False)
-    return variables
+        return False
+    for name, index, value in assignments:
+        variables.assign(name, index, value, False)
+    return True
 
 
 def _literal_assignments(text):

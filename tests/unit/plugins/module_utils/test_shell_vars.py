@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_package
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
-    UNKNOWN, ShellVars, _literal_assignments, _Parser, expand_double_quoted, parse_shell_vars)
+    UNKNOWN, ShellVars, _literal_assignments, _Parser, expand_double_quoted, parse_shell_vars, read_literal_assignments)
 from ansible_collections.kabi.dkms.tests.unit.plugins.module_utils.dkms_conf_corpus.cases import CASES
 
 
@@ -525,8 +525,7 @@ def parser_state(text: str, preset: dict[str, Any] | None = None, literal_read: 
     """The variables' whole state after the parser (or the literal read) has read ``text``."""
     variables = ShellVars(preset, unset=['X', 'B'])
     if literal_read:
-        for name, index, value in _literal_assignments(text):
-            variables.assign(name, index, value, False)
+        assert read_literal_assignments(text, variables)
     else:
         _Parser(text, variables, None).run()
     return variables.scalars, variables.arrays, variables.settled, variables.opaque
