@@ -30,6 +30,7 @@ import lzma
 import os
 import platform
 import pstats
+import random
 import re
 import shutil
 import statistics
@@ -56,6 +57,9 @@ DEFAULT_REAL_GRID = '10x10,20x20,30x30,40x40'
 BIG_REAL_GRID = '50x50'
 DEFAULT_REAL_ROOT = '7x300:1'
 DEFAULT_LARGE_HOST = '10x20'
+# The drifting tree: each kernel's own symvers differs in this share of its lines (see drifted()).
+DEFAULT_DRIFT = 0.02
+DEFAULT_DRIFT_SHAPE = '40x40'
 # dkms status costs 0.11-0.19 s per line: spend about this many lines per grid size on repetitions.
 DKMS_LINE_BUDGET = 250
 # The whole line: a warning after the status (a diff between built and installed module) fails the check.
@@ -165,6 +169,8 @@ class Results:
     sizes: list[TreeResult] = field(default_factory=list)
     real_sizes: list[TreeResult] = field(default_factory=list)
     real_roots: list[TreeResult] = field(default_factory=list)
+    real_drift: list[TreeResult] = field(default_factory=list)
+    drift: float = 0.0
     fit: dict[str, float] = field(default_factory=dict)
     real_fit: dict[str, float] = field(default_factory=dict)
     fleet: dict[str, Any] = field(default_factory=dict)
@@ -291,6 +297,24 @@ class KbuildModules(ModuleFiles):
         real_build(system, package, release, [self.core, self.client])
 
 
+def drifted(text: str, release: str, share: float) -> str:
+    """Kernel ``release``'s own copy of a symvers, as an update of one kABI stream would make it:
+    ``share`` of its lines changed and one new export per 100 lines, placed at random (seeded by
+    the release), so two kernels differ in about twice that share. A changed line gets another
+    module column, which no verdict reads, and the new exports are imported by no module: the
+    facts stay those of the plain copies, only the text differs.
+    """
+    chance = random.Random(release)
+    lines = text.splitlines(keepends=True)
+    for index in chance.sample(range(len(lines)), int(len(lines) * share)):
+        crc, symbol, module, rest = lines[index].split('\t', 3)
+        lines[index] = '\t'.join((crc, symbol, module + '_update', rest))
+    for number in range(len(lines) // 100):
+        lines.insert(chance.randrange(len(lines) + 1), '0x%08x\tkabench_new_%d\tvmlinux\tEXPORT_SYMBOL\t\n'
+                     % (chance.getrandbits(32), number))
+    return ''.join(lines)
+
+
 def real_kernel(system: SystemTree, release: str, symvers: Path, in_tree: Path, in_tree_path: str) -> None:
     """A kernel with a copy of a real Module.symvers, build/include, and ``in_tree`` as its one module."""
     modules_dir = system.path('/lib/modules/%s' % release)
@@ -406,9 +430,11 @@ class DebianModules(ModuleFiles):
 
     kind = 'debian'
 
-    def __init__(self, ko: KoBuilder, kernel: DebianKernel, only: str | None = None, compress: str = '') -> None:
+    def __init__(self, ko: KoBuilder, kernel: DebianKernel, only: str | None = None, compress: str = '',
+                 drift: float = 0.0) -> None:
         super().__init__(ko)
         self.debian = kernel
+        self.drift = drift
         by_name = {}
         for path, (imports, size) in sorted(kernel.catalog.items(), key=lambda item: (-item[1][0], item[0])):
             by_name.setdefault(Path(path).name[:-len('.ko')], (path, imports, size))
@@ -432,6 +458,10 @@ class DebianModules(ModuleFiles):
 
     def variant(self, only: str, compress: str = '') -> DebianModules:
         return DebianModules(self.ko, self.debian, only, compress)
+
+    def drifting(self, drift: float) -> DebianModules:
+        """The same modules, each kernel with its own symvers (see ``drifted``)."""
+        return DebianModules(self.ko, self.debian, drift=drift)
 
     def modules_of(self, packages: list[str]) -> dict[str, list[str]]:
         if self.only:
@@ -457,6 +487,9 @@ class DebianModules(ModuleFiles):
         in_tree = self.files[self.in_tree]
         real_kernel(system, release, self.debian.symvers, in_tree,
                     'kernel/%s' % in_tree.relative_to(self.debian.modules_dir / 'kernel'))
+        if self.drift:
+            symvers = system.path('/lib/modules/%s/build/Module.symvers' % release)
+            symvers.write_text(drifted(self.debian.symvers.read_text(), release, self.drift))
 
     def build(self, system: SystemTree, package: str, release: str) -> None:
         real_build(system, package, release, [self.files[name] for name in system.modules[(package, VERSION)]])
@@ -847,6 +880,11 @@ def main() -> int:
     real.add_argument('--real-root', type=Shape.parse, default=Shape.parse(DEFAULT_REAL_ROOT),
                       help='the root of %d real modules as packages, KxP:N (default %s: built for 1 '
                       'kernel, weak-linked into 6)' % (DEBIAN_POOL, DEFAULT_REAL_ROOT))
+    real.add_argument('--drift', type=float, default=DEFAULT_DRIFT,
+                      help='share of lines in which each kernel\'s symvers of the drifting tree is its own; 0 skips '
+                      'that tree (default %(default)s)')
+    real.add_argument('--drift-shape', type=Shape.parse, default=Shape.parse(DEFAULT_DRIFT_SHAPE),
+                      help='the drifting tree (default %s)' % DEFAULT_DRIFT_SHAPE)
     real.add_argument('--large-kernels', type=int, default=6,
                       help='kernels of the large-module trees, one native (default %(default)s)')
     real.add_argument('--fleet-large-hosts', type=int, default=10, help='hosts of the fleet run with large '
@@ -927,6 +965,10 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
         results.real_sizes.append(bench_tree('real', shape, work, debian, python, env, args.runs, with_floors=True,
                                              keep=args.keep))
     results.real_fit = linear_fit(results.real_sizes)
+    if args.drift:
+        results.drift = args.drift
+        results.real_drift.append(bench_tree('real-drift', args.drift_shape, work, debian.drifting(args.drift), python,
+                                             env, args.runs, with_floors=True, keep=args.keep))
     results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.runs,
                                          with_floors=True, profiled=not args.no_profile, keep=args.keep))
     large = Shape(args.large_kernels, 1, 1)
@@ -956,7 +998,7 @@ def publish(results: Results, args: argparse.Namespace, work: Path) -> None:
     data = asdict(results)
     for size, raw in zip(results.sizes, data['sizes']):
         raw['ratio'] = round(size.ratio, 1) if size.ratio else None
-    for group in ('sizes', 'real_sizes', 'real_roots'):
+    for group in ('sizes', 'real_sizes', 'real_roots', 'real_drift'):
         for raw in data[group]:
             raw.pop('profile')
     results_file.write_text(json.dumps(data, indent=2) + '\n')

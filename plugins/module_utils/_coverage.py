@@ -19,7 +19,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     normalize_module_name, package_conf_facts, read_dkms_tree)
-from ansible_collections.kabi.dkms.plugins.module_utils._kabi import vermagic_from_config
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, KernelABI, resolve
@@ -193,7 +193,7 @@ class Context:
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
         self._policies = {}
-        self._symvers_lines = {}
+        self._symvers = SharedSymvers()
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
@@ -219,7 +219,7 @@ class Context:
     def kernel_abi(self, release):
         """What the loader of ``release`` checks modules against."""
         kernel_tree = self.trees[release]
-        exports, damaged = kernel_tree.read_symvers(self._symvers_lines)
+        exports, damaged = kernel_tree.read_symvers(self._symvers)
         own = kernel_tree.own_module()
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -105,6 +106,57 @@ def parse_symvers(text, symbols=None, parsed_lines=None):
     return exports
 
 
+# Where a symvers text is cut into pieces: before each line whose CRC starts with 0x0, one
+# line in 16. The cuts depend only on the lines next to them, so a line changed, added or
+# removed changes only its own piece, and the pieces around it repeat from kernel to kernel.
+_PIECE_START = '\n0x0'
+
+
+class SharedSymvers:
+    """What the kernels of one run share when their symvers are searched.
+
+    Kernels of one kABI stream (RHEL's z-stream updates, rebuilds of one release) have most
+    symvers lines in common, in the same order, and so most pieces of the text: a piece
+    searched for the kernel before is not searched again. Pieces are known by their SHA-256,
+    and only the last kernel's are kept: this holds what was found in them, not their text.
+    """
+
+    __slots__ = ('pieces',)
+
+    def __init__(self):
+        self.pieces = {}    # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)}
+
+    def select(self, text, symbols):
+        """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
+        cut = text.find(_PIECE_START)
+        # The first piece does not start after a cut like the others: it is never shared.
+        exports = parse_symvers(text if cut < 0 else text[:cut + 1], symbols)
+        earlier, self.pieces = self.pieces, {}
+        # id(the symbols a known piece was searched for) -> 'same' as ``symbols``, True when
+        # they include ``symbols``, False when they do not (the piece is searched again)
+        covers = {}
+        while cut >= 0:
+            start = cut + 1
+            cut = text.find(_PIECE_START, start)
+            piece = text[start:] if cut < 0 else text[start:cut + 1]
+            digest = hashlib.sha256(piece.encode('utf-8', 'surrogatepass')).digest()
+            known = self.pieces.get(digest) or earlier.get(digest)
+            fits = None
+            if known is not None:
+                fits = covers.get(id(known[0]))
+                if fits is None:
+                    fits = covers[id(known[0])] = 'same' if known[0] == symbols else symbols <= known[0]
+            if fits:
+                self.pieces[digest] = known
+                exports.update(known[1] if fits == 'same' else
+                               ((symbol, export) for symbol, export in known[1] if symbol in symbols))
+            else:
+                found = parse_symvers(piece, symbols)
+                self.pieces[digest] = (symbols, tuple(found.items()))
+                exports.update(found)
+        return exports
+
+
 # A symbol not asked for yet (None answers "not exported").
 _UNSEEN = object()
 
@@ -122,11 +174,9 @@ class Symvers(Mapping):
 
     INDEX_AFTER = 32
 
-    def __init__(self, text, parsed_lines=None):
+    def __init__(self, text, shared=None):
         self._text = text
-        # {line: Export} of lines parsed before, shared by the kernels of one run:
-        # kernels of one kABI share most lines, so each distinct line is parsed once.
-        self._parsed_lines = {} if parsed_lines is None else parsed_lines
+        self._shared = SharedSymvers() if shared is None else shared   # what the kernels of one run share
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
         self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
         self._table = None  # the full parse, once iterated
@@ -157,12 +207,11 @@ class Symvers(Mapping):
 
     def select(self, symbols):
         """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
-        in one pass over the lines that parses only theirs (see ``parse_symvers``)."""
+        in one pass over the pieces of the text not searched before (see ``SharedSymvers``)."""
         if self._table is not None or self._index is not None or len(symbols) < self.INDEX_AFTER:
             return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
                         if export is not None)
-        return parse_symvers(self._text, symbols if isinstance(symbols, (set, frozenset)) else set(symbols),
-                             self._parsed_lines)
+        return self._shared.select(self._text, symbols if isinstance(symbols, (set, frozenset)) else set(symbols))
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Every occurrence
@@ -214,9 +263,9 @@ def exports_of(exports, symbols):
     return dict((symbol, exports[symbol]) for symbol in symbols if symbol in exports)
 
 
-def read_symvers(rootfs, path, parsed_lines=None):
+def read_symvers(rootfs, path, shared=None):
     """The symvers file at the in-root ``path`` (plain, .gz or .xz) as a Symvers mapping
-    (``parsed_lines``: see Symvers).
+    (``shared``: the SharedSymvers of the run's kernels).
 
     At most SYMVERS_LIMIT bytes, compressed and decompressed; a file without a single export
     line is refused rather than read as a kernel that exports nothing.
@@ -233,7 +282,7 @@ def read_symvers(rootfs, path, parsed_lines=None):
         raise SymversError('cannot read %s: ran out of memory' % path)
     if not (text.startswith('0x') or '\n0x' in text):
         raise SymversError('%s: not a symvers file, no line exports a symbol' % path)
-    return Symvers(text, parsed_lines)
+    return Symvers(text, shared)
 
 
 def vermagic_from_config(release, config):

@@ -210,9 +210,9 @@ class KernelTree:
         """The headers' config as a dict, or None when the headers have none."""
         return self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))
 
-    def read_symvers(self, parsed_lines=None):
+    def read_symvers(self, shared=None):
         """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned).
-        ``parsed_lines``: lines parsed for other kernels (see ``_kabi.Symvers``).
+        ``shared``: what other kernels' symvers left (``_kabi.SharedSymvers``).
 
         Not kept: the caller judges the kernel's modules at once, and a kernel's table is some MiB.
         """
@@ -220,7 +220,7 @@ class KernelTree:
             self.warn('kernel %s has no symvers file: its modules cannot be kABI-checked' % self.kernel.release)
             return None, False
         try:
-            return read_symvers(self.rootfs, self.kernel.symvers, parsed_lines), False
+            return read_symvers(self.rootfs, self.kernel.symvers, shared), False
         except SymversError as exc:
             self.warn(str(exc))
             return None, True

@@ -9,7 +9,6 @@ import lzma
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     Export,
+    SharedSymvers,
     Symvers,
     SymversError,
     parse_symvers,
@@ -270,8 +270,34 @@ class TestProperties:
         table = parse_symvers(text)
         names = ['a', 'b', 'a b', 'absent'] + (['pad%d' % n for n in range(Symvers.INDEX_AFTER)] if many else [])
         assert Symvers(text).select(names) == {name: table[name] for name in names if name in table}
-        # Kernels of one run share the lines parsed before: another kernel's text, then this one.
-        shared: dict[str, Any] = {}
+        # Kernels of one run share the pieces searched before: another kernel's text, then this one.
+        shared = SharedSymvers()
         other = text.replace('0x1\t', '0x2\t') + '0x3\ta\tvmlinux\tEXPORT_SYMBOL\n'
         assert Symvers(other, shared).select(names) == Symvers(other).select(names)
         assert Symvers(text, shared).select(names) == {name: table[name] for name in names if name in table}
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.lists(st.sampled_from(['\t', '\n', '\r\n', '\n0x0', '0x0', '\n0x01\t', ' ', '\x0b', '0x1',
+                                              'ff', 'zz', 'a', 'b', 'vmlinux', 'EXPORT_SYMBOL_GPL', 'NS']),
+                             max_size=40).map(''.join), min_size=1, max_size=4),
+           st.lists(st.sets(st.sampled_from(['a', 'b', 'ab', 'ff', '0x0', 'vmlinux', 'NS', ''])), min_size=1, max_size=4))
+    def test_kernels_sharing_pieces_agree_with_the_full_parse(self, texts: list[str], wanted: list[set[str]]) -> None:
+        # Kernel after kernel, with texts and symbols that change or repeat, cut anywhere.
+        shared = SharedSymvers()
+        for number, text in enumerate(texts + texts[:1] + [texts[-1] + '\n0x0f\ta\tm\tEXPORT_SYMBOL\n']):
+            symbols = wanted[number % len(wanted)]
+            assert shared.select(text, symbols) == parse_symvers(text, symbols), (number, text)
+
+    def test_updates_of_one_kabi_stream_share_pieces(self) -> None:
+        # Lines that change, go and come from one kernel to the next: every answer the full parse's.
+        lines = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL%s\t\n' % ((n * 2654435761) % 2 ** 32, n, '_GPL' * (n % 2))
+                 for n in range(3000)]
+        shared = SharedSymvers()
+        wanted = set('sym%d' % n for n in range(0, 3000, 7)) | {'absent'}
+        for update in range(4):
+            changed = list(lines)
+            for n in range(update, 3000, 97):
+                changed[n] = changed[n].replace('\tvmlinux', '\tvmlinux_%d' % update).replace('0x', '0x0', 1)
+            text = ''.join(changed[:100] + changed[150:] + ['0x0badcafe\tsym1\tlate\tEXPORT_SYMBOL\t\n'])
+            assert shared.select(text, wanted) == parse_symvers(text, wanted)
+            wanted = wanted - {'sym7'} if update % 2 else wanted | {'sym1', 'sym2'}
