@@ -121,13 +121,18 @@ class SharedSymvers:
     and only the last kernel's are kept: this holds what was found in them, not their text.
     """
 
-    __slots__ = ('pieces',)
+    __slots__ = ('pieces', 'shortest_average')
 
-    def __init__(self):
+    def __init__(self, shortest_average=256):
         self.pieces = {}    # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)}
+        # A kernel's pieces average some 1,200 characters: a text whose pieces would average
+        # fewer than this many is searched whole, so a hostile one cannot make a piece per line.
+        self.shortest_average = shortest_average
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
+        if text.count(_PIECE_START) * self.shortest_average > len(text):
+            return parse_symvers(text, symbols)
         cut = text.find(_PIECE_START)
         # The first piece does not start after a cut like the others: it is never shared.
         exports = parse_symvers(text if cut < 0 else text[:cut + 1], symbols)

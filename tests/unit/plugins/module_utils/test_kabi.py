@@ -283,7 +283,7 @@ class TestProperties:
            st.lists(st.sets(st.sampled_from(['a', 'b', 'ab', 'ff', '0x0', 'vmlinux', 'NS', ''])), min_size=1, max_size=4))
     def test_kernels_sharing_pieces_agree_with_the_full_parse(self, texts: list[str], wanted: list[set[str]]) -> None:
         # Kernel after kernel, with texts and symbols that change or repeat, cut anywhere.
-        shared = SharedSymvers()
+        shared = SharedSymvers(shortest_average=0)
         for number, text in enumerate(texts + texts[:1] + [texts[-1] + '\n0x0f\ta\tm\tEXPORT_SYMBOL\n']):
             symbols = wanted[number % len(wanted)]
             assert shared.select(text, symbols) == parse_symvers(text, symbols), (number, text)
@@ -301,3 +301,10 @@ class TestProperties:
             text = ''.join(changed[:100] + changed[150:] + ['0x0badcafe\tsym1\tlate\tEXPORT_SYMBOL\t\n'])
             assert shared.select(text, wanted) == parse_symvers(text, wanted)
             wanted = wanted - {'sym7'} if update % 2 else wanted | {'sym1', 'sym2'}
+
+    def test_a_text_of_tiny_pieces_is_searched_whole(self) -> None:
+        # One piece per line would cost a digest and a lookup per line, and memory for each.
+        text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(5000))
+        shared = SharedSymvers()
+        assert shared.select(text, {'sym1', 'sym4999', 'absent'}) == parse_symvers(text, {'sym1', 'sym4999'})
+        assert not shared.pieces
