@@ -84,31 +84,23 @@ def _line_export(line):
     return _export(fields[0], fields[2:])
 
 
-def parse_symvers(text, symbols=None, parsed_lines=None):
+def parse_symvers(text, symbols=None):
     """{symbol: Export} of a Module.symvers/symvers text, or of only those of the set ``symbols``
-    it exports; a malformed line is skipped, so a symbol's last valid line counts.
-
-    ``parsed_lines``: {line: Export} of lines parsed before, used and filled here.
-    """
+    it exports; a malformed line is skipped, so a symbol's last valid line counts."""
     exports = {}
     for symbol, line in _symbol_lines(text):
-        if symbols is not None and symbol not in symbols:
-            continue
-        export = parsed_lines.get(line) if parsed_lines is not None else None
-        if export is None:
+        if symbols is None or symbol in symbols:
             try:
-                export = _line_export(line)
+                exports[symbol] = _line_export(line)
             except ValueError:
                 continue
-            if parsed_lines is not None:
-                parsed_lines[line] = export
-        exports[symbol] = export
     return exports
 
 
 # Where a symvers text is cut into pieces: before each line whose CRC starts with 0x0, one
-# line in 16. The cuts depend only on the lines next to them, so a line changed, added or
-# removed changes only its own piece, and the pieces around it repeat from kernel to kernel.
+# line in 16 of a kernel built with CONFIG_MODVERSIONS. The cuts depend only on the lines next
+# to them, so a line changed, added or removed changes only its own piece, and the pieces
+# around it repeat from kernel to kernel.
 _PIECE_START = '\n0x0'
 
 
@@ -118,7 +110,7 @@ class SharedSymvers:
     Kernels of one kABI stream (RHEL's z-stream updates, rebuilds of one release) have most
     symvers lines in common, in the same order, and so most pieces of the text: a piece
     searched for the kernel before is not searched again. Pieces are known by their SHA-256,
-    and only the last kernel's are kept: this holds what was found in them, not their text.
+    and only the last kernel's are kept, with its symbols: what was found, not the text.
     """
 
     __slots__ = ('pieces', 'shortest_average')
@@ -126,39 +118,40 @@ class SharedSymvers:
     def __init__(self, shortest_average=256):
         self.pieces = {}    # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)}
         # A kernel's pieces average some 1,200 characters: a text whose pieces would average
-        # fewer than this many is searched whole, so a hostile one cannot make a piece per line.
+        # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
+        # text) is searched whole, so it cannot cost a digest and a stored entry per line.
         self.shortest_average = shortest_average
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
+        symbols = frozenset(symbols)    # kept with the pieces: the caller's set may change
         if text.count(_PIECE_START) * self.shortest_average > len(text):
             return parse_symvers(text, symbols)
-        cut = text.find(_PIECE_START)
-        # The first piece does not start after a cut like the others: it is never shared.
-        exports = parse_symvers(text if cut < 0 else text[:cut + 1], symbols)
         earlier, self.pieces = self.pieces, {}
-        # id(the symbols a known piece was searched for) -> 'same' as ``symbols``, True when
-        # they include ``symbols``, False when they do not (the piece is searched again)
-        covers = {}
-        while cut >= 0:
-            start = cut + 1
+        # How the symbols a known piece was searched for stand to ``symbols``, by their id():
+        # 'same', 'wider' (its answer is narrowed to ``symbols``) or None (searched again).
+        standing = {}
+        exports = {}
+        start = 0
+        while start < len(text):
             cut = text.find(_PIECE_START, start)
-            piece = text[start:] if cut < 0 else text[start:cut + 1]
+            end = len(text) if cut < 0 else cut + 1
+            piece = text[start:end]
+            start = end
             digest = hashlib.sha256(piece.encode('utf-8', 'surrogatepass')).digest()
-            known = self.pieces.get(digest) or earlier.get(digest)
-            fits = None
-            if known is not None:
-                fits = covers.get(id(known[0]))
-                if fits is None:
-                    fits = covers[id(known[0])] = 'same' if known[0] == symbols else symbols <= known[0]
-            if fits:
-                self.pieces[digest] = known
-                exports.update(known[1] if fits == 'same' else
-                               ((symbol, export) for symbol, export in known[1] if symbol in symbols))
-            else:
-                found = parse_symvers(piece, symbols)
-                self.pieces[digest] = (symbols, tuple(found.items()))
-                exports.update(found)
+            # This text's pieces first: a piece may come twice in one text.
+            searched, found = self.pieces.get(digest) or earlier.get(digest) or (None, None)
+            if searched is not None and searched is not symbols:
+                if id(searched) not in standing:
+                    standing[id(searched)] = 'same' if searched == symbols else 'wider' if symbols <= searched else None
+                if standing[id(searched)] == 'wider':
+                    found = tuple(pair for pair in found if pair[0] in symbols)
+                elif standing[id(searched)] is None:
+                    found = None
+            if found is None:
+                found = tuple(parse_symvers(piece, symbols).items())
+            self.pieces[digest] = (symbols, found)
+            exports.update(found)
         return exports
 
 
@@ -216,7 +209,7 @@ class Symvers(Mapping):
         if self._table is not None or self._index is not None or len(symbols) < self.INDEX_AFTER:
             return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
                         if export is not None)
-        return self._shared.select(self._text, symbols if isinstance(symbols, (set, frozenset)) else set(symbols))
+        return self._shared.select(self._text, symbols)
 
     def _find(self, symbol):
         # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Every occurrence
