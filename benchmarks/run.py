@@ -435,6 +435,8 @@ class DebianModules(ModuleFiles):
         super().__init__(ko)
         self.debian = kernel
         self.drift = drift
+        # Read once: every kernel's own copy is drifted from it.
+        self.symvers_text = kernel.symvers.read_text() if drift else ''
         by_name = {}
         for path, (imports, size) in sorted(kernel.catalog.items(), key=lambda item: (-item[1][0], item[0])):
             by_name.setdefault(Path(path).name[:-len('.ko')], (path, imports, size))
@@ -489,7 +491,7 @@ class DebianModules(ModuleFiles):
                     'kernel/%s' % in_tree.relative_to(self.debian.modules_dir / 'kernel'))
         if self.drift:
             symvers = system.path('/lib/modules/%s/build/Module.symvers' % release)
-            symvers.write_text(drifted(self.debian.symvers.read_text(), release, self.drift))
+            symvers.write_text(drifted(self.symvers_text, release, self.drift))
 
     def build(self, system: SystemTree, package: str, release: str) -> None:
         real_build(system, package, release, [self.files[name] for name in system.modules[(package, VERSION)]])
