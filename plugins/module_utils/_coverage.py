@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+import gc
 import os
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
@@ -22,7 +24,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
-from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, KernelABI, resolve
+from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     KernelTree, read_search_order, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
@@ -194,6 +196,7 @@ class Context:
         self.firmware = read_firmware_keys(rootfs, warn)
         self._policies = {}
         self._symvers = SharedSymvers()
+        self._tables = ExportTables()
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
@@ -246,7 +249,7 @@ class Context:
                 decisions[path] = Decision('broken', False, reason=str(exc))
         abi = self.kernel_abi(release) if readable else None
         if readable:
-            decisions.update(resolve(abi, readable))
+            decisions.update(resolve(abi, readable, self._tables))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):
@@ -404,6 +407,26 @@ def _arch(rootfs, tree):
     return os.uname()[4] if rootfs.root == '/' else None
 
 
+def _collector_paused(function):
+    """``function`` run with Python's cyclic garbage collector paused, then resumed as it was.
+
+    The facts are built from trees of fresh dicts, lists and tuples that hold no cycles: the
+    collector would walk them over and over as they grow (a tenth of the run on a host with
+    thousands of weak links) and find nothing to free.
+    """
+    @functools.wraps(function)
+    def paused(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return paused
+
+
+@_collector_paused
 def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runner=None, root=None,
                  dkms_tree=None, source_tree=None):
     """The ``ansible_facts['dkms']`` dictionary for the system under ``rootfs``.

@@ -61,7 +61,7 @@ class KernelABI:
 class Verdict:
     """The kABI part of a decision: whether the symbols and vermagic let the module load."""
 
-    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic', 'unresolved')
+    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic', 'unresolved', '_fact')
 
     def __init__(self, missing, mismatched, namespaces, vermagic, unresolved=()):
         self.missing = missing          # imported symbols nobody on the kernel exports to this module
@@ -70,6 +70,7 @@ class Verdict:
         self.vermagic = vermagic        # True/False, None when the kernel's is unknown
         # Symbols only a module whose exports could not be listed might provide.
         self.unresolved = list(unresolved)
+        self._fact = None
 
     @property
     def compatible(self):
@@ -80,8 +81,16 @@ class Verdict:
         return self.vermagic is not None and not self.unresolved
 
     def as_fact(self):
-        return {'compatible': self.compatible, 'missing': self.missing, 'mismatched': self.mismatched,
-                'namespaces': self.namespaces, 'vermagic': self.vermagic}
+        """The ``kabi`` fact: one dictionary per verdict, however many module files it is for."""
+        if self._fact is None:
+            self._fact = {'compatible': self.compatible, 'missing': self.missing, 'mismatched': self.mismatched,
+                          'namespaces': self.namespaces, 'vermagic': self.vermagic}
+        return self._fact
+
+
+# The verdict on a module that imports nothing but what the kernel exports as imported, none of
+# it restricted, by how its vermagic compares: most modules on most kernels share one.
+_CLEAN_VERDICTS = dict((vermagic, Verdict([], [], [], vermagic)) for vermagic in (True, False, None))
 
 
 class Decision:
@@ -137,21 +146,49 @@ def _namespace_not_imported(namespace, module):
 
 class ExportTable:
     """The kernel's exports of the symbols some modules import, in the shapes the checks use:
-    a module's CRCs are compared with theirs as one tuple, its imports with the sets at once."""
+    a module's CRCs are compared with theirs as one tuple, its imports with the sets at once.
 
-    __slots__ = ('crcs', 'gpl_only', 'namespaces', 'absent')
+    ``passed`` holds the modules (ModuleInfo, not changed once read) found to import nothing
+    but what the table exports as imported, none of it restricted: shared by the kernels that
+    share the table (``ExportTables``), they are not checked again.
+    """
 
-    def __init__(self, kernel, symbols):
+    __slots__ = ('exports', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'absent', 'passed')
+
+    def __init__(self, kernel, symbols, exports=None):
+        self.exports = exports_of(kernel.exports, symbols) if exports is None else exports
+        self.allow_missing_namespaces = kernel.allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
         self.gpl_only = set()
         self.namespaces = {}    # symbol -> namespace a module must import
-        for symbol, export in exports_of(kernel.exports, symbols).items():
+        for symbol, export in self.exports.items():
             self.crcs[symbol] = export.crc
             if export.gpl_only:
                 self.gpl_only.add(symbol)
             if export.namespace and not kernel.allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
-        self.absent = set(symbol for symbol in symbols if symbol not in self.crcs)   # only modules may provide these
+        self.absent = symbols.difference(self.crcs)   # only modules may provide these
+        self.passed = set()
+
+
+class ExportTables:
+    """The table of the kernel judged last, taken over by the next kernel whose exports of the
+    same symbols are the same: kernels of one kABI stream (what weak-updates relies on) export
+    what modules import alike, and then the checks their modules passed hold for both."""
+
+    __slots__ = ('last',)
+
+    def __init__(self):
+        self.last = None
+
+    def table(self, kernel, symbols):
+        """The ExportTable of ``kernel`` for the set ``symbols``."""
+        exports = exports_of(kernel.exports, symbols)
+        last = self.last
+        if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
+                or last.exports != exports or last.absent != symbols.difference(exports):
+            last = self.last = ExportTable(kernel, symbols, exports)
+        return last
 
 
 def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
@@ -164,13 +201,16 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     """
     if table is None:
         table = ExportTable(kernel, set(module.imports))
+    if module in table.passed:
+        return _CLEAN_VERDICTS[vermagic_matches(module, kernel.vermagic, kernel.release)]
     # A GPL-only export is not offered to a module whose license is not GPL-compatible.
     hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
     imports = module.imports
     if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
             and table.namespaces.keys().isdisjoint(imports):
         # What most modules come to: every import exported as imported, none restricted.
-        return Verdict([], [], [], vermagic_matches(module, kernel.vermagic, kernel.release))
+        table.passed.add(module)
+        return _CLEAN_VERDICTS[vermagic_matches(module, kernel.vermagic, kernel.release)]
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
         exported = table.crcs.get(symbol)
@@ -293,9 +333,10 @@ class _SymbolResolution:
         return verdicts
 
 
-def resolve(kernel, modules):
+def resolve(kernel, modules, tables=None):
     """{key: Decision} for ``modules`` ({key: ModuleInfo}), every module file that could be
-    loaded on KernelABI ``kernel``, of every package, judged together."""
+    loaded on KernelABI ``kernel``, of every package, judged together (``tables``: the
+    ExportTables of the run's kernels)."""
     decisions = {}
     candidates = {}
     for key, info in modules.items():
@@ -310,7 +351,7 @@ def resolve(kernel, modules):
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
-        table = ExportTable(kernel, set().union(*(info.imports for info in candidates.values())))
+        table = (tables or ExportTables()).table(kernel, set().union(*(info.imports for info in candidates.values())))
         verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
         loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -191,6 +192,22 @@ def test_dangling_weak_link_is_broken(system: SystemTree) -> None:
     run = Run(system.root)
     assert run.status('6.1.0-50-amd64') == 'broken'
     assert any('dangling' in warning for warning in run.warnings)
+
+
+@pytest.mark.parametrize('enabled', [True, False])
+def test_the_cyclic_collector_waits_and_is_left_as_it_was(system: SystemTree, enabled: bool) -> None:
+    system.kernel(ABI)
+    system.kernel('6.1.0-50-amd64')
+    system.weak_link('6.1.0-50-amd64', ABI, 'hello.ko')   # dangling: a warning, given while gathering
+    collecting: list[bool] = []
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        gather_facts(RootFS(str(system.root)), lambda message: collecting.append(gc.isenabled()))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert collecting and not any(collecting)
 
 
 def test_partial_weak_links_are_broken(system: SystemTree) -> None:

@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
-    KernelABI, Verdict, judge, resolve, vermagic_suffix)
+    ExportTables, KernelABI, Verdict, judge, resolve, vermagic_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 
@@ -247,3 +247,47 @@ class TestResolve:
         decisions = resolve(kernel(), {'m': module()})
         assert outcome(decisions) == {'m': (None, False)}
         assert 'signature' in decisions['m'].reason
+
+
+class TestExportTables:
+    """Kernels whose exports of the imported symbols are the same share one table, and the
+    checks modules passed on it; anything else that differs is judged afresh."""
+
+    def test_a_kernel_exporting_the_same_takes_over_the_table(self) -> None:
+        tables = ExportTables()
+        symbols = set(EXPORTS)
+        first = tables.table(kernel(), symbols)
+        # Another kernel of the same kABI stream: its own release and vermagic, the same exports.
+        assert tables.table(kernel(release=RELEASE + '+1', vermagic=None), set(EXPORTS)) is first
+        changed = tables.table(kernel(exported(dict(EXPORTS, kfree=1))), symbols)
+        assert changed is not first and changed.crcs['kfree'] == 1
+        # The same exports asked for more symbols: one is absent, to be looked for in modules.
+        wider = tables.table(kernel(exported(dict(EXPORTS, kfree=1))), symbols | {'extra'})
+        assert wider is not changed and wider.absent == {'extra'}
+
+    @pytest.mark.parametrize('change', ['crc', 'gpl_only', 'namespace', 'allow_missing_namespaces', 'gone',
+                                        'vermagic', 'nothing'])
+    def test_what_a_module_passed_holds_only_where_the_table_is_the_same(self, change: str) -> None:
+        tables = ExportTables()
+        infos = {'m': module(license='Proprietary'), 'n': module(dict(EXPORTS, n_only=4), exports=['x'], name='n')}
+        before = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], False, 'MEMORY'))
+        options = {'allow_missing_namespaces': True}
+        assert outcome(resolve(kernel(before, **options), infos, tables))['m'] == (None, False)
+        after = dict(before)
+        if change == 'crc':
+            after['_printk'] = Export(1, False, None)
+        elif change == 'gpl_only':
+            after['_printk'] = Export(EXPORTS['_printk'], True, None)
+        elif change == 'namespace':
+            after['_printk'] = Export(EXPORTS['_printk'], False, 'OTHER')
+        elif change == 'allow_missing_namespaces':
+            options = {}
+        elif change == 'gone':
+            del after['_printk']
+        vermagic = VERMAGIC.replace('preempt', 'preempt_rt') if change == 'vermagic' else VERMAGIC
+        shared = resolve(kernel(after, vermagic, **options), infos, tables)
+        fresh = resolve(kernel(after, vermagic, **options), infos)
+        assert {key: (d.refusal, d.certain, d.kabi, d.reason) for key, d in shared.items()} == \
+            {key: (d.refusal, d.certain, d.kabi, d.reason) for key, d in fresh.items()}
+        # Namespaces are not enforced on either kernel unless the change says so.
+        assert (shared['m'].refusal is None) is (change in ('namespace', 'nothing'))
