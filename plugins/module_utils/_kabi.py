@@ -9,8 +9,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import itertools
 from collections import namedtuple
 from collections.abc import Mapping
+from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
@@ -113,10 +115,13 @@ class SharedSymvers:
     and only the last kernel's are kept, with its symbols: what was found, not the text.
     """
 
-    __slots__ = ('pieces', 'shortest_average')
+    __slots__ = ('pieces', 'symbols', 'shortest_average')
 
     def __init__(self, shortest_average=256):
-        self.pieces = {}    # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)}
+        # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)};
+        # the first piece of a text, which does not start at a cut, is known by another key.
+        self.pieces = {}
+        self.symbols = frozenset()  # the last call's symbols, kept as a copy: the caller's set may change
         # A kernel's pieces average some 1,200 characters: a text whose pieces would average
         # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
         # text) is searched whole, so it cannot cost a digest and a stored entry per line.
@@ -124,35 +129,31 @@ class SharedSymvers:
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
-        symbols = frozenset(symbols)    # kept with the pieces: the caller's set may change
+        if symbols != self.symbols:
+            self.symbols = frozenset(symbols)
+        symbols = self.symbols
         if text.count(_PIECE_START) * self.shortest_average > len(text):
             return parse_symvers(text, symbols)
-        earlier, self.pieces = self.pieces, {}
-        # How the symbols a known piece was searched for stand to ``symbols``, by their id():
-        # 'same', 'wider' (its answer is narrowed to ``symbols``) or None (searched again).
-        standing = {}
-        exports = {}
-        start = 0
-        while start < len(text):
-            cut = text.find(_PIECE_START, start)
-            end = len(text) if cut < 0 else cut + 1
-            piece = text[start:end]
-            start = end
-            digest = hashlib.sha256(piece.encode('utf-8', 'surrogatepass')).digest()
-            # This text's pieces first: a piece may come twice in one text.
-            searched, found = self.pieces.get(digest) or earlier.get(digest) or (None, None)
-            if searched is not None and searched is not symbols:
-                if id(searched) not in standing:
-                    standing[id(searched)] = 'same' if searched == symbols else 'wider' if symbols <= searched else None
-                if standing[id(searched)] == 'wider':
-                    found = tuple(pair for pair in found if pair[0] in symbols)
-                elif standing[id(searched)] is None:
-                    found = None
-            if found is None:
-                found = tuple(parse_symvers(piece, symbols).items())
-            self.pieces[digest] = (symbols, found)
-            exports.update(found)
-        return exports
+        # The pieces without the cuts between them: each but the first began with "0x0".
+        parts = text.split(_PIECE_START)
+        digests = [hashlib.sha256(part.encode('utf-8', 'surrogatepass')).digest() for part in parts]
+        digests[0] = b'first:' + digests[0]
+        known = list(map(self.pieces.get, digests))
+        # How the symbols a known piece was searched for stand to these, by their id(): True
+        # when they include them (its answer is narrowed to them), False (searched again).
+        wider = {}
+        for index, piece in enumerate(known):
+            if piece is not None and piece[0] is symbols:
+                continue
+            if piece is not None and id(piece[0]) not in wider:
+                wider[id(piece[0])] = symbols <= piece[0]
+            if piece is not None and wider[id(piece[0])]:
+                found = tuple(pair for pair in piece[1] if pair[0] in symbols)
+            else:
+                found = tuple(parse_symvers(parts[index] if index == 0 else '0x0' + parts[index], symbols).items())
+            known[index] = (symbols, found)
+        self.pieces = dict(zip(digests, known))
+        return dict(itertools.chain.from_iterable(map(itemgetter(1), known)))
 
 
 # A symbol not asked for yet (None answers "not exported").

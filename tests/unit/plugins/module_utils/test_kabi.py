@@ -306,6 +306,14 @@ class TestProperties:
             else:
                 wanted |= {'sym1', 'sym2'}
 
+    def test_a_first_piece_is_not_taken_for_a_piece_after_a_cut(self) -> None:
+        # Without its "0x0" the piece after the cut reads as a line with no CRC, which is skipped.
+        after_a_cut = 'junk\n0x0\ta\tm\tEXPORT_SYMBOL\n'
+        first = '\ta\tm\tEXPORT_SYMBOL\n'
+        shared = SharedSymvers(shortest_average=0)
+        assert shared.select(after_a_cut, {'a'}) == {'a': Export(0, False, None)}
+        assert shared.select(first, {'a'}) == {} == parse_symvers(first, {'a'})
+
     def test_a_text_of_tiny_pieces_is_searched_whole(self) -> None:
         # One piece per line would cost a digest and a lookup per line, and memory for each.
         text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(5000))
