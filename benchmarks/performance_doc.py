@@ -51,6 +51,10 @@ METHOD = '''Each size K x P is a system tree under a temporary ROOT with dkms's 
 each other kernel shares the kABI of one of them and is covered only by absolute RHEL-style
 `weak-updates/` links to its installs. Every weak link gets a full kABI verdict (vermagic,
 `module_layout` and every `__versions` CRC against the kernel's `Module.symvers`, siblings included).
+Like any host whose modules dkms built, the tree has a dkms: `usr/sbin/dkms` is a copy of this
+machine's (a script that only tells its version, 3.0.10, where the machine has none). The fact
+module reads which dkms it is from there and reads each `dkms.conf` as that version does (with no
+dkms to read, as each dkms release since 3.0.10 would, which costs more).
 
 All tools run as whole processes on the same tree, with the page cache warm from building it:
 `python plugins/modules/dkms_facts.py args.json` (`{"root": ROOT}`, the interpreter below) and

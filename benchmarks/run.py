@@ -59,6 +59,8 @@ DEFAULT_REAL_ROOT = '7x300:1'
 DEFAULT_LARGE_HOST = '10x20'
 # The drifting tree: each kernel's own symvers differs in this share of its lines (see drifted()).
 DEFAULT_DRIFT = 0.02
+# The dkms a tree says it has when this machine has none to copy: Debian 12's.
+FALLBACK_DKMS_VERSION = '3.0.10'
 DEFAULT_DRIFT_SHAPE = '40x40'
 # dkms status costs 0.11-0.19 s per line: spend about this many lines per grid size on repetitions.
 DKMS_LINE_BUDGET = 250
@@ -505,10 +507,25 @@ def module_files(choice: str, work: Path, ko: KoBuilder) -> ModuleFiles:
     return KbuildModules(ko, work, release) if release else GccModules(ko)
 
 
+def install_dkms(system: SystemTree) -> None:
+    """The tree's /usr/sbin/dkms, as on any host whose modules dkms built: a copy of this machine's
+    (the one `dkms status` runs), else a script that only tells its version. The fact module reads
+    the version there; without it, it would read every dkms.conf as each dkms release would."""
+    script = system.path('/usr/sbin/dkms')
+    host = shutil.which('dkms')
+    if host is None:
+        system.dkms_script(FALLBACK_DKMS_VERSION)
+        return
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(host, script)
+    script.chmod(0o755)
+
+
 def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
     from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
 
     system = SystemTree(root, files.ko)
+    install_dkms(system)
     modules = files.modules_of(shape.package_names)
     for release in shape.native:
         files.kernel(system, release, release)
