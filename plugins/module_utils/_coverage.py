@@ -191,18 +191,21 @@ class Context:
         self.kabi_check = kabi_check and reader.name is not None
         self.provided = _provided_files(rootfs, tree, trees)
         self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
-        self._links = {}
+        self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
         self._policies = {}
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
+        self._signature_facts = {}
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
         ``package``, or that are broken (they may be its): the kernel's links are sorted by
         package once."""
-        by_package = remembered(self._links, release, self._sort_links)
+        if self._links[0] != release:
+            self._links = (release, self._sort_links(release))
+        by_package = self._links[1]
         return by_package.get(package, []) + by_package.get(None, [])
 
     def _sort_links(self, release):
@@ -228,7 +231,7 @@ class Context:
             else vermagic_from_config(release, kernel_tree.config)
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
         return KernelABI(release, exports, damaged, vermagic, own, allow,
-                         _signature_check(self.signature_policy(release)))
+                         _signature_check(self.signature_policy(release), self._signature_facts))
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""
@@ -263,10 +266,12 @@ class Context:
             self.warn(reason if reason.startswith(path) else '%s: %s' % (path, reason))
 
 
-def _signature_check(policy):
-    """The loader's signature hook for one kernel's SignaturePolicy."""
+def _signature_check(policy, facts):
+    """The loader's signature hook for one kernel's SignaturePolicy; ``facts`` keeps one of each
+    signature fact (most modules of a host, on every kernel, say the same), its values as key."""
     def check(info):
         fact, refused, reason = signature_verdict(info.signature, policy)
+        fact = facts.setdefault(tuple(fact.items()), fact)
         return fact, reason if refused else None, refused is not None
     return check
 

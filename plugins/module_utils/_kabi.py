@@ -121,7 +121,9 @@ class SharedSymvers:
         # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)};
         # the first piece of a text, which does not start at a cut, is known by another key.
         self.pieces = {}
-        self.symbols = frozenset()  # the last call's symbols, kept as a copy: the caller's set may change
+        # The last call's symbols, copied (the caller's set may change) as {symbol: itself}: the
+        # answers are keyed by the caller's strings, one object per symbol for the run's modules.
+        self.symbols = {}
         # A kernel's pieces average some 1,200 characters: a text whose pieces would average
         # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
         # text) is searched whole, so it cannot cost a digest and a stored entry per line.
@@ -129,11 +131,11 @@ class SharedSymvers:
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
-        if symbols != self.symbols:
-            self.symbols = frozenset(symbols)
+        if symbols != self.symbols.keys():
+            self.symbols = dict(zip(symbols, symbols))
         symbols = self.symbols
         if text.count(_PIECE_START) * self.shortest_average > len(text):
-            return parse_symvers(text, symbols)
+            return dict((symbols[name], export) for name, export in parse_symvers(text, symbols).items())
         # The pieces without the cuts between them: each but the first began with "0x0".
         parts = text.split(_PIECE_START)
         digests = [hashlib.sha256(part.encode('utf-8', 'surrogatepass')).digest() for part in parts]
@@ -146,11 +148,12 @@ class SharedSymvers:
             if piece is not None and piece[0] is symbols:
                 continue
             if piece is not None and id(piece[0]) not in wider:
-                wider[id(piece[0])] = symbols <= piece[0]
+                wider[id(piece[0])] = symbols.keys() <= piece[0].keys()
             if piece is not None and wider[id(piece[0])]:
-                found = tuple(pair for pair in piece[1] if pair[0] in symbols)
+                found = tuple((symbols[name], export) for name, export in piece[1] if name in symbols)
             else:
-                found = tuple(parse_symvers(parts[index] if index == 0 else '0x0' + parts[index], symbols).items())
+                found = tuple((symbols[name], export) for name, export in parse_symvers(
+                    parts[index] if index == 0 else '0x0' + parts[index], symbols).items())
             known[index] = (symbols, found)
         self.pieces = dict(zip(digests, known))
         return dict(itertools.chain.from_iterable(map(itemgetter(1), known)))

@@ -306,6 +306,15 @@ class TestProperties:
             else:
                 wanted |= {'sym1', 'sym2'}
 
+    def test_answers_are_keyed_by_the_callers_strings(self) -> None:
+        # One string object per symbol, the modules' own: none kept from the text.
+        text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(0, 3000, 7))
+        shared = SharedSymvers(shortest_average=0)
+        wanted = ''.join(['sym', '14'])
+        for update in range(2):
+            (symbol,) = shared.select(text + '0x1\tsym14\tlate\tEXPORT_SYMBOL\n' * update, {wanted})
+            assert symbol is wanted
+
     def test_a_first_piece_is_not_taken_for_a_piece_after_a_cut(self) -> None:
         # Without its "0x0" the piece after the cut reads as a line with no CRC, which is skipped.
         after_a_cut = 'junk\n0x0\ta\tm\tEXPORT_SYMBOL\n'
