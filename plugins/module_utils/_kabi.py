@@ -134,10 +134,13 @@ class SharedSymvers:
         if symbols != self.symbols.keys():
             self.symbols = dict(zip(symbols, symbols))
         symbols = self.symbols
-        if text.count(_PIECE_START) * self.shortest_average > len(text):
+        # The pieces without the cuts between them: each but the first began with "0x0". Cut no
+        # more than the bound below allows: a text with more cuts left in its last part is
+        # searched whole.
+        most = len(text) // self.shortest_average if self.shortest_average else len(text)
+        parts = text.split(_PIECE_START, most + 1)
+        if len(parts) > most + 1:
             return dict((symbols[name], export) for name, export in parse_symvers(text, symbols).items())
-        # The pieces without the cuts between them: each but the first began with "0x0".
-        parts = text.split(_PIECE_START)
         digests = [hashlib.sha256(part.encode('utf-8', 'surrogatepass')).digest() for part in parts]
         digests[0] = b'first:' + digests[0]
         known = list(map(self.pieces.get, digests))

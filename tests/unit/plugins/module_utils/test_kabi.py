@@ -323,6 +323,13 @@ class TestProperties:
         assert shared.select(after_a_cut, {'a'}) == {'a': Export(0, False, None)}
         assert shared.select(first, {'a'}) == {} == parse_symvers(first, {'a'})
 
+    def test_the_bound_on_tiny_pieces_is_exact(self) -> None:
+        text = 'x\n' + '0x0000001\tsym\tvmlinux\tEXPORT_SYMBOL\n' * 4     # four cuts
+        for average, whole in ((len(text) // 4, False), (len(text) // 4 + 1, True)):
+            shared = SharedSymvers(shortest_average=average)
+            assert shared.select(text, {'sym'}) == parse_symvers(text, {'sym'})
+            assert bool(shared.pieces) is not whole
+
     def test_a_text_of_tiny_pieces_is_searched_whole(self) -> None:
         # One piece per line would cost a digest and a lookup per line, and memory for each.
         text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(5000))
