@@ -412,26 +412,32 @@ def _arch(rootfs, tree):
     return os.uname()[4] if rootfs.root == '/' else None
 
 
-def _collector_paused(function):
-    """``function`` run with Python's cyclic garbage collector paused, then resumed as it was.
+# Container objects kept (net of those freed) between two runs of the cyclic garbage collector
+# while the facts are gathered, against Python's 700.
+COLLECTOR_THRESHOLD = 100000
 
-    The facts are built from trees of fresh dicts, lists and tuples that hold no cycles: the
-    collector would walk them over and over as they grow (a tenth of the run on a host with
-    thousands of weak links) and find nothing to free.
+
+def _collector_spaced(function):
+    """``function`` run with Python's cyclic garbage collector run rarely, then as it was.
+
+    The facts are built from trees of fresh dicts, lists and tuples that hold no cycles: at its
+    usual pace the collector would walk them over and over as they grow (a tenth of the run on
+    a host with thousands of weak links) and find nothing to free. It still runs after that
+    many objects kept, so what does form cycles (pyelftools' ELFFile, for one) is freed.
     """
     @functools.wraps(function)
-    def paused(*args, **kwargs):
-        enabled = gc.isenabled()
-        gc.disable()
+    def spaced(*args, **kwargs):
+        threshold = gc.get_threshold()
+        if threshold[0]:    # 0: the caller turned automatic collection off
+            gc.set_threshold(max(threshold[0], COLLECTOR_THRESHOLD), *threshold[1:])
         try:
             return function(*args, **kwargs)
         finally:
-            if enabled:
-                gc.enable()
-    return paused
+            gc.set_threshold(*threshold)
+    return spaced
 
 
-@_collector_paused
+@_collector_spaced
 def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runner=None, root=None,
                  dkms_tree=None, source_tree=None):
     """The ``ansible_facts['dkms']`` dictionary for the system under ``rootfs``.

@@ -32,6 +32,7 @@ class ElftoolsAdapter:
         self._structs = {}   # (class, little endian[, type, machine, OS ABI]) -> ELFStructs
         self._opened = {}    # first IDENT_TYPE_MACHINE bytes -> (e_machine, Elf_Shdr, its size)
         self.shared = True   # False once the shared definitions proved unusable here
+        self._public = None  # the ELFFile of the file the public API read last
 
     def open(self, data, layout):
         """``(e_machine, section_header)`` of one image (bytes or anything sliced like them)
@@ -77,7 +78,12 @@ class ElftoolsAdapter:
         return machine, section_header
 
     def _open_public(self, data):
-        elf = self._elffile(io.BytesIO(data[:]))
+        if self._public is not None:
+            # An ELFFile sits in reference cycles, which only the cyclic collector frees (and it
+            # waits while the facts are gathered): the image it read is let go when the next
+            # file is opened, so no more than one is held.
+            self._public.stream.close()
+        elf = self._public = self._elffile(io.BytesIO(data[:]))
 
         def section_header(dummy, layout, index):
             fields = elf.get_section(index).header

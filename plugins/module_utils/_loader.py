@@ -88,10 +88,6 @@ class Verdict:
         return self._fact
 
 
-# The verdict on a module that imports nothing but what the kernel exports as imported, none of
-# it restricted, by how its vermagic compares: most modules on most kernels share one.
-_CLEAN_VERDICTS = dict((vermagic, Verdict([], [], [], vermagic)) for vermagic in (True, False, None))
-
 
 class Decision:
     """Whether the kernel loads one module file, and if not, why.
@@ -150,10 +146,12 @@ class ExportTable:
 
     ``passed`` holds the modules (ModuleInfo, not changed once read) found to import nothing
     but what the table exports as imported, none of it restricted: shared by the kernels that
-    share the table (``ExportTables``), they are not checked again.
+    share the table (``ExportTables``), they are not checked again. Their verdicts are
+    ``clean``, one per outcome of the vermagic check.
     """
 
-    __slots__ = ('exports', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'absent', 'passed')
+    __slots__ = ('exports', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'absent', 'passed',
+                 'clean')
 
     def __init__(self, kernel, symbols, exports=None):
         self.exports = exports_of(kernel.exports, symbols) if exports is None else exports
@@ -169,6 +167,14 @@ class ExportTable:
                 self.namespaces[symbol] = export.namespace
         self.absent = symbols.difference(self.crcs)   # only modules may provide these
         self.passed = set()
+        self.clean = {}     # vermagic check outcome -> Verdict
+
+    def clean_verdict(self, vermagic):
+        """The verdict on a module in ``passed`` whose vermagic check gave ``vermagic``."""
+        verdict = self.clean.get(vermagic)
+        if verdict is None:
+            verdict = self.clean[vermagic] = Verdict([], [], [], vermagic)
+        return verdict
 
 
 class ExportTables:
@@ -202,7 +208,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     if table is None:
         table = ExportTable(kernel, set(module.imports))
     if module in table.passed:
-        return _CLEAN_VERDICTS[vermagic_matches(module, kernel.vermagic, kernel.release)]
+        return table.clean_verdict(vermagic_matches(module, kernel.vermagic, kernel.release))
     # A GPL-only export is not offered to a module whose license is not GPL-compatible.
     hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
     imports = module.imports
@@ -210,7 +216,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
             and table.namespaces.keys().isdisjoint(imports):
         # What most modules come to: every import exported as imported, none restricted.
         table.passed.add(module)
-        return _CLEAN_VERDICTS[vermagic_matches(module, kernel.vermagic, kernel.release)]
+        return table.clean_verdict(vermagic_matches(module, kernel.vermagic, kernel.release))
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
         exported = table.crcs.get(symbol)

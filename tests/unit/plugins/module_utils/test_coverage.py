@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
@@ -194,20 +194,21 @@ def test_dangling_weak_link_is_broken(system: SystemTree) -> None:
     assert any('dangling' in warning for warning in run.warnings)
 
 
-@pytest.mark.parametrize('enabled', [True, False])
-def test_the_cyclic_collector_waits_and_is_left_as_it_was(system: SystemTree, enabled: bool) -> None:
+@pytest.mark.parametrize('first', [700, 0])
+def test_the_cyclic_collector_runs_rarely_and_is_left_as_it_was(system: SystemTree, first: int) -> None:
     system.kernel(ABI)
     system.kernel('6.1.0-50-amd64')
     system.weak_link('6.1.0-50-amd64', ABI, 'hello.ko')   # dangling: a warning, given while gathering
-    collecting: list[bool] = []
-    was = gc.isenabled()
-    (gc.enable if enabled else gc.disable)()
+    seen: list[int] = []
+    was = gc.get_threshold()
+    gc.set_threshold(first, 10, 10)
     try:
-        gather_facts(RootFS(str(system.root)), lambda message: collecting.append(gc.isenabled()))
-        assert gc.isenabled() is enabled
+        gather_facts(RootFS(str(system.root)), lambda message: seen.append(gc.get_threshold()[0]))
+        assert gc.get_threshold() == (first, 10, 10)
     finally:
-        (gc.enable if was else gc.disable)()
-    assert collecting and not any(collecting)
+        gc.set_threshold(*was)
+    # Automatic collection turned off by the caller stays off.
+    assert seen and set(seen) == ({COLLECTOR_THRESHOLD} if first else {0})
 
 
 def test_partial_weak_links_are_broken(system: SystemTree) -> None:

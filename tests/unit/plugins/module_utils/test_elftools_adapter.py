@@ -62,6 +62,18 @@ def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.M
     assert not adapter.shared
 
 
+def test_the_public_api_holds_one_image_at_a_time(module_image: bytes) -> None:
+    """ELFFile sits in reference cycles: with the cyclic collector paused, the images it read
+    would stay until the end of the run unless let go."""
+    adapter = ElftoolsAdapter(ELFFile)
+    adapter.shared = False
+    layout = _elf_header(module_image, '/m.ko')
+    first = adapter.open(module_image, layout)[1]
+    assert answers(adapter, module_image)[1]
+    with pytest.raises(ValueError):    # "I/O operation on closed file": its image is gone
+        first(module_image, layout, 1)
+
+
 def test_one_adapter_answers_for_every_kind_of_module(ko_builder: KoBuilder, tmp_path: Path) -> None:
     """What the adapter keeps of one module's header never answers for a module of another class."""
     adapter = ElftoolsAdapter(ELFFile)
