@@ -83,6 +83,9 @@ def remembered(cache, key, compute, errors=()):
         try:
             cache[key] = compute(key)
         except errors as exc:
+            # Kept without its traceback and the errors it was raised from: their frames would
+            # keep what the failed computation held (a whole decompressed module) as long as this.
+            exc.__traceback__ = exc.__context__ = exc.__cause__ = None
             cache[key] = exc
     result = cache[key]
     if isinstance(result, errors):

@@ -565,3 +565,22 @@ class TestSnapshotAgreesWithLive:
             snapshot.close()
         finally:
             shutil.rmtree(top)
+
+
+def test_a_remembered_error_keeps_nothing_of_the_failed_computation() -> None:
+    # A .ko.gz that decompresses to junk fails in frames that hold the whole image: the error
+    # kept for the next weak link to it must not keep those frames alive.
+    cache: dict[str, object] = {}
+
+    def compute(key: str) -> None:
+        image = bytearray(1 << 20)
+        try:
+            raise ValueError('not an ELF file (%d bytes)' % len(image))
+        except ValueError as exc:
+            raise OSError(errno.EIO, str(exc), key)
+
+    for attempt in range(2):
+        with pytest.raises(OSError, match='not an ELF file'):
+            _rootfs.remembered(cache, '/m.ko.gz', compute, OSError)
+        kept = cache['/m.ko.gz']
+        assert isinstance(kept, OSError) and kept.__context__ is None and kept.__cause__ is None
