@@ -88,7 +88,6 @@ class Verdict:
         return self._fact
 
 
-
 class Decision:
     """Whether the kernel loads one module file, and if not, why.
 
