@@ -80,8 +80,8 @@ class ElftoolsAdapter:
     def _open_public(self, data):
         if self._public is not None:
             # An ELFFile sits in reference cycles, which only the cyclic collector frees (and it
-            # waits while the facts are gathered): the image it read is let go when the next
-            # file is opened, so no more than one is held.
+            # runs rarely while the facts are gathered): the image it read is let go when the
+            # next file is opened, so no more than one is held.
             self._public.stream.close()
         elf = self._public = self._elffile(io.BytesIO(data[:]))
 

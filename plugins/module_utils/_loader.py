@@ -152,7 +152,7 @@ class ExportTable:
     __slots__ = ('exports', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'absent', 'passed',
                  'clean')
 
-    def __init__(self, kernel, symbols, exports=None):
+    def __init__(self, kernel, symbols, exports=None, absent=None):
         self.exports = exports_of(kernel.exports, symbols) if exports is None else exports
         self.allow_missing_namespaces = kernel.allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
@@ -164,7 +164,8 @@ class ExportTable:
                 self.gpl_only.add(symbol)
             if export.namespace and not kernel.allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
-        self.absent = symbols.difference(self.crcs)   # only modules may provide these
+        # Only modules may provide these.
+        self.absent = symbols.difference(self.crcs) if absent is None else absent
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
 
@@ -189,10 +190,11 @@ class ExportTables:
     def table(self, kernel, symbols):
         """The ExportTable of ``kernel`` for the set ``symbols``."""
         exports = exports_of(kernel.exports, symbols)
+        absent = symbols.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
-                or last.exports != exports or last.absent != symbols.difference(exports):
-            last = self.last = ExportTable(kernel, symbols, exports)
+                or last.exports != exports or last.absent != absent:
+            last = self.last = ExportTable(kernel, symbols, exports, absent)
         return last
 
 
