@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use('Agg')  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 
-from performance_doc import ansible_floor  # noqa: E402  pylint: disable=wrong-import-position
+from performance_doc import floor_through_ansible  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def median_of(tree: dict[str, Any], key: str) -> float:
@@ -35,8 +35,8 @@ def plot_times(axis: Any, data: dict[str, Any]) -> None:
                           xytext=(4, -12), fontsize=8)
     if data['real_sizes']:
         axis.loglog([size['entries'] for size in data['real_sizes']],
-                    [ansible_floor(size, data['interpreter']) for size in data['real_sizes']], 'D:', color='#55a868',
-                    label='Ansible floor, real modules')
+                    [floor_through_ansible(size, data['interpreter']) for size in data['real_sizes']], 'D:',
+                    color='#55a868', label='floor through Ansible, real modules')
     measured = [size for size in data['sizes'] if size['dkms']]
     if measured:
         axis.loglog([size['entries'] for size in measured], [median_of(size, 'dkms') for size in measured], 's-',
@@ -68,12 +68,13 @@ def plot_per_entry(axis: Any, data: dict[str, Any]) -> None:
 def plot_roots(axis: Any, data: dict[str, Any]) -> None:
     """dkms_facts against its floors on the real root and the large module."""
     roots = data['real_roots']
-    width = 0.27
+    width = 0.2
     for offset, (label, values) in enumerate((
             ('dkms_facts', [median_of(tree, 'facts') for tree in roots]),
-            ('Ansible floor', [ansible_floor(tree, data['interpreter']) for tree in roots]),
+            ('floor through Ansible', [floor_through_ansible(tree, data['interpreter']) for tree in roots]),
+            ('AnsibleModule floor', [median_of(tree, 'floor_return') for tree in roots]),
             ('reading floor', [median_of(tree, 'floor_reader') for tree in roots]))):
-        bars = axis.bar([index + (offset - 1) * width for index in range(len(roots))], values, width, label=label)
+        bars = axis.bar([index + (offset - 1.5) * width for index in range(len(roots))], values, width, label=label)
         axis.bar_label(bars, fmt='%.2f', fontsize=7)
     axis.set_xticks(range(len(roots)), ['%s\n%s' % (tree['name'], tree['shape']) for tree in roots], fontsize=8)
     axis.set(ylabel='wall time, s (median)', title='Real modules against their floors')

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floor_reader import sections
-from performance_doc import render_markdown
+from performance_doc import PER_ENTRY_SHAPE, render_markdown
 
 if TYPE_CHECKING:
     from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
@@ -175,6 +175,7 @@ class Results:
     drift: float = 0.0
     fit: dict[str, float] = field(default_factory=dict)
     real_fit: dict[str, float] = field(default_factory=dict)
+    goal_fit: dict[str, Any] = field(default_factory=dict)
     fleet: dict[str, Any] = field(default_factory=dict)
     fleet_large: dict[str, Any] = field(default_factory=dict)
     profile_shape: str = ''
@@ -882,7 +883,7 @@ def render_plot(results_file: Path, png: Path, plot_python: str | None, work: Pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--grid', type=parse_grid, default=DEFAULT_GRID, help='K x P sizes, comma-separated (default %(default)s)')
-    parser.add_argument('--runs', type=int, default=5, help='timed runs per size (dkms status: fewer on big trees)')
+    parser.add_argument('--runs', type=int, default=7, help='timed runs per size (dkms status: fewer on big trees)')
     parser.add_argument('--fleet-hosts', type=int, default=20, help='inventory hosts for the fleet run; 0 skips it')
     parser.add_argument('--fleet-shape', type=Shape.parse, default=Shape(4, 2), help='each fleet host\'s tree')
     parser.add_argument('--fleet-runs', type=int, default=3)
@@ -984,6 +985,10 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
         results.real_sizes.append(bench_tree('real', shape, work, debian, python, env, args.runs, with_floors=True,
                                              keep=args.keep))
     results.real_fit = linear_fit(results.real_sizes)
+    # Issue 14's cost per entry: the slope over the grids up to its 40x40.
+    goal_sizes = [size for size in results.real_sizes if size.entries <= Shape.parse(PER_ENTRY_SHAPE).entries]
+    if len(goal_sizes) > 1:
+        results.goal_fit = dict(linear_fit(goal_sizes), shapes=[size.shape for size in goal_sizes])
     if args.drift:
         results.drift = args.drift
         results.real_drift.append(bench_tree('real-drift', args.drift_shape, work, debian.drifting(args.drift), python,

@@ -296,12 +296,11 @@ class _SymbolResolution:
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
-        self.unlisted = set()     # loadable modules whose exports are unknown
+        self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
+        if not table.absent:
+            return  # the usual case: the kernel exports every symbol imported, none is asked of modules
         for key in self.loadable:
-            exports = modules[key].exports
-            if exports is None:
-                self.unlisted.add(key)
-            for symbol in table.absent.intersection(exports or ()):
+            for symbol in table.absent.intersection(modules[key].exports or ()):
                 self.providers.setdefault(symbol, set()).add(key)
         for key, info in modules.items():
             for symbol in table.absent.intersection(info.imports):
