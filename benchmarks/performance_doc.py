@@ -227,9 +227,9 @@ def _goals(data: dict[str, Any]) -> list[str]:
     setup = tasks.get('setup (gather_subset=min)')
     facts = tasks.get('dkms_facts')
     if setup and facts:
-        lines.append('- Per host in a fleet run no more than `setup` with `gather_subset=min`: %.0f ms against '
-                     '%.0f ms, %s.' % (facts['per_host_ms'], setup['per_host_ms'],
-                                       _verdict(facts['per_host_ms'] <= setup['per_host_ms'])))
+        lines.append('- Per host in a fleet run no more than `setup` with `gather_subset=min` (the goal of issue 4): '
+                     '%.0f ms against %.0f ms, %s.' % (facts['per_host_ms'], setup['per_host_ms'],
+                                                       _verdict(facts['per_host_ms'] <= setup['per_host_ms'])))
     return lines
 
 
