@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use('Agg')  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=wrong-import-position
 
-from performance_doc import floor_through_ansible  # noqa: E402  pylint: disable=wrong-import-position
+from performance_doc import floor_through_ansible, module_floor  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def median_of(tree: dict[str, Any], key: str) -> float:
@@ -72,7 +72,7 @@ def plot_roots(axis: Any, data: dict[str, Any]) -> None:
     for offset, (label, values) in enumerate((
             ('dkms_facts', [median_of(tree, 'facts') for tree in roots]),
             ('floor through Ansible', [floor_through_ansible(tree, data['interpreter']) for tree in roots]),
-            ('AnsibleModule floor', [median_of(tree, 'floor_return') for tree in roots]),
+            ('AnsibleModule floor', [module_floor(tree) for tree in roots]),
             ('reading floor', [median_of(tree, 'floor_reader') for tree in roots]))):
         bars = axis.bar([index + (offset - 1.5) * width for index in range(len(roots))], values, width, label=label)
         axis.bar_label(bars, fmt='%.2f', fontsize=7)

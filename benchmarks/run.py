@@ -512,14 +512,13 @@ def install_dkms(system: SystemTree) -> None:
     """The tree's /usr/sbin/dkms, as on any host whose modules dkms built: a copy of this machine's
     (the one `dkms status` runs), else a script that only tells its version. The fact module reads
     the version there; without it, it would read every dkms.conf as each dkms release would."""
-    script = system.path('/usr/sbin/dkms')
     host = shutil.which('dkms')
     if host is None:
         system.dkms_script(FALLBACK_DKMS_VERSION)
         return
+    script = system.path('/usr/sbin/dkms')
     script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(host, script)
-    script.chmod(0o755)
+    shutil.copy(host, script)   # its mode too
 
 
 def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
@@ -986,7 +985,8 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
                                              keep=args.keep))
     results.real_fit = linear_fit(results.real_sizes)
     # Issue 14's cost per entry: the slope over the grids up to its 40x40.
-    goal_sizes = [size for size in results.real_sizes if size.entries <= Shape.parse(PER_ENTRY_SHAPE).entries]
+    most = Shape.parse(PER_ENTRY_SHAPE).entries
+    goal_sizes = [size for size in results.real_sizes if size.entries <= most]
     if len(goal_sizes) > 1:
         results.goal_fit = dict(linear_fit(goal_sizes), shapes=[size.shape for size in goal_sizes])
     if args.drift:

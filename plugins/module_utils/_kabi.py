@@ -12,7 +12,6 @@ import hashlib
 import itertools
 from collections import namedtuple
 from collections.abc import Mapping
-from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
@@ -118,11 +117,12 @@ class SharedSymvers:
     __slots__ = ('pieces', 'symbols', 'shortest_average')
 
     def __init__(self, shortest_average=256):
-        # {SHA-256 of a piece: (the symbols it was searched for, ((symbol, Export), ...) found)};
-        # the first piece of a text, which does not start at a cut, is known by another key.
+        # {SHA-256 of a piece: ((symbol, Export), ...) found in it of ``symbols``}; the first
+        # piece of a text, which does not start at a cut, is known by another key.
         self.pieces = {}
-        # The last call's symbols, copied (the caller's set may change) as {symbol: itself}: the
-        # answers are keyed by the caller's strings, one object per symbol for the run's modules.
+        # What the pieces were searched for: the last call's symbols, copied (the caller's set may
+        # change) as {symbol: itself}, so the answers are keyed by the caller's strings, one object
+        # per symbol for the run's modules.
         self.symbols = {}
         # A kernel's pieces average some 1,200 characters: a text whose pieces would average
         # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
@@ -131,7 +131,8 @@ class SharedSymvers:
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
-        if symbols != self.symbols.keys():
+        searched = self.symbols
+        if symbols != searched.keys():
             self.symbols = dict(zip(symbols, symbols))
         symbols = self.symbols
         # The pieces without the cuts between them: each but the first began with "0x0". Cut no
@@ -140,26 +141,23 @@ class SharedSymvers:
         most = len(text) // self.shortest_average if self.shortest_average else len(text)
         parts = text.split(_PIECE_START, most + 1)
         if len(parts) > most + 1:
+            self.pieces = {}    # they answer for other symbols
             return dict((symbols[name], export) for name, export in parse_symvers(text, symbols).items())
         digests = [hashlib.sha256(part.encode('utf-8', 'surrogatepass')).digest() for part in parts]
         digests[0] = b'first:' + digests[0]
         known = list(map(self.pieces.get, digests))
-        # How the symbols a known piece was searched for stand to these, by their id(): True
-        # when they include them (its answer is narrowed to them), False (searched again).
-        wider = {}
-        for index, piece in enumerate(known):
-            if piece is not None and piece[0] is symbols:
-                continue
-            if piece is not None and id(piece[0]) not in wider:
-                wider[id(piece[0])] = symbols.keys() <= piece[0].keys()
-            if piece is not None and wider[id(piece[0])]:
-                found = tuple((symbols[name], export) for name, export in piece[1] if name in symbols)
-            else:
-                found = tuple((symbols[name], export) for name, export in parse_symvers(
+        # A known piece answers as it is for the same symbols, narrowed for fewer; for others
+        # it is searched again.
+        narrowed = searched is not symbols
+        reusable = not narrowed or symbols.keys() <= searched.keys()
+        for index, found in enumerate(known):
+            if found is None or not reusable:
+                known[index] = tuple((symbols[name], export) for name, export in parse_symvers(
                     parts[index] if index == 0 else '0x0' + parts[index], symbols).items())
-            known[index] = (symbols, found)
+            elif narrowed:
+                known[index] = tuple((symbols[name], export) for name, export in found if name in symbols)
         self.pieces = dict(zip(digests, known))
-        return dict(itertools.chain.from_iterable(map(itemgetter(1), known)))
+        return dict(itertools.chain.from_iterable(known))
 
 
 # A symbol not asked for yet (None answers "not exported").

@@ -149,23 +149,22 @@ class ExportTable:
     ``clean``, one per outcome of the vermagic check.
     """
 
-    __slots__ = ('exports', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'absent', 'passed',
+    __slots__ = ('exports', 'absent', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'passed',
                  'clean')
 
-    def __init__(self, kernel, symbols, exports=None, absent=None):
-        self.exports = exports_of(kernel.exports, symbols) if exports is None else exports
-        self.allow_missing_namespaces = kernel.allow_missing_namespaces
+    def __init__(self, exports, absent, allow_missing_namespaces):
+        self.exports = exports      # {symbol: Export} of the symbols asked for that the kernel exports
+        self.absent = absent        # the others: only modules may provide these
+        self.allow_missing_namespaces = allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
         self.gpl_only = set()
         self.namespaces = {}    # symbol -> namespace a module must import
-        for symbol, export in self.exports.items():
+        for symbol, export in exports.items():
             self.crcs[symbol] = export.crc
             if export.gpl_only:
                 self.gpl_only.add(symbol)
-            if export.namespace and not kernel.allow_missing_namespaces:
+            if export.namespace and not allow_missing_namespaces:
                 self.namespaces[symbol] = export.namespace
-        # Only modules may provide these.
-        self.absent = symbols.difference(self.crcs) if absent is None else absent
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
 
@@ -194,7 +193,7 @@ class ExportTables:
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
                 or last.exports != exports or last.absent != absent:
-            last = self.last = ExportTable(kernel, symbols, exports, absent)
+            last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces)
         return last
 
 
@@ -207,9 +206,10 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     kernel holding at least the module's imports (made here when not given).
     """
     if table is None:
-        table = ExportTable(kernel, set(module.imports))
+        table = ExportTables().table(kernel, set(module.imports))
+    vermagic = vermagic_matches(module, kernel.vermagic, kernel.release)
     if module in table.passed:
-        return table.clean_verdict(vermagic_matches(module, kernel.vermagic, kernel.release))
+        return table.clean_verdict(vermagic)
     # A GPL-only export is not offered to a module whose license is not GPL-compatible.
     hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
     imports = module.imports
@@ -217,7 +217,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
             and table.namespaces.keys().isdisjoint(imports):
         # What most modules come to: every import exported as imported, none restricted.
         table.passed.add(module)
-        return table.clean_verdict(vermagic_matches(module, kernel.vermagic, kernel.release))
+        return table.clean_verdict(vermagic)
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
         exported = table.crcs.get(symbol)
@@ -231,8 +231,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
             missing.add(symbol)  # the loader's "Unknown symbol"
         elif symbol in table.namespaces and _namespace_not_imported(table.namespaces[symbol], module):
             namespaces.add(table.namespaces[symbol])
-    return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces),
-                   vermagic_matches(module, kernel.vermagic, kernel.release), sorted(unresolved))
+    return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved))
 
 
 def foreign_elf(kernel, module):

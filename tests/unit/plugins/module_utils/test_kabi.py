@@ -330,6 +330,15 @@ class TestProperties:
             assert shared.select(text, {'sym'}) == parse_symvers(text, {'sym'})
             assert bool(shared.pieces) is not whole
 
+    def test_a_text_searched_whole_leaves_no_pieces_for_other_symbols(self) -> None:
+        # The pieces kept answer for the symbols last asked for: a kernel searched whole in between
+        # asks for others, so what was found for the kernel before it cannot answer after it.
+        text = ''.join('0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n * 2654435761 % 2 ** 32, n) for n in range(3000))
+        tiny = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(3000))
+        shared = SharedSymvers()
+        for kernel, symbols in ((text, {'sym1'}), (tiny, {'sym2', 'sym3'}), (text, {'sym2', 'sym3'})):
+            assert shared.select(kernel, symbols) == parse_symvers(kernel, symbols)
+
     def test_a_text_of_tiny_pieces_is_searched_whole(self) -> None:
         # One piece per line would cost a digest and a lookup per line, and memory for each.
         text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(5000))
