@@ -11,24 +11,42 @@ the ELF header and the section headers the caller asks for.
 It relies on ``elftools.elf.structs.ELFStructs``, which pyelftools does not document.
 tests/unit/plugins/module_utils/test_elftools_adapter.py fails loudly when a release
 changes what is used here, and when the definitions cannot be built at run time the
-adapter falls back to the public ``ELFFile`` API (slower, same answers).
+adapter falls back to the public ``ELFFile`` API (slower, same answers). ``ELFFile`` is
+imported only then: with the DWARF readers it brings, it costs a fact run on every host
+three times what the struct definitions do.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
 import io
 
 # e_ident (16 bytes), e_type and e_machine (2 bytes each), the same in both ELF classes.
 IDENT_TYPE_MACHINE = 20
 
 
-class ElftoolsAdapter:
-    """Parses ELF headers and section headers with pyelftools. ``elffile``: its ELFFile class."""
+class ElftoolsUnusable(Exception):
+    """pyelftools cannot be imported here."""
 
-    def __init__(self, elffile):
-        self._elffile = elffile
+
+def load_adapter():
+    """An ElftoolsAdapter when pyelftools can be imported here, else None."""
+    for name in ('elftools.elf.structs', 'elftools.elf.elffile'):
+        try:
+            importlib.import_module(name)
+        except Exception:  # pylint: disable=broad-except
+            # Not only ImportError: pyelftools 0.33 raises SyntaxError on Python 3.9.
+            continue
+        return ElftoolsAdapter()
+    return None
+
+
+class ElftoolsAdapter:
+    """Parses ELF headers and section headers with pyelftools."""
+
+    def __init__(self):
         self._structs = {}   # (class, little endian[, type, machine, OS ABI]) -> ELFStructs
         self._opened = {}    # first IDENT_TYPE_MACHINE bytes -> (e_machine, Elf_Shdr, its size)
         self.shared = True   # False once the shared definitions proved unusable here
@@ -83,7 +101,11 @@ class ElftoolsAdapter:
             # runs rarely while the facts are gathered): the image it read is let go when the
             # next file is opened, so no more than one is held.
             self._public.stream.close()
-        elf = self._public = self._elffile(io.BytesIO(data[:]))
+        try:
+            from elftools.elf.elffile import ELFFile
+        except Exception as exc:  # pylint: disable=broad-except
+            raise ElftoolsUnusable('pyelftools cannot be imported (%s: %s)' % (type(exc).__name__, exc))
+        elf = self._public = ELFFile(io.BytesIO(data[:]))
 
         def section_header(dummy, layout, index):
             fields = elf.get_section(index).header

@@ -24,7 +24,7 @@ from collections import OrderedDict, namedtuple
 from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
-from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsUnusable, load_adapter
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import read_module_signature
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import FileTooLarge, RootPathError, remembered
 
@@ -100,16 +100,6 @@ class ModuleInfo:
     def __repr__(self):
         return 'ModuleInfo(%s)' % ', '.join(
             '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__)
-
-
-def _load_elffile():
-    """pyelftools' ELFFile class, or None when pyelftools is not usable here."""
-    try:
-        from elftools.elf.elffile import ELFFile
-    except Exception:  # pylint: disable=broad-except
-        # Not only ImportError: pyelftools 0.33 raises SyntaxError on Python 3.9.
-        return None
-    return ELFFile
 
 
 def _too_large(path, limit, what='larger'):
@@ -423,6 +413,8 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
         sections = read_sections(data, layout, WANTED_SECTIONS, path, header)
     except KoError:
         raise
+    except ElftoolsUnusable as exc:
+        raise KoUnreadableHere('%s: %s' % (path, exc))
     except Exception as exc:  # pylint: disable=broad-except
         # pyelftools reports malformed input as ELFError, struct.error, construct errors,
         # ValueError, IndexError...: all of them mean the file is damaged.
@@ -516,8 +508,7 @@ class KoReader:
         if not self._probed:
             self._probed = True
             if self._forced in (None, 'pyelftools'):
-                elffile = _load_elffile()
-                self._elftools = ElftoolsAdapter(elffile) if elffile is not None else None
+                self._elftools = load_adapter()
             if self._forced:
                 self._name = self._forced
             elif self._elftools is not None:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from elftools.elf import structs
-from elftools.elf.elffile import ELFFile
 
-from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter, ElftoolsUnusable
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import WANTED_SECTIONS, _elf_header, find_sections
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 
@@ -41,10 +41,10 @@ def answers(adapter: ElftoolsAdapter, image: bytes) -> tuple[object, dict[str, t
 
 
 def test_shared_definitions_answer_as_elffile_does(module_image: bytes) -> None:
-    adapter = ElftoolsAdapter(ELFFile)
+    adapter = ElftoolsAdapter()
     shared = answers(adapter, module_image)
     assert adapter.shared
-    public = ElftoolsAdapter(ELFFile)
+    public = ElftoolsAdapter()
     public.shared = False
     assert shared == answers(public, module_image)
     assert set(shared[1]) == {'.modinfo', '__versions', '__ksymtab_strings'}
@@ -52,20 +52,30 @@ def test_shared_definitions_answer_as_elffile_does(module_image: bytes) -> None:
 
 
 def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = answers(ElftoolsAdapter(ELFFile), module_image)
+    expected = answers(ElftoolsAdapter(), module_image)
 
     def gone(**options: object) -> None:
         raise TypeError('ELFStructs changed')
     monkeypatch.setattr(structs, 'ELFStructs', gone)
-    adapter = ElftoolsAdapter(ELFFile)
+    adapter = ElftoolsAdapter()
     assert answers(adapter, module_image) == expected
     assert not adapter.shared
+
+
+def test_a_fallback_that_cannot_import_elffile_says_so(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a malformed file: pyelftools is what cannot be used."""
+    def gone(**options: object) -> None:
+        raise TypeError('ELFStructs changed')
+    monkeypatch.setattr(structs, 'ELFStructs', gone)
+    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # importing it raises ImportError
+    with pytest.raises(ElftoolsUnusable, match='pyelftools cannot be imported'):
+        answers(ElftoolsAdapter(), module_image)
 
 
 def test_the_public_api_holds_one_image_at_a_time(module_image: bytes) -> None:
     """ELFFile sits in reference cycles: with the cyclic collector paused, the images it read
     would stay until the end of the run unless let go."""
-    adapter = ElftoolsAdapter(ELFFile)
+    adapter = ElftoolsAdapter()
     adapter.shared = False
     layout = _elf_header(module_image, '/m.ko')
     first = adapter.open(module_image, layout)[1]
@@ -76,11 +86,11 @@ def test_the_public_api_holds_one_image_at_a_time(module_image: bytes) -> None:
 
 def test_one_adapter_answers_for_every_kind_of_module(ko_builder: KoBuilder, tmp_path: Path) -> None:
     """What the adapter keeps of one module's header never answers for a module of another class."""
-    adapter = ElftoolsAdapter(ELFFile)
+    adapter = ElftoolsAdapter()
     for elf_class in (64, 32, 64):
         image = ko_builder.build_ko(tmp_path / str(elf_class), 'hello', elf_class=elf_class,
                                     versions={'module_layout': 1}).read_bytes()
-        public = ElftoolsAdapter(ELFFile)
+        public = ElftoolsAdapter()
         public.shared = False
         assert answers(adapter, image) == answers(public, image)
     assert adapter.shared

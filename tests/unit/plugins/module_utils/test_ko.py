@@ -355,6 +355,18 @@ def test_falls_back_to_kmod_without_pyelftools(tmp_path: Path, broken_elftools: 
     assert result.stdout.split() == ['kmod', 'None', 'False']
 
 
+def test_reading_modules_imports_only_the_struct_definitions(hello: Path, tmp_path: Path) -> None:
+    """ELFFile and its DWARF readers cost every fact run; the adapter needs neither."""
+    code = ('import sys\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS\n'
+            'reader = KoReader(RootFS(sys.argv[1]))\n'
+            'print(reader.name, reader.read(%r).name, "elftools.elf.elffile" in sys.modules)\n' % HELLO)
+    result = subprocess.run([sys.executable, '-c', code, str(tmp_path)], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONPATH=collection_parent()))
+    assert result.stdout.split() == ['pyelftools', 'hello', 'False']
+
+
 def test_importing_costs_no_pyelftools() -> None:
     code = ('import sys\n'
             'import ansible_collections.kabi.dkms.plugins.module_utils._ko\n'
