@@ -181,10 +181,20 @@ class ExportTables:
     same symbols are the same: kernels of one kABI stream (what weak-updates relies on) export
     what modules import alike, and then the checks their modules passed hold for both."""
 
-    __slots__ = ('last',)
+    __slots__ = ('last', 'modules', 'symbols')
 
     def __init__(self):
         self.last = None
+        self.modules = ()       # the ModuleInfo of the last imported_by call
+        self.symbols = set()    # and what they import
+
+    def imported_by(self, modules):
+        """The set of symbols the ModuleInfo ``modules`` (a tuple) import, worked out again only
+        for other modules than the last call's: every kernel a weak link reaches loads the very
+        files the link's own kernel does."""
+        if modules != self.modules:
+            self.modules, self.symbols = modules, set().union(*(info.imports for info in modules))
+        return self.symbols
 
     def table(self, kernel, symbols):
         """The ExportTable of ``kernel`` for the set ``symbols``."""
@@ -356,7 +366,8 @@ def resolve(kernel, modules, tables=None):
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
-        table = (tables or ExportTables()).table(kernel, set().union(*(info.imports for info in candidates.values())))
+        tables = tables or ExportTables()
+        table = tables.table(kernel, tables.imported_by(tuple(candidates.values())))
         verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
         loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts

@@ -265,6 +265,14 @@ class TestExportTables:
         wider = tables.table(kernel(exported(dict(EXPORTS, kfree=1))), symbols | {'extra'})
         assert wider is not changed and wider.absent == {'extra'}
 
+    def test_what_modules_import_is_worked_out_once_for_the_same_modules(self) -> None:
+        tables = ExportTables()
+        same = (module(), module({'kfree': EXPORTS['kfree'], 'other': 5}, name='n'))
+        symbols = tables.imported_by(same)
+        assert symbols == set(EXPORTS) | {'other'}
+        assert tables.imported_by(same) is symbols
+        assert tables.imported_by(same[:1]) == set(EXPORTS)
+
     @pytest.mark.parametrize('change', ['crc', 'gpl_only', 'namespace', 'allow_missing_namespaces', 'gone',
                                         'vermagic', 'nothing'])
     def test_what_a_module_passed_holds_only_where_the_table_is_the_same(self, change: str) -> None:
