@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import contextlib
+import functools
 import gc
 import os
 
@@ -417,32 +417,27 @@ def _arch(rootfs, tree):
 COLLECTOR_THRESHOLD = 100000
 
 
-@contextlib.contextmanager
-def collector_spaced(freeze=False):
-    """Python's cyclic garbage collector run rarely inside the block (or function it decorates),
-    then as it was.
+def _collector_spaced(function):
+    """``function`` run with Python's cyclic garbage collector run rarely, then as it was.
 
     The facts are built from trees of fresh dicts, lists and tuples that hold no cycles: at its
     usual pace the collector would walk them over and over as they grow (a tenth of the run on
     a host with thousands of weak links) and find nothing to free. It still runs after that
     many objects kept, so what does form cycles (pyelftools' ELFFile, for one) is freed.
-
-    ``freeze``: for a process that prints what it gathered and exits. What it holds as the block
-    ends is frozen (``gc.freeze``, Python 3.7 and later), so no collection walks the facts again
-    before they are printed (the first one after the block would walk all of them, in vain).
     """
-    threshold = gc.get_threshold()
-    if threshold[0]:    # 0: the caller turned automatic collection off
-        gc.set_threshold(max(threshold[0], COLLECTOR_THRESHOLD), *threshold[1:])
-    try:
-        yield
-    finally:
-        if freeze and threshold[0] and hasattr(gc, 'freeze'):
-            gc.freeze()
-        gc.set_threshold(*threshold)
+    @functools.wraps(function)
+    def spaced(*args, **kwargs):
+        threshold = gc.get_threshold()
+        if threshold[0]:    # 0: the caller turned automatic collection off
+            gc.set_threshold(max(threshold[0], COLLECTOR_THRESHOLD), *threshold[1:])
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.set_threshold(*threshold)
+    return spaced
 
 
-@collector_spaced()
+@_collector_spaced
 def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runner=None, root=None,
                  dkms_tree=None, source_tree=None):
     """The ``ansible_facts['dkms']`` dictionary for the system under ``rootfs``.

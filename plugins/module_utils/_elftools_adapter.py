@@ -13,14 +13,14 @@ tests/unit/plugins/module_utils/test_elftools_adapter.py fails loudly when a rel
 changes what is used here, and when the definitions cannot be built at run time the
 adapter falls back to the public ``ELFFile`` API (slower, same answers). ``ELFFile`` is
 imported only then: with the DWARF readers it brings, it costs a fact run on every host
-three times what the struct definitions do.
+three times what the struct definitions do. Should neither work, the files are reported
+unreadable here, never damaged.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import importlib
 import io
 
 # e_ident (16 bytes), e_type and e_machine (2 bytes each), the same in both ELF classes.
@@ -31,16 +31,39 @@ class ElftoolsUnusable(Exception):
     """pyelftools cannot be imported here."""
 
 
+# The header fields that pick the section types' definitions, as pyelftools names them, of an
+# x86_64 module: what the probe builds (the first x86_64 module then uses it).
+PROBED_LAYOUT = ('ET_REL', 'EM_X86_64', 'ELFOSABI_SYSV')
+
+
 def load_adapter():
-    """An ElftoolsAdapter when pyelftools can be imported here, else None."""
-    for name in ('elftools.elf.structs', 'elftools.elf.elffile'):
-        try:
-            importlib.import_module(name)
-        except Exception:  # pylint: disable=broad-except
-            # Not only ImportError: pyelftools 0.33 raises SyntaxError on Python 3.9.
-            continue
-        return ElftoolsAdapter()
-    return None
+    """An ElftoolsAdapter when pyelftools works here, else None.
+
+    It works when its struct definitions build, those of the section types too (pyelftools
+    0.33 imports on Python 3.9 but cannot build them there), or, failing that, when its public
+    ``ELFFile`` imports, which the adapter then reads through.
+    """
+    adapter = ElftoolsAdapter()
+    try:
+        adapter.definitions((64, True) + PROBED_LAYOUT, PROBED_LAYOUT)
+        return adapter
+    except Exception:  # pylint: disable=broad-except
+        adapter.shared = False
+    try:
+        _elffile()
+    except ElftoolsUnusable:
+        return None
+    return adapter
+
+
+def _elffile():
+    """pyelftools' ELFFile class; raises ElftoolsUnusable when it cannot be imported."""
+    try:
+        from elftools.elf.elffile import ELFFile
+    except Exception as exc:  # pylint: disable=broad-except
+        # Not only ImportError: pyelftools 0.33's ELFFile raises SyntaxError on Python 3.9.
+        raise ElftoolsUnusable('pyelftools cannot be imported (%s: %s)' % (type(exc).__name__, exc))
+    return ELFFile
 
 
 class ElftoolsAdapter:
@@ -63,7 +86,9 @@ class ElftoolsAdapter:
                 self.shared = False
         return self._open_public(data)
 
-    def _definitions(self, key, advanced=None):
+    def definitions(self, key, advanced=None):
+        """pyelftools' ELFStructs for ``key``: (ELF class, little endian), then for the section
+        types also (type, machine, OS ABI) as ``advanced``; made once per key."""
         structs = self._structs.get(key)
         if structs is None:
             from elftools.elf.structs import ELFStructs
@@ -81,11 +106,11 @@ class ElftoolsAdapter:
         key = bytes(data[:IDENT_TYPE_MACHINE])
         opened = self._opened.get(key)
         if opened is None:
-            basic = self._definitions((layout.elf_class, layout.little_endian))
+            basic = self.definitions((layout.elf_class, layout.little_endian))
             header = basic.Elf_Ehdr.parse(data[:basic.Elf_Ehdr.sizeof()])
             # The section types' names depend on the machine and OS ABI, as in ELFFile.
             advanced = (header['e_type'], header['e_machine'], header['e_ident']['EI_OSABI'])
-            shdr = self._definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr
+            shdr = self.definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr
             opened = self._opened[key] = (header['e_machine'], shdr, shdr.sizeof())
         machine, shdr, size = opened
 
@@ -101,11 +126,7 @@ class ElftoolsAdapter:
             # runs rarely while the facts are gathered): the image it read is let go when the
             # next file is opened, so no more than one is held.
             self._public.stream.close()
-        try:
-            from elftools.elf.elffile import ELFFile
-        except Exception as exc:  # pylint: disable=broad-except
-            raise ElftoolsUnusable('pyelftools cannot be imported (%s: %s)' % (type(exc).__name__, exc))
-        elf = self._public = ELFFile(io.BytesIO(data[:]))
+        elf = self._public = _elffile()(io.BytesIO(data[:]))
 
         def section_header(dummy, layout, index):
             fields = elf.get_section(index).header

@@ -6,7 +6,7 @@
 One concern only: what a module file says about itself (``.modinfo`` and its symbol
 versions). Whether it loads on a kernel is decided elsewhere.
 
-Two readers give the same result type: pyelftools where it imports on the target, else
+Two readers give the same result type: pyelftools where it works on the target, else
 kmod's ``modinfo`` and ``modprobe --dump-modversions``. Neither executes the module.
 """
 

@@ -179,21 +179,22 @@ class ExportTable:
 class ExportTables:
     """The table of the kernel judged last, taken over by the next kernel whose exports of the
     same symbols are the same: kernels of one kABI stream (what weak-updates relies on) export
-    what modules import alike, and then the checks their modules passed hold for both."""
+    what modules import alike, and then the checks their modules passed hold for both. So are
+    the symbols the last kernel's modules import, for the next kernel that loads the same files."""
 
     __slots__ = ('last', 'modules', 'symbols')
 
     def __init__(self):
         self.last = None
-        self.modules = ()       # the ModuleInfo of the last imported_by call
-        self.symbols = set()    # and what they import
+        self.modules = ()           # the ModuleInfo of the last imported_by call
+        self.symbols = frozenset()  # and what they import
 
     def imported_by(self, modules):
-        """The set of symbols the ModuleInfo ``modules`` (a tuple) import, worked out again only
-        for other modules than the last call's: every kernel a weak link reaches loads the very
-        files the link's own kernel does."""
+        """The frozenset of symbols the ModuleInfo ``modules`` (a tuple) import, worked out again
+        only for other modules than the last call's: every kernel a weak link reaches loads the
+        very files the link's own kernel does."""
         if modules != self.modules:
-            self.modules, self.symbols = modules, set().union(*(info.imports for info in modules))
+            self.modules, self.symbols = modules, frozenset().union(*(info.imports for info in modules))
         return self.symbols
 
     def table(self, kernel, symbols):

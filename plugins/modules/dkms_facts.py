@@ -458,7 +458,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import collector_spaced, gather_facts
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 
 
@@ -492,11 +492,9 @@ def main():
     def runner(argv):
         return module.run_command(argv, environ_update={'LC_ALL': 'C'})
 
-    # This process prints the facts and exits: the collector need not walk them again.
-    with collector_spaced(freeze=True):
-        facts = gather_facts(RootFS(root, snapshot=True), warn, packages=module.params['packages'],
-                             kabi_check=module.params['kabi_check'], runner=runner, root=root,
-                             dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'])
+    facts = gather_facts(RootFS(root, snapshot=True), warn, packages=module.params['packages'],
+                         kabi_check=module.params['kabi_check'], runner=runner, root=root,
+                         dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'])
     facts['gathered_at'] = gathered_at
     unknown = [name for name in module.params['packages'] or () if name not in facts['packages']]
     if unknown:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, collector_spaced, gather_facts
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
@@ -209,23 +209,6 @@ def test_the_cyclic_collector_runs_rarely_and_is_left_as_it_was(system: SystemTr
         gc.set_threshold(*was)
     # Automatic collection turned off by the caller stays off.
     assert seen and set(seen) == ({COLLECTOR_THRESHOLD} if first else {0})
-
-
-def test_a_process_that_prints_and_exits_freezes_what_it_gathered(system: SystemTree) -> None:
-    system.kernel(ABI)
-    threshold = gc.get_threshold()
-    frozen = gc.get_freeze_count()
-    gather_facts(RootFS(str(system.root)), lambda message: None)
-    assert gc.get_freeze_count() == frozen   # gathering alone leaves the caller's objects to the collector
-    try:
-        with collector_spaced(freeze=True):
-            facts = gather_facts(RootFS(str(system.root)), lambda message: None)
-            assert gc.get_threshold()[0] == max(threshold[0], COLLECTOR_THRESHOLD)
-        assert gc.get_threshold() == threshold
-        # In the permanent generation: no collection walks it again.
-        assert not any(kept is facts for generation in range(3) for kept in gc.get_objects(generation))
-    finally:
-        gc.unfreeze()
 
 
 def test_partial_weak_links_are_broken(system: SystemTree) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from elftools.elf import structs
 
-from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter, ElftoolsUnusable
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter, ElftoolsUnusable, load_adapter
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import WANTED_SECTIONS, _elf_header, find_sections
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 
@@ -60,6 +60,29 @@ def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.M
     adapter = ElftoolsAdapter()
     assert answers(adapter, module_image) == expected
     assert not adapter.shared
+
+
+def test_pyelftools_is_used_where_its_definitions_build(module_image: bytes) -> None:
+    adapter = load_adapter()
+    assert adapter.shared and answers(adapter, module_image)[1]
+
+
+def test_pyelftools_is_read_through_elffile_where_they_do_not(module_image: bytes,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def changed(*args: object) -> None:
+        raise AttributeError('ELFStructs changed')
+    monkeypatch.setattr(ElftoolsAdapter, 'definitions', changed)
+    adapter = load_adapter()
+    assert not adapter.shared and answers(adapter, module_image)[1]
+
+
+def test_pyelftools_is_not_used_where_neither_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unbuildable(*layout: object) -> None:
+        # What pyelftools 0.33 does on Python 3.9: "unsupported operand type(s) for |".
+        raise TypeError('cannot build the section types')
+    monkeypatch.setattr(structs.ELFStructs, 'create_advanced_structs', unbuildable)
+    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # its SyntaxError there
+    assert load_adapter() is None
 
 
 def test_a_fallback_that_cannot_import_elffile_says_so(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

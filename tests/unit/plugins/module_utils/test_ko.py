@@ -13,13 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from elftools.elf import structs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils import _ko
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import SBIN_DIRS, find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
-    KoError, KoReader, ModuleInfo, parse_ext_versions, parse_versions)
+    KoError, KoReader, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, patch_section
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
@@ -337,10 +338,12 @@ def test_falls_back_to_kmod_without_pyelftools(tmp_path: Path, broken_elftools: 
     """Without site-packages pyelftools is absent; a broken install must not break the probe either."""
     path = [collection_parent()]
     if broken_elftools:
-        # What pyelftools 0.33 does on Python 3.9: a SyntaxError at import time.
+        # Struct definitions that cannot be built (a release that changed them), and an ELFFile
+        # that cannot be imported (pyelftools 0.33 on Python 3.9: a SyntaxError).
         (tmp_path / 'elftools/elf').mkdir(parents=True)
         for init in ('elftools/__init__.py', 'elftools/elf/__init__.py'):
             (tmp_path / init).write_text('')
+        (tmp_path / 'elftools/elf/structs.py').write_text('class ELFStructs:\n    pass\n')
         (tmp_path / 'elftools/elf/elffile.py').write_text('def broken(:\n')
         path.insert(0, str(tmp_path))
     code = ('from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader\n'
@@ -365,6 +368,20 @@ def test_reading_modules_imports_only_the_struct_definitions(hello: Path, tmp_pa
     result = subprocess.run([sys.executable, '-c', code, str(tmp_path)], capture_output=True, text=True, check=True,
                             env=dict(os.environ, PYTHONPATH=collection_parent()))
     assert result.stdout.split() == ['pyelftools', 'hello', 'False']
+
+
+def test_a_pyelftools_that_stops_working_leaves_files_unjudged(hello: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not reported damaged: what cannot be used is pyelftools, not the file."""
+    reader = KoReader(RootFS(str(tmp_path)))
+    assert reader.name == 'pyelftools'
+
+    def changed(**options: object) -> None:
+        raise TypeError('ELFStructs changed')
+    monkeypatch.setattr(structs, 'ELFStructs', changed)
+    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # importing it raises ImportError
+    with pytest.raises(KoUnreadableHere, match='pyelftools cannot be imported'):
+        reader.read(HELLO)
 
 
 def test_importing_costs_no_pyelftools() -> None:
