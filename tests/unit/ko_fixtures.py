@@ -15,10 +15,13 @@ import lzma
 import shutil
 import struct
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
 
 DEFAULT_VERMAGIC = '6.1.0-47-amd64 SMP preempt mod_unload modversions '
 # struct modversion_info is 64 bytes; the name takes what the unsigned long leaves.
@@ -189,3 +192,16 @@ def patch_section(image: bytes, name: str, append: bytes = b'', **fields: int) -
         SECTION_HEADER.pack_into(data, at, *(header[key] for key in keys))
         return bytes(data + append)
     raise KeyError(name)
+
+
+def change_elftools_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter's own use of pyelftools' ELFStructs fails, as with a release that changed them;
+    that release's ELFFile still works (breaking ELFStructs itself would break it too)."""
+    def changed(*args: object) -> None:
+        raise TypeError('ELFStructs changed')
+    monkeypatch.setattr(ElftoolsAdapter, 'definitions', changed)
+
+
+def hide_elffile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyelftools' ELFFile cannot be imported, as pyelftools 0.33's on Python 3.9 (a SyntaxError there)."""
+    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # importing it raises ImportError

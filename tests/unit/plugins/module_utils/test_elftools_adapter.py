@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from elftools.elf import structs
 
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter, ElftoolsUnusable, load_adapter
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import WANTED_SECTIONS, _elf_header, find_sections
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, change_elftools_definitions, hide_elffile
 
 
 @pytest.fixture(params=[64, 32])
@@ -54,11 +53,7 @@ def test_shared_definitions_answer_as_elffile_does(module_image: bytes) -> None:
 def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = answers(ElftoolsAdapter(), module_image)
 
-    def changed(*args: object) -> None:
-        # A release whose ELFStructs no longer takes what the adapter gives it (its own
-        # ELFFile still works: patching ELFStructs itself would break that too).
-        raise TypeError('ELFStructs changed')
-    monkeypatch.setattr(ElftoolsAdapter, 'definitions', changed)
+    change_elftools_definitions(monkeypatch)
     adapter = ElftoolsAdapter()
     assert answers(adapter, module_image) == expected
     assert not adapter.shared
@@ -71,9 +66,7 @@ def test_pyelftools_is_used_where_its_definitions_build(module_image: bytes) -> 
 
 def test_pyelftools_is_read_through_elffile_where_they_do_not(module_image: bytes,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    def changed(*args: object) -> None:
-        raise AttributeError('ELFStructs changed')   # as in test_falls_back_to_the_public_api
-    monkeypatch.setattr(ElftoolsAdapter, 'definitions', changed)
+    change_elftools_definitions(monkeypatch)
     adapter = load_adapter()
     assert not adapter.shared and answers(adapter, module_image)[1]
 
@@ -83,16 +76,14 @@ def test_pyelftools_is_not_used_where_neither_works(monkeypatch: pytest.MonkeyPa
         # What pyelftools 0.33 does on Python 3.9: "unsupported operand type(s) for |".
         raise TypeError('cannot build the section types')
     monkeypatch.setattr(structs.ELFStructs, 'create_advanced_structs', unbuildable)
-    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # its SyntaxError there
+    hide_elffile(monkeypatch)
     assert load_adapter() is None
 
 
 def test_a_fallback_that_cannot_import_elffile_says_so(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a malformed file: pyelftools is what cannot be used."""
-    def gone(**options: object) -> None:
-        raise TypeError('ELFStructs changed')
-    monkeypatch.setattr(structs, 'ELFStructs', gone)
-    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # importing it raises ImportError
+    change_elftools_definitions(monkeypatch)
+    hide_elffile(monkeypatch)
     with pytest.raises(ElftoolsUnusable, match='pyelftools cannot be imported'):
         answers(ElftoolsAdapter(), module_image)
 

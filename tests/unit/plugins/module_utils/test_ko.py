@@ -9,11 +9,10 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from elftools.elf import structs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +21,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._commands import SBIN_DI
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     KoError, KoReader, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, patch_section
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
+    COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, change_elftools_definitions, hide_elffile, patch_section)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
 HAS_KMOD = bool(find_command('modinfo') and find_command('modprobe'))
@@ -332,11 +332,19 @@ def collection_parent() -> str:
     return str(Path(os.path.abspath(_ko.__file__)).parents[5])
 
 
+def fresh_python(code: str, *argv: str, first: Sequence[str] = (), flags: Sequence[str] = (),
+                 cwd: Path | None = None) -> str:
+    """What ``code`` prints in a new interpreter that imports the collection (``first``: directories
+    searched before it): what this process imported does not count there."""
+    return subprocess.run([sys.executable, *flags, '-c', code, *argv], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join([*first, collection_parent()])),
+                          cwd=cwd).stdout
+
+
 @pytest.mark.skipif(not HAS_KMOD, reason='kmod (modinfo, modprobe) is not installed')
 @pytest.mark.parametrize('broken_elftools', [False, True])
 def test_falls_back_to_kmod_without_pyelftools(tmp_path: Path, broken_elftools: bool) -> None:
     """Without site-packages pyelftools is absent; a broken install must not break the probe either."""
-    path = [collection_parent()]
     if broken_elftools:
         # Struct definitions that cannot be built (a release that changed them), and an ELFFile
         # that cannot be imported (pyelftools 0.33 on Python 3.9: a SyntaxError).
@@ -345,17 +353,15 @@ def test_falls_back_to_kmod_without_pyelftools(tmp_path: Path, broken_elftools: 
             (tmp_path / init).write_text('')
         (tmp_path / 'elftools/elf/structs.py').write_text('class ELFStructs:\n    pass\n')
         (tmp_path / 'elftools/elf/elffile.py').write_text('def broken(:\n')
-        path.insert(0, str(tmp_path))
     code = ('from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader\n'
             'from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS\n'
             'import sys\n'
             'with_runner = KoReader(RootFS("/"), runner=lambda argv: (1, "", "not run"))\n'
             'print(with_runner.name, KoReader(RootFS("/")).name, "elftools" in sys.modules and not %r)\n'
             % broken_elftools)
-    result = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True, check=True,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)), cwd=str(tmp_path))
+    printed = fresh_python(code, first=[str(tmp_path)] if broken_elftools else [], flags=['-S'], cwd=tmp_path)
     # Without a runner no command can run, so kmod is not a reader either.
-    assert result.stdout.split() == ['kmod', 'None', 'False']
+    assert printed.split() == ['kmod', 'None', 'False']
 
 
 def test_reading_modules_imports_only_the_struct_definitions(hello: Path, tmp_path: Path) -> None:
@@ -365,9 +371,7 @@ def test_reading_modules_imports_only_the_struct_definitions(hello: Path, tmp_pa
             'from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS\n'
             'reader = KoReader(RootFS(sys.argv[1]))\n'
             'print(reader.name, reader.read(%r).name, "elftools.elf.elffile" in sys.modules)\n' % HELLO)
-    result = subprocess.run([sys.executable, '-c', code, str(tmp_path)], capture_output=True, text=True, check=True,
-                            env=dict(os.environ, PYTHONPATH=collection_parent()))
-    assert result.stdout.split() == ['pyelftools', 'hello', 'False']
+    assert fresh_python(code, str(tmp_path)).split() == ['pyelftools', 'hello', 'False']
 
 
 def test_a_pyelftools_that_stops_working_leaves_files_unjudged(hello: Path, tmp_path: Path,
@@ -375,11 +379,8 @@ def test_a_pyelftools_that_stops_working_leaves_files_unjudged(hello: Path, tmp_
     """Not reported damaged: what cannot be used is pyelftools, not the file."""
     reader = KoReader(RootFS(str(tmp_path)))
     assert reader.name == 'pyelftools'
-
-    def changed(**options: object) -> None:
-        raise TypeError('ELFStructs changed')
-    monkeypatch.setattr(structs, 'ELFStructs', changed)
-    monkeypatch.setitem(sys.modules, 'elftools.elf.elffile', None)   # importing it raises ImportError
+    change_elftools_definitions(monkeypatch)
+    hide_elffile(monkeypatch)
     with pytest.raises(KoUnreadableHere, match='pyelftools cannot be imported'):
         reader.read(HELLO)
 
@@ -388,9 +389,7 @@ def test_importing_costs_no_pyelftools() -> None:
     code = ('import sys\n'
             'import ansible_collections.kabi.dkms.plugins.module_utils._ko\n'
             'print("elftools" in sys.modules)\n')
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
-                            env=dict(os.environ, PYTHONPATH=collection_parent()))
-    assert result.stdout.strip() == 'False'
+    assert fresh_python(code).strip() == 'False'
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -451,8 +450,6 @@ def test_a_plain_module_is_read_where_the_readers_look(ko_builder: KoBuilder, tm
             'info = KoReader(RootFS(sys.argv[1])).read("/sparse.ko")\n'
             'peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]\n'
             'print(info.versions, int(peak) // 1024)\n')
-    result = subprocess.run([sys.executable, '-c', code, str(tmp_path)], capture_output=True, text=True,
-                            check=True, env=dict(os.environ, PYTHONPATH=collection_parent()))
-    versions, peak_mib = result.stdout.rsplit(' ', 1)
+    versions, peak_mib = fresh_python(code, str(tmp_path)).rsplit(' ', 1)
     assert versions == "[('module_layout', 1)]"
     assert int(peak_mib) < 100
