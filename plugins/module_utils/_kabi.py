@@ -301,10 +301,11 @@ def vermagic_from_config(release, config):
     words = [release]
     if config.get('CONFIG_SMP') == 'y':
         words.append('SMP')
-    if config.get('CONFIG_PREEMPT_RT') == 'y':
-        words.append('preempt_rt')
-    elif config.get('CONFIG_PREEMPT_BUILD') == 'y' or config.get('CONFIG_PREEMPT') == 'y':
+    # PREEMPT_BUILD (CONFIG_PREEMPT before 5.13) is asked first: a 6.12+ real-time kernel has both.
+    if config.get('CONFIG_PREEMPT_BUILD') == 'y' or config.get('CONFIG_PREEMPT') == 'y':
         words.append('preempt')
+    elif config.get('CONFIG_PREEMPT_RT') == 'y':
+        words.append('preempt_rt')
     if config.get('CONFIG_MODULE_UNLOAD') == 'y':
         words.append('mod_unload')
     if config.get('CONFIG_MODVERSIONS') == 'y':

@@ -67,11 +67,11 @@ class KoUnreadableHere(KoError):
 class ModuleInfo:
     """What one module file says about itself."""
 
-    __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions',
+    __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
                  'elf_class', 'machine', 'little_endian', 'exports', 'signature')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
-                 has_versions=False, elf_class=None, machine=None, little_endian=None, exports=None,
+                 has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
                  signature=None):
         self.name = name
         self.vermagic = vermagic
@@ -83,7 +83,9 @@ class ModuleInfo:
         # repeats. Kept as two columns, the imported symbols and their CRCs, which the loader
         # compares with a kernel's exports as whole tuples.
         self.imports, self.crcs = (tuple(column) for column in zip(*versions)) if versions else ((), ())
-        self.has_versions = has_versions
+        # A __versions section: only it lets the loader skip the release in the vermagic check
+        # (same_magic()); the 6.14+ extended sections alone do not.
+        self.has_versions_section = has_versions_section
         self.elf_class = elf_class
         self.machine = machine
         self.little_endian = little_endian
@@ -429,7 +431,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
                                        sections.get('__version_ext_names', b''), layout.little_endian, path)
     return ModuleInfo(
         versions=_unique(versions),
-        has_versions='__versions' in sections or '__version_ext_crcs' in sections,
+        has_versions_section='__versions' in sections,
         elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
         **_modinfo_fields(_text(modinfo).split('\0')))
@@ -572,6 +574,7 @@ class KoReader:
             info.imports = tuple(self._symbols.setdefault(symbol, symbol) for symbol in info.imports)
             info.elf_class = layout.elf_class
             info.little_endian = layout.little_endian
+            info.has_versions_section = '__versions' in find_sections(data, layout, ['__versions'], path)
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
         info.signature = read_module_signature(data, self._signers)
@@ -630,4 +633,4 @@ class KoReader:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))
             except ValueError:
                 raise KoError('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
-        return ModuleInfo(versions=_unique(versions), has_versions=rc == 0, **_modinfo_fields(entries))
+        return ModuleInfo(versions=_unique(versions), **_modinfo_fields(entries))

@@ -5,15 +5,17 @@
 The rules (kernel/module/main.c and version.c, kmod's depmod), checked in this order:
 
 - the file is a relocatable ELF object for the kernel's ELF class, machine and byte order;
-- the vermagic text after the first space matches the kernel's when the module has symbol
-  versions (the whole string otherwise);
+- the vermagic text after the first space matches the kernel's when the module has a
+  ``__versions`` section (the whole string otherwise, the 6.14+ extended sections alone too);
 - every imported (symbol, CRC), ``module_layout`` included, is exported by the kernel with
   the same CRC, or by another module that is itself loadable on that kernel: a sibling of
   the same package or a module of another DKMS package (checked by name: depmod resolves
   dependencies by name, and their CRCs come from the build that made them);
-- a GPL-only export is invisible to a module whose license is not GPL-compatible, and a
-  symbol exported in a namespace needs the module to import that namespace (unless the
-  kernel was built with CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS);
+- a GPL-only export is invisible to a module the loader taints proprietary: a license that
+  is not GPL-compatible, a name on its list of offenders, or a symbol taken from a module it
+  taints (inherit_taint); a symbol exported in a namespace needs the module to import that
+  namespace, or for a ``module:`` namespace to be named in it (unless the kernel was built
+  with CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS);
 - where the kernel enforces module signatures at boot, an unsigned module or one whose signer
   the kernel does not trust is refused.
 
@@ -30,6 +32,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
 # license_is_gpl_compatible() in include/linux/license.h.
 GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
                                      'Dual MIT/GPL', 'Dual MPL/GPL'])
+# module_license_offenders in kernel/module/main.c: tainted proprietary whatever license they claim.
+LICENSE_OFFENDERS = frozenset(['driverloader', 'lve'])
 _NOTHING = frozenset()
 
 
@@ -123,7 +127,7 @@ def vermagic_matches(module, kernel_vermagic, kernel_release):
     """True/False, or None when the kernel's vermagic is unknown."""
     if module.vermagic is None:
         return False
-    if module.has_versions:
+    if module.has_versions_section:
         expected = vermagic_suffix(kernel_vermagic)
         return None if expected is None else vermagic_suffix(module.vermagic) == expected
     if kernel_vermagic is not None:
@@ -133,10 +137,29 @@ def vermagic_matches(module, kernel_vermagic, kernel_release):
     return None
 
 
-def _namespace_not_imported(namespace, module):
-    # "module:NAME,..." namespaces (6.16+) are granted by module name, not by import_ns; they
-    # are left to the loader rather than guessed.
-    return bool(namespace) and not namespace.startswith('module:') and namespace not in module.import_ns
+def proprietary(module):
+    """Whether the loader taints the ModuleInfo ``module`` proprietary by itself: a license that
+    is not GPL-compatible, or a name the kernel knows to claim one falsely."""
+    return module.license not in GPL_COMPATIBLE_LICENSES or module.name in LICENSE_OFFENDERS
+
+
+def _namespace_granted(namespace, module):
+    """Whether the loader lets ``module`` use a symbol exported in ``namespace``: True, False, or
+    None when kernel versions differ on it."""
+    if not namespace.startswith('module:'):
+        return namespace in module.import_ns
+    # 6.16+: exported to the modules the names match ("kvm,kvm-*": a trailing * globs), "-" and
+    # "_" alike in later kernels, and later still to in-tree modules alone, which no DKMS build
+    # is; MODULE_IMPORT_NS cannot grant these.
+    if module.name is None:
+        return None
+    matches = set()
+    for fold in (lambda text: text, lambda text: text.replace('-', '_')):
+        name = fold(module.name)
+        for pattern in namespace[len('module:'):].split(','):
+            stem = fold(pattern[:-1] if pattern.endswith('*') else pattern)
+            matches.add(name.startswith(stem) if pattern.endswith('*') else name == stem)
+    return None if True in matches else False
 
 
 class ExportTable:
@@ -208,24 +231,28 @@ class ExportTables:
         return last
 
 
-def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None):
+def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
     ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask).
     ``unknown_providers``: some loadable module's exports could not be listed, so a symbol
     found nowhere else is unresolved rather than missing. ``table``: an ExportTable of the
-    kernel holding at least the module's imports (made here when not given).
+    kernel holding at least the module's imports (made here when not given). ``tainted``: the
+    module takes symbols from a module the loader taints proprietary, and so is tainted too
+    (inherit_taint()); None when that depends on which of the modules exporting a symbol loads.
     """
     if table is None:
         table = ExportTables().table(kernel, set(module.imports))
     vermagic = vermagic_matches(module, kernel.vermagic, kernel.release)
     if module in table.passed:
         return table.clean_verdict(vermagic)
-    # A GPL-only export is not offered to a module whose license is not GPL-compatible.
-    hidden = table.gpl_only if module.license not in GPL_COMPATIBLE_LICENSES else _NOTHING
+    # A GPL-only export is not offered to a module tainted proprietary: by its license, or by
+    # what it takes from a proprietary module (either order of the two fails to load).
+    hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
+    undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
     if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
-            and table.namespaces.keys().isdisjoint(imports):
+            and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports):
         # What most modules come to: every import exported as imported, none restricted.
         table.passed.add(module)
         return table.clean_verdict(vermagic)
@@ -240,8 +267,14 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
         # Only an import the kernel exports with the same CRC is checked further.
         elif symbol in hidden:
             missing.add(symbol)  # the loader's "Unknown symbol"
-        elif symbol in table.namespaces and _namespace_not_imported(table.namespaces[symbol], module):
-            namespaces.add(table.namespaces[symbol])
+        elif symbol in undecided:
+            unresolved.add(symbol)
+        elif symbol in table.namespaces:
+            granted = _namespace_granted(table.namespaces[symbol], module)
+            if granted is False:
+                namespaces.add(table.namespaces[symbol])
+            elif granted is None:
+                unresolved.add(symbol)
     return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved))
 
 
@@ -278,7 +311,9 @@ def _unchecked(verdict):
         return 'the kernel has no symvers to check against'
     if verdict.vermagic is None:
         return 'the kernel\'s vermagic is unknown'
-    return 'provided only, if at all, by a module whose exports cannot be listed: %s' % ', '.join(verdict.unresolved)
+    return 'cannot tell whether the loader offers the module these symbols (exported only by modules whose ' \
+        'exports cannot be listed, GPL-only where a module it takes symbols from may be proprietary, or in a ' \
+        'module namespace): %s' % ', '.join(verdict.unresolved)
 
 
 class _ProvidedTo:
@@ -307,6 +342,7 @@ class _SymbolResolution:
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
         self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
+        self.taints = None        # the modules tainted proprietary, for sure and maybe (see _taint)
         if not table.absent:
             return  # the usual case: the kernel exports every symbol imported, none is asked of modules
         for key in self.loadable:
@@ -318,7 +354,34 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key),
-                     bool(self.unlisted - set([key])), self.table)
+                     bool(self.unlisted - set([key])), self.table, self._taint(key))
+
+    def _taint(self, key):
+        """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since
+        a symbol it imports comes from a loadable module it taints (inherit_taint(), in turn);
+        None when only some of the modules exporting such a symbol are tainted."""
+        if not self.providers:
+            return False    # no module exports to another: only its own license can taint it
+        if self.taints is None:
+            self.taints = (self._spread_taint(all), self._spread_taint(any))
+        tainted, maybe = self.taints
+        return True if key in tainted else None if key in maybe else False
+
+    def _spread_taint(self, rule):
+        """The modules tainted proprietary by themselves, and those whose absent imports ``rule``
+        (all, any) of their exporters taint, to the fixed point: each tainted module once."""
+        tainted = set(key for key, info in self.modules.items() if proprietary(info))
+        pending = [key for key in tainted if key in self.loadable]
+        while pending:
+            source = pending.pop()
+            for symbol in self.table.absent.intersection(self.modules[source].exports or ()):
+                for key in self.importers.get(symbol, ()):
+                    holders = self.providers.get(symbol, set()) - set([key])
+                    if key not in tainted and holders and rule(holder in tainted for holder in holders):
+                        tainted.add(key)
+                        if key in self.loadable:
+                            pending.append(key)
+        return tainted
 
     def run(self):
         """{key: Verdict}; ``missing`` lists every symbol the loader would miss at the fixed point."""
@@ -329,15 +392,15 @@ class _SymbolResolution:
             if key not in self.loadable:
                 continue
             self.loadable.discard(key)
+            self.taints = None
             affected = set()
             if key in self.unlisted:
                 self.unlisted.discard(key)
                 affected = set(self.loadable)
             for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
-                holders = self.providers[symbol]
-                holders.discard(key)
-                if not holders:
-                    affected |= self.importers.get(symbol, set())
+                self.providers[symbol].discard(key)
+                # Its importers may now miss the symbol, or no longer take the taint with it.
+                affected |= self.importers.get(symbol, set())
             for other in sorted(affected & self.loadable):
                 verdicts[other] = self._verdict(other)
                 if not verdicts[other].compatible:

@@ -35,11 +35,11 @@ SYMVERS = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for s
 
 
 def module(versions: dict[str, int] | None = None, vermagic: str | None = VERMAGIC,
-           has_versions: bool | None = None, license: str | None = 'GPL',
+           has_versions_section: bool | None = None, license: str | None = 'GPL',
            import_ns: list[str] | None = None) -> ModuleInfo:
     versions = EXPORTS if versions is None else versions
     return ModuleInfo(name='hello', vermagic=vermagic, versions=list(versions.items()),
-                      has_versions=bool(versions) if has_versions is None else has_versions,
+                      has_versions_section=bool(versions) if has_versions_section is None else has_versions_section,
                       license=license, import_ns=import_ns)
 
 
@@ -178,6 +178,9 @@ class TestVermagic:
         ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT': 'y', 'CONFIG_MODULE_UNLOAD': 'y'}, RELEASE + ' SMP preempt mod_unload '),
         ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT_RT': 'y', 'CONFIG_MODULE_UNLOAD': 'y', 'CONFIG_MODVERSIONS': 'y'},
          RELEASE + ' SMP preempt_rt mod_unload modversions '),
+        # 6.12+: PREEMPT_RT combines with a preemption model, and vermagic.h asks PREEMPT_BUILD first.
+        ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT_RT': 'y', 'CONFIG_PREEMPT_LAZY': 'y', 'CONFIG_PREEMPT_BUILD': 'y',
+          'CONFIG_MODULE_UNLOAD': 'y', 'CONFIG_MODVERSIONS': 'y'}, VERMAGIC),
         ({'CONFIG_SMP': 'y', 'CONFIG_PREEMPT_VOLUNTARY': 'y', 'CONFIG_MODULE_UNLOAD': 'y',
           'CONFIG_MODVERSIONS': 'y'}, RELEASE + ' SMP mod_unload modversions '),
         ({'CONFIG_SMP': 'n', 'CONFIG_MODULE_UNLOAD': 'm'}, RELEASE + ' '),

@@ -64,7 +64,7 @@ def assert_hello(info: ModuleInfo, reader: str) -> None:
     assert info.depends == ['dep_a', 'dep_b']
     assert info.license == 'GPL'
     assert info.versions == list(VERSIONS.items())
-    assert info.has_versions is True
+    assert info.has_versions_section is True
     assert info.elf_class == 64
     assert info.little_endian is True
     assert info.machine == ('EM_X86_64' if reader == 'pyelftools' else None)
@@ -168,19 +168,21 @@ def test_extended_versions(ko_builder: KoBuilder, tmp_path: Path) -> None:
     both = read(tmp_path, '/both.ko', 'pyelftools')
     assert both.versions == [('_printk', VERSIONS['_printk']), (long_name, 0x1234ABCD)]
     extonly = read(tmp_path, '/extonly.ko', 'pyelftools')
-    assert (extonly.has_versions, extonly.versions) == (True, list(ext.items()))
+    # Without __versions the loader compares the whole vermagic, release included.
+    assert (both.has_versions_section, extonly.has_versions_section, extonly.versions) == \
+        (True, False, list(ext.items()))
     extempty = read(tmp_path, '/extempty.ko', 'pyelftools')
-    assert (extempty.has_versions, extempty.versions) == (True, [])
+    assert (extempty.has_versions_section, extempty.versions) == (False, [])
 
 
 def test_module_without_versions_or_modinfo(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
     ko_builder.build_ko(tmp_path, 'plain', vermagic='6.1.0-47-amd64 SMP preempt mod_unload ')
     ko_builder.compile(tmp_path, 'bare.ko', 'int bare_value = 1;\n')
     plain = read(tmp_path, '/plain.ko', reader_name)
-    assert (plain.has_versions, plain.versions, plain.depends) == (False, [], [])
+    assert (plain.has_versions_section, plain.versions, plain.depends) == (False, [], [])
     assert plain.vermagic == '6.1.0-47-amd64 SMP preempt mod_unload '
     bare = read(tmp_path, '/bare.ko', reader_name)
-    assert (bare.name, bare.vermagic, bare.license, bare.depends, bare.has_versions) == (None, None, None, [], False)
+    assert (bare.name, bare.vermagic, bare.license, bare.depends, bare.has_versions_section) == (None, None, None, [], False)
 
 
 def test_every_imported_namespace_is_read(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:

@@ -27,12 +27,12 @@ SYMVERS = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for s
 
 
 def module(versions: Mapping[str, int] | None = None, vermagic: str | None = VERMAGIC,
-           has_versions: bool | None = None, license: str | None = 'GPL',
+           has_versions_section: bool | None = None, license: str | None = 'GPL',
            import_ns: list[str] | None = None, exports: list[str] | None = None, machine: str = 'EM_X86_64',
            name: str = 'hello') -> ModuleInfo:
     versions = EXPORTS if versions is None else versions
     return ModuleInfo(name=name, vermagic=vermagic, versions=list(versions.items()),
-                      has_versions=bool(versions) if has_versions is None else has_versions,
+                      has_versions_section=bool(versions) if has_versions_section is None else has_versions_section,
                       license=license, import_ns=import_ns, exports=[] if exports is None else exports,
                       elf_class=64, machine=machine, little_endian=True)
 
@@ -87,19 +87,32 @@ class TestJudge:
         # The loader hides GPL-only symbols from such a module: "Unknown symbol kfree".
         assert (verdict.compatible, verdict.missing) == ((True, []) if loads else (False, ['kfree']))
 
+    @pytest.mark.parametrize(('name', 'loads'), [('hello', True), ('lve', False), ('driverloader', False)])
+    def test_modules_the_kernel_knows_to_misstate_their_license_are_proprietary(self, name: str,
+                                                                                 loads: bool) -> None:
+        exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))
+        assert judge(module(name=name), kernel(exports)).missing == ([] if loads else ['kfree'])
+
     def test_namespaced_exports_need_the_namespace_imported(self) -> None:
         exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], False, 'MEMORY'),
                        _printk=Export(EXPORTS['_printk'], False, 'module:kvm,kvm-*'))
         verdict = judge(module(), kernel(exports))
         assert verdict.as_fact() == {'compatible': False, 'missing': [], 'mismatched': [],
-                                     'namespaces': ['MEMORY'], 'vermagic': True}
-        assert judge(module(import_ns=['OTHER', 'MEMORY']), kernel(exports)).compatible
+                                     'namespaces': ['MEMORY', 'module:kvm,kvm-*'], 'vermagic': True}
+        # A module namespace is granted by the module's name alone (6.16+), never by an import;
+        # later kernels grant it to in-tree modules only, so for a DKMS build a match is unknown.
+        imported = judge(module(import_ns=['OTHER', 'MEMORY', 'module:kvm,kvm-*']), kernel(exports))
+        assert imported.namespaces == ['module:kvm,kvm-*']
+        for name in ('kvm', 'kvm-amd', 'kvm_amd'):   # "-" and "_" alike in later kernels only
+            matched = judge(module(import_ns=['MEMORY'], name=name), kernel(exports))
+            assert (matched.compatible, matched.certain, matched.unresolved) == (True, False, ['_printk']), name
+        assert judge(module(import_ns=['MEMORY'], name='kvmx'), kernel(exports)).namespaces == ['module:kvm,kvm-*']
         # A kernel built to allow missing namespace imports only warns.
         assert judge(module(), kernel(exports, allow_missing_namespaces=True)).compatible
         # A changed CRC is reported as such, not as a namespace to import.
         changed = dict(exports, kfree=Export(1, False, 'MEMORY'))
         assert judge(module(), kernel(changed)).mismatched == ['kfree']
-        assert judge(module(), kernel(changed)).namespaces == []
+        assert judge(module(), kernel(changed)).namespaces == ['module:kvm,kvm-*']
 
     @pytest.mark.parametrize(('module_vermagic', 'kernel_vermagic', 'expected'), [
         (VERMAGIC, VERMAGIC, True),
@@ -129,6 +142,12 @@ class TestJudge:
         verdict = judge(info, kernel({}, kernel_vermagic, release))
         assert verdict.vermagic is expected
         assert verdict.missing == [] and verdict.mismatched == []
+
+    def test_extended_versions_alone_keep_the_release_in_the_vermagic_check(self) -> None:
+        # same_magic() skips the release only for a module with a __versions section.
+        clone = RELEASE + '+clone SMP preempt mod_unload modversions '
+        assert judge(module(has_versions_section=False), kernel(vermagic=clone)).vermagic is False
+        assert judge(module(has_versions_section=False), kernel()).compatible
 
     def test_verdict(self) -> None:
         assert Verdict([], [], [], None).compatible
@@ -208,6 +227,34 @@ class TestResolve:
             decisions = resolve(kernel(), infos)
             assert {infos[key].name: (decisions[key].kabi['missing'], decisions[key].kabi['mismatched'])
                     for key in keys} == expected
+
+    @pytest.mark.parametrize('core_license', ['NVIDIA', 'GPL'])
+    def test_a_module_taking_symbols_from_a_proprietary_one_loses_gpl_only_exports(self, core_license: str) -> None:
+        # nvidia.ko's shape: a proprietary core, a GPL glue module importing its symbols and the
+        # kernel's; the loader taints the glue proprietary (inherit_taint), in turn its users too.
+        exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))   # GPL-only
+        core = module({'module_layout': EXPORTS['module_layout']}, license=core_license, exports=['core_api'],
+                      name='core')
+        glue = module({'module_layout': EXPORTS['module_layout'], 'core_api': 1}, exports=['glue_api'], name='glue')
+        user = module(dict(EXPORTS, glue_api=2), name='user')
+        decisions = resolve(kernel(exports, signature_check=signatures_known()),
+                            {'core': core, 'glue': glue, 'user': user})
+        if core_license == 'GPL':
+            assert outcome(decisions) == {'core': (None, True), 'glue': (None, True), 'user': (None, True)}
+        else:
+            assert outcome(decisions) == {'core': (None, True), 'glue': (None, True), 'user': ('incompatible', True)}
+            assert decisions['user'].kabi['missing'] == ['kfree']
+
+    def test_a_symbol_exported_by_a_proprietary_and_a_gpl_module_leaves_gpl_only_imports_unknown(self) -> None:
+        exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))
+        closed = module({'module_layout': EXPORTS['module_layout']}, license='Proprietary', exports=['api'],
+                        name='closed')
+        opened = module({'module_layout': EXPORTS['module_layout']}, exports=['api'], name='open')
+        user = module(dict(EXPORTS, api=1), name='user')
+        decisions = resolve(kernel(exports, signature_check=signatures_known()),
+                            {'closed': closed, 'open': opened, 'user': user})
+        assert outcome(decisions)['user'] == (None, False)
+        assert 'kfree' in decisions['user'].reason
 
     def test_exports_that_cannot_be_listed_leave_the_verdict_unknown(self) -> None:
         unlisted = module(exports=None, name='core')
