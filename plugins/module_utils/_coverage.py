@@ -114,6 +114,13 @@ def _canonical(rootfs, path):
         return path
 
 
+def _unbuilt(version, build):
+    """Module names dkms.conf declares for the build's kernel that the build lacks: dkms counts
+    such a build unfinished (and 3.1.8+ says its modules are missing)."""
+    declared = version.conf.kernel_module_names(build.kernel, build.arch) if version.conf is not None else None
+    return [name for name in declared or () if name not in build.modules]
+
+
 def _installed_candidate(version, release, kernel_tree):
     build = version.builds.get(release)
     if build is None or not build.modules:
@@ -133,6 +140,8 @@ def _installed_candidate(version, release, kernel_tree):
         else:
             modules[name] = module_fact('installed', copy, built_path)
             files[name] = copy
+    for name in _unbuilt(version, build):
+        modules[name] = module_fact('broken', reason='declared in dkms.conf, but the build has no such module')
     return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=unreadable)
 
 
@@ -154,7 +163,11 @@ def _weak_candidates(context, package, release):
             continue
         modules = {}
         files = {}
-        for name in sorted(package.versions[version].builds[provider].modules):
+        build = package.versions[version].builds[provider]
+        for name in _unbuilt(package.versions[version], build):
+            modules[name] = module_fact('missing', reason='declared in dkms.conf, but the build for %s has no such module'
+                                        % provider)
+        for name in sorted(build.modules):
             link = links.get(name)
             if link is None:
                 modules[name] = module_fact('missing', reason='no weak link')

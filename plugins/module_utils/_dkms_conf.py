@@ -130,6 +130,12 @@ class Reading:
         self.module = module    # the package name dkms was given (-m)
         self.errors = []        # why dkms rejects the file; None in the list: a check it cannot tell
         self.records = self._records()
+        for name in ('PACKAGE_NAME', 'PACKAGE_VERSION'):
+            value = self.scalar(name)
+            if value is UNKNOWN:
+                self.errors.append(None)
+            elif not value:
+                self.errors.append("no '%s' directive" % name)
         self.autoinstall = self._flag('AUTOINSTALL', (3, 1, 7))
         self.no_weak_modules = self._flag('NO_WEAK_MODULES', (3, 2, 0))
         self._flag('BUILD_DEPENDS_REBUILD', (3, 2, 0))
@@ -308,6 +314,7 @@ class DkmsConf:
         self.readings = self._read(texts, dict((key, UNKNOWN) for key in KERNEL_PRESETS),
                                    _config_source(None))
         self._kernel_readings = {}
+        self._module_names = {}     # {(release, arch): kernel_module_names}
 
     def _versions(self):
         return [self.dkms_version] if self.dkms_version else list(RULE_VERSIONS)
@@ -340,6 +347,16 @@ class DkmsConf:
     def dest_module_names(self):
         """Installed module names by record, or None when not static."""
         return self._agreed(lambda r: None if r.records is None else [record[1] for record in r.records])
+
+    def kernel_module_names(self, release, arch):
+        """The names dkms installs a build for ``release`` under (DEST_MODULE_NAME, else
+        BUILT_MODULE_NAME), as the kernel's readings agree on them; None when unknown."""
+        key = (release, arch)
+        if key not in self._module_names:
+            names = [None if reading.records is None else sorted(set(record[1] for record in reading.records))
+                     for reading in self.kernel_readings(release, arch)]
+            self._module_names[key] = names[0] if names and all(found == names[0] for found in names) else None
+        return self._module_names[key]
 
     def dest_module_locations(self):
         """{installed module name: normalized DEST_MODULE_LOCATION} of the records a static read tells."""

@@ -129,6 +129,23 @@ def test_installed_file_deleted_is_broken(system: SystemTree) -> None:
     assert not run.facts['kernels'][ABI]['covered']
 
 
+def test_a_build_without_every_declared_module_is_not_coverage(system: SystemTree) -> None:
+    # dkms.conf declares hello and hello_ext; the build made hello only. dkms counts the build
+    # unfinished ("added"; 3.1.8+: "Built modules are missing"), and hello_ext loads nowhere.
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello'], conf=dkms_conf('hello', '1.0', ['hello', 'hello_ext']))
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['modules']['hello_ext']['status']) == ('broken', 'broken')
+    assert run.package(ABI)['modules']['hello']['status'] == 'installed'
+    clone = run.package(ABI + '+clone')
+    assert (clone['status'], clone['modules']['hello_ext']['status']) == ('broken', 'missing')
+    assert 'declared in dkms.conf' in clone['modules']['hello_ext']['reason']
+    assert not run.facts['kernels'][ABI]['covered'] and not run.facts['kernels'][ABI + '+clone']['covered']
+
+
 def test_installed_file_that_differs_is_broken(system: SystemTree) -> None:
     system.kernel(ABI)
     system.package('hello', '1.0', ['hello'])

@@ -154,8 +154,11 @@ class TestErrors:
     def test_unknown(self) -> None:
         assert conf('BUILT_MODULE_NAME[0]=$(x)\nDEST_MODULE_LOCATION[0]=/updates\n').valid() is None
 
-    def test_missing_package_version(self) -> None:
-        assert conf(self.VALID, header='PACKAGE_NAME=hello\n').errors() == []  # checked by dkms add, not read_conf
+    def test_missing_package_name_or_version(self) -> None:
+        # read_conf fails without either, in every dkms version from 2.8.8 on.
+        assert conf(self.VALID, header='PACKAGE_NAME=hello\n').errors() == ["no 'PACKAGE_VERSION' directive"]
+        assert conf(self.VALID, header='PACKAGE_VERSION=1\n').errors() == ["no 'PACKAGE_NAME' directive"]
+        assert conf(self.VALID, header='PACKAGE_NAME=hello\nPACKAGE_VERSION=$(date)\n').valid() is None
 
 
 def rule(text: str, dkms_version: tuple[int, ...] | None = NEWEST,
