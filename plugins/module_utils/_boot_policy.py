@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import read_next_boot_cmdline
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
@@ -47,11 +48,16 @@ def _enabled(config, key):
     return config.get(key) == 'y'
 
 
-def _bool_param(value):
-    """kstrtobool as ``module.sig_enforce`` reads it; a bare parameter is true."""
-    if value is None:
+def _bool_param(value, release):
+    """kstrtobool as ``module.sig_enforce`` of kernel ``release`` reads it (a bare parameter is
+    true; what it cannot read is ignored): True, False, or None where kernels differ: "true" from
+    5.19 on, "enable" in some later ones."""
+    if value is None or value[:1] in ('1', 'y', 'Y') or value[:2].lower() == 'on':
         return True
-    return value[:1] in ('1', 'y', 'Y') or value[:2].lower() == 'on'
+    if value[:1] in ('t', 'T'):
+        found = re.match(r'(\d+)\.(\d+)', release or '')
+        return True if found and (int(found.group(1)), int(found.group(2))) >= (5, 19) else None
+    return None if value[:1] in ('e', 'E') else False
 
 
 class FirmwareKeys:
@@ -149,14 +155,11 @@ def read_firmware_keys(rootfs, warn):
 
 
 def _is_revoked(certificate, entries):
-    """Whether a blacklist (dbx, MokListXRT) names the certificate: by its TBS hash or as itself."""
-    for entry in entries:
-        # EFI_CERT_X509_SHA256: the TBSCertificate's SHA-256, then the time of revocation.
-        if entry.type == EFI_CERT_X509_SHA256 and entry.data[:32].hex() == certificate.tbs_sha256:
-            return True
-        if entry.type == EFI_CERT_X509 and entry.data == certificate.der:
-            return True
-    return False
+    """Whether a blacklist (dbx, MokListXRT) names the certificate by its TBS hash (an
+    EFI_CERT_X509_SHA256 entry: the hash, then the time of revocation): the kernel never loads
+    such a key. An EFI_CERT_X509 entry goes to the revocation list instead (``rejected``)."""
+    return any(entry.type == EFI_CERT_X509_SHA256 and entry.data[:32].hex() == certificate.tbs_sha256
+               for entry in entries)
 
 
 class _TrustSet:
@@ -165,6 +168,8 @@ class _TrustSet:
     def __init__(self):
         self.trusted = []
         self.revoked = []
+        # Certificates on the kernel's revocation list: whatever signs with them is refused.
+        self.rejected = []
         # Trusted unless a blacklist that cannot be read names them.
         self.unsure = []
         self.gaps = []
@@ -203,6 +208,9 @@ def _trust_set(config, firmware, builtin):
         revocations = revocations + firmware.mok_revoked
     elif firmware.secure_boot:
         revocations = None
+    if _enabled(config, 'CONFIG_SYSTEM_REVOCATION_LIST'):
+        # Without it the kernel's hook for X.509 entries does nothing.
+        keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None) or []
     if platform_for_modules and not firmware.ignore_db:
         keys.add(firmware.db, 'db', revocations, 'db is not readable')
     if firmware.secure_boot is None:
@@ -240,8 +248,8 @@ def _lockdown(config, cmdline, firmware):
     return LOCKDOWN_LEVELS[level]
 
 
-def _enforcement(config, cmdline, firmware):
-    """(enforced, reason, lockdown, detail) of one kernel at its next boot, in module_sig_check()'s order."""
+def _enforcement(config, cmdline, firmware, release):
+    """(enforced, reason, lockdown, detail) of kernel ``release`` at its next boot, in module_sig_check()'s order."""
     if config is None:
         return None, None, None, 'the kernel config is not readable'
     lockdown = _lockdown(config, cmdline, firmware)
@@ -252,7 +260,8 @@ def _enforcement(config, cmdline, firmware):
         ('CONFIG_IMA_ARCH_POLICY', _enabled(config, 'CONFIG_IMA_ARCH_POLICY'))) if enabled]
     if _enabled(config, 'CONFIG_MODULE_SIG_FORCE'):
         return True, 'config', lockdown, 'CONFIG_MODULE_SIG_FORCE=y'
-    if any(_bool_param(value) for value in cmdline.values('module.sig_enforce')):
+    sig_enforce = [_bool_param(value, release) for value in cmdline.values('module.sig_enforce')]
+    if True in sig_enforce:
         return True, 'sig_enforce', lockdown, 'module.sig_enforce on the command line (%s)' % cmdline.source
     if firmware.secure_boot and under_secure_boot:
         return True, 'secure_boot', lockdown, '%s, under which the kernel enforces signatures (%s)' % (
@@ -264,6 +273,9 @@ def _enforcement(config, cmdline, firmware):
     if firmware.secure_boot is None and under_secure_boot:
         return None, None, lockdown, 'the kernel enforces signatures under Secure Boot (%s), and %s' % (
             ', '.join(under_secure_boot), firmware.secure_boot_detail)
+    if None in sig_enforce:
+        return None, None, lockdown, 'whether this kernel reads the module.sig_enforce value on the command line ' \
+            '(%s) as true is unknown' % cmdline.source
     return False, None, lockdown, 'signatures are checked, not enforced: unsigned modules load and taint the kernel'
 
 
@@ -271,15 +283,16 @@ class SignaturePolicy:
     """How one kernel treats module signatures at its next boot: plain data, no I/O."""
 
     __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'trusted',
-                 'revoked', 'unsure', 'pending', 'gaps')
+                 'revoked', 'rejected', 'unsure', 'pending', 'gaps')
 
-    def __init__(self, config, cmdline, firmware, builtin=()):
+    def __init__(self, config, cmdline, firmware, builtin=(), release=None):
         self.checked = None if config is None else _enabled(config, 'CONFIG_MODULE_SIG')
-        self.enforced, self.reason, self.lockdown, self.detail = _enforcement(config, cmdline, firmware)
+        self.enforced, self.reason, self.lockdown, self.detail = _enforcement(config, cmdline, firmware, release)
         self.secure_boot = firmware.secure_boot
         self.cmdline = cmdline.source
         keys = _trust_set(config, firmware, list(builtin))
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
+        self.rejected = keys.rejected
         # MokNew is enrolled at the next boot only if someone confirms it in MokManager; without
         # Secure Boot the kernel loads no MOK at all.
         self.pending = firmware.pending if firmware.secure_boot else ([] if firmware.secure_boot is False else None)
@@ -299,13 +312,22 @@ class SignaturePolicy:
         }
 
     def trust(self, signature):
-        """(trusted: True/False/None, the matching Certificate or None, a sentence) for a signed module."""
+        """(trusted: True/False/None, the matching Certificate or None, a sentence, whether the
+        kernel refuses the module whatever its policy) for a signed module."""
         def matching(certificates):
             for certificate, source in certificates:
                 if any(signer.matches(certificate) for signer in signature.signers):
                     return certificate, source
             return None, None
 
+        certificate, source = matching([(rejected, 'the revocation list') for rejected in self.rejected])
+        if certificate is not None:
+            return False, certificate, ('its certificate is on the kernel\'s revocation list (an X.509 entry in dbx '
+                                        'or MokListXRT, CONFIG_SYSTEM_REVOCATION_LIST=y)'), True
+        trusted, certificate, how = self._trusted(matching)
+        return trusted, certificate, how, False
+
+    def _trusted(self, matching):
         certificate, source = matching(self.trusted)
         if certificate is not None:
             return True, certificate, 'trusted through %s' % source
@@ -340,7 +362,7 @@ def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn):
     """The SignaturePolicy of kernel ``release``; ``config`` is its config dict or None,
     ``firmware`` the machine's FirmwareKeys (read_firmware_keys, once per root)."""
     cmdline = read_next_boot_cmdline(rootfs, release, warn)
-    return SignaturePolicy(config, cmdline, firmware, read_builtin_certificates(rootfs, modules_dir, warn))
+    return SignaturePolicy(config, cmdline, firmware, read_builtin_certificates(rootfs, modules_dir, warn), release)
 
 
 def dkms_certificate_fact(rootfs, firmware, warn, path=None):
@@ -386,8 +408,9 @@ def signature_verdict(signature, policy):
     signer = signature.signer
     signer_name = signer and (signer.issuer_cn or signer.issuer)
     how = None
+    fatal = False
     if signature.state == SIGNED:
-        trusted, certificate, how = policy.trust(signature)
+        trusted, certificate, how, fatal = policy.trust(signature)
         signer_name = signer_name or (certificate.name if certificate is not None else None)
     else:
         trusted = None if signature.state == DAMAGED else False
@@ -398,7 +421,7 @@ def signature_verdict(signature, policy):
         what = '%s: %s' % (what, how)
     if policy.checked is False:
         return fact, False, None
-    if signature.state == INVALID:
+    if signature.state == INVALID or fatal:
         return fact, True if policy.checked else None, '%s; the kernel refuses it whatever the policy' % what
     if signature.state == DAMAGED:
         return fact, None, what

@@ -19,7 +19,9 @@ and rejects values. Those rules changed between versions; the ones followed here
 3.3.0      BUILD_EXCLUSIVE_*[i] per module: excluded when no module may be built
 =========  ==================================================================================
 
-When the target's dkms version is unknown, a value is given only when every version
+Debian 12's 3.0.10 (3.0.10-8+deb12u1) reads BUILD_EXCLUSIVE_CONFIG as 3.0.11 does: a
+version is known by its script's version line, and this backport by the variables the script
+carries. When the target's dkms version is unknown, a value is given only when every version
 reads it the same way.
 """
 
@@ -42,6 +44,8 @@ RULE_VERSIONS = ((3, 0, 10), (3, 0, 11), (3, 1, 5), (3, 1, 7), (3, 2, 0), (3, 2,
 EXCLUSIVE_KEYS = ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')
 _VERSION_ECHO = re.compile(r'echo \$?"dkms-([0-9]+(?:\.[0-9]+)+)')
 _SCRIPT_LIMIT = 1024 * 1024
+# The list of variables the script carries out of dkms.conf.
+_CARRIED_VARIABLES = re.compile(r'dkms_conf_variables="([^"]*)"')
 _BLANK_RUNS = re.compile(r'[ \t\n]+')
 # The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
 _CONF_VARIABLES_3_0_10 = tuple(
@@ -50,6 +54,9 @@ _CONF_VARIABLES_3_0_10 = tuple(
     'MAKE_MATCH PATCH PATCH_MATCH patch_array BUILT_MODULE_NAME built_module_name BUILT_MODULE_LOCATION '
     'built_module_location DEST_MODULE_NAME dest_module_name DEST_MODULE_LOCATION dest_module_location '
     'STRIP strip AUTOINSTALL NO_WEAK_MODULES'.split())
+# Debian's 3.0.10 with BUILD_EXCLUSIVE_CONFIG backported, after BUILD_EXCLUSIVE_ARCH.
+_CONF_VARIABLES_3_0_10_CONFIG = _CONF_VARIABLES_3_0_10[:_CONF_VARIABLES_3_0_10.index('BUILD_EXCLUSIVE_ARCH') + 1] + (
+    'BUILD_EXCLUSIVE_CONFIG',) + _CONF_VARIABLES_3_0_10[_CONF_VARIABLES_3_0_10.index('BUILD_EXCLUSIVE_ARCH') + 1:]
 _CONF_VARIABLES = tuple(
     'PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD PRE_INSTALL '
     'BUILD_DEPENDS BUILD_EXCLUSIVE_ARCH BUILD_EXCLUSIVE_CONFIG BUILD_EXCLUSIVE_KERNEL '
@@ -64,8 +71,23 @@ KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
 _CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\{?kernelver\}?/build)/\.config["\']?$')
 
 
+class DkmsVersion(tuple):
+    """A dkms version, compared as its tuple of numbers, and whether its script reads
+    BUILD_EXCLUSIVE_CONFIG before 3.0.11 brought it (a distribution's backport)."""
+
+    def __new__(cls, parts, exclusive_config=False):
+        version = tuple.__new__(cls, parts)
+        version.exclusive_config = exclusive_config
+        return version
+
+
+def reads_exclusive_config(version):
+    """Whether dkms ``version`` (a tuple, or a DkmsVersion) applies BUILD_EXCLUSIVE_CONFIG."""
+    return version >= (3, 0, 11) or getattr(version, 'exclusive_config', False)
+
+
 def read_dkms_version(rootfs, warn):
-    """The target's dkms version as a tuple, from a bounded read of its script; None when unknown."""
+    """The target's dkms version as a DkmsVersion, from a bounded read of its script; None when unknown."""
     for path in DKMS_SCRIPTS:
         if not rootfs.isfile(path):
             continue
@@ -76,13 +98,17 @@ def read_dkms_version(rootfs, warn):
             continue
         match = _VERSION_ECHO.search(text)
         if match:
-            return tuple(int(part) for part in match.group(1).split('.'))
+            carried = _CARRIED_VARIABLES.search(text)
+            return DkmsVersion((int(part) for part in match.group(1).split('.')),
+                               bool(carried) and 'BUILD_EXCLUSIVE_CONFIG' in carried.group(1).split())
         warn('%s does not say which dkms version it is' % path)
     return None
 
 
 def conf_variables(version):
     """The variables dkms ``version`` carries out of a sourced conf file, in its order."""
+    if version < (3, 0, 11) and reads_exclusive_config(version):
+        return _CONF_VARIABLES_3_0_10_CONFIG
     if version < (3, 0, 11):
         return _CONF_VARIABLES_3_0_10
     return _CONF_VARIABLES if version >= (3, 2, 0) else _CONF_VARIABLES_3_0_11
@@ -217,7 +243,8 @@ class Reading:
 
     def exclusive_rules(self):
         """{KEY: {index: value}} of the BUILD_EXCLUSIVE_* this version knows, or None when not static."""
-        keys = EXCLUSIVE_KEYS if self.version >= (3, 0, 11) else ('KERNEL', 'ARCH')
+        keys = EXCLUSIVE_KEYS if self.version >= (3, 0, 11) else \
+            ('KERNEL', 'ARCH', 'CONFIG') if reads_exclusive_config(self.version) else ('KERNEL', 'ARCH')
         rules = dict((key, self.array('BUILD_EXCLUSIVE_' + key)) for key in keys)
         if any(value is UNKNOWN for value in rules.values()):
             return None

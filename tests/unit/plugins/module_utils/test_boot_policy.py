@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import BootCmdline, split_cmdline
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import (
+    BootCmdline, read_next_boot_cmdline, split_cmdline)
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     FirmwareKeys, SignaturePolicy, dkms_certificate_fact, read_firmware_keys, read_signature_policy,
     signature_verdict)
@@ -191,6 +192,26 @@ def test_sig_enforce_without_secure_boot(efi: EfiRoot, modules: dict, signing_ke
     assert verdicts(kernel, modules)['unsigned'] == (False, True)
 
 
+@pytest.mark.parametrize(('value', 'release', 'enforced'), [
+    ('1', '4.18.0-553.el8_10.x86_64', True), ('Y', RELEASE, True), ('on', RELEASE, True), ('yes', RELEASE, True),
+    # kstrtobool reads "true" from 5.19 on, "enable" only in some later kernels; an older kernel
+    # ignores what it cannot read.
+    ('true', '6.1.0-47-amd64', True), ('T', '5.19.0-1-generic', True), ('true', '5.14.0-427.el9.x86_64', None),
+    ('enable', RELEASE, None), ('0', RELEASE, False), ('off', RELEASE, False), ('false', RELEASE, False),
+    ('bogus', RELEASE, False),
+])
+def test_sig_enforce_values_as_kstrtobool_reads_them(efi: EfiRoot, value: str, release: str,
+                                                       enforced: bool | None) -> None:
+    efi.secure_boot(False)
+    with_cmdline(efi.root, 'ro module.sig_enforce=%s' % value)
+    fs = RootFS(str(efi.root))
+    kernel = SignaturePolicy(dict(DEBIAN), read_next_boot_cmdline(fs, RELEASE, Warnings()),
+                             read_firmware_keys(fs, Warnings()), release=release)
+    assert (kernel.enforced, kernel.reason) == (enforced, 'sig_enforce' if enforced else None)
+    if enforced is None:
+        assert 'module.sig_enforce' in kernel.detail
+
+
 def test_sig_enforce_from_grubenv_kernelopts_on_a_bios_machine(tmp_path: Path, modules: dict) -> None:
     (tmp_path / 'sys/firmware/acpi').mkdir(parents=True)
     entry = tmp_path / ('boot/loader/entries/m-%s.conf' % RELEASE)
@@ -281,6 +302,30 @@ def test_blacklisted_certificate(secure_boot: EfiRoot, modules: dict, signing_ke
     fact, refused, reason = signature_verdict(modules['dkms'], kernel)
     assert (fact['trusted'], refused) == (False, True)
     assert 'blacklisted' in reason
+
+
+@pytest.mark.parametrize('revocation_list', [False, True])
+@pytest.mark.parametrize('secure_boot_on', [True, False])
+def test_an_x509_revocation_entry_counts_only_with_the_revocation_list(
+        efi: EfiRoot, modules: dict, signing_keys: dict, revocation_list: bool, secure_boot_on: bool) -> None:
+    # The kernel hands an EFI_CERT_X509 entry of dbx to its revocation list, which exists only with
+    # CONFIG_SYSTEM_REVOCATION_LIST=y (Debian 12 leaves it out): then whatever the certificate signed
+    # is refused, enforced or not; else the entry changes nothing.
+    efi.secure_boot(secure_boot_on)
+    efi.mok_list([signing_keys['dkms'].der])
+    with_cmdline(efi.root, 'root=/dev/vda1 ro quiet')
+    efi.write('dbx', IMAGE_SECURITY_DATABASE, x509_lists([signing_keys['dkms'].der]), attributes=0x27)
+    config = dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y') if revocation_list else dict(DEBIAN)
+    kernel = policy(efi.root, config)
+    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    if revocation_list:
+        assert (fact['trusted'], refused) == (False, True)
+        assert 'revocation list' in reason and 'whatever the policy' in reason
+    elif secure_boot_on:
+        assert (fact['trusted'], refused) == (True, False)
+    else:
+        assert (fact['trusted'], refused) == (False, False)   # no MOK without Secure Boot: loads, taints
+    assert verdicts(kernel, modules)['second'][1] is (True if secure_boot_on else False)
 
 
 def test_unreadable_blacklist_makes_trust_unknown(secure_boot: EfiRoot, modules: dict) -> None:

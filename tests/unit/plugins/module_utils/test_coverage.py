@@ -336,6 +336,22 @@ def test_build_exclusive_unknown_is_not_excluded(system: SystemTree) -> None:
     assert Run(system.root).status(ABI) == 'missing'
 
 
+def test_build_exclusive_config_under_this_machines_dkms(system: SystemTree) -> None:
+    # The real script read as the target's dkms (Debian 12's 3.0.10 in CI has the CONFIG rule
+    # backported): a kernel whose .config lacks the option is excluded exactly when it applies it.
+    if not os.path.isfile('/usr/sbin/dkms'):
+        pytest.skip('no dkms installed')
+    script = system.path('/usr/sbin/dkms')
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile('/usr/sbin/dkms', script)
+    system.kernel(ABI)
+    conf = dkms_conf('hello', '1.0', ['hello'], 'BUILD_EXCLUSIVE_CONFIG="CONFIG_NOT_IN_THIS_KERNEL"\n')
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    applies = '$BUILD_EXCLUSIVE_CONFIG' in script.read_text(errors='replace')
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['verified']) == ('excluded' if applies else 'missing', True)
+
+
 def test_framework_conf_moves_the_dkms_tree(system: SystemTree) -> None:
     system.kernel(ABI)
     system.package('hello', '1.0', ['hello'])

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import RULE_VERSIONS, DkmsConf, read_dkms_version
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import (
+    RULE_VERSIONS, DkmsConf, DkmsVersion, read_dkms_version)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
@@ -227,6 +229,14 @@ class TestBuildExclusive:
             assert rule('BUILD_EXCLUSIVE_CONFIG="%s"' % options).excludes(K1, ARCH, kernel_config) is expected, options
         assert len(calls) == len(cases)
 
+    def test_config_from_3_0_11_or_where_a_distribution_backported_it(self) -> None:
+        text = 'BUILD_EXCLUSIVE_CONFIG="CONFIG_ABSENT"'
+        assert rule(text, (3, 0, 10)).excludes(K1, ARCH, dict) is False
+        debian_12 = DkmsVersion((3, 0, 10), exclusive_config=True)
+        assert rule(text, debian_12).excludes(K1, ARCH, dict) is True
+        assert rule(text, debian_12).build_exclusive()['config'] == 'CONFIG_ABSENT'
+        assert rule(text, (3, 0, 11)).excludes(K1, ARCH, dict) is True
+
     def test_config_is_read_only_when_needed(self) -> None:
         def unexpected() -> dict[str, str]:
             raise AssertionError('kernel_config called without a CONFIG rule')
@@ -278,6 +288,28 @@ class TestDkmsVersion:
         tree.write('/usr/sbin/dkms', '#!/bin/bash\n' + '# filler\n' * 1000 + 'case "$1" in\n  -V)\n' + line + '\n;;\nesac\n')
         assert read_dkms_version(tree.fs, tree.warnings.append) == expected
         assert len(tree.warnings) == (0 if expected else 1)
+
+    @pytest.mark.parametrize('backported', [False, True])
+    def test_a_backport_is_known_by_the_variables_the_script_carries(self, tmp_path: Path, backported: bool) -> None:
+        tree = RootTree(tmp_path)
+        carried = 'BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_ARCH%s\n   build_exclude' % (
+            '\n   BUILD_EXCLUSIVE_CONFIG' if backported else '')
+        tree.write('/usr/sbin/dkms', '#!/bin/bash\nreadonly dkms_conf_variables="CLEAN PACKAGE_NAME %s"\n'
+                   'case "$1" in\n  -V)\n    echo $"dkms-3.0.10"\n;;\nesac\n' % carried)
+        version = read_dkms_version(tree.fs, tree.warnings.append)
+        assert (version, version.exclusive_config) == ((3, 0, 10), backported)
+
+    def test_the_installed_dkms(self, tmp_path: Path) -> None:
+        # This machine's dkms (Debian 12's 3.0.10 in CI backports BUILD_EXCLUSIVE_CONFIG): read as
+        # its read_conf applies the rule.
+        if not os.path.isfile('/usr/sbin/dkms'):
+            pytest.skip('no dkms installed')
+        tree = RootTree(tmp_path)
+        script = Path('/usr/sbin/dkms').read_text(errors='replace')
+        tree.write('/usr/sbin/dkms', script)
+        version = read_dkms_version(tree.fs, tree.warnings.append)
+        applies = re.search(r'\[\[ \$BUILD_EXCLUSIVE_CONFIG', script) is not None
+        assert rule('BUILD_EXCLUSIVE_CONFIG="CONFIG_ABSENT"', version).excludes(K1, ARCH, dict) is applies
 
     def test_no_dkms(self, tmp_path: Path) -> None:
         warnings: list[str] = []
