@@ -421,6 +421,18 @@ def signature_verdict(signature, policy):
         what = '%s: %s' % (what, how)
     if policy.checked is False:
         return fact, False, None
+    if trusted:
+        # The kernel checks the signature itself with the key it trusts (verify_signature()), and
+        # refuses a mismatch whatever its policy.
+        matches = signature.verify(certificate)
+        if matches is False:
+            fact['trusted'] = False
+            return fact, True if policy.checked else None, ('%s: its signature does not match the module\'s bytes; '
+                                                            'the kernel refuses it whatever the policy' % what)
+        if matches is None:
+            fact['trusted'] = None
+            return fact, None, ('%s: its signature cannot be checked here (an algorithm other than RSA with SHA-1 '
+                                'or SHA-2, or the module cannot be read again)' % what)
     if signature.state == INVALID or fatal:
         return fact, True if policy.checked else None, '%s; the kernel refuses it whatever the policy' % what
     if signature.state == DAMAGED:

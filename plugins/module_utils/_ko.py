@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import io
 import os
 import shutil
@@ -442,6 +443,24 @@ def _is_missing_section(stderr):
     return 'No such file or directory' in stderr
 
 
+def _payload_digest(rootfs, path, request):
+    """The digest ``request`` asks for, (hash name, size): of the first ``size`` bytes of the
+    in-root file, read again; None when they cannot be read (the file is shorter now)."""
+    name, size = request
+    hasher = hashlib.new(name)
+    try:
+        with rootfs.open(path) as handle:
+            while size:
+                chunk = handle.read(min(size, INFLATE_CHUNK))
+                if not chunk:
+                    return None
+                hasher.update(chunk)
+                size -= len(chunk)
+    except (OSError, RootPathError):
+        return None
+    return hasher.digest()
+
+
 class _FileImage:
     """An open module file that reads only the bytes sliced from it (``image[start:end]``,
     ``len``, ``startswith``, ``endswith``, like the bytes of the whole file): the readers
@@ -577,7 +596,14 @@ class KoReader:
             info.has_versions_section = '__versions' in find_sections(data, layout, ['__versions'], path)
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
-        info.signature = read_module_signature(data, self._signers)
+        # A plain file's signed bytes are read again only if a check needs their digest.
+        reread = None
+        if isinstance(data, _FileImage):
+            digests = {}
+
+            def reread(name):
+                return remembered(digests, name, lambda key: _payload_digest(self.rootfs, path, key))
+        info.signature = read_module_signature(data, self._signers, reread)
         return info
 
     def _decompress(self, data, path):

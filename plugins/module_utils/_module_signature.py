@@ -17,11 +17,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import struct
 
 from ansible_collections.kabi.dkms.plugins.module_utils._der import (
     INTEGER, OBJECT_IDENTIFIER, OCTET_STRING, SEQUENCE, SET, DerError, colon_hex, common_name, decode,
     name_attributes, name_text, object_identifier, serial_text)
+from ansible_collections.kabi.dkms.plugins.module_utils._x509 import DIGEST_INFO_PREFIXES
 
 MODULE_SIG_MAGIC = b'~Module signature appended~\n'
 # struct module_signature: algo, hash, id_type, signer_len, key_id_len, __pad[3], __be32 sig_len.
@@ -45,6 +47,10 @@ DIGESTS = {
     '1.2.156.10197.1.401': 'sm3',
 }
 
+# Signature algorithms (SignerInfo's signatureAlgorithm) that are RSA PKCS#1 v1.5: rsaEncryption,
+# as sign-file writes it, and the sha*WithRSAEncryption forms.
+RSA_SIGNATURES = frozenset('1.2.840.113549.1.1.%d' % number for number in (1, 5, 11, 12, 13, 14))
+
 # States of a module's signature.
 UNSIGNED = 'unsigned'        # no trailer: the kernel sees an unsigned module
 SIGNED = 'signed'            # a PKCS#7 signature whose signer is known
@@ -56,15 +62,16 @@ DAMAGED = 'damaged'          # cannot be parsed here: unknown, never trusted
 class SignerId:
     """How one SignerInfo names its key: issuer and serial number, or a subject key identifier."""
 
-    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest', 'key_id')
+    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest', 'rsa', 'key_id')
 
-    def __init__(self, issuer_der=None, issuer=None, issuer_cn=None, serial=None, skid=None, digest=None):
+    def __init__(self, issuer_der=None, issuer=None, issuer_cn=None, serial=None, skid=None, digest=None, rsa=True):
         self.issuer_der = issuer_der
         self.issuer = issuer
         self.issuer_cn = issuer_cn
         self.serial = serial
         self.skid = skid
         self.digest = digest
+        self.rsa = rsa      # an RSA PKCS#1 v1.5 signature (the only kind checked here)
         # The serial number (what ``modinfo`` prints as ``sig_key``), else the subject key
         # identifier: in every module's signature fact, on every kernel, so made once.
         self.key_id = serial_text(serial) if serial is not None else colon_hex(skid) if skid is not None else None
@@ -82,15 +89,37 @@ class SignerId:
 class ModuleSignature:
     """What a module's appended signature says: its state, its signers and why it is not usable."""
 
-    __slots__ = ('state', 'problem', 'signers', 'payload_size')
+    __slots__ = ('state', 'problem', 'signers', 'values', 'payload_size', 'digest_of', '_checked')
 
-    def __init__(self, state, problem=None, signers=None, payload_size=None):
+    def __init__(self, state, problem=None, signers=None, payload_size=None, values=None):
         self.state = state
         # A sentence for invalid, damaged and unsupported signatures.
         self.problem = problem
         self.signers = list(signers or [])
+        self.values = list(values or [])    # each signer's signature value
         # Bytes the signature covers (the module without its signature); None when unsigned or damaged.
         self.payload_size = payload_size
+        # ``digest_of(hash name)``: the digest of those bytes for a hash checked here, else None
+        # (also when they cannot be read again).
+        self.digest_of = None
+        self._checked = {}      # {certificate's SHA-256: what verify() said}
+
+    def verify(self, certificate):
+        """Whether the signature that ``certificate`` is named by matches the module's bytes, as
+        the kernel's verify_signature() checks it: True, False, or None when it cannot be
+        checked here (not RSA, an unknown hash, bytes that cannot be read again)."""
+        if certificate.sha256 not in self._checked:
+            self._checked[certificate.sha256] = self._verify(certificate)
+        return self._checked[certificate.sha256]
+
+    def _verify(self, certificate):
+        for signer, value in zip(self.signers, self.values):
+            if signer.matches(certificate):
+                if not signer.rsa or self.digest_of is None:
+                    return None
+                digest = self.digest_of(signer.digest)
+                return None if digest is None else certificate.verifies(signer.digest, digest, value)
+        return None
 
     @property
     def signed(self):
@@ -110,8 +139,8 @@ class _Invalid(Exception):
 
 
 def _signer_id(info, known):
-    """The SignerId of one SignerInfo; raises _Invalid or DerError. ``known``: {bytes of the
-    fields before the signature value: SignerId} of SignerInfos read before, filled here."""
+    """(SignerId, signature value) of one SignerInfo; raises _Invalid or DerError. ``known``:
+    {bytes of the fields before the signature value: SignerId} of SignerInfos read before, filled here."""
     fields = info.expect(SEQUENCE, 'SignerInfo').children('SignerInfo')
     if len(fields) < 5:
         raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
@@ -120,9 +149,7 @@ def _signer_id(info, known):
     signer = known.get(signer_fields)
     if signer is None:
         signer = known[signer_fields] = _read_signer_id(fields)
-    else:
-        fields[4].expect(OCTET_STRING, 'signature value')
-    return signer
+    return signer, fields[4].expect(OCTET_STRING, 'signature value').content
 
 
 def _read_signer_id(fields):
@@ -134,11 +161,11 @@ def _read_signer_id(fields):
     digest = object_identifier(digest_fields[0])
     if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
         raise _Invalid('the signature has signed attributes, which the kernel refuses for modules')
-    fields[3].expect(SEQUENCE, 'signature algorithm')
-    fields[4].expect(OCTET_STRING, 'signature value')
+    algorithm = fields[3].expect(SEQUENCE, 'signature algorithm').children('signature algorithm')
+    rsa = bool(algorithm) and algorithm[0].tag == OBJECT_IDENTIFIER and object_identifier(algorithm[0]) in RSA_SIGNATURES
     digest = DIGESTS.get(digest, digest)
     if sid.tag == SUBJECT_KEY_IDENTIFIER_TAG:
-        return SignerId(skid=sid.content, digest=digest)
+        return SignerId(skid=sid.content, digest=digest, rsa=rsa)
     parts = sid.expect(ISSUER_AND_SERIAL_TAG, 'signer identifier').children('issuerAndSerialNumber')
     if len(parts) != 2:
         raise DerError('issuerAndSerialNumber has %d fields' % len(parts))
@@ -147,11 +174,12 @@ def _read_signer_id(fields):
     if not serial:
         raise DerError('empty serial number')
     return SignerId(issuer_der=parts[0].encoded, issuer=name_text(issuer), issuer_cn=common_name(issuer),
-                    serial=serial, digest=digest)
+                    serial=serial, digest=digest, rsa=rsa)
 
 
 def parse_pkcs7_signers(blob, known):
-    """SignerIds of a detached PKCS#7 SignedData as sign-file writes it; raises _Invalid or DerError.
+    """(SignerId, signature value) of each SignerInfo of a detached PKCS#7 SignedData as
+    sign-file writes it; raises _Invalid or DerError.
     ``known``: see _signer_id."""
     content_info = decode(blob, 'PKCS#7 message').expect(SEQUENCE, 'ContentInfo').children('ContentInfo')
     if len(content_info) != 2:
@@ -177,11 +205,13 @@ def parse_pkcs7_signers(blob, known):
     return [_signer_id(info, known) for info in infos]
 
 
-def read_module_signature(data, known=None):
+def read_module_signature(data, known=None, reread=None):
     """The ModuleSignature of a module's uncompressed bytes (the whole file as the kernel gets it).
 
     ``known``: {signer fields: SignerId} of signatures read before, filled here, so modules
-    signed by one key share one SignerId.
+    signed by one key share one SignerId. ``reread((hash name, size))``: the digest of the first
+    ``size`` bytes of the file, read again when a check asks for it; without it ``data`` is bytes
+    in memory, hashed now for the signers' hashes (the bytes are not kept).
     """
     if not data.endswith(MODULE_SIG_MAGIC):
         return ModuleSignature(UNSIGNED)
@@ -206,4 +236,12 @@ def read_module_signature(data, known=None):
         return ModuleSignature(INVALID, str(exc), payload_size=payload_size)
     except DerError as exc:
         return ModuleSignature(DAMAGED, 'the PKCS#7 signature cannot be parsed: %s' % exc)
-    return ModuleSignature(SIGNED, signers=signers, payload_size=payload_size)
+    signature = ModuleSignature(SIGNED, signers=[signer for signer, dummy in signers], payload_size=payload_size,
+                                values=[value for dummy, value in signers])
+    if reread is not None:
+        signature.digest_of = lambda name: reread((name, payload_size)) if name in DIGEST_INFO_PREFIXES else None
+    else:
+        payload = memoryview(data)[:payload_size]
+        signature.digest_of = dict((signer.digest, hashlib.new(signer.digest, payload).digest())
+                                   for signer, dummy in signers if signer.digest in DIGEST_INFO_PREFIXES).get
+    return signature

@@ -6,7 +6,8 @@
 Facts from here: each certificate's ``subject``, ``issuer``, ``serial``, ``skid`` and
 ``sha256`` (in ``module_signatures.trusted_keys``, ``pending_keys`` and the dkms
 certificate), and the ``tbs_sha256`` the UEFI and MOK blacklists name certificates by.
-Standard library only; nothing is verified cryptographically.
+Standard library only. An RSA key is read too, so that a module's PKCS#1 v1.5 signature
+can be checked against the certificate that the kernel would take for it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,6 +24,16 @@ from ansible_collections.kabi.dkms.plugins.module_utils._der import (
     object_identifier, serial_text)
 
 SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
+RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
+BIT_STRING = 0x03
+# The DigestInfo DER that precedes each digest in an RSA PKCS#1 v1.5 signature (RFC 8017, 9.2).
+DIGEST_INFO_PREFIXES = dict((name, bytes.fromhex(prefix)) for name, prefix in (
+    ('sha1', '3021300906052b0e03021a05000414'),
+    ('sha224', '302d300d06096086480165030402040500041c'),
+    ('sha256', '3031300d060960864801650304020105000420'),
+    ('sha384', '3041300d060960864801650304020205000430'),
+    ('sha512', '3051300d060960864801650304020305000440'),
+))
 VERSION_TAG = 0xa0
 EXTENSIONS_TAG = 0xa3
 _PEM_BLOCK = re.compile(br'-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----(.*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----',
@@ -37,9 +48,10 @@ class Certificate:
     """What identifies one X.509 certificate to the kernel's key matching."""
 
     __slots__ = ('der', 'subject', 'subject_cn', 'issuer', 'issuer_cn', 'issuer_der', 'serial', 'skid', 'sha256',
-                 'tbs_sha256')
+                 'tbs_sha256', 'rsa_key')
 
-    def __init__(self, der, subject, subject_cn, issuer, issuer_cn, issuer_der, serial, skid, tbs_sha256):
+    def __init__(self, der, subject, subject_cn, issuer, issuer_cn, issuer_der, serial, skid, tbs_sha256,
+                 rsa_key=None):
         self.der = der
         self.subject = subject
         self.subject_cn = subject_cn
@@ -51,6 +63,24 @@ class Certificate:
         self.skid = skid
         self.sha256 = hashlib.sha256(der).hexdigest()
         self.tbs_sha256 = tbs_sha256
+        # (modulus, public exponent) of an RSA key, None for any other kind.
+        self.rsa_key = rsa_key
+
+    def verifies(self, digest_name, digest, signature):
+        """Whether ``signature`` is this key's RSA PKCS#1 v1.5 signature of ``digest``, made with
+        the hash ``digest_name``: True, False, or None when this reader checks neither the key nor
+        the hash (not RSA, or a hash without a known DigestInfo)."""
+        prefix = DIGEST_INFO_PREFIXES.get(digest_name)
+        if self.rsa_key is None or prefix is None:
+            return None
+        modulus, exponent = self.rsa_key
+        size = (modulus.bit_length() + 7) // 8
+        value = int.from_bytes(signature, 'big')
+        if len(signature) > size or value >= modulus:
+            return False
+        padding = size - len(prefix) - len(digest) - 3
+        expected = b'\x00\x01' + b'\xff' * padding + b'\x00' + prefix + digest
+        return padding >= 8 and pow(value, exponent, modulus).to_bytes(size, 'big') == expected
 
     @property
     def name(self):
@@ -80,6 +110,24 @@ def _subject_key_identifier(extensions):
     return None
 
 
+def _rsa_key(public_key_info):
+    """(modulus, exponent) of a SubjectPublicKeyInfo holding an RSA key, else None."""
+    try:
+        algorithm, key = public_key_info.expect(SEQUENCE, 'subjectPublicKeyInfo').children('subjectPublicKeyInfo')
+        algorithm = algorithm.expect(SEQUENCE, 'algorithm').children('algorithm')
+        if not algorithm or object_identifier(algorithm[0]) != RSA_ENCRYPTION:
+            return None
+        bits = key.expect(BIT_STRING, 'public key').content
+        if bits[:1] != b'\0':
+            return None
+        numbers = decode(bits[1:], 'RSA public key').expect(SEQUENCE, 'RSA public key').children('RSA public key')
+        modulus, exponent = (int.from_bytes(number.expect(INTEGER, 'RSA number').content, 'big')
+                             for number in numbers)
+    except (DerError, ValueError):
+        return None     # matching by name needs no key: only the signature check is left unknown
+    return (modulus, exponent) if modulus > 0 and exponent > 0 else None
+
+
 def parse_certificate(der):
     """The Certificate in ``der`` (exactly one DER certificate); raises CertificateError."""
     try:
@@ -107,7 +155,7 @@ def parse_certificate(der):
     if not serial:
         raise CertificateError('not an X.509 certificate: empty serial number')
     return Certificate(der, name_text(subject), common_name(subject), name_text(issuer), common_name(issuer),
-                       fields[2].encoded, serial, skid, hashlib.sha256(tbs.encoded).hexdigest())
+                       fields[2].encoded, serial, skid, hashlib.sha256(tbs.encoded).hexdigest(), _rsa_key(fields[5]))
 
 
 def load_certificates(data):

@@ -433,7 +433,8 @@ ansible_facts:
                                   description:
                                     - Null when not checked; otherwise C(signed), C(signer) (the issuer's CN),
                                       C(key_id) (serial or subject key identifier) and C(trusted) (a key the kernel trusts
-                                      at its next boot matches; null when unknown).
+                                      at its next boot matches, and an RSA signature matches the module's bytes; null when
+                                      unknown, such as for a trusted signature of another kind).
                                   type: dict
                                 shadowed_by:
                                   description: A file modprobe would load instead of this weak link.

@@ -22,6 +22,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
     EFI_CERT_X509_SHA256, IMAGE_SECURITY_DATABASE, SHIM_LOCK)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import parse_kconfig
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
     ModuleSignature, read_module_signature)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
@@ -141,7 +142,40 @@ def test_secure_boot_without_the_dkms_key(efi: EfiRoot, modules: dict, signing_k
     fact, refused, reason = signature_verdict(modules['dkms'], kernel)
     assert 'DKMS module signing key' in reason and 'no key the kernel trusts' in reason
     assert 'Secure Boot is on' in reason
-    assert verdicts(kernel, modules)['second'] == (True, False)
+    # The second key is an EC key: whether its ECDSA signature matches is not checked here, so
+    # whether the kernel accepts the module is unknown.
+    assert verdicts(kernel, modules)['second'] == (None, None)
+    assert 'cannot be checked here' in signature_verdict(modules['second'], kernel)[2]
+
+
+@pytest.mark.parametrize('digest', ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'])
+def test_a_trusted_signature_is_checked_against_the_modules_bytes(
+        secure_boot: EfiRoot, ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path, digest: str) -> None:
+    # The kernel verifies the signature with the key it trusts (verify_signature()) and refuses a
+    # module whose bytes or signature changed, whatever its policy (EKEYREJECTED).
+    module = ko_builder.build_ko(tmp_path, 'hello')
+    signed = sign_module(module, signing_keys['dkms'], tmp_path / 'signed.ko', digest=digest).read_bytes()
+    payload, value = bytearray(signed), bytearray(signed)
+    payload[100] ^= 0x01                                    # a byte of the module
+    value[-28 - 12 - 20] ^= 0x01                            # a byte of the RSA signature value
+    kernel = policy(secure_boot.root)
+    assert signature_verdict(read_module_signature(signed), kernel)[:2] == (
+        {'signed': True, 'signer': 'DKMS module signing key', 'key_id': signing_keys['dkms'].serial,
+         'trusted': True}, False)
+    for changed in (payload, value):
+        fact, refused, reason = signature_verdict(read_module_signature(bytes(changed)), kernel)
+        assert (fact['trusted'], refused) == (False, True)
+        assert "does not match the module's bytes" in reason and 'whatever the policy' in reason
+
+
+def test_a_plain_module_file_is_hashed_only_when_a_trusted_signature_is_checked(
+        secure_boot: EfiRoot, ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path) -> None:
+    module = ko_builder.build_ko(tmp_path / 'root', 'hello')
+    sign_module(module, signing_keys['dkms'], tmp_path / 'root/signed.ko')
+    info = KoReader(RootFS(str(tmp_path / 'root')), reader='pyelftools').read('/signed.ko')
+    (tmp_path / 'root/signed.ko').unlink()      # read again only when asked: now it cannot be
+    fact, refused, reason = signature_verdict(info.signature, policy(secure_boot.root))
+    assert (fact['trusted'], refused) == (None, None) and 'cannot be checked here' in reason
 
 
 def test_pending_enrollment_is_unknown_until_confirmed(secure_boot: EfiRoot, modules: dict,
@@ -380,9 +414,9 @@ def test_builtin_certificate_of_a_self_built_kernel(efi: EfiRoot, modules: dict,
     with_cmdline(efi.root, 'module.sig_enforce=1')
     certs = efi.root / MODULES_DIR.lstrip('/') / 'build/certs'
     certs.mkdir(parents=True)
-    (certs / 'signing_key.x509').write_bytes(signing_keys['second'].der)
+    (certs / 'signing_key.x509').write_bytes(signing_keys['dkms'].der)
     kernel = policy(efi.root)
-    assert verdicts(kernel, modules)['second'] == (True, False)
+    assert verdicts(kernel, modules)['dkms'] == (True, False)
     assert kernel.as_fact()['trusted_keys'][0]['source'] == 'builtin'
 
 

@@ -30,6 +30,28 @@ def tbs_certificate(key: SigningKey, tmp_path: Path) -> bytes:
     return output.read_bytes()
 
 
+@pytest.mark.parametrize('digest', ['sha256', 'sha512'])
+def test_an_rsa_key_checks_what_openssl_signed(signing_keys: dict[str, SigningKey], tmp_path: Path,
+                                               digest: str) -> None:
+    key = signing_keys['dkms']
+    certificate = parse_certificate(key.der)
+    assert certificate.rsa_key is not None
+    modulus = key.openssl_field('-modulus').strip().split('=', 1)[1]
+    assert certificate.rsa_key[0] == int(modulus, 16)
+    data = tmp_path / 'data'
+    data.write_bytes(b'module bytes\n' * 100)
+    signature = subprocess.run([openssl(), 'dgst', '-' + digest, '-sign', str(key.key), str(data)],
+                               check=True, capture_output=True).stdout
+    digest_value = hashlib.new(digest, data.read_bytes()).digest()
+    assert certificate.verifies(digest, digest_value, signature) is True
+    assert certificate.verifies(digest, hashlib.new(digest, b'other').digest(), signature) is False
+    assert certificate.verifies(digest, digest_value, signature[:-1] + bytes([signature[-1] ^ 1])) is False
+    assert certificate.verifies('sha3-256', digest_value, signature) is None
+    # An EC key is matched by name only: its signatures are not checked here.
+    assert parse_certificate(signing_keys['second'].der).rsa_key is None
+    assert parse_certificate(signing_keys['second'].der).verifies(digest, digest_value, signature) is None
+
+
 def test_what_openssl_prints(signing_keys: dict[str, SigningKey], tmp_path: Path) -> None:
     for key in signing_keys.values():
         certificate = parse_certificate(key.der)
