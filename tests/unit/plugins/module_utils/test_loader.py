@@ -89,7 +89,7 @@ class TestJudge:
 
     @pytest.mark.parametrize(('name', 'loads'), [('hello', True), ('lve', False), ('driverloader', False)])
     def test_modules_the_kernel_knows_to_misstate_their_license_are_proprietary(self, name: str,
-                                                                                 loads: bool) -> None:
+                                                                                loads: bool) -> None:
         exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))
         assert judge(module(name=name), kernel(exports)).missing == ([] if loads else ['kfree'])
 
