@@ -235,7 +235,7 @@ def test_sig_enforce_without_secure_boot(efi: EfiRoot, modules: dict, signing_ke
     ('bogus', RELEASE, False),
 ])
 def test_sig_enforce_values_as_kstrtobool_reads_them(efi: EfiRoot, value: str, release: str,
-                                                    enforced: bool | None) -> None:
+                                                     enforced: bool | None) -> None:
     efi.secure_boot(False)
     with_cmdline(efi.root, 'ro module.sig_enforce=%s' % value)
     fs = RootFS(str(efi.root))
