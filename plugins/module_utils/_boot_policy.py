@@ -23,12 +23,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
-import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import read_next_boot_cmdline
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
     EFI_CERT_X509, EFI_CERT_X509_SHA256, EFI_GLOBAL_VARIABLE, EFI_VARIABLE_NON_VOLATILE, IMAGE_SECURITY_DATABASE,
     SHIM_LOCK, EfiVariableError, EfiVariables, parse_signature_lists)
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import release_at_least
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
     DAMAGED, INVALID, SIGNED, UNSIGNED)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
@@ -55,8 +55,7 @@ def _bool_param(value, release):
     if value is None or value[:1] in ('1', 'y', 'Y') or value[:2].lower() == 'on':
         return True
     if value[:1] in ('t', 'T'):
-        found = re.match(r'(\d+)\.(\d+)', release or '')
-        return True if found and (int(found.group(1)), int(found.group(2))) >= (5, 19) else None
+        return True if release_at_least(release, (5, 19)) else None
     return None if value[:1] in ('e', 'E') else False
 
 
@@ -168,7 +167,8 @@ class _TrustSet:
     def __init__(self):
         self.trusted = []
         self.revoked = []
-        # Certificates on the kernel's revocation list: whatever signs with them is refused.
+        # Certificates on the kernel's revocation list, whose signatures it refuses; None when
+        # the lists it is made from cannot be read.
         self.rejected = []
         # Trusted unless a blacklist that cannot be read names them.
         self.unsure = []
@@ -209,8 +209,8 @@ def _trust_set(config, firmware, builtin):
     elif firmware.secure_boot:
         revocations = None
     if _enabled(config, 'CONFIG_SYSTEM_REVOCATION_LIST'):
-        # Without it the kernel's hook for X.509 entries does nothing.
-        keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None) or []
+        # Without it the kernel's hook for X.509 entries does nothing; None: not readable.
+        keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None)
     if platform_for_modules and not firmware.ignore_db:
         keys.add(firmware.db, 'db', revocations, 'db is not readable')
     if firmware.secure_boot is None:
@@ -320,11 +320,15 @@ class SignaturePolicy:
                     return certificate, source
             return None, None
 
-        certificate, source = matching([(rejected, 'the revocation list') for rejected in self.rejected])
-        if certificate is not None:
+        # is_key_on_revocation_list(): refused when the signature verifies with a revoked key.
+        revoked = signature.made_with(self.rejected) if self.rejected else False
+        if revoked:
+            certificate, dummy = matching([(rejected, None) for rejected in self.rejected])
             return False, certificate, ('its certificate is on the kernel\'s revocation list (an X.509 entry in dbx '
                                         'or MokListXRT, CONFIG_SYSTEM_REVOCATION_LIST=y)'), True
         trusted, certificate, how = self._trusted(matching)
+        if trusted and (revoked is None or self.rejected is None):
+            return None, certificate, 'whether the kernel\'s revocation list (dbx, MokListXRT) names it is unknown', False
         return trusted, certificate, how, False
 
     def _trusted(self, matching):
@@ -424,7 +428,7 @@ def signature_verdict(signature, policy):
     if trusted:
         # The kernel checks the signature itself with the key it trusts (verify_signature()), and
         # refuses a mismatch whatever its policy.
-        matches = signature.verify(certificate)
+        matches = signature.verify([trusted_certificate for trusted_certificate, dummy in policy.trusted])
         if matches is False:
             fact['trusted'] = False
             return fact, True if policy.checked else None, ('%s: its signature does not match the module\'s bytes; '

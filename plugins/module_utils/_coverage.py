@@ -114,10 +114,12 @@ def _canonical(rootfs, path):
         return path
 
 
-def _unbuilt(version, build):
-    """Module names dkms.conf declares for the build's kernel that the build lacks: dkms counts
-    such a build unfinished (and 3.1.8+ says its modules are missing)."""
-    declared = version.conf.kernel_module_names(build.kernel, build.arch) if version.conf is not None else None
+def _unbuilt(version, build, kernel_config):
+    """Module names dkms.conf has dkms build for the build's kernel that the build lacks: they
+    load nowhere (dkms up to 3.1.7 counts such a build unfinished, later ones say the built
+    modules are missing). ``kernel_config``: the build kernel's config, on demand."""
+    declared = version.conf.kernel_module_names(build.kernel, build.arch, kernel_config) \
+        if version.conf is not None else None
     return [name for name in declared or () if name not in build.modules]
 
 
@@ -140,7 +142,7 @@ def _installed_candidate(version, release, kernel_tree):
         else:
             modules[name] = module_fact('installed', copy, built_path)
             files[name] = copy
-    for name in _unbuilt(version, build):
+    for name in _unbuilt(version, build, lambda: kernel_tree.config):
         modules[name] = module_fact('broken', reason='declared in dkms.conf, but the build has no such module')
     return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=unreadable)
 
@@ -164,7 +166,9 @@ def _weak_candidates(context, package, release):
         modules = {}
         files = {}
         build = package.versions[version].builds[provider]
-        for name in _unbuilt(package.versions[version], build):
+        provider_tree = context.trees.get(provider)
+        config = (lambda: provider_tree.config) if provider_tree is not None else None
+        for name in _unbuilt(package.versions[version], build, config):
             modules[name] = module_fact('missing', reason='declared in dkms.conf, but the build for %s has no such module'
                                         % provider)
         for name in sorted(build.modules):

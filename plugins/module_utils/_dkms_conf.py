@@ -375,13 +375,15 @@ class DkmsConf:
         """Installed module names by record, or None when not static."""
         return self._agreed(lambda r: None if r.records is None else [record[1] for record in r.records])
 
-    def kernel_module_names(self, release, arch):
-        """The names dkms installs a build for ``release`` under (DEST_MODULE_NAME, else
-        BUILT_MODULE_NAME), as the kernel's readings agree on them; None when unknown."""
+    def kernel_module_names(self, release, arch, kernel_config=None):
+        """The names dkms builds and installs for ``release`` (DEST_MODULE_NAME, else
+        BUILT_MODULE_NAME), as the kernel's readings agree on them; None when unknown. From 3.3.0
+        a module whose own BUILD_EXCLUSIVE_* rules the kernel fails is not built for it.
+        ``kernel_config``: as ``excludes`` takes it."""
         key = (release, arch)
         if key not in self._module_names:
-            names = [None if reading.records is None else sorted(set(record[1] for record in reading.records))
-                     for reading in self.kernel_readings(release, arch)]
+            names = [_built_names(reading, release, arch, kernel_config, self.warn)
+                     for reading in self.kernel_readings(release, arch, kernel_config)]
             self._module_names[key] = names[0] if names and all(found == names[0] for found in names) else None
         return self._module_names[key]
 
@@ -478,6 +480,24 @@ def _excluded(reading, release, arch, kernel_config, warn):
     if reading.version >= (3, 3, 0) and reading.records is not None and not reading.records:
         return False
     return _rule_out(dict((key, values.get(0)) for key, values in rules.items()), release, arch, kernel_config, warn)
+
+
+def _built_names(reading, release, arch, kernel_config, warn):
+    """The sorted names of the records this reading builds for the kernel, None when unknown."""
+    if reading.records is None:
+        return None
+    rules = reading.exclusive_rules() if reading.version >= (3, 3, 0) else {}
+    if rules is None:
+        return None
+    names = set()
+    for index, record in enumerate(reading.records):
+        own = dict((key, values.get(index)) for key, values in rules.items()) if index else {}
+        excluded = _rule_out(own, release, arch, kernel_config, warn) if any(own.values()) else False
+        if excluded is None:
+            return None
+        if not excluded:
+            names.add(record[1])
+    return sorted(names)
 
 
 def _rule_out(rules, release, arch, kernel_config, warn):

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import itertools
 import os
 import posixpath
 import sys
@@ -53,6 +54,16 @@ def _segment_end(text, start, predicate):
     while end < len(text) and predicate(text[end]):
         end += 1
     return end
+
+
+def release_at_least(release, version):
+    """Whether kernel ``release`` ('6.1.0-47-amd64') is upstream ``version`` ((5, 19)) or later;
+    None when the release does not begin with major.minor."""
+    parts = (release or '').split('.', 2)
+    try:
+        return (int(parts[0]), int(''.join(itertools.takewhile(str.isdigit, parts[1])))) >= version
+    except (IndexError, ValueError):
+        return None
 
 
 def compare_releases(a, b):

@@ -28,12 +28,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import release_at_least
 
 # license_is_gpl_compatible() in include/linux/license.h.
 GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL',
                                      'Dual MIT/GPL', 'Dual MPL/GPL'])
 # module_license_offenders in kernel/module/main.c: tainted proprietary whatever license they claim.
 LICENSE_OFFENDERS = frozenset(['driverloader', 'lve'])
+# How often one resolution works out the proprietary taint again after a refusal; past that, a
+# taint taken from another module is left unknown (a hostile chain of refusals stays linear).
+TAINT_RECOUNTS = 16
 _NOTHING = frozenset()
 
 
@@ -186,7 +190,8 @@ class ExportTable:
             self.crcs[symbol] = export.crc
             if export.gpl_only:
                 self.gpl_only.add(symbol)
-            if export.namespace and not allow_missing_namespaces:
+            # A kernel that allows missing imports still keeps module: namespaces, in later versions.
+            if export.namespace and (not allow_missing_namespaces or export.namespace.startswith('module:')):
                 self.namespaces[symbol] = export.namespace
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
@@ -271,9 +276,9 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
             unresolved.add(symbol)
         elif symbol in table.namespaces:
             granted = _namespace_granted(table.namespaces[symbol], module)
-            if granted is False:
+            if granted is False and not table.allow_missing_namespaces:
                 namespaces.add(table.namespaces[symbol])
-            elif granted is None:
+            elif not granted:
                 unresolved.add(symbol)
     return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved))
 
@@ -343,6 +348,8 @@ class _SymbolResolution:
         self.importers = {}       # such a symbol -> keys of modules importing it
         self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
         self.taints = None        # the modules tainted proprietary, for sure and maybe (see _taint)
+        self.recounts = 0
+        self.own_taint = None     # the modules tainted proprietary by themselves
         if not table.absent:
             return  # the usual case: the kernel exports every symbol imported, none is asked of modules
         for key in self.loadable:
@@ -358,19 +365,35 @@ class _SymbolResolution:
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since
-        a symbol it imports comes from a loadable module it taints (inherit_taint(), in turn);
-        None when only some of the modules exporting such a symbol are tainted."""
-        if not self.providers:
-            return False    # no module exports to another: only its own license can taint it
+        a symbol it imports comes from a loadable module it taints (inherit_taint(), in turn, since
+        5.9); None when only some of the modules exporting such a symbol are tainted, or the
+        kernel may predate the rule."""
+        if self.own_taint is None:
+            self.own_taint = set(key for key, info in self.modules.items() if proprietary(info)) \
+                if self.providers else set()
+        if not self.own_taint:
+            return False    # nothing can pass a taint on: only its own license can taint it
         if self.taints is None:
             self.taints = (self._spread_taint(all), self._spread_taint(any))
         tainted, maybe = self.taints
-        return True if key in tainted else None if key in maybe else False
+        if key in self.own_taint:
+            return True
+        if key not in maybe:
+            return False
+        return True if key in tainted and release_at_least(self.kernel.release, (5, 9)) else None
+
+    def _recount_taint(self):
+        """After a refusal: the taint worked out again, or once that has been done often enough,
+        only what modules carry by themselves is kept certain."""
+        if self.taints is None or not self.own_taint:
+            return
+        self.recounts += 1
+        self.taints = None if self.recounts <= TAINT_RECOUNTS else (self.own_taint, self.taints[1])
 
     def _spread_taint(self, rule):
         """The modules tainted proprietary by themselves, and those whose absent imports ``rule``
         (all, any) of their exporters taint, to the fixed point: each tainted module once."""
-        tainted = set(key for key, info in self.modules.items() if proprietary(info))
+        tainted = set(self.own_taint)
         pending = [key for key in tainted if key in self.loadable]
         while pending:
             source = pending.pop()
@@ -392,7 +415,7 @@ class _SymbolResolution:
             if key not in self.loadable:
                 continue
             self.loadable.discard(key)
-            self.taints = None
+            self._recount_taint()
             affected = set()
             if key in self.unlisted:
                 self.unlisted.discard(key)

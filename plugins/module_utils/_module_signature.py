@@ -47,14 +47,15 @@ DIGESTS = {
     '1.2.156.10197.1.401': 'sm3',
 }
 
-# Signature algorithms (SignerInfo's signatureAlgorithm) that are RSA PKCS#1 v1.5: rsaEncryption,
-# as sign-file writes it, and the sha*WithRSAEncryption forms.
-RSA_SIGNATURES = frozenset('1.2.840.113549.1.1.%d' % number for number in (1, 5, 11, 12, 13, 14))
+# The kernel's PKCS#7 parser (pkcs7_sig_note_pkey_algo()) takes RSA only as rsaEncryption, as
+# sign-file writes it; the sha*WithRSAEncryption forms are ENOPKG, like a key type it lacks.
+RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
+RSA_WITH_DIGEST = frozenset('1.2.840.113549.1.1.%d' % number for number in (2, 3, 4, 5, 11, 12, 13, 14))
 
 # States of a module's signature.
 UNSIGNED = 'unsigned'        # no trailer: the kernel sees an unsigned module
 SIGNED = 'signed'            # a PKCS#7 signature whose signer is known
-UNSUPPORTED = 'unsupported'  # a legacy id_type: the kernel treats it like a missing key (ENOPKG)
+UNSUPPORTED = 'unsupported'  # a legacy id_type or algorithm: the kernel treats it like a missing key (ENOPKG)
 INVALID = 'invalid'          # the kernel refuses it whatever the policy (EBADMSG, authattrs)
 DAMAGED = 'damaged'          # cannot be parsed here: unknown, never trusted
 
@@ -104,22 +105,35 @@ class ModuleSignature:
         self.digest_of = None
         self._checked = {}      # {certificate's SHA-256: what verify() said}
 
-    def verify(self, certificate):
-        """Whether the signature that ``certificate`` is named by matches the module's bytes, as
-        the kernel's verify_signature() checks it: True, False, or None when it cannot be
-        checked here (not RSA, an unknown hash, bytes that cannot be read again)."""
-        if certificate.sha256 not in self._checked:
-            self._checked[certificate.sha256] = self._verify(certificate)
-        return self._checked[certificate.sha256]
+    def verify(self, certificates):
+        """Whether every signature made by one of ``certificates`` (keys the kernel trusts) matches
+        the module's bytes, as the kernel's verify_signature() checks each signer whose key it has:
+        True, False, or None when one cannot be checked here (not RSA, a hash not checked here,
+        bytes that cannot be read again) or none of them signed it."""
+        outcomes = self._outcomes(certificates)
+        return False if False in outcomes else None if None in outcomes or not outcomes else True
 
-    def _verify(self, certificate):
+    def made_with(self, certificates):
+        """Whether some signature named by one of ``certificates`` (revoked keys) matches the
+        module's bytes: True, False, or None when that cannot be checked here."""
+        outcomes = self._outcomes(certificates)
+        return True if True in outcomes else None if None in outcomes else False
+
+    def _outcomes(self, certificates):
+        outcomes = set()
         for signer, value in zip(self.signers, self.values):
-            if signer.matches(certificate):
-                if not signer.rsa or self.digest_of is None:
-                    return None
-                digest = self.digest_of(signer.digest)
-                return None if digest is None else certificate.verifies(signer.digest, digest, value)
-        return None
+            for certificate in certificates:
+                if signer.matches(certificate):
+                    outcomes.add(self._verify(signer, value, certificate))
+                    break
+        return outcomes
+
+    def _verify(self, signer, value, certificate):
+        key = (certificate.sha256, value)
+        if key not in self._checked:
+            digest = self.digest_of(signer.digest) if signer.rsa and self.digest_of is not None else None
+            self._checked[key] = None if digest is None else certificate.verifies(signer.digest, digest, value)
+        return self._checked[key]
 
     @property
     def signed(self):
@@ -136,6 +150,10 @@ class ModuleSignature:
 
 class _Invalid(Exception):
     """A signature the kernel's own checks refuse."""
+
+
+class _Unsupported(Exception):
+    """A signature the kernel's parser cannot take (ENOPKG)."""
 
 
 def _signer_id(info, known):
@@ -162,7 +180,10 @@ def _read_signer_id(fields):
     if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
         raise _Invalid('the signature has signed attributes, which the kernel refuses for modules')
     algorithm = fields[3].expect(SEQUENCE, 'signature algorithm').children('signature algorithm')
-    rsa = bool(algorithm) and algorithm[0].tag == OBJECT_IDENTIFIER and object_identifier(algorithm[0]) in RSA_SIGNATURES
+    algorithm = object_identifier(algorithm[0]) if algorithm and algorithm[0].tag == OBJECT_IDENTIFIER else None
+    if algorithm in RSA_WITH_DIGEST:
+        raise _Unsupported('the signature algorithm %s is not one the kernel\'s PKCS#7 parser takes' % algorithm)
+    rsa = algorithm == RSA_ENCRYPTION
     digest = DIGESTS.get(digest, digest)
     if sid.tag == SUBJECT_KEY_IDENTIFIER_TAG:
         return SignerId(skid=sid.content, digest=digest, rsa=rsa)
@@ -234,6 +255,8 @@ def read_module_signature(data, known=None, reread=None):
                                       {} if known is None else known)
     except _Invalid as exc:
         return ModuleSignature(INVALID, str(exc), payload_size=payload_size)
+    except _Unsupported as exc:
+        return ModuleSignature(UNSUPPORTED, str(exc))
     except DerError as exc:
         return ModuleSignature(DAMAGED, 'the PKCS#7 signature cannot be parsed: %s' % exc)
     signature = ModuleSignature(SIGNED, signers=[signer for signer, dummy in signers], payload_size=payload_size,
@@ -242,6 +265,6 @@ def read_module_signature(data, known=None, reread=None):
         signature.digest_of = lambda name: reread((name, payload_size)) if name in DIGEST_INFO_PREFIXES else None
     else:
         payload = memoryview(data)[:payload_size]
-        signature.digest_of = dict((signer.digest, hashlib.new(signer.digest, payload).digest())
-                                   for signer, dummy in signers if signer.digest in DIGEST_INFO_PREFIXES).get
+        names = set(signer.digest for signer, dummy in signers if signer.rsa and signer.digest in DIGEST_INFO_PREFIXES)
+        signature.digest_of = dict((name, hashlib.new(name, payload).digest()) for name in names).get
     return signature

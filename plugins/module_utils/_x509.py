@@ -26,9 +26,9 @@ from ansible_collections.kabi.dkms.plugins.module_utils._der import (
 SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
 RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
 BIT_STRING = 0x03
-# The DigestInfo DER that precedes each digest in an RSA PKCS#1 v1.5 signature (RFC 8017, 9.2).
+# The DigestInfo DER that precedes each digest in an RSA PKCS#1 v1.5 signature (RFC 8017, 9.2),
+# for the hashes every kernel with module signing takes (SHA-1 left out: newer kernels refuse it).
 DIGEST_INFO_PREFIXES = dict((name, bytes.fromhex(prefix)) for name, prefix in (
-    ('sha1', '3021300906052b0e03021a05000414'),
     ('sha224', '302d300d06096086480165030402040500041c'),
     ('sha256', '3031300d060960864801650304020105000420'),
     ('sha384', '3041300d060960864801650304020205000430'),
@@ -76,8 +76,8 @@ class Certificate:
         modulus, exponent = self.rsa_key
         size = (modulus.bit_length() + 7) // 8
         value = int.from_bytes(signature, 'big')
-        if len(signature) > size or value >= modulus:
-            return False
+        if len(signature) != size or value >= modulus:
+            return False    # the kernel's RSA verification takes a value of the key's size alone
         padding = size - len(prefix) - len(digest) - 3
         expected = b'\x00\x01' + b'\xff' * padding + b'\x00' + prefix + digest
         return padding >= 8 and pow(value, exponent, modulus).to_bytes(size, 'big') == expected

@@ -148,7 +148,7 @@ def test_secure_boot_without_the_dkms_key(efi: EfiRoot, modules: dict, signing_k
     assert 'cannot be checked here' in signature_verdict(modules['second'], kernel)[2]
 
 
-@pytest.mark.parametrize('digest', ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'])
+@pytest.mark.parametrize('digest', ['sha224', 'sha256', 'sha384', 'sha512'])
 def test_a_trusted_signature_is_checked_against_the_modules_bytes(
         secure_boot: EfiRoot, ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path, digest: str) -> None:
     # The kernel verifies the signature with the key it trusts (verify_signature()) and refuses a
@@ -166,6 +166,44 @@ def test_a_trusted_signature_is_checked_against_the_modules_bytes(
         fact, refused, reason = signature_verdict(read_module_signature(bytes(changed)), kernel)
         assert (fact['trusted'], refused) == (False, True)
         assert "does not match the module's bytes" in reason and 'whatever the policy' in reason
+
+
+def test_signatures_this_reader_cannot_check_leave_the_verdict_unknown(
+        secure_boot: EfiRoot, ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path) -> None:
+    module = ko_builder.build_ko(tmp_path, 'hello')
+    signed = sign_module(module, signing_keys['dkms'], tmp_path / 'sha1.ko', digest='sha1').read_bytes()
+    # SHA-1: newer kernels' PKCS#7 parsers refuse it, older ones take it.
+    fact, refused, reason = signature_verdict(read_module_signature(signed), policy(secure_boot.root))
+    assert (fact['trusted'], refused) == (None, None) and 'cannot be checked here' in reason
+
+
+def test_rsa_named_with_its_hash_is_an_algorithm_the_kernel_does_not_take(
+        secure_boot: EfiRoot, ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path) -> None:
+    # pkcs7_sig_note_pkey_algo() takes RSA as rsaEncryption only: sha256WithRSAEncryption is
+    # ENOPKG, which the kernel treats as a key it lacks (refused only where it enforces).
+    module = ko_builder.build_ko(tmp_path, 'hello')
+    signed = sign_module(module, signing_keys['dkms'], tmp_path / 'signed.ko').read_bytes()
+    rsa_encryption = bytes.fromhex('06092a864886f70d010101')
+    assert signed.count(rsa_encryption) == 1
+    renamed = signed.replace(rsa_encryption, rsa_encryption[:-1] + b'\x0b')
+    signature = read_module_signature(renamed)
+    assert signature.state == 'unsupported'
+    assert signature_verdict(signature, policy(secure_boot.root))[:2] == (
+        {'signed': True, 'signer': None, 'key_id': None, 'trusted': False}, True)
+
+
+def test_an_unreadable_revocation_list_leaves_trusted_keys_unknown(
+        efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    efi.secure_boot(False)
+    with_cmdline(efi.root, 'module.sig_enforce=1')
+    certs = efi.root / MODULES_DIR.lstrip('/') / 'build/certs'
+    certs.mkdir(parents=True)
+    (certs / 'signing_key.x509').write_bytes(signing_keys['dkms'].der)
+    efi.write('dbx', IMAGE_SECURITY_DATABASE, b'\x01\x02')
+    assert verdicts(policy(efi.root), modules)['dkms'] == (True, False)
+    kernel = policy(efi.root, dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y'))
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'revocation list' in signature_verdict(modules['dkms'], kernel)[2]
 
 
 def test_a_plain_module_file_is_hashed_only_when_a_trusted_signature_is_checked(

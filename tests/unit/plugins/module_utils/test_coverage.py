@@ -146,6 +146,19 @@ def test_a_build_without_every_declared_module_is_not_coverage(system: SystemTre
     assert not run.facts['kernels'][ABI]['covered'] and not run.facts['kernels'][ABI + '+clone']['covered']
 
 
+def test_a_module_its_own_build_exclusive_rules_leave_out_is_not_expected(system: SystemTree) -> None:
+    # dkms 3.3+ builds each module whose own BUILD_EXCLUSIVE_*[i] the kernel passes.
+    system.dkms_script('3.4.3')
+    system.kernel(ABI)
+    conf = dkms_conf('hello', '1.0', ['hello', 'hello_ext'], 'BUILD_EXCLUSIVE_KERNEL[1]="^5\\."\n')
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    system.build('hello', '1.0', ABI)
+    run = Run(system.root)
+    assert (run.status(ABI), sorted(run.package(ABI)['modules'])) == ('installed', ['hello'])
+    system.dkms_script('3.2.2')     # before 3.3 the rule of element 1 is no module's own
+    assert Run(system.root).status(ABI) == 'broken'
+
+
 def test_installed_file_that_differs_is_broken(system: SystemTree) -> None:
     system.kernel(ABI)
     system.package('hello', '1.0', ['hello'])

@@ -46,6 +46,9 @@ def test_an_rsa_key_checks_what_openssl_signed(signing_keys: dict[str, SigningKe
     assert certificate.verifies(digest, digest_value, signature) is True
     assert certificate.verifies(digest, hashlib.new(digest, b'other').digest(), signature) is False
     assert certificate.verifies(digest, digest_value, signature[:-1] + bytes([signature[-1] ^ 1])) is False
+    # The kernel takes a value of the key's size alone, even one whose leading zeros were dropped.
+    assert certificate.verifies(digest, digest_value, signature[1:]) is False
+    assert certificate.verifies(digest, digest_value, b'\0' + signature) is False
     assert certificate.verifies('sha3-256', digest_value, signature) is None
     # An EC key is matched by name only: its signatures are not checked here.
     assert parse_certificate(signing_keys['second'].der).rsa_key is None
