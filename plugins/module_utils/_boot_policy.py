@@ -44,6 +44,11 @@ LOCKDOWN_LEVELS = ('none', 'integrity', 'confidentiality')
 DISTRO_LOCKDOWN_PATCH = 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT'
 
 
+# keyUsage bits (RFC 5280).
+DIGITAL_SIGNATURE = 1 << 0
+KEY_CERT_SIGN = 1 << 5
+
+
 def _enabled(config, key):
     return config.get(key) == 'y'
 
@@ -217,7 +222,16 @@ def _trust_set(config, firmware, builtin):
         keys.gaps.append(firmware.secure_boot_detail)
     elif firmware.secure_boot and (platform_for_modules or (
             _enabled(config, 'CONFIG_INTEGRITY_MACHINE_KEYRING') and firmware.mok_trusted)):
-        keys.add(firmware.mok, 'MokListRT', revocations, 'MokListRT is not readable')
+        mok = firmware.mok
+        if mok is not None and not platform_for_modules and _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING'):
+            # restrict_link_by_ca(): the machine keyring takes CA certificates that may sign
+            # certificates (and with _MAX, not data); the others go to the platform keyring,
+            # which mainline does not trust for modules.
+            mok = [certificate for certificate in mok if certificate.ca and certificate.key_usage is not None
+                   and certificate.key_usage & KEY_CERT_SIGN and not (
+                       _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX')
+                       and certificate.key_usage & DIGITAL_SIGNATURE)]
+        keys.add(mok, 'MokListRT', revocations, 'MokListRT is not readable')
     return keys
 
 

@@ -24,6 +24,9 @@ from ansible_collections.kabi.dkms.plugins.module_utils._der import (
     object_identifier, serial_text)
 
 SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
+KEY_USAGE = '2.5.29.15'
+BASIC_CONSTRAINTS = '2.5.29.19'
+BOOLEAN = 0x01
 RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
 BIT_STRING = 0x03
 # The DigestInfo DER that precedes each digest in an RSA PKCS#1 v1.5 signature (RFC 8017, 9.2),
@@ -48,10 +51,10 @@ class Certificate:
     """What identifies one X.509 certificate to the kernel's key matching."""
 
     __slots__ = ('der', 'subject', 'subject_cn', 'issuer', 'issuer_cn', 'issuer_der', 'serial', 'skid', 'sha256',
-                 'tbs_sha256', 'rsa_key')
+                 'tbs_sha256', 'rsa_key', 'ca', 'key_usage')
 
     def __init__(self, der, subject, subject_cn, issuer, issuer_cn, issuer_der, serial, skid, tbs_sha256,
-                 rsa_key=None):
+                 rsa_key=None, ca=False, key_usage=None):
         self.der = der
         self.subject = subject
         self.subject_cn = subject_cn
@@ -65,6 +68,10 @@ class Certificate:
         self.tbs_sha256 = tbs_sha256
         # (modulus, public exponent) of an RSA key, None for any other kind.
         self.rsa_key = rsa_key
+        # basicConstraints cA, and the keyUsage bits (bit 0 digitalSignature ... bit 5
+        # keyCertSign; None without the extension): what the kernel's key restrictions look at.
+        self.ca = ca
+        self.key_usage = key_usage
 
     def verifies(self, digest_name, digest, signature):
         """Whether ``signature`` is this key's RSA PKCS#1 v1.5 signature of ``digest``, made with
@@ -100,14 +107,26 @@ class Certificate:
         return 'Certificate(subject=%r, serial=%s)' % (self.subject, serial_text(self.serial))
 
 
-def _subject_key_identifier(extensions):
+def _extensions(extensions):
+    """(subject key identifier or None, basicConstraints cA, keyUsage bits or None)."""
+    skid, ca, key_usage = None, False, None
     for extension in extensions.children('extensions'):
         fields = extension.expect(SEQUENCE, 'extension').children('extension')
-        if len(fields) < 2 or object_identifier(fields[0]) != SUBJECT_KEY_IDENTIFIER:
+        if len(fields) < 2:
             continue
-        value = fields[-1].expect(OCTET_STRING, 'extension value')
-        return decode(value.content, 'subject key identifier').expect(OCTET_STRING, 'subject key identifier').content
-    return None
+        name = object_identifier(fields[0])
+        value = fields[-1].expect(OCTET_STRING, 'extension value').content
+        if name == SUBJECT_KEY_IDENTIFIER and skid is None:
+            skid = decode(value, 'subject key identifier').expect(OCTET_STRING, 'subject key identifier').content
+        elif name == BASIC_CONSTRAINTS:
+            constraints = decode(value, 'basic constraints').expect(SEQUENCE, 'basic constraints').children(
+                'basic constraints')
+            ca = bool(constraints) and constraints[0].tag == BOOLEAN and constraints[0].content not in (b'', b'\0')
+        elif name == KEY_USAGE:
+            bits = decode(value, 'key usage').expect(BIT_STRING, 'key usage').content[1:]
+            # DER bit strings start with the most significant bit: bit 0 is 0x80 of the first octet.
+            key_usage = sum(1 << index for index in range(len(bits) * 8) if bits[index // 8] & (0x80 >> index % 8))
+    return skid, ca, key_usage
 
 
 def _rsa_key(public_key_info):
@@ -143,19 +162,20 @@ def parse_certificate(der):
         serial = fields[0].expect(INTEGER, 'serial number').content
         issuer = name_attributes(fields[2])
         subject = name_attributes(fields[4])
-        skid = None
+        skid, ca, key_usage = None, False, None
         for field in fields[6:]:
             if field.tag == EXTENSIONS_TAG:
                 extensions = field.children('extensions')
                 if len(extensions) != 1:
                     raise DerError('extensions wrapper holds %d elements' % len(extensions))
-                skid = _subject_key_identifier(extensions[0].expect(SEQUENCE, 'extensions'))
+                skid, ca, key_usage = _extensions(extensions[0].expect(SEQUENCE, 'extensions'))
     except DerError as exc:
         raise CertificateError('not an X.509 certificate: %s' % exc)
     if not serial:
         raise CertificateError('not an X.509 certificate: empty serial number')
     return Certificate(der, name_text(subject), common_name(subject), name_text(issuer), common_name(issuer),
-                       fields[2].encoded, serial, skid, hashlib.sha256(tbs.encoded).hexdigest(), _rsa_key(fields[5]))
+                       fields[2].encoded, serial, skid, hashlib.sha256(tbs.encoded).hexdigest(), _rsa_key(fields[5]),
+                       ca, key_usage)
 
 
 def load_certificates(data):

@@ -29,7 +29,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import parse_certificate
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import (
-    EfiRoot, SigningKey, sign_module, signature_list, x509_lists)
+    EfiRoot, SigningKey, rsa_key, sign_module, signature_list, x509_lists)
 
 RELEASE = '6.1.0-57-amd64'
 MODULES_DIR = '/lib/modules/' + RELEASE
@@ -428,6 +428,29 @@ def test_mainline_trusts_mok_only_through_the_machine_keyring(secure_boot: EfiRo
     assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (False, True)
     secure_boot.write('MokListTrustedRT', SHIM_LOCK, b'\x01')
     assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (True, False)
+
+
+@pytest.mark.parametrize('maximum', [False, True])
+def test_a_ca_restricted_machine_keyring_takes_only_ca_certificates(
+        secure_boot: EfiRoot, ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path, maximum: bool) -> None:
+    # CONFIG_INTEGRITY_CA_MACHINE_KEYRING: restrict_link_by_ca() keeps a MOK certificate out of the
+    # machine keyring unless it is a CA with keyCertSign (and, with _MAX, without digitalSignature);
+    # mainline then has it in the platform keyring, which it does not trust for modules.
+    config = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y', CONFIG_INTEGRITY_CA_MACHINE_KEYRING='y')
+    if maximum:
+        config['CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX'] = 'y'
+    machine_ca = rsa_key(tmp_path, 'ca', '/CN=Machine CA', ['keyUsage=critical,keyCertSign'])
+    both = rsa_key(tmp_path, 'both', '/CN=Signing CA', ['keyUsage=critical,keyCertSign,digitalSignature'])
+    secure_boot.mok_list([signing_keys['dkms'].der, machine_ca.der, both.der])
+    secure_boot.write('MokListTrustedRT', SHIM_LOCK, b'\x01')
+    module = ko_builder.build_ko(tmp_path, 'hello')
+    signed = dict((key.certificate.stem, read_module_signature(sign_module(module, key, tmp_path / (
+        key.certificate.stem + '.ko')).read_bytes())) for key in (signing_keys['dkms'], machine_ca, both))
+    kernel = policy(secure_boot.root, config)
+    assert verdicts(kernel, signed) == {'mok': (False, True), 'ca': (True, False),
+                                        'both': (False, True) if maximum else (True, False)}
+    # A distribution kernel trusts the platform keyring for modules: the restriction moves, not drops.
+    assert verdicts(policy(secure_boot.root, dict(config, CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT='y')), signed)['mok'] == (True, False)
 
 
 def test_mok_list_split_over_continuations(secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:

@@ -55,6 +55,16 @@ def test_an_rsa_key_checks_what_openssl_signed(signing_keys: dict[str, SigningKe
     assert parse_certificate(signing_keys['second'].der).verifies(digest, digest_value, signature) is None
 
 
+def test_ca_and_key_usage(signing_keys: dict[str, SigningKey], tmp_path: Path) -> None:
+    # openssl req -x509 marks the certificate a CA and adds no keyUsage, as dkms's MOK is.
+    dkms = parse_certificate(signing_keys['dkms'].der)
+    assert (dkms.ca, dkms.key_usage) == (True, None)
+    signer = rsa_key(tmp_path, 'ca', '/CN=Machine CA', ['keyUsage=critical,keyCertSign,digitalSignature'])
+    assert (parse_certificate(signer.der).ca, parse_certificate(signer.der).key_usage) == (True, 0b100001)
+    leaf = rsa_key(tmp_path, 'leaf', '/CN=Leaf', ['basicConstraints=critical,CA:FALSE', 'keyUsage=digitalSignature'])
+    assert (parse_certificate(leaf.der).ca, parse_certificate(leaf.der).key_usage) == (False, 1)
+
+
 def test_what_openssl_prints(signing_keys: dict[str, SigningKey], tmp_path: Path) -> None:
     for key in signing_keys.values():
         certificate = parse_certificate(key.der)
