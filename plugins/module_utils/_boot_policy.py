@@ -327,7 +327,7 @@ class SignaturePolicy:
 
     def trust(self, signature):
         """(trusted: True/False/None, the matching Certificate or None, a sentence, whether the
-        kernel refuses the module whatever its policy) for a signed module."""
+        kernel refuses the module whatever its policy: True/False/None) for a signed module."""
         def matching(certificates):
             for certificate, source in certificates:
                 if any(signer.matches(certificate) for signer in signature.signers):
@@ -341,8 +341,9 @@ class SignaturePolicy:
             return False, certificate, ('its certificate is on the kernel\'s revocation list (an X.509 entry in dbx '
                                         'or MokListXRT, CONFIG_SYSTEM_REVOCATION_LIST=y)'), True
         trusted, certificate, how = self._trusted(matching)
-        if trusted and (revoked is None or self.rejected is None):
-            return None, certificate, 'whether the kernel\'s revocation list (dbx, MokListXRT) names it is unknown', False
+        if revoked is None or self.rejected is None:
+            # A revoked key that signed it would make the kernel refuse it whatever the policy.
+            return None, certificate, 'whether the kernel\'s revocation list (dbx, MokListXRT) names it is unknown', None
         return trusted, certificate, how, False
 
     def _trusted(self, matching):
@@ -439,6 +440,8 @@ def signature_verdict(signature, policy):
         what = '%s: %s' % (what, how)
     if policy.checked is False:
         return fact, False, None
+    if fatal is None:
+        return fact, None, what
     if trusted:
         # The kernel checks the signature itself with the key it trusts (verify_signature()), and
         # refuses a mismatch whatever its policy.
@@ -449,8 +452,8 @@ def signature_verdict(signature, policy):
                                                             'the kernel refuses it whatever the policy' % what)
         if matches is None:
             fact['trusted'] = None
-            return fact, None, ('%s: its signature cannot be checked here (an algorithm other than RSA with SHA-1 '
-                                'or SHA-2, or the module cannot be read again)' % what)
+            return fact, None, ('%s: its signature cannot be checked here (other than RSA with SHA-2 and a key of '
+                                '2048 to 4096 bits, or the module cannot be read again)' % what)
     if signature.state == INVALID or fatal:
         return fact, True if policy.checked else None, '%s; the kernel refuses it whatever the policy' % what
     if signature.state == DAMAGED:

@@ -106,18 +106,17 @@ class ModuleSignature:
         self._checked = {}      # {certificate's SHA-256: what verify() said}
 
     def verify(self, certificates):
-        """Whether every signature made by one of ``certificates`` (keys the kernel trusts) matches
-        the module's bytes, as the kernel's verify_signature() checks each signer whose key it has:
-        True, False, or None when one cannot be checked here (not RSA, a hash not checked here,
-        bytes that cannot be read again) or none of them signed it."""
+        """What pkcs7_validate_trust() makes of the signers ``certificates`` name: False when a
+        signature does not match the module's bytes (the kernel stops there), True when one does
+        and none fails, None when one cannot be checked here (not RSA, a hash or key size not
+        checked here, bytes that cannot be read again) or none of them signed it."""
         outcomes = self._outcomes(certificates)
         return False if False in outcomes else None if None in outcomes or not outcomes else True
 
     def made_with(self, certificates):
-        """Whether some signature named by one of ``certificates`` (revoked keys) matches the
-        module's bytes: True, False, or None when that cannot be checked here."""
-        outcomes = self._outcomes(certificates)
-        return True if True in outcomes else None if None in outcomes else False
+        """The same for revoked keys (is_key_on_revocation_list()), where no signer they name is
+        False: a revocation counts only when every such signature matches."""
+        return self.verify(certificates) if self._outcomes(certificates) else False
 
     def _outcomes(self, certificates):
         outcomes = set()
@@ -156,18 +155,37 @@ class _Unsupported(Exception):
     """A signature the kernel's parser cannot take (ENOPKG)."""
 
 
+# What _signer_id gives for a SignerInfo with signed attributes (refused once all are parsed).
+_SIGNED_ATTRIBUTES = object()
+
+
 def _signer_id(info, known):
-    """(SignerId, signature value) of one SignerInfo; raises _Invalid or DerError. ``known``:
+    """(SignerId, signature value) of one SignerInfo; raises _Unsupported or DerError. ``known``:
     {bytes of the fields before the signature value: SignerId} of SignerInfos read before, filled here."""
     fields = info.expect(SEQUENCE, 'SignerInfo').children('SignerInfo')
     if len(fields) < 5:
         raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
+    if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
+        if len(fields) < 6:
+            raise DerError('SignerInfo has %d fields, at least 6 expected' % len(fields))
+        _signature_algorithm(fields[4])
+        return _SIGNED_ATTRIBUTES, None
     # Modules signed by one key differ only in the signature value: the rest is read once.
     signer_fields = info.data[fields[0].start:fields[3].end]
     signer = known.get(signer_fields)
     if signer is None:
         signer = known[signer_fields] = _read_signer_id(fields)
     return signer, fields[4].expect(OCTET_STRING, 'signature value').content
+
+
+def _signature_algorithm(field):
+    """The OID of a SignerInfo's signatureAlgorithm (None when it has none); raises _Unsupported
+    for RSA named with its hash, which the kernel's parser does not take."""
+    algorithm = field.expect(SEQUENCE, 'signature algorithm').children('signature algorithm')
+    algorithm = object_identifier(algorithm[0]) if algorithm and algorithm[0].tag == OBJECT_IDENTIFIER else None
+    if algorithm in RSA_WITH_DIGEST:
+        raise _Unsupported('the signature algorithm %s is not one the kernel\'s PKCS#7 parser takes' % algorithm)
+    return algorithm
 
 
 def _read_signer_id(fields):
@@ -177,13 +195,7 @@ def _read_signer_id(fields):
     if not digest_fields:
         raise DerError('empty digest algorithm')
     digest = object_identifier(digest_fields[0])
-    if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
-        raise _Invalid('the signature has signed attributes, which the kernel refuses for modules')
-    algorithm = fields[3].expect(SEQUENCE, 'signature algorithm').children('signature algorithm')
-    algorithm = object_identifier(algorithm[0]) if algorithm and algorithm[0].tag == OBJECT_IDENTIFIER else None
-    if algorithm in RSA_WITH_DIGEST:
-        raise _Unsupported('the signature algorithm %s is not one the kernel\'s PKCS#7 parser takes' % algorithm)
-    rsa = algorithm == RSA_ENCRYPTION
+    rsa = _signature_algorithm(fields[3]) == RSA_ENCRYPTION
     digest = DIGESTS.get(digest, digest)
     if sid.tag == SUBJECT_KEY_IDENTIFIER_TAG:
         return SignerId(skid=sid.content, digest=digest, rsa=rsa)
@@ -216,14 +228,19 @@ def parse_pkcs7_signers(blob, known):
     signed_data[0].expect(INTEGER, 'SignedData version')
     signed_data[1].expect(SET, 'digest algorithms')
     content = signed_data[2].expect(SEQUENCE, 'encapsulated content').children('encapsulated content')
+    infos = signed_data[-1].expect(SET, 'SignerInfos').children('SignerInfos')
+    if not infos:
+        raise DerError('no SignerInfo')
+    # The parser refuses an algorithm it lacks (ENOPKG) before pkcs7_verify() looks at the
+    # content and the signed attributes.
+    signers = [_signer_id(info, known) for info in infos]
     if not content or content[0].tag != OBJECT_IDENTIFIER or object_identifier(content[0]) != DATA:
         raise _Invalid('the signed content type is not data')
     if len(content) > 1:
         raise _Invalid('the signature embeds its content; a module signature is detached')
-    infos = signed_data[-1].expect(SET, 'SignerInfos').children('SignerInfos')
-    if not infos:
-        raise DerError('no SignerInfo')
-    return [_signer_id(info, known) for info in infos]
+    if any(signer is _SIGNED_ATTRIBUTES for signer, dummy in signers):
+        raise _Invalid('the signature has signed attributes, which the kernel refuses for modules')
+    return signers
 
 
 def read_module_signature(data, known=None, reread=None):

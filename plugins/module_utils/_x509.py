@@ -28,6 +28,8 @@ KEY_USAGE = '2.5.29.15'
 BASIC_CONSTRAINTS = '2.5.29.19'
 BOOLEAN = 0x01
 RSA_ENCRYPTION = '1.2.840.113549.1.1.1'
+# RSA key sizes every kernel takes (rsa_check_key_length(); 512 to 1536 bits not in FIPS mode).
+RSA_KEY_BITS = frozenset([2048, 3072, 4096])
 BIT_STRING = 0x03
 # The DigestInfo DER that precedes each digest in an RSA PKCS#1 v1.5 signature (RFC 8017, 9.2),
 # for the hashes every kernel with module signing takes (SHA-1 left out: newer kernels refuse it).
@@ -82,6 +84,8 @@ class Certificate:
             return None
         modulus, exponent = self.rsa_key
         size = (modulus.bit_length() + 7) // 8
+        if size * 8 not in RSA_KEY_BITS:
+            return None     # a size the kernel refuses, or takes only outside FIPS mode
         value = int.from_bytes(signature, 'big')
         if len(signature) != size or value >= modulus:
             return False    # the kernel's RSA verification takes a value of the key's size alone

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import parse_certificate
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import (
-    EfiRoot, SigningKey, rsa_key, sign_module, signature_list, x509_lists)
+    EfiRoot, SigningKey, openssl, rsa_key, sign_module, signature_list, x509_lists)
 
 RELEASE = '6.1.0-57-amd64'
 MODULES_DIR = '/lib/modules/' + RELEASE
@@ -204,6 +206,32 @@ def test_an_unreadable_revocation_list_leaves_trusted_keys_unknown(
     kernel = policy(efi.root, dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y'))
     assert verdicts(kernel, modules)['dkms'] == (None, None)
     assert 'revocation list' in signature_verdict(modules['dkms'], kernel)[2]
+    # A key on that list makes the kernel refuse what it signed whatever the policy: not known
+    # for an untrusted signer either, even where nothing is enforced.
+    with_cmdline(efi.root, 'quiet')
+    relaxed = policy(efi.root, dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y'))
+    assert relaxed.enforced is False
+    assert verdicts(relaxed, modules)['second'] == (None, None)
+    assert verdicts(relaxed, modules)['unsigned'] == (False, False)
+
+
+def test_signed_attributes_do_not_hide_an_algorithm_the_kernel_cannot_parse(
+        ko_builder: KoBuilder, signing_keys: dict, tmp_path: Path) -> None:
+    # openssl cms adds signed attributes (refused by pkcs7_verify(), whatever the policy); the
+    # parser's ENOPKG for sha256WithRSAEncryption comes first (refused only where enforced).
+    module = ko_builder.build_ko(tmp_path, 'hello')
+    key = signing_keys['dkms']
+    blob = subprocess.run([openssl(), 'cms', '-sign', '-binary', '-nocerts', '-md', 'sha256', '-outform', 'DER',
+                           '-signer', str(key.certificate), '-inkey', str(key.key), '-in', str(module)],
+                          check=True, capture_output=True).stdout
+
+    def appended(signature: bytes) -> bytes:
+        return module.read_bytes() + signature + struct.pack('>BBBBB3sI', 0, 0, 2, 0, 0, b'', len(signature)) + \
+            b'~Module signature appended~\n'
+    assert read_module_signature(appended(blob)).state == 'invalid'
+    rsa_encryption = bytes.fromhex('06092a864886f70d010101')
+    renamed = blob.replace(rsa_encryption, rsa_encryption[:-1] + b'\x0b')
+    assert read_module_signature(appended(renamed)).state == 'unsupported'
 
 
 def test_a_plain_module_file_is_hashed_only_when_a_trusted_signature_is_checked(

@@ -50,6 +50,11 @@ def test_an_rsa_key_checks_what_openssl_signed(signing_keys: dict[str, SigningKe
     assert certificate.verifies(digest, digest_value, signature[1:]) is False
     assert certificate.verifies(digest, digest_value, b'\0' + signature) is False
     assert certificate.verifies('sha3-256', digest_value, signature) is None
+    # The kernel takes RSA keys of 2048 to 4096 bits (shorter ones outside FIPS mode only).
+    small = SigningKey(tmp_path, 'small', '/CN=Small', ['-newkey', 'rsa:1024'])
+    small_signature = subprocess.run([openssl(), 'dgst', '-' + digest, '-sign', str(small.key), str(data)],
+                                     check=True, capture_output=True).stdout
+    assert parse_certificate(small.der).verifies(digest, digest_value, small_signature) is None
     # An EC key is matched by name only: its signatures are not checked here.
     assert parse_certificate(signing_keys['second'].der).rsa_key is None
     assert parse_certificate(signing_keys['second'].der).verifies(digest, digest_value, signature) is None
