@@ -54,7 +54,11 @@ WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ex
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
 # than that is damage, refused before it is read.
 SECTION_LIMITS = {'__versions': 4 * 1024 * 1024, '__version_ext_crcs': 1024 * 1024,
-                  '__version_ext_names': 8 * 1024 * 1024, '__ksymtab_strings': 8 * 1024 * 1024}
+                  '__version_ext_names': 8 * 1024 * 1024, '__ksymtab_strings': 8 * 1024 * 1024,
+                  '.symtab': 64 * 1024 * 1024, '.strtab': 64 * 1024 * 1024}
+STB_WEAK = 2
+# Elf64_Sym and Elf32_Sym: (name, info, section index) of each symbol, the rest skipped.
+_SYMBOL_FIELDS = {64: ('IBxH16x', (0, 1, 2)), 32: ('I8xBxH', (0, 1, 2))}
 
 
 class KoError(Exception):
@@ -69,7 +73,7 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
-                 'elf_class', 'machine', 'little_endian', 'exports', 'signature')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'weak_undefined')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -94,6 +98,10 @@ class ModuleInfo:
         self.exports = exports
         # The appended signature (_module_signature.ModuleSignature), None when not read.
         self.signature = signature
+        # ``weak_undefined()``: the symbols the module's symbol table leaves undefined and weak,
+        # which the loader lets stay unresolved (None when the file cannot be read again). Read
+        # only when asked: only a module missing symbols needs it. None where nobody can tell.
+        self.weak_undefined = None
 
     @property
     def versions(self):
@@ -335,6 +343,20 @@ def read_sections(data, layout, names, path, header=_section_header):
         _check_section(name, sh_type, sh_flags, offset, size, len(data), path)
         found[name] = bytes(data[offset:offset + (min(size, MODINFO_LIMIT) if name == '.modinfo' else size)])
     return found
+
+
+def weak_undefined_symbols(data, layout, path):
+    """The names of the weak undefined symbols of a checked ELF image's .symtab."""
+    sections = read_sections(data, layout, ['.symtab', '.strtab'], path)
+    symtab, strtab = sections.get('.symtab', b''), sections.get('.strtab', b'')
+    fields, (name_at, info, index) = _SYMBOL_FIELDS[layout.elf_class]
+    entry = struct.Struct(layout.order + fields)
+    names = set()
+    for symbol in entry.iter_unpack(symtab[:len(symtab) - len(symtab) % entry.size]):
+        if symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK:
+            end = strtab.find(b'\0', symbol[name_at])
+            names.add(_text(strtab[symbol[name_at]:end if end >= 0 else len(strtab)]))
+    return names
 
 
 def exported_symbols(ksymtab_strings):
@@ -604,7 +626,20 @@ class KoReader:
             def reread(name):
                 return remembered(digests, name, lambda key: _payload_digest(self.rootfs, path, key))
         info.signature = read_module_signature(data, self._signers, reread)
+        weak = {}
+        info.weak_undefined = lambda: remembered(weak, path, self._weak_undefined)
         return info
+
+    def _weak_undefined(self, path):
+        """weak_undefined_symbols of the file read again, None when it cannot be."""
+        try:
+            with self.rootfs.open(path) as handle:
+                image = _FileImage(handle, path)
+                data = self._decompress(image[:], path) if image[:len(XZ_MAGIC)].startswith(
+                    (GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC)) else image
+                return weak_undefined_symbols(data, _elf_header(data, path), path)
+        except (OSError, IOError, RootPathError, KoError, MemoryError, struct.error):
+            return None
 
     def _decompress(self, data, path):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""

@@ -280,6 +280,14 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
                 namespaces.add(table.namespaces[symbol])
             elif not granted:
                 unresolved.add(symbol)
+    if missing and module.weak_undefined is not None:
+        # simplify_symbols(): a weak reference the loader finds nothing for stays unresolved.
+        weak = module.weak_undefined()
+        if weak is None:
+            unresolved |= missing
+            missing = set()
+        else:
+            missing -= weak
     return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved))
 
 

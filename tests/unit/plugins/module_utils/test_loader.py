@@ -18,7 +18,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, Mod
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
     ExportTables, KernelABI, Verdict, judge, resolve, vermagic_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, KoBuilder, module_source
 
 RELEASE = '6.1.0-47-amd64'
 VERMAGIC = RELEASE + ' SMP preempt mod_unload modversions '
@@ -151,6 +151,29 @@ class TestJudge:
         clone = RELEASE + '+clone SMP preempt mod_unload modversions '
         assert judge(module(has_versions_section=False), kernel(vermagic=clone)).vermagic is False
         assert judge(module(has_versions_section=False), kernel()).compatible
+
+    @pytest.mark.parametrize('compressed', ['', 'xz'])
+    def test_a_weak_reference_the_kernel_lacks_is_not_missing(self, tmp_path: Path, ko_builder: KoBuilder,
+                                                               compressed: str) -> None:
+        # simplify_symbols(): an undefined weak symbol the loader finds nothing for stays unresolved
+        # (modpost still gave it a __versions entry); a strong one is "Unknown symbol".
+        source = module_source(VERMAGIC, 'hooks', dict(EXPORTS, optional_hook=1, required_hook=2)) + (
+            'extern void optional_hook(void) __attribute__((weak));\nextern void required_hook(void);\n'
+            'void call(void) { if (optional_hook) optional_hook(); required_hook(); }\n')
+        path = ko_builder.compile(tmp_path, 'hooks.ko', source)
+        if compressed:
+            path = COMPRESSORS[compressed](path)
+        fs = RootFS(str(tmp_path))
+        info = KoReader(fs, reader='pyelftools').read('/' + path.name)
+        verdict = judge(info, kernel())
+        assert (verdict.missing, verdict.certain) == (['required_hook'], True)
+        assert judge(info, kernel(), frozenset(['required_hook'])).compatible
+        # The symbol table is read again only for a module that misses symbols: a file gone by
+        # then leaves them unknown.
+        unread = KoReader(fs, reader='pyelftools').read('/' + path.name)
+        path.unlink()
+        verdict = judge(unread, kernel())
+        assert (verdict.missing, verdict.unresolved, verdict.certain) == ([], ['optional_hook', 'required_hook'], False)
 
     def test_verdict(self) -> None:
         assert Verdict([], [], [], None).compatible
