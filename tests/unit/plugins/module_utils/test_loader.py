@@ -154,7 +154,7 @@ class TestJudge:
 
     @pytest.mark.parametrize('compressed', ['', 'xz'])
     def test_a_weak_reference_the_kernel_lacks_is_not_missing(self, tmp_path: Path, ko_builder: KoBuilder,
-                                                               compressed: str) -> None:
+                                                              compressed: str) -> None:
         # simplify_symbols(): an undefined weak symbol the loader finds nothing for stays unresolved
         # (modpost still gave it a __versions entry); a strong one is "Unknown symbol".
         source = module_source(VERMAGIC, 'hooks', dict(EXPORTS, optional_hook=1, required_hook=2)) + (
