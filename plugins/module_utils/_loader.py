@@ -10,7 +10,8 @@ The rules (kernel/module/main.c and version.c, kmod's depmod), checked in this o
 - every imported (symbol, CRC), ``module_layout`` included, is exported by the kernel with
   the same CRC, or by another module that is itself loadable on that kernel: a sibling of
   the same package or a module of another DKMS package (checked by name: depmod resolves
-  dependencies by name, and their CRCs come from the build that made them);
+  dependencies by name, and their CRCs come from the build that made them); a weak reference
+  that nothing exports may stay unresolved;
 - a GPL-only export is invisible to a module the loader taints proprietary: a license that
   is not GPL-compatible, a name on its list of offenders, or a symbol taken from a module it
   taints (inherit_taint); a symbol exported in a namespace needs the module to import that
