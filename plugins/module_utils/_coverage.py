@@ -26,7 +26,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_k
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
-    KernelTree, read_search_order, shadowing_file)
+    KernelTree, read_depmod_config, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
@@ -165,6 +165,7 @@ def _weak_candidates(context, package, release):
             continue
         modules = {}
         files = {}
+        uncertain = set()
         build = package.versions[version].builds[provider]
         provider_tree = context.trees.get(provider)
         config = (lambda: provider_tree.config) if provider_tree is not None else None
@@ -176,17 +177,19 @@ def _weak_candidates(context, package, release):
             if link is None:
                 modules[name] = module_fact('missing', reason='no weak link')
                 continue
-            shadow = shadowing_file(link, context.kernels[release].modules_dir, context.search,
-                                    kernel_tree.out_of_tree, kernel_tree.in_tree)
+            shadow, why, certain = shadowing_file(link, context.kernels[release].modules_dir,
+                                                  context.depmod_rules(release), kernel_tree.out_of_tree,
+                                                  kernel_tree.in_tree)
             if link.problem:
                 modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem)
-            elif shadow:
-                modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow,
-                                            reason='modprobe loads %s instead' % shadow)
+            elif why and certain:
+                modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow, reason=why)
             else:
-                modules[name] = module_fact('weak', link.path, link.points_to)
+                modules[name] = module_fact('weak', link.path, link.points_to, reason=why)
                 files[name] = link.target
-        candidates.append(Candidate(package_status_of(modules), version, modules, provider, files))
+                if not certain:
+                    uncertain.add(name)
+        candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain))
     return candidates
 
 
@@ -207,7 +210,8 @@ class Context:
         self.reader = reader
         self.kabi_check = kabi_check and reader.name is not None
         self.provided = _provided_files(rootfs, tree, trees)
-        self.search = read_search_order(rootfs, warn) if any(t.weak_links for t in trees.values()) else ()
+        self.depmod = read_depmod_config(rootfs, warn) if any(t.weak_links for t in trees.values()) else None
+        self._depmod_rules = {}
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
@@ -215,6 +219,10 @@ class Context:
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
         self._signature_facts = {}
+
+    def depmod_rules(self, release):
+        """The KernelDepmod of ``release`` (worked out once per kernel)."""
+        return remembered(self._depmod_rules, release, lambda key: self.depmod.for_kernel(key, self.warn))
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
@@ -302,7 +310,8 @@ def _apply(candidate, decisions):
         fact = candidate.modules[name]
         fact['kabi'] = decision.kabi
         fact['signature'] = decision.signature
-        fact['reason'] = decision.reason
+        # The loader's reason, after what the link's own lookup left open.
+        fact['reason'] = '; '.join(reason for reason in (fact['reason'], decision.reason) if reason) or None
         if not decision.certain:
             candidate.uncertain.add(name)
         if not decision.loads:

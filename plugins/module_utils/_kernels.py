@@ -349,7 +349,7 @@ def find_default(rootfs, kernels, runner=None, warn=None):
 
     Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
     running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
-    (``saved_entry`` naming a BLS entry), ``bls`` (the entry grub lists first), ``newest``
+    (``next_entry``, else ``saved_entry``, naming a BLS entry), ``bls`` (the entry grub lists first), ``newest``
     (the newest installed kernel, which Debian's GRUB boots by default). ``(None, None)``
     when nothing tells. ``warn(msg)`` hears of boot loader files that exist but cannot be read.
     """
@@ -359,9 +359,11 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'grubby'
     entries = _bls_entries(rootfs, warn)
-    saved = grubenv_value(rootfs, 'saved_entry', warn)
-    if entries.get(saved) in kernels:
-        return entries[saved], 'grubenv'
+    # grub.cfg boots a one-shot next_entry (grub2-reboot) before saved_entry (grub2-set-default).
+    for key in ('next_entry', 'saved_entry'):
+        saved = grubenv_value(rootfs, key, warn)
+        if entries.get(saved) in kernels:
+            return entries[saved], 'grubenv'
     if entries:
         release = entries[max(entries, key=_bls_entry_key)]
         if release in kernels:

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One kernel's module tree: weak links, out-of-tree files and depmod's search order.
+"""One kernel's module tree: weak links, out-of-tree files and depmod's configuration.
 
 RHEL's weak-modules links ``/lib/modules/A/extra/sub/x.ko`` as
 ``/lib/modules/B/weak-updates/sub/x.ko``; modprobe then loads, for each module name, the
-file depmod ranks first by the ``search`` lines of depmod.d. A weak link is coverage only
-when nothing ranked above it carries the same module name.
+file depmod indexes first by depmod.d (``exclude``, ``override``, then ``search``). A weak
+link is coverage only when it is that file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +22,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import read_ker
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
-DEPMOD_DIRS = ('/etc/depmod.d', '/run/depmod.d', '/usr/local/lib/depmod.d', '/lib/depmod.d', '/usr/lib/depmod.d')
+# Where depmod reads its configuration, in precedence order (kmod's default_cfg_paths).
+DEPMOD_DIRS = ('/etc/depmod.d', '/run/depmod.d', '/usr/local/lib/depmod.d', '/usr/lib/depmod.d', '/lib/depmod.d')
 BUILTIN = 'built-in'
 # kmod's depmod searches "updates built-in" when no depmod.d file says otherwise.
 DEFAULT_SEARCH = ('updates', BUILTIN)
@@ -50,8 +51,74 @@ class WeakLink:
         self.problem = problem      # None, or why the link cannot provide a module
 
 
-def read_search_order(rootfs, warn):
-    """depmod's ``search`` directories in priority order (later files override earlier)."""
+class DepmodConfig:
+    """depmod.d as kmod's depmod reads it: the ``search`` order, the ``override`` lines as
+    (module, kernel pattern, subdirectory) in file order, and the ``exclude``d directory names."""
+
+    __slots__ = ('search', 'overrides', 'excludes')
+
+    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=()):
+        self.search = tuple(search)
+        self.overrides = list(overrides)
+        self.excludes = frozenset(excludes)
+
+    def for_kernel(self, release, warn):
+        """The KernelDepmod of kernel ``release``: the overrides that name it, as the paths they
+        favour ("SUBDIR/MODULE", no suffix), the one depmod checks first first; ``unknown`` when a
+        kernel pattern cannot be matched here (the choice between files is then unknown)."""
+        favoured, unknown = [], False
+        for name, pattern, subdirectory in reversed(self.overrides):
+            matches = _kernel_matches(pattern, release, warn)
+            unknown = unknown or matches is None
+            if matches:
+                favoured.append(subdirectory + '/' + name)
+        return KernelDepmod(self.search, favoured, self.excludes, unknown)
+
+
+class KernelDepmod:
+    """What decides, on one kernel, which file of a module name depmod indexes (see DepmodConfig)."""
+
+    __slots__ = ('search', 'overrides', 'excludes', 'unknown')
+
+    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=(), unknown=False):
+        self.search = tuple(search)
+        self.overrides = list(overrides)
+        self.excludes = frozenset(excludes)
+        self.unknown = unknown
+
+
+def _kernel_matches(pattern, release, warn):
+    """cfg_kernel_matches(): "*", else an extended regular expression searched in the release;
+    None when it cannot be matched here."""
+    if pattern == '*':
+        return True
+    # Imported only here: few depmod.d files name a kernel pattern.
+    from ansible_collections.kabi.dkms.plugins.module_utils._ere import EreError, EreUnsupported, ere_search
+    try:
+        return bool(ere_search(pattern, release))
+    except EreError:
+        return False    # regcomp() fails: the line is skipped
+    except EreUnsupported as exc:
+        warn('depmod.d override for kernels %r cannot be matched here: %s' % (pattern, exc))
+        return None
+
+
+def _config_lines(text):
+    """The lines of a depmod.d file, a trailing backslash joining one to the next."""
+    lines, pending = [], ''
+    for line in text.splitlines():
+        if line.endswith('\\'):
+            pending += line[:-1]
+            continue
+        lines.append(pending + line)
+        pending = ''
+    return lines + ([pending] if pending else [])
+
+
+def read_depmod_config(rootfs, warn):
+    """The DepmodConfig of the files in DEPMOD_DIRS: a name in an earlier directory hides the
+    same name in later ones; all are read in name order. Hidden files and names that are not
+    NAME.conf are left out, as depmod leaves them."""
     chosen = {}
     for directory in DEPMOD_DIRS:
         try:
@@ -59,20 +126,26 @@ def read_search_order(rootfs, warn):
         except (OSError, RootPathError):
             continue
         for name in names:
-            if name.endswith('.conf') and name not in chosen:
+            if name.endswith('.conf') and len(name) > 5 and not name.startswith('.') and name not in chosen:
                 chosen[name] = posixpath.join(directory, name)
-    search = []
+    search, overrides, excludes = [], [], set()
     for name in sorted(chosen):
         try:
             text = rootfs.read_text(chosen[name], DEPMOD_CONF_LIMIT)
         except (OSError, RootPathError) as exc:
             warn('cannot read %s: %s' % (chosen[name], exc))
             continue
-        for line in text.splitlines():
+        for line in _config_lines(text):
             words = line.split('#', 1)[0].split()
-            if words and words[0] == 'search':
+            if not words:
+                continue
+            if words[0] == 'search':
                 search.extend(word for word in words[1:] if word not in search)
-    return tuple(search) or DEFAULT_SEARCH
+            elif words[0] == 'override' and len(words) >= 4:
+                overrides.append(tuple(words[1:4]))
+            elif words[0] == 'exclude':
+                excludes.update(words[1:])
+    return DepmodConfig(search or DEFAULT_SEARCH, overrides, excludes)
 
 
 def rank(relative_path, search):
@@ -168,20 +241,45 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     return names
 
 
-def shadowing_file(link, modules_dir, search, out_of_tree, in_tree):
-    """The in-root path modprobe would load instead of ``link``, or None.
+def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree):
+    """``(path, reason, certain)``: what modprobe loads instead of ``link`` and why, ``(None,
+    None, True)`` when it loads the link; ``depmod`` is the kernel's KernelDepmod.
 
-    depmod keeps, per module name, the file of the best-ranked search directory; only a
-    file ranked strictly above the link hides it.
+    depmod indexes one file per module name: never one in an excluded directory; else the file
+    the latest matching ``override`` names; else the file of the best-ranked search directory.
+    Between files of equal rank the order depmod happens to read directories decides, which
+    is not known here.
     """
     def relative(path):
         return path[len(modules_dir) + 1:]
+
+    def excluded(path):
+        return [part for part in relative(path).split('/')[:-1] if part in depmod.excludes]
+
+    if excluded(link.path):
+        return None, 'depmod.d excludes %s, so modprobe never loads it' % excluded(link.path)[0], True
     key = normalize_module_name(link.name)
-    candidates = [(rank(relative(path), search), path) for path in out_of_tree.get(key, ()) if path != link.target]
-    if key in in_tree:
-        candidates.append((rank(in_tree[key], search), posixpath.join(modules_dir, in_tree[key])))
-    best = min(candidates) if candidates else None
-    return best[1] if best and best[0] < rank(relative(link.path), search) else None
+    others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path)]
+    if key in in_tree and not excluded(posixpath.join(modules_dir, in_tree[key])):
+        others.append(posixpath.join(modules_dir, in_tree[key]))
+    if not others:
+        return None, None, True
+    if depmod.unknown:
+        return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
+    for favoured in depmod.overrides:
+        # Compared with the file's path as written, without its suffix (depmod_module_is_higher_priority()).
+        for path in [link.path] + others:
+            if split_module_suffix(relative(path))[0] == favoured:
+                return (None, None, True) if path == link.path else \
+                    (path, 'modprobe loads %s instead (a depmod.d override)' % path, True)
+    mine = rank(relative(link.path), depmod.search)
+    best, path = min((rank(relative(path), depmod.search), path) for path in others)
+    if best < mine:
+        return path, 'modprobe loads %s instead' % path, True
+    if best == mine:
+        return path, ('depmod ranks %s with the link: which one modprobe loads depends on the order depmod reads '
+                      'directories' % path), False
+    return None, None, True
 
 
 class KernelTree:

@@ -386,6 +386,13 @@ def test_grubenv_saved_entry_resolves_through_bls(bls_root: Path, env_path: str)
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
 
 
+def test_a_one_shot_next_entry_comes_before_saved_entry(bls_root: Path) -> None:
+    # grub2-reboot sets next_entry, which grub.cfg boots once before saved_entry.
+    body = '# GRUB Environment Block\nsaved_entry=%s-%s\nnext_entry=%s-%s\n' % (MACHINE, NEW, MACHINE, OLD)
+    make(bls_root, '/boot/grub2/grubenv', body + '#' * (1024 - len(body)))
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+
+
 def test_bls_top_entry_without_saved_entry(bls_root: Path) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', 'no-such-entry')
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (NEW, 'bls')

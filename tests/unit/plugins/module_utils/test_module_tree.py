@@ -11,11 +11,12 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     BUILTIN,
     DEFAULT_SEARCH,
+    KernelDepmod,
     WeakLink,
     rank,
+    read_depmod_config,
     read_in_tree_names,
     read_out_of_tree,
-    read_search_order,
     read_weak_links,
     shadowing_file,
 )
@@ -113,30 +114,31 @@ class TestWeakLinks:
 
 class TestSearchOrder:
     def test_default(self, tree: Tree) -> None:
-        assert read_search_order(tree.fs, tree.warnings.append) == DEFAULT_SEARCH == ('updates', BUILTIN)
+        assert read_depmod_config(tree.fs, tree.warnings.append).search == DEFAULT_SEARCH == ('updates', BUILTIN)
 
     def test_rhel(self, tree: Tree) -> None:
         tree.write('/etc/depmod.d/dist.conf', '#\n# depmod.conf\n#\n\n# override default search ordering for kmod packaging\n'
                                               'search updates extra built-in weak-updates\n')
-        assert read_search_order(tree.fs, tree.warnings.append) == RHEL_SEARCH
+        assert read_depmod_config(tree.fs, tree.warnings.append).search == RHEL_SEARCH
 
     def test_lines_files_and_precedence(self, tree: Tree) -> None:
-        tree.write('/lib/depmod.d/50-a.conf', 'search extra\nsearch updates # trailing comment\n')
-        # Same name in /etc wins over /lib; files are read in name order.
-        tree.write('/usr/lib/depmod.d/50-a.conf', 'search ignored\n')
+        tree.write('/usr/lib/depmod.d/50-a.conf', 'search extra\nsearch updates # trailing comment\n')
+        # A name in an earlier directory hides it in later ones (kmod 30+: /usr/lib before /lib);
+        # files are read in name order.
+        tree.write('/lib/depmod.d/50-a.conf', 'search ignored\n')
         tree.write('/etc/depmod.d/10-b.conf', '# search commented\noverride x * y\nsearch  built-in\tupdates\n')
         tree.write('/etc/depmod.d/90-c.notconf', 'search nope\n')
-        assert read_search_order(tree.fs, tree.warnings.append) == (BUILTIN, 'updates', 'extra')
+        assert read_depmod_config(tree.fs, tree.warnings.append).search == (BUILTIN, 'updates', 'extra')
 
     def test_etc_overrides_lib_by_name(self, tree: Tree) -> None:
         tree.write('/usr/lib/depmod.d/dist.conf', 'search updates extra built-in weak-updates\n')
         tree.write('/etc/depmod.d/dist.conf', 'search weak-updates built-in\n')
-        assert read_search_order(tree.fs, tree.warnings.append) == ('weak-updates', BUILTIN)
+        assert read_depmod_config(tree.fs, tree.warnings.append).search == ('weak-updates', BUILTIN)
 
     def test_unreadable_file_warns(self, tree: Tree) -> None:
         tree.path('/etc/depmod.d/dir.conf').mkdir(parents=True)
         tree.write('/etc/depmod.d/ok.conf', 'search extra built-in\n')
-        assert read_search_order(tree.fs, tree.warnings.append) == ('extra', BUILTIN)
+        assert read_depmod_config(tree.fs, tree.warnings.append).search == ('extra', BUILTIN)
         assert len(tree.warnings) == 1 and 'dir.conf' in tree.warnings[0]
 
     @pytest.mark.parametrize(('path', 'search', 'expected'), [
@@ -154,6 +156,25 @@ class TestSearchOrder:
         assert rank(path, search) == expected
 
 
+class TestDepmodConfig:
+    def test_continued_lines_hidden_files_and_directory_order(self, tree: Tree) -> None:
+        tree.write('/etc/depmod.d/dist.conf', 'search updates \\\nextra built-in weak-updates\n')
+        tree.write('/etc/depmod.d/.old.conf', 'search weak-updates\n')
+        tree.write('/etc/depmod.d/.conf', 'search nothing\n')
+        tree.write('/lib/depmod.d/50-x.conf', 'search lib\n')
+        tree.write('/usr/lib/depmod.d/50-x.conf', 'search usr-lib\n')
+        config = read_depmod_config(tree.fs, tree.warnings.append)
+        assert config.search == ('usr-lib', 'updates', 'extra', BUILTIN, 'weak-updates')
+
+    def test_overrides_and_excludes(self, tree: Tree) -> None:
+        tree.write('/etc/depmod.d/kmod.conf', 'override e1000e * weak-updates\noverride igb ^5\\.14 extra\n'
+                                              'override bnx2 ^6 extra\nexclude weak-updates-old .snap\n')
+        config = read_depmod_config(tree.fs, tree.warnings.append)
+        assert config.excludes == {'weak-updates-old', '.snap'}
+        rules = config.for_kernel('5.14.0-503.el9.x86_64', tree.warnings.append)
+        assert (rules.overrides, rules.unknown) == (['extra/igb', 'weak-updates/e1000e'], False)
+
+
 class TestShadowing:
     @pytest.fixture
     def weak(self, tree: Tree) -> WeakLink:
@@ -167,26 +188,27 @@ class TestShadowing:
     def test_not_shadowed(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/other.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) is None
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] is None
 
     def test_by_an_updates_file(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
         out_of_tree, in_tree = self.inputs(tree)
         assert out_of_tree == {'hello': [KERNEL + '/updates/dkms/hello.ko.xz']}
         for search in (RHEL_SEARCH, DEFAULT_SEARCH):
-            assert shadowing_file(weak, KERNEL, search, out_of_tree, in_tree) == KERNEL + '/updates/dkms/hello.ko.xz'
+            assert shadowing_file(weak, KERNEL, KernelDepmod(search), out_of_tree, in_tree)[0] == KERNEL + '/updates/dkms/hello.ko.xz'
 
     def test_by_an_extra_file_only_where_extra_is_searched(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/extra/hello.ko')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == KERNEL + '/extra/hello.ko'
-        assert shadowing_file(weak, KERNEL, DEFAULT_SEARCH, out_of_tree, in_tree) is None
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == KERNEL + '/extra/hello.ko'
+        # Unsearched, extra/ and weak-updates/ both rank as built-in: a tie depmod's reading order decides.
+        assert shadowing_file(weak, KERNEL, KernelDepmod(DEFAULT_SEARCH), out_of_tree, in_tree)[2] is False
 
     def test_the_highest_ranked_file_is_named(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
         tree.write(KERNEL + '/extra/zz/hello.ko')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == KERNEL + '/updates/dkms/hello.ko.xz'
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == KERNEL + '/updates/dkms/hello.ko.xz'
 
     def test_names_are_normalized(self, tree: Tree) -> None:
         tree.write(PROVIDER + '/extra/vendor-net.ko')
@@ -194,22 +216,40 @@ class TestShadowing:
         tree.write(KERNEL + '/updates/vendor_net.ko')
         link = tree.weak_links()[KERNEL + '/weak-updates/vendor-net.ko']
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(link, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == KERNEL + '/updates/vendor_net.ko'
+        assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == KERNEL + '/updates/vendor_net.ko'
 
     def test_by_an_in_tree_module(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/eeprom.ko\nkernel/drivers/misc/hello.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
         assert in_tree == {'eeprom': 'kernel/drivers/misc/eeprom.ko', 'hello': 'kernel/drivers/misc/hello.ko'}
-        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == \
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == \
             KERNEL + '/kernel/drivers/misc/hello.ko'
-        # Where weak-updates is not searched first-class it ranks with built-in: a tie, not shadowing.
-        assert shadowing_file(weak, KERNEL, DEFAULT_SEARCH, out_of_tree, in_tree) is None
+        # Where weak-updates is not searched first-class it ranks with built-in: a tie, which the
+        # order depmod reads directories decides, so not known here.
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(DEFAULT_SEARCH), out_of_tree, in_tree)
+        assert (shadow, certain) == (KERNEL + '/kernel/drivers/misc/hello.ko', False) and 'depends on' in why
 
     def test_by_a_built_in_module(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.builtin', 'kernel/drivers/misc/hello.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) == \
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == \
             KERNEL + '/kernel/drivers/misc/hello.ko'
+
+    def test_an_override_and_an_exclude(self, tree: Tree, weak: WeakLink) -> None:
+        tree.write(KERNEL + '/extra/hello.ko')
+        out_of_tree, in_tree = self.inputs(tree)
+        # RHEL's kmod packages pin their module in weak-updates/ whatever the search order says.
+        favoured = KernelDepmod(RHEL_SEARCH, ['weak-updates/sub/hello'])
+        assert shadowing_file(weak, KERNEL, favoured, out_of_tree, in_tree) == (None, None, True)
+        pinned = KernelDepmod(RHEL_SEARCH, ['updates/hello', 'extra/hello', 'weak-updates/sub/hello'])
+        assert shadowing_file(weak, KERNEL, pinned, out_of_tree, in_tree)[:2] == (
+            KERNEL + '/extra/hello.ko', 'modprobe loads %s/extra/hello.ko instead (a depmod.d override)' % KERNEL)
+        # A directory depmod.d excludes is never indexed, at any depth.
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['sub']), out_of_tree,
+                                              in_tree)
+        assert (shadow, certain) == (None, True) and 'excludes sub' in why
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra']), out_of_tree,
+                              in_tree) == (None, None, True)
 
     def test_the_link_target_itself_never_shadows(self, tree: Tree) -> None:
         # A weak link into the kernel's own extra/ (odd, but seen) is not its own shadow.
@@ -217,7 +257,7 @@ class TestShadowing:
         tree.link(KERNEL + '/weak-updates/hello.ko', KERNEL + '/extra/hello.ko')
         link = tree.weak_links()[KERNEL + '/weak-updates/hello.ko']
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(link, KERNEL, RHEL_SEARCH, out_of_tree, in_tree) is None
+        assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] is None
 
 
 class TestListings:
