@@ -600,10 +600,7 @@ class KoReader:
         """ModuleInfo of the open module file ``image``: a plain one is read only where the
         readers look (its header, section table, the wanted sections, the signature trailer),
         a compressed one is decompressed whole, since its section table comes last."""
-        head = image[:len(XZ_MAGIC)]
-        data = image
-        if head.startswith((GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC)):
-            data = self._decompress(image[:], path)
+        data = self._uncompressed(image, path)
         layout = _elf_header(data, path)
         if self.name == 'pyelftools':
             if self._elftools is None:
@@ -634,12 +631,16 @@ class KoReader:
         """weak_undefined_symbols of the file read again, None when it cannot be."""
         try:
             with self.rootfs.open(path) as handle:
-                image = _FileImage(handle, path)
-                data = self._decompress(image[:], path) if image[:len(XZ_MAGIC)].startswith(
-                    (GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC)) else image
+                data = self._uncompressed(_FileImage(handle, path), path)
                 return weak_undefined_symbols(data, _elf_header(data, path), path)
         except (OSError, IOError, RootPathError, KoError, MemoryError, struct.error):
             return None
+
+    def _uncompressed(self, image, path):
+        """The module's ELF image: ``image`` itself, or its bytes decompressed whole."""
+        if image[:len(XZ_MAGIC)].startswith((GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC)):
+            return self._decompress(image[:], path)
+        return image
 
     def _decompress(self, data, path):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""

@@ -103,20 +103,19 @@ class ModuleSignature:
         # ``digest_of(hash name)``: the digest of those bytes for a hash checked here, else None
         # (also when they cannot be read again).
         self.digest_of = None
-        self._checked = {}      # {certificate's SHA-256: what verify() said}
+        self._checked = {}      # {(certificate's SHA-256, signature value): what _verify() said}
 
     def verify(self, certificates):
         """What pkcs7_validate_trust() makes of the signers ``certificates`` name: False when a
         signature does not match the module's bytes (the kernel stops there), True when one does
         and none fails, None when one cannot be checked here (not RSA, a hash or key size not
         checked here, bytes that cannot be read again) or none of them signed it."""
-        outcomes = self._outcomes(certificates)
-        return False if False in outcomes else None if None in outcomes or not outcomes else True
+        return _combined(self._outcomes(certificates), None)
 
     def made_with(self, certificates):
         """The same for revoked keys (is_key_on_revocation_list()), where no signer they name is
         False: a revocation counts only when every such signature matches."""
-        return self.verify(certificates) if self._outcomes(certificates) else False
+        return _combined(self._outcomes(certificates), False)
 
     def _outcomes(self, certificates):
         outcomes = set()
@@ -145,6 +144,14 @@ class ModuleSignature:
 
     def __repr__(self):
         return 'ModuleSignature(%r, problem=%r, signers=%r)' % (self.state, self.problem, self.signers)
+
+
+def _combined(outcomes, nobody):
+    """pkcs7_validate_trust() over per-signer outcomes: a mismatch decides, then an unknown;
+    ``nobody`` when no signer was checked."""
+    if not outcomes:
+        return nobody
+    return False if False in outcomes else None if None in outcomes else True
 
 
 class _Invalid(Exception):
