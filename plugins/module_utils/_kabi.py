@@ -25,10 +25,16 @@ class SymversError(Exception):
     """A symvers file that cannot be read or decompressed."""
 
 
-class Export(namedtuple('Export', ['crc', 'gpl_only', 'namespace'])):
-    """One symbol a kernel exports: its CRC (low 32 bits), GPL-only or not, its namespace or None."""
+class Export(namedtuple('Export', ['crc', 'gpl_only', 'namespace', 'owner'])):
+    """One symbol a kernel exports: its CRC (low 32 bits), GPL-only or not, its namespace or None,
+    and what exports it (the symvers module column: ``vmlinux`` for the kernel image, else the
+    in-tree module's path without ``.ko``; None when the line does not say)."""
 
     __slots__ = ()
+
+
+# The owner may be left out (Python 3.6 namedtuples take no ``defaults``).
+Export.__new__.__defaults__ = (None,)
 
 
 def _export(crc_text, columns):
@@ -36,14 +42,16 @@ def _export(crc_text, columns):
 
     Raises ValueError for a CRC that is not hex. The columns are "module, kind, namespace"
     (the namespace since 5.4, absent before); 5.4 to 5.8 before a stable fix wrote
-    "namespace, module, kind", so the kind column is found by its EXPORT_ prefix.
+    "namespace, module, kind", so the kind column is found by its EXPORT_ prefix, and the
+    module is the column before it.
     """
     crc = int(crc_text, 16) & 0xffffffff
     for index, column in enumerate(columns[:3]):
         if column.startswith('EXPORT_'):
             namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
-            return Export(crc, column.endswith('_GPL'), namespace.strip() or None)
-    return Export(crc, False, None)
+            return Export(crc, column.endswith('_GPL'), namespace.strip() or None,
+                          (columns[index - 1].strip() or None) if index else None)
+    return Export(crc, False, None, (columns[0].strip() or None) if columns else None)
 
 
 def _line_pieces(text, piece=256 * 1024):
@@ -79,7 +87,7 @@ def _line_export(line):
     if len(fields) > 3 and fields[3].startswith('EXPORT_') and not fields[2].startswith('EXPORT_'):
         # "crc, symbol, module, kind[, namespace]": every kernel since 5.9 and before 5.4.
         return Export(int(fields[0], 16) & 0xffffffff, fields[3].endswith('_GPL'),
-                      (fields[4].strip() or None) if len(fields) > 4 else None)
+                      (fields[4].strip() or None) if len(fields) > 4 else None, fields[2] or None)
     if len(fields) < 2:
         fields = line.split()
     return _export(fields[0], fields[2:])

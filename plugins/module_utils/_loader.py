@@ -17,6 +17,9 @@ The rules (kernel/module/main.c and version.c, kmod's depmod), checked in this o
   taints (inherit_taint); a symbol exported in a namespace needs the module to import that
   namespace, or for a ``module:`` namespace to be named in it (unless the kernel was built
   with CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS);
+- no symbol the module exports is exported already (verify_exported_symbols()): by the kernel
+  image, which refuses the module; by an in-tree module of another name, which refuses
+  whichever of the two loads second;
 - where the kernel enforces module signatures at boot, an unsigned module or one whose signer
   the kernel does not trust is refused.
 
@@ -70,30 +73,34 @@ class KernelABI:
 class Verdict:
     """The kABI part of a decision: whether the symbols and vermagic let the module load."""
 
-    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic', 'unresolved', '_fact')
+    __slots__ = ('missing', 'mismatched', 'namespaces', 'vermagic', 'unresolved', 'duplicates', 'contested',
+                 '_fact')
 
-    def __init__(self, missing, mismatched, namespaces, vermagic, unresolved=()):
+    def __init__(self, missing, mismatched, namespaces, vermagic, unresolved=(), duplicates=(), contested=()):
         self.missing = missing          # imported symbols nobody on the kernel exports to this module
         self.mismatched = mismatched    # exported with another CRC
         self.namespaces = namespaces    # namespaces of imported symbols the module does not import
         self.vermagic = vermagic        # True/False, None when the kernel's is unknown
         # Symbols only a module whose exports could not be listed might provide.
         self.unresolved = list(unresolved)
+        self.duplicates = list(duplicates)  # symbols it exports that the kernel image exports too
+        self.contested = list(contested)    # symbols it exports that an in-tree module of another name exports
         self._fact = None
 
     @property
     def compatible(self):
-        return not self.missing and not self.mismatched and not self.namespaces and self.vermagic is not False
+        return not self.missing and not self.mismatched and not self.namespaces and not self.duplicates \
+            and self.vermagic is not False
 
     @property
     def certain(self):
-        return self.vermagic is not None and not self.unresolved
+        return self.vermagic is not None and not self.unresolved and not self.contested
 
     def as_fact(self):
         """The ``kabi`` fact: one dictionary per verdict, however many module files it is for."""
         if self._fact is None:
             self._fact = {'compatible': self.compatible, 'missing': self.missing, 'mismatched': self.mismatched,
-                          'namespaces': self.namespaces, 'vermagic': self.vermagic}
+                          'namespaces': self.namespaces, 'duplicates': self.duplicates, 'vermagic': self.vermagic}
         return self._fact
 
 
@@ -146,6 +153,23 @@ def proprietary(module):
     """Whether the loader taints the ModuleInfo ``module`` proprietary by itself: a license that
     is not GPL-compatible, or a name the kernel knows to claim one falsely."""
     return module.license not in GPL_COMPATIBLE_LICENSES or module.name in LICENSE_OFFENDERS
+
+
+def _exported_already(module, table):
+    """(duplicates, contested): the symbols ``module`` exports that the kernel image exports too,
+    and those an in-tree module of another name exports (verify_exported_symbols(): the loader
+    refuses a module exporting a symbol it finds in the kernel or in a module already loaded).
+    An in-tree module of the module's own name is the one it replaces, never loaded beside it."""
+    duplicates, contested = [], []
+    own = module.name.replace('-', '_') if module.name else None
+    for symbol in module.exports or ():
+        export = table.exports.get(symbol)
+        owner = export.owner if export is not None else None
+        if owner == 'vmlinux':
+            duplicates.append(symbol)
+        elif owner is not None and owner.rsplit('/', 1)[-1].replace('-', '_') != own:
+            contested.append(symbol)
+    return sorted(set(duplicates)), sorted(set(contested))
 
 
 def _namespace_granted(namespace, module):
@@ -215,21 +239,24 @@ class ExportTables:
 
     def __init__(self):
         self.last = None
-        self.modules = ()           # the ModuleInfo of the last imported_by call
-        self.symbols = frozenset()  # and what they import
+        self.modules = ()           # the ModuleInfo of the last looked_up_by call
+        self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
 
-    def imported_by(self, modules):
-        """The frozenset of symbols the ModuleInfo ``modules`` (a tuple) import, worked out again
-        only for other modules than the last call's: every kernel a weak link reaches loads the
-        very files the link's own kernel does."""
+    def looked_up_by(self, modules):
+        """(imports, exports): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import
+        and export, worked out again only for other modules than the last call's: every kernel a weak
+        link reaches loads the very files the link's own kernel does."""
         if modules != self.modules:
-            self.modules, self.symbols = modules, frozenset().union(*(info.imports for info in modules))
+            self.modules = modules
+            self.symbols = (frozenset().union(*(info.imports for info in modules)),
+                            frozenset().union(*(info.exports or () for info in modules)))
         return self.symbols
 
-    def table(self, kernel, symbols):
-        """The ExportTable of ``kernel`` for the set ``symbols``."""
-        exports = exports_of(kernel.exports, symbols)
-        absent = symbols.difference(exports)
+    def table(self, kernel, imports, exported=_NOTHING):
+        """The ExportTable of ``kernel`` for the set ``imports``, and ``exported``, symbols modules
+        export (the kernel's own exports of these refuse them); only imports are ever absent."""
+        exports = exports_of(kernel.exports, imports | exported if exported else imports)
+        absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
                 or last.exports != exports or last.absent != absent:
@@ -248,7 +275,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     (inherit_taint()); None when that depends on which of the modules exporting a symbol loads.
     """
     if table is None:
-        table = ExportTables().table(kernel, set(module.imports))
+        table = ExportTables().table(kernel, frozenset(module.imports), frozenset(module.exports or ()))
     vermagic = vermagic_matches(module, kernel.vermagic, kernel.release)
     if module in table.passed:
         return table.clean_verdict(vermagic)
@@ -257,8 +284,10 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
+    duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
     if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
-            and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports):
+            and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
+            and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
         table.passed.add(module)
         return table.clean_verdict(vermagic)
@@ -289,7 +318,8 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
             missing = set()
         else:
             missing -= weak
-    return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved))
+    return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved),
+                   duplicates, contested)
 
 
 def foreign_elf(kernel, module):
@@ -312,7 +342,8 @@ def foreign_elf(kernel, module):
 def _why_not(verdict):
     parts = []
     for label, symbols in (('missing symbols', verdict.missing), ('CRCs differ', verdict.mismatched),
-                           ('namespaces not imported', verdict.namespaces)):
+                           ('namespaces not imported', verdict.namespaces),
+                           ('exports symbols the kernel exports already', verdict.duplicates)):
         if symbols:
             parts.append('%s: %s' % (label, ', '.join(symbols)))
     if verdict.vermagic is False:
@@ -325,6 +356,9 @@ def _unchecked(verdict):
         return 'the kernel has no symvers to check against'
     if verdict.vermagic is None:
         return 'the kernel\'s vermagic is unknown'
+    if verdict.contested:
+        return 'exports symbols an in-tree module of another name exports too (whichever of the two loads ' \
+            'second is refused): %s' % ', '.join(verdict.contested)
     return 'cannot tell whether the loader offers the module these symbols (exported only by modules whose ' \
         'exports cannot be listed, GPL-only where a module it takes symbols from may be proprietary, or in a ' \
         'module namespace): %s' % ', '.join(verdict.unresolved)
@@ -463,7 +497,7 @@ def resolve(kernel, modules, tables=None):
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
         tables = tables or ExportTables()
-        table = tables.table(kernel, tables.imported_by(tuple(candidates.values())))
+        table = tables.table(kernel, *tables.looked_up_by(tuple(candidates.values())))
         verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
         loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts

@@ -427,7 +427,9 @@ ansible_facts:
                                     - C(compatible); C(missing) (imported symbols nothing loadable on the kernel exports to
                                       this module, GPL-only exports included for a module whose license is not GPL-compatible);
                                       C(mismatched) (exported with another CRC); C(namespaces) (namespaces the module would have
-                                      to import with C(MODULE_IMPORT_NS)); C(vermagic) (whether it matches, null when unknown).
+                                      to import with C(MODULE_IMPORT_NS)); C(duplicates) (symbols the module exports that the
+                                      kernel image exports too, so the loader refuses it); C(vermagic) (whether it matches,
+                                      null when unknown).
                                   type: dict
                                 signature:
                                   description:

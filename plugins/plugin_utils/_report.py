@@ -132,6 +132,7 @@ def _module_reasons(modules: Mapping[str, Any]) -> list[str]:
             _symbols('missing symbols', kabi.get('missing')),
             _symbols('mismatched CRCs', kabi.get('mismatched')),
             _symbols('namespaces not imported', kabi.get('namespaces')),
+            _symbols('exports what the kernel exports already', kabi.get('duplicates')),
             'vermagic differs' if kabi.get('vermagic') is False else None,
         ]
         if module.get('status') == 'broken':

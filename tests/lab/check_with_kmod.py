@@ -14,7 +14,8 @@ is not stale:
 - the kABI verdict of every module that has one, against the CRCs ``modprobe --dump-modversions``
   prints and the kernel's symvers: ``mismatched`` lists exactly the symbols whose CRC differs,
   ``missing`` exactly those neither the kernel nor another module loadable there exports (exports
-  from depmod's ``modules.symbols``, refused modules dropped until nothing changes), and the
+  from depmod's ``modules.symbols``, refused modules dropped until nothing changes), ``duplicates``
+  exactly the symbols depmod says the module exports that the symvers gives to ``vmlinux``, and the
   status follows (compatible: installed or weak; not: broken for an installed copy,
   weak-incompatible for a weak link).
 
@@ -90,14 +91,17 @@ def check_files(facts, problems):
 
 
 def read_symvers(path):
+    """({symbol: CRC}, the symbols the kernel image itself exports) of a symvers file."""
     opener = gzip.open if path.endswith('.gz') else open
-    crcs = {}
+    crcs, built_in = {}, set()
     with opener(path, 'rt') as handle:
         for line in handle:
             fields = line.rstrip('\n').split('\t')
             if len(fields) >= 2:
                 crcs[fields[1]] = int(fields[0], 16)
-    return crcs
+                if len(fields) >= 3 and fields[2] == 'vmlinux':
+                    built_in.add(fields[1])
+    return crcs, built_in
 
 
 def dump_modversions(path):
@@ -118,17 +122,19 @@ def exporters(kernel):
 
 
 def expected_verdicts(kernel, symvers, imports):
-    """{module: (missing, mismatched)} at the fixed point of "refused modules export nothing"."""
+    """{module: (missing, mismatched, duplicates)} at the fixed point of "refused modules export nothing"."""
     exported_by = exporters(kernel)
+    crcs, built_in = symvers
     loadable = set(imports)
     while True:
         verdicts = {}
         for name, versions in imports.items():
-            missing = sorted(set(symbol for symbol, crc in versions if symbol not in symvers
+            missing = sorted(set(symbol for symbol, crc in versions if symbol not in crcs
                                  and not exported_by.get(symbol, set()) & (loadable - set([name]))))
-            mismatched = sorted(set(symbol for symbol, crc in versions if symbol in symvers and symvers[symbol] != crc))
-            verdicts[name] = (missing, mismatched)
-        refused = set(name for name in loadable if verdicts[name][0] or verdicts[name][1])
+            mismatched = sorted(set(symbol for symbol, crc in versions if symbol in crcs and crcs[symbol] != crc))
+            duplicates = sorted(symbol for symbol in built_in if name in exported_by.get(symbol, ()))
+            verdicts[name] = (missing, mismatched, duplicates)
+        refused = set(name for name in loadable if any(verdicts[name]))
         if not refused:
             return verdicts
         loadable -= refused
@@ -145,19 +151,20 @@ def check_modversions(facts, problems):
         expected = expected_verdicts(kernel, symvers, imports)
         refused = 0
         for (package, name), module in sorted(judged.items()):
-            missing, mismatched = expected[normalized(name)]
+            missing, mismatched, duplicates = expected[normalized(name)]
             kabi = module['kabi']
-            compatible = not missing and not mismatched and not kabi['namespaces']
+            compatible = not missing and not mismatched and not duplicates and not kabi['namespaces']
             refused += not compatible
             weak = module['path'].startswith('/lib/modules/%s/weak-updates/' % kernel)
             status = ('weak' if weak else 'installed') if compatible else ('weak-incompatible' if weak else 'broken')
             if module['status'] == 'rejected' and compatible:
                 status = 'rejected'     # the signature check's verdict, not kABI's
-            if (kabi['missing'], kabi['mismatched'], kabi['compatible'], module['status']) != (
-                    missing, mismatched, compatible, status):
-                problems.append('%s/%s on %s: facts say %s, missing %s, mismatched %s; modprobe and symvers say %s, '
-                                'missing %s, mismatched %s' % (package, name, kernel, module['status'], kabi['missing'],
-                                                               kabi['mismatched'], status, missing, mismatched))
+            if (kabi['missing'], kabi['mismatched'], kabi['duplicates'], kabi['compatible'], module['status']) != (
+                    missing, mismatched, duplicates, compatible, status):
+                problems.append('%s/%s on %s: facts say %s, missing %s, mismatched %s, duplicates %s; modprobe, depmod '
+                                'and symvers say %s, missing %s, mismatched %s, duplicates %s'
+                                % (package, name, kernel, module['status'], kabi['missing'], kabi['mismatched'],
+                                   kabi['duplicates'], status, missing, mismatched, duplicates))
         print('%s: %d kABI verdicts checked against modprobe --dump-modversions and %s (%d refused)'
               % (kernel, len(judged), kernel_fact['symvers'], refused))
 

@@ -154,6 +154,18 @@ def test_report_model_names_namespaces_not_imported() -> None:
     assert cell['reasons'] == ['hello: namespaces not imported: CXL']
 
 
+def test_report_model_names_exports_the_kernel_has_already() -> None:
+    facts = load('covered.json')
+    package = facts['kernels']['5.14.0-503.11.1.el9_5.x86_64']['packages']['hello']
+    package['status'] = 'weak-incompatible'
+    package['modules']['hello']['kabi'] = {
+        'compatible': False, 'missing': [], 'mismatched': [], 'namespaces': [], 'duplicates': ['netdev_tx_sent_queue'],
+        'vermagic': True,
+    }
+    cell = report_model({'h': facts})['packages'][0]['rows'][0]['cells'][1]
+    assert cell['reasons'] == ['hello: exports what the kernel exports already: netdev_tx_sent_queue']
+
+
 def test_report_model_of_nothing() -> None:
     model = report_model({})
     assert model['packages'] == [] and model['failed'] == [] and model['summary']['hosts'] == 0

@@ -73,12 +73,12 @@ def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
     run = Run(demo)
     modules = run.package(ABI + '+broken')['modules']
     assert modules['hello']['kabi'] == {'compatible': False, 'missing': [], 'mismatched': ['kfree'],
-                                        'namespaces': [], 'vermagic': True}
+                                        'namespaces': [], 'duplicates': [], 'vermagic': True}
     # hello_ext needs hello's export; hello does not load, so neither does hello_ext.
     assert modules['hello_ext']['kabi']['missing'] == ['hello_export']
     clone = run.package(ABI + '+clone')['modules']['hello_ext']
     assert clone == {'status': 'weak',
-                     'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'vermagic': True},
+                     'kabi': {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'duplicates': [], 'vermagic': True},
                      'path': '/lib/modules/%s+clone/weak-updates/hello_ext.ko' % ABI,
                      'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None,
                      'signature': {'signed': False, 'signer': None, 'key_id': None, 'trusted': False},
@@ -212,6 +212,30 @@ def test_weak_link_to_a_symbol_moved_into_a_namespace(system: SystemTree) -> Non
     run = Run(system.root)
     assert run.status(clone) == 'weak'
     assert run.package(clone)['modules']['hello']['kabi']['namespaces'] == []
+
+
+def test_weak_link_to_a_module_exporting_what_the_kernel_gained(system: SystemTree) -> None:
+    # The clone's kernel image exports hello_export itself (a function upstream took over): the
+    # loader refuses the weak-linked hello for exporting it again; on its own kernel it loads.
+    system.kernel(ABI)
+    clone = ABI + '+clone'
+    system.kernel(clone, abi=ABI)
+    symvers = system.path('/lib/modules/%s/build/Module.symvers' % clone)
+    symvers.write_text(symvers.read_text() + '0x00005151\thello_export\tvmlinux\tEXPORT_SYMBOL\t\n')
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(clone, ABI)
+    run = Run(system.root)
+    assert run.status(ABI) == 'installed' and run.package(ABI)['modules']['hello']['kabi']['duplicates'] == []
+    assert run.status(clone) == 'weak-incompatible'
+    hello = run.package(clone)['modules']['hello']
+    assert hello['kabi']['duplicates'] == ['hello_export'] and hello['kabi']['compatible'] is False
+    assert 'exports symbols the kernel exports already: hello_export' in hello['reason']
+    # Exported by an in-tree module of another name instead: refused only if that one loads first.
+    symvers.write_text(symvers.read_text().replace('\thello_export\tvmlinux\t', '\thello_export\tdrivers/misc/other\t'))
+    run = Run(system.root)
+    assert run.status(clone) == 'weak' and run.package(clone)['verified'] is False
+    assert 'in-tree module of another name' in run.package(clone)['modules']['hello']['reason']
 
 
 def test_dangling_weak_link_is_broken(system: SystemTree) -> None:

@@ -62,6 +62,20 @@ def put(root: Path, in_root: str, data: bytes) -> None:
 
 
 class TestParseSymvers:
+    def test_what_exports_each_symbol(self) -> None:
+        # The module column: vmlinux for the kernel image, an in-tree module's path otherwise, in
+        # every layout a kernel wrote (5.4-5.8's namespace-first one and the oldest, without a kind).
+        text = ('0x1\tbuilt_in\tvmlinux\tEXPORT_SYMBOL\t\n'
+                '0x2\tin_module\tdrivers/net/ethernet/intel/igb/igb\tEXPORT_SYMBOL_GPL\t\n'
+                '0x3\tnamespace_first\tCXL\tdrivers/cxl/core/cxl_core\tEXPORT_SYMBOL_GPL\n'
+                '0x4\tno_kind\tdrivers/old/old\n')
+        owners = {'built_in': 'vmlinux', 'in_module': 'drivers/net/ethernet/intel/igb/igb',
+                  'namespace_first': 'drivers/cxl/core/cxl_core', 'no_kind': 'drivers/old/old'}
+        assert {symbol: export.owner for symbol, export in parse_symvers(text).items()} == owners
+        for symbol, owner in owners.items():
+            assert Symvers(text).get(symbol).owner == owner, symbol
+        assert {symbol: export.owner for symbol, export in SharedSymvers().select(text, set(owners)).items()} == owners
+
     def test_kernel_formats(self) -> None:
         text = ('0x4b0a3f52\tmodule_layout\tvmlinux\tEXPORT_SYMBOL\t\n'            # 5.4+: empty namespace
                 '0x12345678\tusb_stor_probe\tdrivers/usb/storage/usb-storage\tEXPORT_SYMBOL_GPL\tUSB_STORAGE\n'
@@ -118,9 +132,10 @@ class TestParseSymvers:
                 '0x00000004\tplain\tvmlinux\tEXPORT_SYMBOL\n'
                 '0x00000005\tunused\tvmlinux\tEXPORT_UNUSED_SYMBOL_GPL\n'
                 '0x00000006\tancient\tvmlinux\n')
-        expected = {'gpl_only': Export(1, True, None), 'cxl_sym': Export(2, True, 'CXL'),
-                    'usb_sym': Export(3, True, 'USB_STORAGE'), 'plain': Export(4, False, None),
-                    'unused': Export(5, True, None), 'ancient': Export(6, False, None)}
+        expected = {'gpl_only': Export(1, True, None, 'vmlinux'), 'cxl_sym': Export(2, True, 'CXL', 'drivers/cxl/core/cxl_core'),
+                    'usb_sym': Export(3, True, 'USB_STORAGE', 'drivers/usb/storage/usb-storage'),
+                    'plain': Export(4, False, None, 'vmlinux'), 'unused': Export(5, True, None, 'vmlinux'),
+                    'ancient': Export(6, False, None, 'vmlinux')}
         assert parse_symvers(text) == expected
         for symbol, export in expected.items():
             assert Symvers(text).get(symbol) == export, symbol
@@ -323,7 +338,7 @@ class TestProperties:
         after_a_cut = 'junk\n0x0\ta\tm\tEXPORT_SYMBOL\n'
         first = '\ta\tm\tEXPORT_SYMBOL\n'
         shared = SharedSymvers(shortest_average=0)
-        assert shared.select(after_a_cut, {'a'}) == {'a': Export(0, False, None)}
+        assert shared.select(after_a_cut, {'a'}) == {'a': Export(0, False, None, 'm')}
         assert shared.select(first, {'a'}) == {} == parse_symvers(first, {'a'})
 
     def test_the_bound_on_tiny_pieces_is_exact(self) -> None:

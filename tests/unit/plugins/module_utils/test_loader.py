@@ -51,7 +51,7 @@ class TestJudge:
     def test_compatible(self) -> None:
         verdict = judge(module(), kernel())
         assert verdict.compatible and verdict.certain
-        assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
+        assert verdict.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'duplicates': [],
                                      'vermagic': True}
 
     def test_missing_and_mismatched_are_sorted_and_unique(self) -> None:
@@ -59,7 +59,7 @@ class TestJudge:
         info.imports += ('aaa_gone',)   # imported twice, with another CRC the second time
         info.crcs += (3,)
         assert judge(info, kernel()).as_fact() == {'compatible': False, 'missing': ['aaa_gone', 'zzz_gone'],
-                                                   'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
+                                                   'mismatched': ['kfree'], 'namespaces': [], 'duplicates': [], 'vermagic': True}
 
     def test_module_layout(self) -> None:
         assert judge(module(), kernel(exported(dict(EXPORTS, module_layout=0xDEADBEEF)))).mismatched == \
@@ -98,7 +98,7 @@ class TestJudge:
                        _printk=Export(EXPORTS['_printk'], False, 'module:kvm,kvm-*'))
         verdict = judge(module(), kernel(exports))
         assert verdict.as_fact() == {'compatible': False, 'missing': [], 'mismatched': [],
-                                     'namespaces': ['MEMORY', 'module:kvm,kvm-*'], 'vermagic': True}
+                                     'namespaces': ['MEMORY', 'module:kvm,kvm-*'], 'duplicates': [], 'vermagic': True}
         # A module namespace is granted by the module's name alone (6.16+), never by an import;
         # later kernels grant it to in-tree modules only, so for a DKMS build a match is unknown.
         imported = judge(module(import_ns=['OTHER', 'MEMORY', 'module:kvm,kvm-*']), kernel(exports))
@@ -198,12 +198,12 @@ class TestJudge:
         fs = RootFS(str(tmp_path))
         info = KoReader(fs, reader='pyelftools').read('/lib/modules/%s/updates/dkms/hello.ko' % RELEASE)
         good = judge(info, kernel(read_symvers(fs, '/boot/symvers.gz')), frozenset(['hello_core_export']))
-        assert good.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [],
+        assert good.as_fact() == {'compatible': True, 'missing': [], 'mismatched': [], 'namespaces': [], 'duplicates': [],
                                   'vermagic': True}
         bad = judge(info, kernel(read_symvers(fs, '/boot/broken.symvers'),
                                  RELEASE + '+broken SMP preempt mod_unload modversions '))
         assert bad.as_fact() == {'compatible': False, 'missing': ['hello_core_export'],
-                                 'mismatched': ['kfree'], 'namespaces': [], 'vermagic': True}
+                                 'mismatched': ['kfree'], 'namespaces': [], 'duplicates': [], 'vermagic': True}
 
 
 def outcome(decisions: Mapping[str, Any]) -> dict[str, tuple[str | None, bool]]:
@@ -333,6 +333,65 @@ class TestResolve:
         assert 'signature' in decisions['m'].reason
 
 
+class TestExportsTheKernelHasAlready:
+    """verify_exported_symbols(): a module may not export what the kernel image, or a module
+    already loaded, exports."""
+
+    @staticmethod
+    def kernel_with(owners: Mapping[str, str]) -> KernelABI:
+        exports = exported(EXPORTS)
+        exports.update((symbol, Export(0x77, False, None, owner)) for symbol, owner in owners.items())
+        return kernel(exports, signature_check=signatures_known())
+
+    def test_an_export_of_the_kernel_image_refuses_the_module(self) -> None:
+        # A backport layer on a kernel that gained the function it backports.
+        compat = module(exports=['netdev_tx_sent_queue', 'compat_only'], name='mlx_compat')
+        decisions = resolve(self.kernel_with({'netdev_tx_sent_queue': 'vmlinux'}), {'compat': compat})
+        assert outcome(decisions) == {'compat': ('incompatible', True)}
+        assert decisions['compat'].kabi['duplicates'] == ['netdev_tx_sent_queue']
+        assert decisions['compat'].kabi['compatible'] is False
+        assert 'exports symbols the kernel exports already: netdev_tx_sent_queue' in decisions['compat'].reason
+
+    def test_what_it_exported_is_then_missing_for_its_importers(self) -> None:
+        compat = module(exports=['netdev_tx_sent_queue', 'compat_only'], name='mlx_compat')
+        user = module(dict(EXPORTS, compat_only=5), name='mlx5_core')
+        decisions = resolve(self.kernel_with({'netdev_tx_sent_queue': 'vmlinux'}), {'c': compat, 'u': user})
+        assert outcome(decisions) == {'c': ('incompatible', True), 'u': ('incompatible', True)}
+        assert decisions['u'].kabi['missing'] == ['compat_only']
+
+    @pytest.mark.parametrize('owner', ['drivers/net/ethernet/intel/igb/igb', 'drivers/x/igb', 'igb'])
+    def test_the_in_tree_module_it_replaces_is_no_conflict(self, owner: str) -> None:
+        # Module.symvers lists the in-tree igb's exports; the DKMS igb replaces that module.
+        igb = module(exports=['igb_export'], name='igb')
+        assert outcome(resolve(self.kernel_with({'igb_export': owner}), {'igb': igb})) == {'igb': (None, True)}
+
+    def test_dashes_and_underscores_name_one_module(self) -> None:
+        storage = module(exports=['usb_stor_probe'], name='usb_storage')
+        decisions = resolve(self.kernel_with({'usb_stor_probe': 'drivers/usb/storage/usb-storage'}), {'m': storage})
+        assert outcome(decisions) == {'m': (None, True)}
+
+    def test_an_export_of_an_in_tree_module_of_another_name_is_unverified(self) -> None:
+        # rtl_pci exporting what the in-tree rtlwifi exports: whichever loads second is refused.
+        rtl_pci = module(exports=['rtl_pci_disconnect'], name='rtl_pci')
+        decisions = resolve(self.kernel_with({'rtl_pci_disconnect': 'drivers/net/wireless/realtek/rtlwifi/rtlwifi'}),
+                            {'m': rtl_pci})
+        assert outcome(decisions) == {'m': (None, False)}
+        assert decisions['m'].kabi['duplicates'] == [] and decisions['m'].kabi['compatible'] is True
+        assert 'in-tree module of another name' in decisions['m'].reason and 'rtl_pci_disconnect' in decisions['m'].reason
+
+    def test_exports_the_kernel_lacks_or_nobody_listed(self) -> None:
+        assert outcome(resolve(self.kernel_with({}), {'m': module(exports=['own_api'])})) == {'m': (None, True)}
+        assert outcome(resolve(self.kernel_with({}), {'m': module(exports=None)})) == {'m': (None, True)}
+        # A symvers line without a module column says nothing about who exports it.
+        assert outcome(resolve(kernel(dict(exported(EXPORTS), own_api=Export(1, False, None)),
+                                      signature_check=signatures_known()),
+                               {'m': module(exports=['own_api'])})) == {'m': (None, True)}
+
+    def test_judge_looks_the_exports_up_itself(self) -> None:
+        verdict = judge(module(exports=['own_api']), self.kernel_with({'own_api': 'vmlinux'}))
+        assert verdict.duplicates == ['own_api'] and not verdict.compatible and verdict.certain
+
+
 class TestExportTables:
     """Kernels whose exports of the imported symbols are the same share one table, and the
     checks modules passed on it; anything else that differs is judged afresh."""
@@ -351,13 +410,20 @@ class TestExportTables:
 
     def test_what_modules_import_is_worked_out_once_for_the_same_modules(self) -> None:
         tables = ExportTables()
-        modules = [module(), module({'kfree': EXPORTS['kfree'], 'other': 5}, name='n')]
-        symbols = tables.imported_by(tuple(modules))
-        assert symbols == set(EXPORTS) | {'other'}
-        assert tables.imported_by(tuple(modules)) is symbols   # the same files, asked again
+        modules = [module(exports=['a']), module({'kfree': EXPORTS['kfree'], 'other': 5}, exports=None, name='n')]
+        symbols = tables.looked_up_by(tuple(modules))
+        assert symbols == (set(EXPORTS) | {'other'}, {'a'})
+        assert tables.looked_up_by(tuple(modules)) is symbols   # the same files, asked again
         # Other files that look alike are other modules.
-        assert tables.imported_by((module(), module({'kfree': EXPORTS['kfree']}, name='n'))) == set(EXPORTS)
-        assert tables.imported_by(tuple(modules)) is not symbols
+        assert tables.looked_up_by((module(exports=['a']), module({'kfree': EXPORTS['kfree']}, name='n'))) == \
+            (set(EXPORTS), {'a'})
+        assert tables.looked_up_by(tuple(modules)) is not symbols
+
+    def test_exports_are_looked_up_but_never_absent(self) -> None:
+        # What modules export is asked of the kernel for the duplicate check; only an import the
+        # kernel lacks is left for other modules to provide.
+        table = ExportTables().table(kernel(), frozenset(['kfree', 'gone']), frozenset(['_printk', 'own_api']))
+        assert set(table.exports) == {'kfree', '_printk'} and table.absent == {'gone'}
 
     @pytest.mark.parametrize('change', ['crc', 'gpl_only', 'namespace', 'allow_missing_namespaces', 'gone',
                                         'vermagic', 'nothing'])
