@@ -155,21 +155,27 @@ def proprietary(module):
     return module.license not in GPL_COMPATIBLE_LICENSES or module.name in LICENSE_OFFENDERS
 
 
-def _exported_already(module, table):
-    """(duplicates, contested): the symbols ``module`` exports that the kernel image exports too,
-    and those an in-tree module of another name exports (verify_exported_symbols(): the loader
-    refuses a module exporting a symbol it finds in the kernel or in a module already loaded).
-    An in-tree module of the module's own name is the one it replaces, never loaded beside it."""
-    duplicates, contested = [], []
+def _exported_already(module, table, replaced):
+    """(duplicates, contested, excused): the symbols ``module`` exports that the kernel image exports too,
+    and those an in-tree module exports that is neither of its name nor among ``replaced``, the
+    names of the modules judged with it (verify_exported_symbols(): the loader refuses a module
+    exporting a symbol it finds in the kernel or in a module already loaded). An in-tree module
+    of the name of a module judged here is one that module replaces, never loaded beside it;
+    ``excused`` tells that this made a difference (the verdict then holds only among these modules)."""
+    duplicates, contested, excused = [], [], False
     own = module.name.replace('-', '_') if module.name else None
     for symbol in module.exports or ():
         export = table.exports.get(symbol)
         owner = export.owner if export is not None else None
         if owner == 'vmlinux':
             duplicates.append(symbol)
-        elif owner is not None and owner.rsplit('/', 1)[-1].replace('-', '_') != own:
-            contested.append(symbol)
-    return sorted(set(duplicates)), sorted(set(contested))
+        elif owner is not None:
+            name = owner.rsplit('/', 1)[-1].replace('-', '_')
+            if name != own:
+                excused = excused or name in replaced
+                if name not in replaced:
+                    contested.append(symbol)
+    return sorted(set(duplicates)), sorted(set(contested)), excused
 
 
 def _namespace_granted(namespace, module):
@@ -264,7 +270,8 @@ class ExportTables:
         return last
 
 
-def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False):
+def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False,
+          replaced=_NOTHING):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
     ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask).
@@ -273,6 +280,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     kernel holding at least the module's imports (made here when not given). ``tainted``: the
     module takes symbols from a module the loader taints proprietary, and so is tainted too
     (inherit_taint()); None when that depends on which of the modules exporting a symbol loads.
+    ``replaced``: names of the modules judged with it, whose in-tree namesakes never load.
     """
     if table is None:
         table = ExportTables().table(kernel, frozenset(module.imports), frozenset(module.exports or ()))
@@ -284,12 +292,13 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
-    duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
+    duplicates, contested, excused = _exported_already(module, table, replaced) if module.exports else ((), (), False)
     if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
             and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
             and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
-        table.passed.add(module)
+        if not excused:
+            table.passed.add(module)
         return table.clean_verdict(vermagic)
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
@@ -386,6 +395,8 @@ class _SymbolResolution:
         self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
+        # The in-tree modules these replace: their exports are no other module's to contest.
+        self.replaced = frozenset(info.name.replace('-', '_') for info in modules.values() if info.name)
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
@@ -404,7 +415,7 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key),
-                     bool(self.unlisted - set([key])), self.table, self._taint(key))
+                     bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since

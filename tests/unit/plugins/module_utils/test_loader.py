@@ -379,6 +379,18 @@ class TestExportsTheKernelHasAlready:
         assert decisions['m'].kabi['duplicates'] == [] and decisions['m'].kabi['compatible'] is True
         assert 'in-tree module of another name' in decisions['m'].reason and 'rtl_pci_disconnect' in decisions['m'].reason
 
+    def test_an_in_tree_module_another_module_here_replaces_is_no_conflict(self) -> None:
+        # One stack replacing two in-tree modules: the in-tree mlx5_core exports what the stack's
+        # mlx_compat exports, but the stack's own mlx5_core loads in its place.
+        kernel_abi = self.kernel_with({'shared_helper': 'drivers/net/ethernet/mellanox/mlx5/core/mlx5_core'})
+        compat = module(exports=['shared_helper'], name='mlx_compat')
+        core = module(name='mlx5_core')
+        assert outcome(resolve(kernel_abi, {'c': compat, 'm': core})) == {'c': (None, True), 'm': (None, True)}
+        # The same table on a kernel without the stack's mlx5_core: the verdict is not taken over.
+        tables = ExportTables()
+        assert outcome(resolve(kernel_abi, {'c': compat, 'm': core}, tables)) == {'c': (None, True), 'm': (None, True)}
+        assert outcome(resolve(kernel_abi, {'c': compat}, tables)) == {'c': (None, False)}
+
     def test_exports_the_kernel_lacks_or_nobody_listed(self) -> None:
         assert outcome(resolve(self.kernel_with({}), {'m': module(exports=['own_api'])})) == {'m': (None, True)}
         assert outcome(resolve(self.kernel_with({}), {'m': module(exports=None)})) == {'m': (None, True)}
