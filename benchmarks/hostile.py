@@ -108,6 +108,14 @@ def huge_versions(system: SystemTree) -> None:
     both_modules(system, patch_section(system.path(BUILD).read_bytes(), '__versions', append=bytes(200 * MIB)))
 
 
+def many_exports(count: int) -> Callable[[SystemTree], None]:
+    """A __ksymtab_strings section of ``count`` names the module claims to export (8 bytes each)."""
+    def damage(system: SystemTree) -> None:
+        names = b''.join(b'x%06d\0' % index for index in range(count))
+        both_modules(system, patch_section(system.path(BUILD).read_bytes(), '__ksymtab_strings', append=names))
+    return damage
+
+
 def sparse(in_root: str, size: int = 2 * GIB) -> Callable[[SystemTree], None]:
     def damage(system: SystemTree) -> None:
         path = system.path(in_root)
@@ -153,6 +161,8 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('ELF header with the section table at 250 MiB (sparse .ko)', far_section_table(False)),
     ('.ko.gz: ELF header with the section table at 250 MiB, then zeros', far_section_table(True)),
     ('__versions of 200 MiB', huge_versions),
+    ('__ksymtab_strings of 131,000 exports (1,000 KiB)', many_exports(131000)),
+    ('__ksymtab_strings of a million exports (7.6 MiB)', many_exports(1000000)),
     ('2 GiB sparse Module.symvers', sparse('/lib/modules/%s/build/Module.symvers' % CLONE)),
     ('2 GiB sparse modules.order', sparse('/lib/modules/%s/modules.order' % CLONE)),
     ('2 GiB sparse framework.conf', sparse('/etc/dkms/framework.conf')),

@@ -54,7 +54,7 @@ WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ex
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
 # than that is damage, refused before it is read.
 SECTION_LIMITS = {'__versions': 4 * 1024 * 1024, '__version_ext_crcs': 1024 * 1024,
-                  '__version_ext_names': 8 * 1024 * 1024, '__ksymtab_strings': 8 * 1024 * 1024,
+                  '__version_ext_names': 8 * 1024 * 1024, '__ksymtab_strings': 1024 * 1024,
                   '.symtab': 64 * 1024 * 1024, '.strtab': 64 * 1024 * 1024}
 STB_WEAK = 2
 # Elf64_Sym and Elf32_Sym: (name, info, section index) of each symbol, the rest skipped.

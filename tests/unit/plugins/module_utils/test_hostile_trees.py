@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import SECTION_LIMITS
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
@@ -336,6 +337,18 @@ def test_nobits_sections_claiming_any_size(system: SystemTree, clean_peak_kib: i
     assert clone_hello(facts)['status'] == 'broken'
     assert warnings == ['%s: section %s claims %d bytes but has none in the file (SHT_NOBITS)'
                         % (HELLO_COPY, section, size)]
+
+
+def test_an_export_list_longer_than_any_real_modules(system: SystemTree, clean_peak_kib: int) -> None:
+    # Real __ksymtab_strings hold a few KiB (drm.ko's, 964 names: 12 KiB); every export is looked up in
+    # each kernel's symvers, so a file claiming a million is refused, not searched for.
+    limit = SECTION_LIMITS['__ksymtab_strings']
+    names = b''.join(b'x%06d\0' % index for index in range(limit // 8 + 1))
+    replace_weak_target(system, patch_section(hello_with_exports(system), '__ksymtab_strings', append=names))
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert clone_hello(facts)['status'] == 'broken'
+    assert warnings == ["%s: section __ksymtab_strings holds %d bytes, more than any real module's (%d)"
+                        % (HELLO_COPY, len(names), limit)]
 
 
 def test_compressed_modinfo_inflating_to_a_gibibyte(system: SystemTree, clean_peak_kib: int) -> None:
