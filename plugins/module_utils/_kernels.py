@@ -138,13 +138,14 @@ class Kernel:
     """What is known about one kernel release: plain data, no I/O."""
 
     __slots__ = ('release', 'modules_dir', 'installed', 'headers', 'running', 'default',
-                 'symvers')
+                 'symvers', 'image')
 
     def __init__(self, release, modules_dir, installed=False, headers=False,
-                 running=False, default=False, symvers=None):
+                 running=False, default=False, symvers=None, image=None):
         self.release = release
         self.modules_dir = modules_dir
         self.installed = installed
+        self.image = image      # the kernel image found (in /boot or the module directory), or None
         self.headers = headers
         self.running = running
         self.default = default
@@ -197,6 +198,7 @@ def inspect_kernel(rootfs, release, modules_dir):
         installed=image is not None or in_tree,
         headers=rootfs.isdir(posixpath.join(modules_dir, 'build', 'include')),
         symvers=symvers,
+        image=image,
     )
 
 
@@ -350,7 +352,8 @@ def find_default(rootfs, kernels, runner=None, warn=None):
     Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
     running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
     (``next_entry``, else ``saved_entry``, naming a BLS entry), ``bls`` (the entry grub lists first), ``newest``
-    (the newest installed kernel, which Debian's GRUB boots by default). ``(None, None)``
+    (the newest installed kernel with an image, which Debian's GRUB boots by default; the newest
+    installed one when no image is found). ``(None, None)``
     when nothing tells. ``warn(msg)`` hears of boot loader files that exist but cannot be read.
     """
     warn = warn or (lambda message: None)
@@ -369,8 +372,10 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'bls'
     installed = [release for release, kernel in kernels.items() if kernel.installed]
-    if installed:
-        return sort_releases(installed)[-1], 'newest'
+    # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
+    bootable = [release for release in installed if kernels[release].image] or installed
+    if bootable:
+        return sort_releases(bootable)[-1], 'newest'
     return None, None
 
 

@@ -423,6 +423,16 @@ def test_newest_installed_kernel_without_boot_entries(tmp_path: Path) -> None:
     assert find_default(RootFS(str(tmp_path)), known(stale=('6.1.0-56-amd64',))) == (None, None)
 
 
+def test_newest_kernel_with_an_image(tmp_path: Path) -> None:
+    # 6.1.0-50's image was removed and its in-tree modules left behind: GRUB lists only images.
+    for release in ('6.1.0-47-amd64', '6.1.0-50-amd64'):
+        make(tmp_path, '/lib/modules/%s/kernel/fs/hello.ko' % release, 'ko')
+    make(tmp_path, '/boot/vmlinuz-6.1.0-47-amd64', 'image')
+    kernels = find_kernels(RootFS(str(tmp_path)), lambda message: None)
+    assert kernels['6.1.0-50-amd64'].installed and kernels['6.1.0-50-amd64'].image is None
+    assert find_default(RootFS(str(tmp_path)), kernels) == ('6.1.0-47-amd64', 'newest')
+
+
 def fake_grubby(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
     grubby = make(tmp_path, '/bin/grubby', '#!/bin/sh\n' + script)
     grubby.chmod(0o755)
