@@ -28,6 +28,10 @@ MODULE_BASES = ('/lib/modules', '/usr/lib/modules')
 IMAGE_NAMES = ('vmlinuz', 'vmlinux', 'Image')
 IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
+# The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
+GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
+# grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
+GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
 # Boot loader files are small (grubenv is 1 KiB); a larger one is not what it claims to be.
 READ_LIMIT = 64 * 1024
@@ -269,11 +273,11 @@ def _release_from_image(path):
     return None
 
 
-def _read_small_text(rootfs, path, warn):
+def _read_small_text(rootfs, path, warn, limit=READ_LIMIT):
     """Text of a small boot loader file, or None when it cannot be read (a warning unless it
     is simply not there)."""
     try:
-        return rootfs.read_text(path, READ_LIMIT)
+        return rootfs.read_text(path, limit)
     except (OSError, RootPathError) as exc:
         if not is_absent(exc):
             warn('cannot read %s: %s' % (path, exc))
@@ -302,6 +306,18 @@ def grubenv_value(rootfs, key, warn):
             if sep and name == key and value:
                 return value
     return None
+
+
+def _grubenv_keys(rootfs, warn):
+    """The grubenv variables that name the next boot, in the order grub.cfg asks them: a one-shot
+    ``next_entry`` (grub2-reboot), which every grub.cfg honours, then ``saved_entry`` only where
+    grub.cfg boots it (``set default="${saved_entry}"``, from GRUB_DEFAULT=saved); both when no
+    grub.cfg can be read."""
+    for path in GRUB_CONFIG_PATHS:
+        text = _read_small_text(rootfs, path, warn, GRUB_CONFIG_LIMIT)
+        if text is not None:
+            return ('next_entry', 'saved_entry') if '${saved_entry}' in text else ('next_entry',)
+    return ('next_entry', 'saved_entry')
 
 
 def read_bls_entries(rootfs, warn):
@@ -351,10 +367,11 @@ def find_default(rootfs, kernels, runner=None, warn=None):
 
     Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
     running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
-    (``next_entry``, else ``saved_entry``, naming a BLS entry), ``bls`` (the entry grub lists first), ``newest``
-    (the newest installed kernel with an image, which Debian's GRUB boots by default; the newest
-    installed one when no image is found). ``(None, None)``
-    when nothing tells. ``warn(msg)`` hears of boot loader files that exist but cannot be read.
+    (``next_entry``, else ``saved_entry`` where grub.cfg boots it, naming a BLS entry),
+    ``bls`` (the entry grub lists first), ``newest`` (the newest installed kernel with an
+    image, which Debian's GRUB boots by default; the newest installed one when no image is
+    found). ``(None, None)`` when nothing tells. ``warn(msg)`` hears of boot loader files
+    that exist but cannot be read.
     """
     warn = warn or (lambda message: None)
     if runner is not None and rootfs.root == '/':
@@ -362,8 +379,7 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'grubby'
     entries = _bls_entries(rootfs, warn)
-    # grub.cfg boots a one-shot next_entry (grub2-reboot) before saved_entry (grub2-set-default).
-    for key in ('next_entry', 'saved_entry'):
+    for key in _grubenv_keys(rootfs, warn):
         saved = grubenv_value(rootfs, key, warn)
         if entries.get(saved) in kernels:
             return entries[saved], 'grubenv'

@@ -149,8 +149,8 @@ ansible_facts:
         default_kernel_source:
           description:
             - How C(default_kernel) was found, or null when nothing tells.
-            - C(grubby) (on the running system), C(grubenv) (GRUB's C(next_entry), else C(saved_entry), naming a
-              BLS entry), C(bls) (the entry GRUB lists first), C(newest) (the newest installed kernel with an image,
+            - C(grubby) (on the running system), C(grubenv) (GRUB's C(next_entry), else C(saved_entry) where
+              C(grub.cfg) boots it, naming a BLS entry), C(bls) (the entry GRUB lists first), C(newest) (the newest installed kernel with an image,
               as Debian's GRUB boots by default; the newest installed one when no image is found).
           type: str
           sample: grubby

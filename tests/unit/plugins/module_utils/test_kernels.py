@@ -393,6 +393,21 @@ def test_a_one_shot_next_entry_comes_before_saved_entry(bls_root: Path) -> None:
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
 
 
+@pytest.mark.parametrize(('default', 'expected'), [
+    ('set default="${saved_entry}"', (OLD, 'grubenv')),    # GRUB_DEFAULT=saved
+    ('set default="0"', (NEW, 'bls')),                     # GRUB_DEFAULT=0: a stale saved_entry is not read
+])
+def test_saved_entry_counts_only_where_grub_cfg_boots_it(bls_root: Path, default: str, expected: tuple) -> None:
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
+    header = 'load_env\nif [ "${next_entry}" ] ; then\n   set default="${next_entry}"\nelse\n   %s\nfi\n' % default
+    make(bls_root, '/boot/grub2/grub.cfg', header + 'blscfg\n')
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == expected
+    # A one-shot next_entry is booted whatever GRUB_DEFAULT says.
+    body = '# GRUB Environment Block\nnext_entry=%s-%s\n' % (MACHINE, OLD)
+    make(bls_root, '/boot/grub2/grubenv', body + '#' * (1024 - len(body)))
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+
+
 def test_bls_top_entry_without_saved_entry(bls_root: Path) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', 'no-such-entry')
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (NEW, 'bls')
