@@ -73,7 +73,7 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
-                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'weak_undefined')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -98,10 +98,10 @@ class ModuleInfo:
         self.exports = exports
         # The appended signature (_module_signature.ModuleSignature), None when not read.
         self.signature = signature
-        # ``weak_undefined()``: the symbols the module's symbol table leaves undefined and weak,
-        # which the loader lets stay unresolved (None when the file cannot be read again). Read
-        # only when asked: only a module missing symbols needs it. None where nobody can tell.
-        self.weak_undefined = None
+        # ``symbol_table()``: the module's SymbolTable (None when the file cannot be read again),
+        # read only when asked: by a module missing symbols, or exporting what others export.
+        # None where nobody can tell.
+        self.symbol_table = None
 
     @property
     def versions(self):
@@ -345,18 +345,35 @@ def read_sections(data, layout, names, path, header=_section_header):
     return found
 
 
-def weak_undefined_symbols(data, layout, path):
-    """The names of the weak undefined symbols of a checked ELF image's .symtab."""
-    sections = read_sections(data, layout, ['.symtab', '.strtab'], path)
+class SymbolTable(namedtuple('SymbolTable', ['weak_undefined', 'exported'])):
+    """What a module's .symtab tells that the sections read first do not: the names it leaves
+    undefined and weak, which the loader lets stay unresolved, and the names it exports, from the
+    ``__kstrtab_NAME`` label EXPORT_SYMBOL puts on each (None when stripped of them):
+    ``__ksymtab_strings`` holds namespace names too, which only these labels tell apart."""
+
+    __slots__ = ()
+
+
+def read_symbol_table(data, layout, path):
+    """The SymbolTable of a checked ELF image."""
+    wanted = ['.symtab', '.strtab', '__ksymtab_strings']
+    sections = read_sections(data, layout, wanted[:2], path)
     symtab, strtab = sections.get('.symtab', b''), sections.get('.strtab', b'')
+    # The labels are symbols of __ksymtab_strings: only their names are read, and the weak undefined ones'.
+    strings_index = find_sections(data, layout, wanted[2:], path).get(wanted[2])
     fields, (name_at, info, index) = _SYMBOL_FIELDS[layout.elf_class]
     entry = struct.Struct(layout.order + fields)
-    names = set()
+    weak, exported = set(), set()
     for symbol in entry.iter_unpack(symtab[:len(symtab) - len(symtab) % entry.size]):
-        if symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK:
+        undefined_weak = symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK
+        if undefined_weak or (strings_index and symbol[index] == strings_index):
             end = strtab.find(b'\0', symbol[name_at])
-            names.add(_text(strtab[symbol[name_at]:end if end >= 0 else len(strtab)]))
-    return names
+            name = _text(strtab[symbol[name_at]:end if end >= 0 else len(strtab)])
+            if undefined_weak:
+                weak.add(name)
+            elif name.startswith('__kstrtab_'):
+                exported.add(name[len('__kstrtab_'):])
+    return SymbolTable(weak, exported or None)
 
 
 def exported_symbols(ksymtab_strings):
@@ -623,16 +640,16 @@ class KoReader:
             def reread(name):
                 return remembered(digests, name, lambda key: _payload_digest(self.rootfs, path, key))
         info.signature = read_module_signature(data, self._signers, reread)
-        weak = {}
-        info.weak_undefined = lambda: remembered(weak, path, self._weak_undefined)
+        symbol_table = {}
+        info.symbol_table = lambda: remembered(symbol_table, path, self._symbol_table)
         return info
 
-    def _weak_undefined(self, path):
-        """weak_undefined_symbols of the file read again, None when it cannot be."""
+    def _symbol_table(self, path):
+        """read_symbol_table of the file read again, None when it cannot be."""
         try:
             with self.rootfs.open(path) as handle:
                 data = self._uncompressed(_FileImage(handle, path), path)
-                return weak_undefined_symbols(data, _elf_header(data, path), path)
+                return read_symbol_table(data, _elf_header(data, path), path)
         except (OSError, IOError, RootPathError, KoError, MemoryError, struct.error):
             return None
 

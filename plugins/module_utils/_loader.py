@@ -87,6 +87,11 @@ class Verdict:
         self.contested = list(contested)    # symbols it exports that an in-tree module of another name exports
         self._fact = None
 
+    def contesting(self, symbols):
+        """This verdict, with ``symbols`` contested too (a new one: verdicts are shared)."""
+        return Verdict(self.missing, self.mismatched, self.namespaces, self.vermagic, self.unresolved,
+                       self.duplicates, sorted(set(self.contested).union(symbols)))
+
     @property
     def compatible(self):
         return not self.missing and not self.mismatched and not self.namespaces and not self.duplicates \
@@ -155,27 +160,74 @@ def proprietary(module):
     return module.license not in GPL_COMPATIBLE_LICENSES or module.name in LICENSE_OFFENDERS
 
 
+def _owner_name(export):
+    """The module name of what exports ``export`` ('vmlinux' for the kernel image), None when unknown."""
+    return export.owner.rsplit('/', 1)[-1].replace('-', '_') if export is not None and export.owner else None
+
+
 def _exported_already(module, table, replaced):
-    """(duplicates, contested, excused): the symbols ``module`` exports that the kernel image exports too,
-    and those an in-tree module exports that is neither of its name nor among ``replaced``, the
-    names of the modules judged with it (verify_exported_symbols(): the loader refuses a module
-    exporting a symbol it finds in the kernel or in a module already loaded). An in-tree module
-    of the name of a module judged here is one that module replaces, never loaded beside it;
-    ``excused`` tells that this made a difference (the verdict then holds only among these modules)."""
-    duplicates, contested, excused = [], [], False
-    own = module.name.replace('-', '_') if module.name else None
+    """(duplicates, contested, excused) of ``module``'s exports (verify_exported_symbols(): the
+    loader refuses a module exporting a symbol it finds in the kernel or a module already loaded).
+
+    ``duplicates``: exported by the kernel image, or by an in-tree module the module imports from
+    (modprobe loads that one first). ``contested``: exported by another in-tree module, which
+    refuses whichever of the two loads second; or a duplicate the module's symbol table cannot
+    confirm, since ``__ksymtab_strings`` holds namespace names too. An in-tree module of the name
+    of a module in ``replaced`` (those judged with it) never loads beside it; ``excused`` tells
+    that this made a difference, so the verdict holds only among these modules.
+    """
+    own = _module_name(module)
+    flagged, excused = {}, False     # {symbol: name of its other owner}
     for symbol in module.exports or ():
-        export = table.exports.get(symbol)
-        owner = export.owner if export is not None else None
-        if owner == 'vmlinux':
-            duplicates.append(symbol)
-        elif owner is not None:
-            name = owner.rsplit('/', 1)[-1].replace('-', '_')
-            if name != own:
-                excused = excused or name in replaced
-                if name not in replaced:
-                    contested.append(symbol)
-    return sorted(set(duplicates)), sorted(set(contested)), excused
+        name = _owner_name(table.exports.get(symbol))
+        if name is not None and name != own:
+            if name in replaced:
+                excused = True
+            else:
+                flagged[symbol] = name
+    if not flagged:
+        return [], [], excused
+    depended = set(_owner_name(table.exports.get(symbol)) for symbol in module.imports)
+    duplicates, contested = [], []
+    for symbol, name in flagged.items():
+        labelled = _labelled(module, symbol)
+        if labelled is False:
+            continue    # a namespace name, not an export
+        certain = labelled and (name == 'vmlinux' or name in depended)
+        (duplicates if certain else contested).append(symbol)
+    return sorted(duplicates), sorted(contested), excused
+
+
+def _module_name(info):
+    return info.name.replace('-', '_') if info.name else None
+
+
+def _identity(info):
+    """What makes files one module: its name (only one file of a name loads), else the file itself."""
+    return _module_name(info) or info
+
+
+def _exported_under_two_names(modules):
+    """{symbol: [ModuleInfo exporting it]} of the symbols two of ``modules`` export."""
+    first, shared = {}, {}
+    for info in modules:
+        identity = _identity(info)
+        for symbol in info.exports or ():
+            if first.setdefault(symbol, identity) != identity:
+                shared[symbol] = []
+    if shared:
+        for info in modules:
+            for symbol in shared.keys() & set(info.exports or ()):
+                shared[symbol].append(info)
+    return shared
+
+
+def _labelled(info, symbol):
+    """Whether ``info``'s symbol table labels ``symbol`` an export: True, False, or None when it cannot tell."""
+    symbol_table = info.symbol_table() if info.symbol_table is not None else None
+    if symbol_table is None or symbol_table.exported is None:
+        return None
+    return symbol in symbol_table.exported
 
 
 def _namespace_granted(namespace, module):
@@ -241,12 +293,13 @@ class ExportTables:
     what modules import alike, and then the checks their modules passed hold for both. So are
     the symbols the last kernel's modules import, for the next kernel that loads the same files."""
 
-    __slots__ = ('last', 'modules', 'symbols')
+    __slots__ = ('last', 'modules', 'symbols', 'shared')
 
     def __init__(self):
         self.last = None
         self.modules = ()           # the ModuleInfo of the last looked_up_by call
         self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
+        self.shared = {}            # and {symbol: ModuleInfo exporting it} of those modules of two names export
 
     def looked_up_by(self, modules):
         """(imports, exports): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import
@@ -256,6 +309,9 @@ class ExportTables:
             self.modules = modules
             self.symbols = (frozenset().union(*(info.imports for info in modules)),
                             frozenset().union(*(info.exports or () for info in modules)))
+            # Each module lists an export once: as many exports as distinct ones, none is shared.
+            self.shared = _exported_under_two_names(modules) \
+                if sum(len(info.exports or ()) for info in modules) > len(self.symbols[1]) else {}
         return self.symbols
 
     def table(self, kernel, imports, exported=_NOTHING):
@@ -319,14 +375,14 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
                 namespaces.add(table.namespaces[symbol])
             elif not granted:
                 unresolved.add(symbol)
-    if missing and module.weak_undefined is not None:
+    if missing and module.symbol_table is not None:
         # simplify_symbols(): a weak reference the loader finds nothing for stays unresolved.
-        weak = module.weak_undefined()
-        if weak is None:
+        symbol_table = module.symbol_table()
+        if symbol_table is None:
             unresolved |= missing
             missing = set()
         else:
-            missing -= weak
+            missing -= symbol_table.weak_undefined
     return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved),
                    duplicates, contested)
 
@@ -367,7 +423,8 @@ def _unchecked(verdict):
         return 'the kernel\'s vermagic is unknown'
     if verdict.contested:
         return 'exports symbols an in-tree module of another name exports too (whichever of the two loads ' \
-            'second is refused): %s' % ', '.join(verdict.contested)
+            'second is refused), or that the kernel exports where the module\'s symbol table cannot tell ' \
+            'its exports from namespace names: %s' % ', '.join(verdict.contested)
     return 'cannot tell whether the loader offers the module these symbols (exported only by modules whose ' \
         'exports cannot be listed, GPL-only where a module it takes symbols from may be proprietary, or in a ' \
         'module namespace): %s' % ', '.join(verdict.unresolved)
@@ -390,13 +447,14 @@ class _ProvidedTo:
 class _SymbolResolution:
     """The fixed point of "loads only if what it imports is exported by something that loads"."""
 
-    def __init__(self, kernel, table, modules, refused):
+    def __init__(self, kernel, table, modules, refused, shared=None):
         self.kernel = kernel
+        self.shared = shared or {}  # see ExportTables.shared
         self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
         # The in-tree modules these replace: their exports are no other module's to contest.
-        self.replaced = frozenset(info.name.replace('-', '_') for info in modules.values() if info.name)
+        self.replaced = frozenset(_module_name(info) for info in modules.values() if info.name)
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
@@ -486,7 +544,23 @@ class _SymbolResolution:
         for key in self.modules:
             if key not in self.loadable:
                 verdicts[key] = self._verdict(key)
+        for key, symbols in self._rivals().items():
+            verdicts[key] = verdicts[key].contesting(symbols)
         return verdicts
+
+    def _rivals(self):
+        """{key: symbols} a loadable module exports that a loadable module of another name exports
+        too: find_symbol() searches every live module, so whichever loads second is refused."""
+        rivals = {}
+        if not self.shared:
+            return rivals
+        keys = dict((self.modules[key], key) for key in self.loadable)
+        for symbol, holders in self.shared.items():
+            holders = [info for info in holders if info in keys and _labelled(info, symbol) is not False]
+            if len(set(map(_identity, holders))) > 1:
+                for info in holders:
+                    rivals.setdefault(keys[info], set()).add(symbol)
+        return rivals
 
 
 def resolve(kernel, modules, tables=None):
@@ -509,9 +583,9 @@ def resolve(kernel, modules, tables=None):
         # the signature check refuses export nothing to the others.
         tables = tables or ExportTables()
         table = tables.table(kernel, *tables.looked_up_by(tuple(candidates.values())))
-        verdicts = _SymbolResolution(kernel, table, candidates, set()).run()
+        verdicts = _SymbolResolution(kernel, table, candidates, set(), tables.shared).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
-        loaded = _SymbolResolution(kernel, table, candidates, refused).run() if refused else verdicts
+        loaded = _SymbolResolution(kernel, table, candidates, refused, tables.shared).run() if refused else verdicts
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None

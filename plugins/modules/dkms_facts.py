@@ -432,7 +432,8 @@ ansible_facts:
                                       this module, GPL-only exports included for a module whose license is not GPL-compatible);
                                       C(mismatched) (exported with another CRC); C(namespaces) (namespaces the module would have
                                       to import with C(MODULE_IMPORT_NS)); C(duplicates) (symbols the module exports that the
-                                      kernel image exports too, so the loader refuses it); C(vermagic) (whether it matches,
+                                      kernel image, or an in-tree module it imports from, exports too, so the loader
+                                      refuses it); C(vermagic) (whether it matches,
                                       null when unknown).
                                   type: dict
                                 signature:

@@ -44,12 +44,15 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
                   versions: Mapping[str, int] | None = None, depends: Sequence[str] = (),
                   license: str | None = 'GPL', extra_modinfo: Sequence[str] = (),
                   ext_versions: Mapping[str, int] | None = None, elf_class: int = 64,
-                  exports: Sequence[str] = ()) -> str:
+                  exports: Sequence[str] = (), namespaces: Mapping[str, str] | None = None,
+                  export_labels: bool = True) -> str:
     """C source of a module with these .modinfo entries and symbol versions.
 
     ``versions`` None or empty leaves out ``__versions``; ``ext_versions`` None leaves out
     the extended pair. ``extra_modinfo`` entries are raw ``key=value`` strings. ``exports``
-    go into ``__ksymtab_strings`` as EXPORT_SYMBOL writes them (name, then an empty namespace).
+    go into ``__ksymtab_strings`` as EXPORT_SYMBOL writes them: the name, then its namespace
+    (from ``namespaces``, else empty), labelled ``__kstrtab_NAME`` and ``__kstrtabns_NAME`` in the
+    symbol table; ``export_labels=False`` leaves the labels out, as ``strip --strip-unneeded`` does.
     """
     modinfo = [] if vermagic is None else ['vermagic=' + vermagic]
     if name is not None:
@@ -73,8 +76,15 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
                      ' __attribute__((used, section("__versions"))) = {')
         lines.extend('  { 0x%08xUL, %s },' % (crc, c_string(symbol)) for symbol, crc in versions.items())
         lines.append('};')
-    if exports:
-        strings = ' '.join(c_string(symbol + '\0' + '\0') for symbol in exports)
+    namespaces = namespaces or {}
+    if exports and export_labels:
+        for symbol in exports:
+            lines.append('asm("\\t.section \\"__ksymtab_strings\\",\\"aMS\\",%%progbits,1\\n"'
+                         ' "__kstrtab_%s:\\n\\t.asciz \\"%s\\"\\n"'
+                         ' "__kstrtabns_%s:\\n\\t.asciz \\"%s\\"\\n\\t.previous\\n");'
+                         % (symbol, symbol, symbol, namespaces.get(symbol, '')))
+    elif exports:
+        strings = ' '.join(c_string(symbol + '\0' + namespaces.get(symbol, '') + '\0') for symbol in exports)
         lines.append('static const char ____ksymtab_strings[] __attribute__((used, section("__ksymtab_strings"), '
                      'aligned(1))) = %s;' % strings)
     if ext_versions is not None:
@@ -121,13 +131,14 @@ class KoBuilder:
     def build_ko(self, directory: Path, name: str, vermagic: str | None = DEFAULT_VERMAGIC,
                  versions: Mapping[str, int] | None = None, depends: Sequence[str] = (),
                  extra_modinfo: Sequence[str] = (), ext_versions: Mapping[str, int] | None = None,
-                 license: str | None = 'GPL', elf_class: int = 64, exports: Sequence[str] = ()) -> Path:
+                 license: str | None = 'GPL', elf_class: int = 64, exports: Sequence[str] = (),
+                 namespaces: Mapping[str, str] | None = None, export_labels: bool = True) -> Path:
         """``directory/NAME.ko``, a module named ``name`` (its ``name=`` entry too).
 
         ``elf_class=32`` compiles with ``-m32`` (skips the test when gcc cannot).
         """
         source = module_source(vermagic, name, versions, depends, license, extra_modinfo, ext_versions, elf_class,
-                               exports)
+                               exports, namespaces, export_labels)
         cflags = ('-m32',) if elf_class == 32 else ()
         try:
             return self.compile(directory, name + '.ko', source, cflags)

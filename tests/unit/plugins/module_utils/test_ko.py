@@ -190,6 +190,23 @@ def test_every_imported_namespace_is_read(ko_builder: KoBuilder, tmp_path: Path,
     assert read(tmp_path, '/cxlish.ko', reader_name).import_ns == ['CXL', 'USB_STORAGE']
 
 
+@pytest.mark.parametrize('compression', ['', 'xz'])
+def test_the_symbol_table_tells_exports_from_namespace_names(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
+                                                             compression: str) -> None:
+    # __ksymtab_strings holds each export's name and its namespace ("compat_fn\0NETFS\0other_fn\0\0");
+    # the __kstrtab_NAME labels say which are names, and weak undefined symbols come with them.
+    ko = ko_builder.build_ko(tmp_path, 'nsmod', exports=['compat_fn', 'other_fn'], namespaces={'compat_fn': 'NETFS'})
+    if compression:
+        COMPRESSORS[compression](ko)
+    info = read(tmp_path, '/nsmod.ko' + ('.' + compression if compression else ''), reader_name)
+    assert info.exports == ['NETFS', 'compat_fn', 'other_fn']
+    assert info.symbol_table() == _ko.SymbolTable(set(), {'compat_fn', 'other_fn'})
+    # Stripped of its local symbols (strip --strip-unneeded): nothing tells them apart.
+    ko_builder.build_ko(tmp_path / 'stripped', 'nsmod', exports=['compat_fn'], namespaces={'compat_fn': 'NETFS'},
+                        export_labels=False)
+    assert read(tmp_path / 'stripped', '/nsmod.ko', reader_name).symbol_table().exported is None
+
+
 def test_first_modinfo_entry_wins(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
     ko_builder.build_ko(tmp_path, 'dual', license='GPL', extra_modinfo=['license=Proprietary', 'alias=pci:v*',
                                                                         'vermagic=second', 'unicode=été'])

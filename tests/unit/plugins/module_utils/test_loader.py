@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
     ExportTables, KernelABI, Verdict, judge, resolve, vermagic_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
@@ -29,12 +29,16 @@ SYMVERS = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for s
 def module(versions: Mapping[str, int] | None = None, vermagic: str | None = VERMAGIC,
            has_versions_section: bool | None = None, license: str | None = 'GPL',
            import_ns: list[str] | None = None, exports: list[str] | None = None, machine: str = 'EM_X86_64',
-           name: str = 'hello') -> ModuleInfo:
+           name: str = 'hello', labelled: bool = True) -> ModuleInfo:
+    """A module; its symbol table labels its ``exports`` as exports unless ``labelled`` is False (stripped)."""
     versions = EXPORTS if versions is None else versions
-    return ModuleInfo(name=name, vermagic=vermagic, versions=list(versions.items()),
+    info = ModuleInfo(name=name, vermagic=vermagic, versions=list(versions.items()),
                       has_versions_section=bool(versions) if has_versions_section is None else has_versions_section,
                       license=license, import_ns=import_ns, exports=[] if exports is None else exports,
                       elf_class=64, machine=machine, little_endian=True)
+    symbol_table = SymbolTable(set(), set(exports or ()) if labelled else None)
+    info.symbol_table = lambda: symbol_table
+    return info
 
 
 def exported(crcs: Mapping[str, int]) -> dict[str, Export]:
@@ -390,6 +394,48 @@ class TestExportsTheKernelHasAlready:
         tables = ExportTables()
         assert outcome(resolve(kernel_abi, {'c': compat, 'm': core}, tables)) == {'c': (None, True), 'm': (None, True)}
         assert outcome(resolve(kernel_abi, {'c': compat}, tables)) == {'c': (None, False)}
+
+    def test_a_module_exporting_what_the_in_tree_module_it_imports_from_exports_is_refused(self) -> None:
+        # rtl_pci imports from the in-tree rtlwifi, so modprobe loads rtlwifi first: "rtl_pci: exports
+        # duplicate symbol rtl_pci_disconnect (owned by rtlwifi)", every time.
+        owner = 'drivers/net/wireless/realtek/rtlwifi/rtlwifi'
+        rtl_pci = module(dict(EXPORTS, rtl_ops_core=0x77), exports=['rtl_pci_disconnect'], name='rtl_pci')
+        decisions = resolve(self.kernel_with({'rtl_pci_disconnect': owner, 'rtl_ops_core': owner}), {'m': rtl_pci})
+        assert outcome(decisions) == {'m': ('incompatible', True)}
+        assert decisions['m'].kabi['duplicates'] == ['rtl_pci_disconnect']
+
+    def test_a_namespace_name_is_no_export(self) -> None:
+        # __ksymtab_strings holds "compat_fn\0NETFS_COMPAT\0": only the symbol table's __kstrtab_
+        # labels tell the name from the namespace.
+        info = module(exports=['compat_fn', 'NETFS_COMPAT'], name='nsmod')
+        info.symbol_table = lambda: SymbolTable(set(), {'compat_fn'})
+        assert outcome(resolve(self.kernel_with({'NETFS_COMPAT': 'vmlinux'}), {'m': info})) == {'m': (None, True)}
+
+    def test_a_stripped_module_cannot_tell_its_exports_from_namespaces(self) -> None:
+        stripped = module(exports=['netdev_tx_sent_queue'], name='mlx_compat', labelled=False)
+        decisions = resolve(self.kernel_with({'netdev_tx_sent_queue': 'vmlinux'}), {'m': stripped})
+        assert outcome(decisions) == {'m': (None, False)}
+        assert 'netdev_tx_sent_queue' in decisions['m'].reason and 'namespace names' in decisions['m'].reason
+
+    def test_two_modules_of_other_names_exporting_one_symbol(self) -> None:
+        # Two packages bundling one compat layer: find_symbol() searches every live module, so
+        # whichever loads second is refused.
+        first = module(exports=['backport_shared_fn'], name='compat')
+        second = module(exports=['backport_shared_fn'], name='mlx_compat')
+        decisions = resolve(self.kernel_with({}), {'a': first, 'b': second})
+        assert outcome(decisions) == {'a': (None, False), 'b': (None, False)}
+        assert 'backport_shared_fn' in decisions['a'].reason
+        # One refused: the other loads for sure. Two files of one name are one module (one loads).
+        refused = module(dict(EXPORTS, kfree=1), exports=['backport_shared_fn'], name='compat')
+        assert outcome(resolve(self.kernel_with({}), {'a': refused, 'b': second})) == \
+            {'a': ('incompatible', True), 'b': (None, True)}
+        again = module(exports=['backport_shared_fn'], name='mlx_compat')
+        assert outcome(resolve(self.kernel_with({}), {'b': second, 'c': again})) == {'b': (None, True), 'c': (None, True)}
+        # A namespace both name is no shared export.
+        one, other = module(exports=['a', 'NS'], name='one'), module(exports=['b', 'NS'], name='other')
+        one.symbol_table = lambda: SymbolTable(set(), {'a'})
+        other.symbol_table = lambda: SymbolTable(set(), {'b'})
+        assert outcome(resolve(self.kernel_with({}), {'1': one, '2': other})) == {'1': (None, True), '2': (None, True)}
 
     def test_exports_the_kernel_lacks_or_nobody_listed(self) -> None:
         assert outcome(resolve(self.kernel_with({}), {'m': module(exports=['own_api'])})) == {'m': (None, True)}
