@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import hashlib
 import itertools
+import sys
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -50,8 +51,13 @@ def _export(crc_text, columns):
         if column.startswith('EXPORT_'):
             namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
             return Export(crc, column.endswith('_GPL'), namespace.strip() or None,
-                          (columns[index - 1].strip() or None) if index else None)
-    return Export(crc, False, None, (columns[0].strip() or None) if columns else None)
+                          _owner(columns[index - 1]) if index else None)
+    return Export(crc, False, None, _owner(columns[0]) if columns else None)
+
+
+def _owner(column):
+    """The module column as one shared string per module (a kernel's exports have a few thousand owners)."""
+    return sys.intern(column.strip()) if column.strip() else None
 
 
 def _line_pieces(text, piece=256 * 1024):
@@ -87,7 +93,7 @@ def _line_export(line):
     if len(fields) > 3 and fields[3].startswith('EXPORT_') and not fields[2].startswith('EXPORT_'):
         # "crc, symbol, module, kind[, namespace]": every kernel since 5.9 and before 5.4.
         return Export(int(fields[0], 16) & 0xffffffff, fields[3].endswith('_GPL'),
-                      (fields[4].strip() or None) if len(fields) > 4 else None, fields[2] or None)
+                      (fields[4].strip() or None) if len(fields) > 4 else None, _owner(fields[2]))
     if len(fields) < 2:
         fields = line.split()
     return _export(fields[0], fields[2:])

@@ -262,14 +262,17 @@ class ExportTable:
     __slots__ = ('exports', 'absent', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'passed',
                  'clean')
 
-    def __init__(self, exports, absent, allow_missing_namespaces):
+    def __init__(self, exports, absent, allow_missing_namespaces, imports=None):
         self.exports = exports      # {symbol: Export} of the symbols asked for that the kernel exports
         self.absent = absent        # the others: only modules may provide these
         self.allow_missing_namespaces = allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
         self.gpl_only = set()
         self.namespaces = {}    # symbol -> namespace a module must import
+        # The imports' CRCs, restrictions and namespaces (``imports``: those asked for as imports, all by default).
         for symbol, export in exports.items():
+            if imports is not None and symbol not in imports:
+                continue
             self.crcs[symbol] = export.crc
             if export.gpl_only:
                 self.gpl_only.add(symbol)
@@ -302,27 +305,31 @@ class ExportTables:
         self.shared = {}            # and {symbol: ModuleInfo exporting it} of those modules of two names export
 
     def looked_up_by(self, modules):
-        """(imports, exports): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import
-        and export, worked out again only for other modules than the last call's: every kernel a weak
-        link reaches loads the very files the link's own kernel does."""
+        """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
+        and of those they import or export (an export the kernel has already refuses its module),
+        worked out again only for other modules than the last call's: every kernel a weak link
+        reaches loads the very files the link's own kernel does."""
         if modules != self.modules:
             self.modules = modules
-            self.symbols = (frozenset().union(*(info.imports for info in modules)),
-                            frozenset().union(*(info.exports or () for info in modules)))
+            imports = frozenset().union(*(info.imports for info in modules))
+            exports = frozenset().union(*(info.exports or () for info in modules))
+            self.symbols = (imports, imports | exports if exports - imports else imports)
             # Each module lists an export once: as many exports as distinct ones, none is shared.
             self.shared = _exported_under_two_names(modules) \
-                if sum(len(info.exports or ()) for info in modules) > len(self.symbols[1]) else {}
+                if sum(len(info.exports or ()) for info in modules) > len(exports) else {}
         return self.symbols
 
-    def table(self, kernel, imports, exported=_NOTHING):
-        """The ExportTable of ``kernel`` for the set ``imports``, and ``exported``, symbols modules
-        export (the kernel's own exports of these refuse them); only imports are ever absent."""
-        exports = exports_of(kernel.exports, imports | exported if exported else imports)
+    def table(self, kernel, imports, wanted=None):
+        """The ExportTable of ``kernel`` for the set ``imports`` and ``wanted``, the imports and the
+        symbols modules export (the kernel's own exports of these refuse them); only imports are
+        ever absent."""
+        exports = exports_of(kernel.exports, imports if wanted is None else wanted)
         absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
                 or last.exports != exports or last.absent != absent:
-            last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces)
+            last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces,
+                                           None if wanted is None or wanted is imports else imports)
         return last
 
 
@@ -339,7 +346,8 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     ``replaced``: names of the modules judged with it, whose in-tree namesakes never load.
     """
     if table is None:
-        table = ExportTables().table(kernel, frozenset(module.imports), frozenset(module.exports or ()))
+        imports = frozenset(module.imports)
+        table = ExportTables().table(kernel, imports, imports.union(module.exports or ()))
     vermagic = vermagic_matches(module, kernel.vermagic, kernel.release)
     if module in table.passed:
         return table.clean_verdict(vermagic)
