@@ -18,7 +18,8 @@ The rules (kernel/module/main.c and version.c, kmod's depmod), checked in this o
   namespace, or for a ``module:`` namespace to be named in it (unless the kernel was built
   with CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS);
 - no symbol the module exports is exported already (verify_exported_symbols()): by the kernel
-  image, which refuses the module; by an in-tree module of another name, which refuses
+  image or an in-tree module it imports from (loaded first), which refuses the module; by
+  another in-tree module, or another module judged with it, of another name, which refuses
   whichever of the two loads second;
 - where the kernel enforces module signatures at boot, an unsigned module or one whose signer
   the kernel does not trust is refused.
@@ -83,8 +84,10 @@ class Verdict:
         self.vermagic = vermagic        # True/False, None when the kernel's is unknown
         # Symbols only a module whose exports could not be listed might provide.
         self.unresolved = list(unresolved)
-        self.duplicates = list(duplicates)  # symbols it exports that the kernel image exports too
-        self.contested = list(contested)    # symbols it exports that an in-tree module of another name exports
+        # Symbols it exports that the kernel image, or an in-tree module it imports from, exports too.
+        self.duplicates = list(duplicates)
+        # Symbols it exports that a module of another name may have exported first (see _exported_already).
+        self.contested = list(contested)
         self._fact = None
 
     def contesting(self, symbols):
@@ -302,7 +305,7 @@ class ExportTables:
         self.last = None
         self.modules = ()           # the ModuleInfo of the last looked_up_by call
         self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
-        self.shared = {}            # and {symbol: ModuleInfo exporting it} of those modules of two names export
+        self.shared = {}            # and _exported_under_two_names of them
 
     def looked_up_by(self, modules):
         """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
@@ -430,9 +433,10 @@ def _unchecked(verdict):
     if verdict.vermagic is None:
         return 'the kernel\'s vermagic is unknown'
     if verdict.contested:
-        return 'exports symbols an in-tree module of another name exports too (whichever of the two loads ' \
-            'second is refused), or that the kernel exports where the module\'s symbol table cannot tell ' \
-            'its exports from namespace names: %s' % ', '.join(verdict.contested)
+        return 'exports symbols that another module exports too (an in-tree module, or one judged on this ' \
+            'kernel, of another name: whichever of the two loads second is refused), or that the kernel ' \
+            'exports where the module\'s symbol table cannot tell its exports from namespace names: %s' \
+            % ', '.join(verdict.contested)
     return 'cannot tell whether the loader offers the module these symbols (exported only by modules whose ' \
         'exports cannot be listed, GPL-only where a module it takes symbols from may be proprietary, or in a ' \
         'module namespace): %s' % ', '.join(verdict.unresolved)
