@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import hashlib
 import itertools
-import sys
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -47,6 +46,10 @@ def _export(crc_text, columns):
     module is the column before it.
     """
     crc = int(crc_text, 16) & 0xffffffff
+    if len(columns) > 1 and columns[1].startswith('EXPORT_') and not columns[0].startswith('EXPORT_'):
+        # "module, kind[, namespace]": every kernel since 5.9 and before 5.4.
+        return Export(crc, columns[1].endswith('_GPL'), (columns[2].strip() or None) if len(columns) > 2 else None,
+                      _owner(columns[0]))
     for index, column in enumerate(columns[:3]):
         if column.startswith('EXPORT_'):
             namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
@@ -55,9 +58,23 @@ def _export(crc_text, columns):
     return Export(crc, False, None, _owner(columns[0]) if columns else None)
 
 
+# {module column: itself}: one string per module a kernel's exports name (a few thousand), up to
+# this many, so a hostile symvers cannot make the run keep one per line.
+_OWNERS = {}
+_OWNERS_KEPT = 65536
+
+
 def _owner(column):
-    """The module column as one shared string per module (a kernel's exports have a few thousand owners)."""
-    return sys.intern(column.strip()) if column.strip() else None
+    """The module column as one shared string per module, or None when it is empty."""
+    column = column.strip()
+    if not column:
+        return None
+    owner = _OWNERS.get(column)
+    if owner is None:
+        owner = column
+        if len(_OWNERS) < _OWNERS_KEPT:
+            _OWNERS[column] = column
+    return owner
 
 
 def _line_pieces(text, piece=256 * 1024):
@@ -90,10 +107,6 @@ def _symbol_lines(text):
 def _line_export(line):
     """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
     fields = line.split('\t')
-    if len(fields) > 3 and fields[3].startswith('EXPORT_') and not fields[2].startswith('EXPORT_'):
-        # "crc, symbol, module, kind[, namespace]": every kernel since 5.9 and before 5.4.
-        return Export(int(fields[0], 16) & 0xffffffff, fields[3].endswith('_GPL'),
-                      (fields[4].strip() or None) if len(fields) > 4 else None, _owner(fields[2]))
     if len(fields) < 2:
         fields = line.split()
     return _export(fields[0], fields[2:])
@@ -103,12 +116,22 @@ def parse_symvers(text, symbols=None):
     """{symbol: Export} of a Module.symvers/symvers text, or of only those of the set ``symbols``
     it exports; a malformed line is skipped, so a symbol's last valid line counts."""
     exports = {}
-    for symbol, line in _symbol_lines(text):
-        if symbols is None or symbol in symbols:
-            try:
-                exports[symbol] = _line_export(line)
-            except ValueError:
-                continue
+    # _symbol_lines and _line_export in one loop: a line is cut once into the symbol and the
+    # rest, and the rest into columns only for a symbol asked for.
+    for lines in _line_pieces(text):
+        for line in lines:
+            fields = line.split('\t', 2)
+            separator = '\t'
+            if len(fields) < 2:
+                fields = line.split(None, 2)
+                separator = None
+                if len(fields) < 2:
+                    continue
+            if symbols is None or fields[1] in symbols:
+                try:
+                    exports[fields[1]] = _export(fields[0], fields[2].split(separator) if len(fields) > 2 else [])
+                except ValueError:
+                    continue
     return exports
 
 
@@ -126,9 +149,11 @@ class SharedSymvers:
     symvers lines in common, in the same order, and so most pieces of the text: a piece
     searched for the kernel before is not searched again. Pieces are known by their SHA-256,
     and only the last kernel's are kept, with its symbols: what was found, not the text.
+    A kernel whose text is the last kernel's, byte for byte, shares its Symvers and so every
+    answer already found (see ``read_symvers``).
     """
 
-    __slots__ = ('pieces', 'symbols', 'shortest_average')
+    __slots__ = ('pieces', 'symbols', 'shortest_average', 'last')
 
     def __init__(self, shortest_average=256):
         # {SHA-256 of a piece: ((symbol, Export), ...) found in it of ``symbols``}; the first
@@ -142,6 +167,7 @@ class SharedSymvers:
         # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
         # text) is searched whole, so it cannot cost a digest and a stored entry per line.
         self.shortest_average = shortest_average
+        self.last = None    # the Symvers of the last text read
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
@@ -197,6 +223,11 @@ class Symvers(Mapping):
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
         self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
         self._table = None  # the full parse, once iterated
+        self._selected = (None, None)   # the last select's symbols and answer
+
+    @property
+    def text(self):
+        return self._text
 
     def get(self, key, default=None):
         export = self._answers.get(key, _UNSEEN)
@@ -224,7 +255,15 @@ class Symvers(Mapping):
 
     def select(self, symbols):
         """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
-        in one pass over the pieces of the text not searched before (see ``SharedSymvers``)."""
+        in one pass over the pieces of the text not searched before (see ``SharedSymvers``). The
+        answer for the same symbols as the last call is that call's dict: callers do not change it."""
+        if self._selected[0] is not None and symbols == self._selected[0]:
+            return self._selected[1]
+        selected = self._select(symbols)
+        self._selected = (symbols if isinstance(symbols, frozenset) else frozenset(symbols), selected)
+        return selected
+
+    def _select(self, symbols):
         if self._table is not None or self._index is not None or len(symbols) < self.INDEX_AFTER:
             return dict((symbol, export) for symbol, export in ((symbol, self.get(symbol)) for symbol in symbols)
                         if export is not None)
@@ -299,7 +338,10 @@ def read_symvers(rootfs, path, shared=None):
         raise SymversError('cannot read %s: ran out of memory' % path)
     if not (text.startswith('0x') or '\n0x' in text):
         raise SymversError('%s: not a symvers file, no line exports a symbol' % path)
-    return Symvers(text, shared)
+    shared = SharedSymvers() if shared is None else shared
+    if shared.last is None or shared.last.text != text:
+        shared.last = Symvers(text, shared)
+    return shared.last
 
 
 def vermagic_from_config(release, config):

@@ -330,7 +330,7 @@ class ExportTables:
         absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
-                or last.exports != exports or last.absent != absent:
+                or (last.exports is not exports and last.exports != exports) or last.absent != absent:
             last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces,
                                            None if wanted is None or wanted is imports else imports)
         return last

@@ -159,6 +159,30 @@ class TestReadSymvers:
         (tmp_path / 'lib/modules/K/build').symlink_to('/usr/src/linux-headers-K')
         assert crcs_of(read_symvers(RootFS(str(tmp_path)), '/lib/modules/K/build/Module.symvers')) == EXPORTS
 
+    def test_kernels_with_the_same_bytes_share_one_table(self, tmp_path: Path) -> None:
+        # A gzipped copy decompresses to the same text: one Symvers and its answers; another text, another.
+        put(tmp_path, '/a/Module.symvers', SYMVERS.encode())
+        put(tmp_path, '/b/symvers.gz', gzip.compress(SYMVERS.encode()))
+        put(tmp_path, '/c/Module.symvers', SYMVERS.replace('0x4b0a3f52', '0x00000001').encode())
+        fs = RootFS(str(tmp_path))
+        shared = SharedSymvers()
+        first = read_symvers(fs, '/a/Module.symvers', shared)
+        assert crcs_of(first.select({'kfree', 'absent'})) == {'kfree': EXPORTS['kfree']}
+        assert read_symvers(fs, '/b/symvers.gz', shared) is first
+        changed = read_symvers(fs, '/c/Module.symvers', shared)
+        assert changed is not first
+        assert crcs_of(changed) == dict(EXPORTS, module_layout=1)
+        assert read_symvers(fs, '/a/Module.symvers') is not first   # not shared when not asked to
+
+    def test_a_selection_is_kept_for_the_same_symbols_not_the_same_set(self) -> None:
+        # The caller's set may change in place after the call: the next answer follows it.
+        symvers = Symvers(SYMVERS)
+        wanted = {'kfree', 'absent'}
+        assert crcs_of(symvers.select(wanted)) == {'kfree': EXPORTS['kfree']}
+        assert symvers.select(frozenset(wanted)) is symvers.select(wanted)
+        wanted.add('_printk')
+        assert crcs_of(symvers.select(wanted)) == {'kfree': EXPORTS['kfree'], '_printk': EXPORTS['_printk']}
+
     def test_non_utf8_bytes_are_replaced(self, tmp_path: Path) -> None:
         put(tmp_path, '/s', b'0x1\tsym\xff\tvmlinux\n')
         assert crcs_of(read_symvers(RootFS(str(tmp_path)), '/s')) == {'sym\ufffd': 1}
