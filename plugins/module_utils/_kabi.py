@@ -167,7 +167,7 @@ class SharedSymvers:
         # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
         # text) is searched whole, so it cannot cost a digest and a stored entry per line.
         self.shortest_average = shortest_average
-        self.last = None    # (SHA-256 of the bytes, Symvers) of the last symvers read
+        self.last = None    # the Symvers of the last symvers read
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
@@ -224,6 +224,10 @@ class Symvers(Mapping):
         self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
         self._table = None  # the full parse, once iterated
         self._selected = (None, None)   # the last select's symbols and answer
+
+    @property
+    def text(self):
+        return self._text
 
     def get(self, key, default=None):
         export = self._answers.get(key, _UNSEEN)
@@ -326,10 +330,9 @@ def read_symvers(rootfs, path, shared=None):
     try:
         data = rootfs.read_bytes(path, SYMVERS_LIMIT)
         data = decompress(data, path, SYMVERS_LIMIT)
-        # Known by its digest, a copy of the last kernel's is never decoded beside the last one's text.
-        digest = hashlib.sha256(data).digest()
-        if shared.last is not None and shared.last[0] == digest:
-            return shared.last[1]
+        # A copy of the last kernel's, compared with its text before it is decoded, never is.
+        if shared.last is not None and _decodes_to(data, shared.last.text):
+            return shared.last
         text = data.decode('utf-8', 'replace')
     except (OSError, RootPathError) as exc:
         raise SymversError('cannot read %s: %s' % (path, exc))
@@ -339,8 +342,21 @@ def read_symvers(rootfs, path, shared=None):
         raise SymversError('cannot read %s: ran out of memory' % path)
     if not (text.startswith('0x') or '\n0x' in text):
         raise SymversError('%s: not a symvers file, no line exports a symbol' % path)
-    shared.last = (digest, Symvers(text, shared))
-    return shared.last[1]
+    shared.last = Symvers(text, shared)
+    return shared.last
+
+
+def _decodes_to(data, text, chunk=64 * 1024):
+    """Whether the bytes ``data`` decode to ``text``: the text is encoded a chunk at a time and
+    compared in place, so neither is copied whole. (A text decoded with replacement characters
+    encodes to other bytes than the invalid ones it replaced: such a copy is decoded again.)"""
+    at = 0
+    for start in range(0, len(text), chunk):
+        piece = text[start:start + chunk].encode('utf-8', 'surrogatepass')
+        if not data.startswith(piece, at):
+            return False
+        at += len(piece)
+    return at == len(data)
 
 
 def vermagic_from_config(release, config):

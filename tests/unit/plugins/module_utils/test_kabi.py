@@ -19,6 +19,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     SharedSymvers,
     Symvers,
     SymversError,
+    _decodes_to,
     parse_symvers,
     read_symvers,
     vermagic_from_config,
@@ -173,6 +174,23 @@ class TestReadSymvers:
         assert changed is not first
         assert crcs_of(changed) == dict(EXPORTS, module_layout=1)
         assert read_symvers(fs, '/a/Module.symvers') is not first   # not shared when not asked to
+        # Bytes that decode with replacement characters are decoded again, to the same answers.
+        put(tmp_path, '/d/Module.symvers', b'0x1\tsym\xff\tvmlinux\tEXPORT_SYMBOL\n\xc3\xa9')
+        replaced = read_symvers(fs, '/d/Module.symvers', shared)
+        again = read_symvers(fs, '/d/Module.symvers', shared)
+        assert again is not replaced and crcs_of(again) == crcs_of(replaced) == {'sym\ufffd': 1}
+        # Valid UTF-8 beyond ASCII compares in place.
+        put(tmp_path, '/e/Module.symvers', SYMVERS.encode() + '0x2\tsymbole_\u00e9\tvmlinux\n'.encode())
+        accented = read_symvers(fs, '/e/Module.symvers', shared)
+        assert read_symvers(fs, '/e/Module.symvers', shared) is accented
+        assert crcs_of(accented) == {**EXPORTS, 'symbole_\u00e9': 2}
+
+    @given(st.text(alphabet='a\t\n\u00e9\u20ac\ufffd', max_size=20), st.binary(max_size=4), st.integers(1, 4))
+    def test_bytes_are_compared_with_a_text_chunk_by_chunk(self, text: str, tail: bytes, chunk: int) -> None:
+        data = text.encode()
+        assert _decodes_to(data, text, chunk)
+        other = data + tail
+        assert _decodes_to(other, text, chunk) is (other.decode('utf-8', 'replace') == text and other == data)
 
     def test_a_selection_is_kept_for_the_same_symbols_not_the_same_set(self) -> None:
         # The caller's set may change in place after the call: the next answer follows it.
