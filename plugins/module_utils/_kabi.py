@@ -330,9 +330,12 @@ def read_symvers(rootfs, path, shared=None):
     try:
         data = rootfs.read_bytes(path, SYMVERS_LIMIT)
         data = decompress(data, path, SYMVERS_LIMIT)
-        # A copy of the last kernel's, compared with its text before it is decoded, never is.
-        if shared.last is not None and _decodes_to(data, shared.last.text):
-            return shared.last
+        # A copy of the last kernel's, compared with its text before it is decoded, never is;
+        # another text is decoded once the last one's is let go.
+        if shared.last is not None:
+            if _decodes_to(data, shared.last.text):
+                return shared.last
+            shared.last = None
         text = data.decode('utf-8', 'replace')
     except (OSError, RootPathError) as exc:
         raise SymversError('cannot read %s: %s' % (path, exc))
