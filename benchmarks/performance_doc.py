@@ -88,9 +88,10 @@ CPU time of dkms_facts, which a busy machine stretches less than wall time.'''
 
 
 DRIFT = '''In every other real-module tree each kernel gets a byte-for-byte copy of one `Module.symvers`.
-The fact module searches a symvers piece by piece (pieces start at the lines whose CRC begins with
-`0x0`) and does not search again a piece it searched for the kernel before, so those copies cost
-it little after the first. Real kernels of one kABI stream share most pieces, not all: here each
+The fact module reads a copy of the kernel before's symvers as that kernel's table (it compares
+the bytes, then keeps the answers), so those copies cost it little after the first. Otherwise it
+searches a symvers piece by piece (pieces start at the lines whose CRC begins with `0x0`) and does
+not search again a piece it searched for the kernel before. Real kernels of one kABI stream share most pieces, not all: here each
 kernel's copy has %(percent).0f %% of its lines changed and %(added)d new export per 100 lines, at random
 places chosen anew for each kernel (`drifted()` in `benchmarks/run.py`), so two kernels differ in
 about twice that share. The changed lines and new exports touch nothing any module imports: the
