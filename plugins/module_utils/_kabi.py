@@ -241,7 +241,8 @@ class Symvers(Mapping):
             return self._table.get(symbol)
         if self._index is None and len(self._answers) >= self.INDEX_AFTER:
             self._index = dict(_symbol_lines(self._text))
-            self._answers = {}  # from now on every answer comes from the index, as the old full parse's did
+            # From now on every answer comes from the index, as the old full parse's did.
+            self._answers, self._selected = {}, (None, None)
         if self._index is None:
             return self._find(symbol)
         line = self._index.get(symbol)
@@ -257,10 +258,14 @@ class Symvers(Mapping):
         """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
         in one pass over the pieces of the text not searched before (see ``SharedSymvers``). The
         answer for the same symbols as the last call is that call's dict: callers do not change it."""
-        if self._selected[0] is not None and symbols == self._selected[0]:
+        symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
+        if symbols == self._selected[0]:
             return self._selected[1]
+        index, table = self._index, self._table
         selected = self._select(symbols)
-        self._selected = (symbols if isinstance(symbols, frozenset) else frozenset(symbols), selected)
+        if self._index is index and self._table is table:
+            # Kept only when answered from one state: an index made on the way answers anew.
+            self._selected = (symbols, selected)
         return selected
 
     def _select(self, symbols):
@@ -302,7 +307,7 @@ class Symvers(Mapping):
     def _all(self):
         if self._table is None:
             self._table = parse_symvers(self._text)
-            self._answers = {}  # answered from the table from now on
+            self._answers, self._selected = {}, (None, None)   # answered from the table from now on
         return self._table
 
     def __iter__(self):

@@ -192,6 +192,26 @@ class TestReadSymvers:
         other = data + tail
         assert _decodes_to(other, text, chunk) is (other.decode('utf-8', 'replace') == text and other == data)
 
+    def test_a_selection_is_not_kept_past_the_index_or_the_full_parse(self) -> None:
+        # A line the text search skips (space-separated) is found once the text is indexed or
+        # parsed whole: the selection made before is not answered again, nor one made on the way.
+        text = '0x1\tA\tvmlinux\tEXPORT_SYMBOL\n0x2 B vmlinux EXPORT_SYMBOL\n'
+        for settle in (len, lambda symvers: [symvers.get('pad%d' % n) for n in range(Symvers.INDEX_AFTER + 1)]):
+            symvers = Symvers(text)
+            assert symvers.select({'B'}) == {}
+            settle(symvers)
+            assert crcs_of(symvers.select({'B'})) == {'B': 2} == crcs_of({'B': symvers.get('B')})
+        symvers = Symvers(text)
+        for n in range(Symvers.INDEX_AFTER - 1):
+            symvers.get('pad%d' % n)
+        symvers.select({'B', 'C', 'D'})     # indexed on the way, after one answer or more
+        assert crcs_of(symvers.select({'B', 'C', 'D'})) == {'B': 2}
+
+    def test_a_selection_of_an_iterator_is_kept_for_its_symbols(self) -> None:
+        symvers = Symvers(SYMVERS)
+        assert crcs_of(symvers.select(iter(['kfree']))) == {'kfree': EXPORTS['kfree']}
+        assert symvers.select(set()) == {}
+
     def test_a_selection_is_kept_for_the_same_symbols_not_the_same_set(self) -> None:
         # The caller's set may change in place after the call: the next answer follows it.
         symvers = Symvers(SYMVERS)
