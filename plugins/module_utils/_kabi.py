@@ -88,36 +88,13 @@ def _line_pieces(text, piece=256 * 1024):
         start = end
 
 
-def _symbol_lines(text):
-    """(symbol, line) of each line with two columns or more, in file order.
+def _cut_lines(text):
+    """(fields, separator, line) of each line with two columns or more, in file order.
 
-    Columns are tab-separated (a line without a tab: whitespace-separated), the symbol is
-    the second; the CRC and the other columns are read only when asked, by ``_line_export``.
+    Columns are tab-separated (a line without a tab: whitespace-separated). ``fields`` holds the
+    CRC, the symbol and, when there is more, the rest of the line, which ``separator`` cuts into
+    the other columns: those are read only when asked, by ``_fields_export``.
     """
-    for lines in _line_pieces(text):
-        for line in lines:
-            fields = line.split('\t', 2)
-            if len(fields) < 2:
-                fields = line.split(None, 2)
-                if len(fields) < 2:
-                    continue
-            yield fields[1], line
-
-
-def _line_export(line):
-    """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
-    fields = line.split('\t')
-    if len(fields) < 2:
-        fields = line.split()
-    return _export(fields[0], fields[2:])
-
-
-def parse_symvers(text, symbols=None):
-    """{symbol: Export} of a Module.symvers/symvers text, or of only those of the set ``symbols``
-    it exports; a malformed line is skipped, so a symbol's last valid line counts."""
-    exports = {}
-    # _symbol_lines and _line_export in one loop: a line is cut once into the symbol and the
-    # rest, and the rest into columns only for a symbol asked for.
     for lines in _line_pieces(text):
         for line in lines:
             fields = line.split('\t', 2)
@@ -127,11 +104,36 @@ def parse_symvers(text, symbols=None):
                 separator = None
                 if len(fields) < 2:
                     continue
-            if symbols is None or fields[1] in symbols:
-                try:
-                    exports[fields[1]] = _export(fields[0], fields[2].split(separator) if len(fields) > 2 else [])
-                except ValueError:
-                    continue
+            yield fields, separator, line
+
+
+def _symbol_lines(text):
+    """(symbol, line) of each line with two columns or more, in file order."""
+    return ((fields[1], line) for fields, dummy, line in _cut_lines(text))
+
+
+def _fields_export(fields, separator):
+    """The Export of a line ``_cut_lines`` cut; ValueError for a CRC that is not hex."""
+    return _export(fields[0], fields[2].split(separator) if len(fields) > 2 else [])
+
+
+def _line_export(line):
+    """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
+    for fields, separator, dummy in _cut_lines(line):
+        return _fields_export(fields, separator)
+    raise ValueError('not a symvers line: %r' % line)
+
+
+def parse_symvers(text, symbols=None):
+    """{symbol: Export} of a Module.symvers/symvers text, or of only those of the set ``symbols``
+    it exports; a malformed line is skipped, so a symbol's last valid line counts."""
+    exports = {}
+    for fields, separator, dummy in _cut_lines(text):
+        if symbols is None or fields[1] in symbols:
+            try:
+                exports[fields[1]] = _fields_export(fields, separator)
+            except ValueError:
+                continue
     return exports
 
 
@@ -223,7 +225,9 @@ class Symvers(Mapping):
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
         self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
         self._table = None  # the full parse, once iterated
-        self._selected = (None, None)   # the last select's symbols and answer
+        # The last select's symbols, the answers dict it was made beside (a new one means the
+        # text search gave way to the index or the full parse), and its answer.
+        self._selected = (None, None, None)
 
     @property
     def text(self):
@@ -241,8 +245,7 @@ class Symvers(Mapping):
             return self._table.get(symbol)
         if self._index is None and len(self._answers) >= self.INDEX_AFTER:
             self._index = dict(_symbol_lines(self._text))
-            # From now on every answer comes from the index, as the old full parse's did.
-            self._answers, self._selected = {}, (None, None)
+            self._answers = {}  # from now on every answer comes from the index, as the old full parse's did
         if self._index is None:
             return self._find(symbol)
         line = self._index.get(symbol)
@@ -259,13 +262,11 @@ class Symvers(Mapping):
         in one pass over the pieces of the text not searched before (see ``SharedSymvers``). The
         answer for the same symbols as the last call is that call's dict: callers do not change it."""
         symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
-        if symbols == self._selected[0]:
-            return self._selected[1]
-        index, table = self._index, self._table
+        if self._selected[1] is self._answers and symbols == self._selected[0]:
+            return self._selected[2]
+        answers = self._answers
         selected = self._select(symbols)
-        if self._index is index and self._table is table:
-            # Kept only when answered from one state: an index made on the way answers anew.
-            self._selected = (symbols, selected)
+        self._selected = (symbols, answers, selected)
         return selected
 
     def _select(self, symbols):
@@ -307,7 +308,7 @@ class Symvers(Mapping):
     def _all(self):
         if self._table is None:
             self._table = parse_symvers(self._text)
-            self._answers, self._selected = {}, (None, None)   # answered from the table from now on
+            self._answers = {}  # answered from the table from now on
         return self._table
 
     def __iter__(self):
