@@ -90,13 +90,13 @@ CPU time of dkms_facts, which a busy machine stretches less than wall time.'''
 DRIFT = '''In every other real-module tree each kernel gets a byte-for-byte copy of one `Module.symvers`.
 The fact module reads a copy of the kernel before's symvers as that kernel's table (it compares
 the bytes, then keeps the answers), so those copies cost it little after the first. Otherwise it
-searches a symvers piece by piece (pieces start at the lines whose CRC begins with `0x0`) and does
-not search again a piece it searched for the kernel before. Real kernels of one kABI stream share
-most pieces, not all: here each kernel's copy has %(percent).0f %% of its lines changed and %(added)d new export per 100 lines, at random
+compares the symvers with the one it searched before as two sets of lines, and parses only the
+lines that differ: every other symbol keeps the answer found for the kernel before. Here each
+kernel's copy has %(percent).0f %% of its lines changed and %(added)d new export per 100 lines, at random
 places chosen anew for each kernel (`drifted()` in `benchmarks/run.py`), so two kernels differ in
 about twice that share. The changed lines and new exports touch nothing any module imports: the
-facts are those of the shared copies. (Between the real Debian 6.1 ABIs 53 and 54, whose
-`Module.symvers` differ in 31 %% of their lines, 60 %% of the pieces are the same.)'''
+facts are those of the shared copies. (The real Debian 6.1 ABIs 53 and 54 have `Module.symvers`
+that differ in 31 %% of their lines.)'''
 
 
 def _mib(value: float | None) -> str:

@@ -8,7 +8,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import itertools
 from collections import namedtuple
 from collections.abc import Mapping
@@ -88,118 +87,164 @@ def _line_pieces(text, piece=256 * 1024):
         start = end
 
 
-def _cut_lines(text):
-    """(fields, separator, line) of each line with two columns or more, in file order.
+def _lines(text):
+    """The lines of ``text`` (``splitlines``), one piece at a time."""
+    return itertools.chain.from_iterable(_line_pieces(text))
+
+
+def _cut(lines):
+    """(fields, separator, line) of each of ``lines`` with two columns or more, in order.
 
     Columns are tab-separated (a line without a tab: whitespace-separated). ``fields`` holds the
     CRC, the symbol and, when there is more, the rest of the line, which ``separator`` cuts into
     the other columns: those are read only when asked, by ``_fields_export``.
     """
-    for lines in _line_pieces(text):
-        for line in lines:
-            fields = line.split('\t', 2)
-            separator = '\t'
+    for line in lines:
+        fields = line.split('\t', 2)
+        separator = '\t'
+        if len(fields) < 2:
+            fields = line.split(None, 2)
+            separator = None
             if len(fields) < 2:
-                fields = line.split(None, 2)
-                separator = None
-                if len(fields) < 2:
-                    continue
-            yield fields, separator, line
+                continue
+        yield fields, separator, line
 
 
 def _symbol_lines(text):
     """(symbol, line) of each line with two columns or more, in file order."""
-    return ((fields[1], line) for fields, dummy, line in _cut_lines(text))
+    return ((fields[1], line) for fields, dummy, line in _cut(_lines(text)))
 
 
 def _fields_export(fields, separator):
-    """The Export of a line ``_cut_lines`` cut; ValueError for a CRC that is not hex."""
+    """The Export of a line ``_cut`` cut; ValueError for a CRC that is not hex."""
     return _export(fields[0], fields[2].split(separator) if len(fields) > 2 else [])
 
 
 def _line_export(line):
     """The Export of one line ``_symbol_lines`` yields; ValueError for a CRC that is not hex."""
-    for fields, separator, dummy in _cut_lines(line):
+    for fields, separator, dummy in _cut((line,)):
         return _fields_export(fields, separator)
     raise ValueError('not a symvers line: %r' % line)
+
+
+def _exports_on(lines, symbols=None):
+    """(symbol, line, Export) of each valid line of ``lines`` that exports one of ``symbols``
+    (all when None), in order: a malformed line is skipped."""
+    for fields, separator, line in _cut(lines):
+        if symbols is None or fields[1] in symbols:
+            try:
+                yield fields[1], line, _fields_export(fields, separator)
+            except ValueError:
+                continue
 
 
 def parse_symvers(text, symbols=None):
     """{symbol: Export} of a Module.symvers/symvers text, or of only those of the set ``symbols``
     it exports; a malformed line is skipped, so a symbol's last valid line counts."""
-    exports = {}
-    for fields, separator, dummy in _cut_lines(text):
-        if symbols is None or fields[1] in symbols:
-            try:
-                exports[fields[1]] = _fields_export(fields, separator)
-            except ValueError:
-                continue
-    return exports
+    return dict((symbol, export) for symbol, dummy, export in _exports_on(_lines(text), symbols))
 
 
-# Where a symvers text is cut into pieces: before each line whose CRC starts with 0x0, one
-# line in 16 of a kernel built with CONFIG_MODVERSIONS. The cuts depend only on the lines next
-# to them, so a line changed, added or removed changes only its own piece, and the pieces
-# around it repeat from kernel to kernel.
-_PIECE_START = '\n0x0'
+def _search(text, symbols):
+    """``parse_symvers(text, symbols)`` as {symbol: Export or None} of every one of ``symbols``,
+    and the set of those with two different valid lines, whose order decides."""
+    found = dict.fromkeys(symbols)
+    first = {}
+    ambiguous = set()
+    for symbol, line, export in _exports_on(_lines(text), found):
+        if first.setdefault(symbol, line) != line:
+            ambiguous.add(symbol)
+        found[symbol] = export
+    return found, ambiguous
+
+
+def _changed_lines(old, new, limit):
+    """(lines of ``new`` that ``old`` lacks, lines of ``old`` that ``new`` lacks), as sets; None
+    when either set of lines would hold more than ``limit``."""
+    lines = set()
+    for piece in _line_pieces(old):
+        lines.update(piece)
+        if len(lines) > limit:
+            return None
+    added = set()
+    for piece in _line_pieces(new):
+        added.update(set(piece).difference(lines))
+        if len(added) > limit:
+            return None
+    for piece in _line_pieces(new):
+        lines.difference_update(piece)
+    return added, lines
+
+
+# A symvers of more different lines than this is searched whole, never compared line by line
+# with the kernel's before: a distribution kernel's has 25,000 to 40,000.
+LINES_COMPARED = 100000
 
 
 class SharedSymvers:
     """What the kernels of one run share when their symvers are searched.
 
     Kernels of one kABI stream (RHEL's z-stream updates, rebuilds of one release) have most
-    symvers lines in common, in the same order, and so most pieces of the text: a piece
-    searched for the kernel before is not searched again. Pieces are known by their SHA-256,
-    and only the last kernel's are kept, with its symbols: what was found, not the text.
-    A kernel whose text is the last kernel's, byte for byte, shares its Symvers and so every
-    answer already found (see ``read_symvers``).
+    symvers lines in common. The last text searched is kept with what was found in it, and the
+    next kernel's text is compared with it as two sets of lines: only the lines of one and not the
+    other are parsed, and every symbol on none of them keeps its answer. That holds for a symbol
+    whose valid lines are all one line, as in every real symvers; one with two different lines
+    (the last counts, so their order does, which sets of lines do not tell) has the text searched
+    whole. A kernel whose text is the last kernel's, byte for byte, shares its Symvers and so
+    every answer already found (see ``read_symvers``).
     """
 
-    __slots__ = ('pieces', 'symbols', 'shortest_average', 'last')
+    __slots__ = ('text', 'found', 'ambiguous', 'symbols', 'lines_compared', 'last')
 
-    def __init__(self, shortest_average=256):
-        # {SHA-256 of a piece: ((symbol, Export), ...) found in it of ``symbols``}; the first
-        # piece of a text, which does not start at a cut, is known by another key.
-        self.pieces = {}
-        # What the pieces were searched for: the last call's symbols, copied (the caller's set may
-        # change) as {symbol: itself}, so the answers are keyed by the caller's strings, one object
-        # per symbol for the run's modules.
+    def __init__(self, lines_compared=LINES_COMPARED):
+        self.text = None        # the last text searched
+        self.found = {}         # {symbol: Export or None} in it of the symbols searched for
+        self.ambiguous = set()  # those of them with two different valid lines in it
+        # What was searched for: the last call's symbols, copied (the caller's set may change) as
+        # {symbol: itself}, so the answers are keyed by the caller's strings, one object per
+        # symbol for the run's modules.
         self.symbols = {}
-        # A kernel's pieces average some 1,200 characters: a text whose pieces would average
-        # fewer than this many (every CRC 0x00000000 without CONFIG_MODVERSIONS, or a hostile
-        # text) is searched whole, so it cannot cost a digest and a stored entry per line.
-        self.shortest_average = shortest_average
+        self.lines_compared = lines_compared
         self.last = None    # the Symvers of the last symvers read
 
     def select(self, text, symbols):
-        """``parse_symvers(text, symbols)`` of a set ``symbols``, piece by piece."""
-        searched = self.symbols
-        if symbols != searched.keys():
+        """``parse_symvers(text, symbols)`` of a set ``symbols``, from the last text's answers
+        where the two texts agree."""
+        if symbols != self.symbols.keys():
             self.symbols = dict(zip(symbols, symbols))
         symbols = self.symbols
-        # The pieces without the cuts between them: each but the first began with "0x0". Cut no
-        # more than the bound below allows: a text with more cuts left in its last part is
-        # searched whole.
-        most = len(text) // self.shortest_average if self.shortest_average else len(text)
-        parts = text.split(_PIECE_START, most + 1)
-        if len(parts) > most + 1:
-            self.pieces = {}    # they answer for other symbols
-            return dict((symbols[name], export) for name, export in parse_symvers(text, symbols).items())
-        digests = [hashlib.sha256(part.encode('utf-8', 'surrogatepass')).digest() for part in parts]
-        digests[0] = b'first:' + digests[0]
-        known = list(map(self.pieces.get, digests))
-        # A known piece answers as it is for the same symbols, narrowed for fewer; for others
-        # it is searched again.
-        narrowed = searched is not symbols
-        reusable = not narrowed or symbols.keys() <= searched.keys()
-        for index, found in enumerate(known):
-            if found is None or not reusable:
-                known[index] = tuple((symbols[name], export) for name, export in parse_symvers(
-                    parts[index] if index == 0 else '0x0' + parts[index], symbols).items())
-            elif narrowed:
-                known[index] = tuple((symbols[name], export) for name, export in found if name in symbols)
-        self.pieces = dict(zip(digests, known))
-        return dict(itertools.chain.from_iterable(known))
+        found = None
+        if self.text is not None and symbols.keys() <= self.found.keys() and self.ambiguous.isdisjoint(symbols):
+            found = self._carried(text, symbols)
+        if found is None:
+            found, self.ambiguous = _search(text, symbols)
+        else:
+            self.ambiguous = set()
+        self.text, self.found = text, found
+        return dict((symbol, export) for symbol, export in found.items() if export is not None)
+
+    def _carried(self, text, symbols):
+        """{symbol: Export or None} of ``symbols`` in ``text`` from the last text's, or None when
+        the lines that differ leave a symbol with two different valid lines, or are too many."""
+        added = removed = ()
+        if text != self.text:
+            changed = _changed_lines(self.text, text, self.lines_compared)
+            if changed is None:
+                return None
+            added, removed = changed
+        found = self.found
+        # Every symbol asked for had one valid line at most: one of those removed was its line.
+        lost = set(symbol for symbol, dummy, dummy in _exports_on(removed, symbols))
+        fresh = {}  # {symbol: {valid line the last text lacks: its Export}}
+        for symbol, line, export in _exports_on(added, symbols):
+            fresh.setdefault(symbol, {})[line] = export
+        carried = dict((symbol, found[symbol]) for symbol in symbols)
+        for symbol in lost.union(fresh):
+            kept = found[symbol] is not None and symbol not in lost
+            exports = list(fresh.get(symbol, {}).values())
+            if kept + len(exports) > 1:
+                return None
+            carried[symbol] = found[symbol] if kept else (exports[0] if exports else None)
+        return carried
 
 
 # A symbol not asked for yet (None answers "not exported").
@@ -259,7 +304,8 @@ class Symvers(Mapping):
 
     def select(self, symbols):
         """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
-        in one pass over the pieces of the text not searched before (see ``SharedSymvers``). The
+        in one pass over the text, or over the lines it does not share with the text searched
+        before (see ``SharedSymvers``). The
         answer for the same symbols as the last call is that call's dict: callers do not change it."""
         symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
         if self._selected[1] is self._answers and symbols == self._selected[0]:
@@ -336,8 +382,9 @@ def read_symvers(rootfs, path, shared=None):
     try:
         data = rootfs.read_bytes(path, SYMVERS_LIMIT)
         data = decompress(data, path, SYMVERS_LIMIT)
-        # A copy of the last kernel's, compared with its text before it is decoded, never is;
-        # another text is decoded once the last one's is let go.
+        # A copy of the last kernel's, compared with its text before it is decoded, never is.
+        # Another text is decoded once the last one's Symvers is let go, with its answers and
+        # index: only the text ``shared`` searched last is kept, to be compared with the next.
         if shared.last is not None:
             if _decodes_to(data, shared.last.text):
                 return shared.last

@@ -14,12 +14,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _kabi
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import (
     Export,
     SharedSymvers,
     Symvers,
     SymversError,
     _decodes_to,
+    _search,
     parse_symvers,
     read_symvers,
     vermagic_from_config,
@@ -360,68 +362,88 @@ class TestProperties:
     @given(st.lists(st.lists(st.sampled_from(['\t', '\n', '\r\n', '\n0x0', '0x0', '\n0x01\t', ' ', '\x0b', '0x1',
                                               'ff', 'zz', 'a', 'b', 'vmlinux', 'EXPORT_SYMBOL_GPL', 'NS']),
                              max_size=40).map(''.join), min_size=1, max_size=4),
-           st.lists(st.sets(st.sampled_from(['a', 'b', 'ab', 'ff', '0x0', 'vmlinux', 'NS', ''])), min_size=1, max_size=4))
-    def test_kernels_sharing_pieces_agree_with_the_full_parse(self, texts: list[str], wanted: list[set[str]]) -> None:
+           st.lists(st.sets(st.sampled_from(['a', 'b', 'ab', 'ff', '0x0', 'vmlinux', 'NS', ''])), min_size=1, max_size=4),
+           st.sampled_from([0, 1, 3, 100000]))
+    def test_kernels_sharing_lines_agree_with_the_full_parse(self, texts: list[str], wanted: list[set[str]],
+                                                             lines_compared: int) -> None:
         # Kernel after kernel, with texts and symbols that change or repeat, cut anywhere.
-        shared = SharedSymvers(shortest_average=0)
+        shared = SharedSymvers(lines_compared)
         for number, text in enumerate(texts + texts[:1] + [texts[-1] + '\n0x0f\ta\tm\tEXPORT_SYMBOL\n']):
             symbols = wanted[number % len(wanted)]
             assert shared.select(text, symbols) == parse_symvers(text, symbols), (number, text)
 
-    def test_updates_of_one_kabi_stream_share_pieces(self) -> None:
-        # Lines that change, go and come from one kernel to the next: every answer the full parse's.
+    @settings(max_examples=500, deadline=None, derandomize=True)
+    @given(st.lists(st.lists(st.tuples(st.sampled_from([
+        '0x1\ta\tm\tEXPORT_SYMBOL', '0x2\ta\tm\tEXPORT_SYMBOL', '0x1 a m EXPORT_SYMBOL', 'zz\ta\tm',
+        '0x3\tb\tm\tEXPORT_SYMBOL_GPL\tNS', '0x3\tb\tn\tEXPORT_SYMBOL_GPL\tNS', '0x4\tc', 'c', '']),
+        st.sampled_from(['\n', '\r\n', '\x0b'])), max_size=8), min_size=1, max_size=5),
+        st.sampled_from([{'a'}, {'a', 'b'}, {'a', 'b', 'c'}, {'b', 'c', 'absent'}]))
+    def test_lines_that_move_repeat_or_change_between_kernels(self, kernels: list[list[tuple[str, str]]],
+                                                              symbols: set[str]) -> None:
+        # Texts made of a few lines, so that most of one kernel's are the kernel before's: lines
+        # removed, added, repeated, moved, two of one symbol in either order, malformed ones.
+        shared = SharedSymvers()
+        for number, rows in enumerate(kernels):
+            text = ''.join(line + end for line, end in rows)
+            assert shared.select(text, symbols) == parse_symvers(text, symbols), (number, text)
+
+    def test_two_lines_of_a_symbol_in_the_other_order(self) -> None:
+        # The same lines, so nothing differs but their order, which decides: the text is searched again.
+        first, second = '0x1\ta\tm\tEXPORT_SYMBOL\n', '0x2\ta\tm\tEXPORT_SYMBOL\n'
+        shared = SharedSymvers()
+        assert shared.select(first + second, {'a'}) == {'a': Export(2, False, None, 'm')}
+        assert shared.select(second + first, {'a'}) == {'a': Export(1, False, None, 'm')}
+
+    def test_updates_of_one_kabi_stream_share_lines(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Lines that change, go and come from one kernel to the next: every answer the full parse's,
+        # and each text after the first compared with the one before, never searched whole, while
+        # the symbols asked for stay the same or fewer.
+        searched = []
+        monkeypatch.setattr(_kabi, '_search', lambda text, symbols: searched.append(text) or _search(text, symbols))
         lines = ['0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL%s\t\n' % ((n * 2654435761) % 2 ** 32, n, '_GPL' * (n % 2))
                  for n in range(3000)]
         shared = SharedSymvers()
-        wanted = set('sym%d' % n for n in range(0, 3000, 7)) | {'absent'}
+        wanted = set('sym%d' % n for n in range(0, 3000, 7)) | {'sym1', 'late', 'absent'}
         for update in range(4):
             changed = list(lines)
             for n in range(update, 3000, 97):
                 changed[n] = changed[n].replace('\tvmlinux', '\tvmlinux_%d' % update).replace('0x', '0x0', 1)
-            text = ''.join(changed[:100] + changed[150:] + ['0x0badcafe\tsym1\tlate\tEXPORT_SYMBOL\t\n'])
+            text = ''.join(changed[:100] + changed[150:] + ['0x0badcafe\tlate\tm\tEXPORT_SYMBOL\t\n'] * update)
             assert shared.select(text, wanted) == parse_symvers(text, wanted)
             # The same set, changed in place: what was searched for it before is not trusted.
-            if update % 2:
-                wanted -= {'sym7'}
-            else:
-                wanted |= {'sym1', 'sym2'}
+            wanted -= {'sym%d' % (7 * update)}
+        assert len(searched) == 1
+        # One symbol more than searched before, and the next text is searched whole.
+        assert shared.select(text, wanted | {'sym2'}) == parse_symvers(text, wanted | {'sym2'})
+        assert len(searched) == 2
 
     def test_answers_are_keyed_by_the_callers_strings(self) -> None:
         # One string object per symbol, the modules' own: none kept from the text.
         text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(0, 3000, 7))
-        shared = SharedSymvers(shortest_average=0)
+        shared = SharedSymvers()
         wanted = ''.join(['sym', '14'])
-        for update in range(2):
-            (symbol,) = shared.select(text + '0x1\tsym14\tlate\tEXPORT_SYMBOL\n' * update, {wanted})
+        for update in range(3):
+            (symbol,) = shared.select(text + '0x1\tsym14\tlate\tEXPORT_SYMBOL\n' * min(update, 1), {wanted})
             assert symbol is wanted
 
-    def test_a_first_piece_is_not_taken_for_a_piece_after_a_cut(self) -> None:
-        # Without its "0x0" the piece after the cut reads as a line with no CRC, which is skipped.
-        after_a_cut = 'junk\n0x0\ta\tm\tEXPORT_SYMBOL\n'
-        first = '\ta\tm\tEXPORT_SYMBOL\n'
-        shared = SharedSymvers(shortest_average=0)
-        assert shared.select(after_a_cut, {'a'}) == {'a': Export(0, False, None, 'm')}
-        assert shared.select(first, {'a'}) == {} == parse_symvers(first, {'a'})
+    @pytest.mark.parametrize('bound, whole', [(4, False), (3, True)])
+    def test_the_bound_on_lines_compared_is_exact(self, monkeypatch: pytest.MonkeyPatch, bound: int,
+                                                  whole: bool) -> None:
+        # A text of more different lines than the bound is searched whole, never held as a set of lines.
+        searched = []
+        monkeypatch.setattr(_kabi, '_search', lambda text, symbols: searched.append(text) or _search(text, symbols))
+        text = ''.join('0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\n' % (n, n) for n in range(4))
+        other = text.replace('0x00000001', '0x00000007')
+        shared = SharedSymvers(bound)
+        for kernel in (text, other):
+            assert shared.select(kernel, {'sym1', 'sym2'}) == parse_symvers(kernel, {'sym1', 'sym2'})
+        assert searched == ([text, other] if whole else [text])
 
-    def test_the_bound_on_tiny_pieces_is_exact(self) -> None:
-        text = 'x\n' + '0x0000001\tsym\tvmlinux\tEXPORT_SYMBOL\n' * 4     # four cuts
-        for average, whole in ((len(text) // 4, False), (len(text) // 4 + 1, True)):
-            shared = SharedSymvers(shortest_average=average)
-            assert shared.select(text, {'sym'}) == parse_symvers(text, {'sym'})
-            assert bool(shared.pieces) is not whole
-
-    def test_a_text_searched_whole_leaves_no_pieces_for_other_symbols(self) -> None:
-        # The pieces kept answer for the symbols last asked for: a kernel searched whole in between
-        # asks for others, so what was found for the kernel before it cannot answer after it.
+    def test_other_symbols_are_searched_whole(self) -> None:
+        # What was found answers for the symbols last asked for: a kernel asked for others in
+        # between is searched whole, and so is the next.
         text = ''.join('0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n * 2654435761 % 2 ** 32, n) for n in range(3000))
         tiny = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(3000))
         shared = SharedSymvers()
         for kernel, symbols in ((text, {'sym1'}), (tiny, {'sym2', 'sym3'}), (text, {'sym2', 'sym3'})):
             assert shared.select(kernel, symbols) == parse_symvers(kernel, symbols)
-
-    def test_a_text_of_tiny_pieces_is_searched_whole(self) -> None:
-        # One piece per line would cost a digest and a lookup per line, and memory for each.
-        text = ''.join('0x0%07x\tsym%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(5000))
-        shared = SharedSymvers()
-        assert shared.select(text, {'sym1', 'sym4999', 'absent'}) == parse_symvers(text, {'sym1', 'sym4999'})
-        assert not shared.pieces
