@@ -92,10 +92,11 @@ The fact module reads a copy of the kernel before's symvers as that kernel's tab
 the bytes, then keeps the answers), so those copies cost it little after the first. Otherwise it
 compares the symvers with the one it searched before as two sets of lines, and parses only the
 lines that differ: every other symbol keeps the answer found for the kernel before. Here each
-kernel's copy has %(percent).0f %% of its lines changed and %(added)d new export per 100 lines, at random
-places chosen anew for each kernel (`drifted()` in `benchmarks/run.py`), so two kernels differ in
-about twice that share. The changed lines and new exports touch nothing any module imports: the
-facts are those of the shared copies. (The real Debian 6.1 ABIs 53 and 54 have `Module.symvers`
+kernel's copy has %(percent).0f %% of its lines with another CRC and %(added)d new export per 100 lines, at
+random places chosen anew for each kernel (`drifted()` in `benchmarks/run.py`), so two kernels differ
+in about twice that share. The changed lines are of symbols no module of the tree imports or
+exports, and no module imports the new exports: what the facts say of each kernel is what they say
+on the copies' grid of the same shape, which the benchmark checks. (The real Debian 6.1 ABIs 53 and 54 have `Module.symvers`
 that differ in 31 %% of their lines.)'''
 
 

@@ -300,22 +300,34 @@ class KbuildModules(ModuleFiles):
         real_build(system, package, release, [self.core, self.client])
 
 
-def drifted(text: str, release: str, share: float) -> str:
+def drifted(text: str, release: str, share: float, protected: frozenset[str]) -> str:
     """Kernel ``release``'s own copy of a symvers, as an update of one kABI stream would make it:
-    ``share`` of its lines changed and one new export per 100 lines, placed at random (seeded by
-    the release), so two kernels differ in about twice that share. A changed line gets another
-    module column, which no verdict reads, and the new exports are imported by no module: the
-    facts stay those of the plain copies, only the text differs.
+    ``share`` of its lines with another CRC and one new export per 100 lines, placed at random
+    (seeded by the release), so two kernels differ in about twice that share. The lines changed
+    are of symbols outside ``protected``, those the tree's modules import or export, and the new
+    exports are imported by no module: the facts stay those of the plain copies, only the text
+    differs.
     """
     chance = random.Random(release)
     lines = text.splitlines(keepends=True)
-    for index in chance.sample(range(len(lines)), int(len(lines) * share)):
-        crc, symbol, module, rest = lines[index].split('\t', 3)
-        lines[index] = '\t'.join((crc, symbol, module + '_update', rest))
+    free = [index for index, line in enumerate(lines) if line.split('\t', 2)[1] not in protected]
+    for index in chance.sample(free, min(len(free), int(len(lines) * share))):
+        crc, rest = lines[index].split('\t', 1)
+        lines[index] = '0x%08x\t%s' % (chance.getrandbits(32), rest)
     for number in range(len(lines) // 100):
         lines.insert(chance.randrange(len(lines) + 1), '0x%08x\tkabench_new_%d\tvmlinux\tEXPORT_SYMBOL\t\n'
                      % (chance.getrandbits(32), number))
     return ''.join(lines)
+
+
+def symbols_of(path: Path) -> set[str]:
+    """The symbols a plain module file imports (``__versions``) or exports (``__ksymtab_strings``,
+    namespace names included, which only protects more)."""
+    found = sections(path.read_bytes(), (b'__versions', b'__ksymtab_strings'))
+    versions = found.get(b'__versions', b'')
+    names = [versions[at + 8:at + 64].split(b'\0', 1)[0] for at in range(0, len(versions), 64)]
+    names += found.get(b'__ksymtab_strings', b'').split(b'\0')
+    return set(name.decode() for name in names if name)
 
 
 def real_kernel(system: SystemTree, release: str, symvers: Path, in_tree: Path, in_tree_path: str) -> None:
@@ -440,6 +452,7 @@ class DebianModules(ModuleFiles):
         self.drift = drift
         # Read once: every kernel's own copy is drifted from it.
         self.symvers_text = kernel.symvers.read_text() if drift else ''
+        self.protected: frozenset[str] = frozenset()
         by_name = {}
         for path, (imports, size) in sorted(kernel.catalog.items(), key=lambda item: (-item[1][0], item[0])):
             by_name.setdefault(Path(path).name[:-len('.ko')], (path, imports, size))
@@ -451,6 +464,8 @@ class DebianModules(ModuleFiles):
         self.only = only
         if compress:
             self.files[only] = self._xz(only)
+        if drift:
+            self.protected = frozenset().union(*(symbols_of(self.files[name]) for name in self.pool + [self.in_tree]))
 
     def _xz(self, name: str) -> Path:
         packed = self.debian.directory / ('%s.ko.xz' % name)
@@ -494,7 +509,7 @@ class DebianModules(ModuleFiles):
                     'kernel/%s' % in_tree.relative_to(self.debian.modules_dir / 'kernel'))
         if self.drift:
             symvers = system.path('/lib/modules/%s/build/Module.symvers' % release)
-            symvers.write_text(drifted(self.symvers_text, release, self.drift))
+            symvers.write_text(drifted(self.symvers_text, release, self.drift, self.protected))
 
     def build(self, system: SystemTree, package: str, release: str) -> None:
         real_build(system, package, release, [self.files[name] for name in system.modules[(package, VERSION)]])
@@ -682,6 +697,15 @@ def check_floor_reader(output: Path, shape: Shape, root: Path) -> None:
     counts = json.loads(output.read_text())
     if {key: counts[key] for key in expected} != expected:
         raise RuntimeError('the reading floor read %s, expected %s' % (counts, expected))
+
+
+def check_same_kernels(output: Path, reference: Path) -> None:
+    """What ``output`` says of each kernel is what ``reference``, the facts of a tree of the same
+    shape, says (the drifting tree's symvers differ only where no module looks)."""
+    def kernels(path: Path) -> Any:
+        return json.loads(path.read_text())['ansible_facts']['dkms']['kernels']
+    if kernels(output) != kernels(reference):
+        raise RuntimeError('%s says other things of its kernels than %s' % (output.name, reference.name))
 
 
 def check_floor_return(floor_output: Path, facts_output: Path) -> None:
@@ -993,6 +1017,9 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
         results.drift = args.drift
         results.real_drift.append(bench_tree('real-drift', args.drift_shape, work, debian.drifting(args.drift), python,
                                              env, args.runs, with_floors=True, keep=args.keep))
+        label = args.drift_shape.label.replace(':', 'n')
+        if (work / ('facts-real-%s.json' % label)).is_file():
+            check_same_kernels(work / ('facts-real-drift-%s.json' % label), work / ('facts-real-%s.json' % label))
     results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.runs,
                                          with_floors=True, profiled=not args.no_profile, keep=args.keep))
     large = Shape(args.large_kernels, 1, 1)
