@@ -159,7 +159,12 @@ def _search(text, symbols):
 
 def _changed_lines(old, new, limit):
     """(lines of ``new`` that ``old`` lacks, lines of ``old`` that ``new`` lacks), as sets; None
-    when either set of lines would hold more than ``limit``."""
+    when either set would hold more than ``limit`` lines.
+
+    One pass over each text: a line of ``old`` that ``new`` repeats in two of its pieces is in
+    the first set too (it left the old lines with the first piece). That can only make a symbol
+    seem to have two different lines, which has the text searched whole.
+    """
     lines = set()
     for piece in _line_pieces(old):
         lines.update(piece)
@@ -167,11 +172,11 @@ def _changed_lines(old, new, limit):
             return None
     added = set()
     for piece in _line_pieces(new):
-        added.update(set(piece).difference(lines))
+        piece = set(piece)
+        added |= piece - lines
+        lines -= piece
         if len(added) > limit:
             return None
-    for piece in _line_pieces(new):
-        lines.difference_update(piece)
     return added, lines
 
 

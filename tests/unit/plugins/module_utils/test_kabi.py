@@ -447,3 +447,15 @@ class TestProperties:
         shared = SharedSymvers()
         for kernel, symbols in ((text, {'sym1'}), (tiny, {'sym2', 'sym3'}), (text, {'sym2', 'sym3'})):
             assert shared.select(kernel, symbols) == parse_symvers(kernel, symbols)
+
+    def test_a_line_repeated_in_two_pieces_of_the_next_text(self) -> None:
+        # Texts are compared 256 KiB at a time: the symbol's line, once in the first text, comes
+        # twice in the next, far apart, beside a line changed and one gone.
+        filler = ''.join('0x%08x\tfill%d\tvmlinux\tEXPORT_SYMBOL\n' % (n, n) for n in range(12000))
+        line = '0x00000001\ta\tm\tEXPORT_SYMBOL\n'
+        first = filler + line + '0x00000002\tb\tm\tEXPORT_SYMBOL\n0x00000003\tc\tm\tEXPORT_SYMBOL\n' + filler
+        later = line + filler + line + '0x00000004\tb\tm\tEXPORT_SYMBOL\n' + filler.replace('fill7\t', 'fill7x\t')
+        assert len(later) > 2 * 256 * 1024
+        shared = SharedSymvers()
+        for text in (first, later, first):
+            assert shared.select(text, {'a', 'b', 'c'}) == parse_symvers(text, {'a', 'b', 'c'})
