@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import itertools
+import math
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -146,42 +147,84 @@ def parse_symvers(text, symbols=None):
 
 def _search(text, symbols):
     """``parse_symvers(text, symbols)`` as {symbol: Export or None} of every one of ``symbols``,
-    and the set of those with two different valid lines, whose order decides."""
+    and the set of those with a valid line more than once (the same line, or another)."""
     found = dict.fromkeys(symbols)
-    first = {}
+    seen = set()
     ambiguous = set()
-    for symbol, line, export in _exports_on(_lines(text), found):
-        if first.setdefault(symbol, line) != line:
+    for symbol, dummy, export in _exports_on(_lines(text), found):
+        if symbol in seen:
             ambiguous.add(symbol)
+        seen.add(symbol)
         found[symbol] = export
     return found, ambiguous
 
 
-def _changed_lines(old, new, limit):
-    """(lines of ``new`` that ``old`` lacks, lines of ``old`` that ``new`` lacks), as sets; None
-    when either set would hold more than ``limit`` lines.
+# Where symvers texts are cut into pieces to be compared: before each line whose CRC starts
+# with 0x0, one line in 16 of a kernel built with CONFIG_MODVERSIONS. The cuts depend only on
+# the lines next to them, so a line changed, added or removed changes only its own piece.
+_PIECE_START = '\n0x0'
 
-    One pass over each text: a line of ``old`` that ``new`` repeats in two of its pieces is in
-    the first set too (it left the old lines with the first piece). That can only make a symbol
-    seem to have two different lines, which has the text searched whole.
+
+def _pieces_apart(old, new, limit):
+    """(pieces of ``old``, pieces of ``new``) that the other text lacks, as texts, the first
+    piece of each always among them (it does not follow a cut, so it is never taken for one that
+    does), and the number of pieces of ``new``; None when either text has more than ``limit``."""
+    old_parts = old.split(_PIECE_START, limit)
+    new_parts = new.split(_PIECE_START, limit)
+    if len(old_parts) > limit or len(new_parts) > limit:
+        return None
+    shared = set(old_parts[1:]).intersection(new_parts[1:])
+    old_apart, new_apart = ([parts[0]] + ['0x0' + part for part in itertools.islice(parts, 1, None) if part not in shared]
+                            for parts in (old_parts, new_parts))
+    return old_apart, new_apart, len(new_parts)
+
+
+def _changed_lines(old_pieces, new_pieces, limit):
+    """(lines of ``new_pieces`` that ``old_pieces`` lack, lines of ``old_pieces`` that
+    ``new_pieces`` lack), as sets; None past ``limit`` lines, or when a line comes twice in
+    ``new_pieces``.
+
+    A line of a piece apart may also be in a piece both texts share: it then comes twice in one
+    text. In the old one its symbol has the caller search the next text whole (``_search`` tells
+    a symbol with two valid lines); in the new one it is in the first set, where it makes its
+    symbol seem to have two different lines, which has the text searched whole.
     """
-    lines = set()
-    for piece in _line_pieces(old):
-        lines.update(piece)
-        if len(lines) > limit:
+    lines = []
+    for pieces in (old_pieces, new_pieces):
+        lines.append([line for piece in pieces for line in piece.splitlines()])
+        if len(lines[-1]) > limit:
             return None
-    added = set()
-    for piece in _line_pieces(new):
-        piece = set(piece)
-        added |= piece - lines
-        lines -= piece
-        if len(added) > limit:
-            return None
-    return added, lines
+    old_lines, new_lines = lines
+    added = set(new_lines)
+    if len(added) < len(new_lines):
+        return None
+    return added.difference(old_lines), set(old_lines).difference(added)
 
 
-# A symvers of more different lines than this is searched whole, never compared line by line
-# with the kernel's before: a distribution kernel's has 25,000 to 40,000.
+# Whether the lines of the pieces apart are compared, rather than the text searched whole, is
+# decided by what each costs, in units of what searching costs per line (measured on symvers of
+# 25,000 and 40,000 lines): comparing the lines of the pieces apart COMPARE_COST per line, and
+# searching or parsing a changed line also EXPORT_COST for each symbol found.
+COMPARE_COST = 2.8
+EXPORT_COST = 7.5
+
+
+def _worth_comparing(apart, pieces, text, symbols):
+    """Whether comparing the pieces ``apart`` of ``text`` (of ``pieces`` in all) with the last
+    text's, then parsing the lines that differ, costs less than searching ``text`` for ``symbols``.
+
+    The share of lines that differ is estimated from the share of pieces that do, as if each line
+    had changed by chance: a piece of n lines then stays the same with the chance (1 - share) ** n.
+    """
+    lines = text.count('\n') + 1
+    share = min(1.0, sum(map(len, apart)) / float(len(text) or 1))
+    changed = 1.0 if share >= 1 else min(share, -math.log(1 - share) * pieces / lines)
+    per_line = 1 + EXPORT_COST * len(symbols) / lines
+    return COMPARE_COST * share + 2 * changed * per_line < per_line
+
+
+# A symvers of more pieces, or of more lines in the pieces that differ, than this is searched
+# whole, never compared with the kernel's before: a distribution kernel's has 25,000 to 40,000 lines.
 LINES_COMPARED = 100000
 
 
@@ -190,11 +233,11 @@ class SharedSymvers:
 
     Kernels of one kABI stream (RHEL's z-stream updates, rebuilds of one release) have most
     symvers lines in common. The last text searched is kept with what was found in it, and the
-    next kernel's text is compared with it as two sets of lines: only the lines of one and not the
-    other are parsed, and every symbol on none of them keeps its answer. That holds for a symbol
-    whose valid lines are all one line, as in every real symvers; one with two different lines
-    (the last counts, so their order does, which sets of lines do not tell) has the text searched
-    whole. A kernel whose text is the last kernel's, byte for byte, shares its Symvers and so
+    next kernel's text is compared with it, first piece by piece (see _PIECE_START), then as two
+    sets of the lines of the pieces that differ: only the lines of one text and not the other are
+    parsed, and every symbol on none of them keeps its answer. That holds for a symbol with one
+    valid line, as in every real symvers; one with two (the last counts, so their order does,
+    which sets of lines do not tell) has the text searched whole. A kernel whose text is the last kernel's, byte for byte, shares its Symvers and so
     every answer already found (see ``read_symvers``).
     """
 
@@ -203,7 +246,7 @@ class SharedSymvers:
     def __init__(self, lines_compared=LINES_COMPARED):
         self.text = None        # the last text searched
         self.found = {}         # {symbol: Export or None} in it of the symbols searched for
-        self.ambiguous = set()  # those of them with two different valid lines in it
+        self.ambiguous = set()  # those of them with two valid lines in it or more
         # What was searched for: the last call's symbols, copied (the caller's set may change) as
         # {symbol: itself}, so the answers are keyed by the caller's strings, one object per
         # symbol for the run's modules.
@@ -229,10 +272,14 @@ class SharedSymvers:
 
     def _carried(self, text, symbols):
         """{symbol: Export or None} of ``symbols`` in ``text`` from the last text's, or None when
-        the lines that differ leave a symbol with two different valid lines, or are too many."""
+        the lines that differ leave a symbol with two valid lines, are too many, or would cost
+        more than searching the text."""
         added = removed = ()
         if text != self.text:
-            changed = _changed_lines(self.text, text, self.lines_compared)
+            apart = _pieces_apart(self.text, text, self.lines_compared)
+            if apart is None or not _worth_comparing(apart[1], apart[2], text, symbols):
+                return None
+            changed = _changed_lines(apart[0], apart[1], self.lines_compared)
             if changed is None:
                 return None
             added, removed = changed

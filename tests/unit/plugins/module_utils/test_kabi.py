@@ -408,7 +408,7 @@ class TestProperties:
             changed = list(lines)
             for n in range(update, 3000, 97):
                 changed[n] = changed[n].replace('\tvmlinux', '\tvmlinux_%d' % update).replace('0x', '0x0', 1)
-            text = ''.join(changed[:100] + changed[150:] + ['0x0badcafe\tlate\tm\tEXPORT_SYMBOL\t\n'] * update)
+            text = ''.join(changed[:100] + changed[150:] + ['0x0badcafe\tlate\tm\tEXPORT_SYMBOL\t\n'] * min(update, 1))
             assert shared.select(text, wanted) == parse_symvers(text, wanted)
             # The same set, changed in place: what was searched for it before is not trusted.
             wanted -= {'sym%d' % (7 * update)}
@@ -432,6 +432,7 @@ class TestProperties:
         # A text of more different lines than the bound is searched whole, never held as a set of lines.
         searched = []
         monkeypatch.setattr(_kabi, '_search', lambda text, symbols: searched.append(text) or _search(text, symbols))
+        monkeypatch.setattr(_kabi, '_worth_comparing', lambda *args: True)   # a text this small never is
         text = ''.join('0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\n' % (n, n) for n in range(4))
         other = text.replace('0x00000001', '0x00000007')
         shared = SharedSymvers(bound)
@@ -459,3 +460,34 @@ class TestProperties:
         shared = SharedSymvers()
         for text in (first, later, first):
             assert shared.select(text, {'a', 'b', 'c'}) == parse_symvers(text, {'a', 'b', 'c'})
+
+    def test_a_line_twice_in_pieces_that_differ(self) -> None:
+        # The symbol's line is in one piece of the first text, in two new pieces of the second;
+        # the third keeps one of those and drops the other: the line is still there.
+        line = '0x1\ta\tm\tEXPORT_SYMBOL\n'
+        first = 'x\n0x0000009\tp\tm\tEXPORT_SYMBOL\n' + line
+        second = 'x\n0x0000008\tq\tm\tEXPORT_SYMBOL\n' + line + '0x0000007\tr\tm\tEXPORT_SYMBOL\n' + line
+        third = 'x\n0x0000008\tq\tm\tEXPORT_SYMBOL\n' + line + '0x0000006\ts\tm\tEXPORT_SYMBOL\n'
+        shared = SharedSymvers()
+        for text in (first, second, third):
+            assert shared.select(text, {'a', 'p'}) == parse_symvers(text, {'a', 'p'}), text
+
+    def test_a_first_piece_is_not_taken_for_a_piece_after_a_cut(self) -> None:
+        # Without its "0x0" the piece after the cut reads as a line with no CRC, which is skipped.
+        after_a_cut = 'junk\n0x0\ta\tm\tEXPORT_SYMBOL\n'
+        first = '\ta\tm\tEXPORT_SYMBOL\n'
+        for texts in ((first, after_a_cut, first), (after_a_cut, first, after_a_cut)):
+            shared = SharedSymvers()
+            for text in texts:
+                assert shared.select(text, {'a'}) == parse_symvers(text, {'a'}), text
+
+    def test_a_text_mostly_changed_is_searched_whole(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Every line has another CRC and few symbols are asked for: comparing would cost more.
+        searched = []
+        monkeypatch.setattr(_kabi, '_search', lambda text, symbols: searched.append(text) or _search(text, symbols))
+        texts = [''.join('0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\n' % ((n * 7919 + update) % 2 ** 32, n)
+                         for n in range(3000)) for update in range(3)]
+        shared = SharedSymvers()
+        for text in texts:
+            assert shared.select(text, {'sym1', 'sym2'}) == parse_symvers(text, {'sym1', 'sym2'})
+        assert searched == texts
