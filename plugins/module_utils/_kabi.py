@@ -277,9 +277,13 @@ class SharedSymvers:
         added = removed = ()
         if text != self.text:
             apart = _pieces_apart(self.text, text, self.lines_compared)
+            self.text = None    # past its pieces, let go before the lines are compared
             if apart is None or not _worth_comparing(apart[1], apart[2], text, symbols):
                 return None
-            changed = _changed_lines(apart[0], apart[1], self.lines_compared)
+            old_apart, new_apart, dummy = apart
+            apart = None
+            changed = _changed_lines(old_apart, new_apart, self.lines_compared)
+            old_apart = new_apart = None
             if changed is None:
                 return None
             added, removed = changed
