@@ -90,8 +90,10 @@ CPU time of dkms_facts, which a busy machine stretches less than wall time.'''
 DRIFT = '''In every other real-module tree each kernel gets a byte-for-byte copy of one `Module.symvers`.
 The fact module reads a copy of the kernel before's symvers as that kernel's table (it compares
 the bytes, then keeps the answers), so those copies cost it little after the first. Otherwise it
-compares the symvers with the one it searched before as two sets of lines, and parses only the
-lines that differ: every other symbol keeps the answer found for the kernel before. Here each
+compares the symvers with the one it searched before, piece by piece (pieces start at the lines
+whose CRC begins with `0x0`), then line by line within the pieces that differ, and parses only the
+lines that differ: every other symbol keeps the answer found for the kernel before (it searches
+the text whole instead where that costs less: many lines changed, few symbols asked for). Here each
 kernel's copy has %(percent).0f %% of its lines with another CRC and %(added)d new export per 100 lines, at
 random places chosen anew for each kernel (`drifted()` in `benchmarks/run.py`), so two kernels differ
 in about twice that share. The changed lines are of symbols no module of the tree imports or
