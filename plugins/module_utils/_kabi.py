@@ -174,7 +174,8 @@ def _pieces_apart(old, new, limit):
     if len(old_parts) > limit or len(new_parts) > limit:
         return None
     shared = set(old_parts[1:]).intersection(new_parts[1:])
-    old_apart, new_apart = ([parts[0]] + ['0x0' + part for part in itertools.islice(parts, 1, None) if part not in shared]
+    old_apart, new_apart = ([parts[0]] + ['0x0' + part for part in itertools.islice(parts, 1, None)
+                                          if part not in shared]
                             for parts in (old_parts, new_parts))
     return old_apart, new_apart, len(new_parts)
 
@@ -213,8 +214,9 @@ def _worth_comparing(apart, pieces, text, symbols):
     """Whether comparing the pieces ``apart`` of ``text`` (of ``pieces`` in all) with the last
     text's, then parsing the lines that differ, costs less than searching ``text`` for ``symbols``.
 
-    The share of lines that differ is estimated from the share of pieces that do, as if each line
-    had changed by chance: a piece of n lines then stays the same with the chance (1 - share) ** n.
+    The share of lines that differ is estimated from the share of the text apart, as if each line
+    had changed by chance: if a share g of the lines did, a piece of n lines is the same in both
+    texts with the chance (1 - g) ** n.
     """
     lines = text.count('\n') + 1
     share = min(1.0, sum(map(len, apart)) / float(len(text) or 1))
@@ -237,8 +239,9 @@ class SharedSymvers:
     sets of the lines of the pieces that differ: only the lines of one text and not the other are
     parsed, and every symbol on none of them keeps its answer. That holds for a symbol with one
     valid line, as in every real symvers; one with two (the last counts, so their order does,
-    which sets of lines do not tell) has the text searched whole. A kernel whose text is the last kernel's, byte for byte, shares its Symvers and so
-    every answer already found (see ``read_symvers``).
+    which sets of lines do not tell) has the text searched whole. A kernel whose text is the last
+    kernel's, byte for byte, shares its Symvers and so every answer already found (see
+    ``read_symvers``).
     """
 
     __slots__ = ('text', 'found', 'ambiguous', 'symbols', 'lines_compared', 'last')
@@ -288,7 +291,7 @@ class SharedSymvers:
                 return None
             added, removed = changed
         found = self.found
-        # Every symbol asked for had one valid line at most: one of those removed was its line.
+        # Every symbol asked for had one valid line, once, at most: one of those removed was it.
         lost = set(symbol for symbol, dummy, dummy in _exports_on(removed, symbols))
         fresh = {}  # {symbol: {valid line the last text lacks: its Export}}
         for symbol, line, export in _exports_on(added, symbols):
@@ -303,6 +306,13 @@ class SharedSymvers:
         return carried
 
 
+def _other_line_ends(text):
+    """Whether ``text`` has a line end other than "\\n" (which ``str.splitlines`` sees, and the
+    text search does not): none in a real symvers."""
+    return any(end in text for end in '\r\x0b\x0c\x1c\x1d\x1e') \
+        or not text.isascii() and any(end in text for end in '\x85\u2028\u2029')
+
+
 # A symbol not asked for yet (None answers "not exported").
 _UNSEEN = object()
 
@@ -315,7 +325,7 @@ class Symvers(Mapping):
     The first ``INDEX_AFTER`` symbols are searched in the text, each a scan of it (a symbol
     it lacks scans all of it); past them one pass indexes every line by its symbol, about
     30 scans' worth, and only the lines asked for are parsed. A text without tab-separated
-    columns is indexed at once.
+    columns, or with line ends other than "\\n", is indexed at once.
     """
 
     INDEX_AFTER = 32
@@ -324,7 +334,8 @@ class Symvers(Mapping):
         self._text = text
         self._shared = SharedSymvers() if shared is None else shared   # what the kernels of one run share
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
-        self._index = None if '\t' in text else dict(_symbol_lines(text))  # {symbol: its last line}
+        # {symbol: its last line}, at once for a text the text search does not cut as parse_symvers does
+        self._index = None if '\t' in text and not _other_line_ends(text) else dict(_symbol_lines(text))
         self._table = None  # the full parse, once iterated
         # The last select's symbols, the answers dict it was made beside (a new one means the
         # text search gave way to the index or the full parse), and its answer.

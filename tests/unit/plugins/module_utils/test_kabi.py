@@ -491,3 +491,11 @@ class TestProperties:
         for text in texts:
             assert shared.select(text, {'sym1', 'sym2'}) == parse_symvers(text, {'sym1', 'sym2'})
         assert searched == texts
+
+    @pytest.mark.parametrize('end', ['\r', '\r\n', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\x85', '\u2028', '\u2029'])
+    def test_lines_ended_otherwise_are_looked_up_as_parsed(self, end: str) -> None:
+        # The text search cuts lines at "\n" alone: such a text is indexed instead.
+        text = '0x1\ta\tm' + end + '0x2\tb\tm\n0x3\ta\tn' + end
+        table = parse_symvers(text)
+        for symbol in ('a', 'b'):
+            assert Symvers(text).get(symbol) == table.get(symbol), symbol
