@@ -309,8 +309,7 @@ class SharedSymvers:
 def _other_line_ends(text):
     """Whether ``text`` has a line end other than "\\n" (which ``str.splitlines`` sees, and the
     text search does not): none in a real symvers."""
-    return any(end in text for end in '\r\x0b\x0c\x1c\x1d\x1e') \
-        or not text.isascii() and any(end in text for end in '\x85\u2028\u2029')
+    return any(end in text for end in '\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029')
 
 
 # A symbol not asked for yet (None answers "not exported").
