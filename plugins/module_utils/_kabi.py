@@ -190,11 +190,14 @@ def _changed_lines(old_pieces, new_pieces, limit):
     a symbol with two valid lines); in the new one it is in the first set, where it makes its
     symbol seem to have two different lines, which has the text searched whole.
     """
-    lines = []
-    for pieces in (old_pieces, new_pieces):
-        lines.append([line for piece in pieces for line in piece.splitlines()])
-        if len(lines[-1]) > limit:
-            return None
+    lines = ([], [])
+    for pieces, found in zip((old_pieces, new_pieces), lines):
+        for piece in pieces:
+            # A piece is a text, which may be as long as the whole symvers: cut a part at a time.
+            for part in _line_pieces(piece):
+                found += part
+                if len(found) > limit:
+                    return None
     old_lines, new_lines = lines
     added = set(new_lines)
     if len(added) < len(new_lines):
@@ -210,16 +213,16 @@ COMPARE_COST = 2.8
 EXPORT_COST = 7.5
 
 
-def _worth_comparing(apart, pieces, text, symbols):
-    """Whether comparing the pieces ``apart`` of ``text`` (of ``pieces`` in all) with the last
-    text's, then parsing the lines that differ, costs less than searching ``text`` for ``symbols``.
+def _worth_comparing(old_apart, new_apart, pieces, text, symbols):
+    """Whether comparing the pieces apart of the last text and of ``text`` (of ``pieces`` in all),
+    then parsing the lines that differ, costs less than searching ``text`` for ``symbols``.
 
     The share of lines that differ is estimated from the share of the text apart, as if each line
     had changed by chance: if a share g of the lines did, a piece of n lines is the same in both
     texts with the chance (1 - g) ** n.
     """
     lines = text.count('\n') + 1
-    share = min(1.0, sum(map(len, apart)) / float(len(text) or 1))
+    share = min(1.0, (sum(map(len, old_apart)) + sum(map(len, new_apart))) / (2.0 * (len(text) or 1)))
     changed = 1.0 if share >= 1 else min(share, -math.log(1 - share) * pieces / lines)
     per_line = 1 + EXPORT_COST * len(symbols) / lines
     return COMPARE_COST * share + 2 * changed * per_line < per_line
@@ -281,7 +284,7 @@ class SharedSymvers:
         if text != self.text:
             apart = _pieces_apart(self.text, text, self.lines_compared)
             self.text = None    # past its pieces, let go before the lines are compared
-            if apart is None or not _worth_comparing(apart[1], apart[2], text, symbols):
+            if apart is None or not _worth_comparing(apart[0], apart[1], apart[2], text, symbols):
                 return None
             old_apart, new_apart, dummy = apart
             apart = None

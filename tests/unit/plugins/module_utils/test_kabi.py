@@ -499,3 +499,13 @@ class TestProperties:
         table = parse_symvers(text)
         for symbol in ('a', 'b'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
+    def test_a_last_text_far_larger_than_the_next_is_not_compared(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Its lines would all have to be cut into strings: searching the small text costs less.
+        compared = []
+        monkeypatch.setattr(_kabi, '_changed_lines', lambda *args: compared.append(args) or None)
+        tail = ''.join('0x%08x\tsym%d\tvmlinux\tEXPORT_SYMBOL\n' % (n, n) for n in range(100))
+        shared = SharedSymvers()
+        for text in ('ab\n' * 300000 + tail, 'x\n' + tail):
+            assert shared.select(text, {'sym1', 'ab'}) == parse_symvers(text, {'sym1', 'ab'})
+        assert not compared
