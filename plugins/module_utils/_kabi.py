@@ -149,12 +149,10 @@ def _search(text, symbols):
     """``parse_symvers(text, symbols)`` as {symbol: Export or None} of every one of ``symbols``,
     and the set of those with a valid line more than once (the same line, or another)."""
     found = dict.fromkeys(symbols)
-    seen = set()
     ambiguous = set()
     for symbol, dummy, export in _exports_on(_lines(text), found):
-        if symbol in seen:
+        if found[symbol] is not None:   # a valid line came before
             ambiguous.add(symbol)
-        seen.add(symbol)
         found[symbol] = export
     return found, ambiguous
 
@@ -375,8 +373,8 @@ class Symvers(Mapping):
     def select(self, symbols):
         """{symbol: Export} of those of the set ``symbols`` the kernel exports: many at once,
         in one pass over the text, or over the lines it does not share with the text searched
-        before (see ``SharedSymvers``). The
-        answer for the same symbols as the last call is that call's dict: callers do not change it."""
+        before (see ``SharedSymvers``). The answer for the same symbols as the last call is that
+        call's dict: callers do not change it."""
         symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
         if self._selected[1] is self._answers and symbols == self._selected[0]:
             return self._selected[2]
