@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import itertools
 import math
+import re
 from collections import namedtuple
 from collections.abc import Mapping
 
@@ -77,13 +78,18 @@ def _owner(column):
     return owner
 
 
+# What str.splitlines ends a line at ("\r\n" counts as one); a real symvers has only "\n".
+_LINE_ENDS = '\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'
+_LINE_END = re.compile('\r\n|[%s]' % _LINE_ENDS)
+
+
 def _line_pieces(text, piece=256 * 1024):
     """``text.splitlines()`` as lists of some 4,000 lines, so a symvers of 25,000 lines or more
-    is never split into strings all at once."""
+    is never split into strings all at once, whatever ends its lines."""
     start = 0
     while start < len(text):
-        end = text.find('\n', start + piece)
-        end = len(text) if end < 0 else end + 1
+        end = _LINE_END.search(text, start + piece)
+        end = len(text) if end is None else end.end()
         yield text[start:end].splitlines()
         start = end
 
@@ -308,14 +314,21 @@ class SharedSymvers:
         return carried
 
 
+def _newline_text(text):
+    """``text`` with each of its lines (``str.splitlines``) ended by "\\n", a piece at a time."""
+    return ''.join('\n'.join(piece) + '\n' for piece in _line_pieces(text))
+
+
 def _other_line_ends(text):
     """Whether ``text`` has a line end other than "\\n" (which ``str.splitlines`` sees, and the
     text search does not): none in a real symvers."""
-    return any(end in text for end in '\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029')
+    return any(end in text for end in _LINE_ENDS[1:])
 
 
 # A symbol not asked for yet (None answers "not exported").
 _UNSEEN = object()
+# What Symvers._find answers for a symbol found in too many lines to cut them one by one.
+_MANY_LINES = object()
 
 
 class Symvers(Mapping):
@@ -324,23 +337,25 @@ class Symvers(Mapping):
     A kernel exports some 25,000 symbols and its modules import from a few to thousands of
     them, the same ones over and over (``module_layout``, ``_printk``): every answer is kept.
     The first ``INDEX_AFTER`` symbols are searched in the text, each a scan of it (a symbol
-    it lacks scans all of it); past them one pass indexes every line by its symbol, about
-    30 scans' worth, and only the lines asked for are parsed. A text without tab-separated
-    columns, or with line ends other than "\\n", is indexed at once.
+    it lacks scans all of it) and a look at each line it occurs in, up to ``FIND_LINES``
+    of them; past that one pass indexes every line by its symbol, about 30 scans' worth, and
+    only the lines asked for are parsed. Each way answers as ``parse_symvers`` does: by a
+    symbol's last valid line.
     """
 
     INDEX_AFTER = 32
+    FIND_LINES = 64
 
     def __init__(self, text, shared=None):
-        self._text = text
+        # The text search sees only newlines: other line ends are made newlines, which leaves the
+        # lines parse_symvers sees as they are.
+        self._text = _newline_text(text) if _other_line_ends(text) else text
         self._shared = SharedSymvers() if shared is None else shared   # what the kernels of one run share
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
-        # {symbol: its last line}, at once for a text the text search does not cut as parse_symvers does
-        self._index = None if '\t' in text and not _other_line_ends(text) else dict(_symbol_lines(text))
+        self._index = None  # {symbol: its last line}, once the text search gives way
         self._table = None  # the full parse, once iterated
-        # The last select's symbols, the answers dict it was made beside (a new one means the
-        # text search gave way to the index or the full parse), and its answer.
-        self._selected = (None, None, None)
+        # The last select's symbols and its answer.
+        self._selected = (None, None)
 
     @property
     def text(self):
@@ -356,11 +371,12 @@ class Symvers(Mapping):
     def _answer(self, symbol):
         if self._table is not None:
             return self._table.get(symbol)
-        if self._index is None and len(self._answers) >= self.INDEX_AFTER:
-            self._index = dict(_symbol_lines(self._text))
-            self._answers = {}  # from now on every answer comes from the index, as the old full parse's did
+        if self._index is None and len(self._answers) < self.INDEX_AFTER:
+            found = self._find(symbol)
+            if found is not _MANY_LINES:
+                return found
         if self._index is None:
-            return self._find(symbol)
+            self._index = dict(_symbol_lines(self._text))
         line = self._index.get(symbol)
         if line is None:
             return None
@@ -376,11 +392,10 @@ class Symvers(Mapping):
         before (see ``SharedSymvers``). The answer for the same symbols as the last call is that
         call's dict: callers do not change it."""
         symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
-        if self._selected[1] is self._answers and symbols == self._selected[0]:
-            return self._selected[2]
-        answers = self._answers
+        if symbols == self._selected[0]:
+            return self._selected[1]
         selected = self._select(symbols)
-        self._selected = (symbols, answers, selected)
+        self._selected = (symbols, selected)
         return selected
 
     def _select(self, symbols):
@@ -390,24 +405,28 @@ class Symvers(Mapping):
         return self._shared.select(self._text, symbols)
 
     def _find(self, symbol):
-        # The symbol is the second column: "0xCRC<TAB>symbol<TAB>module...". Every occurrence
-        # is looked at and the last valid line wins, as in the full parse; searched forward,
-        # which CPython does several times faster than backward.
+        """The answer ``parse_symvers`` gives for ``symbol``, from only the lines it occurs in
+        (the text has no line end but newlines): ``_MANY_LINES`` when it occurs in more lines
+        than FIND_LINES, where indexing every line costs less than cutting those."""
         text = self._text
-        needle = '\t%s\t' % symbol
         found = None
-        at = text.find(needle)
+        looked_at = 0
+        at = text.find(symbol)
         while at >= 0:
-            crc = text[text.rfind('\n', 0, at) + 1:at]
-            if '\t' not in crc:
-                end = text.find('\n', at)
-                rest = text[at + len(needle):end if end >= 0 else len(text)]
-                try:
-                    found = _export(crc, rest.rstrip('\r').split('\t'))
-                except ValueError:
-                    pass
-            # Occurrences may overlap ("\tvmlinux\tvmlinux\t"): search on from this one's last tab.
-            at = text.find(needle, at + len(needle) - 1)
+            looked_at += 1
+            if looked_at > self.FIND_LINES:
+                return _MANY_LINES
+            start = text.rfind('\n', 0, at) + 1
+            end = text.find('\n', at)
+            end = len(text) if end < 0 else end
+            # The line is cut as parse_symvers cuts it; a later valid line wins, as there.
+            for fields, separator, dummy in _cut((text[start:end],)):
+                if fields[1] == symbol:
+                    try:
+                        found = _fields_export(fields, separator)
+                    except ValueError:
+                        pass
+            at = text.find(symbol, end + 1)
         return found
 
     def __getitem__(self, symbol):
@@ -422,7 +441,6 @@ class Symvers(Mapping):
     def _all(self):
         if self._table is None:
             self._table = parse_symvers(self._text)
-            self._answers = {}  # answered from the table from now on
         return self._table
 
     def __iter__(self):

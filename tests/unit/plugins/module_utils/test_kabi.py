@@ -194,20 +194,20 @@ class TestReadSymvers:
         other = data + tail
         assert _decodes_to(other, text, chunk) is (other.decode('utf-8', 'replace') == text and other == data)
 
-    def test_a_selection_is_not_kept_past_the_index_or_the_full_parse(self) -> None:
-        # A line the text search skips (space-separated) is found once the text is indexed or
-        # parsed whole: the selection made before is not answered again, nor one made on the way.
-        text = '0x1\tA\tvmlinux\tEXPORT_SYMBOL\n0x2 B vmlinux EXPORT_SYMBOL\n'
+    def test_a_selection_answers_alike_before_and_after_the_index_or_the_full_parse(self) -> None:
+        # A space-separated line and a two-column one are seen by the text search too, so a
+        # selection kept from before the text was indexed or parsed whole stays right.
+        text = '0x1\tA\tvmlinux\tEXPORT_SYMBOL\n0x2 B vmlinux EXPORT_SYMBOL\n0x3\tC\n'
         for settle in (len, lambda symvers: [symvers.get('pad%d' % n) for n in range(Symvers.INDEX_AFTER + 1)]):
             symvers = Symvers(text)
-            assert symvers.select({'B'}) == {}
+            assert crcs_of(symvers.select({'B', 'C'})) == {'B': 2, 'C': 3}
             settle(symvers)
-            assert crcs_of(symvers.select({'B'})) == {'B': 2} == crcs_of({'B': symvers.get('B')})
+            assert crcs_of(symvers.select({'B', 'C'})) == {'B': 2, 'C': 3} == crcs_of(
+                {'B': symvers.get('B'), 'C': symvers.get('C')})
         symvers = Symvers(text)
         for n in range(Symvers.INDEX_AFTER - 1):
             symvers.get('pad%d' % n)
-        symvers.select({'B', 'C', 'D'})     # indexed on the way, after one answer or more
-        assert crcs_of(symvers.select({'B', 'C', 'D'})) == {'B': 2}
+        assert crcs_of(symvers.select({'B', 'C', 'D'})) == {'B': 2, 'C': 3}     # indexed on the way
 
     def test_a_selection_of_an_iterator_is_kept_for_its_symbols(self) -> None:
         symvers = Symvers(SYMVERS)
@@ -330,6 +330,22 @@ class TestProperties:
         table = parse_symvers(text)
         for symbol in ('a', 'b', 'ab', 'vmlinux', 'a b', 'drivers/x', 'absent'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(['0x1', '0x2', 'zz', '']), st.sampled_from(['\t', ' ', '  ']),
+                              st.sampled_from(['a', 'b', 'ab', 'a b', '']),
+                              st.sampled_from(['', '\tvmlinux', ' vmlinux EXPORT_SYMBOL', '\tm\tEXPORT_SYMBOL_GPL\tNS',
+                                               ' b\tm'])), max_size=12),
+           st.sampled_from([0, 1, Symvers.FIND_LINES]))
+    def test_searched_lines_are_cut_as_parsed(self, rows: list[tuple[str, str, str, str]], find_lines: int) -> None:
+        # Few symbols are searched in the text: two columns, or whitespace instead of tabs, and
+        # a symbol in more lines than the search looks at, answer as the full parse does.
+        text = ''.join('%s%s%s%s\n' % row for row in rows)
+        table = parse_symvers(text)
+        for symbol in ('a', 'b', 'ab', 'a b', 'vmlinux', 'absent', ''):
+            symvers = Symvers(text)
+            symvers.FIND_LINES = find_lines
+            assert symvers.get(symbol) == table.get(symbol), symbol
 
     @settings(max_examples=300, deadline=None, derandomize=True)
     @given(st.lists(st.sampled_from(['\t', '\n', '\r\n', ' ', '\x0b', '0x1', '0xff', 'zz', 'a', 'b', 'vmlinux',
@@ -499,6 +515,14 @@ class TestProperties:
         table = parse_symvers(text)
         for symbol in ('a', 'b'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
+    @pytest.mark.parametrize('end', ['\n', '\r', '\r\n', '\u2028'])
+    def test_lines_are_cut_a_piece_at_a_time_whatever_ends_them(self, end: str) -> None:
+        # A text without newlines is not split into all its lines at once either.
+        text = ''.join('0x%x\tsym%d\tvmlinux%s' % (n, n, end) for n in range(2000))
+        pieces = list(_kabi._line_pieces(text, 1024))
+        assert len(pieces) > 20 and max(map(len, pieces)) < 60
+        assert [line for piece in pieces for line in piece] == text.splitlines()
 
     def test_a_last_text_far_larger_than_the_next_is_not_compared(self, monkeypatch: pytest.MonkeyPatch) -> None:
         # Its lines would all have to be cut into strings: searching the small text costs less.
