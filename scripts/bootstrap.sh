@@ -78,12 +78,13 @@ install_missing() {
 # fallback .ko reader; zstd makes .ko.zst files; openssl makes signing keys and linux-kbuild-6.1
 # has the kernel's scripts/sign-file that signs test modules; dkms_module's tests call the real
 # dkms (its builds also need root and kernel headers: the lab); rpm makes the rpm version-order
-# test run; ansible-test's shellcheck sanity test needs that tool; chromium renders the report.
+# test run; grub-common's /etc/grub.d scripts write the grub.cfg menus the next-boot tests read;
+# ansible-test's shellcheck sanity test needs that tool; chromium renders the report.
 stage_packages() {
     case $1 in
         demo|targets) echo gcc ;;
         sanity) echo shellcheck ;;
-        units) echo gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rpm dkms ;;
+        units) echo gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rpm dkms grub-common ;;
         integration) echo gcc kmod xz-utils zstd chromium ;;
     esac
 }

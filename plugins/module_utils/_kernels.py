@@ -20,6 +20,7 @@ import posixpath
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -320,6 +321,28 @@ def _grubenv_keys(rootfs, warn):
     return ('next_entry', 'saved_entry')
 
 
+def _grub_menu(rootfs, warn):
+    """The GrubMenu of the first grub.cfg under root that can be read, None without one."""
+    for path in GRUB_CONFIG_PATHS:
+        text = _read_small_text(rootfs, path, warn, GRUB_CONFIG_LIMIT)
+        if text is not None:
+            return parse_grub_menu(text)
+    return None
+
+
+def _menu_default(rootfs, menu, kernels, warn):
+    """``(release, source)`` of the kernel the entry GRUB's menu starts by default boots:
+    ``grubenv`` when the environment block's next_entry or saved_entry names the entry, else
+    ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
+    for sure (an entry inside a condition counted past, a variable in a name)."""
+    value, from_grubenv, certain = menu.default_value(lambda key: grubenv_value(rootfs, key, warn))
+    image, certain = menu.default_image(value) if certain else (None, False)
+    release = _release_from_image(image) if certain and image else None
+    if release in kernels:
+        return release, 'grubenv' if from_grubenv else 'grub'
+    return None, None
+
+
 def read_bls_entries(rootfs, warn):
     """``{entry id: {key: [values in file order]}}`` of the BLS entries under root."""
     try:
@@ -367,11 +390,13 @@ def find_default(rootfs, kernels, runner=None, warn=None):
 
     Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
     running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
-    (``next_entry``, else ``saved_entry`` where grub.cfg boots it, naming a BLS entry),
-    ``bls`` (the entry grub lists first), ``newest`` (the newest installed kernel with an
-    image, which Debian's GRUB boots by default; the newest installed one when no image is
-    found). ``(None, None)`` when nothing tells. ``warn(msg)`` hears of boot loader files
-    that exist but cannot be read.
+    (``next_entry``, else ``saved_entry`` where grub.cfg boots it, naming a BLS entry), ``bls``
+    (the entry grub lists first). Without BLS entries a grub.cfg menu decides alone:
+    ``grubenv`` (next_entry or saved_entry naming a menu entry), ``grub`` (the entry its
+    ``default`` names, or its first). Without either, ``newest`` (the newest installed kernel
+    with an image; the newest installed one when no image is found). ``(None, None)`` when
+    nothing tells, or the menu's default boots no kernel under root or cannot be told for
+    sure. ``warn(msg)`` hears of boot loader files that exist but cannot be read.
     """
     warn = warn or (lambda message: None)
     if runner is not None and rootfs.root == '/':
@@ -387,6 +412,10 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         release = entries[max(entries, key=_bls_entry_key)]
         if release in kernels:
             return release, 'bls'
+    else:
+        menu = _grub_menu(rootfs, warn)
+        if menu is not None:
+            return _menu_default(rootfs, menu, kernels, warn)
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
     bootable = [release for release in installed if kernels[release].image] or installed

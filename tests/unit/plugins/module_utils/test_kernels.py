@@ -27,6 +27,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     sort_releases,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import debian_grub_cfg
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
 # Kernel releases as distributions spell them, and the corner cases of rpm's rules.
@@ -436,6 +437,45 @@ def test_newest_installed_kernel_without_boot_entries(tmp_path: Path) -> None:
     kernels = known('6.1.0-9-amd64', '6.1.0-47-amd64', stale=('6.1.0-56-amd64',))
     assert find_default(RootFS(str(tmp_path)), kernels) == ('6.1.0-47-amd64', 'newest')
     assert find_default(RootFS(str(tmp_path)), known(stale=('6.1.0-56-amd64',))) == (None, None)
+
+
+DEBIAN_OLD, DEBIAN_NEW = '6.1.0-13-amd64', '6.1.0-18-amd64'
+DEBIAN_ADVANCED = 'Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux '
+
+
+def debian_root(tmp_path: Path, grub_default: str, grubenv_lines: str = '') -> RootFS:
+    """A root whose grub.cfg update-grub wrote for both kernels, and whose grubenv holds ``grubenv_lines``."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    make(tmp_path / 'root', '/boot/grub/grub.cfg', debian_grub_cfg(work, (DEBIAN_OLD, DEBIAN_NEW), grub_default))
+    body = '# GRUB Environment Block\n' + grubenv_lines
+    make(tmp_path / 'root', '/boot/grub/grubenv', body + '#' * (1024 - len(body)))
+    return RootFS(str(tmp_path / 'root'))
+
+
+@pytest.mark.parametrize(('grub_default', 'grubenv_lines', 'expected'), [
+    ('0', '', (DEBIAN_NEW, 'grub')),                      # Debian's own default: the first entry
+    ('1>2', '', (DEBIAN_OLD, 'grub')),                    # the advanced entries: newest, its recovery, older
+    ('saved', 'saved_entry=%s%s\n' % (DEBIAN_ADVANCED, DEBIAN_OLD), (DEBIAN_OLD, 'grubenv')),
+    ('saved', '', (DEBIAN_NEW, 'grub')),                  # nothing saved yet: the first entry
+    ('saved', 'saved_entry=1>2\nnext_entry=1>0\n', (DEBIAN_NEW, 'grubenv')),   # grub-reboot wins once
+    ('0', 'next_entry=1>2\n', (DEBIAN_OLD, 'grubenv')),
+])
+def test_debian_grub_menu_names_the_next_boot(tmp_path: Path, grub_default: str, grubenv_lines: str,
+                                              expected: tuple) -> None:
+    assert find_default(debian_root(tmp_path, grub_default, grubenv_lines), known(DEBIAN_OLD, DEBIAN_NEW)) == expected
+
+
+def test_a_grub_default_that_boots_no_kernel_here_is_not_the_newest(tmp_path: Path) -> None:
+    # The saved entry boots a kernel whose modules are gone: no kernel under root is next, none is guessed.
+    rootfs = debian_root(tmp_path, 'saved', 'saved_entry=%s%s\n' % (DEBIAN_ADVANCED, DEBIAN_OLD))
+    assert find_default(rootfs, known(DEBIAN_NEW)) == (None, None)
+
+
+def test_a_grub_default_that_cannot_be_told_is_not_the_newest(tmp_path: Path) -> None:
+    make(tmp_path, '/boot/grub/grub.cfg', 'if [ "$grub_platform" = efi ]; then\n  menuentry x {\n    true\n  }\nfi\n'
+         'menuentry a {\n  linux /boot/vmlinuz-%s\n}\nset default=1\n' % DEBIAN_OLD)
+    assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD, DEBIAN_NEW)) == (None, None)
 
 
 def test_newest_kernel_with_an_image(tmp_path: Path) -> None:
