@@ -21,16 +21,12 @@ __metaclass__ = type
 import posixpath
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    IMAGE_NAMES, bls_entry_release, grubenv_value, read_bls_entries)
+    GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, grubenv_value, read_bls_entries)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
-GRUB_CFG_PATHS = ('/boot/grub/grub.cfg', '/boot/grub2/grub.cfg')
-# The commands that load a Linux kernel in grub.cfg (linuxefi and linux16 on older distributions).
-GRUB_LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
-# grub.cfg lists every kernel with its recovery entry: larger than the other boot files.
-GRUB_CFG_READ_LIMIT = 4 * 1024 * 1024
 DEFAULT_GRUB = '/etc/default/grub'
 DEFAULT_GRUB_DIR = '/etc/default/grub.d'
 KERNEL_CMDLINE = '/etc/kernel/cmdline'
@@ -127,13 +123,13 @@ def _from_bls(rootfs, release, warn):
 
 def _from_grub_cfg(rootfs, release, warn):
     images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
-    for path in GRUB_CFG_PATHS:
-        text = _read_text(rootfs, path, GRUB_CFG_READ_LIMIT)
+    for path in GRUB_CONFIG_PATHS:
+        text = _read_text(rootfs, path, GRUB_CONFIG_LIMIT)
         if text is None:
             continue
         for line in text.splitlines():
             words = line.split(None, 2)
-            if len(words) >= 2 and words[0] in GRUB_LINUX_COMMANDS and posixpath.basename(words[1]) in images:
+            if len(words) >= 2 and words[0] in LINUX_COMMANDS and posixpath.basename(words[1]) in images:
                 return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments', warn)
     return None
 

@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import re
 
+# The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
 # menuentry options that take a value (grub-core/commands/menuentry.c); $menuentry_id_option is --id.
 _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id', '--source', '$menuentry_id_option',

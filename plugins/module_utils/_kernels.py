@@ -32,6 +32,7 @@ GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
+# grub.cfg lists every kernel with its recovery entry: larger than the other boot files.
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
 # Boot loader files are small (grubenv is 1 KiB); a larger one is not what it claims to be.
@@ -309,25 +310,23 @@ def grubenv_value(rootfs, key, warn):
     return None
 
 
-def _grubenv_keys(rootfs, warn):
+def _grub_config(rootfs, warn):
+    """The text of the first grub.cfg under root that can be read, None without one."""
+    for path in GRUB_CONFIG_PATHS:
+        text = _read_small_text(rootfs, path, warn, GRUB_CONFIG_LIMIT)
+        if text is not None:
+            return text
+    return None
+
+
+def _grubenv_keys(grub_config):
     """The grubenv variables that name the next boot, in the order grub.cfg asks them: a one-shot
     ``next_entry`` (grub2-reboot), which every grub.cfg honours, then ``saved_entry`` only where
     grub.cfg boots it (``set default="${saved_entry}"``, from GRUB_DEFAULT=saved); both when no
     grub.cfg can be read."""
-    for path in GRUB_CONFIG_PATHS:
-        text = _read_small_text(rootfs, path, warn, GRUB_CONFIG_LIMIT)
-        if text is not None:
-            return ('next_entry', 'saved_entry') if '${saved_entry}' in text else ('next_entry',)
+    if grub_config is not None and '${saved_entry}' not in grub_config:
+        return ('next_entry',)
     return ('next_entry', 'saved_entry')
-
-
-def _grub_menu(rootfs, warn):
-    """The GrubMenu of the first grub.cfg under root that can be read, None without one."""
-    for path in GRUB_CONFIG_PATHS:
-        text = _read_small_text(rootfs, path, warn, GRUB_CONFIG_LIMIT)
-        if text is not None:
-            return parse_grub_menu(text)
-    return None
 
 
 def _menu_default(rootfs, menu, kernels, warn):
@@ -404,7 +403,8 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'grubby'
     entries = _bls_entries(rootfs, warn)
-    for key in _grubenv_keys(rootfs, warn):
+    grub_config = _grub_config(rootfs, warn)
+    for key in _grubenv_keys(grub_config):
         saved = grubenv_value(rootfs, key, warn)
         if entries.get(saved) in kernels:
             return entries[saved], 'grubenv'
@@ -413,7 +413,7 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'bls'
     else:
-        menu = _grub_menu(rootfs, warn)
+        menu = parse_grub_menu(grub_config) if grub_config is not None else None
         if menu is not None:
             return _menu_default(rootfs, menu, kernels, warn)
     installed = [release for release, kernel in kernels.items() if kernel.installed]
