@@ -123,8 +123,9 @@ def _symbol_lines(text):
 
 
 def _fields_export(fields, separator):
-    """The Export of a line ``_cut`` cut; ValueError for a CRC that is not hex."""
-    return _export(fields[0], fields[2].split(separator) if len(fields) > 2 else [])
+    """The Export of a line ``_cut`` cut; ValueError for a CRC that is not hex. Only the three
+    columns ``_export`` reads are cut off the rest of the line, however many it has."""
+    return _export(fields[0], fields[2].split(separator, 3) if len(fields) > 2 else [])
 
 
 def _line_export(line):
@@ -337,16 +338,18 @@ class Symvers(Mapping):
     A kernel exports some 25,000 symbols and its modules import from a few to thousands of
     them, the same ones over and over (``module_layout``, ``_printk``): every answer is kept.
     The first ``INDEX_AFTER`` symbols are searched in the text, each a scan of it (a symbol
-    it lacks scans all of it) and a look at each line it occurs in, up to ``FIND_LINES``
-    of them; past that one pass indexes every line by its symbol, about 30 scans' worth, and
-    only the lines asked for are parsed. Each way answers as ``parse_symvers`` does: by a
-    symbol's last valid line.
+    it lacks scans all of it) and a look at each line it occurs in as a column, up to
+    ``FIND_LINES`` of them; past that one pass indexes every line by its symbol, about 30
+    scans' worth, and only the lines asked for are parsed. Each way answers as
+    ``parse_symvers`` does: by a symbol's last valid line.
     """
 
     INDEX_AFTER = 32
     FIND_LINES = 64
+    FIND_OCCURRENCES = 4096
 
     def __init__(self, text, shared=None):
+        self._read = text
         # The text search sees only newlines: other line ends are made newlines, which leaves the
         # lines parse_symvers sees as they are.
         self._text = _newline_text(text) if _other_line_ends(text) else text
@@ -359,7 +362,8 @@ class Symvers(Mapping):
 
     @property
     def text(self):
-        return self._text
+        """The text as read (a copy of a kernel's symvers is told by it)."""
+        return self._read
 
     def get(self, key, default=None):
         export = self._answers.get(key, _UNSEEN)
@@ -405,14 +409,27 @@ class Symvers(Mapping):
         return self._shared.select(self._text, symbols)
 
     def _find(self, symbol):
-        """The answer ``parse_symvers`` gives for ``symbol``, from only the lines it occurs in
-        (the text has no line end but newlines): ``_MANY_LINES`` when it occurs in more lines
-        than FIND_LINES, where indexing every line costs less than cutting those."""
+        """The answer ``parse_symvers`` gives for ``symbol``, from only the lines it occurs in as
+        a whole column (the text has no line end but newlines): ``_MANY_LINES`` when that is more
+        than FIND_LINES lines, or it occurs anyhow more than FIND_OCCURRENCES times, where
+        indexing every line costs less."""
+        if not isinstance(symbol, str):
+            return None     # every column is text
+        if not symbol:
+            return _MANY_LINES
         text = self._text
         found = None
-        looked_at = 0
+        looked_at = occurrences = 0
         at = text.find(symbol)
         while at >= 0:
+            occurrences += 1
+            if occurrences > self.FIND_OCCURRENCES:
+                return _MANY_LINES
+            after = at + len(symbol)
+            # A column starts the line or follows a separator, and ends the line or meets one.
+            if (at and not text[at - 1].isspace()) or (after < len(text) and not text[after].isspace()):
+                at = text.find(symbol, at + 1)
+                continue
             looked_at += 1
             if looked_at > self.FIND_LINES:
                 return _MANY_LINES

@@ -186,6 +186,10 @@ class TestReadSymvers:
         accented = read_symvers(fs, '/e/Module.symvers', shared)
         assert read_symvers(fs, '/e/Module.symvers', shared) is accented
         assert crcs_of(accented) == {**EXPORTS, 'symbole_\u00e9': 2}
+        # Lines ended by CRLF are searched as newline lines; a copy is still told by the bytes read.
+        put(tmp_path, '/f/Module.symvers', SYMVERS.replace('\n', '\r\n').encode())
+        crlf = read_symvers(fs, '/f/Module.symvers', shared)
+        assert read_symvers(fs, '/f/Module.symvers', shared) is crlf and crcs_of(crlf) == EXPORTS
 
     @given(st.text(alphabet='a\t\n\u00e9\u20ac\ufffd', max_size=20), st.binary(max_size=4), st.integers(1, 4))
     def test_bytes_are_compared_with_a_text_chunk_by_chunk(self, text: str, tail: bytes, chunk: int) -> None:
@@ -515,6 +519,25 @@ class TestProperties:
         table = parse_symvers(text)
         for symbol in ('a', 'b'):
             assert Symvers(text).get(symbol) == table.get(symbol), symbol
+
+    def test_a_symbol_inside_other_columns_is_searched_not_indexed(self) -> None:
+        # "schedule" is in a hundred lines of a real symvers as a part of other symbols: only its
+        # own line is cut, and the text is not indexed for it.
+        text = ''.join('0x%08x\tschedule_%d\tvmlinux\tEXPORT_SYMBOL\t\n' % (n, n) for n in range(100))
+        symvers = Symvers(text + '0x00000007\tschedule\tvmlinux\tEXPORT_SYMBOL\t\n')
+        assert crcs_of({'schedule': symvers.get('schedule')}) == {'schedule': 7}
+        assert symvers._index is None
+        # Past FIND_OCCURRENCES the lines are indexed, with the same answer.
+        symvers = Symvers(text * 50 + '0x7\tschedule\tm\n')
+        assert crcs_of({'schedule': symvers.get('schedule')}) == {'schedule': 7} and symvers._index is not None
+
+    def test_keys_that_are_not_text_are_not_exported(self) -> None:
+        symvers = Symvers('0x1\tNone\tvmlinux\tEXPORT_SYMBOL\n0x2\t5\tm\tEXPORT_SYMBOL\n')
+        assert symvers.get(None) is None and 5 not in symvers and symvers.get(b'5') is None
+
+    def test_a_line_of_many_columns_is_cut_into_the_three_read(self) -> None:
+        text = '0x1\tab\tm\tEXPORT_SYMBOL_GPL\tNS' + '\tx' * 100000 + '\n'
+        assert Symvers(text).get('ab') == Export(1, True, 'NS', 'm') == parse_symvers(text)['ab']
 
     @pytest.mark.parametrize('end', ['\n', '\r', '\r\n', '\u2028'])
     def test_lines_are_cut_a_piece_at_a_time_whatever_ends_them(self, end: str) -> None:
