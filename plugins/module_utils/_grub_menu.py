@@ -20,6 +20,8 @@ __metaclass__ = type
 
 import re
 
+# Far more entries than any generated menu has (one normal and one recovery entry per kernel).
+MAX_ENTRIES = 4096
 # The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
 # menuentry options that take a value (grub-core/commands/menuentry.c); $menuentry_id_option is --id.
@@ -54,9 +56,10 @@ class MenuEntry:
 class GrubMenu:
     """The top-level entries of a grub.cfg and what its top level sets ``default`` to."""
 
-    def __init__(self, entries, defaults):
+    def __init__(self, entries, defaults, complete=True):
         self.entries = entries
         self.defaults = defaults    # ('text', value), ('variable', name) or ('unknown', value) of each
+        self.complete = complete    # False: read only up to MAX_ENTRIES entries
 
     def default_value(self, grubenv):
         """``(value, from grubenv, certain)`` of GRUB's ``default`` variable at boot: the one-shot
@@ -83,7 +86,7 @@ class GrubMenu:
         """``(image or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
         (None: unset): the first argument of its linux command, None for an entry without one,
         and whenever the entry is not certain."""
-        entries, certain = self.entries, True
+        entries, certain = self.entries, self.complete
         while True:
             index, value, known = _pick(entries, value)
             certain = certain and known
@@ -238,6 +241,8 @@ def _default_assignment(command):
 def _commands(line):
     """The commands of one line, split at ``;`` outside quotes, without comments and without
     the ``then``, ``else``, ``do`` or ``elif`` that may start them."""
+    if ';' not in line and '#' not in line:
+        return _without_keyword([line])
     commands, current, quote = [], [], None
     for char in line:
         if quote:
@@ -252,6 +257,12 @@ def _commands(line):
             continue
         current.append(char)
     commands.append(''.join(current))
+    return _without_keyword(commands)
+
+
+def _without_keyword(commands):
+    """``commands`` stripped, without the ``then``, ``else``, ``do`` that may start them, and
+    without ``elif`` ones (which change nothing GRUB's menu depends on)."""
     found = []
     for command in commands:
         words = command.split(None, 1)
@@ -264,8 +275,9 @@ def _commands(line):
 
 def parse_grub_menu(text):
     """The GrubMenu of a grub.cfg text, None when it has no menu entry (a BLS ``blscfg`` config,
-    say). Raises nothing."""
+    say); read up to MAX_ENTRIES entries. Raises nothing."""
     top = []
+    count = 0
     levels = [(top, [])]        # (entries of a menu, the if/loop/function blocks open in it)
     entry, body = None, 0       # the menuentry being read, braces open in its body
     defaults = []
@@ -284,6 +296,9 @@ def parse_grub_menu(text):
                 continue
             entries, blocks = levels[-1]
             if first in ('menuentry', 'submenu') and command.endswith('{'):
+                count += 1
+                if count > MAX_ENTRIES:
+                    return GrubMenu(top, defaults, complete=False)
                 words = _words(command[:-1])
                 opened = _entry(words and words[1:], bool(blocks))
                 entries.append(opened)

@@ -20,7 +20,7 @@ import posixpath
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import MAX_ENTRIES, parse_grub_menu
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -311,12 +311,16 @@ def grubenv_value(rootfs, key, warn):
 
 
 def _grub_config(rootfs, warn):
-    """The text of the first grub.cfg under root that can be read, None without one."""
+    """``(path, text)`` of the first grub.cfg under root, the text None when it is there but
+    cannot be read (a warning); ``(None, None)`` without one."""
     for path in GRUB_CONFIG_PATHS:
-        text = _read_small_text(rootfs, path, warn, GRUB_CONFIG_LIMIT)
-        if text is not None:
-            return text
-    return None
+        try:
+            return path, rootfs.read_text(path, GRUB_CONFIG_LIMIT)
+        except (OSError, RootPathError) as exc:
+            if not is_absent(exc):
+                warn('cannot read %s: %s' % (path, exc))
+                return path, None
+    return None, None
 
 
 def _grubenv_keys(grub_config):
@@ -395,7 +399,8 @@ def find_default(rootfs, kernels, runner=None, warn=None):
     ``default`` names, or its first). Without either, ``newest`` (the newest installed kernel
     with an image; the newest installed one when no image is found). ``(None, None)`` when
     nothing tells, or the menu's default boots no kernel under root or cannot be told for
-    sure. ``warn(msg)`` hears of boot loader files that exist but cannot be read.
+    sure (grub.cfg unreadable, too many entries, an entry in a condition counted past).
+    ``warn(msg)`` hears of boot loader files that exist but cannot be read.
     """
     warn = warn or (lambda message: None)
     if runner is not None and rootfs.root == '/':
@@ -403,7 +408,7 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'grubby'
     entries = _bls_entries(rootfs, warn)
-    grub_config = _grub_config(rootfs, warn)
+    grub_path, grub_config = _grub_config(rootfs, warn)
     for key in _grubenv_keys(grub_config):
         saved = grubenv_value(rootfs, key, warn)
         if entries.get(saved) in kernels:
@@ -412,8 +417,13 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         release = entries[max(entries, key=_bls_entry_key)]
         if release in kernels:
             return release, 'bls'
-    else:
-        menu = parse_grub_menu(grub_config) if grub_config is not None else None
+    elif grub_path is not None:
+        if grub_config is None:
+            return None, None   # GRUB's menu is there, unread
+        menu = parse_grub_menu(grub_config)
+        if menu is not None and not menu.complete:
+            warn('%s: more than %d menu entries, more than GRUB\'s tools write; which one boots next is not '
+                 'told' % (grub_path, MAX_ENTRIES))
         if menu is not None:
             return _menu_default(rootfs, menu, kernels, warn)
     installed = [release for release, kernel in kernels.items() if kernel.installed]

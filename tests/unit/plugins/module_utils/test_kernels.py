@@ -472,6 +472,21 @@ def test_a_grub_default_that_boots_no_kernel_here_is_not_the_newest(tmp_path: Pa
     assert find_default(rootfs, known(DEBIAN_NEW)) == (None, None)
 
 
+def test_a_grub_cfg_of_endless_entries_is_read_no_further(tmp_path: Path) -> None:
+    make(tmp_path, '/boot/grub/grub.cfg', "submenu 'a' {\n" * 290000)
+    warnings: List[str] = []
+    assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD), warn=warnings.append) == (None, None)
+    assert warnings == ['/boot/grub/grub.cfg: more than 4096 menu entries, more than GRUB\'s tools write; which one '
+                        'boots next is not told']
+
+
+def test_a_grub_cfg_that_cannot_be_read_tells_no_next_boot(tmp_path: Path) -> None:
+    make(tmp_path, '/boot/grub/grub.cfg', '#' * (4 * 1024 * 1024 + 1))
+    warnings: List[str] = []
+    assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD), warn=warnings.append) == (None, None)
+    assert warnings == ['cannot read /boot/grub/grub.cfg: larger than 4194304 bytes, the limit for this kind of file']
+
+
 def test_a_grub_default_that_cannot_be_told_is_not_the_newest(tmp_path: Path) -> None:
     make(tmp_path, '/boot/grub/grub.cfg', 'if [ "$grub_platform" = efi ]; then\n  menuentry x {\n    true\n  }\nfi\n'
          'menuentry a {\n  linux /boot/vmlinuz-%s\n}\nset default=1\n' % DEBIAN_OLD)
