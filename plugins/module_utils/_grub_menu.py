@@ -3,15 +3,23 @@
 """GRUB's menu as grub-mkconfig writes it to grub.cfg, and the entry GRUB starts by default.
 
 Read, never run: ``menuentry`` and ``submenu`` blocks with their title, their id (``--id`` or
-``$menuentry_id_option``) and, for an entry, the image its ``linux`` command loads; and the
-top-level ``set default=...`` commands. GRUB picks the default the way ``get_entry_number()``
-in grub-core/normal/menu.c does: a number counts entries, else the first entry whose title or
-id is the value up to its first ``>`` (``>>`` stands for a ``>``); a value that names no entry
-or counts past the last starts the first entry; what follows the ``>`` picks inside a submenu.
+``$menuentry_id_option``) and, for an entry, the image its ``linux`` command loads; and, in
+order, what the top level does to ``default`` and the environment block's variables
+(``load_env``, ``set``, ``if [ "${next_entry}" ]``...), as 00_header writes it.
 
-An entry inside an ``if``, a loop or a function may be missing when GRUB runs: a default that
-counts past one, or names one, or could name one, is not known (``certain`` False). So is a
-title or an id that holds a variable.
+GRUB picks the default the way ``get_entry_number()`` in grub-core/normal/menu.c does: a number
+counts entries, else the first entry whose title or id is the value up to its first ``>`` (``>>``
+stands for a ``>``); a value that names no entry or counts past the last starts the first entry;
+what follows the ``>`` picks inside a submenu. Red Hat's GRUB reads the value otherwise (an id,
+a title, then a whole number): for a menu in ``/boot/grub2`` only an answer both readings give
+counts.
+
+Whatever the reading cannot follow makes the answer uncertain, never a guess: an entry inside an
+``if``, a loop or a function counted past or possibly named; a title or id with a variable; an
+entry not written the way grub-mkconfig writes one (on one line with its body, a quote or a line
+running on, options GRUB refuses); a ``default`` or environment variable changed where the
+reading cannot tell whether it runs (an ``if`` it cannot decide, a function, a submenu, another
+command); a sourced file that may exist (Debian's ``custom.cfg``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,14 +32,21 @@ import re
 MAX_ENTRIES = 4096
 # The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
-# menuentry options that take a value (grub-core/commands/menuentry.c); $menuentry_id_option is --id.
-_VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id', '--source', '$menuentry_id_option',
-                  '${menuentry_id_option}')
+# The variables that decide the default: GRUB's own, and those 00_header moves between.
+TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry')
+# menuentry options (grub-core/commands/menuentry.c) that take a value; $menuentry_id_option is --id.
+_VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
 _ID_OPTIONS = ('--id', '$menuentry_id_option', '${menuentry_id_option}')
-_OPENS = ('if', 'for', 'while', 'until', 'function')
-_CLOSES = ('fi', 'done')
-_ASSIGNMENT = re.compile(r'^(?:set\s+)?default=')
+_REFUSED_OPTIONS = ('-h', '--help', '--usage', '--source')
+_SOURCES = ('source', 'configfile', '.')
 _VARIABLE = re.compile(r'^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$')
+# Tests of the top level the reading decides: a variable set or not, a file of GRUB's directory.
+_SET_TEST = re.compile(r'^\[\s+(-z\s+)?"?\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?"?\s+\]$')
+_FILE_TEST = re.compile(r'^\[\s+(-[fs])\s+"?\$\{?(prefix|config_directory)\}?"?/([^\s/"]+)"?\s+\]$')
+_KEYWORD = re.compile(r'^(then|do|else)(?:[ \t]+|$)')
+_TRACKED_WORD = re.compile(r'\b(%s)\b' % '|'.join(TRACKED))
+# An answer not known.
+UNKNOWN = object()
 
 
 class MenuEntry:
@@ -43,7 +58,7 @@ class MenuEntry:
     def __init__(self, title, entry_id, conditional, names_known):
         self.title = title
         self.entry_id = entry_id
-        self.image = None       # the first argument of its linux command, as written
+        self.image = None       # what its linux command loads, as written; UNKNOWN when a condition decides
         self.children = None
         self.conditional = conditional
         self.names_known = names_known
@@ -54,57 +69,63 @@ class MenuEntry:
 
 
 class GrubMenu:
-    """The top-level entries of a grub.cfg and what its top level sets ``default`` to."""
+    """The top-level entries of a grub.cfg and, in order, what its top level does to the
+    variables that decide the default (``steps``)."""
 
-    def __init__(self, entries, defaults, complete=True):
+    def __init__(self, entries, steps, reason=None):
         self.entries = entries
-        self.defaults = defaults    # ('text', value), ('variable', name) or ('unknown', value) of each
-        self.complete = complete    # False: read only up to MAX_ENTRIES entries
+        self.steps = steps
+        self.reason = reason    # what shapes the menu that the reading cannot follow, if anything
 
-    def default_value(self, grubenv):
-        """``(value, from grubenv, certain)`` of GRUB's ``default`` variable at boot: the one-shot
-        ``next_entry`` where grub.cfg honours it, else what the top level sets (``saved_entry``
-        from the environment block); None when nothing sets it. ``from grubenv``: the
-        environment block holds the value. ``grubenv(name)``: one of its variables, or None."""
-        next_entry = ('variable', 'next_entry')
-        if next_entry in self.defaults and grubenv('next_entry'):
-            return grubenv('next_entry'), True, True
-        values = set(value for value in self.defaults if value != next_entry)
-        if not values:
-            return None, False, True
-        if len(values) > 1:
+    def default_value(self, grubenv, prefix_file=None):
+        """``(value, from grubenv, certain)`` of GRUB's ``default`` variable when the menu shows:
+        None when nothing sets it; ``from grubenv``: the environment block holds the value.
+
+        ``grubenv(name)``: a variable of the environment block next to grub.cfg (None: unset);
+        ``prefix_file(name)``: ``'missing'``, ``'empty'`` or ``'present'`` for a file of that
+        directory, None when it cannot be told.
+        """
+        state = _Evaluation(grubenv, prefix_file or (lambda name: None))
+        for step in self.steps:
+            state.run(step)
+        value = state.values.get('default')
+        if value is UNKNOWN or state.unknown_sources:
             return None, False, False
-        kind, value = values.pop()
-        if kind == 'text':
-            return value, False, True
-        if kind == 'variable' and value == 'saved_entry':
-            saved = grubenv('saved_entry')
-            return saved, saved is not None, True
-        return None, False, False
+        return (value[0], value[1], True) if value is not None else (None, False, True)
 
-    def default_image(self, value):
+    def default_image(self, value, red_hat_too=False):
         """``(image or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
-        (None: unset): the first argument of its linux command, None for an entry without one,
-        and whenever the entry is not certain."""
-        entries, certain = self.entries, self.complete
-        while True:
-            index, value, known = _pick(entries, value)
-            certain = certain and known
-            if index is None or not certain:
-                return None, False
-            entry = entries[index]
-            if entry.children is None:
-                return entry.image, True
-            entries = entry.children
+        (None: unset): the first argument of its linux command, None for an entry without one
+        and whenever the entry is not certain. ``red_hat_too``: only an entry Red Hat's reading
+        of the value also starts is certain."""
+        image, certain = _entry_image(self.entries, value, _pick) if self.reason is None else (None, False)
+        if certain and red_hat_too and _entry_image(self.entries, value, _pick_red_hat) != (image, True):
+            return None, False
+        return image, certain
+
+
+def _entry_image(entries, value, pick):
+    certain = True
+    while True:
+        index, value, known = pick(entries, value)
+        certain = certain and known
+        if index is None or not certain:
+            return None, False
+        entry = entries[index]
+        if entry.children is None:
+            return (entry.image, True) if entry.image is not UNKNOWN else (None, False)
+        entries = entry.children
 
 
 def _pick(entries, value):
     """``(index or None, the value for a submenu, certain)`` of the entry of ``entries`` that
-    ``value`` picks; index None when there is no entry at all."""
+    ``value`` picks, the upstream way; index None when there is no entry at all."""
     if not entries:
         return None, None, True
     head, rest = _split_path(value) if value is not None else (None, None)
     number = _grub_number(head) if head is not None else -1
+    if number is UNKNOWN:
+        return None, None, False
     if number is None:
         # A name: the first entry whose title or id it is.
         for index, entry in enumerate(entries):
@@ -115,6 +136,29 @@ def _pick(entries, value):
         return number, rest, not any(entry.conditional for entry in entries[:number + 1])
     # Named nothing, or counted past the last entry: the first entry.
     return 0, rest, not entries[0].conditional
+
+
+def _pick_red_hat(entries, value):
+    """The same as ``_pick``, the way Red Hat's GRUB reads ``default``: an id, else a title, else
+    the whole value as a number; a submenu keeps the value, which is not followed here."""
+    if not entries:
+        return None, None, True
+    if value is not None:
+        for names in ('entry_id', 'title'):
+            for index, entry in enumerate(entries):
+                if not entry.names_known:
+                    return None, None, False
+                if getattr(entry, names) == value:
+                    return index, None, not entry.conditional and entry.children is None
+        stripped = value.rstrip(' ')
+        if stripped and all(char in '0123456789' for char in stripped):
+            number = _grub_number(stripped)
+            if number is UNKNOWN:
+                return None, None, False
+            if number < len(entries):
+                return number, None, not any(entry.conditional for entry in entries[:number + 1]) \
+                    and entries[number].children is None
+    return 0, None, not entries[0].conditional and entries[0].children is None
 
 
 def _split_path(value):
@@ -134,9 +178,9 @@ def _split_path(value):
 
 
 def _grub_number(text):
-    """The entry number GRUB's strtoul (base 0) reads at the start of ``text``: -1 when GRUB
-    gives up on it (too large for its int), None when it starts with no number at all."""
-    text = text.lstrip(' \t\n\r\f\v')
+    """The entry number GRUB's strtoul (base 0) reads at the start of ``text``; None when it
+    starts with no number; UNKNOWN from 2**31 on, where 32- and 64-bit GRUBs part ways."""
+    text = text.lstrip(' \t\n\r')     # grub_isspace(): no form feed, no vertical tab
     base, digits = 10, '0123456789'
     if text.startswith('0x'):
         base, digits, text = 16, '0123456789abcdef', text[2:]
@@ -147,11 +191,11 @@ def _grub_number(text):
         count += 1
     if not count:
         return None
-    value = int(text[:count], base)
-    if value >= 1 << 64:
-        return -1
-    value &= 0xffffffff
-    return value if value < 1 << 31 else -1
+    significant = text[:count].lstrip('0')
+    if len(significant) > 11:
+        return UNKNOWN      # more than 2**31 in any base, and no int() of thousands of digits
+    value = int(significant or '0', base)
+    return value if value < 1 << 31 else UNKNOWN
 
 
 def _words(command):
@@ -201,52 +245,61 @@ def _words(command):
 
 
 def _entry(words, conditional):
-    """The MenuEntry of a ``menuentry`` or ``submenu`` command's words after the command name;
-    options may come before or after the title."""
-    title, entry_id, names_known = None, None, words is not None
-    words = words or []
+    """The MenuEntry of a ``menuentry`` or ``submenu`` command's words after the command name
+    (options before or after the title), None for one GRUB refuses or the reading cannot follow."""
+    if words is None:
+        return None
+    title, entry_id, names_known = None, None, True
     at = 0
     while at < len(words):
         text, known = words[at]
-        if text in _VALUE_OPTIONS:
-            if text in _ID_OPTIONS and at + 1 < len(words):
-                entry_id, id_known = words[at + 1]
-                names_known = names_known and id_known
-            at += 2
+        option, equals, inline = text.partition('=')
+        if text in _REFUSED_OPTIONS or option in _REFUSED_OPTIONS:
+            return None
+        if option in _VALUE_OPTIONS and equals:
+            value, value_known, at = (inline, known), known, at + 1
+        elif text in _VALUE_OPTIONS or text in _ID_OPTIONS:
+            if at + 1 >= len(words):
+                return None
+            value, value_known, at = words[at + 1], words[at + 1][1], at + 2
         elif text.startswith('--'):
             at += 1
+            continue
         else:
             if title is None:
                 title = text
                 names_known = names_known and known
             at += 1
+            continue
+        if value[0].startswith('-'):
+            return None     # "missing mandatory option"
+        if option in _ID_OPTIONS or text in _ID_OPTIONS:
+            entry_id = value[0]
+            names_known = names_known and value_known
+    if title is None:
+        return None
     return MenuEntry(title, entry_id, conditional, names_known)
 
 
-def _default_assignment(command):
-    """What a ``[set ]default=...`` command sets: ``('text', value)``, ``('variable', name)``, or
-    ``('unknown', command)``."""
-    words = _words(command) or []
-    if words and words[0] == ('set', True):
-        words = words[1:]
-    if len(words) != 1 or not words[0][0].startswith('default='):
-        return ('unknown', command)
-    value, known = words[0][0][len('default='):], words[0][1]
-    if known:
-        return ('text', value)
-    variable = _VARIABLE.match(value)
-    return ('variable', variable.group(1) or variable.group(2)) if variable else ('unknown', value)
-
-
 def _commands(line):
-    """The commands of one line, split at ``;`` outside quotes, without comments and without
-    the ``then``, ``else``, ``do`` or ``elif`` that may start them."""
-    if ';' not in line and '#' not in line:
+    """The commands of one line, split at ``;`` outside quotes, without comments; None when the
+    line ends inside quotes or runs on to the next."""
+    if not any(char in line for char in ';#\'"\\'):
         return _without_keyword([line])
     commands, current, quote = [], [], None
-    for char in line:
-        if quote:
-            quote = None if char == quote else quote
+    at = 0
+    while at < len(line):
+        char = line[at]
+        if quote == "'":
+            quote = None if char == "'" else quote
+        elif char == '\\':
+            if at + 1 >= len(line):
+                return None     # runs on to the next line
+            current.append(line[at:at + 2])
+            at += 2
+            continue
+        elif quote == '"':
+            quote = None if char == '"' else quote
         elif char in '\'"':
             quote = char
         elif char == '#' and (not current or current[-1] in ' \t;'):
@@ -254,68 +307,299 @@ def _commands(line):
         elif char == ';':
             commands.append(''.join(current))
             current = []
+            at += 1
             continue
         current.append(char)
+        at += 1
+    if quote:
+        return None
     commands.append(''.join(current))
     return _without_keyword(commands)
 
 
 def _without_keyword(commands):
-    """``commands`` stripped, without the ``then``, ``else``, ``do`` that may start them, and
-    without ``elif`` ones (which change nothing GRUB's menu depends on)."""
+    """``commands`` without the blanks around them (GRUB's: spaces and tabs); ``then`` and ``do``
+    dropped from their start, ``else`` made a command of its own."""
     found = []
     for command in commands:
-        words = command.split(None, 1)
-        if words and words[0] in ('then', 'else', 'do'):
-            words = words[1:] and words[1].split(None, 1)
-        if words and words[0] != 'elif':
-            found.append(' '.join(words).strip())
+        command = command.strip(' \t')
+        keyword = _KEYWORD.match(command)
+        while keyword:
+            if keyword.group(1) == 'else':
+                found.append('else')
+            command = command[keyword.end():]
+            keyword = _KEYWORD.match(command)
+        if command:
+            found.append(command)
     return found
+
+
+def _first_word(command):
+    return command.partition(' ')[0].partition('\t')[0]
+
+
+class _Reading:
+    """What ``parse_grub_menu`` keeps track of while it reads."""
+
+    def __init__(self):
+        self.top = []
+        self.levels = [(self.top, [])]  # (entries of a menu, the if/loop/function blocks open in it)
+        self.entry = None               # the menuentry being read,
+        self.body = []                  # and the blocks open in its body
+        self.steps = []
+        self.functions = set()          # functions that change what the default depends on
+        self.function = None            # [name, changes, blocks open] of a top-level function being read
+        self.count = 0
+        self.reason = None              # set once the menu cannot be followed
 
 
 def parse_grub_menu(text):
     """The GrubMenu of a grub.cfg text, None when it has no menu entry (a BLS ``blscfg`` config,
     say); read up to MAX_ENTRIES entries. Raises nothing."""
-    top = []
-    count = 0
-    levels = [(top, [])]        # (entries of a menu, the if/loop/function blocks open in it)
-    entry, body = None, 0       # the menuentry being read, braces open in its body
-    defaults = []
-    for line in text.splitlines():
-        for command in _commands(line):
-            first = command.split(None, 1)[0]
-            if entry is not None:
-                # Inside a menuentry only its braces and its linux command matter.
-                if command == '}':
-                    entry, body = (None, 0) if not body else (entry, body - 1)
-                elif command.endswith('{'):
-                    body += 1
-                elif first in LINUX_COMMANDS and entry.image is None:
-                    words = _words(command)
-                    entry.image = words[1][0] if words and len(words) > 1 else None
-                continue
-            entries, blocks = levels[-1]
-            if first in ('menuentry', 'submenu') and command.endswith('{'):
-                count += 1
-                if count > MAX_ENTRIES:
-                    return GrubMenu(top, defaults, complete=False)
-                words = _words(command[:-1])
-                opened = _entry(words and words[1:], bool(blocks))
-                entries.append(opened)
-                if first == 'submenu':
-                    opened.children = []
-                    levels.append((opened.children, []))
-                else:
-                    entry, body = opened, 0
-            elif command == '}':
-                if blocks and blocks[-1] == 'function':
-                    blocks.pop()
-                elif len(levels) > 1:
-                    levels.pop()
-            elif first in _OPENS:
-                blocks.append(first)
-            elif first in _CLOSES and blocks:
-                blocks.pop()
-            elif len(levels) == 1 and 'function' not in blocks and _ASSIGNMENT.match(command):
-                defaults.append(_default_assignment(command))
-    return GrubMenu(top, defaults) if top else None
+    reading = _Reading()
+    for line in text.split('\n'):
+        commands = _commands(line)
+        if commands is None:
+            reading.reason = 'a quote or a line that runs on to the next'
+        for command in commands or ():
+            _read_command(reading, command)
+            if reading.reason:
+                break
+        if reading.reason:
+            return GrubMenu(reading.top, reading.steps, reading.reason)
+    return GrubMenu(reading.top, reading.steps) if reading.top else None
+
+
+def _read_command(reading, command):
+    """Take one command into ``reading`` (``reason`` set once the menu cannot be followed)."""
+    first = _first_word(command)
+    if reading.entry is not None:
+        _read_body(reading, command, first)
+        return
+    entries, blocks = reading.levels[-1]
+    if first in ('menuentry', 'submenu'):
+        reading.count += 1
+        words = _words(command[:-1]) if command.endswith('{') else None
+        opened = _entry(words[1:], bool(blocks)) if words else None
+        if reading.count > MAX_ENTRIES:
+            reading.reason = 'more than %d menu entries, more than GRUB\'s tools write' % MAX_ENTRIES
+            return
+        if opened is None:
+            reading.reason = 'a menu entry GRUB refuses, or not written the way grub-mkconfig writes one'
+            return
+        entries.append(opened)
+        if first == 'submenu':
+            opened.children = []
+            reading.levels.append((opened.children, []))
+        else:
+            reading.entry, reading.body = opened, []
+        return
+    function = reading.function
+    if command == '}':
+        if blocks and blocks[-1] == 'function':
+            blocks.pop()
+            if function is not None:
+                function[2] -= 1
+                if not function[2]:
+                    if function[1]:
+                        reading.functions.add(function[0])
+                    reading.function = None
+        elif len(reading.levels) > 1:
+            reading.levels.pop()
+        return
+    if first in ('if', 'for', 'while', 'until', 'function'):
+        blocks.append(first)
+    elif first in ('fi', 'done') and blocks:
+        blocks.pop()
+    if first == 'function' and len(reading.levels) == 1:
+        if function is None:
+            function = reading.function = [command.split()[1] if len(command.split()) > 1 else '', False, 0]
+        function[2] += 1
+        # Its first command may follow the brace on the same line.
+        function[1] = function[1] or _changes_default(command.partition('{')[2], None)
+        return
+    if len(reading.levels) > 1 or function is not None:
+        if _changes_default(command, first):
+            if function is not None:
+                function[1] = True
+            else:
+                reading.reason = 'a submenu that changes what picks its entries'
+        return
+    reading.steps.append(_step(command, first, reading.functions))
+
+
+def _read_body(reading, command, first):
+    """A command of a menuentry's body: its braces, blocks and linux commands."""
+    entry, body = reading.entry, reading.body
+    if command == '}':
+        if body:
+            body.pop()
+        else:
+            reading.entry = None
+    elif command.endswith('{'):
+        body.append('{')
+    elif first in ('if', 'for', 'while', 'until'):
+        body.append(first)
+    elif first in ('fi', 'done') and body:
+        body.pop()
+    elif first in LINUX_COMMANDS:
+        words = _words(command)
+        image = words[1][0] if words and len(words) > 1 else None
+        # GRUB loads each linux command's image in turn: the last one run counts.
+        entry.image = UNKNOWN if body or entry.image is UNKNOWN else image
+
+
+def _changes_default(command, first):
+    return first in ('load_env', 'unset', 'eval', 'read') + _SOURCES or bool(_TRACKED_WORD.search(command))
+
+
+def _step(command, first, functions):
+    """What one top-level command does to the default: ``('if', test)``, ``('else',)``,
+    ``('end',)``, ``('set', name, value)``, ``('load_env',)``, ``('source', path)`` or
+    ``('unknown', names)`` (those variables can no longer be told), else ``('none',)``."""
+    if first == 'if':
+        return ('if', command[2:].strip())
+    if first == 'elif':
+        return ('elif', command[4:].strip())
+    if first in ('for', 'while', 'until'):
+        return ('unsure',)
+    if command == 'else':
+        return ('else',)
+    if first in ('fi', 'done'):
+        return ('end',)
+    if first in functions:
+        return ('unknown', TRACKED)
+    words = _words(command)
+    if words is None:
+        return ('unknown', TRACKED)
+    texts = [text for text, known in words]
+    if texts == ['load_env']:
+        return ('load_env',)
+    if first in _SOURCES:
+        return ('source', words[1] if len(words) > 1 else None)
+    if first in ('load_env', 'eval', 'read'):
+        return ('unknown', TRACKED)
+    if first in ('set', 'unset') or (len(words) == 1 and '=' in texts[0]):
+        assignments = words[1:] if first in ('set', 'unset') else words
+        if len(assignments) == 1:
+            name, equals, value = assignments[0][0].partition('=')
+            if name in TRACKED and (equals or first == 'unset'):
+                return ('set', name, _assigned(value, assignments[0][1]) if equals else None)
+    if first in ('save_env', 'export', 'echo'):
+        return ('none',)
+    names = tuple(set(found.group(1) for found in _TRACKED_WORD.finditer(command)))
+    return ('unknown', names) if names else ('none',)
+
+
+def _assigned(value, known):
+    """The value of an assignment: ``('text', value)``, ``('variable', name)`` or UNKNOWN."""
+    if known:
+        return ('text', value)
+    variable = _VARIABLE.match(value)
+    if variable and (variable.group(1) or variable.group(2)) in TRACKED:
+        return ('variable', variable.group(1) or variable.group(2))
+    return UNKNOWN
+
+
+class _Evaluation:
+    """The top level's steps run in order over the variables that decide the default; an ``if``
+    it cannot decide makes what its branches change unknown."""
+
+    def __init__(self, grubenv, prefix_file):
+        self.grubenv = grubenv
+        self.prefix_file = prefix_file
+        self.values = {}            # {name: (value, from grubenv)} or UNKNOWN; absent: unset
+        # [this branch runs, a branch ran] of each open block: True, False or None (cannot tell),
+        # and how many open blocks do not run, and cannot be told, in all
+        self.frames = []
+        self.counts = {False: 0, None: 0, True: 0}
+        self.unknown_sources = False
+
+    def runs(self, but_last=False):
+        counts = dict(self.counts)
+        if but_last:
+            counts[self.frames[-1][0]] -= 1
+        if counts[False]:
+            return False
+        return None if counts[None] else True
+
+    def _branch(self, frame, runs):
+        self.counts[frame[0]] -= 1
+        frame[0] = runs
+        self.counts[runs] += 1
+
+    def run(self, step):
+        kind = step[0]
+        if kind in ('if', 'unsure'):
+            runs = (self._test(step[1]) if kind == 'if' else None) if self.runs() is not False else False
+            self.frames.append([runs, runs])
+            self.counts[runs] += 1
+        elif kind in ('elif', 'else') and self.frames:
+            frame = self.frames[-1]
+            if self.runs(but_last=True) is False or frame[1] is True:
+                self._branch(frame, False)
+            elif frame[1] is None:
+                self._branch(frame, None)
+            else:
+                self._branch(frame, self._test(step[1]) if kind == 'elif' else True)
+                frame[1] = frame[0]
+        elif kind == 'end' and self.frames:
+            self.counts[self.frames.pop()[0]] -= 1
+        elif kind in ('load_env', 'source', 'set', 'unknown'):
+            runs = self.runs()
+            if runs is False:
+                return
+            if kind == 'load_env':
+                for name in TRACKED:
+                    found = self.grubenv(name)
+                    if found is not None:
+                        self._set(name, (found, True), runs)
+            elif kind == 'source':
+                self._source(step[1])
+            elif kind == 'set':
+                self._set(step[1], self._value(step[2]), runs)
+            else:
+                for name in step[1]:
+                    self.values[name] = UNKNOWN
+
+    def _test(self, test):
+        test = test.rstrip(';').strip()
+        found = _SET_TEST.match(test)
+        if found:
+            value = self.values.get(found.group(2))
+            if value is UNKNOWN or found.group(2) not in TRACKED:
+                return None
+            is_set = value is not None and value[0] != ''
+            return not is_set if found.group(1) else is_set
+        found = _FILE_TEST.match(test)
+        if found:
+            state = self.prefix_file(found.group(3))
+            if state is None:
+                return None
+            return state == 'present' if found.group(1) == '-s' else state != 'missing'
+        return None
+
+    def _value(self, assigned):
+        if assigned is None or assigned is UNKNOWN:
+            return assigned
+        if assigned[0] == 'text':
+            return (assigned[1], False)
+        value = self.values.get(assigned[1])
+        # An unset variable reads as the empty string.
+        return value if value is not None else ('', False)
+
+    def _set(self, name, value, runs):
+        if runs is None and self.values.get(name) != value:
+            value = UNKNOWN
+        if value is None:
+            self.values.pop(name, None)
+        else:
+            self.values[name] = value
+
+    def _source(self, path):
+        """A sourced file that may exist can add entries and set anything."""
+        if path is not None and not path[1]:
+            found = re.match(r'^\$\{?(prefix|config_directory)\}?/([^/]+)$', path[0])
+            if found and self.prefix_file(found.group(2)) == 'missing':
+                return
+        self.unknown_sources = True

@@ -17,10 +17,12 @@ import functools
 import itertools
 import os
 import posixpath
+import re
+import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import MAX_ENTRIES, parse_grub_menu
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -333,17 +335,46 @@ def _grubenv_keys(grub_config):
     return ('next_entry', 'saved_entry')
 
 
-def _menu_default(rootfs, menu, kernels, warn):
+def _menu_default(rootfs, grub_path, menu, kernels, warn):
     """``(release, source)`` of the kernel the entry GRUB's menu starts by default boots:
     ``grubenv`` when the environment block's next_entry or saved_entry names the entry, else
     ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
-    for sure (an entry inside a condition counted past, a variable in a name)."""
-    value, from_grubenv, certain = menu.default_value(lambda key: grubenv_value(rootfs, key, warn))
-    image, certain = menu.default_image(value) if certain else (None, False)
-    release = _release_from_image(image) if certain and image else None
+    for sure (a warning says why)."""
+    directory = posixpath.dirname(grub_path)
+    environment = _grubenv_block(rootfs, posixpath.join(directory, 'grubenv'), warn)
+    value, from_grubenv, certain = menu.default_value(
+        environment.get, lambda name: _file_state(rootfs, posixpath.join(directory, name)))
+    image, known = menu.default_image(value, red_hat_too=directory == '/boot/grub2') if certain else (None, False)
+    if not known:
+        warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, menu.reason or (
+            'its default depends on what grub.cfg does out of sight (a condition, a function, a sourced file)'
+            if not certain else 'the entry it names may be another one (a condition, a variable in a title)')))
+    release = _release_from_image(image) if known and image else None
     if release in kernels:
         return release, 'grubenv' if from_grubenv else 'grub'
     return None, None
+
+
+def _grubenv_block(rootfs, path, warn):
+    """{variable: value} of a GRUB environment block (later lines win, as load_env sets them)."""
+    text = _read_small_text(rootfs, path, warn)
+    variables = {}
+    for line in (text or '').split('\n'):
+        name, sep, value = line.partition('=')
+        if sep and not name.startswith('#'):
+            variables[name] = re.sub(r'\\(.)', r'\1', value)
+    return variables
+
+
+def _file_state(rootfs, path):
+    """``'missing'``, ``'empty'`` or ``'present'`` of a regular file, None when it cannot be told."""
+    try:
+        found = rootfs.stat(path)
+    except (OSError, RootPathError) as exc:
+        return 'missing' if is_absent(exc) else None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return 'present' if found.st_size else 'empty'
 
 
 def read_bls_entries(rootfs, warn):
@@ -421,11 +452,8 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if grub_config is None:
             return None, None   # GRUB's menu is there, unread
         menu = parse_grub_menu(grub_config)
-        if menu is not None and not menu.complete:
-            warn('%s: more than %d menu entries, more than GRUB\'s tools write; which one boots next is not '
-                 'told' % (grub_path, MAX_ENTRIES))
         if menu is not None:
-            return _menu_default(rootfs, menu, kernels, warn)
+            return _menu_default(rootfs, grub_path, menu, kernels, warn)
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
     bootable = [release for release in installed if kernels[release].image] or installed

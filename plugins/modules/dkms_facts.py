@@ -155,7 +155,9 @@ ansible_facts:
               as a number, title or id path like C(1>2), else its first entry), C(newest) (without a C(grub.cfg), the
               newest installed kernel with an image; the newest installed one when no image is found).
             - Null with C(default_kernel) when the menu's default entry boots no kernel under O(root), or cannot
-              be told for sure (an entry inside a condition counted past, a title that holds a variable).
+              be told for sure (with a warning), as for an entry inside a condition counted past, a title that holds a
+              variable, a default set where the reading cannot tell whether it runs, a C(custom.cfg) that
+              C(grub.cfg) sources, a C(grub.cfg) not written the way C(grub-mkconfig) writes one.
           type: str
           sample: grubby
         kabi_reader:

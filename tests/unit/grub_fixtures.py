@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 GRUB_D = Path('/etc/grub.d')
-# The header (default, next_entry, saved_entry) and the Linux entries, as update-grub runs them.
-SCRIPTS = ('00_header', '10_linux')
+# The header (default, next_entry, saved_entry), the Linux entries, the firmware entry (EFI only)
+# and the line that sources custom.cfg, in update-grub's order.
+SCRIPTS = ('00_header', '10_linux', '30_uefi-firmware', '41_custom')
 UUID = '0a1b2c3d-1111-2222-3333-444455556666'
 PROBE = '''#!/bin/sh
 for arg in "$@"; do

@@ -476,8 +476,8 @@ def test_a_grub_cfg_of_endless_entries_is_read_no_further(tmp_path: Path) -> Non
     make(tmp_path, '/boot/grub/grub.cfg', "submenu 'a' {\n" * 290000)
     warnings: List[str] = []
     assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD), warn=warnings.append) == (None, None)
-    assert warnings == ['/boot/grub/grub.cfg: more than 4096 menu entries, more than GRUB\'s tools write; which one '
-                        'boots next is not told']
+    assert warnings == ['/boot/grub/grub.cfg: which entry GRUB starts next is not told: more than 4096 menu entries, '
+                        'more than GRUB\'s tools write']
 
 
 def test_a_grub_cfg_that_cannot_be_read_tells_no_next_boot(tmp_path: Path) -> None:
