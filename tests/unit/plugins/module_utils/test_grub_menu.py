@@ -134,6 +134,43 @@ def test_what_the_top_level_does_to_the_default(config: str, expected: tuple) ->
     assert menu.default_value({'saved_entry': '5'}.get, files()) == expected
 
 
+ENTRY_B = "menuentry 'B' {\n  linux /vmlinuz-B\n}\n"
+
+
+@pytest.mark.parametrize('config', [
+    "menuentry 'A' { linux /vmlinuz-A; }\n",                      # an entry on one line with its body
+    "menuentry 'A' \\\n  --class x {\n  linux /vmlinuz-A\n}\n",  # a line that runs on
+    "menuentry 'A\nx' {\n  linux /vmlinuz-A\n}\n",                 # a title over two lines
+    "echo 'x\nmenuentry \"F\" {\n}\n'\n",                         # an entry inside a quoted text
+    "menuentry 'A' --id '-x' {\n  linux /vmlinuz-A\n}\n",          # options GRUB refuses
+    "menuentry 'A' --id {\n  linux /vmlinuz-A\n}\n",
+    "menuentry --class x {\n  linux /vmlinuz-A\n}\n",
+    "menuentry 'A' --usage {\n  linux /vmlinuz-A\n}\n",
+    "submenu 'S' {\n  set default=1\n" + ENTRY_B + "}\n",        # a submenu that changes the default
+])
+def test_menus_the_reading_cannot_follow(config: str) -> None:
+    menu = parse_grub_menu('set default=1\n' + config + ENTRY_B)
+    assert menu.reason and menu.default_image('1') == (None, False)
+
+
+def test_what_a_linux_command_loads() -> None:
+    # The last one run counts; one inside a condition may or may not run.
+    menu = parse_grub_menu("menuentry 'A' {\n  linux /a\n  linux /b root=x\n}\n"
+                           "menuentry 'B' {\n  if [ x ]; then linux /c; else linux /d; fi\n}\n")
+    assert menu.default_image('0') == ('/b', True) and menu.default_image('1') == (None, False)
+    menu = parse_grub_menu("menuentry 'A' --id=a {\n  linux /a\n}\nmenuentry 'It'\\''s \"B\"' {\n  linux /b\n}\n")
+    assert menu.default_image('a') == ('/a', True) and menu.default_image('It\'s "B"') == ('/b', True)
+
+
+def test_red_hat_reads_the_value_otherwise() -> None:
+    # Red Hat's GRUB tries ids before titles and takes a number only whole.
+    menu = parse_grub_menu("menuentry 'x' {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
+    assert menu.default_image('x') == ('/a', True)
+    assert menu.default_image('x', red_hat_too=True) == (None, False)
+    assert menu.default_image('1', red_hat_too=True) == ('/b', True)
+    assert menu.default_image('1a', red_hat_too=True) == (None, False)
+
+
 def test_no_menu_entry() -> None:
     assert parse_grub_menu('blscfg\n') is None
     assert parse_grub_menu('') is None
