@@ -472,6 +472,15 @@ def test_a_grub_default_that_boots_no_kernel_here_is_not_the_newest(tmp_path: Pa
     assert find_default(rootfs, known(DEBIAN_NEW)) == (None, None)
 
 
+def test_a_custom_cfg_grub_sources_may_change_the_next_boot(tmp_path: Path) -> None:
+    rootfs = debian_root(tmp_path, '0')
+    make(tmp_path / 'root', '/boot/grub/custom.cfg', "menuentry 'Custom' {\n  linux /vmlinuz-custom\n}\n")
+    warnings: List[str] = []
+    assert find_default(rootfs, known(DEBIAN_OLD, DEBIAN_NEW), warn=warnings.append) == (None, None)
+    assert warnings == ['/boot/grub/grub.cfg: which entry GRUB starts next is not told: its default depends on what '
+                        'grub.cfg does out of sight (a condition, a function, a sourced file)']
+
+
 def test_a_grub_cfg_of_endless_entries_is_read_no_further(tmp_path: Path) -> None:
     make(tmp_path, '/boot/grub/grub.cfg', "submenu 'a' {\n" * 290000)
     warnings: List[str] = []
