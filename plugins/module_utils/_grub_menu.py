@@ -43,7 +43,7 @@ _VARIABLE = re.compile(r'^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9
 # Tests of the top level the reading decides: a variable set or not, a file of GRUB's directory.
 _SET_TEST = re.compile(r'^\[\s+(-z\s+)?"?\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?"?\s+\]$')
 _FILE_TEST = re.compile(r'^\[\s+(-[fs])\s+"?\$\{?(prefix|config_directory)\}?"?/([^\s/"]+)"?\s+\]$')
-_KEYWORD = re.compile(r'^(then|do|else)(?:[ \t]+|$)')
+_KEYWORD = re.compile(r'(then|do|else)(?:[ \t]+|$)')
 _TRACKED_WORD = re.compile(r'\b(%s)\b' % '|'.join(TRACKED))
 # An answer not known.
 UNKNOWN = object()
@@ -323,14 +323,15 @@ def _without_keyword(commands):
     found = []
     for command in commands:
         command = command.strip(' \t')
+        at = 0
         keyword = _KEYWORD.match(command)
         while keyword:
             if keyword.group(1) == 'else':
                 found.append('else')
-            command = command[keyword.end():]
-            keyword = _KEYWORD.match(command)
-        if command:
-            found.append(command)
+            at = keyword.end()
+            keyword = _KEYWORD.match(command, at)
+        if command[at:]:
+            found.append(command[at:])
     return found
 
 
