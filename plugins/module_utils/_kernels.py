@@ -34,7 +34,6 @@ GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
-# grub.cfg lists every kernel with its recovery entry: larger than the other boot files.
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
 # Boot loader files are small (grubenv is 1 KiB); a larger one is not what it claims to be.
