@@ -1,11 +1,16 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""GRUB's menu as grub-mkconfig writes it to grub.cfg, and the entry GRUB starts by default.
+"""GRUB's menu as grub-mkconfig writes it to grub.cfg, the entry GRUB starts by default, and
+the environment block (grubenv) that load_env reads.
 
-Read, never run: ``menuentry`` and ``submenu`` blocks with their title, their id (``--id`` or
-``$menuentry_id_option``) and, for an entry, the image its ``linux`` command loads; and, in
-order, what the top level does to ``default`` and the environment block's variables
-(``load_env``, ``set``, ``if [ "${next_entry}" ]``...), as 00_header writes it.
+Read, never run. The text goes through GRUB script's own lexer and grammar (grub-core/script):
+what GRUB would refuse to parse stops the reading, as GRUB skips such a statement and what
+follows may depend on it. From what parses: ``menuentry`` and ``submenu`` blocks with their
+title, their id (``--id``, or ``$menuentry_id_option`` where 00_header made it ``--id``) and,
+for an entry, the image its ``linux`` command loads; and, in order, what the top level does to
+``default`` and the variables it comes from (``load_env``, ``set``, ``if [ "${next_entry}" ]``...),
+as 00_header writes it. Only commands known to change none of them pass; one that is not known
+stops the reading.
 
 GRUB picks the default the way ``get_entry_number()`` in grub-core/normal/menu.c does: a number
 counts entries, else the first entry whose title or id is the value up to its first ``>`` (``>>``
@@ -15,11 +20,10 @@ a title, then a whole number): for a menu in ``/boot/grub2`` only an answer both
 counts.
 
 Whatever the reading cannot follow makes the answer uncertain, never a guess: an entry inside an
-``if``, a loop or a function counted past or possibly named; a title or id with a variable; an
-entry not written the way grub-mkconfig writes one (on one line with its body, a quote or a line
-running on, options GRUB refuses); a ``default`` or environment variable changed where the
-reading cannot tell whether it runs (an ``if`` it cannot decide, a function, a submenu, another
-command); a sourced file that may exist (Debian's ``custom.cfg``).
+``if``, a loop or a function counted past or possibly named; a title or id with a variable; a
+line that runs on; options GRUB refuses; a ``default`` or one of its variables changed where the
+reading cannot tell whether it runs, or by a command named by a variable; GRUB's directory moved
+(``$prefix``); a sourced file that may exist (Debian's ``custom.cfg``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,21 +34,86 @@ import re
 
 # Far more entries than any generated menu has (one normal and one recovery entry per kernel).
 MAX_ENTRIES = 4096
+# Far more than grub-mkconfig writes: characters in a line (a kernel's command line is at most a
+# few KiB), words in a command, commands in all (a dozen for each of MAX_ENTRIES entries).
+MAX_LINE = 65536
+MAX_WORDS = 4096
+MAX_COMMANDS = 65536
+# Far deeper than grub-mkconfig nests blocks, conditions and loops (a few levels).
+MAX_DEPTH = 64
 # The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
 # The variables that decide the default: GRUB's own, and those 00_header moves between.
 TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry')
+# ...and those the reading also follows: where GRUB's files are, and 00_header's id option.
+WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option')
+_WATCHED_WORD = re.compile(r'\b(%s)\b' % '|'.join(WATCHED))
+# Commands (upstream GRUB's and the distributions') that change no variable, no menu entry and
+# not where GRUB goes next, whatever their arguments; what the reading does not know makes the
+# menu uncertain.
+_HARMLESS = frozenset((
+    '[', 'test', 'true', 'false', 'echo', 'export', 'save_env', 'list_env', 'insmod', 'rmmod', 'lsmod',
+    'loadfont', 'lsfonts', 'terminal_output', 'terminal_input', 'terminal', 'terminfo', 'serial',
+    'background_image', 'background_color', 'sleep', 'keystatus', 'play', 'clear', 'cpuid',
+    'password', 'password_pbkdf2', 'cryptomount', 'videoinfo', 'vbeinfo', 'ls', 'cat', 'help',
+    'setparams', 'shift', 'setpci', 'lspci', 'lsefi', 'lsefisystab', 'lsefimmap', 'efi_gop', 'efi_uga',
+    'tpm2_key_protector_init', 'trust', 'distrust', 'verify_detached', 'gfxterm_background',
+))
+# Commands that set the variables their arguments name.
+_SETS_NAMED = frozenset(('search', 'search.file', 'search.fs_uuid', 'search.fs_label', 'probe', 'regexp',
+                         'smbios', 'rdmsr', 'read', 'getenv', 'hwmatch', 'tr', 'net_bootp', 'net_dhcp'))
+_SOURCES = ('source', 'configfile', '.')
+# Commands that may set anything or add entries from elsewhere.
+_OPAQUE = frozenset(('eval', 'normal', 'blscfg', 'bls_import', 'extract_entries_source',
+                     'extract_entries_configfile', 'extract_legacy_entries_source',
+                     'extract_legacy_entries_configfile', 'legacy_source', 'legacy_configfile',
+                     'syslinux_source', 'syslinux_configfile', 'return', 'break', 'continue'))
+# Commands that boot, stop or leave GRUB: its menu may never show.
+_LEAVES = frozenset(('boot', 'reboot', 'halt', 'exit', 'normal_exit', 'fwsetup', 'chainloader', 'poweroff'))
 # menuentry options (grub-core/commands/menuentry.c) that take a value; $menuentry_id_option is --id.
 _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
-_ID_OPTIONS = ('--id', '$menuentry_id_option', '${menuentry_id_option}')
-_REFUSED_OPTIONS = ('-h', '--help', '--usage', '--source')
-_SOURCES = ('source', 'configfile', '.')
-_VARIABLE = re.compile(r'^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$')
-# Tests of the top level the reading decides: a variable set or not, a file of GRUB's directory.
-_SET_TEST = re.compile(r'^\[\s+(-z\s+)?"?\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?"?\s+\]$')
-_FILE_TEST = re.compile(r'^\[\s+(-[fs])\s+"?\$\{?(prefix|config_directory)\}?"?/([^\s/"]+)"?\s+\]$')
-_KEYWORD = re.compile(r'(then|do|else)(?:[ \t]+|$)')
-_TRACKED_WORD = re.compile(r'\b(%s)\b' % '|'.join(TRACKED))
+_ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
+# GRUB script's lexer (grub-core/script/yylex.l), one line at a time: a word joins plain
+# characters, quoted texts, escapes and variables; a quote or an escape left open runs on.
+_TOKEN = re.compile(r"""
+    (?P<blank>[ \t]+)
+  | (?P<comment>\#.*)
+  | (?P<operator>\|\||&&|;;|[|&<>])
+  | (?P<semicolon>;)
+  | (?P<brace>[{}])
+  | (?P<word>(?:
+        [^{}|&$;<>\ \t'"\\]+
+      | "(?:[^\\"]+|\\.)*(?:"|(?P<open_double>))
+      | '[^']*(?:'|(?P<open_single>))
+      | \\.
+      | \$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\}|[0-9]+|\{[0-9]+\}|[?\#*@]|\{[?\#*@]\}
+             |"(?:[^\\"]+|\\.)*(?:"|(?P<open_i18n>)))
+    )+)
+  | (?P<bad>.)
+""", re.VERBOSE)
+_PIECE = re.compile(r"""(?P<plain>[^'"\\$]+)|'(?P<single>[^']*)'|"(?P<double>(?:[^\\"]+|\\.)*)"|\\(?P<escaped>.)"""
+                    r"""|(?P<variable>\$(?:"(?:[^\\"]+|\\.)*"|\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@]))""")
+# What makes the tokens of a line more than its blank-separated words, or a word more than its text.
+_SPECIAL = re.compile(r'[{}|&;<>\'"\\$#]')
+_BLANK_RUN = re.compile(r'[ \t]+')
+_QUOTED = re.compile(r'[\'"\\$]')
+_DOUBLE_ESCAPE = re.compile(r'\\([\\"$])')
+# Reserved words: keywords where the grammar takes them, never a command's name.
+_RESERVED = frozenset(('case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in',
+                       'select', 'then', 'until', 'while'))
+_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
+_VARIABLE = re.compile(r'^(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(1)")$')
+# A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
+_DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
+# 00_header's test for menu entry ids, which every GRUB since 2.00 passes.
+_FEATURE_TEST = ['[', 'x"${feature_menuentry_id}"', '=', 'xy', ']']
+# The environment block (grub-core/lib/envblk.c).
+GRUBENV_SIGNATURE = '# GRUB Environment Block\n'
+_GRUBENV_VARIABLE = re.compile(r'([^=]*)=((?:\\[\s\S]|[^\\\n])*)\n')
+_GRUBENV_COMMENT = re.compile(r'(?:\\[\s\S]|[^\\\n])*(?:\n|\\?$)')
+_GRUBENV_ESCAPE = re.compile(r'\\([\s\S])')
+_BLANKS = re.compile(r'[ \t\n\r\f\v]')
 # An answer not known.
 UNKNOWN = object()
 
@@ -81,15 +150,18 @@ class GrubMenu:
         """``(value, from grubenv, certain)`` of GRUB's ``default`` variable when the menu shows:
         None when nothing sets it; ``from grubenv``: the environment block holds the value.
 
-        ``grubenv(name)``: a variable of the environment block next to grub.cfg (None: unset);
+        ``grubenv``: the variables of the environment block next to grub.cfg, None when it is
+        there but cannot be read;
         ``prefix_file(name)``: ``'missing'``, ``'empty'`` or ``'present'`` for a file of that
         directory, None when it cannot be told.
         """
+        if self.reason is not None:
+            return None, False, False
         state = _Evaluation(grubenv, prefix_file or (lambda name: None))
         for step in self.steps:
             state.run(step)
         value = state.values.get('default')
-        if value is UNKNOWN or state.unknown_sources:
+        if value is UNKNOWN or state.opaque:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
 
@@ -198,323 +270,511 @@ def _grub_number(text):
     return value if value < 1 << 31 else UNKNOWN
 
 
-def _words(command):
-    """GRUB script words of ``command`` as ``(text, known)``, quotes and backslashes removed;
-    ``known`` False for a word with a variable outside single quotes. None when the command
-    ends inside quotes."""
-    words = []
-    word, known, started = [], True, False
-    at = 0
-    while at < len(command):
-        char = command[at]
-        if char in ' \t':
-            if started:
-                words.append((''.join(word), known))
-            word, known, started = [], True, False
-            at += 1
-            continue
-        started = True
-        if char == "'":
-            end = command.find("'", at + 1)
-            if end < 0:
-                return None
-            word.append(command[at + 1:end])
-            at = end + 1
-        elif char == '"':
-            at += 1
-            while at < len(command) and command[at] != '"':
-                if command[at] == '\\' and at + 1 < len(command) and command[at + 1] in '\\"$':
-                    at += 1
-                elif command[at] == '$':
-                    known = False
-                word.append(command[at])
-                at += 1
-            if at >= len(command):
-                return None
-            at += 1
-        elif char == '\\' and at + 1 < len(command):
-            word.append(command[at + 1])
-            at += 2
+def parse_grubenv(text):
+    """``{variable: value}`` of a GRUB environment block read the way load_env reads it
+    (grub-core/lib/envblk.c): after its signature, ``name=value`` lines where a backslash takes
+    the next character as it is (a newline too), lines that start with ``#`` skipped; the reading
+    ends at a line without ``=`` or without its end. Empty for a file without the signature,
+    which GRUB refuses."""
+    variables = {}
+    if len(text) <= len(GRUBENV_SIGNATURE) or not text.startswith(GRUBENV_SIGNATURE):
+        return variables
+    at = len(GRUBENV_SIGNATURE)
+    while at < len(text):
+        line = (_GRUBENV_COMMENT if text[at] == '#' else _GRUBENV_VARIABLE).match(text, at)
+        if line is None:
+            break
+        if line.lastindex:
+            # GRUB hands both on as C strings: a NUL ends them.
+            value = _GRUBENV_ESCAPE.sub(r'\1', line.group(2))
+            variables[line.group(1).partition('\0')[0]] = value.partition('\0')[0]
+        at = line.end()
+    return variables
+
+
+class _Unreadable(Exception):
+    """What GRUB would refuse to parse, or what the reading cannot follow: the reading stops."""
+
+
+def _decoded(raw):
+    """``(text, known)`` of a GRUB script word as written: quotes and backslashes removed;
+    ``known`` False when a variable outside single quotes makes the text unknown."""
+    if not _QUOTED.search(raw):
+        return raw, True
+    text, known = [], True
+    for piece in _PIECE.finditer(raw):
+        kind = piece.lastgroup
+        if kind == 'double':
+            inside = piece.group(kind)
+            known = known and not re.search(r'(?<!\\)(?:\\\\)*\$', inside)
+            text.append(_DOUBLE_ESCAPE.sub(r'\1', inside))
+        elif kind == 'variable':
+            known = False
+            text.append(piece.group(kind))
         else:
-            known = known and char != '$'
-            word.append(char)
+            text.append(piece.group(kind))
+    return ''.join(text), known
+
+
+def _variable(raw):
+    """``(name, quoted)`` of a word that is one variable (``$x``, ``"${x}"``), else None."""
+    found = _VARIABLE.match(raw)
+    return (found.group(2) or found.group(3), bool(found.group(1))) if found else None
+
+
+class _Grammar:
+    """GRUB script's grammar (grub-core/script/parser.y) over grub.cfg, a line at a time: it
+    tells ``reading`` what each part is, and raises _Unreadable at the first thing GRUB would
+    refuse to parse (GRUB skips such a statement, and what follows may depend on it)."""
+
+    def __init__(self, reading):
+        self.reading = reading
+        # [kind, part, commands in the part] of each open if ('cond', 'then', 'else'), loop
+        # ('cond', 'head', 'body'), block ('{' after a command: a menu entry's body) or function
+        self.frames = []
+        self.words = []             # the words of the command being read
+        self.after = None           # what the last tokens leave open: 'end' (a delimiter must follow), or a for or function header
+        self.header = []            # the words of that header
+        self.commands = 0
+
+    def line(self, line):
+        if len(line) > MAX_LINE:
+            raise _Unreadable('a line of more than %d characters' % MAX_LINE)
+        if self.after is None and not _SPECIAL.search(line):
+            # Most lines: words and blanks alone (a command at the start of a line, or a keyword).
+            words = [word for word in _BLANK_RUN.split(line) if word]
+            if words and words[0] not in _RESERVED and '[[' not in words and ']]' not in words:
+                if len(words) > MAX_WORDS:
+                    raise _Unreadable('a command of more than %d words' % MAX_WORDS)
+                self.words = words
+                self._delimiter(newline=True)
+                return
+        for token in _TOKEN.finditer(line):
+            kind = token.lastgroup
+            if kind == 'comment':
+                break
+            if kind == 'word' and token.group('open_double', 'open_single', 'open_i18n') == (None, None, None):
+                self._word(token.group())
+            elif kind == 'semicolon':
+                self._delimiter(newline=False)
+            elif kind == 'brace':
+                self._open() if token.group() == '{' else self._close()
+            elif kind != 'blank':
+                raise _Unreadable('a quote or a line that runs on, or text GRUB does not parse')
+        self._delimiter(newline=True)
+
+    def finish(self):
+        if self.frames or self.after not in (None, 'end'):
+            raise _Unreadable('a block, a condition or a loop that does not end')
+
+    def _word(self, raw):
+        after = self.after
+        if raw in ('[[', ']]') or after == 'end':
+            raise _Unreadable('a command GRUB does not parse')
+        if after == 'for name' or after == 'function name':
+            if not _NAME.match(raw) or raw in _RESERVED:
+                raise _Unreadable('a loop or function without a name')
+            self.header.append(raw)
+            self.after = 'for in' if after == 'for name' else 'function brace'
+        elif after == 'for in':
+            if raw != 'in':
+                raise _Unreadable('a for loop without in')
+            self.after = 'for words'
+        elif after == 'for words':
+            self.header.append(raw)
+        elif after == 'function brace':
+            raise _Unreadable('a function without its body')
+        elif not self.words and raw in _RESERVED:
+            self._keyword(raw)
+        else:
+            if len(self.words) >= MAX_WORDS:
+                raise _Unreadable('a command of more than %d words' % MAX_WORDS)
+            self.words.append(raw)
+
+    def _keyword(self, keyword):
+        top = self.frames[-1] if self.frames else [None, None, 0]
+        if keyword in ('if', 'while', 'until'):
+            self._push('if' if keyword == 'if' else 'loop', 'cond')
+        elif keyword in ('for', 'function'):
+            if keyword == 'function' and self.frames:
+                raise _Unreadable('a function defined inside a block')
+            self.after, self.header = keyword + ' name', []
+            return
+        elif keyword == 'then' and top[:2] == ['if', 'cond'] and top[2]:
+            top[1:] = ['then', 0]
+        elif keyword in ('elif', 'else') and top[:2] == ['if', 'then'] and top[2]:
+            top[1:] = ['cond' if keyword == 'elif' else 'else', 0]
+        elif keyword == 'do' and top[0] == 'loop' and (top[1] == 'head' or top[1] == 'cond' and top[2]):
+            top[1:] = ['body', 0]
+        elif keyword in ('fi', 'done') and top[2] and top[:2] in (['if', 'then'], ['if', 'else'], ['loop', 'body']) \
+                and (keyword == 'fi') == (top[0] == 'if'):
+            self.frames.pop()
+            self._ended()
+        else:
+            raise _Unreadable('%s where GRUB does not take it' % keyword)
+        self.reading.keyword(keyword)
+
+    def _count(self):
+        self.commands += 1
+        if self.commands > MAX_COMMANDS:
+            raise _Unreadable('more than %d commands' % MAX_COMMANDS)
+
+    def _push(self, kind, part):
+        if len(self.frames) >= MAX_DEPTH:
+            raise _Unreadable('blocks nested more than %d deep' % MAX_DEPTH)
+        self.frames.append([kind, part, 0])
+
+    def _ended(self):
+        """A command made of blocks ended: it counts, and a delimiter must follow."""
+        if self.frames:
+            self.frames[-1][2] += 1
+        self.after = 'end'
+
+    def _command_ends(self):
+        if self.words:
+            self._count()
+            self.reading.command(self.words)
+            self.words = []
+            if self.frames:
+                self.frames[-1][2] += 1
+            return True
+        return False
+
+    def _delimiter(self, newline):
+        after = self.after
+        if self._command_ends() or after == 'end':
+            self.after = None
+        elif after == 'for words':
+            self._push('loop', 'head')
+            self.reading.loop(self.header[0], self.header[1:])
+            self.after = None
+        elif (after is not None or not newline) and not (after == 'function brace' and newline):
+            raise _Unreadable('a command, a loop or a function that ends too soon')
+
+    def _open(self):
+        if self.after == 'function brace':
+            self._push('function', 'body')
+            self.reading.open_function(self.header[0])
+            self.after = None
+        elif self.words and self.after is None:
+            self._count()
+            self._push('block', 'body')
+            words, self.words = self.words, []
+            self.reading.open_block(words)
+        else:
+            raise _Unreadable('a { where GRUB does not take one')
+
+    def _close(self):
+        if not self._command_ends() and self.after not in (None, 'end'):
+            raise _Unreadable('a } where GRUB does not take one')
+        top = self.frames[-1] if self.frames else [None, None, 0]
+        if top[0] not in ('block', 'function') or not top[2]:
+            raise _Unreadable('a } where GRUB does not take one, or an empty block')
+        self.frames.pop()
+        self.reading.close()
+        if top[0] == 'block':
+            self._ended()
+        else:
+            self.after = 'end'
+
+
+class _Reading:
+    """The menu entries of a grub.cfg and what its top level does to the default, from what
+    _Grammar tells of it."""
+
+    def __init__(self):
+        self.top = []
+        self.steps = []
+        # ('if', [its condition's last command, part]), ('loop', None), ('block', None),
+        # ('function', [name, changes, loads]), ('entry' or 'submenu', MenuEntry)
+        self.frames = []
+        self.functions = {}         # name: (may change what picks the default, may load an image)
+        self.condition = None       # 'if', 'elif' or 'loop' while a condition's commands are read,
+        self.tested = None          # and the last of them: the one whose status decides
+        self.count = 0
+        self.id_option = None       # '--id' once 00_header has set $menuentry_id_option, 'unknown' once it may not be
+
+    def _context(self):
+        """``(kind, value, enclosed)`` of the innermost entry, submenu or function (kind None: the
+        top level); ``enclosed``: an if, a loop or a block inside it, or a function, holds what is read."""
+        enclosed = False
+        for kind, value in reversed(self.frames):
+            if kind in ('entry', 'submenu', 'function'):
+                return kind, value, enclosed or kind == 'function'
+            enclosed = True
+        return None, None, enclosed
+
+    def keyword(self, keyword):
+        if keyword in ('if', 'while', 'until'):
+            if self.condition is not None:
+                raise _Unreadable('a condition the reading cannot follow')
+            self.frames.append(('if', [None, 'cond']) if keyword == 'if' else ('loop', None))
+        top_level = self._context()[0] is None
+        frame = self.frames[-1][1]
+        if keyword in ('if', 'elif', 'while', 'until'):
+            self.condition, self.tested = 'loop' if keyword in ('while', 'until') else keyword, None
+            if top_level and self.condition == 'loop':
+                self.steps.append(('unsure',))
+        elif keyword in ('then', 'do'):
+            if keyword == 'then':
+                frame[:] = [self.tested, 'then' if self.condition == 'if' else 'elif']
+                if top_level:
+                    self.steps.append((self.condition, self.tested))
+            self.condition = None
+        elif keyword == 'else':
+            frame[1] = 'else'
+            if top_level:
+                self.steps.append(('else',))
+        else:
+            self.frames.pop()
+            if top_level:
+                self.steps.append(('end',))
+
+    def loop(self, name, dummy):
+        if self.condition is not None:
+            raise _Unreadable('a condition the reading cannot follow')
+        self.frames.append(('loop', None))
+        if self._context()[0] is None:
+            self.steps.append(('unsure',))
+        if name in WATCHED:
+            self._apply(('unknown', (name,)), None)
+
+    def command(self, words):
+        context, value, enclosed = self._context()
+        name, known = _decoded(words[0])
+        if context == 'entry':
+            if name in LINUX_COMMANDS and known:
+                image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
+                # GRUB loads each linux command's image in turn: the last one run counts.
+                value.image = image if known and not enclosed and value.image is not UNKNOWN else UNKNOWN
+            elif not known or name in _SOURCES or name in _OPAQUE or self.functions.get(name, (0, 0))[1]:
+                value.image = UNKNOWN
+            return
+        step = self._step(words)
+        if self.condition is not None:
+            self.tested = words
+            if self.condition == 'elif' and step[0] != 'none':
+                raise _Unreadable('a condition that changes what picks the default')
+        self._apply(step, name if known else None)
+
+    def _apply(self, step, name):
+        """Take a command's step: into the steps at the top level, into what a function does."""
+        context, value, enclosed = self._context()
+        self._id_option(step, context, enclosed)
+        if context == 'function':
+            value[1] = value[1] or step[0] != 'none'
+            value[2] = value[2] or name in LINUX_COMMANDS or step[0] in ('opaque', 'source')
+        elif step[0] == 'unknown command':
+            raise _Unreadable('a command the reading does not know: %.40s' % step[1])
+        elif step[0] == 'leaves':
+            raise _Unreadable('a command that boots or leaves GRUB before its menu shows')
+        elif step[0] != 'none' and context == 'submenu':
+            raise _Unreadable('a submenu that changes what picks its entries')
+        elif step[0] != 'none':
+            self.steps.append(step)
+
+    def _id_option(self, step, context, enclosed):
+        """$menuentry_id_option the way 00_header sets it: --id where GRUB has menu entry ids."""
+        if context == 'function':
+            return      # what a function does counts where it is called
+        if step[0] == 'set' and step[1] == 'menuentry_id_option':
+            frame = self.frames[0][1] if len(self.frames) == 1 and self.frames[0][0] == 'if' else None
+            feature = frame is not None and frame[0] == _FEATURE_TEST
+            if context is None and step[2] == ('text', '--id') and (not enclosed or feature and frame[1] == 'then'):
+                self.id_option = '--id'
+            elif not (feature and frame[1] == 'else'):
+                self.id_option = 'unknown'
+        elif step[0] in ('opaque', 'load_env', 'source') or step[0] == 'unknown' and 'menuentry_id_option' in step[1]:
+            self.id_option = 'unknown' if self.id_option else None
+
+    def open_function(self, name):
+        self.frames.append(('function', [name, False, False]))
+
+    def open_block(self, words):
+        context, parent, enclosed = self._context()
+        name, known = _decoded(words[0])
+        if context == 'entry':
+            self.frames.append(('block', None))     # what the entry defines when it runs
+            return
+        if name not in ('menuentry', 'submenu') or not known or self.condition is not None:
+            raise _Unreadable('a block the reading does not know: %.40s' % words[0])
+        self.count += 1
+        if self.count > MAX_ENTRIES:
+            raise _Unreadable('more than %d menu entries, more than GRUB\'s tools write' % MAX_ENTRIES)
+        entry = _entry(words[1:], enclosed, self.id_option)
+        if entry is None:
+            raise _Unreadable('a menu entry GRUB refuses, or not written the way grub-mkconfig writes one')
+        (parent.children if context == 'submenu' else self.top).append(entry)
+        if name == 'submenu':
+            entry.children = []
+        self.frames.append((name.replace('menuentry', 'entry'), entry))
+
+    def close(self):
+        kind, value = self.frames.pop()
+        if kind == 'function':
+            self.functions[value[0]] = (value[1], value[2])
+
+    def _step(self, words):
+        """What a command does to the default: ``('set', name, value)``, ``('load_env', file
+        variable, names)``, ``('source', word)``, ``('unknown', names)`` (those variables can no
+        longer be told), ``('opaque',)`` (nothing can), ``('leaves',)``, ``('unknown
+        command', name)``, or ``('none',)``."""
+        name, known = _decoded(words[0])
+        arguments = words[1:]
+        if not known:
+            # An assignment of a variable's value, else a command named by a variable: anything.
+            return _assignment(words[0]) if _ASSIGNED.match(words[0]) else ('opaque',)
+        if name == 'set':
+            return _assignment(arguments[0]) if arguments else ('none',)
+        if name == 'unset':
+            variable, known = _decoded(arguments[0]) if arguments else ('', True)
+            return ('unknown', WATCHED) if not known else ('set', variable, None) if variable in WATCHED else ('none',)
+        if name == 'load_env':
+            return _load_env(arguments)
+        if name in _SOURCES:
+            return ('source', arguments[0] if arguments else None)
+        if name in _OPAQUE:
+            return ('opaque',)
+        if name in _LEAVES and not (name == 'fwsetup' and arguments == ['--is-supported']):
+            return ('leaves',)
+        if name in _SETS_NAMED:
+            texts = [_decoded(word) for word in arguments]
+            if not all(known for text, known in texts):
+                return ('unknown', WATCHED)
+            named = tuple(set(found.group(1) for text, known in texts for found in _WATCHED_WORD.finditer(text)))
+            return ('unknown', named) if named else ('none',)
+        if name in _HARMLESS:
+            return ('none',)
+        if name in self.functions:
+            return ('opaque',) if self.functions[name][0] else ('none',)
+        if '=' in name:
+            return _assignment(words[0])
+        return ('unknown command', name)
+
+
+def _assignment(word):
+    """The step of an assignment word, given to set or alone."""
+    literal = _ASSIGNED.match(word)
+    text, known = _decoded(word)
+    if not literal and not known:
+        return ('unknown', WATCHED)
+    name, equals, value = text.partition('=')
+    if not equals or name not in WATCHED:
+        return ('none',)    # "not an assignment", or a variable that does not count
+    if known:
+        return ('set', name, ('text', value))
+    variable = _variable(literal.group(2))
+    return ('set', name, ('variable',) + variable if variable else UNKNOWN)
+
+
+def _load_env(words):
+    """The step of load_env: the variable of its file's directory (bare, $prefix/grubenv) and
+    the names it takes (all but a whitelist)."""
+    directory, names, at = 'prefix', [], 0
+    while at < len(words):
+        text, known = _decoded(words[at])
+        if known and text in ('-f', '--file') and at + 1 < len(words):
             at += 1
-    if started:
-        words.append((''.join(word), known))
-    return words
+            found = _directory_file(words[at])
+            if found is None or found[1] != 'grubenv':
+                return ('unknown', WATCHED)
+            directory = found[0]
+        elif known and text not in ('-s', '--skip-sig'):
+            if text.startswith('-'):
+                return ('unknown', WATCHED)
+            names.append(text)
+        elif not known:
+            return ('unknown', WATCHED)
+        at += 1
+    return ('load_env', directory, tuple(names) or WATCHED)
 
 
-def _entry(words, conditional):
+def _directory_file(word):
+    """``(variable, name)`` of a word naming a file of GRUB's directory (``$prefix/grubenv``)."""
+    found = _DIRECTORY_FILE.match(word)
+    return (found.group(2) or found.group(3), found.group(4)) if found else None
+
+
+def _entry(words, conditional, id_option):
     """The MenuEntry of a ``menuentry`` or ``submenu`` command's words after the command name
     (options before or after the title), None for one GRUB refuses or the reading cannot follow."""
-    if words is None:
-        return None
     title, entry_id, names_known = None, None, True
     at = 0
     while at < len(words):
-        text, known = words[at]
+        word = words[at]
+        text, known = _decoded(word)
+        at += 1
+        if word in _ID_OPTION_WORDS:
+            if id_option != '--id':
+                names_known = False     # empty, the option vanishes and the id is one more argument
+                continue
+            text, known = '--id', True
+        if not known:
+            names_known = False
+            # Unquoted, or at its start, a variable may give several words or an option GRUB refuses.
+            conditional = conditional or text[:1] in ('', '$', '-') or _has_bare_variable(word)
+            title = '' if title is None else title
+            continue
         option, equals, inline = text.partition('=')
-        if text in _REFUSED_OPTIONS or option in _REFUSED_OPTIONS:
-            return None
-        if option in _VALUE_OPTIONS and equals:
-            value, value_known, at = (inline, known), known, at + 1
-        elif text in _VALUE_OPTIONS or text in _ID_OPTIONS:
-            if at + 1 >= len(words):
+        if option in _VALUE_OPTIONS:
+            if equals:
+                value = (inline, True)
+            elif at < len(words):
+                value = _decoded(words[at])
+                at += 1
+            else:
                 return None
-            value, value_known, at = words[at + 1], words[at + 1][1], at + 2
-        elif text.startswith('--'):
-            at += 1
+            if value[0].startswith('-'):
+                return None     # "missing mandatory option"
+            names_known = names_known and value[1]
+            entry_id = value[0] if option == '--id' else entry_id
+        elif text == '--unrestricted':
             continue
-        else:
-            if title is None:
-                title = text
-                names_known = names_known and known
-            at += 1
-            continue
-        if value[0].startswith('-'):
-            return None     # "missing mandatory option"
-        if option in _ID_OPTIONS or text in _ID_OPTIONS:
-            entry_id = value[0]
-            names_known = names_known and value_known
+        elif text.startswith('-'):
+            return None         # an option GRUB does not know, or that the reading does not follow
+        elif title is None:
+            title = text
     if title is None:
         return None
     return MenuEntry(title, entry_id, conditional, names_known)
 
 
-def _commands(line):
-    """The commands of one line, split at ``;`` outside quotes, without comments; None when the
-    line ends inside quotes or runs on to the next."""
-    if not any(char in line for char in ';#\'"\\'):
-        return _without_keyword([line])
-    commands, current, quote = [], [], None
-    at = 0
-    while at < len(line):
-        char = line[at]
-        if quote == "'":
-            quote = None if char == "'" else quote
-        elif char == '\\':
-            if at + 1 >= len(line):
-                return None     # runs on to the next line
-            current.append(line[at:at + 2])
-            at += 2
-            continue
-        elif quote == '"':
-            quote = None if char == '"' else quote
-        elif char in '\'"':
-            quote = char
-        elif char == '#' and (not current or current[-1] in ' \t;'):
-            break
-        elif char == ';':
-            commands.append(''.join(current))
-            current = []
-            at += 1
-            continue
-        current.append(char)
-        at += 1
-    if quote:
-        return None
-    commands.append(''.join(current))
-    return _without_keyword(commands)
-
-
-def _without_keyword(commands):
-    """``commands`` without the blanks around them (GRUB's: spaces and tabs); ``then`` and ``do``
-    dropped from their start, ``else`` made a command of its own."""
-    found = []
-    for command in commands:
-        command = command.strip(' \t')
-        at = 0
-        keyword = _KEYWORD.match(command)
-        while keyword:
-            if keyword.group(1) == 'else':
-                found.append('else')
-            at = keyword.end()
-            keyword = _KEYWORD.match(command, at)
-        if command[at:]:
-            found.append(command[at:])
-    return found
-
-
-def _first_word(command):
-    return command.partition(' ')[0].partition('\t')[0]
-
-
-class _Reading:
-    """What ``parse_grub_menu`` keeps track of while it reads."""
-
-    def __init__(self):
-        self.top = []
-        self.levels = [(self.top, [])]  # (entries of a menu, the if/loop/function blocks open in it)
-        self.entry = None               # the menuentry being read,
-        self.body = []                  # and the blocks open in its body
-        self.steps = []
-        self.functions = set()          # functions that change what the default depends on
-        self.function = None            # [name, changes, blocks open] of a top-level function being read
-        self.count = 0
-        self.reason = None              # set once the menu cannot be followed
+def _has_bare_variable(word):
+    return any(piece.lastgroup == 'variable' for piece in _PIECE.finditer(word))
 
 
 def parse_grub_menu(text):
     """The GrubMenu of a grub.cfg text, None when it has no menu entry (a BLS ``blscfg`` config,
     say); read up to MAX_ENTRIES entries. Raises nothing."""
     reading = _Reading()
-    for line in text.split('\n'):
-        commands = _commands(line)
-        if commands is None:
-            reading.reason = 'a quote or a line that runs on to the next'
-        for command in commands or ():
-            _read_command(reading, command)
-            if reading.reason:
-                break
-        if reading.reason:
-            return GrubMenu(reading.top, reading.steps, reading.reason)
+    grammar = _Grammar(reading)
+    try:
+        if '\r' in text:
+            # GRUB reads a carriage return as part of a word: "fi\r" is no fi.
+            raise _Unreadable('carriage returns, which GRUB reads as part of the words')
+        for line in text.split('\n'):
+            grammar.line(line)
+        grammar.finish()
+    except _Unreadable as exc:
+        return GrubMenu(reading.top, reading.steps, str(exc))
     return GrubMenu(reading.top, reading.steps) if reading.top else None
 
 
-def _read_command(reading, command):
-    """Take one command into ``reading`` (``reason`` set once the menu cannot be followed)."""
-    first = _first_word(command)
-    if reading.entry is not None:
-        _read_body(reading, command, first)
-        return
-    entries, blocks = reading.levels[-1]
-    if first in ('menuentry', 'submenu'):
-        reading.count += 1
-        words = _words(command[:-1]) if command.endswith('{') else None
-        opened = _entry(words[1:], bool(blocks)) if words else None
-        if reading.count > MAX_ENTRIES:
-            reading.reason = 'more than %d menu entries, more than GRUB\'s tools write' % MAX_ENTRIES
-            return
-        if opened is None:
-            reading.reason = 'a menu entry GRUB refuses, or not written the way grub-mkconfig writes one'
-            return
-        entries.append(opened)
-        if first == 'submenu':
-            opened.children = []
-            reading.levels.append((opened.children, []))
-        else:
-            reading.entry, reading.body = opened, []
-        return
-    function = reading.function
-    if command == '}':
-        if blocks and blocks[-1] == 'function':
-            blocks.pop()
-            if function is not None:
-                function[2] -= 1
-                if not function[2]:
-                    if function[1]:
-                        reading.functions.add(function[0])
-                    reading.function = None
-        elif len(reading.levels) > 1:
-            reading.levels.pop()
-        return
-    if first in ('if', 'for', 'while', 'until', 'function'):
-        blocks.append(first)
-    elif first in ('fi', 'done') and blocks:
-        blocks.pop()
-    if first == 'function' and len(reading.levels) == 1:
-        if function is None:
-            function = reading.function = [command.split()[1] if len(command.split()) > 1 else '', False, 0]
-        function[2] += 1
-        # Its first command may follow the brace on the same line.
-        function[1] = function[1] or _changes_default(command.partition('{')[2], None)
-        return
-    if len(reading.levels) > 1 or function is not None:
-        if _changes_default(command, first):
-            if function is not None:
-                function[1] = True
-            else:
-                reading.reason = 'a submenu that changes what picks its entries'
-        return
-    reading.steps.append(_step(command, first, reading.functions))
-
-
-def _read_body(reading, command, first):
-    """A command of a menuentry's body: its braces, blocks and linux commands."""
-    entry, body = reading.entry, reading.body
-    if command == '}':
-        if body:
-            body.pop()
-        else:
-            reading.entry = None
-    elif command.endswith('{'):
-        body.append('{')
-    elif first in ('if', 'for', 'while', 'until'):
-        body.append(first)
-    elif first in ('fi', 'done') and body:
-        body.pop()
-    elif first in LINUX_COMMANDS:
-        words = _words(command)
-        image = words[1][0] if words and len(words) > 1 else None
-        # GRUB loads each linux command's image in turn: the last one run counts.
-        entry.image = UNKNOWN if body or entry.image is UNKNOWN else image
-
-
-def _changes_default(command, first):
-    return first in ('load_env', 'unset', 'eval', 'read') + _SOURCES or bool(_TRACKED_WORD.search(command))
-
-
-def _step(command, first, functions):
-    """What one top-level command does to the default: ``('if', test)``, ``('else',)``,
-    ``('end',)``, ``('set', name, value)``, ``('load_env',)``, ``('source', path)`` or
-    ``('unknown', names)`` (those variables can no longer be told), else ``('none',)``."""
-    if first == 'if':
-        return ('if', command[2:].strip())
-    if first == 'elif':
-        return ('elif', command[4:].strip())
-    if first in ('for', 'while', 'until'):
-        return ('unsure',)
-    if command == 'else':
-        return ('else',)
-    if first in ('fi', 'done'):
-        return ('end',)
-    if first in functions:
-        return ('unknown', TRACKED)
-    words = _words(command)
-    if words is None:
-        return ('unknown', TRACKED)
-    texts = [text for text, known in words]
-    if texts == ['load_env']:
-        return ('load_env',)
-    if first in _SOURCES:
-        return ('source', words[1] if len(words) > 1 else None)
-    if first in ('load_env', 'eval', 'read'):
-        return ('unknown', TRACKED)
-    if first in ('set', 'unset') or (len(words) == 1 and '=' in texts[0]):
-        assignments = words[1:] if first in ('set', 'unset') else words
-        if len(assignments) == 1:
-            name, equals, value = assignments[0][0].partition('=')
-            if name in TRACKED and (equals or first == 'unset'):
-                return ('set', name, _assigned(value, assignments[0][1]) if equals else None)
-    if first in ('save_env', 'export', 'echo'):
-        return ('none',)
-    names = tuple(set(found.group(1) for found in _TRACKED_WORD.finditer(command)))
-    return ('unknown', names) if names else ('none',)
-
-
-def _assigned(value, known):
-    """The value of an assignment: ``('text', value)``, ``('variable', name)`` or UNKNOWN."""
-    if known:
-        return ('text', value)
-    variable = _VARIABLE.match(value)
-    if variable and (variable.group(1) or variable.group(2)) in TRACKED:
-        return ('variable', variable.group(1) or variable.group(2))
-    return UNKNOWN
-
-
 class _Evaluation:
-    """The top level's steps run in order over the variables that decide the default; an ``if``
-    it cannot decide makes what its branches change unknown."""
+    """The top level's steps run in order over the variables the reading follows; an ``if`` it
+    cannot decide makes what its branches change unknown."""
 
     def __init__(self, grubenv, prefix_file):
         self.grubenv = grubenv
         self.prefix_file = prefix_file
-        self.values = {}            # {name: (value, from grubenv)} or UNKNOWN; absent: unset
+        # {name: (value, from grubenv)} or UNKNOWN; absent: unset (prefix and config_directory:
+        # GRUB's own, the directory of grub.cfg)
+        self.values = {}
         # [this branch runs, a branch ran] of each open block: True, False or None (cannot tell),
         # and how many open blocks do not run, and cannot be told, in all
         self.frames = []
         self.counts = {False: 0, None: 0, True: 0}
-        self.unknown_sources = False
+        self.opaque = False         # something may have set anything, or added entries
 
     def runs(self, but_last=False):
         counts = dict(self.counts)
@@ -535,7 +795,7 @@ class _Evaluation:
             runs = (self._test(step[1]) if kind == 'if' else None) if self.runs() is not False else False
             self.frames.append([runs, runs])
             self.counts[runs] += 1
-        elif kind in ('elif', 'else') and self.frames:
+        elif kind in ('elif', 'else'):
             frame = self.frames[-1]
             if self.runs(but_last=True) is False or frame[1] is True:
                 self._branch(frame, False)
@@ -544,40 +804,53 @@ class _Evaluation:
             else:
                 self._branch(frame, self._test(step[1]) if kind == 'elif' else True)
                 frame[1] = frame[0]
-        elif kind == 'end' and self.frames:
+        elif kind == 'end':
             self.counts[self.frames.pop()[0]] -= 1
-        elif kind in ('load_env', 'source', 'set', 'unknown'):
+        else:
             runs = self.runs()
             if runs is False:
                 return
             if kind == 'load_env':
-                for name in TRACKED:
-                    found = self.grubenv(name)
-                    if found is not None:
-                        self._set(name, (found, True), runs)
+                self._load_env(step[1], step[2], runs)
             elif kind == 'source':
                 self._source(step[1])
             elif kind == 'set':
                 self._set(step[1], self._value(step[2]), runs)
-            else:
+            elif kind == 'unknown':
                 for name in step[1]:
                     self.values[name] = UNKNOWN
+            else:
+                self.opaque = True
 
-    def _test(self, test):
-        test = test.rstrip(';').strip()
-        found = _SET_TEST.match(test)
-        if found:
-            value = self.values.get(found.group(2))
-            if value is UNKNOWN or found.group(2) not in TRACKED:
+    def _load_env(self, directory, names, runs):
+        if directory in self.values or self.grubenv is None:
+            found = dict.fromkeys(names, UNKNOWN)   # another file, or one that cannot be read
+        else:
+            found = dict((name, (self.grubenv[name], True)) for name in names if name in self.grubenv)
+        for name in WATCHED:
+            if name in found:
+                self._set(name, found[name], runs)
+
+    def _test(self, words):
+        """Whether a condition ending in ``words`` holds; None when it cannot be told."""
+        if not words or words[0] != '[' or words[-1] != ']':
+            return None
+        arguments = words[1:-1]
+        if len(arguments) == 1 or len(arguments) == 2 and arguments[0] in ('-z', '-n'):
+            variable = _variable(arguments[-1])
+            value = self.values.get(variable[0]) if variable and variable[0] in TRACKED else UNKNOWN
+            if value is UNKNOWN:
                 return None
-            is_set = value is not None and value[0] != ''
-            return not is_set if found.group(1) else is_set
-        found = _FILE_TEST.match(test)
-        if found:
-            state = self.prefix_file(found.group(3))
+            text = value[0] if value is not None else ''
+            if not variable[1] and (not text or _BLANKS.search(text)):
+                return None     # unquoted, GRUB drops an empty value and splits one with blanks
+            return text == '' if arguments[0] == '-z' else text != ''
+        if len(arguments) == 2 and arguments[0] in ('-f', '-s'):
+            found = _directory_file(arguments[1])
+            state = self.prefix_file(found[1]) if found and found[0] not in self.values else None
             if state is None:
                 return None
-            return state == 'present' if found.group(1) == '-s' else state != 'missing'
+            return state == 'present' if arguments[0] == '-s' else state != 'missing'
         return None
 
     def _value(self, assigned):
@@ -585,9 +858,13 @@ class _Evaluation:
             return assigned
         if assigned[0] == 'text':
             return (assigned[1], False)
-        value = self.values.get(assigned[1])
-        # An unset variable reads as the empty string.
-        return value if value is not None else ('', False)
+        name, quoted = assigned[1:]
+        # Unset, GRUB's directory is its own, not told here; another variable reads as empty.
+        value = self.values.get(name, UNKNOWN if name in ('prefix', 'config_directory') else ('', False)) \
+            if name in WATCHED else UNKNOWN
+        if value is UNKNOWN or not quoted and _BLANKS.search(value[0]):
+            return UNKNOWN
+        return value
 
     def _set(self, name, value, runs):
         if runs is None and self.values.get(name) != value:
@@ -597,10 +874,8 @@ class _Evaluation:
         else:
             self.values[name] = value
 
-    def _source(self, path):
+    def _source(self, word):
         """A sourced file that may exist can add entries and set anything."""
-        if path is not None and not path[1]:
-            found = re.match(r'^\$\{?(prefix|config_directory)\}?/([^/]+)$', path[0])
-            if found and self.prefix_file(found.group(2)) == 'missing':
-                return
-        self.unknown_sources = True
+        found = _directory_file(word) if word is not None else None
+        if not (found and found[0] not in self.values and self.prefix_file(found[1]) == 'missing'):
+            self.opaque = True

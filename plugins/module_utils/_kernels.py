@@ -17,12 +17,11 @@ import functools
 import itertools
 import os
 import posixpath
-import re
 import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu, parse_grubenv
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -300,15 +299,30 @@ def _grubby_default(runner):
 
 def grubenv_value(rootfs, key, warn):
     """A variable of the GRUB environment block (the first grubenv under root that sets it), or None."""
+    return (_grubenv_values(rootfs, warn) or {}).get(key)
+
+
+def _grubenv_values(rootfs, warn):
+    """The variables the grubenvs under root set, the first one that sets each (not empty)
+    winning; None when one is there but cannot be read."""
+    values = {}
     for path in GRUBENV_PATHS:
-        text = _read_small_text(rootfs, path, warn)
-        if text is None:
-            continue
-        for line in text.splitlines():
-            name, sep, value = line.partition('=')
-            if sep and name == key and value:
-                return value
-    return None
+        found = _grubenv(rootfs, path, warn)
+        if found is None:
+            return None
+        for name, value in found.items():
+            if value and name not in values:
+                values[name] = value
+    return values
+
+
+def _grubenv(rootfs, path, warn):
+    """The variables of a GRUB environment block (none when it is not there, or not one), None
+    when it cannot be read (a warning)."""
+    text = _read_small_text(rootfs, path, warn)
+    if text is None:
+        return {} if _file_state(rootfs, path) == 'missing' else None
+    return parse_grubenv(text)
 
 
 def _grub_config(rootfs, warn):
@@ -340,9 +354,9 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn):
     ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
     for sure (a warning says why)."""
     directory = posixpath.dirname(grub_path)
-    environment = _grubenv_block(rootfs, posixpath.join(directory, 'grubenv'), warn)
+    environment = _grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn)
     value, from_grubenv, certain = menu.default_value(
-        environment.get, lambda name: _file_state(rootfs, posixpath.join(directory, name)))
+        environment, lambda name: _file_state(rootfs, posixpath.join(directory, name)))
     image, known = menu.default_image(value, red_hat_too=directory == '/boot/grub2') if certain else (None, False)
     if not known:
         warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, menu.reason or (
@@ -352,17 +366,6 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn):
     if release in kernels:
         return release, 'grubenv' if from_grubenv else 'grub'
     return None, None
-
-
-def _grubenv_block(rootfs, path, warn):
-    """{variable: value} of a GRUB environment block (later lines win, as load_env sets them)."""
-    text = _read_small_text(rootfs, path, warn)
-    variables = {}
-    for line in (text or '').split('\n'):
-        name, sep, value = line.partition('=')
-        if sep and not name.startswith('#'):
-            variables[name] = re.sub(r'\\(.)', r'\1', value)
-    return variables
 
 
 def _file_state(rootfs, path):
@@ -439,11 +442,14 @@ def find_default(rootfs, kernels, runner=None, warn=None):
             return release, 'grubby'
     entries = _bls_entries(rootfs, warn)
     grub_path, grub_config = _grub_config(rootfs, warn)
-    for key in _grubenv_keys(grub_config):
-        saved = grubenv_value(rootfs, key, warn)
-        if entries.get(saved) in kernels:
-            return entries[saved], 'grubenv'
     if entries:
+        environment = _grubenv_values(rootfs, warn)
+        if environment is None:
+            return None, None   # what it names next is not told
+        for key in _grubenv_keys(grub_config):
+            saved = environment.get(key)
+            if entries.get(saved) in kernels:
+                return entries[saved], 'grubenv'
         release = entries[max(entries, key=_bls_entry_key)]
         if release in kernels:
             return release, 'bls'

@@ -60,3 +60,10 @@ def debian_grub_cfg(work: Path, releases: tuple[str, ...], grub_default: str = '
         pytest.skip('no private mount namespace here (needs root): %s' % result.stderr.strip())
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def grub_script_check(text: str, work: Path) -> bool:
+    """Whether GRUB's own parser (grub-common's grub-script-check) takes ``text``."""
+    script = work / 'check.cfg'
+    script.write_text(text)
+    return subprocess.run(['grub-script-check', str(script)], capture_output=True, check=False).returncode == 0

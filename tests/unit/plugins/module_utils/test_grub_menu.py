@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,13 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
+    GRUBENV_SIGNATURE,
     UNKNOWN,
     _grub_number,
     _split_path,
-    _words,
+    _decoded,
     parse_grub_menu,
+    parse_grubenv,
 )
-from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import UUID, debian_grub_cfg
+from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import UUID, debian_grub_cfg, grub_script_check
 
 NEWEST, MIDDLE, OLDEST = '6.1.0-18-amd64', '6.1.0-17-amd64', '6.1.0-13-amd64'
 ADVANCED = 'Advanced options for Debian GNU/Linux'
@@ -62,25 +65,33 @@ def files(grubenv: str = 'present', custom: str | None = 'missing'):
 
 def test_saved_and_next_entry(saved_menu: str) -> None:
     menu = parse_grub_menu(saved_menu)
-    assert menu.default_value({'saved_entry': '1>2'}.get, files()) == ('1>2', True, True)
+    assert menu.default_value({'saved_entry': '1>2'}, files()) == ('1>2', True, True)
     # A one-shot grub-reboot comes first.
-    assert menu.default_value({'saved_entry': '1>2', 'next_entry': '1>4'}.get, files()) == ('1>4', True, True)
+    assert menu.default_value({'saved_entry': '1>2', 'next_entry': '1>4'}, files()) == ('1>4', True, True)
     # Nothing saved: the empty value, which names no entry.
-    assert menu.default_value({}.get, files()) == ('', False, True)
+    assert menu.default_value({}, files()) == ('', False, True)
     # No environment block: GRUB never loads it.
-    assert menu.default_value({'saved_entry': '1>2'}.get, files(grubenv='missing')) == ('', False, True)
+    assert menu.default_value({'saved_entry': '1>2'}, files(grubenv='missing')) == ('', False, True)
     # Debian's custom.cfg, sourced at the end, may add entries and set the default.
-    assert menu.default_value({'saved_entry': '1>2'}.get, files(custom='present'))[2] is False
-    assert menu.default_value({'saved_entry': '1>2'}.get, files(custom=None))[2] is False
+    assert menu.default_value({'saved_entry': '1>2'}, files(custom='present'))[2] is False
+    assert menu.default_value({'saved_entry': '1>2'}, files(custom=None))[2] is False
 
 
 @pytest.mark.parametrize(('grub_default', 'expected'), [('0', '0'), ('1>2', '1>2'), (title(NEWEST), title(NEWEST))])
 def test_a_default_written_into_grub_cfg(tmp_path: Path, grub_default: str, expected: str) -> None:
     menu = parse_grub_menu(debian_grub_cfg(tmp_path, (OLDEST, NEWEST), grub_default))
-    assert menu.default_value({'saved_entry': '0'}.get, files()) == (expected, False, True)
+    assert menu.default_value({'saved_entry': '0'}, files()) == (expected, False, True)
 
 
-CONDITIONAL = '''set default="%s"
+# 00_header's $menuentry_id_option.
+ID_OPTION = '''if [ x"${feature_menuentry_id}" = xy ]; then
+  menuentry_id_option="--id"
+else
+  menuentry_id_option=""
+fi
+export menuentry_id_option
+'''
+CONDITIONAL = ID_OPTION + '''set default="%s"
 if [ "$grub_platform" = "efi" ]; then
   menuentry 'UEFI Firmware Settings' $menuentry_id_option 'uefi-firmware' {
     fwsetup
@@ -131,14 +142,13 @@ def test_entries_that_may_be_missing_or_named_otherwise(value: str, expected: tu
 ])
 def test_what_the_top_level_does_to_the_default(config: str, expected: tuple) -> None:
     menu = parse_grub_menu(config + "set x=y\nmenuentry 'a' {\n  linux /boot/vmlinuz-1\n}\n")
-    assert menu.default_value({'saved_entry': '5'}.get, files()) == expected
+    assert menu.default_value({'saved_entry': '5'}, files()) == expected
 
 
 ENTRY_B = "menuentry 'B' {\n  linux /vmlinuz-B\n}\n"
 
 
 @pytest.mark.parametrize('config', [
-    "menuentry 'A' { linux /vmlinuz-A; }\n",                      # an entry on one line with its body
     "menuentry 'A' \\\n  --class x {\n  linux /vmlinuz-A\n}\n",  # a line that runs on
     "menuentry 'A\nx' {\n  linux /vmlinuz-A\n}\n",                 # a title over two lines
     "echo 'x\nmenuentry \"F\" {\n}\n'\n",                         # an entry inside a quoted text
@@ -194,9 +204,9 @@ def test_numbers_where_grubs_part_ways(text: str) -> None:
 def test_paths_and_words() -> None:
     assert _split_path('a>>b>c>d') == ('a>b', 'c>d')
     assert _split_path('a>') == ('a', None)
-    assert _words("menuentry 'It'\\''s' \"q\\\"$x\" \\{ {") == [
-        ('menuentry', True), ("It's", True), ('q"$x', False), ('{', True), ('{', True)]
-    assert _words("menuentry 'open") is None
+    assert _decoded("'It'\\''s'") == ("It's", True)
+    assert _decoded('"q\\"$x\\$"\\{') == ('q"$x${', False)
+    assert _decoded("'$x'\\$y") == ('$x$y', True)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -209,4 +219,146 @@ def test_any_text_is_read_without_error(text: str, value: str | None) -> None:
     if menu is not None:
         image, certain = menu.default_image(value)
         assert image is None or isinstance(image, str)
-        menu.default_value({'saved_entry': value}.get)
+        menu.default_value({'saved_entry': value})
+
+
+ENTRIES = "menuentry 'A' {\n  linux /vmlinuz-A\n}\n" + ENTRY_B
+
+
+@pytest.mark.parametrize('script', [
+    'set default=1; fi\n',                                      # a stray fi: GRUB skips the whole line
+    'if true; set default=1; fi\n',                             # no then
+    'if true; then set default=1; else true; else true; fi\n',
+    'if true; then set default=1; done\n',
+    'if true; then function f { true; }; fi\n',                 # functions only at the top level
+    'if true; then\nfi\n',                                      # an empty branch
+    "menuentry 'x' {\n}\n",                                     # an empty entry
+    "menuentry 'x' {\n  fi\n}\n",
+    'set default=1 | true\n',
+    'set default=1 }\n',
+    '; set default=1\n',
+    'if true; then true; fi set default=1\n',
+    'function f;\n{\n  true\n}\n',                            # newlines may come before its body, not a ;
+    'echo [[\n',
+    'echo $\n',
+])
+def test_scripts_grub_does_not_parse(tmp_path: Path, script: str) -> None:
+    assert not grub_script_check(script + ENTRIES, tmp_path)
+    menu = parse_grub_menu(script + ENTRIES)
+    assert menu.reason
+    assert menu.default_value({}, files()) == (None, False, False)
+    assert menu.default_image('1') == (None, False)
+
+
+@pytest.mark.parametrize(('script', 'grubenv', 'expected'), [
+    ('if set default=1; then true; fi\n', {}, ('1', False, True)),      # a condition runs
+    ('if load_env; then true; fi\nset default="${saved_entry}"\n', {'saved_entry': '5'}, ('5', True, True)),
+    ('load_env\nset default=$saved_entry\n', {'saved_entry': '5'}, ('5', True, True)),
+    ('load_env\nset default=$saved_entry\n', {'saved_entry': 'a b'}, (None, False, False)),  # GRUB splits it
+    ('load_env\nif [ $saved_entry ]; then default=1; fi\n', {'saved_entry': ''}, (None, False, False)),
+    ('load_env\nif [ $saved_entry ]; then default=1; fi\n', {'saved_entry': '5'}, ('1', False, True)),
+    ('while set default=2; do true; done\n', {}, (None, False, False)),
+    ('for default in 1 2; do true; done\n', {}, (None, False, False)),
+    ('"set" default=2\n', {}, ('2', False, True)),                      # quotes go before GRUB looks it up
+    ('"default"=3\n', {}, ('3', False, True)),
+    ('${x}t=1\n', {}, (None, False, False)),                            # a variable names the command
+    ('$c default=1\n', {}, (None, False, False)),
+    ('set x=1\nset default=$x\n', {}, (None, False, False)),
+    ('search --no-floppy --fs-uuid --set=root 0a1b\nset default=1\n', {}, ('1', False, True)),
+    ('search --set=default 0a1b\n', {}, (None, False, False)),
+    ('regexp --set=$v x y\n', {}, (None, False, False)),
+    # Where GRUB's files are: moved, its tests and load_env read another directory.
+    ('set prefix=/elsewhere\nif [ -s $prefix/grubenv ]; then load_env; fi\nset default="${saved_entry}"\n',
+     {'saved_entry': '5'}, (None, False, False)),
+    ('load_env\nif [ -s $prefix/grubenv ]; then load_env; fi\nset default="${saved_entry}"\n',
+     {'saved_entry': '5', 'prefix': '/elsewhere'}, (None, False, False)),
+    ('if [ -f ${config_directory}/grubenv ]; then load_env -f ${config_directory}/grubenv; fi\n'
+     'set default="${saved_entry}"\n', {'saved_entry': '5'}, ('5', True, True)),     # Fedora's 00_header
+    ('load_env -f /boot/other/grubenv\nset default="${saved_entry}"\n', {'saved_entry': '5'}, (None, False, False)),
+    ('load_env next_entry\nset default="${saved_entry}"\n', {'saved_entry': '5'}, ('', False, True)),
+    ('normal /boot/grub/other.cfg\n', {}, (None, False, False)),
+    ('extract_entries_source /boot/grub/other.cfg\n', {}, (None, False, False)),
+    ('function f { frobnicate; }\nf\n', {}, (None, False, False)),
+    ('function f { frobnicate; }\nset default=1\n', {}, ('1', False, True)),       # never called
+])
+def test_what_commands_and_conditions_do(tmp_path: Path, script: str, grubenv: dict, expected: tuple) -> None:
+    assert grub_script_check(script + ENTRIES, tmp_path)
+    assert parse_grub_menu(script + ENTRIES).default_value(grubenv, files()) == expected
+
+
+@pytest.mark.parametrize('script', [
+    'frobnicate\n',                                             # a command the reading does not know
+    'boot\n',                                                   # GRUB may never show the menu
+    'if true; then true; elif set default=1; then true; fi\n',
+    "menuentry 'A' --unrestricted=x {\n  linux /a\n}\n",        # GRUB refuses these entries
+    "menuentry 'A' --frob {\n  linux /a\n}\n",
+    "menuentry 'A' -x {\n  linux /a\n}\n",
+    "submenu 'S' {\n  for default in 1; do true; done\n" + ENTRY_B + "}\n",
+    'set default=1\r\n',                                        # GRUB reads a carriage return as a character
+])
+def test_scripts_the_reading_cannot_follow(script: str) -> None:
+    menu = parse_grub_menu(script + ENTRIES)
+    assert menu.reason and menu.default_value({}, files())[2] is False
+
+
+def test_the_id_option_is_00_headers() -> None:
+    entries = "menuentry 'A' $menuentry_id_option 'a' {\n  linux /a\n}\nmenuentry 'B' $menuentry_id_option 'b' {\n  linux /b\n}\n"
+    # Without 00_header's assignment it is empty: 'b' is no id, one more argument of the entry.
+    assert parse_grub_menu(entries).default_image('b') == (None, False)
+    assert parse_grub_menu(ID_OPTION + entries).default_image('b') == ('/b', True)
+    assert parse_grub_menu(ID_OPTION + 'menuentry_id_option=""\n' + entries).default_image('b') == (None, False)
+    # The environment block may hold it.
+    assert parse_grub_menu(ID_OPTION + 'load_env\n' + entries).default_image('b') == (None, False)
+    assert parse_grub_menu(ID_OPTION + "menuentry 'A' --unrestricted $menuentry_id_option 'a' {\n  linux /a\n}\n"
+                           ).default_image('a') == ('/a', True)
+
+
+def test_what_an_entry_body_loads() -> None:
+    menu = parse_grub_menu("menuentry 'A' { \"linux\" /a; }\nmenuentry 'B' { $loader /b; }\n"
+                           "function boot_it { linux /c; }\nmenuentry 'C' { boot_it; }\n"
+                           "menuentry 'D' {\n  linux /d-$version\n}\nmenuentry 'E' {\n  echo\n}\n")
+    assert menu.reason is None
+    assert [menu.default_image(str(number)) for number in range(5)] == [
+        ('/a', True), (None, False), (None, False), (None, False), (None, True)]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(['if', 'then', 'else', 'elif', 'fi', 'for x in a', 'while', 'do', 'done',
+                                           'function f', '{', '}', 'echo', 'true', '[ "$x" ]', "menuentry 'a'",
+                                           'linux /a', 'set default=1', '"q"', '$x', '#c', '|', '[[', 'in', 'x=1']),
+                          st.sampled_from([' ', '\n', ';', '', '; '])),
+                min_size=1, max_size=16).map(lambda parts: ''.join(piece + gap for piece, gap in parts)))
+def test_what_grub_does_not_parse_is_never_read_for_sure(tmp_path_factory: pytest.TempPathFactory, script: str) -> None:
+    menu = parse_grub_menu(script + '\n' + ENTRIES)
+    if not grub_script_check(script + '\n' + ENTRIES, tmp_path_factory.mktemp('check')):
+        assert menu.reason and menu.default_value({}, files())[2] is False and menu.default_image('0')[1] is False
+
+
+def test_the_environment_block_as_grub_editenv_writes_it(tmp_path: Path) -> None:
+    path = str(tmp_path / 'grubenv')
+    subprocess.run(['grub-editenv', path, 'create'], check=True)
+    subprocess.run(['grub-editenv', path, 'set', 'saved_entry=1>2', 'odd=a\nb\\c=d'], check=True)
+    text = Path(path).read_text()
+    assert len(text) == 1024 and parse_grubenv(text) == {'saved_entry': '1>2', 'odd': 'a\nb\\c=d'}
+
+
+@pytest.mark.parametrize(('body', 'expected'), [
+    ('a=1\n#x\\\nb=2\nc=3\n', {'a': '1', 'c': '3'}),           # an escaped newline runs a comment on
+    ('a=1\nbroken\n', {'a': '1'}),                               # no = ends the reading
+    ('a=1\nb=no end', {'a': '1'}),
+    ('a=x\0y\n', {'a': 'x'}),
+])
+def test_the_environment_block_the_way_load_env_reads_it(body: str, expected: dict) -> None:
+    assert parse_grubenv(GRUBENV_SIGNATURE + body) == expected
+    assert parse_grubenv(body) == {}                             # no signature: GRUB refuses the file
+
+
+@pytest.mark.parametrize(('text', 'reason'), [
+    ('#' * 70000 + '\n', 'a line of more than 65536 characters'),
+    ('echo a\n' * 70000, 'more than 65536 commands'),
+    ('if true; then\n' * 70, 'blocks nested more than 64 deep'),
+    ('echo ' + 'a ' * 5000 + '\n', 'a command of more than 4096 words'),
+    ('x' * 5000 + '\n', 'a command the reading does not know: ' + 'x' * 40),
+])
+def test_reading_stops_early_on_what_no_generated_menu_has(text: str, reason: str) -> None:
+    assert parse_grub_menu(text + ENTRIES).reason == reason

@@ -481,8 +481,24 @@ def test_a_custom_cfg_grub_sources_may_change_the_next_boot(tmp_path: Path) -> N
                         'grub.cfg does out of sight (a condition, a function, a sourced file)']
 
 
+def test_an_environment_block_that_cannot_be_read_is_not_taken_for_empty(tmp_path: Path) -> None:
+    rootfs = debian_root(tmp_path, 'saved')
+    (tmp_path / 'root/boot/grub/grubenv').unlink()
+    (tmp_path / 'root/boot/grub/grubenv').mkdir()     # there, but no file: load_env's variables are not told
+    warnings: List[str] = []
+    assert find_default(rootfs, known(DEBIAN_OLD, DEBIAN_NEW), warn=warnings.append) == (None, None)
+    assert warnings[0].startswith('cannot read /boot/grub/grubenv: ')
+    assert warnings[1:] == ['/boot/grub/grub.cfg: which entry GRUB starts next is not told: its default depends on '
+                            'what grub.cfg does out of sight (a condition, a function, a sourced file)']
+
+
+def test_an_unreadable_environment_block_leaves_the_bls_default_untold(bls_root: Path) -> None:
+    (bls_root / 'boot/grub2/grubenv').mkdir(parents=True)
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (None, None)
+
+
 def test_a_grub_cfg_of_endless_entries_is_read_no_further(tmp_path: Path) -> None:
-    make(tmp_path, '/boot/grub/grub.cfg', "submenu 'a' {\n" * 290000)
+    make(tmp_path, '/boot/grub/grub.cfg', "menuentry 'a' {\n  linux /a\n}\n" * 5000)
     warnings: List[str] = []
     assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD), warn=warnings.append) == (None, None)
     assert warnings == ['/boot/grub/grub.cfg: which entry GRUB starts next is not told: more than 4096 menu entries, '
