@@ -43,8 +43,9 @@ MAX_COMMANDS = 65536
 MAX_DEPTH = 64
 # The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
-# The variables that decide the default: GRUB's own, and those 00_header moves between.
-TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry')
+# The variables that decide the default: GRUB's own, and those 00_header moves between (Ubuntu's
+# also boots prev_entry again after an initrd-less boot failed).
+TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry', 'initrdfail', 'prev_entry')
 # ...and those the reading also follows: where GRUB's files are, and 00_header's id option.
 WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option')
 _WATCHED_WORD = re.compile(r'\b(%s)\b' % '|'.join(WATCHED))
@@ -837,14 +838,15 @@ class _Evaluation:
             return None
         arguments = words[1:-1]
         if len(arguments) == 1 or len(arguments) == 2 and arguments[0] in ('-z', '-n'):
-            variable = _variable(arguments[-1])
-            value = self.values.get(variable[0]) if variable and variable[0] in TRACKED else UNKNOWN
-            if value is UNKNOWN:
+            text = self._tracked_text(arguments[-1])
+            if text is None:
                 return None
-            text = value[0] if value is not None else ''
-            if not variable[1] and (not text or _BLANKS.search(text)):
-                return None     # unquoted, GRUB drops an empty value and splits one with blanks
             return text == '' if arguments[0] == '-z' else text != ''
+        if len(arguments) == 3 and arguments[1] in ('=', '==', '!='):
+            text, (other, known) = self._tracked_text(arguments[0]), _decoded(arguments[2])
+            if text is None or not known:
+                return None
+            return (text == other) != (arguments[1] == '!=')
         if len(arguments) == 2 and arguments[0] in ('-f', '-s'):
             found = _directory_file(arguments[1])
             state = self.prefix_file(found[1]) if found and found[0] not in self.values else None
@@ -852,6 +854,17 @@ class _Evaluation:
                 return None
             return state == 'present' if arguments[0] == '-s' else state != 'missing'
         return None
+
+    def _tracked_text(self, word):
+        """The text of a word that is one variable the reading follows, None when not told."""
+        variable = _variable(word)
+        value = self.values.get(variable[0]) if variable and variable[0] in TRACKED else UNKNOWN
+        if value is UNKNOWN:
+            return None
+        text = value[0] if value is not None else ''
+        if not variable[1] and (not text or _BLANKS.search(text)):
+            return None     # unquoted, GRUB drops an empty value and splits one with blanks
+        return text
 
     def _value(self, assigned):
         if assigned is None or assigned is UNKNOWN:

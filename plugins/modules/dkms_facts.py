@@ -157,7 +157,8 @@ ansible_facts:
             - Null with C(default_kernel) when the menu's default entry boots no kernel under O(root), or cannot
               be told for sure (with a warning), as for an entry inside a condition counted past, a title that holds a
               variable, a default set where the reading cannot tell whether it runs, a C(custom.cfg) that
-              C(grub.cfg) sources, a C(grub.cfg) not written the way C(grub-mkconfig) writes one.
+              C(grub.cfg) sources, a C(grub.cfg) not written the way C(grub-mkconfig) writes one, one GRUB would
+              not parse, a command the reading does not know, an environment block that cannot be read.
           type: str
           sample: grubby
         kabi_reader:

@@ -250,6 +250,14 @@ def test_scripts_grub_does_not_parse(tmp_path: Path, script: str) -> None:
     assert menu.default_image('1') == (None, False)
 
 
+INITRDFAIL = '''load_env
+if [ "${initrdfail}" = 1 ]; then
+  set next_entry="${prev_entry}"
+fi
+if [ "${next_entry}" ]; then set default="${next_entry}"; else set default=0; fi
+'''
+
+
 @pytest.mark.parametrize(('script', 'grubenv', 'expected'), [
     ('if set default=1; then true; fi\n', {}, ('1', False, True)),      # a condition runs
     ('if load_env; then true; fi\nset default="${saved_entry}"\n', {'saved_entry': '5'}, ('5', True, True)),
@@ -278,6 +286,12 @@ def test_scripts_grub_does_not_parse(tmp_path: Path, script: str) -> None:
     ('load_env next_entry\nset default="${saved_entry}"\n', {'saved_entry': '5'}, ('', False, True)),
     ('normal /boot/grub/other.cfg\n', {}, (None, False, False)),
     ('extract_entries_source /boot/grub/other.cfg\n', {}, (None, False, False)),
+    # A one-shot boot of the entry before an initrd-less boot that failed (Ubuntu's 00_header).
+    (INITRDFAIL, {'initrdfail': '1', 'prev_entry': '1'}, ('1', True, True)),
+    (INITRDFAIL, {'initrdfail': '2', 'prev_entry': '1'}, ('0', False, True)),
+    (INITRDFAIL, {}, ('0', False, True)),
+    (INITRDFAIL.replace('= 1', '!= 1'), {'initrdfail': '1', 'prev_entry': '1'}, ('0', False, True)),
+    (INITRDFAIL.replace('"${initrdfail}"', '$initrdfail'), {'prev_entry': '1'}, (None, False, False)),
     ('function f { frobnicate; }\nf\n', {}, (None, False, False)),
     ('function f { frobnicate; }\nset default=1\n', {}, ('1', False, True)),       # never called
 ])
