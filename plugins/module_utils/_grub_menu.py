@@ -493,6 +493,7 @@ class _Reading:
         self.condition = None       # 'if', 'elif' or 'loop' while a condition's commands are read,
         self.tested = None          # and the last of them: the one whose status decides
         self.count = 0
+        self.calls = []             # (entry, name) of each command of an entry's body
         self.id_option = None       # '--id' once 00_header has set $menuentry_id_option, 'unknown' once it may not be
 
     def _context(self):
@@ -548,8 +549,11 @@ class _Reading:
                 image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
                 # GRUB loads each linux command's image in turn: the last one run counts.
                 value.image = image if known and not enclosed and value.image is not UNKNOWN else UNKNOWN
-            elif not known or name in _SOURCES or name in _OPAQUE or self.functions.get(name, (0, 0))[1]:
+            elif not known or name in _SOURCES or name in _OPAQUE:
                 value.image = UNKNOWN
+            else:
+                # The entry runs once the whole file has: the functions it calls are the last ones defined.
+                self.calls.append((value, name))
             return
         step = self._step(words)
         if self.condition is not None:
@@ -561,10 +565,14 @@ class _Reading:
     def _apply(self, step, name):
         """Take a command's step: into the steps at the top level, into what a function does."""
         context, value, enclosed = self._context()
+        if context == 'entry':
+            return      # a loop in an entry's body runs when the entry does
         self._id_option(step, context, enclosed)
         if context == 'function':
             value[1] = value[1] or step[0] != 'none'
-            value[2] = value[2] or name in LINUX_COMMANDS or step[0] in ('opaque', 'source')
+            # A command not known yet may be a function defined later, which may load an image.
+            value[2] = value[2] or name in LINUX_COMMANDS or step[0] in ('opaque', 'source', 'unknown command') \
+                or self.functions.get(name, (False, False))[1]
         elif step[0] == 'unknown command':
             raise _Unreadable('a command the reading does not know: %.40s' % step[1])
         elif step[0] == 'leaves':
@@ -614,6 +622,11 @@ class _Reading:
         kind, value = self.frames.pop()
         if kind == 'function':
             self.functions[value[0]] = (value[1], value[2])
+
+    def finish(self):
+        for entry, name in self.calls:
+            if self.functions.get(name, (False, False))[1]:
+                entry.image = UNKNOWN
 
     def _step(self, words):
         """What a command does to the default: ``('set', name, value)``, ``('load_env', file
@@ -756,6 +769,7 @@ def parse_grub_menu(text):
         for line in text.split('\n'):
             grammar.line(line)
         grammar.finish()
+        reading.finish()
     except _Unreadable as exc:
         return GrubMenu(reading.top, reading.steps, str(exc))
     return GrubMenu(reading.top, reading.steps) if reading.top else None

@@ -334,6 +334,12 @@ def test_what_an_entry_body_loads() -> None:
     assert menu.reason is None
     assert [menu.default_image(str(number)) for number in range(5)] == [
         ('/a', True), (None, False), (None, False), (None, False), (None, True)]
+    # Entries run after the whole file: a function defined later, or calling one that loads, counts.
+    menu = parse_grub_menu("menuentry 'A' {\n  linux /a\n  later\n}\nfunction chain { later; }\n"
+                           "menuentry 'B' {\n  linux /b\n  chain\n}\nfunction later { linux /c; }\n"
+                           "menuentry 'C' {\n  linux /d\n  for x in 1; do linux /e; done\n}\n")
+    assert [menu.default_image(str(number)) for number in range(3)] == [(None, False)] * 3
+    assert menu.steps == []
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
