@@ -59,10 +59,12 @@ _HARMLESS = frozenset((
     'password', 'password_pbkdf2', 'cryptomount', 'videoinfo', 'vbeinfo', 'ls', 'cat', 'help',
     'setparams', 'shift', 'setpci', 'lspci', 'lsefi', 'lsefisystab', 'lsefimmap', 'efi_gop', 'efi_uga',
     'tpm2_key_protector_init', 'trust', 'distrust', 'verify_detached', 'gfxterm_background',
+    'hwmatch',      # sets $match alone (Ubuntu's graphics blacklist)
 ))
 # Commands that set the variables their arguments name.
 _SETS_NAMED = frozenset(('search', 'search.file', 'search.fs_uuid', 'search.fs_label', 'probe', 'regexp',
-                         'smbios', 'rdmsr', 'read', 'getenv', 'hwmatch', 'tr', 'net_bootp', 'net_dhcp'))
+                         'smbios', 'rdmsr', 'read', 'getenv', 'tr', 'net_bootp', 'net_dhcp',
+                         'increment', 'decrement'))     # Fedora's boot counting
 _SOURCES = ('source', 'configfile', '.')
 # Commands that may set anything or add entries from elsewhere.
 _OPAQUE = frozenset(('eval', 'normal', 'blscfg', 'bls_import', 'extract_entries_source',
@@ -593,7 +595,8 @@ class _Reading:
                 self.id_option = '--id'
             elif not (feature and frame[1] == 'else'):
                 self.id_option = 'unknown'
-        elif step[0] in ('opaque', 'load_env', 'source') or step[0] == 'unknown' and 'menuentry_id_option' in step[1]:
+        elif step[0] == 'load_env' or step[0] == 'unknown' and 'menuentry_id_option' in step[1]:
+            # (A file sourced or anything opaque that may run leaves the default untold anyway.)
             self.id_option = 'unknown' if self.id_option else None
 
     def open_function(self, name):
@@ -649,7 +652,9 @@ class _Reading:
             return ('source', arguments[0] if arguments else None)
         if name in _OPAQUE:
             return ('opaque',)
-        if name in _LEAVES and not (name == 'fwsetup' and arguments == ['--is-supported']):
+        if name == 'fwsetup' and arguments == ['--is-supported']:
+            return ('none',)    # only asks (30_uefi-firmware)
+        if name in _LEAVES:
             return ('leaves',)
         if name in _SETS_NAMED:
             texts = [_decoded(word) for word in arguments]

@@ -292,6 +292,9 @@ if [ "${next_entry}" ]; then set default="${next_entry}"; else set default=0; fi
     (INITRDFAIL, {}, ('0', False, True)),
     (INITRDFAIL.replace('= 1', '!= 1'), {'initrdfail': '1', 'prev_entry': '1'}, ('0', False, True)),
     (INITRDFAIL.replace('"${initrdfail}"', '$initrdfail'), {'prev_entry': '1'}, (None, False, False)),
+    ('if hwmatch ${prefix}/gfxblacklist.txt 3; then true; fi\nset default=1\n', {}, ('1', False, True)),
+    ('fwsetup --is-supported\nset default=1\n', {}, ('1', False, True)),
+    ('set default=1\ndecrement default\n', {}, (None, False, False)),
     ('function f { frobnicate; }\nf\n', {}, (None, False, False)),
     ('function f { frobnicate; }\nset default=1\n', {}, ('1', False, True)),       # never called
 ])
@@ -323,6 +326,11 @@ def test_the_id_option_is_00_headers() -> None:
     assert parse_grub_menu(ID_OPTION + 'menuentry_id_option=""\n' + entries).default_image('b') == (None, False)
     # The environment block may hold it.
     assert parse_grub_menu(ID_OPTION + 'load_env\n' + entries).default_image('b') == (None, False)
+    # A sourced file (01_users' user.cfg) is not there, or else the default is not told at all.
+    menu = parse_grub_menu(ID_OPTION + 'if [ -f ${prefix}/user.cfg ]; then\n  source ${prefix}/user.cfg\nfi\n' + entries)
+    assert menu.default_value({}, {'user.cfg': 'missing'}.get) == (None, False, True)
+    assert menu.default_value({}, {'user.cfg': 'present'}.get)[2] is False
+    assert menu.default_image('b') == ('/b', True)
     assert parse_grub_menu(ID_OPTION + "menuentry 'A' --unrestricted $menuentry_id_option 'a' {\n  linux /a\n}\n"
                            ).default_image('a') == ('/a', True)
 
