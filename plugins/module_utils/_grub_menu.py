@@ -39,6 +39,8 @@ MAX_ENTRIES = 4096
 MAX_LINE = 65536
 MAX_WORDS = 4096
 MAX_COMMANDS = 65536
+# Function definitions (grub-mkconfig writes a few).
+MAX_FUNCTIONS = 256
 # Far deeper than grub-mkconfig nests blocks, conditions and loops (a few levels).
 MAX_DEPTH = 64
 # The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
@@ -46,20 +48,20 @@ LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
 # The variables that decide the default: GRUB's own, and those 00_header moves between (Ubuntu's
 # also boots prev_entry again after an initrd-less boot failed).
 TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry', 'initrdfail', 'prev_entry')
-# ...and those the reading also follows: where GRUB's files are, and 00_header's id option.
-WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option')
+# ...and those the reading also follows: where GRUB's files are, and 00_header's id option with
+# the feature it tests (GRUB's own, set since 2.00).
+WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option', 'feature_menuentry_id')
 _WATCHED_WORD = re.compile(r'\b(%s)\b' % '|'.join(WATCHED))
 # Commands (upstream GRUB's and the distributions') that change no variable, no menu entry and
-# not where GRUB goes next, whatever their arguments; what the reading does not know makes the
-# menu uncertain.
+# not where GRUB goes next, whatever their arguments (where a platform lacks one, a function of
+# its name runs); what the reading does not know makes the menu uncertain.
 _HARMLESS = frozenset((
-    '[', 'test', 'true', 'false', 'echo', 'export', 'save_env', 'list_env', 'insmod', 'rmmod', 'lsmod',
+    '[', 'test', 'true', 'false', 'echo', 'list_env', 'insmod', 'rmmod', 'lsmod',
     'loadfont', 'lsfonts', 'terminal_output', 'terminal_input', 'terminal', 'terminfo', 'serial',
     'background_image', 'background_color', 'sleep', 'keystatus', 'play', 'clear', 'cpuid',
     'password', 'password_pbkdf2', 'cryptomount', 'videoinfo', 'vbeinfo', 'ls', 'cat', 'help',
-    'setparams', 'shift', 'setpci', 'lspci', 'lsefi', 'lsefisystab', 'lsefimmap', 'efi_gop', 'efi_uga',
-    'tpm2_key_protector_init', 'trust', 'distrust', 'verify_detached', 'gfxterm_background',
-    'hwmatch',      # sets $match alone (Ubuntu's graphics blacklist)
+    'setparams', 'shift', 'setpci', 'lspci', 'lsefi', 'lsefisystab', 'lsefimmap', 'trust', 'distrust',
+    'verify_detached', 'hwmatch',      # hwmatch sets $match alone (Ubuntu's graphics blacklist)
 ))
 # Commands that set the variables their arguments name.
 _SETS_NAMED = frozenset(('search', 'search.file', 'search.fs_uuid', 'search.fs_label', 'probe', 'regexp',
@@ -72,7 +74,10 @@ _OPAQUE = frozenset(('eval', 'normal', 'blscfg', 'bls_import', 'extract_entries_
                      'extract_legacy_entries_configfile', 'legacy_source', 'legacy_configfile',
                      'syslinux_source', 'syslinux_configfile', 'return', 'break', 'continue'))
 # Commands that boot, stop or leave GRUB: its menu may never show.
-_LEAVES = frozenset(('boot', 'reboot', 'halt', 'exit', 'normal_exit', 'fwsetup', 'chainloader', 'poweroff'))
+_LEAVES = frozenset(('boot', 'reboot', 'halt', 'exit', 'normal_exit', 'fwsetup', 'poweroff'))
+# Commands that load another system than Linux, for the next boot to start.
+_LOADERS = frozenset(('chainloader', 'multiboot', 'multiboot2', 'kfreebsd', 'knetbsd', 'kopenbsd', 'appleloader',
+                      'xnu_kernel', 'xnu_kernel64', 'freedos', 'ntldr', 'truecrypt', 'plan9', 'legacy_kernel'))
 # menuentry options (grub-core/commands/menuentry.c) that take a value; $menuentry_id_option is --id.
 _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
 _ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
@@ -99,24 +104,24 @@ _PIECE = re.compile(r"""(?P<plain>[^'"\\$]+)|'(?P<single>[^']*)'|"(?P<double>(?:
 # What makes the tokens of a line more than its blank-separated words, or a word more than its text.
 _SPECIAL = re.compile(r'[{}|&;<>\'"\\$#]')
 _BLANK_RUN = re.compile(r'[ \t]+')
-_QUOTED = re.compile(r'[\'"\\$]')
+_QUOTED = re.compile(r'[\'"\\$*?]')
+# Unquoted, GRUB splits a variable's value at blanks, and expands * and ? against the files there.
+_SPLITS = re.compile(r'[ \t\n\r\f\v*?]')
 _DOUBLE_ESCAPE = re.compile(r'\\([\\"$])')
 # Reserved words: keywords where the grammar takes them, never a command's name.
 _RESERVED = frozenset(('case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in',
                        'select', 'then', 'until', 'while'))
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
+_PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
 _VARIABLE = re.compile(r'^(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(1)")$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
 _DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
-# 00_header's test for menu entry ids, which every GRUB since 2.00 passes.
-_FEATURE_TEST = ['[', 'x"${feature_menuentry_id}"', '=', 'xy', ']']
 # The environment block (grub-core/lib/envblk.c).
 GRUBENV_SIGNATURE = '# GRUB Environment Block\n'
 _GRUBENV_VARIABLE = re.compile(r'([^=]*)=((?:\\[\s\S]|[^\\\n])*)\n')
 _GRUBENV_COMMENT = re.compile(r'(?:\\[\s\S]|[^\\\n])*(?:\n|\\?$)')
 _GRUBENV_ESCAPE = re.compile(r'\\([\s\S])')
-_BLANKS = re.compile(r'[ \t\n\r\f\v]')
 # An answer not known.
 UNKNOWN = object()
 
@@ -164,7 +169,7 @@ class GrubMenu:
         for step in self.steps:
             state.run(step)
         value = state.values.get('default')
-        if value is UNKNOWN or state.opaque:
+        if value is UNKNOWN or state.opaque or state.ids_unsure:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
 
@@ -315,6 +320,7 @@ def _decoded(raw):
             known = False
             text.append(piece.group(kind))
         else:
+            known = known and not (kind == 'plain' and _SPLITS.search(piece.group(kind)))
             text.append(piece.group(kind))
     return ''.join(text), known
 
@@ -489,14 +495,19 @@ class _Reading:
         self.top = []
         self.steps = []
         # ('if', [its condition's last command, part]), ('loop', None), ('block', None),
-        # ('function', [name, changes, loads]), ('entry' or 'submenu', MenuEntry)
+        # ('function', [name, changes, loads, calls]), ('entry' or 'submenu', MenuEntry)
         self.frames = []
-        self.functions = {}         # name: (may change what picks the default, may load an image)
+        # name: [changes what picks the default, loads an image, calls as (name, step of the
+        # command of that name)]; what a call does depends on the functions defined when it runs
+        self.functions = {}
+        self.effects = {}           # what calling each function does, with the functions defined now
+        self.definitions = 0
         self.condition = None       # 'if', 'elif' or 'loop' while a condition's commands are read,
         self.tested = None          # and the last of them: the one whose status decides
         self.count = 0
-        self.calls = []             # (entry, name) of each command of an entry's body
-        self.id_option = None       # '--id' once 00_header has set $menuentry_id_option, 'unknown' once it may not be
+        self.later = []             # (entry or submenu, name, step) of the calls that run after the whole file
+        self.booted = set()         # id() of the entries whose body boots, or stops, before its end
+        self.submenu_ids = False    # an entry inside a submenu has $menuentry_id_option
 
     def _context(self):
         """``(kind, value, enclosed)`` of the innermost entry, submenu or function (kind None: the
@@ -509,16 +520,16 @@ class _Reading:
         return None, None, enclosed
 
     def keyword(self, keyword):
+        top_level = self._context()[0] is None
         if keyword in ('if', 'while', 'until'):
             if self.condition is not None:
                 raise _Unreadable('a condition the reading cannot follow')
+            if top_level and keyword != 'if':
+                raise _Unreadable('a loop at the top level, which may never end')
             self.frames.append(('if', [None, 'cond']) if keyword == 'if' else ('loop', None))
-        top_level = self._context()[0] is None
         frame = self.frames[-1][1]
         if keyword in ('if', 'elif', 'while', 'until'):
             self.condition, self.tested = 'loop' if keyword in ('while', 'until') else keyword, None
-            if top_level and self.condition == 'loop':
-                self.steps.append(('unsure',))
         elif keyword in ('then', 'do'):
             if keyword == 'then':
                 frame[:] = [self.tested, 'then' if self.condition == 'if' else 'elif']
@@ -541,66 +552,95 @@ class _Reading:
         if self._context()[0] is None:
             self.steps.append(('unsure',))
         if name in WATCHED:
-            self._apply(('unknown', (name,)), None)
+            self._apply(('unknown', (name,)))
 
     def command(self, words):
         context, value, enclosed = self._context()
-        name, known = _decoded(words[0])
         if context == 'entry':
-            if name in LINUX_COMMANDS and known:
-                image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
-                # GRUB loads each linux command's image in turn: the last one run counts.
-                value.image = image if known and not enclosed and value.image is not UNKNOWN else UNKNOWN
-            elif not known or name in _SOURCES or name in _OPAQUE:
-                value.image = UNKNOWN
-            else:
-                # The entry runs once the whole file has: the functions it calls are the last ones defined.
-                self.calls.append((value, name))
+            self._entry_command(value, enclosed, words)
             return
         step = self._step(words)
+        if context is None and step[0] == 'call':
+            step = self._called(step)
         if self.condition is not None:
             self.tested = words
-            if self.condition == 'elif' and step[0] != 'none':
+            if self.condition == 'elif' and step[0] != 'none' and context is None:
                 raise _Unreadable('a condition that changes what picks the default')
-        self._apply(step, name if known else None)
+        self._apply(step)
 
-    def _apply(self, step, name):
+    def _entry_command(self, entry, enclosed, words):
+        """A command of an entry's body: what image it loads. GRUB boots what the last loader
+        command loaded once the body ends, or at a ``boot``; what comes after that never runs."""
+        name, known = _decoded(words[0])
+        if id(entry) in self.booted or entry.image is UNKNOWN:
+            return
+        if enclosed and known and (name in LINUX_COMMANDS or name in _LOADERS or name in _LEAVES):
+            entry.image = UNKNOWN   # may run or not
+        elif name in LINUX_COMMANDS and known:
+            image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
+            entry.image = image if known else UNKNOWN
+        elif known and (name in _LOADERS or name in _LEAVES and name != 'boot'):
+            entry.image = None      # another system, or no boot at all: no Linux kernel
+            if name not in _LOADERS:
+                self.booted.add(id(entry))
+        elif known and name == 'boot':
+            self.booted.add(id(entry))
+        elif not known or name in _SOURCES or name in _OPAQUE:
+            entry.image = UNKNOWN
+        elif _NAME.match(name):
+            self.later.append((entry, name, ('none',)))
+
+    def _apply(self, step):
         """Take a command's step: into the steps at the top level, into what a function does."""
         context, value, enclosed = self._context()
-        if context == 'entry':
-            return      # a loop in an entry's body runs when the entry does
-        self._id_option(step, context, enclosed)
         if context == 'function':
-            value[1] = value[1] or step[0] != 'none'
-            # A command not known yet may be a function defined later, which may load an image.
-            value[2] = value[2] or name in LINUX_COMMANDS or step[0] in ('opaque', 'source', 'unknown command') \
-                or self.functions.get(name, (False, False))[1]
-        elif step[0] == 'unknown command':
+            if step[0] == 'call':
+                value[3].append(step[1:])
+            else:
+                value[1] = value[1] or step[0] != 'none'
+                value[2] = value[2] or step[0] in ('opaque', 'source', 'unknown command')
+            return
+        if context == 'submenu' and step[0] == 'call':
+            self.later.append((value,) + step[1:])     # a submenu's body runs when it is entered
+            return
+        if step[0] == 'call':
+            step = self._called(step)
+        if step[0] == 'unknown command':
             raise _Unreadable('a command the reading does not know: %.40s' % step[1])
-        elif step[0] == 'leaves':
+        if step[0] == 'leaves':
             raise _Unreadable('a command that boots or leaves GRUB before its menu shows')
-        elif step[0] != 'none' and context == 'submenu':
+        if step[0] != 'none' and context == 'submenu':
             raise _Unreadable('a submenu that changes what picks its entries')
-        elif step[0] != 'none':
+        if step[0] != 'none':
             self.steps.append(step)
 
-    def _id_option(self, step, context, enclosed):
-        """$menuentry_id_option the way 00_header sets it: --id where GRUB has menu entry ids."""
-        if context == 'function':
-            return      # what a function does counts where it is called
-        if step[0] == 'set' and step[1] == 'menuentry_id_option':
-            frame = self.frames[0][1] if len(self.frames) == 1 and self.frames[0][0] == 'if' else None
-            feature = frame is not None and frame[0] == _FEATURE_TEST
-            if context is None and step[2] == ('text', '--id') and (not enclosed or feature and frame[1] == 'then'):
-                self.id_option = '--id'
-            elif not (feature and frame[1] == 'else'):
-                self.id_option = 'unknown'
-        elif step[0] == 'load_env' or step[0] == 'unknown' and 'menuentry_id_option' in step[1]:
-            # (A file sourced or anything opaque that may run leaves the default untold anyway.)
-            self.id_option = 'unknown' if self.id_option else None
+    def _called(self, call):
+        """The step of a ``('call', name, step)`` that runs now."""
+        if call[1] in self.functions:
+            return ('opaque',) if self._effect(call[1], call[2])[0] else ('none',)
+        return call[2]
+
+    def _effect(self, name, step, calling=()):
+        """``(changes, loads)``: whether calling ``name`` now may change what picks the default,
+        and load an image: the function of that name as defined now, else the command's ``step``."""
+        function = self.functions.get(name)
+        if function is None:
+            return step[0] != 'none', step[0] == 'unknown command'
+        if name in calling:
+            return True, True       # a function that calls itself
+        if name not in self.effects:
+            changes, loads = function[1], function[2]
+            for callee in function[3]:
+                more = self._effect(callee[0], callee[1], calling + (name,))
+                changes, loads = changes or more[0], loads or more[1]
+            self.effects[name] = changes, loads
+        return self.effects[name]
 
     def open_function(self, name):
-        self.frames.append(('function', [name, False, False]))
+        self.definitions += 1
+        if self.definitions > MAX_FUNCTIONS:
+            raise _Unreadable('more than %d functions defined' % MAX_FUNCTIONS)
+        self.frames.append(('function', [name, False, False, []]))
 
     def open_block(self, words):
         context, parent, enclosed = self._context()
@@ -613,9 +653,16 @@ class _Reading:
         self.count += 1
         if self.count > MAX_ENTRIES:
             raise _Unreadable('more than %d menu entries, more than GRUB\'s tools write' % MAX_ENTRIES)
-        entry = _entry(words[1:], enclosed, self.id_option)
-        if entry is None:
+        found = _entry(words[1:], enclosed)
+        if found is None:
             raise _Unreadable('a menu entry GRUB refuses, or not written the way grub-mkconfig writes one')
+        entry, uses_id_option = found
+        if context == 'function':
+            parent[1] = True        # calling it adds an entry
+        elif uses_id_option and context == 'submenu':
+            self.submenu_ids = True
+        elif uses_id_option:
+            self.steps.append(('id option',))
         (parent.children if context == 'submenu' else self.top).append(entry)
         if name == 'submenu':
             entry.children = []
@@ -624,51 +671,68 @@ class _Reading:
     def close(self):
         kind, value = self.frames.pop()
         if kind == 'function':
-            self.functions[value[0]] = (value[1], value[2])
+            self.functions[value[0]] = value
+            self.effects = {}
 
     def finish(self):
-        for entry, name in self.calls:
-            if self.functions.get(name, (False, False))[1]:
-                entry.image = UNKNOWN
+        """What runs once the whole file has: entries' and submenus' bodies, with the functions
+        defined last, in a context that keeps only exported variables."""
+        for owner, name, step in self.later:
+            changes, loads = self._effect(name, step)
+            if owner.children is not None and changes:
+                raise _Unreadable('a submenu that changes what picks its entries')
+            if owner.children is None and loads:
+                owner.image = UNKNOWN
+        if self.submenu_ids:
+            self.steps.append(('id option', 'exported'))
 
     def _step(self, words):
         """What a command does to the default: ``('set', name, value)``, ``('load_env', file
-        variable, names)``, ``('source', word)``, ``('unknown', names)`` (those variables can no
-        longer be told), ``('opaque',)`` (nothing can), ``('leaves',)``, ``('unknown
-        command', name)``, or ``('none',)``."""
+        variable, names)``, ``('save_env', names)``, ``('export', names)``, ``('source', word)``,
+        ``('unknown', names)`` (those variables can no longer be told), ``('opaque',)`` (nothing
+        can), ``('leaves',)``, ``('unknown command', name)``, ``('call', name, what the command of
+        that name does)`` (GRUB runs a function of the name where it has no such command), or
+        ``('none',)``."""
         name, known = _decoded(words[0])
-        arguments = words[1:]
         if not known:
             # An assignment of a variable's value, else a command named by a variable: anything.
             return _assignment(words[0]) if _ASSIGNED.match(words[0]) else ('opaque',)
-        if name == 'set':
-            return _assignment(arguments[0]) if arguments else ('none',)
-        if name == 'unset':
-            variable, known = _decoded(arguments[0]) if arguments else ('', True)
-            return ('unknown', WATCHED) if not known else ('set', variable, None) if variable in WATCHED else ('none',)
-        if name == 'load_env':
-            return _load_env(arguments)
-        if name in _SOURCES:
-            return ('source', arguments[0] if arguments else None)
-        if name in _OPAQUE:
-            return ('opaque',)
-        if name == 'fwsetup' and arguments == ['--is-supported']:
-            return ('none',)    # only asks (30_uefi-firmware)
-        if name in _LEAVES:
-            return ('leaves',)
-        if name in _SETS_NAMED:
-            texts = [_decoded(word) for word in arguments]
-            if not all(known for text, known in texts):
-                return ('unknown', WATCHED)
-            named = tuple(set(found.group(1) for text, known in texts for found in _WATCHED_WORD.finditer(text)))
-            return ('unknown', named) if named else ('none',)
-        if name in _HARMLESS:
-            return ('none',)
-        if name in self.functions:
-            return ('opaque',) if self.functions[name][0] else ('none',)
         if '=' in name:
-            return _assignment(words[0])
-        return ('unknown command', name)
+            return _assignment(words[0])    # no command or function has = in its name
+        step = _command_step(name, words[1:])
+        if step[0] in ('none', 'unknown command') and _NAME.match(name):
+            return ('call', name, step)
+        return step
+
+
+def _command_step(name, arguments):
+    """What the GRUB command ``name`` does to the default (see ``_Reading._step``)."""
+    if name == 'set':
+        return _assignment(arguments[0]) if arguments else ('none',)
+    if name == 'unset':
+        variable, known = _decoded(arguments[0]) if arguments else ('', True)
+        return ('unknown', WATCHED) if not known else ('set', variable, None) if variable in WATCHED else ('none',)
+    if name in ('load_env', 'save_env'):
+        return _environment_block(name, arguments)
+    if name == 'export':
+        return ('export', tuple(text for text, known in map(_decoded, arguments) if known))
+    if name in _SOURCES:
+        return ('source', arguments[0] if arguments else None)
+    if name in _OPAQUE:
+        return ('opaque',)
+    if name == 'fwsetup' and arguments == ['--is-supported']:
+        return ('none',)    # only asks (30_uefi-firmware)
+    if name in _LEAVES:
+        return ('leaves',)
+    if name in _SETS_NAMED:
+        texts = [_decoded(word) for word in arguments]
+        if not all(known for text, known in texts):
+            return ('unknown', WATCHED)
+        named = tuple(set(found.group(1) for text, known in texts for found in _WATCHED_WORD.finditer(text)))
+        return ('unknown', named) if named else ('none',)
+    if name in _HARMLESS:
+        return ('none',)
+    return ('unknown command', name)
 
 
 def _assignment(word):
@@ -686,26 +750,26 @@ def _assignment(word):
     return ('set', name, ('variable',) + variable if variable else UNKNOWN)
 
 
-def _load_env(words):
-    """The step of load_env: the variable of its file's directory (bare, $prefix/grubenv) and
-    the names it takes (all but a whitelist)."""
+def _environment_block(command, words):
+    """The step of load_env (``('load_env', the variable of its file's directory, names)``: bare,
+    $prefix/grubenv, all but a whitelist) or of save_env (``('save_env', names)``)."""
     directory, names, at = 'prefix', [], 0
     while at < len(words):
         text, known = _decoded(words[at])
         if known and text in ('-f', '--file') and at + 1 < len(words):
             at += 1
             found = _directory_file(words[at])
-            if found is None or found[1] != 'grubenv':
-                return ('unknown', WATCHED)
-            directory = found[0]
+            directory = found[0] if found and found[1] == 'grubenv' else None
         elif known and text not in ('-s', '--skip-sig'):
             if text.startswith('-'):
                 return ('unknown', WATCHED)
             names.append(text)
         elif not known:
-            return ('unknown', WATCHED)
+            return ('unknown', WATCHED) if command == 'load_env' else ('save_env', WATCHED)
         at += 1
-    return ('load_env', directory, tuple(names) or WATCHED)
+    if command == 'save_env':
+        return ('save_env', tuple(names))
+    return ('load_env', directory, tuple(names) or WATCHED) if directory else ('unknown', WATCHED)
 
 
 def _directory_file(word):
@@ -714,20 +778,19 @@ def _directory_file(word):
     return (found.group(2) or found.group(3), found.group(4)) if found else None
 
 
-def _entry(words, conditional, id_option):
-    """The MenuEntry of a ``menuentry`` or ``submenu`` command's words after the command name
-    (options before or after the title), None for one GRUB refuses or the reading cannot follow."""
-    title, entry_id, names_known = None, None, True
+def _entry(words, conditional):
+    """``(MenuEntry, whether $menuentry_id_option gives its id)`` of a ``menuentry`` or
+    ``submenu`` command's words after the command name (options before or after the title), None
+    for one GRUB refuses or the reading cannot follow."""
+    title, entry_id, names_known, uses_id_option = None, None, True, False
     at = 0
     while at < len(words):
         word = words[at]
         text, known = _decoded(word)
         at += 1
         if word in _ID_OPTION_WORDS:
-            if id_option != '--id':
-                names_known = False     # empty, the option vanishes and the id is one more argument
-                continue
-            text, known = '--id', True
+            # What 00_header makes it; the evaluation checks that it is when the entry is read.
+            text, known, uses_id_option = '--id', True, True
         if not known:
             names_known = False
             # Unquoted, or at its start, a variable may give several words or an option GRUB refuses.
@@ -755,7 +818,7 @@ def _entry(words, conditional, id_option):
             title = text
     if title is None:
         return None
-    return MenuEntry(title, entry_id, conditional, names_known)
+    return MenuEntry(title, entry_id, conditional, names_known), uses_id_option
 
 
 def _has_bare_variable(word):
@@ -768,9 +831,9 @@ def parse_grub_menu(text):
     reading = _Reading()
     grammar = _Grammar(reading)
     try:
-        if '\r' in text:
-            # GRUB reads a carriage return as part of a word: "fi\r" is no fi.
-            raise _Unreadable('carriage returns, which GRUB reads as part of the words')
+        if '\r' in text or '\0' in text:
+            # GRUB reads a carriage return as part of a word ("fi\r" is no fi), a NUL as a line's end.
+            raise _Unreadable('carriage returns or NUL characters, which GRUB reads otherwise')
         for line in text.split('\n'):
             grammar.line(line)
         grammar.finish()
@@ -785,16 +848,20 @@ class _Evaluation:
     cannot decide makes what its branches change unknown."""
 
     def __init__(self, grubenv, prefix_file):
-        self.grubenv = grubenv
+        # The environment block as load_env would read it next: save_env rewrites it (UNKNOWN:
+        # what it holds is not told); None when it cannot be read.
+        self.environment = dict(grubenv) if grubenv is not None else None
         self.prefix_file = prefix_file
         # {name: (value, from grubenv)} or UNKNOWN; absent: unset (prefix and config_directory:
         # GRUB's own, the directory of grub.cfg)
-        self.values = {}
+        self.values = {'feature_menuentry_id': ('y', False)}
+        self.exported = set()
         # [this branch runs, a branch ran] of each open block: True, False or None (cannot tell),
         # and how many open blocks do not run, and cannot be told, in all
         self.frames = []
         self.counts = {False: 0, None: 0, True: 0}
         self.opaque = False         # something may have set anything, or added entries
+        self.ids_unsure = False     # $menuentry_id_option may not be --id where an entry takes it
 
     def runs(self, but_last=False):
         counts = dict(self.counts)
@@ -828,25 +895,46 @@ class _Evaluation:
             self.counts[self.frames.pop()[0]] -= 1
         else:
             runs = self.runs()
-            if runs is False:
-                return
-            if kind == 'load_env':
-                self._load_env(step[1], step[2], runs)
-            elif kind == 'source':
-                self._source(step[1])
-            elif kind == 'set':
-                self._set(step[1], self._value(step[2]), runs)
-            elif kind == 'unknown':
-                for name in step[1]:
-                    self.values[name] = UNKNOWN
-            else:
-                self.opaque = True
+            if runs is not False:
+                self._command(step, runs)
+
+    def _command(self, step, runs):
+        kind = step[0]
+        if kind == 'load_env':
+            self._load_env(step[1], step[2], runs)
+        elif kind == 'save_env':
+            for name in step[1]:
+                if self.environment is not None and name in WATCHED:
+                    self.environment[name] = UNKNOWN
+        elif kind == 'export':
+            self.exported.update(step[1] if runs else ())
+        elif kind == 'source':
+            self._source(step[1])
+        elif kind == 'set':
+            self._set(step[1], self._value(step[2]), runs)
+        elif kind == 'unknown':
+            for name in step[1]:
+                self.values[name] = UNKNOWN
+        elif kind == 'id option':
+            value = self._current('menuentry_id_option')
+            if value is None or value is UNKNOWN or value[0] != '--id' or \
+                    len(step) > 1 and 'menuentry_id_option' not in self.exported:
+                self.ids_unsure = True
+        else:
+            self.opaque = True
+
+    def _current(self, name):
+        """``(value, from grubenv)`` of a variable, None when unset, UNKNOWN when not told."""
+        if name in ('prefix', 'config_directory'):
+            return self.values.get(name, UNKNOWN)
+        return self.values.get(name)
 
     def _load_env(self, directory, names, runs):
-        if directory in self.values or self.grubenv is None:
+        if directory in self.values or self.environment is None:
             found = dict.fromkeys(names, UNKNOWN)   # another file, or one that cannot be read
         else:
-            found = dict((name, (self.grubenv[name], True)) for name in names if name in self.grubenv)
+            found = dict((name, self.environment[name]) for name in names if name in self.environment)
+            found = dict((name, value if value is UNKNOWN else (value, True)) for name, value in found.items())
         for name in WATCHED:
             if name in found:
                 self._set(name, found[name], runs)
@@ -857,12 +945,12 @@ class _Evaluation:
             return None
         arguments = words[1:-1]
         if len(arguments) == 1 or len(arguments) == 2 and arguments[0] in ('-z', '-n'):
-            text = self._tracked_text(arguments[-1])
+            text = self._word_text(arguments[-1])
             if text is None:
                 return None
             return text == '' if arguments[0] == '-z' else text != ''
         if len(arguments) == 3 and arguments[1] in ('=', '==', '!='):
-            text, (other, known) = self._tracked_text(arguments[0]), _decoded(arguments[2])
+            text, (other, known) = self._word_text(arguments[0]), _decoded(arguments[2])
             if text is None or not known:
                 return None
             return (text == other) != (arguments[1] == '!=')
@@ -874,16 +962,18 @@ class _Evaluation:
             return state == 'present' if arguments[0] == '-s' else state != 'missing'
         return None
 
-    def _tracked_text(self, word):
-        """The text of a word that is one variable the reading follows, None when not told."""
-        variable = _variable(word)
-        value = self.values.get(variable[0]) if variable and variable[0] in TRACKED else UNKNOWN
+    def _word_text(self, word):
+        """The text of a word that is a variable the reading follows, after plain characters
+        (``"${x}"``, ``x$y``); None when it cannot be told."""
+        found = _PREFIXED_VARIABLE.match(word)
+        name = found and (found.group(3) or found.group(4))
+        value = self._current(name) if name in WATCHED else UNKNOWN
         if value is UNKNOWN:
             return None
         text = value[0] if value is not None else ''
-        if not variable[1] and (not text or _BLANKS.search(text)):
-            return None     # unquoted, GRUB drops an empty value and splits one with blanks
-        return text
+        if not found.group(2) and (not found.group(1) + text or _SPLITS.search(text)):
+            return None     # unquoted, GRUB drops an empty word, splits at blanks, expands * and ?
+        return found.group(1) + text
 
     def _value(self, assigned):
         if assigned is None or assigned is UNKNOWN:
@@ -891,10 +981,9 @@ class _Evaluation:
         if assigned[0] == 'text':
             return (assigned[1], False)
         name, quoted = assigned[1:]
-        # Unset, GRUB's directory is its own, not told here; another variable reads as empty.
-        value = self.values.get(name, UNKNOWN if name in ('prefix', 'config_directory') else ('', False)) \
-            if name in WATCHED else UNKNOWN
-        if value is UNKNOWN or not quoted and _BLANKS.search(value[0]):
+        # Unset, a variable reads as empty.
+        value = (self._current(name) or ('', False)) if name in WATCHED else UNKNOWN
+        if value is UNKNOWN or not quoted and _SPLITS.search(value[0]):
             return UNKNOWN
         return value
 
@@ -907,7 +996,7 @@ class _Evaluation:
             self.values[name] = value
 
     def _source(self, word):
-        """A sourced file that may exist can add entries and set anything."""
+        """A sourced file that may exist, and hold something, can add entries and set anything."""
         found = _directory_file(word) if word is not None else None
-        if not (found and found[0] not in self.values and self.prefix_file(found[1]) == 'missing'):
+        if not (found and found[0] not in self.values and self.prefix_file(found[1]) in ('missing', 'empty')):
             self.opaque = True

@@ -320,19 +320,35 @@ def test_scripts_the_reading_cannot_follow(script: str) -> None:
 
 def test_the_id_option_is_00_headers() -> None:
     entries = "menuentry 'A' $menuentry_id_option 'a' {\n  linux /a\n}\nmenuentry 'B' $menuentry_id_option 'b' {\n  linux /b\n}\n"
+
+    def default(script: str, grubenv: dict | None = None, **files_there: str) -> tuple:
+        menu = parse_grub_menu(script + 'set default=b\n')
+        value, dummy, certain = menu.default_value(grubenv or {}, {'grubenv': 'present', **files_there}.get)
+        return menu.default_image(value) if certain else (None, False)
+
+    assert default(ID_OPTION + entries) == ('/b', True)
     # Without 00_header's assignment it is empty: 'b' is no id, one more argument of the entry.
-    assert parse_grub_menu(entries).default_image('b') == (None, False)
-    assert parse_grub_menu(ID_OPTION + entries).default_image('b') == ('/b', True)
-    assert parse_grub_menu(ID_OPTION + 'menuentry_id_option=""\n' + entries).default_image('b') == (None, False)
-    # The environment block may hold it.
-    assert parse_grub_menu(ID_OPTION + 'load_env\n' + entries).default_image('b') == (None, False)
-    # A sourced file (01_users' user.cfg) is not there, or else the default is not told at all.
-    menu = parse_grub_menu(ID_OPTION + 'if [ -f ${prefix}/user.cfg ]; then\n  source ${prefix}/user.cfg\nfi\n' + entries)
-    assert menu.default_value({}, {'user.cfg': 'missing'}.get) == (None, False, True)
-    assert menu.default_value({}, {'user.cfg': 'present'}.get)[2] is False
-    assert menu.default_image('b') == ('/b', True)
-    assert parse_grub_menu(ID_OPTION + "menuentry 'A' --unrestricted $menuentry_id_option 'a' {\n  linux /a\n}\n"
-                           ).default_image('a') == ('/a', True)
+    assert default(entries) == (None, False)
+    assert default(ID_OPTION + 'menuentry_id_option=""\n' + entries) == (None, False)
+    # GRUB without menu entry ids, or told it has none, takes the else branch.
+    assert default('set feature_menuentry_id=n\n' + ID_OPTION + entries) == (None, False)
+    assert default('load_env\n' + ID_OPTION + entries, {'feature_menuentry_id': 'n'}) == (None, False)
+    # The environment block may hold the option itself.
+    assert default(ID_OPTION + 'load_env\n' + entries, {'menuentry_id_option': ''}) == (None, False)
+    assert default(ID_OPTION + 'load_env\n' + entries, {'saved_entry': 'x'}) == ('/b', True)
+    # A sourced file (01_users' user.cfg) that is not there changes nothing.
+    users = 'if [ -f ${prefix}/user.cfg ]; then\n  source ${prefix}/user.cfg\nfi\n'
+    assert default(ID_OPTION + users + entries, **{'user.cfg': 'missing'}) == ('/b', True)
+    assert default(ID_OPTION + users + entries, **{'user.cfg': 'present'}) == (None, False)
+    assert default(ID_OPTION + "menuentry 'A' --unrestricted $menuentry_id_option 'a' {\n  linux /a\n}\n"
+                   + entries.replace("'b'", "'c'")) == ('/a', True)
+    # A submenu's entries are read when it is entered, after the whole file, keeping only what
+    # is exported.
+    submenu = "submenu 'S' $menuentry_id_option s {\n" + entries + "}\n"
+    header = ID_OPTION.replace('export menuentry_id_option\n', '')
+    assert parse_grub_menu(ID_OPTION + submenu).default_value({}, files())[2] is True
+    assert parse_grub_menu(header + submenu).default_value({}, files())[2] is False
+    assert parse_grub_menu(ID_OPTION + submenu + 'menuentry_id_option=""\n').default_value({}, files())[2] is False
 
 
 def test_what_an_entry_body_loads() -> None:
@@ -390,3 +406,49 @@ def test_the_environment_block_the_way_load_env_reads_it(body: str, expected: di
 ])
 def test_reading_stops_early_on_what_no_generated_menu_has(text: str, reason: str) -> None:
     assert parse_grub_menu(text + ENTRIES).reason == reason
+
+
+P_Q = "menuentry P {\n  linux /p\n}\nmenuentry Q {\n  linux /q\n}\n"
+
+
+@pytest.mark.parametrize(('script', 'grubenv', 'files_there'), [
+    # A function runs as defined when it is called: a callee redefined later counts.
+    ('function g { true; }\nfunction f { g; }\nfunction g { set default=1; }\nf\n', {}, {}),
+    # GRUB runs a function named like a command the platform lacks (efi_gop is a module).
+    ('function efi_gop { set default=1; }\nefi_gop\n', {}, {}),
+    ('function play { set default=1; }\nplay\n', {}, {}),
+    # save_env rewrites the block that a later load_env reads.
+    ('set saved_entry=1\nsave_env saved_entry\nload_env\nset default="${saved_entry}"\n', {'saved_entry': '0'}, {}),
+])
+def test_what_runs_later_or_elsewhere_is_not_told(tmp_path: Path, script: str, grubenv: dict, files_there: dict) -> None:
+    assert grub_script_check(P_Q + script, tmp_path)
+    assert parse_grub_menu(P_Q + script).default_value(grubenv, {'grubenv': 'present', **files_there}.get)[2] is False
+
+
+@pytest.mark.parametrize('script', [
+    # A submenu's body runs when it is entered: with the functions defined last.
+    "function h {\n  menuentry Z {\n    linux /z\n  }\n}\nsubmenu S {\n  h\n" + P_Q + "}\nset default='S>0'\n",
+    "function h { true; }\nsubmenu S {\n  h\n" + P_Q + "}\nfunction h { set default=1; }\n",
+    'while true; do true; done\n',                              # GRUB may never show its menu
+])
+def test_menus_that_change_after_the_reading(script: str) -> None:
+    menu = parse_grub_menu(P_Q + script)
+    assert menu.reason and menu.default_value({}, files())[2] is False
+
+
+def test_what_grub_expands_or_boots_first() -> None:
+    # Unquoted * and ? match files; an entry that boots stops there.
+    menu = parse_grub_menu("menuentry /boot/vmlin* {\n  linux /p\n}\nmenuentry Q {\n  linux /boot/vmlinuz-?\n}\n"
+                           "menuentry R {\n  linux '/boot/vmlinuz-?'\n}\nmenuentry S {\n  linux /a\n  boot\n  linux /b\n}\n"
+                           "menuentry W {\n  linux /a\n  chainloader +1\n}\nmenuentry X {\n  linux /a\n  reboot\n}\n"
+                           "menuentry Y {\n  chainloader +1\n  linux /a\n}\nmenuentry Z {\n  linux /a\n  if x; then boot; fi\n}\n")
+    assert menu.reason is None
+    assert menu.default_image('/boot/vmlin*') == (None, False)
+    assert [menu.default_image(str(number)) for number in range(1, 8)] == [
+        (None, False), ('/boot/vmlinuz-?', True), ('/a', True), (None, True), (None, True), ('/a', True), (None, False)]
+    assert parse_grub_menu('set default=0\0;set default=1\n' + P_Q).reason     # GRUB ends a line at a NUL
+
+
+def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
+    menu = parse_grub_menu(saved_menu)
+    assert menu.default_value({'saved_entry': '1>2'}, files(custom='empty')) == ('1>2', True, True)
