@@ -18,13 +18,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import itertools
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, variable_values
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, grubenv_value, read_bls_entries)
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+    GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, file_state, grubenv_value,
+    read_bls_entries, read_grub_config, read_grubenv)
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
 DEFAULT_GRUB = '/etc/default/grub'
@@ -32,27 +34,36 @@ DEFAULT_GRUB_DIR = '/etc/default/grub.d'
 KERNEL_CMDLINE = '/etc/kernel/cmdline'
 GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
 READ_LIMIT = 64 * 1024
+# More command lines than GRUB variables' values are tried for.
+MAX_CHOICES = 64
 _GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
 
 
 class BootCmdline:
     """The parameters of a next-boot command line: ``params`` is a list of (name, value or None)
-    pairs, or None when the line is unknown (then ``problem`` says why); ``source`` names the file."""
+    pairs, or None when the line is unknown (then ``problem`` says why); ``source`` names the file;
+    ``unsure``: the names (dashes as underscores) of parameters a GRUB variable may give or not,
+    left out of ``params``."""
 
-    __slots__ = ('params', 'source', 'problem')
+    __slots__ = ('params', 'source', 'problem', 'unsure')
 
-    def __init__(self, params, source, problem=None):
+    def __init__(self, params, source, problem=None, unsure=frozenset()):
         self.params = params
         self.source = source
         self.problem = problem
+        self.unsure = unsure
 
     def values(self, name):
-        """Every value given to parameter ``name`` (None for a bare ``name``); dashes match underscores."""
+        """Every value given to parameter ``name`` (None for a bare ``name``); dashes match
+        underscores. None when they are unsure."""
         wanted = name.replace('-', '_')
+        if wanted in self.unsure:
+            return None
         return [value for key, value in self.params or () if key.replace('-', '_') == wanted]
 
     def __repr__(self):
-        return 'BootCmdline(%r, source=%r, problem=%r)' % (self.params, self.source, self.problem)
+        return 'BootCmdline(%r, source=%r, problem=%r, unsure=%r)' % (
+            self.params, self.source, self.problem, sorted(self.unsure))
 
 
 def split_cmdline(text):
@@ -84,32 +95,63 @@ def _read_text(rootfs, path, limit=READ_LIMIT):
     return rootfs.read_text(path, limit)
 
 
-def _expand_grub_variables(rootfs, text, warn):
-    """``text`` with ``$var``/``${var}`` replaced from the GRUB environment block; None if one is unset."""
-    unresolved = []
-
-    def value(match):
-        name = match.group(1) or match.group(2)
-        found = grubenv_value(rootfs, name, warn)
-        if found is None:
+def _with_grub_variables(rootfs, text, source, what, warn, cache):
+    """The BootCmdline of ``text`` once its GRUB variables are expanded: the value the GRUB
+    environment block gives one, else each value grub.cfg may give it (the parameters that differ
+    between them are unsure); unknown when one cannot be told."""
+    choices, unresolved = [], []
+    for name in sorted(set(found.group(1) or found.group(2) for found in _GRUB_VARIABLE.finditer(text))):
+        value = grubenv_value(rootfs, name, warn)
+        values = [value] if value is not None else \
+            remembered(cache, ('values', name), lambda key: _grub_cfg_values(rootfs, key[1], warn, cache))
+        if values is None:
             unresolved.append(name)
-            return ''
-        return found
+        else:
+            choices.append([(name, value) for value in values])
+    if unresolved:
+        return BootCmdline(None, source, '%s use %s, which neither the GRUB environment block nor grub.cfg '
+                           'sets for sure' % (what, ', '.join('$' + name for name in unresolved)))
+    count = 1
+    for values in choices:
+        count *= len(values)
+    if count > MAX_CHOICES:
+        return BootCmdline(None, source, '%s use GRUB variables that grub.cfg gives more than %d values in all'
+                           % (what, MAX_CHOICES))
+    candidates = []
+    for chosen in itertools.product(*choices):
+        value = dict(chosen)
+        candidates.append(split_cmdline(_GRUB_VARIABLE.sub(lambda found: value[found.group(1) or found.group(2)], text)))
+    return _agreed(candidates, source)
 
-    expanded = _GRUB_VARIABLE.sub(value, text)
-    return (None, unresolved) if unresolved else (expanded, [])
+
+def _grub_cfg_values(rootfs, name, warn, cache):
+    """Every value grub.cfg may give GRUB variable ``name`` (sorted), None when not told."""
+    path, text = remembered(cache, ('file', 'grub.cfg'), lambda key: read_grub_config(rootfs, warn))
+    if text is None:
+        return None
+    directory = posixpath.dirname(path)
+    environment = remembered(cache, ('file', 'grubenv'),
+                             lambda key: read_grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn))
+    values = variable_values(text, name, environment, lambda found: file_state(rootfs, posixpath.join(directory, found)))
+    return sorted(values) if values is not None else None
 
 
-def _with_grub_variables(rootfs, text, source, what, warn):
-    """The BootCmdline of ``text`` once its GRUB variables are expanded; unknown when one is unset."""
-    expanded, unresolved = _expand_grub_variables(rootfs, text, warn)
-    if expanded is None:
-        return BootCmdline(None, source, '%s use %s, which the GRUB environment block does not set'
-                           % (what, ', '.join('$' + name for name in unresolved)))
-    return BootCmdline(split_cmdline(expanded), source)
+def _agreed(candidates, source):
+    """The BootCmdline of what command lines ``candidates`` (parameter lists) say alike: the
+    parameters whose values differ between them are unsure."""
+    tables = []
+    for params in candidates:
+        table = {}
+        for key, value in params:
+            table.setdefault(key.replace('-', '_'), []).append(value)
+        tables.append(table)
+    names = set(name for table in tables for name in table)
+    unsure = frozenset(name for name in names if len(set(tuple(table.get(name, ())) for table in tables)) > 1)
+    return BootCmdline([(key, value) for key, value in candidates[0] if key.replace('-', '_') not in unsure],
+                       source, unsure=unsure)
 
 
-def _from_bls(rootfs, release, warn):
+def _from_bls(rootfs, release, warn, cache):
     entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items())
                if bls_entry_release(fields) == release]
     if not entries:
@@ -118,10 +160,10 @@ def _from_bls(rootfs, release, warn):
     lines = set(' '.join(fields.get('options', [])) for dummy, fields in entries)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
-    return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn)
+    return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache)
 
 
-def _from_grub_cfg(rootfs, release, warn):
+def _from_grub_cfg(rootfs, release, warn, cache):
     images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
     for path in GRUB_CONFIG_PATHS:
         text = _read_text(rootfs, path, GRUB_CONFIG_LIMIT)
@@ -130,7 +172,8 @@ def _from_grub_cfg(rootfs, release, warn):
         for line in text.splitlines():
             words = line.split(None, 2)
             if len(words) >= 2 and words[0] in LINUX_COMMANDS and posixpath.basename(words[1]) in images:
-                return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments', warn)
+                return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments',
+                                            warn, cache)
     return None
 
 
@@ -163,9 +206,11 @@ def _from_kernel_cmdline(rootfs):
     return BootCmdline(split_cmdline(' '.join(lines)), KERNEL_CMDLINE)
 
 
-def read_next_boot_cmdline(rootfs, release, warn):
-    """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown."""
-    for reader in (lambda: _from_bls(rootfs, release, warn), lambda: _from_grub_cfg(rootfs, release, warn),
+def read_next_boot_cmdline(rootfs, release, warn, cache=None):
+    """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown.
+    ``cache``: a dict kept for the kernels of one root (what grub.cfg tells of all of them)."""
+    cache = {} if cache is None else cache
+    for reader in (lambda: _from_bls(rootfs, release, warn, cache), lambda: _from_grub_cfg(rootfs, release, warn, cache),
                    lambda: _from_default_grub(rootfs), lambda: _from_kernel_cmdline(rootfs)):
         try:
             found = reader()

@@ -249,7 +249,8 @@ def _lockdown(config, cmdline, firmware):
     elif _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY'):
         level = 1
     # lock_kernel_down() only raises the level: the highest request wins.
-    for value in cmdline.values('lockdown'):
+    requested = cmdline.values('lockdown')
+    for value in requested or ():
         if value in LOCKDOWN_LEVELS:
             level = max(level, LOCKDOWN_LEVELS.index(value))
     if _locks_down_under_secure_boot(config):
@@ -257,7 +258,7 @@ def _lockdown(config, cmdline, firmware):
             level = max(level, 1)
         elif firmware.secure_boot is None and level < 1:
             return None
-    if cmdline.params is None and level < 2:
+    if (cmdline.params is None or requested is None) and level < 2:
         return None
     return LOCKDOWN_LEVELS[level]
 
@@ -274,7 +275,8 @@ def _enforcement(config, cmdline, firmware, release):
         ('CONFIG_IMA_ARCH_POLICY', _enabled(config, 'CONFIG_IMA_ARCH_POLICY'))) if enabled]
     if _enabled(config, 'CONFIG_MODULE_SIG_FORCE'):
         return True, 'config', lockdown, 'CONFIG_MODULE_SIG_FORCE=y'
-    sig_enforce = [_bool_param(value, release) for value in cmdline.values('module.sig_enforce')]
+    given = cmdline.values('module.sig_enforce')
+    sig_enforce = [_bool_param(value, release) for value in given or ()]
     if True in sig_enforce:
         return True, 'sig_enforce', lockdown, 'module.sig_enforce on the command line (%s)' % cmdline.source
     if firmware.secure_boot and under_secure_boot:
@@ -284,12 +286,18 @@ def _enforcement(config, cmdline, firmware, release):
         return True, 'lockdown', lockdown, 'lockdown=%s' % lockdown
     if cmdline.params is None:
         return None, None, lockdown, 'the next-boot command line is unknown: %s' % cmdline.problem
+    if given is None:
+        return None, None, lockdown, 'a GRUB variable on the next-boot command line (%s) may give ' \
+            'module.sig_enforce' % cmdline.source
     if firmware.secure_boot is None and under_secure_boot:
         return None, None, lockdown, 'the kernel enforces signatures under Secure Boot (%s), and %s' % (
             ', '.join(under_secure_boot), firmware.secure_boot_detail)
     if None in sig_enforce:
         return None, None, lockdown, 'whether this kernel reads the module.sig_enforce value on the command line ' \
             '(%s) as true is unknown' % cmdline.source
+    if lockdown is None:
+        return None, None, lockdown, 'a GRUB variable on the next-boot command line (%s) may give lockdown' \
+            % cmdline.source
     return False, None, lockdown, 'signatures are checked, not enforced: unsigned modules load and taint the kernel'
 
 
@@ -377,10 +385,11 @@ def read_builtin_certificates(rootfs, modules_dir, warn):
         return []
 
 
-def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn):
+def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn, boot_files=None):
     """The SignaturePolicy of kernel ``release``; ``config`` is its config dict or None,
-    ``firmware`` the machine's FirmwareKeys (read_firmware_keys, once per root)."""
-    cmdline = read_next_boot_cmdline(rootfs, release, warn)
+    ``firmware`` the machine's FirmwareKeys (read_firmware_keys, once per root), ``boot_files``
+    a dict kept for the kernels of one root."""
+    cmdline = read_next_boot_cmdline(rootfs, release, warn, boot_files)
     return SignaturePolicy(config, cmdline, firmware, read_builtin_certificates(rootfs, modules_dir, warn), release)
 
 

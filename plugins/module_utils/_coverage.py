@@ -215,6 +215,7 @@ class Context:
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
+        self.boot_files = {}
         self._policies = {}
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
@@ -245,7 +246,7 @@ class Context:
         """How ``release`` treats module signatures at its next boot (read once per kernel)."""
         return remembered(self._policies, release, lambda key: read_signature_policy(
             self.rootfs, release, self.kernels[release].modules_dir, self.trees[release].config, self.firmware,
-            self.warn))
+            self.warn, self.boot_files))
 
     def kernel_abi(self, release):
         """What the loader of ``release`` checks modules against."""

@@ -735,14 +735,14 @@ def _command_step(name, arguments):
     return ('unknown command', name)
 
 
-def _assignment(word):
-    """The step of an assignment word, given to set or alone."""
+def _assignment(word, names=WATCHED):
+    """The step of an assignment word, given to set or alone, for a variable of ``names``."""
     literal = _ASSIGNED.match(word)
     text, known = _decoded(word)
     if not literal and not known:
-        return ('unknown', WATCHED)
+        return ('unknown', names)
     name, equals, value = text.partition('=')
-    if not equals or name not in WATCHED:
+    if not equals or name not in names:
         return ('none',)    # "not an assignment", or a variable that does not count
     if known:
         return ('set', name, ('text', value))
@@ -829,18 +829,103 @@ def parse_grub_menu(text):
     """The GrubMenu of a grub.cfg text, None when it has no menu entry (a BLS ``blscfg`` config,
     say); read up to MAX_ENTRIES entries. Raises nothing."""
     reading = _Reading()
-    grammar = _Grammar(reading)
     try:
-        if '\r' in text or '\0' in text:
-            # GRUB reads a carriage return as part of a word ("fi\r" is no fi), a NUL as a line's end.
-            raise _Unreadable('carriage returns or NUL characters, which GRUB reads otherwise')
-        for line in text.split('\n'):
-            grammar.line(line)
-        grammar.finish()
-        reading.finish()
+        _read_script(text, reading)
     except _Unreadable as exc:
         return GrubMenu(reading.top, reading.steps, str(exc))
     return GrubMenu(reading.top, reading.steps) if reading.top else None
+
+
+def variable_values(text, name, grubenv, prefix_file):
+    """Every text a grub.cfg may give variable ``name`` wherever it is read (a kernel's
+    arguments, say): each value assigned to it anywhere (at the top, in a function, in an entry),
+    the environment block's (``grubenv``) where load_env runs, and the empty text of an unset
+    variable; None when grub.cfg never sets it (it comes from elsewhere) or one cannot be told
+    (an assignment of an unknown value, a command that sets what it names, a sourced file that
+    may be there, a script the reading cannot follow).
+    ``prefix_file`` as for ``GrubMenu.default_value``."""
+    assignments = _Assignments(name, grubenv, prefix_file)
+    try:
+        _read_script(text, assignments)
+    except _Unreadable:
+        return None
+    return assignments.values if assignments.assigned and not assignments.unknown else None
+
+
+def _read_script(text, reading):
+    """Tell ``reading`` what GRUB's grammar makes of ``text``; raises _Unreadable."""
+    if '\r' in text or '\0' in text:
+        # GRUB reads a carriage return as part of a word ("fi\r" is no fi), a NUL as a line's end.
+        raise _Unreadable('carriage returns or NUL characters, which GRUB reads otherwise')
+    grammar = _Grammar(reading)
+    for line in text.split('\n'):
+        grammar.line(line)
+    grammar.finish()
+    reading.finish()
+
+
+class _Assignments:
+    """What a grub.cfg may assign to one variable, wherever it does, from what _Grammar tells."""
+
+    def __init__(self, name, grubenv, prefix_file):
+        self.name = name
+        self.grubenv = grubenv
+        self.prefix_file = prefix_file
+        self.values = set([''])
+        self.assigned = False
+        self.unknown = False
+        self.moved = False          # GRUB's directory may be another from here on
+
+    def command(self, words):
+        name, known = _decoded(words[0])
+        step = ('none',)
+        assigned = words[0] if '=' in name or not known and _ASSIGNED.match(words[0]) else \
+            words[1] if name == 'set' and len(words) > 1 else None
+        if assigned is not None:
+            step = _assignment(assigned, (self.name,))
+            self.moved = self.moved or _assignment(assigned, ('prefix', 'config_directory'))[0] != 'none'
+        elif name in _SOURCES and len(words) > 1:
+            found = _directory_file(words[1])
+            self.unknown = self.unknown or self.moved or not found or \
+                self.prefix_file(found[1]) not in ('missing', 'empty')
+        elif not known or name in _SOURCES or name in _OPAQUE:
+            self.unknown = True
+        elif name == 'load_env' and self.grubenv is None:
+            self.unknown = True
+        elif name == 'load_env' and self.name in self.grubenv:
+            self.values.add(self.grubenv[self.name])
+            self.assigned = True
+        elif name in _SETS_NAMED:
+            texts = [_decoded(word) for word in words[1:]]
+            self.unknown = self.unknown or any(not known or re.search(r'\b%s\b' % re.escape(self.name), text)
+                                               for text, known in texts)
+        if step[0] == 'set' and step[2] not in (None, UNKNOWN) and step[2][0] == 'text':
+            self.values.add(step[2][1])
+            self.assigned = True
+        elif step[0] == 'unknown' or step[0] == 'set' and step[2] is not None:
+            self.unknown = True     # an unknown value, or another variable's
+
+    def loop(self, name, words):
+        if name == self.name:
+            found = [_decoded(word) for word in words]
+            self.assigned = True
+            self.unknown = self.unknown or not all(known for text, known in found)
+            self.values.update(text for text, known in found)
+
+    def keyword(self, keyword):
+        pass
+
+    def open_block(self, words):
+        pass
+
+    def open_function(self, name):
+        pass
+
+    def close(self):
+        pass
+
+    def finish(self):
+        pass
 
 
 class _Evaluation:

@@ -307,7 +307,7 @@ def _grubenv_values(rootfs, warn):
     winning; None when one is there but cannot be read."""
     values = {}
     for path in GRUBENV_PATHS:
-        found = _grubenv(rootfs, path, warn)
+        found = read_grubenv(rootfs, path, warn)
         if found is None:
             return None
         for name, value in found.items():
@@ -316,16 +316,16 @@ def _grubenv_values(rootfs, warn):
     return values
 
 
-def _grubenv(rootfs, path, warn):
+def read_grubenv(rootfs, path, warn):
     """The variables of a GRUB environment block (none when it is not there, or not one), None
     when it cannot be read (a warning)."""
     text = _read_small_text(rootfs, path, warn)
     if text is None:
-        return {} if _file_state(rootfs, path) == 'missing' else None
+        return {} if file_state(rootfs, path) == 'missing' else None
     return parse_grubenv(text)
 
 
-def _grub_config(rootfs, warn):
+def read_grub_config(rootfs, warn):
     """``(path, text)`` of the first grub.cfg under root, the text None when it is there but
     cannot be read (a warning); ``(None, None)`` without one."""
     for path in GRUB_CONFIG_PATHS:
@@ -354,9 +354,9 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn):
     ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
     for sure (a warning says why)."""
     directory = posixpath.dirname(grub_path)
-    environment = _grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn)
+    environment = read_grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn)
     value, from_grubenv, certain = menu.default_value(
-        environment, lambda name: _file_state(rootfs, posixpath.join(directory, name)))
+        environment, lambda name: file_state(rootfs, posixpath.join(directory, name)))
     image, known = menu.default_image(value, red_hat_too=directory == '/boot/grub2') if certain else (None, False)
     if not known:
         warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, menu.reason or (
@@ -368,7 +368,7 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn):
     return None, None
 
 
-def _file_state(rootfs, path):
+def file_state(rootfs, path):
     """``'missing'``, ``'empty'`` or ``'present'`` of a regular file, None when it cannot be told."""
     try:
         found = rootfs.stat(path)
@@ -441,7 +441,7 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'grubby'
     entries = _bls_entries(rootfs, warn)
-    grub_path, grub_config = _grub_config(rootfs, warn)
+    grub_path, grub_config = read_grub_config(rootfs, warn)
     if entries:
         environment = _grubenv_values(rootfs, warn)
         if environment is None:

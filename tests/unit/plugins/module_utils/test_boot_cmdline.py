@@ -122,6 +122,38 @@ def test_grub_cfg_variable_without_a_value_is_unknown(tree: RootTree) -> None:
     assert read(tree).values('lockdown') == ['integrity']
 
 
+# Ubuntu's entries hand $vt_handoff to the kernel, which a function of grub.cfg sets.
+GFXMODE = """function gfxmode {
+  set gfxpayload="${1}"
+  if [ "${1}" = "keep" ]; then
+    set vt_handoff=vt.handoff=7
+  else
+    set vt_handoff=
+  fi
+}
+menuentry 'Ubuntu' {
+  gfxmode $linux_gfx_mode
+  linux /boot/vmlinuz-%s root=UUID=1 ro quiet splash $vt_handoff
+}
+"""
+
+
+def test_grub_cfg_variables_grub_cfg_sets(tree: RootTree) -> None:
+    tree.write('/boot/grub/grub.cfg', GFXMODE % RELEASE)
+    cmdline = read(tree)
+    # Either value leaves module.sig_enforce and lockdown alone: only vt.handoff is unsure.
+    assert (cmdline.params, cmdline.unsure) == ([('root', 'UUID=1'), ('ro', None), ('quiet', None), ('splash', None)],
+                                                frozenset(['vt.handoff']))
+    assert cmdline.values('module.sig_enforce') == [] and cmdline.values('vt.handoff') is None
+    tree.write('/boot/grub/grub.cfg', (GFXMODE % RELEASE).replace('vt.handoff=7', 'module.sig_enforce=1'))
+    assert read(tree).values('module.sig_enforce') is None
+    # A custom.cfg that grub.cfg sources may set it too.
+    tree.write('/boot/grub/grub.cfg', GFXMODE % RELEASE + 'source ${config_directory}/custom.cfg\n')
+    assert read(tree).values('module.sig_enforce') == []
+    tree.write('/boot/grub/custom.cfg', 'set vt_handoff=module.sig_enforce=1\n')
+    assert read(tree).params is None
+
+
 def test_default_grub_with_grub_d(tree: RootTree) -> None:
     tree.write('/etc/default/grub', 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n')
     tree.write('/etc/default/grub.d/50-enforce.cfg',

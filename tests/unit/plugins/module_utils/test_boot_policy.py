@@ -381,6 +381,23 @@ def test_unknown_command_line(efi: EfiRoot, modules: dict) -> None:
     assert verdicts(kernel, modules)['unsigned'] == (False, None)
 
 
+@pytest.mark.parametrize(('values', 'enforced', 'lockdown'), [
+    (('vt.handoff=7', ''), False, 'none'),                         # Ubuntu's $vt_handoff: nothing that counts
+    (('module.sig_enforce=1', ''), None, 'none'),
+    (('lockdown=integrity', ''), None, None),
+])
+def test_a_grub_variable_on_the_command_line(efi: EfiRoot, modules: dict, values: tuple, enforced: bool | None,
+                                             lockdown: str | None) -> None:
+    efi.secure_boot(False)
+    grub_cfg = efi.root / 'boot/grub/grub.cfg'
+    grub_cfg.parent.mkdir(parents=True, exist_ok=True)
+    grub_cfg.write_text('function f {\n  if [ "$1" = 1 ]; then set extra="%s"; else set extra="%s"; fi\n}\n'
+                        "menuentry 'Debian' {\n  f $mode\n  linux /vmlinuz-%s root=/dev/sda1 $extra\n}\n"
+                        % (values + (RELEASE,)))
+    kernel = policy(efi.root, config=dict(DEBIAN, CONFIG_SECURITY_LOCKDOWN_LSM='y'))
+    assert (kernel.enforced, kernel.lockdown, kernel.cmdline) == (enforced, lockdown, '/boot/grub/grub.cfg')
+
+
 def test_kernels_that_do_not_check_signatures(secure_boot: EfiRoot, modules: dict) -> None:
     kernel = policy(secure_boot.root, {'CONFIG_MODULES': 'y'})
     assert (kernel.enforced, kernel.reason) == (False, None)

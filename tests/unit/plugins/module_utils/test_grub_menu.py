@@ -17,6 +17,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     _decoded,
     parse_grub_menu,
     parse_grubenv,
+    variable_values,
 )
 from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import UUID, debian_grub_cfg, grub_script_check
 
@@ -452,3 +453,22 @@ def test_what_grub_expands_or_boots_first() -> None:
 def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
     menu = parse_grub_menu(saved_menu)
     assert menu.default_value({'saved_entry': '1>2'}, files(custom='empty')) == ('1>2', True, True)
+
+
+@pytest.mark.parametrize(('script', 'grubenv', 'expected'), [
+    ('set x=a\nfunction f { x="b"; }\nmenuentry A { x=c; linux /a $x; }\n', {}, {'', 'a', 'b', 'c'}),
+    ('for x in a "b"; do true; done\n', {}, {'', 'a', 'b'}),
+    ('load_env\n', {'x': 'a'}, {'', 'a'}),
+    ('set x=\n', {}, {''}),
+    ('load_env\n', None, None),                                # the environment block cannot be read
+    ('echo $x\n', {}, None),                                   # never set here: from elsewhere
+    ('set x=a\nset x="$y"\n', {}, None),
+    ('set x=a\nregexp --set=x a a\n', {}, None),
+    ('set x=a\neval "$y"\n', {}, None),
+    ('set x=a\nsource ${prefix}/custom.cfg\n', {}, None),
+    ('set x=a\nsource ${prefix}/gone.cfg\n', {}, {'', 'a'}),
+    ('set x=a\nset prefix=/else\nsource ${prefix}/gone.cfg\n', {}, None),
+    ('set x=a\nfi\n', {}, None),
+])
+def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expected: set | None) -> None:
+    assert variable_values(script, 'x', grubenv, {'custom.cfg': 'present', 'gone.cfg': 'missing'}.get) == expected
