@@ -113,8 +113,8 @@ _RESERVED = frozenset(('case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for'
                        'select', 'then', 'until', 'while'))
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
+# A word that is a variable, quoted or not, after plain characters or none: x"${y}", $y.
 _PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
-_VARIABLE = re.compile(r'^(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(1)")$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
 _DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
 # The environment block (grub-core/lib/envblk.c).
@@ -135,7 +135,9 @@ class MenuEntry:
     def __init__(self, title, entry_id, conditional, names_known):
         self.title = title
         self.entry_id = entry_id
-        self.image = None       # what its linux command loads, as written; UNKNOWN when a condition decides
+        # The image of the last linux command before it boots, as written; None when it boots no
+        # Linux kernel; UNKNOWN when that cannot be told (a condition, a function, a variable).
+        self.image = None
         self.children = None
         self.conditional = conditional
         self.names_known = names_known
@@ -156,7 +158,9 @@ class GrubMenu:
 
     def default_value(self, grubenv, prefix_file=None):
         """``(value, from grubenv, certain)`` of GRUB's ``default`` variable when the menu shows:
-        None when nothing sets it; ``from grubenv``: the environment block holds the value.
+        None when nothing sets it; ``from grubenv``: the environment block holds the value. Not
+        certain either when an entry's id comes from ``$menuentry_id_option`` and that may not
+        be ``--id`` where the entry is read.
 
         ``grubenv``: the variables of the environment block next to grub.cfg, None when it is
         there but cannot be read;
@@ -175,8 +179,8 @@ class GrubMenu:
 
     def default_image(self, value, red_hat_too=False):
         """``(image or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
-        (None: unset): the first argument of its linux command, None for an entry without one
-        and whenever the entry is not certain. ``red_hat_too``: only an entry Red Hat's reading
+        (None: unset): the first argument of the last linux command it runs, None for an entry
+        that boots no Linux kernel and whenever the entry is not certain. ``red_hat_too``: only an entry Red Hat's reading
         of the value also starts is certain."""
         image, certain = _entry_image(self.entries, value, _pick) if self.reason is None else (None, False)
         if certain and red_hat_too and _entry_image(self.entries, value, _pick_red_hat) != (image, True):
@@ -327,8 +331,8 @@ def _decoded(raw):
 
 def _variable(raw):
     """``(name, quoted)`` of a word that is one variable (``$x``, ``"${x}"``), else None."""
-    found = _VARIABLE.match(raw)
-    return (found.group(2) or found.group(3), bool(found.group(1))) if found else None
+    found = _PREFIXED_VARIABLE.match(raw)
+    return (found.group(3) or found.group(4), bool(found.group(2))) if found and not found.group(1) else None
 
 
 class _Grammar:
