@@ -37,6 +37,8 @@ READ_LIMIT = 64 * 1024
 # More command lines than GRUB variables' values are tried for.
 MAX_CHOICES = 64
 _GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
+# A function's or an entry's parameters ($1, $@...) and translated text ($"..."): not followed.
+_GRUB_PARAMETER = re.compile(r'\$(?:\{?[0-9@*#?]|")')
 
 
 class BootCmdline:
@@ -99,6 +101,9 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache):
     """The BootCmdline of ``text`` once its GRUB variables are expanded: the value the GRUB
     environment block gives one, else each value grub.cfg may give it (the parameters that differ
     between them are unsure); unknown when one cannot be told."""
+    if _GRUB_PARAMETER.search(text):
+        return BootCmdline(None, source, "%s use GRUB's parameters ($1, $@...) or translated text, which are not "
+                           'followed' % what)
     choices, unresolved = [], []
     for name in sorted(set(found.group(1) or found.group(2) for found in _GRUB_VARIABLE.finditer(text))):
         value = grubenv_value(rootfs, name, warn)

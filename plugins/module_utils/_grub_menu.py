@@ -78,6 +78,9 @@ _LEAVES = frozenset(('boot', 'reboot', 'halt', 'exit', 'normal_exit', 'fwsetup',
 # Commands that load another system than Linux, for the next boot to start.
 _LOADERS = frozenset(('chainloader', 'multiboot', 'multiboot2', 'kfreebsd', 'knetbsd', 'kopenbsd', 'appleloader',
                       'xnu_kernel', 'xnu_kernel64', 'freedos', 'ntldr', 'truecrypt', 'plan9', 'legacy_kernel'))
+# Commands that set no variable, whatever they are given.
+_SETS_NOTHING = _HARMLESS | _LOADERS | _LEAVES | frozenset(LINUX_COMMANDS + (
+    'initrd', 'initrdefi', 'initrd16', 'devicetree', 'unset', 'export', 'save_env'))
 # menuentry options (grub-core/commands/menuentry.c) that take a value; $menuentry_id_option is --id.
 _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
 _ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
@@ -756,7 +759,7 @@ def _assignment(word, names=WATCHED):
 
 def _environment_block(command, words):
     """The step of load_env (``('load_env', the variable of its file's directory, names)``: bare,
-    $prefix/grubenv, all but a whitelist) or of save_env (``('save_env', names)``)."""
+    $prefix/grubenv, and all names, None, but a whitelist) or of save_env (``('save_env', names)``)."""
     directory, names, at = 'prefix', [], 0
     while at < len(words):
         text, known = _decoded(words[at])
@@ -773,7 +776,7 @@ def _environment_block(command, words):
         at += 1
     if command == 'save_env':
         return ('save_env', tuple(names))
-    return ('load_env', directory, tuple(names) or WATCHED) if directory else ('unknown', WATCHED)
+    return ('load_env', directory, tuple(names) or None) if directory else ('unknown', WATCHED)
 
 
 def _directory_file(word):
@@ -879,6 +882,8 @@ class _Assignments:
         self.assigned = False
         self.unknown = False
         self.moved = False          # GRUB's directory may be another from here on
+        self.functions = set()
+        self.calls = set()          # commands not known here whose words may name the variable
 
     def command(self, words):
         name, known = _decoded(words[0])
@@ -894,20 +899,27 @@ class _Assignments:
                 self.prefix_file(found[1]) not in ('missing', 'empty')
         elif not known or name in _SOURCES or name in _OPAQUE:
             self.unknown = True
-        elif name == 'load_env' and self.grubenv is None:
-            self.unknown = True
-        elif name == 'load_env' and self.name in self.grubenv:
-            self.values.add(self.grubenv[self.name])
-            self.assigned = True
-        elif name in _SETS_NAMED:
+        elif name == 'load_env':
+            self._load_env(_environment_block(name, words[1:]))
+        elif name not in _SETS_NOTHING:
+            # A command that may set the variable it is given: the name, or a word not known.
             texts = [_decoded(word) for word in words[1:]]
-            self.unknown = self.unknown or any(not known or re.search(r'\b%s\b' % re.escape(self.name), text)
-                                               for text, known in texts)
+            if any(not known or re.search(r'(?<![$\w{])%s\b' % re.escape(self.name), text) for text, known in texts):
+                self.unknown = self.unknown or name in _SETS_NAMED
+                self.calls.add(name)
         if step[0] == 'set' and step[2] not in (None, UNKNOWN) and step[2][0] == 'text':
             self.values.add(step[2][1])
             self.assigned = True
         elif step[0] == 'unknown' or step[0] == 'set' and step[2] is not None:
             self.unknown = True     # an unknown value, or another variable's
+
+    def _load_env(self, step):
+        taken = step[0] == 'load_env' and (step[2] is None or self.name in step[2])
+        if step[0] != 'load_env' or taken and (self.grubenv is None or self.moved):
+            self.unknown = True     # another file, or one that cannot be read
+        elif taken and self.name in self.grubenv:
+            self.values.add(self.grubenv[self.name])
+            self.assigned = True
 
     def loop(self, name, words):
         if name == self.name:
@@ -923,13 +935,14 @@ class _Assignments:
         pass
 
     def open_function(self, name):
-        pass
+        self.functions.add(name)
 
     def close(self):
         pass
 
     def finish(self):
-        pass
+        # A function's words are its parameters; any other command may set what it is given.
+        self.unknown = self.unknown or bool(self.calls - self.functions)
 
 
 class _Evaluation:
@@ -1019,6 +1032,7 @@ class _Evaluation:
         return self.values.get(name)
 
     def _load_env(self, directory, names, runs):
+        names = names or WATCHED
         if directory in self.values or self.environment is None:
             found = dict.fromkeys(names, UNKNOWN)   # another file, or one that cannot be read
         else:

@@ -152,6 +152,9 @@ def test_grub_cfg_variables_grub_cfg_sets(tree: RootTree) -> None:
     assert read(tree).values('module.sig_enforce') == []
     tree.write('/boot/grub/custom.cfg', 'set vt_handoff=module.sig_enforce=1\n')
     assert read(tree).params is None
+    # A function's parameters are not followed.
+    tree.write('/boot/grub/grub.cfg', 'function b {\n  linux /vmlinuz-%s root=/dev/sda $1\n}\n' % RELEASE)
+    assert read(tree).params is None
 
 
 def test_default_grub_with_grub_d(tree: RootTree) -> None:

@@ -469,6 +469,10 @@ def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
     ('set x=a\nsource ${prefix}/gone.cfg\n', {}, {'', 'a'}),
     ('set x=a\nset prefix=/else\nsource ${prefix}/gone.cfg\n', {}, None),
     ('set x=a\nfi\n', {}, None),
+    ('set x=a\nload_env -f $prefix/other.env\n', {}, None),      # another block may hold it
+    ('set x=a\nload_env -f $prefix/grubenv y\n', {'x': 'b'}, {'', 'a'}),    # a whitelist without it
+    ('set x=a\nnet_get_dhcp_option x net0 1 string\n', {}, None),  # a command not known here that is given it
+    ('set x=a\nfunction f { true; }\nf $y\n', {}, {'', 'a'}),       # a function's words are its parameters
 ])
 def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expected: set | None) -> None:
     assert variable_values(script, 'x', grubenv, {'custom.cfg': 'present', 'gone.cfg': 'missing'}.get) == expected
