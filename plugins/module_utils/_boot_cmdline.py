@@ -22,7 +22,7 @@ import itertools
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, variable_values
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, line_words, variable_values
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, file_state, grubenv_value,
     read_bls_entries, read_grub_config, read_grubenv)
@@ -36,9 +36,14 @@ GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
 READ_LIMIT = 64 * 1024
 # More command lines than GRUB variables' values are tried for.
 MAX_CHOICES = 64
+# The kernel's isspace() in ASCII (Python's also takes \x1c-\x1f).
+_KERNEL_SPACE = ' \t\n\v\f\r'
 _GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
 # A function's or an entry's parameters ($1, $@...) and translated text ($"..."): not followed.
 _GRUB_PARAMETER = re.compile(r'\$(?:\{?[0-9@*#?]|")')
+# What GRUB's quoting and word splitting, and the kernel's, may read otherwise: GRUB builds differ
+# in how they quote such an argument for the kernel.
+_QUOTING = re.compile(r'[\'"\\*?\t\n\r\f\v]')
 
 
 class BootCmdline:
@@ -74,10 +79,10 @@ def split_cmdline(text):
     params = []
     index, size = 0, len(text)
     while index < size:
-        while index < size and text[index].isspace():
+        while index < size and text[index] in _KERNEL_SPACE:
             index += 1
         start, quoted = index, False
-        while index < size and (quoted or not text[index].isspace()):
+        while index < size and (quoted or text[index] not in _KERNEL_SPACE):
             if text[index] == '"':
                 quoted = not quoted
             index += 1
@@ -109,7 +114,7 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache):
         value = grubenv_value(rootfs, name, warn)
         values = [value] if value is not None else \
             remembered(cache, ('values', name), lambda key: _grub_cfg_values(rootfs, key[1], warn, cache))
-        if values is None:
+        if values is None or any(_QUOTING.search(value) for value in values):
             unresolved.append(name)
         else:
             choices.append([(name, value) for value in values])
@@ -169,16 +174,23 @@ def _from_bls(rootfs, release, warn, cache):
 
 
 def _from_grub_cfg(rootfs, release, warn, cache):
+    """The first linux line of grub.cfg that boots ``release``, read as GRUB reads a command."""
     images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
     for path in GRUB_CONFIG_PATHS:
         text = _read_text(rootfs, path, GRUB_CONFIG_LIMIT)
         if text is None:
             continue
-        for line in text.splitlines():
-            words = line.split(None, 2)
-            if len(words) >= 2 and words[0] in LINUX_COMMANDS and posixpath.basename(words[1]) in images:
-                return _with_grub_variables(rootfs, words[2] if len(words) == 3 else '', path, 'its arguments',
-                                            warn, cache)
+        for line in text.split('\n'):
+            found = line.split(None, 2)
+            if len(found) < 2 or found[0] not in LINUX_COMMANDS or posixpath.basename(found[1]) not in images:
+                continue
+            words = line_words(line)
+            if words is None or words[:2] != found[:2]:
+                return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
+            if any(_QUOTING.search(word) for word in words[2:]):
+                return BootCmdline(None, path, 'its linux line holds quotes, escapes or patterns, which GRUB builds '
+                                   'hand to the kernel differently')
+            return _with_grub_variables(rootfs, ' '.join(words[2:]), path, 'its arguments', warn, cache)
     return None
 
 

@@ -843,6 +843,22 @@ def parse_grub_menu(text):
     return GrubMenu(reading.top, reading.steps) if reading.top else None
 
 
+def line_words(line):
+    """The words of the first command of a grub.cfg line as written (quotes and variables in
+    them), up to a ``;`` or a comment; None when the line holds more than words (a brace, an
+    operator) or runs on."""
+    words = []
+    for token in _TOKEN.finditer(line):
+        kind = token.lastgroup
+        if kind in ('comment', 'semicolon'):
+            break
+        if kind != 'blank' and (kind != 'word' or token.group('open_double', 'open_single', 'open_i18n') != (None,) * 3):
+            return None
+        if kind == 'word':
+            words.append(token.group())
+    return words
+
+
 def variable_values(text, name, grubenv, prefix_file):
     """Every text a grub.cfg may give variable ``name`` wherever it is read (a kernel's
     arguments, say): each value assigned to it anywhere (at the top, in a function, in an entry),

@@ -157,6 +157,22 @@ def test_grub_cfg_variables_grub_cfg_sets(tree: RootTree) -> None:
     assert read(tree).params is None
 
 
+@pytest.mark.parametrize(('arguments', 'sig_enforce'), [
+    ('ro # module.sig_enforce=1', []),                      # a comment
+    ('ro; echo module.sig_enforce=1', []),                  # another command
+    ('ro\x0bmodule.sig_enforce=1', None),                   # one word for GRUB, two for the kernel
+    ('ro\x1cmodule.sig_enforce=1', []),                     # one word for both
+    ("'module.sig_enforce=1'", None),                       # quotes GRUB builds hand on differently
+    ('module.sig_enforce\\=1', None),
+    ('ro \\', None),                                         # a line that runs on
+    ('"quiet\tmodule.sig_enforce=1"', None),
+])
+def test_a_linux_line_read_as_grub_reads_it(tree: RootTree, arguments: str, sig_enforce: list | None) -> None:
+    tree.write('/boot/grub/grub.cfg', "menuentry 'A' {\n  linux /vmlinuz-%s root=/dev/sda %s\n}\n" % (RELEASE, arguments))
+    cmdline = read(tree)
+    assert (cmdline.values('module.sig_enforce') if cmdline.params is not None else None) == sig_enforce
+
+
 def test_default_grub_with_grub_d(tree: RootTree) -> None:
     tree.write('/etc/default/grub', 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n')
     tree.write('/etc/default/grub.d/50-enforce.cfg',
