@@ -80,7 +80,7 @@ _LOADERS = frozenset(('chainloader', 'multiboot', 'multiboot2', 'kfreebsd', 'kne
                       'xnu_kernel', 'xnu_kernel64', 'freedos', 'ntldr', 'truecrypt', 'plan9', 'legacy_kernel'))
 # Commands that set no variable, whatever they are given.
 _SETS_NOTHING = _HARMLESS | _LOADERS | _LEAVES | frozenset(LINUX_COMMANDS + (
-    'initrd', 'initrdefi', 'initrd16', 'devicetree', 'unset', 'export', 'save_env'))
+    'initrd', 'initrdefi', 'initrd16', 'devicetree', 'unset', 'export', 'save_env', 'blscfg'))
 # menuentry options (grub-core/commands/menuentry.c) that take a value; $menuentry_id_option is --id.
 _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
 _ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
@@ -913,8 +913,8 @@ class _Assignments:
             found = _directory_file(words[1])
             self.unknown = self.unknown or self.moved or not found or \
                 self.prefix_file(found[1]) not in ('missing', 'empty')
-        elif not known or name in _SOURCES or name in _OPAQUE:
-            self.unknown = True
+        elif not known or name in _SOURCES or name in _OPAQUE and name != 'blscfg':
+            self.unknown = True     # (blscfg adds entries from the BLS files, and sets nothing)
         elif name == 'load_env':
             self._load_env(_environment_block(name, words[1:]))
         elif name not in _SETS_NOTHING:

@@ -173,6 +173,15 @@ def test_a_linux_line_read_as_grub_reads_it(tree: RootTree, arguments: str, sig_
     assert (cmdline.values('module.sig_enforce') if cmdline.params is not None else None) == sig_enforce
 
 
+def test_bls_options_with_a_variable_grub_cfg_sets(tree: RootTree) -> None:
+    # RHEL 8: 00_tuned sets $tuned_params, blscfg then reads the entries with it.
+    bls(tree, RELEASE, '$kernelopts $tuned_params')
+    tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/sda1 ro'))
+    tree.write('/boot/grub2/grub.cfg', 'load_env\nset tuned_params=""\nblscfg\n')
+    cmdline = read(tree)
+    assert (cmdline.params, cmdline.unsure) == ([('root', '/dev/sda1'), ('ro', None)], frozenset())
+
+
 def test_default_grub_with_grub_d(tree: RootTree) -> None:
     tree.write('/etc/default/grub', 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n')
     tree.write('/etc/default/grub.d/50-enforce.cfg',
