@@ -800,8 +800,7 @@ def _entry(words, conditional):
             text, known, uses_id_option = '--id', True, True
         if not known:
             names_known = False
-            # Unquoted, or at its start, a variable may give several words or an option GRUB refuses.
-            conditional = conditional or text[:1] in ('', '$', '-') or _has_bare_variable(word)
+            conditional = conditional or _may_split(word, text)
             title = '' if title is None else title
             continue
         option, equals, inline = text.partition('=')
@@ -810,6 +809,7 @@ def _entry(words, conditional):
                 value = (inline, True)
             elif at < len(words):
                 value = _decoded(words[at])
+                conditional = conditional or not value[1] and _may_split(words[at], value[0])
                 at += 1
             else:
                 return None
@@ -828,8 +828,10 @@ def _entry(words, conditional):
     return MenuEntry(title, entry_id, conditional, names_known), uses_id_option
 
 
-def _has_bare_variable(word):
-    return any(piece.lastgroup == 'variable' for piece in _PIECE.finditer(word))
+def _may_split(word, text):
+    """Whether a word GRUB expands may give several words, or an option GRUB refuses: a
+    variable unquoted, or at its start."""
+    return text[:1] in ('', '$', '-') or any(piece.lastgroup == 'variable' for piece in _PIECE.finditer(word))
 
 
 def parse_grub_menu(text):

@@ -448,6 +448,11 @@ def test_what_grub_expands_or_boots_first() -> None:
     assert [menu.default_image(str(number)) for number in range(1, 8)] == [
         (None, False), ('/boot/vmlinuz-?', True), ('/a', True), (None, True), (None, True), ('/a', True), (None, False)]
     assert parse_grub_menu('set default=0\0;set default=1\n' + P_Q).reason     # GRUB ends a line at a NUL
+    # An option's value GRUB splits may hold an option it refuses: the entry may be missing.
+    menu = parse_grub_menu("menuentry A --class $c {\n  linux /a\n}\nmenuentry B --class \"$c\" {\n  linux /b\n}\n" + P_Q)
+    assert [menu.default_image(str(number)) for number in range(3)] == [(None, False), (None, False), (None, False)]
+    menu = parse_grub_menu("menuentry B --class \"x$c\" {\n  linux /b\n}\n" + P_Q)
+    assert menu.default_image('1') == ('/p', True)
 
 
 def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
