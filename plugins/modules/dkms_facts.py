@@ -152,8 +152,9 @@ ansible_facts:
             - C(grubby) (on the running system), C(grubenv) (GRUB's C(next_entry), else C(saved_entry) where
               C(grub.cfg) boots it, naming a BLS entry or an entry of the C(grub.cfg) menu), C(bls) (the entry GRUB
               lists first), C(grub) (without BLS entries, the entry of the C(grub.cfg) menu that its C(default) names,
-              as a number, title or id path like C(1>2), else its first entry), C(newest) (without a C(grub.cfg), the
-              newest installed kernel with an image; the newest installed one when no image is found).
+              as a number, title or id path like C(1>2), else its first entry), C(newest) (when no boot loader file
+              names a kernel under O(root) - no C(grub.cfg) menu, or BLS entries that boot none of them - the newest
+              installed kernel with an image; the newest installed one when no image is found).
             - Null with C(default_kernel) when the menu's default entry boots no kernel under O(root), or cannot
               be told for sure (with a warning), as for an entry inside a condition counted past, a title that holds a
               variable, a default set where the reading cannot tell whether it runs, a C(custom.cfg) that
