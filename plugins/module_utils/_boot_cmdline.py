@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, line_words, variable_values
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, file_state, grubenv_value,
+    GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, file_state, grubenv_values,
     read_bls_entries, read_grub_config, read_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
@@ -109,9 +109,10 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache):
     if _GRUB_PARAMETER.search(text):
         return BootCmdline(None, source, "%s use GRUB's parameters ($1, $@...) or translated text, which are not "
                            'followed' % what)
+    environment = remembered(cache, ('file', 'grubenvs'), lambda key: grubenv_values(rootfs, warn) or {})
     choices, unresolved = [], []
     for name in sorted(set(found.group(1) or found.group(2) for found in _GRUB_VARIABLE.finditer(text))):
-        value = grubenv_value(rootfs, name, warn)
+        value = environment.get(name)
         values = [value] if value is not None else \
             remembered(cache, ('values', name), lambda key: _grub_cfg_values(rootfs, key[1], warn, cache))
         if values is None or any(_QUOTING.search(value) for value in values):

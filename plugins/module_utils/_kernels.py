@@ -297,12 +297,7 @@ def _grubby_default(runner):
     return _release_from_image(out) if rc == 0 and out.strip() else None
 
 
-def grubenv_value(rootfs, key, warn):
-    """A variable of the GRUB environment block (the first grubenv under root that sets it), or None."""
-    return (_grubenv_values(rootfs, warn) or {}).get(key)
-
-
-def _grubenv_values(rootfs, warn):
+def grubenv_values(rootfs, warn):
     """The variables the grubenvs under root set, the first one that sets each (not empty)
     winning; None when one is there but cannot be read."""
     values = {}
@@ -443,7 +438,7 @@ def find_default(rootfs, kernels, runner=None, warn=None):
     entries = _bls_entries(rootfs, warn)
     grub_path, grub_config = read_grub_config(rootfs, warn)
     if entries:
-        environment = _grubenv_values(rootfs, warn)
+        environment = grubenv_values(rootfs, warn)
         if environment is None:
             return None, None   # what it names next is not told
         for key in _grubenv_keys(grub_config):
