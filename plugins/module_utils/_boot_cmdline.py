@@ -22,10 +22,9 @@ import itertools
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, line_words, variable_values
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    GRUB_CONFIG_LIMIT, GRUB_CONFIG_PATHS, IMAGE_NAMES, bls_entry_release, file_state, grubenv_values,
-    read_bls_entries, read_grub_config, read_grubenv)
+    IMAGE_NAMES, bls_entry_release, file_state, read_bls_entries, read_grub_config, read_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -102,26 +101,24 @@ def _read_text(rootfs, path, limit=READ_LIMIT):
     return rootfs.read_text(path, limit)
 
 
-def _with_grub_variables(rootfs, text, source, what, warn, cache):
-    """The BootCmdline of ``text`` once its GRUB variables are expanded: the value the GRUB
-    environment block gives one, else each value grub.cfg may give it (the parameters that differ
-    between them are unsure); unknown when one cannot be told."""
+def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
+    """The BootCmdline of ``text`` once its GRUB variables are expanded with each value grub.cfg
+    may give them where it is read (``bls``: where blscfg expands a BLS entry's options), the
+    environment block's included: the parameters that differ between them are unsure; unknown
+    when one cannot be told."""
     if _GRUB_PARAMETER.search(text):
         return BootCmdline(None, source, "%s use GRUB's parameters ($1, $@...) or translated text, which are not "
                            'followed' % what)
-    environment = remembered(cache, ('file', 'grubenvs'), lambda key: grubenv_values(rootfs, warn) or {})
     choices, unresolved = [], []
     for name in sorted(set(found.group(1) or found.group(2) for found in _GRUB_VARIABLE.finditer(text))):
-        value = environment.get(name)
-        values = [value] if value is not None else \
-            remembered(cache, ('values', name), lambda key: _grub_cfg_values(rootfs, key[1], warn, cache))
+        values = remembered(cache, ('values', name, bls), lambda key: _grub_cfg_values(rootfs, key[1], bls, warn, cache))
         if values is None or any(_QUOTING.search(value) for value in values):
             unresolved.append(name)
         else:
             choices.append([(name, value) for value in values])
     if unresolved:
-        return BootCmdline(None, source, '%s use %s, which neither the GRUB environment block nor grub.cfg '
-                           'sets for sure' % (what, ', '.join('$' + name for name in unresolved)))
+        return BootCmdline(None, source, '%s use %s, which grub.cfg and the GRUB environment block it loads do '
+                           'not set for sure' % (what, ', '.join('$' + name for name in unresolved)))
     count = 1
     for values in choices:
         count *= len(values)
@@ -135,16 +132,22 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache):
     return _agreed(candidates, source)
 
 
-def _grub_cfg_values(rootfs, name, warn, cache):
-    """Every value grub.cfg may give GRUB variable ``name`` (sorted), None when not told."""
-    path, text = remembered(cache, ('file', 'grub.cfg'), lambda key: read_grub_config(rootfs, warn))
+def _grub_config(rootfs, warn, cache):
+    """``(path, text)`` of the grub.cfg GRUB runs (see ``read_grub_config``), read once per root."""
+    return remembered(cache, ('file', 'grub.cfg'), lambda key: read_grub_config(rootfs, warn))
+
+
+def _grub_cfg_values(rootfs, name, bls, warn, cache):
+    """Every value grub.cfg may give GRUB variable ``name`` where a kernel's arguments read it
+    (sorted), None when not told."""
+    path, text = _grub_config(rootfs, warn, cache)
     if text is None:
         return None
     directory = posixpath.dirname(path)
     environment = remembered(cache, ('file', 'grubenv'),
                              lambda key: read_grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn))
-    values = variable_values(text, name, environment, lambda found: file_state(rootfs, posixpath.join(directory, found)))
-    return sorted(values) if values is not None else None
+    return boot_variable_values(text, name, environment,
+                                lambda found: file_state(rootfs, posixpath.join(directory, found)), bls)
 
 
 def _agreed(candidates, source):
@@ -171,16 +174,16 @@ def _from_bls(rootfs, release, warn, cache):
     lines = set(' '.join(fields.get('options', [])) for dummy, fields in entries)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
-    return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache)
+    return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
 def _from_grub_cfg(rootfs, release, warn, cache):
     """The first linux line of grub.cfg that boots ``release``, read as GRUB reads a command."""
     images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
-    for path in GRUB_CONFIG_PATHS:
-        text = _read_text(rootfs, path, GRUB_CONFIG_LIMIT)
-        if text is None:
-            continue
+    path, text = _grub_config(rootfs, warn, cache)
+    if path is not None and text is None:
+        return BootCmdline(None, path, 'it cannot be read')
+    if text is not None:
         for line in text.split('\n'):
             found = line.split(None, 2)
             if len(found) < 2 or found[0] not in LINUX_COMMANDS or posixpath.basename(found[1]) not in images:

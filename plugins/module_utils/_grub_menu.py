@@ -51,7 +51,14 @@ TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry', 'initrdfa
 # ...and those the reading also follows: where GRUB's files are, and 00_header's id option with
 # the feature it tests (GRUB's own, set since 2.00).
 WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option', 'feature_menuentry_id')
-_WATCHED_WORD = re.compile(r'\b(%s)\b' % '|'.join(WATCHED))
+
+
+def _words_of(names):
+    """The pattern of ``names`` as words of a text."""
+    return re.compile(r'\b(%s)\b' % '|'.join(map(re.escape, names)))
+
+
+_WATCHED_WORD = _words_of(WATCHED)
 # Commands (upstream GRUB's and the distributions') that change no variable, no menu entry and
 # not where GRUB goes next, whatever their arguments (where a platform lacks one, a function of
 # its name runs); what the reading does not know makes the menu uncertain.
@@ -176,7 +183,7 @@ class GrubMenu:
         for step in self.steps:
             state.run(step)
         value = state.values.get('default')
-        if value is UNKNOWN or state.opaque or state.ids_unsure:
+        if value is UNKNOWN or state.opaque or state.bls or state.ids_unsure:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
 
@@ -496,9 +503,11 @@ class _Grammar:
 
 class _Reading:
     """The menu entries of a grub.cfg and what its top level does to the default, from what
-    _Grammar tells of it."""
+    _Grammar tells of it; ``watched``: the variables whose changes make steps."""
 
-    def __init__(self):
+    def __init__(self, watched=WATCHED):
+        self.watched = watched
+        self.watched_word = _WATCHED_WORD if watched == WATCHED else _words_of(watched)
         self.top = []
         self.steps = []
         # ('if', [its condition's last command, part]), ('loop', None), ('block', None),
@@ -558,7 +567,7 @@ class _Reading:
         self.frames.append(('loop', None))
         if self._context()[0] is None:
             self.steps.append(('unsure',))
-        if name in WATCHED:
+        if name in self.watched:
             self._apply(('unknown', (name,)))
 
     def command(self, words):
@@ -605,7 +614,7 @@ class _Reading:
                 value[3].append(step[1:])
             else:
                 value[1] = value[1] or step[0] != 'none'
-                value[2] = value[2] or step[0] in ('opaque', 'source', 'unknown command')
+                value[2] = value[2] or step[0] in ('opaque', 'bls', 'source', 'unknown command')
             return
         if context == 'submenu' and step[0] == 'call':
             self.later.append((value,) + step[1:])     # a submenu's body runs when it is entered
@@ -697,34 +706,38 @@ class _Reading:
         """What a command does to the default: ``('set', name, value)``, ``('load_env', file
         variable, names)``, ``('save_env', names)``, ``('export', names)``, ``('source', word)``,
         ``('unknown', names)`` (those variables can no longer be told), ``('opaque',)`` (nothing
-        can), ``('leaves',)``, ``('unknown command', name)``, ``('call', name, what the command of
-        that name does)`` (GRUB runs a function of the name where it has no such command), or
+        can), ``('bls',)`` (blscfg: entries from the BLS files, their options expanded now),
+        ``('leaves',)``, ``('unknown command', name)``, ``('call', name, what the command of that
+        name does)`` (GRUB runs a function of the name where it has no such command), or
         ``('none',)``."""
         name, known = _decoded(words[0])
         if not known:
             # An assignment of a variable's value, else a command named by a variable: anything.
-            return _assignment(words[0]) if _ASSIGNED.match(words[0]) else ('opaque',)
+            return _assignment(words[0], self.watched) if _ASSIGNED.match(words[0]) else ('opaque',)
         if '=' in name:
-            return _assignment(words[0])    # no command or function has = in its name
-        step = _command_step(name, words[1:])
+            return _assignment(words[0], self.watched)    # no command or function has = in its name
+        step = _command_step(name, words[1:], self.watched, self.watched_word)
         if step[0] in ('none', 'unknown command') and _NAME.match(name):
             return ('call', name, step)
         return step
 
 
-def _command_step(name, arguments):
-    """What the GRUB command ``name`` does to the default (see ``_Reading._step``)."""
+def _command_step(name, arguments, watched=WATCHED, watched_word=_WATCHED_WORD):
+    """What the GRUB command ``name`` does to the variables ``watched`` (see ``_Reading._step``);
+    ``watched_word``: the pattern of their names."""
     if name == 'set':
-        return _assignment(arguments[0]) if arguments else ('none',)
+        return _assignment(arguments[0], watched) if arguments else ('none',)
     if name == 'unset':
         variable, known = _decoded(arguments[0]) if arguments else ('', True)
-        return ('unknown', WATCHED) if not known else ('set', variable, None) if variable in WATCHED else ('none',)
+        return ('unknown', watched) if not known else ('set', variable, None) if variable in watched else ('none',)
     if name in ('load_env', 'save_env'):
-        return _environment_block(name, arguments)
+        return _environment_block(name, arguments, watched)
     if name == 'export':
         return ('export', tuple(text for text, known in map(_decoded, arguments) if known))
     if name in _SOURCES:
         return ('source', arguments[0] if arguments else None)
+    if name == 'blscfg':
+        return ('bls',)
     if name in _OPAQUE:
         return ('opaque',)
     if name == 'fwsetup' and arguments == ['--is-supported']:
@@ -734,8 +747,8 @@ def _command_step(name, arguments):
     if name in _SETS_NAMED:
         texts = [_decoded(word) for word in arguments]
         if not all(known for text, known in texts):
-            return ('unknown', WATCHED)
-        named = tuple(set(found.group(1) for text, known in texts for found in _WATCHED_WORD.finditer(text)))
+            return ('unknown', watched)
+        named = tuple(set(found.group(1) for text, known in texts for found in watched_word.finditer(text)))
         return ('unknown', named) if named else ('none',)
     if name in _HARMLESS:
         return ('none',)
@@ -757,7 +770,7 @@ def _assignment(word, names=WATCHED):
     return ('set', name, ('variable',) + variable if variable else UNKNOWN)
 
 
-def _environment_block(command, words):
+def _environment_block(command, words, watched=WATCHED):
     """The step of load_env (``('load_env', the variable of its file's directory, names)``: bare,
     $prefix/grubenv, and all names, None, but a whitelist) or of save_env (``('save_env', names)``)."""
     directory, names, at = 'prefix', [], 0
@@ -769,14 +782,14 @@ def _environment_block(command, words):
             directory = found[0] if found and found[1] == 'grubenv' else None
         elif known and text not in ('-s', '--skip-sig'):
             if text.startswith('-'):
-                return ('unknown', WATCHED)
+                return ('unknown', watched)
             names.append(text)
         elif not known:
-            return ('unknown', WATCHED) if command == 'load_env' else ('save_env', WATCHED)
+            return ('unknown', watched) if command == 'load_env' else ('save_env', watched)
         at += 1
     if command == 'save_env':
         return ('save_env', tuple(names))
-    return ('load_env', directory, tuple(names) or None) if directory else ('unknown', WATCHED)
+    return ('load_env', directory, tuple(names) or None) if directory else ('unknown', watched)
 
 
 def _directory_file(word):
@@ -861,20 +874,52 @@ def line_words(line):
     return words
 
 
-def variable_values(text, name, grubenv, prefix_file):
-    """Every text a grub.cfg may give variable ``name`` wherever it is read (a kernel's
-    arguments, say): each value assigned to it anywhere (at the top, in a function, in an entry),
-    the environment block's (``grubenv``) where load_env runs, and the empty text of an unset
-    variable; None when grub.cfg never sets it (it comes from elsewhere) or one cannot be told
-    (an assignment of an unknown value, a command that sets what it names, a sourced file that
-    may be there, a script the reading cannot follow).
+def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
+    """Every text variable ``name`` may hold where GRUB reads a kernel's arguments from it: in a
+    menu entry's body, or where ``blscfg`` runs (``bls``: it expands the BLS entries' options
+    then). Sorted; None when grub.cfg never sets it (it comes from elsewhere) or a value cannot
+    be told (an assignment of an unknown value, a command that sets what it names, a sourced
+    file that may be there, a script the reading cannot follow).
+
+    That is the one value the top level leaves it (the environment block's, ``grubenv``, where
+    load_env takes it, unless grub.cfg sets it after) when the top level can be followed to one
+    and no entry, submenu or function changes it; a submenu's entries see it only if exported.
+    Else each value assigned to it anywhere (at the top, in a function, in an entry), the
+    environment block's where load_env runs, and the empty text of an unset variable.
     ``prefix_file`` as for ``GrubMenu.default_value``."""
     assignments = _Assignments(name, grubenv, prefix_file)
     try:
         _read_script(text, assignments)
     except _Unreadable:
         return None
-    return assignments.values if assignments.assigned and not assignments.unknown else None
+    if not assignments.assigned or assignments.unknown:
+        return None
+    value = _top_level_value(text, name, grubenv, prefix_file, bls, assignments.nested)
+    return [value] if value is not None else sorted(assignments.values)
+
+
+def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
+    """The text of ``name`` where the top level leaves it (``bls``: where its one blscfg runs),
+    None when that cannot be told for sure."""
+    reading = _Reading(WATCHED if name in WATCHED else WATCHED + (name,))
+    try:
+        _read_script(text, reading)
+    except _Unreadable:
+        return None
+    state = _Evaluation(grubenv, prefix_file, reading.watched)
+    for step in reading.steps:
+        state.run(step)
+    if bls:
+        told = len(state.bls) == 1 and state.bls[0][0] is True and state.bls[0][1] is not None
+        values = state.bls[0][1] if told else None
+    else:
+        submenus = any(entry.children is not None for entry in reading.top)
+        told = not (state.opaque or nested or submenus and name not in state.exported)
+        values = state.values if told else None
+    value = values.get(name) if values is not None else UNKNOWN
+    if value is UNKNOWN:
+        return None
+    return value[0] if value is not None else ''
 
 
 def _read_script(text, reading):
@@ -902,9 +947,17 @@ class _Assignments:
         self.moved = False          # GRUB's directory may be another from here on
         self.functions = set()
         self.calls = set()          # commands not known here whose words may name the variable
+        self.depth = 0              # of the entries, submenus and functions around what is read
+        self.nested = False         # one of them may change the variable
 
     def command(self, words):
+        touched = self._command(words)
+        self.nested = self.nested or bool(self.depth) and touched
+
+    def _command(self, words):
+        """Take one command; whether it may change the variable."""
         name, known = _decoded(words[0])
+        unknown, given = self.unknown, False
         step = ('none',)
         assigned = words[0] if '=' in name or not known and _ASSIGNED.match(words[0]) else \
             words[1] if name == 'set' and len(words) > 1 else None
@@ -918,18 +971,22 @@ class _Assignments:
         elif not known or name in _SOURCES or name in _OPAQUE and name != 'blscfg':
             self.unknown = True     # (blscfg adds entries from the BLS files, and sets nothing)
         elif name == 'load_env':
-            self._load_env(_environment_block(name, words[1:]))
+            step = _environment_block(name, words[1:])
+            self._load_env(step)
+            step = ('none',) if step[0] == 'load_env' and step[2] is not None and self.name not in step[2] else step
         elif name not in _SETS_NOTHING:
             # A command that may set the variable it is given: the name, or a word not known.
             texts = [_decoded(word) for word in words[1:]]
             if any(not known or re.search(r'(?<![$\w{])%s\b' % re.escape(self.name), text) for text, known in texts):
                 self.unknown = self.unknown or name in _SETS_NAMED
                 self.calls.add(name)
+                given = True
         if step[0] == 'set' and step[2] not in (None, UNKNOWN) and step[2][0] == 'text':
             self.values.add(step[2][1])
             self.assigned = True
         elif step[0] == 'unknown' or step[0] == 'set' and step[2] is not None:
             self.unknown = True     # an unknown value, or another variable's
+        return step[0] != 'none' or self.unknown != unknown or given
 
     def _load_env(self, step):
         taken = step[0] == 'load_env' and (step[2] is None or self.name in step[2])
@@ -942,6 +999,7 @@ class _Assignments:
     def loop(self, name, words):
         if name == self.name:
             found = [_decoded(word) for word in words]
+            self.nested = self.nested or bool(self.depth)
             self.assigned = True
             self.unknown = self.unknown or not all(known for text, known in found)
             self.values.update(text for text, known in found)
@@ -950,13 +1008,14 @@ class _Assignments:
         pass
 
     def open_block(self, words):
-        pass
+        self.depth += 1
 
     def open_function(self, name):
         self.functions.add(name)
+        self.depth += 1
 
     def close(self):
-        pass
+        self.depth -= 1
 
     def finish(self):
         # A function's words are its parameters; any other command may set what it is given.
@@ -967,7 +1026,8 @@ class _Evaluation:
     """The top level's steps run in order over the variables the reading follows; an ``if`` it
     cannot decide makes what its branches change unknown."""
 
-    def __init__(self, grubenv, prefix_file):
+    def __init__(self, grubenv, prefix_file, watched=WATCHED):
+        self.watched = watched
         # The environment block as load_env would read it next: save_env rewrites it (UNKNOWN:
         # what it holds is not told); None when it cannot be read.
         self.environment = dict(grubenv) if grubenv is not None else None
@@ -982,6 +1042,9 @@ class _Evaluation:
         self.counts = {False: 0, None: 0, True: 0}
         self.opaque = False         # something may have set anything, or added entries
         self.ids_unsure = False     # $menuentry_id_option may not be --id where an entry takes it
+        # (whether it runs, {name: value} or None when anything may be set) where each blscfg is,
+        # which adds entries the reading does not list
+        self.bls = []
 
     def runs(self, but_last=False):
         counts = dict(self.counts)
@@ -1024,7 +1087,7 @@ class _Evaluation:
             self._load_env(step[1], step[2], runs)
         elif kind == 'save_env':
             for name in step[1]:
-                if self.environment is not None and name in WATCHED:
+                if self.environment is not None and name in self.watched:
                     self.environment[name] = UNKNOWN
         elif kind == 'export':
             self.exported.update(step[1] if runs else ())
@@ -1035,6 +1098,8 @@ class _Evaluation:
         elif kind == 'unknown':
             for name in step[1]:
                 self.values[name] = UNKNOWN
+        elif kind == 'bls':
+            self.bls.append((runs, None if self.opaque else dict(self.values)))
         elif kind == 'id option':
             value = self._current('menuentry_id_option')
             if value is None or value is UNKNOWN or value[0] != '--id' or \
@@ -1050,13 +1115,13 @@ class _Evaluation:
         return self.values.get(name)
 
     def _load_env(self, directory, names, runs):
-        names = names or WATCHED
+        names = names or self.watched
         if directory in self.values or self.environment is None:
             found = dict.fromkeys(names, UNKNOWN)   # another file, or one that cannot be read
         else:
             found = dict((name, self.environment[name]) for name in names if name in self.environment)
             found = dict((name, value if value is UNKNOWN else (value, True)) for name, value in found.items())
-        for name in WATCHED:
+        for name in self.watched:
             if name in found:
                 self._set(name, found[name], runs)
 
@@ -1088,7 +1153,7 @@ class _Evaluation:
         (``"${x}"``, ``x$y``); None when it cannot be told."""
         found = _PREFIXED_VARIABLE.match(word)
         name = found and (found.group(3) or found.group(4))
-        value = self._current(name) if name in WATCHED else UNKNOWN
+        value = self._current(name) if name in self.watched else UNKNOWN
         if value is UNKNOWN:
             return None
         text = value[0] if value is not None else ''
@@ -1103,7 +1168,7 @@ class _Evaluation:
             return (assigned[1], False)
         name, quoted = assigned[1:]
         # Unset, a variable reads as empty.
-        value = (self._current(name) or ('', False)) if name in WATCHED else UNKNOWN
+        value = (self._current(name) or ('', False)) if name in self.watched else UNKNOWN
         if value is UNKNOWN or not quoted and _SPLITS.search(value[0]):
             return UNKNOWN
         return value

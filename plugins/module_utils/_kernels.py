@@ -32,6 +32,9 @@ IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
+# Without either, the one of the EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep
+# their only grub.cfg, and the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
+EFI_VENDORS_DIR = '/boot/efi/EFI'
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
@@ -321,8 +324,10 @@ def read_grubenv(rootfs, path, warn):
 
 
 def read_grub_config(rootfs, warn):
-    """``(path, text)`` of the first grub.cfg under root, the text None when it is there but
-    cannot be read (a warning); ``(None, None)`` without one."""
+    """``(path, text)`` of the grub.cfg GRUB runs: the first of GRUB_CONFIG_PATHS under root, else
+    the one in a vendor directory of the EFI system partition. The text is None when it is there
+    but cannot be read, or when several vendor directories hold one (a warning each: which one the
+    firmware starts is not told); ``(None, None)`` without one."""
     for path in GRUB_CONFIG_PATHS:
         try:
             return path, rootfs.read_text(path, GRUB_CONFIG_LIMIT)
@@ -330,6 +335,18 @@ def read_grub_config(rootfs, warn):
             if not is_absent(exc):
                 warn('cannot read %s: %s' % (path, exc))
                 return path, None
+    try:
+        vendors = rootfs.listdir(EFI_VENDORS_DIR)
+    except (OSError, RootPathError):
+        vendors = []
+    found = [path for path in (posixpath.join(EFI_VENDORS_DIR, name, 'grub.cfg') for name in vendors)
+             if file_state(rootfs, path) != 'missing']
+    if len(found) > 1:
+        warn('which grub.cfg GRUB runs is not told: the EFI system partition has %d (%s)' % (len(found), ', '.join(found)))
+        return found[0], None
+    if found:
+        text = _read_small_text(rootfs, found[0], warn, GRUB_CONFIG_LIMIT)
+        return found[0], text
     return None, None
 
 
@@ -352,7 +369,8 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn):
     environment = read_grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn)
     value, from_grubenv, certain = menu.default_value(
         environment, lambda name: file_state(rootfs, posixpath.join(directory, name)))
-    image, known = menu.default_image(value, red_hat_too=directory == '/boot/grub2') if certain else (None, False)
+    # Only Debian's GRUB keeps its files in /boot/grub: elsewhere Red Hat's may be the one that reads the default.
+    image, known = menu.default_image(value, red_hat_too=directory != '/boot/grub') if certain else (None, False)
     if not known:
         warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, menu.reason or (
             'its default depends on what grub.cfg does out of sight (a condition, a function, a sourced file)'

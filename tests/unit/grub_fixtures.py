@@ -67,3 +67,114 @@ def grub_script_check(text: str, work: Path) -> bool:
     script = work / 'check.cfg'
     script.write_text(text)
     return subprocess.run(['grub-script-check', str(script)], capture_output=True, check=False).returncode == 0
+
+
+# The grub.cfg RHEL 8's grub2-mkconfig writes for BLS entries (GRUB_ENABLE_BLSCFG=true), written out
+# by hand in the order and words of its scripts: 00_header (the environment block, the default),
+# tuned's 00_tuned ($tuned_params from /etc/tuned/bootcmdline), 01_users, then 10_linux's fallback
+# $kernelopts for a grubenv without one, and blscfg, which expands each entry's options as it runs.
+RHEL8_GRUB_CFG = '''\
+### BEGIN /etc/grub.d/00_header ###
+set pager=1
+
+if [ -f ${config_directory}/grubenv ]; then
+  load_env -f ${config_directory}/grubenv
+elif [ -s $prefix/grubenv ]; then
+  load_env
+fi
+if [ "${next_entry}" ] ; then
+   set default="${next_entry}"
+   set next_entry=
+   save_env next_entry
+   set boot_once=true
+else
+   set default="${saved_entry}"
+fi
+
+if [ x"${feature_menuentry_id}" = xy ]; then
+  menuentry_id_option="--id"
+else
+  menuentry_id_option=""
+fi
+
+export menuentry_id_option
+
+if [ "${prev_saved_entry}" ]; then
+  set saved_entry="${prev_saved_entry}"
+  save_env saved_entry
+  set prev_saved_entry=
+  save_env prev_saved_entry
+  set boot_once=true
+fi
+
+function savedefault {
+  if [ -z "${boot_once}" ]; then
+    saved_entry="${chosen}"
+    save_env saved_entry
+  fi
+}
+
+function load_video {
+  if [ x$feature_all_video_module = xy ]; then
+    insmod all_video
+  else
+    insmod efi_gop
+    insmod vbe
+    insmod vga
+  fi
+}
+
+terminal_output console
+if [ x$feature_timeout_style = xy ] ; then
+  set timeout_style=menu
+  set timeout=5
+else
+  set timeout=5
+fi
+### END /etc/grub.d/00_header ###
+
+### BEGIN /etc/grub.d/00_tuned ###
+set tuned_params="%(tuned_params)s"
+set tuned_initrd=""
+### END /etc/grub.d/00_tuned ###
+
+### BEGIN /etc/grub.d/01_users ###
+if [ -f ${prefix}/user.cfg ]; then
+  source ${prefix}/user.cfg
+  if [ -n "${GRUB2_PASSWORD}" ]; then
+    set superusers="root"
+    export superusers
+    password_pbkdf2 root ${GRUB2_PASSWORD}
+  fi
+fi
+### END /etc/grub.d/01_users ###
+
+### BEGIN /etc/grub.d/10_linux ###
+insmod part_msdos
+insmod xfs
+set root='hd0,msdos1'
+if [ x$feature_platform_search_hint = xy ]; then
+  search --no-floppy --fs-uuid --set=root --hint='hd0,msdos1'  5f9e2b31-0c4d-4c39-9b8e-0a1b2c3d4e5f
+else
+  search --no-floppy --fs-uuid --set=root 5f9e2b31-0c4d-4c39-9b8e-0a1b2c3d4e5f
+fi
+if [ -z "${kernelopts}" ]; then
+  set kernelopts="%(kernelopts)s"
+fi
+
+insmod blscfg
+blscfg
+### END /etc/grub.d/10_linux ###
+
+### BEGIN /etc/grub.d/30_uefi-firmware ###
+### END /etc/grub.d/30_uefi-firmware ###
+
+### BEGIN /etc/grub.d/40_custom ###
+# This file provides an easy way to add custom menu entries.
+### END /etc/grub.d/40_custom ###
+'''
+
+
+def rhel8_grub_cfg(tuned_params: str = '', kernelopts: str = 'root=/dev/mapper/rhel-root ro crashkernel=auto rhgb quiet ') -> str:
+    """RHEL8_GRUB_CFG with 00_tuned's $tuned_params and 10_linux's fallback $kernelopts."""
+    return RHEL8_GRUB_CFG % {'tuned_params': tuned_params, 'kernelopts': kernelopts}

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import (
     BootCmdline, read_next_boot_cmdline, split_cmdline)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import rhel8_grub_cfg
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 RELEASE = '5.14.0-427.el9.x86_64'
@@ -59,22 +61,54 @@ def test_bls_options_of_the_kernel(tree: RootTree) -> None:
     assert read(tree, OTHER).values('module.sig_enforce') == []
 
 
-@pytest.mark.parametrize('env_path', ['/boot/grub2/grubenv', '/boot/grub/grubenv'])
-def test_bls_kernelopts_from_grubenv(tree: RootTree, env_path: str) -> None:
-    # RHEL 8: "options $kernelopts", the value in the GRUB environment block.
-    bls(tree, RELEASE, '$kernelopts ${tuned_params}')
-    tree.write(env_path, grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1', tuned_params='skew_tick=1'))
+@pytest.mark.parametrize('directory', ['/boot/grub2', '/boot/grub'])
+def test_bls_kernelopts_from_grubenv(tree: RootTree, directory: str) -> None:
+    # RHEL 8: "options $kernelopts $tuned_params", blscfg expands them with what grub.cfg loaded
+    # from the environment block and set itself.
+    bls(tree, RELEASE, '$kernelopts $tuned_params')
+    tree.write(directory + '/grub.cfg', rhel8_grub_cfg(tuned_params='skew_tick=1'))
+    tree.write(directory + '/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1',
+                                               tuned_params='skew_tick=1'))
     cmdline = read(tree)
-    assert cmdline.values('module.sig_enforce') == ['1']
-    assert cmdline.values('skew_tick') == ['1']
+    assert (cmdline.values('module.sig_enforce'), cmdline.values('skew_tick'), cmdline.unsure) == (['1'], ['1'], frozenset())
+    # 00_tuned sets $tuned_params after load_env: a value left in grubenv does not count.
+    tree.write(directory + '/grubenv', grubenv(kernelopts='root=/dev/vda1 ro', tuned_params='module.sig_enforce=1'))
+    assert read(tree).params == [('root', '/dev/vda1'), ('ro', None), ('skew_tick', '1')]
+    # Without $kernelopts in grubenv, 10_linux's fallback.
+    tree.write(directory + '/grubenv', grubenv(saved_entry='x'))
+    assert read(tree).params == [('root', '/dev/mapper/rhel-root'), ('ro', None), ('crashkernel', 'auto'),
+                                 ('rhgb', None), ('quiet', None), ('skew_tick', '1')]
 
 
-def test_bls_variable_grubenv_does_not_set_is_unknown(tree: RootTree) -> None:
+def test_rhel8_on_efi_reads_the_grub_cfg_of_the_efi_system_partition(tree: RootTree) -> None:
+    # RHEL 8 on EFI: its only grub.cfg and grubenv are in the ESP's vendor directory; /boot/grub2/grubenv links there.
+    bls(tree, RELEASE, '$kernelopts $tuned_params')
+    tree.write('/boot/efi/EFI/redhat/grub.cfg', rhel8_grub_cfg())
+    tree.write('/boot/efi/EFI/redhat/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
+    tree.link('/boot/grub2/grubenv', '../efi/EFI/redhat/grubenv')
+    tree.write('/boot/efi/EFI/BOOT/BOOTX64.EFI')
+    assert read(tree).params == [('root', '/dev/vda1'), ('ro', None), ('module.sig_enforce', '1')]
+    # Two vendors' grub.cfg: which one the firmware starts is not told.
+    tree.write('/boot/efi/EFI/centos/grub.cfg', rhel8_grub_cfg())
+    cmdline = read(tree)
+    assert cmdline.params is None and '$kernelopts' in cmdline.problem
+    assert any('/boot/efi/EFI' in warning for warning in tree.warnings)
+
+
+def test_bls_variable_grub_cfg_does_not_tell_is_unknown(tree: RootTree) -> None:
     bls(tree, RELEASE, '$kernelopts')
-    tree.write('/boot/grub2/grubenv', grubenv(saved_entry='x'))
+    tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro'))
+    # No grub.cfg: what GRUB loads from the environment block is not told.
     cmdline = read(tree)
     assert cmdline.params is None
     assert '$kernelopts' in cmdline.problem
+    # A grub.cfg that never loads it.
+    tree.write('/boot/grub2/grub.cfg', 'blscfg\n')
+    assert read(tree).params is None
+    # One that may set it to another value before blscfg runs.
+    tree.write('/boot/grub2/grub.cfg', 'load_env\nif [ "$x" ]; then set kernelopts="module.sig_enforce=1"; fi\nblscfg\n')
+    cmdline = read(tree)
+    assert (cmdline.values('module.sig_enforce'), cmdline.values('root')) == (None, None)
 
 
 def test_entries_that_disagree_are_unknown(tree: RootTree) -> None:
@@ -118,8 +152,21 @@ def test_generated_grub_cfg_names_each_kernel(tree: RootTree) -> None:
 def test_grub_cfg_variable_without_a_value_is_unknown(tree: RootTree) -> None:
     tree.write('/boot/grub2/grub.cfg', 'linux16 /vmlinuz-%s root=/dev/sda1 $extra_args\n' % RELEASE)
     assert read(tree).params is None
+    # An environment block grub.cfg does not load gives it nothing.
     tree.write('/boot/grub2/grubenv', grubenv(extra_args='lockdown=integrity'))
+    assert read(tree).params is None
+    tree.write('/boot/grub2/grub.cfg', 'load_env\nmenuentry A {\n  linux16 /vmlinuz-%s root=/dev/sda1 $extra_args\n}\n'
+               % RELEASE)
     assert read(tree).values('lockdown') == ['integrity']
+
+
+def test_an_unreadable_grub_cfg_is_unknown(tree: RootTree) -> None:
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+    (tree.root / 'boot/grub').mkdir(parents=True)
+    os.mkfifo(str(tree.root / 'boot/grub/grub.cfg'))
+    cmdline = read(tree)
+    assert (cmdline.params, cmdline.source) == (None, '/boot/grub/grub.cfg')
+    assert tree.warnings
 
 
 # Ubuntu's entries hand $vt_handoff to the kernel, which a function of grub.cfg sets.

@@ -29,6 +29,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import
     ModuleSignature, read_module_signature)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import parse_certificate
+from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import rhel8_grub_cfg
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import (
     EfiRoot, SigningKey, openssl, rsa_key, sign_module, signature_list, x509_lists)
@@ -319,6 +320,7 @@ def test_sig_enforce_from_grubenv_kernelopts_on_a_bios_machine(tmp_path: Path, m
     entry.write_text('linux /vmlinuz-%s\noptions $kernelopts\n' % RELEASE)
     env = tmp_path / 'boot/grub2/grubenv'
     env.parent.mkdir(parents=True)
+    (tmp_path / 'boot/grub2/grub.cfg').write_text(rhel8_grub_cfg())
     env.write_text('# GRUB Environment Block\nkernelopts=root=/dev/vda1 module.sig_enforce\n')
     kernel = policy(tmp_path)
     fact = kernel.as_fact()

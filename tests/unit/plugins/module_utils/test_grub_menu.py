@@ -15,9 +15,9 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     _grub_number,
     _split_path,
     _decoded,
+    boot_variable_values,
     parse_grub_menu,
     parse_grubenv,
-    variable_values,
 )
 from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import UUID, debian_grub_cfg, grub_script_check
 
@@ -461,23 +461,46 @@ def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
 
 
 @pytest.mark.parametrize(('script', 'grubenv', 'expected'), [
-    ('set x=a\nfunction f { x="b"; }\nmenuentry A { x=c; linux /a $x; }\n', {}, {'', 'a', 'b', 'c'}),
-    ('for x in a "b"; do true; done\n', {}, {'', 'a', 'b'}),
-    ('load_env\n', {'x': 'a'}, {'', 'a'}),
-    ('set x=\n', {}, {''}),
+    ('set x=a\nfunction f { x="b"; }\nmenuentry A { x=c; linux /a $x; }\n', {}, ['', 'a', 'b', 'c']),
+    ('for x in a "b"; do true; done\n', {}, ['', 'a', 'b']),
+    ('load_env\n', {'x': 'a'}, ['a']),
+    ('set x=\n', {}, ['']),
     ('load_env\n', None, None),                                # the environment block cannot be read
     ('echo $x\n', {}, None),                                   # never set here: from elsewhere
     ('set x=a\nset x="$y"\n', {}, None),
     ('set x=a\nregexp --set=x a a\n', {}, None),
     ('set x=a\neval "$y"\n', {}, None),
     ('set x=a\nsource ${prefix}/custom.cfg\n', {}, None),
-    ('set x=a\nsource ${prefix}/gone.cfg\n', {}, {'', 'a'}),
+    ('set x=a\nsource ${prefix}/gone.cfg\n', {}, ['a']),
     ('set x=a\nset prefix=/else\nsource ${prefix}/gone.cfg\n', {}, None),
     ('set x=a\nfi\n', {}, None),
     ('set x=a\nload_env -f $prefix/other.env\n', {}, None),      # another block may hold it
-    ('set x=a\nload_env -f $prefix/grubenv y\n', {'x': 'b'}, {'', 'a'}),    # a whitelist without it
+    ('set x=a\nload_env -f $prefix/grubenv y\n', {'x': 'b'}, ['a']),    # a whitelist without it
     ('set x=a\nnet_get_dhcp_option x net0 1 string\n', {}, None),  # a command not known here that is given it
-    ('set x=a\nfunction f { true; }\nf $y\n', {}, {'', 'a'}),       # a function's words are its parameters
+    ('set x=a\nfunction f { true; }\nf $y\n', {}, ['a']),       # a function's words are its parameters
+    # The top level followed to one value: grub.cfg's own after load_env, or the block's.
+    ('load_env\nset x=a\n', {'x': 'b'}, ['a']),
+    ('load_env\nif [ -z "$x" ]; then set x=a; fi\n', {'x': 'b'}, ['b']),
+    ('load_env\nif [ -z "$x" ]; then set x=a; fi\n', {}, ['a']),
+    ('set x=a\nif [ "$y" ]; then set x=b; fi\n', {}, ['', 'a', 'b']),   # a condition not told: each
+    ('function f { set x=b; }\nset x=a\nf\n', {}, ['', 'a', 'b']),     # a function may change it
+    ('set x=a\nmenuentry A { set x=a; linux /a $x; }\n', {}, ['', 'a']),
+    ('set x=a\nmenuentry A { set root=b; linux /a $x; }\n', {}, ['a']),
+    # A submenu's entries see only what is exported.
+    ('set x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['', 'a']),
+    ('set x=a\nexport x\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['a']),
 ])
-def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expected: set | None) -> None:
-    assert variable_values(script, 'x', grubenv, {'custom.cfg': 'present', 'gone.cfg': 'missing'}.get) == expected
+def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expected: list | None) -> None:
+    assert boot_variable_values(script, 'x', grubenv, {'custom.cfg': 'present', 'gone.cfg': 'missing'}.get) == expected
+
+
+@pytest.mark.parametrize(('script', 'expected'), [
+    ('set x=a\nblscfg\nset x=b\n', ['a']),                 # blscfg expands the options as it runs
+    ('load_env\nblscfg\n', ['c']),
+    ('set x=a\n', ['', 'a']),                                # no blscfg: each value it may have
+    ('set x=a\nblscfg\nset x=b\nblscfg\n', ['', 'a', 'b']),  # entries twice, with either value
+    ('if [ "$y" ]; then blscfg; fi\nset x=a\n', ['', 'a']),
+    ('set x=a\nmenuentry A { set x=b; }\nblscfg\n', ['a']),   # entries run later
+])
+def test_the_value_blscfg_expands(script: str, expected: list) -> None:
+    assert boot_variable_values(script, 'x', {'x': 'c'}, {}.get, bls=True) == expected

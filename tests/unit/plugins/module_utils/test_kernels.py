@@ -518,6 +518,27 @@ def test_a_grub_default_that_cannot_be_told_is_not_the_newest(tmp_path: Path) ->
     assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD, DEBIAN_NEW)) == (None, None)
 
 
+def test_a_grub_cfg_only_on_the_efi_system_partition(tmp_path: Path) -> None:
+    # RHEL 7 on EFI: its menu and grubenv are in /boot/efi/EFI/redhat, GRUB_DEFAULT=saved.
+    old, new = '3.10.0-1160.el7.x86_64', '3.10.0-1160.119.1.el7.x86_64'
+    menu = 'load_env\nset default="${saved_entry}"\n' + ''.join(
+        "menuentry 'Red Hat Enterprise Linux Server (%s) 7.9 (Maipo)' {\n  linuxefi /vmlinuz-%s root=/dev/sda2\n}\n"
+        % (release, release) for release in (new, old))
+    make(tmp_path, '/boot/efi/EFI/redhat/grub.cfg', menu)
+    body = '# GRUB Environment Block\nsaved_entry=Red Hat Enterprise Linux Server (%s) 7.9 (Maipo)\n' % old
+    make(tmp_path, '/boot/efi/EFI/redhat/grubenv', body + '#' * (1024 - len(body)))
+    make(tmp_path, '/boot/efi/EFI/BOOT/BOOTX64.EFI', 'shim')
+    assert find_default(RootFS(str(tmp_path)), known(old, new)) == (old, 'grubenv')
+    # A grub.cfg in two vendor directories: which one runs is not told.
+    make(tmp_path, '/boot/efi/EFI/centos/grub.cfg', menu)
+    warnings: List[str] = []
+    assert find_default(RootFS(str(tmp_path)), known(old, new), warn=warnings.append) == (None, None)
+    assert len(warnings) == 1 and 'EFI/centos/grub.cfg, /boot/efi/EFI/redhat/grub.cfg' in warnings[0]
+    # /boot/grub2/grub.cfg, where there is one, is what runs.
+    make(tmp_path, '/boot/grub2/grub.cfg', menu.replace('${saved_entry}', '0'))
+    assert find_default(RootFS(str(tmp_path)), known(old, new)) == (new, 'grub')
+
+
 def test_newest_kernel_with_an_image(tmp_path: Path) -> None:
     # 6.1.0-50's image was removed and its in-tree modules left behind: GRUB lists only images.
     for release in ('6.1.0-47-amd64', '6.1.0-50-amd64'):
