@@ -37,6 +37,7 @@ READ_LIMIT = 64 * 1024
 MAX_CHOICES = 64
 # The kernel's isspace() in ASCII (Python's also takes \x1c-\x1f).
 _KERNEL_SPACE = ' \t\n\v\f\r'
+_GRUB_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
 # A function's or an entry's parameters ($1, $@...) and translated text ($"..."): not followed.
 _GRUB_PARAMETER = re.compile(r'\$(?:\{?[0-9@*#?]|")')
@@ -101,16 +102,68 @@ def _read_text(rootfs, path, limit=READ_LIMIT):
     return rootfs.read_text(path, limit)
 
 
+def _grub_pieces(text):
+    """``('text', text)`` and ``('variable', name)`` pieces of a linux line's arguments."""
+    pieces, at = [], 0
+    for found in _GRUB_VARIABLE.finditer(text):
+        pieces += [('text', text[at:found.start()]), ('variable', found.group(1) or found.group(2))]
+        at = found.end()
+    return pieces + [('text', text[at:])]
+
+
+def _blscfg_pieces(options):
+    """The pieces of a BLS ``options`` line as Fedora's blscfg expands it (``expand_val``): a ``$``
+    and the ASCII letters, digits and underscores after it name a variable, which gives its value
+    and a blank (nothing when unset), and one blank after the name is dropped. A piece ends at
+    each ``$`` and after each name; one of a single character is dropped where the line ends or a
+    ``$`` follows it. Variable pieces with a name that is no GRUB variable's (``${x}``, ``$$``)
+    are ``('unnamed', name)``."""
+    pieces, start, in_name = [], 0, False
+    for at, char in enumerate(options):
+        # blscfg compares where a piece starts with the character before this one (the first
+        # character at the first): equal, it drops that piece of one character.
+        if char == '$':
+            if start != max(at - 1, 0):
+                pieces.append(('variable' if in_name else 'text', options[start:at]))
+            in_name, start = True, at + 1
+        elif in_name and not (char.isalnum() and char.isascii() or char == '_'):
+            pieces.append(('variable', options[start:at]))
+            in_name, start = False, at + 1 if char == ' ' else at
+    if start != max(len(options) - 1, 0):
+        pieces.append(('variable' if in_name else 'text', options[start:]))
+    return [('unnamed', text) if kind == 'variable' and not _GRUB_NAME.match(text) else (kind, text)
+            for kind, text in pieces]
+
+
+def _expanded(pieces, values, bls):
+    """The text of ``pieces`` with the variables' ``values``; ``bls``: as blscfg writes them."""
+    return ''.join(text if kind == 'text' else values[text] + ' ' if bls else values[text]
+                   for kind, text in pieces if kind != 'unnamed')
+
+
+def _blscfg_params(text):
+    """The parameters of what blscfg wrote on an entry's linux line, None when GRUB would read it
+    otherwise than as plain words (quotes, escapes, braces, a comment, a variable left in it)."""
+    words = line_words(text)
+    if words is None or words != text.split() or any(_QUOTING.search(word) or re.search(r'[${}]', word)
+                                                    for word in words):
+        return None
+    return split_cmdline(' '.join(words))
+
+
 def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
     """The BootCmdline of ``text`` once its GRUB variables are expanded with each value grub.cfg
-    may give them where it is read (``bls``: where blscfg expands a BLS entry's options), the
-    environment block's included: the parameters that differ between them are unsure; unknown
-    when one cannot be told."""
+    may give them where it is read (``bls``: a BLS entry's options, where blscfg expands them),
+    the environment block's included: the parameters that differ between them are unsure;
+    unknown when one cannot be told."""
     if _GRUB_PARAMETER.search(text):
         return BootCmdline(None, source, "%s use GRUB's parameters ($1, $@...) or translated text, which are not "
                            'followed' % what)
+    pieces = _blscfg_pieces(text) if bls else _grub_pieces(text)
+    if any(kind == 'unnamed' for kind, name in pieces):
+        return BootCmdline(None, source, "%s use a $ that blscfg does not expand as GRUB's scripts do" % what)
     choices, unresolved = [], []
-    for name in sorted(set(found.group(1) or found.group(2) for found in _GRUB_VARIABLE.finditer(text))):
+    for name in sorted(set(name for kind, name in pieces if kind == 'variable')):
         values = remembered(cache, ('values', name, bls), lambda key: _grub_cfg_values(rootfs, key[1], bls, warn, cache))
         if values is None or any(_QUOTING.search(value) for value in values):
             unresolved.append(name)
@@ -127,8 +180,17 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
                            % (what, MAX_CHOICES))
     candidates = []
     for chosen in itertools.product(*choices):
-        value = dict(chosen)
-        candidates.append(split_cmdline(_GRUB_VARIABLE.sub(lambda found: value[found.group(1) or found.group(2)], text)))
+        values = dict(chosen)
+        if bls and all(kind == 'variable' and values[name] == '' for kind, name in pieces):
+            # Options that expand to nothing at all (unset variables) give way to $default_kernelopts.
+            return BootCmdline(None, source, '%s may expand to nothing, when blscfg takes $default_kernelopts instead'
+                               % what)
+        line = _expanded(pieces, values, bls)
+        params = _blscfg_params(line) if bls else split_cmdline(line)
+        if params is None:
+            return BootCmdline(None, source, '%s expand to a line GRUB reads otherwise than as plain words: %.60s'
+                               % (what, line))
+        candidates.append(params)
     return _agreed(candidates, source)
 
 
@@ -171,7 +233,12 @@ def _from_bls(rootfs, release, warn, cache):
     if not entries:
         return None
     source = posixpath.join('/boot/loader/entries', entries[0][0] + '.conf')
-    lines = set(' '.join(fields.get('options', [])) for dummy, fields in entries)
+    if any(len(fields.get('options', ())) > 1 for dummy, fields in entries):
+        # systemd-boot joins them; GRUB's blscfg reads the first.
+        return BootCmdline(None, source, 'a boot entry of %s has several options lines, which boot loaders read '
+                           'differently' % release)
+    # Without one, blscfg gives the entry $default_kernelopts.
+    lines = set(fields.get('options', ['$default_kernelopts'])[0] for dummy, fields in entries)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)

@@ -53,12 +53,34 @@ def test_parameter_names_match_dashes_and_underscores() -> None:
 
 
 def test_bls_options_of_the_kernel(tree: RootTree) -> None:
-    bls(tree, RELEASE, 'root=UUID=1 ro', 'module.sig_enforce=1')
+    bls(tree, RELEASE, 'root=UUID=1 ro module.sig_enforce=1')
     bls(tree, OTHER, 'root=UUID=1 ro')
     cmdline = read(tree)
     assert cmdline.source == '/boot/loader/entries/%s-%s.conf' % (MACHINE, RELEASE)
     assert cmdline.values('module.sig_enforce') == ['1']
     assert read(tree, OTHER).values('module.sig_enforce') == []
+    # systemd-boot joins several options lines, GRUB's blscfg reads the first.
+    bls(tree, RELEASE, 'root=UUID=1 ro', 'module.sig_enforce=1')
+    cmdline = read(tree)
+    assert cmdline.params is None and 'several options lines' in cmdline.problem
+
+
+@pytest.mark.parametrize(('options', 'params'), [
+    ('$kernelopts $tuned_params', [('root', '/dev/sda1'), ('ro', None), ('quiet', None)]),
+    ('$kernelopts module.sig_enforce=1', [('root', '/dev/sda1'), ('ro', None), ('module.sig_enforce', '1')]),
+    ('$kernelopts x', [('root', '/dev/sda1'), ('ro', None)]),     # blscfg drops a last piece of one character
+    ('a$kernelopts', [('root', '/dev/sda1'), ('ro', None)]),      # ...and one before a $
+    ('$kernelopts ${tuned_params}', None),                      # no braces: "{tuned_params}" is left
+    ('$kernelopts # module.sig_enforce=1', None),               # the entry's linux line is GRUB script
+    ('$kernelopts; module.sig_enforce=1', None),
+    ('$kernelopts "module.sig_enforce=1"', None),
+    ('$x$y', None),                                             # nothing: blscfg takes $default_kernelopts
+])
+def test_bls_options_as_blscfg_expands_them(tree: RootTree, options: str, params: list | None) -> None:
+    bls(tree, RELEASE, options)
+    tree.write('/boot/grub2/grub.cfg', 'load_env\nset x=a\nset y=b\nset tuned_params=quiet\nblscfg\n')
+    tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/sda1 ro'))
+    assert read(tree).params == params
 
 
 @pytest.mark.parametrize('directory', ['/boot/grub2', '/boot/grub'])
@@ -107,8 +129,11 @@ def test_bls_variable_grub_cfg_does_not_tell_is_unknown(tree: RootTree) -> None:
     assert read(tree).params is None
     # One that may set it to another value before blscfg runs.
     tree.write('/boot/grub2/grub.cfg', 'load_env\nif [ "$x" ]; then set kernelopts="module.sig_enforce=1"; fi\nblscfg\n')
+    assert read(tree).params is None
+    # With more on the line, what the values share is told.
+    bls(tree, RELEASE, '$kernelopts quiet')
     cmdline = read(tree)
-    assert (cmdline.values('module.sig_enforce'), cmdline.values('root')) == (None, None)
+    assert (cmdline.values('module.sig_enforce'), cmdline.values('root'), cmdline.values('quiet')) == (None, None, [None])
 
 
 def test_entries_that_disagree_are_unknown(tree: RootTree) -> None:
