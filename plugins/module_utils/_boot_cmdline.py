@@ -35,6 +35,9 @@ GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
 READ_LIMIT = 64 * 1024
 # More command lines than GRUB variables' values are tried for.
 MAX_CHOICES = 64
+# GRUB variables followed through grub.cfg per root, each at the cost of reading it (real command
+# lines use up to three: $kernelopts $tuned_params, $vt_handoff).
+MAX_VARIABLES = 16
 # The kernel's isspace() in ASCII (Python's also takes \x1c-\x1f).
 _KERNEL_SPACE = ' \t\n\v\f\r'
 _GRUB_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
@@ -162,8 +165,14 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
     pieces = _blscfg_pieces(text) if bls else _grub_pieces(text)
     if any(kind == 'unnamed' for kind, name in pieces):
         return BootCmdline(None, source, "%s use a $ that blscfg does not expand as GRUB's scripts do" % what)
+    names = sorted(set(name for kind, name in pieces if kind == 'variable'))
+    followed = cache.setdefault(('followed',), set())
+    if len(followed.union(names)) > MAX_VARIABLES:
+        return BootCmdline(None, source, '%s use GRUB variables past the %d followed per boot configuration'
+                           % (what, MAX_VARIABLES))
+    followed.update(names)
     choices, unresolved = [], []
-    for name in sorted(set(name for kind, name in pieces if kind == 'variable')):
+    for name in names:
         values = remembered(cache, ('values', name, bls), lambda key: _grub_cfg_values(rootfs, key[1], bls, warn, cache))
         if values is None or any(_QUOTING.search(value) for value in values):
             unresolved.append(name)

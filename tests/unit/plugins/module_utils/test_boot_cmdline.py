@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import (
-    BootCmdline, read_next_boot_cmdline, split_cmdline)
+    MAX_VARIABLES, BootCmdline, read_next_boot_cmdline, split_cmdline)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import rhel8_grub_cfg
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
@@ -252,6 +252,18 @@ def test_bls_options_with_a_variable_grub_cfg_sets(tree: RootTree) -> None:
     tree.write('/boot/grub2/grub.cfg', 'load_env\nset tuned_params=""\nblscfg\n')
     cmdline = read(tree)
     assert (cmdline.params, cmdline.unsure) == ([('root', '/dev/sda1'), ('ro', None)], frozenset())
+
+
+def test_grub_variables_followed_are_bounded(tree: RootTree) -> None:
+    # Each variable costs reading grub.cfg: a hostile entry's many are not followed.
+    names = ['v%d' % number for number in range(MAX_VARIABLES + 1)]
+    tree.write('/boot/grub2/grub.cfg', ''.join('set %s=a\n' % name for name in names) + 'blscfg\n')
+    bls(tree, RELEASE, ' '.join('$' + name for name in names[:-1]))
+    bls(tree, OTHER, 'ro $%s' % names[-1])
+    cache: dict = {}
+    assert read_next_boot_cmdline(RootFS(str(tree.root)), RELEASE, tree.warnings.append, cache).params == [('a', None)] * 16
+    cmdline = read_next_boot_cmdline(RootFS(str(tree.root)), OTHER, tree.warnings.append, cache)
+    assert cmdline.params is None and 'past the 16 followed' in cmdline.problem
 
 
 def test_default_grub_with_grub_d(tree: RootTree) -> None:
