@@ -149,6 +149,17 @@ def many_links(count: int) -> Callable[[SystemTree], None]:
     return damage
 
 
+def many_grub_variables(system: SystemTree) -> None:
+    """A 4 MiB grub.cfg that sets 400,000 variables, and a BLS entry whose options use 8,000 of them."""
+    names = ['v%d' % index for index in range(400000)]
+    system.path('/boot/grub2').mkdir(parents=True, exist_ok=True)
+    system.path('/boot/grub2/grub.cfg').write_text(''.join('set %s=a\n' % name for name in names)[:4 * MIB - 8] + 'blscfg\n')
+    entries = system.path('/boot/loader/entries')
+    entries.mkdir(parents=True, exist_ok=True)
+    (entries / ('m-%s.conf' % CLONE)).write_text('linux /vmlinuz-%s\noptions %s\n'
+                                                  % (CLONE, ' '.join('$' + name for name in names[:8000])))
+
+
 CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('clean tree', lambda system: None),
     ('installed copy and build are FIFOs', special_files(os.mkfifo)),
@@ -170,6 +181,7 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('1,200 nested directories in weak-updates', nested(1200)),
     ('3,000 nested directories in weak-updates', nested(3000)),
     ('100,000 weak links', many_links(100000)),
+    ('4 MiB grub.cfg, a BLS entry using 8,000 of its variables', many_grub_variables),
 ]
 
 
