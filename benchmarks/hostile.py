@@ -160,6 +160,25 @@ def many_grub_variables(system: SystemTree) -> None:
                                                   % (CLONE, ' '.join('$' + name for name in names[:8000])))
 
 
+def many_kernels(bls: bool) -> Callable[[SystemTree], None]:
+    """2,000 kernel directories and a 4 MiB grub.cfg: each kernel with a BLS entry that uses a
+    variable grub.cfg sets (``bls``), else a menu entry of grub.cfg that boots it."""
+    def damage(system: SystemTree) -> None:
+        releases = ['6.1.0-%d-amd64' % (1000 + index) for index in range(2000)]
+        entries = system.path('/boot/loader/entries')
+        entries.mkdir(parents=True, exist_ok=True)
+        for release in releases:
+            system.path('/lib/modules/%s/kernel' % release).mkdir(parents=True)
+            if bls:
+                (entries / ('m-%s.conf' % release)).write_text('linux /vmlinuz-%s\noptions $kernelopts quiet\n' % release)
+        menu = ''.join("menuentry '%s' {\n  linux /vmlinuz-%s root=/dev/sda1 ro $extra\n}\n" % (release, release)
+                       for release in releases)
+        filler = 'set kernelopts="root=/dev/sda1 ro"\nset extra=quiet\n' * 60000
+        system.path('/boot/grub2').mkdir(parents=True, exist_ok=True)
+        system.path('/boot/grub2/grub.cfg').write_text((filler + ('blscfg\n' if bls else menu))[-4 * MIB + 8:])
+    return damage
+
+
 CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('clean tree', lambda system: None),
     ('installed copy and build are FIFOs', special_files(os.mkfifo)),
@@ -182,6 +201,8 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('3,000 nested directories in weak-updates', nested(3000)),
     ('100,000 weak links', many_links(100000)),
     ('4 MiB grub.cfg, a BLS entry using 8,000 of its variables', many_grub_variables),
+    ('2,000 kernels with a BLS entry each, 4 MiB grub.cfg', many_kernels(True)),
+    ('2,000 kernels in a 4 MiB grub.cfg', many_kernels(False)),
 ]
 
 

@@ -236,9 +236,16 @@ def _agreed(candidates, source):
                        source, unsure=unsure)
 
 
+def _bls_entries_by_release(rootfs, warn):
+    """{release: [(entry id, fields) of the BLS entries that boot it, by id]}."""
+    found = {}
+    for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items()):
+        found.setdefault(bls_entry_release(fields), []).append((entry_id, fields))
+    return found
+
+
 def _from_bls(rootfs, release, warn, cache):
-    entries = [(entry_id, fields) for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items())
-               if bls_entry_release(fields) == release]
+    entries = remembered(cache, ('file', 'bls'), lambda key: _bls_entries_by_release(rootfs, warn)).get(release)
     if not entries:
         return None
     source = posixpath.join('/boot/loader/entries', entries[0][0] + '.conf')
@@ -253,25 +260,33 @@ def _from_bls(rootfs, release, warn, cache):
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
+def _linux_lines(text):
+    """{image file name: (number, text) of the first linux line of grub.cfg ``text`` that boots it}."""
+    found = {}
+    for number, line in enumerate(text.split('\n')):
+        words = line.split(None, 2)
+        if len(words) > 1 and words[0] in LINUX_COMMANDS:
+            found.setdefault(posixpath.basename(words[1]), (number, line))
+    return found
+
+
 def _from_grub_cfg(rootfs, release, warn, cache):
     """The first linux line of grub.cfg that boots ``release``, read as GRUB reads a command."""
-    images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
     path, text = _grub_config(rootfs, warn, cache)
     if path is not None and text is None:
         return BootCmdline(None, path, 'it cannot be read')
-    if text is not None:
-        for line in text.split('\n'):
-            found = line.split(None, 2)
-            if len(found) < 2 or found[0] not in LINUX_COMMANDS or posixpath.basename(found[1]) not in images:
-                continue
-            words = line_words(line)
-            if words is None or words[:2] != found[:2]:
-                return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
-            if any(_QUOTING.search(word) for word in words[2:]):
-                return BootCmdline(None, path, 'its linux line holds quotes, escapes or patterns, which GRUB builds '
-                                   'hand to the kernel differently')
-            return _with_grub_variables(rootfs, ' '.join(words[2:]), path, 'its arguments', warn, cache)
-    return None
+    lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text or ''))
+    found = sorted(lines[image] for image in ('%s-%s' % (name, release) for name in IMAGE_NAMES) if image in lines)
+    if not found:
+        return None
+    line = found[0][1]
+    found, words = line.split(None, 2), line_words(line)
+    if words is None or words[:2] != found[:2]:
+        return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
+    if any(_QUOTING.search(word) for word in words[2:]):
+        return BootCmdline(None, path, 'its linux line holds quotes, escapes or patterns, which GRUB builds '
+                           'hand to the kernel differently')
+    return _with_grub_variables(rootfs, ' '.join(words[2:]), path, 'its arguments', warn, cache)
 
 
 def _from_default_grub(rootfs):
