@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    IMAGE_NAMES, bls_entry_release, file_state, read_bls_entries, read_grub_config, read_grubenv)
+    IMAGE_NAMES, bls_entry_release, grub_directory, read_bls_entries, read_grub_config)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -214,11 +214,9 @@ def _grub_cfg_values(rootfs, name, bls, warn, cache):
     path, text = _grub_config(rootfs, warn, cache)
     if text is None:
         return None
-    directory = posixpath.dirname(path)
-    environment = remembered(cache, ('file', 'grubenv'),
-                             lambda key: read_grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn))
-    return boot_variable_values(text, name, environment,
-                                lambda found: file_state(rootfs, posixpath.join(directory, found)), bls)
+    environment, prefix_file = remembered(cache, ('file', 'grub directory'),
+                                          lambda key: grub_directory(rootfs, posixpath.dirname(path), warn))
+    return boot_variable_values(text, name, environment, prefix_file, bls)
 
 
 def _agreed(candidates, source):

@@ -122,6 +122,10 @@ _DOUBLE_ESCAPE = re.compile(r'\\([\\"$])')
 _RESERVED = frozenset(('case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in',
                        'select', 'then', 'until', 'while'))
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+# Variables GRUB sets itself, before grub.cfg runs or as it starts an entry: never "unset".
+_GRUB_OWN = re.compile(r'^(?:root|prefix|cmdpath|chosen|default|fallback|timeout|timeout_style|lang|locale_dir|'
+                       r'secondary_locale_dir|pager|config_directory|config_file|check_signatures|shim_lock|'
+                       r'superusers|(?:feature|grub|net|pxe|color|menu_color)_\w*)$')
 _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
 # A word that is a variable, quoted or not, after plain characters or none: x"${y}", $y.
 _PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
@@ -778,8 +782,9 @@ def _environment_block(command, words, watched=WATCHED):
         text, known = _decoded(words[at])
         if known and text in ('-f', '--file') and at + 1 < len(words):
             at += 1
-            found = _directory_file(words[at])
-            directory = found[0] if found and found[1] == 'grubenv' else None
+            directory = _grubenv_directory(words[at])
+        elif words[at].startswith('--file='):
+            directory = _grubenv_directory(words[at][len('--file='):])
         elif known and text not in ('-s', '--skip-sig'):
             if text.startswith('-'):
                 return ('unknown', watched)
@@ -790,6 +795,12 @@ def _environment_block(command, words, watched=WATCHED):
     if command == 'save_env':
         return ('save_env', tuple(names))
     return ('load_env', directory, tuple(names) or None) if directory else ('unknown', watched)
+
+
+def _grubenv_directory(word):
+    """The variable of the directory whose grubenv ``word`` names (``$prefix/grubenv``), else None."""
+    found = _directory_file(word)
+    return found[0] if found and found[1] == 'grubenv' else None
 
 
 def _directory_file(word):
@@ -887,15 +898,20 @@ def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
     Else each value assigned to it anywhere (at the top, in a function, in an entry), the
     environment block's where load_env runs, and the empty text of an unset variable.
     ``prefix_file`` as for ``GrubMenu.default_value``."""
+    if _GRUB_OWN.match(name):
+        return None
     assignments = _Assignments(name, grubenv, prefix_file)
     try:
         _read_script(text, assignments)
     except _Unreadable:
         return None
+    # What entries do does not count where blscfg runs, before them.
+    value = _top_level_value(text, name, grubenv, prefix_file, bls, assignments.nested)
+    if value is not None and (bls or assignments.assigned and not assignments.unknown):
+        return [value]
     if not assignments.assigned or assignments.unknown:
         return None
-    value = _top_level_value(text, name, grubenv, prefix_file, bls, assignments.nested)
-    return [value] if value is not None else sorted(assignments.values)
+    return sorted(assignments.values)
 
 
 def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
@@ -974,6 +990,8 @@ class _Assignments:
             step = _environment_block(name, words[1:])
             self._load_env(step)
             step = ('none',) if step[0] == 'load_env' and step[2] is not None and self.name not in step[2] else step
+        elif name == 'unset':
+            given = any(not known or text == self.name for text, known in map(_decoded, words[1:]))
         elif name not in _SETS_NOTHING:
             # A command that may set the variable it is given: the name, or a word not known.
             texts = [_decoded(word) for word in words[1:]]
@@ -1177,6 +1195,7 @@ class _Evaluation:
         if runs is None and self.values.get(name) != value:
             value = UNKNOWN
         if value is None:
+            self.exported.discard(name)     # unset, a variable is no longer exported either
             self.values.pop(name, None)
         else:
             self.values[name] = value

@@ -21,6 +21,7 @@ import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu, parse_grubenv
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
@@ -32,9 +33,14 @@ IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
-# Without either, the one of the EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep
-# their only grub.cfg, and the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
-EFI_VENDORS_DIR = '/boot/efi/EFI'
+EFI_SYSTEM_PARTITION = '/boot/efi'
+# The EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep their only grub.cfg, and
+# the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
+EFI_VENDORS_DIR = EFI_SYSTEM_PARTITION + '/EFI'
+# What the EFI system partition's grub.cfg runs where it only hands over to /boot's.
+_HANDING_OVER = frozenset(('configfile', 'source', '.'))
+_STUB_COMMANDS = _HANDING_OVER | frozenset(('search', 'search.fs_uuid', 'search.fs_label', 'search.file', 'set',
+                                            'export', 'insmod'))
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
@@ -324,30 +330,80 @@ def read_grubenv(rootfs, path, warn):
 
 
 def read_grub_config(rootfs, warn):
-    """``(path, text)`` of the grub.cfg GRUB runs: the first of GRUB_CONFIG_PATHS under root, else
-    the one in a vendor directory of the EFI system partition. The text is None when it is there
-    but cannot be read, or when several vendor directories hold one (a warning each: which one the
-    firmware starts is not told); ``(None, None)`` without one."""
-    for path in GRUB_CONFIG_PATHS:
-        try:
-            return path, rootfs.read_text(path, GRUB_CONFIG_LIMIT)
-        except (OSError, RootPathError) as exc:
-            if not is_absent(exc):
-                warn('cannot read %s: %s' % (path, exc))
-                return path, None
+    """``(path, text)`` of the grub.cfg GRUB runs, ``(None, None)`` without one; the text is None
+    when it is there but cannot be read, or which one runs is not told (a warning each).
+
+    That is the first of GRUB_CONFIG_PATHS, unless the EFI system partition's vendor directories
+    hold one that is more than a stub handing over to it (``configfile``): then, on a machine
+    booted with EFI, or when there is no other, the one of the EFI system partition (RHEL 7 and 8
+    keep their only grub.cfg there; an old one in /boot/grub2 does not run).
+    """
+    standard = next((path for path in GRUB_CONFIG_PATHS if file_state(rootfs, path) != 'missing'), None)
+    vendors = _efi_grub_configs(rootfs)
+    booted_with_efi = EfiVariables(rootfs).available
+    if vendors is None and booted_with_efi is not False:
+        warn('which grub.cfg GRUB runs is not told: %s cannot be listed' % EFI_VENDORS_DIR)
+        return EFI_VENDORS_DIR, None
+    if vendors and booted_with_efi is not False and (booted_with_efi or standard is None):
+        if len(vendors) > 1:
+            warn('which grub.cfg GRUB runs is not told: the EFI system partition has %d (%s)'
+                 % (len(vendors), ', '.join(vendors)))
+            return vendors[0], None
+        return vendors[0], _read_small_text(rootfs, vendors[0], warn, GRUB_CONFIG_LIMIT)
+    if vendors and booted_with_efi is None:
+        warn('which grub.cfg GRUB runs is not told: %s, or %s on the EFI system partition (how the machine boots '
+             'is not told)' % (standard, ', '.join(vendors)))
+        return standard, None
+    if standard is None:
+        return None, None
+    return standard, _read_small_text(rootfs, standard, warn, GRUB_CONFIG_LIMIT)
+
+
+def _efi_grub_configs(rootfs):
+    """The grub.cfg files of the EFI system partition's vendor directories that are more than a
+    stub (see ``_is_stub``); None when the directory is there but cannot be listed."""
     try:
         vendors = rootfs.listdir(EFI_VENDORS_DIR)
-    except (OSError, RootPathError):
-        vendors = []
-    found = [path for path in (posixpath.join(EFI_VENDORS_DIR, name, 'grub.cfg') for name in vendors)
-             if file_state(rootfs, path) != 'missing']
-    if len(found) > 1:
-        warn('which grub.cfg GRUB runs is not told: the EFI system partition has %d (%s)' % (len(found), ', '.join(found)))
-        return found[0], None
-    if found:
-        text = _read_small_text(rootfs, found[0], warn, GRUB_CONFIG_LIMIT)
-        return found[0], text
-    return None, None
+    except (OSError, RootPathError) as exc:
+        return [] if is_absent(exc) else None
+    found = []
+    for name in vendors:
+        path = posixpath.join(EFI_VENDORS_DIR, name, 'grub.cfg')
+        if file_state(rootfs, path) == 'missing':
+            continue
+        text = _read_small_text(rootfs, path, lambda message: None, READ_LIMIT)
+        if text is None or not _is_stub(text):
+            found.append(path)
+    return found
+
+
+def _is_stub(text):
+    """Whether a grub.cfg only hands over to another (Fedora's, RHEL 9's, Debian's, SUSE's on the
+    EFI system partition: search, set prefix, configfile or source) and defines no entry of its own."""
+    commands = set(line.split(None, 1)[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#'))
+    return bool(commands & _HANDING_OVER) and commands <= _STUB_COMMANDS
+
+
+def grub_directory(rootfs, directory, warn):
+    """``(environment, file state)`` of GRUB's directory (``$prefix``) ``directory``: the
+    variables of its grubenv (``read_grubenv``), and a function that tells ``file_state`` of
+    a file there by name. A file a link puts on another file system, from /boot onto the EFI
+    system partition or back, is one GRUB's drivers cannot follow: not told (None)."""
+    def reachable(name):
+        path = posixpath.join(directory, name)
+        try:
+            target = rootfs.resolve(path)
+        except (OSError, RootPathError):
+            return path     # what is wrong with it is told when it is read
+        return path if _on_esp(directory) == _on_esp(target) else None
+
+    grubenv = reachable('grubenv')
+    environment = read_grubenv(rootfs, grubenv, warn) if grubenv else None
+    return environment, lambda name: file_state(rootfs, reachable(name)) if reachable(name) else None
+
+
+def _on_esp(path):
+    return (path + '/').startswith(EFI_SYSTEM_PARTITION + '/')
 
 
 def _grubenv_keys(grub_config):
@@ -366,9 +422,7 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn):
     ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
     for sure (a warning says why)."""
     directory = posixpath.dirname(grub_path)
-    environment = read_grubenv(rootfs, posixpath.join(directory, 'grubenv'), warn)
-    value, from_grubenv, certain = menu.default_value(
-        environment, lambda name: file_state(rootfs, posixpath.join(directory, name)))
+    value, from_grubenv, certain = menu.default_value(*grub_directory(rootfs, directory, warn))
     # Only Debian's GRUB keeps its files in /boot/grub: elsewhere Red Hat's may be the one that reads the default.
     image, known = menu.default_image(value, red_hat_too=directory != '/boot/grub') if certain else (None, False)
     if not known:

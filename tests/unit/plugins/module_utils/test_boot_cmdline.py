@@ -117,6 +117,20 @@ def test_rhel8_on_efi_reads_the_grub_cfg_of_the_efi_system_partition(tree: RootT
     assert any('/boot/efi/EFI' in warning for warning in tree.warnings)
 
 
+def test_a_grubenv_linked_onto_the_efi_system_partition_is_not_grubs(tree: RootTree) -> None:
+    # /boot/grub2/grub.cfg runs, and its grubenv links onto the EFI system partition, another file
+    # system: GRUB cannot follow that link, so what it loads is not told.
+    bls(tree, RELEASE, '$kernelopts')
+    tree.write('/boot/grub2/grub.cfg', rhel8_grub_cfg())
+    tree.write('/boot/efi/EFI/redhat/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
+    tree.link('/boot/grub2/grubenv', '../efi/EFI/redhat/grubenv')
+    assert read(tree).params is None
+    # A grubenv of its own, GRUB reads.
+    (tree.root / 'boot/grub2/grubenv').unlink()
+    tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
+    assert read(tree).values('module.sig_enforce') == ['1']
+
+
 def test_bls_variable_grub_cfg_does_not_tell_is_unknown(tree: RootTree) -> None:
     bls(tree, RELEASE, '$kernelopts')
     tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro'))

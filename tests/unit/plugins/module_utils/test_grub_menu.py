@@ -489,6 +489,11 @@ def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
     # A submenu's entries see only what is exported.
     ('set x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['', 'a']),
     ('set x=a\nexport x\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['a']),
+    # unset: the variable is empty, and no longer exported.
+    ('set x=a\nmenuentry A {\n  unset x\n  linux /a $x\n}\n', {}, ['', 'a']),
+    ('set x=a\nfunction f { unset x; }\nmenuentry A {\n  f\n  linux /a $x\n}\n', {}, ['', 'a']),
+    ('export x\nunset x\nset x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['', 'a']),
+    ('load_env --file=$prefix/grubenv\n', {'x': 'b'}, ['b']),
 ])
 def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expected: list | None) -> None:
     assert boot_variable_values(script, 'x', grubenv, {'custom.cfg': 'present', 'gone.cfg': 'missing'}.get) == expected
@@ -504,3 +509,12 @@ def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expe
 ])
 def test_the_value_blscfg_expands(script: str, expected: list) -> None:
     assert boot_variable_values(script, 'x', {'x': 'c'}, {}.get, bls=True) == expected
+    # A file sourced after blscfg, which what the entries run cannot change, does not count.
+    assert boot_variable_values('set x=a\nblscfg\nsource $prefix/custom.cfg\n', 'x', {}, {}.get, bls=True) == ['a']
+
+
+@pytest.mark.parametrize('name', ['root', 'grub_cpu', 'feature_all_video_module', 'chosen', 'default', 'timeout'])
+def test_grubs_own_variables_are_not_told(name: str) -> None:
+    # GRUB sets them itself: where grub.cfg does not, they are not empty.
+    script = 'if [ -s $prefix/foo ]; then set %s=a; fi\nmenuentry A {\n  linux /a $%s\n}\n' % (name, name)
+    assert boot_variable_values(script, name, {}, {'foo': 'missing'}.get) is None

@@ -518,25 +518,53 @@ def test_a_grub_default_that_cannot_be_told_is_not_the_newest(tmp_path: Path) ->
     assert find_default(RootFS(str(tmp_path)), known(DEBIAN_OLD, DEBIAN_NEW)) == (None, None)
 
 
+RHEL7 = ('3.10.0-1160.el7.x86_64', '3.10.0-1160.119.1.el7.x86_64')
+RHEL7_MENU = 'load_env\nset default="${saved_entry}"\n' + ''.join(
+    "menuentry 'Red Hat Enterprise Linux Server (%s) 7.9 (Maipo)' {\n  linuxefi /vmlinuz-%s root=/dev/sda2\n}\n"
+    % (release, release) for release in reversed(RHEL7))
+
+
+def rhel7_on_efi(root: Path) -> None:
+    """RHEL 7 on EFI: its menu and grubenv are in /boot/efi/EFI/redhat, GRUB_DEFAULT=saved."""
+    make(root, '/boot/efi/EFI/redhat/grub.cfg', RHEL7_MENU)
+    body = '# GRUB Environment Block\nsaved_entry=Red Hat Enterprise Linux Server (%s) 7.9 (Maipo)\n' % RHEL7[0]
+    make(root, '/boot/efi/EFI/redhat/grubenv', body + '#' * (1024 - len(body)))
+    make(root, '/boot/efi/EFI/BOOT/BOOTX64.EFI', 'shim')
+
+
 def test_a_grub_cfg_only_on_the_efi_system_partition(tmp_path: Path) -> None:
-    # RHEL 7 on EFI: its menu and grubenv are in /boot/efi/EFI/redhat, GRUB_DEFAULT=saved.
-    old, new = '3.10.0-1160.el7.x86_64', '3.10.0-1160.119.1.el7.x86_64'
-    menu = 'load_env\nset default="${saved_entry}"\n' + ''.join(
-        "menuentry 'Red Hat Enterprise Linux Server (%s) 7.9 (Maipo)' {\n  linuxefi /vmlinuz-%s root=/dev/sda2\n}\n"
-        % (release, release) for release in (new, old))
-    make(tmp_path, '/boot/efi/EFI/redhat/grub.cfg', menu)
-    body = '# GRUB Environment Block\nsaved_entry=Red Hat Enterprise Linux Server (%s) 7.9 (Maipo)\n' % old
-    make(tmp_path, '/boot/efi/EFI/redhat/grubenv', body + '#' * (1024 - len(body)))
-    make(tmp_path, '/boot/efi/EFI/BOOT/BOOTX64.EFI', 'shim')
-    assert find_default(RootFS(str(tmp_path)), known(old, new)) == (old, 'grubenv')
+    rhel7_on_efi(tmp_path)
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (RHEL7[0], 'grubenv')
     # A grub.cfg in two vendor directories: which one runs is not told.
-    make(tmp_path, '/boot/efi/EFI/centos/grub.cfg', menu)
+    make(tmp_path, '/boot/efi/EFI/centos/grub.cfg', RHEL7_MENU)
     warnings: List[str] = []
-    assert find_default(RootFS(str(tmp_path)), known(old, new), warn=warnings.append) == (None, None)
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7), warn=warnings.append) == (None, None)
     assert len(warnings) == 1 and 'EFI/centos/grub.cfg, /boot/efi/EFI/redhat/grub.cfg' in warnings[0]
-    # /boot/grub2/grub.cfg, where there is one, is what runs.
-    make(tmp_path, '/boot/grub2/grub.cfg', menu.replace('${saved_entry}', '0'))
-    assert find_default(RootFS(str(tmp_path)), known(old, new)) == (new, 'grub')
+
+
+@pytest.mark.parametrize(('firmware', 'expected'), [
+    ('/sys/firmware/efi/efivars/BootCurrent-8be4df61-93ca-11d2-aa0d-00e098032b8c', (RHEL7[0], 'grubenv')),
+    ('/sys/firmware/acpi/tables/DSDT', (RHEL7[1], 'grub')),     # booted without EFI
+    (None, (None, None)),                                       # not told
+])
+def test_a_grub_cfg_in_boot_and_on_the_efi_system_partition(tmp_path: Path, firmware: str | None,
+                                                             expected: tuple) -> None:
+    # An old /boot/grub2/grub.cfg (grub2-mkconfig run with the BIOS path) runs only on a BIOS boot.
+    rhel7_on_efi(tmp_path)
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL7_MENU.replace('${saved_entry}', '0'))
+    if firmware:
+        make(tmp_path, firmware, 'x')
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == expected
+
+
+def test_a_stub_on_the_efi_system_partition_hands_over(tmp_path: Path) -> None:
+    # Fedora's, RHEL 9's and Debian's grub.cfg there only finds /boot's and runs it.
+    make(tmp_path, '/boot/efi/EFI/fedora/grub.cfg', 'search --no-floppy --root-dev-only --fs-uuid --set=dev 1234\n'
+         'set prefix=($dev)/grub2\nexport $prefix\nconfigfile $prefix/grub.cfg\n')
+    make(tmp_path, '/boot/efi/EFI/debian/grub.cfg', "search.fs_uuid 1234 root hd0,gpt2\n"
+         "set prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n")
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL7_MENU.replace('${saved_entry}', '0'))
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (RHEL7[1], 'grub')
 
 
 def test_newest_kernel_with_an_image(tmp_path: Path) -> None:
