@@ -75,6 +75,10 @@ _SETS_NAMED = frozenset(('search', 'search.file', 'search.fs_uuid', 'search.fs_l
                          'smbios', 'rdmsr', 'read', 'getenv', 'tr', 'net_bootp', 'net_dhcp',
                          'increment', 'decrement'))     # Fedora's boot counting
 _SOURCES = ('source', 'configfile', '.')
+# The states of a sourced file (see GrubMenu.default_value) that make sourcing it change nothing.
+_SOURCED_IN_VAIN = ('missing', 'empty')
+# What the one variable of grub2-setpassword's user.cfg is named (RHEL's 01_users sources it).
+PASSWORD_VARIABLE = 'GRUB2_PASSWORD'
 # Commands that may set anything or add entries from elsewhere.
 _OPAQUE = frozenset(('eval', 'normal', 'blscfg', 'bls_import', 'extract_entries_source',
                      'extract_entries_configfile', 'extract_legacy_entries_source',
@@ -178,7 +182,8 @@ class GrubMenu:
 
         ``grubenv``: the variables of the environment block next to grub.cfg, None when it is
         there but cannot be read;
-        ``prefix_file(name)``: ``'missing'``, ``'empty'`` or ``'present'`` for a file of that
+        ``prefix_file(name)``: ``'missing'``, ``'empty'``, ``'present'`` or ``'password'`` (present,
+        and what ``grub2-setpassword`` writes: it only sets ``GRUB2_PASSWORD``) for a file of that
         directory, None when it cannot be told.
         """
         if self.reason is not None:
@@ -983,7 +988,7 @@ class _Assignments:
         elif name in _SOURCES and len(words) > 1:
             found = _directory_file(words[1])
             self.unknown = self.unknown or self.moved or not found or \
-                self.prefix_file(found[1]) not in ('missing', 'empty')
+                self.prefix_file(found[1]) not in _SOURCED_IN_VAIN + (() if self.name == PASSWORD_VARIABLE else ('password',))
         elif not known or name in _SOURCES or name in _OPAQUE and name != 'blscfg':
             self.unknown = True     # (blscfg adds entries from the BLS files, and sets nothing)
         elif name == 'load_env':
@@ -1163,7 +1168,7 @@ class _Evaluation:
             state = self.prefix_file(found[1]) if found and found[0] not in self.values else None
             if state is None:
                 return None
-            return state == 'present' if arguments[0] == '-s' else state != 'missing'
+            return state in ('present', 'password') if arguments[0] == '-s' else state != 'missing'
         return None
 
     def _word_text(self, word):
@@ -1203,5 +1208,8 @@ class _Evaluation:
     def _source(self, word):
         """A sourced file that may exist, and hold something, can add entries and set anything."""
         found = _directory_file(word) if word is not None else None
-        if not (found and found[0] not in self.values and self.prefix_file(found[1]) in ('missing', 'empty')):
+        state = self.prefix_file(found[1]) if found and found[0] not in self.values else None
+        if state == 'password' and PASSWORD_VARIABLE in self.watched:
+            self.values[PASSWORD_VARIABLE] = UNKNOWN
+        elif state not in _SOURCED_IN_VAIN + ('password',):
             self.opaque = True

@@ -17,12 +17,13 @@ import functools
 import itertools
 import os
 import posixpath
+import re
 import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariables
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu, parse_grubenv
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import PASSWORD_VARIABLE, parse_grub_menu, parse_grubenv
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -33,6 +34,8 @@ IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
+# user.cfg as grub2-setpassword writes it: one literal assignment of a PBKDF2 hash.
+_PASSWORD_FILE = re.compile(r'\A(?:%s=grub\.pbkdf2\.[A-Za-z0-9.]+\n?)+\Z' % PASSWORD_VARIABLE)
 EFI_SYSTEM_PARTITION = '/boot/efi'
 # The EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep their only grub.cfg, and
 # the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
@@ -387,8 +390,10 @@ def _is_stub(text):
 def grub_directory(rootfs, directory, warn):
     """``(environment, file state)`` of GRUB's directory (``$prefix``) ``directory``: the
     variables of its grubenv (``read_grubenv``), and a function that tells ``file_state`` of
-    a file there by name. A file a link puts on another file system, from /boot onto the EFI
-    system partition or back, is one GRUB's drivers cannot follow: not told (None)."""
+    a file there by name, ``'password'`` for what grub2-setpassword writes (user.cfg, which
+    RHEL's grub.cfg sources: it only sets GRUB2_PASSWORD). A file a link puts on another file
+    system, from /boot onto the EFI system partition or back, is one GRUB's drivers cannot
+    follow: not told (None)."""
     def reachable(name):
         path = posixpath.join(directory, name)
         try:
@@ -397,9 +402,15 @@ def grub_directory(rootfs, directory, warn):
             return path     # what is wrong with it is told when it is read
         return path if _on_esp(directory) == _on_esp(target) else None
 
+    def state(name):
+        path = reachable(name)
+        found = file_state(rootfs, path) if path else None
+        if found == 'present' and _PASSWORD_FILE.match(_read_small_text(rootfs, path, lambda message: None) or ''):
+            return 'password'
+        return found
+
     grubenv = reachable('grubenv')
-    environment = read_grubenv(rootfs, grubenv, warn) if grubenv else None
-    return environment, lambda name: file_state(rootfs, reachable(name)) if reachable(name) else None
+    return read_grubenv(rootfs, grubenv, warn) if grubenv else None, state
 
 
 def _on_esp(path):

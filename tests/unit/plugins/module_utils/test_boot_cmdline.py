@@ -131,6 +131,18 @@ def test_a_grubenv_linked_onto_the_efi_system_partition_is_not_grubs(tree: RootT
     assert read(tree).values('module.sig_enforce') == ['1']
 
 
+def test_rhel8_with_a_grub_password(tree: RootTree) -> None:
+    # 01_users sources user.cfg, which grub2-setpassword writes with only GRUB2_PASSWORD in it.
+    bls(tree, RELEASE, '$kernelopts $tuned_params')
+    tree.write('/boot/grub2/grub.cfg', rhel8_grub_cfg())
+    tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
+    tree.write('/boot/grub2/user.cfg', 'GRUB2_PASSWORD=grub.pbkdf2.sha512.10000.%s.%s\n' % ('AB12' * 32, 'CD34' * 16))
+    assert read(tree).values('module.sig_enforce') == ['1']
+    # Anything else in it may set anything.
+    tree.write('/boot/grub2/user.cfg', 'GRUB2_PASSWORD=grub.pbkdf2.sha512.10000.AB\nset kernelopts=quiet\n')
+    assert read(tree).params is None
+
+
 def test_bls_variable_grub_cfg_does_not_tell_is_unknown(tree: RootTree) -> None:
     bls(tree, RELEASE, '$kernelopts')
     tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro'))

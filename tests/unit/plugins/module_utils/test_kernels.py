@@ -557,6 +557,19 @@ def test_a_grub_cfg_in_boot_and_on_the_efi_system_partition(tmp_path: Path, firm
     assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == expected
 
 
+def test_rhel7_with_a_grub_password(tmp_path: Path) -> None:
+    # RHEL's 01_users sources user.cfg when there is one: grub2-setpassword's sets only GRUB2_PASSWORD.
+    users = ('if [ -f ${prefix}/user.cfg ]; then\n  source ${prefix}/user.cfg\n  if [ -n "${GRUB2_PASSWORD}" ]; then\n'
+             '    set superusers="root"\n    export superusers\n    password_pbkdf2 root ${GRUB2_PASSWORD}\n  fi\nfi\n')
+    rhel7_on_efi(tmp_path)
+    config = tmp_path / 'boot/efi/EFI/redhat/grub.cfg'
+    config.write_text(RHEL7_MENU.replace('set default="${saved_entry}"\n', 'set default="${saved_entry}"\n' + users))
+    make(tmp_path, '/boot/efi/EFI/redhat/user.cfg', 'GRUB2_PASSWORD=grub.pbkdf2.sha512.10000.AB12.CD34\n')
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (RHEL7[0], 'grubenv')
+    make(tmp_path, '/boot/efi/EFI/redhat/user.cfg', 'set default=1\n')
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (None, None)
+
+
 def test_a_stub_on_the_efi_system_partition_hands_over(tmp_path: Path) -> None:
     # Fedora's, RHEL 9's and Debian's grub.cfg there only finds /boot's and runs it.
     make(tmp_path, '/boot/efi/EFI/fedora/grub.cfg', 'search --no-floppy --root-dev-only --fs-uuid --set=dev 1234\n'
