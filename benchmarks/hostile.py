@@ -156,8 +156,8 @@ def many_grub_variables(system: SystemTree) -> None:
     system.path('/boot/grub2/grub.cfg').write_text(''.join('set %s=a\n' % name for name in names)[:4 * MIB - 8] + 'blscfg\n')
     entries = system.path('/boot/loader/entries')
     entries.mkdir(parents=True, exist_ok=True)
-    (entries / ('m-%s.conf' % CLONE)).write_text('linux /vmlinuz-%s\noptions %s\n'
-                                                  % (CLONE, ' '.join('$' + name for name in names[:8000])))
+    options = ' '.join('$' + name for name in names[:8000])
+    (entries / ('m-%s.conf' % CLONE)).write_text('linux /vmlinuz-%s\noptions %s\n' % (CLONE, options))
 
 
 def many_kernels(bls: bool) -> Callable[[SystemTree], None]:

@@ -40,6 +40,7 @@ MAX_CHOICES = 64
 MAX_VARIABLES = 16
 # The kernel's isspace() in ASCII (Python's also takes \x1c-\x1f).
 _KERNEL_SPACE = ' \t\n\v\f\r'
+_BRACES_OR_VARIABLE = re.compile(r'[${}]')
 _GRUB_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
 # A function's or an entry's parameters ($1, $@...) and translated text ($"..."): not followed.
@@ -148,8 +149,8 @@ def _blscfg_params(text):
     """The parameters of what blscfg wrote on an entry's linux line, None when GRUB would read it
     otherwise than as plain words (quotes, escapes, braces, a comment, a variable left in it)."""
     words = line_words(text)
-    if words is None or words != text.split() or any(_QUOTING.search(word) or re.search(r'[${}]', word)
-                                                    for word in words):
+    if words is None or words != text.split() or any(_QUOTING.search(word) or _BRACES_OR_VARIABLE.search(word)
+                                                     for word in words):
         return None
     return split_cmdline(' '.join(words))
 

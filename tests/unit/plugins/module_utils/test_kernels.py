@@ -548,7 +548,7 @@ def test_a_grub_cfg_only_on_the_efi_system_partition(tmp_path: Path) -> None:
     (None, (None, None)),                                       # not told
 ])
 def test_a_grub_cfg_in_boot_and_on_the_efi_system_partition(tmp_path: Path, firmware: str | None,
-                                                             expected: tuple) -> None:
+                                                            expected: tuple) -> None:
     # An old /boot/grub2/grub.cfg (grub2-mkconfig run with the BIOS path) runs only on a BIOS boot.
     rhel7_on_efi(tmp_path)
     make(tmp_path, '/boot/grub2/grub.cfg', RHEL7_MENU.replace('${saved_entry}', '0'))
