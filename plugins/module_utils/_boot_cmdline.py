@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    IMAGE_NAMES, bls_entry_release, grub_directory, read_bls_entries, read_grub_config)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entry_release, grub_directory, read_bls_entries, read_grub_config)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -35,9 +35,11 @@ GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
 READ_LIMIT = 64 * 1024
 # More command lines than GRUB variables' values are tried for.
 MAX_CHOICES = 64
-# GRUB variables followed through grub.cfg per root, each at the cost of reading it (real command
-# lines use up to three: $kernelopts $tuned_params, $vt_handoff).
+# GRUB variables followed through grub.cfg per root, each at the cost of reading it twice (real
+# command lines use up to three: $kernelopts $tuned_params, $vt_handoff); fewer for a large grub.cfg,
+# so that they read no more text than this in all.
 MAX_VARIABLES = 16
+MAX_VARIABLES_TEXT = 32 * 1024 * 1024
 # The kernel's isspace() in ASCII (Python's also takes \x1c-\x1f).
 _KERNEL_SPACE = ' \t\n\v\f\r'
 _BRACES_OR_VARIABLE = re.compile(r'[${}]')
@@ -140,9 +142,10 @@ def _blscfg_pieces(options):
 
 
 def _expanded(pieces, values, bls):
-    """The text of ``pieces`` with the variables' ``values``; ``bls``: as blscfg writes them."""
-    return ''.join(text if kind == 'text' else values[text] + ' ' if bls else values[text]
-                   for kind, text in pieces if kind != 'unnamed')
+    """The text of ``pieces`` with the variables' ``values`` (None: unset); ``bls``: as blscfg
+    writes them, a value followed by a blank."""
+    return ''.join(text if kind == 'text' else '' if values[text] is None else values[text] + ' ' if bls
+                   else values[text] for kind, text in pieces if kind != 'unnamed')
 
 
 def _blscfg_params(text):
@@ -168,14 +171,15 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
         return BootCmdline(None, source, "%s use a $ that blscfg does not expand as GRUB's scripts do" % what)
     names = sorted(set(name for kind, name in pieces if kind == 'variable'))
     followed = cache.setdefault(('followed',), set())
-    if len(followed.union(names)) > MAX_VARIABLES:
-        return BootCmdline(None, source, '%s use GRUB variables past the %d followed per boot configuration'
-                           % (what, MAX_VARIABLES))
+    limit = min(MAX_VARIABLES, MAX_VARIABLES_TEXT // (2 * len(_grub_config(rootfs, warn, cache)[1] or ' ')))
+    if names and len(followed.union(names)) > limit:
+        return BootCmdline(None, source, '%s use GRUB variables past the %d followed through this grub.cfg'
+                           % (what, limit))
     followed.update(names)
     choices, unresolved = [], []
     for name in names:
         values = remembered(cache, ('values', name, bls), lambda key: _grub_cfg_values(rootfs, key[1], bls, warn, cache))
-        if values is None or any(_QUOTING.search(value) for value in values):
+        if values is None or any(value and _QUOTING.search(value) for value in values):
             unresolved.append(name)
         else:
             choices.append([(name, value) for value in values])
@@ -191,7 +195,7 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
     candidates = []
     for chosen in itertools.product(*choices):
         values = dict(chosen)
-        if bls and all(kind == 'variable' and values[name] == '' for kind, name in pieces):
+        if bls and all(kind == 'variable' and values[name] is None for kind, name in pieces):
             # Options that expand to nothing at all (unset variables) give way to $default_kernelopts.
             return BootCmdline(None, source, '%s may expand to nothing, when blscfg takes $default_kernelopts instead'
                                % what)
@@ -243,17 +247,45 @@ def _bls_entries_by_release(rootfs, warn):
     return found
 
 
+def _blscfg_fields(text):
+    """{key: its first value} of a BLS entry as Fedora's blscfg reads the file: carriage returns
+    dropped, leading blanks and ``#`` lines skipped, the key cut at the first space (else tab)
+    and the blanks after it, and no line read past one with nothing after its key (a blank line)."""
+    fields = {}
+    for line in text.split('\n'):
+        line = line.replace('\r', '').lstrip(' \t')
+        if line.startswith('#'):
+            continue
+        cut = line.find(' ') if ' ' in line else line.find('\t')
+        if cut < 0 or cut == len(line) - 1:
+            break
+        fields.setdefault(line[:cut], line[cut + 1:].lstrip(' \t'))
+    return fields
+
+
+def _blscfg_options(rootfs, entry_id, fields):
+    """The options blscfg gives a BLS entry (``$default_kernelopts`` without its own), None
+    when its reading of the file finds another kernel, or none."""
+    text = _read_text(rootfs, posixpath.join(BLS_ENTRIES_DIR, entry_id + '.conf'))
+    found = _blscfg_fields(text or '')
+    if found.get('linux', '').strip() != fields['linux'][0]:
+        return None
+    return found.get('options', '$default_kernelopts')
+
+
 def _from_bls(rootfs, release, warn, cache):
     entries = remembered(cache, ('file', 'bls'), lambda key: _bls_entries_by_release(rootfs, warn)).get(release)
     if not entries:
         return None
-    source = posixpath.join('/boot/loader/entries', entries[0][0] + '.conf')
+    source = posixpath.join(BLS_ENTRIES_DIR, entries[0][0] + '.conf')
     if any(len(fields.get('options', ())) > 1 for dummy, fields in entries):
         # systemd-boot joins them; GRUB's blscfg reads the first.
         return BootCmdline(None, source, 'a boot entry of %s has several options lines, which boot loaders read '
                            'differently' % release)
-    # Without one, blscfg gives the entry $default_kernelopts.
-    lines = set(fields.get('options', ['$default_kernelopts'])[0] for dummy, fields in entries)
+    lines = set(_blscfg_options(rootfs, entry_id, fields) if 'linux' in fields else None for entry_id, fields in entries)
+    if None in lines:
+        return BootCmdline(None, source, "GRUB's blscfg reads a boot entry of %s otherwise (a blank line, a line "
+                           'without a value)' % release)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)

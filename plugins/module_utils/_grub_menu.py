@@ -893,7 +893,7 @@ def line_words(line):
 def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
     """Every text variable ``name`` may hold where GRUB reads a kernel's arguments from it: in a
     menu entry's body, or where ``blscfg`` runs (``bls``: it expands the BLS entries' options
-    then). Sorted; None when grub.cfg never sets it (it comes from elsewhere) or a value cannot
+    then); None among them for unset. Sorted; None when grub.cfg never sets it (it comes from elsewhere) or a value cannot
     be told (an assignment of an unknown value, a command that sets what it names, a sourced
     file that may be there, a script the reading cannot follow).
 
@@ -901,7 +901,7 @@ def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
     load_env takes it, unless grub.cfg sets it after) when the top level can be followed to one
     and no entry, submenu or function changes it; a submenu's entries see it only if exported.
     Else each value assigned to it anywhere (at the top, in a function, in an entry), the
-    environment block's where load_env runs, and the empty text of an unset variable.
+    environment block's where load_env runs, and unset.
     ``prefix_file`` as for ``GrubMenu.default_value``."""
     if _GRUB_OWN.match(name):
         return None
@@ -912,21 +912,21 @@ def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
         return None
     # What entries do does not count where blscfg runs, before them.
     value = _top_level_value(text, name, grubenv, prefix_file, bls, assignments.nested)
-    if value is not None and (bls or assignments.assigned and not assignments.unknown):
+    if value is not UNKNOWN and (bls or assignments.assigned and not assignments.unknown):
         return [value]
     if not assignments.assigned or assignments.unknown:
         return None
-    return sorted(assignments.values)
+    return sorted(assignments.values, key=lambda found: (found is not None, found or ''))
 
 
 def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
     """The text of ``name`` where the top level leaves it (``bls``: where its one blscfg runs),
-    None when that cannot be told for sure."""
+    None when it is unset there, UNKNOWN when that cannot be told for sure."""
     reading = _Reading(WATCHED if name in WATCHED else WATCHED + (name,))
     try:
         _read_script(text, reading)
     except _Unreadable:
-        return None
+        return UNKNOWN
     state = _Evaluation(grubenv, prefix_file, reading.watched)
     for step in reading.steps:
         state.run(step)
@@ -938,9 +938,7 @@ def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
         told = not (state.opaque or nested or submenus and name not in state.exported)
         values = state.values if told else None
     value = values.get(name) if values is not None else UNKNOWN
-    if value is UNKNOWN:
-        return None
-    return value[0] if value is not None else ''
+    return value if value is None or value is UNKNOWN else value[0]
 
 
 def _read_script(text, reading):
@@ -962,7 +960,7 @@ class _Assignments:
         self.name = name
         self.grubenv = grubenv
         self.prefix_file = prefix_file
-        self.values = set([''])
+        self.values = set([None])  # unset, which a variable also may be
         self.assigned = False
         self.unknown = False
         self.moved = False          # GRUB's directory may be another from here on

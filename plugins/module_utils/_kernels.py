@@ -36,14 +36,21 @@ GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 # user.cfg as grub2-setpassword writes it: one literal assignment of a PBKDF2 hash.
 _PASSWORD_FILE = re.compile(r'\A(?:%s=grub\.pbkdf2\.[A-Za-z0-9.]+\n?)+\Z' % PASSWORD_VARIABLE)
+# Links followed one to the next in GRUB's directory, as GRUB's file systems follow them.
+MAX_GRUB_LINKS = 8
 EFI_SYSTEM_PARTITION = '/boot/efi'
 # The EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep their only grub.cfg, and
 # the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
 EFI_VENDORS_DIR = EFI_SYSTEM_PARTITION + '/EFI'
 # What the EFI system partition's grub.cfg runs where it only hands over to /boot's.
-_HANDING_OVER = frozenset(('configfile', 'source', '.'))
-_STUB_COMMANDS = _HANDING_OVER | frozenset(('search', 'search.fs_uuid', 'search.fs_label', 'search.file', 'set',
-                                            'export', 'insmod'))
+# Its lines: find the device (into $root or $dev), set $prefix (SUSE also its btrfs flag), export
+# it, load a module; the last runs $prefix/grub.cfg.
+_STUB_LINE = re.compile(r"""^(?:search(?:\s+(?:--[a-z-]+|--set=(?:root|dev)|-[a-z]|[\w.:,()-]+))+
+                        |search\.(?:fs_uuid|fs_label|file)\s+\S+\s+(?:root|dev)(?:\s+[\w.:,()-]+)*
+                        |set\s+(?:prefix=\(\$\{?(?:root|dev)\}?\)'?(?:/boot)?/grub2?'?|btrfs_relative_path="?\w+"?)
+                        |export\s+(?:\$prefix|\$\{prefix\}|prefix)
+                        |insmod\s+\w+)$""", re.VERBOSE)
+_HANDS_OVER = re.compile(r'^(?:configfile|source)\s+"?(?:\$prefix|\$\{prefix\})/grub\.cfg"?$')
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
@@ -381,26 +388,34 @@ def _efi_grub_configs(rootfs):
 
 
 def _is_stub(text):
-    """Whether a grub.cfg only hands over to another (Fedora's, RHEL 9's, Debian's, SUSE's on the
-    EFI system partition: search, set prefix, configfile or source) and defines no entry of its own."""
-    commands = set(line.split(None, 1)[0] for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#'))
-    return bool(commands & _HANDING_OVER) and commands <= _STUB_COMMANDS
+    """Whether a grub.cfg only finds /boot's and hands over to it, line by line as Fedora's,
+    RHEL 9's, Debian's and SUSE's on the EFI system partition do, and nothing else."""
+    lines = [line.strip() for line in text.split('\n') if line.strip() and not line.lstrip().startswith('#')]
+    return bool(lines) and _HANDS_OVER.match(lines[-1]) is not None and \
+        all(_STUB_LINE.match(line) for line in lines[:-1])
 
 
 def grub_directory(rootfs, directory, warn):
     """``(environment, file state)`` of GRUB's directory (``$prefix``) ``directory``: the
     variables of its grubenv (``read_grubenv``), and a function that tells ``file_state`` of
     a file there by name, ``'password'`` for what grub2-setpassword writes (user.cfg, which
-    RHEL's grub.cfg sources: it only sets GRUB2_PASSWORD). A file a link puts on another file
-    system, from /boot onto the EFI system partition or back, is one GRUB's drivers cannot
-    follow: not told (None)."""
+    RHEL's grub.cfg sources: it only sets GRUB2_PASSWORD). A file GRUB may not find as Linux
+    does is not told (None): a link to another directory may lead onto another file system
+    (the EFI system partition, / from a /boot of its own), which GRUB's drivers cannot follow,
+    and GRUB reads an absolute one from the root of /boot's."""
     def reachable(name):
         path = posixpath.join(directory, name)
-        try:
-            target = rootfs.resolve(path)
-        except (OSError, RootPathError):
-            return path     # what is wrong with it is told when it is read
-        return path if _on_esp(directory) == _on_esp(target) else None
+        for dummy in range(MAX_GRUB_LINKS):
+            try:
+                if not rootfs.islink(path):
+                    return path
+                target = rootfs.readlink(path)
+            except (OSError, RootPathError):
+                return path     # what is wrong with it is told when it is read
+            if '/' in target:
+                return None
+            path = posixpath.join(directory, target)
+        return None
 
     def state(name):
         path = reachable(name)
@@ -411,10 +426,6 @@ def grub_directory(rootfs, directory, warn):
 
     grubenv = reachable('grubenv')
     return read_grubenv(rootfs, grubenv, warn) if grubenv else None, state
-
-
-def _on_esp(path):
-    return (path + '/').startswith(EFI_SYSTEM_PARTITION + '/')
 
 
 def _grubenv_keys(grub_config):

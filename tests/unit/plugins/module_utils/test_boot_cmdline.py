@@ -75,10 +75,12 @@ def test_bls_options_of_the_kernel(tree: RootTree) -> None:
     ('$kernelopts; module.sig_enforce=1', None),
     ('$kernelopts "module.sig_enforce=1"', None),
     ('$x$y', None),                                             # nothing: blscfg takes $default_kernelopts
+    ('ro module$unset.sig_enforce=1', [('ro', None), ('module.sig_enforce', '1')]),  # unset: not even a blank
+    ('$empty', []),                                             # empty: a blank, which is something
 ])
 def test_bls_options_as_blscfg_expands_them(tree: RootTree, options: str, params: list | None) -> None:
     bls(tree, RELEASE, options)
-    tree.write('/boot/grub2/grub.cfg', 'load_env\nset x=a\nset y=b\nset tuned_params=quiet\nblscfg\n')
+    tree.write('/boot/grub2/grub.cfg', 'load_env\nset x=a\nset y=b\nset tuned_params=quiet\nset empty=\nblscfg\n')
     tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/sda1 ro'))
     assert read(tree).params == params
 
@@ -100,6 +102,24 @@ def test_bls_kernelopts_from_grubenv(tree: RootTree, directory: str) -> None:
     tree.write(directory + '/grubenv', grubenv(saved_entry='x'))
     assert read(tree).params == [('root', '/dev/mapper/rhel-root'), ('ro', None), ('crashkernel', 'auto'),
                                  ('rhgb', None), ('quiet', None), ('skew_tick', '1')]
+
+
+@pytest.mark.parametrize(('entry', 'sig_enforce'), [
+    ('linux /vmlinuz-%s\noptions ro module.sig_enforce=1\n', ['1']),
+    # blscfg stops at a blank line or a key alone, and its key here is "options\tro": the entry
+    # gets $default_kernelopts.
+    ('linux /vmlinuz-%s\n\noptions ro module.sig_enforce=1\n', []),
+    ('linux /vmlinuz-%s\nrhgb\noptions ro module.sig_enforce=1\n', []),
+    ('linux /vmlinuz-%s\noptions\tro module.sig_enforce=1\n', []),
+    ('\nlinux /vmlinuz-%s\noptions ro module.sig_enforce=1\n', None),     # nor a linux line: not this kernel
+    ('linux /vmlinuz-%s\noptions ro module.sig_\renforce=1\n', ['1']),     # carriage returns dropped
+    ('linux /vmlinuz-%s\noptions ro\x0bmodule.sig_enforce=1\n', None),     # one GRUB word, two for the kernel
+])
+def test_bls_entries_as_blscfg_reads_them(tree: RootTree, entry: str, sig_enforce: list | None) -> None:
+    tree.write('/boot/loader/entries/%s-%s.conf' % (MACHINE, RELEASE), 'title Linux\n' + entry % RELEASE)
+    tree.write('/boot/grub2/grub.cfg', 'set default_kernelopts="root=/dev/sda1"\nblscfg\n')
+    cmdline = read(tree)
+    assert (cmdline.values('module.sig_enforce') if cmdline.params is not None else None) == sig_enforce
 
 
 def test_rhel8_on_efi_reads_the_grub_cfg_of_the_efi_system_partition(tree: RootTree) -> None:
@@ -125,9 +145,14 @@ def test_a_grubenv_linked_onto_the_efi_system_partition_is_not_grubs(tree: RootT
     tree.write('/boot/efi/EFI/redhat/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
     tree.link('/boot/grub2/grubenv', '../efi/EFI/redhat/grubenv')
     assert read(tree).params is None
-    # A grubenv of its own, GRUB reads.
+    # Nor an absolute link, which GRUB reads from the root of a /boot of its own.
     (tree.root / 'boot/grub2/grubenv').unlink()
-    tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
+    tree.write('/boot/grub2/grubenv.real', grubenv(kernelopts='root=/dev/vda1 ro module.sig_enforce=1'))
+    tree.link('/boot/grub2/grubenv', '/boot/grub2/grubenv.real')
+    assert read(tree).params is None
+    # A link to a file of the same directory, GRUB follows.
+    (tree.root / 'boot/grub2/grubenv').unlink()
+    tree.link('/boot/grub2/grubenv', 'grubenv.real')
     assert read(tree).values('module.sig_enforce') == ['1']
 
 
@@ -290,6 +315,10 @@ def test_grub_variables_followed_are_bounded(tree: RootTree) -> None:
     assert read_next_boot_cmdline(RootFS(str(tree.root)), RELEASE, tree.warnings.append, cache).params == [('a', None)] * 16
     cmdline = read_next_boot_cmdline(RootFS(str(tree.root)), OTHER, tree.warnings.append, cache)
     assert cmdline.params is None and 'past the 16 followed' in cmdline.problem
+    # Fewer through a large grub.cfg: 4 through one of 4 MiB.
+    tree.write('/boot/grub2/grub.cfg', ''.join('set %s=a\n' % name for name in names) + '#' * (4 * 1024 * 1024 - 200)
+               + '\nblscfg\n')
+    assert read(tree).params is None and 'past the 4 followed' in read(tree).problem
 
 
 def test_default_grub_with_grub_d(tree: RootTree) -> None:

@@ -461,8 +461,8 @@ def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
 
 
 @pytest.mark.parametrize(('script', 'grubenv', 'expected'), [
-    ('set x=a\nfunction f { x="b"; }\nmenuentry A { x=c; linux /a $x; }\n', {}, ['', 'a', 'b', 'c']),
-    ('for x in a "b"; do true; done\n', {}, ['', 'a', 'b']),
+    ('set x=a\nfunction f { x="b"; }\nmenuentry A { x=c; linux /a $x; }\n', {}, [None, 'a', 'b', 'c']),
+    ('for x in a "b"; do true; done\n', {}, [None, 'a', 'b']),
     ('load_env\n', {'x': 'a'}, ['a']),
     ('set x=\n', {}, ['']),
     ('load_env\n', None, None),                                # the environment block cannot be read
@@ -482,17 +482,17 @@ def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
     ('load_env\nset x=a\n', {'x': 'b'}, ['a']),
     ('load_env\nif [ -z "$x" ]; then set x=a; fi\n', {'x': 'b'}, ['b']),
     ('load_env\nif [ -z "$x" ]; then set x=a; fi\n', {}, ['a']),
-    ('set x=a\nif [ "$y" ]; then set x=b; fi\n', {}, ['', 'a', 'b']),   # a condition not told: each
-    ('function f { set x=b; }\nset x=a\nf\n', {}, ['', 'a', 'b']),     # a function may change it
-    ('set x=a\nmenuentry A { set x=a; linux /a $x; }\n', {}, ['', 'a']),
+    ('set x=a\nif [ "$y" ]; then set x=b; fi\n', {}, [None, 'a', 'b']),   # a condition not told: each
+    ('function f { set x=b; }\nset x=a\nf\n', {}, [None, 'a', 'b']),     # a function may change it
+    ('set x=a\nmenuentry A { set x=a; linux /a $x; }\n', {}, [None, 'a']),
     ('set x=a\nmenuentry A { set root=b; linux /a $x; }\n', {}, ['a']),
     # A submenu's entries see only what is exported.
-    ('set x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['', 'a']),
+    ('set x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, [None, 'a']),
     ('set x=a\nexport x\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['a']),
     # unset: the variable is empty, and no longer exported.
-    ('set x=a\nmenuentry A {\n  unset x\n  linux /a $x\n}\n', {}, ['', 'a']),
-    ('set x=a\nfunction f { unset x; }\nmenuentry A {\n  f\n  linux /a $x\n}\n', {}, ['', 'a']),
-    ('export x\nunset x\nset x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, ['', 'a']),
+    ('set x=a\nmenuentry A {\n  unset x\n  linux /a $x\n}\n', {}, [None, 'a']),
+    ('set x=a\nfunction f { unset x; }\nmenuentry A {\n  f\n  linux /a $x\n}\n', {}, [None, 'a']),
+    ('export x\nunset x\nset x=a\nsubmenu S {\n  menuentry A { linux /a $x; }\n}\n', {}, [None, 'a']),
     ('load_env --file=$prefix/grubenv\n', {'x': 'b'}, ['b']),
 ])
 def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expected: list | None) -> None:
@@ -502,9 +502,9 @@ def test_every_value_a_variable_may_take(script: str, grubenv: dict | None, expe
 @pytest.mark.parametrize(('script', 'expected'), [
     ('set x=a\nblscfg\nset x=b\n', ['a']),                 # blscfg expands the options as it runs
     ('load_env\nblscfg\n', ['c']),
-    ('set x=a\n', ['', 'a']),                                # no blscfg: each value it may have
-    ('set x=a\nblscfg\nset x=b\nblscfg\n', ['', 'a', 'b']),  # entries twice, with either value
-    ('if [ "$y" ]; then blscfg; fi\nset x=a\n', ['', 'a']),
+    ('set x=a\n', [None, 'a']),                                # no blscfg: each value it may have
+    ('set x=a\nblscfg\nset x=b\nblscfg\n', [None, 'a', 'b']),  # entries twice, with either value
+    ('if [ "$y" ]; then blscfg; fi\nset x=a\n', [None, 'a']),
     ('set x=a\nmenuentry A { set x=b; }\nblscfg\n', ['a']),   # entries run later
 ])
 def test_the_value_blscfg_expands(script: str, expected: list) -> None:
