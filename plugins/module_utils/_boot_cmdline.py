@@ -284,8 +284,8 @@ def _from_bls(rootfs, release, warn, cache):
                            'differently' % release)
     lines = set(_blscfg_options(rootfs, entry_id, fields) if 'linux' in fields else None for entry_id, fields in entries)
     if None in lines:
-        return BootCmdline(None, source, "GRUB's blscfg reads a boot entry of %s otherwise (a blank line, a line "
-                           'without a value)' % release)
+        return BootCmdline(None, source, "GRUB's blscfg does not read a boot entry of %s as one that starts it (no "
+                           'linux line before a blank line or a line without a value)' % release)
     if len(lines) > 1:
         return BootCmdline(None, source, '%d boot entries start %s with different options' % (len(entries), release))
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
@@ -307,12 +307,12 @@ def _from_grub_cfg(rootfs, release, warn, cache):
     if path is not None and text is None:
         return BootCmdline(None, path, 'it cannot be read')
     lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text or ''))
-    found = sorted(lines[image] for image in ('%s-%s' % (name, release) for name in IMAGE_NAMES) if image in lines)
-    if not found:
+    first = sorted(lines[image] for image in ('%s-%s' % (name, release) for name in IMAGE_NAMES) if image in lines)
+    if not first:
         return None
-    line = found[0][1]
-    found, words = line.split(None, 2), line_words(line)
-    if words is None or words[:2] != found[:2]:
+    line = first[0][1]
+    written, words = line.split(None, 2), line_words(line)
+    if words is None or words[:2] != written[:2]:
         return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
     if any(_QUOTING.search(word) for word in words[2:]):
         return BootCmdline(None, path, 'its linux line holds quotes, escapes or patterns, which GRUB builds '

@@ -893,9 +893,10 @@ def line_words(line):
 def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
     """Every text variable ``name`` may hold where GRUB reads a kernel's arguments from it: in a
     menu entry's body, or where ``blscfg`` runs (``bls``: it expands the BLS entries' options
-    then); None among them for unset. Sorted; None when grub.cfg never sets it (it comes from elsewhere) or a value cannot
-    be told (an assignment of an unknown value, a command that sets what it names, a sourced
-    file that may be there, a script the reading cannot follow).
+    then); None among them for unset. Sorted; None when grub.cfg never sets it (it comes from
+    elsewhere: GRUB's own variables) or a value cannot be told (an assignment of an unknown
+    value, a command that sets what it names, a sourced file that may be there, a script the
+    reading cannot follow).
 
     That is the one value the top level leaves it (the environment block's, ``grubenv``, where
     load_env takes it, unless grub.cfg sets it after) when the top level can be followed to one

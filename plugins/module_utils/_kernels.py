@@ -42,9 +42,9 @@ EFI_SYSTEM_PARTITION = '/boot/efi'
 # The EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep their only grub.cfg, and
 # the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
 EFI_VENDORS_DIR = EFI_SYSTEM_PARTITION + '/EFI'
-# What the EFI system partition's grub.cfg runs where it only hands over to /boot's.
-# Its lines: find the device (into $root or $dev), set $prefix (SUSE also its btrfs flag), export
-# it, load a module; the last runs $prefix/grub.cfg.
+# The EFI system partition's grub.cfg where it only hands over to /boot's, line by line: find the
+# device (into $root or $dev), set $prefix (SUSE also its btrfs flag), export it, load a module;
+# the last line runs $prefix/grub.cfg.
 _STUB_LINE = re.compile(r"""^(?:search(?:\s+(?:--[a-z-]+|--set=(?:root|dev)|-[a-z]|[\w.:,()-]+))+
                         |search\.(?:fs_uuid|fs_label|file)\s+\S+\s+(?:root|dev)(?:\s+[\w.:,()-]+)*
                         |set\s+(?:prefix=\(\$\{?(?:root|dev)\}?\)'?(?:/boot)?/grub2?'?|btrfs_relative_path="?\w+"?)
