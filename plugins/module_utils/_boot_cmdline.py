@@ -22,9 +22,11 @@ import itertools
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import LINUX_COMMANDS, boot_variable_values, line_words
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
+    LINUX_COMMANDS, boot_variable_values, line_words, parse_grub_menu)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entry_release, grub_directory, read_bls_entries, read_grub_config)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entry_release, default_menu_entry, grub_directory, read_bls_entries,
+    read_grub_config)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -301,23 +303,37 @@ def _linux_lines(text):
     return found
 
 
+def _default_entry(rootfs, path, text):
+    """The MenuEntry GRUB's menu in grub.cfg ``text`` starts by default, None when not told."""
+    menu = parse_grub_menu(text)
+    return default_menu_entry(rootfs, path, menu, lambda message: None)[0] if menu is not None else None
+
+
 def _from_grub_cfg(rootfs, release, warn, cache):
-    """The first linux line of grub.cfg that boots ``release``, read as GRUB reads a command."""
+    """The linux line of the entry GRUB's menu starts by default where it boots ``release``, else
+    the first one of grub.cfg that does, read as GRUB reads a command."""
     path, text = _grub_config(rootfs, warn, cache)
     if path is not None and text is None:
         return BootCmdline(None, path, 'it cannot be read')
-    lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text or ''))
-    first = sorted(lines[image] for image in ('%s-%s' % (name, release) for name in IMAGE_NAMES) if image in lines)
-    if not first:
+    if not text:
         return None
-    line = first[0][1]
-    written, words = line.split(None, 2), line_words(line)
-    if words is None or words[:2] != written[:2]:
-        return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
-    if any(_QUOTING.search(word) for word in words[2:]):
+    images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
+    default = remembered(cache, ('file', 'default entry'), lambda key: _default_entry(rootfs, path, text))
+    if default is not None and default.image and posixpath.basename(default.image) in images:
+        arguments = default.arguments
+    else:
+        lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text))
+        first = sorted(lines[image] for image in images if image in lines)
+        if not first:
+            return None
+        written, words = first[0][1].split(None, 2), line_words(first[0][1])
+        if words is None or words[:2] != written[:2]:
+            return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
+        arguments = words[2:]
+    if any(_QUOTING.search(word) for word in arguments):
         return BootCmdline(None, path, 'its linux line holds quotes, escapes or patterns, which GRUB builds '
                            'hand to the kernel differently')
-    return _with_grub_variables(rootfs, ' '.join(words[2:]), path, 'its arguments', warn, cache)
+    return _with_grub_variables(rootfs, ' '.join(arguments), path, 'its arguments', warn, cache)
 
 
 def _from_default_grub(rootfs):

@@ -148,7 +148,7 @@ class MenuEntry:
     """A ``menuentry`` (``children`` None) or a ``submenu``; ``names_known`` False when a variable
     makes its title or id unknown; ``conditional``: inside an ``if``, a loop or a function."""
 
-    __slots__ = ('title', 'entry_id', 'image', 'children', 'conditional', 'names_known')
+    __slots__ = ('title', 'entry_id', 'image', 'arguments', 'children', 'conditional', 'names_known')
 
     def __init__(self, title, entry_id, conditional, names_known):
         self.title = title
@@ -156,6 +156,7 @@ class MenuEntry:
         # The image of the last linux command before it boots, as written; None when it boots no
         # Linux kernel; UNKNOWN when that cannot be told (a condition, a function, a variable).
         self.image = None
+        self.arguments = None   # the words after the image of that linux command, as written
         self.children = None
         self.conditional = conditional
         self.names_known = names_known
@@ -196,18 +197,18 @@ class GrubMenu:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
 
-    def default_image(self, value, red_hat_too=False):
-        """``(image or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
-        (None: unset): the first argument of the last linux command it runs, None for an entry
-        that boots no Linux kernel and whenever the entry is not certain. ``red_hat_too``: only an entry Red Hat's reading
-        of the value also starts is certain."""
-        image, certain = _entry_image(self.entries, value, _pick) if self.reason is None else (None, False)
-        if certain and red_hat_too and _entry_image(self.entries, value, _pick_red_hat) != (image, True):
+    def default_entry(self, value, red_hat_too=False):
+        """``(MenuEntry or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
+        (None: unset): one whose image (the first argument of the last linux command it runs, None
+        when it boots no Linux kernel) is told; ``red_hat_too``: only an entry Red Hat's reading of
+        the value also starts is certain."""
+        entry, certain = _started_entry(self.entries, value, _pick) if self.reason is None else (None, False)
+        if certain and red_hat_too and _started_entry(self.entries, value, _pick_red_hat) != (entry, True):
             return None, False
-        return image, certain
+        return entry, certain
 
 
-def _entry_image(entries, value, pick):
+def _started_entry(entries, value, pick):
     certain = True
     while True:
         index, value, known = pick(entries, value)
@@ -216,7 +217,7 @@ def _entry_image(entries, value, pick):
             return None, False
         entry = entries[index]
         if entry.children is None:
-            return (entry.image, True) if entry.image is not UNKNOWN else (None, False)
+            return (entry, True) if entry.image is not UNKNOWN else (None, False)
         entries = entry.children
 
 
@@ -604,6 +605,7 @@ class _Reading:
         elif name in LINUX_COMMANDS and known:
             image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
             entry.image = image if known else UNKNOWN
+            entry.arguments = words[2:]
         elif known and (name in _LOADERS or name in _LEAVES and name != 'boot'):
             entry.image = None      # another system, or no boot at all: no Linux kernel
             if name not in _LOADERS:

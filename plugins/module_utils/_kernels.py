@@ -438,20 +438,30 @@ def _grubenv_keys(grub_config):
     return ('next_entry', 'saved_entry')
 
 
+def default_menu_entry(rootfs, grub_path, menu, warn):
+    """``(MenuEntry or None, from grubenv, why not told)`` of the entry GRUB's menu (the GrubMenu
+    of ``grub_path``) starts by default: ``from grubenv`` when the environment block's next_entry
+    or saved_entry names it; the entry None when that cannot be told for sure, and why."""
+    directory = posixpath.dirname(grub_path)
+    value, from_grubenv, certain = menu.default_value(*grub_directory(rootfs, directory, warn))
+    # Only Debian's GRUB keeps its files in /boot/grub: elsewhere Red Hat's may be the one that reads the default.
+    entry, known = menu.default_entry(value, red_hat_too=directory != '/boot/grub') if certain else (None, False)
+    if known:
+        return entry, from_grubenv, None
+    return None, False, menu.reason or (
+        'its default depends on what grub.cfg does out of sight (a condition, a function, a sourced file)'
+        if not certain else 'the entry it names may be another one (a condition, a variable in a title)')
+
+
 def _menu_default(rootfs, grub_path, menu, kernels, warn):
     """``(release, source)`` of the kernel the entry GRUB's menu starts by default boots:
     ``grubenv`` when the environment block's next_entry or saved_entry names the entry, else
     ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
     for sure (a warning says why)."""
-    directory = posixpath.dirname(grub_path)
-    value, from_grubenv, certain = menu.default_value(*grub_directory(rootfs, directory, warn))
-    # Only Debian's GRUB keeps its files in /boot/grub: elsewhere Red Hat's may be the one that reads the default.
-    image, known = menu.default_image(value, red_hat_too=directory != '/boot/grub') if certain else (None, False)
-    if not known:
-        warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, menu.reason or (
-            'its default depends on what grub.cfg does out of sight (a condition, a function, a sourced file)'
-            if not certain else 'the entry it names may be another one (a condition, a variable in a title)')))
-    release = _release_from_image(image) if known and image else None
+    entry, from_grubenv, problem = default_menu_entry(rootfs, grub_path, menu, warn)
+    if problem:
+        warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, problem))
+    release = _release_from_image(entry.image) if entry and entry.image else None
     if release in kernels:
         return release, 'grubenv' if from_grubenv else 'grub'
     return None, None

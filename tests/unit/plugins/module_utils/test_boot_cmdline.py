@@ -245,6 +245,22 @@ def test_an_unreadable_grub_cfg_is_unknown(tree: RootTree) -> None:
     assert tree.warnings
 
 
+def test_the_default_entry_gives_the_default_kernel_its_line(tree: RootTree) -> None:
+    # A custom entry with arguments of its own, made the default: its kernel boots with them.
+    custom = "menuentry 'Enforcing' --id enforcing {\n\tlinux\t/vmlinuz-%s root=UUID=1234 ro module.sig_enforce=1\n}\n"
+    header = 'menuentry_id_option="--id"\nexport menuentry_id_option\n'
+    tree.write('/boot/grub/grub.cfg', header + 'set default=enforcing\n' + GRUB_CFG % {'new': OTHER, 'old': RELEASE}
+               + custom % OTHER)
+    assert read(tree, OTHER).values('module.sig_enforce') == ['1']
+    assert read(tree, RELEASE).values('module.sig_enforce') == ['1']     # the first entry that boots it
+    # The recovery entry made the default: no GRUB_CMDLINE_LINUX_DEFAULT there.
+    tree.write('/boot/grub/grub.cfg', header + 'set default="1>2"\n' + GRUB_CFG % {'new': OTHER, 'old': RELEASE})
+    assert read(tree, RELEASE).params == [('root', 'UUID=1234'), ('ro', None), ('single', None)]
+    # A default that cannot be told: the first entry that boots the kernel.
+    tree.write('/boot/grub/grub.cfg', 'set default="$x"\n' + GRUB_CFG % {'new': OTHER, 'old': RELEASE})
+    assert read(tree, RELEASE).values('module.sig_enforce') == ['1']
+
+
 # Ubuntu's entries hand $vt_handoff to the kernel, which a function of grub.cfg sets.
 GFXMODE = """function gfxmode {
   set gfxpayload="${1}"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     GRUBENV_SIGNATURE,
     UNKNOWN,
+    GrubMenu,
     _grub_number,
     _split_path,
     _decoded,
@@ -23,6 +24,12 @@ from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import UUID, debian_
 
 NEWEST, MIDDLE, OLDEST = '6.1.0-18-amd64', '6.1.0-17-amd64', '6.1.0-13-amd64'
 ADVANCED = 'Advanced options for Debian GNU/Linux'
+
+
+def default_image(menu: GrubMenu, value: str | None, red_hat_too: bool = False) -> tuple:
+    """(image, certain) of the entry GRUB starts when ``default`` is ``value``."""
+    entry, certain = menu.default_entry(value, red_hat_too)
+    return (entry.image, True) if certain else (None, False)
 
 
 def title(release: str) -> str:
@@ -56,7 +63,7 @@ def saved_menu(tmp_path_factory: pytest.TempPathFactory) -> str:
 ])
 def test_the_entry_each_default_starts(saved_menu: str, value: str | None, release: str) -> None:
     # /boot is a file system of its own here: GRUB reads the images at its top.
-    assert parse_grub_menu(saved_menu).default_image(value) == ('/vmlinuz-%s' % release, True)
+    assert default_image(parse_grub_menu(saved_menu), value) == ('/vmlinuz-%s' % release, True)
 
 
 def files(grubenv: str = 'present', custom: str | None = 'missing'):
@@ -119,7 +126,7 @@ menuentry 'Linux 3' --id three {
     ('nothing', (None, False)),                 # "Linux $version" may be that
 ])
 def test_entries_that_may_be_missing_or_named_otherwise(value: str, expected: tuple) -> None:
-    assert parse_grub_menu(CONDITIONAL % value).default_image(value) == expected
+    assert default_image(parse_grub_menu(CONDITIONAL % value), value) == expected
 
 
 @pytest.mark.parametrize(('config', 'expected'), [
@@ -161,25 +168,25 @@ ENTRY_B = "menuentry 'B' {\n  linux /vmlinuz-B\n}\n"
 ])
 def test_menus_the_reading_cannot_follow(config: str) -> None:
     menu = parse_grub_menu('set default=1\n' + config + ENTRY_B)
-    assert menu.reason and menu.default_image('1') == (None, False)
+    assert menu.reason and default_image(menu, '1') == (None, False)
 
 
 def test_what_a_linux_command_loads() -> None:
     # The last one run counts; one inside a condition may or may not run.
     menu = parse_grub_menu("menuentry 'A' {\n  linux /a\n  linux /b root=x\n}\n"
                            "menuentry 'B' {\n  if [ x ]; then linux /c; else linux /d; fi\n}\n")
-    assert menu.default_image('0') == ('/b', True) and menu.default_image('1') == (None, False)
+    assert default_image(menu, '0') == ('/b', True) and default_image(menu, '1') == (None, False)
     menu = parse_grub_menu("menuentry 'A' --id=a {\n  linux /a\n}\nmenuentry 'It'\\''s \"B\"' {\n  linux /b\n}\n")
-    assert menu.default_image('a') == ('/a', True) and menu.default_image('It\'s "B"') == ('/b', True)
+    assert default_image(menu, 'a') == ('/a', True) and default_image(menu, 'It\'s "B"') == ('/b', True)
 
 
 def test_red_hat_reads_the_value_otherwise() -> None:
     # Red Hat's GRUB tries ids before titles and takes a number only whole.
     menu = parse_grub_menu("menuentry 'x' {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
-    assert menu.default_image('x') == ('/a', True)
-    assert menu.default_image('x', red_hat_too=True) == (None, False)
-    assert menu.default_image('1', red_hat_too=True) == ('/b', True)
-    assert menu.default_image('1a', red_hat_too=True) == (None, False)
+    assert default_image(menu, 'x') == ('/a', True)
+    assert default_image(menu, 'x', red_hat_too=True) == (None, False)
+    assert default_image(menu, '1', red_hat_too=True) == ('/b', True)
+    assert default_image(menu, '1a', red_hat_too=True) == (None, False)
 
 
 def test_no_menu_entry() -> None:
@@ -199,7 +206,7 @@ def test_numbers_as_grub_reads_them(text: str, number: int | None) -> None:
 def test_numbers_where_grubs_part_ways(text: str) -> None:
     # 32-bit GRUBs refuse 2**32 and more, 64-bit ones cut it to an int: not told.
     assert _grub_number(text) is UNKNOWN
-    assert parse_grub_menu("menuentry 'a' {\n  linux /a\n}\n").default_image(text) == (None, False)
+    assert default_image(parse_grub_menu("menuentry 'a' {\n  linux /a\n}\n"), text) == (None, False)
 
 
 def test_paths_and_words() -> None:
@@ -218,7 +225,7 @@ def test_paths_and_words() -> None:
 def test_any_text_is_read_without_error(text: str, value: str | None) -> None:
     menu = parse_grub_menu(text)
     if menu is not None:
-        image, certain = menu.default_image(value)
+        image, certain = default_image(menu, value)
         assert image is None or isinstance(image, str)
         menu.default_value({'saved_entry': value})
 
@@ -248,7 +255,7 @@ def test_scripts_grub_does_not_parse(tmp_path: Path, script: str) -> None:
     menu = parse_grub_menu(script + ENTRIES)
     assert menu.reason
     assert menu.default_value({}, files()) == (None, False, False)
-    assert menu.default_image('1') == (None, False)
+    assert default_image(menu, '1') == (None, False)
 
 
 INITRDFAIL = '''load_env
@@ -325,7 +332,7 @@ def test_the_id_option_is_00_headers() -> None:
     def default(script: str, grubenv: dict | None = None, **files_there: str) -> tuple:
         menu = parse_grub_menu(script + 'set default=b\n')
         value, dummy, certain = menu.default_value(grubenv or {}, {'grubenv': 'present', **files_there}.get)
-        return menu.default_image(value) if certain else (None, False)
+        return default_image(menu, value) if certain else (None, False)
 
     assert default(ID_OPTION + entries) == ('/b', True)
     # Without 00_header's assignment it is empty: 'b' is no id, one more argument of the entry.
@@ -357,13 +364,13 @@ def test_what_an_entry_body_loads() -> None:
                            "function boot_it { linux /c; }\nmenuentry 'C' { boot_it; }\n"
                            "menuentry 'D' {\n  linux /d-$version\n}\nmenuentry 'E' {\n  echo\n}\n")
     assert menu.reason is None
-    assert [menu.default_image(str(number)) for number in range(5)] == [
+    assert [default_image(menu, str(number)) for number in range(5)] == [
         ('/a', True), (None, False), (None, False), (None, False), (None, True)]
     # Entries run after the whole file: a function defined later, or calling one that loads, counts.
     menu = parse_grub_menu("menuentry 'A' {\n  linux /a\n  later\n}\nfunction chain { later; }\n"
                            "menuentry 'B' {\n  linux /b\n  chain\n}\nfunction later { linux /c; }\n"
                            "menuentry 'C' {\n  linux /d\n  for x in 1; do linux /e; done\n}\n")
-    assert [menu.default_image(str(number)) for number in range(3)] == [(None, False)] * 3
+    assert [default_image(menu, str(number)) for number in range(3)] == [(None, False)] * 3
     assert menu.steps == []
 
 
@@ -376,7 +383,7 @@ def test_what_an_entry_body_loads() -> None:
 def test_what_grub_does_not_parse_is_never_read_for_sure(tmp_path_factory: pytest.TempPathFactory, script: str) -> None:
     menu = parse_grub_menu(script + '\n' + ENTRIES)
     if not grub_script_check(script + '\n' + ENTRIES, tmp_path_factory.mktemp('check')):
-        assert menu.reason and menu.default_value({}, files())[2] is False and menu.default_image('0')[1] is False
+        assert menu.reason and menu.default_value({}, files())[2] is False and default_image(menu, '0')[1] is False
 
 
 def test_the_environment_block_as_grub_editenv_writes_it(tmp_path: Path) -> None:
@@ -444,15 +451,15 @@ def test_what_grub_expands_or_boots_first() -> None:
                            "menuentry W {\n  linux /a\n  chainloader +1\n}\nmenuentry X {\n  linux /a\n  reboot\n}\n"
                            "menuentry Y {\n  chainloader +1\n  linux /a\n}\nmenuentry Z {\n  linux /a\n  if x; then boot; fi\n}\n")
     assert menu.reason is None
-    assert menu.default_image('/boot/vmlin*') == (None, False)
-    assert [menu.default_image(str(number)) for number in range(1, 8)] == [
+    assert default_image(menu, '/boot/vmlin*') == (None, False)
+    assert [default_image(menu, str(number)) for number in range(1, 8)] == [
         (None, False), ('/boot/vmlinuz-?', True), ('/a', True), (None, True), (None, True), ('/a', True), (None, False)]
     assert parse_grub_menu('set default=0\0;set default=1\n' + P_Q).reason     # GRUB ends a line at a NUL
     # An option's value GRUB splits may hold an option it refuses: the entry may be missing.
     menu = parse_grub_menu("menuentry A --class $c {\n  linux /a\n}\nmenuentry B --class \"$c\" {\n  linux /b\n}\n" + P_Q)
-    assert [menu.default_image(str(number)) for number in range(3)] == [(None, False), (None, False), (None, False)]
+    assert [default_image(menu, str(number)) for number in range(3)] == [(None, False), (None, False), (None, False)]
     menu = parse_grub_menu("menuentry B --class \"x$c\" {\n  linux /b\n}\n" + P_Q)
-    assert menu.default_image('1') == ('/p', True)
+    assert default_image(menu, '1') == ('/p', True)
 
 
 def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
