@@ -303,12 +303,6 @@ def _linux_lines(text):
     return found
 
 
-def _default_entry(rootfs, path, text):
-    """The MenuEntry GRUB's menu in grub.cfg ``text`` starts by default, None when not told."""
-    menu = parse_grub_menu(text)
-    return default_menu_entry(rootfs, path, menu, lambda message: None)[0] if menu is not None else None
-
-
 def _from_grub_cfg(rootfs, release, warn, cache):
     """The linux line of the entry GRUB's menu starts by default where it boots ``release``, else
     the first one of grub.cfg that does, read as GRUB reads a command."""
@@ -318,12 +312,17 @@ def _from_grub_cfg(rootfs, release, warn, cache):
     if not text:
         return None
     images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
-    default = remembered(cache, ('file', 'default entry'), lambda key: _default_entry(rootfs, path, text))
+    menu = remembered(cache, ('file', 'menu'), lambda key: parse_grub_menu(text))
+    default = remembered(cache, ('file', 'default entry'), lambda key: menu and default_menu_entry(
+        rootfs, path, menu, lambda message: None)[0])
     if default is not None and default.image and posixpath.basename(default.image) in images:
         arguments = default.arguments
     else:
         lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text))
         first = sorted(lines[image] for image in images if image in lines)
+        if not first and menu is not None and not menu.entries:
+            return BootCmdline(None, path, 'it has no entry of its own, and runs another file or script that is '
+                               'not read (configfile, source, eval)')
         if not first:
             return None
         written, words = first[0][1].split(None, 2), line_words(first[0][1])

@@ -129,7 +129,7 @@ _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # Variables GRUB sets itself, before grub.cfg runs or as it starts an entry: never "unset".
 _GRUB_OWN = re.compile(r'^(?:root|prefix|cmdpath|chosen|default|fallback|timeout|timeout_style|lang|locale_dir|'
                        r'secondary_locale_dir|pager|config_directory|config_file|check_signatures|shim_lock|'
-                       r'superusers|(?:feature|grub|net|pxe|color|menu_color)_\w*)$')
+                       r'lockdown|superusers|(?:feature|grub|net|pxe|color|menu_color)_\w*)$')
 _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
 # A word that is a variable, quoted or not, after plain characters or none: x"${y}", $y.
 _PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
@@ -866,14 +866,17 @@ def _may_split(word, text):
 
 
 def parse_grub_menu(text):
-    """The GrubMenu of a grub.cfg text, None when it has no menu entry (a BLS ``blscfg`` config,
-    say); read up to MAX_ENTRIES entries. Raises nothing."""
+    """The GrubMenu of a grub.cfg text, None when it has no menu entry and runs no other file or
+    script that may add one (a BLS ``blscfg`` config, say); read up to MAX_ENTRIES entries.
+    Raises nothing."""
     reading = _Reading()
     try:
         _read_script(text, reading)
     except _Unreadable as exc:
         return GrubMenu(reading.top, reading.steps, str(exc))
-    return GrubMenu(reading.top, reading.steps) if reading.top else None
+    if reading.top or any(step[0] in ('source', 'opaque') for step in reading.steps):
+        return GrubMenu(reading.top, reading.steps)
+    return None
 
 
 def line_words(line):
@@ -895,10 +898,10 @@ def line_words(line):
 def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
     """Every text variable ``name`` may hold where GRUB reads a kernel's arguments from it: in a
     menu entry's body, or where ``blscfg`` runs (``bls``: it expands the BLS entries' options
-    then); None among them for unset. Sorted; None when grub.cfg never sets it (it comes from
-    elsewhere: GRUB's own variables) or a value cannot be told (an assignment of an unknown
-    value, a command that sets what it names, a sourced file that may be there, a script the
-    reading cannot follow).
+    then); None among them for unset. Sorted; None for GRUB's own variables (GRUB sets them,
+    before grub.cfg runs or as it starts an entry: the image or stub that runs grub.cfg sets no
+    other) or when a value cannot be told (an assignment of an unknown value, a command that
+    sets what it names, a sourced file that may be there, a script the reading cannot follow).
 
     That is the one value the top level leaves it (the environment block's, ``grubenv``, where
     load_env takes it, unless grub.cfg sets it after) when the top level can be followed to one
@@ -915,9 +918,9 @@ def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
         return None
     # What entries do does not count where blscfg runs, before them.
     value = _top_level_value(text, name, grubenv, prefix_file, bls, assignments.nested)
-    if value is not UNKNOWN and (bls or assignments.assigned and not assignments.unknown):
+    if value is not UNKNOWN and (bls or not assignments.unknown):
         return [value]
-    if not assignments.assigned or assignments.unknown:
+    if assignments.unknown:
         return None
     return sorted(assignments.values, key=lambda found: (found is not None, found or ''))
 

@@ -22,7 +22,7 @@ import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariables
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import PASSWORD_VARIABLE, parse_grub_menu, parse_grubenv
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 
@@ -42,11 +42,12 @@ EFI_SYSTEM_PARTITION = '/boot/efi'
 # The EFI system partition's vendor directories (RHEL 7 and 8 on EFI keep their only grub.cfg, and
 # the grubenv /boot/grub2 links to, in /boot/efi/EFI/redhat).
 EFI_VENDORS_DIR = EFI_SYSTEM_PARTITION + '/EFI'
-# The EFI system partition's grub.cfg where it only hands over to /boot's, line by line: find the
-# device (into $root or $dev), set $prefix (SUSE also its btrfs flag), export it, load a module;
-# the last line runs $prefix/grub.cfg.
-_STUB_LINE = re.compile(r"""^(?:search(?:\s+(?:--[a-z-]+|--set=(?:root|dev)|-[a-z]|[\w.:,()-]+))+
-                        |search\.(?:fs_uuid|fs_label|file)\s+\S+\s+(?:root|dev)(?:\s+[\w.:,()-]+)*
+# The EFI system partition's grub.cfg where it only hands over to /boot's, line by line: open an
+# encrypted device, find the device (into $root or $dev, with hints such as lvmid/...), set $prefix
+# (SUSE also its btrfs flag), export it, load a module; the last line runs $prefix/grub.cfg.
+_STUB_LINE = re.compile(r"""^(?:search(?:\s+(?:--[a-z-]+|--set=(?:root|dev)|-[a-z]|[\w.:,()/-]+))+
+                        |search\.(?:fs_uuid|fs_label|file)\s+\S+\s+(?:root|dev)(?:\s+[\w.:,()/-]+)*
+                        |cryptomount\s+(?:-u\s+)?[\w-]+
                         |set\s+(?:prefix=\(\$\{?(?:root|dev)\}?\)'?(?:/boot)?/grub2?'?|btrfs_relative_path="?\w+"?)
                         |export\s+(?:\$prefix|\$\{prefix\}|prefix)
                         |insmod\s+\w+)$""", re.VERBOSE)
@@ -350,7 +351,8 @@ def read_grub_config(rootfs, warn):
     """
     standard = next((path for path in GRUB_CONFIG_PATHS if file_state(rootfs, path) != 'missing'), None)
     vendors = _efi_grub_configs(rootfs)
-    booted_with_efi = EfiVariables(rootfs).available
+    # /sys/firmware/efi is there only on a machine booted with EFI, efivarfs mounted or not.
+    booted_with_efi = True if rootfs.isdir(EFI_DIR) else EfiVariables(rootfs).available
     if vendors is None and booted_with_efi is not False:
         warn('which grub.cfg GRUB runs is not told: %s cannot be listed' % EFI_VENDORS_DIR)
         return EFI_VENDORS_DIR, None

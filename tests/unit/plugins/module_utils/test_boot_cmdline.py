@@ -168,6 +168,14 @@ def test_rhel8_with_a_grub_password(tree: RootTree) -> None:
     assert read(tree).params is None
 
 
+def test_a_grub_cfg_that_only_runs_another_is_unknown(tree: RootTree) -> None:
+    # Not what update-grub would write next: what runs is another file.
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX="module.sig_enforce=1"\n')
+    tree.write('/boot/grub/grub.cfg', 'search.fs_uuid 0a1b root\nset prefix=($root)/elsewhere\nconfigfile $prefix/grub.cfg\n')
+    cmdline = read(tree)
+    assert (cmdline.params, cmdline.source) == (None, '/boot/grub/grub.cfg')
+
+
 def test_bls_variable_grub_cfg_does_not_tell_is_unknown(tree: RootTree) -> None:
     bls(tree, RELEASE, '$kernelopts')
     tree.write('/boot/grub2/grubenv', grubenv(kernelopts='root=/dev/vda1 ro'))
@@ -225,11 +233,16 @@ def test_generated_grub_cfg_names_each_kernel(tree: RootTree) -> None:
     assert read(tree, '6.1.0-99-amd64').source == '/etc/default/grub'
 
 
-def test_grub_cfg_variable_without_a_value_is_unknown(tree: RootTree) -> None:
-    tree.write('/boot/grub2/grub.cfg', 'linux16 /vmlinuz-%s root=/dev/sda1 $extra_args\n' % RELEASE)
-    assert read(tree).params is None
+def test_grub_cfg_variable_grub_cfg_never_sets(tree: RootTree) -> None:
+    # What starts grub.cfg (GRUB's image, a stub on the EFI system partition) sets no such variable.
+    entry = 'menuentry A {\n  linux16 /vmlinuz-%s root=/dev/sda1 %s\n}\n'
+    tree.write('/boot/grub2/grub.cfg', entry % (RELEASE, '$extra_args'))
+    assert read(tree).params == [('root', '/dev/sda1')]
     # An environment block grub.cfg does not load gives it nothing.
     tree.write('/boot/grub2/grubenv', grubenv(extra_args='lockdown=integrity'))
+    assert read(tree).params == [('root', '/dev/sda1')]
+    # GRUB's own variables are not told.
+    tree.write('/boot/grub2/grub.cfg', entry % (RELEASE, 'x=$root'))
     assert read(tree).params is None
     tree.write('/boot/grub2/grub.cfg', 'load_env\nmenuentry A {\n  linux16 /vmlinuz-%s root=/dev/sda1 $extra_args\n}\n'
                % RELEASE)

@@ -473,7 +473,7 @@ def test_an_empty_custom_cfg_changes_nothing(saved_menu: str) -> None:
     ('load_env\n', {'x': 'a'}, ['a']),
     ('set x=\n', {}, ['']),
     ('load_env\n', None, None),                                # the environment block cannot be read
-    ('echo $x\n', {}, None),                                   # never set here: from elsewhere
+    ('echo $x\n', {}, [None]),                                 # never set: unset (GRUB's own are not told)
     ('set x=a\nset x="$y"\n', {}, None),
     ('set x=a\nregexp --set=x a a\n', {}, None),
     ('set x=a\neval "$y"\n', {}, None),

@@ -557,6 +557,30 @@ def test_a_grub_cfg_in_boot_and_on_the_efi_system_partition(tmp_path: Path, firm
     assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == expected
 
 
+@pytest.mark.parametrize('stub', [
+    # grub-install's hints for /boot on LVM, and on LUKS.
+    "search.fs_uuid 0a1b2c3d root lvmid/Xy12ab-cd34/qR56ef-gh78 \nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n",
+    'cryptomount -u 0a1b2c3d4e5f\nsearch.fs_uuid 0a1b2c3d root cryptouuid/0a1b2c3d4e5f \nset prefix=($root)\'/boot/grub\'\n'
+    'configfile $prefix/grub.cfg\n',
+])
+def test_stubs_of_boot_on_lvm_or_luks(tmp_path: Path, stub: str) -> None:
+    make(tmp_path, '/boot/efi/EFI/ubuntu/grub.cfg', stub)
+    make(tmp_path, '/sys/firmware/efi/runtime', 'x')     # booted with EFI, efivarfs not mounted
+    make(tmp_path, '/boot/grub/grub.cfg', RHEL7_MENU.replace('${saved_entry}', '1'))
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (RHEL7[0], 'grub')
+
+
+def test_a_grub_cfg_that_only_runs_another_tells_no_next_boot(tmp_path: Path) -> None:
+    # Not a stub the reading knows: what it runs is not read, so nothing is told (not "newest").
+    make(tmp_path, '/boot/efi/EFI/ubuntu/grub.cfg', 'search.fs_uuid 0a1b root\nset prefix=($root)/elsewhere\n'
+         'configfile $prefix/grub.cfg\n')
+    make(tmp_path, '/sys/firmware/efi/runtime', 'x')
+    make(tmp_path, '/boot/grub/grub.cfg', RHEL7_MENU.replace('${saved_entry}', '1'))
+    warnings: List[str] = []
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7), warn=warnings.append) == (None, None)
+    assert 'out of sight' in warnings[0]
+
+
 def test_rhel7_with_a_grub_password(tmp_path: Path) -> None:
     # RHEL's 01_users sources user.cfg when there is one: grub2-setpassword's sets only GRUB2_PASSWORD.
     users = ('if [ -f ${prefix}/user.cfg ]; then\n  source ${prefix}/user.cfg\n  if [ -n "${GRUB2_PASSWORD}" ]; then\n'
