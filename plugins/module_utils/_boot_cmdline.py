@@ -294,12 +294,12 @@ def _from_bls(rootfs, release, warn, cache):
 
 
 def _linux_lines(text):
-    """{image file name: (number, text) of the first linux line of grub.cfg ``text`` that boots it}."""
+    """{image file name: [(number, text) of each linux line of grub.cfg ``text`` that boots it]}."""
     found = {}
     for number, line in enumerate(text.split('\n')):
         words = line.split(None, 2)
         if len(words) > 1 and words[0] in LINUX_COMMANDS:
-            found.setdefault(posixpath.basename(words[1]), (number, line))
+            found.setdefault(posixpath.basename(words[1]), []).append((number, line))
     return found
 
 
@@ -319,13 +319,18 @@ def _from_grub_cfg(rootfs, release, warn, cache):
         arguments = default.arguments
     else:
         lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text))
-        first = sorted(lines[image] for image in images if image in lines)
-        if not first and menu is not None and not menu.entries:
+        found = sorted(line for image in images for line in lines.get(image, ()))
+        if not found and menu is not None and not menu.entries:
             return BootCmdline(None, path, 'it has no entry of its own, and runs another file or script that is '
                                'not read (configfile, source, eval)')
-        if not first:
+        if not found:
             return None
-        written, words = first[0][1].split(None, 2), line_words(first[0][1])
+        # Where the default entry is not told, it may be any of the kernel's: they must agree.
+        arguments = set((line.split(None, 2) + [''])[2].strip() for dummy, line in found)
+        if default is None and menu is not None and (menu.out_of_sight() or len(arguments) > 1):
+            return BootCmdline(None, path, 'which entry GRUB starts is not told, and the entries that may start the '
+                               'kernel give it other arguments, or may be out of sight')
+        written, words = found[0][1].split(None, 2), line_words(found[0][1])
         if words is None or words[:2] != written[:2]:
             return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
         arguments = words[2:]

@@ -94,6 +94,8 @@ _SETS_NOTHING = _HARMLESS | _LOADERS | _LEAVES | frozenset(LINUX_COMMANDS + (
     'initrd', 'initrdefi', 'initrd16', 'devicetree', 'unset', 'export', 'save_env', 'blscfg'))
 # menuentry options (grub-core/commands/menuentry.c) that take a value; $menuentry_id_option is --id.
 _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
+# The ids os-prober's 30_os-prober gives the entries of the systems it found on other partitions.
+_OTHER_SYSTEMS = 'osprober-'
 _ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
 # GRUB script's lexer (grub-core/script/yylex.l), one line at a time: a word joins plain
 # characters, quoted texts, escapes and variables; a quote or an escape left open runs on.
@@ -196,6 +198,19 @@ class GrubMenu:
         if value is UNKNOWN or state.opaque or state.bls or state.ids_unsure:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
+
+    def out_of_sight(self):
+        """Whether an entry may boot what the reading does not tell: one the reading could not
+        follow, an entry whose image is not told, or a file or script the top level runs (which
+        may add entries)."""
+        stack = list(self.entries)
+        while stack:
+            entry = stack.pop()
+            if entry.children is not None:
+                stack.extend(entry.children)
+            elif entry.image is UNKNOWN:
+                return True
+        return self.reason is not None or any(step[0] in ('source', 'opaque', 'bls') for step in self.steps)
 
     def default_entry(self, value, red_hat_too=False):
         """``(MenuEntry or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
@@ -602,6 +617,8 @@ class _Reading:
             return
         if enclosed and known and (name in LINUX_COMMANDS or name in _LOADERS or name in _LEAVES):
             entry.image = UNKNOWN   # may run or not
+        elif name in LINUX_COMMANDS and known and (entry.entry_id or '').startswith(_OTHER_SYSTEMS):
+            entry.image = None      # a kernel of another system, on another partition
         elif name in LINUX_COMMANDS and known:
             image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
             entry.image = image if known else UNKNOWN
@@ -866,15 +883,16 @@ def _may_split(word, text):
 
 
 def parse_grub_menu(text):
-    """The GrubMenu of a grub.cfg text, None when it has no menu entry and runs no other file or
-    script that may add one (a BLS ``blscfg`` config, say); read up to MAX_ENTRIES entries.
+    """The GrubMenu of a grub.cfg text, None when it has no menu entry and either reads BLS entries
+    (``blscfg``) or runs no other file or script that may add one; read up to MAX_ENTRIES entries.
     Raises nothing."""
     reading = _Reading()
     try:
         _read_script(text, reading)
     except _Unreadable as exc:
         return GrubMenu(reading.top, reading.steps, str(exc))
-    if reading.top or any(step[0] in ('source', 'opaque') for step in reading.steps):
+    kinds = set(step[0] for step in reading.steps)
+    if reading.top or 'bls' not in kinds and kinds & set(('source', 'opaque')):
         return GrubMenu(reading.top, reading.steps)
     return None
 

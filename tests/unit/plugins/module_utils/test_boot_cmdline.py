@@ -202,6 +202,12 @@ def test_entries_that_disagree_are_unknown(tree: RootTree) -> None:
 
 
 GRUB_CFG = """\
+if [ x"${feature_menuentry_id}" = xy ]; then
+  menuentry_id_option="--id"
+else
+  menuentry_id_option=""
+fi
+export menuentry_id_option
 menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-1234' {
 \tload_video
 \tlinux\t/boot/vmlinuz-%(new)s root=UUID=1234 ro  quiet
@@ -261,17 +267,21 @@ def test_an_unreadable_grub_cfg_is_unknown(tree: RootTree) -> None:
 def test_the_default_entry_gives_the_default_kernel_its_line(tree: RootTree) -> None:
     # A custom entry with arguments of its own, made the default: its kernel boots with them.
     custom = "menuentry 'Enforcing' --id enforcing {\n\tlinux\t/vmlinuz-%s root=UUID=1234 ro module.sig_enforce=1\n}\n"
-    header = 'menuentry_id_option="--id"\nexport menuentry_id_option\n'
-    tree.write('/boot/grub/grub.cfg', header + 'set default=enforcing\n' + GRUB_CFG % {'new': OTHER, 'old': RELEASE}
-               + custom % OTHER)
+    tree.write('/boot/grub/grub.cfg', GRUB_CFG % {'new': OTHER, 'old': RELEASE} + custom % OTHER + 'set default=enforcing\n')
     assert read(tree, OTHER).values('module.sig_enforce') == ['1']
     assert read(tree, RELEASE).values('module.sig_enforce') == ['1']     # the first entry that boots it
     # The recovery entry made the default: no GRUB_CMDLINE_LINUX_DEFAULT there.
-    tree.write('/boot/grub/grub.cfg', header + 'set default="1>2"\n' + GRUB_CFG % {'new': OTHER, 'old': RELEASE})
+    tree.write('/boot/grub/grub.cfg', GRUB_CFG % {'new': OTHER, 'old': RELEASE} + 'set default="1>2"\n')
     assert read(tree, RELEASE).params == [('root', 'UUID=1234'), ('ro', None), ('single', None)]
-    # A default that cannot be told: the first entry that boots the kernel.
-    tree.write('/boot/grub/grub.cfg', 'set default="$x"\n' + GRUB_CFG % {'new': OTHER, 'old': RELEASE})
-    assert read(tree, RELEASE).values('module.sig_enforce') == ['1']
+    # A default that cannot be told may be any entry: told only where a kernel's entries agree.
+    tree.write('/boot/grub/grub.cfg', GRUB_CFG % {'new': OTHER, 'old': RELEASE} + 'set default="$x"\n')
+    assert read(tree, RELEASE).params is None
+    assert read(tree, OTHER).values('module.sig_enforce') == []
+    # ...and nothing out of sight may start it: a sourced file, an entry whose image is not told.
+    for more in ('source ${config_directory}/custom.cfg\n', "menuentry 'B' {\n  linux $k ro module.sig_enforce=1\n}\n"):
+        tree.write('/boot/grub/custom.cfg', "menuentry 'C' {\n  linux /vmlinuz-%s module.sig_enforce=1\n}\n" % OTHER)
+        tree.write('/boot/grub/grub.cfg', GRUB_CFG % {'new': OTHER, 'old': RELEASE} + more + 'set default="$x"\n')
+        assert read(tree, OTHER).params is None
 
 
 # Ubuntu's entries hand $vt_handoff to the kernel, which a function of grub.cfg sets.

@@ -570,6 +570,16 @@ def test_stubs_of_boot_on_lvm_or_luks(tmp_path: Path, stub: str) -> None:
     assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (RHEL7[0], 'grub')
 
 
+def test_an_os_prober_entry_boots_another_systems_kernel(tmp_path: Path) -> None:
+    # The same kernel release installed on another disk, found by os-prober and made the default.
+    other = ("menuentry 'Red Hat (on /dev/sdb2)' --class gnu-linux --class os $menuentry_id_option "
+             "'osprober-gnulinux-simple-2222' {\n  search --no-floppy --fs-uuid --set=root 2222\n"
+             "  linux /boot/vmlinuz-%s root=UUID=2222 ro\n}\n" % RHEL7[0])
+    header = 'menuentry_id_option="--id"\nexport menuentry_id_option\n'
+    make(tmp_path, '/boot/grub/grub.cfg', header + RHEL7_MENU + other + 'set default=osprober-gnulinux-simple-2222\n')
+    assert find_default(RootFS(str(tmp_path)), known(*RHEL7)) == (None, None)
+
+
 def test_a_grub_cfg_that_only_runs_another_tells_no_next_boot(tmp_path: Path) -> None:
     # Not a stub the reading knows: what it runs is not read, so nothing is told (not "newest").
     make(tmp_path, '/boot/efi/EFI/ubuntu/grub.cfg', 'search.fs_uuid 0a1b root\nset prefix=($root)/elsewhere\n'
