@@ -156,6 +156,15 @@ def test_a_grubenv_linked_onto_the_efi_system_partition_is_not_grubs(tree: RootT
     assert read(tree).values('module.sig_enforce') == ['1']
 
 
+def test_rhel8_kernel_without_a_boot_entry_yet(tree: RootTree) -> None:
+    # dkms runs before kernel-install writes the kernel's BLS entry: what grub2-mkconfig would give it.
+    bls(tree, OTHER, '$kernelopts')
+    tree.write('/boot/grub2/grub.cfg', rhel8_grub_cfg())
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX="ro module.sig_enforce=1"\n')
+    cmdline = read(tree)
+    assert (cmdline.source, cmdline.values('module.sig_enforce')) == ('/etc/default/grub', ['1'])
+
+
 def test_rhel8_with_a_grub_password(tree: RootTree) -> None:
     # 01_users sources user.cfg, which grub2-setpassword writes with only GRUB2_PASSWORD in it.
     bls(tree, RELEASE, '$kernelopts $tuned_params')
