@@ -326,8 +326,9 @@ def _from_grub_cfg(rootfs, release, warn, cache):
         if not found:
             return None
         # Where the default entry is not told, it may be any of the kernel's: they must agree.
-        arguments = set((line.split(None, 2) + [''])[2].strip() for dummy, line in found)
-        if default is None and menu is not None and (menu.out_of_sight() or len(arguments) > 1):
+        texts = set((line.split(None, 2) + [''])[2].strip() for dummy, line in found)
+        if default is None and menu is not None and (
+                len(texts) > 1 or remembered(cache, ('file', 'out of sight'), lambda key: menu.out_of_sight())):
             return BootCmdline(None, path, 'which entry GRUB starts is not told, and the entries that may start the '
                                'kernel give it other arguments, or may be out of sight')
         written, words = found[0][1].split(None, 2), line_words(found[0][1])
