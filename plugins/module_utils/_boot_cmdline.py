@@ -23,7 +23,7 @@ import posixpath
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
-    LINUX_COMMANDS, boot_variable_values, line_words, parse_grub_menu)
+    boot_variable_values, line_words, parse_grub_menu)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entry_release, default_menu_entry, grub_directory, read_bls_entries,
     read_grub_config)
@@ -293,48 +293,32 @@ def _from_bls(rootfs, release, warn, cache):
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
-def _linux_lines(text):
-    """{image file name: [(number, text) of each linux line of grub.cfg ``text`` that boots it]}."""
-    found = {}
-    for number, line in enumerate(text.split('\n')):
-        words = line.split(None, 2)
-        if len(words) > 1 and words[0] in LINUX_COMMANDS:
-            found.setdefault(posixpath.basename(words[1]), []).append((number, line))
-    return found
-
-
 def _from_grub_cfg(rootfs, release, warn, cache):
-    """The linux line of the entry GRUB's menu starts by default where it boots ``release``, else
-    the first one of grub.cfg that does, read as GRUB reads a command."""
+    """The arguments of the linux command of the entry GRUB's menu starts by default where it
+    boots ``release``, else of the first entry that does."""
     path, text = _grub_config(rootfs, warn, cache)
     if path is not None and text is None:
         return BootCmdline(None, path, 'it cannot be read')
-    if not text:
+    menu = remembered(cache, ('file', 'menu'), lambda key: parse_grub_menu(text) if text else None)
+    if menu is None:
         return None
+    environment, prefix_file = remembered(cache, ('file', 'grub directory'),
+                                          lambda key: grub_directory(rootfs, posixpath.dirname(path), warn))
+    hidden = remembered(cache, ('file', 'out of sight'), lambda key: menu.out_of_sight(environment, prefix_file))
     images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
-    menu = remembered(cache, ('file', 'menu'), lambda key: parse_grub_menu(text))
-    default = remembered(cache, ('file', 'default entry'), lambda key: menu and default_menu_entry(
-        rootfs, path, menu, lambda message: None)[0])
-    if default is not None and default.image and posixpath.basename(default.image) in images:
-        arguments = default.arguments
-    else:
-        lines = remembered(cache, ('file', 'linux lines'), lambda key: _linux_lines(text))
-        found = sorted(line for image in images for line in lines.get(image, ()))
-        if not found and menu is not None and not menu.entries:
-            return BootCmdline(None, path, 'it has no entry of its own, and runs another file or script that is '
-                               'not read (configfile, source, eval)')
-        if not found:
-            return None
-        # Where the default entry is not told, it may be any of the kernel's: they must agree.
-        texts = set((line.split(None, 2) + [''])[2].strip() for dummy, line in found)
-        if default is None and menu is not None and (
-                len(texts) > 1 or remembered(cache, ('file', 'out of sight'), lambda key: menu.out_of_sight())):
-            return BootCmdline(None, path, 'which entry GRUB starts is not told, and the entries that may start the '
-                               'kernel give it other arguments, or may be out of sight')
-        written, words = found[0][1].split(None, 2), line_words(found[0][1])
-        if words is None or words[:2] != written[:2]:
-            return BootCmdline(None, path, 'its linux line is not one plain GRUB command')
-        arguments = words[2:]
+    # (An image that is not told is not text: such an entry is out of sight.)
+    entries = [entry for entry in menu.leaves() if isinstance(entry.image, str) and posixpath.basename(entry.image) in images]
+    if not entries:
+        # Not in grub.cfg (yet): what update-grub will write, unless an entry out of sight may start it.
+        return BootCmdline(None, path, 'an entry GRUB may start it with is out of sight (a file or script grub.cfg '
+                           'runs, an entry the reading cannot follow)') if hidden else None
+    default = remembered(cache, ('file', 'default entry'),
+                         lambda key: default_menu_entry(rootfs, path, menu, lambda message: None)[0])
+    if default is None and (hidden or len(set(tuple(entry.arguments) for entry in entries)) > 1):
+        # Which entry GRUB starts is not told: it may be any that starts the kernel.
+        return BootCmdline(None, path, 'which entry GRUB starts is not told, and the entries that may start the '
+                           'kernel give it other arguments, or may be out of sight')
+    arguments = (default if default in entries else entries[0]).arguments
     if any(_QUOTING.search(word) for word in arguments):
         return BootCmdline(None, path, 'its linux line holds quotes, escapes or patterns, which GRUB builds '
                            'hand to the kernel differently')

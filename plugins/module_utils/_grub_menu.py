@@ -191,26 +191,35 @@ class GrubMenu:
         """
         if self.reason is not None:
             return None, False, False
-        state = _Evaluation(grubenv, prefix_file or (lambda name: None))
-        for step in self.steps:
-            state.run(step)
+        state = self._evaluated(grubenv, prefix_file)
         value = state.values.get('default')
         if value is UNKNOWN or state.opaque or state.bls or state.ids_unsure:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
 
-    def out_of_sight(self):
-        """Whether an entry may boot what the reading does not tell: one the reading could not
-        follow, an entry whose image is not told, or a file or script the top level runs (which
-        may add entries)."""
-        stack = list(self.entries)
+    def _evaluated(self, grubenv, prefix_file):
+        state = _Evaluation(grubenv, prefix_file or (lambda name: None))
+        for step in self.steps:
+            state.run(step)
+        return state
+
+    def leaves(self):
+        """The menu entries that are not submenus, in the order of the file."""
+        stack = list(reversed(self.entries))
         while stack:
             entry = stack.pop()
-            if entry.children is not None:
-                stack.extend(entry.children)
-            elif entry.image is UNKNOWN:
-                return True
-        return self.reason is not None or any(step[0] in ('source', 'opaque', 'bls') for step in self.steps)
+            if entry.children is None:
+                yield entry
+            else:
+                stack.extend(reversed(entry.children))
+
+    def out_of_sight(self, grubenv, prefix_file=None):
+        """Whether an entry may boot what the reading does not tell: one the reading could not
+        follow, an entry whose image is not told, or one that a file or script the top level runs
+        may add (a sourced file that may hold something; not blscfg, whose BLS entries are read on
+        their own). ``grubenv`` and ``prefix_file`` as for ``default_value``."""
+        return self.reason is not None or any(entry.image is UNKNOWN for entry in self.leaves()) or \
+            self._evaluated(grubenv, prefix_file).opaque
 
     def default_entry(self, value, red_hat_too=False):
         """``(MenuEntry or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
@@ -883,16 +892,15 @@ def _may_split(word, text):
 
 
 def parse_grub_menu(text):
-    """The GrubMenu of a grub.cfg text, None when it has no menu entry and either reads BLS entries
-    (``blscfg``) or runs no other file or script that may add one; read up to MAX_ENTRIES entries.
+    """The GrubMenu of a grub.cfg text, None when it has no menu entry and runs no other file or
+    script that may add one (a BLS ``blscfg`` config, say); read up to MAX_ENTRIES entries.
     Raises nothing."""
     reading = _Reading()
     try:
         _read_script(text, reading)
     except _Unreadable as exc:
         return GrubMenu(reading.top, reading.steps, str(exc))
-    kinds = set(step[0] for step in reading.steps)
-    if reading.top or 'bls' not in kinds and kinds & set(('source', 'opaque')):
+    if reading.top or any(step[0] in ('source', 'opaque') for step in reading.steps):
         return GrubMenu(reading.top, reading.steps)
     return None
 

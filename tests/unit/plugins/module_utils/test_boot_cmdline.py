@@ -165,6 +165,16 @@ def test_rhel8_kernel_without_a_boot_entry_yet(tree: RootTree) -> None:
     assert (cmdline.source, cmdline.values('module.sig_enforce')) == ('/etc/default/grub', ['1'])
 
 
+def test_rhel8_user_cfg_with_entries_of_its_own(tree: RootTree) -> None:
+    # A user.cfg that is not grub2-setpassword's may start any kernel with anything.
+    bls(tree, OTHER, '$kernelopts')
+    tree.write('/boot/grub2/grub.cfg', rhel8_grub_cfg())
+    tree.write('/boot/grub2/user.cfg', "menuentry 'mine' {\n  linux /vmlinuz-%s ro module.sig_enforce=1\n}\n"
+               'set default=mine\n' % RELEASE)
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX="ro"\n')
+    assert read(tree).params is None
+
+
 def test_rhel8_with_a_grub_password(tree: RootTree) -> None:
     # 01_users sources user.cfg, which grub2-setpassword writes with only GRUB2_PASSWORD in it.
     bls(tree, RELEASE, '$kernelopts $tuned_params')
@@ -291,6 +301,27 @@ def test_the_default_entry_gives_the_default_kernel_its_line(tree: RootTree) -> 
         tree.write('/boot/grub/custom.cfg', "menuentry 'C' {\n  linux /vmlinuz-%s module.sig_enforce=1\n}\n" % OTHER)
         tree.write('/boot/grub/grub.cfg', GRUB_CFG % {'new': OTHER, 'old': RELEASE} + more + 'set default="$x"\n')
         assert read(tree, OTHER).params is None
+
+
+@pytest.mark.parametrize('other', [
+    "menuentry 'A sig' {\n  echo 'Loading'; linux /vmlinuz-%s root=/dev/sda1 ro module.sig_enforce=1\n}\n",
+    "menuentry 'A sig' { linux /vmlinuz-%s root=/dev/sda1 ro module.sig_enforce=1; }\n",
+    "menuentry 'A sig' {\n  linux \"/vmlinuz-%s\" root=/dev/sda1 ro module.sig_enforce=1\n}\n",
+])
+def test_entries_that_may_start_the_kernel_as_grub_reads_them(tree: RootTree, other: str) -> None:
+    # The default is not told: the second entry, however written, may start the kernel.
+    tree.write('/boot/grub/grub.cfg', 'if [ "${grub_platform}" != "pc" ]; then set default=1; fi\n'
+               "menuentry 'A' {\n  linux /vmlinuz-%s root=/dev/sda1 ro\n}\n" % RELEASE + other % RELEASE)
+    assert read(tree).params is None
+
+
+def test_an_os_prober_entry_gives_this_systems_kernel_nothing(tree: RootTree) -> None:
+    # Another disk's system with the same release: its arguments are not this kernel's.
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX="ro"\n')
+    tree.write('/boot/grub/grub.cfg', "menuentry 'Other (on /dev/sdb2)' --id 'osprober-gnulinux-simple-2222' {\n"
+               "  linux /boot/vmlinuz-%s root=UUID=2222 ro module.sig_enforce=1\n}\n" % RELEASE)
+    cmdline = read(tree)
+    assert (cmdline.source, cmdline.values('module.sig_enforce')) == ('/etc/default/grub', [])
 
 
 # Ubuntu's entries hand $vt_handoff to the kernel, which a function of grub.cfg sets.
