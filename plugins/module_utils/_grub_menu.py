@@ -651,7 +651,7 @@ class _Reading:
                 value[3].append(step[1:])
             else:
                 value[1] = value[1] or step[0] != 'none'
-                value[2] = value[2] or step[0] in ('opaque', 'bls', 'source', 'unknown command')
+                value[2] = value[2] or step[0] in ('opaque', 'bls', 'source', 'unknown command', 'leaves')
             return
         if context == 'submenu' and step[0] == 'call':
             self.later.append((value,) + step[1:])     # a submenu's body runs when it is entered

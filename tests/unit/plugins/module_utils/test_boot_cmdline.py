@@ -315,6 +315,14 @@ def test_entries_that_may_start_the_kernel_as_grub_reads_them(tree: RootTree, ot
     assert read(tree).params is None
 
 
+def test_a_function_that_boots_ends_the_entry(tree: RootTree) -> None:
+    # GRUB boots at the function's boot, with the first linux command's arguments.
+    tree.write('/boot/grub/grub.cfg', 'set default=0\nfunction go {\n  boot\n}\n'
+               "menuentry 'mine' {\n  linux /vmlinuz-%s root=/dev/sda1 module.sig_enforce=1\n  go\n"
+               '  linux /vmlinuz-%s root=/dev/sda1\n}\n' % (RELEASE, RELEASE))
+    assert read(tree).params is None
+
+
 def test_an_os_prober_entry_gives_this_systems_kernel_nothing(tree: RootTree) -> None:
     # Another disk's system with the same release: its arguments are not this kernel's.
     tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX="ro"\n')
