@@ -242,10 +242,11 @@ def _agreed(candidates, source):
 
 
 def _bls_entries_by_release(rootfs, warn):
-    """{release: [(entry id, fields) of the BLS entries that boot it, by id]}."""
+    """{release: [(entry id, fields) of the BLS entries that boot it, by id]}; those that cannot be
+    read under the release None."""
     found = {}
     for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items()):
-        found.setdefault(bls_entry_release(fields), []).append((entry_id, fields))
+        found.setdefault(bls_entry_release(fields) if fields is not None else None, []).append((entry_id, fields))
     return found
 
 
@@ -276,7 +277,10 @@ def _blscfg_options(rootfs, entry_id, fields):
 
 
 def _from_bls(rootfs, release, warn, cache):
-    entries = remembered(cache, ('file', 'bls'), lambda key: _bls_entries_by_release(rootfs, warn)).get(release)
+    by_release = remembered(cache, ('file', 'bls'), lambda key: _bls_entries_by_release(rootfs, warn))
+    entries = by_release.get(release)
+    if any(fields is None for dummy, fields in by_release.get(None, ())):
+        return BootCmdline(None, BLS_ENTRIES_DIR, 'a boot entry cannot be read, which may be one of %s' % release)
     if not entries:
         return None
     source = posixpath.join(BLS_ENTRIES_DIR, entries[0][0] + '.conf')

@@ -34,6 +34,11 @@ IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
+# Where a grub.cfg runs blscfg, and where it defines a menu entry.
+_BLSCFG_LINE = re.compile(r'^[ \t]*blscfg\b', re.MULTILINE)
+_ENTRY_LINE = re.compile(r'^[ \t]*(?:menuentry|submenu)\b', re.MULTILINE)
+# A saved entry that names what cannot be told.
+UNTOLD = object()
 # user.cfg as grub2-setpassword writes it: one literal assignment of a PBKDF2 hash.
 _PASSWORD_FILE = re.compile(r'\A(?:%s=grub\.pbkdf2\.[A-Za-z0-9.]+\n?)+\Z' % PASSWORD_VARIABLE)
 # Links followed one to the next in GRUB's directory, as GRUB's file systems follow them.
@@ -481,7 +486,8 @@ def file_state(rootfs, path):
 
 
 def read_bls_entries(rootfs, warn):
-    """``{entry id: {key: [values in file order]}}`` of the BLS entries under root."""
+    """``{entry id: {key: [values in file order]}}`` of the BLS entries under root; the fields
+    None for an entry that is there but cannot be read (a warning)."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
     except (OSError, RootPathError):
@@ -490,8 +496,11 @@ def read_bls_entries(rootfs, warn):
     for name in names:
         if not name.endswith('.conf') or name.startswith('.'):
             continue
-        text = _read_small_text(rootfs, posixpath.join(BLS_ENTRIES_DIR, name), warn)
+        path = posixpath.join(BLS_ENTRIES_DIR, name)
+        text = _read_small_text(rootfs, path, warn)
         if text is None:
+            if file_state(rootfs, path) != 'missing':
+                entries[name[:-len('.conf')]] = None
             continue
         fields = {}
         for line in text.splitlines():
@@ -509,9 +518,23 @@ def bls_entry_release(fields):
     return release or fields.get('version', [None])[0]
 
 
-def _bls_entries(rootfs, warn):
-    """``{entry id: release or None}`` of the BLS entries under root."""
-    return dict((entry_id, bls_entry_release(fields)) for entry_id, fields in read_bls_entries(rootfs, warn).items())
+def _bls_saved_entry(value, order, titles, grub_config):
+    """The id of the BLS entry GRUB starts when ``default`` is ``value``, read Red Hat's way: an
+    entry's id, else its title, else the whole value as a number, the entries counted in
+    blscfg's ``order``; None when it names none of them (GRUB starts the first), UNTOLD when
+    that cannot be told (a number past the BLS entries, or grub.cfg may list entries before)."""
+    if value in titles.values() and value not in order:
+        return next(entry_id for entry_id in order if titles.get(entry_id) == value)
+    if value in order:
+        return value
+    number = value.rstrip(' ')
+    if not (number and all(char in '0123456789' for char in number)):
+        return None
+    blscfg = _BLSCFG_LINE.search(grub_config or '')
+    before = _ENTRY_LINE.search(grub_config or '', 0, blscfg.start() if blscfg else 0)
+    if blscfg is None or before is not None or int(number) >= len(order):
+        return UNTOLD
+    return order[int(number)]
 
 
 def _bls_entry_key(entry_id):
@@ -541,17 +564,22 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         release = _grubby_default(runner)
         if release in kernels:
             return release, 'grubby'
-    entries = _bls_entries(rootfs, warn)
+    fields = read_bls_entries(rootfs, warn)
     grub_path, grub_config = read_grub_config(rootfs, warn)
-    if entries:
+    if fields:
         environment = grubenv_values(rootfs, warn)
-        if environment is None:
-            return None, None   # what it names next is not told
+        if environment is None or None in fields.values():
+            return None, None   # what it names next is not told, or an entry it may name cannot be read
+        entries = dict((entry_id, bls_entry_release(found)) for entry_id, found in fields.items())
+        titles = dict((entry_id, found['title'][0]) for entry_id, found in fields.items() if 'title' in found)
+        order = sorted(entries, key=_bls_entry_key, reverse=True)     # as blscfg lists them
         for key in _grubenv_keys(grub_config):
-            saved = environment.get(key)
+            saved = _bls_saved_entry(environment[key], order, titles, grub_config) if environment.get(key) else None
+            if saved is UNTOLD:
+                return None, None
             if entries.get(saved) in kernels:
                 return entries[saved], 'grubenv'
-        release = entries[max(entries, key=_bls_entry_key)]
+        release = entries[order[0]]
         if release in kernels:
             return release, 'bls'
     elif grub_path is not None:

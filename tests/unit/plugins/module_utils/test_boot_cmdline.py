@@ -214,6 +214,13 @@ def test_bls_variable_grub_cfg_does_not_tell_is_unknown(tree: RootTree) -> None:
     assert (cmdline.values('module.sig_enforce'), cmdline.values('root'), cmdline.values('quiet')) == (None, None, [None])
 
 
+def test_a_boot_entry_that_cannot_be_read_may_be_the_kernels(tree: RootTree) -> None:
+    bls(tree, RELEASE, 'ro')
+    tree.write('/boot/loader/entries/other.conf', 'title x\n' + '#' * 70000)
+    cmdline = read(tree)
+    assert cmdline.params is None and 'cannot be read' in cmdline.problem
+
+
 def test_entries_that_disagree_are_unknown(tree: RootTree) -> None:
     bls(tree, RELEASE, 'quiet')
     bls(tree, RELEASE, 'quiet module.sig_enforce=1', name='%s-%s-debug' % (MACHINE, RELEASE))

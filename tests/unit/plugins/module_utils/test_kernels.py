@@ -409,6 +409,28 @@ def test_saved_entry_counts_only_where_grub_cfg_boots_it(bls_root: Path, default
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
 
 
+@pytest.mark.parametrize(('saved', 'before', 'expected'), [
+    ('1', '', (OLD, 'grubenv')),                                    # grub2-set-default 1: the second, newest first
+    ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, '', (OLD, 'grubenv')),    # a title
+    ('9', '', (None, None)),                                        # past the BLS entries: another entry
+    ('1', "menuentry 'x' {\n  true\n}\n", (None, None)),        # entries before blscfg count too
+    ('stale-id', '', (NEW, 'bls')),                                 # names nothing: GRUB starts the first
+])
+def test_a_saved_entry_read_as_red_hats_grub_reads_it(bls_root: Path, saved: str, before: str, expected: tuple) -> None:
+    grubenv(bls_root, '/boot/grub2/grubenv', saved)
+    make(bls_root, '/boot/grub2/grub.cfg', 'load_env\nset default="${saved_entry}"\n' + before + 'blscfg\n')
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == expected
+
+
+def test_a_bls_entry_that_cannot_be_read_may_be_the_default(bls_root: Path) -> None:
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
+    entry = bls_root / ('boot/loader/entries/%s-%s.conf' % (MACHINE, OLD))
+    entry.write_text(entry.read_text() + '#' * 70000)     # GRUB reads it; this reading stops at 64 KiB
+    warnings: List[str] = []
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW), warn=warnings.append) == (None, None)
+    assert warnings
+
+
 def test_bls_top_entry_without_saved_entry(bls_root: Path) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', 'no-such-entry')
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (NEW, 'bls')
