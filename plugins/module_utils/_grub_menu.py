@@ -191,17 +191,11 @@ class GrubMenu:
         """
         if self.reason is not None:
             return None, False, False
-        state = self._evaluated(grubenv, prefix_file)
+        state = _evaluated(self.steps, grubenv, prefix_file)
         value = state.values.get('default')
         if value is UNKNOWN or state.opaque or state.bls or state.ids_unsure:
             return None, False, False
         return (value[0], value[1], True) if value is not None else (None, False, True)
-
-    def _evaluated(self, grubenv, prefix_file):
-        state = _Evaluation(grubenv, prefix_file or (lambda name: None))
-        for step in self.steps:
-            state.run(step)
-        return state
 
     def leaves(self):
         """The menu entries that are not submenus, in the order of the file."""
@@ -219,7 +213,7 @@ class GrubMenu:
         may add (a sourced file that may hold something; not blscfg, whose BLS entries are read on
         their own). ``grubenv`` and ``prefix_file`` as for ``default_value``."""
         return self.reason is not None or any(entry.image is UNKNOWN for entry in self.leaves()) or \
-            self._evaluated(grubenv, prefix_file).opaque
+            _evaluated(self.steps, grubenv, prefix_file).opaque
 
     def default_entry(self, value, red_hat_too=False):
         """``(MenuEntry or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
@@ -959,9 +953,7 @@ def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
         _read_script(text, reading)
     except _Unreadable:
         return UNKNOWN
-    state = _Evaluation(grubenv, prefix_file, reading.watched)
-    for step in reading.steps:
-        state.run(step)
+    state = _evaluated(reading.steps, grubenv, prefix_file, reading.watched)
     if bls:
         told = len(state.bls) == 1 and state.bls[0][0] is True and state.bls[0][1] is not None
         values = state.bls[0][1] if told else None
@@ -971,6 +963,15 @@ def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
         values = state.values if told else None
     value = values.get(name) if values is not None else UNKNOWN
     return value if value is None or value is UNKNOWN else value[0]
+
+
+def _evaluated(steps, grubenv, prefix_file, watched=WATCHED):
+    """The _Evaluation of a reading's top-level ``steps``; ``grubenv`` and ``prefix_file`` as for
+    ``GrubMenu.default_value``."""
+    state = _Evaluation(grubenv, prefix_file or (lambda name: None), watched)
+    for step in steps:
+        state.run(step)
+    return state
 
 
 def _read_script(text, reading):
