@@ -22,11 +22,9 @@ import itertools
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
-    boot_variable_values, line_words, parse_grub_menu)
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entry_release, default_menu_entry, grub_directory, read_bls_entries,
-    read_grub_config)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, bls_entry_release, default_menu_entry, grub_config, grub_files)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -173,7 +171,7 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
         return BootCmdline(None, source, "%s use a $ that blscfg does not expand as GRUB's scripts do" % what)
     names = sorted(set(name for kind, name in pieces if kind == 'variable'))
     followed = cache.setdefault(('followed',), set())
-    limit = min(MAX_VARIABLES, MAX_VARIABLES_TEXT // (2 * len(_grub_config(rootfs, warn, cache)[1] or ' ')))
+    limit = min(MAX_VARIABLES, MAX_VARIABLES_TEXT // (2 * len(grub_config(rootfs, warn, cache)[1] or ' ')))
     if names and len(followed.union(names)) > limit:
         return BootCmdline(None, source, '%s use GRUB variables past the %d followed through this grub.cfg'
                            % (what, limit))
@@ -210,19 +208,13 @@ def _with_grub_variables(rootfs, text, source, what, warn, cache, bls=False):
     return _agreed(candidates, source)
 
 
-def _grub_config(rootfs, warn, cache):
-    """``(path, text)`` of the grub.cfg GRUB runs (see ``read_grub_config``), read once per root."""
-    return remembered(cache, ('file', 'grub.cfg'), lambda key: read_grub_config(rootfs, warn))
-
-
 def _grub_cfg_values(rootfs, name, bls, warn, cache):
     """Every value grub.cfg may give GRUB variable ``name`` where a kernel's arguments read it
     (sorted), None when not told."""
-    path, text = _grub_config(rootfs, warn, cache)
+    path, text, dummy = grub_config(rootfs, warn, cache)
     if text is None:
         return None
-    environment, prefix_file = remembered(cache, ('file', 'grub directory'),
-                                          lambda key: grub_directory(rootfs, posixpath.dirname(path), warn))
+    environment, prefix_file = grub_files(rootfs, path, warn, cache)
     return boot_variable_values(text, name, environment, prefix_file, bls)
 
 
@@ -241,11 +233,11 @@ def _agreed(candidates, source):
                        source, unsure=unsure)
 
 
-def _bls_entries_by_release(rootfs, warn):
+def _bls_entries_by_release(rootfs, warn, cache):
     """{release: [(entry id, fields) of the BLS entries that boot it, by id]}; those that cannot be
     read under the release None."""
     found = {}
-    for entry_id, fields in sorted(read_bls_entries(rootfs, warn).items()):
+    for entry_id, fields in sorted(bls_entries(rootfs, warn, cache).items()):
         found.setdefault(bls_entry_release(fields) if fields is not None else None, []).append((entry_id, fields))
     return found
 
@@ -277,7 +269,7 @@ def _blscfg_options(rootfs, entry_id, fields):
 
 
 def _from_bls(rootfs, release, warn, cache):
-    by_release = remembered(cache, ('file', 'bls'), lambda key: _bls_entries_by_release(rootfs, warn))
+    by_release = remembered(cache, ('bls', 'by release'), lambda key: _bls_entries_by_release(rootfs, warn, cache))
     entries = by_release.get(release)
     if any(fields is None for dummy, fields in by_release.get(None, ())):
         return BootCmdline(None, BLS_ENTRIES_DIR, 'a boot entry cannot be read, which may be one of %s' % release)
@@ -300,15 +292,13 @@ def _from_bls(rootfs, release, warn, cache):
 def _from_grub_cfg(rootfs, release, warn, cache):
     """The arguments of the linux command of the entry GRUB's menu starts by default where it
     boots ``release``, else of the first entry that does."""
-    path, text = _grub_config(rootfs, warn, cache)
+    path, text, menu = grub_config(rootfs, warn, cache)
     if path is not None and text is None:
         return BootCmdline(None, path, 'it cannot be read')
-    menu = remembered(cache, ('file', 'menu'), lambda key: parse_grub_menu(text) if text else None)
     if menu is None:
         return None
-    environment, prefix_file = remembered(cache, ('file', 'grub directory'),
-                                          lambda key: grub_directory(rootfs, posixpath.dirname(path), warn))
-    hidden = remembered(cache, ('file', 'out of sight'), lambda key: menu.out_of_sight(environment, prefix_file))
+    environment, prefix_file = grub_files(rootfs, path, warn, cache)
+    hidden = remembered(cache, ('grub.cfg', 'out of sight'), lambda key: menu.out_of_sight(environment, prefix_file))
     images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
     # (An image that is not told is not text: such an entry is out of sight.)
     entries = [entry for entry in menu.leaves() if isinstance(entry.image, str) and posixpath.basename(entry.image) in images]
@@ -316,8 +306,8 @@ def _from_grub_cfg(rootfs, release, warn, cache):
         # Not in grub.cfg (yet): what update-grub will write, unless an entry out of sight may start it.
         return BootCmdline(None, path, 'an entry GRUB may start it with is out of sight (a file or script grub.cfg '
                            'runs, an entry the reading cannot follow)') if hidden else None
-    default = remembered(cache, ('file', 'default entry'),
-                         lambda key: default_menu_entry(rootfs, path, menu, lambda message: None)[0])
+    default = remembered(cache, ('grub.cfg', 'default entry'),
+                         lambda key: default_menu_entry(rootfs, path, menu, warn, cache)[0])
     if default is None and (hidden or len(set(tuple(entry.arguments) for entry in entries)) > 1):
         # Which entry GRUB starts is not told: it may be any that starts the kernel.
         return BootCmdline(None, path, 'which entry GRUB starts is not told, and the entries that may start the '

@@ -202,7 +202,7 @@ def _declares(package, name):
 class Context:
     """Everything the join reads, shared by all kernels and packages."""
 
-    def __init__(self, rootfs, warn, kernels, tree, trees, reader, kabi_check):
+    def __init__(self, rootfs, warn, kernels, tree, trees, reader, kabi_check, boot_files):
         self.rootfs = rootfs
         self.warn = warn
         self.kernels = kernels
@@ -215,7 +215,7 @@ class Context:
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
-        self.boot_files = {}
+        self.boot_files = boot_files    # the boot files read once per root, see _kernels.grub_config
         self._policies = {}
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
@@ -471,14 +471,15 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
 
     ``root`` is reported as given (defaults to the resolved root).
     """
-    kernels, running, default, default_source = gather_kernels(rootfs, warn, runner)
+    boot_files = {}     # what the readers of the default kernel and of the command lines share
+    kernels, running, default, default_source = gather_kernels(rootfs, warn, runner, boot_files)
     tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
     ko_reader = KoReader(rootfs, runner=runner, reader=reader)
     trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader)) for release, kernel in kernels.items())
     if kabi_check and ko_reader.name is None:
         warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '
              'python3-pyelftools package) or kmod; weak links are reported without kABI verdicts')
-    context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check)
+    context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check, boot_files)
     arch = _arch(rootfs, tree)
 
     package_facts = dict((name, _package_fact(tree.packages[name])) for name in sorted(tree.packages))

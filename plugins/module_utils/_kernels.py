@@ -24,7 +24,7 @@ import sys
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import PASSWORD_VARIABLE, parse_grub_menu, parse_grubenv
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
 MODULE_BASES = ('/lib/modules', '/usr/lib/modules')
@@ -376,6 +376,28 @@ def read_grub_config(rootfs, warn):
     return standard, _read_small_text(rootfs, standard, warn, GRUB_CONFIG_LIMIT)
 
 
+def grub_config(rootfs, warn, cache):
+    """``read_grub_config`` and the GrubMenu of the text (None without one, see parse_grub_menu)
+    as ``(path, text, menu)``, read once per root: ``cache`` is a dict kept for the boot files of
+    one root, which the readers of the default kernel and of its command line share."""
+    return remembered(cache, 'grub.cfg', lambda key: _read_grub_menu(rootfs, warn))
+
+
+def _read_grub_menu(rootfs, warn):
+    path, text = read_grub_config(rootfs, warn)
+    return path, text, parse_grub_menu(text) if text else None
+
+
+def grub_files(rootfs, grub_path, warn, cache):
+    """``grub_directory`` of the directory of ``grub_path``, once per root (see grub_config)."""
+    return remembered(cache, 'grub directory', lambda key: grub_directory(rootfs, posixpath.dirname(grub_path), warn))
+
+
+def bls_entries(rootfs, warn, cache):
+    """``read_bls_entries``, once per root (see grub_config)."""
+    return remembered(cache, 'bls entries', lambda key: read_bls_entries(rootfs, warn))
+
+
 def _efi_grub_configs(rootfs):
     """The grub.cfg files of the EFI system partition's vendor directories that are more than a
     stub (see ``_is_stub``); None when the directory is there but cannot be listed."""
@@ -445,12 +467,13 @@ def _grubenv_keys(grub_config):
     return ('next_entry', 'saved_entry')
 
 
-def default_menu_entry(rootfs, grub_path, menu, warn):
+def default_menu_entry(rootfs, grub_path, menu, warn, cache):
     """``(MenuEntry or None, from grubenv, why not told)`` of the entry GRUB's menu (the GrubMenu
     of ``grub_path``) starts by default: ``from grubenv`` when the environment block's next_entry
-    or saved_entry names it; the entry None when that cannot be told for sure, and why."""
+    or saved_entry names it; the entry None when that cannot be told for sure, and why.
+    ``cache`` as for grub_config."""
     directory = posixpath.dirname(grub_path)
-    value, from_grubenv, certain = menu.default_value(*grub_directory(rootfs, directory, warn))
+    value, from_grubenv, certain = menu.default_value(*grub_files(rootfs, grub_path, warn, cache))
     # Only Debian's GRUB keeps its files in /boot/grub: elsewhere Red Hat's may be the one that reads the default.
     entry, known = menu.default_entry(value, red_hat_too=directory != '/boot/grub') if certain else (None, False)
     if known:
@@ -460,12 +483,12 @@ def default_menu_entry(rootfs, grub_path, menu, warn):
         if not certain else 'the entry it names may be another one (a condition, a variable in a title)')
 
 
-def _menu_default(rootfs, grub_path, menu, kernels, warn):
+def _menu_default(rootfs, grub_path, menu, kernels, warn, cache):
     """``(release, source)`` of the kernel the entry GRUB's menu starts by default boots:
     ``grubenv`` when the environment block's next_entry or saved_entry names the entry, else
     ``grub``; ``(None, None)`` when that entry boots no kernel under root, or cannot be told
     for sure (a warning says why)."""
-    entry, from_grubenv, problem = default_menu_entry(rootfs, grub_path, menu, warn)
+    entry, from_grubenv, problem = default_menu_entry(rootfs, grub_path, menu, warn, cache)
     if problem:
         warn('%s: which entry GRUB starts next is not told: %s' % (grub_path, problem))
     release = _release_from_image(entry.image) if entry and entry.image else None
@@ -545,7 +568,7 @@ def _bls_entry_key(entry_id):
     return tuple(_release_key(part) for part in (parts + ['', ''])[:3])
 
 
-def find_default(rootfs, kernels, runner=None, warn=None):
+def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     """The kernel the next boot uses and how it was found: ``(release, source)``.
 
     Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
@@ -557,15 +580,17 @@ def find_default(rootfs, kernels, runner=None, warn=None):
     with an image; the newest installed one when no image is found). ``(None, None)`` when
     nothing tells, or the menu's default boots no kernel under root or cannot be told for
     sure (grub.cfg unreadable, too many entries, an entry in a condition counted past).
-    ``warn(msg)`` hears of boot loader files that exist but cannot be read.
+    ``warn(msg)`` hears of boot loader files that exist but cannot be read; ``cache`` as for
+    grub_config.
     """
     warn = warn or (lambda message: None)
+    cache = {} if cache is None else cache
     if runner is not None and rootfs.root == '/':
         release = _grubby_default(runner)
         if release in kernels:
             return release, 'grubby'
-    fields = read_bls_entries(rootfs, warn)
-    grub_path, grub_config = read_grub_config(rootfs, warn)
+    fields = bls_entries(rootfs, warn, cache)
+    grub_path, text, menu = grub_config(rootfs, warn, cache)
     if fields:
         environment = grubenv_values(rootfs, warn)
         if environment is None or None in fields.values():
@@ -573,8 +598,8 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         entries = dict((entry_id, bls_entry_release(found)) for entry_id, found in fields.items())
         titles = dict((entry_id, found['title'][0]) for entry_id, found in fields.items() if 'title' in found)
         order = sorted(entries, key=_bls_entry_key, reverse=True)     # as blscfg lists them
-        for key in _grubenv_keys(grub_config):
-            saved = _bls_saved_entry(environment[key], order, titles, grub_config) if environment.get(key) else None
+        for key in _grubenv_keys(text):
+            saved = _bls_saved_entry(environment[key], order, titles, text) if environment.get(key) else None
             if saved is UNTOLD:
                 return None, None
             if entries.get(saved) in kernels:
@@ -583,11 +608,10 @@ def find_default(rootfs, kernels, runner=None, warn=None):
         if release in kernels:
             return release, 'bls'
     elif grub_path is not None:
-        if grub_config is None:
+        if text is None:
             return None, None   # GRUB's menu is there, unread
-        menu = parse_grub_menu(grub_config)
         if menu is not None:
-            return _menu_default(rootfs, grub_path, menu, kernels, warn)
+            return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
     bootable = [release for release in installed if kernels[release].image] or installed
@@ -596,15 +620,16 @@ def find_default(rootfs, kernels, runner=None, warn=None):
     return None, None
 
 
-def gather_kernels(rootfs, warn, runner=None):
+def gather_kernels(rootfs, warn, runner=None, cache=None):
     """The kernel finder in one call: ``(kernels, running, default, default_source)``.
 
     ``kernels`` is ``{release: Kernel}`` with ``running`` and ``default`` set; ``running``
-    is reported even when the running kernel has no module directory under root.
+    is reported even when the running kernel has no module directory under root. ``cache`` as
+    for grub_config.
     """
     kernels = find_kernels(rootfs, warn)
     running = running_release(rootfs)
-    default, source = find_default(rootfs, kernels, runner, warn)
+    default, source = find_default(rootfs, kernels, runner, warn, cache)
     if running in kernels:
         kernels[running].running = True
     if default is not None:
