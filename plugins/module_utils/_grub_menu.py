@@ -191,11 +191,7 @@ class GrubMenu:
         """
         if self.reason is not None:
             return None, False, False
-        state = _evaluated(self.steps, grubenv, prefix_file)
-        value = state.values.get('default')
-        if value is UNKNOWN or state.opaque or state.bls or state.ids_unsure:
-            return None, False, False
-        return (value[0], value[1], True) if value is not None else (None, False, True)
+        return _default_value(self.steps, grubenv, prefix_file, bls=False)
 
     def leaves(self):
         """The menu entries that are not submenus, in the order of the file."""
@@ -963,6 +959,30 @@ def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
         values = state.values if told else None
     value = values.get(name) if values is not None else UNKNOWN
     return value if value is None or value is UNKNOWN else value[0]
+
+
+def bls_default_value(text, grubenv, prefix_file):
+    """``(value, from grubenv, certain)`` of GRUB's ``default`` when the menu of a grub.cfg whose
+    one ``blscfg`` lists the BLS entries shows, as for ``GrubMenu.default_value``; not certain
+    either when blscfg may not run, or run more than once."""
+    reading = _Reading()
+    try:
+        _read_script(text, reading)
+    except _Unreadable:
+        return None, False, False
+    return _default_value(reading.steps, grubenv, prefix_file, bls=True)
+
+
+def _default_value(steps, grubenv, prefix_file, bls):
+    """``default_value`` of the top-level ``steps``: with ``bls``, of a menu that one blscfg
+    that surely runs fills; else of a menu that no blscfg adds to (it shifts the entries'
+    numbers)."""
+    state = _evaluated(steps, grubenv, prefix_file)
+    value = state.values.get('default')
+    bls_told = [runs for runs, _values in state.bls] == [True] if bls else not state.bls
+    if value is UNKNOWN or state.opaque or not bls_told or state.ids_unsure:
+        return None, False, False
+    return (value[0], value[1], True) if value is not None else (None, False, True)
 
 
 def _evaluated(steps, grubenv, prefix_file, watched=WATCHED):

@@ -23,7 +23,7 @@ import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import PASSWORD_VARIABLE, parse_grub_menu, parse_grubenv
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -457,16 +457,6 @@ def grub_directory(rootfs, directory, warn):
     return read_grubenv(rootfs, grubenv, warn) if grubenv else None, state
 
 
-def _grubenv_keys(grub_config):
-    """The grubenv variables that name the next boot, in the order grub.cfg asks them: a one-shot
-    ``next_entry`` (grub2-reboot), which every grub.cfg honours, then ``saved_entry`` only where
-    grub.cfg boots it (``set default="${saved_entry}"``, from GRUB_DEFAULT=saved); both when no
-    grub.cfg can be read."""
-    if grub_config is not None and '${saved_entry}' not in grub_config:
-        return ('next_entry',)
-    return ('next_entry', 'saved_entry')
-
-
 def default_menu_entry(rootfs, grub_path, menu, warn, cache):
     """``(MenuEntry or None, from grubenv, why not told)`` of the entry GRUB's menu (the GrubMenu
     of ``grub_path``) starts by default: ``from grubenv`` when the environment block's next_entry
@@ -541,11 +531,50 @@ def bls_entry_release(fields):
     return release or fields.get('version', [None])[0]
 
 
-def _bls_saved_entry(value, order, titles, grub_config):
+def _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache):
+    """``(release, source)`` of the kernel the BLS entry GRUB starts by default boots (``fields``:
+    each entry's, see read_bls_entries): ``grubenv`` when the environment block names the
+    entry, else ``bls``; ``(None, None)`` when that entry boots no kernel under root (a rescue
+    entry, one left by a removed kernel), or cannot be told for sure."""
+    if None in fields.values():
+        return None, None   # an entry it may name cannot be read
+    found = _bls_default_value(rootfs, grub_path, text, warn, cache)
+    if found is UNTOLD:
+        return None, None
+    value, from_grubenv = found
+    entries = dict((entry_id, bls_entry_release(fields[entry_id])) for entry_id in fields)
+    titles = dict((entry_id, entry['title'][0]) for entry_id, entry in fields.items() if 'title' in entry)
+    order = sorted(entries, key=_bls_entry_key, reverse=True)     # as blscfg lists them
+    named = _bls_named_entry(value, order, titles, text) if value else None
+    if named is None and value and menu is not None and any(True for _entry in menu.leaves()):
+        return None, None   # it may name an entry of grub.cfg's own
+    if named is None:       # GRUB starts the first entry
+        first_is_bls = text is None or _ENTRY_LINE.search(text, 0, _BLSCFG_LINE.search(text).start()) is None
+        named, from_grubenv = order[0] if first_is_bls else UNTOLD, False
+    if named is UNTOLD or entries[named] not in kernels:
+        return None, None
+    return entries[named], 'grubenv' if from_grubenv else 'bls'
+
+
+def _bls_default_value(rootfs, grub_path, text, warn, cache):
+    """``(value, from grubenv)`` of GRUB's ``default`` as grub.cfg leaves it for its BLS entries
+    (None: unset), UNTOLD when not told. Without a grub.cfg, the environment blocks' one-shot
+    ``next_entry``, else their ``saved_entry``."""
+    if text is None:
+        environment = grubenv_values(rootfs, warn)
+        if environment is None:
+            return UNTOLD
+        value = environment.get('next_entry') or environment.get('saved_entry')
+        return value, value is not None
+    value, from_grubenv, certain = bls_default_value(text, *grub_files(rootfs, grub_path, warn, cache))
+    return (value, from_grubenv) if certain else UNTOLD
+
+
+def _bls_named_entry(value, order, titles, grub_config):
     """The id of the BLS entry GRUB starts when ``default`` is ``value``, read Red Hat's way: an
     entry's id, else its title, else the whole value as a number, the entries counted in
-    blscfg's ``order``; None when it names none of them (GRUB starts the first), UNTOLD when
-    that cannot be told (a number past the BLS entries, or grub.cfg may list entries before)."""
+    blscfg's ``order``; None when it names none of them, UNTOLD when that cannot be told (a
+    number past the BLS entries, or grub.cfg may list entries before them)."""
     if value in titles.values() and value not in order:
         return next(entry_id for entry_id in order if titles.get(entry_id) == value)
     if value in order:
@@ -554,8 +583,7 @@ def _bls_saved_entry(value, order, titles, grub_config):
     if not (number and all(char in '0123456789' for char in number)):
         return None
     blscfg = _BLSCFG_LINE.search(grub_config or '')
-    before = _ENTRY_LINE.search(grub_config or '', 0, blscfg.start() if blscfg else 0)
-    if blscfg is None or before is not None or int(number) >= len(order):
+    if blscfg is None or _ENTRY_LINE.search(grub_config, 0, blscfg.start()) is not None or int(number) >= len(order):
         return UNTOLD
     return order[int(number)]
 
@@ -571,14 +599,15 @@ def _bls_entry_key(entry_id):
 def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     """The kernel the next boot uses and how it was found: ``(release, source)``.
 
-    Sources, first that names a release in ``kernels`` wins: ``grubby`` (only on the
-    running system, through ``runner(argv) -> (rc, stdout, stderr)``), ``grubenv``
-    (``next_entry``, else ``saved_entry`` where grub.cfg boots it, naming a BLS entry), ``bls``
-    (the entry grub lists first). Without BLS entries a grub.cfg menu decides alone:
+    Sources: ``grubby`` (only on the running system, through ``runner(argv) -> (rc, stdout,
+    stderr)``, when it names a release in ``kernels``), else where grub.cfg lists BLS entries
+    (or there is no grub.cfg but there are BLS entries): ``grubenv`` (the environment block's
+    ``next_entry``, or its ``saved_entry`` where grub.cfg boots it, names the entry), ``bls``
+    (the entry grub.cfg's ``default`` names, or the first listed). Else a grub.cfg menu decides:
     ``grubenv`` (next_entry or saved_entry naming a menu entry), ``grub`` (the entry its
     ``default`` names, or its first). Without either, ``newest`` (the newest installed kernel
     with an image; the newest installed one when no image is found). ``(None, None)`` when
-    nothing tells, or the menu's default boots no kernel under root or cannot be told for
+    nothing tells, or the default entry boots no kernel under root or cannot be told for
     sure (grub.cfg unreadable, too many entries, an entry in a condition counted past).
     ``warn(msg)`` hears of boot loader files that exist but cannot be read; ``cache`` as for
     grub_config.
@@ -591,27 +620,12 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
             return release, 'grubby'
     fields = bls_entries(rootfs, warn, cache)
     grub_path, text, menu = grub_config(rootfs, warn, cache)
-    if fields:
-        environment = grubenv_values(rootfs, warn)
-        if environment is None or None in fields.values():
-            return None, None   # what it names next is not told, or an entry it may name cannot be read
-        entries = dict((entry_id, bls_entry_release(found)) for entry_id, found in fields.items())
-        titles = dict((entry_id, found['title'][0]) for entry_id, found in fields.items() if 'title' in found)
-        order = sorted(entries, key=_bls_entry_key, reverse=True)     # as blscfg lists them
-        for key in _grubenv_keys(text):
-            saved = _bls_saved_entry(environment[key], order, titles, text) if environment.get(key) else None
-            if saved is UNTOLD:
-                return None, None
-            if entries.get(saved) in kernels:
-                return entries[saved], 'grubenv'
-        release = entries[order[0]]
-        if release in kernels:
-            return release, 'bls'
-    elif grub_path is not None:
-        if text is None:
-            return None, None   # GRUB's menu is there, unread
-        if menu is not None:
-            return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
+    if grub_path is not None and text is None:
+        return None, None   # GRUB's menu is there, unread
+    if fields and (text is None or _BLSCFG_LINE.search(text)):
+        return _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache)
+    if menu is not None:
+        return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
     bootable = [release for release in installed if kernels[release].image] or installed

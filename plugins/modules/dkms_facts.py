@@ -150,11 +150,13 @@ ansible_facts:
           description:
             - How C(default_kernel) was found, or null when nothing tells.
             - C(grubby) (on the running system), C(grubenv) (GRUB's C(next_entry), else C(saved_entry) where
-              C(grub.cfg) boots it, naming a BLS entry or an entry of the C(grub.cfg) menu), C(bls) (the entry GRUB
-              lists first), C(grub) (without BLS entries, the entry of the C(grub.cfg) menu that its C(default) names,
-              as a number, title or id path like C(1>2), else its first entry), C(newest) (when no boot loader file
-              names a kernel under O(root) - no C(grub.cfg) menu, or BLS entries that boot none of them - the newest
-              installed kernel with an image; the newest installed one when no image is found).
+              C(grub.cfg) boots it, naming a BLS entry or an entry of the C(grub.cfg) menu), C(bls) (where C(grub.cfg)
+              lists BLS entries, the one its C(default) names, else the first), C(grub) (the entry of a C(grub.cfg) menu
+              without BLS entries that its C(default) names, as a number, title or id path like C(1>2), else its first
+              entry), C(newest) (when there is no boot loader file, the newest installed kernel with an image; the
+              newest installed one when no image is found).
+            - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
+              removed kernel).
             - Null with C(default_kernel) when the menu's default entry boots no kernel under O(root), or cannot
               be told for sure (with a warning), as for an entry inside a condition counted past, a title that holds a
               variable, a default set where the reading cannot tell whether it runs, a C(custom.cfg) that

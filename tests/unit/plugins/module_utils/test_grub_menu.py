@@ -16,6 +16,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     _grub_number,
     _split_path,
     _decoded,
+    bls_default_value,
     boot_variable_values,
     parse_grub_menu,
     parse_grubenv,
@@ -518,6 +519,19 @@ def test_the_value_blscfg_expands(script: str, expected: list) -> None:
     assert boot_variable_values(script, 'x', {'x': 'c'}, {}.get, bls=True) == expected
     # A file sourced after blscfg, which what the entries run cannot change, does not count.
     assert boot_variable_values('set x=a\nblscfg\nsource $prefix/custom.cfg\n', 'x', {}, {}.get, bls=True) == ['a']
+
+
+@pytest.mark.parametrize(('script', 'expected'), [
+    ('load_env\nset default="${saved_entry}"\nblscfg\n', ('s', True, True)),
+    ('set default=1\nblscfg\nset default=2\n', ('2', False, True)),   # the value when the menu shows
+    ('blscfg\n', (None, False, True)),
+    ('load_env\nset default="${saved_entry}"\n', (None, False, False)),            # no BLS entries listed
+    ('set default=1\nblscfg\nblscfg\n', (None, False, False)),                    # listed twice
+    ('set default=1\nif [ "$y" ]; then blscfg; fi\n', (None, False, False)),     # maybe listed
+    ('set default=1\nblscfg\nsource $prefix/custom.cfg\n', (None, False, False)),
+])
+def test_the_default_of_a_menu_blscfg_lists(script: str, expected: tuple) -> None:
+    assert bls_default_value(script, {'saved_entry': 's'}, {'custom.cfg': 'present'}.get) == expected
 
 
 @pytest.mark.parametrize('name', ['root', 'grub_cpu', 'feature_all_video_module', 'chosen', 'default', 'timeout'])

@@ -368,6 +368,13 @@ MACHINE = '0123456789abcdef0123456789abcdef'
 OLD, NEW = '5.14.0-427.13.1.el9_4.x86_64', '5.14.0-503.el9.x86_64'
 
 
+# The head of RHEL 8's and 9's grub.cfg (00_header, GRUB_DEFAULT=saved).
+RHEL_HEADER = ('if [ -f ${config_directory}/grubenv ]; then\n  load_env -f ${config_directory}/grubenv\n'
+               'elif [ -s $prefix/grubenv ]; then\n  load_env\nfi\n'
+               'if [ "${next_entry}" ] ; then\n   set default="${next_entry}"\n   set next_entry=\n'
+               '   save_env next_entry\n   set boot_once=true\nelse\n   set default="${saved_entry}"\nfi\n')
+
+
 @pytest.fixture
 def bls_root(tmp_path: Path) -> Path:
     for release in (OLD, NEW):
@@ -450,9 +457,45 @@ def test_bls_entry_in_systemd_boot_layout_names_its_version(tmp_path: Path) -> N
     assert find_default(RootFS(str(tmp_path)), known(OLD, NEW)) == (NEW, 'bls')
 
 
-def test_boot_entries_for_unknown_kernels_fall_through(bls_root: Path) -> None:
+@pytest.mark.parametrize('grub_cfg', [None, RHEL_HEADER + 'blscfg\n'])
+@pytest.mark.parametrize('saved', ['%s-0-rescue' % MACHINE, '%s-%s' % (MACHINE, NEW), ''])
+def test_a_default_bls_entry_that_boots_no_kernel_under_root_leaves_it_untold(
+        bls_root: Path, grub_cfg: str | None, saved: str) -> None:
+    # GRUB starts the entry named (a rescue kernel, a kernel whose modules are gone), or the
+    # first: the newest kernel under root is not the one that boots.
+    grubenv(bls_root, '/boot/grub2/grubenv', saved)
+    if grub_cfg is not None:
+        make(bls_root, '/boot/grub2/grub.cfg', grub_cfg)
+    assert find_default(RootFS(str(bls_root)), known(OLD)) == (None, None)
+
+
+def test_a_one_shot_next_entry_that_names_nothing_starts_the_first(bls_root: Path) -> None:
+    # grub.cfg sets default to next_entry whatever it holds; saved_entry is not read then.
+    body = '# GRUB Environment Block\nsaved_entry=%s-%s\nnext_entry=no-such-entry\n' % (MACHINE, OLD)
+    make(bls_root, '/boot/grub2/grubenv', body + '#' * (1024 - len(body)))
+    make(bls_root, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (NEW, 'bls')
+
+
+@pytest.mark.parametrize(('default', 'expected'), [
+    ('1', (OLD, 'bls')),                                                # GRUB_DEFAULT=1
+    ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, (OLD, 'bls')),  # GRUB_DEFAULT=a title
+    ('custom', (None, None)),                                           # an entry of 40_custom's
+])
+def test_the_bls_entry_grub_cfg_makes_the_default(bls_root: Path, default: str, expected: tuple) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, NEW))
-    assert find_default(RootFS(str(bls_root)), known(OLD)) == (OLD, 'newest')
+    custom = "menuentry 'custom' {\n  linux /vmlinuz-%s ro\n}\n" % NEW
+    make(bls_root, '/boot/grub2/grub.cfg', RHEL_HEADER.replace('${saved_entry}', default) + 'blscfg\n' + custom)
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == expected
+
+
+def test_bls_entries_that_grub_cfg_does_not_list_do_not_count(bls_root: Path) -> None:
+    # GRUB_ENABLE_BLSCFG=false: grub.cfg lists its own entries, and kernel-install still writes BLS ones.
+    entries = ''.join("menuentry 'Red Hat Enterprise Linux Server (%s)' {\n  linux /vmlinuz-%s ro\n}\n"
+                      % (release, release) for release in (NEW, OLD))
+    grubenv(bls_root, '/boot/grub2/grubenv', 'Red Hat Enterprise Linux Server (%s)' % OLD)
+    make(bls_root, '/boot/grub2/grub.cfg', RHEL_HEADER + entries)
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
 
 
 def test_newest_installed_kernel_without_boot_entries(tmp_path: Path) -> None:
