@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, bls_entry_release, default_menu_entry, grub_config, grub_files)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -234,53 +234,35 @@ def _agreed(candidates, source):
 
 
 def _bls_entries_by_release(rootfs, warn, cache):
-    """{release: [(entry id, fields) of the BLS entries that boot it, by id]}; those that cannot be
-    read under the release None."""
+    """{release: [(entry id, BlsEntry) of the BLS entries that boot it, by id]}; those that cannot
+    be read under the release None."""
     found = {}
-    for entry_id, fields in sorted(bls_entries(rootfs, warn, cache).items()):
-        found.setdefault(bls_entry_release(fields) if fields is not None else None, []).append((entry_id, fields))
+    for entry_id, entry in sorted(bls_entries(rootfs, warn, cache).items()):
+        found.setdefault(entry.release() if entry is not None else None, []).append((entry_id, entry))
     return found
 
 
-def _blscfg_fields(text):
-    """{key: its first value} of a BLS entry as Fedora's blscfg reads the file: carriage returns
-    dropped, leading blanks and ``#`` lines skipped, the key cut at the first space (else tab)
-    and the blanks after it, and no line read past one with nothing after its key (a blank line)."""
-    fields = {}
-    for line in text.split('\n'):
-        line = line.replace('\r', '').lstrip(' \t')
-        if line.startswith('#'):
-            continue
-        cut = line.find(' ') if ' ' in line else line.find('\t')
-        if cut < 0 or cut == len(line) - 1:
-            break
-        fields.setdefault(line[:cut], line[cut + 1:].lstrip(' \t'))
-    return fields
-
-
-def _blscfg_options(rootfs, entry_id, fields):
+def _blscfg_options(entry):
     """The options blscfg gives a BLS entry (``$default_kernelopts`` without its own), None
     when its reading of the file finds another kernel, or none."""
-    text = _read_text(rootfs, posixpath.join(BLS_ENTRIES_DIR, entry_id + '.conf'))
-    found = _blscfg_fields(text or '')
-    if found.get('linux', '').strip() != fields['linux'][0]:
+    if entry.blscfg.get('linux', '').strip() != entry.lines['linux'][0]:
         return None
-    return found.get('options', '$default_kernelopts')
+    return entry.blscfg.get('options', '$default_kernelopts')
 
 
 def _from_bls(rootfs, release, warn, cache):
     by_release = remembered(cache, ('bls', 'by release'), lambda key: _bls_entries_by_release(rootfs, warn, cache))
     entries = by_release.get(release)
-    if any(fields is None for dummy, fields in by_release.get(None, ())):
+    if any(entry is None for dummy, entry in by_release.get(None, ())):
         return BootCmdline(None, BLS_ENTRIES_DIR, 'a boot entry cannot be read, which may be one of %s' % release)
     if not entries:
         return None
     source = posixpath.join(BLS_ENTRIES_DIR, entries[0][0] + '.conf')
-    if any(len(fields.get('options', ())) > 1 for dummy, fields in entries):
+    if any(len(entry.lines.get('options', ())) > 1 for dummy, entry in entries):
         # systemd-boot joins them; GRUB's blscfg reads the first.
         return BootCmdline(None, source, 'a boot entry of %s has several options lines, which boot loaders read '
                            'differently' % release)
-    lines = set(_blscfg_options(rootfs, entry_id, fields) if 'linux' in fields else None for entry_id, fields in entries)
+    lines = set(_blscfg_options(entry) if 'linux' in entry.lines else None for dummy, entry in entries)
     if None in lines:
         return BootCmdline(None, source, "GRUB's blscfg does not read a boot entry of %s as one that starts it (no "
                            'linux line before a blank line or a line without a value)' % release)

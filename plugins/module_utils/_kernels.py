@@ -499,8 +499,8 @@ def file_state(rootfs, path):
 
 
 def read_bls_entries(rootfs, warn):
-    """``{entry id: {key: [values in file order]}}`` of the BLS entries under root; the fields
-    None for an entry that is there but cannot be read (a warning)."""
+    """``{entry id: BlsEntry}`` of the BLS entries under root; None for an entry that is there
+    but cannot be read (a warning)."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
     except (OSError, RootPathError):
@@ -515,25 +515,52 @@ def read_bls_entries(rootfs, warn):
             if file_state(rootfs, path) != 'missing':
                 entries[name[:-len('.conf')]] = None
             continue
-        fields = {}
-        for line in text.splitlines():
-            words = line.strip().split(None, 1)
-            if len(words) == 2 and not words[0].startswith('#'):
-                fields.setdefault(words[0], []).append(words[1].strip())
-        entries[name[:-len('.conf')]] = fields
+        entries[name[:-len('.conf')]] = BlsEntry(text)
     return entries
 
 
-def bls_entry_release(fields):
-    """The kernel release a BLS entry boots, or None."""
-    release = _release_from_image(fields['linux'][0]) if 'linux' in fields else None
+class BlsEntry(object):
+    """A BLS entry file as boot loaders read it: ``lines``, ``{key: [values in file order]}`` of
+    every line that has a value (systemd-boot reads them all); ``blscfg``, ``{key: its first
+    value}`` as GRUB's blscfg reads the file: carriage returns dropped, leading blanks and ``#``
+    lines skipped, the key cut at the first space (else tab) and the blanks after it, and no
+    line read past one with nothing after its key (a blank line)."""
+
+    def __init__(self, text):
+        self.lines = {}
+        for line in text.splitlines():
+            words = line.strip().split(None, 1)
+            if len(words) == 2 and not words[0].startswith('#'):
+                self.lines.setdefault(words[0], []).append(words[1].strip())
+        self.blscfg = {}
+        for line in text.split('\n'):
+            line = line.replace('\r', '').lstrip(' \t')
+            if line.startswith('#'):
+                continue
+            cut = line.find(' ') if ' ' in line else line.find('\t')
+            if cut < 0 or cut == len(line) - 1:
+                break
+            self.blscfg.setdefault(line[:cut], line[cut + 1:].lstrip(' \t'))
+
+    def release(self):
+        """The kernel release the entry boots (every line read), or None."""
+        return _entry_release(self.lines.get('linux', [None])[0], self.lines.get('version', [None])[0])
+
+    def blscfg_release(self):
+        """The kernel release GRUB's blscfg has the entry boot, or None; blscfg lists no entry
+        without a ``linux`` key."""
+        return _entry_release(self.blscfg.get('linux', '').strip(), self.blscfg.get('version', '').strip())
+
+
+def _entry_release(linux, version):
+    release = _release_from_image(linux) if linux else None
     # systemd-boot's layout (/MACHINE-ID/K/linux) names the kernel only in `version`.
-    return release or fields.get('version', [None])[0]
+    return release or version or None
 
 
 def _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache):
     """``(release, source)`` of the kernel the BLS entry GRUB starts by default boots (``fields``:
-    each entry's, see read_bls_entries): ``grubenv`` when the environment block names the
+    the BlsEntry of each, see read_bls_entries): ``grubenv`` when the environment block names the
     entry, else ``bls``; ``(None, None)`` when that entry boots no kernel under root (a rescue
     entry, one left by a removed kernel), or cannot be told for sure."""
     if None in fields.values():
@@ -542,8 +569,14 @@ def _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache):
     if found is UNTOLD:
         return None, None
     value, from_grubenv = found
-    entries = dict((entry_id, bls_entry_release(fields[entry_id])) for entry_id in fields)
-    titles = dict((entry_id, entry['title'][0]) for entry_id, entry in fields.items() if 'title' in entry)
+    if text is None:
+        entries = dict((entry_id, entry.release()) for entry_id, entry in fields.items())
+        titles = dict((entry_id, entry.lines['title'][0]) for entry_id, entry in fields.items() if 'title' in entry.lines)
+    else:   # the entries GRUB lists
+        entries = dict((entry_id, entry.blscfg_release()) for entry_id, entry in fields.items() if 'linux' in entry.blscfg)
+        titles = dict((entry_id, fields[entry_id].blscfg['title']) for entry_id in entries if 'title' in fields[entry_id].blscfg)
+        if not entries:
+            return None, None
     order = sorted(entries, key=_bls_entry_key, reverse=True)     # as blscfg lists them
     named = _bls_named_entry(value, order, titles, text) if value else None
     if named is None and value and menu is not None and any(True for _entry in menu.leaves()):

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, List, Tuple
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
+    BlsEntry,
     Kernel,
     compare_releases,
     find_default,
@@ -487,6 +488,26 @@ def test_the_bls_entry_grub_cfg_makes_the_default(bls_root: Path, default: str, 
     custom = "menuentry 'custom' {\n  linux /vmlinuz-%s ro\n}\n" % NEW
     make(bls_root, '/boot/grub2/grub.cfg', RHEL_HEADER.replace('${saved_entry}', default) + 'blscfg\n' + custom)
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == expected
+
+
+def test_a_bls_entry_as_systemd_boot_and_as_blscfg_read_it() -> None:
+    entry = BlsEntry('# comment\r\n  title\tAB\r\nversion  6.1 \noptions a\noptions b\n\nlinux /vmlinuz-6.2\n')
+    assert entry.lines == {'title': ['AB'], 'version': ['6.1'], 'options': ['a', 'b'], 'linux': ['/vmlinuz-6.2']}
+    # The first of each key, cut at the tab where the line has no space, up to the blank line.
+    assert entry.blscfg == {'title': 'AB', 'version': '6.1 ', 'options': 'a'}
+    assert (entry.release(), entry.blscfg_release()) == ('6.2', '6.1')
+
+
+def test_an_entry_blscfg_does_not_list_is_not_counted(bls_root: Path) -> None:
+    # blscfg stops reading at the blank line, finds no linux key and lists no such entry.
+    middle = '5.14.0-450.el9.x86_64'
+    make(bls_root, '/boot/loader/entries/%s-%s.conf' % (MACHINE, middle),
+         'title Red Hat Enterprise Linux (%s) 9.4 (Plow)\n\nlinux /vmlinuz-%s\n' % (middle, middle))
+    make(bls_root, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
+    for saved in ('1', 'Red Hat Enterprise Linux (%s) 9.4 (Plow)' % middle, '%s-%s' % (MACHINE, middle)):
+        grubenv(bls_root, '/boot/grub2/grubenv', saved)
+        expected = (OLD, 'grubenv') if saved == '1' else (NEW, 'bls')     # else it names nothing GRUB lists
+        assert find_default(RootFS(str(bls_root)), known(OLD, middle, NEW)) == expected
 
 
 def test_bls_entries_that_grub_cfg_does_not_list_do_not_count(bls_root: Path) -> None:
