@@ -47,7 +47,8 @@ MAX_DEPTH = 64
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
 # The variables that decide the default: GRUB's own, and those 00_header moves between (Ubuntu's
 # also boots prev_entry again after an initrd-less boot failed).
-TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry', 'initrdfail', 'prev_entry')
+TRACKED = ('default', 'next_entry', 'saved_entry', 'prev_saved_entry', 'initrdfail', 'prev_entry',
+           'boot_counter', 'boot_success')  # Red Hat's 08_fallback_counting boots entry 1 by them
 # ...and those the reading also follows: where GRUB's files are, and 00_header's id option with
 # the feature it tests (GRUB's own, set since 2.00).
 WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option', 'feature_menuentry_id')
@@ -137,6 +138,12 @@ _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
 _PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
 _DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
+# GRUB's test command: its binary operators (``-nt`` and ``-ot`` as prefixes), tried first at
+# each argument, and its unary ones.
+_TEST_BINARY = frozenset(('=', '==', '!=', '<', '<=', '>', '>=', '-eq', '-ge', '-gt', '-le', '-lt', '-ne', '-pgt', '-plt'))
+_TEST_UNARY = ('-d', '-e', '-f', '-s', '-n', '-z')
+# The text of a file of GRUB's directory as a test argument: a path, so never an operator nor empty.
+_PATH = object()
 # The environment block (grub-core/lib/envblk.c).
 GRUBENV_SIGNATURE = '# GRUB Environment Block\n'
 _GRUBENV_VARIABLE = re.compile(r'([^=]*)=((?:\\[\s\S]|[^\\\n])*)\n')
@@ -257,26 +264,74 @@ def _pick(entries, value):
 
 
 def _pick_red_hat(entries, value):
-    """The same as ``_pick``, the way Red Hat's GRUB reads ``default``: an id, else a title, else
-    the whole value as a number; a submenu keeps the value, which is not followed here."""
+    """The same as ``_pick``, the way Red Hat's GRUB reads ``default`` (red_hat_entry_index); a
+    submenu keeps the value, which is not followed here."""
     if not entries:
         return None, None, True
-    if value is not None:
-        for names in ('entry_id', 'title'):
-            for index, entry in enumerate(entries):
-                if not entry.names_known:
-                    return None, None, False
-                if getattr(entry, names) == value:
-                    return index, None, not entry.conditional and entry.children is None
-        stripped = value.rstrip(' ')
-        if stripped and all(char in '0123456789' for char in stripped):
-            number = _grub_number(stripped)
-            if number is UNKNOWN:
-                return None, None, False
-            if number < len(entries):
-                return number, None, not any(entry.conditional for entry in entries[:number + 1]) \
-                    and entries[number].children is None
-    return 0, None, not entries[0].conditional and entries[0].children is None
+    names = [(entry.entry_id or entry.title, entry.title) if entry.names_known else None for entry in entries]
+    index = red_hat_entry_index(value, names) if value is not None else None
+    if index is UNKNOWN:
+        return None, None, False
+    if index is None:
+        # Named nothing, or counted past the last entry (how many there are may not be told).
+        return 0, None, not any(entry.conditional for entry in entries) and entries[0].children is None
+    return index, None, not any(entry.conditional for entry in entries[:index + 1]) and entries[index].children is None
+
+
+# grub_isspace()
+_GRUB_BLANKS = ' \t\n\r'
+
+
+def red_hat_entry_index(value, names):
+    """The index of the entry Red Hat's GRUB starts when ``default`` is ``value`` (its menu.c's
+    get_entry_number): the first entry whose id is the value's first word (then the value has no
+    other) or its part before a ``>``, else whose title is the value or its part before a ``>``,
+    else the value as a number (blanks before it, nothing after it). ``names``: ``(id, title)`` of
+    each entry in the menu's order (the title where an entry has no id), None where they are not
+    told. None when the value names no entry (GRUB starts the first), UNKNOWN when that cannot be
+    told."""
+    value = value.split('\0', 1)[0]       # a C string
+    first_word = len(value)
+    for at, char in enumerate(value):
+        if char in _GRUB_BLANKS:
+            first_word = at
+            break
+    for index, entry_names in enumerate(names):
+        if entry_names is None:
+            return UNKNOWN
+        if _menuentry_eq(entry_names[0], value, first_word):
+            return index if first_word == len(value) else None
+    for index, entry_names in enumerate(names):
+        if entry_names is None:
+            return UNKNOWN
+        if _menuentry_eq(entry_names[1], value, -1):
+            return index
+    number, rest = _grub_strtoul(value)
+    if number is None or number is UNKNOWN:
+        return number
+    return number if number < len(names) and not rest else None
+
+
+def _menuentry_eq(name, spec, limit):
+    """GRUB's menuentry_eq(): whether ``spec`` names an entry called ``name``, ``spec`` read up to
+    a lone ``>`` (``>>`` is ``>``), comparing at most ``limit`` characters of the name past its
+    first (-1: all of them)."""
+    one = two = 0
+    while limit == -1 or one <= limit:
+        char = name[one] if one < len(name) else ''
+        other = spec[two] if two < len(spec) else ''
+        after = spec[two + 1] if two + 1 < len(spec) else ''
+        if other == '>' and after != '>':
+            return char == '' and two > 0
+        if other == '>':
+            two += 1
+        if char != other:
+            return limit > -1 and one == limit and char == '' and other != '' and other in _GRUB_BLANKS and one != 1
+        if char == '':
+            return one > 0
+        one += 1
+        two += 1
+    return False
 
 
 def _split_path(value):
@@ -298,6 +353,11 @@ def _split_path(value):
 def _grub_number(text):
     """The entry number GRUB's strtoul (base 0) reads at the start of ``text``; None when it
     starts with no number; UNKNOWN from 2**31 on, where 32- and 64-bit GRUBs part ways."""
+    return _grub_strtoul(text)[0]
+
+
+def _grub_strtoul(text):
+    """``(_grub_number of text, what follows the number)``."""
     text = text.lstrip(' \t\n\r')     # grub_isspace(): no form feed, no vertical tab
     base, digits = 10, '0123456789'
     if text.startswith('0x'):
@@ -308,12 +368,12 @@ def _grub_number(text):
     while count < len(text) and text[count].lower() in digits:
         count += 1
     if not count:
-        return None
+        return None, text
     significant = text[:count].lstrip('0')
     if len(significant) > 11:
-        return UNKNOWN      # more than 2**31 in any base, and no int() of thousands of digits
+        return UNKNOWN, text[count:]    # more than 2**31 in any base, and no int() of thousands of digits
     value = int(significant or '0', base)
-    return value if value < 1 << 31 else UNKNOWN
+    return value if value < 1 << 31 else UNKNOWN, text[count:]
 
 
 def parse_grubenv(text):
@@ -985,6 +1045,20 @@ def _default_value(steps, grubenv, prefix_file, bls):
     return (value[0], value[1], True) if value is not None else (None, False, True)
 
 
+def _binary_operator(text):
+    return text is not _PATH and (text in _TEST_BINARY or text[:3] in ('-nt', '-ot'))
+
+
+def _both(first, second):
+    """``first and second`` where None is not told."""
+    return False if False in (first, second) else None if None in (first, second) else True
+
+
+def _either(first, second):
+    """``first or second`` where None is not told."""
+    return True if True in (first, second) else None if None in (first, second) else False
+
+
 def _evaluated(steps, grubenv, prefix_file, watched=WATCHED):
     """The _Evaluation of a reading's top-level ``steps``; ``grubenv`` and ``prefix_file`` as for
     ``GrubMenu.default_value``."""
@@ -1200,27 +1274,58 @@ class _Evaluation:
                 self._set(name, found[name], runs)
 
     def _test(self, words):
-        """Whether a condition ending in ``words`` holds; None when it cannot be told."""
+        """Whether a condition ending in ``words`` holds, as GRUB's test command
+        (grub-core/commands/test.c) reads its arguments: a test on three arguments where the
+        second is a binary operator, else on two where the first is a unary one, else ``!``,
+        ``-a``, ``-o`` or a lone string; the tests one after another are and-ed, ``-o`` starts
+        another group to or. None when it cannot be told."""
         if not words or words[0] != '[' or words[-1] != ']':
             return None
         arguments = words[1:-1]
-        if len(arguments) == 1 or len(arguments) == 2 and arguments[0] in ('-z', '-n'):
-            text = self._word_text(arguments[-1])
-            if text is None:
+        texts = [self._argument_text(word) for word in arguments]
+        if None in texts:
+            return None     # an argument whose text is not told may be an operator, or dropped
+        groups, group, invert, at = False, True, False, 0
+        while at < len(texts):
+            text = texts[at]
+            if at + 2 < len(texts) and _binary_operator(texts[at + 1]):
+                known = texts[at + 1] in ('=', '==', '!=') and _PATH not in (texts[at], texts[at + 2])
+                holds = (texts[at] == texts[at + 2]) != (texts[at + 1] == '!=') if known else None
+                at += 3
+            elif at + 1 < len(texts) and text in _TEST_UNARY:
+                holds = self._unary_test(text, arguments[at + 1], texts[at + 1])
+                at += 2
+            elif text in ('(', ')'):
                 return None
-            return text == '' if arguments[0] == '-z' else text != ''
-        if len(arguments) == 3 and arguments[1] in ('=', '==', '!='):
-            text, (other, known) = self._word_text(arguments[0]), _decoded(arguments[2])
-            if text is None or not known:
-                return None
-            return (text == other) != (arguments[1] == '!=')
-        if len(arguments) == 2 and arguments[0] in ('-f', '-s'):
-            found = _directory_file(arguments[1])
-            state = self.prefix_file(found[1]) if found and found[0] not in self.values else None
-            if state is None:
-                return None
-            return state in ('present', 'password') if arguments[0] == '-s' else state != 'missing'
-        return None
+            elif text in ('!', '-a', '-o'):
+                invert = not invert if text == '!' else invert
+                if text == '-o':
+                    groups, group = _either(groups, group), True
+                at += 1
+                continue
+            else:
+                holds = text != ''
+                at += 1
+            group = _both(group, (None if holds is None else not holds) if invert else holds)
+            invert = False
+        return _either(groups, group)
+
+    def _unary_test(self, operator, word, text):
+        if operator in ('-n', '-z'):
+            return (text != '') == (operator == '-n')
+        found = _directory_file(word) if operator in ('-f', '-s') else None
+        state = self.prefix_file(found[1]) if found and found[0] not in self.values else None
+        if state is None:
+            return None
+        return state in ('present', 'password') if operator == '-s' else state != 'missing'
+
+    def _argument_text(self, word):
+        """The text GRUB passes for an argument of test; _PATH for a file of GRUB's directory;
+        None when it cannot be told."""
+        text, known = _decoded(word)
+        if known:
+            return text
+        return _PATH if _directory_file(word) else self._word_text(word)
 
     def _word_text(self, word):
         """The text of a word that is a variable the reading follows, after plain characters

@@ -23,7 +23,8 @@ import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
+    PASSWORD_VARIABLE, UNKNOWN, bls_default_value, parse_grub_menu, parse_grubenv, red_hat_entry_index)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -31,14 +32,11 @@ MODULE_BASES = ('/lib/modules', '/usr/lib/modules')
 # Kernel image names: vmlinuz on most architectures, vmlinux (ppc64) and Image (arm64) on SUSE.
 IMAGE_NAMES = ('vmlinuz', 'vmlinux', 'Image')
 IN_TREE_FILES = ('modules.order', 'modules.builtin')
-GRUBENV_PATHS = ('/boot/grub2/grubenv', '/boot/grub/grubenv')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 # Where a grub.cfg runs blscfg, and where it defines a menu entry.
 _BLSCFG_LINE = re.compile(r'^[ \t]*blscfg\b', re.MULTILINE)
 _ENTRY_LINE = re.compile(r'^[ \t]*(?:menuentry|submenu)\b', re.MULTILINE)
-# A saved entry that names what cannot be told.
-UNTOLD = object()
 # user.cfg as grub2-setpassword writes it: one literal assignment of a PBKDF2 hash.
 _PASSWORD_FILE = re.compile(r'\A(?:%s=grub\.pbkdf2\.[A-Za-z0-9.]+\n?)+\Z' % PASSWORD_VARIABLE)
 # Links followed one to the next in GRUB's directory, as GRUB's file systems follow them.
@@ -322,20 +320,6 @@ def _grubby_default(runner):
     return _release_from_image(out) if rc == 0 and out.strip() else None
 
 
-def grubenv_values(rootfs, warn):
-    """The variables the grubenvs under root set, the first one that sets each (not empty)
-    winning; None when one is there but cannot be read."""
-    values = {}
-    for path in GRUBENV_PATHS:
-        found = read_grubenv(rootfs, path, warn)
-        if found is None:
-            return None
-        for name, value in found.items():
-            if value and name not in values:
-                values[name] = value
-    return values
-
-
 def read_grubenv(rootfs, path, warn):
     """The variables of a GRUB environment block (none when it is not there, or not one), None
     when it cannot be read (a warning)."""
@@ -558,67 +542,32 @@ def _entry_release(linux, version):
     return release or version or None
 
 
-def _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache):
-    """``(release, source)`` of the kernel the BLS entry GRUB starts by default boots (``fields``:
+def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
+    """``(release, source)`` of the kernel the BLS entry GRUB starts by default boots (``entries``:
     the BlsEntry of each, see read_bls_entries): ``grubenv`` when the environment block names the
     entry, else ``bls``; ``(None, None)`` when that entry boots no kernel under root (a rescue
     entry, one left by a removed kernel), or cannot be told for sure."""
-    if None in fields.values():
-        return None, None   # an entry it may name cannot be read
-    found = _bls_default_value(rootfs, grub_path, text, warn, cache)
-    if found is UNTOLD:
+    if grub_path is None or None in entries.values():
+        # Without a grub.cfg another boot loader (systemd-boot) picks one by rules of its own; an
+        # entry that cannot be read may be the one.
         return None, None
-    value, from_grubenv = found
-    if text is None:
-        entries = dict((entry_id, entry.release()) for entry_id, entry in fields.items())
-        titles = dict((entry_id, entry.lines['title'][0]) for entry_id, entry in fields.items() if 'title' in entry.lines)
-    else:   # the entries GRUB lists
-        entries = dict((entry_id, entry.blscfg_release()) for entry_id, entry in fields.items() if 'linux' in entry.blscfg)
-        titles = dict((entry_id, fields[entry_id].blscfg['title']) for entry_id in entries if 'title' in fields[entry_id].blscfg)
-        if not entries:
-            return None, None
-    order = sorted(entries, key=_bls_entry_key, reverse=True)     # as blscfg lists them
-    named = _bls_named_entry(value, order, titles, text) if value else None
-    if named is None and value and menu is not None and any(True for _entry in menu.leaves()):
-        return None, None   # it may name an entry of grub.cfg's own
-    if named is None:       # GRUB starts the first entry
-        first_is_bls = text is None or _ENTRY_LINE.search(text, 0, _BLSCFG_LINE.search(text).start()) is None
-        named, from_grubenv = order[0] if first_is_bls else UNTOLD, False
-    if named is UNTOLD or entries[named] not in kernels:
-        return None, None
-    return entries[named], 'grubenv' if from_grubenv else 'bls'
-
-
-def _bls_default_value(rootfs, grub_path, text, warn, cache):
-    """``(value, from grubenv)`` of GRUB's ``default`` as grub.cfg leaves it for its BLS entries
-    (None: unset), UNTOLD when not told. Without a grub.cfg, the environment blocks' one-shot
-    ``next_entry``, else their ``saved_entry``."""
-    if text is None:
-        environment = grubenv_values(rootfs, warn)
-        if environment is None:
-            return UNTOLD
-        value = environment.get('next_entry') or environment.get('saved_entry')
-        return value, value is not None
     value, from_grubenv, certain = bls_default_value(text, *grub_files(rootfs, grub_path, warn, cache))
-    return (value, from_grubenv) if certain else UNTOLD
-
-
-def _bls_named_entry(value, order, titles, grub_config):
-    """The id of the BLS entry GRUB starts when ``default`` is ``value``, read Red Hat's way: an
-    entry's id, else its title, else the whole value as a number, the entries counted in
-    blscfg's ``order``; None when it names none of them, UNTOLD when that cannot be told (a
-    number past the BLS entries, or grub.cfg may list entries before them)."""
-    if value in titles.values() and value not in order:
-        return next(entry_id for entry_id in order if titles.get(entry_id) == value)
-    if value in order:
-        return value
-    number = value.rstrip(' ')
-    if not (number and all(char in '0123456789' for char in number)):
-        return None
-    blscfg = _BLSCFG_LINE.search(grub_config or '')
-    if blscfg is None or _ENTRY_LINE.search(grub_config, 0, blscfg.start()) is not None or int(number) >= len(order):
-        return UNTOLD
-    return order[int(number)]
+    blscfg = _BLSCFG_LINE.search(text)
+    if not certain or blscfg is None or _ENTRY_LINE.search(text, 0, blscfg.start()) is not None:
+        return None, None   # the default not told, or grub.cfg may list entries of its own first
+    order = sorted((entry_id for entry_id, entry in entries.items() if 'linux' in entry.blscfg),
+                   key=_bls_entry_key, reverse=True)        # the entries blscfg lists, in its order
+    # GRUB's own entries come after them (30_uefi-firmware's, 40_custom's).
+    names = [(entry_id, entries[entry_id].blscfg.get('title') or entries[entry_id].blscfg['linux']) for entry_id in order]
+    names += [(entry.entry_id or entry.title, entry.title) if entry.names_known else None
+              for entry in (menu.entries if menu is not None else ())]
+    index = red_hat_entry_index(value, names) if value is not None else None
+    if index is None:
+        index, from_grubenv = 0, False      # GRUB starts the first
+    if index is UNKNOWN or index >= len(order):
+        return None, None
+    release = entries[order[index]].blscfg_release()
+    return (release, 'grubenv' if from_grubenv else 'bls') if release in kernels else (None, None)
 
 
 def _bls_entry_key(entry_id):
@@ -634,14 +583,15 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
 
     Sources: ``grubby`` (only on the running system, through ``runner(argv) -> (rc, stdout,
     stderr)``, when it names a release in ``kernels``), else where grub.cfg lists BLS entries
-    (or there is no grub.cfg but there are BLS entries): ``grubenv`` (the environment block's
+    (Red Hat's blscfg): ``grubenv`` (the environment block's
     ``next_entry``, or its ``saved_entry`` where grub.cfg boots it, names the entry), ``bls``
     (the entry grub.cfg's ``default`` names, or the first listed). Else a grub.cfg menu decides:
     ``grubenv`` (next_entry or saved_entry naming a menu entry), ``grub`` (the entry its
-    ``default`` names, or its first). Without either, ``newest`` (the newest installed kernel
-    with an image; the newest installed one when no image is found). ``(None, None)`` when
-    nothing tells, or the default entry boots no kernel under root or cannot be told for
-    sure (grub.cfg unreadable, too many entries, an entry in a condition counted past).
+    ``default`` names, or its first). Without a grub.cfg or BLS entries, ``newest`` (the newest
+    installed kernel with an image; the newest installed one when no image is found).
+    ``(None, None)`` when nothing tells, or the default entry boots no kernel under root or
+    cannot be told for sure (grub.cfg unreadable or without a menu, too many entries, an entry in
+    a condition counted past, BLS entries without a grub.cfg, which systemd-boot reads its own way).
     ``warn(msg)`` hears of boot loader files that exist but cannot be read; ``cache`` as for
     grub_config.
     """
@@ -655,10 +605,12 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    if fields and (text is None or _BLSCFG_LINE.search(text)):
+    if fields and (grub_path is None or _BLSCFG_LINE.search(text)):
         return _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache)
     if menu is not None:
         return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
+    if grub_path is not None:
+        return None, None   # a grub.cfg without a menu: GRUB stops at its prompt
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
     bootable = [release for release in installed if kernels[release].image] or installed

@@ -18,6 +18,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     _decoded,
     bls_default_value,
     boot_variable_values,
+    red_hat_entry_index,
     parse_grub_menu,
     parse_grubenv,
 )
@@ -139,7 +140,8 @@ def test_entries_that_may_be_missing_or_named_otherwise(value: str, expected: tu
     ('set default="${chosen_one}"\n', (None, False, False)),         # a variable the reading does not follow
     ('if [ x$a = xy ]; then set default=1; fi\n', (None, False, False)),
     ('if [ "${saved_entry}" ]; then set default=1; else set default=2; fi\n', ('2', False, True)),
-    ('load_env\nif [ -z "$saved_entry" ]; then default=1; elif [ x = y ]; then default=2; fi\n', (None, False, False)),
+    ('load_env\nif [ -z "$saved_entry" ]; then default=1; elif [ x$a = y ]; then default=2; fi\n', (None, False, False)),
+    ('load_env\nif [ -z "$saved_entry" ]; then default=1; elif [ x = y ]; then default=2; fi\n', (None, False, True)),
     ('load_env\nif [ "$saved_entry" ]; then default=1; elif [ x = y ]; then default=2; else default=3; fi\n',
      ('1', False, True)),
     ('load_env -f /other/grubenv\nset default="${saved_entry}"\n', (None, False, False)),
@@ -183,11 +185,42 @@ def test_what_a_linux_command_loads() -> None:
 
 def test_red_hat_reads_the_value_otherwise() -> None:
     # Red Hat's GRUB tries ids before titles and takes a number only whole.
-    menu = parse_grub_menu("menuentry 'x' {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
+    menu = parse_grub_menu("menuentry 'x' --id a {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
     assert default_image(menu, 'x') == ('/a', True)
     assert default_image(menu, 'x', red_hat_too=True) == (None, False)
     assert default_image(menu, '1', red_hat_too=True) == ('/b', True)
     assert default_image(menu, '1a', red_hat_too=True) == (None, False)
+    # An entry without an id goes by its title there too.
+    menu = parse_grub_menu("menuentry 'x' {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
+    assert default_image(menu, 'x', red_hat_too=True) == ('/a', True)
+
+
+NAMES = [('id-a', 'Title A'), ('id-b', 'Title B'), ('c', 'c'), ('a>b', 'T>d')]
+
+
+# menu.c's get_entry_number as Red Hat's GRUB has it (rhboot/grub2, rhel-8 and rhel-9 branches).
+@pytest.mark.parametrize(('value', 'expected'), [
+    ('id-b', 1),
+    ('id-b>anything', 1),        # a lone > ends the name
+    ('id-b rest', None),         # the first word is an id, and something follows it
+    ('Title B', 1),
+    ('Title B>x', 1),
+    ('Title', None),
+    ('a>>b', 3),                 # >> is >
+    ('T>>d', 3),
+    ('1', 1), (' 1', 1), ('0x1', 1), ('01', 1), ('010', None), ('08', None),   # 010 is 8: past the entries
+    ('1 ', None), ('1a', None), ('-1', None), ('0x', None), ('', None), ('9', None),
+    ('id-a\0x', 0),             # a C string
+    ('99999999999', UNKNOWN),
+])
+def test_the_entry_red_hats_grub_starts(value: str, expected: int | None) -> None:
+    assert red_hat_entry_index(value, NAMES) == expected
+
+
+def test_entries_whose_names_are_not_told() -> None:
+    assert red_hat_entry_index('id-a', [('id-a', 'A'), None]) == 0
+    assert red_hat_entry_index('B', [('id-a', 'A'), None, ('B', 'B')]) is UNKNOWN
+    assert red_hat_entry_index('1', [('id-a', 'A'), None]) is UNKNOWN
 
 
 def test_no_menu_entry() -> None:
@@ -308,6 +341,45 @@ if [ "${next_entry}" ]; then set default="${next_entry}"; else set default=0; fi
     ('function f { frobnicate; }\nset default=1\n', {}, ('1', False, True)),       # never called
 ])
 def test_what_commands_and_conditions_do(tmp_path: Path, script: str, grubenv: dict, expected: tuple) -> None:
+    assert grub_script_check(script + ENTRIES, tmp_path)
+    assert parse_grub_menu(script + ENTRIES).default_value(grubenv, files()) == expected
+
+
+# Red Hat's 08_fallback_counting, after 00_header's GRUB_DEFAULT=saved.
+FALLBACK_COUNTING = ('load_env\nset default="${saved_entry}"\n'
+                     'if [ -n "${boot_counter}" -a "${boot_success}" = "0" ]; then\n'
+                     '  if  [ "${boot_counter}" = "0" -o "${boot_counter}" = "-1" ]; then\n'
+                     '    set default=1\n    set boot_counter=-1\n  else\n    decrement boot_counter\n  fi\n'
+                     '  save_env boot_counter\nfi\n')
+TEST_AND_OR = 'load_env\nif [ %s ]; then default=1; else default=2; fi\n'
+
+
+# What each gives, as grub-emu 2.06 runs it.
+@pytest.mark.parametrize(('script', 'grubenv', 'expected'), [
+    (FALLBACK_COUNTING, {'saved_entry': '5'}, ('5', True, True)),
+    (FALLBACK_COUNTING, {'saved_entry': '5', 'boot_counter': '0', 'boot_success': '0'}, ('1', False, True)),
+    (FALLBACK_COUNTING, {'saved_entry': '5', 'boot_counter': '-1', 'boot_success': '0'}, ('1', False, True)),
+    (FALLBACK_COUNTING, {'saved_entry': '5', 'boot_counter': '1', 'boot_success': '1'}, ('5', True, True)),
+    (FALLBACK_COUNTING, {'saved_entry': '5', 'boot_counter': '2', 'boot_success': '0'}, ('5', True, True)),
+    (TEST_AND_OR % '"${saved_entry}" = 5 -a x = y', {'saved_entry': '5'}, ('2', False, True)),
+    (TEST_AND_OR % '"${saved_entry}" = 6 -o x = x', {'saved_entry': '5'}, ('1', False, True)),
+    (TEST_AND_OR % '! "${saved_entry}" = 6', {'saved_entry': '5'}, ('1', False, True)),
+    (TEST_AND_OR % '"${saved_entry}" -a ! x', {'saved_entry': '5'}, ('2', False, True)),
+    (TEST_AND_OR % 'x = y -o "${saved_entry}" = 5 -a ! ""', {'saved_entry': '5'}, ('1', False, True)),
+    # A value that is an operator is read as one: "-n -n", "-z -z", "= = = =".
+    (TEST_AND_OR % '"${saved_entry}" "${saved_entry}"', {'saved_entry': '-n'}, ('1', False, True)),
+    (TEST_AND_OR % '"${saved_entry}" "${saved_entry}"', {'saved_entry': '-z'}, ('2', False, True)),
+    (TEST_AND_OR % '"${saved_entry}" = "=" =', {'saved_entry': '='}, ('1', False, True)),
+    (TEST_AND_OR % '! ! x', {}, ('1', False, True)),
+    (TEST_AND_OR % '"" -o', {}, ('1', False, True)),
+    (TEST_AND_OR % '!', {}, ('1', False, True)),
+    # What the reading does not decide.
+    (TEST_AND_OR % 'x = y -o $a = b', {}, (None, False, False)),
+    (TEST_AND_OR % '1 -lt 2', {}, (None, False, False)),
+    (TEST_AND_OR % '( x )', {}, (None, False, False)),
+    (TEST_AND_OR % '-e $prefix/grubenv', {}, (None, False, False)),
+])
+def test_how_grubs_test_reads_its_arguments(tmp_path: Path, script: str, grubenv: dict, expected: tuple) -> None:
     assert grub_script_check(script + ENTRIES, tmp_path)
     assert parse_grub_menu(script + ENTRIES).default_value(grubenv, files()) == expected
 

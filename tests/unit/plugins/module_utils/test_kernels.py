@@ -381,6 +381,7 @@ def bls_root(tmp_path: Path) -> Path:
     for release in (OLD, NEW):
         bls_entry(tmp_path, '%s-%s' % (MACHINE, release), release, version=release)
     bls_entry(tmp_path, '%s-0-rescue' % MACHINE, '0-rescue-' + MACHINE, version='0-rescue')
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
     return tmp_path
 
 
@@ -389,10 +390,32 @@ def grubenv(root: Path, path: str, saved_entry: str) -> None:
     make(root, path, body + '#' * (1024 - len(body)))
 
 
-@pytest.mark.parametrize('env_path', ['/boot/grub2/grubenv', '/boot/grub/grubenv'])
-def test_grubenv_saved_entry_resolves_through_bls(bls_root: Path, env_path: str) -> None:
-    grubenv(bls_root, env_path, '%s-%s' % (MACHINE, OLD))
+def test_grubenv_saved_entry_resolves_through_bls(bls_root: Path) -> None:
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+    # GRUB reads the grubenv beside its grub.cfg, not another one.
+    grubenv(bls_root, '/boot/grub/grubenv', '%s-%s' % (MACHINE, NEW))
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+
+
+@pytest.mark.parametrize('grub_cfg', ['', '# nothing\n', 'set default=0\nload_env\n'])
+@pytest.mark.parametrize('with_bls', [True, False])
+def test_a_grub_cfg_without_a_menu_boots_nothing(bls_root: Path, grub_cfg: str, with_bls: bool) -> None:
+    # GRUB stops at its prompt (grub-emu: an empty file, a comment, commands and no entry).
+    if not with_bls:
+        shutil.rmtree(bls_root / 'boot/loader')
+    make(bls_root, '/boot/grub2/grub.cfg', grub_cfg)
+    kernels = known(OLD, NEW)
+    for release in kernels:
+        make(bls_root, '/boot/vmlinuz-%s' % release, '')
+    assert find_default(RootFS(str(bls_root)), kernels) == (None, None)
+
+
+def test_bls_entries_without_a_grub_cfg_leave_the_default_untold(bls_root: Path) -> None:
+    # systemd-boot picks one by its own rules (loader.conf, EFI variables, sort keys).
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
+    (bls_root / 'boot/grub2/grub.cfg').unlink()
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (None, None)
 
 
 def test_a_one_shot_next_entry_comes_before_saved_entry(bls_root: Path) -> None:
@@ -417,16 +440,23 @@ def test_saved_entry_counts_only_where_grub_cfg_boots_it(bls_root: Path, default
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
 
 
-@pytest.mark.parametrize(('saved', 'before', 'expected'), [
-    ('1', '', (OLD, 'grubenv')),                                    # grub2-set-default 1: the second, newest first
-    ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, '', (OLD, 'grubenv')),    # a title
-    ('9', '', (None, None)),                                        # past the BLS entries: another entry
-    ('1', "menuentry 'x' {\n  true\n}\n", (None, None)),        # entries before blscfg count too
-    ('stale-id', '', (NEW, 'bls')),                                 # names nothing: GRUB starts the first
+MENU_X = "menuentry 'x' {\n  true\n}\n"
+
+
+@pytest.mark.parametrize(('saved', 'before', 'after', 'expected'), [
+    ('1', '', '', (OLD, 'grubenv')),                             # grub2-set-default 1: the second, newest first
+    ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, '', '', (OLD, 'grubenv')),    # a title
+    ('9', '', '', (NEW, 'bls')),                                 # past every entry: GRUB starts the first
+    ('2', '', '', (None, None)),                                 # the rescue entry
+    ('1', MENU_X, '', (None, None)),                             # entries before blscfg count too
+    ('3', '', MENU_X, (None, None)),                             # after NEW, OLD and the rescue entry
+    ('x', '', MENU_X, (None, None)),                             # grub.cfg's own entry
+    ('stale-id', '', MENU_X, (NEW, 'bls')),                      # names nothing: GRUB starts the first
 ])
-def test_a_saved_entry_read_as_red_hats_grub_reads_it(bls_root: Path, saved: str, before: str, expected: tuple) -> None:
+def test_a_saved_entry_read_as_red_hats_grub_reads_it(bls_root: Path, saved: str, before: str, after: str,
+                                                      expected: tuple) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', saved)
-    make(bls_root, '/boot/grub2/grub.cfg', 'load_env\nset default="${saved_entry}"\n' + before + 'blscfg\n')
+    make(bls_root, '/boot/grub2/grub.cfg', 'load_env\nset default="${saved_entry}"\n' + before + 'blscfg\n' + after)
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == expected
 
 
@@ -449,12 +479,15 @@ def test_bls_ranks_entry_ids_the_rpm_way(tmp_path: Path) -> None:
     rt = '5.14.0-70.rt21.el9.x86_64'
     for release in (rt, NEW):
         bls_entry(tmp_path, '%s-%s' % (MACHINE, release), release)
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
     assert find_default(RootFS(str(tmp_path)), known(rt, NEW)) == (NEW, 'bls')
 
 
 def test_bls_entry_in_systemd_boot_layout_names_its_version(tmp_path: Path) -> None:
+    # kernel-install's layout for systemd-boot names the kernel only in `version`.
     make(tmp_path, '/boot/loader/entries/%s-%s.conf' % (MACHINE, NEW),
          'title Fedora\nversion %s\nlinux /%s/%s/linux\n' % (NEW, MACHINE, NEW))
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
     assert find_default(RootFS(str(tmp_path)), known(OLD, NEW)) == (NEW, 'bls')
 
 
