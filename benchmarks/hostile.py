@@ -180,6 +180,19 @@ def many_kernels(bls: bool) -> Callable[[SystemTree], None]:
     return damage
 
 
+def long_entry_names(system: SystemTree) -> None:
+    """2,000 BLS entries whose 60 KiB titles, and the grubenv's saved_entry, differ only at their end."""
+    prefix = 'x' * (60 * 1024)
+    entries = system.path('/boot/loader/entries')
+    entries.mkdir(parents=True, exist_ok=True)
+    for index in range(2000):
+        release = '6.1.0-%d-amd64' % (1000 + index)
+        (entries / ('m-%s.conf' % release)).write_text('title %s%d\nlinux /vmlinuz-%s\n' % (prefix, index, release))
+    system.path('/boot/grub2').mkdir(parents=True, exist_ok=True)
+    system.path('/boot/grub2/grub.cfg').write_text('load_env\nset default="${saved_entry}"\nblscfg\n')
+    system.path('/boot/grub2/grubenv').write_text('# GRUB Environment Block\nsaved_entry=%sy\n' % prefix)
+
+
 CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('clean tree', lambda system: None),
     ('installed copy and build are FIFOs', special_files(os.mkfifo)),
@@ -204,6 +217,7 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('4 MiB grub.cfg of conditions, a BLS entry using 8,000 of its variables', many_grub_variables),
     ('2,000 kernels with a BLS entry each, 4 MiB grub.cfg', many_kernels(True)),
     ('2,000 kernels in a 4 MiB grub.cfg', many_kernels(False)),
+    ('2,000 BLS entries with 60 KiB titles that saved_entry nearly names', long_entry_names),
 ]
 
 

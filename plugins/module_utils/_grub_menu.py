@@ -290,48 +290,48 @@ def red_hat_entry_index(value, names):
     each entry in the menu's order (the title where an entry has no id), None where they are not
     told. None when the value names no entry (GRUB starts the first), UNKNOWN when that cannot be
     told."""
-    value = value.split('\0', 1)[0]       # a C string
-    first_word = len(value)
-    for at, char in enumerate(value):
-        if char in _GRUB_BLANKS:
-            first_word = at
-            break
+    spec = _EntrySpec(value.split('\0', 1)[0])     # a C string
     for index, entry_names in enumerate(names):
         if entry_names is None:
             return UNKNOWN
-        if _menuentry_eq(entry_names[0], value, first_word):
-            return index if first_word == len(value) else None
+        if spec.names(entry_names[0], spec.first_word):
+            return index if spec.first_word == len(spec.value) else None
     for index, entry_names in enumerate(names):
         if entry_names is None:
             return UNKNOWN
-        if _menuentry_eq(entry_names[1], value, -1):
+        if spec.names(entry_names[1], -1):
             return index
-    number, rest = _grub_strtoul(value)
+    number, rest = _grub_strtoul(spec.value)
     if number is None or number is UNKNOWN:
         return number
     return number if number < len(names) and not rest else None
 
 
-def _menuentry_eq(name, spec, limit):
-    """GRUB's menuentry_eq(): whether ``spec`` names an entry called ``name``, ``spec`` read up to
-    a lone ``>`` (``>>`` is ``>``), comparing at most ``limit`` characters of the name past its
-    first (-1: all of them)."""
-    one = two = 0
-    while limit == -1 or one <= limit:
-        char = name[one] if one < len(name) else ''
-        other = spec[two] if two < len(spec) else ''
-        after = spec[two + 1] if two + 1 < len(spec) else ''
-        if other == '>' and after != '>':
-            return char == '' and two > 0
-        if other == '>':
-            two += 1
-        if char != other:
-            return limit > -1 and one == limit and char == '' and other != '' and other in _GRUB_BLANKS and one != 1
-        if char == '':
-            return one > 0
-        one += 1
-        two += 1
-    return False
+class _EntrySpec:
+    """A ``default`` value as GRUB's menuentry_eq() reads it: up to a lone ``>`` (``>>`` is
+    ``>``), with where each of those characters ends in the value; each entry name is compared
+    with it once, at the speed of a string comparison."""
+
+    def __init__(self, value):
+        self.value = value
+        self.first_word = next((at for at, char in enumerate(value) if char in _GRUB_BLANKS), len(value))
+        text, self.ends, at = [], [0], 0
+        while at < len(value) and (value[at] != '>' or value.startswith('>>', at)):
+            at += 2 if value[at] == '>' else 1
+            text.append(value[at - 1])
+            self.ends.append(at)
+        self.text = ''.join(text)
+
+    def names(self, name, limit):
+        """menuentry_eq(name, value, limit): whether the value names an entry called ``name``,
+        comparing at most ``limit`` characters of the name past its first (-1: all of them)."""
+        if limit > -1 and len(name) > limit or not self.text.startswith(name):
+            return False
+        after = self.ends[len(name)]
+        if name and (after == len(self.value) or self.value[after] == '>' and not self.value.startswith('>>', after)):
+            return True
+        # A quirk: the value's first word ends where the name does, with a blank.
+        return limit == len(name) != 1 and after < len(self.value) and self.value[after] in _GRUB_BLANKS
 
 
 def _split_path(value):

@@ -524,7 +524,11 @@ class BlsEntry(object):
             cut = line.find(' ') if ' ' in line else line.find('\t')
             if cut < 0 or cut == len(line) - 1:
                 break
-            self.blscfg.setdefault(line[:cut], line[cut + 1:].lstrip(' \t'))
+            key, value = line[:cut], line[cut + 1:].lstrip(' \t')
+            if key not in self.blscfg:
+                # The same text as the first line's, most often: kept once.
+                same = self.lines.get(key, [None])[0]
+                self.blscfg[key] = same if same == value else value
 
     def release(self):
         """The kernel release the entry boots (every line read), or None."""
