@@ -268,7 +268,7 @@ def _pick_red_hat(entries, value):
     submenu keeps the value, which is not followed here."""
     if not entries:
         return None, None, True
-    names = [(entry.entry_id or entry.title, entry.title) if entry.names_known else None for entry in entries]
+    names = [_menu_entry_names(entry) for entry in entries]
     index = red_hat_entry_index(value, names) if value is not None else None
     if index is UNKNOWN:
         return None, None, False
@@ -278,8 +278,20 @@ def _pick_red_hat(entries, value):
     return index, None, not any(entry.conditional for entry in entries[:index + 1]) and entries[index].children is None
 
 
+def _menu_entry_names(entry):
+    """``(id, title)`` of a MenuEntry for red_hat_entry_index: without an id GRUB gives it its title."""
+    if not entry.names_known:
+        return None
+    return entry.title if entry.entry_id is None else entry.entry_id, entry.title
+
+
 # grub_isspace()
 _GRUB_BLANKS = ' \t\n\r'
+
+
+def menu_entry_names(menu):
+    """``(id, title)`` of each top-level entry of GrubMenu ``menu``, for red_hat_entry_index."""
+    return [_menu_entry_names(entry) for entry in menu.entries]
 
 
 def red_hat_entry_index(value, names):
@@ -1293,6 +1305,8 @@ class _Evaluation:
                 holds = (texts[at] == texts[at + 2]) != (texts[at + 1] == '!=') if known else None
                 at += 3
             elif at + 1 < len(texts) and text in _TEST_UNARY:
+                if at + 2 < len(texts) and text in ('-d', '-e', '-f', '-s'):
+                    return None     # GRUB up to 2.02~beta2 (RHEL 7's) ends the test after a file test
                 holds = self._unary_test(text, arguments[at + 1], texts[at + 1])
                 at += 2
             elif text in ('(', ')'):

@@ -24,7 +24,7 @@ import sys
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
-    PASSWORD_VARIABLE, UNKNOWN, bls_default_value, parse_grub_menu, parse_grubenv, red_hat_entry_index)
+    PASSWORD_VARIABLE, UNKNOWN, bls_default_value, menu_entry_names, parse_grub_menu, parse_grubenv, red_hat_entry_index)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -559,19 +559,53 @@ def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
     blscfg = _BLSCFG_LINE.search(text)
     if not certain or blscfg is None or _ENTRY_LINE.search(text, 0, blscfg.start()) is not None:
         return None, None   # the default not told, or grub.cfg may list entries of its own first
-    order = sorted((entry_id for entry_id, entry in entries.items() if 'linux' in entry.blscfg),
-                   key=_bls_entry_key, reverse=True)        # the entries blscfg lists, in its order
-    # GRUB's own entries come after them (30_uefi-firmware's, 40_custom's).
-    names = [(entry_id, entries[entry_id].blscfg.get('title') or entries[entry_id].blscfg['linux']) for entry_id in order]
-    names += [(entry.entry_id or entry.title, entry.title) if entry.names_known else None
-              for entry in (menu.entries if menu is not None else ())]
-    index = red_hat_entry_index(value, names) if value is not None else None
-    if index is None:
-        index, from_grubenv = 0, False      # GRUB starts the first
-    if index is UNKNOWN or index >= len(order):
+    # GRUB's own entries come after the BLS ones (30_uefi-firmware's, 40_custom's).
+    own = menu_entry_names(menu) if menu is not None else []
+    started = set(_bls_started(order, entries, own, value) for order in _blscfg_orders(entries))
+    if len(started) != 1 or None in started:
         return None, None
-    release = entries[order[index]].blscfg_release()
-    return (release, 'grubenv' if from_grubenv else 'bls') if release in kernels else (None, None)
+    entry_id, named = started.pop()
+    release = entries[entry_id].blscfg_release()
+    return (release, 'grubenv' if named and from_grubenv else 'bls') if release in kernels else (None, None)
+
+
+def _blscfg_orders(entries):
+    """The orders, newest first, in which Red Hat's blscfg may list the BLS entries it lists (those
+    with a linux key): by id (RHEL 9, Fedora), and by version then id (RHEL 8, where every entry
+    has a version). ``[None]`` where two entries rank the same: GRUB's qsort lists them either way."""
+    listed = [entry_id for entry_id, entry in entries.items() if 'linux' in entry.blscfg]
+    keys = [_bls_entry_key]
+    if all('version' in entry.blscfg for entry in entries.values()):
+        keys.append(lambda entry_id: (_bls_version_key(entries[entry_id].blscfg['version']), _bls_entry_key(entry_id)))
+    orders = []
+    for key in keys:
+        order = sorted(listed, key=key, reverse=True)
+        if any(key(one) == key(two) for one, two in zip(order, order[1:])):
+            return [None]
+        orders.append(order)
+    return orders
+
+
+def _bls_started(order, entries, own, value):
+    """``(entry id, named)`` of the BLS entry GRUB starts when ``default`` is ``value``, the BLS
+    entries listed in ``order`` before grub.cfg's ``own`` (their names), ``named``: the value
+    names it; None when GRUB starts another entry, or that cannot be told."""
+    if order is None:
+        return None
+    names = [(entry_id, entries[entry_id].blscfg.get('title', entries[entry_id].blscfg['linux'])) for entry_id in order]
+    index = red_hat_entry_index(value, names + own) if value is not None else None
+    if index is None:
+        return (order[0], False) if order else None     # GRUB starts the first
+    if index is UNKNOWN or index >= len(order):
+        return None
+    return order[index], True
+
+
+def _bls_version_key(version):
+    """How RHEL 8's blscfg ranks a BLS entry's version: split at the last dash into version and
+    release, each compared the rpm way."""
+    parts = version.rsplit('-', 1)
+    return tuple(_release_key(part) for part in (parts + [''])[:2])
 
 
 def _bls_entry_key(entry_id):

@@ -190,9 +190,11 @@ def test_red_hat_reads_the_value_otherwise() -> None:
     assert default_image(menu, 'x', red_hat_too=True) == (None, False)
     assert default_image(menu, '1', red_hat_too=True) == ('/b', True)
     assert default_image(menu, '1a', red_hat_too=True) == (None, False)
-    # An entry without an id goes by its title there too.
+    # An entry without an id goes by its title there too; one with an empty id does not.
     menu = parse_grub_menu("menuentry 'x' {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
     assert default_image(menu, 'x', red_hat_too=True) == ('/a', True)
+    menu = parse_grub_menu("menuentry 'x' --id '' {\n  linux /a\n}\nmenuentry 'y' --id x {\n  linux /b\n}\n")
+    assert default_image(menu, 'x', red_hat_too=True) == (None, False)
 
 
 NAMES = [('id-a', 'Title A'), ('id-b', 'Title B'), ('c', 'c'), ('a>b', 'T>d')]
@@ -378,6 +380,7 @@ TEST_AND_OR = 'load_env\nif [ %s ]; then default=1; else default=2; fi\n'
     (TEST_AND_OR % '1 -lt 2', {}, (None, False, False)),
     (TEST_AND_OR % '( x )', {}, (None, False, False)),
     (TEST_AND_OR % '-e $prefix/grubenv', {}, (None, False, False)),
+    (TEST_AND_OR % '-f $prefix/grubenv -o x', {}, (None, False, False)),   # RHEL 7's GRUB stops after -f
 ])
 def test_how_grubs_test_reads_its_arguments(tmp_path: Path, script: str, grubenv: dict, expected: tuple) -> None:
     assert grub_script_check(script + ENTRIES, tmp_path)

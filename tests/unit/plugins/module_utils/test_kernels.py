@@ -543,6 +543,31 @@ def test_an_entry_blscfg_does_not_list_is_not_counted(bls_root: Path) -> None:
         assert find_default(RootFS(str(bls_root)), known(OLD, middle, NEW)) == expected
 
 
+@pytest.mark.parametrize(('versions', 'saved', 'expected'), [
+    (True, '', (None, None)),                 # RHEL 8 lists 513 first (versions), RHEL 9 305 (ids)
+    (True, '1', (None, None)),
+    (True, '1f0e-4.18.0-513.el8.x86_64', ('4.18.0-513.el8.x86_64', 'grubenv')),
+    (False, '', ('4.18.0-305.el8.x86_64', 'bls')),     # both by id
+])
+def test_the_orders_rhel_8_and_9_list_bls_entries_in(tmp_path: Path, versions: bool, saved: str,
+                                                    expected: tuple) -> None:
+    # A cloud image: its first kernel's entry has the image's machine id, later ones the host's.
+    for machine, release in (('9c1a', '4.18.0-305.el8.x86_64'), ('1f0e', '4.18.0-513.el8.x86_64')):
+        bls_entry(tmp_path, '%s-%s' % (machine, release), release, version=release if versions else None)
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
+    grubenv(tmp_path, '/boot/grub2/grubenv', saved)
+    assert find_default(RootFS(str(tmp_path)), known('4.18.0-305.el8.x86_64', '4.18.0-513.el8.x86_64')) == expected
+
+
+def test_a_blank_bls_title_is_the_entrys_title(bls_root: Path) -> None:
+    # blscfg takes the linux path as the title only where there is no title line.
+    make(bls_root, '/boot/loader/entries/%s-%s.conf' % (MACHINE, OLD), 'title   \nlinux /vmlinuz-%s\n' % OLD)
+    grubenv(bls_root, '/boot/grub2/grubenv', '/vmlinuz-%s' % OLD)
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (NEW, 'bls')
+    make(bls_root, '/boot/loader/entries/%s-%s.conf' % (MACHINE, OLD), 'linux /vmlinuz-%s\n' % OLD)
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+
+
 def test_bls_entries_that_grub_cfg_does_not_list_do_not_count(bls_root: Path) -> None:
     # GRUB_ENABLE_BLSCFG=false: grub.cfg lists its own entries, and kernel-install still writes BLS ones.
     entries = ''.join("menuentry 'Red Hat Enterprise Linux Server (%s)' {\n  linux /vmlinuz-%s ro\n}\n"
