@@ -550,7 +550,7 @@ def test_an_entry_blscfg_does_not_list_is_not_counted(bls_root: Path) -> None:
     (False, '', ('4.18.0-305.el8.x86_64', 'bls')),     # both by id
 ])
 def test_the_orders_rhel_8_and_9_list_bls_entries_in(tmp_path: Path, versions: bool, saved: str,
-                                                    expected: tuple) -> None:
+                                                     expected: tuple) -> None:
     # A cloud image: its first kernel's entry has the image's machine id, later ones the host's.
     for machine, release in (('9c1a', '4.18.0-305.el8.x86_64'), ('1f0e', '4.18.0-513.el8.x86_64')):
         bls_entry(tmp_path, '%s-%s' % (machine, release), release, version=release if versions else None)
