@@ -639,12 +639,12 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
         release = _grubby_default(runner)
         if release in kernels:
             return release, 'grubby'
-    fields = bls_entries(rootfs, warn, cache)
+    entries = bls_entries(rootfs, warn, cache)
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    if fields and (grub_path is None or _BLSCFG_LINE.search(text)):
-        return _bls_default(rootfs, grub_path, text, menu, fields, kernels, warn, cache)
+    if entries and (grub_path is None or _BLSCFG_LINE.search(text)):
+        return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
     if menu is not None:
         return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
     if grub_path is not None:
