@@ -138,6 +138,8 @@ _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
 _PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
 _DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
+# grub_isspace(): no form feed, no vertical tab.
+_GRUB_BLANKS = ' \t\n\r'
 # GRUB's test command: its binary operators (``-nt`` and ``-ot`` as prefixes), tried first at
 # each argument, and its unary ones.
 _TEST_BINARY = frozenset(('=', '==', '!=', '<', '<=', '>', '>=', '-eq', '-ge', '-gt', '-le', '-lt', '-ne', '-pgt', '-plt'))
@@ -268,30 +270,21 @@ def _pick_red_hat(entries, value):
     submenu keeps the value, which is not followed here."""
     if not entries:
         return None, None, True
-    names = [_menu_entry_names(entry) for entry in entries]
-    index = red_hat_entry_index(value, names) if value is not None else None
+    index = red_hat_entry_index(value, entry_names(entries)) if value is not None else 0
     if index is UNKNOWN:
         return None, None, False
     if index is None:
-        # Named nothing, or counted past the last entry (how many there are may not be told).
+        # Named nothing, or counted past the last entry: whether it names one may depend on the
+        # entries in conditions (an id first matched, then refused for what follows it).
         return 0, None, not any(entry.conditional for entry in entries) and entries[0].children is None
     return index, None, not any(entry.conditional for entry in entries[:index + 1]) and entries[index].children is None
 
 
-def _menu_entry_names(entry):
-    """``(id, title)`` of a MenuEntry for red_hat_entry_index: without an id GRUB gives it its title."""
-    if not entry.names_known:
-        return None
-    return entry.title if entry.entry_id is None else entry.entry_id, entry.title
-
-
-# grub_isspace()
-_GRUB_BLANKS = ' \t\n\r'
-
-
-def menu_entry_names(menu):
-    """``(id, title)`` of each top-level entry of GrubMenu ``menu``, for red_hat_entry_index."""
-    return [_menu_entry_names(entry) for entry in menu.entries]
+def entry_names(entries):
+    """``(id, title)`` of each MenuEntry for red_hat_entry_index (without an id GRUB gives an entry
+    its title), None where they are not told."""
+    return [(entry.title if entry.entry_id is None else entry.entry_id, entry.title) if entry.names_known else None
+            for entry in entries]
 
 
 def red_hat_entry_index(value, names):
@@ -370,7 +363,7 @@ def _grub_number(text):
 
 def _grub_strtoul(text):
     """``(_grub_number of text, what follows the number)``."""
-    text = text.lstrip(' \t\n\r')     # grub_isspace(): no form feed, no vertical tab
+    text = text.lstrip(_GRUB_BLANKS)
     base, digits = 10, '0123456789'
     if text.startswith('0x'):
         base, digits, text = 16, '0123456789abcdef', text[2:]
@@ -1058,6 +1051,7 @@ def _default_value(steps, grubenv, prefix_file, bls):
 
 
 def _binary_operator(text):
+    """Whether GRUB's test reads an argument of this text as a binary operator."""
     return text is not _PATH and (text in _TEST_BINARY or text[:3] in ('-nt', '-ot'))
 
 

@@ -24,7 +24,7 @@ import sys
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
-    PASSWORD_VARIABLE, UNKNOWN, bls_default_value, menu_entry_names, parse_grub_menu, parse_grubenv, red_hat_entry_index)
+    PASSWORD_VARIABLE, UNKNOWN, bls_default_value, entry_names, parse_grub_menu, parse_grubenv, red_hat_entry_index)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -559,9 +559,11 @@ def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
     blscfg = _BLSCFG_LINE.search(text)
     if not certain or blscfg is None or _ENTRY_LINE.search(text, 0, blscfg.start()) is not None:
         return None, None   # the default not told, or grub.cfg may list entries of its own first
-    # GRUB's own entries come after the BLS ones (30_uefi-firmware's, 40_custom's).
-    own = menu_entry_names(menu) if menu is not None else []
-    started = set(_bls_started(order, entries, own, value) for order in _blscfg_orders(entries))
+    # GRUB's own entries come after the BLS ones (30_uefi-firmware's, 40_custom's): the entry
+    # started is told when it is the same whether the entries in conditions are there or not.
+    own = menu.entries if menu is not None else []
+    variants = (entry_names(own), entry_names([entry for entry in own if not entry.conditional]))
+    started = set(_bls_started(order, entries, names, value) for order in _blscfg_orders(entries) for names in variants)
     if len(started) != 1 or None in started:
         return None, None
     entry_id, named = started.pop()

@@ -452,6 +452,13 @@ MENU_X = "menuentry 'x' {\n  true\n}\n"
     ('3', '', MENU_X, (None, None)),                             # after NEW, OLD and the rescue entry
     ('x', '', MENU_X, (None, None)),                             # grub.cfg's own entry
     ('stale-id', '', MENU_X, (NEW, 'bls')),                      # names nothing: GRUB starts the first
+    ('stale-id', '', 'if [ "$grub_platform" = efi ]; then\n' + MENU_X + 'fi\n', (NEW, 'bls')),  # RHEL 9's firmware entry
+    # The title's first word is the id of an entry, so GRUB refuses the value and starts the
+    # first; without that entry (in a condition) the value is the title. A one-letter id never matches.
+    ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, '', MENU_X.replace("'x'", "'Red'"), (NEW, 'bls')),
+    ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, '', 'if [ "$y" ]; then\n%sfi\n' % MENU_X.replace("'x'", "'Red'"),
+     (None, None)),
+    ('R Hat', '', MENU_X.replace("'x'", "'R'") + MENU_X.replace("'x'", "'R Hat'"), (None, None)),   # the title 'R Hat'
 ])
 def test_a_saved_entry_read_as_red_hats_grub_reads_it(bls_root: Path, saved: str, before: str, after: str,
                                                       expected: tuple) -> None:
