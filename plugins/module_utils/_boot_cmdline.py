@@ -258,6 +258,9 @@ def _from_bls(rootfs, release, warn, cache):
     if not entries:
         return None
     source = posixpath.join(BLS_ENTRIES_DIR, entries[0][0] + '.conf')
+    path, dummy, menu = grub_config(rootfs, warn, cache)
+    if menu is not None and _menu_entries_of(menu, release):
+        return BootCmdline(None, path, "grub.cfg has entries of its own that start %s, beside its boot entry's" % release)
     if any(len(entry.lines.get('options', ())) > 1 for dummy, entry in entries):
         # systemd-boot joins them; GRUB's blscfg reads the first.
         return BootCmdline(None, source, 'a boot entry of %s has several options lines, which boot loaders read '
@@ -271,6 +274,13 @@ def _from_bls(rootfs, release, warn, cache):
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
+def _menu_entries_of(menu, release):
+    """The entries of GrubMenu ``menu`` that start kernel ``release`` (an entry whose image is not
+    told, not text, is out of sight)."""
+    images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
+    return [entry for entry in menu.leaves() if isinstance(entry.image, str) and posixpath.basename(entry.image) in images]
+
+
 def _from_grub_cfg(rootfs, release, warn, cache):
     """The arguments of the linux command of the entry GRUB's menu starts by default where it
     boots ``release``, else of the first entry that does."""
@@ -281,9 +291,7 @@ def _from_grub_cfg(rootfs, release, warn, cache):
         return None
     environment, prefix_file = grub_files(rootfs, path, warn, cache)
     hidden = remembered(cache, ('grub.cfg', 'out of sight'), lambda key: menu.out_of_sight(environment, prefix_file))
-    images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
-    # (An image that is not told is not text: such an entry is out of sight.)
-    entries = [entry for entry in menu.leaves() if isinstance(entry.image, str) and posixpath.basename(entry.image) in images]
+    entries = _menu_entries_of(menu, release)
     if not entries:
         # Not in grub.cfg (yet): what update-grub will write, unless an entry out of sight may start it.
         return BootCmdline(None, path, 'an entry GRUB may start it with is out of sight (a file or script grub.cfg '

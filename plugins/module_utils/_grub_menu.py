@@ -138,6 +138,8 @@ _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
 _PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
 _DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
+# What the files' bytes that are no UTF-8 read as: distinct bytes, the same text.
+_UNDECODED = '\ufffd'
 # grub_isspace(): no form feed, no vertical tab.
 _GRUB_BLANKS = ' \t\n\r'
 # GRUB's test command: its binary operators (``-nt`` and ``-ot`` as prefixes), tried first at
@@ -224,8 +226,10 @@ class GrubMenu:
         """``(MenuEntry or None, certain)`` of the entry GRUB starts when ``default`` is ``value``
         (None: unset): one whose image (the first argument of the last linux command it runs, None
         when it boots no Linux kernel) is told; ``red_hat_too``: only an entry Red Hat's reading of
-        the value also starts is certain."""
-        entry, certain = _started_entry(self.entries, value, _pick) if self.reason is None else (None, False)
+        the value also starts is certain. Never certain for a value with bytes that are no UTF-8."""
+        if self.reason is not None or value is not None and _UNDECODED in value:
+            return None, False
+        entry, certain = _started_entry(self.entries, value, _pick)
         if certain and red_hat_too and _started_entry(self.entries, value, _pick_red_hat) != (entry, True):
             return None, False
         return entry, certain
@@ -294,7 +298,9 @@ def red_hat_entry_index(value, names):
     else the value as a number (blanks before it, nothing after it). ``names``: ``(id, title)`` of
     each entry in the menu's order (the title where an entry has no id), None where they are not
     told. None when the value names no entry (GRUB starts the first), UNKNOWN when that cannot be
-    told."""
+    told (bytes that are no UTF-8 in the value: GRUB compares the bytes, not what they read as)."""
+    if _UNDECODED in value:
+        return UNKNOWN
     spec = _EntrySpec(value.split('\0', 1)[0])     # a C string
     for index, entry_names in enumerate(names):
         if entry_names is None:

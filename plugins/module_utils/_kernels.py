@@ -22,9 +22,10 @@ import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import GRUBS, RHEL8_GRUB, RHEL9_GRUB, listing_orders, started_entry
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
-    PASSWORD_VARIABLE, UNKNOWN, bls_default_value, entry_names, parse_grub_menu, parse_grubenv, red_hat_entry_index)
+    PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -34,6 +35,9 @@ IMAGE_NAMES = ('vmlinuz', 'vmlinux', 'Image')
 IN_TREE_FILES = ('modules.order', 'modules.builtin')
 # The grub.cfg beside each grubenv, in the same order: what GRUB runs, so what it reads of grubenv.
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
+# The distribution release, whose GRUB lists BLS entries its own way.
+OS_RELEASE_PATHS = ('/etc/os-release', '/usr/lib/os-release')
+_PLATFORM_ID = re.compile(r'^PLATFORM_ID=(["\']?)platform:([a-z0-9]+)\1[ \t]*$', re.MULTILINE)
 # Where a grub.cfg runs blscfg, and where it defines a menu entry.
 _BLSCFG_LINE = re.compile(r'^[ \t]*blscfg\b', re.MULTILINE)
 _ENTRY_LINE = re.compile(r'^[ \t]*(?:menuentry|submenu)\b', re.MULTILINE)
@@ -506,9 +510,9 @@ def read_bls_entries(rootfs, warn):
 class BlsEntry(object):
     """A BLS entry file as boot loaders read it: ``lines``, ``{key: [values in file order]}`` of
     every line that has a value (systemd-boot reads them all); ``blscfg``, ``{key: its first
-    value}`` as GRUB's blscfg reads the file: carriage returns dropped, leading blanks and ``#``
-    lines skipped, the key cut at the first space (else tab) and the blanks after it, and no
-    line read past one with nothing after its key (a blank line)."""
+    value}`` as GRUB's blscfg reads the file: each line up to a NUL, carriage returns dropped,
+    leading blanks and ``#`` lines skipped, the key cut at the first space (else tab) and the
+    blanks after it, and no line read past one with nothing after its key (a blank line)."""
 
     def __init__(self, text):
         self.lines = {}
@@ -518,7 +522,7 @@ class BlsEntry(object):
                 self.lines.setdefault(words[0], []).append(words[1].strip())
         self.blscfg = {}
         for line in text.split('\n'):
-            line = line.replace('\r', '').lstrip(' \t')
+            line = line.split('\0', 1)[0].replace('\r', '').lstrip(' \t')     # C strings
             if line.startswith('#'):
                 continue
             cut = line.find(' ') if ' ' in line else line.find('\t')
@@ -547,10 +551,11 @@ def _entry_release(linux, version):
 
 
 def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
-    """``(release, source)`` of the kernel the BLS entry GRUB starts by default boots (``entries``:
-    the BlsEntry of each, see read_bls_entries): ``grubenv`` when the environment block names the
-    entry, else ``bls``; ``(None, None)`` when that entry boots no kernel under root (a rescue
-    entry, one left by a removed kernel), or cannot be told for sure."""
+    """``(release, source)`` of the kernel the entry GRUB starts by default boots, where grub.cfg
+    lists BLS entries (``entries``: the BlsEntry of each, see read_bls_entries): ``grubenv`` when
+    the environment block names the entry, else ``bls`` (``grub`` for an entry of grub.cfg's
+    own); ``(None, None)`` when that entry boots no kernel under root (a rescue entry, one left by
+    a removed kernel), or cannot be told for sure."""
     if grub_path is None or None in entries.values():
         # Without a grub.cfg another boot loader (systemd-boot) picks one by rules of its own; an
         # entry that cannot be read may be the one.
@@ -559,63 +564,43 @@ def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
     blscfg = _BLSCFG_LINE.search(text)
     if not certain or blscfg is None or _ENTRY_LINE.search(text, 0, blscfg.start()) is not None:
         return None, None   # the default not told, or grub.cfg may list entries of its own first
+    fields = dict((entry_id, entry.blscfg) for entry_id, entry in entries.items())
+    if any('.conf' in entry_id for entry_id, found in fields.items() if 'linux' in found):
+        return None, None   # blscfg never ends its search for ".conf" in such a name
+    orders = listing_orders(fields, _red_hat_grubs(rootfs, warn)).values()
     # GRUB's own entries come after the BLS ones (30_uefi-firmware's, 40_custom's): the entry
     # started is told when it is the same whether the entries in conditions are there or not.
     own = menu.entries if menu is not None else []
-    variants = (entry_names(own), entry_names([entry for entry in own if not entry.conditional]))
-    started = set(_bls_started(order, entries, names, value) for order in _blscfg_orders(entries) for names in variants)
+    variants = (own, [entry for entry in own if not entry.conditional])
+    started = set(started_entry(order, fields, names, value) for order in orders for names in variants)
     if len(started) != 1 or None in started:
         return None, None
-    entry_id, named = started.pop()
-    release = entries[entry_id].blscfg_release()
-    return (release, 'grubenv' if named and from_grubenv else 'bls') if release in kernels else (None, None)
+    what, named = started.pop()
+    from_value = named and from_grubenv
+    if isinstance(what, str):
+        release, source = entries[what].blscfg_release(), 'grubenv' if from_value else 'bls'
+    else:   # an entry of grub.cfg's own
+        image = what.image if what.children is None else None
+        release, source = _release_from_image(image) if isinstance(image, str) else None, 'grubenv' if from_value else 'grub'
+    return (release, source) if release in kernels else (None, None)
 
 
-def _blscfg_orders(entries):
-    """The orders, newest first, in which Red Hat's blscfg may list the BLS entries it lists (those
-    with a linux key): by id (RHEL 9, Fedora), and by version then id (RHEL 8, where every entry
-    has a version). ``[None]`` where two entries rank the same: GRUB's qsort lists them either way."""
-    listed = [entry_id for entry_id, entry in entries.items() if 'linux' in entry.blscfg]
-    keys = [_bls_entry_key]
-    if all('version' in entry.blscfg for entry in entries.values()):
-        keys.append(lambda entry_id: (_bls_version_key(entries[entry_id].blscfg['version']), _bls_entry_key(entry_id)))
-    orders = []
-    for key in keys:
-        order = sorted(listed, key=key, reverse=True)
-        if any(key(one) == key(two) for one, two in zip(order, order[1:])):
-            return [None]
-        orders.append(order)
-    return orders
-
-
-def _bls_started(order, entries, own, value):
-    """``(entry id, named)`` of the BLS entry GRUB starts when ``default`` is ``value``, the BLS
-    entries listed in ``order`` before grub.cfg's ``own`` (their names), ``named``: the value
-    names it; None when GRUB starts another entry, or that cannot be told."""
-    if order is None:
-        return None
-    names = [(entry_id, entries[entry_id].blscfg.get('title', entries[entry_id].blscfg['linux'])) for entry_id in order]
-    index = red_hat_entry_index(value, names + own) if value is not None else None
-    if index is None:
-        return (order[0], False) if order else None     # GRUB starts the first
-    if index is UNKNOWN or index >= len(order):
-        return None
-    return order[index], True
-
-
-def _bls_version_key(version):
-    """How RHEL 8's blscfg ranks a BLS entry's version: split at the last dash into version and
-    release, each compared the rpm way."""
-    parts = version.rsplit('-', 1)
-    return tuple(_release_key(part) for part in (parts + [''])[:2])
-
-
-def _bls_entry_key(entry_id):
-    """How grub's blscfg ranks an entry: its id split at the last two dashes into
-    name, version and release (``MACHINE-ID-5.14.0-427.el9.x86_64``), each compared
-    the rpm way."""
-    parts = entry_id.rsplit('-', 2)
-    return tuple(_release_key(part) for part in (parts + ['', ''])[:3])
+def _red_hat_grubs(rootfs, warn):
+    """The GRUBs (see _blscfg.GRUBS) that may run: the one of the distribution release that
+    os-release's PLATFORM_ID names (RHEL 8 and its rebuilds, RHEL 9 or 10, Fedora 40 and later),
+    else either."""
+    text = None
+    for path in OS_RELEASE_PATHS:
+        text = _read_small_text(rootfs, path, warn)
+        if text is not None:
+            break
+    found = _PLATFORM_ID.search(text or '')
+    platform = found.group(2) if found else ''
+    if platform == 'el8':
+        return (RHEL8_GRUB,)
+    if platform in ('el9', 'el10') or platform.startswith('f') and platform[1:].isdigit() and int(platform[1:]) >= 40:
+        return (RHEL9_GRUB,)
+    return GRUBS
 
 
 def find_default(rootfs, kernels, runner=None, warn=None, cache=None):

@@ -114,12 +114,24 @@ def test_bls_kernelopts_from_grubenv(tree: RootTree, directory: str) -> None:
     ('\nlinux /vmlinuz-%s\noptions ro module.sig_enforce=1\n', None),     # nor a linux line: not this kernel
     ('linux /vmlinuz-%s\noptions ro module.sig_\renforce=1\n', ['1']),     # carriage returns dropped
     ('linux /vmlinuz-%s\noptions ro\x0bmodule.sig_enforce=1\n', None),     # one GRUB word, two for the kernel
+    ('linux /vmlinuz-%s\noptions ro\0 module.sig_enforce=1\n', []),        # a C string ends at a NUL
+    ('\0x y\nlinux /vmlinuz-%s\noptions ro\n', None),                     # an empty line, then: nothing read
 ])
 def test_bls_entries_as_blscfg_reads_them(tree: RootTree, entry: str, sig_enforce: list | None) -> None:
     tree.write('/boot/loader/entries/%s-%s.conf' % (MACHINE, RELEASE), 'title Linux\n' + entry % RELEASE)
     tree.write('/boot/grub2/grub.cfg', 'set default_kernelopts="root=/dev/sda1"\nblscfg\n')
     cmdline = read(tree)
     assert (cmdline.values('module.sig_enforce') if cmdline.params is not None else None) == sig_enforce
+
+
+def test_a_grub_cfg_entry_of_its_own_for_the_kernel_leaves_its_line_untold(tree: RootTree) -> None:
+    # 40_custom: which of the two starts it depends on the default, or on what the user picks.
+    bls(tree, RELEASE, 'root=/dev/sda1 ro')
+    custom = "menuentry 'Debug' --id debug {\n  linux /vmlinuz-%s root=/dev/sda1 ro module.sig_enforce=1\n}\n" % RELEASE
+    tree.write('/boot/grub2/grub.cfg', 'blscfg\n' + custom)
+    assert read(tree).params is None
+    tree.write('/boot/grub2/grub.cfg', 'blscfg\n' + custom.replace(RELEASE, '6.1.0-1-amd64'))
+    assert read(tree).params == [('root', '/dev/sda1'), ('ro', None)]
 
 
 def test_rhel8_on_efi_reads_the_grub_cfg_of_the_efi_system_partition(tree: RootTree) -> None:

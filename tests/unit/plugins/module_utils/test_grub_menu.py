@@ -197,6 +197,13 @@ def test_red_hat_reads_the_value_otherwise() -> None:
     assert default_image(menu, 'x', red_hat_too=True) == (None, False)
 
 
+def test_a_value_of_bytes_that_are_no_utf8_names_no_entry_for_sure() -> None:
+    # Both read as U+FFFD; GRUB compares the bytes (b'\xfe' and b'\xff', say).
+    menu = parse_grub_menu("menuentry 'A \ufffd' {\n  linux /a\n}\nmenuentry 'B' {\n  linux /b\n}\n")
+    assert default_image(menu, 'A \ufffd') == (None, False)
+    assert red_hat_entry_index('A \ufffd', [('A \ufffd', 'A \ufffd')]) is UNKNOWN
+
+
 NAMES = [('id-a', 'Title A'), ('id-b', 'Title B'), ('c', 'c'), ('a>b', 'T>d')]
 
 

@@ -521,7 +521,7 @@ def test_a_one_shot_next_entry_that_names_nothing_starts_the_first(bls_root: Pat
 @pytest.mark.parametrize(('default', 'expected'), [
     ('1', (OLD, 'bls')),                                                # GRUB_DEFAULT=1
     ('Red Hat Enterprise Linux (%s) 9.4 (Plow)' % OLD, (OLD, 'bls')),  # GRUB_DEFAULT=a title
-    ('custom', (None, None)),                                           # an entry of 40_custom's
+    ('custom', (NEW, 'grub')),                                          # an entry of 40_custom's that boots NEW
 ])
 def test_the_bls_entry_grub_cfg_makes_the_default(bls_root: Path, default: str, expected: tuple) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, NEW))
@@ -550,20 +550,53 @@ def test_an_entry_blscfg_does_not_list_is_not_counted(bls_root: Path) -> None:
         assert find_default(RootFS(str(bls_root)), known(OLD, middle, NEW)) == expected
 
 
-@pytest.mark.parametrize(('versions', 'saved', 'expected'), [
-    (True, '', (None, None)),                 # RHEL 8 lists 513 first (versions), RHEL 9 305 (ids)
-    (True, '1', (None, None)),
-    (True, '1f0e-4.18.0-513.el8.x86_64', ('4.18.0-513.el8.x86_64', 'grubenv')),
-    (False, '', ('4.18.0-305.el8.x86_64', 'bls')),     # both by id
+R305, R513 = '4.18.0-305.el8.x86_64', '4.18.0-513.el8.x86_64'
+
+
+@pytest.mark.parametrize(('versions', 'platform', 'saved', 'expected'), [
+    (True, None, '', (None, None)),             # RHEL 8 lists 513 first (versions), RHEL 9 305 (ids)
+    (True, None, '1', (None, None)),
+    (True, None, '1f0e-' + R513, (R513, 'grubenv')),
+    (False, None, '', (R305, 'bls')),           # both by id
+    (True, 'PLATFORM_ID="platform:el8"', '', (R513, 'bls')),       # os-release tells which GRUB it is
+    (True, 'PLATFORM_ID="platform:el8"', '1', (R305, 'grubenv')),
+    (True, "PLATFORM_ID='platform:el9'", '', (R305, 'bls')),
+    (True, 'PLATFORM_ID=platform:f41', '', (R305, 'bls')),
+    (True, 'PLATFORM_ID="platform:f34"', '', (None, None)),     # before Fedora 40: not told
 ])
-def test_the_orders_rhel_8_and_9_list_bls_entries_in(tmp_path: Path, versions: bool, saved: str,
-                                                     expected: tuple) -> None:
+def test_the_orders_rhel_8_and_9_list_bls_entries_in(tmp_path: Path, versions: bool, platform: str | None,
+                                                     saved: str, expected: tuple) -> None:
     # A cloud image: its first kernel's entry has the image's machine id, later ones the host's.
-    for machine, release in (('9c1a', '4.18.0-305.el8.x86_64'), ('1f0e', '4.18.0-513.el8.x86_64')):
+    for machine, release in (('9c1a', R305), ('1f0e', R513)):
         bls_entry(tmp_path, '%s-%s' % (machine, release), release, version=release if versions else None)
     make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
     grubenv(tmp_path, '/boot/grub2/grubenv', saved)
-    assert find_default(RootFS(str(tmp_path)), known('4.18.0-305.el8.x86_64', '4.18.0-513.el8.x86_64')) == expected
+    if platform is not None:
+        make(tmp_path, '/etc/os-release', 'NAME="Linux"\n%s\nVERSION_ID="8.10"\n' % platform)
+    assert find_default(RootFS(str(tmp_path)), known(R305, R513)) == expected
+
+
+def test_a_locally_built_kernel_sorts_as_blscfg_sorts_it(tmp_path: Path) -> None:
+    # RHEL 9's blscfg: "6.8.0+" after "6.8.0" (rpm: the same); RHEL 8's: the same, so not told.
+    for release in ('6.8.0+', '6.8.0-300.fc40.x86_64'):
+        bls_entry(tmp_path, 'm-%s' % release, release)
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
+    kernels = known('6.8.0+', '6.8.0-300.fc40.x86_64')
+    assert find_default(RootFS(str(tmp_path)), kernels) == (None, None)
+    make(tmp_path, '/etc/os-release', 'PLATFORM_ID="platform:f40"\n')
+    assert find_default(RootFS(str(tmp_path)), kernels) == ('6.8.0+', 'bls')
+
+
+@pytest.mark.parametrize(('name', 'saved'), [
+    ('%s-%s.conf.conf' % (MACHINE, OLD), b''),          # blscfg's search for ".conf" in the name never ends
+    ('%s-%s.conf' % (MACHINE, OLD), b'RHEL \xfe'),      # bytes that are no UTF-8: GRUB compares the bytes
+])
+def test_names_grubs_reading_does_not_tell(bls_root: Path, name: str, saved: bytes) -> None:
+    (bls_root / ('boot/loader/entries/%s-%s.conf' % (MACHINE, OLD))).unlink()
+    (bls_root / 'boot/loader/entries' / name).write_bytes(b'title RHEL \xff\nlinux /vmlinuz-%s\n' % OLD.encode())
+    body = b'# GRUB Environment Block\nsaved_entry=%s\n' % saved
+    (bls_root / 'boot/grub2/grubenv').write_bytes(body + b'#' * (1024 - len(body)))
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (None, None)
 
 
 def test_a_blank_bls_title_is_the_entrys_title(bls_root: Path) -> None:
