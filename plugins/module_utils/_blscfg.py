@@ -13,68 +13,14 @@ __metaclass__ = type
 import functools
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import UNKNOWN, entry_names, red_hat_entry_index
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # The GRUBs whose blscfg lists entries its own way: RHEL 8's ranks the entries by their version
 # first where every entry has one, and reads '+' as any separator; RHEL 9's (10's, Fedora's)
 # ranks them by file name alone, '+' after the end of a version (as rpm ranks '^').
 RHEL8_GRUB, RHEL9_GRUB = 'rhel8', 'rhel9'
 GRUBS = (RHEL8_GRUB, RHEL9_GRUB)
-_DIGITS = frozenset('0123456789')
-_LETTERS = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
-
-
-def vercmp(one, two, plus):
-    """blscfg's vercmp(): -1, 0 or 1 as ``one`` is older, the same or newer than ``two``; rpm's
-    rules with ASCII segments and ``~`` before anything, but ``^`` a separator, and ``+`` either a
-    separator too or (``plus``) after the end of a version and before any other segment."""
-    if one == two:
-        return 0
-    kept = ('~', '+') if plus else ('~',)
-    i = j = 0
-    while i < len(one) or j < len(two):
-        while i < len(one) and one[i] not in _DIGITS and one[i] not in _LETTERS and one[i] not in kept:
-            i += 1
-        while j < len(two) and two[j] not in _DIGITS and two[j] not in _LETTERS and two[j] not in kept:
-            j += 1
-        first, second = one[i:i + 1], two[j:j + 1]
-        if '~' in (first, second):
-            if first != '~':
-                return 1
-            if second != '~':
-                return -1
-            i, j = i + 1, j + 1
-            continue
-        if plus and '+' in (first, second):
-            if first != '+':
-                return 1 if first else -1
-            if second != '+':
-                return -1 if second else 1
-            i, j = i + 1, j + 1
-            continue
-        if not (first and second):
-            break
-        kind = _DIGITS if first in _DIGITS else _LETTERS
-        end_one, end_two = _segment_end(one, i, kind), _segment_end(two, j, kind)
-        if end_two == j:
-            return 1 if kind is _DIGITS else -1     # a number is newer than letters
-        segment_one, segment_two = one[i:end_one], two[j:end_two]
-        if kind is _DIGITS:
-            segment_one, segment_two = segment_one.lstrip('0'), segment_two.lstrip('0')
-            if len(segment_one) != len(segment_two):
-                return 1 if len(segment_one) > len(segment_two) else -1
-        if segment_one != segment_two:
-            return 1 if segment_one > segment_two else -1
-        i, j = end_one, end_two
-    if i >= len(one) and j >= len(two):
-        return 0
-    return -1 if i >= len(one) else 1
-
-
-def _segment_end(text, start, kind):
-    end = start
-    while end < len(text) and text[end] in kind:
-        end += 1
-    return end
+_AFTER_END = {RHEL8_GRUB: None, RHEL9_GRUB: '+'}
 
 
 def _split(text, with_name):
@@ -93,9 +39,10 @@ def _split(text, with_name):
     return ([name or ''] if with_name else []) + [version or '', release or '']
 
 
-def _split_compare(one, two, with_name, plus):
+def _split_compare(one, two, with_name, grub):
+    """blscfg's split_cmp() in ``grub``."""
     for first, second in zip(_split(one, with_name), _split(two, with_name)):
-        found = vercmp(first, second, plus)
+        found = compare_releases(first, second, _AFTER_END[grub])
         if found:
             return found
     return 0
@@ -110,14 +57,14 @@ def listing_orders(entries, grubs=GRUBS):
 
     def rhel8(one, two):
         if with_versions:
-            found = _split_compare(entries[one]['version'], entries[two]['version'], False, False)
+            found = _split_compare(entries[one]['version'], entries[two]['version'], False, RHEL8_GRUB)
             if found:
                 return found
-        return _split_compare(one, two, True, False)
+        return _split_compare(one, two, True, RHEL8_GRUB)
 
     orders = {}
     for grub in grubs:
-        compare = rhel8 if grub == RHEL8_GRUB else functools.partial(_split_compare, with_name=True, plus=True)
+        compare = rhel8 if grub == RHEL8_GRUB else functools.partial(_split_compare, with_name=True, grub=grub)
         ranked = sorted(entries, key=functools.cmp_to_key(compare), reverse=True)
         tied = any(compare(one, two) == 0 for one, two in zip(ranked, ranked[1:]))
         orders[grub] = None if tied else [entry_id for entry_id in ranked if 'linux' in entries[entry_id]]

@@ -32,10 +32,10 @@ __metaclass__ = type
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
     UNKNOWN, expand_double_quoted, parse_shell_vars)
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 DKMS_SCRIPTS = ('/usr/sbin/dkms', '/usr/bin/dkms', '/sbin/dkms')
 DEST_MODULE_LOCATION_PREFIXES = ('/kernel', '/updates', '/extra')

@@ -20,7 +20,7 @@ import re
 import stat
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 

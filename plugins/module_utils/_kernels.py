@@ -27,6 +27,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
 MODULE_BASES = ('/lib/modules', '/usr/lib/modules')
@@ -68,27 +69,6 @@ READ_LIMIT = 64 * 1024
 CONFIG_LIMIT = 4 * 1024 * 1024
 
 
-# rpmvercmp (rpm lib/rpmvercmp.c) works on bytes and its isalnum is ASCII only, so
-# every other character, non-ASCII letters included, is a separator.
-def _isdigit(char):
-    return '0' <= char <= '9'
-
-
-def _isalpha(char):
-    return 'a' <= char <= 'z' or 'A' <= char <= 'Z'
-
-
-def _is_separator(char):
-    return not (_isdigit(char) or _isalpha(char) or char in '~^')
-
-
-def _segment_end(text, start, predicate):
-    end = start
-    while end < len(text) and predicate(text[end]):
-        end += 1
-    return end
-
-
 def release_at_least(release, version):
     """Whether kernel ``release`` ('6.1.0-47-amd64') is upstream ``version`` ((5, 19)) or later;
     None when the release does not begin with major.minor."""
@@ -97,66 +77,6 @@ def release_at_least(release, version):
         return (int(parts[0]), int(''.join(itertools.takewhile(str.isdigit, parts[1])))) >= version
     except (IndexError, ValueError):
         return None
-
-
-def compare_releases(a, b):
-    """Compare two kernel releases the way rpm compares versions: -1, 0 or 1.
-
-    Alternating numeric and alphabetic segments are compared one by one (numbers
-    numerically, a number is newer than letters); ``~`` sorts before anything, even the
-    end of the string (``1.0~rc1 < 1.0``); ``^`` sorts after the end of the string but
-    before any other segment (``1.0 < 1.0^git1 < 1.0.1``); when all segments are equal,
-    the release with segments left over is newer. Usable with ``functools.cmp_to_key``.
-    """
-    if a == b:
-        return 0
-    i = j = 0
-    while i < len(a) or j < len(b):
-        i = _segment_end(a, i, _is_separator)
-        j = _segment_end(b, j, _is_separator)
-        one = a[i] if i < len(a) else ''
-        two = b[j] if j < len(b) else ''
-        if one == '~' or two == '~':
-            if one != '~':
-                return 1
-            if two != '~':
-                return -1
-            i += 1
-            j += 1
-            continue
-        if one == '^' or two == '^':
-            if not one:
-                return -1
-            if not two:
-                return 1
-            if one != '^':
-                return 1
-            if two != '^':
-                return -1
-            i += 1
-            j += 1
-            continue
-        if not (one and two):
-            break
-        # The segment's kind is decided by the first string; the second string's
-        # segment of that kind may be empty (a number is newer than letters).
-        numeric = _isdigit(one)
-        predicate = _isdigit if numeric else _isalpha
-        end_a = _segment_end(a, i, predicate)
-        end_b = _segment_end(b, j, predicate)
-        if end_b == j:
-            return 1 if numeric else -1
-        seg_a, seg_b = a[i:end_a], b[j:end_b]
-        if numeric:
-            seg_a, seg_b = seg_a.lstrip('0'), seg_b.lstrip('0')
-            if len(seg_a) != len(seg_b):
-                return 1 if len(seg_a) > len(seg_b) else -1
-        if seg_a != seg_b:
-            return 1 if seg_a > seg_b else -1
-        i, j = end_a, end_b
-    if i >= len(a) and j >= len(b):
-        return 0
-    return -1 if i >= len(a) else 1
 
 
 _release_key = functools.cmp_to_key(compare_releases)

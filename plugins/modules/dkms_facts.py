@@ -153,8 +153,8 @@ ansible_facts:
               C(grub.cfg) boots it, naming a BLS entry or an entry of the C(grub.cfg) menu), C(bls) (where C(grub.cfg)
               lists BLS entries, the one its C(default) names, else the first), C(grub) (the entry of a C(grub.cfg) menu
               that its C(default) names, as a number, title or id path like C(1>2), else its first entry; where
-              C(grub.cfg) lists BLS entries, one of its own entries), C(newest) (when there is no boot loader file, the newest installed kernel with an image; the
-              newest installed one when no image is found).
+              C(grub.cfg) lists BLS entries, one of its own entries), C(newest) (when there is no boot loader file, the
+              newest installed kernel with an image; the newest installed one when no image is found).
             - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
               removed kernel), when C(grub.cfg) has no menu, and with BLS entries but no C(grub.cfg) (systemd-boot,
               whose choice is not read).

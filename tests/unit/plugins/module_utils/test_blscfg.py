@@ -14,10 +14,9 @@ from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import (
     RHEL9_GRUB,
     listing_orders,
     started_entry,
-    vercmp,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import parse_grub_menu
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 
 @pytest.mark.parametrize(('one', 'two', 'rhel9', 'rhel8'), [
@@ -30,13 +29,14 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import compare_
     ('5.14.0-70', '5.14.0-503', -1, -1),
 ])
 def test_how_blscfg_compares_versions(one: str, two: str, rhel9: int, rhel8: int) -> None:
-    assert (vercmp(one, two, plus=True), vercmp(two, one, plus=True)) == (rhel9, -rhel9)
-    assert (vercmp(one, two, plus=False), vercmp(two, one, plus=False)) == (rhel8, -rhel8)
+    # Its copies of rpmvercmp: '+' after the end of a version (RHEL 9), or a separator (RHEL 8).
+    assert (compare_releases(one, two, '+'), compare_releases(two, one, '+')) == (rhel9, -rhel9)
+    assert (compare_releases(one, two, None), compare_releases(two, one, None)) == (rhel8, -rhel8)
 
 
 @given(st.text('0123ab.-_~', max_size=8), st.text('0123ab.-_~', max_size=8))
 def test_without_plus_or_caret_blscfg_compares_as_rpm(one: str, two: str) -> None:
-    assert vercmp(one, two, plus=True) == vercmp(one, two, plus=False) == compare_releases(one, two)
+    assert compare_releases(one, two, '+') == compare_releases(one, two, None) == compare_releases(one, two)
 
 
 def entry(release: str, version: bool = True, linux: bool = True) -> dict:

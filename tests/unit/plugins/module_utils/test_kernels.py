@@ -19,7 +19,6 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BlsEntry,
     Kernel,
-    compare_releases,
     find_default,
     find_kernels,
     gather_kernels,
@@ -28,6 +27,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     sort_releases,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 from ansible_collections.kabi.dkms.tests.unit.grub_fixtures import debian_grub_cfg
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
