@@ -15,12 +15,15 @@ import functools
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import UNKNOWN, entry_names, red_hat_entry_index
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
-# The GRUBs whose blscfg lists entries its own way: RHEL 8's ranks the entries by their version
-# first where every entry has one, and reads '+' as any separator; RHEL 9's (10's, Fedora's)
-# ranks them by file name alone, '+' after the end of a version (as rpm ranks '^').
-RHEL8_GRUB, RHEL9_GRUB = 'rhel8', 'rhel9'
-GRUBS = (RHEL8_GRUB, RHEL9_GRUB)
-_AFTER_END = {RHEL8_GRUB: None, RHEL9_GRUB: '+'}
+# The GRUBs whose blscfg lists entries its own way, in the order they came:
+# RHEL 8's (Fedora 28 and 29's) ranks the entries by version first where every entry has one,
+# then by file name, and reads '+' as any separator; Fedora 30's ranks them by file name alone;
+# RHEL 9's (10.0's, Fedora 31 to 44's) reads '+' as after the end of a version (as rpm reads '^');
+# RHEL 10's since 10.0 and Fedora 45's also list an entry with an `efi` key, and chainload it.
+RHEL8_GRUB, FEDORA30_GRUB, RHEL9_GRUB, EFI_GRUB = 'rhel8', 'fedora30', 'rhel9', 'efi'
+GRUBS = (RHEL8_GRUB, FEDORA30_GRUB, RHEL9_GRUB, EFI_GRUB)
+# (ranks by version first, the character after the end of a version)
+_RULES = {RHEL8_GRUB: (True, None), FEDORA30_GRUB: (False, None), RHEL9_GRUB: (False, '+'), EFI_GRUB: (False, '+')}
 
 
 def _split(text, with_name):
@@ -39,10 +42,10 @@ def _split(text, with_name):
     return ([name or ''] if with_name else []) + [version or '', release or '']
 
 
-def _split_compare(one, two, with_name, grub):
-    """blscfg's split_cmp() in ``grub``."""
+def _split_compare(one, two, with_name, after_end):
+    """blscfg's split_cmp(), ``after_end`` as for compare_releases."""
     for first, second in zip(_split(one, with_name), _split(two, with_name)):
-        found = compare_releases(first, second, _AFTER_END[grub])
+        found = compare_releases(first, second, after_end)
         if found:
             return found
     return 0
@@ -51,23 +54,26 @@ def _split_compare(one, two, with_name, grub):
 def listing_orders(entries, grubs=GRUBS):
     """``{GRUB: ids}``: the entries each of ``grubs`` lists, newest first (``entries``: ``{id:
     {key: value}}`` as blscfg reads each file; blscfg lists those with a ``linux`` key). A GRUB's
-    ids are None where two entries rank the same: RHEL 9's drops one of them, RHEL 8's lists them
-    either way, as the file system returns them."""
+    ids are None where two entries rank the same (RHEL 8's lists them either way, as the file
+    system returns them, later ones drop one), or where it lists an entry with an ``efi`` key,
+    which boots what the reading does not tell."""
     with_versions = all('version' in fields for fields in entries.values())
 
-    def rhel8(one, two):
-        if with_versions:
-            found = _split_compare(entries[one]['version'], entries[two]['version'], False, RHEL8_GRUB)
-            if found:
-                return found
-        return _split_compare(one, two, True, RHEL8_GRUB)
+    def comparison(versions_first, after_end):
+        def compare(one, two):
+            found = 0
+            if versions_first and with_versions:
+                found = _split_compare(entries[one]['version'], entries[two]['version'], False, after_end)
+            return found or _split_compare(one, two, True, after_end)
+        return compare
 
     orders = {}
     for grub in grubs:
-        compare = rhel8 if grub == RHEL8_GRUB else functools.partial(_split_compare, with_name=True, grub=grub)
+        compare = comparison(*_RULES[grub])
         ranked = sorted(entries, key=functools.cmp_to_key(compare), reverse=True)
         tied = any(compare(one, two) == 0 for one, two in zip(ranked, ranked[1:]))
-        orders[grub] = None if tied else [entry_id for entry_id in ranked if 'linux' in entries[entry_id]]
+        chainloads = grub == EFI_GRUB and any('efi' in fields for fields in entries.values())
+        orders[grub] = None if tied or chainloads else [entry_id for entry_id in ranked if 'linux' in entries[entry_id]]
     return orders
 
 

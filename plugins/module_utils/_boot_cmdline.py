@@ -258,6 +258,9 @@ def _from_bls(rootfs, release, warn, cache):
     if not entries:
         return None
     source = posixpath.join(BLS_ENTRIES_DIR, entries[0][0] + '.conf')
+    if any('efi' in entry.blscfg for dummy, entry in entries):
+        # RHEL 10's and Fedora 45's GRUB chainload such an entry (a unified kernel image).
+        return BootCmdline(None, source, 'a boot entry of %s has an efi line, which some GRUBs start instead' % release)
     path, dummy, menu = grub_config(rootfs, warn, cache)
     if menu is not None and _menu_entries_of(menu, release):
         return BootCmdline(None, path, "grub.cfg has entries of its own that start %s, beside its boot entry's" % release)

@@ -22,7 +22,8 @@ import stat
 import sys
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import GRUBS, RHEL8_GRUB, RHEL9_GRUB, listing_orders, started_entry
+from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import (
+    EFI_GRUB, FEDORA30_GRUB, GRUBS, RHEL8_GRUB, RHEL9_GRUB, listing_orders, started_entry)
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
@@ -506,20 +507,27 @@ def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
 
 
 def _red_hat_grubs(rootfs, warn):
-    """The GRUBs (see _blscfg.GRUBS) that may run: the one of the distribution release that
-    os-release's PLATFORM_ID names (RHEL 8 and its rebuilds, RHEL 9 or 10, Fedora 40 and later),
-    else either."""
+    """The GRUBs (see _blscfg.GRUBS) that may run, as os-release's last PLATFORM_ID tells: RHEL 8's
+    (and its rebuilds'), RHEL 9's, RHEL 10's or Fedora's of that release; any of them when it
+    does not tell."""
     text = None
     for path in OS_RELEASE_PATHS:
         text = _read_small_text(rootfs, path, warn)
         if text is not None:
             break
-    found = _PLATFORM_ID.search(text or '')
-    platform = found.group(2) if found else ''
-    if platform == 'el8':
+    found = _PLATFORM_ID.findall(text or '')
+    platform = found[-1][1] if found else ''
+    fedora = int(platform[1:]) if platform[:1] == 'f' and platform[1:].isdigit() else None
+    if platform == 'el8' or fedora in (28, 29):
         return (RHEL8_GRUB,)
-    if platform in ('el9', 'el10') or platform.startswith('f') and platform[1:].isdigit() and int(platform[1:]) >= 40:
+    if fedora == 30:
+        return (FEDORA30_GRUB,)
+    if platform == 'el9' or fedora is not None and 31 <= fedora < 45:
         return (RHEL9_GRUB,)
+    if platform == 'el10':
+        return (RHEL9_GRUB, EFI_GRUB)   # 10.0's, and the later ones'
+    if fedora is not None and fedora >= 45:
+        return (EFI_GRUB,)
     return GRUBS
 
 

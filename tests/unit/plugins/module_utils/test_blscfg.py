@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import (
+    EFI_GRUB,
+    FEDORA30_GRUB,
     RHEL8_GRUB,
     RHEL9_GRUB,
     listing_orders,
@@ -52,10 +54,10 @@ def test_rhel_8_ranks_versions_first_where_every_entry_has_one() -> None:
     # A cloud image's first kernel keeps the image's machine id in its file name.
     entries = {'9c1a-4.18.0-305.el8.x86_64': entry('4.18.0-305.el8.x86_64'),
                '1f0e-4.18.0-513.el8.x86_64': entry('4.18.0-513.el8.x86_64')}
-    assert listing_orders(entries) == {RHEL8_GRUB: ['1f0e-4.18.0-513.el8.x86_64', '9c1a-4.18.0-305.el8.x86_64'],
-                                       RHEL9_GRUB: ['9c1a-4.18.0-305.el8.x86_64', '1f0e-4.18.0-513.el8.x86_64']}
+    by_id = ['9c1a-4.18.0-305.el8.x86_64', '1f0e-4.18.0-513.el8.x86_64']
+    assert listing_orders(entries) == {RHEL8_GRUB: by_id[::-1], FEDORA30_GRUB: by_id, RHEL9_GRUB: by_id, EFI_GRUB: by_id}
     entries['9c1a-4.18.0-305.el8.x86_64'] = entry('4.18.0-305.el8.x86_64', version=False)
-    assert listing_orders(entries)[RHEL8_GRUB] == listing_orders(entries)[RHEL9_GRUB]
+    assert listing_orders(entries)[RHEL8_GRUB] == by_id
 
 
 def test_entries_that_rank_the_same_leave_the_order_untold() -> None:
@@ -64,7 +66,14 @@ def test_entries_that_rank_the_same_leave_the_order_untold() -> None:
     entries = {'m-6.8.0^1': entry('6.8.0^1'), 'm-6.8.0.1': entry('6.8.0.1', linux=False)}
     assert listing_orders(entries, (RHEL9_GRUB,)) == {RHEL9_GRUB: None}
     assert listing_orders({'m-6.8.0+': entry('6.8.0+'), 'm-6.8.0': entry('6.8.0')}) == {
-        RHEL8_GRUB: None, RHEL9_GRUB: ['m-6.8.0+', 'm-6.8.0']}
+        RHEL8_GRUB: None, FEDORA30_GRUB: None, RHEL9_GRUB: ['m-6.8.0+', 'm-6.8.0'], EFI_GRUB: ['m-6.8.0+', 'm-6.8.0']}
+
+
+def test_an_efi_entry_is_listed_by_the_grubs_that_chainload_it() -> None:
+    # A unified kernel image: RHEL 10 after 10.0 and Fedora 45 list it (its kernel is not told).
+    uki = dict(entry('6.12.0-60.el10', linux=False), efi='/EFI/Linux/uki.efi')
+    entries = {'m-6.12.0-55.el10': entry('6.12.0-55.el10'), 'm-6.12.0-60.el10': uki}
+    assert listing_orders(entries, (RHEL9_GRUB, EFI_GRUB)) == {RHEL9_GRUB: ['m-6.12.0-55.el10'], EFI_GRUB: None}
 
 
 def test_the_entry_a_default_starts() -> None:

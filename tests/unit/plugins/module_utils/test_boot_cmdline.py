@@ -134,6 +134,14 @@ def test_a_grub_cfg_entry_of_its_own_for_the_kernel_leaves_its_line_untold(tree:
     assert read(tree).params == [('root', '/dev/sda1'), ('ro', None)]
 
 
+def test_a_boot_entry_with_an_efi_line_leaves_its_line_untold(tree: RootTree) -> None:
+    # RHEL 10's and Fedora 45's GRUB chainload the unified kernel image it names.
+    tree.write('/boot/loader/entries/%s-%s.conf' % (MACHINE, RELEASE),
+               'title Linux\nlinux /vmlinuz-%s\nefi /EFI/Linux/uki.efi\noptions ro\n' % RELEASE)
+    tree.write('/boot/grub2/grub.cfg', 'blscfg\n')
+    assert read(tree).params is None
+
+
 def test_rhel8_on_efi_reads_the_grub_cfg_of_the_efi_system_partition(tree: RootTree) -> None:
     # RHEL 8 on EFI: its only grub.cfg and grubenv are in the ESP's vendor directory; /boot/grub2/grubenv links there.
     bls(tree, RELEASE, '$kernelopts $tuned_params')

@@ -562,7 +562,10 @@ R305, R513 = '4.18.0-305.el8.x86_64', '4.18.0-513.el8.x86_64'
     (True, 'PLATFORM_ID="platform:el8"', '1', (R305, 'grubenv')),
     (True, "PLATFORM_ID='platform:el9'", '', (R305, 'bls')),
     (True, 'PLATFORM_ID=platform:f41', '', (R305, 'bls')),
-    (True, 'PLATFORM_ID="platform:f34"', '', (None, None)),     # before Fedora 40: not told
+    (True, 'PLATFORM_ID="platform:f31"', '', (R305, 'bls')),
+    (True, 'PLATFORM_ID="platform:f29"', '', (R513, 'bls')),
+    (True, 'PLATFORM_ID="platform:al2023"', '', (None, None)),  # another GRUB: not told
+    (True, 'PLATFORM_ID="platform:el8"\nPLATFORM_ID="platform:el9"', '', (R305, 'bls')),   # the last one counts
 ])
 def test_the_orders_rhel_8_and_9_list_bls_entries_in(tmp_path: Path, versions: bool, platform: str | None,
                                                      saved: str, expected: tuple) -> None:
@@ -574,6 +577,29 @@ def test_the_orders_rhel_8_and_9_list_bls_entries_in(tmp_path: Path, versions: b
     if platform is not None:
         make(tmp_path, '/etc/os-release', 'NAME="Linux"\n%s\nVERSION_ID="8.10"\n' % platform)
     assert find_default(RootFS(str(tmp_path)), known(R305, R513)) == expected
+
+
+@pytest.mark.parametrize(('platform', 'expected'), [
+    ('el9', ('6.12.0-55.el10', 'bls')),         # an entry without a linux key is not listed
+    ('el10', (None, None)),                     # 10.0's GRUB does not list it, later ones start it first
+    ('f45', (None, None)),
+])
+def test_an_entry_of_a_unified_kernel_image(tmp_path: Path, platform: str, expected: tuple) -> None:
+    bls_entry(tmp_path, 'm-6.12.0-55.el10', '6.12.0-55.el10')
+    make(tmp_path, '/boot/loader/entries/m-6.12.0-60.el10.conf', 'title UKI\nversion 6.12.0-60.el10\nefi /EFI/Linux/uki.efi\n')
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
+    make(tmp_path, '/etc/os-release', 'PLATFORM_ID="platform:%s"\n' % platform)
+    assert find_default(RootFS(str(tmp_path)), known('6.12.0-55.el10', '6.12.0-60.el10')) == expected
+
+
+def test_fedora_30_ranks_by_id_with_plus_a_separator(tmp_path: Path) -> None:
+    # Fedora 30's blscfg: by file name, '+' read as any separator: 5.0.0-1+1 after 5.0.0-1a.
+    for release, version in (('5.0.0-1+1.fc30.x86_64', '5.0.0-1'), ('5.0.0-1a.fc30.x86_64', '5.0.0-2')):
+        bls_entry(tmp_path, 'm-%s' % release, release, version=version)
+    make(tmp_path, '/boot/grub2/grub.cfg', RHEL_HEADER + 'blscfg\n')
+    make(tmp_path, '/etc/os-release', 'PLATFORM_ID="platform:f30"\n')
+    assert find_default(RootFS(str(tmp_path)), known('5.0.0-1+1.fc30.x86_64', '5.0.0-1a.fc30.x86_64')) == \
+        ('5.0.0-1+1.fc30.x86_64', 'bls')
 
 
 def test_a_locally_built_kernel_sorts_as_blscfg_sorts_it(tmp_path: Path) -> None:
