@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, lists_bls_entries)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -251,6 +251,9 @@ def _blscfg_options(entry):
 
 
 def _from_bls(rootfs, release, warn, cache):
+    path, text, menu = grub_config(rootfs, warn, cache)
+    if path is not None and (text is None or not lists_bls_entries(text)):
+        return None     # grub.cfg unread (told below), or its menu its own (GRUB_ENABLE_BLSCFG=false)
     by_release = remembered(cache, ('bls', 'by release'), lambda key: _bls_entries_by_release(rootfs, warn, cache))
     entries = by_release.get(release)
     if any(entry is None for dummy, entry in by_release.get(None, ())):
@@ -261,7 +264,6 @@ def _from_bls(rootfs, release, warn, cache):
     if any('efi' in entry.blscfg for dummy, entry in entries):
         # RHEL 10's and Fedora 45's GRUB chainload such an entry (a unified kernel image).
         return BootCmdline(None, source, 'a boot entry of %s has an efi line, which some GRUBs start instead' % release)
-    path, dummy, menu = grub_config(rootfs, warn, cache)
     if menu is not None and _menu_entries_of(menu, release):
         return BootCmdline(None, path, "grub.cfg has entries of its own that start %s, beside its boot entry's" % release)
     if any(len(entry.lines.get('options', ())) > 1 for dummy, entry in entries):

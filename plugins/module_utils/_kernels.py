@@ -471,6 +471,12 @@ def _entry_release(linux, version):
     return release or version or None
 
 
+def lists_bls_entries(grub_config):
+    """Whether a grub.cfg text runs blscfg, which lists the BLS entries (RHEL 8 and later, Fedora;
+    not with GRUB_ENABLE_BLSCFG=false)."""
+    return _BLSCFG_LINE.search(grub_config) is not None
+
+
 def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
     """``(release, source)`` of the kernel the entry GRUB starts by default boots, where grub.cfg
     lists BLS entries (``entries``: the BlsEntry of each, see read_bls_entries): ``grubenv`` when
@@ -558,7 +564,7 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    if entries and (grub_path is None or _BLSCFG_LINE.search(text)):
+    if entries and (grub_path is None or lists_bls_entries(text)):
         return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
     if menu is not None:
         return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
