@@ -148,6 +148,9 @@ _TEST_BINARY = frozenset(('=', '==', '!=', '<', '<=', '>', '>=', '-eq', '-ge', '
 _TEST_UNARY = ('-d', '-e', '-f', '-s', '-n', '-z')
 # The text of a file of GRUB's directory as a test argument: a path, so never an operator nor empty.
 _PATH = object()
+# Test's parentheses nested deeper than GRUB's MAX_TEST_RECURSION_DEPTH (100) are an error there;
+# the reading does not follow them so deep.
+MAX_TEST_DEPTH = 32
 # The environment block (grub-core/lib/envblk.c).
 GRUBENV_SIGNATURE = '# GRUB Environment Block\n'
 _GRUBENV_VARIABLE = re.compile(r'([^=]*)=((?:\\[\s\S]|[^\\\n])*)\n')
@@ -1056,6 +1059,10 @@ def _default_value(steps, grubenv, prefix_file, bls):
     return (value[0], value[1], True) if value is not None else (None, False, True)
 
 
+class _TestNotTold(Exception):
+    """A test whose outcome GRUB's versions tell apart, or that the reading does not follow."""
+
+
 def _binary_operator(text):
     """Whether GRUB's test reads an argument of this text as a binary operator."""
     return text is not _PATH and (text in _TEST_BINARY or text[:3] in ('-nt', '-ot'))
@@ -1288,16 +1295,24 @@ class _Evaluation:
     def _test(self, words):
         """Whether a condition ending in ``words`` holds, as GRUB's test command
         (grub-core/commands/test.c) reads its arguments: a test on three arguments where the
-        second is a binary operator, else on two where the first is a unary one, else ``!``,
-        ``-a``, ``-o`` or a lone string; the tests one after another are and-ed, ``-o`` starts
-        another group to or. None when it cannot be told."""
+        second is a binary operator, else on two where the first is a unary one, else ``(``,
+        ``)``, ``!``, ``-a``, ``-o`` or a lone string; the tests one after another are and-ed,
+        ``-o`` starts another group to or. None when it cannot be told."""
         if not words or words[0] != '[' or words[-1] != ']':
             return None
         arguments = words[1:-1]
         texts = [self._argument_text(word) for word in arguments]
         if None in texts:
             return None     # an argument whose text is not told may be an operator, or dropped
-        groups, group, invert, at = False, True, False, 0
+        try:
+            return self._test_parse(arguments, texts, 0, 0)[0]
+        except _TestNotTold:
+            return None
+
+    def _test_parse(self, arguments, texts, at, depth):
+        """``(holds, where it ended)`` of GRUB's test_parse() from argument ``at``: up to a ``)``,
+        which ends it (at the top, the whole test), or the last argument."""
+        groups, group, invert = False, True, False
         while at < len(texts):
             text = texts[at]
             if at + 2 < len(texts) and _binary_operator(texts[at + 1]):
@@ -1306,11 +1321,15 @@ class _Evaluation:
                 at += 3
             elif at + 1 < len(texts) and text in _TEST_UNARY:
                 if at + 2 < len(texts) and text in ('-d', '-e', '-f', '-s'):
-                    return None     # GRUB up to 2.02~beta2 (RHEL 7's) ends the test after a file test
+                    raise _TestNotTold()    # GRUB up to 2.02~beta2 (RHEL 7's) ends the test after a file test
                 holds = self._unary_test(text, arguments[at + 1], texts[at + 1])
                 at += 2
-            elif text in ('(', ')'):
-                return None
+            elif text == ')':
+                return _either(groups, group), at + 1
+            elif text == '(':
+                if depth == MAX_TEST_DEPTH:
+                    raise _TestNotTold()
+                holds, at = self._test_parse(arguments, texts, at + 1, depth + 1)
             elif text in ('!', '-a', '-o'):
                 invert = not invert if text == '!' else invert
                 if text == '-o':
@@ -1322,7 +1341,7 @@ class _Evaluation:
                 at += 1
             group = _both(group, (None if holds is None else not holds) if invert else holds)
             invert = False
-        return _either(groups, group)
+        return _either(groups, group), at
 
     def _unary_test(self, operator, word, text):
         if operator in ('-n', '-z'):

@@ -382,10 +382,18 @@ TEST_AND_OR = 'load_env\nif [ %s ]; then default=1; else default=2; fi\n'
     (TEST_AND_OR % '! ! x', {}, ('1', False, True)),
     (TEST_AND_OR % '"" -o', {}, ('1', False, True)),
     (TEST_AND_OR % '!', {}, ('1', False, True)),
+    # Parentheses group; a ")" ends the test there, the rest unread.
+    (TEST_AND_OR % '! ( x = y -o x = x )', {}, ('2', False, True)),
+    (TEST_AND_OR % '( x = x ) -a ( y = z )', {}, ('2', False, True)),
+    (TEST_AND_OR % ') x = y', {}, ('1', False, True)),
+    (TEST_AND_OR % '( ( ( x ) ) )', {}, ('1', False, True)),
+    (TEST_AND_OR % '( = )', {}, ('2', False, True)),
+    (TEST_AND_OR % '! ( )', {}, ('2', False, True)),
+    (TEST_AND_OR % '( -n "" -o x ) -a ! ( "" )', {}, ('1', False, True)),
+    (TEST_AND_OR % ' '.join(['('] * 40 + ['x'] + [')'] * 40), {}, (None, False, False)),     # deeper than read
     # What the reading does not decide.
     (TEST_AND_OR % 'x = y -o $a = b', {}, (None, False, False)),
     (TEST_AND_OR % '1 -lt 2', {}, (None, False, False)),
-    (TEST_AND_OR % '( x )', {}, (None, False, False)),
     (TEST_AND_OR % '-e $prefix/grubenv', {}, (None, False, False)),
     (TEST_AND_OR % '-f $prefix/grubenv -o x', {}, (None, False, False)),   # RHEL 7's GRUB stops after -f
 ])
