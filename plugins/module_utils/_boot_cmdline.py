@@ -252,7 +252,8 @@ def _blscfg_options(entry):
 
 def _from_bls(rootfs, release, warn, cache):
     path, text, menu = grub_config(rootfs, warn, cache)
-    if path is not None and (text is None or not lists_bls_entries(text)):
+    if path is not None and not remembered(cache, ('grub.cfg', 'lists BLS entries'),
+                                           lambda key: text is not None and lists_bls_entries(text)):
         return None     # grub.cfg unread (told below), or its menu its own (GRUB_ENABLE_BLSCFG=false)
     by_release = remembered(cache, ('bls', 'by release'), lambda key: _bls_entries_by_release(rootfs, warn, cache))
     entries = by_release.get(release)
@@ -264,7 +265,7 @@ def _from_bls(rootfs, release, warn, cache):
     if any('efi' in entry.blscfg for dummy, entry in entries):
         # RHEL 10's and Fedora 45's GRUB chainload such an entry (a unified kernel image).
         return BootCmdline(None, source, 'a boot entry of %s has an efi line, which some GRUBs start instead' % release)
-    if menu is not None and _menu_entries_of(menu, release):
+    if menu is not None and _menu_entries_of(menu, release, cache):
         return BootCmdline(None, path, "grub.cfg has entries of its own that start %s, beside its boot entry's" % release)
     if any(len(entry.lines.get('options', ())) > 1 for dummy, entry in entries):
         # systemd-boot joins them; GRUB's blscfg reads the first.
@@ -279,11 +280,23 @@ def _from_bls(rootfs, release, warn, cache):
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
-def _menu_entries_of(menu, release):
-    """The entries of GrubMenu ``menu`` that start kernel ``release`` (an entry whose image is not
-    told, not text, is out of sight)."""
-    images = ['%s-%s' % (name, release) for name in IMAGE_NAMES]
-    return [entry for entry in menu.leaves() if isinstance(entry.image, str) and posixpath.basename(entry.image) in images]
+def _menu_entries_of(menu, release, cache):
+    """The entries of GrubMenu ``menu`` (grub.cfg's) that start kernel ``release``, in the menu's
+    order (an entry whose image is not told, not text, is out of sight); indexed once per root."""
+    by_image = remembered(cache, ('grub.cfg', 'entries by image'), lambda key: _entries_by_image(menu))
+    images = set('%s-%s' % (name, release) for name in IMAGE_NAMES)
+    return [entry for image, entry in by_image.get(release, ()) if image in images]
+
+
+def _entries_by_image(menu):
+    """``{release: [(image file name, entry)]}`` of a menu's entries, the release the part of the
+    file name after the first dash."""
+    found = {}
+    for entry in menu.leaves():
+        if isinstance(entry.image, str):
+            image = posixpath.basename(entry.image)
+            found.setdefault(image.partition('-')[2], []).append((image, entry))
+    return found
 
 
 def _from_grub_cfg(rootfs, release, warn, cache):
@@ -296,7 +309,7 @@ def _from_grub_cfg(rootfs, release, warn, cache):
         return None
     environment, prefix_file = grub_files(rootfs, path, warn, cache)
     hidden = remembered(cache, ('grub.cfg', 'out of sight'), lambda key: menu.out_of_sight(environment, prefix_file))
-    entries = _menu_entries_of(menu, release)
+    entries = _menu_entries_of(menu, release, cache)
     if not entries:
         # Not in grub.cfg (yet): what update-grub will write, unless an entry out of sight may start it.
         return BootCmdline(None, path, 'an entry GRUB may start it with is out of sight (a file or script grub.cfg '
