@@ -59,21 +59,25 @@ def listing_orders(entries, grubs=GRUBS):
     which boots what the reading does not tell."""
     with_versions = all('version' in fields for fields in entries.values())
 
-    def comparison(versions_first, after_end):
+    def comparison(by_versions, after_end):
         def compare(one, two):
             found = 0
-            if versions_first and with_versions:
+            if by_versions:
                 found = _split_compare(entries[one]['version'], entries[two]['version'], False, after_end)
             return found or _split_compare(one, two, True, after_end)
         return compare
 
-    orders = {}
+    orders, ranked = {}, {}
     for grub in grubs:
-        compare = comparison(*_RULES[grub])
-        ranked = sorted(entries, key=functools.cmp_to_key(compare), reverse=True)
-        tied = any(compare(one, two) == 0 for one, two in zip(ranked, ranked[1:]))
+        versions_first, after_end = _RULES[grub]
+        rules = (versions_first and with_versions, after_end)
+        if rules not in ranked:     # GRUBs that rank alike, ranked once
+            compare = comparison(*rules)
+            order = sorted(entries, key=functools.cmp_to_key(compare), reverse=True)
+            tied = any(compare(one, two) == 0 for one, two in zip(order, order[1:]))
+            ranked[rules] = None if tied else [entry_id for entry_id in order if 'linux' in entries[entry_id]]
         chainloads = grub == EFI_GRUB and any('efi' in fields for fields in entries.values())
-        orders[grub] = None if tied or chainloads else [entry_id for entry_id in ranked if 'linux' in entries[entry_id]]
+        orders[grub] = None if chainloads else ranked[rules]
     return orders
 
 

@@ -408,8 +408,9 @@ def file_state(rootfs, path):
 
 
 def read_bls_entries(rootfs, warn):
-    """``{entry id: BlsEntry}`` of the BLS entries under root; None for an entry that is there
-    but cannot be read (a warning)."""
+    """``{entry id: BlsEntry}`` of the BLS entries under root; None for a file that is there but
+    cannot be read (a warning). What is no file (a directory, a FIFO, a dangling link) GRUB
+    cannot open either, and lists nothing for."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
     except (OSError, RootPathError):
@@ -419,13 +420,22 @@ def read_bls_entries(rootfs, warn):
         if not name.endswith('.conf') or name.startswith('.'):
             continue
         path = posixpath.join(BLS_ENTRIES_DIR, name)
-        text = _read_small_text(rootfs, path, warn)
-        if text is None:
-            if file_state(rootfs, path) != 'missing':
-                entries[name[:-len('.conf')]] = None
+        kind = _file_kind(rootfs, path)
+        if kind == 'other':
             continue
-        entries[name[:-len('.conf')]] = BlsEntry(text)
+        text = _read_small_text(rootfs, path, warn) if kind == 'file' else None
+        entries[name[:-len('.conf')]] = BlsEntry(text) if text is not None else None
     return entries
+
+
+def _file_kind(rootfs, path):
+    """``'file'`` (regular), ``'other'`` (anything else, or nothing: gone, a dangling link) or
+    None when that cannot be told."""
+    try:
+        found = rootfs.stat(path)
+    except (OSError, RootPathError) as exc:
+        return 'other' if is_absent(exc) else None
+    return 'file' if stat.S_ISREG(found.st_mode) else 'other'
 
 
 class BlsEntry(object):

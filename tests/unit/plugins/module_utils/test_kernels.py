@@ -467,6 +467,18 @@ def test_a_saved_entry_read_as_red_hats_grub_reads_it(bls_root: Path, saved: str
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == expected
 
 
+@pytest.mark.parametrize('make_it', [
+    lambda path: path.mkdir(),
+    lambda path: os.mkfifo(str(path)),
+    lambda path: path.symlink_to('/boot/loader/gone.conf'),
+])
+def test_what_is_no_file_is_no_bls_entry(bls_root: Path, make_it: Callable[[Path], None]) -> None:
+    # GRUB cannot open it, and lists nothing for it.
+    make_it(bls_root / ('boot/loader/entries/%s-9.9.conf' % MACHINE))
+    grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
+    assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
+
+
 def test_a_bls_entry_that_cannot_be_read_may_be_the_default(bls_root: Path) -> None:
     grubenv(bls_root, '/boot/grub2/grubenv', '%s-%s' % (MACHINE, OLD))
     entry = bls_root / ('boot/loader/entries/%s-%s.conf' % (MACHINE, OLD))
