@@ -409,12 +409,15 @@ def file_state(rootfs, path):
 
 def read_bls_entries(rootfs, warn):
     """``{entry id: BlsEntry}`` of the BLS entries under root; None for a file that is there but
-    cannot be read (a warning). What is no file (a directory, a FIFO, a dangling link) GRUB
-    cannot open either, and lists nothing for."""
+    cannot be read (a warning), and ``{'': None}`` when the directory cannot be listed. What is no
+    file (a directory, a FIFO, a dangling link) GRUB cannot open either, and lists nothing for."""
     try:
         names = rootfs.listdir(BLS_ENTRIES_DIR)
-    except (OSError, RootPathError):
-        return {}
+    except (OSError, RootPathError) as exc:
+        if is_absent(exc):
+            return {}
+        warn('cannot list %s: %s' % (BLS_ENTRIES_DIR, exc))
+        return {'': None}   # entries that may be there, none of them read
     entries = {}
     for name in names:
         if not name.endswith('.conf') or name.startswith('.'):

@@ -144,6 +144,18 @@ def test_boot_entries_grub_cfg_does_not_list_do_not_count(tree: RootTree) -> Non
     assert read(tree).params is None
 
 
+def test_boot_entries_that_cannot_be_listed_leave_the_line_untold(tree: RootTree) -> None:
+    bls(tree, RELEASE, 'root=/dev/sda1 ro')
+    tree.write('/boot/grub2/grub.cfg', 'blscfg\n')
+    tree.write('/etc/default/grub', 'GRUB_CMDLINE_LINUX="root=/dev/sda1 ro"\n')
+    assert read(tree).params == [('root', '/dev/sda1'), ('ro', None)]
+    entries = tree.root / 'boot/loader/entries'
+    entries.rename(tree.root / 'boot/loader/moved')
+    entries.symlink_to('/boot/loader/entries')      # a loop: not listed, and not absent
+    assert read(tree).params is None
+    assert any('cannot list /boot/loader/entries' in warning for warning in tree.warnings)
+
+
 def test_a_boot_entry_with_an_efi_line_leaves_its_line_untold(tree: RootTree) -> None:
     # RHEL 10's and Fedora 45's GRUB chainload the unified kernel image it names.
     tree.write('/boot/loader/entries/%s-%s.conf' % (MACHINE, RELEASE),
