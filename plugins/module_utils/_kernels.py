@@ -64,6 +64,10 @@ _HANDS_OVER = re.compile(r'^(?:configfile|source)\s+"?(?:\$prefix|\$\{prefix\})/
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
+# What systemd-boot reads, where the EFI system partition is mounted (/boot/efi on Pop!_OS, /efi,
+# /boot itself): its loader.conf and its entries.
+SYSTEMD_BOOT_FILES = tuple('%s/loader/%s' % (esp, name) for esp in ('/boot/efi', '/efi', '/boot')
+                           for name in ('loader.conf', 'entries'))
 # Boot loader files are small (grubenv is 1 KiB); a larger one is not what it claims to be.
 READ_LIMIT = 64 * 1024
 # A distribution kernel's .config is about 300 KiB.
@@ -559,8 +563,9 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     ``next_entry``, or its ``saved_entry`` where grub.cfg boots it, names the entry), ``bls``
     (the entry grub.cfg's ``default`` names, or the first listed). Else a grub.cfg menu decides:
     ``grubenv`` (next_entry or saved_entry naming a menu entry), ``grub`` (the entry its
-    ``default`` names, or its first). Without a grub.cfg or BLS entries, ``newest`` (the newest
-    installed kernel with an image; the newest installed one when no image is found).
+    ``default`` names, or its first). Without a grub.cfg, BLS entries or systemd-boot's files,
+    ``newest`` (the newest installed kernel with an image; the newest installed one when no image
+    is found).
     ``(None, None)`` when nothing tells, or the default entry boots no kernel under root or
     cannot be told for sure (grub.cfg unreadable or without a menu, too many entries, an entry in
     a condition counted past, BLS entries without a grub.cfg, which systemd-boot reads its own way).
@@ -583,6 +588,8 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
         return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)
     if grub_path is not None:
         return None, None   # a grub.cfg without a menu: GRUB stops at its prompt
+    if any(rootfs.exists(path) for path in SYSTEMD_BOOT_FILES):
+        return None, None   # systemd-boot (on the EFI system partition) picks one by rules of its own
     installed = [release for release, kernel in kernels.items() if kernel.installed]
     # GRUB's menu lists images: in-tree modules left behind by a removed image boot nothing.
     bootable = [release for release in installed if kernels[release].image] or installed

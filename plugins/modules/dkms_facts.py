@@ -156,8 +156,8 @@ ansible_facts:
               C(grub.cfg) lists BLS entries, one of its own entries), C(newest) (when there is no boot loader file, the
               newest installed kernel with an image; the newest installed one when no image is found).
             - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
-              removed kernel), when C(grub.cfg) has no menu, and with BLS entries but no C(grub.cfg) (systemd-boot,
-              whose choice is not read).
+              removed kernel), when C(grub.cfg) has no menu, and with BLS entries or systemd-boot's files but no
+              C(grub.cfg) (systemd-boot, whose choice is not read).
             - Null with C(default_kernel) when the menu's default entry boots no kernel under O(root), or cannot
               be told for sure (with a warning), as for an entry inside a condition counted past, a title that holds a
               variable, a default set where the reading cannot tell whether it runs, a C(custom.cfg) that

@@ -655,6 +655,13 @@ def test_bls_entries_that_grub_cfg_does_not_list_do_not_count(bls_root: Path) ->
     assert find_default(RootFS(str(bls_root)), known(OLD, NEW)) == (OLD, 'grubenv')
 
 
+@pytest.mark.parametrize('path', ['/boot/efi/loader/loader.conf', '/efi/loader/entries/Pop_OS-current.conf'])
+def test_systemd_boot_s_choice_is_not_guessed(tmp_path: Path, path: str) -> None:
+    # Pop!_OS: systemd-boot's files on the EFI system partition, no grub.cfg.
+    make(tmp_path, path, 'default Pop_OS-current\n')
+    assert find_default(RootFS(str(tmp_path)), known('6.1.0-9-amd64', '6.1.0-47-amd64')) == (None, None)
+
+
 def test_newest_installed_kernel_without_boot_entries(tmp_path: Path) -> None:
     kernels = known('6.1.0-9-amd64', '6.1.0-47-amd64', stale=('6.1.0-56-amd64',))
     assert find_default(RootFS(str(tmp_path)), kernels) == ('6.1.0-47-amd64', 'newest')
