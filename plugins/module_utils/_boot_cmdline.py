@@ -24,7 +24,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values, line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, lists_bls_entries)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -251,9 +251,8 @@ def _blscfg_options(entry):
 
 
 def _from_bls(rootfs, release, warn, cache):
-    path, text, menu = grub_config(rootfs, warn, cache)
-    if path is not None and not remembered(cache, ('grub.cfg', 'lists BLS entries'),
-                                           lambda key: text is not None and lists_bls_entries(text)):
+    path, dummy, menu = grub_config(rootfs, warn, cache)
+    if path is not None and not grub_lists_bls_entries(rootfs, warn, cache):
         return None     # grub.cfg unread (told below), or its menu its own (GRUB_ENABLE_BLSCFG=false)
     by_release = remembered(cache, ('bls', 'by release'), lambda key: _bls_entries_by_release(rootfs, warn, cache))
     entries = by_release.get(release)
@@ -314,8 +313,7 @@ def _from_grub_cfg(rootfs, release, warn, cache):
         # Not in grub.cfg (yet): what update-grub will write, unless an entry out of sight may start it.
         return BootCmdline(None, path, 'an entry GRUB may start it with is out of sight (a file or script grub.cfg '
                            'runs, an entry the reading cannot follow)') if hidden else None
-    default = remembered(cache, ('grub.cfg', 'default entry'),
-                         lambda key: default_menu_entry(rootfs, path, menu, warn, cache)[0])
+    default = default_menu_entry(rootfs, path, menu, warn, cache)[0]
     if default is None and (hidden or len(set(tuple(entry.arguments) for entry in entries)) > 1):
         # Which entry GRUB starts is not told: it may be any that starts the kernel.
         return BootCmdline(None, path, 'which entry GRUB starts is not told, and the entries that may start the '

@@ -364,7 +364,7 @@ def grub_directory(rootfs, directory, warn):
         found = file_state(rootfs, path) if path else None
         if found == 'present' and _PASSWORD_FILE.match(_read_small_text(rootfs, path, lambda message: None) or ''):
             return 'password'
-        return found
+        return None if found == 'other' else found     # what GRUB's tests make of a directory is not followed
 
     grubenv = reachable('grubenv')
     return read_grubenv(rootfs, grubenv, warn) if grubenv else None, state
@@ -373,8 +373,12 @@ def grub_directory(rootfs, directory, warn):
 def default_menu_entry(rootfs, grub_path, menu, warn, cache):
     """``(MenuEntry or None, from grubenv, why not told)`` of the entry GRUB's menu (the GrubMenu
     of ``grub_path``) starts by default: ``from grubenv`` when the environment block's next_entry
-    or saved_entry names it; the entry None when that cannot be told for sure, and why.
-    ``cache`` as for grub_config."""
+    or saved_entry names it; the entry None when that cannot be told for sure, and why. Once per
+    root: ``cache`` as for grub_config."""
+    return remembered(cache, 'default menu entry', lambda key: _default_menu_entry(rootfs, grub_path, menu, warn, cache))
+
+
+def _default_menu_entry(rootfs, grub_path, menu, warn, cache):
     directory = posixpath.dirname(grub_path)
     value, from_grubenv, certain = menu.default_value(*grub_files(rootfs, grub_path, warn, cache))
     # Only Debian's GRUB keeps its files in /boot/grub: elsewhere Red Hat's may be the one that reads the default.
@@ -401,13 +405,14 @@ def _menu_default(rootfs, grub_path, menu, kernels, warn, cache):
 
 
 def file_state(rootfs, path):
-    """``'missing'``, ``'empty'`` or ``'present'`` of a regular file, None when it cannot be told."""
+    """``'missing'`` (a dangling link too), ``'empty'`` or ``'present'`` of a regular file,
+    ``'other'`` for what is no regular file (a directory, a FIFO), None when it cannot be told."""
     try:
         found = rootfs.stat(path)
     except (OSError, RootPathError) as exc:
         return 'missing' if is_absent(exc) else None
     if not stat.S_ISREG(found.st_mode):
-        return None
+        return 'other'
     return 'present' if found.st_size else 'empty'
 
 
@@ -427,22 +432,12 @@ def read_bls_entries(rootfs, warn):
         if not name.endswith('.conf') or name.startswith('.'):
             continue
         path = posixpath.join(BLS_ENTRIES_DIR, name)
-        kind = _file_kind(rootfs, path)
-        if kind == 'other':
+        state = file_state(rootfs, path)
+        if state in ('missing', 'other'):
             continue
-        text = _read_small_text(rootfs, path, warn) if kind == 'file' else None
+        text = _read_small_text(rootfs, path, warn) if state is not None else None
         entries[name[:-len('.conf')]] = BlsEntry(text) if text is not None else None
     return entries
-
-
-def _file_kind(rootfs, path):
-    """``'file'`` (regular), ``'other'`` (anything else, or nothing: gone, a dangling link) or
-    None when that cannot be told."""
-    try:
-        found = rootfs.stat(path)
-    except (OSError, RootPathError) as exc:
-        return 'other' if is_absent(exc) else None
-    return 'file' if stat.S_ISREG(found.st_mode) else 'other'
 
 
 class BlsEntry(object):
@@ -488,10 +483,11 @@ def _entry_release(linux, version):
     return release or version or None
 
 
-def lists_bls_entries(grub_config):
-    """Whether a grub.cfg text runs blscfg, which lists the BLS entries (RHEL 8 and later, Fedora;
-    not with GRUB_ENABLE_BLSCFG=false)."""
-    return _BLSCFG_LINE.search(grub_config) is not None
+def grub_lists_bls_entries(rootfs, warn, cache):
+    """Whether the grub.cfg GRUB runs is read and runs blscfg, which lists the BLS entries (RHEL 8
+    and later, Fedora; not with GRUB_ENABLE_BLSCFG=false); once per root (see grub_config)."""
+    text = grub_config(rootfs, warn, cache)[1]
+    return remembered(cache, 'lists BLS entries', lambda key: text is not None and _BLSCFG_LINE.search(text) is not None)
 
 
 def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
@@ -516,7 +512,7 @@ def _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache):
     # started is told when it is the same whether the entries in conditions are there or not.
     own = menu.entries if menu is not None else []
     variants = (own, [entry for entry in own if not entry.conditional])
-    started = set(started_entry(order, fields, names, value) for order in orders for names in variants)
+    started = set(started_entry(order, fields, own_entries, value) for order in orders for own_entries in variants)
     if len(started) != 1 or None in started:
         return None, None
     what, named = started.pop()
@@ -582,7 +578,7 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    if entries and (grub_path is None or lists_bls_entries(text)):
+    if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):
         return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
     if menu is not None:
         return _menu_default(rootfs, grub_path, menu, kernels, warn, cache)

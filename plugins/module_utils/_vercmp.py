@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 
 # rpmvercmp (rpm lib/rpmvercmp.c) works on bytes and its isalnum is ASCII only, so
 # every other character, non-ASCII letters included, is a separator.
@@ -45,10 +47,11 @@ def compare_releases(a, b, after_end='^'):
     """
     if a == b:
         return 0
+    separator = functools.partial(_is_separator, after_end=after_end)
     i = j = 0
     while i < len(a) or j < len(b):
-        i = _segment_end(a, i, lambda char: _is_separator(char, after_end))
-        j = _segment_end(b, j, lambda char: _is_separator(char, after_end))
+        i = _segment_end(a, i, separator)
+        j = _segment_end(b, j, separator)
         one = a[i] if i < len(a) else ''
         two = b[j] if j < len(b) else ''
         if one == '~' or two == '~':
