@@ -22,7 +22,8 @@ import itertools
 import posixpath
 import re
 
-from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values, line_words
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered

@@ -3,9 +3,8 @@
 """GRUB's menu as grub-mkconfig writes it to grub.cfg, the entry GRUB starts by default, and
 the environment block (grubenv) that load_env reads.
 
-Read, never run. The text goes through GRUB script's own lexer and grammar (grub-core/script):
-what GRUB would refuse to parse stops the reading, as GRUB skips such a statement and what
-follows may depend on it. From what parses: ``menuentry`` and ``submenu`` blocks with their
+Read, never run. The text goes through GRUB script's own lexer and grammar (``_grub_script``):
+what GRUB would refuse to parse stops the reading. From what parses: ``menuentry`` and ``submenu`` blocks with their
 title, their id (``--id``, or ``$menuentry_id_option`` where 00_header made it ``--id``) and,
 for an entry, the image its ``linux`` command loads; and, in order, what the top level does to
 ``default`` and the variables it comes from (``load_env``, ``set``, ``if [ "${next_entry}" ]``...),
@@ -32,17 +31,13 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import (
+    NAME, PREFIXED_VARIABLE, SPLITS, Unreadable, decoded, has_unquoted_variable, lone_variable, read_script)
+
 # Far more entries than any generated menu has (one normal and one recovery entry per kernel).
 MAX_ENTRIES = 4096
-# Far more than grub-mkconfig writes: characters in a line (a kernel's command line is at most a
-# few KiB), words in a command, commands in all (a dozen for each of MAX_ENTRIES entries).
-MAX_LINE = 65536
-MAX_WORDS = 4096
-MAX_COMMANDS = 65536
 # Function definitions (grub-mkconfig writes a few).
 MAX_FUNCTIONS = 256
-# Far deeper than grub-mkconfig nests blocks, conditions and loops (a few levels).
-MAX_DEPTH = 64
 # The commands that load a Linux kernel (linuxefi and linux16 on older distributions).
 LINUX_COMMANDS = ('linux', 'linuxefi', 'linux16')
 # The variables that decide the default: GRUB's own, and those 00_header moves between (Ubuntu's
@@ -98,44 +93,11 @@ _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
 # The ids os-prober's 30_os-prober gives the entries of the systems it found on other partitions.
 _OTHER_SYSTEMS = 'osprober-'
 _ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
-# GRUB script's lexer (grub-core/script/yylex.l), one line at a time: a word joins plain
-# characters, quoted texts, escapes and variables; a quote or an escape left open runs on.
-_TOKEN = re.compile(r"""
-    (?P<blank>[ \t]+)
-  | (?P<comment>\#.*)
-  | (?P<operator>\|\||&&|;;|[|&<>])
-  | (?P<semicolon>;)
-  | (?P<brace>[{}])
-  | (?P<word>(?:
-        [^{}|&$;<>\ \t'"\\]+
-      | "(?:[^\\"]+|\\.)*(?:"|(?P<open_double>))
-      | '[^']*(?:'|(?P<open_single>))
-      | \\.
-      | \$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\}|[0-9]+|\{[0-9]+\}|[?\#*@]|\{[?\#*@]\}
-             |"(?:[^\\"]+|\\.)*(?:"|(?P<open_i18n>)))
-    )+)
-  | (?P<bad>.)
-""", re.VERBOSE)
-_PIECE = re.compile(r"""(?P<plain>[^'"\\$]+)|'(?P<single>[^']*)'|"(?P<double>(?:[^\\"]+|\\.)*)"|\\(?P<escaped>.)"""
-                    r"""|(?P<variable>\$(?:"(?:[^\\"]+|\\.)*"|\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@]))""")
-# What makes the tokens of a line more than its blank-separated words, or a word more than its text.
-_SPECIAL = re.compile(r'[{}|&;<>\'"\\$#]')
-_BLANK_RUN = re.compile(r'[ \t]+')
-_QUOTED = re.compile(r'[\'"\\$*?]')
-# Unquoted, GRUB splits a variable's value at blanks, and expands * and ? against the files there.
-_SPLITS = re.compile(r'[ \t\n\r\f\v*?]')
-_DOUBLE_ESCAPE = re.compile(r'\\([\\"$])')
-# Reserved words: keywords where the grammar takes them, never a command's name.
-_RESERVED = frozenset(('case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in',
-                       'select', 'then', 'until', 'while'))
-_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # Variables GRUB sets itself, before grub.cfg runs or as it starts an entry: never "unset".
 _GRUB_OWN = re.compile(r'^(?:root|prefix|cmdpath|chosen|default|fallback|timeout|timeout_style|lang|locale_dir|'
                        r'secondary_locale_dir|pager|config_directory|config_file|check_signatures|shim_lock|'
                        r'lockdown|superusers|(?:feature|grub|net|pxe|color|menu_color)_\w*)$')
 _ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
-# A word that is a variable, quoted or not, after plain characters or none: x"${y}", $y.
-_PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
 _DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
 # What the files' bytes that are no UTF-8 read as: distinct bytes, the same text.
@@ -412,196 +374,9 @@ def parse_grubenv(text):
     return variables
 
 
-class _Unreadable(Exception):
-    """What GRUB would refuse to parse, or what the reading cannot follow: the reading stops."""
-
-
-def _decoded(raw):
-    """``(text, known)`` of a GRUB script word as written: quotes and backslashes removed;
-    ``known`` False when a variable outside single quotes makes the text unknown."""
-    if not _QUOTED.search(raw):
-        return raw, True
-    text, known = [], True
-    for piece in _PIECE.finditer(raw):
-        kind = piece.lastgroup
-        if kind == 'double':
-            inside = piece.group(kind)
-            known = known and not re.search(r'(?<!\\)(?:\\\\)*\$', inside)
-            text.append(_DOUBLE_ESCAPE.sub(r'\1', inside))
-        elif kind == 'variable':
-            known = False
-            text.append(piece.group(kind))
-        else:
-            known = known and not (kind == 'plain' and _SPLITS.search(piece.group(kind)))
-            text.append(piece.group(kind))
-    return ''.join(text), known
-
-
-def _variable(raw):
-    """``(name, quoted)`` of a word that is one variable (``$x``, ``"${x}"``), else None."""
-    found = _PREFIXED_VARIABLE.match(raw)
-    return (found.group(3) or found.group(4), bool(found.group(2))) if found and not found.group(1) else None
-
-
-class _Grammar:
-    """GRUB script's grammar (grub-core/script/parser.y) over grub.cfg, a line at a time: it
-    tells ``reading`` what each part is, and raises _Unreadable at the first thing GRUB would
-    refuse to parse (GRUB skips such a statement, and what follows may depend on it)."""
-
-    def __init__(self, reading):
-        self.reading = reading
-        # [kind, part, commands in the part] of each open if ('cond', 'then', 'else'), loop
-        # ('cond', 'head', 'body'), block ('{' after a command: a menu entry's body) or function
-        self.frames = []
-        self.words = []             # the words of the command being read
-        self.after = None           # what the last tokens leave open: 'end' (a delimiter must follow), or a for or function header
-        self.header = []            # the words of that header
-        self.commands = 0
-
-    def line(self, line):
-        if len(line) > MAX_LINE:
-            raise _Unreadable('a line of more than %d characters' % MAX_LINE)
-        if self.after is None and not _SPECIAL.search(line):
-            # Most lines: words and blanks alone (a command at the start of a line, or a keyword).
-            words = [word for word in _BLANK_RUN.split(line) if word]
-            if words and words[0] not in _RESERVED and '[[' not in words and ']]' not in words:
-                if len(words) > MAX_WORDS:
-                    raise _Unreadable('a command of more than %d words' % MAX_WORDS)
-                self.words = words
-                self._delimiter(newline=True)
-                return
-        for token in _TOKEN.finditer(line):
-            kind = token.lastgroup
-            if kind == 'comment':
-                break
-            if kind == 'word' and token.group('open_double', 'open_single', 'open_i18n') == (None, None, None):
-                self._word(token.group())
-            elif kind == 'semicolon':
-                self._delimiter(newline=False)
-            elif kind == 'brace':
-                self._open() if token.group() == '{' else self._close()
-            elif kind != 'blank':
-                raise _Unreadable('a quote or a line that runs on, or text GRUB does not parse')
-        self._delimiter(newline=True)
-
-    def finish(self):
-        if self.frames or self.after not in (None, 'end'):
-            raise _Unreadable('a block, a condition or a loop that does not end')
-
-    def _word(self, raw):
-        after = self.after
-        if raw in ('[[', ']]') or after == 'end':
-            raise _Unreadable('a command GRUB does not parse')
-        if after == 'for name' or after == 'function name':
-            if not _NAME.match(raw) or raw in _RESERVED:
-                raise _Unreadable('a loop or function without a name')
-            self.header.append(raw)
-            self.after = 'for in' if after == 'for name' else 'function brace'
-        elif after == 'for in':
-            if raw != 'in':
-                raise _Unreadable('a for loop without in')
-            self.after = 'for words'
-        elif after == 'for words':
-            self.header.append(raw)
-        elif after == 'function brace':
-            raise _Unreadable('a function without its body')
-        elif not self.words and raw in _RESERVED:
-            self._keyword(raw)
-        else:
-            if len(self.words) >= MAX_WORDS:
-                raise _Unreadable('a command of more than %d words' % MAX_WORDS)
-            self.words.append(raw)
-
-    def _keyword(self, keyword):
-        top = self.frames[-1] if self.frames else [None, None, 0]
-        if keyword in ('if', 'while', 'until'):
-            self._push('if' if keyword == 'if' else 'loop', 'cond')
-        elif keyword in ('for', 'function'):
-            if keyword == 'function' and self.frames:
-                raise _Unreadable('a function defined inside a block')
-            self.after, self.header = keyword + ' name', []
-            return
-        elif keyword == 'then' and top[:2] == ['if', 'cond'] and top[2]:
-            top[1:] = ['then', 0]
-        elif keyword in ('elif', 'else') and top[:2] == ['if', 'then'] and top[2]:
-            top[1:] = ['cond' if keyword == 'elif' else 'else', 0]
-        elif keyword == 'do' and top[0] == 'loop' and (top[1] == 'head' or top[1] == 'cond' and top[2]):
-            top[1:] = ['body', 0]
-        elif keyword in ('fi', 'done') and top[2] and top[:2] in (['if', 'then'], ['if', 'else'], ['loop', 'body']) \
-                and (keyword == 'fi') == (top[0] == 'if'):
-            self.frames.pop()
-            self._ended()
-        else:
-            raise _Unreadable('%s where GRUB does not take it' % keyword)
-        self.reading.keyword(keyword)
-
-    def _count(self):
-        self.commands += 1
-        if self.commands > MAX_COMMANDS:
-            raise _Unreadable('more than %d commands' % MAX_COMMANDS)
-
-    def _push(self, kind, part):
-        if len(self.frames) >= MAX_DEPTH:
-            raise _Unreadable('blocks nested more than %d deep' % MAX_DEPTH)
-        self.frames.append([kind, part, 0])
-
-    def _ended(self):
-        """A command made of blocks ended: it counts, and a delimiter must follow."""
-        if self.frames:
-            self.frames[-1][2] += 1
-        self.after = 'end'
-
-    def _command_ends(self):
-        if self.words:
-            self._count()
-            self.reading.command(self.words)
-            self.words = []
-            if self.frames:
-                self.frames[-1][2] += 1
-            return True
-        return False
-
-    def _delimiter(self, newline):
-        after = self.after
-        if self._command_ends() or after == 'end':
-            self.after = None
-        elif after == 'for words':
-            self._push('loop', 'head')
-            self.reading.loop(self.header[0], self.header[1:])
-            self.after = None
-        elif (after is not None or not newline) and not (after == 'function brace' and newline):
-            raise _Unreadable('a command, a loop or a function that ends too soon')
-
-    def _open(self):
-        if self.after == 'function brace':
-            self._push('function', 'body')
-            self.reading.open_function(self.header[0])
-            self.after = None
-        elif self.words and self.after is None:
-            self._count()
-            self._push('block', 'body')
-            words, self.words = self.words, []
-            self.reading.open_block(words)
-        else:
-            raise _Unreadable('a { where GRUB does not take one')
-
-    def _close(self):
-        if not self._command_ends() and self.after not in (None, 'end'):
-            raise _Unreadable('a } where GRUB does not take one')
-        top = self.frames[-1] if self.frames else [None, None, 0]
-        if top[0] not in ('block', 'function') or not top[2]:
-            raise _Unreadable('a } where GRUB does not take one, or an empty block')
-        self.frames.pop()
-        self.reading.close()
-        if top[0] == 'block':
-            self._ended()
-        else:
-            self.after = 'end'
-
-
 class _Reading:
     """The menu entries of a grub.cfg and what its top level does to the default, from what
-    _Grammar tells of it; ``watched``: the variables whose changes make steps."""
+    the grammar (``_grub_script``) tells of it; ``watched``: the variables whose changes make steps."""
 
     def __init__(self, watched=WATCHED):
         self.watched = watched
@@ -637,9 +412,9 @@ class _Reading:
         top_level = self._context()[0] is None
         if keyword in ('if', 'while', 'until'):
             if self.condition is not None:
-                raise _Unreadable('a condition the reading cannot follow')
+                raise Unreadable('a condition the reading cannot follow')
             if top_level and keyword != 'if':
-                raise _Unreadable('a loop at the top level, which may never end')
+                raise Unreadable('a loop at the top level, which may never end')
             self.frames.append(('if', [None, 'cond']) if keyword == 'if' else ('loop', None))
         frame = self.frames[-1][1]
         if keyword in ('if', 'elif', 'while', 'until'):
@@ -661,7 +436,7 @@ class _Reading:
 
     def loop(self, name, dummy):
         if self.condition is not None:
-            raise _Unreadable('a condition the reading cannot follow')
+            raise Unreadable('a condition the reading cannot follow')
         self.frames.append(('loop', None))
         if self._context()[0] is None:
             self.steps.append(('unsure',))
@@ -679,13 +454,13 @@ class _Reading:
         if self.condition is not None:
             self.tested = words
             if self.condition == 'elif' and step[0] != 'none' and context is None:
-                raise _Unreadable('a condition that changes what picks the default')
+                raise Unreadable('a condition that changes what picks the default')
         self._apply(step)
 
     def _entry_command(self, entry, enclosed, words):
         """A command of an entry's body: what image it loads. GRUB boots what the last loader
         command loaded once the body ends, or at a ``boot``; what comes after that never runs."""
-        name, known = _decoded(words[0])
+        name, known = decoded(words[0])
         if id(entry) in self.booted or entry.image is UNKNOWN:
             return
         if enclosed and known and (name in LINUX_COMMANDS or name in _LOADERS or name in _LEAVES):
@@ -693,7 +468,7 @@ class _Reading:
         elif name in LINUX_COMMANDS and known and (entry.entry_id or '').startswith(_OTHER_SYSTEMS):
             entry.image = None      # a kernel of another system, on another partition
         elif name in LINUX_COMMANDS and known:
-            image, known = _decoded(words[1]) if len(words) > 1 else (None, True)
+            image, known = decoded(words[1]) if len(words) > 1 else (None, True)
             entry.image = image if known else UNKNOWN
             entry.arguments = words[2:]
         elif known and (name in _LOADERS or name in _LEAVES and name != 'boot'):
@@ -704,7 +479,7 @@ class _Reading:
             self.booted.add(id(entry))
         elif not known or name in _SOURCES or name in _OPAQUE:
             entry.image = UNKNOWN
-        elif _NAME.match(name):
+        elif NAME.match(name):
             self.later.append((entry, name, ('none',)))
 
     def _apply(self, step):
@@ -723,11 +498,11 @@ class _Reading:
         if step[0] == 'call':
             step = self._called(step)
         if step[0] == 'unknown command':
-            raise _Unreadable('a command the reading does not know: %.40s' % step[1])
+            raise Unreadable('a command the reading does not know: %.40s' % step[1])
         if step[0] == 'leaves':
-            raise _Unreadable('a command that boots or leaves GRUB before its menu shows')
+            raise Unreadable('a command that boots or leaves GRUB before its menu shows')
         if step[0] != 'none' and context == 'submenu':
-            raise _Unreadable('a submenu that changes what picks its entries')
+            raise Unreadable('a submenu that changes what picks its entries')
         if step[0] != 'none':
             self.steps.append(step)
 
@@ -756,23 +531,23 @@ class _Reading:
     def open_function(self, name):
         self.definitions += 1
         if self.definitions > MAX_FUNCTIONS:
-            raise _Unreadable('more than %d functions defined' % MAX_FUNCTIONS)
+            raise Unreadable('more than %d functions defined' % MAX_FUNCTIONS)
         self.frames.append(('function', [name, False, False, []]))
 
     def open_block(self, words):
         context, parent, enclosed = self._context()
-        name, known = _decoded(words[0])
+        name, known = decoded(words[0])
         if context == 'entry':
             self.frames.append(('block', None))     # what the entry defines when it runs
             return
         if name not in ('menuentry', 'submenu') or not known or self.condition is not None:
-            raise _Unreadable('a block the reading does not know: %.40s' % words[0])
+            raise Unreadable('a block the reading does not know: %.40s' % words[0])
         self.count += 1
         if self.count > MAX_ENTRIES:
-            raise _Unreadable('more than %d menu entries, more than GRUB\'s tools write' % MAX_ENTRIES)
+            raise Unreadable('more than %d menu entries, more than GRUB\'s tools write' % MAX_ENTRIES)
         found = _entry(words[1:], enclosed)
         if found is None:
-            raise _Unreadable('a menu entry GRUB refuses, or not written the way grub-mkconfig writes one')
+            raise Unreadable('a menu entry GRUB refuses, or not written the way grub-mkconfig writes one')
         entry, uses_id_option = found
         if context == 'function':
             parent[1] = True        # calling it adds an entry
@@ -797,7 +572,7 @@ class _Reading:
         for owner, name, step in self.later:
             changes, loads = self._effect(name, step)
             if owner.children is not None and changes:
-                raise _Unreadable('a submenu that changes what picks its entries')
+                raise Unreadable('a submenu that changes what picks its entries')
             if owner.children is None and loads:
                 owner.image = UNKNOWN
         if self.submenu_ids:
@@ -811,14 +586,14 @@ class _Reading:
         ``('leaves',)``, ``('unknown command', name)``, ``('call', name, what the command of that
         name does)`` (GRUB runs a function of the name where it has no such command), or
         ``('none',)``."""
-        name, known = _decoded(words[0])
+        name, known = decoded(words[0])
         if not known:
             # An assignment of a variable's value, else a command named by a variable: anything.
             return _assignment(words[0], self.watched) if _ASSIGNED.match(words[0]) else ('opaque',)
         if '=' in name:
             return _assignment(words[0], self.watched)    # no command or function has = in its name
         step = _command_step(name, words[1:], self.watched, self.watched_word)
-        if step[0] in ('none', 'unknown command') and _NAME.match(name):
+        if step[0] in ('none', 'unknown command') and NAME.match(name):
             return ('call', name, step)
         return step
 
@@ -829,12 +604,12 @@ def _command_step(name, arguments, watched=WATCHED, watched_word=_WATCHED_WORD):
     if name == 'set':
         return _assignment(arguments[0], watched) if arguments else ('none',)
     if name == 'unset':
-        variable, known = _decoded(arguments[0]) if arguments else ('', True)
+        variable, known = decoded(arguments[0]) if arguments else ('', True)
         return ('unknown', watched) if not known else ('set', variable, None) if variable in watched else ('none',)
     if name in ('load_env', 'save_env'):
         return _environment_block(name, arguments, watched)
     if name == 'export':
-        return ('export', tuple(text for text, known in map(_decoded, arguments) if known))
+        return ('export', tuple(text for text, known in map(decoded, arguments) if known))
     if name in _SOURCES:
         return ('source', arguments[0] if arguments else None)
     if name == 'blscfg':
@@ -846,7 +621,7 @@ def _command_step(name, arguments, watched=WATCHED, watched_word=_WATCHED_WORD):
     if name in _LEAVES:
         return ('leaves',)
     if name in _SETS_NAMED:
-        texts = [_decoded(word) for word in arguments]
+        texts = [decoded(word) for word in arguments]
         if not all(known for text, known in texts):
             return ('unknown', watched)
         named = tuple(set(found.group(1) for text, known in texts for found in watched_word.finditer(text)))
@@ -859,7 +634,7 @@ def _command_step(name, arguments, watched=WATCHED, watched_word=_WATCHED_WORD):
 def _assignment(word, names=WATCHED):
     """The step of an assignment word, given to set or alone, for a variable of ``names``."""
     literal = _ASSIGNED.match(word)
-    text, known = _decoded(word)
+    text, known = decoded(word)
     if not literal and not known:
         return ('unknown', names)
     name, equals, value = text.partition('=')
@@ -867,7 +642,7 @@ def _assignment(word, names=WATCHED):
         return ('none',)    # "not an assignment", or a variable that does not count
     if known:
         return ('set', name, ('text', value))
-    variable = _variable(literal.group(2))
+    variable = lone_variable(literal.group(2))
     return ('set', name, ('variable',) + variable if variable else UNKNOWN)
 
 
@@ -876,7 +651,7 @@ def _environment_block(command, words, watched=WATCHED):
     $prefix/grubenv, and all names, None, but a whitelist) or of save_env (``('save_env', names)``)."""
     directory, names, at = 'prefix', [], 0
     while at < len(words):
-        text, known = _decoded(words[at])
+        text, known = decoded(words[at])
         if known and text in ('-f', '--file') and at + 1 < len(words):
             at += 1
             directory = _grubenv_directory(words[at])
@@ -914,7 +689,7 @@ def _entry(words, conditional):
     at = 0
     while at < len(words):
         word = words[at]
-        text, known = _decoded(word)
+        text, known = decoded(word)
         at += 1
         if word in _ID_OPTION_WORDS:
             # What 00_header makes it; the evaluation checks that it is when the entry is read.
@@ -929,7 +704,7 @@ def _entry(words, conditional):
             if equals:
                 value = (inline, True)
             elif at < len(words):
-                value = _decoded(words[at])
+                value = decoded(words[at])
                 conditional = conditional or not value[1] and _may_split(words[at], value[0])
                 at += 1
             else:
@@ -952,7 +727,7 @@ def _entry(words, conditional):
 def _may_split(word, text):
     """Whether a word GRUB expands may give several words, or an option GRUB refuses: a
     variable unquoted, or at its start."""
-    return text[:1] in ('', '$', '-') or any(piece.lastgroup == 'variable' for piece in _PIECE.finditer(word))
+    return text[:1] in ('', '$', '-') or has_unquoted_variable(word)
 
 
 def parse_grub_menu(text):
@@ -961,28 +736,12 @@ def parse_grub_menu(text):
     Raises nothing."""
     reading = _Reading()
     try:
-        _read_script(text, reading)
-    except _Unreadable as exc:
+        read_script(text, reading)
+    except Unreadable as exc:
         return GrubMenu(reading.top, reading.steps, str(exc))
     if reading.top or any(step[0] in ('source', 'opaque') for step in reading.steps):
         return GrubMenu(reading.top, reading.steps)
     return None
-
-
-def line_words(line):
-    """The words of the first command of a grub.cfg line as written (quotes and variables in
-    them), up to a ``;`` or a comment; None when the line holds more than words (a brace, an
-    operator) or runs on."""
-    words = []
-    for token in _TOKEN.finditer(line):
-        kind = token.lastgroup
-        if kind in ('comment', 'semicolon'):
-            break
-        if kind != 'blank' and (kind != 'word' or token.group('open_double', 'open_single', 'open_i18n') != (None,) * 3):
-            return None
-        if kind == 'word':
-            words.append(token.group())
-    return words
 
 
 def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
@@ -1003,8 +762,8 @@ def boot_variable_values(text, name, grubenv, prefix_file, bls=False):
         return None
     assignments = _Assignments(name, grubenv, prefix_file)
     try:
-        _read_script(text, assignments)
-    except _Unreadable:
+        read_script(text, assignments)
+    except Unreadable:
         return None
     # What entries do does not count where blscfg runs, before them.
     value = _top_level_value(text, name, grubenv, prefix_file, bls, assignments.nested)
@@ -1020,8 +779,8 @@ def _top_level_value(text, name, grubenv, prefix_file, bls, nested):
     None when it is unset there, UNKNOWN when that cannot be told for sure."""
     reading = _Reading(WATCHED if name in WATCHED else WATCHED + (name,))
     try:
-        _read_script(text, reading)
-    except _Unreadable:
+        read_script(text, reading)
+    except Unreadable:
         return UNKNOWN
     state = _evaluated(reading.steps, grubenv, prefix_file, reading.watched)
     if bls:
@@ -1041,8 +800,8 @@ def bls_default_value(text, grubenv, prefix_file):
     either when blscfg may not run, or run more than once."""
     reading = _Reading()
     try:
-        _read_script(text, reading)
-    except _Unreadable:
+        read_script(text, reading)
+    except Unreadable:
         return None, False, False
     return _default_value(reading.steps, grubenv, prefix_file, bls=True)
 
@@ -1087,20 +846,8 @@ def _evaluated(steps, grubenv, prefix_file, watched=WATCHED):
     return state
 
 
-def _read_script(text, reading):
-    """Tell ``reading`` what GRUB's grammar makes of ``text``; raises _Unreadable."""
-    if '\r' in text or '\0' in text:
-        # GRUB reads a carriage return as part of a word ("fi\r" is no fi), a NUL as a line's end.
-        raise _Unreadable('carriage returns or NUL characters, which GRUB reads otherwise')
-    grammar = _Grammar(reading)
-    for line in text.split('\n'):
-        grammar.line(line)
-    grammar.finish()
-    reading.finish()
-
-
 class _Assignments:
-    """What a grub.cfg may assign to one variable, wherever it does, from what _Grammar tells."""
+    """What a grub.cfg may assign to one variable, wherever it does, from what the grammar tells."""
 
     def __init__(self, name, grubenv, prefix_file):
         self.name = name
@@ -1121,7 +868,7 @@ class _Assignments:
 
     def _command(self, words):
         """Take one command; whether it may change the variable."""
-        name, known = _decoded(words[0])
+        name, known = decoded(words[0])
         unknown, given = self.unknown, False
         step = ('none',)
         assigned = words[0] if '=' in name or not known and _ASSIGNED.match(words[0]) else \
@@ -1140,10 +887,10 @@ class _Assignments:
             self._load_env(step)
             step = ('none',) if step[0] == 'load_env' and step[2] is not None and self.name not in step[2] else step
         elif name == 'unset':
-            given = any(not known or text == self.name for text, known in map(_decoded, words[1:]))
+            given = any(not known or text == self.name for text, known in map(decoded, words[1:]))
         elif name not in _SETS_NOTHING:
             # A command that may set the variable it is given: the name, or a word not known.
-            texts = [_decoded(word) for word in words[1:]]
+            texts = [decoded(word) for word in words[1:]]
             if any(not known or re.search(r'(?<![$\w{])%s\b' % re.escape(self.name), text) for text, known in texts):
                 self.unknown = self.unknown or name in _SETS_NAMED
                 self.calls.add(name)
@@ -1165,7 +912,7 @@ class _Assignments:
 
     def loop(self, name, words):
         if name == self.name:
-            found = [_decoded(word) for word in words]
+            found = [decoded(word) for word in words]
             self.nested = self.nested or bool(self.depth)
             self.assigned = True
             self.unknown = self.unknown or not all(known for text, known in found)
@@ -1355,7 +1102,7 @@ class _Evaluation:
     def _argument_text(self, word):
         """The text GRUB passes for an argument of test; _PATH for a file of GRUB's directory;
         None when it cannot be told."""
-        text, known = _decoded(word)
+        text, known = decoded(word)
         if known:
             return text
         return _PATH if _directory_file(word) else self._word_text(word)
@@ -1363,13 +1110,13 @@ class _Evaluation:
     def _word_text(self, word):
         """The text of a word that is a variable the reading follows, after plain characters
         (``"${x}"``, ``x$y``); None when it cannot be told."""
-        found = _PREFIXED_VARIABLE.match(word)
+        found = PREFIXED_VARIABLE.match(word)
         name = found and (found.group(3) or found.group(4))
         value = self._current(name) if name in self.watched else UNKNOWN
         if value is UNKNOWN:
             return None
         text = value[0] if value is not None else ''
-        if not found.group(2) and (not found.group(1) + text or _SPLITS.search(text)):
+        if not found.group(2) and (not found.group(1) + text or SPLITS.search(text)):
             return None     # unquoted, GRUB drops an empty word, splits at blanks, expands * and ?
         return found.group(1) + text
 
@@ -1381,7 +1128,7 @@ class _Evaluation:
         name, quoted = assigned[1:]
         # Unset, a variable reads as empty.
         value = (self._current(name) or ('', False)) if name in self.watched else UNKNOWN
-        if value is UNKNOWN or not quoted and _SPLITS.search(value[0]):
+        if value is UNKNOWN or not quoted and SPLITS.search(value[0]):
             return UNKNOWN
         return value
 

@@ -15,7 +15,6 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     GrubMenu,
     _grub_number,
     _split_path,
-    _decoded,
     bls_default_value,
     boot_variable_values,
     red_hat_entry_index,
@@ -252,12 +251,9 @@ def test_numbers_where_grubs_part_ways(text: str) -> None:
     assert default_image(parse_grub_menu("menuentry 'a' {\n  linux /a\n}\n"), text) == (None, False)
 
 
-def test_paths_and_words() -> None:
+def test_paths() -> None:
     assert _split_path('a>>b>c>d') == ('a>b', 'c>d')
     assert _split_path('a>') == ('a', None)
-    assert _decoded("'It'\\''s'") == ("It's", True)
-    assert _decoded('"q\\"$x\\$"\\{') == ('q"$x${', False)
-    assert _decoded("'$x'\\$y") == ('$x$y', True)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -278,20 +274,9 @@ ENTRIES = "menuentry 'A' {\n  linux /vmlinuz-A\n}\n" + ENTRY_B
 
 @pytest.mark.parametrize('script', [
     'set default=1; fi\n',                                      # a stray fi: GRUB skips the whole line
-    'if true; set default=1; fi\n',                             # no then
-    'if true; then set default=1; else true; else true; fi\n',
     'if true; then set default=1; done\n',
-    'if true; then function f { true; }; fi\n',                 # functions only at the top level
-    'if true; then\nfi\n',                                      # an empty branch
-    "menuentry 'x' {\n}\n",                                     # an empty entry
-    "menuentry 'x' {\n  fi\n}\n",
-    'set default=1 | true\n',
     'set default=1 }\n',
-    '; set default=1\n',
     'if true; then true; fi set default=1\n',
-    'function f;\n{\n  true\n}\n',                            # newlines may come before its body, not a ;
-    'echo [[\n',
-    'echo $\n',
 ])
 def test_scripts_grub_does_not_parse(tmp_path: Path, script: str) -> None:
     assert not grub_script_check(script + ENTRIES, tmp_path)
@@ -465,18 +450,6 @@ def test_what_an_entry_body_loads() -> None:
     assert menu.steps == []
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
-@given(st.lists(st.tuples(st.sampled_from(['if', 'then', 'else', 'elif', 'fi', 'for x in a', 'while', 'do', 'done',
-                                           'function f', '{', '}', 'echo', 'true', '[ "$x" ]', "menuentry 'a'",
-                                           'linux /a', 'set default=1', '"q"', '$x', '#c', '|', '[[', 'in', 'x=1']),
-                          st.sampled_from([' ', '\n', ';', '', '; '])),
-                min_size=1, max_size=16).map(lambda parts: ''.join(piece + gap for piece, gap in parts)))
-def test_what_grub_does_not_parse_is_never_read_for_sure(tmp_path_factory: pytest.TempPathFactory, script: str) -> None:
-    menu = parse_grub_menu(script + '\n' + ENTRIES)
-    if not grub_script_check(script + '\n' + ENTRIES, tmp_path_factory.mktemp('check')):
-        assert menu.reason and menu.default_value({}, files())[2] is False and default_image(menu, '0')[1] is False
-
-
 def test_the_environment_block_as_grub_editenv_writes_it(tmp_path: Path) -> None:
     path = str(tmp_path / 'grubenv')
     subprocess.run(['grub-editenv', path, 'create'], check=True)
@@ -497,10 +470,9 @@ def test_the_environment_block_the_way_load_env_reads_it(body: str, expected: di
 
 
 @pytest.mark.parametrize(('text', 'reason'), [
-    ('#' * 70000 + '\n', 'a line of more than 65536 characters'),
-    ('echo a\n' * 70000, 'more than 65536 commands'),
-    ('if true; then\n' * 70, 'blocks nested more than 64 deep'),
-    ('echo ' + 'a ' * 5000 + '\n', 'a command of more than 4096 words'),
+    ('#' * 70000 + '\n', 'a line of more than 65536 characters'),     # the grammar's limits: see test_grub_script
+    ("menuentry 'x' {\n  linux /x\n}\n" * 4097, 'more than 4096 menu entries, more than GRUB\'s tools write'),
+    ('function f%d { true; }\n' * 257 % tuple(range(257)), 'more than 256 functions defined'),
     ('x' * 5000 + '\n', 'a command the reading does not know: ' + 'x' * 40),
 ])
 def test_reading_stops_early_on_what_no_generated_menu_has(text: str, reason: str) -> None:
