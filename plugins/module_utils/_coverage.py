@@ -26,7 +26,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_k
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
-    KernelTree, read_depmod_config, shadowing_file)
+    KernelTree, ModuleFile, read_depmod_config, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
@@ -42,15 +42,17 @@ REFUSED = {('broken', 'installed'): 'broken', ('broken', 'weak'): 'broken',
 
 
 class Provided:
-    """A module file dkms made: which package, version and kernel it belongs to."""
+    """A module file dkms made: which package, version and kernel it belongs to. ``differs``:
+    the file is where dkms installed the build, but holds something else."""
 
-    __slots__ = ('package', 'version', 'kernel', 'module')
+    __slots__ = ('package', 'version', 'kernel', 'module', 'differs')
 
-    def __init__(self, package, version, kernel, module):
+    def __init__(self, package, version, kernel, module, differs=False):
         self.package = package
         self.version = version
         self.kernel = kernel
         self.module = module
+        self.differs = differs
 
 
 class Candidate:
@@ -100,10 +102,11 @@ def _provided_files(rootfs, tree, trees):
                     installed_version = package.installed.get(build.kernel, (None,))[0]
                     if installed_version == version.version and build.kernel in trees:
                         copy, same = trees[build.kernel].installed_copy(version, name)
-                        if copy and same is not False:
-                            # An unreadable copy still names its weak links' owner; reading
-                            # it for the verdict then reports the problem.
-                            provided[_canonical(rootfs, copy)] = record
+                        if copy:
+                            # A copy that differs, or cannot be read, still names its weak links'
+                            # owner: they are broken, or reading it for the verdict tells why.
+                            provided[_canonical(rootfs, copy)] = record if same is not False else \
+                                Provided(package.name, version.version, build.kernel, name, differs=True)
     return provided
 
 
@@ -123,13 +126,14 @@ def _unbuilt(version, build, kernel_config):
     return [name for name in declared or () if name not in build.modules]
 
 
-def _installed_candidate(version, release, kernel_tree):
+def _installed_candidate(context, version, release):
+    kernel_tree = context.trees[release]
     build = version.builds.get(release)
     if build is None or not build.modules:
         return Candidate('broken', version.version, {})
     modules = {}
     files = {}
-    unreadable = []
+    uncertain = []
     for name, built_path in sorted(build.modules.items()):
         copy, same = kernel_tree.installed_copy(version, name)
         if copy is None:
@@ -138,22 +142,34 @@ def _installed_candidate(version, release, kernel_tree):
             modules[name] = module_fact('broken', copy, built_path, reason='differs from the dkms build')
         elif same is None:
             modules[name] = module_fact('broken', copy, built_path, reason='cannot be compared with the dkms build')
-            unreadable.append(name)
+            uncertain.append(name)
         else:
-            modules[name] = module_fact('installed', copy, built_path)
+            # Another file of the name may be the one modprobe loads, as for a weak link.
+            shadow, why, certain = shadowing_file(ModuleFile(name, copy, copy), context.kernels[release].modules_dir,
+                                                  context.depmod_rules(release), kernel_tree.out_of_tree,
+                                                  kernel_tree.in_tree)
+            if why and certain:
+                modules[name] = module_fact('missing', copy, built_path, shadowed_by=shadow, reason=why)
+                continue
+            modules[name] = module_fact('installed', copy, built_path, reason=why)
             files[name] = copy
+            if not certain:
+                uncertain.append(name)
     for name in _unbuilt(version, build, lambda: kernel_tree.config):
         modules[name] = module_fact('broken', reason='declared in dkms.conf, but the build has no such module')
-    return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=unreadable)
+    return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=uncertain)
 
 
 def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
     kernel_tree = context.trees[release]
     groups = {}
+    differing = set()   # links to a copy that is not the build it replaced
     for link, record in context.weak_links_of(release, package.name):
         if record is not None:
             groups.setdefault((record.version, record.kernel), {})[record.module] = link
+            if record.differs:
+                differing.add(link.path)
         elif link.problem and _declares(package, link.name):
             groups.setdefault((None, None), {})[link.name] = link
     candidates = []
@@ -180,8 +196,9 @@ def _weak_candidates(context, package, release):
             shadow, why, certain = shadowing_file(link, context.kernels[release].modules_dir,
                                                   context.depmod_rules(release), kernel_tree.out_of_tree,
                                                   kernel_tree.in_tree)
-            if link.problem:
-                modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem)
+            if link.problem or link.path in differing:
+                modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem or
+                                            'points at a copy that differs from the dkms build')
             elif why and certain:
                 modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow, reason=why)
             else:
@@ -210,7 +227,7 @@ class Context:
         self.reader = reader
         self.kabi_check = kabi_check and reader.name is not None
         self.provided = _provided_files(rootfs, tree, trees)
-        self.depmod = read_depmod_config(rootfs, warn) if any(t.weak_links for t in trees.values()) else None
+        self._depmod = None     # depmod.d, read when a file's rank is first asked
         self._depmod_rules = {}
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
         self._warned = set()
@@ -223,7 +240,9 @@ class Context:
 
     def depmod_rules(self, release):
         """The KernelDepmod of ``release`` (worked out once per kernel)."""
-        return remembered(self._depmod_rules, release, lambda key: self.depmod.for_kernel(key, self.warn))
+        if self._depmod is None:
+            self._depmod = read_depmod_config(self.rootfs, self.warn)
+        return remembered(self._depmod_rules, release, lambda key: self._depmod.for_kernel(key, self.warn))
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
@@ -330,7 +349,7 @@ def _candidates(context, package, release):
         if version is None:
             candidates.append(Candidate('broken', installed[0], {}))
         else:
-            candidates.append(_installed_candidate(version, release, kernel_tree))
+            candidates.append(_installed_candidate(context, version, release))
     candidates.extend(_weak_candidates(context, package, release))
     for version in package.versions.values():
         build = version.builds.get(release)

@@ -588,11 +588,12 @@ class KoReader:
             canonical = self.rootfs.resolve(path)
         except (OSError, RootPathError) as exc:
             raise KoError('%s: %s' % (path, exc))
-        return remembered(self._cache, canonical, lambda key: self._read_guarded(path), KoError)
+        return remembered(self._cache, canonical, lambda key: self._guarded(path, self._read), KoError)
 
-    def _read_guarded(self, path):
+    def _guarded(self, path, read):
+        """``read(path)``, whatever goes wrong in it a KoError about the file."""
         try:
-            return self._read(path)
+            return read(path)
         except KoError:
             raise
         except MemoryError:
@@ -643,6 +644,19 @@ class KoReader:
         symbol_table = {}
         info.symbol_table = lambda: remembered(symbol_table, path, self._symbol_table)
         return info
+
+    def image(self, path):
+        """The bytes the loader gets from the module file at in-root ``path``: decompressed when
+        it is compressed; raises KoError (KoUnreadableHere: no zstd decompressor here)."""
+        return self._guarded(path, self._image)
+
+    def _image(self, path):
+        try:
+            handle = self.rootfs.open(path)
+        except (OSError, IOError, RootPathError) as exc:
+            raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+        with handle:
+            return bytes(self._uncompressed(_FileImage(handle, path), path)[:])
 
     def _symbol_table(self, path):
         """read_symbol_table of the file read again, None when it cannot be."""

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import posixpath
 import stat
+from collections import namedtuple
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     MODULE_SUFFIXES, module_name, normalize_module_name, split_module_suffix)
@@ -49,6 +50,13 @@ class WeakLink:
         self.points_to = points_to  # the link's own text as an absolute in-root path
         self.target = target        # in-root path after every symlink, None for a loop
         self.problem = problem      # None, or why the link cannot provide a module
+
+
+class ModuleFile(namedtuple('ModuleFile', ['name', 'path', 'target'])):
+    """A module file where modprobe may find it, as ``shadowing_file`` reads it (a WeakLink is
+    one too): its module name, its in-root path, and that path after every symlink."""
+
+    __slots__ = ()
 
 
 class DepmodConfig:
@@ -242,8 +250,9 @@ def read_in_tree_names(rootfs, warn, modules_dir):
 
 
 def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree):
-    """``(path, reason, certain)``: what modprobe loads instead of ``link`` and why, ``(None,
-    None, True)`` when it loads the link; ``depmod`` is the kernel's KernelDepmod.
+    """``(path, reason, certain)``: what modprobe loads instead of ``link`` (a WeakLink or a
+    ModuleFile) and why, ``(None, None, True)`` when it loads the link; ``depmod`` is the
+    kernel's KernelDepmod.
 
     depmod indexes one file per module name: never one in an excluded directory; else the file
     the latest matching ``override`` names; else the file of the best-ranked search directory.
@@ -260,8 +269,9 @@ def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree):
         return None, 'depmod.d excludes %s, so modprobe never loads it' % excluded(link.path)[0], True
     key = normalize_module_name(link.name)
     others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path)]
-    if key in in_tree and not excluded(posixpath.join(modules_dir, in_tree[key])):
-        others.append(posixpath.join(modules_dir, in_tree[key]))
+    own = posixpath.join(modules_dir, in_tree[key]) if key in in_tree else None
+    if own is not None and own != link.target and not excluded(own):
+        others.append(own)
     if not others:
         return None, None, True
     if depmod.unknown:
@@ -344,9 +354,11 @@ class KernelTree:
 
         The copy is looked for in updates/ and extra/, and where the module's
         DEST_MODULE_LOCATION puts it (such as ``/kernel/drivers/video``).
-        ``same`` is True when the bytes match (or dkms compressed the copy on install, so
-        only the name can be compared cheaply), False when they differ, None when the copy
-        cannot be read; ``path`` is None when there is no copy. Compared once per file.
+        ``same`` is True when the copy is the build: the same bytes, or, for a copy compressed
+        otherwise than the build (dkms copies the build as it is, so something else made it), the
+        same bytes once both are decompressed, which is what the loader gets. False when they
+        differ, None when the copy cannot be read or compared; ``path`` is None when there is no
+        copy. Compared once per file.
         """
         return remembered(self._copies, (version.name, version.version, name),
                           lambda key: self._find_copy(version, name))
@@ -361,13 +373,20 @@ class KernelTree:
                            if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
         found = (None, False)
         for path in candidates:
-            if split_module_suffix(path)[1] != split_module_suffix(built_path)[1]:
-                return path, True
             try:
-                if self.rootfs.same_content(path, built_path):
+                if self._same_module(path, built_path):
                     return path, True
                 found = found if found[0] else (path, False)
-            except (OSError, RootPathError) as exc:
+            except (OSError, RootPathError, KoError) as exc:
                 self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
                 found = (path, None)
         return found
+
+    def _same_module(self, path, built_path):
+        """Whether the module file ``path`` holds what the build ``built_path`` holds, compressed
+        alike or not; raises OSError, RootPathError or KoError."""
+        if split_module_suffix(path)[1] == split_module_suffix(built_path)[1]:
+            return self.rootfs.same_content(path, built_path)
+        if self.reader is None:
+            raise KoError('%s is compressed otherwise than the build, and no module reader is given' % path)
+        return self.reader.image(path) == self.reader.image(built_path)

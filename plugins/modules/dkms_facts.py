@@ -455,7 +455,9 @@ ansible_facts:
                                       unknown, such as for a trusted signature of another kind).
                                   type: dict
                                 shadowed_by:
-                                  description: A file modprobe would load instead of this weak link.
+                                  description:
+                                    - A file modprobe would load instead of this weak link or installed copy (a better-ranked
+                                      directory of depmod's search order, or a depmod.d override).
                                   type: str
                                 reason:
                                   description: Why the module does not load, or what could not be checked; null otherwise.

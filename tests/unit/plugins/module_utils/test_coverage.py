@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, xz_file
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
@@ -165,6 +165,70 @@ def test_installed_file_that_differs_is_broken(system: SystemTree) -> None:
     system.build('hello', '1.0', ABI)
     system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).write_bytes(b'\x7fELF replaced by hand')
     assert Run(system.root).status(ABI) == 'broken'
+
+
+@pytest.mark.parametrize('same', [True, False])
+def test_a_copy_compressed_otherwise_than_the_build_is_compared_decompressed(system: SystemTree, ko_builder: KoBuilder,
+                                                                             same: bool) -> None:
+    # dkms installs the build's own file under its own name: a .ko.xz beside a .ko build was made
+    # by something else, and is the build only if it decompresses to it.
+    clone = ABI + '+clone'
+    system.bios_boot()
+    system.kernel(ABI)
+    system.kernel(clone, abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    copy = system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI)
+    if not same:
+        vermagic = '%s SMP preempt mod_unload modversions ' % ABI
+        other = ko_builder.build_ko(copy.parent.parent, 'hello', vermagic=vermagic, versions=dict(system.kernel_crcs[ABI]),
+                                    extra_modinfo=['version=0.9'])
+        shutil.move(str(other), str(copy))
+    xz_file(copy)
+    copy.unlink()
+    system.weak_link(clone, ABI, 'hello.ko.xz')
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['verified']) == (('installed', True) if same else ('broken', True))
+    assert run.package(ABI)['modules']['hello']['path'] == '/lib/modules/%s/updates/dkms/hello.ko.xz' % ABI
+    # The clone loads the copy through its weak link: the build only if the copy is.
+    assert (run.status(clone), run.package(clone)['verified']) == (('weak', True) if same else ('broken', True))
+    assert run.package(clone)['modules']['hello']['reason'] == (None if same else
+                                                                'points at a copy that differs from the dkms build')
+    assert run.warnings == []
+
+
+@pytest.mark.parametrize(('location', 'other', 'override', 'expected'), [
+    # kmod's default search is "updates built-in": updates/ before extra/ (RHEL's dkms installs there).
+    ('/extra', 'updates/hello.ko', None, ('broken', True, 'missing', 'updates/hello.ko')),
+    # A depmod.d override names the other file.
+    ('/updates/dkms', 'extra/hello.ko', 'override hello * extra', ('broken', True, 'missing', 'extra/hello.ko')),
+    # Two files of one rank: which one depmod indexes depends on the order it reads directories.
+    ('/updates/dkms', 'updates/hello.ko', None, ('installed', False, 'installed', None)),
+    ('/updates/dkms', 'extra/hello.ko', None, ('installed', True, 'installed', None)),
+])
+def test_an_installed_copy_another_file_of_its_name_shadows(system: SystemTree, ko_builder: KoBuilder, location: str,
+                                                            other: str, override: str | None, expected: tuple) -> None:
+    system.bios_boot()
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'], conf=dkms_conf('hello', '1.0', ['hello']).replace('/updates/dkms', location))
+    system.build('hello', '1.0', ABI)
+    if location != '/updates/dkms':
+        copy = system.path('/lib/modules/%s%s/hello.ko' % (ABI, location))
+        copy.parent.mkdir(parents=True)
+        system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).rename(copy)
+    modules = system.path('/lib/modules/%s' % ABI)
+    built = ko_builder.build_ko(modules / 'vendor', 'hello', vermagic='%s SMP preempt mod_unload modversions ' % ABI,
+                                versions=dict(system.kernel_crcs[ABI]), extra_modinfo=['version=0.5'])
+    (modules / other).parent.mkdir(parents=True, exist_ok=True)
+    built.rename(modules / other)
+    if override:
+        system.path('/etc/depmod.d').mkdir(parents=True)
+        system.path('/etc/depmod.d/hello.conf').write_text(override + '\n')
+    run = Run(system.root)
+    hello = run.package(ABI)['modules']['hello']
+    shadow = '/lib/modules/%s/%s' % (ABI, expected[3]) if expected[3] else None
+    assert (run.status(ABI), run.package(ABI)['verified'], hello['status'], hello['shadowed_by']) == expected[:3] + (shadow,)
+    assert run.warnings == []
 
 
 def test_install_in_dest_module_location(system: SystemTree) -> None:
