@@ -19,9 +19,10 @@ and rejects values. Those rules changed between versions; the ones followed here
 3.3.0      BUILD_EXCLUSIVE_*[i] per module: excluded when no module may be built
 =========  ==================================================================================
 
-Debian 12's 3.0.10 (3.0.10-8+deb12u1) reads BUILD_EXCLUSIVE_CONFIG as 3.0.11 does: a
-version is known by its script's version line, and this backport by the variables the script
-carries. When the target's dkms version is unknown, a value is given only when every version
+Debian 12's 3.0.10 (3.0.10-8+deb12u1) reads BUILD_EXCLUSIVE_CONFIG as 3.0.11 does, and
+names a lone record without BUILT_MODULE_NAME after PACKAGE_NAME (3.0.10's rule, 3.0.11's name):
+a version is known by its script's version line, these backports by the variables the script
+carries and by the line that names the record. When the target's dkms version is unknown, a value is given only when every version
 reads it the same way.
 """
 
@@ -46,6 +47,8 @@ _VERSION_ECHO = re.compile(r'echo \$?"dkms-([0-9]+(?:\.[0-9]+)+)')
 _SCRIPT_LIMIT = 1024 * 1024
 # The list of variables the script carries out of dkms.conf.
 _CARRIED_VARIABLES = re.compile(r'dkms_conf_variables="([^"]*)"')
+# Where a script before 3.0.11 names a record after PACKAGE_NAME, rather than the -m name ($module).
+_PACKAGE_NAME_DEFAULT = re.compile(r'built_module_name\[\$index\]=\$\{?PACKAGE_NAME\}?\s*$', re.M)
 _BLANK_RUNS = re.compile(r'[ \t\n]+')
 # The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
 _CONF_VARIABLES_3_0_10 = tuple(
@@ -72,12 +75,14 @@ _CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\
 
 
 class DkmsVersion(tuple):
-    """A dkms version, compared as its tuple of numbers, and whether its script reads
-    BUILD_EXCLUSIVE_CONFIG before 3.0.11 brought it (a distribution's backport)."""
+    """A dkms version, compared as its tuple of numbers, and what a distribution backported to
+    it before 3.0.11 brought it: whether its script reads BUILD_EXCLUSIVE_CONFIG, and whether it
+    names a lone record after PACKAGE_NAME."""
 
-    def __new__(cls, parts, exclusive_config=False):
+    def __new__(cls, parts, exclusive_config=False, package_name_default=False):
         version = tuple.__new__(cls, parts)
         version.exclusive_config = exclusive_config
+        version.package_name_default = package_name_default
         return version
 
 
@@ -100,7 +105,8 @@ def read_dkms_version(rootfs, warn):
         if match:
             carried = _CARRIED_VARIABLES.search(text)
             return DkmsVersion((int(part) for part in match.group(1).split('.')),
-                               bool(carried) and 'BUILD_EXCLUSIVE_CONFIG' in carried.group(1).split())
+                               bool(carried) and 'BUILD_EXCLUSIVE_CONFIG' in carried.group(1).split(),
+                               _PACKAGE_NAME_DEFAULT.search(text) is not None)
         warn('%s does not say which dkms version it is' % path)
     return None
 
@@ -190,7 +196,9 @@ class Reading:
             built = built_names.get(index) or ''
             if not built:
                 if self.version < (3, 0, 11):
-                    built = self.module if len(dest_locations) == 1 else ''
+                    named = self.scalar('PACKAGE_NAME') if getattr(self.version, 'package_name_default', False) \
+                        else self.module
+                    built = (named or '') if len(dest_locations) == 1 else ''
                 elif count == 1:
                     built = self.scalar('PACKAGE_NAME') or ''
             dest = dest_names.get(index) or built

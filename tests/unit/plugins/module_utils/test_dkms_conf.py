@@ -56,9 +56,12 @@ class TestRecords:
         assert conf(text, None).dest_module_names() is None
 
     def test_default_name_by_version(self) -> None:
-        # dkms 3.0.10 names a lone record after the -m name, and only with one DEST_MODULE_LOCATION.
+        # dkms 3.0.10 names a lone record after the -m name, and only with one DEST_MODULE_LOCATION;
+        # Debian 12's after PACKAGE_NAME, as 3.0.11 does.
         text = 'DEST_MODULE_LOCATION[0]=/updates\n'
         assert conf(text, DEBIAN_12, header='PACKAGE_NAME=other\n').dest_module_names() == ['hello']
+        backported = DkmsVersion(DEBIAN_12, exclusive_config=True, package_name_default=True)
+        assert conf(text, backported, header='PACKAGE_NAME=other\n').dest_module_names() == ['other']
         assert conf(text, NEWEST, header='PACKAGE_NAME=other\n').dest_module_names() == ['other']
         assert conf('DEST_MODULE_NAME[0]=x\n', DEBIAN_12).dest_module_names() == ['x']
 
@@ -290,14 +293,18 @@ class TestDkmsVersion:
         assert len(tree.warnings) == (0 if expected else 1)
 
     @pytest.mark.parametrize('backported', [False, True])
-    def test_a_backport_is_known_by_the_variables_the_script_carries(self, tmp_path: Path, backported: bool) -> None:
+    def test_backports_are_known_by_the_script(self, tmp_path: Path, backported: bool) -> None:
         tree = RootTree(tmp_path)
         carried = 'BUILD_EXCLUSIVE_KERNEL BUILD_EXCLUSIVE_ARCH%s\n   build_exclude' % (
             '\n   BUILD_EXCLUSIVE_CONFIG' if backported else '')
+        named = '$PACKAGE_NAME' if backported else '$module'
         tree.write('/usr/sbin/dkms', '#!/bin/bash\nreadonly dkms_conf_variables="CLEAN PACKAGE_NAME %s"\n'
-                   'case "$1" in\n  -V)\n    echo $"dkms-3.0.10"\n;;\nesac\n' % carried)
+                   'case "$1" in\n  -V)\n    echo $"dkms-3.0.10"\n;;\nesac\n'
+                   '        [[ ! ${built_module_name[$index]} ]] && \\\n'
+                   '            ((${#DEST_MODULE_LOCATION[@]} == 1)) && \\\n'
+                   '            built_module_name[$index]=%s\n' % (carried, named))
         version = read_dkms_version(tree.fs, tree.warnings.append)
-        assert (version, version.exclusive_config) == ((3, 0, 10), backported)
+        assert (version, version.exclusive_config, version.package_name_default) == ((3, 0, 10), backported, backported)
 
     def test_the_installed_dkms(self, tmp_path: Path) -> None:
         # This machine's dkms (Debian 12's 3.0.10 in CI backports BUILD_EXCLUSIVE_CONFIG): read as
