@@ -482,6 +482,13 @@ def _excluded(reading, release, arch, kernel_config, warn):
     the package is excluded exactly when the package-wide rules exclude it. With no record
     it counts no directive and excludes nothing.
     """
+    if reading.version < (3, 3, 0):
+        # Before 3.3 dkms only ever sets build_exclude, never clears it: one the file sets excludes.
+        carried = reading.scalar('build_exclude')
+        if carried is UNKNOWN:
+            return None
+        if carried:
+            return True
     rules = reading.exclusive_rules()
     if rules is None:
         return None

@@ -28,7 +28,8 @@ _BRACED_ASSIGNMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?:?=')
 _SUBSCRIPT_OPEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\[')
 _SUBSCRIPTED_NAME = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\[')
 _ELEMENT_INDEX = re.compile(r'\[([^\]]*)\]=')
-_OCTAL_ESCAPE = re.compile(r'[0-7]{1,3}')
+# The escapes of $'...' that give a character by its code: octal, \xHH, \uHHHH, \UHHHHHHHH, \cX.
+_ANSI_CODE = re.compile(r'(([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})|c(.))', re.S)
 _DECIMAL = re.compile(r'[0-9]+\Z')
 _OCTAL = re.compile(r'[0-7]+\Z')
 _ARITHMETIC_ASSIGNS = re.compile(r'(^|[^=!<>])=($|[^=])|\+\+|--')
@@ -48,8 +49,10 @@ _LITERAL_ASSIGNMENT_LINE = re.compile(
 _SPECIAL_PARAMETERS = '@*#?-$!0123456789'
 _DECLARATIONS = ('declare', 'typeset', 'local', 'export', 'readonly')
 # Builtins that can change variables in ways a static reader does not follow.
-_OPAQUE_BUILTINS = ('eval', 'set', 'read', 'mapfile', 'readarray', 'let', 'shopt', 'getopts', 'exec',
+_OPAQUE_BUILTINS = ('eval', 'set', 'mapfile', 'readarray', 'let', 'shopt', 'getopts', 'exec',
                     'exit', 'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
+# The options of the read builtin that take a value (-a names the array it fills).
+_READ_OPTIONS_WITH_VALUES = 'adinNptu'
 # Reserved words that only close or continue a compound command: elsewhere bash stops on them.
 _CLOSERS = ('then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}')
 _RESERVED = ('if', 'then', 'elif', 'else', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do',
@@ -368,6 +371,7 @@ class _Parser:
         self.depth = 0
         self.status = None              # exit status of the last command: 0, 1, or None (unknown)
         self.line_start = True
+        self.substitutions = 0          # command substitutions the cursor is in
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -461,6 +465,19 @@ class _Parser:
             self._literal(parts, text[start:self.pos], False)
         while self.pos < len(text):
             char = text[self.pos]
+            if self.peek(1) == '(' and char in '<>?*+@!':
+                if char in '<>':
+                    # <(commands) or >(commands): a path only the run knows
+                    self.pos += 2
+                    self.substitution()
+                    parts.append(_Part('unknown', '', False))
+                else:
+                    # An extglob pattern (dkms sets extglob before it sources dkms.conf): one word.
+                    end = self.pos
+                    self.pos += 1
+                    self.skip_balanced('(', ')')
+                    self._literal(parts, text[end:self.pos], False)
+                continue
             if char in _METACHARACTERS:
                 break
             if char == '\\':
@@ -485,6 +502,8 @@ class _Parser:
                 self._expansion(parts, False)
             else:
                 end = _PLAIN.match(text, self.pos).end()
+                if text[end:end + 1] == '(' and text[end - 1] in '?*+@!':
+                    end -= 1    # an extglob pattern starts: read above
                 self._literal(parts, text[self.pos:end], False)
                 self.pos = end
         if self.pos == start:
@@ -534,8 +553,12 @@ class _Parser:
         text = self.text
         following = self.peek(1)
         if following == '(':
-            self.pos += 1
-            self.skip_balanced('(', ')')
+            if self.peek(2) == '(':
+                self.pos += 1
+                self.skip_balanced('(', ')')    # $((arithmetic))
+            else:
+                self.pos += 2
+                self.substitution()
             parts.append(_Part('unknown', '', quoted))
             return
         if following == '{':
@@ -546,7 +569,11 @@ class _Parser:
             return
         if following == "'" and not quoted:
             self.pos += 2
-            self._literal(parts, self._ansi_c(), True)
+            text, known = self._ansi_c()
+            if known:
+                self._literal(parts, text, True)
+            else:
+                parts.append(_Part('unknown', '', quoted))
             return
         if following == '"' and not quoted:
             self.pos += 2
@@ -581,24 +608,30 @@ class _Parser:
         parts.append(_Part('unknown', '', quoted))
 
     def _ansi_c(self):
-        """The text of ``$'...'`` (cursor after the quote)."""
+        """``(text, known)`` of ``$'...'`` (cursor after the quote): not known where an escape
+        gives a NUL (bash ends the text there) or a byte past ASCII (what the locale makes of it)."""
         out = []
+        known = True
         text = self.text
         while self.pos < len(text):
             char = text[self.pos]
             if char == "'":
                 self.pos += 1
-                return ''.join(out)
+                return ''.join(out), known
             if char == '\\' and self.pos + 1 < len(text):
                 escaped = text[self.pos + 1]
                 if escaped in _ANSI_ESCAPES:
                     out.append(_ANSI_ESCAPES[escaped])
                     self.pos += 2
                     continue
-                if escaped in '01234567':
-                    digits = _OCTAL_ESCAPE.match(text, self.pos + 1).group(0)
-                    out.append(chr(int(digits, 8)))
-                    self.pos += 1 + len(digits)
+                code = _ANSI_CODE.match(text, self.pos + 1)
+                if code:
+                    digits = code.group(2) or code.group(3) or code.group(4) or code.group(5)
+                    value = int(digits, 8 if code.group(2) else 16) if digits else \
+                        (0x7f if code.group(6) == '?' else ord(code.group(6).upper()) & 0x1f)
+                    known = known and 0 < value < 0x80
+                    out.append(chr(value) if 0 < value < 0x80 else '')
+                    self.pos = code.end()
                     continue
                 out.append(char)
                 self.pos += 1
@@ -619,6 +652,29 @@ class _Parser:
             if char == '`':
                 return
         raise ShellSyntaxError('unterminated backquote')
+
+    def substitution(self):
+        """The commands of ``$(...)``, ``<(...)`` or ``>(...)`` (the cursor after its ``(``), read
+        up to the ``)`` that ends them as bash's grammar reads them (a case pattern's ``)`` does
+        not, nor one in a here-document). They run in a subshell: only their syntax counts."""
+        start, pending = self.pos, len(self.heredocs)
+        saved = (self.side_effects, self.status, self.returned, self.functions, self.line_start)
+        self.functions = dict(self.functions)
+        self.substitutions += 1
+        try:
+            if self.command_list(_Effects(), ()) != ')':
+                raise ShellSyntaxError('unterminated command substitution')
+            self.pos += 1
+        except _TooDeep:
+            if self.substitutions > 1:
+                raise
+            # Nested past what is followed: its end found by balancing parentheses instead.
+            self.pos = start
+            del self.heredocs[pending:]
+            self.skip_balanced('(', ')', opened=True)
+        finally:
+            self.substitutions -= 1
+            self.side_effects, self.status, self.returned, self.functions, self.line_start = saved
 
     def skip_balanced(self, opener, closer, opened=False):
         """Move past the ``closer`` matching the ``opener`` at the cursor, honouring quotes.
@@ -700,7 +756,7 @@ class _Parser:
             if token in stops:
                 self.pos += len(token)
                 return token
-            if self.depth == 1 and self.line_start:
+            if self.depth == 1 and self.line_start and not self.substitutions:
                 # bash parses a whole line before it runs any of it: a syntax error undoes it all.
                 self.variables.begin_line()
                 self.line_start = False
@@ -913,7 +969,8 @@ class _Parser:
         while True:
             self.skip_blanks()
             operator = self.operator()
-            if operator and operator[:1] in '<>' or operator in ('&>', '&>>'):
+            if (operator and operator[:1] in '<>' or operator in ('&>', '&>>')) and \
+                    not (operator in '<>' and self.peek(1) == '('):    # not <(commands)
                 self.redirect(operator)
                 continue
             word = self.word(assignment=command is None or (command.literal() in _DECLARATIONS))
@@ -1011,6 +1068,8 @@ class _Parser:
             return [('source', arguments[0] if arguments and isinstance(arguments[0], _Word) else None)]
         if name == 'return':
             return [('return',)]
+        if name == 'read':
+            return _read_ops(arguments)
         if name in _OPAQUE_BUILTINS or (name == 'printf' and any(
                 isinstance(w, _Word) and w.raw.startswith('-v') for w in arguments)):
             return [('opaque',)]
@@ -1121,6 +1180,29 @@ class _Parser:
             effects.touch(name)
             if effects.applies:
                 self.variables.assign(name, None, value, False)
+
+
+def _read_ops(arguments):
+    """The ops of ``read``: the variables it names (``REPLY`` when none, the ``-a`` array) change
+    to what only the run reads; anything may, when a word is not static."""
+    texts = [_static_text(word) if isinstance(word, _Word) else None for word in arguments]
+    if None in texts:
+        return [('opaque',)]
+    names, at = [], 0
+    while at < len(texts) and texts[at].startswith('-') and texts[at] != '--':
+        option = texts[at]
+        for offset, letter in enumerate(option[1:], 1):
+            if letter in _READ_OPTIONS_WITH_VALUES:
+                value = option[offset + 1:] or (texts[at + 1] if at + 1 < len(texts) else None)
+                at += 0 if option[offset + 1:] else 1
+                if letter == 'a' and value is not None:
+                    names.append(value)
+                break
+        at += 1
+    names += texts[at + (at < len(texts) and texts[at] == '--'):]
+    if not all(_NAME.match(name) for name in names):
+        return [('opaque',)]
+    return [('forget', name) for name in names or ['REPLY']]
 
 
 class _TooDeep(Exception):

@@ -240,6 +240,17 @@ class TestBuildExclusive:
         assert rule(text, debian_12).build_exclusive()['config'] == 'CONFIG_ABSENT'
         assert rule(text, (3, 0, 11)).excludes(K1, ARCH, dict) is True
 
+    @pytest.mark.parametrize(('text', 'before_3_3'), [
+        ('build_exclude=yes', True),     # dkms's own flag: up to 3.2 it only ever sets it
+        ('build_exclude=', False),
+        ('build_exclude=$(uname -r)', None),
+    ])
+    def test_a_build_exclude_the_file_sets(self, text: str, before_3_3: bool | None) -> None:
+        assert rule(text, (3, 0, 10)).excludes(K1, ARCH, dict) is before_3_3
+        assert rule(text, (3, 2, 2)).excludes(K1, ARCH, dict) is before_3_3
+        assert rule(text, (3, 3, 0)).excludes(K1, ARCH, dict) is False     # 3.3 clears it first
+        assert rule(text, None).excludes(K1, ARCH, dict) is (False if before_3_3 is False else None)
+
     def test_config_is_read_only_when_needed(self) -> None:
         def unexpected() -> dict[str, str]:
             raise AssertionError('kernel_config called without a CONFIG rule')

@@ -48,6 +48,9 @@ class TestLiterals:
         ('X="*.ko"', '*.ko'),
         ('X=*.ko', '*.ko'),       # no pathname expansion in assignments
         ('X=$\'a\\tb\\\'c\'', "a\tb'c"),
+        ("X=$'hello\\x5fdrv'", 'hello_drv'),          # bash's $'...' codes: hex, Unicode, octal, control
+        ("X=$'a\\u0041\\U00000042\\101\\cA'", 'aABA\x01'),
+        ("X=$'\\x\\q'", '\\x\\q'),                       # no digits: the backslash stays
         ('X=$"translated"', 'translated'),
         ('X="a$"', 'a$'),
         ('X="($|[.-])"', '($|[.-])'),   # bash leaves a `$` before a non-name character as it is
@@ -57,6 +60,10 @@ class TestLiterals:
     ])
     def test_static_values(self, text: str, expected: str) -> None:
         assert value(text, 'X') == expected
+
+    @pytest.mark.parametrize('text', ["X=$'a\\x00b'", "X=$'\\xff'", "X=$'\\u00e9'", "X=$'\\c@'"])
+    def test_codes_bash_ends_at_or_the_locale_decides(self, text: str) -> None:
+        assert value(text, 'X') is UNKNOWN     # a NUL ends bash's text; past ASCII the locale decides
 
     @pytest.mark.parametrize('text', [
         'X=~/src',                # tilde expansion depends on $HOME
@@ -329,7 +336,7 @@ class TestShellLogic:
         'source /etc/dkms/common',
         'eval "$(cat defaults)"',
         'set -a',
-        'read X < file',
+        'read $name < file',
     ])
     def test_opaque_commands(self, text: str) -> None:
         variables = parse_shell_vars(text + '\nAFTER=yes\n')
@@ -337,6 +344,20 @@ class TestShellLogic:
         assert variables.get('NEVER_ASSIGNED') is UNKNOWN
         assert variables.get_array('NEVER_ASSIGNED') is UNKNOWN
         assert variables.get('AFTER') == 'yes'
+
+    @pytest.mark.parametrize(('text', 'changed'), [
+        ('read X < file', ['X']),
+        ('read -r < file', ['REPLY']),
+        ('read -p "name? " -t 5 X Y', ['X', 'Y']),
+        ('read -ra X <<< "a b"', ['X']),
+        ('read -d "" -- X', ['X']),
+        ('while read -r X; do :; done < <(ls)', ['X']),
+    ])
+    def test_read_changes_the_variables_it_names(self, text: str, changed: list[str]) -> None:
+        names = ['X', 'Y', 'REPLY', 'KEPT']
+        variables = parse_shell_vars(''.join('%s=1\n' % name for name in names) + text + '\n')
+        assert not variables.opaque
+        assert [name for name in names if variables.get(name) is UNKNOWN] == changed
 
     @pytest.mark.parametrize('text', ['. ./common.conf', '.\tcommon.conf'])
     def test_dot_command_is_opaque(self, text: str) -> None:

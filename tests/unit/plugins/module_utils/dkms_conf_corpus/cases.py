@@ -381,6 +381,22 @@ AUTOINSTALL=$(echo yes)
           version='1'),
     _case('hostile-huge-line', 'PACKAGE_NAME=huge\nPACKAGE_VERSION=1\nPOST_BUILD="' + 'x $y ' * 60000 + '"\n'
           'BUILT_MODULE_NAME[0]=huge\nDEST_MODULE_LOCATION[0]=/updates\n', version='1'),
+    # bash reads a command substitution with its whole grammar: a case pattern's ) or a quote in a
+    # here-document inside one does not end it. dkms sets extglob before it sources the file.
+    _case('substitution-grammar', '''PACKAGE_NAME=grammar
+PACKAGE_VERSION=1
+FLAVOR=$(case "$kernelver" in 5.*) echo old;; *) echo new;; esac)
+DESC=$(cat <<'XX'
+it's a driver (see ")")
+XX
+)
+case "$kernelver" in @(5|6).*) EXTRA=new ;; esac
+MAKE[0]=make-@(a|b)
+while read -r l; do :; done < <(echo hi)
+BUILT_MODULE_NAME[0]=grammar
+DEST_MODULE_LOCATION[0]=/updates
+AUTOINSTALL=yes
+''', version='1'),
     _case('hostile-nesting', 'PACKAGE_NAME=nest\nPACKAGE_VERSION=1\nAUTOINSTALL="' + '$(' * 200 + 'true' + ')' * 200 + '"\n'
           'BUILT_MODULE_NAME[0]=nest\nDEST_MODULE_LOCATION[0]=/updates\n', version='1', logic=['AUTOINSTALL']),
     _case('reread-quote', 'PACKAGE_NAME=rq\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=rq\nDEST_MODULE_LOCATION[0]=/updates\n'

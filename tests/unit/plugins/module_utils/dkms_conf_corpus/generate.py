@@ -44,6 +44,7 @@ NEW_VARIABLES = ('PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL 
 
 # $1 the conf file, $2 the variable list, $3 1 to strip one trailing CR; the rest: releases.
 SANDBOX = r'''
+shopt -s extglob    # as dkms sets it, before it sources anything
 conf=$1; carried=$2; strip_cr=$3; shift 3
 for name in $carried; do unset "$name"; done
 printout=$(mktemp ./printout.XXXXXX)
