@@ -341,7 +341,6 @@ def _apply(candidate, decisions):
 
 
 def _candidates(context, package, release):
-    kernel_tree = context.trees[release]
     candidates = []
     installed = package.installed.get(release)
     if installed is not None:

@@ -34,8 +34,7 @@ import posixpath
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
-from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
-    UNKNOWN, expand_double_quoted, parse_shell_vars)
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 DKMS_SCRIPTS = ('/usr/sbin/dkms', '/usr/bin/dkms', '/sbin/dkms')
@@ -50,6 +49,8 @@ _CARRIED_VARIABLES = re.compile(r'dkms_conf_variables="([^"]*)"')
 # Where a script before 3.0.11 names a record after PACKAGE_NAME, rather than the -m name ($module).
 _PACKAGE_NAME_DEFAULT = re.compile(r'built_module_name\[\$index\]=\$\{?PACKAGE_NAME\}?\s*$', re.M)
 _BLANK_RUNS = re.compile(r'[ \t\n]+')
+# What dkms's safe_source runs to print the variables of the file it sourced.
+_PRINTING_COMMANDS = frozenset(('echo', 'eval', 'set', 'grep', 'cut'))
 # The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
 _CONF_VARIABLES_3_0_10 = tuple(
     'CLEAN PACKAGE_NAME PACKAGE_VERSION POST_ADD POST_BUILD POST_INSTALL POST_REMOVE PRE_BUILD '
@@ -139,18 +140,6 @@ def _carrying_keys(variables, versions, has_overrides):
                      if elements is not UNKNOWN for value in elements.values())
     return [(printed[names], version >= (3, 1, 5) if ends_in_cr else None)
             for names, version in zip(lists, versions)]
-
-
-def _printed_and_reread(value, strips_cr, context):
-    """A value after dkms's ``echo NAME[i]=\\"value\\"`` and the ``.`` of that printout."""
-    if value is UNKNOWN:
-        return UNKNOWN
-    if strips_cr and value.endswith('\r'):
-        value = value[:-1]
-    # Unquoted in echo: blank runs become one space (a file in dkms's working directory
-    # matching a value as a glob would also replace it: assumed absent).
-    value = _BLANK_RUNS.sub(' ', value)
-    return expand_double_quoted(value, context)
 
 
 class Reading:
@@ -300,33 +289,41 @@ def _carried_from_files(first, overrides, key, context, source):
 
 def _carried(variables, names, strips_cr, context):
     """{name: {index: value}} of what dkms prints of ``names`` (in that order) after a file and
-    reads back."""
-    values = {}
-    printed = ShellContext(context)
+    reads back.
+
+    dkms prints ``NAME[i]="value"`` for each element by an unquoted ``eval echo``, so a value's
+    blank runs become one space, and sources the printout whole: a quote or a backslash a value
+    leaves open runs on into the lines after it, as bash reads them. An element whose value is not
+    known is printed as one that cannot be told either.
+    """
+    if _printout_changes(variables):
+        return dict((name, UNKNOWN) for name in names if variables.get_array(name) is not None)
+    lines, unknown = [], []
     for variable in names:
         elements = variables.get_array(variable)
-        if elements is None:
-            continue
-        if elements is not UNKNOWN:
-            elements = dict((index, _printed_and_reread(value, strips_cr, printed))
-                            for index, value in sorted(elements.items()))
-        values[variable] = elements
-        printed.values[variable] = elements
+        if elements is UNKNOWN:
+            unknown.append(variable)
+        for index, value in sorted(elements.items()) if elements not in (None, UNKNOWN) else ():
+            if value is UNKNOWN:
+                lines.append('%s[%d]=$(:)' % (variable, index))
+                continue
+            if strips_cr and value.endswith('\r'):
+                value = value[:-1]
+            lines.append('%s[%d]="%s"' % (variable, index, _BLANK_RUNS.sub(' ', value)))
+    reread = parse_shell_vars('\n'.join(lines) + '\n', context, unset=names)
+    values = dict((name, UNKNOWN) for name in unknown)
+    for name in names:
+        elements = reread.get_array(name)
+        if elements is not None and name not in values:
+            values[name] = elements
     return values
 
 
-class ShellContext:
-    """The variables a printed value is read back with: dkms's own, then those printed before it."""
-
-    def __init__(self, context):
-        self.context = context
-        self.values = {}
-
-    def expand(self, name):
-        if name in self.values:
-            elements = self.values[name]
-            return UNKNOWN if elements is UNKNOWN else (elements.get(0) or '')
-        return self.context.get(name, UNKNOWN)
+def _printout_changes(variables):
+    """Whether the file changes what dkms's printing of its variables does: word splitting by
+    another IFS, or a function named like a command it runs."""
+    separators = variables.get('IFS')
+    return separators not in (None, ' \t\n') or bool(variables.functions & _PRINTING_COMMANDS)
 
 
 class DkmsConf:

@@ -79,6 +79,7 @@ class ShellVars:
                 self.scalars[name] = value
         # True once the file ran a command that may set any variable (source, eval...).
         self.opaque = False
+        self.functions = set()  # the names of the functions the file defines
         # Names known to be unset (bash expands them to ''), rather than left to the environment.
         self.settled = set(unset)
         # {name: state before} of the line being read, to undo when bash would not run it.
@@ -941,6 +942,8 @@ class _Parser:
         self.command(record)
         if name:
             self.functions[name] = record
+            if self.variables is not None and not self.substitutions:
+                self.variables.functions.add(name)
 
     def redirections(self):
         while True:
@@ -1228,33 +1231,6 @@ def _arithmetic_index(text):
     if len(text) > 1 and text.startswith('0'):
         return int(text, 8) if _OCTAL.match(text) else None
     return int(text) if len(text) < 10 else None
-
-
-def expand_double_quoted(text, context):
-    """``text`` read as what stands between double quotes, or UNKNOWN.
-
-    ``context.expand(name)`` gives a variable's value (or UNKNOWN); a ``"`` that would close
-    the quotes early, a command substitution or any other expansion makes the result UNKNOWN.
-    """
-    if not text or _PLAIN_QUOTED.fullmatch(text):
-        return text  # nothing in it means more than itself between double quotes
-    parser = _Parser(text + '"', None, None)
-    parts = []
-    try:
-        parser._double_quoted(parts)
-    except ShellSyntaxError:
-        return UNKNOWN
-    if parser.pos != len(parser.text) or parser.side_effects:
-        return UNKNOWN
-    out = []
-    for part in parts:
-        value = part.text if part.kind == 'lit' else UNKNOWN
-        if part.kind == 'var' and part.index is None:
-            value = context.expand(part.text)
-        if value is UNKNOWN:
-            return UNKNOWN
-        out.append(value)
-    return ''.join(out)
 
 
 def parse_shell_vars(text, preset=None, unset=(), source=None):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_package
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
-    UNKNOWN, ShellVars, _literal_assignments, _Parser, expand_double_quoted, parse_shell_vars, read_literal_assignments)
+    UNKNOWN, ShellVars, _literal_assignments, _Parser, parse_shell_vars, read_literal_assignments)
 from ansible_collections.kabi.dkms.tests.unit.plugins.module_utils.dkms_conf_corpus.cases import CASES
 
 
@@ -581,38 +581,3 @@ class TestLiteralLines:
                                       'X="a"\r', 'X="a', 'X=a; Y=b', 'X=~/a', 'X[08]=a'])
     def test_anything_more_goes_to_the_parser(self, text: str) -> None:
         assert _literal_assignments(text) is None
-
-
-class Known:
-    """A context where only Y is set."""
-
-    @staticmethod
-    def expand(name: str) -> Any:
-        return 'v' if name == 'Y' else UNKNOWN
-
-
-class TestDoubleQuotedText:
-    @pytest.mark.parametrize(('text', 'expected'), [
-        ('', ''),
-        ('plain text,  blanks\tand é', 'plain text,  blanks\tand é'),
-        ("single ' quote and {braces} *?[", "single ' quote and {braces} *?["),
-        ('$Y-${Y}', 'v-v'),
-        ('a\\$Y \\` \\\\ \\x', 'a$Y ` \\ \\x'),
-        ('$Z', UNKNOWN),
-        ('$(cmd)', UNKNOWN),
-        ('`cmd`', UNKNOWN),
-        ('a"b', UNKNOWN),             # the quote would end the value early
-        ('${Y:=x}', UNKNOWN),
-    ])
-    def test_values(self, text: str, expected: Any) -> None:
-        assert expand_double_quoted(text, Known()) == expected
-
-    @settings(max_examples=300, deadline=None, derandomize=True)
-    @given(st.text(alphabet='ab Y\t\n$`\\{}()é'))
-    @example('')
-    @example('a\\')
-    @example('a b')
-    def test_agrees_with_an_assignment_in_double_quotes(self, text: str) -> None:
-        # Text with nothing special in it is returned without being parsed: it must read as bash reads it.
-        assigned = parse_shell_vars('X="%s"' % text, {'Y': 'v'}).get('X')
-        assert expand_double_quoted(text, Known()) == (UNKNOWN if assigned is None else assigned)

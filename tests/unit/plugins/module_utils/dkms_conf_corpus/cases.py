@@ -25,6 +25,8 @@ VARIABLES = ('PACKAGE_NAME', 'PACKAGE_VERSION', 'BUILT_MODULE_NAME', 'BUILT_MODU
              'DEST_MODULE_LOCATION', 'AUTOINSTALL', 'NO_WEAK_MODULES', 'BUILD_DEPENDS', 'OBSOLETE_BY', 'MAKE',
              'BUILD_EXCLUSIVE_KERNEL', 'BUILD_EXCLUSIVE_ARCH', 'BUILD_EXCLUSIVE_KERNEL_MIN',
              'BUILD_EXCLUSIVE_KERNEL_MAX', 'BUILD_EXCLUSIVE_CONFIG')
+# What the cases of one module record that name no other variable assign.
+CARRIED_HERE = ('PACKAGE_NAME', 'PACKAGE_VERSION', 'BUILT_MODULE_NAME', 'DEST_MODULE_LOCATION')
 
 
 def _case(name, text, version='1.0', dynamic=(), logic=()):
@@ -295,7 +297,27 @@ DEST_MODULE_LOCATION[0]="/updates/\\$HOME"
 MAKE[0]="make CFLAGS=\\"-O2  -g\\" V=1"
 OBSOLETE_BY='6.10'
 AUTOINSTALL=yes
-''', version='1.0-1', logic=['DEST_MODULE_LOCATION', 'MAKE']),  # $HOME; a quote that ends the re-read early
+''', version='1.0-1', logic=['DEST_MODULE_LOCATION']),  # $HOME; MAKE's quote ends the re-read's assignment early
+    # dkms sources its printout whole: a quote or a backslash a value leaves open runs on into the lines after it.
+    _case('reread-open-quote', '''PACKAGE_NAME=open
+PACKAGE_VERSION=1
+PRE_BUILD='configure.sh --msg="hi'
+BUILT_MODULE_NAME[0]=open
+DEST_MODULE_LOCATION[0]=/updates
+AUTOINSTALL=yes
+''', version='1'),
+    _case('reread-trailing-backslash', '''PACKAGE_NAME=slash
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=slash
+BUILT_MODULE_LOCATION[0]='src\\'
+DEST_MODULE_LOCATION[0]=/updates
+AUTOINSTALL=yes
+''', version='1'),
+    # A function named like a command dkms prints the variables with, or another IFS, changes the printout.
+    _case('printing-echo-function', 'PACKAGE_NAME=fn\nPACKAGE_VERSION=1\necho() { :; }\nBUILT_MODULE_NAME[0]=fn\n'
+          'DEST_MODULE_LOCATION[0]=/updates\n', version='1', logic=CARRIED_HERE),
+    _case('printing-ifs', "PACKAGE_NAME=ifs\nPACKAGE_VERSION=1\nIFS=$'\\n'\nBUILT_MODULE_NAME=(a b)\n"
+          'DEST_MODULE_LOCATION=(/updates /updates)\n', version='1', logic=CARRIED_HERE),
     _case('expansions', '''PACKAGE_NAME=exp
 PACKAGE_VERSION=1
 base=exp_core
