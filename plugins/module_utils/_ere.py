@@ -107,7 +107,8 @@ class _Parser:
             if char is None or char == '|' or (char == ')' and self.depth):
                 break
             if char in '*+?{':
-                if not items:
+                # glibc refuses to repeat an anchor too (a group that holds one it takes).
+                if not items or items[-1][0] in ('bol', 'eol'):
                     raise EreError('%r with nothing to repeat' % char)
                 items[-1] = self.quantified(items[-1])
                 continue

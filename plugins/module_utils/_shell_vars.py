@@ -373,6 +373,7 @@ class _Parser:
         self.status = None              # exit status of the last command: 0, 1, or None (unknown)
         self.line_start = True
         self.substitutions = 0          # command substitutions the cursor is in
+        self.readonly = set()           # names declared readonly (None: a name not known)
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -730,7 +731,7 @@ class _Parser:
             self.variables.roll_back()
         except _Returned:
             return
-        except _TooDeep:
+        except (_TooDeep, _Stopped):
             self.variables.make_opaque()
 
     def command_list(self, effects, stops):
@@ -1062,7 +1063,13 @@ class _Parser:
             # `$cmd args`: whatever the command is, it may be a builtin that assigns.
             return [('opaque',)]
         if name in _DECLARATIONS:
-            return self.declaration_ops(arguments)
+            ops = self.declaration_ops(arguments)
+            options = ''.join(word.raw for word in arguments if isinstance(word, _Word) and word.raw.startswith('-'))
+            if (name == 'readonly' or 'r' in options) and 'f' not in options:
+                ops.append(('readonly', [argument[1] if not isinstance(argument, _Word) else _static_text(argument)
+                                         for argument in arguments if not (isinstance(argument, _Word) and
+                                                                           argument.raw.startswith(('-', '+')))]))
+            return ops
         if name == 'unset':
             return [('unset', word) for word in arguments if isinstance(word, _Word) and not
                     word.raw.startswith('-')] if not any(
@@ -1118,7 +1125,15 @@ class _Parser:
                     effects.make_opaque()
             elif kind == 'source':
                 self._source(op[1], effects)
+            elif kind == 'readonly':
+                if effects.variables is not None:   # not a function's body, nor a subshell's
+                    self.readonly.update(op[1])
             else:
+                if kind != 'unset' and effects.variables is not None and \
+                        (op[1] in self.readonly or None in self.readonly):
+                    # Assigning a readonly variable stops bash there, and a sourcing subshell with
+                    # it: what the caller keeps then is its own.
+                    raise _Stopped()
                 self._assign(op, effects)
 
     def _assign(self, op, effects):
@@ -1210,6 +1225,10 @@ def _read_ops(arguments):
 
 class _TooDeep(Exception):
     """Compound commands nested beyond NESTING_LIMIT."""
+
+
+class _Stopped(Exception):
+    """The run may stop here, where the reading cannot tell what the caller keeps."""
 
 
 class _Returned(Exception):

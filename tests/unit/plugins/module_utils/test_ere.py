@@ -25,6 +25,10 @@ STATUSES = [
     ('a|*b', 'ab', 2),
     ('(|x)', 'x', 0),
     ('a**', 'a', 0),
+    ('^*6', '6.1', 2),          # glibc repeats no anchor
+    ('x|^+', '6.1', 2),
+    ('6$?', '6', 2),
+    ('(^)*6', '6.1', 0),        # a group holding one it does
     ('[[:alpha:]]b', 'ab', 0),
     ('[[:alpha:]]b', '1b', 1),
     ('[]a]]', 'a]', 0),

@@ -345,6 +345,21 @@ class TestShellLogic:
         assert variables.get_array('NEVER_ASSIGNED') is UNKNOWN
         assert variables.get('AFTER') == 'yes'
 
+    @pytest.mark.parametrize(('text', 'told'), [
+        ('readonly A=1\nA=2\nB=1\n', False),           # bash stops at the assignment, a subshell with it
+        ('declare -r A=1\nA=2\n', False),
+        ('if x; then readonly A; fi\nA=2\n', False),
+        ('readonly $name\nA=2\n', False),
+        ('readonly A=1\nB=1\n', True),
+        ('readonly -f A\nA=2\nB=1\n', True),          # -f: functions
+        ('f() { readonly A; A=1; }\nA=2\nB=1\n', True),  # never called
+        ('( readonly A; A=1 )\nA=2\nB=1\n', True),     # the subshell stops, not the file
+        ('X=$(readonly A; A=1)\nA=2\nB=1\n', True),
+    ])
+    def test_assigning_a_readonly_variable(self, text: str, told: bool) -> None:
+        variables = parse_shell_vars(text)
+        assert (variables.get('B') is not UNKNOWN) is told and variables.opaque is not told
+
     @pytest.mark.parametrize(('text', 'changed'), [
         ('read X < file', ['X']),
         ('read -r < file', ['REPLY']),

@@ -316,6 +316,8 @@ AUTOINSTALL=yes
     # A function named like a command dkms prints the variables with, or another IFS, changes the printout.
     _case('printing-echo-function', 'PACKAGE_NAME=fn\nPACKAGE_VERSION=1\necho() { :; }\nBUILT_MODULE_NAME[0]=fn\n'
           'DEST_MODULE_LOCATION[0]=/updates\n', version='1', logic=CARRIED_HERE),
+    _case('readonly-assigned', 'PACKAGE_NAME=ro\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=ro\nDEST_MODULE_LOCATION[0]=/updates\n'
+          'readonly AUTOINSTALL=yes\nAUTOINSTALL=yes\n', version='1', logic=VARIABLES),
     _case('printing-ifs', "PACKAGE_NAME=ifs\nPACKAGE_VERSION=1\nIFS=$'\\n'\nBUILT_MODULE_NAME=(a b)\n"
           'DEST_MODULE_LOCATION=(/updates /updates)\n', version='1', logic=CARRIED_HERE),
     _case('expansions', '''PACKAGE_NAME=exp
