@@ -16,6 +16,7 @@ __metaclass__ = type
 import functools
 import gc
 import os
+import posixpath
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
@@ -26,7 +27,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_k
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
-    KernelTree, ModuleFile, read_depmod_config, shadowing_file)
+    UNTOLD, KernelTree, ModuleFile, read_depmod_config, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
@@ -102,12 +103,24 @@ def _provided_files(rootfs, tree, trees):
                     installed_version = package.installed.get(build.kernel, (None,))[0]
                     if installed_version == version.version and build.kernel in trees:
                         copy, same = trees[build.kernel].installed_copy(version, name)
-                        if copy:
-                            # A copy that differs, or cannot be read, still names its weak links'
-                            # owner: they are broken, or reading it for the verdict tells why.
-                            provided[_canonical(rootfs, copy)] = record if same is not False else \
-                                Provided(package.name, version.version, build.kernel, name, differs=True)
+                        if copy and same is not False:
+                            # An unreadable copy still names its weak links' owner; reading
+                            # it for the verdict then reports the problem.
+                            provided[_canonical(rootfs, copy)] = record
+                        elif copy and _where_dkms_installs(copy, trees[build.kernel].kernel.modules_dir,
+                                                           version.install_location(name)):
+                            # Where dkms put the build, something else now: its weak links are
+                            # broken, unless it is another package's build.
+                            provided.setdefault(_canonical(rootfs, copy), Provided(
+                                package.name, version.version, build.kernel, name, differs=True))
     return provided
+
+
+def _where_dkms_installs(path, modules_dir, location):
+    """Whether ``path`` is in a directory dkms installs builds into: updates/dkms, updates or
+    extra (its distributions' choice), or the module's DEST_MODULE_LOCATION."""
+    directory = posixpath.dirname(path)
+    return directory in [modules_dir + place for place in ('/updates/dkms', '/updates', '/extra', location) if place]
 
 
 def _canonical(rootfs, path):
@@ -144,14 +157,18 @@ def _installed_candidate(context, version, release):
             modules[name] = module_fact('broken', copy, built_path, reason='cannot be compared with the dkms build')
             uncertain.append(name)
         else:
+            if same is UNTOLD:
+                uncertain.append(name)
             # Another file of the name may be the one modprobe loads, as for a weak link.
             shadow, why, certain = shadowing_file(ModuleFile(name, copy, copy), context.kernels[release].modules_dir,
                                                   context.depmod_rules(release), kernel_tree.out_of_tree,
-                                                  kernel_tree.in_tree)
+                                                  kernel_tree.in_tree, context.rootfs.isfile)
             if why and certain:
                 modules[name] = module_fact('missing', copy, built_path, shadowed_by=shadow, reason=why)
                 continue
-            modules[name] = module_fact('installed', copy, built_path, reason=why)
+            modules[name] = module_fact('installed', copy, built_path, reason=why or (
+                'compressed otherwise than the dkms build, which this target cannot decompress to compare them'
+                if same is UNTOLD else None))
             files[name] = copy
             if not certain:
                 uncertain.append(name)
@@ -195,7 +212,7 @@ def _weak_candidates(context, package, release):
                 continue
             shadow, why, certain = shadowing_file(link, context.kernels[release].modules_dir,
                                                   context.depmod_rules(release), kernel_tree.out_of_tree,
-                                                  kernel_tree.in_tree)
+                                                  kernel_tree.in_tree, context.rootfs.isfile)
             if link.problem or link.path in differing:
                 modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem or
                                             'points at a copy that differs from the dkms build')

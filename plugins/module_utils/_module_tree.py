@@ -20,7 +20,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     MODULE_SUFFIXES, module_name, normalize_module_name, split_module_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SymversError, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import read_kernel_config
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Where depmod reads its configuration, in precedence order (kmod's default_cfg_paths).
@@ -50,6 +50,12 @@ class WeakLink:
         self.points_to = points_to  # the link's own text as an absolute in-root path
         self.target = target        # in-root path after every symlink, None for a loop
         self.problem = problem      # None, or why the link cannot provide a module
+
+
+# What installed_copy tells of a copy this target cannot decompress to compare.
+UNTOLD = 'untold'
+# Directories kmod's depmod never looks into, whatever depmod.d says.
+ALWAYS_SKIPPED = ('build', 'source')
 
 
 class ModuleFile(namedtuple('ModuleFile', ['name', 'path', 'target'])):
@@ -227,12 +233,21 @@ def read_out_of_tree(rootfs, warn, modules_dir):
     return found
 
 
+class InTreeNames(dict):
+    """{normalized name: relative path} of a kernel's own modules; ``builtin``: the names of
+    those built into its image (modules.builtin), which have no file."""
+
+    def __init__(self):
+        dict.__init__(self)
+        self.builtin = set()
+
+
 def read_in_tree_names(rootfs, warn, modules_dir):
-    """{normalized name: relative path} of the kernel's own modules (modules.order/.builtin).
+    """The InTreeNames of the kernel's own modules (modules.order/.builtin).
 
     ``warn(msg)`` hears of a listing that exists but cannot be read (too large, not a file).
     """
-    names = {}
+    names = InTreeNames()
     for listing in ('modules.builtin', 'modules.order'):
         path = posixpath.join(modules_dir, listing)
         try:
@@ -246,32 +261,39 @@ def read_in_tree_names(rootfs, warn, modules_dir):
             name = module_name(posixpath.basename(line))
             if name:
                 names.setdefault(normalize_module_name(name), line)
+                if listing == 'modules.builtin':
+                    names.builtin.add(normalize_module_name(name))
     return names
 
 
-def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree):
+def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree, is_file):
     """``(path, reason, certain)``: what modprobe loads instead of ``link`` (a WeakLink or a
     ModuleFile) and why, ``(None, None, True)`` when it loads the link; ``depmod`` is the
-    kernel's KernelDepmod.
+    kernel's KernelDepmod; ``is_file(path)``: whether a module file is there to be indexed.
 
-    depmod indexes one file per module name: never one in an excluded directory; else the file
-    the latest matching ``override`` names; else the file of the best-ranked search directory.
-    Between files of equal rank the order depmod happens to read directories decides, which
-    is not known here.
+    depmod indexes one file per module name: never one in an excluded directory (or one named
+    build or source, which it always skips), nor a link that dangles; else the file the latest
+    matching ``override`` names; else the file of the best-ranked search directory. Between
+    files of equal rank the order depmod happens to read directories decides, which is not
+    known here. An in-tree module counts only where its file is (dkms may have moved it aside),
+    or when it is built into the kernel's image. ``in_tree``: InTreeNames.
     """
     def relative(path):
         return path[len(modules_dir) + 1:]
 
     def excluded(path):
-        return [part for part in relative(path).split('/')[:-1] if part in depmod.excludes]
+        return [part for part in relative(path).split('/')[:-1] if part in depmod.excludes or part in ALWAYS_SKIPPED]
 
     if excluded(link.path):
-        return None, 'depmod.d excludes %s, so modprobe never loads it' % excluded(link.path)[0], True
+        return None, 'depmod skips %s, so modprobe never loads it' % excluded(link.path)[0], True
     key = normalize_module_name(link.name)
-    others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path)]
-    own = posixpath.join(modules_dir, in_tree[key]) if key in in_tree else None
-    if own is not None and own != link.target and not excluded(own):
-        others.append(own)
+    others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path) and is_file(path)]
+    if key in in_tree:
+        own = posixpath.join(modules_dir, in_tree[key])
+        stem = split_module_suffix(own)[0]
+        if (link.target is None or stem != split_module_suffix(link.target)[0]) and not excluded(stem):
+            others += [stem + suffix for suffix in MODULE_SUFFIXES if is_file(stem + suffix)] or \
+                ([own] if key in in_tree.builtin else [])
     if not others:
         return None, None, True
     if depmod.unknown:
@@ -357,8 +379,8 @@ class KernelTree:
         ``same`` is True when the copy is the build: the same bytes, or, for a copy compressed
         otherwise than the build (dkms copies the build as it is, so something else made it), the
         same bytes once both are decompressed, which is what the loader gets. False when they
-        differ, None when the copy cannot be read or compared; ``path`` is None when there is no
-        copy. Compared once per file.
+        differ, None when the copy cannot be read or compared, UNTOLD when this target cannot
+        decompress it (zstd); ``path`` is None when there is no copy. Compared once per file.
         """
         return remembered(self._copies, (version.name, version.version, name),
                           lambda key: self._find_copy(version, name))
@@ -377,6 +399,8 @@ class KernelTree:
                 if self._same_module(path, built_path):
                     return path, True
                 found = found if found[0] else (path, False)
+            except KoUnreadableHere:
+                found = (path, UNTOLD)  # nothing wrong with either file that we know of
             except (OSError, RootPathError, KoError) as exc:
                 self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
                 found = (path, None)

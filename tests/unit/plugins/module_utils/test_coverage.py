@@ -13,8 +13,9 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import _unzstd_in_python
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, xz_file
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, xz_file, zstd_file
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
@@ -229,6 +230,96 @@ def test_an_installed_copy_another_file_of_its_name_shadows(system: SystemTree, 
     shadow = '/lib/modules/%s/%s' % (ABI, expected[3]) if expected[3] else None
     assert (run.status(ABI), run.package(ABI)['verified'], hello['status'], hello['shadowed_by']) == expected[:3] + (shadow,)
     assert run.warnings == []
+
+
+VERMAGIC = '%s SMP preempt mod_unload modversions ' % ABI
+
+
+@pytest.mark.parametrize('last', ['alpha', 'beta'])
+def test_two_packages_of_one_module_name(system: SystemTree, ko_builder: KoBuilder, last: str) -> None:
+    # Both install hello.ko into updates/dkms: the one installed last is there, and a weak link to
+    # it is that package's, whichever order the packages are judged in.
+    first = 'beta' if last == 'alpha' else 'alpha'
+    clone = ABI + '+clone'
+    system.bios_boot()
+    system.kernel(ABI)
+    system.kernel(clone, abi=ABI)
+    for name in ('alpha', 'beta'):
+        system.package(name, '1.0', ['hello'])
+    system.build(first, '1.0', ABI)
+    module_dir = system.path('/var/lib/dkms/%s/1.0/%s/x86_64/module' % (last, ABI))
+    module_dir.mkdir(parents=True)
+    ko_builder.build_ko(module_dir, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
+                        extra_modinfo=['version=2.0'])
+    system.install(last, '1.0', ABI)
+    system.weak_link(clone, ABI, 'hello.ko')
+    run = Run(system.root)
+    assert (run.status(ABI, last), run.status(ABI, first)) == ('installed', 'broken')
+    assert (run.status(clone, last), run.status(clone, first)) == ('weak', 'missing')
+    assert run.package(clone, first)['verified'] and run.package(clone, last)['verified']
+
+
+def test_what_depmod_never_indexes_shadows_nothing(system: SystemTree, ko_builder: KoBuilder) -> None:
+    # RHEL's search order puts updates/ first, but a link there that dangles is skipped.
+    system.bios_boot()
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'], conf=dkms_conf('hello', '1.0', ['hello']).replace('/updates/dkms', '/extra'))
+    system.build('hello', '1.0', ABI)
+    extra = system.path('/lib/modules/%s/extra' % ABI)
+    extra.mkdir()
+    system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).rename(extra / 'hello.ko')
+    system.path('/lib/modules/%s/updates/hello.ko' % ABI).symlink_to('/lib/modules/%s/updates-old/hello.ko' % ABI)
+    system.path('/etc/depmod.d').mkdir(parents=True)
+    system.path('/etc/depmod.d/dist.conf').write_text('search updates extra built-in weak-updates\n')
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['verified']) == ('installed', True)
+    # A directory named build or source depmod skips at any depth, whatever depmod.d says.
+    skipped = system.path('/lib/modules/%s/extra/source' % ABI)
+    skipped.mkdir()
+    (extra / 'hello.ko').rename(skipped / 'hello.ko')
+    system.package('hello', '1.0', ['hello'], conf=dkms_conf('hello', '1.0', ['hello']).replace('/updates/dkms',
+                                                                                                '/extra/source'))
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['modules']['hello']['reason']) == (
+        'broken', 'depmod skips source, so modprobe never loads it')
+
+
+def test_a_vendor_file_of_the_name_is_not_the_packages(system: SystemTree, ko_builder: KoBuilder) -> None:
+    # dkms's copy is gone; a kmod package's extra/vendor/hello.ko, weak-linked into the clone, is
+    # not where dkms installs, so the clone has nothing of the dkms package.
+    clone = ABI + '+clone'
+    system.bios_boot()
+    system.kernel(ABI)
+    system.kernel(clone, abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).unlink()
+    vendor = system.path('/lib/modules/%s/extra/vendor' % ABI)
+    vendor.mkdir(parents=True)
+    ko_builder.build_ko(vendor, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
+                        extra_modinfo=['version=vendor'])
+    system.weak_link(clone, ABI, 'hello.ko', subdir='vendor')
+    system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone).unlink()
+    system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone).symlink_to(
+        '/lib/modules/%s/extra/vendor/hello.ko' % ABI)
+    run = Run(system.root)
+    assert (run.status(clone), run.package(clone)['verified']) == ('missing', True)
+
+
+def test_a_copy_this_target_cannot_decompress(system: SystemTree) -> None:
+    if _unzstd_in_python(b'', 'probe') is not None:
+        pytest.skip('a Python zstd library decompresses here')
+    system.bios_boot()
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    copy = system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI)
+    zstd_file(copy)
+    copy.unlink()
+    run = Run(system.root)      # no command runner: no zstd command either
+    hello = run.package(ABI)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, False)
+    assert hello['modules']['hello']['reason'].startswith('compressed otherwise than the dkms build')
 
 
 def test_install_in_dest_module_location(system: SystemTree) -> None:

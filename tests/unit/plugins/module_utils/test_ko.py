@@ -411,7 +411,7 @@ def test_importing_costs_no_pyelftools() -> None:
     assert fresh_python(code).strip() == 'False'
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_damaged_modules_raise_only_koerror(hello: Path, data: st.DataObject) -> None:
     """Any damage to a real module either still reads or raises KoError, never anything else."""

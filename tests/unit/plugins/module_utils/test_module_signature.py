@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
@@ -198,7 +198,7 @@ def test_openssl_cms_without_attributes_reads_like_sign_file(
     assert signature.signer.matches(parse_certificate(signing_keys['dkms'].der))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(blob=st.binary(max_size=300), header=st.binary(min_size=12, max_size=12))
 def test_hostile_trailers_never_raise(blob: bytes, header: bytes) -> None:
     for data in (blob + header + MODULE_SIG_MAGIC,
@@ -228,10 +228,12 @@ def test_the_hand_made_blob_parses() -> None:
     assert (signature.signer.issuer_cn, signature.signer.key_id, signature.signer.digest) == ('T', '01', 'sha256')
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(position=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
+@example(position=28498286266414716, value=2)   # sha256WithRSAEncryption made md2WithRSAEncryption
 def test_any_byte_of_a_signature_changed_never_raises(position: int, value: int) -> None:
     blob = bytearray(HAND_MADE_BLOB)
     blob[position % len(blob)] = value
     signature = read_module_signature(appended(b'payload', bytes(blob)))
-    assert signature.state in (SIGNED, INVALID, DAMAGED)
+    # A changed byte may also name another algorithm, one the kernel's parser does not take.
+    assert signature.state in (SIGNED, INVALID, DAMAGED, UNSUPPORTED)

@@ -188,27 +188,27 @@ class TestShadowing:
     def test_not_shadowed(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/other.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] is None
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] is None
 
     def test_by_an_updates_file(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
         out_of_tree, in_tree = self.inputs(tree)
         assert out_of_tree == {'hello': [KERNEL + '/updates/dkms/hello.ko.xz']}
         for search in (RHEL_SEARCH, DEFAULT_SEARCH):
-            assert shadowing_file(weak, KERNEL, KernelDepmod(search), out_of_tree, in_tree)[0] == KERNEL + '/updates/dkms/hello.ko.xz'
+            assert shadowing_file(weak, KERNEL, KernelDepmod(search), out_of_tree, in_tree, tree.fs.isfile)[0] == KERNEL + '/updates/dkms/hello.ko.xz'
 
     def test_by_an_extra_file_only_where_extra_is_searched(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/extra/hello.ko')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == KERNEL + '/extra/hello.ko'
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] == KERNEL + '/extra/hello.ko'
         # Unsearched, extra/ and weak-updates/ both rank as built-in: a tie depmod's reading order decides.
-        assert shadowing_file(weak, KERNEL, KernelDepmod(DEFAULT_SEARCH), out_of_tree, in_tree)[2] is False
+        assert shadowing_file(weak, KERNEL, KernelDepmod(DEFAULT_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[2] is False
 
     def test_the_highest_ranked_file_is_named(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
         tree.write(KERNEL + '/extra/zz/hello.ko')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == KERNEL + '/updates/dkms/hello.ko.xz'
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] == KERNEL + '/updates/dkms/hello.ko.xz'
 
     def test_names_are_normalized(self, tree: Tree) -> None:
         tree.write(PROVIDER + '/extra/vendor-net.ko')
@@ -216,23 +216,26 @@ class TestShadowing:
         tree.write(KERNEL + '/updates/vendor_net.ko')
         link = tree.weak_links()[KERNEL + '/weak-updates/vendor-net.ko']
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == KERNEL + '/updates/vendor_net.ko'
+        assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] == KERNEL + '/updates/vendor_net.ko'
 
     def test_by_an_in_tree_module(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/eeprom.ko\nkernel/drivers/misc/hello.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
+        # Listed, but moved aside (dkms's original_module): nothing for depmod to index.
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] is None
+        tree.write(KERNEL + '/kernel/drivers/misc/hello.ko.xz')     # listed without the suffix it has
         assert in_tree == {'eeprom': 'kernel/drivers/misc/eeprom.ko', 'hello': 'kernel/drivers/misc/hello.ko'}
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == \
-            KERNEL + '/kernel/drivers/misc/hello.ko'
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] == \
+            KERNEL + '/kernel/drivers/misc/hello.ko.xz'
         # Where weak-updates is not searched first-class it ranks with built-in: a tie, which the
         # order depmod reads directories decides, so not known here.
-        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(DEFAULT_SEARCH), out_of_tree, in_tree)
-        assert (shadow, certain) == (KERNEL + '/kernel/drivers/misc/hello.ko', False) and 'depends on' in why
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(DEFAULT_SEARCH), out_of_tree, in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (KERNEL + '/kernel/drivers/misc/hello.ko.xz', False) and 'depends on' in why
 
     def test_by_a_built_in_module(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.builtin', 'kernel/drivers/misc/hello.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] == \
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] == \
             KERNEL + '/kernel/drivers/misc/hello.ko'
 
     def test_an_override_and_an_exclude(self, tree: Tree, weak: WeakLink) -> None:
@@ -240,16 +243,16 @@ class TestShadowing:
         out_of_tree, in_tree = self.inputs(tree)
         # RHEL's kmod packages pin their module in weak-updates/ whatever the search order says.
         favoured = KernelDepmod(RHEL_SEARCH, ['weak-updates/sub/hello'])
-        assert shadowing_file(weak, KERNEL, favoured, out_of_tree, in_tree) == (None, None, True)
+        assert shadowing_file(weak, KERNEL, favoured, out_of_tree, in_tree, tree.fs.isfile) == (None, None, True)
         pinned = KernelDepmod(RHEL_SEARCH, ['updates/hello', 'extra/hello', 'weak-updates/sub/hello'])
-        assert shadowing_file(weak, KERNEL, pinned, out_of_tree, in_tree)[:2] == (
+        assert shadowing_file(weak, KERNEL, pinned, out_of_tree, in_tree, tree.fs.isfile)[:2] == (
             KERNEL + '/extra/hello.ko', 'modprobe loads %s/extra/hello.ko instead (a depmod.d override)' % KERNEL)
         # A directory depmod.d excludes is never indexed, at any depth.
         shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['sub']), out_of_tree,
-                                              in_tree)
-        assert (shadow, certain) == (None, True) and 'excludes sub' in why
+                                              in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (None, True) and 'skips sub' in why
         assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra']), out_of_tree,
-                              in_tree) == (None, None, True)
+                              in_tree, tree.fs.isfile) == (None, None, True)
 
     def test_the_link_target_itself_never_shadows(self, tree: Tree) -> None:
         # A weak link into the kernel's own extra/ (odd, but seen) is not its own shadow.
@@ -257,7 +260,7 @@ class TestShadowing:
         tree.link(KERNEL + '/weak-updates/hello.ko', KERNEL + '/extra/hello.ko')
         link = tree.weak_links()[KERNEL + '/weak-updates/hello.ko']
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree)[0] is None
+        assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] is None
 
 
 class TestListings:
