@@ -271,12 +271,12 @@ def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree, is_file):
     ModuleFile) and why, ``(None, None, True)`` when it loads the link; ``depmod`` is the
     kernel's KernelDepmod; ``is_file(path)``: whether a module file is there to be indexed.
 
-    depmod indexes one file per module name: never one in an excluded directory (or one named
-    build or source, which it always skips), nor a link that dangles; else the file the latest
-    matching ``override`` names; else the file of the best-ranked search directory. Between
-    files of equal rank the order depmod happens to read directories decides, which is not
-    known here. An in-tree module counts only where its file is (dkms may have moved it aside),
-    or when it is built into the kernel's image. ``in_tree``: InTreeNames.
+    A name built into the kernel's image loads no file at all. Else depmod indexes one file per
+    module name: never one in an excluded directory (or one named build or source, which it
+    always skips), nor a link that dangles; else the file the latest matching ``override``
+    names; else the file of the best-ranked search directory. Between files of equal rank the
+    order depmod happens to read directories decides, which is not known here. An in-tree
+    module counts only where its file is (dkms may have moved it aside). ``in_tree``: InTreeNames.
     """
     def relative(path):
         return path[len(modules_dir) + 1:]
@@ -287,13 +287,15 @@ def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree, is_file):
     if excluded(link.path):
         return None, 'depmod skips %s, so modprobe never loads it' % excluded(link.path)[0], True
     key = normalize_module_name(link.name)
+    if key in in_tree.builtin:
+        # kmod (since v25 at least) asks modules.builtin before it inserts anything.
+        return posixpath.join(modules_dir, in_tree[key]), ('%s is built into the kernel (modules.builtin): modprobe '
+                                                           'loads no module file of the name' % link.name), True
     others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path) and is_file(path)]
     if key in in_tree:
-        own = posixpath.join(modules_dir, in_tree[key])
-        stem = split_module_suffix(own)[0]
+        stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]
         if (link.target is None or stem != split_module_suffix(link.target)[0]) and not excluded(stem):
-            others += [stem + suffix for suffix in MODULE_SUFFIXES if is_file(stem + suffix)] or \
-                ([own] if key in in_tree.builtin else [])
+            others += [stem + suffix for suffix in MODULE_SUFFIXES if is_file(stem + suffix)]
     if not others:
         return None, None, True
     if depmod.unknown:

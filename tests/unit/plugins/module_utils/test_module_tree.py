@@ -12,6 +12,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     BUILTIN,
     DEFAULT_SEARCH,
     KernelDepmod,
+    ModuleFile,
     WeakLink,
     rank,
     read_depmod_config,
@@ -233,10 +234,15 @@ class TestShadowing:
         assert (shadow, certain) == (KERNEL + '/kernel/drivers/misc/hello.ko.xz', False) and 'depends on' in why
 
     def test_by_a_built_in_module(self, tree: Tree, weak: WeakLink) -> None:
+        # kmod asks modules.builtin before it inserts anything: no file of the name loads, in any directory.
         tree.write(KERNEL + '/modules.builtin', 'kernel/drivers/misc/hello.ko\n')
+        tree.write(KERNEL + '/updates/hello.ko')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] == \
-            KERNEL + '/kernel/drivers/misc/hello.ko'
+        for module_file in (weak, ModuleFile('hello', KERNEL + '/updates/hello.ko', KERNEL + '/updates/hello.ko')):
+            for search in (RHEL_SEARCH, DEFAULT_SEARCH):
+                shadow, why, certain = shadowing_file(module_file, KERNEL, KernelDepmod(search), out_of_tree, in_tree,
+                                                      tree.fs.isfile)
+                assert (shadow, certain) == (KERNEL + '/kernel/drivers/misc/hello.ko', True) and 'built into' in why
 
     def test_an_override_and_an_exclude(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/extra/hello.ko')
