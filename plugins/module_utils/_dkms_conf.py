@@ -162,7 +162,10 @@ class Reading:
         self._flag('BUILD_DEPENDS_REBUILD', (3, 2, 0))
 
     def array(self, name):
-        return self.values.get(name, {})
+        """{index: value} of a variable; UNKNOWN when any element is (what dkms does with the
+        others may depend on it)."""
+        elements = self.values.get(name, {})
+        return UNKNOWN if elements is UNKNOWN or UNKNOWN in elements.values() else elements
 
     def scalar(self, name):
         elements = self.array(name)

@@ -28,8 +28,8 @@ _BRACED_ASSIGNMENT = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?:?=')
 _SUBSCRIPT_OPEN = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\[')
 _SUBSCRIPTED_NAME = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\[')
 _ELEMENT_INDEX = re.compile(r'\[([^\]]*)\]=')
-# The escapes of $'...' that give a character by its code: octal, \xHH, \uHHHH, \UHHHHHHHH, \cX.
-_ANSI_CODE = re.compile(r'(([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})|c(.))', re.S)
+# The escapes of $'...' that give a character by its code: octal, \xHH, \uHHHH, \UHHHHHHHH.
+_ANSI_CODE = re.compile(r'(([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8}))')
 _DECIMAL = re.compile(r'[0-9]+\Z')
 _OCTAL = re.compile(r'[0-7]+\Z')
 _ARITHMETIC_ASSIGNS = re.compile(r'(^|[^=!<>])=($|[^=])|\+\+|--')
@@ -51,6 +51,10 @@ _DECLARATIONS = ('declare', 'typeset', 'local', 'export', 'readonly')
 # Builtins that can change variables in ways a static reader does not follow.
 _OPAQUE_BUILTINS = ('eval', 'set', 'mapfile', 'readarray', 'let', 'shopt', 'getopts', 'exec',
                     'exit', 'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
+# An extglob pattern (dkms sets extglob): what it matches in the working directory.
+_EXTGLOB = re.compile(r'[?*+@!]\(')
+# Variables bash makes readonly itself.
+_BASH_READONLY = ('BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID')
 # The options of the read builtin that take a value (-a names the array it fills).
 _READ_OPTIONS_WITH_VALUES = 'adinNptu'
 # Reserved words that only close or continue a compound command: elsewhere bash stops on them.
@@ -195,14 +199,14 @@ class ShellVars:
         elements = self.get_array(name)
         if elements is UNKNOWN:
             return
-        elements = dict(elements or {})
+        if name not in self.arrays:     # changed in place after that: _save kept a copy to roll back to
+            elements = self.arrays[name] = dict(elements or {})
+            self.scalars.pop(name, None)
         key = 0 if index is None else index
         if append:
             old = elements.get(key, '')
             value = UNKNOWN if old is UNKNOWN or value is UNKNOWN else old + value
         elements[key] = value
-        self.scalars.pop(name, None)
-        self.arrays[name] = elements
 
     def assign_array(self, name, entries, append):
         """``name=(...)`` / ``name+=(...)`` with ``entries`` a list of (index or None, value)."""
@@ -280,7 +284,7 @@ def _word_fields(word, variables):
         if part.kind == 'unknown':
             return UNKNOWN
         if part.kind == 'lit':
-            if not part.quoted and (any(c in part.text for c in '*?[') or
+            if not part.quoted and (any(c in part.text for c in '*?[') or _EXTGLOB.search(part.text) or
                                     ('{' in part.text and '}' in part.text) or
                                     (position == 0 and part.text.startswith('~'))):
                 return UNKNOWN
@@ -373,7 +377,7 @@ class _Parser:
         self.status = None              # exit status of the last command: 0, 1, or None (unknown)
         self.line_start = True
         self.substitutions = 0          # command substitutions the cursor is in
-        self.readonly = set()           # names declared readonly (None: a name not known)
+        self.readonly = set(_BASH_READONLY)     # names declared readonly (None: a name not known)
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -477,7 +481,7 @@ class _Parser:
                     # An extglob pattern (dkms sets extglob before it sources dkms.conf): one word.
                     end = self.pos
                     self.pos += 1
-                    self.skip_balanced('(', ')')
+                    self.skip_balanced('(', ')', comments=False)
                     self._literal(parts, text[end:self.pos], False)
                 continue
             if char in _METACHARACTERS:
@@ -611,36 +615,42 @@ class _Parser:
 
     def _ansi_c(self):
         """``(text, known)`` of ``$'...'`` (cursor after the quote): not known where an escape
-        gives a NUL (bash ends the text there) or a byte past ASCII (what the locale makes of it)."""
-        out = []
-        known = True
+        gives a NUL (bash ends the text there) or a byte past ASCII (what the locale makes of it).
+
+        As bash: the lexer finds the closing quote first (a backslash takes any character with
+        it, a quote too), then the escapes of what it holds are read."""
         text = self.text
-        while self.pos < len(text):
-            char = text[self.pos]
-            if char == "'":
-                self.pos += 1
-                return ''.join(out), known
-            if char == '\\' and self.pos + 1 < len(text):
-                escaped = text[self.pos + 1]
-                if escaped in _ANSI_ESCAPES:
-                    out.append(_ANSI_ESCAPES[escaped])
-                    self.pos += 2
-                    continue
-                code = _ANSI_CODE.match(text, self.pos + 1)
-                if code:
-                    digits = code.group(2) or code.group(3) or code.group(4) or code.group(5)
-                    value = int(digits, 8 if code.group(2) else 16) if digits else \
-                        (0x7f if code.group(6) == '?' else ord(code.group(6).upper()) & 0x1f)
-                    known = known and 0 < value < 0x80
-                    out.append(chr(value) if 0 < value < 0x80 else '')
-                    self.pos = code.end()
-                    continue
-                out.append(char)
-                self.pos += 1
-                continue
-            out.append(char)
-            self.pos += 1
-        raise ShellSyntaxError('unterminated $\'')
+        end = self.pos
+        while end < len(text) and text[end] != "'":
+            end += 2 if text[end] == '\\' else 1
+        if end >= len(text):
+            raise ShellSyntaxError('unterminated $\'')
+        inner, self.pos = text[self.pos:end], end + 1
+        out, known, at = [], True, 0
+        while at < len(inner):
+            char = inner[at]
+            escaped = inner[at + 1] if char == '\\' and at + 1 < len(inner) else ''
+            code = _ANSI_CODE.match(inner, at + 1) if escaped else None
+            if escaped in _ANSI_ESCAPES:
+                out.append(_ANSI_ESCAPES[escaped])
+                at += 2
+            elif escaped == 'c' and at + 2 < len(inner):
+                # \cX: control-X; \c\\ takes both backslashes
+                control = inner[at + 2]
+                at += 4 if inner[at + 2:at + 4] == '\\\\' else 3
+                value = 0x7f if control == '?' else ord(control.upper()) & 0x1f
+                known = known and value > 0 and ord(control) < 0x80
+                out.append(chr(value))
+            elif code:
+                digits = code.group(2) or code.group(3) or code.group(4) or code.group(5)
+                value = int(digits, 8 if code.group(2) else 16)
+                known = known and 0 < value < 0x80
+                out.append(chr(value) if 0 < value < 0x80 else '')
+                at = code.end()
+            else:
+                out.append(char)    # a backslash before anything else stays, \c at the end too
+                at += 1
+        return ''.join(out), known
 
     def _backquote(self):
         text = self.text
@@ -678,7 +688,7 @@ class _Parser:
             self.substitutions -= 1
             self.side_effects, self.status, self.returned, self.functions, self.line_start = saved
 
-    def skip_balanced(self, opener, closer, opened=False):
+    def skip_balanced(self, opener, closer, opened=False, comments=True):
         """Move past the ``closer`` matching the ``opener`` at the cursor, honouring quotes.
 
         Iterative, so nesting depth costs no recursion; every character is looked at once.
@@ -714,7 +724,7 @@ class _Parser:
                 stack.pop()
             elif stack[-1] in ')' and char == '(':
                 stack.append(')')
-            elif char == '#' and stack[-1] == ')' and text[self.pos - 2:self.pos - 1] in (' ', '\t', '\n'):
+            elif comments and char == '#' and stack[-1] == ')' and text[self.pos - 2:self.pos - 1] in (' ', '\t', '\n'):
                 end = text.find('\n', self.pos)
                 self.pos = len(text) if end < 0 else end
             if not stack:
@@ -725,7 +735,8 @@ class _Parser:
 
     def run(self):
         try:
-            self.command_list(_Effects(self.variables), ())
+            if self.command_list(_Effects(self.variables), ()) is not None:
+                raise ShellSyntaxError('a ) or ;; that ends nothing')
         except ShellSyntaxError:
             # bash ran every line before the one it could not parse, and nothing after.
             self.variables.roll_back()
@@ -751,6 +762,10 @@ class _Parser:
                 if stops:
                     raise ShellSyntaxError('unexpected end of file')
                 return None
+            if self.depth == 1 and self.line_start and not self.substitutions:
+                # bash parses a whole line before it runs any of it: a syntax error undoes it all.
+                self.variables.begin_line()
+                self.line_start = False
             operator = self.operator()
             if operator in (')', ';;', ';&', ';;&'):
                 return operator
@@ -758,10 +773,6 @@ class _Parser:
             if token in stops:
                 self.pos += len(token)
                 return token
-            if self.depth == 1 and self.line_start and not self.substitutions:
-                # bash parses a whole line before it runs any of it: a syntax error undoes it all.
-                self.variables.begin_line()
-                self.line_start = False
             self.and_or(effects)
 
     def and_or(self, effects):
@@ -1128,12 +1139,13 @@ class _Parser:
             elif kind == 'readonly':
                 if effects.variables is not None:   # not a function's body, nor a subshell's
                     self.readonly.update(op[1])
-            else:
-                if kind != 'unset' and effects.variables is not None and \
-                        (op[1] in self.readonly or None in self.readonly):
+            elif effects.variables is not None and (op[1] in self.readonly or None in self.readonly):
+                if kind in ('assign', 'array'):
                     # Assigning a readonly variable stops bash there, and a sourcing subshell with
                     # it: what the caller keeps then is its own.
                     raise _Stopped()
+                # unset fails, and ${X:=...} leaves a readonly X as it is (or stops)
+            else:
                 self._assign(op, effects)
 
     def _assign(self, op, effects):
@@ -1145,6 +1157,8 @@ class _Parser:
                 effects.make_opaque()
                 return
             name = target.group(1)
+            if name in self.readonly and effects.variables is not None:
+                return      # unset fails on a readonly variable
             index = _arithmetic_index(target.group(2)) if target.group(2) is not None else None
             effects.touch(name)
             if effects.applies:
@@ -1289,6 +1303,8 @@ def _literal_assignments(text):
         if match is None:
             return None
         name, index, double_quoted, single_quoted, bare = match.groups()
+        if name in _BASH_READONLY:
+            return None     # the parser reads what that does
         if name is not None:
             value = double_quoted if double_quoted is not None else \
                 single_quoted if single_quoted is not None else bare

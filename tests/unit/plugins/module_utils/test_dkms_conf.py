@@ -251,6 +251,15 @@ class TestBuildExclusive:
         assert rule(text, (3, 3, 0)).excludes(K1, ARCH, dict) is False     # 3.3 clears it first
         assert rule(text, None).excludes(K1, ARCH, dict) is (False if before_3_3 is False else None)
 
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('BUILT_MODULE_LOCATION[0]="src/$HOME"', (None, None, False)),
+        ("BUILT_MODULE_NAME[1]=$'\\u20ac'\nDEST_MODULE_LOCATION[1]=/updates", (None, None, False)),
+        ('BUILD_EXCLUSIVE_KERNEL[0]=$(uname -r)', (True, ['hello'], None)),
+    ])
+    def test_an_element_not_known_leaves_what_depends_on_it_unknown(self, text: str, expected: tuple) -> None:
+        reader = conf('BUILT_MODULE_NAME[0]=hello\nDEST_MODULE_LOCATION[0]=/updates\n' + text + '\n', NEWEST)
+        assert (reader.valid(), reader.dest_module_names(), reader.excludes(K1, ARCH, dict)) == expected
+
     def test_config_is_read_only_when_needed(self) -> None:
         def unexpected() -> dict[str, str]:
             raise AssertionError('kernel_config called without a CONFIG rule')

@@ -51,6 +51,9 @@ class TestLiterals:
         ("X=$'hello\\x5fdrv'", 'hello_drv'),          # bash's $'...' codes: hex, Unicode, octal, control
         ("X=$'a\\u0041\\U00000042\\101\\cA'", 'aABA\x01'),
         ("X=$'\\x\\q'", '\\x\\q'),                       # no digits: the backslash stays
+        ("X=$'\\c'", '\\c'),                             # \c before the closing quote stays as it is
+        ("X=$'\\c\\'x'", "\x1c'x"),                       # the quote, escaped, is the lexer's: \c takes the backslash
+        ("X=$'a\\c\\\\\\\\b'", 'a\x1c\\b'),                   # \c\\ takes both backslashes
         ('X=$"translated"', 'translated'),
         ('X="a$"', 'a$'),
         ('X="($|[.-])"', '($|[.-])'),   # bash leaves a `$` before a non-name character as it is
@@ -345,6 +348,20 @@ class TestShellLogic:
         assert variables.get_array('NEVER_ASSIGNED') is UNKNOWN
         assert variables.get('AFTER') == 'yes'
 
+    @pytest.mark.parametrize('text', ['B=1 )', ';;', 'B="a")"'])
+    def test_a_stray_closer_is_a_syntax_error(self, text: str) -> None:
+        # bash ran the lines before, and runs nothing of this one or after it.
+        variables = parse_shell_vars('A=p\n' + text + '\nC=1\n')
+        assert (variables.get('A'), variables.get('B'), variables.get('C')) == ('p', None, None)
+
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('X=(!(zzz))', UNKNOWN),            # an extglob as a word: what it matches in the working directory
+        ('X=("@(a)" b)', {0: '@(a)', 1: 'b'}),
+        ('X=a\n: @(x #)\nX=b', {0: 'b'}),   # no comment inside an extglob
+    ])
+    def test_extglob_words(self, text: str, expected: Any) -> None:
+        assert array(text, 'X') == expected
+
     @pytest.mark.parametrize(('text', 'told'), [
         ('readonly A=1\nA=2\nB=1\n', False),           # bash stops at the assignment, a subshell with it
         ('declare -r A=1\nA=2\n', False),
@@ -355,6 +372,9 @@ class TestShellLogic:
         ('f() { readonly A; A=1; }\nA=2\nB=1\n', True),  # never called
         ('( readonly A; A=1 )\nA=2\nB=1\n', True),     # the subshell stops, not the file
         ('X=$(readonly A; A=1)\nA=2\nB=1\n', True),
+        ('B=1\nUID=0\n', False),                      # bash's own
+        ('readonly A=1\nunset A\nB=1\n', True),        # unset fails, and bash goes on
+        ('readonly A=1\n: ${A:=2}\nB=1\n', True),
     ])
     def test_assigning_a_readonly_variable(self, text: str, told: bool) -> None:
         variables = parse_shell_vars(text)
