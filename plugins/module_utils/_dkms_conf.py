@@ -297,7 +297,8 @@ def _carried(variables, names, strips_cr, context):
     dkms prints ``NAME[i]="value"`` for each element by an unquoted ``eval echo``, so a value's
     blank runs become one space, and sources the printout whole: a quote or a backslash a value
     leaves open runs on into the lines after it, as bash reads them. An element whose value is not
-    known is printed as one that cannot be told either.
+    known is printed as one that cannot be told either, and taken to hold no quote or backslash
+    of its own: what a dkms.conf computes (a version, a path, a number) has none.
     """
     if _printout_changes(variables):
         return dict((name, UNKNOWN) for name in names if variables.get_array(name) is not None)
