@@ -21,6 +21,7 @@ from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, r
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
 
 ABI = '6.1.0-47-amd64'
+VERMAGIC = '%s SMP preempt mod_unload modversions ' % ABI
 
 
 class Run:
@@ -46,6 +47,17 @@ def system(tmp_path: Path, ko_builder: KoBuilder) -> SystemTree:
 def demo(tmp_path: Path, ko_builder: KoBuilder) -> Path:
     build_demo(tmp_path / 'root', ko_builder)
     return tmp_path / 'root'
+
+
+def hello_and_a_clone(system: SystemTree) -> str:
+    """A BIOS machine where hello 1.0 is built and installed for ABI, and a clone kernel of its kABI."""
+    clone = ABI + '+clone'
+    system.bios_boot()
+    system.kernel(ABI)
+    system.kernel(clone, abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    return clone
 
 
 def test_demo_tree_has_every_status(demo: Path) -> None:
@@ -173,16 +185,10 @@ def test_a_copy_compressed_otherwise_than_the_build_is_compared_decompressed(sys
                                                                              same: bool) -> None:
     # dkms installs the build's own file under its own name: a .ko.xz beside a .ko build was made
     # by something else, and is the build only if it decompresses to it.
-    clone = ABI + '+clone'
-    system.bios_boot()
-    system.kernel(ABI)
-    system.kernel(clone, abi=ABI)
-    system.package('hello', '1.0', ['hello'])
-    system.build('hello', '1.0', ABI)
+    clone = hello_and_a_clone(system)
     copy = system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI)
     if not same:
-        vermagic = '%s SMP preempt mod_unload modversions ' % ABI
-        other = ko_builder.build_ko(copy.parent.parent, 'hello', vermagic=vermagic, versions=dict(system.kernel_crcs[ABI]),
+        other = ko_builder.build_ko(copy.parent.parent, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
                                     extra_modinfo=['version=0.9'])
         shutil.move(str(other), str(copy))
     xz_file(copy)
@@ -230,9 +236,6 @@ def test_an_installed_copy_another_file_of_its_name_shadows(system: SystemTree, 
     shadow = '/lib/modules/%s/%s' % (ABI, expected[3]) if expected[3] else None
     assert (run.status(ABI), run.package(ABI)['verified'], hello['status'], hello['shadowed_by']) == expected[:3] + (shadow,)
     assert run.warnings == []
-
-
-VERMAGIC = '%s SMP preempt mod_unload modversions ' % ABI
 
 
 @pytest.mark.parametrize('last', ['alpha', 'beta'])
@@ -287,21 +290,15 @@ def test_what_depmod_never_indexes_shadows_nothing(system: SystemTree, ko_builde
 def test_a_vendor_file_of_the_name_is_not_the_packages(system: SystemTree, ko_builder: KoBuilder) -> None:
     # dkms's copy is gone; a kmod package's extra/vendor/hello.ko, weak-linked into the clone, is
     # not where dkms installs, so the clone has nothing of the dkms package.
-    clone = ABI + '+clone'
-    system.bios_boot()
-    system.kernel(ABI)
-    system.kernel(clone, abi=ABI)
-    system.package('hello', '1.0', ['hello'])
-    system.build('hello', '1.0', ABI)
+    clone = hello_and_a_clone(system)
     system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).unlink()
     vendor = system.path('/lib/modules/%s/extra/vendor' % ABI)
     vendor.mkdir(parents=True)
     ko_builder.build_ko(vendor, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
                         extra_modinfo=['version=vendor'])
-    system.weak_link(clone, ABI, 'hello.ko', subdir='vendor')
-    system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone).unlink()
-    system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone).symlink_to(
-        '/lib/modules/%s/extra/vendor/hello.ko' % ABI)
+    link = system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone)
+    link.parent.mkdir(parents=True)
+    link.symlink_to('/lib/modules/%s/extra/vendor/hello.ko' % ABI)
     run = Run(system.root)
     assert (run.status(clone), run.package(clone)['verified']) == ('missing', True)
 
