@@ -193,6 +193,14 @@ def long_entry_names(system: SystemTree) -> None:
     system.path('/boot/grub2/grubenv').write_text('# GRUB Environment Block\nsaved_entry=%sy\n' % prefix)
 
 
+def hostile_conf(body: str) -> Callable[[SystemTree], None]:
+    """hello's dkms.conf with ``body`` before its own lines."""
+    def damage(system: SystemTree) -> None:
+        conf = system.path('/usr/src/hello-1.0/dkms.conf')
+        conf.write_text(body + conf.read_text())
+    return damage
+
+
 CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('clean tree', lambda system: None),
     ('installed copy and build are FIFOs', special_files(os.mkfifo)),
@@ -218,6 +226,10 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('2,000 kernels with a BLS entry each, 4 MiB grub.cfg', many_kernels(True)),
     ('2,000 kernels in a 4 MiB grub.cfg', many_kernels(False)),
     ('2,000 BLS entries with 60 KiB titles that saved_entry nearly names', long_entry_names),
+    ('dkms.conf: an array of 32,000 elements (64 KB)', hostile_conf('MAKE=(' + 'a ' * 32000 + ')\n')),
+    ('dkms.conf: command substitutions nested 1,000 deep', hostile_conf('X="' + '$(' * 1000 + ':' + ')' * 1000 + '"\n')),
+    ('dkms.conf: 5,000 here-documents in command substitutions',
+     hostile_conf("X=$(cat <<'E'\n)'\nE\n)\n" * 5000)),
 ]
 
 

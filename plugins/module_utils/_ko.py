@@ -113,8 +113,12 @@ class ModuleInfo:
             '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__)
 
 
+class KoTooLarge(KoError):
+    """A module image larger than the limit it was read with."""
+
+
 def _too_large(path, limit, what='larger'):
-    return KoError('%s: %s than %d bytes, more than any real file of its kind' % (path, what, limit))
+    return KoTooLarge('%s: %s than %d bytes, more than any real file of its kind' % (path, what, limit))
 
 
 def _inflate(decompressor, errors, data, kind, path, limit, check_start=None):
@@ -645,18 +649,22 @@ class KoReader:
         info.symbol_table = lambda: remembered(symbol_table, path, self._symbol_table)
         return info
 
-    def image(self, path):
+    def image(self, path, limit=MAX_MODULE_BYTES):
         """The bytes the loader gets from the module file at in-root ``path``: decompressed when
-        it is compressed; raises KoError (KoUnreadableHere: no zstd decompressor here)."""
-        return self._guarded(path, self._image)
+        it is compressed; raises KoError (KoUnreadableHere: no zstd decompressor here,
+        KoTooLarge: more than ``limit`` bytes, found out without making more)."""
+        return self._guarded(path, lambda key: self._image(path, limit))
 
-    def _image(self, path):
+    def _image(self, path, limit):
         try:
             handle = self.rootfs.open(path)
         except (OSError, IOError, RootPathError) as exc:
             raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
         with handle:
-            return bytes(self._uncompressed(_FileImage(handle, path), path)[:])
+            data = self._uncompressed(_FileImage(handle, path), path, limit)
+            if len(data) > limit:
+                raise _too_large(path, limit)
+            return data[:] if isinstance(data, _FileImage) else data
 
     def _symbol_table(self, path):
         """read_symbol_table of the file read again, None when it cannot be."""
@@ -667,20 +675,20 @@ class KoReader:
         except (OSError, IOError, RootPathError, KoError, MemoryError, struct.error):
             return None
 
-    def _uncompressed(self, image, path):
-        """The module's ELF image: ``image`` itself, or its bytes decompressed whole."""
+    def _uncompressed(self, image, path, limit=MAX_MODULE_BYTES):
+        """The module's ELF image: ``image`` itself, or its bytes decompressed whole (up to ``limit``)."""
         if image[:len(XZ_MAGIC)].startswith((GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC)):
-            return self._decompress(image[:], path)
+            return self._decompress(image[:], path, limit)
         return image
 
-    def _decompress(self, data, path):
+    def _decompress(self, data, path, limit=MAX_MODULE_BYTES):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""
         if data.startswith(ZSTD_MAGIC):
-            return self._unzstd(data, path)
-        return decompress(data, path, check_start=_module_start_checker(path))
+            return self._unzstd(data, path, limit)
+        return decompress(data, path, limit, check_start=_module_start_checker(path))
 
-    def _unzstd(self, data, path):
-        plain = _unzstd_in_python(data, path, check_start=_module_start_checker(path))
+    def _unzstd(self, data, path, limit=MAX_MODULE_BYTES):
+        plain = _unzstd_in_python(data, path, limit, check_start=_module_start_checker(path))
         if plain is not None:
             return plain
         command = self._command('zstd')
@@ -689,9 +697,9 @@ class KoReader:
                                    'zstd library (compression.zstd, zstandard) is available' % path)
         # The bytes already read go in through a pipe and come out through one, at most
         # MAX_MODULE_BYTES of them: zstd never opens a path itself, nor writes a file.
-        rc, plain, err = run_bounded([command, '-d', '-q', '-c'], data, MAX_MODULE_BYTES)
+        rc, plain, err = run_bounded([command, '-d', '-q', '-c'], data, limit)
         if rc is None:
-            raise _too_large(path, MAX_MODULE_BYTES, 'decompresses to more')
+            raise _too_large(path, limit, 'decompresses to more')
         if rc != 0:
             raise KoError('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
         return plain

@@ -498,9 +498,8 @@ def test_memory_error_in_one_item_is_a_warning(system: SystemTree) -> None:
     link.with_name('hello.ko.gz').symlink_to(HELLO_BUILD + '.gz')
     result = gather_in_child(system.root, memory_limit=200 * MIB)
     assert clone_hello(result['facts'])['status'] == 'broken'
-    out_of_memory = '%s.gz: ran out of memory while reading it' % HELLO_BUILD
-    assert result['warnings'] == ['cannot compare %s with %s.gz: %s' % (HELLO_COPY, HELLO_BUILD, out_of_memory),
-                                  out_of_memory]
+    # The installed copy is compared with no more of the build than its own size: they differ.
+    assert result['warnings'] == ['%s.gz: ran out of memory while reading it' % HELLO_BUILD]
 
 
 def test_swapping_a_module_for_a_link_to_a_host_file(system: SystemTree, ko_builder: KoBuilder) -> None:
