@@ -20,10 +20,10 @@ and rejects values. Those rules changed between versions; the ones followed here
 =========  ==================================================================================
 
 Debian 12's 3.0.10 (3.0.10-8+deb12u1) reads BUILD_EXCLUSIVE_CONFIG as 3.0.11 does, and
-names a lone record without BUILT_MODULE_NAME after PACKAGE_NAME (3.0.10's rule, 3.0.11's name):
-a version is known by its script's version line, these backports by the variables the script
-carries and by the line that names the record. When the target's dkms version is unknown, a value is given only when every version
-reads it the same way.
+names a lone record without BUILT_MODULE_NAME after PACKAGE_NAME (3.0.10's rule, 3.0.11's
+name): a version is known by its script's version line, these backports by the variables the
+script carries and by the line that names the record. When the target's dkms version is
+unknown, a value is given only when every version reads it the same way.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -70,6 +70,8 @@ _CONF_VARIABLES = tuple(
     'NO_WEAK_MODULES BUILD_DEPENDS_REBUILD CLEAN'.split())
 # BUILD_DEPENDS_REBUILD came with 3.2.0.
 _CONF_VARIABLES_3_0_11 = tuple(name for name in _CONF_VARIABLES if name != 'BUILD_DEPENDS_REBUILD')
+# What dkms's safe_source makes readonly before it sources a file (assigning it ends the sourcing).
+SOURCING_READONLY = ('export_envs',)
 # Variables dkms has set when it sources the file, per kernel.
 KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
 _CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\{?kernelver\}?/build)/\.config["\']?$')
@@ -90,6 +92,12 @@ class DkmsVersion(tuple):
 def reads_exclusive_config(version):
     """Whether dkms ``version`` (a tuple, or a DkmsVersion) applies BUILD_EXCLUSIVE_CONFIG."""
     return version >= (3, 0, 11) or getattr(version, 'exclusive_config', False)
+
+
+def names_record_after_package(version):
+    """Whether dkms ``version`` names a lone record without BUILT_MODULE_NAME after PACKAGE_NAME
+    (3.0.11 and later name one only when it is the only record, in their own way)."""
+    return getattr(version, 'package_name_default', False)
 
 
 def read_dkms_version(rootfs, warn):
@@ -188,8 +196,7 @@ class Reading:
             built = built_names.get(index) or ''
             if not built:
                 if self.version < (3, 0, 11):
-                    named = self.scalar('PACKAGE_NAME') if getattr(self.version, 'package_name_default', False) \
-                        else self.module
+                    named = self.scalar('PACKAGE_NAME') if names_record_after_package(self.version) else self.module
                     built = (named or '') if len(dest_locations) == 1 else ''
                 elif count == 1:
                     built = self.scalar('PACKAGE_NAME') or ''
@@ -264,7 +271,7 @@ def _read_files(texts, versions, context, source):
     dkms.conf itself is parsed once: dkms unsets its variables before it, so every version
     starts it alike; each version then prints and re-reads what it carries out.
     """
-    first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source)
+    first = parse_shell_vars(texts[0], context, unset=_CONF_VARIABLES, source=source, readonly=SOURCING_READONLY)
     readings = []
     # Versions that carry the same values the same way read the same values: once for them all
     # (one object, so that questions about the values alone are asked once too).
@@ -285,7 +292,8 @@ def _carried_from_files(first, overrides, key, context, source):
         # An override starts from dkms's variables and what the files before it left.
         preset = dict(context)
         preset.update(values)
-        variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source)
+        variables = parse_shell_vars(text, preset, unset=[n for n in names if n not in values], source=source,
+                                     readonly=SOURCING_READONLY)
         values = _carried(variables, names, strips_cr, context)
     return values
 

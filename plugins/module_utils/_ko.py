@@ -653,7 +653,7 @@ class KoReader:
         """The bytes the loader gets from the module file at in-root ``path``: decompressed when
         it is compressed; raises KoError (KoUnreadableHere: no zstd decompressor here,
         KoTooLarge: more than ``limit`` bytes, found out without making more)."""
-        return self._guarded(path, lambda key: self._image(path, limit))
+        return self._guarded(path, lambda guarded: self._image(guarded, limit))
 
     def _image(self, path, limit):
         try:

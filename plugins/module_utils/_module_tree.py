@@ -55,12 +55,13 @@ class WeakLink:
 # What installed_copy tells of a copy this target cannot decompress to compare.
 UNTOLD = 'untold'
 # Directories kmod's depmod never looks into, whatever depmod.d says.
-ALWAYS_SKIPPED = ('build', 'source')
+_ALWAYS_SKIPPED = ('build', 'source')
 
 
 class ModuleFile(namedtuple('ModuleFile', ['name', 'path', 'target'])):
     """A module file where modprobe may find it, as ``shadowing_file`` reads it (a WeakLink is
-    one too): its module name, its in-root path, and that path after every symlink."""
+    one too): its module name, its in-root path, and the path of the file it is, as the kernel's
+    tree lists it (for a weak link, where the link leads)."""
 
     __slots__ = ()
 
@@ -233,7 +234,7 @@ def read_out_of_tree(rootfs, warn, modules_dir):
     return found
 
 
-class InTreeNames(dict):
+class _InTreeNames(dict):
     """{normalized name: relative path} of a kernel's own modules; ``builtin``: the names of
     those built into its image (modules.builtin), which have no file."""
 
@@ -243,11 +244,11 @@ class InTreeNames(dict):
 
 
 def read_in_tree_names(rootfs, warn, modules_dir):
-    """The InTreeNames of the kernel's own modules (modules.order/.builtin).
+    """The _InTreeNames of the kernel's own modules (modules.order/.builtin).
 
     ``warn(msg)`` hears of a listing that exists but cannot be read (too large, not a file).
     """
-    names = InTreeNames()
+    names = _InTreeNames()
     for listing in ('modules.builtin', 'modules.order'):
         path = posixpath.join(modules_dir, listing)
         try:
@@ -276,21 +277,21 @@ def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree, is_file):
     always skips), nor a link that dangles; else the file the latest matching ``override``
     names; else the file of the best-ranked search directory. Between files of equal rank the
     order depmod happens to read directories decides, which is not known here. An in-tree
-    module counts only where its file is (dkms may have moved it aside). ``in_tree``: InTreeNames.
+    module counts only where its file is (dkms may have moved it aside). ``in_tree``: as read_in_tree_names gives it.
     """
     def relative(path):
         return path[len(modules_dir) + 1:]
 
     def excluded(path):
-        return [part for part in relative(path).split('/')[:-1] if part in depmod.excludes or part in ALWAYS_SKIPPED]
+        return [part for part in relative(path).split('/')[:-1] if part in depmod.excludes or part in _ALWAYS_SKIPPED]
 
     if excluded(link.path):
         return None, 'depmod skips %s, so modprobe never loads it' % excluded(link.path)[0], True
     key = normalize_module_name(link.name)
     if key in in_tree.builtin:
         # kmod (since v25 at least) asks modules.builtin before it inserts anything.
-        return posixpath.join(modules_dir, in_tree[key]), ('%s is built into the kernel (modules.builtin): modprobe '
-                                                           'loads no module file of the name' % link.name), True
+        return None, '%s is built into the kernel (modules.builtin): modprobe loads no module file of the name' \
+            % link.name, True
     others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path) and is_file(path)]
     if key in in_tree:
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]

@@ -83,7 +83,7 @@ class ShellVars:
                 self.scalars[name] = value
         # True once the file ran a command that may set any variable (source, eval...).
         self.opaque = False
-        self.functions = set()  # the names of the functions the file defines
+        self.functions = set()  # the names of the functions the file defines (in a subshell too)
         # Names known to be unset (bash expands them to ''), rather than left to the environment.
         self.settled = set(unset)
         # {name: state before} of the line being read, to undo when bash would not run it.
@@ -332,6 +332,7 @@ class _Effects:
         self.conditional = conditional
         self.names = set()              # names a function body may assign
         self.opaque = False             # the function body may change anything
+        self.readonly = set()           # names a function body makes readonly everywhere
 
     def branch(self):
         """The effects of commands that may or may not run."""
@@ -954,7 +955,7 @@ class _Parser:
         self.command(record)
         if name:
             self.functions[name] = record
-            if self.variables is not None and not self.substitutions:
+            if not self.substitutions:
                 self.variables.functions.add(name)
 
     def redirections(self):
@@ -1077,9 +1078,10 @@ class _Parser:
             ops = self.declaration_ops(arguments)
             options = ''.join(word.raw for word in arguments if isinstance(word, _Word) and word.raw.startswith('-'))
             if (name == 'readonly' or 'r' in options) and 'f' not in options:
-                ops.append(('readonly', [argument[1] if not isinstance(argument, _Word) else _static_text(argument)
-                                         for argument in arguments if not (isinstance(argument, _Word) and
-                                                                           argument.raw.startswith(('-', '+')))]))
+                names = [argument[1] if not isinstance(argument, _Word) else _static_text(argument)
+                         for argument in arguments if not (isinstance(argument, _Word) and argument.raw.startswith(('-', '+')))]
+                # Inside a function, only these outlive it: declare -r alone makes a local.
+                ops.append(('readonly', names, name == 'readonly' or 'g' in options))
             return ops
         if name == 'unset':
             return [('unset', word) for word in arguments if isinstance(word, _Word) and not
@@ -1134,17 +1136,21 @@ class _Parser:
                     effects.forget(name)
                 if op[1].opaque:
                     effects.make_opaque()
+                self._commit([('readonly', sorted(op[1].readonly, key=str), True)], effects)
             elif kind == 'source':
                 self._source(op[1], effects)
             elif kind == 'readonly':
-                if effects.variables is not None:   # not a function's body, nor a subshell's
+                if effects.variables is not None:
                     self.readonly.update(op[1])
-            elif effects.variables is not None and (op[1] in self.readonly or None in self.readonly):
-                if kind in ('assign', 'array'):
-                    # Assigning a readonly variable stops bash there, and a sourcing subshell with
-                    # it: what the caller keeps then is its own.
-                    raise _Stopped()
-                # unset fails, and ${X:=...} leaves a readonly X as it is (or stops)
+                elif op[2]:
+                    effects.readonly.update(op[1])  # a function's body: when it is called
+            elif kind in ('assign', 'array') and effects.variables is not None and \
+                    (op[1] in self.readonly or None in self.readonly):
+                # Assigning a readonly variable stops bash there, and a sourcing subshell with it:
+                # what the caller keeps then is its own.
+                raise _Stopped()
+            elif kind == 'forget' and effects.variables is not None and op[1] in self.readonly:
+                continue    # ${X:=...} or read leave a readonly X as it is (or stop)
             else:
                 self._assign(op, effects)
 
@@ -1157,8 +1163,11 @@ class _Parser:
                 effects.make_opaque()
                 return
             name = target.group(1)
-            if name in self.readonly and effects.variables is not None:
-                return      # unset fails on a readonly variable
+            if effects.variables is not None and (name in self.readonly or None in self.readonly):
+                # unset fails on a readonly variable: on one whose name was not told, it may
+                if name not in self.readonly:
+                    effects.forget(name)
+                return
             index = _arithmetic_index(target.group(2)) if target.group(2) is not None else None
             effects.touch(name)
             if effects.applies:
@@ -1266,26 +1275,30 @@ def _arithmetic_index(text):
     return int(text) if len(text) < 10 else None
 
 
-def parse_shell_vars(text, preset=None, unset=(), source=None):
+def parse_shell_vars(text, preset=None, unset=(), source=None, readonly=()):
     """Read the static assignments of a shell fragment without executing anything.
 
     ``preset``: variables set before the fragment runs (a value may be UNKNOWN); ``unset``:
     names known to be unset then (they expand to ''); ``source``: a callable given the word
     of a ``.``/``source`` command as written (``"$kernel_source_dir/.config"``), returning the
     {name: value} that file sets, or a prefix when only variables named with it change (to
-    values not known), or None when the file may change anything.
+    values not known), or None when the file may change anything; ``readonly``: names the
+    caller made readonly, besides bash's own.
     """
     variables = ShellVars(preset, unset)
-    if not read_literal_assignments(text, variables):
-        _Parser(text, variables, source).run()
+    readonly = frozenset(_BASH_READONLY).union(readonly)
+    if not read_literal_assignments(text, variables, readonly):
+        parser = _Parser(text, variables, source)
+        parser.readonly.update(readonly)
+        parser.run()
     return variables
 
 
-def read_literal_assignments(text, variables):
+def read_literal_assignments(text, variables, readonly=_BASH_READONLY):
     """Assign what a text made only of literal assignment lines (and blank or comment lines)
     says to ``variables``, as the parser would, and return True; False, with nothing assigned,
-    when any line holds more."""
-    assignments = _literal_assignments(text)
+    when any line holds more, or assigns one of the names ``readonly``."""
+    assignments = _literal_assignments(text, readonly)
     if assignments is None:
         return False
     for name, index, value in assignments:
@@ -1293,7 +1306,7 @@ def read_literal_assignments(text, variables):
     return True
 
 
-def _literal_assignments(text):
+def _literal_assignments(text, readonly=_BASH_READONLY):
     """[(name, index or None, value)] of a text made only of lines that assign a literal (and
     blank or comment lines), in order; None when any line holds more (the parser reads it)."""
     assignments = []
@@ -1303,7 +1316,7 @@ def _literal_assignments(text):
         if match is None:
             return None
         name, index, double_quoted, single_quoted, bare = match.groups()
-        if name in _BASH_READONLY:
+        if name in readonly:
             return None     # the parser reads what that does
         if name is not None:
             value = double_quoted if double_quoted is not None else \

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ansible_collections.kabi.dkms.plugins.module_utils import _ko
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import SBIN_DIRS, find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
-    KoError, KoReader, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
+    KoError, KoReader, KoTooLarge, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
     COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, change_elftools_definitions, hide_elffile, patch_section)
@@ -88,6 +88,20 @@ def test_reads_compressed_module(hello: Path, tmp_path: Path, reader_name: str, 
     COMPRESSORS[compression](hello)
     hello.unlink()
     assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
+
+
+@pytest.mark.parametrize('compression', ['gz', 'xz'])
+def test_the_image_the_loader_gets(hello: Path, tmp_path: Path, compression: str) -> None:
+    plain = hello.read_bytes()
+    COMPRESSORS[compression](hello)
+    reader = KoReader(RootFS(str(tmp_path)))
+    for path in (HELLO, HELLO + '.' + compression):
+        assert reader.image(path) == plain
+        # Asked for no more than some bytes, it stops once the image is larger.
+        with pytest.raises(KoTooLarge):
+            reader.image(path, limit=len(plain) - 1)
+    with pytest.raises(KoError, match='cannot read'):
+        reader.image(HELLO + '.missing')
 
 
 @pytest.mark.parametrize('compression', sorted(COMPRESSORS))

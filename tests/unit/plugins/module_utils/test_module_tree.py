@@ -4,14 +4,21 @@
 
 from __future__ import annotations
 
+import gzip
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import Build, PackageVersion
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, _unzstd_in_python
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     BUILTIN,
     DEFAULT_SEARCH,
+    UNTOLD,
     KernelDepmod,
+    KernelTree,
     ModuleFile,
     WeakLink,
     rank,
@@ -21,6 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     read_weak_links,
     shadowing_file,
 )
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import zstd_file
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 PROVIDER = '/lib/modules/5.14.0-427.el9.x86_64'
@@ -242,7 +250,7 @@ class TestShadowing:
             for search in (RHEL_SEARCH, DEFAULT_SEARCH):
                 shadow, why, certain = shadowing_file(module_file, KERNEL, KernelDepmod(search), out_of_tree, in_tree,
                                                       tree.fs.isfile)
-                assert (shadow, certain) == (KERNEL + '/kernel/drivers/misc/hello.ko', True) and 'built into' in why
+                assert (shadow, certain) == (None, True) and 'built into' in why
 
     def test_an_override_and_an_exclude(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/extra/hello.ko')
@@ -269,6 +277,59 @@ class TestShadowing:
         assert shadowing_file(link, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] is None
 
 
+class TestInstalledCopy:
+    """Whether the copy in a kernel's tree is the dkms build, compressed alike or not."""
+
+    RELEASE = '5.14.0-503.el9.x86_64'
+    BUILT = '/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % RELEASE
+    IMAGE = b'\x7fELF the build'
+
+    def copy_state(self, tree: Tree, suffix: str, make: Callable[[Path], None]) -> object:
+        tree.write(self.BUILT).write_bytes(self.IMAGE)
+        copy = tree.write(KERNEL + '/extra/hello.ko')
+        make(copy)
+        version = PackageVersion('hello', '1.0', None, False, None,
+                                 {self.RELEASE: Build(self.RELEASE, 'x86_64', None, {'hello': self.BUILT})})
+        kernel_tree = KernelTree(tree.fs, tree.warnings.append, Kernel(self.RELEASE, KERNEL), KoReader(tree.fs))
+        assert kernel_tree.installed_copy(version, 'hello')[0] == KERNEL + '/extra/hello.ko' + suffix
+        return kernel_tree.installed_copy(version, 'hello')[1]
+
+    @staticmethod
+    def compressed(data: bytes) -> Callable[[Path], None]:
+        def make(copy: Path) -> None:
+            copy.with_name('hello.ko.gz').write_bytes(gzip.compress(data))
+            copy.unlink()
+        return make
+
+    def test_the_same_bytes(self, tree: Tree) -> None:
+        assert self.copy_state(tree, '', lambda copy: copy.write_bytes(self.IMAGE)) is True
+        assert self.copy_state(tree, '', lambda copy: copy.write_bytes(b'\x7fELF another')) is False
+
+    def test_compressed_otherwise(self, tree: Tree) -> None:
+        assert self.copy_state(tree, '.gz', self.compressed(self.IMAGE)) is True
+        # Larger once decompressed: found without decompressing all of it.
+        assert self.copy_state(tree, '.gz', self.compressed(self.IMAGE + b' and more')) is False
+        assert tree.warnings == []
+
+    def test_one_this_target_cannot_decompress(self, tree: Tree) -> None:
+        if _unzstd_in_python(b'', 'probe') is not None:
+            pytest.skip('a Python zstd library decompresses here')
+
+        def make(copy: Path) -> None:
+            copy.write_bytes(self.IMAGE)
+            zstd_file(copy)
+            copy.unlink()
+        assert self.copy_state(tree, '.zst', make) is UNTOLD     # no zstd command given either
+        assert tree.warnings == []
+
+    def test_a_damaged_copy(self, tree: Tree) -> None:
+        def make(copy: Path) -> None:
+            copy.with_name('hello.ko.gz').write_bytes(b'\x1f\x8b not gzip')
+            copy.unlink()
+        assert self.copy_state(tree, '.gz', make) is None
+        assert len(tree.warnings) == 1 and tree.warnings[0].startswith('cannot compare')
+
+
 class TestListings:
     def test_out_of_tree_skips_directory_links_and_non_modules(self, tree: Tree) -> None:
         tree.write(KERNEL + '/updates/dkms/a.ko')
@@ -284,8 +345,9 @@ class TestListings:
     def test_in_tree_names_first_listing_wins_and_blank_lines(self, tree: Tree) -> None:
         tree.write(KERNEL + '/modules.builtin', 'kernel/fs/ext4/ext4.ko\n\n')
         tree.write(KERNEL + '/modules.order', 'kernel/fs/ext4/ext4.ko\n  kernel/drivers/net/e1000e.ko  \nnot-a-module\n')
-        assert read_in_tree_names(tree.fs, tree.warnings.append, KERNEL) == {
-            'ext4': 'kernel/fs/ext4/ext4.ko', 'e1000e': 'kernel/drivers/net/e1000e.ko'}
+        names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
+        assert names == {'ext4': 'kernel/fs/ext4/ext4.ko', 'e1000e': 'kernel/drivers/net/e1000e.ko'}
+        assert names.builtin == {'ext4'}
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
         assert read_in_tree_names(tree.fs, tree.warnings.append, KERNEL) == {}

@@ -375,10 +375,23 @@ class TestShellLogic:
         ('B=1\nUID=0\n', False),                      # bash's own
         ('readonly A=1\nunset A\nB=1\n', True),        # unset fails, and bash goes on
         ('readonly A=1\n: ${A:=2}\nB=1\n', True),
+        ('f() { readonly A=1; }\nf\nA=2\nB=1\n', False),     # readonly in a function is everywhere, once called
+        ('f() { declare -r A=1; }\nf\nA=2\nB=1\n', True),    # declare -r alone makes a local
+        ('g() { readonly A; }\nf() { g; }\nf\nA=2\nB=1\n', False),
     ])
     def test_assigning_a_readonly_variable(self, text: str, told: bool) -> None:
         variables = parse_shell_vars(text)
         assert (variables.get('B') is not UNKNOWN) is told and variables.opaque is not told
+
+    @pytest.mark.parametrize('text', ['unset X', 'read X </dev/null'])
+    def test_a_readonly_name_not_told(self, text: str) -> None:
+        # X may be the readonly one, or not: whether the command changes it is not known.
+        assert value('X=1\nreadonly $y\n' + text + '\n', 'X') is UNKNOWN
+
+    def test_the_callers_readonly_variables(self) -> None:
+        variables = parse_shell_vars('A=1\nexport_envs=x\nB=1\n', readonly=['export_envs'])
+        assert variables.opaque and variables.get('B') is UNKNOWN
+        assert parse_shell_vars('A=1\nexport_envs=x\n').get('A') == '1'
 
     @pytest.mark.parametrize(('text', 'changed'), [
         ('read X < file', ['X']),
