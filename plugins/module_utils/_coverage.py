@@ -44,16 +44,18 @@ REFUSED = {('broken', 'installed'): 'broken', ('broken', 'weak'): 'broken',
 
 class Provided:
     """A module file dkms made: which package, version and kernel it belongs to. ``differs``:
-    the file is where dkms installed the build, but holds something else."""
+    the file is where dkms installed the build, but holds something else; ``untold``: this
+    target cannot tell whether it is the build (see _module_tree.UNTOLD)."""
 
-    __slots__ = ('package', 'version', 'kernel', 'module', 'differs')
+    __slots__ = ('package', 'version', 'kernel', 'module', 'differs', 'untold')
 
-    def __init__(self, package, version, kernel, module, differs=False):
+    def __init__(self, package, version, kernel, module, differs=False, untold=False):
         self.package = package
         self.version = version
         self.kernel = kernel
         self.module = module
         self.differs = differs
+        self.untold = untold
 
 
 class Candidate:
@@ -106,7 +108,8 @@ def _provided_files(rootfs, tree, trees):
                         if copy and same is not False:
                             # An unreadable copy still names its weak links' owner; reading
                             # it for the verdict then reports the problem.
-                            provided[_canonical(rootfs, copy)] = record
+                            provided[_canonical(rootfs, copy)] = record if same is not UNTOLD else \
+                                Provided(package.name, version.version, build.kernel, name, untold=True)
                         elif copy and _where_dkms_installs(copy, trees[build.kernel].kernel.modules_dir,
                                                            version.install_location(name)):
                             # Where dkms put the build, something else now: its weak links are
@@ -161,7 +164,7 @@ def _installed_candidate(context, version, release):
                 uncertain.append(name)
             # Another file of the name may be the one modprobe loads, as for a weak link.
             shadow, why, certain = shadowing_file(ModuleFile(name, copy, copy), context.kernels[release].modules_dir,
-                                                  context.depmod_rules(release), kernel_tree.out_of_tree,
+                                                  context.depmod_rules(release), kernel_tree.module_files,
                                                   kernel_tree.in_tree, context.rootfs.isfile)
             if why and certain:
                 modules[name] = module_fact('missing', copy, built_path, shadowed_by=shadow, reason=why)
@@ -181,12 +184,11 @@ def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
     kernel_tree = context.trees[release]
     groups = {}
-    differing = set()   # links to a copy that is not the build it replaced
+    differing, untold = set(), set()   # links to a copy that is not the build, or may not be
     for link, record in context.weak_links_of(release, package.name):
         if record is not None:
             groups.setdefault((record.version, record.kernel), {})[record.module] = link
-            if record.differs:
-                differing.add(link.path)
+            (differing if record.differs else untold if record.untold else set()).add(link.path)
         elif link.problem and _declares(package, link.name):
             groups.setdefault((None, None), {})[link.name] = link
     candidates = []
@@ -211,7 +213,7 @@ def _weak_candidates(context, package, release):
                 modules[name] = module_fact('missing', reason='no weak link')
                 continue
             shadow, why, certain = shadowing_file(link, context.kernels[release].modules_dir,
-                                                  context.depmod_rules(release), kernel_tree.out_of_tree,
+                                                  context.depmod_rules(release), kernel_tree.module_files,
                                                   kernel_tree.in_tree, context.rootfs.isfile)
             if link.problem or link.path in differing:
                 modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem or
@@ -219,9 +221,11 @@ def _weak_candidates(context, package, release):
             elif why and certain:
                 modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow, reason=why)
             else:
+                if link.path in untold:
+                    why = why or 'points at a copy this target cannot decompress to compare it with the dkms build'
                 modules[name] = module_fact('weak', link.path, link.points_to, reason=why)
                 files[name] = link.target
-                if not certain:
+                if not certain or link.path in untold:
                     uncertain.add(name)
         candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain))
     return candidates

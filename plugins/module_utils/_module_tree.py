@@ -187,6 +187,7 @@ def _module_files(rootfs, warn, top):
         name = module_name(path[path.rfind('/') + 1:])
         if not name:
             continue
+        name = name.partition('.')[0]    # kmod names a module file by what precedes its first dot
         if not is_text(path):
             warn('skipping %r: the name is not valid UTF-8' % path)
             continue
@@ -267,10 +268,11 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     return names
 
 
-def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree, is_file):
+def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     """``(path, reason, certain)``: what modprobe loads instead of ``link`` (a WeakLink or a
     ModuleFile) and why, ``(None, None, True)`` when it loads the link; ``depmod`` is the
-    kernel's KernelDepmod; ``is_file(path)``: whether a module file is there to be indexed.
+    kernel's KernelDepmod; ``files``: KernelTree.module_files; ``is_file(path)``: whether a
+    module file is there to be indexed.
 
     A name built into the kernel's image loads no file at all. Else depmod indexes one file per
     module name: never one in an excluded directory (or one named build or source, which it
@@ -292,11 +294,15 @@ def shadowing_file(link, modules_dir, depmod, out_of_tree, in_tree, is_file):
         # kmod (since v25 at least) asks modules.builtin before it inserts anything.
         return None, '%s is built into the kernel (modules.builtin): modprobe loads no module file of the name' \
             % link.name, True
-    others = [path for path in out_of_tree.get(key, ()) if path != link.target and not excluded(path) and is_file(path)]
+    others = [path for path in files.get(key, ())
+              if path not in (link.target, link.path) and not excluded(path) and is_file(path)]
     if key in in_tree:
+        # Listed without the suffix its file may have; the link's own file is no rival.
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]
-        if (link.target is None or stem != split_module_suffix(link.target)[0]) and not excluded(stem):
-            others += [stem + suffix for suffix in MODULE_SUFFIXES if is_file(stem + suffix)]
+        if not excluded(stem):
+            others += [stem + suffix for suffix in MODULE_SUFFIXES
+                       if stem + suffix not in (link.target, link.path) and stem + suffix not in others
+                       and is_file(stem + suffix)]
     if not others:
         return None, None, True
     if depmod.unknown:
@@ -333,6 +339,18 @@ class KernelTree:
 
     def _once(self, name, compute):
         return remembered(self._lazy, name, lambda key: compute())
+
+    @property
+    def module_files(self):
+        """{normalized name: [in-root paths]} of the module files and links depmod may index
+        besides the kernel's own: updates/, extra/ and weak-updates/."""
+        return self._once('module_files', self._collect_module_files)
+
+    def _collect_module_files(self):
+        files = dict((key, list(paths)) for key, paths in self.out_of_tree.items())
+        for link in self.weak_links:
+            files.setdefault(normalize_module_name(link.name), []).append(link.path)
+        return files
 
     @property
     def in_tree(self):
@@ -396,6 +414,11 @@ class KernelTree:
             stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
             candidates += [stem + suffix for suffix in MODULE_SUFFIXES
                            if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
+        # Where dkms installs first (a stale file of the name elsewhere is not its copy), then
+        # the order of the walk. A copy that cannot be compared outranks one that differs.
+        places = [self.kernel.modules_dir + place for place in ('/updates/dkms', location, '/extra', '/updates') if place]
+        candidates.sort(key=lambda path: places.index(posixpath.dirname(path)) if posixpath.dirname(path) in places
+                        else len(places))
         found = (None, False)
         for path in candidates:
             try:
@@ -403,10 +426,11 @@ class KernelTree:
                     return path, True
                 found = found if found[0] else (path, False)
             except KoUnreadableHere:
-                found = (path, UNTOLD)  # nothing wrong with either file that we know of
+                # nothing wrong with either file that we know of
+                found = found if found[0] and found[1] is not False else (path, UNTOLD)
             except (OSError, RootPathError, KoError) as exc:
                 self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
-                found = (path, None)
+                found = found if found[0] and found[1] is not False else (path, None)
         return found
 
     def _same_module(self, path, built_path):

@@ -319,6 +319,80 @@ def test_a_copy_this_target_cannot_decompress(system: SystemTree) -> None:
     assert hello['modules']['hello']['reason'].startswith('compressed otherwise than the dkms build')
 
 
+def zstd_build_installed_plain(system: SystemTree) -> None:
+    """hello's build as .ko.zst, its installed copy decompressed: only a zstd decompressor tells them alike."""
+    if _unzstd_in_python(b'', 'probe') is not None:
+        pytest.skip('a Python zstd library decompresses here')
+    module = system.path('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI)
+    zstd_file(module)
+    module.unlink()
+
+
+def test_a_copy_this_target_cannot_compare_is_no_sure_provider(system: SystemTree, ko_builder: KoBuilder) -> None:
+    # The clone's weak link loads the copy, which this target cannot tell from the build.
+    clone = hello_and_a_clone(system)
+    zstd_build_installed_plain(system)
+    system.weak_link(clone, ABI, 'hello.ko')
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['covered'], run.package(ABI)['verified']) == ('installed', True, False)
+    assert (run.status(clone), run.package(clone)['covered'], run.package(clone)['verified']) == ('weak', True, False)
+
+
+def test_a_stale_file_elsewhere_is_not_the_copy(system: SystemTree, ko_builder: KoBuilder) -> None:
+    # An old hello.ko in extra/ (walked before updates/) is neither the copy nor what shadows it.
+    hello_and_a_clone(system)
+    zstd_build_installed_plain(system)
+    extra = system.path('/lib/modules/%s/extra' % ABI)
+    extra.mkdir()
+    ko_builder.build_ko(extra, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]), extra_modinfo=['version=old'])
+    hello = Run(system.root).package(ABI)
+    assert (hello['status'], hello['covered'], hello['modules']['hello']['path']) == (
+        'installed', True, '/lib/modules/%s/updates/dkms/hello.ko' % ABI)
+
+
+def test_two_weak_links_of_one_name(system: SystemTree, ko_builder: KoBuilder) -> None:
+    # Both rank as weak-updates: which one depmod indexes depends on the order it reads them.
+    clone = hello_and_a_clone(system)
+    system.weak_link(clone, ABI, 'hello.ko')
+    vendor = system.path('/lib/modules/%s/extra/vendor' % ABI)
+    vendor.mkdir(parents=True)
+    ko_builder.build_ko(vendor, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
+                        extra_modinfo=['version=vendor'])
+    link = system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone)
+    link.parent.mkdir(parents=True)
+    link.symlink_to('/lib/modules/%s/extra/vendor/hello.ko' % ABI)
+    run = Run(system.root)
+    assert (run.status(clone), run.package(clone)['verified']) == ('weak', False)
+    assert 'depends on the order' in run.package(clone)['modules']['hello']['reason']
+
+
+@pytest.mark.parametrize('name', ['hello.old.ko', 'hello.ko.xz'])
+def test_files_depmod_indexes_under_the_name(system: SystemTree, ko_builder: KoBuilder, name: str) -> None:
+    # kmod names a file by what precedes its first dot; an in-tree file listed without its suffix
+    # is that module too. Beside the copy, in one directory: a tie depmod's reading order decides.
+    conf = dkms_conf('hello', '1.0', ['hello']).replace('/updates/dkms', '/kernel/drivers/misc')
+    system.bios_boot()
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    system.build('hello', '1.0', ABI)
+    misc = system.path('/lib/modules/%s/kernel/drivers/misc' % ABI)
+    misc.mkdir(parents=True, exist_ok=True)
+    system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).rename(misc / 'hello.ko')
+    other = ko_builder.build_ko(system.path('/lib/modules/%s/updates' % ABI), 'hello', vermagic=VERMAGIC,
+                                versions=dict(system.kernel_crcs[ABI]), extra_modinfo=['version=old'])
+    if name == 'hello.old.ko':
+        other.rename(other.with_name(name))    # depmod's search puts updates/ first: it loads that one
+        expected = ('broken', True)
+    else:
+        xz_file(other).rename(misc / name)
+        other.unlink()
+        with open(system.path('/lib/modules/%s/modules.order' % ABI), 'a') as order:
+            order.write('kernel/drivers/misc/hello.ko\n')
+        expected = ('installed', False)
+    run = Run(system.root)
+    assert (run.status(ABI), run.package(ABI)['verified']) == expected
+
+
 def test_install_in_dest_module_location(system: SystemTree) -> None:
     # Where dkms has no override for the distribution (Gentoo, Alpine, Amazon Linux 2 with an
     # older dkms) it installs into DEST_MODULE_LOCATION, NVIDIA's being /kernel/drivers/video.
