@@ -70,8 +70,10 @@ _CONF_VARIABLES = tuple(
     'NO_WEAK_MODULES BUILD_DEPENDS_REBUILD CLEAN'.split())
 # BUILD_DEPENDS_REBUILD came with 3.2.0.
 _CONF_VARIABLES_3_0_11 = tuple(name for name in _CONF_VARIABLES if name != 'BUILD_DEPENDS_REBUILD')
-# What dkms's safe_source makes readonly before it sources a file (assigning it ends the sourcing).
-SOURCING_READONLY = ('export_envs',)
+# What dkms has made readonly when it sources a file, its own globals and safe_source's list of
+# variables to print (assigning one ends the sourcing); dkms_framework_post_transaction since 3.2.
+SOURCING_READONLY = ('export_envs', 'dkms_conf_variables', 'dkms_framework_nonsigning_variables',
+                     'dkms_framework_signing_variables', 'mv_re')
 # Variables dkms has set when it sources the file, per kernel.
 KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
 _CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\{?kernelver\}?/build)/\.config["\']?$')

@@ -53,6 +53,10 @@ _OPAQUE_BUILTINS = ('eval', 'set', 'mapfile', 'readarray', 'let', 'shopt', 'geto
                     'exit', 'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
 # An extglob pattern (dkms sets extglob): what it matches in the working directory.
 _EXTGLOB = re.compile(r'[?*+@!]\(')
+# What a ${...} bash reads starts with: the names of a prefix (${!x*}); or a length or
+# indirection, a parameter, a subscript, then an operator or the end.
+_PARAMETER_EXPANSION = re.compile(r'![A-Za-z_][A-Za-z0-9_]*[*@]$|[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[-@*#?$!])'
+                                  r'(?:\[[^\]]*\])?(?:$|[:=?+#%/^,@-])')
 # Variables bash makes readonly itself.
 _BASH_READONLY = ('BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID')
 # The options of the read builtin that take a value (-a names the array it fills).
@@ -413,8 +417,13 @@ class _Parser:
                 end = self.text.find('\n', self.pos)
                 end = len(self.text) if end < 0 else end
                 line = self.text[self.pos:end]
+                body = line.lstrip('\t') if strip_tabs else line
+                if self.substitutions and body.startswith(delimiter) and body[len(delimiter):].lstrip(' \t')[:1] == ')':
+                    # bash ends it there, at "EOF)", and reads the ) that ends the substitution
+                    self.pos += len(line) - len(body) + len(delimiter)
+                    break
                 self.pos = min(end + 1, len(self.text))
-                if (line.lstrip('\t') if strip_tabs else line) == delimiter:
+                if body == delimiter:
                     break
 
     def operator(self):
@@ -598,7 +607,10 @@ class _Parser:
             self.pos += 1
 
     def _braced(self, inner, parts, quoted):
-        """``${...}``: a plain, indexed or whole-array reference is followed; others are unknown."""
+        """``${...}``: a plain, indexed or whole-array reference is followed; others are unknown.
+        One bash cannot read (``${a b}``) stops it: a bad substitution."""
+        if not _PARAMETER_EXPANSION.match(inner):
+            raise _Stopped()
         match = _BRACED_REFERENCE.match(inner)
         if match:
             index = match.group(2)
@@ -678,10 +690,11 @@ class _Parser:
             if self.command_list(_Effects(), ()) != ')':
                 raise ShellSyntaxError('unterminated command substitution')
             self.pos += 1
-        except _TooDeep:
-            if self.substitutions > 1:
+        except (_TooDeep, _Stopped) as exc:
+            if self.substitutions > 1 and isinstance(exc, _TooDeep):
                 raise
-            # Nested past what is followed: its end found by balancing parentheses instead.
+            # Nested past what is followed, or an error that ends its subshell alone: its end
+            # found by balancing parentheses instead.
             self.pos = start
             del self.heredocs[pending:]
             self.skip_balanced('(', ')', opened=True)
@@ -849,7 +862,7 @@ class _Parser:
             self.compound(keyword, effects)
             self.redirections()
             return []
-        if _NAME.match(keyword) and keyword not in _RESERVED:
+        if keyword and keyword not in _RESERVED and '=' not in keyword:
             self.skip_blanks()
             if self.peek() == '(':
                 self.pos += 1
@@ -1007,8 +1020,8 @@ class _Parser:
                 command = word
             else:
                 arguments.append(word)
-        if self.peek() == '(' or (command is not None and command.literal() in _CLOSERS):
-            raise ShellSyntaxError('unexpected token')
+        if self.peek() == '(' or (command is not None and command.literal() in _CLOSERS and not ops):
+            raise ShellSyntaxError('unexpected token')     # (after assignments, fi is a command's name)
         side_effects = [('forget', name) for name in self.side_effects]
         if command is None:
             self.status = 0 if not side_effects and all(
@@ -1109,7 +1122,7 @@ class _Parser:
                 if argument.raw.startswith(('-', '+')):
                     options += argument.raw
                 continue
-            if any(flag in options for flag in 'Ain'):
+            if any(flag in options for flag in 'Ainulc'):  # (-u, -l, -c change the case of the value)
                 ops.append(('opaque',) if 'n' in options else ('forget', argument[1]))
             elif 'p' not in options and 'f' not in options:
                 ops.append(argument)

@@ -251,6 +251,12 @@ class TestBuildExclusive:
         assert rule(text, (3, 3, 0)).excludes(K1, ARCH, dict) is False     # 3.3 clears it first
         assert rule(text, None).excludes(K1, ARCH, dict) is (False if before_3_3 is False else None)
 
+    @pytest.mark.parametrize('name', ['export_envs', 'dkms_conf_variables', 'mv_re'])
+    def test_a_variable_dkms_made_readonly(self, name: str) -> None:
+        # Assigning it ends the subshell dkms sources the file in: nothing is carried, or what is not told.
+        reader = conf('BUILT_MODULE_NAME[0]=hello\nDEST_MODULE_LOCATION[0]=/updates\n%s=x\n' % name, NEWEST)
+        assert (reader.valid(), reader.dest_module_names()) == (None, None)
+
     @pytest.mark.parametrize(('text', 'expected'), [
         ('BUILT_MODULE_LOCATION[0]="src/$HOME"', (None, None, False)),
         ("BUILT_MODULE_NAME[1]=$'\\u20ac'\nDEST_MODULE_LOCATION[1]=/updates", (None, None, False)),

@@ -348,6 +348,22 @@ class TestShellLogic:
         assert variables.get_array('NEVER_ASSIGNED') is UNKNOWN
         assert variables.get('AFTER') == 'yes'
 
+    @pytest.mark.parametrize(('text', 'expected'), [
+        ('X=$(cat <<EOF\nx\nEOF)\n', UNKNOWN),              # bash ends the here-document at "EOF)"
+        ('do-build() { make; }\n', None),                     # a function's name need not be an identifier
+        ('X=1 fi\n', None),                                   # after an assignment, fi is a command's name
+        ('declare -u X=foo\n', UNKNOWN),                      # bash makes it FOO
+        ('X=$(echo ${a b})\n', UNKNOWN),                      # the error ends the substitution's subshell alone
+    ])
+    def test_what_bash_reads_on_after(self, text: str, expected: Any) -> None:
+        variables = parse_shell_vars('A=p\n' + text + 'C=1\n')
+        assert (variables.get('X'), variables.get('C')) == (expected, '1')
+
+    def test_a_bad_substitution_stops_bash(self) -> None:
+        variables = parse_shell_vars('A=p\nX=${a b}\nC=1\n')
+        assert variables.opaque and variables.get('C') is UNKNOWN
+        assert not parse_shell_vars('A=${x%%-*}${#y[@]}${!z*}${v:-a b}${w/a/b}${u^^}${t[1]:2}${10}${#}\n').opaque
+
     @pytest.mark.parametrize('text', ['B=1 )', ';;', 'B="a")"'])
     def test_a_stray_closer_is_a_syntax_error(self, text: str) -> None:
         # bash ran the lines before, and runs nothing of this one or after it.
