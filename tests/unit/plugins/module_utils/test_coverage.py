@@ -287,11 +287,8 @@ def test_what_depmod_never_indexes_shadows_nothing(system: SystemTree, ko_builde
         'broken', 'depmod skips source, so modprobe never loads it')
 
 
-def test_a_vendor_file_of_the_name_is_not_the_packages(system: SystemTree, ko_builder: KoBuilder) -> None:
-    # dkms's copy is gone; a kmod package's extra/vendor/hello.ko, weak-linked into the clone, is
-    # not where dkms installs, so the clone has nothing of the dkms package.
-    clone = hello_and_a_clone(system)
-    system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).unlink()
+def vendor_module_weak_linked(system: SystemTree, ko_builder: KoBuilder, clone: str) -> None:
+    """A kmod package's extra/vendor/hello.ko on ABI, weak-linked into ``clone`` as weak-modules links it."""
     vendor = system.path('/lib/modules/%s/extra/vendor' % ABI)
     vendor.mkdir(parents=True)
     ko_builder.build_ko(vendor, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
@@ -299,6 +296,14 @@ def test_a_vendor_file_of_the_name_is_not_the_packages(system: SystemTree, ko_bu
     link = system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone)
     link.parent.mkdir(parents=True)
     link.symlink_to('/lib/modules/%s/extra/vendor/hello.ko' % ABI)
+
+
+def test_a_vendor_file_of_the_name_is_not_the_packages(system: SystemTree, ko_builder: KoBuilder) -> None:
+    # dkms's copy is gone; a kmod package's extra/vendor/hello.ko, weak-linked into the clone, is
+    # not where dkms installs, so the clone has nothing of the dkms package.
+    clone = hello_and_a_clone(system)
+    system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI).unlink()
+    vendor_module_weak_linked(system, ko_builder, clone)
     run = Run(system.root)
     assert (run.status(clone), run.package(clone)['verified']) == ('missing', True)
 
@@ -354,13 +359,7 @@ def test_two_weak_links_of_one_name(system: SystemTree, ko_builder: KoBuilder) -
     # Both rank as weak-updates: which one depmod indexes depends on the order it reads them.
     clone = hello_and_a_clone(system)
     system.weak_link(clone, ABI, 'hello.ko')
-    vendor = system.path('/lib/modules/%s/extra/vendor' % ABI)
-    vendor.mkdir(parents=True)
-    ko_builder.build_ko(vendor, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),
-                        extra_modinfo=['version=vendor'])
-    link = system.path('/lib/modules/%s/weak-updates/vendor/hello.ko' % clone)
-    link.parent.mkdir(parents=True)
-    link.symlink_to('/lib/modules/%s/extra/vendor/hello.ko' % ABI)
+    vendor_module_weak_linked(system, ko_builder, clone)
     run = Run(system.root)
     assert (run.status(clone), run.package(clone)['verified']) == ('weak', False)
     assert 'depends on the order' in run.package(clone)['modules']['hello']['reason']
