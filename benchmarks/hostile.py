@@ -149,6 +149,16 @@ def many_links(count: int) -> Callable[[SystemTree], None]:
     return damage
 
 
+def many_namesakes(count: int) -> Callable[[SystemTree], None]:
+    """``count`` weak links named hello.ko, each in its own directory, all to the installed copy."""
+    def damage(system: SystemTree) -> None:
+        weak = system.path('/lib/modules/%s/weak-updates' % CLONE)
+        for index in range(count):
+            (weak / ('d%d' % index)).mkdir()
+            os.symlink(COPY, weak / ('d%d' % index) / 'hello.ko')
+    return damage
+
+
 def many_grub_variables(system: SystemTree) -> None:
     """A 4 MiB grub.cfg that tests and sets 100,000 variables, and a BLS entry whose options use 8,000 of them."""
     names = ['v%d' % index for index in range(100000)]
@@ -222,6 +232,7 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('1,200 nested directories in weak-updates', nested(1200)),
     ('3,000 nested directories in weak-updates', nested(3000)),
     ('100,000 weak links', many_links(100000)),
+    ('20,000 weak links of one module name', many_namesakes(20000)),
     ('4 MiB grub.cfg of conditions, a BLS entry using 8,000 of its variables', many_grub_variables),
     ('2,000 kernels with a BLS entry each, 4 MiB grub.cfg', many_kernels(True)),
     ('2,000 kernels in a 4 MiB grub.cfg', many_kernels(False)),

@@ -52,6 +52,8 @@ class WeakLink:
         self.problem = problem      # None, or why the link cannot provide a module
 
 
+# Far more files of one module name than any kernel tree has (a copy, a weak link, a stale one).
+MAX_NAMESAKES = 64
 # What installed_copy tells of a copy this target cannot decompress to compare.
 UNTOLD = 'untold'
 # Directories kmod's depmod never looks into, whatever depmod.d says.
@@ -294,8 +296,11 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         # kmod (since v25 at least) asks modules.builtin before it inserts anything.
         return None, '%s is built into the kernel (modules.builtin): modprobe loads no module file of the name' \
             % link.name, True
-    others = [path for path in files.get(key, ())
-              if path not in (link.target, link.path) and not excluded(path) and is_file(path)]
+    named = files.get(key, ())
+    if len(named) > MAX_NAMESAKES:
+        # Each file of the name weighed against every other would cost their count squared.
+        return None, ('%d files of the module name: which one depmod indexes is not followed' % len(named)), False
+    others = [path for path in named if path not in (link.target, link.path) and not excluded(path) and is_file(path)]
     if key in in_tree:
         # Listed without the suffix its file may have; the link's own file is no rival.
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]

@@ -16,6 +16,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, _un
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     BUILTIN,
     DEFAULT_SEARCH,
+    MAX_NAMESAKES,
     UNTOLD,
     KernelDepmod,
     KernelTree,
@@ -267,6 +268,13 @@ class TestShadowing:
         assert (shadow, certain) == (None, True) and 'skips sub' in why
         assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra']), out_of_tree,
                               in_tree, tree.fs.isfile) == (None, None, True)
+
+    def test_more_namesakes_than_any_tree_has(self, tree: Tree, weak: WeakLink) -> None:
+        for index in range(MAX_NAMESAKES + 1):
+            tree.write(KERNEL + '/updates/d%d/hello.ko' % index)
+        out_of_tree, in_tree = self.inputs(tree)
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (None, False) and why.startswith('%d files of the module name' % (MAX_NAMESAKES + 1))
 
     def test_the_link_target_itself_never_shadows(self, tree: Tree) -> None:
         # A weak link into the kernel's own extra/ (odd, but seen) is not its own shadow.
