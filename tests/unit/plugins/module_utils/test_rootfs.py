@@ -473,6 +473,13 @@ class TestSameContent:
         assert not fs.same_content('/a', '/d')
         assert fs.same_content('/e', '/f')
 
+    def test_one_file_under_two_names(self, fs: RootFS, root: Path) -> None:
+        # A hard link, or an in-root link (dkms --symlink-modules): one file, told by its inode.
+        write(root, '/a', b'bytes')
+        os.link(root / 'a', root / 'hard')
+        os.symlink('/a', root / 'soft')
+        assert fs.same_content('/a', '/hard') and fs.same_content('/soft', '/a')
+
     def test_difference_past_the_first_chunk(self, fs: RootFS, root: Path) -> None:
         data = bytes(range(256)) * 1024
         write(root, '/big1', data)
