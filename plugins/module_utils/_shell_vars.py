@@ -57,6 +57,8 @@ _EXTGLOB = re.compile(r'[?*+@!]\(')
 # indirection, a parameter, a subscript, then an operator or the end.
 _PARAMETER_EXPANSION = re.compile(r'![A-Za-z_][A-Za-z0-9_]*[*@]$|[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[-@*#?$!])'
                                   r'(?:\[[^\]]*\])?(?:$|[:=?+#%/^,@-])')
+# ${X?message} and ${X:?message}: bash stops where X is unset (or empty).
+_REQUIRED = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(:?)\?')
 # Variables bash makes readonly itself.
 _BASH_READONLY = ('BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID')
 # The options of the read builtin that take a value (-a names the array it fills).
@@ -609,7 +611,7 @@ class _Parser:
     def _braced(self, inner, parts, quoted):
         """``${...}``: a plain, indexed or whole-array reference is followed; others are unknown.
         One bash cannot read (``${a b}``) stops it: a bad substitution."""
-        if not _PARAMETER_EXPANSION.match(inner):
+        if not _PARAMETER_EXPANSION.match(inner) or self._may_be_missing(_REQUIRED.match(inner)):
             raise _Stopped()
         match = _BRACED_REFERENCE.match(inner)
         if match:
@@ -625,6 +627,17 @@ class _Parser:
         if assigned:
             self.side_effects.append(assigned.group(1))  # ${X:=default} assigns X
         parts.append(_Part('unknown', '', quoted))
+
+    def _may_be_missing(self, required):
+        """Whether ``${X?...}`` (``${X:?...}``) may find X unset (or empty), which stops bash."""
+        if required is None:
+            return False
+        name, colon = required.groups()
+        elements = self.variables.get_array(name)
+        if elements is None:
+            return True     # unset, or the environment's
+        value = UNKNOWN if elements is UNKNOWN else elements.get(0, '')
+        return value is UNKNOWN or (bool(colon) and not value)
 
     def _ansi_c(self):
         """``(text, known)`` of ``$'...'`` (cursor after the quote): not known where an escape

@@ -359,6 +359,16 @@ class TestShellLogic:
         variables = parse_shell_vars('A=p\n' + text + 'C=1\n')
         assert (variables.get('X'), variables.get('C')) == (expected, '1')
 
+    @pytest.mark.parametrize(('text', 'stops'), [
+        ('X=\n: ${X:?}\n', True),            # empty: bash stops with its message
+        ('X=\n: ${X?}\n', False),            # empty is set
+        (': ${NEVER_SET?}\n', True),          # unset, or the environment's: it may stop
+        ('X=1\n: ${X:?}\n', False),
+    ])
+    def test_a_required_parameter(self, text: str, stops: bool) -> None:
+        variables = parse_shell_vars(text + 'C=1\n')
+        assert variables.opaque is stops and (variables.get('C') is UNKNOWN) is stops
+
     def test_a_bad_substitution_stops_bash(self) -> None:
         variables = parse_shell_vars('A=p\nX=${a b}\nC=1\n')
         assert variables.opaque and variables.get('C') is UNKNOWN
