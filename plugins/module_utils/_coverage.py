@@ -27,7 +27,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_k
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
-    UNTOLD, KernelTree, ModuleFile, read_depmod_config, shadowing_file)
+    UNTOLD, KernelTree, ModuleFile, dkms_install_dirs, read_depmod_config, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
@@ -110,20 +110,13 @@ def _provided_files(rootfs, tree, trees):
                             # it for the verdict then reports the problem.
                             provided[_canonical(rootfs, copy)] = record if same is not UNTOLD else \
                                 Provided(package.name, version.version, build.kernel, name, untold=True)
-                        elif copy and _where_dkms_installs(copy, trees[build.kernel].kernel.modules_dir,
-                                                           version.install_location(name)):
+                        elif copy and posixpath.dirname(copy) in dkms_install_dirs(trees[build.kernel].kernel.modules_dir,
+                                                                                   version.install_location(name)):
                             # Where dkms put the build, something else now: its weak links are
                             # broken, unless it is another package's build.
                             provided.setdefault(_canonical(rootfs, copy), Provided(
                                 package.name, version.version, build.kernel, name, differs=True))
     return provided
-
-
-def _where_dkms_installs(path, modules_dir, location):
-    """Whether ``path`` is in a directory dkms installs builds into: updates/dkms, updates or
-    extra (its distributions' choice), or the module's DEST_MODULE_LOCATION."""
-    directory = posixpath.dirname(path)
-    return directory in [modules_dir + place for place in ('/updates/dkms', '/updates', '/extra', location) if place]
 
 
 def _canonical(rootfs, path):

@@ -60,6 +60,12 @@ UNTOLD = 'untold'
 _ALWAYS_SKIPPED = ('build', 'source')
 
 
+def dkms_install_dirs(modules_dir, location):
+    """The directories of a kernel's tree dkms installs a build into, the likeliest first:
+    updates/dkms, the module's DEST_MODULE_LOCATION, extra, updates (its distributions' choices)."""
+    return [modules_dir + place for place in ('/updates/dkms', location, '/extra', '/updates') if place]
+
+
 class ModuleFile(namedtuple('ModuleFile', ['name', 'path', 'target'])):
     """A module file where modprobe may find it, as ``shadowing_file`` reads it (a WeakLink is
     one too): its module name, its in-root path, and the path of the file it is, as the kernel's
@@ -281,7 +287,8 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     always skips), nor a link that dangles; else the file the latest matching ``override``
     names; else the file of the best-ranked search directory. Between files of equal rank the
     order depmod happens to read directories decides, which is not known here. An in-tree
-    module counts only where its file is (dkms may have moved it aside). ``in_tree``: as read_in_tree_names gives it.
+    module counts only where its file is (dkms may have moved it aside). ``in_tree``: as
+    read_in_tree_names gives it.
     """
     def relative(path):
         return path[len(modules_dir) + 1:]
@@ -421,7 +428,7 @@ class KernelTree:
                            if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
         # Where dkms installs first (a stale file of the name elsewhere is not its copy), then
         # the order of the walk. A copy that cannot be compared outranks one that differs.
-        places = [self.kernel.modules_dir + place for place in ('/updates/dkms', location, '/extra', '/updates') if place]
+        places = dkms_install_dirs(self.kernel.modules_dir, location)
         candidates.sort(key=lambda path: places.index(posixpath.dirname(path)) if posixpath.dirname(path) in places
                         else len(places))
         found = (None, False)

@@ -51,8 +51,10 @@ _DECLARATIONS = ('declare', 'typeset', 'local', 'export', 'readonly')
 # Builtins that can change variables in ways a static reader does not follow.
 _OPAQUE_BUILTINS = ('eval', 'set', 'mapfile', 'readarray', 'let', 'shopt', 'getopts', 'exec',
                     'exit', 'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
-# An extglob pattern (dkms sets extglob): what it matches in the working directory.
-_EXTGLOB = re.compile(r'[?*+@!]\(')
+# What opens an extglob pattern before its "(" (dkms sets extglob); as a word, what it matches in the
+# working directory.
+_EXTGLOB_OPENERS = '?*+@!'
+_EXTGLOB = re.compile(r'[%s]\(' % re.escape(_EXTGLOB_OPENERS))
 # What a ${...} bash reads starts with: the names of a prefix (${!x*}); or a length or
 # indirection, a parameter, a subscript, then an operator or the end.
 _PARAMETER_EXPANSION = re.compile(r'![A-Za-z_][A-Za-z0-9_]*[*@]$|[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[-@*#?$!])'
@@ -371,7 +373,7 @@ class _Effects:
 class _Parser:
     """Bash's grammar, as far as needed to tell which assignments run unconditionally."""
 
-    def __init__(self, text, variables, source):
+    def __init__(self, text, variables, source, readonly=_BASH_READONLY):
         self.text = text
         self.pos = 0
         self.variables = variables
@@ -384,7 +386,7 @@ class _Parser:
         self.status = None              # exit status of the last command: 0, 1, or None (unknown)
         self.line_start = True
         self.substitutions = 0          # command substitutions the cursor is in
-        self.readonly = set(_BASH_READONLY)     # names declared readonly (None: a name not known)
+        self.readonly = set(readonly)   # names declared readonly (None: a name not known)
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -483,7 +485,7 @@ class _Parser:
             self._literal(parts, text[start:self.pos], False)
         while self.pos < len(text):
             char = text[self.pos]
-            if self.peek(1) == '(' and char in '<>?*+@!':
+            if self.peek(1) == '(' and (char in '<>' or char in _EXTGLOB_OPENERS):
                 if char in '<>':
                     # <(commands) or >(commands): a path only the run knows
                     self.pos += 2
@@ -520,7 +522,7 @@ class _Parser:
                 self._expansion(parts, False)
             else:
                 end = _PLAIN.match(text, self.pos).end()
-                if text[end:end + 1] == '(' and text[end - 1] in '?*+@!':
+                if text[end:end + 1] == '(' and text[end - 1] in _EXTGLOB_OPENERS:
                     end -= 1    # an extglob pattern starts: read above
                 self._literal(parts, text[self.pos:end], False)
                 self.pos = end
@@ -1314,9 +1316,7 @@ def parse_shell_vars(text, preset=None, unset=(), source=None, readonly=()):
     variables = ShellVars(preset, unset)
     readonly = frozenset(_BASH_READONLY).union(readonly)
     if not read_literal_assignments(text, variables, readonly):
-        parser = _Parser(text, variables, source)
-        parser.readonly.update(readonly)
-        parser.run()
+        _Parser(text, variables, source, readonly).run()
     return variables
 
 
