@@ -187,7 +187,24 @@ EOF
     done
 }
 
+# The systemd-boot loader the next-boot tests read (its LoaderInfo names its version), unpacked
+# from Debian's systemd-boot-efi into build/: installing that package would upgrade systemd.
+systemd_boot_dir=$repo/build/systemd-boot-efi
+setup_systemd_boot_loader() {
+    local loader=$systemd_boot_dir/usr/lib/systemd/boot/efi/systemd-bootx64.efi deb
+    [[ -f $loader ]] && return 0
+    [[ $(id -u) -ne 0 ]] || apt_update_once
+    rm -rf "$systemd_boot_dir" && mkdir -p "$systemd_boot_dir/deb"
+    log "apt-get download systemd-boot-efi (into $systemd_boot_dir)"
+    (cd "$systemd_boot_dir/deb" && apt-get download -qq systemd-boot-efi 2>/dev/null) || return 1
+    for deb in "$systemd_boot_dir"/deb/*.deb; do dpkg-deb -x "$deb" "$systemd_boot_dir"; done
+    [[ -f $loader ]]
+}
+
 setup_stage_packages || exit 1
+if wants units; then
+    setup_systemd_boot_loader || exit 1
+fi
 if wants lab; then
     setup_lab_packages || exit 1
 fi

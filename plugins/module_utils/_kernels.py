@@ -28,6 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import systemd_boot_default
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -559,12 +560,14 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     ``next_entry``, or its ``saved_entry`` where grub.cfg boots it, names the entry), ``bls``
     (the entry grub.cfg's ``default`` names, or the first listed). Else a grub.cfg menu decides:
     ``grubenv`` (next_entry or saved_entry naming a menu entry), ``grub`` (the entry its
-    ``default`` names, or its first). Without a grub.cfg, BLS entries or systemd-boot's files,
-    ``newest`` (the newest installed kernel with an image; the newest installed one when no image
-    is found).
+    ``default`` names, or its first). Without a grub.cfg, ``systemd-boot`` where its loader is on
+    the EFI system partition (see _systemd_boot). Without a grub.cfg, BLS entries or systemd-boot's
+    files, ``newest`` (the newest installed kernel with an image; the newest installed one when no
+    image is found).
     ``(None, None)`` when nothing tells, or the default entry boots no kernel under root or
     cannot be told for sure (grub.cfg unreadable or without a menu, too many entries, an entry in
-    a condition counted past, BLS entries without a grub.cfg, which systemd-boot reads its own way).
+    a condition counted past, BLS entries or systemd-boot's files without a loader whose choice
+    is read).
     ``warn(msg)`` hears of boot loader files that exist but cannot be read; ``cache`` as for
     grub_config.
     """
@@ -578,6 +581,10 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
+    if grub_path is None:
+        entry, problem = systemd_boot_default(rootfs, warn)
+        if entry is not None or problem is not None:
+            return _systemd_boot_release(entry, problem, kernels, warn)
     if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):
         return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
     if menu is not None:
@@ -591,6 +598,18 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     bootable = [release for release in installed if kernels[release].image] or installed
     if bootable:
         return sort_releases(bootable)[-1], 'newest'
+    return None, None
+
+
+def _systemd_boot_release(entry, problem, kernels, warn):
+    release = _entry_release(entry.linux, entry.version) if entry is not None else None
+    if release in kernels:
+        return release, 'systemd-boot'
+    if problem is None:
+        problem = 'its entry %s boots %s' % (entry.id, 'kernel %s, not installed under root' % release
+                                             if release else 'a kernel it does not name (no version line, an image '
+                                             'named without its release)')
+    warn('systemd-boot: which kernel it starts next is not told: %s' % problem)
     return None, None
 
 

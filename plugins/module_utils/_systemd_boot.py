@@ -1,0 +1,553 @@
+# -*- coding: utf-8 -*-
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The entry systemd-boot starts when nobody touches its menu, read as systemd-boot 251 to 261 reads it.
+
+Its files: the loader on the EFI system partition (``EFI/systemd/systemd-boot<arch>.efi``, whose
+``LoaderInfo`` string names its version), ``loader/loader.conf`` there, and type #1 entries
+(``loader/entries/*.conf``) there and on the extended boot loader partition (``/boot`` when the
+EFI system partition is mounted elsewhere). Its EFI variables: ``LoaderEntryOneShot``,
+``LoaderEntryPreferred`` (262's ``preferred``, from 260), ``LoaderEntryDefault``,
+``LoaderEntryLastBooted`` (for ``@saved``), ``LoaderEntrySysFail`` (258 on).
+The choice: the first of those patterns that matches an entry, in the loader's sorted order
+(entries with a sort key first, by sort key, machine id, newest version; then newest id; an
+entry with no tries left last), else the first entry. What the files cannot tell makes the
+choice unknown, never guessed: a version outside 251-261, EFI variables not visible (a disk
+image), a unified kernel image (type #2) that may be the one, ties between entries, whether
+``/boot`` is a partition the loader reads when that changes the answer.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import posixpath
+import re
+
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariableError, EfiVariables
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
+
+LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
+# Where the EFI system partition is mounted, in bootctl's order; /boot is also where an extended
+# boot loader partition (XBOOTLDR) is mounted when the ESP is elsewhere.
+ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
+XBOOTLDR_MOUNT = '/boot'
+LOADER_DIR = 'EFI/systemd'
+_LOADER_FILE = re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)
+# The .sdmagic section's text, ASCII in the loader image.
+_LOADER_INFO = re.compile(br'#### LoaderInfo: systemd-boot (\d+)(?:\.(\d+))?[^#\s]* ####')
+# The loader is about 100 KiB; signed and with drivers built in, well under this.
+LOADER_LIMIT = 4 * 1024 * 1024
+# loader.conf and entries are a few lines; a larger one is not what it claims to be.
+CONFIG_LIMIT = 64 * 1024
+# A directory of entries holds one or two per kernel.
+MAX_ENTRIES = 1024
+OLDEST, NEWEST = 251, 261
+# The ids of entries the loader adds after the sorted ones when the firmware or the ESP has
+# what they start (never a kernel under root); 252 also adds secure-boot-keys-NAME per directory
+# of loader/keys.
+_ADDED_ENTRIES = ('auto-osx', 'auto-windows', 'auto-efi-shell', 'auto-efi-default', 'auto-reboot-to-firmware-setup',
+                  'auto-poweroff', 'auto-reboot')
+KEYS_DIR = 'loader/keys'
+_COUNTER = re.compile(r'^(.*)\+(\d+)(?:-(\d+))?$')
+_VERSION_CHAR = re.compile(r'[0-9A-Za-z~^.-]')
+
+
+class Unknown(Exception):
+    """What the loader starts cannot be told from the files: the sentence says why."""
+
+
+class Entry:
+    """A boot entry as the loader lists it: ``id`` (the file name, lowercased: matched by the
+    patterns), its sort fields, ``tries_left`` (-1 without boot counting), its ``linux`` and
+    ``version`` lines; ``image``: a unified kernel image (type #2), whose fields are not read."""
+
+    def __init__(self, entry_id, fields=None, tries=(-1, 0), image=False):
+        fields = fields or {}
+        self.id = entry_id
+        self.sort_key = fields.get('sort-key')
+        self.machine_id = fields.get('machine-id')
+        self.version = fields.get('version')
+        self.linux = fields.get('linux')
+        self.tries_left, self.tries_done = tries
+        self.image = image
+
+    def __repr__(self):
+        return 'Entry(%r)' % self.id
+
+
+def lower(text):
+    """ASCII lowercase, as the loader folds ids and patterns (other characters stay)."""
+    return ''.join(chr(ord(c) + 32) if 'A' <= c <= 'Z' else c for c in text)
+
+
+def compare_versions(a, b, loader_version):
+    """systemd's strverscmp_improved: -1, 0 or 1 as ``a`` is older than, like or newer than
+    ``b``. Before 252 an empty or missing string compares as a plain string and leading zeros
+    go before the test that a number is newer than letters."""
+    if loader_version < 252 and (not a or not b):
+        return _compare_plain(a, b)
+    a, b, i, j = a or '', b or '', 0, 0
+    while True:
+        while i < len(a) and not _VERSION_CHAR.match(a[i]):
+            i += 1
+        while j < len(b) and not _VERSION_CHAR.match(b[j]):
+            j += 1
+        ca, cb = a[i:i + 1], b[j:j + 1]
+        if '~' in (ca, cb):
+            if ca != cb:
+                return -1 if ca == '~' else 1
+            i, j = i + 1, j + 1
+            ca, cb = a[i:i + 1], b[j:j + 1]
+        if not ca or not cb:
+            return (ca > cb) - (ca < cb)
+        for separator in '-^.':
+            if separator in (ca, cb):
+                if ca != cb:
+                    return -1 if ca == separator else 1
+                i, j = i + 1, j + 1
+                ca, cb = a[i:i + 1], b[j:j + 1]
+        if _is_digit(ca) or _is_digit(cb):
+            if loader_version < 252:
+                i, j = _skip_zeros(a, i), _skip_zeros(b, j)
+            end_a, end_b = _run(a, i, _is_digit), _run(b, j, _is_digit)
+            if loader_version >= 252:
+                if (end_a > i) != (end_b > j):
+                    return 1 if end_a > i else -1
+                i, j = _skip_zeros(a, i), _skip_zeros(b, j)
+            if end_a - i != end_b - j:
+                return 1 if end_a - i > end_b - j else -1
+            if a[i:end_a] != b[j:end_b]:
+                return 1 if a[i:end_a] > b[j:end_b] else -1
+        else:
+            end_a, end_b = _run(a, i, _is_letter), _run(b, j, _is_letter)
+            length = min(end_a - i, end_b - j)
+            if a[i:i + length] != b[j:j + length]:
+                return 1 if a[i:i + length] > b[j:j + length] else -1
+            if end_a - i != end_b - j:
+                return 1 if end_a - i > end_b - j else -1
+        i, j = end_a, end_b
+
+
+def _compare_plain(a, b):
+    """C's strcmp where a missing string comes first (systemd's strcmp_ptr and strcmp16)."""
+    if a is None or b is None:
+        return (a is not None) - (b is not None)
+    return (a > b) - (a < b)
+
+
+def _is_digit(c):
+    return '0' <= c <= '9'
+
+
+def _is_letter(c):
+    return 'a' <= c <= 'z' or 'A' <= c <= 'Z'
+
+
+def _skip_zeros(text, index):
+    while text[index:index + 1] == '0':
+        index += 1
+    return index
+
+
+def _run(text, index, member):
+    while index < len(text) and member(text[index]):
+        index += 1
+    return index
+
+
+def matches(pattern, name):
+    """Whether the loader's glob ``pattern`` matches ``name``: ``*``, ``?``, ``[...]`` sets
+    with ranges and no negation, ``\\`` escapes; a pattern it cannot read matches nothing.
+    Matched piece by piece between stars, without backtracking (bounded on any pattern)."""
+    pieces = _split_stars(pattern)
+    if pieces is None:
+        return False
+    if len(pieces) == 1:
+        return len(pieces[0]) == len(name) and _piece_at(pieces[0], name, 0)
+    first, middle, last = pieces[0], pieces[1:-1], pieces[-1]
+    if len(first) + len(last) > len(name) or not _piece_at(first, name, 0) \
+            or not _piece_at(last, name, len(name) - len(last)):
+        return False
+    at, end = len(first), len(name) - len(last)
+    for piece in middle:
+        while at + len(piece) <= end and not _piece_at(piece, name, at):
+            at += 1
+        if at + len(piece) > end:
+            return False
+        at += len(piece)
+    return True
+
+
+def _split_stars(pattern):
+    """The pattern as star-separated pieces, each a list of character tests (a character, or
+    a (characters, ranges) set); None when it cannot be read (a trailing escape, an open set)."""
+    pieces, piece, i = [], [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == '*':
+            pieces.append(piece)
+            piece = []
+            while pattern[i:i + 1] == '*':
+                i += 1
+            continue
+        if c == '\\':
+            if i + 1 >= len(pattern):
+                return None
+            piece.append(pattern[i + 1])
+            i += 2
+        elif c == '?':
+            piece.append(None)
+            i += 1
+        elif c == '[':
+            found = _read_set(pattern, i + 1)
+            if found is None:
+                return None
+            test, i = found
+            piece.append(test)
+        else:
+            piece.append(c)
+            i += 1
+    pieces.append(piece)
+    return pieces
+
+
+def _read_set(pattern, i):
+    """``((characters, ranges), index after the set)`` of a set starting at ``i``, None if open."""
+    chars, ranges, first, can_range = set(), [], True, True
+    while True:
+        if i >= len(pattern):
+            return None
+        c = pattern[i]
+        if c == '\\':
+            if i + 1 >= len(pattern):
+                return None
+            chars.add(pattern[i + 1])
+            i, first, can_range = i + 2, False, True
+            continue
+        if c == ']' and not first:
+            return (frozenset(chars), tuple(ranges)), i + 1
+        if c == '-' and can_range and not first and pattern[i + 1:i + 2] != ']':
+            low, i = pattern[i - 1], i + 1
+            if pattern[i:i + 1] == '\\':
+                i += 1
+            if i >= len(pattern):
+                return None
+            ranges.append((low, pattern[i]))
+            i, first, can_range = i + 1, False, False
+            continue
+        chars.add(c)
+        i, first, can_range = i + 1, False, True
+
+
+def _piece_at(piece, name, at):
+    if at < 0 or at + len(piece) > len(name):
+        return False
+    for offset, test in enumerate(piece):
+        c = name[at + offset]
+        if test is None:
+            continue
+        if isinstance(test, tuple):
+            chars, ranges = test
+            if c not in chars and not any(low <= c <= high for low, high in ranges):
+                return False
+        elif test != c:
+            return False
+    return True
+
+
+def read_lines(text):
+    """``[(key, value)]`` of a loader.conf or entry file as the loader reads it: lines split at
+    newlines and carriage returns, blanks trimmed, ``#`` lines skipped, the key cut at the first
+    space or tab, a line without a value skipped, one pair of double quotes around a value taken
+    off."""
+    pairs = []
+    for line in re.split('[\n\r]', text):
+        line = line.strip(' \t')
+        if not line or line.startswith('#'):
+            continue
+        cut = min([at for at in (line.find(' '), line.find('\t')) if at >= 0] or [-1])
+        if cut < 0:
+            continue
+        key, value = line[:cut], line[cut:].lstrip(' \t')
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        pairs.append((key, value))
+    return pairs
+
+
+def parse_name(file_name, suffix, loader_version):
+    """``(id, (tries left, tries done))`` of an entry file name (``tries left`` -1 without a
+    boot counter); from 259 the counter is not part of the id."""
+    stem = file_name[:-len(suffix)]
+    counter = _COUNTER.match(stem)
+    tries = (int(counter.group(2)), int(counter.group(3) or 0)) if counter else (-1, 0)
+    entry_id = counter.group(1) + file_name[-len(suffix):] if counter and loader_version >= 259 else file_name
+    return lower(entry_id), tries
+
+
+def _comparison(loader_version):
+    """The loader's order of entries: ``before(a, b)`` is negative when it lists ``a`` first."""
+    def before(a, b):
+        result = (a.tries_left == 0) - (b.tries_left == 0)
+        if result:
+            return result
+        result = (a.sort_key is None) - (b.sort_key is None)
+        if result:
+            return result
+        if a.sort_key is not None:
+            result = _compare_plain(a.sort_key, b.sort_key) or _compare_plain(a.machine_id, b.machine_id) \
+                or -compare_versions(a.version, b.version, loader_version)
+            if result:
+                return result
+        result = -compare_versions(a.id, b.id, loader_version)
+        if result or a.tries_left < 0 or b.tries_left < 0:
+            return result
+        if a.tries_left != b.tries_left:
+            return -1 if a.tries_left > b.tries_left else 1
+        return (a.tries_done > b.tries_done) - (a.tries_done < b.tries_done)
+    return before
+
+
+class Loader:
+    """The systemd-boot installed on an EFI system partition: ``esp`` (where it is mounted),
+    ``version`` (the major and minor of its LoaderInfo), ``arch`` (x64, aa64...)."""
+
+    def __init__(self, esp, version, arch):
+        self.esp = esp
+        self.version = version
+        self.arch = arch
+
+
+def find_loaders(rootfs, warn):
+    """The systemd-boot loaders on the EFI system partition candidates under root (an empty list
+    when there is none); raises Unknown for one whose version cannot be read."""
+    loaders = []
+    for esp in ESP_MOUNTS:
+        directory = posixpath.join(esp, LOADER_DIR)
+        for name in _listing(rootfs, directory, warn):
+            found = _LOADER_FILE.match(name)
+            if not found:
+                continue
+            path = posixpath.join(directory, name)
+            try:
+                data = rootfs.read_bytes(path, LOADER_LIMIT + 1)
+            except (OSError, RootPathError) as exc:
+                raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+            version = _LOADER_INFO.search(data[:LOADER_LIMIT])
+            if version is None:
+                raise Unknown('%s names no systemd-boot version' % path)
+            loaders.append(Loader(esp, (int(version.group(1)), int(version.group(2) or 0)), lower(found.group(1))))
+    return loaders
+
+
+def _listing(rootfs, directory, warn):
+    try:
+        names = rootfs.listdir(directory)
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc) and getattr(exc, 'errno', None) != 20:    # ENOTDIR: not a directory
+            warn('cannot list %s: %s' % (directory, exc))
+        return []
+    return sorted(names)
+
+
+def read_entries(rootfs, partition, loader, warn):
+    """The entries the loader lists from a partition mounted at ``partition``: its type #2
+    images (``EFI/Linux/*.efi``) and its type #1 entries whose linux (or efi) file is there."""
+    entries = []
+    for directory, suffix in (('EFI/Linux', '.efi'), ('loader/entries', '.conf')):
+        directory = posixpath.join(partition, directory)
+        # 257 also skips an AUTO- name: before it only the lowercase prefix.
+        names = [name for name in _listing(rootfs, directory, warn)
+                 if lower(name).endswith(suffix) and not name.startswith('.')
+                 and not (lower(name) if loader.version[0] >= 257 else name).startswith('auto-')]
+        if len(names) > MAX_ENTRIES:
+            raise Unknown('%s holds %d entries, more than the reading follows' % (directory, len(names)))
+        for name in names:
+            entry_id, tries = parse_name(name, suffix, loader.version[0])
+            path = posixpath.join(directory, name)
+            if rootfs.isdir(path):
+                continue
+            if suffix == '.efi':
+                entries.append(Entry(entry_id, tries=tries, image=True))
+                continue
+            try:
+                text = rootfs.read_text(path, CONFIG_LIMIT)
+            except (OSError, RootPathError) as exc:
+                raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+            entry = _entry(rootfs, partition, entry_id, tries, read_lines(text), loader)
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def _entry(rootfs, partition, entry_id, tries, pairs, loader):
+    """The Entry of a type #1 file's lines, None when the loader skips it."""
+    fields, kinds = {}, []
+    for key, value in pairs:
+        if key in ('title', 'version', 'machine-id', 'sort-key', 'linux', 'efi', 'architecture', 'uki', 'uki-url'):
+            fields[key] = value     # the last line of a key wins
+        if key in ('linux', 'efi', 'uki', 'uki-url'):
+            kinds.append(key)
+    if not kinds:
+        return None
+    if 'architecture' in fields and (fields['architecture'] if loader.version[0] < 257 else lower(fields['architecture'])) \
+            != loader.arch:
+        return None
+    if loader.version[0] >= 258 and len(set(kinds)) > 1:
+        return None     # 258 refuses an entry that mixes kinds of image
+    kind = kinds[-1]
+    if kind != 'linux':
+        # A chain-loaded EFI program or a unified kernel image: the kernel it starts is not read.
+        return Entry(entry_id, fields, tries, image=True)
+    if not _exists_ignoring_case(rootfs, partition, fields['linux']):
+        return None     # the loader skips an entry whose kernel image is not on its partition
+    return Entry(entry_id, fields, tries)
+
+
+def _exists_ignoring_case(rootfs, partition, path):
+    """Whether ``path`` (relative to the partition's root, as an entry names it) is a file there,
+    letter case ignored as on FAT."""
+    parts = [part for part in path.replace('\\', '/').split('/') if part]
+    if '..' in parts or '.' in parts:
+        raise Unknown('the entry names its kernel image by a path with dot components: %s' % path)
+    where = partition
+    for index, part in enumerate(parts):
+        candidate = posixpath.join(where, part)
+        if not rootfs.exists(candidate):
+            folded = [name for name in _listing(rootfs, where, lambda message: None) if lower(name) == lower(part)]
+            if len(folded) != 1:
+                return False
+            candidate = posixpath.join(where, folded[0])
+        where = candidate
+    return bool(parts) and rootfs.isfile(where)
+
+
+def _patterns(rootfs, loader, efivars):
+    """``[(pattern or None, skip entries without tries left)]`` in the order the loader tries them."""
+    conf = {}
+    path = posixpath.join(loader.esp, 'loader/loader.conf')
+    try:
+        text = rootfs.read_text(path, CONFIG_LIMIT)
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+        text = ''
+    for key, value in read_lines(text):
+        if key == 'default' or key == 'preferred' and loader.version[0] >= 260:
+            if value.startswith('@') and lower(value) != '@saved':
+                continue    # another @ value is ignored: the earlier one stays
+            conf[key] = value
+        if key == 'sysfail' and loader.version[0] >= 258:
+            raise Unknown('%s names an entry for a failed system (sysfail), which may be started' % path)
+
+    def variable(name):
+        try:
+            data = efivars.data(name, LOADER_GUID)
+        except EfiVariableError as exc:
+            raise Unknown(str(exc))
+        if data is None:
+            return None
+        try:
+            return data.decode('utf-16-le').split('\0', 1)[0]
+        except UnicodeDecodeError:
+            raise Unknown('the EFI variable %s is not UTF-16 text' % name)
+
+    if loader.version[0] >= 258 and variable('LoaderEntrySysFail') is not None:
+        raise Unknown('the EFI variable LoaderEntrySysFail may name the entry started')
+    saved = variable('LoaderEntryLastBooted')
+    order = [(variable('LoaderEntryOneShot'), False)]
+    for efivar_name, conf_key, skip_bad in (('LoaderEntryPreferred', 'preferred', True),
+                                            ('LoaderEntryDefault', 'default', False)):
+        if conf_key == 'preferred' and loader.version[0] < 260:
+            continue
+        from_efivar = variable(efivar_name)
+        if from_efivar is not None and lower(from_efivar) == '@saved':
+            order.append((saved, skip_bad))
+        else:
+            order.append((from_efivar, skip_bad))
+        from_conf = conf.get(conf_key)
+        if from_conf is not None and lower(from_conf) == '@saved':
+            # The saved entry is not tried twice.
+            order.append((None if from_efivar is not None and lower(from_efivar) == '@saved' else saved, skip_bad))
+        else:
+            order.append((from_conf, skip_bad))
+    return [(lower(pattern) if pattern is not None else None, skip_bad) for pattern, skip_bad in order]
+
+
+def added_ids(rootfs, loader, warn):
+    """The ids of the entries the loader may add after its sorted ones."""
+    keys = _listing(rootfs, posixpath.join(loader.esp, KEYS_DIR), warn) if loader.version[0] >= 252 else []
+    return _ADDED_ENTRIES + tuple('secure-boot-keys-' + lower(name) for name in keys)
+
+
+def choose(entries, patterns, added, loader_version):
+    """The entry the loader starts among ``entries`` (sorted by its rules) given ``patterns``
+    (see _patterns) and the ids of the entries it may add (see added_ids); raises Unknown where
+    that depends on what is not read. None when it starts no entry of these."""
+    before = _comparison(loader_version)
+    for pattern, skip_bad in patterns:
+        if pattern is None:
+            continue
+        found = [entry for entry in entries if matches(pattern, entry.id) and not (skip_bad and entry.tries_left == 0)]
+        if found:
+            return _first(found, before)
+        if any(matches(pattern, entry_id) for entry_id in added):
+            raise Unknown('the pattern %r matches no entry read, and may match one the loader adds (%s) when the '
+                          'firmware has what it starts' % (pattern, ', '.join(i for i in added if matches(pattern, i))))
+    return _first(entries, before) if entries else None
+
+
+def _first(entries, before):
+    if any(entry.image for entry in entries):
+        raise Unknown('a unified kernel image or EFI program (%s) may be the entry started, and its kernel is not read'
+                      % ', '.join(sorted(entry.id for entry in entries if entry.image)))
+    best = entries[0]
+    for entry in entries[1:]:
+        if before(entry, best) < 0:
+            best = entry
+    tied = [entry for entry in entries if before(entry, best) == 0]
+    if len(set((entry.linux, entry.version) for entry in tied)) > 1:
+        raise Unknown('entries %s sort alike, and start different kernels' % ', '.join(sorted(entry.id for entry in tied)))
+    return best
+
+
+def systemd_boot_default(rootfs, warn):
+    """``(entry, None)`` of the type #1 Entry systemd-boot starts by default (its ``linux`` and
+    ``version`` name the kernel), ``(None, None)`` when systemd-boot is not installed, ``(None,
+    reason)`` when what it starts cannot be told or is no entry of a kernel."""
+    try:
+        loaders = find_loaders(rootfs, warn)
+        if not loaders:
+            return None, None
+        if len(set(loader.esp for loader in loaders)) > 1:
+            raise Unknown('systemd-boot is on %s: which one the firmware starts is not told'
+                          % ' and '.join(sorted(set(loader.esp for loader in loaders))))
+        efivars = EfiVariables(rootfs)
+        if not efivars.available:
+            raise Unknown("its EFI variables (LoaderEntryDefault, LoaderEntryOneShot) are not visible under root")
+        chosen = set()
+        for loader in loaders:
+            if not OLDEST <= loader.version[0] <= NEWEST:
+                raise Unknown('systemd-boot %d.%d chooses by rules this reading does not follow (it reads %d to %d)'
+                              % (loader.version + (OLDEST, NEWEST)))
+            patterns = _patterns(rootfs, loader, efivars)
+            added = added_ids(rootfs, loader, warn)
+            own = read_entries(rootfs, loader.esp, loader, warn)
+            # /boot's entries count only when it is a partition the loader reads (XBOOTLDR): the
+            # files do not tell, so the answer must be the same with and without them, unless the
+            # ESP has no entry (this system was then started from /boot's).
+            extended = read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if loader.esp != XBOOTLDR_MOUNT else []
+            for entries in ([own, own + extended] if own and extended else [own + extended]):
+                entry = choose(entries, patterns, added, loader.version[0])
+                chosen.add((entry.linux, entry.version) if entry is not None else None)
+                if entry is not None:
+                    found = entry
+        if len(chosen) != 1:
+            raise Unknown('the entry started depends on whether /boot is a partition systemd-boot reads, or on '
+                          'which of its loaders runs')
+        if chosen == {None}:
+            return None, 'systemd-boot starts no boot entry of a kernel'
+        return found, None
+    except Unknown as exc:
+        return None, str(exc)

@@ -1,0 +1,258 @@
+# Copyright: kabi.dkms contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""systemd-boot's default entry, on trees holding Debian's real loader (its LoaderInfo names the
+version) and EFI variables in efivarfs's format."""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, find_default
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import (
+    LOADER_GUID, compare_versions, matches, parse_name, read_lines, systemd_boot_default)
+
+REPO = Path(__file__).resolve().parents[4]
+# scripts/bootstrap.sh unpacks Debian's systemd-boot-efi there; an installed one serves too.
+LOADERS = (REPO / 'build/systemd-boot-efi/usr/lib/systemd/boot/efi/systemd-bootx64.efi',
+           Path('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'))
+MACHINE = '6a9857a393724b7a981ebb5b8495b9ea'
+OLD, NEW = '6.1.0-9-amd64', '6.1.0-47-amd64'
+KERNELS = {release: Kernel(release, '/lib/modules/' + release) for release in (OLD, NEW)}
+NON_VOLATILE_BOOT_RUNTIME = 0x7
+
+
+def real_loader() -> bytes:
+    for path in LOADERS:
+        if path.is_file():
+            return path.read_bytes()
+    pytest.skip('no systemd-boot loader: scripts/bootstrap.sh --for units unpacks Debian\'s systemd-boot-efi')
+
+
+def loader_as(version: str) -> bytes:
+    """The real loader with its LoaderInfo saying ``version`` (padded to the same length)."""
+    data = real_loader()
+    start = data.index(b'#### LoaderInfo: systemd-boot ') + len(b'#### LoaderInfo: systemd-boot ')
+    end = data.index(b' ####', start)
+    text = (version + '-' + 'k' * (end - start)).encode()[:end - start] if len(version) < end - start else version.encode()
+    return data[:start] + text + data[end:]
+
+
+def write(root: Path, path: str, data: bytes | str) -> None:
+    target = root / path.lstrip('/')
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def efivar(root: Path, name: str, value: str, guid: str = LOADER_GUID) -> None:
+    """A loader variable as efivarfs shows it: attributes, then NUL-terminated UTF-16LE."""
+    write(root, '/sys/firmware/efi/efivars/%s-%s' % (name, guid),
+          struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + (value + '\0').encode('utf-16-le'))
+
+
+def entry(root: Path, partition: str, name: str, release: str, sort_key: str | None = 'debian',
+          more: str = '', image: bool = True) -> None:
+    """A kernel-install entry (its layout: /MACHINE/RELEASE/linux) and its kernel image."""
+    linux = '/%s/%s/linux' % (MACHINE, release)
+    lines = ['title Debian GNU/Linux 12 (bookworm)', 'version %s' % release, 'machine-id %s' % MACHINE]
+    lines += ['sort-key %s' % sort_key] if sort_key else []
+    lines += ['options root=UUID=1234 ro quiet', 'linux %s' % linux, 'initrd /%s/%s/initrd.img-%s' % (MACHINE, release, release)]
+    write(root, '%s/loader/entries/%s' % (partition, name), '\n'.join(lines) + '\n' + more)
+    if image:
+        write(root, partition + linux, 'kernel image')
+
+
+@pytest.fixture
+def esp(tmp_path: Path) -> Path:
+    """Debian 12 with systemd-boot on an ESP at /boot/efi and kernel-install's two entries."""
+    write(tmp_path, '/boot/efi/EFI/systemd/systemd-bootx64.efi', real_loader())
+    efivar(tmp_path, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')     # efivarfs is mounted
+    for release in (OLD, NEW):
+        entry(tmp_path, '/boot/efi', '%s-%s.conf' % (MACHINE, release), release)
+    return tmp_path
+
+
+def default(root: Path, warnings: List[str] | None = None) -> tuple:
+    return find_default(RootFS(str(root)), KERNELS, warn=(warnings if warnings is not None else []).append)
+
+
+def test_the_newest_kernel_install_entry_by_default(esp: Path) -> None:
+    assert default(esp) == (NEW, 'systemd-boot')
+
+
+@pytest.mark.parametrize(('pattern', 'expected'), [
+    ('%s-%s.conf' % (MACHINE, OLD), OLD),
+    ('%s-6.1.0-9-*' % MACHINE.upper(), OLD),        # patterns are folded like the ids
+    ('*-amd64.conf', NEW),                          # the first match in the loader's order
+    ('%s-%s' % (MACHINE, OLD), NEW),                # ids keep .conf: no match, so the first entry
+])
+def test_loader_conf_default_is_a_pattern_over_ids(esp: Path, pattern: str, expected: str) -> None:
+    write(esp, '/boot/efi/loader/loader.conf', 'timeout 3\n# the entry to start\ndefault %s\n' % pattern)
+    assert default(esp) == (expected, 'systemd-boot')
+
+
+def test_efi_variables_come_before_loader_conf(esp: Path) -> None:
+    write(esp, '/boot/efi/loader/loader.conf', 'default %s-%s.conf\n' % (MACHINE, NEW))
+    efivar(esp, 'LoaderEntryDefault', '%s-%s.conf' % (MACHINE, OLD))     # bootctl set-default
+    assert default(esp) == (OLD, 'systemd-boot')
+    efivar(esp, 'LoaderEntryOneShot', '%s-%s.conf' % (MACHINE, NEW))     # bootctl set-oneshot
+    assert default(esp) == (NEW, 'systemd-boot')
+
+
+def test_saved_names_the_entry_booted_last(esp: Path) -> None:
+    write(esp, '/boot/efi/loader/loader.conf', 'default @saved\n')
+    assert default(esp) == (NEW, 'systemd-boot')        # nothing saved yet: the first entry
+    efivar(esp, 'LoaderEntryLastBooted', '%s-%s.conf' % (MACHINE, OLD))
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+def test_an_entry_whose_kernel_image_is_not_there_is_skipped(esp: Path) -> None:
+    (esp / ('boot/efi/%s/%s/linux' % (MACHINE, NEW))).unlink()
+    assert default(esp) == (OLD, 'systemd-boot')
+    # FAT ignores letter case.
+    write(esp, '/boot/efi/%s/%s/LINUX' % (MACHINE, NEW), 'kernel image')
+    assert default(esp) == (NEW, 'systemd-boot')
+
+
+def test_an_entry_without_tries_left_goes_last(esp: Path) -> None:
+    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, NEW))
+    name.rename(name.with_name('%s-%s+0-3.conf' % (MACHINE, NEW)))
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+def test_the_boot_counter_is_part_of_the_id_before_259(esp: Path) -> None:
+    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, OLD))
+    name.rename(name.with_name('%s-%s+2-1.conf' % (MACHINE, OLD)))
+    write(esp, '/boot/efi/loader/loader.conf', 'default %s-%s.conf\n' % (MACHINE, OLD))
+    assert default(esp) == (NEW, 'systemd-boot')
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('259.5'))
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+def test_preferred_skips_entries_without_tries_left_from_260(esp: Path) -> None:
+    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, OLD))
+    name.rename(name.with_name('%s-%s+0-3.conf' % (MACHINE, OLD)))
+    write(esp, '/boot/efi/loader/loader.conf', 'preferred %s-6.1.0-9*\ndefault %s-6.1.0-9*\n' % (MACHINE, MACHINE))
+    assert default(esp) == (OLD, 'systemd-boot')        # 252 knows no preferred: default matches it
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('260.1'))
+    assert default(esp) == (OLD, 'systemd-boot')        # preferred skips it, default does not
+    write(esp, '/boot/efi/loader/loader.conf', 'preferred %s-6.1.0-*\n' % MACHINE)
+    assert default(esp) == (NEW, 'systemd-boot')
+
+
+def test_sort_keys_order_before_ids(esp: Path) -> None:
+    # An entry without a sort key comes after those with one, whatever its id.
+    entry(esp, '/boot/efi', 'zzz-custom.conf', '6.1.0-50-amd64', sort_key=None)
+    kernels = dict(KERNELS, **{'6.1.0-50-amd64': Kernel('6.1.0-50-amd64', '/lib/modules/6.1.0-50-amd64')})
+    assert find_default(RootFS(str(esp)), kernels) == (NEW, 'systemd-boot')
+    write(esp, '/boot/efi/loader/loader.conf', 'default zzz*\n')
+    assert find_default(RootFS(str(esp)), kernels) == ('6.1.0-50-amd64', 'systemd-boot')
+
+
+def test_an_entry_for_another_architecture_is_skipped(esp: Path) -> None:
+    entry(esp, '/boot/efi', '%s-%s.conf' % (MACHINE, NEW), NEW, more='architecture aa64\n')
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+@pytest.mark.parametrize(('change', 'reason'), [
+    (lambda root: write(root, '/boot/efi/EFI/Linux/debian-6.1.0-50-amd64.efi', 'MZ'), 'unified kernel image'),
+    (lambda root: write(root, '/boot/efi/loader/loader.conf', 'default auto-win*\n'), 'auto-windows'),
+    (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('249.11')), 'systemd-boot 249.11'),
+    (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('262.1')), 'systemd-boot 262.1'),
+    (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', b'MZ' + b'\0' * 64), 'names no systemd-boot'),
+    # Ids alike once what is no version character is dropped (x_1 and x1), no sort key: their order is the disk's.
+    (lambda root: entry(root, '/boot/efi', 'x_1.conf', OLD, sort_key=None) or entry(root, '/boot/efi', 'x1.conf', NEW, sort_key=None)
+     or write(root, '/boot/efi/loader/loader.conf', 'default x*\n'), 'sort alike'),
+    # Pop!_OS's kernelstub: the image copied as vmlinuz.efi, no version line.
+    (lambda root: write(root, '/boot/efi/loader/entries/Pop_OS-current.conf', 'title Pop!_OS\nlinux /EFI/Pop_OS-1234/vmlinuz.efi\n')
+     or write(root, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', 'kernel image')
+     or write(root, '/boot/efi/loader/loader.conf', 'default Pop_OS-current.conf\n'), 'a kernel it does not name'),
+    (lambda root: write(root, '/boot/efi/loader/keys/auto/db.auth', 'keys')
+     or write(root, '/boot/efi/loader/loader.conf', 'default secure-boot-keys-*\n'), 'secure-boot-keys-auto'),
+])
+def test_what_cannot_be_read_is_not_guessed(esp: Path, change, reason: str) -> None:
+    change(esp)
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None)
+    assert len(warnings) == 1 and reason in warnings[0] and warnings[0].startswith('systemd-boot:')
+
+
+def test_without_efi_variables_the_choice_is_not_told(esp: Path) -> None:
+    # A disk image: LoaderEntryDefault or LoaderEntryOneShot may be set in the firmware.
+    for path in (esp / 'sys/firmware/efi/efivars').iterdir():
+        path.unlink()
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None) and 'not visible' in warnings[0]
+
+
+def test_boot_s_entries_count_when_the_answer_is_the_same_either_way(tmp_path: Path) -> None:
+    # ESP at /efi, kernel-install's entries on /boot, which may be the extended boot loader partition.
+    write(tmp_path, '/efi/EFI/systemd/systemd-bootx64.efi', real_loader())
+    efivar(tmp_path, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')
+    for release in (OLD, NEW):
+        entry(tmp_path, '/boot', '%s-%s.conf' % (MACHINE, release), release)
+    assert default(tmp_path) == (NEW, 'systemd-boot')   # none on the ESP: /boot's are those this system started from
+    entry(tmp_path, '/efi', 'old-%s.conf' % OLD, OLD, sort_key='zzz')
+    warnings: List[str] = []
+    assert default(tmp_path, warnings) == (None, None) and 'whether /boot' in warnings[0]
+
+
+def test_no_loader_leaves_the_other_rules() -> None:
+    # Without the loader on the ESP, systemd-boot's files tell nothing (test_kernels covers that).
+    assert systemd_boot_default(RootFS('/nonexistent-root-for-test'), lambda message: None) == (None, None)
+
+
+@pytest.mark.parametrize('older, newer', [
+    # systemd's own order of versions, oldest first (string-util-fundamental.c's comment).
+    ('122.1', '123~rc1-1'), ('123~rc1-1', '123'), ('123', '123-a'), ('123-a', '123-a.1'), ('123-a.1', '123-1'),
+    ('123-1', '123-1.1'), ('123-1.1', '123^post1'), ('123^post1', '123.a-1'), ('123.a-1', '123.1-1'),
+    ('123.1-1', '123a-1'), ('123a-1', '124-1'),
+    ('6.1.0-9-amd64', '6.1.0-47-amd64'), ('00123', '124'), ('a_b', 'ab1'),
+])
+def test_versions_compare_as_systemd_compares_them(older: str, newer: str) -> None:
+    for loader in (251, 252):
+        assert compare_versions(older, newer, loader) == -1 and compare_versions(newer, older, loader) == 1
+    assert compare_versions(older, older, 252) == 0
+
+
+def test_versions_before_252_compare_zeros_and_empty_strings_otherwise() -> None:
+    assert compare_versions('0', 'a', 252) == 1 and compare_versions('0', 'a', 251) == -1
+    assert compare_versions(None, '', 251) == -1 and compare_versions(None, '', 252) == 0
+
+
+@pytest.mark.parametrize(('pattern', 'name', 'expected'), [
+    ('debian-*.conf', 'debian-6.1.conf', True), ('debian-?.conf', 'debian-6.conf', True),
+    ('[a-c]x', 'bx', True), ('[a-c]x', 'dx', False), ('[]a]x', ']x', True), ('[!a]x', '!x', True),
+    ('[!a]x', 'bx', False), ('[a-]x', '-x', True), ('a\\*', 'a*', True), ('a\\*', 'ab', False),
+    ('a\\', 'a', False), ('[ab', 'a', False), ('*', '', True), ('a*b*c', 'aXbYc', True), ('a*b*c', 'aXcYb', False),
+    ('*.conf', 'x.conf.bak', False), ('a**', 'a', True),
+])
+def test_patterns_match_as_the_loader_matches_them(pattern: str, name: str, expected: bool) -> None:
+    assert matches(pattern, name) is expected
+
+
+def test_a_hostile_pattern_takes_no_time() -> None:
+    started = time.perf_counter()
+    assert not matches('*a' * 2000 + '*b', 'a' * 255)
+    assert time.perf_counter() - started < 5     # backtracking would take longer than the universe
+
+
+def test_lines_as_the_loader_reads_them() -> None:
+    text = '  title  "Debian"  \r\n# default x\nversion\t6.1\nlinux /a # not a comment\nempty\nsort-key "x\n'
+    assert read_lines(text) == [('title', 'Debian'), ('version', '6.1'), ('linux', '/a # not a comment'),
+                                ('sort-key', '"x')]
+
+
+@pytest.mark.parametrize(('name', 'version', 'expected'), [
+    ('Debian-6.1.conf', 252, ('debian-6.1.conf', (-1, 0))),
+    ('debian+3.conf', 252, ('debian+3.conf', (3, 0))),
+    ('debian+2-1.conf', 259, ('debian.conf', (2, 1))),
+    ('debian+x.conf', 259, ('debian+x.conf', (-1, 0))),
+])
+def test_entry_names(name: str, version: int, expected: tuple) -> None:
+    assert parse_name(name, '.conf', version) == expected
