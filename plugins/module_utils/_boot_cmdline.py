@@ -5,7 +5,8 @@
 
 Facts from here: ``module_signatures.cmdline`` (the file that told) and, through the boot
 policy, the ``sig_enforce`` and ``lockdown`` reasons. Sources, the first that names the
-kernel or exists decides: the BLS entries that boot the kernel (``options``, with ``$var``
+kernel or exists decides: systemd-boot's entries that start the kernel where it is the boot
+loader (``options``, every line's joined), the BLS entries that boot the kernel (``options``, with ``$var``
 taken from the GRUB environment block, e.g. ``$kernelopts`` on RHEL 8), the first ``linux``
 line of the generated ``grub.cfg`` that boots it (Debian, Ubuntu), ``/etc/default/grub`` with
 ``/etc/default/grub.d/*.cfg`` (``GRUB_CMDLINE_LINUX`` and ``GRUB_CMDLINE_LINUX_DEFAULT``,
@@ -25,7 +26,8 @@ import re
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
-    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries)
+    BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries,
+    systemd_boot, systemd_boot_entry_release)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -280,6 +282,31 @@ def _from_bls(rootfs, release, warn, cache):
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
+def _from_systemd_boot(rootfs, release, warn, cache):
+    """The options of systemd-boot's entries that start ``release``, where it is the boot loader
+    (no grub.cfg); None where it lists no entry of the kernel (the next kernel-install writes one
+    from /etc/kernel/cmdline)."""
+    if grub_config(rootfs, warn, cache)[0] is not None:
+        return None
+    loader = systemd_boot(rootfs, warn, cache)
+    if loader is None:
+        return None
+    if loader.entries is None:
+        return BootCmdline(None, None, "systemd-boot's entries cannot be told: %s" % loader.problem)
+    images = [entry for entry in loader.entries if entry.image]
+    if images:
+        # A unified kernel image carries its own command line, and its kernel is not read.
+        return BootCmdline(None, images[0].path, 'systemd-boot lists a unified kernel image or EFI program, which may '
+                           'start %s with a command line of its own' % release)
+    entries = [entry for entry in loader.entries if systemd_boot_entry_release(entry) == release]
+    if not entries:
+        return None
+    if len(set(entry.options for entry in entries)) > 1:
+        return BootCmdline(None, entries[0].path, '%d systemd-boot entries start %s with different options'
+                           % (len(entries), release))
+    return BootCmdline(split_cmdline(entries[0].options or ''), entries[0].path)
+
+
 def _menu_entries_of(menu, release, cache):
     """The entries of GrubMenu ``menu`` (grub.cfg's) that start kernel ``release``, in the menu's
     order (an entry whose image is not told, not text, is out of sight); indexed once per root."""
@@ -359,7 +386,8 @@ def read_next_boot_cmdline(rootfs, release, warn, cache=None):
     """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown.
     ``cache``: a dict kept for the kernels of one root (what grub.cfg tells of all of them)."""
     cache = {} if cache is None else cache
-    for reader in (lambda: _from_bls(rootfs, release, warn, cache), lambda: _from_grub_cfg(rootfs, release, warn, cache),
+    for reader in (lambda: _from_systemd_boot(rootfs, release, warn, cache), lambda: _from_bls(rootfs, release, warn, cache),
+                   lambda: _from_grub_cfg(rootfs, release, warn, cache),
                    lambda: _from_default_grub(rootfs), lambda: _from_kernel_cmdline(rootfs)):
         try:
             found = reader()

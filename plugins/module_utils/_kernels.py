@@ -28,7 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
-from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import systemd_boot_default
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import read_systemd_boot
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -581,10 +581,9 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    if grub_path is None:
-        entry, problem = systemd_boot_default(rootfs, warn)
-        if entry is not None or problem is not None:
-            return _systemd_boot_release(entry, problem, kernels, warn)
+    loader = systemd_boot(rootfs, warn, cache) if grub_path is None else None
+    if loader is not None:
+        return _systemd_boot_release(loader.default, loader.problem, kernels, warn)
     if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):
         return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
     if menu is not None:
@@ -601,8 +600,18 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     return None, None
 
 
+def systemd_boot(rootfs, warn, cache):
+    """``read_systemd_boot``, once per root (see grub_config)."""
+    return remembered(cache, 'systemd-boot', lambda key: read_systemd_boot(rootfs, warn))
+
+
+def systemd_boot_entry_release(entry):
+    """The kernel release a systemd-boot Entry boots, or None."""
+    return _entry_release(entry.linux, entry.version)
+
+
 def _systemd_boot_release(entry, problem, kernels, warn):
-    release = _entry_release(entry.linux, entry.version) if entry is not None else None
+    release = systemd_boot_entry_release(entry) if entry is not None else None
     if release in kernels:
         return release, 'systemd-boot'
     if problem is None:

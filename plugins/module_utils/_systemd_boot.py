@@ -60,11 +60,14 @@ class Unknown(Exception):
 class Entry:
     """A boot entry as the loader lists it: ``id`` (the file name, lowercased: matched by the
     patterns), its sort fields, ``tries_left`` (-1 without boot counting), its ``linux`` and
-    ``version`` lines; ``image``: a unified kernel image (type #2), whose fields are not read."""
+    ``version`` lines, its ``options`` (every line's, joined by spaces, as the loader joins them)
+    and ``path``; ``image``: a unified kernel image (type #2), whose fields are not read."""
 
-    def __init__(self, entry_id, fields=None, tries=(-1, 0), image=False):
+    def __init__(self, entry_id, fields=None, tries=(-1, 0), image=False, path=None):
         fields = fields or {}
         self.id = entry_id
+        self.path = path
+        self.options = fields.get('options')
         self.sort_key = fields.get('sort-key')
         self.machine_id = fields.get('machine-id')
         self.version = fields.get('version')
@@ -369,24 +372,26 @@ def read_entries(rootfs, partition, loader, warn):
             if rootfs.isdir(path):
                 continue
             if suffix == '.efi':
-                entries.append(Entry(entry_id, tries=tries, image=True))
+                entries.append(Entry(entry_id, tries=tries, image=True, path=path))
                 continue
             try:
                 text = rootfs.read_text(path, CONFIG_LIMIT)
             except (OSError, RootPathError) as exc:
                 raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-            entry = _entry(rootfs, partition, entry_id, tries, read_lines(text), loader)
+            entry = _entry(rootfs, partition, path, entry_id, tries, read_lines(text), loader)
             if entry is not None:
                 entries.append(entry)
     return entries
 
 
-def _entry(rootfs, partition, entry_id, tries, pairs, loader):
+def _entry(rootfs, partition, path, entry_id, tries, pairs, loader):
     """The Entry of a type #1 file's lines, None when the loader skips it."""
     fields, kinds = {}, []
     for key, value in pairs:
         if key in ('title', 'version', 'machine-id', 'sort-key', 'linux', 'efi', 'architecture', 'uki', 'uki-url'):
             fields[key] = value     # the last line of a key wins
+        elif key == 'options':
+            fields[key] = fields[key] + ' ' + value if key in fields else value
         if key in ('linux', 'efi', 'uki', 'uki-url'):
             kinds.append(key)
     if not kinds:
@@ -399,10 +404,10 @@ def _entry(rootfs, partition, entry_id, tries, pairs, loader):
     kind = kinds[-1]
     if kind != 'linux':
         # A chain-loaded EFI program or a unified kernel image: the kernel it starts is not read.
-        return Entry(entry_id, fields, tries, image=True)
+        return Entry(entry_id, fields, tries, image=True, path=path)
     if not _exists_ignoring_case(rootfs, partition, fields['linux']):
         return None     # the loader skips an entry whose kernel image is not on its partition
-    return Entry(entry_id, fields, tries)
+    return Entry(entry_id, fields, tries, path=path)
 
 
 def _exists_ignoring_case(rootfs, partition, path):
@@ -512,42 +517,54 @@ def _first(entries, before):
     return best
 
 
-def systemd_boot_default(rootfs, warn):
-    """``(entry, None)`` of the type #1 Entry systemd-boot starts by default (its ``linux`` and
-    ``version`` name the kernel), ``(None, None)`` when systemd-boot is not installed, ``(None,
-    reason)`` when what it starts cannot be told or is no entry of a kernel."""
+class SystemdBoot:
+    """What systemd-boot's files tell: ``default``, the type #1 Entry it starts next (its
+    ``linux`` and ``version`` name the kernel), else None and ``problem`` says why;
+    ``entries``, every entry it may list (from the ESP and /boot), None when they cannot be read."""
+
+    def __init__(self, default, problem, entries):
+        self.default = default
+        self.problem = problem
+        self.entries = entries
+
+
+def read_systemd_boot(rootfs, warn):
+    """The SystemdBoot of the loader on the EFI system partition, None when there is none."""
     try:
         loaders = find_loaders(rootfs, warn)
         if not loaders:
-            return None, None
+            return None
         if len(set(loader.esp for loader in loaders)) > 1:
             raise Unknown('systemd-boot is on %s: which one the firmware starts is not told'
                           % ' and '.join(sorted(set(loader.esp for loader in loaders))))
-        efivars = EfiVariables(rootfs)
-        if not efivars.available:
-            raise Unknown("its EFI variables (LoaderEntryDefault, LoaderEntryOneShot) are not visible under root")
-        chosen = set()
         for loader in loaders:
             if not OLDEST <= loader.version[0] <= NEWEST:
                 raise Unknown('systemd-boot %d.%d chooses by rules this reading does not follow (it reads %d to %d)'
                               % (loader.version + (OLDEST, NEWEST)))
+        # /boot's entries count only when it is a partition the loader reads (XBOOTLDR): the
+        # files do not tell, so the answer must be the same with and without them, unless the
+        # ESP has no entry (this system was then started from /boot's).
+        listings = [(loader, read_entries(rootfs, loader.esp, loader, warn),
+                     read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if loader.esp != XBOOTLDR_MOUNT else [])
+                    for loader in loaders]
+    except Unknown as exc:
+        return SystemdBoot(None, str(exc), None)
+    entries = [entry for dummy, own, extended in listings for entry in own + extended]
+    try:
+        efivars = EfiVariables(rootfs)
+        if not efivars.available:
+            raise Unknown("its EFI variables (LoaderEntryDefault, LoaderEntryOneShot) are not visible under root")
+        chosen = {}
+        for loader, own, extended in listings:
             patterns = _patterns(rootfs, loader, efivars)
             added = added_ids(rootfs, loader, warn)
-            own = read_entries(rootfs, loader.esp, loader, warn)
-            # /boot's entries count only when it is a partition the loader reads (XBOOTLDR): the
-            # files do not tell, so the answer must be the same with and without them, unless the
-            # ESP has no entry (this system was then started from /boot's).
-            extended = read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if loader.esp != XBOOTLDR_MOUNT else []
-            for entries in ([own, own + extended] if own and extended else [own + extended]):
-                entry = choose(entries, patterns, added, loader.version[0])
-                chosen.add((entry.linux, entry.version) if entry is not None else None)
-                if entry is not None:
-                    found = entry
+            for variant in ([own, own + extended] if own and extended else [own + extended]):
+                entry = choose(variant, patterns, added, loader.version[0])
+                chosen[(entry.linux, entry.version) if entry is not None else None] = entry
         if len(chosen) != 1:
             raise Unknown('the entry started depends on whether /boot is a partition systemd-boot reads, or on '
                           'which of its loaders runs')
-        if chosen == {None}:
-            return None, 'systemd-boot starts no boot entry of a kernel'
-        return found, None
+        default = list(chosen.values())[0]
+        return SystemdBoot(default, None if default else 'systemd-boot starts no boot entry of a kernel', entries)
     except Unknown as exc:
-        return None, str(exc)
+        return SystemdBoot(None, str(exc), entries)

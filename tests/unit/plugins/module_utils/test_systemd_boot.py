@@ -12,10 +12,11 @@ from typing import List
 
 import pytest
 
+from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import read_next_boot_cmdline
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, find_default
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import (
-    LOADER_GUID, compare_versions, matches, parse_name, read_lines, systemd_boot_default)
+    LOADER_GUID, compare_versions, matches, parse_name, read_lines, read_systemd_boot)
 
 REPO = Path(__file__).resolve().parents[4]
 # scripts/bootstrap.sh unpacks Debian's systemd-boot-efi there; an installed one serves too.
@@ -204,7 +205,7 @@ def test_boot_s_entries_count_when_the_answer_is_the_same_either_way(tmp_path: P
 
 def test_no_loader_leaves_the_other_rules() -> None:
     # Without the loader on the ESP, systemd-boot's files tell nothing (test_kernels covers that).
-    assert systemd_boot_default(RootFS('/nonexistent-root-for-test'), lambda message: None) == (None, None)
+    assert read_systemd_boot(RootFS('/nonexistent-root-for-test'), lambda message: None) is None
 
 
 @pytest.mark.parametrize('older, newer', [
@@ -256,3 +257,20 @@ def test_lines_as_the_loader_reads_them() -> None:
 ])
 def test_entry_names(name: str, version: int, expected: tuple) -> None:
     assert parse_name(name, '.conf', version) == expected
+
+
+def test_the_command_line_is_the_options_of_the_kernel_s_entries(esp: Path) -> None:
+    entry(esp, '/boot/efi', '%s-%s.conf' % (MACHINE, NEW), NEW, more='options module.sig_enforce=1\n')
+    cmdline = read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None)
+    assert cmdline.values('module.sig_enforce') == ['1'] and cmdline.values('root') == ['UUID=1234']
+    assert cmdline.source.endswith('/loader/entries/%s-%s.conf' % (MACHINE, NEW))
+    assert read_next_boot_cmdline(RootFS(str(esp)), OLD, lambda message: None).values('module.sig_enforce') == []
+    # Two entries of one kernel with other options: which one starts it is the user's choice.
+    entry(esp, '/boot/efi', 'debug-%s.conf' % NEW, NEW, more='options lockdown=integrity\n')
+    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).params is None
+
+
+def test_a_unified_kernel_image_leaves_the_command_line_unknown(esp: Path) -> None:
+    write(esp, '/boot/efi/EFI/Linux/debian-%s.efi' % NEW, 'MZ')
+    cmdline = read_next_boot_cmdline(RootFS(str(esp)), OLD, lambda message: None)
+    assert cmdline.params is None and 'unified kernel image' in cmdline.problem
