@@ -17,27 +17,17 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import (
     LOADER_GUID, compare_versions, matches, parse_name, read_lines, read_systemd_boot)
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import systemd_boot_loader
 
-REPO = Path(__file__).resolve().parents[4]
-# scripts/bootstrap.sh unpacks Debian's systemd-boot-efi there; an installed one serves too.
-LOADERS = (REPO / 'build/systemd-boot-efi/usr/lib/systemd/boot/efi/systemd-bootx64.efi',
-           Path('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'))
 MACHINE = '6a9857a393724b7a981ebb5b8495b9ea'
 OLD, NEW = '6.1.0-9-amd64', '6.1.0-47-amd64'
 KERNELS = {release: Kernel(release, '/lib/modules/' + release) for release in (OLD, NEW)}
 NON_VOLATILE_BOOT_RUNTIME = 0x7
 
 
-def real_loader() -> bytes:
-    for path in LOADERS:
-        if path.is_file():
-            return path.read_bytes()
-    pytest.skip('no systemd-boot loader: scripts/bootstrap.sh --for units unpacks Debian\'s systemd-boot-efi')
-
-
 def loader_as(version: str) -> bytes:
     """The real loader with its LoaderInfo saying ``version`` (padded to the same length)."""
-    data = real_loader()
+    data = systemd_boot_loader()
     start = data.index(b'#### LoaderInfo: systemd-boot ') + len(b'#### LoaderInfo: systemd-boot ')
     end = data.index(b' ####', start)
     text = (version + '-' + 'k' * (end - start)).encode()[:end - start] if len(version) < end - start else version.encode()
@@ -71,7 +61,7 @@ def entry(root: Path, partition: str, name: str, release: str, sort_key: str | N
 @pytest.fixture
 def esp(tmp_path: Path) -> Path:
     """Debian 12 with systemd-boot on an ESP at /boot/efi and kernel-install's two entries."""
-    write(tmp_path, '/boot/efi/EFI/systemd/systemd-bootx64.efi', real_loader())
+    write(tmp_path, '/boot/efi/EFI/systemd/systemd-bootx64.efi', systemd_boot_loader())
     efivar(tmp_path, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')     # efivarfs is mounted
     for release in (OLD, NEW):
         entry(tmp_path, '/boot/efi', '%s-%s.conf' % (MACHINE, release), release)
@@ -193,7 +183,7 @@ def test_without_efi_variables_the_choice_is_not_told(esp: Path) -> None:
 
 def test_boot_s_entries_count_when_the_answer_is_the_same_either_way(tmp_path: Path) -> None:
     # ESP at /efi, kernel-install's entries on /boot, which may be the extended boot loader partition.
-    write(tmp_path, '/efi/EFI/systemd/systemd-bootx64.efi', real_loader())
+    write(tmp_path, '/efi/EFI/systemd/systemd-bootx64.efi', systemd_boot_loader())
     efivar(tmp_path, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')
     for release in (OLD, NEW):
         entry(tmp_path, '/boot', '%s-%s.conf' % (MACHINE, release), release)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.modules import dkms_facts
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import systemd_boot_loader
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import build_demo
@@ -61,3 +62,24 @@ def test_unreadable_root_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str
     result = run_module(dkms_facts.main, {'root': str(tmp_path / 'nowhere')}, capsys)
     assert result['failed'] is True
     assert 'cannot read root' in result['msg']
+
+
+def test_systemd_boot_names_the_next_boot(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Debian's real loader on the ESP, kernel-install's entries, and `bootctl set-default` done.
+    (demo / 'boot/efi/EFI/systemd').mkdir(parents=True)
+    (demo / 'boot/efi/EFI/systemd/systemd-bootx64.efi').write_bytes(systemd_boot_loader())
+    for release in ('6.1.0-47-amd64', '6.1.0-50-amd64'):
+        (demo / 'boot/efi/debian' / release).mkdir(parents=True)
+        (demo / 'boot/efi/debian' / release / 'linux').write_text('kernel image')
+        (demo / 'boot/efi/loader/entries').mkdir(parents=True, exist_ok=True)
+        (demo / ('boot/efi/loader/entries/debian-%s.conf' % release)).write_text(
+            'title Debian\nsort-key debian\nversion %s\noptions root=/dev/sda2 ro module.sig_enforce=1\n'
+            'linux /debian/%s/linux\n' % (release, release))
+    variable = demo / 'sys/firmware/efi/efivars/LoaderEntryDefault-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
+    variable.parent.mkdir(parents=True)
+    variable.write_bytes(b'\x07\0\0\0' + 'debian-6.1.0-47-amd64.conf\0'.encode('utf-16-le'))
+    facts = run_module(dkms_facts.main, {'root': str(demo)}, capsys)['ansible_facts']['dkms']
+    assert (facts['default_kernel'], facts['default_kernel_source']) == ('6.1.0-47-amd64', 'systemd-boot')
+    policy = facts['kernels']['6.1.0-47-amd64']['module_signatures']
+    assert policy['cmdline'] == '/boot/efi/loader/entries/debian-6.1.0-47-amd64.conf'
+    assert policy['enforced'] is True and policy['reason'] == 'sig_enforce'
