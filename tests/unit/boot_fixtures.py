@@ -12,7 +12,7 @@ _LOADER = 'systemd-boot-efi/usr/lib/systemd/boot/efi/systemd-bootx64.efi'
 # scripts/bootstrap.sh unpacks Debian's systemd-boot-efi into the checkout's build/, which is also
 # where scripts/test.sh copies the collection for ansible-test (build/ansible_collections/kabi/dkms);
 # an installed systemd-boot-efi serves too.
-LOADERS = (_COLLECTION / 'build' / _LOADER, _COLLECTION.parents[2] / _LOADER, Path('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'))
+LOADERS = (_COLLECTION / 'build' / _LOADER, _COLLECTION.parent.parent.parent / _LOADER, Path('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'))
 
 
 def systemd_boot_loader() -> bytes:
