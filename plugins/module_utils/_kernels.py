@@ -581,7 +581,12 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    loader = systemd_boot(rootfs, warn, cache) if grub_path is None else None
+    loader = systemd_boot(rootfs, warn, cache)
+    if loader is not None and grub_path is not None:
+        # Switching to systemd-boot leaves GRUB's files: which of the two the firmware starts is not told.
+        warn('systemd-boot: which kernel starts next is not told: %s is there too, and the firmware may start GRUB '
+             'instead' % grub_path)
+        return None, None
     if loader is not None:
         return _systemd_boot_release(loader.default, loader.problem, kernels, warn)
     if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):

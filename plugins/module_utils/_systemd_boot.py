@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kabi.dkms contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The entry systemd-boot starts when nobody touches its menu, read as systemd-boot 251 to 261 reads it.
+"""The entry systemd-boot starts when nobody touches its menu, read as systemd-boot 252 to 261 reads it.
 
 Its files: the loader on the EFI system partition (``EFI/systemd/systemd-boot<arch>.efi``, whose
 ``LoaderInfo`` string names its version), ``loader/loader.conf`` there, and type #1 entries
@@ -12,7 +12,7 @@ EFI system partition is mounted elsewhere). Its EFI variables: ``LoaderEntryOneS
 The choice: the first of those patterns that matches an entry, in the loader's sorted order
 (entries with a sort key first, by sort key, machine id, newest version; then newest id; an
 entry with no tries left last), else the first entry. What the files cannot tell makes the
-choice unknown, never guessed: a version outside 251-261, EFI variables not visible (a disk
+choice unknown, never guessed: a version outside 252-261, a leftover GRUB beside it, EFI variables not visible (a disk
 image), a unified kernel image (type #2) that may be the one, ties between entries, whether
 ``/boot`` is a partition the loader reads when that changes the answer.
 """
@@ -40,16 +40,19 @@ _LOADER_INFO = re.compile(br'#### LoaderInfo: systemd-boot (\d+)(?:\.(\d+))?[^#\
 LOADER_LIMIT = 4 * 1024 * 1024
 # loader.conf and entries are a few lines; a larger one is not what it claims to be.
 CONFIG_LIMIT = 64 * 1024
+# Entry ids are FAT file names (255 characters at most): a longer pattern is not what it claims to be.
+MAX_PATTERN = 4096
 # A directory of entries holds one or two per kernel.
 MAX_ENTRIES = 1024
-OLDEST, NEWEST = 251, 261
+OLDEST, NEWEST = 252, 261
 # The ids of entries the loader adds after the sorted ones when the firmware or the ESP has
 # what they start (never a kernel under root); 252 also adds secure-boot-keys-NAME per directory
 # of loader/keys.
 _ADDED_ENTRIES = ('auto-osx', 'auto-windows', 'auto-efi-shell', 'auto-efi-default', 'auto-reboot-to-firmware-setup',
                   'auto-poweroff', 'auto-reboot')
 KEYS_DIR = 'loader/keys'
-_COUNTER = re.compile(r'^(.*)\+(\d+)(?:-(\d+))?$')
+SMBIOS_DIR = '/sys/firmware/dmi/entries'
+_COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
 _VERSION_CHAR = re.compile(r'[0-9A-Za-z~^.-]')
 
 
@@ -163,8 +166,12 @@ def matches(pattern, name):
     """Whether the loader's glob ``pattern`` matches ``name``: ``*``, ``?``, ``[...]`` sets
     with ranges and no negation, ``\\`` escapes; a pattern it cannot read matches nothing.
     Matched piece by piece between stars, without backtracking (bounded on any pattern)."""
-    pieces = _split_stars(pattern)
-    if pieces is None:
+    return matches_pieces(_split_stars(pattern), name)
+
+
+def matches_pieces(pieces, name):
+    """``matches`` of a pattern split once (see _split_stars) for many names."""
+    if pieces is None or sum(len(piece) for piece in pieces) > len(name):
         return False
     if len(pieces) == 1:
         return len(pieces[0]) == len(name) and _piece_at(pieces[0], name, 0)
@@ -259,13 +266,14 @@ def _piece_at(piece, name, at):
     return True
 
 
-def read_lines(text):
-    """``[(key, value)]`` of a loader.conf or entry file as the loader reads it: lines split at
-    newlines and carriage returns, blanks trimmed, ``#`` lines skipped, the key cut at the first
-    space or tab, a line without a value skipped, one pair of double quotes around a value taken
-    off."""
+def read_lines(text, loader_version):
+    """``[(key, value)]`` of a loader.conf or entry file as the loader reads it: up to a NUL,
+    lines split at newlines and carriage returns, blanks trimmed, ``#`` lines skipped, the key
+    cut at the first space or tab, a line without a value skipped, one pair of double quotes
+    (from 260 also single quotes) around a value taken off."""
     pairs = []
-    for line in re.split('[\n\r]', text):
+    quotes = '"\'' if loader_version >= 260 else '"'
+    for line in re.split('[\n\r]', text.split('\0', 1)[0]):
         line = line.strip(' \t')
         if not line or line.startswith('#'):
             continue
@@ -273,7 +281,7 @@ def read_lines(text):
         if cut < 0:
             continue
         key, value = line[:cut], line[cut:].lstrip(' \t')
-        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        if len(value) >= 2 and value[0] in quotes and value[-1] in quotes:
             value = value[1:-1]
         pairs.append((key, value))
     return pairs
@@ -283,7 +291,8 @@ def parse_name(file_name, suffix, loader_version):
     """``(id, (tries left, tries done))`` of an entry file name (``tries left`` -1 without a
     boot counter); from 259 the counter is not part of the id."""
     stem = file_name[:-len(suffix)]
-    counter = _COUNTER.match(stem)
+    # Before 257 a counter counts only before the suffix in lowercase (ENTRY+3.CONF has none).
+    counter = _COUNTER.match(stem) if loader_version >= 257 or file_name.endswith(suffix) else None
     tries = (int(counter.group(2)), int(counter.group(3) or 0)) if counter else (-1, 0)
     entry_id = counter.group(1) + file_name[-len(suffix):] if counter and loader_version >= 259 else file_name
     return lower(entry_id), tries
@@ -378,7 +387,7 @@ def read_entries(rootfs, partition, loader, warn):
                 text = rootfs.read_text(path, CONFIG_LIMIT)
             except (OSError, RootPathError) as exc:
                 raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-            entry = _entry(rootfs, partition, path, entry_id, tries, read_lines(text), loader)
+            entry = _entry(rootfs, partition, path, entry_id, tries, read_lines(text, loader.version[0]), loader)
             if entry is not None:
                 entries.append(entry)
     return entries
@@ -388,6 +397,11 @@ def _entry(rootfs, partition, path, entry_id, tries, pairs, loader):
     """The Entry of a type #1 file's lines, None when the loader skips it."""
     fields, kinds = {}, []
     for key, value in pairs:
+        if key == 'architecture' and (value if loader.version[0] < 257 else lower(value)) != loader.arch:
+            return None     # the loader drops the entry at the first line naming another architecture
+        if key == 'profile':
+            raise Unknown('the entry %s names a profile, which 261 orders and skips by rules this reading does not '
+                          'follow' % entry_id)
         if key in ('title', 'version', 'machine-id', 'sort-key', 'linux', 'efi', 'architecture', 'uki', 'uki-url'):
             fields[key] = value     # the last line of a key wins
         elif key == 'options':
@@ -395,9 +409,6 @@ def _entry(rootfs, partition, path, entry_id, tries, pairs, loader):
         if key in ('linux', 'efi', 'uki', 'uki-url'):
             kinds.append(key)
     if not kinds:
-        return None
-    if 'architecture' in fields and (fields['architecture'] if loader.version[0] < 257 else lower(fields['architecture'])) \
-            != loader.arch:
         return None
     if loader.version[0] >= 258 and len(set(kinds)) > 1:
         return None     # 258 refuses an entry that mixes kinds of image
@@ -425,7 +436,7 @@ def _exists_ignoring_case(rootfs, partition, path):
                 return False
             candidate = posixpath.join(where, folded[0])
         where = candidate
-    return bool(parts) and rootfs.isfile(where)
+    return bool(parts) and rootfs.exists(where)   # the loader opens a directory as well
 
 
 def _patterns(rootfs, loader, efivars):
@@ -438,7 +449,7 @@ def _patterns(rootfs, loader, efivars):
         if not is_absent(exc):
             raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
         text = ''
-    for key, value in read_lines(text):
+    for key, value in read_lines(text, loader.version[0]):
         if key == 'default' or key == 'preferred' and loader.version[0] >= 260:
             if value.startswith('@') and lower(value) != '@saved':
                 continue    # another @ value is ignored: the earlier one stays
@@ -477,6 +488,8 @@ def _patterns(rootfs, loader, efivars):
             order.append((None if from_efivar is not None and lower(from_efivar) == '@saved' else saved, skip_bad))
         else:
             order.append((from_conf, skip_bad))
+    if any(len(pattern or '') > MAX_PATTERN for pattern, dummy in order):
+        raise Unknown('a pattern naming the entry to start is longer than %d characters' % MAX_PATTERN)
     return [(lower(pattern) if pattern is not None else None, skip_bad) for pattern, skip_bad in order]
 
 
@@ -494,10 +507,11 @@ def choose(entries, patterns, added, loader_version):
     for pattern, skip_bad in patterns:
         if pattern is None:
             continue
-        found = [entry for entry in entries if matches(pattern, entry.id) and not (skip_bad and entry.tries_left == 0)]
+        pieces = _split_stars(pattern)
+        found = [entry for entry in entries if matches_pieces(pieces, entry.id) and not (skip_bad and entry.tries_left == 0)]
         if found:
             return _first(found, before)
-        if any(matches(pattern, entry_id) for entry_id in added):
+        if any(matches_pieces(pieces, entry_id) for entry_id in added):
             raise Unknown('the pattern %r matches no entry read, and may match one the loader adds (%s) when the '
                           'firmware has what it starts' % (pattern, ', '.join(i for i in added if matches(pattern, i))))
     return _first(entries, before) if entries else None
@@ -511,10 +525,19 @@ def _first(entries, before):
     for entry in entries[1:]:
         if before(entry, best) < 0:
             best = entry
-    tied = [entry for entry in entries if before(entry, best) == 0]
+    # Counters compare only when both entries have one: x, x+1 and x+3 need not sort one way.
+    tied = [entry for entry in entries if before(entry, best) == 0 or entry.id == best.id]
     if len(set((entry.linux, entry.version) for entry in tied)) > 1:
         raise Unknown('entries %s sort alike, and start different kernels' % ', '.join(sorted(entry.id for entry in tied)))
     return best
+
+
+def _smbios_strings(rootfs):
+    """Whether sysfs shows SMBIOS type 11 structures (OEM strings)."""
+    try:
+        return any(name.startswith('11-') for name in rootfs.listdir(SMBIOS_DIR))
+    except (OSError, RootPathError):
+        return False
 
 
 class SystemdBoot:
@@ -538,6 +561,9 @@ def read_systemd_boot(rootfs, warn):
             raise Unknown('systemd-boot is on %s: which one the firmware starts is not told'
                           % ' and '.join(sorted(set(loader.esp for loader in loaders))))
         for loader in loaders:
+            if loader.version[0] >= 258 and _smbios_strings(rootfs):
+                raise Unknown('the firmware has SMBIOS OEM strings (type 11), which may add entries (258 reads '
+                              'io.systemd.boot.entries-extra from them)')
             if not OLDEST <= loader.version[0] <= NEWEST:
                 raise Unknown('systemd-boot %d.%d chooses by rules this reading does not follow (it reads %d to %d)'
                               % (loader.version + (OLDEST, NEWEST)))

@@ -146,14 +146,20 @@ def test_sort_keys_order_before_ids(esp: Path) -> None:
 
 
 def test_an_entry_for_another_architecture_is_skipped(esp: Path) -> None:
-    entry(esp, '/boot/efi', '%s-%s.conf' % (MACHINE, NEW), NEW, more='architecture aa64\n')
-    assert default(esp) == (OLD, 'systemd-boot')
+    entry(esp, '/boot/efi', '%s-%s.conf' % (MACHINE, NEW), NEW, more='architecture aa64\narchitecture x64\n')
+    assert default(esp) == (OLD, 'systemd-boot')    # dropped at the first line that names another
 
 
 @pytest.mark.parametrize(('change', 'reason'), [
     (lambda root: write(root, '/boot/efi/EFI/Linux/debian-6.1.0-50-amd64.efi', 'MZ'), 'unified kernel image'),
     (lambda root: write(root, '/boot/efi/loader/loader.conf', 'default auto-win*\n'), 'auto-windows'),
-    (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('249.11')), 'systemd-boot 249.11'),
+    (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('251.4')), 'systemd-boot 251.4'),
+    (lambda root: write(root, '/boot/grub/grub.cfg', "menuentry 'Debian' {\n linux /vmlinuz-%s\n}\n" % OLD), 'GRUB'),
+    (lambda root: entry(root, '/boot/efi', 'x.conf', NEW, more='profile 1\n')
+     or write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('261.2')), 'profile'),
+    (lambda root: write(root, '/sys/firmware/dmi/entries/11-0/raw', 'strings')
+     or write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('258.1')), 'SMBIOS'),
+    (lambda root: write(root, '/boot/efi/loader/loader.conf', 'default %s\n' % ('*a' * 5000)), 'longer than'),
     (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('262.1')), 'systemd-boot 262.1'),
     (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', b'MZ' + b'\0' * 64), 'names no systemd-boot'),
     # Ids alike once what is no version character is dropped (x_1 and x1), no sort key: their order is the disk's.
@@ -234,13 +240,16 @@ def test_a_hostile_pattern_takes_no_time() -> None:
 
 
 def test_lines_as_the_loader_reads_them() -> None:
-    text = '  title  "Debian"  \r\n# default x\nversion\t6.1\nlinux /a # not a comment\nempty\nsort-key "x\n'
-    assert read_lines(text) == [('title', 'Debian'), ('version', '6.1'), ('linux', '/a # not a comment'),
-                                ('sort-key', '"x')]
+    text = "  title  \"Debian\"  \r\n# default x\nversion\t6.1\nlinux /a # not a comment\nempty\nsort-key 'x'\n"
+    assert read_lines(text, 252) == [('title', 'Debian'), ('version', '6.1'), ('linux', '/a # not a comment'),
+                                     ('sort-key', "'x'")]
+    assert read_lines(text, 260)[-1] == ('sort-key', 'x')          # 260 takes single quotes off too
+    assert read_lines('version 1\0\nlinux /a\n', 252) == [('version', '1')]   # a NUL ends the text
 
 
 @pytest.mark.parametrize(('name', 'version', 'expected'), [
     ('Debian-6.1.conf', 252, ('debian-6.1.conf', (-1, 0))),
+    ('debian+0.CONF', 252, ('debian+0.conf', (-1, 0))), ('debian+0.CONF', 257, ('debian+0.conf', (0, 0))),
     ('debian+3.conf', 252, ('debian+3.conf', (3, 0))),
     ('debian+2-1.conf', 259, ('debian.conf', (2, 1))),
     ('debian+x.conf', 259, ('debian+x.conf', (-1, 0))),
