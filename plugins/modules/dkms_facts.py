@@ -154,7 +154,7 @@ ansible_facts:
               lists BLS entries, the one its C(default) names, else the first), C(grub) (the entry of a C(grub.cfg) menu
               that its C(default) names, as a number, title or id path like C(1>2), else its first entry; where
               C(grub.cfg) lists BLS entries, one of its own entries), C(systemd-boot) (without a C(grub.cfg), where
-              systemd-boot 252 to 261 is on the EFI system partition in C(/efi), C(/boot) or C(/boot/efi): the entry
+              systemd-boot 252 to 261 is on the EFI system partition in C(/efi), C(/boot) or C(/boot/efi), the entry
               it starts as it chooses one, by the EFI variables C(LoaderEntryOneShot), C(LoaderEntryPreferred),
               C(LoaderEntryDefault) or C(LoaderEntryLastBooted), else C(loader.conf)'s C(preferred) or C(default)
               pattern, else the first entry in its order; its C(version) line or image name names the kernel),
@@ -162,7 +162,7 @@ ansible_facts:
               installed one when no image is found).
             - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
               removed kernel), when C(grub.cfg) has no menu, with BLS entries or systemd-boot's files but no
-              C(grub.cfg) and no systemd-boot loader, and (with a warning) when systemd-boot's choice cannot be told:
+              C(grub.cfg) and no systemd-boot loader, and (with a warning) when systemd-boot's choice cannot be told, as for
               another version, a C(grub.cfg) beside it (the firmware may start GRUB), its EFI variables not visible under
               O(root) (a disk image), a unified kernel image
               or an entry it adds itself (C(auto-windows)) that may be the one, entries that sort alike, C(/boot)'s
