@@ -32,8 +32,9 @@ LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
 # boot loader partition (XBOOTLDR) is mounted when the ESP is elsewhere.
 ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
 XBOOTLDR_MOUNT = '/boot'
-LOADER_DIR = 'EFI/systemd'
-_LOADER_FILE = re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)
+# bootctl installs the loader in both: its own name, and the removable-media path firmware falls back to.
+LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
+                ('EFI/BOOT', re.compile(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
 # The .sdmagic section's text, ASCII in the loader image.
 _LOADER_INFO = re.compile(br'#### LoaderInfo: systemd-boot (\d+)(?:\.(\d+))?[^#\s]* ####')
 # The loader is about 100 KiB; signed and with drivers built in, well under this.
@@ -270,7 +271,8 @@ def read_lines(text, loader_version):
     """``[(key, value)]`` of a loader.conf or entry file as the loader reads it: up to a NUL,
     lines split at newlines and carriage returns, blanks trimmed, ``#`` lines skipped, the key
     cut at the first space or tab, a line without a value skipped, one pair of double quotes
-    (from 260 also single quotes) around a value taken off."""
+    (from 260 also single quotes) around a value taken off: its first character, and the line's
+    last when it is the same."""
     pairs = []
     quotes = '"\'' if loader_version >= 260 else '"'
     for line in re.split('[\n\r]', text.split('\0', 1)[0]):
@@ -281,8 +283,8 @@ def read_lines(text, loader_version):
         if cut < 0:
             continue
         key, value = line[:cut], line[cut:].lstrip(' \t')
-        if len(value) >= 2 and value[0] in quotes and value[-1] in quotes:
-            value = value[1:-1]
+        if value[:1] in tuple(quotes) and value[-1] == value[0]:
+            value = value[1:-1]     # one character of a lone quote is both ends
         pairs.append((key, value))
     return pairs
 
@@ -333,23 +335,36 @@ class Loader:
 
 def find_loaders(rootfs, warn):
     """The systemd-boot loaders on the EFI system partition candidates under root (an empty list
-    when there is none); raises Unknown for one whose version cannot be read."""
-    loaders = []
+    when there is none; a fallback BOOT<arch>.EFI counts when it is systemd-boot); raises Unknown
+    for one whose version cannot be read."""
+    loaders, seen = [], set()
     for esp in ESP_MOUNTS:
-        directory = posixpath.join(esp, LOADER_DIR)
-        for name in _listing(rootfs, directory, warn):
-            found = _LOADER_FILE.match(name)
-            if not found:
-                continue
-            path = posixpath.join(directory, name)
-            try:
-                data = rootfs.read_bytes(path, LOADER_LIMIT + 1)
-            except (OSError, RootPathError) as exc:
-                raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-            version = _LOADER_INFO.search(data[:LOADER_LIMIT])
-            if version is None:
-                raise Unknown('%s names no systemd-boot version' % path)
-            loaders.append(Loader(esp, (int(version.group(1)), int(version.group(2) or 0)), lower(found.group(1))))
+        try:
+            where = rootfs.resolve(esp)
+        except (OSError, RootPathError):
+            continue
+        if where in seen:
+            continue    # /efi a link to /boot/efi: one partition
+        seen.add(where)
+        for directory, pattern in LOADER_FILES:
+            directory = posixpath.join(esp, directory)
+            for name in _listing(rootfs, directory, warn):
+                found = pattern.match(name)
+                if not found:
+                    continue
+                path = posixpath.join(directory, name)
+                try:
+                    data = rootfs.read_bytes(path, LOADER_LIMIT)
+                except (OSError, RootPathError) as exc:
+                    if directory.endswith('BOOT'):
+                        continue    # the fallback path may hold shim or GRUB, of any size
+                    raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+                version = _LOADER_INFO.search(data)
+                if version is None:
+                    if directory.endswith('BOOT'):
+                        continue
+                    raise Unknown('%s names no systemd-boot version' % path)
+                loaders.append(Loader(esp, (int(version.group(1)), int(version.group(2) or 0)), lower(found.group(1))))
     return loaders
 
 
@@ -399,14 +414,14 @@ def _entry(rootfs, partition, path, entry_id, tries, pairs, loader):
     for key, value in pairs:
         if key == 'architecture' and (value if loader.version[0] < 257 else lower(value)) != loader.arch:
             return None     # the loader drops the entry at the first line naming another architecture
-        if key == 'profile':
+        if key == 'profile' and loader.version[0] >= 261:
             raise Unknown('the entry %s names a profile, which 261 orders and skips by rules this reading does not '
                           'follow' % entry_id)
         if key in ('title', 'version', 'machine-id', 'sort-key', 'linux', 'efi', 'architecture', 'uki', 'uki-url'):
             fields[key] = value     # the last line of a key wins
         elif key == 'options':
             fields[key] = fields[key] + ' ' + value if key in fields else value
-        if key in ('linux', 'efi', 'uki', 'uki-url'):
+        if key in ('linux', 'efi') or key in ('uki', 'uki-url') and loader.version[0] >= 258:
             kinds.append(key)
     if not kinds:
         return None
@@ -454,24 +469,23 @@ def _patterns(rootfs, loader, efivars):
             if value.startswith('@') and lower(value) != '@saved':
                 continue    # another @ value is ignored: the earlier one stays
             conf[key] = value
-        if key == 'sysfail' and loader.version[0] >= 258:
-            raise Unknown('%s names an entry for a failed system (sysfail), which may be started' % path)
 
     def variable(name):
         try:
             data = efivars.data(name, LOADER_GUID)
         except EfiVariableError as exc:
             raise Unknown(str(exc))
-        if data is None:
-            return None
-        try:
-            return data.decode('utf-16-le').split('\0', 1)[0]
-        except UnicodeDecodeError:
-            raise Unknown('the EFI variable %s is not UTF-16 text' % name)
+        if data is None or len(data) % 2:
+            return None     # the loader takes a value of an odd number of bytes for none
+        text = data.decode('utf-16-le', 'surrogatepass')
+        if text and not text.endswith('\0') and _cuts_unterminated(loader.version):
+            text = text[:-1]    # these releases write the terminating NUL over the last character
+        return text.split('\0', 1)[0]
 
     if loader.version[0] >= 258 and variable('LoaderEntrySysFail') is not None:
         raise Unknown('the EFI variable LoaderEntrySysFail may name the entry started')
-    saved = variable('LoaderEntryLastBooted')
+    saved = variable('LoaderEntryLastBooted') if '@saved' in [lower(value) for value in conf.values()] + [
+        lower(variable(name) or '') for name in ('LoaderEntryDefault', 'LoaderEntryPreferred')] else None
     order = [(variable('LoaderEntryOneShot'), False)]
     for efivar_name, conf_key, skip_bad in (('LoaderEntryPreferred', 'preferred', True),
                                             ('LoaderEntryDefault', 'default', False)):
@@ -491,6 +505,13 @@ def _patterns(rootfs, loader, efivars):
     if any(len(pattern or '') > MAX_PATTERN for pattern, dummy in order):
         raise Unknown('a pattern naming the entry to start is longer than %d characters' % MAX_PATTERN)
     return [(lower(pattern) if pattern is not None else None, skip_bad) for pattern, skip_bad in order]
+
+
+def _cuts_unterminated(version):
+    """Whether loader ``version`` ((major, minor)) drops the last character of a variable stored
+    without its NUL (fixed in 258.8, 259.6, 260.2 and 261)."""
+    major, minor = version
+    return major < 258 or {258: minor < 8, 259: minor < 6, 260: minor < 2}.get(major, False)
 
 
 def added_ids(rootfs, loader, warn):

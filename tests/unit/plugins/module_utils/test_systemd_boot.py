@@ -245,6 +245,7 @@ def test_lines_as_the_loader_reads_them() -> None:
                                      ('sort-key', "'x'")]
     assert read_lines(text, 260)[-1] == ('sort-key', 'x')          # 260 takes single quotes off too
     assert read_lines('version 1\0\nlinux /a\n', 252) == [('version', '1')]   # a NUL ends the text
+    assert read_lines('sort-key "\n', 252) == [('sort-key', '')]       # a lone quote is both ends
 
 
 @pytest.mark.parametrize(('name', 'version', 'expected'), [
@@ -273,3 +274,33 @@ def test_a_unified_kernel_image_leaves_the_command_line_unknown(esp: Path) -> No
     write(esp, '/boot/efi/EFI/Linux/debian-%s.efi' % NEW, 'MZ')
     cmdline = read_next_boot_cmdline(RootFS(str(esp)), OLD, lambda message: None)
     assert cmdline.params is None and 'unified kernel image' in cmdline.problem
+
+
+def test_variables_as_the_loader_reads_them(esp: Path) -> None:
+    name = '%s-%s.conf' % (MACHINE, OLD)
+    variable = esp / ('sys/firmware/efi/efivars/LoaderEntryDefault-' + LOADER_GUID)
+    variable.write_bytes(struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + name.encode('utf-16-le') + b'x')
+    assert default(esp) == (NEW, 'systemd-boot')    # an odd number of bytes: no value
+    # Stored without its NUL: 252 writes the NUL over the last character (".con" names nothing), 261 appends it.
+    variable.write_bytes(struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + name.encode('utf-16-le'))
+    assert default(esp) == (NEW, 'systemd-boot')
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('261.1'))
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+def test_a_fallback_copy_of_another_version_must_agree(esp: Path) -> None:
+    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, OLD))
+    name.rename(name.with_name('%s-%s+2-1.conf' % (MACHINE, OLD)))
+    write(esp, '/boot/efi/loader/loader.conf', 'default %s-%s.conf\n' % (MACHINE, OLD))
+    write(esp, '/boot/efi/EFI/BOOT/BOOTX64.EFI', systemd_boot_loader())    # bootctl's copy, the same version
+    assert default(esp) == (NEW, 'systemd-boot')
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('259.5'))
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None) and 'loaders' in warnings[0]
+    write(esp, '/boot/efi/EFI/BOOT/BOOTX64.EFI', 'shim or GRUB')           # not systemd-boot: not its choice
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+def test_an_esp_reached_by_two_mount_paths_is_one(esp: Path) -> None:
+    (esp / 'efi').symlink_to('boot/efi')
+    assert default(esp) == (NEW, 'systemd-boot')
