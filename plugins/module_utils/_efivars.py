@@ -35,6 +35,11 @@ ATTRIBUTES = struct.Struct('<I')
 # EFI_SIGNATURE_LIST header: type GUID, list size, header size, signature size.
 SIGNATURE_LIST_HEADER = struct.Struct('<16sIII')
 GUID_SIZE = 16
+# An EFI_LOAD_OPTION (Boot####): attributes, the length of its device path list, then its description.
+LOAD_OPTION_HEADER = struct.Struct('<IH')
+LOAD_OPTION_ACTIVE = 0x1
+DEVICE_PATH_NODE = struct.Struct('<BBH')
+MEDIA_DEVICE_PATH, FILE_PATH_NODE, HARD_DRIVE_NODE, END_OF_PATH = 0x04, 0x04, 0x01, 0x7F
 # Firmware variable stores hold a few hundred KiB at most; shim's config table holds MokListRT whole.
 MAX_VARIABLE_BYTES = 4 * 1024 * 1024
 # shim splits MokListRT into MokListRT1, MokListRT2, ... when it outgrows one variable.
@@ -85,6 +90,38 @@ def parse_signature_lists(data):
                                           data[start + GUID_SIZE:start + signature_size]))
         offset = end
     return entries
+
+
+def parse_load_option(data, name):
+    """``(attributes, path)`` of an EFI_LOAD_OPTION: the path as EfiVariables.boot_paths gives
+    it, of the first instance of its device path list."""
+    if len(data) < LOAD_OPTION_HEADER.size:
+        raise EfiVariableError('%s: %d bytes, shorter than a load option' % (name, len(data)))
+    attributes, length = LOAD_OPTION_HEADER.unpack_from(data)
+    at = LOAD_OPTION_HEADER.size
+    while True:     # the description, NUL-terminated UTF-16
+        if at + 2 > len(data):
+            raise EfiVariableError('%s: its description has no end' % name)
+        at += 2
+        if data[at - 2:at] == b'\0\0':
+            break
+    end = at + length
+    if end > len(data):
+        raise EfiVariableError('%s: its device path runs past the variable' % name)
+    files, partition = [], False
+    while at + DEVICE_PATH_NODE.size <= end:
+        node_type, subtype, size = DEVICE_PATH_NODE.unpack_from(data, at)
+        if size < DEVICE_PATH_NODE.size or at + size > end:
+            raise EfiVariableError('%s: a device path node of %d bytes' % (name, size))
+        if node_type == END_OF_PATH:
+            break   # the end of the path, or of its first instance
+        if node_type == MEDIA_DEVICE_PATH and subtype == FILE_PATH_NODE:
+            files.append(data[at + DEVICE_PATH_NODE.size:at + size].decode('utf-16-le', 'surrogatepass').split('\0', 1)[0])
+        partition = partition or node_type == MEDIA_DEVICE_PATH and subtype == HARD_DRIVE_NODE
+        at += size
+    if files:
+        return attributes, '/'.join(part for part in '\\'.join(files).replace('\\', '/').split('/') if part)
+    return attributes, '' if partition else None
 
 
 class EfiVariables:
@@ -168,6 +205,30 @@ class EfiVariables:
                 break
             parts.append(more[1])
         return b''.join(parts)
+
+    def boot_paths(self):
+        """The files the firmware's boot manager tries, in its order (BootNext, then BootOrder's
+        active entries): each the path its device path names on its partition (``\\`` turned to
+        ``/``), ``''`` for a partition without a file (the firmware then starts the removable
+        media path EFI/BOOT/BOOT<arch>.EFI), None for an entry that starts no file of a partition
+        (network, firmware applications). Raises EfiVariableError for variables that do not parse."""
+        order = []
+        for name in ('BootNext', 'BootOrder'):
+            data = self.data(name, EFI_GLOBAL_VARIABLE)
+            if data is None:
+                continue
+            if len(data) % 2:
+                raise EfiVariableError('%s-%s: %d bytes, not a list of boot entry numbers' % (name, EFI_GLOBAL_VARIABLE, len(data)))
+            order.extend(struct.unpack('<%dH' % (len(data) // 2), data))
+        paths = []
+        for number in order:
+            option = self.data('Boot%04X' % number, EFI_GLOBAL_VARIABLE)
+            if option is None:
+                continue    # the firmware skips a number without its entry
+            attributes, path = parse_load_option(option, 'Boot%04X' % number)
+            if attributes & LOAD_OPTION_ACTIVE:
+                paths.append(path)
+        return paths
 
     def has_shim_flag(self, name):
         """Whether shim published a flag variable (``MokIgnoreDB``, ``MokListTrustedRT``) in either place."""

@@ -28,7 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
-from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import read_systemd_boot
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import firmware_starts, read_systemd_boot
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -583,10 +583,13 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
         return None, None   # GRUB's menu is there, unread
     loader = systemd_boot(rootfs, warn, cache)
     if loader is not None and grub_path is not None:
-        # Switching to systemd-boot leaves GRUB's files: which of the two the firmware starts is not told.
-        warn('systemd-boot: which kernel starts next is not told: %s is there too, and the firmware may start GRUB '
-             'instead' % grub_path)
-        return None, None
+        # Switching to systemd-boot leaves GRUB's files: the firmware's boot entries tell which runs.
+        starts = firmware_starts(rootfs, loader)
+        if starts is None:
+            warn('systemd-boot: which kernel starts next is not told: %s is there too, and the firmware\'s boot '
+                 'entries (BootNext, BootOrder) do not tell which of the two it starts' % grub_path)
+            return None, None
+        loader = loader if starts else None
     if loader is not None:
         return _systemd_boot_release(loader.default, loader.problem, kernels, warn)
     if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):

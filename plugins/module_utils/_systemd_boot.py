@@ -52,6 +52,8 @@ OLDEST, NEWEST = 252, 261
 _ADDED_ENTRIES = ('auto-osx', 'auto-windows', 'auto-efi-shell', 'auto-efi-default', 'auto-reboot-to-firmware-setup',
                   'auto-poweroff', 'auto-reboot')
 KEYS_DIR = 'loader/keys'
+# What a distribution's EFI directory starts GRUB with: shim, or GRUB itself.
+_GRUB_FILE = re.compile(r'^(shim|grub)(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)
 SMBIOS_DIR = '/sys/firmware/dmi/entries'
 _COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
 _VERSION_CHAR = re.compile(r'[0-9A-Za-z~^.-]')
@@ -325,10 +327,12 @@ def _comparison(loader_version):
 
 class Loader:
     """The systemd-boot installed on an EFI system partition: ``esp`` (where it is mounted),
-    ``version`` (the major and minor of its LoaderInfo), ``arch`` (x64, aa64...)."""
+    ``path`` (its file there), ``version`` (the major and minor of its LoaderInfo), ``arch``
+    (x64, aa64...)."""
 
-    def __init__(self, esp, version, arch):
+    def __init__(self, esp, path, version, arch):
         self.esp = esp
+        self.path = path
         self.version = version
         self.arch = arch
 
@@ -364,7 +368,8 @@ def find_loaders(rootfs, warn):
                     if directory.endswith('BOOT'):
                         continue
                     raise Unknown('%s names no systemd-boot version' % path)
-                loaders.append(Loader(esp, (int(version.group(1)), int(version.group(2) or 0)), lower(found.group(1))))
+                loaders.append(Loader(esp, posixpath.join(directory, name)[len(esp) + 1:],
+                                      (int(version.group(1)), int(version.group(2) or 0)), lower(found.group(1))))
     return loaders
 
 
@@ -564,16 +569,43 @@ def _smbios_strings(rootfs):
 class SystemdBoot:
     """What systemd-boot's files tell: ``default``, the type #1 Entry it starts next (its
     ``linux`` and ``version`` name the kernel), else None and ``problem`` says why;
-    ``entries``, every entry it may list (from the ESP and /boot), None when they cannot be read."""
+    ``entries``, every entry it may list (from the ESP and /boot), None when they cannot be read;
+    ``loaders``, its Loader files (none when they cannot be read)."""
 
-    def __init__(self, default, problem, entries):
+    def __init__(self, default, problem, entries, loaders=()):
         self.default = default
         self.problem = problem
         self.entries = entries
+        self.loaders = loaders
+
+
+def firmware_starts(rootfs, reading):
+    """Whether the firmware's boot manager starts systemd-boot next (True) or GRUB through shim or
+    its own file (False), by the first entry it tries (BootNext, else BootOrder); None when that
+    is not told (no EFI variables, an entry for a file not on this ESP or for something else)."""
+    efivars = EfiVariables(rootfs)
+    if not efivars.available or not reading.loaders:
+        return None
+    try:
+        paths = efivars.boot_paths()
+    except EfiVariableError:
+        return None
+    if not paths or paths[0] is None:
+        return None
+    esp, path = reading.loaders[0].esp, paths[0]
+    if path == '':
+        path = 'EFI/BOOT/BOOT%s.EFI' % reading.loaders[0].arch.upper()
+    if any(lower(path) == lower(loader.path) for loader in reading.loaders):
+        return True
+    if _GRUB_FILE.match(posixpath.basename(path)) and lower(path).startswith('efi/') \
+            and lower(path).count('/') == 2 and _exists_ignoring_case(rootfs, esp, path):
+        return False
+    return None
 
 
 def read_systemd_boot(rootfs, warn):
     """The SystemdBoot of the loader on the EFI system partition, None when there is none."""
+    loaders = []
     try:
         loaders = find_loaders(rootfs, warn)
         if not loaders:
@@ -595,7 +627,7 @@ def read_systemd_boot(rootfs, warn):
                      read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if loader.esp != XBOOTLDR_MOUNT else [])
                     for loader in loaders]
     except Unknown as exc:
-        return SystemdBoot(None, str(exc), None)
+        return SystemdBoot(None, str(exc), None, loaders)
     entries = [entry for dummy, own, extended in listings for entry in own + extended]
     try:
         efivars = EfiVariables(rootfs)
@@ -612,6 +644,6 @@ def read_systemd_boot(rootfs, warn):
             raise Unknown('the entry started depends on whether /boot is a partition systemd-boot reads, or on '
                           'which of its loaders runs')
         default = list(chosen.values())[0]
-        return SystemdBoot(default, None if default else 'systemd-boot starts no boot entry of a kernel', entries)
+        return SystemdBoot(default, None if default else 'systemd-boot starts no boot entry of a kernel', entries, loaders)
     except Unknown as exc:
-        return SystemdBoot(None, str(exc), entries)
+        return SystemdBoot(None, str(exc), entries, loaders)

@@ -151,23 +151,24 @@ ansible_facts:
             - How C(default_kernel) was found, or null when nothing tells.
             - C(grubby) (on the running system), C(grubenv) (GRUB's C(next_entry), else C(saved_entry) where
               C(grub.cfg) boots it, naming a BLS entry or an entry of the C(grub.cfg) menu), C(bls) (where C(grub.cfg)
-              lists BLS entries, the one its C(default) names, else the first), C(grub) (the entry of a C(grub.cfg) menu
-              that its C(default) names, as a number, title or id path like C(1>2), else its first entry; where
-              C(grub.cfg) lists BLS entries, one of its own entries), C(systemd-boot) (without a C(grub.cfg), where
-              systemd-boot 252 to 261 is on the EFI system partition in C(/efi), C(/boot) or C(/boot/efi), the entry
-              it starts as it chooses one, by the EFI variables C(LoaderEntryOneShot), C(LoaderEntryPreferred),
+              lists BLS entries, the one its C(default) names, else the first), C(grub) (the entry of a C(grub.cfg)
+              menu that its C(default) names, as a number, title or id path like C(1>2), else its first entry; where
+              C(grub.cfg) lists BLS entries, one of its own entries), C(systemd-boot) (where systemd-boot 252 to 261
+              is on the EFI system partition in C(/efi), C(/boot) or C(/boot/efi), and there is no C(grub.cfg) or the
+              firmware's first boot entry, C(BootNext) else C(BootOrder)'s, starts it rather than GRUB; the entry it
+              starts as it chooses one, by the EFI variables C(LoaderEntryOneShot), C(LoaderEntryPreferred),
               C(LoaderEntryDefault) or C(LoaderEntryLastBooted), else C(loader.conf)'s C(preferred) or C(default)
               pattern, else the first entry in its order; its C(version) line or image name names the kernel),
               C(newest) (when there is no boot loader file, the newest installed kernel with an image; the newest
               installed one when no image is found).
             - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
               removed kernel), when C(grub.cfg) has no menu, with BLS entries or systemd-boot's files but no
-              C(grub.cfg) and no systemd-boot loader, and (with a warning) when systemd-boot's choice cannot be told, as for
-              another version, a C(grub.cfg) beside it (the firmware may start GRUB), its EFI variables not visible under
-              O(root) (a disk image), a unified kernel image
-              or an entry it adds itself (C(auto-windows)) that may be the one, entries that sort alike, C(/boot)'s
-              entries changing the answer where it may not be a partition the loader reads, an entry that does not
-              name its kernel (Pop!_OS's C(vmlinuz.efi)).
+              C(grub.cfg) and no systemd-boot loader, and (with a warning) when systemd-boot's choice cannot be told,
+              as for another version, a C(grub.cfg) beside it when the firmware's boot entries do not tell which runs,
+              its EFI variables not visible under O(root) (a disk image), a unified kernel image or an entry it adds
+              itself (C(auto-windows)) that may be the one, entries that sort alike, C(/boot)'s entries changing the
+              answer where it may not be a partition the loader reads, an entry that does not name its kernel
+              (Pop!_OS's C(vmlinuz.efi)).
             - Null with C(default_kernel) when the menu's default entry boots no kernel under O(root), or cannot
               be told for sure (with a warning), as for an entry inside a condition counted past, a title that holds a
               variable, a default set where the reading cannot tell whether it runs, a C(custom.cfg) that

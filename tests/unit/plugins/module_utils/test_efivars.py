@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
     EFI_CERT_SHA256, EFI_CERT_X509, EFI_GLOBAL_VARIABLE, SHIM_LOCK, EfiVariableError, EfiVariables,
-    parse_signature_lists)
+    parse_load_option, parse_signature_lists)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import (
     EfiRoot, SigningKey, signature_list, x509_lists)
@@ -117,3 +117,23 @@ def test_mok_config_table_wins_unless_it_reads_empty(tmp_path: Path, signing_key
     (table / 'MokListTrustedRT').write_bytes(b'\1')
     assert variables.has_shim_flag('MokListTrustedRT')
     assert not variables.has_shim_flag('MokIgnoreDB')
+
+
+@pytest.mark.parametrize(('data', 'expected'), [
+    # efibootmgr's: a hard drive node, the file, the end.
+    (struct.pack('<IH', 1, 42 + 18 + 4) + 'x\0'.encode('utf-16-le') + struct.pack('<BBHIQQ16sBB', 4, 1, 42, 1, 0, 1, b'\1' * 16, 2, 2)
+     + struct.pack('<BBH', 4, 4, 18) + '\\EFI\\a\0'.encode('utf-16-le') + struct.pack('<BBH', 0x7F, 0xFF, 4), (1, 'EFI/a')),
+    (struct.pack('<IH', 0, 4) + b'\0\0' + struct.pack('<BBH', 0x7F, 0xFF, 4), (0, None)),       # nothing to start
+])
+def test_load_options(data: bytes, expected: tuple) -> None:
+    assert parse_load_option(data, 'Boot0000') == expected
+
+
+@pytest.mark.parametrize('data', [
+    b'\1\0', struct.pack('<IH', 1, 4) + b'x\0',                                   # too short, no description end
+    struct.pack('<IH', 1, 40) + b'\0\0' + struct.pack('<BBH', 0x7F, 0xFF, 4),       # a path past the variable
+    struct.pack('<IH', 1, 8) + b'\0\0' + struct.pack('<BBH', 4, 4, 0) + b'\0' * 4,  # a node of no size
+])
+def test_damaged_load_options_are_errors(data: bytes) -> None:
+    with pytest.raises(EfiVariableError):
+        parse_load_option(data, 'Boot0000')

@@ -23,6 +23,8 @@ MACHINE = '6a9857a393724b7a981ebb5b8495b9ea'
 OLD, NEW = '6.1.0-9-amd64', '6.1.0-47-amd64'
 KERNELS = {release: Kernel(release, '/lib/modules/' + release) for release in (OLD, NEW)}
 NON_VOLATILE_BOOT_RUNTIME = 0x7
+EFI_GLOBAL_VARIABLE = '8be4df61-93ca-11d2-aa0d-00e098032b8c'
+GRUB_MENU = "menuentry 'Debian GNU/Linux' {\n  linux /vmlinuz-%s root=/dev/sda2 ro\n}\n" % OLD
 
 
 def loader_as(version: str) -> bytes:
@@ -154,7 +156,7 @@ def test_an_entry_for_another_architecture_is_skipped(esp: Path) -> None:
     (lambda root: write(root, '/boot/efi/EFI/Linux/debian-6.1.0-50-amd64.efi', 'MZ'), 'unified kernel image'),
     (lambda root: write(root, '/boot/efi/loader/loader.conf', 'default auto-win*\n'), 'auto-windows'),
     (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('251.4')), 'systemd-boot 251.4'),
-    (lambda root: write(root, '/boot/grub/grub.cfg', "menuentry 'Debian' {\n linux /vmlinuz-%s\n}\n" % OLD), 'GRUB'),
+    (lambda root: write(root, '/boot/grub/grub.cfg', GRUB_MENU), 'BootOrder'),
     (lambda root: entry(root, '/boot/efi', 'x.conf', NEW, more='profile 1\n')
      or write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('261.2')), 'profile'),
     (lambda root: write(root, '/sys/firmware/dmi/entries/11-0/raw', 'strings')
@@ -304,3 +306,39 @@ def test_a_fallback_copy_of_another_version_must_agree(esp: Path) -> None:
 def test_an_esp_reached_by_two_mount_paths_is_one(esp: Path) -> None:
     (esp / 'efi').symlink_to('boot/efi')
     assert default(esp) == (NEW, 'systemd-boot')
+
+
+def load_option(description: str, path: str | None, active: bool = True) -> bytes:
+    """A Boot#### variable's data as efibootmgr writes it: a hard drive node, the file, the end."""
+    nodes = struct.pack('<BBHIQQ16sBB', 4, 1, 42, 1, 2048, 1048576, b'\x11' * 16, 2, 2)
+    if path is not None:
+        name = (path + '\0').encode('utf-16-le')
+        nodes += struct.pack('<BBH', 4, 4, 4 + len(name)) + name
+    nodes += struct.pack('<BBH', 0x7F, 0xFF, 4)
+    return struct.pack('<IH', int(active), len(nodes)) + (description + '\0').encode('utf-16-le') + nodes
+
+
+def boot_entries(root: Path, order: List[int], next_entry: int | None = None, shim_active: bool = True) -> None:
+    for name, data in (('Boot0000', load_option('Linux Boot Manager', '\\EFI\\systemd\\systemd-bootx64.efi')),
+                       ('Boot0001', load_option('debian', '\\EFI\\debian\\shimx64.efi', shim_active)),
+                       ('Boot0002', load_option('UEFI PXEv4', None)),
+                       ('BootOrder', struct.pack('<%dH' % len(order), *order))) + (
+                           (('BootNext', struct.pack('<H', next_entry)),) if next_entry is not None else ()):
+        write(root, '/sys/firmware/efi/efivars/%s-%s' % (name, EFI_GLOBAL_VARIABLE),
+              struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + data)
+
+
+@pytest.mark.parametrize(('order', 'next_entry', 'shim_active', 'expected'), [
+    ([0, 1], None, True, (NEW, 'systemd-boot')),     # bootctl install put itself first
+    ([1, 0], None, True, (OLD, 'grub')),             # GRUB (through shim) first: its menu decides
+    ([0, 1], 1, True, (OLD, 'grub')),                # BootNext comes first, once
+    ([1, 0], None, False, (NEW, 'systemd-boot')),    # an inactive entry is passed over
+    ([2, 0], None, True, (None, None)),              # network boot first: not told
+])
+def test_the_firmware_s_boot_entries_tell_grub_from_systemd_boot(
+        esp: Path, order: List[int], next_entry: int | None, shim_active: bool, expected: tuple) -> None:
+    # Debian switched to systemd-boot: GRUB's files stay behind.
+    write(esp, '/boot/grub/grub.cfg', GRUB_MENU)
+    write(esp, '/boot/efi/EFI/debian/shimx64.efi', 'shim')
+    boot_entries(esp, order, next_entry, shim_active)
+    assert default(esp) == expected
