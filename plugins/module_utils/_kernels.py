@@ -615,7 +615,7 @@ def systemd_boot(rootfs, warn, cache):
 
 def systemd_boot_entry_release(entry):
     """The kernel release a systemd-boot Entry boots, or None."""
-    return _entry_release(entry.linux, entry.version)
+    return _entry_release(entry.linux, entry.version) or entry.image_release
 
 
 def _systemd_boot_release(entry, problem, kernels, warn):

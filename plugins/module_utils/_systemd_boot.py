@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import posixpath
 import re
+import struct
 
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariableError, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
@@ -52,6 +53,9 @@ OLDEST, NEWEST = 252, 261
 _ADDED_ENTRIES = ('auto-osx', 'auto-windows', 'auto-efi-shell', 'auto-efi-default', 'auto-reboot-to-firmware-setup',
                   'auto-poweroff', 'auto-reboot')
 KEYS_DIR = 'loader/keys'
+# The x86 boot protocol's setup header and the string it points at lie in the first sectors.
+IMAGE_HEAD = 64 * 1024
+_RELEASE = re.compile(br'^[0-9]+\.[0-9]+[0-9A-Za-z.+_~-]*$')
 # What a distribution's EFI directory starts GRUB with: shim, or GRUB itself.
 _GRUB_FILE = re.compile(r'^(shim|grub)(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)
 SMBIOS_DIR = '/sys/firmware/dmi/entries'
@@ -66,14 +70,16 @@ class Unknown(Exception):
 class Entry:
     """A boot entry as the loader lists it: ``id`` (the file name, lowercased: matched by the
     patterns), its sort fields, ``tries_left`` (-1 without boot counting), its ``linux`` and
-    ``version`` lines, its ``options`` (every line's, joined by spaces, as the loader joins them)
-    and ``path``; ``image``: a unified kernel image (type #2), whose fields are not read."""
+    ``version`` lines, its ``options`` (every line's, joined by spaces, as the loader joins them),
+    ``path`` and, without a version line, the ``image_release`` its kernel image names;
+    ``image``: a unified kernel image (type #2), whose fields are not read."""
 
     def __init__(self, entry_id, fields=None, tries=(-1, 0), image=False, path=None):
         fields = fields or {}
         self.id = entry_id
         self.path = path
         self.options = fields.get('options')
+        self.image_release = None
         self.sort_key = fields.get('sort-key')
         self.machine_id = fields.get('machine-id')
         self.version = fields.get('version')
@@ -436,27 +442,48 @@ def _entry(rootfs, partition, path, entry_id, tries, pairs, loader):
     if kind != 'linux':
         # A chain-loaded EFI program or a unified kernel image: the kernel it starts is not read.
         return Entry(entry_id, fields, tries, image=True, path=path)
-    if not _exists_ignoring_case(rootfs, partition, fields['linux']):
+    image = _find_ignoring_case(rootfs, partition, fields['linux'])
+    if image is None:
         return None     # the loader skips an entry whose kernel image is not on its partition
-    return Entry(entry_id, fields, tries, path=path)
+    entry = Entry(entry_id, fields, tries, path=path)
+    if entry.version is None:
+        entry.image_release = release_in_image(rootfs, image)     # Pop!_OS's vmlinuz.efi names it only there
+    return entry
 
 
-def _exists_ignoring_case(rootfs, partition, path):
-    """Whether ``path`` (relative to the partition's root, as an entry names it) is a file there,
-    letter case ignored as on FAT."""
+def _find_ignoring_case(rootfs, partition, path):
+    """The in-root path of ``path`` (relative to the partition's root, as an entry names it), letter
+    case ignored as on FAT; None when it is not there."""
     parts = [part for part in path.replace('\\', '/').split('/') if part]
     if '..' in parts or '.' in parts:
         raise Unknown('the entry names its kernel image by a path with dot components: %s' % path)
     where = partition
-    for index, part in enumerate(parts):
+    for part in parts:
         candidate = posixpath.join(where, part)
         if not rootfs.exists(candidate):
             folded = [name for name in _listing(rootfs, where, lambda message: None) if lower(name) == lower(part)]
             if len(folded) != 1:
-                return False
+                return None
             candidate = posixpath.join(where, folded[0])
         where = candidate
-    return bool(parts) and rootfs.exists(where)   # the loader opens a directory as well
+    return where if parts and rootfs.exists(where) else None   # the loader opens a directory as well
+
+
+def release_in_image(rootfs, path):
+    """The kernel release an x86 kernel image names in its setup header (the boot protocol's
+    ``kernel_version`` string, up to its first space), None when it names none."""
+    try:
+        with rootfs.open(path) as handle:
+            head = handle.read(IMAGE_HEAD)
+    except (OSError, RootPathError):
+        return None
+    if len(head) < 0x210 or head[0x202:0x206] != b'HdrS' or struct.unpack_from('<H', head, 0x206)[0] < 0x200:
+        return None
+    offset = struct.unpack_from('<H', head, 0x20E)[0]
+    if not offset:
+        return None
+    text = head[0x200 + offset:].split(b'\0', 1)[0].split(b' ', 1)[0]
+    return text.decode('ascii') if _RELEASE.match(text) else None
 
 
 def _patterns(rootfs, loader, efivars):
@@ -598,7 +625,7 @@ def firmware_starts(rootfs, reading):
     if any(lower(path) == lower(loader.path) for loader in reading.loaders):
         return True
     if _GRUB_FILE.match(posixpath.basename(path)) and lower(path).startswith('efi/') \
-            and lower(path).count('/') == 2 and _exists_ignoring_case(rootfs, esp, path):
+            and lower(path).count('/') == 2 and _find_ignoring_case(rootfs, esp, path) is not None:
         return False
     return None
 

@@ -158,9 +158,9 @@ ansible_facts:
               firmware's first boot entry, C(BootNext) else C(BootOrder)'s, starts it rather than GRUB; the entry it
               starts as it chooses one, by the EFI variables C(LoaderEntryOneShot), C(LoaderEntryPreferred),
               C(LoaderEntryDefault) or C(LoaderEntryLastBooted), else C(loader.conf)'s C(preferred) or C(default)
-              pattern, else the first entry in its order; its C(version) line or image name names the kernel),
-              C(newest) (when there is no boot loader file, the newest installed kernel with an image; the newest
-              installed one when no image is found).
+              pattern, else the first entry in its order; its C(version) line, image name or x86 image header names
+              the kernel), C(newest) (when there is no boot loader file, the newest installed kernel with an image;
+              the newest installed one when no image is found).
             - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
               removed kernel), when C(grub.cfg) has no menu, with BLS entries or systemd-boot's files but no
               C(grub.cfg) and no systemd-boot loader, and (with a warning) when systemd-boot's choice cannot be told,

@@ -342,3 +342,28 @@ def test_the_firmware_s_boot_entries_tell_grub_from_systemd_boot(
     write(esp, '/boot/efi/EFI/debian/shimx64.efi', 'shim')
     boot_entries(esp, order, next_entry, shim_active)
     assert default(esp) == expected
+
+
+def x86_kernel_image(release: str) -> bytes:
+    """The first sectors of an x86 bzImage as the boot protocol lays them out: the boot sector's
+    signature, the setup header (HdrS, protocol 2.15) and its kernel_version string."""
+    image = bytearray(0x4600)
+    struct.pack_into('<H', image, 0x1FE, 0xAA55)
+    image[0x202:0x206] = b'HdrS'
+    struct.pack_into('<HH', image, 0x206, 0x020F, 0)
+    struct.pack_into('<H', image, 0x20E, 0x42C0)
+    text = ('%s (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.0-1\0' % release).encode()
+    image[0x200 + 0x42C0:0x200 + 0x42C0 + len(text)] = text
+    return bytes(image)
+
+
+def test_an_image_without_a_version_line_names_its_kernel_in_its_header(esp: Path) -> None:
+    # Pop!_OS's kernelstub copies the image as vmlinuz.efi and writes no version line.
+    write(esp, '/boot/efi/loader/entries/Pop_OS-current.conf', 'title Pop!_OS\nlinux /EFI/Pop_OS-1234/vmlinuz.efi\n')
+    write(esp, '/boot/efi/loader/loader.conf', 'default Pop_OS-current.conf\n')
+    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image(OLD))
+    assert default(esp) == (OLD, 'systemd-boot')
+    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image(OLD + ' extra words'))   # the release is its first word
+    assert default(esp) == (OLD, 'systemd-boot')
+    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image('<unknown>'))
+    assert default(esp) == (None, None)
