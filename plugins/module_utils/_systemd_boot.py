@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import posixpath
 import re
 import struct
@@ -33,6 +34,7 @@ LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
 # boot loader partition (XBOOTLDR) is mounted when the ESP is elsewhere.
 ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
 XBOOTLDR_MOUNT = '/boot'
+XBOOTLDR_TYPE = 'bc13c2ff-59e6-4262-a352-b275fd6f7172'
 # bootctl installs the loader in both: its own name, and the removable-media path firmware falls back to.
 LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
                 ('EFI/BOOT', re.compile(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
@@ -585,6 +587,26 @@ def _first(entries, before):
     return best
 
 
+def _is_xbootldr(rootfs):
+    """Whether /boot is an extended boot loader partition: False when it is on the root's file
+    system (no partition of its own); on the running system, what udev tells of its partition's
+    type; None when not told."""
+    try:
+        boot, top = rootfs.stat(XBOOTLDR_MOUNT), rootfs.stat('/')
+    except (OSError, RootPathError):
+        return False    # no /boot
+    if boot.st_dev == top.st_dev:
+        return False
+    if rootfs.root != '/':
+        return None
+    try:
+        record = rootfs.read_text('/run/udev/data/b%d:%d' % (os.major(boot.st_dev), os.minor(boot.st_dev)), CONFIG_LIMIT)
+    except (OSError, RootPathError):
+        return None
+    found = re.search(r'^E:ID_PART_ENTRY_TYPE=([0-9a-fA-F-]+)$', record, re.MULTILINE)
+    return lower(found.group(1)) == XBOOTLDR_TYPE if found else None
+
+
 def _smbios_strings(rootfs):
     """Whether sysfs shows SMBIOS type 11 structures (OEM strings)."""
     try:
@@ -647,24 +669,25 @@ def read_systemd_boot(rootfs, warn):
             if not OLDEST <= loader.version[0] <= NEWEST:
                 raise Unknown('systemd-boot %d.%d chooses by rules this reading does not follow (it reads %d to %d)'
                               % (loader.version + (OLDEST, NEWEST)))
-        # /boot's entries count only when it is a partition the loader reads (XBOOTLDR): the
-        # files do not tell, so the answer must be the same with and without them, unless the
-        # ESP has no entry (this system was then started from /boot's).
+        # /boot's entries count only when it is a partition the loader reads (XBOOTLDR).
+        extended = None if any(loader.esp == XBOOTLDR_MOUNT for loader in loaders) else _is_xbootldr(rootfs)
         listings = [(loader, read_entries(rootfs, loader.esp, loader, warn),
-                     read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if loader.esp != XBOOTLDR_MOUNT else [])
-                    for loader in loaders]
+                     read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if extended is not False
+                     and loader.esp != XBOOTLDR_MOUNT else [], extended) for loader in loaders]
     except Unknown as exc:
         return SystemdBoot(None, str(exc), None, loaders)
-    entries = [entry for dummy, own, extended in listings for entry in own + extended]
+    entries = [entry for dummy, own, extended, dummy in listings for entry in own + extended]
     try:
         efivars = EfiVariables(rootfs)
         if not efivars.available:
             raise Unknown("its EFI variables (LoaderEntryDefault, LoaderEntryOneShot) are not visible under root")
         chosen = {}
-        for loader, own, extended in listings:
+        for loader, own, extended, told in listings:
             patterns = _patterns(rootfs, loader, efivars)
             added = added_ids(rootfs, loader, warn)
-            for variant in ([own, own + extended] if own and extended else [own + extended]):
+            # Where /boot's kind is not told, the answer must be the same with and without its
+            # entries, unless the ESP has none (this system was then started from /boot's).
+            for variant in ([own, own + extended] if own and extended and told is None else [own + extended]):
                 entry = choose(variant, patterns, added, loader.version[0])
                 chosen[(entry.linux, entry.version) if entry is not None else None] = entry
         if len(chosen) != 1:

@@ -5,7 +5,12 @@ version) and EFI variables in efivarfs's format."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import List
@@ -189,16 +194,57 @@ def test_without_efi_variables_the_choice_is_not_told(esp: Path) -> None:
     assert default(esp, warnings) == (None, None) and 'not visible' in warnings[0]
 
 
-def test_boot_s_entries_count_when_the_answer_is_the_same_either_way(tmp_path: Path) -> None:
-    # ESP at /efi, kernel-install's entries on /boot, which may be the extended boot loader partition.
-    write(tmp_path, '/efi/EFI/systemd/systemd-bootx64.efi', systemd_boot_loader())
-    efivar(tmp_path, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')
+def esp_at_efi(root: Path) -> None:
+    """ESP at /efi with the loader, kernel-install's entries on /boot."""
+    write(root, '/efi/EFI/systemd/systemd-bootx64.efi', systemd_boot_loader())
+    efivar(root, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')
     for release in (OLD, NEW):
-        entry(tmp_path, '/boot', '%s-%s.conf' % (MACHINE, release), release)
-    assert default(tmp_path) == (NEW, 'systemd-boot')   # none on the ESP: /boot's are those this system started from
-    entry(tmp_path, '/efi', 'old-%s.conf' % OLD, OLD, sort_key='zzz')
+        entry(root, '/boot', '%s-%s.conf' % (MACHINE, release), release)
+
+
+def test_boot_s_entries_count_only_on_a_partition_of_its_own(tmp_path: Path) -> None:
+    # /boot on the root's file system is no partition the loader reads: its entries are not listed.
+    esp_at_efi(tmp_path)
     warnings: List[str] = []
-    assert default(tmp_path, warnings) == (None, None) and 'whether /boot' in warnings[0]
+    assert default(tmp_path, warnings) == (None, None) and 'starts no boot entry' in warnings[0]
+    entry(tmp_path, '/efi', 'old-%s.conf' % OLD, OLD, sort_key='zzz')
+    assert default(tmp_path) == (OLD, 'systemd-boot')
+
+
+FIND_DEFAULT = """import json, sys
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, find_default
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+kernels = dict((release, Kernel(release, '/lib/modules/' + release)) for release in sys.argv[2:])
+print(json.dumps(find_default(RootFS(sys.argv[1]), kernels, warn=lambda message: None)))
+"""
+# Runs as root in a new mount namespace: /boot a file system of its own (a tmpfs), holding what was there.
+SEPARATE_BOOT = 'mount -t tmpfs kabi-dkms-test "$1/boot" && cp -a "$2/." "$1/boot/" && shift 2 && exec "$@"'
+
+
+def default_with_boot_mounted(root: Path, work: Path) -> tuple:
+    """find_default where /boot under ``root`` is a partition of its own, of a kind nothing tells."""
+    saved = work / 'boot'
+    shutil.move(str(root / 'boot'), str(saved))
+    (root / 'boot').mkdir()
+    result = subprocess.run(['unshare', '--mount', 'sh', '-c', SEPARATE_BOOT, 'sh', str(root), str(saved),
+                             sys.executable, '-c', FIND_DEFAULT, str(root), OLD, NEW],
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), capture_output=True, text=True,
+                            check=False)
+    shutil.rmtree(str(root / 'boot'))
+    shutil.move(str(saved), str(root / 'boot'))
+    if result.returncode != 0 and ('unshare' in result.stderr or 'mount:' in result.stderr):
+        pytest.skip('no private mount namespace here (needs root): %s' % result.stderr.strip())
+    assert result.returncode == 0, result.stderr
+    return tuple(json.loads(result.stdout))
+
+
+def test_boot_s_entries_on_a_partition_count_when_the_answer_is_the_same_either_way(tmp_path: Path) -> None:
+    root, work = tmp_path / 'root', tmp_path / 'work'
+    work.mkdir()
+    esp_at_efi(root)
+    assert default_with_boot_mounted(root, work) == (NEW, 'systemd-boot')    # none on the ESP: this system started from /boot's
+    entry(root, '/efi', 'old-%s.conf' % OLD, OLD, sort_key='zzz')
+    assert default_with_boot_mounted(root, work) == (None, None)              # /boot's kind decides, and is not told
 
 
 def test_no_loader_leaves_the_other_rules() -> None:
