@@ -17,6 +17,7 @@ import argparse
 import gzip
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,9 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_GLOBAL_VARIABLE
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import LOADER_GUID
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import systemd_boot_loader
 from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
@@ -203,6 +207,45 @@ def long_entry_names(system: SystemTree) -> None:
     system.path('/boot/grub2/grubenv').write_text('# GRUB Environment Block\nsaved_entry=%sy\n' % prefix)
 
 
+def systemd_boot(system: SystemTree) -> None:
+    """systemd-boot on the ESP with its EFI variables visible (Debian's loader, see boot_fixtures)."""
+    system.path('/boot/efi/EFI/systemd').mkdir(parents=True)
+    system.path('/boot/efi/EFI/systemd/systemd-bootx64.efi').write_bytes(systemd_boot_loader())
+    efi_variable(system, 'LoaderInfo-' + LOADER_GUID, 'systemd-boot 252'.encode('utf-16-le'))
+
+
+def efi_variable(system: SystemTree, name: str, data: bytes) -> None:
+    path = system.path('/sys/firmware/efi/efivars/' + name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'\x07\0\0\0' + data)
+
+
+def many_systemd_boot_entries(system: SystemTree) -> None:
+    """1,024 entries on the ESP (the most it reads) and patterns of 4,096 characters that match none."""
+    systemd_boot(system)
+    entries = system.path('/boot/efi/loader/entries')
+    entries.mkdir(parents=True)
+    for index in range(1024):
+        release = '6.1.0-%d-amd64' % (1000 + index)
+        (entries / ('debian-%s.conf' % release)).write_text('sort-key debian\nversion %s\nlinux /k/%s\n' % (release, release))
+        system.path('/boot/efi/k').mkdir(exist_ok=True)
+        system.path('/boot/efi/k/' + release).write_text('image')
+    pattern = '*a' * 2047 + '?'
+    system.path('/boot/efi/loader/loader.conf').write_text('default %s\n' % pattern)
+    for name in ('LoaderEntryDefault', 'LoaderEntryOneShot'):
+        efi_variable(system, '%s-%s' % (name, LOADER_GUID), (pattern + '\0').encode('utf-16-le'))
+
+
+def long_boot_order(system: SystemTree) -> None:
+    """A grub.cfg beside systemd-boot, and a BootOrder of 32,000 entries whose Boot#### are damaged."""
+    systemd_boot(system)
+    system.path('/boot/grub').mkdir(parents=True, exist_ok=True)
+    system.path('/boot/grub/grub.cfg').write_text("menuentry 'Debian' {\n  linux /vmlinuz-%s\n}\n" % ABI)
+    efi_variable(system, 'BootOrder-' + EFI_GLOBAL_VARIABLE, struct.pack('<32000H', *range(32000)))
+    for number in range(0, 32000, 50):
+        efi_variable(system, 'Boot%04X-%s' % (number, EFI_GLOBAL_VARIABLE), b'\1\0\0\0\xff\xff' + b'x' * 64)
+
+
 def hostile_conf(body: str) -> Callable[[SystemTree], None]:
     """hello's dkms.conf with ``body`` before its own lines."""
     def damage(system: SystemTree) -> None:
@@ -237,6 +280,8 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('2,000 kernels with a BLS entry each, 4 MiB grub.cfg', many_kernels(True)),
     ('2,000 kernels in a 4 MiB grub.cfg', many_kernels(False)),
     ('2,000 BLS entries with 60 KiB titles that saved_entry nearly names', long_entry_names),
+    ('systemd-boot: 1,024 entries, default patterns of 4,096 characters', many_systemd_boot_entries),
+    ('systemd-boot beside GRUB: BootOrder of 32,000 entries, damaged Boot####', long_boot_order),
     ('dkms.conf: an array of 32,000 elements (64 KB)', hostile_conf('MAKE=(' + 'a ' * 32000 + ')\n')),
     ('dkms.conf: command substitutions nested 1,000 deep', hostile_conf('X="' + '$(' * 1000 + ':' + ')' * 1000 + '"\n')),
     ('dkms.conf: 5,000 here-documents in command substitutions',
