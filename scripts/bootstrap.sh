@@ -187,16 +187,17 @@ EOF
     done
 }
 
-# The systemd-boot loader the next-boot tests read (its LoaderInfo names its version), unpacked
-# from Debian's systemd-boot-efi into build/: installing that package would upgrade systemd.
+# The systemd-boot loader the next-boot tests read (its LoaderInfo names its version) and its
+# bootctl, which they compare with, unpacked from Debian's systemd-boot-efi and systemd-boot into
+# build/: installing those packages would upgrade systemd.
 systemd_boot_dir=$repo/build/systemd-boot-efi
 setup_systemd_boot_loader() {
     local loader=$systemd_boot_dir/usr/lib/systemd/boot/efi/systemd-bootx64.efi deb
-    [[ -f $loader ]] && return 0
+    [[ -f $loader && -x $systemd_boot_dir/usr/bin/bootctl ]] && return 0
     [[ $(id -u) -ne 0 ]] || apt_update_once
     rm -rf "$systemd_boot_dir" && mkdir -p "$systemd_boot_dir/deb"
-    log "apt-get download systemd-boot-efi (into $systemd_boot_dir)"
-    (cd "$systemd_boot_dir/deb" && apt-get download -qq systemd-boot-efi 2>/dev/null) || return 1
+    log "apt-get download systemd-boot-efi systemd-boot (into $systemd_boot_dir)"
+    (cd "$systemd_boot_dir/deb" && apt-get download -qq systemd-boot-efi systemd-boot 2>/dev/null) || return 1
     for deb in "$systemd_boot_dir"/deb/*.deb; do dpkg-deb -x "$deb" "$systemd_boot_dir"; done
     [[ -f $loader ]]
 }

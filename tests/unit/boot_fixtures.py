@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,36 @@ def systemd_boot_loader() -> bytes:
         if path.is_file():
             return path.read_bytes()
     pytest.skip("no systemd-boot loader: scripts/bootstrap.sh --for units unpacks Debian's systemd-boot-efi")
+
+
+BOOTCTL = (_COLLECTION / 'build/systemd-boot-efi/usr/bin/bootctl', _COLLECTION.parent.parent.parent / 'systemd-boot-efi/usr/bin/bootctl',
+           Path('/usr/bin/bootctl'))
+# Runs as root in a new mount namespace: the ESP a file system of its own (bootctl wants its root), the
+# firmware's variables out of sight, then bootctl lists the entries as systemd-boot would.
+LIST_ENTRIES = '''set -e
+mount -t tmpfs kabi-dkms-esp "$1"
+cp -a "$2/." "$1/"
+if [ -d /sys/firmware/efi/efivars ]; then mount -t tmpfs kabi-dkms-efivars /sys/firmware/efi/efivars; fi
+SYSTEMD_RELAX_ESP_CHECKS=1 SYSTEMD_RELAX_XBOOTLDR_CHECKS=1 "$3" --esp-path="$1" --boot-path="$1" list --no-pager
+'''
+
+
+def bootctl_default(esp: Path, work: Path) -> str | None:
+    """The id of the entry Debian's bootctl marks as the default of the ESP tree ``esp`` (None for
+    none); skips where there is no bootctl or no private mount namespace (not root)."""
+    bootctl = next((path for path in BOOTCTL if path.is_file()), None)
+    if bootctl is None:
+        pytest.skip("no bootctl: scripts/bootstrap.sh --for units unpacks Debian's systemd-boot")
+    mount_point = work / 'esp-mount'
+    mount_point.mkdir(exist_ok=True)
+    result = subprocess.run(['unshare', '--mount', 'sh', '-c', LIST_ENTRIES, 'sh', str(mount_point), str(esp), str(bootctl)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0 and ('unshare' in result.stderr or 'mount:' in result.stderr):
+        pytest.skip('no private mount namespace here (needs root): %s' % result.stderr.strip())
+    assert result.returncode == 0, result.stderr
+    default = None
+    for block in result.stdout.split('\n\n'):
+        fields = dict(line.strip().split(': ', 1) for line in block.splitlines() if ': ' in line)
+        if '(default)' in fields.get('title', ''):
+            default = fields.get('id')
+    return default

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -22,7 +23,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import (
     LOADER_GUID, compare_versions, matches, parse_name, read_lines, read_systemd_boot)
-from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import systemd_boot_loader
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import bootctl_default, systemd_boot_loader
 
 MACHINE = '6a9857a393724b7a981ebb5b8495b9ea'
 OLD, NEW = '6.1.0-9-amd64', '6.1.0-47-amd64'
@@ -413,3 +414,45 @@ def test_an_image_without_a_version_line_names_its_kernel_in_its_header(esp: Pat
     assert default(esp) == (OLD, 'systemd-boot')
     write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image('<unknown>'))
     assert default(esp) == (None, None)
+
+
+def random_esp(chance: random.Random, top: Path) -> str | None:
+    """An ESP tree of kernel-install-like entries with random ids, sort keys, machine ids, versions
+    and a loader.conf default pattern; its default as systemd-boot 252 reads it by this reading."""
+    pieces = ['1', '2', '10', '01', 'a', 'b', 'rc', '.', '-', '_', '~', '^']
+    names = set()
+    while len(names) < chance.randint(2, 6):
+        # bootctl lists no file whose name holds what an entry name may not (~, ^): the loader does.
+        names.add('e' + ''.join(chance.choice(pieces[:-2]) for dummy in range(chance.randint(1, 4))) + '.conf')
+    for name in sorted(names):
+        lines = ['linux /k/%s' % name]
+        if chance.random() < 0.6:
+            lines.append('sort-key %s' % chance.choice(['debian', 'arch', 'x']))
+        if chance.random() < 0.5:
+            lines.append('machine-id %s' % chance.choice([MACHINE, 'f' * 32]))
+        if chance.random() < 0.8:
+            lines.append('version %s' % ''.join(chance.choice(pieces) for dummy in range(chance.randint(1, 5))))
+        write(top, '/loader/entries/' + name, '\n'.join(lines) + '\n')
+        write(top, '/k/' + name, 'kernel image')
+    pattern = chance.choice([None, chance.choice(sorted(names)), 'e1*', 'e?*', '*.conf', 'e[a-b]*', 'x*'])
+    if pattern is not None:
+        write(top, '/loader/loader.conf', 'timeout 3\ndefault %s\n' % pattern)
+    return pattern
+
+
+def test_the_default_is_the_one_debian_s_bootctl_marks(tmp_path: Path) -> None:
+    # Cases where the reading does not answer (entries alike) are not compared; most are.
+    chance, compared = random.Random(252), 0
+    for case in range(40):
+        esp = tmp_path / ('esp%d' % case)
+        random_esp(chance, esp)
+        root = tmp_path / ('root%d' % case)
+        shutil.copytree(str(esp), str(root / 'boot/efi'))
+        write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', systemd_boot_loader())
+        efivar(root, 'LoaderInfo', 'systemd-boot 252.39-1~deb12u2')
+        reading = read_systemd_boot(RootFS(str(root)), lambda message: None)
+        if reading.default is None:
+            continue
+        assert reading.default.id == bootctl_default(esp, tmp_path), case
+        compared += 1
+    assert compared >= 30
