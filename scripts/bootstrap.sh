@@ -187,24 +187,25 @@ EOF
     done
 }
 
-# The systemd-boot loader the next-boot tests read (its LoaderInfo names its version) and its
-# bootctl, which they compare with, unpacked from Debian's systemd-boot-efi and systemd-boot into
-# build/: installing those packages would upgrade systemd.
-systemd_boot_dir=$repo/build/systemd-boot-efi
-setup_systemd_boot_loader() {
-    local loader=$systemd_boot_dir/usr/lib/systemd/boot/efi/systemd-bootx64.efi deb
-    [[ -f $loader && -x $systemd_boot_dir/usr/bin/bootctl ]] && return 0
+# The EFI programs the next-boot tests put on their ESPs (systemd-boot's loader, whose LoaderInfo
+# names its version, shim and GRUB signed for Debian) and the bootctl they compare with, unpacked
+# from Debian's packages into build/: installing them would upgrade systemd or touch the ESP.
+efi_programs_dir=$repo/build/efi-programs
+efi_program_packages=(systemd-boot-efi systemd-boot shim-signed grub-efi-amd64-signed)
+setup_efi_programs() {
+    local deb
+    [[ -f $efi_programs_dir/unpacked ]] && return 0
     [[ $(id -u) -ne 0 ]] || apt_update_once
-    rm -rf "$systemd_boot_dir" && mkdir -p "$systemd_boot_dir/deb"
-    log "apt-get download systemd-boot-efi systemd-boot (into $systemd_boot_dir)"
-    (cd "$systemd_boot_dir/deb" && apt-get download -qq systemd-boot-efi systemd-boot 2>/dev/null) || return 1
-    for deb in "$systemd_boot_dir"/deb/*.deb; do dpkg-deb -x "$deb" "$systemd_boot_dir"; done
-    [[ -f $loader ]]
+    rm -rf "$efi_programs_dir" && mkdir -p "$efi_programs_dir/deb"
+    log "apt-get download ${efi_program_packages[*]} (into $efi_programs_dir)"
+    (cd "$efi_programs_dir/deb" && apt-get download -qq "${efi_program_packages[@]}" 2>/dev/null) || return 1
+    for deb in "$efi_programs_dir"/deb/*.deb; do dpkg-deb -x "$deb" "$efi_programs_dir" || return 1; done
+    : >"$efi_programs_dir/unpacked"
 }
 
 setup_stage_packages || exit 1
 if wants units; then
-    setup_systemd_boot_loader || exit 1
+    setup_efi_programs || exit 1
 fi
 if wants lab; then
     setup_lab_packages || exit 1

@@ -27,13 +27,18 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_v
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries,
-    systemd_boot, systemd_boot_entry_release)
+    systemd_boot_entry_release, systemd_boot_starts)
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import smbios_says
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
 DEFAULT_GRUB = '/etc/default/grub'
 DEFAULT_GRUB_DIR = '/etc/default/grub.d'
 KERNEL_CMDLINE = '/etc/kernel/cmdline'
+KERNEL_INSTALL_CMDLINES = (KERNEL_CMDLINE, '/usr/lib/kernel/cmdline')
+LOADER_ENTRY_PLUGIN = '/usr/lib/kernel/install.d/90-loaderentry.install'
+# How 257's plugin drops comment lines from the command line file.
+_DROPS_COMMENTS = "grep -Gv '^\\s*#'"
 GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
 READ_LIMIT = 64 * 1024
 # More command lines than GRUB variables' values are tried for.
@@ -282,15 +287,9 @@ def _from_bls(rootfs, release, warn, cache):
     return _with_grub_variables(rootfs, lines.pop(), source, 'the options', warn, cache, bls=True)
 
 
-def _from_systemd_boot(rootfs, release, warn, cache):
-    """The options of systemd-boot's entries that start ``release``, where it is the boot loader
-    (no grub.cfg); None where it lists no entry of the kernel (the next kernel-install writes one
-    from /etc/kernel/cmdline)."""
-    if grub_config(rootfs, warn, cache)[0] is not None:
-        return None
-    loader = systemd_boot(rootfs, warn, cache)
-    if loader is None:
-        return None
+def _from_systemd_boot(rootfs, loader, release):
+    """The options of the entries of SystemdBoot ``loader`` that start ``release``; None where it
+    lists none (the next kernel-install writes one, see _from_kernel_install)."""
     if loader.entries is None:
         return BootCmdline(None, None, "systemd-boot's entries cannot be told: %s" % loader.problem)
     images = [entry for entry in loader.entries if entry.image]
@@ -298,6 +297,9 @@ def _from_systemd_boot(rootfs, release, warn, cache):
         # A unified kernel image carries its own command line, and its kernel is not read.
         return BootCmdline(None, images[0].path, 'systemd-boot lists a unified kernel image or EFI program, which may '
                            'start %s with a command line of its own' % release)
+    if any(version[0] >= 256 for version in loader.versions) and smbios_says(rootfs, b'io.systemd.boot.kernel-cmdline-extra='):
+        return BootCmdline(None, None, 'the firmware\'s SMBIOS strings add to the command line systemd-boot (256 and '
+                           'later) passes')
     entries = [entry for entry in loader.entries if systemd_boot_entry_release(entry) == release]
     if not entries:
         return None
@@ -305,6 +307,32 @@ def _from_systemd_boot(rootfs, release, warn, cache):
         return BootCmdline(None, entries[0].path, '%d systemd-boot entries start %s with different options'
                            % (len(entries), release))
     return BootCmdline(split_cmdline(entries[0].options or ''), entries[0].path)
+
+
+def _from_kernel_install(rootfs):
+    """What kernel-install's loader entry plugin writes into a new entry's options: the first of
+    /etc/kernel/cmdline and /usr/lib/kernel/cmdline, else the running command line (on the running
+    system). Its plugin up to 256 keeps lines that begin with ``#``; 257's drops them."""
+    for path in KERNEL_INSTALL_CMDLINES:
+        text = _read_text(rootfs, path)
+        if text is None:
+            continue
+        if any(line.lstrip().startswith('#') for line in text.splitlines()):
+            plugin = _read_text(rootfs, LOADER_ENTRY_PLUGIN)
+            if plugin is None:
+                return BootCmdline(None, path, 'it has comment lines, which kernel-install keeps or drops by its '
+                                   'version, and %s is not there to tell' % LOADER_ENTRY_PLUGIN)
+            if _DROPS_COMMENTS in plugin:
+                text = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))
+        return BootCmdline(split_cmdline(' '.join(text.split())), path)
+    if rootfs.root == '/':
+        text = _read_text(rootfs, '/proc/cmdline')
+        if text is not None:
+            # Less what the boot loader added for this boot.
+            return BootCmdline([(key, value) for key, value in split_cmdline(text) if key not in ('BOOT_IMAGE', 'initrd')],
+                               '/proc/cmdline')
+    return BootCmdline(None, None, 'kernel-install writes the command line of the running system (/proc/cmdline), '
+                       'which a root other than / does not tell')
 
 
 def _menu_entries_of(menu, release, cache):
@@ -386,9 +414,19 @@ def read_next_boot_cmdline(rootfs, release, warn, cache=None):
     """The BootCmdline kernel ``release`` boots with next; ``params`` None when it is unknown.
     ``cache``: a dict kept for the kernels of one root (what grub.cfg tells of all of them)."""
     cache = {} if cache is None else cache
-    for reader in (lambda: _from_systemd_boot(rootfs, release, warn, cache), lambda: _from_bls(rootfs, release, warn, cache),
-                   lambda: _from_grub_cfg(rootfs, release, warn, cache),
-                   lambda: _from_default_grub(rootfs), lambda: _from_kernel_cmdline(rootfs)):
+    try:
+        loader, starts = systemd_boot_starts(rootfs, warn, cache)
+    except (OSError, IOError, RootPathError) as exc:
+        return BootCmdline(None, None, 'cannot read the boot configuration: %s' % (getattr(exc, 'strerror', None) or exc))
+    if starts is None:
+        return BootCmdline(None, None, "systemd-boot and GRUB are both there, and the firmware's boot options do not "
+                           'tell which starts')
+    if starts:
+        readers = (lambda: _from_systemd_boot(rootfs, loader, release), lambda: _from_kernel_install(rootfs))
+    else:
+        readers = (lambda: _from_bls(rootfs, release, warn, cache), lambda: _from_grub_cfg(rootfs, release, warn, cache),
+                   lambda: _from_default_grub(rootfs), lambda: _from_kernel_cmdline(rootfs))
+    for reader in readers:
         try:
             found = reader()
         except (OSError, IOError, RootPathError) as exc:

@@ -38,7 +38,11 @@ GUID_SIZE = 16
 # An EFI_LOAD_OPTION (Boot####): attributes, the length of its device path list, then its description.
 LOAD_OPTION_HEADER = struct.Struct('<IH')
 LOAD_OPTION_ACTIVE = 0x1
+LOAD_OPTION_CATEGORY = 0x1F00   # 0: a boot option; else an application the boot manager does not start
 DEVICE_PATH_NODE = struct.Struct('<BBH')
+# A hard drive node's body: partition number, start, size, signature, MBR type, signature type.
+HARD_DRIVE_BODY = struct.Struct('<IQQ16sBB')
+GPT_SIGNATURE = 0x02
 MEDIA_DEVICE_PATH, FILE_PATH_NODE, HARD_DRIVE_NODE, END_OF_PATH = 0x04, 0x04, 0x01, 0x7F
 # Firmware variable stores hold a few hundred KiB at most; shim's config table holds MokListRT whole.
 MAX_VARIABLE_BYTES = 4 * 1024 * 1024
@@ -92,36 +96,65 @@ def parse_signature_lists(data):
     return entries
 
 
+class BootOption:
+    """An EFI_LOAD_OPTION (Boot####): ``attributes``; ``path``, the file the first instance of its
+    device path names on its partition (``\\`` turned to ``/``), ``''`` for a partition without a
+    file (the firmware then starts the removable media path EFI/BOOT/BOOT<arch>.EFI), None for one
+    that starts no file of a partition (network, firmware applications); ``partition``, the GPT
+    partition GUID of its hard drive node (None without one: a short form the firmware looks up
+    on every file system); ``optional``, its optional data (shim reads its second stage there)."""
+
+    def __init__(self, attributes, path, partition, optional):
+        self.attributes = attributes
+        self.path = path
+        self.partition = partition
+        self.optional = optional
+
+
 def parse_load_option(data, name):
-    """``(attributes, path)`` of an EFI_LOAD_OPTION: the path as EfiVariables.boot_paths gives
-    it, of the first instance of its device path list."""
+    """The BootOption of a Boot#### variable's data; raises EfiVariableError for one the firmware's
+    checks refuse (a description or device path that runs past the data, no end node)."""
     if len(data) < LOAD_OPTION_HEADER.size:
         raise EfiVariableError('%s: %d bytes, shorter than a load option' % (name, len(data)))
     attributes, length = LOAD_OPTION_HEADER.unpack_from(data)
     at = LOAD_OPTION_HEADER.size
-    while True:     # the description, NUL-terminated UTF-16
-        if at + 2 > len(data):
+    while True:     # the description: NUL-terminated UTF-16, so its end is at an even offset
+        at = data.find(b'\0\0', at)
+        if at < 0:
             raise EfiVariableError('%s: its description has no end' % name)
-        at += 2
-        if data[at - 2:at] == b'\0\0':
+        if (at - LOAD_OPTION_HEADER.size) % 2 == 0:
+            at += 2
             break
+        at += 1
     end = at + length
     if end > len(data):
         raise EfiVariableError('%s: its device path runs past the variable' % name)
-    files, partition = [], False
+    files, partition, ended = [], None, False
     while at + DEVICE_PATH_NODE.size <= end:
         node_type, subtype, size = DEVICE_PATH_NODE.unpack_from(data, at)
         if size < DEVICE_PATH_NODE.size or at + size > end:
             raise EfiVariableError('%s: a device path node of %d bytes' % (name, size))
         if node_type == END_OF_PATH:
+            ended = True
             break   # the end of the path, or of its first instance
+        body = data[at + DEVICE_PATH_NODE.size:at + size]
         if node_type == MEDIA_DEVICE_PATH and subtype == FILE_PATH_NODE:
-            files.append(data[at + DEVICE_PATH_NODE.size:at + size].decode('utf-16-le', 'surrogatepass').split('\0', 1)[0])
-        partition = partition or node_type == MEDIA_DEVICE_PATH and subtype == HARD_DRIVE_NODE
+            if len(body) % 2:
+                raise EfiVariableError('%s: a file path node of an odd length' % name)
+            files.append(body.decode('utf-16-le', 'surrogatepass').split('\0', 1)[0])
+        elif node_type == MEDIA_DEVICE_PATH and subtype == HARD_DRIVE_NODE:
+            if len(body) != HARD_DRIVE_BODY.size:
+                raise EfiVariableError('%s: a hard drive node of %d bytes' % (name, size))
+            signature, signature_type = HARD_DRIVE_BODY.unpack(body)[3:5]
+            partition = str(uuid.UUID(bytes_le=signature)) if signature_type == GPT_SIGNATURE else ''
         at += size
+    if not ended:
+        raise EfiVariableError('%s: its device path has no end' % name)
     if files:
-        return attributes, '/'.join(part for part in '\\'.join(files).replace('\\', '/').split('/') if part)
-    return attributes, '' if partition else None
+        path = '/'.join(part for part in '\\'.join(files).replace('\\', '/').split('/') if part)
+    else:
+        path = '' if partition is not None else None
+    return BootOption(attributes, path, partition or None, data[end:])
 
 
 class EfiVariables:
@@ -206,29 +239,33 @@ class EfiVariables:
             parts.append(more[1])
         return b''.join(parts)
 
-    def boot_paths(self):
-        """The files the firmware's boot manager tries, in its order (BootNext, then BootOrder's
-        active entries): each the path its device path names on its partition (``\\`` turned to
-        ``/``), ``''`` for a partition without a file (the firmware then starts the removable
-        media path EFI/BOOT/BOOT<arch>.EFI), None for an entry that starts no file of a partition
-        (network, firmware applications). Raises EfiVariableError for variables that do not parse."""
-        order = []
-        for name in ('BootNext', 'BootOrder'):
-            data = self.data(name, EFI_GLOBAL_VARIABLE)
-            if data is None:
-                continue
-            if len(data) % 2:
-                raise EfiVariableError('%s-%s: %d bytes, not a list of boot entry numbers' % (name, EFI_GLOBAL_VARIABLE, len(data)))
-            order.extend(struct.unpack('<%dH' % (len(data) // 2), data))
-        paths = []
-        for number in order:
-            option = self.data('Boot%04X' % number, EFI_GLOBAL_VARIABLE)
+    def boot_options(self):
+        """The BootOptions the firmware's boot manager tries, in its order, as EDK2 does: BootNext
+        (one number; whatever its attributes), then BootOrder's active options of the boot
+        category, each number once; a number without its variable, or one that does not parse, is
+        passed over. Read as it is consumed, so an option after the one started costs nothing."""
+        numbers = []
+        data = self.data('BootNext', EFI_GLOBAL_VARIABLE)
+        if data is not None and len(data) == 2:
+            numbers.append((struct.unpack('<H', data)[0], True))
+        data = self.data('BootOrder', EFI_GLOBAL_VARIABLE) or b''
+        numbers.extend((number, False) for number in struct.unpack('<%dH' % (len(data) // 2), data[:len(data) // 2 * 2]))
+        tried = set()
+        for number, once in numbers:
+            if not once:
+                if number in tried:
+                    continue
+                tried.add(number)
+            name = 'Boot%04X' % number
+            try:
+                raw = self.data(name, EFI_GLOBAL_VARIABLE)
+                option = parse_load_option(raw, name) if raw is not None else None
+            except EfiVariableError:
+                option = None
             if option is None:
-                continue    # the firmware skips a number without its entry
-            attributes, path = parse_load_option(option, 'Boot%04X' % number)
-            if attributes & LOAD_OPTION_ACTIVE:
-                paths.append(path)
-        return paths
+                continue
+            if once or option.attributes & LOAD_OPTION_ACTIVE and not option.attributes & LOAD_OPTION_CATEGORY:
+                yield option
 
     def has_shim_flag(self, name):
         """Whether shim published a flag variable (``MokIgnoreDB``, ``MokListTrustedRT``) in either place."""

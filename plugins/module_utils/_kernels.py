@@ -581,16 +581,12 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    loader = systemd_boot(rootfs, warn, cache)
-    if loader is not None and grub_path is not None:
-        # Switching to systemd-boot leaves GRUB's files: the firmware's boot entries tell which runs.
-        starts = firmware_starts(rootfs, loader)
-        if starts is None:
-            warn('systemd-boot: which kernel starts next is not told: %s is there too, and the firmware\'s boot '
-                 'entries (BootNext, BootOrder) do not tell which of the two it starts' % grub_path)
-            return None, None
-        loader = loader if starts else None
-    if loader is not None:
+    loader, starts = systemd_boot_starts(rootfs, warn, cache)
+    if loader is not None and starts is None:
+        warn('systemd-boot: which kernel starts next is not told: %s is there too, and the firmware\'s boot '
+             'options (BootNext, BootOrder) do not tell which of the two it starts' % grub_path)
+        return None, None
+    if starts:
         return _systemd_boot_release(loader.default, loader.problem, kernels, warn)
     if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):
         return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
@@ -608,9 +604,17 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     return None, None
 
 
-def systemd_boot(rootfs, warn, cache):
-    """``read_systemd_boot``, once per root (see grub_config)."""
-    return remembered(cache, 'systemd-boot', lambda key: read_systemd_boot(rootfs, warn))
+def systemd_boot_starts(rootfs, warn, cache):
+    """``(SystemdBoot or None, starts)``: what systemd-boot's files tell (see read_systemd_boot),
+    and whether it is the boot loader that starts next: True without a grub.cfg, else as the
+    firmware's boot options tell (switching to systemd-boot leaves GRUB's files behind); False
+    without it or where GRUB starts; None when not told. Once per root (see grub_config)."""
+    def decide(key):
+        reading = read_systemd_boot(rootfs, warn)
+        if reading is None:
+            return None, False
+        return reading, True if grub_config(rootfs, warn, cache)[0] is None else firmware_starts(rootfs, reading)
+    return remembered(cache, 'systemd-boot', decide)
 
 
 def systemd_boot_entry_release(entry):

@@ -26,7 +26,7 @@ import posixpath
 import re
 import struct
 
-from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariableError, EfiVariables
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_GLOBAL_VARIABLE, EfiVariableError, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 
 LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
@@ -42,6 +42,8 @@ LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|ris
 _LOADER_INFO = re.compile(br'#### LoaderInfo: systemd-boot (\d+)(?:\.(\d+))?[^#\s]* ####')
 # The loader is about 100 KiB; signed and with drivers built in, well under this.
 LOADER_LIMIT = 4 * 1024 * 1024
+# Debian's signed GRUB is 4 MiB with its modules built in.
+PROGRAM_LIMIT = 16 * 1024 * 1024
 # loader.conf and entries are a few lines; a larger one is not what it claims to be.
 CONFIG_LIMIT = 64 * 1024
 # Entry ids are FAT file names (255 characters at most): a longer pattern is not what it claims to be.
@@ -55,11 +57,10 @@ OLDEST, NEWEST = 252, 261
 _ADDED_ENTRIES = ('auto-osx', 'auto-windows', 'auto-efi-shell', 'auto-efi-default', 'auto-reboot-to-firmware-setup',
                   'auto-poweroff', 'auto-reboot')
 KEYS_DIR = 'loader/keys'
-# The x86 boot protocol's setup header and the string it points at lie in the first sectors.
-IMAGE_HEAD = 64 * 1024
+# The x86 boot protocol's setup header and the string it points at lie in the setup sectors (255
+# at most) after the boot sector.
+IMAGE_HEAD = 0x200 * 256
 _RELEASE = re.compile(br'^[0-9]+\.[0-9]+[0-9A-Za-z.+_~-]*$')
-# What a distribution's EFI directory starts GRUB with: shim, or GRUB itself.
-_GRUB_FILE = re.compile(r'^(shim|grub)(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)
 SMBIOS_DIR = '/sys/firmware/dmi/entries'
 _COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
 _VERSION_CHAR = re.compile(r'[0-9A-Za-z~^.-]')
@@ -473,7 +474,8 @@ def _find_ignoring_case(rootfs, partition, path):
 
 def release_in_image(rootfs, path):
     """The kernel release an x86 kernel image names in its setup header (the boot protocol's
-    ``kernel_version`` string, up to its first space), None when it names none."""
+    ``kernel_version`` string, which lies in the setup sectors, up to its first space), None when
+    it names none."""
     try:
         with rootfs.open(path) as handle:
             head = handle.read(IMAGE_HEAD)
@@ -481,10 +483,12 @@ def release_in_image(rootfs, path):
         return None
     if len(head) < 0x210 or head[0x202:0x206] != b'HdrS' or struct.unpack_from('<H', head, 0x206)[0] < 0x200:
         return None
-    offset = struct.unpack_from('<H', head, 0x20E)[0]
-    if not offset:
+    setup_end = 0x200 * ((bytearray(head)[0x1F1] or 4) + 1)
+    start = 0x200 + struct.unpack_from('<H', head, 0x20E)[0]
+    end = head.find(b'\0', start, setup_end)
+    if start == 0x200 or end < 0:
         return None
-    text = head[0x200 + offset:].split(b'\0', 1)[0].split(b' ', 1)[0]
+    text = head[start:end].split(b' ', 1)[0]
     return text.decode('ascii') if _RELEASE.match(text) else None
 
 
@@ -587,32 +591,38 @@ def _first(entries, before):
     return best
 
 
-def _is_xbootldr(rootfs):
-    """Whether /boot is an extended boot loader partition: False when it is on the root's file
-    system (no partition of its own); on the running system, what udev tells of its partition's
-    type; None when not told."""
+def _is_xbootldr(rootfs, esp):
+    """Whether /boot is the extended boot loader partition systemd-boot reads: False when it is on
+    the root's file system (no partition of its own); on the running system, what udev tells of its
+    partition: of the XBOOTLDR type, on the disk of the ESP (the loader reads only that disk's GPT);
+    None when not told."""
     try:
         boot, top = rootfs.stat(XBOOTLDR_MOUNT), rootfs.stat('/')
     except (OSError, RootPathError):
         return False    # no /boot
     if boot.st_dev == top.st_dev:
         return False
-    if rootfs.root != '/':
+    found, loader = _udev_properties(rootfs, XBOOTLDR_MOUNT), _udev_properties(rootfs, esp)
+    kind, disk = found.get('ID_PART_ENTRY_TYPE'), found.get('ID_PART_ENTRY_DISK')
+    if kind is None or disk is None:
         return None
-    try:
-        record = rootfs.read_text('/run/udev/data/b%d:%d' % (os.major(boot.st_dev), os.minor(boot.st_dev)), CONFIG_LIMIT)
-    except (OSError, RootPathError):
-        return None
-    found = re.search(r'^E:ID_PART_ENTRY_TYPE=([0-9a-fA-F-]+)$', record, re.MULTILINE)
-    return lower(found.group(1)) == XBOOTLDR_TYPE if found else None
+    return lower(kind) == XBOOTLDR_TYPE and disk == loader.get('ID_PART_ENTRY_DISK')
 
 
-def _smbios_strings(rootfs):
-    """Whether sysfs shows SMBIOS type 11 structures (OEM strings)."""
+def smbios_says(rootfs, marker):
+    """Whether the firmware's SMBIOS OEM strings (type 11 structures, as sysfs shows them) hold
+    ``marker``, or may (one that cannot be read)."""
     try:
-        return any(name.startswith('11-') for name in rootfs.listdir(SMBIOS_DIR))
+        names = [name for name in rootfs.listdir(SMBIOS_DIR) if name.startswith('11-')]
     except (OSError, RootPathError):
         return False
+    for name in names:
+        try:
+            if marker in rootfs.read_bytes(posixpath.join(SMBIOS_DIR, name, 'raw'), CONFIG_LIMIT):
+                return True
+        except (OSError, RootPathError):
+            return True
+    return False
 
 
 class SystemdBoot:
@@ -627,29 +637,80 @@ class SystemdBoot:
         self.entries = entries
         self.loaders = loaders
 
+    @property
+    def versions(self):
+        """The versions of its loaders."""
+        return [loader.version for loader in self.loaders]
+
 
 def firmware_starts(rootfs, reading):
-    """Whether the firmware's boot manager starts systemd-boot next (True) or GRUB through shim or
-    its own file (False), by the first entry it tries (BootNext, else BootOrder); None when that
-    is not told (no EFI variables, an entry for a file not on this ESP or for something else)."""
+    """Whether the firmware's boot manager starts systemd-boot next (True) or GRUB, through shim or
+    on its own (False): the first boot option it tries (see EfiVariables.boot_options) whose file
+    is on this ESP and that Secure Boot lets run. None when that is not told: no EFI variables, an
+    option for another partition, a short form or something that is no file, a program that is
+    neither, shim given a second stage of its own."""
     efivars = EfiVariables(rootfs)
     if not efivars.available or not reading.loaders:
         return None
+    esp, arch = reading.loaders[0].esp, reading.loaders[0].arch
+    own = lower(_udev_properties(rootfs, esp).get('ID_PART_ENTRY_UUID', ''))
     try:
-        paths = efivars.boot_paths()
+        secure_boot = efivars.get_byte('SecureBoot', EFI_GLOBAL_VARIABLE)
+        for option in efivars.boot_options():
+            if option.path is None or not own or option.partition != own:
+                return None     # not a file of this ESP, or which partition it is is not told
+            found = _find_ignoring_case(rootfs, esp, option.path or 'EFI/BOOT/BOOT%s.EFI' % arch.upper())
+            if found is None:
+                continue        # the firmware cannot load it and tries the next
+            kind, signed = _program(rootfs, found)
+            if secure_boot is not None and secure_boot[1] == 1 and not signed:
+                continue        # Secure Boot refuses an unsigned image
+            if kind == 'shim':
+                if option.optional:
+                    return None     # shim may take its second stage from the option's data
+                found = _find_ignoring_case(rootfs, esp, posixpath.join(posixpath.dirname(option.path or 'EFI/BOOT'),
+                                                                        'grub%s.efi' % arch))
+                kind = _program(rootfs, found)[0] if found is not None else None
+            return {'systemd-boot': True, 'grub': False}.get(kind)
     except EfiVariableError:
         return None
-    if not paths or paths[0] is None:
-        return None
-    esp, path = reading.loaders[0].esp, paths[0]
-    if path == '':
-        path = 'EFI/BOOT/BOOT%s.EFI' % reading.loaders[0].arch.upper()
-    if any(lower(path) == lower(loader.path) for loader in reading.loaders):
-        return True
-    if _GRUB_FILE.match(posixpath.basename(path)) and lower(path).startswith('efi/') \
-            and lower(path).count('/') == 2 and _find_ignoring_case(rootfs, esp, path) is not None:
-        return False
     return None
+
+
+def _program(rootfs, path):
+    """``(kind, signed)`` of an EFI program: its kind ``systemd-boot`` (its LoaderInfo), ``shim``
+    or ``grub`` (their SBAT lines), else None; whether it carries an Authenticode signature."""
+    try:
+        data = rootfs.read_bytes(path, PROGRAM_LIMIT)
+    except (OSError, RootPathError):
+        return None, False
+    kind = 'systemd-boot' if _LOADER_INFO.search(data) else 'shim' if b'\nshim,' in data \
+        else 'grub' if b'\ngrub,' in data else None
+    return kind, _signed(data)
+
+
+def _signed(data):
+    """Whether a PE image's certificate table (its fifth data directory) holds anything."""
+    try:
+        header = struct.unpack_from('<I', data, 0x3C)[0]
+        if data[header:header + 4] != b'PE\0\0':
+            return False
+        optional = header + 24
+        directories = optional + (112 if struct.unpack_from('<H', data, optional)[0] == 0x20B else 96)
+        return struct.unpack_from('<II', data, directories + 4 * 8)[1] > 0
+    except struct.error:
+        return False
+
+
+def _udev_properties(rootfs, path):
+    """udev's properties (``E:`` lines, in its database under root: the running system's) of the
+    block device ``path`` is on; empty when not told."""
+    try:
+        device = rootfs.stat(path).st_dev
+        record = rootfs.read_text('/run/udev/data/b%d:%d' % (os.major(device), os.minor(device)), CONFIG_LIMIT)
+    except (OSError, RootPathError):
+        return {}
+    return dict(line[2:].split('=', 1) for line in record.splitlines() if line.startswith('E:') and '=' in line)
 
 
 def read_systemd_boot(rootfs, warn):
@@ -663,14 +724,14 @@ def read_systemd_boot(rootfs, warn):
             raise Unknown('systemd-boot is on %s: which one the firmware starts is not told'
                           % ' and '.join(sorted(set(loader.esp for loader in loaders))))
         for loader in loaders:
-            if loader.version[0] >= 258 and _smbios_strings(rootfs):
-                raise Unknown('the firmware has SMBIOS OEM strings (type 11), which may add entries (258 reads '
-                              'io.systemd.boot.entries-extra from them)')
+            if loader.version[0] >= 258 and smbios_says(rootfs, b'io.systemd.boot.entries-extra:'):
+                raise Unknown("the firmware's SMBIOS OEM strings add entries (io.systemd.boot.entries-extra), which "
+                              'are not read')
             if not OLDEST <= loader.version[0] <= NEWEST:
                 raise Unknown('systemd-boot %d.%d chooses by rules this reading does not follow (it reads %d to %d)'
                               % (loader.version + (OLDEST, NEWEST)))
         # /boot's entries count only when it is a partition the loader reads (XBOOTLDR).
-        extended = None if any(loader.esp == XBOOTLDR_MOUNT for loader in loaders) else _is_xbootldr(rootfs)
+        extended = None if any(loader.esp == XBOOTLDR_MOUNT for loader in loaders) else _is_xbootldr(rootfs, loaders[0].esp)
         listings = [(loader, read_entries(rootfs, loader.esp, loader, warn),
                      read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if extended is not False
                      and loader.esp != XBOOTLDR_MOUNT else [], extended) for loader in loaders]

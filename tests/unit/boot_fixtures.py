@@ -9,23 +9,32 @@ from pathlib import Path
 import pytest
 
 _COLLECTION = Path(__file__).resolve().parents[2]
-_LOADER = 'systemd-boot-efi/usr/lib/systemd/boot/efi/systemd-bootx64.efi'
-# scripts/bootstrap.sh unpacks Debian's systemd-boot-efi into the checkout's build/, which is also
-# where scripts/test.sh copies the collection for ansible-test (build/ansible_collections/kabi/dkms);
-# an installed systemd-boot-efi serves too.
-LOADERS = (_COLLECTION / 'build' / _LOADER, _COLLECTION.parent.parent.parent / _LOADER, Path('/usr/lib/systemd/boot/efi/systemd-bootx64.efi'))
+# scripts/bootstrap.sh unpacks Debian's EFI programs into the checkout's build/, which is also where
+# scripts/test.sh copies the collection for ansible-test (build/ansible_collections/kabi/dkms).
+_UNPACKED = (_COLLECTION / 'build/efi-programs', _COLLECTION.parent.parent.parent / 'efi-programs')
+
+
+def _unpacked(path: str) -> Path | None:
+    return next((top / path for top in _UNPACKED if (top / path).is_file()), None)
+
+
+def efi_program(path: str) -> bytes:
+    """An EFI program as Debian's package ships it (``path`` in the package)."""
+    found = _unpacked(path)
+    if found is None:
+        pytest.skip('no %s: scripts/bootstrap.sh --for units unpacks it from Debian\'s package' % path)
+    return found.read_bytes()
 
 
 def systemd_boot_loader() -> bytes:
-    """Debian's systemd-boot for x86-64, as its package ships it."""
-    for path in LOADERS:
-        if path.is_file():
-            return path.read_bytes()
-    pytest.skip("no systemd-boot loader: scripts/bootstrap.sh --for units unpacks Debian's systemd-boot-efi")
+    """Debian's systemd-boot for x86-64 (not signed)."""
+    return efi_program('usr/lib/systemd/boot/efi/systemd-bootx64.efi')
 
 
-BOOTCTL = (_COLLECTION / 'build/systemd-boot-efi/usr/bin/bootctl', _COLLECTION.parent.parent.parent / 'systemd-boot-efi/usr/bin/bootctl',
-           Path('/usr/bin/bootctl'))
+SHIM = 'usr/lib/shim/shimx64.efi.signed'
+GRUB = 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed'
+
+
 # Runs as root in a new mount namespace: the ESP a file system of its own (bootctl wants its root), the
 # firmware's variables out of sight, then bootctl lists the entries as systemd-boot would.
 LIST_ENTRIES = '''set -e
@@ -39,7 +48,7 @@ SYSTEMD_RELAX_ESP_CHECKS=1 SYSTEMD_RELAX_XBOOTLDR_CHECKS=1 "$3" --esp-path="$1" 
 def bootctl_default(esp: Path, work: Path) -> str | None:
     """The id of the entry Debian's bootctl marks as the default of the ESP tree ``esp`` (None for
     none); skips where there is no bootctl or no private mount namespace (not root)."""
-    bootctl = next((path for path in BOOTCTL if path.is_file()), None)
+    bootctl = _unpacked('usr/bin/bootctl')
     if bootctl is None:
         pytest.skip("no bootctl: scripts/bootstrap.sh --for units unpacks Debian's systemd-boot")
     mount_point = work / 'esp-mount'

@@ -124,15 +124,19 @@ def test_mok_config_table_wins_unless_it_reads_empty(tmp_path: Path, signing_key
     (struct.pack('<IH', 1, 42 + 18 + 4) + 'x\0'.encode('utf-16-le') + struct.pack('<BBHIQQ16sBB', 4, 1, 42, 1, 0, 1, b'\1' * 16, 2, 2)
      + struct.pack('<BBH', 4, 4, 18) + '\\EFI\\a\0'.encode('utf-16-le') + struct.pack('<BBH', 0x7F, 0xFF, 4), (1, 'EFI/a')),
     (struct.pack('<IH', 0, 4) + b'\0\0' + struct.pack('<BBH', 0x7F, 0xFF, 4), (0, None)),       # nothing to start
+    (struct.pack('<IH', 1, 8) + b'\0\0' + struct.pack('<BBH', 4, 4, 4) + struct.pack('<BBH', 0x7F, 0xFF, 4), (1, '')),
 ])
 def test_load_options(data: bytes, expected: tuple) -> None:
-    assert parse_load_option(data, 'Boot0000') == expected
+    option = parse_load_option(data, 'Boot0000')
+    assert (option.attributes, option.path) == expected
 
 
 @pytest.mark.parametrize('data', [
     b'\1\0', struct.pack('<IH', 1, 4) + b'x\0',                                   # too short, no description end
     struct.pack('<IH', 1, 40) + b'\0\0' + struct.pack('<BBH', 0x7F, 0xFF, 4),       # a path past the variable
     struct.pack('<IH', 1, 8) + b'\0\0' + struct.pack('<BBH', 4, 4, 0) + b'\0' * 4,  # a node of no size
+    struct.pack('<IH', 1, 7) + b'\0\0' + struct.pack('<BBH', 4, 4, 7) + b'abc',     # a path of an odd length, no end
+    struct.pack('<IH', 1, 4) + b'\0\0' + struct.pack('<BBH', 4, 4, 4),              # no end node
 ])
 def test_damaged_load_options_are_errors(data: bytes) -> None:
     with pytest.raises(EfiVariableError):

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import List
 
@@ -23,7 +24,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import (
     LOADER_GUID, compare_versions, matches, parse_name, read_lines, read_systemd_boot)
-from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import bootctl_default, systemd_boot_loader
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import GRUB, SHIM, bootctl_default, efi_program, systemd_boot_loader
 
 MACHINE = '6a9857a393724b7a981ebb5b8495b9ea'
 OLD, NEW = '6.1.0-9-amd64', '6.1.0-47-amd64'
@@ -165,7 +166,7 @@ def test_an_entry_for_another_architecture_is_skipped(esp: Path) -> None:
     (lambda root: write(root, '/boot/grub/grub.cfg', GRUB_MENU), 'BootOrder'),
     (lambda root: entry(root, '/boot/efi', 'x.conf', NEW, more='profile 1\n')
      or write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('261.2')), 'profile'),
-    (lambda root: write(root, '/sys/firmware/dmi/entries/11-0/raw', 'strings')
+    (lambda root: write(root, '/sys/firmware/dmi/entries/11-0/raw', b'\x0b\x05\0\0\x01io.systemd.boot.entries-extra:x.conf=linux /k\0\0')
      or write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('258.1')), 'SMBIOS'),
     (lambda root: write(root, '/boot/efi/loader/loader.conf', 'default %s\n' % ('*a' * 5000)), 'longer than'),
     (lambda root: write(root, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('262.1')), 'systemd-boot 262.1'),
@@ -355,46 +356,93 @@ def test_an_esp_reached_by_two_mount_paths_is_one(esp: Path) -> None:
     assert default(esp) == (NEW, 'systemd-boot')
 
 
-def load_option(description: str, path: str | None, active: bool = True) -> bytes:
-    """A Boot#### variable's data as efibootmgr writes it: a hard drive node, the file, the end."""
-    nodes = struct.pack('<BBHIQQ16sBB', 4, 1, 42, 1, 2048, 1048576, b'\x11' * 16, 2, 2)
-    if path is not None:
+ESP_UUID = '11111111-2222-3333-4444-555555555555'
+LOAD_OPTION_CATEGORY_APP = 0x100
+
+
+def load_option(description: str, path: str | None, attributes: int = 1, partition: str = ESP_UUID) -> bytes:
+    """A Boot#### variable's data as efibootmgr writes it: a hard drive node, the file, the end; for
+    no path, a network option (a MAC address node)."""
+    if path is None:
+        nodes = struct.pack('<BBH32sB', 3, 11, 37, b'\x52\x54\0\x12\x34\x56', 1)
+    else:
         name = (path + '\0').encode('utf-16-le')
+        nodes = struct.pack('<BBHIQQ16sBB', 4, 1, 42, 1, 2048, 1048576, uuid.UUID(partition).bytes_le, 2, 2)
         nodes += struct.pack('<BBH', 4, 4, 4 + len(name)) + name
     nodes += struct.pack('<BBH', 0x7F, 0xFF, 4)
-    return struct.pack('<IH', int(active), len(nodes)) + (description + '\0').encode('utf-16-le') + nodes
+    return struct.pack('<IH', attributes, len(nodes)) + (description + '\0').encode('utf-16-le') + nodes
 
 
-def boot_entries(root: Path, order: List[int], next_entry: int | None = None, shim_active: bool = True) -> None:
-    for name, data in (('Boot0000', load_option('Linux Boot Manager', '\\EFI\\systemd\\systemd-bootx64.efi')),
-                       ('Boot0001', load_option('debian', '\\EFI\\debian\\shimx64.efi', shim_active)),
-                       ('Boot0002', load_option('UEFI PXEv4', None)),
-                       ('BootOrder', struct.pack('<%dH' % len(order), *order))) + (
-                           (('BootNext', struct.pack('<H', next_entry)),) if next_entry is not None else ()):
-        write(root, '/sys/firmware/efi/efivars/%s-%s' % (name, EFI_GLOBAL_VARIABLE),
-              struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + data)
+def global_variable(root: Path, name: str, data: bytes) -> None:
+    write(root, '/sys/firmware/efi/efivars/%s-%s' % (name, EFI_GLOBAL_VARIABLE), struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + data)
 
 
-@pytest.mark.parametrize(('order', 'next_entry', 'shim_active', 'expected'), [
-    ([0, 1], None, True, (NEW, 'systemd-boot')),     # bootctl install put itself first
-    ([1, 0], None, True, (OLD, 'grub')),             # GRUB (through shim) first: its menu decides
-    ([0, 1], 1, True, (OLD, 'grub')),                # BootNext comes first, once
-    ([1, 0], None, False, (NEW, 'systemd-boot')),    # an inactive entry is passed over
-    ([2, 0], None, True, (None, None)),              # network boot first: not told
-])
-def test_the_firmware_s_boot_entries_tell_grub_from_systemd_boot(
-        esp: Path, order: List[int], next_entry: int | None, shim_active: bool, expected: tuple) -> None:
-    # Debian switched to systemd-boot: GRUB's files stay behind.
+@pytest.fixture
+def switched(esp: Path) -> Path:
+    """Debian switched to systemd-boot: GRUB's files and its shim stay behind, and udev names the
+    ESP's partition (its PARTUUID, which the boot options' hard drive nodes give)."""
     write(esp, '/boot/grub/grub.cfg', GRUB_MENU)
-    write(esp, '/boot/efi/EFI/debian/shimx64.efi', 'shim')
-    boot_entries(esp, order, next_entry, shim_active)
-    assert default(esp) == expected
+    write(esp, '/boot/efi/EFI/debian/shimx64.efi', efi_program(SHIM))
+    write(esp, '/boot/efi/EFI/debian/grubx64.efi', efi_program(GRUB))
+    device = os.stat(str(esp / 'boot/efi')).st_dev
+    write(esp, '/run/udev/data/b%d:%d' % (os.major(device), os.minor(device)),
+          'S:disk/by-partuuid/%s\nE:ID_PART_ENTRY_UUID=%s\nE:ID_PART_ENTRY_TYPE=c12a7328-f81f-11d2-ba4b-00a0c93ec93b\n'
+          % (ESP_UUID, ESP_UUID))
+    global_variable(esp, 'Boot0000', load_option('Linux Boot Manager', '\\EFI\\systemd\\systemd-bootx64.efi'))
+    global_variable(esp, 'Boot0001', load_option('debian', '\\EFI\\debian\\shimx64.efi'))
+    global_variable(esp, 'Boot0002', load_option('UEFI PXEv4', None))
+    return esp
+
+
+@pytest.mark.parametrize(('order', 'next_entry', 'expected'), [
+    ([0, 1], None, (NEW, 'systemd-boot')),           # bootctl install put itself first
+    ([1, 0], None, (OLD, 'grub')),                   # shim first, and the GRUB beside it: its menu decides
+    ([0, 1], b'\1\0', (OLD, 'grub')),                # BootNext comes first, once
+    ([0, 1], b'\1\0\0\0', (NEW, 'systemd-boot')),    # a BootNext of two numbers is none
+    ([2, 0], None, (None, None)),                    # network boot first: not told
+    ([3, 0], None, (NEW, 'systemd-boot')),           # no Boot0003: passed over
+])
+def test_the_firmware_s_boot_options_tell_grub_from_systemd_boot(switched: Path, order: List[int], next_entry: bytes | None,
+                                                                 expected: tuple) -> None:
+    global_variable(switched, 'BootOrder', struct.pack('<%dH' % len(order), *order))
+    if next_entry is not None:
+        global_variable(switched, 'BootNext', next_entry)
+    assert default(switched) == expected
+
+
+@pytest.mark.parametrize(('attributes', 'expected'), [
+    (0, (NEW, 'systemd-boot')),                                 # inactive: passed over
+    (1 | LOAD_OPTION_CATEGORY_APP, (NEW, 'systemd-boot')),      # an application, not a boot option
+])
+def test_options_the_boot_manager_does_not_start(switched: Path, attributes: int, expected: tuple) -> None:
+    global_variable(switched, 'Boot0001', load_option('debian', '\\EFI\\debian\\shimx64.efi', attributes))
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 1, 0))
+    assert default(switched) == expected
+    global_variable(switched, 'BootNext', b'\1\0')       # BootNext starts it whatever its attributes
+    assert default(switched) == (OLD, 'grub')
+
+
+def test_what_shim_starts_and_secure_boot_refuses(switched: Path) -> None:
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 0, 1))
+    global_variable(switched, 'SecureBoot', b'\1')
+    assert default(switched) == (OLD, 'grub')               # Debian's systemd-boot is not signed: refused
+    write(switched, '/boot/efi/EFI/debian/grubx64.efi', systemd_boot_loader())
+    assert default(switched) == (NEW, 'systemd-boot')       # shim starts whatever grubx64.efi is
+
+
+def test_an_option_for_another_disk_is_not_this_esp(switched: Path) -> None:
+    global_variable(switched, 'Boot0000', load_option('Linux Boot Manager', '\\EFI\\systemd\\systemd-bootx64.efi',
+                                                      partition='99999999-2222-3333-4444-555555555555'))
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 0, 1))
+    assert default(switched) == (None, None)
 
 
 def x86_kernel_image(release: str) -> bytes:
     """The first sectors of an x86 bzImage as the boot protocol lays them out: the boot sector's
-    signature, the setup header (HdrS, protocol 2.15) and its kernel_version string."""
-    image = bytearray(0x4600)
+    signature, the setup header (HdrS, protocol 2.15) and its kernel_version string in the setup
+    sectors, where Debian's 6.1 images have it."""
+    image = bytearray(0x200 * 40)
+    image[0x1F1] = 39       # setup sectors, as Debian's 6.1 images have
     struct.pack_into('<H', image, 0x1FE, 0xAA55)
     image[0x202:0x206] = b'HdrS'
     struct.pack_into('<HH', image, 0x206, 0x020F, 0)
@@ -413,6 +461,10 @@ def test_an_image_without_a_version_line_names_its_kernel_in_its_header(esp: Pat
     write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image(OLD + ' extra words'))   # the release is its first word
     assert default(esp) == (OLD, 'systemd-boot')
     write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image('<unknown>'))
+    assert default(esp) == (None, None)
+    image = bytearray(x86_kernel_image(OLD))
+    image[0x1F1] = 4        # the string past the setup sectors: not the header's
+    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', bytes(image))
     assert default(esp) == (None, None)
 
 
@@ -456,3 +508,41 @@ def test_the_default_is_the_one_debian_s_bootctl_marks(tmp_path: Path) -> None:
         assert reading.default.id == bootctl_default(esp, tmp_path), case
         compared += 1
     assert compared >= 30
+
+
+def test_the_command_line_of_the_loader_that_starts(switched: Path) -> None:
+    # systemd-boot starts (BootOrder): its entry's options, not grub.cfg's line; GRUB starts: grub.cfg's.
+    entry(switched, '/boot/efi', '%s-%s.conf' % (MACHINE, OLD), OLD, more='options module.sig_enforce=1\n')
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 0, 1))
+    assert read_next_boot_cmdline(RootFS(str(switched)), OLD, lambda message: None).values('module.sig_enforce') == ['1']
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 1, 0))
+    cmdline = read_next_boot_cmdline(RootFS(str(switched)), OLD, lambda message: None)
+    assert cmdline.source == '/boot/grub/grub.cfg' and cmdline.values('module.sig_enforce') == []
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 2, 0))     # not told which starts
+    assert read_next_boot_cmdline(RootFS(str(switched)), OLD, lambda message: None).params is None
+
+
+def test_smbios_strings_may_add_to_the_command_line_from_256(esp: Path) -> None:
+    write(esp, '/sys/firmware/dmi/entries/11-0/raw', b'\x0b\x05\0\0\x01io.systemd.boot.kernel-cmdline-extra=quiet\0\0')
+    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).params is not None     # 252
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('256.5'))
+    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).params is None
+
+
+PLUGIN_257 = "BOOT_OPTIONS=\"$(grep -Gv '^\\s*#' /etc/kernel/cmdline | tr -s \"$IFS\" ' ')\"\n"
+PLUGIN_256 = "BOOT_OPTIONS=\"$(tr -s \"$IFS\" ' ' </etc/kernel/cmdline)\"\n"
+
+
+@pytest.mark.parametrize(('plugin', 'expected'), [
+    (PLUGIN_256, ['1']),      # kept: the kernel sees the words after #
+    (PLUGIN_257, []),         # dropped
+    (None, None),             # which, not told
+])
+def test_a_kernel_without_an_entry_gets_what_kernel_install_writes(esp: Path, plugin: str | None, expected) -> None:
+    write(esp, '/etc/default/grub', 'GRUB_CMDLINE_LINUX="lockdown=integrity"\n')     # GRUB's, left behind
+    write(esp, '/etc/kernel/cmdline', 'root=UUID=1234 ro\n# module.sig_enforce=1\n')
+    if plugin is not None:
+        write(esp, '/usr/lib/kernel/install.d/90-loaderentry.install', plugin)
+    cmdline = read_next_boot_cmdline(RootFS(str(esp)), '6.1.0-50-amd64', lambda message: None)
+    assert cmdline.values('module.sig_enforce') == expected if expected is not None else cmdline.params is None
+    assert cmdline.source == '/etc/kernel/cmdline'
