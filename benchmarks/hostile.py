@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_GLOBAL_VARIABLE
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import LOADER_GUID
-from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import systemd_boot_loader
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import SYSTEMD_BOOT, unpacked
 from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
@@ -208,9 +208,13 @@ def long_entry_names(system: SystemTree) -> None:
 
 
 def systemd_boot(system: SystemTree) -> None:
-    """systemd-boot on the ESP with its EFI variables visible (Debian's loader, see boot_fixtures)."""
+    """systemd-boot on the ESP with its EFI variables visible (Debian's loader, which
+    scripts/bootstrap.sh unpacks)."""
+    loader = unpacked(SYSTEMD_BOOT)
+    if loader is None:
+        raise SystemExit('hostile: no systemd-boot loader: run scripts/bootstrap.sh --for units')
     system.path('/boot/efi/EFI/systemd').mkdir(parents=True)
-    system.path('/boot/efi/EFI/systemd/systemd-bootx64.efi').write_bytes(systemd_boot_loader())
+    system.path('/boot/efi/EFI/systemd/systemd-bootx64.efi').write_bytes(loader.read_bytes())
     efi_variable(system, 'LoaderInfo-' + LOADER_GUID, 'systemd-boot 252'.encode('utf-16-le'))
 
 

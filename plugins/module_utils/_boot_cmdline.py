@@ -4,10 +4,12 @@
 """The command line a kernel gets at its next boot, read from the boot loader's files.
 
 Facts from here: ``module_signatures.cmdline`` (the file that told) and, through the boot
-policy, the ``sig_enforce`` and ``lockdown`` reasons. Sources, the first that names the
-kernel or exists decides: systemd-boot's entries that start the kernel where it is the boot
-loader (``options``, every line's joined), the BLS entries that boot the kernel (``options``, with ``$var``
-taken from the GRUB environment block, e.g. ``$kernelopts`` on RHEL 8), the first ``linux``
+policy, the ``sig_enforce`` and ``lockdown`` reasons. Where systemd-boot is the boot loader
+that starts (see _kernels.systemd_boot_starts): the options of its entry that starts the kernel
+(every ``options`` line joined), else what kernel-install writes into a new entry
+(``/etc/kernel/cmdline``, ``/usr/lib/kernel/cmdline``, else the running command line). Else
+these sources, the first that names the kernel or exists decides: the BLS entries that boot the
+kernel (``options``, with ``$var`` taken from the GRUB environment block, e.g. ``$kernelopts`` on RHEL 8), the first ``linux``
 line of the generated ``grub.cfg`` that boots it (Debian, Ubuntu), ``/etc/default/grub`` with
 ``/etc/default/grub.d/*.cfg`` (``GRUB_CMDLINE_LINUX`` and ``GRUB_CMDLINE_LINUX_DEFAULT``,
 as Debian's grub-mkconfig joins them: what the next ``update-grub`` writes for a kernel
@@ -28,7 +30,6 @@ from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import line
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries,
     systemd_boot_entry_release, systemd_boot_starts)
-from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import smbios_says
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -36,7 +37,7 @@ DEFAULT_GRUB = '/etc/default/grub'
 DEFAULT_GRUB_DIR = '/etc/default/grub.d'
 KERNEL_CMDLINE = '/etc/kernel/cmdline'
 KERNEL_INSTALL_CMDLINES = (KERNEL_CMDLINE, '/usr/lib/kernel/cmdline')
-LOADER_ENTRY_PLUGIN = '/usr/lib/kernel/install.d/90-loaderentry.install'
+LOADER_ENTRY_PLUGINS = ('/etc/kernel/install.d/90-loaderentry.install', '/usr/lib/kernel/install.d/90-loaderentry.install')
 # How 257's plugin drops comment lines from the command line file.
 _DROPS_COMMENTS = "grep -Gv '^\\s*#'"
 GRUB_CMDLINE_VARIABLES = ('GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT')
@@ -140,7 +141,7 @@ def _blscfg_pieces(options):
             if start != max(at - 1, 0):
                 pieces.append(('variable' if in_name else 'text', options[start:at]))
             in_name, start = True, at + 1
-        elif in_name and not (char.isalnum() and char.isascii() or char == '_'):
+        elif in_name and not (char.isalnum() and ord(char) < 128 or char == '_'):   # str.isascii: Python 3.7
             pieces.append(('variable', options[start:at]))
             in_name, start = False, at + 1 if char == ' ' else at
     if start != max(len(options) - 1, 0):
@@ -288,19 +289,21 @@ def _from_bls(rootfs, release, warn, cache):
 
 
 def _from_systemd_boot(rootfs, loader, release):
-    """The options of the entries of SystemdBoot ``loader`` that start ``release``; None where it
-    lists none (the next kernel-install writes one, see _from_kernel_install)."""
+    """The options of the entry of SystemdBoot ``loader`` that starts ``release`` next (its
+    default, where that starts it; else every entry that does, alike); None where it lists none
+    (the next kernel-install writes one, see _from_kernel_install)."""
     if loader.entries is None:
         return BootCmdline(None, None, "systemd-boot's entries cannot be told: %s" % loader.problem)
-    images = [entry for entry in loader.entries if entry.image]
+    images = [entry for entry in loader.entries if entry.kind == 'uki']
     if images:
         # A unified kernel image carries its own command line, and its kernel is not read.
-        return BootCmdline(None, images[0].path, 'systemd-boot lists a unified kernel image or EFI program, which may '
-                           'start %s with a command line of its own' % release)
-    if any(version[0] >= 256 for version in loader.versions) and smbios_says(rootfs, b'io.systemd.boot.kernel-cmdline-extra='):
-        return BootCmdline(None, None, 'the firmware\'s SMBIOS strings add to the command line systemd-boot (256 and '
-                           'later) passes')
-    entries = [entry for entry in loader.entries if systemd_boot_entry_release(entry) == release]
+        return BootCmdline(None, images[0].path, 'systemd-boot lists a unified kernel image, which may start %s with a '
+                           'command line of its own' % release)
+    if loader.adds_to_cmdline(rootfs):
+        return BootCmdline(None, None, "the firmware's SMBIOS strings add to the command line systemd-boot passes")
+    default = loader.default
+    entries = [default] if default is not None and systemd_boot_entry_release(default) == release else \
+        [entry for entry in loader.entries if entry.kind == 'linux' and systemd_boot_entry_release(entry) == release]
     if not entries:
         return None
     if len(set(entry.options for entry in entries)) > 1:
@@ -314,14 +317,16 @@ def _from_kernel_install(rootfs):
     /etc/kernel/cmdline and /usr/lib/kernel/cmdline, else the running command line (on the running
     system). Its plugin up to 256 keeps lines that begin with ``#``; 257's drops them."""
     for path in KERNEL_INSTALL_CMDLINES:
+        if not rootfs.isfile(path):
+            continue    # kernel-install reads the first that is a file
         text = _read_text(rootfs, path)
-        if text is None:
-            continue
         if any(line.lstrip().startswith('#') for line in text.splitlines()):
-            plugin = _read_text(rootfs, LOADER_ENTRY_PLUGIN)
-            if plugin is None:
+            # kernel-install runs /etc's plugin of a name in place of /usr/lib's.
+            plugin = next((found for found in (_read_text(rootfs, candidate) for candidate in LOADER_ENTRY_PLUGINS)
+                           if found is not None), None)
+            if not plugin:
                 return BootCmdline(None, path, 'it has comment lines, which kernel-install keeps or drops by its '
-                                   'version, and %s is not there to tell' % LOADER_ENTRY_PLUGIN)
+                                   'version, and its loader entry plugin is not there to tell')
             if _DROPS_COMMENTS in plugin:
                 text = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))
         return BootCmdline(split_cmdline(' '.join(text.split())), path)
@@ -329,8 +334,8 @@ def _from_kernel_install(rootfs):
         text = _read_text(rootfs, '/proc/cmdline')
         if text is not None:
             # Less what the boot loader added for this boot.
-            return BootCmdline([(key, value) for key, value in split_cmdline(text) if key not in ('BOOT_IMAGE', 'initrd')],
-                               '/proc/cmdline')
+            return BootCmdline([(key, value) for key, value in split_cmdline(text)
+                                if value is None or key not in ('BOOT_IMAGE', 'initrd')], '/proc/cmdline')
     return BootCmdline(None, None, 'kernel-install writes the command line of the running system (/proc/cmdline), '
                        'which a root other than / does not tell')
 

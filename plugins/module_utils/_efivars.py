@@ -43,7 +43,7 @@ DEVICE_PATH_NODE = struct.Struct('<BBH')
 # A hard drive node's body: partition number, start, size, signature, MBR type, signature type.
 HARD_DRIVE_BODY = struct.Struct('<IQQ16sBB')
 GPT_SIGNATURE = 0x02
-MEDIA_DEVICE_PATH, FILE_PATH_NODE, HARD_DRIVE_NODE, END_OF_PATH = 0x04, 0x04, 0x01, 0x7F
+MEDIA_DEVICE_PATH, FILE_PATH_NODE, HARD_DRIVE_NODE, END_OF_PATH, END_OF_ENTIRE_PATH = 0x04, 0x04, 0x01, 0x7F, 0xFF
 # Firmware variable stores hold a few hundred KiB at most; shim's config table holds MokListRT whole.
 MAX_VARIABLE_BYTES = 4 * 1024 * 1024
 # shim splits MokListRT into MokListRT1, MokListRT2, ... when it outgrows one variable.
@@ -97,17 +97,19 @@ def parse_signature_lists(data):
 
 
 class BootOption:
-    """An EFI_LOAD_OPTION (Boot####): ``attributes``; ``path``, the file the first instance of its
-    device path names on its partition (``\\`` turned to ``/``), ``''`` for a partition without a
+    """An EFI_LOAD_OPTION (Boot####): ``attributes``; ``path``, the file its device path names on
+    its partition (``\\`` turned to ``/``), ``''`` for a partition without a
     file (the firmware then starts the removable media path EFI/BOOT/BOOT<arch>.EFI), None for one
     that starts no file of a partition (network, firmware applications); ``partition``, the GPT
     partition GUID of its hard drive node (None without one: a short form the firmware looks up
-    on every file system); ``optional``, its optional data (shim reads its second stage there)."""
+    on every file system) and ``partition_number``; ``optional``, its optional data (shim reads its
+    second stage there)."""
 
-    def __init__(self, attributes, path, partition, optional):
+    def __init__(self, attributes, path, partition, partition_number, optional):
         self.attributes = attributes
         self.path = path
         self.partition = partition
+        self.partition_number = partition_number
         self.optional = optional
 
 
@@ -129,23 +131,29 @@ def parse_load_option(data, name):
     end = at + length
     if end > len(data):
         raise EfiVariableError('%s: its device path runs past the variable' % name)
-    files, partition, ended = [], None, False
+    files, partition, number, ended = [], None, None, False
     while at + DEVICE_PATH_NODE.size <= end:
         node_type, subtype, size = DEVICE_PATH_NODE.unpack_from(data, at)
         if size < DEVICE_PATH_NODE.size or at + size > end:
             raise EfiVariableError('%s: a device path node of %d bytes' % (name, size))
         if node_type == END_OF_PATH:
+            if subtype != END_OF_ENTIRE_PATH:
+                # A path of several instances: EDK2 opens no file by it.
+                raise EfiVariableError('%s: a device path of several instances' % name)
             ended = True
-            break   # the end of the path, or of its first instance
+            break
         body = data[at + DEVICE_PATH_NODE.size:at + size]
         if node_type == MEDIA_DEVICE_PATH and subtype == FILE_PATH_NODE:
             if len(body) % 2:
                 raise EfiVariableError('%s: a file path node of an odd length' % name)
-            files.append(body.decode('utf-16-le', 'surrogatepass').split('\0', 1)[0])
+            try:
+                files.append(body.decode('utf-16-le').split('\0', 1)[0])
+            except UnicodeDecodeError:
+                raise EfiVariableError('%s: a file path that is not UTF-16 text' % name)
         elif node_type == MEDIA_DEVICE_PATH and subtype == HARD_DRIVE_NODE:
             if len(body) != HARD_DRIVE_BODY.size:
                 raise EfiVariableError('%s: a hard drive node of %d bytes' % (name, size))
-            signature, signature_type = HARD_DRIVE_BODY.unpack(body)[3:5]
+            number, dummy, dummy, signature, dummy, signature_type = HARD_DRIVE_BODY.unpack(body)
             partition = str(uuid.UUID(bytes_le=signature)) if signature_type == GPT_SIGNATURE else ''
         at += size
     if not ended:
@@ -154,7 +162,7 @@ def parse_load_option(data, name):
         path = '/'.join(part for part in '\\'.join(files).replace('\\', '/').split('/') if part)
     else:
         path = '' if partition is not None else None
-    return BootOption(attributes, path, partition or None, data[end:])
+    return BootOption(attributes, path, partition or None, number, data[end:])
 
 
 class EfiVariables:
@@ -240,7 +248,8 @@ class EfiVariables:
         return b''.join(parts)
 
     def boot_options(self):
-        """The BootOptions the firmware's boot manager tries, in its order, as EDK2 does: BootNext
+        """``(number, BootOption)`` of the options the firmware's boot manager tries, in its order,
+        as EDK2 does: BootNext
         (one number; whatever its attributes), then BootOrder's active options of the boot
         category, each number once; a number without its variable, or one that does not parse, is
         passed over. Read as it is consumed, so an option after the one started costs nothing."""
@@ -265,7 +274,7 @@ class EfiVariables:
             if option is None:
                 continue
             if once or option.attributes & LOAD_OPTION_ACTIVE and not option.attributes & LOAD_OPTION_CATEGORY:
-                yield option
+                yield number, option
 
     def has_shim_flag(self, name):
         """Whether shim published a flag variable (``MokIgnoreDB``, ``MokListTrustedRT``) in either place."""

@@ -28,7 +28,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
-from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import firmware_starts, read_systemd_boot
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import ESP_MOUNTS, loader_version, read_systemd_boot
+from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import next_program
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -67,8 +68,7 @@ GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'
 # What systemd-boot reads, where the EFI system partition is mounted (/boot/efi on Pop!_OS, /efi,
 # /boot itself): its loader.conf and its entries.
-SYSTEMD_BOOT_FILES = tuple('%s/loader/%s' % (esp, name) for esp in ('/boot/efi', '/efi', '/boot')
-                           for name in ('loader.conf', 'entries'))
+SYSTEMD_BOOT_FILES = tuple('%s/loader/%s' % (esp, name) for esp in ESP_MOUNTS for name in ('loader.conf', 'entries'))
 # Boot loader files are small (grubenv is 1 KiB); a larger one is not what it claims to be.
 READ_LIMIT = 64 * 1024
 # A distribution kernel's .config is about 300 KiB.
@@ -554,15 +554,15 @@ def _red_hat_grubs(rootfs, warn):
 def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     """The kernel the next boot uses and how it was found: ``(release, source)``.
 
-    Sources: ``grubby`` (only on the running system, through ``runner(argv) -> (rc, stdout,
-    stderr)``, when it names a release in ``kernels``), else where grub.cfg lists BLS entries
+    Sources: ``systemd-boot`` where it is the boot loader that starts (see systemd_boot_starts and
+    _systemd_boot), else ``grubby`` (only on the running system, through ``runner(argv) -> (rc,
+    stdout, stderr)``, when it names a release in ``kernels``), else where grub.cfg lists BLS entries
     (Red Hat's blscfg): ``grubenv`` (the environment block's
     ``next_entry``, or its ``saved_entry`` where grub.cfg boots it, names the entry), ``bls``
     (the entry grub.cfg's ``default`` names, or the first listed). Else a grub.cfg menu decides:
     ``grubenv`` (next_entry or saved_entry naming a menu entry), ``grub`` (the entry its
-    ``default`` names, or its first). Without a grub.cfg, ``systemd-boot`` where its loader is on
-    the EFI system partition (see _systemd_boot). Without a grub.cfg, BLS entries or systemd-boot's
-    files, ``newest`` (the newest installed kernel with an image; the newest installed one when no
+    ``default`` names, or its first). Without a grub.cfg, BLS entries or systemd-boot's files,
+    ``newest`` (the newest installed kernel with an image; the newest installed one when no
     image is found).
     ``(None, None)`` when nothing tells, or the default entry boots no kernel under root or
     cannot be told for sure (grub.cfg unreadable or without a menu, too many entries, an entry in
@@ -573,21 +573,22 @@ def find_default(rootfs, kernels, runner=None, warn=None, cache=None):
     """
     warn = warn or (lambda message: None)
     cache = {} if cache is None else cache
+    entries = bls_entries(rootfs, warn, cache)
+    grub_path, text, menu = grub_config(rootfs, warn, cache)
+    loader, starts = systemd_boot_starts(rootfs, warn, cache)
+    if loader is not None and starts is None:
+        warn('systemd-boot: which kernel starts next is not told: %s is there too, and %s' % (
+            grub_path, "the firmware's boot options (BootNext, BootOrder) do not tell which of the two it starts"
+            if loader.loaders else 'its loader cannot be read: %s' % loader.problem))
+        return None, None
+    if starts:
+        return _systemd_boot_release(loader.default, loader.problem, kernels, warn)
     if runner is not None and rootfs.root == '/':
         release = _grubby_default(runner)
         if release in kernels:
             return release, 'grubby'
-    entries = bls_entries(rootfs, warn, cache)
-    grub_path, text, menu = grub_config(rootfs, warn, cache)
     if grub_path is not None and text is None:
         return None, None   # GRUB's menu is there, unread
-    loader, starts = systemd_boot_starts(rootfs, warn, cache)
-    if loader is not None and starts is None:
-        warn('systemd-boot: which kernel starts next is not told: %s is there too, and the firmware\'s boot '
-             'options (BootNext, BootOrder) do not tell which of the two it starts' % grub_path)
-        return None, None
-    if starts:
-        return _systemd_boot_release(loader.default, loader.problem, kernels, warn)
     if entries and (grub_path is None or grub_lists_bls_entries(rootfs, warn, cache)):
         return _bls_default(rootfs, grub_path, text, menu, entries, kernels, warn, cache)
     if menu is not None:
@@ -609,11 +610,16 @@ def systemd_boot_starts(rootfs, warn, cache):
     and whether it is the boot loader that starts next: True without a grub.cfg, else as the
     firmware's boot options tell (switching to systemd-boot leaves GRUB's files behind); False
     without it or where GRUB starts; None when not told. Once per root (see grub_config)."""
-    def decide(key):
+    def decide(dummy):
         reading = read_systemd_boot(rootfs, warn)
         if reading is None:
             return None, False
-        return reading, True if grub_config(rootfs, warn, cache)[0] is None else firmware_starts(rootfs, reading)
+        if grub_config(rootfs, warn, cache)[0] is None:
+            return reading, True
+        program, path = next_program(rootfs, reading.loaders[0].esp, reading.loaders[0].arch) if reading.loaders else (None, None)
+        if program == 'systemd-boot' and loader_version(rootfs, path) not in [loader.version for loader in reading.loaders]:
+            return reading, None    # another copy of it (shim's second stage), whose rules may differ
+        return reading, {'systemd-boot': True, 'grub': False}.get(program)
     return remembered(cache, 'systemd-boot', decide)
 
 

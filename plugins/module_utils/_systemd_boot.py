@@ -3,31 +3,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The entry systemd-boot starts when nobody touches its menu, read as systemd-boot 252 to 261 reads it.
 
-Its files: the loader on the EFI system partition (``EFI/systemd/systemd-boot<arch>.efi``, whose
-``LoaderInfo`` string names its version), ``loader/loader.conf`` there, and type #1 entries
-(``loader/entries/*.conf``) there and on the extended boot loader partition (``/boot`` when the
-EFI system partition is mounted elsewhere). Its EFI variables: ``LoaderEntryOneShot``,
-``LoaderEntryPreferred`` (262's ``preferred``, from 260), ``LoaderEntryDefault``,
-``LoaderEntryLastBooted`` (for ``@saved``), ``LoaderEntrySysFail`` (258 on).
-The choice: the first of those patterns that matches an entry, in the loader's sorted order
-(entries with a sort key first, by sort key, machine id, newest version; then newest id; an
-entry with no tries left last), else the first entry. What the files cannot tell makes the
-choice unknown, never guessed: a version outside 252-261, a leftover GRUB beside it, EFI variables not visible (a disk
-image), a unified kernel image (type #2) that may be the one, ties between entries, whether
-``/boot`` is a partition the loader reads when that changes the answer.
+Its files: the loader on the EFI system partition (``EFI/systemd/systemd-boot<arch>.efi``, and
+``EFI/BOOT/BOOT<arch>.EFI`` when that is systemd-boot too; its ``LoaderInfo`` names its version),
+``loader/loader.conf`` there, and type #1 entries (``loader/entries/*.conf``) there and on the
+extended boot loader partition (``/boot``, when it is one). Its EFI variables:
+``LoaderEntryOneShot``, ``LoaderEntryPreferred`` and loader.conf's ``preferred`` (260 on),
+``LoaderEntryDefault`` and loader.conf's ``default``, ``LoaderEntryLastBooted`` (for ``@saved``).
+The choice: the first of those patterns that matches an entry, in the loader's order (entries
+with a sort key first, by sort key, machine id, newest version; then newest id; an entry with no
+tries left last), else the first entry. What cannot be told makes the choice unknown, never
+guessed: another version, EFI variables not visible (a disk image), a unified kernel image that
+may be the one, entries alike in the loader's order, entries the firmware adds (SMBIOS strings,
+258 on), whether ``/boot`` is a partition the loader reads when that changes the answer.
+Which loader the firmware starts, where GRUB's files are there too, is _uefi_boot's.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import posixpath
 import re
-import struct
 
-from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_GLOBAL_VARIABLE, EfiVariableError, EfiVariables
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariableError, EfiVariables
+from ansible_collections.kabi.dkms.plugins.module_utils._kernel_image import release_in_image
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
+from ansible_collections.kabi.dkms.plugins.module_utils._udev import udev_properties
+from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import LOADER_INFO, ascii_lower, find_on_fat, pe_sections
+from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_systemd_versions
 
 LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
 # Where the EFI system partition is mounted, in bootctl's order; /boot is also where an extended
@@ -35,15 +38,11 @@ LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
 ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
 XBOOTLDR_MOUNT = '/boot'
 XBOOTLDR_TYPE = 'bc13c2ff-59e6-4262-a352-b275fd6f7172'
-# bootctl installs the loader in both: its own name, and the removable-media path firmware falls back to.
+# bootctl installs the loader in both: its own name, and the removable media path firmware falls back to.
 LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
                 ('EFI/BOOT', re.compile(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
-# The .sdmagic section's text, ASCII in the loader image.
-_LOADER_INFO = re.compile(br'#### LoaderInfo: systemd-boot (\d+)(?:\.(\d+))?[^#\s]* ####')
 # The loader is about 100 KiB; signed and with drivers built in, well under this.
 LOADER_LIMIT = 4 * 1024 * 1024
-# Debian's signed GRUB is 4 MiB with its modules built in.
-PROGRAM_LIMIT = 16 * 1024 * 1024
 # loader.conf and entries are a few lines; a larger one is not what it claims to be.
 CONFIG_LIMIT = 64 * 1024
 # Entry ids are FAT file names (255 characters at most): a longer pattern is not what it claims to be.
@@ -52,18 +51,17 @@ MAX_PATTERN = 4096
 MAX_ENTRIES = 1024
 OLDEST, NEWEST = 252, 261
 # The ids of entries the loader adds after the sorted ones when the firmware or the ESP has
-# what they start (never a kernel under root); 252 also adds secure-boot-keys-NAME per directory
+# what they start (never a kernel under root); it also adds secure-boot-keys-NAME per directory
 # of loader/keys.
 _ADDED_ENTRIES = ('auto-osx', 'auto-windows', 'auto-efi-shell', 'auto-efi-default', 'auto-reboot-to-firmware-setup',
                   'auto-poweroff', 'auto-reboot')
 KEYS_DIR = 'loader/keys'
-# The x86 boot protocol's setup header and the string it points at lie in the setup sectors (255
-# at most) after the boot sector.
-IMAGE_HEAD = 0x200 * 256
-_RELEASE = re.compile(br'^[0-9]+\.[0-9]+[0-9A-Za-z.+_~-]*$')
 SMBIOS_DIR = '/sys/firmware/dmi/entries'
+# What the firmware's SMBIOS OEM strings may tell systemd-boot: entries to add (258 on), words to
+# add to a type #1 entry's command line (256 on).
+ENTRIES_EXTRA = b'io.systemd.boot.entries-extra:'
+CMDLINE_EXTRA = b'io.systemd.boot.kernel-cmdline-extra='
 _COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
-_VERSION_CHAR = re.compile(r'[0-9A-Za-z~^.-]')
 
 
 class Unknown(Exception):
@@ -71,80 +69,36 @@ class Unknown(Exception):
 
 
 class Entry:
-    """A boot entry as the loader lists it: ``id`` (the file name, lowercased: matched by the
-    patterns), its sort fields, ``tries_left`` (-1 without boot counting), its ``linux`` and
+    """A boot entry as the loader lists it: ``id`` (the file name, lowercased: what patterns
+    match), its sort fields, ``tries_left`` (-1 without boot counting), its ``linux`` and
     ``version`` lines, its ``options`` (every line's, joined by spaces, as the loader joins them),
-    ``path`` and, without a version line, the ``image_release`` its kernel image names;
-    ``image``: a unified kernel image (type #2), whose fields are not read."""
+    ``path`` (the entry's file) and ``partition`` (where it is mounted); without a version line,
+    the ``image_release`` its kernel image names. ``kind``: ``linux`` (a kernel image), ``program``
+    (an EFI program that is no kernel: memtest, a shell), ``uki`` (a unified kernel image, or what
+    may be one: its kernel and command line are not read); ``sortable``: False for a type #2
+    image, whose sort fields (in its .osrel) are not read."""
 
-    def __init__(self, entry_id, fields=None, tries=(-1, 0), image=False, path=None):
+    def __init__(self, entry_id, partition, path, fields=None, tries=(-1, 0), kind='linux', sortable=True):
         fields = fields or {}
         self.id = entry_id
+        self.partition = partition
         self.path = path
-        self.options = fields.get('options')
-        self.image_release = None
         self.sort_key = fields.get('sort-key')
         self.machine_id = fields.get('machine-id')
         self.version = fields.get('version')
         self.linux = fields.get('linux')
+        self.options = fields.get('options')
         self.tries_left, self.tries_done = tries
-        self.image = image
+        self.kind = kind
+        self.sortable = sortable
+        self.image_release = None
+
+    def boots(self):
+        """What tells the kernel the entry starts apart from another's."""
+        return (self.kind, self.partition, self.linux, self.version)
 
     def __repr__(self):
         return 'Entry(%r)' % self.id
-
-
-def lower(text):
-    """ASCII lowercase, as the loader folds ids and patterns (other characters stay)."""
-    return ''.join(chr(ord(c) + 32) if 'A' <= c <= 'Z' else c for c in text)
-
-
-def compare_versions(a, b, loader_version):
-    """systemd's strverscmp_improved: -1, 0 or 1 as ``a`` is older than, like or newer than
-    ``b``. Before 252 an empty or missing string compares as a plain string and leading zeros
-    go before the test that a number is newer than letters."""
-    if loader_version < 252 and (not a or not b):
-        return _compare_plain(a, b)
-    a, b, i, j = a or '', b or '', 0, 0
-    while True:
-        while i < len(a) and not _VERSION_CHAR.match(a[i]):
-            i += 1
-        while j < len(b) and not _VERSION_CHAR.match(b[j]):
-            j += 1
-        ca, cb = a[i:i + 1], b[j:j + 1]
-        if '~' in (ca, cb):
-            if ca != cb:
-                return -1 if ca == '~' else 1
-            i, j = i + 1, j + 1
-            ca, cb = a[i:i + 1], b[j:j + 1]
-        if not ca or not cb:
-            return (ca > cb) - (ca < cb)
-        for separator in '-^.':
-            if separator in (ca, cb):
-                if ca != cb:
-                    return -1 if ca == separator else 1
-                i, j = i + 1, j + 1
-                ca, cb = a[i:i + 1], b[j:j + 1]
-        if _is_digit(ca) or _is_digit(cb):
-            if loader_version < 252:
-                i, j = _skip_zeros(a, i), _skip_zeros(b, j)
-            end_a, end_b = _run(a, i, _is_digit), _run(b, j, _is_digit)
-            if loader_version >= 252:
-                if (end_a > i) != (end_b > j):
-                    return 1 if end_a > i else -1
-                i, j = _skip_zeros(a, i), _skip_zeros(b, j)
-            if end_a - i != end_b - j:
-                return 1 if end_a - i > end_b - j else -1
-            if a[i:end_a] != b[j:end_b]:
-                return 1 if a[i:end_a] > b[j:end_b] else -1
-        else:
-            end_a, end_b = _run(a, i, _is_letter), _run(b, j, _is_letter)
-            length = min(end_a - i, end_b - j)
-            if a[i:i + length] != b[j:j + length]:
-                return 1 if a[i:i + length] > b[j:j + length] else -1
-            if end_a - i != end_b - j:
-                return 1 if end_a - i > end_b - j else -1
-        i, j = end_a, end_b
 
 
 def _compare_plain(a, b):
@@ -152,26 +106,6 @@ def _compare_plain(a, b):
     if a is None or b is None:
         return (a is not None) - (b is not None)
     return (a > b) - (a < b)
-
-
-def _is_digit(c):
-    return '0' <= c <= '9'
-
-
-def _is_letter(c):
-    return 'a' <= c <= 'z' or 'A' <= c <= 'Z'
-
-
-def _skip_zeros(text, index):
-    while text[index:index + 1] == '0':
-        index += 1
-    return index
-
-
-def _run(text, index, member):
-    while index < len(text) and member(text[index]):
-        index += 1
-    return index
 
 
 def matches(pattern, name):
@@ -308,40 +242,36 @@ def parse_name(file_name, suffix, loader_version):
     counter = _COUNTER.match(stem) if loader_version >= 257 or file_name.endswith(suffix) else None
     tries = (int(counter.group(2)), int(counter.group(3) or 0)) if counter else (-1, 0)
     entry_id = counter.group(1) + file_name[-len(suffix):] if counter and loader_version >= 259 else file_name
-    return lower(entry_id), tries
+    return ascii_lower(entry_id), tries
 
 
-def _comparison(loader_version):
-    """The loader's order of entries: ``before(a, b)`` is negative when it lists ``a`` first."""
-    def before(a, b):
-        result = (a.tries_left == 0) - (b.tries_left == 0)
+def _before(a, b):
+    """The loader's order of entries: negative when it lists ``a`` before ``b``."""
+    result = (a.tries_left == 0) - (b.tries_left == 0)
+    if result:
+        return result
+    result = (a.sort_key is None) - (b.sort_key is None)
+    if result:
+        return result
+    if a.sort_key is not None:
+        result = _compare_plain(a.sort_key, b.sort_key) or _compare_plain(a.machine_id, b.machine_id) \
+            or -compare_systemd_versions(a.version, b.version)
         if result:
             return result
-        result = (a.sort_key is None) - (b.sort_key is None)
-        if result:
-            return result
-        if a.sort_key is not None:
-            result = _compare_plain(a.sort_key, b.sort_key) or _compare_plain(a.machine_id, b.machine_id) \
-                or -compare_versions(a.version, b.version, loader_version)
-            if result:
-                return result
-        result = -compare_versions(a.id, b.id, loader_version)
-        if result or a.tries_left < 0 or b.tries_left < 0:
-            return result
-        if a.tries_left != b.tries_left:
-            return -1 if a.tries_left > b.tries_left else 1
-        return (a.tries_done > b.tries_done) - (a.tries_done < b.tries_done)
-    return before
+    result = -compare_systemd_versions(a.id, b.id)
+    if result or a.tries_left < 0 or b.tries_left < 0:
+        return result
+    if a.tries_left != b.tries_left:
+        return -1 if a.tries_left > b.tries_left else 1
+    return (a.tries_done > b.tries_done) - (a.tries_done < b.tries_done)
 
 
 class Loader:
     """The systemd-boot installed on an EFI system partition: ``esp`` (where it is mounted),
-    ``path`` (its file there), ``version`` (the major and minor of its LoaderInfo), ``arch``
-    (x64, aa64...)."""
+    ``version`` (the major and minor of its LoaderInfo), ``arch`` (x64, aa64...)."""
 
-    def __init__(self, esp, path, version, arch):
+    def __init__(self, esp, version, arch):
         self.esp = esp
-        self.path = path
         self.version = version
         self.arch = arch
 
@@ -360,26 +290,30 @@ def find_loaders(rootfs, warn):
             continue    # /efi a link to /boot/efi: one partition
         seen.add(where)
         for directory, pattern in LOADER_FILES:
+            fallback = directory == 'EFI/BOOT'
             directory = posixpath.join(esp, directory)
             for name in _listing(rootfs, directory, warn):
                 found = pattern.match(name)
                 if not found:
                     continue
                 path = posixpath.join(directory, name)
-                try:
-                    data = rootfs.read_bytes(path, LOADER_LIMIT)
-                except (OSError, RootPathError) as exc:
-                    if directory.endswith('BOOT'):
-                        continue    # the fallback path may hold shim or GRUB, of any size
-                    raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-                version = _LOADER_INFO.search(data)
+                version = loader_version(rootfs, path)
                 if version is None:
-                    if directory.endswith('BOOT'):
-                        continue
-                    raise Unknown('%s names no systemd-boot version' % path)
-                loaders.append(Loader(esp, posixpath.join(directory, name)[len(esp) + 1:],
-                                      (int(version.group(1)), int(version.group(2) or 0)), lower(found.group(1))))
+                    if fallback:
+                        continue    # the fallback path may hold shim or GRUB
+                    raise Unknown('%s cannot be read, or names no systemd-boot version' % path)
+                loaders.append(Loader(esp, version, ascii_lower(found.group(1))))
     return loaders
+
+
+def loader_version(rootfs, path):
+    """``(major, minor)`` of the systemd-boot at ``path`` (its LoaderInfo), None when it is none
+    or cannot be read."""
+    try:
+        found = LOADER_INFO.search(rootfs.read_bytes(path, LOADER_LIMIT))
+    except (OSError, RootPathError):
+        return None
+    return (int(found.group(1)), int(found.group(2) or 0)) if found else None
 
 
 def _listing(rootfs, directory, warn):
@@ -394,14 +328,14 @@ def _listing(rootfs, directory, warn):
 
 def read_entries(rootfs, partition, loader, warn):
     """The entries the loader lists from a partition mounted at ``partition``: its type #2
-    images (``EFI/Linux/*.efi``) and its type #1 entries whose linux (or efi) file is there."""
+    images (``EFI/Linux/*.efi``) and its type #1 entries whose image is there."""
     entries = []
     for directory, suffix in (('EFI/Linux', '.efi'), ('loader/entries', '.conf')):
         directory = posixpath.join(partition, directory)
         # 257 also skips an AUTO- name: before it only the lowercase prefix.
         names = [name for name in _listing(rootfs, directory, warn)
-                 if lower(name).endswith(suffix) and not name.startswith('.')
-                 and not (lower(name) if loader.version[0] >= 257 else name).startswith('auto-')]
+                 if ascii_lower(name).endswith(suffix) and not name.startswith('.')
+                 and not (ascii_lower(name) if loader.version[0] >= 257 else name).startswith('auto-')]
         if len(names) > MAX_ENTRIES:
             raise Unknown('%s holds %d entries, more than the reading follows' % (directory, len(names)))
         for name in names:
@@ -410,86 +344,52 @@ def read_entries(rootfs, partition, loader, warn):
             if rootfs.isdir(path):
                 continue
             if suffix == '.efi':
-                entries.append(Entry(entry_id, tries=tries, image=True, path=path))
+                entries.append(Entry(entry_id, partition, path, tries=tries, kind='uki', sortable=False))
                 continue
             try:
                 text = rootfs.read_text(path, CONFIG_LIMIT)
             except (OSError, RootPathError) as exc:
                 raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-            entry = _entry(rootfs, partition, path, entry_id, tries, read_lines(text, loader.version[0]), loader)
+            entry = _entry(rootfs, Entry(entry_id, partition, path, tries=tries), read_lines(text, loader.version[0]), loader)
             if entry is not None:
                 entries.append(entry)
     return entries
 
 
-def _entry(rootfs, partition, path, entry_id, tries, pairs, loader):
-    """The Entry of a type #1 file's lines, None when the loader skips it."""
+def _entry(rootfs, entry, pairs, loader):
+    """``entry`` (a type #1 file's Entry, its name read) with its lines read; None when the
+    loader skips it."""
     fields, kinds = {}, []
     for key, value in pairs:
-        if key == 'architecture' and (value if loader.version[0] < 257 else lower(value)) != loader.arch:
+        if key == 'architecture' and (value if loader.version[0] < 257 else ascii_lower(value)) != loader.arch:
             return None     # the loader drops the entry at the first line naming another architecture
         if key == 'profile' and loader.version[0] >= 261:
             raise Unknown('the entry %s names a profile, which 261 orders and skips by rules this reading does not '
-                          'follow' % entry_id)
-        if key in ('title', 'version', 'machine-id', 'sort-key', 'linux', 'efi', 'architecture', 'uki', 'uki-url'):
-            fields[key] = value     # the last line of a key wins
-        elif key == 'options':
+                          'follow' % entry.id)
+        if key == 'options':
             fields[key] = fields[key] + ' ' + value if key in fields else value
-        if key in ('linux', 'efi') or key in ('uki', 'uki-url') and loader.version[0] >= 258:
+        elif key in ('linux', 'efi') or key in ('uki', 'uki-url') and loader.version[0] >= 258:
+            fields[key] = value     # the last line of a key wins
             kinds.append(key)
-    if not kinds:
-        return None
-    if loader.version[0] >= 258 and len(set(kinds)) > 1:
-        return None     # 258 refuses an entry that mixes kinds of image
+        elif key in ('version', 'machine-id', 'sort-key'):
+            fields[key] = value
+    if not kinds or loader.version[0] >= 258 and len(set(kinds)) > 1:
+        return None     # nothing to start; 258 refuses an entry that mixes kinds of image
     kind = kinds[-1]
-    if kind != 'linux':
-        # A chain-loaded EFI program or a unified kernel image: the kernel it starts is not read.
-        return Entry(entry_id, fields, tries, image=True, path=path)
-    image = _find_ignoring_case(rootfs, partition, fields['linux'])
+    entry = Entry(entry.id, entry.partition, entry.path, fields, (entry.tries_left, entry.tries_done),
+                  kind='linux' if kind == 'linux' else 'uki')
+    if kind == 'uki-url':
+        return entry    # fetched from the network
+    image = find_on_fat(rootfs, entry.partition, fields[kind])
     if image is None:
-        return None     # the loader skips an entry whose kernel image is not on its partition
-    entry = Entry(entry_id, fields, tries, path=path)
-    if entry.version is None:
+        return None     # the loader skips an entry whose image is not on its partition
+    if kind == 'efi':
+        sections = pe_sections(rootfs, image)
+        if sections is not None and '.linux' not in sections:
+            entry.kind = 'program'     # memtest, a shell: it starts no kernel
+    if entry.kind == 'linux' and entry.version is None:
         entry.image_release = release_in_image(rootfs, image)     # Pop!_OS's vmlinuz.efi names it only there
     return entry
-
-
-def _find_ignoring_case(rootfs, partition, path):
-    """The in-root path of ``path`` (relative to the partition's root, as an entry names it), letter
-    case ignored as on FAT; None when it is not there."""
-    parts = [part for part in path.replace('\\', '/').split('/') if part]
-    if '..' in parts or '.' in parts:
-        raise Unknown('the entry names its kernel image by a path with dot components: %s' % path)
-    where = partition
-    for part in parts:
-        candidate = posixpath.join(where, part)
-        if not rootfs.exists(candidate):
-            folded = [name for name in _listing(rootfs, where, lambda message: None) if lower(name) == lower(part)]
-            if len(folded) != 1:
-                return None
-            candidate = posixpath.join(where, folded[0])
-        where = candidate
-    return where if parts and rootfs.exists(where) else None   # the loader opens a directory as well
-
-
-def release_in_image(rootfs, path):
-    """The kernel release an x86 kernel image names in its setup header (the boot protocol's
-    ``kernel_version`` string, which lies in the setup sectors, up to its first space), None when
-    it names none."""
-    try:
-        with rootfs.open(path) as handle:
-            head = handle.read(IMAGE_HEAD)
-    except (OSError, RootPathError):
-        return None
-    if len(head) < 0x210 or head[0x202:0x206] != b'HdrS' or struct.unpack_from('<H', head, 0x206)[0] < 0x200:
-        return None
-    setup_end = 0x200 * ((bytearray(head)[0x1F1] or 4) + 1)
-    start = 0x200 + struct.unpack_from('<H', head, 0x20E)[0]
-    end = head.find(b'\0', start, setup_end)
-    if start == 0x200 or end < 0:
-        return None
-    text = head[start:end].split(b' ', 1)[0]
-    return text.decode('ascii') if _RELEASE.match(text) else None
 
 
 def _patterns(rootfs, loader, efivars):
@@ -504,7 +404,7 @@ def _patterns(rootfs, loader, efivars):
         text = ''
     for key, value in read_lines(text, loader.version[0]):
         if key == 'default' or key == 'preferred' and loader.version[0] >= 260:
-            if value.startswith('@') and lower(value) != '@saved':
+            if value.startswith('@') and ascii_lower(value) != '@saved':
                 continue    # another @ value is ignored: the earlier one stays
             conf[key] = value
 
@@ -522,27 +422,27 @@ def _patterns(rootfs, loader, efivars):
 
     if loader.version[0] >= 258 and variable('LoaderEntrySysFail') is not None:
         raise Unknown('the EFI variable LoaderEntrySysFail may name the entry started')
-    saved = variable('LoaderEntryLastBooted') if '@saved' in [lower(value) for value in conf.values()] + [
-        lower(variable(name) or '') for name in ('LoaderEntryDefault', 'LoaderEntryPreferred')] else None
+    saved = variable('LoaderEntryLastBooted') if '@saved' in [ascii_lower(value) for value in conf.values()] + [
+        ascii_lower(variable(name) or '') for name in ('LoaderEntryDefault', 'LoaderEntryPreferred')] else None
     order = [(variable('LoaderEntryOneShot'), False)]
     for efivar_name, conf_key, skip_bad in (('LoaderEntryPreferred', 'preferred', True),
                                             ('LoaderEntryDefault', 'default', False)):
         if conf_key == 'preferred' and loader.version[0] < 260:
             continue
         from_efivar = variable(efivar_name)
-        if from_efivar is not None and lower(from_efivar) == '@saved':
+        if from_efivar is not None and ascii_lower(from_efivar) == '@saved':
             order.append((saved, skip_bad))
         else:
             order.append((from_efivar, skip_bad))
         from_conf = conf.get(conf_key)
-        if from_conf is not None and lower(from_conf) == '@saved':
+        if from_conf is not None and ascii_lower(from_conf) == '@saved':
             # The saved entry is not tried twice.
-            order.append((None if from_efivar is not None and lower(from_efivar) == '@saved' else saved, skip_bad))
+            order.append((None if from_efivar is not None and ascii_lower(from_efivar) == '@saved' else saved, skip_bad))
         else:
             order.append((from_conf, skip_bad))
     if any(len(pattern or '') > MAX_PATTERN for pattern, dummy in order):
         raise Unknown('a pattern naming the entry to start is longer than %d characters' % MAX_PATTERN)
-    return [(lower(pattern) if pattern is not None else None, skip_bad) for pattern, skip_bad in order]
+    return [(ascii_lower(pattern) if pattern is not None else None, skip_bad) for pattern, skip_bad in order]
 
 
 def _cuts_unterminated(version):
@@ -554,40 +454,42 @@ def _cuts_unterminated(version):
 
 def added_ids(rootfs, loader, warn):
     """The ids of the entries the loader may add after its sorted ones."""
-    keys = _listing(rootfs, posixpath.join(loader.esp, KEYS_DIR), warn) if loader.version[0] >= 252 else []
-    return _ADDED_ENTRIES + tuple('secure-boot-keys-' + lower(name) for name in keys)
+    keys = _listing(rootfs, posixpath.join(loader.esp, KEYS_DIR), warn)
+    return _ADDED_ENTRIES + tuple('secure-boot-keys-' + ascii_lower(name) for name in keys)
 
 
-def choose(entries, patterns, added, loader_version):
+def choose(entries, patterns, added):
     """The entry the loader starts among ``entries`` (sorted by its rules) given ``patterns``
     (see _patterns) and the ids of the entries it may add (see added_ids); raises Unknown where
     that depends on what is not read. None when it starts no entry of these."""
-    before = _comparison(loader_version)
     for pattern, skip_bad in patterns:
         if pattern is None:
             continue
         pieces = _split_stars(pattern)
         found = [entry for entry in entries if matches_pieces(pieces, entry.id) and not (skip_bad and entry.tries_left == 0)]
         if found:
-            return _first(found, before)
+            return _first(found)
         if any(matches_pieces(pieces, entry_id) for entry_id in added):
             raise Unknown('the pattern %r matches no entry read, and may match one the loader adds (%s) when the '
                           'firmware has what it starts' % (pattern, ', '.join(i for i in added if matches(pattern, i))))
-    return _first(entries, before) if entries else None
+    return _first(entries) if entries else None
 
 
-def _first(entries, before):
-    if any(entry.image for entry in entries):
-        raise Unknown('a unified kernel image or EFI program (%s) may be the entry started, and its kernel is not read'
-                      % ', '.join(sorted(entry.id for entry in entries if entry.image)))
+def _first(entries):
+    """The entry the loader lists first of ``entries``."""
+    if not all(entry.sortable for entry in entries):
+        raise Unknown('a unified kernel image (%s) may be the entry started: its place in the order and its kernel are '
+                      'not read' % ', '.join(sorted(entry.id for entry in entries if not entry.sortable)))
     best = entries[0]
     for entry in entries[1:]:
-        if before(entry, best) < 0:
+        if _before(entry, best) < 0:
             best = entry
     # Counters compare only when both entries have one: x, x+1 and x+3 need not sort one way.
-    tied = [entry for entry in entries if before(entry, best) == 0 or entry.id == best.id]
-    if len(set((entry.linux, entry.version) for entry in tied)) > 1:
-        raise Unknown('entries %s sort alike, and start different kernels' % ', '.join(sorted(entry.id for entry in tied)))
+    tied = [entry for entry in entries if _before(entry, best) == 0 or entry.id == best.id]
+    if len(set(entry.boots() for entry in tied)) > 1:
+        raise Unknown('entries %s sort alike, and start different things' % ', '.join(sorted(entry.id for entry in tied)))
+    if best.kind == 'uki':
+        raise Unknown('the entry %s starts a unified kernel image, whose kernel is not read' % best.id)
     return best
 
 
@@ -602,11 +504,13 @@ def _is_xbootldr(rootfs, esp):
         return False    # no /boot
     if boot.st_dev == top.st_dev:
         return False
-    found, loader = _udev_properties(rootfs, XBOOTLDR_MOUNT), _udev_properties(rootfs, esp)
-    kind, disk = found.get('ID_PART_ENTRY_TYPE'), found.get('ID_PART_ENTRY_DISK')
-    if kind is None or disk is None:
+    boot_properties, esp_properties = udev_properties(rootfs, XBOOTLDR_MOUNT), udev_properties(rootfs, esp)
+    kind, disk = boot_properties.get('ID_PART_ENTRY_TYPE'), boot_properties.get('ID_PART_ENTRY_DISK')
+    if kind is not None and ascii_lower(kind) != XBOOTLDR_TYPE:
+        return False    # another partition type (an MBR one too: the loader reads only GPT's)
+    if disk is None or esp_properties.get('ID_PART_ENTRY_DISK') is None:
         return None
-    return lower(kind) == XBOOTLDR_TYPE and disk == loader.get('ID_PART_ENTRY_DISK')
+    return kind is not None and disk == esp_properties['ID_PART_ENTRY_DISK']
 
 
 def smbios_says(rootfs, marker):
@@ -627,9 +531,9 @@ def smbios_says(rootfs, marker):
 
 class SystemdBoot:
     """What systemd-boot's files tell: ``default``, the type #1 Entry it starts next (its
-    ``linux`` and ``version`` name the kernel), else None and ``problem`` says why;
-    ``entries``, every entry it may list (from the ESP and /boot), None when they cannot be read;
-    ``loaders``, its Loader files (none when they cannot be read)."""
+    ``linux``, ``version`` or ``image_release`` name the kernel), else None and ``problem`` says
+    why; ``entries``, every entry it may list (from the ESP and /boot), None when they cannot be
+    read; ``loaders``, its Loader files (none when they cannot be read)."""
 
     def __init__(self, default, problem, entries, loaders=()):
         self.default = default
@@ -637,80 +541,9 @@ class SystemdBoot:
         self.entries = entries
         self.loaders = loaders
 
-    @property
-    def versions(self):
-        """The versions of its loaders."""
-        return [loader.version for loader in self.loaders]
-
-
-def firmware_starts(rootfs, reading):
-    """Whether the firmware's boot manager starts systemd-boot next (True) or GRUB, through shim or
-    on its own (False): the first boot option it tries (see EfiVariables.boot_options) whose file
-    is on this ESP and that Secure Boot lets run. None when that is not told: no EFI variables, an
-    option for another partition, a short form or something that is no file, a program that is
-    neither, shim given a second stage of its own."""
-    efivars = EfiVariables(rootfs)
-    if not efivars.available or not reading.loaders:
-        return None
-    esp, arch = reading.loaders[0].esp, reading.loaders[0].arch
-    own = lower(_udev_properties(rootfs, esp).get('ID_PART_ENTRY_UUID', ''))
-    try:
-        secure_boot = efivars.get_byte('SecureBoot', EFI_GLOBAL_VARIABLE)
-        for option in efivars.boot_options():
-            if option.path is None or not own or option.partition != own:
-                return None     # not a file of this ESP, or which partition it is is not told
-            found = _find_ignoring_case(rootfs, esp, option.path or 'EFI/BOOT/BOOT%s.EFI' % arch.upper())
-            if found is None:
-                continue        # the firmware cannot load it and tries the next
-            kind, signed = _program(rootfs, found)
-            if secure_boot is not None and secure_boot[1] == 1 and not signed:
-                continue        # Secure Boot refuses an unsigned image
-            if kind == 'shim':
-                if option.optional:
-                    return None     # shim may take its second stage from the option's data
-                found = _find_ignoring_case(rootfs, esp, posixpath.join(posixpath.dirname(option.path or 'EFI/BOOT'),
-                                                                        'grub%s.efi' % arch))
-                kind = _program(rootfs, found)[0] if found is not None else None
-            return {'systemd-boot': True, 'grub': False}.get(kind)
-    except EfiVariableError:
-        return None
-    return None
-
-
-def _program(rootfs, path):
-    """``(kind, signed)`` of an EFI program: its kind ``systemd-boot`` (its LoaderInfo), ``shim``
-    or ``grub`` (their SBAT lines), else None; whether it carries an Authenticode signature."""
-    try:
-        data = rootfs.read_bytes(path, PROGRAM_LIMIT)
-    except (OSError, RootPathError):
-        return None, False
-    kind = 'systemd-boot' if _LOADER_INFO.search(data) else 'shim' if b'\nshim,' in data \
-        else 'grub' if b'\ngrub,' in data else None
-    return kind, _signed(data)
-
-
-def _signed(data):
-    """Whether a PE image's certificate table (its fifth data directory) holds anything."""
-    try:
-        header = struct.unpack_from('<I', data, 0x3C)[0]
-        if data[header:header + 4] != b'PE\0\0':
-            return False
-        optional = header + 24
-        directories = optional + (112 if struct.unpack_from('<H', data, optional)[0] == 0x20B else 96)
-        return struct.unpack_from('<II', data, directories + 4 * 8)[1] > 0
-    except struct.error:
-        return False
-
-
-def _udev_properties(rootfs, path):
-    """udev's properties (``E:`` lines, in its database under root: the running system's) of the
-    block device ``path`` is on; empty when not told."""
-    try:
-        device = rootfs.stat(path).st_dev
-        record = rootfs.read_text('/run/udev/data/b%d:%d' % (os.major(device), os.minor(device)), CONFIG_LIMIT)
-    except (OSError, RootPathError):
-        return {}
-    return dict(line[2:].split('=', 1) for line in record.splitlines() if line.startswith('E:') and '=' in line)
+    def adds_to_cmdline(self, rootfs):
+        """Whether the firmware's SMBIOS strings may add words to the command line it passes (256 on)."""
+        return any(loader.version[0] >= 256 for loader in self.loaders) and smbios_says(rootfs, CMDLINE_EXTRA)
 
 
 def read_systemd_boot(rootfs, warn):
@@ -724,37 +557,43 @@ def read_systemd_boot(rootfs, warn):
             raise Unknown('systemd-boot is on %s: which one the firmware starts is not told'
                           % ' and '.join(sorted(set(loader.esp for loader in loaders))))
         for loader in loaders:
-            if loader.version[0] >= 258 and smbios_says(rootfs, b'io.systemd.boot.entries-extra:'):
-                raise Unknown("the firmware's SMBIOS OEM strings add entries (io.systemd.boot.entries-extra), which "
-                              'are not read')
             if not OLDEST <= loader.version[0] <= NEWEST:
                 raise Unknown('systemd-boot %d.%d chooses by rules this reading does not follow (it reads %d to %d)'
                               % (loader.version + (OLDEST, NEWEST)))
+            if loader.version[0] >= 258 and smbios_says(rootfs, ENTRIES_EXTRA):
+                raise Unknown("the firmware's SMBIOS OEM strings add entries (io.systemd.boot.entries-extra), which "
+                              'are not read')
         # /boot's entries count only when it is a partition the loader reads (XBOOTLDR).
-        extended = None if any(loader.esp == XBOOTLDR_MOUNT for loader in loaders) else _is_xbootldr(rootfs, loaders[0].esp)
-        listings = [(loader, read_entries(rootfs, loader.esp, loader, warn),
-                     read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if extended is not False
-                     and loader.esp != XBOOTLDR_MOUNT else [], extended) for loader in loaders]
+        esp = loaders[0].esp
+        boot_is_xbootldr = None if esp == XBOOTLDR_MOUNT else _is_xbootldr(rootfs, esp)
+        listings = [(loader, read_entries(rootfs, esp, loader, warn),
+                     read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if esp != XBOOTLDR_MOUNT and boot_is_xbootldr
+                     is not False else []) for loader in loaders]
     except Unknown as exc:
         return SystemdBoot(None, str(exc), None, loaders)
-    entries = [entry for dummy, own, extended, dummy in listings for entry in own + extended]
+    entries = [entry for dummy, own, extended in listings for entry in own + extended]
     try:
         efivars = EfiVariables(rootfs)
         if not efivars.available:
             raise Unknown("its EFI variables (LoaderEntryDefault, LoaderEntryOneShot) are not visible under root")
         chosen = {}
-        for loader, own, extended, told in listings:
+        for loader, own, extended in listings:
             patterns = _patterns(rootfs, loader, efivars)
             added = added_ids(rootfs, loader, warn)
             # Where /boot's kind is not told, the answer must be the same with and without its
             # entries, unless the ESP has none (this system was then started from /boot's).
-            for variant in ([own, own + extended] if own and extended and told is None else [own + extended]):
-                entry = choose(variant, patterns, added, loader.version[0])
-                chosen[(entry.linux, entry.version) if entry is not None else None] = entry
+            for variant in ([own, own + extended] if own and extended and boot_is_xbootldr is None else [own + extended]):
+                entry = choose(variant, patterns, added)
+                chosen[entry.boots() if entry is not None else None] = entry
         if len(chosen) != 1:
             raise Unknown('the entry started depends on whether /boot is a partition systemd-boot reads, or on '
                           'which of its loaders runs')
         default = list(chosen.values())[0]
-        return SystemdBoot(default, None if default else 'systemd-boot starts no boot entry of a kernel', entries, loaders)
+        if default is None:
+            return SystemdBoot(None, 'systemd-boot starts no boot entry of a kernel', entries, loaders)
+        if default.kind == 'program':
+            return SystemdBoot(None, 'systemd-boot starts the EFI program of its entry %s, no kernel' % default.id,
+                               entries, loaders)
+        return SystemdBoot(default, None, entries, loaders)
     except Unknown as exc:
         return SystemdBoot(None, str(exc), entries, loaders)

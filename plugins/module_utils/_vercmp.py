@@ -95,3 +95,52 @@ def compare_releases(a, b, after_end='^'):
     if i >= len(a) and j >= len(b):
         return 0
     return -1 if i >= len(a) else 1
+
+
+def compare_systemd_versions(a, b):
+    """Compare two versions as systemd 252 and later do (strverscmp_improved, which orders boot
+    entries): -1, 0 or 1. Only ASCII letters, digits and ``~-^.`` count, other characters
+    separate; ``~`` sorts before anything, even the end; then, in this order, a ``-``, ``^`` or
+    ``.`` where the other has none sorts first; a number is newer than letters or nothing, numbers
+    compare numerically; letters compare as text, the longer run newer. A missing version is empty."""
+    a, b, i, j = a or '', b or '', 0, 0
+    while True:
+        i = _segment_end(a, i, lambda char: not _is_version_char(char))
+        j = _segment_end(b, j, lambda char: not _is_version_char(char))
+        one, two = a[i:i + 1], b[j:j + 1]
+        if '~' in (one, two):
+            if one != two:
+                return -1 if one == '~' else 1
+            i, j = i + 1, j + 1
+            one, two = a[i:i + 1], b[j:j + 1]
+        if not one or not two:
+            return (one > two) - (one < two)
+        for separator in '-^.':
+            if separator in (one, two):
+                if one != two:
+                    return -1 if one == separator else 1
+                i, j = i + 1, j + 1
+                one, two = a[i:i + 1], b[j:j + 1]
+        numeric = _isdigit(one) or _isdigit(two)
+        end_a = _segment_end(a, i, _isdigit if numeric else _isalpha)
+        end_b = _segment_end(b, j, _isdigit if numeric else _isalpha)
+        if numeric:
+            if (end_a > i) != (end_b > j):
+                return 1 if end_a > i else -1
+            seg_a, seg_b = a[i:end_a].lstrip('0'), b[j:end_b].lstrip('0')
+            if len(seg_a) != len(seg_b):
+                return 1 if len(seg_a) > len(seg_b) else -1
+            if seg_a != seg_b:
+                return 1 if seg_a > seg_b else -1
+        else:
+            seg_a, seg_b = a[i:end_a], b[j:end_b]
+            length = min(len(seg_a), len(seg_b))
+            if seg_a[:length] != seg_b[:length]:
+                return 1 if seg_a[:length] > seg_b[:length] else -1
+            if len(seg_a) != len(seg_b):
+                return 1 if len(seg_a) > len(seg_b) else -1
+        i, j = end_a, end_b
+
+
+def _is_version_char(char):
+    return _isdigit(char) or _isalpha(char) or char in '~-^.'

@@ -154,13 +154,15 @@ ansible_facts:
               lists BLS entries, the one its C(default) names, else the first), C(grub) (the entry of a C(grub.cfg)
               menu that its C(default) names, as a number, title or id path like C(1>2), else its first entry; where
               C(grub.cfg) lists BLS entries, one of its own entries), C(systemd-boot) (where systemd-boot 252 to 261
-              is on the EFI system partition in C(/efi), C(/boot) or C(/boot/efi), and there is no C(grub.cfg) or the
-              firmware's first boot entry, C(BootNext) else C(BootOrder)'s, starts it rather than GRUB; the entry it
-              starts as it chooses one, by the EFI variables C(LoaderEntryOneShot), C(LoaderEntryPreferred),
-              C(LoaderEntryDefault) or C(LoaderEntryLastBooted), else C(loader.conf)'s C(preferred) or C(default)
-              pattern, else the first entry in its order; its C(version) line, image name or x86 image header names
-              the kernel), C(newest) (when there is no boot loader file, the newest installed kernel with an image;
-              the newest installed one when no image is found).
+              is on the EFI system partition in C(/efi), C(/boot) or C(/boot/efi) and starts (without a C(grub.cfg),
+              or where the firmware's boot options tell it starts rather than GRUB, tried as the firmware tries them
+              (C(BootNext), then C(BootOrder)'s active ones, passing over a file it cannot load or an unsigned one
+              under Secure Boot, following shim to the program beside it)); the entry systemd-boot starts as it
+              chooses one, by C(LoaderEntryOneShot), then C(LoaderEntryPreferred) and C(loader.conf)'s C(preferred)
+              (260 on), then C(LoaderEntryDefault) and C(loader.conf)'s C(default) (C(@saved) reading
+              C(LoaderEntryLastBooted)), else the first entry in its order; its C(version) line, image name or x86
+              image header names the kernel), C(newest) (when there is no boot loader file, the newest installed
+              kernel with an image; the newest installed one when no image is found).
             - Null too when the entry GRUB starts boots no kernel under O(root) (a rescue entry, an entry left by a
               removed kernel), when C(grub.cfg) has no menu, with BLS entries or systemd-boot's files but no
               C(grub.cfg) and no systemd-boot loader, and (with a warning) when systemd-boot's choice cannot be told,

@@ -137,6 +137,7 @@ def test_load_options(data: bytes, expected: tuple) -> None:
     struct.pack('<IH', 1, 8) + b'\0\0' + struct.pack('<BBH', 4, 4, 0) + b'\0' * 4,  # a node of no size
     struct.pack('<IH', 1, 7) + b'\0\0' + struct.pack('<BBH', 4, 4, 7) + b'abc',     # a path of an odd length, no end
     struct.pack('<IH', 1, 4) + b'\0\0' + struct.pack('<BBH', 4, 4, 4),              # no end node
+    struct.pack('<IH', 1, 8) + b'\0\0' + struct.pack('<BBH', 0x7F, 0x01, 4) + struct.pack('<BBH', 0x7F, 0xFF, 4),  # instances
 ])
 def test_damaged_load_options_are_errors(data: bytes) -> None:
     with pytest.raises(EfiVariableError):

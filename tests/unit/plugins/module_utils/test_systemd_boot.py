@@ -20,17 +20,19 @@ from typing import List
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import read_next_boot_cmdline
+from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_CERT_SHA256, EFI_CERT_X509, EFI_GLOBAL_VARIABLE
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, find_default
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import (
-    LOADER_GUID, compare_versions, matches, parse_name, read_lines, read_systemd_boot)
-from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import GRUB, SHIM, bootctl_default, efi_program, systemd_boot_loader
+    LOADER_GUID, matches, parse_name, read_lines, read_systemd_boot)
+from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import (
+    ESP_UUID, GRUB, NON_VOLATILE_BOOT_RUNTIME, SHIM, bootctl_default, efi_program, global_variable, load_option,
+    systemd_boot_loader, udev_record, write, x86_kernel_image)
+from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import signature_list
 
 MACHINE = '6a9857a393724b7a981ebb5b8495b9ea'
 OLD, NEW = '6.1.0-9-amd64', '6.1.0-47-amd64'
 KERNELS = {release: Kernel(release, '/lib/modules/' + release) for release in (OLD, NEW)}
-NON_VOLATILE_BOOT_RUNTIME = 0x7
-EFI_GLOBAL_VARIABLE = '8be4df61-93ca-11d2-aa0d-00e098032b8c'
 GRUB_MENU = "menuentry 'Debian GNU/Linux' {\n  linux /vmlinuz-%s root=/dev/sda2 ro\n}\n" % OLD
 
 
@@ -41,12 +43,6 @@ def loader_as(version: str) -> bytes:
     end = data.index(b' ####', start)
     text = (version + '-' + 'k' * (end - start)).encode()[:end - start] if len(version) < end - start else version.encode()
     return data[:start] + text + data[end:]
-
-
-def write(root: Path, path: str, data: bytes | str) -> None:
-    target = root / path.lstrip('/')
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data.encode() if isinstance(data, str) else data)
 
 
 def efivar(root: Path, name: str, value: str, guid: str = LOADER_GUID) -> None:
@@ -254,24 +250,6 @@ def test_no_loader_leaves_the_other_rules() -> None:
     assert read_systemd_boot(RootFS('/nonexistent-root-for-test'), lambda message: None) is None
 
 
-@pytest.mark.parametrize('older, newer', [
-    # systemd's own order of versions, oldest first (string-util-fundamental.c's comment).
-    ('122.1', '123~rc1-1'), ('123~rc1-1', '123'), ('123', '123-a'), ('123-a', '123-a.1'), ('123-a.1', '123-1'),
-    ('123-1', '123-1.1'), ('123-1.1', '123^post1'), ('123^post1', '123.a-1'), ('123.a-1', '123.1-1'),
-    ('123.1-1', '123a-1'), ('123a-1', '124-1'),
-    ('6.1.0-9-amd64', '6.1.0-47-amd64'), ('00123', '124'), ('a_b', 'ab1'),
-])
-def test_versions_compare_as_systemd_compares_them(older: str, newer: str) -> None:
-    for loader in (251, 252):
-        assert compare_versions(older, newer, loader) == -1 and compare_versions(newer, older, loader) == 1
-    assert compare_versions(older, older, 252) == 0
-
-
-def test_versions_before_252_compare_zeros_and_empty_strings_otherwise() -> None:
-    assert compare_versions('0', 'a', 252) == 1 and compare_versions('0', 'a', 251) == -1
-    assert compare_versions(None, '', 251) == -1 and compare_versions(None, '', 252) == 0
-
-
 @pytest.mark.parametrize(('pattern', 'name', 'expected'), [
     ('debian-*.conf', 'debian-6.1.conf', True), ('debian-?.conf', 'debian-6.conf', True),
     ('[a-c]x', 'bx', True), ('[a-c]x', 'dx', False), ('[]a]x', ']x', True), ('[!a]x', '!x', True),
@@ -315,9 +293,12 @@ def test_the_command_line_is_the_options_of_the_kernel_s_entries(esp: Path) -> N
     assert cmdline.values('module.sig_enforce') == ['1'] and cmdline.values('root') == ['UUID=1234']
     assert cmdline.source.endswith('/loader/entries/%s-%s.conf' % (MACHINE, NEW))
     assert read_next_boot_cmdline(RootFS(str(esp)), OLD, lambda message: None).values('module.sig_enforce') == []
-    # Two entries of one kernel with other options: which one starts it is the user's choice.
+    # The default entry's options are what the kernel gets next; of another kernel's two entries with other
+    # options, which one starts it is the user's choice.
     entry(esp, '/boot/efi', 'debug-%s.conf' % NEW, NEW, more='options lockdown=integrity\n')
-    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).params is None
+    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).values('lockdown') == []
+    entry(esp, '/boot/efi', 'debug-%s.conf' % OLD, OLD, more='options lockdown=integrity\n')
+    assert read_next_boot_cmdline(RootFS(str(esp)), OLD, lambda message: None).params is None
 
 
 def test_a_unified_kernel_image_leaves_the_command_line_unknown(esp: Path) -> None:
@@ -356,25 +337,7 @@ def test_an_esp_reached_by_two_mount_paths_is_one(esp: Path) -> None:
     assert default(esp) == (NEW, 'systemd-boot')
 
 
-ESP_UUID = '11111111-2222-3333-4444-555555555555'
 LOAD_OPTION_CATEGORY_APP = 0x100
-
-
-def load_option(description: str, path: str | None, attributes: int = 1, partition: str = ESP_UUID) -> bytes:
-    """A Boot#### variable's data as efibootmgr writes it: a hard drive node, the file, the end; for
-    no path, a network option (a MAC address node)."""
-    if path is None:
-        nodes = struct.pack('<BBH32sB', 3, 11, 37, b'\x52\x54\0\x12\x34\x56', 1)
-    else:
-        name = (path + '\0').encode('utf-16-le')
-        nodes = struct.pack('<BBHIQQ16sBB', 4, 1, 42, 1, 2048, 1048576, uuid.UUID(partition).bytes_le, 2, 2)
-        nodes += struct.pack('<BBH', 4, 4, 4 + len(name)) + name
-    nodes += struct.pack('<BBH', 0x7F, 0xFF, 4)
-    return struct.pack('<IH', attributes, len(nodes)) + (description + '\0').encode('utf-16-le') + nodes
-
-
-def global_variable(root: Path, name: str, data: bytes) -> None:
-    write(root, '/sys/firmware/efi/efivars/%s-%s' % (name, EFI_GLOBAL_VARIABLE), struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + data)
 
 
 @pytest.fixture
@@ -384,10 +347,7 @@ def switched(esp: Path) -> Path:
     write(esp, '/boot/grub/grub.cfg', GRUB_MENU)
     write(esp, '/boot/efi/EFI/debian/shimx64.efi', efi_program(SHIM))
     write(esp, '/boot/efi/EFI/debian/grubx64.efi', efi_program(GRUB))
-    device = os.stat(str(esp / 'boot/efi')).st_dev
-    write(esp, '/run/udev/data/b%d:%d' % (os.major(device), os.minor(device)),
-          'S:disk/by-partuuid/%s\nE:ID_PART_ENTRY_UUID=%s\nE:ID_PART_ENTRY_TYPE=c12a7328-f81f-11d2-ba4b-00a0c93ec93b\n'
-          % (ESP_UUID, ESP_UUID))
+    udev_record(esp, '/boot/efi', ESP_UUID)
     global_variable(esp, 'Boot0000', load_option('Linux Boot Manager', '\\EFI\\systemd\\systemd-bootx64.efi'))
     global_variable(esp, 'Boot0001', load_option('debian', '\\EFI\\debian\\shimx64.efi'))
     global_variable(esp, 'Boot0002', load_option('UEFI PXEv4', None))
@@ -425,8 +385,23 @@ def test_options_the_boot_manager_does_not_start(switched: Path, attributes: int
 def test_what_shim_starts_and_secure_boot_refuses(switched: Path) -> None:
     global_variable(switched, 'BootOrder', struct.pack('<2H', 0, 1))
     global_variable(switched, 'SecureBoot', b'\1')
-    assert default(switched) == (OLD, 'grub')               # Debian's systemd-boot is not signed: refused
+    global_variable(switched, 'BootCurrent', b'\1\0')
+    # Debian's systemd-boot is not signed, and db holds no image hash that could let it run...
+    write(switched, '/sys/firmware/efi/efivars/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f',
+          struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + signature_list(EFI_CERT_X509, [b'0' * 64]))
+    assert default(switched) == (OLD, 'grub')               # ...so the firmware starts shim, which ran this boot
+    global_variable(switched, 'BootCurrent', b'\2\0')
+    assert default(switched) == (None, None)                # whether the firmware trusts shim's signer is not read
+    global_variable(switched, 'BootCurrent', b'\0\0')
+    assert default(switched) == (NEW, 'systemd-boot')       # systemd-boot itself ran this boot: db lets it
+    global_variable(switched, 'BootCurrent', b'\1\0')
+    write(switched, '/sys/firmware/efi/efivars/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f',
+          struct.pack('<I', NON_VOLATILE_BOOT_RUNTIME) + signature_list(EFI_CERT_SHA256, [b'1' * 32]))
+    assert default(switched) == (None, None)                # an image hash in db may be systemd-boot's
+    global_variable(switched, 'BootOrder', struct.pack('<1H', 1))
     write(switched, '/boot/efi/EFI/debian/grubx64.efi', systemd_boot_loader())
+    assert default(switched) == (None, None)                # shim refuses an unsigned second stage under Secure Boot
+    (switched / ('sys/firmware/efi/efivars/SecureBoot-' + EFI_GLOBAL_VARIABLE)).unlink()
     assert default(switched) == (NEW, 'systemd-boot')       # shim starts whatever grubx64.efi is
 
 
@@ -437,34 +412,15 @@ def test_an_option_for_another_disk_is_not_this_esp(switched: Path) -> None:
     assert default(switched) == (None, None)
 
 
-def x86_kernel_image(release: str) -> bytes:
-    """The first sectors of an x86 bzImage as the boot protocol lays them out: the boot sector's
-    signature, the setup header (HdrS, protocol 2.15) and its kernel_version string in the setup
-    sectors, where Debian's 6.1 images have it."""
-    image = bytearray(0x200 * 40)
-    image[0x1F1] = 39       # setup sectors, as Debian's 6.1 images have
-    struct.pack_into('<H', image, 0x1FE, 0xAA55)
-    image[0x202:0x206] = b'HdrS'
-    struct.pack_into('<HH', image, 0x206, 0x020F, 0)
-    struct.pack_into('<H', image, 0x20E, 0x42C0)
-    text = ('%s (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.0-1\0' % release).encode()
-    image[0x200 + 0x42C0:0x200 + 0x42C0 + len(text)] = text
-    return bytes(image)
-
-
 def test_an_image_without_a_version_line_names_its_kernel_in_its_header(esp: Path) -> None:
     # Pop!_OS's kernelstub copies the image as vmlinuz.efi and writes no version line.
     write(esp, '/boot/efi/loader/entries/Pop_OS-current.conf', 'title Pop!_OS\nlinux /EFI/Pop_OS-1234/vmlinuz.efi\n')
     write(esp, '/boot/efi/loader/loader.conf', 'default Pop_OS-current.conf\n')
     write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image(OLD))
     assert default(esp) == (OLD, 'systemd-boot')
-    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image(OLD + ' extra words'))   # the release is its first word
+    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image(OLD + ' (debian-kernel@lists.debian.org) #1 SMP'))   # the release is its first word
     assert default(esp) == (OLD, 'systemd-boot')
     write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', x86_kernel_image('<unknown>'))
-    assert default(esp) == (None, None)
-    image = bytearray(x86_kernel_image(OLD))
-    image[0x1F1] = 4        # the string past the setup sectors: not the header's
-    write(esp, '/boot/efi/EFI/Pop_OS-1234/vmlinuz.efi', bytes(image))
     assert default(esp) == (None, None)
 
 
@@ -546,3 +502,47 @@ def test_a_kernel_without_an_entry_gets_what_kernel_install_writes(esp: Path, pl
     cmdline = read_next_boot_cmdline(RootFS(str(esp)), '6.1.0-50-amd64', lambda message: None)
     assert cmdline.values('module.sig_enforce') == expected if expected is not None else cmdline.params is None
     assert cmdline.source == '/etc/kernel/cmdline'
+
+
+def test_entries_of_efi_programs(esp: Path, tmp_path: Path) -> None:
+    # memtest, chain-loaded GRUB: EFI programs that start no kernel; listed last they change nothing.
+    write(esp, '/boot/efi/loader/entries/zz-grub.conf', 'title GRUB\nsort-key zz\nefi /EFI/debian/grubx64.efi\n')
+    write(esp, '/boot/efi/EFI/debian/grubx64.efi', efi_program(GRUB))
+    assert default(esp) == (NEW, 'systemd-boot')
+    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).params is not None
+    write(esp, '/boot/efi/loader/loader.conf', 'default zz-grub.conf\n')
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None) and 'EFI program' in warnings[0]
+    # One that carries a kernel (a unified kernel image made with objcopy) may start any kernel.
+    write(tmp_path, '/kernel', 'a kernel image')
+    write(tmp_path, '/stub.efi', efi_program('usr/lib/systemd/boot/efi/linuxx64.efi.stub'))
+    subprocess.run(['objcopy', '--add-section', '.linux=%s' % (tmp_path / 'kernel'), '--change-section-vma',
+                    '.linux=0x2000000', str(tmp_path / 'stub.efi'), str(esp / 'boot/efi/EFI/debian/grubx64.efi')], check=True)
+    assert default(esp, warnings) == (None, None) and 'unified kernel image' in warnings[-1]
+    assert read_next_boot_cmdline(RootFS(str(esp)), NEW, lambda message: None).params is None
+
+
+def test_shim_s_second_stage_of_another_version(switched: Path) -> None:
+    # EFI/systemd holds 259, shim starts a 252 copy as grubx64.efi: whose rules apply is not told.
+    write(switched, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('259.5'))
+    write(switched, '/boot/efi/EFI/debian/grubx64.efi', systemd_boot_loader())
+    global_variable(switched, 'BootOrder', struct.pack('<2H', 1, 0))
+    assert default(switched) == (None, None)
+    write(switched, '/boot/efi/EFI/systemd/systemd-bootx64.efi', systemd_boot_loader())
+    assert default(switched) == (NEW, 'systemd-boot')
+
+
+def test_a_hostile_loader_info_takes_no_time(esp: Path) -> None:
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', b'#### LoaderInfo: systemd-boot ' + b'1' * 200000)
+    started = time.perf_counter()
+    assert default(esp) == (None, None)
+    assert time.perf_counter() - started < 5
+
+
+def test_kernel_install_s_own_rules_for_its_command_line(esp: Path) -> None:
+    write(esp, '/etc/kernel/cmdline/stray', 'not a file')           # a directory: the next file is read
+    write(esp, '/usr/lib/kernel/cmdline', 'root=UUID=1234 ro\n# module.sig_enforce=1\n')
+    write(esp, '/usr/lib/kernel/install.d/90-loaderentry.install', PLUGIN_256)
+    write(esp, '/etc/kernel/install.d/90-loaderentry.install', PLUGIN_257)     # /etc's runs in place of /usr/lib's
+    cmdline = read_next_boot_cmdline(RootFS(str(esp)), '6.1.0-50-amd64', lambda message: None)
+    assert cmdline.source == '/usr/lib/kernel/cmdline' and cmdline.values('module.sig_enforce') == []
