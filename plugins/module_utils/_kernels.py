@@ -28,7 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
-from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import ESP_MOUNTS, loader_version, read_systemd_boot
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import ESP_MOUNTS, read_systemd_boot, systemd_boot_version
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import next_program
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
@@ -610,14 +610,14 @@ def systemd_boot_starts(rootfs, warn, cache):
     and whether it is the boot loader that starts next: True without a grub.cfg, else as the
     firmware's boot options tell (switching to systemd-boot leaves GRUB's files behind); False
     without it or where GRUB starts; None when not told. Once per root (see grub_config)."""
-    def decide(dummy):
+    def decide(_key):
         reading = read_systemd_boot(rootfs, warn)
         if reading is None:
             return None, False
         if grub_config(rootfs, warn, cache)[0] is None:
             return reading, True
         program, path = next_program(rootfs, reading.loaders[0].esp, reading.loaders[0].arch) if reading.loaders else (None, None)
-        if program == 'systemd-boot' and loader_version(rootfs, path) not in [loader.version for loader in reading.loaders]:
+        if program == 'systemd-boot' and systemd_boot_version(rootfs, path) not in [loader.version for loader in reading.loaders]:
             return reading, None    # another copy of it (shim's second stage), whose rules may differ
         return reading, {'systemd-boot': True, 'grub': False}.get(program)
     return remembered(cache, 'systemd-boot', decide)

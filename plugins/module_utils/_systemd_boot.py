@@ -297,7 +297,7 @@ def find_loaders(rootfs, warn):
                 if not found:
                     continue
                 path = posixpath.join(directory, name)
-                version = loader_version(rootfs, path)
+                version = systemd_boot_version(rootfs, path)
                 if version is None:
                     if fallback:
                         continue    # the fallback path may hold shim or GRUB
@@ -306,7 +306,7 @@ def find_loaders(rootfs, warn):
     return loaders
 
 
-def loader_version(rootfs, path):
+def systemd_boot_version(rootfs, path):
     """``(major, minor)`` of the systemd-boot at ``path`` (its LoaderInfo), None when it is none
     or cannot be read."""
     try:
