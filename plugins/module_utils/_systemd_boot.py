@@ -62,6 +62,9 @@ SMBIOS_DIR = '/sys/firmware/dmi/entries'
 ENTRIES_EXTRA = b'io.systemd.boot.entries-extra:'
 CMDLINE_EXTRA = b'io.systemd.boot.kernel-cmdline-extra='
 _COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
+INT_MAX = 2 ** 31 - 1
+# A set's ranges are tried one by one for each character: more than this is not an entry pattern.
+MAX_RANGES = 64
 
 
 class Unknown(Exception):
@@ -74,7 +77,7 @@ class Entry:
     ``version`` lines, its ``options`` (every line's, joined by spaces, as the loader joins them),
     ``path`` (the entry's file) and ``partition`` (where it is mounted); without a version line,
     the ``image_release`` its kernel image names. ``kind``: ``linux`` (a kernel image), ``program``
-    (an EFI program that is no kernel: memtest, a shell), ``uki`` (a unified kernel image, or what
+    (an EFI program that is no kernel: memtest, a shell), ``loader`` (systemd-boot), ``uki`` (a unified kernel image, or what
     may be one: its kernel and command line are not read); ``sortable``: False for a type #2
     image, whose sort fields (in its .osrel) are not read."""
 
@@ -241,6 +244,8 @@ def parse_name(file_name, suffix, loader_version):
     # Before 257 a counter counts only before the suffix in lowercase (ENTRY+3.CONF has none).
     counter = _COUNTER.match(stem) if loader_version >= 257 or file_name.endswith(suffix) else None
     tries = (int(counter.group(2)), int(counter.group(3) or 0)) if counter else (-1, 0)
+    if max(tries) > INT_MAX:
+        counter, tries = None, (-1, 0)     # the loader takes no counter past a C int
     entry_id = counter.group(1) + file_name[-len(suffix):] if counter and loader_version >= 259 else file_name
     return ascii_lower(entry_id), tries
 
@@ -385,8 +390,10 @@ def _entry(rootfs, entry, pairs, loader):
         return None     # the loader skips an entry whose image is not on its partition
     if kind == 'efi':
         sections = pe_sections(rootfs, image)
-        if sections is not None and '.linux' not in sections:
-            entry.kind = 'program'     # memtest, a shell: it starts no kernel
+        if systemd_boot_version(rootfs, image) is not None:
+            entry.kind = 'loader'       # itself, which it leaves out, or another copy of it
+        elif sections is not None and '.linux' not in sections:
+            entry.kind = 'program'      # memtest, a shell: it starts no kernel
     if entry.kind == 'linux' and entry.version is None:
         entry.image_release = release_in_image(rootfs, image)     # Pop!_OS's vmlinuz.efi names it only there
     return entry
@@ -424,7 +431,12 @@ def _patterns(rootfs, loader, efivars):
         raise Unknown('the EFI variable LoaderEntrySysFail may name the entry started')
     saved = variable('LoaderEntryLastBooted') if '@saved' in [ascii_lower(value) for value in conf.values()] + [
         ascii_lower(variable(name) or '') for name in ('LoaderEntryDefault', 'LoaderEntryPreferred')] else None
-    order = [(variable('LoaderEntryOneShot'), False)]
+
+    def folded(pattern):
+        return ascii_lower(pattern) if pattern is not None else None
+
+    # The loader folds every pattern but the saved id, which it reads after folding the others.
+    order = [(folded(variable('LoaderEntryOneShot')), False)]
     for efivar_name, conf_key, skip_bad in (('LoaderEntryPreferred', 'preferred', True),
                                             ('LoaderEntryDefault', 'default', False)):
         if conf_key == 'preferred' and loader.version[0] < 260:
@@ -433,16 +445,20 @@ def _patterns(rootfs, loader, efivars):
         if from_efivar is not None and ascii_lower(from_efivar) == '@saved':
             order.append((saved, skip_bad))
         else:
-            order.append((from_efivar, skip_bad))
+            order.append((folded(from_efivar), skip_bad))
         from_conf = conf.get(conf_key)
         if from_conf is not None and ascii_lower(from_conf) == '@saved':
             # The saved entry is not tried twice.
             order.append((None if from_efivar is not None and ascii_lower(from_efivar) == '@saved' else saved, skip_bad))
         else:
-            order.append((from_conf, skip_bad))
-    if any(len(pattern or '') > MAX_PATTERN for pattern, dummy in order):
-        raise Unknown('a pattern naming the entry to start is longer than %d characters' % MAX_PATTERN)
-    return [(ascii_lower(pattern) if pattern is not None else None, skip_bad) for pattern, skip_bad in order]
+            order.append((folded(from_conf), skip_bad))
+    for pattern, dummy in order:
+        if len(pattern or '') > MAX_PATTERN:
+            raise Unknown('a pattern naming the entry to start is longer than %d characters' % MAX_PATTERN)
+        pieces = _split_stars(pattern or '') or []
+        if sum(len(test[1]) for piece in pieces for test in piece if isinstance(test, tuple)) > MAX_RANGES:
+            raise Unknown('a pattern naming the entry to start has more than %d ranges' % MAX_RANGES)
+    return order
 
 
 def _cuts_unterminated(version):
@@ -490,6 +506,9 @@ def _first(entries):
         raise Unknown('entries %s sort alike, and start different things' % ', '.join(sorted(entry.id for entry in tied)))
     if best.kind == 'uki':
         raise Unknown('the entry %s starts a unified kernel image, whose kernel is not read' % best.id)
+    if best.kind == 'loader':
+        raise Unknown('the entry %s starts systemd-boot: itself, which it leaves out of its menu, or another copy of it'
+                      % best.id)
     return best
 
 

@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import List
 
@@ -546,3 +545,29 @@ def test_kernel_install_s_own_rules_for_its_command_line(esp: Path) -> None:
     write(esp, '/etc/kernel/install.d/90-loaderentry.install', PLUGIN_257)     # /etc's runs in place of /usr/lib's
     cmdline = read_next_boot_cmdline(RootFS(str(esp)), '6.1.0-50-amd64', lambda message: None)
     assert cmdline.source == '/usr/lib/kernel/cmdline' and cmdline.values('module.sig_enforce') == []
+
+
+def test_the_saved_id_keeps_its_case(esp: Path) -> None:
+    # The loader folds the other patterns before it reads LoaderEntryLastBooted, so B.CONF names nothing.
+    write(esp, '/boot/efi/loader/loader.conf', 'default @saved\n')
+    efivar(esp, 'LoaderEntryLastBooted', '%s-%s.CONF' % (MACHINE, OLD))
+    assert default(esp) == (NEW, 'systemd-boot')
+    efivar(esp, 'LoaderEntryLastBooted', '%s-%s.conf' % (MACHINE, OLD))
+    assert default(esp) == (OLD, 'systemd-boot')
+
+
+def test_a_counter_past_a_c_int_is_part_of_the_name() -> None:
+    assert parse_name('a+2147483648.conf', '.conf', 259) == ('a+2147483648.conf', (-1, 0))
+    assert parse_name('a+2147483647.conf', '.conf', 259) == ('a.conf', (2147483647, 0))
+
+
+def test_a_pattern_of_many_ranges_is_not_followed(esp: Path) -> None:
+    write(esp, '/boot/efi/loader/loader.conf', 'default *[%sa-a]x*\n' % ('b-b' * 100))
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None) and 'ranges' in warnings[0]
+
+
+def test_an_entry_that_starts_systemd_boot(esp: Path) -> None:
+    write(esp, '/boot/efi/loader/entries/again.conf', 'sort-key a\nefi /EFI/systemd/systemd-bootx64.efi\n')
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None) and 'starts systemd-boot' in warnings[0]
