@@ -28,7 +28,7 @@ import re
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariableError, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._kernel_image import release_in_image
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
-from ansible_collections.kabi.dkms.plugins.module_utils._udev import udev_properties
+from ansible_collections.kabi.dkms.plugins.module_utils._udev import block_device_properties, udev_properties
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import LOADER_INFO, ascii_lower, find_on_fat, pe_sections
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_systemd_versions
 
@@ -515,8 +515,8 @@ def _first(entries):
 def _is_xbootldr(rootfs, esp):
     """Whether /boot is the extended boot loader partition systemd-boot reads: False when it is on
     the root's file system (no partition of its own); on the running system, what udev tells of its
-    partition: of the XBOOTLDR type, on the disk of the ESP (the loader reads only that disk's GPT);
-    None when not told."""
+    partition: of the XBOOTLDR type, on the disk of the ESP (the loader reads only that disk's GPT),
+    the first there; None when not told."""
     try:
         boot, top = rootfs.stat(XBOOTLDR_MOUNT), rootfs.stat('/')
     except (OSError, RootPathError):
@@ -529,7 +529,16 @@ def _is_xbootldr(rootfs, esp):
         return False    # another partition type (an MBR one too: the loader reads only GPT's)
     if disk is None or esp_properties.get('ID_PART_ENTRY_DISK') is None:
         return None
-    return kind is not None and disk == esp_properties['ID_PART_ENTRY_DISK']
+    if kind is None or disk != esp_properties['ID_PART_ENTRY_DISK']:
+        return False if kind is not None else None
+    # The loader takes the first XBOOTLDR partition of the disk.
+    devices, number = block_device_properties(rootfs), boot_properties.get('ID_PART_ENTRY_NUMBER', '')
+    if devices is None or not number.isdigit():
+        return None
+    numbers = [int(device.get('ID_PART_ENTRY_NUMBER', '')) for device in devices
+               if device.get('ID_PART_ENTRY_DISK') == disk and ascii_lower(device.get('ID_PART_ENTRY_TYPE', '')) == XBOOTLDR_TYPE
+               and device.get('ID_PART_ENTRY_NUMBER', '').isdigit()]
+    return min(numbers + [int(number)]) == int(number)
 
 
 def smbios_says(rootfs, marker):

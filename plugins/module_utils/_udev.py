@@ -15,6 +15,30 @@ from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathE
 UDEV_DATA_DIR = '/run/udev/data'
 # A device's record is a few dozen lines.
 RECORD_LIMIT = 64 * 1024
+# A host has a few hundred block devices at most (partitions, loop devices, device-mapper).
+MAX_RECORDS = 4096
+
+
+def _properties(record):
+    return dict(line[2:].split('=', 1) for line in record.splitlines() if line.startswith('E:') and '=' in line)
+
+
+def block_device_properties(rootfs):
+    """The properties of every block device udev recorded, or None when there are more than
+    MAX_RECORDS records or they cannot be listed."""
+    try:
+        names = [name for name in rootfs.listdir(UDEV_DATA_DIR) if name.startswith('b')]
+    except (OSError, RootPathError):
+        return None
+    if len(names) > MAX_RECORDS:
+        return None
+    found = []
+    for name in names:
+        try:
+            found.append(_properties(rootfs.read_text('%s/%s' % (UDEV_DATA_DIR, name), RECORD_LIMIT)))
+        except (OSError, RootPathError):
+            return None
+    return found
 
 
 def udev_properties(rootfs, path):
@@ -26,4 +50,4 @@ def udev_properties(rootfs, path):
         record = rootfs.read_text('%s/b%d:%d' % (UDEV_DATA_DIR, os.major(device), os.minor(device)), RECORD_LIMIT)
     except (OSError, RootPathError):
         return {}
-    return dict(line[2:].split('=', 1) for line in record.splitlines() if line.startswith('E:') and '=' in line)
+    return _properties(record)

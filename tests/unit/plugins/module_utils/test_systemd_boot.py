@@ -208,25 +208,41 @@ def test_boot_s_entries_count_only_on_a_partition_of_its_own(tmp_path: Path) -> 
     assert default(tmp_path) == (OLD, 'systemd-boot')
 
 
-FIND_DEFAULT = """import json, sys
+FIND_DEFAULT = """import json, os, sys
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel, find_default
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+root = sys.argv[1]
+# udev's records, as systemd-udevd writes them: ESP partition 1, /boot partition 2 (its type from the
+# environment), and another XBOOTLDR partition numbered as the environment says, all on disk 8:0.
+records = [('efi', 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b', '1'), ('boot', os.environ.get('BOOT_TYPE'), '2'),
+           (None, 'bc13c2ff-59e6-4262-a352-b275fd6f7172', os.environ.get('OTHER_XBOOTLDR'))]
+for where, kind, number in records:
+    if kind is None or number is None:
+        continue
+    device = os.stat(os.path.join(root, where)).st_dev if where else os.makedev(8, 9)
+    os.makedirs(os.path.join(root, 'run/udev/data'), exist_ok=True)
+    with open(os.path.join(root, 'run/udev/data/b%d:%d' % (os.major(device), os.minor(device))), 'w') as record:
+        record.write('E:ID_PART_ENTRY_DISK=8:0\\nE:ID_PART_ENTRY_TYPE=%s\\nE:ID_PART_ENTRY_NUMBER=%s\\n' % (kind, number))
 kernels = dict((release, Kernel(release, '/lib/modules/' + release)) for release in sys.argv[2:])
-print(json.dumps(find_default(RootFS(sys.argv[1]), kernels, warn=lambda message: None)))
+print(json.dumps(find_default(RootFS(root), kernels, warn=lambda message: None)))
 """
 # Runs as root in a new mount namespace: /boot a file system of its own (a tmpfs), holding what was there.
 SEPARATE_BOOT = 'mount -t tmpfs kabi-dkms-test "$1/boot" && cp -a "$2/." "$1/boot/" && shift 2 && exec "$@"'
 
 
-def default_with_boot_mounted(root: Path, work: Path) -> tuple:
-    """find_default where /boot under ``root`` is a partition of its own, of a kind nothing tells."""
+def default_with_boot_mounted(root: Path, work: Path, boot_type: str | None = None, other_xbootldr: str | None = None) -> tuple:
+    """find_default where /boot under ``root`` is a partition of its own: of a kind nothing tells,
+    or of ``boot_type`` by udev's record, with another XBOOTLDR partition numbered ``other_xbootldr``."""
+    shutil.rmtree(str(root / 'run/udev'), ignore_errors=True)
     saved = work / 'boot'
     shutil.move(str(root / 'boot'), str(saved))
     (root / 'boot').mkdir()
     result = subprocess.run(['unshare', '--mount', 'sh', '-c', SEPARATE_BOOT, 'sh', str(root), str(saved),
                              sys.executable, '-c', FIND_DEFAULT, str(root), OLD, NEW],
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), capture_output=True, text=True,
-                            check=False)
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path),
+                                     **{name: value for name, value in (('BOOT_TYPE', boot_type),
+                                                                        ('OTHER_XBOOTLDR', other_xbootldr)) if value}),
+                            capture_output=True, text=True, check=False)
     shutil.rmtree(str(root / 'boot'))
     shutil.move(str(saved), str(root / 'boot'))
     if result.returncode != 0 and ('unshare' in result.stderr or 'mount:' in result.stderr):
@@ -242,6 +258,12 @@ def test_boot_s_entries_on_a_partition_count_when_the_answer_is_the_same_either_
     assert default_with_boot_mounted(root, work) == (NEW, 'systemd-boot')    # none on the ESP: this system started from /boot's
     entry(root, '/efi', 'old-%s.conf' % OLD, OLD, sort_key='zzz')
     assert default_with_boot_mounted(root, work) == (None, None)              # /boot's kind decides, and is not told
+    xbootldr = 'bc13c2ff-59e6-4262-a352-b275fd6f7172'
+    assert default_with_boot_mounted(root, work, xbootldr) == (NEW, 'systemd-boot')         # udev: the XBOOTLDR
+    assert default_with_boot_mounted(root, work, xbootldr, other_xbootldr='3') == (NEW, 'systemd-boot')
+    assert default_with_boot_mounted(root, work, xbootldr, other_xbootldr='1') == (OLD, 'systemd-boot')   # not the first
+    linux_data = '0fc63daf-8483-4772-8e79-3d69d8477de4'
+    assert default_with_boot_mounted(root, work, linux_data) == (OLD, 'systemd-boot')     # an ext4 /boot: not read
 
 
 def test_no_loader_leaves_the_other_rules() -> None:
