@@ -331,9 +331,10 @@ def _listing(rootfs, directory, warn):
     return sorted(names)
 
 
-def read_entries(rootfs, partition, loader, warn):
+def read_entries(rootfs, partition, loader, warn, running=None):
     """The entries the loader lists from a partition mounted at ``partition``: its type #2
-    images (``EFI/Linux/*.efi``) and its type #1 entries whose image is there."""
+    images (``EFI/Linux/*.efi``) and its type #1 entries whose image is there, but one that
+    starts ``running`` (the loader's own file there, see _running_loader)."""
     entries = []
     for directory, suffix in (('EFI/Linux', '.efi'), ('loader/entries', '.conf')):
         directory = posixpath.join(partition, directory)
@@ -355,13 +356,14 @@ def read_entries(rootfs, partition, loader, warn):
                 text = rootfs.read_text(path, CONFIG_LIMIT)
             except (OSError, RootPathError) as exc:
                 raise Unknown('%s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-            entry = _entry(rootfs, Entry(entry_id, partition, path, tries=tries), read_lines(text, loader.version[0]), loader)
+            entry = _entry(rootfs, Entry(entry_id, partition, path, tries=tries), read_lines(text, loader.version[0]), loader,
+                           running)
             if entry is not None:
                 entries.append(entry)
     return entries
 
 
-def _entry(rootfs, entry, pairs, loader):
+def _entry(rootfs, entry, pairs, loader, running):
     """``entry`` (a type #1 file's Entry, its name read) with its lines read; None when the
     loader skips it."""
     fields, kinds = {}, []
@@ -391,7 +393,9 @@ def _entry(rootfs, entry, pairs, loader):
     if kind == 'efi':
         sections = pe_sections(rootfs, image)
         if systemd_boot_version(rootfs, image) is not None:
-            entry.kind = 'loader'       # itself, which it leaves out, or another copy of it
+            if running is not None and _fat_path(fields[kind]) == running:
+                return None     # the loader leaves out an entry that starts itself
+            entry.kind = 'loader'       # another copy of it, or itself where that is not told
         elif sections is not None and '.linux' not in sections:
             entry.kind = 'program'      # memtest, a shell: it starts no kernel
     if entry.kind == 'linux' and entry.version is None:
@@ -512,6 +516,21 @@ def _first(entries):
     return best
 
 
+def _fat_path(path):
+    """A path on a FAT partition as one string to compare: ``/`` separated, lowercase."""
+    return '/'.join(part for part in ascii_lower(path.replace('\\', '/')).split('/') if part)
+
+
+def _running_loader(rootfs):
+    """The path on the ESP of the loader this boot started (its LoaderImageIdentifier variable),
+    None when not told."""
+    try:
+        data = EfiVariables(rootfs).data('LoaderImageIdentifier', LOADER_GUID)
+        return _fat_path(data.decode('utf-16-le').split('\0', 1)[0]) if data is not None and not len(data) % 2 else None
+    except (EfiVariableError, UnicodeDecodeError):
+        return None
+
+
 def _is_xbootldr(rootfs, esp):
     """Whether /boot is the extended boot loader partition systemd-boot reads: False when it is on
     the root's file system (no partition of its own); on the running system, what udev tells of its
@@ -594,7 +613,8 @@ def read_systemd_boot(rootfs, warn):
         # /boot's entries count only when it is a partition the loader reads (XBOOTLDR).
         esp = loaders[0].esp
         boot_is_xbootldr = None if esp == XBOOTLDR_MOUNT else _is_xbootldr(rootfs, esp)
-        listings = [(loader, read_entries(rootfs, esp, loader, warn),
+        running = _running_loader(rootfs)
+        listings = [(loader, read_entries(rootfs, esp, loader, warn, running),
                      read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if esp != XBOOTLDR_MOUNT and boot_is_xbootldr
                      is not False else []) for loader in loaders]
     except Unknown as exc:

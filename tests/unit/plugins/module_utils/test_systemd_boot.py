@@ -593,3 +593,6 @@ def test_an_entry_that_starts_systemd_boot(esp: Path) -> None:
     write(esp, '/boot/efi/loader/entries/again.conf', 'sort-key a\nefi /EFI/systemd/systemd-bootx64.efi\n')
     warnings: List[str] = []
     assert default(esp, warnings) == (None, None) and 'starts systemd-boot' in warnings[0]
+    # The loader this boot started is that file: it leaves the entry out.
+    efivar(esp, 'LoaderImageIdentifier', '\\EFI\\systemd\\systemd-bootx64.efi')
+    assert default(esp) == (NEW, 'systemd-boot')
