@@ -63,6 +63,7 @@ ENTRIES_EXTRA = b'io.systemd.boot.entries-extra:'
 CMDLINE_EXTRA = b'io.systemd.boot.kernel-cmdline-extra='
 _COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
 INT_MAX = 2 ** 31 - 1
+_NUMBER = re.compile(r'^[0-9]{1,9}$')   # str.isdigit takes other digits, which int() refuses
 # A set's ranges are tried one by one for each character: more than this is not an entry pattern.
 MAX_RANGES = 64
 
@@ -552,11 +553,11 @@ def _is_xbootldr(rootfs, esp):
         return False if kind is not None else None
     # The loader takes the first XBOOTLDR partition of the disk.
     devices, number = block_device_properties(rootfs), boot_properties.get('ID_PART_ENTRY_NUMBER', '')
-    if devices is None or not number.isdigit():
+    if devices is None or not _NUMBER.match(number):
         return None
-    numbers = [int(device.get('ID_PART_ENTRY_NUMBER', '')) for device in devices
+    numbers = [int(device['ID_PART_ENTRY_NUMBER']) for device in devices
                if device.get('ID_PART_ENTRY_DISK') == disk and ascii_lower(device.get('ID_PART_ENTRY_TYPE', '')) == XBOOTLDR_TYPE
-               and device.get('ID_PART_ENTRY_NUMBER', '').isdigit()]
+               and _NUMBER.match(device.get('ID_PART_ENTRY_NUMBER', ''))]
     return min(numbers + [int(number)]) == int(number)
 
 

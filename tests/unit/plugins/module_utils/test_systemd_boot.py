@@ -262,6 +262,7 @@ def test_boot_s_entries_on_a_partition_count_when_the_answer_is_the_same_either_
     assert default_with_boot_mounted(root, work, xbootldr) == (NEW, 'systemd-boot')         # udev: the XBOOTLDR
     assert default_with_boot_mounted(root, work, xbootldr, other_xbootldr='3') == (NEW, 'systemd-boot')
     assert default_with_boot_mounted(root, work, xbootldr, other_xbootldr='1') == (OLD, 'systemd-boot')   # not the first
+    assert default_with_boot_mounted(root, work, xbootldr, other_xbootldr='\u00b9') == (NEW, 'systemd-boot')   # no number
     linux_data = '0fc63daf-8483-4772-8e79-3d69d8477de4'
     assert default_with_boot_mounted(root, work, linux_data) == (OLD, 'systemd-boot')     # an ext4 /boot: not read
 
