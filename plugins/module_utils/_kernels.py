@@ -28,7 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
-from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import ESP_MOUNTS, read_systemd_boot, systemd_boot_version
+from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import ESP_MOUNTS, read_systemd_boot
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import next_program
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
@@ -616,8 +616,8 @@ def systemd_boot_starts(rootfs, warn, cache):
             return None, False
         if grub_config(rootfs, warn, cache)[0] is None:
             return reading, True
-        program, path = next_program(rootfs, reading.loaders[0].esp, reading.loaders[0].arch) if reading.loaders else (None, None)
-        if program == 'systemd-boot' and systemd_boot_version(rootfs, path) not in [loader.version for loader in reading.loaders]:
+        program, version = next_program(rootfs, reading.loaders[0].esp, reading.loaders[0].arch) if reading.loaders else (None, None)
+        if program == 'systemd-boot' and version not in [loader.version for loader in reading.loaders]:
             return reading, None    # another copy of it (shim's second stage), whose rules may differ
         return reading, {'systemd-boot': True, 'grub': False}.get(program)
     return remembered(cache, 'systemd-boot', decide)

@@ -29,7 +29,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVaria
 from ansible_collections.kabi.dkms.plugins.module_utils._kernel_image import release_in_image
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 from ansible_collections.kabi.dkms.plugins.module_utils._udev import block_device_properties, udev_properties
-from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import LOADER_INFO, ascii_lower, find_on_fat, pe_sections
+from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import ascii_lower, find_on_fat, loader_version, pe_sections
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_systemd_versions
 
 LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
@@ -316,10 +316,9 @@ def systemd_boot_version(rootfs, path):
     """``(major, minor)`` of the systemd-boot at ``path`` (its LoaderInfo), None when it is none
     or cannot be read."""
     try:
-        found = LOADER_INFO.search(rootfs.read_bytes(path, LOADER_LIMIT))
+        return loader_version(rootfs.read_bytes(path, LOADER_LIMIT))
     except (OSError, RootPathError):
         return None
-    return (int(found.group(1)), int(found.group(2) or 0)) if found else None
 
 
 def _listing(rootfs, directory, warn):
@@ -522,11 +521,11 @@ def _fat_path(path):
     return '/'.join(part for part in ascii_lower(path.replace('\\', '/')).split('/') if part)
 
 
-def _running_loader(rootfs):
+def _running_loader(efivars):
     """The path on the ESP of the loader this boot started (its LoaderImageIdentifier variable),
     None when not told."""
     try:
-        data = EfiVariables(rootfs).data('LoaderImageIdentifier', LOADER_GUID)
+        data = efivars.data('LoaderImageIdentifier', LOADER_GUID)
         return _fat_path(data.decode('utf-16-le').split('\0', 1)[0]) if data is not None and not len(data) % 2 else None
     except (EfiVariableError, UnicodeDecodeError):
         return None
@@ -614,7 +613,8 @@ def read_systemd_boot(rootfs, warn):
         # /boot's entries count only when it is a partition the loader reads (XBOOTLDR).
         esp = loaders[0].esp
         boot_is_xbootldr = None if esp == XBOOTLDR_MOUNT else _is_xbootldr(rootfs, esp)
-        running = _running_loader(rootfs)
+        efivars = EfiVariables(rootfs)
+        running = _running_loader(efivars)
         listings = [(loader, read_entries(rootfs, esp, loader, warn, running),
                      read_entries(rootfs, XBOOTLDR_MOUNT, loader, warn) if esp != XBOOTLDR_MOUNT and boot_is_xbootldr
                      is not False else []) for loader in loaders]
@@ -622,7 +622,6 @@ def read_systemd_boot(rootfs, warn):
         return SystemdBoot(None, str(exc), None, loaders)
     entries = [entry for dummy, own, extended in listings for entry in own + extended]
     try:
-        efivars = EfiVariables(rootfs)
         if not efivars.available:
             raise Unknown("its EFI variables (LoaderEntryDefault, LoaderEntryOneShot) are not visible under root")
         chosen = {}

@@ -73,16 +73,23 @@ def find_on_fat(rootfs, partition, path):
         return None
 
 
+def loader_version(data):
+    """``(major, minor)`` of the systemd-boot whose image is ``data`` (its LoaderInfo), None for
+    another program."""
+    found = LOADER_INFO.search(data)
+    return (int(found.group(1)), int(found.group(2) or 0)) if found else None
+
+
 def program_kind(rootfs, path):
-    """``(kind, signed)`` of an EFI program: ``systemd-boot``, ``shim``, ``grub`` or None for
-    another; whether its certificate table holds a signature. ``(None, None)`` when it cannot be
+    """``(kind, signed)`` of an EFI program: systemd-boot's ``(major, minor)`` version, ``shim``,
+    ``grub`` or None for another; whether its certificate table holds a signature. ``(None, None)`` when it cannot be
     read (or is larger than any of them)."""
     try:
         data = rootfs.read_bytes(path, PROGRAM_LIMIT)
     except (OSError, RootPathError):
         return None, None
-    kind = 'systemd-boot' if LOADER_INFO.search(data) else 'shim' if b'\nshim,' in data \
-        else 'grub' if b'\ngrub,' in data else None
+    version = loader_version(data)
+    kind = version if version is not None else 'shim' if b'\nshim,' in data else 'grub' if b'\ngrub,' in data else None
     return kind, _signed(data)
 
 
@@ -123,9 +130,9 @@ def pe_sections(rootfs, path):
 
 
 def next_program(rootfs, esp, arch):
-    """``(kind, path)`` of what the firmware's boot manager starts next from the ESP mounted at
-    ``esp`` (of architecture ``arch``: x64, aa64...): ``systemd-boot`` or ``grub`` and the in-root
-    path of that program (shim's second stage for shim); ``(None, None)`` when not told (no EFI
+    """``(kind, version)`` of what the firmware's boot manager starts next from the ESP mounted
+    at ``esp`` (of architecture ``arch``: x64, aa64...): ``systemd-boot`` and its ``(major,
+    minor)`` (shim's second stage for shim), or ``grub`` and None; ``(None, None)`` when not told (no EFI
     variables, a boot option for another partition, a short form or no file, another program, a
     signed program this boot did not start under Secure Boot, shim told to start another)."""
     variables = EfiVariables(rootfs)
@@ -171,7 +178,9 @@ def next_program(rootfs, esp, arch):
                     continue    # shim fails to start it, and the firmware tries the next
                 if secure_boot and not signed:
                     return None, None   # shim refuses it unless MokList or db holds its hash
-            return (kind, found) if kind in ('systemd-boot', 'grub') else (None, None)
+            if isinstance(kind, tuple):
+                return 'systemd-boot', kind
+            return ('grub', None) if kind == 'grub' else (None, None)
     except EfiVariableError:
         return None, None
     return None, None

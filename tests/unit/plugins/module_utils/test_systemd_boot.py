@@ -62,6 +62,12 @@ def entry(root: Path, partition: str, name: str, release: str, sort_key: str | N
         write(root, partition + linux, 'kernel image')
 
 
+def count_boots(root: Path, release: str, counter: str) -> None:
+    """Give kernel-install's entry of ``release`` on the ESP a boot counter (``+3-1``), as systemd-boot's boot counting names it."""
+    name = root / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, release))
+    name.rename(name.with_name('%s-%s%s.conf' % (MACHINE, release, counter)))
+
+
 @pytest.fixture
 def esp(tmp_path: Path) -> Path:
     """Debian 12 with systemd-boot on an ESP at /boot/efi and kernel-install's two entries."""
@@ -115,14 +121,12 @@ def test_an_entry_whose_kernel_image_is_not_there_is_skipped(esp: Path) -> None:
 
 
 def test_an_entry_without_tries_left_goes_last(esp: Path) -> None:
-    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, NEW))
-    name.rename(name.with_name('%s-%s+0-3.conf' % (MACHINE, NEW)))
+    count_boots(esp, NEW, '+0-3')
     assert default(esp) == (OLD, 'systemd-boot')
 
 
 def test_the_boot_counter_is_part_of_the_id_before_259(esp: Path) -> None:
-    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, OLD))
-    name.rename(name.with_name('%s-%s+2-1.conf' % (MACHINE, OLD)))
+    count_boots(esp, OLD, '+2-1')
     write(esp, '/boot/efi/loader/loader.conf', 'default %s-%s.conf\n' % (MACHINE, OLD))
     assert default(esp) == (NEW, 'systemd-boot')
     write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('259.5'))
@@ -130,8 +134,7 @@ def test_the_boot_counter_is_part_of_the_id_before_259(esp: Path) -> None:
 
 
 def test_preferred_skips_entries_without_tries_left_from_260(esp: Path) -> None:
-    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, OLD))
-    name.rename(name.with_name('%s-%s+0-3.conf' % (MACHINE, OLD)))
+    count_boots(esp, OLD, '+0-3')
     write(esp, '/boot/efi/loader/loader.conf', 'preferred %s-6.1.0-9*\ndefault %s-6.1.0-9*\n' % (MACHINE, MACHINE))
     assert default(esp) == (OLD, 'systemd-boot')        # 252 knows no preferred: default matches it
     write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', loader_as('260.1'))
@@ -342,8 +345,7 @@ def test_variables_as_the_loader_reads_them(esp: Path) -> None:
 
 
 def test_a_fallback_copy_of_another_version_must_agree(esp: Path) -> None:
-    name = esp / ('boot/efi/loader/entries/%s-%s.conf' % (MACHINE, OLD))
-    name.rename(name.with_name('%s-%s+2-1.conf' % (MACHINE, OLD)))
+    count_boots(esp, OLD, '+2-1')
     write(esp, '/boot/efi/loader/loader.conf', 'default %s-%s.conf\n' % (MACHINE, OLD))
     write(esp, '/boot/efi/EFI/BOOT/BOOTX64.EFI', systemd_boot_loader())    # bootctl's copy, the same version
     assert default(esp) == (NEW, 'systemd-boot')
