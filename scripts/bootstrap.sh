@@ -7,20 +7,22 @@
 #   scripts/bootstrap.sh --lab                the default stages and the lab (dkms, two header ABIs,
 #                                             the real DKMS packages tests/lab/build-lab.sh builds)
 #
-# Stages: demo sanity units integration targets compile lint release lab. The Debian packages need
+# Stages: demo sanity units py36 integration targets compile lint release lab. The Debian packages need
 # root (once); the venvs live under .venv/ (gitignored), each made with pyenv's newest Python 3.12:
 #   .venv/core221  ansible-core 2.21 + pyelftools, packaging, pytest, hypothesis, antsibull-changelog:
 #                  the controller for sanity, units, integration, the lab and the release check
 #   .venv/core216  ansible-core 2.16: the oldest supported core (sanity), the last that manages
 #                  Python 3.6 targets
 #   .venv/bare312  no packages: a target interpreter without pyelftools (lab)
+#   .venv/py36     pyenv's Python 3.6 with pytest, hypothesis and pyelftools, pinned to the last
+#                  releases for 3.6 (its pip resolves no ranges): the unit tests on 3.6 targets
 #   .venv/lint     ansible-lint (its own ansible-core)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$repo/scripts/lib.sh"
-all_stages=demo,sanity,units,integration,targets,compile,lint,release
+all_stages=demo,sanity,units,py36,integration,targets,compile,lint,release
 stages=
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -84,7 +86,7 @@ stage_packages() {
     case $1 in
         demo|targets) echo gcc ;;
         sanity) echo shellcheck ;;
-        units) echo gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rpm dkms grub-common ;;
+        units|py36) echo gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rpm dkms grub-common ;;
         integration) echo gcc kmod xz-utils zstd chromium ;;
     esac
 }
@@ -204,7 +206,7 @@ setup_efi_programs() {
 }
 
 setup_stage_packages || exit 1
-if wants units; then
+if wants units || wants py36; then
     setup_efi_programs || exit 1
 fi
 if wants lab; then
@@ -212,14 +214,20 @@ if wants lab; then
 fi
 
 py312=$(pyenv_python 3.12)
-if wants demo || wants sanity || wants units || wants integration || wants targets || wants release || wants lab; then
+if wants demo || wants sanity || wants units || wants py36 || wants integration || wants targets || wants release \
+        || wants lab; then
     make_venv "$repo/.venv/core221" "$py312" 'ansible-core==2.21.*' pyelftools packaging pytest hypothesis \
         antsibull-changelog
     write_get_pip_standins
 fi
-if wants sanity || wants targets; then
+if wants sanity || wants targets || wants py36; then
     make_venv "$repo/.venv/core216" "$py312" 'ansible-core==2.16.*'
     write_get_pip_standins
+fi
+if wants py36; then
+    make_venv "$repo/.venv/py36" "$(pyenv_python 3.6)" pytest==7.0.1 pluggy==1.0.0 py==1.11.0 iniconfig==1.1.1 \
+        attrs==22.1.0 packaging==21.3 pyparsing==3.1.4 tomli==1.2.3 importlib-metadata==4.8.3 zipp==3.6.0 \
+        typing-extensions==4.1.1 hypothesis==6.31.6 sortedcontainers==2.4.0 pyelftools==0.32
 fi
 if wants lab; then
     make_venv "$repo/.venv/bare312" "$py312"

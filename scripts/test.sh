@@ -7,8 +7,9 @@
 #   scripts/test.sh --lab              and the lab (needs root; CI=true implies --lab)
 #   scripts/test.sh --only units,lab   just these stages
 #
-# Stages: sanity (ansible-test on the oldest and newest supported ansible-core), units, integration,
-# targets (dkms_facts on real target Pythons), compile (plugins on every declared Python), lint
+# Stages: sanity (ansible-test on the oldest and newest supported ansible-core), units, py36 (the
+# module-side unit tests on Python 3.6), integration, targets (dkms_facts on real target Pythons),
+# compile (plugins on every declared Python), lint
 # (ansible-lint, production profile), release (scripts/release.sh: build, install, ansible-doc), lab.
 # The bootstrap installs what the chosen stages need, and only that.
 #
@@ -21,7 +22,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 lab=false
 [[ ${CI:-} == true ]] && lab=true
-default_stages=sanity,units,integration,targets,compile,lint,release
+default_stages=sanity,units,py36,integration,targets,compile,lint,release
 only=
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -74,6 +75,23 @@ stage_units() {
     # reasons are in its short summary above them (SKIPPED [n] file:line: reason).
     count=$(grep -E '^=+ .*(passed|failed).* in [0-9.]+s' "$stage_log" \
         | grep -oE '[0-9]+ skipped' | awk '{n += $1} END {print n + 0}')
+    [[ $count -eq 0 ]] || skipped="$count tests (reasons: SKIPPED lines above)"
+    return "$rc"
+}
+
+# The unit tests of the module-side code (modules, module_utils) on Python 3.6, the oldest target
+# Python, with ansible-core 2.16's module_utils (the last core that manages 3.6 targets): on a copy
+# whose tests carry no annotations (tests/unit/py36/prepare.py), so 3.6 can run them.
+stage_py36() {
+    local copy=$repo/build/py36 ansible_dir count
+    ansible_dir=$("$venv216/bin/python" -c 'import ansible, os; print(os.path.dirname(ansible.__file__))') || return 1
+    "$venv221/bin/python" "$coll/tests/unit/py36/prepare.py" "$coll" "$copy" || return 1
+    mkdir -p "$copy/core216" && ln -sfn "$ansible_dir" "$copy/core216/ansible"
+    (cd "$copy/ansible_collections/kabi/dkms" && PYTHONPATH=$copy:$copy/core216 "$repo/.venv/py36/bin/python" -m pytest \
+        -q -p no:cacheprovider -p ansible_collections.kabi.dkms.tests.unit.py36.compat -rs \
+        tests/unit/plugins/module_utils tests/unit/plugins/modules) 2>&1 | tee "$stage_log"
+    local rc=${PIPESTATUS[0]}
+    count=$(grep -E '^=* ?[0-9]+ (passed|failed).* in [0-9.]+s' "$stage_log" | grep -oE '[0-9]+ skipped' | awk '{n += $1} END {print n + 0}')
     [[ $count -eq 0 ]] || skipped="$count tests (reasons: SKIPPED lines above)"
     return "$rc"
 }
@@ -203,7 +221,7 @@ run_stage() {
 
 mkdir -p "$log_dir"
 copy_collection || { echo "test.sh: copying the collection to $coll failed" >&2; exit 1; }
-for stage in sanity units integration targets compile lint release lab; do
+for stage in sanity units py36 integration targets compile lint release lab; do
     run_stage "$stage"
 done
 $lab || echo "(stage lab not run: it needs --lab or CI=true, and root)"

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +33,8 @@ READERS = [
 ]
 VERSIONS = {'module_layout': 0x4B0A3F52, '_printk': 0x92997ED8, 'kfree': 0x037A0CBA, 'high_bit': 0xFFFFFFFF}
 
-Runner = Callable[[list[str]], tuple[int, str, str]]
+if TYPE_CHECKING:  # named in annotations only: Python 3.6 cannot subscript these at run time
+    Runner = Callable[[list[str]], tuple[int, str, str]]
 
 
 class RecordingRunner:

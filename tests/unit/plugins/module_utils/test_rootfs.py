@@ -519,7 +519,8 @@ def build(root: Path, tree: list[tuple[list[str], str, str]]) -> None:
     """Make what can be made of ``tree`` under ``root`` (entries whose parent is no directory are left out)."""
     for parts, kind, text in tree:
         path = root.joinpath(*parts)
-        if os.path.lexists(path) or not path.parent.is_dir() or path.parent.is_symlink():
+        # os.path answers False for a link loop, where pathlib before Python 3.8 raises.
+        if os.path.lexists(path) or not os.path.isdir(path.parent) or os.path.islink(path.parent):
             continue
         if kind == 'dir':
             path.mkdir()
