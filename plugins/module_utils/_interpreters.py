@@ -31,23 +31,33 @@ PROBE = 'import elftools.elf.elffile, ansible.module_utils.basic'
 PROBE_SECONDS = 20
 
 
-def _is_running(candidate):
-    """Whether ``candidate`` starts the running interpreter in its environment: its own path, or the
-    same program outside a virtual environment (where the program alone decides what imports)."""
-    if os.path.abspath(candidate) == os.path.abspath(sys.executable):
-        return True
-    return sys.prefix == sys.base_prefix and os.path.realpath(candidate) == os.path.realpath(sys.executable)
+def _environment(candidate):
+    """What decides what an interpreter imports: its program, and the virtual environment whose
+    pyvenv.cfg is beside its path or one directory up (where Python looks), if any."""
+    here = os.path.dirname(os.path.abspath(candidate))
+    venv = next((directory for directory in (here, os.path.dirname(here))
+                 if os.path.isfile(os.path.join(directory, 'pyvenv.cfg'))), None)
+    return os.path.realpath(candidate), venv and os.path.realpath(venv)
+
+
+def _running_environment():
+    return os.path.realpath(sys.executable), os.path.realpath(sys.prefix) if sys.prefix != sys.base_prefix else None
 
 
 def python_with_elftools(ansible_parent, candidates=SYSTEM_PYTHONS, timeout=PROBE_SECONDS):
     """The first of ``candidates`` (absolute paths) that imports pyelftools and the ``ansible``
     package in the directory (or zip file) ``ansible_parent``, other than the running interpreter;
-    None when none does."""
+    None when none does. Each program is probed once per environment: /usr/bin/python3 is most
+    often another name of one of the others."""
     path = os.environ.get('PYTHONPATH')
     env = dict(os.environ, PYTHONPATH=ansible_parent + (os.pathsep + path if path else ''))
+    probed = set([_running_environment()])
     for candidate in candidates:
-        if not os.path.isfile(candidate) or not os.access(candidate, os.X_OK) or _is_running(candidate):
+        environment = _environment(candidate)
+        program = environment[0]
+        if environment in probed or not os.path.isfile(program) or not os.access(program, os.X_OK):
             continue
+        probed.add(environment)
         try:
             with open(os.devnull, 'wb') as devnull:
                 returncode = subprocess.call([candidate, '-c', PROBE], env=env, stdin=devnull, stdout=devnull,

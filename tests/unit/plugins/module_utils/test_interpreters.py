@@ -76,11 +76,25 @@ def test_what_cannot_start_or_hangs_is_passed_over(tmp_path: Path, ansible_paren
 
 
 def test_the_running_interpreter_is_not_probed(tmp_path: Path) -> None:
-    assert _interpreters._is_running(sys.executable)
-    assert not _interpreters._is_running(make_venv(tmp_path / 'other', elftools_too=False))
+    assert _interpreters._environment(sys.executable) == _interpreters._running_environment()
+    other = make_venv(tmp_path / 'other', elftools_too=False)
+    # The same program in another virtual environment imports other things.
+    assert _interpreters._environment(other)[0] == os.path.realpath(sys.executable)
+    assert _interpreters._environment(other) != _interpreters._running_environment()
 
 
 def test_the_system_pythons_are_absolute_paths_newest_first() -> None:
     versioned = [path for path in _interpreters.SYSTEM_PYTHONS if path.startswith('/usr/bin/python3.')]
     assert _interpreters.SYSTEM_PYTHONS[:2] == ('/usr/bin/python3', '/usr/libexec/platform-python')
     assert [int(path.rsplit('.', 1)[1]) for path in versioned] == list(range(14, 5, -1))
+
+
+def test_each_program_is_probed_once(tmp_path: Path, ansible_parent: str) -> None:
+    # A program that counts its starts, under two names.
+    starts = tmp_path / 'starts'
+    program = tmp_path / 'python3.9'
+    program.write_text('#!/bin/sh\necho >> %s\nexit 1\n' % starts)
+    program.chmod(0o755)
+    (tmp_path / 'python3').symlink_to(program)
+    assert python_with_elftools(ansible_parent, [str(tmp_path / 'python3'), str(program)]) is None
+    assert starts.read_text() == '\n'
