@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --lab) stages=${stages:-$all_stages},lab ;;
         --for) stages=${stages:+$stages,}$2; shift ;;
-        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "bootstrap: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
