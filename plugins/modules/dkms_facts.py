@@ -23,10 +23,10 @@ description:
   - C(.ko) files are read with pyelftools when it is importable on the target, otherwise with
     kmod's C(modinfo) and C(modprobe --dump-modversions).
   - Where the Python that Ansible runs the module with cannot import pyelftools, the module runs
-    itself once more under the first system Python that can (and can run Ansible's module code):
+    itself once more under the first system Python that can import it and run the module, of
     C(/usr/bin/python3), C(/usr/libexec/platform-python), then C(/usr/bin/python3.14) down to
     C(/usr/bin/python3.6), where distributions install their C(python3-pyelftools) packages. Only
-    where none can is kmod used.
+    where none can is kmod used; a Python with pyelftools that cannot run the module is warned about.
   - Unreadable or malformed items produce one warning each and are reported as not covered; the
     module fails only when nothing at all can be read.
 author:
@@ -495,13 +495,11 @@ ansible_facts:
 import os
 import time
 
-from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.respawn import has_respawned, respawn_module
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import load_adapter
-from ansible_collections.kabi.dkms.plugins.module_utils._interpreters import python_with_elftools
+from ansible_collections.kabi.dkms.plugins.module_utils._interpreters import rerun_with_elftools
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 
 
@@ -516,12 +514,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if module.params['kabi_check'] and not has_respawned() and load_adapter() is None:
-        # Run once more under a system Python that has pyelftools (and these module_utils: the
-        # directory, or AnsiballZ's zip file, that holds the ansible package).
-        python = python_with_elftools(os.path.dirname(os.path.dirname(os.path.dirname(basic.__file__))))
-        if python is not None:
-            respawn_module(python)
+    if module.params['kabi_check'] and load_adapter() is None:
+        rerun_with_elftools(module, [module.params[name] for name in ('root', 'dkms_tree', 'source_tree')])
     # When gathering began, in UTC: cached facts tell their age by it.
     gathered_at = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     root = module.params['root']
