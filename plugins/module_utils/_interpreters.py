@@ -123,10 +123,10 @@ def rerun_with_elftools(module, paths=()):
     if has_respawned() or not modlib_path or not getattr(main, '_module_fqn', None):
         return      # not run by AnsiballZ (a debug run, a test): nothing to hand over
     interpreter, refused = python_with_elftools(modlib_path)
-    for python in refused:
-        module.warn('pyelftools is installed for %s, which cannot run this module (too old for this ansible-core?): '
-                    '.ko files are read with kmod, or not at all' % python)
     if interpreter is None:
+        for python in refused:
+            module.warn('pyelftools is installed for %s, which cannot run this module (too old for this '
+                        'ansible-core?): .ko files are read with kmod, or not at all' % python)
         return
     if len(json.dumps(module.params)) > ARGUMENTS_LIMIT or any(path and not os.path.isabs(path) for path in paths):
         module.warn('not run again under %s, which has pyelftools: the arguments are too long to hand over, or '
