@@ -36,13 +36,20 @@ def script(path: Path, text: str) -> str:
     return str(path)
 
 
-def running(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path('/proc/%d/stat' % pid).read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(')')[2].split()[0] != 'Z'
+def gone(pid: int, seconds: float = 30) -> bool:
+    """Whether process ``pid`` ends (or is a zombie waiting to be reaped) within ``seconds``: a
+    process sent SIGKILL dies once the kernel next schedules it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            state = Path('/proc/%d/stat' % pid).read_text().rpartition(')')[2].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == 'Z':
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 @pytest.fixture(name='modlib')
@@ -106,7 +113,7 @@ def test_what_cannot_start_or_hangs_is_passed_over(tmp_path: Path, modlib: str) 
     started = time.monotonic()
     assert python_with_elftools(modlib, candidates, timeout=1) == (None, [])
     assert time.monotonic() - started < 30
-    assert not running(int(pid_file.read_text()))   # what the hung probe started went with it
+    assert gone(int(pid_file.read_text()))   # what the hung probe started went with it
     assert python_with_elftools(modlib, candidates[:3] + [with_elftools], timeout=60) == (with_elftools, [])
 
 
