@@ -15,7 +15,8 @@ tries left last), else the first entry. What cannot be told makes the choice unk
 guessed: another version, EFI variables not visible (a disk image), a unified kernel image that
 may be the one, entries alike in the loader's order, entries the firmware adds (SMBIOS strings,
 258 on), whether ``/boot`` is a partition the loader reads when that changes the answer.
-Which loader the firmware starts, where GRUB's files are there too, is _uefi_boot's.
+Which loaders are installed, and which loader the firmware starts where GRUB's files are there too,
+are _uefi_boot's.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,20 +30,14 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVaria
 from ansible_collections.kabi.dkms.plugins.module_utils._kernel_image import release_in_image
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 from ansible_collections.kabi.dkms.plugins.module_utils._udev import block_device_properties, udev_properties
-from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import ascii_lower, find_on_fat, loader_version, pe_sections
+from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import (
+    UnreadableLoader, ascii_lower, find_loaders, find_on_fat, listing, pe_sections, systemd_boot_version)
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_systemd_versions
 
 LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
-# Where the EFI system partition is mounted, in bootctl's order; /boot is also where an extended
-# boot loader partition (XBOOTLDR) is mounted when the ESP is elsewhere.
-ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
+# /boot is also where an extended boot loader partition (XBOOTLDR) is mounted when the ESP is elsewhere.
 XBOOTLDR_MOUNT = '/boot'
 XBOOTLDR_TYPE = 'bc13c2ff-59e6-4262-a352-b275fd6f7172'
-# bootctl installs the loader in both: its own name, and the removable media path firmware falls back to.
-LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
-                ('EFI/BOOT', re.compile(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
-# The loader is about 100 KiB; signed and with drivers built in, well under this.
-LOADER_LIMIT = 4 * 1024 * 1024
 # loader.conf and entries are a few lines; a larger one is not what it claims to be.
 CONFIG_LIMIT = 64 * 1024
 # Entry ids are FAT file names (255 characters at most): a longer pattern is not what it claims to be.
@@ -272,65 +267,6 @@ def _before(a, b):
     return (a.tries_done > b.tries_done) - (a.tries_done < b.tries_done)
 
 
-class Loader:
-    """The systemd-boot installed on an EFI system partition: ``esp`` (where it is mounted),
-    ``version`` (the major and minor of its LoaderInfo), ``arch`` (x64, aa64...)."""
-
-    def __init__(self, esp, version, arch):
-        self.esp = esp
-        self.version = version
-        self.arch = arch
-
-
-def find_loaders(rootfs, warn):
-    """The systemd-boot loaders on the EFI system partition candidates under root (an empty list
-    when there is none; a fallback BOOT<arch>.EFI counts when it is systemd-boot); raises Unknown
-    for one whose version cannot be read."""
-    loaders, seen = [], set()
-    for esp in ESP_MOUNTS:
-        try:
-            where = rootfs.resolve(esp)
-        except (OSError, RootPathError):
-            continue
-        if where in seen:
-            continue    # /efi a link to /boot/efi: one partition
-        seen.add(where)
-        for directory, pattern in LOADER_FILES:
-            fallback = directory == 'EFI/BOOT'
-            directory = posixpath.join(esp, directory)
-            for name in _listing(rootfs, directory, warn):
-                found = pattern.match(name)
-                if not found:
-                    continue
-                path = posixpath.join(directory, name)
-                version = systemd_boot_version(rootfs, path)
-                if version is None:
-                    if fallback:
-                        continue    # the fallback path may hold shim or GRUB
-                    raise Unknown('%s cannot be read, or names no systemd-boot version' % path)
-                loaders.append(Loader(esp, version, ascii_lower(found.group(1))))
-    return loaders
-
-
-def systemd_boot_version(rootfs, path):
-    """``(major, minor)`` of the systemd-boot at ``path`` (its LoaderInfo), None when it is none
-    or cannot be read."""
-    try:
-        return loader_version(rootfs.read_bytes(path, LOADER_LIMIT))
-    except (OSError, RootPathError):
-        return None
-
-
-def _listing(rootfs, directory, warn):
-    try:
-        names = rootfs.listdir(directory)
-    except (OSError, RootPathError) as exc:
-        if not is_absent(exc) and getattr(exc, 'errno', None) != 20:    # ENOTDIR: not a directory
-            warn('cannot list %s: %s' % (directory, exc))
-        return []
-    return sorted(names)
-
-
 def read_entries(rootfs, partition, loader, warn, running=None):
     """The entries the loader lists from a partition mounted at ``partition``: its type #2
     images (``EFI/Linux/*.efi``) and its type #1 entries whose image is there, but one that
@@ -339,7 +275,7 @@ def read_entries(rootfs, partition, loader, warn, running=None):
     for directory, suffix in (('EFI/Linux', '.efi'), ('loader/entries', '.conf')):
         directory = posixpath.join(partition, directory)
         # 257 also skips an AUTO- name: before it only the lowercase prefix.
-        names = [name for name in _listing(rootfs, directory, warn)
+        names = [name for name in listing(rootfs, directory, warn)
                  if ascii_lower(name).endswith(suffix) and not name.startswith('.')
                  and not (ascii_lower(name) if loader.version[0] >= 257 else name).startswith('auto-')]
         if len(names) > MAX_ENTRIES:
@@ -474,7 +410,7 @@ def _cuts_unterminated(version):
 
 def added_ids(rootfs, loader, warn):
     """The ids of the entries the loader may add after its sorted ones."""
-    keys = _listing(rootfs, posixpath.join(loader.esp, KEYS_DIR), warn)
+    keys = listing(rootfs, posixpath.join(loader.esp, KEYS_DIR), warn)
     return _ADDED_ENTRIES + tuple('secure-boot-keys-' + ascii_lower(name) for name in keys)
 
 
@@ -593,13 +529,16 @@ class SystemdBoot:
         return any(loader.version[0] >= 256 for loader in self.loaders) and smbios_says(rootfs, CMDLINE_EXTRA)
 
 
-def read_systemd_boot(rootfs, warn):
-    """The SystemdBoot of the loader on the EFI system partition, None when there is none."""
-    loaders = []
+def read_systemd_boot(rootfs, warn, loaders=None):
+    """The SystemdBoot of the loader on the EFI system partition, None when there is none.
+    ``loaders``: what find_loaders found, when the caller has it."""
     try:
-        loaders = find_loaders(rootfs, warn)
-        if not loaders:
-            return None
+        loaders = find_loaders(rootfs, warn) if loaders is None else loaders
+    except UnreadableLoader as exc:
+        return SystemdBoot(None, str(exc), None, [])
+    if not loaders:
+        return None
+    try:
         if len(set(loader.esp for loader in loaders)) > 1:
             raise Unknown('systemd-boot is on %s: which one the firmware starts is not told'
                           % ' and '.join(sorted(set(loader.esp for loader in loaders))))

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: kabi.dkms contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which EFI program the firmware's boot manager starts next from an EFI system partition, and
-what an EFI program on it is.
+"""Which EFI program the firmware's boot manager starts next from an EFI system partition, what
+an EFI program on it is, and which systemd-boot loaders are installed there (find_loaders: only
+where there is one is systemd-boot's own reader, _systemd_boot, needed at all).
 
 The boot manager tries BootNext, then BootOrder's boot options (EfiVariables.boot_options); it
 passes over one whose file it cannot load and, under Secure Boot, one whose image is not signed.
@@ -24,7 +25,7 @@ import struct
 
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
     EFI_CERT_SHA256, EFI_GLOBAL_VARIABLE, IMAGE_SECURITY_DATABASE, EfiVariableError, EfiVariables, parse_signature_lists)
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 from ansible_collections.kabi.dkms.plugins.module_utils._udev import udev_properties
 
 # systemd-boot's .sdmagic text, ASCII in its image.
@@ -35,6 +36,17 @@ PROGRAM_LIMIT = 16 * 1024 * 1024
 HEADERS_LIMIT = 64 * 1024
 SECTION = struct.Struct('<8sIIII')     # name, virtual size, address, raw size, raw offset (of 40 bytes)
 SECTION_SIZE = 40
+# Where the EFI system partition is mounted, in bootctl's order.
+ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
+# bootctl installs the loader in both: its own name, and the removable media path firmware falls back to.
+LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
+                ('EFI/BOOT', re.compile(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
+# The loader is about 100 KiB; signed and with drivers built in, well under this.
+LOADER_LIMIT = 4 * 1024 * 1024
+
+
+class UnreadableLoader(Exception):
+    """A systemd-boot loader on the EFI system partition whose version cannot be read."""
 
 
 def ascii_lower(text):
@@ -78,6 +90,67 @@ def loader_version(data):
     another program."""
     found = LOADER_INFO.search(data)
     return (int(found.group(1)), int(found.group(2) or 0)) if found else None
+
+
+class Loader:
+    """The systemd-boot installed on an EFI system partition: ``esp`` (where it is mounted),
+    ``version`` (the major and minor of its LoaderInfo), ``arch`` (x64, aa64...)."""
+
+    def __init__(self, esp, version, arch):
+        self.esp = esp
+        self.version = version
+        self.arch = arch
+
+
+def find_loaders(rootfs, warn):
+    """The systemd-boot loaders on the EFI system partition candidates under root (an empty list
+    when there is none; a fallback BOOT<arch>.EFI counts when it is systemd-boot); raises
+    UnreadableLoader for one whose version cannot be read."""
+    loaders, seen = [], set()
+    for esp in ESP_MOUNTS:
+        try:
+            where = rootfs.resolve(esp)
+        except (OSError, RootPathError):
+            continue
+        if where in seen:
+            continue    # /efi a link to /boot/efi: one partition
+        seen.add(where)
+        for directory, pattern in LOADER_FILES:
+            fallback = directory == 'EFI/BOOT'
+            directory = posixpath.join(esp, directory)
+            for name in listing(rootfs, directory, warn):
+                found = pattern.match(name)
+                if not found:
+                    continue
+                path = posixpath.join(directory, name)
+                version = systemd_boot_version(rootfs, path)
+                if version is None:
+                    if fallback:
+                        continue    # the fallback path may hold shim or GRUB
+                    raise UnreadableLoader('%s cannot be read, or names no systemd-boot version' % path)
+                loaders.append(Loader(esp, version, ascii_lower(found.group(1))))
+    return loaders
+
+
+def systemd_boot_version(rootfs, path):
+    """``(major, minor)`` of the systemd-boot at ``path`` (its LoaderInfo), None when it is none
+    or cannot be read."""
+    try:
+        return loader_version(rootfs.read_bytes(path, LOADER_LIMIT))
+    except (OSError, RootPathError):
+        return None
+
+
+def listing(rootfs, directory, warn):
+    """The sorted names in ``directory``; none, with a warning unless it is absent or no directory,
+    when it cannot be listed."""
+    try:
+        names = rootfs.listdir(directory)
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc) and getattr(exc, 'errno', None) != 20:    # ENOTDIR: not a directory
+            warn('cannot list %s: %s' % (directory, exc))
+        return []
+    return sorted(names)
 
 
 def program_kind(rootfs, path):

@@ -599,3 +599,29 @@ def test_an_entry_that_starts_systemd_boot(esp: Path) -> None:
     # The loader this boot started is that file: it leaves the entry out.
     efivar(esp, 'LoaderImageIdentifier', '\\EFI\\systemd\\systemd-bootx64.efi')
     assert default(esp) == (NEW, 'systemd-boot')
+
+
+# AnsiballZ compiles every module_util a module imports on every run: the reader is imported only
+# where systemd-boot is installed (a GRUB host reads its fallback BOOTX64.EFI to tell, no more).
+READER_IMPORTED = '''import sys
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+source = gather_kernels(RootFS(sys.argv[1]), lambda message: None)[3]
+print(source, 'ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot' in sys.modules)
+'''
+
+
+def test_the_reader_is_loaded_only_where_systemd_boot_is_installed(esp: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    def loaded(root: Path) -> List[str]:
+        return subprocess.run([sys.executable, '-c', READER_IMPORTED, str(root)], check=True, capture_output=True,
+                              text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))).stdout.split()
+    for release in (OLD, NEW):
+        write(esp, '/lib/modules/%s/modules.dep' % release, '')
+    assert loaded(esp) == ['systemd-boot', 'True']
+    grub = tmp_path_factory.mktemp('grub-host')
+    write(grub, '/boot/efi/EFI/BOOT/BOOTX64.EFI', efi_program(SHIM))
+    write(grub, '/boot/grub/grub.cfg', GRUB_MENU)
+    for release in (OLD, NEW):
+        write(grub, '/lib/modules/%s/modules.dep' % release, '')
+        write(grub, '/boot/vmlinuz-%s' % release, 'kernel image')
+    assert loaded(grub) == ['grub', 'False']
