@@ -612,8 +612,8 @@ def systemd_boot_starts(rootfs, warn, cache):
     def decide(_key):
         try:
             loaders = find_loaders(rootfs, warn)
-        except UnreadableLoader:
-            loaders = None      # read_systemd_boot says why
+        except UnreadableLoader as exc:
+            loaders = exc       # read_systemd_boot says why
         if loaders == []:
             return None, False
         # Imported only where systemd-boot is installed: AnsiballZ compiles what a module imports

@@ -531,9 +531,11 @@ class SystemdBoot:
 
 def read_systemd_boot(rootfs, warn, loaders=None):
     """The SystemdBoot of the loader on the EFI system partition, None when there is none.
-    ``loaders``: what find_loaders found, when the caller has it."""
+    ``loaders``: what find_loaders found, or the UnreadableLoader it raised, when the caller has it."""
     try:
         loaders = find_loaders(rootfs, warn) if loaders is None else loaders
+        if isinstance(loaders, UnreadableLoader):
+            raise loaders
     except UnreadableLoader as exc:
         return SystemdBoot(None, str(exc), None, [])
     if not loaders:

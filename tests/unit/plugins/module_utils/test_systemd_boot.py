@@ -186,6 +186,17 @@ def test_what_cannot_be_read_is_not_guessed(esp: Path, change, reason: str) -> N
     assert len(warnings) == 1 and reason in warnings[0] and warnings[0].startswith('systemd-boot:')
 
 
+def test_an_unreadable_loader_is_read_and_warned_about_once(esp: Path) -> None:
+    # /efi/EFI/BOOT a link loop: listed (and warned about) before the loader that cannot be read.
+    (esp / 'efi' / 'EFI').mkdir(parents=True)
+    os.symlink('BOOT', str(esp / 'efi' / 'EFI' / 'BOOT'))
+    write(esp, '/boot/efi/EFI/systemd/systemd-bootx64.efi', b'MZ' + b'\0' * 64)
+    warnings: List[str] = []
+    assert default(esp, warnings) == (None, None)
+    assert [warning.split(':')[0] for warning in warnings] == ['cannot list /efi/EFI/BOOT', 'systemd-boot']
+    assert 'names no systemd-boot' in warnings[1]
+
+
 def test_without_efi_variables_the_choice_is_not_told(esp: Path) -> None:
     # A disk image: LoaderEntryDefault or LoaderEntryOneShot may be set in the firmware.
     for path in (esp / 'sys/firmware/efi/efivars').iterdir():
