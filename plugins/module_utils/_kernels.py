@@ -28,7 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR,
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
-from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import ESP_MOUNTS, UnreadableLoader, find_loaders, next_program
+from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import ESP_MOUNTS, find_loaders, next_program
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 # Both places kmod looks for module trees; with merged /usr they are one directory.
@@ -610,16 +610,13 @@ def systemd_boot_starts(rootfs, warn, cache):
     firmware's boot options tell (switching to systemd-boot leaves GRUB's files behind); False
     without it or where GRUB starts; None when not told. Once per root (see grub_config)."""
     def decide(_key):
-        try:
-            loaders = find_loaders(rootfs, warn)
-        except UnreadableLoader as exc:
-            loaders = exc       # read_systemd_boot says why
-        if loaders == []:
+        found = find_loaders(rootfs, warn)
+        if found == ([], None):
             return None, False
         # Imported only where systemd-boot is installed: AnsiballZ compiles what a module imports
         # on every run, and most hosts never need its reader.
         from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import read_systemd_boot
-        reading = read_systemd_boot(rootfs, warn, loaders)
+        reading = read_systemd_boot(rootfs, warn, found)
         if reading is None:
             return None, False
         if grub_config(rootfs, warn, cache)[0] is None:

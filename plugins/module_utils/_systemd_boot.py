@@ -31,7 +31,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernel_image import rel
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 from ansible_collections.kabi.dkms.plugins.module_utils._udev import block_device_properties, udev_properties
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import (
-    UnreadableLoader, ascii_lower, find_loaders, find_on_fat, listing, pe_sections, systemd_boot_version)
+    ascii_lower, find_loaders, find_on_fat, listing, pe_sections, systemd_boot_version)
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_systemd_versions
 
 LOADER_GUID = '4a67b082-0a4c-41cf-b6c7-440b29bb8c4f'
@@ -529,15 +529,12 @@ class SystemdBoot:
         return any(loader.version[0] >= 256 for loader in self.loaders) and smbios_says(rootfs, CMDLINE_EXTRA)
 
 
-def read_systemd_boot(rootfs, warn, loaders=None):
+def read_systemd_boot(rootfs, warn, found=None):
     """The SystemdBoot of the loader on the EFI system partition, None when there is none.
-    ``loaders``: what find_loaders found, or the UnreadableLoader it raised, when the caller has it."""
-    try:
-        loaders = find_loaders(rootfs, warn) if loaders is None else loaders
-        if isinstance(loaders, UnreadableLoader):
-            raise loaders
-    except UnreadableLoader as exc:
-        return SystemdBoot(None, str(exc), None, [])
+    ``found``: what find_loaders answered, when the caller has it."""
+    loaders, problem = find_loaders(rootfs, warn) if found is None else found
+    if problem is not None:
+        return SystemdBoot(None, problem, None, [])
     if not loaders:
         return None
     try:

@@ -45,10 +45,6 @@ LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|ris
 LOADER_LIMIT = 4 * 1024 * 1024
 
 
-class UnreadableLoader(Exception):
-    """A systemd-boot loader on the EFI system partition whose version cannot be read."""
-
-
 def ascii_lower(text):
     """ASCII lowercase, as EFI programs fold names (other characters stay)."""
     return ''.join(chr(ord(char) + 32) if 'A' <= char <= 'Z' else char for char in text)
@@ -103,9 +99,9 @@ class Loader:
 
 
 def find_loaders(rootfs, warn):
-    """The systemd-boot loaders on the EFI system partition candidates under root (an empty list
-    when there is none; a fallback BOOT<arch>.EFI counts when it is systemd-boot); raises
-    UnreadableLoader for one whose version cannot be read."""
+    """``(loaders, problem)``: the systemd-boot loaders on the EFI system partition candidates under
+    root (an empty list when there is none; a fallback BOOT<arch>.EFI counts when it is systemd-boot),
+    and None; or no loaders and why, for one whose version cannot be read."""
     loaders, seen = [], set()
     for esp in ESP_MOUNTS:
         try:
@@ -127,9 +123,9 @@ def find_loaders(rootfs, warn):
                 if version is None:
                     if fallback:
                         continue    # the fallback path may hold shim or GRUB
-                    raise UnreadableLoader('%s cannot be read, or names no systemd-boot version' % path)
+                    return [], '%s cannot be read, or names no systemd-boot version' % path
                 loaders.append(Loader(esp, version, ascii_lower(found.group(1))))
-    return loaders
+    return loaders, None
 
 
 def systemd_boot_version(rootfs, path):
