@@ -24,7 +24,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoReader, KoUnreadableHere
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     UNTOLD, KernelTree, ModuleFile, dkms_install_dirs, read_depmod_config, shadowing_file)
@@ -498,15 +498,16 @@ def _collector_spaced(function):
 
 @_collector_spaced
 def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runner=None, root=None,
-                 dkms_tree=None, source_tree=None):
+                 dkms_tree=None, source_tree=None, elftools=LOAD_ELFTOOLS):
     """The ``ansible_facts['dkms']`` dictionary for the system under ``rootfs``.
 
-    ``root`` is reported as given (defaults to the resolved root).
+    ``root`` is reported as given (defaults to the resolved root); ``reader``, ``runner`` and
+    ``elftools`` are the KoReader's.
     """
     boot_files = {}     # what the readers of the default kernel and of the command lines share
     kernels, running, default, default_source = gather_kernels(rootfs, warn, runner, boot_files)
     tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
-    ko_reader = KoReader(rootfs, runner=runner, reader=reader)
+    ko_reader = KoReader(rootfs, runner=runner, reader=reader, elftools=elftools)
     trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader)) for release, kernel in kernels.items())
     if kabi_check and ko_reader.name is None:
         warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '

@@ -50,6 +50,8 @@ SHT_NOBITS = 8
 # The size of a 64-bit ELF header, the larger of the two.
 ELF_HEADER_MAX = 64
 READERS = ('pyelftools', 'kmod')
+# KoReader's ``elftools`` until it knows: pyelftools is loaded on first use.
+LOAD_ELFTOOLS = object()
 WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
 # than that is damage, refused before it is read.
@@ -542,10 +544,12 @@ class KoReader:
     ``runner(argv) -> (rc, stdout, stderr)`` runs commands (``modinfo``, ``modprobe``,
     ``zstd``) in the C locale, e.g. ``module.run_command`` with
     ``environ_update={'LC_ALL': 'C'}``; without a runner no command is used, so kmod is
-    not a candidate. ``reader`` forces ``pyelftools`` or ``kmod``.
+    not a candidate. ``reader`` forces ``pyelftools`` or ``kmod``. ``elftools``: what
+    ``load_adapter()`` gave the caller (None: pyelftools does not work here), so it is not
+    loaded twice.
     """
 
-    def __init__(self, rootfs, runner=None, reader=None):
+    def __init__(self, rootfs, runner=None, reader=None, elftools=LOAD_ELFTOOLS):
         if reader is not None and reader not in READERS:
             raise ValueError('reader must be one of %s, not %r' % (', '.join(READERS), reader))
         self.rootfs = rootfs
@@ -553,7 +557,7 @@ class KoReader:
         self._forced = reader
         self._probed = False
         self._name = None
-        self._elftools = None
+        self._elftools = elftools
         self._commands = {}
         self._cache = {}
         self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
@@ -571,8 +575,8 @@ class KoReader:
         """``pyelftools``, ``kmod`` or None (no reader on this target); probed on first use."""
         if not self._probed:
             self._probed = True
-            if self._forced in (None, 'pyelftools'):
-                self._elftools = load_adapter()
+            if self._elftools is LOAD_ELFTOOLS:
+                self._elftools = load_adapter() if self._forced in (None, 'pyelftools') else None
             if self._forced:
                 self._name = self._forced
             elif self._elftools is not None:

@@ -514,7 +514,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if module.params['kabi_check'] and load_adapter() is None:
+    elftools = load_adapter()
+    if module.params['kabi_check'] and elftools is None:
         rerun_with_elftools(module, [module.params[name] for name in ('root', 'dkms_tree', 'source_tree')])
     # When gathering began, in UTC: cached facts tell their age by it.
     gathered_at = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
@@ -537,7 +538,8 @@ def main():
 
     facts = gather_facts(RootFS(root, snapshot=True), warn, packages=module.params['packages'],
                          kabi_check=module.params['kabi_check'], runner=runner, root=root,
-                         dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'])
+                         dkms_tree=module.params['dkms_tree'], source_tree=module.params['source_tree'],
+                         elftools=elftools)
     facts['gathered_at'] = gathered_at
     unknown = [name for name in module.params['packages'] or () if name not in facts['packages']]
     if unknown:

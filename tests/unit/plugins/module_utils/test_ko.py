@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils import _ko
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import SBIN_DIRS, find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import load_adapter
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     KoError, KoReader, KoTooLarge, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
@@ -355,6 +356,21 @@ def test_reader_choice(tmp_path: Path) -> None:
     assert KoReader(rootfs, reader='kmod').name == 'kmod'
     with pytest.raises(ValueError, match='reader must be one of'):
         KoReader(rootfs, reader='readelf')
+
+
+def test_an_adapter_the_caller_loaded_is_not_loaded_again(hello: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = load_adapter()
+
+    def loaded_twice() -> None:
+        raise AssertionError('pyelftools loaded again')
+    monkeypatch.setattr(_ko, 'load_adapter', loaded_twice)
+    rootfs = RootFS(str(tmp_path))
+    reader = KoReader(rootfs, elftools=adapter)
+    assert reader.name == 'pyelftools' and reader.read(HELLO).name == 'hello'
+    # None: the caller found pyelftools unusable, so kmod is the choice (none without a runner).
+    assert KoReader(rootfs, elftools=None).name is None
+    assert KoReader(rootfs, elftools=None, runner=run_command).name == ('kmod' if HAS_KMOD else None)
 
 
 def test_kmod_needs_a_runner(hello: Path, tmp_path: Path) -> None:

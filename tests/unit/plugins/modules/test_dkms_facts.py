@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _ko
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import load_adapter
 from ansible_collections.kabi.dkms.plugins.modules import dkms_facts
 from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import systemd_boot_loader
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
@@ -56,6 +58,20 @@ def test_check_mode_and_options(demo: Path, capsys: pytest.CaptureFixture[str]) 
     facts = result['ansible_facts']['dkms']
     assert list(facts['packages']) == ['gpu']
     assert facts['kernels']['6.1.0-50-amd64']['packages']['gpu']['status'] == 'installed'
+
+
+def test_pyelftools_is_loaded_once_per_run(demo: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() loads it to decide whether to respawn, and hands it to the readers."""
+    loads = []
+
+    def counted() -> object:
+        loads.append(1)
+        return load_adapter()
+    monkeypatch.setattr(dkms_facts, 'load_adapter', counted)
+    monkeypatch.setattr(_ko, 'load_adapter', counted)
+    facts = run_module(dkms_facts.main, {'root': str(demo)}, capsys)['ansible_facts']['dkms']
+    assert facts['kabi_reader'] == 'pyelftools' and len(loads) == 1
 
 
 def test_unreadable_root_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
