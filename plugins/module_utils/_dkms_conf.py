@@ -76,7 +76,10 @@ SOURCING_READONLY = ('export_envs', 'dkms_conf_variables', 'dkms_framework_nonsi
                      'dkms_framework_signing_variables', 'mv_re')
 # Variables dkms has set when it sources the file, per kernel.
 KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
-_CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?|/lib/modules/\$\{?kernelver\}?/build)/\.config["\']?$')
+# The kernel's config, where files source it: the headers' .config, or the copy the kernel
+# package keeps in /boot (lttng-modules reads it where the headers have none).
+_CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?/\.config|/lib/modules/\$\{?kernelver\}?/build/\.config'
+                            r'|/boot/config-\$\{?kernelver\}?)["\']?$')
 
 
 class DkmsVersion(tuple):
@@ -477,7 +480,7 @@ def _element_list(elements):
 
 
 def _config_source(config):
-    """The ``source`` callback of the shell reader: a ``.`` of the kernel's .config is data."""
+    """The ``source`` callback of the shell reader: a ``.`` of the kernel's config is data."""
     def source(raw):
         if not _CONFIG_SOURCE.match(raw):
             return None

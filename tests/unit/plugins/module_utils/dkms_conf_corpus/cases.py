@@ -356,6 +356,30 @@ MAKE[0]="make HZ=$CONFIG_HZ DRM=${CONFIG_DRM}"
 BUILD_EXCLUSIVE_CONFIG="CONFIG_MODULES"
 AUTOINSTALL=yes
 ''', version='1', dynamic=['MAKE']),
+    # The headers' .config, else the kernel package's copy in /boot (lttng-modules' way): either
+    # is the kernel's config, so nothing else the file sets is lost.
+    _case('config-from-boot-without-headers', '''PACKAGE_NAME=bootcfg
+PACKAGE_VERSION=1
+AUTOINSTALL=yes
+HAVE_CONFIG=no
+if [ -f "$kernel_source_dir/.config" ]; then
+    . "$kernel_source_dir/.config"
+    HAVE_CONFIG=yes
+elif [ -f /boot/config-$kernelver ]; then
+    . /boot/config-$kernelver
+    HAVE_CONFIG=yes
+fi
+BUILT_MODULE_NAME[0]=bootcfg
+DEST_MODULE_LOCATION[0]=/updates
+BUILD_EXCLUSIVE_KERNEL="^6\\."
+''', version='1'),
+    _case('config-from-boot', '''PACKAGE_NAME=bootcfg2
+PACKAGE_VERSION=1
+NO_WEAK_MODULES=yes
+. "/boot/config-${kernelver}"
+BUILT_MODULE_NAME[0]=bootcfg2
+DEST_MODULE_LOCATION[0]=/updates
+''', version='1'),
     _case('and-or-lists', '''PACKAGE_NAME=andor
 PACKAGE_VERSION=1
 BUILT_MODULE_NAME[0]=andor && DEST_MODULE_LOCATION[0]=/updates
