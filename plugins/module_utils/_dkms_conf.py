@@ -484,7 +484,7 @@ def _config_source(config):
     def source(raw):
         if not _CONFIG_SOURCE.match(raw):
             return None
-        return 'CONFIG_' if config is None else config
+        return 'CONFIG_' if config is None else dict(config)
     return source
 
 

@@ -20,6 +20,7 @@ import posixpath
 import re
 import stat
 import sys
+from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import (
@@ -672,6 +673,75 @@ def parse_kconfig(text):
     return config
 
 
+# What str.splitlines ends a line at besides "\n" (a real config has none of them).
+_OTHER_LINE_ENDS = re.compile('[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
+_ABSENT = object()
+# A line parse_kconfig reads as an option (the text starts with a newline).
+_OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
+
+
+class KernelConfig(Mapping):
+    """``parse_kconfig`` of a config text, read one option at a time.
+
+    A distribution kernel's config sets 6,000 to 10,000 options, and a host has one per kernel;
+    the facts' rules ask each kernel for about 20. Parsed whole, every kernel would cost some
+    5 ms and 1 MiB for the run: each option asked for is found in the text instead, by its last
+    line, as ``parse_kconfig`` keeps it. Only a dkms.conf that sources the config (or anything
+    that lists the options) has the whole text parsed.
+    """
+
+    def __init__(self, text):
+        if _OTHER_LINE_ENDS.search(text):
+            text = '\n'.join(text.splitlines())
+        # A newline before the first line, so every line starts after one.
+        self._text = '\n' + text
+        self._answers = {}
+        self._table = None
+
+    def get(self, key, default=None):
+        if self._table is not None:
+            return self._table.get(key, default)
+        value = self._answers.get(key, _ABSENT)
+        if value is _ABSENT:
+            value = self._answers[key] = self._find(key)
+        return default if value is _ABSENT else value
+
+    def _find(self, key):
+        """The value of ``key`` on its last line, _ABSENT when no line sets it."""
+        if not isinstance(key, str) or not key.startswith('CONFIG_') or '=' in key or key.splitlines() != [key]:
+            return _ABSENT  # no line's text before its first "=" is such a key
+        at = self._text.rfind('\n%s=' % key)
+        if at < 0:
+            return _ABSENT
+        start = at + len(key) + 2
+        end = self._text.find('\n', start)
+        return self._text[start:end if end >= 0 else len(self._text)].strip().strip('"')
+
+    def __bool__(self):
+        # Whether any line sets an option, without parsing them all.
+        return bool(self._table) if self._table is not None else _OPTION_LINE.search(self._text) is not None
+
+    def __getitem__(self, key):
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key):
+        return self.get(key, _ABSENT) is not _ABSENT
+
+    def _all(self):
+        if self._table is None:
+            self._table = parse_kconfig(self._text)
+        return self._table
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
+
+
 def read_kernel_config(rootfs, warn, modules_dir):
     """The kernel's config, or None: from its headers (build/.config, else
     include/config/auto.conf), else where the kernel package keeps it (/boot/config-K; Fedora
@@ -684,7 +754,7 @@ def read_kernel_config(rootfs, warn, modules_dir):
                  posixpath.join(modules_dir, 'build/include/config/auto.conf'),
                  '/boot/config-%s' % release, posixpath.join(modules_dir, 'config')):
         try:
-            return parse_kconfig(rootfs.read_text(path, CONFIG_LIMIT))
+            return KernelConfig(rootfs.read_text(path, CONFIG_LIMIT))
         except (OSError, RootPathError) as exc:
             if not is_absent(exc):
                 warn('cannot read %s: %s' % (path, exc))

@@ -15,13 +15,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BlsEntry,
     Kernel,
+    KernelConfig,
     find_default,
     find_kernels,
     gather_kernels,
+    parse_kconfig,
     running_release,
     read_kernel_config,
     sort_releases,
@@ -917,3 +921,41 @@ def test_kernel_config_without_headers_comes_from_the_kernel_package(tmp_path: P
     assert read_kernel_config(RootFS(str(tmp_path)), warnings.append, '/lib/modules/K') == \
         {'CONFIG_MODULE_SIG': 'y', 'CONFIG_MODULE_SIG_FORCE': 'y'}
     assert warnings == []
+
+
+# Lines of a config: options set, quoted or not, with "=" in values; comments; odd spacing; every
+# line end str.splitlines knows; options that are prefixes of others.
+CONFIG_LINES = st.lists(st.one_of(
+    st.builds('{}={}'.format, st.sampled_from(['CONFIG_A', 'CONFIG_AB', 'CONFIG_A_B', 'CONFIG_', 'A', 'CONFIG_A B']),
+              st.sampled_from(['y', 'm', '"q v"', ' y ', '', '"a=b"', '1234', '\x1fy', '"'])),
+    st.sampled_from(['# CONFIG_A is not set', '', ' CONFIG_A=y', 'CONFIG_A', '=y']),
+    st.text(max_size=12)), max_size=12)
+LINE_ENDS = st.sampled_from(['\n', '\r\n', '\r', '\x0b', '\x0c', '\x1c', '\x85', '\u2028'])
+
+
+class TestKernelConfig:
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(CONFIG_LINES, LINE_ENDS, st.booleans())
+    @example(['CONFIG_A=1', 'CONFIG_AB=2', 'CONFIG_A=3'], '\n', False)
+    def test_lookups_agree_with_the_whole_parse(self, lines: list[str], end: str, ended: bool) -> None:
+        text = end.join(lines) + (end if ended else '')
+        parsed = parse_kconfig(text)
+        config = KernelConfig(text)
+        for key in list(parsed) + ['CONFIG_A', 'CONFIG_AB', 'CONFIG_A_B', 'CONFIG_', 'A', 'CONFIG_A=y', 'CONFIG_A\n', 3]:
+            assert config.get(key) == parsed.get(key), key
+            assert (key in config) == (key in parsed)
+        assert bool(config) == bool(parsed)
+        assert dict(config) == parsed and len(config) == len(parsed) and bool(config) == bool(parsed)
+
+    def test_the_whole_text_is_parsed_only_when_listed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        config = KernelConfig('# Linux/x86 6.1.0 Kernel Configuration\nCONFIG_MODULE_SIG=y\nCONFIG_S="a b"\n')
+
+        def parsed_whole(text: str) -> dict[str, str]:
+            raise AssertionError('parsed whole for a lookup')
+        with monkeypatch.context() as patched:
+            patched.setattr('ansible_collections.kabi.dkms.plugins.module_utils._kernels.parse_kconfig', parsed_whole)
+            assert config and not KernelConfig('# CONFIG_A is not set\nCONFIG_B\n')
+            assert (config['CONFIG_MODULE_SIG'], config.get('CONFIG_S'), config.get('CONFIG_NONE')) == ('y', 'a b', None)
+            with pytest.raises(KeyError):
+                config['CONFIG_NONE']
+        assert sorted(config) == ['CONFIG_MODULE_SIG', 'CONFIG_S']
