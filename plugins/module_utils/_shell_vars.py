@@ -387,6 +387,7 @@ class _Parser:
         self.line_start = True
         self.substitutions = 0          # command substitutions the cursor is in
         self.readonly = set(readonly)   # names declared readonly (None: a name not known)
+        self.commands = 0               # and-or lists read so far (a compound's part holds one at least)
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -705,6 +706,8 @@ class _Parser:
             if self.command_list(_Effects(), ()) != ')':
                 raise ShellSyntaxError('unterminated command substitution')
             self.pos += 1
+        except ShellSyntaxError:
+            raise _SubstitutionSyntaxError()
         except (_TooDeep, _Stopped) as exc:
             if self.substitutions > 1 and isinstance(exc, _TooDeep):
                 raise
@@ -771,7 +774,7 @@ class _Parser:
             self.variables.roll_back()
         except _Returned:
             return
-        except (_TooDeep, _Stopped):
+        except (_TooDeep, _Stopped, _SubstitutionSyntaxError):
             self.variables.make_opaque()
 
     def command_list(self, effects, stops):
@@ -804,8 +807,18 @@ class _Parser:
                 return token
             self.and_or(effects)
 
+    def part(self, effects, stops):
+        """A part of a compound command: a list of one command or more, ended by one of ``stops``,
+        which is returned. bash refuses anything else (``then fi``, ``if :; then )``)."""
+        commands = self.commands
+        end = self.command_list(effects, stops)
+        if end not in stops or self.commands == commands:
+            raise ShellSyntaxError('unexpected %s' % (end or 'end of file'))
+        return end
+
     def and_or(self, effects):
         """Pipelines joined by && and ||: what follows runs, is skipped, or may run, by the status."""
+        self.commands += 1
         current = effects.branch() if self.returned else effects
         ops = self.pipeline(current)
         while True:
@@ -892,16 +905,16 @@ class _Parser:
     def compound(self, keyword, effects):
         branch = effects.branch()
         if keyword == 'if':
-            self.command_list(branch, ('then',))
-            end = self.command_list(branch, ('elif', 'else', 'fi'))
+            self.part(branch, ('then',))
+            end = self.part(branch, ('elif', 'else', 'fi'))
             while end == 'elif':
-                self.command_list(branch, ('then',))
-                end = self.command_list(branch, ('elif', 'else', 'fi'))
+                self.part(branch, ('then',))
+                end = self.part(branch, ('elif', 'else', 'fi'))
             if end == 'else':
-                self.command_list(branch, ('fi',))
+                self.part(branch, ('fi',))
         elif keyword in ('while', 'until'):
-            self.command_list(branch, ('do',))
-            self.command_list(branch, ('done',))
+            self.part(branch, ('do',))
+            self.part(branch, ('done',))
         elif keyword in ('for', 'select'):
             self.skip_blanks()
             if self.text.startswith('((', self.pos):
@@ -911,12 +924,13 @@ class _Parser:
                 name = self.word()
                 if name is not None and name.literal():
                     branch.touch(name.literal())
-            self.command_list(branch, ('do',))
-            self.command_list(branch, ('done',))
+            if self.command_list(branch, ('do',)) != 'do':     # its words, read as a command
+                raise ShellSyntaxError('for without do')
+            self.part(branch, ('done',))
         elif keyword == 'case':
             self.case(branch)
         elif keyword == '{':
-            self.command_list(effects, ('}',))
+            self.part(effects, ('}',))
         elif keyword == '[[':
             self.double_brackets()
         else:
@@ -1280,6 +1294,12 @@ class _TooDeep(Exception):
 
 class _Stopped(Exception):
     """The run may stop here, where the reading cannot tell what the caller keeps."""
+
+
+class _SubstitutionSyntaxError(Exception):
+    """A command substitution bash cannot parse. bash 5.2 parses one as it reads its line, and the
+    error ends the whole sourcing subshell (dkms gets no variable at all); earlier bash fails only
+    the substitution, when it runs. Which bash the host has is not known here."""
 
 
 class _Returned(Exception):

@@ -380,6 +380,25 @@ NO_WEAK_MODULES=yes
 BUILT_MODULE_NAME[0]=bootcfg2
 DEST_MODULE_LOCATION[0]=/updates
 ''', version='1'),
+    # bash 5.2 reads a command substitution with its line: a syntax error in it ends the sourcing
+    # subshell, and dkms gets nothing; bash before 5.2 only fails the substitution.
+    _case('substitution-syntax-error', '''PACKAGE_NAME=comsub
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=comsub
+DEST_MODULE_LOCATION[0]=/updates
+AUTOINSTALL=yes
+PRE_BUILD="configure --with-linux=$(if [ -d /usr/src ]; then )"
+''', version='1', logic=VARIABLES),
+    # A compound command's part must hold a command: bash stops at an empty one, as at any syntax error.
+    _case('empty-then', '''PACKAGE_NAME=emptythen
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=emptythen
+DEST_MODULE_LOCATION[0]=/updates
+if [ -n "$kernelver" ]; then
+    # nothing to do here
+fi
+AUTOINSTALL=yes
+''', version='1'),
     _case('and-or-lists', '''PACKAGE_NAME=andor
 PACKAGE_VERSION=1
 BUILT_MODULE_NAME[0]=andor && DEST_MODULE_LOCATION[0]=/updates
