@@ -16,7 +16,7 @@
 #   .venv/bare312  no packages: a target interpreter without pyelftools (lab)
 #   .venv/py36     pyenv's Python 3.6 with pytest, hypothesis and pyelftools, pinned to the last
 #                  releases for 3.6 (its pip resolves no ranges): the unit tests on 3.6 targets
-#   .venv/lint     ansible-lint (its own ansible-core)
+#   .venv/lint     ansible-lint (its own ansible-core) and mypy
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -233,6 +233,6 @@ if wants lab; then
     make_venv "$repo/.venv/bare312" "$py312"
 fi
 if wants lint; then
-    make_venv "$repo/.venv/lint" "$py312" 'ansible-lint==26.10.*' 'ansible-core==2.21.*'
+    make_venv "$repo/.venv/lint" "$py312" 'ansible-lint==26.10.*' 'ansible-core==2.21.*' 'mypy==2.4.*'
 fi
 log "done (${stages:1:-1})"

@@ -10,7 +10,7 @@
 # Stages: sanity (ansible-test on the oldest and newest supported ansible-core), units, py36 (the
 # module-side unit tests on Python 3.6), integration, targets (dkms_facts on real target Pythons),
 # compile (plugins on every declared Python), lint
-# (ansible-lint, production profile), release (scripts/release.sh: build, install, ansible-doc), lab.
+# (ansible-lint, production profile; mypy --strict of the filters and plugin_utils), release (scripts/release.sh: build, install, ansible-doc), lab.
 # The bootstrap installs what the chosen stages need, and only that.
 #
 # Integration targets (tests/integration/targets/*): a target that needs the real lab (root, the
@@ -177,6 +177,9 @@ stage_lint() {
     in_collection "$repo/.venv/lint" ansible-lint --profile production --offline
     local rc=$?
     rm -rf "$coll/readme-examples"
+    echo "--- mypy (strict) of the controller-side code"
+    (cd "$collections_dir" && "$repo/.venv/lint/bin/mypy" --config-file "$repo/scripts/mypy.ini" \
+        -p ansible_collections.kabi.dkms.plugins.filter -p ansible_collections.kabi.dkms.plugins.plugin_utils) || rc=1
     return $rc
 }
 

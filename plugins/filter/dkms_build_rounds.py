@@ -40,9 +40,12 @@ _value:
   elements: list
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible_collections.kabi.dkms.plugins.plugin_utils._build_order import build_rounds
 
 
 class FilterModule:
-    def filters(self) -> dict:
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {'dkms_build_rounds': build_rounds}

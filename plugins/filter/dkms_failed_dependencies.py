@@ -44,9 +44,12 @@ _value:
   elements: str
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible_collections.kabi.dkms.plugins.plugin_utils._build_order import failed_dependencies
 
 
 class FilterModule:
-    def filters(self) -> dict:
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {'dkms_failed_dependencies': failed_dependencies}

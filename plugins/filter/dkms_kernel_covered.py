@@ -44,9 +44,12 @@ _value:
   type: bool
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible_collections.kabi.dkms.plugins.plugin_utils._report import kernel_covered
 
 
 class FilterModule:
-    def filters(self) -> dict:
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {'dkms_kernel_covered': kernel_covered}

@@ -112,9 +112,12 @@ _value:
       elements: dict
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible_collections.kabi.dkms.plugins.plugin_utils._report import report_model
 
 
 class FilterModule:
-    def filters(self) -> dict:
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {'dkms_report_model': report_model}

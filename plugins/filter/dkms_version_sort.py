@@ -39,9 +39,12 @@ _value:
   elements: str
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from ansible_collections.kabi.dkms.plugins.plugin_utils._report import version_sort
 
 
 class FilterModule:
-    def filters(self) -> dict:
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {'dkms_version_sort': version_sort}

@@ -84,12 +84,14 @@ def version_sort(versions: Iterable[Any]) -> list[str]:
     The input is text-sorted first, so versions the rpm-style fallback deems equal
     (``1.0``, ``1_0``) come out the same way whatever order they came in.
     """
-    return sort_versions(sorted(str(version) for version in versions))
+    ordered: list[str] = sort_versions(sorted(str(version) for version in versions))
+    return ordered
 
 
 def _by_name(names: Iterable[str]) -> list[str]:
     """Unique host or kernel names in natural order (``web2`` before ``web10``)."""
-    return sort_releases(set(names))
+    ordered: list[str] = sort_releases(set(names))
+    return ordered
 
 
 def uncovered(facts: Facts, package: str | None = None) -> list[dict[str, Any]]:
@@ -113,12 +115,12 @@ def kernel_covered(facts: Facts, kernel: str | None, verified: bool = False) -> 
                                for entry in (info.get('packages') or {}).values())
 
 
-def _symbols(label: str, names: Iterable[Any]) -> str | None:
-    names = [str(name) for name in names or ()]
-    if not names:
+def _symbols(label: str, names: Iterable[Any] | None) -> str | None:
+    texts = [str(name) for name in names or ()]
+    if not texts:
         return None
-    more = len(names) - MAX_SYMBOLS_SHOWN
-    shown = ', '.join(names[:MAX_SYMBOLS_SHOWN])
+    more = len(texts) - MAX_SYMBOLS_SHOWN
+    shown = ', '.join(texts[:MAX_SYMBOLS_SHOWN])
     return '%s: %s%s' % (label, shown, ' (+%d more)' % more if more > 0 else '')
 
 
@@ -143,9 +145,9 @@ def _module_reasons(modules: Mapping[str, Any]) -> list[str]:
                             if signature.get('signed') and signature.get('signer') else 'not signed')
         if module.get('shadowed_by'):
             problems.append('shadowed by %s' % module['shadowed_by'])
-        problems = [problem for problem in problems if problem]
-        if problems or kabi.get('compatible') is False:
-            reasons.append(visible('%s: %s' % (name, '; '.join(problems) or 'kABI incompatible')))
+        shown = [problem for problem in problems if problem]
+        if shown or kabi.get('compatible') is False:
+            reasons.append(visible('%s: %s' % (name, '; '.join(shown) or 'kABI incompatible')))
     return reasons
 
 
@@ -304,8 +306,8 @@ def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = 
             host_kernels = facts.get('kernels') or {}
             cells: list[dict[str, Any] | None] = []
             for index, kernel in enumerate(kernels):
-                kernel_info = host_kernels.get(kernel)
-                package = (kernel_info or {}).get('packages', {}).get(name)
+                kernel_info = host_kernels.get(kernel) or {}
+                package = kernel_info.get('packages', {}).get(name)
                 if package is None:
                     cells.append(None)
                     continue
@@ -330,7 +332,7 @@ def report_model(results: Mapping[str, Any], groups: Mapping[str, Any] | None = 
             if uncovered:
                 kernel_totals[kernel]['packages'].append(visible(name))
         row_groups = [{'name': visible(group), 'rows': _fold(rows_by_group[group], host_rank)}
-                      for group in sorted(rows_by_group, key=group_rank.get)]
+                      for group in sorted(rows_by_group, key=group_rank.__getitem__)]
         for row in (row for group in row_groups for row in group['rows']):
             row['hosts'] = [visible(host) for host in row['hosts']]
             row['host'] = row['hosts'][0]
