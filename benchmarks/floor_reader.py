@@ -1,10 +1,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The reading floor: floor_reader.py ROOT reads what a kABI verdict needs from a benchmark tree, and no more.
+"""The reading floor: floor_reader.py ROOT [--signatures] reads what a kABI verdict needs from a benchmark tree, and no more.
 
 Every distinct module file a weak-updates link points at or dkms installed into updates/dkms, and
 one in-tree module per kernel (its vermagic), is read once, decompressed when it is xz or gzip, and
 the bytes of its .modinfo, __versions and __ksymtab_strings sections are taken from its section
-table; the Module.symvers of each kernel with such modules is read once. Nothing is parsed or judged, no Ansible is imported:
+table; with --signatures (a tree booted under Secure Boot, where the kernel checks every module's
+signature) the bytes each installed module's signature covers are hashed with SHA-256, as checking it
+needs (the tree's modules are signed with it, so the hash is not read from the signature); the
+Module.symvers of each kernel with such modules is read once. Nothing is parsed or judged, no Ansible is imported:
 this is what any tool that gives the same verdicts must at least do, in one Python process.
 It prints the counts as JSON. benchmarks/run.py times it next to the fact module, and also
 imports ``sections`` to pick the Debian modules by their number of imports.
@@ -13,6 +16,7 @@ imports ``sections`` to pick the Debian modules by their number of imports.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import lzma
 import os
@@ -21,6 +25,9 @@ import sys
 from pathlib import Path
 
 WANTED = (b'.modinfo', b'__versions', b'__ksymtab_strings')
+# What ends a signed module: struct module_signature (its big-endian sig_len last), then the magic.
+SIGNATURE_MAGIC = b'~Module signature appended~\n'
+SIGNATURE_INFO = 12
 
 
 def sections(data: bytes, wanted: tuple[bytes, ...] = WANTED) -> dict[bytes, bytes]:
@@ -55,6 +62,15 @@ def read_module(path: Path) -> bytes:
     return data
 
 
+def signed_digest(data: bytes) -> bytes | None:
+    """SHA-256 of the bytes a module's signature covers, None when it is not signed."""
+    if not data.endswith(SIGNATURE_MAGIC):
+        return None
+    end = len(data) - len(SIGNATURE_MAGIC)
+    signature_size, = struct.unpack_from('>I', data, end - 4)
+    return hashlib.sha256(memoryview(data)[:end - SIGNATURE_INFO - signature_size]).digest()
+
+
 def inside(root: Path, link: Path) -> Path:
     """Host path of an absolute in-root weak link's target (the trees' links are one hop)."""
     return root / os.readlink(link).lstrip('/')
@@ -62,6 +78,7 @@ def inside(root: Path, link: Path) -> Path:
 
 def main() -> int:
     root = Path(sys.argv[1])
+    signatures = sys.argv[2:] == ['--signatures']
     targets: set[Path] = set()
     symvers: list[Path] = []
     in_tree: list[Path] = []
@@ -75,11 +92,14 @@ def main() -> int:
         order = kernel / 'modules.order'
         if order.is_file():
             in_tree.append(kernel / order.read_text().split('\n', 1)[0])
-    section_bytes = 0
+    section_bytes = signed = 0
     for path in sorted(targets) + in_tree:
-        section_bytes += sum(len(data) for data in sections(read_module(path)).values())
+        data = read_module(path)
+        section_bytes += sum(len(data) for data in sections(data).values())
+        # The kernel's own module is read for its vermagic, not loaded: its signature is no verdict's.
+        signed += signatures and path in targets and signed_digest(data) is not None
     symvers_bytes = sum(len(path.read_bytes()) for path in symvers)
-    json.dump({'modules': len(targets) + len(in_tree), 'section_bytes': section_bytes,
+    json.dump({'modules': len(targets) + len(in_tree), 'section_bytes': section_bytes, 'signed': signed,
                'symvers': len(symvers), 'symvers_bytes': symvers_bytes}, sys.stdout)
     return 0
 

@@ -24,7 +24,7 @@ out-of-tree package of two modules once, with `make -C /lib/modules/%(headers)s/
 both call kernel functions, so their `__versions` hold %(core)d and %(client)d real entries (`module_layout`,
 `_printk`, the kmalloc family, `kfree`, ...) and their vermagic is `%(vermagic)s`. Every kernel of a
 tree gets its own copy of those headers' real `Module.symvers` (%(symvers_lines)d lines, %(symvers_mib).1f MiB)
-in `build/`, as each RHEL kernel ships its own, plus `build/include` and a copy of the first module as
+and `.config` in `build/`, as each RHEL kernel ships its own, plus `build/include` and a copy of the first module as
 its in-tree module (so the vermagic compares); each package's dkms builds are copies of the two
 modules under the package's module names. With so few imports per module, these trees never
 index a symvers: they measure the walk, the reads and the verdicts, not the symvers lookups.''',
@@ -35,13 +35,16 @@ that import the most symbols (%(imports_min)d to %(imports_max)d `__versions` en
 %(imports_median)d; %(pool_mib).1f MiB; `%(large)s` aside), each made into a dkms package of one module; a
 tree of P packages takes P modules spread evenly over the pool, so the average module is alike at
 every size. Every kernel gets its own copy of the headers' real `Module.symvers` (%(symvers_lines)d lines)
-and `%(in_tree)s` (the package's smallest module outside the pool) as its in-tree module, so every
+and `.config` (which the fact module reads for each kernel, as on any host with headers), and
+`%(in_tree)s` (the package's smallest module outside the pool) as its in-tree module, so every
 weak link gets a verdict over hundreds of real CRCs. The copies are byte-identical, as the symvers of
 kernels that share a kABI are line for line where their CRCs agree: dkms_facts reads every kernel's
 symvers and finds the symbols its modules import in it, but parses a line it parsed for another
 kernel only once per run, so a host whose kernels share no symvers line costs more per kernel than
 these trees show. The dkms builds are hard links to the unpacked files, the installed copies real
-copies (the fact module compares both in full, and reads only the sections it needs). `%(large)s.ko` (%(large_mib).1f MiB, %(large_imports)d imports) is
+copies (the fact module compares both in full, and reads only the sections it needs). The modules
+carry the package's own signatures (its build key's), which only the signed root's kernels check.
+`%(large)s.ko` (%(large_mib).1f MiB, %(large_imports)d imports) is
 benchmarked alone, plain and as `.ko.xz` (compressed as kbuild does: crc32 check, 1 MiB dictionary).''',
     'gcc': '''**Grid modules: gcc-compiled ELF objects** (no kernel headers were installed, or `--modules gcc`):
 `tests/unit/system_trees.py` compiles objects with real `.modinfo`, `__versions` and export symbols,
@@ -77,7 +80,8 @@ FLOORS = '''**Floors, measured in the same runs.** Each real-module tree is also
 that do only what no implementation can avoid, in the same interleaved runs as the fact module:
 `benchmarks/floor_reader.py ROOT` (plain Python, no Ansible) reads every distinct module file dkms
 installed or a weak link points at and each kernel's in-tree module once, decompresses it, takes the
-bytes of its `.modinfo`, `__versions` and `__ksymtab_strings` from the section table, and reads the
+bytes of its `.modinfo`, `__versions` and `__ksymtab_strings` from the section table (on the signed
+root also hashes the bytes each installed module's signature covers, with SHA-256), and reads the
 `Module.symvers` of each kernel once, parsing and judging nothing;
 `benchmarks/floor_module.py` is an `AnsibleModule` that only returns the JSON dkms_facts printed
 for that tree (checked equal): the AnsibleModule floor, the "Ansible floor" of issue 14's goal.
@@ -100,6 +104,15 @@ in about twice that share. The changed lines are of symbols no module of the tre
 exports, and no module imports the new exports: what the facts say of each kernel is what they say
 on the copies' grid of the same shape, which the benchmark checks. (The real Debian 6.1 ABIs 53 and 54 have `Module.symvers`
 that differ in 31 %% of their lines.)'''
+
+SIGNED = '''**The signed root** (`root-signed`) is the root with every check on that a host under Secure Boot
+has: its 300 dkms builds are signed as dkms signs them (the kernel package's own signature taken off
+first, then the kernel's `scripts/sign-file` with SHA-256 and an RSA-2048 key made by openssl, as dkms
+makes `/var/lib/dkms/mok.key`), Secure Boot is on (the `SecureBoot` EFI variable under the root) with
+that certificate in shim's MOK list (`MokListRT`) and at `/var/lib/dkms/mok.pub`. Every kernel then
+enforces module signatures, and the fact module checks each module's signature as the kernel would:
+the digest of the bytes it covers, then the RSA signature against the enrolled certificate. The
+benchmark checks that every entry is covered and every module's signature trusted.'''
 
 
 def _mib(value: float | None) -> str:
@@ -193,6 +206,14 @@ def _goals(data: dict[str, Any]) -> list[str]:
                      '%.3f s, %.2fx the AnsibleModule floor: the walk of the dkms tree, the comparison of every '
                      'installed copy with its build (as `dkms status` does) and the facts of %d entries.'
                      % (no_kabi, no_kabi / module, root['entries']))
+    for signed in (tree for tree in data['real_roots'] if tree['name'] == 'root-signed'):
+        facts = _median(signed['facts']['seconds'])
+        module = module_floor(signed)
+        floor = floor_through_ansible(signed, data['interpreter'])
+        lines.append('- For comparison, the root under Secure Boot with every module signed (every signature checked, '
+                     'see Method): %.3f s against the AnsibleModule floor, %.3f s: %.2fx; against the floor through '
+                     'Ansible (%.3f s, its reading floor hashing what each signature covers): %.2fx; peak %s MiB.'
+                     % (facts, module, facts / module, floor, facts / floor, _mib(signed['facts']['peak_rss_mib'])))
     target = next((size for size in data['real_sizes'] if size['shape'] == PER_ENTRY_SHAPE), None)
     fit = data.get('goal_fit')
     if target and fit:
@@ -338,6 +359,8 @@ def render_markdown(data: dict[str, Any], arguments: str) -> str:
     if data['real_modules']:
         out += ['', _modules(data['real_modules']), '',
                 FLOORS % {'interpreter': _median(data['interpreter']['seconds'])}]
+    if any(tree['name'] == 'root-signed' for tree in data['real_roots']):
+        out += ['', SIGNED]
     if data['profile']:
         out += ['', '## Profile of the fact module on %s' % data['profile_shape'], '',
                 '`python -m cProfile -o prof plugins/modules/dkms_facts.py args.json`, top 15 by cumulative time:',

@@ -25,6 +25,7 @@ cache are kept there.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import lzma
 import os
@@ -42,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from floor_reader import sections
+from floor_reader import SIGNATURE_INFO, SIGNATURE_MAGIC, sections
 from performance_doc import PER_ENTRY_SHAPE, render_markdown
 
 if TYPE_CHECKING:
@@ -240,6 +241,13 @@ class ModuleFiles:
         """The package's dkms build for ``release``, installed into its updates/dkms."""
         raise NotImplementedError
 
+    def finish(self, system: SystemTree) -> None:
+        """What the tree needs once every package is built (nothing by default)."""
+
+    def is_signed(self) -> bool:
+        """Whether the builds are signed and the trees boot under Secure Boot."""
+        return False
+
 
 class GccModules(ModuleFiles):
     """gcc-compiled ELF objects shaped like modules, with SystemTree's three-symbol symvers."""
@@ -331,10 +339,13 @@ def symbols_of(path: Path) -> set[str]:
 
 
 def real_kernel(system: SystemTree, release: str, symvers: Path, in_tree: Path, in_tree_path: str) -> None:
-    """A kernel with a copy of a real Module.symvers, build/include, and ``in_tree`` as its one module."""
+    """A kernel with a copy of a real Module.symvers and of the .config beside it (as in any installed
+    headers: the fact module reads each kernel's config), build/include, and ``in_tree`` as its one module."""
     modules_dir = system.path('/lib/modules/%s' % release)
     (modules_dir / 'build/include').mkdir(parents=True)
     shutil.copyfile(symvers, modules_dir / 'build/Module.symvers')
+    if (symvers.parent / '.config').is_file():
+        shutil.copyfile(symvers.parent / '.config', modules_dir / 'build/.config')
     (modules_dir / in_tree_path).parent.mkdir(parents=True)
     shutil.copyfile(in_tree, modules_dir / in_tree_path)
     (modules_dir / 'modules.order').write_text(in_tree_path + '\n')
@@ -446,10 +457,11 @@ class DebianModules(ModuleFiles):
     kind = 'debian'
 
     def __init__(self, ko: KoBuilder, kernel: DebianKernel, only: str | None = None, compress: str = '',
-                 drift: float = 0.0) -> None:
+                 drift: float = 0.0, signer: ModuleSigner | None = None) -> None:
         super().__init__(ko)
         self.debian = kernel
         self.drift = drift
+        self.signer = signer
         # Read once: every kernel's own copy is drifted from it.
         self.symvers_text = kernel.symvers.read_text() if drift else ''
         self.protected: frozenset[str] = frozenset()
@@ -483,6 +495,10 @@ class DebianModules(ModuleFiles):
         """The same modules, each kernel with its own symvers (see ``drifted``)."""
         return DebianModules(self.ko, self.debian, drift=drift)
 
+    def signed(self, signer: ModuleSigner) -> DebianModules:
+        """The same modules, every build signed by ``signer``, the trees booted under Secure Boot."""
+        return DebianModules(self.ko, self.debian, signer=signer)
+
     def modules_of(self, packages: list[str]) -> dict[str, list[str]]:
         if self.only:
             return {package: [self.only] for package in packages}
@@ -512,7 +528,73 @@ class DebianModules(ModuleFiles):
             symvers.write_text(drifted(self.symvers_text, release, self.drift, self.protected))
 
     def build(self, system: SystemTree, package: str, release: str) -> None:
-        real_build(system, package, release, [self.files[name] for name in system.modules[(package, VERSION)]])
+        built = [self.files[name] for name in system.modules[(package, VERSION)]]
+        real_build(system, package, release, [self.signer.sign(path) for path in built] if self.signer else built)
+
+    def finish(self, system: SystemTree) -> None:
+        if self.signer:
+            self.signer.boot(system)
+
+    def is_signed(self) -> bool:
+        return self.signer is not None
+
+
+def without_signature(data: bytes) -> bytes:
+    """A module file's bytes without the signature appended to them, if any."""
+    if not data.endswith(SIGNATURE_MAGIC):
+        return data
+    end = len(data) - len(SIGNATURE_MAGIC)
+    return data[:end - SIGNATURE_INFO - int.from_bytes(data[end - 4:end], 'big')]
+
+
+class ModuleSigner:
+    """dkms's module signing on a host that boots under Secure Boot: an RSA-2048 key pair made by
+    openssl as dkms makes /var/lib/dkms/mok.key, every build signed by the kernel's scripts/sign-file
+    with SHA-256 (Debian's CONFIG_MODULE_SIG_HASH), the certificate enrolled in shim's MOK list (the
+    MokListRT EFI variable) and Secure Boot on: the kernel checks every module's signature, and so
+    does the fact module."""
+
+    def __init__(self, work: Path) -> None:
+        from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import rsa_key
+
+        self.directory = work / 'signed'
+        self.directory.mkdir()
+        self.key = rsa_key(self.directory)
+        self.signed: dict[Path, Path] = {}
+
+    @staticmethod
+    def available() -> str | None:
+        """Why modules cannot be signed here, or None."""
+        from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import SIGN_FILE_PATTERNS
+
+        if shutil.which('openssl') is None:
+            return 'no openssl command'
+        if not any(glob.glob(pattern) for pattern in SIGN_FILE_PATTERNS):
+            return 'no scripts/sign-file of a kernel (Debian: linux-kbuild-6.1)'
+        return None
+
+    def sign(self, module: Path) -> Path:
+        """A signed copy of ``module``, made once per run."""
+        from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import sign_module
+
+        if module not in self.signed:
+            # The kernel package's modules come signed by its build key: dkms signs what it built, unsigned.
+            unsigned = self.directory / ('%s.unsigned' % module.name)
+            unsigned.write_bytes(without_signature(module.read_bytes()))
+            self.signed[module] = sign_module(unsigned, self.key, self.directory / module.name)
+            unsigned.unlink()
+        return self.signed[module]
+
+    def boot(self, system: SystemTree) -> None:
+        """Secure Boot on, dkms's certificate in the MOK list and in the dkms tree, GRUB's command line."""
+        from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot
+
+        efi = EfiRoot(system.root)
+        efi.secure_boot(True)
+        efi.mok_list([self.key.der])
+        system.path('/var/lib/dkms/mok.pub').write_bytes(self.key.der)
+        system.path('/etc/default').mkdir(parents=True, exist_ok=True)
+        system.path('/etc/default/grub').write_text('GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
 
 
 def module_files(choice: str, work: Path, ko: KoBuilder) -> ModuleFiles:
@@ -553,6 +635,7 @@ def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
             files.build(system, package, release)
     for release, provider in shape.weak:
         system.weak_link_build(release, provider)
+    files.finish(system)
     return system
 
 
@@ -645,8 +728,9 @@ def write_args(path: Path, root: Path, kabi_check: bool = True) -> Path:
     return path
 
 
-def check_facts(output: Path, shape: Shape) -> None:
-    """Every entry is covered the way the tree was built, and every weak module has a kABI verdict."""
+def check_facts(output: Path, shape: Shape, signed: bool = False) -> None:
+    """Every entry is covered the way the tree was built, and every weak module has a kABI verdict;
+    ``signed``: every kernel enforces signatures and every module's signature is trusted."""
     facts = json.loads(output.read_text())['ansible_facts']['dkms']
     if facts['kabi_reader'] is None:
         raise RuntimeError('no kABI reader: the verdicts the benchmark is meant to time were not computed')
@@ -660,6 +744,9 @@ def check_facts(output: Path, shape: Shape) -> None:
         if status == 'weak' and not all(module['kabi'] and module['kabi']['compatible']
                                         for module in entry['modules'].values()):
             raise RuntimeError('%s on %s: a weak module lacks a compatible kABI verdict' % (package, release))
+        if signed and not (facts['kernels'][release]['module_signatures']['enforced'] and entry['covered']
+                           and all(module['signature']['trusted'] for module in entry['modules'].values())):
+            raise RuntimeError('%s on %s: a signature was not checked, or not trusted' % (package, release))
 
 
 def expected_dkms_lines(shape: Shape) -> set[tuple[str, str, str, str]]:
@@ -688,12 +775,12 @@ FLOOR_READER = REPO / 'benchmarks/floor_reader.py'
 FLOOR_MODULE = REPO / 'benchmarks/floor_module.py'
 
 
-def check_floor_reader(output: Path, shape: Shape, root: Path) -> None:
+def check_floor_reader(output: Path, shape: Shape, root: Path, signed: bool = False) -> None:
     """The reading floor read each native kernel's installed module files, each kernel's own module and
-    the symvers of every kernel: what the fact module reads for its verdicts."""
-    expected = {'modules': shape.kernels + sum(len(os.listdir(root / 'lib/modules' / native / 'updates/dkms'))
-                                               for native in shape.native),
-                'symvers': shape.kernels}
+    the symvers of every kernel: what the fact module reads for its verdicts; ``signed``: it hashed
+    every installed module's signed bytes."""
+    installed = sum(len(os.listdir(root / 'lib/modules' / native / 'updates/dkms')) for native in shape.native)
+    expected = {'modules': shape.kernels + installed, 'symvers': shape.kernels, 'signed': installed if signed else 0}
     counts = json.loads(output.read_text())
     if {key: counts[key] for key in expected} != expected:
         raise RuntimeError('the reading floor read %s, expected %s' % (counts, expected))
@@ -732,7 +819,7 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     output = work / ('facts-%s.json' % label)
     # The untimed first run checks the result and leaves the page cache as warm as the tree build did.
     run_process(facts_argv(python, args), env, output)
-    check_facts(output, shape)
+    check_facts(output, shape, files.is_signed())
     # Without kABI verdicts: what reading the modules' ELF sections and symvers costs.
     no_kabi = write_args(work / ('args-%s-no-kabi.json' % label), root, kabi_check=False)
     commands = {'facts': (facts_argv(python, args), output),
@@ -741,11 +828,12 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
         floor_args = work / ('args-%s-floor.json' % label)
         floor_args.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {'result': str(output.with_suffix('.saved'))}}))
         shutil.copyfile(output, output.with_suffix('.saved'))
-        commands['floor_reader'] = ([python, str(FLOOR_READER), str(root)], work / 'floor-reader.json')
+        commands['floor_reader'] = ([python, str(FLOOR_READER), str(root)] + ['--signatures'] * files.is_signed(),
+                                    work / 'floor-reader.json')
         commands['floor_return'] = ([python, str(FLOOR_MODULE), str(floor_args)], work / 'floor-return.json')
         for floor_argv, floor_output in (commands['floor_reader'], commands['floor_return']):
             run_process(floor_argv, env, floor_output)
-        check_floor_reader(commands['floor_reader'][1], shape, root)
+        check_floor_reader(commands['floor_reader'][1], shape, root, files.is_signed())
         check_floor_return(commands['floor_return'][1], output)
     timed = measure(commands, env, runs)
     result = TreeResult(name, files.kind, shape.label, shape.kernels, shape.packages, shape.entries, ko_files,
@@ -928,6 +1016,8 @@ def main() -> int:
                       'that tree (default %(default)s)')
     real.add_argument('--drift-shape', type=Shape.parse, default=Shape.parse(DEFAULT_DRIFT_SHAPE),
                       help='the drifting tree (default %s)' % DEFAULT_DRIFT_SHAPE)
+    real.add_argument('--no-signed', action='store_true', help='skip the root with every module signed, booted '
+                      'under Secure Boot')
     real.add_argument('--large-kernels', type=int, default=6,
                       help='kernels of the large-module trees, one native (default %(default)s)')
     real.add_argument('--fleet-large-hosts', type=int, default=10, help='hosts of the fleet run with large '
@@ -1022,6 +1112,12 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
             check_same_kernels(work / ('facts-real-drift-%s.json' % label), work / ('facts-real-%s.json' % label))
     results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.runs,
                                          with_floors=True, profiled=not args.no_profile, keep=args.keep))
+    unsigned = 'skipped (--no-signed)' if args.no_signed else ModuleSigner.available()
+    if unsigned:
+        log('the signed root is not measured: %s' % unsigned)
+    else:
+        results.real_roots.append(bench_tree('root-signed', args.real_root, work, debian.signed(ModuleSigner(work)),
+                                             python, env, args.runs, with_floors=True, keep=args.keep))
     large = Shape(args.large_kernels, 1, 1)
     for compress in ('', '.xz'):
         results.real_roots.append(bench_tree(LARGE_MODULE + '.ko' + compress, large, work,
