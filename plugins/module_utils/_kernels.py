@@ -20,6 +20,7 @@ import posixpath
 import re
 import stat
 import sys
+import zlib
 from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
@@ -678,6 +679,8 @@ _OTHER_LINE_ENDS = re.compile('[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
 _ABSENT = object()
 # A line parse_kconfig reads as an option (the text starts with a newline).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
+# [KernelConfig, its text]: the one config that holds its text whole.
+_WHOLE = [None, None]
 
 
 class KernelConfig(Mapping):
@@ -686,17 +689,26 @@ class KernelConfig(Mapping):
     A distribution kernel's config sets 6,000 to 10,000 options, and a host has one per kernel;
     the facts' rules ask each kernel for about 20. Parsed whole, every kernel would cost some
     5 ms and 1 MiB for the run: each option asked for is found in the text instead, by its last
-    line, as ``parse_kconfig`` keeps it. Only a dkms.conf that sources the config (or anything
-    that lists the options) has the whole text parsed.
+    line, as ``parse_kconfig`` keeps it. The text is kept compressed (a quarter of its size), and
+    only the config asked last holds it whole, so a host of many kernels does not keep them all.
+    Only a dkms.conf that sources the config (or anything that lists the options) has the whole
+    text parsed.
     """
 
     def __init__(self, text):
         if _OTHER_LINE_ENDS.search(text):
             text = '\n'.join(text.splitlines())
         # A newline before the first line, so every line starts after one.
-        self._text = '\n' + text
+        text = '\n' + text
+        self._packed = zlib.compress(text.encode('utf-8', 'surrogatepass'), 1)
         self._answers = {}
         self._table = None
+        _WHOLE[:] = [self, text]    # a config is asked for its options soon after it is read
+
+    def _text(self):
+        if _WHOLE[0] is not self:
+            _WHOLE[:] = [self, zlib.decompress(self._packed).decode('utf-8', 'surrogatepass')]
+        return _WHOLE[1]
 
     def get(self, key, default=None):
         if self._table is not None:
@@ -710,16 +722,17 @@ class KernelConfig(Mapping):
         """The value of ``key`` on its last line, _ABSENT when no line sets it."""
         if not isinstance(key, str) or not key.startswith('CONFIG_') or '=' in key or key.splitlines() != [key]:
             return _ABSENT  # no line's text before its first "=" is such a key
-        at = self._text.rfind('\n%s=' % key)
+        text = self._text()
+        at = text.rfind('\n%s=' % key)
         if at < 0:
             return _ABSENT
         start = at + len(key) + 2
-        end = self._text.find('\n', start)
-        return self._text[start:end if end >= 0 else len(self._text)].strip().strip('"')
+        end = text.find('\n', start)
+        return text[start:end if end >= 0 else len(text)].strip().strip('"')
 
     def __bool__(self):
         # Whether any line sets an option, without parsing them all.
-        return bool(self._table) if self._table is not None else _OPTION_LINE.search(self._text) is not None
+        return bool(self._table) if self._table is not None else _OPTION_LINE.search(self._text()) is not None
 
     def __getitem__(self, key):
         value = self.get(key, _ABSENT)
@@ -732,7 +745,7 @@ class KernelConfig(Mapping):
 
     def _all(self):
         if self._table is None:
-            self._table = parse_kconfig(self._text)
+            self._table = parse_kconfig(self._text())
         return self._table
 
     def __iter__(self):

@@ -941,6 +941,8 @@ class TestKernelConfig:
         text = end.join(lines) + (end if ended else '')
         parsed = parse_kconfig(text)
         config = KernelConfig(text)
+        # Read after another config: its text comes back from its compressed copy.
+        assert KernelConfig('CONFIG_OTHER=1\n').get('CONFIG_OTHER') == '1'
         for key in list(parsed) + ['CONFIG_A', 'CONFIG_AB', 'CONFIG_A_B', 'CONFIG_', 'A', 'CONFIG_A=y', 'CONFIG_A\n', 3]:
             assert config.get(key) == parsed.get(key), key
             assert (key in config) == (key in parsed)
