@@ -76,10 +76,11 @@ SOURCING_READONLY = ('export_envs', 'dkms_conf_variables', 'dkms_framework_nonsi
                      'dkms_framework_signing_variables', 'mv_re')
 # Variables dkms has set when it sources the file, per kernel.
 KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
-# The kernel's config, where files source it: the headers' .config, or the copy the kernel
-# package keeps in /boot (lttng-modules reads it where the headers have none).
-_CONFIG_SOURCE = re.compile(r'^["\']?(\$\{?kernel_source_dir\}?/\.config|/lib/modules/\$\{?kernelver\}?/build/\.config'
-                            r'|/boot/config-\$\{?kernelver\}?)["\']?$')
+# The kernel's config, where files source it, unquoted or in double quotes: the headers' .config,
+# read as the kernel's config; the kernel package's copy in /boot (lttng-modules sources it where
+# the headers have none), which may not be there to source, so its options are only unknown.
+_HEADERS_CONFIG = re.compile(r'^("?)(\$\{?kernel_source_dir\}?/\.config|/lib/modules/\$\{?kernelver\}?/build/\.config)\1$')
+_BOOT_CONFIG = re.compile(r'^("?)/boot/config-\$\{?kernelver\}?\1$')
 
 
 class DkmsVersion(tuple):
@@ -480,11 +481,12 @@ def _element_list(elements):
 
 
 def _config_source(config):
-    """The ``source`` callback of the shell reader: a ``.`` of the kernel's config is data."""
+    """The ``source`` callback of the shell reader: a ``.`` of the kernel's config is data (its
+    options unknown where the config is not given, or may not be there)."""
     def source(raw):
-        if not _CONFIG_SOURCE.match(raw):
-            return None
-        return 'CONFIG_' if config is None else dict(config)
+        if _HEADERS_CONFIG.match(raw):
+            return 'CONFIG_' if config is None else dict(config)
+        return 'CONFIG_' if _BOOT_CONFIG.match(raw) else None
     return source
 
 

@@ -67,6 +67,10 @@ _BASH_READONLY = ('BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID
 _READ_OPTIONS_WITH_VALUES = 'adinNptu'
 # Reserved words that only close or continue a compound command: elsewhere bash stops on them.
 _CLOSERS = ('then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}')
+# What starts a compound command, the body of a function (besides "(" and "((").
+_COMPOUND_OPENERS = ('{', 'if', 'while', 'until', 'for', 'select', 'case', '[[')
+# A file descriptor number before a redirection operator.
+_DESCRIPTOR = re.compile(r'[0-9]+(?=[<>])')
 _RESERVED = ('if', 'then', 'elif', 'else', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do',
              'done', 'function', '{', '}', '!', '[[', ']]', 'time', 'in')
 _ANSI_ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', 'a': '\a', 'b': '\b', 'f': '\f', 'v': '\v', 'e': '\x1b',
@@ -75,6 +79,11 @@ _ANSI_ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', 'a': '\a', 'b': '\b', 'f': '\f
 
 class ShellSyntaxError(ValueError):
     """Bash would stop sourcing the file here."""
+
+
+class _EndOfText(ShellSyntaxError):
+    """The text ends inside a quote, a substitution or a command: bash stops there, having run
+    every line before, even inside a command substitution."""
 
 
 class ShellVars:
@@ -462,7 +471,7 @@ class _Parser:
                 if not depth:
                     return pos + 1
             pos += 1
-        raise ShellSyntaxError('unterminated subscript')
+        raise _EndOfText('unterminated subscript')
 
     def plain_token(self):
         """The unquoted word at the cursor when it is plain text (a reserved word, a name), else ''."""
@@ -513,7 +522,7 @@ class _Parser:
             elif char == "'":
                 end = text.find("'", self.pos + 1)
                 if end < 0:
-                    raise ShellSyntaxError('unterminated single quote')
+                    raise _EndOfText('unterminated single quote')
                 self._literal(parts, text[self.pos + 1:end], True)
                 self.pos = end + 1
             elif char == '"':
@@ -551,7 +560,7 @@ class _Parser:
         start_len = len(parts)
         while True:
             if self.pos >= len(text):
-                raise ShellSyntaxError('unterminated double quote')
+                raise _EndOfText('unterminated double quote')
             char = text[self.pos]
             if char == '"':
                 self.pos += 1
@@ -653,7 +662,7 @@ class _Parser:
         while end < len(text) and text[end] != "'":
             end += 2 if text[end] == '\\' else 1
         if end >= len(text):
-            raise ShellSyntaxError('unterminated $\'')
+            raise _EndOfText('unterminated $\'')
         inner, self.pos = text[self.pos:end], end + 1
         out, known, at = [], True, 0
         while at < len(inner):
@@ -692,7 +701,7 @@ class _Parser:
             self.pos += 1
             if char == '`':
                 return
-        raise ShellSyntaxError('unterminated backquote')
+        raise _EndOfText('unterminated backquote')
 
     def substitution(self):
         """The commands of ``$(...)``, ``<(...)`` or ``>(...)`` (the cursor after its ``(``), read
@@ -703,9 +712,14 @@ class _Parser:
         self.functions = dict(self.functions)
         self.substitutions += 1
         try:
-            if self.command_list(_Effects(), ()) != ')':
-                raise ShellSyntaxError('unterminated command substitution')
+            end = self.command_list(_Effects(), ())
+            if end is None:
+                raise _EndOfText('unterminated command substitution')
+            if end != ')':
+                raise ShellSyntaxError('unexpected %s' % end)
             self.pos += 1
+        except _EndOfText:
+            raise
         except ShellSyntaxError:
             raise _SubstitutionSyntaxError()
         except (_TooDeep, _Stopped) as exc:
@@ -761,7 +775,7 @@ class _Parser:
                 self.pos = len(text) if end < 0 else end
             if not stack:
                 return
-        raise ShellSyntaxError('unterminated %s' % opener)
+        raise _EndOfText('unterminated %s' % opener)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -792,7 +806,7 @@ class _Parser:
             self.skip_blanks(newlines=True)
             if self.pos >= len(self.text):
                 if stops:
-                    raise ShellSyntaxError('unexpected end of file')
+                    raise _EndOfText('unexpected end of file')
                 return None
             if self.depth == 1 and self.line_start and not self.substitutions:
                 # bash parses a whole line before it runs any of it: a syntax error undoes it all.
@@ -812,8 +826,8 @@ class _Parser:
         which is returned. bash refuses anything else (``then fi``, ``if :; then )``)."""
         commands = self.commands
         end = self.command_list(effects, stops)
-        if end not in stops or self.commands == commands:
-            raise ShellSyntaxError('unexpected %s' % (end or 'end of file'))
+        if end not in stops or self.commands == commands:   # (at the end of the text command_list raised)
+            raise ShellSyntaxError('unexpected %s' % end)
         return end
 
     def and_or(self, effects):
@@ -829,6 +843,7 @@ class _Parser:
                 self._commit(ops, current)
                 self.pos += 2
                 self.skip_blanks(newlines=True)
+                self.command_ahead()
                 if status is None:
                     current = current.branch()
                 elif (operator == '&&') != (status == 0):
@@ -848,6 +863,14 @@ class _Parser:
                     self.newline()
             return
 
+    def command_ahead(self):
+        """After ``&&``, ``||`` or ``|`` bash reads a command: the end of the text, or an operator
+        that ends one, is a syntax error."""
+        if self.pos >= len(self.text):
+            raise _EndOfText('unexpected end of file')
+        if self.operator() in (')', ';', '&', '|', '&&', '||', '|&', ';;', ';&', ';;&'):
+            raise ShellSyntaxError('unexpected %s' % self.operator())
+
     def pipeline(self, effects):
         """One pipeline; a single command's effects are returned to be committed by the caller."""
         self.skip_blanks()
@@ -865,6 +888,7 @@ class _Parser:
                 break
             self.pos += 2 if self.operator() == '|&' else 1
             self.skip_blanks(newlines=True)
+            self.command_ahead()
             self.command(_Effects())  # every part of a pipeline runs in a subshell
             piped = True
             self.status = None
@@ -875,20 +899,20 @@ class _Parser:
         if self.text.startswith('((', self.pos):
             start = self.pos
             self.skip_balanced('(', ')')
+            self.compound_end()
             return [('arith', self.text[start:self.pos])]
         if self.peek() == '(':
             self.pos += 1
-            if self.command_list(_Effects(), ()) != ')':
-                raise ShellSyntaxError('unbalanced (')
+            self.part(_Effects(), (')',))   # a subshell: its effects stay there
             self.pos += 1
-            self.redirections()
+            self.compound_end()
             return []
         saved = self.pos
         keyword = self.plain_token()
         self.pos += len(keyword)
         if keyword in ('if', 'while', 'until', 'for', 'select', 'case', '{', '[[', 'function'):
             self.compound(keyword, effects)
-            self.redirections()
+            self.compound_end()
             return []
         if keyword and keyword not in _RESERVED and '=' not in keyword:
             self.skip_blanks()
@@ -924,9 +948,24 @@ class _Parser:
                 name = self.word()
                 if name is not None and name.literal():
                     branch.touch(name.literal())
-            if self.command_list(branch, ('do',)) != 'do':     # its words, read as a command
-                raise ShellSyntaxError('for without do')
-            self.part(branch, ('done',))
+                self.skip_blanks(newlines=True)
+                if self.plain_token() == 'in':
+                    self.pos += 2
+                    self.skip_blanks()
+                    while self.word() is not None:
+                        self.skip_blanks()
+            self.skip_blanks()
+            if self.operator() == ';':
+                self.pos += 1
+            elif self.operator() == '\n':
+                self.newline()
+            self.skip_blanks(newlines=True)
+            # The body: do ... done, or bash's older { ... }.
+            body = self.plain_token()
+            if body not in ('do', '{'):
+                raise ShellSyntaxError('%s without do' % keyword)
+            self.pos += len(body)
+            self.part(branch, ('done' if body == 'do' else '}',))
         elif keyword == 'case':
             self.case(branch)
         elif keyword == '{':
@@ -982,7 +1021,7 @@ class _Parser:
         while True:
             self.skip_blanks(newlines=True)
             if self.pos >= len(self.text):
-                raise ShellSyntaxError('unterminated [[')
+                raise _EndOfText('unterminated [[')
             if self.text.startswith(']]', self.pos) and \
                     (self.pos + 2 >= len(self.text) or self.text[self.pos + 2] in _METACHARACTERS):
                 self.pos += 2
@@ -990,10 +1029,19 @@ class _Parser:
             if self.word() is None:
                 self.pos += 1
 
+    def compound_end(self):
+        """Redirections, then what bash reads after a compound command: a separator, or a reserved
+        word that closes one around it (``fi``, ``done``...); any other word is a syntax error."""
+        self.redirections()
+        if self.peek() not in ('', '\n', ';', '&', '|', ')') and self.plain_token() not in _CLOSERS:
+            raise ShellSyntaxError('a word after a compound command')
+
     def function_body(self, name):
         """A function definition: its body runs only when called, so it is recorded, not run."""
         record = _Effects()
         self.skip_blanks(newlines=True)
+        if self.peek() != '(' and self.plain_token() not in _COMPOUND_OPENERS:
+            raise ShellSyntaxError('a function body that is not a compound command')
         self.command(record)
         if name:
             self.functions[name] = record
@@ -1003,6 +1051,9 @@ class _Parser:
     def redirections(self):
         while True:
             self.skip_blanks()
+            descriptor = _DESCRIPTOR.match(self.text, self.pos)   # 2>/dev/null
+            if descriptor:
+                self.pos = descriptor.end()
             operator = self.operator()
             if operator[:1] not in ('<', '>') and operator not in ('&>', '&>>'):
                 return
@@ -1024,12 +1075,14 @@ class _Parser:
         ops = []
         command = None
         arguments = []
+        redirected = False
         while True:
             self.skip_blanks()
             operator = self.operator()
             if (operator and operator[:1] in '<>' or operator in ('&>', '&>>')) and \
                     not (operator in '<>' and self.peek(1) == '('):    # not <(commands)
                 self.redirect(operator)
+                redirected = True
                 continue
             word = self.word(assignment=command is None or (command.literal() in _DECLARATIONS))
             if word is None:
@@ -1051,6 +1104,8 @@ class _Parser:
                 arguments.append(word)
         if self.peek() == '(' or (command is not None and command.literal() in _CLOSERS and not ops):
             raise ShellSyntaxError('unexpected token')     # (after assignments, fi is a command's name)
+        if command is None and not ops and not redirected and self.operator() in (';', '&', '&&', '||', '|', '|&'):
+            raise ShellSyntaxError('unexpected %s' % self.operator())    # no command before it
         side_effects = [('forget', name) for name in self.side_effects]
         if command is None:
             self.status = 0 if not side_effects and all(

@@ -399,6 +399,42 @@ if [ -n "$kernelver" ]; then
 fi
 AUTOINSTALL=yes
 ''', version='1'),
+    # What bash accepts around compound commands, and where it stops (helper 60's red team).
+    _case('compound-forms', '''PACKAGE_NAME=forms
+PACKAGE_VERSION=1
+( for name in a b; { :; } )
+for name in a b
+do
+    :
+done
+if [ -d /nonexistent ]; then { :; } fi 2>/dev/null
+f() ( : )
+BUILT_MODULE_NAME[0]=forms
+DEST_MODULE_LOCATION[0]=/updates
+AUTOINSTALL=yes
+''', version='1'),
+    _case('empty-command', '''PACKAGE_NAME=emptycmd
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=emptycmd
+DEST_MODULE_LOCATION[0]=/updates
+if [ -n "$kernelver" ]; then ; fi
+AUTOINSTALL=yes
+''', version='1'),
+    _case('word-after-subshell', '''PACKAGE_NAME=wordafter
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=wordafter
+DEST_MODULE_LOCATION[0]=/updates
+( : ) extra
+AUTOINSTALL=yes
+''', version='1'),
+    # The text ends inside a command substitution: bash keeps every line before, as at any end.
+    _case('unterminated-substitution', '''PACKAGE_NAME=unterminated
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=unterminated
+DEST_MODULE_LOCATION[0]=/updates
+AUTOINSTALL=yes
+MAKE[0]="make $(echo all
+''', version='1'),
     _case('and-or-lists', '''PACKAGE_NAME=andor
 PACKAGE_VERSION=1
 BUILT_MODULE_NAME[0]=andor && DEST_MODULE_LOCATION[0]=/updates
