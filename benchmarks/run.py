@@ -745,6 +745,7 @@ def check_facts(output: Path, shape: Shape, signed: bool = False) -> None:
                                         for module in entry['modules'].values()):
             raise RuntimeError('%s on %s: a weak module lacks a compatible kABI verdict' % (package, release))
         if signed and not (facts['kernels'][release]['module_signatures']['enforced'] and entry['covered']
+                           and entry['modules']
                            and all(module['signature']['trusted'] for module in entry['modules'].values())):
             raise RuntimeError('%s on %s: a signature was not checked, or not trusted' % (package, release))
 
