@@ -852,6 +852,10 @@ class _Parser:
                     ops = []
                     continue
                 ops = self.pipeline(current)
+                if status is None and (self.status == 0) == (operator == '&&'):
+                    # Where the right side may not have run, the list ends with the left side's
+                    # status: only a right side that fails after && (succeeds after ||) tells it.
+                    self.status = None
                 continue
             if operator == '&':
                 self.pos += 1  # runs in the background, in a subshell
@@ -912,6 +916,9 @@ class _Parser:
         self.pos += len(keyword)
         if keyword in ('if', 'while', 'until', 'for', 'select', 'case', '{', '[[', 'function'):
             self.compound(keyword, effects)
+            if keyword not in ('{', 'function'):
+                # Which of its commands ran last, if any, is not known here (a group's is its last).
+                self.status = None
             self.compound_end()
             return []
         if keyword and keyword not in _RESERVED and '=' not in keyword:

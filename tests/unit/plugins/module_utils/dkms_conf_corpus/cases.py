@@ -435,6 +435,15 @@ DEST_MODULE_LOCATION[0]=/updates
 AUTOINSTALL=yes
 MAKE[0]="make $(echo all
 ''', version='1'),
+    # The status of a compound command is its last run command's, and of `a && b` with a not
+    # known, a's when b did not run: neither is the last command read.
+    _case('status-of-branches', '''PACKAGE_NAME=status
+PACKAGE_VERSION=1
+BUILT_MODULE_NAME[0]=status
+DEST_MODULE_LOCATION[0]=/updates
+if [ -d /usr ]; then false; else true; fi && AUTOINSTALL=yes
+[ -d /usr ] && true || NO_WEAK_MODULES=yes
+''', version='1', logic=['AUTOINSTALL', 'NO_WEAK_MODULES']),
     _case('and-or-lists', '''PACKAGE_NAME=andor
 PACKAGE_VERSION=1
 BUILT_MODULE_NAME[0]=andor && DEST_MODULE_LOCATION[0]=/updates
