@@ -485,7 +485,7 @@ def _config_source(config):
     options unknown where the config is not given, or may not be there)."""
     def source(raw):
         if _HEADERS_CONFIG.match(raw):
-            return 'CONFIG_' if config is None else dict(config)
+            return 'CONFIG_' if config is None else config
         return 'CONFIG_' if _BOOT_CONFIG.match(raw) else None
     return source
 

@@ -1314,7 +1314,7 @@ class _Parser:
         if data is None:
             effects.make_opaque()
             return
-        if not isinstance(data, dict):
+        if isinstance(data, str):
             # Only variables named with this prefix change, to values not known here.
             variables = self.variables
             for name in [n for n in set(variables.scalars) | set(variables.arrays) | variables.settled
@@ -1390,8 +1390,8 @@ def parse_shell_vars(text, preset=None, unset=(), source=None, readonly=()):
 
     ``preset``: variables set before the fragment runs (a value may be UNKNOWN); ``unset``:
     names known to be unset then (they expand to ''); ``source``: a callable given the word
-    of a ``.``/``source`` command as written (``"$kernel_source_dir/.config"``), returning the
-    {name: value} that file sets, or a prefix when only variables named with it change (to
+    of a ``.``/``source`` command as written (``"$kernel_source_dir/.config"``), returning a
+    mapping {name: value} of what that file sets, or a prefix when only variables named with it change (to
     values not known), or None when the file may change anything; ``readonly``: names the
     caller made readonly, besides bash's own.
     """
