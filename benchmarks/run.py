@@ -25,7 +25,6 @@ cache are kept there.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import lzma
 import os
@@ -43,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from floor_reader import SIGNATURE_INFO, SIGNATURE_MAGIC, sections
+from floor_reader import sections, signed_size
 from performance_doc import PER_ENTRY_SHAPE, render_markdown
 
 if TYPE_CHECKING:
@@ -539,14 +538,6 @@ class DebianModules(ModuleFiles):
         return self.signer is not None
 
 
-def without_signature(data: bytes) -> bytes:
-    """A module file's bytes without the signature appended to them, if any."""
-    if not data.endswith(SIGNATURE_MAGIC):
-        return data
-    end = len(data) - len(SIGNATURE_MAGIC)
-    return data[:end - SIGNATURE_INFO - int.from_bytes(data[end - 4:end], 'big')]
-
-
 class ModuleSigner:
     """dkms's module signing on a host that boots under Secure Boot: an RSA-2048 key pair made by
     openssl as dkms makes /var/lib/dkms/mok.key, every build signed by the kernel's scripts/sign-file
@@ -565,11 +556,11 @@ class ModuleSigner:
     @staticmethod
     def available() -> str | None:
         """Why modules cannot be signed here, or None."""
-        from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import SIGN_FILE_PATTERNS
+        from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import sign_file_path
 
         if shutil.which('openssl') is None:
             return 'no openssl command'
-        if not any(glob.glob(pattern) for pattern in SIGN_FILE_PATTERNS):
+        if sign_file_path() is None:
             return 'no scripts/sign-file of a kernel (Debian: linux-kbuild-6.1)'
         return None
 
@@ -580,7 +571,8 @@ class ModuleSigner:
         if module not in self.signed:
             # The kernel package's modules come signed by its build key: dkms signs what it built, unsigned.
             unsigned = self.directory / ('%s.unsigned' % module.name)
-            unsigned.write_bytes(without_signature(module.read_bytes()))
+            data = module.read_bytes()
+            unsigned.write_bytes(data[:signed_size(data)])     # [:None]: it was not signed
             self.signed[module] = sign_module(unsigned, self.key, self.directory / module.name)
             unsigned.unlink()
         return self.signed[module]

@@ -42,13 +42,21 @@ def openssl() -> str:
     return command
 
 
-def find_sign_file() -> str:
-    """The kernel's scripts/sign-file; skips the test when no kernel build tooling is installed."""
+def sign_file_path() -> str | None:
+    """The kernel's scripts/sign-file, None when no kernel build tooling is installed."""
     for pattern in SIGN_FILE_PATTERNS:
         found = sorted(glob.glob(pattern))
         if found:
             return found[-1]
-    pytest.skip('the kernel\'s scripts/sign-file is needed to sign modules (Debian: linux-kbuild-6.1)')
+    return None
+
+
+def find_sign_file() -> str:
+    """The kernel's scripts/sign-file; skips the test when no kernel build tooling is installed."""
+    path = sign_file_path()
+    if path is None:
+        pytest.skip('the kernel\'s scripts/sign-file is needed to sign modules (Debian: linux-kbuild-6.1)')
+    return path
 
 
 class SigningKey:
