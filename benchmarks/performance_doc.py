@@ -286,7 +286,10 @@ def _fleet(fleet: dict[str, Any]) -> list[str]:
         return ['Not measured in this run.']
     intro = ('`ansible-playbook -f %d` over %d inventory hosts with `ansible_connection=local`, each with its own '
              'ROOT (a %s tree of %s modules), one task per playbook, no fact gathering; median of %d interleaved '
-             'runs of the whole command. Per host: the median divided by the hosts.'
+             'runs of the whole command. Per host: the median divided by the hosts. Each task compiles its '
+             'module\'s Python on the target in every run, since Ansible ships it as sources in a zip '
+             'archive: ansible-core\'s module_utils twice each (Python\'s zipimport compiles a source to '
+             'name its file, then again to run it), the collection\'s once (`plugins/module_utils/_zip_import.py`).'
              % (fleet['forks'], fleet['hosts'], fleet['shape'], fleet['modules'], fleet['runs']))
     rows = [intro,
             '',

@@ -497,10 +497,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
-from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import load_adapter
-from ansible_collections.kabi.dkms.plugins.module_utils._interpreters import rerun_with_elftools
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._zip_import import compiled_once
+
+with compiled_once():
+    from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
+    from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import load_adapter
+    from ansible_collections.kabi.dkms.plugins.module_utils._interpreters import rerun_with_elftools
+    from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 
 
 def main():

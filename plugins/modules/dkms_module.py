@@ -247,9 +247,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kabi.dkms.plugins.module_utils._dkms_cli import (
-    DkmsLock, DkmsModuleError, LockError, Manager, default_lock_file)
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._zip_import import compiled_once
+
+with compiled_once():
+    from ansible_collections.kabi.dkms.plugins.module_utils._dkms_cli import (
+        DkmsLock, DkmsModuleError, LockError, Manager, default_lock_file)
+    from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 
 
 def main():
