@@ -18,6 +18,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_conditions import (
+    Operand, bracket_status, double_bracket_status, status_of_test)
+
 UNKNOWN = object()
 _ABSENT = object()
 
@@ -397,6 +400,7 @@ class _Parser:
         self.substitutions = 0          # command substitutions the cursor is in
         self.readonly = set(readonly)   # names declared readonly (None: a name not known)
         self.commands = 0               # and-or lists read so far (a compound's part holds one at least)
+        self.loops = 0                  # loops the cursor is in
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -916,7 +920,7 @@ class _Parser:
         self.pos += len(keyword)
         if keyword in ('if', 'while', 'until', 'for', 'select', 'case', '{', '[[', 'function'):
             self.compound(keyword, effects)
-            if keyword not in ('{', 'function'):
+            if keyword not in ('{', 'function', '[['):
                 # Which of its commands ran last, if any, is not known here (a group's is its last).
                 self.status = None
             self.compound_end()
@@ -931,19 +935,44 @@ class _Parser:
                     self.function_body(keyword)
                     return []
         self.pos = saved
-        return self.simple_command()
+        return self.simple_command(self._evaluates(effects))
+
+    def _evaluates(self, effects):
+        """Whether tests run where ``effects`` go may be answered from the variables as they are
+        now: not in a function's body, which runs later with the variables of then, nor in a loop."""
+        return effects.variables is not None and not self.loops
 
     def compound(self, keyword, effects):
         branch = effects.branch()
         if keyword == 'if':
-            self.part(branch, ('then',))
-            end = self.part(branch, ('elif', 'else', 'fi'))
-            while end == 'elif':
-                self.part(branch, ('then',))
-                end = self.part(branch, ('elif', 'else', 'fi'))
-            if end == 'else':
-                self.part(branch, ('fi',))
-        elif keyword in ('while', 'until'):
+            self.if_clause(effects)
+        elif keyword in ('while', 'until', 'for', 'select'):
+            self.loop(keyword, branch)
+        elif keyword == 'case':
+            self.case(branch)
+        elif keyword == '{':
+            self.part(effects, ('}',))
+        elif keyword == '[[':
+            self.status = self.double_brackets(self._evaluates(effects))
+        else:
+            self.skip_blanks()
+            name = self.word()
+            self.skip_blanks()
+            if self.text.startswith('()', self.pos):
+                self.pos += 2
+            self.function_body(name.literal() if name is not None else None)
+
+    def loop(self, keyword, branch):
+        """A loop's condition and body, which may run any number of times, each time with the
+        variables the time before left: no test in them is answered from the variables now."""
+        self.loops += 1
+        try:
+            self._loop(keyword, branch)
+        finally:
+            self.loops -= 1
+
+    def _loop(self, keyword, branch):
+        if keyword in ('while', 'until'):
             self.part(branch, ('do',))
             self.part(branch, ('done',))
         elif keyword in ('for', 'select'):
@@ -973,19 +1002,23 @@ class _Parser:
                 raise ShellSyntaxError('%s without do' % keyword)
             self.pos += len(body)
             self.part(branch, ('done' if body == 'do' else '}',))
-        elif keyword == 'case':
-            self.case(branch)
-        elif keyword == '{':
-            self.part(effects, ('}',))
-        elif keyword == '[[':
-            self.double_brackets()
-        else:
-            self.skip_blanks()
-            name = self.word()
-            self.skip_blanks()
-            if self.text.startswith('()', self.pos):
-                self.pos += 2
-            self.function_body(name.literal() if name is not None else None)
+
+    def if_clause(self, effects):
+        """``if``/``elif``/``else``: a condition whose status is known picks its branch, which
+        runs as surely as the ``if`` does; the branches it rules out never run."""
+        closed = False      # a condition before was true: nothing after it runs
+        unsure = False      # a condition before may have been true
+        end = 'elif'
+        while end == 'elif':
+            reached = _Effects() if closed else effects.branch() if unsure else effects
+            self.part(reached, ('then',))
+            status = self.status if not closed else 1
+            body = _Effects() if closed or status == 1 else effects.branch() if unsure or status is None else effects
+            end = self.part(body, ('elif', 'else', 'fi'))
+            closed = closed or status == 0
+            unsure = unsure or status is None
+        if end == 'else':
+            self.part(_Effects() if closed else effects.branch() if unsure else effects, ('fi',))
 
     def case(self, effects):
         self.skip_blanks()
@@ -1023,8 +1056,10 @@ class _Parser:
         self.pos += len(token)
         return token
 
-    def double_brackets(self):
-        """Skip a ``[[ ... ]]`` test: its words may hold ( ) | < > that are not operators there."""
+    def double_brackets(self, evaluate):
+        """Read a ``[[ ... ]]`` test; its status when ``evaluate`` and its words are known (its
+        words may hold ( ) | < > that are not operators there: with any of them, None)."""
+        words = []
         while True:
             self.skip_blanks(newlines=True)
             if self.pos >= len(self.text):
@@ -1032,9 +1067,23 @@ class _Parser:
             if self.text.startswith(']]', self.pos) and \
                     (self.pos + 2 >= len(self.text) or self.text[self.pos + 2] in _METACHARACTERS):
                 self.pos += 2
-                return
-            if self.word() is None:
+                break
+            word = self.word()
+            if word is None:
                 self.pos += 1
+                words.append(None)
+            else:
+                words.append(word)
+        if not evaluate or None in words:
+            return None
+        operands = []
+        for word in words:
+            value = _word_value(word, self.variables)
+            if value is UNKNOWN:
+                return None
+            operands.append(Operand(value, all(part.quoted for part in word.parts),
+                                    not any(part.quoted for part in word.parts)))
+        return double_bracket_status(operands)
 
     def compound_end(self):
         """Redirections, then what bash reads after a compound command: a separator, or a reserved
@@ -1076,8 +1125,9 @@ class _Parser:
             delimiter = _static_text(target) or ''
             self.heredocs.append((delimiter, operator == '<<-'))
 
-    def simple_command(self):
-        """Assignments, then a command and its arguments; returns the effects as ops."""
+    def simple_command(self, evaluate=False):
+        """Assignments, then a command and its arguments; returns the effects as ops. ``evaluate``:
+        a test's status may be answered from the variables (see _evaluates)."""
         self.side_effects = []
         ops = []
         command = None
@@ -1120,11 +1170,23 @@ class _Parser:
             return ops + side_effects
         name = _static_text(command)
         self.status = {'true': 0, ':': 0, 'false': 1}.get(name) if not arguments else None
+        if name in ('[', 'test') and evaluate and name not in self.functions:
+            self.status = self._test_status(name, arguments)
         subscript = _SUBSCRIPTED_NAME.match(command.raw)
         if subscript and not ops:
             # `X[ 1 ]=a`, `X[${#X[@]}]=a`: bash reads an assignment this reader cannot follow.
             return side_effects + [('forget', subscript.group(1))]
         return side_effects + self.command_ops(command, arguments)
+
+    def _test_status(self, name, arguments):
+        """The status of the ``[`` or ``test`` builtin with these arguments, None when not known."""
+        fields = []
+        for argument in arguments:
+            expanded = _word_fields(argument, self.variables)
+            if expanded is UNKNOWN:
+                return None
+            fields.extend(expanded)
+        return bracket_status(fields) if name == '[' else status_of_test(fields)
 
     def assignment(self, word, match):
         """The op of ``NAME=...``, ``NAME[i]+=...`` or ``NAME=(...)``."""

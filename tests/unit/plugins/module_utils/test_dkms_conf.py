@@ -193,13 +193,21 @@ class TestBuildExclusive:
         ('BUILD_EXCLUSIVE_KERNEL_MAX="5.15"', '5.14.0-427.el9.x86_64', ARCH, False),
         ('OBSOLETE_BY="6.1.0-48"', K2, ARCH, True),
         ('BUILD_EXCLUSIVE_KERNEL_MIN="$(uname -r)"', K1, ARCH, None),
-        ('if true; then\nBUILD_EXCLUSIVE_KERNEL="^5"\nfi', K1, ARCH, None),
+        ('if true; then\nBUILD_EXCLUSIVE_KERNEL="^5"\nfi', K1, ARCH, True),
+        ('if [ -e /etc/dkms/rt ]; then\nBUILD_EXCLUSIVE_KERNEL="^5"\nfi', K1, ARCH, None),
         ('source /etc/more.conf', K1, ARCH, None),
         ('BUILD_EXCLUSIVE_KERNEL="^${kernelver}$"', K1, ARCH, False),   # read again with the kernel's presets
         ("BUILD_EXCLUSIVE_KERNEL='^5\\.$arch'", K1, ARCH, True),         # expanded when dkms reads it back
     ])
     def test_rules(self, text: str, release: str, arch: str | None, expected: bool | None) -> None:
         assert rule(text).excludes(release, arch) is expected
+
+    @pytest.mark.parametrize(('release', 'expected'), [(K1, False), ('6.1.0-28-rt-amd64', True)])
+    def test_build_exclude_set_by_a_test_of_the_kernel(self, release: str, expected: bool) -> None:
+        # nvidia-tesla-470-kernel-dkms in Debian 12: "Can't easily set this via BUILD_EXCLUSIVE."
+        text = '[[ "$kernelver" =~ "-rt-" ]] && build_exclude="yes"\n'
+        assert rule(text, (3, 0, 10)).excludes(release, ARCH) is expected
+        assert rule(text, (3, 3, 0)).excludes(release, ARCH) is False   # 3.3 reads build_exclude no more
 
     def test_rules_by_version(self) -> None:
         # dkms 3.0.10 knows neither KERNEL_MIN nor OBSOLETE_BY as exclusions.

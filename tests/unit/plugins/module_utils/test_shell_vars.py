@@ -247,11 +247,41 @@ class TestShellLogic:
                 '    Z[0]=third\n'
                 'fi\n'
                 'AFTER=yes\n')
-        variables = parse_shell_vars(text)
+        variables = parse_shell_vars(text, {'kernelver': UNKNOWN})
         assert variables.get('X') is UNKNOWN
         assert variables.get('Y') is UNKNOWN
-        assert variables.get_array('Z') is UNKNOWN
+        # Past a condition that is true whatever came before, nothing runs.
+        assert variables.get_array('Z') is None
         assert variables.get('AFTER') == 'yes'
+
+    @pytest.mark.parametrize(('text', 'expected'), [
+        # A known condition picks its branch; what it rules out never runs.
+        ('X=a\nif [ "$kernelver" = 6.1 ]; then X=b; elif true; then Y=c; else Z=d; fi\n',
+         {'X': 'b', 'Y': None, 'Z': None}),
+        ('X=a\nif [ "$kernelver" = 5 ]; then X=b; elif true; then Y=c; else Z=d; fi\n',
+         {'X': 'a', 'Y': 'c', 'Z': None}),
+        ('if [ "$kernelver" = 5 ]; then X=b; elif false; then Y=c; else Z=d; fi\n', {'X': None, 'Y': None, 'Z': 'd'}),
+        # The first condition unknown: the branch after a true one runs or not, none after it.
+        ('if [ -e /x ]; then X=b; elif [ "$kernelver" = 6.1 ]; then Y=c; else Z=d; fi\n',
+         {'X': UNKNOWN, 'Y': UNKNOWN, 'Z': None}),
+        ('[[ "$kernelver" =~ "-rt-" ]] && build_exclude=yes\n', {'build_exclude': None}),
+        ('[[ "$kernelver" =~ 6 ]] && build_exclude=yes\n', {'build_exclude': 'yes'}),
+        ('[ -n "$kernelver" ] || X=empty\n', {'X': None}),
+        # A function's body runs later, with the variables of then: its tests are not answered.
+        ('V=\nf() { [ -n "$V" ] && Y=1; }\nV=set\nf\n', {'Y': UNKNOWN}),
+        ('V=\nf() { if [ -n "$V" ]; then Y=1; fi; }\nV=set\nf\n', {'Y': UNKNOWN}),
+        # A loop's body runs again with what the time before left.
+        ('V=b\nfor i in 1 2; do [ "$V" = a ] && Y=1; V=a; done\n', {'Y': UNKNOWN}),
+        ('V=a\nuntil [ "$V" = b ] && Y=1; do V=b; done\n', {'Y': UNKNOWN}),
+        # A function named like the builtin is not the builtin.
+        ('test() { return 0; }\ntest a = b && X=1\n', {'X': UNKNOWN}),
+        # The test's words unknown, or the file system asked: either branch may run.
+        ('[ "$(uname -r)" = 6.1 ] && X=1\n', {'X': UNKNOWN}),
+        ('[ -d /lib/modules/$kernelver ] && X=1\n', {'X': UNKNOWN}),
+    ])
+    def test_conditions_with_known_words(self, text: str, expected: dict[str, Any]) -> None:
+        variables = parse_shell_vars(text, {'kernelver': '6.1', 'arch': 'x86_64'})
+        assert dict((name, variables.get(name)) for name in expected) == expected
 
     def test_one_line_if(self) -> None:
         variables = parse_shell_vars('if [ -n "$x" ]; then X=1; fi\nY=2\n')

@@ -24,7 +24,7 @@ RELEASES = (KERNEL, '5.15.0-100-generic', '5.14.0-427.13.1.el9_4.x86_64', '6.1.0
 VARIABLES = ('PACKAGE_NAME', 'PACKAGE_VERSION', 'BUILT_MODULE_NAME', 'BUILT_MODULE_LOCATION', 'DEST_MODULE_NAME',
              'DEST_MODULE_LOCATION', 'AUTOINSTALL', 'NO_WEAK_MODULES', 'BUILD_DEPENDS', 'OBSOLETE_BY', 'MAKE',
              'BUILD_EXCLUSIVE_KERNEL', 'BUILD_EXCLUSIVE_ARCH', 'BUILD_EXCLUSIVE_KERNEL_MIN',
-             'BUILD_EXCLUSIVE_KERNEL_MAX', 'BUILD_EXCLUSIVE_CONFIG')
+             'BUILD_EXCLUSIVE_KERNEL_MAX', 'BUILD_EXCLUSIVE_CONFIG', 'build_exclude')
 # What the cases of one module record that name no other variable assign.
 CARRIED_HERE = ('PACKAGE_NAME', 'PACKAGE_VERSION', 'BUILT_MODULE_NAME', 'DEST_MODULE_LOCATION')
 
@@ -511,6 +511,60 @@ AUTOINSTALL=yes
 ''', version='1'),
     _case('hostile-nesting', 'PACKAGE_NAME=nest\nPACKAGE_VERSION=1\nAUTOINSTALL="' + '$(' * 200 + 'true' + ')' * 200 + '"\n'
           'BUILT_MODULE_NAME[0]=nest\nDEST_MODULE_LOCATION[0]=/updates\n', version='1', logic=['AUTOINSTALL']),
+    # Tests of the kernel's release and config, as Debian 12's nvidia-tesla-470 and zfs ship them.
+    _case('nvidia-tesla-rt', '''PACKAGE_NAME="nvidia-tesla-470"
+PACKAGE_VERSION="470.256.02"
+
+# The NVIDIA driver does not support real-time kernels.
+# Can't easily set this via BUILD_EXCLUSIVE.
+[[ "$kernelver" =~ "-rt-" ]] && build_exclude="yes"
+
+AUTOINSTALL=yes
+BUILT_MODULE_NAME[0]="nvidia"
+DEST_MODULE_NAME[0]="$PACKAGE_NAME"
+DEST_MODULE_LOCATION[0]="/updates/dkms"
+''', version='470.256.02', dynamic=['build_exclude']),
+    _case('kernel-tests', '''PACKAGE_NAME=tests
+PACKAGE_VERSION=1
+[[ $kernelver =~ ^6[.]1[.] ]] && build_exclude=yes
+if [ "$kernelver" = "5.15.0-100-generic" ]; then
+    BUILD_EXCLUSIVE_KERNEL="^5"
+elif [[ $kernelver == "$kernelver" && -n $arch ]]; then
+    BUILD_EXCLUSIVE_ARCH="unknown-here"
+elif test -n "$arch"; then
+    BUILD_EXCLUSIVE_KERNEL_MIN="6.0"
+else
+    BUILD_EXCLUSIVE_KERNEL_MAX="7.0"
+fi
+. "$kernel_source_dir/.config"
+[ ! -z "$CONFIG_DRM" ] || OBSOLETE_BY=9
+if [ "$CONFIG_DRM" = m ]; then BUILT_MODULE_NAME[0]=drm-helper; else BUILT_MODULE_NAME[0]=helper; fi
+[ "$CONFIG_HZ" -ge 300 ] && AUTOINSTALL=no || AUTOINSTALL=yes
+DEST_MODULE_LOCATION[0]=/updates
+''', version='1',
+          dynamic=['build_exclude', 'BUILD_EXCLUSIVE_KERNEL', 'BUILD_EXCLUSIVE_KERNEL_MIN', 'BUILD_EXCLUSIVE_KERNEL_MAX',
+                   'BUILT_MODULE_NAME', 'AUTOINSTALL', 'OBSOLETE_BY'],
+          logic=['BUILD_EXCLUSIVE_ARCH', 'BUILD_EXCLUSIVE_KERNEL_MIN']),  # the else never runs
+    # The file system is not read: whether the headers have a .config, and whether /nonexistent
+    # exists, are not known here.
+    _case('zfs-preempt-rt', '''PACKAGE_NAME="zfs"
+PACKAGE_VERSION="2.1.11"
+PACKAGE_CONFIG="/etc/dkms/zfs.conf"
+NO_WEAK_MODULES="yes"
+if [ -f $kernel_source_dir/.config ]; then
+    . $kernel_source_dir/.config
+    if [ "$CONFIG_PREEMPT_RT" = "y" ]; then
+        BUILD_EXCLUSIVE_KERNEL="NOT ON PREEMPT_RT"
+    fi
+    if [ "$CONFIG_HZ" = "250" ]; then
+        BUILD_EXCLUSIVE_ARCH="x86_64"
+    fi
+fi
+if [[ -e /nonexistent/dkms ]]; then OBSOLETE_BY=1; fi
+AUTOINSTALL="yes"
+BUILT_MODULE_NAME[0]="zfs"
+DEST_MODULE_LOCATION[0]="/extra"
+''', version='2.1.11', logic=['BUILD_EXCLUSIVE_KERNEL', 'BUILD_EXCLUSIVE_ARCH', 'OBSOLETE_BY']),
     _case('reread-quote', 'PACKAGE_NAME=rq\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=rq\nDEST_MODULE_LOCATION[0]=/updates\n'
           'BUILD_EXCLUSIVE_ARCH=\'x86_64\\"\'\nMAKE[0]=\'make \\$(pwd)\'\n', version='1'),
 ]

@@ -1,0 +1,118 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""bash's tests as the dkms.conf reader answers them, each answer checked against bash itself."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_conditions import (
+    Operand, bracket_status, double_bracket_status, status_of_test)
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
+
+PRESETS = {'kernelver': '6.1.0-28-rt-amd64', 'E': '', 'S': 'a b', 'N': '10'}
+BASH = shutil.which('bash')
+
+# (condition, what bash decides: True, False, or None where the reader cannot tell).
+CONDITIONS = [
+    ('[ "$kernelver" = "6.1.0-28-rt-amd64" ]', True),
+    ('[ "$kernelver" == 6.1.0-28-rt-amd64 ]', True),
+    ('[ "$kernelver" != "6.1.0-28-rt-amd64" ]', False),
+    ('test "$kernelver" = x', False),
+    ('[ -n "$E" ]', False),
+    ('[ -z "$E" ]', True),
+    ('[ -n $E ]', True),            # one argument, "-n": a non-empty string
+    ('[ "$E" ]', False),
+    ('[ ]', False),
+    ('[ ! -z "$kernelver" ]', True),
+    ('! [ "$E" = "" ]', False),
+    ('[ \\( "$E" \\) ]', False),
+    ('[ $N -gt 9 ]', True),
+    ('[ " 10 " -eq "$N" ]', True),
+    ('[ -3 -lt -2 ]', True),
+    ('[ $S = "a b" ]', None),       # two fields: bash says "too many arguments"
+    ('[ x -eq 1 ]', None),          # "integer expression expected"
+    ('[ -f /etc/passwd ]', None),   # the file system is not read
+    ('[ "$kernelver" = x -o 1 = 1 ]', None),
+    ('[ "$kernelver" = x', None),   # no closing ]
+    ('[ x y ]', None),
+    ('[[ "$kernelver" =~ "-rt-" ]]', True),
+    ('[[ $kernelver =~ -rt- ]]', True),
+    ('[[ $kernelver =~ ^6[.]1[.] ]]', True),
+    ('[[ $kernelver =~ ^5 ]]', False),
+    ('[[ $kernelver =~ ^6\\.1 ]]', None),     # part quoted, part a regex
+    ('[[ $kernelver =~ ( ]]', None),
+    ('[[ $kernelver == 6.1.0-28-rt-amd64 ]]', True),
+    ('[[ $kernelver = "6.1.0-28-rt-amd64" ]]', True),
+    ('[[ $kernelver != 6.1.0-28-rt-amd64 ]]', False),
+    ('[[ $kernelver == 6.1* ]]', None),       # a glob pattern
+    ('[[ $kernelver == "6.1"* ]]', None),
+    ('[[ $kernelver == "6.1*" ]]', False),    # quoted: a string
+    ('[[ $kernelver == @(6|5).* ]]', None),   # an extglob pattern
+    ('[[ -n $E ]]', False),                   # no word splitting in [[ ]]
+    ('[[ $E ]]', False),
+    ('[[ ! $E ]]', True),
+    ('[[ $S == "a b" ]]', True),
+    ('[[ 10 -lt 9 ]]', False),
+    ('[[ $N -eq 10 ]]', True),
+    ('[[ 010 -eq 8 ]]', None),                # arithmetic: octal
+    ('[[ -f /etc/passwd ]]', None),
+    ('[[ -z "$kernelver" || -n x ]]', None),
+    ('[[ a < b ]]', None),
+    ('[[ "$UNSET_HERE" == "" ]]', None),  # the environment may set it
+]
+
+
+def reader_answer(condition: str) -> object:
+    text = 'if %s; then\n  R=yes\nelse\n  R=no\nfi\n' % condition
+    value = parse_shell_vars(text, PRESETS).get('R')
+    return UNKNOWN if value is UNKNOWN else value == 'yes'
+
+
+def bash_answer(condition: str) -> bool:
+    script = ''.join("%s='%s'\n" % item for item in PRESETS.items()) + \
+        'shopt -s extglob\nif %s; then R=yes; else R=no; fi\nprintf %%s "$R"\n' % condition
+    run = subprocess.run([BASH, '-c', script], capture_output=True, text=True, check=True, env={'PATH': '/usr/bin:/bin'})
+    return run.stdout == 'yes'
+
+
+@pytest.mark.skipif(BASH is None, reason='no bash to compare with')
+@pytest.mark.parametrize(('condition', 'expected'), CONDITIONS)
+def test_the_reader_answers_as_bash(condition: str, expected: bool | None) -> None:
+    answer = reader_answer(condition)
+    if expected is None:
+        assert answer is UNKNOWN
+    else:
+        assert answer is expected
+        assert bash_answer(condition) is expected
+
+
+@pytest.mark.parametrize(('arguments', 'status'), [
+    (['a', '=', 'a', ']'], 0),
+    (['!', 'a', '=', 'a', ']'], 1),
+    (['-n', ''], None),      # no closing ]
+    ([], None),
+])
+def test_bracket_needs_its_closing_bracket(arguments: list[str], status: int | None) -> None:
+    assert bracket_status(arguments) == status
+
+
+@pytest.mark.parametrize(('arguments', 'status'), [
+    (['!'], 0),
+    (['=', '=', '='], 0),
+    (['!', '=', 'x'], 1),
+    (['!', '!', 'x'], 0),
+    (['(', '', ')'], 1),
+    (['(', '-z', '', ')'], 0),
+    (['a', '-a', 'b'], None),
+    (['a', 'b', 'c', 'd', 'e'], None),
+])
+def test_status_by_argument_count(arguments: list[str], status: int | None) -> None:
+    assert status_of_test(arguments) == status
+
+
+def test_an_invalid_regex_is_not_answered() -> None:
+    operands = [Operand('x', False, True), Operand('=~', False, True), Operand('a{1', False, True)]
+    assert double_bracket_status(operands) is None
