@@ -39,7 +39,9 @@ try:
 except Exception:
     sys.exit(%d)
 import ansible.module_utils.basic
-import ansible_collections.kabi.dkms.plugins.module_utils._coverage
+from ansible_collections.kabi.dkms.plugins.module_utils._zip_import import compiled_once
+with compiled_once():
+    import ansible_collections.kabi.dkms.plugins.module_utils._coverage
 ''' % NO_ELFTOOLS
 # All probes together: each is one interpreter start and a few imports; a hung one is given up on.
 PROBE_SECONDS = 30

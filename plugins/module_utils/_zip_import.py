@@ -7,16 +7,17 @@ target compiles every one of them on every run, and Python's zipimport compiles 
 twice: once to tell the module's file name, once to run it (CPython issue gh-141276). For this
 collection's code that is most of a run on a host with few modules. While ``compiled_once()``
 is active, a finder ahead of zipimport takes the collection's plain modules that zipimport
-would load: it gets their source through zipimport's public ``get_source`` and compiles it
-once. Whatever else is imported, or a module outside a zip archive (an installed collection,
-the tests), is left to the import system as it is.
+would load and loads them as Python loads a source file, compiled once, its bytes read through
+zipimport's public ``get_data``. Whatever else is imported, a module imported later (inside a
+function), or one outside a zip archive (an installed collection, the tests), is left to the
+import system as it is.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import zipimport
@@ -25,22 +26,20 @@ from contextlib import contextmanager
 COLLECTION = 'ansible_collections.kabi.dkms.'
 
 
-class _ZipSourceLoader(importlib.abc.InspectLoader):
-    """Runs one module's source, compiled once under the file name zipimport would give it;
-    tracebacks read their lines from ``get_source``."""
+class _ZipSourceLoader(importlib.machinery.SourceFileLoader):
+    """Python's own loader of a source file, given the file's bytes from the zip archive (its
+    encoding declaration, byte order mark and line ends read as for any source file)."""
 
-    def __init__(self, source, origin):
+    def __init__(self, fullname, path, archive, source):
+        super(_ZipSourceLoader, self).__init__(fullname, path)
+        self.archive = archive
         self.source = source
-        self.origin = origin
 
-    def get_source(self, fullname):
-        return self.source
+    def get_data(self, path):
+        return self.source if path == self.path else self.archive.get_data(path)
 
-    def is_package(self, fullname):
-        return False
-
-    def get_code(self, fullname):
-        return compile(self.source, self.origin, 'exec', dont_inherit=True)
+    def path_stats(self, path):
+        raise OSError('%s: a source in a zip archive has no bytecode cache' % path)
 
 
 class ZipSourceFinder:
@@ -48,25 +47,22 @@ class ZipSourceFinder:
 
     @staticmethod
     def find_spec(fullname, path=None, target=None):
-        package = fullname.rpartition('.')[0]
+        package, dummy, name = fullname.rpartition('.')
         if not fullname.startswith(COLLECTION) or not path or len(path) != 1:
             return None
         loader = getattr(getattr(sys.modules.get(package), '__spec__', None), 'loader', None)
         if not isinstance(loader, zipimport.zipimporter):
             return None
+        origin = '%s/%s.py' % (path[0].rstrip('/'), name)
         try:
-            importer = zipimport.zipimporter(path[0])
-            if importer.is_package(fullname):
+            archive = zipimport.zipimporter(path[0])
+            if archive.is_package(fullname):
                 return None
-            source = importer.get_source(fullname)
-        except (ImportError, OSError, ValueError):
-            return None     # not there, unreadable or not UTF-8: zipimport tells it as it does
-        if source is None:
-            return None     # bytecode only: zipimport loads it without compiling
-        origin = '%s/%s.py' % (path[0].rstrip('/'), fullname.rpartition('.')[2])
-        spec = importlib.util.spec_from_loader(fullname, _ZipSourceLoader(source, origin), origin=origin)
-        spec.has_location = True    # __file__, as zipimport sets it
-        return spec
+            source = archive.get_data(origin)   # there as a source, not only as bytecode
+        except (ImportError, OSError):
+            return None     # zipimport tells it as it does
+        return importlib.util.spec_from_file_location(
+            fullname, origin, loader=_ZipSourceLoader(fullname, origin, archive, source))
 
 
 @contextmanager

@@ -5,6 +5,7 @@ compiled once, from the archive, and everything else left to the import system."
 from __future__ import annotations
 
 import json
+import py_compile
 import subprocess
 import sys
 import zipfile
@@ -19,8 +20,8 @@ PACKAGE_DIRS = ('ansible_collections', 'ansible_collections/kabi', 'ansible_coll
                 'ansible_collections/kabi/dkms/plugins', 'ansible_collections/kabi/dkms/plugins/module_utils')
 
 # Run in a fresh interpreter whose only copy of the collection is the archive: counts each
-# compile of a source by its file name, the finder's and zipimport's alike (builtins.compile
-# serves both on Python 3.6 and 3.7; from 3.8 zipimport compiles through its own function).
+# compile of a source by its file name, the finder's (builtins.compile) and, from Python 3.8,
+# zipimport's (its own function; before, zipimport is C and compiles unseen).
 IMPORT_FROM_ARCHIVE = r'''
 import builtins, collections, json, sys, traceback, zipimport
 archive, names = sys.argv[1], sys.argv[2].split(',')
@@ -114,14 +115,32 @@ def test_a_module_with_a_syntax_error_fails_to_import(tmp_path: Path) -> None:
     assert seen['loaders']['ansible_collections.kabi.dkms.plugins.module_utils._vercmp'] == '_ZipSourceLoader'
 
 
-def test_a_source_that_is_not_utf8_is_left_to_zipimport(tmp_path: Path) -> None:
+@pytest.mark.parametrize('source', [
+    '# -*- coding: latin-1 -*-\nWORD = "caf\u00e9"\nassert len(WORD) == 4\n'.encode('latin-1'),
+    # Declared latin-1, its bytes UTF-8: read as declared, as Python reads any source file.
+    '# -*- coding: latin-1 -*-\nWORD = "caf\u00e9"\nassert len(WORD) == 5\n'.encode('utf-8'),
+    b'\xef\xbb\xbfWORD = "cafe"\r\nassert WORD == "cafe"\rassert len(WORD) == 4\n',   # a BOM, CR LF and CR
+])
+def test_a_source_is_read_as_python_reads_a_source_file(tmp_path: Path, source: bytes) -> None:
     path = archive(tmp_path)
     with zipfile.ZipFile(path, 'a') as payload:
-        payload.writestr('ansible_collections/kabi/dkms/plugins/module_utils/_latin.py',
-                         '# -*- coding: latin-1 -*-\nWORD = "caf\u00e9"\n'.encode('latin-1'))
-    seen = import_from(path, tmp_path, ['_latin'])
+        payload.writestr('ansible_collections/kabi/dkms/plugins/module_utils/_encoded.py', source)
+    seen = import_from(path, tmp_path, ['_encoded'])
     assert seen['failure'] is None
-    assert seen['loaders']['ansible_collections.kabi.dkms.plugins.module_utils._latin'] == 'zipimporter'
+    assert seen['loaders']['ansible_collections.kabi.dkms.plugins.module_utils._encoded'] == '_ZipSourceLoader'
+
+
+def test_bytecode_alone_is_left_to_zipimport(tmp_path: Path) -> None:
+    path = archive(tmp_path)
+    compiled = tmp_path / '_compiled.pyc'
+    source = tmp_path / '_compiled.py'
+    source.write_text('WORD = "compiled"\n')
+    py_compile.compile(str(source), str(compiled), doraise=True)
+    with zipfile.ZipFile(path, 'a') as payload:
+        payload.write(compiled, 'ansible_collections/kabi/dkms/plugins/module_utils/_compiled.pyc')
+    seen = import_from(path, tmp_path, ['_compiled'])
+    assert seen['failure'] is None
+    assert seen['loaders']['ansible_collections.kabi.dkms.plugins.module_utils._compiled'] == 'zipimporter'
 
 
 @pytest.mark.parametrize('name', [
