@@ -21,6 +21,8 @@ from collections import namedtuple
 # decimal one (elsewhere it is arithmetic: 010 is octal there, x a variable).
 _TEST_INTEGER = re.compile(r'[ \t]*[-+]?[0-9]+[ \t]*\Z')
 _DECIMAL = re.compile(r'-?(0|[1-9][0-9]*)\Z')
+# bash's integers are 64 bits: past them test refuses the operand, and [[ ]] wraps it round.
+_INTEGER_LIMIT = 2 ** 63
 _INTEGER_OPERATORS = {'-eq': lambda a, b: a == b, '-ne': lambda a, b: a != b, '-lt': lambda a, b: a < b,
                       '-le': lambda a, b: a <= b, '-gt': lambda a, b: a > b, '-ge': lambda a, b: a >= b}
 # What makes a word of [[ ]] a pattern rather than a string: glob and extglob characters, and a
@@ -52,15 +54,28 @@ def _string_unary(operator, operand):
     return None
 
 
+def _integer(text, pattern):
+    """The value of an integer operand, None when ``pattern`` does not take it or it is past 64 bits."""
+    if not pattern.match(text):
+        return None
+    value = int(text)
+    return value if -_INTEGER_LIMIT <= value < _INTEGER_LIMIT else None
+
+
+def _compared(left, operator, right, pattern):
+    left, right = _integer(left, pattern), _integer(right, pattern)
+    if left is None or right is None:
+        return None     # bash: "integer expression expected" (status 2), or arithmetic
+    return _INTEGER_OPERATORS[operator](left, right)
+
+
 def _test_binary(left, operator, right):
     if operator in ('=', '=='):
         return left == right
     if operator == '!=':
         return left != right
     if operator in _INTEGER_OPERATORS:
-        if not (_TEST_INTEGER.match(left) and _TEST_INTEGER.match(right)):
-            return None     # bash: "integer expression expected", status 2
-        return _INTEGER_OPERATORS[operator](int(left), int(right))
+        return _compared(left, operator, right, _TEST_INTEGER)
     return None
 
 
@@ -138,7 +153,5 @@ def double_bracket_status(operands):
         if operator in ('=', '==', '!=', '=~'):
             return _status(_matches(operands[0], operator, operands[2]))
         if operator in _INTEGER_OPERATORS:
-            left, right = operands[0].value, operands[2].value
-            if _DECIMAL.match(left) and _DECIMAL.match(right):
-                return _status(_INTEGER_OPERATORS[operator](int(left), int(right)))
+            return _status(_compared(operands[0].value, operator, operands[2].value, _DECIMAL))
     return None

@@ -32,6 +32,8 @@ CONDITIONS = [
     ('[ $N -gt 9 ]', True),
     ('[ " 10 " -eq "$N" ]', True),
     ('[ -3 -lt -2 ]', True),
+    ('[ 9223372036854775807 -gt -9223372036854775808 ]', True),
+    ('[ 9223372036854775808 -gt 1 ]', None),    # past 64 bits: refused
     ('[ $S = "a b" ]', None),       # two fields: bash says "too many arguments"
     ('[ x -eq 1 ]', None),          # "integer expression expected"
     ('[ -f /etc/passwd ]', None),   # the file system is not read
@@ -58,6 +60,8 @@ CONDITIONS = [
     ('[[ 10 -lt 9 ]]', False),
     ('[[ $N -eq 10 ]]', True),
     ('[[ 010 -eq 8 ]]', None),                # arithmetic: octal
+    ('[[ 9223372036854775807 -gt 0 ]]', True),
+    ('[[ 9223372036854775808 -gt 0 ]]', None),  # arithmetic wraps it round
     ('[[ -f /etc/passwd ]]', None),
     ('[[ -z "$kernelver" || -n x ]]', None),
     ('[[ a < b ]]', None),
