@@ -25,6 +25,8 @@ _DECIMAL = re.compile(r'-?(0|[1-9][0-9]*)\Z')
 _INTEGER_LIMIT = 2 ** 63
 _INTEGER_OPERATORS = {'-eq': lambda a, b: a == b, '-ne': lambda a, b: a != b, '-lt': lambda a, b: a < b,
                       '-le': lambda a, b: a <= b, '-gt': lambda a, b: a > b, '-ge': lambda a, b: a >= b}
+# The unary operators of test and [[ ]], as bash spells them.
+UNARY_OPERATORS = frozenset('-%s' % letter for letter in 'abcdefghknoprstuvwxzGLNORS')
 # What makes a word of [[ ]] a pattern rather than a string: glob and extglob characters, and a
 # backslash that escapes one.
 _PATTERN_CHARACTERS = re.compile(r'[*?\[\\]|[@!+]\(')

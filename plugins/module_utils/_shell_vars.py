@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_conditions import (
-    Operand, bracket_status, double_bracket_status, status_of_test)
+    UNARY_OPERATORS, Operand, bracket_status, double_bracket_status, status_of_test)
 
 UNKNOWN = object()
 _ABSENT = object()
@@ -1074,7 +1074,15 @@ class _Parser:
                 words.append(None)
             else:
                 words.append(word)
-        if not evaluate or None in words:
+        if None in words:
+            return None
+        written = [word.literal() for word in words]
+        while written[:1] == ['!']:
+            written.pop(0)
+        if not written or (len(written) == 1 and written[0] in UNARY_OPERATORS):
+            # bash reads [[ ]], [[ ! ]], [[ -n ]] as a syntax error, and stops there.
+            raise ShellSyntaxError('a conditional expression without its operand')
+        if not evaluate:
             return None
         operands = []
         for word in words:
@@ -1099,6 +1107,7 @@ class _Parser:
         if self.peek() != '(' and self.plain_token() not in _COMPOUND_OPENERS:
             raise ShellSyntaxError('a function body that is not a compound command')
         self.command(record)
+        self.status = None  # the definition's, not its body's (a readonly function refuses it)
         if name:
             self.functions[name] = record
             if not self.substitutions:
@@ -1114,6 +1123,7 @@ class _Parser:
             if operator[:1] not in ('<', '>') and operator not in ('&>', '&>>'):
                 return
             self.redirect(operator)
+            self.status = None  # a redirection that fails fails the command
 
     def redirect(self, operator):
         self.pos += len(operator)
@@ -1165,13 +1175,15 @@ class _Parser:
             raise ShellSyntaxError('unexpected %s' % self.operator())    # no command before it
         side_effects = [('forget', name) for name in self.side_effects]
         if command is None:
-            self.status = 0 if not side_effects and all(
+            self.status = 0 if not side_effects and not redirected and all(
                 part.kind != 'unknown' for op in ops if op[0] == 'assign' for part in op[3].parts) else None
             return ops + side_effects
         name = _static_text(command)
         self.status = {'true': 0, ':': 0, 'false': 1}.get(name) if not arguments else None
         if name in ('[', 'test') and evaluate and name not in self.functions:
             self.status = self._test_status(name, arguments)
+        if redirected:
+            self.status = None  # a redirection that fails (< a file not there) fails the command
         subscript = _SUBSCRIPTED_NAME.match(command.raw)
         if subscript and not ops:
             # `X[ 1 ]=a`, `X[${#X[@]}]=a`: bash reads an assignment this reader cannot follow.

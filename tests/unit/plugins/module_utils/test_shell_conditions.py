@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -66,7 +67,45 @@ CONDITIONS = [
     ('[[ -z "$kernelver" || -n x ]]', None),
     ('[[ a < b ]]', None),
     ('[[ "$UNSET_HERE" == "" ]]', None),  # the environment may set it
+    ('[[ $E == -n ]]', False),
+    ('[[ -q ]]', True),                       # not an operator: a string
+    ('[ "$kernelver" < /nonexistent ]', None),  # a redirection that fails fails the test
+    ('[[ $N -eq 10 ]] </nonexistent', None),
+    ('f() { false; }', None),                 # a definition's status, not its body's
 ]
+
+
+# Whole files: what the reader knows of each variable must be what bash leaves.
+FILES = [
+    'A=1\n[[ -n ]] && R=yes\nB=2\n',            # a syntax error: bash stops before its line
+    'A=1\nif [[ ! ]]; then R=yes; fi\nB=2\n',
+    'A=1\n[[ ! -z ]] || R=no\nB=2\n',
+    'A=1\nf() { [[ -n ]]; }\nB=2\n',            # even where it would never run
+    'f() { false; } && R=yes\n',
+    'R=no\n: </nonexistent && R=yes\n',
+    'R=no\n{ true; } </nonexistent || R=yes\n',
+    'R=no\nif [ "$kernelver" = 6.1 ] 2>/dev/null; then R=yes; fi\n',
+]
+
+
+# Sources ./conf as dkms does, then prints the variables A, B and R that are set.
+SOURCE_AND_PRINT = ''.join("%s='%s'\n" % item for item in PRESETS.items()) + (
+    'shopt -s extglob\nsource ./conf 2>/dev/null\n'
+    'for n in A B R; do if [ -n "${!n+set}" ]; then printf "%s=%s\\n" "$n" "${!n}"; fi; done\n')
+
+
+@pytest.mark.skipif(BASH is None, reason='no bash to compare with')
+@pytest.mark.parametrize('text', FILES)
+def test_files_read_as_bash_leaves_them(text: str, tmp_path: Path) -> None:
+    (tmp_path / 'conf').write_text(text)
+    run = subprocess.run([BASH, '-c', SOURCE_AND_PRINT], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env={'PATH': '/usr/bin:/bin'})
+    bash = dict(line.split('=', 1) for line in run.stdout.splitlines())
+    variables = parse_shell_vars(text, PRESETS)
+    for name in ('A', 'B', 'R'):
+        value = variables.get(name)
+        if value is not UNKNOWN:
+            assert value == bash.get(name), name
 
 
 def reader_answer(condition: str) -> object:
