@@ -197,10 +197,14 @@ class _Parser:
                     raise EreError('unknown character class')
                 classes.append(_CLASSES[name])
                 self.pos = end + 2
+                if self.peek() == '-' and self.pos + 1 < len(self.pattern) and self.pattern[self.pos + 1] != ']':
+                    raise EreError('a range from a character class')
                 continue
             low = self.bracket_char()
             if self.peek() == '-' and self.pos + 1 < len(self.pattern) and self.pattern[self.pos + 1] != ']':
                 self.pos += 1
+                if self.pattern.startswith('[:', self.pos):
+                    raise EreError('a range to a character class')
                 high = self.bracket_char()
                 if high < low:
                     raise EreError('reversed range')

@@ -25,16 +25,18 @@ _DECIMAL = re.compile(r'-?(0|[1-9][0-9]*)\Z')
 _INTEGER_LIMIT = 2 ** 63
 _INTEGER_OPERATORS = {'-eq': lambda a, b: a == b, '-ne': lambda a, b: a != b, '-lt': lambda a, b: a < b,
                       '-le': lambda a, b: a <= b, '-gt': lambda a, b: a > b, '-ge': lambda a, b: a >= b}
-# The unary operators of test and [[ ]], as bash spells them.
+# The operators of test and [[ ]], as bash spells them (< and > are read apart, as shell operators).
 UNARY_OPERATORS = frozenset('-%s' % letter for letter in 'abcdefghknoprstuvwxzGLNORS')
+BINARY_OPERATORS = frozenset(('=', '==', '!=', '=~', '-eq', '-ne', '-lt', '-le', '-gt', '-ge', '-nt', '-ot', '-ef'))
 # What makes a word of [[ ]] a pattern rather than a string: glob and extglob characters, and a
 # backslash that escapes one.
 _PATTERN_CHARACTERS = re.compile(r'[*?\[\\]|[@!+]\(')
 
 
-class Operand(namedtuple('Operand', ['value', 'quoted', 'unquoted'])):
-    """One word of ``[[ ]]``: its expanded value, whether all of it was quoted, and whether none
-    of it was (a pattern's or a regex's special characters count only unquoted)."""
+class Operand(namedtuple('Operand', ['value', 'quoted', 'unquoted', 'literal'])):
+    """One word of ``[[ ]]``: its expanded value, whether all of it was quoted, whether none of it
+    was (a pattern's or a regex's special characters count only unquoted), and whether it is
+    written as plain text (only such a word is an operator)."""
 
     __slots__ = ()
 
@@ -124,6 +126,8 @@ def _matches(left, operator, right):
     """``[[ left == right ]]``, ``!=`` and ``=~``: the right side a string where quoted, a pattern
     or a regex where not."""
     if operator == '=~':
+        if any(ord(character) > 127 for character in left.value + right.value):
+            return None     # what . or a class matches beyond ASCII depends on the locale
         if right.quoted:
             return right.value in left.value
         if not right.unquoted:
@@ -140,17 +144,27 @@ def _matches(left, operator, right):
     return equal if operator in ('=', '==') else not equal
 
 
+def double_bracket_syntax_error(written):
+    """Whether bash refuses to parse ``[[ ... ]]`` whose words, after its leading ``!``, are written
+    so (each as plain text, or None; no ``&&``, ``||``, parentheses or < > among them): an
+    operator without its operand, two words that are no unary test, three that are no binary one."""
+    count = len(written)
+    return (count == 0 or (count == 1 and written[0] in UNARY_OPERATORS) or
+            (count == 2 and written[0] not in UNARY_OPERATORS) or
+            (count == 3 and written[1] not in BINARY_OPERATORS))
+
+
 def double_bracket_status(operands):
     """The status of ``[[ ... ]]`` whose words are these Operands (no ``&&``, ``||`` or
     parentheses among them)."""
-    if operands and operands[0].value == '!' and operands[0].unquoted:
+    if operands and operands[0].value == '!' and operands[0].literal:
         return _negated(double_bracket_status(operands[1:]))
     count = len(operands)
     if count == 1:
         return _status(operands[0].value != '')
-    if count == 2 and operands[0].unquoted:
+    if count == 2 and operands[0].literal:
         return _status(_string_unary(operands[0].value, operands[1].value))
-    if count == 3 and operands[1].unquoted:
+    if count == 3 and operands[1].literal:
         operator = operands[1].value
         if operator in ('=', '==', '!=', '=~'):
             return _status(_matches(operands[0], operator, operands[2]))

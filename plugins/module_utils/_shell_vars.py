@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_conditions import (
-    UNARY_OPERATORS, Operand, bracket_status, double_bracket_status, status_of_test)
+    BINARY_OPERATORS, Operand, bracket_status, double_bracket_status, double_bracket_syntax_error, status_of_test)
 
 UNKNOWN = object()
 _ABSENT = object()
@@ -53,7 +53,7 @@ _SPECIAL_PARAMETERS = '@*#?-$!0123456789'
 _DECLARATIONS = ('declare', 'typeset', 'local', 'export', 'readonly')
 # Builtins that can change variables in ways a static reader does not follow.
 _OPAQUE_BUILTINS = ('eval', 'set', 'mapfile', 'readarray', 'let', 'shopt', 'getopts', 'exec',
-                    'exit', 'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
+                    'trap', 'alias', 'enable', 'builtin', 'command', 'coproc', 'caller', 'wait')
 # What opens an extglob pattern before its "(" (dkms sets extglob); as a word, what it matches in the
 # working directory.
 _EXTGLOB_OPENERS = '?*+@!'
@@ -64,12 +64,18 @@ _PARAMETER_EXPANSION = re.compile(r'![A-Za-z_][A-Za-z0-9_]*[*@]$|[#!]?(?:[A-Za-z
                                   r'(?:\[[^\]]*\])?(?:$|[:=?+#%/^,@-])')
 # ${X?message} and ${X:?message}: bash stops where X is unset (or empty).
 _REQUIRED = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)(:?)\?')
+# Variables bash gives values of its own, whatever was assigned to them.
+_DYNAMIC = frozenset(('RANDOM', 'SRANDOM', 'LINENO', 'SECONDS', 'EPOCHSECONDS', 'EPOCHREALTIME', 'BASHPID',
+                      'GROUPS', 'PIPESTATUS', 'BASH_REMATCH', '_', 'HISTCMD', 'FUNCNAME', 'OPTIND', 'BASH_COMMAND',
+                      'BASH_SUBSHELL', 'BASH_LINENO', 'BASH_SOURCE', 'BASH_ARGC', 'BASH_ARGV', 'DIRSTACK'))
+# The blanks bash splits unquoted expansions on, with IFS as it starts.
+_FIELD_SEPARATORS = re.compile('[ \t\n]+')
 # Variables bash makes readonly itself.
 _BASH_READONLY = ('BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID')
 # The options of the read builtin that take a value (-a names the array it fills).
 _READ_OPTIONS_WITH_VALUES = 'adinNptu'
 # Reserved words that only close or continue a compound command: elsewhere bash stops on them.
-_CLOSERS = ('then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}')
+_CLOSERS = ('then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}', ']]')
 # What starts a compound command, the body of a function (besides "(" and "((").
 _COMPOUND_OPENERS = ('{', 'if', 'while', 'until', 'for', 'select', 'case', '[[')
 # A file descriptor number before a redirection operator.
@@ -165,6 +171,8 @@ class ShellVars:
 
     def expand(self, name, index=None):
         """What ``$name`` (``${name[index]}``, index '@'/'*' for all) expands to, or UNKNOWN."""
+        if name in _DYNAMIC:
+            return UNKNOWN
         elements = self.get_array(name)
         if elements is UNKNOWN:
             return UNKNOWN
@@ -175,6 +183,27 @@ class ShellVars:
             return UNKNOWN if UNKNOWN in values else values
         value = elements.get(index or 0, '')
         return '' if value is None else value
+
+    def snapshot(self):
+        """The state now, for ``restore`` (commands that turn out to run in a subshell) or
+        ``changed_since`` (commands that may not run at all)."""
+        return (dict(self.scalars), dict((name, dict(elements)) for name, elements in self.arrays.items()),
+                set(self.settled), self.opaque)
+
+    def restore(self, snapshot):
+        """Back to ``snapshot``: what was done since ran in a subshell, and is gone with it."""
+        scalars, arrays, settled, opaque = snapshot
+        for name in set(self.scalars) | set(self.arrays) | set(scalars) | set(arrays) | (self.settled ^ settled):
+            self._save(name)
+        self.scalars, self.arrays, self.settled, self.opaque = dict(scalars), dict(arrays), set(settled), opaque
+
+    def changed_since(self, snapshot):
+        """The names whose value is not what it was at ``snapshot``."""
+        scalars, arrays, settled, dummy = snapshot
+        names = set(scalars) | set(self.scalars) | set(arrays) | set(self.arrays) | (settled ^ self.settled)
+        return sorted(name for name in names
+                      if scalars.get(name, _ABSENT) != self.scalars.get(name, _ABSENT) or
+                      arrays.get(name) != self.arrays.get(name) or (name in settled) != (name in self.settled))
 
     def forget(self, name):
         self._save(name)
@@ -292,6 +321,11 @@ def _word_value(word, variables):
     return ''.join(out)
 
 
+def _has_tilde(word):
+    """Whether the word has an unquoted ~ (after = or : bash expands it, even in an argument)."""
+    return any(part.kind == 'lit' and not part.quoted and '~' in part.text for part in word.parts)
+
+
 def _word_fields(word, variables):
     """The fields a word expands to as a command argument or array element, or UNKNOWN.
 
@@ -324,9 +358,9 @@ def _word_fields(word, variables):
             if part.quoted:
                 current = (current or '') + item
                 continue
-            if any(c in item for c in '*?['):
+            if any(c in item for c in '*?[') or _EXTGLOB.search(item):
                 return UNKNOWN
-            pieces = item.split()
+            pieces = _FIELD_SEPARATORS.split(item.strip(' \t\n')) if item.strip(' \t\n') else []
             if not pieces:
                 continue
             if item[:1] in ' \t\n' and current is not None:
@@ -401,6 +435,7 @@ class _Parser:
         self.readonly = set(readonly)   # names declared readonly (None: a name not known)
         self.commands = 0               # and-or lists read so far (a compound's part holds one at least)
         self.loops = 0                  # loops the cursor is in
+        self.matching_changed = False   # a shopt ran: [[ ]] may match otherwise than by default
 
     # -- characters and tokens --------------------------------------------------------
 
@@ -838,6 +873,7 @@ class _Parser:
         """Pipelines joined by && and ||: what follows runs, is skipped, or may run, by the status."""
         self.commands += 1
         current = effects.branch() if self.returned else effects
+        before = self.variables.snapshot()
         ops = self.pipeline(current)
         while True:
             status = self.status
@@ -862,7 +898,9 @@ class _Parser:
                     self.status = None
                 continue
             if operator == '&':
-                self.pos += 1  # runs in the background, in a subshell
+                self.pos += 1  # the whole list runs in the background, in a subshell
+                self.variables.restore(before)
+                self.status = 0
             else:
                 self._commit(ops, current)
                 if operator == ';':
@@ -886,6 +924,7 @@ class _Parser:
         if negated:
             self.pos += 1
         self.status = None
+        before = self.variables.snapshot()
         ops = self.command(effects)
         if negated and self.status is not None:
             self.status = int(not self.status)
@@ -894,6 +933,8 @@ class _Parser:
             self.skip_blanks()
             if self.operator() not in ('|', '|&'):
                 break
+            if not piped:
+                self.variables.restore(before)  # a compound command's assignments stay in its subshell
             self.pos += 2 if self.operator() == '|&' else 1
             self.skip_blanks(newlines=True)
             self.command_ahead()
@@ -919,11 +960,15 @@ class _Parser:
         keyword = self.plain_token()
         self.pos += len(keyword)
         if keyword in ('if', 'while', 'until', 'for', 'select', 'case', '{', '[[', 'function'):
+            before = self.variables.snapshot()
             self.compound(keyword, effects)
             if keyword not in ('{', 'function', '[['):
                 # Which of its commands ran last, if any, is not known here (a group's is its last).
                 self.status = None
-            self.compound_end()
+            if self.compound_end():
+                # It runs only if its redirections work: what it changed may not have changed.
+                for name in self.variables.changed_since(before):
+                    effects.forget(name)
             return []
         if keyword and keyword not in _RESERVED and '=' not in keyword:
             self.skip_blanks()
@@ -1060,6 +1105,7 @@ class _Parser:
         """Read a ``[[ ... ]]`` test; its status when ``evaluate`` and its words are known (its
         words may hold ( ) | < > that are not operators there: with any of them, None)."""
         words = []
+        start = self.pos
         while True:
             self.skip_blanks(newlines=True)
             if self.pos >= len(self.text):
@@ -1079,26 +1125,29 @@ class _Parser:
         written = [word.literal() for word in words]
         while written[:1] == ['!']:
             written.pop(0)
-        if not written or (len(written) == 1 and written[0] in UNARY_OPERATORS):
-            # bash reads [[ ]], [[ ! ]], [[ -n ]] as a syntax error, and stops there.
-            raise ShellSyntaxError('a conditional expression without its operand')
-        if not evaluate:
-            return None
+        if double_bracket_syntax_error(written):
+            # bash reads [[ ]], [[ -n ]], [[ a b ]] as a syntax error, and stops there.
+            raise ShellSyntaxError('a conditional expression bash cannot parse')
+        if not evaluate or self.matching_changed or self.variables.opaque or self.variables.get('IFS') is not None \
+                or '\n' in self.text[start:self.pos]:
+            return None     # matching, joining or the grammar otherwise than by default
         operands = []
         for word in words:
             value = _word_value(word, self.variables)
-            if value is UNKNOWN:
+            if value is UNKNOWN or (_has_tilde(word) and word.literal() not in BINARY_OPERATORS):
                 return None
             operands.append(Operand(value, all(part.quoted for part in word.parts),
-                                    not any(part.quoted for part in word.parts)))
+                                    not any(part.quoted for part in word.parts), word.literal() is not None))
         return double_bracket_status(operands)
 
     def compound_end(self):
         """Redirections, then what bash reads after a compound command: a separator, or a reserved
-        word that closes one around it (``fi``, ``done``...); any other word is a syntax error."""
-        self.redirections()
+        word that closes one around it (``fi``, ``done``...); any other word is a syntax error.
+        Whether there were redirections."""
+        redirected = self.redirections()
         if self.peek() not in ('', '\n', ';', '&', '|', ')') and self.plain_token() not in _CLOSERS:
             raise ShellSyntaxError('a word after a compound command')
+        return redirected
 
     def function_body(self, name):
         """A function definition: its body runs only when called, so it is recorded, not run."""
@@ -1114,6 +1163,8 @@ class _Parser:
                 self.variables.functions.add(name)
 
     def redirections(self):
+        """Read the redirections at the cursor; whether there were any."""
+        redirected = False
         while True:
             self.skip_blanks()
             descriptor = _DESCRIPTOR.match(self.text, self.pos)   # 2>/dev/null
@@ -1121,9 +1172,10 @@ class _Parser:
                 self.pos = descriptor.end()
             operator = self.operator()
             if operator[:1] not in ('<', '>') and operator not in ('&>', '&>>'):
-                return
+                return redirected
             self.redirect(operator)
             self.status = None  # a redirection that fails fails the command
+            redirected = True
 
     def redirect(self, operator):
         self.pos += len(operator)
@@ -1179,8 +1231,11 @@ class _Parser:
                 part.kind != 'unknown' for op in ops if op[0] == 'assign' for part in op[3].parts) else None
             return ops + side_effects
         name = _static_text(command)
-        self.status = {'true': 0, ':': 0, 'false': 1}.get(name) if not arguments else None
-        if name in ('[', 'test') and evaluate and name not in self.functions:
+        # A function may stand for the builtin: one defined before, by eval or source, or, in a
+        # function's body or a loop, one defined by the time it runs.
+        builtin = evaluate and name not in self.functions and not self.variables.opaque
+        self.status = {'true': 0, ':': 0, 'false': 1}.get(name) if not arguments and builtin else None
+        if name in ('[', 'test') and builtin:
             self.status = self._test_status(name, arguments)
         if redirected:
             self.status = None  # a redirection that fails (< a file not there) fails the command
@@ -1192,10 +1247,12 @@ class _Parser:
 
     def _test_status(self, name, arguments):
         """The status of the ``[`` or ``test`` builtin with these arguments, None when not known."""
+        if self.variables.get('IFS') is not None:
+            return None     # "${A[*]}" joined, $X split, otherwise than by default
         fields = []
         for argument in arguments:
             expanded = _word_fields(argument, self.variables)
-            if expanded is UNKNOWN:
+            if expanded is UNKNOWN or _has_tilde(argument):
                 return None
             fields.extend(expanded)
         return bracket_status(fields) if name == '[' else status_of_test(fields)
@@ -1269,8 +1326,12 @@ class _Parser:
             return [('source', arguments[0] if arguments and isinstance(arguments[0], _Word) else None)]
         if name == 'return':
             return [('return',)]
+        if name == 'exit':
+            return [('exit',)]
         if name == 'read':
             return _read_ops(arguments)
+        if name == 'shopt':
+            self.matching_changed = True    # nocasematch: [[ == ]] and =~ ignore case
         if name in _OPAQUE_BUILTINS or (name == 'printf' and any(
                 isinstance(w, _Word) and w.raw.startswith('-v') for w in arguments)):
             return [('opaque',)]
@@ -1304,6 +1365,13 @@ class _Parser:
                 if effects.applies:
                     raise _Returned()
                 self.returned = True
+            elif kind == 'exit':
+                # The sourcing subshell ends there: dkms gets nothing of it.
+                if effects.applies:
+                    raise _Stopped()
+                effects.make_opaque()
+                if effects.variables is not None:
+                    self.returned = True
             elif kind == 'arith':
                 if _ARITHMETIC_ASSIGNS.search(op[1]):
                     effects.make_opaque()

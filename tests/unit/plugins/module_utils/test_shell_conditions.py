@@ -85,6 +85,26 @@ FILES = [
     'R=no\n: </nonexistent && R=yes\n',
     'R=no\n{ true; } </nonexistent || R=yes\n',
     'R=no\nif [ "$kernelver" = 6.1 ] 2>/dev/null; then R=yes; fi\n',
+    # Found by a red-team pass against bash.
+    'op="=="\n[[ a $op a ]] && R=yes || R=no\n',       # an operator from a variable: a syntax error
+    'A=1; [[ a b ]] && R=yes; B=2\n',
+    'R=no\n[[ a ==\n a ]] && R=yes\n',
+    'R=no\n[ x=~ = "x=~" ] && R=yes\n',                # ~ after = is expanded, even in an argument
+    'IFS=,\nA=(x y)\n[ "${A[*]}" = "x,y" ] && R=yes || R=no\n',
+    "x=$'\\r'\n[ $x ] && R=yes || R=no\n",             # IFS splits on blanks, not on every space
+    "x='!(q)'\n[ $x = '!(q)' ] && R=yes || R=no\n",
+    'shopt -s nocasematch\n[[ A == a ]] && R=yes || R=no\n',
+    "eval 'test() { return 0; }'\ntest a = b && R=yes\n",
+    'true() { return 1; }\nif true; then R=yes; else R=no; fi\n',
+    'f() { if false; then R=1; fi; }\nfalse() { return 0; }\nR=0\nf\n',
+    'R=no\nif [ a = b ] & then R=yes; fi\n',           # a list sent to the background has status 0
+    'if [ a = a ]; then R=1; fi | cat\n',               # ... and runs in a subshell, as a pipeline does
+    '[ a = a ] && R=1 || B=2 &\n',
+    'if [ a = a ]; then R=1; fi >/nonexistent/x\n',
+    'R=no\n[ a = a ] && exit\nR=after\n',
+    'RANDOM=5\n[ "$RANDOM" = 5 ] && R=yes || R=no\n',
+    "re='[[:alpha:]-z]'\n[[ - =~ $re ]] && R=yes || R=no\n",
+    "[[ caf\u00e9 =~ ^caf.$ ]] && R=yes || R=no\n",
 ]
 
 
@@ -157,5 +177,5 @@ def test_status_by_argument_count(arguments: list[str], status: int | None) -> N
 
 
 def test_an_invalid_regex_is_not_answered() -> None:
-    operands = [Operand('x', False, True), Operand('=~', False, True), Operand('a{1', False, True)]
+    operands = [Operand('x', False, True, True), Operand('=~', False, True, True), Operand('a{1', False, True, True)]
     assert double_bracket_status(operands) is None
