@@ -27,7 +27,9 @@ _INTEGER_OPERATORS = {'-eq': lambda a, b: a == b, '-ne': lambda a, b: a != b, '-
                       '-le': lambda a, b: a <= b, '-gt': lambda a, b: a > b, '-ge': lambda a, b: a >= b}
 # The operators of test and [[ ]], as bash spells them (< and > are read apart, as shell operators).
 UNARY_OPERATORS = frozenset('-%s' % letter for letter in 'abcdefghknoprstuvwxzGLNORS')
-BINARY_OPERATORS = frozenset(('=', '==', '!=', '=~', '-eq', '-ne', '-lt', '-le', '-gt', '-ge', '-nt', '-ot', '-ef'))
+BINARY_OPERATORS = frozenset(('=', '==', '!=', '=~', '-nt', '-ot', '-ef')).union(_INTEGER_OPERATORS)
+# test's own: no =~, and -a, -o, < and > (quoted there) besides.
+_TEST_BINARY_OPERATORS = BINARY_OPERATORS.difference(('=~',)).union(('-a', '-o', '<', '>'))
 # What makes a word of [[ ]] a pattern rather than a string: glob and extglob characters, and a
 # backslash that escapes one.
 _PATTERN_CHARACTERS = re.compile(r'[*?\[\\]|[@!+]\(')
@@ -83,10 +85,6 @@ def _test_binary(left, operator, right):
     return None
 
 
-def _is_binary(operator):
-    return operator in ('=', '==', '!=', '-a', '-o', '<', '>', '-nt', '-ot', '-ef') or operator in _INTEGER_OPERATORS
-
-
 def status_of_test(arguments):
     """The status of ``test`` with these arguments (for ``[``, without its closing ``]``), by the
     number of arguments as POSIX and bash decide it; None where this cannot tell."""
@@ -100,7 +98,7 @@ def status_of_test(arguments):
             return _negated(status_of_test(arguments[1:]))
         return _status(_string_unary(arguments[0], arguments[1]))
     if count == 3:
-        if _is_binary(arguments[1]):
+        if arguments[1] in _TEST_BINARY_OPERATORS:
             return _status(_test_binary(*arguments))
         if arguments[0] == '!':
             return _negated(status_of_test(arguments[1:]))

@@ -95,6 +95,17 @@ class _EndOfText(ShellSyntaxError):
     every line before, even inside a command substitution."""
 
 
+class _Record:
+    """What changed since a point of the reading: each name's state before its first change
+    (only what changes is recorded), and whether anything could change then."""
+
+    __slots__ = ('before', 'opaque')
+
+    def __init__(self, opaque):
+        self.before = {}
+        self.opaque = opaque
+
+
 class ShellVars:
     """Values of the scalar and array variables a shell fragment assigns."""
 
@@ -112,37 +123,61 @@ class ShellVars:
         self.functions = set()  # the names of the functions the file defines (in a subshell too)
         # Names known to be unset (bash expands them to ''), rather than left to the environment.
         self.settled = set(unset)
-        # {name: state before} of the line being read, to undo when bash would not run it.
-        self.journal = None
-        self._opaque_before = False
+        # The _Records being kept: the line being read (undone when bash would not run it), and
+        # commands that may turn out to run in a subshell, or not at all.
+        self._records = []
+        self._line = None
+
+    def _state(self, name):
+        array = self.arrays.get(name)
+        return self.scalars.get(name, _ABSENT), dict(array) if array is not None else None, name in self.settled
 
     def _save(self, name):
-        journal = self.journal
-        if journal is not None and name not in journal:
-            array = self.arrays.get(name)
-            journal[name] = (self.scalars.get(name, _ABSENT), dict(array) if array is not None else None,
-                             name in self.settled)
+        state = None
+        for record in self._records:
+            if name not in record.before:
+                state = state or self._state(name)
+                record.before[name] = state
 
-    def begin_line(self):
-        """Start recording the changes of one line."""
-        self.journal = {}
-        self._opaque_before = self.opaque
+    def begin(self):
+        """Start a record of what changes from now on, for ``undo`` and ``changed``; ``end`` it."""
+        record = _Record(self.opaque)
+        self._records.append(record)
+        return record
 
-    def roll_back(self):
-        """Undo the changes of the current line."""
-        for name, (scalar, array, settled) in (self.journal or {}).items():
+    def end(self, record):
+        self._records.remove(record)
+
+    def undo(self, record):
+        """Undo what changed since ``record`` began."""
+        for name, (scalar, array, settled) in record.before.items():
             self.scalars.pop(name, None)
             self.arrays.pop(name, None)
             self.settled.discard(name)
             if scalar is not _ABSENT:
                 self.scalars[name] = scalar
             if array is not None:
-                self.arrays[name] = array
+                self.arrays[name] = dict(array)
             if settled:
                 self.settled.add(name)
-        if self.journal is not None:
-            self.opaque = self._opaque_before
-        self.journal = None
+        self.opaque = record.opaque
+
+    def changed(self, record):
+        """The names whose value is not what it was when ``record`` began."""
+        return sorted(name for name, state in record.before.items() if self._state(name) != state)
+
+    def begin_line(self):
+        """Start recording the changes of one line."""
+        if self._line is not None:
+            self.end(self._line)
+        self._line = self.begin()
+
+    def roll_back(self):
+        """Undo the changes of the current line."""
+        if self._line is not None:
+            self.undo(self._line)
+            self.end(self._line)
+        self._line = None
 
     def get(self, name):
         """The value, None when never assigned, UNKNOWN when shell logic decides it."""
@@ -183,27 +218,6 @@ class ShellVars:
             return UNKNOWN if UNKNOWN in values else values
         value = elements.get(index or 0, '')
         return '' if value is None else value
-
-    def snapshot(self):
-        """The state now, for ``restore`` (commands that turn out to run in a subshell) or
-        ``changed_since`` (commands that may not run at all)."""
-        return (dict(self.scalars), dict((name, dict(elements)) for name, elements in self.arrays.items()),
-                set(self.settled), self.opaque)
-
-    def restore(self, snapshot):
-        """Back to ``snapshot``: what was done since ran in a subshell, and is gone with it."""
-        scalars, arrays, settled, opaque = snapshot
-        for name in set(self.scalars) | set(self.arrays) | set(scalars) | set(arrays) | (self.settled ^ settled):
-            self._save(name)
-        self.scalars, self.arrays, self.settled, self.opaque = dict(scalars), dict(arrays), set(settled), opaque
-
-    def changed_since(self, snapshot):
-        """The names whose value is not what it was at ``snapshot``."""
-        scalars, arrays, settled, dummy = snapshot
-        names = set(scalars) | set(self.scalars) | set(arrays) | set(self.arrays) | (settled ^ self.settled)
-        return sorted(name for name in names
-                      if scalars.get(name, _ABSENT) != self.scalars.get(name, _ABSENT) or
-                      arrays.get(name) != self.arrays.get(name) or (name in settled) != (name in self.settled))
 
     def forget(self, name):
         self._save(name)
@@ -873,7 +887,13 @@ class _Parser:
         """Pipelines joined by && and ||: what follows runs, is skipped, or may run, by the status."""
         self.commands += 1
         current = effects.branch() if self.returned else effects
-        before = self.variables.snapshot()
+        record = self.variables.begin()
+        try:
+            self._and_or(current, record)
+        finally:
+            self.variables.end(record)
+
+    def _and_or(self, current, record):
         ops = self.pipeline(current)
         while True:
             status = self.status
@@ -899,7 +919,7 @@ class _Parser:
                 continue
             if operator == '&':
                 self.pos += 1  # the whole list runs in the background, in a subshell
-                self.variables.restore(before)
+                self.variables.undo(record)
                 self.status = 0
             else:
                 self._commit(ops, current)
@@ -924,8 +944,11 @@ class _Parser:
         if negated:
             self.pos += 1
         self.status = None
-        before = self.variables.snapshot()
-        ops = self.command(effects)
+        record = self.variables.begin()
+        try:
+            ops = self.command(effects)
+        finally:
+            self.variables.end(record)
         if negated and self.status is not None:
             self.status = int(not self.status)
         piped = False
@@ -934,7 +957,7 @@ class _Parser:
             if self.operator() not in ('|', '|&'):
                 break
             if not piped:
-                self.variables.restore(before)  # a compound command's assignments stay in its subshell
+                self.variables.undo(record)     # a compound command's assignments stay in its subshell
             self.pos += 2 if self.operator() == '|&' else 1
             self.skip_blanks(newlines=True)
             self.command_ahead()
@@ -960,14 +983,17 @@ class _Parser:
         keyword = self.plain_token()
         self.pos += len(keyword)
         if keyword in ('if', 'while', 'until', 'for', 'select', 'case', '{', '[[', 'function'):
-            before = self.variables.snapshot()
-            self.compound(keyword, effects)
+            record = self.variables.begin()
+            try:
+                self.compound(keyword, effects)
+            finally:
+                self.variables.end(record)
             if keyword not in ('{', 'function', '[['):
                 # Which of its commands ran last, if any, is not known here (a group's is its last).
                 self.status = None
             if self.compound_end():
                 # It runs only if its redirections work: what it changed may not have changed.
-                for name in self.variables.changed_since(before):
+                for name in self.variables.changed(record):
                     effects.forget(name)
             return []
         if keyword and keyword not in _RESERVED and '=' not in keyword:
