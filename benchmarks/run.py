@@ -990,7 +990,8 @@ def main() -> int:
     parser.add_argument('--runs', type=int, default=7, help='timed runs per size (dkms status: fewer on big trees)')
     parser.add_argument('--fleet-hosts', type=int, default=20, help='inventory hosts for the fleet run; 0 skips it')
     parser.add_argument('--fleet-shape', type=Shape.parse, default=Shape(4, 2), help='each fleet host\'s tree')
-    parser.add_argument('--fleet-runs', type=int, default=3)
+    parser.add_argument('--fleet-runs', type=int, default=5,
+                        help='interleaved runs of each fleet playbook (a run of 20 hosts takes 5 to 10 s)')
     parser.add_argument('--forks', type=int, default=5, help='ansible-playbook forks (Ansible\'s default: 5)')
     parser.add_argument('--modules', choices=('auto', 'kbuild', 'gcc'), default='auto',
                         help='the grid\'s modules: kbuild against the newest installed kernel headers, or '

@@ -8,9 +8,10 @@ twice: once to tell the module's file name, once to run it (CPython issue gh-141
 collection's code that is most of a run on a host with few modules. While ``compiled_once()``
 is active, a finder ahead of zipimport takes the collection's plain modules that zipimport
 would load and loads them as Python loads a source file, compiled once, its bytes read through
-zipimport's public ``get_data``. Whatever else is imported, a module imported later (inside a
-function), or one outside a zip archive (an installed collection, the tests), is left to the
-import system as it is.
+zipimport's public ``get_data``. The modules keep it active around their imports and their
+``main()``, where a few module_utils are imported only on the hosts that need them. Whatever else
+is imported, or anything outside a zip archive (an installed collection, the tests), is left to
+the import system as it is.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -553,4 +553,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    with compiled_once():   # also what main() imports only on the hosts that need it
+        main()
