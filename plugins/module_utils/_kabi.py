@@ -15,7 +15,7 @@ from collections import namedtuple
 from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import LINE_ENDS, RootPathError, has_other_line_ends
 
 
 # A distribution kernel's Module.symvers holds 25,000 to 40,000 exports in 2 to 4 MiB.
@@ -78,9 +78,8 @@ def _owner(column):
     return owner
 
 
-# What str.splitlines ends a line at ("\r\n" counts as one); a real symvers has only "\n".
-_LINE_ENDS = '\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'
-_LINE_END = re.compile('\r\n|[%s]' % _LINE_ENDS)
+# What ends a line for str.splitlines; a real symvers has only "\n".
+_LINE_END = re.compile('\r\n|[%s]' % LINE_ENDS)
 
 
 def _line_pieces(text, piece=256 * 1024):
@@ -320,12 +319,6 @@ def _newline_text(text):
     return ''.join('\n'.join(piece) + '\n' for piece in _line_pieces(text))
 
 
-def _other_line_ends(text):
-    """Whether ``text`` has a line end other than "\\n" (which ``str.splitlines`` sees, and the
-    text search does not): none in a real symvers."""
-    return any(end in text for end in _LINE_ENDS[1:])
-
-
 # A symbol not asked for yet (None answers "not exported").
 _UNSEEN = object()
 # What Symvers._find answers for a symbol found in too many lines to cut them one by one.
@@ -352,7 +345,7 @@ class Symvers(Mapping):
         self._read = text
         # The text search sees only newlines: other line ends are made newlines, which leaves the
         # lines parse_symvers sees as they are.
-        self._text = _newline_text(text) if _other_line_ends(text) else text
+        self._text = _newline_text(text) if has_other_line_ends(text) else text
         self._shared = SharedSymvers() if shared is None else shared   # what the kernels of one run share
         self._answers = {}  # {symbol: Export or None} of every symbol asked for
         self._index = None  # {symbol: its last line}, once the text search gives way

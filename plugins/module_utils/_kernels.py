@@ -29,7 +29,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import (
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
+    RootPathError, has_other_line_ends, is_absent, is_text, remembered)
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import ESP_MOUNTS, find_loaders, next_program
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
@@ -674,8 +675,6 @@ def parse_kconfig(text):
     return config
 
 
-# What str.splitlines ends a line at besides "\n" (a real config has none of them).
-_OTHER_LINE_ENDS = re.compile('[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
 _ABSENT = object()
 # A line parse_kconfig reads as an option, and one it may (each after the newline before it).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
@@ -697,7 +696,7 @@ class KernelConfig(Mapping):
     """
 
     def __init__(self, text):
-        if _OTHER_LINE_ENDS.search(text):
+        if has_other_line_ends(text):
             text = '\n'.join(text.splitlines())
         # Only the lines parse_kconfig may read, in order, each after a newline (comments, such as
         # "# CONFIG_X is not set", are a third of a real config).

@@ -98,6 +98,17 @@ def is_absent(exc):
     return isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ENOTDIR)
 
 
+# What str.splitlines ends a line at ("\r\n" counts as one line end).
+LINE_ENDS = '\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'
+
+
+def has_other_line_ends(text):
+    """Whether ``text`` has a line end that ``str.splitlines`` sees besides "\\n" (which a search
+    for "\\n" does not): real symvers and kernel configs have none. One scan per character, each
+    a search in C, instead of a regular expression over the whole text."""
+    return any(end in text for end in LINE_ENDS[1:])
+
+
 def is_text(name):
     """Whether a file name decoded to text: names whose bytes are not valid in the file-system
     encoding come back with lone surrogates, which no fact or report can carry."""

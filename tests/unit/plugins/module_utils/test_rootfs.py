@@ -592,3 +592,12 @@ def test_a_remembered_error_keeps_nothing_of_the_failed_computation() -> None:
             _rootfs.remembered(cache, '/m.ko.gz', compute, OSError)
         kept = cache['/m.ko.gz']
         assert isinstance(kept, OSError) and kept.__context__ is None and kept.__cause__ is None
+
+
+def test_other_line_ends_are_those_splitlines_sees() -> None:
+    """has_other_line_ends finds every character str.splitlines ends a line at but "\\n", and no other."""
+    ends = [chr(code) for code in range(0x110000) if len(('a%sb' % chr(code)).splitlines()) == 2]
+    assert ''.join(ends) == ''.join(sorted(_rootfs.LINE_ENDS))
+    for end in ends:
+        assert _rootfs.has_other_line_ends('CONFIG_A=y%sCONFIG_B=m\n' % end) == (end != '\n')
+    assert not _rootfs.has_other_line_ends('CONFIG_A=y\n# CONFIG_B is not set\n' * 1000)
