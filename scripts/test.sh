@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, stage by stage. Every stage runs (after the copy), each with a banner and
 # its time; the summary at the end lists them with what each skipped, and the exit status is
-# non-zero if any failed. Each stage's output is also kept in build/logs/STAGE.log.
+# non-zero if any failed. The output of sanity, units and py36, whose skips it counts, is also kept
+# in build/logs/STAGE.log.
 #
 #   scripts/test.sh                    every stage but the lab: what a fresh machine passes
 #   scripts/test.sh --lab              and the lab (needs root; CI=true implies --lab)

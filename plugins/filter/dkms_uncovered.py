@@ -40,9 +40,9 @@ RETURN = r"""
 _value:
   description:
     - One entry per uncovered kernel and package, sorted by kernel then package.
-    - Each entry has C(kernel), C(package), C(version) (the version that provides it, or null),
-      C(status) (C(weak-incompatible), C(built), C(broken) or C(missing)) and C(headers)
-      (whether dkms can build for the kernel).
+    - Each entry has C(kernel), C(package), C(version) (the package's newest registered version, what
+      a build would use, or null), C(status) (C(weak-incompatible), C(built), C(broken), C(rejected) or
+      C(missing)) and C(headers) (whether dkms can build for the kernel).
   type: list
   elements: dict
 """

@@ -89,9 +89,9 @@ EXAMPLES = r'''
 - name: Gather DKMS coverage
   kabi.dkms.dkms_facts:
 
-- name: Reboot only when the next-boot kernel has every DKMS module
+- name: Reboot only when the next-boot kernel has every DKMS module (false when it is not known)
   ansible.builtin.reboot:
-  when: ansible_facts['dkms']['kernels'][ansible_facts['dkms']['default_kernel']]['covered']
+  when: ansible_facts['dkms'] | kabi.dkms.dkms_kernel_covered(ansible_facts['dkms']['default_kernel'])
 
 - name: Name every kernel that would boot without a module
   ansible.builtin.debug:
@@ -319,7 +319,6 @@ ansible_facts:
             - The certificate dkms signs modules with (C(/var/lib/dkms/mok.pub)) and whether it is
               enrolled as a MOK; null when there is none.
           type: dict
-          returned: when the file exists
           contains:
             subject:
               description: The certificate's subject.
@@ -481,15 +480,48 @@ ansible_facts:
                                   description: Why the module does not load, or what could not be checked; null otherwise.
                                   type: str
         uncovered:
-          description: Every (kernel, package) pair that is not covered, sorted by kernel then package.
+          description: Every (kernel, package) pair of a non-stale kernel that is not covered, sorted by kernel then package.
           type: list
           elements: dict
           sample: [{"kernel": "6.1.0-50-amd64", "package": "hello", "version": "1.0",
                     "status": "missing", "headers": true}]
+          contains:
+            kernel:
+              description: The kernel release.
+              type: str
+            package:
+              description: The package name.
+              type: str
+            version:
+              description: The package's newest registered version (what a build would use); null when it has none.
+              type: str
+            status:
+              description: The pair's status, one that is not covered.
+              type: str
+              choices: [weak-incompatible, built, broken, rejected, missing]
+            headers:
+              description: Whether the kernel's headers are installed, so dkms can build for it.
+              type: bool
         summary:
           description: Counts of non-stale kernels, covered and uncovered kernels, packages, and (kernel, package) pairs that are not verified.
           type: dict
           sample: {"kernels": 4, "covered": 3, "uncovered": 1, "packages": 1, "unverified": 0}
+          contains:
+            kernels:
+              description: Kernels that are not stale.
+              type: int
+            covered:
+              description: Those of them that are covered.
+              type: int
+            uncovered:
+              description: Those of them that are not.
+              type: int
+            packages:
+              description: Packages in the report.
+              type: int
+            unverified:
+              description: (kernel, package) pairs of the non-stale kernels whose C(verified) is false.
+              type: int
 '''
 
 import os

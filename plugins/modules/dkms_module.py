@@ -223,7 +223,7 @@ per_kernel:
       description: dkms's exit code, null when dkms did not run.
       type: int
     cmd:
-      description: The dkms argv that ran.
+      description: The dkms argv that ran, its program named C(dkms) (the module runs the C(dkms) it finds on the target's PATH).
       type: list
       elements: str
     stdout:
@@ -239,7 +239,7 @@ per_kernel:
       type: list
       elements: str
   sample: [{"kernel": "6.1.0-56-amd64", "package": "hello", "version": "1.0", "action": "installed", "outcome": "done",
-            "changed": true, "msg": null, "rc": 0, "cmd": ["/usr/sbin/dkms", "install", "-m", "hello",
+            "changed": true, "msg": null, "rc": 0, "cmd": ["dkms", "install", "-m", "hello",
             "-v", "1.0", "-k", "6.1.0-56-amd64"], "stdout": ["..."], "stderr": [], "make_log": []}]
 '''
 
