@@ -13,6 +13,7 @@ import math
 import re
 from collections import namedtuple
 from collections.abc import Mapping
+from operator import itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import LINE_ENDS, RootPathError, has_other_line_ends
@@ -41,22 +42,29 @@ Export.__new__.__defaults__ = (None,)
 def _export(crc_text, columns):
     """The Export of one symvers line: its CRC text and the columns after the symbol.
 
-    Raises ValueError for a CRC that is not hex. The columns are "module, kind, namespace"
-    (the namespace since 5.4, absent before); 5.4 to 5.8 before a stable fix wrote
-    "namespace, module, kind", so the kind column is found by its EXPORT_ prefix, and the
-    module is the column before it.
+    Raises ValueError for a CRC that is not hex.
     """
-    crc = int(crc_text, 16) & 0xffffffff
+    return _EXPORT_NEW(Export, (int(crc_text, 16) & 0xffffffff,) + _described(columns))
+
+
+# Export's own constructor, without the frame of the one namedtuple writes.
+_EXPORT_NEW = tuple.__new__
+
+
+def _described(columns):
+    """(GPL-only, namespace, owner) from the columns after a symbol: "module, kind, namespace"
+    (the namespace since 5.4, absent before); 5.4 to 5.8 before a stable fix wrote "namespace,
+    module, kind", so the kind column is found by its EXPORT_ prefix, and the module is the
+    column before it."""
     if len(columns) > 1 and columns[1].startswith('EXPORT_') and not columns[0].startswith('EXPORT_'):
         # "module, kind[, namespace]": every kernel since 5.9 and before 5.4.
-        return Export(crc, columns[1].endswith('_GPL'), (columns[2].strip() or None) if len(columns) > 2 else None,
-                      _owner(columns[0]))
+        return (columns[1].endswith('_GPL'), (columns[2].strip() or None) if len(columns) > 2 else None,
+                _owner(columns[0]))
     for index, column in enumerate(columns[:3]):
         if column.startswith('EXPORT_'):
             namespace = columns[0] if index == 2 else ''.join(columns[index + 1:index + 2])
-            return Export(crc, column.endswith('_GPL'), namespace.strip() or None,
-                          _owner(columns[index - 1]) if index else None)
-    return Export(crc, False, None, _owner(columns[0]) if columns else None)
+            return column.endswith('_GPL'), namespace.strip() or None, _owner(columns[index - 1]) if index else None
+    return False, None, _owner(columns[0]) if columns else None
 
 
 # {module column: itself}: one string per module a kernel's exports name (a few thousand), up to
@@ -134,15 +142,34 @@ def _line_export(line):
     raise ValueError('not a symvers line: %r' % line)
 
 
+# How many different column texts after the symbol one pass over lines keeps the meaning of:
+# a kernel's exports have a few thousand (one per module and kind), a hostile file one per line.
+_DESCRIBED_KEPT = 16384
+
+
 def _exports_on(lines, symbols=None):
     """(symbol, line, Export) of each valid line of ``lines`` that exports one of ``symbols``
-    (all when None), in order: a malformed line is skipped."""
+    (all when None), in order: a malformed line is skipped.
+
+    This runs over every line of a symvers: the columns after the symbol, shared by all exports
+    of one module, are read once.
+    """
+    described = {}  # {(separator, the columns after the symbol): their _described}
     for fields, separator, line in _cut(lines):
-        if symbols is None or fields[1] in symbols:
-            try:
-                yield fields[1], line, _fields_export(fields, separator)
-            except ValueError:
-                continue
+        symbol = fields[1]
+        if symbols is not None and symbol not in symbols:
+            continue
+        try:
+            crc = int(fields[0], 16) & 0xffffffff
+        except ValueError:
+            continue
+        rest = (separator, fields[2]) if len(fields) > 2 else None
+        meaning = described.get(rest)
+        if meaning is None:
+            meaning = _described(rest[1].split(separator, 3) if rest else [])
+            if len(described) < _DESCRIBED_KEPT:
+                described[rest] = meaning
+        yield symbol, line, _EXPORT_NEW(Export, (crc,) + meaning)
 
 
 def parse_symvers(text, symbols=None):
@@ -154,12 +181,16 @@ def parse_symvers(text, symbols=None):
 def _search(text, symbols):
     """``parse_symvers(text, symbols)`` as {symbol: Export or None} of every one of ``symbols``,
     and the set of those with a valid line more than once (the same line, or another)."""
+    hits = [(symbol, export) for symbol, dummy, export in _exports_on(_lines(text), symbols)]
     found = dict.fromkeys(symbols)
+    found.update(hits)  # a symbol's last valid line counts
     ambiguous = set()
-    for symbol, dummy, export in _exports_on(_lines(text), found):
-        if found[symbol] is not None:   # a valid line came before
-            ambiguous.add(symbol)
-        found[symbol] = export
+    if len(set(map(itemgetter(0), hits))) < len(hits):
+        seen = set()
+        for symbol, dummy in hits:
+            if symbol in seen:
+                ambiguous.add(symbol)
+            seen.add(symbol)
     return found, ambiguous
 
 
