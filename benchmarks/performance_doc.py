@@ -88,7 +88,11 @@ for that tree (checked equal): the AnsibleModule floor, the "Ansible floor" of i
 "through Ansible" is the sum of both floors less one bare interpreter start (`python -c ''`,
 %(interpreter).3f s): the least a fact module that reads as the reading floor does can cost for the same
 output. The "x" columns are dkms_facts' median over each floor; "CPU s" is the median user + system
-CPU time of dkms_facts, which a busy machine stretches less than wall time.'''
+CPU time of dkms_facts, which a busy machine stretches less than wall time. On the roots, the
+benchmark also counts the instructions that one run of dkms_facts and of each floor executes in
+user space (valgrind's callgrind, when valgrind is installed: `scripts/bootstrap.sh --for bench`):
+a count that does not change with the machine's speed, which on a shared machine can change by half
+within one run; system calls (reading the files) are not in it.'''
 
 
 DRIFT = '''In every other real-module tree each kernel gets a byte-for-byte copy of one `Module.symvers`.
@@ -206,6 +210,7 @@ def _goals(data: dict[str, Any]) -> list[str]:
                      '%.3f s, %.2fx the AnsibleModule floor: the walk of the dkms tree, the comparison of every '
                      'installed copy with its build (as `dkms status` does) and the facts of %d entries.'
                      % (no_kabi, no_kabi / module, root['entries']))
+        lines += _instructions(root)
     for signed in (tree for tree in data['real_roots'] if tree['name'] == 'root-signed'):
         facts = _median(signed['facts']['seconds'])
         module = module_floor(signed)
@@ -214,6 +219,7 @@ def _goals(data: dict[str, Any]) -> list[str]:
                      'see Method): %.3f s against the AnsibleModule floor, %.3f s: %.2fx; against the floor through '
                      'Ansible (%.3f s, its reading floor hashing what each signature covers): %.2fx; peak %s MiB.'
                      % (facts, module, facts / module, floor, facts / floor, _mib(signed['facts']['peak_rss_mib'])))
+        lines += _instructions(signed)
     target = next((size for size in data['real_sizes'] if size['shape'] == PER_ENTRY_SHAPE), None)
     fit = data.get('goal_fit')
     if target and fit:
@@ -257,6 +263,17 @@ def _goals(data: dict[str, Any]) -> list[str]:
                                                          _verdict(facts['per_host_ms'] <= setup['per_host_ms']),
                                                          _paired(facts['seconds'], setup['seconds'])))
     return lines
+
+
+def _instructions(tree: dict[str, Any]) -> list[str]:
+    """The tree's instruction counts (see Method), when they were counted."""
+    counts = tree.get('instructions')
+    if not counts:
+        return []
+    return ['  Instructions executed (callgrind, one run each; they do not vary with the machine\'s speed): '
+            'dkms_facts %.0f M, the AnsibleModule floor %.0f M: %.2fx; the reading floor %.0f M.'
+            % (counts['facts'] / 1e6, counts['floor_return'] / 1e6, counts['facts'] / counts['floor_return'],
+               counts['floor_reader'] / 1e6)]
 
 
 def _paired(mine: list[float], theirs: list[float]) -> str:

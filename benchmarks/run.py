@@ -155,6 +155,8 @@ class TreeResult:
     floor_return: Measurement | None = None
     dkms: Measurement | None = None
     profile: str = ''
+    # {command: instructions it executed} (callgrind), of the roots' fact module and its floors.
+    instructions: dict[str, int] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
@@ -686,6 +688,23 @@ def measure(commands: dict[str, tuple[list[str], Path]], env: dict[str, str], ru
     return results
 
 
+VALGRIND = shutil.which('valgrind')
+_COLLECTED = re.compile(r'^==\d+== Collected : (\d+)$', re.M)
+
+
+def instructions(argv: list[str], env: dict[str, str], stdout: Path) -> int:
+    """The instructions one run of argv executes in user space, counted by callgrind: unlike times,
+    the count does not depend on how fast the machine is at the moment (system calls are not in it)."""
+    stderr = stdout.with_suffix('.callgrind')
+    with stdout.open('wb') as out, stderr.open('wb') as err:
+        returncode = subprocess.run([VALGRIND or 'valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null', *argv],
+                                    stdout=out, stderr=err, env=env, check=False).returncode
+    counted = _COLLECTED.search(stderr.read_text())
+    if returncode != 0 or counted is None:
+        raise RuntimeError('callgrind %s exited %d:\n%s' % (' '.join(argv), returncode, stderr.read_text()[-3000:]))
+    return int(counted.group(1))
+
+
 def child_env(work: Path, collections: Path) -> dict[str, str]:
     """The environment of every measured process: bytecode cache, Ansible state and temp inside work.
 
@@ -799,8 +818,9 @@ def check_floor_return(floor_output: Path, facts_output: Path) -> None:
 
 def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: str, env: dict[str, str],
                runs: int, with_dkms: bool = False, with_floors: bool = False, profiled: bool = False,
-               keep: bool = False) -> TreeResult:
-    """Build the tree, check what both tools say about it, time them; the tree is removed unless ``keep``."""
+               keep: bool = False, counted: bool = False) -> TreeResult:
+    """Build the tree, check what both tools say about it, time them; the tree is removed unless ``keep``.
+    ``counted``: also count the instructions of the fact module and its floors (with_floors), once each."""
     label = '%s-%s' % (name, shape.label.replace(':', 'n'))
     root = work / 'trees' / label
     started = time.perf_counter()
@@ -835,6 +855,14 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
         % (name, shape.label, result.facts.median, runs, result.facts.peak_rss_mib, result.facts_no_kabi.median,
            '; floors: reader %.3f s, AnsibleModule %.3f s' % (result.floor_reader.median, result.floor_return.median)
            if with_floors else ''))
+    if counted and with_floors:
+        for command in ('facts', 'floor_return', 'floor_reader'):
+            argv, command_output = commands[command]
+            result.instructions[command] = instructions(argv, env, command_output)
+        counts = result.instructions
+        log('%s %s: instructions: dkms_facts %.0f M, AnsibleModule floor %.0f M (%.2fx), reading floor %.0f M'
+            % (name, shape.label, counts['facts'] / 1e6, counts['floor_return'] / 1e6,
+               counts['facts'] / counts['floor_return'], counts['floor_reader'] / 1e6))
     if with_dkms:
         dkms_runs = max(1, min(runs, DKMS_LINE_BUDGET // result.dkms_lines))
         dkms_out = work / ('dkms-%s.txt' % label)
@@ -1024,6 +1052,8 @@ def main() -> int:
                       help='where the Debian packages are unpacked, once (default benchmarks/cache)')
     parser.add_argument('--no-dkms', action='store_true', help='skip dkms status even when it is installed')
     parser.add_argument('--no-profile', action='store_true', help='skip the cProfile run')
+    parser.add_argument('--no-instructions', action='store_true',
+                        help='skip counting the roots\' instructions with valgrind (about 3 minutes)')
     parser.add_argument('--output', type=Path, default=REPO / 'benchmarks/output')
     parser.add_argument('--no-docs', action='store_true', help='leave docs/performance.{md,png} alone')
     parser.add_argument('--plot-python', help='a Python with matplotlib (benchmarks/run.sh makes one)')
@@ -1104,14 +1134,19 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
         label = args.drift_shape.label.replace(':', 'n')
         if (work / ('facts-real-%s.json' % label)).is_file():
             check_same_kernels(work / ('facts-real-drift-%s.json' % label), work / ('facts-real-%s.json' % label))
+    counted = not args.no_instructions and VALGRIND is not None
+    if not counted:
+        log('instructions are not counted: %s' % ('--no-instructions' if args.no_instructions else 'no valgrind'))
     results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.runs,
-                                         with_floors=True, profiled=not args.no_profile, keep=args.keep))
+                                         with_floors=True, profiled=not args.no_profile, keep=args.keep,
+                                         counted=counted))
     unsigned = 'skipped (--no-signed)' if args.no_signed else ModuleSigner.available()
     if unsigned:
         log('the signed root is not measured: %s' % unsigned)
     else:
         results.real_roots.append(bench_tree('root-signed', args.real_root, work, debian.signed(ModuleSigner(work)),
-                                             python, env, args.runs, with_floors=True, keep=args.keep))
+                                             python, env, args.runs, with_floors=True, keep=args.keep,
+                                             counted=counted))
     large = Shape(args.large_kernels, 1, 1)
     for compress in ('', '.xz'):
         results.real_roots.append(bench_tree(LARGE_MODULE + '.ko' + compress, large, work,

@@ -6,7 +6,7 @@
 #   bash benchmarks/run.sh --help       the options (grids, runs, fleet sizes, --no-real, --no-docs, ...)
 #
 # Uses .venv/core221 (made by scripts/bootstrap.sh when missing) to run the benchmark and the module,
-# and .venv/bench-plot (matplotlib only) to draw the plot. pip runs without its cache, and the
+# valgrind (the bootstrap's bench stage) to count instructions, and .venv/bench-plot (matplotlib only) to draw the plot. pip runs without its cache, and the
 # benchmark keeps Ansible's and matplotlib's state in its temporary directory.
 set -euo pipefail
 
@@ -16,6 +16,10 @@ plot_venv=$repo/.venv/bench-plot
 
 if [[ ! -x $venv/bin/python ]]; then
     bash "$repo/scripts/bootstrap.sh"
+fi
+# valgrind counts the roots' instructions; without it (installing it needs root) they are skipped.
+if ! command -v valgrind >/dev/null; then
+    bash "$repo/scripts/bootstrap.sh" --for bench || echo "benchmark: no valgrind, the roots' instructions are not counted"
 fi
 if ! "$plot_venv/bin/python" -c 'import matplotlib' >/dev/null 2>&1; then
     echo "benchmark: creating $plot_venv (matplotlib)"

@@ -6,8 +6,9 @@
 #   scripts/bootstrap.sh --for units,lint     just these stages' Debian packages and venvs
 #   scripts/bootstrap.sh --lab                the default stages and the lab (dkms, two header ABIs,
 #                                             the real DKMS packages tests/lab/build-lab.sh builds)
+#   scripts/bootstrap.sh --for bench          what benchmarks/run.sh needs (valgrind, .venv/core221)
 #
-# Stages: demo sanity units py36 integration targets compile lint release lab. The Debian packages need
+# Stages: demo sanity units py36 integration targets compile lint release lab bench. The Debian packages need
 # root (once); the venvs live under .venv/ (gitignored), each made with pyenv's newest Python 3.12:
 #   .venv/core221  ansible-core 2.21 + pyelftools, packaging, pytest, hypothesis, antsibull-changelog:
 #                  the controller for sanity, units, integration, the lab and the release check
@@ -81,13 +82,15 @@ install_missing() {
 # has the kernel's scripts/sign-file that signs test modules; dkms_module's tests call the real
 # dkms (its builds also need root and kernel headers: the lab); rpm makes the rpm version-order
 # test run; grub-common's /etc/grub.d scripts write the grub.cfg menus the next-boot tests read;
-# ansible-test's shellcheck sanity test needs that tool; chromium renders the report.
+# ansible-test's shellcheck sanity test needs that tool; chromium renders the report; valgrind
+# counts the instructions of the benchmark's roots.
 stage_packages() {
     case $1 in
         demo|targets) echo gcc ;;
         sanity) echo shellcheck ;;
         units|py36) echo gcc make kmod xz-utils zstd openssl linux-kbuild-6.1 rpm dkms grub-common ;;
         integration) echo gcc kmod xz-utils zstd chromium ;;
+        bench) echo valgrind ;;
     esac
 }
 
@@ -215,7 +218,7 @@ fi
 
 py312=$(pyenv_python 3.12)
 if wants demo || wants sanity || wants units || wants py36 || wants integration || wants targets || wants release \
-        || wants lab; then
+        || wants lab || wants bench; then
     make_venv "$repo/.venv/core221" "$py312" 'ansible-core==2.21.*' pyelftools packaging pytest hypothesis \
         antsibull-changelog
     write_get_pip_standins
