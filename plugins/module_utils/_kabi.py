@@ -178,20 +178,30 @@ def parse_symvers(text, symbols=None):
     return dict((symbol, export) for symbol, dummy, export in _exports_on(_lines(text), symbols))
 
 
+# How many lines _search merges at once: what it holds beyond its answers, however many lines
+# a hostile symvers repeats a symbol on.
+_HITS_MERGED = 4096
+
+
 def _search(text, symbols):
     """``parse_symvers(text, symbols)`` as {symbol: Export or None} of every one of ``symbols``,
     and the set of those with a valid line more than once (the same line, or another)."""
-    hits = [(symbol, export) for symbol, dummy, export in _exports_on(_lines(text), symbols)]
     found = dict.fromkeys(symbols)
-    found.update(hits)  # a symbol's last valid line counts
     ambiguous = set()
-    if len(set(map(itemgetter(0), hits))) < len(hits):
-        seen = set()
-        for symbol, dummy in hits:
-            if symbol in seen:
-                ambiguous.add(symbol)
-            seen.add(symbol)
-    return found, ambiguous
+    exports = _exports_on(_lines(text), found)
+    while True:
+        hits = [(symbol, export) for symbol, dummy, export in itertools.islice(exports, _HITS_MERGED)]
+        if not hits:
+            return found, ambiguous
+        named = list(map(itemgetter(0), hits))
+        ambiguous.update(filter(found.get, named))  # found on an earlier line
+        if len(set(named)) < len(named):
+            seen = set()
+            for symbol in named:
+                if symbol in seen:
+                    ambiguous.add(symbol)
+                seen.add(symbol)
+        found.update(hits)  # a symbol's last valid line counts
 
 
 # Where symvers texts are cut into pieces to be compared: before each line whose CRC starts
