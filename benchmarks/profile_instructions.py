@@ -31,6 +31,22 @@ RUNNER = ("import runpy, sys; sys.activate_stack_trampoline('perf'); sys.argv = 
           "runpy.run_path(sys.argv[0], run_name='__main__')")
 # An unnamed function of callgrind_annotate's inclusive listing: its instructions and its address.
 UNNAMED = re.compile(r"\s*([\d,]+) \([ \d.]+%\)\s+\?\?\?:0x([0-9a-f]+)(?:'\d+)? ")
+COLLECTED = re.compile(r'^==\d+== Collected : (\d+)$', re.M)
+
+
+def callgrind(argv, stdout, output='/dev/null', env=None):
+    """(instructions, process id) of one run of ``argv`` under callgrind, its standard output in the
+    file ``stdout`` and callgrind's profile in ``output``; raises RuntimeError when it fails. The
+    count is of user space only (system calls are not in it) and does not vary with the machine's
+    speed, unlike a time."""
+    with open(str(stdout), 'wb') as out:
+        run = subprocess.Popen(['valgrind', '--tool=callgrind', '--callgrind-out-file=' + output] + list(argv),
+                               stdout=out, stderr=subprocess.PIPE, env=env)
+        errors = run.communicate()[1].decode('utf-8', 'replace')
+    counted = COLLECTED.search(errors)
+    if run.returncode != 0 or counted is None:
+        raise RuntimeError('callgrind %s exited %d:\n%s' % (' '.join(argv), run.returncode, errors[-3000:]))
+    return int(counted.group(1)), run.pid
 
 
 def perf_map(path):
@@ -74,25 +90,21 @@ def main():
     work = tempfile.mkdtemp(prefix='kabi-profile-')
     try:
         output = os.path.join(work, 'callgrind.out')
-        with open(os.path.join(work, 'facts.json'), 'wb') as facts:
-            run = subprocess.Popen(['valgrind', '--tool=callgrind', '--callgrind-out-file=' + output,
-                                    sys.executable, '-c', RUNNER, MODULE, args.args_json],
-                                   stdout=facts, stderr=subprocess.PIPE)
-            dummy, errors = run.communicate()
-        # Valgrind runs the program in its own process: the map is named by that process's pid.
-        map_path = '/tmp/perf-%d.map' % run.pid
         try:
-            if run.returncode != 0:
-                sys.exit('dkms_facts under callgrind exited %d:\n%s' % (run.returncode, errors.decode()[-3000:]))
+            total, pid = callgrind([sys.executable, '-c', RUNNER, MODULE, args.args_json],
+                                   os.path.join(work, 'facts.json'), output)
+        except RuntimeError as exc:
+            sys.exit(str(exc))
+        # Valgrind runs the program in its own process: the map is named by that process's pid.
+        map_path = '/tmp/perf-%d.map' % pid
+        try:
             ranges = perf_map(map_path)
         finally:
             if os.path.exists(map_path):
                 os.unlink(map_path)
         annotated = subprocess.run(['callgrind_annotate', '--inclusive=yes', '--threshold=100', output],
                                    stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
-        total = re.search(r'([\d,]+) \([ \d.]+%\)\s+PROGRAM TOTALS', annotated)
-        print('%s instructions in all (callgrind, trampolines included)'
-              % (total.group(1) if total else 'unknown'))
+        print('%.1f M instructions in all (callgrind, trampolines included)' % (total / 1e6))
         counts = by_function(annotated, ranges)
         shown = [(count, name) for name, count in counts.items() if re.search(args.match, name)]
         for count, name in sorted(shown, reverse=True)[:args.top]:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from floor_reader import sections, signed_size
 from performance_doc import PER_ENTRY_SHAPE, render_markdown
+from profile_instructions import callgrind
 
 if TYPE_CHECKING:
     from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
@@ -689,20 +690,6 @@ def measure(commands: dict[str, tuple[list[str], Path]], env: dict[str, str], ru
 
 
 VALGRIND = shutil.which('valgrind')
-_COLLECTED = re.compile(r'^==\d+== Collected : (\d+)$', re.M)
-
-
-def instructions(argv: list[str], env: dict[str, str], stdout: Path) -> int:
-    """The instructions one run of argv executes in user space, counted by callgrind: unlike times,
-    the count does not depend on how fast the machine is at the moment (system calls are not in it)."""
-    stderr = stdout.with_suffix('.callgrind')
-    with stdout.open('wb') as out, stderr.open('wb') as err:
-        returncode = subprocess.run([VALGRIND or 'valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null', *argv],
-                                    stdout=out, stderr=err, env=env, check=False).returncode
-    counted = _COLLECTED.search(stderr.read_text())
-    if returncode != 0 or counted is None:
-        raise RuntimeError('callgrind %s exited %d:\n%s' % (' '.join(argv), returncode, stderr.read_text()[-3000:]))
-    return int(counted.group(1))
 
 
 def child_env(work: Path, collections: Path) -> dict[str, str]:
@@ -858,7 +845,7 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     if counted and with_floors:
         for command in ('facts', 'floor_return', 'floor_reader'):
             argv, command_output = commands[command]
-            result.instructions[command] = instructions(argv, env, command_output)
+            result.instructions[command] = callgrind(argv, command_output, env=env)[0]
         counts = result.instructions
         log('%s %s: instructions: dkms_facts %.0f M, AnsibleModule floor %.0f M (%.2fx), reading floor %.0f M'
             % (name, shape.label, counts['facts'] / 1e6, counts['floor_return'] / 1e6,

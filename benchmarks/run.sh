@@ -6,8 +6,9 @@
 #   bash benchmarks/run.sh --help       the options (grids, runs, fleet sizes, --no-real, --no-docs, ...)
 #
 # Uses .venv/core221 (made by scripts/bootstrap.sh when missing) to run the benchmark and the module,
-# valgrind (the bootstrap's bench stage) to count instructions, and .venv/bench-plot (matplotlib only) to draw the plot. pip runs without its cache, and the
-# benchmark keeps Ansible's and matplotlib's state in its temporary directory.
+# valgrind (the bootstrap's bench stage) to count instructions, and .venv/bench-plot (matplotlib
+# only) to draw the plot. pip runs without its cache, and the benchmark keeps Ansible's and
+# matplotlib's state in its temporary directory.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
