@@ -49,6 +49,9 @@ _CARRIED_VARIABLES = re.compile(r'dkms_conf_variables="([^"]*)"')
 # Where a script before 3.0.11 names a record after PACKAGE_NAME, rather than the -m name ($module).
 _PACKAGE_NAME_DEFAULT = re.compile(r'built_module_name\[\$index\]=\$\{?PACKAGE_NAME\}?\s*$', re.M)
 _BLANK_RUNS = re.compile(r'[ \t\n]+')
+# What in a value dkms's printout and its reading back may change (see _carried): a blank run
+# other than one space, a CR, and what double quotes do not keep as it is.
+_REPRINT_MAY_CHANGE = re.compile(r'[\t\n\r"$`\\]|  ')
 # What dkms's safe_source runs to print the variables of the file it sourced.
 _PRINTING_COMMANDS = frozenset(('echo', 'eval', 'set', 'grep', 'cut'))
 # The variables dkms carries out of a sourced dkms.conf, in the order it prints them.
@@ -316,9 +319,14 @@ def _carried(variables, names, strips_cr, context):
     """
     if _printout_changes(variables):
         return dict((name, UNKNOWN) for name in names if variables.get_array(name) is not None)
+    arrays = [(name, variables.get_array(name)) for name in names]
+    if not any(elements is UNKNOWN or any(value is UNKNOWN or _REPRINT_MAY_CHANGE.search(value)
+                                          for value in elements.values())
+               for dummy, elements in arrays if elements):
+        # What most files hold: plain values, which the printout gives back as they are.
+        return dict((name, dict(sorted(elements.items()))) for name, elements in arrays if elements)
     lines, unknown = [], []
-    for variable in names:
-        elements = variables.get_array(variable)
+    for variable, elements in arrays:
         if elements is UNKNOWN:
             unknown.append(variable)
         for index, value in sorted(elements.items()) if elements not in (None, UNKNOWN) else ():

@@ -497,15 +497,24 @@ class RootFS:
         self._remember(directory, scanned, {})
         return sorted(name for name, kind in scanned)
 
+    def _open_regular(self, path):
+        """``(descriptor, size)`` of the regular file ``path``; raises as ``open`` does."""
+        fd = self._with_walk(path, True, lambda found: self._open_found(found, path, _READ_FLAGS))
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                # Swapped after the lookup: the descriptor tells what was really opened.
+                raise NotRegularFile(path, status.st_mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, status.st_size
+
     def open(self, path):
         """Open a regular file for binary reading; raises OSError (NotRegularFile for FIFOs,
         devices, sockets and directories) or RootPathError."""
-        fd = self._with_walk(path, True, lambda found: self._open_found(found, path, _READ_FLAGS))
+        fd = self._open_regular(path)[0]
         try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                # Swapped after the lookup: the descriptor tells what was really opened.
-                raise NotRegularFile(path, mode)
             return os.fdopen(fd, 'rb')
         except BaseException:
             os.close(fd)
@@ -514,13 +523,26 @@ class RootFS:
     def read_bytes(self, path, limit):
         """The whole file, which must hold at most ``limit`` bytes; raises FileTooLarge (an
         OSError) naming the limit when it is larger."""
-        with self.open(path) as handle:
-            if os.fstat(handle.fileno()).st_size > limit:
+        fd, size = self._open_regular(path)
+        parts, count = [], 0
+        try:
+            if size > limit:
                 raise FileTooLarge(path, limit)
-            data = handle.read(limit + 1)
-        if len(data) > limit:
+            # Read from the descriptor, as much as the file held when opened and a byte more (to
+            # tell it grew), then to its end: no file object, and no buffer of ``limit`` bytes.
+            wanted = size + 1
+            while count <= limit:
+                part = os.read(fd, min(wanted, limit + 1 - count))
+                if not part:
+                    break
+                parts.append(part)
+                count += len(part)
+                wanted = CHUNK
+        finally:
+            os.close(fd)
+        if count > limit:
             raise FileTooLarge(path, limit)
-        return data
+        return parts[0] if len(parts) == 1 else b''.join(parts)
 
     def read_text(self, path, limit):
         return self.read_bytes(path, limit).decode('utf-8', 'replace')

@@ -245,6 +245,14 @@ class TestAccess:
         with pytest.raises(FileTooLarge):
             fs.read_text('/sparse', LIMIT)
 
+    def test_a_file_whose_size_is_not_told_is_read_to_its_end_and_to_its_limit(self) -> None:
+        # /proc files report a size of 0 and hold more (as /proc/cmdline, which the facts read).
+        proc = RootFS('/proc')
+        status = proc.read_bytes('/self/status', LIMIT)
+        assert os.stat('/proc/self/status').st_size == 0 and status.startswith(b'Name:') and b'\nPid:' in status
+        with pytest.raises(FileTooLarge):
+            proc.read_bytes('/self/status', 10)
+
 
 class TestSpecialFiles:
     def test_fifos_sockets_and_devices_are_never_read(self, fs: RootFS, root: Path) -> None:
