@@ -467,7 +467,7 @@ class DebianModules(ModuleFiles):
         # Read once: every kernel's own copy is drifted from it.
         self.symvers_text = kernel.symvers.read_text() if drift else ''
         self.protected: frozenset[str] = frozenset()
-        by_name = {}
+        by_name: dict[str, tuple[str, int, int]] = {}
         for path, (imports, size) in sorted(kernel.catalog.items(), key=lambda item: (-item[1][0], item[0])):
             by_name.setdefault(Path(path).name[:-len('.ko')], (path, imports, size))
         self.pool = [name for name in by_name if name != LARGE_MODULE][:DEBIAN_POOL]
@@ -477,6 +477,8 @@ class DebianModules(ModuleFiles):
         self.in_tree = min(outside, key=lambda name: (by_name[name][2], name))
         self.only = only
         if compress:
+            if only is None:
+                raise ValueError('compress needs only: the one module every package holds')
             self.files[only] = self._xz(only)
         if drift:
             self.protected = frozenset().union(*(symbols_of(self.files[name]) for name in self.pool + [self.in_tree]))
@@ -683,7 +685,7 @@ def measure(commands: dict[str, tuple[list[str], Path]], env: dict[str, str], ru
             elapsed, rss, cpu = run_process(argv, env, stdout, cwd)
             result = results[name]
             result.seconds.append(round(elapsed, 4))
-            if rss is not None:
+            if rss is not None and cpu is not None:
                 result.peak_rss_mib = max(result.peak_rss_mib or 0, round(rss / 1024, 1))
                 result.cpu_seconds.append(round(cpu, 3))
     return results
@@ -837,10 +839,11 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
         check_floor_return(commands['floor_return'][1], output)
     timed = measure(commands, env, runs)
     result = TreeResult(name, files.kind, shape.label, shape.kernels, shape.packages, shape.entries, ko_files,
-                        weak_links, len(shape.weak) * shape.packages, len(expected_dkms_lines(shape)), **timed)
+                        weak_links, len(shape.weak) * shape.packages, len(expected_dkms_lines(shape)),
+                        timed['facts'], timed['facts_no_kabi'], timed.get('floor_reader'), timed.get('floor_return'))
     log('%s %s: dkms_facts median %.3f s over %d runs, peak %s MiB; %.3f s with kabi_check=false%s'
         % (name, shape.label, result.facts.median, runs, result.facts.peak_rss_mib, result.facts_no_kabi.median,
-           '; floors: reader %.3f s, AnsibleModule %.3f s' % (result.floor_reader.median, result.floor_return.median)
+           '; floors: reader %.3f s, AnsibleModule %.3f s' % (timed['floor_reader'].median, timed['floor_return'].median)
            if with_floors else ''))
     if counted and with_floors:
         for command in ('facts', 'floor_return', 'floor_reader'):
