@@ -34,7 +34,7 @@ import posixpath
 import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
-from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import DECIMAL_INDEX_LIMIT, UNKNOWN, parse_shell_vars
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 
 DKMS_SCRIPTS = ('/usr/sbin/dkms', '/usr/bin/dkms', '/sbin/dkms')
@@ -49,6 +49,9 @@ _CARRIED_VARIABLES = re.compile(r'dkms_conf_variables="([^"]*)"')
 # Where a script before 3.0.11 names a record after PACKAGE_NAME, rather than the -m name ($module).
 _PACKAGE_NAME_DEFAULT = re.compile(r'built_module_name\[\$index\]=\$\{?PACKAGE_NAME\}?\s*$', re.M)
 _BLANK_RUNS = re.compile(r'[ \t\n]+')
+# Module records a dkms.conf is read for: dkms 3.2.2 and later check every index up to the highest
+# any array sets, which a hostile file can put past a billion. No real package comes near.
+MAX_RECORDS = 4096
 # What in a value dkms's printout and its reading back may change (see _carried): a blank run
 # other than one space, a CR, and what double quotes do not keep as it is.
 _REPRINT_MAY_CHANGE = re.compile(r'[\t\n\r"$`\\]|  ')
@@ -154,7 +157,7 @@ def _carrying_keys(variables, versions, has_overrides):
                    for names in set(lists))
     ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
                      for elements in (variables.get_array(name) for name in set().union(*printed.values()))
-                     if elements is not UNKNOWN for value in elements.values())
+                     if elements not in (None, UNKNOWN) for value in elements.values())
     return [(printed[names], version >= (3, 1, 5) if ends_in_cr else None)
             for names, version in zip(lists, versions)]
 
@@ -199,6 +202,9 @@ class Reading:
             count = max([max(elements) + 1 for elements in arrays if elements] or [0])
         else:
             count = max(len(elements) for elements in arrays)
+        if count > MAX_RECORDS:
+            self.errors.append(None)
+            return None
         built_names, _locations, dest_names, dest_locations = arrays
         records = []
         for index in range(count):
@@ -320,10 +326,11 @@ def _carried(variables, names, strips_cr, context):
     if _printout_changes(variables):
         return dict((name, UNKNOWN) for name in names if variables.get_array(name) is not None)
     arrays = [(name, variables.get_array(name)) for name in names]
-    if not any(elements is UNKNOWN or any(value is UNKNOWN or _REPRINT_MAY_CHANGE.search(value)
-                                          for value in elements.values())
+    if not any(elements is UNKNOWN or max(elements) >= DECIMAL_INDEX_LIMIT
+               or any(value is UNKNOWN or _REPRINT_MAY_CHANGE.search(value) for value in elements.values())
                for dummy, elements in arrays if elements):
-        # What most files hold: plain values, which the printout gives back as they are.
+        # What most files hold: plain values at indices read back, which the printout gives back
+        # as they are.
         return dict((name, dict(sorted(elements.items()))) for name, elements in arrays if elements)
     lines, unknown = [], []
     for variable, elements in arrays:

@@ -528,9 +528,10 @@ class RootFS:
         try:
             if size > limit:
                 raise FileTooLarge(path, limit)
-            # Read from the descriptor, as much as the file held when opened and a byte more (to
-            # tell it grew), then to its end: no file object, and no buffer of ``limit`` bytes.
-            wanted = size + 1
+            # Read from the descriptor, at first as much as the file held when opened and a byte
+            # more (to tell it grew), and at least a chunk: a /proc/sys file tells a size of 0 and
+            # gives its text only to a first read. No file object, no buffer of ``limit`` bytes.
+            wanted = max(size + 1, CHUNK)
             while count <= limit:
                 part = os.read(fd, min(wanted, limit + 1 - count))
                 if not part:

@@ -34,6 +34,10 @@ _ELEMENT_INDEX = re.compile(r'\[([^\]]*)\]=')
 # The escapes of $'...' that give a character by its code: octal, \xHH, \uHHHH, \UHHHHHHHH.
 _ANSI_CODE = re.compile(r'(([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8}))')
 _DECIMAL = re.compile(r'[0-9]+\Z')
+# A subscript written in decimal is read up to this many digits; a longer one is not told.
+_INDEX_DIGITS = 9
+# So every index below this one reads back from its decimal text.
+DECIMAL_INDEX_LIMIT = 10 ** _INDEX_DIGITS
 _OCTAL = re.compile(r'[0-7]+\Z')
 _ARITHMETIC_ASSIGNS = re.compile(r'(^|[^=!<>])=($|[^=])|\+\+|--')
 _PLAIN = re.compile(r'[^ \t\n;&|()<>\\\'"$`]+')
@@ -1550,7 +1554,7 @@ def _arithmetic_index(text):
         return None
     if len(text) > 1 and text.startswith('0'):
         return int(text, 8) if _OCTAL.match(text) else None
-    return int(text) if len(text) < 10 else None
+    return int(text) if len(text) <= _INDEX_DIGITS else None
 
 
 def parse_shell_vars(text, preset=None, unset=(), source=None, readonly=()):

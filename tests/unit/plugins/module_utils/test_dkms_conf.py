@@ -75,6 +75,16 @@ class TestRecords:
     def test_not_static(self, text: str) -> None:
         assert conf(text).dest_module_names() is None
 
+    @pytest.mark.parametrize('text', [
+        'BUILT_MODULE_NAME[999999999]=a\nDEST_MODULE_LOCATION[0]=/updates\n',
+        'BUILT_MODULE_NAME[07777777777]=a\nDEST_MODULE_LOCATION[0]=/updates\n',   # octal: 1,073,741,823
+        'BUILT_MODULE_NAME[999999999]=a\nBUILT_MODULE_NAME+=(b)\nDEST_MODULE_LOCATION[0]=/updates\n',
+    ])
+    def test_a_billion_records_are_not_walked(self, text: str) -> None:
+        # dkms 3.2.2 and later would check every index up to the highest: not told, and read at once.
+        for version in (NEWEST, (3, 2, 2), None):
+            assert (conf(text, version).dest_module_names(), conf(text, version).valid()) == (None, None)
+
     def test_package_name_not_static(self) -> None:
         assert conf('DEST_MODULE_LOCATION[0]=/extra\n', header='PACKAGE_NAME=$(cat name)\n').dest_module_names() is None
 
@@ -158,6 +168,8 @@ class TestErrors:
 
     def test_unknown(self) -> None:
         assert conf('BUILT_MODULE_NAME[0]=$(x)\nDEST_MODULE_LOCATION[0]=/updates\n').valid() is None
+        # Whatever eval did, CLEAN is unset after it: not a value to look at.
+        assert conf('eval x=1\nunset CLEAN\n').valid() is None
 
     def test_missing_package_name_or_version(self) -> None:
         # read_conf fails without either, in every dkms version from 2.8.8 on.

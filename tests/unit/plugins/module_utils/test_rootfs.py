@@ -252,6 +252,8 @@ class TestAccess:
         assert os.stat('/proc/self/status').st_size == 0 and status.startswith(b'Name:') and b'\nPid:' in status
         with pytest.raises(FileTooLarge):
             proc.read_bytes('/self/status', 10)
+        # A /proc/sys number is given whole to a first read, and nothing to a read after it.
+        assert int(proc.read_text('/sys/kernel/pid_max', LIMIT)) == int(Path('/proc/sys/kernel/pid_max').read_text())
 
 
 class TestSpecialFiles:
