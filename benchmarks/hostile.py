@@ -289,6 +289,7 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('dkms.conf: command substitutions nested 1,000 deep', hostile_conf('X="' + '$(' * 1000 + ':' + ')' * 1000 + '"\n')),
     ('dkms.conf: 5,000 here-documents in command substitutions',
      hostile_conf("X=$(cat <<'E'\n)'\nE\n)\n" * 5000)),
+    ('dkms.conf: a module record at index 999,999,999', hostile_conf('BUILT_MODULE_NAME[999999999]=x\n')),
 ]
 
 
