@@ -323,14 +323,11 @@ def _carried(variables, names, strips_cr, context):
     known is printed as one that cannot be told either, and taken to hold no quote or backslash
     of its own: what a dkms.conf computes (a version, a path, a number) has none.
     """
-    if _printout_changes(variables):
-        return dict((name, UNKNOWN) for name in names if variables.get_array(name) is not None)
     arrays = [(name, variables.get_array(name)) for name in names]
-    if not any(elements is UNKNOWN or max(elements) >= DECIMAL_INDEX_LIMIT
-               or any(value is UNKNOWN or _REPRINT_MAY_CHANGE.search(value) for value in elements.values())
-               for dummy, elements in arrays if elements):
-        # What most files hold: plain values at indices read back, which the printout gives back
-        # as they are.
+    if _printout_changes(variables):
+        return dict((name, UNKNOWN) for name, elements in arrays if elements is not None)
+    if all(_printed_as_is(elements) for dummy, elements in arrays if elements):
+        # What most files hold: nothing the printout would change.
         return dict((name, dict(sorted(elements.items()))) for name, elements in arrays if elements)
     lines, unknown = [], []
     for variable, elements in arrays:
@@ -350,6 +347,13 @@ def _carried(variables, names, strips_cr, context):
         if elements is not None and name not in values:
             values[name] = elements
     return values
+
+
+def _printed_as_is(elements):
+    """Whether an array's ``NAME[i]="value"`` lines read back as the same elements: every value
+    known and plain, every index one its decimal text gives back."""
+    return elements is not UNKNOWN and max(elements) < DECIMAL_INDEX_LIMIT and \
+        not any(value is UNKNOWN or _REPRINT_MAY_CHANGE.search(value) for value in elements.values())
 
 
 def _printout_changes(variables):

@@ -543,7 +543,7 @@ class RootFS:
             os.close(fd)
         if count > limit:
             raise FileTooLarge(path, limit)
-        return parts[0] if len(parts) == 1 else b''.join(parts)
+        return b''.join(parts)  # the one part itself when there is one
 
     def read_text(self, path, limit):
         return self.read_bytes(path, limit).decode('utf-8', 'replace')
