@@ -34,9 +34,17 @@ UNNAMED = re.compile(r"\s*([\d,]+) \([ \d.]+%\)\s+\?\?\?:0x([0-9a-f]+)(?:'\d+)? 
 COLLECTED = re.compile(r'^==\d+== Collected : (\d+)$', re.M)
 
 
+class CallgrindFailed(RuntimeError):
+    """A run under callgrind that failed; ``pid`` is its process's, whose leftovers may want removing."""
+
+    def __init__(self, message, pid):
+        super().__init__(message)
+        self.pid = pid
+
+
 def callgrind(argv, stdout, output='/dev/null', env=None):
     """(instructions, process id) of one run of ``argv`` under callgrind, its standard output in the
-    file ``stdout`` and callgrind's profile in ``output``; raises RuntimeError when it fails. The
+    file ``stdout`` and callgrind's profile in ``output``; raises CallgrindFailed when it fails. The
     count is of user space only (system calls are not in it) and does not vary with the machine's
     speed, unlike a time."""
     with open(str(stdout), 'wb') as out:
@@ -45,8 +53,18 @@ def callgrind(argv, stdout, output='/dev/null', env=None):
         errors = run.communicate()[1].decode('utf-8', 'replace')
     counted = COLLECTED.search(errors)
     if run.returncode != 0 or counted is None:
-        raise RuntimeError('callgrind %s exited %d:\n%s' % (' '.join(argv), run.returncode, errors[-3000:]))
+        raise CallgrindFailed('callgrind %s exited %d:\n%s' % (' '.join(argv), run.returncode, errors[-3000:]), run.pid)
     return int(counted.group(1)), run.pid
+
+
+def perf_map_path(pid):
+    # Valgrind runs the program in its own process: the map is named by that process's pid.
+    return '/tmp/perf-%d.map' % pid
+
+
+def remove_perf_map(pid):
+    if os.path.exists(perf_map_path(pid)):
+        os.unlink(perf_map_path(pid))
 
 
 def perf_map(path):
@@ -93,15 +111,13 @@ def main():
         try:
             total, pid = callgrind([sys.executable, '-c', RUNNER, MODULE, args.args_json],
                                    os.path.join(work, 'facts.json'), output)
-        except RuntimeError as exc:
+        except CallgrindFailed as exc:
+            remove_perf_map(exc.pid)
             sys.exit(str(exc))
-        # Valgrind runs the program in its own process: the map is named by that process's pid.
-        map_path = '/tmp/perf-%d.map' % pid
         try:
-            ranges = perf_map(map_path)
+            ranges = perf_map(perf_map_path(pid))
         finally:
-            if os.path.exists(map_path):
-                os.unlink(map_path)
+            remove_perf_map(pid)
         annotated = subprocess.run(['callgrind_annotate', '--inclusive=yes', '--threshold=100', output],
                                    stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
         print('%.1f M instructions in all (callgrind, trampolines included)' % (total / 1e6))

@@ -10,8 +10,9 @@
 #
 # Stages: sanity (ansible-test on the oldest and newest supported ansible-core), units, py36 (the
 # module-side unit tests on Python 3.6), integration, targets (dkms_facts on real target Pythons),
-# compile (plugins on every declared Python), lint
-# (ansible-lint, production profile; mypy --strict of the filters and plugin_utils), release (scripts/release.sh: build, install, ansible-doc), lab.
+# compile (plugins on every declared Python), lint (ansible-lint, production profile; mypy --strict
+# of the filters and plugin_utils, mypy of the benchmarks), release (scripts/release.sh: build,
+# install, ansible-doc), lab.
 # The bootstrap installs what the chosen stages need, and only that.
 #
 # Integration targets (tests/integration/targets/*): a target that needs the real lab (root, the
@@ -181,6 +182,8 @@ stage_lint() {
     echo "--- mypy (strict) of the controller-side code"
     (cd "$collections_dir" && "$repo/.venv/lint/bin/mypy" --config-file "$repo/scripts/mypy.ini" \
         -p ansible_collections.kabi.dkms.plugins.filter -p ansible_collections.kabi.dkms.plugins.plugin_utils) || rc=1
+    echo "--- mypy of the benchmarks (developer tools: checked, not strict; matplotlib is in another venv)"
+    "$repo/.venv/lint/bin/mypy" --cache-dir /dev/null --ignore-missing-imports "$repo"/benchmarks/*.py || rc=1
     return $rc
 }
 
