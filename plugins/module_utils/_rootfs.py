@@ -411,10 +411,6 @@ class RootFS:
         """Canonical in-root path of ``path`` (see lookup); callers check existence themselves."""
         return self.lookup(path)[0]
 
-    def real(self, path):
-        """Host path of ``path`` after resolving it inside the root (for messages and keys)."""
-        return self.host(self.resolve(path))
-
     def _file_type(self, path, follow_last=True):
         try:
             return self._with_walk(path, follow_last, lambda found: found.kind)
