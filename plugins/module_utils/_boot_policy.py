@@ -429,10 +429,18 @@ def _module_problem(signature, signer_name):
 def signature_verdict(signature, policy):
     """The per-module ``signature`` fact and whether the kernel refuses the module at boot.
 
-    Returns ``(fact, refused, reason)``: ``fact`` is ``{signed, signer, key_id, trusted}``
+    Returns ``(fact, refused, reason, certain)``: ``fact`` is ``{signed, signer, key_id, trusted}``
     (``trusted`` None when unknown); ``refused`` True, False or None (unknown); ``reason`` a
-    sentence when refused or unknown, or when the module loads but taints the kernel, else None.
+    sentence when refused or unknown, or when the module loads but taints the kernel, else None;
+    ``certain`` False when ``refused`` is None, and for a signature that cannot be parsed here:
+    damaged evidence, counted as refused (the kernel refuses a signature its parser cannot read,
+    EBADMSG, whatever the policy) but not known to be.
     """
+    fact, refused, reason = _signature_verdict(signature, policy)
+    return fact, refused, reason, refused is not None and signature.state != DAMAGED
+
+
+def _signature_verdict(signature, policy):
     signer = signature.signer
     signer_name = signer and (signer.issuer_cn or signer.issuer)
     how = None
@@ -466,7 +474,7 @@ def signature_verdict(signature, policy):
     if signature.state == INVALID or fatal:
         return fact, True if policy.checked else None, '%s; the kernel refuses it whatever the policy' % what
     if signature.state == DAMAGED:
-        return fact, None, what
+        return fact, True, '%s; the kernel refuses a signature its parser cannot read whatever the policy' % what
     if trusted:
         return fact, False, None
     if policy.enforced is False:

@@ -26,6 +26,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymve
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
+from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import DAMAGED
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     UNTOLD, KernelTree, ModuleFile, dkms_install_dirs, read_depmod_config, shadowing_file)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
@@ -316,6 +317,8 @@ class Context:
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):
                 self._warn_once(path, decision.reason)
+            elif readable[path].signature.state == DAMAGED:
+                self._warn_once(path, readable[path].signature.problem)
         return decisions
 
     def _warn_once(self, path, reason):
@@ -329,9 +332,9 @@ def _signature_check(policy, facts):
     """The loader's signature hook for one kernel's SignaturePolicy; ``facts`` keeps one of each
     signature fact (most modules of a host, on every kernel, say the same), its values as key."""
     def check(info):
-        fact, refused, reason = signature_verdict(info.signature, policy)
+        fact, refused, reason, certain = signature_verdict(info.signature, policy)
         fact = facts.setdefault(tuple(fact.items()), fact)
-        return fact, reason if refused else None, refused is not None
+        return fact, reason if refused else None, certain
     return check
 
 

@@ -4,8 +4,9 @@
 """A minimal, bounded DER reader: enough ASN.1 for X.509 certificates and CMS SignedData.
 
 No fact comes from this file directly; the certificate and module-signature readers use it.
-Every length is checked against the bytes that hold it, every element read advances, and
-nothing is allocated beyond slices of the input: hostile DER raises DerError, never loops.
+Every length is checked against the bytes that hold it, every element read advances, a
+constructed element holds at most MAX_CHILDREN, and nothing is allocated beyond slices of the
+input: hostile DER raises DerError, never loops.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +23,11 @@ OBJECT_IDENTIFIER = 0x06
 CONSTRUCTED = 0x20
 # Lengths of more than four octets would describe more than 4 GiB: never a certificate or signature.
 MAX_LENGTH_OCTETS = 4
+# Elements of one constructed element: a certificate's or signature's have tens at most. Each
+# element read is an object some fifty times the size of its two smallest bytes.
+MAX_CHILDREN = 1024
+# An OID arc of 32 base-128 octets holds 224 bits; the longest in use (2.25, a UUID) needs 19.
+MAX_ARC_OCTETS = 32
 
 # Attribute types of distinguished names, by the short names OpenSSL prints.
 NAME_ATTRIBUTES = {
@@ -82,12 +88,14 @@ class Element:
         return self
 
     def children(self, what='element'):
-        """The elements inside a constructed element, in order."""
+        """The elements inside a constructed element, in order: at most MAX_CHILDREN."""
         if not self.tag & CONSTRUCTED:
             raise DerError('%s at byte %d is not constructed' % (what, self.start))
         items = []
         offset = self.body
         while offset < self.end:
+            if len(items) == MAX_CHILDREN:
+                raise DerError('%s at byte %d holds more than %d elements' % (what, self.start, MAX_CHILDREN))
             item = read_element(self.data, offset, self.end)
             items.append(item)
             offset = item.end
@@ -130,18 +138,25 @@ def decode(data, what='DER data'):
 
 
 def object_identifier(element):
-    """Dotted text of an OBJECT IDENTIFIER element."""
+    """Dotted text of an OBJECT IDENTIFIER element; one with an arc of more than MAX_ARC_OCTETS
+    octets as ``#`` and the element's hex, as no OID this collection knows: printing such an arc
+    in decimal takes time that grows with its square (Python 3.11 and later refuse it)."""
     element.expect(OBJECT_IDENTIFIER, 'object identifier')
     content = element.content
     if not content or content[-1] & 0x80:
         raise DerError('malformed object identifier at byte %d' % element.start)
     arcs = []
     value = 0
+    octets = 0
     for byte in content:
         value = (value << 7) | (byte & 0x7f)
+        octets += 1
+        if octets > MAX_ARC_OCTETS:
+            return '#' + binascii.hexlify(element.encoded).decode('ascii')
         if not byte & 0x80:
             arcs.append(value)
             value = 0
+            octets = 0
     first = min(arcs[0] // 40, 2)
     return '.'.join(str(arc) for arc in [first, arcs[0] - 40 * first] + arcs[1:])
 

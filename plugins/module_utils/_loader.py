@@ -589,7 +589,7 @@ def resolve(kernel, modules, tables=None):
             candidates[key] = info
     signatures = dict((key, _signature(kernel, info)) for key, info in candidates.items())
     if kernel.exports is None:
-        verdicts = loaded = dict.fromkeys(candidates)
+        verdicts = loaded = surely_loaded = dict.fromkeys(candidates)
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
         # the signature check refuses export nothing to the others.
@@ -598,6 +598,10 @@ def resolve(kernel, modules, tables=None):
         verdicts = _SymbolResolution(kernel, table, candidates, set(), tables.shared).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
         loaded = _SymbolResolution(kernel, table, candidates, refused, tables.shared).run() if refused else verdicts
+        # What a module needs from a refusal that is not certain, it is not certain to miss.
+        surely_refused = set(key for key in refused if signatures[key][2])
+        surely_loaded = loaded if surely_refused == refused else _SymbolResolution(
+            kernel, table, candidates, surely_refused, tables.shared).run()
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None
@@ -606,7 +610,7 @@ def resolve(kernel, modules, tables=None):
         elif refusal:
             decisions[key] = Decision('rejected', signature_certain, kabi, signature, refusal)
         elif verdict is not None and not loaded[key].compatible:
-            decisions[key] = Decision('rejected', True, kabi, signature,
+            decisions[key] = Decision('rejected', not surely_loaded[key].compatible, kabi, signature,
                                       'needs %s from modules the signature check refuses'
                                       % ', '.join(loaded[key].missing))
         elif verdict is None and kernel.exports_damaged:

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import hashlib
 import struct
 
@@ -63,9 +64,10 @@ DAMAGED = 'damaged'          # cannot be parsed here: unknown, never trusted
 class SignerId:
     """How one SignerInfo names its key: issuer and serial number, or a subject key identifier."""
 
-    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest', 'rsa', 'key_id')
+    __slots__ = ('issuer_der', 'issuer', 'issuer_cn', 'serial', 'skid', 'digest', 'rsa', 'key_id', 'findable')
 
-    def __init__(self, issuer_der=None, issuer=None, issuer_cn=None, serial=None, skid=None, digest=None, rsa=True):
+    def __init__(self, issuer_der=None, issuer=None, issuer_cn=None, serial=None, skid=None, digest=None, rsa=True,
+                 findable=True):
         self.issuer_der = issuer_der
         self.issuer = issuer
         self.issuer_cn = issuer_cn
@@ -73,12 +75,17 @@ class SignerId:
         self.skid = skid
         self.digest = digest
         self.rsa = rsa      # an RSA PKCS#1 v1.5 signature (the only kind checked here)
+        # False when the SignerInfo's version names the other form of identifier than it holds:
+        # the kernel makes the key's id from the form the version names, finds none (ENOKEY).
+        self.findable = findable
         # The serial number (what ``modinfo`` prints as ``sig_key``), else the subject key
         # identifier: in every module's signature fact, on every kernel, so made once.
         self.key_id = serial_text(serial) if serial is not None else colon_hex(skid) if skid is not None else None
 
     def matches(self, certificate):
         """Whether ``certificate`` is the key this signer names, compared as the kernel does (raw bytes)."""
+        if not self.findable:
+            return False
         if self.skid is not None:
             return certificate.skid == self.skid
         return certificate.serial == self.serial and certificate.issuer_der == self.issuer_der
@@ -166,12 +173,37 @@ class _Unsupported(Exception):
 _SIGNED_ATTRIBUTES = object()
 
 
-def _signer_id(info, known):
-    """(SignerId, signature value) of one SignerInfo; raises _Unsupported or DerError. ``known``:
-    {bytes of the fields before the signature value: SignerId} of SignerInfos read before, filled here."""
+def _version(field, what):
+    """The one-octet version INTEGER the kernel's PKCS#7 parser takes: 1 or 3; raises _Invalid."""
+    content = field.expect(INTEGER, what).content
+    if content not in (b'\x01', b'\x03'):
+        raise _Invalid('the %s is %s; the kernel takes 1 or 3' % (what, '0x' + binascii.hexlify(content[:8]).decode()))
+    return content[0]
+
+
+def _check_digest_algorithms(field):
+    """The SignedData's digestAlgorithms as the kernel's grammar has them: a SET or SEQUENCE of
+    AlgorithmIdentifiers (an OID, then optional parameters); raises DerError."""
+    if field.tag not in (SET, SEQUENCE):
+        raise DerError('digest algorithms: expected a SET or SEQUENCE at byte %d, found 0x%02x' % (field.start, field.tag))
+    for algorithm in field.children('digest algorithms'):
+        parts = algorithm.expect(SEQUENCE, 'digest algorithm').children('digest algorithm')
+        if not 1 <= len(parts) <= 2:
+            raise DerError('digest algorithm at byte %d has %d fields' % (algorithm.start, len(parts)))
+        object_identifier(parts[0])
+
+
+def _signer_id(info, version, known):
+    """(SignerId, signature value) of one SignerInfo of a SignedData of ``version``; raises
+    _Invalid, _Unsupported or DerError. ``known``: {bytes of the fields before the signature
+    value: SignerId} of SignerInfos read before, filled here."""
     fields = info.expect(SEQUENCE, 'SignerInfo').children('SignerInfo')
     if len(fields) < 5:
         raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
+    # pkcs7_note_signerinfo_version(): a version 1 SignerInfo only in a version 1 SignedData,
+    # a version 3 one only in another (EBADMSG).
+    if (_version(fields[0], 'SignerInfo version') == 1) != (version == 1):
+        raise _Invalid('the SignerInfo version does not match the SignedData version')
     if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
         if len(fields) < 6:
             raise DerError('SignerInfo has %d fields, at least 6 expected' % len(fields))
@@ -196,7 +228,6 @@ def _signature_algorithm(field):
 
 
 def _read_signer_id(fields):
-    fields[0].expect(INTEGER, 'SignerInfo version')
     sid = fields[1]
     digest_fields = fields[2].expect(SEQUENCE, 'digest algorithm').children('digest algorithm')
     if not digest_fields:
@@ -204,8 +235,11 @@ def _read_signer_id(fields):
     digest = object_identifier(digest_fields[0])
     rsa = _signature_algorithm(fields[3]) == RSA_ENCRYPTION
     digest = DIGESTS.get(digest, digest)
+    # A version 3 SignerInfo's key is found by its subject key identifier, a version 1 one's by
+    # issuer and serial number (pkcs7_note_signed_info()).
+    by_skid = fields[0].content == b'\x03'
     if sid.tag == SUBJECT_KEY_IDENTIFIER_TAG:
-        return SignerId(skid=sid.content, digest=digest, rsa=rsa)
+        return SignerId(skid=sid.content, digest=digest, rsa=rsa, findable=by_skid)
     parts = sid.expect(ISSUER_AND_SERIAL_TAG, 'signer identifier').children('issuerAndSerialNumber')
     if len(parts) != 2:
         raise DerError('issuerAndSerialNumber has %d fields' % len(parts))
@@ -214,7 +248,7 @@ def _read_signer_id(fields):
     if not serial:
         raise DerError('empty serial number')
     return SignerId(issuer_der=parts[0].encoded, issuer=name_text(issuer), issuer_cn=common_name(issuer),
-                    serial=serial, digest=digest, rsa=rsa)
+                    serial=serial, digest=digest, rsa=rsa, findable=not by_skid)
 
 
 def parse_pkcs7_signers(blob, known):
@@ -232,15 +266,16 @@ def parse_pkcs7_signers(blob, known):
     signed_data = wrapper[0].expect(SEQUENCE, 'SignedData').children('SignedData')
     if len(signed_data) < 4:
         raise DerError('SignedData has %d fields' % len(signed_data))
-    signed_data[0].expect(INTEGER, 'SignedData version')
-    signed_data[1].expect(SET, 'digest algorithms')
+    # pkcs7_note_signeddata_version() refuses other versions (EINVAL).
+    version = _version(signed_data[0], 'SignedData version')
+    _check_digest_algorithms(signed_data[1])
     content = signed_data[2].expect(SEQUENCE, 'encapsulated content').children('encapsulated content')
     infos = signed_data[-1].expect(SET, 'SignerInfos').children('SignerInfos')
     if not infos:
         raise DerError('no SignerInfo')
     # The parser refuses an algorithm it lacks (ENOPKG) before pkcs7_verify() looks at the
     # content and the signed attributes.
-    signers = [_signer_id(info, known) for info in infos]
+    signers = [_signer_id(info, version, known) for info in infos]
     if not content or content[0].tag != OBJECT_IDENTIFIER or object_identifier(content[0]) != DATA:
         raise _Invalid('the signed content type is not data')
     if len(content) > 1:

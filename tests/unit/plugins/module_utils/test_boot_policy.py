@@ -110,7 +110,7 @@ def verdicts(kernel: SignaturePolicy, modules: dict[str, ModuleSignature]) -> di
     """{module: (trusted, refused)}."""
     result = {}
     for name, signature in modules.items():
-        fact, refused, reason = signature_verdict(signature, kernel)
+        fact, refused, reason, dummy = signature_verdict(signature, kernel)
         assert refused is False or reason, name
         result[name] = (fact['trusted'], refused)
     return result
@@ -126,13 +126,13 @@ def test_secure_boot_with_the_dkms_key_enrolled(secure_boot: EfiRoot, modules: d
     assert fact['pending_keys'] == []
     assert verdicts(kernel, modules) == {
         'dkms': (True, False), 'dkms_skid': (True, False), 'second': (False, True), 'unsigned': (False, True),
-        'damaged': (None, None), 'invalid': (False, True)}
-    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+        'damaged': (None, True), 'invalid': (False, True)}
+    fact, refused, reason, dummy = signature_verdict(modules['dkms'], kernel)
     assert fact == {'signed': True, 'signer': 'DKMS module signing key', 'key_id': signing_keys['dkms'].serial,
                     'trusted': True}
     assert reason is None
     # sign-file -k names only the SKID: the signer's name comes from the certificate it matches.
-    fact, refused, reason = signature_verdict(modules['dkms_skid'], kernel)
+    fact, refused, reason, dummy = signature_verdict(modules['dkms_skid'], kernel)
     assert (fact['signer'], fact['key_id']) == ('DKMS module signing key', signing_keys['dkms'].skid)
 
 
@@ -142,7 +142,7 @@ def test_secure_boot_without_the_dkms_key(efi: EfiRoot, modules: dict, signing_k
     with_cmdline(efi.root, 'quiet')
     kernel = policy(efi.root)
     assert verdicts(kernel, modules)['dkms'] == (False, True)
-    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    fact, refused, reason, dummy = signature_verdict(modules['dkms'], kernel)
     assert 'DKMS module signing key' in reason and 'no key the kernel trusts' in reason
     assert 'Secure Boot is on' in reason
     # The second key is an EC key: whether its ECDSA signature matches is not checked here, so
@@ -166,7 +166,7 @@ def test_a_trusted_signature_is_checked_against_the_modules_bytes(
         {'signed': True, 'signer': 'DKMS module signing key', 'key_id': signing_keys['dkms'].serial,
          'trusted': True}, False)
     for changed in (payload, value):
-        fact, refused, reason = signature_verdict(read_module_signature(bytes(changed)), kernel)
+        fact, refused, reason, dummy = signature_verdict(read_module_signature(bytes(changed)), kernel)
         assert (fact['trusted'], refused) == (False, True)
         assert "does not match the module's bytes" in reason and 'whatever the policy' in reason
 
@@ -176,7 +176,7 @@ def test_signatures_this_reader_cannot_check_leave_the_verdict_unknown(
     module = ko_builder.build_ko(tmp_path, 'hello')
     signed = sign_module(module, signing_keys['dkms'], tmp_path / 'sha1.ko', digest='sha1').read_bytes()
     # SHA-1: newer kernels' PKCS#7 parsers refuse it, older ones take it.
-    fact, refused, reason = signature_verdict(read_module_signature(signed), policy(secure_boot.root))
+    fact, refused, reason, dummy = signature_verdict(read_module_signature(signed), policy(secure_boot.root))
     assert (fact['trusted'], refused) == (None, None) and 'cannot be checked here' in reason
 
 
@@ -241,7 +241,7 @@ def test_a_plain_module_file_is_hashed_only_when_a_trusted_signature_is_checked(
     sign_module(module, signing_keys['dkms'], tmp_path / 'root/signed.ko')
     info = KoReader(RootFS(str(tmp_path / 'root')), reader='pyelftools').read('/signed.ko')
     (tmp_path / 'root/signed.ko').unlink()      # read again only when asked: now it cannot be
-    fact, refused, reason = signature_verdict(info.signature, policy(secure_boot.root))
+    fact, refused, reason, dummy = signature_verdict(info.signature, policy(secure_boot.root))
     assert (fact['trusted'], refused) == (None, None) and 'cannot be checked here' in reason
 
 
@@ -252,7 +252,7 @@ def test_pending_enrollment_is_unknown_until_confirmed(secure_boot: EfiRoot, mod
     kernel = policy(secure_boot.root)
     assert kernel.as_fact()['trusted_keys'] == []
     assert [key['serial'] for key in kernel.as_fact()['pending_keys']] == [signing_keys['dkms'].serial]
-    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    fact, refused, reason, dummy = signature_verdict(modules['dkms'], kernel)
     assert (fact['trusted'], refused) == (None, None)
     assert 'MokNew' in reason
     assert verdicts(kernel, modules)['second'] == (False, True)
@@ -272,7 +272,7 @@ def test_secure_boot_off_loads_everything_with_a_taint(secure_boot: EfiRoot, mod
     assert fact['trusted_keys'] == []
     assert verdicts(kernel, modules) == {
         'dkms': (False, False), 'dkms_skid': (False, False), 'second': (False, False), 'unsigned': (False, False),
-        'damaged': (None, None), 'invalid': (False, True)}
+        'damaged': (None, True), 'invalid': (False, True)}
     assert 'taints the kernel' in signature_verdict(modules['unsigned'], kernel)[2]
 
 
@@ -341,7 +341,7 @@ def test_an_image_without_efivars_is_unknown(tmp_path: Path, modules: dict) -> N
     assert 'no EFI variables' in fact['detail']
     assert verdicts(kernel, modules) == {
         'dkms': (None, None), 'dkms_skid': (None, None), 'second': (None, None), 'unsigned': (False, None),
-        'damaged': (None, None), 'invalid': (False, True)}
+        'damaged': (None, True), 'invalid': (False, True)}
     # Another reason makes it definite even so.
     with_cmdline(tmp_path, 'module.sig_enforce=1')
     kernel = policy(tmp_path)
@@ -418,7 +418,7 @@ def test_blacklisted_certificate(secure_boot: EfiRoot, modules: dict, signing_ke
     secure_boot.write('MokListXRT', SHIM_LOCK, signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16]))
     kernel = policy(secure_boot.root)
     assert kernel.as_fact()['trusted_keys'] == []
-    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    fact, refused, reason, dummy = signature_verdict(modules['dkms'], kernel)
     assert (fact['trusted'], refused) == (False, True)
     assert 'blacklisted' in reason
 
@@ -436,7 +436,7 @@ def test_an_x509_revocation_entry_counts_only_with_the_revocation_list(
     efi.write('dbx', IMAGE_SECURITY_DATABASE, x509_lists([signing_keys['dkms'].der]), attributes=0x27)
     config = dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y') if revocation_list else dict(DEBIAN)
     kernel = policy(efi.root, config)
-    fact, refused, reason = signature_verdict(modules['dkms'], kernel)
+    fact, refused, reason, dummy = signature_verdict(modules['dkms'], kernel)
     if revocation_list:
         assert (fact['trusted'], refused) == (False, True)
         assert 'revocation list' in reason and 'whatever the policy' in reason

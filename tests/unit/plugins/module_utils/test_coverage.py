@@ -764,6 +764,44 @@ def test_secure_boot_without_the_dkms_key_enrolled_rejects_signed_modules(
     assert run.facts['dkms_certificate']['enrolled'] is True
 
 
+def patch_signature(module: Path, offset: int, value: int) -> None:
+    """Set byte ``offset`` of the PKCS#7 message appended to ``module``."""
+    data = bytearray(module.read_bytes())
+    end = len(data) - len(b'~Module signature appended~\n')
+    start = end - 12 - int.from_bytes(data[end - 4:end], 'big')
+    data[start + offset] = value
+    module.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize('offset, value, verified, problem', [
+    # An indefinite length: not DER, and not what sign-file writes.
+    (1, 0x80, False, 'cannot be parsed'),
+    # SignedData version 5: the kernel's parser takes 1 or 3 (EINVAL).
+    (25, 5, True, 'SignedData version is 0x05'),
+])
+def test_a_damaged_signature_is_never_covered(system: SystemTree, tmp_path: Path, offset: int, value: int,
+                                              verified: bool, problem: str) -> None:
+    key = signed_system(system, tmp_path)
+    efi = EfiRoot(system.root)
+    efi.secure_boot(True)
+    efi.mok_list([key.der])
+    for path in ('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI, '/lib/modules/%s/updates/dkms/hello.ko' % ABI):
+        patch_signature(system.path(path), offset, value)
+    run = Run(system.root)
+    for kernel in (ABI, ABI + '+clone'):
+        entry = run.package(kernel)
+        assert (entry['status'], entry['covered'], entry['verified']) == ('rejected', False, verified)
+        assert entry['modules']['hello']['signature']['trusted'] is (None if not verified else False)
+        assert problem in entry['modules']['hello']['reason']
+        # hello_ext needs hello's export: refused with it, and no more surely.
+        assert entry['modules']['hello_ext']['reason'] == 'needs hello_export from modules the signature check refuses'
+    if not verified:
+        # Damaged evidence is bad input: said once per file, however many kernels load it.
+        assert [warning for warning in run.warnings if problem in warning] == [
+            '/lib/modules/%s/updates/dkms/hello.ko: the PKCS#7 signature cannot be parsed: indefinite length at '
+            'byte 0 (not DER)' % ABI]
+
+
 def test_unsigned_module_under_sig_enforce_is_rejected(system: SystemTree) -> None:
     system.bios_boot(cmdline='quiet module.sig_enforce=1')
     system.kernel(ABI)

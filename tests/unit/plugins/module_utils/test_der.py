@@ -63,6 +63,31 @@ def test_malformed_object_identifiers(content: bytes) -> None:
         object_identifier(decode(der(0x06, content)))
 
 
+def base128(value: int) -> bytes:
+    octets = [value & 0x7f]
+    while value > 0x7f:
+        value >>= 7
+        octets.append(0x80 | (value & 0x7f))
+    return bytes(reversed(octets))
+
+
+def test_a_uuid_arc_is_printed_in_decimal() -> None:
+    uuid = 0xf81d4fae7dec11d0a76500a0c91e6bf6
+    assert object_identifier(decode(der(0x06, b'\x69' + base128(uuid)))) == '2.25.%d' % uuid
+
+
+def test_an_arc_too_long_to_print_is_shown_as_hex() -> None:
+    # 2,000 octets: over 4,300 decimal digits, which Python 3.11 and later refuse to print.
+    encoded = der(0x06, b'\x2a' + b'\xff' * 1999 + b'\x7f')
+    assert object_identifier(decode(encoded)) == '#' + encoded.hex()
+
+
+def test_children_are_bounded() -> None:
+    with pytest.raises(DerError, match='more than 1024 elements'):
+        decode(der(0x31, b'\x05\x00' * 1025)).children('SignerInfos')
+    assert len(decode(der(0x31, b'\x05\x00' * 1024)).children()) == 1024
+
+
 def attribute(oid: str, tag: int, value: bytes) -> bytes:
     return der(0x31, der(0x30, der(0x06, bytes.fromhex(oid)), der(tag, value)))
 

@@ -331,6 +331,18 @@ class TestResolve:
         assert decisions['p'].kabi['compatible'] is True and decisions['u'].kabi['compatible'] is True
         assert decisions['u'].reason == 'needs x from modules the signature check refuses'
 
+    @pytest.mark.parametrize('certain', [True, False])
+    def test_a_user_of_a_refused_module_is_refused_as_surely(self, certain: bool) -> None:
+        # A damaged signature: counted as refused, not known to be.
+        def damaged_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
+            damaged = info.name == 'damaged'
+            return {'signed': True}, 'its signature is damaged' if damaged else None, certain or not damaged
+        provider = module(exports=['x'], name='damaged')
+        user = module(dict(EXPORTS, x=1), name='signed')
+        other = module(name='other')
+        decisions = resolve(kernel(signature_check=damaged_refused), {'p': provider, 'u': user, 'o': other})
+        assert outcome(decisions) == {'p': ('rejected', certain), 'u': ('rejected', certain), 'o': (None, True)}
+
     def test_unknown_signature_policy_is_not_certain(self) -> None:
         decisions = resolve(kernel(), {'m': module()})
         assert outcome(decisions) == {'m': (None, False)}
