@@ -510,7 +510,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     boot_files = {}     # what the readers of the default kernel and of the command lines share
     kernels, running, default, default_source = gather_kernels(rootfs, warn, runner, boot_files)
     tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
-    ko_reader = KoReader(rootfs, runner=runner, reader=reader, elftools=elftools)
+    ko_reader = KoReader(rootfs, runner=runner, reader=reader, elftools=elftools, warn=warn)
     trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader)) for release, kernel in kernels.items())
     if kabi_check and ko_reader.name is None:
         warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '

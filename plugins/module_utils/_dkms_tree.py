@@ -442,4 +442,11 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
             package = _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, etc_names)
             if package is not None:
                 packages[name] = package
+    else:
+        # No dkms tree is a host without dkms; one that cannot be listed hides every package.
+        try:
+            if rootfs.lookup(dkms_tree)[1] is not None:
+                warn('the dkms tree %s is not a directory: no package can be read' % dkms_tree)
+        except RootPathError as exc:
+            warn('the dkms tree cannot be read (%s): no package can be read' % exc)
     return DkmsTree(dkms_tree, source_tree, install_tree, packages)

@@ -46,7 +46,10 @@ MODINFO_LIMIT = 1024 * 1024
 VERSION_RECORD_SIZE = 64
 VERSION_RECORD = struct.Struct('%ds' % VERSION_RECORD_SIZE)
 ET_REL = 1
+SHT_NULL = 0
+SHT_SYMTAB = 2
 SHT_NOBITS = 8
+SHF_ALLOC = 0x2
 # The size of a 64-bit ELF header, the larger of the two.
 ELF_HEADER_MAX = 64
 READERS = ('pyelftools', 'kmod')
@@ -59,6 +62,9 @@ SECTION_LIMITS = {'__versions': 4 * 1024 * 1024, '__version_ext_crcs': 1024 * 10
                   '__version_ext_names': 8 * 1024 * 1024, '__ksymtab_strings': 1024 * 1024,
                   '.symtab': 64 * 1024 * 1024, '.strtab': 64 * 1024 * 1024}
 STB_WEAK = 2
+# What the names read from a symbol table may add up to: amdgpu's, every name of all its
+# 20,000 symbols, are some 700 KiB.
+SYMBOL_NAMES_LIMIT = 16 * 1024 * 1024
 # Elf64_Sym and Elf32_Sym: (name, info, section index) of each symbol, the rest skipped.
 _SYMBOL_FIELDS = {64: ('IBxH16x', (0, 1, 2)), 32: ('I8xBxH', (0, 1, 2))}
 
@@ -272,10 +278,22 @@ def _elf_header(data, path):
     if layout.shnum == 0:
         # Extended numbering (65,280 sections or more): the kernel's loader reads e_shnum as it is.
         raise KoError('%s: no section count in the ELF header (extended section numbering)' % path)
-    if layout.shentsize < _section_struct(layout).size or layout.shstrndx >= layout.shnum:
+    # The loader takes only entries of its own Elf_Shdr's size (elf_validity_check()).
+    if layout.shentsize != _section_struct(layout).size or layout.shstrndx >= layout.shnum:
         raise KoError('%s: malformed ELF section table (entries of %d bytes, name table %d of %d)'
                       % (path, layout.shentsize, layout.shstrndx, layout.shnum))
     return layout
+
+
+def check_section_table(data, layout, path):
+    """The loader's check of every section header (elf_validity_check(); rewrite_section_headers()
+    before 6.0): a section with bytes in the file, any but SHT_NULL and SHT_NOBITS, lies within
+    it, else the loader refuses the module (ENOEXEC); raises KoError. Needs ``_elf_header``'s checks."""
+    size = len(data)
+    for index, fields in enumerate(_section_struct(layout).iter_unpack(data[layout.shoff:layout.table_end])):
+        if index and fields[1] not in (SHT_NULL, SHT_NOBITS) and fields[4] + fields[5] > size:
+            raise KoError('%s: section %d ends at byte %d, past the end of the file (%d bytes), which the '
+                          'kernel\'s loader refuses' % (path, index, fields[4] + fields[5], size))
 
 
 def _section_struct(layout):
@@ -293,16 +311,19 @@ def _section_header(data, layout, index):
 
 def find_sections(data, layout, names, path):
     """{name: section index} of those of ``names`` the image has: the first section of each
-    name, as the kernel's loader finds them. Only the name column of the section table and the
-    name table are read, so no header is parsed that nobody asked for."""
+    name that is loaded (SHF_ALLOC), as the kernel's loader finds them (find_sec(): it ignores
+    the others). Only the name and flags columns of the section table and the name table are
+    read, so no header is parsed that nobody asked for."""
     sh_type, dummy, start, size = _section_header(data, layout, layout.shstrndx)
     if sh_type == SHT_NOBITS or start + size > len(data):
         raise KoError('%s: the section name table ends past the end of the file' % path)
     table = bytes(data[start:start + size])
-    column = struct.Struct(layout.order + 'I%dx' % (layout.shentsize - 4))
-    name_offsets = list(map(itemgetter(0), column.iter_unpack(data[layout.shoff:layout.table_end])))
-    # {name offset: the first section (not section 0) that has it}, the later ones stored first.
-    first_section = dict(zip(reversed(name_offsets[1:]), range(len(name_offsets) - 1, 0, -1)))
+    columns = struct.Struct(layout.order + ('I4xQ' if layout.elf_class == 64 else 'I4xI')
+                            + '%dx' % (layout.shentsize - (16 if layout.elf_class == 64 else 12)))
+    entries = columns.iter_unpack(data[layout.shoff:layout.table_end])
+    loaded = [(name, index) for index, (name, flags) in enumerate(entries) if index and flags & SHF_ALLOC]
+    # {name offset: the first loaded section that has it}, the later ones stored first.
+    first_section = dict(reversed(loaded))
     found = {}
     for name in names:
         # Each place the name ends with its NUL, and so reads as the name, found by the
@@ -355,26 +376,52 @@ class SymbolTable(namedtuple('SymbolTable', ['weak_undefined', 'exported'])):
     """What a module's .symtab tells that the sections read first do not: the names it leaves
     undefined and weak, which the loader lets stay unresolved, and the names it exports, from the
     ``__kstrtab_NAME`` label EXPORT_SYMBOL puts on each (None when stripped of them):
-    ``__ksymtab_strings`` holds namespace names too, which only these labels tell apart."""
+    ``__ksymtab_strings`` holds namespace names too, which only these labels tell apart.
+    DAMAGED_SYMBOL_TABLE, with None for both, is one that cannot be read as the loader would."""
 
     __slots__ = ()
 
 
+DAMAGED_SYMBOL_TABLE = SymbolTable(None, None)
+
+
+def _symbol_table_sections(data, layout, path):
+    """(symbols, names): the bytes of the first SHT_SYMTAB section and of the string table its
+    sh_link names, as the loader finds them (b'' without one); raises KoError."""
+    headers = list(_section_struct(layout).iter_unpack(data[layout.shoff:layout.table_end]))
+    for index, fields in enumerate(headers):
+        if index and fields[1] == SHT_SYMTAB:
+            link = fields[6]
+            if not 0 < link < len(headers):
+                raise KoError('%s: the symbol table names section %d as its strings, of %d' % (path, link, len(headers)))
+            found = []
+            for name, header in (('.symtab', fields), ('.strtab', headers[link])):
+                _check_section(name, header[1], header[2], header[4], header[5], len(data), path)
+                found.append(bytes(data[header[4]:header[4] + header[5]]))
+            return tuple(found)
+    return b'', b''
+
+
 def read_symbol_table(data, layout, path):
-    """The SymbolTable of a checked ELF image."""
-    wanted = ['.symtab', '.strtab', '__ksymtab_strings']
-    sections = read_sections(data, layout, wanted[:2], path)
-    symtab, strtab = sections.get('.symtab', b''), sections.get('.strtab', b'')
+    """The SymbolTable of a checked ELF image; raises KoError, also when the names it reads add up
+    to more than SYMBOL_NAMES_LIMIT bytes (names that overlap count each time)."""
+    symtab, strtab = _symbol_table_sections(data, layout, path)
     # The labels are symbols of __ksymtab_strings: only their names are read, and the weak undefined ones'.
-    strings_index = find_sections(data, layout, wanted[2:], path).get(wanted[2])
+    strings_index = find_sections(data, layout, ['__ksymtab_strings'], path).get('__ksymtab_strings')
     fields, (name_at, info, index) = _SYMBOL_FIELDS[layout.elf_class]
     entry = struct.Struct(layout.order + fields)
     weak, exported = set(), set()
+    budget = SYMBOL_NAMES_LIMIT
     for symbol in entry.iter_unpack(symtab[:len(symtab) - len(symtab) % entry.size]):
         undefined_weak = symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK
         if undefined_weak or (strings_index and symbol[index] == strings_index):
-            end = strtab.find(b'\0', symbol[name_at])
-            name = _text(strtab[symbol[name_at]:end if end >= 0 else len(strtab)])
+            start = symbol[name_at]
+            end = strtab.find(b'\0', start, start + budget + 1)
+            end = end if end >= 0 else min(len(strtab), start + budget + 1)
+            budget -= max(end - start, 0)
+            if budget < 0:
+                raise KoError('%s: the names of its symbols add up to more than %d bytes' % (path, SYMBOL_NAMES_LIMIT))
+            name = _text(strtab[start:end])
             if undefined_weak:
                 weak.add(name)
             elif name.startswith('__kstrtab_'):
@@ -546,13 +593,15 @@ class KoReader:
     ``environ_update={'LC_ALL': 'C'}``; without a runner no command is used, so kmod is
     not a candidate. ``reader`` forces ``pyelftools`` or ``kmod``. ``elftools``: what
     ``load_adapter()`` gave the caller (None: pyelftools does not work here), so it is not
-    loaded twice.
+    loaded twice. ``warn(msg)`` hears of a symbol table that is damaged, read only when a
+    verdict needs it (the other damage is a KoError of ``read``).
     """
 
-    def __init__(self, rootfs, runner=None, reader=None, elftools=LOAD_ELFTOOLS):
+    def __init__(self, rootfs, runner=None, reader=None, elftools=LOAD_ELFTOOLS, warn=None):
         if reader is not None and reader not in READERS:
             raise ValueError('reader must be one of %s, not %r' % (', '.join(READERS), reader))
         self.rootfs = rootfs
+        self._warn = warn
         self._runner = runner
         self._forced = reader
         self._probed = False
@@ -628,17 +677,20 @@ class KoReader:
         a compressed one is decompressed whole, since its section table comes last."""
         data = self._uncompressed(image, path)
         layout = _elf_header(data, path)
+        check_section_table(data, layout, path)
         if self.name == 'pyelftools':
             if self._elftools is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
             info = _read_with_elftools(self._elftools, data, path, layout, self._records)
         else:
-            info = self._read_with_kmod(path, data[:])
+            # kmod reads sections the loader ignores (not SHF_ALLOC): it is asked only for those the loader reads.
+            loaded = find_sections(data, layout, ['.modinfo', '__versions'], path)
+            info = self._read_with_kmod(path, data[:], loaded)
             # Modules built against one kernel import the same symbols: each name kept once.
             info.imports = tuple(self._symbols.setdefault(symbol, symbol) for symbol in info.imports)
             info.elf_class = layout.elf_class
             info.little_endian = layout.little_endian
-            info.has_versions_section = '__versions' in find_sections(data, layout, ['__versions'], path)
+            info.has_versions_section = '__versions' in loaded
             info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
                                             .get('__ksymtab_strings'))
         # A plain file's signed bytes are read again only if a check needs their digest.
@@ -671,12 +723,17 @@ class KoReader:
             return data[:] if isinstance(data, _FileImage) else data
 
     def _symbol_table(self, path):
-        """read_symbol_table of the file read again, None when it cannot be."""
+        """read_symbol_table of the file read again: None when it cannot be, DAMAGED_SYMBOL_TABLE
+        (warned) when it is not what the loader would read."""
         try:
             with self.rootfs.open(path) as handle:
                 data = self._uncompressed(_FileImage(handle, path), path)
                 return read_symbol_table(data, _elf_header(data, path), path)
-        except (OSError, IOError, RootPathError, KoError, MemoryError, struct.error):
+        except KoError as exc:
+            if self._warn is not None:
+                self._warn(str(exc))
+            return DAMAGED_SYMBOL_TABLE
+        except (OSError, IOError, RootPathError, MemoryError, struct.error):
             return None
 
     def _uncompressed(self, image, path, limit=MAX_MODULE_BYTES):
@@ -708,7 +765,8 @@ class KoReader:
             raise KoError('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
         return plain
 
-    def _read_with_kmod(self, path, data):
+    def _read_with_kmod(self, path, data, loaded):
+        """ModuleInfo from kmod's modinfo and modprobe, of the sections in ``loaded`` ({name: index})."""
         modinfo, modprobe = self._command('modinfo'), self._command('modprobe')
         if not (modinfo and modprobe):
             raise KoUnreadableHere('%s: the kmod commands modinfo and modprobe are not available%s'
@@ -718,21 +776,25 @@ class KoReader:
         # ELF image in a private directory.
         workdir = tempfile.mkdtemp(prefix='kabi-ko-')
         target = os.path.join(workdir, 'module.ko')
+        entries, dump = [], ''
         try:
             with open(target, 'wb') as handle:
                 handle.write(data)
-            rc, out, err = self._runner([modinfo, '-0', target])
-            if rc != 0 and not _is_missing_section(err):
-                raise KoError('%s: modinfo failed: %s' % (path, err.strip() or 'exit %d' % rc))
-            # The first entry is "filename:   PATH", added by modinfo itself.
-            entries = [entry for entry in out[:MODINFO_LIMIT].split('\0') if not entry.startswith('filename:')]
-            rc, out, err = self._runner([modprobe, '--dump-modversions', target])
-            if rc != 0 and not _is_missing_section(err):
-                raise KoError('%s: modprobe --dump-modversions failed: %s' % (path, err.strip() or 'exit %d' % rc))
+            if '.modinfo' in loaded:
+                rc, out, err = self._runner([modinfo, '-0', target])
+                if rc != 0 and not _is_missing_section(err):
+                    raise KoError('%s: modinfo failed: %s' % (path, err.strip() or 'exit %d' % rc))
+                # The first entry is "filename:   PATH", added by modinfo itself.
+                entries = [entry for entry in out[:MODINFO_LIMIT].split('\0') if not entry.startswith('filename:')]
+            if '__versions' in loaded:
+                rc, out, err = self._runner([modprobe, '--dump-modversions', target])
+                if rc != 0 and not _is_missing_section(err):
+                    raise KoError('%s: modprobe --dump-modversions failed: %s' % (path, err.strip() or 'exit %d' % rc))
+                dump = out if rc == 0 else ''
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         versions = []
-        for line in out.splitlines() if rc == 0 else []:
+        for line in dump.splitlines():
             crc, dummy, symbol = line.partition('\t')
             try:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))

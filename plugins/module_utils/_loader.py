@@ -104,6 +104,13 @@ class Verdict:
     def certain(self):
         return self.vermagic is not None and not self.unresolved and not self.contested
 
+    @property
+    def surely_incompatible(self):
+        """Whether what makes it incompatible holds whatever the unknowns are: not only symbols
+        missing that a damaged symbol table might have called weak (also unresolved)."""
+        return bool(self.mismatched or self.namespaces or self.duplicates or self.vermagic is False
+                    or set(self.missing).difference(self.unresolved))
+
     def as_fact(self):
         """The ``kabi`` fact: one dictionary per verdict, however many module files it is for."""
         if self._fact is None:
@@ -392,6 +399,8 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
         if symbol_table is None:
             unresolved |= missing
             missing = set()
+        elif symbol_table.weak_undefined is None:
+            unresolved |= missing   # damaged: still missing, never coverage, but not known to be
         else:
             missing -= symbol_table.weak_undefined
     return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved),
@@ -606,7 +615,7 @@ def resolve(kernel, modules, tables=None):
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None
         if verdict is not None and not verdict.compatible:
-            decisions[key] = Decision('incompatible', True, kabi, signature, _why_not(verdict))
+            decisions[key] = Decision('incompatible', verdict.surely_incompatible, kabi, signature, _why_not(verdict))
         elif refusal:
             decisions[key] = Decision('rejected', signature_certain, kabi, signature, refusal)
         elif verdict is not None and not loaded[key].compatible:

@@ -178,6 +178,7 @@ COMPRESSORS = {'gz': gzip_file, 'xz': xz_file, 'zst': zstd_file}
 SECTION_HEADER = struct.Struct('<IIQQQQIIQQ')  # Elf64_Shdr, little endian
 SHT_NOBITS = 8
 SHF_COMPRESSED = 0x800
+SHF_ALLOC = 0x2
 
 
 def patch_section(image: bytes, name: str, append: bytes = b'', **fields: int) -> bytes:

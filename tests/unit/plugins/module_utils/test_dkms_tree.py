@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,22 @@ class TestLocations:
         tree.write('/etc/dkms/framework.conf.d/ok.conf', 'dkms_tree=/srv/dkms\n')
         assert read_locations(tree.fs, tree.warnings.append)[0] == '/srv/dkms'
         assert len(tree.warnings) == 1 and 'dir.conf' in tree.warnings[0]
+
+    def test_no_dkms_tree_is_a_host_without_dkms(self, tree: Tree) -> None:
+        assert (tree.read().packages, tree.warnings) == ({}, [])
+
+    @pytest.mark.parametrize('make, problem', [
+        (lambda path: path.write_text('x'), 'the dkms tree /srv/dkms is not a directory'),
+        (os.mkfifo, 'the dkms tree /srv/dkms is not a directory'),
+        (lambda path: path.symlink_to('dkms'), 'the dkms tree cannot be read (too many levels of symbolic links: /srv/dkms)'),
+    ])
+    def test_a_dkms_tree_that_cannot_be_listed_is_said(self, tree: Tree, make: Callable[[Path], None],
+                                                       problem: str) -> None:
+        """Else the facts would show no package and every kernel covered, as on a host without dkms."""
+        tree.path('/srv').mkdir()
+        make(tree.path('/srv/dkms'))
+        assert tree.read(dkms_tree='/srv/dkms').packages == {}
+        assert len(tree.warnings) == 1 and tree.warnings[0].startswith(problem)
 
     def test_tree_override_is_read(self, tree: Tree) -> None:
         tree.write('/etc/dkms/framework.conf.d/local.conf', 'dkms_tree="/srv/dkms"\nsource_tree="/srv/src"\n')

@@ -13,6 +13,7 @@ import lzma
 import os
 import pickle
 import shutil
+import struct
 import subprocess
 import tempfile
 import zlib
@@ -23,10 +24,10 @@ from typing import Any
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import SECTION_LIMITS
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import SECTION_LIMITS, SYMBOL_NAMES_LIMIT
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_ALLOC, SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
 
 ABI = '6.1.0-47-amd64'
@@ -351,13 +352,32 @@ def test_an_export_list_longer_than_any_real_modules(system: SystemTree, clean_p
                         % (HELLO_COPY, len(names), limit)]
 
 
+@pytest.mark.parametrize('damaged', [False, True])
+def test_a_damaged_symbol_table_never_makes_coverage(system: SystemTree, clean_peak_kib: int, damaged: bool) -> None:
+    """A symbol the kernels do not export, which the symbol table would have to call weak: its
+    weak undefined symbols all named from one 2 MiB string without a NUL (their names would add
+    up to 18 MiB, and to terabytes in a file of the section limits)."""
+    image = system.ko.build_ko(system.root.parent / 'gone', 'hello', vermagic='%s SMP preempt mod_unload modversions ' % ABI,
+                               versions=dict(system.kernel_crcs[ABI], gone_symbol=1)).read_bytes()
+    if damaged:
+        weak_undefined = b''.join(struct.pack('<IBBHQQ', offset, 0x20, 0, 0, 0, 0) for offset in range(9))
+        image = patch_section(patch_section(image, '.symtab', append=weak_undefined), '.strtab', append=b'A' * 2 * MIB)
+    replace_weak_target(system, image)
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    hello = clone_hello(facts)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak-incompatible', False, not damaged)
+    assert hello['modules']['hello']['kabi']['missing'] == ['gone_symbol']
+    assert warnings == (['%s: the names of its symbols add up to more than %d bytes' % (HELLO_COPY, SYMBOL_NAMES_LIMIT)]
+                        if damaged else [])
+
+
 def test_compressed_modinfo_inflating_to_a_gibibyte(system: SystemTree, clean_peak_kib: int) -> None:
     """A real SHF_COMPRESSED .modinfo: an Elf64_Chdr claiming 1 GiB, then zlib data of zeros."""
     inflate = zlib.compressobj()
     deflated = b''.join(inflate.compress(bytes(MIB)) for dummy in range(64)) + inflate.flush()
     chdr = (1).to_bytes(4, 'little') + bytes(4) + GIB.to_bytes(8, 'little') + (1).to_bytes(8, 'little')
     image = system.path(HELLO_BUILD).read_bytes()
-    replace_weak_target(system, patch_section(image, '.modinfo', append=chdr + deflated, flags=SHF_COMPRESSED))
+    replace_weak_target(system, patch_section(image, '.modinfo', append=chdr + deflated, flags=SHF_ALLOC | SHF_COMPRESSED))
     facts, warnings = gather_hostile(system, clean_peak_kib)
     assert clone_hello(facts)['status'] == 'broken'
     assert len(warnings) == 1 and "section .modinfo is compressed (SHF_COMPRESSED)" in warnings[0]

@@ -479,6 +479,66 @@ def test_first_section_of_a_name_counts(ko_builder: KoBuilder, tmp_path: Path) -
     assert read(tmp_path, '/twice.ko', 'pyelftools').versions == [('module_layout', 1)]
 
 
+def test_any_section_past_the_end_of_the_file_is_refused(ko_builder: KoBuilder, tmp_path: Path,
+                                                         reader_name: str) -> None:
+    """The loader checks every section with bytes in the file, not only those the readers read."""
+    image = ko_builder.build_ko(tmp_path, 'cut', versions={'module_layout': 1}).read_bytes()
+    (tmp_path / 'cut.ko').write_bytes(patch_section(image, '.text', size=2 ** 40))
+    with pytest.raises(KoError, match=r'section \d+ ends at byte \d{13}, past the end of the file'):
+        read(tmp_path, '/cut.ko', reader_name)
+    # Zeros the loader makes (SHT_NOBITS) have no bytes in the file: any size is theirs.
+    (tmp_path / 'bss.ko').write_bytes(patch_section(image, '.bss', size=2 ** 40))
+    assert read(tmp_path, '/bss.ko', reader_name).versions == [('module_layout', 1)]
+
+
+def test_section_headers_of_another_size_are_refused(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    data = bytearray(ko_builder.build_ko(tmp_path, 'wide', versions={'module_layout': 1}).read_bytes())
+    struct.pack_into('<HH', data, 0x3a, 128, struct.unpack_from('<H', data, 0x3c)[0] // 2)
+    (tmp_path / 'wide.ko').write_bytes(bytes(data))
+    with pytest.raises(KoError, match='malformed ELF section table .entries of 128 bytes'):
+        read(tmp_path, '/wide.ko', 'pyelftools')
+
+
+@pytest.mark.parametrize('section', ['__versions', '.modinfo'])
+def test_a_section_the_loader_does_not_load_is_not_read(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
+                                                        section: str) -> None:
+    """find_sec() passes over a section without SHF_ALLOC: the loader sees no such section."""
+    image = ko_builder.build_ko(tmp_path, 'unloaded', versions={'module_layout': 1}).read_bytes()
+    (tmp_path / 'unloaded.ko').write_bytes(patch_section(image, section, flags=0))
+    info = read(tmp_path, '/unloaded.ko', reader_name)
+    if section == '__versions':
+        assert (info.has_versions_section, info.versions, info.vermagic) == (False, [], DEFAULT_VERMAGIC)
+    else:
+        assert (info.has_versions_section, info.versions, info.vermagic) == (True, [('module_layout', 1)], None)
+
+
+def test_symbol_names_are_bounded(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """Weak undefined symbols all named from one long string without a NUL: their names would
+    add up to the string's length times their number."""
+    image = ko_builder.build_ko(tmp_path, 'names', versions={'module_layout': 1}).read_bytes()
+    weak_undefined = b''.join(struct.pack('<IBBHQQ', offset, 0x20, 0, 0, 0, 0) for offset in range(9))
+    strings = b'A' * (2 * 1024 * 1024)
+    data = patch_section(patch_section(image, '.symtab', append=weak_undefined), '.strtab', append=strings)
+    (tmp_path / 'names.ko').write_bytes(data)
+    layout = _ko._elf_header(data, 'names.ko')
+    (tmp_path / 'few.ko').write_bytes(patch_section(patch_section(image, '.symtab', append=weak_undefined[:24 * 2]),
+                                                    '.strtab', append=b'weak_one\0'))
+    assert read(tmp_path, '/few.ko', 'pyelftools').symbol_table().weak_undefined == {'weak_one', 'eak_one'}
+    with pytest.raises(KoError, match='the names of its symbols add up to more than %d bytes' % _ko.SYMBOL_NAMES_LIMIT):
+        _ko.read_symbol_table(data, layout, 'names.ko')
+
+
+def test_the_symbol_table_is_found_as_the_loader_finds_it(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """By its type, and its strings by its sh_link, whatever the sections are named."""
+    image = ko_builder.build_ko(tmp_path, 'renamed', exports=['an_export']).read_bytes()
+    # The string table renamed (to the name of another section): found by the link all the same.
+    renamed = bytearray(image)
+    at = renamed.index(b'.strtab\0')
+    renamed[at:at + 8] = b'.strtaX\0'
+    (tmp_path / 'renamed.ko').write_bytes(bytes(renamed))
+    assert read(tmp_path, '/renamed.ko', 'pyelftools').symbol_table().exported == {'an_export'}
+
+
 def test_a_section_larger_than_any_real_one_is_refused(ko_builder: KoBuilder, tmp_path: Path) -> None:
     image = ko_builder.build_ko(tmp_path, 'big', versions={'module_layout': 1}).read_bytes()
     huge = bytes(_ko.SECTION_LIMITS['__versions'] + 64)
