@@ -32,6 +32,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 
 SCHEMA_VERSION = 1
+UNKNOWN_MODULE_LIST = 'which modules dkms.conf has dkms build for the kernel is not known: one may be missing'
 COVERED_STATUSES = ('installed', 'weak', 'excluded')
 # Which candidate describes a package on a kernel when several versions say different
 # things: what provides it first, then what is most worth a human's attention.
@@ -130,10 +131,23 @@ def _canonical(rootfs, path):
 def _unbuilt(version, build, kernel_config):
     """Module names dkms.conf has dkms build for the build's kernel that the build lacks: they
     load nowhere (dkms up to 3.1.7 counts such a build unfinished, later ones say the built
-    modules are missing). ``kernel_config``: the build kernel's config, on demand."""
-    declared = version.conf.kernel_module_names(build.kernel, build.arch, kernel_config) \
-        if version.conf is not None else None
-    return [name for name in declared or () if name not in build.modules]
+    modules are missing); None when which names it declares for that kernel is not known.
+    ``kernel_config``: the build kernel's config, on demand."""
+    if version.conf is None:
+        return []   # no dkms.conf to read: the version is broken, and said so where it is read
+    declared = version.conf.kernel_module_names(build.kernel, build.arch, kernel_config)
+    return None if declared is None else [name for name in declared if name not in build.modules]
+
+
+def _add_unbuilt(modules, uncertain, unbuilt, fact):
+    """The modules ``unbuilt`` (see _unbuilt) as ``fact(name)``; when it is None, every module is
+    uncertain: one more may be declared, and missing."""
+    if unbuilt is None:
+        for name, module in modules.items():
+            uncertain.add(name)
+            module['reason'] = module['reason'] or UNKNOWN_MODULE_LIST
+    for name in unbuilt or ():
+        modules[name] = fact(name)
 
 
 def _installed_candidate(context, version, release):
@@ -143,7 +157,7 @@ def _installed_candidate(context, version, release):
         return Candidate('broken', version.version, {})
     modules = {}
     files = {}
-    uncertain = []
+    uncertain = set()
     for name, built_path in sorted(build.modules.items()):
         copy, same = kernel_tree.installed_copy(version, name)
         if copy is None:
@@ -152,10 +166,10 @@ def _installed_candidate(context, version, release):
             modules[name] = module_fact('broken', copy, built_path, reason='differs from the dkms build')
         elif same is None:
             modules[name] = module_fact('broken', copy, built_path, reason='cannot be compared with the dkms build')
-            uncertain.append(name)
+            uncertain.add(name)
         else:
             if same is UNTOLD:
-                uncertain.append(name)
+                uncertain.add(name)
             # Another file of the name may be the one modprobe loads, as for a weak link.
             shadow, why, certain = shadowing_file(ModuleFile(name, copy, copy), context.kernels[release].modules_dir,
                                                   context.depmod_rules(release), kernel_tree.module_files,
@@ -168,9 +182,9 @@ def _installed_candidate(context, version, release):
                 if same is UNTOLD else None))
             files[name] = copy
             if not certain:
-                uncertain.append(name)
-    for name in _unbuilt(version, build, lambda: kernel_tree.config):
-        modules[name] = module_fact('broken', reason='declared in dkms.conf, but the build has no such module')
+                uncertain.add(name)
+    _add_unbuilt(modules, uncertain, _unbuilt(version, build, lambda: kernel_tree.config),
+                 lambda name: module_fact('broken', reason='declared in dkms.conf, but the build has no such module'))
     return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=uncertain)
 
 
@@ -198,9 +212,7 @@ def _weak_candidates(context, package, release):
         build = package.versions[version].builds[provider]
         provider_tree = context.trees.get(provider)
         config = (lambda: provider_tree.config) if provider_tree is not None else None
-        for name in _unbuilt(package.versions[version], build, config):
-            modules[name] = module_fact('missing', reason='declared in dkms.conf, but the build for %s has no such module'
-                                        % provider)
+        unbuilt = _unbuilt(package.versions[version], build, config)
         for name in sorted(build.modules):
             link = links.get(name)
             if link is None:
@@ -221,6 +233,8 @@ def _weak_candidates(context, package, release):
                 files[name] = link.target
                 if not certain or link.path in untold:
                     uncertain.add(name)
+        _add_unbuilt(modules, uncertain, unbuilt, lambda name: module_fact(
+            'missing', reason='declared in dkms.conf, but the build for %s has no such module' % provider))
         candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain))
     return candidates
 

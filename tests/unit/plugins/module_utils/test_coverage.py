@@ -159,6 +159,24 @@ def test_a_build_without_every_declared_module_is_not_coverage(system: SystemTre
     assert not run.facts['kernels'][ABI]['covered'] and not run.facts['kernels'][ABI + '+clone']['covered']
 
 
+def test_a_build_whose_declared_modules_are_not_known_is_not_verified(system: SystemTree) -> None:
+    # Whether dkms builds hello_ext rests on what a command prints when dkms reads dkms.conf.
+    system.bios_boot(cmdline='quiet')   # signatures are not enforced: that much is known
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    conf = dkms_conf('hello', '1.0', ['hello'], 'if [ "$(cat /etc/hello-ext)" = yes ]; then\n'
+                     '  BUILT_MODULE_NAME[1]=hello_ext; DEST_MODULE_LOCATION[1]=/updates/dkms\nfi\n')
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    run = Run(system.root)
+    for kernel, status in ((ABI, 'installed'), (ABI + '+clone', 'weak')):
+        entry = run.package(kernel)
+        assert (entry['status'], entry['covered'], entry['verified'], sorted(entry['modules'])) == (
+            status, True, False, ['hello'])
+        assert 'which modules dkms.conf has dkms build for the kernel is not known' in entry['modules']['hello']['reason']
+
+
 def test_a_module_its_own_build_exclusive_rules_leave_out_is_not_expected(system: SystemTree) -> None:
     # dkms 3.3+ builds each module whose own BUILD_EXCLUSIVE_*[i] the kernel passes.
     system.dkms_script('3.4.3')
