@@ -22,7 +22,8 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
-from operator import itemgetter
+from itertools import compress, count, repeat
+from operator import add, and_, itemgetter, lt
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsUnusable, load_adapter
@@ -289,11 +290,16 @@ def check_section_table(data, layout, path):
     """The loader's check of every section header (elf_validity_check(); rewrite_section_headers()
     before 6.0): a section with bytes in the file, any but SHT_NULL and SHT_NOBITS, lies within
     it, else the loader refuses the module (ENOEXEC); raises KoError. Needs ``_elf_header``'s checks."""
-    size = len(data)
-    for index, fields in enumerate(_section_struct(layout).iter_unpack(data[layout.shoff:layout.table_end])):
-        if index and fields[1] not in (SHT_NULL, SHT_NOBITS) and fields[4] + fields[5] > size:
+    if layout.shnum < 2:
+        return
+    extents = struct.Struct(layout.order + ('4xI16xQQ24x' if layout.elf_class == 64 else '4xI8xII16x'))
+    kinds, starts, lengths = zip(*extents.iter_unpack(data[layout.shoff + layout.shentsize:layout.table_end]))
+    # The sections that end past the file, found by the standard library's C code: in a sound
+    # module only those of zeros (SHT_NOBITS, such as .bss) may.
+    for index in compress(count(1), map(lt, repeat(len(data)), map(add, starts, lengths))):
+        if kinds[index - 1] not in (SHT_NULL, SHT_NOBITS):
             raise KoError('%s: section %d ends at byte %d, past the end of the file (%d bytes), which the '
-                          'kernel\'s loader refuses' % (path, index, fields[4] + fields[5], size))
+                          'kernel\'s loader refuses' % (path, index, starts[index - 1] + lengths[index - 1], len(data)))
 
 
 def _section_struct(layout):
@@ -320,10 +326,11 @@ def find_sections(data, layout, names, path):
     table = bytes(data[start:start + size])
     columns = struct.Struct(layout.order + ('I4xQ' if layout.elf_class == 64 else 'I4xI')
                             + '%dx' % (layout.shentsize - (16 if layout.elf_class == 64 else 12)))
-    entries = columns.iter_unpack(data[layout.shoff:layout.table_end])
-    loaded = [(name, index) for index, (name, flags) in enumerate(entries) if index and flags & SHF_ALLOC]
+    name_offsets, flags = zip(*columns.iter_unpack(data[layout.shoff:layout.table_end]))
+    # Which sections (not section 0) are loaded, by the standard library's C code.
+    loaded = list(compress(range(1, len(flags)), map(and_, flags[1:], repeat(SHF_ALLOC))))
     # {name offset: the first loaded section that has it}, the later ones stored first.
-    first_section = dict(reversed(loaded))
+    first_section = dict(zip(map(name_offsets.__getitem__, reversed(loaded)), reversed(loaded)))
     found = {}
     for name in names:
         # Each place the name ends with its NUL, and so reads as the name, found by the
@@ -610,7 +617,7 @@ class KoReader:
         self._commands = {}
         self._cache = {}
         self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
-        self._signers = {}   # {signer fields: SignerId} of every signature read
+        self._signers = {}   # {signer fields: SignerId} of every signature read (see parse_pkcs7_signers)
         self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
 
     def _command(self, name):

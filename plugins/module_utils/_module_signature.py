@@ -254,7 +254,7 @@ def _read_signer_id(fields):
 def parse_pkcs7_signers(blob, known):
     """(SignerId, signature value) of each SignerInfo of a detached PKCS#7 SignedData as
     sign-file writes it; raises _Invalid or DerError.
-    ``known``: see _signer_id."""
+    ``known``: see _signer_id; it also keeps the digest algorithm lists found sound."""
     content_info = decode(blob, 'PKCS#7 message').expect(SEQUENCE, 'ContentInfo').children('ContentInfo')
     if len(content_info) != 2:
         raise DerError('ContentInfo has %d fields' % len(content_info))
@@ -268,7 +268,10 @@ def parse_pkcs7_signers(blob, known):
         raise DerError('SignedData has %d fields' % len(signed_data))
     # pkcs7_note_signeddata_version() refuses other versions (EINVAL).
     version = _version(signed_data[0], 'SignedData version')
-    _check_digest_algorithms(signed_data[1])
+    # Modules signed by one key list the same digest algorithms: checked once.
+    if ('digest algorithms', signed_data[1].encoded) not in known:
+        _check_digest_algorithms(signed_data[1])
+        known[('digest algorithms', signed_data[1].encoded)] = True
     content = signed_data[2].expect(SEQUENCE, 'encapsulated content').children('encapsulated content')
     infos = signed_data[-1].expect(SET, 'SignerInfos').children('SignerInfos')
     if not infos:
