@@ -67,15 +67,19 @@ class Candidate:
     that are present as installed copies or weak links, to be judged by ``_loader``.
     """
 
-    __slots__ = ('status', 'version', 'provider_kernel', 'modules', 'files', 'uncertain')
+    __slots__ = ('status', 'version', 'provider_kernel', 'modules', 'files', 'uncertain', 'unknown_declared')
 
-    def __init__(self, status, version, modules, provider_kernel=None, files=None, uncertain=()):
+    def __init__(self, status, version, modules, provider_kernel=None, files=None, uncertain=(),
+                 unknown_declared=False):
         self.status = status
         self.version = version
         self.modules = modules              # {module name: module fact}
         self.provider_kernel = provider_kernel
         self.files = files or {}
         self.uncertain = set(uncertain)     # modules whose status rests on a rule not checked
+        # Which modules dkms.conf declares for the build's kernel is not known: a package that
+        # loads as far as its modules go may still lack one (see _apply).
+        self.unknown_declared = unknown_declared
 
 
 def module_fact(status, path=None, target=None, shadowed_by=None, reason=None):
@@ -139,15 +143,6 @@ def _unbuilt(version, build, kernel_config):
     return None if declared is None else [name for name in declared if name not in build.modules]
 
 
-def _add_unbuilt(modules, uncertain, unbuilt, fact):
-    """The modules ``unbuilt`` (see _unbuilt) as ``fact(name)``; when it is None, every module is
-    uncertain: one more may be declared, and missing."""
-    if unbuilt is None:
-        for name, module in modules.items():
-            uncertain.add(name)
-            module['reason'] = module['reason'] or UNKNOWN_MODULE_LIST
-    for name in unbuilt or ():
-        modules[name] = fact(name)
 
 
 def _installed_candidate(context, version, release):
@@ -183,9 +178,11 @@ def _installed_candidate(context, version, release):
             files[name] = copy
             if not certain:
                 uncertain.add(name)
-    _add_unbuilt(modules, uncertain, _unbuilt(version, build, lambda: kernel_tree.config),
-                 lambda name: module_fact('broken', reason='declared in dkms.conf, but the build has no such module'))
-    return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=uncertain)
+    unbuilt = _unbuilt(version, build, lambda: kernel_tree.config)
+    for name in unbuilt or ():
+        modules[name] = module_fact('broken', reason='declared in dkms.conf, but the build has no such module')
+    return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=uncertain,
+                     unknown_declared=unbuilt is None)
 
 
 def _weak_candidates(context, package, release):
@@ -213,6 +210,9 @@ def _weak_candidates(context, package, release):
         provider_tree = context.trees.get(provider)
         config = (lambda: provider_tree.config) if provider_tree is not None else None
         unbuilt = _unbuilt(package.versions[version], build, config)
+        for name in unbuilt or ():
+            modules[name] = module_fact('missing', reason='declared in dkms.conf, but the build for %s has no such module'
+                                        % provider)
         for name in sorted(build.modules):
             link = links.get(name)
             if link is None:
@@ -233,9 +233,8 @@ def _weak_candidates(context, package, release):
                 files[name] = link.target
                 if not certain or link.path in untold:
                     uncertain.add(name)
-        _add_unbuilt(modules, uncertain, unbuilt, lambda name: module_fact(
-            'missing', reason='declared in dkms.conf, but the build for %s has no such module' % provider))
-        candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain))
+        candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain,
+                                    unbuilt is None))
     return candidates
 
 
@@ -354,21 +353,29 @@ def _signature_check(policy, facts):
 
 def _apply(candidate, decisions):
     """Module statuses after the loader's decisions; the candidate's status from them."""
-    if not candidate.files:
-        return candidate
     for name, path in candidate.files.items():
         decision = decisions[path]
         fact = candidate.modules[name]
         fact['kabi'] = decision.kabi
         fact['signature'] = decision.signature
         # The loader's reason, after what the link's own lookup left open.
-        fact['reason'] = '; '.join(reason for reason in (fact['reason'], decision.reason) if reason) or None
+        fact['reason'] = _reasons(fact['reason'], decision.reason)
         if not decision.certain:
             candidate.uncertain.add(name)
         if not decision.loads:
             fact['status'] = REFUSED[(decision.refusal, fact['status'])]
-    candidate.status = package_status_of(candidate.modules)
+    if candidate.files:
+        candidate.status = package_status_of(candidate.modules)
+    if candidate.unknown_declared and candidate.status in ('installed', 'weak'):
+        # Not covered is sure whatever dkms.conf declares; covered is not.
+        for name, fact in candidate.modules.items():
+            fact['reason'] = _reasons(fact['reason'], UNKNOWN_MODULE_LIST)
+            candidate.uncertain.add(name)
     return candidate
+
+
+def _reasons(*reasons):
+    return '; '.join(reason for reason in reasons if reason) or None
 
 
 def _candidates(context, package, release):

@@ -286,14 +286,16 @@ def _elf_header(data, path):
     return layout
 
 
-def check_section_table(data, layout, path):
-    """The loader's check of every section header (elf_validity_check(); rewrite_section_headers()
-    before 6.0): a section with bytes in the file, any but SHT_NULL and SHT_NOBITS, lies within
-    it, else the loader refuses the module (ENOEXEC); raises KoError. Needs ``_elf_header``'s checks."""
-    if layout.shnum < 2:
-        return
+def _check_section_table(data, layout, path):
+    """The loader's checks of the section headers (elf_validity_check(); setup_load_info() and
+    rewrite_section_headers() before 6.0), else it refuses the module (ENOEXEC): a section with
+    bytes in the file, any but SHT_NULL and SHT_NOBITS, lies within it, and there is a symbol
+    table; raises KoError. Needs ``_elf_header``'s checks."""
     extents = struct.Struct(layout.order + ('4xI16xQQ24x' if layout.elf_class == 64 else '4xI8xII16x'))
-    kinds, starts, lengths = zip(*extents.iter_unpack(data[layout.shoff + layout.shentsize:layout.table_end]))
+    kinds, starts, lengths = zip(*extents.iter_unpack(data[layout.shoff:layout.table_end]))
+    kinds, starts, lengths = kinds[1:], starts[1:], lengths[1:]     # section 0 is no section
+    if SHT_SYMTAB not in kinds:
+        raise KoError('%s: no symbol table (stripped?), which the kernel\'s loader refuses' % path)
     # The sections that end past the file, found by the standard library's C code: in a sound
     # module only those of zeros (SHT_NOBITS, such as .bss) may.
     for index in compress(count(1), map(lt, repeat(len(data)), map(add, starts, lengths))):
@@ -684,7 +686,7 @@ class KoReader:
         a compressed one is decompressed whole, since its section table comes last."""
         data = self._uncompressed(image, path)
         layout = _elf_header(data, path)
-        check_section_table(data, layout, path)
+        _check_section_table(data, layout, path)
         if self.name == 'pyelftools':
             if self._elftools is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
@@ -736,6 +738,8 @@ class KoReader:
             with self.rootfs.open(path) as handle:
                 data = self._uncompressed(_FileImage(handle, path), path)
                 return read_symbol_table(data, _elf_header(data, path), path)
+        except (KoUnreadableHere, KoTooLarge):
+            return None     # nothing wrong with it known: only changed since, or not readable here
         except KoError as exc:
             if self._warn is not None:
                 self._warn(str(exc))

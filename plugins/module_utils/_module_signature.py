@@ -202,7 +202,8 @@ def _signer_id(info, version, known):
         raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
     # pkcs7_note_signerinfo_version(): a version 1 SignerInfo only in a version 1 SignedData,
     # a version 3 one only in another (EBADMSG).
-    if (_version(fields[0], 'SignerInfo version') == 1) != (version == 1):
+    signer_version = _version(fields[0], 'SignerInfo version')
+    if (signer_version == 1) != (version == 1):
         raise _Invalid('the SignerInfo version does not match the SignedData version')
     if fields[3].tag == SIGNED_ATTRIBUTES_TAG:
         if len(fields) < 6:
@@ -213,7 +214,7 @@ def _signer_id(info, version, known):
     signer_fields = info.data[fields[0].start:fields[3].end]
     signer = known.get(signer_fields)
     if signer is None:
-        signer = known[signer_fields] = _read_signer_id(fields)
+        signer = known[signer_fields] = _read_signer_id(fields, signer_version)
     return signer, fields[4].expect(OCTET_STRING, 'signature value').content
 
 
@@ -227,7 +228,7 @@ def _signature_algorithm(field):
     return algorithm
 
 
-def _read_signer_id(fields):
+def _read_signer_id(fields, version):
     sid = fields[1]
     digest_fields = fields[2].expect(SEQUENCE, 'digest algorithm').children('digest algorithm')
     if not digest_fields:
@@ -237,7 +238,7 @@ def _read_signer_id(fields):
     digest = DIGESTS.get(digest, digest)
     # A version 3 SignerInfo's key is found by its subject key identifier, a version 1 one's by
     # issuer and serial number (pkcs7_note_signed_info()).
-    by_skid = fields[0].content == b'\x03'
+    by_skid = version == 3
     if sid.tag == SUBJECT_KEY_IDENTIFIER_TAG:
         return SignerId(skid=sid.content, digest=digest, rsa=rsa, findable=by_skid)
     parts = sid.expect(ISSUER_AND_SERIAL_TAG, 'signer identifier').children('issuerAndSerialNumber')

@@ -167,14 +167,20 @@ def test_a_build_whose_declared_modules_are_not_known_is_not_verified(system: Sy
     conf = dkms_conf('hello', '1.0', ['hello'], 'if [ "$(cat /etc/hello-ext)" = yes ]; then\n'
                      '  BUILT_MODULE_NAME[1]=hello_ext; DEST_MODULE_LOCATION[1]=/updates/dkms\nfi\n')
     system.package('hello', '1.0', ['hello'], conf=conf)
+    # Another ABI: the weak link to the build does not load there, whatever dkms.conf declares.
+    system.kernel('6.1.0-50-amd64')
     system.build('hello', '1.0', ABI)
     system.weak_link_build(ABI + '+clone', ABI)
+    system.weak_link_build('6.1.0-50-amd64', ABI)
     run = Run(system.root)
     for kernel, status in ((ABI, 'installed'), (ABI + '+clone', 'weak')):
         entry = run.package(kernel)
         assert (entry['status'], entry['covered'], entry['verified'], sorted(entry['modules'])) == (
             status, True, False, ['hello'])
         assert 'which modules dkms.conf has dkms build for the kernel is not known' in entry['modules']['hello']['reason']
+    entry = run.package('6.1.0-50-amd64')
+    assert (entry['status'], entry['covered'], entry['verified']) == ('weak-incompatible', False, True)
+    assert 'not known' not in entry['modules']['hello']['reason']
 
 
 def test_a_module_its_own_build_exclusive_rules_leave_out_is_not_expected(system: SystemTree) -> None:

@@ -491,6 +491,13 @@ def test_any_section_past_the_end_of_the_file_is_refused(ko_builder: KoBuilder, 
     assert read(tmp_path, '/bss.ko', reader_name).versions == [('module_layout', 1)]
 
 
+def test_a_module_without_a_symbol_table_is_refused(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    image = ko_builder.build_ko(tmp_path, 'stripped', versions={'module_layout': 1}).read_bytes()
+    (tmp_path / 'stripped.ko').write_bytes(patch_section(image, '.symtab', type=1))     # SHT_PROGBITS
+    with pytest.raises(KoError, match='no symbol table .stripped.., which the kernel.s loader refuses'):
+        read(tmp_path, '/stripped.ko', reader_name)
+
+
 def test_section_headers_of_another_size_are_refused(ko_builder: KoBuilder, tmp_path: Path) -> None:
     data = bytearray(ko_builder.build_ko(tmp_path, 'wide', versions={'module_layout': 1}).read_bytes())
     struct.pack_into('<HH', data, 0x3a, 128, struct.unpack_from('<H', data, 0x3c)[0] // 2)
