@@ -143,8 +143,6 @@ def _unbuilt(version, build, kernel_config):
     return None if declared is None else [name for name in declared if name not in build.modules]
 
 
-
-
 def _installed_candidate(context, version, release):
     kernel_tree = context.trees[release]
     build = version.builds.get(release)

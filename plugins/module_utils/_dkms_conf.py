@@ -536,7 +536,8 @@ def _built_names(reading, release, arch, kernel_config, warn):
     """The sorted names of the records this reading builds for the kernel, None when unknown."""
     if reading.records is None:
         return None
-    rules = reading.exclusive_rules() if reading.version >= (3, 3, 0) else {}
+    # From 3.3.0 each module but the first may have rules of its own (the first's are the package's).
+    rules = reading.exclusive_rules() if reading.version >= (3, 3, 0) and len(reading.records) > 1 else {}
     if rules is None:
         return None
     names = set()

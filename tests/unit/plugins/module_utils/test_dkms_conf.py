@@ -227,6 +227,17 @@ class TestBuildExclusive:
         assert rule('OBSOLETE_BY="6.1.0-48"', (3, 1, 8)).excludes(K2, ARCH) is False
         assert rule('BUILD_EXCLUSIVE_KERNEL_MIN="6.1.0-50"', None).excludes(K1, ARCH) is None
 
+    def test_an_unknown_package_rule_leaves_one_modules_name_known(self) -> None:
+        # v4l2loopback-dkms in Debian 12: BUILD_EXCLUSIVE_KERNEL set where a command decides.
+        text = ('if ! { echo "$kernelver"; echo 5.18; } | sort -V -C; then\n  BUILD_EXCLUSIVE_KERNEL="REQUIRES X"\nfi\n'
+                'BUILT_MODULE_NAME[0]="$PACKAGE_NAME"\nDEST_MODULE_LOCATION[0]="/extra"\n')
+        assert conf(text).excludes(K1, ARCH) is None
+        # What dkms builds if it builds at all: from 3.3 only modules after the first have rules of their own.
+        assert conf(text).kernel_module_names(K1, ARCH) == ['hello']
+        two = text + 'BUILT_MODULE_NAME[1]=hello_ext\nDEST_MODULE_LOCATION[1]="/extra"\n'
+        assert conf(two).kernel_module_names(K1, ARCH) is None
+        assert conf(two, (3, 2, 2)).kernel_module_names(K1, ARCH) == ['hello', 'hello_ext']
+
     def test_rules_count_only_with_a_record_since_3_3(self) -> None:
         text = 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n'
         assert conf(text, (3, 3, 0)).excludes(K1, ARCH) is False            # no record: nothing excluded
