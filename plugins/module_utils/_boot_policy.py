@@ -474,7 +474,8 @@ def _signature_verdict(signature, policy):
     if signature.state == INVALID or fatal:
         return fact, True if policy.checked else None, '%s; the kernel refuses it whatever the policy' % what
     if signature.state == DAMAGED:
-        return fact, True, '%s; the kernel refuses a signature its parser cannot read whatever the policy' % what
+        return fact, True, ('%s; counted as refused: the kernel refuses a signature its parser cannot read, whatever '
+                            'the policy (this reader takes DER, as sign-file writes it; the kernel takes BER too)' % what)
     if trusted:
         return fact, False, None
     if policy.enforced is False:
