@@ -317,11 +317,11 @@ def _section_header(data, layout, index):
     return fields[1], fields[2], fields[4], fields[5]
 
 
-def find_sections(data, layout, names, path):
+def find_sections(data, layout, names, path, loaded_only=True):
     """{name: section index} of those of ``names`` the image has: the first section of each
     name that is loaded (SHF_ALLOC), as the kernel's loader finds them (find_sec(): it ignores
-    the others). Only the name and flags columns of the section table and the name table are
-    read, so no header is parsed that nobody asked for."""
+    the others), or of any (``loaded_only=False``). Only the name and flags columns of the
+    section table and the name table are read, so no header is parsed that nobody asked for."""
     sh_type, dummy, start, size = _section_header(data, layout, layout.shstrndx)
     if sh_type == SHT_NOBITS or start + size > len(data):
         raise KoError('%s: the section name table ends past the end of the file' % path)
@@ -330,7 +330,8 @@ def find_sections(data, layout, names, path):
                             + '%dx' % (layout.shentsize - (16 if layout.elf_class == 64 else 12)))
     name_offsets, flags = zip(*columns.iter_unpack(data[layout.shoff:layout.table_end]))
     # Which sections (not section 0) are loaded, by the standard library's C code.
-    loaded = list(compress(range(1, len(flags)), map(and_, flags[1:], repeat(SHF_ALLOC))))
+    selected = map(and_, flags[1:], repeat(SHF_ALLOC)) if loaded_only else repeat(True)
+    loaded = list(compress(range(1, len(flags)), selected))
     # {name offset: the first loaded section that has it}, the later ones stored first.
     first_section = dict(zip(map(name_offsets.__getitem__, reversed(loaded)), reversed(loaded)))
     found = {}
@@ -347,6 +348,14 @@ def find_sections(data, layout, names, path):
         if indices:
             found[name] = min(indices)
     return found
+
+
+def _check_unloaded_modinfo(data, layout, path):
+    """Refuse a .modinfo section that is there but not loaded (no SHF_ALLOC), for a module found
+    to have no loaded one: the kernels up to 6.x pass it over (find_sec()), later ones read it."""
+    if '.modinfo' in find_sections(data, layout, ['.modinfo'], path, loaded_only=False):
+        raise KoError('%s: its .modinfo section is not loaded (no SHF_ALLOC): kernels differ on whether they read it'
+                      % path)
 
 
 def _check_section(name, sh_type, sh_flags, offset, size, file_size, path):
@@ -523,6 +532,8 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
         # pyelftools reports malformed input as ELFError, struct.error, construct errors,
         # ValueError, IndexError...: all of them mean the file is damaged.
         raise KoError('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
+    if '.modinfo' not in sections:
+        _check_unloaded_modinfo(data, layout, path)
     modinfo = sections.get('.modinfo', b'')
     versions = []
     if '__versions' in sections:
@@ -694,6 +705,8 @@ class KoReader:
         else:
             # kmod reads sections the loader ignores (not SHF_ALLOC): it is asked only for those the loader reads.
             loaded = find_sections(data, layout, ['.modinfo', '__versions'], path)
+            if '.modinfo' not in loaded:
+                _check_unloaded_modinfo(data, layout, path)
             info = self._read_with_kmod(path, data[:], loaded)
             # Modules built against one kernel import the same symbols: each name kept once.
             info.imports = tuple(self._symbols.setdefault(symbol, symbol) for symbol in info.imports)

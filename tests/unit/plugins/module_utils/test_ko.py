@@ -509,14 +509,16 @@ def test_section_headers_of_another_size_are_refused(ko_builder: KoBuilder, tmp_
 @pytest.mark.parametrize('section', ['__versions', '.modinfo'])
 def test_a_section_the_loader_does_not_load_is_not_read(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
                                                         section: str) -> None:
-    """find_sec() passes over a section without SHF_ALLOC: the loader sees no such section."""
+    """find_sec() passes over a section without SHF_ALLOC: the loader sees no such __versions."""
     image = ko_builder.build_ko(tmp_path, 'unloaded', versions={'module_layout': 1}).read_bytes()
     (tmp_path / 'unloaded.ko').write_bytes(patch_section(image, section, flags=0))
-    info = read(tmp_path, '/unloaded.ko', reader_name)
     if section == '__versions':
+        info = read(tmp_path, '/unloaded.ko', reader_name)
         assert (info.has_versions_section, info.versions, info.vermagic) == (False, [], DEFAULT_VERMAGIC)
     else:
-        assert (info.has_versions_section, info.versions, info.vermagic) == (True, [('module_layout', 1)], None)
+        # Kernels up to 6.x pass it over, later ones read it: no verdict holds for all.
+        with pytest.raises(KoError, match='its .modinfo section is not loaded .no SHF_ALLOC.: kernels differ'):
+            read(tmp_path, '/unloaded.ko', reader_name)
 
 
 def test_symbol_names_are_bounded(ko_builder: KoBuilder, tmp_path: Path) -> None:
