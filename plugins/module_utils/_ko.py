@@ -329,10 +329,10 @@ def find_sections(data, layout, names, path, loaded_only=True):
     columns = struct.Struct(layout.order + ('I4xQ' if layout.elf_class == 64 else 'I4xI')
                             + '%dx' % (layout.shentsize - (16 if layout.elf_class == 64 else 12)))
     name_offsets, flags = zip(*columns.iter_unpack(data[layout.shoff:layout.table_end]))
-    # Which sections (not section 0) are loaded, by the standard library's C code.
+    # The sections that count (not section 0): the loaded ones, by the standard library's C code.
     selected = map(and_, flags[1:], repeat(SHF_ALLOC)) if loaded_only else repeat(True)
     loaded = list(compress(range(1, len(flags)), selected))
-    # {name offset: the first loaded section that has it}, the later ones stored first.
+    # {name offset: the first section that counts and has it}, the later ones stored first.
     first_section = dict(zip(map(name_offsets.__getitem__, reversed(loaded)), reversed(loaded)))
     found = {}
     for name in names:
