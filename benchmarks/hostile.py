@@ -28,7 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_GLOB
 from ansible_collections.kabi.dkms.plugins.module_utils._systemd_boot import LOADER_GUID
 from ansible_collections.kabi.dkms.tests.unit.boot_fixtures import SYSTEMD_BOOT, unpacked
 from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import SHF_ALLOC, SHF_COMPRESSED, SHT_NOBITS, KoBuilder, patch_section
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, hello_weak_linked
 
 ABI = '6.1.0-47-amd64'
@@ -72,7 +72,7 @@ def compressed_modinfo(system: SystemTree) -> None:
     deflated = b''.join(packer.compress(bytes(64 * MIB)) for dummy in range(16)) + packer.flush()
     chdr = (1).to_bytes(4, 'little') + bytes(4) + GIB.to_bytes(8, 'little') + (1).to_bytes(8, 'little')
     both_modules(system, patch_section(system.path(BUILD).read_bytes(), '.modinfo', append=chdr + deflated,
-                                       flags=SHF_COMPRESSED))
+                                       flags=SHF_ALLOC | SHF_COMPRESSED))
 
 
 def module_bomb(system: SystemTree) -> None:
