@@ -331,9 +331,9 @@ def find_sections(data, layout, names, path, loaded_only=True):
     name_offsets, flags = zip(*columns.iter_unpack(data[layout.shoff:layout.table_end]))
     # The sections that count (not section 0): the loaded ones, by the standard library's C code.
     selected = map(and_, flags[1:], repeat(SHF_ALLOC)) if loaded_only else repeat(True)
-    loaded = list(compress(range(1, len(flags)), selected))
+    counted = list(compress(range(1, len(flags)), selected))
     # {name offset: the first section that counts and has it}, the later ones stored first.
-    first_section = dict(zip(map(name_offsets.__getitem__, reversed(loaded)), reversed(loaded)))
+    first_section = dict(zip(map(name_offsets.__getitem__, reversed(counted)), reversed(counted)))
     found = {}
     for name in names:
         # Each place the name ends with its NUL, and so reads as the name, found by the
@@ -350,10 +350,11 @@ def find_sections(data, layout, names, path, loaded_only=True):
     return found
 
 
-def _check_unloaded_modinfo(data, layout, path):
-    """Refuse a .modinfo section that is there but not loaded (no SHF_ALLOC), for a module found
-    to have no loaded one: the kernels up to 6.x pass it over (find_sec()), later ones read it."""
-    if '.modinfo' in find_sections(data, layout, ['.modinfo'], path, loaded_only=False):
+def _check_unloaded_modinfo(found, data, layout, path):
+    """Refuse a .modinfo section that is there but not loaded (no SHF_ALLOC) when ``found`` (what
+    find_sections found) has no loaded one: the kernels up to 6.x pass it over (find_sec()),
+    later ones read it."""
+    if '.modinfo' not in found and '.modinfo' in find_sections(data, layout, ['.modinfo'], path, loaded_only=False):
         raise KoError('%s: its .modinfo section is not loaded (no SHF_ALLOC): kernels differ on whether they read it'
                       % path)
 
@@ -532,8 +533,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
         # pyelftools reports malformed input as ELFError, struct.error, construct errors,
         # ValueError, IndexError...: all of them mean the file is damaged.
         raise KoError('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
-    if '.modinfo' not in sections:
-        _check_unloaded_modinfo(data, layout, path)
+    _check_unloaded_modinfo(sections, data, layout, path)
     modinfo = sections.get('.modinfo', b'')
     versions = []
     if '__versions' in sections:
@@ -705,8 +705,7 @@ class KoReader:
         else:
             # kmod reads sections the loader ignores (not SHF_ALLOC): it is asked only for those the loader reads.
             loaded = find_sections(data, layout, ['.modinfo', '__versions'], path)
-            if '.modinfo' not in loaded:
-                _check_unloaded_modinfo(data, layout, path)
+            _check_unloaded_modinfo(loaded, data, layout, path)
             info = self._read_with_kmod(path, data[:], loaded)
             # Modules built against one kernel import the same symbols: each name kept once.
             info.imports = tuple(self._symbols.setdefault(symbol, symbol) for symbol in info.imports)
