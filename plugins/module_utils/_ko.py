@@ -34,6 +34,9 @@ ELF_MAGIC = b'\x7fELF'
 GZIP_MAGIC = b'\x1f\x8b'
 XZ_MAGIC = b'\xfd7zXZ\x00'
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+# Gzip header flags FHCRC, FEXTRA and FCOMMENT: the kernel's gzip module decompression skips a
+# file name (FNAME) after the fixed header, and nothing else.
+GZIP_HEADER_EXTRAS = 0x02 | 0x04 | 0x10
 
 # Guards against a corrupt file or a decompression bomb, before and after decompression: the
 # largest real modules (amdgpu, a DKMS-built nvidia) are 20 to 100 MiB.
@@ -155,8 +158,19 @@ def _inflate(decompressor, errors, data, kind, path, limit, check_start=None):
         raise KoError('%s: cannot decompress %s data: %s' % (path, kind, exc))
     if not decompressor.eof:
         raise KoError('%s: cannot decompress %s data: the stream ends early' % (path, kind))
+    trailing = len(decompressor.unused_data) + len(getattr(decompressor, 'unconsumed_tail', b''))
+    if trailing:
+        raise _trailing_data(path, kind, trailing)
     # Not copied into bytes: a module near the limit would cost twice its size.
     return output
+
+
+def _trailing_data(path, kind, count):
+    """What follows the first compressed stream makes readers differ: the kernel's own
+    decompression stops at its end, kmod's reads further streams (a real file has nothing there)."""
+    return KoError('%s: %s bytes follow the end of its %s stream: the kernel\'s own decompression stops there, '
+                   'kmod\'s may read on, so which image loads is not known'
+                   % (path, count if count is not None else 'more', kind))
 
 
 def _gunzip(data, path, limit, check_start):
@@ -184,6 +198,21 @@ def decompress(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     return data
 
 
+def zstd_content_size(data):
+    """The decompressed size the first zstd frame of ``data`` declares in its header (RFC 8878
+    Frame_Content_Size), or None when it declares none or the header is cut off."""
+    if len(data) < 5:
+        return None
+    descriptor = data[4]
+    single_segment = bool(descriptor & 0x20)
+    width = (int(single_segment), 2, 4, 8)[descriptor >> 6]
+    start = 5 + (not single_segment) + (0, 1, 2, 4)[descriptor & 3]
+    if not width or start + width > len(data):
+        return None
+    size = int.from_bytes(data[start:start + width], 'little')
+    return size + 256 if width == 2 else size   # the two-byte form counts from 256
+
+
 def _unzstd_in_python(data, path, limit=MAX_MODULE_BYTES, check_start=None):
     """Decompressed data through a Python zstd library, or None when there is none."""
     try:
@@ -198,7 +227,8 @@ def _unzstd_in_python(data, path, limit=MAX_MODULE_BYTES, check_start=None):
         return None
     output = bytearray()
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+        # Every frame, as the zstd command reads them: the caller compares with the first's size.
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
         while True:
             piece = reader.read(INFLATE_CHUNK)
             if not piece:
@@ -768,7 +798,16 @@ class KoReader:
     def _decompress(self, data, path, limit=MAX_MODULE_BYTES):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""
         if data.startswith(ZSTD_MAGIC):
-            return self._unzstd(data, path, limit)
+            plain = self._unzstd(data, path, limit)
+            declared = zstd_content_size(data)
+            if declared is not None and len(plain) > declared:
+                # More frames followed the first: the kernel reads only the first one.
+                raise _trailing_data(path, 'zstd', None)
+            return plain
+        if data.startswith(GZIP_MAGIC) and data[3:4] and data[3] & GZIP_HEADER_EXTRAS:
+            raise KoError('%s: its gzip header has fields besides a file name (FEXTRA, FCOMMENT or FHCRC), which '
+                          'kmod reads and the kernel\'s own decompression does not: whether it loads is not known'
+                          % path)
         return decompress(data, path, limit, check_start=_module_start_checker(path))
 
     def _unzstd(self, data, path, limit=MAX_MODULE_BYTES):

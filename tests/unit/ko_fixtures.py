@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, _unzstd_in_python
 
 DEFAULT_VERMAGIC = '6.1.0-47-amd64 SMP preempt mod_unload modversions '
 # struct modversion_info is 64 bytes; the name takes what the unsigned long leaves.
@@ -173,6 +174,14 @@ def zstd_file(path: Path, suffix: str = '.zst') -> Path:
 
 
 COMPRESSORS = {'gz': gzip_file, 'xz': xz_file, 'zst': zstd_file}
+
+
+def python_zstd() -> bool:
+    """Whether a Python zstd library decompresses in process here (it refuses an empty input)."""
+    try:
+        return _unzstd_in_python(b'', 'probe') is not None
+    except KoError:
+        return True
 
 
 SECTION_HEADER = struct.Struct('<IIQQQQIIQQ')  # Elf64_Shdr, little endian

@@ -13,9 +13,8 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import _unzstd_in_python
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, xz_file, zstd_file
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, python_zstd, xz_file, zstd_file
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
@@ -333,7 +332,7 @@ def test_a_vendor_file_of_the_name_is_not_the_packages(system: SystemTree, ko_bu
 
 
 def test_a_copy_this_target_cannot_decompress(system: SystemTree) -> None:
-    if _unzstd_in_python(b'', 'probe') is not None:
+    if python_zstd():
         pytest.skip('a Python zstd library decompresses here')
     system.bios_boot()
     system.kernel(ABI)
@@ -350,7 +349,7 @@ def test_a_copy_this_target_cannot_decompress(system: SystemTree) -> None:
 
 def zstd_build_installed_plain(system: SystemTree) -> None:
     """hello's build as .ko.zst, its installed copy decompressed: only a zstd decompressor tells them alike."""
-    if _unzstd_in_python(b'', 'probe') is not None:
+    if python_zstd():
         pytest.skip('a Python zstd library decompresses here')
     module = system.path('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI)
     zstd_file(module)

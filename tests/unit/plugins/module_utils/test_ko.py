@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +26,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     KoError, KoReader, KoTooLarge, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
-    COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, change_elftools_definitions, hide_elffile, patch_section)
+    COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, change_elftools_definitions, hide_elffile, patch_section, python_zstd)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 
 HAS_KMOD = bool(find_command('modinfo') and find_command('modprobe'))
@@ -117,13 +119,69 @@ def test_sniffs_content_not_name(hello: Path, tmp_path: Path, reader_name: str, 
     assert_hello(read(tmp_path, directory + '/plain.ko.' + compression, reader_name), reader_name)
 
 
+@pytest.mark.parametrize('compression', sorted(COMPRESSORS))
+@pytest.mark.parametrize('tail', ['another stream', 'garbage'])
+def test_bytes_after_the_first_stream(hello: Path, tmp_path: Path, reader_name: str, compression: str,
+                                      tail: str) -> None:
+    """The kernel's own decompression stops at the end of the first stream and kmod's reads on:
+    what follows makes the image the loader gets unknown, so the file is damage, never read as
+    the first stream alone (the zstd command reads every frame; garbage fails it outright)."""
+    packed = COMPRESSORS[compression](hello)
+    first = packed.read_bytes()
+    packed.write_bytes(first + (first if tail == 'another stream' else b'\x01garbage'))
+    expected = 'follow the end of its' if tail == 'another stream' or compression != 'zst' else 'zstd'
+    with pytest.raises(KoError, match='^%s: .*%s' % (HELLO + '.' + compression, expected)):
+        read(tmp_path, HELLO + '.' + compression, reader_name)
+    # The stream alone is read.
+    packed.write_bytes(first)
+    assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
+
+
+@pytest.mark.parametrize('flag', [0x02, 0x04, 0x10])
+def test_gzip_header_the_kernel_cannot_skip(hello: Path, tmp_path: Path, reader_name: str, flag: int) -> None:
+    """A gzip header with a comment, extra field or header CRC: kmod reads it, the kernel's
+    module decompression (it skips a file name only) does not."""
+    fields = {0x02: b'\x00\x00', 0x04: b'\x03\x00abc', 0x10: b'made by hand\x00'}[flag]
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    plain = hello.read_bytes()
+    body = deflate.compress(plain) + deflate.flush()
+    header = b'\x1f\x8b\x08' + bytes([flag]) + b'\x00' * 4 + b'\x00\x03' + fields
+    if flag == 0x02:    # the CRC16 of the header before it, as gzip defines it
+        header = header[:10] + struct.pack('<H', zlib.crc32(header[:10]) & 0xffff)
+    packed = tmp_path / 'lib/modules/6.1.0-47-amd64/updates/dkms/hello.ko.gz'
+    packed.write_bytes(header + body + struct.pack('<II', zlib.crc32(plain), len(plain)))
+    # A sound stream: Python's own gzip reads it whole.
+    assert gzip.decompress(packed.read_bytes()) == plain
+    with pytest.raises(KoError, match='fields besides a file name'):
+        read(tmp_path, HELLO + '.gz', reader_name)
+
+
+@pytest.mark.parametrize('size', [0, 100, 255, 256, 300, 65791, 65792, 70000, 5 * 1024 * 1024])
+def test_zstd_content_size_as_the_command_writes_it(tmp_path: Path, size: int) -> None:
+    """The first frame's declared size, from the headers the real zstd writes (each width of
+    the field); none when zstd compressed a pipe and could not know it."""
+    command = find_command('zstd')
+    if command is None:
+        pytest.skip('the zstd command is not installed')
+    source = tmp_path / 'data'
+    source.write_bytes(os.urandom(size // 2) + b'\0' * (size - size // 2))
+    packed = subprocess.run([command, '-q', '-c', str(source)], check=True, stdout=subprocess.PIPE).stdout
+    assert _ko.zstd_content_size(packed) == size
+    assert _ko.zstd_content_size(packed + packed) == size
+    assert _ko.zstd_content_size(packed[:5]) is None
+    with source.open('rb') as stdin:
+        piped = subprocess.run([command, '-q', '-c'], check=True, stdin=stdin, stdout=subprocess.PIPE).stdout
+    # (An empty input tells its size even through a pipe.)
+    assert _ko.zstd_content_size(piped) == (None if size else 0)
+
+
 @pytest.fixture
 def zstd_command_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A zstd on PATH that logs its arguments, then runs the real one; TMPDIR an empty directory.
 
     Returns the log. Skips when a Python zstd library would decompress in process instead.
     """
-    if _ko._unzstd_in_python(b'', HELLO) is not None:
+    if python_zstd():
         pytest.skip('a Python zstd library decompresses in process here')
     real = find_command('zstd')
     if real is None:
@@ -168,7 +226,7 @@ def test_zstd_command_bomb_stops_at_the_limit(tmp_path: Path, zstd_command_only:
 
 def test_zstd_without_any_decompressor(hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     zst = COMPRESSORS['zst'](hello)
-    if _ko._unzstd_in_python(zst.read_bytes(), HELLO) is not None or any(
+    if python_zstd() or any(
             find_command('zstd', path) for path in SBIN_DIRS):
         pytest.skip('zstd support that an empty PATH does not hide is present')
     monkeypatch.setenv('PATH', str(tmp_path / 'empty'))

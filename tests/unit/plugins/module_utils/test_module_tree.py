@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import Build, PackageVersion
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, _unzstd_in_python
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     BUILTIN,
     DEFAULT_SEARCH,
@@ -29,7 +29,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     read_weak_links,
     shadowing_file,
 )
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import zstd_file
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import python_zstd, zstd_file
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 PROVIDER = '/lib/modules/5.14.0-427.el9.x86_64'
@@ -320,7 +320,7 @@ class TestInstalledCopy:
         assert tree.warnings == []
 
     def test_one_this_target_cannot_decompress(self, tree: Tree) -> None:
-        if _unzstd_in_python(b'', 'probe') is not None:
+        if python_zstd():
             pytest.skip('a Python zstd library decompresses here')
 
         def make(copy: Path) -> None:
