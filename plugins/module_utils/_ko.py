@@ -23,11 +23,11 @@ import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
 from itertools import compress, count, repeat
-from operator import add, and_, itemgetter, lt
+from operator import add, and_, eq, itemgetter, lt
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsUnusable, load_adapter
-from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import read_module_signature
+from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import elf_length, read_module_signature
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import FileTooLarge, RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
@@ -41,6 +41,8 @@ GZIP_HEADER_EXTRAS = 0x02 | 0x04 | 0x10
 # Guards against a corrupt file or a decompression bomb, before and after decompression: the
 # largest real modules (amdgpu, a DKMS-built nvidia) are 20 to 100 MiB.
 MAX_MODULE_BYTES = 256 * 1024 * 1024
+# The end of a module file read at once: its signature, section table and section names.
+TAIL_BYTES = 16 * 1024
 # Decompressed output is produced and checked in pieces of this size.
 INFLATE_CHUNK = 1024 * 1024
 SHF_COMPRESSED = 0x800
@@ -318,20 +320,51 @@ def _elf_header(data, path):
 
 def _check_section_table(data, layout, path):
     """The loader's checks of the section headers (elf_validity_check(); setup_load_info() and
-    rewrite_section_headers() before 6.0), else it refuses the module (ENOEXEC): a section with
-    bytes in the file, any but SHT_NULL and SHT_NOBITS, lies within it, and there is a symbol
-    table; raises KoError. Needs ``_elf_header``'s checks."""
-    extents = struct.Struct(layout.order + ('4xI16xQQ24x' if layout.elf_class == 64 else '4xI8xII16x'))
-    kinds, starts, lengths = zip(*extents.iter_unpack(data[layout.shoff:layout.table_end]))
-    kinds, starts, lengths = kinds[1:], starts[1:], lengths[1:]     # section 0 is no section
-    if SHT_SYMTAB not in kinds:
+    rewrite_section_headers() before 6.0), else it refuses the module (ENOEXEC); raises KoError.
+    Needs ``_elf_header``'s checks.
+
+    Against the bytes it checks as ELF (a signature stripped first, see elf_length): the section
+    table and every section with bytes in the file (any but SHT_NULL and SHT_NOBITS) lie within
+    them; section 0 is empty; the section name table is not empty and ends with a NUL, and each
+    loaded section's name starts within it; each symbol table names another section as its
+    strings; and there is one.
+    """
+    length = elf_length(data)
+    if layout.table_end > length:
+        raise KoError('%s: its section table ends at byte %d, within its signature (its ELF image has %d bytes), which '
+                      'the kernel\'s loader refuses' % (path, layout.table_end, length))
+    entries = data[layout.shoff:layout.table_end]
+    first = _section_struct(layout).unpack(entries[:layout.shentsize])
+    if first[1] != SHT_NULL or first[3] or first[5]:
+        raise KoError('%s: its section 0 is not empty (type %d, %d bytes at address %d), which the kernel\'s loader '
+                      'refuses' % (path, first[1], first[5], first[3]))
+    # The columns checked (name, type, flags, offset, size, link), the others skipped.
+    columns = struct.Struct(layout.order + ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x'))
+    names, kinds, flags, starts, sizes, links = zip(*columns.iter_unpack(entries))
+    table_size, table_end = sizes[layout.shstrndx], starts[layout.shstrndx] + sizes[layout.shstrndx]
+    if not table_size or table_end > length or data[table_end - 1:table_end] != b'\0':
+        raise KoError('%s: its section name table is empty, ends past its ELF image or lacks a final NUL, which the '
+                      'kernel\'s loader refuses' % path)
+    symbol_tables = kinds.count(SHT_SYMTAB)
+    if not symbol_tables:
         raise KoError('%s: no symbol table (stripped?), which the kernel\'s loader refuses' % path)
-    # The sections that end past the file, found by the standard library's C code: in a sound
-    # module only those of zeros (SHT_NOBITS, such as .bss) may.
-    for index in compress(count(1), map(lt, repeat(len(data)), map(add, starts, lengths))):
-        if kinds[index - 1] not in (SHT_NULL, SHT_NOBITS):
-            raise KoError('%s: section %d ends at byte %d, past the end of the file (%d bytes), which the '
-                          'kernel\'s loader refuses' % (path, index, starts[index - 1] + lengths[index - 1], len(data)))
+    # Each rule over every section by the standard library's C code; sections are looked at
+    # one by one only to name one that breaks it (or, for symbol tables, when there are several).
+    for index in compress(count(), map(eq, kinds, repeat(SHT_SYMTAB))) if symbol_tables > 1 \
+            else [kinds.index(SHT_SYMTAB)]:
+        if not 0 < links[index] < len(kinds):
+            raise KoError('%s: its symbol table (section %d) names section %d as its strings, of %d, which the '
+                          'kernel\'s loader refuses' % (path, index, links[index], len(kinds)))
+    checked = (SHT_NULL, SHT_NOBITS)
+    for index in compress(count(1), map(lt, repeat(length), map(add, starts[1:], sizes[1:]))):
+        if kinds[index] not in checked:
+            raise KoError('%s: section %d ends at byte %d, past the end of its ELF image (%d bytes), which the '
+                          'kernel\'s loader refuses' % (path, index, starts[index] + sizes[index], length))
+    if max(compress(names[1:], map(and_, flags[1:], repeat(SHF_ALLOC))), default=0) >= table_size:
+        for index in range(1, len(kinds)):
+            if flags[index] & SHF_ALLOC and names[index] >= table_size and kinds[index] not in checked:
+                raise KoError('%s: section %d is named from byte %d of a %d-byte name table, which the kernel\'s '
+                              'loader refuses' % (path, index, names[index], table_size))
 
 
 def _section_struct(layout):
@@ -606,19 +639,35 @@ def _payload_digest(rootfs, path, request):
 class _FileImage:
     """An open module file that reads only the bytes sliced from it (``image[start:end]``,
     ``len``, ``startswith``, ``endswith``, like the bytes of the whole file): the readers
-    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused."""
+    look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused.
+
+    Its last TAIL_BYTES are read at most once, on the first slice within them: what a module
+    ends with (its signature and trailer, its section table and the section name table before
+    it) is looked at several times."""
 
     def __init__(self, handle, path):
         self._fd = handle.fileno()
         self._size = os.fstat(self._fd).st_size
         if self._size > MAX_MODULE_BYTES:
             raise FileTooLarge(path, MAX_MODULE_BYTES)
+        self._tail_start = max(self._size - TAIL_BYTES, 0)
+        self._tail = None
 
     def __len__(self):
         return self._size
 
     def __getitem__(self, key):
         start, stop, dummy = key.indices(self._size)
+        if stop <= start:
+            return b''
+        if start >= self._tail_start:
+            if self._tail is None:
+                self._tail = self._read(self._tail_start, self._size)
+            # A file that shrank meanwhile has a shorter tail: what is missing reads as truncated.
+            return self._tail[start - self._tail_start:stop - self._tail_start]
+        return self._read(start, stop)
+
+    def _read(self, start, stop):
         pieces = []
         while start < stop:
             piece = os.pread(self._fd, stop - start, start)

@@ -289,6 +289,37 @@ def parse_pkcs7_signers(blob, known):
     return signers
 
 
+def _checked_trailer(data):
+    """(payload size, where struct module_signature ends) of a module's uncompressed bytes whose
+    signature trailer passes the kernel's checks (mod_check_sig(): the order and the rules are
+    the kernel's), else the ModuleSignature they come to: unsigned, invalid or unsupported."""
+    if not data.endswith(MODULE_SIG_MAGIC):
+        return ModuleSignature(UNSIGNED)
+    end = len(data) - len(MODULE_SIG_MAGIC)
+    if end < SIGNATURE_INFO.size:
+        return ModuleSignature(INVALID, 'the signature trailer is truncated')
+    algo, digest, id_type, signer_len, key_id_len, pad, sig_len = SIGNATURE_INFO.unpack(
+        data[end - SIGNATURE_INFO.size:end])
+    if sig_len >= end - SIGNATURE_INFO.size:
+        return ModuleSignature(INVALID, 'the signature claims %d bytes, more than the file holds' % sig_len)
+    if id_type != PKEY_ID_PKCS7:
+        return ModuleSignature(UNSUPPORTED, 'the signature is of type %s, not PKCS#7'
+                               % ID_TYPES.get(id_type, id_type))
+    if algo or digest or signer_len or key_id_len or pad != b'\0\0\0':
+        return ModuleSignature(INVALID, 'the signature header has non-zero parameters')
+    return end - SIGNATURE_INFO.size - sig_len, end
+
+
+def elf_length(data):
+    """How many of a module's uncompressed bytes the kernel's loader checks as its ELF image: a
+    kernel that checks signatures (CONFIG_MODULE_SIG, every distribution's) strips the magic
+    first, then the trailer and the signature once the trailer passes (module_sig_check())."""
+    trailer = _checked_trailer(data)
+    if not isinstance(trailer, ModuleSignature):
+        return trailer[0]
+    return len(data) - (len(MODULE_SIG_MAGIC) if trailer.state != UNSIGNED else 0)
+
+
 def read_module_signature(data, known=None, reread=None):
     """The ModuleSignature of a module's uncompressed bytes (the whole file as the kernel gets it).
 
@@ -297,22 +328,10 @@ def read_module_signature(data, known=None, reread=None):
     ``size`` bytes of the file, read again when a check asks for it; without it ``data`` is bytes
     in memory, hashed now for the signers' hashes (the bytes are not kept).
     """
-    if not data.endswith(MODULE_SIG_MAGIC):
-        return ModuleSignature(UNSIGNED)
-    end = len(data) - len(MODULE_SIG_MAGIC)
-    if end < SIGNATURE_INFO.size:
-        return ModuleSignature(INVALID, 'the signature trailer is truncated')
-    algo, digest, id_type, signer_len, key_id_len, pad, sig_len = SIGNATURE_INFO.unpack(
-        data[end - SIGNATURE_INFO.size:end])
-    # mod_check_sig(): the order and the rules are the kernel's.
-    if sig_len >= end - SIGNATURE_INFO.size:
-        return ModuleSignature(INVALID, 'the signature claims %d bytes, more than the file holds' % sig_len)
-    if id_type != PKEY_ID_PKCS7:
-        return ModuleSignature(UNSUPPORTED, 'the signature is of type %s, not PKCS#7'
-                               % ID_TYPES.get(id_type, id_type))
-    if algo or digest or signer_len or key_id_len or pad != b'\0\0\0':
-        return ModuleSignature(INVALID, 'the signature header has non-zero parameters')
-    payload_size = end - SIGNATURE_INFO.size - sig_len
+    trailer = _checked_trailer(data)
+    if isinstance(trailer, ModuleSignature):
+        return trailer
+    payload_size, end = trailer
     try:
         signers = parse_pkcs7_signers(bytes(data[payload_size:end - SIGNATURE_INFO.size]),
                                       {} if known is None else known)

@@ -28,6 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
     COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, change_elftools_definitions, hide_elffile, patch_section, python_zstd)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
+from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import rsa_key, sign_module
 
 HAS_KMOD = bool(find_command('modinfo') and find_command('modprobe'))
 READERS = [
@@ -542,11 +543,108 @@ def test_any_section_past_the_end_of_the_file_is_refused(ko_builder: KoBuilder, 
     """The loader checks every section with bytes in the file, not only those the readers read."""
     image = ko_builder.build_ko(tmp_path, 'cut', versions={'module_layout': 1}).read_bytes()
     (tmp_path / 'cut.ko').write_bytes(patch_section(image, '.text', size=2 ** 40))
-    with pytest.raises(KoError, match=r'section \d+ ends at byte \d{13}, past the end of the file'):
+    with pytest.raises(KoError, match=r'section \d+ ends at byte \d{13}, past the end of its ELF image'):
         read(tmp_path, '/cut.ko', reader_name)
     # Zeros the loader makes (SHT_NOBITS) have no bytes in the file: any size is theirs.
     (tmp_path / 'bss.ko').write_bytes(patch_section(image, '.bss', size=2 ** 40))
     assert read(tmp_path, '/bss.ko', reader_name).versions == [('module_layout', 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.sampled_from([0, 1, 100, _ko.TAIL_BYTES - 1, _ko.TAIL_BYTES, _ko.TAIL_BYTES + 1, 3 * _ko.TAIL_BYTES]),
+       start=st.integers(-4 * _ko.TAIL_BYTES, 4 * _ko.TAIL_BYTES),
+       stop=st.integers(-4 * _ko.TAIL_BYTES, 4 * _ko.TAIL_BYTES))
+def test_a_file_image_slices_as_its_bytes(size: int, start: int, stop: int) -> None:
+    """Slices of an open file, its end read once, are the slices of its bytes."""
+    content = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    with tempfile.TemporaryFile() as handle:
+        handle.write(content)
+        handle.flush()
+        image = _ko._FileImage(handle, 'file')
+        assert len(image) == len(content)
+        assert image[start:stop] == content[start:stop]
+        assert image[start:] == content[start:]
+        assert image.endswith(content[-28:]) and image.startswith(content[:4])
+
+
+def section_index(image: bytes, name: str) -> int:
+    """The index of the section called ``name`` in a 64-bit little-endian ELF image."""
+    shoff, = struct.unpack_from('<Q', image, 0x28)
+    shnum, shstrndx = struct.unpack_from('<HH', image, 0x3c)
+    names = struct.unpack_from('<Q', image, shoff + shstrndx * 64 + 0x18)[0]
+    for index in range(shnum):
+        start = names + struct.unpack_from('<I', image, shoff + index * 64)[0]
+        if image[start:image.index(b'\0', start)] == name.encode():
+            return index
+    raise KeyError(name)
+
+
+def patch_header(image: bytes, index: int, field: str, value: int) -> bytes:
+    """``image`` with one Elf64_Shdr field of section ``index`` set (name, type, flags, addr, link)."""
+    data = bytearray(image)
+    shoff, = struct.unpack_from('<Q', data, 0x28)
+    offset, form = {'name': (0, '<I'), 'type': (4, '<I'), 'flags': (8, '<Q'), 'addr': (16, '<Q'),
+                    'link': (40, '<I')}[field]
+    struct.pack_into(form, data, shoff + index * 64 + offset, value)
+    return bytes(data)
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda image: patch_header(image, 0, 'type', 1), 'section 0 is not empty .type 1'),
+    (lambda image: patch_header(image, 0, 'addr', 4096), 'section 0 is not empty .type 0, 0 bytes at address 4096'),
+    (lambda image: patch_section(image, '.shstrtab', size=0), 'section name table is empty'),
+    (lambda image: patch_section(image, '.shstrtab', append=b'.text\0.shstrtab'), 'lacks a final NUL'),
+    (lambda image: patch_header(image, section_index(image, '.symtab'), 'link', 0),
+     r'symbol table .section \d+. names section 0 as its strings'),
+    (lambda image: patch_header(image, section_index(image, '.symtab'), 'link', 999),
+     r'names section 999 as its strings, of \d+'),
+    (lambda image: patch_header(image, section_index(image, '.text'), 'name', 10 ** 6),
+     r'section \d+ is named from byte 1000000 of a \d+-byte name table'),
+])
+def test_section_table_as_the_loader_checks_it(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
+                                               damage: Callable[[bytes], bytes], message: str) -> None:
+    """elf_validity_check(): each of these makes every kernel since 5.x refuse the module (ENOEXEC),
+    whatever the sections the readers read hold."""
+    image = ko_builder.build_ko(tmp_path, 'damaged', versions={'module_layout': 1}).read_bytes()
+    (tmp_path / 'damaged.ko').write_bytes(damage(image))
+    with pytest.raises(KoError, match='^/damaged.ko: .*%s.*which the kernel.s loader refuses' % message):
+        read(tmp_path, '/damaged.ko', reader_name)
+
+
+def test_a_section_name_outside_the_table_counts_only_when_loaded(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    image = ko_builder.build_ko(tmp_path, 'names', versions={'module_layout': 1}).read_bytes()
+    unloaded = section_index(image, '.symtab')  # no SHF_ALLOC: the loader never names it
+    (tmp_path / 'names.ko').write_bytes(patch_header(image, unloaded, 'name', 10 ** 6))
+    assert read(tmp_path, '/names.ko', 'pyelftools').versions == [('module_layout', 1)]
+
+
+def test_sections_end_before_the_signature(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    """A kernel that checks signatures strips a sound signature before it checks the sections
+    (module_sig_check() runs first): one that reaches into the signature is refused there."""
+    plain = ko_builder.build_ko(tmp_path, 'plain', versions={'module_layout': 1})
+    signed = sign_module(plain, rsa_key(tmp_path), tmp_path / 'signed.ko').read_bytes()
+    assert read(tmp_path, '/signed.ko', reader_name).signature.state == 'signed'
+    # The section name table made to end with the file: in it, and past the ELF image.
+    table = section_index(signed, '.shstrtab')
+    shoff, = struct.unpack_from('<Q', signed, 0x28)
+    start, = struct.unpack_from('<Q', signed, shoff + table * 64 + 0x18)
+    (tmp_path / 'into.ko').write_bytes(patch_section(signed, '.shstrtab', size=len(signed) - start))
+    with pytest.raises(KoError, match='section name table is empty, ends past its ELF image'):
+        read(tmp_path, '/into.ko', reader_name)
+    # So is any other section, and the section table itself.
+    text = struct.unpack_from('<Q', signed, shoff + section_index(signed, '.text') * 64 + 0x18)[0]
+    (tmp_path / 'text.ko').write_bytes(patch_section(signed, '.text', size=len(signed) - text - 1))
+    with pytest.raises(KoError, match=r'section \d+ ends at byte %d, past the end of its ELF image' % (len(signed) - 1)):
+        read(tmp_path, '/text.ko', reader_name)
+    # The section table moved to end 8 bytes into the signature (its bytes are the same wherever it is).
+    elf_image = len(plain.read_bytes())
+    table_size = struct.unpack_from('<H', signed, 0x3c)[0] * 64
+    data = bytearray(signed)
+    data[elf_image + 8 - table_size:elf_image + 8] = signed[shoff:shoff + table_size]
+    struct.pack_into('<Q', data, 0x28, elf_image + 8 - table_size)
+    (tmp_path / 'table.ko').write_bytes(bytes(data))
+    with pytest.raises(KoError, match='its section table ends at byte %d, within its signature' % (elf_image + 8)):
+        read(tmp_path, '/table.ko', reader_name)
 
 
 def test_a_module_without_a_symbol_table_is_refused(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:

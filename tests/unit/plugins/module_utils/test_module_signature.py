@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
-    DAMAGED, INVALID, MODULE_SIG_MAGIC, SIGNATURE_INFO, SIGNED, UNSIGNED, UNSUPPORTED, read_module_signature)
+    DAMAGED, INVALID, MODULE_SIG_MAGIC, SIGNATURE_INFO, SIGNED, UNSIGNED, UNSUPPORTED, elf_length,
+    read_module_signature)
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import parse_certificate
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import SigningKey, der, openssl, sign_module
@@ -129,6 +130,17 @@ def test_legacy_signature_type_is_unsupported(signed: Path) -> None:
     signature = read_module_signature(with_header(signed.read_bytes(), id_type=1))
     assert (signature.state, signature.signed) == (UNSUPPORTED, True)
     assert 'X509' in signature.problem
+
+
+def test_elf_length_is_what_the_loader_checks_as_elf(module: Path, signed: Path) -> None:
+    """module_sig_check() strips the magic, then the trailer and the signature once the trailer
+    passes mod_check_sig(): the ELF image is then the module sign-file was given."""
+    plain, data = module.read_bytes(), signed.read_bytes()
+    assert elf_length(plain) == len(plain)
+    assert elf_length(data) == len(plain)
+    # A legacy type (ENOPKG) or a header the kernel refuses: only the magic is gone.
+    for header in (with_header(data, id_type=1), with_header(data, algo=1), with_header(data, sig_len=0xFFFFFFFF)):
+        assert elf_length(header) == len(data) - len(MODULE_SIG_MAGIC)
 
 
 def test_cut_blob_is_damaged(module: Path, signed: Path) -> None:
