@@ -62,6 +62,8 @@ READERS = ('pyelftools', 'kmod')
 # KoReader's ``elftools`` until it knows: pyelftools is loaded on first use.
 LOAD_ELFTOOLS = object()
 WANTED_SECTIONS = ('.modinfo', '__versions', '__version_ext_crcs', '__version_ext_names', '__ksymtab_strings')
+# The module's struct module, which modpost makes as big as the kernel it builds against has it.
+THIS_MODULE = '.gnu.linkonce.this_module'
 # Real modules import at most a few thousand symbols and export fewer: a section far larger
 # than that is damage, refused before it is read.
 SECTION_LIMITS = {'__versions': 4 * 1024 * 1024, '__version_ext_crcs': 1024 * 1024,
@@ -87,7 +89,7 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
-                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table', 'this_module_size')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -116,6 +118,9 @@ class ModuleInfo:
         # read only when asked: by a module missing symbols, or exporting what others export.
         # None where nobody can tell.
         self.symbol_table = None
+        # Bytes of the struct module the module carries (sizeof(struct module) of the kernel it
+        # was built against), None without a loaded .gnu.linkonce.this_module with bytes.
+        self.this_module_size = None
 
     @property
     def versions(self):
@@ -439,15 +444,15 @@ def _check_section(name, sh_type, sh_flags, offset, size, file_size, path):
                       % (path, name, size, SECTION_LIMITS[name]))
 
 
-def read_sections(data, layout, names, path, header=_section_header):
-    """{name: bytes} of those of the sections ``names`` a checked ELF image (see ``_elf_header``)
-    has; .modinfo up to MODINFO_LIMIT bytes, as the readers use it.
+def read_sections(data, layout, indices, path, header=_section_header):
+    """{name: bytes} of the sections ``indices`` ({name: index}, as find_sections finds them) of a
+    checked ELF image (see ``_elf_header``); .modinfo up to MODINFO_LIMIT bytes, as the readers use it.
 
     ``header(data, layout, index)`` gives a section's (type, flags, offset, size): the standard
     library's reading by default. Raises KoError for a section that cannot be read.
     """
     found = {}
-    for name, index in find_sections(data, layout, names, path).items():
+    for name, index in indices.items():
         sh_type, sh_flags, offset, size = header(data, layout, index)
         _check_section(name, sh_type, sh_flags, offset, size, len(data), path)
         found[name] = bytes(data[offset:offset + (min(size, MODINFO_LIMIT) if name == '.modinfo' else size)])
@@ -584,10 +589,11 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
-def _read_with_elftools(adapter, data, path, layout, known_records):
+def _read_with_elftools(adapter, data, path, layout, known_records, found):
     try:
         machine, header = adapter.open(data, layout)
-        sections = read_sections(data, layout, WANTED_SECTIONS, path, header)
+        sections = read_sections(data, layout, dict((name, index) for name, index in found.items()
+                                                    if name in WANTED_SECTIONS), path, header)
     except KoError:
         raise
     except ElftoolsUnusable as exc:
@@ -596,7 +602,6 @@ def _read_with_elftools(adapter, data, path, layout, known_records):
         # pyelftools reports malformed input as ELFError, struct.error, construct errors,
         # ValueError, IndexError...: all of them mean the file is damaged.
         raise KoError('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
-    _check_unloaded_modinfo(sections, data, layout, path)
     modinfo = sections.get('.modinfo', b'')
     versions = []
     if '__versions' in sections:
@@ -777,22 +782,25 @@ class KoReader:
         data = self._uncompressed(image, path)
         layout = _elf_header(data, path)
         _check_section_table(data, layout, path)
+        found = find_sections(data, layout, WANTED_SECTIONS + (THIS_MODULE,), path)
+        _check_unloaded_modinfo(found, data, layout, path)
         if self.name == 'pyelftools':
             if self._elftools is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
-            info = _read_with_elftools(self._elftools, data, path, layout, self._records)
+            info = _read_with_elftools(self._elftools, data, path, layout, self._records, found)
         else:
             # kmod reads sections the loader ignores (not SHF_ALLOC): it is asked only for those the loader reads.
-            loaded = find_sections(data, layout, ['.modinfo', '__versions'], path)
-            _check_unloaded_modinfo(loaded, data, layout, path)
-            info = self._read_with_kmod(path, data[:], loaded)
+            info = self._read_with_kmod(path, data[:], found)
             # Modules built against one kernel import the same symbols: each name kept once.
             info.imports = tuple(self._symbols.setdefault(symbol, symbol) for symbol in info.imports)
             info.elf_class = layout.elf_class
             info.little_endian = layout.little_endian
-            info.has_versions_section = '__versions' in loaded
-            info.exports = exported_symbols(read_sections(data, layout, ['__ksymtab_strings'], path)
-                                            .get('__ksymtab_strings'))
+            info.has_versions_section = '__versions' in found
+            strings = dict((name, index) for name, index in found.items() if name == '__ksymtab_strings')
+            info.exports = exported_symbols(read_sections(data, layout, strings, path).get('__ksymtab_strings'))
+        if THIS_MODULE in found:
+            sh_type, dummy, dummy, size = _section_header(data, layout, found[THIS_MODULE])
+            info.this_module_size = size if sh_type != SHT_NOBITS else None
         # A plain file's signed bytes are read again only if a check needs their digest.
         reread = None
         if isinstance(data, _FileImage):

@@ -52,7 +52,7 @@ class KernelABI:
     ``exports``: {symbol: Export} of the kernel's symvers, or None when there is none to read;
     ``exports_damaged`` tells a symvers that exists but cannot be read from no symvers at all.
     ``vermagic``: the kernel's vermagic string or None. ``own``: ModuleInfo of one of the
-    kernel's own modules (its ELF class, machine and byte order) or None.
+    kernel's own modules (its ELF class, machine, byte order and struct module size) or None.
     ``signature_check``: ``fn(ModuleInfo) -> (signature fact, refusal reason or None, certain)``
     for a kernel whose signature policy is known, or None when nothing is checked.
     """
@@ -424,6 +424,21 @@ def foreign_elf(kernel, module):
     return None
 
 
+def other_struct_module(kernel, module):
+    """Why ``module``'s struct module is not the kernel's, or None: modpost gives each module a
+    copy as large as the kernel it builds against has it (a kernel of another configuration,
+    BTF on or off, has another size). Since 6.4 the loader refuses another size (ENOEXEC,
+    "section size must match the kernel's built struct module size"); older ones load it and
+    read its fields where they are not. Judged against one of the kernel's own modules: a
+    kernel with none to read, or a module without one, is not judged on this."""
+    theirs = kernel.own.this_module_size if kernel.own is not None else None
+    mine = module.this_module_size
+    if mine is None or theirs is None or mine == theirs:
+        return None
+    return 'its struct module (.gnu.linkonce.this_module) is %d bytes, the kernel\'s %d: it was built against ' \
+        'another configuration of the kernel' % (mine, theirs)
+
+
 def _why_not(verdict):
     parts = []
     for label, symbols in (('missing symbols', verdict.missing), ('CRCs differ', verdict.mismatched),
@@ -590,12 +605,34 @@ def resolve(kernel, modules, tables=None):
     ExportTables of the run's kernels)."""
     decisions = {}
     candidates = {}
+    # Refused before their symbols count, though not certainly: judged once more as if they loaded.
+    unsure = {}
+    checked = release_at_least(kernel.release, (6, 4)) is True
     for key, info in modules.items():
         foreign = foreign_elf(kernel, info)
+        other = other_struct_module(kernel, info) if not foreign else None
         if foreign:
             decisions[key] = Decision('broken', True, reason='not a module for this kernel: %s' % foreign)
+        elif other:
+            # Refused by the check since 6.4; before, loaded wrong: never coverage, certain with the check.
+            decisions[key] = Decision('incompatible', checked, reason=other)
+            if not checked:
+                unsure[key] = info
         else:
             candidates[key] = info
+    decisions.update(_judged(kernel, candidates, tables))
+    if unsure:
+        # A refusal that is not certain leaves what needs its module uncertain too.
+        lenient = _judged(kernel, dict(candidates, **unsure), tables)
+        for key in candidates:
+            if not decisions[key].loads and lenient[key].loads:
+                decisions[key].certain = False
+    return decisions
+
+
+def _judged(kernel, candidates, tables):
+    """{key: Decision} of the modules ``candidates`` that are not refused for what they are (see resolve)."""
+    decisions = {}
     signatures = dict((key, _signature(kernel, info)) for key, info in candidates.items())
     if kernel.exports is None:
         verdicts = loaded = surely_loaded = dict.fromkeys(candidates)

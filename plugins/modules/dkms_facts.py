@@ -117,9 +117,10 @@ ansible_facts:
         - C(kernels[K].packages[P].status) is one of V(installed) (built by dkms for K and its files
           are in K's module tree), V(weak) (every module resolves through C(weak-updates/) to a dkms
           build for another kernel and kABI says it loads on K, or no reader could check), V(weak-incompatible)
-          (kABI says a weak-linked module will not load), V(built) (built, not installed), V(broken)
-          (claims to be installed but files are missing or differ, are not a module for K, or import another
-          kernel's CRCs or vermagic; or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
+          (kABI says a weak-linked module will not load, or its struct module is not the size K's is), V(built)
+          (built, not installed), V(broken) (claims to be installed but files are missing or differ, are not a
+          module for K, or import another kernel's CRCs or vermagic or carry its struct module; or a weak link
+          dangles), V(rejected) (kABI-compatible, but K's signature
           check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced,
           or a signature K refuses whatever the policy, among them one that cannot be parsed, not C(verified)),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)

@@ -25,6 +25,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, _unzstd_in_python
 
 DEFAULT_VERMAGIC = '6.1.0-47-amd64 SMP preempt mod_unload modversions '
+# sizeof(struct module) of Debian's 6.1 amd64 kernels: what each test module's struct module holds.
+THIS_MODULE_SIZE = 896
 # struct modversion_info is 64 bytes; the name takes what the unsigned long leaves.
 VERSION_NAME_SIZE = {64: 56, 32: 60}
 
@@ -46,7 +48,7 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
                   license: str | None = 'GPL', extra_modinfo: Sequence[str] = (),
                   ext_versions: Mapping[str, int] | None = None, elf_class: int = 64,
                   exports: Sequence[str] = (), namespaces: Mapping[str, str] | None = None,
-                  export_labels: bool = True) -> str:
+                  export_labels: bool = True, this_module_size: int | None = THIS_MODULE_SIZE) -> str:
     """C source of a module with these .modinfo entries and symbol versions.
 
     ``versions`` None or empty leaves out ``__versions``; ``ext_versions`` None leaves out
@@ -54,6 +56,8 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
     go into ``__ksymtab_strings`` as EXPORT_SYMBOL writes them: the name, then its namespace
     (from ``namespaces``, else empty), labelled ``__kstrtab_NAME`` and ``__kstrtabns_NAME`` in the
     symbol table; ``export_labels=False`` leaves the labels out, as ``strip --strip-unneeded`` does.
+    ``this_module_size``: the bytes of its struct module (.gnu.linkonce.this_module, as modpost
+    makes it), None for none.
     """
     modinfo = [] if vermagic is None else ['vermagic=' + vermagic]
     if name is not None:
@@ -67,6 +71,9 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
         'static const char modinfo_%d[] __attribute__((used, section(".modinfo"), aligned(1))) = %s;'
         % (index, c_string(entry)) for index, entry in enumerate(modinfo)
     ]
+    if this_module_size is not None:
+        lines.append('static struct { char bytes[%d]; } __this_module __attribute__((used, '
+                     'section(".gnu.linkonce.this_module"), aligned(64)));' % this_module_size)
     if versions:
         limit = VERSION_NAME_SIZE[elf_class]
         too_long = [symbol for symbol in versions if len(symbol.encode()) >= limit]
@@ -133,13 +140,15 @@ class KoBuilder:
                  versions: Mapping[str, int] | None = None, depends: Sequence[str] = (),
                  extra_modinfo: Sequence[str] = (), ext_versions: Mapping[str, int] | None = None,
                  license: str | None = 'GPL', elf_class: int = 64, exports: Sequence[str] = (),
-                 namespaces: Mapping[str, str] | None = None, export_labels: bool = True) -> Path:
+                 namespaces: Mapping[str, str] | None = None, export_labels: bool = True,
+                 this_module_size: int | None = None) -> Path:
         """``directory/NAME.ko``, a module named ``name`` (its ``name=`` entry too).
 
-        ``elf_class=32`` compiles with ``-m32`` (skips the test when gcc cannot).
+        ``elf_class=32`` compiles with ``-m32`` (skips the test when gcc cannot). Its struct module
+        is THIS_MODULE_SIZE bytes (of 64-bit x86 Debian 6.1), unless ``this_module_size`` says otherwise.
         """
         source = module_source(vermagic, name, versions, depends, license, extra_modinfo, ext_versions, elf_class,
-                               exports, namespaces, export_labels)
+                               exports, namespaces, export_labels, this_module_size or THIS_MODULE_SIZE)
         cflags = ('-m32',) if elf_class == 32 else ()
         try:
             return self.compile(directory, name + '.ko', source, cflags)

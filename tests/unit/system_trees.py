@@ -54,13 +54,15 @@ class SystemTree:
         return self.root / in_root.lstrip('/')
 
     def kernel(self, release: str, abi: str | None = None, installed: bool = True, headers: bool = True,
-               symvers: str = 'build', crcs: Mapping[str, int] | None = None) -> dict[str, int]:
+               symvers: str = 'build', crcs: Mapping[str, int] | None = None,
+               this_module_size: int | None = None) -> dict[str, int]:
         """A kernel: image and in-tree module list, headers, a symvers file.
 
         ``abi`` names its kABI (the release by default): kernels of one ABI accept each
         other's modules. ``symvers`` is where the symvers goes: ``build`` (Module.symvers in
         the headers), ``boot`` (/boot/symvers-K.gz), ``lib`` (/lib/modules/K/symvers.gz)
-        or ``none``. Returns the kernel's exported CRCs.
+        or ``none``. ``this_module_size``: its sizeof(struct module), as its in-tree module
+        carries it (the test modules' size by default). Returns the kernel's exported CRCs.
         """
         exports = dict(crcs) if crcs is not None else abi_crcs(abi or release)
         self.kernel_crcs[release] = exports
@@ -71,7 +73,8 @@ class SystemTree:
             self.path('/boot/vmlinuz-%s' % release).write_bytes(b'not a real kernel image\n')
             in_tree = self.ko.build_ko(modules_dir / 'kernel/drivers/misc', 'intree_dummy',
                                        vermagic='%s %s' % (release, VERMAGIC_SUFFIX),
-                                       versions={'module_layout': exports['module_layout']})
+                                       versions={'module_layout': exports['module_layout']},
+                                       this_module_size=this_module_size)
             (modules_dir / 'modules.order').write_text(str(in_tree.relative_to(modules_dir)) + '\n')
         text = ''.join('0x%08x\t%s\tvmlinux\tEXPORT_SYMBOL\t\n' % (crc, symbol) for symbol, crc in exports.items())
         if headers:

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, python_zstd, xz_file, zstd_file
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import THIS_MODULE_SIZE, KoBuilder, python_zstd, xz_file, zstd_file
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
@@ -95,6 +95,23 @@ def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:
                      'target': '/lib/modules/%s/updates/dkms/hello_ext.ko' % ABI, 'shadowed_by': None,
                      'signature': {'signed': False, 'signer': None, 'key_id': None, 'trusted': False},
                      'reason': None}
+
+
+def test_a_kernel_of_another_configuration_refuses_the_build(system: SystemTree) -> None:
+    """Same kABI, another struct module (a kernel built with other options): since 6.4 the loader
+    refuses a module whose struct module has another size; before, it is not known to."""
+    hello_and_a_clone(system)
+    for release in ('6.6.0-1-amd64', ABI + '+other'):
+        system.kernel(release, abi=ABI, this_module_size=1344)
+        system.weak_link_build(release, ABI)
+    run = Run(system.root)
+    for release, verified in (('6.6.0-1-amd64', True), (ABI + '+other', False)):
+        entry = run.package(release)
+        assert (entry['status'], entry['covered'], entry['verified']) == ('weak-incompatible', False, verified)
+        assert entry['modules']['hello']['reason'] == (
+            'its struct module (.gnu.linkonce.this_module) is %d bytes, the kernel\'s 1344: it was built against '
+            'another configuration of the kernel' % THIS_MODULE_SIZE)
+    assert run.package(ABI)['status'] == 'installed'
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:

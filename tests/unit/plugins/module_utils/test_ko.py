@@ -26,7 +26,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     KoError, KoReader, KoTooLarge, KoUnreadableHere, ModuleInfo, parse_ext_versions, parse_versions)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
-    COMPRESSORS, DEFAULT_VERMAGIC, KoBuilder, change_elftools_definitions, hide_elffile, patch_section, python_zstd)
+    COMPRESSORS, DEFAULT_VERMAGIC, THIS_MODULE_SIZE, KoBuilder, change_elftools_definitions, hide_elffile, patch_section,
+    module_source, python_zstd)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import rsa_key, sign_module
 
@@ -74,6 +75,7 @@ def assert_hello(info: ModuleInfo, reader: str) -> None:
     assert info.elf_class == 64
     assert info.little_endian is True
     assert info.machine == ('EM_X86_64' if reader == 'pyelftools' else None)
+    assert info.this_module_size == THIS_MODULE_SIZE
 
 
 @pytest.fixture
@@ -645,6 +647,18 @@ def test_sections_end_before_the_signature(ko_builder: KoBuilder, tmp_path: Path
     (tmp_path / 'table.ko').write_bytes(bytes(data))
     with pytest.raises(KoError, match='its section table ends at byte %d, within its signature' % (elf_image + 8)):
         read(tmp_path, '/table.ko', reader_name)
+
+
+def test_the_struct_module_it_carries(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    """The size of .gnu.linkonce.this_module, as the loader finds it (loaded, with bytes)."""
+    ko_builder.build_ko(tmp_path, 'bigger', versions={'module_layout': 1}, this_module_size=1344)
+    assert read(tmp_path, '/bigger.ko', reader_name).this_module_size == 1344
+    ko_builder.compile(tmp_path, 'none.ko', module_source(versions={'module_layout': 1}, this_module_size=None))
+    assert read(tmp_path, '/none.ko', reader_name).this_module_size is None
+    image = (tmp_path / 'bigger.ko').read_bytes()
+    for name, fields in (('unloaded', {'flags': 0}), ('zeros', {'type': 8})):     # no SHF_ALLOC; SHT_NOBITS
+        (tmp_path / (name + '.ko')).write_bytes(patch_section(image, '.gnu.linkonce.this_module', **fields))
+        assert read(tmp_path, '/%s.ko' % name, reader_name).this_module_size is None
 
 
 def test_a_module_without_a_symbol_table_is_refused(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:

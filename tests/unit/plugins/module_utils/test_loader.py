@@ -312,6 +312,29 @@ class TestResolve:
         assert outcome(decisions) == {'arm': ('broken', True)}
         assert 'machine EM_AARCH64' in decisions['arm'].reason
 
+    def test_a_struct_module_of_another_size_is_refused(self) -> None:
+        """Built against another configuration of the kernel: refused since 6.4, loaded wrong before."""
+        own, same, other = module(name='intree'), module(name='same'), module(exports=['x'], name='other')
+        user = module(dict(EXPORTS, x=1), name='user')
+        own.this_module_size = same.this_module_size = user.this_module_size = 1280
+        other.this_module_size = 1344
+        for release, certain in (('6.4.0-1-amd64', True), ('6.12.9', True), (RELEASE, False), ('custom', False)):
+            decisions = resolve(kernel(own=own, release=release, vermagic=None),
+                                {'same': same, 'other': other, 'user': user})
+            # What it exports is missing to the others, as for any module that does not load.
+            assert outcome(decisions) == {'same': (None, False), 'other': ('incompatible', certain),
+                                          'user': ('incompatible', certain)}
+            assert decisions['other'].reason == ('its struct module (.gnu.linkonce.this_module) is 1344 bytes, the '
+                                                 'kernel\'s 1280: it was built against another configuration of the '
+                                                 'kernel')
+            assert decisions['user'].kabi['missing'] == ['x']
+        # Not judged on this where either size is not known.
+        for known in (own, other):
+            saved, known.this_module_size = known.this_module_size, None
+            assert outcome(resolve(kernel(own=own, release='6.4.0'), {'other': other}))['other'][0] is None
+            known.this_module_size = saved
+        assert outcome(resolve(kernel(release='6.4.0'), {'other': other}))['other'][0] is None
+
     def test_no_symvers_is_unknown_and_a_damaged_one_is_never_coverage(self) -> None:
         assert outcome(resolve(KernelABI(RELEASE), {'m': module()})) == {'m': (None, False)}
         assert outcome(resolve(KernelABI(RELEASE, exports_damaged=True), {'m': module()})) == \
