@@ -118,8 +118,8 @@ class ModuleInfo:
         # read only when asked: by a module missing symbols, or exporting what others export.
         # None where nobody can tell.
         self.symbol_table = None
-        # Bytes of the struct module the module carries (sizeof(struct module) of the kernel it
-        # was built against), None without a loaded .gnu.linkonce.this_module with bytes.
+        # Bytes of the struct module the module carries: sizeof(struct module) of the kernel it
+        # was built against (None when not read).
         self.this_module_size = None
 
     @property
@@ -798,9 +798,13 @@ class KoReader:
             info.has_versions_section = '__versions' in found
             strings = dict((name, index) for name, index in found.items() if name == '__ksymtab_strings')
             info.exports = exported_symbols(read_sections(data, layout, strings, path).get('__ksymtab_strings'))
-        if THIS_MODULE in found:
-            sh_type, dummy, dummy, size = _section_header(data, layout, found[THIS_MODULE])
-            info.this_module_size = size if sh_type != SHT_NOBITS else None
+        # setup_load_info(), elf_validity_cache_index_mod() since 6.4: "No module found in object".
+        sh_type, dummy, dummy, size = _section_header(data, layout, found[THIS_MODULE]) \
+            if THIS_MODULE in found else (SHT_NOBITS, 0, 0, 0)
+        if sh_type == SHT_NOBITS:
+            raise KoError('%s: no struct module (a loaded .gnu.linkonce.this_module section with bytes), which the '
+                          'kernel\'s loader refuses' % path)
+        info.this_module_size = size
         # A plain file's signed bytes are read again only if a check needs their digest.
         reread = None
         if isinstance(data, _FileImage):

@@ -255,7 +255,7 @@ def test_extended_versions(ko_builder: KoBuilder, tmp_path: Path) -> None:
 
 def test_module_without_versions_or_modinfo(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
     ko_builder.build_ko(tmp_path, 'plain', vermagic='6.1.0-47-amd64 SMP preempt mod_unload ')
-    ko_builder.compile(tmp_path, 'bare.ko', 'int bare_value = 1;\n')
+    ko_builder.compile(tmp_path, 'bare.ko', module_source(vermagic=None, license=None))
     plain = read(tmp_path, '/plain.ko', reader_name)
     assert (plain.has_versions_section, plain.versions, plain.depends) == (False, [], [])
     assert plain.vermagic == '6.1.0-47-amd64 SMP preempt mod_unload '
@@ -650,15 +650,18 @@ def test_sections_end_before_the_signature(ko_builder: KoBuilder, tmp_path: Path
 
 
 def test_the_struct_module_it_carries(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
-    """The size of .gnu.linkonce.this_module, as the loader finds it (loaded, with bytes)."""
+    """The size of .gnu.linkonce.this_module, as the loader finds it (loaded, with bytes); without
+    one, every kernel refuses the file ("No module found in object"): an object file, not a module."""
     ko_builder.build_ko(tmp_path, 'bigger', versions={'module_layout': 1}, this_module_size=1344)
     assert read(tmp_path, '/bigger.ko', reader_name).this_module_size == 1344
     ko_builder.compile(tmp_path, 'none.ko', module_source(versions={'module_layout': 1}, this_module_size=None))
-    assert read(tmp_path, '/none.ko', reader_name).this_module_size is None
+    ko_builder.compile(tmp_path, 'object.ko', 'int value = 1;\n')
     image = (tmp_path / 'bigger.ko').read_bytes()
     for name, fields in (('unloaded', {'flags': 0}), ('zeros', {'type': 8})):     # no SHF_ALLOC; SHT_NOBITS
         (tmp_path / (name + '.ko')).write_bytes(patch_section(image, '.gnu.linkonce.this_module', **fields))
-        assert read(tmp_path, '/%s.ko' % name, reader_name).this_module_size is None
+    for name in ('none', 'object', 'unloaded', 'zeros'):
+        with pytest.raises(KoError, match='^/%s.ko: no struct module .* which the kernel.s loader refuses' % name):
+            read(tmp_path, '/%s.ko' % name, reader_name)
 
 
 def test_a_module_without_a_symbol_table_is_refused(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
