@@ -23,7 +23,7 @@ import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
 from itertools import compress, count, repeat
-from operator import add, and_, eq, itemgetter, lt
+from operator import add, and_, itemgetter, lt
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsUnusable, load_adapter
@@ -331,8 +331,8 @@ def _check_section_table(data, layout, path):
     Against the bytes it checks as ELF (a signature stripped first, see elf_length): the section
     table and every section with bytes in the file (any but SHT_NULL and SHT_NOBITS) lie within
     them; section 0 is empty; the section name table is not empty and ends with a NUL, and each
-    loaded section's name starts within it; each symbol table names another section as its
-    strings; and there is one.
+    loaded section's name starts within it; and there is one symbol table, which names another
+    section as its strings.
     """
     length = elf_length(data)
     if layout.table_end > length:
@@ -353,13 +353,15 @@ def _check_section_table(data, layout, path):
     symbol_tables = kinds.count(SHT_SYMTAB)
     if not symbol_tables:
         raise KoError('%s: no symbol table (stripped?), which the kernel\'s loader refuses' % path)
+    if symbol_tables > 1:
+        raise KoError('%s: %d symbol tables, which kernels since 6.4 refuse (older ones read the first): whether it '
+                      'loads is not known' % (path, symbol_tables))
+    symbols = kinds.index(SHT_SYMTAB)
+    if not 0 < links[symbols] < len(kinds):
+        raise KoError('%s: its symbol table (section %d) names section %d as its strings, of %d, which the '
+                      'kernel\'s loader refuses' % (path, symbols, links[symbols], len(kinds)))
     # Each rule over every section by the standard library's C code; sections are looked at
-    # one by one only to name one that breaks it (or, for symbol tables, when there are several).
-    for index in compress(count(), map(eq, kinds, repeat(SHT_SYMTAB))) if symbol_tables > 1 \
-            else [kinds.index(SHT_SYMTAB)]:
-        if not 0 < links[index] < len(kinds):
-            raise KoError('%s: its symbol table (section %d) names section %d as its strings, of %d, which the '
-                          'kernel\'s loader refuses' % (path, index, links[index], len(kinds)))
+    # one by one only to name one that breaks it.
     checked = (SHT_NULL, SHT_NOBITS)
     for index in compress(count(1), map(lt, repeat(length), map(add, starts[1:], sizes[1:]))):
         if kinds[index] not in checked:
@@ -385,11 +387,14 @@ def _section_header(data, layout, index):
     return fields[1], fields[2], fields[4], fields[5]
 
 
-def find_sections(data, layout, names, path, loaded_only=True):
+def find_sections(data, layout, names, path, loaded_only=True, unique=()):
     """{name: section index} of those of ``names`` the image has: the first section of each
     name that is loaded (SHF_ALLOC), as the kernel's loader finds them (find_sec(): it ignores
     the others), or of any (``loaded_only=False``). Only the name and flags columns of the
-    section table and the name table are read, so no header is parsed that nobody asked for."""
+    section table and the name table are read, so no header is parsed that nobody asked for.
+
+    Raises KoError when a name of ``unique`` is on more than one section, loaded or not: kernels
+    since 6.4 refuse the file (find_any_unique_sec()), older ones take the first loaded one."""
     sh_type, dummy, start, size = _section_header(data, layout, layout.shstrndx)
     if sh_type == SHT_NOBITS or start + size > len(data):
         raise KoError('%s: the section name table ends past the end of the file' % path)
@@ -408,11 +413,17 @@ def find_sections(data, layout, names, path, loaded_only=True):
         # standard library's search instead of reading every section's name.
         wanted = name.encode('ascii') + b'\0'
         indices = []
+        holders = 0
         at = table.find(wanted)
         while at >= 0:
             if at in first_section:
                 indices.append(first_section[at])
+            if name in unique:
+                holders += name_offsets[1:].count(at)
             at = table.find(wanted, at + 1)
+        if holders > 1:
+            raise KoError('%s: %d sections named %s, which kernels since 6.4 refuse (older ones read the first): '
+                          'whether it loads is not known' % (path, holders, name))
         if indices:
             found[name] = min(indices)
     return found
@@ -782,7 +793,7 @@ class KoReader:
         data = self._uncompressed(image, path)
         layout = _elf_header(data, path)
         _check_section_table(data, layout, path)
-        found = find_sections(data, layout, WANTED_SECTIONS + (THIS_MODULE,), path)
+        found = find_sections(data, layout, WANTED_SECTIONS + (THIS_MODULE,), path, unique=('.modinfo', THIS_MODULE))
         _check_unloaded_modinfo(found, data, layout, path)
         if self.name == 'pyelftools':
             if self._elftools is None:
@@ -859,9 +870,15 @@ class KoReader:
     def _decompress(self, data, path, limit=MAX_MODULE_BYTES):
         """The ELF image inside ``data``, told apart by magic bytes rather than the file name."""
         if data.startswith(ZSTD_MAGIC):
-            plain = self._unzstd(data, path, limit)
             declared = zstd_content_size(data)
-            if declared is not None and len(plain) > declared:
+            if declared is None:
+                # Nor could frames after it be told from it once decompressed (see below).
+                raise KoError('%s: its zstd frame does not tell its size, which kmod refuses (34 and later) and the '
+                              'kernel\'s own decompression does not: whether it loads is not known' % path)
+            if declared > limit:
+                raise _too_large(path, limit, 'decompresses to more')   # as it says: nothing is decompressed
+            plain = self._unzstd(data, path, limit)
+            if len(plain) > declared:
                 # More frames followed the first: the kernel reads only the first one.
                 raise _trailing_data(path, 'zstd', None)
             return plain

@@ -140,6 +140,21 @@ def test_bytes_after_the_first_stream(hello: Path, tmp_path: Path, reader_name: 
     assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
 
 
+def test_a_zstd_frame_that_does_not_tell_its_size(hello: Path, tmp_path: Path, reader_name: str) -> None:
+    """zstd compressing a pipe writes no size: kmod 34 refuses such a frame, the kernel reads it,
+    and what follows it (another frame) could not be told from it once decompressed."""
+    command = find_command('zstd')
+    if command is None:
+        pytest.skip('the zstd command is not installed')
+    with hello.open('rb') as stdin:
+        piped = subprocess.run([command, '-q', '-c'], check=True, stdin=stdin, stdout=subprocess.PIPE).stdout
+    packed = hello.with_name('hello.ko.zst')
+    for content in (piped, piped + COMPRESSORS['zst'](hello).read_bytes()):
+        packed.write_bytes(content)
+        with pytest.raises(KoError, match='its zstd frame does not tell its size, which kmod refuses'):
+            read(tmp_path, HELLO + '.zst', reader_name)
+
+
 @pytest.mark.parametrize('flag', [0x02, 0x04, 0x10])
 def test_gzip_header_the_kernel_cannot_skip(hello: Path, tmp_path: Path, reader_name: str, flag: int) -> None:
     """A gzip header with a comment, extra field or header CRC: kmod reads it, the kernel's
@@ -208,13 +223,15 @@ def test_zstd_through_the_command(hello: Path, tmp_path: Path, zstd_command_only
 
 
 def test_zstd_command_bomb_stops_at_the_limit(tmp_path: Path, zstd_command_only: Path) -> None:
-    """A valid ELF header, then zeros far past the module limit: zstd is stopped, no file written."""
+    """A valid ELF header, then zeros far past the module limit: refused for the size its frame
+    declares, or, where it declares less, zstd is stopped; no file written either way."""
     bomb = tmp_path / 'bomb.ko.zst'
     header = b'\x7fELF\x02\x01\x01' + b'\x00' * 9 + struct.pack('<HHIQQQIHHHHHH', 1, 62, 1, 0, 0, 64, 0, 64, 0, 0, 64, 1, 0)
     size = _ko.MAX_MODULE_BYTES + 1024 * 1024
     zeros = b'\x00' * (1024 * 1024)
     with open(bomb, 'wb') as out:
-        packer = subprocess.Popen(['zstd', '-q', '-c'], stdin=subprocess.PIPE, stdout=out)
+        packer = subprocess.Popen(['zstd', '-q', '-c', '--stream-size=%d' % (len(header) + size)],
+                                  stdin=subprocess.PIPE, stdout=out)
         assert packer.stdin is not None
         packer.stdin.write(header)
         for dummy in range(size // len(zeros)):
@@ -222,7 +239,17 @@ def test_zstd_command_bomb_stops_at_the_limit(tmp_path: Path, zstd_command_only:
         packer.stdin.close()
         assert packer.wait() == 0
     assert bomb.stat().st_size < 64 * 1024
+    ran = zstd_command_only.read_text()     # the compression above
     with pytest.raises(KoError, match='decompresses to more than %d bytes' % _ko.MAX_MODULE_BYTES):
+        read(tmp_path, '/bomb.ko.zst', 'pyelftools')
+    assert zstd_command_only.read_text() == ran     # refused for what it declares: zstd never ran
+    # A frame that declares less than it holds: zstd is stopped at the limit.
+    data = bytearray(bomb.read_bytes())
+    # Its descriptor: a 4-byte size after the window byte.
+    assert _ko.zstd_content_size(data) == len(header) + size and (data[4] >> 6, data[4] & 0x23) == (2, 0)
+    data[6:10] = struct.pack('<I', 1024)
+    bomb.write_bytes(bytes(data))
+    with pytest.raises(KoError, match='decompresses to more than %d bytes|cannot decompress zstd data' % _ko.MAX_MODULE_BYTES):
         read(tmp_path, '/bomb.ko.zst', 'pyelftools')
     assert list((tmp_path / 'tmp').iterdir()) == []
 
@@ -611,6 +638,25 @@ def test_section_table_as_the_loader_checks_it(ko_builder: KoBuilder, tmp_path: 
     (tmp_path / 'damaged.ko').write_bytes(damage(image))
     with pytest.raises(KoError, match='^/damaged.ko: .*%s.*which the kernel.s loader refuses' % message):
         read(tmp_path, '/damaged.ko', reader_name)
+
+
+@pytest.mark.parametrize('name', ['.modinfo', '.gnu.linkonce.this_module', '.symtab'])
+def test_a_section_kernels_since_6_4_want_once(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
+                                               name: str) -> None:
+    """A second section of that name (or type, for the symbol table): refused since 6.4, the first
+    one read before. Loaded or not, it counts."""
+    image = ko_builder.build_ko(tmp_path, 'twice', versions={'module_layout': 1}).read_bytes()
+    original = section_index(image, name)
+    shoff, = struct.unpack_from('<Q', image, 0x28)
+    name_offset, = struct.unpack_from('<I', image, shoff + original * 64)
+    other = section_index(image, '.comment')     # neither loaded nor read by anyone
+    twice = patch_header(image, other, 'type', 2) if name == '.symtab' else patch_header(image, other, 'name',
+                                                                                            name_offset)
+    (tmp_path / 'twice.ko').write_bytes(twice)
+    expected = '2 symbol tables' if name == '.symtab' else '2 sections named %s' % name
+    with pytest.raises(KoError, match='^/twice.ko: %s, which kernels since 6.4 refuse .older ones read the first.'
+                       % expected):
+        read(tmp_path, '/twice.ko', reader_name)
 
 
 def test_a_section_name_outside_the_table_counts_only_when_loaded(ko_builder: KoBuilder, tmp_path: Path) -> None:
