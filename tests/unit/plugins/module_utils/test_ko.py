@@ -650,8 +650,10 @@ def test_a_section_kernels_since_6_4_want_once(ko_builder: KoBuilder, tmp_path: 
     shoff, = struct.unpack_from('<Q', image, 0x28)
     name_offset, = struct.unpack_from('<I', image, shoff + original * 64)
     other = section_index(image, '.comment')     # neither loaded nor read by anyone
-    twice = patch_header(image, other, 'type', 2) if name == '.symtab' else patch_header(image, other, 'name',
-                                                                                            name_offset)
+    if name == '.symtab':
+        twice = patch_header(image, other, 'type', 2)   # SHT_SYMTAB
+    else:
+        twice = patch_header(image, other, 'name', name_offset)
     (tmp_path / 'twice.ko').write_bytes(twice)
     expected = '2 symbol tables' if name == '.symtab' else '2 sections named %s' % name
     with pytest.raises(KoError, match='^/twice.ko: %s, which kernels since 6.4 refuse .older ones read the first.'
