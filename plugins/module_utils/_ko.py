@@ -810,12 +810,11 @@ class KoReader:
             strings = dict((name, index) for name, index in found.items() if name == '__ksymtab_strings')
             info.exports = exported_symbols(read_sections(data, layout, strings, path).get('__ksymtab_strings'))
         # setup_load_info(), elf_validity_cache_index_mod() since 6.4: "No module found in object".
-        sh_type, dummy, dummy, size = _section_header(data, layout, found[THIS_MODULE]) \
-            if THIS_MODULE in found else (SHT_NOBITS, 0, 0, 0)
-        if sh_type == SHT_NOBITS:
+        struct_module = _section_header(data, layout, found[THIS_MODULE]) if THIS_MODULE in found else None
+        if struct_module is None or struct_module[0] == SHT_NOBITS:
             raise KoError('%s: no struct module (a loaded .gnu.linkonce.this_module section with bytes), which the '
                           'kernel\'s loader refuses' % path)
-        info.this_module_size = size
+        info.this_module_size = struct_module[3]
         # A plain file's signed bytes are read again only if a check needs their digest.
         reread = None
         if isinstance(data, _FileImage):
