@@ -427,10 +427,8 @@ def foreign_elf(kernel, module):
 def other_struct_module(kernel, module):
     """Why ``module``'s struct module is not the kernel's, or None: modpost gives each module a
     copy as large as the kernel it builds against has it (a kernel of another configuration,
-    BTF on or off, has another size). Since 6.4 the loader refuses another size (ENOEXEC,
-    "section size must match the kernel's built struct module size"); older ones load it and
-    read its fields where they are not. Judged against one of the kernel's own modules: a
-    kernel with none to read, or a module without one, is not judged on this."""
+    BTF on or off, has another size). Judged against one of the kernel's own modules: a kernel
+    with none to read, or a module without one, is not judged on this (see resolve)."""
     theirs = kernel.own.this_module_size if kernel.own is not None else None
     mine = module.this_module_size
     if mine is None or theirs is None or mine == theirs:
@@ -605,28 +603,40 @@ def resolve(kernel, modules, tables=None):
     ExportTables of the run's kernels)."""
     decisions = {}
     candidates = {}
-    # Refused before their symbols count, though not certainly: judged once more as if they loaded.
-    unsure = {}
-    checked = release_at_least(kernel.release, (6, 4)) is True
+    # Since 6.4 the loader refuses a struct module of another size (ENOEXEC, "section size must
+    # match the kernel's built struct module size"), after the signature check; older ones load
+    # it, with only the module_layout CRC to tell (modversions), and read its fields where they
+    # are not: refused, not certainly, and what needs it loads only as far as it does.
+    checks_struct = release_at_least(kernel.release, (6, 4)) is True
+    other = {}
     for key, info in modules.items():
         foreign = foreign_elf(kernel, info)
-        other = other_struct_module(kernel, info) if not foreign else None
         if foreign:
             decisions[key] = Decision('broken', True, reason='not a module for this kernel: %s' % foreign)
-        elif other:
-            # Refused by the check since 6.4; before, loaded wrong: never coverage, certain with the check.
-            decisions[key] = Decision('incompatible', checked, reason=other)
-            if not checked:
-                unsure[key] = info
+            continue
+        other[key] = other_struct_module(kernel, info)
+        if other[key] and checks_struct:
+            signature, refusal, certain = _signature(kernel, info)
+            decisions[key] = Decision('rejected', True, None, signature, refusal) if refusal and certain else \
+                Decision('incompatible', True, None, signature, other[key])
         else:
             candidates[key] = info
-    decisions.update(_judged(kernel, candidates, tables))
-    if unsure:
-        # A refusal that is not certain leaves what needs its module uncertain too.
-        lenient = _judged(kernel, dict(candidates, **unsure), tables)
-        for key in candidates:
-            if not decisions[key].loads and lenient[key].loads:
-                decisions[key].certain = False
+    judged = _judged(kernel, candidates, tables)
+    loading_wrong = [key for key in candidates if other[key] and judged[key].loads]
+    if loading_wrong:
+        strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in loading_wrong),
+                         tables)
+        for key in loading_wrong:
+            judged[key] = Decision('incompatible', False, judged[key].kabi, judged[key].signature, other[key])
+        for key, decision in strict.items():
+            judged[key].certain = judged[key].certain and decision.loads == judged[key].loads
+    if checks_struct and (kernel.own is None or kernel.own.this_module_size is None):
+        for key, decision in judged.items():
+            if decision.loads and decision.certain and candidates[key].this_module_size is not None:
+                decision.certain = False
+                decision.reason = 'the size of the kernel\'s struct module is not known (none of its own modules ' \
+                    'could be read), which the loader checks'
+    decisions.update(judged)
     return decisions
 
 

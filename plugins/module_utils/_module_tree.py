@@ -34,6 +34,8 @@ OUT_OF_TREE_DIRS = ('updates', 'extra')
 DEPMOD_CONF_LIMIT = 256 * 1024
 # A distribution kernel's modules.order lists some 6,000 modules in about 400 KiB.
 LISTING_LIMIT = 4 * 1024 * 1024
+# Files of its own modules read, at most, for what a kernel's own modules tell (see own_module).
+OWN_MODULE_TRIES = 3
 # More module files than a kernel has modules under one directory is worth a word; they are
 # all read anyway.
 SANE_MODULE_COUNT = 20000
@@ -389,14 +391,22 @@ class KernelTree:
             return None, True
 
     def own_module(self):
-        """ModuleInfo of one of the kernel's own modules (its vermagic and ELF identity), or None."""
+        """ModuleInfo of one of the kernel's own modules (its vermagic, ELF identity and struct
+        module), or None: the first of those modules.order lists whose file is there and can be
+        read, of three at most (built-in modules have no file)."""
         return self._once('own_module', self._read_own_module)
 
     def _read_own_module(self):
-        for relative in sorted(self.in_tree.values())[:3]:
+        tried = 0
+        for name, relative in sorted(self.in_tree.items(), key=lambda item: item[1]):
+            if tried == OWN_MODULE_TRIES:
+                break
+            if name in self.in_tree.builtin:
+                continue
             stem = split_module_suffix(posixpath.join(self.kernel.modules_dir, relative))[0]
             for suffix in MODULE_SUFFIXES:
                 if self.rootfs.isfile(stem + suffix):
+                    tried += 1
                     try:
                         return self.reader.read(stem + suffix)
                     except KoError:

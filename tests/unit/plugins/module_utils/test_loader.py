@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
-    ExportTables, KernelABI, Verdict, judge, resolve, vermagic_suffix)
+    Decision, ExportTables, KernelABI, Verdict, judge, resolve, vermagic_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, KoBuilder, module_source
 
@@ -49,6 +49,12 @@ def exported(crcs: Mapping[str, int]) -> dict[str, Export]:
 def kernel(exports: Mapping[str, Export] | None = None, vermagic: str | None = VERMAGIC,
            release: str | None = RELEASE, **options: Any) -> KernelABI:
     return KernelABI(release, exported(EXPORTS) if exports is None else exports, vermagic=vermagic, **options)
+
+
+def decisions_on(release: str, own: ModuleInfo, *modules: ModuleInfo) -> dict[str, Decision]:
+    """resolve() of ``modules`` by name on a kernel of ``release`` whose own module is ``own``."""
+    return resolve(kernel(own=own, release=release, signature_check=signatures_known()),
+                   dict((info.name, info) for info in modules))
 
 
 class TestJudge:
@@ -313,27 +319,71 @@ class TestResolve:
         assert 'machine EM_AARCH64' in decisions['arm'].reason
 
     def test_a_struct_module_of_another_size_is_refused(self) -> None:
-        """Built against another configuration of the kernel: refused since 6.4, loaded wrong before."""
+        """Built against another configuration of the kernel: refused since 6.4; older kernels
+        load it and read its fields where they are not, so it is refused, not certainly, and
+        what needs it loads as far as the loader goes, not certainly either."""
         own, same, other = module(name='intree'), module(name='same'), module(exports=['x'], name='other')
         user = module(dict(EXPORTS, x=1), name='user')
         own.this_module_size = same.this_module_size = user.this_module_size = 1280
         other.this_module_size = 1344
-        for release, certain in (('6.4.0-1-amd64', True), ('6.12.9', True), (RELEASE, False), ('custom', False)):
-            decisions = resolve(kernel(own=own, release=release, vermagic=None),
+        reason = ('its struct module (.gnu.linkonce.this_module) is 1344 bytes, the kernel\'s 1280: it was built '
+                  'against another configuration of the kernel')
+        for release, expected in (('6.4.0-1-amd64', {'same': (None, True), 'other': ('incompatible', True),
+                                                     'user': ('incompatible', True)}),
+                                  ('6.12.9', {'same': (None, True), 'other': ('incompatible', True),
+                                              'user': ('incompatible', True)}),
+                                  (RELEASE, {'same': (None, True), 'other': ('incompatible', False),
+                                             'user': (None, False)}),
+                                  ('custom', {'same': (None, True), 'other': ('incompatible', False),
+                                              'user': (None, False)})):
+            decisions = resolve(kernel(own=own, release=release, signature_check=signatures_known()),
                                 {'same': same, 'other': other, 'user': user})
-            # What it exports is missing to the others, as for any module that does not load.
-            assert outcome(decisions) == {'same': (None, False), 'other': ('incompatible', certain),
-                                          'user': ('incompatible', certain)}
-            assert decisions['other'].reason == ('its struct module (.gnu.linkonce.this_module) is 1344 bytes, the '
-                                                 'kernel\'s 1280: it was built against another configuration of the '
-                                                 'kernel')
-            assert decisions['user'].kabi['missing'] == ['x']
-        # Not judged on this where either size is not known.
-        for known in (own, other):
-            saved, known.this_module_size = known.this_module_size, None
-            assert outcome(resolve(kernel(own=own, release='6.4.0'), {'other': other}))['other'][0] is None
-            known.this_module_size = saved
-        assert outcome(resolve(kernel(release='6.4.0'), {'other': other}))['other'][0] is None
+            assert outcome(decisions) == expected, release
+            assert decisions['other'].reason == reason
+        # Since 6.4, what needs it misses its exports for sure.
+        assert decisions_on('6.4.0', own, other, user)['user'].kabi['missing'] == ['x']
+        # Not judged on this where the module's size is not known.
+        saved, other.this_module_size = other.this_module_size, None
+        assert outcome(resolve(kernel(own=own, release='6.4.0', signature_check=signatures_known()),
+                               {'other': other}))['other'] == (None, True)
+        other.this_module_size = saved
+
+    def test_the_kernels_struct_module_unknown(self) -> None:
+        """Since 6.4 the loader checks the size: without one of the kernel's own modules to tell
+        it, a module is not known to load; older kernels do not check it."""
+        mine = module()
+        mine.this_module_size = 1280
+        for own in (None, module(name='intree')):     # none read; one read, without a size
+            for release, certain in (('6.4.0', False), (RELEASE, True)):
+                decision = resolve(kernel(own=own, release=release, signature_check=signatures_known()),
+                                   {'m': mine})['m']
+                assert (decision.refusal, decision.certain) == (None, certain)
+                if not certain:
+                    assert decision.reason.startswith('the size of the kernel\'s struct module is not known')
+
+    def test_what_else_refuses_a_struct_module_of_another_size(self) -> None:
+        """The loader's own order: the signature check first; before 6.4 the module_layout CRC,
+        which a struct module of another layout changes, refuses it for sure."""
+        own, other = module(name='intree'), module(dict(EXPORTS, module_layout=1), name='other')
+        own.this_module_size, other.this_module_size = 1280, 1344
+        decision = resolve(kernel(own=own, signature_check=signatures_known()), {'other': other})['other']
+        assert (decision.refusal, decision.certain) == ('incompatible', True)
+        assert decision.kabi['mismatched'] == ['module_layout']
+
+        def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
+            return {'signed': False}, 'unsigned, and the kernel enforces signatures', True
+        decision = resolve(kernel(own=own, release='6.6.0', signature_check=unsigned_refused), {'other': other})['other']
+        assert (decision.refusal, decision.certain, decision.reason) == \
+            ('rejected', True, 'unsigned, and the kernel enforces signatures')
+
+    def test_a_module_that_may_load_wrong_contests_its_exports(self) -> None:
+        """Before 6.4 a module of another struct module still loads, and what exports the same
+        symbol is not known to load after it."""
+        own, wrong, rival = module(name='intree'), module(exports=['x'], name='wrong'), module(exports=['x'], name='rival')
+        own.this_module_size = rival.this_module_size = 1280
+        wrong.this_module_size = 1344
+        decisions = resolve(kernel(own=own, signature_check=signatures_known()), {'wrong': wrong, 'rival': rival})
+        assert outcome(decisions) == {'wrong': ('incompatible', False), 'rival': (None, False)}
 
     def test_no_symvers_is_unknown_and_a_damaged_one_is_never_coverage(self) -> None:
         assert outcome(resolve(KernelABI(RELEASE), {'m': module()})) == {'m': (None, False)}

@@ -29,7 +29,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     read_weak_links,
     shadowing_file,
 )
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import python_zstd, zstd_file
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, python_zstd, zstd_file
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 PROVIDER = '/lib/modules/5.14.0-427.el9.x86_64'
@@ -359,3 +359,15 @@ class TestListings:
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
         assert read_in_tree_names(tree.fs, tree.warnings.append, KERNEL) == {}
+
+
+def test_the_kernels_own_module_is_one_whose_file_is_there(tree: Tree, ko_builder: KoBuilder) -> None:
+    """Built-in modules (listed first here) and listed modules whose file is gone are passed
+    over: what a kernel's own modules tell comes from a file that is there."""
+    modules_dir = tree.root / KERNEL.lstrip('/')
+    ko_builder.build_ko(modules_dir / 'kernel/lib', 'zlib_deflate', this_module_size=1344)
+    (modules_dir / 'modules.builtin').write_text('kernel/arch/x86/aes.ko\nkernel/crypto/aead.ko\n')
+    (modules_dir / 'modules.order').write_text('kernel/drivers/gone.ko\nkernel/lib/zlib_deflate.ko\n')
+    kernel_tree = KernelTree(tree.fs, tree.warnings.append, Kernel('5.14.0-503.el9.x86_64', KERNEL), KoReader(tree.fs))
+    own = kernel_tree.own_module()
+    assert own is not None and (own.name, own.this_module_size) == ('zlib_deflate', 1344)
