@@ -165,11 +165,20 @@ def _inflate(decompressor, errors, data, kind, path, limit, check_start=None):
         raise KoError('%s: cannot decompress %s data: %s' % (path, kind, exc))
     if not decompressor.eof:
         raise KoError('%s: cannot decompress %s data: the stream ends early' % (path, kind))
-    trailing = len(decompressor.unused_data) + len(getattr(decompressor, 'unconsumed_tail', b''))
-    if trailing:
-        raise _trailing_data(path, kind, trailing)
+    rest = decompressor.unused_data + getattr(decompressor, 'unconsumed_tail', b'')
+    if rest and not _read_alike(kind, rest):
+        raise _trailing_data(path, kind, len(rest))
     # Not copied into bytes: a module near the limit would cost twice its size.
     return output
+
+
+def _read_alike(kind, rest):
+    """Whether bytes after the first stream leave every reader the same image: zlib's gzread
+    (kmod's) passes over what does not start another gzip member, liblzma (concatenated, as kmod
+    reads xz) over stream padding, NULs in fours; the kernel's own decompression reads neither."""
+    if kind == 'gzip':
+        return not rest.startswith(GZIP_MAGIC)
+    return kind == 'xz' and len(rest) % 4 == 0 and not rest.strip(b'\0')
 
 
 def _trailing_data(path, kind, count):

@@ -123,18 +123,27 @@ def test_sniffs_content_not_name(hello: Path, tmp_path: Path, reader_name: str, 
 
 
 @pytest.mark.parametrize('compression', sorted(COMPRESSORS))
-@pytest.mark.parametrize('tail', ['another stream', 'garbage'])
+@pytest.mark.parametrize('tail', ['another stream', 'garbage', 'padding'])
 def test_bytes_after_the_first_stream(hello: Path, tmp_path: Path, reader_name: str, compression: str,
                                       tail: str) -> None:
     """The kernel's own decompression stops at the end of the first stream and kmod's reads on:
-    what follows makes the image the loader gets unknown, so the file is damage, never read as
-    the first stream alone (the zstd command reads every frame; garbage fails it outright)."""
+    where what follows makes the image the loader gets unknown, the file is damage, never read as
+    the first stream alone. What every reader passes over is read: after gzip, anything that does
+    not start another member; after xz, stream padding (NULs in fours)."""
     packed = COMPRESSORS[compression](hello)
     first = packed.read_bytes()
-    packed.write_bytes(first + (first if tail == 'another stream' else b'\x01garbage'))
-    expected = 'follow the end of its' if tail == 'another stream' or compression != 'zst' else 'zstd'
-    with pytest.raises(KoError, match='^%s: .*%s' % (HELLO + '.' + compression, expected)):
-        read(tmp_path, HELLO + '.' + compression, reader_name)
+    packed.write_bytes(first + {'another stream': first, 'garbage': b'\x01garbage', 'padding': b'\0' * 8}[tail])
+    if tail == 'garbage' and compression == 'gz' or tail == 'padding' and compression in ('gz', 'xz'):
+        assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
+    else:
+        # The zstd command reads every frame, and fails on what is not one.
+        expected = 'follow the end of its' if tail == 'another stream' or compression != 'zst' else 'zstd'
+        with pytest.raises(KoError, match='^%s: .*%s' % (HELLO + '.' + compression, expected)):
+            read(tmp_path, HELLO + '.' + compression, reader_name)
+    if compression == 'xz':
+        packed.write_bytes(first + b'\0' * 6)  # not padding: liblzma refuses it
+        with pytest.raises(KoError, match='6 bytes follow the end of its xz stream'):
+            read(tmp_path, HELLO + '.' + compression, reader_name)
     # The stream alone is read.
     packed.write_bytes(first)
     assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
