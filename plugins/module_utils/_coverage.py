@@ -25,7 +25,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
-from ansible_collections.kabi.dkms.plugins.module_utils._loader import Decision, ExportTables, KernelABI, resolve
+from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
+    Decision, ExportTables, KernelABI, module_decompression, resolve)
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import DAMAGED
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     UNTOLD, KernelTree, ModuleFile, dkms_install_dirs, read_depmod_config, shadowing_file)
@@ -302,7 +303,8 @@ class Context:
             else vermagic_from_config(release, kernel_tree.config)
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
         return KernelABI(release, exports, damaged, vermagic, own, allow,
-                         _signature_check(self.signature_policy(release), self._signature_facts))
+                         _signature_check(self.signature_policy(release), self._signature_facts),
+                         module_decompression(kernel_tree.config))
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""

@@ -89,7 +89,8 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
-                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table', 'this_module_size')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table', 'this_module_size',
+                 'xz_check')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -121,6 +122,9 @@ class ModuleInfo:
         # Bytes of the struct module the module carries: sizeof(struct module) of the kernel it
         # was built against (None when not read).
         self.this_module_size = None
+        # The integrity check an xz-compressed file names in its stream header (0 none, 1 CRC32,
+        # 4 CRC64, 10 SHA-256), None for a file that is not xz.
+        self.xz_check = None
 
     @property
     def versions(self):
@@ -824,6 +828,9 @@ class KoReader:
             raise KoError('%s: no struct module (a loaded .gnu.linkonce.this_module section with bytes), which the '
                           'kernel\'s loader refuses' % path)
         info.this_module_size = struct_module[3]
+        if data is not image:   # decompressed: its stream flags follow the magic
+            head = image[:len(XZ_MAGIC) + 2]
+            info.xz_check = head[-1] & 0x0f if head.startswith(XZ_MAGIC) and len(head) == len(XZ_MAGIC) + 2 else None
         # A plain file's signed bytes are read again only if a check needs their digest.
         reread = None
         if isinstance(data, _FileImage):

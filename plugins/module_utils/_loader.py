@@ -42,6 +42,9 @@ GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights
 LICENSE_OFFENDERS = frozenset(['driverloader', 'lve'])
 # How often one resolution works out the proprietary taint again after a refusal; past that, a
 # taint taken from another module is left unknown (a hostile chain of refusals stays linear).
+# xz stream header check types; the kernel's own decoder takes the first two only.
+XZ_CHECK_NONE, XZ_CHECK_CRC32 = 0, 1
+XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
 TAINT_RECOUNTS = 16
 _NOTHING = frozenset()
 
@@ -58,10 +61,10 @@ class KernelABI:
     """
 
     __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
-                 'signature_check')
+                 'signature_check', 'decompresses')
 
     def __init__(self, release, exports=None, exports_damaged=False, vermagic=None, own=None,
-                 allow_missing_namespaces=False, signature_check=None):
+                 allow_missing_namespaces=False, signature_check=None, decompresses=False):
         self.release = release
         self.exports = exports
         self.exports_damaged = exports_damaged
@@ -69,6 +72,8 @@ class KernelABI:
         self.own = own
         self.allow_missing_namespaces = allow_missing_namespaces
         self.signature_check = signature_check
+        # The format the kernel decompresses modules in itself, as module_decompression() tells it.
+        self.decompresses = decompresses
 
 
 class Verdict:
@@ -437,6 +442,32 @@ def other_struct_module(kernel, module):
         'another configuration of the kernel' % (mine, theirs)
 
 
+def module_decompression(config):
+    """The format ('gzip', 'xz', 'zstd') a kernel of ``config`` (its config dict, None when unknown)
+    decompresses modules in itself (CONFIG_MODULE_DECOMPRESS, one format), False for none, None
+    when that is not known."""
+    if config is None:
+        return None
+    if config.get('CONFIG_MODULE_DECOMPRESS') != 'y':
+        return False
+    return next((name for name in ('gzip', 'xz', 'zstd') if config.get('CONFIG_MODULE_COMPRESS_' + name.upper()) == 'y'),
+                False)
+
+
+def xz_check_doubt(kernel, module):
+    """Why the kernel may refuse ``module``'s xz compression, or None: its own xz decoder checks
+    CRC32 or nothing (lib/xz has no CRC64, nor SHA-256: XZ_OPTIONS_ERROR). kmod 31 and later hand
+    a file compressed as the kernel decompresses to the kernel (finit_module(),
+    MODULE_INIT_COMPRESSED_FILE); older ones decompress it themselves: never certain here."""
+    if module.xz_check in (None, XZ_CHECK_NONE, XZ_CHECK_CRC32) or kernel.decompresses not in ('xz', None):
+        return None
+    why = 'compressed with xz and a %s check, which the kernel\'s own xz decoder lacks' \
+        % XZ_CHECKS.get(module.xz_check, 'type %d' % module.xz_check)
+    if kernel.decompresses is None:
+        return why + ': whether the kernel decompresses modules itself is not known'
+    return why + ': kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it'
+
+
 def _why_not(verdict):
     parts = []
     for label, symbols in (('missing symbols', verdict.missing), ('CRCs differ', verdict.mismatched),
@@ -606,28 +637,32 @@ def resolve(kernel, modules, tables=None):
     # Since 6.4 the loader refuses a struct module of another size (ENOEXEC, "section size must
     # match the kernel's built struct module size"), after the signature check; older ones load
     # it, with only the module_layout CRC to tell (modversions), and read its fields where they
-    # are not: refused, not certainly, and what needs it loads only as far as it does.
+    # are not. Such a module, or one whose xz check the kernel may not take, is refused, not
+    # certainly, where every other rule lets it load; what needs it loads only as far as it does.
     checks_struct = release_at_least(kernel.release, (6, 4)) is True
-    other = {}
+    doubts = {}
     for key, info in modules.items():
         foreign = foreign_elf(kernel, info)
         if foreign:
             decisions[key] = Decision('broken', True, reason='not a module for this kernel: %s' % foreign)
             continue
-        other[key] = other_struct_module(kernel, info)
-        if other[key] and checks_struct:
+        other = other_struct_module(kernel, info)
+        if other and checks_struct:
             signature, refusal, certain = _signature(kernel, info)
             decisions[key] = Decision('rejected', True, None, signature, refusal) if refusal and certain else \
-                Decision('incompatible', True, None, signature, other[key])
-        else:
-            candidates[key] = info
+                Decision('incompatible', True, None, signature, other)
+            continue
+        candidates[key] = info
+        # (refusal, reason) of what may refuse a module that loads by every other rule
+        xz = xz_check_doubt(kernel, info)
+        doubts[key] = ('incompatible', other) if other else ('broken', xz) if xz else None
     judged = _judged(kernel, candidates, tables)
-    loading_wrong = [key for key in candidates if other[key] and judged[key].loads]
-    if loading_wrong:
-        strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in loading_wrong),
+    doubtful = [key for key in candidates if doubts[key] and judged[key].loads]
+    if doubtful:
+        strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in doubtful),
                          tables)
-        for key in loading_wrong:
-            judged[key] = Decision('incompatible', False, judged[key].kabi, judged[key].signature, other[key])
+        for key in doubtful:
+            judged[key] = Decision(doubts[key][0], False, judged[key].kabi, judged[key].signature, doubts[key][1])
         for key, decision in strict.items():
             judged[key].certain = judged[key].certain and decision.loads == judged[key].loads
     if checks_struct and (kernel.own is None or kernel.own.this_module_size is None):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import lzma
 import os
 import shutil
 from pathlib import Path
@@ -112,6 +113,24 @@ def test_a_kernel_of_another_configuration_refuses_the_build(system: SystemTree)
             'its struct module (.gnu.linkonce.this_module) is %d bytes, the kernel\'s 1344: it was built against '
             'another configuration of the kernel' % THIS_MODULE_SIZE)
     assert run.package(ABI)['status'] == 'installed'
+
+
+def test_an_xz_check_the_kernels_own_decoder_lacks(system: SystemTree) -> None:
+    """dkms before 3.0.13 compressed with `xz -f` (a CRC64 check); a kernel that decompresses xz
+    modules itself takes CRC32 only, and is handed the file by kmod 31 and later."""
+    system.bios_boot()
+    system.kernel(ABI)
+    with system.path('/lib/modules/%s/build/.config' % ABI).open('a') as config:
+        config.write('CONFIG_MODULE_COMPRESS_XZ=y\nCONFIG_MODULE_DECOMPRESS=y\n')
+    system.package('hello', '1.0', ['hello'])
+    for built in system.build('hello', '1.0', ABI, install=False):
+        built.with_name(built.name + '.xz').write_bytes(lzma.compress(built.read_bytes(), check=lzma.CHECK_CRC64))
+        built.unlink()
+    system.install('hello', '1.0', ABI)
+    entry = Run(system.root).package(ABI)
+    assert (entry['status'], entry['covered'], entry['verified']) == ('broken', False, False)
+    assert entry['modules']['hello']['reason'].startswith('compressed with xz and a CRC64 check')
+    assert entry['modules']['hello']['path'].endswith('/updates/dkms/hello.ko.xz')
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:

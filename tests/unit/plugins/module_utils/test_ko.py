@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import gzip
+import lzma
 import os
 import struct
 import subprocess
@@ -96,6 +97,18 @@ def test_reads_compressed_module(hello: Path, tmp_path: Path, reader_name: str, 
     COMPRESSORS[compression](hello)
     hello.unlink()
     assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
+
+
+def test_the_xz_check_it_names(hello: Path, tmp_path: Path, reader_name: str) -> None:
+    """The integrity check of an xz stream (the kernel's own xz decoder takes CRC32 or none)."""
+    plain = hello.read_bytes()
+    assert read(tmp_path, HELLO, reader_name).xz_check is None
+    for check, expected in ((lzma.CHECK_CRC32, 1), (lzma.CHECK_CRC64, 4), (lzma.CHECK_SHA256, 10),
+                            (lzma.CHECK_NONE, 0)):
+        hello.with_name('hello.ko.xz').write_bytes(lzma.compress(plain, check=check))
+        assert read(tmp_path, HELLO + '.xz', reader_name).xz_check == expected
+    COMPRESSORS['gz'](hello)
+    assert read(tmp_path, HELLO + '.gz', reader_name).xz_check is None
 
 
 @pytest.mark.parametrize('compression', ['gz', 'xz'])

@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
-    Decision, ExportTables, KernelABI, Verdict, judge, resolve, vermagic_suffix)
+    Decision, ExportTables, KernelABI, Verdict, judge, module_decompression, resolve, vermagic_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, KoBuilder, module_source
 
@@ -384,6 +384,31 @@ class TestResolve:
         wrong.this_module_size = 1344
         decisions = resolve(kernel(own=own, signature_check=signatures_known()), {'wrong': wrong, 'rival': rival})
         assert outcome(decisions) == {'wrong': ('incompatible', False), 'rival': (None, False)}
+
+    def test_an_xz_check_the_kernel_does_not_take(self) -> None:
+        """A kernel that decompresses xz modules itself takes CRC32 or no check: kmod 31 and later
+        hand it the file, older ones decompress it themselves, so the refusal is never certain."""
+        crc64, crc32, user = module(exports=['x'], name='crc64'), module(name='crc32'), module(dict(EXPORTS, x=1))
+        crc64.xz_check, crc32.xz_check = 4, 1
+        for decompresses, expected in (('xz', ('broken', False)), (None, ('broken', False)),
+                                       (False, (None, True)), ('zstd', (None, True))):
+            decisions = resolve(kernel(decompresses=decompresses, signature_check=signatures_known()),
+                                {'crc64': crc64, 'crc32': crc32, 'user': user})
+            assert outcome(decisions)['crc64'] == expected, decompresses
+            assert outcome(decisions)['crc32'] == (None, True)
+            # What needs it loads only as far as it does.
+            assert outcome(decisions)['user'] == (None, expected == (None, True))
+        decisions = resolve(kernel(decompresses='xz', signature_check=signatures_known()), {'crc64': crc64})
+        assert decisions['crc64'].reason == ('compressed with xz and a CRC64 check, which the kernel\'s own xz '
+                                             'decoder lacks: kmod 31 and later hand the file to the kernel, which '
+                                             'refuses it; older ones decompress it')
+
+    def test_the_format_a_kernel_decompresses_modules_in(self) -> None:
+        assert module_decompression(None) is None
+        assert module_decompression({'CONFIG_MODULE_COMPRESS_XZ': 'y'}) is False
+        assert module_decompression({'CONFIG_MODULE_DECOMPRESS': 'y', 'CONFIG_MODULE_COMPRESS_XZ': 'y'}) == 'xz'
+        assert module_decompression({'CONFIG_MODULE_DECOMPRESS': 'y', 'CONFIG_MODULE_COMPRESS_ZSTD': 'y'}) == 'zstd'
+        assert module_decompression({'CONFIG_MODULE_DECOMPRESS': 'y'}) is False
 
     def test_no_symvers_is_unknown_and_a_damaged_one_is_never_coverage(self) -> None:
         assert outcome(resolve(KernelABI(RELEASE), {'m': module()})) == {'m': (None, False)}
