@@ -458,14 +458,19 @@ def xz_check_doubt(kernel, module):
     """Why the kernel may refuse ``module``'s xz compression, or None: its own xz decoder checks
     CRC32 or nothing (lib/xz has no CRC64, nor SHA-256: XZ_OPTIONS_ERROR). kmod 31 and later hand
     a file compressed as the kernel decompresses to the kernel (finit_module(),
-    MODULE_INIT_COMPRESSED_FILE); older ones decompress it themselves: never certain here."""
-    if module.xz_check in (None, XZ_CHECK_NONE, XZ_CHECK_CRC32) or kernel.decompresses not in ('xz', None):
+    MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones decompress it themselves: never
+    certain here. Where the kernel's config is not known, see resolve."""
+    if not _xz_check_the_kernel_lacks(module) or kernel.decompresses != 'xz':
         return None
-    why = 'compressed with xz and a %s check, which the kernel\'s own xz decoder lacks' \
+    return '%s: kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it' \
+        % _xz_check_the_kernel_lacks(module)
+
+
+def _xz_check_the_kernel_lacks(module):
+    if module.xz_check in (None, XZ_CHECK_NONE, XZ_CHECK_CRC32):
+        return None
+    return 'compressed with xz and a %s check, which the kernel\'s own xz decoder lacks' \
         % XZ_CHECKS.get(module.xz_check, 'type %d' % module.xz_check)
-    if kernel.decompresses is None:
-        return why + ': whether the kernel decompresses modules itself is not known'
-    return why + ': kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it'
 
 
 def _why_not(verdict):
@@ -665,12 +670,18 @@ def resolve(kernel, modules, tables=None):
             judged[key] = Decision(doubts[key][0], False, judged[key].kabi, judged[key].signature, doubts[key][1])
         for key, decision in strict.items():
             judged[key].certain = judged[key].certain and decision.loads == judged[key].loads
-    if checks_struct and (kernel.own is None or kernel.own.this_module_size is None):
-        for key, decision in judged.items():
-            if decision.loads and decision.certain and candidates[key].this_module_size is not None:
-                decision.certain = False
-                decision.reason = 'the size of the kernel\'s struct module is not known (none of its own modules ' \
-                    'could be read), which the loader checks'
+    size_unknown = checks_struct and (kernel.own is None or kernel.own.this_module_size is None)
+    for key, decision in judged.items():
+        if not (decision.loads and decision.certain):
+            continue
+        if size_unknown and candidates[key].this_module_size is not None:
+            decision.certain = False
+            decision.reason = 'the size of the kernel\'s struct module is not known (none of its own modules ' \
+                'could be read), which the loader checks'
+        elif kernel.decompresses is None and _xz_check_the_kernel_lacks(candidates[key]):
+            decision.certain = False
+            decision.reason = '%s, and whether the kernel decompresses modules itself is not known' \
+                % _xz_check_the_kernel_lacks(candidates[key])
     decisions.update(judged)
     return decisions
 

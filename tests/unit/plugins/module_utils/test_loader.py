@@ -390,14 +390,20 @@ class TestResolve:
         hand it the file, older ones decompress it themselves, so the refusal is never certain."""
         crc64, crc32, user = module(exports=['x'], name='crc64'), module(name='crc32'), module(dict(EXPORTS, x=1))
         crc64.xz_check, crc32.xz_check = 4, 1
-        for decompresses, expected in (('xz', ('broken', False)), (None, ('broken', False)),
-                                       (False, (None, True)), ('zstd', (None, True))):
+        for decompresses, expected, needing in (('xz', ('broken', False), (None, False)),
+                                                (None, (None, False), (None, True)),
+                                                (False, (None, True), (None, True)), ('zstd', (None, True), (None, True))):
             decisions = resolve(kernel(decompresses=decompresses, signature_check=signatures_known()),
                                 {'crc64': crc64, 'crc32': crc32, 'user': user})
             assert outcome(decisions)['crc64'] == expected, decompresses
             assert outcome(decisions)['crc32'] == (None, True)
             # What needs it loads only as far as it does.
-            assert outcome(decisions)['user'] == (None, expected == (None, True))
+            assert outcome(decisions)['user'] == needing
+        # Where the kernel's config is not known, most kernels do not decompress modules themselves.
+        decisions = resolve(kernel(decompresses=None, signature_check=signatures_known()), {'crc64': crc64})
+        assert decisions['crc64'].reason == ('compressed with xz and a CRC64 check, which the kernel\'s own xz '
+                                             'decoder lacks, and whether the kernel decompresses modules itself is '
+                                             'not known')
         decisions = resolve(kernel(decompresses='xz', signature_check=signatures_known()), {'crc64': crc64})
         assert decisions['crc64'].reason == ('compressed with xz and a CRC64 check, which the kernel\'s own xz '
                                              'decoder lacks: kmod 31 and later hand the file to the kernel, which '
