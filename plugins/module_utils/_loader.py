@@ -42,10 +42,10 @@ GPL_COMPATIBLE_LICENSES = frozenset(['GPL', 'GPL v2', 'GPL and additional rights
 LICENSE_OFFENDERS = frozenset(['driverloader', 'lve'])
 # How often one resolution works out the proprietary taint again after a refusal; past that, a
 # taint taken from another module is left unknown (a hostile chain of refusals stays linear).
+TAINT_RECOUNTS = 16
 # xz stream header check types; the kernel's own decoder takes the first two only.
 XZ_CHECK_NONE, XZ_CHECK_CRC32 = 0, 1
 XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
-TAINT_RECOUNTS = 16
 _NOTHING = frozenset()
 
 
@@ -58,6 +58,7 @@ class KernelABI:
     kernel's own modules (its ELF class, machine, byte order and struct module size) or None.
     ``signature_check``: ``fn(ModuleInfo) -> (signature fact, refusal reason or None, certain)``
     for a kernel whose signature policy is known, or None when nothing is checked.
+    ``decompresses``: the format the kernel decompresses modules in itself (module_decompression()).
     """
 
     __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
@@ -72,7 +73,6 @@ class KernelABI:
         self.own = own
         self.allow_missing_namespaces = allow_missing_namespaces
         self.signature_check = signature_check
-        # The format the kernel decompresses modules in itself, as module_decompression() tells it.
         self.decompresses = decompresses
 
 
