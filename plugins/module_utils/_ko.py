@@ -613,11 +613,15 @@ def parse_ext_versions(crcs, names, little_endian, path):
     return [(_text(name), crc) for name, crc in zip(symbols, values)]
 
 
+def _only(found, names):
+    """The entries of ``found`` ({name: section index}) for ``names``."""
+    return dict((name, found[name]) for name in names if name in found)
+
+
 def _read_with_elftools(adapter, data, path, layout, known_records, found):
     try:
         machine, header = adapter.open(data, layout)
-        sections = read_sections(data, layout, dict((name, index) for name, index in found.items()
-                                                    if name in WANTED_SECTIONS), path, header)
+        sections = read_sections(data, layout, _only(found, WANTED_SECTIONS), path, header)
     except KoError:
         raise
     except ElftoolsUnusable as exc:
@@ -820,8 +824,8 @@ class KoReader:
             info.elf_class = layout.elf_class
             info.little_endian = layout.little_endian
             info.has_versions_section = '__versions' in found
-            strings = dict((name, index) for name, index in found.items() if name == '__ksymtab_strings')
-            info.exports = exported_symbols(read_sections(data, layout, strings, path).get('__ksymtab_strings'))
+            strings = read_sections(data, layout, _only(found, ['__ksymtab_strings']), path)
+            info.exports = exported_symbols(strings.get('__ksymtab_strings'))
         # setup_load_info(), elf_validity_cache_index_mod() since 6.4: "No module found in object".
         struct_module = _section_header(data, layout, found[THIS_MODULE]) if THIS_MODULE in found else None
         if struct_module is None or struct_module[0] == SHT_NOBITS:

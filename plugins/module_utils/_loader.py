@@ -460,10 +460,10 @@ def xz_check_doubt(kernel, module):
     a file compressed as the kernel decompresses to the kernel (finit_module(),
     MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones decompress it themselves: never
     certain here. Where the kernel's config is not known, see resolve."""
-    if not _xz_check_the_kernel_lacks(module) or kernel.decompresses != 'xz':
+    lacking = _xz_check_the_kernel_lacks(module)
+    if not lacking or kernel.decompresses != 'xz':
         return None
-    return '%s: kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it' \
-        % _xz_check_the_kernel_lacks(module)
+    return '%s: kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it' % lacking
 
 
 def _xz_check_the_kernel_lacks(module):
@@ -680,8 +680,8 @@ def resolve(kernel, modules, tables=None):
                 'could be read), which the loader checks'
         elif kernel.decompresses is None and _xz_check_the_kernel_lacks(candidates[key]):
             decision.certain = False
-            decision.reason = '%s, and whether the kernel decompresses modules itself is not known' \
-                % _xz_check_the_kernel_lacks(candidates[key])
+            decision.reason = _xz_check_the_kernel_lacks(candidates[key]) + \
+                ', and whether the kernel decompresses modules itself is not known'
     decisions.update(judged)
     return decisions
 
