@@ -24,9 +24,10 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._kmod_version import read_kmod_version
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
-    Decision, ExportTables, KernelABI, module_decompression, resolve)
+    Decision, ExportTables, KernelABI, module_decompression, resolve, xz_check_the_kernel_lacks)
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import DAMAGED
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     UNTOLD, KernelTree, ModuleFile, dkms_install_dirs, read_depmod_config, shadowing_file)
@@ -43,6 +44,7 @@ STATUS_ORDER = ('installed', 'weak', 'rejected', 'broken', 'weak-incompatible', 
 REFUSED = {('broken', 'installed'): 'broken', ('broken', 'weak'): 'broken',
            ('incompatible', 'installed'): 'broken', ('incompatible', 'weak'): 'weak-incompatible',
            ('rejected', 'installed'): 'rejected', ('rejected', 'weak'): 'rejected'}
+_UNREAD = object()  # a value not read yet, where None is a value read
 
 
 class Provided:
@@ -264,6 +266,7 @@ class Context:
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
         self._signature_facts = {}
+        self._kmod_version = _UNREAD
 
     def depmod_rules(self, release):
         """The KernelDepmod of ``release`` (worked out once per kernel)."""
@@ -294,17 +297,27 @@ class Context:
             self.rootfs, release, self.kernels[release].modules_dir, self.trees[release].config, self.firmware,
             self.warn, self.boot_files))
 
-    def kernel_abi(self, release):
-        """What the loader of ``release`` checks modules against."""
+    def kernel_abi(self, release, modules):
+        """What the loader of ``release`` checks ``modules`` (ModuleInfo) against."""
         kernel_tree = self.trees[release]
         exports, damaged = kernel_tree.read_symvers(self._symvers)
         own = kernel_tree.own_module()
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
+        decompresses = module_decompression(kernel_tree.config)
+        # Which kmod hands the kernel a compressed file matters only for an xz check it lacks.
+        kmod_version = self.kmod_version() if decompresses in ('xz', None) and any(
+            map(xz_check_the_kernel_lacks, modules)) else None
         return KernelABI(release, exports, damaged, vermagic, own, allow,
                          _signature_check(self.signature_policy(release), self._signature_facts),
-                         module_decompression(kernel_tree.config))
+                         decompresses, kmod_version)
+
+    def kmod_version(self):
+        """The root's kmod version (read once per root)."""
+        if self._kmod_version is _UNREAD:
+            self._kmod_version = read_kmod_version(self.rootfs, self.warn)
+        return self._kmod_version
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""
@@ -323,7 +336,7 @@ class Context:
                 decisions[path] = Decision(None, False, reason=str(exc))
             except KoError as exc:
                 decisions[path] = Decision('broken', False, reason=str(exc))
-        abi = self.kernel_abi(release) if readable else None
+        abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
             decisions.update(resolve(abi, readable, self._tables))
         for path, decision in sorted(decisions.items()):

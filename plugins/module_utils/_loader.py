@@ -46,6 +46,8 @@ TAINT_RECOUNTS = 16
 # xz stream header check types; the kernel's own decoder takes the first two only.
 XZ_CHECK_NONE, XZ_CHECK_CRC32 = 0, 1
 XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
+# The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
+KMOD_HANDS_OVER = (31,)
 _NOTHING = frozenset()
 
 
@@ -59,13 +61,14 @@ class KernelABI:
     ``signature_check``: ``fn(ModuleInfo) -> (signature fact, refusal reason or None, certain)``
     for a kernel whose signature policy is known, or None when nothing is checked.
     ``decompresses``: the format the kernel decompresses modules in itself (module_decompression()).
+    ``kmod_version``: the version of the system's kmod as a tuple of ints, None when not known.
     """
 
     __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
-                 'signature_check', 'decompresses')
+                 'signature_check', 'decompresses', 'kmod_version')
 
     def __init__(self, release, exports=None, exports_damaged=False, vermagic=None, own=None,
-                 allow_missing_namespaces=False, signature_check=None, decompresses=False):
+                 allow_missing_namespaces=False, signature_check=None, decompresses=False, kmod_version=None):
         self.release = release
         self.exports = exports
         self.exports_damaged = exports_damaged
@@ -74,6 +77,7 @@ class KernelABI:
         self.allow_missing_namespaces = allow_missing_namespaces
         self.signature_check = signature_check
         self.decompresses = decompresses
+        self.kmod_version = kmod_version
 
 
 class Verdict:
@@ -454,19 +458,31 @@ def module_decompression(config):
                 False)
 
 
-def xz_check_doubt(kernel, module):
-    """Why the kernel may refuse ``module``'s xz compression, or None: its own xz decoder checks
-    CRC32 or nothing (lib/xz has no CRC64, nor SHA-256: XZ_OPTIONS_ERROR). kmod 31 and later hand
-    a file compressed as the kernel decompresses to the kernel (finit_module(),
-    MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones decompress it themselves: never
-    certain here. Where the kernel's config is not known, see resolve."""
-    lacking = _xz_check_the_kernel_lacks(module)
-    if not lacking or kernel.decompresses != 'xz':
+def xz_check_refusal(kernel, module):
+    """(reason, certain) of the kernel refusing ``module`` for its xz check, or None.
+
+    The kernel's own xz decoder checks CRC32 or nothing (lib/xz has no CRC64, nor SHA-256:
+    XZ_OPTIONS_ERROR). kmod 31 and later hand it a file compressed as it decompresses
+    (finit_module(), MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones decompress the
+    file themselves, whatever the kernel. Where the kernel's config is not known, see resolve.
+    """
+    lacking = xz_check_the_kernel_lacks(module)
+    if not lacking or kernel.decompresses != 'xz' or _kmod_hands_over(kernel) is False:
         return None
-    return '%s: kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it' % lacking
+    if kernel.kmod_version is None:
+        return ('%s: kmod %d and later hand the file to the kernel, which refuses it; older ones decompress it, '
+                'and which kmod loads modules here is not known' % (lacking, KMOD_HANDS_OVER[0]), False)
+    return '%s: kmod %s hands the file to the kernel, which refuses it' \
+        % (lacking, '.'.join(map(str, kernel.kmod_version))), True
 
 
-def _xz_check_the_kernel_lacks(module):
+def _kmod_hands_over(kernel):
+    """Whether the system's kmod hands a compressed module to the kernel; None when not known."""
+    return None if kernel.kmod_version is None else kernel.kmod_version >= KMOD_HANDS_OVER
+
+
+def xz_check_the_kernel_lacks(module):
+    """Why the kernel's own xz decoder cannot take ``module``'s xz check, or None when it can."""
     if module.xz_check in (None, XZ_CHECK_NONE, XZ_CHECK_CRC32):
         return None
     return 'compressed with xz and a %s check, which the kernel\'s own xz decoder lacks' \
@@ -647,6 +663,11 @@ def resolve(kernel, modules, tables=None):
     checks_struct = release_at_least(kernel.release, (6, 4)) is True
     doubts = {}
     for key, info in modules.items():
+        xz = xz_check_refusal(kernel, info)
+        if xz and xz[1]:
+            # The kernel decompresses the file before it reads anything in it.
+            decisions[key] = Decision('broken', True, None, _signature(kernel, info)[0], xz[0])
+            continue
         foreign = foreign_elf(kernel, info)
         if foreign:
             decisions[key] = Decision('broken', True, reason='not a module for this kernel: %s' % foreign)
@@ -658,32 +679,35 @@ def resolve(kernel, modules, tables=None):
                 Decision('incompatible', True, None, signature, other)
             continue
         candidates[key] = info
-        # (refusal, reason) of what may refuse a module that loads by every other rule
-        xz = xz_check_doubt(kernel, info)
-        doubts[key] = ('incompatible', other) if other else ('broken', xz) if xz else None
+        # (refusal, reason) of what may refuse a module that loads by every other rule: None
+        # for a rule that could not be checked
+        doubts[key] = ('incompatible', other) if other else ('broken', xz[0]) if xz else \
+            _unchecked_rule(kernel, info, checks_struct)
     judged = _judged(kernel, candidates, tables)
     doubtful = [key for key in candidates if doubts[key] and judged[key].loads]
     if doubtful:
         strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in doubtful),
                          tables)
         for key in doubtful:
-            judged[key] = Decision(doubts[key][0], False, judged[key].kabi, judged[key].signature, doubts[key][1])
+            refusal, reason = doubts[key]
+            if refusal or judged[key].certain:  # else the reason it is not certain already
+                judged[key] = Decision(refusal, False, judged[key].kabi, judged[key].signature, reason)
         for key, decision in strict.items():
             judged[key].certain = judged[key].certain and decision.loads == judged[key].loads
-    size_unknown = checks_struct and (kernel.own is None or kernel.own.this_module_size is None)
-    for key, decision in judged.items():
-        if not (decision.loads and decision.certain):
-            continue
-        if size_unknown and candidates[key].this_module_size is not None:
-            decision.certain = False
-            decision.reason = 'the size of the kernel\'s struct module is not known (none of its own modules ' \
-                'could be read), which the loader checks'
-        elif kernel.decompresses is None and _xz_check_the_kernel_lacks(candidates[key]):
-            decision.certain = False
-            decision.reason = _xz_check_the_kernel_lacks(candidates[key]) + \
-                ', and whether the kernel decompresses modules itself is not known'
     decisions.update(judged)
     return decisions
+
+
+def _unchecked_rule(kernel, info, checks_struct):
+    """(None, what the loader checks of ``info`` that is not known here), or None."""
+    if checks_struct and (kernel.own is None or kernel.own.this_module_size is None) \
+            and info.this_module_size is not None:
+        return None, 'the size of the kernel\'s struct module is not known (none of its own modules could be ' \
+            'read), which the loader checks'
+    lacking = xz_check_the_kernel_lacks(info)
+    if lacking and kernel.decompresses is None and _kmod_hands_over(kernel) is not False:
+        return None, lacking + ', and whether the kernel decompresses modules itself is not known'
+    return None
 
 
 def _judged(kernel, candidates, tables):

@@ -158,6 +158,15 @@ class KoBuilder:
             raise
 
 
+# kmod's tools print their version as its tools/kmod.h does, from the build's PACKAGE and VERSION.
+KMOD_SOURCE = '#include <stdio.h>\nint main(void) { puts(PACKAGE " version " VERSION); return 0; }\n'
+
+
+def kmod_program(ko_builder: KoBuilder, root: Path, version: str, path: str = 'usr/bin/kmod') -> Path:
+    """``root/path``: an object that prints "kmod version ``version``" as kmod's tools do."""
+    return ko_builder.compile(root, path, KMOD_SOURCE, ['-DPACKAGE="kmod"', '-DVERSION="%s"' % version])
+
+
 def gzip_file(path: Path, suffix: str = '.gz') -> Path:
     """A gzip-compressed copy of ``path`` named ``path + suffix``."""
     target = path.with_name(path.name + suffix)

@@ -15,7 +15,8 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import THIS_MODULE_SIZE, KoBuilder, python_zstd, xz_file, zstd_file
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
+    THIS_MODULE_SIZE, KoBuilder, kmod_program, python_zstd, xz_file, zstd_file)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
@@ -127,10 +128,16 @@ def test_an_xz_check_the_kernels_own_decoder_lacks(system: SystemTree) -> None:
         built.with_name(built.name + '.xz').write_bytes(lzma.compress(built.read_bytes(), check=lzma.CHECK_CRC64))
         built.unlink()
     system.install('hello', '1.0', ABI)
+    # Which kmod loads it, read from its program: none here.
     entry = Run(system.root).package(ABI)
     assert (entry['status'], entry['covered'], entry['verified']) == ('broken', False, False)
     assert entry['modules']['hello']['reason'].startswith('compressed with xz and a CRC64 check')
     assert entry['modules']['hello']['path'].endswith('/updates/dkms/hello.ko.xz')
+    for version, expected in (('34.2', ('broken', False, True)), ('30', ('installed', True, True))):
+        kmod_program(system.ko, system.root, version)
+        entry = Run(system.root).package(ABI)
+        assert (entry['status'], entry['covered'], entry['verified']) == expected, version
+    assert entry['modules']['hello']['reason'] is None
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:

@@ -351,15 +351,17 @@ class TestResolve:
     def test_the_kernels_struct_module_unknown(self) -> None:
         """Since 6.4 the loader checks the size: without one of the kernel's own modules to tell
         it, a module is not known to load; older kernels do not check it."""
-        mine = module()
+        mine, user = module(exports=['x']), module(dict(EXPORTS, x=1), name='user')
         mine.this_module_size = 1280
         for own in (None, module(name='intree')):     # none read; one read, without a size
             for release, certain in (('6.4.0', False), (RELEASE, True)):
-                decision = resolve(kernel(own=own, release=release, signature_check=signatures_known()),
-                                   {'m': mine})['m']
-                assert (decision.refusal, decision.certain) == (None, certain)
+                decisions = resolve(kernel(own=own, release=release, signature_check=signatures_known()),
+                                    {'m': mine, 'user': user})
+                assert (decisions['m'].refusal, decisions['m'].certain) == (None, certain)
                 if not certain:
-                    assert decision.reason.startswith('the size of the kernel\'s struct module is not known')
+                    assert decisions['m'].reason.startswith('the size of the kernel\'s struct module is not known')
+                # What needs it is not known to load either.
+                assert (decisions['user'].refusal, decisions['user'].certain) == (None, certain)
 
     def test_what_else_refuses_a_struct_module_of_another_size(self) -> None:
         """The loader's own order: the signature check first; before 6.4 the module_layout CRC,
@@ -387,27 +389,41 @@ class TestResolve:
 
     def test_an_xz_check_the_kernel_does_not_take(self) -> None:
         """A kernel that decompresses xz modules itself takes CRC32 or no check: kmod 31 and later
-        hand it the file, older ones decompress it themselves, so the refusal is never certain."""
+        hand it the file, older ones decompress it themselves; certain where the kmod is known."""
         crc64, crc32, user = module(exports=['x'], name='crc64'), module(name='crc32'), module(dict(EXPORTS, x=1))
         crc64.xz_check, crc32.xz_check = 4, 1
-        for decompresses, expected, needing in (('xz', ('broken', False), (None, False)),
-                                                (None, (None, False), (None, True)),
-                                                (False, (None, True), (None, True)), ('zstd', (None, True), (None, True))):
-            decisions = resolve(kernel(decompresses=decompresses, signature_check=signatures_known()),
+        for decompresses, kmod, expected, needing in (
+                ('xz', None, ('broken', False), (None, False)),
+                ('xz', (31,), ('broken', True), ('incompatible', True)),
+                ('xz', (34, 2), ('broken', True), ('incompatible', True)),
+                ('xz', (30,), (None, True), (None, True)),
+                # Where the kernel's config is not known, most kernels do not decompress modules themselves.
+                (None, None, (None, False), (None, False)),
+                (None, (34,), (None, False), (None, False)),
+                (None, (30,), (None, True), (None, True)),
+                (False, (34,), (None, True), (None, True)), ('zstd', (34,), (None, True), (None, True))):
+            decisions = resolve(kernel(decompresses=decompresses, kmod_version=kmod, signature_check=signatures_known()),
                                 {'crc64': crc64, 'crc32': crc32, 'user': user})
-            assert outcome(decisions)['crc64'] == expected, decompresses
+            assert outcome(decisions)['crc64'] == expected, (decompresses, kmod)
             assert outcome(decisions)['crc32'] == (None, True)
             # What needs it loads only as far as it does.
-            assert outcome(decisions)['user'] == needing
-        # Where the kernel's config is not known, most kernels do not decompress modules themselves.
-        decisions = resolve(kernel(decompresses=None, signature_check=signatures_known()), {'crc64': crc64})
-        assert decisions['crc64'].reason == ('compressed with xz and a CRC64 check, which the kernel\'s own xz '
-                                             'decoder lacks, and whether the kernel decompresses modules itself is '
-                                             'not known')
-        decisions = resolve(kernel(decompresses='xz', signature_check=signatures_known()), {'crc64': crc64})
-        assert decisions['crc64'].reason == ('compressed with xz and a CRC64 check, which the kernel\'s own xz '
-                                             'decoder lacks: kmod 31 and later hand the file to the kernel, which '
-                                             'refuses it; older ones decompress it')
+            assert outcome(decisions)['user'] == needing, (decompresses, kmod)
+        lacks = 'compressed with xz and a CRC64 check, which the kernel\'s own xz decoder lacks'
+        reasons = [resolve(kernel(signature_check=signatures_known(), **arguments), {'crc64': crc64})['crc64'].reason
+                   for arguments in ({'decompresses': None}, {'decompresses': 'xz'},
+                                     {'decompresses': 'xz', 'kmod_version': (34, 2)})]
+        assert reasons == [
+            lacks + ', and whether the kernel decompresses modules itself is not known',
+            lacks + ': kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it, '
+            'and which kmod loads modules here is not known',
+            lacks + ': kmod 34.2 hands the file to the kernel, which refuses it']
+        # The kernel decompresses the file before anything else: the refusal comes first.
+        foreign = module(name='crc64')
+        foreign.xz_check, foreign.elf_class = 4, 32
+        decision = resolve(kernel(decompresses='xz', kmod_version=(31,), own=module(name='intree'),
+                                  signature_check=signatures_known()), {'crc64': foreign})['crc64']
+        assert (decision.refusal, decision.certain, decision.reason) == ('broken', True, lacks + (
+            ': kmod 31 hands the file to the kernel, which refuses it'))
 
     def test_the_format_a_kernel_decompresses_modules_in(self) -> None:
         assert module_decompression(None) is None
