@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import lzma
 import os
 import shutil
 import struct
@@ -104,6 +105,31 @@ def far_section_table(compressed: bool) -> Callable[[SystemTree], None]:
         link.unlink()
         link.with_name('hello.ko.gz').symlink_to(BUILD + '.gz')
     return damage
+
+
+def kmod_program(write: Callable[[Path], None]) -> Callable[[SystemTree], None]:
+    """The weak link's module compressed with a CRC64 xz check, on a kernel that decompresses xz
+    modules itself: the kmod program, which ``write`` makes, is read to tell whether it loads."""
+    def damage(system: SystemTree) -> None:
+        with system.path('/lib/modules/%s/build/.config' % CLONE).open('a') as config:
+            config.write('CONFIG_MODULE_COMPRESS_XZ=y\nCONFIG_MODULE_DECOMPRESS=y\n')
+        system.path(BUILD + '.xz').write_bytes(lzma.compress(system.path(BUILD).read_bytes(), check=lzma.CHECK_CRC64))
+        link = system.path('/lib/modules/%s/weak-updates/hello.ko' % CLONE)
+        link.unlink()
+        link.with_name('hello.ko.xz').symlink_to(BUILD + '.xz')
+        program = system.path('/usr/bin/kmod')
+        program.parent.mkdir(parents=True, exist_ok=True)
+        write(program)
+    return damage
+
+
+def near_matches(program: Path) -> None:
+    program.write_bytes(b'kmod version 1' * (16 * MIB // 14))
+
+
+def sparse_program(program: Path) -> None:
+    with open(program, 'wb') as handle:
+        handle.truncate(2 * GIB)
 
 
 def huge_versions(system: SystemTree) -> None:
@@ -271,6 +297,8 @@ CASES: list[tuple[str, Callable[[SystemTree], None]]] = [
     ('__versions of 200 MiB', huge_versions),
     ('__ksymtab_strings of 131,000 exports (1,000 KiB)', many_exports(131000)),
     ('__ksymtab_strings of a million exports (7.6 MiB)', many_exports(1000000)),
+    ('kmod program of 16 MiB of near matches, read for a CRC64 .ko.xz', kmod_program(near_matches)),
+    ('kmod program of 2 GiB, sparse, read for a CRC64 .ko.xz', kmod_program(sparse_program)),
     ('2 GiB sparse Module.symvers', sparse('/lib/modules/%s/build/Module.symvers' % CLONE)),
     ('2 GiB sparse modules.order', sparse('/lib/modules/%s/modules.order' % CLONE)),
     ('2 GiB sparse framework.conf', sparse('/etc/dkms/framework.conf')),
