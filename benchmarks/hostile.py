@@ -124,7 +124,9 @@ def kmod_program(write: Callable[[Path], None]) -> Callable[[SystemTree], None]:
 
 
 def near_matches(program: Path) -> None:
-    program.write_bytes(b'kmod version 1' * (16 * MIB // 14))
+    """8 MiB of near matches of the version literal, 8 MiB of the features literal."""
+    program.write_bytes(b'kmod version 111111.111111.111111.111111' * (8 * MIB // 40)
+                        + (b'\0+XZ' + b' +A' * 40) * (8 * MIB // 124))
 
 
 def sparse_program(program: Path) -> None:

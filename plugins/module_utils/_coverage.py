@@ -24,7 +24,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
-from ansible_collections.kabi.dkms.plugins.module_utils._kmod_version import read_kmod_version
+from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
     Decision, ExportTables, KernelABI, module_decompression, resolve, xz_check_the_kernel_lacks)
@@ -266,7 +266,7 @@ class Context:
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
         self._signature_facts = {}
-        self._kmod_version = _UNREAD
+        self._kmod = _UNREAD
 
     def depmod_rules(self, release):
         """The KernelDepmod of ``release`` (worked out once per kernel)."""
@@ -307,17 +307,17 @@ class Context:
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
         decompresses = module_decompression(kernel_tree.config)
         # Which kmod hands the kernel a compressed file matters only for an xz check it lacks.
-        kmod_version = self.kmod_version() if decompresses in ('xz', None) and any(
+        kmod = self.kmod() if decompresses in ('xz', None) and any(
             map(xz_check_the_kernel_lacks, modules)) else None
         return KernelABI(release, exports, damaged, vermagic, own, allow,
                          _signature_check(self.signature_policy(release), self._signature_facts),
-                         decompresses, kmod_version)
+                         decompresses, kmod)
 
-    def kmod_version(self):
-        """The root's kmod version (read once per root)."""
-        if self._kmod_version is _UNREAD:
-            self._kmod_version = read_kmod_version(self.rootfs, self.warn)
-        return self._kmod_version
+    def kmod(self):
+        """The root's KmodProgram (read once per root)."""
+        if self._kmod is _UNREAD:
+            self._kmod = read_kmod_program(self.rootfs, self.warn)
+        return self._kmod
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""

@@ -61,14 +61,15 @@ class KernelABI:
     ``signature_check``: ``fn(ModuleInfo) -> (signature fact, refusal reason or None, certain)``
     for a kernel whose signature policy is known, or None when nothing is checked.
     ``decompresses``: the format the kernel decompresses modules in itself (module_decompression()).
-    ``kmod_version``: the version of the system's kmod as a tuple of ints, None when not known.
+    ``kmod``: the system's kmod program (its ``version``, a tuple of ints, and ``features``,
+    {name: built with it}), None when not known.
     """
 
     __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
-                 'signature_check', 'decompresses', 'kmod_version')
+                 'signature_check', 'decompresses', 'kmod')
 
     def __init__(self, release, exports=None, exports_damaged=False, vermagic=None, own=None,
-                 allow_missing_namespaces=False, signature_check=None, decompresses=False, kmod_version=None):
+                 allow_missing_namespaces=False, signature_check=None, decompresses=False, kmod=None):
         self.release = release
         self.exports = exports
         self.exports_damaged = exports_damaged
@@ -77,7 +78,7 @@ class KernelABI:
         self.allow_missing_namespaces = allow_missing_namespaces
         self.signature_check = signature_check
         self.decompresses = decompresses
-        self.kmod_version = kmod_version
+        self.kmod = kmod
 
 
 class Verdict:
@@ -463,22 +464,29 @@ def xz_check_refusal(kernel, module):
 
     The kernel's own xz decoder checks CRC32 or nothing (lib/xz has no CRC64, nor SHA-256:
     XZ_OPTIONS_ERROR). kmod 31 and later hand it a file compressed as it decompresses
-    (finit_module(), MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones decompress the
-    file themselves, whatever the kernel. Where the kernel's config is not known, see resolve.
+    (finit_module(), MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones built with xz
+    decompress the file themselves, whatever the kernel. Where the kernel's config is not known,
+    see resolve.
     """
     lacking = xz_check_the_kernel_lacks(module)
-    if not lacking or kernel.decompresses != 'xz' or _kmod_hands_over(kernel) is False:
+    who = _xz_decompressed_by(kernel)
+    if not lacking or kernel.decompresses != 'xz' or who == 'kmod':
         return None
-    if kernel.kmod_version is None:
+    if who is None:
         return ('%s: kmod %d and later hand the file to the kernel, which refuses it; older ones decompress it, '
                 'and which kmod loads modules here is not known' % (lacking, KMOD_HANDS_OVER[0]), False)
     return '%s: kmod %s hands the file to the kernel, which refuses it' \
-        % (lacking, '.'.join(map(str, kernel.kmod_version))), True
+        % (lacking, '.'.join(map(str, kernel.kmod.version))), True
 
 
-def _kmod_hands_over(kernel):
-    """Whether the system's kmod hands a compressed module to the kernel; None when not known."""
-    return None if kernel.kmod_version is None else kernel.kmod_version >= KMOD_HANDS_OVER
+def _xz_decompressed_by(kernel):
+    """Who decompresses an xz module on a kernel that decompresses xz itself: 'kernel' (kmod 31
+    and later hand it the file), 'kmod' (an older kmod built with xz), None when not known."""
+    if kernel.kmod is None:
+        return None
+    if kernel.kmod.version >= KMOD_HANDS_OVER:
+        return 'kernel'
+    return 'kmod' if kernel.kmod.features.get('XZ') else None
 
 
 def xz_check_the_kernel_lacks(module):
@@ -705,7 +713,7 @@ def _unchecked_rule(kernel, info, checks_struct):
         return None, 'the size of the kernel\'s struct module is not known (none of its own modules could be ' \
             'read), which the loader checks'
     lacking = xz_check_the_kernel_lacks(info)
-    if lacking and kernel.decompresses is None and _kmod_hands_over(kernel) is not False:
+    if lacking and kernel.decompresses is None and _xz_decompressed_by(kernel) != 'kmod':
         return None, lacking + ', and whether the kernel decompresses modules itself is not known'
     return None
 

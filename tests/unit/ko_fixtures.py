@@ -158,13 +158,20 @@ class KoBuilder:
             raise
 
 
-# kmod's tools print their version as its tools/kmod.h does, from the build's PACKAGE and VERSION.
-KMOD_SOURCE = '#include <stdio.h>\nint main(void) { puts(PACKAGE " version " VERSION); return 0; }\n'
+# kmod's tools print their version and their build's features as its tools/kmod.h does, from the
+# build's PACKAGE, VERSION and KMOD_FEATURES (kmod 21 and later).
+KMOD_SOURCE = '#include <stdio.h>\nint main(void) { puts(PACKAGE " version " VERSION); %s return 0; }\n'
+DEBIAN_KMOD_FEATURES = '+ZSTD +XZ -ZLIB +LIBCRYPTO -EXPERIMENTAL'
 
 
-def kmod_program(ko_builder: KoBuilder, root: Path, version: str, path: str = 'usr/bin/kmod') -> Path:
-    """``root/path``: an object that prints "kmod version ``version``" as kmod's tools do."""
-    return ko_builder.compile(root, path, KMOD_SOURCE, ['-DPACKAGE="kmod"', '-DVERSION="%s"' % version])
+def kmod_program(ko_builder: KoBuilder, root: Path, version: str, features: str | None = DEBIAN_KMOD_FEATURES,
+                 path: str = 'usr/bin/kmod') -> Path:
+    """``root/path``: an object that prints "kmod version ``version``" and, unless None, its
+    ``features`` as kmod's tools do."""
+    source = KMOD_SOURCE % ('' if features is None else 'puts(KMOD_FEATURES);')
+    defines = ['-DPACKAGE="kmod"', '-DVERSION="%s"' % version] + \
+        ([] if features is None else ['-DKMOD_FEATURES="%s"' % features])
+    return ko_builder.compile(root, path, source, defines)
 
 
 def gzip_file(path: Path, suffix: str = '.gz') -> Path:

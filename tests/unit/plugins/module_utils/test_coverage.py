@@ -133,11 +133,13 @@ def test_an_xz_check_the_kernels_own_decoder_lacks(system: SystemTree) -> None:
     assert (entry['status'], entry['covered'], entry['verified']) == ('broken', False, False)
     assert entry['modules']['hello']['reason'].startswith('compressed with xz and a CRC64 check')
     assert entry['modules']['hello']['path'].endswith('/updates/dkms/hello.ko.xz')
-    for version, expected in (('34.2', ('broken', False, True)), ('30', ('installed', True, True))):
-        kmod_program(system.ko, system.root, version)
+    for version, features, expected in (('34.2', '+XZ', ('broken', False, True)), ('30', '+XZ', ('installed', True, True)),
+                                        ('30', '-XZ', ('broken', False, False))):
+        kmod_program(system.ko, system.root, version, features)
         entry = Run(system.root).package(ABI)
-        assert (entry['status'], entry['covered'], entry['verified']) == expected, version
-    assert entry['modules']['hello']['reason'] is None
+        assert (entry['status'], entry['covered'], entry['verified']) == expected, (version, features)
+        if expected[0] == 'installed':
+            assert entry['modules']['hello']['reason'] is None
 
 
 def test_kabi_check_false_trusts_the_links(demo: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
+from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import KmodProgram
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
     Decision, ExportTables, KernelABI, Verdict, judge, module_decompression, resolve, vermagic_suffix)
@@ -389,29 +390,35 @@ class TestResolve:
 
     def test_an_xz_check_the_kernel_does_not_take(self) -> None:
         """A kernel that decompresses xz modules itself takes CRC32 or no check: kmod 31 and later
-        hand it the file, older ones decompress it themselves; certain where the kmod is known."""
+        hand it the file, older ones built with xz decompress it themselves; certain where the kmod is known."""
         crc64, crc32, user = module(exports=['x'], name='crc64'), module(name='crc32'), module(dict(EXPORTS, x=1))
         crc64.xz_check, crc32.xz_check = 4, 1
+        with_xz, without_xz, untold = ({'ZSTD': True, 'XZ': True}, {'ZSTD': True, 'XZ': False}, {})
         for decompresses, kmod, expected, needing in (
                 ('xz', None, ('broken', False), (None, False)),
-                ('xz', (31,), ('broken', True), ('incompatible', True)),
-                ('xz', (34, 2), ('broken', True), ('incompatible', True)),
-                ('xz', (30,), (None, True), (None, True)),
+                ('xz', KmodProgram((31,), untold), ('broken', True), ('incompatible', True)),
+                ('xz', KmodProgram((34, 2), with_xz), ('broken', True), ('incompatible', True)),
+                ('xz', KmodProgram((30,), with_xz), (None, True), (None, True)),
+                # An older kmod decompresses it only if it was built with xz.
+                ('xz', KmodProgram((30,), without_xz), ('broken', False), (None, False)),
+                ('xz', KmodProgram((20,), untold), ('broken', False), (None, False)),
                 # Where the kernel's config is not known, most kernels do not decompress modules themselves.
                 (None, None, (None, False), (None, False)),
-                (None, (34,), (None, False), (None, False)),
-                (None, (30,), (None, True), (None, True)),
-                (False, (34,), (None, True), (None, True)), ('zstd', (34,), (None, True), (None, True))):
-            decisions = resolve(kernel(decompresses=decompresses, kmod_version=kmod, signature_check=signatures_known()),
+                (None, KmodProgram((34,), with_xz), (None, False), (None, False)),
+                (None, KmodProgram((30,), with_xz), (None, True), (None, True)),
+                (None, KmodProgram((30,), untold), (None, False), (None, False)),
+                (False, KmodProgram((34,), with_xz), (None, True), (None, True)),
+                ('zstd', KmodProgram((34,), with_xz), (None, True), (None, True))):
+            decisions = resolve(kernel(decompresses=decompresses, kmod=kmod, signature_check=signatures_known()),
                                 {'crc64': crc64, 'crc32': crc32, 'user': user})
-            assert outcome(decisions)['crc64'] == expected, (decompresses, kmod)
+            assert outcome(decisions)['crc64'] == expected, (decompresses, kmod and kmod.version)
             assert outcome(decisions)['crc32'] == (None, True)
             # What needs it loads only as far as it does.
-            assert outcome(decisions)['user'] == needing, (decompresses, kmod)
+            assert outcome(decisions)['user'] == needing, (decompresses, kmod and kmod.version)
         lacks = 'compressed with xz and a CRC64 check, which the kernel\'s own xz decoder lacks'
         reasons = [resolve(kernel(signature_check=signatures_known(), **arguments), {'crc64': crc64})['crc64'].reason
                    for arguments in ({'decompresses': None}, {'decompresses': 'xz'},
-                                     {'decompresses': 'xz', 'kmod_version': (34, 2)})]
+                                     {'decompresses': 'xz', 'kmod': KmodProgram((34, 2), with_xz)})]
         assert reasons == [
             lacks + ', and whether the kernel decompresses modules itself is not known',
             lacks + ': kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it, '
@@ -420,7 +427,7 @@ class TestResolve:
         # The kernel decompresses the file before anything else: the refusal comes first.
         foreign = module(name='crc64')
         foreign.xz_check, foreign.elf_class = 4, 32
-        decision = resolve(kernel(decompresses='xz', kmod_version=(31,), own=module(name='intree'),
+        decision = resolve(kernel(decompresses='xz', kmod=KmodProgram((31,), with_xz), own=module(name='intree'),
                                   signature_check=signatures_known()), {'crc64': foreign})['crc64']
         assert (decision.refusal, decision.certain, decision.reason) == ('broken', True, lacks + (
             ': kmod 31 hands the file to the kernel, which refuses it'))
