@@ -27,7 +27,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_k
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
-    Decision, ExportTables, KernelABI, module_decompression, resolve, xz_check_the_kernel_lacks)
+    Decision, ExportTables, KernelABI, module_decompression, resolve)
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import DAMAGED
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     UNTOLD, KernelTree, ModuleFile, dkms_install_dirs, read_depmod_config, shadowing_file)
@@ -305,13 +305,11 @@ class Context:
         vermagic = own.vermagic if own is not None and own.vermagic is not None \
             else vermagic_from_config(release, kernel_tree.config)
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
-        decompresses = module_decompression(kernel_tree.config)
-        # Which kmod hands the kernel a compressed file matters only for an xz check it lacks.
-        kmod = self.kmod() if decompresses in ('xz', None) and any(
-            map(xz_check_the_kernel_lacks, modules)) else None
+        # Which kmod decompresses a file, or hands it to the kernel, matters only for compressed ones.
+        kmod = self.kmod() if any(info.compression for info in modules) else None
         return KernelABI(release, exports, damaged, vermagic, own, allow,
                          _signature_check(self.signature_policy(release), self._signature_facts),
-                         decompresses, kmod)
+                         module_decompression(kernel_tree.config), kmod)
 
     def kmod(self):
         """The root's KmodProgram (read once per root)."""

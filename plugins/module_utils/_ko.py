@@ -34,6 +34,7 @@ ELF_MAGIC = b'\x7fELF'
 GZIP_MAGIC = b'\x1f\x8b'
 XZ_MAGIC = b'\xfd7zXZ\x00'
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+COMPRESSIONS = (('gzip', GZIP_MAGIC), ('xz', XZ_MAGIC), ('zstd', ZSTD_MAGIC))
 # Gzip header flags FHCRC, FEXTRA and FCOMMENT: the kernel's gzip module decompression skips a
 # file name (FNAME) after the fixed header, and nothing else.
 GZIP_HEADER_EXTRAS = 0x02 | 0x04 | 0x10
@@ -90,7 +91,7 @@ class ModuleInfo:
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
                  'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table', 'this_module_size',
-                 'xz_check')
+                 'compression', 'xz_check')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -122,8 +123,10 @@ class ModuleInfo:
         # Bytes of the struct module the module carries: sizeof(struct module) of the kernel it
         # was built against (None when not read).
         self.this_module_size = None
-        # The integrity check an xz-compressed file names in its stream header (0 none, 1 CRC32,
+        # The format the file is compressed in ('gzip', 'xz', 'zstd'), None for a plain file; the
+        # integrity check an xz-compressed file names in its stream header (0 none, 1 CRC32,
         # 4 CRC64, 10 SHA-256), None for a file that is not xz.
+        self.compression = None
         self.xz_check = None
 
     @property
@@ -832,8 +835,9 @@ class KoReader:
             raise KoError('%s: no struct module (a loaded .gnu.linkonce.this_module section with bytes), which the '
                           'kernel\'s loader refuses' % path)
         info.this_module_size = struct_module[3]
-        if data is not image:   # decompressed: its stream flags follow the magic
+        if data is not image:   # decompressed; an xz file's stream flags follow the magic
             head = image[:len(XZ_MAGIC) + 2]
+            info.compression = next(name for name, magic in COMPRESSIONS if head.startswith(magic))
             info.xz_check = head[-1] & 0x0f if head.startswith(XZ_MAGIC) and len(head) == len(XZ_MAGIC) + 2 else None
         # A plain file's signed bytes are read again only if a check needs their digest.
         reread = None

@@ -46,8 +46,13 @@ TAINT_RECOUNTS = 16
 # xz stream header check types; the kernel's own decoder takes the first two only.
 XZ_CHECK_NONE, XZ_CHECK_CRC32 = 0, 1
 XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
-# The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
+# The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c),
+# and the first that tells every format by its magic, built with it or not (before, a file in a
+# format it was built without is taken for a plain one, and the kernel refuses it).
 KMOD_HANDS_OVER = (31,)
+KMOD_TELLS_EVERY_FORMAT = (33,)
+# The name of each format in the features a kmod build tells.
+KMOD_FEATURES = {'gzip': 'ZLIB', 'xz': 'XZ', 'zstd': 'ZSTD'}
 _NOTHING = frozenset()
 
 
@@ -459,34 +464,52 @@ def module_decompression(config):
                 False)
 
 
-def xz_check_refusal(kernel, module):
-    """(reason, certain) of the kernel refusing ``module`` for its xz check, or None.
+def _decompressed_by(kernel, module):
+    """Who decompresses ``module`` as the system loads it: 'kernel' (kmod 31 and later hand it a
+    file in the format it decompresses itself), 'kmod', 'nobody' (kmod was built without the
+    format and does not hand the file over: the kernel is given compressed bytes), None for a
+    plain file, or where the kmod or the kernel's config does not tell."""
+    kmod, compression = kernel.kmod, module.compression
+    if kmod is None or compression is None:
+        return None
+    built = _built_with(kmod, compression)
+    hands_over = kmod.version >= KMOD_HANDS_OVER and (built or kmod.version >= KMOD_TELLS_EVERY_FORMAT)
+    if hands_over and kernel.decompresses in (compression, None):
+        return 'kernel' if kernel.decompresses == compression else None
+    if built is None:
+        return None
+    return 'kmod' if built else 'nobody'
 
-    The kernel's own xz decoder checks CRC32 or nothing (lib/xz has no CRC64, nor SHA-256:
-    XZ_OPTIONS_ERROR). kmod 31 and later hand it a file compressed as it decompresses
-    (finit_module(), MODULE_INIT_COMPRESSED_FILE) and fail with it; older ones built with xz
-    decompress the file themselves, whatever the kernel. Where the kernel's config is not known,
-    see resolve.
-    """
+
+def _built_with(kmod, compression):
+    """Whether ``kmod`` was built with ``compression``, None when not known: a build tells the
+    formats it knows, a kmod before 21 none."""
+    return kmod.features.get(KMOD_FEATURES[compression], False) if kmod.features else None
+
+
+def _compression_refusal(kernel, module):
+    """(reason, certain) of the system not loading ``module`` for how it is compressed, or None."""
+    who = _decompressed_by(kernel, module)
+    if who == 'nobody':
+        return '%s: the kernel would be given the compressed bytes' % _without(kernel, module), True
     lacking = xz_check_the_kernel_lacks(module)
-    who = _xz_decompressed_by(kernel)
     if not lacking or kernel.decompresses != 'xz' or who == 'kmod':
         return None
+    # The kernel's own xz decoder checks CRC32 or nothing (lib/xz has no CRC64, nor SHA-256:
+    # XZ_OPTIONS_ERROR); kmod 31 and later fail with it, older ones built with xz decompress the
+    # file themselves. Where the kernel's config is not known, see _unchecked_rule.
     if who is None:
         return ('%s: kmod %d and later hand the file to the kernel, which refuses it; older ones decompress it, '
                 'and which kmod loads modules here is not known' % (lacking, KMOD_HANDS_OVER[0]), False)
-    return '%s: kmod %s hands the file to the kernel, which refuses it' \
-        % (lacking, '.'.join(map(str, kernel.kmod.version))), True
+    return '%s: kmod %s hands the file to the kernel, which refuses it' % (lacking, _kmod_version(kernel)), True
 
 
-def _xz_decompressed_by(kernel):
-    """Who decompresses an xz module on a kernel that decompresses xz itself: 'kernel' (kmod 31
-    and later hand it the file), 'kmod' (an older kmod built with xz), None when not known."""
-    if kernel.kmod is None:
-        return None
-    if kernel.kmod.version >= KMOD_HANDS_OVER:
-        return 'kernel'
-    return 'kmod' if kernel.kmod.features.get('XZ') else None
+def _without(kernel, module):
+    return 'compressed with %s, which kmod %s was built without' % (module.compression, _kmod_version(kernel))
+
+
+def _kmod_version(kernel):
+    return '.'.join(map(str, kernel.kmod.version))
 
 
 def xz_check_the_kernel_lacks(module):
@@ -671,10 +694,10 @@ def resolve(kernel, modules, tables=None):
     checks_struct = release_at_least(kernel.release, (6, 4)) is True
     doubts = {}
     for key, info in modules.items():
-        xz = xz_check_refusal(kernel, info)
-        if xz and xz[1]:
-            # The kernel decompresses the file before it reads anything in it.
-            decisions[key] = Decision('broken', True, None, _signature(kernel, info)[0], xz[0])
+        compressed = _compression_refusal(kernel, info)
+        if compressed and compressed[1]:
+            # The file is decompressed before anything in it is read.
+            decisions[key] = Decision('broken', True, None, _signature(kernel, info)[0], compressed[0])
             continue
         foreign = foreign_elf(kernel, info)
         if foreign:
@@ -689,7 +712,7 @@ def resolve(kernel, modules, tables=None):
         candidates[key] = info
         # (refusal, reason) of what may refuse a module that loads by every other rule: None
         # for a rule that could not be checked
-        doubts[key] = ('incompatible', other) if other else ('broken', xz[0]) if xz else \
+        doubts[key] = ('incompatible', other) if other else ('broken', compressed[0]) if compressed else \
             _unchecked_rule(kernel, info, checks_struct)
     judged = _judged(kernel, candidates, tables)
     doubtful = [key for key in candidates if doubts[key] and judged[key].loads]
@@ -712,8 +735,13 @@ def _unchecked_rule(kernel, info, checks_struct):
             and info.this_module_size is not None:
         return None, 'the size of the kernel\'s struct module is not known (none of its own modules could be ' \
             'read), which the loader checks'
+    if kernel.decompresses is not None or info.compression is None:
+        return None
+    who = _decompressed_by(kernel, info)
+    if who is None and kernel.kmod is not None and _built_with(kernel.kmod, info.compression) is False:
+        return None, '%s, and whether the kernel decompresses modules itself is not known' % _without(kernel, info)
     lacking = xz_check_the_kernel_lacks(info)
-    if lacking and kernel.decompresses is None and _xz_decompressed_by(kernel) != 'kmod':
+    if lacking and who != 'kmod':
         return None, lacking + ', and whether the kernel decompresses modules itself is not known'
     return None
 

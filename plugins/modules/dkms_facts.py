@@ -120,7 +120,8 @@ ansible_facts:
           (kABI says a weak-linked module will not load, or its struct module is not the size K's is), V(built)
           (built, not installed), V(broken) (claims to be installed but files are missing or differ, are not a
           module for K, or import another kernel's CRCs or vermagic or carry its struct module, or are xz-compressed
-          with a check K's own decompression lacks; or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
+          with a check K's own decompression lacks, or compressed in a format the system's kmod was built without;
+          or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
           check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced,
           or a signature K refuses whatever the policy, among them one that cannot be parsed, not C(verified)),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)

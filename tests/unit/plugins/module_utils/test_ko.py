@@ -94,9 +94,13 @@ def test_reads_plain_module(hello: Path, tmp_path: Path, reader_name: str) -> No
 
 @pytest.mark.parametrize('compression', sorted(COMPRESSORS))
 def test_reads_compressed_module(hello: Path, tmp_path: Path, reader_name: str, compression: str) -> None:
+    assert read(tmp_path, HELLO, reader_name).compression is None
     COMPRESSORS[compression](hello)
     hello.unlink()
-    assert_hello(read(tmp_path, HELLO + '.' + compression, reader_name), reader_name)
+    info = read(tmp_path, HELLO + '.' + compression, reader_name)
+    assert_hello(info, reader_name)
+    # Told by its magic, as kmod tells it.
+    assert info.compression == {'gz': 'gzip', 'xz': 'xz', 'zst': 'zstd'}[compression]
 
 
 def test_the_xz_check_it_names(hello: Path, tmp_path: Path, reader_name: str) -> None:

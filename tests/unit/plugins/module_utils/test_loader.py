@@ -58,6 +58,13 @@ def decisions_on(release: str, own: ModuleInfo, *modules: ModuleInfo) -> dict[st
                    dict((info.name, info) for info in modules))
 
 
+def decisions_of_kmod(version: tuple[int, ...], features: dict[str, bool], decompresses: str | bool | None,
+                      info: ModuleInfo) -> Decision:
+    """The decision on ``info`` of a kernel that ``decompresses`` modules itself, under that kmod."""
+    return resolve(kernel(decompresses=decompresses, kmod=KmodProgram(version, features),
+                          signature_check=signatures_known()), {'m': info})['m']
+
+
 class TestJudge:
     def test_compatible(self) -> None:
         verdict = judge(module(), kernel())
@@ -393,14 +400,15 @@ class TestResolve:
         hand it the file, older ones built with xz decompress it themselves; certain where the kmod is known."""
         crc64, crc32, user = module(exports=['x'], name='crc64'), module(name='crc32'), module(dict(EXPORTS, x=1))
         crc64.xz_check, crc32.xz_check = 4, 1
-        with_xz, without_xz, untold = ({'ZSTD': True, 'XZ': True}, {'ZSTD': True, 'XZ': False}, {})
+        crc64.compression = crc32.compression = 'xz'
+        with_xz, untold = {'ZSTD': True, 'XZ': True}, {}
         for decompresses, kmod, expected, needing in (
                 ('xz', None, ('broken', False), (None, False)),
-                ('xz', KmodProgram((31,), untold), ('broken', True), ('incompatible', True)),
+                ('xz', KmodProgram((31,), with_xz), ('broken', True), ('incompatible', True)),
+                ('xz', KmodProgram((33,), untold), ('broken', True), ('incompatible', True)),
                 ('xz', KmodProgram((34, 2), with_xz), ('broken', True), ('incompatible', True)),
                 ('xz', KmodProgram((30,), with_xz), (None, True), (None, True)),
-                # An older kmod decompresses it only if it was built with xz.
-                ('xz', KmodProgram((30,), without_xz), ('broken', False), (None, False)),
+                # An older kmod decompresses it only if it was built with xz, which one before 21 does not tell.
                 ('xz', KmodProgram((20,), untold), ('broken', False), (None, False)),
                 # Where the kernel's config is not known, most kernels do not decompress modules themselves.
                 (None, None, (None, False), (None, False)),
@@ -426,11 +434,40 @@ class TestResolve:
             lacks + ': kmod 34.2 hands the file to the kernel, which refuses it']
         # The kernel decompresses the file before anything else: the refusal comes first.
         foreign = module(name='crc64')
-        foreign.xz_check, foreign.elf_class = 4, 32
+        foreign.xz_check, foreign.compression, foreign.elf_class = 4, 'xz', 32
         decision = resolve(kernel(decompresses='xz', kmod=KmodProgram((31,), with_xz), own=module(name='intree'),
                                   signature_check=signatures_known()), {'crc64': foreign})['crc64']
         assert (decision.refusal, decision.certain, decision.reason) == ('broken', True, lacks + (
             ': kmod 31 hands the file to the kernel, which refuses it'))
+
+    def test_a_format_kmod_was_built_without(self) -> None:
+        """A kmod built without a format cannot decompress such a file; kmod 31 and 32 take it for
+        a plain one, 33 and later hand it to a kernel that decompresses that format itself."""
+        gzipped, user = module(exports=['x'], name='gzipped'), module(dict(EXPORTS, x=1), name='user')
+        gzipped.compression = 'gzip'
+        debian_12 = {'ZSTD': True, 'XZ': True, 'ZLIB': False, 'LIBCRYPTO': True, 'EXPERIMENTAL': False}
+        for version, features, decompresses, expected, needing in (
+                ((30,), debian_12, 'gzip', ('broken', True), ('incompatible', True)),
+                ((30,), debian_12, False, ('broken', True), ('incompatible', True)),
+                ((32,), debian_12, 'gzip', ('broken', True), ('incompatible', True)),
+                ((34,), debian_12, 'gzip', (None, True), (None, True)),
+                ((34,), debian_12, 'xz', ('broken', True), ('incompatible', True)),
+                ((34,), debian_12, None, (None, False), (None, False)),
+                ((34,), dict(debian_12, ZLIB=True), False, (None, True), (None, True)),
+                # A format a build does not name is one it does not know; kmod before 21 names none.
+                ((25,), {'XZ': True, 'LIBCRYPTO': True}, False, ('broken', True), ('incompatible', True)),
+                ((20,), {}, False, (None, True), (None, True))):
+            decisions = resolve(kernel(decompresses=decompresses, kmod=KmodProgram(version, features),
+                                       signature_check=signatures_known()), {'gzipped': gzipped, 'user': user})
+            assert outcome(decisions) == {'gzipped': expected, 'user': needing}, (version, decompresses)
+        assert decisions_of_kmod((30,), debian_12, False, gzipped).reason == \
+            'compressed with gzip, which kmod 30 was built without: the kernel would be given the compressed bytes'
+        assert decisions_of_kmod((34,), debian_12, None, gzipped).reason == \
+            'compressed with gzip, which kmod 34 was built without, and whether the kernel decompresses modules ' \
+            'itself is not known'
+        # A plain file is decompressed by nobody.
+        assert outcome(resolve(kernel(kmod=KmodProgram((30,), debian_12), signature_check=signatures_known()),
+                               {'plain': module()})) == {'plain': (None, True)}
 
     def test_the_format_a_kernel_decompresses_modules_in(self) -> None:
         assert module_decompression(None) is None
