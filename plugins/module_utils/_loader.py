@@ -46,11 +46,8 @@ TAINT_RECOUNTS = 16
 # xz stream header check types; the kernel's own decoder takes the first two only.
 XZ_CHECK_NONE, XZ_CHECK_CRC32 = 0, 1
 XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
-# The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c),
-# and the first that tells every format by its magic, built with it or not (before, a file in a
-# format it was built without is taken for a plain one, and the kernel refuses it).
+# The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
 KMOD_HANDS_OVER = (31,)
-KMOD_TELLS_EVERY_FORMAT = (33,)
 # The name of each format in the features a kmod build tells.
 KMOD_FEATURES = {'gzip': 'ZLIB', 'xz': 'XZ', 'zstd': 'ZSTD'}
 _NOTHING = frozenset()
@@ -467,31 +464,33 @@ def module_decompression(config):
 def _decompressed_by(kernel, module):
     """Who decompresses ``module`` as the system loads it: 'kernel' (kmod 31 and later hand it a
     file in the format it decompresses itself), 'kmod', 'nobody' (kmod was built without the
-    format and does not hand the file over: the kernel is given compressed bytes), None for a
-    plain file, or where the kmod or the kernel's config does not tell."""
-    kmod, compression = kernel.kmod, module.compression
-    if kmod is None or compression is None:
-        return None
-    built = _built_with(kmod, compression)
-    hands_over = kmod.version >= KMOD_HANDS_OVER and (built or kmod.version >= KMOD_TELLS_EVERY_FORMAT)
-    if hands_over and kernel.decompresses in (compression, None):
-        return 'kernel' if kernel.decompresses == compression else None
+    format: its depmod leaves such a file out of modules.dep, so neither modprobe nor udev finds
+    it), None for a plain file, or where the kmod or the kernel's config does not tell."""
+    compression = module.compression
+    built = _built_with(kernel.kmod, compression) if compression else None
     if built is None:
         return None
-    return 'kmod' if built else 'nobody'
+    if not built:
+        return 'nobody'
+    if kernel.kmod.version >= KMOD_HANDS_OVER and kernel.decompresses in (compression, None):
+        return 'kernel' if kernel.decompresses == compression else None
+    return 'kmod'
 
 
 def _built_with(kmod, compression):
     """Whether ``kmod`` was built with ``compression``, None when not known: a build tells the
     formats it knows, a kmod before 21 none."""
-    return kmod.features.get(KMOD_FEATURES[compression], False) if kmod.features else None
+    if kmod is None or not kmod.features:
+        return None
+    return kmod.features.get(KMOD_FEATURES[compression], False)
 
 
 def _compression_refusal(kernel, module):
     """(reason, certain) of the system not loading ``module`` for how it is compressed, or None."""
     who = _decompressed_by(kernel, module)
     if who == 'nobody':
-        return '%s: the kernel would be given the compressed bytes' % _without(kernel, module), True
+        return '%s: its depmod leaves the file out of modules.dep, so neither modprobe nor udev finds it' \
+            % _without(kernel, module), True
     lacking = xz_check_the_kernel_lacks(module)
     if not lacking or kernel.decompresses != 'xz' or who == 'kmod':
         return None
@@ -735,13 +734,14 @@ def _unchecked_rule(kernel, info, checks_struct):
             and info.this_module_size is not None:
         return None, 'the size of the kernel\'s struct module is not known (none of its own modules could be ' \
             'read), which the loader checks'
-    if kernel.decompresses is not None or info.compression is None:
-        return None
-    who = _decompressed_by(kernel, info)
-    if who is None and kernel.kmod is not None and _built_with(kernel.kmod, info.compression) is False:
-        return None, '%s, and whether the kernel decompresses modules itself is not known' % _without(kernel, info)
+    if info.compression is None or _decompressed_by(kernel, info) is not None:
+        return None     # a plain file, or one that is known to load or not
+    if _built_with(kernel.kmod, info.compression) is None:
+        return None, 'compressed with %s, and which formats the system\'s kmod decompresses is not known' \
+            % info.compression
+    # Built with the format, kmod 31 or later: the kernel may be handed the file.
     lacking = xz_check_the_kernel_lacks(info)
-    if lacking and who != 'kmod':
+    if lacking:
         return None, lacking + ', and whether the kernel decompresses modules itself is not known'
     return None
 

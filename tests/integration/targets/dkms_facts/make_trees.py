@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
+from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, kmod_program
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, build_demo, dkms_conf
 
 ABI = '6.1.0-47-amd64'
@@ -15,6 +15,9 @@ ABI = '6.1.0-47-amd64'
 def build_more(root: Path, ko: KoBuilder) -> None:
     """Compressed weak links, several versions, built-only and broken packages."""
     system = SystemTree(root, ko)
+    system.bios_boot()      # no Secure Boot: every signature check is known
+    # The kmod that loads them, built with every format, as kmod 34 builds tell it.
+    kmod_program(ko, root, '34', '+ZSTD +XZ +ZLIB +OPENSSL')
     system.kernel(ABI)
     for suffix in ('gz', 'xz', 'zst'):
         system.kernel('%s+%s' % (ABI, suffix), abi=ABI)

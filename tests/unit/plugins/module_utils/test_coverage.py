@@ -254,6 +254,7 @@ def test_a_copy_compressed_otherwise_than_the_build_is_compared_decompressed(sys
     # dkms installs the build's own file under its own name: a .ko.xz beside a .ko build was made
     # by something else, and is the build only if it decompresses to it.
     clone = hello_and_a_clone(system)
+    kmod_program(system.ko, system.root, '30')    # built with xz
     copy = system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI)
     if not same:
         other = ko_builder.build_ko(copy.parent.parent, 'hello', vermagic=VERMAGIC, versions=dict(system.kernel_crcs[ABI]),

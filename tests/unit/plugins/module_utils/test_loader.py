@@ -402,36 +402,37 @@ class TestResolve:
         crc64.xz_check, crc32.xz_check = 4, 1
         crc64.compression = crc32.compression = 'xz'
         with_xz, untold = {'ZSTD': True, 'XZ': True}, {}
-        for decompresses, kmod, expected, needing in (
-                ('xz', None, ('broken', False), (None, False)),
-                ('xz', KmodProgram((31,), with_xz), ('broken', True), ('incompatible', True)),
-                ('xz', KmodProgram((33,), untold), ('broken', True), ('incompatible', True)),
-                ('xz', KmodProgram((34, 2), with_xz), ('broken', True), ('incompatible', True)),
-                ('xz', KmodProgram((30,), with_xz), (None, True), (None, True)),
+        loads, unknown = (None, True), (None, False)
+        # crc64, crc32 (unknown where nothing tells whether kmod decompresses xz), what needs crc64
+        for decompresses, kmod, expected in (
+                ('xz', None, (('broken', False), unknown, unknown)),
+                ('xz', KmodProgram((31,), with_xz), (('broken', True), loads, ('incompatible', True))),
+                ('xz', KmodProgram((34, 2), with_xz), (('broken', True), loads, ('incompatible', True))),
+                ('xz', KmodProgram((30,), with_xz), (loads, loads, loads)),
                 # An older kmod decompresses it only if it was built with xz, which one before 21 does not tell.
-                ('xz', KmodProgram((20,), untold), ('broken', False), (None, False)),
+                ('xz', KmodProgram((20,), untold), (('broken', False), unknown, unknown)),
                 # Where the kernel's config is not known, most kernels do not decompress modules themselves.
-                (None, None, (None, False), (None, False)),
-                (None, KmodProgram((34,), with_xz), (None, False), (None, False)),
-                (None, KmodProgram((30,), with_xz), (None, True), (None, True)),
-                (None, KmodProgram((30,), untold), (None, False), (None, False)),
-                (False, KmodProgram((34,), with_xz), (None, True), (None, True)),
-                ('zstd', KmodProgram((34,), with_xz), (None, True), (None, True))):
+                (None, None, (unknown, unknown, unknown)),
+                (None, KmodProgram((34,), with_xz), (unknown, loads, unknown)),
+                (None, KmodProgram((30,), with_xz), (loads, loads, loads)),
+                (False, KmodProgram((34,), with_xz), (loads, loads, loads)),
+                (False, None, (unknown, unknown, unknown)),
+                ('zstd', KmodProgram((34,), with_xz), (loads, loads, loads))):
             decisions = resolve(kernel(decompresses=decompresses, kmod=kmod, signature_check=signatures_known()),
                                 {'crc64': crc64, 'crc32': crc32, 'user': user})
-            assert outcome(decisions)['crc64'] == expected, (decompresses, kmod and kmod.version)
-            assert outcome(decisions)['crc32'] == (None, True)
-            # What needs it loads only as far as it does.
-            assert outcome(decisions)['user'] == needing, (decompresses, kmod and kmod.version)
+            # What needs crc64 loads only as far as it does.
+            assert tuple(outcome(decisions)[key] for key in ('crc64', 'crc32', 'user')) == expected, \
+                (decompresses, kmod and kmod.version)
         lacks = 'compressed with xz and a CRC64 check, which the kernel\'s own xz decoder lacks'
         reasons = [resolve(kernel(signature_check=signatures_known(), **arguments), {'crc64': crc64})['crc64'].reason
-                   for arguments in ({'decompresses': None}, {'decompresses': 'xz'},
-                                     {'decompresses': 'xz', 'kmod': KmodProgram((34, 2), with_xz)})]
+                   for arguments in ({'decompresses': None, 'kmod': KmodProgram((34,), with_xz)}, {'decompresses': 'xz'},
+                                     {'decompresses': 'xz', 'kmod': KmodProgram((34, 2), with_xz)}, {})]
         assert reasons == [
             lacks + ', and whether the kernel decompresses modules itself is not known',
             lacks + ': kmod 31 and later hand the file to the kernel, which refuses it; older ones decompress it, '
             'and which kmod loads modules here is not known',
-            lacks + ': kmod 34.2 hands the file to the kernel, which refuses it']
+            lacks + ': kmod 34.2 hands the file to the kernel, which refuses it',
+            'compressed with xz, and which formats the system\'s kmod decompresses is not known']
         # The kernel decompresses the file before anything else: the refusal comes first.
         foreign = module(name='crc64')
         foreign.xz_check, foreign.compression, foreign.elf_class = 4, 'xz', 32
@@ -441,30 +442,26 @@ class TestResolve:
             ': kmod 31 hands the file to the kernel, which refuses it'))
 
     def test_a_format_kmod_was_built_without(self) -> None:
-        """A kmod built without a format cannot decompress such a file; kmod 31 and 32 take it for
-        a plain one, 33 and later hand it to a kernel that decompresses that format itself."""
+        """A kmod built without a format leaves such a file out of modules.dep (its depmod indexes
+        only the suffixes it knows), whatever the kernel decompresses: nothing loads it."""
         gzipped, user = module(exports=['x'], name='gzipped'), module(dict(EXPORTS, x=1), name='user')
         gzipped.compression = 'gzip'
         debian_12 = {'ZSTD': True, 'XZ': True, 'ZLIB': False, 'LIBCRYPTO': True, 'EXPERIMENTAL': False}
-        for version, features, decompresses, expected, needing in (
-                ((30,), debian_12, 'gzip', ('broken', True), ('incompatible', True)),
-                ((30,), debian_12, False, ('broken', True), ('incompatible', True)),
-                ((32,), debian_12, 'gzip', ('broken', True), ('incompatible', True)),
-                ((34,), debian_12, 'gzip', (None, True), (None, True)),
-                ((34,), debian_12, 'xz', ('broken', True), ('incompatible', True)),
-                ((34,), debian_12, None, (None, False), (None, False)),
-                ((34,), dict(debian_12, ZLIB=True), False, (None, True), (None, True)),
+        refused, loads, unknown = (('broken', True), ('incompatible', True)), ((None, True),) * 2, ((None, False),) * 2
+        for version, features, decompresses, expected in (
+                ((30,), debian_12, 'gzip', refused), ((30,), debian_12, False, refused),
+                ((34,), debian_12, 'gzip', refused), ((34,), debian_12, None, refused),
+                ((34,), dict(debian_12, ZLIB=True), False, loads), ((34,), dict(debian_12, ZLIB=True), 'gzip', loads),
                 # A format a build does not name is one it does not know; kmod before 21 names none.
-                ((25,), {'XZ': True, 'LIBCRYPTO': True}, False, ('broken', True), ('incompatible', True)),
-                ((20,), {}, False, (None, True), (None, True))):
+                ((25,), {'XZ': True, 'LIBCRYPTO': True}, False, refused), ((20,), {}, False, unknown)):
             decisions = resolve(kernel(decompresses=decompresses, kmod=KmodProgram(version, features),
                                        signature_check=signatures_known()), {'gzipped': gzipped, 'user': user})
-            assert outcome(decisions) == {'gzipped': expected, 'user': needing}, (version, decompresses)
+            assert (outcome(decisions)['gzipped'], outcome(decisions)['user']) == expected, (version, decompresses)
         assert decisions_of_kmod((30,), debian_12, False, gzipped).reason == \
-            'compressed with gzip, which kmod 30 was built without: the kernel would be given the compressed bytes'
-        assert decisions_of_kmod((34,), debian_12, None, gzipped).reason == \
-            'compressed with gzip, which kmod 34 was built without, and whether the kernel decompresses modules ' \
-            'itself is not known'
+            'compressed with gzip, which kmod 30 was built without: its depmod leaves the file out of modules.dep, ' \
+            'so neither modprobe nor udev finds it'
+        assert decisions_of_kmod((20,), {}, False, gzipped).reason == \
+            'compressed with gzip, and which formats the system\'s kmod decompresses is not known'
         # A plain file is decompressed by nobody.
         assert outcome(resolve(kernel(kmod=KmodProgram((30,), debian_12), signature_check=signatures_known()),
                                {'plain': module()})) == {'plain': (None, True)}
