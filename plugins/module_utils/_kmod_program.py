@@ -23,10 +23,10 @@ KMOD_PROGRAM_LIMIT = 16 * 1024 * 1024
 # The literals as the C strings they are in the program: what follows the version number (a
 # distribution's suffix) is printable and short, and the number is taken whole, so a file of near
 # matches is searched without trying every way of cutting it; the features are signed names, XZ
-# among them.
-_VERSION_LITERAL = re.compile(br'kmod version ([0-9]{1,6}(?:\.[0-9]{1,6}){0,3})(?![0-9])(?!\.[0-9])[\x20-\x7e]{0,64}\0')
+# among them. Compiled when first searched for, not when imported: most runs never read the program.
+_VERSION_LITERAL = br'kmod version ([0-9]{1,6}(?:\.[0-9]{1,6}){0,3})(?![0-9])(?!\.[0-9])[\x20-\x7e]{0,64}\0'
 # No name but the one XZ may match it, so a run of names is matched one way only.
-_FEATURES_LITERAL = re.compile(br'\0((?:[+-](?!XZ )[A-Z0-9_]{1,32} ){0,31}[+-]XZ(?: [+-][A-Z0-9_]{1,32}){0,31})(?=\0)')
+_FEATURES_LITERAL = br'\0((?:[+-](?!XZ )[A-Z0-9_]{1,32} ){0,31}[+-]XZ(?: [+-][A-Z0-9_]{1,32}){0,31})(?=\0)'
 
 
 class KmodProgram:
@@ -67,7 +67,7 @@ def _first_two(pattern, program):
     """The first two different texts ``pattern`` finds in ``program`` (a hostile file may hold
     thousands: what is read of them stays small)."""
     found = []
-    for match in pattern.finditer(program):
+    for match in re.finditer(pattern, program):
         text = match.group(1).decode('ascii')
         if text not in found:
             found.append(text)
