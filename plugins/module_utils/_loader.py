@@ -723,7 +723,11 @@ def resolve(kernel, modules, tables=None):
             if refusal or judged[key].certain:  # else the reason it is not certain already
                 judged[key] = Decision(refusal, False, judged[key].kabi, judged[key].signature, reason)
         for key, decision in strict.items():
-            judged[key].certain = judged[key].certain and decision.loads == judged[key].loads
+            if decision.loads != judged[key].loads and judged[key].certain:
+                judged[key].certain = False
+                # A refusal tells its own reason; what loads only with them tells what it needs.
+                judged[key].reason = judged[key].reason or 'loads only if modules that may not load do; ' \
+                    'without them: %s' % decision.reason
     decisions.update(judged)
     return decisions
 

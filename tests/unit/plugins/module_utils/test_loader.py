@@ -368,8 +368,11 @@ class TestResolve:
                 assert (decisions['m'].refusal, decisions['m'].certain) == (None, certain)
                 if not certain:
                     assert decisions['m'].reason.startswith('the size of the kernel\'s struct module is not known')
-                # What needs it is not known to load either.
+                # What needs it is not known to load either, and says why.
                 assert (decisions['user'].refusal, decisions['user'].certain) == (None, certain)
+                if not certain:
+                    assert decisions['user'].reason == \
+                        'loads only if modules that may not load do; without them: missing symbols: x'
 
     def test_what_else_refuses_a_struct_module_of_another_size(self) -> None:
         """The loader's own order: the signature check first; before 6.4 the module_layout CRC,
