@@ -169,7 +169,7 @@ def _installed_candidate(context, version, release):
             # Another file of the name may be the one modprobe loads, as for a weak link.
             shadow, why, certain = shadowing_file(ModuleFile(name, copy, copy), context.kernels[release].modules_dir,
                                                   context.depmod_rules(release), kernel_tree.module_files,
-                                                  kernel_tree.in_tree, context.rootfs.isfile)
+                                                  kernel_tree.in_tree, context.indexed)
             if why and certain:
                 modules[name] = module_fact('missing', copy, built_path, shadowed_by=shadow, reason=why)
                 continue
@@ -221,7 +221,7 @@ def _weak_candidates(context, package, release):
                 continue
             shadow, why, certain = shadowing_file(link, context.kernels[release].modules_dir,
                                                   context.depmod_rules(release), kernel_tree.module_files,
-                                                  kernel_tree.in_tree, context.rootfs.isfile)
+                                                  kernel_tree.in_tree, context.indexed)
             if link.problem or link.path in differing:
                 modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem or
                                             'points at a copy that differs from the dkms build')
@@ -310,6 +310,16 @@ class Context:
         return KernelABI(release, exports, damaged, vermagic, own, allow,
                          _signature_check(self.signature_policy(release), self._signature_facts),
                          module_decompression(kernel_tree.config), kmod)
+
+    def indexed(self, path):
+        """Whether depmod indexes the module file ``path``: it is there, and compressed, if at
+        all, in a format the root's kmod knows (taken as known where no kmod program tells)."""
+        if not self.rootfs.isfile(path):
+            return False
+        if path.endswith('.ko'):
+            return True
+        kmod = self.kmod()
+        return kmod is None or kmod.indexes(path) is not False
 
     def kmod(self):
         """The root's KmodProgram (read once per root)."""

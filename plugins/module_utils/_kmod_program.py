@@ -29,6 +29,12 @@ _VERSION_LITERAL = br'kmod version ([0-9]{1,6}(?:\.[0-9]{1,6}){0,3})(?![0-9])(?!
 _FEATURES_LITERAL = br'\0((?:[+-](?!XZ )[A-Z0-9_]{1,32} ){0,31}[+-]XZ(?: [+-][A-Z0-9_]{1,32}){0,31})(?=\0)'
 
 
+# The name each compression format of module files has among a build's features, and the suffix
+# its depmod indexes such files by.
+FEATURE_NAMES = {'gzip': 'ZLIB', 'xz': 'XZ', 'zstd': 'ZSTD'}
+SUFFIXES = {'.ko.gz': 'gzip', '.ko.xz': 'xz', '.ko.zst': 'zstd'}
+
+
 class KmodProgram:
     """``version``: a tuple of ints ((34, 2) for 34.2); ``features``: {name: built with it} of
     its build, empty when the program does not tell them."""
@@ -38,6 +44,17 @@ class KmodProgram:
     def __init__(self, version, features):
         self.version = version
         self.features = features
+
+    def knows(self, compression):
+        """Whether the build decompresses ``compression`` ('gzip', 'xz', 'zstd'), None when it
+        does not tell (before kmod 21): a format it does not name is one it does not know."""
+        return self.features.get(FEATURE_NAMES[compression], False) if self.features else None
+
+    def indexes(self, path):
+        """Whether its depmod indexes the module file ``path``: only the suffixes of the formats
+        its build knows (shared/util.c), so modprobe and udev never find another; None when not known."""
+        compression = next((name for suffix, name in SUFFIXES.items() if path.endswith(suffix)), None)
+        return True if compression is None else self.knows(compression)
 
 
 def read_kmod_program(rootfs, warn):

@@ -48,8 +48,6 @@ XZ_CHECK_NONE, XZ_CHECK_CRC32 = 0, 1
 XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
 # The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
 KMOD_HANDS_OVER = (31,)
-# The name of each format in the features a kmod build tells.
-KMOD_FEATURES = {'gzip': 'ZLIB', 'xz': 'XZ', 'zstd': 'ZSTD'}
 _NOTHING = frozenset()
 
 
@@ -472,17 +470,19 @@ def _decompressed_by(kernel, module):
         return None
     if not built:
         return 'nobody'
-    if kernel.kmod.version >= KMOD_HANDS_OVER and kernel.decompresses in (compression, None):
+    if _hands_over(kernel.kmod) and kernel.decompresses in (compression, None):
         return 'kernel' if kernel.decompresses == compression else None
     return 'kmod'
 
 
+def _hands_over(kmod):
+    """Whether ``kmod`` hands the kernel a file compressed as it decompresses; None when not known."""
+    return None if kmod is None else kmod.version >= KMOD_HANDS_OVER
+
+
 def _built_with(kmod, compression):
-    """Whether ``kmod`` was built with ``compression``, None when not known: a build tells the
-    formats it knows, a kmod before 21 none."""
-    if kmod is None or not kmod.features:
-        return None
-    return kmod.features.get(KMOD_FEATURES[compression], False)
+    """Whether ``kmod`` was built with ``compression``, None when not known."""
+    return None if kmod is None else kmod.knows(compression)
 
 
 def _compression_refusal(kernel, module):
@@ -492,8 +492,8 @@ def _compression_refusal(kernel, module):
         return '%s: its depmod leaves the file out of modules.dep, so neither modprobe nor udev finds it' \
             % _without(kernel, module), True
     lacking = xz_check_the_kernel_lacks(module)
-    if not lacking or kernel.decompresses != 'xz' or who == 'kmod':
-        return None
+    if not lacking or kernel.decompresses != 'xz' or who == 'kmod' or _hands_over(kernel.kmod) is False:
+        return None     # an older kmod never hands the kernel the file: whether it reads it, see _unchecked_rule
     # The kernel's own xz decoder checks CRC32 or nothing (lib/xz has no CRC64, nor SHA-256:
     # XZ_OPTIONS_ERROR); kmod 31 and later fail with it, older ones built with xz decompress the
     # file themselves. Where the kernel's config is not known, see _unchecked_rule.

@@ -625,6 +625,29 @@ def test_shadowed_weak_link_is_not_coverage(system: SystemTree) -> None:
     assert module['shadowed_by'] == '/lib/modules/%s+clone/extra/hello.ko' % ABI
 
 
+def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> None:
+    """A rival compressed in a format the root's kmod was built without is left out of
+    modules.dep by its depmod: the weak link is what modprobe loads."""
+    system.bios_boot()
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    extra = system.path('/lib/modules/%s+clone/extra/hello.ko.gz' % ABI)
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes(b'someone else')
+    system.path('/etc/depmod.d').mkdir(parents=True)
+    system.path('/etc/depmod.d/dist.conf').write_text('search updates extra built-in weak-updates\n')
+    for features, expected in (('+ZSTD +XZ +ZLIB', ('missing', False, extra)), ('+ZSTD +XZ -ZLIB', ('weak', True, None))):
+        kmod_program(system.ko, system.root, '30', features)
+        run = Run(system.root)
+        module = run.package(ABI + '+clone')['modules']['hello']
+        shadow = '/lib/modules/%s+clone/extra/hello.ko.gz' % ABI if expected[2] else None
+        assert (module['status'], run.package(ABI + '+clone')['covered'], module['shadowed_by']) == \
+            (expected[0], expected[1], shadow), features
+
+
 def test_newest_version_wins_and_older_is_outdated(system: SystemTree) -> None:
     system.kernel(ABI)
     system.kernel('6.1.0-50-amd64')

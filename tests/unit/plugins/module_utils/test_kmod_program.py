@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import KMOD_PROGRAM_LIMIT, read_kmod_program
+from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import KMOD_PROGRAM_LIMIT, KmodProgram, read_kmod_program
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, kmod_program
 
@@ -104,3 +104,13 @@ def test_hostile_programs(tmp_path: Path) -> None:
         version, warnings = read(tmp_path)
         assert version is None and len(warnings) == 1 and warnings[0].startswith('/usr/bin/kmod: '), target
         program.unlink()
+
+
+def test_what_its_build_knows_and_its_depmod_indexes() -> None:
+    debian_12 = KmodProgram((30,), {'ZSTD': True, 'XZ': True, 'ZLIB': False, 'LIBCRYPTO': True})
+    assert [debian_12.knows(name) for name in ('gzip', 'xz', 'zstd')] == [False, True, True]
+    assert [debian_12.indexes('/lib/modules/k/extra/m' + suffix) for suffix in ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')] == \
+        [True, False, True, True]
+    # kmod 25 names no zstd: it has none. Before kmod 21 a build names nothing.
+    assert KmodProgram((25,), {'XZ': True, 'ZLIB': True}).knows('zstd') is False
+    assert KmodProgram((20,), {}).knows('xz') is None and KmodProgram((20,), {}).indexes('m.ko.xz') is None

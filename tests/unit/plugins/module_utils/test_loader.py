@@ -412,8 +412,9 @@ class TestResolve:
                 ('xz', KmodProgram((31,), with_xz), (('broken', True), loads, ('incompatible', True))),
                 ('xz', KmodProgram((34, 2), with_xz), (('broken', True), loads, ('incompatible', True))),
                 ('xz', KmodProgram((30,), with_xz), (loads, loads, loads)),
-                # An older kmod decompresses it only if it was built with xz, which one before 21 does not tell.
-                ('xz', KmodProgram((20,), untold), (('broken', False), unknown, unknown)),
+                # An older kmod decompresses it only if it was built with xz, which one before 21 does not tell;
+                # it never hands the file to the kernel.
+                ('xz', KmodProgram((20,), untold), (unknown, unknown, unknown)),
                 # Where the kernel's config is not known, most kernels do not decompress modules themselves.
                 (None, None, (unknown, unknown, unknown)),
                 (None, KmodProgram((34,), with_xz), (unknown, loads, unknown)),
