@@ -608,17 +608,22 @@ def test_corrupt_weak_target_is_broken_not_covered(system: SystemTree) -> None:
     assert len([w for w in run.warnings if 'hello.ko' in w]) == 1
 
 
-def test_shadowed_weak_link_is_not_coverage(system: SystemTree) -> None:
+def weak_link_and_a_rival(system: SystemTree, rival: str) -> None:
+    """hello weak-linked into the clone, and another file of its name, ``rival`` (in-root), in
+    extra/, which depmod.d ranks above weak-updates/."""
     system.kernel(ABI)
     system.kernel(ABI + '+clone', abi=ABI)
     system.package('hello', '1.0', ['hello'])
     system.build('hello', '1.0', ABI)
     system.weak_link_build(ABI + '+clone', ABI)
-    extra = system.path('/lib/modules/%s+clone/extra/hello.ko' % ABI)
-    extra.parent.mkdir(parents=True)
-    extra.write_bytes(b'someone else')
+    system.path(rival).parent.mkdir(parents=True)
+    system.path(rival).write_bytes(b'someone else')
     system.path('/etc/depmod.d').mkdir(parents=True)
     system.path('/etc/depmod.d/dist.conf').write_text('search updates extra built-in weak-updates\n')
+
+
+def test_shadowed_weak_link_is_not_coverage(system: SystemTree) -> None:
+    weak_link_and_a_rival(system, '/lib/modules/%s+clone/extra/hello.ko' % ABI)
     run = Run(system.root)
     module = run.package(ABI + '+clone')['modules']['hello']
     assert run.status(ABI + '+clone') == 'broken'
@@ -629,23 +634,13 @@ def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> Non
     """A rival compressed in a format the root's kmod was built without is left out of
     modules.dep by its depmod: the weak link is what modprobe loads."""
     system.bios_boot()
-    system.kernel(ABI)
-    system.kernel(ABI + '+clone', abi=ABI)
-    system.package('hello', '1.0', ['hello'])
-    system.build('hello', '1.0', ABI)
-    system.weak_link_build(ABI + '+clone', ABI)
-    extra = system.path('/lib/modules/%s+clone/extra/hello.ko.gz' % ABI)
-    extra.parent.mkdir(parents=True)
-    extra.write_bytes(b'someone else')
-    system.path('/etc/depmod.d').mkdir(parents=True)
-    system.path('/etc/depmod.d/dist.conf').write_text('search updates extra built-in weak-updates\n')
+    extra = '/lib/modules/%s+clone/extra/hello.ko.gz' % ABI
+    weak_link_and_a_rival(system, extra)
     for features, expected in (('+ZSTD +XZ +ZLIB', ('missing', False, extra)), ('+ZSTD +XZ -ZLIB', ('weak', True, None))):
         kmod_program(system.ko, system.root, '30', features)
         run = Run(system.root)
         module = run.package(ABI + '+clone')['modules']['hello']
-        shadow = '/lib/modules/%s+clone/extra/hello.ko.gz' % ABI if expected[2] else None
-        assert (module['status'], run.package(ABI + '+clone')['covered'], module['shadowed_by']) == \
-            (expected[0], expected[1], shadow), features
+        assert (module['status'], run.package(ABI + '+clone')['covered'], module['shadowed_by']) == expected, features
 
 
 def test_newest_version_wins_and_older_is_outdated(system: SystemTree) -> None:
