@@ -346,7 +346,8 @@ class Context:
                 decisions[path] = Decision('broken', False, reason=str(exc))
         abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
-            decisions.update(resolve(abi, readable, self._tables))
+            # A file that could not be read may still load, and export what the others need.
+            decisions.update(resolve(abi, readable, self._tables, unread=len(readable) < len(paths)))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):

@@ -563,7 +563,7 @@ class _ProvidedTo:
 class _SymbolResolution:
     """The fixed point of "loads only if what it imports is exported by something that loads"."""
 
-    def __init__(self, kernel, table, modules, refused, shared=None):
+    def __init__(self, kernel, table, modules, refused, shared=None, unread=False):
         self.kernel = kernel
         self.shared = shared or {}  # see ExportTables.shared
         self.table = table
@@ -575,6 +575,7 @@ class _SymbolResolution:
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
         self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
+        self.unread = unread      # some module files judged with these could not be read
         self.taints = None        # the modules tainted proprietary, for sure and maybe (see _taint)
         self.recounts = 0
         self.own_taint = None     # the modules tainted proprietary by themselves
@@ -589,7 +590,7 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key),
-                     bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
+                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since
@@ -679,10 +680,11 @@ class _SymbolResolution:
         return rivals
 
 
-def resolve(kernel, modules, tables=None):
+def resolve(kernel, modules, tables=None, unread=False):
     """{key: Decision} for ``modules`` ({key: ModuleInfo}), every module file that could be
     loaded on KernelABI ``kernel``, of every package, judged together (``tables``: the
-    ExportTables of the run's kernels)."""
+    ExportTables of the run's kernels; ``unread``: files that may load were not read, so a
+    symbol nothing here exports may be theirs)."""
     decisions = {}
     candidates = {}
     # Since 6.4 the loader refuses a struct module of another size (ENOEXEC, "section size must
@@ -713,11 +715,11 @@ def resolve(kernel, modules, tables=None):
         # for a rule that could not be checked
         doubts[key] = ('incompatible', other) if other else ('broken', compressed[0]) if compressed else \
             _unchecked_rule(kernel, info, checks_struct)
-    judged = _judged(kernel, candidates, tables)
+    judged = _judged(kernel, candidates, tables, unread)
     doubtful = [key for key in candidates if doubts[key] and judged[key].loads]
     if doubtful:
         strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in doubtful),
-                         tables)
+                         tables, unread)
         for key in doubtful:
             refusal, reason = doubts[key]
             if refusal or judged[key].certain:  # else the reason it is not certain already
@@ -750,7 +752,7 @@ def _unchecked_rule(kernel, info, checks_struct):
     return None
 
 
-def _judged(kernel, candidates, tables):
+def _judged(kernel, candidates, tables, unread=False):
     """{key: Decision} of the modules ``candidates`` that are not refused for what they are (see resolve)."""
     decisions = {}
     signatures = dict((key, _signature(kernel, info)) for key, info in candidates.items())
@@ -761,13 +763,14 @@ def _judged(kernel, candidates, tables):
         # the signature check refuses export nothing to the others.
         tables = tables or ExportTables()
         table = tables.table(kernel, *tables.looked_up_by(tuple(candidates.values())))
-        verdicts = _SymbolResolution(kernel, table, candidates, set(), tables.shared).run()
+        verdicts = _SymbolResolution(kernel, table, candidates, set(), tables.shared, unread).run()
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
-        loaded = _SymbolResolution(kernel, table, candidates, refused, tables.shared).run() if refused else verdicts
+        loaded = _SymbolResolution(kernel, table, candidates, refused, tables.shared, unread).run() \
+            if refused else verdicts
         # What a module needs from a refusal that is not certain, it is not certain to miss.
         surely_refused = set(key for key in refused if signatures[key][2])
         surely_loaded = loaded if surely_refused == refused else _SymbolResolution(
-            kernel, table, candidates, surely_refused, tables.shared).run()
+            kernel, table, candidates, surely_refused, tables.shared, unread).run()
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None
@@ -782,7 +785,9 @@ def _judged(kernel, candidates, tables):
         elif verdict is None and kernel.exports_damaged:
             decisions[key] = Decision('broken', False, None, signature, 'the kernel\'s symvers cannot be read')
         else:
-            unchecked = _unchecked(verdict) if verdict is None or not verdict.certain else None
+            # Loads by kABI as far as both resolutions tell: with every signature accepted, and without the refused.
+            unsure = next((each for each in (verdict, loaded[key]) if each is None or not each.certain), False)
+            unchecked = _unchecked(unsure) if unsure is not False else None
             if not signature_certain:
                 unchecked = unchecked or 'whether the kernel accepts its signature is unknown'
             decisions[key] = Decision(None, unchecked is None, kabi, signature, unchecked)

@@ -766,6 +766,24 @@ def test_native_install_built_against_other_headers_is_broken(system: SystemTree
     assert run.package('6.1.0-50-amd64')['verified']
 
 
+def test_what_imports_from_a_file_that_could_not_be_read_is_not_verified(system: SystemTree) -> None:
+    # core (package a) cannot be read; client (package b) imports its export: whether client
+    # loads depends on what core's file holds.
+    system.bios_boot()
+    system.kernel(ABI)
+    system.package('a', '1.0', ['core'])
+    built = system.build('a', '1.0', ABI)[0]
+    for path in (built, system.path('/lib/modules/%s/updates/dkms/core.ko' % ABI)):
+        path.write_bytes(b'#!/bin/sh\necho not a module\n')
+    system.package('b', '1.0', ['client'])
+    system.build('b', '1.0', ABI, crcs=dict(system.kernel_crcs[ABI], core_export=0x5151))
+    run = Run(system.root)
+    assert (run.status(ABI, 'a'), run.package(ABI, 'a')['verified']) == ('broken', False)
+    client = run.package(ABI, 'b')
+    assert (client['status'], client['verified']) == ('installed', False)
+    assert 'core_export' in client['modules']['client']['reason']
+
+
 def test_native_copies_that_are_not_modules_are_broken(system: SystemTree) -> None:
     system.kernel(ABI)
     system.package('hello', '1.0', ['hello'])

@@ -259,6 +259,13 @@ class TestResolve:
         assert outcome(alone) == {'u': ('incompatible', True)}
         assert alone['u'].kabi['missing'] == ['oslec_create']
 
+    def test_a_file_that_could_not_be_read_may_export_what_is_missing(self) -> None:
+        # oslec's file was not read (no decompressor here, say): it may load and export oslec_create.
+        user = module(dict(EXPORTS, oslec_create=3), name='dahdi_echocan_oslec')
+        decisions = resolve(kernel(signature_check=signatures_known()), {'u': user}, unread=True)
+        assert outcome(decisions) == {'u': (None, False)}
+        assert decisions['u'].kabi['missing'] == [] and 'oslec_create' in decisions['u'].reason
+
     def test_missing_lists_do_not_depend_on_the_order_of_names(self) -> None:
         # tp_smapi's shape: hdaps and tp_smapi import thinkpad_ec's exports; thinkpad_ec is refused
         # (a CRC), so both miss its symbols, whichever name is judged first.
@@ -507,6 +514,16 @@ class TestResolve:
         other = module(name='other')
         decisions = resolve(kernel(signature_check=damaged_refused), {'p': provider, 'u': user, 'o': other})
         assert outcome(decisions) == {'p': ('rejected', certain), 'u': ('rejected', certain), 'o': (None, True)}
+
+    def test_a_user_of_a_refused_module_may_take_its_symbols_from_a_file_not_read(self) -> None:
+        def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
+            signed = info.name != 'unsigned'
+            return ({'signed': signed}, None if signed else 'unsigned, and the kernel enforces signatures', True)
+        provider = module(exports=['x'], name='unsigned')
+        user = module(dict(EXPORTS, x=1), name='signed')
+        decisions = resolve(kernel(signature_check=unsigned_refused), {'p': provider, 'u': user}, unread=True)
+        assert outcome(decisions) == {'p': ('rejected', True), 'u': (None, False)}
+        assert 'x' in decisions['u'].reason
 
     def test_unknown_signature_policy_is_not_certain(self) -> None:
         decisions = resolve(kernel(), {'m': module()})
