@@ -679,8 +679,9 @@ _ABSENT = object()
 # A line parse_kconfig reads as an option, and one it may (each after the newline before it).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
 _OPTION_LINES = re.compile('\nCONFIG_[^\n]*')
-# [KernelConfig, its text]: the one config that holds its text whole.
-_WHOLE = [None, None]
+# [(KernelConfig, its text)] of the configs that hold their text whole, the one asked last at the end.
+_WHOLE = []
+WHOLE_KEPT = 8
 
 
 class KernelConfig(Mapping):
@@ -689,10 +690,10 @@ class KernelConfig(Mapping):
     A distribution kernel's config sets 6,000 to 10,000 options, and a host has one per kernel;
     the facts' rules ask each kernel for about 20. Parsed whole, every kernel would cost some
     5 ms and 0.6 MiB for the run: each option asked for is found in the text instead, by its last
-    line, as ``parse_kconfig`` keeps it. Its option lines are kept compressed (a sixth of the
-    text), and only the config asked last holds them whole, so a host of many kernels does not
-    keep them all. Only a dkms.conf that sources the config (or anything that lists the options)
-    has them all parsed.
+    line, as ``parse_kconfig`` keeps it. Only the configs asked last (WHOLE_KEPT) hold their option
+    lines whole; the others keep them compressed (a sixth of the text), so a host of many kernels
+    does not keep them all, and one of a few kernels compresses none. Only a dkms.conf that
+    sources the config (or anything that lists the options) has them all parsed.
     """
 
     def __init__(self, text):
@@ -701,15 +702,27 @@ class KernelConfig(Mapping):
         # Only the lines parse_kconfig may read, in order, each after a newline (comments, such as
         # "# CONFIG_X is not set", are a third of a real config).
         text = ''.join(_OPTION_LINES.findall('\n' + text))
-        self._packed = zlib.compress(text.encode('utf-8', 'surrogatepass'), 1)
+        self._packed = None     # the text compressed, made when another config takes its place
         self._answers = {}
         self._table = None
-        _WHOLE[:] = [self, text]    # a config is asked for its options soon after it is read
+        self._hold(text)    # a config is asked for its options soon after it is read
+
+    def _hold(self, text):
+        """Keep ``text`` whole as the config asked last, compressing the one asked longest ago."""
+        _WHOLE.append((self, text))
+        if len(_WHOLE) > WHOLE_KEPT:
+            config, whole = _WHOLE.pop(0)
+            if config._packed is None:
+                config._packed = zlib.compress(whole.encode('utf-8', 'surrogatepass'), 1)
 
     def _text(self):
-        if _WHOLE[0] is not self:
-            _WHOLE[:] = [self, zlib.decompress(self._packed).decode('utf-8', 'surrogatepass')]
-        return _WHOLE[1]
+        for index, (config, text) in enumerate(_WHOLE):
+            if config is self:
+                _WHOLE.append(_WHOLE.pop(index))
+                return text
+        text = zlib.decompress(self._packed).decode('utf-8', 'surrogatepass')
+        self._hold(text)
+        return text
 
     def get(self, key, default=None):
         if self._table is not None:

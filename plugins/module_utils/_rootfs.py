@@ -159,6 +159,18 @@ def _lstat_kind(dir_fd, name):
         return None
 
 
+def _fill(fd, buffer):
+    """How many bytes were read into ``buffer``: all it holds, fewer only at the end of the file."""
+    count = os.readv(fd, [buffer])
+    while 0 < count < len(buffer):  # a read may stop short before the end (a network file system)
+        with memoryview(buffer) as view:
+            more = os.readv(fd, [view[count:]])
+        if not more:
+            break
+        count += more
+    return count
+
+
 def _scan(fd):
     """``(name, file type)`` of every entry of the directory open as ``fd``: one listing, no
     lstat per entry where the file system tells the types (Python 3.6 cannot list a descriptor
@@ -494,7 +506,7 @@ class RootFS:
         return sorted(name for name, kind in scanned)
 
     def _open_regular(self, path):
-        """``(descriptor, size)`` of the regular file ``path``; raises as ``open`` does."""
+        """``(descriptor, its stat)`` of the regular file ``path``; raises as ``open`` does."""
         fd = self._with_walk(path, True, lambda found: self._open_found(found, path, _READ_FLAGS))
         try:
             status = os.fstat(fd)
@@ -504,7 +516,7 @@ class RootFS:
         except BaseException:
             os.close(fd)
             raise
-        return fd, status.st_size
+        return fd, status
 
     def open(self, path):
         """Open a regular file for binary reading; raises OSError (NotRegularFile for FIFOs,
@@ -519,7 +531,8 @@ class RootFS:
     def read_bytes(self, path, limit):
         """The whole file, which must hold at most ``limit`` bytes; raises FileTooLarge (an
         OSError) naming the limit when it is larger."""
-        fd, size = self._open_regular(path)
+        fd, status = self._open_regular(path)
+        size = status.st_size
         parts, count = [], 0
         try:
             if size > limit:
@@ -623,22 +636,31 @@ class RootFS:
 
         Both are opened as regular files first, so a FIFO or a device is refused, never read.
         """
-        with self.open(first) as one, self.open(second) as other:
-            first_stat, second_stat = os.fstat(one.fileno()), os.fstat(other.fileno())
+        one, first_stat = self._open_regular(first)
+        try:
+            other, second_stat = self._open_regular(second)
+        except BaseException:
+            os.close(one)
+            raise
+        try:
             if (first_stat.st_dev, first_stat.st_ino) == (second_stat.st_dev, second_stat.st_ino):
                 return True     # one file (a hard link, or dkms --symlink-modules): nothing to read
             size = first_stat.st_size
             if size != second_stat.st_size:
                 return False
-            # Read into two buffers made once, compared in place: no bytes object per chunk.
+            # Read straight into two buffers made once (no buffered file in between, no bytes
+            # object per chunk), compared in place.
             mine, theirs = bytearray(CHUNK), bytearray(CHUNK)
             # Up to the size they had when opened: a file that keeps growing cannot keep this going.
             for dummy in range(size // CHUNK + 1):
-                count = one.readinto(mine)
-                if count != other.readinto(theirs):
+                count = _fill(one, mine)
+                if count != _fill(other, theirs):
                     return False
                 if count < CHUNK:
                     return mine[:count] == theirs[:count]   # the end of both
                 if mine != theirs:
                     return False
             return True
+        finally:
+            os.close(one)
+            os.close(other)
