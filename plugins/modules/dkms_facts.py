@@ -427,7 +427,8 @@ ansible_facts:
                           description:
                             - Every rule that could decide C(covered) was checked; false when something could not be
                               known (no symvers, no module reader, signature enforcement unknown, an unreadable file,
-                              a compressed module with no kmod program to tell which formats the system decompresses).
+                              or one that may export what a module lacks, a compressed module with no kmod program to
+                              tell which formats the system decompresses).
                             - A reboot gate can ask for C(covered and verified).
                           type: bool
                         version:
