@@ -25,7 +25,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
-from ansible_collections.kabi.dkms.plugins.module_utils._ko import LOAD_ELFTOOLS, KoError, KoReader, KoUnreadableHere
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
+    LOAD_ELFTOOLS, KoError, KoNotRead, KoReader, KoUnreadableHere)
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
     Decision, ExportTables, KernelABI, module_decompression, resolve)
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import DAMAGED
@@ -336,18 +337,20 @@ class Context:
                         for path in paths)
         decisions = {}
         readable = {}
+        unread = False  # a file not read through may still load, and export what the others need
         for path in paths:
             try:
                 readable[path] = self.reader.read(path)
             except KoUnreadableHere as exc:
                 # Nothing wrong with the file that we know of: no verdict, still coverage.
                 decisions[path] = Decision(None, False, reason=str(exc))
+                unread = True
             except KoError as exc:
                 decisions[path] = Decision('broken', False, reason=str(exc))
+                unread = unread or isinstance(exc, KoNotRead)
         abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
-            # A file that could not be read may still load, and export what the others need.
-            decisions.update(resolve(abi, readable, self._tables, unread=len(readable) < len(paths)))
+            decisions.update(resolve(abi, readable, self._tables, unread))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):

@@ -28,7 +28,7 @@ from operator import add, and_, itemgetter, lt
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsUnusable, load_adapter
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import elf_length, read_module_signature
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import FileTooLarge, RootPathError, remembered
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import FileTooLarge, NotRegularFile, RootPathError, remembered
 
 ELF_MAGIC = b'\x7fELF'
 GZIP_MAGIC = b'\x1f\x8b'
@@ -82,7 +82,12 @@ class KoError(Exception):
     """A module file that cannot be read: the message says which file and why."""
 
 
-class KoUnreadableHere(KoError):
+class KoNotRead(KoError):
+    """What the file holds is not known: it could not be read through (an I/O error, more bytes
+    than a module has, this target lacks a decompressor): it may still load."""
+
+
+class KoUnreadableHere(KoNotRead):
     """The file may be sound, but this target lacks what reading it takes (a decompressor, a reader)."""
 
 
@@ -139,8 +144,16 @@ class ModuleInfo:
             '%s=%r' % (slot, getattr(self, slot)) for slot in self.__slots__)
 
 
-class KoTooLarge(KoError):
+class KoTooLarge(KoNotRead):
     """A module image larger than the limit it was read with."""
+
+
+def _not_read(path, exc):
+    """The KoError of a module file that could not be opened or read: a FIFO, a device or a
+    directory is no module file the loader takes; anything else (an I/O error, a file larger than
+    any module) leaves what it holds unknown."""
+    error = KoError if isinstance(exc, NotRegularFile) else KoNotRead
+    return error('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
 
 
 def _too_large(path, limit, what='larger'):
@@ -789,9 +802,9 @@ class KoReader:
         except KoError:
             raise
         except MemoryError:
-            raise KoError('%s: ran out of memory while reading it' % path)
+            raise KoNotRead('%s: ran out of memory while reading it' % path)
         except Exception as exc:  # pylint: disable=broad-except
-            raise KoError('%s: unexpected error while reading it (%s: %s)' % (path, type(exc).__name__, exc))
+            raise KoNotRead('%s: unexpected error while reading it (%s: %s)' % (path, type(exc).__name__, exc))
 
     def _read(self, path):
         if self.name is None:
@@ -799,12 +812,12 @@ class KoReader:
         try:
             handle = self.rootfs.open(path)
         except (OSError, IOError, RootPathError) as exc:
-            raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+            raise _not_read(path, exc)
         with handle:
             try:
                 return self._read_image(_FileImage(handle, path), path)
             except (OSError, IOError) as exc:
-                raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+                raise _not_read(path, exc)
 
     def _read_image(self, image, path):
         """ModuleInfo of the open module file ``image``: a plain one is read only where the
@@ -861,7 +874,7 @@ class KoReader:
         try:
             handle = self.rootfs.open(path)
         except (OSError, IOError, RootPathError) as exc:
-            raise KoError('%s: cannot read: %s' % (path, getattr(exc, 'strerror', None) or exc))
+            raise _not_read(path, exc)
         with handle:
             data = self._uncompressed(_FileImage(handle, path), path, limit)
             if len(data) > limit:

@@ -541,9 +541,9 @@ def _unchecked(verdict):
             'kernel, of another name: whichever of the two loads second is refused), or that the kernel ' \
             'exports where the module\'s symbol table cannot tell its exports from namespace names: %s' \
             % ', '.join(verdict.contested)
-    return 'cannot tell whether the loader offers the module these symbols (exported only by modules whose ' \
-        'exports cannot be listed, GPL-only where a module it takes symbols from may be proprietary, or in a ' \
-        'module namespace): %s' % ', '.join(verdict.unresolved)
+    return 'cannot tell whether the loader offers the module these symbols (exported by no module read, while ' \
+        'some module\'s exports cannot be listed or its file could not be read; GPL-only where a module it takes ' \
+        'symbols from may be proprietary; or in a module namespace): %s' % ', '.join(verdict.unresolved)
 
 
 class _ProvidedTo:
@@ -716,22 +716,66 @@ def resolve(kernel, modules, tables=None, unread=False):
         doubts[key] = ('incompatible', other) if other else ('broken', compressed[0]) if compressed else \
             _unchecked_rule(kernel, info, checks_struct)
     judged = _judged(kernel, candidates, tables, unread)
-    doubtful = [key for key in candidates if doubts[key] and judged[key].loads]
-    if doubtful:
-        strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in doubtful),
+    for key, doubt in doubts.items():
+        if doubt and judged[key].loads and (doubt[0] or judged[key].certain):  # else it tells why already
+            judged[key] = Decision(doubt[0], False, judged[key].kabi, judged[key].signature, doubt[1])
+    _spread_doubts(kernel, candidates, judged, tables, unread)
+    decisions.update(judged)
+    return decisions
+
+
+# How many times the modules are judged again without those that may not load: once per link of
+# a chain of modules that take symbols from each other, which real packages keep short.
+DOUBT_ROUNDS = 8
+
+
+def _spread_doubts(kernel, candidates, judged, tables, unread):
+    """Make not certain, in ``judged`` ({key: Decision} of ``candidates``), what loads or is refused
+    only as long as modules that may not load do: judged again without them, and again without
+    what that leaves uncertain, until nothing more is; past DOUBT_ROUNDS, whatever takes a symbol
+    those modules export, or may export, is not certain either."""
+    # Refused, not certainly, or loading, not certainly: either way others may not have their exports.
+    doubtful = set(key for key, decision in judged.items() if not decision.certain)
+    excluded = set()
+    for dummy in range(DOUBT_ROUNDS):
+        if not doubtful:
+            return
+        excluded |= doubtful
+        strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in excluded),
                          tables, unread)
-        for key in doubtful:
-            refusal, reason = doubts[key]
-            if refusal or judged[key].certain:  # else the reason it is not certain already
-                judged[key] = Decision(refusal, False, judged[key].kabi, judged[key].signature, reason)
+        doubtful = set()
         for key, decision in strict.items():
-            if decision.loads != judged[key].loads and judged[key].certain:
+            if judged[key].certain and (decision.loads != judged[key].loads or not decision.certain):
                 judged[key].certain = False
                 # A refusal tells its own reason; what loads only with them tells what it needs.
                 judged[key].reason = judged[key].reason or 'loads only if modules that may not load do; ' \
                     'without them: %s' % decision.reason
-    decisions.update(judged)
-    return decisions
+                if judged[key].loads:
+                    doubtful.add(key)
+    if doubtful:
+        _doubt_what_imports_from(excluded | doubtful, candidates, judged)
+
+
+def _doubt_what_imports_from(sources, candidates, judged):
+    """Make not certain whatever takes a symbol that the modules ``sources`` export, or that what
+    takes one exports in turn, followed through the symbols (a module whose exports are not known
+    may export anything)."""
+    importers = {}
+    for key, info in candidates.items():
+        for symbol in info.imports:
+            importers.setdefault(symbol, set()).add(key)
+    reached = set(sources)
+    pending = list(sources)
+    while pending:
+        exports = candidates[pending.pop()].exports
+        taking = set(candidates) if exports is None else set().union(*(importers.get(symbol, ()) for symbol in exports))
+        for key in taking - reached:
+            reached.add(key)
+            pending.append(key)
+            if judged[key].certain:
+                judged[key].certain = False
+                judged[key].reason = judged[key].reason or 'may take symbols from modules that may not load, ' \
+                    'through more of them than are followed'
 
 
 def _unchecked_rule(kernel, info, checks_struct):

@@ -278,6 +278,14 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     return names
 
 
+def _as_overridden(relative):
+    """What depmod compares with an override's "subdirectory/module": the file's path as written,
+    up to the end of its module name, which ends at the first dot of the file name
+    (depmod_module_is_higher_priority()), so extra/hello.old.ko is extra/hello."""
+    directory, slash, filename = relative.rpartition('/')
+    return directory + slash + filename.split('.', 1)[0]
+
+
 def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     """``(path, reason, certain)``: what modprobe loads instead of ``link`` (a WeakLink or a
     ModuleFile) and why, ``(None, None, True)`` when it loads the link; ``depmod`` is the
@@ -322,9 +330,8 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if depmod.unknown:
         return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
     for favoured in depmod.overrides:
-        # Compared with the file's path as written, without its suffix (depmod_module_is_higher_priority()).
         for path in [link.path] + others:
-            if split_module_suffix(relative(path))[0] == favoured:
+            if _as_overridden(relative(path)) == favoured:
                 return (None, None, True) if path == link.path else \
                     (path, 'modprobe loads %s instead (a depmod.d override)' % path, True)
     mine = rank(relative(link.path), depmod.search)

@@ -660,7 +660,8 @@ class RootFS:
                     return mine[:count] == theirs[:count]   # the end of both
                 if mine != theirs:
                     return False
-            return True
+            # Both went on past the size they had: what they hold now is not what was compared.
+            raise OSError(errno.EAGAIN, 'grew while it was compared', first)
         finally:
             os.close(one)
             os.close(other)

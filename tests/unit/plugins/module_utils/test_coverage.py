@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._ko import MAX_MODULE_BYTES
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
     THIS_MODULE_SIZE, KoBuilder, kmod_program, python_zstd, xz_file, zstd_file)
@@ -766,22 +767,42 @@ def test_native_install_built_against_other_headers_is_broken(system: SystemTree
     assert run.package('6.1.0-50-amd64')['verified']
 
 
-def test_what_imports_from_a_file_that_could_not_be_read_is_not_verified(system: SystemTree) -> None:
-    # core (package a) cannot be read; client (package b) imports its export: whether client
-    # loads depends on what core's file holds.
+def core_and_client(system: SystemTree, core: bytes | None = None, core_size: int | None = None) -> None:
+    """Package a's core, whose build and installed copy are one file (a hard link) holding
+    ``core`` or of ``core_size`` bytes (sparse), and package b's client, which imports its export."""
     system.bios_boot()
     system.kernel(ABI)
     system.package('a', '1.0', ['core'])
     built = system.build('a', '1.0', ABI)[0]
-    for path in (built, system.path('/lib/modules/%s/updates/dkms/core.ko' % ABI)):
-        path.write_bytes(b'#!/bin/sh\necho not a module\n')
+    if core is not None:
+        built.write_bytes(core)
+    if core_size is not None:
+        with built.open('r+b') as stream:
+            stream.truncate(core_size)
+    copy = system.path('/lib/modules/%s/updates/dkms/core.ko' % ABI)
+    copy.unlink()
+    os.link(built, copy)
     system.package('b', '1.0', ['client'])
     system.build('b', '1.0', ABI, crcs=dict(system.kernel_crcs[ABI], core_export=0x5151))
+
+
+def test_what_imports_from_a_file_that_could_not_be_read_is_not_verified(system: SystemTree) -> None:
+    # core is larger than any module is read: what it holds, and so whether client finds its
+    # symbol, is not known.
+    core_and_client(system, core_size=MAX_MODULE_BYTES + 1)
     run = Run(system.root)
     assert (run.status(ABI, 'a'), run.package(ABI, 'a')['verified']) == ('broken', False)
     client = run.package(ABI, 'b')
-    assert (client['status'], client['verified']) == ('installed', False)
+    assert (client['status'], client['covered'], client['verified']) == ('installed', True, False)
     assert 'core_export' in client['modules']['client']['reason']
+
+
+def test_what_imports_from_a_file_that_is_no_module_is_refused(system: SystemTree) -> None:
+    core_and_client(system, core=b'#!/bin/sh\necho not a module\n')
+    run = Run(system.root)
+    client = run.package(ABI, 'b')
+    assert (client['status'], client['covered'], client['verified']) == ('broken', False, True)
+    assert client['modules']['client']['kabi']['missing'] == ['core_export']
 
 
 def test_native_copies_that_are_not_modules_are_broken(system: SystemTree) -> None:

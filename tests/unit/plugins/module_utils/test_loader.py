@@ -17,7 +17,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, rea
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import KmodProgram
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
-    Decision, ExportTables, KernelABI, Verdict, judge, module_decompression, resolve, vermagic_suffix)
+    DOUBT_ROUNDS, Decision, ExportTables, KernelABI, Verdict, judge, module_decompression, resolve, vermagic_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import COMPRESSORS, KoBuilder, module_source
 
@@ -266,6 +266,25 @@ class TestResolve:
         assert outcome(decisions) == {'u': (None, False)}
         assert decisions['u'].kabi['missing'] == [] and 'oslec_create' in decisions['u'].reason
 
+    def test_what_takes_symbols_from_a_module_not_surely_loaded_is_not_certain_down_the_chain(self) -> None:
+        # a imports y, which only a file not read may export; b takes x from a, c takes z from b.
+        a = module(dict(EXPORTS, y=1), exports=['x'], name='a')
+        b = module(dict(EXPORTS, x=2), exports=['z'], name='b')
+        c = module(dict(EXPORTS, z=3), name='c')
+        other = module(name='other')
+        decisions = resolve(kernel(signature_check=signatures_known()), {'a': a, 'b': b, 'c': c, 'o': other},
+                            unread=True)
+        assert outcome(decisions) == {'a': (None, False), 'b': (None, False), 'c': (None, False), 'o': (None, True)}
+        assert decisions['c'].reason.startswith('loads only if modules that may not load do; without them: ')
+
+    def test_a_chain_longer_than_the_rounds_followed_is_not_certain_beyond_them(self) -> None:
+        names = ['m%d' % index for index in range(DOUBT_ROUNDS + 3)]
+        chain = dict((name, module(dict(EXPORTS, **{'from_' + names[index - 1]: 1}) if index else dict(EXPORTS, y=1),
+                                   exports=['from_' + name], name=name)) for index, name in enumerate(names))
+        decisions = resolve(kernel(signature_check=signatures_known()), chain, unread=True)
+        assert set(outcome(decisions).values()) == {(None, False)}
+        assert decisions[names[-1]].reason.startswith('may take symbols from modules that may not load')
+
     def test_missing_lists_do_not_depend_on_the_order_of_names(self) -> None:
         # tp_smapi's shape: hdaps and tp_smapi import thinkpad_ec's exports; thinkpad_ec is refused
         # (a CRC), so both miss its symbols, whichever name is judged first.
@@ -362,6 +381,16 @@ class TestResolve:
         assert outcome(resolve(kernel(own=own, release='6.4.0', signature_check=signatures_known()),
                                {'other': other}))['other'] == (None, True)
         other.this_module_size = saved
+
+    def test_a_doubt_reaches_what_needs_the_module_where_a_file_was_not_read(self) -> None:
+        own, other = module(name='intree'), module(exports=['x'], name='other')
+        user = module(dict(EXPORTS, x=1), name='user')
+        own.this_module_size = user.this_module_size = 1280
+        other.this_module_size = 1344
+        decisions = resolve(kernel(own=own, signature_check=signatures_known()), {'other': other, 'user': user},
+                            unread=True)
+        assert outcome(decisions) == {'other': ('incompatible', False), 'user': (None, False)}
+        assert decisions['user'].reason.startswith('loads only if modules that may not load do; without them: ')
 
     def test_the_kernels_struct_module_unknown(self) -> None:
         """Since 6.4 the loader checks the size: without one of the kernel's own modules to tell

@@ -269,6 +269,16 @@ class TestShadowing:
         assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra']), out_of_tree,
                               in_tree, tree.fs.isfile) == (None, None, True)
 
+    def test_an_override_ends_at_the_module_name(self, tree: Tree, weak: WeakLink) -> None:
+        # depmod compares "extra/hello" with the path up to the first dot of the file name: an
+        # extra/hello.old.ko is module hello, and the override names it.
+        tree.write(KERNEL + '/extra/hello.old.ko')
+        out_of_tree, in_tree = self.inputs(tree)
+        shadow = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, ['extra/hello']), out_of_tree, in_tree,
+                                tree.fs.isfile)
+        assert shadow == (KERNEL + '/extra/hello.old.ko',
+                          'modprobe loads %s/extra/hello.old.ko instead (a depmod.d override)' % KERNEL, True)
+
     def test_more_namesakes_than_any_tree_has(self, tree: Tree, weak: WeakLink) -> None:
         for index in range(MAX_NAMESAKES + 1):
             tree.write(KERNEL + '/updates/d%d/hello.ko' % index)

@@ -11,6 +11,7 @@ import socket
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils import _rootfs
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
-    MAX_CACHED_DIRS, MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
+    CHUNK, MAX_CACHED_DIRS, MAX_DEPTH, MAX_SYMLINKS, FileTooLarge, NotRegularFile, RootFS, RootPathError)
 
 SECRET = b'host secret, never to be read\n'
 NOBODY = 65534
@@ -497,6 +498,34 @@ class TestSameContent:
         write(root, '/big3', data)
         assert not fs.same_content('/big1', '/big2')
         assert fs.same_content('/big1', '/big3')
+
+    def test_reads_that_stop_short(self, fs: RootFS, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        # A network file system may return fewer bytes than asked before the end.
+        data = bytes(range(256)) * (CHUNK // 256) * 2 + b'tail'
+        write(root, '/one', data)
+        write(root, '/same', data)
+        write(root, '/other', data[:-1] + b'!')
+        real = os.readv
+
+        def short(fd: int, buffers: list[Any]) -> int:
+            with memoryview(buffers[0]) as view:
+                return real(fd, [view[:1000]])
+        monkeypatch.setattr(os, 'readv', short)
+        assert fs.same_content('/one', '/same') and not fs.same_content('/one', '/other')
+
+    def test_files_that_grow_while_compared(self, fs: RootFS, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        write(root, '/a')
+        write(root, '/b')
+        real = os.readv
+
+        def growing(fd: int, buffers: list[Any]) -> int:
+            for name in ('a', 'b'):
+                if not (root / name).stat().st_size:
+                    (root / name).write_bytes(b'x' * (CHUNK + 10))
+            return real(fd, buffers)
+        monkeypatch.setattr(os, 'readv', growing)
+        with pytest.raises(OSError, match='grew while it was compared'):
+            fs.same_content('/a', '/b')
 
     def test_through_links_inside_the_root(self, fs: RootFS, root: Path) -> None:
         write(root, '/lib/modules/A/updates/dkms/hello.ko', b'ELF')
