@@ -103,8 +103,9 @@ def package_status_of(modules):
     return statuses.pop() if len(statuses) == 1 else 'broken'
 
 
-def _provided_files(rootfs, tree, trees):
-    """{in-root canonical path: Provided} of every dkms build and installed copy."""
+def _provided_files(rootfs, tree, trees, indexed):
+    """{in-root canonical path: Provided} of every dkms build and installed copy (``indexed``:
+    Context.indexed)."""
     provided = {}
     for package in tree.packages.values():
         for version in package.versions.values():
@@ -114,7 +115,7 @@ def _provided_files(rootfs, tree, trees):
                     provided[_canonical(rootfs, path)] = record
                     installed_version = package.installed.get(build.kernel, (None,))[0]
                     if installed_version == version.version and build.kernel in trees:
-                        copy, same = trees[build.kernel].installed_copy(version, name)
+                        copy, same = trees[build.kernel].installed_copy(version, name, indexed)
                         if copy and same is not False:
                             # An unreadable copy still names its weak links' owner; reading
                             # it for the verdict then reports the problem.
@@ -156,7 +157,7 @@ def _installed_candidate(context, version, release):
     files = {}
     uncertain = set()
     for name, built_path in sorted(build.modules.items()):
-        copy, same = kernel_tree.installed_copy(version, name)
+        copy, same = kernel_tree.installed_copy(version, name, context.indexed)
         if copy is None:
             modules[name] = module_fact('broken', target=built_path, reason='no installed copy')
         elif same is False:
@@ -256,7 +257,8 @@ class Context:
         self.trees = trees
         self.reader = reader
         self.kabi_check = kabi_check and reader.name is not None
-        self.provided = _provided_files(rootfs, tree, trees)
+        self._kmod = _UNREAD
+        self.provided = _provided_files(rootfs, tree, trees, self.indexed)
         self._depmod = None     # depmod.d, read when a file's rank is first asked
         self._depmod_rules = {}
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
@@ -267,13 +269,17 @@ class Context:
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
         self._signature_facts = {}
-        self._kmod = _UNREAD
 
     def depmod_rules(self, release):
         """The KernelDepmod of ``release`` (worked out once per kernel)."""
         if self._depmod is None:
             self._depmod = read_depmod_config(self.rootfs, self.warn)
-        return remembered(self._depmod_rules, release, lambda key: self._depmod.for_kernel(key, self.warn))
+        return remembered(self._depmod_rules, release, lambda key: self._depmod.for_kernel(
+            key, self.warn, self._kmod_version() if self._depmod.excludes else None))
+
+    def _kmod_version(self):
+        kmod = self.kmod()
+        return kmod.version if kmod is not None else None
 
     def weak_links_of(self, release, package):
         """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of

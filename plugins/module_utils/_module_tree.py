@@ -87,29 +87,40 @@ class DepmodConfig:
         self.overrides = list(overrides)
         self.excludes = frozenset(excludes)
 
-    def for_kernel(self, release, warn):
+    def for_kernel(self, release, warn, kmod_version=None):
         """The KernelDepmod of kernel ``release``: the overrides that name it, as the paths they
         favour ("SUBDIR/MODULE", no suffix), the one depmod checks first first; ``unknown`` when a
-        kernel pattern cannot be matched here (the choice between files is then unknown)."""
+        kernel pattern cannot be matched here (the choice between files is then unknown).
+
+        ``exclude`` came with kmod 30 (an older depmod ignores the line as a bad one):
+        ``kmod_version`` is the root's kmod's, None when it is not known; the excludes are then
+        not known to apply."""
         favoured, unknown = [], False
         for name, pattern, subdirectory in reversed(self.overrides):
             matches = _kernel_matches(pattern, release, warn)
             unknown = unknown or matches is None
             if matches:
                 favoured.append(subdirectory + '/' + name)
-        return KernelDepmod(self.search, favoured, self.excludes, unknown)
+        excludes = self.excludes if kmod_version is None or kmod_version >= EXCLUDE_SINCE else ()
+        return KernelDepmod(self.search, favoured, excludes, unknown, kmod_version is not None)
+
+
+# The first kmod whose depmod reads ``exclude`` in depmod.d.
+EXCLUDE_SINCE = (30,)
 
 
 class KernelDepmod:
-    """What decides, on one kernel, which file of a module name depmod indexes (see DepmodConfig)."""
+    """What decides, on one kernel, which file of a module name depmod indexes (see DepmodConfig);
+    ``excludes_known``: whether depmod honours the excludes is known (see for_kernel)."""
 
-    __slots__ = ('search', 'overrides', 'excludes', 'unknown')
+    __slots__ = ('search', 'overrides', 'excludes', 'unknown', 'excludes_known')
 
-    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=(), unknown=False):
+    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=(), unknown=False, excludes_known=True):
         self.search = tuple(search)
         self.overrides = list(overrides)
         self.excludes = frozenset(excludes)
         self.unknown = unknown
+        self.excludes_known = excludes_known or not self.excludes
 
 
 def _kernel_matches(pattern, release, warn):
@@ -278,6 +289,9 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     return names
 
 
+_UNSURE_EXCLUDE = 'depmod.d excludes %s, which depmod honours since kmod 30, and which kmod the system has is not known'
+
+
 def _as_overridden(relative):
     """What depmod compares with an override's "subdirectory/module": the file's path as written,
     up to the end of its module name, which ends at the first dot of the file name
@@ -303,11 +317,19 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     def relative(path):
         return path[len(modules_dir) + 1:]
 
-    def excluded(path):
-        return [part for part in relative(path).split('/')[:-1] if part in depmod.excludes or part in _ALWAYS_SKIPPED]
+    def skipped(path):
+        """(the directory that has depmod skip ``path``, whether it surely does), or None."""
+        parts = relative(path).split('/')[:-1]
+        always = [part for part in parts if part in _ALWAYS_SKIPPED]
+        if always:
+            return always[0], True
+        excluded = [part for part in parts if part in depmod.excludes]
+        return (excluded[0], depmod.excludes_known) if excluded else None
 
-    if excluded(link.path):
-        return None, 'depmod skips %s, so modprobe never loads it' % excluded(link.path)[0], True
+    skip = skipped(link.path)
+    if skip:
+        return None, ('depmod skips %s, so modprobe never loads it' if skip[1] else
+                      'modprobe may never load it: ' + _UNSURE_EXCLUDE) % skip[0], skip[1]
     key = normalize_module_name(link.name)
     if key in in_tree.builtin:
         # kmod (since v25 at least) asks modules.builtin before it inserts anything.
@@ -317,14 +339,18 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if len(named) > MAX_NAMESAKES:
         # Each file of the name weighed against every other would cost their count squared.
         return None, ('%d files of the module name: which one depmod indexes is not followed' % len(named)), False
-    others = [path for path in named if path not in (link.target, link.path) and not excluded(path) and is_file(path)]
+    others = [path for path in named if path not in (link.target, link.path) and is_file(path)]
     if key in in_tree:
         # Listed without the suffix its file may have; the link's own file is no rival.
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]
-        if not excluded(stem):
-            others += [stem + suffix for suffix in MODULE_SUFFIXES
-                       if stem + suffix not in (link.target, link.path) and stem + suffix not in others
-                       and is_file(stem + suffix)]
+        others += [stem + suffix for suffix in MODULE_SUFFIXES
+                   if stem + suffix not in (link.target, link.path) and stem + suffix not in others
+                   and is_file(stem + suffix)]
+    skips = dict((path, skipped(path)) for path in others)
+    unsure = [path for path in others if skips[path] and not skips[path][1]]
+    if unsure:
+        return unsure[0], ('modprobe may load %s instead: ' + _UNSURE_EXCLUDE) % (unsure[0], skips[unsure[0]][0]), False
+    others = [path for path in others if not skips[path]]
     if not others:
         return None, None, True
     if depmod.unknown:
@@ -420,7 +446,7 @@ class KernelTree:
                         break
         return None
 
-    def installed_copy(self, version, name):
+    def installed_copy(self, version, name, indexed=None):
         """``(path, same)`` of the copy in this kernel's tree of module ``name`` as dkms built it
         for this kernel from PackageVersion ``version``.
 
@@ -431,11 +457,13 @@ class KernelTree:
         same bytes once both are decompressed, which is what the loader gets. False when they
         differ, None when the copy cannot be read or compared, UNTOLD when this target cannot
         decompress it (zstd); ``path`` is None when there is no copy. Compared once per file.
+        ``indexed(path)``: whether depmod indexes a file (all do when not given); of two copies
+        that are the build, the one it indexes is the one modprobe loads.
         """
         return remembered(self._copies, (version.name, version.version, name),
-                          lambda key: self._find_copy(version, name))
+                          lambda key: self._find_copy(version, name, indexed))
 
-    def _find_copy(self, version, name):
+    def _find_copy(self, version, name, indexed):
         built_path = version.builds[self.kernel.release].modules[name]
         location = version.install_location(name)
         candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
@@ -449,10 +477,14 @@ class KernelTree:
         candidates.sort(key=lambda path: places.index(posixpath.dirname(path)) if posixpath.dirname(path) in places
                         else len(places))
         found = (None, False)
+        unindexed = None    # the first copy that is the build, where depmod does not index it
         for path in candidates:
             try:
                 if self._same_module(path, built_path):
-                    return path, True
+                    if indexed is None or indexed(path):
+                        return path, True
+                    unindexed = unindexed or path
+                    continue
                 found = found if found[0] else (path, False)
             except KoUnreadableHere:
                 # nothing wrong with either file that we know of
@@ -460,7 +492,7 @@ class KernelTree:
             except (OSError, RootPathError, KoError) as exc:
                 self.warn('cannot compare %s with %s: %s' % (path, built_path, exc))
                 found = found if found[0] and found[1] is not False else (path, None)
-        return found
+        return (unindexed, True) if unindexed else found
 
     def _same_module(self, path, built_path):
         """Whether the module file ``path`` holds what the build ``built_path`` holds, compressed

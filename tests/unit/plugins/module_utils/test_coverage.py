@@ -17,7 +17,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_co
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import MAX_MODULE_BYTES
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
-    THIS_MODULE_SIZE, KoBuilder, kmod_program, python_zstd, xz_file, zstd_file)
+    THIS_MODULE_SIZE, KoBuilder, gzip_file, kmod_program, python_zstd, xz_file, zstd_file)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
@@ -642,6 +642,41 @@ def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> Non
         run = Run(system.root)
         module = run.package(ABI + '+clone')['modules']['hello']
         assert (module['status'], run.package(ABI + '+clone')['covered'], module['shadowed_by']) == expected, features
+
+
+def test_exclude_holds_from_kmod_30(system: SystemTree) -> None:
+    """A rival in a directory depmod.d excludes: kmod 28's depmod drops the line as a bad one and
+    indexes the rival, kmod 30's skips it; with no kmod program to tell, neither is sure (from helper-76)."""
+    system.bios_boot()
+    weak_link_and_a_rival(system, '/lib/modules/%s+clone/extra/old/hello.ko' % ABI)
+    system.path('/etc/depmod.d/dist.conf').write_text('search updates extra built-in weak-updates\nexclude old\n')
+    clone = ABI + '+clone'
+    hello = Run(system.root).package(clone)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, False)
+    assert 'kmod 30' in hello['modules']['hello']['reason']
+    for version, expected in (('28', ('broken', False, True)), ('30', ('weak', True, True))):
+        kmod_program(system.ko, system.root, version, '+ZSTD +XZ +ZLIB')
+        hello = Run(system.root).package(clone)
+        assert (hello['status'], hello['covered'], hello['verified']) == expected, version
+
+
+def test_of_two_copies_that_are_the_build_the_one_depmod_indexes(system: SystemTree) -> None:
+    """The build as a .ko.gz in updates/dkms, which a kmod without zlib leaves out of modules.dep,
+    and as a plain file in extra/, which modprobe loads (from helper-76)."""
+    system.bios_boot()
+    system.kernel(ABI)
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    copy = system.path('/lib/modules/%s/updates/dkms/hello.ko' % ABI)
+    system.path('/lib/modules/%s/extra' % ABI).mkdir()
+    shutil.copy(copy, system.path('/lib/modules/%s/extra/hello.ko' % ABI))
+    gzip_file(copy)
+    copy.unlink()
+    for features, expected in (('+ZSTD +XZ -ZLIB', 'extra/hello.ko'), ('+ZSTD +XZ +ZLIB', 'updates/dkms/hello.ko.gz')):
+        kmod_program(system.ko, system.root, '30', features)
+        hello = Run(system.root).package(ABI)
+        assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, True), features
+        assert hello['modules']['hello']['path'] == '/lib/modules/%s/%s' % (ABI, expected), features
 
 
 def test_newest_version_wins_and_older_is_outdated(system: SystemTree) -> None:

@@ -183,6 +183,11 @@ class TestDepmodConfig:
         assert config.excludes == {'weak-updates-old', '.snap'}
         rules = config.for_kernel('5.14.0-503.el9.x86_64', tree.warnings.append)
         assert (rules.overrides, rules.unknown) == (['extra/igb', 'weak-updates/e1000e'], False)
+        # exclude came with kmod 30: an older depmod drops the line; with no kmod known, nor is this.
+        for kmod_version, excludes, known in (((30,), {'weak-updates-old', '.snap'}, True), ((28,), set(), True),
+                                              (None, {'weak-updates-old', '.snap'}, False)):
+            rules = config.for_kernel('5.14.0-503.el9.x86_64', tree.warnings.append, kmod_version)
+            assert (rules.excludes, rules.excludes_known) == (excludes, known), kmod_version
 
 
 class TestShadowing:
@@ -268,6 +273,13 @@ class TestShadowing:
         assert (shadow, certain) == (None, True) and 'skips sub' in why
         assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra']), out_of_tree,
                               in_tree, tree.fs.isfile) == (None, None, True)
+        # Where the kmod, and so whether depmod honours exclude, is not known: neither way is sure.
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['sub'], excludes_known=False),
+                                              out_of_tree, in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (None, False) and why.startswith('modprobe may never load it: depmod.d excludes sub')
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra'], excludes_known=False),
+                                              out_of_tree, in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (KERNEL + '/extra/hello.ko', False) and 'kmod 30' in why
 
     def test_an_override_ends_at_the_module_name(self, tree: Tree, weak: WeakLink) -> None:
         # depmod compares "extra/hello" with the path up to the first dot of the file name: an
