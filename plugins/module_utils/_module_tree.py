@@ -289,6 +289,40 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     return names
 
 
+def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
+    """``(normalized module name, in-root path)`` of each file modules.dep lists (what depmod
+    indexed when it last ran) that is not the kernel's own file of its name (``in_tree``)."""
+    path = posixpath.join(modules_dir, 'modules.dep')
+    try:
+        text = rootfs.read_text(path, LISTING_LIMIT)
+    except (OSError, RootPathError) as exc:
+        if not is_absent(exc):
+            warn('cannot read %s: %s' % (path, exc))
+        return []
+    # The kernel's own files (thousands, listed as modules.order lists them but with the suffix
+    # of their compression) are set apart by the standard library's C code.
+    listed = set(line.partition(':')[0] for line in text.splitlines())
+    own_files = set(in_tree.values())
+    # The suffix of a kernel's own files (one for all of them, as a rule) first.
+    usual = split_module_suffix(next(iter(listed), ''))[1]
+    for suffix in sorted(MODULE_SUFFIXES, key=lambda suffix: suffix != usual):
+        if len(listed) < 64:
+            break   # few left: each is looked at below
+        listed.difference_update([own + suffix[len('.ko'):] for own in own_files])
+    found = []
+    for listed_path in sorted(listed):
+        name = module_name(listed_path[listed_path.rfind('/') + 1:])
+        if not name or '..' in listed_path.split('/') or not is_text(listed_path):
+            continue
+        key = normalize_module_name(name.partition('.')[0])
+        relative = listed_path[len(modules_dir) + 1:] if listed_path.startswith(modules_dir + '/') else listed_path
+        own = in_tree.get(key)
+        if own is not None and split_module_suffix(relative)[0] == split_module_suffix(own)[0]:
+            continue
+        found.append((key, listed_path if listed_path.startswith('/') else posixpath.join(modules_dir, listed_path)))
+    return found
+
+
 _UNSURE_EXCLUDE = 'depmod.d excludes %s, which depmod honours since kmod 30, and which kmod the system has is not known'
 
 
@@ -397,6 +431,13 @@ class KernelTree:
         files = dict((key, list(paths)) for key, paths in self.out_of_tree.items())
         for link in self.weak_links:
             files.setdefault(normalize_module_name(link.name), []).append(link.path)
+        # What depmod indexed when it last ran, wherever it was: a file dkms put where a
+        # DEST_MODULE_LOCATION says (kernel/drivers/misc), one below a linked directory.
+        seen = set(path for paths in files.values() for path in paths)
+        for key, path in read_indexed_elsewhere(self.rootfs, self.warn, self.kernel.modules_dir, self.in_tree):
+            if path not in seen:
+                seen.add(path)
+                files.setdefault(key, []).append(path)
         return files
 
     @property

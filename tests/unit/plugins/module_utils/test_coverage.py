@@ -631,6 +631,24 @@ def test_shadowed_weak_link_is_not_coverage(system: SystemTree) -> None:
     assert module['shadowed_by'] == '/lib/modules/%s+clone/extra/hello.ko' % ABI
 
 
+@pytest.mark.parametrize('rival', ['kernel/drivers/misc/hello.ko', 'misc/hello.ko', 'extra/vendor/hello.ko'])
+def test_a_rival_depmod_indexed_outside_updates_and_extra(system: SystemTree, rival: str) -> None:
+    """A file of the module's name that modules.dep lists where neither updates/, extra/ nor
+    modules.order tell of it: another package's DEST_MODULE_LOCATION, or a directory reached
+    through a link (depmod follows those) (from helper-76)."""
+    clone = ABI + '+clone'
+    weak_link_and_a_rival(system, '/opt/vendor/hello.ko')
+    if rival.startswith('extra/vendor/'):
+        system.path('/lib/modules/%s/extra' % clone).mkdir()
+        system.path('/lib/modules/%s/extra/vendor' % clone).symlink_to('/opt/vendor')
+    else:
+        system.path('/lib/modules/%s/%s' % (clone, rival)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(system.path('/opt/vendor/hello.ko'), system.path('/lib/modules/%s/%s' % (clone, rival)))
+    system.path('/lib/modules/%s/modules.dep' % clone).write_text('%s:\nweak-updates/hello.ko:\n' % rival)
+    module = Run(system.root).package(clone)['modules']['hello']
+    assert (module['status'], module['shadowed_by']) == ('missing', '/lib/modules/%s/%s' % (clone, rival))
+
+
 def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> None:
     """A rival compressed in a format the root's kmod was built without is left out of
     modules.dep by its depmod: the weak link is what modprobe loads."""

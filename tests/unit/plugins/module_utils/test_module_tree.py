@@ -25,6 +25,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     rank,
     read_depmod_config,
     read_in_tree_names,
+    read_indexed_elsewhere,
     read_out_of_tree,
     read_weak_links,
     shadowing_file,
@@ -188,6 +189,17 @@ class TestDepmodConfig:
                                               (None, {'weak-updates-old', '.snap'}, False)):
             rules = config.for_kernel('5.14.0-503.el9.x86_64', tree.warnings.append, kmod_version)
             assert (rules.excludes, rules.excludes_known) == (excludes, known), kmod_version
+
+
+def test_what_modules_dep_lists_besides_the_kernels_own(tree: Tree) -> None:
+    tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/eeprom.ko\n')
+    tree.write(KERNEL + '/modules.dep', 'kernel/drivers/misc/eeprom.ko.xz:\nmisc/hello-x.old.ko: kernel/a.ko\n'
+                                        '../../etc/passwd.ko:\n%s/extra/abs.ko:\nnot-a-module.txt:\n\n' % KERNEL)
+    in_tree = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
+    assert read_indexed_elsewhere(tree.fs, tree.warnings.append, KERNEL, in_tree) == [
+        ('abs', KERNEL + '/extra/abs.ko'), ('hello_x', KERNEL + '/misc/hello-x.old.ko')]
+    assert read_indexed_elsewhere(tree.fs, tree.warnings.append, KERNEL + '-none', in_tree) == []
+    assert tree.warnings == []
 
 
 class TestShadowing:
