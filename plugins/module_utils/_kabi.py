@@ -309,6 +309,11 @@ class SharedSymvers:
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, from the last text's answers
         where the two texts agree."""
+        if self.text is not None and symbols <= self.found.keys() and (text is self.text or text == self.text):
+            # The same text, asked again for symbols it was searched for (fewer modules judged
+            # again): answered as it is, what was found kept for the next kernel.
+            found = self.found
+            return dict((symbol, found[symbol]) for symbol in symbols if found[symbol] is not None)
         if symbols != self.symbols.keys():
             self.symbols = dict(zip(symbols, symbols))
         symbols = self.symbols

@@ -741,8 +741,10 @@ def _spread_doubts(kernel, candidates, judged, tables, unread):
         if not doubtful:
             return
         excluded |= doubtful
-        strict = _judged(kernel, dict((key, info) for key, info in candidates.items() if key not in excluded),
-                         tables, unread)
+        remaining = dict((key, info) for key, info in candidates.items() if key not in excluded)
+        if not remaining:
+            return
+        strict = _judged(kernel, remaining, tables, unread)
         doubtful = set()
         for key, decision in strict.items():
             if judged[key].certain and (decision.loads != judged[key].loads or not decision.certain):

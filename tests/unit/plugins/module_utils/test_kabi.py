@@ -9,6 +9,7 @@ import lzma
 import tempfile
 import zlib
 from collections.abc import Callable, Mapping
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -385,6 +386,24 @@ class TestProperties:
         other = text.replace('0x1\t', '0x2\t') + '0x3\ta\tvmlinux\tEXPORT_SYMBOL\n'
         assert Symvers(other, shared).select(names) == Symvers(other).select(names)
         assert Symvers(text, shared).select(names) == {name: table[name] for name in names if name in table}
+
+    def test_fewer_symbols_of_the_same_text_are_answered_without_a_search(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Modules judged again without some of them ask for fewer symbols: the text is not searched
+        # again, then or for the next kernel of the same text.
+        searches = []
+        search = _kabi._search
+
+        def counted(text: str, symbols: Mapping[str, str]) -> Any:
+            searches.append(set(symbols))
+            return search(text, symbols)
+        monkeypatch.setattr(_kabi, '_search', counted)
+        shared = SharedSymvers()
+        every = {'kfree', 'module_layout', 'absent'}
+        assert crcs_of(shared.select(SYMVERS, every)) == {'kfree': EXPORTS['kfree'], 'module_layout': EXPORTS['module_layout']}
+        assert crcs_of(shared.select(SYMVERS, {'kfree', 'absent'})) == {'kfree': EXPORTS['kfree']}
+        assert crcs_of(shared.select(SYMVERS, set())) == {}
+        assert crcs_of(shared.select(SYMVERS, every)) == {'kfree': EXPORTS['kfree'], 'module_layout': EXPORTS['module_layout']}
+        assert searches == [every]
 
     @settings(max_examples=300, deadline=None, derandomize=True)
     @given(st.lists(st.lists(st.sampled_from(['\t', '\n', '\r\n', '\n0x0', '0x0', '\n0x01\t', ' ', '\x0b', '0x1',
