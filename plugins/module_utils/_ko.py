@@ -83,8 +83,9 @@ class KoError(Exception):
 
 
 class KoNotRead(KoError):
-    """What the file holds is not known: it could not be read through (an I/O error, more bytes
-    than a module has, this target lacks a decompressor): it may still load."""
+    """Whether the loader takes the file, and what it exports, is not known: it could not be read
+    through (an I/O error, more bytes than any module has, this target lacks a decompressor or
+    its reader failed), or kernels differ on it: it may still load."""
 
 
 class KoUnreadableHere(KoNotRead):
@@ -383,8 +384,8 @@ def _check_section_table(data, layout, path):
     if not symbol_tables:
         raise KoError('%s: no symbol table (stripped?), which the kernel\'s loader refuses' % path)
     if symbol_tables > 1:
-        raise KoError('%s: %d symbol tables, which kernels since 6.4 refuse (older ones read the first): whether it '
-                      'loads is not known' % (path, symbol_tables))
+        raise KoNotRead('%s: %d symbol tables, which kernels since 6.4 refuse (older ones read the first): whether it '
+                        'loads is not known' % (path, symbol_tables))
     symbols = kinds.index(SHT_SYMTAB)
     if not 0 < links[symbols] < len(kinds):
         raise KoError('%s: its symbol table (section %d) names section %d as its strings, of %d, which the '
@@ -451,8 +452,8 @@ def find_sections(data, layout, names, path, loaded_only=True, unique=()):
                 holders += name_offsets[1:].count(at)
             at = table.find(wanted, at + 1)
         if holders > 1:
-            raise KoError('%s: %d sections named %s, which kernels since 6.4 refuse (older ones read the first): '
-                          'whether it loads is not known' % (path, holders, name))
+            raise KoNotRead('%s: %d sections named %s, which kernels since 6.4 refuse (older ones read the first): '
+                            'whether it loads is not known' % (path, holders, name))
         if indices:
             found[name] = min(indices)
     return found
@@ -463,8 +464,8 @@ def _check_unloaded_modinfo(found, data, layout, path):
     find_sections found) has no loaded one: the kernels up to 6.x pass it over (find_sec()),
     later ones read it."""
     if '.modinfo' not in found and '.modinfo' in find_sections(data, layout, ['.modinfo'], path, loaded_only=False):
-        raise KoError('%s: its .modinfo section is not loaded (no SHF_ALLOC): kernels differ on whether they read it'
-                      % path)
+        raise KoNotRead('%s: its .modinfo section is not loaded (no SHF_ALLOC): kernels differ on whether they read it'
+                        % path)
 
 
 def _check_section(name, sh_type, sh_flags, offset, size, file_size, path):
@@ -480,8 +481,8 @@ def _check_section(name, sh_type, sh_flags, offset, size, file_size, path):
     if offset + size > file_size:
         raise KoError('%s: truncated: section %s ends past the end of the file' % (path, name))
     if size > SECTION_LIMITS.get(name, size):
-        raise KoError('%s: section %s holds %d bytes, more than any real module\'s (%d)'
-                      % (path, name, size, SECTION_LIMITS[name]))
+        raise KoNotRead('%s: section %s holds %d bytes, more than any real module\'s (%d)'
+                        % (path, name, size, SECTION_LIMITS[name]))
 
 
 def read_sections(data, layout, indices, path, header=_section_header):
@@ -547,7 +548,7 @@ def read_symbol_table(data, layout, path):
             end = end if end >= 0 else min(len(strtab), start + budget + 1)
             budget -= max(end - start, 0)
             if budget < 0:
-                raise KoError('%s: the names of its symbols add up to more than %d bytes' % (path, SYMBOL_NAMES_LIMIT))
+                raise KoNotRead('%s: the names of its symbols add up to more than %d bytes' % (path, SYMBOL_NAMES_LIMIT))
             name = _text(strtab[start:end])
             if undefined_weak:
                 weak.add(name)
@@ -645,7 +646,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records, found):
     except Exception as exc:  # pylint: disable=broad-except
         # pyelftools reports malformed input as ELFError, struct.error, construct errors,
         # ValueError, IndexError...: all of them mean the file is damaged.
-        raise KoError('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
+        raise KoNotRead('%s: malformed ELF file (%s: %s)' % (path, type(exc).__name__, exc))
     modinfo = sections.get('.modinfo', b'')
     versions = []
     if '__versions' in sections:
@@ -792,7 +793,7 @@ class KoReader:
         try:
             canonical = self.rootfs.resolve(path)
         except (OSError, RootPathError) as exc:
-            raise KoError('%s: %s' % (path, exc))
+            raise KoNotRead('%s: %s' % (path, exc))
         return remembered(self._cache, canonical, lambda key: self._guarded(path, self._read), KoError)
 
     def _guarded(self, path, read):
@@ -909,8 +910,8 @@ class KoReader:
             declared = zstd_content_size(data)
             if declared is None:
                 # Nor could frames after it be told from it once decompressed (see below).
-                raise KoError('%s: its zstd frame does not tell its size, which kmod refuses (34 and later) and the '
-                              'kernel\'s own decompression does not: whether it loads is not known' % path)
+                raise KoNotRead('%s: its zstd frame does not tell its size, which kmod refuses (34 and later) and the '
+                                'kernel\'s own decompression does not: whether it loads is not known' % path)
             if declared > limit:
                 raise _too_large(path, limit, 'decompresses to more')   # as it says: nothing is decompressed
             plain = self._unzstd(data, path, limit)
@@ -919,9 +920,9 @@ class KoReader:
                 raise _trailing_data(path, 'zstd', None)
             return plain
         if data.startswith(GZIP_MAGIC) and data[3:4] and data[3] & GZIP_HEADER_EXTRAS:
-            raise KoError('%s: its gzip header has fields besides a file name (FEXTRA, FCOMMENT or FHCRC), which '
-                          'kmod reads and the kernel\'s own decompression does not: whether it loads is not known'
-                          % path)
+            raise KoNotRead('%s: its gzip header has fields besides a file name (FEXTRA, FCOMMENT or FHCRC), which '
+                            'kmod reads and the kernel\'s own decompression does not: whether it loads is not known'
+                            % path)
         return decompress(data, path, limit, check_start=_module_start_checker(path))
 
     def _unzstd(self, data, path, limit=MAX_MODULE_BYTES):
@@ -938,7 +939,7 @@ class KoReader:
         if rc is None:
             raise _too_large(path, limit, 'decompresses to more')
         if rc != 0:
-            raise KoError('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
+            raise KoNotRead('%s: cannot decompress zstd data: %s' % (path, err.strip() or 'zstd exit %d' % rc))
         return plain
 
     def _read_with_kmod(self, path, data, loaded):
@@ -959,13 +960,13 @@ class KoReader:
             if '.modinfo' in loaded:
                 rc, out, err = self._runner([modinfo, '-0', target])
                 if rc != 0 and not _is_missing_section(err):
-                    raise KoError('%s: modinfo failed: %s' % (path, err.strip() or 'exit %d' % rc))
+                    raise KoNotRead('%s: modinfo failed: %s' % (path, err.strip() or 'exit %d' % rc))
                 # The first entry is "filename:   PATH", added by modinfo itself.
                 entries = [entry for entry in out[:MODINFO_LIMIT].split('\0') if not entry.startswith('filename:')]
             if '__versions' in loaded:
                 rc, out, err = self._runner([modprobe, '--dump-modversions', target])
                 if rc != 0 and not _is_missing_section(err):
-                    raise KoError('%s: modprobe --dump-modversions failed: %s' % (path, err.strip() or 'exit %d' % rc))
+                    raise KoNotRead('%s: modprobe --dump-modversions failed: %s' % (path, err.strip() or 'exit %d' % rc))
                 dump = out if rc == 0 else ''
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -975,5 +976,5 @@ class KoReader:
             try:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))
             except ValueError:
-                raise KoError('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
+                raise KoNotRead('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
         return ModuleInfo(versions=_unique(versions), **_modinfo_fields(entries))

@@ -724,25 +724,25 @@ def resolve(kernel, modules, tables=None, unread=False):
     return decisions
 
 
-# How many times the modules are judged again without those that may not load: once per link of
-# a chain of modules that take symbols from each other, which real packages keep short.
+# How many modules, in all, may be judged again without those that may not load: one round per
+# link of a chain of modules that take symbols from each other (real packages keep them short),
+# up to DOUBT_ROUNDS, fewer where there are very many modules.
 DOUBT_ROUNDS = 8
+DOUBT_WORK = 4000
 
 
 def _spread_doubts(kernel, candidates, judged, tables, unread):
     """Make not certain, in ``judged`` ({key: Decision} of ``candidates``), what loads or is refused
     only as long as modules that may not load do: judged again without them, and again without
-    what that leaves uncertain, until nothing more is; past DOUBT_ROUNDS, whatever takes a symbol
-    those modules export, or may export, is not certain either."""
+    what that leaves uncertain, until nothing more is; past the rounds, whatever takes a symbol
+    the last of them export, or may export, is not certain either."""
     # Refused, not certainly, or loading, not certainly: either way others may not have their exports.
     doubtful = set(key for key, decision in judged.items() if not decision.certain)
     excluded = set()
-    for dummy in range(DOUBT_ROUNDS):
-        if not doubtful:
-            return
+    for dummy in range(min(DOUBT_ROUNDS, DOUBT_WORK // max(len(candidates), 1))):
         excluded |= doubtful
         remaining = dict((key, info) for key, info in candidates.items() if key not in excluded)
-        if not remaining:
+        if not doubtful or not remaining:
             return
         strict = _judged(kernel, remaining, tables, unread)
         doubtful = set()
@@ -755,23 +755,25 @@ def _spread_doubts(kernel, candidates, judged, tables, unread):
                 if judged[key].loads:
                     doubtful.add(key)
     if doubtful:
-        _doubt_what_imports_from(excluded | doubtful, candidates, judged)
+        _doubt_what_imports_from(kernel, doubtful, excluded | doubtful, candidates, judged)
 
 
-def _doubt_what_imports_from(sources, candidates, judged):
-    """Make not certain whatever takes a symbol that the modules ``sources`` export, or that what
-    takes one exports in turn, followed through the symbols (a module whose exports are not known
-    may export anything)."""
+def _doubt_what_imports_from(kernel, sources, reached, candidates, judged):
+    """Make not certain whatever takes a symbol the kernel lacks that the modules ``sources``
+    export, or that what takes one exports in turn, followed through the symbols (a module whose
+    exports are not known may export any of them); ``reached``: modules not to look at again."""
+    imports = set().union(*(info.imports for info in candidates.values()))
+    absent = imports if kernel.exports is None else imports.difference(exports_of(kernel.exports, imports))
     importers = {}
     for key, info in candidates.items():
-        for symbol in info.imports:
+        for symbol in absent.intersection(info.imports):
             importers.setdefault(symbol, set()).add(key)
-    reached = set(sources)
+    reached = set(reached)
     pending = list(sources)
     while pending:
         exports = candidates[pending.pop()].exports
-        taking = set(candidates) if exports is None else set().union(*(importers.get(symbol, ()) for symbol in exports))
-        for key in taking - reached:
+        offered = absent if exports is None else absent.intersection(exports)
+        for key in set().union(*(importers.get(symbol, ()) for symbol in offered)) - reached:
             reached.add(key)
             pending.append(key)
             if judged[key].certain:

@@ -315,11 +315,12 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
         if not name or '..' in listed_path.split('/') or not is_text(listed_path):
             continue
         key = normalize_module_name(name.partition('.')[0])
-        relative = listed_path[len(modules_dir) + 1:] if listed_path.startswith(modules_dir + '/') else listed_path
+        # As depmod names it: relative to the kernel's directory, or outside it (depmod.d external).
+        in_root = posixpath.normpath(posixpath.join(modules_dir, listed_path))
         own = in_tree.get(key)
-        if own is not None and split_module_suffix(relative)[0] == split_module_suffix(own)[0]:
+        if own is not None and split_module_suffix(in_root)[0] == split_module_suffix(posixpath.join(modules_dir, own))[0]:
             continue
-        found.append((key, listed_path if listed_path.startswith('/') else posixpath.join(modules_dir, listed_path)))
+        found.append((key, in_root))
     return found
 
 
@@ -341,7 +342,7 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     module file is there to be indexed.
 
     A name built into the kernel's image loads no file at all. Else depmod indexes one file per
-    module name: never one in an excluded directory (or one named build or source, which it
+    module name: never one with an excluded name on its path (or build or source, which it
     always skips), nor a link that dangles; else the file the latest matching ``override``
     names; else the file of the best-ranked search directory. Between files of equal rank the
     order depmod happens to read directories decides, which is not known here. An in-tree
@@ -352,8 +353,9 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         return path[len(modules_dir) + 1:]
 
     def skipped(path):
-        """(the directory that has depmod skip ``path``, whether it surely does), or None."""
-        parts = relative(path).split('/')[:-1]
+        """(the name that has depmod skip ``path``, whether it surely does), or None: depmod
+        checks each entry of a directory by name, a file's as a directory's."""
+        parts = relative(path).split('/')
         always = [part for part in parts if part in _ALWAYS_SKIPPED]
         if always:
             return always[0], True
@@ -380,6 +382,11 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         others += [stem + suffix for suffix in MODULE_SUFFIXES
                    if stem + suffix not in (link.target, link.path) and stem + suffix not in others
                    and is_file(stem + suffix)]
+    outside = [path for path in others if not path.startswith(modules_dir + '/')]
+    if outside:
+        # depmod.d "external" directories, which are not followed here.
+        return outside[0], 'modprobe may load %s instead: depmod ranks a file outside %s by the external ' \
+            'directories of depmod.d, which are not followed here' % (outside[0], modules_dir), False
     skips = dict((path, skipped(path)) for path in others)
     unsure = [path for path in others if skips[path] and not skips[path][1]]
     if unsure:
@@ -432,11 +439,17 @@ class KernelTree:
         for link in self.weak_links:
             files.setdefault(normalize_module_name(link.name), []).append(link.path)
         # What depmod indexed when it last ran, wherever it was: a file dkms put where a
-        # DEST_MODULE_LOCATION says (kernel/drivers/misc), one below a linked directory.
+        # DEST_MODULE_LOCATION says (kernel/drivers/misc), one below a linked directory. One
+        # that is a file seen already, however its path is spelt, is that file.
         seen = set(path for paths in files.values() for path in paths)
+        seen.update(link.target for link in self.weak_links if link.target)
         for key, path in read_indexed_elsewhere(self.rootfs, self.warn, self.kernel.modules_dir, self.in_tree):
-            if path not in seen:
-                seen.add(path)
+            try:
+                canonical = self.rootfs.resolve(path)
+            except RootPathError:
+                continue
+            if path not in seen and canonical not in seen:
+                seen.update((path, canonical))
                 files.setdefault(key, []).append(path)
         return files
 

@@ -649,6 +649,23 @@ def test_a_rival_depmod_indexed_outside_updates_and_extra(system: SystemTree, ri
     assert (module['status'], module['shadowed_by']) == ('missing', '/lib/modules/%s/%s' % (clone, rival))
 
 
+def test_modules_dep_spelling_the_weak_link_or_its_target_otherwise(system: SystemTree) -> None:
+    system.bios_boot()
+    clone = ABI + '+clone'
+    weak_link_and_a_rival(system, '/opt/vendor/hello.ko')
+    system.path('/lib/modules/%s/extra' % ABI).symlink_to('/lib/modules/%s/updates/dkms' % ABI)
+    system.path('/lib/modules/%s/modules.dep' % clone).write_text(
+        './weak-updates//hello.ko:\n/lib/modules/%s/extra/hello.ko:\n' % ABI)
+    hello = Run(system.root).package(clone)
+    # The link itself, and its target through a linked directory: no rival. A file outside the
+    # kernel's directory (depmod.d external) is one, ranked by what is not followed here.
+    assert (hello['status'], hello['verified']) == ('weak', True)
+    system.path('/lib/modules/%s/modules.dep' % clone).write_text('/opt/vendor/hello.ko:\nweak-updates/hello.ko:\n')
+    hello = Run(system.root).package(clone)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, False)
+    assert 'external' in hello['modules']['hello']['reason']
+
+
 def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> None:
     """A rival compressed in a format the root's kmod was built without is left out of
     modules.dep by its depmod: the weak link is what modprobe loads."""

@@ -281,9 +281,14 @@ class TestResolve:
         names = ['m%d' % index for index in range(DOUBT_ROUNDS + 3)]
         chain = dict((name, module(dict(EXPORTS, **{'from_' + names[index - 1]: 1}) if index else dict(EXPORTS, y=1),
                                    exports=['from_' + name], name=name)) for index, name in enumerate(names))
+        unlisted = module(dict(EXPORTS, y=1), name='unlisted')   # not known to load, its exports not known
+        unlisted.exports = None
+        chain.update(plain=module(name='plain'), unlisted=unlisted)
         decisions = resolve(kernel(signature_check=signatures_known()), chain, unread=True)
-        assert set(outcome(decisions).values()) == {(None, False)}
+        assert set(outcome(dict((name, decisions[name]) for name in names)).values()) == {(None, False)}
         assert decisions[names[-1]].reason.startswith('may take symbols from modules that may not load')
+        # What takes nothing from other modules is as certain as it was.
+        assert outcome(decisions)['plain'] == (None, True)
 
     def test_missing_lists_do_not_depend_on_the_order_of_names(self) -> None:
         # tp_smapi's shape: hdaps and tp_smapi import thinkpad_ec's exports; thinkpad_ec is refused

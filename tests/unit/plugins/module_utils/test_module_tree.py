@@ -194,10 +194,12 @@ class TestDepmodConfig:
 def test_what_modules_dep_lists_besides_the_kernels_own(tree: Tree) -> None:
     tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/eeprom.ko\n')
     tree.write(KERNEL + '/modules.dep', 'kernel/drivers/misc/eeprom.ko.xz:\nmisc/hello-x.old.ko: kernel/a.ko\n'
-                                        '../../etc/passwd.ko:\n%s/extra/abs.ko:\nnot-a-module.txt:\n\n' % KERNEL)
+                                        '../../etc/passwd.ko:\n%s/extra/abs.ko:\nnot-a-module.txt:\n\n'
+                                        './/misc/dotted.ko:\n/opt/ext/outside.ko:\n' % KERNEL)
     in_tree = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
     assert read_indexed_elsewhere(tree.fs, tree.warnings.append, KERNEL, in_tree) == [
-        ('abs', KERNEL + '/extra/abs.ko'), ('hello_x', KERNEL + '/misc/hello-x.old.ko')]
+        ('dotted', KERNEL + '/misc/dotted.ko'), ('abs', KERNEL + '/extra/abs.ko'), ('outside', '/opt/ext/outside.ko'),
+        ('hello_x', KERNEL + '/misc/hello-x.old.ko')]
     assert read_indexed_elsewhere(tree.fs, tree.warnings.append, KERNEL + '-none', in_tree) == []
     assert tree.warnings == []
 
@@ -285,6 +287,10 @@ class TestShadowing:
         assert (shadow, certain) == (None, True) and 'skips sub' in why
         assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['extra']), out_of_tree,
                               in_tree, tree.fs.isfile) == (None, None, True)
+        # depmod checks every name on the way, a file's too.
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['hello.ko']), out_of_tree,
+                                              in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (None, True) and 'skips hello.ko' in why
         # Where the kmod, and so whether depmod honours exclude, is not known: neither way is sure.
         shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH, excludes=['sub'], excludes_known=False),
                                               out_of_tree, in_tree, tree.fs.isfile)
