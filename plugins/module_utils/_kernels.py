@@ -679,9 +679,10 @@ _ABSENT = object()
 # A line parse_kconfig reads as an option, and one it may (each after the newline before it).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
 _OPTION_LINES = re.compile('\nCONFIG_[^\n]*')
-# [(KernelConfig, its text)] of the configs that hold their text whole, the one asked last at the end.
+# [(KernelConfig, its text)] of the configs that hold their text whole, the one asked last at the end:
+# two, a kernel's and the one its weak links were built for, asked in turn (each some 150 KiB).
 _WHOLE = []
-WHOLE_KEPT = 8
+WHOLE_KEPT = 2
 
 
 class KernelConfig(Mapping):
@@ -691,8 +692,8 @@ class KernelConfig(Mapping):
     the facts' rules ask each kernel for about 20. Parsed whole, every kernel would cost some
     5 ms and 0.6 MiB for the run: each option asked for is found in the text instead, by its last
     line, as ``parse_kconfig`` keeps it. Only the configs asked last (WHOLE_KEPT) hold their option
-    lines whole; the others keep them compressed (a sixth of the text), so a host of many kernels
-    does not keep them all, and one of a few kernels compresses none. Only a dkms.conf that
+    lines whole; the others keep them compressed (a sixth of the text), made when they are let
+    go, so a host of many kernels does not keep them all. Only a dkms.conf that
     sources the config (or anything that lists the options) has them all parsed.
     """
 
