@@ -52,6 +52,12 @@ def kernel(exports: Mapping[str, Export] | None = None, vermagic: str | None = V
     return KernelABI(release, exported(EXPORTS) if exports is None else exports, vermagic=vermagic, **options)
 
 
+def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
+    """The signature check of a kernel that enforces signatures, where the module named unsigned is."""
+    signed = info.name != 'unsigned'
+    return ({'signed': signed}, None if signed else 'unsigned, and the kernel enforces signatures', True)
+
+
 def decisions_on(release: str, own: ModuleInfo, *modules: ModuleInfo) -> dict[str, Decision]:
     """resolve() of ``modules`` by name on a kernel of ``release`` whose own module is ``own``."""
     return resolve(kernel(own=own, release=release, signature_check=signatures_known()),
@@ -524,9 +530,6 @@ class TestResolve:
             {'m': ('broken', False)}
 
     def test_signature_refusal(self) -> None:
-        def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
-            signed = info.name != 'unsigned'
-            return ({'signed': signed}, None if signed else 'unsigned, and the kernel enforces signatures', True)
         provider = module(exports=['x'], name='unsigned')
         user = module(dict(EXPORTS, x=1), name='signed')
         decisions = resolve(kernel(signature_check=unsigned_refused), {'p': provider, 'u': user})
@@ -550,9 +553,6 @@ class TestResolve:
         assert outcome(decisions) == {'p': ('rejected', certain), 'u': ('rejected', certain), 'o': (None, True)}
 
     def test_a_user_of_a_refused_module_may_take_its_symbols_from_a_file_not_read(self) -> None:
-        def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
-            signed = info.name != 'unsigned'
-            return ({'signed': signed}, None if signed else 'unsigned, and the kernel enforces signatures', True)
         provider = module(exports=['x'], name='unsigned')
         user = module(dict(EXPORTS, x=1), name='signed')
         decisions = resolve(kernel(signature_check=unsigned_refused), {'p': provider, 'u': user}, unread=True)
