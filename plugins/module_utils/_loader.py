@@ -755,15 +755,15 @@ def _spread_doubts(kernel, candidates, judged, tables, unread):
                 if judged[key].loads:
                     doubtful.add(key)
     if doubtful:
-        _doubt_what_imports_from(kernel, doubtful, excluded | doubtful, candidates, judged)
+        _doubt_what_imports_from(kernel, doubtful, excluded | doubtful, candidates, judged, tables or ExportTables())
 
 
-def _doubt_what_imports_from(kernel, sources, reached, candidates, judged):
+def _doubt_what_imports_from(kernel, sources, reached, candidates, judged, tables):
     """Make not certain whatever takes a symbol the kernel lacks that the modules ``sources``
     export, or that what takes one exports in turn, followed through the symbols (a module whose
     exports are not known may export any of them); ``reached``: modules not to look at again."""
-    imports = set().union(*(info.imports for info in candidates.values()))
-    absent = imports if kernel.exports is None else imports.difference(exports_of(kernel.exports, imports))
+    imports, wanted = tables.looked_up_by(tuple(candidates.values()))
+    absent = imports if kernel.exports is None else tables.table(kernel, imports, wanted).absent
     importers = {}
     for key, info in candidates.items():
         for symbol in absent.intersection(info.imports):

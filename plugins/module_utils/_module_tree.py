@@ -192,6 +192,13 @@ def rank(relative_path, search):
     return search.index(BUILTIN) if BUILTIN in search else len(search)
 
 
+def _kmod_name(path):
+    """kmod's name of a module file (``.ko*``): what precedes the first dot of its file name
+    (path_to_modname()), so hello.old.ko is hello; None for other files."""
+    name = module_name(path[path.rfind('/') + 1:])
+    return name.partition('.')[0] if name else None
+
+
 def _module_files(rootfs, warn, top):
     """``(module name, in-root path, file type, link text)`` of every module file or link below
     ``top``, if it is a directory (as RootFS.walk tells them).
@@ -205,10 +212,9 @@ def _module_files(rootfs, warn, top):
         warn('cannot read %s: %s' % (path, exc))
     found = []
     for path, kind, text in entries:
-        name = module_name(path[path.rfind('/') + 1:])
+        name = _kmod_name(path)
         if not name:
             continue
-        name = name.partition('.')[0]    # kmod names a module file by what precedes its first dot
         if not is_text(path):
             warn('skipping %r: the name is not valid UTF-8' % path)
             continue
@@ -311,10 +317,10 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
         listed.difference_update([own + suffix[len('.ko'):] for own in own_files])
     found = []
     for listed_path in sorted(listed):
-        name = module_name(listed_path[listed_path.rfind('/') + 1:])
+        name = _kmod_name(listed_path)
         if not name or '..' in listed_path.split('/') or not is_text(listed_path):
             continue
-        key = normalize_module_name(name.partition('.')[0])
+        key = normalize_module_name(name)
         # As depmod names it: relative to the kernel's directory, or outside it (depmod.d external).
         in_root = posixpath.normpath(posixpath.join(modules_dir, listed_path))
         own = in_tree.get(key)
@@ -329,10 +335,9 @@ _UNSURE_EXCLUDE = 'depmod.d excludes %s, which depmod honours since kmod 30, and
 
 def _as_overridden(relative):
     """What depmod compares with an override's "subdirectory/module": the file's path as written,
-    up to the end of its module name, which ends at the first dot of the file name
-    (depmod_module_is_higher_priority()), so extra/hello.old.ko is extra/hello."""
-    directory, slash, filename = relative.rpartition('/')
-    return directory + slash + filename.split('.', 1)[0]
+    up to the end of its module name (depmod_module_is_higher_priority()), so extra/hello.old.ko
+    is extra/hello."""
+    return relative[:relative.rfind('/') + 1] + _kmod_name(relative)
 
 
 def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):

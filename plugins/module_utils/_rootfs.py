@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import contextlib
 import errno
 import os
 import posixpath
@@ -518,6 +519,15 @@ class RootFS:
             raise
         return fd, status
 
+    @contextlib.contextmanager
+    def _regular_file(self, path):
+        """``(descriptor, its stat)`` of the regular file ``path``, closed afterwards."""
+        fd, status = self._open_regular(path)
+        try:
+            yield fd, status
+        finally:
+            os.close(fd)
+
     def open(self, path):
         """Open a regular file for binary reading; raises OSError (NotRegularFile for FIFOs,
         devices, sockets and directories) or RootPathError."""
@@ -531,10 +541,9 @@ class RootFS:
     def read_bytes(self, path, limit):
         """The whole file, which must hold at most ``limit`` bytes; raises FileTooLarge (an
         OSError) naming the limit when it is larger."""
-        fd, status = self._open_regular(path)
-        size = status.st_size
-        parts, count = [], 0
-        try:
+        with self._regular_file(path) as (fd, status):
+            size = status.st_size
+            parts, count = [], 0
             if size > limit:
                 raise FileTooLarge(path, limit)
             # Read from the descriptor, at first as much as the file held when opened and a byte
@@ -548,8 +557,6 @@ class RootFS:
                 parts.append(part)
                 count += len(part)
                 wanted = CHUNK
-        finally:
-            os.close(fd)
         if count > limit:
             raise FileTooLarge(path, limit)
         return b''.join(parts)  # the one part itself when there is one
@@ -636,13 +643,7 @@ class RootFS:
 
         Both are opened as regular files first, so a FIFO or a device is refused, never read.
         """
-        one, first_stat = self._open_regular(first)
-        try:
-            other, second_stat = self._open_regular(second)
-        except BaseException:
-            os.close(one)
-            raise
-        try:
+        with self._regular_file(first) as (one, first_stat), self._regular_file(second) as (other, second_stat):
             if (first_stat.st_dev, first_stat.st_ino) == (second_stat.st_dev, second_stat.st_ino):
                 return True     # one file (a hard link, or dkms --symlink-modules): nothing to read
             size = first_stat.st_size
@@ -662,6 +663,3 @@ class RootFS:
                     return False
             # Both went on past the size they had: what they hold now is not what was compared.
             raise OSError(errno.EAGAIN, 'grew while it was compared', first)
-        finally:
-            os.close(one)
-            os.close(other)
