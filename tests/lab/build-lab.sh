@@ -62,24 +62,56 @@ register() {
     fi
 }
 
-# installed NAME VERSION KERNEL: dkms has it installed there and every built module has its copy in
-# the kernel's tree.
+# installed NAME VERSION KERNEL: dkms has it installed there and every built module has its copy, the
+# same bytes, in the kernel's tree.
 installed() {
-    local kernel=$3 ko
+    local kernel=$3 ko copy
     [[ $(readlink "/var/lib/dkms/$1/kernel-$kernel-$arch" 2>/dev/null) == "$2/$kernel/$arch" ]] || return 1
     for ko in "/var/lib/dkms/$1/$2/$kernel/$arch/module/"*.ko*; do
         [[ -e $ko ]] || return 1
-        [[ -n $(find "/lib/modules/$kernel" -path "/lib/modules/$kernel/weak-updates" -prune \
-                -o -name "${ko##*/}" -print -quit) ]] || return 1
+        copy=$(find "/lib/modules/$kernel" -path "/lib/modules/$kernel/weak-updates" -prune \
+               -o -name "${ko##*/}" -print -quit)
+        [[ -n $copy ]] && cmp -s "$ko" "$copy" || return 1
     done
 }
 
+# foreign NAME VERSION KERNEL: a module of the kernel's dkms build imports a kernel symbol with a CRC
+# other than the kernel's own Module.symvers gives: it was built against other headers (a lab test
+# that was killed before it put the lab back can leave such a build).
+foreign() {
+    local ko symvers=/lib/modules/$3/build/Module.symvers
+    for ko in "/var/lib/dkms/$1/$2/$3/$arch/module/"*.ko*; do
+        [[ -e $ko ]] || continue
+        modprobe --dump-modversions "$ko" 2>/dev/null | awk -F'\t' 'NR == FNR {crc[$2] = tolower($1); next}
+            ($2 in crc) && crc[$2] != tolower($1) {differs = 1} END {exit !differs}' "$symvers" - && return 0
+    done
+    return 1
+}
+
+# install_once NAME VERSION KERNEL: installed by dkms, built against the kernel's own headers.
 install_once() {
-    if installed "$@"; then
+    if installed "$@" && ! foreign "$@"; then
         log "$1/$2 already installed for $3"
-    else
-        dkms install -m "$1" -v "$2" -k "$3" >&2
+        return
     fi
+    if [[ -e /var/lib/dkms/$1/$2/$3 ]]; then
+        log "$1/$2 for $3 is not the lab's build: removing it"
+        dkms remove -m "$1" -v "$2" -k "$3" >&2
+    fi
+    dkms install -m "$1" -v "$2" -k "$3" >&2
+}
+
+# only_for NAME VERSION KERNEL...: dkms has no build of the package for any other kernel (a headers
+# package's autoinstall hook, or a lab test that did not put the lab back, may have made one).
+only_for() {
+    local name=$1 version=$2 build kernel
+    shift 2
+    for build in "/var/lib/dkms/$name/$version/"*/; do
+        kernel=$(basename "$build")
+        [[ $kernel != source && $kernel != build && " $* " != *" $kernel "* ]] || continue
+        log "removing the $kernel build of $name/$version, which the lab does not make"
+        dkms remove -m "$name" -v "$version" -k "$kernel" >&2
+    done
 }
 
 # Real kernels leave in-tree modules behind; a directory with only updates/ and modules.* is stale.
@@ -111,23 +143,27 @@ for source in kabitest-1.0 kabidep-provider-1.0 kabidep-consumer-1.0 "${real_sou
 done
 install_once kabinotelf 1.0 "$B"
 
-# B stays missing kabitest, even after a headers package's autoinstall hook built it.
-if [[ -e /var/lib/dkms/kabitest/1.0/$B ]]; then
-    log "removing the $B build of kabitest that autoinstall made"
-    dkms remove -m kabitest -v 1.0 -k "$B" >&2
-fi
+# Only the builds above, and the misbuilt provider below: B stays missing kabitest, the clones are
+# covered by their weak links alone.
+for source in kabitest-1.0 kabidep-consumer-1.0 "${real_sources[@]}"; do
+    only_for "${source%-*}" "${source##*-}" "$A"
+done
+only_for kabidep-provider 1.0 "$A" "$misbuilt"
+only_for kabinotelf 1.0 "$B"
 
 # abi_variant KERNEL SYMBOL: headers for a lab kernel whose kABI is A's with SYMBOL's CRC changed in
 # Module.symvers (what dkms builds for it then carries that CRC); prints their directory.
 abi_variant() {
-    local dir=/usr/src/linux-headers-$1 crc
+    local dir=/usr/src/linux-headers-$1 crc symvers
     crc=$(awk -F'\t' -v s="$2" '$2 == s {print $1}' "$headers_a/Module.symvers")
     [[ -n $crc ]] || die "$2 is not in $headers_a/Module.symvers"
-    if [[ ! -e $dir/Module.symvers ]]; then
-        rm -rf "$dir.tmp"
+    symvers=$(sed "s/^$crc\t$2\t/$(printf '0x%08x' $((crc ^ 1)))\t$2\t/" "$headers_a/Module.symvers")
+    # Made again when A's headers are not what it was made from.
+    if [[ $(cat "$dir/Module.symvers" 2>/dev/null) != "$symvers" ]]; then
+        [[ -e $dir ]] && log "$dir is not A's headers with $2 changed: making it again"
+        rm -rf "$dir" "$dir.tmp"
         cp -a "$headers_a" "$dir.tmp"
-        sed "s/^$crc\t$2\t/$(printf '0x%08x' $((crc ^ 1)))\t$2\t/" "$headers_a/Module.symvers" \
-            >"$dir.tmp/Module.symvers"
+        printf '%s\n' "$symvers" >"$dir.tmp/Module.symvers"
         mv "$dir.tmp" "$dir"
     fi
     printf '%s\n' "$dir"
