@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the real DKMS lab in the host's /lib/modules, /var/lib/dkms and /usr/src (CI owns the machine;
 # see shared test-lab notes). Needs root, dkms, two Debian linux-headers ABIs and the real DKMS packages
-# (scripts/bootstrap.sh --lab). Idempotent: what already exists is reused. With A and B the two newest
+# (scripts/bootstrap.sh --lab). Idempotent: what already exists as described below is reused, anything
+# else (a killed lab test's leftovers, builds against other headers) is put back. With A and B the two newest
 # header ABIs, the lab's kernels and what the facts should say:
 #   A              installed by dkms: kabitest 1.0, kabidep-provider and kabidep-consumer (its
 #                  BUILD_DEPENDS, built against the provider's Module.symvers), tp_smapi, gost-crypto,
@@ -122,6 +123,29 @@ mark_installed() {
         [[ -e /lib/modules/$1/$f ]] || : >"/lib/modules/$1/$f"
     done
 }
+
+# What the role's lab tests make for themselves (scratch kernels, packages) and remove at their end:
+# a run that was killed, or a machine image taken while one ran, leaves it behind.
+for scratch in /lib/modules/6.1.0-0-kabi*; do
+    [[ -e $scratch ]] || continue
+    log "removing $scratch, a lab test's scratch kernel"
+    rm -rf "$scratch"
+done
+for scratch in kabiloc-1.0 kabifail-1.0; do
+    if [[ -e /var/lib/dkms/${scratch%-*} ]]; then
+        log "removing ${scratch%-*}, a lab test's scratch package"
+        dkms remove -m "${scratch%-*}" -v "${scratch##*-}" --all >&2 || true
+        rm -rf "/var/lib/dkms/${scratch%-*}"
+    fi
+    rm -rf "/usr/src/$scratch"
+done
+for scratch in /lib/modules/*/kernel/drivers/misc/kabiloc; do
+    [[ -d $scratch ]] || continue
+    log "removing $scratch, a lab test's scratch module"
+    rm -rf "$scratch"
+    scratch=${scratch#/lib/modules/}
+    depmod -a "${scratch%%/*}"
+done
 
 for source in "${lab_sources[@]}"; do
     register "${source%-*}" "${source##*-}" "$here/$source"
