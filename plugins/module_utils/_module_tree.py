@@ -264,11 +264,14 @@ def read_out_of_tree(rootfs, warn, modules_dir):
 
 class _InTreeNames(dict):
     """{normalized name: relative path} of a kernel's own modules; ``builtin``: the names of
-    those built into its image (modules.builtin), which have no file."""
+    those built into its image (modules.builtin), which have no file; ``unread``: the kernel's
+    listings (modules.builtin, modules.order, modules.dep) that exist but could not be read, so
+    which file of a name modprobe loads is not known for sure."""
 
     def __init__(self):
         dict.__init__(self)
         self.builtin = set()
+        self.unread = []
 
 
 def read_in_tree_names(rootfs, warn, modules_dir):
@@ -284,6 +287,7 @@ def read_in_tree_names(rootfs, warn, modules_dir):
         except (OSError, RootPathError) as exc:
             if not is_absent(exc):
                 warn('cannot read %s: %s' % (path, exc))
+                names.unread.append(listing)
             continue
         for line in text.splitlines():
             line = line.strip()
@@ -297,13 +301,15 @@ def read_in_tree_names(rootfs, warn, modules_dir):
 
 def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
     """``(normalized module name, in-root path)`` of each file modules.dep lists (what depmod
-    indexed when it last ran) that is not the kernel's own file of its name (``in_tree``)."""
+    indexed when it last ran) that is not the kernel's own file of its name (``in_tree``, whose
+    ``unread`` hears of a modules.dep that exists but cannot be read)."""
     path = posixpath.join(modules_dir, 'modules.dep')
     try:
         text = rootfs.read_text(path, LISTING_LIMIT)
     except (OSError, RootPathError) as exc:
         if not is_absent(exc):
             warn('cannot read %s: %s' % (path, exc))
+            in_tree.unread.append('modules.dep')
         return []
     # The kernel's own files (thousands, listed as modules.order lists them but with the suffix
     # of their compression) are set apart by the standard library's C code.
@@ -398,13 +404,13 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         return unsure[0], ('modprobe may load %s instead: ' + _UNSURE_EXCLUDE) % (unsure[0], skips[unsure[0]][0]), False
     others = [path for path in others if not skips[path]]
     if not others:
-        return None, None, True
+        return _loads_it(in_tree)
     if depmod.unknown:
         return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
     for favoured in depmod.overrides:
         for path in [link.path] + others:
             if _as_overridden(relative(path)) == favoured:
-                return (None, None, True) if path == link.path else \
+                return _loads_it(in_tree) if path == link.path else \
                     (path, 'modprobe loads %s instead (a depmod.d override)' % path, True)
     mine = rank(relative(link.path), depmod.search)
     best, path = min((rank(relative(path), depmod.search), path) for path in others)
@@ -413,6 +419,15 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if best == mine:
         return path, ('depmod ranks %s with the link: which one modprobe loads depends on the order depmod reads '
                       'directories' % path), False
+    return _loads_it(in_tree)
+
+
+def _loads_it(in_tree):
+    """shadowing_file's answer where nothing it read loads instead: certain only if the kernel's
+    listings could all be read."""
+    if in_tree.unread:
+        return None, ('the kernel\'s %s cannot be read: whether the name is built in, or another file of it '
+                      'is the one modprobe loads, is not known' % ', '.join(in_tree.unread)), False
     return None, None, True
 
 

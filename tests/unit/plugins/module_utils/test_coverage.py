@@ -666,6 +666,25 @@ def test_modules_dep_spelling_the_weak_link_or_its_target_otherwise(system: Syst
     assert 'external' in hello['modules']['hello']['reason']
 
 
+@pytest.mark.parametrize('listing', ['modules.dep', 'modules.builtin', 'modules.order'])
+def test_a_kernel_listing_that_cannot_be_read_leaves_the_link_unverified(system: SystemTree, listing: str) -> None:
+    """modules.builtin may make the name built in, modules.order or modules.dep tell of a file
+    of the name that modprobe loads instead: one that exists but cannot be read (here a
+    directory) leaves a weak link covered, not verified, and a warning."""
+    system.bios_boot()
+    clone = ABI + '+clone'
+    weak_link_and_a_rival(system, '/opt/vendor/hello.ko')
+    hello = Run(system.root).package(clone)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, True)
+    system.path('/lib/modules/%s/%s' % (clone, listing)).unlink(missing_ok=True)
+    system.path('/lib/modules/%s/%s' % (clone, listing)).mkdir()
+    run = Run(system.root)
+    hello = run.package(clone)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, False)
+    assert "the kernel's %s cannot be read" % listing in hello['modules']['hello']['reason']
+    assert any(listing in warning for warning in run.warnings)
+
+
 def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> None:
     """A rival compressed in a format the root's kmod was built without is left out of
     modules.dep by its depmod: the weak link is what modprobe loads."""

@@ -217,7 +217,12 @@ class TestShadowing:
     def test_not_shadowed(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/other.ko\n')
         out_of_tree, in_tree = self.inputs(tree)
-        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)[0] is None
+        assert shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile) == \
+            (None, None, True)
+        # Unless a listing of the kernel's could not be read: the name may be built in, or its file elsewhere.
+        in_tree.unread.append('modules.builtin')
+        shadow, why, certain = shadowing_file(weak, KERNEL, KernelDepmod(RHEL_SEARCH), out_of_tree, in_tree, tree.fs.isfile)
+        assert (shadow, certain) == (None, False) and "modules.builtin cannot be read" in why
 
     def test_by_an_updates_file(self, tree: Tree, weak: WeakLink) -> None:
         tree.write(KERNEL + '/updates/dkms/hello.ko.xz')
@@ -398,7 +403,17 @@ class TestListings:
         assert names.builtin == {'ext4'}
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
-        assert read_in_tree_names(tree.fs, tree.warnings.append, KERNEL) == {}
+        names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
+        assert (names, names.unread, tree.warnings) == ({}, [], [])
+
+    def test_listings_that_exist_but_cannot_be_read(self, tree: Tree) -> None:
+        tree.write(KERNEL + '/modules.order', 'kernel/fs/ext4/ext4.ko\n')
+        for listing in ('modules.builtin', 'modules.dep'):
+            tree.path(KERNEL + '/' + listing).mkdir(parents=True)
+        names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
+        assert read_indexed_elsewhere(tree.fs, tree.warnings.append, KERNEL, names) == []
+        assert (names, names.unread) == ({'ext4': 'kernel/fs/ext4/ext4.ko'}, ['modules.builtin', 'modules.dep'])
+        assert len(tree.warnings) == 2
 
 
 def test_the_kernels_own_module_is_one_whose_file_is_there(tree: Tree, ko_builder: KoBuilder) -> None:
