@@ -356,6 +356,27 @@ class TestResolve:
         assert outcome(decisions) == {'core': (None, True), 'user': (None, False)}
         assert 'core_export' in decisions['user'].reason
 
+    @pytest.mark.parametrize('refused', [0, 1, 2, 3])
+    def test_unlisted_exports_leave_a_symbol_unresolved_until_none_of_them_loads(self, refused: int) -> None:
+        """Modules whose exports are not known, ``refused`` of three refused for a CRC: a symbol
+        no module lists stays unresolved while one besides its importer loads, and is missing
+        once none does, whatever the order of refusals."""
+        unlisted = {}
+        for index in range(3):
+            crcs = dict(EXPORTS, kfree=EXPORTS['kfree'] + 1) if index < refused else EXPORTS
+            unlisted['core%d' % index] = module(crcs, name='core%d' % index)
+            unlisted['core%d' % index].exports = None
+        user = module(dict(EXPORTS, core_export=1), name='user')
+        decisions = resolve(kernel(signature_check=signatures_known()), dict(unlisted, user=user))
+        verdict = decisions['user'].kabi
+        if refused == 3:
+            assert (decisions['user'].refusal, decisions['user'].certain) == ('incompatible', True)
+            assert verdict['missing'] == ['core_export']
+        else:
+            assert (decisions['user'].refusal, decisions['user'].certain) == (None, False)
+            assert verdict['missing'] == [] and 'core_export' in decisions['user'].reason
+        assert [decisions[key].refusal for key in sorted(unlisted)] == ['incompatible'] * refused + [None] * (3 - refused)
+
     def test_foreign_elf_is_broken(self) -> None:
         own = module(name='intree')
         arm = module(machine='EM_AARCH64')
