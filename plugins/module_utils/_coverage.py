@@ -175,9 +175,9 @@ def _installed_candidate(context, version, release):
             if why and certain:
                 modules[name] = module_fact('missing', copy, built_path, shadowed_by=shadow, reason=why)
                 continue
-            modules[name] = module_fact('installed', copy, built_path, reason=why or (
+            modules[name] = module_fact('installed', copy, built_path, reason=_reasons(
                 'compressed otherwise than the dkms build, which this target cannot decompress to compare them'
-                if same is UNTOLD else None))
+                if same is UNTOLD else None, why))
             files[name] = copy
             if not certain:
                 uncertain.add(name)
@@ -231,7 +231,7 @@ def _weak_candidates(context, package, release):
                 modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow, reason=why)
             else:
                 if link.path in untold:
-                    why = why or 'points at a copy this target cannot decompress to compare it with the dkms build'
+                    why = _reasons('points at a copy this target cannot decompress to compare it with the dkms build', why)
                 modules[name] = module_fact('weak', link.path, link.points_to, reason=why)
                 files[name] = link.target
                 if not certain or link.path in untold:
@@ -320,13 +320,13 @@ class Context:
 
     def indexed(self, path):
         """Whether depmod indexes the module file ``path``: it is there, and compressed, if at
-        all, in a format the root's kmod knows (taken as known where no kmod program tells)."""
+        all, in a format the root's kmod knows; None where no kmod program tells."""
         if not self.rootfs.isfile(path):
             return False
         if path.endswith('.ko'):
             return True
         kmod = self.kmod()
-        return kmod is None or kmod.indexes(path) is not False
+        return kmod.indexes(path) if kmod is not None else None
 
     def kmod(self):
         """The root's KmodProgram (read once per root)."""

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
+import re
 import stat
 from collections import namedtuple
 
@@ -139,16 +140,23 @@ def _kernel_matches(pattern, release, warn):
         return None
 
 
-def _config_lines(text):
-    """The lines of a depmod.d file, a trailing backslash joining one to the next."""
-    lines, pending = [], ''
-    for line in text.splitlines():
-        if line.endswith('\\'):
-            pending += line[:-1]
-            continue
-        lines.append(pending + line)
-        pending = ''
-    return lines + ([pending] if pending else [])
+def _config_words(text):
+    """The words of each line of a depmod.d file as kmod reads them (freadline_wrapped(),
+    cfg_file_parse()): lines end at "\n" alone (a "\r" is part of the last word), a backslash
+    joins a line to the next and otherwise stands for the character after it, a line is a
+    comment only when "#" is its first character, words are separated by spaces and tabs only,
+    and a NUL ends the line."""
+    text = _BACKSLASHED.sub(lambda match: '' if match.group(1) == '\n' else match.group(1), text)
+    for line in text.split('\n'):
+        line = line.split('\0', 1)[0]
+        if line and line[0] != '#':
+            words = [word for word in _WORD_GAP.split(line) if word]
+            if words:
+                yield words
+
+
+_BACKSLASHED = re.compile(r'\\([\s\S])')
+_WORD_GAP = re.compile('[\t ]+')
 
 
 def read_depmod_config(rootfs, warn):
@@ -171,10 +179,7 @@ def read_depmod_config(rootfs, warn):
         except (OSError, RootPathError) as exc:
             warn('cannot read %s: %s' % (chosen[name], exc))
             continue
-        for line in _config_lines(text):
-            words = line.split('#', 1)[0].split()
-            if not words:
-                continue
+        for words in _config_words(text):
             if words[0] == 'search':
                 search.extend(word for word in words[1:] if word not in search)
             elif words[0] == 'override' and len(words) >= 4:
@@ -185,9 +190,10 @@ def read_depmod_config(rootfs, warn):
 
 
 def rank(relative_path, search):
-    """depmod priority of a module file (path relative to the kernel's directory); lower wins."""
+    """depmod priority of a module file (path relative to the kernel's directory); lower wins. An
+    entry matches the path that continues it with "/", as it is written: "updates/" matches nothing."""
     for index, entry in enumerate(search):
-        if entry != BUILTIN and (relative_path == entry or relative_path.startswith(entry.rstrip('/') + '/')):
+        if entry != BUILTIN and relative_path.startswith(entry + '/'):
             return index
     return search.index(BUILTIN) if BUILTIN in search else len(search)
 
@@ -289,14 +295,32 @@ def read_in_tree_names(rootfs, warn, modules_dir):
                 warn('cannot read %s: %s' % (path, exc))
                 names.unread.append(listing)
             continue
+        if listing == 'modules.builtin':
+            for line, key in _builtin_names(text):
+                names.setdefault(key, line)
+                names.builtin.add(key)
+            continue
         for line in text.splitlines():
             line = line.strip()
             name = module_name(posixpath.basename(line))
             if name:
                 names.setdefault(normalize_module_name(name), line)
-                if listing == 'modules.builtin':
-                    names.builtin.add(normalize_module_name(name))
     return names
+
+
+def _builtin_names(text):
+    """``(line, normalized name)`` of each line of modules.builtin that depmod indexes
+    (output_builtin_bin()): one that starts with a letter, named by its file name up to the
+    first dot; without a dot the line's newline is part of the name, which then names nothing.
+    A NUL ends a line's text, as it ends the C string."""
+    lines = text.split('\n')
+    for index, line in enumerate(lines):
+        line, nul, dummy = line.partition('\0')
+        if not ('a' <= line[:1] <= 'z' or 'A' <= line[:1] <= 'Z'):
+            continue
+        name, dot, dummy = posixpath.basename(line).partition('.')
+        if name and (dot or nul or index == len(lines) - 1):
+            yield line, normalize_module_name(name)
 
 
 def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
@@ -350,7 +374,8 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     """``(path, reason, certain)``: what modprobe loads instead of ``link`` (a WeakLink or a
     ModuleFile) and why, ``(None, None, True)`` when it loads the link; ``depmod`` is the
     kernel's KernelDepmod; ``files``: KernelTree.module_files; ``is_file(path)``: whether a
-    module file is there to be indexed.
+    module file is there that depmod indexes (by its name's suffix, as the system's kmod was
+    built), None when that is not known.
 
     A name built into the kernel's image loads no file at all. Else depmod indexes one file per
     module name: never one with an excluded name on its path (or build or source, which it
@@ -377,6 +402,13 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if skip:
         return None, ('depmod skips %s, so modprobe never loads it' if skip[1] else
                       'modprobe may never load it: ' + _UNSURE_EXCLUDE) % skip[0], skip[1]
+    # By its own name: a link named hello.ko.gz is left out where kmod was built without zlib.
+    own = is_file(link.path)
+    if own is not True:
+        return None, ('depmod does not index %s (no file there, or one in a format the system\'s kmod was built '
+                      'without), so modprobe never loads it' if own is False else
+                      'whether depmod indexes %s (compressed, and which formats the system\'s kmod reads is not '
+                      'known) is not known') % link.path, own is False
     key = normalize_module_name(link.name)
     if key in in_tree.builtin:
         # kmod (since v25 at least) asks modules.builtin before it inserts anything.
@@ -386,13 +418,15 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if len(named) > MAX_NAMESAKES:
         # Each file of the name weighed against every other would cost their count squared.
         return None, ('%d files of the module name: which one depmod indexes is not followed' % len(named)), False
-    others = [path for path in named if path not in (link.target, link.path) and is_file(path)]
+    indexed = dict((path, is_file(path)) for path in named if path not in (link.target, link.path))
     if key in in_tree:
         # Listed without the suffix its file may have; the link's own file is no rival.
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]
-        others += [stem + suffix for suffix in MODULE_SUFFIXES
-                   if stem + suffix not in (link.target, link.path) and stem + suffix not in others
-                   and is_file(stem + suffix)]
+        indexed.update((stem + suffix, is_file(stem + suffix)) for suffix in MODULE_SUFFIXES
+                       if stem + suffix not in (link.target, link.path) and stem + suffix not in indexed)
+    others = [path for path, known in indexed.items() if known is not False]
+    # Rivals depmod may or may not index: what only they decide is not certain.
+    maybe = set(path for path, known in indexed.items() if known is None)
     outside = [path for path in others if not path.startswith(modules_dir + '/')]
     if outside:
         # depmod.d "external" directories, which are not followed here.
@@ -410,16 +444,26 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     for favoured in depmod.overrides:
         for path in [link.path] + others:
             if _as_overridden(relative(path)) == favoured:
-                return _loads_it(in_tree) if path == link.path else \
-                    (path, 'modprobe loads %s instead (a depmod.d override)' % path, True)
+                if path == link.path:
+                    return _loads_it(in_tree)
+                if path in maybe:
+                    return path, _MAYBE_INDEXED % (path, 'a depmod.d override favours it'), False
+                return path, 'modprobe loads %s instead (a depmod.d override)' % path, True
     mine = rank(relative(link.path), depmod.search)
     best, path = min((rank(relative(path), depmod.search), path) for path in others)
     if best < mine:
+        if path in maybe and not any(rank(relative(other), depmod.search) < mine for other in others
+                                     if other not in maybe):
+            return path, _MAYBE_INDEXED % (path, 'depmod ranks it first'), False
         return path, 'modprobe loads %s instead' % path, True
     if best == mine:
         return path, ('depmod ranks %s with the link: which one modprobe loads depends on the order depmod reads '
                       'directories' % path), False
     return _loads_it(in_tree)
+
+
+_MAYBE_INDEXED = 'modprobe loads %s instead if depmod indexes it (%s), which depends on the formats the ' \
+    'system\'s kmod reads, which are not known'
 
 
 def _loads_it(in_tree):

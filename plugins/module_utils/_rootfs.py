@@ -396,6 +396,9 @@ class RootFS:
     def _with_walk(self, path, follow_last, action):
         """``action(found)`` with the lookup's descriptors open; without a snapshot they are
         closed afterwards."""
+        if '\0' in path:
+            # Read from a file (modules.order, dkms.conf): no file system has such a name.
+            raise RootPathError('a path with a NUL character: %r' % path)
         if self._top is not None:
             return action(self._walk(self._top, self._start(self._top, path, 0), path, follow_last))
         top = _Dir(None, None)

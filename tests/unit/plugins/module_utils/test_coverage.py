@@ -132,7 +132,9 @@ def test_an_xz_check_the_kernels_own_decoder_lacks(system: SystemTree) -> None:
     # Which kmod loads it, read from its program: none here.
     entry = Run(system.root).package(ABI)
     assert (entry['status'], entry['covered'], entry['verified']) == ('broken', False, False)
-    assert entry['modules']['hello']['reason'].startswith('compressed with xz and a CRC64 check')
+    # Nor which formats its depmod indexes.
+    assert 'compressed with xz and a CRC64 check' in entry['modules']['hello']['reason']
+    assert 'whether depmod indexes' in entry['modules']['hello']['reason']
     assert entry['modules']['hello']['path'].endswith('/updates/dkms/hello.ko.xz')
     for version, features, expected in (('34.2', '+XZ', ('broken', False, True)), ('30', '+XZ', ('installed', True, True)),
                                         ('30', '-XZ', ('broken', False, True))):
@@ -685,17 +687,54 @@ def test_a_kernel_listing_that_cannot_be_read_leaves_the_link_unverified(system:
     assert any(listing in warning for warning in run.warnings)
 
 
+def test_a_nul_in_a_listed_path_costs_nothing_else(system: SystemTree) -> None:
+    """A path read from a file (modules.order, modules.builtin, modules.dep, dkms.conf) with a
+    NUL in it names no file: it is passed over, the gather goes on (from helper-78: it stopped
+    the whole host)."""
+    clone = hello_and_a_clone(system)
+    system.weak_link_build(clone, ABI)
+    for listing in ('modules.order', 'modules.builtin', 'modules.dep'):
+        system.path('/lib/modules/%s/%s' % (clone, listing)).write_text('kernel/a\x00b/hello.ko\n')
+    run = Run(system.root)
+    assert (run.status(ABI), run.status(clone)) == ('installed', 'weak')
+    conf = dkms_conf('nul', '1.0', ['nul']).replace('/updates/dkms', '/kernel/dri\x00vers')
+    system.package('nul', '1.0', ['nul'], conf=conf)
+    system.build('nul', '1.0', ABI)
+    assert Run(system.root).package(ABI, 'nul')['status'] == 'installed'
+
+
 def test_a_file_depmod_does_not_index_shadows_nothing(system: SystemTree) -> None:
     """A rival compressed in a format the root's kmod was built without is left out of
     modules.dep by its depmod: the weak link is what modprobe loads."""
     system.bios_boot()
     extra = '/lib/modules/%s+clone/extra/hello.ko.gz' % ABI
     weak_link_and_a_rival(system, extra)
+    # With no kmod program to tell, either may be what modprobe loads (from helper-78).
+    hello = Run(system.root).package(ABI + '+clone')
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, False)
+    assert hello['modules']['hello']['reason'].startswith('modprobe loads %s instead if depmod indexes it' % extra)
     for features, expected in (('+ZSTD +XZ +ZLIB', ('missing', False, extra)), ('+ZSTD +XZ -ZLIB', ('weak', True, None))):
         kmod_program(system.ko, system.root, '30', features)
         run = Run(system.root)
         module = run.package(ABI + '+clone')['modules']['hello']
         assert (module['status'], run.package(ABI + '+clone')['covered'], module['shadowed_by']) == expected, features
+        assert run.package(ABI + '+clone')['verified']
+
+
+def test_a_weak_link_named_in_a_format_kmod_lacks_is_never_loaded(system: SystemTree) -> None:
+    """depmod takes a file by the suffix of its own name: a link named hello.ko.gz to a plain
+    build is left out where kmod was built without zlib (from helper-78)."""
+    system.bios_boot()
+    clone = hello_and_a_clone(system)
+    system.path('/lib/modules/%s/weak-updates' % clone).mkdir()
+    system.path('/lib/modules/%s/weak-updates/hello.ko.gz' % clone).symlink_to(
+        '/lib/modules/%s/updates/dkms/hello.ko' % ABI)
+    for features, expected in ((None, ('weak', True, False)), ('+ZSTD +XZ -ZLIB', ('broken', False, True)),
+                               ('+ZSTD +XZ +ZLIB', ('weak', True, True))):
+        if features:
+            kmod_program(system.ko, system.root, '30', features)
+        hello = Run(system.root).package(clone)
+        assert (hello['status'], hello['covered'], hello['verified']) == expected, features
 
 
 def test_exclude_holds_from_kmod_30(system: SystemTree) -> None:

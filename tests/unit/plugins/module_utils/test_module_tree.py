@@ -133,13 +133,23 @@ class TestSearchOrder:
         assert read_depmod_config(tree.fs, tree.warnings.append).search == RHEL_SEARCH
 
     def test_lines_files_and_precedence(self, tree: Tree) -> None:
-        tree.write('/usr/lib/depmod.d/50-a.conf', 'search extra\nsearch updates # trailing comment\n')
+        tree.write('/usr/lib/depmod.d/50-a.conf', 'search extra\nsearch updates\n')
         # A name in an earlier directory hides it in later ones (kmod 30+: /usr/lib before /lib);
         # files are read in name order.
         tree.write('/lib/depmod.d/50-a.conf', 'search ignored\n')
         tree.write('/etc/depmod.d/10-b.conf', '# search commented\noverride x * y\nsearch  built-in\tupdates\n')
         tree.write('/etc/depmod.d/90-c.notconf', 'search nope\n')
         assert read_depmod_config(tree.fs, tree.warnings.append).search == (BUILTIN, 'updates', 'extra')
+
+    def test_lines_and_words_as_kmod_reads_them(self, tree: Tree) -> None:
+        """Only "\n" ends a line, only a first "#" makes a comment, only spaces and tabs part
+        words, a backslash joins lines or stands for the next character, a NUL ends the line
+        (freadline_wrapped() and cfg_file_parse() of kmod 30, from helper-78)."""
+        tree.write('/etc/depmod.d/a.conf', 'search weak-updates\r\nsearch up\\\ndates # a comment\n'
+                                           '  # a bad line\nexclude old\\\\er\x00 gone\n')
+        config = read_depmod_config(tree.fs, tree.warnings.append)
+        assert config.search == ('weak-updates\r', 'updates', '#', 'a', 'comment')
+        assert config.excludes == {'old\\er'}
 
     def test_etc_overrides_lib_by_name(self, tree: Tree) -> None:
         tree.write('/usr/lib/depmod.d/dist.conf', 'search updates extra built-in weak-updates\n')
@@ -158,7 +168,10 @@ class TestSearchOrder:
         ('kernel/drivers/net/e1000.ko.xz', RHEL_SEARCH, 2),
         ('weak-updates/hello.ko', RHEL_SEARCH, 3),
         ('updates-old/hello.ko', RHEL_SEARCH, 2),
-        ('updates', RHEL_SEARCH, 0),
+        # An entry matches what continues it with "/": not itself, nor anything when it ends in "/".
+        ('updates', RHEL_SEARCH, 2),
+        ('weak-updates/hello.ko', ('weak-updates/', 'extra', BUILTIN), 2),
+        ('extra/hello.ko', ('extra\r', BUILTIN), 1),
         ('weak-updates/hello.ko', DEFAULT_SEARCH, 1),
         ('kernel/x.ko', DEFAULT_SEARCH, 1),
         ('kernel/x.ko', ('updates', 'extra'), 2),
@@ -401,6 +414,13 @@ class TestListings:
         names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
         assert names == {'ext4': 'kernel/fs/ext4/ext4.ko', 'e1000e': 'kernel/drivers/net/e1000e.ko'}
         assert names.builtin == {'ext4'}
+
+    def test_builtin_names_as_depmod_indexes_them(self, tree: Tree) -> None:
+        """A line that starts with a letter, named by its file name up to the first dot (from helper-78)."""
+        tree.write(KERNEL + '/modules.builtin', '  kernel/drivers/misc/indented.ko\nkernel/drivers/misc/hello.mod.ko\n'
+                                                '_kernel/under.ko\nkernel/lib/no-dot\nkernel/lib/crc-t10dif.ko\n')
+        names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
+        assert names.builtin == {'hello', 'crc_t10dif'}
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
         names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
