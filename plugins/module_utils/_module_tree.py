@@ -272,12 +272,14 @@ class _InTreeNames(dict):
     """{normalized name: relative path} of a kernel's own modules; ``builtin``: the names of
     those built into its image (modules.builtin), which have no file; ``unread``: the kernel's
     listings (modules.builtin, modules.order, modules.dep) that exist but could not be read, so
-    which file of a name modprobe loads is not known for sure."""
+    which file of a name modprobe loads is not known for sure; ``indexed``: the in-root paths
+    of the other module files modules.dep lists (what modprobe finds), None until it is read."""
 
     def __init__(self):
         dict.__init__(self)
         self.builtin = set()
         self.unread = []
+        self.indexed = None
 
 
 def read_in_tree_names(rootfs, warn, modules_dir):
@@ -357,6 +359,7 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
         if own is not None and split_module_suffix(in_root)[0] == split_module_suffix(posixpath.join(modules_dir, own))[0]:
             continue
         found.append((key, in_root))
+    in_tree.indexed = frozenset(path for dummy, path in found)
     return found
 
 
@@ -438,14 +441,14 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         return unsure[0], ('modprobe may load %s instead: ' + _UNSURE_EXCLUDE) % (unsure[0], skips[unsure[0]][0]), False
     others = [path for path in others if not skips[path]]
     if not others:
-        return _loads_it(in_tree)
+        return _loads_it(in_tree, link.path)
     if depmod.unknown:
         return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
     for favoured in depmod.overrides:
         for path in [link.path] + others:
             if _as_overridden(relative(path)) == favoured:
                 if path == link.path:
-                    return _loads_it(in_tree)
+                    return _loads_it(in_tree, link.path)
                 if path in maybe:
                     return path, _MAYBE_INDEXED % (path, 'a depmod.d override favours it'), False
                 return path, 'modprobe loads %s instead (a depmod.d override)' % path, True
@@ -459,19 +462,22 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if best == mine:
         return path, ('depmod ranks %s with the link: which one modprobe loads depends on the order depmod reads '
                       'directories' % path), False
-    return _loads_it(in_tree)
+    return _loads_it(in_tree, link.path)
 
 
 _MAYBE_INDEXED = 'modprobe loads %s instead if depmod indexes it (%s), which depends on the formats the ' \
     'system\'s kmod reads, which are not known'
 
 
-def _loads_it(in_tree):
-    """shadowing_file's answer where nothing it read loads instead: certain only if the kernel's
-    listings could all be read."""
+def _loads_it(in_tree, path):
+    """shadowing_file's answer where nothing it read loads ``path`` instead: certain only if the
+    kernel's listings could all be read, and modules.dep, where there is one, lists it."""
     if in_tree.unread:
         return None, ('the kernel\'s %s cannot be read: whether the name is built in, or another file of it '
                       'is the one modprobe loads, is not known' % ', '.join(in_tree.unread)), False
+    if in_tree.indexed is not None and path not in in_tree.indexed:
+        return None, ('modules.dep does not list %s: modprobe finds it only once depmod runs again, which '
+                      'nothing here tells' % path), False
     return None, None, True
 
 

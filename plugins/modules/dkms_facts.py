@@ -428,7 +428,8 @@ ansible_facts:
                             - Every rule that could decide C(covered) was checked; false when something could not be
                               known (no symvers, no module reader, signature enforcement unknown, an unreadable file,
                               or one that may export what a module lacks, a compressed module with no kmod program to
-                              tell which formats the system decompresses).
+                              tell which formats the system decompresses, a link or copy that C(modules.dep) does not
+                              list).
                             - A reboot gate can ask for C(covered and verified).
                           type: bool
                         version:

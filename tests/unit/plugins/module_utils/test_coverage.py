@@ -687,6 +687,22 @@ def test_a_kernel_listing_that_cannot_be_read_leaves_the_link_unverified(system:
     assert any(listing in warning for warning in run.warnings)
 
 
+def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) -> None:
+    """modprobe finds what modules.dep lists: a weak link made after depmod last ran (or a copy
+    dkms installed with --no-depmod) loads only once depmod runs again (from helper-78)."""
+    clone = hello_and_a_clone(system)
+    system.weak_link_build(clone, ABI)
+    system.path('/lib/modules/%s/modules.dep' % clone).write_text('kernel/drivers/misc/other.ko:\n')
+    system.path('/lib/modules/%s/modules.dep' % ABI).write_text('updates/dkms/hello.ko:\n')
+    run = Run(system.root)
+    hello = run.package(clone)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, False)
+    assert hello['modules']['hello']['reason'].startswith('modules.dep does not list ')
+    assert (run.status(ABI), run.package(ABI)['verified']) == ('installed', True)
+    system.path('/lib/modules/%s/modules.dep' % clone).write_text('kernel/drivers/misc/other.ko:\nweak-updates/hello.ko:\n')
+    assert Run(system.root).package(clone)['verified']
+
+
 def test_a_nul_in_a_listed_path_costs_nothing_else(system: SystemTree) -> None:
     """A path read from a file (modules.order, modules.builtin, modules.dep, dkms.conf) with a
     NUL in it names no file: it is passed over, the gather goes on (from helper-78: it stopped
