@@ -466,10 +466,19 @@ def package_on_kernel(context, package, release, arch, candidates):
         names = (newest.module_names() if newest else None) or []
         chosen = Candidate('missing', None, dict((name, module_fact('missing')) for name in names))
     provided = chosen.status in ('installed', 'weak')
+    verified = _verified(chosen, exclusion_known)
+    if verified and chosen.status not in COVERED_STATUSES:
+        # A copy in weak-updates/, or a directory linked there, may be what modprobe loads.
+        unfollowed = context.trees[release].unfollowed(set(map(normalize_module_name, chosen.modules)))
+        if unfollowed:
+            verified = False
+            for fact in chosen.modules.values():
+                fact['reason'] = _reasons(fact['reason'], '%s may hold a module of the name, which depmod indexes '
+                                          'and this does not follow (it reads links to builds there)' % unfollowed)
     return {
         'status': chosen.status,
         'covered': chosen.status in COVERED_STATUSES,
-        'verified': _verified(chosen, exclusion_known),
+        'verified': verified,
         'version': chosen.version,
         'outdated': bool(provided and chosen.version != ordered[-1]),
         'provider_kernel': chosen.provider_kernel if chosen.status != 'installed' else None,

@@ -205,9 +205,10 @@ def _kmod_name(path):
     return name.partition('.')[0] if name else None
 
 
-def _module_files(rootfs, warn, top):
+def _module_files(rootfs, warn, top, also=None):
     """``(module name, in-root path, file type, link text)`` of every module file or link below
-    ``top``, if it is a directory (as RootFS.walk tells them).
+    ``top``, if it is a directory (as RootFS.walk tells them), and of every other entry for
+    which ``also(rootfs, path, kind)`` is true, its name None.
 
     Names that are not valid text are skipped with a warning: no fact can carry them.
     """
@@ -219,7 +220,7 @@ def _module_files(rootfs, warn, top):
     found = []
     for path, kind, text in entries:
         name = _kmod_name(path)
-        if not name:
+        if not name and not (also and also(rootfs, path, kind)):
             continue
         if not is_text(path):
             warn('skipping %r: the name is not valid UTF-8' % path)
@@ -231,13 +232,20 @@ def _module_files(rootfs, warn, top):
     return found
 
 
-def read_weak_links(rootfs, warn, modules_dir):
-    """Every module link below ``modules_dir``/weak-updates, resolved inside the root."""
+def read_weak_links(rootfs, warn, modules_dir, unfollowed=None):
+    """Every module link below ``modules_dir``/weak-updates, resolved inside the root.
+
+    ``unfollowed``, a list, hears of what depmod may index there that is no such link: a module
+    file (a copy, or weak-updates/ itself a link to a directory of builds) by its path, and a
+    link to a directory (depmod follows it, the walk does not) by its path ending in "/"."""
     links = []
     # Links that point at one file share its path strings (a hostile tree may hold 100,000).
     shared = {}
-    for name, path, kind, text in _module_files(rootfs, warn, posixpath.join(modules_dir, 'weak-updates')):
-        if kind != stat.S_IFLNK:
+    top = posixpath.join(modules_dir, 'weak-updates')
+    for name, path, kind, text in _module_files(rootfs, warn, top, unfollowed is not None and _directory_link):
+        if kind != stat.S_IFLNK or name is None:
+            if unfollowed is not None:
+                unfollowed.append(path if name else path + '/')
             continue
         try:
             target, target_kind = rootfs.lookup(path)
@@ -257,6 +265,10 @@ def read_weak_links(rootfs, warn, modules_dir):
             warn('weak link %s -> %s: %s' % (path, target, problem))
         links.append(WeakLink(name, path, points_to, target, problem))
     return links
+
+
+def _directory_link(rootfs, path, kind):
+    return kind == stat.S_IFLNK and rootfs.isdir(path)
 
 
 def read_out_of_tree(rootfs, warn, modules_dir):
@@ -490,7 +502,9 @@ class KernelTree:
         self.warn = warn
         self.kernel = kernel
         self.reader = reader
-        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir)
+        # What depmod may index in weak-updates/ besides the links read (see read_weak_links).
+        self.weak_unfollowed = []
+        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir, self.weak_unfollowed)
         self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
         self._lazy = {}
         self._copies = {}
@@ -522,6 +536,12 @@ class KernelTree:
                 seen.update((path, canonical))
                 files.setdefault(key, []).append(path)
         return files
+
+    def unfollowed(self, names):
+        """A path of weak-updates/ depmod may index that is not read here (see read_weak_links)
+        and may be a module of ``names`` (normalized), or None."""
+        return next((path for path in self.weak_unfollowed
+                     if path.endswith('/') or normalize_module_name(_kmod_name(path)) in names), None)
 
     @property
     def in_tree(self):

@@ -703,6 +703,28 @@ def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) ->
     assert Run(system.root).package(clone)['verified']
 
 
+@pytest.mark.parametrize('layout', ['copy', 'directory link', 'weak-updates a link', 'another name'])
+def test_what_weak_updates_holds_besides_links_to_builds(system: SystemTree, layout: str) -> None:
+    """depmod indexes a module file in weak-updates/ that is no link (a copy), and follows links
+    to directories there; this reads links to builds only, so where such an entry may be the
+    package's module, missing is not verified (from helper-78)."""
+    clone = hello_and_a_clone(system)
+    weak = system.path('/lib/modules/%s/weak-updates' % clone)
+    builds = system.path('/lib/modules/%s/updates/dkms' % ABI)
+    if layout == 'weak-updates a link':
+        weak.symlink_to('/lib/modules/%s/updates/dkms' % ABI)
+    else:
+        weak.mkdir()
+        if layout == 'directory link':
+            (weak / 'hello').symlink_to('/lib/modules/%s/updates/dkms' % ABI)
+        else:
+            shutil.copy(builds / 'hello.ko', weak / ('hello.ko' if layout == 'copy' else 'other.ko'))
+    hello = Run(system.root).package(clone)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('missing', False, layout == 'another name')
+    if layout != 'another name':
+        assert 'which depmod indexes and this does not follow' in hello['modules']['hello']['reason']
+
+
 def test_a_nul_in_a_listed_path_costs_nothing_else(system: SystemTree) -> None:
     """A path read from a file (modules.order, modules.builtin, modules.dep, dkms.conf) with a
     NUL in it names no file: it is passed over, the gather goes on (from helper-78: it stopped
