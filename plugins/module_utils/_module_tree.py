@@ -417,6 +417,11 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if skip:
         return None, ('depmod skips %s, so modprobe never loads it' if skip[1] else
                       'modprobe may never load it: ' + _UNSURE_EXCLUDE) % skip[0], skip[1]
+    key = normalize_module_name(link.name)
+    if key in in_tree.builtin:
+        # kmod (since v25 at least) asks modules.builtin before it inserts anything.
+        return None, '%s is built into the kernel (modules.builtin): modprobe loads no module file of the name' \
+            % link.name, True
     # By its own name: a link named hello.ko.gz is left out where kmod was built without zlib.
     own = is_file(link.path)
     if own is not True:
@@ -424,11 +429,6 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
                       'without), so modprobe never loads it' if own is False else
                       'whether depmod indexes %s (compressed, and which formats the system\'s kmod reads is not '
                       'known) is not known') % link.path, own is False
-    key = normalize_module_name(link.name)
-    if key in in_tree.builtin:
-        # kmod (since v25 at least) asks modules.builtin before it inserts anything.
-        return None, '%s is built into the kernel (modules.builtin): modprobe loads no module file of the name' \
-            % link.name, True
     named = files.get(key, ())
     if len(named) > MAX_NAMESAKES:
         # Each file of the name weighed against every other would cost their count squared.
