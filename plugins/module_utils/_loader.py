@@ -648,10 +648,7 @@ class _SymbolResolution:
             affected = set()
             if key in self.unlisted:
                 self.unlisted.discard(key)
-                # A symbol nothing exports is unresolved while a loadable module besides its importer
-                # has exports that are not known, missing once none has: only that can change here.
-                if not self.unread and len(self.unlisted) <= 1:
-                    affected = set().union(*self.importers.values())
+                affected = set(self.loadable)
             for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
                 self.providers[symbol].discard(key)
                 # Its importers may now miss the symbol, or no longer take the taint with it.
