@@ -284,14 +284,23 @@ class _InTreeNames(dict):
     """{normalized name: relative path} of a kernel's own modules; ``builtin``: the names of
     those built into its image (modules.builtin), which have no file; ``unread``: the kernel's
     listings (modules.builtin, modules.order, modules.dep) that exist but could not be read, so
-    which file of a name modprobe loads is not known for sure; ``indexed``: the in-root paths
-    of the other module files modules.dep lists (what modprobe finds), None until it is read."""
+    which file of a name modprobe loads is not known for sure. What modules.dep lists (what
+    modprobe finds) is kept as written and, for the files that are not the kernel's own, as
+    in-root paths (see read_indexed_elsewhere)."""
 
     def __init__(self):
         dict.__init__(self)
         self.builtin = set()
         self.unread = []
-        self.indexed = None
+        self.dep_written = None
+        self.dep_paths = None
+
+    def dep_lists(self, path, relative_path):
+        """Whether modules.dep lists the module file ``path`` (``relative_path`` in the kernel's
+        directory), None when there is no modules.dep read."""
+        if self.dep_paths is None:
+            return None
+        return path in self.dep_paths or relative_path in self.dep_written
 
 
 def read_in_tree_names(rootfs, warn, modules_dir):
@@ -339,8 +348,8 @@ def _builtin_names(text):
 
 def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
     """``(normalized module name, in-root path)`` of each file modules.dep lists (what depmod
-    indexed when it last ran) that is not the kernel's own file of its name (``in_tree``, whose
-    ``unread`` hears of a modules.dep that exists but cannot be read)."""
+    indexed when it last ran) that is not the kernel's own file of its name (``in_tree``, which
+    keeps what it lists, and whose ``unread`` hears of a modules.dep that exists but cannot be read)."""
     path = posixpath.join(modules_dir, 'modules.dep')
     try:
         text = rootfs.read_text(path, LISTING_LIMIT)
@@ -352,6 +361,7 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
     # The kernel's own files (thousands, listed as modules.order lists them but with the suffix
     # of their compression) are set apart by the standard library's C code.
     listed = set(line.partition(':')[0] for line in text.splitlines())
+    in_tree.dep_written = frozenset(listed)
     own_files = set(in_tree.values())
     # The suffix of a kernel's own files (one for all of them, as a rule) first.
     usual = split_module_suffix(next(iter(listed), ''))[1]
@@ -371,7 +381,7 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
         if own is not None and split_module_suffix(in_root)[0] == split_module_suffix(posixpath.join(modules_dir, own))[0]:
             continue
         found.append((key, in_root))
-    in_tree.indexed = frozenset(path for dummy, path in found)
+    in_tree.dep_paths = frozenset(path for dummy, path in found)
     return found
 
 
@@ -453,14 +463,14 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         return unsure[0], ('modprobe may load %s instead: ' + _UNSURE_EXCLUDE) % (unsure[0], skips[unsure[0]][0]), False
     others = [path for path in others if not skips[path]]
     if not others:
-        return _loads_it(in_tree, link.path)
+        return _loads_it(in_tree, link.path, relative(link.path))
     if depmod.unknown:
         return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
     for favoured in depmod.overrides:
         for path in [link.path] + others:
             if _as_overridden(relative(path)) == favoured:
                 if path == link.path:
-                    return _loads_it(in_tree, link.path)
+                    return _loads_it(in_tree, link.path, relative(link.path))
                 if path in maybe:
                     return path, _MAYBE_INDEXED % (path, 'a depmod.d override favours it'), False
                 return path, 'modprobe loads %s instead (a depmod.d override)' % path, True
@@ -474,20 +484,20 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if best == mine:
         return path, ('depmod ranks %s with the link: which one modprobe loads depends on the order depmod reads '
                       'directories' % path), False
-    return _loads_it(in_tree, link.path)
+    return _loads_it(in_tree, link.path, relative(link.path))
 
 
 _MAYBE_INDEXED = 'modprobe loads %s instead if depmod indexes it (%s), which depends on the formats the ' \
     'system\'s kmod reads, which are not known'
 
 
-def _loads_it(in_tree, path):
+def _loads_it(in_tree, path, relative_path):
     """shadowing_file's answer where nothing it read loads ``path`` instead: certain only if the
     kernel's listings could all be read, and modules.dep, where there is one, lists it."""
     if in_tree.unread:
         return None, ('the kernel\'s %s cannot be read: whether the name is built in, or another file of it '
                       'is the one modprobe loads, is not known' % ', '.join(in_tree.unread)), False
-    if in_tree.indexed is not None and path not in in_tree.indexed:
+    if in_tree.dep_lists(path, relative_path) is False:
         return None, ('modules.dep does not list %s: modprobe finds it only once depmod runs again, which '
                       'nothing here tells' % path), False
     return None, None, True

@@ -725,6 +725,25 @@ def test_what_weak_updates_holds_besides_links_to_builds(system: SystemTree, lay
         assert 'which depmod indexes and this does not follow' in hello['modules']['hello']['reason']
 
 
+def test_a_copy_in_place_of_the_kernels_own_module_that_modules_dep_lists(system: SystemTree) -> None:
+    """dkms installs where DEST_MODULE_LOCATION says, in place of the kernel's own module of the
+    name (moved aside as original_module): modules.dep lists that path (from helper-79)."""
+    system.bios_boot()
+    system.kernel(ABI)
+    conf = dkms_conf('hello', '1.0', ['hello']).replace('/updates/dkms', '/kernel/drivers/misc')
+    system.package('hello', '1.0', ['hello'], conf=conf)
+    system.build('hello', '1.0', ABI, install=False)
+    copy = system.path('/lib/modules/%s/kernel/drivers/misc/hello.ko' % ABI)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(system.path('/var/lib/dkms/hello/1.0/%s/x86_64/module/hello.ko' % ABI), copy)
+    system.path('/var/lib/dkms/hello/kernel-%s-x86_64' % ABI).symlink_to('1.0/%s/x86_64' % ABI)
+    order = ['kernel/drivers/misc/m%d.ko' % index for index in range(70)] + ['kernel/drivers/misc/hello.ko']
+    system.path('/lib/modules/%s/modules.order' % ABI).write_text('\n'.join(order) + '\n')
+    system.path('/lib/modules/%s/modules.dep' % ABI).write_text(''.join(line + ':\n' for line in order))
+    hello = Run(system.root).package(ABI)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, True)
+
+
 def test_a_nul_in_a_listed_path_costs_nothing_else(system: SystemTree) -> None:
     """A path read from a file (modules.order, modules.builtin, modules.dep, dkms.conf) with a
     NUL in it names no file: it is passed over, the gather goes on (from helper-78: it stopped
