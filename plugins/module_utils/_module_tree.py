@@ -261,6 +261,8 @@ def read_weak_links(rootfs, warn, modules_dir, unfollowed=None):
             problem = 'dangling link'
         elif target_kind != stat.S_IFREG:
             problem = 'not a regular file'
+            if target_kind == stat.S_IFDIR and unfollowed is not None:
+                unfollowed.append(path + '/')   # depmod enters it, whatever its name
         if problem:
             warn('weak link %s -> %s: %s' % (path, target, problem))
         links.append(WeakLink(name, path, points_to, target, problem))

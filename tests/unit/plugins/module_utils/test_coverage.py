@@ -703,7 +703,8 @@ def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) ->
     assert Run(system.root).package(clone)['verified']
 
 
-@pytest.mark.parametrize('layout', ['copy', 'directory link', 'weak-updates a link', 'another name'])
+@pytest.mark.parametrize('layout', ['copy', 'directory link', 'directory link named hello.ko', 'weak-updates a link',
+                                    'another name'])
 def test_what_weak_updates_holds_besides_links_to_builds(system: SystemTree, layout: str) -> None:
     """depmod indexes a module file in weak-updates/ that is no link (a copy), and follows links
     to directories there; this reads links to builds only, so where such an entry may be the
@@ -715,12 +716,15 @@ def test_what_weak_updates_holds_besides_links_to_builds(system: SystemTree, lay
         weak.symlink_to('/lib/modules/%s/updates/dkms' % ABI)
     else:
         weak.mkdir()
-        if layout == 'directory link':
-            (weak / 'hello').symlink_to('/lib/modules/%s/updates/dkms' % ABI)
+        if layout.startswith('directory link'):
+            (weak / ('hello.ko' if layout.endswith('hello.ko') else 'hello')).symlink_to('/lib/modules/%s/updates/dkms' % ABI)
         else:
             shutil.copy(builds / 'hello.ko', weak / ('hello.ko' if layout == 'copy' else 'other.ko'))
     hello = Run(system.root).package(clone)
-    assert (hello['status'], hello['covered'], hello['verified']) == ('missing', False, layout == 'another name')
+    # A link named as the module that leads to a directory is no module file: broken, but what
+    # depmod finds inside may be.
+    status = 'broken' if layout.endswith('hello.ko') else 'missing'
+    assert (hello['status'], hello['covered'], hello['verified']) == (status, False, layout == 'another name')
     if layout != 'another name':
         assert 'which depmod indexes and this does not follow' in hello['modules']['hello']['reason']
 
