@@ -79,14 +79,16 @@ class ModuleFile(namedtuple('ModuleFile', ['name', 'path', 'target'])):
 
 class DepmodConfig:
     """depmod.d as kmod's depmod reads it: the ``search`` order, the ``override`` lines as
-    (module, kernel pattern, subdirectory) in file order, and the ``exclude``d directory names."""
+    (module, kernel pattern, subdirectory) in file order, the ``exclude``d directory names, and
+    the files that could not be read (``unread``), which may say anything."""
 
-    __slots__ = ('search', 'overrides', 'excludes')
+    __slots__ = ('search', 'overrides', 'excludes', 'unread')
 
-    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=()):
+    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=(), unread=()):
         self.search = tuple(search)
         self.overrides = list(overrides)
         self.excludes = frozenset(excludes)
+        self.unread = tuple(unread)
 
     def for_kernel(self, release, warn, kmod_version=None):
         """The KernelDepmod of kernel ``release``: the overrides that name it, as the paths they
@@ -103,7 +105,7 @@ class DepmodConfig:
             if matches:
                 favoured.append(subdirectory + '/' + name)
         excludes = self.excludes if kmod_version is None or kmod_version >= EXCLUDE_SINCE else ()
-        return KernelDepmod(self.search, favoured, excludes, unknown, kmod_version is not None)
+        return KernelDepmod(self.search, favoured, excludes, unknown, kmod_version is not None, self.unread)
 
 
 # The first kmod whose depmod reads ``exclude`` in depmod.d.
@@ -114,14 +116,16 @@ class KernelDepmod:
     """What decides, on one kernel, which file of a module name depmod indexes (see DepmodConfig);
     ``excludes_known``: whether depmod honours the excludes is known (see for_kernel)."""
 
-    __slots__ = ('search', 'overrides', 'excludes', 'unknown', 'excludes_known')
+    __slots__ = ('search', 'overrides', 'excludes', 'unknown', 'excludes_known', 'unread')
 
-    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=(), unknown=False, excludes_known=True):
+    def __init__(self, search=DEFAULT_SEARCH, overrides=(), excludes=(), unknown=False, excludes_known=True,
+                 unread=()):
         self.search = tuple(search)
         self.overrides = list(overrides)
         self.excludes = frozenset(excludes)
         self.unknown = unknown
         self.excludes_known = excludes_known or not self.excludes
+        self.unread = tuple(unread)
 
 
 def _kernel_matches(pattern, release, warn):
@@ -172,12 +176,13 @@ def read_depmod_config(rootfs, warn):
         for name in names:
             if name.endswith('.conf') and len(name) > 5 and not name.startswith('.') and name not in chosen:
                 chosen[name] = posixpath.join(directory, name)
-    search, overrides, excludes = [], [], set()
+    search, overrides, excludes, unread = [], [], set(), []
     for name in sorted(chosen):
         try:
             text = rootfs.read_text(chosen[name], DEPMOD_CONF_LIMIT)
         except (OSError, RootPathError) as exc:
             warn('cannot read %s: %s' % (chosen[name], exc))
+            unread.append(chosen[name])
             continue
         for words in _config_words(text):
             if words[0] == 'search':
@@ -186,7 +191,7 @@ def read_depmod_config(rootfs, warn):
                 overrides.append(tuple(words[1:4]))
             elif words[0] == 'exclude':
                 excludes.update(words[1:])
-    return DepmodConfig(search or DEFAULT_SEARCH, overrides, excludes)
+    return DepmodConfig(search or DEFAULT_SEARCH, overrides, excludes, unread)
 
 
 def rank(relative_path, search):
@@ -412,6 +417,17 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     module counts only where its file is (dkms may have moved it aside). ``in_tree``: as
     read_in_tree_names gives it.
     """
+    shadow, why, certain = _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file)
+    if certain and depmod.unread:
+        # A depmod.d file that could not be read may say anything (search, override, exclude).
+        why = '; '.join(reason for reason in (why, 'depmod.d\'s %s cannot be read, so which file of the name '
+                                              'depmod indexes is not known' % ', '.join(depmod.unread)) if reason)
+        certain = False
+    return shadow, why, certain
+
+
+def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
+    """shadowing_file as the depmod.d files that could be read tell it."""
     def relative(path):
         return path[len(modules_dir) + 1:]
 

@@ -748,6 +748,21 @@ def test_a_copy_in_place_of_the_kernels_own_module_that_modules_dep_lists(system
     assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, True)
 
 
+def test_a_depmod_d_file_that_cannot_be_read_may_say_anything(system: SystemTree) -> None:
+    """An override in it may favour the weak link over the rival the other files rank first
+    (from helper-79: a file over the size read was passed over as if it were not there)."""
+    system.bios_boot()
+    weak_link_and_a_rival(system, '/lib/modules/%s+clone/extra/hello.ko' % ABI)
+    hello = Run(system.root).package(ABI + '+clone')
+    assert (hello['status'], hello['covered'], hello['verified']) == ('broken', False, True)
+    system.path('/etc/depmod.d/weak.conf').mkdir()
+    run = Run(system.root)
+    hello = run.package(ABI + '+clone')
+    assert (hello['status'], hello['covered'], hello['verified']) == ('weak', True, False)
+    assert "depmod.d's /etc/depmod.d/weak.conf cannot be read" in hello['modules']['hello']['reason']
+    assert any('weak.conf' in warning for warning in run.warnings)
+
+
 def test_a_nul_in_a_listed_path_costs_nothing_else(system: SystemTree) -> None:
     """A path read from a file (modules.order, modules.builtin, modules.dep, dkms.conf) with a
     NUL in it names no file: it is passed over, the gather goes on (from helper-78: it stopped
