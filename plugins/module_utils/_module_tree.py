@@ -341,16 +341,29 @@ def read_in_tree_names(rootfs, warn, modules_dir):
 def _builtin_names(text):
     """``(line, normalized name)`` of each line of modules.builtin that depmod indexes
     (output_builtin_bin()): one that starts with a letter, named by its file name up to the
-    first dot; without a dot the line's newline is part of the name, which then names nothing.
-    A NUL ends a line's text, as it ends the C string."""
+    first dot. It reads with fgets() into a PATH_MAX buffer, so a line longer than that is read
+    as several (counted here in characters, which are bytes in any real listing); a line's
+    newline is part of what it reads, so a name without a dot before it names nothing; a NUL
+    ends the text."""
     lines = text.split('\n')
+    last = len(lines) - 1
     for index, line in enumerate(lines):
-        line, nul, dummy = line.partition('\0')
-        if not ('a' <= line[:1] <= 'z' or 'A' <= line[:1] <= 'Z'):
-            continue
-        name, dot, dummy = posixpath.basename(line).partition('.')
-        if name and (dot or nul or index == len(lines) - 1):
-            yield line, normalize_module_name(name)
+        read = line + '\n' if index < last else line
+        pieces = (read,) if len(read) <= _FGETS_LINE else \
+            [read[start:start + _FGETS_LINE] for start in range(0, len(read), _FGETS_LINE)]
+        for piece in pieces:
+            if '\0' in piece:
+                piece = piece.partition('\0')[0]
+            first = piece[:1]
+            if not ('a' <= first <= 'z' or 'A' <= first <= 'Z'):
+                continue
+            name = piece[piece.rfind('/') + 1:].partition('.')[0]
+            if name and '\n' not in name:
+                yield piece.rstrip('\n'), normalize_module_name(name)
+
+
+# What one fgets() into depmod's PATH_MAX buffer reads of a line.
+_FGETS_LINE = 4095
 
 
 def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):

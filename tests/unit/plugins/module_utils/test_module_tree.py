@@ -418,9 +418,11 @@ class TestListings:
     def test_builtin_names_as_depmod_indexes_them(self, tree: Tree) -> None:
         """A line that starts with a letter, named by its file name up to the first dot (from helper-78)."""
         tree.write(KERNEL + '/modules.builtin', '  kernel/drivers/misc/indented.ko\nkernel/drivers/misc/hello.mod.ko\n'
-                                                '_kernel/under.ko\nkernel/lib/no-dot\nkernel/lib/crc-t10dif.ko\n')
+                                                '_kernel/under.ko\nkernel/lib/no-dot\nkernel/lib/crc-t10dif.ko\n'
+                                                # fgets() reads 4095 characters at a time: the rest is a line too.
+                                                'kernel/' + 'x' * 4088 + 'long.ko\nkernel/last\x00.ko')
         names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
-        assert names.builtin == {'hello', 'crc_t10dif'}
+        assert names.builtin == {'hello', 'crc_t10dif', 'x' * 4088, 'long', 'last'}
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
         names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
