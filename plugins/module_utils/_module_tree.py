@@ -463,8 +463,9 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         # kmod (since v25 at least) asks modules.builtin before it inserts anything.
         return None, '%s is built into the kernel (modules.builtin): modprobe loads no module file of the name' \
             % link.name, True
-    # By its own name: a link named hello.ko.gz is left out where kmod was built without zlib.
-    own = is_file(link.path)
+    # By its own name: a link named hello.ko.gz is left out where kmod was built without zlib
+    # (a plain name is indexed wherever it leads to a file: a link that dangles is broken anyway).
+    own = True if link.path.endswith('.ko') else is_file(link.path)
     if own is not True:
         return None, ('depmod does not index %s (no file there, or one in a format the system\'s kmod was built '
                       'without), so modprobe never loads it' if own is False else
