@@ -166,17 +166,24 @@ _WORD_GAP = re.compile('[\t ]+')
 def read_depmod_config(rootfs, warn):
     """The DepmodConfig of the files in DEPMOD_DIRS: a name in an earlier directory hides the
     same name in later ones; all are read in name order. Hidden files and names that are not
-    NAME.conf are left out, as depmod leaves them."""
+    NAME.conf are left out, as depmod leaves them. One of DEPMOD_DIRS that is a file is read
+    as one, by its own name (cfg_files_list()); one that cannot be listed is unread."""
     chosen = {}
+    unread = []
     for directory in DEPMOD_DIRS:
         try:
             names = rootfs.listdir(directory)
-        except (OSError, RootPathError):
+        except (OSError, RootPathError) as exc:
+            if rootfs.exists(directory) and not rootfs.isdir(directory):
+                chosen.setdefault(posixpath.basename(directory), directory)
+            elif not isinstance(exc, RootPathError) and not is_absent(exc):
+                warn('cannot list %s: %s' % (directory, exc))
+                unread.append(directory)
             continue
         for name in names:
             if name.endswith('.conf') and len(name) > 5 and not name.startswith('.') and name not in chosen:
                 chosen[name] = posixpath.join(directory, name)
-    search, overrides, excludes, unread = [], [], set(), []
+    search, overrides, excludes = [], [], set()
     for name in sorted(chosen):
         try:
             text = rootfs.read_text(chosen[name], DEPMOD_CONF_LIMIT)
@@ -319,18 +326,18 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     for listing in ('modules.builtin', 'modules.order'):
         path = posixpath.join(modules_dir, listing)
         try:
-            text = rootfs.read_text(path, LISTING_LIMIT)
+            data = rootfs.read_bytes(path, LISTING_LIMIT)
         except (OSError, RootPathError) as exc:
             if not is_absent(exc):
                 warn('cannot read %s: %s' % (path, exc))
                 names.unread.append(listing)
             continue
         if listing == 'modules.builtin':
-            for line, key in _builtin_names(text):
+            for line, key in _builtin_names(data):
                 names.setdefault(key, line)
                 names.builtin.add(key)
             continue
-        for line in text.splitlines():
+        for line in data.decode('utf-8', 'replace').splitlines():
             line = line.strip()
             name = module_name(posixpath.basename(line))
             if name:
@@ -338,28 +345,26 @@ def read_in_tree_names(rootfs, warn, modules_dir):
     return names
 
 
-def _builtin_names(text):
-    """``(line, normalized name)`` of each line of modules.builtin that depmod indexes
+def _builtin_names(data):
+    """``(line, normalized name)`` of each line of modules.builtin (bytes) that depmod indexes
     (output_builtin_bin()): one that starts with a letter, named by its file name up to the
     first dot. It reads with fgets() into a PATH_MAX buffer, so a line longer than that is read
-    as several (counted here in characters, which are bytes in any real listing); a line's
-    newline is part of what it reads, so a name without a dot before it names nothing; a NUL
-    ends the text."""
-    lines = text.split('\n')
+    as several; a line's newline is part of what it reads, so a name without a dot before it
+    names nothing; a NUL ends the text."""
+    lines = data.split(b'\n')
     last = len(lines) - 1
     for index, line in enumerate(lines):
-        read = line + '\n' if index < last else line
+        read = line + b'\n' if index < last else line
         pieces = (read,) if len(read) <= _FGETS_LINE else \
             [read[start:start + _FGETS_LINE] for start in range(0, len(read), _FGETS_LINE)]
         for piece in pieces:
-            if '\0' in piece:
-                piece = piece.partition('\0')[0]
-            first = piece[:1]
-            if not ('a' <= first <= 'z' or 'A' <= first <= 'Z'):
+            if b'\0' in piece:
+                piece = piece.partition(b'\0')[0]
+            if not piece[:1].isalpha():     # bytes.isalpha: ASCII letters only, as C's isalpha()
                 continue
-            name = piece[piece.rfind('/') + 1:].partition('.')[0]
-            if name and '\n' not in name:
-                yield piece.rstrip('\n'), normalize_module_name(name)
+            name = piece[piece.rfind(b'/') + 1:].partition(b'.')[0]
+            if name and b'\n' not in name:
+                yield piece.rstrip(b'\n').decode('utf-8', 'replace'), normalize_module_name(name.decode('utf-8', 'replace'))
 
 
 # What one fgets() into depmod's PATH_MAX buffer reads of a line.

@@ -151,6 +151,14 @@ class TestSearchOrder:
         assert config.search == ('weak-updates\r', 'updates', '#', 'a', 'comment')
         assert config.excludes == {'old\\er'}
 
+    def test_a_file_in_place_of_a_directory_is_read_by_its_name(self, tree: Tree) -> None:
+        """kmod's cfg_files_list() reads a path of its list that is no directory as a file (from helper-80)."""
+        tree.write('/etc/depmod.d', 'override hello * weak-updates\n')
+        tree.write('/usr/lib/depmod.d/dist.conf', 'search updates extra built-in weak-updates\n')
+        config = read_depmod_config(tree.fs, tree.warnings.append)
+        assert (config.search, config.overrides, config.unread) == (RHEL_SEARCH, [('hello', '*', 'weak-updates')], ())
+        assert tree.warnings == []
+
     def test_etc_overrides_lib_by_name(self, tree: Tree) -> None:
         tree.write('/usr/lib/depmod.d/dist.conf', 'search updates extra built-in weak-updates\n')
         tree.write('/etc/depmod.d/dist.conf', 'search weak-updates built-in\n')
@@ -420,9 +428,11 @@ class TestListings:
         tree.write(KERNEL + '/modules.builtin', '  kernel/drivers/misc/indented.ko\nkernel/drivers/misc/hello.mod.ko\n'
                                                 '_kernel/under.ko\nkernel/lib/no-dot\nkernel/lib/crc-t10dif.ko\n'
                                                 # fgets() reads 4095 characters at a time: the rest is a line too.
-                                                'kernel/' + 'x' * 4088 + 'long.ko\nkernel/last\x00.ko')
+                                                'kernel/' + 'x' * 4088 + 'long.ko\n'
+                                                # in bytes (from helper-80): 4,095 of them end after "abcdefg"
+                                                'kernel/' + '\u00e9' * 2040 + '/abcdefg/fake.ko\nkernel/last\x00.ko')
         names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
-        assert names.builtin == {'hello', 'crc_t10dif', 'x' * 4088, 'long', 'last'}
+        assert names.builtin == {'hello', 'crc_t10dif', 'x' * 4088, 'long', 'abcdefg', 'last'}
 
     def test_in_tree_names_without_listings(self, tree: Tree) -> None:
         names = read_in_tree_names(tree.fs, tree.warnings.append, KERNEL)
