@@ -386,7 +386,13 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
     # The kernel's own files (thousands, listed as modules.order lists them but with the suffix
     # of their compression) are set apart by the standard library's C code.
     listed = set(line.partition(':')[0] for line in text.splitlines())
-    in_tree.dep_written = frozenset(listed)
+    # As written, and for the few spelt otherwise ("./", "//", absolute), as a path in the kernel's directory.
+    written = set(listed)
+    for entry in [entry for entry in listed if entry[:1] in ('.', '/') or '//' in entry or '/./' in entry]:
+        normal = posixpath.normpath(posixpath.join(modules_dir, entry))
+        if normal.startswith(modules_dir + '/'):
+            written.add(normal[len(modules_dir) + 1:])
+    in_tree.dep_written = frozenset(written)
     own_files = set(in_tree.values())
     # The suffix of a kernel's own files (one for all of them, as a rule) first.
     usual = split_module_suffix(next(iter(listed), ''))[1]

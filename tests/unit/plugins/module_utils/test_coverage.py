@@ -746,6 +746,11 @@ def test_a_copy_in_place_of_the_kernels_own_module_that_modules_dep_lists(system
     system.path('/lib/modules/%s/modules.dep' % ABI).write_text(''.join(line + ':\n' for line in order))
     hello = Run(system.root).package(ABI)
     assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, True)
+    # However modules.dep spells it (depmod.d "external" directories give such paths, from helper-80).
+    for spelt in ('kernel//drivers/misc/hello.ko', './kernel/drivers/misc/hello.ko',
+                  '/lib/modules/%s/kernel/drivers/misc/hello.ko' % ABI):
+        system.path('/lib/modules/%s/modules.dep' % ABI).write_text(''.join(line + ':\n' for line in order[:-1] + [spelt]))
+        assert Run(system.root).package(ABI)['verified'], spelt
 
 
 def test_a_depmod_d_file_that_cannot_be_read_may_say_anything(system: SystemTree) -> None:
