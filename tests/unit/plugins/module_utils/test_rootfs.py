@@ -70,6 +70,15 @@ class TestResolve:
         assert fs.resolve('/') == '/'
         assert fs.resolve('') == '/'
 
+    def test_a_nul_names_nothing(self, fs: RootFS, root: Path) -> None:
+        """A path read from a file may hold a NUL, which no file name has: an error of the path, not of the run."""
+        write(root, '/a/b/file')
+        with pytest.raises(RootPathError):
+            fs.resolve('/a/b\x00c/file')
+        assert not fs.isfile('/a/b/file\x00') and not fs.exists('/a\x00')
+        with pytest.raises(RootPathError):
+            fs.read_bytes('/a/b/file\x00', 10)
+
     def test_dotdot_is_clamped_at_the_root(self, fs: RootFS, root: Path) -> None:
         write(root, '/etc/passwd', b'in-root passwd\n')
         assert fs.resolve('/../../..') == '/'
