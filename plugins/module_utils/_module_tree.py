@@ -299,22 +299,21 @@ class _InTreeNames(dict):
     those built into its image (modules.builtin), which have no file; ``unread``: the kernel's
     listings (modules.builtin, modules.order, modules.dep) that exist but could not be read, so
     which file of a name modprobe loads is not known for sure. What modules.dep lists (what
-    modprobe finds) is kept as written and, for the files that are not the kernel's own, as
-    in-root paths (see read_indexed_elsewhere)."""
+    modprobe finds) is kept as written, and also normalised where it is spelt otherwise (see
+    read_indexed_elsewhere)."""
 
     def __init__(self):
         dict.__init__(self)
         self.builtin = set()
         self.unread = []
         self.dep_written = None
-        self.dep_paths = None
 
-    def dep_lists(self, path, relative_path):
-        """Whether modules.dep lists the module file ``path`` (``relative_path`` in the kernel's
-        directory), None when there is no modules.dep read."""
-        if self.dep_paths is None:
+    def dep_lists(self, relative_path):
+        """Whether modules.dep lists the module file at ``relative_path`` in the kernel's
+        directory, None when there is no modules.dep read."""
+        if self.dep_written is None:
             return None
-        return path in self.dep_paths or relative_path in self.dep_written
+        return relative_path in self.dep_written
 
 
 def read_in_tree_names(rootfs, warn, modules_dir):
@@ -412,7 +411,6 @@ def read_indexed_elsewhere(rootfs, warn, modules_dir, in_tree):
         if own is not None and split_module_suffix(in_root)[0] == split_module_suffix(posixpath.join(modules_dir, own))[0]:
             continue
         found.append((key, in_root))
-    in_tree.dep_paths = frozenset(path for dummy, path in found)
     return found
 
 
@@ -540,7 +538,7 @@ def _loads_it(in_tree, path, relative_path):
     if in_tree.unread:
         return None, ('the kernel\'s %s cannot be read: whether the name is built in, or another file of it '
                       'is the one modprobe loads, is not known' % ', '.join(in_tree.unread)), False
-    if in_tree.dep_lists(path, relative_path) is False:
+    if in_tree.dep_lists(relative_path) is False:
         return None, ('modules.dep does not list %s: modprobe finds it only once depmod runs again, which '
                       'nothing here tells' % path), False
     return None, None, True
