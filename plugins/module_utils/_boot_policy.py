@@ -13,9 +13,10 @@ certificate's ``enrolled``/``pending`` state, and the per-module ``signature`` v
 The kernel's rules (``module_sig_check``, the EFI stub's Secure Boot test, where
 ``load_uefi.c`` puts ``db`` and MOK certificates) are applied to what the files under
 root say. What they cannot tell (no efivars in a disk image, no kernel config, a
-command line that depends on shell logic) is None: unknown, never a guess. Keys compiled
-into a kernel are read only from ``build/certs/signing_key.x509``, where a self-built
-kernel keeps them; a distribution kernel's build key signs only its own modules.
+command line that depends on shell logic, a shim request waiting for confirmation at the
+next boot) is None: unknown, never a guess. Keys compiled into a kernel are read only from
+its build tree (``certs/signing_key.x509`` and ``certs/x509_certificate_list``), where a
+self-built kernel keeps them; a distribution kernel's build key signs only its own modules.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,16 +33,25 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import release_
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
     DAMAGED, INVALID, SIGNED, UNSIGNED)
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
-from ansible_collections.kabi.dkms.plugins.module_utils._x509 import CertificateError, load_certificates
+from ansible_collections.kabi.dkms.plugins.module_utils._x509 import (
+    CertificateError, load_certificate_list, load_certificates)
 
 DEFAULT_DKMS_CERTIFICATE = '/var/lib/dkms/mok.pub'
+# What certs/system_certificates.S compiles in: the build's signing certificate, then those of
+# CONFIG_SYSTEM_TRUSTED_KEYS (DER certificates one after another).
 BUILTIN_CERTIFICATE = 'build/certs/signing_key.x509'
+BUILTIN_CERTIFICATE_LIST = 'build/certs/x509_certificate_list'
 CERTIFICATE_READ_LIMIT = 1024 * 1024
 LOCKDOWN_LEVELS = ('none', 'integrity', 'confidentiality')
 # A kernel config option that only distribution kernels have (Fedora's lockdown patches, carried
 # by Debian, Ubuntu, RHEL and SUSE); the same patch sets make the platform keyring (UEFI db, and
 # MOK certificates outside the machine keyring) trusted for modules. Mainline has neither.
 DISTRO_LOCKDOWN_PATCH = 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT'
+# The lockdown patches from before the lockdown LSM (5.4), in RHEL 8 and Ubuntu 18.04 kernels:
+# one level, set by any "lockdown" on the command line, by CONFIG_LOCK_DOWN_MANDATORY, or under
+# Secure Boot by one of the second options (the 2018 series, the 2017 one).
+PRE_LSM_LOCKDOWN = 'CONFIG_LOCK_DOWN_KERNEL'
+PRE_LSM_SECURE_BOOT_LOCKDOWN = (DISTRO_LOCKDOWN_PATCH, 'CONFIG_EFI_SECURE_BOOT_LOCK_DOWN')
 
 
 # keyUsage bits (RFC 5280).
@@ -70,13 +80,16 @@ class FirmwareKeys:
     ``secure_boot`` is what the kernel's EFI stub decides (True, False, None when unknown),
     ``secure_boot_detail`` why. Key lists are Certificates, revocation lists SignatureEntries;
     each is None when it cannot be read, empty when the firmware does not have it.
+    ``mok_trusted`` and ``ignore_db`` are None when a request to change them waits for
+    confirmation at the next boot; ``leaving`` holds the entries of pending requests that remove
+    or revoke MOK keys (MokDel, MokXNew), None when one cannot be read.
     """
 
     __slots__ = ('efi', 'secure_boot', 'secure_boot_detail', 'mok', 'mok_trusted', 'mok_revoked', 'db', 'dbx',
-                 'pending', 'ignore_db')
+                 'pending', 'ignore_db', 'leaving')
 
     def __init__(self, efi=None, secure_boot=None, secure_boot_detail=None, mok=None, mok_trusted=None,
-                 mok_revoked=None, db=None, dbx=None, pending=None, ignore_db=None):
+                 mok_revoked=None, db=None, dbx=None, pending=None, ignore_db=None, leaving=()):
         self.efi = efi
         self.secure_boot = secure_boot
         self.secure_boot_detail = secure_boot_detail
@@ -87,6 +100,7 @@ class FirmwareKeys:
         self.dbx = dbx
         self.pending = pending
         self.ignore_db = ignore_db
+        self.leaving = leaving
 
 
 def _secure_boot(variables):
@@ -99,6 +113,9 @@ def _secure_boot(variables):
         return None, 'SecureBoot = 1 but SetupMode is absent'
     if setup_mode[1] == 1:
         return False, 'the firmware is in setup mode (SetupMode = 1)'
+    if variables.has_shim_flag('MokSB'):
+        return None, ('a change of shim\'s validation (mokutil --disable-validation or --enable-validation, MokSB) '
+                      'waits for confirmation in MokManager at the next boot')
     shim_state = variables.get_byte('MokSBStateRT', SHIM_LOCK)
     if shim_state is not None and not shim_state[0] & EFI_VARIABLE_NON_VOLATILE and shim_state[1] == 1:
         return False, 'shim does not validate (MokSBStateRT = 1, mokutil --disable-validation)'
@@ -147,15 +164,21 @@ def read_firmware_keys(rootfs, warn):
     mok = _signature_entries(lambda: variables.shim_list('MokListRT'), 'MokListRT', warn)
     pending = _signature_entries(lambda: variables.data('MokNew', SHIM_LOCK), 'MokNew', warn)
     db = _signature_entries(lambda: variables.data('db', IMAGE_SECURITY_DATABASE), 'db', warn)
+    leaving = []
+    for request in ('MokDel', 'MokXNew'):
+        entries = _signature_entries(lambda: variables.data(request, SHIM_LOCK), request, warn)
+        leaving = None if entries is None or leaving is None else leaving + entries
+    # mokutil --trust-mok/--untrust-mok (MokListTrustedNew), --use-db/--ignore-db (MokDB): decided at the next boot.
     return FirmwareKeys(
         efi=True, secure_boot=secure_boot, secure_boot_detail=detail,
         mok=_x509_certificates(mok, 'MokListRT', warn),
-        mok_trusted=variables.has_shim_flag('MokListTrustedRT'),
+        mok_trusted=None if variables.has_shim_flag('MokListTrustedNew') else variables.has_shim_flag('MokListTrustedRT'),
         mok_revoked=_signature_entries(lambda: variables.shim_list('MokListXRT'), 'MokListXRT', warn),
         db=_x509_certificates(db, 'db', warn),
         dbx=_signature_entries(lambda: variables.data('dbx', IMAGE_SECURITY_DATABASE), 'dbx', warn),
         pending=_x509_certificates(pending, 'MokNew', warn),
-        ignore_db=variables.has_shim_flag('MokIgnoreDB'))
+        ignore_db=None if variables.has_shim_flag('MokDB') else variables.has_shim_flag('MokIgnoreDB'),
+        leaving=leaving)
 
 
 def _is_revoked(certificate, entries):
@@ -164,6 +187,12 @@ def _is_revoked(certificate, entries):
     such a key. An EFI_CERT_X509 entry goes to the revocation list instead (``rejected``)."""
     return any(entry.type == EFI_CERT_X509_SHA256 and entry.data[:32].hex() == certificate.tbs_sha256
                for entry in entries)
+
+
+def _names(entries, certificate):
+    """Whether a key list names the certificate, itself or by its TBS hash."""
+    return _is_revoked(certificate, entries) or any(
+        entry.type == EFI_CERT_X509 and entry.data == certificate.der for entry in entries)
 
 
 class _TrustSet:
@@ -175,25 +204,65 @@ class _TrustSet:
         # Certificates on the kernel's revocation list, whose signatures it refuses; None when
         # the lists it is made from cannot be read.
         self.rejected = []
-        # Trusted unless a blacklist that cannot be read names them.
+        # Trusted unless something not known (a blacklist that cannot be read, a request that
+        # waits for confirmation) keeps them out: {DER: why}.
         self.unsure = []
+        self.doubts = {}
         self.gaps = []
 
-    def add(self, certificates, source, revocations, missing):
-        """Add a key list, or note that it could not be read (``missing`` says why)."""
+    def add(self, certificates, source, revocations, missing, doubt=None):
+        """Add a key list, or note that it could not be read (``missing`` says why); ``doubt``
+        (certificate -> a sentence or None) tells why one may not be trusted after all."""
         if certificates is None:
             self.gaps.append(missing)
             return
         for certificate in certificates:
+            why = doubt(certificate) if doubt is not None else None
             if revocations is None:
-                self.unsure.append((certificate, source))
+                why = 'its certificate is in %s, but a blacklist is not readable' % source
             elif _is_revoked(certificate, revocations):
                 self.revoked.append((certificate, source))
+                continue
+            if why:
+                self.unsure.append((certificate, source))
+                self.doubts[certificate.der] = why
             else:
                 self.trusted.append((certificate, source))
 
 
-def _trust_set(config, firmware, builtin):
+def _efi_runtime(config, cmdline):
+    """Whether the kernel has EFI runtime services at its next boot, which load_uefi_certs()
+    needs to read any key: off with CONFIG_EFI_DISABLE_RUNTIME (PREEMPT_RT's default), then as
+    each noefi and efi=(no)runtime on the command line says, in order; None when the command
+    line cannot tell."""
+    if cmdline.params is None or cmdline.values('efi') is None or cmdline.values('noefi') is None:
+        return None
+    runtime = not _enabled(config, 'CONFIG_EFI_DISABLE_RUNTIME')
+    for name, value in cmdline.params:
+        if name == 'noefi':
+            runtime = False
+        elif name == 'efi' and value is not None:
+            options = value.split(',')
+            if 'noruntime' in options:
+                runtime = False
+            if 'runtime' in options:
+                runtime = True
+    return runtime
+
+
+def _leaving(firmware):
+    """The doubt on a MOK certificate that a pending MokDel or MokXNew may remove or revoke."""
+    def doubt(certificate):
+        if firmware.leaving is None:
+            return 'a pending request to remove or revoke MOK keys (MokDel, MokXNew) cannot be read'
+        if _names(firmware.leaving, certificate):
+            return ('a pending request (mokutil --delete, or --mokx) removes or revokes its certificate if someone '
+                    'confirms it in MokManager at the next boot')
+        return None
+    return doubt
+
+
+def _trust_set(config, firmware, builtin, cmdline):
     """The _TrustSet of one kernel at its next boot (load_uefi.c and the keyring patches)."""
     keys = _TrustSet()
     keys.add(builtin, 'builtin', [], None)
@@ -208,6 +277,17 @@ def _trust_set(config, firmware, builtin):
     if not _enabled(config, 'CONFIG_LOAD_UEFI_KEYS'):
         return keys
     platform_for_modules = _enabled(config, DISTRO_LOCKDOWN_PATCH)
+    if not platform_for_modules and _enabled(config, PRE_LSM_LOCKDOWN):
+        keys.gaps.append('which UEFI and MOK keys a kernel with the lockdown patches from before 5.4 and without '
+                         '%s trusts for modules is not known' % DISTRO_LOCKDOWN_PATCH)
+        return keys
+    runtime = _efi_runtime(config, cmdline)
+    if runtime is False:
+        return keys     # no db, dbx, MOK or MOKx at all
+    if runtime is None:
+        keys.gaps.append('whether the kernel has EFI runtime services at its next boot (noefi, efi=noruntime on the '
+                         'command line) is unknown: without them it reads no key from the firmware or shim')
+        return keys
     revocations = firmware.dbx
     if firmware.secure_boot and revocations is not None and firmware.mok_revoked is not None:
         revocations = revocations + firmware.mok_revoked
@@ -217,11 +297,23 @@ def _trust_set(config, firmware, builtin):
         # Without it the kernel's hook for X.509 entries does nothing; None: not readable.
         keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None)
     if platform_for_modules and not firmware.ignore_db:
-        keys.add(firmware.db, 'db', revocations, 'db is not readable')
+        # load_uefi_certs() adds db before it reads dbx and MokListXRT into the blacklist, which
+        # keeps keys out only as they are added: no TBS hash there revokes a db key.
+        keys.add(firmware.db, 'db', [], 'db is not readable', None if firmware.ignore_db is False else lambda dummy: (
+            'a pending request (mokutil --ignore-db or --use-db, MokDB) decides at the next boot whether the '
+            'kernel reads db'))
+    machine = _enabled(config, 'CONFIG_INTEGRITY_MACHINE_KEYRING') and firmware.mok_trusted is not False
     if firmware.secure_boot is None:
         keys.gaps.append(firmware.secure_boot_detail)
-    elif firmware.secure_boot and (platform_for_modules or (
-            _enabled(config, 'CONFIG_INTEGRITY_MACHINE_KEYRING') and firmware.mok_trusted)):
+    elif firmware.secure_boot and (platform_for_modules or machine):
+        leaving = _leaving(firmware)
+        if not platform_for_modules and firmware.mok_trusted is None:
+            def doubt(certificate):
+                return leaving(certificate) or (
+                    'a pending request (mokutil --trust-mok or --untrust-mok, MokListTrustedNew) decides at the '
+                    'next boot whether the kernel trusts MOK keys')
+        else:
+            doubt = leaving
         mok = firmware.mok
         if mok is not None and not platform_for_modules and _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING'):
             # restrict_link_by_ca(): the machine keyring takes CA certificates that may sign
@@ -231,34 +323,70 @@ def _trust_set(config, firmware, builtin):
                    and certificate.key_usage & KEY_CERT_SIGN and not (
                        _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX')
                        and certificate.key_usage & DIGITAL_SIGNATURE)]
-        keys.add(mok, 'MokListRT', revocations, 'MokListRT is not readable')
+        keys.add(mok, 'MokListRT', revocations, 'MokListRT is not readable', doubt)
     return keys
 
 
-def _locks_down_under_secure_boot(config):
-    return _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM') and _enabled(config, DISTRO_LOCKDOWN_PATCH)
+def _secure_boot_lockdown(config):
+    """The config option with which the kernel locks itself down under Secure Boot, None without one."""
+    if _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM'):
+        return DISTRO_LOCKDOWN_PATCH if _enabled(config, DISTRO_LOCKDOWN_PATCH) else None
+    if _enabled(config, PRE_LSM_LOCKDOWN):
+        return next((name for name in PRE_LSM_SECURE_BOOT_LOCKDOWN if _enabled(config, name)), None)
+    return None
+
+
+def _lockdown_active(config, cmdline):
+    """Whether a lockdown would take effect at the next boot: the lockdown LSM only where it is
+    initialized, always with CONFIG_SECURITY_LOCKDOWN_LSM_EARLY, else when the LSM order (the
+    last lsm= on the command line, or CONFIG_LSM) names it; None when the command line cannot
+    tell. The lockdown that predates the LSM is no LSM."""
+    if not _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM'):
+        return _enabled(config, PRE_LSM_LOCKDOWN)
+    if _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM_EARLY'):
+        return True
+    given = cmdline.values('lsm')
+    if cmdline.params is None or given is None:
+        return None
+    orders = [value for value in given if value is not None]
+    if orders:
+        return 'lockdown' in orders[-1].split(',')
+    # CONFIG_LSM names it by default in every kernel that has the LSM.
+    order = config.get('CONFIG_LSM')
+    return order is None or 'lockdown' in order.split(',')
 
 
 def _lockdown(config, cmdline, firmware):
-    """The lockdown level at the next boot: a LOCKDOWN_LEVELS name, or None when unknown."""
-    if not _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM'):
+    """The lockdown level at the next boot: a LOCKDOWN_LEVELS name, or None when unknown. The
+    lockdown that predates the LSM has one level, which restricts what both of the LSM's do:
+    confidentiality."""
+    active = _lockdown_active(config, cmdline)
+    if active is False:
         return 'none'
-    level = 0
-    if _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY'):
-        level = 2
-    elif _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY'):
-        level = 1
-    # lock_kernel_down() only raises the level: the highest request wins.
     requested = cmdline.values('lockdown')
-    for value in requested or ():
-        if value in LOCKDOWN_LEVELS:
-            level = max(level, LOCKDOWN_LEVELS.index(value))
-    if _locks_down_under_secure_boot(config):
+    if _enabled(config, 'CONFIG_SECURITY_LOCKDOWN_LSM'):
+        level = 0
+        if _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_CONFIDENTIALITY'):
+            level = 2
+        elif _enabled(config, 'CONFIG_LOCK_DOWN_KERNEL_FORCE_INTEGRITY'):
+            level = 1
+        # lock_kernel_down() only raises the level: the highest request wins.
+        for value in requested or ():
+            if value in LOCKDOWN_LEVELS:
+                level = max(level, LOCKDOWN_LEVELS.index(value))
+        under_secure_boot = 1
+    else:
+        # lockdown_param() takes any "lockdown", whatever its value.
+        level = 2 if requested or _enabled(config, 'CONFIG_LOCK_DOWN_MANDATORY') else 0
+        under_secure_boot = 2
+    if _secure_boot_lockdown(config):
         if firmware.secure_boot:
-            level = max(level, 1)
-        elif firmware.secure_boot is None and level < 1:
+            level = max(level, under_secure_boot)
+        elif firmware.secure_boot is None and level < under_secure_boot:
             return None
     if (cmdline.params is None or requested is None) and level < 2:
+        return None
+    if active is None and level:
         return None
     return LOCKDOWN_LEVELS[level]
 
@@ -270,8 +398,10 @@ def _enforcement(config, cmdline, firmware, release):
     lockdown = _lockdown(config, cmdline, firmware)
     if not _enabled(config, 'CONFIG_MODULE_SIG'):
         return False, None, lockdown, 'CONFIG_MODULE_SIG is not set: the kernel does not check signatures'
+    secure_boot_lockdown = _secure_boot_lockdown(config)
+    active = _lockdown_active(config, cmdline)
     under_secure_boot = [name for name, enabled in (
-        (DISTRO_LOCKDOWN_PATCH, _locks_down_under_secure_boot(config)),
+        (secure_boot_lockdown, secure_boot_lockdown and active),
         ('CONFIG_IMA_ARCH_POLICY', _enabled(config, 'CONFIG_IMA_ARCH_POLICY'))) if enabled]
     if _enabled(config, 'CONFIG_MODULE_SIG_FORCE'):
         return True, 'config', lockdown, 'CONFIG_MODULE_SIG_FORCE=y'
@@ -282,6 +412,10 @@ def _enforcement(config, cmdline, firmware, release):
     if firmware.secure_boot and under_secure_boot:
         return True, 'secure_boot', lockdown, '%s, under which the kernel enforces signatures (%s)' % (
             firmware.secure_boot_detail, ', '.join(under_secure_boot))
+    if firmware.secure_boot and secure_boot_lockdown and active is None:
+        return None, None, lockdown, '%s, under which the kernel locks itself down (%s) if its lockdown LSM is ' \
+            'initialized, which the command line\'s lsm= decides (%s)' % (
+                firmware.secure_boot_detail, secure_boot_lockdown, cmdline.source)
     if lockdown in ('integrity', 'confidentiality'):
         return True, 'lockdown', lockdown, 'lockdown=%s' % lockdown
     if cmdline.params is None:
@@ -289,9 +423,10 @@ def _enforcement(config, cmdline, firmware, release):
     if given is None:
         return None, None, lockdown, 'a GRUB variable on the next-boot command line (%s) may give ' \
             'module.sig_enforce' % cmdline.source
-    if firmware.secure_boot is None and under_secure_boot:
+    maybe_under_secure_boot = under_secure_boot or ([secure_boot_lockdown] if secure_boot_lockdown and active is None else [])
+    if firmware.secure_boot is None and maybe_under_secure_boot:
         return None, None, lockdown, 'the kernel enforces signatures under Secure Boot (%s), and %s' % (
-            ', '.join(under_secure_boot), firmware.secure_boot_detail)
+            ', '.join(maybe_under_secure_boot), firmware.secure_boot_detail)
     if None in sig_enforce:
         return None, None, lockdown, 'whether this kernel reads the module.sig_enforce value on the command line ' \
             '(%s) as true is unknown' % cmdline.source
@@ -305,15 +440,16 @@ class SignaturePolicy:
     """How one kernel treats module signatures at its next boot: plain data, no I/O."""
 
     __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'trusted',
-                 'revoked', 'rejected', 'unsure', 'pending', 'gaps')
+                 'revoked', 'rejected', 'unsure', 'doubts', 'pending', 'gaps')
 
     def __init__(self, config, cmdline, firmware, builtin=(), release=None):
         self.checked = None if config is None else _enabled(config, 'CONFIG_MODULE_SIG')
         self.enforced, self.reason, self.lockdown, self.detail = _enforcement(config, cmdline, firmware, release)
         self.secure_boot = firmware.secure_boot
         self.cmdline = cmdline.source
-        keys = _trust_set(config, firmware, list(builtin))
+        keys = _trust_set(config, firmware, list(builtin), cmdline)
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
+        self.doubts = keys.doubts
         self.rejected = keys.rejected
         # MokNew is enrolled at the next boot only if someone confirms it in MokManager; without
         # Secure Boot the kernel loads no MOK at all.
@@ -363,7 +499,7 @@ class SignaturePolicy:
             return False, certificate, 'its certificate is blacklisted (dbx or MokListXRT)'
         certificate, source = matching(self.unsure)
         if certificate is not None:
-            return None, certificate, 'its certificate is in %s, but a blacklist is not readable' % source
+            return None, certificate, self.doubts[certificate.der]
         certificate, dummy = matching([(pending, 'MokNew') for pending in self.pending or ()])
         if certificate is not None:
             return None, certificate, ('its certificate waits for MOK enrollment (MokNew): trusted only if the '
@@ -375,14 +511,17 @@ class SignaturePolicy:
 
 def read_builtin_certificates(rootfs, modules_dir, warn):
     """Certificates a self-built kernel compiled in, from its build tree; [] when there are none."""
-    path = posixpath.join(modules_dir, BUILTIN_CERTIFICATE)
-    if not rootfs.isfile(path):
-        return []
-    try:
-        return load_certificates(rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT))
-    except (OSError, IOError, RootPathError, CertificateError) as exc:
-        warn('%s: %s' % (path, exc))
-        return []
+    certificates = []
+    for name, load in ((BUILTIN_CERTIFICATE, load_certificates), (BUILTIN_CERTIFICATE_LIST, load_certificate_list)):
+        path = posixpath.join(modules_dir, name)
+        if not rootfs.isfile(path):
+            continue
+        try:
+            certificates.extend(load(rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT)))
+        except (OSError, IOError, RootPathError, CertificateError) as exc:
+            warn('%s: %s' % (path, exc))
+            certificates.extend(getattr(exc, 'loaded', ()))    # the kernel keeps those before a damaged one
+    return certificates
 
 
 def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn, boot_files=None):

@@ -21,7 +21,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._der import (
     INTEGER, OCTET_STRING, SEQUENCE, DerError, colon_hex, common_name, decode, name_attributes, name_text,
-    object_identifier, serial_text)
+    object_identifier, read_element, serial_text)
 
 SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
 KEY_USAGE = '2.5.29.15'
@@ -180,6 +180,24 @@ def parse_certificate(der):
     return Certificate(der, name_text(subject), common_name(subject), name_text(issuer), common_name(issuer),
                        fields[2].encoded, serial, skid, hashlib.sha256(tbs.encoded).hexdigest(), _rsa_key(fields[5]),
                        ca, key_usage)
+
+
+def load_certificate_list(data):
+    """The certificates of a kernel's certs/x509_certificate_list, DER certificates one after
+    another, as x509_load_certificate_list() reads it: up to the first one that is not a
+    certificate, which raises CertificateError holding those before it (``loaded``)."""
+    certificates = []
+    offset = 0
+    while offset < len(data):
+        try:
+            end = read_element(data, offset, len(data)).end
+            certificates.append(parse_certificate(data[offset:end]))
+        except (DerError, CertificateError) as exc:
+            error = CertificateError('the certificate at byte %d: %s' % (offset, exc))
+            error.loaded = certificates
+            raise error
+        offset = end
+    return certificates
 
 
 def load_certificates(data):

@@ -390,10 +390,13 @@ ansible_facts:
                       description: A sentence on how the verdict was reached, or what is unknown.
                       type: str
                     secure_boot:
-                      description: UEFI Secure Boot at the next boot (C(SecureBoot), C(SetupMode), shim's C(MokSBStateRT)); null when unknown.
+                      description: UEFI Secure Boot at the next boot (C(SecureBoot), C(SetupMode), shim's C(MokSBStateRT)); null when unknown,
+                        also while a change of shim's validation (C(MokSB)) waits for confirmation.
                       type: bool
                     lockdown:
                       description: The lockdown level at the next boot (V(none), V(integrity), V(confidentiality)), null when unknown.
+                        A kernel with the lockdown patches from before the lockdown LSM (RHEL 8) has one level, which restricts
+                        what both of the LSM's do, V(confidentiality).
                       type: str
                     cmdline:
                       description: The file the next-boot command line was read from, null when none.

@@ -22,7 +22,8 @@ BASE_SYMBOLS = ('module_layout', '_printk', 'kfree')
 COMPRESSORS = {'.gz': gzip_file, '.xz': xz_file, '.zst': zstd_file}
 # A Debian-like kernel config: signatures checked but not enforced unless Secure Boot is on.
 KERNEL_CONFIG = ('CONFIG_X86_64=y\nCONFIG_SMP=y\nCONFIG_PREEMPT=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_MODVERSIONS=y\n'
-                 'CONFIG_MODULE_SIG=y\nCONFIG_SECURITY_LOCKDOWN_LSM=y\nCONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT=y\n'
+                 'CONFIG_MODULE_SIG=y\nCONFIG_SECURITY_LOCKDOWN_LSM=y\nCONFIG_SECURITY_LOCKDOWN_LSM_EARLY=y\n'
+                 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT=y\n'
                  'CONFIG_INTEGRITY_PLATFORM_KEYRING=y\nCONFIG_LOAD_UEFI_KEYS=y\n')
 
 

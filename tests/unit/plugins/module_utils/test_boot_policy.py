@@ -564,3 +564,185 @@ def test_a_real_debian_config_enforces_under_secure_boot(secure_boot: EfiRoot, m
     kernel = policy(secure_boot.root, config)
     assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', 'integrity')
     assert verdicts(kernel, modules) == verdicts(policy(secure_boot.root, DEBIAN), modules)
+
+
+# CentOS 8.3's 4.18 kernel: the lockdown patches from before the lockdown LSM, no IMA arch policy.
+RHEL8 = {'CONFIG_MODULE_SIG': 'y', 'CONFIG_MODULE_SIG_ALL': 'y', 'CONFIG_LOCK_DOWN_KERNEL': 'y',
+         'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT': 'y', 'CONFIG_INTEGRITY_PLATFORM_KEYRING': 'y',
+         'CONFIG_LOAD_UEFI_KEYS': 'y', 'CONFIG_LSM': 'yama,integrity,selinux,bpf'}
+
+
+def test_lockdown_before_the_lsm_refuses_unsigned_modules_under_secure_boot(
+        secure_boot: EfiRoot, modules: dict) -> None:
+    # Its lock_down.c locks the kernel down under Secure Boot (CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT),
+    # and module_sig_check() then refuses what is not validly signed (EPERM), with one level only.
+    kernel = policy(secure_boot.root, RHEL8)
+    assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', 'confidentiality')
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+    assert verdicts(kernel, modules)['dkms'] == (True, False)   # MOK keys: through the platform keyring
+    secure_boot.secure_boot(False)
+    assert (policy(secure_boot.root, RHEL8).enforced, policy(secure_boot.root, RHEL8).lockdown) == (False, 'none')
+    # Any "lockdown" on its command line locks it down, whatever the value.
+    for options in ('lockdown', 'lockdown=none'):
+        with_cmdline(secure_boot.root, options)
+        kernel = policy(secure_boot.root, RHEL8)
+        assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'lockdown', 'confidentiality'), options
+
+
+def test_lockdown_before_the_lsm_from_the_2017_patches(secure_boot: EfiRoot, modules: dict) -> None:
+    # Ubuntu 18.04's name for it; those kernels load UEFI and MOK keys by patches of their own,
+    # whose keyrings are not modelled: what only they could trust is unknown.
+    config = {'CONFIG_MODULE_SIG': 'y', 'CONFIG_LOCK_DOWN_KERNEL': 'y', 'CONFIG_EFI_SECURE_BOOT_LOCK_DOWN': 'y',
+              'CONFIG_LOAD_UEFI_KEYS': 'y'}
+    kernel = policy(secure_boot.root, config)
+    assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', 'confidentiality')
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'before 5.4' in signature_verdict(modules['dkms'], kernel)[2]
+
+
+@pytest.mark.parametrize(('options', 'lockdown'), [
+    ('lockdown=integrity lsm=apparmor', 'none'),          # the LSM never initialized: lockdown does nothing
+    ('lockdown=integrity lsm=lockdown,apparmor', 'integrity'),
+    ('lockdown=integrity lsm=lockdown lsm=yama', 'none'),  # the last lsm= counts
+    ('lockdown=integrity', 'integrity'),                   # CONFIG_LSM names it
+])
+def test_the_lsm_order_decides_a_lockdown_lsm_that_is_not_early(efi: EfiRoot, options: str, lockdown: str) -> None:
+    efi.secure_boot(False)
+    with_cmdline(efi.root, options)
+    config = dict(VANILLA, CONFIG_SECURITY_LOCKDOWN_LSM='y', CONFIG_LSM='landlock,lockdown,yama,apparmor')
+    kernel = policy(efi.root, config)
+    assert (kernel.lockdown, kernel.enforced) == (lockdown, lockdown != 'none')
+    # Early, it is initialized whatever lsm= says.
+    assert policy(efi.root, dict(config, CONFIG_SECURITY_LOCKDOWN_LSM_EARLY='y')).lockdown == 'integrity'
+
+
+def test_secure_boot_lockdown_waits_on_an_unknown_lsm_order(secure_boot: EfiRoot, modules: dict) -> None:
+    config = dict(DEBIAN, CONFIG_SECURITY_LOCKDOWN_LSM_EARLY='n', CONFIG_IMA_ARCH_POLICY='n')
+    # CONFIG_LSM's default names lockdown.
+    assert (policy(secure_boot.root, config).enforced, policy(secure_boot.root, config).lockdown) == (True, 'integrity')
+    (secure_boot.root / ('boot/loader/entries/machine-%s.conf' % RELEASE)).unlink()
+    kernel = policy(secure_boot.root, config)
+    assert (kernel.enforced, kernel.lockdown) == (None, None)    # an lsm= may leave it out
+    assert 'lsm=' in kernel.detail
+    assert verdicts(kernel, modules)['unsigned'] == (False, None)
+    kernel = policy(secure_boot.root, dict(config, CONFIG_SECURITY_LOCKDOWN_LSM_EARLY='y'))
+    # Locked down at least to integrity, maybe further by a lockdown= the command line may hold.
+    assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', None)
+
+
+@pytest.mark.parametrize(('options', 'config', 'runtime'), [
+    ('quiet', {}, True),
+    ('efi=noruntime', {}, False),
+    ('noefi', {}, False),
+    ('efi=debug,noruntime efi=runtime', {}, True),
+    ('quiet', {'CONFIG_EFI_DISABLE_RUNTIME': 'y'}, False),     # PREEMPT_RT's default
+    ('efi=runtime', {'CONFIG_EFI_DISABLE_RUNTIME': 'y'}, True),
+])
+def test_without_efi_runtime_services_no_firmware_key_is_read(
+        secure_boot: EfiRoot, modules: dict, options: str, config: dict, runtime: bool) -> None:
+    # load_uefi_certs() returns before reading db or any MOK list; Secure Boot, which the EFI stub
+    # read from boot services, still locks the kernel down.
+    with_cmdline(secure_boot.root, options)
+    kernel = policy(secure_boot.root, dict(DEBIAN, **config))
+    assert (kernel.enforced, kernel.secure_boot) == (True, True)
+    assert verdicts(kernel, modules)['dkms'] == ((True, False) if runtime else (False, True))
+
+
+def test_efi_runtime_services_unknown_with_the_command_line(secure_boot: EfiRoot, modules: dict) -> None:
+    (secure_boot.root / ('boot/loader/entries/machine-%s.conf' % RELEASE)).unlink()
+    kernel = policy(secure_boot.root)
+    assert (kernel.enforced, kernel.reason) == (True, 'secure_boot')
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'runtime services' in signature_verdict(modules['dkms'], kernel)[2]
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+
+
+def test_a_pending_change_of_shim_validation(secure_boot: EfiRoot, modules: dict) -> None:
+    # mokutil --disable-validation: if it is confirmed at the next boot, the EFI stub sees
+    # MokSBStateRT = 1 and Secure Boot off; until then nothing Secure Boot decides is known.
+    secure_boot.write('MokSB', SHIM_LOCK, b'\x00' * 8, attributes=0x7)
+    kernel = policy(secure_boot.root)
+    assert (kernel.secure_boot, kernel.enforced, kernel.lockdown) == (None, None, None)
+    assert 'MokSB' in kernel.detail
+    assert verdicts(kernel, modules)['unsigned'] == (False, None)
+    # Without Secure Boot in the firmware it changes nothing.
+    secure_boot.secure_boot(False)
+    assert policy(secure_boot.root).secure_boot is False
+
+
+@pytest.mark.parametrize('request_name', ['MokDel', 'MokXNew'])
+def test_a_pending_removal_or_revocation_of_the_key(secure_boot: EfiRoot, modules: dict, signing_keys: dict,
+                                                    request_name: str) -> None:
+    secure_boot.mok_list([signing_keys['dkms'].der, signing_keys['second'].der])
+    secure_boot.write(request_name, SHIM_LOCK, x509_lists([signing_keys['second'].der]), attributes=0x7)
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (True, False)
+    if request_name == 'MokXNew':   # revoked by the hash of its TBSCertificate as well
+        tbs_hash = bytes.fromhex(parse_certificate(signing_keys['dkms'].der).tbs_sha256)
+        request = signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16])
+    else:
+        request = x509_lists([signing_keys['dkms'].der])
+    secure_boot.write(request_name, SHIM_LOCK, request, attributes=0x7)
+    kernel = policy(secure_boot.root)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'pending request' in signature_verdict(modules['dkms'], kernel)[2]
+    assert kernel.as_fact()['trusted_keys'] is None
+    # One that cannot be read may name it.
+    warn = Warnings()
+    secure_boot.write(request_name, SHIM_LOCK, b'\x01\x02', attributes=0x7)
+    assert verdicts(policy(secure_boot.root, warn=warn), modules)['dkms'] == (None, None)
+    assert any(message.startswith(request_name) for message in warn)
+
+
+def test_a_pending_change_of_mok_trust(secure_boot: EfiRoot, modules: dict) -> None:
+    # mokutil --untrust-mok: mainline takes MOK keys into the machine keyring only with MokListTrustedRT.
+    enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y')
+    secure_boot.write('MokListTrustedRT', SHIM_LOCK, b'\x01')
+    secure_boot.write('MokListTrustedNew', SHIM_LOCK, b'\x00' * 8, attributes=0x7)
+    assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (None, None)
+    # A distribution kernel trusts them through the platform keyring either way.
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (True, False)
+
+
+def test_a_pending_change_of_db_use(efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    efi.secure_boot(True)
+    efi.write('db', IMAGE_SECURITY_DATABASE, x509_lists([signing_keys['dkms'].der]), attributes=0x27)
+    with_cmdline(efi.root, 'quiet')
+    efi.write('MokDB', SHIM_LOCK, b'\x00' * 8, attributes=0x7)
+    assert verdicts(policy(efi.root), modules)['dkms'] == (None, None)
+
+
+def test_a_db_key_is_not_revoked_by_its_tbs_hash(efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    # db goes to the platform keyring before dbx and MokListXRT fill the blacklist, which is
+    # consulted only as a key is added; a MOK key, added after them, is kept out.
+    efi.secure_boot(True)
+    efi.write('db', IMAGE_SECURITY_DATABASE, x509_lists([signing_keys['dkms'].der]), attributes=0x27)
+    tbs_hash = bytes.fromhex(parse_certificate(signing_keys['dkms'].der).tbs_sha256)
+    efi.write('dbx', IMAGE_SECURITY_DATABASE, signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16]),
+              attributes=0x27)
+    with_cmdline(efi.root, 'quiet')
+    assert verdicts(policy(efi.root), modules)['dkms'] == (True, False)
+    efi.write('db', IMAGE_SECURITY_DATABASE, b'', attributes=0x27)
+    efi.mok_list([signing_keys['dkms'].der])
+    assert verdicts(policy(efi.root), modules)['dkms'] == (False, True)
+
+
+def test_keys_compiled_in_from_config_system_trusted_keys(efi: EfiRoot, modules: dict, signing_keys: dict,
+                                                          tmp_path: Path) -> None:
+    # certs/x509_certificate_list: CONFIG_SYSTEM_TRUSTED_KEYS's certificates, DER one after another.
+    efi.secure_boot(False)
+    with_cmdline(efi.root, 'module.sig_enforce=1')
+    certs = efi.root / MODULES_DIR.lstrip('/') / 'build/certs'
+    certs.mkdir(parents=True)
+    other = rsa_key(tmp_path, 'other', '/CN=Other', [])
+    (certs / 'x509_certificate_list').write_bytes(other.der + signing_keys['dkms'].der)
+    kernel = policy(efi.root)
+    assert verdicts(kernel, modules)['dkms'] == (True, False)
+    assert [key['subject'] for key in kernel.as_fact()['trusted_keys']] == ['CN=Other', 'CN=DKMS module signing key']
+    # The kernel stops at a damaged one, keeping those before it.
+    (certs / 'x509_certificate_list').write_bytes(other.der + b'\x30\x82\x00')
+    warn = Warnings()
+    kernel = policy(efi.root, warn=warn)
+    assert [key['subject'] for key in kernel.as_fact()['trusted_keys']] == ['CN=Other']
+    assert verdicts(kernel, modules)['dkms'] == (False, True)
+    assert any('x509_certificate_list' in message and 'byte %d' % len(other.der) in message for message in warn)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import (
-    CertificateError, load_certificates, parse_certificate)
+    CertificateError, load_certificate_list, load_certificates, parse_certificate)
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import SigningKey, openssl, rsa_key
 
 
@@ -88,6 +88,17 @@ def test_pem_blocks(signing_keys: dict[str, SigningKey]) -> None:
     assert [certificate.der for certificate in load_certificates(bundle)] == [
         signing_keys['dkms'].der, signing_keys['second'].der]
     assert load_certificates(signing_keys['dkms'].der)[0].der == signing_keys['dkms'].der
+
+
+def test_a_kernels_certificate_list(signing_keys: dict[str, SigningKey]) -> None:
+    # DER certificates one after another (extract-cert's output), read up to the first that is not one.
+    both = signing_keys['dkms'].der + signing_keys['second'].der
+    assert [certificate.der for certificate in load_certificate_list(both)] == [
+        signing_keys['dkms'].der, signing_keys['second'].der]
+    assert load_certificate_list(b'') == []
+    with pytest.raises(CertificateError, match='at byte %d' % len(signing_keys['dkms'].der)) as caught:
+        load_certificate_list(signing_keys['dkms'].der + b'\x02\x01\x01' + signing_keys['second'].der)
+    assert [certificate.der for certificate in caught.value.loaded] == [signing_keys['dkms'].der]
 
 
 def test_certificate_without_subject_key_identifier_and_with_utf8_names(tmp_path: Path) -> None:
