@@ -82,14 +82,16 @@ class FirmwareKeys:
     each is None when it cannot be read, empty when the firmware does not have it.
     ``mok_trusted`` and ``ignore_db`` are None when a request to change them waits for
     confirmation at the next boot; ``leaving`` holds the entries of pending requests that remove
-    or revoke MOK keys (MokDel, MokXNew), None when one cannot be read.
+    or revoke MOK keys (MokDel, MokXNew), None when one cannot be read; ``mok_reset``: a reset of
+    the MOK list waits; ``mokx_lifting``: a request that takes entries off MokListXRT waits.
     """
 
     __slots__ = ('efi', 'secure_boot', 'secure_boot_detail', 'mok', 'mok_trusted', 'mok_revoked', 'db', 'dbx',
-                 'pending', 'ignore_db', 'leaving')
+                 'pending', 'ignore_db', 'leaving', 'mok_reset', 'mokx_lifting')
 
     def __init__(self, efi=None, secure_boot=None, secure_boot_detail=None, mok=None, mok_trusted=None,
-                 mok_revoked=None, db=None, dbx=None, pending=None, ignore_db=None, leaving=()):
+                 mok_revoked=None, db=None, dbx=None, pending=None, ignore_db=None, leaving=(), mok_reset=False,
+                 mokx_lifting=False):
         self.efi = efi
         self.secure_boot = secure_boot
         self.secure_boot_detail = secure_boot_detail
@@ -101,6 +103,8 @@ class FirmwareKeys:
         self.pending = pending
         self.ignore_db = ignore_db
         self.leaving = leaving
+        self.mok_reset = mok_reset
+        self.mokx_lifting = mokx_lifting
 
 
 def _secure_boot(variables):
@@ -168,17 +172,22 @@ def read_firmware_keys(rootfs, warn):
     for request in ('MokDel', 'MokXNew'):
         entries = _signature_entries(lambda: variables.data(request, SHIM_LOCK), request, warn)
         leaving = None if entries is None or leaving is None else leaving + entries
-    # mokutil --trust-mok/--untrust-mok (MokListTrustedNew), --use-db/--ignore-db (MokDB): decided at the next boot.
+    # What MokManager offers at the next boot (shim's enter_mok_menu()): mokutil --trust-mok or
+    # --untrust-mok (MokListTrustedNew), --use-db or --ignore-db (MokDB), --reset (MokAuth without
+    # MokNew), --mokx --delete (MokXDel) and --mokx --reset (MokXAuth without MokXNew).
+    requested = variables.has_shim_flag
     return FirmwareKeys(
         efi=True, secure_boot=secure_boot, secure_boot_detail=detail,
         mok=_x509_certificates(mok, 'MokListRT', warn),
-        mok_trusted=None if variables.has_shim_flag('MokListTrustedNew') else variables.has_shim_flag('MokListTrustedRT'),
+        mok_trusted=None if requested('MokListTrustedNew') else variables.has_shim_flag('MokListTrustedRT'),
         mok_revoked=_signature_entries(lambda: variables.shim_list('MokListXRT'), 'MokListXRT', warn),
         db=_x509_certificates(db, 'db', warn),
         dbx=_signature_entries(lambda: variables.data('dbx', IMAGE_SECURITY_DATABASE), 'dbx', warn),
         pending=_x509_certificates(pending, 'MokNew', warn),
-        ignore_db=None if variables.has_shim_flag('MokDB') else variables.has_shim_flag('MokIgnoreDB'),
-        leaving=leaving)
+        ignore_db=None if requested('MokDB') else variables.has_shim_flag('MokIgnoreDB'),
+        leaving=leaving,
+        mok_reset=requested('MokAuth') and not requested('MokNew'),
+        mokx_lifting=requested('MokXDel') or (requested('MokXAuth') and not requested('MokXNew')))
 
 
 def _is_revoked(certificate, entries):
@@ -202,8 +211,10 @@ class _TrustSet:
         self.trusted = []
         self.revoked = []
         # Certificates on the kernel's revocation list, whose signatures it refuses; None when
-        # the lists it is made from cannot be read.
+        # the lists it is made from cannot be read. ``maybe_rejected``: on it unless a pending
+        # request clears MokListXRT.
         self.rejected = []
+        self.maybe_rejected = []
         # Trusted unless something not known (a blacklist that cannot be read, a request that
         # waits for confirmation) keeps them out: {DER: why}.
         self.unsure = []
@@ -230,14 +241,24 @@ class _TrustSet:
                 self.trusted.append((certificate, source))
 
 
-def _efi_runtime(config, cmdline):
+# The realtime patch set, whose kernels start without EFI runtime services and take efi=runtime;
+# both came upstream in 5.16 (CONFIG_EFI_DISABLE_RUNTIME).
+REALTIME = ('CONFIG_PREEMPT_RT', 'CONFIG_PREEMPT_RT_FULL', 'CONFIG_PREEMPT_RT_BASE')
+
+
+def _efi_runtime(config, cmdline, release):
     """Whether the kernel has EFI runtime services at its next boot, which load_uefi_certs()
-    needs to read any key: off with CONFIG_EFI_DISABLE_RUNTIME (PREEMPT_RT's default), then as
-    each noefi and efi=(no)runtime on the command line says, in order; None when the command
-    line cannot tell."""
+    needs to read any key: off by default with CONFIG_EFI_DISABLE_RUNTIME or, before 5.16, in a
+    realtime kernel, then as each noefi and efi=(no)runtime on the command line says, in order
+    (efi=runtime only where the realtime patches or 5.16 brought it); None when that is unknown."""
     if cmdline.params is None or cmdline.values('efi') is None or cmdline.values('noefi') is None:
         return None
-    runtime = not _enabled(config, 'CONFIG_EFI_DISABLE_RUNTIME')
+    upstream = release_at_least(release, (5, 16))
+    realtime = any(_enabled(config, name) for name in REALTIME)
+    if realtime and upstream is None and not _enabled(config, 'CONFIG_EFI_DISABLE_RUNTIME'):
+        return None
+    runtime = not (_enabled(config, 'CONFIG_EFI_DISABLE_RUNTIME') or (realtime and upstream is False))
+    takes_runtime = realtime or upstream
     for name, value in cmdline.params:
         if name == 'noefi':
             runtime = False
@@ -245,8 +266,8 @@ def _efi_runtime(config, cmdline):
             options = value.split(',')
             if 'noruntime' in options:
                 runtime = False
-            if 'runtime' in options:
-                runtime = True
+            if 'runtime' in options and not runtime:
+                runtime = None if takes_runtime is None else takes_runtime
     return runtime
 
 
@@ -262,10 +283,11 @@ def _leaving(firmware):
     return doubt
 
 
-def _trust_set(config, firmware, builtin, cmdline):
+def _trust_set(config, firmware, builtin, cmdline, release):
     """The _TrustSet of one kernel at its next boot (load_uefi.c and the keyring patches)."""
     keys = _TrustSet()
-    keys.add(builtin, 'builtin', [], None)
+    keys.add(list(builtin), 'builtin', [], None)
+    keys.gaps.extend(getattr(builtin, 'unread', ()))
     if firmware.efi is False:
         return keys
     if config is None:
@@ -281,12 +303,13 @@ def _trust_set(config, firmware, builtin, cmdline):
         keys.gaps.append('which UEFI and MOK keys a kernel with the lockdown patches from before 5.4 and without '
                          '%s trusts for modules is not known' % DISTRO_LOCKDOWN_PATCH)
         return keys
-    runtime = _efi_runtime(config, cmdline)
+    runtime = _efi_runtime(config, cmdline, release)
     if runtime is False:
         return keys     # no db, dbx, MOK or MOKx at all
     if runtime is None:
-        keys.gaps.append('whether the kernel has EFI runtime services at its next boot (noefi, efi=noruntime on the '
-                         'command line) is unknown: without them it reads no key from the firmware or shim')
+        keys.gaps.append('whether the kernel has EFI runtime services at its next boot (noefi, efi=noruntime or '
+                         'efi=runtime on the command line, a realtime kernel) is unknown: without them it reads no key '
+                         'from the firmware or shim')
         return keys
     revocations = firmware.dbx
     if firmware.secure_boot and revocations is not None and firmware.mok_revoked is not None:
@@ -295,7 +318,11 @@ def _trust_set(config, firmware, builtin, cmdline):
         revocations = None
     if _enabled(config, 'CONFIG_SYSTEM_REVOCATION_LIST'):
         # Without it the kernel's hook for X.509 entries does nothing; None: not readable.
-        keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None)
+        if firmware.secure_boot and firmware.mokx_lifting:
+            keys.rejected = _x509_certificates(firmware.dbx, 'revocation list', lambda message: None)
+            keys.maybe_rejected = _x509_certificates(firmware.mok_revoked, 'revocation list', lambda message: None) or []
+        else:
+            keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None)
     if platform_for_modules and not firmware.ignore_db:
         # load_uefi_certs() adds db before it reads dbx and MokListXRT into the blacklist, which
         # keeps keys out only as they are added: no TBS hash there revokes a db key.
@@ -303,17 +330,35 @@ def _trust_set(config, firmware, builtin, cmdline):
             'a pending request (mokutil --ignore-db or --use-db, MokDB) decides at the next boot whether the '
             'kernel reads db'))
     machine = _enabled(config, 'CONFIG_INTEGRITY_MACHINE_KEYRING') and firmware.mok_trusted is not False
+    # Since 5.17 the kernel reads MOK lists only under Secure Boot; before, always.
+    only_under_secure_boot = release_at_least(release, (5, 17)) is True
     if firmware.secure_boot is None:
         keys.gaps.append(firmware.secure_boot_detail)
-    elif firmware.secure_boot and (platform_for_modules or machine):
-        leaving = _leaving(firmware)
+    elif (firmware.secure_boot or not only_under_secure_boot) and (platform_for_modules or machine):
+        doubts = [_leaving(firmware)]
+        if firmware.mok_reset:
+            doubts.append(lambda dummy: 'a pending reset of the MOK list (mokutil --reset) removes it if someone '
+                                        'confirms it in MokManager at the next boot')
         if not platform_for_modules and firmware.mok_trusted is None:
-            def doubt(certificate):
-                return leaving(certificate) or (
-                    'a pending request (mokutil --trust-mok or --untrust-mok, MokListTrustedNew) decides at the '
-                    'next boot whether the kernel trusts MOK keys')
-        else:
-            doubt = leaving
+            doubts.append(lambda dummy: 'a pending request (mokutil --trust-mok or --untrust-mok, MokListTrustedNew) '
+                                        'decides at the next boot whether the kernel trusts MOK keys')
+        if not firmware.secure_boot:
+            doubts.append(lambda dummy: 'Secure Boot is off, under which a kernel before 5.17 (without that '
+                                        'change backported) still reads MOK keys')
+        mok_revocations = revocations
+        # The blacklists keep a MOK key out only where they are read first (5.10 on; MokListXRT
+        # from 5.13; distributions backport both) and stay as they are.
+        blacklists_first = release_at_least(release, (5, 13)) is True and firmware.secure_boot
+        if revocations is not None and (not blacklists_first or firmware.mokx_lifting):
+            mok_revocations = firmware.dbx if blacklists_first else []
+            blacklists = (firmware.dbx or []) + (firmware.mok_revoked or [])
+            doubts.insert(0, lambda certificate: (
+                'its certificate is blacklisted (dbx or MokListXRT), which keeps it out only where the kernel reads '
+                'the blacklists before MOK keys (5.13 on, or backported) and no pending request (mokutil --mokx '
+                '--delete or --reset) clears MokListXRT') if _is_revoked(certificate, blacklists) else None)
+
+        def doubt(certificate):
+            return next((why for why in (each(certificate) for each in doubts) if why), None)
         mok = firmware.mok
         if mok is not None and not platform_for_modules and _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING'):
             # restrict_link_by_ca(): the machine keyring takes CA certificates that may sign
@@ -323,7 +368,7 @@ def _trust_set(config, firmware, builtin, cmdline):
                    and certificate.key_usage & KEY_CERT_SIGN and not (
                        _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX')
                        and certificate.key_usage & DIGITAL_SIGNATURE)]
-        keys.add(mok, 'MokListRT', revocations, 'MokListRT is not readable', doubt)
+        keys.add(mok, 'MokListRT', mok_revocations, 'MokListRT is not readable', doubt)
     return keys
 
 
@@ -440,17 +485,17 @@ class SignaturePolicy:
     """How one kernel treats module signatures at its next boot: plain data, no I/O."""
 
     __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'trusted',
-                 'revoked', 'rejected', 'unsure', 'doubts', 'pending', 'gaps')
+                 'revoked', 'rejected', 'maybe_rejected', 'unsure', 'doubts', 'pending', 'gaps')
 
     def __init__(self, config, cmdline, firmware, builtin=(), release=None):
         self.checked = None if config is None else _enabled(config, 'CONFIG_MODULE_SIG')
         self.enforced, self.reason, self.lockdown, self.detail = _enforcement(config, cmdline, firmware, release)
         self.secure_boot = firmware.secure_boot
         self.cmdline = cmdline.source
-        keys = _trust_set(config, firmware, list(builtin), cmdline)
+        keys = _trust_set(config, firmware, builtin, cmdline, release)
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
         self.doubts = keys.doubts
-        self.rejected = keys.rejected
+        self.rejected, self.maybe_rejected = keys.rejected, keys.maybe_rejected
         # MokNew is enrolled at the next boot only if someone confirms it in MokManager; without
         # Secure Boot the kernel loads no MOK at all.
         self.pending = firmware.pending if firmware.secure_boot else ([] if firmware.secure_boot is False else None)
@@ -484,6 +529,10 @@ class SignaturePolicy:
             certificate, dummy = matching([(rejected, None) for rejected in self.rejected])
             return False, certificate, ('its certificate is on the kernel\'s revocation list (an X.509 entry in dbx '
                                         'or MokListXRT, CONFIG_SYSTEM_REVOCATION_LIST=y)'), True
+        if self.maybe_rejected and signature.made_with(self.maybe_rejected) is not False:
+            certificate, dummy = matching([(rejected, None) for rejected in self.maybe_rejected])
+            return None, certificate, ('its certificate may be on the kernel\'s revocation list (MokListXRT, which a '
+                                       'pending request may clear at the next boot)'), None
         trusted, certificate, how = self._trusted(matching)
         if revoked is None or self.rejected is None:
             # A revoked key that signed it would make the kernel refuse it whatever the policy.
@@ -509,19 +558,36 @@ class SignaturePolicy:
         return False, None, 'no key the kernel trusts at its next boot matches it'
 
 
+class BuiltinKeys(list):
+    """The certificates a kernel compiled in; ``unread`` says what could not be read of them."""
+
+    def __init__(self):
+        list.__init__(self)
+        self.unread = []
+
+
 def read_builtin_certificates(rootfs, modules_dir, warn):
-    """Certificates a self-built kernel compiled in, from its build tree; [] when there are none."""
-    certificates = []
-    for name, load in ((BUILTIN_CERTIFICATE, load_certificates), (BUILTIN_CERTIFICATE_LIST, load_certificate_list)):
+    """BuiltinKeys of a self-built kernel, from its build tree; empty when there are none."""
+    keys = BuiltinKeys()
+    for name in (BUILTIN_CERTIFICATE, BUILTIN_CERTIFICATE_LIST):
         path = posixpath.join(modules_dir, name)
         if not rootfs.isfile(path):
             continue
         try:
-            certificates.extend(load(rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT)))
+            data = rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT)
+            if name == BUILTIN_CERTIFICATE:
+                keys.extend(load_certificates(data))
+                continue
+            certificates, unreadable = load_certificate_list(data)
+            keys.extend(certificates)
+            if unreadable:
+                raise CertificateError('the entries at bytes %s are not certificates this reader takes' % (
+                    ', '.join(map(str, unreadable))))
         except (OSError, IOError, RootPathError, CertificateError) as exc:
             warn('%s: %s' % (path, exc))
-            certificates.extend(getattr(exc, 'loaded', ()))    # the kernel keeps those before a damaged one
-    return certificates
+            keys.unread.append('%s cannot all be read (%s): the keys the kernel compiled in are not all known'
+                               % (path, exc))
+    return keys
 
 
 def read_signature_policy(rootfs, release, modules_dir, config, firmware, warn, boot_files=None):

@@ -21,7 +21,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._der import (
     INTEGER, OCTET_STRING, SEQUENCE, DerError, colon_hex, common_name, decode, name_attributes, name_text,
-    object_identifier, read_element, serial_text)
+    object_identifier, serial_text)
 
 SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
 KEY_USAGE = '2.5.29.15'
@@ -183,21 +183,26 @@ def parse_certificate(der):
 
 
 def load_certificate_list(data):
-    """The certificates of a kernel's certs/x509_certificate_list, DER certificates one after
-    another, as x509_load_certificate_list() reads it: up to the first one that is not a
-    certificate, which raises CertificateError holding those before it (``loaded``)."""
-    certificates = []
+    """``(certificates, unreadable)`` of a kernel's certs/x509_certificate_list as the kernel's
+    load_certificate_list() walks it: each entry a SEQUENCE with a two-byte length, up to the
+    first whose framing fails; ``unreadable``: the offsets of entries this reader cannot parse,
+    which the kernel may take or pass over."""
+    certificates, unreadable = [], []
     offset = 0
-    while offset < len(data):
+    while len(data) - offset >= 4:
+        head = bytearray(data[offset:offset + 4])
+        # The kernel's own test: it gives up only when neither byte is what a SEQUENCE starts with.
+        if head[0] != 0x30 and head[1] != 0x82:
+            break
+        end = offset + 4 + (head[2] << 8 | head[3])
+        if end > len(data):
+            break
         try:
-            end = read_element(data, offset, len(data)).end
             certificates.append(parse_certificate(data[offset:end]))
-        except (DerError, CertificateError) as exc:
-            error = CertificateError('the certificate at byte %d: %s' % (offset, exc))
-            error.loaded = certificates
-            raise error
+        except CertificateError:
+            unreadable.append(offset)
         offset = end
-    return certificates
+    return certificates, unreadable
 
 
 def load_certificates(data):

@@ -83,18 +83,19 @@ def efi(tmp_path: Path) -> EfiRoot:
     return EfiRoot(tmp_path)
 
 
-def policy(root: Path, config: dict | None | str = 'debian', warn: Warnings | None = None) -> SignaturePolicy:
-    """The policy of RELEASE under ``root``; ``config`` 'debian' stands for DEBIAN."""
+def policy(root: Path, config: dict | None | str = 'debian', warn: Warnings | None = None,
+           release: str = RELEASE) -> SignaturePolicy:
+    """The policy of ``release`` under ``root``; ``config`` 'debian' stands for DEBIAN."""
     config = dict(DEBIAN) if config == 'debian' else config
     warn = Warnings() if warn is None else warn
     fs = RootFS(str(root))
-    return read_signature_policy(fs, RELEASE, MODULES_DIR, config, read_firmware_keys(fs, warn), warn)
+    return read_signature_policy(fs, release, '/lib/modules/' + release, config, read_firmware_keys(fs, warn), warn)
 
 
-def with_cmdline(root: Path, options: str) -> None:
-    entry = root / ('boot/loader/entries/machine-%s.conf' % RELEASE)
+def with_cmdline(root: Path, options: str, release: str = RELEASE) -> None:
+    entry = root / ('boot/loader/entries/machine-%s.conf' % release)
     entry.parent.mkdir(parents=True, exist_ok=True)
-    entry.write_text('title Debian\nversion %s\nlinux /vmlinuz-%s\noptions %s\n' % (RELEASE, RELEASE, options))
+    entry.write_text('title Debian\nversion %s\nlinux /vmlinuz-%s\noptions %s\n' % (release, release, options))
 
 
 @pytest.fixture
@@ -570,23 +571,55 @@ def test_a_real_debian_config_enforces_under_secure_boot(secure_boot: EfiRoot, m
 RHEL8 = {'CONFIG_MODULE_SIG': 'y', 'CONFIG_MODULE_SIG_ALL': 'y', 'CONFIG_LOCK_DOWN_KERNEL': 'y',
          'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT': 'y', 'CONFIG_INTEGRITY_PLATFORM_KEYRING': 'y',
          'CONFIG_LOAD_UEFI_KEYS': 'y', 'CONFIG_LSM': 'yama,integrity,selinux,bpf'}
+RHEL8_RELEASE = '4.18.0-240.1.1.el8_3.x86_64'
 
 
 def test_lockdown_before_the_lsm_refuses_unsigned_modules_under_secure_boot(
         secure_boot: EfiRoot, modules: dict) -> None:
     # Its lock_down.c locks the kernel down under Secure Boot (CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT),
     # and module_sig_check() then refuses what is not validly signed (EPERM), with one level only.
-    kernel = policy(secure_boot.root, RHEL8)
+    with_cmdline(secure_boot.root, 'quiet', RHEL8_RELEASE)
+    kernel = policy(secure_boot.root, RHEL8, release=RHEL8_RELEASE)
     assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', 'confidentiality')
     assert verdicts(kernel, modules)['unsigned'] == (False, True)
     assert verdicts(kernel, modules)['dkms'] == (True, False)   # MOK keys: through the platform keyring
     secure_boot.secure_boot(False)
-    assert (policy(secure_boot.root, RHEL8).enforced, policy(secure_boot.root, RHEL8).lockdown) == (False, 'none')
+    kernel = policy(secure_boot.root, RHEL8, release=RHEL8_RELEASE)
+    assert (kernel.enforced, kernel.lockdown) == (False, 'none')
     # Any "lockdown" on its command line locks it down, whatever the value.
     for options in ('lockdown', 'lockdown=none'):
-        with_cmdline(secure_boot.root, options)
-        kernel = policy(secure_boot.root, RHEL8)
+        with_cmdline(secure_boot.root, options, RHEL8_RELEASE)
+        kernel = policy(secure_boot.root, RHEL8, release=RHEL8_RELEASE)
         assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'lockdown', 'confidentiality'), options
+
+
+def test_kernels_before_5_17_read_mok_keys_without_secure_boot(
+        efi: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    # load_uefi_certs() skips MOK lists without Secure Boot since 5.17 only; a distribution may
+    # have backported that: whether an older kernel trusts a MOK key then is not known.
+    efi.secure_boot(False)
+    efi.mok_list([signing_keys['dkms'].der])
+    with_cmdline(efi.root, 'module.sig_enforce=1', RHEL8_RELEASE)
+    kernel = policy(efi.root, RHEL8, release=RHEL8_RELEASE)
+    assert (kernel.enforced, kernel.reason) == (True, 'sig_enforce')
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert '5.17' in signature_verdict(modules['dkms'], kernel)[2]
+    assert verdicts(kernel, modules)['unsigned'] == (False, True)
+    with_cmdline(efi.root, 'module.sig_enforce=1')
+    assert verdicts(policy(efi.root), modules)['dkms'] == (False, True)
+
+
+def test_before_5_13_a_blacklist_may_not_keep_a_mok_key_out(
+        secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    # Before 5.10 the kernel read MokListRT before dbx, before 5.13 no MokListXRT at all.
+    tbs_hash = bytes.fromhex(parse_certificate(signing_keys['dkms'].der).tbs_sha256)
+    secure_boot.write('dbx', IMAGE_SECURITY_DATABASE, signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16]),
+                      attributes=0x27)
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (False, True)
+    with_cmdline(secure_boot.root, 'quiet', RHEL8_RELEASE)
+    kernel = policy(secure_boot.root, RHEL8, release=RHEL8_RELEASE)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'blacklisted' in signature_verdict(modules['dkms'], kernel)[2]
 
 
 def test_lockdown_before_the_lsm_from_the_2017_patches(secure_boot: EfiRoot, modules: dict) -> None:
@@ -631,20 +664,24 @@ def test_secure_boot_lockdown_waits_on_an_unknown_lsm_order(secure_boot: EfiRoot
     assert (kernel.enforced, kernel.reason, kernel.lockdown) == (True, 'secure_boot', None)
 
 
-@pytest.mark.parametrize(('options', 'config', 'runtime'), [
-    ('quiet', {}, True),
-    ('efi=noruntime', {}, False),
-    ('noefi', {}, False),
-    ('efi=debug,noruntime efi=runtime', {}, True),
-    ('quiet', {'CONFIG_EFI_DISABLE_RUNTIME': 'y'}, False),     # PREEMPT_RT's default
-    ('efi=runtime', {'CONFIG_EFI_DISABLE_RUNTIME': 'y'}, True),
+@pytest.mark.parametrize(('options', 'config', 'release', 'runtime'), [
+    ('quiet', {}, RELEASE, True),
+    ('efi=noruntime', {}, RELEASE, False),
+    ('noefi', {}, RELEASE, False),
+    ('efi=debug,noruntime efi=runtime', {}, RELEASE, True),
+    ('quiet', {'CONFIG_EFI_DISABLE_RUNTIME': 'y'}, RELEASE, False),     # PREEMPT_RT's default
+    ('efi=runtime', {'CONFIG_EFI_DISABLE_RUNTIME': 'y'}, RELEASE, True),
+    # efi=runtime came with the realtime patches, upstream in 5.16: an older kernel passes over it.
+    ('noefi efi=runtime', {}, '5.10.0-30-amd64', False),
+    ('quiet', {'CONFIG_PREEMPT_RT': 'y'}, '5.10.0-30-rt-amd64', False),
+    ('efi=runtime', {'CONFIG_PREEMPT_RT': 'y'}, '5.10.0-30-rt-amd64', True),
 ])
 def test_without_efi_runtime_services_no_firmware_key_is_read(
-        secure_boot: EfiRoot, modules: dict, options: str, config: dict, runtime: bool) -> None:
+        secure_boot: EfiRoot, modules: dict, options: str, config: dict, release: str, runtime: bool) -> None:
     # load_uefi_certs() returns before reading db or any MOK list; Secure Boot, which the EFI stub
     # read from boot services, still locks the kernel down.
-    with_cmdline(secure_boot.root, options)
-    kernel = policy(secure_boot.root, dict(DEBIAN, **config))
+    with_cmdline(secure_boot.root, options, release)
+    kernel = policy(secure_boot.root, dict(DEBIAN, **config), release=release)
     assert (kernel.enforced, kernel.secure_boot) == (True, True)
     assert verdicts(kernel, modules)['dkms'] == ((True, False) if runtime else (False, True))
 
@@ -694,6 +731,37 @@ def test_a_pending_removal_or_revocation_of_the_key(secure_boot: EfiRoot, module
     assert any(message.startswith(request_name) for message in warn)
 
 
+def test_a_pending_reset_of_the_mok_list(secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    # mokutil --reset leaves MokAuth without MokNew: MokManager offers "Reset MOK".
+    secure_boot.write('MokAuth', SHIM_LOCK, b'\0' * 32, attributes=0x7)
+    kernel = policy(secure_boot.root)
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'reset of the MOK list' in signature_verdict(modules['dkms'], kernel)[2]
+    # With MokNew it is an enrollment, which removes nothing.
+    secure_boot.write('MokNew', SHIM_LOCK, x509_lists([signing_keys['second'].der]), attributes=0x7)
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (True, False)
+
+
+@pytest.mark.parametrize('request_name', ['MokXDel', 'MokXAuth'])
+def test_a_pending_request_that_lifts_mokx_entries(secure_boot: EfiRoot, modules: dict, signing_keys: dict,
+                                                   request_name: str) -> None:
+    tbs_hash = bytes.fromhex(parse_certificate(signing_keys['dkms'].der).tbs_sha256)
+    secure_boot.write('MokListXRT', SHIM_LOCK, signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16]))
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (False, True)
+    secure_boot.write(request_name, SHIM_LOCK, b'\0' * 32, attributes=0x7)
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (None, None)
+    # A revocation in dbx stays.
+    secure_boot.write('MokListXRT', SHIM_LOCK, b'')
+    secure_boot.write('dbx', IMAGE_SECURITY_DATABASE, signature_list(EFI_CERT_X509_SHA256, [tbs_hash + b'\0' * 16]),
+                      attributes=0x27)
+    assert verdicts(policy(secure_boot.root), modules)['dkms'] == (False, True)
+    # So does one on the revocation list from dbx; one from MokListXRT may be lifted.
+    secure_boot.write('dbx', IMAGE_SECURITY_DATABASE, b'', attributes=0x27)
+    secure_boot.write('MokListXRT', SHIM_LOCK, x509_lists([signing_keys['dkms'].der]))
+    config = dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y')
+    assert verdicts(policy(secure_boot.root, config), modules)['dkms'] == (None, None)
+
+
 def test_a_pending_change_of_mok_trust(secure_boot: EfiRoot, modules: dict) -> None:
     # mokutil --untrust-mok: mainline takes MOK keys into the machine keyring only with MokListTrustedRT.
     enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y')
@@ -739,10 +807,15 @@ def test_keys_compiled_in_from_config_system_trusted_keys(efi: EfiRoot, modules:
     kernel = policy(efi.root)
     assert verdicts(kernel, modules)['dkms'] == (True, False)
     assert [key['subject'] for key in kernel.as_fact()['trusted_keys']] == ['CN=Other', 'CN=DKMS module signing key']
-    # The kernel stops at a damaged one, keeping those before it.
+    # The kernel stops where the framing breaks, keeping those before.
     (certs / 'x509_certificate_list').write_bytes(other.der + b'\x30\x82\x00')
-    warn = Warnings()
-    kernel = policy(efi.root, warn=warn)
+    kernel = policy(efi.root)
     assert [key['subject'] for key in kernel.as_fact()['trusted_keys']] == ['CN=Other']
     assert verdicts(kernel, modules)['dkms'] == (False, True)
-    assert any('x509_certificate_list' in message and 'byte %d' % len(other.der) in message for message in warn)
+    # An entry it may take that this reader cannot parse: the keys compiled in are not all known.
+    (certs / 'x509_certificate_list').write_bytes(other.der + b'\x30\x82\x00\x03\x02\x01\x01')
+    warn = Warnings()
+    kernel = policy(efi.root, warn=warn)
+    assert kernel.as_fact()['trusted_keys'] is None
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert any('x509_certificate_list' in message and 'bytes %d' % len(other.der) in message for message in warn)

@@ -91,14 +91,18 @@ def test_pem_blocks(signing_keys: dict[str, SigningKey]) -> None:
 
 
 def test_a_kernels_certificate_list(signing_keys: dict[str, SigningKey]) -> None:
-    # DER certificates one after another (extract-cert's output), read up to the first that is not one.
-    both = signing_keys['dkms'].der + signing_keys['second'].der
-    assert [certificate.der for certificate in load_certificate_list(both)] == [
-        signing_keys['dkms'].der, signing_keys['second'].der]
-    assert load_certificate_list(b'') == []
-    with pytest.raises(CertificateError, match='at byte %d' % len(signing_keys['dkms'].der)) as caught:
-        load_certificate_list(signing_keys['dkms'].der + b'\x02\x01\x01' + signing_keys['second'].der)
-    assert [certificate.der for certificate in caught.value.loaded] == [signing_keys['dkms'].der]
+    # DER certificates one after another (extract-cert's output), walked as the kernel's
+    # load_certificate_list() walks it: an entry that is no certificate is passed over, a broken
+    # frame ends the list.
+    dkms, second = signing_keys['dkms'].der, signing_keys['second'].der
+    assert [certificate.der for certificate in load_certificate_list(dkms + second)[0]] == [dkms, second]
+    assert load_certificate_list(b'') == ([], [])
+    not_one = b'\x30\x82\x00\x03\x02\x01\x01'
+    certificates, unreadable = load_certificate_list(dkms + not_one + second)
+    assert ([certificate.der for certificate in certificates], unreadable) == ([dkms, second], [len(dkms)])
+    # A frame longer than what is left, or fewer than 4 bytes: the end.
+    assert [c.der for c in load_certificate_list(dkms + b'\x30\x82\xff\xff' + second)[0]] == [dkms]
+    assert [c.der for c in load_certificate_list(dkms + b'\x30\x82\x00')[0]] == [dkms]
 
 
 def test_certificate_without_subject_key_identifier_and_with_utf8_names(tmp_path: Path) -> None:
