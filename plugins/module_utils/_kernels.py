@@ -758,6 +758,13 @@ class KernelConfig(Mapping):
     def __contains__(self, key):
         return self.get(key, _ABSENT) is not _ABSENT
 
+    # Nothing changes it from outside, and a copy would hold neither its text nor a compressed one.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def _all(self):
         if self._table is None:
             self._table = parse_kconfig(self._text())

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -950,6 +951,14 @@ class TestKernelConfig:
             assert (key in config) == (key in parsed)
         assert bool(config) == bool(parsed)
         assert dict(config) == parsed and len(config) == len(parsed) and bool(config) == bool(parsed)
+
+    def test_a_copy_answers_as_the_config_does(self) -> None:
+        config = KernelConfig('CONFIG_A=y\n')
+        copies = [copy.copy(config), copy.deepcopy(config), copy.deepcopy({'config': config})['config']]
+        for dummy in range(WHOLE_KEPT + 1):
+            KernelConfig('CONFIG_OTHER=1\n').get('CONFIG_OTHER')
+        assert [each.get('CONFIG_A') for each in copies] == ['y'] * 3
+        assert [each.get('CONFIG_B') for each in copies] == [None] * 3
 
     def test_the_whole_text_is_parsed_only_when_listed(self, monkeypatch: pytest.MonkeyPatch) -> None:
         config = KernelConfig('# Linux/x86 6.1.0 Kernel Configuration\nCONFIG_MODULE_SIG=y\nCONFIG_S="a b"\n')
