@@ -52,6 +52,10 @@ DISTRO_LOCKDOWN_PATCH = 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT'
 # Secure Boot by one of the second options (the 2018 series, the 2017 one).
 PRE_LSM_LOCKDOWN = 'CONFIG_LOCK_DOWN_KERNEL'
 PRE_LSM_SECURE_BOOT_LOCKDOWN = (DISTRO_LOCKDOWN_PATCH, 'CONFIG_EFI_SECURE_BOOT_LOCK_DOWN')
+# Since 5.17 load_uefi_certs() reads MOK lists only when arch_ima_get_secureboot() says Secure
+# Boot is on, and without this option (IMA's arch policy on EFI) that query is a stub that says
+# off: mainline up to 7.0 at least (a 2026 proposal gives the integrity code a query of its own).
+SECURE_BOOT_QUERY = 'CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT'
 
 
 # keyUsage bits (RFC 5280).
@@ -220,6 +224,9 @@ class _TrustSet:
         self.unsure = []
         self.doubts = {}
         self.gaps = []
+        # Whether the kernel reads MOK lists: True, False, a sentence why that is unknown, None
+        # when nothing decided it.
+        self.reads_mok = None
 
     def add(self, certificates, source, revocations, missing, doubt=None):
         """Add a key list, or note that it could not be read (``missing`` says why); ``doubt``
@@ -283,12 +290,28 @@ def _leaving(firmware):
     return doubt
 
 
+def _reads_mok_lists(config, secure_boot, release):
+    """Whether load_uefi_certs() goes on to MokListXRT and MokListRT at the next boot (with
+    Secure Boot known): True, False, or a sentence saying why that is unknown."""
+    guarded = release_at_least(release, (5, 17))
+    if not secure_boot:
+        return False if guarded else ('Secure Boot is off, under which a kernel before 5.17 (without that change '
+                                      'backported) still reads MOK keys')
+    if _enabled(config, SECURE_BOOT_QUERY) or guarded is False:
+        return True
+    if guarded and release_at_least(release, (7, 1)) is False:
+        return False
+    return ('%s is not set, without which kernels from 5.17 to at least 7.0 never read MOK keys; whether this one '
+            'does is not known' % SECURE_BOOT_QUERY)
+
+
 def _trust_set(config, firmware, builtin, cmdline, release):
     """The _TrustSet of one kernel at its next boot (load_uefi.c and the keyring patches)."""
     keys = _TrustSet()
     keys.add(list(builtin), 'builtin', [], None)
     keys.gaps.extend(getattr(builtin, 'unread', ()))
     if firmware.efi is False:
+        keys.reads_mok = False
         return keys
     if config is None:
         keys.gaps.append('the kernel config is not readable')
@@ -297,6 +320,7 @@ def _trust_set(config, firmware, builtin, cmdline, release):
         keys.gaps.append(firmware.secure_boot_detail)
         return keys
     if not _enabled(config, 'CONFIG_LOAD_UEFI_KEYS'):
+        keys.reads_mok = False
         return keys
     platform_for_modules = _enabled(config, DISTRO_LOCKDOWN_PATCH)
     if not platform_for_modules and _enabled(config, PRE_LSM_LOCKDOWN):
@@ -305,21 +329,27 @@ def _trust_set(config, firmware, builtin, cmdline, release):
         return keys
     runtime = _efi_runtime(config, cmdline, release)
     if runtime is False:
-        return keys     # no db, dbx, MOK or MOKx at all
+        keys.reads_mok = False  # no db, dbx, MOK or MOKx at all
+        return keys
     if runtime is None:
         keys.gaps.append('whether the kernel has EFI runtime services at its next boot (noefi, efi=noruntime or '
                          'efi=runtime on the command line, a realtime kernel) is unknown: without them it reads no key '
                          'from the firmware or shim')
         return keys
+    if firmware.secure_boot is not None:
+        keys.reads_mok = _reads_mok_lists(config, firmware.secure_boot, release)
+    # MokListXRT is read with MokListRT, under Secure Boot only.
+    reads_mokx = keys.reads_mok if firmware.secure_boot else False
     revocations = firmware.dbx
-    if firmware.secure_boot and revocations is not None and firmware.mok_revoked is not None:
+    if reads_mokx is not False and revocations is not None and firmware.mok_revoked is not None:
         revocations = revocations + firmware.mok_revoked
-    elif firmware.secure_boot:
+    elif reads_mokx is not False:
         revocations = None
     if _enabled(config, 'CONFIG_SYSTEM_REVOCATION_LIST'):
         # Without it the kernel's hook for X.509 entries does nothing; None: not readable.
-        if firmware.secure_boot and firmware.mokx_lifting:
-            keys.rejected = _x509_certificates(firmware.dbx, 'revocation list', lambda message: None)
+        if reads_mokx is not False and (firmware.mokx_lifting or reads_mokx is not True):
+            keys.rejected = None if firmware.mok_revoked is None else _x509_certificates(
+                firmware.dbx, 'revocation list', lambda message: None)
             keys.maybe_rejected = _x509_certificates(firmware.mok_revoked, 'revocation list', lambda message: None) or []
         else:
             keys.rejected = _x509_certificates(revocations, 'revocation list', lambda message: None)
@@ -330,11 +360,9 @@ def _trust_set(config, firmware, builtin, cmdline, release):
             'a pending request (mokutil --ignore-db or --use-db, MokDB) decides at the next boot whether the '
             'kernel reads db'))
     machine = _enabled(config, 'CONFIG_INTEGRITY_MACHINE_KEYRING') and firmware.mok_trusted is not False
-    # Since 5.17 the kernel reads MOK lists only under Secure Boot; before, always.
-    only_under_secure_boot = release_at_least(release, (5, 17)) is True
     if firmware.secure_boot is None:
         keys.gaps.append(firmware.secure_boot_detail)
-    elif (firmware.secure_boot or not only_under_secure_boot) and (platform_for_modules or machine):
+    elif keys.reads_mok is not False and (platform_for_modules or machine):
         doubts = [_leaving(firmware)]
         if firmware.mok_reset:
             doubts.append(lambda dummy: 'a pending reset of the MOK list (mokutil --reset) removes it if someone '
@@ -342,9 +370,8 @@ def _trust_set(config, firmware, builtin, cmdline, release):
         if not platform_for_modules and firmware.mok_trusted is None:
             doubts.append(lambda dummy: 'a pending request (mokutil --trust-mok or --untrust-mok, MokListTrustedNew) '
                                         'decides at the next boot whether the kernel trusts MOK keys')
-        if not firmware.secure_boot:
-            doubts.append(lambda dummy: 'Secure Boot is off, under which a kernel before 5.17 (without that '
-                                        'change backported) still reads MOK keys')
+        if keys.reads_mok is not True:
+            doubts.append(lambda dummy: keys.reads_mok)
         mok_revocations = revocations
         # The blacklists keep a MOK key out only where they are read first (5.10 on; MokListXRT
         # from 5.13; distributions backport both) and stay as they are.
@@ -496,9 +523,10 @@ class SignaturePolicy:
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
         self.doubts = keys.doubts
         self.rejected, self.maybe_rejected = keys.rejected, keys.maybe_rejected
-        # MokNew is enrolled at the next boot only if someone confirms it in MokManager; without
-        # Secure Boot the kernel loads no MOK at all.
-        self.pending = firmware.pending if firmware.secure_boot else ([] if firmware.secure_boot is False else None)
+        # MokNew is enrolled at the next boot only if someone confirms it in MokManager; a kernel
+        # that reads no MOK list (without Secure Boot, or a query that cannot see it) trusts none.
+        self.pending = firmware.pending if firmware.secure_boot and keys.reads_mok is not False else (
+            [] if firmware.secure_boot is False or keys.reads_mok is False else None)
 
     def as_fact(self):
         return {

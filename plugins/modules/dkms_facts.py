@@ -407,7 +407,9 @@ ansible_facts:
                       type: list
                       elements: dict
                     pending_keys:
-                      description: Certificates waiting in C(MokNew) for enrollment at the next boot.
+                      description: Certificates waiting in C(MokNew) for enrollment at the next boot; empty where
+                        the kernel reads no MOK list (no Secure Boot, or from 5.17 on no
+                        C(CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT)), null when that is unknown.
                       type: list
                       elements: dict
                 packages:

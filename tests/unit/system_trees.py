@@ -24,7 +24,8 @@ COMPRESSORS = {'.gz': gzip_file, '.xz': xz_file, '.zst': zstd_file}
 KERNEL_CONFIG = ('CONFIG_X86_64=y\nCONFIG_SMP=y\nCONFIG_PREEMPT=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_MODVERSIONS=y\n'
                  'CONFIG_MODULE_SIG=y\nCONFIG_SECURITY_LOCKDOWN_LSM=y\nCONFIG_SECURITY_LOCKDOWN_LSM_EARLY=y\n'
                  'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT=y\n'
-                 'CONFIG_INTEGRITY_PLATFORM_KEYRING=y\nCONFIG_LOAD_UEFI_KEYS=y\n')
+                 'CONFIG_INTEGRITY_PLATFORM_KEYRING=y\nCONFIG_LOAD_UEFI_KEYS=y\n'
+                 'CONFIG_IMA=y\nCONFIG_IMA_ARCH_POLICY=y\nCONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT=y\n')
 
 
 def abi_crcs(abi: str, symbols: Sequence[str] = BASE_SYMBOLS) -> dict[str, int]:

@@ -36,13 +36,16 @@ from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import (
 
 RELEASE = '6.1.0-57-amd64'
 MODULES_DIR = '/lib/modules/' + RELEASE
+# IMA's arch policy on EFI: it enforces signatures under Secure Boot, and since 5.17 it is what
+# tells load_uefi_certs() that Secure Boot is on, without which it reads no MOK list.
+IMA_SECURE_BOOT = {'CONFIG_IMA': 'y', 'CONFIG_IMA_ARCH_POLICY': 'y', 'CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT': 'y'}
 # The options that decide it in Debian 6.1's config (see /usr/src/linux-headers-6.1.0-*-amd64/.config).
 DEBIAN = {
     'CONFIG_MODULE_SIG': 'y', 'CONFIG_MODULE_SIG_ALL': 'y', 'CONFIG_MODULE_SIG_HASH': 'sha256',
     'CONFIG_SECURITY_LOCKDOWN_LSM': 'y', 'CONFIG_SECURITY_LOCKDOWN_LSM_EARLY': 'y',
     'CONFIG_LOCK_DOWN_KERNEL_FORCE_NONE': 'y', 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT': 'y',
     'CONFIG_INTEGRITY_PLATFORM_KEYRING': 'y', 'CONFIG_INTEGRITY_MACHINE_KEYRING': 'y', 'CONFIG_LOAD_UEFI_KEYS': 'y',
-    'CONFIG_IMA_ARCH_POLICY': 'y',
+    **IMA_SECURE_BOOT,
 }
 # A mainline kernel: no lockdown under Secure Boot, no platform keyring for modules.
 VANILLA = {'CONFIG_MODULE_SIG': 'y', 'CONFIG_INTEGRITY_PLATFORM_KEYRING': 'y', 'CONFIG_LOAD_UEFI_KEYS': 'y',
@@ -472,7 +475,7 @@ def test_db_trusted_for_modules_only_by_distribution_kernels(efi: EfiRoot, modul
 
 
 def test_mainline_trusts_mok_only_through_the_machine_keyring(secure_boot: EfiRoot, modules: dict) -> None:
-    enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y')
+    enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y', **IMA_SECURE_BOOT)
     assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (False, True)
     secure_boot.write('MokListTrustedRT', SHIM_LOCK, b'\x01')
     assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (True, False)
@@ -484,7 +487,7 @@ def test_a_ca_restricted_machine_keyring_takes_only_ca_certificates(
     # CONFIG_INTEGRITY_CA_MACHINE_KEYRING: restrict_link_by_ca() keeps a MOK certificate out of the
     # machine keyring unless it is a CA with keyCertSign (and, with _MAX, without digitalSignature);
     # mainline then has it in the platform keyring, which it does not trust for modules.
-    config = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y', CONFIG_INTEGRITY_CA_MACHINE_KEYRING='y')
+    config = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y', CONFIG_INTEGRITY_CA_MACHINE_KEYRING='y', **IMA_SECURE_BOOT)
     if maximum:
         config['CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX'] = 'y'
     machine_ca = rsa_key(tmp_path, 'ca', '/CN=Machine CA', ['keyUsage=critical,keyCertSign'])
@@ -609,6 +612,40 @@ def test_kernels_before_5_17_read_mok_keys_without_secure_boot(
     assert verdicts(policy(efi.root), modules)['dkms'] == (False, True)
 
 
+def test_since_5_17_no_mok_key_without_imas_secure_boot_query(
+        secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
+    # load_uefi_certs() asks arch_ima_get_secureboot() before it reads MokListXRT and MokListRT;
+    # without CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT that is a stub which says Secure Boot is off.
+    config = dict(DEBIAN, CONFIG_IMA='n', CONFIG_IMA_ARCH_POLICY='n', CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT='n',
+                  CONFIG_SYSTEM_REVOCATION_LIST='y')
+    secure_boot.write('MokNew', SHIM_LOCK, x509_lists([signing_keys['second'].der]), attributes=0x7)
+    kernel = policy(secure_boot.root, config)
+    assert (kernel.enforced, kernel.reason) == (True, 'secure_boot')    # the lockdown still enforces
+    assert verdicts(kernel, modules)['dkms'] == (False, True)
+    assert kernel.as_fact()['trusted_keys'] == [] and kernel.as_fact()['pending_keys'] == []
+    # Nor is MokListXRT read: its X.509 entry revokes nothing, here a db key.
+    secure_boot.mok_list([])
+    secure_boot.write('db', IMAGE_SECURITY_DATABASE, x509_lists([signing_keys['dkms'].der]), attributes=0x27)
+    secure_boot.write('MokListXRT', SHIM_LOCK, x509_lists([signing_keys['dkms'].der]))
+    assert verdicts(policy(secure_boot.root, config), modules)['dkms'] == (True, False)
+    assert verdicts(policy(secure_boot.root, dict(DEBIAN, CONFIG_SYSTEM_REVOCATION_LIST='y')), modules)['dkms'] == (
+        False, True)
+    # A later kernel may ask a Secure Boot query of its own (proposed in 2026): unknown there.
+    secure_boot.write('db', IMAGE_SECURITY_DATABASE, b'', attributes=0x27)
+    secure_boot.write('MokListXRT', SHIM_LOCK, b'')
+    secure_boot.mok_list([signing_keys['dkms'].der])
+    with_cmdline(secure_boot.root, 'quiet', '7.1.0-1-amd64')
+    kernel = policy(secure_boot.root, config, release='7.1.0-1-amd64')
+    assert verdicts(kernel, modules)['dkms'] == (None, None)
+    assert 'CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT' in signature_verdict(modules['dkms'], kernel)[2]
+    assert kernel.as_fact()['trusted_keys'] is None
+    assert verdicts(policy(secure_boot.root, release='7.1.0-1-amd64'), modules)['dkms'] == (True, False)
+    # Before 5.17 the kernel reads them without asking.
+    rhel8 = dict(RHEL8, CONFIG_SYSTEM_REVOCATION_LIST='y')
+    with_cmdline(secure_boot.root, 'quiet', RHEL8_RELEASE)
+    assert verdicts(policy(secure_boot.root, rhel8, release=RHEL8_RELEASE), modules)['dkms'] == (True, False)
+
+
 def test_before_5_13_a_blacklist_may_not_keep_a_mok_key_out(
         secure_boot: EfiRoot, modules: dict, signing_keys: dict) -> None:
     # Before 5.10 the kernel read MokListRT before dbx, before 5.13 no MokListXRT at all.
@@ -651,7 +688,8 @@ def test_the_lsm_order_decides_a_lockdown_lsm_that_is_not_early(efi: EfiRoot, op
 
 
 def test_secure_boot_lockdown_waits_on_an_unknown_lsm_order(secure_boot: EfiRoot, modules: dict) -> None:
-    config = dict(DEBIAN, CONFIG_SECURITY_LOCKDOWN_LSM_EARLY='n', CONFIG_IMA_ARCH_POLICY='n')
+    config = dict(DEBIAN, CONFIG_SECURITY_LOCKDOWN_LSM_EARLY='n', CONFIG_IMA_ARCH_POLICY='n',
+                  CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT='n')
     # CONFIG_LSM's default names lockdown.
     assert (policy(secure_boot.root, config).enforced, policy(secure_boot.root, config).lockdown) == (True, 'integrity')
     (secure_boot.root / ('boot/loader/entries/machine-%s.conf' % RELEASE)).unlink()
@@ -764,7 +802,7 @@ def test_a_pending_request_that_lifts_mokx_entries(secure_boot: EfiRoot, modules
 
 def test_a_pending_change_of_mok_trust(secure_boot: EfiRoot, modules: dict) -> None:
     # mokutil --untrust-mok: mainline takes MOK keys into the machine keyring only with MokListTrustedRT.
-    enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y')
+    enforcing = dict(VANILLA, CONFIG_MODULE_SIG_FORCE='y', **IMA_SECURE_BOOT)
     secure_boot.write('MokListTrustedRT', SHIM_LOCK, b'\x01')
     secure_boot.write('MokListTrustedNew', SHIM_LOCK, b'\x00' * 8, attributes=0x7)
     assert verdicts(policy(secure_boot.root, enforcing), modules)['dkms'] == (None, None)
