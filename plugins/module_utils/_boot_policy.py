@@ -219,10 +219,9 @@ class _TrustSet:
         # request clears MokListXRT.
         self.rejected = []
         self.maybe_rejected = []
-        # Trusted unless something not known (a blacklist that cannot be read, a request that
-        # waits for confirmation) keeps them out: {DER: why}.
+        # (certificate, source, why): trusted unless something not known (a blacklist that cannot
+        # be read, a request that waits for confirmation) keeps it out.
         self.unsure = []
-        self.doubts = {}
         self.gaps = []
         # Whether the kernel reads MOK lists: True, False, a sentence why that is unknown, None
         # when nothing decided it.
@@ -242,8 +241,7 @@ class _TrustSet:
                 self.revoked.append((certificate, source))
                 continue
             if why:
-                self.unsure.append((certificate, source))
-                self.doubts[certificate.der] = why
+                self.unsure.append((certificate, source, why))
             else:
                 self.trusted.append((certificate, source))
 
@@ -278,18 +276,6 @@ def _efi_runtime(config, cmdline, release):
     return runtime
 
 
-def _leaving(firmware):
-    """The doubt on a MOK certificate that a pending MokDel or MokXNew may remove or revoke."""
-    def doubt(certificate):
-        if firmware.leaving is None:
-            return 'a pending request to remove or revoke MOK keys (MokDel, MokXNew) cannot be read'
-        if _names(firmware.leaving, certificate):
-            return ('a pending request (mokutil --delete, or --mokx) removes or revokes its certificate if someone '
-                    'confirms it in MokManager at the next boot')
-        return None
-    return doubt
-
-
 def _reads_mok_lists(config, secure_boot, release):
     """Whether load_uefi_certs() goes on to MokListXRT and MokListRT at the next boot (with
     Secure Boot known): True, False, or a sentence saying why that is unknown."""
@@ -303,6 +289,47 @@ def _reads_mok_lists(config, secure_boot, release):
         return False
     return ('%s is not set, without which kernels from 5.17 to at least 7.0 never read MOK keys; whether this one '
             'does is not known' % SECURE_BOOT_QUERY)
+
+
+def _add_mok_keys(keys, config, firmware, revocations, platform_for_modules, release):
+    """Add MokListRT to ``keys`` as load_moklist_certs() and the keyring patches take it;
+    ``revocations`` is dbx and MokListXRT as the kernel reads them (None: not readable)."""
+    # The blacklists keep a MOK key out only where they are read first (5.10 on; MokListXRT
+    # from 5.13; distributions backport both) and stay as they are.
+    blacklists_first = release_at_least(release, (5, 13)) is True and firmware.secure_boot
+    blacklisted = []
+    if revocations is not None and (not blacklists_first or firmware.mokx_lifting):
+        blacklisted = (firmware.dbx or []) + (firmware.mok_revoked or [])
+        revocations = firmware.dbx if blacklists_first else []
+
+    def doubt(certificate):
+        if _is_revoked(certificate, blacklisted):
+            return ('its certificate is blacklisted (dbx or MokListXRT), which keeps it out only where the kernel reads '
+                    'the blacklists before MOK keys (5.13 on, or backported) and no pending request (mokutil --mokx '
+                    '--delete or --reset) clears MokListXRT')
+        if firmware.leaving is None:
+            return 'a pending request to remove or revoke MOK keys (MokDel, MokXNew) cannot be read'
+        if _names(firmware.leaving, certificate):
+            return ('a pending request (mokutil --delete, or --mokx) removes or revokes its certificate if someone '
+                    'confirms it in MokManager at the next boot')
+        if firmware.mok_reset:
+            return 'a pending reset of the MOK list (mokutil --reset) removes it if someone confirms it in MokManager ' \
+                   'at the next boot'
+        if not platform_for_modules and firmware.mok_trusted is None:
+            return 'a pending request (mokutil --trust-mok or --untrust-mok, MokListTrustedNew) decides at the next ' \
+                   'boot whether the kernel trusts MOK keys'
+        return None if keys.reads_mok is True else keys.reads_mok
+
+    mok = firmware.mok
+    if mok is not None and not platform_for_modules and _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING'):
+        # restrict_link_by_ca(): the machine keyring takes CA certificates that may sign
+        # certificates (and with _MAX, not data); the others go to the platform keyring,
+        # which mainline does not trust for modules.
+        mok = [certificate for certificate in mok if certificate.ca and certificate.key_usage is not None
+               and certificate.key_usage & KEY_CERT_SIGN and not (
+                   _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX')
+                   and certificate.key_usage & DIGITAL_SIGNATURE)]
+    keys.add(mok, 'MokListRT', revocations, 'MokListRT is not readable', doubt)
 
 
 def _trust_set(config, firmware, builtin, cmdline, release):
@@ -363,39 +390,7 @@ def _trust_set(config, firmware, builtin, cmdline, release):
     if firmware.secure_boot is None:
         keys.gaps.append(firmware.secure_boot_detail)
     elif keys.reads_mok is not False and (platform_for_modules or machine):
-        doubts = [_leaving(firmware)]
-        if firmware.mok_reset:
-            doubts.append(lambda dummy: 'a pending reset of the MOK list (mokutil --reset) removes it if someone '
-                                        'confirms it in MokManager at the next boot')
-        if not platform_for_modules and firmware.mok_trusted is None:
-            doubts.append(lambda dummy: 'a pending request (mokutil --trust-mok or --untrust-mok, MokListTrustedNew) '
-                                        'decides at the next boot whether the kernel trusts MOK keys')
-        if keys.reads_mok is not True:
-            doubts.append(lambda dummy: keys.reads_mok)
-        mok_revocations = revocations
-        # The blacklists keep a MOK key out only where they are read first (5.10 on; MokListXRT
-        # from 5.13; distributions backport both) and stay as they are.
-        blacklists_first = release_at_least(release, (5, 13)) is True and firmware.secure_boot
-        if revocations is not None and (not blacklists_first or firmware.mokx_lifting):
-            mok_revocations = firmware.dbx if blacklists_first else []
-            blacklists = (firmware.dbx or []) + (firmware.mok_revoked or [])
-            doubts.insert(0, lambda certificate: (
-                'its certificate is blacklisted (dbx or MokListXRT), which keeps it out only where the kernel reads '
-                'the blacklists before MOK keys (5.13 on, or backported) and no pending request (mokutil --mokx '
-                '--delete or --reset) clears MokListXRT') if _is_revoked(certificate, blacklists) else None)
-
-        def doubt(certificate):
-            return next((why for why in (each(certificate) for each in doubts) if why), None)
-        mok = firmware.mok
-        if mok is not None and not platform_for_modules and _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING'):
-            # restrict_link_by_ca(): the machine keyring takes CA certificates that may sign
-            # certificates (and with _MAX, not data); the others go to the platform keyring,
-            # which mainline does not trust for modules.
-            mok = [certificate for certificate in mok if certificate.ca and certificate.key_usage is not None
-                   and certificate.key_usage & KEY_CERT_SIGN and not (
-                       _enabled(config, 'CONFIG_INTEGRITY_CA_MACHINE_KEYRING_MAX')
-                       and certificate.key_usage & DIGITAL_SIGNATURE)]
-        keys.add(mok, 'MokListRT', mok_revocations, 'MokListRT is not readable', doubt)
+        _add_mok_keys(keys, config, firmware, revocations, platform_for_modules, release)
     return keys
 
 
@@ -428,11 +423,11 @@ def _lockdown_active(config, cmdline):
     return order is None or 'lockdown' in order.split(',')
 
 
-def _lockdown(config, cmdline, firmware):
-    """The lockdown level at the next boot: a LOCKDOWN_LEVELS name, or None when unknown. The
-    lockdown that predates the LSM has one level, which restricts what both of the LSM's do:
-    confidentiality."""
-    active = _lockdown_active(config, cmdline)
+def _lockdown(config, cmdline, firmware, active, secure_boot_lockdown):
+    """The lockdown level at the next boot: a LOCKDOWN_LEVELS name, or None when unknown.
+    ``active`` and ``secure_boot_lockdown`` are what _lockdown_active() and _secure_boot_lockdown()
+    say. The lockdown that predates the LSM has one level, which restricts what both of the LSM's
+    do: confidentiality."""
     if active is False:
         return 'none'
     requested = cmdline.values('lockdown')
@@ -451,7 +446,7 @@ def _lockdown(config, cmdline, firmware):
         # lockdown_param() takes any "lockdown", whatever its value.
         level = 2 if requested or _enabled(config, 'CONFIG_LOCK_DOWN_MANDATORY') else 0
         under_secure_boot = 2
-    if _secure_boot_lockdown(config):
+    if secure_boot_lockdown:
         if firmware.secure_boot:
             level = max(level, under_secure_boot)
         elif firmware.secure_boot is None and level < under_secure_boot:
@@ -467,11 +462,11 @@ def _enforcement(config, cmdline, firmware, release):
     """(enforced, reason, lockdown, detail) of kernel ``release`` at its next boot, in module_sig_check()'s order."""
     if config is None:
         return None, None, None, 'the kernel config is not readable'
-    lockdown = _lockdown(config, cmdline, firmware)
-    if not _enabled(config, 'CONFIG_MODULE_SIG'):
-        return False, None, lockdown, 'CONFIG_MODULE_SIG is not set: the kernel does not check signatures'
     secure_boot_lockdown = _secure_boot_lockdown(config)
     active = _lockdown_active(config, cmdline)
+    lockdown = _lockdown(config, cmdline, firmware, active, secure_boot_lockdown)
+    if not _enabled(config, 'CONFIG_MODULE_SIG'):
+        return False, None, lockdown, 'CONFIG_MODULE_SIG is not set: the kernel does not check signatures'
     under_secure_boot = [name for name, enabled in (
         (secure_boot_lockdown, secure_boot_lockdown and active),
         ('CONFIG_IMA_ARCH_POLICY', _enabled(config, 'CONFIG_IMA_ARCH_POLICY'))) if enabled]
@@ -512,7 +507,7 @@ class SignaturePolicy:
     """How one kernel treats module signatures at its next boot: plain data, no I/O."""
 
     __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'trusted',
-                 'revoked', 'rejected', 'maybe_rejected', 'unsure', 'doubts', 'pending', 'gaps')
+                 'revoked', 'rejected', 'maybe_rejected', 'unsure', 'pending', 'gaps')
 
     def __init__(self, config, cmdline, firmware, builtin=(), release=None):
         self.checked = None if config is None else _enabled(config, 'CONFIG_MODULE_SIG')
@@ -521,7 +516,6 @@ class SignaturePolicy:
         self.cmdline = cmdline.source
         keys = _trust_set(config, firmware, builtin, cmdline, release)
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
-        self.doubts = keys.doubts
         self.rejected, self.maybe_rejected = keys.rejected, keys.maybe_rejected
         # MokNew is enrolled at the next boot only if someone confirms it in MokManager; a kernel
         # that reads no MOK list (without Secure Boot, or a query that cannot see it) trusts none.
@@ -545,39 +539,36 @@ class SignaturePolicy:
     def trust(self, signature):
         """(trusted: True/False/None, the matching Certificate or None, a sentence, whether the
         kernel refuses the module whatever its policy: True/False/None) for a signed module."""
-        def matching(certificates):
-            for certificate, source in certificates:
-                if any(signer.matches(certificate) for signer in signature.signers):
-                    return certificate, source
-            return None, None
+        def signed_by(certificate):
+            return any(signer.matches(certificate) for signer in signature.signers)
 
         # is_key_on_revocation_list(): refused when the signature verifies with a revoked key.
         revoked = signature.made_with(self.rejected) if self.rejected else False
         if revoked:
-            certificate, dummy = matching([(rejected, None) for rejected in self.rejected])
+            certificate = next(filter(signed_by, self.rejected), None)
             return False, certificate, ('its certificate is on the kernel\'s revocation list (an X.509 entry in dbx '
                                         'or MokListXRT, CONFIG_SYSTEM_REVOCATION_LIST=y)'), True
         if self.maybe_rejected and signature.made_with(self.maybe_rejected) is not False:
-            certificate, dummy = matching([(rejected, None) for rejected in self.maybe_rejected])
+            certificate = next(filter(signed_by, self.maybe_rejected), None)
             return None, certificate, ('its certificate may be on the kernel\'s revocation list (MokListXRT, which a '
                                        'pending request may clear at the next boot)'), None
-        trusted, certificate, how = self._trusted(matching)
+        trusted, certificate, how = self._trusted(signed_by)
         if revoked is None or self.rejected is None:
             # A revoked key that signed it would make the kernel refuse it whatever the policy.
             return None, certificate, 'whether the kernel\'s revocation list (dbx, MokListXRT) names it is unknown', None
         return trusted, certificate, how, False
 
-    def _trusted(self, matching):
-        certificate, source = matching(self.trusted)
-        if certificate is not None:
-            return True, certificate, 'trusted through %s' % source
-        certificate, source = matching(self.revoked)
-        if certificate is not None:
-            return False, certificate, 'its certificate is blacklisted (dbx or MokListXRT)'
-        certificate, source = matching(self.unsure)
-        if certificate is not None:
-            return None, certificate, self.doubts[certificate.der]
-        certificate, dummy = matching([(pending, 'MokNew') for pending in self.pending or ()])
+    def _trusted(self, signed_by):
+        for certificate, source in self.trusted:
+            if signed_by(certificate):
+                return True, certificate, 'trusted through %s' % source
+        for certificate, dummy in self.revoked:
+            if signed_by(certificate):
+                return False, certificate, 'its certificate is blacklisted (dbx or MokListXRT)'
+        for certificate, dummy, why in self.unsure:
+            if signed_by(certificate):
+                return None, certificate, why
+        certificate = next(filter(signed_by, self.pending or ()), None)
         if certificate is not None:
             return None, certificate, ('its certificate waits for MOK enrollment (MokNew): trusted only if the '
                                        'enrollment is confirmed in MokManager at the next boot')
@@ -601,20 +592,23 @@ def read_builtin_certificates(rootfs, modules_dir, warn):
         path = posixpath.join(modules_dir, name)
         if not rootfs.isfile(path):
             continue
+        problem = None
         try:
             data = rootfs.read_bytes(path, CERTIFICATE_READ_LIMIT)
             if name == BUILTIN_CERTIFICATE:
                 keys.extend(load_certificates(data))
-                continue
-            certificates, unreadable = load_certificate_list(data)
-            keys.extend(certificates)
-            if unreadable:
-                raise CertificateError('the entries at bytes %s are not certificates this reader takes' % (
-                    ', '.join(map(str, unreadable))))
+            else:
+                certificates, unreadable = load_certificate_list(data)
+                keys.extend(certificates)
+                if unreadable:
+                    problem = 'the entries at bytes %s are not certificates this reader takes' % (
+                        ', '.join(map(str, unreadable)))
         except (OSError, IOError, RootPathError, CertificateError) as exc:
-            warn('%s: %s' % (path, exc))
+            problem = exc
+        if problem:
+            warn('%s: %s' % (path, problem))
             keys.unread.append('%s cannot all be read (%s): the keys the kernel compiled in are not all known'
-                               % (path, exc))
+                               % (path, problem))
     return keys
 
 
