@@ -52,10 +52,12 @@ DISTRO_LOCKDOWN_PATCH = 'CONFIG_LOCK_DOWN_IN_EFI_SECURE_BOOT'
 # Secure Boot by one of the second options (the 2018 series, the 2017 one).
 PRE_LSM_LOCKDOWN = 'CONFIG_LOCK_DOWN_KERNEL'
 PRE_LSM_SECURE_BOOT_LOCKDOWN = (DISTRO_LOCKDOWN_PATCH, 'CONFIG_EFI_SECURE_BOOT_LOCK_DOWN')
-# Since 5.17 load_uefi_certs() reads MOK lists only when arch_ima_get_secureboot() says Secure
-# Boot is on, and without this option (IMA's arch policy on EFI) that query is a stub that says
-# off: mainline up to 7.0 at least (a 2026 proposal gives the integrity code a query of its own).
+# From 5.17 to 7.0 load_uefi_certs() reads MOK lists only when arch_ima_get_secureboot() says
+# Secure Boot is on, and without this option (IMA's arch policy on EFI) that query is a stub that
+# says off. 7.1 gave the integrity code a query of its own, which the 6.12 and 6.18 stable lines
+# took in 2026 (from a release not known here).
 SECURE_BOOT_QUERY = 'CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT'
+OWN_QUERY_BACKPORTED = ((6, 12), (6, 18))
 
 
 # keyUsage bits (RFC 5280).
@@ -283,12 +285,14 @@ def _reads_mok_lists(config, secure_boot, release):
     if not secure_boot:
         return False if guarded else ('Secure Boot is off, under which a kernel before 5.17 (without that change '
                                       'backported) still reads MOK keys')
-    if _enabled(config, SECURE_BOOT_QUERY) or guarded is False:
+    if _enabled(config, SECURE_BOOT_QUERY) or guarded is False or release_at_least(release, (7, 1)):
         return True
-    if guarded and release_at_least(release, (7, 1)) is False:
+    if guarded and not any(release_at_least(release, line) and not release_at_least(release, (line[0], line[1] + 1))
+                           for line in OWN_QUERY_BACKPORTED):
         return False
-    return ('%s is not set, without which kernels from 5.17 to at least 7.0 never read MOK keys; whether this one '
-            'does is not known' % SECURE_BOOT_QUERY)
+    return ('%s is not set, without which kernels from 5.17 to 7.0 never read MOK keys, unless they have 7.1\'s own '
+            'Secure Boot query (the 6.12 and 6.18 stable kernels since 2026): whether this one does is not known'
+            % SECURE_BOOT_QUERY)
 
 
 def _add_mok_keys(keys, config, firmware, revocations, platform_for_modules, release):

@@ -408,7 +408,7 @@ ansible_facts:
                       elements: dict
                     pending_keys:
                       description: Certificates waiting in C(MokNew) for enrollment at the next boot; empty where
-                        the kernel reads no MOK list (no Secure Boot, or from 5.17 on no
+                        the kernel reads no MOK list (no Secure Boot, or from 5.17 to 7.0 no
                         C(CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT)), null when that is unknown.
                       type: list
                       elements: dict
