@@ -316,7 +316,7 @@ class Context:
         kmod = self.kmod() if any(info.compression for info in modules) else None
         return KernelABI(release, exports, damaged, vermagic, own, allow,
                          _signature_check(self.signature_policy(release), self._signature_facts),
-                         module_decompression(kernel_tree.config), kmod)
+                         module_decompression(kernel_tree.config), kmod, kernel_tree.module_present)
 
     def indexed(self, path):
         """Whether depmod indexes the module file ``path``: it is there, and compressed, if at

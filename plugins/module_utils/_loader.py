@@ -62,14 +62,17 @@ class KernelABI:
     for a kernel whose signature policy is known, or None when nothing is checked.
     ``decompresses``: the format the kernel decompresses modules in itself (module_decompression()).
     ``kmod``: the system's kmod program (its ``version``, a tuple of ints, and ``features``,
-    {name: built with it}), None when not known.
+    {name: built with it}), None when not known. ``module_present``: ``fn(symvers owner) -> True,
+    False or None`` (unknown): whether modprobe finds the in-tree module a symbol of the symvers
+    comes from, to load it first; None when that is not told (the symbol counts as there).
     """
 
     __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
-                 'signature_check', 'decompresses', 'kmod')
+                 'signature_check', 'decompresses', 'kmod', 'module_present')
 
     def __init__(self, release, exports=None, exports_damaged=False, vermagic=None, own=None,
-                 allow_missing_namespaces=False, signature_check=None, decompresses=False, kmod=None):
+                 allow_missing_namespaces=False, signature_check=None, decompresses=False, kmod=None,
+                 module_present=None):
         self.release = release
         self.exports = exports
         self.exports_damaged = exports_damaged
@@ -79,6 +82,7 @@ class KernelABI:
         self.signature_check = signature_check
         self.decompresses = decompresses
         self.kmod = kmod
+        self.module_present = module_present
 
 
 class Verdict:
@@ -279,12 +283,13 @@ class ExportTable:
     ``clean``, one per outcome of the vermagic check.
     """
 
-    __slots__ = ('exports', 'absent', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces', 'passed',
-                 'clean')
+    __slots__ = ('exports', 'absent', 'unsure', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces',
+                 'passed', 'clean')
 
-    def __init__(self, exports, absent, allow_missing_namespaces, imports=None):
+    def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset()):
         self.exports = exports      # {symbol: Export} of the symbols asked for that the kernel exports
         self.absent = absent        # the others: only modules may provide these
+        self.unsure = unsure        # those of them exported by an in-tree module that may not be there
         self.allow_missing_namespaces = allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
         self.gpl_only = set()
@@ -344,13 +349,38 @@ class ExportTables:
         symbols modules export (the kernel's own exports of these refuse them); only imports are
         ever absent."""
         exports = exports_of(kernel.exports, imports if wanted is None else wanted)
+        unsure = frozenset()
+        if kernel.module_present is not None:
+            exports, unsure = _from_present_modules(exports, kernel.module_present)
         absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
-                or (last.exports is not exports and last.exports != exports) or last.absent != absent:
+                or (last.exports is not exports and last.exports != exports) or last.absent != absent \
+                or last.unsure != unsure:
             last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces,
-                                           None if wanted is None or wanted is imports else imports)
+                                           None if wanted is None or wanted is imports else imports, unsure)
         return last
+
+
+def _from_present_modules(exports, module_present):
+    """(exports, unsure): ``exports`` ({symbol: Export}) less those of in-tree modules modprobe
+    does not find, so cannot load before the module that needs them (the loader's "Unknown
+    symbol": find_symbol() looks only in the kernel image and the modules loaded), and the
+    symbols of those it may find (``module_present`` says None)."""
+    gone, unsure = [], []
+    for symbol, export in exports.items():
+        if export.owner and export.owner != 'vmlinux':
+            present = module_present(export.owner)
+            if present is not True:
+                gone.append(symbol)
+                if present is None:
+                    unsure.append(symbol)
+    if not gone:
+        return exports, frozenset()
+    exports = dict(exports)
+    for symbol in gone:
+        del exports[symbol]
+    return exports, frozenset(unsure)
 
 
 def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False,
@@ -389,7 +419,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
         exported = table.crcs.get(symbol)
         if exported is None:
             if symbol not in provided:
-                (unresolved if unknown_providers else missing).add(symbol)
+                (unresolved if unknown_providers or symbol in table.unsure else missing).add(symbol)
         elif exported != crc:
             mismatched.add(symbol)
         # Only an import the kernel exports with the same CRC is checked further.
@@ -542,8 +572,9 @@ def _unchecked(verdict):
             'exports where the module\'s symbol table cannot tell its exports from namespace names: %s' \
             % ', '.join(verdict.contested)
     return 'cannot tell whether the loader offers the module these symbols (exported by no module read, while ' \
-        'some module\'s exports cannot be listed or its file could not be read; GPL-only where a module it takes ' \
-        'symbols from may be proprietary; or in a module namespace): %s' % ', '.join(verdict.unresolved)
+        'some module\'s exports cannot be listed or its file could not be read; by an in-tree module modules.dep does ' \
+        'not list, where its file is there or none of the kernel\'s own modules is listed; GPL-only where a module it takes symbols from may be ' \
+        'proprietary; or in a module namespace): %s' % ', '.join(verdict.unresolved)
 
 
 class _ProvidedTo:

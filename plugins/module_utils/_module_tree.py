@@ -599,6 +599,40 @@ class KernelTree:
         return self._once('in_tree', lambda: read_in_tree_names(self.rootfs, self.warn, self.kernel.modules_dir))
 
     @property
+    def module_present(self):
+        """``fn(symvers owner) -> True, False or None``: whether modprobe finds the in-tree module
+        that symvers names as a symbol's owner ('drivers/media/v4l2-core/videodev'), to load it
+        before what needs the symbol: built in, or listed in modules.dep. None (unknown) where
+        modules.dep does not list it but its file is there (depmod has not run since), or lists
+        none of the kernel's own modules (modules.order's: they are not installed, as in a tree of
+        headers and dkms builds alone, so which will be is not known). None (no function) where
+        there is no modules.dep to tell."""
+        return self._once('module_present', self._module_present)
+
+    def _module_present(self):
+        self.module_files   # reads modules.dep
+        in_tree = self.in_tree
+        if in_tree.dep_written is None:
+            return None
+        listed = set(normalize_module_name(_kmod_name(path) or '') for path in in_tree.dep_written)
+        installed = not listed.isdisjoint(name for name in in_tree if name not in in_tree.builtin)
+        listed.update(in_tree.builtin)
+        answers = {}
+
+        def present(owner):
+            if owner not in answers:
+                if normalize_module_name(owner[owner.rfind('/') + 1:]) in listed:
+                    answers[owner] = True
+                elif not installed:
+                    answers[owner] = None
+                else:
+                    stem = posixpath.join(self.kernel.modules_dir, 'kernel', owner)
+                    answers[owner] = None if any(self.rootfs.isfile(stem + suffix) for suffix in MODULE_SUFFIXES) \
+                        else False
+            return answers[owner]
+        return present
+
+    @property
     def config(self):
         """The headers' config as a dict, or None when the headers have none."""
         return self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))

@@ -20,7 +20,8 @@ from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
     THIS_MODULE_SIZE, KoBuilder, gzip_file, kmod_program, python_zstd, xz_file, zstd_file)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
-from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, abi_crcs, build_demo, dkms_conf
+from ansible_collections.kabi.dkms.tests.unit.system_trees import (
+    BASE_SYMBOLS, SystemTree, abi_crcs, build_demo, dkms_conf)
 
 ABI = '6.1.0-47-amd64'
 VERMAGIC = '%s SMP preempt mod_unload modversions ' % ABI
@@ -702,6 +703,44 @@ def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) ->
     assert (run.status(ABI), run.package(ABI)['verified']) == ('installed', True)
     system.path('/lib/modules/%s/modules.dep' % clone).write_text('kernel/drivers/misc/other.ko:\nweak-updates/hello.ko:\n')
     assert Run(system.root).package(clone)['verified']
+
+
+def test_a_symbol_of_an_in_tree_module_that_is_not_installed(system: SystemTree) -> None:
+    """modprobe first loads the in-tree modules a module needs, as modules.dep lists them; the
+    symbols of one that is not installed (Ubuntu's linux-modules-extra, RHEL's
+    kernel-modules-extra) are nobody's: the loader's "Unknown symbol" (from helper-84)."""
+    system.bios_boot()
+    system.kernel(ABI, crcs=abi_crcs(ABI, BASE_SYMBOLS + ('video_ioctl2',)))
+    symvers = system.path('/lib/modules/%s/build/Module.symvers' % ABI)
+    symvers.write_text(symvers.read_text().replace('\tvideo_ioctl2\tvmlinux\t',
+                                                   '\tvideo_ioctl2\tdrivers/media/v4l2-core/videodev\t'))
+    modules_dir = system.path('/lib/modules/' + ABI)
+    (modules_dir / 'modules.order').write_text('kernel/drivers/misc/intree_dummy.ko\n'
+                                               'kernel/drivers/media/v4l2-core/videodev.ko\n')
+    system.package('hello', '1.0', ['hello'])
+    system.build('hello', '1.0', ABI)
+    dep = modules_dir / 'modules.dep'
+    dep.write_text('kernel/drivers/misc/intree_dummy.ko:\nupdates/dkms/hello.ko:\n')
+    hello = Run(system.root).package(ABI)
+    assert (hello['status'], hello['covered'], hello['verified']) == ('broken', False, True)
+    assert hello['modules']['hello']['kabi']['missing'] == ['video_ioctl2']
+    # Listed, it loads first.
+    dep.write_text('kernel/drivers/misc/intree_dummy.ko:\nkernel/drivers/media/v4l2-core/videodev.ko:\n'
+                   'updates/dkms/hello.ko: kernel/drivers/media/v4l2-core/videodev.ko\n')
+    hello = Run(system.root).package(ABI)
+    assert (hello['status'], hello['verified']) == ('installed', True)
+    # Its file is there but not listed (depmod has not run since), or none of the kernel's own
+    # modules is listed (they are not installed: a tree of headers and dkms builds alone): unknown.
+    videodev = modules_dir / 'kernel/drivers/media/v4l2-core/videodev.ko'
+    videodev.parent.mkdir(parents=True)
+    shutil.copyfile(modules_dir / 'kernel/drivers/misc/intree_dummy.ko', videodev)
+    for listed in ('kernel/drivers/misc/intree_dummy.ko:\nupdates/dkms/hello.ko:\n', 'updates/dkms/hello.ko:\n'):
+        dep.write_text(listed)
+        hello = Run(system.root).package(ABI)
+        assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, False), listed
+        assert 'video_ioctl2' in hello['modules']['hello']['reason']
+        if videodev.exists():
+            videodev.unlink()
 
 
 @pytest.mark.parametrize('layout', ['copy', 'directory link', 'directory link named hello.ko', 'weak-updates a link',

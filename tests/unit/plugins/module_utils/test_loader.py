@@ -101,6 +101,20 @@ class TestJudge:
         unknown = judge(info, kernel(), unknown_providers=True)
         assert unknown.compatible and not unknown.certain and unknown.unresolved == ['hello_core_export']
 
+    def test_symbols_of_in_tree_modules_modprobe_does_not_find(self) -> None:
+        # find_symbol() looks in the kernel image and the modules loaded: an in-tree module
+        # modprobe cannot load first exports nothing to the module.
+        exports = dict(exported(EXPORTS), video_ioctl2=Export(0x5151, False, None, 'drivers/media/v4l2-core/videodev'))
+        info = module(dict(EXPORTS, video_ioctl2=0x5151))
+        for present, missing, unresolved in ((True, [], []), (False, ['video_ioctl2'], []),
+                                             (None, [], ['video_ioctl2'])):
+            verdict = judge(info, kernel(exports, module_present=lambda owner: present))
+            assert (verdict.missing, verdict.unresolved) == (missing, unresolved), present
+        # A DKMS module may provide it; the kernel image's exports are never asked about.
+        assert judge(info, kernel(exports, module_present=lambda owner: False), frozenset(['video_ioctl2'])).compatible
+        image = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], False, None, 'vmlinux'))
+        assert judge(module(), kernel(image, module_present=lambda owner: False)).certain
+
     @pytest.mark.parametrize(('license', 'loads'), [
         ('GPL', True), ('GPL v2', True), ('Dual MIT/GPL', True), ('Dual BSD/GPL', True),
         ('NVIDIA', False), ('Proprietary', False), (None, False),

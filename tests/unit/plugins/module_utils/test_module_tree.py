@@ -458,3 +458,26 @@ def test_the_kernels_own_module_is_one_whose_file_is_there(tree: Tree, ko_builde
     kernel_tree = KernelTree(tree.fs, tree.warnings.append, Kernel('5.14.0-503.el9.x86_64', KERNEL), KoReader(tree.fs))
     own = kernel_tree.own_module()
     assert own is not None and (own.name, own.this_module_size) == ('zlib_deflate', 1344)
+
+
+def test_whether_modprobe_finds_the_in_tree_module_a_symbol_comes_from(tree: Tree) -> None:
+    """Built in, or listed in modules.dep: found. Not listed: not found, unless its file is there
+    (depmod has not run since) or modules.dep lists none of the kernel's own modules (a tree of
+    headers and dkms builds alone): then unknown. No modules.dep: not told."""
+    def present() -> Callable[[str], bool | None] | None:
+        return KernelTree(tree.fs, tree.warnings.append, Kernel('5.14.0-503.el9.x86_64', KERNEL)).module_present
+
+    tree.write(KERNEL + '/modules.builtin', 'kernel/crypto/aead.ko\n')
+    tree.write(KERNEL + '/modules.order', 'kernel/drivers/misc/eeprom.ko\nkernel/drivers/media/videodev.ko\n'
+                                          'kernel/drivers/media/tuner-simple.ko\n')
+    assert present() is None
+    tree.write(KERNEL + '/modules.dep', 'kernel/drivers/misc/eeprom.ko.xz:\nkernel/drivers/media/tuner_simple.ko:\n')
+    tree.write(KERNEL + '/kernel/drivers/media/videodev.ko.zst')
+    found = present()
+    assert found is not None
+    assert [found(owner) for owner in ('drivers/misc/eeprom', 'crypto/aead', 'drivers/media/tuner-simple',
+                                       'drivers/media/videodev', 'drivers/media/mc')] == [True, True, True, None, False]
+    tree.write(KERNEL + '/modules.dep', 'updates/dkms/hello.ko:\n')
+    found = present()
+    assert found is not None and found('drivers/media/mc') is None and found('crypto/aead') is True
+    assert tree.warnings == []
