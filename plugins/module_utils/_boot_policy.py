@@ -510,14 +510,15 @@ def _enforcement(config, cmdline, firmware, release):
 class SignaturePolicy:
     """How one kernel treats module signatures at its next boot: plain data, no I/O."""
 
-    __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'trusted',
-                 'revoked', 'rejected', 'maybe_rejected', 'unsure', 'pending', 'gaps')
+    __slots__ = ('checked', 'enforced', 'reason', 'detail', 'secure_boot', 'lockdown', 'cmdline', 'next_boot',
+                 'trusted', 'revoked', 'rejected', 'maybe_rejected', 'unsure', 'pending', 'gaps')
 
     def __init__(self, config, cmdline, firmware, builtin=(), release=None):
         self.checked = None if config is None else _enabled(config, 'CONFIG_MODULE_SIG')
         self.enforced, self.reason, self.lockdown, self.detail = _enforcement(config, cmdline, firmware, release)
         self.secure_boot = firmware.secure_boot
         self.cmdline = cmdline.source
+        self.next_boot = cmdline    # the BootCmdline, for what else the loader reads of it
         keys = _trust_set(config, firmware, builtin, cmdline, release)
         self.trusted, self.revoked, self.unsure, self.gaps = keys.trusted, keys.revoked, keys.unsure, keys.gaps
         self.rejected, self.maybe_rejected = keys.rejected, keys.maybe_rejected

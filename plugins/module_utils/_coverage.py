@@ -314,9 +314,11 @@ class Context:
         allow = (kernel_tree.config or {}).get('CONFIG_MODULE_ALLOW_MISSING_NAMESPACE_IMPORTS') == 'y'
         # Which kmod decompresses a file, or hands it to the kernel, matters only for compressed ones.
         kmod = self.kmod() if any(info.compression for info in modules) else None
+        policy = self.signature_policy(release)
+        blacklist = policy.next_boot.values('module_blacklist') if policy.next_boot.params is not None else None
         return KernelABI(release, exports, damaged, vermagic, own, allow,
-                         _signature_check(self.signature_policy(release), self._signature_facts),
-                         module_decompression(kernel_tree.config), kmod, kernel_tree.module_present)
+                         _signature_check(policy, self._signature_facts),
+                         module_decompression(kernel_tree.config), kmod, kernel_tree.module_present, blacklist)
 
     def indexed(self, path):
         """Whether depmod indexes the module file ``path``: it is there, and compressed, if at

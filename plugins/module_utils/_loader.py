@@ -65,14 +65,16 @@ class KernelABI:
     {name: built with it}), None when not known. ``module_present``: ``fn(symvers owner) -> True,
     False or None`` (unknown): whether modprobe finds the in-tree module a symbol of the symvers
     comes from, to load it first; None when that is not told (the symbol counts as there).
+    ``module_blacklist``: the values the next-boot command line gives ``module_blacklist``, None
+    when it is not known.
     """
 
     __slots__ = ('release', 'exports', 'exports_damaged', 'vermagic', 'own', 'allow_missing_namespaces',
-                 'signature_check', 'decompresses', 'kmod', 'module_present')
+                 'signature_check', 'decompresses', 'kmod', 'module_present', 'module_blacklist')
 
     def __init__(self, release, exports=None, exports_damaged=False, vermagic=None, own=None,
                  allow_missing_namespaces=False, signature_check=None, decompresses=False, kmod=None,
-                 module_present=None):
+                 module_present=None, module_blacklist=None):
         self.release = release
         self.exports = exports
         self.exports_damaged = exports_damaged
@@ -83,6 +85,7 @@ class KernelABI:
         self.decompresses = decompresses
         self.kmod = kmod
         self.module_present = module_present
+        self.module_blacklist = module_blacklist
 
 
 class Verdict:
@@ -138,7 +141,7 @@ class Decision:
 
     ``refusal`` is None when nothing refuses it, else ``broken`` (not a module for this
     kernel, or evidence that cannot be read: damage is never coverage), ``incompatible``
-    (kABI or vermagic) or ``rejected`` (the signature check). ``certain`` is False when a
+    (kABI or vermagic) or ``rejected`` (the signature check, or ``module_blacklist=``). ``certain`` is False when a
     rule that could decide it was not checked.
     """
 
@@ -729,7 +732,7 @@ def resolve(kernel, modules, tables=None, unread=False):
         compressed = _compression_refusal(kernel, info)
         if compressed and compressed[1]:
             # The file is decompressed before anything in it is read.
-            decisions[key] = Decision('broken', True, None, _signature(kernel, info)[0], compressed[0])
+            decisions[key] = Decision('broken', True, None, _refused_early(kernel, info)[0], compressed[0])
             continue
         foreign = foreign_elf(kernel, info)
         if foreign:
@@ -737,7 +740,7 @@ def resolve(kernel, modules, tables=None, unread=False):
             continue
         other = other_struct_module(kernel, info)
         if other and checks_struct:
-            signature, refusal, certain = _signature(kernel, info)
+            signature, refusal, certain = _refused_early(kernel, info)
             decisions[key] = Decision('rejected', True, None, signature, refusal) if refusal and certain else \
                 Decision('incompatible', True, None, signature, other)
             continue
@@ -834,12 +837,12 @@ def _unchecked_rule(kernel, info, checks_struct):
 def _judged(kernel, candidates, tables, unread=False):
     """{key: Decision} of the modules ``candidates`` that are not refused for what they are (see resolve)."""
     decisions = {}
-    signatures = dict((key, _signature(kernel, info)) for key, info in candidates.items())
+    signatures = dict((key, _refused_early(kernel, info)) for key, info in candidates.items())
     if kernel.exports is None:
         verdicts = loaded = surely_loaded = dict.fromkeys(candidates)
     else:
         # kABI alone, as if every signature were accepted; then what really loads, where modules
-        # the signature check refuses export nothing to the others.
+        # the kernel refuses before linking them export nothing to the others.
         tables = tables or ExportTables()
         table = tables.table(kernel, *tables.looked_up_by(tuple(candidates.values())))
         verdicts = _SymbolResolution(kernel, table, candidates, set(), tables.shared, unread).run()
@@ -859,7 +862,7 @@ def _judged(kernel, candidates, tables, unread=False):
             decisions[key] = Decision('rejected', signature_certain, kabi, signature, refusal)
         elif verdict is not None and not loaded[key].compatible:
             decisions[key] = Decision('rejected', not surely_loaded[key].compatible, kabi, signature,
-                                      'needs %s from modules the signature check refuses'
+                                      'needs %s from modules the kernel refuses (their signature, or module_blacklist=)'
                                       % ', '.join(loaded[key].missing))
         elif verdict is None and kernel.exports_damaged:
             decisions[key] = Decision('broken', False, None, signature, 'the kernel\'s symvers cannot be read')
@@ -873,8 +876,26 @@ def _judged(kernel, candidates, tables, unread=False):
     return decisions
 
 
-def _signature(kernel, info):
-    """(signature fact, refusal or None, certain) of one module on the kernel."""
-    if kernel.signature_check is None:
-        return None, None, False
-    return kernel.signature_check(info)
+def _refused_early(kernel, info):
+    """(signature fact, refusal or None, certain) of one module on the kernel: the checks
+    load_module() makes before it links anything, the signature's and then blacklisted()."""
+    signature, refusal, certain = (None, None, False) if kernel.signature_check is None \
+        else kernel.signature_check(info)
+    if refusal and certain:
+        return signature, refusal, certain
+    blacklisted = _blacklisted(kernel, info)
+    if blacklisted:
+        return signature, blacklisted[0], blacklisted[1]
+    return signature, refusal, certain
+
+
+def _blacklisted(kernel, info):
+    """(why, certain) when ``module_blacklist=`` on the next-boot command line refuses the
+    module (EPERM: "Module ... is blacklisted"), else None. The kernel keeps the last value
+    given (a charp parameter) and compares each of its comma-separated names with the module's
+    name exactly; kernels before 4.8 may not have the parameter."""
+    given = [value for value in kernel.module_blacklist or () if value is not None]
+    if not given or info.name is None or info.name not in given[-1].split(','):
+        return None
+    return 'module_blacklist=%s on the next-boot command line names it' % given[-1], \
+        release_at_least(kernel.release, (4, 8)) is True

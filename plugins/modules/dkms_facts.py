@@ -123,7 +123,8 @@ ansible_facts:
           with a check K's own decompression lacks, or compressed in a format the system's kmod was built without;
           or a weak link dangles), V(rejected) (kABI-compatible, but K's signature
           check refuses it at boot, unsigned or signed by a key K does not trust while signatures are enforced,
-          or a signature K refuses whatever the policy, among them one that cannot be parsed, not C(verified)),
+          or a signature K refuses whatever the policy, among them one that cannot be parsed, not C(verified);
+          or C(module_blacklist=) on K's next-boot command line names it),
           V(missing), V(excluded) (C(BUILD_EXCLUSIVE_*) rules K out). V(installed), V(weak) and V(excluded)
           count as covered.
         - Nothing is guessed. What cannot be checked is null, and the pair is not C(verified).

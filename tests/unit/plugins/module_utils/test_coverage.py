@@ -705,6 +705,22 @@ def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) ->
     assert Run(system.root).package(clone)['verified']
 
 
+def test_module_blacklist_on_the_next_boot_command_line(system: SystemTree) -> None:
+    """The kernel refuses a module module_blacklist= names (EPERM), whatever else lets it load (from helper-84)."""
+    clone = hello_and_a_clone(system)
+    system.weak_link_build(clone, ABI)
+    system.path('/etc/default').mkdir(parents=True, exist_ok=True)
+    grub = system.path('/etc/default/grub')
+    grub.write_text('GRUB_CMDLINE_LINUX_DEFAULT="quiet module_blacklist=other,hello"\n')
+    run = Run(system.root)
+    for kernel in (ABI, clone):
+        entry = run.package(kernel)
+        assert (entry['status'], entry['covered'], entry['verified']) == ('rejected', False, True), kernel
+        assert 'module_blacklist=other,hello on the next-boot command line' in entry['modules']['hello']['reason']
+    grub.write_text('GRUB_CMDLINE_LINUX_DEFAULT="quiet module_blacklist=hello module_blacklist=other"\n')
+    assert Run(system.root).status(ABI) == 'installed'
+
+
 def test_a_symbol_of_an_in_tree_module_that_is_not_installed(system: SystemTree) -> None:
     """modprobe first loads the in-tree modules a module needs, as modules.dep lists them; the
     symbols of one that is not installed (Ubuntu's linux-modules-extra, RHEL's
@@ -1169,7 +1185,7 @@ def test_a_damaged_signature_is_never_covered(system: SystemTree, tmp_path: Path
         assert entry['modules']['hello']['signature']['trusted'] is (None if not verified else False)
         assert problem in entry['modules']['hello']['reason']
         # hello_ext needs hello's export: refused with it, and no more surely.
-        assert entry['modules']['hello_ext']['reason'] == 'needs hello_export from modules the signature check refuses'
+        assert entry['modules']['hello_ext']['reason'] == 'needs hello_export from modules the kernel refuses (their signature, or module_blacklist=)'
     if not verified:
         # Damaged evidence is bad input: said once per file, however many kernels load it.
         assert [warning for warning in run.warnings if problem in warning] == [

@@ -256,6 +256,24 @@ def signatures_known(fact: dict[str, Any] | None = None) -> Any:
 class TestResolve:
     """Every module file that could load on one kernel, judged together."""
 
+    def test_module_blacklist_on_the_command_line(self) -> None:
+        # blacklisted(): the last module_blacklist= given, its names compared exactly; what takes
+        # symbols from a refused module misses them.
+        core = module(exports=['a'], name='core')
+        client = module(dict(EXPORTS, a=0x51), name='client')
+
+        def decided(values: list[str | None] | None, release: str = RELEASE) -> dict[str, tuple[str | None, bool]]:
+            return outcome(resolve(kernel(release=release, signature_check=signatures_known(), module_blacklist=values),
+                                   {'core': core, 'client': client}))
+
+        assert decided(['core,other']) == {'core': ('rejected', True), 'client': ('rejected', True)}
+        assert 'module_blacklist=core,other' in resolve(
+            kernel(signature_check=signatures_known(), module_blacklist=['core,other']), {'core': core})['core'].reason
+        for values in (['core', 'other'], ['cor', 'core-x'], ['core', None, ''], [None], [], None):
+            assert decided(values) == {'core': (None, True), 'client': (None, True)}, values
+        # Kernels before 4.8 may not have the parameter.
+        assert decided(['core'], '4.4.0-21-generic') == {'core': ('rejected', False), 'client': ('rejected', False)}
+
     def test_a_chain_across_packages_falls_together(self) -> None:
         # core (package A) exports a; mid (package B) imports a and exports b; top (package C) imports b.
         core = module(dict(EXPORTS, kfree=1), exports=['a'], name='core')   # refused: kfree's CRC
@@ -573,7 +591,7 @@ class TestResolve:
         assert outcome(decisions) == {'p': ('rejected', True), 'u': ('rejected', True)}
         assert decisions['p'].signature == {'signed': False}
         assert decisions['p'].kabi['compatible'] is True and decisions['u'].kabi['compatible'] is True
-        assert decisions['u'].reason == 'needs x from modules the signature check refuses'
+        assert decisions['u'].reason == 'needs x from modules the kernel refuses (their signature, or module_blacklist=)'
 
     @pytest.mark.parametrize('certain', [True, False])
     def test_a_user_of_a_refused_module_is_refused_as_surely(self, certain: bool) -> None:
