@@ -74,8 +74,12 @@ STB_WEAK = 2
 # What the names read from a symbol table may add up to: amdgpu's, every name of all its
 # 20,000 symbols, are some 700 KiB.
 SYMBOL_NAMES_LIMIT = 16 * 1024 * 1024
-# Elf64_Sym and Elf32_Sym: (name, info, section index) of each symbol, the rest skipped.
-_SYMBOL_FIELDS = {64: ('IBxH16x', (0, 1, 2)), 32: ('I8xBxH', (0, 1, 2))}
+# Elf64_Sym and Elf32_Sym: (name, info, section index, value) of each symbol, the rest skipped.
+_SYMBOL_FIELDS = {64: ('IBxHQ8x', (0, 1, 2, 3)), 32: ('II4xBxH', (0, 2, 3, 1))}
+SHN_ABS = 0xfff1
+# Where a module keeps the CRCs of its exports: the label __crc_NAME on a 32-bit value in one of
+# these sections (5.19 on), or an absolute symbol __crc_NAME whose value is the CRC (before).
+CRC_SECTIONS = ('__kcrctab', '__kcrctab_gpl')
 
 
 class KoError(Exception):
@@ -500,17 +504,20 @@ def read_sections(data, layout, indices, path, header=_section_header):
     return found
 
 
-class SymbolTable(namedtuple('SymbolTable', ['weak_undefined', 'exported'])):
+class SymbolTable(namedtuple('SymbolTable', ['weak_undefined', 'exported', 'crcs'])):
     """What a module's .symtab tells that the sections read first do not: the names it leaves
     undefined and weak, which the loader lets stay unresolved, and the names it exports, from the
     ``__kstrtab_NAME`` label EXPORT_SYMBOL puts on each (None when stripped of them):
     ``__ksymtab_strings`` holds namespace names too, which only these labels tell apart.
-    DAMAGED_SYMBOL_TABLE, with None for both, is one that cannot be read as the loader would."""
+    ``crcs``: {export: CRC} from the ``__crc_NAME`` labels, empty for a module built without
+    CRCs, None when it has a CRC table whose labels are gone. DAMAGED_SYMBOL_TABLE, with None
+    for all, is one that cannot be read as the loader would."""
 
     __slots__ = ()
 
 
-DAMAGED_SYMBOL_TABLE = SymbolTable(None, None)
+SymbolTable.__new__.__defaults__ = ({},)
+DAMAGED_SYMBOL_TABLE = SymbolTable(None, None, None)
 
 
 def _symbol_table_sections(data, layout, path):
@@ -534,15 +541,19 @@ def read_symbol_table(data, layout, path):
     """The SymbolTable of a checked ELF image; raises KoError, also when the names it reads add up
     to more than SYMBOL_NAMES_LIMIT bytes (names that overlap count each time)."""
     symtab, strtab = _symbol_table_sections(data, layout, path)
-    # The labels are symbols of __ksymtab_strings: only their names are read, and the weak undefined ones'.
-    strings_index = find_sections(data, layout, ['__ksymtab_strings'], path).get('__ksymtab_strings')
-    fields, (name_at, info, index) = _SYMBOL_FIELDS[layout.elf_class]
+    # The labels are symbols of __ksymtab_strings and of the CRC tables, or absolute: only their
+    # names are read, and the weak undefined ones'.
+    found = find_sections(data, layout, ('__ksymtab_strings',) + CRC_SECTIONS, path)
+    strings_index = found.pop('__ksymtab_strings', None)
+    crc_tables = dict((index, name) for name, index in found.items())
+    labelled = set(crc_tables) | set([SHN_ABS] + ([strings_index] if strings_index else []))
+    fields, (name_at, info, index, value) = _SYMBOL_FIELDS[layout.elf_class]
     entry = struct.Struct(layout.order + fields)
-    weak, exported = set(), set()
+    weak, exported, crc_labels = set(), set(), {}
     budget = SYMBOL_NAMES_LIMIT
     for symbol in entry.iter_unpack(symtab[:len(symtab) - len(symtab) % entry.size]):
         undefined_weak = symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK
-        if undefined_weak or (strings_index and symbol[index] == strings_index):
+        if undefined_weak or symbol[index] in labelled:
             start = symbol[name_at]
             end = strtab.find(b'\0', start, start + budget + 1)
             end = end if end >= 0 else min(len(strtab), start + budget + 1)
@@ -552,9 +563,28 @@ def read_symbol_table(data, layout, path):
             name = _text(strtab[start:end])
             if undefined_weak:
                 weak.add(name)
-            elif name.startswith('__kstrtab_'):
+            elif name.startswith('__kstrtab_') and symbol[index] == strings_index:
                 exported.add(name[len('__kstrtab_'):])
-    return SymbolTable(weak, exported or None)
+            elif name.startswith('__crc_') and symbol[index] != strings_index:
+                crc_labels[name[len('__crc_'):]] = (symbol[index], symbol[value])
+    return SymbolTable(weak, exported or None, _export_crcs(data, layout, crc_tables, crc_labels, path))
+
+
+def _export_crcs(data, layout, crc_tables, labels, path):
+    """{export: CRC} of the ``labels`` ({export: (section index, value)}) of __crc_NAME symbols:
+    absolute, or the 32-bit value at a label in a CRC table (``crc_tables``: {index: name});
+    None when the module has a CRC table but none of its labels."""
+    if crc_tables and not labels:
+        return None
+    contents = dict((index, read_sections(data, layout, {name: index}, path)[name]) for index, name in crc_tables.items())
+    word = struct.Struct(layout.order + 'I')
+    crcs = {}
+    for export, (section, at) in labels.items():
+        if section == SHN_ABS:
+            crcs[export] = at & 0xffffffff
+        elif section in contents and at + word.size <= len(contents[section]):
+            crcs[export] = word.unpack_from(contents[section], at)[0]
+    return crcs
 
 
 def exported_symbols(ksymtab_strings):

@@ -423,6 +423,13 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
         if exported is None:
             if symbol not in provided:
                 (unresolved if unknown_providers or symbol in table.unsure else missing).add(symbol)
+            else:
+                # Checked against the exporting module's CRC (resolve_symbol()).
+                agrees = provided.agrees(symbol, crc) if isinstance(provided, _ProvidedTo) else True
+                if agrees is False:
+                    mismatched.add(symbol)
+                elif agrees is None:
+                    unresolved.add(symbol)
         elif exported != crc:
             mismatched.add(symbol)
         # Only an import the kernel exports with the same CRC is checked further.
@@ -583,15 +590,36 @@ def _unchecked(verdict):
 class _ProvidedTo:
     """The symbols loadable modules other than ``key`` export, asked one symbol at a time."""
 
-    __slots__ = ('providers', 'key')
+    __slots__ = ('providers', 'key', 'modules')
 
-    def __init__(self, providers, key):
+    def __init__(self, providers, key, modules):
         self.providers = providers
         self.key = key
+        self.modules = modules
 
     def __contains__(self, symbol):
         holders = self.providers.get(symbol)
         return bool(holders) and (len(holders) > 1 or self.key not in holders)
+
+    def agrees(self, symbol, crc):
+        """Whether the modules that provide ``symbol`` export it with ``crc``, as check_version()
+        compares it with the exporting module's own CRC: True, False, or None when that cannot be
+        told (or they differ: whichever loads first decides)."""
+        answers = set(_exports_with(self.modules[holder], symbol, crc)
+                      for holder in self.providers.get(symbol, ()) if holder != self.key)
+        return answers.pop() if len(answers) == 1 else None
+
+
+def _exports_with(info, symbol, crc):
+    """Whether module ``info`` exports ``symbol`` with ``crc``: True also for a module built
+    without CRCs (check_version() lets any import through), None when its symbol table cannot tell."""
+    symbol_table = info.symbol_table() if info.symbol_table is not None else None
+    if symbol_table is None or symbol_table.crcs is None:
+        return None
+    if not symbol_table.crcs:
+        return True
+    exported = symbol_table.crcs.get(symbol)
+    return None if exported is None else exported == crc
 
 
 class _SymbolResolution:
@@ -623,7 +651,7 @@ class _SymbolResolution:
                 self.importers.setdefault(symbol, set()).add(key)
 
     def _verdict(self, key):
-        return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key),
+        return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key, self.modules),
                      self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
 
     def _taint(self, key):

@@ -48,7 +48,8 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
                   license: str | None = 'GPL', extra_modinfo: Sequence[str] = (),
                   ext_versions: Mapping[str, int] | None = None, elf_class: int = 64,
                   exports: Sequence[str] = (), namespaces: Mapping[str, str] | None = None,
-                  export_labels: bool = True, this_module_size: int | None = THIS_MODULE_SIZE) -> str:
+                  export_labels: bool = True, this_module_size: int | None = THIS_MODULE_SIZE,
+                  export_crcs: Mapping[str, int] | None = None, absolute_crcs: bool = False) -> str:
     """C source of a module with these .modinfo entries and symbol versions.
 
     ``versions`` None or empty leaves out ``__versions``; ``ext_versions`` None leaves out
@@ -57,7 +58,9 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
     (from ``namespaces``, else empty), labelled ``__kstrtab_NAME`` and ``__kstrtabns_NAME`` in the
     symbol table; ``export_labels=False`` leaves the labels out, as ``strip --strip-unneeded`` does.
     ``this_module_size``: the bytes of its struct module (.gnu.linkonce.this_module, as modpost
-    makes it), None for none.
+    makes it), None for none. ``export_crcs``: the CRCs of exports, labelled ``__crc_NAME`` in
+    ``__kcrctab`` as modpost writes them since 5.19, or (``absolute_crcs``) absolute symbols as
+    genksyms' linker scripts defined them before.
     """
     modinfo = [] if vermagic is None else ['vermagic=' + vermagic]
     if name is not None:
@@ -95,6 +98,10 @@ def module_source(vermagic: str | None = DEFAULT_VERMAGIC, name: str | None = No
         strings = ' '.join(c_string(symbol + '\0' + namespaces.get(symbol, '') + '\0') for symbol in exports)
         lines.append('static const char ____ksymtab_strings[] __attribute__((used, section("__ksymtab_strings"), '
                      'aligned(1))) = %s;' % strings)
+    for symbol, crc in (export_crcs or {}).items():
+        lines.append('asm("__crc_%s = 0x%08x\\n");' % (symbol, crc) if absolute_crcs else
+                     'asm("\\t.section \\"__kcrctab\\",\\"a\\"\\n\\t.balign 4\\n__crc_%s:\\n\\t.long 0x%08x\\n'
+                     '\\t.previous\\n");' % (symbol, crc))
     if ext_versions is not None:
         lines.append('static const unsigned int ____version_ext_crcs[]'
                      ' __attribute__((used, section("__version_ext_crcs"))) = {')
@@ -141,14 +148,16 @@ class KoBuilder:
                  extra_modinfo: Sequence[str] = (), ext_versions: Mapping[str, int] | None = None,
                  license: str | None = 'GPL', elf_class: int = 64, exports: Sequence[str] = (),
                  namespaces: Mapping[str, str] | None = None, export_labels: bool = True,
-                 this_module_size: int | None = None) -> Path:
+                 this_module_size: int | None = None, export_crcs: Mapping[str, int] | None = None,
+                 absolute_crcs: bool = False) -> Path:
         """``directory/NAME.ko``, a module named ``name`` (its ``name=`` entry too).
 
         ``elf_class=32`` compiles with ``-m32`` (skips the test when gcc cannot). Its struct module
         is THIS_MODULE_SIZE bytes (of 64-bit x86 Debian 6.1), unless ``this_module_size`` says otherwise.
         """
         source = module_source(vermagic, name, versions, depends, license, extra_modinfo, ext_versions, elf_class,
-                               exports, namespaces, export_labels, this_module_size or THIS_MODULE_SIZE)
+                               exports, namespaces, export_labels, this_module_size or THIS_MODULE_SIZE,
+                               export_crcs, absolute_crcs)
         cflags = ('-m32',) if elf_class == 32 else ()
         try:
             return self.compile(directory, name + '.ko', source, cflags)

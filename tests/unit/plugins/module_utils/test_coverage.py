@@ -21,7 +21,7 @@ from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
 from ansible_collections.kabi.dkms.tests.unit.signing_fixtures import EfiRoot, rsa_key, sign_module
 from ansible_collections.kabi.dkms.tests.unit.system_trees import (
-    BASE_SYMBOLS, SystemTree, abi_crcs, build_demo, dkms_conf)
+    BASE_SYMBOLS, VERMAGIC_SUFFIX, SystemTree, abi_crcs, build_demo, dkms_conf)
 
 ABI = '6.1.0-47-amd64'
 VERMAGIC = '%s SMP preempt mod_unload modversions ' % ABI
@@ -703,6 +703,31 @@ def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) ->
     assert (run.status(ABI), run.package(ABI)['verified']) == ('installed', True)
     system.path('/lib/modules/%s/modules.dep' % clone).write_text('kernel/drivers/misc/other.ko:\nweak-updates/hello.ko:\n')
     assert Run(system.root).package(clone)['verified']
+
+
+def test_a_symbol_from_another_package_is_checked_by_its_crc(system: SystemTree) -> None:
+    """The loader compares an import with the CRC the module that exports it has (check_version()
+    with the owner's __kcrctab): a package rebuilt with a changed prototype refuses the package
+    built against its old one, "disagrees about version of symbol" (from helper-84)."""
+    system.bios_boot()
+    exports = system.kernel(ABI)
+    vermagic = '%s %s' % (ABI, VERMAGIC_SUFFIX)
+
+    def built(name: str, **options: Any) -> None:
+        system.package(name, '1.0', [name])
+        module_dir = system.path('/var/lib/dkms/%s/1.0/%s/x86_64/module' % (name, ABI))
+        system.ko.build_ko(module_dir, name, vermagic=vermagic, **options)
+        system.install(name, '1.0', ABI)
+
+    built('prov', versions=exports, exports=['prov_value'], export_crcs={'prov_value': 0xC2B12F26})
+    built('cons', versions=dict(exports, prov_value=0x8928CCD5))
+    run = Run(system.root)
+    cons = run.package(ABI, 'cons')
+    assert (cons['status'], cons['covered'], cons['verified']) == ('broken', False, True)
+    assert cons['modules']['cons']['kabi']['mismatched'] == ['prov_value']
+    assert (run.status(ABI, 'prov'), run.package(ABI, 'prov')['verified']) == ('installed', True)
+    built('cons', versions=dict(exports, prov_value=0xC2B12F26))
+    assert (Run(system.root).status(ABI, 'cons'), Run(system.root).package(ABI, 'cons')['verified']) == ('installed', True)
 
 
 def test_module_blacklist_on_the_next_boot_command_line(system: SystemTree) -> None:

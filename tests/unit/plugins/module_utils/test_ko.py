@@ -321,6 +321,20 @@ def test_every_imported_namespace_is_read(ko_builder: KoBuilder, tmp_path: Path,
     assert read(tmp_path, '/cxlish.ko', reader_name).import_ns == ['CXL', 'USB_STORAGE']
 
 
+@pytest.mark.parametrize('absolute', [False, True])
+def test_the_crcs_a_module_exports_its_symbols_with(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
+                                                    absolute: bool) -> None:
+    # check_version() compares an import with the exporting module's own CRC: labelled __crc_NAME
+    # in __kcrctab since 5.19, an absolute __crc_NAME before.
+    ko_builder.build_ko(tmp_path, 'core', exports=['core_fn', 'core_data'],
+                        export_crcs={'core_fn': 0x8928CCD5, 'core_data': 0xC2B12F26}, absolute_crcs=absolute)
+    crcs = read(tmp_path, '/core.ko', reader_name).symbol_table().crcs
+    assert crcs == {'core_fn': 0x8928CCD5, 'core_data': 0xC2B12F26}
+    # Built without CRCs: none to compare.
+    ko_builder.build_ko(tmp_path / 'plain', 'core', exports=['core_fn'])
+    assert read(tmp_path / 'plain', '/core.ko', reader_name).symbol_table().crcs == {}
+
+
 @pytest.mark.parametrize('compression', ['', 'xz'])
 def test_the_symbol_table_tells_exports_from_namespace_names(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
                                                              compression: str) -> None:
@@ -331,7 +345,7 @@ def test_the_symbol_table_tells_exports_from_namespace_names(ko_builder: KoBuild
         COMPRESSORS[compression](ko)
     info = read(tmp_path, '/nsmod.ko' + ('.' + compression if compression else ''), reader_name)
     assert info.exports == ['NETFS', 'compat_fn', 'other_fn']
-    assert info.symbol_table() == _ko.SymbolTable(set(), {'compat_fn', 'other_fn'})
+    assert info.symbol_table() == _ko.SymbolTable(set(), {'compat_fn', 'other_fn'}, {})
     # Stripped of its local symbols (strip --strip-unneeded): nothing tells them apart.
     ko_builder.build_ko(tmp_path / 'stripped', 'nsmod', exports=['compat_fn'], namespaces={'compat_fn': 'NETFS'},
                         export_labels=False)

@@ -256,6 +256,23 @@ def signatures_known(fact: dict[str, Any] | None = None) -> Any:
 class TestResolve:
     """Every module file that could load on one kernel, judged together."""
 
+    def test_a_symbol_from_another_module_is_checked_by_that_modules_crc(self) -> None:
+        # resolve_symbol() -> check_version() with the exporting module's own CRC.
+        client = module(dict(EXPORTS, a=0x51), name='client')
+
+        def decided(crcs: dict[str, int] | None, readable: bool = True) -> tuple[str | None, bool]:
+            core = module(exports=['a'], name='core')
+            table = SymbolTable(set(), {'a'}, crcs)
+            core.symbol_table = (lambda: table) if readable else (lambda: None)
+            decision = resolve(kernel(signature_check=signatures_known()), {'core': core, 'client': client})['client']
+            return decision.refusal, decision.certain
+
+        assert decided({'a': 0x51}) == (None, True)
+        assert decided({}) == (None, True)      # built without CRCs: nothing to compare
+        assert decided({'a': 0x52}) == ('incompatible', True)
+        assert decided(None) == (None, False)   # a CRC table whose labels are gone
+        assert decided({'a': 0x51}, readable=False) == (None, False)
+
     def test_module_blacklist_on_the_command_line(self) -> None:
         # blacklisted(): the last module_blacklist= given, its names compared exactly; what takes
         # symbols from a refused module misses them.
