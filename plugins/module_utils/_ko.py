@@ -24,6 +24,7 @@ import zlib
 from collections import OrderedDict, namedtuple
 from itertools import compress, count, repeat
 from operator import add, and_, itemgetter, lt
+from types import MappingProxyType
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
 from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsUnusable, load_adapter
@@ -516,7 +517,8 @@ class SymbolTable(namedtuple('SymbolTable', ['weak_undefined', 'exported', 'crcs
     __slots__ = ()
 
 
-SymbolTable.__new__.__defaults__ = ({},)
+# No CRC table: an immutable empty mapping, shared.
+SymbolTable.__new__.__defaults__ = (MappingProxyType({}),)
 DAMAGED_SYMBOL_TABLE = SymbolTable(None, None, None)
 
 

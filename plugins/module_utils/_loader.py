@@ -192,28 +192,25 @@ def _owner_name(export):
     return export.owner.rsplit('/', 1)[-1].replace('-', '_') if export is not None and export.owner else None
 
 
-def _exported_already(module, table, replaced):
-    """(duplicates, contested, excused) of ``module``'s exports (verify_exported_symbols(): the
-    loader refuses a module exporting a symbol it finds in the kernel or a module already loaded).
+def _exported_already(module, table):
+    """(duplicates, contested) of ``module``'s exports (verify_exported_symbols(): the loader
+    refuses a module exporting a symbol it finds in the kernel or a module already loaded).
 
     ``duplicates``: exported by the kernel image, or by an in-tree module the module imports from
     (modprobe loads that one first). ``contested``: exported by another in-tree module, which
-    refuses whichever of the two loads second; or a duplicate the module's symbol table cannot
-    confirm, since ``__ksymtab_strings`` holds namespace names too. An in-tree module of the name
-    of a module in ``replaced`` (those judged with it) never loads beside it; ``excused`` tells
-    that this made a difference, so the verdict holds only among these modules.
+    refuses whichever of the two loads second (also one that may not be there to load); or a
+    duplicate the module's symbol table cannot confirm, since ``__ksymtab_strings`` holds
+    namespace names too. In-tree modules that do not load (see _from_loaded_modules) export nothing.
     """
     own = _module_name(module)
-    flagged, excused = {}, False     # {symbol: name of its other owner}
+    flagged = {}     # {symbol: name of its other owner}
     for symbol in module.exports or ():
         name = _owner_name(table.exports.get(symbol))
         if name is not None and name != own:
-            if name in replaced:
-                excused = True
-            else:
-                flagged[symbol] = name
-    if not flagged:
-        return [], [], excused
+            flagged[symbol] = name
+    maybe = table.unsure.intersection(module.exports or ())
+    if not flagged and not maybe:
+        return [], []
     depended = set(_owner_name(table.exports.get(symbol)) for symbol in module.imports)
     duplicates, contested = [], []
     for symbol, name in flagged.items():
@@ -222,7 +219,8 @@ def _exported_already(module, table, replaced):
             continue    # a namespace name, not an export
         certain = labelled and (name == 'vmlinux' or name in depended)
         (duplicates if certain else contested).append(symbol)
-    return sorted(duplicates), sorted(contested), excused
+    contested.extend(symbol for symbol in maybe if _labelled(module, symbol) is not False)
+    return sorted(duplicates), sorted(contested)
 
 
 def _module_name(info):
@@ -324,13 +322,14 @@ class ExportTables:
     what modules import alike, and then the checks their modules passed hold for both. So are
     the symbols the last kernel's modules import, for the next kernel that loads the same files."""
 
-    __slots__ = ('last', 'modules', 'symbols', 'shared')
+    __slots__ = ('last', 'modules', 'symbols', 'shared', 'replaced')
 
     def __init__(self):
         self.last = None
         self.modules = ()           # the ModuleInfo of the last looked_up_by call
         self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
         self.shared = {}            # and _exported_under_two_names of them
+        self.replaced = _NOTHING    # and their names: their in-tree namesakes never load
 
     def looked_up_by(self, modules):
         """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
@@ -345,16 +344,15 @@ class ExportTables:
             # Each module lists an export once: as many exports as distinct ones, none is shared.
             self.shared = _exported_under_two_names(modules) \
                 if sum(len(info.exports or ()) for info in modules) > len(exports) else {}
+            self.replaced = frozenset(_module_name(info) for info in modules if info.name)
         return self.symbols
 
     def table(self, kernel, imports, wanted=None):
         """The ExportTable of ``kernel`` for the set ``imports`` and ``wanted``, the imports and the
         symbols modules export (the kernel's own exports of these refuse them); only imports are
         ever absent."""
-        exports = exports_of(kernel.exports, imports if wanted is None else wanted)
-        unsure = frozenset()
-        if kernel.module_present is not None:
-            exports, unsure = _from_present_modules(exports, kernel.module_present)
+        exports, unsure = _from_loaded_modules(exports_of(kernel.exports, imports if wanted is None else wanted),
+                                               kernel, self.replaced)
         absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
@@ -365,18 +363,24 @@ class ExportTables:
         return last
 
 
-def _from_present_modules(exports, module_present):
-    """(exports, unsure): ``exports`` ({symbol: Export}) less those of in-tree modules modprobe
-    does not find, so cannot load before the module that needs them (the loader's "Unknown
-    symbol": find_symbol() looks only in the kernel image and the modules loaded), and the
-    symbols of those it may find (``module_present`` says None)."""
-    gone, unsure = [], []
+def _from_loaded_modules(exports, kernel, replaced):
+    """(exports, unsure): ``exports`` ({symbol: Export}) less those of in-tree modules that are
+    not loaded before a module that needs them (the loader's "Unknown symbol": find_symbol()
+    looks only in the kernel image and the modules loaded), and the symbols of those that may
+    not be. Such a module is one modprobe does not find (KernelABI.module_present), one
+    ``module_blacklist=`` names, or one a module judged here replaces by name (``replaced``:
+    modprobe loads that one, whose own exports count)."""
+    if kernel.module_present is None and not kernel.module_blacklist and not replaced:
+        return exports, frozenset()
+    gone, unsure, answers = [], [], {}
     for symbol, export in exports.items():
-        if export.owner and export.owner != 'vmlinux':
-            present = module_present(export.owner)
-            if present is not True:
+        owner = export.owner
+        if owner and owner != 'vmlinux':
+            if owner not in answers:
+                answers[owner] = _in_tree_module_loads(kernel, owner, replaced)
+            if answers[owner] is not True:
                 gone.append(symbol)
-                if present is None:
+                if answers[owner] is None:
                     unsure.append(symbol)
     if not gone:
         return exports, frozenset()
@@ -386,17 +390,28 @@ def _from_present_modules(exports, module_present):
     return exports, frozenset(unsure)
 
 
-def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False,
-          replaced=_NOTHING):
+def _in_tree_module_loads(kernel, owner, replaced):
+    """Whether the in-tree module ``owner`` (symvers' path, 'drivers/media/v4l2-core/videodev')
+    is loaded before what needs its symbols: True, False, or None when that is not known."""
+    name = owner[owner.rfind('/') + 1:].replace('-', '_')
+    if name in replaced:
+        return False
+    blacklisted = _blacklisted_name(kernel, name)
+    if blacklisted:
+        return False if blacklisted[1] else None
+    return True if kernel.module_present is None else kernel.module_present(owner)
+
+
+def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
-    ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask).
+    ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask;
+    a _ProvidedTo also tells whether they export them with the CRC asked for).
     ``unknown_providers``: some loadable module's exports could not be listed, so a symbol
     found nowhere else is unresolved rather than missing. ``table``: an ExportTable of the
     kernel holding at least the module's imports (made here when not given). ``tainted``: the
     module takes symbols from a module the loader taints proprietary, and so is tainted too
     (inherit_taint()); None when that depends on which of the modules exporting a symbol loads.
-    ``replaced``: names of the modules judged with it, whose in-tree namesakes never load.
     """
     if table is None:
         imports = frozenset(module.imports)
@@ -409,13 +424,12 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
-    duplicates, contested, excused = _exported_already(module, table, replaced) if module.exports else ((), (), False)
+    duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
     if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
             and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
             and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
-        if not excused:
-            table.passed.add(module)
+        table.passed.add(module)
         return table.clean_verdict(vermagic)
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
@@ -631,8 +645,6 @@ class _SymbolResolution:
         self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
-        # The in-tree modules these replace: their exports are no other module's to contest.
-        self.replaced = frozenset(_module_name(info) for info in modules.values() if info.name)
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
@@ -652,7 +664,7 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key, self.modules),
-                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
+                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key))
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since
@@ -911,19 +923,23 @@ def _refused_early(kernel, info):
         else kernel.signature_check(info)
     if refusal and certain:
         return signature, refusal, certain
-    blacklisted = _blacklisted(kernel, info)
+    blacklisted = _blacklisted_name(kernel, info.name)
     if blacklisted:
         return signature, blacklisted[0], blacklisted[1]
     return signature, refusal, certain
 
 
-def _blacklisted(kernel, info):
+# The longest value a charp parameter takes (param_set_charp(): a longer one leaves it as it was).
+CHARP_MAX = 1024
+
+
+def _blacklisted_name(kernel, name):
     """(why, certain) when ``module_blacklist=`` on the next-boot command line refuses the
-    module (EPERM: "Module ... is blacklisted"), else None. The kernel keeps the last value
-    given (a charp parameter) and compares each of its comma-separated names with the module's
-    name exactly; kernels before 4.8 may not have the parameter."""
-    given = [value for value in kernel.module_blacklist or () if value is not None]
-    if not given or info.name is None or info.name not in given[-1].split(','):
+    module ``name`` (EPERM: "Module ... is blacklisted"), else None. The kernel keeps the last
+    value it takes and compares each of its comma-separated names with the module's name
+    exactly; kernels before 4.8 may not have the parameter."""
+    given = [value for value in kernel.module_blacklist or () if value is not None and len(value) <= CHARP_MAX]
+    if not given or name is None or name not in given[-1].split(','):
         return None
     return 'module_blacklist=%s on the next-boot command line names it' % given[-1], \
         release_at_least(kernel.release, (4, 8)) is True

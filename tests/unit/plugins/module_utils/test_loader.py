@@ -273,6 +273,32 @@ class TestResolve:
         assert decided(None) == (None, False)   # a CRC table whose labels are gone
         assert decided({'a': 0x51}, readable=False) == (None, False)
 
+    def test_in_tree_modules_that_do_not_load_export_nothing(self) -> None:
+        # An in-tree module exports to others only once loaded (from helper-85's review): not where
+        # module_blacklist= names it, nor where a module judged here replaces it (its own CRC
+        # counts), and one that may not be there may still contest an export.
+        videodev = Export(0x5151, False, None, 'drivers/media/v4l2-core/videodev')
+        exports = dict(exported(EXPORTS), video_ioctl2=videodev)
+        client = module(dict(EXPORTS, video_ioctl2=0x5151), name='client')
+
+        def decided(modules: dict[str, ModuleInfo], **options: Any) -> dict[str, tuple[str | None, bool]]:
+            return outcome(resolve(kernel(exports, signature_check=signatures_known(), **options), modules))
+
+        assert decided({'client': client}) == {'client': (None, True)}
+        assert decided({'client': client}, module_blacklist=['videodev']) == {'client': ('incompatible', True)}
+        # A DKMS videodev of its own build replaces it: its CRC is the one the client must match.
+        rebuilt = module(exports=['video_ioctl2'], name='videodev')
+        table = SymbolTable(set(), {'video_ioctl2'}, {'video_ioctl2': 0x5252})
+        rebuilt.symbol_table = lambda: table
+        assert decided({'client': client, 'videodev': rebuilt}) == {
+            'client': ('incompatible', True), 'videodev': (None, True)}
+        rebuilt_client = module(dict(EXPORTS, video_ioctl2=0x5252), name='client')
+        assert decided({'client': rebuilt_client, 'videodev': rebuilt})['client'] == (None, True)
+        # One that may not be there to load: what exports the same symbol may be refused.
+        rival = module(exports=['video_ioctl2'], name='v4l2_compat')
+        assert decided({'rival': rival}, module_present=lambda owner: None) == {'rival': (None, False)}
+        assert decided({'rival': rival}, module_present=lambda owner: False) == {'rival': (None, True)}
+
     def test_module_blacklist_on_the_command_line(self) -> None:
         # blacklisted(): the last module_blacklist= given, its names compared exactly; what takes
         # symbols from a refused module misses them.
