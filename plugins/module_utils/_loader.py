@@ -192,25 +192,30 @@ def _owner_name(export):
     return export.owner.rsplit('/', 1)[-1].replace('-', '_') if export is not None and export.owner else None
 
 
-def _exported_already(module, table):
-    """(duplicates, contested) of ``module``'s exports (verify_exported_symbols(): the loader
-    refuses a module exporting a symbol it finds in the kernel or a module already loaded).
+def _exported_already(module, table, replaced):
+    """(duplicates, contested, excused) of ``module``'s exports (verify_exported_symbols(): the
+    loader refuses a module exporting a symbol it finds in the kernel or a module already loaded).
 
     ``duplicates``: exported by the kernel image, or by an in-tree module the module imports from
     (modprobe loads that one first). ``contested``: exported by another in-tree module, which
     refuses whichever of the two loads second (also one that may not be there to load); or a
     duplicate the module's symbol table cannot confirm, since ``__ksymtab_strings`` holds
-    namespace names too. In-tree modules that do not load (see _from_loaded_modules) export nothing.
+    namespace names too. In-tree modules that do not load (see _from_loaded_modules) export
+    nothing, and one of the name of a module in ``replaced`` (those judged with it) never loads
+    beside it; ``excused`` tells that this made a difference, so the verdict holds only among these modules.
     """
     own = _module_name(module)
-    flagged = {}     # {symbol: name of its other owner}
+    flagged, excused = {}, False     # {symbol: name of its other owner}
     for symbol in module.exports or ():
         name = _owner_name(table.exports.get(symbol))
         if name is not None and name != own:
-            flagged[symbol] = name
+            if name in replaced:
+                excused = True
+            else:
+                flagged[symbol] = name
     maybe = table.unsure.intersection(module.exports or ())
     if not flagged and not maybe:
-        return [], []
+        return [], [], excused
     depended = set(_owner_name(table.exports.get(symbol)) for symbol in module.imports)
     duplicates, contested = [], []
     for symbol, name in flagged.items():
@@ -220,7 +225,7 @@ def _exported_already(module, table):
         certain = labelled and (name == 'vmlinux' or name in depended)
         (duplicates if certain else contested).append(symbol)
     contested.extend(symbol for symbol in maybe if _labelled(module, symbol) is not False)
-    return sorted(duplicates), sorted(contested)
+    return sorted(duplicates), sorted(contested), excused
 
 
 def _module_name(info):
@@ -322,14 +327,13 @@ class ExportTables:
     what modules import alike, and then the checks their modules passed hold for both. So are
     the symbols the last kernel's modules import, for the next kernel that loads the same files."""
 
-    __slots__ = ('last', 'modules', 'symbols', 'shared', 'replaced')
+    __slots__ = ('last', 'modules', 'symbols', 'shared')
 
     def __init__(self):
         self.last = None
         self.modules = ()           # the ModuleInfo of the last looked_up_by call
         self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
         self.shared = {}            # and _exported_under_two_names of them
-        self.replaced = _NOTHING    # and their names: their in-tree namesakes never load
 
     def looked_up_by(self, modules):
         """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
@@ -344,7 +348,6 @@ class ExportTables:
             # Each module lists an export once: as many exports as distinct ones, none is shared.
             self.shared = _exported_under_two_names(modules) \
                 if sum(len(info.exports or ()) for info in modules) > len(exports) else {}
-            self.replaced = frozenset(_module_name(info) for info in modules if info.name)
         return self.symbols
 
     def table(self, kernel, imports, wanted=None):
@@ -352,7 +355,7 @@ class ExportTables:
         symbols modules export (the kernel's own exports of these refuse them); only imports are
         ever absent."""
         exports, unsure = _from_loaded_modules(exports_of(kernel.exports, imports if wanted is None else wanted),
-                                               kernel, self.replaced)
+                                               kernel)
         absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
@@ -363,21 +366,20 @@ class ExportTables:
         return last
 
 
-def _from_loaded_modules(exports, kernel, replaced):
+def _from_loaded_modules(exports, kernel):
     """(exports, unsure): ``exports`` ({symbol: Export}) less those of in-tree modules that are
     not loaded before a module that needs them (the loader's "Unknown symbol": find_symbol()
     looks only in the kernel image and the modules loaded), and the symbols of those that may
-    not be. Such a module is one modprobe does not find (KernelABI.module_present), one
-    ``module_blacklist=`` names, or one a module judged here replaces by name (``replaced``:
-    modprobe loads that one, whose own exports count)."""
-    if kernel.module_present is None and not kernel.module_blacklist and not replaced:
+    not be. Such a module is one modprobe does not find (KernelABI.module_present), or one
+    ``module_blacklist=`` names."""
+    if kernel.module_present is None and not kernel.module_blacklist:
         return exports, frozenset()
     gone, unsure, answers = [], [], {}
     for symbol, export in exports.items():
         owner = export.owner
         if owner and owner != 'vmlinux':
             if owner not in answers:
-                answers[owner] = _in_tree_module_loads(kernel, owner, replaced)
+                answers[owner] = _in_tree_module_loads(kernel, owner)
             if answers[owner] is not True:
                 gone.append(symbol)
                 if answers[owner] is None:
@@ -390,19 +392,18 @@ def _from_loaded_modules(exports, kernel, replaced):
     return exports, frozenset(unsure)
 
 
-def _in_tree_module_loads(kernel, owner, replaced):
+def _in_tree_module_loads(kernel, owner):
     """Whether the in-tree module ``owner`` (symvers' path, 'drivers/media/v4l2-core/videodev')
     is loaded before what needs its symbols: True, False, or None when that is not known."""
     name = owner[owner.rfind('/') + 1:].replace('-', '_')
-    if name in replaced:
-        return False
     blacklisted = _blacklisted_name(kernel, name)
     if blacklisted:
         return False if blacklisted[1] else None
     return True if kernel.module_present is None else kernel.module_present(owner)
 
 
-def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False):
+def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False,
+          replaced=_NOTHING):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
     ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask;
@@ -412,6 +413,7 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     kernel holding at least the module's imports (made here when not given). ``tainted``: the
     module takes symbols from a module the loader taints proprietary, and so is tainted too
     (inherit_taint()); None when that depends on which of the modules exporting a symbol loads.
+    ``replaced``: names of the modules judged with it, whose in-tree namesakes never load.
     """
     if table is None:
         imports = frozenset(module.imports)
@@ -424,12 +426,13 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
-    duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
+    duplicates, contested, excused = _exported_already(module, table, replaced) if module.exports else ((), (), False)
     if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
             and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
             and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
-        table.passed.add(module)
+        if not excused:
+            table.passed.add(module)
         return table.clean_verdict(vermagic)
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
@@ -645,6 +648,8 @@ class _SymbolResolution:
         self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
+        # The in-tree modules these replace: their exports are no other module's to contest.
+        self.replaced = frozenset(_module_name(info) for info in modules.values() if info.name)
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
         self.importers = {}       # such a symbol -> keys of modules importing it
@@ -664,7 +669,7 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key, self.modules),
-                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key))
+                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since

@@ -275,8 +275,7 @@ class TestResolve:
 
     def test_in_tree_modules_that_do_not_load_export_nothing(self) -> None:
         # An in-tree module exports to others only once loaded (from helper-85's review): not where
-        # module_blacklist= names it, nor where a module judged here replaces it (its own CRC
-        # counts), and one that may not be there may still contest an export.
+        # module_blacklist= names it; and one that may not be there may still contest an export.
         videodev = Export(0x5151, False, None, 'drivers/media/v4l2-core/videodev')
         exports = dict(exported(EXPORTS), video_ioctl2=videodev)
         client = module(dict(EXPORTS, video_ioctl2=0x5151), name='client')
@@ -286,14 +285,6 @@ class TestResolve:
 
         assert decided({'client': client}) == {'client': (None, True)}
         assert decided({'client': client}, module_blacklist=['videodev']) == {'client': ('incompatible', True)}
-        # A DKMS videodev of its own build replaces it: its CRC is the one the client must match.
-        rebuilt = module(exports=['video_ioctl2'], name='videodev')
-        table = SymbolTable(set(), {'video_ioctl2'}, {'video_ioctl2': 0x5252})
-        rebuilt.symbol_table = lambda: table
-        assert decided({'client': client, 'videodev': rebuilt}) == {
-            'client': ('incompatible', True), 'videodev': (None, True)}
-        rebuilt_client = module(dict(EXPORTS, video_ioctl2=0x5252), name='client')
-        assert decided({'client': rebuilt_client, 'videodev': rebuilt})['client'] == (None, True)
         # One that may not be there to load: what exports the same symbol may be refused.
         rival = module(exports=['video_ioctl2'], name='v4l2_compat')
         assert decided({'rival': rival}, module_present=lambda owner: None) == {'rival': (None, False)}
