@@ -141,8 +141,8 @@ class Decision:
 
     ``refusal`` is None when nothing refuses it, else ``broken`` (not a module for this
     kernel, or evidence that cannot be read: damage is never coverage), ``incompatible``
-    (kABI or vermagic) or ``rejected`` (the signature check, or ``module_blacklist=``). ``certain`` is False when a
-    rule that could decide it was not checked.
+    (kABI or vermagic) or ``rejected`` (the signature check, or ``module_blacklist=``).
+    ``certain`` is False when a rule that could decide it was not checked.
     """
 
     __slots__ = ('refusal', 'certain', 'kabi', 'signature', 'reason')
@@ -202,7 +202,8 @@ def _exported_already(module, table, replaced):
     duplicate the module's symbol table cannot confirm, since ``__ksymtab_strings`` holds
     namespace names too. In-tree modules that do not load (see _from_loaded_modules) export
     nothing, and one of the name of a module in ``replaced`` (those judged with it) never loads
-    beside it; ``excused`` tells that this made a difference, so the verdict holds only among these modules.
+    beside it; ``excused`` tells that this made a difference, so the verdict holds only among
+    these modules.
     """
     own = _module_name(module)
     flagged, excused = {}, False     # {symbol: name of its other owner}
@@ -599,9 +600,10 @@ def _unchecked(verdict):
             'exports where the module\'s symbol table cannot tell its exports from namespace names: %s' \
             % ', '.join(verdict.contested)
     return 'cannot tell whether the loader offers the module these symbols (exported by no module read, while ' \
-        'some module\'s exports cannot be listed or its file could not be read; by an in-tree module modules.dep does ' \
-        'not list, where its file is there or none of the kernel\'s own modules is listed; GPL-only where a module it takes symbols from may be ' \
-        'proprietary; or in a module namespace): %s' % ', '.join(verdict.unresolved)
+        'some module\'s exports cannot be listed or its file could not be read; by an in-tree module ' \
+        'modules.dep does not list, where its file is there or none of the kernel\'s own modules is listed; ' \
+        'GPL-only where a module it takes symbols from may be proprietary; or in a module namespace): %s' \
+        % ', '.join(verdict.unresolved)
 
 
 class _ProvidedTo:
