@@ -77,6 +77,11 @@ STB_WEAK = 2
 SYMBOL_NAMES_LIMIT = 16 * 1024 * 1024
 # Elf64_Sym and Elf32_Sym: (name, info, section index, value) of each symbol, the rest skipped.
 _SYMBOL_FIELDS = {64: ('IBxHQ8x', (0, 1, 2, 3)), 32: ('II4xBxH', (0, 2, 3, 1))}
+# Where st_info and st_shndx are in each of them.
+_SYMBOL_INFO_AT = {64: 4, 32: 12}
+_SYMBOL_SECTION_AT = {64: 6, 32: 14}
+# st_info -> 1 for a weak symbol, else 0: weak ones found by one translate and find in C.
+_WEAK_BINDINGS = bytes(int(info >> 4 == STB_WEAK) for info in range(256))
 SHN_ABS = 0xfff1
 # Where a module keeps the CRCs of its exports: the label __crc_NAME on a 32-bit value in one of
 # these sections (5.19 on), or an absolute symbol __crc_NAME whose value is the CRC (before).
@@ -553,7 +558,8 @@ def read_symbol_table(data, layout, path):
     entry = struct.Struct(layout.order + fields)
     weak, exported, crc_labels = set(), set(), {}
     budget = SYMBOL_NAMES_LIMIT
-    for symbol in entry.iter_unpack(symtab[:len(symtab) - len(symtab) % entry.size]):
+    for at in _symbols_to_name(symtab, layout, entry.size, labelled):
+        symbol = entry.unpack_from(symtab, at)
         undefined_weak = symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK
         if undefined_weak or symbol[index] in labelled:
             start = symbol[name_at]
@@ -570,6 +576,31 @@ def read_symbol_table(data, layout, path):
             elif name.startswith('__crc_') and symbol[index] != strings_index:
                 crc_labels[name[len('__crc_'):]] = (symbol[index], symbol[value])
     return SymbolTable(weak, exported or None, _export_crcs(data, layout, crc_tables, crc_labels, path))
+
+
+def _symbols_to_name(symtab, layout, size, sections):
+    """Offsets, in order, of the whole ``size``-byte entries of ``symtab`` that are weak or in one
+    of the ``sections`` (indices): a superset of those read_symbol_table names, found by searches
+    in C over each field's column of bytes (an import, of which modules have thousands, is
+    neither), so only what is found costs a step in Python."""
+    end = len(symtab) - len(symtab) % size
+    column = _SYMBOL_INFO_AT[layout.elf_class]
+    found = set(_indices(symtab[column:end:size].translate(_WEAK_BINDINGS), 1))
+    low = _SYMBOL_SECTION_AT[layout.elf_class] + (0 if layout.little_endian else 1)
+    high = low + 1 if layout.little_endian else low - 1
+    lows, highs = symtab[low:end:size], symtab[high:end:size]
+    for section in sections:
+        found.update(entry for entry in _indices(lows, section & 0xff) if highs[entry] == section >> 8)
+    return [entry * size for entry in sorted(found)]
+
+
+def _indices(column, byte):
+    """Where ``column`` (bytes) holds the value ``byte``."""
+    found, at = [], column.find(byte)
+    while at >= 0:
+        found.append(at)
+        at = column.find(byte, at + 1)
+    return found
 
 
 def _export_crcs(data, layout, crc_tables, labels, path):

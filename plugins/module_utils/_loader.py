@@ -32,6 +32,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from types import MappingProxyType
+
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import release_at_least
 
@@ -49,6 +51,7 @@ XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
 # The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
 KMOD_HANDS_OVER = (31,)
 _NOTHING = frozenset()
+_NO_CRCS = MappingProxyType({})
 
 
 class KernelABI:
@@ -141,8 +144,8 @@ class Decision:
 
     ``refusal`` is None when nothing refuses it, else ``broken`` (not a module for this
     kernel, or evidence that cannot be read: damage is never coverage), ``incompatible``
-    (kABI or vermagic) or ``rejected`` (the signature check, or ``module_blacklist=``).
-    ``certain`` is False when a rule that could decide it was not checked.
+    (kABI or vermagic) or ``rejected`` (the signature check, or ``module_blacklist=``). ``certain`` is False when a
+    rule that could decide it was not checked.
     """
 
     __slots__ = ('refusal', 'certain', 'kabi', 'signature', 'reason')
@@ -192,31 +195,25 @@ def _owner_name(export):
     return export.owner.rsplit('/', 1)[-1].replace('-', '_') if export is not None and export.owner else None
 
 
-def _exported_already(module, table, replaced):
-    """(duplicates, contested, excused) of ``module``'s exports (verify_exported_symbols(): the
-    loader refuses a module exporting a symbol it finds in the kernel or a module already loaded).
+def _exported_already(module, table):
+    """(duplicates, contested) of ``module``'s exports (verify_exported_symbols(): the loader
+    refuses a module exporting a symbol it finds in the kernel or a module already loaded).
 
     ``duplicates``: exported by the kernel image, or by an in-tree module the module imports from
     (modprobe loads that one first). ``contested``: exported by another in-tree module, which
     refuses whichever of the two loads second (also one that may not be there to load); or a
     duplicate the module's symbol table cannot confirm, since ``__ksymtab_strings`` holds
-    namespace names too. In-tree modules that do not load (see _from_loaded_modules) export
-    nothing, and one of the name of a module in ``replaced`` (those judged with it) never loads
-    beside it; ``excused`` tells that this made a difference, so the verdict holds only among
-    these modules.
+    namespace names too. In-tree modules that do not load (see _from_loaded_modules) export nothing.
     """
     own = _module_name(module)
-    flagged, excused = {}, False     # {symbol: name of its other owner}
+    flagged = {}     # {symbol: name of its other owner}
     for symbol in module.exports or ():
         name = _owner_name(table.exports.get(symbol))
         if name is not None and name != own:
-            if name in replaced:
-                excused = True
-            else:
-                flagged[symbol] = name
+            flagged[symbol] = name
     maybe = table.unsure.intersection(module.exports or ())
     if not flagged and not maybe:
-        return [], [], excused
+        return [], []
     depended = set(_owner_name(table.exports.get(symbol)) for symbol in module.imports)
     duplicates, contested = [], []
     for symbol, name in flagged.items():
@@ -226,7 +223,7 @@ def _exported_already(module, table, replaced):
         certain = labelled and (name == 'vmlinux' or name in depended)
         (duplicates if certain else contested).append(symbol)
     contested.extend(symbol for symbol in maybe if _labelled(module, symbol) is not False)
-    return sorted(duplicates), sorted(contested), excused
+    return sorted(duplicates), sorted(contested)
 
 
 def _module_name(info):
@@ -287,11 +284,12 @@ class ExportTable:
     ``passed`` holds the modules (ModuleInfo, not changed once read) found to import nothing
     but what the table exports as imported, none of it restricted: shared by the kernels that
     share the table (``ExportTables``), they are not checked again. Their verdicts are
-    ``clean``, one per outcome of the vermagic check.
+    ``clean``, one per outcome of the vermagic check. ``offers``: the _Offer of each set of
+    modules that export symbols the table lacks, shared alike.
     """
 
     __slots__ = ('exports', 'absent', 'unsure', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces',
-                 'passed', 'clean')
+                 'passed', 'clean', 'offers')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset()):
         self.exports = exports      # {symbol: Export} of the symbols asked for that the kernel exports
@@ -313,6 +311,7 @@ class ExportTable:
                 self.namespaces[symbol] = export.namespace
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
+        self.offers = {}    # frozenset of ModuleInfo -> _Offer
 
     def clean_verdict(self, vermagic):
         """The verdict on a module in ``passed`` whose vermagic check gave ``vermagic``."""
@@ -328,13 +327,14 @@ class ExportTables:
     what modules import alike, and then the checks their modules passed hold for both. So are
     the symbols the last kernel's modules import, for the next kernel that loads the same files."""
 
-    __slots__ = ('last', 'modules', 'symbols', 'shared')
+    __slots__ = ('last', 'modules', 'symbols', 'shared', 'replaced')
 
     def __init__(self):
         self.last = None
         self.modules = ()           # the ModuleInfo of the last looked_up_by call
         self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
         self.shared = {}            # and _exported_under_two_names of them
+        self.replaced = _NOTHING    # and their names: their in-tree namesakes never load
 
     def looked_up_by(self, modules):
         """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
@@ -349,6 +349,7 @@ class ExportTables:
             # Each module lists an export once: as many exports as distinct ones, none is shared.
             self.shared = _exported_under_two_names(modules) \
                 if sum(len(info.exports or ()) for info in modules) > len(exports) else {}
+            self.replaced = frozenset(_module_name(info) for info in modules if info.name)
         return self.symbols
 
     def table(self, kernel, imports, wanted=None):
@@ -356,7 +357,7 @@ class ExportTables:
         symbols modules export (the kernel's own exports of these refuse them); only imports are
         ever absent."""
         exports, unsure = _from_loaded_modules(exports_of(kernel.exports, imports if wanted is None else wanted),
-                                               kernel)
+                                               kernel, self.replaced)
         absent = imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
@@ -367,20 +368,21 @@ class ExportTables:
         return last
 
 
-def _from_loaded_modules(exports, kernel):
+def _from_loaded_modules(exports, kernel, replaced):
     """(exports, unsure): ``exports`` ({symbol: Export}) less those of in-tree modules that are
     not loaded before a module that needs them (the loader's "Unknown symbol": find_symbol()
     looks only in the kernel image and the modules loaded), and the symbols of those that may
-    not be. Such a module is one modprobe does not find (KernelABI.module_present), or one
-    ``module_blacklist=`` names."""
-    if kernel.module_present is None and not kernel.module_blacklist:
+    not be. Such a module is one modprobe does not find (KernelABI.module_present), one
+    ``module_blacklist=`` names, or one a module judged here replaces by name (``replaced``:
+    modprobe loads that one, whose own exports count)."""
+    if kernel.module_present is None and not kernel.module_blacklist and not replaced:
         return exports, frozenset()
     gone, unsure, answers = [], [], {}
     for symbol, export in exports.items():
         owner = export.owner
         if owner and owner != 'vmlinux':
             if owner not in answers:
-                answers[owner] = _in_tree_module_loads(kernel, owner)
+                answers[owner] = _in_tree_module_loads(kernel, owner, replaced)
             if answers[owner] is not True:
                 gone.append(symbol)
                 if answers[owner] is None:
@@ -393,18 +395,19 @@ def _from_loaded_modules(exports, kernel):
     return exports, frozenset(unsure)
 
 
-def _in_tree_module_loads(kernel, owner):
+def _in_tree_module_loads(kernel, owner, replaced):
     """Whether the in-tree module ``owner`` (symvers' path, 'drivers/media/v4l2-core/videodev')
     is loaded before what needs its symbols: True, False, or None when that is not known."""
     name = owner[owner.rfind('/') + 1:].replace('-', '_')
+    if name in replaced:
+        return False
     blacklisted = _blacklisted_name(kernel, name)
     if blacklisted:
         return False if blacklisted[1] else None
     return True if kernel.module_present is None else kernel.module_present(owner)
 
 
-def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False,
-          replaced=_NOTHING):
+def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=None, tainted=False):
     """Verdict for the ModuleInfo ``module`` on KernelABI ``kernel`` (whose exports are known).
 
     ``provided``: symbols that modules loadable on the kernel export (anything ``in`` can ask;
@@ -414,26 +417,31 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     kernel holding at least the module's imports (made here when not given). ``tainted``: the
     module takes symbols from a module the loader taints proprietary, and so is tainted too
     (inherit_taint()); None when that depends on which of the modules exporting a symbol loads.
-    ``replaced``: names of the modules judged with it, whose in-tree namesakes never load.
     """
     if table is None:
         imports = frozenset(module.imports)
         table = ExportTables().table(kernel, imports, imports.union(module.exports or ()))
     vermagic = vermagic_matches(module, kernel.vermagic, kernel.release)
-    if module in table.passed:
+    offer = provided.offer if isinstance(provided, _ProvidedTo) else None
+    if module in table.passed or (tainted is False and offer is not None and module in offer.passed):
         return table.clean_verdict(vermagic)
     # A GPL-only export is not offered to a module tainted proprietary: by its license, or by
     # what it takes from a proprietary module (either order of the two fails to load).
     hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
-    duplicates, contested, excused = _exported_already(module, table, replaced) if module.exports else ((), (), False)
-    if tuple(map(table.crcs.get, imports)) == module.crcs and hidden.isdisjoint(imports) \
+    duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
+    if offer is not None and module.exports and table.absent.intersection(imports).intersection(module.exports):
+        offer = None    # imports from modules pass by the CRCs they offer, where the module is not one of them
+    if tuple(map((table.crcs if offer is None else offer.crcs).get, imports)) == module.crcs \
+            and hidden.isdisjoint(imports) \
             and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
             and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
-        if not excused:
-            table.passed.add(module)
+        if table.absent.isdisjoint(imports):
+            table.passed.add(module)    # by the kernel alone
+        elif tainted is False and offer is not None:
+            offer.passed.add(module)
         return table.clean_verdict(vermagic)
     missing, mismatched, namespaces, unresolved = set(), set(), set(), set()
     for symbol, crc in zip(imports, module.crcs):
@@ -600,21 +608,21 @@ def _unchecked(verdict):
             'exports where the module\'s symbol table cannot tell its exports from namespace names: %s' \
             % ', '.join(verdict.contested)
     return 'cannot tell whether the loader offers the module these symbols (exported by no module read, while ' \
-        'some module\'s exports cannot be listed or its file could not be read; by an in-tree module ' \
-        'modules.dep does not list, where its file is there or none of the kernel\'s own modules is listed; ' \
-        'GPL-only where a module it takes symbols from may be proprietary; or in a module namespace): %s' \
-        % ', '.join(verdict.unresolved)
+        'some module\'s exports cannot be listed or its file could not be read; by an in-tree module modules.dep does ' \
+        'not list, where its file is there or none of the kernel\'s own modules is listed; GPL-only where a module it takes symbols from may be ' \
+        'proprietary; or in a module namespace): %s' % ', '.join(verdict.unresolved)
 
 
 class _ProvidedTo:
     """The symbols loadable modules other than ``key`` export, asked one symbol at a time."""
 
-    __slots__ = ('providers', 'key', 'modules')
+    __slots__ = ('providers', 'key', 'modules', 'offer')
 
-    def __init__(self, providers, key, modules):
+    def __init__(self, providers, key, modules, offer):
         self.providers = providers
         self.key = key
         self.modules = modules
+        self.offer = offer      # the _Offer of the loadable modules
 
     def __contains__(self, symbol):
         holders = self.providers.get(symbol)
@@ -629,16 +637,47 @@ class _ProvidedTo:
         return answers.pop() if len(answers) == 1 else None
 
 
+def _export_crcs(info):
+    """{export: CRC} of module ``info`` (empty when built without CRCs), None when its symbol table cannot tell."""
+    symbol_table = info.symbol_table() if info.symbol_table is not None else None
+    return None if symbol_table is None else symbol_table.crcs
+
+
 def _exports_with(info, symbol, crc):
     """Whether module ``info`` exports ``symbol`` with ``crc``: True also for a module built
     without CRCs (check_version() lets any import through), None when its symbol table cannot tell."""
-    symbol_table = info.symbol_table() if info.symbol_table is not None else None
-    if symbol_table is None or symbol_table.crcs is None:
+    crcs = _export_crcs(info)
+    if crcs is None:
         return None
-    if not symbol_table.crcs:
+    if not crcs:
         return True
-    exported = symbol_table.crcs.get(symbol)
+    exported = crcs.get(symbol)
     return None if exported is None else exported == crc
+
+
+class _Offer:
+    """What a set of modules offers in symbols a kernel's table lacks, for judge's quick way:
+    ``crcs``, the table's CRCs, and for each such symbol that all of them exporting it export
+    with one CRC they tell, that CRC (an import with it passes check_version() whichever of them
+    loads; any other case judge checks symbol by symbol); ``passed``, the modules, not tainted
+    by others, found to import nothing but what ``crcs`` has as imported, none of it restricted."""
+
+    __slots__ = ('crcs', 'passed')
+
+    def __init__(self, table, providers):
+        told = {}   # symbol -> the CRC its exporters tell, None where one tells none or they differ
+        for info in providers:
+            crcs = _export_crcs(info) or _NO_CRCS
+            for symbol in table.absent.intersection(info.exports):
+                crc = crcs.get(symbol)
+                if told.setdefault(symbol, crc) != crc:
+                    told[symbol] = None
+        agreed = [(symbol, crc) for symbol, crc in told.items() if crc is not None]
+        self.crcs = table.crcs
+        if agreed:
+            self.crcs = dict(table.crcs)
+            self.crcs.update(agreed)
+        self.passed = set()
 
 
 class _SymbolResolution:
@@ -650,28 +689,45 @@ class _SymbolResolution:
         self.table = table
         self.modules = modules
         self.loadable = set(modules) - refused
-        # The in-tree modules these replace: their exports are no other module's to contest.
-        self.replaced = frozenset(_module_name(info) for info in modules.values() if info.name)
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
         self.providers = {}       # such a symbol -> keys of loadable modules exporting it
-        self.importers = {}       # such a symbol -> keys of modules importing it
+        self._importers = None    # see importers
         self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
         self.unread = unread      # some module files judged with these could not be read
         self.taints = None        # the modules tainted proprietary, for sure and maybe (see _taint)
         self.recounts = 0
         self.own_taint = None     # the modules tainted proprietary by themselves
+        self._offer = None        # see offer
         if not table.absent:
             return  # the usual case: the kernel exports every symbol imported, none is asked of modules
         for key in self.loadable:
             for symbol in table.absent.intersection(modules[key].exports or ()):
                 self.providers.setdefault(symbol, set()).add(key)
-        for key, info in modules.items():
-            for symbol in table.absent.intersection(info.imports):
-                self.importers.setdefault(symbol, set()).add(key)
+
+    @property
+    def importers(self):
+        """{symbol the kernel lacks: keys of the modules importing it}, made when a refusal or a
+        taint first asks."""
+        if self._importers is None:
+            self._importers = {}
+            for key, info in self.modules.items():
+                for symbol in self.table.absent.intersection(info.imports):
+                    self._importers.setdefault(symbol, set()).add(key)
+        return self._importers
+
+    def offer(self):
+        """The _Offer of the loadable modules that export symbols the kernel lacks (kept by the
+        table, for every kernel that shares it)."""
+        if self._offer is None:
+            providers = frozenset(self.modules[key] for key in set().union(*self.providers.values()))
+            self._offer = self.table.offers.get(providers)
+            if self._offer is None:
+                self._offer = self.table.offers[providers] = _Offer(self.table, providers)
+        return self._offer
 
     def _verdict(self, key):
-        return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key, self.modules),
-                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key), self.replaced)
+        return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key, self.modules, self.offer()),
+                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key))
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since
@@ -732,6 +788,7 @@ class _SymbolResolution:
                 affected = set(self.loadable)
             for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
                 self.providers[symbol].discard(key)
+                self._offer = None
                 # Its importers may now miss the symbol, or no longer take the taint with it.
                 affected |= self.importers.get(symbol, set())
             for other in sorted(affected & self.loadable):

@@ -800,6 +800,41 @@ def test_symbol_names_are_bounded(ko_builder: KoBuilder, tmp_path: Path) -> None
         _ko.read_symbol_table(data, layout, 'names.ko')
 
 
+@pytest.mark.parametrize('elf_class', [64, 32])
+def test_the_symbols_read_are_found_by_section_whatever_its_number(ko_builder: KoBuilder, tmp_path: Path,
+                                                                   elf_class: int) -> None:
+    """Labels are found by their section's index, two bytes of each symbol: with more than 256
+    sections, labels of other sections share the low byte of the CRC table's index and are passed
+    over, as are weak symbols that are defined; each field's byte order is the file's."""
+    padding = ['asm("\\t.section \\".pad%d\\",\\"a\\"\\npad%d:\\n\\t.byte 0\\n\\t.previous\\n");' % (number, number)
+               for number in range(300)]
+    padding += ['extern void maybe_there(void) __attribute__((weak));',
+                'void __attribute__((weak)) overridable(void) { }',
+                'void calls(void) { if (maybe_there) maybe_there(); }']
+    source = '\n'.join(padding) + '\n' + module_source(name='many', elf_class=elf_class, exports=['many_fn'],
+                                                       export_crcs={'many_fn': 0x1234ABCD})
+    try:
+        ko = ko_builder.compile(tmp_path, 'many.ko', source, ('-m32',) if elf_class == 32 else ())
+    except RuntimeError as exc:
+        pytest.skip('gcc cannot build %d-bit objects here: %s' % (elf_class, exc))
+    data = ko.read_bytes()
+    layout = _ko._elf_header(data, 'many.ko')
+    assert _ko.find_sections(data, layout, ('__kcrctab',), 'many.ko')['__kcrctab'] > 300
+    assert _ko.read_symbol_table(data, layout, 'many.ko') == _ko.SymbolTable({'maybe_there'}, {'many_fn'},
+                                                                             {'many_fn': 0x1234ABCD})
+
+
+@pytest.mark.parametrize('little_endian', [True, False])
+def test_symbols_are_found_in_either_byte_order(little_endian: bool) -> None:
+    """Big-endian Elf64_Sym entries (s390x, ppc64): the section index's high byte comes first."""
+    order = '<' if little_endian else '>'
+    entries = [(0, 0x12, 0x0105), (0, 0x12, 0x0005), (0, 0x20, 0), (0, 0x22, 0x0003), (0, 0x12, 0xfff1),
+               (0, 0x10, 0)]
+    symtab = b''.join(struct.pack(order + 'IBBHQQ', name, info, 0, section, 0, 0) for name, info, section in entries)
+    layout = _ko.ElfLayout(64, little_endian, 0, 64, 0, 0)
+    assert _ko._symbols_to_name(symtab + b'\0' * 7, layout, 24, {0x0105, 0xfff1}) == [0, 48, 72, 96]
+
+
 def test_the_symbol_table_is_found_as_the_loader_finds_it(ko_builder: KoBuilder, tmp_path: Path) -> None:
     """By its type, and its strings by its sh_link, whatever the sections are named."""
     image = ko_builder.build_ko(tmp_path, 'renamed', exports=['an_export']).read_bytes()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _loader
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import KmodProgram
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
@@ -273,9 +274,73 @@ class TestResolve:
         assert decided(None) == (None, False)   # a CRC table whose labels are gone
         assert decided({'a': 0x51}, readable=False) == (None, False)
 
+    def test_providers_are_compared_by_the_crcs_they_all_export(self) -> None:
+        # Two files of one module (in two packages) export a symbol the kernel lacks: an import passes
+        # with the CRC both tell, fails with another; where they differ, whichever loads decides.
+        def provider(name: str, crc: int) -> ModuleInfo:
+            info = module(exports=['a'], name=name)
+            table = SymbolTable(set(), {'a'}, {'a': crc})
+            info.symbol_table = lambda: table
+            return info
+
+        def decided(client_crc: int, *crcs: int) -> tuple[str | None, bool]:
+            modules = dict(('p%d' % index, provider('core', crc)) for index, crc in enumerate(crcs))
+            modules['client'] = module(dict(EXPORTS, a=client_crc), name='client')
+            return outcome(resolve(kernel(signature_check=signatures_known()), modules))['client']
+
+        assert decided(0x51, 0x51, 0x51) == (None, True)
+        assert decided(0x52, 0x51, 0x51) == ('incompatible', True)
+        assert decided(0x51, 0x51, 0x52) == (None, False)
+        # A module is not its own provider, whatever CRC it tells.
+        selfish = provider('selfish', 0x51)
+        selfish.imports, selfish.crcs = selfish.imports + ('a',), selfish.crcs + (0x51,)
+        decision = resolve(kernel(signature_check=signatures_known()), {'selfish': selfish})['selfish']
+        assert (decision.refusal, decision.kabi['missing']) == ('incompatible', ['a'])
+
+    def test_what_passed_by_the_providers_crcs_holds_only_for_the_same_providers(self) -> None:
+        # Kernels that share a table share what passed by it; a client that passed by one
+        # provider's CRC is judged again beside another provider, and where it is tainted.
+        tables = ExportTables()
+        client = module(dict(EXPORTS, a=0x51), name='client')
+
+        def decided(crc: int, license: str = 'GPL', release: str = RELEASE) -> tuple[str | None, bool]:
+            core = module(exports=['a'], name='core', license=license)
+            table = SymbolTable(set(), {'a'}, {'a': crc})
+            core.symbol_table = lambda: table
+            check = signatures_known()
+            return outcome(resolve(kernel(release=release, signature_check=check), {'core': core, 'client': client},
+                                   tables))['client']
+
+        assert decided(0x51) == (None, True)
+        assert decided(0x52, release=RELEASE + '+1') == ('incompatible', True)
+        assert decided(0x51, release=RELEASE + '+2') == (None, True)
+
+    def test_what_passed_untainted_is_not_taken_where_the_taint_is_unknown(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Past TAINT_RECOUNTS a taint once possible stays unknown: a client judged beside a refused
+        # proprietary file of its provider does not take over what it passed on a kernel without it.
+        monkeypatch.setattr(_loader, 'TAINT_RECOUNTS', 0)
+        gpl_kfree = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))
+        lib = module(exports=['b'], name='lib')
+        table = SymbolTable(set(), {'b'}, {'b': 0x51})
+        lib.symbol_table = lambda: table
+        evil = module(dict(EXPORTS, module_layout=1), exports=['b'], name='lib', license='Proprietary')
+        evil.symbol_table = lambda: table
+        client = module(dict(EXPORTS, b=0x51), name='client')
+
+        def decided(modules: dict[str, ModuleInfo], tables: ExportTables, release: str) -> tuple[str | None, bool]:
+            return outcome(resolve(kernel(gpl_kfree, release=release, signature_check=signatures_known()), modules,
+                                   tables))['client']
+
+        alone = decided({'lib': lib, 'evil': evil, 'client': client}, ExportTables(), RELEASE)
+        assert alone == (None, False)
+        shared = ExportTables()
+        assert decided({'lib': lib, 'client': client}, shared, RELEASE) == (None, True)
+        assert decided({'lib': lib, 'evil': evil, 'client': client}, shared, RELEASE + '+1') == alone
+
     def test_in_tree_modules_that_do_not_load_export_nothing(self) -> None:
         # An in-tree module exports to others only once loaded (from helper-85's review): not where
-        # module_blacklist= names it; and one that may not be there may still contest an export.
+        # module_blacklist= names it, nor where a module judged here replaces it (its own CRC
+        # counts), and one that may not be there may still contest an export.
         videodev = Export(0x5151, False, None, 'drivers/media/v4l2-core/videodev')
         exports = dict(exported(EXPORTS), video_ioctl2=videodev)
         client = module(dict(EXPORTS, video_ioctl2=0x5151), name='client')
@@ -285,6 +350,14 @@ class TestResolve:
 
         assert decided({'client': client}) == {'client': (None, True)}
         assert decided({'client': client}, module_blacklist=['videodev']) == {'client': ('incompatible', True)}
+        # A DKMS videodev of its own build replaces it: its CRC is the one the client must match.
+        rebuilt = module(exports=['video_ioctl2'], name='videodev')
+        table = SymbolTable(set(), {'video_ioctl2'}, {'video_ioctl2': 0x5252})
+        rebuilt.symbol_table = lambda: table
+        assert decided({'client': client, 'videodev': rebuilt}) == {
+            'client': ('incompatible', True), 'videodev': (None, True)}
+        rebuilt_client = module(dict(EXPORTS, video_ioctl2=0x5252), name='client')
+        assert decided({'client': rebuilt_client, 'videodev': rebuilt})['client'] == (None, True)
         # One that may not be there to load: what exports the same symbol may be refused.
         rival = module(exports=['video_ioctl2'], name='v4l2_compat')
         assert decided({'rival': rival}, module_present=lambda owner: None) == {'rival': (None, False)}
