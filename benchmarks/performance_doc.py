@@ -41,7 +41,10 @@ weak link gets a verdict over hundreds of real CRCs. The copies are byte-identic
 kernels that share a kABI are line for line where their CRCs agree: dkms_facts reads every kernel's
 symvers and finds the symbols its modules import in it, but parses a line it parsed for another
 kernel only once per run, so a host whose kernels share no symvers line costs more per kernel than
-these trees show. The dkms builds are hard links to the unpacked files, the installed copies real
+these trees show. Each package's module has the name of the in-tree module it was, which its
+package replaces: the modules that import from it are checked against its own export CRCs (read
+from its symbol table), not the symvers' (the copies agree, so every verdict is the same). The dkms
+builds are hard links to the unpacked files, the installed copies real
 copies (the fact module compares both in full, and reads only the sections it needs). The modules
 carry the package's own signatures (its build key's), which only the signed root's kernels check.
 `%(large)s.ko` (%(large_mib).1f MiB, %(large_imports)d imports) is

@@ -21,7 +21,7 @@ import posixpath
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    normalize_module_name, package_conf_facts, read_dkms_tree)
+    module_name, normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
@@ -356,9 +356,12 @@ class Context:
             except KoError as exc:
                 decisions[path] = Decision('broken', False, reason=str(exc))
                 unread = unread or isinstance(exc, KoNotRead)
+        self.reader.release_records()
         abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
-            decisions.update(resolve(abi, readable, self._tables, unread))
+            names = (module_name(posixpath.basename(path)) for path in paths if path not in readable)
+            unread_names = set(normalize_module_name(name) for name in names if name)
+            decisions.update(resolve(abi, readable, self._tables, unread, unread_names))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):

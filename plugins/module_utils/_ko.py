@@ -86,6 +86,8 @@ SHN_ABS = 0xfff1
 # Where a module keeps the CRCs of its exports: the label __crc_NAME on a 32-bit value in one of
 # these sections (5.19 on), or an absolute symbol __crc_NAME whose value is the CRC (before).
 CRC_SECTIONS = ('__kcrctab', '__kcrctab_gpl')
+# The labels EXPORT_SYMBOL puts on each export's name, and modpost on its CRC: the export's name follows.
+EXPORT_LABEL, CRC_LABEL = b'__kstrtab_', b'__crc_'
 
 
 class KoError(Exception):
@@ -544,9 +546,10 @@ def _symbol_table_sections(data, layout, path):
     return b'', b''
 
 
-def read_symbol_table(data, layout, path):
+def read_symbol_table(data, layout, path, exports=()):
     """The SymbolTable of a checked ELF image; raises KoError, also when the names it reads add up
-    to more than SYMBOL_NAMES_LIMIT bytes (names that overlap count each time)."""
+    to more than SYMBOL_NAMES_LIMIT bytes (names that overlap count each time). Names found in
+    ``exports`` are kept as the same objects (read once, a module's symbol table lives as long as it)."""
     symtab, strtab = _symbol_table_sections(data, layout, path)
     # The labels are symbols of __ksymtab_strings and of the CRC tables, or absolute: only their
     # names are read, and the weak undefined ones'.
@@ -557,6 +560,7 @@ def read_symbol_table(data, layout, path):
     fields, (name_at, info, index, value) = _SYMBOL_FIELDS[layout.elf_class]
     entry = struct.Struct(layout.order + fields)
     weak, exported, crc_labels = set(), set(), {}
+    known = dict(zip(exports or (), exports or ()))
     budget = SYMBOL_NAMES_LIMIT
     for at in _symbols_to_name(symtab, layout, entry.size, labelled):
         symbol = entry.unpack_from(symtab, at)
@@ -568,13 +572,15 @@ def read_symbol_table(data, layout, path):
             budget -= max(end - start, 0)
             if budget < 0:
                 raise KoNotRead('%s: the names of its symbols add up to more than %d bytes' % (path, SYMBOL_NAMES_LIMIT))
-            name = _text(strtab[start:end])
+            # Only the names kept are made text (a label's ASCII prefix is looked at as bytes).
             if undefined_weak:
-                weak.add(name)
-            elif name.startswith('__kstrtab_') and symbol[index] == strings_index:
-                exported.add(name[len('__kstrtab_'):])
-            elif name.startswith('__crc_') and symbol[index] != strings_index:
-                crc_labels[name[len('__crc_'):]] = (symbol[index], symbol[value])
+                weak.add(_text(strtab[start:end]))
+            elif symbol[index] == strings_index and strtab.startswith(EXPORT_LABEL, start, end):
+                name = _text(strtab[start + len(EXPORT_LABEL):end])
+                exported.add(known.get(name, name))
+            elif symbol[index] != strings_index and strtab.startswith(CRC_LABEL, start, end):
+                name = _text(strtab[start + len(CRC_LABEL):end])
+                crc_labels[known.get(name, name)] = (symbol[index], symbol[value])
     return SymbolTable(weak, exported or None, _export_crcs(data, layout, crc_tables, crc_labels, path))
 
 
@@ -825,6 +831,12 @@ class KoReader:
         self._signers = {}   # {signer fields: SignerId} of every signature read (see parse_pkcs7_signers)
         self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
 
+    def release_records(self):
+        """Let go of the __versions records kept so that each is decoded once, after a batch of
+        files that share them (one kernel's): other kernels' files share few, and kept they would
+        stay as long as the reader."""
+        self._records = {}
+
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
         if self._runner is None:
@@ -925,7 +937,7 @@ class KoReader:
                 return remembered(digests, name, lambda key: _payload_digest(self.rootfs, path, key))
         info.signature = read_module_signature(data, self._signers, reread)
         symbol_table = {}
-        info.symbol_table = lambda: remembered(symbol_table, path, self._symbol_table)
+        info.symbol_table = lambda: remembered(symbol_table, path, lambda key: self._symbol_table(key, info.exports))
         return info
 
     def image(self, path, limit=MAX_MODULE_BYTES):
@@ -945,13 +957,13 @@ class KoReader:
                 raise _too_large(path, limit)
             return data[:] if isinstance(data, _FileImage) else data
 
-    def _symbol_table(self, path):
-        """read_symbol_table of the file read again: None when it cannot be, DAMAGED_SYMBOL_TABLE
-        (warned) when it is not what the loader would read."""
+    def _symbol_table(self, path, exports):
+        """read_symbol_table of the file read again (``exports``: the names its first read found):
+        None when it cannot be, DAMAGED_SYMBOL_TABLE (warned) when it is not what the loader would read."""
         try:
             with self.rootfs.open(path) as handle:
                 data = self._uncompressed(_FileImage(handle, path), path)
-                return read_symbol_table(data, _elf_header(data, path), path)
+                return read_symbol_table(data, _elf_header(data, path), path, exports)
         except (KoUnreadableHere, KoTooLarge):
             return None     # nothing wrong with it known: only changed since, or not readable here
         except KoError as exc:

@@ -51,7 +51,7 @@ XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
 # The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
 KMOD_HANDS_OVER = (31,)
 _NOTHING = frozenset()
-_NO_CRCS = MappingProxyType({})
+_NO_CRCS = _NO_EXPORTS = MappingProxyType({})
 
 
 class KernelABI:
@@ -192,7 +192,7 @@ def proprietary(module):
 
 def _owner_name(export):
     """The module name of what exports ``export`` ('vmlinux' for the kernel image), None when unknown."""
-    return export.owner.rsplit('/', 1)[-1].replace('-', '_') if export is not None and export.owner else None
+    return _in_tree_name(export.owner) if export is not None and export.owner else None
 
 
 def _exported_already(module, table):
@@ -208,13 +208,13 @@ def _exported_already(module, table):
     own = _module_name(module)
     flagged = {}     # {symbol: name of its other owner}
     for symbol in module.exports or ():
-        name = _owner_name(table.exports.get(symbol))
+        name = _owner_name(table.export(symbol))
         if name is not None and name != own:
             flagged[symbol] = name
     maybe = table.unsure.intersection(module.exports or ())
     if not flagged and not maybe:
         return [], []
-    depended = set(_owner_name(table.exports.get(symbol)) for symbol in module.imports)
+    depended = set(_owner_name(table.export(symbol)) for symbol in module.imports)
     duplicates, contested = [], []
     for symbol, name in flagged.items():
         labelled = _labelled(module, symbol)
@@ -288,30 +288,43 @@ class ExportTable:
     modules that export symbols the table lacks, shared alike.
     """
 
-    __slots__ = ('exports', 'absent', 'unsure', 'allow_missing_namespaces', 'crcs', 'gpl_only', 'namespaces',
-                 'passed', 'clean', 'offers')
+    __slots__ = ('exports', 'gone', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs', 'gpl_only',
+                 'namespaces', 'passed', 'clean', 'offers')
 
-    def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset()):
-        self.exports = exports      # {symbol: Export} of the symbols asked for that the kernel exports
+    def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
+                 restricted=_NO_EXPORTS, gone=_NOTHING):
+        self.exports = exports      # {symbol: Export} of the symbols asked for that symvers lists
+        self.gone = gone            # those of them whose in-tree module does not load (see export)
         self.absent = absent        # the others: only modules may provide these
         self.unsure = unsure        # those of them exported by an in-tree module that may not be there
+        self.restricted = restricted    # and {symbol: Export} of those a replacement may restrict alike
         self.allow_missing_namespaces = allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
         self.gpl_only = set()
         self.namespaces = {}    # symbol -> namespace a module must import
-        # The imports' CRCs, restrictions and namespaces (``imports``: those asked for as imports, all by default).
+        # The imports' CRCs, restrictions and namespaces (``imports``: those asked for as imports, all
+        # by default); only the restrictions of those a replacement may restrict.
         for symbol, export in exports.items():
-            if imports is not None and symbol not in imports:
-                continue
-            self.crcs[symbol] = export.crc
-            if export.gpl_only:
-                self.gpl_only.add(symbol)
-            # A kernel that allows missing imports still keeps module: namespaces, in later versions.
-            if export.namespace and (not allow_missing_namespaces or export.namespace.startswith('module:')):
-                self.namespaces[symbol] = export.namespace
+            if symbol not in gone and (imports is None or symbol in imports):
+                self.crcs[symbol] = export.crc
+                self._restrict(symbol, export)
+        for symbol, export in restricted.items():
+            if imports is None or symbol in imports:
+                self._restrict(symbol, export)
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
         self.offers = {}    # frozenset of ModuleInfo -> _Offer
+
+    def _restrict(self, symbol, export):
+        if export.gpl_only:
+            self.gpl_only.add(symbol)
+        # A kernel that allows missing imports still keeps module: namespaces, in later versions.
+        if export.namespace and (not self.allow_missing_namespaces or export.namespace.startswith('module:')):
+            self.namespaces[symbol] = export.namespace
+
+    def export(self, symbol):
+        """The kernel's Export of ``symbol``, None where it has none that loads."""
+        return None if symbol in self.gone else self.exports.get(symbol)
 
     def clean_verdict(self, vermagic):
         """The verdict on a module in ``passed`` whose vermagic check gave ``vermagic``."""
@@ -334,7 +347,10 @@ class ExportTables:
         self.modules = ()           # the ModuleInfo of the last looked_up_by call
         self.symbols = (_NOTHING, _NOTHING)     # and what they import and export
         self.shared = {}            # and _exported_under_two_names of them
-        self.replaced = _NOTHING    # and their names: their in-tree namesakes never load
+        # {name: True, or None} of the module files resolve() judges on a kernel: their in-tree
+        # namesakes never load (modprobe takes the file of the name that depmod ranks first), or
+        # may not (a file that could not be read: depmod may leave it out)
+        self.replaced = {}
 
     def looked_up_by(self, modules):
         """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
@@ -349,58 +365,64 @@ class ExportTables:
             # Each module lists an export once: as many exports as distinct ones, none is shared.
             self.shared = _exported_under_two_names(modules) \
                 if sum(len(info.exports or ()) for info in modules) > len(exports) else {}
-            self.replaced = frozenset(_module_name(info) for info in modules if info.name)
         return self.symbols
 
     def table(self, kernel, imports, wanted=None):
         """The ExportTable of ``kernel`` for the set ``imports`` and ``wanted``, the imports and the
         symbols modules export (the kernel's own exports of these refuse them); only imports are
         ever absent."""
-        exports, unsure = _from_loaded_modules(exports_of(kernel.exports, imports if wanted is None else wanted),
-                                               kernel, self.replaced)
-        absent = imports.difference(exports)
+        exports = exports_of(kernel.exports, imports if wanted is None else wanted)
+        gone, unsure, restricted = _from_loaded_modules(exports, kernel, self.replaced)
+        absent = imports.difference(exports).union(gone.intersection(imports)) if gone else imports.difference(exports)
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
                 or (last.exports is not exports and last.exports != exports) or last.absent != absent \
-                or last.unsure != unsure:
+                or last.gone != gone or last.unsure != unsure or last.restricted != restricted:
             last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces,
-                                           None if wanted is None or wanted is imports else imports, unsure)
+                                           None if wanted is None or wanted is imports else imports, unsure,
+                                           restricted, gone)
         return last
 
 
 def _from_loaded_modules(exports, kernel, replaced):
-    """(exports, unsure): ``exports`` ({symbol: Export}) less those of in-tree modules that are
-    not loaded before a module that needs them (the loader's "Unknown symbol": find_symbol()
-    looks only in the kernel image and the modules loaded), and the symbols of those that may
-    not be. Such a module is one modprobe does not find (KernelABI.module_present), one
-    ``module_blacklist=`` names, or one a module judged here replaces by name (``replaced``:
-    modprobe loads that one, whose own exports count)."""
+    """(gone, unsure, restricted): the symbols of ``exports`` ({symbol: Export}) that in-tree
+    modules export which are not loaded before a module that needs them (the loader's "Unknown
+    symbol": find_symbol() looks only in the kernel image and the modules loaded), those of them
+    whose module may not be, and {symbol: Export} of those that a module judged here may export
+    in their stead, GPL-only or in a namespace there. Such a module is one modprobe does not find
+    (KernelABI.module_present), one ``module_blacklist=`` names, or one a module judged here
+    replaces by name (ExportTables.replaced: modprobe loads that one, whose own exports count)."""
     if kernel.module_present is None and not kernel.module_blacklist and not replaced:
-        return exports, frozenset()
-    gone, unsure, answers = [], [], {}
+        return _NOTHING, _NOTHING, _NO_EXPORTS
+    gone, unsure, restricted, answers = [], [], {}, {}
     for symbol, export in exports.items():
         owner = export.owner
         if owner and owner != 'vmlinux':
             if owner not in answers:
-                answers[owner] = _in_tree_module_loads(kernel, owner, replaced)
-            if answers[owner] is not True:
+                answers[owner] = (_in_tree_module_loads(kernel, owner, replaced), _in_tree_name(owner) in replaced)
+            loads, is_replaced = answers[owner]
+            if loads is not True:
                 gone.append(symbol)
-                if answers[owner] is None:
+                if loads is None:
                     unsure.append(symbol)
-    if not gone:
-        return exports, frozenset()
-    exports = dict(exports)
-    for symbol in gone:
-        del exports[symbol]
-    return exports, frozenset(unsure)
+                # What the replacement exports it with, this module cannot tell (only its CRC): the
+                # in-tree module's restrictions may be kept, as a replacement built from the same source keeps them.
+                if is_replaced and (export.gpl_only or export.namespace):
+                    restricted[symbol] = export
+    return frozenset(gone), frozenset(unsure), restricted or _NO_EXPORTS
+
+
+def _in_tree_name(owner):
+    """The module name of symvers' owner path ('drivers/media/v4l2-core/videodev')."""
+    return owner[owner.rfind('/') + 1:].replace('-', '_')
 
 
 def _in_tree_module_loads(kernel, owner, replaced):
     """Whether the in-tree module ``owner`` (symvers' path, 'drivers/media/v4l2-core/videodev')
     is loaded before what needs its symbols: True, False, or None when that is not known."""
-    name = owner[owner.rfind('/') + 1:].replace('-', '_')
+    name = _in_tree_name(owner)
     if name in replaced:
-        return False
+        return False if replaced[name] else None
     blacklisted = _blacklisted_name(kernel, name)
     if blacklisted:
         return False if blacklisted[1] else None
@@ -433,7 +455,9 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
     if offer is not None and module.exports and table.absent.intersection(imports).intersection(module.exports):
         offer = None    # imports from modules pass by the CRCs they offer, where the module is not one of them
-    if tuple(map((table.crcs if offer is None else offer.crcs).get, imports)) == module.crcs \
+    # Each import's CRC in the kernel's table, else the one its providers offer.
+    if (tuple(map(table.crcs.get, imports)) == module.crcs or offer is not None and offer.crcs
+            and tuple(map(table.crcs.get, imports, map(offer.crcs.get, imports))) == module.crcs) \
             and hidden.isdisjoint(imports) \
             and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
             and not duplicates and not contested:
@@ -454,7 +478,9 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
                 agrees = provided.agrees(symbol, crc) if isinstance(provided, _ProvidedTo) else True
                 if agrees is False:
                     mismatched.add(symbol)
-                elif agrees is None:
+                elif agrees is None or symbol in hidden or symbol in undecided or symbol in table.namespaces \
+                        and _namespace_granted(table.namespaces[symbol], module) is not True:
+                    # Restricted in the in-tree module (ExportTable.restricted): maybe in the replacement too.
                     unresolved.add(symbol)
         elif exported != crc:
             mismatched.add(symbol)
@@ -657,10 +683,10 @@ def _exports_with(info, symbol, crc):
 
 class _Offer:
     """What a set of modules offers in symbols a kernel's table lacks, for judge's quick way:
-    ``crcs``, the table's CRCs, and for each such symbol that all of them exporting it export
-    with one CRC they tell, that CRC (an import with it passes check_version() whichever of them
-    loads; any other case judge checks symbol by symbol); ``passed``, the modules, not tainted
-    by others, found to import nothing but what ``crcs`` has as imported, none of it restricted."""
+    ``crcs``, for each such symbol that all of them exporting it export with one CRC they tell,
+    that CRC (an import with it passes check_version() whichever of them loads; any other case
+    judge checks symbol by symbol); ``passed``, the modules, not tainted by others, found to
+    import nothing but what the table and ``crcs`` have as imported, none of it restricted."""
 
     __slots__ = ('crcs', 'passed')
 
@@ -672,11 +698,7 @@ class _Offer:
                 crc = crcs.get(symbol)
                 if told.setdefault(symbol, crc) != crc:
                     told[symbol] = None
-        agreed = [(symbol, crc) for symbol, crc in told.items() if crc is not None]
-        self.crcs = table.crcs
-        if agreed:
-            self.crcs = dict(table.crcs)
-            self.crcs.update(agreed)
+        self.crcs = dict((symbol, crc) for symbol, crc in told.items() if crc is not None)
         self.passed = set()
 
 
@@ -818,13 +840,20 @@ class _SymbolResolution:
         return rivals
 
 
-def resolve(kernel, modules, tables=None, unread=False):
+def resolve(kernel, modules, tables=None, unread=False, unread_names=()):
     """{key: Decision} for ``modules`` ({key: ModuleInfo}), every module file that could be
     loaded on KernelABI ``kernel``, of every package, judged together (``tables``: the
     ExportTables of the run's kernels; ``unread``: files that may load were not read, so a
-    symbol nothing here exports may be theirs)."""
+    symbol nothing here exports may be theirs; ``unread_names``: the module names of the files
+    modprobe may take that could not be read, whose in-tree namesakes may not load)."""
     decisions = {}
     candidates = {}
+    tables = tables or ExportTables()
+    tables.replaced = dict.fromkeys(unread_names)
+    # modprobe takes any file of these names before the in-tree one, also one the kernel
+    # refuses; not one compressed in a format depmod was built without, which it leaves out.
+    tables.replaced.update((_module_name(info), True) for info in modules.values()
+                           if info.name and _decompressed_by(kernel, info) != 'nobody')
     # Since 6.4 the loader refuses a struct module of another size (ENOEXEC, "section size must
     # match the kernel's built struct module size"), after the signature check; older ones load
     # it, with only the module_layout CRC to tell (modversions), and read its fields where they

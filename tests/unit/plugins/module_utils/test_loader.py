@@ -363,6 +363,46 @@ class TestResolve:
         assert decided({'rival': rival}, module_present=lambda owner: None) == {'rival': (None, False)}
         assert decided({'rival': rival}, module_present=lambda owner: False) == {'rival': (None, True)}
 
+    @pytest.mark.parametrize('restriction', ['gpl_only', 'namespace'])
+    def test_a_replacement_may_restrict_its_exports_as_the_in_tree_module_did(self, restriction: str) -> None:
+        # Only the replacement's CRCs are read: a GPL-only or namespaced in-tree export that a
+        # client could not take, the replacement may restrict alike (from helper-86's review).
+        export = Export(0x5151, restriction == 'gpl_only', 'VIDEODEV' if restriction == 'namespace' else None,
+                        'drivers/media/v4l2-core/videodev')
+        exports = dict(exported(EXPORTS), video_ioctl2=export)
+        rebuilt = module(exports=['video_ioctl2'], name='videodev')
+        table = SymbolTable(set(), {'video_ioctl2'}, {'video_ioctl2': 0x5151})
+        rebuilt.symbol_table = lambda: table
+
+        def decided(**client: Any) -> tuple[str | None, bool]:
+            info = module(dict(EXPORTS, video_ioctl2=0x5151), name='client', **client)
+            return outcome(resolve(kernel(exports, signature_check=signatures_known()),
+                                   {'client': info, 'videodev': rebuilt}))['client']
+
+        barred = {'license': 'Proprietary'} if restriction == 'gpl_only' else {}
+        assert decided(**barred) == (None, False)
+        allowed = {} if restriction == 'gpl_only' else {'import_ns': ['VIDEODEV']}
+        assert decided(**allowed) == (None, True)
+
+    def test_a_replacement_the_kernel_refuses_or_that_was_not_read_still_replaces(self) -> None:
+        # modprobe takes the DKMS file of the name, whatever becomes of it: its in-tree namesake
+        # never loads (from helper-86's review); a file not read may be one depmod leaves out.
+        exports = dict(exported(EXPORTS), video_ioctl2=Export(0x5151, False, None, 'drivers/media/v4l2-core/videodev'))
+        client = module(dict(EXPORTS, video_ioctl2=0x5151), name='client')
+        rebuilt = module(exports=['video_ioctl2'], name='videodev')
+        rebuilt.this_module_size = 999
+        own = module(name='own')
+        own.this_module_size = 1000
+        on_6_8 = kernel(exports, release='6.8.0-1', own=own, signature_check=signatures_known())
+        decisions = resolve(on_6_8, {'client': client, 'videodev': rebuilt})
+        assert outcome(decisions) == {'client': ('incompatible', True), 'videodev': ('incompatible', True)}
+        assert decisions['client'].kabi['missing'] == ['video_ioctl2']
+        unread = resolve(kernel(exports, signature_check=signatures_known()), {'client': client}, unread=True,
+                         unread_names={'videodev'})
+        assert outcome(unread) == {'client': (None, False)}
+        assert outcome(resolve(kernel(exports, signature_check=signatures_known()), {'client': client}, unread=True,
+                               unread_names={'other'})) == {'client': (None, True)}
+
     def test_module_blacklist_on_the_command_line(self) -> None:
         # blacklisted(): the last module_blacklist= given, its names compared exactly; what takes
         # symbols from a refused module misses them.
