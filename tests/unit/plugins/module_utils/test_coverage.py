@@ -730,6 +730,44 @@ def test_a_symbol_from_another_package_is_checked_by_its_crc(system: SystemTree)
     assert (Run(system.root).status(ABI, 'cons'), Run(system.root).package(ABI, 'cons')['verified']) == ('installed', True)
 
 
+def test_a_dkms_module_of_an_in_tree_modules_name_exports_in_its_stead(system: SystemTree) -> None:
+    """modprobe takes the DKMS file of an in-tree module's name (updates/ first), never the in-tree
+    one: what imports its symbols is checked against the replacement's own CRCs; where the
+    replacement cannot be read, whether the in-tree module loads instead is not known."""
+    system.bios_boot()
+    exports = system.kernel(ABI, crcs=abi_crcs(ABI, BASE_SYMBOLS + ('video_ioctl2',)))
+    symvers = system.path('/lib/modules/%s/build/Module.symvers' % ABI)
+    symvers.write_text(symvers.read_text().replace('\tvideo_ioctl2\tvmlinux\t',
+                                                   '\tvideo_ioctl2\tdrivers/media/v4l2-core/videodev\t'))
+    vermagic = '%s %s' % (ABI, VERMAGIC_SUFFIX)
+
+    def built(name: str, **options: Any) -> None:
+        system.package(name, '1.0', [name])
+        module_dir = system.path('/var/lib/dkms/%s/1.0/%s/x86_64/module' % (name, ABI))
+        system.ko.build_ko(module_dir, name, vermagic=vermagic, **options)
+        system.install(name, '1.0', ABI)
+
+    own = dict((symbol, crc) for symbol, crc in exports.items() if symbol != 'video_ioctl2')
+    built('videodev', versions=own, exports=['video_ioctl2'], export_crcs={'video_ioctl2': 0x5252})
+    built('hello', versions=exports)    # against symvers' CRC: the in-tree module's
+    hello = Run(system.root).package(ABI, 'hello')
+    assert (hello['status'], hello['covered'], hello['verified']) == ('broken', False, True)
+    assert hello['modules']['hello']['kabi']['mismatched'] == ['video_ioctl2']
+    built('hello', versions=dict(exports, video_ioctl2=0x5252))
+    run = Run(system.root)
+    assert [(run.status(ABI, name), run.package(ABI, name)['verified']) for name in ('hello', 'videodev')] == \
+        [('installed', True), ('installed', True)]
+    # Its build and its copy cut short alike: the replacement is damaged, and the in-tree module may load.
+    for path in (system.path('/var/lib/dkms/videodev/1.0/%s/x86_64/module/videodev.ko' % ABI),
+                 system.path('/lib/modules/%s/updates/dkms/videodev.ko' % ABI)):
+        path.write_bytes(path.read_bytes()[:100])
+    run = Run(system.root)
+    assert run.status(ABI, 'videodev') == 'broken'
+    hello = run.package(ABI, 'hello')
+    assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, False)
+    assert 'video_ioctl2' in hello['modules']['hello']['reason']
+
+
 def test_module_blacklist_on_the_next_boot_command_line(system: SystemTree) -> None:
     """The kernel refuses a module module_blacklist= names (EPERM), whatever else lets it load (from helper-84)."""
     clone = hello_and_a_clone(system)
