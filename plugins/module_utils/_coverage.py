@@ -359,9 +359,13 @@ class Context:
         self.reader.release_records()
         abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
-            names = (module_name(posixpath.basename(path)) for path in paths if path not in readable)
-            unread_names = set(normalize_module_name(name) for name in names if name)
-            decisions.update(resolve(abi, readable, self._tables, unread, unread_names))
+            # A file that was not read, or that modprobe may not be the one to load (its status
+            # rests on a rule not checked): the in-tree module of its name may load.
+            unsure = set(path for candidate in candidates for name, path in candidate.files.items()
+                         if name in candidate.uncertain).union(set(paths) - set(readable))
+            names = (module_name(posixpath.basename(path)) for path in unsure)
+            decisions.update(resolve(abi, readable, self._tables, unread,
+                                     set(normalize_module_name(name) for name in names if name)))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):

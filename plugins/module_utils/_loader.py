@@ -288,13 +288,14 @@ class ExportTable:
     modules that export symbols the table lacks, shared alike.
     """
 
-    __slots__ = ('exports', 'gone', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs', 'gpl_only',
-                 'namespaces', 'passed', 'clean', 'offers')
+    __slots__ = ('exports', 'gone', 'imports', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs',
+                 'gpl_only', 'namespaces', 'passed', 'clean', 'offers')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
                  restricted=_NO_EXPORTS, gone=_NOTHING):
         self.exports = exports      # {symbol: Export} of the symbols asked for that symvers lists
         self.gone = gone            # those of them whose in-tree module does not load (see export)
+        self.imports = imports      # the symbols asked for as imports (None: all): only theirs are checked
         self.absent = absent        # the others: only modules may provide these
         self.unsure = unsure        # those of them exported by an in-tree module that may not be there
         self.restricted = restricted    # and {symbol: Export} of those a replacement may restrict alike
@@ -377,9 +378,9 @@ class ExportTables:
         last = self.last
         if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
                 or (last.exports is not exports and last.exports != exports) or last.absent != absent \
-                or last.gone != gone or last.unsure != unsure or last.restricted != restricted:
-            last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces,
-                                           None if wanted is None or wanted is imports else imports, unsure,
+                or last.gone != gone or last.unsure != unsure or last.restricted != restricted \
+                or (last.imports is not imports and last.imports != imports):
+            last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces, imports, unsure,
                                            restricted, gone)
         return last
 
@@ -840,20 +841,24 @@ class _SymbolResolution:
         return rivals
 
 
-def resolve(kernel, modules, tables=None, unread=False, unread_names=()):
+def resolve(kernel, modules, tables=None, unread=False, unsure_names=()):
     """{key: Decision} for ``modules`` ({key: ModuleInfo}), every module file that could be
     loaded on KernelABI ``kernel``, of every package, judged together (``tables``: the
     ExportTables of the run's kernels; ``unread``: files that may load were not read, so a
-    symbol nothing here exports may be theirs; ``unread_names``: the module names of the files
-    modprobe may take that could not be read, whose in-tree namesakes may not load)."""
+    symbol nothing here exports may be theirs; ``unsure_names``: module names of files that
+    modprobe may or may not take before the in-tree module of the name, which may then load:
+    files that could not be read, or of which modprobe may load another)."""
     decisions = {}
     candidates = {}
     tables = tables or ExportTables()
-    tables.replaced = dict.fromkeys(unread_names)
     # modprobe takes any file of these names before the in-tree one, also one the kernel
     # refuses; not one compressed in a format depmod was built without, which it leaves out.
-    tables.replaced.update((_module_name(info), True) for info in modules.values()
-                           if info.name and _decompressed_by(kernel, info) != 'nobody')
+    tables.replaced = {}
+    for info in modules.values():
+        if info.name and _decompressed_by(kernel, info) != 'nobody':
+            tables.replaced[_module_name(info)] = None if info.compression and \
+                _built_with(kernel.kmod, info.compression) is None else True
+    tables.replaced.update(dict.fromkeys(unsure_names))
     # Since 6.4 the loader refuses a struct module of another size (ENOEXEC, "section size must
     # match the kernel's built struct module size"), after the signature check; older ones load
     # it, with only the module_layout CRC to tell (modversions), and read its fields where they

@@ -757,6 +757,17 @@ def test_a_dkms_module_of_an_in_tree_modules_name_exports_in_its_stead(system: S
     run = Run(system.root)
     assert [(run.status(ABI, name), run.package(ABI, name)['verified']) for name in ('hello', 'videodev')] == \
         [('installed', True), ('installed', True)]
+    # The in-tree file there too: updates/ comes first, unless a depmod.d file that cannot be read
+    # says otherwise (from helper-87), and then the in-tree module may load instead.
+    in_tree = system.path('/lib/modules/%s/kernel/drivers/media/v4l2-core/videodev.ko' % ABI)
+    in_tree.parent.mkdir(parents=True)
+    shutil.copyfile(system.path('/lib/modules/%s/kernel/drivers/misc/intree_dummy.ko' % ABI), in_tree)
+    assert Run(system.root).package(ABI, 'hello')['verified']
+    system.path('/etc/depmod.d/weak.conf').mkdir(parents=True)
+    hello = Run(system.root).package(ABI, 'hello')
+    assert (hello['status'], hello['covered'], hello['verified']) == ('installed', True, False)
+    assert 'video_ioctl2' in hello['modules']['hello']['reason']
+    system.path('/etc/depmod.d/weak.conf').rmdir()
     # Its build and its copy cut short alike: the replacement is damaged, and the in-tree module may load.
     for path in (system.path('/var/lib/dkms/videodev/1.0/%s/x86_64/module/videodev.ko' % ABI),
                  system.path('/lib/modules/%s/updates/dkms/videodev.ko' % ABI)):
