@@ -705,28 +705,28 @@ def test_a_link_modules_dep_does_not_list_is_not_verified(system: SystemTree) ->
     assert Run(system.root).package(clone)['verified']
 
 
+def installed_module(system: SystemTree, name: str, **options: Any) -> None:
+    """Package ``name`` 1.0 of one module ``name``, built for ABI as ``build_ko`` makes it with ``options``, installed."""
+    system.package(name, '1.0', [name])
+    module_dir = system.path('/var/lib/dkms/%s/1.0/%s/x86_64/module' % (name, ABI))
+    system.ko.build_ko(module_dir, name, vermagic='%s %s' % (ABI, VERMAGIC_SUFFIX), **options)
+    system.install(name, '1.0', ABI)
+
+
 def test_a_symbol_from_another_package_is_checked_by_its_crc(system: SystemTree) -> None:
     """The loader compares an import with the CRC the module that exports it has (check_version()
     with the owner's __kcrctab): a package rebuilt with a changed prototype refuses the package
     built against its old one, "disagrees about version of symbol" (from helper-84)."""
     system.bios_boot()
     exports = system.kernel(ABI)
-    vermagic = '%s %s' % (ABI, VERMAGIC_SUFFIX)
-
-    def built(name: str, **options: Any) -> None:
-        system.package(name, '1.0', [name])
-        module_dir = system.path('/var/lib/dkms/%s/1.0/%s/x86_64/module' % (name, ABI))
-        system.ko.build_ko(module_dir, name, vermagic=vermagic, **options)
-        system.install(name, '1.0', ABI)
-
-    built('prov', versions=exports, exports=['prov_value'], export_crcs={'prov_value': 0xC2B12F26})
-    built('cons', versions=dict(exports, prov_value=0x8928CCD5))
+    installed_module(system, 'prov', versions=exports, exports=['prov_value'], export_crcs={'prov_value': 0xC2B12F26})
+    installed_module(system, 'cons', versions=dict(exports, prov_value=0x8928CCD5))
     run = Run(system.root)
     cons = run.package(ABI, 'cons')
     assert (cons['status'], cons['covered'], cons['verified']) == ('broken', False, True)
     assert cons['modules']['cons']['kabi']['mismatched'] == ['prov_value']
     assert (run.status(ABI, 'prov'), run.package(ABI, 'prov')['verified']) == ('installed', True)
-    built('cons', versions=dict(exports, prov_value=0xC2B12F26))
+    installed_module(system, 'cons', versions=dict(exports, prov_value=0xC2B12F26))
     assert (Run(system.root).status(ABI, 'cons'), Run(system.root).package(ABI, 'cons')['verified']) == ('installed', True)
 
 
@@ -739,21 +739,13 @@ def test_a_dkms_module_of_an_in_tree_modules_name_exports_in_its_stead(system: S
     symvers = system.path('/lib/modules/%s/build/Module.symvers' % ABI)
     symvers.write_text(symvers.read_text().replace('\tvideo_ioctl2\tvmlinux\t',
                                                    '\tvideo_ioctl2\tdrivers/media/v4l2-core/videodev\t'))
-    vermagic = '%s %s' % (ABI, VERMAGIC_SUFFIX)
-
-    def built(name: str, **options: Any) -> None:
-        system.package(name, '1.0', [name])
-        module_dir = system.path('/var/lib/dkms/%s/1.0/%s/x86_64/module' % (name, ABI))
-        system.ko.build_ko(module_dir, name, vermagic=vermagic, **options)
-        system.install(name, '1.0', ABI)
-
     own = dict((symbol, crc) for symbol, crc in exports.items() if symbol != 'video_ioctl2')
-    built('videodev', versions=own, exports=['video_ioctl2'], export_crcs={'video_ioctl2': 0x5252})
-    built('hello', versions=exports)    # against symvers' CRC: the in-tree module's
+    installed_module(system, 'videodev', versions=own, exports=['video_ioctl2'], export_crcs={'video_ioctl2': 0x5252})
+    installed_module(system, 'hello', versions=exports)    # against symvers' CRC: the in-tree module's
     hello = Run(system.root).package(ABI, 'hello')
     assert (hello['status'], hello['covered'], hello['verified']) == ('broken', False, True)
     assert hello['modules']['hello']['kabi']['mismatched'] == ['video_ioctl2']
-    built('hello', versions=dict(exports, video_ioctl2=0x5252))
+    installed_module(system, 'hello', versions=dict(exports, video_ioctl2=0x5252))
     run = Run(system.root)
     assert [(run.status(ABI, name), run.package(ABI, name)['verified']) for name in ('hello', 'videodev')] == \
         [('installed', True), ('installed', True)]
