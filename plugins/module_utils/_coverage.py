@@ -356,7 +356,6 @@ class Context:
             except KoError as exc:
                 decisions[path] = Decision('broken', False, reason=str(exc))
                 unread = unread or isinstance(exc, KoNotRead)
-        self.reader.release_records()
         abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
             # A file that was not read, or that modprobe may not be the one to load (its status

@@ -831,12 +831,6 @@ class KoReader:
         self._signers = {}   # {signer fields: SignerId} of every signature read (see parse_pkcs7_signers)
         self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
 
-    def release_records(self):
-        """Let go of the __versions records kept so that each is decoded once, after a batch of
-        files that share them (one kernel's): other kernels' files share few, and kept they would
-        stay as long as the reader."""
-        self._records = {}
-
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
         if self._runner is None:
