@@ -362,9 +362,11 @@ class Context:
             # rests on a rule not checked): the in-tree module of its name may load.
             unsure = set(path for candidate in candidates for name, path in candidate.files.items()
                          if name in candidate.uncertain).union(set(paths) - set(readable))
-            names = (module_name(posixpath.basename(path)) for path in unsure)
+            # depmod indexes a file by its name, whatever name= the module gives itself.
+            names = dict((path, module_name(posixpath.basename(path))) for path in paths)
+            names = dict((path, normalize_module_name(name)) for path, name in names.items() if name)
             decisions.update(resolve(abi, readable, self._tables, unread,
-                                     set(normalize_module_name(name) for name in names if name)))
+                                     set(names[path] for path in unsure if path in names), names))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):

@@ -841,22 +841,24 @@ class _SymbolResolution:
         return rivals
 
 
-def resolve(kernel, modules, tables=None, unread=False, unsure_names=()):
+def resolve(kernel, modules, tables=None, unread=False, unsure_names=(), file_names=None):
     """{key: Decision} for ``modules`` ({key: ModuleInfo}), every module file that could be
     loaded on KernelABI ``kernel``, of every package, judged together (``tables``: the
     ExportTables of the run's kernels; ``unread``: files that may load were not read, so a
     symbol nothing here exports may be theirs; ``unsure_names``: module names of files that
     modprobe may or may not take before the in-tree module of the name, which may then load:
-    files that could not be read, or of which modprobe may load another)."""
+    files that could not be read, or of which modprobe may load another; ``file_names``: {key:
+    the name depmod indexes the key's file by, its file name}, where not the module's own)."""
     decisions = {}
     candidates = {}
     tables = tables or ExportTables()
     # modprobe takes any file of these names before the in-tree one, also one the kernel
     # refuses; not one compressed in a format depmod was built without, which it leaves out.
     tables.replaced = {}
-    for info in modules.values():
-        if info.name and _decompressed_by(kernel, info) != 'nobody':
-            tables.replaced[_module_name(info)] = None if info.compression and \
+    for key, info in modules.items():
+        name = (file_names or {}).get(key) or _module_name(info)
+        if name and _decompressed_by(kernel, info) != 'nobody':
+            tables.replaced[name] = None if info.compression and \
                 _built_with(kernel.kmod, info.compression) is None else True
     tables.replaced.update(dict.fromkeys(unsure_names))
     # Since 6.4 the loader refuses a struct module of another size (ENOEXEC, "section size must

@@ -408,6 +408,18 @@ class TestResolve:
         decisions = resolve(kernel(exports, signature_check=signatures_known()), {'client': client, 'videodev': rebuilt})
         assert outcome(decisions)['client'] == (None, False)
 
+    def test_a_file_replaces_the_in_tree_module_of_its_file_name(self) -> None:
+        # depmod indexes a file by its name, not by the name= the module gives itself (a module
+        # dkms.conf's DEST_MODULE_NAME renames; from helper-87).
+        exports = dict(exported(EXPORTS), video_ioctl2=Export(0x5151, False, None, 'drivers/media/v4l2-core/videodev'))
+        client = module(dict(EXPORTS, video_ioctl2=0x5151), name='client')
+        renamed = module(exports=['other'], name='videodev_backport')
+        modules = {'client': client, 'renamed': renamed}
+        assert outcome(resolve(kernel(exports, signature_check=signatures_known()), modules))['client'] == (None, True)
+        decisions = resolve(kernel(exports, signature_check=signatures_known()), modules, file_names={'renamed': 'videodev'})
+        assert outcome(decisions)['client'] == ('incompatible', True)
+        assert decisions['client'].kabi['missing'] == ['video_ioctl2']
+
     def test_module_blacklist_on_the_command_line(self) -> None:
         # blacklisted(): the last module_blacklist= given, its names compared exactly; what takes
         # symbols from a refused module misses them.
