@@ -184,15 +184,15 @@ _HITS_MERGED = 4096
 
 
 def _search(text, symbols):
-    """``parse_symvers(text, symbols)`` as {symbol: Export or None} of every one of ``symbols``,
-    and the set of those with a valid line more than once (the same line, or another)."""
+    """``parse_symvers(text, symbols)``, keyed by the strings of ``symbols``, and the set of those
+    with a valid line more than once (the same line, or another)."""
     found = dict.fromkeys(symbols)
     ambiguous = set()
     exports = _exports_on(_lines(text), found)
     while True:
         hits = [(symbol, export) for symbol, dummy, export in itertools.islice(exports, _HITS_MERGED)]
         if not hits:
-            return found, ambiguous
+            return _without_none(found), ambiguous
         named = list(map(itemgetter(0), hits))
         ambiguous.update(filter(found.get, named))  # found on an earlier line
         if len(set(named)) < len(named):
@@ -202,6 +202,13 @@ def _search(text, symbols):
                     ambiguous.add(symbol)
                 seen.add(symbol)
         found.update(hits)  # a symbol's last valid line counts
+
+
+def _without_none(found):
+    """``found`` without the symbols it maps to None (the dict itself when it has none)."""
+    if None not in found.values():
+        return found
+    return dict((symbol, export) for symbol, export in found.items() if export is not None)
 
 
 # Where symvers texts are cut into pieces to be compared: before each line whose CRC starts
@@ -297,35 +304,32 @@ class SharedSymvers:
 
     def __init__(self, lines_compared=LINES_COMPARED):
         self.text = None        # the last text searched
-        self.found = {}         # {symbol: Export or None} in it of the symbols searched for
+        self.symbols = frozenset()  # the symbols searched for in it
+        self.found = {}         # {symbol: Export} of those it exports, handed out: never changed
         self.ambiguous = set()  # those of them with two valid lines in it or more
-        # What was searched for: the last call's symbols, copied (the caller's set may change) as
-        # {symbol: itself}, so the answers are keyed by the caller's strings, one object per
-        # symbol for the run's modules.
-        self.symbols = {}
         self.lines_compared = lines_compared
         self.last = None    # the Symvers of the last symvers read
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, from the last text's answers
-        where the two texts agree."""
-        if self.text is not None and symbols <= self.found.keys() and (text is self.text or text == self.text):
+        where the two texts agree; callers do not change the dict it returns."""
+        symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
+        if self.text is not None and symbols <= self.symbols and (text is self.text or text == self.text):
             # The same text, asked again for symbols it was searched for (fewer modules judged
             # again): answered as it is, what was found kept for the next kernel.
             found = self.found
-            return dict((symbol, found[symbol]) for symbol in symbols if found[symbol] is not None)
-        if symbols != self.symbols.keys():
-            self.symbols = dict(zip(symbols, symbols))
-        symbols = self.symbols
+            if symbols == self.symbols:
+                return found
+            return dict((symbol, found[symbol]) for symbol in symbols if symbol in found)
         found = None
-        if self.text is not None and symbols.keys() <= self.found.keys() and self.ambiguous.isdisjoint(symbols):
+        if self.text is not None and symbols <= self.symbols and self.ambiguous.isdisjoint(symbols):
             found = self._carried(text, symbols)
         if found is None:
             found, self.ambiguous = _search(text, symbols)
         else:
             self.ambiguous = set()
-        self.text, self.found = text, found
-        return dict((symbol, export) for symbol, export in found.items() if export is not None)
+        self.text, self.symbols, self.found = text, symbols, found
+        return found
 
     def _carried(self, text, symbols):
         """{symbol: Export or None} of ``symbols`` in ``text`` from the last text's, or None when
@@ -350,13 +354,17 @@ class SharedSymvers:
         fresh = {}  # {symbol: {valid line the last text lacks: its Export}}
         for symbol, line, export in _exports_on(added, symbols):
             fresh.setdefault(symbol, {})[line] = export
-        carried = dict((symbol, found[symbol]) for symbol in symbols)
+        carried = dict(found) if symbols == self.symbols else \
+            dict((symbol, found[symbol]) for symbol in symbols if symbol in found)
         for symbol in lost.union(fresh):
-            kept = found[symbol] is not None and symbol not in lost
+            kept = symbol in found and symbol not in lost
             exports = list(fresh.get(symbol, {}).values())
             if kept + len(exports) > 1:
                 return None
-            carried[symbol] = found[symbol] if kept else (exports[0] if exports else None)
+            if exports:
+                carried[symbol] = exports[0]
+            elif not kept:
+                carried.pop(symbol, None)
         return carried
 
 
@@ -522,9 +530,12 @@ def read_symvers(rootfs, path, shared=None):
     """
     shared = SharedSymvers() if shared is None else shared
     try:
+        # A copy of the last kernel's is compared with its text before it is decoded, never is: a
+        # plain one as it is read, a piece at a time, so it is never held whole either.
+        if shared.last is not None and rootfs.holds(path, _encoded(shared.last.text)):
+            return shared.last
         data = rootfs.read_bytes(path, SYMVERS_LIMIT)
         data = decompress(data, path, SYMVERS_LIMIT)
-        # A copy of the last kernel's, compared with its text before it is decoded, never is.
         # Another text is decoded once the last one's Symvers is let go, with its answers and
         # index: only the text ``shared`` searched last is kept, to be compared with the next.
         if shared.last is not None:
@@ -544,13 +555,19 @@ def read_symvers(rootfs, path, shared=None):
     return shared.last
 
 
-def _decodes_to(data, text, chunk=64 * 1024):
-    """Whether the bytes ``data`` decode to ``text``: the text is encoded a chunk at a time and
-    compared in place, so neither is copied whole. (A text decoded with replacement characters
-    encodes to other bytes than the invalid ones it replaced: such a copy is decoded again.)"""
-    at = 0
+def _encoded(text, chunk=64 * 1024):
+    """The UTF-8 bytes of ``text``, ``chunk`` characters at a time. (A text decoded with
+    replacement characters encodes to other bytes than the invalid ones it replaced: a copy
+    compared with it is decoded again.)"""
     for start in range(0, len(text), chunk):
-        piece = text[start:start + chunk].encode('utf-8', 'surrogatepass')
+        yield text[start:start + chunk].encode('utf-8', 'surrogatepass')
+
+
+def _decodes_to(data, text, chunk=64 * 1024):
+    """Whether the bytes ``data`` decode to ``text``: compared in place a chunk of the text at a
+    time, so neither is copied whole."""
+    at = 0
+    for piece in _encoded(text, chunk):
         if not data.startswith(piece, at):
             return False
         at += len(piece)

@@ -830,6 +830,8 @@ class KoReader:
         self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
         self._signers = {}   # {signer fields: SignerId} of every signature read (see parse_pkcs7_signers)
         self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
+        self._columns = {}   # {imports or CRCs tuple: the same tuple} of every module read
+        self._exports = {}   # {exports as a tuple: the list of the first module exporting them}
 
     def _command(self, name):
         """Path of a command this reader can run, or None (also when it has no runner)."""
@@ -912,6 +914,7 @@ class KoReader:
             info.has_versions_section = '__versions' in found
             strings = read_sections(data, layout, _only(found, ['__ksymtab_strings']), path)
             info.exports = exported_symbols(strings.get('__ksymtab_strings'))
+        self._share_columns(info)
         # setup_load_info(), elf_validity_cache_index_mod() since 6.4: "No module found in object".
         struct_module = _section_header(data, layout, found[THIS_MODULE]) if THIS_MODULE in found else None
         if struct_module is None or struct_module[0] == SHT_NOBITS:
@@ -933,6 +936,15 @@ class KoReader:
         symbol_table = {}
         info.symbol_table = lambda: remembered(symbol_table, path, lambda key: self._symbol_table(key, info.exports))
         return info
+
+    def _share_columns(self, info):
+        """Give ``info`` the imports, CRCs and exports of a module read before that has the same:
+        the builds of one source for the kernels of one kABI stream import, check and export alike,
+        and a host keeps one copy of them."""
+        info.imports = self._columns.setdefault(info.imports, info.imports)
+        info.crcs = self._columns.setdefault(info.crcs, info.crcs)
+        if info.exports:
+            info.exports = self._exports.setdefault(tuple(info.exports), info.exports)
 
     def image(self, path, limit=MAX_MODULE_BYTES):
         """The bytes the loader gets from the module file at in-root ``path``: decompressed when

@@ -713,7 +713,9 @@ class _SymbolResolution:
         self.modules = modules
         self.loadable = set(modules) - refused
         # Of the symbols modules import, judge asks modules only for those the kernel lacks.
-        self.providers = {}       # such a symbol -> keys of loadable modules exporting it
+        # Such a symbol -> frozenset of the keys of loadable modules exporting it: most have one,
+        # and the symbols of one module share its set (a set each would be most of the memory here).
+        self.providers = {}
         self._importers = None    # see importers
         self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
         self.unread = unread      # some module files judged with these could not be read
@@ -724,8 +726,10 @@ class _SymbolResolution:
         if not table.absent:
             return  # the usual case: the kernel exports every symbol imported, none is asked of modules
         for key in self.loadable:
+            alone = frozenset([key])
             for symbol in table.absent.intersection(modules[key].exports or ()):
-                self.providers.setdefault(symbol, set()).add(key)
+                holders = self.providers.get(symbol)
+                self.providers[symbol] = alone if holders is None else holders | alone
 
     @property
     def importers(self):
@@ -810,7 +814,7 @@ class _SymbolResolution:
                 self.unlisted.discard(key)
                 affected = set(self.loadable)
             for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
-                self.providers[symbol].discard(key)
+                self.providers[symbol] = self.providers[symbol].difference([key])
                 self._offer = None
                 # Its importers may now miss the symbol, or no longer take the taint with it.
                 affected |= self.importers.get(symbol, set())

@@ -641,6 +641,18 @@ class RootFS:
         subdirectories.sort(reverse=True)
         stack.append(level + (subdirectories,))
 
+    def holds(self, path, pieces):
+        """Whether the in-root regular file ``path`` holds the bytes of ``pieces`` (an iterable
+        of bytes objects) joined, and nothing more: read a piece's length at a time, so the file
+        is never held whole, and no further than the first difference. Raises OSError or
+        RootPathError."""
+        with self._regular_file(path) as (fd, dummy):
+            for piece in pieces:
+                buffer = bytearray(len(piece))
+                if _fill(fd, buffer) != len(piece) or buffer != piece:
+                    return False
+            return not os.read(fd, 1)
+
     def same_content(self, first, second):
         """Whether two in-root regular files hold the same bytes; raises OSError or RootPathError.
 

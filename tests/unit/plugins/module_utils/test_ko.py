@@ -460,6 +460,24 @@ def test_cache_reads_one_build_once(hello: Path, tmp_path: Path, reader_name: st
     assert runner.ran('modinfo') == (1 if reader_name == 'kmod' else 0)
 
 
+def test_builds_that_import_and_export_alike_share_one_copy(ko_builder: KoBuilder, tmp_path: Path,
+                                                            reader_name: str) -> None:
+    # One source built for two kernels of one kABI stream: two files (their vermagic differs),
+    # whose imports, CRCs and exports a host keeps once. A third build differs in one CRC.
+    exports = ['core_fn', 'core_data']
+    for kernel in ('6.1.0-47-amd64', '6.1.0-48-amd64'):
+        ko_builder.build_ko(tmp_path / kernel, 'core', versions=VERSIONS, exports=exports,
+                            vermagic='%s SMP preempt mod_unload modversions ' % kernel)
+    ko_builder.build_ko(tmp_path / 'other', 'core', versions={**VERSIONS, 'kfree': 1}, exports=exports)
+    reader = KoReader(RootFS(str(tmp_path)), runner=run_command, reader=reader_name)
+    first, second, other = (reader.read('/%s/core.ko' % kernel) for kernel in ('6.1.0-47-amd64', '6.1.0-48-amd64', 'other'))
+    assert first.vermagic != second.vermagic
+    assert first.imports is second.imports and first.crcs is second.crcs and first.exports is second.exports
+    assert second.versions == list(VERSIONS.items()) and second.exports == sorted(exports)
+    assert other.imports is first.imports and other.crcs is not first.crcs
+    assert other.versions == list({**VERSIONS, 'kfree': 1}.items()) and other.exports is first.exports
+
+
 def test_errors_are_cached(tmp_path: Path) -> None:
     bad = tmp_path / 'bad.ko'
     bad.write_bytes(b'junk')

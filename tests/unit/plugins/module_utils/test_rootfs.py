@@ -11,7 +11,7 @@ import socket
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -478,6 +478,48 @@ class TestSnapshotDescriptors:
         with pytest.raises(OSError) as raised:
             fs.read_bytes('/d/secret', LIMIT)
         assert raised.value.errno == errno.ENOTDIR
+
+
+class TestHolds:
+    def test_a_file_holds_exactly_the_pieces_joined(self, fs: RootFS, root: Path) -> None:
+        data = bytes(range(256)) * 1024
+        write(root, '/same', data)
+        write(root, '/changed', data[:-1] + b'!')
+        write(root, '/longer', data + b'!')
+        write(root, '/empty')
+        pieces = [data[at:at + CHUNK] for at in range(0, len(data), CHUNK)]
+        assert fs.holds('/same', pieces) and fs.holds('/same', [data]) and fs.holds('/same', [b'', data, b''])
+        assert not fs.holds('/changed', pieces)
+        assert not fs.holds('/longer', pieces)
+        assert not fs.holds('/same', pieces[:-1])
+        assert fs.holds('/empty', []) and not fs.holds('/empty', [b'x'])
+
+    def test_no_further_than_the_first_difference(self, fs: RootFS, root: Path) -> None:
+        write(root, '/file', b'abcdef')
+        taken = []
+
+        def pieces() -> Iterator[bytes]:
+            for piece in (b'ab', b'XX', b'ef'):
+                taken.append(piece)
+                yield piece
+        assert not fs.holds('/file', pieces())
+        assert taken == [b'ab', b'XX']
+
+    def test_reads_that_stop_short(self, fs: RootFS, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        data = bytes(range(256)) * (CHUNK // 256) * 2 + b'tail'
+        write(root, '/one', data)
+        real = os.readv
+
+        def short(fd: int, buffers: list[Any]) -> int:
+            with memoryview(buffers[0]) as view:
+                return real(fd, [view[:1000]])
+        monkeypatch.setattr(os, 'readv', short)
+        assert fs.holds('/one', [data[:CHUNK], data[CHUNK:]]) and not fs.holds('/one', [data[:-1] + b'!'])
+
+    def test_special_files_are_never_read(self, fs: RootFS, root: Path) -> None:
+        os.mkfifo(root / 'fifo')  # no writer: reading it would wait forever
+        with pytest.raises(NotRegularFile):
+            fs.holds('/fifo', [b'x'])
 
 
 class TestSameContent:
