@@ -203,7 +203,7 @@ def _exported_already(module, table):
     (modprobe loads that one first). ``contested``: exported by another in-tree module, which
     refuses whichever of the two loads second (also one that may not be there to load); or a
     duplicate the module's symbol table cannot confirm, since ``__ksymtab_strings`` holds
-    namespace names too. In-tree modules that do not load (see _from_loaded_modules) export nothing.
+    namespace names too. In-tree modules that do not load (see ExportTables._unloaded) export nothing.
     """
     own = _module_name(module)
     flagged = {}     # {symbol: name of its other owner}
@@ -341,7 +341,7 @@ class ExportTables:
     what modules import alike, and then the checks their modules passed hold for both. So are
     the symbols the last kernel's modules import, for the next kernel that loads the same files."""
 
-    __slots__ = ('last', 'modules', 'symbols', 'shared', 'replaced')
+    __slots__ = ('last', 'modules', 'symbols', 'shared', 'replaced', 'owned', 'unloaded')
 
     def __init__(self):
         self.last = None
@@ -352,6 +352,10 @@ class ExportTables:
         # namesakes never load (modprobe takes the file of the name that depmod ranks first), or
         # may not (a file that could not be read: depmod may leave it out)
         self.replaced = {}
+        self.owned = (None, {})     # an exports dict and its exports by in-tree module (see _by_owner)
+        # The exports dict, the answers for its in-tree modules and the _unloaded of the last kernel:
+        # kernels that answer alike share one (gone, unsure, restricted).
+        self.unloaded = (None, (), None)
 
     def looked_up_by(self, modules):
         """(imports, wanted): frozensets of the symbols the ModuleInfo ``modules`` (a tuple) import,
@@ -373,44 +377,62 @@ class ExportTables:
         symbols modules export (the kernel's own exports of these refuse them); only imports are
         ever absent."""
         exports = exports_of(kernel.exports, imports if wanted is None else wanted)
-        gone, unsure, restricted = _from_loaded_modules(exports, kernel, self.replaced)
-        absent = imports.difference(exports).union(gone.intersection(imports)) if gone else imports.difference(exports)
+        gone, unsure, restricted = self._unloaded(exports, kernel)
         last = self.last
-        if last is None or last.allow_missing_namespaces != kernel.allow_missing_namespaces \
-                or (last.exports is not exports and last.exports != exports) or last.absent != absent \
-                or last.gone != gone or last.unsure != unsure or last.restricted != restricted \
-                or (last.imports is not imports and last.imports != imports):
-            last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces, imports, unsure,
-                                           restricted, gone)
+        if last is not None and last.allow_missing_namespaces == kernel.allow_missing_namespaces \
+                and (last.exports, last.imports, last.gone, last.unsure, last.restricted) \
+                == (exports, imports, gone, unsure, restricted):
+            # Compared as a tuple: the same objects, as kernels of one kABI stream give, are equal at once.
+            return last
+        absent = imports.difference(exports).union(gone.intersection(imports)) if gone else imports.difference(exports)
+        last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces, imports, unsure, restricted, gone)
         return last
 
 
-def _from_loaded_modules(exports, kernel, replaced):
-    """(gone, unsure, restricted): the symbols of ``exports`` ({symbol: Export}) that in-tree
-    modules export which are not loaded before a module that needs them (the loader's "Unknown
-    symbol": find_symbol() looks only in the kernel image and the modules loaded), those of them
-    whose module may not be, and {symbol: Export} of those that a module judged here may export
-    in their stead, GPL-only or in a namespace there. Such a module is one modprobe does not find
-    (KernelABI.module_present), one ``module_blacklist=`` names, or one a module judged here
-    replaces by name (ExportTables.replaced: modprobe loads that one, whose own exports count)."""
-    if kernel.module_present is None and not kernel.module_blacklist and not replaced:
-        return _NOTHING, _NOTHING, _NO_EXPORTS
-    gone, unsure, restricted, answers = [], [], {}, {}
+    def _unloaded(self, exports, kernel):
+        """(gone, unsure, restricted): the symbols of ``exports`` ({symbol: Export}) that in-tree
+        modules export which are not loaded before a module that needs them (the loader's "Unknown
+        symbol": find_symbol() looks only in the kernel image and the modules loaded), those of them
+        whose module may not be, and {symbol: Export} of those that a module judged here may export
+        in their stead, GPL-only or in a namespace there. Such a module is one modprobe does not find
+        (KernelABI.module_present), one ``module_blacklist=`` names, or one a module judged here
+        replaces by name (``replaced``: modprobe loads that one, whose own exports count)."""
+        if kernel.module_present is None and not kernel.module_blacklist and not self.replaced:
+            return _NOTHING, _NOTHING, _NO_EXPORTS
+        if self.owned[0] is not exports:
+            self.owned = (exports, _by_owner(exports))
+        owned = self.owned[1]
+        answers = tuple((_in_tree_module_loads(kernel, owner, self.replaced), _in_tree_name(owner) in self.replaced)
+                        for owner in owned)
+        if self.unloaded[0] is exports and self.unloaded[1] == answers:
+            return self.unloaded[2]
+        gone, unsure, restricted = [], [], {}
+        for (symbols, restrictable), (loads, is_replaced) in zip(owned.values(), answers):
+            if loads is not True:
+                gone += symbols
+                if loads is None:
+                    unsure += symbols
+                # What the replacement exports them with, this module cannot tell (only its CRCs): the in-tree
+                # module's restrictions may be kept, as a replacement built from the same source keeps them.
+                if is_replaced:
+                    restricted.update(restrictable)
+        result = (frozenset(gone), frozenset(unsure), restricted or _NO_EXPORTS)
+        self.unloaded = (exports, answers, result)
+        return result
+
+
+def _by_owner(exports):
+    """{in-tree module (symvers' owner path): (the symbols of ``exports`` it exports, {symbol: Export} of
+    those GPL-only or in a namespace)}; the kernel image's exports are left out."""
+    owned = {}
     for symbol, export in exports.items():
         owner = export.owner
         if owner and owner != 'vmlinux':
-            if owner not in answers:
-                answers[owner] = (_in_tree_module_loads(kernel, owner, replaced), _in_tree_name(owner) in replaced)
-            loads, is_replaced = answers[owner]
-            if loads is not True:
-                gone.append(symbol)
-                if loads is None:
-                    unsure.append(symbol)
-                # What the replacement exports it with, this module cannot tell (only its CRC): the
-                # in-tree module's restrictions may be kept, as a replacement built from the same source keeps them.
-                if is_replaced and (export.gpl_only or export.namespace):
-                    restricted[symbol] = export
-    return frozenset(gone), frozenset(unsure), restricted or _NO_EXPORTS
+            symbols, restrictable = owned.setdefault(owner, ([], {}))
+            symbols.append(symbol)
+            if export.gpl_only or export.namespace:
+                restrictable[symbol] = export
+    return owned
 
 
 def _in_tree_name(owner):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils import _loader
-from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, read_symvers
+from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, Symvers, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import KmodProgram
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, ModuleInfo, SymbolTable
 from ansible_collections.kabi.dkms.plugins.module_utils._loader import (
@@ -358,6 +358,15 @@ class TestResolve:
             'client': ('incompatible', True), 'videodev': (None, True)}
         rebuilt_client = module(dict(EXPORTS, video_ioctl2=0x5252), name='client')
         assert decided({'client': rebuilt_client, 'videodev': rebuilt})['client'] == (None, True)
+        # Kernels of one symvers that share the run's tables: each answers for its own command line.
+        symvers = Symvers(''.join('0x%08x\t%s\t%s\tEXPORT_SYMBOL\n' % (export.crc, symbol, export.owner)
+                                  for symbol, export in exports.items()))
+        tables = ExportTables()
+        for options, expected in (({}, (None, True)), ({'module_blacklist': ['videodev']}, ('incompatible', True)),
+                                  ({}, (None, True)), ({'module_present': lambda owner: None}, (None, False)),
+                                  ({'module_present': lambda owner: False}, ('incompatible', True))):
+            abi = kernel(symvers, signature_check=signatures_known(), **options)
+            assert outcome(resolve(abi, {'client': client}, tables)) == {'client': expected}, options
         # One that may not be there to load: what exports the same symbol may be refused.
         rival = module(exports=['video_ioctl2'], name='v4l2_compat')
         assert decided({'rival': rival}, module_present=lambda owner: None) == {'rival': (None, False)}
