@@ -388,7 +388,6 @@ class ExportTables:
         last = self.last = ExportTable(exports, absent, kernel.allow_missing_namespaces, imports, unsure, restricted, gone)
         return last
 
-
     def _unloaded(self, exports, kernel):
         """(gone, unsure, restricted): the symbols of ``exports`` ({symbol: Export}) that in-tree
         modules export which are not loaded before a module that needs them (the loader's "Unknown
