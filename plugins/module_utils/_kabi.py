@@ -532,7 +532,7 @@ def read_symvers(rootfs, path, shared=None):
     try:
         # A copy of the last kernel's is compared with its text before it is decoded, never is: a
         # plain one as it is read, a piece at a time, so it is never held whole either.
-        if shared.last is not None and rootfs.holds(path, _encoded(shared.last.text)):
+        if shared.last is not None and rootfs.holds(path, _encoded(shared.last.text), SYMVERS_LIMIT):
             return shared.last
         data = rootfs.read_bytes(path, SYMVERS_LIMIT)
         data = decompress(data, path, SYMVERS_LIMIT)

@@ -641,13 +641,20 @@ class RootFS:
         subdirectories.sort(reverse=True)
         stack.append(level + (subdirectories,))
 
-    def holds(self, path, pieces):
+    def holds(self, path, pieces, limit):
         """Whether the in-root regular file ``path`` holds the bytes of ``pieces`` (an iterable
         of bytes objects) joined, and nothing more: read a piece's length at a time, so the file
-        is never held whole, and no further than the first difference. Raises OSError or
-        RootPathError."""
-        with self._regular_file(path) as (fd, dummy):
+        is never held whole, and no further than the first difference. False, without reading
+        past it, for a file of more than ``limit`` bytes (pieces that join to more). Raises
+        OSError or RootPathError."""
+        with self._regular_file(path) as (fd, status):
+            if status.st_size > limit:
+                return False
+            count = 0
             for piece in pieces:
+                count += len(piece)
+                if count > limit:
+                    return False
                 buffer = bytearray(len(piece))
                 if _fill(fd, buffer) != len(piece) or buffer != piece:
                     return False

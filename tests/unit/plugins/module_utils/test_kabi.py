@@ -236,6 +236,22 @@ class TestReadSymvers:
         wanted.add('_printk')
         assert crcs_of(symvers.select(wanted)) == {'kfree': EXPORTS['kfree'], '_printk': EXPORTS['_printk']}
 
+    def test_a_copy_of_the_last_text_larger_than_the_limit_is_refused(self, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        # Bytes that are not UTF-8 decode to U+FFFD, three bytes encoded: a file holding the last
+        # text's encoding can be three times the size of the one it was read from, past the limit.
+        first = SYMVERS.encode() + b'\xff' * 64
+        limit = len(first)
+        monkeypatch.setattr(_kabi, 'SYMVERS_LIMIT', limit)
+        put(tmp_path, '/a/Module.symvers', first)
+        put(tmp_path, '/b/Module.symvers', first.decode('utf-8', 'replace').encode())
+        assert len((tmp_path / 'b/Module.symvers').read_bytes()) > limit
+        fs = RootFS(str(tmp_path))
+        shared = SharedSymvers()
+        read_symvers(fs, '/a/Module.symvers', shared)
+        with pytest.raises(SymversError, match='larger|limit|bytes'):
+            read_symvers(fs, '/b/Module.symvers', shared)
+
     def test_non_utf8_bytes_are_replaced(self, tmp_path: Path) -> None:
         put(tmp_path, '/s', b'0x1\tsym\xff\tvmlinux\n')
         assert crcs_of(read_symvers(RootFS(str(tmp_path)), '/s')) == {'sym\ufffd': 1}

@@ -488,11 +488,12 @@ class TestHolds:
         write(root, '/longer', data + b'!')
         write(root, '/empty')
         pieces = [data[at:at + CHUNK] for at in range(0, len(data), CHUNK)]
-        assert fs.holds('/same', pieces) and fs.holds('/same', [data]) and fs.holds('/same', [b'', data, b''])
-        assert not fs.holds('/changed', pieces)
-        assert not fs.holds('/longer', pieces)
-        assert not fs.holds('/same', pieces[:-1])
-        assert fs.holds('/empty', []) and not fs.holds('/empty', [b'x'])
+        assert fs.holds('/same', pieces, LIMIT) and fs.holds('/same', [data], LIMIT)
+        assert fs.holds('/same', [b'', data, b''], LIMIT)
+        assert not fs.holds('/changed', pieces, LIMIT)
+        assert not fs.holds('/longer', pieces, LIMIT)
+        assert not fs.holds('/same', pieces[:-1], LIMIT)
+        assert fs.holds('/empty', [], LIMIT) and not fs.holds('/empty', [b'x'], LIMIT)
 
     def test_no_further_than_the_first_difference(self, fs: RootFS, root: Path) -> None:
         write(root, '/file', b'abcdef')
@@ -502,7 +503,7 @@ class TestHolds:
             for piece in (b'ab', b'XX', b'ef'):
                 taken.append(piece)
                 yield piece
-        assert not fs.holds('/file', pieces())
+        assert not fs.holds('/file', pieces(), LIMIT)
         assert taken == [b'ab', b'XX']
 
     def test_reads_that_stop_short(self, fs: RootFS, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -514,12 +515,17 @@ class TestHolds:
             with memoryview(buffers[0]) as view:
                 return real(fd, [view[:1000]])
         monkeypatch.setattr(os, 'readv', short)
-        assert fs.holds('/one', [data[:CHUNK], data[CHUNK:]]) and not fs.holds('/one', [data[:-1] + b'!'])
+        assert fs.holds('/one', [data[:CHUNK], data[CHUNK:]], LIMIT) and not fs.holds('/one', [data[:-1] + b'!'], LIMIT)
+
+    def test_never_past_a_limit(self, fs: RootFS, root: Path) -> None:
+        write(root, '/file', b'abcdef')
+        assert fs.holds('/file', [b'abc', b'def'], 6)
+        assert not fs.holds('/file', [b'abc', b'def'], 5) and not fs.holds('/file', [b'abc', b'de'], 5)
 
     def test_special_files_are_never_read(self, fs: RootFS, root: Path) -> None:
         os.mkfifo(root / 'fifo')  # no writer: reading it would wait forever
         with pytest.raises(NotRegularFile):
-            fs.holds('/fifo', [b'x'])
+            fs.holds('/fifo', [b'x'], LIMIT)
 
 
 class TestSameContent:
