@@ -237,7 +237,7 @@ class TestReadSymvers:
         assert crcs_of(symvers.select(wanted)) == {'kfree': EXPORTS['kfree'], '_printk': EXPORTS['_printk']}
 
     def test_a_copy_of_the_last_text_larger_than_the_limit_is_refused(self, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
         # Bytes that are not UTF-8 decode to U+FFFD, three bytes encoded: a file holding the last
         # text's encoding can be three times the size of the one it was read from, past the limit.
         first = SYMVERS.encode() + b'\xff' * 64
