@@ -332,9 +332,9 @@ class SharedSymvers:
         return found
 
     def _carried(self, text, symbols):
-        """{symbol: Export or None} of ``symbols`` in ``text`` from the last text's, or None when
-        the lines that differ leave a symbol with two valid lines, are too many, or would cost
-        more than searching the text."""
+        """{symbol: Export} of those of ``symbols`` that ``text`` exports, from the last text's,
+        or None when the lines that differ leave a symbol with two valid lines, are too many, or
+        would cost more than searching the text."""
         added = removed = ()
         if text != self.text:
             apart = _pieces_apart(self.text, text, self.lines_compared)
@@ -530,8 +530,8 @@ def read_symvers(rootfs, path, shared=None):
     """
     shared = SharedSymvers() if shared is None else shared
     try:
-        # A copy of the last kernel's is compared with its text before it is decoded, never is: a
-        # plain one as it is read, a piece at a time, so it is never held whole either.
+        # A copy of the last kernel's symvers is never decoded: a plain one is compared with the last
+        # text as it is read, a piece at a time (never held whole), a compressed one once decompressed.
         if shared.last is not None and rootfs.holds(path, _encoded(shared.last.text), SYMVERS_LIMIT):
             return shared.last
         data = rootfs.read_bytes(path, SYMVERS_LIMIT)
