@@ -317,10 +317,7 @@ class SharedSymvers:
         if self.text is not None and symbols <= self.symbols and (text is self.text or text == self.text):
             # The same text, asked again for symbols it was searched for (fewer modules judged
             # again): answered as it is, what was found kept for the next kernel.
-            found = self.found
-            if symbols == self.symbols:
-                return found
-            return dict((symbol, found[symbol]) for symbol in symbols if symbol in found)
+            return self.found if symbols == self.symbols else _answers(self.found, symbols)
         found = None
         if self.text is not None and symbols <= self.symbols and self.ambiguous.isdisjoint(symbols):
             found = self._carried(text, symbols)
@@ -354,8 +351,7 @@ class SharedSymvers:
         fresh = {}  # {symbol: {valid line the last text lacks: its Export}}
         for symbol, line, export in _exports_on(added, symbols):
             fresh.setdefault(symbol, {})[line] = export
-        carried = dict(found) if symbols == self.symbols else \
-            dict((symbol, found[symbol]) for symbol in symbols if symbol in found)
+        carried = dict(found) if symbols == self.symbols else _answers(found, symbols)
         for symbol in lost.union(fresh):
             kept = symbol in found and symbol not in lost
             exports = list(fresh.get(symbol, {}).values())
@@ -366,6 +362,11 @@ class SharedSymvers:
             elif not kept:
                 carried.pop(symbol, None)
         return carried
+
+
+def _answers(found, symbols):
+    """A new dict of the answers in ``found`` ({symbol: Export}) for ``symbols``."""
+    return dict((symbol, found[symbol]) for symbol in symbols if symbol in found)
 
 
 def _newline_text(text):
@@ -534,12 +535,12 @@ def read_symvers(rootfs, path, shared=None):
         # text as it is read, a piece at a time (never held whole), a compressed one once decompressed.
         if shared.last is not None and rootfs.holds(path, _encoded(shared.last.text), SYMVERS_LIMIT):
             return shared.last
-        data = rootfs.read_bytes(path, SYMVERS_LIMIT)
-        data = decompress(data, path, SYMVERS_LIMIT)
+        raw = rootfs.read_bytes(path, SYMVERS_LIMIT)
+        data = decompress(raw, path, SYMVERS_LIMIT)
         # Another text is decoded once the last one's Symvers is let go, with its answers and
         # index: only the text ``shared`` searched last is kept, to be compared with the next.
         if shared.last is not None:
-            if _decodes_to(data, shared.last.text):
+            if data is not raw and _decodes_to(data, shared.last.text):
                 return shared.last
             shared.last = None
         text = data.decode('utf-8', 'replace')

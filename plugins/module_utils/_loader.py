@@ -401,12 +401,12 @@ class ExportTables:
         if self.owned[0] is not exports:
             self.owned = (exports, _by_owner(exports))
         owned = self.owned[1]
-        answers = tuple((_in_tree_module_loads(kernel, owner, self.replaced), _in_tree_name(owner) in self.replaced)
-                        for owner in owned)
+        answers = tuple((_in_tree_module_loads(kernel, owner, name, self.replaced), name in self.replaced)
+                        for owner, (name, dummy, dummy) in owned.items())
         if self.unloaded[0] is exports and self.unloaded[1] == answers:
             return self.unloaded[2]
         gone, unsure, restricted = [], [], {}
-        for (symbols, restrictable), (loads, is_replaced) in zip(owned.values(), answers):
+        for (dummy, symbols, restrictable), (loads, is_replaced) in zip(owned.values(), answers):
             if loads is not True:
                 gone += symbols
                 if loads is None:
@@ -421,13 +421,15 @@ class ExportTables:
 
 
 def _by_owner(exports):
-    """{in-tree module (symvers' owner path): (the symbols of ``exports`` it exports, {symbol: Export} of
-    those GPL-only or in a namespace)}; the kernel image's exports are left out."""
+    """{in-tree module (symvers' owner path): (its module name, the symbols of ``exports`` it exports,
+    {symbol: Export} of those GPL-only or in a namespace)}; the kernel image's exports are left out."""
     owned = {}
     for symbol, export in exports.items():
         owner = export.owner
         if owner and owner != 'vmlinux':
-            symbols, restrictable = owned.setdefault(owner, ([], {}))
+            if owner not in owned:
+                owned[owner] = (_in_tree_name(owner), [], {})
+            dummy, symbols, restrictable = owned[owner]
             symbols.append(symbol)
             if export.gpl_only or export.namespace:
                 restrictable[symbol] = export
@@ -439,10 +441,9 @@ def _in_tree_name(owner):
     return owner[owner.rfind('/') + 1:].replace('-', '_')
 
 
-def _in_tree_module_loads(kernel, owner, replaced):
-    """Whether the in-tree module ``owner`` (symvers' path, 'drivers/media/v4l2-core/videodev')
-    is loaded before what needs its symbols: True, False, or None when that is not known."""
-    name = _in_tree_name(owner)
+def _in_tree_module_loads(kernel, owner, name, replaced):
+    """Whether the in-tree module ``owner`` (symvers' path, 'drivers/media/v4l2-core/videodev'),
+    named ``name``, is loaded before what needs its symbols: True, False, or None when that is not known."""
     if name in replaced:
         return False if replaced[name] else None
     blacklisted = _blacklisted_name(kernel, name)
