@@ -194,9 +194,9 @@ def _check_digest_algorithms(field):
 
 
 def _signer_id(info, version, known):
-    """(SignerId, signature value) of one SignerInfo of a SignedData of ``version``; raises
-    _Invalid, _Unsupported or DerError. ``known``: {bytes of the fields before the signature
-    value: SignerId} of SignerInfos read before, filled here."""
+    """(SignerId, signature value's element) of one SignerInfo of a SignedData of ``version``;
+    raises _Invalid, _Unsupported or DerError. ``known``: {bytes of the fields before the
+    signature value: SignerId} of SignerInfos read before, filled here."""
     fields = info.expect(SEQUENCE, 'SignerInfo').children('SignerInfo')
     if len(fields) < 5:
         raise DerError('SignerInfo has %d fields, at least 5 expected' % len(fields))
@@ -215,7 +215,7 @@ def _signer_id(info, version, known):
     signer = known.get(signer_fields)
     if signer is None:
         signer = known[signer_fields] = _read_signer_id(fields, signer_version)
-    return signer, fields[4].expect(OCTET_STRING, 'signature value').content
+    return signer, fields[4].expect(OCTET_STRING, 'signature value')
 
 
 def _signature_algorithm(field):
@@ -252,10 +252,45 @@ def _read_signer_id(fields, version):
                     serial=serial, digest=digest, rsa=rsa, findable=not by_skid)
 
 
+# Layouts of SignedData kept per run (see _read_like): a host's modules are signed by a few keys.
+LAYOUTS_KEPT = 8
+
+
 def parse_pkcs7_signers(blob, known):
     """(SignerId, signature value) of each SignerInfo of a detached PKCS#7 SignedData as
     sign-file writes it; raises _Invalid or DerError.
-    ``known``: see _signer_id; it also keeps the digest algorithm lists found sound."""
+    ``known``: see _signer_id; it also keeps the digest algorithm lists found sound, and the
+    layouts of the SignedData parsed (see _read_like)."""
+    signers = _read_like(blob, known)
+    if signers is None:
+        elements = _parse_pkcs7_signers(blob, known)
+        spans = [(element.body, element.end) for dummy, element in elements]
+        layouts = known.setdefault('layouts', {})
+        if len(layouts) < LAYOUTS_KEPT:
+            layouts.setdefault((len(blob), _outside(blob, spans)), ([signer for signer, dummy in elements], spans))
+        signers = [(signer, element.content) for signer, element in elements]
+    return signers
+
+
+def _read_like(blob, known):
+    """The signers of ``blob`` where it differs from a SignedData parsed before only in the bytes
+    of its signature values, else None: the parse reads nothing of those but where they end, so
+    it comes to the same SignerIds. Modules signed by one key differ only there."""
+    for (size, outside), (signers, spans) in known.get('layouts', {}).items():
+        if size == len(blob) and _outside(blob, spans) == outside:
+            return [(signer, blob[start:end]) for signer, (start, end) in zip(signers, spans)]
+    return None
+
+
+def _outside(blob, spans):
+    """The bytes of ``blob`` outside ``spans`` ((start, end) in order), joined."""
+    starts = [0] + [end for dummy, end in spans]
+    ends = [start for start, dummy in spans] + [len(blob)]
+    return b''.join(blob[start:end] for start, end in zip(starts, ends))
+
+
+def _parse_pkcs7_signers(blob, known):
+    """(SignerId, signature value's element) of each SignerInfo of ``blob``: see parse_pkcs7_signers."""
     content_info = decode(blob, 'PKCS#7 message').expect(SEQUENCE, 'ContentInfo').children('ContentInfo')
     if len(content_info) != 2:
         raise DerError('ContentInfo has %d fields' % len(content_info))

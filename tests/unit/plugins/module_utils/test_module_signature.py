@@ -167,8 +167,9 @@ def test_modules_signed_by_one_key_share_their_signer(ko_builder: KoBuilder, sig
     first = read_module_signature(signed.read_bytes(), known)
     second = read_module_signature(other.read_bytes(), known)
     assert (first.state, second.state) == (SIGNED, SIGNED)
-    # One signer read, and one list of digest algorithms checked.
-    assert second.signer is first.signer and len(known) == 2
+    # One signer read, one list of digest algorithms checked, and one layout kept.
+    assert second.signer is first.signer and len(known) == 3 and len(known['layouts']) == 1
+    assert second.values != first.values and second.values == read_module_signature(other.read_bytes()).values
     assert second.signer.matches(parse_certificate(signing_keys['dkms'].der))
     data = bytearray(other.read_bytes())
     value = len(data) - TRAILER - 256 - 4  # the RSA-2048 signature value's OCTET STRING header (04 82 01 00)
@@ -250,3 +251,20 @@ def test_any_byte_of_a_signature_changed_never_raises(position: int, value: int)
     signature = read_module_signature(appended(b'payload', bytes(blob)))
     # A changed byte may also name another algorithm, one the kernel's parser does not take.
     assert signature.state in (SIGNED, INVALID, DAMAGED, UNSUPPORTED)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(position=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
+def test_a_signature_read_like_one_before_reads_as_if_alone(position: int, value: int) -> None:
+    """A layout kept from one signature gives another what a parse of it alone gives, whichever
+    byte differs: in the signature value (the kept signer, the new value) or anywhere else."""
+    known: dict[object, object] = {}
+    assert read_module_signature(appended(b'payload', HAND_MADE_BLOB), known).state == SIGNED
+    blob = bytearray(HAND_MADE_BLOB)
+    blob[position % len(blob)] = value
+    data = appended(b'payload', bytes(blob))
+    alone, after = read_module_signature(data), read_module_signature(data, known)
+    assert (after.state, after.problem, after.values, after.payload_size) == \
+        (alone.state, alone.problem, alone.values, alone.payload_size)
+    assert [(signer.issuer, signer.key_id, signer.digest, signer.rsa, signer.findable) for signer in after.signers] == \
+        [(signer.issuer, signer.key_id, signer.digest, signer.rsa, signer.findable) for signer in alone.signers]
