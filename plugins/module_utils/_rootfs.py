@@ -160,16 +160,16 @@ def _lstat_kind(dir_fd, name):
         return None
 
 
-def _fill(fd, buffer):
-    """How many bytes were read into ``buffer``: all it holds, fewer only at the end of the file."""
-    count = os.readv(fd, [buffer])
-    while 0 < count < len(buffer):  # a read may stop short before the end (a network file system)
-        with memoryview(buffer) as view:
-            more = os.readv(fd, [view[count:]])
+def _read_up_to(fd, count):
+    """The next ``count`` bytes of ``fd``, fewer only at the end of the file. Read into a fresh
+    bytes object, which is never zeroed first, as a buffer made for it would be."""
+    data = os.read(fd, count)
+    while 0 < len(data) < count:    # a read may stop short before the end (a network file system)
+        more = os.read(fd, count - len(data))
         if not more:
             break
-        count += more
-    return count
+        data += more
+    return data
 
 
 def _scan(fd):
@@ -655,8 +655,7 @@ class RootFS:
                 count += len(piece)
                 if count > limit:
                     return False
-                buffer = bytearray(len(piece))
-                if _fill(fd, buffer) != len(piece) or buffer != piece:
+                if _read_up_to(fd, len(piece)) != piece:
                     return False
             return not os.read(fd, 1)
 
@@ -671,17 +670,12 @@ class RootFS:
             size = first_stat.st_size
             if size != second_stat.st_size:
                 return False
-            # Read straight into two buffers made once (no buffered file in between, no bytes
-            # object per chunk), compared in place.
-            mine, theirs = bytearray(CHUNK), bytearray(CHUNK)
             # Up to the size they had when opened: a file that keeps growing cannot keep this going.
             for dummy in range(size // CHUNK + 1):
-                count = _fill(one, mine)
-                if count != _fill(other, theirs):
+                mine = _read_up_to(one, CHUNK)
+                if mine != _read_up_to(other, CHUNK):
                     return False
-                if count < CHUNK:
-                    return mine[:count] == theirs[:count]   # the end of both
-                if mine != theirs:
-                    return False
+                if len(mine) < CHUNK:
+                    return True     # the end of both
             # Both went on past the size they had: what they hold now is not what was compared.
             raise OSError(errno.EAGAIN, 'grew while it was compared', first)

@@ -11,7 +11,7 @@ import socket
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -509,12 +509,11 @@ class TestHolds:
     def test_reads_that_stop_short(self, fs: RootFS, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         data = bytes(range(256)) * (CHUNK // 256) * 2 + b'tail'
         write(root, '/one', data)
-        real = os.readv
+        real = os.read
 
-        def short(fd: int, buffers: list[Any]) -> int:
-            with memoryview(buffers[0]) as view:
-                return real(fd, [view[:1000]])
-        monkeypatch.setattr(os, 'readv', short)
+        def short(fd: int, count: int) -> bytes:
+            return real(fd, min(count, 1000))
+        monkeypatch.setattr(os, 'read', short)
         assert fs.holds('/one', [data[:CHUNK], data[CHUNK:]], LIMIT) and not fs.holds('/one', [data[:-1] + b'!'], LIMIT)
 
     def test_never_past_a_limit(self, fs: RootFS, root: Path) -> None:
@@ -562,25 +561,24 @@ class TestSameContent:
         write(root, '/one', data)
         write(root, '/same', data)
         write(root, '/other', data[:-1] + b'!')
-        real = os.readv
+        real = os.read
 
-        def short(fd: int, buffers: list[Any]) -> int:
-            with memoryview(buffers[0]) as view:
-                return real(fd, [view[:1000]])
-        monkeypatch.setattr(os, 'readv', short)
+        def short(fd: int, count: int) -> bytes:
+            return real(fd, min(count, 1000))
+        monkeypatch.setattr(os, 'read', short)
         assert fs.same_content('/one', '/same') and not fs.same_content('/one', '/other')
 
     def test_files_that_grow_while_compared(self, fs: RootFS, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         write(root, '/a')
         write(root, '/b')
-        real = os.readv
+        real = os.read
 
-        def growing(fd: int, buffers: list[Any]) -> int:
+        def growing(fd: int, count: int) -> bytes:
             for name in ('a', 'b'):
                 if not (root / name).stat().st_size:
                     (root / name).write_bytes(b'x' * (CHUNK + 10))
-            return real(fd, buffers)
-        monkeypatch.setattr(os, 'readv', growing)
+            return real(fd, count)
+        monkeypatch.setattr(os, 'read', growing)
         with pytest.raises(OSError, match='grew while it was compared'):
             fs.same_content('/a', '/b')
 
