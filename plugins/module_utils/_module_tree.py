@@ -491,6 +491,8 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         indexed.update((stem + suffix, is_file(stem + suffix)) for suffix in MODULE_SUFFIXES
                        if stem + suffix not in (link.target, link.path) and stem + suffix not in indexed)
     others = [path for path, known in indexed.items() if known is not False]
+    if not others:
+        return _loads_it(in_tree, link.path, relative(link.path))   # no rival (most links): nothing to weigh
     # Rivals depmod may or may not index: what only they decide is not certain.
     maybe = set(path for path, known in indexed.items() if known is None)
     outside = [path for path in others if not path.startswith(modules_dir + '/')]
