@@ -169,9 +169,7 @@ def _installed_candidate(context, version, release):
             if same is UNTOLD:
                 uncertain.add(name)
             # Another file of the name may be the one modprobe loads, as for a weak link.
-            shadow, why, certain = shadowing_file(ModuleFile(name, copy, copy), context.kernels[release].modules_dir,
-                                                  context.depmod_rules(release), kernel_tree.module_files,
-                                                  kernel_tree.in_tree, context.indexed)
+            shadow, why, certain = context.shadowing(release, ModuleFile(name, copy, copy))
             if why and certain:
                 modules[name] = module_fact('missing', copy, built_path, shadowed_by=shadow, reason=why)
                 continue
@@ -190,7 +188,6 @@ def _installed_candidate(context, version, release):
 
 def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
-    kernel_tree = context.trees[release]
     groups = {}
     differing, untold = set(), set()   # links to a copy that is not the build, or may not be
     for link, record in context.weak_links_of(release, package.name):
@@ -221,9 +218,7 @@ def _weak_candidates(context, package, release):
             if link is None:
                 modules[name] = module_fact('missing', reason='no weak link')
                 continue
-            shadow, why, certain = shadowing_file(link, context.kernels[release].modules_dir,
-                                                  context.depmod_rules(release), kernel_tree.module_files,
-                                                  kernel_tree.in_tree, context.indexed)
+            shadow, why, certain = context.shadowing(release, link)
             if link.problem or link.path in differing:
                 modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem or
                                             'points at a copy that differs from the dkms build')
@@ -262,6 +257,7 @@ class Context:
         self._depmod = None     # depmod.d, read when a file's rank is first asked
         self._depmod_rules = {}
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
+        self._shadowing_reads = (None, ())  # what shadowing_file reads of the last kernel (see shadowing)
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
         self.boot_files = boot_files    # the boot files read once per root, see _kernels.grub_config
@@ -289,6 +285,16 @@ class Context:
             self._links = (release, self._sort_links(release))
         by_package = self._links[1]
         return by_package.get(package, []) + by_package.get(None, [])
+
+    def shadowing(self, release, module_file):
+        """shadowing_file of ``module_file`` (a WeakLink or a ModuleFile) on kernel ``release``: what it
+        reads of the kernel is gathered once per kernel, when first asked, as the join takes one
+        kernel at a time."""
+        if self._shadowing_reads[0] != release:
+            kernel_tree = self.trees[release]
+            self._shadowing_reads = (release, (self.kernels[release].modules_dir, self.depmod_rules(release),
+                                               kernel_tree.module_files, kernel_tree.in_tree, self.indexed))
+        return shadowing_file(module_file, *self._shadowing_reads[1])
 
     def _sort_links(self, release):
         by_package = {}
