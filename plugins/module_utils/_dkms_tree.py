@@ -319,19 +319,19 @@ def _read_failed_build(rootfs, warn, version_dir):
 
 
 def _read_builds(rootfs, warn, version_dir, entries):
-    """The builds among ``entries``, the listing of ``version_dir``."""
+    """The builds among ``entries``, the listing of ``version_dir`` (names joined as read_package joins them)."""
     builds = {}
     for kernel in entries:
         if not kernel[:1].isdigit():
             continue
-        kernel_dir = posixpath.join(version_dir, kernel)
+        kernel_dir = version_dir + '/' + kernel
         for arch in _listdir(rootfs, warn, kernel_dir):
-            module_dir = posixpath.join(kernel_dir, arch, 'module')
+            module_dir = kernel_dir + '/' + arch + '/module'
             modules = {}
             for filename in _listdir(rootfs, warn, module_dir, only_if_dir=True) or []:
                 name = module_name(filename)
                 if name:
-                    modules[name] = posixpath.join(module_dir, filename)
+                    modules[name] = module_dir + '/' + filename
             if modules:
                 # An empty module/ is a build dkms never finished (killed, or make failed).
                 builds[kernel] = Build(kernel, arch, module_dir, modules)
@@ -344,14 +344,15 @@ def _read_installed(rootfs, warn, package_dir, entries):
         match = _KERNEL_LINK.match(entry)
         if not match:
             continue
-        path = posixpath.join(package_dir, entry)
+        path = package_dir + '/' + entry
         try:
             target = rootfs.readlink(path)
         except (OSError, RootPathError) as exc:
             warn('cannot read the dkms install link %s: %s' % (path, exc))
             continue
         # Relative "V/KVER/ARCH" normally; older dkms wrote absolute paths.
-        parts = [p for p in posixpath.normpath(posixpath.join(package_dir, target)).split('/') if p]
+        absolute = target if target.startswith('/') else package_dir + '/' + target
+        parts = [p for p in posixpath.normpath(absolute).split('/') if p]
         base = [p for p in package_dir.split('/') if p]
         if parts[:len(base)] != base or len(parts) <= len(base):
             warn('dkms install link %s points outside its package: %s' % (path, target))
@@ -399,13 +400,15 @@ def read_package(rootfs, warn, dkms_tree, name, dkms_version=None, trees=None, e
         return None
     versions = {}
     for version in entries:
-        version_dir = posixpath.join(package_dir, version)
+        # Below the package's directory, names from listings are joined by a slash: none is empty
+        # or holds one, so posixpath.join would give the same paths, at a higher cost.
+        version_dir = package_dir + '/' + version
         if version.startswith('kernel-') or version == 'original_module':
             continue
         version_entries = _listdir(rootfs, warn, version_dir, only_if_dir=True)
         if version_entries is None:
             continue
-        source = _source_directory(rootfs, posixpath.join(version_dir, 'source'))
+        source = _source_directory(rootfs, version_dir + '/source')
         conf = _read_conf(rootfs, warn, name, version, source, dkms_version, trees, etc_names) if source else None
         builds = _read_builds(rootfs, warn, version_dir, version_entries)
         # No build/ in the listing: no failed build to look for (an empty listing may be one that failed).
