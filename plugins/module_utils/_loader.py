@@ -681,8 +681,11 @@ class _ProvidedTo:
         """Whether the modules that provide ``symbol`` export it with ``crc``, as check_version()
         compares it with the exporting module's own CRC: True, False, or None when that cannot be
         told (or they differ: whichever loads first decides)."""
-        answers = set(_exports_with(self.modules[holder], symbol, crc)
-                      for holder in self.providers.get(symbol, ()) if holder != self.key)
+        holders = self.providers.get(symbol, ())
+        told = self.offer.crcs.get(symbol)
+        if told is not None and self.key not in holders:
+            return told == crc  # the offer is of these providers: all that export it tell this CRC
+        answers = set(_exports_with(self.modules[holder], symbol, crc) for holder in holders if holder != self.key)
         return answers.pop() if len(answers) == 1 else None
 
 

@@ -291,6 +291,11 @@ class TestResolve:
         assert decided(0x51, 0x51, 0x51) == (None, True)
         assert decided(0x52, 0x51, 0x51) == ('incompatible', True)
         assert decided(0x51, 0x51, 0x52) == (None, False)
+        # A client refused for another import is checked symbol by symbol: the same CRCs count.
+        for client_crc, mismatched in ((0x51, ['kfree']), (0x52, ['a', 'kfree'])):
+            modules = {'p0': provider('core', 0x51), 'p1': provider('core', 0x51),
+                       'client': module(dict(EXPORTS, a=client_crc, kfree=1), name='client')}
+            assert resolve(kernel(signature_check=signatures_known()), modules)['client'].kabi['mismatched'] == mismatched
         # A module is not its own provider, whatever CRC it tells.
         selfish = provider('selfish', 0x51)
         selfish.imports, selfish.crcs = selfish.imports + ('a',), selfish.crcs + (0x51,)
