@@ -22,7 +22,7 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
-from itertools import compress, count, repeat
+from itertools import chain, compress, count, repeat
 from operator import add, and_, itemgetter, lt
 from types import MappingProxyType
 
@@ -75,8 +75,8 @@ STB_WEAK = 2
 # What the names read from a symbol table may add up to: amdgpu's, every name of all its
 # 20,000 symbols, are some 700 KiB.
 SYMBOL_NAMES_LIMIT = 16 * 1024 * 1024
-# Elf64_Sym and Elf32_Sym: (name, info, section index, value) of each symbol, the rest skipped.
-_SYMBOL_FIELDS = {64: ('IBxHQ8x', (0, 1, 2, 3)), 32: ('II4xBxH', (0, 2, 3, 1))}
+# Elf64_Sym and Elf32_Sym: (name, section index, value) of each symbol, the rest skipped.
+_SYMBOL_FIELDS = {64: ('I2xHQ8x', (0, 1, 2)), 32: ('II6xH', (0, 2, 1))}
 # Where st_info and st_shndx are in each of them.
 _SYMBOL_INFO_AT = {64: 4, 32: 12}
 _SYMBOL_SECTION_AT = {64: 6, 32: 14}
@@ -556,48 +556,61 @@ def read_symbol_table(data, layout, path, exports=()):
     found = find_sections(data, layout, ('__ksymtab_strings',) + CRC_SECTIONS, path)
     strings_index = found.pop('__ksymtab_strings', None)
     crc_tables = dict((index, name) for name, index in found.items())
-    labelled = set(crc_tables) | set([SHN_ABS] + ([strings_index] if strings_index else []))
-    fields, (name_at, info, index, value) = _SYMBOL_FIELDS[layout.elf_class]
+    crc_sections = set(crc_tables) | set([SHN_ABS])
+    crc_sections.discard(strings_index)     # numbered SHN_ABS (65,522 sections or more), it holds export labels
+    fields, (name_at, index, value) = _SYMBOL_FIELDS[layout.elf_class]
     entry = struct.Struct(layout.order + fields)
-    weak, exported, crc_labels = set(), set(), {}
+    weak_undefined, labelled = _symbols_to_name(symtab, layout, entry.size,
+                                                crc_sections | set([strings_index] if strings_index else []))
+    # In the file's order: of labels of one name, the last counts.
+    crc_labelled = sorted(chain.from_iterable(labelled[section] for section in crc_sections))
     known = dict(zip(exports or (), exports or ()))
     budget = SYMBOL_NAMES_LIMIT
-    for at in _symbols_to_name(symtab, layout, entry.size, labelled):
-        symbol = entry.unpack_from(symtab, at)
-        undefined_weak = symbol[index] == 0 and symbol[info] >> 4 == STB_WEAK
-        if undefined_weak or symbol[index] in labelled:
+    named = []  # the names of each kind, past its label; None for a symbol without it
+    for entries, label in ((weak_undefined, b''), (labelled.get(strings_index, ()), EXPORT_LABEL),
+                           (crc_labelled, CRC_LABEL)):
+        names, skip = [], len(label)
+        for symbol in map(entry.unpack_from, repeat(symtab), entries):
             start = symbol[name_at]
             end = strtab.find(b'\0', start, start + budget + 1)
             end = end if end >= 0 else min(len(strtab), start + budget + 1)
-            budget -= max(end - start, 0)
-            if budget < 0:
-                raise KoNotRead('%s: the names of its symbols add up to more than %d bytes' % (path, SYMBOL_NAMES_LIMIT))
-            # Only the names kept are made text (a label's ASCII prefix is looked at as bytes).
-            if undefined_weak:
-                weak.add(_text(strtab[start:end]))
-            elif symbol[index] == strings_index and strtab.startswith(EXPORT_LABEL, start, end):
-                name = _text(strtab[start + len(EXPORT_LABEL):end])
-                exported.add(known.get(name, name))
-            elif symbol[index] != strings_index and strtab.startswith(CRC_LABEL, start, end):
-                name = _text(strtab[start + len(CRC_LABEL):end])
-                crc_labels[known.get(name, name)] = (symbol[index], symbol[value])
-    return SymbolTable(weak, exported or None, _export_crcs(data, layout, crc_tables, crc_labels, path))
+            if end > start:
+                budget -= end - start
+                if budget < 0:
+                    raise KoNotRead('%s: the names of its symbols add up to more than %d bytes'
+                                    % (path, SYMBOL_NAMES_LIMIT))
+            # Only the names kept are made text. A label (no NUL in it) found whole is all in
+            # the name: a name the limit cut shorter has been refused above.
+            if strtab[start:start + skip] == label:
+                name = _text(strtab[start + skip:end])
+                names.append(known.get(name, name))
+            else:
+                names.append(None)
+        named.append(names)
+    weak, export_names, crc_names = named
+    exported = set(export_names)
+    exported.discard(None)
+    crc_labels = dict(zip(crc_names, map(itemgetter(index, value), map(entry.unpack_from, repeat(symtab), crc_labelled))))
+    crc_labels.pop(None, None)
+    return SymbolTable(set(weak), exported or None, _export_crcs(data, layout, crc_tables, crc_labels, path))
 
 
 def _symbols_to_name(symtab, layout, size, sections):
-    """Offsets, in order, of the whole ``size``-byte entries of ``symtab`` that are weak or in one
-    of the ``sections`` (indices): a superset of those read_symbol_table names, found by searches
-    in C over each field's column of bytes (an import, of which modules have thousands, is
-    neither), so only what is found costs a step in Python."""
+    """(weak undefined, {section: in it}): offsets, in order, of the whole ``size``-byte entries of
+    ``symtab`` that are weak and undefined, and of those in each of the ``sections`` (indices), found
+    by searches in C over each field's column of bytes (an import, of which modules have thousands,
+    is neither), so only what is found costs a step in Python."""
     end = len(symtab) - len(symtab) % size
     column = _SYMBOL_INFO_AT[layout.elf_class]
-    found = set(_indices(symtab[column:end:size].translate(_WEAK_BINDINGS), 1))
     low = _SYMBOL_SECTION_AT[layout.elf_class] + (0 if layout.little_endian else 1)
     high = low + 1 if layout.little_endian else low - 1
     lows, highs = symtab[low:end:size], symtab[high:end:size]
+    weak_undefined = [entry * size for entry in _indices(symtab[column:end:size].translate(_WEAK_BINDINGS), 1)
+                      if lows[entry] == 0 and highs[entry] == 0]
+    found = {}
     for section in sections:
-        found.update(entry for entry in _indices(lows, section & 0xff) if highs[entry] == section >> 8)
-    return [entry * size for entry in sorted(found)]
+        found[section] = [entry * size for entry in _indices(lows, section & 0xff) if highs[entry] == section >> 8]
+    return weak_undefined, found
 
 
 def _indices(column, byte):

@@ -335,6 +335,25 @@ def test_the_crcs_a_module_exports_its_symbols_with(ko_builder: KoBuilder, tmp_p
     assert read(tmp_path / 'plain', '/core.ko', reader_name).symbol_table().crcs == {}
 
 
+def test_labels_count_by_their_section_and_of_one_name_the_last(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    # A __crc_ label in __ksymtab_strings or a __kstrtab_ one that is absolute labels nothing; of
+    # two CRC labels of one name, in the CRC table and absolute, the later in the file counts.
+    image = ko_builder.build_ko(tmp_path, 'core', exports=['a_fn'], export_crcs={'a_fn': 0x1111}).read_bytes()
+    layout = _ko._elf_header(image, 'core.ko')
+    found = _ko.find_sections(image, layout, ('__ksymtab_strings', '__kcrctab'), 'core.ko')
+    labels = [('__crc_a_fn', found['__kcrctab'], 0), ('__crc_a_fn', 0xfff1, 0x2222), ('__kstrtab_b_fn', 0xfff1, 0),
+              ('__crc_c_fn', found['__ksymtab_strings'], 0), ('__kstrtab_a_fn', found['__ksymtab_strings'], 0),
+              ('__kstrtabns_a_fn', found['__ksymtab_strings'], 0)]
+    strings = b'\0' + b''.join(name.encode() + b'\0' for name, section, value in labels)
+    symbols = b''.join(struct.pack('<IBBHQQ', strings.index(b'\0' + name.encode() + b'\0') + 1, 0x10, 0, section, value, 0)
+                       for name, section, value in labels)
+    data = patch_section(patch_section(image, '.symtab', append=symbols), '.strtab', append=strings)
+    assert _ko.read_symbol_table(data, layout, 'core.ko') == _ko.SymbolTable(set(), {'a_fn'}, {'a_fn': 0x2222})
+    reordered = patch_section(image, '.symtab', append=symbols[24:48] + symbols[:24] + symbols[48:])
+    assert _ko.read_symbol_table(patch_section(reordered, '.strtab', append=strings), layout, 'core.ko').crcs == \
+        {'a_fn': 0x1111}
+
+
 @pytest.mark.parametrize('compression', ['', 'xz'])
 def test_the_symbol_table_tells_exports_from_namespace_names(ko_builder: KoBuilder, tmp_path: Path, reader_name: str,
                                                              compression: str) -> None:
@@ -850,7 +869,8 @@ def test_symbols_are_found_in_either_byte_order(little_endian: bool) -> None:
                (0, 0x10, 0)]
     symtab = b''.join(struct.pack(order + 'IBBHQQ', name, info, 0, section, 0, 0) for name, info, section in entries)
     layout = _ko.ElfLayout(64, little_endian, 0, 64, 0, 0)
-    assert _ko._symbols_to_name(symtab + b'\0' * 7, layout, 24, {0x0105, 0xfff1}) == [0, 48, 72, 96]
+    assert _ko._symbols_to_name(symtab + b'\0' * 7, layout, 24, {0x0105, 0x0003, 0xfff1}) == (
+        [48], {0x0105: [0], 0x0003: [72], 0xfff1: [96]})
 
 
 def test_the_symbol_table_is_found_as_the_loader_finds_it(ko_builder: KoBuilder, tmp_path: Path) -> None:
