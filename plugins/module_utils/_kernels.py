@@ -678,7 +678,8 @@ def parse_kconfig(text):
 _ABSENT = object()
 # A line parse_kconfig reads as an option, and one it may (each after the newline before it).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
-_OPTION_LINES = re.compile('\nCONFIG_[^\n]*')
+# A line that is none of them, with the newline before it.
+_OTHER_LINE = re.compile('\n(?!CONFIG_)[^\n]*')
 # [(KernelConfig, its text)] of the configs that hold their text whole, the one asked last at the end:
 # two, a kernel's and the one its weak links were built for, asked in turn (each some 150 KiB).
 _WHOLE = []
@@ -701,8 +702,9 @@ class KernelConfig(Mapping):
         if has_other_line_ends(text):
             text = '\n'.join(text.splitlines())
         # Only the lines parse_kconfig may read, in order, each after a newline (comments, such as
-        # "# CONFIG_X is not set", are a third of a real config).
-        text = ''.join(_OPTION_LINES.findall('\n' + text))
+        # "# CONFIG_X is not set", are a third of a real config): the others are cut out, so runs
+        # of option lines stay whole rather than each made a string of its own.
+        text = _OTHER_LINE.sub('', '\n' + text)
         self._packed = None     # the text compressed, made when another config takes its place
         self._answers = {}
         self._table = None
