@@ -28,6 +28,7 @@ import errno
 import os
 import posixpath
 import stat
+from types import MappingProxyType
 
 # The kernel's own limit on symlinks followed in one lookup (MAXSYMLINKS).
 MAX_SYMLINKS = 40
@@ -37,6 +38,10 @@ MAX_DEPTH = 128
 MAX_CACHED_DIRS = 256
 # How much of each of two files is read at a time when they are compared.
 CHUNK = 64 * 1024
+# The links and subdirectories of a _Dir until it has one: most directories a snapshot keeps
+# have no links, and a third no subdirectory kept, so none of them holds a dict of its own.
+# Read-only, so what should have taken a dict of its own fails rather than fills this one.
+_NONE_SEEN = MappingProxyType({})
 
 _CLOEXEC = getattr(os, 'O_CLOEXEC', 0)
 # O_PATH: walking through a directory needs only search permission, as in a kernel lookup.
@@ -197,13 +202,15 @@ class _Dir:
         self.depth = parent.depth + 1 if parent is not None else 0
         self.fd = None
         self.kinds = {}
-        self.links = {}
-        self.children = {}
+        self.links = _NONE_SEEN
+        self.children = _NONE_SEEN
         self.listed = False
 
     def child(self, name):
         child = self.children.get(name)
         if child is None:
+            if self.children is _NONE_SEEN:
+                self.children = {}
             child = self.children[name] = _Dir(name, self)
         return child
 
@@ -314,6 +321,8 @@ class RootFS:
     def _link(self, directory, name):
         links = directory.links
         if name not in links:
+            if links is _NONE_SEEN:
+                links = directory.links = {}
             links[name] = os.readlink(name, dir_fd=self._fd(directory))
         return links[name]
 
@@ -496,7 +505,11 @@ class RootFS:
         """What one listing saw, for a snapshot's later lookups in the same directory."""
         if directory is not None:
             directory.kinds.update(scanned)
-            directory.links.update(links)
+            if links:
+                if directory.links is _NONE_SEEN:
+                    directory.links = links     # the listing's own, not used after
+                else:
+                    directory.links.update(links)
             directory.listed = True
 
     def listdir(self, path):

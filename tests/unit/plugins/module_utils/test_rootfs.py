@@ -480,6 +480,29 @@ class TestSnapshotDescriptors:
         assert raised.value.errno == errno.ENOTDIR
 
 
+class TestSnapshotEntries:
+    def test_links_and_subdirectories_are_kept_by_the_directory_they_are_in(self, root: Path) -> None:
+        """Directories without links or subdirectories share one empty, read-only placeholder: a
+        link or subdirectory seen later, by a lookup or by a walk, goes to its own directory only."""
+        write(root, '/a/f')
+        link(root, '/a/l', 'f')
+        write(root, '/b/sub/g')
+        link(root, '/b/m', 'sub/g')
+        write(root, '/c/h')
+        fs = RootFS(str(root), snapshot=True)
+        assert fs.resolve('/a/l') == '/a/f'
+        assert fs.walk('/b')[0] == [('/b/m', stat.S_IFLNK, 'sub/g'), ('/b/sub/g', stat.S_IFREG, None)]
+        assert fs.resolve('/c/h') == '/c/h'
+        a, b, c = (fs._top.children[name] for name in 'abc')
+        assert dict(a.links) == {'l': 'f'} and dict(b.links) == {'m': 'sub/g'}
+        assert list(b.children) == ['sub']
+        assert a.children is c.links is b.children['sub'].links is b.children['sub'].children is _rootfs._NONE_SEEN
+        assert len(_rootfs._NONE_SEEN) == 0
+        # Read again from what the snapshot keeps.
+        assert fs.resolve('/b/m') == '/b/sub/g' and fs.resolve('/a/l') == '/a/f'
+        fs.close()
+
+
 class TestHolds:
     def test_a_file_holds_exactly_the_pieces_joined(self, fs: RootFS, root: Path) -> None:
         data = bytes(range(256)) * 1024
