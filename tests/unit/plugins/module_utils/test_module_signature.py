@@ -268,3 +268,33 @@ def test_a_signature_read_like_one_before_reads_as_if_alone(position: int, value
         (alone.state, alone.problem, alone.values, alone.payload_size)
     assert [(signer.issuer, signer.key_id, signer.digest, signer.rsa, signer.findable) for signer in after.signers] == \
         [(signer.issuer, signer.key_id, signer.digest, signer.rsa, signer.findable) for signer in alone.signers]
+
+
+def test_signatures_read_keep_none_of_the_bytes_the_parse_skips() -> None:
+    """What a run keeps of the signatures it read (``known``) does not grow with bytes no check reads:
+    a SignedData's certificates field (up to MAX_MODULE_BYTES of a hostile module each) is skipped by
+    the parse, and so must not stay in memory once its module is read."""
+    import gc
+    import tracemalloc
+    sha256 = der(0x30, der(0x06, bytes.fromhex('608648016503040201')))
+    issuer = der(0x30, der(0x31, der(0x30, der(0x06, bytes.fromhex('550403')), der(0x0c, b'T'))))
+    known: dict[object, object] = {}
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for serial in range(1, 9):
+            rsa = der(0x30, der(0x06, bytes.fromhex('2a864886f70d010101')), der(0x05))
+            signer_info = der(0x30, der(0x02, b'\x01'), der(0x30, issuer, der(0x02, bytes([serial]))), sha256, rsa,
+                              der(0x04, b'\1' * 256))
+            signed_data = der(0x30, der(0x02, b'\x01'), der(0x31, sha256),
+                              der(0x30, der(0x06, bytes.fromhex('2a864886f70d010701'))),
+                              der(0xa0, der(0x30, bytes(1024 * 1024))), der(0x31, signer_info))
+            blob = der(0x30, der(0x06, bytes.fromhex('2a864886f70d010702')), der(0xa0, signed_data))
+            assert read_module_signature(appended(b'payload', blob), known).state == SIGNED
+            del blob, signed_data
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 256 * 1024, '%d bytes kept of 8 signatures whose skipped certificates are 1 MiB each' % kept
