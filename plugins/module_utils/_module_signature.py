@@ -252,8 +252,11 @@ def _read_signer_id(fields, version):
                     serial=serial, digest=digest, rsa=rsa, findable=not by_skid)
 
 
-# Layouts of SignedData kept per run (see _read_like): a host's modules are signed by a few keys.
+# Layouts of SignedData kept per run (see _read_like): a host's modules are signed by a few keys,
+# and what sign-file writes around the signature values is some hundreds of bytes (a hostile
+# SignedData may carry megabytes the parse skips, such as certificates: never kept).
 LAYOUTS_KEPT = 8
+LAYOUT_BYTES_KEPT = 4096
 
 
 def parse_pkcs7_signers(blob, known):
@@ -266,7 +269,7 @@ def parse_pkcs7_signers(blob, known):
         elements = _parse_pkcs7_signers(blob, known)
         spans = [(element.body, element.end) for dummy, element in elements]
         layouts = known.setdefault('layouts', {})
-        if len(layouts) < LAYOUTS_KEPT:
+        if len(layouts) < LAYOUTS_KEPT and len(blob) - sum(end - start for start, end in spans) <= LAYOUT_BYTES_KEPT:
             layouts.setdefault((len(blob), _outside(blob, spans)), ([signer for signer, dummy in elements], spans))
         signers = [(signer, element.content) for signer, element in elements]
     return signers
