@@ -13,7 +13,7 @@ import math
 import re
 from collections import namedtuple
 from collections.abc import Mapping
-from operator import itemgetter
+from operator import add, and_, is_, itemgetter
 
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, decompress
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import LINE_ENDS, RootPathError, has_other_line_ends
@@ -147,14 +147,32 @@ def _line_export(line):
 _DESCRIBED_KEPT = 16384
 
 
-def _exports_on(lines, symbols=None):
+class _Meanings(dict):
+    """{columns after a symbol: their ``_described``}, up to _DESCRIBED_KEPT of them, for the
+    lines a pass has read. The columns are keyed by their text, cut at tabs; by (their text,)
+    when cut at whitespace (in a line without a tab: the same text in a tab-separated line
+    means something else); by None when there are none."""
+
+    __slots__ = ()
+
+    def __missing__(self, rest):
+        if rest is None:
+            meaning = _described([])
+        else:
+            meaning = _described(rest[0].split(None, 3) if isinstance(rest, tuple) else rest.split('\t', 3))
+        if len(self) < _DESCRIBED_KEPT:
+            self[rest] = meaning
+        return meaning
+
+
+def _exports_on(lines, symbols=None, meanings=None):
     """(symbol, line, Export) of each valid line of ``lines`` that exports one of ``symbols``
     (all when None), in order: a malformed line is skipped.
 
     This runs over every line of a symvers: the columns after the symbol, shared by all exports
-    of one module, are read once.
+    of one module, are read once (``meanings``: those of the lines read before).
     """
-    described = {}  # {(separator, the columns after the symbol): their _described}
+    meanings = _Meanings() if meanings is None else meanings
     for fields, separator, line in _cut(lines):
         symbol = fields[1]
         if symbols is not None and symbol not in symbols:
@@ -163,13 +181,8 @@ def _exports_on(lines, symbols=None):
             crc = int(fields[0], 16) & 0xffffffff
         except ValueError:
             continue
-        rest = (separator, fields[2]) if len(fields) > 2 else None
-        meaning = described.get(rest)
-        if meaning is None:
-            meaning = _described(rest[1].split(separator, 3) if rest else [])
-            if len(described) < _DESCRIBED_KEPT:
-                described[rest] = meaning
-        yield symbol, line, _EXPORT_NEW(Export, (crc,) + meaning)
+        rest = None if len(fields) < 3 else fields[2] if separator else (fields[2],)
+        yield symbol, line, _EXPORT_NEW(Export, (crc,) + meanings[rest])
 
 
 def parse_symvers(text, symbols=None):
@@ -178,37 +191,68 @@ def parse_symvers(text, symbols=None):
     return dict((symbol, export) for symbol, dummy, export in _exports_on(_lines(text), symbols))
 
 
-# How many lines _search merges at once: what it holds beyond its answers, however many lines
-# a hostile symvers repeats a symbol on.
-_HITS_MERGED = 4096
+_CRC, _SYMBOL, _REST = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def _tab_exports(lines, symbols, meanings):
+    """(symbols, Exports) of the lines of ``lines`` that export one of ``symbols``, in order, as
+    ``_exports_on`` finds them, each step taken for all the lines at once in the standard
+    library's C code; None when a line may not be read as there: one without a tab (cut on
+    whitespace there), or one of ``symbols`` without a third column or with a CRC not hex."""
+    fields = list(map(str.split, lines, itertools.repeat('\t'), itertools.repeat(2)))
+    try:
+        wanted = list(itertools.compress(fields, map(symbols.__contains__, map(_SYMBOL, fields))))
+        crcs = list(map(int, map(_CRC, wanted), itertools.repeat(16)))
+        rests = list(map(_REST, wanted))
+    except (IndexError, ValueError):
+        return None
+    if crcs and (min(crcs) < 0 or max(crcs) > 0xffffffff):
+        crcs = list(map(and_, crcs, itertools.repeat(0xffffffff)))     # in a real symvers, none
+    fields = None   # the lines not asked for, let go
+    exports = map(add, zip(crcs), map(meanings.__getitem__, rests))
+    return list(map(_SYMBOL, wanted)), list(map(_EXPORT_NEW, itertools.repeat(Export), exports))
+
+
+# How many lines _search reads at once: what it holds beyond its answers (their columns cut, and
+# the exports of those it looks for), however many lines a hostile symvers repeats a symbol on.
+_LINES_READ = 256
 
 
 def _search(text, symbols):
     """``parse_symvers(text, symbols)``, keyed by the strings of ``symbols``, and the set of those
-    with a valid line more than once (the same line, or another)."""
+    with a valid line more than once (the same line, or another).
+
+    Lines are read ``_LINES_READ`` at a time, by ``_tab_exports`` or, where it cannot, as
+    ``parse_symvers`` reads them.
+    """
     found = dict.fromkeys(symbols)
     ambiguous = set()
-    exports = _exports_on(_lines(text), found)
-    while True:
-        hits = [(symbol, export) for symbol, dummy, export in itertools.islice(exports, _HITS_MERGED)]
-        if not hits:
-            return _without_none(found), ambiguous
-        named = list(map(itemgetter(0), hits))
-        ambiguous.update(filter(found.get, named))  # found on an earlier line
-        if len(set(named)) < len(named):
-            seen = set()
-            for symbol in named:
-                if symbol in seen:
-                    ambiguous.add(symbol)
-                seen.add(symbol)
-        found.update(hits)  # a symbol's last valid line counts
+    meanings = _Meanings()
+    for piece in _line_pieces(text):
+        for start in range(0, len(piece), _LINES_READ):
+            lines = piece[start:start + _LINES_READ]
+            hits = _tab_exports(lines, found, meanings)
+            if hits is None:
+                exported = [(symbol, export) for symbol, dummy, export in _exports_on(lines, found, meanings)]
+                hits = list(map(itemgetter(0), exported)), list(map(itemgetter(1), exported))
+            named, exports = hits
+            ambiguous.update(filter(found.get, named))  # found on an earlier line
+            if len(set(named)) < len(named):
+                seen = set()
+                for symbol in named:
+                    if symbol in seen:
+                        ambiguous.add(symbol)
+                    seen.add(symbol)
+            found.update(zip(named, exports))  # a symbol's last valid line counts
+    return _without_none(found), ambiguous
 
 
 def _without_none(found):
-    """``found`` without the symbols it maps to None (the dict itself when it has none)."""
-    if None not in found.values():
-        return found
-    return dict((symbol, export) for symbol, export in found.items() if export is not None)
+    """``found`` without the symbols it maps to None, taken out in place: they are told by the
+    standard library's C code, not by a loop over every symbol."""
+    for symbol in list(itertools.compress(found, map(is_, found.values(), itertools.repeat(None)))):
+        del found[symbol]
+    return found
 
 
 # Where symvers texts are cut into pieces to be compared: before each line whose CRC starts

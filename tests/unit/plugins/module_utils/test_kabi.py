@@ -316,6 +316,86 @@ class TestVermagic:
         assert info.vermagic == derived == VERMAGIC
 
 
+def searched_line_by_line(text: str, symbols: list[str]) -> tuple[dict[str, Export], set[str]]:
+    """What ``_search`` answers, from the lines ``_exports_on`` reads one by one."""
+    found: dict[str, Export] = {}
+    ambiguous = set()
+    for symbol, dummy, export in _kabi._exports_on(text.splitlines(), set(symbols)):
+        if symbol in found:
+            ambiguous.add(symbol)
+        found[symbol] = export
+    return found, ambiguous
+
+
+SEARCHED = ['a', 'b', 'ab', 'a b', 'vmlinux', '']
+# Lines as a kernel since 5.9 writes them: CRC, symbol, module, kind and namespace.
+REAL_LINES = ['0x%08x\tsym%d\t%s\tEXPORT_SYMBOL%s\t%s' % (n * 2654435761 % 2 ** 32, n, ('vmlinux', 'drivers/m')[n % 2],
+                                                         ('', '_GPL')[n % 3 == 0], ('', 'NS')[n % 5 == 0])
+              for n in range(600)]
+
+
+class TestSearch:
+    """``_search`` takes many lines at once through ``_tab_exports`` where it reads them as
+    ``_exports_on`` does, and only there."""
+
+    @settings(max_examples=500, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(['0x1', '0xdeadbeef', '0x1ffffffff', '-0x1', ' 0x2', 'zz', '', '0x']),
+                              st.sampled_from(['\t', ' ', '  ', '\t ']), st.sampled_from(SEARCHED + ['c']),
+                              st.sampled_from(['', '\t', '\tvmlinux\tEXPORT_SYMBOL\t', '\tm\tEXPORT_SYMBOL_GPL\tNS',
+                                               ' vmlinux EXPORT_SYMBOL', '\tNS\tm\tEXPORT_SYMBOL', '\tm\tEXPORT_SYMBOL\t\tx\ty']),
+                              st.sampled_from(['\n', '\n', '\n\n', '\r\n', '\r', '\x0b', '\x1c', '\x85', '\u2028', ''])),
+                    max_size=16),
+           st.sampled_from([1, 3, 256]))
+    def test_the_lines_taken_at_once_are_read_as_one_by_one(self, rows: list[tuple[str, ...]], lines_read: int) -> None:
+        text = ''.join(''.join(row) for row in rows)
+        lines = text.splitlines()
+        taken = _kabi._tab_exports(lines, set(SEARCHED), _kabi._Meanings())
+        one_by_one = [(symbol, export) for symbol, dummy, export in _kabi._exports_on(lines, set(SEARCHED))]
+        if taken is not None:
+            assert list(zip(*taken)) == one_by_one
+            assert all(type(export) is Export for export in taken[1])
+        # Whichever way each group of lines is read, the last valid line counts and a symbol on
+        # two counts as ambiguous, also across groups.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_kabi, '_LINES_READ', lines_read)
+            searched = _search(text, SEARCHED)
+        assert searched == searched_line_by_line(text, SEARCHED)
+        assert all(any(key is symbol for symbol in SEARCHED) for key in searched[0])
+
+    @pytest.mark.parametrize('line', [
+        '0x2 a vmlinux EXPORT_SYMBOL',    # no tab: cut on whitespace, one by one
+        '',                               # no tab either
+        '0x2\ta',                         # asked for, with no third column
+        'zz\ta\tvmlinux\tEXPORT_SYMBOL',   # asked for, its CRC not hex
+    ])
+    def test_lines_not_read_as_one_by_one_are_not_taken_at_once(self, line: str) -> None:
+        lines = REAL_LINES[:5] + [line] + REAL_LINES[5:10]
+        assert _kabi._tab_exports(lines, {'a', 'sym1'}, _kabi._Meanings()) is None
+        assert _search('\n'.join(lines), {'a', 'sym1'}) == searched_line_by_line('\n'.join(lines), ['a', 'sym1'])
+
+    @pytest.mark.parametrize('line', ['zz\tother\tvmlinux\tEXPORT_SYMBOL', '0x2\tother', '0x1ffffffff\ta\tm\tEXPORT_SYMBOL'])
+    def test_lines_read_alike_are_taken_at_once(self, line: str) -> None:
+        # Lines not asked for are not read further; a CRC past 32 bits is cut to them either way.
+        lines = REAL_LINES[:5] + [line] + REAL_LINES[5:10]
+        taken = _kabi._tab_exports(lines, {'a', 'sym1'}, _kabi._Meanings())
+        assert taken is not None
+        assert list(zip(*taken)) == [(symbol, export) for symbol, dummy, export in _kabi._exports_on(lines, {'a', 'sym1'})]
+
+    def test_a_real_symvers_is_read_a_group_of_lines_at_a_time(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        text = '\n'.join(REAL_LINES) + '\n'
+        expected = searched_line_by_line(text, ['sym%d' % n for n in range(0, 700, 2)])
+        monkeypatch.setattr(_kabi, '_exports_on', None)
+        assert _search(text, ['sym%d' % n for n in range(0, 700, 2)]) == expected
+
+    def test_meanings_kept_are_bounded(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(_kabi, '_DESCRIBED_KEPT', 3)
+        text = ''.join('0x%x\tsym%d\tm%d\tEXPORT_SYMBOL\t\n' % (n, n, n) for n in range(50))
+        meanings = _kabi._Meanings()
+        taken = _kabi._tab_exports(text.splitlines(), {'sym%d' % n for n in range(50)}, meanings)
+        assert taken is not None and len(meanings) == 3
+        assert dict(zip(*taken)) == parse_symvers(text)
+
+
 def test_parse_kconfig() -> None:
     text = ('CONFIG_A=y\nCONFIG_B=m\nCONFIG_S="quoted value"\n# CONFIG_C is not set\n'
             'CONFIG_EQ="a=b"\nNOT_CONFIG=1\n\nCONFIG_N=1234\n')
