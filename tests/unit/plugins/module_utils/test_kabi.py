@@ -329,8 +329,8 @@ def searched_line_by_line(text: str, symbols: list[str]) -> tuple[dict[str, Expo
 
 SEARCHED = ['a', 'b', 'ab', 'a b', 'vmlinux', '']
 # Lines as a kernel since 5.9 writes them: CRC, symbol, module, kind and namespace.
-REAL_LINES = ['0x%08x\tsym%d\t%s\tEXPORT_SYMBOL%s\t%s' % (n * 2654435761 % 2 ** 32, n, ('vmlinux', 'drivers/m')[n % 2],
-                                                         ('', '_GPL')[n % 3 == 0], ('', 'NS')[n % 5 == 0])
+REAL_LINES = ['0x%08x\tsym%d\t%s\tEXPORT_SYMBOL%s\t%s' % (n * 2654435761 % 2 ** 32, n, 'drivers/m' if n % 2 else 'vmlinux',
+                                                          '_GPL' if n % 3 == 0 else '', 'NS' if n % 5 == 0 else '')
               for n in range(600)]
 
 
