@@ -541,6 +541,13 @@ class SignaturePolicy:
                 certificate.as_fact() for certificate in self.pending],
         }
 
+    def verdict_key(self):
+        """What signature_verdict and trust read of this policy: kernels whose policies give equal
+        keys give each signature the same verdict. Certificates count as themselves (the firmware's
+        are one set of objects for all kernels of a root), not as equal copies."""
+        return (self.checked, self.enforced, self.detail, tuple(self.trusted), tuple(self.revoked), tuple(self.unsure),
+                tuple(self.gaps), _listed(self.pending), _listed(self.rejected), _listed(self.maybe_rejected))
+
     def trust(self, signature):
         """(trusted: True/False/None, the matching Certificate or None, a sentence, whether the
         kernel refuses the module whatever its policy: True/False/None) for a signed module."""
@@ -580,6 +587,10 @@ class SignaturePolicy:
         if self.gaps:
             return None, None, 'the keys the kernel trusts are not all readable: %s' % '; '.join(self.gaps)
         return False, None, 'no key the kernel trusts at its next boot matches it'
+
+
+def _listed(certificates):
+    return None if certificates is None else tuple(certificates)
 
 
 class BuiltinKeys(list):

@@ -265,6 +265,7 @@ class Context:
         self._symvers = SharedSymvers()
         self._tables = ExportTables()
         self._signature_facts = {}
+        self._signature_verdicts = {}
 
     def depmod_rules(self, release):
         """The KernelDepmod of ``release`` (worked out once per kernel)."""
@@ -323,7 +324,7 @@ class Context:
         policy = self.signature_policy(release)
         blacklist = policy.next_boot.values('module_blacklist') if policy.next_boot.params is not None else None
         return KernelABI(release, exports, damaged, vermagic, own, allow,
-                         _signature_check(policy, self._signature_facts),
+                         _signature_check(policy, self._signature_facts, self._signature_verdicts),
                          module_decompression(kernel_tree.config), kmod, kernel_tree.module_present, blacklist)
 
     def indexed(self, path):
@@ -388,13 +389,20 @@ class Context:
             self.warn(reason if reason.startswith(path) else '%s: %s' % (path, reason))
 
 
-def _signature_check(policy, facts):
+def _signature_check(policy, facts, verdicts):
     """The loader's signature hook for one kernel's SignaturePolicy; ``facts`` keeps one of each
-    signature fact (most modules of a host, on every kernel, say the same), its values as key."""
+    signature fact (most modules of a host, on every kernel, say the same), its values as key;
+    ``verdicts``, {SignaturePolicy.verdict_key: {ModuleSignature: what the hook said}}, keeps each
+    signature's verdict for the kernels whose policies read alike (a weak link's file, on each)."""
+    known = verdicts.setdefault(policy.verdict_key(), {})
+
     def check(info):
-        fact, refused, reason, certain = signature_verdict(info.signature, policy)
-        fact = facts.setdefault(tuple(fact.items()), fact)
-        return fact, reason if refused else None, certain
+        verdict = known.get(info.signature)
+        if verdict is None:
+            fact, refused, reason, certain = signature_verdict(info.signature, policy)
+            verdict = known[info.signature] = (facts.setdefault(tuple(fact.items()), fact),
+                                               reason if refused else None, certain)
+        return verdict
     return check
 
 

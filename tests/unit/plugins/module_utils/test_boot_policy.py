@@ -8,19 +8,24 @@ firmware state is efivarfs files; the command line comes from BLS entries or gru
 
 from __future__ import annotations
 
+import copy
 import glob
 import hashlib
 import struct
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_cmdline import (
     BootCmdline, read_next_boot_cmdline, split_cmdline)
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     FirmwareKeys, SignaturePolicy, dkms_certificate_fact, read_firmware_keys, read_signature_policy,
     signature_verdict)
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import _signature_check
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
     EFI_CERT_X509_SHA256, IMAGE_SECURITY_DATABASE, SHIM_LOCK)
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import parse_kconfig
@@ -860,3 +865,64 @@ def test_keys_compiled_in_from_config_system_trusted_keys(efi: EfiRoot, modules:
     assert kernel.as_fact()['trusted_keys'] is None
     assert verdicts(kernel, modules)['dkms'] == (None, None)
     assert any('x509_certificate_list' in message and 'bytes %d' % len(other.der) in message for message in warn)
+
+
+@pytest.fixture(scope='module')
+def policy_variants(tmp_path_factory: pytest.TempPathFactory, signing_keys: dict) -> list[SignaturePolicy]:
+    """A Secure Boot policy that trusts no key, then copies of it that differ in one field that
+    signature_verdict reads (a copy of a certificate counts as another one)."""
+    efi = EfiRoot(tmp_path_factory.mktemp('efi'))
+    efi.secure_boot(True)
+    with_cmdline(efi.root, 'quiet')
+    base = policy(efi.root)
+    dkms = parse_certificate(signing_keys['dkms'].der)
+    changes = [
+        ('checked', False), ('checked', None), ('enforced', False), ('enforced', None), ('detail', 'another detail'),
+        ('trusted', [(dkms, 'MokListRT')]), ('trusted', [(copy.copy(dkms), 'MokListRT')]),
+        ('trusted', [(dkms, 'builtin')]), ('revoked', [(dkms, 'dbx')]), ('unsure', [(dkms, 'MokListRT', 'why')]),
+        ('gaps', ['MokListRT cannot be read']), ('pending', [dkms]), ('rejected', [dkms]), ('rejected', None),
+        ('maybe_rejected', [dkms])]
+    variants = [base]
+    for name, value in changes:
+        variants.append(copy.copy(base))
+        setattr(variants[-1], name, value)
+    return variants
+
+
+SIGNATURES = ('dkms', 'second', 'dkms_skid', 'unsigned', 'damaged', 'invalid')
+
+
+def hook_answers(check, modules: dict) -> dict:
+    return dict((name, check(SimpleNamespace(signature=signature))) for name, signature in modules.items())
+
+
+def fresh_answers(kernel: SignaturePolicy, modules: dict) -> dict:
+    """What the signature hook answers without verdicts kept from other kernels."""
+    return hook_answers(_signature_check(kernel, {}, {}), modules)
+
+
+def test_kernels_share_signature_verdicts_only_where_their_policies_read_alike(
+        policy_variants: list, modules: dict) -> None:
+    base, *variants = policy_variants
+    expected = fresh_answers(base, modules)
+    for variant in variants:
+        answers = fresh_answers(variant, modules)
+        assert answers != expected  # what the key must tell apart
+        verdicts = {}
+        assert hook_answers(_signature_check(base, {}, verdicts), modules) == expected
+        assert hook_answers(_signature_check(variant, {}, verdicts), modules) == answers
+    # An equal policy, another object (each kernel has its own): judged once for both.
+    verdicts = {}
+    first = hook_answers(_signature_check(base, {}, verdicts), modules)
+    again = hook_answers(_signature_check(copy.copy(base), {}, verdicts), modules)
+    assert len(verdicts) == 1 and all(first[name] is again[name] for name in modules)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 15), st.sampled_from(sorted(SIGNATURES))), max_size=40))
+def test_kept_signature_verdicts_are_those_worked_out_afresh(policy_variants: list, modules: dict, asks: list) -> None:
+    shared = {}
+    checks = [_signature_check(kernel, {}, shared) for kernel in policy_variants]
+    for index, name in asks:
+        info = SimpleNamespace(signature=modules[name])
+        assert checks[index](info) == _signature_check(policy_variants[index], {}, {})(info)
