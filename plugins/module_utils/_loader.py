@@ -470,14 +470,28 @@ def judge(module, kernel, provided=frozenset(), unknown_providers=False, table=N
     offer = provided.offer if isinstance(provided, _ProvidedTo) else None
     if module in table.passed or (tainted is False and offer is not None and module in offer.passed):
         return table.clean_verdict(vermagic)
+    if offer is not None and module.exports and table.absent.intersection(module.imports).intersection(module.exports):
+        offer = None    # imports from modules pass by the CRCs they offer, where the module is not one of them
+    if offer is None:
+        return _judged_symbols(module, vermagic, provided, unknown_providers, table, tainted, offer)
+    # The module's providers are then the offer's, whichever module file it is: so is the verdict,
+    # on every kernel that shares the table (ExportTables) and the offer.
+    key = (module, tainted, unknown_providers, vermagic)
+    verdict = offer.verdicts.get(key)
+    if verdict is None:
+        verdict = offer.verdicts[key] = _judged_symbols(module, vermagic, provided, unknown_providers, table, tainted,
+                                                        offer)
+    return verdict
+
+
+def _judged_symbols(module, vermagic, provided, unknown_providers, table, tainted, offer):
+    """judge's verdict, as the table and what ``provided`` (and its ``offer``, or None) tell."""
     # A GPL-only export is not offered to a module tainted proprietary: by its license, or by
     # what it takes from a proprietary module (either order of the two fails to load).
     hidden = table.gpl_only if tainted or proprietary(module) else _NOTHING
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
     duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
-    if offer is not None and module.exports and table.absent.intersection(imports).intersection(module.exports):
-        offer = None    # imports from modules pass by the CRCs they offer, where the module is not one of them
     # Each import's CRC in the kernel's table, else the one its providers offer.
     if (tuple(map(table.crcs.get, imports)) == module.crcs or offer is not None and offer.crcs
             and tuple(map(table.crcs.get, imports, map(offer.crcs.get, imports))) == module.crcs) \
@@ -712,9 +726,11 @@ class _Offer:
     ``crcs``, for each such symbol that all of them exporting it export with one CRC they tell,
     that CRC (an import with it passes check_version() whichever of them loads; any other case
     judge checks symbol by symbol); ``passed``, the modules, not tainted by others, found to
-    import nothing but what the table and ``crcs`` have as imported, none of it restricted."""
+    import nothing but what the table and ``crcs`` have as imported, none of it restricted;
+    ``verdicts``, judge's verdicts on the modules it is offered to, by (ModuleInfo, taint,
+    unknown providers, vermagic check outcome)."""
 
-    __slots__ = ('crcs', 'passed')
+    __slots__ = ('crcs', 'passed', 'verdicts')
 
     def __init__(self, table, providers):
         told = {}   # symbol -> the CRC its exporters tell, None where one tells none or they differ
@@ -726,6 +742,7 @@ class _Offer:
                     told[symbol] = None
         self.crcs = dict((symbol, crc) for symbol, crc in told.items() if crc is not None)
         self.passed = set()
+        self.verdicts = {}
 
 
 class _SymbolResolution:

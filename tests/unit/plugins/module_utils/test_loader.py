@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.kabi.dkms.plugins.module_utils import _loader
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import Export, Symvers, read_symvers
@@ -46,6 +48,11 @@ def module(versions: Mapping[str, int] | None = None, vermagic: str | None = VER
 def exported(crcs: Mapping[str, int]) -> dict[str, Export]:
     """A kernel's exports with these CRCs, none of them GPL-only or in a namespace."""
     return {symbol: Export(crc, False, None) for symbol, crc in crcs.items()}
+
+
+# Kernel exports, GPL-only or in a namespace too, and symbols modules export: {symbol: its CRC}.
+SHARED_SYMBOLS = dict(EXPORTS, gpl_sym=7, ns_sym=8, a=0x51, b=0x52)
+SHARED_EXPORTS = dict(exported(EXPORTS), gpl_sym=Export(7, True, None), ns_sym=Export(8, False, 'NS'))
 
 
 def kernel(exports: Mapping[str, Export] | None = None, vermagic: str | None = VERMAGIC,
@@ -984,3 +991,57 @@ class TestExportTables:
             {key: (d.refusal, d.certain, d.kabi, d.reason) for key, d in fresh.items()}
         # Namespaces are not enforced on either kernel unless the change says so.
         assert (shared['m'].refusal is None) is (change in ('namespace', 'nothing'))
+
+    def test_a_verdict_kept_for_the_offer_holds_only_for_the_same_taint_providers_and_vermagic(self) -> None:
+        # A client that does not pass (a namespace it does not import) is judged once for the kernels
+        # that share the table and its providers' offer: not where its taint (a proprietary provider:
+        # before 5.9 it may not be passed on), an unread file or the vermagic check tells otherwise.
+        exports = dict(exported(EXPORTS), gpl_sym=Export(7, True, None), ns_sym=Export(8, False, 'NS'))
+        core = module(exports=['a'], name='core', license='Proprietary')
+        table = SymbolTable(set(), {'a'}, {'a': 0x51})
+        core.symbol_table = lambda: table
+        client = module(dict(EXPORTS, a=0x51, gpl_sym=7, ns_sym=8, z=9), name='client')
+        modules = {'core': core, 'client': client}
+        tables = ExportTables()
+        seen = []
+        for release, suffix, unread in ((RELEASE, 'SMP preempt', False), ('5.4.0-1', 'SMP preempt', False),
+                                        (RELEASE, 'SMP preempt', True), (RELEASE, 'SMP preempt_rt', False),
+                                        (RELEASE, 'SMP preempt', False)):
+            def decided(shared: ExportTables | None) -> tuple:
+                abi = kernel(exports, '%s %s mod_unload modversions ' % (release, suffix), release,
+                             signature_check=signatures_known())
+                decision = resolve(abi, modules, shared, unread)['client']
+                return decision.refusal, decision.certain, decision.kabi, decision.reason
+
+            seen.append(decided(tables))
+            assert seen[-1] == decided(None), (release, suffix, unread)
+        assert len(set(map(repr, seen))) == 4 and seen[-1] == seen[0]
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(['m', 'n', 'unsigned', 'driverloader']), st.booleans(),
+                              st.lists(st.tuples(st.sampled_from(sorted(SHARED_SYMBOLS)), st.booleans()), max_size=5),
+                              st.lists(st.sampled_from(['a', 'b', 'module_layout']), max_size=2, unique=True),
+                              st.booleans(), st.sampled_from([None, ['NS']])), min_size=1, max_size=5),
+           st.lists(st.tuples(st.sampled_from([RELEASE, '5.4.0-1', None]), st.sampled_from(['preempt', 'preempt_rt']),
+                              st.booleans(), st.booleans()), min_size=2, max_size=5))
+    def test_kernels_sharing_tables_judge_as_each_alone(self, specs: list, kernels: list) -> None:
+        # What kernels share through ExportTables (a table, modules that passed, offers and the
+        # verdicts they keep) leaves each kernel's decisions those it makes with nothing shared.
+        modules = {}
+        for index, (name, proprietary, imports, exports, right_crcs, import_ns) in enumerate(specs):
+            versions = dict(EXPORTS, **dict((symbol, SHARED_SYMBOLS[symbol] + (not right)) for symbol, right in imports))
+            info = module(versions, license='Proprietary' if proprietary else 'GPL', import_ns=import_ns,
+                          exports=exports, name=name)
+            table = SymbolTable(set(), set(exports), dict((symbol, SHARED_SYMBOLS.get(symbol, 0) + (not right_crcs))
+                                                          for symbol in exports))
+            info.symbol_table = lambda table=table: table
+            modules['%d.ko' % index] = info
+        tables = ExportTables()
+        for release, preempt, unread, allow in kernels:
+            def decided(shared: ExportTables | None) -> dict:
+                abi = kernel(SHARED_EXPORTS, '%s SMP %s mod_unload modversions ' % (release, preempt), release,
+                             signature_check=unsigned_refused, allow_missing_namespaces=allow)
+                return dict((key, (decision.refusal, decision.certain, decision.kabi, decision.signature,
+                                   decision.reason)) for key, decision in resolve(abi, modules, shared, unread).items())
+
+            assert decided(tables) == decided(None)
