@@ -51,6 +51,10 @@ XZ_CHECKS = {4: 'CRC64', 10: 'SHA-256'}
 # The kmod that first hands the kernel a module compressed as it decompresses (libkmod 09c9f8c).
 KMOD_HANDS_OVER = (31,)
 _NOTHING = frozenset()
+# How many sets of providers (_SymbolResolution.providers) a table keeps for the next kernel: as
+# many as _judged resolves on one kernel (every signature accepted, without the refused, without the
+# surely refused).
+KEPT_PROVIDERS = 3
 _NO_CRCS = _NO_EXPORTS = MappingProxyType({})
 
 
@@ -289,7 +293,7 @@ class ExportTable:
     """
 
     __slots__ = ('exports', 'gone', 'imports', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs',
-                 'gpl_only', 'namespaces', 'passed', 'clean', 'offers')
+                 'gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
                  restricted=_NO_EXPORTS, gone=_NOTHING):
@@ -315,6 +319,9 @@ class ExportTable:
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
         self.offers = {}    # frozenset of ModuleInfo -> _Offer
+        # The {key: ModuleInfo} last resolved on the table, and {loadable keys: _SymbolResolution.providers}
+        # of them, up to KEPT_PROVIDERS: the kernels that share the table judge the same files.
+        self.providers = (None, {})
 
     def _restrict(self, symbol, export):
         if export.gpl_only:
@@ -758,6 +765,7 @@ class _SymbolResolution:
         # Such a symbol -> frozenset of the keys of loadable modules exporting it: most have one,
         # and the symbols of one module share its set (a set each would be most of the memory here).
         self.providers = {}
+        self.providers_kept = False     # whether they are the table's (see ExportTable.providers), not to change
         self._importers = None    # see importers
         self.unlisted = set(key for key in self.loadable if modules[key].exports is None)
         self.unread = unread      # some module files judged with these could not be read
@@ -767,11 +775,20 @@ class _SymbolResolution:
         self._offer = None        # see offer
         if not table.absent:
             return  # the usual case: the kernel exports every symbol imported, none is asked of modules
-        for key in self.loadable:
-            alone = frozenset([key])
-            for symbol in table.absent.intersection(modules[key].exports or ()):
-                holders = self.providers.get(symbol)
-                self.providers[symbol] = alone if holders is None else holders | alone
+        if table.providers[0] != modules:
+            table.providers = (dict(modules), {})
+        loadable = frozenset(self.loadable)
+        kept = table.providers[1].get(loadable)
+        if kept is None:
+            for key in self.loadable:
+                alone = frozenset([key])
+                for symbol in table.absent.intersection(modules[key].exports or ()):
+                    holders = self.providers.get(symbol)
+                    self.providers[symbol] = alone if holders is None else holders | alone
+            if len(table.providers[1]) == KEPT_PROVIDERS:
+                table.providers[1].clear()
+            kept = table.providers[1][loadable] = self.providers
+        self.providers, self.providers_kept = kept, True
 
     @property
     def importers(self):
@@ -855,7 +872,10 @@ class _SymbolResolution:
             if key in self.unlisted:
                 self.unlisted.discard(key)
                 affected = set(self.loadable)
-            for symbol in self.table.absent.intersection(self.modules[key].exports or ()):
+            exported = self.table.absent.intersection(self.modules[key].exports or ())
+            if exported and self.providers_kept:
+                self.providers, self.providers_kept = dict(self.providers), False
+            for symbol in exported:
                 self.providers[symbol] = self.providers[symbol].difference([key])
                 self._offer = None
                 # Its importers may now miss the symbol, or no longer take the taint with it.

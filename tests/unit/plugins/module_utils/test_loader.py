@@ -1021,17 +1021,18 @@ class TestExportTables:
     @given(st.lists(st.tuples(st.sampled_from(['m', 'n', 'unsigned', 'driverloader']), st.booleans(),
                               st.lists(st.tuples(st.sampled_from(sorted(SHARED_SYMBOLS)), st.booleans()), max_size=5),
                               st.lists(st.sampled_from(['a', 'b', 'module_layout']), max_size=2, unique=True),
-                              st.booleans(), st.sampled_from([None, ['NS']])), min_size=1, max_size=5),
+                              st.booleans(), st.sampled_from([None, ['NS']]), st.booleans()), min_size=1, max_size=5),
            st.lists(st.tuples(st.sampled_from([RELEASE, '5.4.0-1', None]), st.sampled_from(['preempt', 'preempt_rt']),
                               st.booleans(), st.booleans()), min_size=2, max_size=5))
     def test_kernels_sharing_tables_judge_as_each_alone(self, specs: list, kernels: list) -> None:
         # What kernels share through ExportTables (a table, modules that passed, offers and the
         # verdicts they keep) leaves each kernel's decisions those it makes with nothing shared.
         modules = {}
-        for index, (name, proprietary, imports, exports, right_crcs, import_ns) in enumerate(specs):
+        for index, (name, proprietary, imports, exports, right_crcs, import_ns, whole) in enumerate(specs):
             versions = dict(EXPORTS, **dict((symbol, SHARED_SYMBOLS[symbol] + (not right)) for symbol, right in imports))
+            # A module without __versions has its whole vermagic compared: it loads on RELEASE alone.
             info = module(versions, license='Proprietary' if proprietary else 'GPL', import_ns=import_ns,
-                          exports=exports, name=name)
+                          exports=exports, name=name, has_versions_section=not whole)
             table = SymbolTable(set(), set(exports), dict((symbol, SHARED_SYMBOLS.get(symbol, 0) + (not right_crcs))
                                                           for symbol in exports))
             info.symbol_table = lambda table=table: table
@@ -1045,3 +1046,22 @@ class TestExportTables:
                                    decision.reason)) for key, decision in resolve(abi, modules, shared, unread).items())
 
             assert decided(tables) == decided(None)
+
+    def test_what_provides_a_symbol_is_kept_for_the_next_kernel_as_made(self) -> None:
+        # Kernels that share a table take over who provides what; one that refuses the provider
+        # (its whole vermagic, without __versions, names another release) changes only its own.
+        core = module(exports=['a'], name='core', has_versions_section=False)
+        table = SymbolTable(set(), {'a'}, {'a': 0x51})
+        core.symbol_table = lambda: table
+        modules = {'core': core, 'client': module(dict(EXPORTS, a=0x51), name='client')}
+        tables = ExportTables()
+        for release, expected in ((RELEASE, None), (RELEASE + '+1', 'incompatible'), (RELEASE, None)):
+            abi = kernel(vermagic=VERMAGIC.replace(RELEASE, release), release=release, signature_check=signatures_known())
+            decisions = resolve(abi, modules, tables)
+            assert (decisions['core'].refusal, decisions['client'].refusal) == (expected, expected), release
+            assert decisions['client'].kabi['missing'] == ([] if expected is None else ['a'])
+        # The same files under other keys (the paths of another kernel's files): providers of their own.
+        swapped = {'client': modules['core'], 'core': modules['client']}
+        abi = kernel(signature_check=signatures_known())
+        assert outcome(resolve(abi, swapped, tables)) == outcome(resolve(abi, swapped)) == {
+            'client': (None, True), 'core': (None, True)}
