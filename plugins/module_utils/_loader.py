@@ -32,6 +32,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import itertools
 from types import MappingProxyType
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
@@ -898,12 +899,15 @@ class _SymbolResolution:
         rivals = {}
         if not self.shared:
             return rivals
-        keys = dict((self.modules[key], key) for key in self.loadable)
+        # The keys of each loadable ModuleInfo: a file reached by two paths is read once.
+        keys = {}
+        for key in self.loadable:
+            keys.setdefault(self.modules[key], []).append(key)
         for symbol, holders in self.shared.items():
             holders = [info for info in holders if info in keys and _labelled(info, symbol) is not False]
             if len(set(map(_identity, holders))) > 1:
-                for info in holders:
-                    rivals.setdefault(keys[info], set()).add(symbol)
+                for key in itertools.chain.from_iterable(map(keys.get, holders)):
+                    rivals.setdefault(key, set()).add(symbol)
         return rivals
 
 

@@ -1069,11 +1069,11 @@ class TestExportTables:
 
 def test_one_file_under_two_paths_is_contested_under_both() -> None:
     # KoReader caches by resolved path: two paths of one kernel that reach one file (a link)
-    # give one ModuleInfo. _rivals maps each ModuleInfo to one key only, so only one of the two
-    # paths is told it contests 'd' with module b; which one follows set order (PYTHONHASHSEED).
-    # Pre-existing in d9421de, not from 7e5a4b7..38d8e7c.
+    # give one ModuleInfo, and each path contests what module b exports too (before, only one
+    # of them was told, which one by set order).
     a = module(exports=['d'], name='a')
     b = module(exports=['d'], name='b')
     decisions = resolve(kernel(signature_check=signatures_known()), {'x/a.ko': a, 'y/a.ko': a, 'b.ko': b})
     assert (decisions['x/a.ko'].certain, decisions['x/a.ko'].reason) == \
         (decisions['y/a.ko'].certain, decisions['y/a.ko'].reason)
+    assert decisions['x/a.ko'].certain is False and 'd' in decisions['x/a.ko'].reason
