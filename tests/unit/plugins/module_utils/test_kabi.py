@@ -353,7 +353,7 @@ class TestSearch:
         one_by_one = [(symbol, export) for symbol, dummy, export in _kabi._exports_on(lines, set(SEARCHED))]
         if taken is not None:
             assert list(zip(*taken)) == one_by_one
-            assert all(type(export) is Export for export in taken[1])
+            assert all(isinstance(export, Export) for export in taken[1])
         # Whichever way each group of lines is read, the last valid line counts and a symbol on
         # two counts as ambiguous, also across groups.
         with pytest.MonkeyPatch.context() as patch:
