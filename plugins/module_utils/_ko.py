@@ -375,6 +375,8 @@ def _check_section_table(data, layout, path):
     them; section 0 is empty; the section name table is not empty and ends with a NUL, and each
     loaded section's name starts within it; and there is one symbol table, which names another
     section as its strings.
+
+    Returns the table's SectionColumns, which find_sections takes instead of unpacking it again.
     """
     length = elf_length(data)
     if layout.table_end > length:
@@ -385,9 +387,8 @@ def _check_section_table(data, layout, path):
     if first[1] != SHT_NULL or first[3] or first[5]:
         raise KoError('%s: its section 0 is not empty (type %d, %d bytes at address %d), which the kernel\'s loader '
                       'refuses' % (path, first[1], first[5], first[3]))
-    # The columns checked (name, type, flags, offset, size, link), the others skipped.
-    columns = struct.Struct(layout.order + ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x'))
-    names, kinds, flags, starts, sizes, links = zip(*columns.iter_unpack(entries))
+    columns = _section_columns(layout, entries)
+    names, kinds, flags, starts, sizes, links = columns
     table_size, table_end = sizes[layout.shstrndx], starts[layout.shstrndx] + sizes[layout.shstrndx]
     if not table_size or table_end > length or data[table_end - 1:table_end] != b'\0':
         raise KoError('%s: its section name table is empty, ends past its ELF image or lacks a final NUL, which the '
@@ -414,6 +415,20 @@ def _check_section_table(data, layout, path):
             if flags[index] & SHF_ALLOC and names[index] >= table_size and kinds[index] not in checked:
                 raise KoError('%s: section %d is named from byte %d of a %d-byte name table, which the kernel\'s '
                               'loader refuses' % (path, index, names[index], table_size))
+    return columns
+
+
+class SectionColumns(namedtuple('SectionColumns', ['names', 'kinds', 'flags', 'starts', 'sizes', 'links'])):
+    """A section table by columns: the sh_name, sh_type, sh_flags, sh_offset, sh_size and sh_link of
+    every section, a tuple each."""
+
+    __slots__ = ()
+
+
+def _section_columns(layout, entries):
+    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped."""
+    fields = struct.Struct(layout.order + ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x'))
+    return SectionColumns(*zip(*fields.iter_unpack(entries)))
 
 
 def _section_struct(layout):
@@ -429,21 +444,22 @@ def _section_header(data, layout, index):
     return fields[1], fields[2], fields[4], fields[5]
 
 
-def find_sections(data, layout, names, path, loaded_only=True, unique=()):
+def find_sections(data, layout, names, path, loaded_only=True, unique=(), columns=None):
     """{name: section index} of those of ``names`` the image has: the first section of each
     name that is loaded (SHF_ALLOC), as the kernel's loader finds them (find_sec(): it ignores
-    the others), or of any (``loaded_only=False``). Only the name and flags columns of the
-    section table and the name table are read, so no header is parsed that nobody asked for.
+    the others), or of any (``loaded_only=False``). Only the section table's columns (``columns``,
+    its SectionColumns when the caller has them) and the name table are read, so no header is
+    parsed that nobody asked for.
 
     Raises KoError when a name of ``unique`` is on more than one section, loaded or not: kernels
     since 6.4 refuse the file (find_any_unique_sec()), older ones take the first loaded one."""
-    sh_type, dummy, start, size = _section_header(data, layout, layout.shstrndx)
-    if sh_type == SHT_NOBITS or start + size > len(data):
+    if columns is None:
+        columns = _section_columns(layout, data[layout.shoff:layout.table_end])
+    name_offsets, flags = columns.names, columns.flags
+    start, size = columns.starts[layout.shstrndx], columns.sizes[layout.shstrndx]
+    if columns.kinds[layout.shstrndx] == SHT_NOBITS or start + size > len(data):
         raise KoError('%s: the section name table ends past the end of the file' % path)
     table = bytes(data[start:start + size])
-    columns = struct.Struct(layout.order + ('I4xQ' if layout.elf_class == 64 else 'I4xI')
-                            + '%dx' % (layout.shentsize - (16 if layout.elf_class == 64 else 12)))
-    name_offsets, flags = zip(*columns.iter_unpack(data[layout.shoff:layout.table_end]))
     # The sections that count (not section 0): the loaded ones, by the standard library's C code.
     selected = map(and_, flags[1:], repeat(SHF_ALLOC)) if loaded_only else repeat(True)
     counted = list(compress(range(1, len(flags)), selected))
@@ -471,11 +487,12 @@ def find_sections(data, layout, names, path, loaded_only=True, unique=()):
     return found
 
 
-def _check_unloaded_modinfo(found, data, layout, path):
+def _check_unloaded_modinfo(found, data, layout, path, columns):
     """Refuse a .modinfo section that is there but not loaded (no SHF_ALLOC) when ``found`` (what
-    find_sections found) has no loaded one: the kernels up to 6.x pass it over (find_sec()),
-    later ones read it."""
-    if '.modinfo' not in found and '.modinfo' in find_sections(data, layout, ['.modinfo'], path, loaded_only=False):
+    find_sections found in the section table of SectionColumns ``columns``) has no loaded one: the
+    kernels up to 6.x pass it over (find_sec()), later ones read it."""
+    if '.modinfo' not in found and '.modinfo' in find_sections(data, layout, ['.modinfo'], path, loaded_only=False,
+                                                               columns=columns):
         raise KoNotRead('%s: its .modinfo section is not loaded (no SHF_ALLOC): kernels differ on whether they read it'
                         % path)
 
@@ -910,9 +927,10 @@ class KoReader:
         a compressed one is decompressed whole, since its section table comes last."""
         data = self._uncompressed(image, path)
         layout = _elf_header(data, path)
-        _check_section_table(data, layout, path)
-        found = find_sections(data, layout, WANTED_SECTIONS + (THIS_MODULE,), path, unique=('.modinfo', THIS_MODULE))
-        _check_unloaded_modinfo(found, data, layout, path)
+        columns = _check_section_table(data, layout, path)
+        found = find_sections(data, layout, WANTED_SECTIONS + (THIS_MODULE,), path, unique=('.modinfo', THIS_MODULE),
+                              columns=columns)
+        _check_unloaded_modinfo(found, data, layout, path, columns)
         if self.name == 'pyelftools':
             if self._elftools is None:
                 raise KoUnreadableHere('%s: pyelftools is not usable on this Python' % path)
@@ -929,11 +947,11 @@ class KoReader:
             info.exports = exported_symbols(strings.get('__ksymtab_strings'))
         self._share_columns(info)
         # setup_load_info(), elf_validity_cache_index_mod() since 6.4: "No module found in object".
-        struct_module = _section_header(data, layout, found[THIS_MODULE]) if THIS_MODULE in found else None
-        if struct_module is None or struct_module[0] == SHT_NOBITS:
+        struct_module = found.get(THIS_MODULE)
+        if struct_module is None or columns.kinds[struct_module] == SHT_NOBITS:
             raise KoError('%s: no struct module (a loaded .gnu.linkonce.this_module section with bytes), which the '
                           'kernel\'s loader refuses' % path)
-        info.this_module_size = struct_module[3]
+        info.this_module_size = columns.sizes[struct_module]
         if data is not image:   # decompressed; an xz file's stream flags follow the magic
             head = image[:len(XZ_MAGIC) + 2]
             info.compression = next(name for name, magic in COMPRESSIONS if head.startswith(magic))

@@ -656,6 +656,39 @@ def test_any_section_past_the_end_of_the_file_is_refused(ko_builder: KoBuilder, 
     assert read(tmp_path, '/bss.ko', reader_name).versions == [('module_layout', 1)]
 
 
+def test_a_name_table_without_bytes_is_refused(ko_builder: KoBuilder, tmp_path: Path, reader_name: str) -> None:
+    """SHT_NOBITS section names: the name table the loader reads is zeros, not the file's bytes."""
+    image = ko_builder.build_ko(tmp_path, 'names', versions={'module_layout': 1}).read_bytes()
+    (tmp_path / 'names.ko').write_bytes(patch_section(image, '.shstrtab', type=8))
+    with pytest.raises(KoError, match='^/names.ko: the section name table ends past the end of the file$'):
+        read(tmp_path, '/names.ko', reader_name)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_sections_are_found_alike_in_the_checked_columns(hello: Path, data: st.DataObject) -> None:
+    """find_sections in the columns _check_section_table unpacked finds what it finds in the table itself."""
+    damaged = bytearray(hello.read_bytes())
+    layout = _ko._elf_header(bytes(damaged), 'm.ko')
+    for _damage in range(data.draw(st.integers(1, 8))):
+        damaged[data.draw(st.integers(layout.shoff, layout.table_end - 1))] = data.draw(st.integers(0, 255))
+    image = bytes(damaged)
+    names = _ko.WANTED_SECTIONS + (_ko.THIS_MODULE,)
+    unique = ('.modinfo', _ko.THIS_MODULE)
+    try:
+        columns = _ko._check_section_table(image, layout, 'm.ko')
+    except KoError:
+        return
+    for loaded_only in (True, False):
+        outcomes = []
+        for given_columns in (columns, None):
+            try:
+                outcomes.append(_ko.find_sections(image, layout, names, 'm.ko', loaded_only, unique, given_columns))
+            except KoError as exc:
+                outcomes.append(str(exc))
+        assert outcomes[0] == outcomes[1]
+
+
 @settings(max_examples=200, deadline=None)
 @given(size=st.sampled_from([0, 1, 100, _ko.TAIL_BYTES - 1, _ko.TAIL_BYTES, _ko.TAIL_BYTES + 1, 3 * _ko.TAIL_BYTES]),
        start=st.integers(-4 * _ko.TAIL_BYTES, 4 * _ko.TAIL_BYTES),
