@@ -22,8 +22,8 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
-from itertools import chain, compress, count, repeat
-from operator import add, and_, itemgetter, lt
+from itertools import chain, compress, repeat
+from operator import add, and_, itemgetter
 from types import MappingProxyType
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
@@ -403,14 +403,16 @@ def _check_section_table(data, layout, path):
     if not 0 < links[symbols] < len(kinds):
         raise KoError('%s: its symbol table (section %d) names section %d as its strings, of %d, which the '
                       'kernel\'s loader refuses' % (path, symbols, links[symbols], len(kinds)))
-    # Each rule over every section by the standard library's C code; sections are looked at
-    # one by one only to name one that breaks it.
+    # Each rule over every section by the standard library's C code, the column's largest value
+    # (of any section, a bound of those the rule is about); sections are looked at one by one only
+    # when it could be broken, to name one that breaks it.
     checked = (SHT_NULL, SHT_NOBITS)
-    for index in compress(count(1), map(lt, repeat(length), map(add, starts[1:], sizes[1:]))):
-        if kinds[index] not in checked:
-            raise KoError('%s: section %d ends at byte %d, past the end of its ELF image (%d bytes), which the '
-                          'kernel\'s loader refuses' % (path, index, starts[index] + sizes[index], length))
-    if max(compress(names[1:], map(and_, flags[1:], repeat(SHF_ALLOC))), default=0) >= table_size:
+    if max(map(add, starts, sizes)) > length:
+        for index in range(1, len(kinds)):
+            if starts[index] + sizes[index] > length and kinds[index] not in checked:
+                raise KoError('%s: section %d ends at byte %d, past the end of its ELF image (%d bytes), which the '
+                              'kernel\'s loader refuses' % (path, index, starts[index] + sizes[index], length))
+    if max(names) >= table_size:
         for index in range(1, len(kinds)):
             if flags[index] & SHF_ALLOC and names[index] >= table_size and kinds[index] not in checked:
                 raise KoError('%s: section %d is named from byte %d of a %d-byte name table, which the kernel\'s '
@@ -426,9 +428,11 @@ class SectionColumns(namedtuple('SectionColumns', ['names', 'kinds', 'flags', 's
 
 
 def _section_columns(layout, entries):
-    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped."""
-    fields = struct.Struct(layout.order + ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x'))
-    return SectionColumns(*zip(*fields.iter_unpack(entries)))
+    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped:
+    unpacked in one call and cut into columns by slices, not a tuple made per section."""
+    fields = ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x') * (len(entries) // layout.shentsize)
+    values = struct.unpack(layout.order + fields, entries)
+    return SectionColumns(*(values[column::len(SectionColumns._fields)] for column in range(len(SectionColumns._fields))))
 
 
 def _section_struct(layout):

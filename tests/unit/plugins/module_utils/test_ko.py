@@ -719,11 +719,11 @@ def section_index(image: bytes, name: str) -> int:
 
 
 def patch_header(image: bytes, index: int, field: str, value: int) -> bytes:
-    """``image`` with one Elf64_Shdr field of section ``index`` set (name, type, flags, addr, link)."""
+    """``image`` with one Elf64_Shdr field of section ``index`` set (name, type, flags, addr, offset, size, link)."""
     data = bytearray(image)
     shoff, = struct.unpack_from('<Q', data, 0x28)
-    offset, form = {'name': (0, '<I'), 'type': (4, '<I'), 'flags': (8, '<Q'), 'addr': (16, '<Q'),
-                    'link': (40, '<I')}[field]
+    offset, form = {'name': (0, '<I'), 'type': (4, '<I'), 'flags': (8, '<Q'), 'addr': (16, '<Q'), 'offset': (24, '<Q'),
+                    'size': (32, '<Q'), 'link': (40, '<I')}[field]
     struct.pack_into(form, data, shoff + index * 64 + offset, value)
     return bytes(data)
 
@@ -749,6 +749,45 @@ def test_section_table_as_the_loader_checks_it(ko_builder: KoBuilder, tmp_path: 
     with pytest.raises(KoError, match='^/damaged.ko: .*%s.*which the kernel.s loader refuses' % message) as raised:
         read(tmp_path, '/damaged.ko', reader_name)
     assert not isinstance(raised.value, KoNotRead)     # refused for sure: what needs its exports misses them
+
+
+def _rules_before(columns: _ko.SectionColumns, length: int, table_size: int) -> str:
+    """The last two rules of _check_section_table as it checked them before it took the largest value of
+    each column first: the error of the first section that breaks one, or ''."""
+    names, kinds, flags, starts, sizes, links = columns
+    for index in range(1, len(kinds)):
+        if length < starts[index] + sizes[index] and kinds[index] not in (0, 8):
+            return 'm.ko: section %d ends at byte %d, past the end of its ELF image (%d bytes), which the kernel\'s ' \
+                'loader refuses' % (index, starts[index] + sizes[index], length)
+    for index in range(1, len(kinds)):
+        if flags[index] & 2 and names[index] >= table_size and kinds[index] not in (0, 8):
+            return 'm.ko: section %d is named from byte %d of a %d-byte name table, which the kernel\'s loader ' \
+                'refuses' % (index, names[index], table_size)
+    return ''
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_sections_past_the_image_or_the_name_table_as_before(hello: Path, data: st.DataObject) -> None:
+    """Sections whose bytes or names reach the end of the image or name table, or just past it: refused as before."""
+    image = hello.read_bytes()
+    layout = _ko._elf_header(image, 'm.ko')
+    spared = (0, layout.shstrndx, section_index(image, '.symtab'))
+    table_size = _ko._check_section_table(image, layout, 'm.ko').sizes[layout.shstrndx]
+    for _damage in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.sampled_from([index for index in range(layout.shnum) if index not in spared]))
+        end = len(image) + data.draw(st.integers(-2, 2))
+        size = data.draw(st.integers(0, end))
+        for field, value in (('type', data.draw(st.sampled_from([0, 1, 8]))), ('flags', data.draw(st.sampled_from([0, 2, 6]))),
+                             ('name', table_size + data.draw(st.integers(-2, 2))), ('offset', end - size), ('size', size)):
+            image = patch_header(image, index, field, value)
+    columns = _ko._section_columns(layout, image[layout.shoff:layout.table_end])
+    try:
+        _ko._check_section_table(image, layout, 'm.ko')
+        refused = ''
+    except KoError as exc:
+        refused = str(exc)
+    assert refused == _rules_before(columns, len(image), table_size)
 
 
 @pytest.mark.parametrize('name', ['.modinfo', '.gnu.linkonce.this_module', '.symtab'])
