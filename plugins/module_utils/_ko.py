@@ -22,8 +22,8 @@ import struct
 import tempfile
 import zlib
 from collections import OrderedDict, namedtuple
-from itertools import chain, compress, repeat
-from operator import add, and_, itemgetter
+from itertools import chain, repeat
+from operator import add, itemgetter
 from types import MappingProxyType
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command, run_bounded
@@ -464,11 +464,11 @@ def find_sections(data, layout, names, path, loaded_only=True, unique=(), column
     if columns.kinds[layout.shstrndx] == SHT_NOBITS or start + size > len(data):
         raise KoError('%s: the section name table ends past the end of the file' % path)
     table = bytes(data[start:start + size])
-    # The sections that count (not section 0): the loaded ones, by the standard library's C code.
-    selected = map(and_, flags[1:], repeat(SHF_ALLOC)) if loaded_only else repeat(True)
-    counted = list(compress(range(1, len(flags)), selected))
-    # {name offset: the first section that counts and has it}, the later ones stored first.
-    first_section = dict(zip(map(name_offsets.__getitem__, reversed(counted)), reversed(counted)))
+    # {name offset: the first section that counts and has it}, of the sections that count (not
+    # section 0; the loaded ones), the later ones stored first. One comprehension costs less than
+    # chaining the standard library's iterators (some 50 sections).
+    first_section = {name_offsets[index]: index for index in range(len(flags) - 1, 0, -1)
+                     if not loaded_only or flags[index] & SHF_ALLOC}
     found = {}
     for name in names:
         # Each place the name ends with its NUL, and so reads as the name, found by the
