@@ -666,23 +666,30 @@ def exported_symbols(ksymtab_strings):
 
 
 def _modinfo_fields(entries):
-    """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value`` entries."""
-    fields = {}
-    import_ns = []
-    for entry in entries:
-        key, sep, value = entry.partition('=')
-        if sep and key == 'import_ns':
-            import_ns.append(value)
-        elif sep and key not in fields:
-            fields[key] = value
-    depends = fields.get('depends')
+    """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value``
+    entries, NUL-separated text. Each key is looked for where an entry starts by the standard
+    library's search: a driver's entries are hundreds, its aliases."""
+    entries = '\0' + entries
+    fields = dict((key, next(_entry_values(entries, key), None)) for key in ('name', 'vermagic', 'depends', 'license'))
+    depends = fields['depends']
     return {
-        'name': fields.get('name'),
-        'vermagic': fields.get('vermagic'),
+        'name': fields['name'],
+        'vermagic': fields['vermagic'],
         'depends': [name for name in depends.split(',') if name] if depends else [],
-        'license': fields.get('license'),
-        'import_ns': import_ns,
+        'license': fields['license'],
+        'import_ns': list(_entry_values(entries, 'import_ns')),
     }
+
+
+def _entry_values(entries, key):
+    """The values of the ``key=value`` entries of ``entries`` (each after a NUL), in order."""
+    start = '\0%s=' % key
+    at = entries.find(start)
+    while at >= 0:
+        end = entries.find('\0', at + len(start))
+        end = len(entries) if end < 0 else end
+        yield entries[at + len(start):end]
+        at = entries.find(start, end)
 
 
 def _text(raw):
@@ -763,7 +770,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records, found):
         has_versions_section='__versions' in sections,
         elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
-        **_modinfo_fields(_text(modinfo).split('\0')))
+        **_modinfo_fields(_text(modinfo)))
 
 
 def _is_missing_section(stderr):
@@ -1093,4 +1100,4 @@ class KoReader:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))
             except ValueError:
                 raise KoNotRead('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
-        return ModuleInfo(versions=_unique(versions), **_modinfo_fields(entries))
+        return ModuleInfo(versions=_unique(versions), **_modinfo_fields('\0'.join(entries)))

@@ -401,6 +401,31 @@ def test_parse_versions_layouts(elf_class: int, little_endian: bool) -> None:
     assert parse_ext_versions(crcs, b'a\0b\0', little_endian, '/m.ko') == [('a', 1), ('b', 2)]
 
 
+def _modinfo_fields_entry_by_entry(entries: list[str]) -> dict[str, object]:
+    """_modinfo_fields as it read each entry in turn, before it searched the text for the keys."""
+    fields: dict[str, str] = {}
+    import_ns = []
+    for entry in entries:
+        key, sep, value = entry.partition('=')
+        if sep and key == 'import_ns':
+            import_ns.append(value)
+        elif sep and key not in fields:
+            fields[key] = value
+    depends = fields.get('depends')
+    return {'name': fields.get('name'), 'vermagic': fields.get('vermagic'), 'license': fields.get('license'),
+            'depends': [name for name in depends.split(',') if name] if depends else [], 'import_ns': import_ns}
+
+
+@settings(max_examples=500, deadline=None)
+@given(entries=st.lists(st.tuples(st.sampled_from(['name', 'vermagic', 'depends', 'license', 'import_ns', 'alias', 'xname',
+                                                   'name ', 'import_nsx', '', '=name']),
+                                  st.sampled_from(['', '=']), st.text(st.sampled_from('a=,\ufffd\n')))
+                        .map(''.join), max_size=8))
+def test_modinfo_fields_as_read_entry_by_entry(entries: list[str]) -> None:
+    """The fields found by searching the text for each key are those read entry by entry."""
+    assert _ko._modinfo_fields('\0'.join(entries)) == _modinfo_fields_entry_by_entry(entries)
+
+
 def test_parse_versions_keeps_layouts_apart_in_one_cache() -> None:
     """One record's bytes read as a 64-bit and as a 32-bit record: each layout decodes its own
     pair, though one reader's cache of known records serves both."""
