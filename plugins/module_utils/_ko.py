@@ -120,10 +120,17 @@ class ModuleInfo:
         self.license = license
         # Symbol namespaces the module imports (MODULE_IMPORT_NS), one modinfo entry each.
         self.import_ns = list(import_ns or [])
-        # ``versions``: (symbol, crc) pairs, crc an int of its low 32 bits, in file order without
-        # repeats. Kept as two columns, the imported symbols and their CRCs, which the loader
-        # compares with a kernel's exports as whole tuples.
-        self.imports, self.crcs = (tuple(column) for column in zip(*versions)) if versions else ((), ())
+        # ``versions``: (symbol, crc) pairs, crc an int of its low 32 bits, in file order, a pair
+        # repeated kept once. Kept as two columns, the imported symbols and their CRCs, which the
+        # loader compares with a kernel's exports as whole tuples. Each is taken by itemgetter in C
+        # (zip(*versions) makes an iterator per pair); the names tell there is no repeat (real
+        # modules have none) for less than the pairs would: a string keeps its hash.
+        versions = versions or ()
+        self.imports = tuple(map(itemgetter(0), versions))
+        if len(set(self.imports)) < len(self.imports):
+            versions = list(OrderedDict.fromkeys(versions))
+            self.imports = tuple(map(itemgetter(0), versions))
+        self.crcs = tuple(map(itemgetter(1), versions))
         # A __versions section: only it lets the loader skip the release in the vermagic check
         # (same_magic()); the 6.14+ extended sections alone do not.
         self.has_versions_section = has_versions_section
@@ -696,14 +703,6 @@ def _text(raw):
     return raw.decode('utf-8', 'replace')
 
 
-def _unique(pairs):
-    """``pairs`` in their order without repeats."""
-    # Real modules have none: a set tells that for less than keeping an order.
-    if len(set(pairs)) == len(pairs):
-        return pairs
-    return list(OrderedDict.fromkeys(pairs))
-
-
 def parse_versions(data, elf_class, little_endian, path, known=None):
     """(symbol, crc) pairs of a ``__versions`` section.
 
@@ -766,7 +765,7 @@ def _read_with_elftools(adapter, data, path, layout, known_records, found):
         versions += parse_ext_versions(sections['__version_ext_crcs'],
                                        sections.get('__version_ext_names', b''), layout.little_endian, path)
     return ModuleInfo(
-        versions=_unique(versions),
+        versions=versions,
         has_versions_section='__versions' in sections,
         elf_class=layout.elf_class, machine=str(machine), little_endian=layout.little_endian,
         exports=exported_symbols(sections.get('__ksymtab_strings')),
@@ -1100,4 +1099,4 @@ class KoReader:
                 versions.append((symbol, int(crc, 16) & 0xffffffff))
             except ValueError:
                 raise KoNotRead('%s: unexpected modprobe --dump-modversions line %r' % (path, line))
-        return ModuleInfo(versions=_unique(versions), **_modinfo_fields('\0'.join(entries)))
+        return ModuleInfo(versions=versions, **_modinfo_fields('\0'.join(entries)))

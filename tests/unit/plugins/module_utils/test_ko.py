@@ -426,6 +426,15 @@ def test_modinfo_fields_as_read_entry_by_entry(entries: list[str]) -> None:
     assert _ko._modinfo_fields('\0'.join(entries)) == _modinfo_fields_entry_by_entry(entries)
 
 
+@given(versions=st.lists(st.tuples(st.sampled_from(['a', 'b', 'c']), st.integers(1, 3)), max_size=8))
+def test_module_info_keeps_each_pair_once_in_file_order(versions: list[tuple[str, int]]) -> None:
+    """A pair repeated is kept once, where it first is; a name repeated with another CRC is another pair."""
+    info = ModuleInfo(versions=versions)
+    kept = list(dict.fromkeys(versions))
+    assert info.versions == kept
+    assert (info.imports, info.crcs) == (tuple(name for name, crc in kept), tuple(crc for name, crc in kept))
+
+
 def test_parse_versions_keeps_layouts_apart_in_one_cache() -> None:
     """One record's bytes read as a 64-bit and as a 32-bit record: each layout decodes its own
     pair, though one reader's cache of known records serves both."""
