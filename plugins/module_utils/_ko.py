@@ -435,11 +435,11 @@ class SectionColumns(namedtuple('SectionColumns', ['names', 'kinds', 'flags', 's
 
 
 def _section_columns(layout, entries):
-    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped:
-    unpacked in one call and cut into columns by slices, not a tuple made per section."""
-    fields = ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x') * (len(entries) // layout.shentsize)
-    values = struct.unpack(layout.order + fields, entries)
-    return SectionColumns(*(values[column::len(SectionColumns._fields)] for column in range(len(SectionColumns._fields))))
+    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped.
+    Unpacked entry by entry: one format for the whole table would cost less, but the struct module
+    keeps each format it compiles, one per count of sections (some 10 KiB each, up to 100)."""
+    fields = struct.Struct(layout.order + ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x'))
+    return SectionColumns(*zip(*fields.iter_unpack(entries)))
 
 
 def _section_struct(layout):
