@@ -1028,3 +1028,36 @@ def test_a_plain_module_is_read_where_the_readers_look(ko_builder: KoBuilder, tm
     versions, peak_mib = fresh_python(code, str(tmp_path)).rsplit(' ', 1)
     assert versions == "[('module_layout', 1)]"
     assert int(peak_mib) < 100
+
+
+def test_huge_section_counts_leave_no_memory_behind(tmp_path: Path) -> None:
+    """Files of ~65,000 zeroed sections (4 MiB each), each count different: each is refused for
+    its name table, and reading them keeps next to nothing, as d9421de did. A struct format made
+    per section count (5fee01e) is compiled and kept by the struct module's cache (up to 100
+    formats): ~14 MiB a file here, some 1.4 GiB for a tree of 100 such files."""
+    for index in range(8):
+        shnum = 65000 - index
+        header = (b'\x7fELF\x02\x01\x01' + b'\x00' * 9
+                  + struct.pack('<HHIQQQIHHHHHH', 1, 62, 1, 0, 0, 64, 0, 64, 0, 0, 64, shnum, 1))
+        (tmp_path / ('f%d.ko' % index)).write_bytes(header + bytes(64 * shnum))
+    code = ('import sys\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader, KoError\n'
+            'from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS\n'
+            'def rss():\n'
+            '    return int([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmRSS:")][0])\n'
+            'reader = KoReader(RootFS(sys.argv[1]))\n'
+            'messages = []\n'
+            'try:\n'
+            '    reader.read("/f0.ko")\n'
+            'except KoError as exc:\n'
+            '    messages.append(str(exc))\n'
+            'before = rss()\n'
+            'for index in range(1, 8):\n'
+            '    try:\n'
+            '        reader.read("/f%d.ko" % index)\n'
+            '    except KoError as exc:\n'
+            '        messages.append(str(exc))\n'
+            'print(len(messages), sum("section name table is empty" in m for m in messages), (rss() - before) // 1024)\n')
+    refused, for_names, kept_mib = map(int, fresh_python(code, str(tmp_path)).split())
+    assert (refused, for_names) == (8, 8)
+    assert kept_mib < 20
