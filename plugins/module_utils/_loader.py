@@ -753,6 +753,25 @@ class _Offer:
         self.verdicts = {}
 
 
+def _kept_providers(table, modules, loadable):
+    """_SymbolResolution.providers of the keys ``loadable`` of ``modules`` on ``table``: those the
+    table keeps for them (ExportTable.providers), else made and kept; callers copy before a change."""
+    if table.providers[0] != modules:
+        table.providers = (dict(modules), {})
+    kept = table.providers[1].get(loadable)
+    if kept is None:
+        kept = {}
+        for key in loadable:
+            alone = frozenset([key])
+            for symbol in table.absent.intersection(modules[key].exports or ()):
+                holders = kept.get(symbol)
+                kept[symbol] = alone if holders is None else holders | alone
+        if len(table.providers[1]) == KEPT_PROVIDERS:
+            table.providers[1].clear()
+        table.providers[1][loadable] = kept
+    return kept
+
+
 class _SymbolResolution:
     """The fixed point of "loads only if what it imports is exported by something that loads"."""
 
@@ -776,20 +795,7 @@ class _SymbolResolution:
         self._offer = None        # see offer
         if not table.absent:
             return  # the usual case: the kernel exports every symbol imported, none is asked of modules
-        if table.providers[0] != modules:
-            table.providers = (dict(modules), {})
-        loadable = frozenset(self.loadable)
-        kept = table.providers[1].get(loadable)
-        if kept is None:
-            for key in self.loadable:
-                alone = frozenset([key])
-                for symbol in table.absent.intersection(modules[key].exports or ()):
-                    holders = self.providers.get(symbol)
-                    self.providers[symbol] = alone if holders is None else holders | alone
-            if len(table.providers[1]) == KEPT_PROVIDERS:
-                table.providers[1].clear()
-            kept = table.providers[1][loadable] = self.providers
-        self.providers, self.providers_kept = kept, True
+        self.providers, self.providers_kept = _kept_providers(table, modules, frozenset(self.loadable)), True
 
     @property
     def importers(self):
