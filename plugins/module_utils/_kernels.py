@@ -20,7 +20,6 @@ import posixpath
 import re
 import stat
 import sys
-import zlib
 from collections.abc import Mapping
 
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
@@ -678,54 +677,59 @@ def parse_kconfig(text):
 _ABSENT = object()
 # A line parse_kconfig reads as an option, and one it may (each after the newline before it).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
-# A line that is none of them, with the newline before it.
-_OTHER_LINE = re.compile('\n(?!CONFIG_)[^\n]*')
-# [(KernelConfig, its text)] of the configs that hold their text whole, the one asked last at the end:
-# two, a kernel's and the one its weak links were built for, asked in turn (each some 150 KiB).
+# [(KernelConfig, its text)] of the configs that hold their text, the one asked last at the end:
+# two, a kernel's and the one its weak links were built for, asked in turn (each some 250 KiB).
 _WHOLE = []
 WHOLE_KEPT = 2
+
+
+class KernelConfigGone(Exception):
+    """A config let go that cannot be read again."""
 
 
 class KernelConfig(Mapping):
     """``parse_kconfig`` of a config text, read one option at a time.
 
     A distribution kernel's config sets 6,000 to 10,000 options, and a host has one per kernel;
-    the facts' rules ask each kernel for about 20. Parsed whole, every kernel would cost some
-    5 ms and 0.6 MiB for the run: each option asked for is found in the text instead, by its last
-    line, as ``parse_kconfig`` keeps it. Only the configs asked last (WHOLE_KEPT) hold their option
-    lines whole; the others keep them compressed (a sixth of the text), made when they are let
-    go, so a host of many kernels does not keep them all. Only a dkms.conf that
-    sources the config (or anything that lists the options) has them all parsed.
+    the facts' rules ask each kernel for about 10, while they judge it. Parsed whole, every kernel
+    would cost some 5 ms and 0.6 MiB for the run: each option asked for is found in the text
+    instead, by its last line, as ``parse_kconfig`` keeps it, and its value kept. Only the configs
+    asked last (WHOLE_KEPT) hold their text, so a host of many kernels does not keep them all: one
+    let go reads its file again (``reread()`` gives the text, or raises OSError or RootPathError)
+    when it is asked what it was not asked before, which is rare, rather than keep a copy. Only a
+    dkms.conf that sources the config (or anything that lists the options) has them all parsed.
     """
 
-    def __init__(self, text):
-        if has_other_line_ends(text):
-            text = '\n'.join(text.splitlines())
-        # Only the lines parse_kconfig may read, in order, each after a newline (comments, such as
-        # "# CONFIG_X is not set", are a third of a real config): the others are cut out, so runs
-        # of option lines stay whole rather than each made a string of its own.
-        text = _OTHER_LINE.sub('', '\n' + text)
-        self._packed = None     # the text compressed, made when another config takes its place
+    def __init__(self, text, reread):
+        self._reread = reread
         self._answers = {}
         self._table = None
         self._hold(text)    # a config is asked for its options soon after it is read
 
     def _hold(self, text):
-        """Keep ``text`` whole as the config asked last, compressing the one asked longest ago."""
-        _WHOLE.append((self, text))
+        """Keep ``text`` as the config asked last, letting go of the one asked longest ago."""
+        if has_other_line_ends(text):
+            text = '\n'.join(text.splitlines())
+        _WHOLE.append((self, '\n' + text))     # each line after a newline
         if len(_WHOLE) > WHOLE_KEPT:
-            config, whole = _WHOLE.pop(0)
-            if config._packed is None:
-                config._packed = zlib.compress(whole.encode('utf-8', 'surrogatepass'), 1)
+            del _WHOLE[0]
+        return _WHOLE[-1][1]
 
     def _text(self):
+        """The text, read again when it was let go; raises KernelConfigGone when it cannot be."""
         for index, (config, text) in enumerate(_WHOLE):
             if config is self:
                 _WHOLE.append(_WHOLE.pop(index))
                 return text
-        text = zlib.decompress(self._packed).decode('utf-8', 'surrogatepass')
-        self._hold(text)
-        return text
+        try:
+            return self._hold(self._reread())
+        except (OSError, RootPathError) as exc:
+            raise KernelConfigGone('its kernel config cannot be read again: %s' % exc)
+
+    def hold(self):
+        """Hold the text as the config asked last, read again if it was let go; raises
+        KernelConfigGone when it cannot be."""
+        self._text()
 
     def get(self, key, default=None):
         if self._table is not None:
@@ -760,7 +764,7 @@ class KernelConfig(Mapping):
     def __contains__(self, key):
         return self.get(key, _ABSENT) is not _ABSENT
 
-    # Nothing changes it from outside, and a copy would hold neither its text nor a compressed one.
+    # Nothing changes it from outside, and a copy would read the file again.
     def __copy__(self):
         return self
 
@@ -782,7 +786,8 @@ class KernelConfig(Mapping):
 def read_kernel_config(rootfs, warn, modules_dir):
     """The kernel's config, or None: from its headers (build/.config, else
     include/config/auto.conf), else where the kernel package keeps it (/boot/config-K; Fedora
-    and RHEL also /lib/modules/K/config), so kernels without headers have one too.
+    and RHEL also /lib/modules/K/config), so kernels without headers have one too. Read again from
+    the same file when a config let go is asked for more.
 
     ``warn(msg)`` hears of a config that exists but cannot be read (too large, not a file).
     """
@@ -791,7 +796,7 @@ def read_kernel_config(rootfs, warn, modules_dir):
                  posixpath.join(modules_dir, 'build/include/config/auto.conf'),
                  '/boot/config-%s' % release, posixpath.join(modules_dir, 'config')):
         try:
-            return KernelConfig(rootfs.read_text(path, CONFIG_LIMIT))
+            return KernelConfig(rootfs.read_text(path, CONFIG_LIMIT), functools.partial(rootfs.read_text, path, CONFIG_LIMIT))
         except (OSError, RootPathError) as exc:
             if not is_absent(exc):
                 warn('cannot read %s: %s' % (path, exc))

@@ -20,7 +20,7 @@ from collections import namedtuple
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     MODULE_SUFFIXES, module_name, normalize_module_name, split_module_suffix)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SymversError, read_symvers
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import read_kernel_config
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import KernelConfigGone, read_kernel_config
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoTooLarge, KoUnreadableHere
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
@@ -637,8 +637,16 @@ class KernelTree:
 
     @property
     def config(self):
-        """The headers' config as a dict, or None when the headers have none."""
-        return self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))
+        """The headers' config as a dict, or None when the headers have none, or when it was let
+        go and cannot be read again (warned once)."""
+        config = self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))
+        if config is not None:
+            try:
+                config.hold()   # callers ask it at once: read again now, if it must be, or never
+            except KernelConfigGone as exc:
+                self.warn('kernel %s: %s; taken as unreadable from now on' % (self.kernel.release, exc))
+                config = self._lazy['config'] = None
+        return config
 
     def read_symvers(self, shared=None):
         """``(Symvers or None, damaged)``: damaged when a symvers exists but cannot be read (warned).

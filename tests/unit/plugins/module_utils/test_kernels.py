@@ -24,6 +24,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BlsEntry,
     Kernel,
     KernelConfig,
+    KernelConfigGone,
     find_default,
     find_kernels,
     gather_kernels,
@@ -935,6 +936,17 @@ CONFIG_LINES = st.lists(st.one_of(
 LINE_ENDS = st.sampled_from(['\n', '\r\n', '\r', '\x0b', '\x0c', '\x1c', '\x85', '\u2028'])
 
 
+def held(text: str) -> KernelConfig:
+    """A KernelConfig of ``text``, read again from it when it was let go."""
+    return KernelConfig(text, lambda: text)
+
+
+def let_go() -> None:
+    """Ask as many other configs as are held: the one asked before must read its text again."""
+    for dummy in range(WHOLE_KEPT):
+        assert held('CONFIG_OTHER=1\n').get('CONFIG_OTHER') == '1'
+
+
 class TestKernelConfig:
     @settings(max_examples=300, deadline=None, derandomize=True)
     @given(CONFIG_LINES, LINE_ENDS, st.booleans())
@@ -942,10 +954,8 @@ class TestKernelConfig:
     def test_lookups_agree_with_the_whole_parse(self, lines: list[str], end: str, ended: bool) -> None:
         text = end.join(lines) + (end if ended else '')
         parsed = parse_kconfig(text)
-        config = KernelConfig(text)
-        # Read after as many others as are held whole: its text comes back from its compressed copy.
-        for dummy in range(WHOLE_KEPT):
-            assert KernelConfig('CONFIG_OTHER=1\n').get('CONFIG_OTHER') == '1'
+        config = held(text)
+        let_go()
         for key in list(parsed) + ['CONFIG_A', 'CONFIG_AB', 'CONFIG_A_B', 'CONFIG_', 'A', 'CONFIG_A=y', 'CONFIG_A\n', 3]:
             assert config.get(key) == parsed.get(key), key
             assert (key in config) == (key in parsed)
@@ -953,21 +963,43 @@ class TestKernelConfig:
         assert dict(config) == parsed and len(config) == len(parsed) and bool(config) == bool(parsed)
 
     def test_a_copy_answers_as_the_config_does(self) -> None:
-        config = KernelConfig('CONFIG_A=y\n')
+        config = held('CONFIG_A=y\n')
         copies = [copy.copy(config), copy.deepcopy(config), copy.deepcopy({'config': config})['config']]
-        for dummy in range(WHOLE_KEPT + 1):
-            KernelConfig('CONFIG_OTHER=1\n').get('CONFIG_OTHER')
+        let_go()
         assert [each.get('CONFIG_A') for each in copies] == ['y'] * 3
         assert [each.get('CONFIG_B') for each in copies] == [None] * 3
 
+    def test_a_config_let_go_is_read_again_only_for_what_it_was_not_asked(self) -> None:
+        reads = []
+
+        def reread() -> str:
+            reads.append(1)
+            return 'CONFIG_A=y\nCONFIG_B=m\n'
+        config = KernelConfig('CONFIG_A=y\nCONFIG_B=m\n', reread)
+        assert config.get('CONFIG_A') == 'y'
+        let_go()
+        assert config.get('CONFIG_A') == 'y' and reads == []
+        assert config.get('CONFIG_B') == 'm' and reads == [1]
+        assert config.get('CONFIG_C') is None and reads == [1]     # held again since
+
+    def test_a_config_that_cannot_be_read_again_says_so(self) -> None:
+        def gone() -> str:
+            raise FileNotFoundError(2, 'No such file or directory', '/boot/config-K')
+        config = KernelConfig('CONFIG_A=y\n', gone)
+        assert config.get('CONFIG_A') == 'y'
+        let_go()
+        assert config.get('CONFIG_A') == 'y'
+        with pytest.raises(KernelConfigGone, match='cannot be read again: .*No such file'):
+            config.get('CONFIG_B')
+
     def test_the_whole_text_is_parsed_only_when_listed(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        config = KernelConfig('# Linux/x86 6.1.0 Kernel Configuration\nCONFIG_MODULE_SIG=y\nCONFIG_S="a b"\n')
+        config = held('# Linux/x86 6.1.0 Kernel Configuration\nCONFIG_MODULE_SIG=y\nCONFIG_S="a b"\n')
 
         def parsed_whole(text: str) -> dict[str, str]:
             raise AssertionError('parsed whole for a lookup')
         with monkeypatch.context() as patched:
             patched.setattr('ansible_collections.kabi.dkms.plugins.module_utils._kernels.parse_kconfig', parsed_whole)
-            assert config and not KernelConfig('# CONFIG_A is not set\nCONFIG_B\n')
+            assert config and not held('# CONFIG_A is not set\nCONFIG_B\n')
             assert (config['CONFIG_MODULE_SIG'], config.get('CONFIG_S'), config.get('CONFIG_NONE')) == ('y', 'a b', None)
             with pytest.raises(KeyError):
                 config['CONFIG_NONE']

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import Build, PackageVersion
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import Kernel
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import WHOLE_KEPT, Kernel
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoReader
 from ansible_collections.kabi.dkms.plugins.module_utils._module_tree import (
     BUILTIN,
@@ -481,3 +481,24 @@ def test_whether_modprobe_finds_the_in_tree_module_a_symbol_comes_from(tree: Tre
     found = present()
     assert found is not None and found('drivers/media/mc') is None and found('crypto/aead') is True
     assert tree.warnings == []
+
+
+def test_a_kernel_config_let_go_is_read_again_from_its_file(tree: Tree) -> None:
+    """Configs are let go after others are asked: asked again, one is read from its file again;
+    one whose file has gone since is a config that cannot be read, said once, rather than a
+    config that sets nothing."""
+    releases = ['6.1.0-%d-amd64' % number for number in range(WHOLE_KEPT + 2)]
+    kernel_trees = []
+    for release in releases:
+        tree.write('/boot/config-%s' % release, '# comment\nCONFIG_MODULE_SIG=y\nCONFIG_LOCALVERSION="-%s"\n' % release)
+        kernel_trees.append(KernelTree(tree.fs, tree.warnings.append, Kernel(release, '/lib/modules/%s' % release)))
+    for kernel_tree in kernel_trees:
+        assert kernel_tree.config is not None and kernel_tree.config.get('CONFIG_MODULE_SIG') == 'y'
+    first, second = kernel_trees[:2]
+    assert first.config.get('CONFIG_LOCALVERSION') == '-' + releases[0]
+    tree.path('/boot/config-%s' % releases[1]).unlink()
+    for kernel_tree in kernel_trees[2:]:
+        assert kernel_tree.config.get('CONFIG_LOCALVERSION') is not None
+    assert second.config is None and second.config is None
+    assert tree.warnings == ['kernel %s: its kernel config cannot be read again: [Errno 2] No such file or directory: '
+                             "'/boot/config-%s'; taken as unreadable from now on" % (releases[1], releases[1])]
