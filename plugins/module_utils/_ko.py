@@ -867,6 +867,7 @@ class KoReader:
         self._elftools = elftools
         self._commands = {}
         self._cache = {}
+        self._canonical = {}    # {path asked for: its resolved path}, with a snapshot
         self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
         self._signers = {}   # {signer fields: SignerId} of every signature read (see parse_pkcs7_signers)
         self._symbols = {}   # {symbol: the same symbol} of the modules kmod reads
@@ -901,10 +902,14 @@ class KoReader:
         build costs one read. Whatever goes wrong while reading one file, even an unexpected
         error or running out of memory, is a KoError about that file.
         """
-        try:
-            canonical = self.rootfs.resolve(path)
-        except (OSError, RootPathError) as exc:
-            raise KoNotRead('%s: %s' % (path, exc))
+        canonical = self._canonical.get(path)
+        if canonical is None:
+            try:
+                canonical = self.rootfs.resolve(path)
+            except (OSError, RootPathError) as exc:
+                raise KoNotRead('%s: %s' % (path, exc))
+            if self.rootfs.snapshot:
+                self._canonical[path] = canonical   # a snapshot resolves a path alike every time
         return remembered(self._cache, canonical, lambda key: self._guarded(path, self._read), KoError)
 
     def _guarded(self, path, read):

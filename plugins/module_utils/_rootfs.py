@@ -260,6 +260,11 @@ class RootFS:
         # it)}, or False when it is no directory: a path's directory is resolved once.
         self._prefixes = {} if snapshot else None
 
+    @property
+    def snapshot(self):
+        """Whether lookups remember what they saw (see the class)."""
+        return self._top is not None
+
     def close(self):
         """Close the directory descriptors a snapshot keeps (lookups reopen them as needed)."""
         if self._top is not None:

@@ -1061,3 +1061,18 @@ def test_huge_section_counts_leave_no_memory_behind(tmp_path: Path) -> None:
     refused, for_names, kept_mib = map(int, fresh_python(code, str(tmp_path)).split())
     assert (refused, for_names) == (8, 8)
     assert kept_mib < 20
+
+
+@pytest.mark.parametrize('snapshot', [True, False])
+def test_a_path_is_resolved_again_unless_the_root_is_a_snapshot(ko_builder: KoBuilder, tmp_path: Path,
+                                                                snapshot: bool) -> None:
+    """A link read twice: a snapshot of the tree resolves it once (its answers never change), a
+    live tree follows the link where it points by then."""
+    for name in ('first', 'second'):
+        ko_builder.build_ko(tmp_path, name)
+    (tmp_path / 'link.ko').symlink_to('first.ko')
+    reader = KoReader(RootFS(str(tmp_path), snapshot=snapshot), reader='pyelftools')
+    assert reader.read('/link.ko').name == 'first'
+    (tmp_path / 'link.ko').unlink()
+    (tmp_path / 'link.ko').symlink_to('second.ko')
+    assert reader.read('/link.ko').name == ('first' if snapshot else 'second')
