@@ -34,8 +34,10 @@ from types import MappingProxyType
 MAX_SYMLINKS = 40
 # Directories deep a lookup or a walk may go; real module trees stay below 15.
 MAX_DEPTH = 128
-# Directory descriptors a snapshot keeps open for later lookups.
-MAX_CACHED_DIRS = 256
+# Directory descriptors a snapshot keeps open for later lookups: enough for the directories of a
+# dkms tree of hundreds of packages, which the join looks into again; at most half of what the
+# process may open (see _cached_dirs_allowed).
+MAX_CACHED_DIRS = 2048
 # How much of each of two files is read at a time when they are compared.
 CHUNK = 64 * 1024
 # The links and subdirectories of a _Dir until it has one: most directories a snapshot keeps
@@ -127,6 +129,17 @@ def is_text(name):
 
 def _missing(path):
     return OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+
+
+def _cached_dirs_allowed():
+    """MAX_CACHED_DIRS, or half the process's limit of open files where that is lower (1,024 is
+    common), so that opening files never runs short."""
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, ValueError, OSError):
+        return 256
+    return MAX_CACHED_DIRS if limit == resource.RLIM_INFINITY else max(16, min(MAX_CACHED_DIRS, limit // 2))
 
 
 def _split(path):
@@ -254,8 +267,9 @@ class RootFS:
     def __init__(self, root='/', snapshot=False):
         self.root = os.path.realpath(root)
         self._top = _Dir(None, None) if snapshot else None
-        # Directories holding a descriptor, least recently used first.
+        # Directories holding a descriptor, least recently used first, and how many may.
         self._open_dirs = collections.OrderedDict() if snapshot else None
+        self._open_dirs_allowed = _cached_dirs_allowed() if snapshot else 0
         # {directory part of a looked-up path, as given: (its _Dir, symlinks followed to reach
         # it)}, or False when it is no directory: a path's directory is resolved once.
         self._prefixes = {} if snapshot else None
@@ -303,16 +317,21 @@ class RootFS:
                 fd = os.open(self.root, _WALK_FLAGS & ~os.O_NOFOLLOW)
             else:
                 fd = os.open(directory.name, _WALK_FLAGS, dir_fd=self._fd(directory.parent))
-            directory.fd = fd
-            if self._open_dirs is not None and directory.parent is not None:
-                self._open_dirs[directory] = None
-                if len(self._open_dirs) > MAX_CACHED_DIRS:
-                    oldest = self._open_dirs.popitem(last=False)[0]
-                    os.close(oldest.fd)
-                    oldest.fd = None
+            self._keep(directory, fd)
         elif self._open_dirs is not None and directory.parent is not None:
             self._open_dirs.move_to_end(directory)
         return fd
+
+    def _keep(self, directory, fd):
+        """Make ``fd`` the descriptor of ``directory``, closing the least recently used one when
+        a snapshot keeps too many."""
+        directory.fd = fd
+        if self._open_dirs is not None and directory.parent is not None:
+            self._open_dirs[directory] = None
+            if len(self._open_dirs) > self._open_dirs_allowed:
+                oldest = self._open_dirs.popitem(last=False)[0]
+                os.close(oldest.fd)
+                oldest.fd = None
 
     def _kind(self, directory, name):
         kinds = directory.kinds
@@ -522,7 +541,12 @@ class RootFS:
         fd, directory, dummy = self._with_walk(path, True, lambda found: self._open_listing(found, path))
         try:
             scanned = _scan(fd)
-        finally:
+        except BaseException:
+            os.close(fd)
+            raise
+        if directory is not None and directory.fd is None:
+            self._keep(directory, fd)   # a snapshot looks up what it lists: no second open to walk it
+        else:
             os.close(fd)
         self._remember(directory, scanned, {})
         return sorted(name for name, kind in scanned)
