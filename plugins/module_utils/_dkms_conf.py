@@ -145,21 +145,25 @@ def _carrying_keys(variables, versions, has_overrides):
     """What decides the values each version carries out of the file read as ``variables``.
 
     Without overrides: the variables it prints that the file sets, in its order (a value is read
-    back with those printed before it), and whether it strips a CR, when a value ends in one.
+    back with those printed before it), and whether it strips a CR (None for every version when
+    they differ there and no value ends in one).
     An override is read with the names the version unsets: then its whole list decides.
     """
     lists = [conf_variables(version) for version in versions]
+    strips_cr = [version >= (3, 1, 5) for version in versions]
     if has_overrides:
-        return [(names, version >= (3, 1, 5)) for names, version in zip(lists, versions)]
+        return list(zip(lists, strips_cr))
     assigned = variables.assigned()
     # Three lists of some forty names, each shared by several versions: each filtered once.
-    printed = dict((names, tuple(name for name in names if assigned is None or name in assigned))
+    printed = dict((names, names if assigned is None else tuple(filter(assigned.__contains__, names)))
                    for names in set(lists))
-    ends_in_cr = any(value is not UNKNOWN and value.endswith('\r')
-                     for elements in (variables.get_array(name) for name in set().union(*printed.values()))
-                     if elements not in (None, UNKNOWN) for value in elements.values())
-    return [(printed[names], version >= (3, 1, 5) if ends_in_cr else None)
-            for names, version in zip(lists, versions)]
+    # Versions on either side of 3.1.5 read alike where no value ends in a CR: one key for them.
+    if len(set(strips_cr)) > 1 and not any(
+            value is not UNKNOWN and value.endswith('\r')
+            for elements in (variables.get_array(name) for name in set().union(*printed.values()))
+            if elements not in (None, UNKNOWN) for value in elements.values()):
+        strips_cr = [None] * len(versions)
+    return [(printed[names], strips) for names, strips in zip(lists, strips_cr)]
 
 
 class Reading:
