@@ -330,7 +330,7 @@ def _carried(variables, names, strips_cr, context):
     arrays = [(name, variables.get_array(name)) for name in names]
     if _printout_changes(variables):
         return dict((name, UNKNOWN) for name, elements in arrays if elements is not None)
-    if all(_printed_as_is(elements) for dummy, elements in arrays if elements):
+    if _printed_as_is([elements for dummy, elements in arrays if elements]):
         # What most files hold: nothing the printout would change.
         return dict((name, dict(sorted(elements.items()))) for name, elements in arrays if elements)
     lines, unknown = [], []
@@ -353,11 +353,16 @@ def _carried(variables, names, strips_cr, context):
     return values
 
 
-def _printed_as_is(elements):
-    """Whether an array's ``NAME[i]="value"`` lines read back as the same elements: every value
+def _printed_as_is(arrays):
+    """Whether the arrays' ``NAME[i]="value"`` lines read back as the same elements: every value
     known and plain, every index one its decimal text gives back."""
-    return elements is not UNKNOWN and max(elements) < DECIMAL_INDEX_LIMIT and \
-        not any(value is UNKNOWN or _REPRINT_MAY_CHANGE.search(value) for value in elements.values())
+    values = []
+    for elements in arrays:
+        if elements is UNKNOWN or max(elements) >= DECIMAL_INDEX_LIMIT:
+            return False
+        values.extend(elements.values())
+    # One search for them all: NUL, which it does not match, keeps any two values from forming a match.
+    return UNKNOWN not in values and not _REPRINT_MAY_CHANGE.search('\0'.join(values))
 
 
 def _printout_changes(variables):
