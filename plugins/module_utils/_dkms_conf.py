@@ -411,7 +411,7 @@ class DkmsConf:
         if by_values and len(readings) > 1:
             readings = list(dict((id(reading.values), reading) for reading in readings).values())
         values = [get(reading) for reading in readings]
-        return values[0] if all(value == values[0] for value in values) and values[0] is not UNKNOWN else None
+        return values[0] if values.count(values[0]) == len(values) and values[0] is not UNKNOWN else None
 
     @property
     def autoinstall(self):
