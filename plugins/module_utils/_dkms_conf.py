@@ -460,12 +460,13 @@ class DkmsConf:
     def build_exclusive(self):
         """The BUILD_EXCLUSIVE_* rules as written ({rule: value, ...}: null when unset), or None."""
         def written(reading):
-            values = dict((key.lower(), _element_list(reading.array('BUILD_EXCLUSIVE_' + key)))
-                          for key in EXCLUSIVE_KEYS)
-            if any(value is None for value in values.values()):
-                return UNKNOWN
-            return dict((key, (value[0] if len(value) == 1 else value) if value else None)
-                        for key, value in values.items())
+            rules = {}
+            for key in EXCLUSIVE_KEYS:
+                value = _element_list(reading.array('BUILD_EXCLUSIVE_' + key))
+                if value is None:
+                    return UNKNOWN
+                rules[key.lower()] = (value[0] if len(value) == 1 else value) if value else None
+            return rules
         return self._agreed(written, by_values=True)
 
     def valid(self):
