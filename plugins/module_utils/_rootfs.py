@@ -270,8 +270,8 @@ class RootFS:
         # Directories holding a descriptor, least recently used first, and how many may.
         self._open_dirs = collections.OrderedDict() if snapshot else None
         self._open_dirs_allowed = _cached_dirs_allowed() if snapshot else 0
-        # {directory part of a looked-up path, as given: (its _Dir, symlinks followed to reach
-        # it)}, or False when it is no directory: a path's directory is resolved once.
+        # {directory part of a looked-up path, or a listed directory, as given: (its _Dir, symlinks
+        # followed to reach it)}, or False when it is no directory: a path's directory is resolved once.
         self._prefixes = {} if snapshot else None
 
     @property
@@ -538,12 +538,16 @@ class RootFS:
 
     def listdir(self, path):
         """Sorted entries of a directory; raises OSError or RootPathError."""
-        fd, directory, dummy = self._with_walk(path, True, lambda found: self._open_listing(found, path))
+        fd, directory, followed = self._with_walk(path, True,
+                                                  lambda found: self._open_listing(found, path)[:2] + (found.followed,))
         try:
             scanned = _scan(fd)
         except BaseException:
             os.close(fd)
             raise
+        if directory is not None:
+            # What is listed is mostly looked into next: lookups in it start there.
+            self._prefixes.setdefault(path, (directory, followed))
         if directory is not None and directory.fd is None:
             self._keep(directory, fd)   # a snapshot looks up what it lists: no second open to walk it
         else:

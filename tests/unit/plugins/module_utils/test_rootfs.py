@@ -384,6 +384,22 @@ class TestWalk:
         nothing = '/lib/modules/B/weak-updates/nothing/x.ko'
         assert fs.lookup(nothing) == (nothing, None)
 
+    def test_lookups_in_a_listed_directory_agree_with_a_fresh_look(self, fs: RootFS, root: Path) -> None:
+        """A snapshot starts lookups in a directory it listed there, with the links followed to
+        reach it still counted."""
+        write(root, '/real/sub/f', b'f')
+        link(root, '/real/sub/up', '../../real')
+        link(root, '/l0', '/real')
+        for index in range(1, MAX_SYMLINKS):
+            link(root, '/l%d' % index, '/l%d' % (index - 1))
+        last = '/l%d' % (MAX_SYMLINKS - 1)
+        assert fs.listdir(last) == fs.listdir('/l0') == ['sub']
+        assert fs.listdir(last + '/sub') == ['f', 'up']
+        assert fs.read_bytes('/l0/sub/f', LIMIT) == b'f'
+        assert fs.lookup('/l0/sub/up/sub') == ('/real/sub', stat.S_IFDIR)
+        with pytest.raises(RootPathError):
+            fs.lookup(last + '/sub/up')     # one link more than the kernel follows
+
     @pytest.mark.parametrize('snapshot', [False, True])
     def test_without_typed_listings(self, root: Path, snapshot: bool, monkeypatch: pytest.MonkeyPatch) -> None:
         """Python 3.6 cannot list a descriptor with types: each entry is looked at instead, with the
@@ -656,16 +672,21 @@ def build(root: Path, tree: list[tuple[list[str], str, str]]) -> None:
 
 
 def outcome(fs: RootFS, path: str) -> tuple[object, ...]:
-    """Everything a reader learns about ``path``, with errors as their type."""
+    """Everything a reader learns about ``path``, with errors as their type; listed first, as the
+    directory of later lookups."""
+    try:
+        listing: object = fs.listdir(path)
+    except (OSError, RootPathError) as exc:
+        listing = type(exc).__name__
     try:
         found = fs.lookup(path)
     except RootPathError:
-        return ('RootPathError',)
+        return ('RootPathError', listing)
     try:
         data = fs.read_bytes(path, LIMIT)
     except (OSError, RootPathError) as exc:
         data = type(exc).__name__
-    return found, fs.islink(path), data
+    return found, fs.islink(path), data, listing
 
 
 def comparable(walked: tuple[list[tuple[str, int | None, str | None]], list[tuple[str, Exception]]]) -> object:
