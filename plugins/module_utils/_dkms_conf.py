@@ -331,8 +331,9 @@ def _carried(variables, names, strips_cr, context):
     if _printout_changes(variables):
         return dict((name, UNKNOWN) for name, elements in arrays if elements is not None)
     if _printed_as_is([elements for dummy, elements in arrays if elements]):
-        # What most files hold: nothing the printout would change.
-        return dict((name, dict(sorted(elements.items()))) for name, elements in arrays if elements)
+        # What most files hold: nothing the printout would change. Most arrays hold one element: no order to make.
+        return dict((name, dict(sorted(elements.items())) if len(elements) > 1 else dict(elements))
+                    for name, elements in arrays if elements)
     lines, unknown = [], []
     for variable, elements in arrays:
         if elements is UNKNOWN:
