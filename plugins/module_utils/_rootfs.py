@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
-import contextlib
 import errno
 import os
 import posixpath
@@ -568,15 +567,6 @@ class RootFS:
             raise
         return fd, status
 
-    @contextlib.contextmanager
-    def _regular_file(self, path):
-        """``(descriptor, its stat)`` of the regular file ``path``, closed afterwards."""
-        fd, status = self._open_regular(path)
-        try:
-            yield fd, status
-        finally:
-            os.close(fd)
-
     def open(self, path):
         """Open a regular file for binary reading; raises OSError (NotRegularFile for FIFOs,
         devices, sockets and directories) or RootPathError."""
@@ -590,7 +580,10 @@ class RootFS:
     def read_bytes(self, path, limit):
         """The whole file, which must hold at most ``limit`` bytes; raises FileTooLarge (an
         OSError) naming the limit when it is larger."""
-        with self._regular_file(path) as (fd, status):
+        # Closed by try/finally rather than a context manager of a generator, which costs more
+        # than reading a small file (here and in holds and same_content).
+        fd, status = self._open_regular(path)
+        try:
             size = status.st_size
             parts, count = [], 0
             if size > limit:
@@ -606,6 +599,8 @@ class RootFS:
                 parts.append(part)
                 count += len(part)
                 wanted = CHUNK
+        finally:
+            os.close(fd)
         if count > limit:
             raise FileTooLarge(path, limit)
         return b''.join(parts)  # the one part itself when there is one
@@ -693,7 +688,8 @@ class RootFS:
         is never held whole, and no further than the first difference. False, without reading
         past it, for a file of more than ``limit`` bytes (pieces that join to more). Raises
         OSError or RootPathError."""
-        with self._regular_file(path) as (fd, status):
+        fd, status = self._open_regular(path)
+        try:
             if status.st_size > limit:
                 return False
             count = 0
@@ -704,24 +700,38 @@ class RootFS:
                 if _read_up_to(fd, len(piece)) != piece:
                     return False
             return not os.read(fd, 1)
+        finally:
+            os.close(fd)
 
     def same_content(self, first, second):
         """Whether two in-root regular files hold the same bytes; raises OSError or RootPathError.
 
         Both are opened as regular files first, so a FIFO or a device is refused, never read.
         """
-        with self._regular_file(first) as (one, first_stat), self._regular_file(second) as (other, second_stat):
-            if (first_stat.st_dev, first_stat.st_ino) == (second_stat.st_dev, second_stat.st_ino):
-                return True     # one file (a hard link, or dkms --symlink-modules): nothing to read
-            size = first_stat.st_size
-            if size != second_stat.st_size:
-                return False
-            # Up to the size they had when opened: a file that keeps growing cannot keep this going.
-            for dummy in range(size // CHUNK + 1):
-                mine = _read_up_to(one, CHUNK)
-                if mine != _read_up_to(other, CHUNK):
-                    return False
-                if len(mine) < CHUNK:
-                    return True     # the end of both
-            # Both went on past the size they had: what they hold now is not what was compared.
-            raise OSError(errno.EAGAIN, 'grew while it was compared', first)
+        one, first_stat = self._open_regular(first)
+        try:
+            other, second_stat = self._open_regular(second)
+            try:
+                return _same_bytes(one, first_stat, other, second_stat, first)
+            finally:
+                os.close(other)
+        finally:
+            os.close(one)
+
+
+def _same_bytes(one, first_stat, other, second_stat, first):
+    """Whether the regular files open as ``one`` and ``other`` hold the same bytes (see RootFS.same_content)."""
+    if (first_stat.st_dev, first_stat.st_ino) == (second_stat.st_dev, second_stat.st_ino):
+        return True     # one file (a hard link, or dkms --symlink-modules): nothing to read
+    size = first_stat.st_size
+    if size != second_stat.st_size:
+        return False
+    # Up to the size they had when opened: a file that keeps growing cannot keep this going.
+    for dummy in range(size // CHUNK + 1):
+        mine = _read_up_to(one, CHUNK)
+        if mine != _read_up_to(other, CHUNK):
+            return False
+        if len(mine) < CHUNK:
+            return True     # the end of both
+    # Both went on past the size they had: what they hold now is not what was compared.
+    raise OSError(errno.EAGAIN, 'grew while it was compared', first)
