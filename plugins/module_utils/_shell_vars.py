@@ -33,10 +33,10 @@ class _LazyPattern:
         self.pattern = pattern
 
     def __getattr__(self, name):
-        # Asked only until the compiled pattern's methods are this object's own.
-        compiled = re.compile(self.pattern)
-        self.match, self.search, self.split = compiled.match, compiled.search, compiled.split
-        return getattr(compiled, name)
+        # Asked once per method (match, search...): the compiled pattern's is kept as this object's own.
+        method = getattr(re.compile(self.pattern), name)
+        setattr(self, name, method)
+        return method
 
 
 _NAME = _LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*\Z')
