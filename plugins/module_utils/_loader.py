@@ -57,6 +57,8 @@ _NOTHING = frozenset()
 # surely refused).
 KEPT_PROVIDERS = 3
 _NO_CRCS = _NO_EXPORTS = MappingProxyType({})
+# What ExportTable.quick_crcs has for a symbol exported in a namespace: equal to no CRC.
+_IN_A_NAMESPACE = object()
 
 
 class KernelABI:
@@ -294,7 +296,7 @@ class ExportTable:
     """
 
     __slots__ = ('exports', 'gone', 'imports', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs',
-                 'gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers')
+                 'gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
                  restricted=_NO_EXPORTS, gone=_NOTHING):
@@ -323,6 +325,7 @@ class ExportTable:
         # The {key: ModuleInfo} last resolved on the table, and {loadable keys: _SymbolResolution.providers}
         # of them, up to KEPT_PROVIDERS: the kernels that share the table judge the same files.
         self.providers = (None, {})
+        self.quick = None   # see quick_crcs
 
     def _restrict(self, symbol, export):
         if export.gpl_only:
@@ -334,6 +337,22 @@ class ExportTable:
     def export(self, symbol):
         """The kernel's Export of ``symbol``, None where it has none that loads."""
         return None if symbol in self.gone else self.exports.get(symbol)
+
+    def quick_crcs(self, offer):
+        """{symbol: CRC} that judge compares a module's imports with as one tuple: the table's CRC,
+        else the one ``offer`` (an _Offer, or None) tells, and for a symbol in a namespace a value no
+        CRC equals (the module is then checked symbol by symbol); made once for the table and for
+        each of its offers."""
+        holder = offer if offer is not None and offer.crcs else self
+        if holder.quick is None:
+            if holder is self and not self.namespaces:
+                holder.quick = self.crcs
+            else:
+                quick = dict(offer.crcs) if holder is offer else {}
+                quick.update(self.crcs)
+                quick.update(dict.fromkeys(self.namespaces, _IN_A_NAMESPACE))
+                holder.quick = quick
+        return holder.quick
 
     def clean_verdict(self, vermagic):
         """The verdict on a module in ``passed`` whose vermagic check gave ``vermagic``."""
@@ -500,11 +519,9 @@ def _judged_symbols(module, vermagic, provided, unknown_providers, table, tainte
     undecided = table.gpl_only if tainted is None and not hidden else _NOTHING
     imports = module.imports
     duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
-    # Each import's CRC in the kernel's table, else the one its providers offer.
-    if (tuple(map(table.crcs.get, imports)) == module.crcs or offer is not None and offer.crcs
-            and tuple(map(table.crcs.get, imports, map(offer.crcs.get, imports))) == module.crcs) \
-            and hidden.isdisjoint(imports) \
-            and undecided.isdisjoint(imports) and table.namespaces.keys().isdisjoint(imports) \
+    # Each import's CRC in the kernel's table, else the one its providers offer, none in a namespace.
+    if tuple(map(table.quick_crcs(offer).get, imports)) == module.crcs \
+            and (not hidden or hidden.isdisjoint(imports)) and (not undecided or undecided.isdisjoint(imports)) \
             and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
         if table.absent.isdisjoint(imports):
@@ -736,9 +753,9 @@ class _Offer:
     judge checks symbol by symbol); ``passed``, the modules, not tainted by others, found to
     import nothing but what the table and ``crcs`` have as imported, none of it restricted;
     ``verdicts``, judge's verdicts on the modules it is offered to, by (ModuleInfo, taint,
-    unknown providers, vermagic check outcome)."""
+    unknown providers, vermagic check outcome); ``quick``, its table's ExportTable.quick_crcs with it."""
 
-    __slots__ = ('crcs', 'passed', 'verdicts')
+    __slots__ = ('crcs', 'passed', 'verdicts', 'quick')
 
     def __init__(self, table, providers):
         told = {}   # symbol -> the CRC its exporters tell, None where one tells none or they differ
@@ -751,6 +768,7 @@ class _Offer:
         self.crcs = dict((symbol, crc) for symbol, crc in told.items() if crc is not None)
         self.passed = set()
         self.verdicts = {}
+        self.quick = None   # see ExportTable.quick_crcs
 
 
 def _kept_providers(table, modules, loadable):

@@ -60,6 +60,41 @@ def kernel(exports: Mapping[str, Export] | None = None, vermagic: str | None = V
     return KernelABI(release, exported(EXPORTS) if exports is None else exports, vermagic=vermagic, **options)
 
 
+# Modules of modules_of: (name, proprietary, [(import, its CRC right)], exports, their CRCs right, import_ns,
+# without __versions).
+MODULE_SPECS = st.lists(st.tuples(st.sampled_from(['m', 'n', 'unsigned', 'driverloader']), st.booleans(),
+                                  st.lists(st.tuples(st.sampled_from(sorted(SHARED_SYMBOLS)), st.booleans()), max_size=5),
+                                  st.lists(st.sampled_from(['a', 'b', 'module_layout']), max_size=2, unique=True),
+                                  st.booleans(), st.sampled_from([None, ['NS']]), st.booleans()), min_size=1, max_size=5)
+# Kernels of decided_on: (release, preempt model, unread files, allow_missing_namespaces).
+KERNEL_SPECS = st.lists(st.tuples(st.sampled_from([RELEASE, '5.4.0-1', None]), st.sampled_from(['preempt', 'preempt_rt']),
+                                  st.booleans(), st.booleans()), min_size=2, max_size=5)
+
+
+def modules_of(specs: list) -> dict[str, ModuleInfo]:
+    """{key: ModuleInfo} of MODULE_SPECS, importing and exporting among SHARED_SYMBOLS."""
+    modules = {}
+    for index, (name, proprietary, imports, exports, right_crcs, import_ns, whole) in enumerate(specs):
+        versions = dict(EXPORTS, **dict((symbol, SHARED_SYMBOLS[symbol] + (not right)) for symbol, right in imports))
+        # A module without __versions has its whole vermagic compared: it loads on RELEASE alone.
+        info = module(versions, license='Proprietary' if proprietary else 'GPL', import_ns=import_ns,
+                      exports=exports, name=name, has_versions_section=not whole)
+        table = SymbolTable(set(), set(exports), dict((symbol, SHARED_SYMBOLS.get(symbol, 0) + (not right_crcs))
+                                                      for symbol in exports))
+        info.symbol_table = lambda table=table: table
+        modules['%d.ko' % index] = info
+    return modules
+
+
+def decided_on(spec: tuple, modules: dict[str, ModuleInfo], shared: ExportTables | None) -> dict:
+    """{key: what its Decision tells} of resolve() on the kernel of a KERNEL_SPECS item, SHARED_EXPORTS its own."""
+    release, preempt, unread, allow = spec
+    abi = kernel(SHARED_EXPORTS, '%s SMP %s mod_unload modversions ' % (release, preempt), release,
+                 signature_check=unsigned_refused, allow_missing_namespaces=allow)
+    return dict((key, (decision.refusal, decision.certain, decision.kabi, decision.signature, decision.reason))
+                for key, decision in resolve(abi, modules, shared, unread).items())
+
+
 def unsigned_refused(info: ModuleInfo) -> tuple[dict[str, Any], str | None, bool]:
     """The signature check of a kernel that enforces signatures, where the module named unsigned is."""
     signed = info.name != 'unsigned'
@@ -1018,34 +1053,27 @@ class TestExportTables:
         assert len(set(map(repr, seen))) == 4 and seen[-1] == seen[0]
 
     @settings(max_examples=150, deadline=None, derandomize=True)
-    @given(st.lists(st.tuples(st.sampled_from(['m', 'n', 'unsigned', 'driverloader']), st.booleans(),
-                              st.lists(st.tuples(st.sampled_from(sorted(SHARED_SYMBOLS)), st.booleans()), max_size=5),
-                              st.lists(st.sampled_from(['a', 'b', 'module_layout']), max_size=2, unique=True),
-                              st.booleans(), st.sampled_from([None, ['NS']]), st.booleans()), min_size=1, max_size=5),
-           st.lists(st.tuples(st.sampled_from([RELEASE, '5.4.0-1', None]), st.sampled_from(['preempt', 'preempt_rt']),
-                              st.booleans(), st.booleans()), min_size=2, max_size=5))
+    @given(MODULE_SPECS, KERNEL_SPECS)
     def test_kernels_sharing_tables_judge_as_each_alone(self, specs: list, kernels: list) -> None:
         # What kernels share through ExportTables (a table, modules that passed, offers and the
         # verdicts they keep) leaves each kernel's decisions those it makes with nothing shared.
-        modules = {}
-        for index, (name, proprietary, imports, exports, right_crcs, import_ns, whole) in enumerate(specs):
-            versions = dict(EXPORTS, **dict((symbol, SHARED_SYMBOLS[symbol] + (not right)) for symbol, right in imports))
-            # A module without __versions has its whole vermagic compared: it loads on RELEASE alone.
-            info = module(versions, license='Proprietary' if proprietary else 'GPL', import_ns=import_ns,
-                          exports=exports, name=name, has_versions_section=not whole)
-            table = SymbolTable(set(), set(exports), dict((symbol, SHARED_SYMBOLS.get(symbol, 0) + (not right_crcs))
-                                                          for symbol in exports))
-            info.symbol_table = lambda table=table: table
-            modules['%d.ko' % index] = info
+        modules = modules_of(specs)
         tables = ExportTables()
-        for release, preempt, unread, allow in kernels:
-            def decided(shared: ExportTables | None) -> dict:
-                abi = kernel(SHARED_EXPORTS, '%s SMP %s mod_unload modversions ' % (release, preempt), release,
-                             signature_check=unsigned_refused, allow_missing_namespaces=allow)
-                return dict((key, (decision.refusal, decision.certain, decision.kabi, decision.signature,
-                                   decision.reason)) for key, decision in resolve(abi, modules, shared, unread).items())
+        for spec in kernels:
+            assert decided_on(spec, modules, tables) == decided_on(spec, modules, None)
 
-            assert decided(tables) == decided(None)
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(MODULE_SPECS, KERNEL_SPECS)
+    def test_the_quick_way_judges_as_symbol_by_symbol(self, specs: list, kernels: list) -> None:
+        # Imports compared at once with ExportTable.quick_crcs (the kernel's CRCs, the offer's, a
+        # namespace's mark) pass or not as the checks of each symbol would have them.
+        modules = modules_of(specs)
+        quick, alone = ExportTables(), ExportTables()
+        for spec in kernels:
+            expected = decided_on(spec, modules, quick)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(_loader.ExportTable, 'quick_crcs', lambda table, offer: {})
+                assert decided_on(spec, modules, alone) == expected
 
     def test_what_provides_a_symbol_is_kept_for_the_next_kernel_as_made(self) -> None:
         # Kernels that share a table take over who provides what; one that refuses the provider
