@@ -296,7 +296,7 @@ class ExportTable:
     """
 
     __slots__ = ('exports', 'gone', 'imports', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs',
-                 'gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick')
+                 '_gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
                  restricted=_NO_EXPORTS, gone=_NOTHING):
@@ -308,17 +308,16 @@ class ExportTable:
         self.restricted = restricted    # and {symbol: Export} of those a replacement may restrict alike
         self.allow_missing_namespaces = allow_missing_namespaces
         self.crcs = {}          # symbol -> CRC
-        self.gpl_only = set()
         self.namespaces = {}    # symbol -> namespace a module must import
-        # The imports' CRCs, restrictions and namespaces (``imports``: those asked for as imports, all
-        # by default); only the restrictions of those a replacement may restrict.
+        # The imports' CRCs and namespaces (``imports``: those asked for as imports, all by default);
+        # only the namespaces of those a replacement may restrict.
         for symbol, export in exports.items():
             if symbol not in gone and (imports is None or symbol in imports):
                 self.crcs[symbol] = export.crc
-                self._restrict(symbol, export)
-        for symbol, export in restricted.items():
-            if imports is None or symbol in imports:
-                self._restrict(symbol, export)
+                self._keep_namespace(symbol, export)
+        for symbol, export in self._restricted_imports():
+            self._keep_namespace(symbol, export)
+        self._gpl_only = None   # see gpl_only
         self.passed = set()
         self.clean = {}     # vermagic check outcome -> Verdict
         self.offers = {}    # frozenset of ModuleInfo -> _Offer
@@ -327,9 +326,21 @@ class ExportTable:
         self.providers = (None, {})
         self.quick = None   # see quick_crcs
 
-    def _restrict(self, symbol, export):
-        if export.gpl_only:
-            self.gpl_only.add(symbol)
+    def _restricted_imports(self):
+        """(symbol, Export) of the imports a replacement may restrict as their in-tree module did."""
+        return ((symbol, export) for symbol, export in self.restricted.items()
+                if self.imports is None or symbol in self.imports)
+
+    @property
+    def gpl_only(self):
+        """The set of imports exported GPL-only, or that a replacement may restrict so: made when a
+        module that may be tainted proprietary is first judged (most kernels judge none)."""
+        if self._gpl_only is None:
+            self._gpl_only = set(symbol for symbol, export in itertools.chain(
+                zip(self.crcs, map(self.exports.__getitem__, self.crcs)), self._restricted_imports()) if export.gpl_only)
+        return self._gpl_only
+
+    def _keep_namespace(self, symbol, export):
         # A kernel that allows missing imports still keeps module: namespaces, in later versions.
         if export.namespace and (not self.allow_missing_namespaces or export.namespace.startswith('module:')):
             self.namespaces[symbol] = export.namespace

@@ -1000,6 +1000,20 @@ class TestExportTables:
         # Only imports are compared: an export's CRC, GPL flag or namespace is nobody's to check.
         assert set(table.crcs) == {'kfree'}
 
+    @pytest.mark.parametrize('imports', [None, frozenset(['g', 'p', 'gone_g', 'replaced_g', 'replaced_p'])])
+    def test_the_gpl_only_imports_are_those_loaded_or_restricted_alike(self, imports: frozenset | None) -> None:
+        # Made when first asked: GPL-only imports of the kernel's but those gone, and those a replacement
+        # may restrict; an export that is not imported is nobody's to check.
+        exports = {'g': Export(1, True, None), 'p': Export(2, False, 'NS'), 'gone_g': Export(3, True, None),
+                   'replaced_g': Export(4, True, None), 'replaced_p': Export(5, False, None),
+                   'not_imported_g': Export(6, True, None)}
+        restricted = {'replaced_g': exports['replaced_g'], 'replaced_p': exports['replaced_p']}
+        table = _loader.ExportTable(exports, frozenset(), False, imports, restricted=restricted,
+                                    gone=frozenset(['gone_g', 'replaced_g', 'replaced_p']))
+        expected = {'g', 'replaced_g'} | ({'not_imported_g'} if imports is None else set())
+        assert table.gpl_only == expected and table.gpl_only is table.gpl_only
+        assert table.namespaces == {'p': 'NS'}
+
     @pytest.mark.parametrize('change', ['crc', 'gpl_only', 'namespace', 'allow_missing_namespaces', 'gone',
                                         'vermagic', 'nothing'])
     def test_what_a_module_passed_holds_only_where_the_table_is_the_same(self, change: str) -> None:
