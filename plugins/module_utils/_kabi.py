@@ -488,7 +488,8 @@ class Symvers(Mapping):
         before (see ``SharedSymvers``). The answer for the same symbols as the last call is that
         call's dict: callers do not change it."""
         symbols = symbols if isinstance(symbols, frozenset) else frozenset(symbols)
-        if symbols == self._selected[0]:
+        # The kernels a weak link reaches ask with the very set: sets compare element by element.
+        if symbols is self._selected[0] or symbols == self._selected[0]:
             return self._selected[1]
         selected = self._select(symbols)
         self._selected = (symbols, selected)
