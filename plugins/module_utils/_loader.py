@@ -171,10 +171,7 @@ class Decision:
 
 def vermagic_suffix(vermagic):
     """The part of a vermagic string after the kernel release ('SMP preempt ...')."""
-    if vermagic is None:
-        return None
-    parts = vermagic.split(' ', 1)
-    return parts[1] if len(parts) > 1 else ''
+    return None if vermagic is None else vermagic.partition(' ')[2]
 
 
 def vermagic_matches(module, kernel_vermagic, kernel_release):
@@ -1143,7 +1140,9 @@ def _blacklisted_name(kernel, name):
     module ``name`` (EPERM: "Module ... is blacklisted"), else None. The kernel keeps the last
     value it takes and compares each of its comma-separated names with the module's name
     exactly; kernels before 4.8 may not have the parameter."""
-    given = [value for value in kernel.module_blacklist or () if value is not None and len(value) <= CHARP_MAX]
+    if not kernel.module_blacklist:
+        return None
+    given = [value for value in kernel.module_blacklist if value is not None and len(value) <= CHARP_MAX]
     if not given or name is None or name not in given[-1].split(','):
         return None
     return 'module_blacklist=%s on the next-boot command line names it' % given[-1], \
