@@ -838,7 +838,8 @@ class _SymbolResolution:
         """The _Offer of the loadable modules that export symbols the kernel lacks (kept by the
         table, for every kernel that shares it)."""
         if self._offer is None:
-            providers = frozenset(self.modules[key] for key in set().union(*self.providers.values()))
+            # Modules share one set of keys for their symbols: each set is taken once.
+            providers = frozenset(self.modules[key] for key in set().union(*set(self.providers.values())))
             self._offer = self.table.offers.get(providers)
             if self._offer is None:
                 self._offer = self.table.offers[providers] = _Offer(self.table, providers)
