@@ -847,7 +847,7 @@ class _SymbolResolution:
 
     def _verdict(self, key):
         return judge(self.modules[key], self.kernel, _ProvidedTo(self.providers, key, self.modules, self.offer()),
-                     self.unread or bool(self.unlisted - set([key])), self.table, self._taint(key))
+                     self.unread or bool(self.unlisted and self.unlisted - set([key])), self.table, self._taint(key))
 
     def _taint(self, key):
         """Whether the loader taints module ``key`` proprietary (True/False): by itself, or since
