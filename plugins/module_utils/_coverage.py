@@ -93,14 +93,16 @@ def module_fact(status, path=None, target=None, shadowed_by=None, reason=None):
 
 def package_status_of(modules):
     """A package's status from its modules': all-or-nothing, the worst module decides."""
-    statuses = set(fact['status'] for fact in modules.values())
-    for status in ('broken', 'missing'):
-        if status in statuses:
-            return 'broken'
+    statuses = {fact['status'] for fact in modules.values()}
+    if len(statuses) == 1:  # most packages: one module, or modules that agree
+        status = statuses.pop()
+        return 'broken' if status == 'missing' else status
+    if 'broken' in statuses or 'missing' in statuses:
+        return 'broken'
     for status in ('weak-incompatible', 'rejected'):
         if status in statuses:
             return status
-    return statuses.pop() if len(statuses) == 1 else 'broken'
+    return 'broken'
 
 
 def _provided_files(rootfs, tree, trees, indexed):
