@@ -190,19 +190,17 @@ def _installed_candidate(context, version, release):
 
 def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
-    groups = {}
-    differing, untold = set(), set()   # links to a copy that is not the build, or may not be
+    groups = {}     # {(version, provider kernel): {module name: (link, Provided)}}
     for link, record in context.weak_links_of(release, package.name):
         if record is not None:
-            groups.setdefault((record.version, record.kernel), {})[record.module] = link
-            (differing if record.differs else untold if record.untold else set()).add(link.path)
+            groups.setdefault((record.version, record.kernel), {})[record.module] = (link, record)
         elif link.problem and _declares(package, link.name):
-            groups.setdefault((None, None), {})[link.name] = link
+            groups.setdefault((None, None), {})[link.name] = (link, None)
     candidates = []
     for (version, provider), links in groups.items():
         if version is None:
             modules = dict((name, module_fact('broken', link.path, link.points_to, reason=link.problem))
-                           for name, link in links.items())
+                           for name, (link, record) in links.items())
             candidates.append(Candidate('broken', None, modules))
             continue
         modules = {}
@@ -216,22 +214,22 @@ def _weak_candidates(context, package, release):
             modules[name] = module_fact('missing', reason='declared in dkms.conf, but the build for %s has no such module'
                                         % provider)
         for name in sorted(build.modules):
-            link = links.get(name)
-            if link is None:
+            if name not in links:
                 modules[name] = module_fact('missing', reason='no weak link')
                 continue
+            link, record = links[name]
             shadow, why, certain = context.shadowing(release, link)
-            if link.problem or link.path in differing:
+            if link.problem or record.differs:  # a link to a copy that is not the build
                 modules[name] = module_fact('broken', link.path, link.points_to, reason=link.problem or
                                             'points at a copy that differs from the dkms build')
             elif why and certain:
                 modules[name] = module_fact('missing', link.path, link.points_to, shadowed_by=shadow, reason=why)
             else:
-                if link.path in untold:
+                if record.untold:   # or that may not be
                     why = _reasons('points at a copy this target cannot decompress to compare it with the dkms build', why)
                 modules[name] = module_fact('weak', link.path, link.points_to, reason=why)
                 files[name] = link.target
-                if not certain or link.path in untold:
+                if not certain or record.untold:
                     uncertain.add(name)
         candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain,
                                     unbuilt is None))
