@@ -60,7 +60,7 @@ MAX_NAMESAKES = 64
 # What installed_copy tells of a copy this target cannot decompress to compare.
 UNTOLD = 'untold'
 # Directories kmod's depmod never looks into, whatever depmod.d says.
-_ALWAYS_SKIPPED = ('build', 'source')
+_ALWAYS_SKIPPED = frozenset(('build', 'source'))
 
 
 def dkms_install_dirs(modules_dir, location):
@@ -454,17 +454,20 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     def relative(path):
         return path[len(modules_dir) + 1:]
 
-    def skipped(path):
-        """(the name that has depmod skip ``path``, whether it surely does), or None: depmod
-        checks each entry of a directory by name, a file's as a directory's."""
-        parts = relative(path).split('/')
+    def skipped(relative_path):
+        """(the name that has depmod skip ``relative_path``, whether it surely does), or None:
+        depmod checks each entry of a directory by name, a file's as a directory's."""
+        parts = relative_path.split('/')
+        if _ALWAYS_SKIPPED.isdisjoint(parts) and depmod.excludes.isdisjoint(parts):
+            return None     # most paths, told in C
         always = [part for part in parts if part in _ALWAYS_SKIPPED]
         if always:
             return always[0], True
         excluded = [part for part in parts if part in depmod.excludes]
         return (excluded[0], depmod.excludes_known) if excluded else None
 
-    skip = skipped(link.path)
+    link_relative = relative(link.path)
+    skip = skipped(link_relative)
     if skip:
         return None, ('depmod skips %s, so modprobe never loads it' if skip[1] else
                       'modprobe may never load it: ' + _UNSURE_EXCLUDE) % skip[0], skip[1]
@@ -485,7 +488,7 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     if len(named) > MAX_NAMESAKES:
         # Each file of the name weighed against every other would cost their count squared.
         return None, ('%d files of the module name: which one depmod indexes is not followed' % len(named)), False
-    indexed = dict((path, is_file(path)) for path in named if path not in (link.target, link.path))
+    indexed = {path: is_file(path) for path in named if path not in (link.target, link.path)}
     if key in in_tree:
         # Listed without the suffix its file may have; the link's own file is no rival.
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]
@@ -493,7 +496,7 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
                        if stem + suffix not in (link.target, link.path) and stem + suffix not in indexed)
     others = [path for path, known in indexed.items() if known is not False]
     if not others:
-        return _loads_it(in_tree, link.path, relative(link.path))   # no rival (most links): nothing to weigh
+        return _loads_it(in_tree, link.path, link_relative)   # no rival (most links): nothing to weigh
     # Rivals depmod may or may not index: what only they decide is not certain.
     maybe = set(path for path, known in indexed.items() if known is None)
     outside = [path for path in others if not path.startswith(modules_dir + '/')]
@@ -501,34 +504,34 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         # depmod.d "external" directories, which are not followed here.
         return outside[0], 'modprobe may load %s instead: depmod ranks a file outside %s by the external ' \
             'directories of depmod.d, which are not followed here' % (outside[0], modules_dir), False
-    skips = dict((path, skipped(path)) for path in others)
+    skips = dict((path, skipped(relative(path))) for path in others)
     unsure = [path for path in others if skips[path] and not skips[path][1]]
     if unsure:
         return unsure[0], ('modprobe may load %s instead: ' + _UNSURE_EXCLUDE) % (unsure[0], skips[unsure[0]][0]), False
     others = [path for path in others if not skips[path]]
     if not others:
-        return _loads_it(in_tree, link.path, relative(link.path))
+        return _loads_it(in_tree, link.path, link_relative)
     if depmod.unknown:
         return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
     for favoured in depmod.overrides:
         for path in [link.path] + others:
             if _as_overridden(relative(path)) == favoured:
                 if path == link.path:
-                    return _loads_it(in_tree, link.path, relative(link.path))
+                    return _loads_it(in_tree, link.path, link_relative)
                 if path in maybe:
                     return path, _MAYBE_INDEXED % (path, 'a depmod.d override favours it'), False
                 return path, 'modprobe loads %s instead (a depmod.d override)' % path, True
-    mine = rank(relative(link.path), depmod.search)
+    link_rank = rank(link_relative, depmod.search)
     best, path = min((rank(relative(path), depmod.search), path) for path in others)
-    if best < mine:
-        if path in maybe and not any(rank(relative(other), depmod.search) < mine for other in others
+    if best < link_rank:
+        if path in maybe and not any(rank(relative(other), depmod.search) < link_rank for other in others
                                      if other not in maybe):
             return path, _MAYBE_INDEXED % (path, 'depmod ranks it first'), False
         return path, 'modprobe loads %s instead' % path, True
-    if best == mine:
+    if best == link_rank:
         return path, ('depmod ranks %s with the link: which one modprobe loads depends on the order depmod reads '
                       'directories' % path), False
-    return _loads_it(in_tree, link.path, relative(link.path))
+    return _loads_it(in_tree, link.path, link_relative)
 
 
 _MAYBE_INDEXED = 'modprobe loads %s instead if depmod indexes it (%s), which depends on the formats the ' \
