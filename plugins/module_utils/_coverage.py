@@ -345,7 +345,7 @@ class Context:
 
     def decide(self, release, candidates):
         """{in-root path: Decision} of every module file the candidates would load on ``release``."""
-        paths = sorted(set(path for candidate in candidates for path in candidate.files.values()))
+        paths = sorted({path for candidate in candidates for path in candidate.files.values()})
         if not paths or not self.kabi_check:
             return dict((path, Decision(None, False, reason='module files not read (kabi_check is off)'
                                         if self.reader.name else 'no reader for module files'))
@@ -367,13 +367,13 @@ class Context:
         if readable:
             # A file that was not read, or that modprobe may not be the one to load (its status
             # rests on a rule not checked): the in-tree module of its name may load.
-            unsure = set(path for candidate in candidates for name, path in candidate.files.items()
-                         if name in candidate.uncertain).union(set(paths) - set(readable))
+            unsure = {path for candidate in candidates for name, path in candidate.files.items()
+                      if name in candidate.uncertain}.union(set(paths) - set(readable))
             # depmod indexes a file by its name, whatever name= the module gives itself.
-            names = dict((path, module_name(posixpath.basename(path))) for path in paths)
-            names = dict((path, normalize_module_name(name)) for path, name in names.items() if name)
+            names = {path: module_name(posixpath.basename(path)) for path in paths}
+            names = {path: normalize_module_name(name) for path, name in names.items() if name}
             decisions.update(resolve(abi, readable, self._tables, unread,
-                                     set(names[path] for path in unsure if path in names), names))
+                                     {names[path] for path in unsure if path in names}, names))
         for path, decision in sorted(decisions.items()):
             # A damaged symvers is one bad item, warned about when it was read.
             if path not in readable or (decision.refusal == 'broken' and not abi.exports_damaged):
@@ -430,7 +430,7 @@ def _apply(candidate, decisions):
 
 
 def _reasons(*reasons):
-    return '; '.join(reason for reason in reasons if reason) or None
+    return '; '.join([reason for reason in reasons if reason]) or None
 
 
 def _candidates(context, package, release):
@@ -446,7 +446,7 @@ def _candidates(context, package, release):
     for version in package.versions.values():
         build = version.builds.get(release)
         if build is not None and (installed is None or installed[0] != version.version):
-            modules = dict((name, module_fact('built', target=path)) for name, path in sorted(build.modules.items()))
+            modules = {name: module_fact('built', target=path) for name, path in sorted(build.modules.items())}
             candidates.append(Candidate('built', version.version, modules))
     return candidates
 
