@@ -453,10 +453,13 @@ def _candidates(context, package, release):
 
 def _choose(candidates, ordered_versions):
     """The candidate that describes the package: best status, then newest version."""
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None    # most pairs: nothing to weigh
+
     def key(candidate):
         version_rank = ordered_versions.index(candidate.version) if candidate.version in ordered_versions else -1
         return (STATUS_ORDER.index(candidate.status), -version_rank)
-    return min(candidates, key=key) if candidates else None
+    return min(candidates, key=key)
 
 
 def _verified(candidate, exclusion_known):
@@ -477,18 +480,18 @@ def _verified(candidate, exclusion_known):
 
 def package_on_kernel(context, package, release, arch, candidates):
     ordered = package.ordered_versions()
-    newest = package.newest()
     chosen = _choose(candidates, ordered)
     exclusion_known = True
     if chosen is None or chosen.status not in ('installed', 'weak'):
+        newest = package.newest()
         excluded = newest.conf.excludes(release, arch, lambda: context.trees[release].config) \
             if newest is not None and newest.conf is not None else False
         exclusion_known = excluded is not None
         if excluded:
             chosen = Candidate('excluded', None, {})
-    if chosen is None:
-        names = (newest.module_names() if newest else None) or []
-        chosen = Candidate('missing', None, dict((name, module_fact('missing')) for name in names))
+        elif chosen is None:
+            names = (newest.module_names() if newest else None) or []
+            chosen = Candidate('missing', None, dict((name, module_fact('missing')) for name in names))
     provided = chosen.status in ('installed', 'weak')
     verified = _verified(chosen, exclusion_known)
     if verified and chosen.status not in COVERED_STATUSES:
