@@ -449,25 +449,28 @@ def shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     return shadow, why, certain
 
 
+def _relative(path, modules_dir):
+    """``path`` relative to the kernel's directory ``modules_dir``, which it is below."""
+    return path[len(modules_dir) + 1:]
+
+
+def _skipped(relative_path, depmod):
+    """(the name that has depmod skip ``relative_path``, whether it surely does), or None: depmod
+    checks each entry of a directory by name, a file's as a directory's."""
+    parts = relative_path.split('/')
+    if _ALWAYS_SKIPPED.isdisjoint(parts) and depmod.excludes.isdisjoint(parts):
+        return None     # most paths, told in C
+    always = [part for part in parts if part in _ALWAYS_SKIPPED]
+    if always:
+        return always[0], True
+    excluded = [part for part in parts if part in depmod.excludes]
+    return (excluded[0], depmod.excludes_known) if excluded else None
+
+
 def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
     """shadowing_file as the depmod.d files that could be read tell it."""
-    def relative(path):
-        return path[len(modules_dir) + 1:]
-
-    def skipped(relative_path):
-        """(the name that has depmod skip ``relative_path``, whether it surely does), or None:
-        depmod checks each entry of a directory by name, a file's as a directory's."""
-        parts = relative_path.split('/')
-        if _ALWAYS_SKIPPED.isdisjoint(parts) and depmod.excludes.isdisjoint(parts):
-            return None     # most paths, told in C
-        always = [part for part in parts if part in _ALWAYS_SKIPPED]
-        if always:
-            return always[0], True
-        excluded = [part for part in parts if part in depmod.excludes]
-        return (excluded[0], depmod.excludes_known) if excluded else None
-
-    link_relative = relative(link.path)
-    skip = skipped(link_relative)
+    link_relative = _relative(link.path, modules_dir)
+    skip = _skipped(link_relative, depmod)
     if skip:
         return None, ('depmod skips %s, so modprobe never loads it' if skip[1] else
                       'modprobe may never load it: ' + _UNSURE_EXCLUDE) % skip[0], skip[1]
@@ -504,7 +507,7 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         # depmod.d "external" directories, which are not followed here.
         return outside[0], 'modprobe may load %s instead: depmod ranks a file outside %s by the external ' \
             'directories of depmod.d, which are not followed here' % (outside[0], modules_dir), False
-    skips = dict((path, skipped(relative(path))) for path in others)
+    skips = dict((path, _skipped(_relative(path, modules_dir), depmod)) for path in others)
     unsure = [path for path in others if skips[path] and not skips[path][1]]
     if unsure:
         return unsure[0], ('modprobe may load %s instead: ' + _UNSURE_EXCLUDE) % (unsure[0], skips[unsure[0]][0]), False
@@ -515,16 +518,16 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         return others[0], 'whether a depmod.d override makes modprobe load %s instead is unknown' % others[0], False
     for favoured in depmod.overrides:
         for path in [link.path] + others:
-            if _as_overridden(relative(path)) == favoured:
+            if _as_overridden(_relative(path, modules_dir)) == favoured:
                 if path == link.path:
                     return _loads_it(in_tree, link.path, link_relative)
                 if path in maybe:
                     return path, _MAYBE_INDEXED % (path, 'a depmod.d override favours it'), False
                 return path, 'modprobe loads %s instead (a depmod.d override)' % path, True
     link_rank = rank(link_relative, depmod.search)
-    best, path = min((rank(relative(path), depmod.search), path) for path in others)
+    best, path = min((rank(_relative(path, modules_dir), depmod.search), path) for path in others)
     if best < link_rank:
-        if path in maybe and not any(rank(relative(other), depmod.search) < link_rank for other in others
+        if path in maybe and not any(rank(_relative(other, modules_dir), depmod.search) < link_rank for other in others
                                      if other not in maybe):
             return path, _MAYBE_INDEXED % (path, 'depmod ranks it first'), False
         return path, 'modprobe loads %s instead' % path, True
