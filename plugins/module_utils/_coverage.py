@@ -145,9 +145,10 @@ def _unbuilt(version, build, kernel_config):
     modules are missing); None when which names it declares for that kernel is not known.
     ``kernel_config``: the build kernel's config, on demand."""
     if version.conf is None:
-        return []   # no dkms.conf to read: the version is broken, and said so where it is read
+        return ()   # no dkms.conf to read: the version is broken, and said so where it is read
     declared = version.conf.kernel_module_names(build.kernel, build.arch, kernel_config)
-    return None if declared is None else [name for name in declared if name not in build.modules]
+    # A tuple: kept for every kernel that asks, most of them the one empty tuple.
+    return None if declared is None else tuple([name for name in declared if name not in build.modules])
 
 
 def _installed_candidate(context, version, release):
@@ -181,7 +182,7 @@ def _installed_candidate(context, version, release):
             files[name] = copy
             if not certain:
                 uncertain.add(name)
-    unbuilt = _unbuilt(version, build, lambda: kernel_tree.config)
+    unbuilt = context.unbuilt(version, build)
     for name in unbuilt or ():
         modules[name] = module_fact('broken', reason='declared in dkms.conf, but the build has no such module')
     return Candidate(package_status_of(modules), version.version, modules, files=files, uncertain=uncertain,
@@ -207,9 +208,7 @@ def _weak_candidates(context, package, release):
         files = {}
         uncertain = set()
         build = package.versions[version].builds[provider]
-        provider_tree = context.trees.get(provider)
-        config = (lambda: provider_tree.config) if provider_tree is not None else None
-        unbuilt = _unbuilt(package.versions[version], build, config)
+        unbuilt = context.unbuilt(package.versions[version], build)
         for name in unbuilt or ():
             modules[name] = module_fact('missing', reason='declared in dkms.conf, but the build for %s has no such module'
                                         % provider)
@@ -258,6 +257,7 @@ class Context:
         self._depmod_rules = {}
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
         self._shadowing_reads = (None, ())  # what shadowing_file reads of the last kernel (see shadowing)
+        self._unbuilt = {}  # {Build: its _unbuilt}
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
         self.boot_files = boot_files    # the boot files read once per root, see _kernels.grub_config
@@ -296,6 +296,14 @@ class Context:
             self._shadowing_reads = (release, (self.kernels[release].modules_dir, self.depmod_rules(release),
                                                kernel_tree.module_files, kernel_tree.in_tree, self.indexed))
         return shadowing_file(module_file, *self._shadowing_reads[1])
+
+    def unbuilt(self, version, build):
+        """_unbuilt of ``build`` of PackageVersion ``version``, worked out once: the build's kernel
+        and each kernel that links its modules ask."""
+        if build not in self._unbuilt:
+            tree = self.trees.get(build.kernel)
+            self._unbuilt[build] = _unbuilt(version, build, (lambda: tree.config) if tree is not None else None)
+        return self._unbuilt[build]
 
     def _sort_links(self, release):
         by_package = {}

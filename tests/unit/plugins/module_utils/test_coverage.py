@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _coverage
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import MAX_MODULE_BYTES
@@ -205,6 +206,31 @@ def test_a_build_without_every_declared_module_is_not_coverage(system: SystemTre
     assert (clone['status'], clone['modules']['hello_ext']['status']) == ('broken', 'missing')
     assert 'declared in dkms.conf' in clone['modules']['hello_ext']['reason']
     assert not run.facts['kernels'][ABI]['covered'] and not run.facts['kernels'][ABI + '+clone']['covered']
+
+
+def test_what_a_build_lacks_is_worked_out_once_for_every_kernel_that_asks(
+        system: SystemTree, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build's kernel and the two that link its modules hear one answer, worked out once.
+    system.kernel(ABI)
+    clones = [ABI + '+clone', ABI + '+clone2']
+    for clone in clones:
+        system.kernel(clone, abi=ABI)
+    system.package('hello', '1.0', ['hello'], conf=dkms_conf('hello', '1.0', ['hello', 'hello_ext']))
+    system.build('hello', '1.0', ABI)
+    for clone in clones:
+        system.weak_link_build(clone, ABI)
+    asked: list[tuple[str, str, str]] = []
+    unbuilt = _coverage._unbuilt
+
+    def counted(version: Any, build: Any, kernel_config: Any) -> Any:
+        asked.append((version.name, version.version, build.kernel))
+        return unbuilt(version, build, kernel_config)
+    monkeypatch.setattr(_coverage, '_unbuilt', counted)
+    run = Run(system.root)
+    assert asked == [('hello', '1.0', ABI)]
+    assert run.package(ABI)['modules']['hello_ext']['status'] == 'broken'
+    for clone in clones:
+        assert (run.status(clone), run.package(clone)['modules']['hello_ext']['status']) == ('broken', 'missing')
 
 
 def test_a_build_whose_declared_modules_are_not_known_is_not_verified(system: SystemTree) -> None:
