@@ -68,7 +68,8 @@ class Candidate:
     """What one package version says about one kernel.
 
     ``files``: {module name: in-root path of the file the loader would load} for the modules
-    that are present as installed copies or weak links, to be judged by ``_loader``.
+    that are present as installed copies or weak links, to be judged by ``_loader``. A candidate
+    with files has the status package_status_of gives its modules (``_apply`` keeps it so).
     """
 
     __slots__ = ('status', 'version', 'provider_kernel', 'modules', 'files', 'uncertain', 'unknown_declared')
@@ -415,7 +416,9 @@ def _signature_check(policy, facts, verdicts):
 
 
 def _apply(candidate, decisions):
-    """Module statuses after the loader's decisions; the candidate's status from them."""
+    """Module statuses after the loader's decisions; the candidate's status from them, worked
+    out again where the loader refuses a module (see Candidate)."""
+    refused = False
     for name, path in candidate.files.items():
         decision = decisions[path]
         fact = candidate.modules[name]
@@ -425,9 +428,10 @@ def _apply(candidate, decisions):
         fact['reason'] = _reasons(fact['reason'], decision.reason)
         if not decision.certain:
             candidate.uncertain.add(name)
-        if not decision.loads:
+        if decision.refusal is not None:    # does not load
             fact['status'] = REFUSED[(decision.refusal, fact['status'])]
-    if candidate.files:
+            refused = True
+    if refused:
         candidate.status = package_status_of(candidate.modules)
     if candidate.unknown_declared and candidate.status in ('installed', 'weak'):
         # Not covered is sure whatever dkms.conf declares; covered is not.
