@@ -257,7 +257,7 @@ class Context:
         self._depmod = None     # depmod.d, read when a file's rank is first asked
         self._depmod_rules = {}
         self._links = (None, {})   # the last kernel's weak links by package (see weak_links_of)
-        self._shadowing_reads = (None, ())  # what shadowing_file reads of the last kernel (see shadowing)
+        self._shadowing_reads = (None,)     # the last kernel and what shadowing_file reads of it (see shadowing)
         self._unbuilt = {}  # {Build: its _unbuilt}
         self._warned = set()
         self.firmware = read_firmware_keys(rootfs, warn)
@@ -294,9 +294,11 @@ class Context:
         kernel at a time."""
         if self._shadowing_reads[0] != release:
             kernel_tree = self.trees[release]
-            self._shadowing_reads = (release, (self.kernels[release].modules_dir, self.depmod_rules(release),
-                                               kernel_tree.module_files, kernel_tree.in_tree, self.indexed))
-        return shadowing_file(module_file, *self._shadowing_reads[1])
+            self._shadowing_reads = (release, self.kernels[release].modules_dir, self.depmod_rules(release),
+                                     kernel_tree.module_files, kernel_tree.in_tree, self.indexed)
+        # Unpacked here: a call with *args costs several plain ones.
+        dummy, modules_dir, depmod, files, in_tree, indexed = self._shadowing_reads
+        return shadowing_file(module_file, modules_dir, depmod, files, in_tree, indexed)
 
     def unbuilt(self, version, build):
         """_unbuilt of ``build`` of PackageVersion ``version``, worked out once: the build's kernel

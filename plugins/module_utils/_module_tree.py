@@ -579,15 +579,18 @@ class KernelTree:
         return self._once('module_files', self._collect_module_files)
 
     def _collect_module_files(self):
-        files = dict((key, list(paths)) for key, paths in self.out_of_tree.items())
+        files = {key: list(paths) for key, paths in self.out_of_tree.items()}
         for link in self.weak_links:
             files.setdefault(normalize_module_name(link.name), []).append(link.path)
         # What depmod indexed when it last ran, wherever it was: a file dkms put where a
         # DEST_MODULE_LOCATION says (kernel/drivers/misc), one below a linked directory. One
         # that is a file seen already, however its path is spelt, is that file.
-        seen = set(path for paths in files.values() for path in paths)
-        seen.update(link.target for link in self.weak_links if link.target)
-        for key, path in read_indexed_elsewhere(self.rootfs, self.warn, self.kernel.modules_dir, self.in_tree):
+        elsewhere = read_indexed_elsewhere(self.rootfs, self.warn, self.kernel.modules_dir, self.in_tree)
+        if not elsewhere:
+            return files
+        seen = {path for paths in files.values() for path in paths}
+        seen.update([link.target for link in self.weak_links if link.target])
+        for key, path in elsewhere:
             try:
                 canonical = self.rootfs.resolve(path)
             except RootPathError:
