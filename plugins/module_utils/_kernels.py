@@ -684,7 +684,13 @@ WHOLE_KEPT = 2
 
 
 class KernelConfigGone(Exception):
-    """A config let go that cannot be read again."""
+    """A config let go that cannot be read again, or that is not what it was when first read."""
+
+
+def _digest(text):
+    """What tells two config texts apart, for a tenth of a SHA-256's cost: Python's hash, keyed at
+    random in each process (unless PYTHONHASHSEED fixes it), so no file can be made to match."""
+    return len(text), hash(text)
 
 
 class KernelConfig(Mapping):
@@ -696,12 +702,14 @@ class KernelConfig(Mapping):
     instead, by its last line, as ``parse_kconfig`` keeps it, and its value kept. Only the configs
     asked last (WHOLE_KEPT) hold their text, so a host of many kernels does not keep them all: one
     let go reads its file again (``reread()`` gives the text, or raises OSError or RootPathError)
-    when it is asked what it was not asked before, which is rare, rather than keep a copy. Only a
+    when it is asked what it was not asked before, which is rare, rather than keep a copy; a text
+    read again that is not the one first read (by its hash) is refused (KernelConfigGone). Only a
     dkms.conf that sources the config (or anything that lists the options) has them all parsed.
     """
 
     def __init__(self, text, reread):
         self._reread = reread
+        self._digest = _digest(text)    # what is read again must be this text: answers come from one
         self._answers = {}
         self._table = None
         self._hold(text)    # a config is asked for its options soon after it is read
@@ -722,9 +730,13 @@ class KernelConfig(Mapping):
                 _WHOLE.append(_WHOLE.pop(index))
                 return text
         try:
-            return self._hold(self._reread())
+            text = self._reread()
         except (OSError, RootPathError) as exc:
             raise KernelConfigGone('its kernel config cannot be read again: %s' % exc)
+        if _digest(text) != self._digest:
+            # Rewritten meanwhile (a package update), or caught half-written.
+            raise KernelConfigGone('its kernel config changed since it was first read')
+        return self._hold(text)
 
     def hold(self):
         """Hold the text as the config asked last, read again if it was let go; raises

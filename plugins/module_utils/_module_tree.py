@@ -647,7 +647,7 @@ class KernelTree:
     @property
     def config(self):
         """The headers' config as a dict, or None when the headers have none, or when it was let
-        go and cannot be read again (warned once)."""
+        go and cannot be read again, or has changed since (warned once)."""
         config = self._once('config', lambda: read_kernel_config(self.rootfs, self.warn, self.kernel.modules_dir))
         if config is not None:
             try:

@@ -982,6 +982,19 @@ class TestKernelConfig:
         assert config.get('CONFIG_B') == 'm' and reads == [1]
         assert config.get('CONFIG_C') is None and reads == [1]     # held again since
 
+    @pytest.mark.parametrize('now', ['CONFIG_A=n\nCONFIG_B=n\n', 'CONFIG_A=y\n', 'CONFIG_A=y\r\nCONFIG_B=m\r\n'])
+    def test_a_config_whose_file_changed_is_not_read_again(self, now: str) -> None:
+        """Rewritten, or caught half-written, since it was first read: its answers would mix two
+        texts, so none comes from the new one."""
+        files = ['CONFIG_A=y\nCONFIG_B=m\n']
+        config = KernelConfig(files[0], lambda: files[0])
+        assert config.get('CONFIG_A') == 'y'
+        let_go()
+        files[0] = now
+        assert config.get('CONFIG_A') == 'y'
+        with pytest.raises(KernelConfigGone, match='changed since it was first read'):
+            config.get('CONFIG_B')
+
     def test_a_config_that_cannot_be_read_again_says_so(self) -> None:
         def gone() -> str:
             raise FileNotFoundError(2, 'No such file or directory', '/boot/config-K')

@@ -485,20 +485,23 @@ def test_whether_modprobe_finds_the_in_tree_module_a_symbol_comes_from(tree: Tre
 
 def test_a_kernel_config_let_go_is_read_again_from_its_file(tree: Tree) -> None:
     """Configs are let go after others are asked: asked again, one is read from its file again;
-    one whose file has gone since is a config that cannot be read, said once, rather than a
-    config that sets nothing."""
-    releases = ['6.1.0-%d-amd64' % number for number in range(WHOLE_KEPT + 2)]
+    one whose file has gone or changed since is a config that cannot be read, said once, rather
+    than a config that sets nothing or answers from two texts."""
+    releases = ['6.1.0-%d-amd64' % number for number in range(WHOLE_KEPT + 3)]
     kernel_trees = []
     for release in releases:
         tree.write('/boot/config-%s' % release, '# comment\nCONFIG_MODULE_SIG=y\nCONFIG_LOCALVERSION="-%s"\n' % release)
         kernel_trees.append(KernelTree(tree.fs, tree.warnings.append, Kernel(release, '/lib/modules/%s' % release)))
     for kernel_tree in kernel_trees:
         assert kernel_tree.config is not None and kernel_tree.config.get('CONFIG_MODULE_SIG') == 'y'
-    first, second = kernel_trees[:2]
+    first, second, third = kernel_trees[:3]
     assert first.config.get('CONFIG_LOCALVERSION') == '-' + releases[0]
     tree.path('/boot/config-%s' % releases[1]).unlink()
-    for kernel_tree in kernel_trees[2:]:
+    tree.write('/boot/config-%s' % releases[2], 'CONFIG_MODULE_SIG=n\n')
+    for kernel_tree in kernel_trees[3:]:
         assert kernel_tree.config.get('CONFIG_LOCALVERSION') is not None
-    assert second.config is None and second.config is None
-    assert tree.warnings == ['kernel %s: its kernel config cannot be read again: [Errno 2] No such file or directory: '
-                             "'/boot/config-%s'; taken as unreadable from now on" % (releases[1], releases[1])]
+    assert second.config is None and second.config is None and third.config is None
+    assert tree.warnings == [
+        'kernel %s: its kernel config cannot be read again: [Errno 2] No such file or directory: '
+        "'/boot/config-%s'; taken as unreadable from now on" % (releases[1], releases[1]),
+        'kernel %s: its kernel config changed since it was first read; taken as unreadable from now on' % releases[2]]
