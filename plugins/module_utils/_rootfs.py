@@ -316,21 +316,16 @@ class RootFS:
                 fd = os.open(self.root, _WALK_FLAGS & ~os.O_NOFOLLOW)
             else:
                 fd = os.open(directory.name, _WALK_FLAGS, dir_fd=self._fd(directory.parent))
-            self._keep(directory, fd)
+            directory.fd = fd
+            if self._open_dirs is not None and directory.parent is not None:
+                self._open_dirs[directory] = None
+                if len(self._open_dirs) > self._open_dirs_allowed:
+                    oldest = self._open_dirs.popitem(last=False)[0]
+                    os.close(oldest.fd)
+                    oldest.fd = None
         elif self._open_dirs is not None and directory.parent is not None:
             self._open_dirs.move_to_end(directory)
         return fd
-
-    def _keep(self, directory, fd):
-        """Make ``fd`` the descriptor of ``directory``, closing the least recently used one when
-        a snapshot keeps too many."""
-        directory.fd = fd
-        if self._open_dirs is not None and directory.parent is not None:
-            self._open_dirs[directory] = None
-            if len(self._open_dirs) > self._open_dirs_allowed:
-                oldest = self._open_dirs.popitem(last=False)[0]
-                os.close(oldest.fd)
-                oldest.fd = None
 
     def _kind(self, directory, name):
         kinds = directory.kinds
@@ -541,16 +536,13 @@ class RootFS:
                                                   lambda found: self._open_listing(found, path)[:2] + (found.followed,))
         try:
             scanned = _scan(fd)
-        except BaseException:
+        finally:
+            # Not kept for lookups: only descriptors of directories walked through are (a directory
+            # listed, then moved out of the root, would be read through it).
             os.close(fd)
-            raise
         if directory is not None:
             # What is listed is mostly looked into next: lookups in it start there.
             self._prefixes.setdefault(path, (directory, followed))
-        if directory is not None and directory.fd is None:
-            self._keep(directory, fd)   # a snapshot looks up what it lists: no second open to walk it
-        else:
-            os.close(fd)
         self._remember(directory, scanned, {})
         return sorted(name for name, kind in scanned)
 
