@@ -807,8 +807,9 @@ def read_kernel_config(rootfs, warn, modules_dir):
     for path in (posixpath.join(modules_dir, 'build/.config'),
                  posixpath.join(modules_dir, 'build/include/config/auto.conf'),
                  '/boot/config-%s' % release, posixpath.join(modules_dir, 'config')):
+        read = functools.partial(rootfs.read_text, path, CONFIG_LIMIT)
         try:
-            return KernelConfig(rootfs.read_text(path, CONFIG_LIMIT), functools.partial(rootfs.read_text, path, CONFIG_LIMIT))
+            return KernelConfig(read(), read)
         except (OSError, RootPathError) as exc:
             if not is_absent(exc):
                 warn('cannot read %s: %s' % (path, exc))
