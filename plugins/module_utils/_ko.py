@@ -557,19 +557,20 @@ SymbolTable.__new__.__defaults__ = (MappingProxyType({}),)
 DAMAGED_SYMBOL_TABLE = SymbolTable(None, None, None)
 
 
-def _symbol_table_sections(data, layout, path):
+def _symbol_table_sections(data, path, columns):
     """(symbols, names): the bytes of the first SHT_SYMTAB section and of the string table its
-    sh_link names, as the loader finds them (b'' without one); raises KoError."""
-    headers = list(_section_struct(layout).iter_unpack(data[layout.shoff:layout.table_end]))
-    for index, fields in enumerate(headers):
-        if index and fields[1] == SHT_SYMTAB:
-            link = fields[6]
-            if not 0 < link < len(headers):
-                raise KoError('%s: the symbol table names section %d as its strings, of %d' % (path, link, len(headers)))
+    sh_link names, as the loader finds them (b'' without one), from the section table's
+    SectionColumns ``columns``; raises KoError."""
+    kinds, links = columns.kinds, columns.links
+    for index in range(1, len(kinds)):
+        if kinds[index] == SHT_SYMTAB:
+            if not 0 < links[index] < len(kinds):
+                raise KoError('%s: the symbol table names section %d as its strings, of %d' % (path, links[index], len(kinds)))
             found = []
-            for name, header in (('.symtab', fields), ('.strtab', headers[link])):
-                _check_section(name, header[1], header[2], header[4], header[5], len(data), path)
-                found.append(bytes(data[header[4]:header[4] + header[5]]))
+            for name, at in (('.symtab', index), ('.strtab', links[index])):
+                start, size = columns.starts[at], columns.sizes[at]
+                _check_section(name, kinds[at], columns.flags[at], start, size, len(data), path)
+                found.append(bytes(data[start:start + size]))
             return tuple(found)
     return b'', b''
 
@@ -578,10 +579,11 @@ def read_symbol_table(data, layout, path, exports=()):
     """The SymbolTable of a checked ELF image; raises KoError, also when the names it reads add up
     to more than SYMBOL_NAMES_LIMIT bytes (names that overlap count each time). Names found in
     ``exports`` are kept as the same objects (read once, a module's symbol table lives as long as it)."""
-    symtab, strtab = _symbol_table_sections(data, layout, path)
+    columns = _section_columns(layout, data[layout.shoff:layout.table_end])
+    symtab, strtab = _symbol_table_sections(data, path, columns)
     # The labels are symbols of __ksymtab_strings and of the CRC tables, or absolute: only their
     # names are read, and the weak undefined ones'.
-    found = find_sections(data, layout, ('__ksymtab_strings',) + CRC_SECTIONS, path)
+    found = find_sections(data, layout, ('__ksymtab_strings',) + CRC_SECTIONS, path, columns=columns)
     strings_index = found.pop('__ksymtab_strings', None)
     crc_tables = dict((index, name) for name, index in found.items())
     crc_sections = set(crc_tables) | set([SHN_ABS])
