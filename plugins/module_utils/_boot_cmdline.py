@@ -23,13 +23,13 @@ __metaclass__ = type
 
 import itertools
 import posixpath
-import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import boot_variable_values
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import line_words
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import (
     BLS_ENTRIES_DIR, IMAGE_NAMES, bls_entries, default_menu_entry, grub_config, grub_files, grub_lists_bls_entries,
     systemd_boot_entry_release, systemd_boot_starts)
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, remembered
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
 
@@ -51,14 +51,14 @@ MAX_VARIABLES = 16
 MAX_VARIABLES_TEXT = 32 * 1024 * 1024
 # The kernel's isspace() in ASCII (Python's also takes \x1c-\x1f).
 _KERNEL_SPACE = ' \t\n\v\f\r'
-_BRACES_OR_VARIABLE = re.compile(r'[${}]')
-_GRUB_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-_GRUB_VARIABLE = re.compile(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
+_BRACES_OR_VARIABLE = LazyPattern(r'[${}]')
+_GRUB_NAME = LazyPattern(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_GRUB_VARIABLE = LazyPattern(r'\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))')
 # A function's or an entry's parameters ($1, $@...) and translated text ($"..."): not followed.
-_GRUB_PARAMETER = re.compile(r'\$(?:\{?[0-9@*#?]|")')
+_GRUB_PARAMETER = LazyPattern(r'\$(?:\{?[0-9@*#?]|")')
 # What GRUB's quoting and word splitting, and the kernel's, may read otherwise: GRUB builds differ
 # in how they quote such an argument for the kernel.
-_QUOTING = re.compile(r'[\'"\\*?\t\n\r\f\v]')
+_QUOTING = LazyPattern(r'[\'"\\*?\t\n\r\f\v]')
 
 
 class BootCmdline:

@@ -33,6 +33,7 @@ __metaclass__ = type
 import posixpath
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import DECIMAL_INDEX_LIMIT, UNKNOWN, parse_shell_vars
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
@@ -48,7 +49,7 @@ _SCRIPT_LIMIT = 1024 * 1024
 _CARRIED_VARIABLES = re.compile(r'dkms_conf_variables="([^"]*)"')
 # Where a script before 3.0.11 names a record after PACKAGE_NAME, rather than the -m name ($module).
 _PACKAGE_NAME_DEFAULT = re.compile(r'built_module_name\[\$index\]=\$\{?PACKAGE_NAME\}?\s*$', re.M)
-_BLANK_RUNS = re.compile(r'[ \t\n]+')
+_BLANK_RUNS = LazyPattern(r'[ \t\n]+')
 # Module records a dkms.conf is read for: dkms 3.2.2 and later check every index up to the highest
 # any array sets, which a hostile file can put past a billion. No real package comes near.
 MAX_RECORDS = 4096
@@ -85,8 +86,8 @@ KERNEL_PRESETS = ('kernelver', 'arch', 'kernel_source_dir', 'kernel_config')
 # The kernel's config, where files source it, unquoted or in double quotes: the headers' .config,
 # read as the kernel's config; the kernel package's copy in /boot (lttng-modules sources it where
 # the headers have none), which may not be there to source, so its options are only unknown.
-_HEADERS_CONFIG = re.compile(r'^("?)(\$\{?kernel_source_dir\}?/\.config|/lib/modules/\$\{?kernelver\}?/build/\.config)\1$')
-_BOOT_CONFIG = re.compile(r'^("?)/boot/config-\$\{?kernelver\}?\1$')
+_HEADERS_CONFIG = LazyPattern(r'^("?)(\$\{?kernel_source_dir\}?/\.config|/lib/modules/\$\{?kernelver\}?/build/\.config)\1$')
+_BOOT_CONFIG = LazyPattern(r'^("?)/boot/config-\$\{?kernelver\}?\1$')
 
 
 class DkmsVersion(tuple):

@@ -20,6 +20,7 @@ import re
 import stat
 
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN, parse_shell_vars
@@ -32,7 +33,7 @@ MODULE_SUFFIXES = ('.ko', '.ko.gz', '.ko.xz', '.ko.zst')
 FAILED_BUILD_LOG = 'build/make.log'
 LOG_TAIL_BYTES = 4096
 LOG_TAIL_LINES = 20
-_LOG_HEADER = re.compile(r'make\.log for \S+ for kernel (\S+) \(([^)\s]*)\)')
+_LOG_HEADER = LazyPattern(r'make\.log for \S+ for kernel (\S+) \(([^)\s]*)\)')
 ETC_DKMS = '/etc/dkms'
 FRAMEWORK_CONF = '/etc/dkms/framework.conf'
 # dkms's own framework.conf is some 3 KiB of comments.

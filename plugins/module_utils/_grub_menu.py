@@ -33,6 +33,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_script import (
     NAME, PREFIXED_VARIABLE, SPLITS, Unreadable, decoded, has_unquoted_variable, lone_variable, read_script)
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 
 # Far more entries than any generated menu has (one normal and one recovery entry per kernel).
 MAX_ENTRIES = 4096
@@ -51,7 +52,7 @@ WATCHED = TRACKED + ('prefix', 'config_directory', 'menuentry_id_option', 'featu
 
 def _words_of(names):
     """The pattern of ``names`` as words of a text."""
-    return re.compile(r'\b(%s)\b' % '|'.join(map(re.escape, names)))
+    return LazyPattern(r'\b(%s)\b' % '|'.join(map(re.escape, names)))
 
 
 _WATCHED_WORD = _words_of(WATCHED)
@@ -94,12 +95,12 @@ _VALUE_OPTIONS = ('--class', '--users', '--hotkey', '--id')
 _OTHER_SYSTEMS = 'osprober-'
 _ID_OPTION_WORDS = ('$menuentry_id_option', '${menuentry_id_option}')
 # Variables GRUB sets itself, before grub.cfg runs or as it starts an entry: never "unset".
-_GRUB_OWN = re.compile(r'^(?:root|prefix|cmdpath|chosen|default|fallback|timeout|timeout_style|lang|locale_dir|'
-                       r'secondary_locale_dir|pager|config_directory|config_file|check_signatures|shim_lock|'
-                       r'lockdown|superusers|(?:feature|grub|net|pxe|color|menu_color)_\w*)$')
-_ASSIGNED = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
+_GRUB_OWN = LazyPattern(r'^(?:root|prefix|cmdpath|chosen|default|fallback|timeout|timeout_style|lang|locale_dir|'
+                        r'secondary_locale_dir|pager|config_directory|config_file|check_signatures|shim_lock|'
+                        r'lockdown|superusers|(?:feature|grub|net|pxe|color|menu_color)_\w*)$')
+_ASSIGNED = LazyPattern(r'^([A-Za-z_][A-Za-z0-9_]*)=(.*)$')
 # A file of GRUB's directory: $prefix/name, "${config_directory}/name"...
-_DIRECTORY_FILE = re.compile(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
+_DIRECTORY_FILE = LazyPattern(r'^(")?\$(?:\{(prefix|config_directory)\}|(prefix|config_directory))/([^/\'"\\$]+)(?(1)")$')
 # What the files' bytes that are no UTF-8 read as: distinct bytes, the same text.
 _UNDECODED = '\ufffd'
 # grub_isspace(): no form feed, no vertical tab.
@@ -115,9 +116,9 @@ _PATH = object()
 MAX_TEST_DEPTH = 32
 # The environment block (grub-core/lib/envblk.c).
 GRUBENV_SIGNATURE = '# GRUB Environment Block\n'
-_GRUBENV_VARIABLE = re.compile(r'([^=]*)=((?:\\[\s\S]|[^\\\n])*)\n')
-_GRUBENV_COMMENT = re.compile(r'(?:\\[\s\S]|[^\\\n])*(?:\n|\\?$)')
-_GRUBENV_ESCAPE = re.compile(r'\\([\s\S])')
+_GRUBENV_VARIABLE = LazyPattern(r'([^=]*)=((?:\\[\s\S]|[^\\\n])*)\n')
+_GRUBENV_COMMENT = LazyPattern(r'(?:\\[\s\S]|[^\\\n])*(?:\n|\\?$)')
+_GRUBENV_ESCAPE = LazyPattern(r'\\([\s\S])')
 # An answer not known.
 UNKNOWN = object()
 

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
+
 # Far more than grub-mkconfig writes: characters in a line (a kernel's command line is at most a
 # few KiB), words in a command, commands in all (a dozen for each of thousands of entries).
 MAX_LINE = 65536
@@ -25,7 +27,7 @@ MAX_DEPTH = 64
 
 # GRUB script's lexer (grub-core/script/yylex.l), one line at a time: a word joins plain
 # characters, quoted texts, escapes and variables; a quote or an escape left open runs on.
-_TOKEN = re.compile(r"""
+_TOKEN = LazyPattern(r"""
     (?P<blank>[ \t]+)
   | (?P<comment>\#.*)
   | (?P<operator>\|\||&&|;;|[|&<>])
@@ -41,21 +43,21 @@ _TOKEN = re.compile(r"""
     )+)
   | (?P<bad>.)
 """, re.VERBOSE)
-_PIECE = re.compile(r"""(?P<plain>[^'"\\$]+)|'(?P<single>[^']*)'|"(?P<double>(?:[^\\"]+|\\.)*)"|\\(?P<escaped>.)"""
-                    r"""|(?P<variable>\$(?:"(?:[^\\"]+|\\.)*"|\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@]))""")
+_PIECE = LazyPattern(r"""(?P<plain>[^'"\\$]+)|'(?P<single>[^']*)'|"(?P<double>(?:[^\\"]+|\\.)*)"|\\(?P<escaped>.)"""
+                     r"""|(?P<variable>\$(?:"(?:[^\\"]+|\\.)*"|\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#*@]))""")
 # What makes the tokens of a line more than its blank-separated words, or a word more than its text.
-_SPECIAL = re.compile(r'[{}|&;<>\'"\\$#]')
-_BLANK_RUN = re.compile(r'[ \t]+')
-_QUOTED = re.compile(r'[\'"\\$*?]')
+_SPECIAL = LazyPattern(r'[{}|&;<>\'"\\$#]')
+_BLANK_RUN = LazyPattern(r'[ \t]+')
+_QUOTED = LazyPattern(r'[\'"\\$*?]')
 # Unquoted, GRUB splits a variable's value at blanks, and expands * and ? against the files there.
-SPLITS = re.compile(r'[ \t\n\r\f\v*?]')
-_DOUBLE_ESCAPE = re.compile(r'\\([\\"$])')
+SPLITS = LazyPattern(r'[ \t\n\r\f\v*?]')
+_DOUBLE_ESCAPE = LazyPattern(r'\\([\\"$])')
 # Reserved words: keywords where the grammar takes them, never a command's name.
 _RESERVED = frozenset(('case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in',
                        'select', 'then', 'until', 'while'))
-NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+NAME = LazyPattern(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # A word that is a variable, quoted or not, after plain characters or none: x"${y}", $y.
-PREFIXED_VARIABLE = re.compile(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
+PREFIXED_VARIABLE = LazyPattern(r'^([A-Za-z0-9_]*)(")?\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(?(2)")$')
 
 
 class Unreadable(Exception):

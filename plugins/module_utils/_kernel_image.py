@@ -8,15 +8,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
 import struct
 
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
 
 # The setup header and the string it points at lie in the setup sectors (255 at most) after the
 # boot sector.
 SETUP_LIMIT = 0x200 * 256
-_RELEASE = re.compile(br'^[0-9]+\.[0-9]+[0-9A-Za-z.+_~-]*$')
+_RELEASE = LazyPattern(br'^[0-9]+\.[0-9]+[0-9A-Za-z.+_~-]*$')
 
 
 def release_in_image(rootfs, path):

@@ -28,6 +28,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._blscfg import (
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EFI_DIR, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._grub_menu import (
     PASSWORD_VARIABLE, bls_default_value, parse_grub_menu, parse_grubenv)
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import (
     RootPathError, has_other_line_ends, is_absent, is_text, remembered)
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import ESP_MOUNTS, find_loaders, next_program
@@ -42,12 +43,12 @@ IN_TREE_FILES = ('modules.order', 'modules.builtin')
 GRUB_CONFIG_PATHS = ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg')
 # The distribution release, whose GRUB lists BLS entries its own way.
 OS_RELEASE_PATHS = ('/etc/os-release', '/usr/lib/os-release')
-_PLATFORM_ID = re.compile(r'^PLATFORM_ID=(["\']?)platform:([a-z0-9]+)\1[ \t]*$', re.MULTILINE)
+_PLATFORM_ID = LazyPattern(r'^PLATFORM_ID=(["\']?)platform:([a-z0-9]+)\1[ \t]*$', re.MULTILINE)
 # Where a grub.cfg runs blscfg, and where it defines a menu entry.
-_BLSCFG_LINE = re.compile(r'^[ \t]*blscfg\b', re.MULTILINE)
-_ENTRY_LINE = re.compile(r'^[ \t]*(?:menuentry|submenu)\b', re.MULTILINE)
+_BLSCFG_LINE = LazyPattern(r'^[ \t]*blscfg\b', re.MULTILINE)
+_ENTRY_LINE = LazyPattern(r'^[ \t]*(?:menuentry|submenu)\b', re.MULTILINE)
 # user.cfg as grub2-setpassword writes it: one literal assignment of a PBKDF2 hash.
-_PASSWORD_FILE = re.compile(r'\A(?:%s=grub\.pbkdf2\.[A-Za-z0-9.]+\n?)+\Z' % PASSWORD_VARIABLE)
+_PASSWORD_FILE = LazyPattern(r'\A(?:%s=grub\.pbkdf2\.[A-Za-z0-9.]+\n?)+\Z' % PASSWORD_VARIABLE)
 # Links followed one to the next in GRUB's directory, as GRUB's file systems follow them.
 MAX_GRUB_LINKS = 8
 EFI_SYSTEM_PARTITION = '/boot/efi'
@@ -57,13 +58,13 @@ EFI_VENDORS_DIR = EFI_SYSTEM_PARTITION + '/EFI'
 # The EFI system partition's grub.cfg where it only hands over to /boot's, line by line: open an
 # encrypted device, find the device (into $root or $dev, with hints such as lvmid/...), set $prefix
 # (SUSE also its btrfs flag), export it, load a module; the last line runs $prefix/grub.cfg.
-_STUB_LINE = re.compile(r"""^(?:search(?:\s+(?:--[a-z-]+|--set=(?:root|dev)|-[a-z]|[\w.:,()/-]+))+
+_STUB_LINE = LazyPattern(r"""^(?:search(?:\s+(?:--[a-z-]+|--set=(?:root|dev)|-[a-z]|[\w.:,()/-]+))+
                         |search\.(?:fs_uuid|fs_label|file)\s+\S+\s+(?:root|dev)(?:\s+[\w.:,()/-]+)*
                         |cryptomount\s+(?:-u\s+)?[\w-]+
                         |set\s+(?:prefix=\(\$\{?(?:root|dev)\}?\)'?(?:/boot)?/grub2?'?|btrfs_relative_path="?\w+"?)
                         |export\s+(?:\$prefix|\$\{prefix\}|prefix)
                         |insmod\s+\w+)$""", re.VERBOSE)
-_HANDS_OVER = re.compile(r'^(?:configfile|source)\s+"?(?:\$prefix|\$\{prefix\})/grub\.cfg"?$')
+_HANDS_OVER = LazyPattern(r'^(?:configfile|source)\s+"?(?:\$prefix|\$\{prefix\})/grub\.cfg"?$')
 # grub.cfg lists every kernel (a few KiB each on Debian, with its recovery entries).
 GRUB_CONFIG_LIMIT = 4 * 1024 * 1024
 BLS_ENTRIES_DIR = '/boot/loader/entries'

@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import posixpath
-import re
 import stat
 from collections import namedtuple
 
@@ -22,6 +21,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SymversError, read_symvers
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import KernelConfigGone, read_kernel_config
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import KoError, KoTooLarge, KoUnreadableHere
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent, is_text, remembered
 
 # Where depmod reads its configuration, in precedence order (kmod's default_cfg_paths).
@@ -159,8 +159,8 @@ def _config_words(text):
                 yield words
 
 
-_BACKSLASHED = re.compile(r'\\([\s\S])')
-_WORD_GAP = re.compile('[\t ]+')
+_BACKSLASHED = LazyPattern(r'\\([\s\S])')
+_WORD_GAP = LazyPattern('[\t ]+')
 
 
 def read_depmod_config(rootfs, warn):

@@ -14,13 +14,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
 from collections import namedtuple
+
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 
 # What test takes as an integer (blanks around it, a sign), and what [[ ]] reads as a plain
 # decimal one (elsewhere it is arithmetic: 010 is octal there, x a variable).
-_TEST_INTEGER = re.compile(r'[ \t]*[-+]?[0-9]+[ \t]*\Z')
-_DECIMAL = re.compile(r'-?(0|[1-9][0-9]*)\Z')
+_TEST_INTEGER = LazyPattern(r'[ \t]*[-+]?[0-9]+[ \t]*\Z')
+_DECIMAL = LazyPattern(r'-?(0|[1-9][0-9]*)\Z')
 # bash's integers are 64 bits: past them test refuses the operand, and [[ ]] wraps it round.
 _INTEGER_LIMIT = 2 ** 63
 _INTEGER_OPERATORS = {'-eq': lambda a, b: a == b, '-ne': lambda a, b: a != b, '-lt': lambda a, b: a < b,
@@ -32,7 +33,7 @@ BINARY_OPERATORS = frozenset(('=', '==', '!=', '=~', '-nt', '-ot', '-ef')).union
 _TEST_BINARY_OPERATORS = BINARY_OPERATORS.difference(('=~',)).union(('-a', '-o', '<', '>'))
 # What makes a word of [[ ]] a pattern rather than a string: glob and extglob characters, and a
 # backslash that escapes one.
-_PATTERN_CHARACTERS = re.compile(r'[*?\[\\]|[@!+]\(')
+_PATTERN_CHARACTERS = LazyPattern(r'[*?\[\\]|[@!+]\(')
 
 
 class Operand(namedtuple('Operand', ['value', 'quoted', 'unquoted', 'literal'])):

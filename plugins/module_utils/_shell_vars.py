@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_conditions import (
     BINARY_OPERATORS, Operand, bracket_status, double_bracket_status, double_bracket_syntax_error, status_of_test)
 
@@ -25,43 +26,29 @@ UNKNOWN = object()
 _ABSENT = object()
 
 
-class _LazyPattern:
-    """A regular expression of the parser, compiled when first used: a text made only of literal
-    assignments (most conf files) is read without the parser, in less than compiling them all takes."""
-
-    def __init__(self, pattern):
-        self.pattern = pattern
-
-    def __getattr__(self, name):
-        # Asked once per method (match, search...): the compiled pattern's is kept as this object's own.
-        method = getattr(re.compile(self.pattern), name)
-        setattr(self, name, method)
-        return method
-
-
-_NAME = _LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*\Z')
-_NAME_AT = _LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*')
-_BRACED_REFERENCE = _LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[(@|\*|[0-9]+)\])?\Z')
-_BRACED_ASSIGNMENT = _LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?:?=')
-_SUBSCRIPT_OPEN = _LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*\[')
-_SUBSCRIPTED_NAME = _LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)\[')
-_ELEMENT_INDEX = _LazyPattern(r'\[([^\]]*)\]=')
+_NAME = LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*\Z')
+_NAME_AT = LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*')
+_BRACED_REFERENCE = LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[(@|\*|[0-9]+)\])?\Z')
+_BRACED_ASSIGNMENT = LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\]]*\])?:?=')
+_SUBSCRIPT_OPEN = LazyPattern(r'[A-Za-z_][A-Za-z0-9_]*\[')
+_SUBSCRIPTED_NAME = LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)\[')
+_ELEMENT_INDEX = LazyPattern(r'\[([^\]]*)\]=')
 # The escapes of $'...' that give a character by its code: octal, \xHH, \uHHHH, \UHHHHHHHH.
-_ANSI_CODE = _LazyPattern(r'(([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8}))')
-_DECIMAL = _LazyPattern(r'[0-9]+\Z')
+_ANSI_CODE = LazyPattern(r'(([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8}))')
+_DECIMAL = LazyPattern(r'[0-9]+\Z')
 # A subscript written in decimal is read up to this many digits; a longer one is not told.
 _INDEX_DIGITS = 9
 # So every index below this one reads back from its decimal text.
 DECIMAL_INDEX_LIMIT = 10 ** _INDEX_DIGITS
-_OCTAL = _LazyPattern(r'[0-7]+\Z')
-_ARITHMETIC_ASSIGNS = _LazyPattern(r'(^|[^=!<>])=($|[^=])|\+\+|--')
-_PLAIN = _LazyPattern(r'[^ \t\n;&|()<>\\\'"$`]+')
-_PLAIN_QUOTED = _LazyPattern(r'[^\\$`"]+')
+_OCTAL = LazyPattern(r'[0-7]+\Z')
+_ARITHMETIC_ASSIGNS = LazyPattern(r'(^|[^=!<>])=($|[^=])|\+\+|--')
+_PLAIN = LazyPattern(r'[^ \t\n;&|()<>\\\'"$`]+')
+_PLAIN_QUOTED = LazyPattern(r'[^\\$`"]+')
 _OPERATORS = {';': (';;&', ';;', ';&'), '&': ('&&', '&>>', '&>'), '|': ('||', '|&'),
               '<': ('<<<', '<<-', '<<', '<&', '<>'), '>': ('>>', '>&', '>|')}
 # Compound commands nested deeper than this are read as "anything may change".
 NESTING_LIMIT = 40
-_ASSIGNMENT_PREFIX = _LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?(\+?)=')
+_ASSIGNMENT_PREFIX = LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?(\+?)=')
 _METACHARACTERS = ' \t\n;&|()<>'
 # A line the parser reads as one plain assignment of a literal (or as nothing: blank, comment).
 # Most conf files are only such lines; they are read without building words and commands.
@@ -76,19 +63,19 @@ _OPAQUE_BUILTINS = ('eval', 'set', 'mapfile', 'readarray', 'let', 'shopt', 'geto
 # What opens an extglob pattern before its "(" (dkms sets extglob); as a word, what it matches in the
 # working directory.
 _EXTGLOB_OPENERS = '?*+@!'
-_EXTGLOB = _LazyPattern(r'[%s]\(' % re.escape(_EXTGLOB_OPENERS))
+_EXTGLOB = LazyPattern(r'[%s]\(' % re.escape(_EXTGLOB_OPENERS))
 # What a ${...} bash reads starts with: the names of a prefix (${!x*}); or a length or
 # indirection, a parameter, a subscript, then an operator or the end.
-_PARAMETER_EXPANSION = _LazyPattern(r'![A-Za-z_][A-Za-z0-9_]*[*@]$|[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[-@*#?$!])'
-                                    r'(?:\[[^\]]*\])?(?:$|[:=?+#%/^,@-])')
+_PARAMETER_EXPANSION = LazyPattern(r'![A-Za-z_][A-Za-z0-9_]*[*@]$|[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[-@*#?$!])'
+                                   r'(?:\[[^\]]*\])?(?:$|[:=?+#%/^,@-])')
 # ${X?message} and ${X:?message}: bash stops where X is unset (or empty).
-_REQUIRED = _LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(:?)\?')
+_REQUIRED = LazyPattern(r'([A-Za-z_][A-Za-z0-9_]*)(:?)\?')
 # Variables bash gives values of its own, whatever was assigned to them.
 _DYNAMIC = frozenset(('RANDOM', 'SRANDOM', 'LINENO', 'SECONDS', 'EPOCHSECONDS', 'EPOCHREALTIME', 'BASHPID',
                       'GROUPS', 'PIPESTATUS', 'BASH_REMATCH', '_', 'HISTCMD', 'FUNCNAME', 'OPTIND', 'BASH_COMMAND',
                       'BASH_SUBSHELL', 'BASH_LINENO', 'BASH_SOURCE', 'BASH_ARGC', 'BASH_ARGV', 'DIRSTACK'))
 # The blanks bash splits unquoted expansions on, with IFS as it starts.
-_FIELD_SEPARATORS = _LazyPattern('[ \t\n]+')
+_FIELD_SEPARATORS = LazyPattern('[ \t\n]+')
 # Variables bash makes readonly itself.
 _BASH_READONLY = ('BASHOPTS', 'BASH_VERSINFO', 'EUID', 'PPID', 'SHELLOPTS', 'UID')
 # The options of the read builtin that take a value (-a names the array it fills).
@@ -98,7 +85,7 @@ _CLOSERS = ('then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}', ']]')
 # What starts a compound command, the body of a function (besides "(" and "((").
 _COMPOUND_OPENERS = ('{', 'if', 'while', 'until', 'for', 'select', 'case', '[[')
 # A file descriptor number before a redirection operator.
-_DESCRIPTOR = _LazyPattern(r'[0-9]+(?=[<>])')
+_DESCRIPTOR = LazyPattern(r'[0-9]+(?=[<>])')
 _RESERVED = ('if', 'then', 'elif', 'else', 'fi', 'case', 'esac', 'for', 'select', 'while', 'until', 'do',
              'done', 'function', '{', '}', '!', '[[', ']]', 'time', 'in')
 _ANSI_ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', 'a': '\a', 'b': '\b', 'f': '\f', 'v': '\v', 'e': '\x1b',

@@ -28,6 +28,7 @@ import re
 
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import EfiVariableError, EfiVariables
 from ansible_collections.kabi.dkms.plugins.module_utils._kernel_image import release_in_image
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 from ansible_collections.kabi.dkms.plugins.module_utils._udev import block_device_properties, udev_properties
 from ansible_collections.kabi.dkms.plugins.module_utils._uefi_boot import (
@@ -56,9 +57,9 @@ SMBIOS_DIR = '/sys/firmware/dmi/entries'
 # add to a type #1 entry's command line (256 on).
 ENTRIES_EXTRA = b'io.systemd.boot.entries-extra:'
 CMDLINE_EXTRA = b'io.systemd.boot.kernel-cmdline-extra='
-_COUNTER = re.compile(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
+_COUNTER = LazyPattern(r'^(.*)\+([0-9]+)(?:-([0-9]+))?$')
 INT_MAX = 2 ** 31 - 1
-_NUMBER = re.compile(r'^[0-9]{1,9}$')   # str.isdigit takes other digits, which int() refuses
+_NUMBER = LazyPattern(r'^[0-9]{1,9}$')   # str.isdigit takes other digits, which int() refuses
 # A set's ranges are tried one by one for each character: more than this is not an entry pattern.
 MAX_RANGES = 64
 

@@ -25,11 +25,12 @@ import struct
 
 from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
     EFI_CERT_SHA256, EFI_GLOBAL_VARIABLE, IMAGE_SECURITY_DATABASE, EfiVariableError, EfiVariables, parse_signature_lists)
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, is_absent
 from ansible_collections.kabi.dkms.plugins.module_utils._udev import udev_properties
 
 # systemd-boot's .sdmagic text, ASCII in its image.
-LOADER_INFO = re.compile(br'#### LoaderInfo: systemd-boot ([0-9]{1,6})(?:\.([0-9]{1,6}))?[^#\s]{0,64} ####')
+LOADER_INFO = LazyPattern(br'#### LoaderInfo: systemd-boot ([0-9]{1,6})(?:\.([0-9]{1,6}))?[^#\s]{0,64} ####')
 # Debian's signed GRUB is 4 MiB with its modules built in.
 PROGRAM_LIMIT = 16 * 1024 * 1024
 # A PE image's headers and section table lie in its first KiB, rarely more.
@@ -39,8 +40,8 @@ SECTION_SIZE = 40
 # Where the EFI system partition is mounted, in bootctl's order.
 ESP_MOUNTS = ('/efi', '/boot', '/boot/efi')
 # bootctl installs the loader in both: its own name, and the removable media path firmware falls back to.
-LOADER_FILES = (('EFI/systemd', re.compile(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
-                ('EFI/BOOT', re.compile(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
+LOADER_FILES = (('EFI/systemd', LazyPattern(r'^systemd-boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)),
+                ('EFI/BOOT', LazyPattern(r'^boot(x64|ia32|aa64|arm|riscv64|loongarch64)\.efi$', re.IGNORECASE)))
 # The loader is about 100 KiB; signed and with drivers built in, well under this.
 LOADER_LIMIT = 4 * 1024 * 1024
 

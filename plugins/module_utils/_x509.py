@@ -22,6 +22,7 @@ import re
 from ansible_collections.kabi.dkms.plugins.module_utils._der import (
     INTEGER, OCTET_STRING, SEQUENCE, DerError, colon_hex, common_name, decode, name_attributes, name_text,
     object_identifier, serial_text)
+from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 
 SUBJECT_KEY_IDENTIFIER = '2.5.29.14'
 KEY_USAGE = '2.5.29.15'
@@ -41,8 +42,8 @@ DIGEST_INFO_PREFIXES = dict((name, bytes.fromhex(prefix)) for name, prefix in (
 ))
 VERSION_TAG = 0xa0
 EXTENSIONS_TAG = 0xa3
-_PEM_BLOCK = re.compile(br'-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----(.*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----',
-                        re.DOTALL)
+_PEM_BLOCK = LazyPattern(br'-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----(.*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----',
+                         re.DOTALL)
 
 
 class CertificateError(ValueError):

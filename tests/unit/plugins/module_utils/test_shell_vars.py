@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import read_package
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import (
-    UNKNOWN, ShellVars, _LazyPattern, _literal_assignments, _Parser, parse_shell_vars, read_literal_assignments)
+    UNKNOWN, ShellVars, _literal_assignments, _Parser, parse_shell_vars, read_literal_assignments)
 from ansible_collections.kabi.dkms.tests.unit.plugins.module_utils.dkms_conf_corpus.cases import CASES
 
 
@@ -655,18 +654,6 @@ def parser_state(text: str, preset: dict[str, Any] | None = None, literal_read: 
     else:
         _Parser(text, variables, None).run()
     return variables.scalars, variables.arrays, variables.settled, variables.opaque
-
-
-def test_a_lazy_pattern_is_compiled_when_first_used() -> None:
-    source = r'([a-z]+)(\[[0-9]+\])?='
-    pattern, compiled = _LazyPattern(source), re.compile(source)
-    assert 'match' not in vars(pattern)
-    for text in ('ab[1]=c', '1 x=', 'a=b=c', ''):
-        assert str(pattern.match(text)) == str(compiled.match(text))
-        assert str(pattern.search(text)) == str(compiled.search(text))
-        assert pattern.split(text) == compiled.split(text)
-    assert pattern.fullmatch('x=').group(1) == 'x'
-    assert vars(pattern)['match'] == compiled.match
 
 
 def test_assigned_names_are_those_with_a_value() -> None:
