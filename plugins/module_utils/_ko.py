@@ -45,6 +45,8 @@ GZIP_HEADER_EXTRAS = 0x02 | 0x04 | 0x10
 MAX_MODULE_BYTES = 256 * 1024 * 1024
 # The end of a module file read at once: its signature, section table and section names.
 TAIL_BYTES = 16 * 1024
+# Its start read at once: the magic numbers of the compressions and the ELF header (64 bytes).
+HEAD_BYTES = 64
 # Decompressed output is produced and checked in pieces of this size.
 INFLATE_CHUNK = 1024 * 1024
 SHF_COMPRESSED = 0x800
@@ -802,17 +804,20 @@ class _FileImage:
     ``len``, ``startswith``, ``endswith``, like the bytes of the whole file): the readers
     look at a few KiB of a module of many MiB. Larger than MAX_MODULE_BYTES is refused.
 
-    Its last TAIL_BYTES are read at most once, on the first slice within them: what a module
-    ends with (its signature and trailer, its section table and the section name table before
-    it) is looked at several times."""
+    Its first HEAD_BYTES and its last TAIL_BYTES are read at most once each, on the first slice
+    within them: what a module starts with (the magic numbers of compressions, the ELF header)
+    and what it ends with (its signature and trailer, its section table and the section name
+    table before it) are looked at several times."""
 
-    def __init__(self, handle, path):
-        self._fd = handle.fileno()
-        self._size = os.fstat(self._fd).st_size
+    def __init__(self, fd, size, path):
+        """``fd``: the file open for reading (the caller closes it), ``size`` its size then."""
+        self._fd = fd
+        self._size = size
         if self._size > MAX_MODULE_BYTES:
             raise FileTooLarge(path, MAX_MODULE_BYTES)
         self._tail_start = max(self._size - TAIL_BYTES, 0)
         self._tail = None
+        self._head = None
 
     def __len__(self):
         return self._size
@@ -826,6 +831,10 @@ class _FileImage:
                 self._tail = self._read(self._tail_start, self._size)
             # A file that shrank meanwhile has a shorter tail: what is missing reads as truncated.
             return self._tail[start - self._tail_start:stop - self._tail_start]
+        if stop <= HEAD_BYTES:
+            if self._head is None:
+                self._head = self._read(0, HEAD_BYTES)
+            return self._head[start:stop]
         return self._read(start, stop)
 
     def _read(self, start, stop):
@@ -929,14 +938,15 @@ class KoReader:
         if self.name is None:
             raise KoUnreadableHere('%s: no module reader: install pyelftools, or kmod (modinfo, modprobe)' % path)
         try:
-            handle = self.rootfs.open(path)
+            fd, status = self.rootfs.open_descriptor(path)
         except (OSError, IOError, RootPathError) as exc:
             raise _not_read(path, exc)
-        with handle:
-            try:
-                return self._read_image(_FileImage(handle, path), path)
-            except (OSError, IOError) as exc:
-                raise _not_read(path, exc)
+        try:
+            return self._read_image(_FileImage(fd, status.st_size, path), path)
+        except (OSError, IOError) as exc:
+            raise _not_read(path, exc)
+        finally:
+            os.close(fd)
 
     def _read_image(self, image, path):
         """ModuleInfo of the open module file ``image``: a plain one is read only where the
@@ -1002,22 +1012,27 @@ class KoReader:
 
     def _image(self, path, limit):
         try:
-            handle = self.rootfs.open(path)
+            fd, status = self.rootfs.open_descriptor(path)
         except (OSError, IOError, RootPathError) as exc:
             raise _not_read(path, exc)
-        with handle:
-            data = self._uncompressed(_FileImage(handle, path), path, limit)
+        try:
+            data = self._uncompressed(_FileImage(fd, status.st_size, path), path, limit)
             if len(data) > limit:
                 raise _too_large(path, limit)
             return data[:] if isinstance(data, _FileImage) else data
+        finally:
+            os.close(fd)
 
     def _symbol_table(self, path, exports):
         """read_symbol_table of the file read again (``exports``: the names its first read found):
         None when it cannot be, DAMAGED_SYMBOL_TABLE (warned) when it is not what the loader would read."""
         try:
-            with self.rootfs.open(path) as handle:
-                data = self._uncompressed(_FileImage(handle, path), path)
+            fd, status = self.rootfs.open_descriptor(path)
+            try:
+                data = self._uncompressed(_FileImage(fd, status.st_size, path), path)
                 return read_symbol_table(data, _elf_header(data, path), path, exports)
+            finally:
+                os.close(fd)
         except (KoUnreadableHere, KoTooLarge):
             return None     # nothing wrong with it known: only changed since, or not readable here
         except KoError as exc:

@@ -546,8 +546,10 @@ class RootFS:
         self._remember(directory, scanned, {})
         return sorted(name for name, kind in scanned)
 
-    def _open_regular(self, path):
-        """``(descriptor, its stat)`` of the regular file ``path``; raises as ``open`` does."""
+    def open_descriptor(self, path):
+        """``(descriptor, its stat)`` of the regular file ``path``, open for reading, which the
+        caller closes: no file object, whose making costs system calls of its own; raises as
+        ``open`` does."""
         fd = self._with_walk(path, True, lambda found: self._open_found(found, path, _READ_FLAGS))
         try:
             status = os.fstat(fd)
@@ -562,7 +564,7 @@ class RootFS:
     def open(self, path):
         """Open a regular file for binary reading; raises OSError (NotRegularFile for FIFOs,
         devices, sockets and directories) or RootPathError."""
-        fd = self._open_regular(path)[0]
+        fd = self.open_descriptor(path)[0]
         try:
             return os.fdopen(fd, 'rb')
         except BaseException:
@@ -574,7 +576,7 @@ class RootFS:
         OSError) naming the limit when it is larger."""
         # Closed by try/finally rather than a context manager of a generator, which costs more
         # than reading a small file (here and in holds and same_content).
-        fd, status = self._open_regular(path)
+        fd, status = self.open_descriptor(path)
         try:
             size = status.st_size
             parts, count = [], 0
@@ -680,7 +682,7 @@ class RootFS:
         is never held whole, and no further than the first difference. False, without reading
         past it, for a file of more than ``limit`` bytes (pieces that join to more). Raises
         OSError or RootPathError."""
-        fd, status = self._open_regular(path)
+        fd, status = self.open_descriptor(path)
         try:
             if status.st_size > limit:
                 return False
@@ -700,9 +702,9 @@ class RootFS:
 
         Both are opened as regular files first, so a FIFO or a device is refused, never read.
         """
-        one, first_stat = self._open_regular(first)
+        one, first_stat = self.open_descriptor(first)
         try:
-            other, second_stat = self._open_regular(second)
+            other, second_stat = self.open_descriptor(second)
             try:
                 return _same_bytes(one, first_stat, other, second_stat, first)
             finally:

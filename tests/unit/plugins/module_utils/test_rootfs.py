@@ -286,9 +286,22 @@ class TestSpecialFiles:
                     fs.same_content(path, path)
                 with pytest.raises(NotRegularFile):
                     fs.same_content('/file', path)
+                with pytest.raises(NotRegularFile):
+                    fs.open_descriptor(path)
                 assert not fs.isfile(path) and fs.exists(path)
         finally:
             server.close()
+
+    def test_a_descriptor_is_of_the_regular_file_with_its_stat(self, fs: RootFS, root: Path) -> None:
+        write(root, '/dir/file', b'12345')
+        link(root, '/dir/to-file', 'file')
+        fd, status = fs.open_descriptor('/dir/to-file')
+        try:
+            assert status.st_size == 5 and stat.S_ISREG(status.st_mode)
+            assert os.pread(fd, 10, 1) == b'2345'
+            assert (status.st_dev, status.st_ino) == (os.fstat(fd).st_dev, os.stat(root / 'dir/file').st_ino)
+        finally:
+            os.close(fd)
 
 
 class TestDepth:
