@@ -23,7 +23,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     module_name, normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
-from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, sort_releases
+from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, let_go_of_config_texts, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import (
     LOAD_ELFTOOLS, KoError, KoNotRead, KoReader, KoUnreadableHere)
@@ -268,6 +268,15 @@ class Context:
         self._signature_facts = {}
         self._signature_verdicts = {}
 
+    def close(self):
+        """Let go of what refers back to what keeps it (the modules read to their reader, the last
+        symvers read to what the kernels share), so that all the run kept is freed as soon as the
+        facts are made, not left to the cyclic garbage collector (see _collector_spaced), nor kept
+        for a next run (the kernel configs' texts)."""
+        self.reader.forget()
+        self._symvers.last = None
+        let_go_of_config_texts()
+
     def depmod_rules(self, release):
         """The KernelDepmod of ``release`` (worked out once per kernel)."""
         if self._depmod is None:
@@ -295,10 +304,10 @@ class Context:
         if self._shadowing_reads[0] != release:
             kernel_tree = self.trees[release]
             self._shadowing_reads = (release, self.kernels[release].modules_dir, self.depmod_rules(release),
-                                     kernel_tree.module_files, kernel_tree.in_tree, self.indexed)
+                                     kernel_tree.module_files, kernel_tree.in_tree)
         # Unpacked here: a call with *args costs several plain ones.
-        dummy, modules_dir, depmod, files, in_tree, indexed = self._shadowing_reads
-        return shadowing_file(module_file, modules_dir, depmod, files, in_tree, indexed)
+        dummy, modules_dir, depmod, files, in_tree = self._shadowing_reads
+        return shadowing_file(module_file, modules_dir, depmod, files, in_tree, self.indexed)
 
     def unbuilt(self, version, build):
         """_unbuilt of ``build`` of PackageVersion ``version``, worked out once: the build's kernel
@@ -588,6 +597,11 @@ def _collector_spaced(function):
     usual pace the collector would walk them over and over as they grow (a tenth of the run on
     a host with thousands of weak links) and find nothing to free. It still runs after that
     many objects kept, so what does form cycles (pyelftools' ELFFile, for one) is freed.
+
+    What is left when ``function`` returns (the facts; what the run kept has no cycles and is
+    freed already, see Context.close) is moved to the collector's oldest generation as it is:
+    else the first collection after it, at the usual pace again, would walk all of it, and the
+    next one all of it again, for nothing.
     """
     @functools.wraps(function)
     def spaced(*args, **kwargs):
@@ -597,6 +611,9 @@ def _collector_spaced(function):
         try:
             return function(*args, **kwargs)
         finally:
+            if hasattr(gc, 'freeze'):   # Python 3.7: frozen, then thawed into the oldest generation
+                gc.freeze()
+                gc.unfreeze()
             gc.set_threshold(*threshold)
     return spaced
 
@@ -641,7 +658,7 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
 
     counted = [fact for fact in kernel_facts.values() if not fact['stale']]
     covered = sum(1 for fact in counted if fact['covered'])
-    return {
+    facts = {
         'schema_version': SCHEMA_VERSION,
         'root': root or rootfs.root,
         'running_kernel': running,
@@ -655,3 +672,5 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
         'summary': {'kernels': len(counted), 'covered': covered, 'uncovered': len(counted) - covered,
                     'packages': len(tree.packages), 'unverified': unverified},
     }
+    context.close()
+    return facts

@@ -796,6 +796,12 @@ class KernelConfig(Mapping):
         return len(self._all())
 
 
+def let_go_of_config_texts():
+    """Let go of the config texts kept (see KernelConfig), and so of what reads them again: a
+    run that has made its facts keeps none. A config asked later reads its file again."""
+    del _WHOLE[:]
+
+
 def read_kernel_config(rootfs, warn, modules_dir):
     """The kernel's config, or None: from its headers (build/.config, else
     include/config/auto.conf), else where the kernel package keeps it (/boot/config-K; Fedora

@@ -923,6 +923,11 @@ class KoReader:
                 self._canonical[path] = canonical   # a snapshot resolves a path alike every time
         return remembered(self._cache, canonical, lambda key: self._guarded(path, self._read), KoError)
 
+    def forget(self):
+        """Let go of the modules read: each refers back to this reader (to read its file again), so
+        while it keeps them, only the cyclic garbage collector could free either. Read again if asked."""
+        self._cache.clear()
+
     def _guarded(self, path, read):
         """``read(path)``, whatever goes wrong in it a KoError about the file."""
         try:
@@ -992,7 +997,8 @@ class KoReader:
                 return remembered(digests, name, lambda key: _payload_digest(self.rootfs, path, key))
         info.signature = read_module_signature(data, self._signers, reread)
         symbol_table = {}
-        info.symbol_table = lambda: remembered(symbol_table, path, lambda key: self._symbol_table(key, info.exports))
+        exports = info.exports  # not ``info``, which would then refer to itself
+        info.symbol_table = lambda: remembered(symbol_table, path, lambda key: self._symbol_table(key, exports))
         return info
 
     def _share_columns(self, info):

@@ -286,12 +286,15 @@ class RootFS:
 
     def __del__(self):
         try:
-            self.close()
+            if self._top is not None:
+                # Its directories refer to their parents, and their parents to them: taken apart,
+                # they are freed now, not left to the cyclic garbage collector.
+                self._close_tree(self._top, take_apart=True)
         except Exception:  # pylint: disable=broad-except
             pass  # interpreter shutdown: the process closes them anyway
 
     @staticmethod
-    def _close_tree(top):
+    def _close_tree(top, take_apart=False):
         pending = [top]
         while pending:
             directory = pending.pop()
@@ -299,6 +302,8 @@ class RootFS:
                 os.close(directory.fd)
                 directory.fd = None
             pending.extend(directory.children.values())
+            if take_apart:
+                directory.children = _NONE_SEEN
 
     def host(self, path):
         """Host path of an in-root path whose symlinks are already resolved (for messages and keys;

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import subprocess
@@ -51,8 +52,11 @@ def _module_side() -> Iterator[None]:
 def run_module(main: Callable[[], None], args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """The result dict main() exits with (``failed`` set when it called fail_json)."""
     capsys.readouterr()
-    with _module_args(args), _module_side(), pytest.raises(SystemExit):
-        main()
+    try:
+        with _module_args(args), _module_side(), pytest.raises(SystemExit):
+            main()
+    finally:
+        gc.unfreeze()   # frozen by main() for the end of its process (dkms_facts): this one goes on
     return json.loads(capsys.readouterr().out)
 
 
