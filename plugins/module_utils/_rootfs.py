@@ -96,7 +96,12 @@ def remembered(cache, key, compute, errors=()):
             cache[key] = exc
     result = cache[key]
     if isinstance(result, errors):
-        raise result
+        try:
+            raise result
+        finally:
+            # Raised, it refers to this frame (its traceback), which would refer back to it: a
+            # reference cycle that keeps every frame it is raised through, and what they hold.
+            del result
     return result
 
 

@@ -592,10 +592,27 @@ def test_the_cyclic_collector_runs_rarely_and_is_left_as_it_was(system: SystemTr
 def test_the_gathering_leaves_nothing_for_the_cyclic_collector(demo: Path) -> None:
     """What a run kept (modules read, symvers, the join's caches) is freed once the facts are made:
     none of it in a reference cycle, so the collector need not walk the facts (see _collector_spaced)."""
+    facts, ours = gathered_with_garbage(demo)
+    assert facts['summary']['kernels'] > 1 and ours == []
+
+
+def test_a_damaged_module_leaves_nothing_for_the_cyclic_collector(demo: Path) -> None:
+    """A module that cannot be read, asked for on every kernel it is weak-linked into: its error,
+    remembered and raised again, does not hold the frames it was raised through, which hold the
+    whole run (and dkms_facts freezes what is left for the rest of its process)."""
+    for module in (demo / 'lib/modules' / ABI / 'updates/dkms/hello.ko', demo / 'var/lib/dkms/hello/1.0' / ABI / 'x86_64/module/hello.ko'):
+        module.write_bytes(module.read_bytes()[:200])   # the build dkms installed, both truncated
+    facts, ours = gathered_with_garbage(demo)
+    assert facts['kernels'][ABI + '+clone']['packages']['hello']['status'] == 'broken' and ours == []
+
+
+def gathered_with_garbage(root: Path) -> tuple[dict[str, Any], list[str]]:
+    """The facts of ``root`` as the module gathers them, and the types of the collection's objects
+    the cyclic collector finds unreachable once they are made."""
     gc.collect()
     gc.disable()
     try:
-        rootfs = RootFS(str(demo), snapshot=True)    # as the module reads
+        rootfs = RootFS(str(root), snapshot=True)    # as the module reads
         facts = gather_facts(rootfs, lambda message: None)
         del rootfs
         gc.set_debug(gc.DEBUG_SAVEALL)
@@ -606,7 +623,7 @@ def test_the_gathering_leaves_nothing_for_the_cyclic_collector(demo: Path) -> No
         gc.set_debug(0)
         del gc.garbage[:]
         gc.enable()
-    assert facts['summary']['kernels'] > 1 and ours == []
+    return facts, ours
 
 
 def test_partial_weak_links_are_broken(system: SystemTree) -> None:
