@@ -630,6 +630,8 @@ class KernelTree:
         installed = not listed.isdisjoint(name for name in in_tree if name not in in_tree.builtin)
         listed.update(in_tree.builtin)
         answers = {}
+        # Not ``self``, which keeps this function: the two would be a reference cycle.
+        rootfs, kernel_dir = self.rootfs, posixpath.join(self.kernel.modules_dir, 'kernel')
 
         def present(owner):
             if owner not in answers:
@@ -638,9 +640,8 @@ class KernelTree:
                 elif not installed:
                     answers[owner] = None
                 else:
-                    stem = posixpath.join(self.kernel.modules_dir, 'kernel', owner)
-                    answers[owner] = None if any(self.rootfs.isfile(stem + suffix) for suffix in MODULE_SUFFIXES) \
-                        else False
+                    stem = posixpath.join(kernel_dir, owner)
+                    answers[owner] = None if any(rootfs.isfile(stem + suffix) for suffix in MODULE_SUFFIXES) else False
             return answers[owner]
         return present
 

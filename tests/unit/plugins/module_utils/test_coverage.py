@@ -606,6 +606,16 @@ def test_a_damaged_module_leaves_nothing_for_the_cyclic_collector(demo: Path) ->
     assert facts['kernels'][ABI + '+clone']['packages']['hello']['status'] == 'broken' and ours == []
 
 
+def test_a_kernel_depmod_ran_for_leaves_nothing_for_the_cyclic_collector(demo: Path) -> None:
+    """With modules.dep (on every host where depmod ran), whether an in-tree module is installed
+    is asked of the kernel's tree: what answers it does not refer back to the tree."""
+    for modules_dir in (demo / 'lib/modules').iterdir():
+        modules = sorted(path.relative_to(modules_dir) for path in modules_dir.rglob('*.ko'))
+        (modules_dir / 'modules.dep').write_text(''.join('%s:\n' % module for module in modules))
+    facts, ours = gathered_with_garbage(demo)
+    assert facts['summary']['kernels'] > 1 and ours == []
+
+
 def gathered_with_garbage(root: Path) -> tuple[dict[str, Any], list[str]]:
     """The facts of ``root`` as the module gathers them, and the types of the collection's objects
     the cyclic collector finds unreachable once they are made."""
