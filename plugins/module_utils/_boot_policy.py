@@ -32,7 +32,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._efivars import (
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import release_at_least
 from ansible_collections.kabi.dkms.plugins.module_utils._module_signature import (
     DAMAGED, INVALID, SIGNED, UNSIGNED)
-from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootPathError, without_traceback
 from ansible_collections.kabi.dkms.plugins.module_utils._x509 import (
     CertificateError, load_certificate_list, load_certificates)
 
@@ -620,7 +620,7 @@ def read_builtin_certificates(rootfs, modules_dir, warn):
                     problem = 'the entries at bytes %s are not certificates this reader takes' % (
                         ', '.join(map(str, unreadable)))
         except (OSError, IOError, RootPathError, CertificateError) as exc:
-            problem = exc
+            problem = without_traceback(exc)
         if problem:
             warn('%s: %s' % (path, problem))
             keys.unread.append('%s cannot all be read (%s): the keys the kernel compiled in are not all known'

@@ -83,6 +83,14 @@ class FileTooLarge(OSError):
         return '%s' % self.strerror
 
 
+def without_traceback(exc):
+    """``exc``, to be kept past the frame that caught it, without its traceback and the errors it
+    was raised from: their frames lead to that frame, whose variables refer back to it, a
+    reference cycle that keeps all those frames hold."""
+    exc.__traceback__ = exc.__context__ = exc.__cause__ = None
+    return exc
+
+
 def remembered(cache, key, compute, errors=()):
     """``compute(key)`` once per key; an error of the ``errors`` types it raises is remembered
     and raised again."""
@@ -92,8 +100,7 @@ def remembered(cache, key, compute, errors=()):
         except errors as exc:
             # Kept without its traceback and the errors it was raised from: their frames would
             # keep what the failed computation held (a whole decompressed module) as long as this.
-            exc.__traceback__ = exc.__context__ = exc.__cause__ = None
-            cache[key] = exc
+            cache[key] = without_traceback(exc)
     result = cache[key]
     if isinstance(result, errors):
         try:
@@ -648,7 +655,7 @@ class RootFS:
                 try:
                     child_fd = os.open(name, _LIST_FLAGS, dir_fd=fd)
                 except OSError as exc:
-                    errors.append((child, exc))
+                    errors.append((child, without_traceback(exc)))
                     continue
                 self._enter(stack, entries, errors,
                             (child, directory.child(name) if directory else None, child_fd, depth + 1))
@@ -666,7 +673,7 @@ class RootFS:
             scanned = _scan(fd)
         except OSError as exc:
             os.close(fd)
-            errors.append((shown, exc))
+            errors.append((shown, without_traceback(exc)))
             return
         subdirectories, links = [], {}
         prefix = shown if shown.endswith('/') else shown + '/'
@@ -679,7 +686,7 @@ class RootFS:
                 try:
                     text = links[name] = os.readlink(name, dir_fd=fd)
                 except OSError as exc:
-                    errors.append((prefix + name, exc))
+                    errors.append((prefix + name, without_traceback(exc)))
                     continue
             entries.append((prefix + name, kind, text))
         self._remember(directory, scanned, links)

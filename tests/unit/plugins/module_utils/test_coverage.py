@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import lzma
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils import _coverage
+from ansible_collections.kabi.dkms.plugins.module_utils import _coverage, _rootfs
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import MAX_MODULE_BYTES
@@ -616,14 +618,43 @@ def test_a_kernel_depmod_ran_for_leaves_nothing_for_the_cyclic_collector(demo: P
     assert facts['summary']['kernels'] > 1 and ours == []
 
 
-def gathered_with_garbage(root: Path) -> tuple[dict[str, Any], list[str]]:
+def test_a_damaged_kernel_certificate_leaves_nothing_for_the_cyclic_collector(demo: Path) -> None:
+    """The error a certificate the kernel compiled in gives, kept to be told, does not hold the
+    frames that caught it."""
+    certificate = demo / 'lib/modules' / ABI / 'build/certs/signing_key.x509'
+    certificate.parent.mkdir()
+    certificate.write_bytes(b'not a certificate\n')
+    warnings: list[str] = []
+    facts, ours = gathered_with_garbage(demo, warnings.append)
+    assert any(warning.startswith('/lib/modules/%s/build/certs/signing_key.x509: ' % ABI) for warning in warnings)
+    assert facts['summary']['kernels'] > 1 and ours == []
+
+
+def test_an_unlistable_directory_leaves_nothing_for_the_cyclic_collector(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error a walk meets in a directory it cannot list (as a user other than root would),
+    kept to be told, does not hold the frames that caught it."""
+    (demo / 'lib/modules' / (ABI + '+clone') / 'weak-updates/locked').mkdir()
+    scan = _rootfs._scan
+
+    def refused_in_locked(fd: int) -> Any:
+        if os.readlink('/proc/self/fd/%d' % fd).endswith('/locked'):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return scan(fd)
+    monkeypatch.setattr(_rootfs, '_scan', refused_in_locked)
+    warnings: list[str] = []
+    facts, ours = gathered_with_garbage(demo, warnings.append)
+    assert any(warning.startswith('cannot read /lib/modules/%s+clone/weak-updates/locked: ' % ABI) for warning in warnings)
+    assert facts['summary']['kernels'] > 1 and ours == []
+
+
+def gathered_with_garbage(root: Path, warn: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], list[str]]:
     """The facts of ``root`` as the module gathers them, and the types of the collection's objects
     the cyclic collector finds unreachable once they are made."""
     gc.collect()
     gc.disable()
     try:
         rootfs = RootFS(str(root), snapshot=True)    # as the module reads
-        facts = gather_facts(rootfs, lambda message: None)
+        facts = gather_facts(rootfs, warn)
         del rootfs
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.collect()
