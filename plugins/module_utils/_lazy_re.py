@@ -21,6 +21,10 @@ class LazyPattern:
         self._source = (pattern, flags)
 
     def __getattr__(self, name):
+        if name.startswith('__'):
+            # What copy and pickle look for (__deepcopy__, __setstate__), also on an instance not
+            # yet made, whose _source would be looked for here again, endlessly.
+            raise AttributeError(name)
         # Asked once per name (match, search...): the compiled pattern's is kept as this object's own.
         value = getattr(re.compile(*self._source), name)
         setattr(self, name, value)

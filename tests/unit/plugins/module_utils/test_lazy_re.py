@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
+import pickle
 import re
 from pathlib import Path
 
@@ -30,6 +32,15 @@ def test_its_flags_are_those_it_was_given() -> None:
     assert LazyPattern(r'^b$', re.MULTILINE).search('a\nb\nc').group() == 'b'
     assert LazyPattern(r'^b$').search('a\nb\nc') is None
     assert LazyPattern(br'X.Y', re.DOTALL | re.IGNORECASE).fullmatch(b'x\ny') is not None
+
+
+def test_it_copies_and_pickles_as_a_compiled_pattern_does() -> None:
+    for used in (False, True):
+        pattern = LazyPattern(r'a+', re.IGNORECASE)
+        if used:
+            pattern.match('a')
+        for copied in (copy.copy(pattern), copy.deepcopy(pattern), pickle.loads(pickle.dumps(pattern))):
+            assert copied.match('xAa') is None and copied.search('xAa').group() == 'Aa'
 
 
 def _lazy_patterns(value: object) -> list[LazyPattern]:
