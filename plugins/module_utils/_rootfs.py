@@ -86,7 +86,7 @@ class FileTooLarge(OSError):
 def without_traceback(exc):
     """``exc``, to be kept past the frame that caught it, without its traceback and the errors it
     was raised from: their frames lead to that frame, whose variables refer back to it, a
-    reference cycle that keeps all those frames hold."""
+    reference cycle that keeps all those frames alive."""
     exc.__traceback__ = exc.__context__ = exc.__cause__ = None
     return exc
 
