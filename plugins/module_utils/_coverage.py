@@ -601,7 +601,8 @@ def _collector_spaced(function):
     What is left when ``function`` returns (the facts; what the run kept has no cycles and is
     freed already, see Context.close) is moved to the collector's oldest generation as it is:
     else the first collection after it, at the usual pace again, would walk all of it, and the
-    next one all of it again, for nothing.
+    next one all of it again, for nothing. That thaws what a caller froze before (dkms_facts
+    freezes only after).
     """
     @functools.wraps(function)
     def spaced(*args, **kwargs):
