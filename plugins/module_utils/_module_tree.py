@@ -260,7 +260,7 @@ def read_weak_links(rootfs, warn, modules_dir, unfollowed=None):
                 unfollowed.append(path if name else path + '/')
             continue
         try:
-            target, target_kind = rootfs.lookup(path)
+            target, target_kind = rootfs.lookup_link(path, text)
         except RootPathError as exc:
             warn('weak link %s: %s' % (path, exc))
             links.append(WeakLink(name, path, None, None, 'symlink loop'))

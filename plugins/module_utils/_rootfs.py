@@ -284,6 +284,9 @@ class RootFS:
         # {directory part of a looked-up path, or a listed directory, as given: (its _Dir, symlinks
         # followed to reach it)}, or False when it is no directory: a path's directory is resolved once.
         self._prefixes = {} if snapshot else None
+        # {absolute symlink text: (canonical in-root path, file type, symlinks followed), or False
+        # when it cannot be resolved}: see lookup_link.
+        self._link_texts = {} if snapshot else None
 
     @property
     def snapshot(self):
@@ -466,6 +469,31 @@ class RootFS:
             return self._with_walk(path, True, lambda found: (found.path, found.kind))
         except OSError as exc:
             raise RootPathError('cannot resolve %s: %s' % (path, exc))
+
+    def lookup_link(self, path, text):
+        """lookup(path) of the symlink ``path`` whose text a walk gave as ``text``.
+
+        A snapshot resolves an absolute text once for every link that holds it (each kernel's
+        weak link to one module), and counts for each link the symlinks followed to it, itself
+        and those its text leads through, against the kernel's limit, as lookup does; anything
+        else is looked up as lookup does it.
+        """
+        if self._top is None or not text.startswith('/') or '\0' in path:
+            return self.lookup(path)
+        directory, followed, parts = self._start(self._top, path, 0)
+        if len(parts) != 1 or directory.kinds.get(parts[0]) != stat.S_IFLNK or directory.links.get(parts[0]) != text:
+            return self.lookup(path)
+        known = self._link_texts.get(text)
+        if known is None:
+            try:
+                found = self._walk(self._top, self._start(self._top, text, 0), text, True)
+                known = (found.path, found.kind, found.followed)
+            except (OSError, RootPathError):
+                known = False
+            self._link_texts[text] = known
+        if not known or followed + 1 + known[2] > MAX_SYMLINKS:
+            return self.lookup(path)    # its own answer: as a rule an error that names the link
+        return known[:2]
 
     def resolve(self, path):
         """Canonical in-root path of ``path`` (see lookup); callers check existence themselves."""

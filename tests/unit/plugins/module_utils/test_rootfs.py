@@ -12,7 +12,7 @@ import socket
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -413,6 +413,34 @@ class TestWalk:
         with pytest.raises(RootPathError):
             fs.lookup(last + '/sub/up')     # one link more than the kernel follows
 
+    def test_links_a_walk_gave_resolve_as_lookups_resolve_them(self, fs: RootFS, root: Path) -> None:
+        """lookup_link answers as lookup does, for links that hold the same text too: the symlinks
+        followed to reach each link, and the link itself, count towards the kernel's limit."""
+        write(root, '/target', b'end')
+        link(root, '/c0', '/target')
+        for index in range(1, MAX_SYMLINKS):
+            link(root, '/c%d' % index, '/c%d' % (index - 1))
+        write(root, '/lib/modules/A/extra/x.ko', b'x')
+        for kernel in ('B', 'C'):
+            link(root, '/lib/modules/%s/weak-updates/x.ko' % kernel, '/lib/modules/A/extra/x.ko')
+        link(root, '/lib/modules/B/weak-updates/rel.ko', '../../A/extra/x.ko')
+        link(root, '/lib/modules/B/weak-updates/gone.ko', '/lib/modules/A/extra/gone.ko')
+        link(root, '/lib/modules/B/weak-updates/loop.ko', '/lib/modules/B/weak-updates/loop.ko')
+        # /c{N-2} takes N-1 links: with the link to it, N; through /alias to the link's directory, one more.
+        link(root, '/w/near.ko', '/c%d' % (MAX_SYMLINKS - 2))
+        link(root, '/w/over.ko', '/c%d' % (MAX_SYMLINKS - 1))
+        link(root, '/alias', '/w')
+        live = RootFS(str(root))
+        for top in ('/lib/modules/B/weak-updates', '/lib/modules/C/weak-updates', '/w', '/alias'):
+            entries, errors = fs.walk(top)
+            assert errors == []
+            for path, kind, text in entries:
+                assert kind == stat.S_IFLNK and looked_up(fs.lookup_link, path, text) == looked_up(live.lookup, path)
+        assert fs.lookup_link('/w/near.ko', '/c%d' % (MAX_SYMLINKS - 2)) == ('/target', stat.S_IFREG)
+        for path in ('/alias/near.ko', '/w/over.ko'):
+            with pytest.raises(RootPathError, match='too many levels of symbolic links: %s' % path):
+                fs.lookup_link(path, fs.readlink(path))
+
     @pytest.mark.parametrize('snapshot', [False, True])
     def test_without_typed_listings(self, root: Path, snapshot: bool, monkeypatch: pytest.MonkeyPatch) -> None:
         """Python 3.6 cannot list a descriptor with types: each entry is looked at instead, with the
@@ -716,6 +744,14 @@ def outcome(fs: RootFS, path: str) -> tuple[object, ...]:
     return found, fs.islink(path), data, listing
 
 
+def looked_up(lookup: Callable[..., tuple[str, int | None]], *arguments: str) -> object:
+    """What ``lookup`` answers, or the message of the error it raises."""
+    try:
+        return lookup(*arguments)
+    except RootPathError as exc:
+        return str(exc)
+
+
 def comparable(walked: tuple[list[tuple[str, int | None, str | None]], list[tuple[str, Exception]]]) -> object:
     entries, errors = walked
     return entries, [(path, str(exc)) for path, exc in errors]
@@ -738,7 +774,11 @@ class TestSnapshotAgreesWithLive:
             build(root, tree)
             snapshot, live = RootFS(str(root), snapshot=True), RootFS(str(root))
             if walk_first:
-                assert comparable(snapshot.walk('/')) == comparable(live.walk('/'))
+                walked = snapshot.walk('/')
+                assert comparable(walked) == comparable(live.walk('/'))
+                for path, kind, text in walked[0]:
+                    if kind == stat.S_IFLNK:
+                        assert looked_up(snapshot.lookup_link, path, text) == looked_up(live.lookup, path)
             for query in queries + queries[::-1]:
                 seen = outcome(snapshot, '/' + query)
                 assert seen == outcome(live, '/' + query)
