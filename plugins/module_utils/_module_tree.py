@@ -59,7 +59,7 @@ class WeakLink:
 MAX_NAMESAKES = 64
 # What installed_copy tells of a copy this target cannot decompress to compare.
 UNTOLD = 'untold'
-# Directories kmod's depmod never looks into, whatever depmod.d says.
+# Directories kmod's depmod never looks into, whatever depmod.d says (_skipped searches paths for these names).
 _ALWAYS_SKIPPED = frozenset(('build', 'source'))
 
 
@@ -457,9 +457,11 @@ def _relative(path, modules_dir):
 def _skipped(relative_path, depmod):
     """(the name that has depmod skip ``relative_path``, whether it surely does), or None: depmod
     checks each entry of a directory by name, a file's as a directory's."""
+    if not depmod.excludes and 'build' not in relative_path and 'source' not in relative_path:
+        return None     # most paths: not even a part of a name of _ALWAYS_SKIPPED in them, two searches in C
     parts = relative_path.split('/')
     if _ALWAYS_SKIPPED.isdisjoint(parts) and depmod.excludes.isdisjoint(parts):
-        return None     # most paths, told in C
+        return None
     always = [part for part in parts if part in _ALWAYS_SKIPPED]
     if always:
         return always[0], True
