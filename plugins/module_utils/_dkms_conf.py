@@ -43,6 +43,8 @@ DEST_MODULE_LOCATION_PREFIXES = ('/kernel', '/updates', '/extra')
 # The first version of each rule above, and one before them all: enough to try every reading.
 RULE_VERSIONS = ((3, 0, 10), (3, 0, 11), (3, 1, 5), (3, 1, 7), (3, 2, 0), (3, 2, 2), (3, 3, 0))
 EXCLUSIVE_KEYS = ('KERNEL', 'ARCH', 'KERNEL_MIN', 'KERNEL_MAX', 'CONFIG')
+# Each BUILD_EXCLUSIVE_* variable, and its rule's name in the facts.
+_EXCLUSIVE_VARIABLES = tuple(('BUILD_EXCLUSIVE_' + key, key.lower()) for key in EXCLUSIVE_KEYS)
 _VERSION_ECHO = re.compile(r'echo \$?"dkms-([0-9]+(?:\.[0-9]+)+)')
 _SCRIPT_LIMIT = 1024 * 1024
 # The list of variables the script carries out of dkms.conf.
@@ -463,11 +465,12 @@ class DkmsConf:
         """The BUILD_EXCLUSIVE_* rules as written ({rule: value, ...}: null when unset), or None."""
         def written(reading):
             rules = {}
-            for key in EXCLUSIVE_KEYS:
-                value = _element_list(reading.array('BUILD_EXCLUSIVE_' + key))
+            for name, rule in _EXCLUSIVE_VARIABLES:
+                # Most files set none of them: one the values lack is unset, null without a look.
+                value = _element_list(reading.array(name)) if name in reading.values else ()
                 if value is None:
                     return UNKNOWN
-                rules[key.lower()] = (value[0] if len(value) == 1 else value) if value else None
+                rules[rule] = (value[0] if len(value) == 1 else value) if value else None
             return rules
         return self._agreed(written, by_values=True)
 
