@@ -604,6 +604,11 @@ def read_symbol_table(data, layout, path, exports=()):
         names, skip = [], len(label)
         for symbol in map(entry.unpack_from, repeat(symtab), entries):
             start = symbol[name_at]
+            # Only the names of labels are read (a label has no NUL in it), and made text: the
+            # others in these sections (__kstrtabns_NAME, section symbols) are a third of them.
+            if strtab[start:start + skip] != label:
+                names.append(None)
+                continue
             end = strtab.find(b'\0', start, start + budget + 1)
             end = end if end >= 0 else min(len(strtab), start + budget + 1)
             if end > start:
@@ -611,13 +616,8 @@ def read_symbol_table(data, layout, path, exports=()):
                 if budget < 0:
                     raise KoNotRead('%s: the names of its symbols add up to more than %d bytes'
                                     % (path, SYMBOL_NAMES_LIMIT))
-            # Only the names kept are made text. A label (no NUL in it) found whole is all in
-            # the name: a name the limit cut shorter has been refused above.
-            if strtab[start:start + skip] == label:
-                name = _text(strtab[start + skip:end])
-                names.append(known.get(name, name))
-            else:
-                names.append(None)
+            name = _text(strtab[start + skip:end])
+            names.append(known.get(name, name))
         named.append(names)
     weak, export_names, crc_names = named
     exported = set(export_names)

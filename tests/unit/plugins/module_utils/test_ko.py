@@ -957,6 +957,20 @@ def test_symbol_names_are_bounded(ko_builder: KoBuilder, tmp_path: Path) -> None
         _ko.read_symbol_table(data, layout, 'names.ko')
 
 
+def test_only_the_names_of_labels_count_against_the_bound(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """Symbols of __ksymtab_strings that are not __kstrtab_NAME labels (its __kstrtabns_NAME ones)
+    are passed over unread: names of 2 MiB each, more than SYMBOL_NAMES_LIMIT in all, refuse nothing."""
+    image = ko_builder.build_ko(tmp_path, 'labels', versions={'module_layout': 1}, exports=['an_export']).read_bytes()
+    layout = _ko._elf_header(image, 'labels.ko')
+    strings_index = _ko.find_sections(image, layout, ('__ksymtab_strings',), 'labels.ko')['__ksymtab_strings']
+    long_name = 2 * 1024 * 1024
+    symbols = b''.join(struct.pack('<IBBHQQ', offset, 0x10, 0, strings_index, 0, 0) for offset in range(9))
+    symbols += struct.pack('<IBBHQQ', long_name + 1, 0x10, 0, strings_index, 0, 0)
+    data = patch_section(patch_section(image, '.symtab', append=symbols), '.strtab',
+                         append=b'A' * long_name + b'\0__kstrtab_an_export\0')
+    assert _ko.read_symbol_table(data, layout, 'labels.ko').exported == {'an_export'}
+
+
 @pytest.mark.parametrize('elf_class', [64, 32])
 def test_the_symbols_read_are_found_by_section_whatever_its_number(ko_builder: KoBuilder, tmp_path: Path,
                                                                    elf_class: int) -> None:
