@@ -110,8 +110,8 @@ class ModuleInfo:
     """What one module file says about itself."""
 
     __slots__ = ('name', 'vermagic', 'depends', 'license', 'import_ns', 'imports', 'crcs', 'has_versions_section',
-                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table', 'this_module_size',
-                 'compression', 'xz_check')
+                 'elf_class', 'machine', 'little_endian', 'exports', 'signature', 'symbol_table', 'symbol_crcs',
+                 'this_module_size', 'compression', 'xz_check')
 
     def __init__(self, name=None, vermagic=None, depends=None, license=None, import_ns=None, versions=None,
                  has_versions_section=False, elf_class=None, machine=None, little_endian=None, exports=None,
@@ -145,8 +145,10 @@ class ModuleInfo:
         self.signature = signature
         # ``symbol_table()``: the module's SymbolTable (None when the file cannot be read again),
         # read only when asked: by a module missing symbols, or exporting what others export.
-        # None where nobody can tell.
+        # None where nobody can tell. ``symbol_crcs()``: its ``crcs`` alone, read without the rest
+        # while nothing asks for it (see export_crcs); None: taken from ``symbol_table()``.
         self.symbol_table = None
+        self.symbol_crcs = None
         # Bytes of the struct module the module carries: sizeof(struct module) of the kernel it
         # was built against (None when not read).
         self.this_module_size = None
@@ -155,6 +157,14 @@ class ModuleInfo:
         # 4 CRC64, 10 SHA-256), None for a file that is not xz.
         self.compression = None
         self.xz_check = None
+
+    def export_crcs(self):
+        """The ``crcs`` of the module's SymbolTable (None when it cannot be read or tell), read only
+        when asked: by a module importing what this one exports."""
+        if self.symbol_crcs is not None:
+            return self.symbol_crcs()
+        symbol_table = self.symbol_table() if self.symbol_table is not None else None
+        return None if symbol_table is None else symbol_table.crcs
 
     @property
     def versions(self):
@@ -557,6 +567,8 @@ class SymbolTable(namedtuple('SymbolTable', ['weak_undefined', 'exported', 'crcs
 # No CRC table: an immutable empty mapping, shared.
 SymbolTable.__new__.__defaults__ = (MappingProxyType({}),)
 DAMAGED_SYMBOL_TABLE = SymbolTable(None, None, None)
+# A symbol table not read yet.
+_UNREAD = object()
 
 
 def _symbol_table_sections(data, path, columns):
@@ -577,10 +589,12 @@ def _symbol_table_sections(data, path, columns):
     return b'', b''
 
 
-def read_symbol_table(data, layout, path, exports=()):
+def read_symbol_table(data, layout, path, exports=(), crcs_only=False):
     """The SymbolTable of a checked ELF image; raises KoError, also when the names it reads add up
     to more than SYMBOL_NAMES_LIMIT bytes (names that overlap count each time). Names found in
-    ``exports`` are kept as the same objects (read once, a module's symbol table lives as long as it)."""
+    ``exports`` are kept as the same objects (read once, a module's symbol table lives as long as it).
+    ``crcs_only``: only the SymbolTable's ``crcs`` read and returned, the other names left unread
+    (what another module's imports are checked against)."""
     columns = _section_columns(layout, data[layout.shoff:layout.table_end])
     symtab, strtab = _symbol_table_sections(data, path, columns)
     # The labels are symbols of __ksymtab_strings and of the CRC tables, or absolute: only their
@@ -592,15 +606,15 @@ def read_symbol_table(data, layout, path, exports=()):
     crc_sections.discard(strings_index)     # numbered SHN_ABS (65,522 sections or more), it holds export labels
     fields, (name_at, index, value) = _SYMBOL_FIELDS[layout.elf_class]
     entry = struct.Struct(layout.order + fields)
-    weak_undefined, labelled = _symbols_to_name(symtab, layout, entry.size,
-                                                crc_sections | set([strings_index] if strings_index else []))
+    weak_undefined, labelled = _symbols_to_name(symtab, layout, entry.size, crc_sections | set(
+        [strings_index] if strings_index and not crcs_only else []))
     # In the file's order: of labels of one name, the last counts.
     crc_labelled = sorted(chain.from_iterable(labelled[section] for section in crc_sections))
     known = dict(zip(exports or (), exports or ()))
     budget = SYMBOL_NAMES_LIMIT
     named = []  # the names of each kind, past its label; None for a symbol without it
-    for entries, label in ((weak_undefined, b''), (labelled.get(strings_index, ()), EXPORT_LABEL),
-                           (crc_labelled, CRC_LABEL)):
+    kinds = ((weak_undefined, b''), (labelled.get(strings_index, ()), EXPORT_LABEL), (crc_labelled, CRC_LABEL))
+    for entries, label in kinds[2:] if crcs_only else kinds:
         names, skip = [], len(label)
         for symbol in map(entry.unpack_from, repeat(symtab), entries):
             start = symbol[name_at]
@@ -619,12 +633,16 @@ def read_symbol_table(data, layout, path, exports=()):
             name = _text(strtab[start + skip:end])
             names.append(known.get(name, name))
         named.append(names)
-    weak, export_names, crc_names = named
-    exported = set(export_names)
-    exported.discard(None)
+    crc_names = named[-1]
     crc_labels = dict(zip(crc_names, map(itemgetter(index, value), map(entry.unpack_from, repeat(symtab), crc_labelled))))
     crc_labels.pop(None, None)
-    return SymbolTable(set(weak), exported or None, _export_crcs(data, layout, crc_tables, crc_labels, path))
+    crcs = _export_crcs(data, layout, crc_tables, crc_labels, path)
+    if crcs_only:
+        return crcs
+    weak, export_names = named[:2]
+    exported = set(export_names)
+    exported.discard(None)
+    return SymbolTable(set(weak), exported or None, crcs)
 
 
 def _symbols_to_name(symtab, layout, size, sections):
@@ -996,9 +1014,10 @@ class KoReader:
             def reread(name):
                 return remembered(digests, name, lambda key: _payload_digest(self.rootfs, path, key))
         info.signature = read_module_signature(data, self._signers, reread)
-        symbol_table = {}
+        tables = {}     # {crcs_only: the SymbolTable read so}
         exports = info.exports  # not ``info``, which would then refer to itself
-        info.symbol_table = lambda: remembered(symbol_table, path, lambda key: self._symbol_table(key, exports))
+        info.symbol_table = lambda: remembered(tables, False, lambda key: self._symbol_table(path, exports))
+        info.symbol_crcs = lambda: self._symbol_crcs(path, exports, tables)
         return info
 
     def _share_columns(self, info):
@@ -1029,14 +1048,26 @@ class KoReader:
         finally:
             os.close(fd)
 
-    def _symbol_table(self, path, exports):
+    def _symbol_crcs(self, path, exports, tables):
+        """The ``crcs`` of the symbol table of ``path``: the whole table's when it was read, else read
+        alone; ``tables``: {crcs_only: the SymbolTable read so} of the file."""
+        table = tables.get(False, tables.get(True, _UNREAD))
+        if table is _UNREAD:
+            table = tables[True] = self._symbol_table(path, exports, crcs_only=True)
+            if table is None or table is DAMAGED_SYMBOL_TABLE:
+                tables[False] = table   # so would the whole table be: not read again, nor warned of twice
+        return None if table is None else table.crcs
+
+    def _symbol_table(self, path, exports, crcs_only=False):
         """read_symbol_table of the file read again (``exports``: the names its first read found):
-        None when it cannot be, DAMAGED_SYMBOL_TABLE (warned) when it is not what the loader would read."""
+        None when it cannot be, DAMAGED_SYMBOL_TABLE (warned) when it is not what the loader would read;
+        ``crcs_only``: a SymbolTable of only its ``crcs``, the rest None."""
         try:
             fd, status = self.rootfs.open_descriptor(path)
             try:
                 data = self._uncompressed(_FileImage(fd, status.st_size, path), path)
-                return read_symbol_table(data, _elf_header(data, path), path, exports)
+                table = read_symbol_table(data, _elf_header(data, path), path, exports, crcs_only)
+                return SymbolTable(None, None, table) if crcs_only else table
             finally:
                 os.close(fd)
         except (KoUnreadableHere, KoTooLarge):

@@ -736,16 +736,10 @@ class _ProvidedTo:
         return answers.pop() if len(answers) == 1 else None
 
 
-def _export_crcs(info):
-    """{export: CRC} of module ``info`` (empty when built without CRCs), None when its symbol table cannot tell."""
-    symbol_table = info.symbol_table() if info.symbol_table is not None else None
-    return None if symbol_table is None else symbol_table.crcs
-
-
 def _exports_with(info, symbol, crc):
     """Whether module ``info`` exports ``symbol`` with ``crc``: True also for a module built
     without CRCs (check_version() lets any import through), None when its symbol table cannot tell."""
-    crcs = _export_crcs(info)
+    crcs = info.export_crcs()
     if crcs is None:
         return None
     if not crcs:
@@ -768,7 +762,7 @@ class _Offer:
     def __init__(self, table, providers):
         told = {}   # symbol -> the CRC its exporters tell, None where one tells none or they differ
         for info in providers:
-            crcs = _export_crcs(info) or _NO_CRCS
+            crcs = info.export_crcs() or _NO_CRCS
             for symbol in table.absent.intersection(info.exports):
                 crc = crcs.get(symbol)
                 if told.setdefault(symbol, crc) != crc:

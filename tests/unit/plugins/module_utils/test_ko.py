@@ -335,6 +335,24 @@ def test_the_crcs_a_module_exports_its_symbols_with(ko_builder: KoBuilder, tmp_p
     assert read(tmp_path / 'plain', '/core.ko', reader_name).symbol_table().crcs == {}
 
 
+def test_the_crcs_are_read_without_the_rest_of_the_symbol_table(ko_builder: KoBuilder, tmp_path: Path) -> None:
+    """A module importing another's exports asks only for its CRCs: read alone, they are the whole
+    table's; a damage they show is the whole table's, warned of once, and the file not read again."""
+    ko_builder.build_ko(tmp_path, 'core', exports=['core_fn'], export_crcs={'core_fn': 0x8928CCD5})
+    info = read(tmp_path, '/core.ko', 'pyelftools')
+    assert info.export_crcs() == {'core_fn': 0x8928CCD5}
+    assert info.symbol_table() == _ko.SymbolTable(set(), {'core_fn'}, {'core_fn': 0x8928CCD5})
+    assert info.export_crcs() == {'core_fn': 0x8928CCD5}
+    image = (tmp_path / 'core.ko').read_bytes()
+    (tmp_path / 'core.ko').write_bytes(patch_section(image, '__kcrctab', type=8))    # SHT_NOBITS
+    warnings: list[str] = []
+    damaged = KoReader(RootFS(str(tmp_path)), reader='pyelftools', warn=warnings.append).read('/core.ko')
+    assert damaged.export_crcs() is None
+    (tmp_path / 'core.ko').write_bytes(image)   # not read again: what was read stands
+    assert damaged.symbol_table() is _ko.DAMAGED_SYMBOL_TABLE
+    assert len(warnings) == 1 and 'section __kcrctab claims' in warnings[0]
+
+
 def test_labels_count_by_their_section_and_of_one_name_the_last(ko_builder: KoBuilder, tmp_path: Path) -> None:
     # A __crc_ label in __ksymtab_strings or a __kstrtab_ one that is absolute labels nothing; of
     # two CRC labels of one name, in the CRC table and absolute, the later in the file counts.
