@@ -19,8 +19,10 @@ import io
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import zlib
+from array import array
 from collections import OrderedDict, namedtuple
 from itertools import chain, repeat
 from operator import add, itemgetter
@@ -441,17 +443,31 @@ def _check_section_table(data, layout, path):
 
 class SectionColumns(namedtuple('SectionColumns', ['names', 'kinds', 'flags', 'starts', 'sizes', 'links'])):
     """A section table by columns: the sh_name, sh_type, sh_flags, sh_offset, sh_size and sh_link of
-    every section, a tuple each."""
+    every section, a list each."""
 
     __slots__ = ()
 
 
 def _section_columns(layout, entries):
-    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped.
-    Unpacked entry by entry: one format for the whole table would cost less, but the struct module
-    keeps each format it compiles, one per count of sections (some 10 KiB each, up to 100)."""
-    fields = struct.Struct(layout.order + ('IIQ8xQQI20x' if layout.elf_class == 64 else 'III4xIII12x'))
-    return SectionColumns(*zip(*fields.iter_unpack(entries)))
+    """The SectionColumns of the section table ``entries`` (its bytes), the other fields skipped:
+    the table is read as arrays of 32- and 64-bit words (in the host's byte order, swapped to the
+    file's), and each column is every entry's word at one place, taken by a stride in C."""
+    size = 64 if layout.elf_class == 64 else 40
+    if len(entries) % size:
+        raise struct.error('a section table of %d bytes, not whole entries of %d' % (len(entries), size))
+    words = _in_order(array('I', entries), layout)
+    if layout.elf_class == 32:
+        return SectionColumns(*(words[at::10].tolist() for at in (0, 1, 2, 4, 5, 6)))
+    quads = _in_order(array('Q', entries), layout)
+    return SectionColumns(words[0::16].tolist(), words[1::16].tolist(), quads[1::8].tolist(), quads[3::8].tolist(),
+                          quads[4::8].tolist(), words[10::16].tolist())
+
+
+def _in_order(words, layout):
+    """The array ``words`` read in ``layout``'s byte order."""
+    if layout.little_endian != (sys.byteorder == 'little'):
+        words.byteswap()
+    return words
 
 
 def _section_struct(layout):

@@ -817,6 +817,24 @@ def test_section_table_as_the_loader_checks_it(ko_builder: KoBuilder, tmp_path: 
     assert not isinstance(raised.value, KoNotRead)     # refused for sure: what needs its exports misses them
 
 
+@pytest.mark.parametrize('elf_class', [64, 32])
+@pytest.mark.parametrize('little_endian', [True, False])
+def test_the_section_columns_are_the_fields_of_each_entry(elf_class: int, little_endian: bool) -> None:
+    """Taken by strides of the table read as words, in either byte order: the fields struct unpacks."""
+    order = '<' if little_endian else '>'
+    codes = 'IIQQQQIIQQ' if elf_class == 64 else 'IIIIIIIIII'
+    entry = struct.Struct(order + codes)
+    # Every byte of a field told apart, those of the 64-bit fields' high halves too.
+    fields = [tuple((number * 7919 + field * 104729 + (field << 28)) % 2 ** 32 + ((number + 1) << 40 if code == 'Q' else 0)
+                    for field, code in enumerate(codes)) for number in range(5)]
+    table = b''.join(entry.pack(*values) for values in fields)
+    layout = _ko.ElfLayout(elf_class, little_endian, 0, entry.size, len(fields), 0)
+    assert _ko._section_columns(layout, table) == tuple(
+        [values[field] for values in fields] for field in (0, 1, 2, 4, 5, 6))
+    with pytest.raises(struct.error):
+        _ko._section_columns(layout, table[:-4])
+
+
 def _rules_before(columns: _ko.SectionColumns, length: int, table_size: int) -> str:
     """The last two rules of _check_section_table as it checked them before it took the largest value of
     each column first: the error of the first section that breaks one, or ''."""
