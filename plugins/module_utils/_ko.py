@@ -632,7 +632,8 @@ def read_symbol_table(data, layout, path, exports=(), crcs_only=False):
     kinds = ((weak_undefined, b''), (labelled.get(strings_index, ()), EXPORT_LABEL), (crc_labelled, CRC_LABEL))
     for entries, label in kinds[2:] if crcs_only else kinds:
         names, skip = [], len(label)
-        for symbol in map(entry.unpack_from, repeat(symtab), entries):
+        symbols = list(map(entry.unpack_from, repeat(symtab), entries))
+        for symbol in symbols:
             start = symbol[name_at]
             # Only the names of labels are read (a label has no NUL in it), and made text: the
             # others in these sections (__kstrtabns_NAME, section symbols) are a third of them.
@@ -650,7 +651,7 @@ def read_symbol_table(data, layout, path, exports=(), crcs_only=False):
             names.append(known.get(name, name))
         named.append(names)
     crc_names = named[-1]
-    crc_labels = dict(zip(crc_names, map(itemgetter(index, value), map(entry.unpack_from, repeat(symtab), crc_labelled))))
+    crc_labels = dict(zip(crc_names, map(itemgetter(index, value), symbols)))     # the CRC labels' symbols, read last
     crc_labels.pop(None, None)
     crcs = _export_crcs(data, layout, crc_tables, crc_labels, path)
     if crcs_only:
