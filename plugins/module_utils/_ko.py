@@ -758,11 +758,12 @@ def parse_versions(data, elf_class, little_endian, path, known=None):
     records = list(map(itemgetter(0), VERSION_RECORD.iter_unpack(data)))
     pairs = list(map(decoded.get, records))
     if None in pairs:
-        crc_format = struct.Struct(('<' if little_endian else '>') + ('Q' if elf_class == 64 else 'I'))
+        # A record's CRC (an unsigned long) and its NUL-padded name, unpacked at once.
+        fields = struct.Struct(('<' if little_endian else '>') + ('Q56s' if elf_class == 64 else 'I60s'))
         for index, record in enumerate(records):
             if pairs[index] is None:
-                name = record[crc_format.size:].split(b'\0', 1)[0]
-                pairs[index] = decoded[record] = (_text(name), crc_format.unpack_from(record)[0] & 0xffffffff)
+                crc, name = fields.unpack(record)
+                pairs[index] = decoded[record] = (_text(name.split(b'\0', 1)[0]), crc & 0xffffffff)
     return pairs
 
 
