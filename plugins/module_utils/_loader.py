@@ -586,8 +586,9 @@ def foreign_elf(kernel, module):
     with none to read is not judged on this.
     """
     own = kernel.own
-    if own is None:
-        return None
+    if own is None or (module.elf_class, module.machine, module.little_endian) == \
+            (own.elf_class, own.machine, own.little_endian):
+        return None     # the usual case, told without a look at each
     for label, mine, theirs in (('ELF class', module.elf_class, own.elf_class),
                                 ('machine', module.machine, own.machine),
                                 ('byte order', module.little_endian, own.little_endian)):
