@@ -1106,8 +1106,14 @@ def _judged(kernel, candidates, tables, unread=False):
             decisions[key] = Decision('broken', False, None, signature, 'the kernel\'s symvers cannot be read')
         else:
             # Loads by kABI as far as both resolutions tell: with every signature accepted, and without the refused.
-            unsure = next((each for each in (verdict, loaded[key]) if each is None or not each.certain), False)
-            unchecked = _unchecked(unsure) if unsure is not False else None
+            # (Both None without a symvers; most often one Verdict, which the kernels share.)
+            other = loaded[key]
+            if verdict is None or not verdict.certain:
+                unchecked = _unchecked(verdict)
+            elif other is not verdict and (other is None or not other.certain):
+                unchecked = _unchecked(other)
+            else:
+                unchecked = None
             if not signature_certain:
                 unchecked = unchecked or 'whether the kernel accepts its signature is unknown'
             decisions[key] = Decision(None, unchecked is None, kabi, signature, unchecked)
