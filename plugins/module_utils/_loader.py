@@ -650,6 +650,8 @@ def _built_with(kmod, compression):
 
 def _compression_refusal(kernel, module):
     """(reason, certain) of the system not loading ``module`` for how it is compressed, or None."""
+    if module.compression is None:
+        return None     # a plain file
     who = _decompressed_by(kernel, module)
     if who == 'nobody':
         return '%s: its depmod leaves the file out of modules.dep, so neither modprobe nor udev finds it' \
