@@ -344,7 +344,7 @@ class SharedSymvers:
     ``read_symvers``).
     """
 
-    __slots__ = ('text', 'found', 'ambiguous', 'symbols', 'lines_compared', 'last', 'last_path')
+    __slots__ = ('text', 'found', 'ambiguous', 'symbols', 'lines_compared', 'last')
 
     def __init__(self, lines_compared=LINES_COMPARED):
         self.text = None        # the last text searched
@@ -353,7 +353,6 @@ class SharedSymvers:
         self.ambiguous = set()  # those of them with two valid lines in it or more
         self.lines_compared = lines_compared
         self.last = None    # the Symvers of the last symvers read
-        self.last_path = None   # and the in-root path of its file
 
     def select(self, text, symbols):
         """``parse_symvers(text, symbols)`` of a set ``symbols``, from the last text's answers
@@ -577,11 +576,9 @@ def read_symvers(rootfs, path, shared=None):
     """
     shared = SharedSymvers() if shared is None else shared
     try:
-        # A copy of the last kernel's symvers is never decoded: compared with the last file in a
-        # snapshot, else a plain one with the last text as it is read, a piece at a time (never held
-        # whole), a compressed one once decompressed.
-        if shared.last is not None and (_same_file_content(rootfs, shared.last_path, path)
-                                        or rootfs.holds(path, _encoded(shared.last.text), SYMVERS_LIMIT)):
+        # A copy of the last kernel's symvers is never decoded: a plain one is compared with the last
+        # text as it is read, a piece at a time (never held whole), a compressed one once decompressed.
+        if shared.last is not None and rootfs.holds(path, _encoded(shared.last.text), SYMVERS_LIMIT):
             return shared.last
         raw = rootfs.read_bytes(path, SYMVERS_LIMIT)
         data = decompress(raw, path, SYMVERS_LIMIT)
@@ -601,20 +598,7 @@ def read_symvers(rootfs, path, shared=None):
     if not (text.startswith('0x') or '\n0x' in text):
         raise SymversError('%s: not a symvers file, no line exports a symbol' % path)
     shared.last = Symvers(text, shared)
-    shared.last_path = path
     return shared.last
-
-
-def _same_file_content(rootfs, last, path):
-    """Whether the in-root file ``path`` holds the bytes of the file ``last`` (read last), when
-    ``rootfs`` is a snapshot (a tree that does not change while it is read): compared file to file,
-    not with the text decoded from ``last``, which would be encoded again a piece at a time."""
-    if not rootfs.snapshot:
-        return False
-    try:
-        return rootfs.same_content(last, path)
-    except (OSError, RootPathError):
-        return False    # either may be unreadable: the text is compared, and this one's error told
 
 
 def _encoded(text, chunk=64 * 1024):

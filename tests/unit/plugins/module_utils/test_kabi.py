@@ -200,20 +200,6 @@ class TestReadSymvers:
         crlf = read_symvers(fs, '/f/Module.symvers', shared)
         assert read_symvers(fs, '/f/Module.symvers', shared) is crlf and crcs_of(crlf) == EXPORTS
 
-    def test_in_a_snapshot_a_copy_is_told_by_the_last_file(self, tmp_path: Path) -> None:
-        # Compared file to file: also bytes that decode with replacement characters, which the
-        # text read from them cannot tell, are the same Symvers; other bytes another.
-        data = b'0x1\tsym\xff\tvmlinux\tEXPORT_SYMBOL\n'
-        put(tmp_path, '/a/Module.symvers', data)
-        put(tmp_path, '/b/Module.symvers', data)
-        put(tmp_path, '/c/Module.symvers', data.replace(b'0x1', b'0x2'))
-        fs = RootFS(str(tmp_path), snapshot=True)
-        shared = SharedSymvers()
-        first = read_symvers(fs, '/a/Module.symvers', shared)
-        assert read_symvers(fs, '/b/Module.symvers', shared) is first
-        other = read_symvers(fs, '/c/Module.symvers', shared)
-        assert other is not first and crcs_of(other) == {'sym\ufffd': 2} and crcs_of(first) == {'sym\ufffd': 1}
-
     @given(st.text(alphabet='a\t\n\u00e9\u20ac\ufffd', max_size=20), st.binary(max_size=4), st.integers(1, 4))
     def test_bytes_are_compared_with_a_text_chunk_by_chunk(self, text: str, tail: bytes, chunk: int) -> None:
         data = text.encode()
