@@ -460,8 +460,6 @@ def _skipped(relative_path, depmod):
     if not depmod.excludes and 'build' not in relative_path and 'source' not in relative_path:
         return None     # most paths: not even a part of a name of _ALWAYS_SKIPPED in them, two searches in C
     parts = relative_path.split('/')
-    if _ALWAYS_SKIPPED.isdisjoint(parts) and depmod.excludes.isdisjoint(parts):
-        return None
     always = [part for part in parts if part in _ALWAYS_SKIPPED]
     if always:
         return always[0], True
