@@ -211,7 +211,7 @@ def _exported_already(module, table):
     """
     own = _module_name(module)
     flagged = {}     # {symbol: name of its other owner}
-    for symbol in module.exports or ():
+    for symbol in table.exported(module.exports or ()):
         name = _owner_name(table.export(symbol))
         if name is not None and name != own:
             flagged[symbol] = name
@@ -345,6 +345,11 @@ class ExportTable:
     def export(self, symbol):
         """The kernel's Export of ``symbol``, None where it has none that loads."""
         return None if symbol in self.gone else self.exports.get(symbol)
+
+    def exported(self, symbols):
+        """The set of those of ``symbols`` the kernel has an Export of that loads: few, if any, of
+        a module's exports, found without a look at each."""
+        return self.exports.keys() & itertools.filterfalse(self.gone.__contains__, symbols)
 
     def quick_crcs(self, offer):
         """{symbol: CRC} that judge compares a module's imports with as one tuple: the table's CRC,
