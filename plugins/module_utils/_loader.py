@@ -56,6 +56,8 @@ _NOTHING = frozenset()
 # many as _judged resolves on one kernel (every signature accepted, without the refused, without the
 # surely refused).
 KEPT_PROVIDERS = 3
+# How many resolutions (_SymbolResolution.run) a table keeps for the next kernel: as many as _judged makes on one.
+KEPT_RESOLUTIONS = 3
 _NO_CRCS = _NO_EXPORTS = MappingProxyType({})
 # What ExportTable.quick_crcs has for a symbol exported in a namespace: equal to no CRC.
 _IN_A_NAMESPACE = object()
@@ -188,6 +190,15 @@ def vermagic_matches(module, kernel_vermagic, kernel_release):
     return None
 
 
+def _vermagic_read(kernel, modules):
+    """What vermagic_matches reads of ``kernel`` for the ModuleInfo ``modules``: the part of its
+    vermagic after the release where each has a ``__versions`` section or no vermagic (most often),
+    else the whole, and the release. Kernels alike in it give each module the same outcome."""
+    if all(info.has_versions_section or info.vermagic is None for info in modules):
+        return vermagic_suffix(kernel.vermagic)
+    return kernel.vermagic, kernel.release
+
+
 def proprietary(module):
     """Whether the loader taints the ModuleInfo ``module`` proprietary by itself: a license that
     is not GPL-compatible, or a name the kernel knows to claim one falsely."""
@@ -293,7 +304,7 @@ class ExportTable:
     """
 
     __slots__ = ('exports', 'gone', 'imports', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs',
-                 '_gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick')
+                 '_gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick', 'resolutions')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
                  restricted=_NO_EXPORTS, gone=_NOTHING):
@@ -322,6 +333,7 @@ class ExportTable:
         # of them, up to KEPT_PROVIDERS: the kernels that share the table judge the same files.
         self.providers = (None, {})
         self.quick = None   # see quick_crcs
+        self.resolutions = []   # see _resolved
 
     def _restricted_imports(self):
         """(symbol, Export) of the imports a replacement may restrict as their in-tree module did."""
@@ -1090,14 +1102,13 @@ def _judged(kernel, candidates, tables, unread=False):
         # the kernel refuses before linking them export nothing to the others.
         tables = tables or ExportTables()
         table = tables.table(kernel, *tables.looked_up_by(tuple(candidates.values())))
-        verdicts = _SymbolResolution(kernel, table, candidates, set(), tables.shared, unread).run()
+        verdicts = _resolved(kernel, table, candidates, set(), tables.shared, unread)
         refused = set(key for key, (dummy, refusal, dummy) in signatures.items() if refusal)
-        loaded = _SymbolResolution(kernel, table, candidates, refused, tables.shared, unread).run() \
-            if refused else verdicts
+        loaded = _resolved(kernel, table, candidates, refused, tables.shared, unread) if refused else verdicts
         # What a module needs from a refusal that is not certain, it is not certain to miss.
         surely_refused = set(key for key in refused if signatures[key][2])
-        surely_loaded = loaded if surely_refused == refused else _SymbolResolution(
-            kernel, table, candidates, surely_refused, tables.shared, unread).run()
+        surely_loaded = loaded if surely_refused == refused else _resolved(
+            kernel, table, candidates, surely_refused, tables.shared, unread)
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None
@@ -1125,6 +1136,23 @@ def _judged(kernel, candidates, tables, unread=False):
                 unchecked = unchecked or 'whether the kernel accepts its signature is unknown'
             decisions[key] = Decision(None, unchecked is None, kabi, signature, unchecked)
     return decisions
+
+
+def _resolved(kernel, table, modules, refused, shared, unread):
+    """``_SymbolResolution(kernel, table, modules, refused, shared, unread).run()``, a dict callers
+    do not change: the one ``table`` keeps of a kernel before, where it was made for the same
+    modules alike. A resolution reads the kernel only in each module's vermagic check and in
+    whether taints pass on (release 5.9), and every kernel that shares the table judges the same files."""
+    alike = (frozenset(refused), unread, release_at_least(kernel.release, (5, 9)),
+             _vermagic_read(kernel, modules.values()))
+    for kept in table.resolutions:
+        if kept[0] == alike and kept[1] is shared and kept[2] == modules:
+            return kept[3]
+    verdicts = _SymbolResolution(kernel, table, modules, refused, shared, unread).run()
+    if len(table.resolutions) == KEPT_RESOLUTIONS:
+        del table.resolutions[0]
+    table.resolutions.append((alike, shared, dict(modules), verdicts))
+    return verdicts
 
 
 def _refused_early(kernel, info):

@@ -1108,6 +1108,35 @@ class TestExportTables:
         assert outcome(resolve(abi, swapped, tables)) == outcome(resolve(abi, swapped)) == {
             'client': (None, True), 'core': (None, True)}
 
+    def test_a_resolution_is_kept_for_the_next_kernel_that_checks_the_modules_alike(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # Another release of one vermagic suffix resolves as the last kernel did, for modules with
+        # __versions; not a kernel on the other side of 5.9 (taints), nor one of another suffix, nor
+        # another release where a module's whole vermagic is compared.
+        core = module(exports=['a'], name='core', license='Proprietary')
+        table = SymbolTable(set(), {'a'}, {'a': 0x51})
+        core.symbol_table = lambda: table
+        exports = dict(exported(EXPORTS), kfree=Export(EXPORTS['kfree'], True, None))
+        runs = []
+        run = _loader._SymbolResolution.run
+        monkeypatch.setattr(_loader._SymbolResolution, 'run', lambda resolution: runs.append(1) or run(resolution))
+        for whole, kernels in ((False, [(RELEASE, 'SMP preempt', True), ('6.1.0-48-amd64', 'SMP preempt', False),
+                                        ('5.4.0-1', 'SMP preempt', True), ('5.4.0-2', 'SMP preempt', False),
+                                        ('5.4.0-2', 'SMP preempt_rt', True)]),
+                               (True, [(RELEASE, 'SMP preempt', True), ('6.1.0-48-amd64', 'SMP preempt', True),
+                                       ('6.1.0-48-amd64', 'SMP preempt', False)])):
+            modules = {'core': core, 'client': module(dict(EXPORTS, a=0x51), name='client', has_versions_section=not whole)}
+            tables = ExportTables()
+            for release, suffix, made in kernels:
+                abi = kernel(exports, '%s %s mod_unload modversions ' % (release, suffix), release,
+                             signature_check=signatures_known())
+                runs.clear()
+                decided = resolve(abi, modules, tables)
+                assert bool(runs) is made, (whole, release, suffix)
+                alone = resolve(abi, modules)
+                assert {key: (d.refusal, d.certain, d.kabi, d.reason) for key, d in decided.items()} == \
+                    {key: (d.refusal, d.certain, d.kabi, d.reason) for key, d in alone.items()}
+
 
 def test_one_file_under_two_paths_is_contested_under_both() -> None:
     # KoReader caches by resolved path: two paths of one kernel that reach one file (a link)
