@@ -56,7 +56,7 @@ SHF_COMPRESSED = 0x800
 MODINFO_LIMIT = 1024 * 1024
 # struct modversion_info: an unsigned long crc and a name, 64 bytes on 32 and 64 bits.
 VERSION_RECORD_SIZE = 64
-VERSION_RECORD = struct.Struct('%ds' % VERSION_RECORD_SIZE)
+VERSION_RECORD = '%ds' % VERSION_RECORD_SIZE
 ET_REL = 1
 SHT_NULL = 0
 SHT_SYMTAB = 2
@@ -754,8 +754,9 @@ def parse_versions(data, elf_class, little_endian, path, known=None):
                       % (path, len(data), VERSION_RECORD_SIZE))
     # One record's bytes mean another pair in another layout.
     decoded = {} if known is None else known.setdefault((elf_class, little_endian), {})
-    # Cut, compared and looked up by the standard library's C code, not record by record in Python.
-    records = list(map(itemgetter(0), VERSION_RECORD.iter_unpack(data)))
+    # Cut, compared and looked up by the standard library's C code, not record by record in Python:
+    # cut by one format of as many records as there are, which makes no tuple per record.
+    records = struct.Struct(VERSION_RECORD * (len(data) // VERSION_RECORD_SIZE)).unpack(data)
     pairs = list(map(decoded.get, records))
     if None in pairs:
         # A record's CRC (an unsigned long) and its NUL-padded name, unpacked at once.
