@@ -6,7 +6,7 @@
 section by name, makes an object for every section of the file (some 60 in a module): for
 the hundreds of modules of a large host that is most of the reading time. This adapter
 parses with pyelftools' own definitions, kept per ELF class, byte order and machine, only
-the ELF header and the section headers the caller asks for.
+the ELF header and the section headers the caller asks for, each up to the last field read.
 
 It relies on ``elftools.elf.structs.ELFStructs``, which pyelftools does not document.
 tests/unit/plugins/module_utils/test_elftools_adapter.py fails loudly when a release
@@ -25,6 +25,9 @@ import io
 
 # e_ident (16 bytes), e_type and e_machine (2 bytes each), the same in both ELF classes.
 IDENT_TYPE_MACHINE = 20
+# The last field of a section header that the answers need: those after it (link, info, alignment,
+# entry size) are not parsed.
+LAST_FIELD_READ = 'sh_size'
 
 
 class ElftoolsUnusable(Exception):
@@ -54,6 +57,16 @@ def load_adapter():
     except ElftoolsUnusable:
         return None
     return adapter
+
+
+def _leading_fields(definition, last):
+    """A construct Struct of the fields of pyelftools' Struct ``definition`` up to ``last``: each field
+    costs a parse in Python, and the header's last four are not needed."""
+    from elftools.construct import Struct
+    names = [field.name for field in definition.subcons]
+    if last not in names:
+        raise AttributeError('%s has no field %s' % (definition.name, last))
+    return Struct(definition.name, *definition.subcons[:names.index(last) + 1])
 
 
 def _elffile():
@@ -110,7 +123,8 @@ class ElftoolsAdapter:
             header = basic.Elf_Ehdr.parse(data[:basic.Elf_Ehdr.sizeof()])
             # The section types' names depend on the machine and OS ABI, as in ELFFile.
             advanced = (header['e_type'], header['e_machine'], header['e_ident']['EI_OSABI'])
-            shdr = self.definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr
+            shdr = _leading_fields(self.definitions((layout.elf_class, layout.little_endian) + advanced, advanced).Elf_Shdr,
+                                   LAST_FIELD_READ)
             opened = self._opened[key] = (header['e_machine'], shdr, shdr.sizeof())
         machine, shdr, size = opened
 

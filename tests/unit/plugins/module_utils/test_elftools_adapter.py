@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from elftools.elf import structs
 
-from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import ElftoolsAdapter, ElftoolsUnusable, load_adapter
+from ansible_collections.kabi.dkms.plugins.module_utils import _elftools_adapter
+from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import (
+    LAST_FIELD_READ, ElftoolsAdapter, ElftoolsUnusable, _leading_fields, load_adapter)
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import WANTED_SECTIONS, _elf_header, find_sections
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder, change_elftools_definitions, hide_elffile
 
@@ -30,6 +32,12 @@ def test_the_pyelftools_internals_it_uses() -> None:
     assert definitions.Elf_Shdr.sizeof() == 64
     fields = definitions.Elf_Shdr.parse(bytes(64))
     assert {'sh_type', 'sh_flags', 'sh_offset', 'sh_size'} <= set(fields)
+    # The adapter parses the fields up to sh_size, with a construct Struct of pyelftools' own.
+    leading = _leading_fields(definitions.Elf_Shdr, LAST_FIELD_READ)
+    names = ['sh_name', 'sh_type', 'sh_flags', 'sh_addr', 'sh_offset', 'sh_size']
+    assert [field.name for field in leading.subcons] == names
+    whole = definitions.Elf_Shdr.parse(bytes(range(64)))
+    assert dict(leading.parse(bytes(range(leading.sizeof())))) == {name: whole[name] for name in names}
 
 
 def answers(adapter: ElftoolsAdapter, image: bytes) -> tuple[object, dict[str, tuple[object, ...]]]:
@@ -54,6 +62,15 @@ def test_falls_back_to_the_public_api(module_image: bytes, monkeypatch: pytest.M
     expected = answers(ElftoolsAdapter(), module_image)
 
     change_elftools_definitions(monkeypatch)
+    adapter = ElftoolsAdapter()
+    assert answers(adapter, module_image) == expected
+    assert not adapter.shared
+
+
+def test_falls_back_to_the_public_api_without_the_fields_it_reads(module_image: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release whose section header lacks the last field the adapter reads: ELFFile answers."""
+    expected = answers(ElftoolsAdapter(), module_image)
+    monkeypatch.setattr(_elftools_adapter, 'LAST_FIELD_READ', 'sh_renamed')
     adapter = ElftoolsAdapter()
     assert answers(adapter, module_image) == expected
     assert not adapter.shared
