@@ -17,6 +17,7 @@ __metaclass__ = type
 import hashlib
 import io
 import os
+import re
 import shutil
 import struct
 import sys
@@ -92,6 +93,8 @@ SHN_ABS = 0xfff1
 CRC_SECTIONS = ('__kcrctab', '__kcrctab_gpl')
 # The labels EXPORT_SYMBOL puts on each export's name, and modpost on its CRC: the export's name follows.
 EXPORT_LABEL, CRC_LABEL = b'__kstrtab_', b'__crc_'
+# The .modinfo entries read, as (key, value): each starts after a NUL (one is put before the first).
+_MODINFO_ENTRIES = re.compile('\0(name|vermagic|depends|license|import_ns)=([^\0]*)')
 
 
 class KoError(Exception):
@@ -713,29 +716,22 @@ def exported_symbols(ksymtab_strings):
 
 def _modinfo_fields(entries):
     """name, vermagic, depends, license (first of each wins) and every import_ns from ``key=value``
-    entries, NUL-separated text. Each key is looked for where an entry starts by the standard
-    library's search: a driver's entries are hundreds, its aliases."""
-    entries = '\0' + entries
-    fields = dict((key, next(_entry_values(entries, key), None)) for key in ('name', 'vermagic', 'depends', 'license'))
-    depends = fields['depends']
+    entries, NUL-separated text. The entries of these keys are found by one search of the standard
+    library's: a driver's entries are hundreds, its aliases."""
+    fields, import_ns = {}, []
+    for key, value in _MODINFO_ENTRIES.findall('\0' + entries):
+        if key == 'import_ns':
+            import_ns.append(value)
+        else:
+            fields.setdefault(key, value)
+    depends = fields.get('depends')
     return {
-        'name': fields['name'],
-        'vermagic': fields['vermagic'],
+        'name': fields.get('name'),
+        'vermagic': fields.get('vermagic'),
         'depends': [name for name in depends.split(',') if name] if depends else [],
-        'license': fields['license'],
-        'import_ns': list(_entry_values(entries, 'import_ns')),
+        'license': fields.get('license'),
+        'import_ns': import_ns,
     }
-
-
-def _entry_values(entries, key):
-    """The values of the ``key=value`` entries of ``entries`` (each after a NUL), in order."""
-    start = '\0%s=' % key
-    at = entries.find(start)
-    while at >= 0:
-        end = entries.find('\0', at + len(start))
-        end = len(entries) if end < 0 else end
-        yield entries[at + len(start):end]
-        at = entries.find(start, end)
 
 
 def _text(raw):
