@@ -282,10 +282,18 @@ def _read_conf_texts(rootfs, warn, paths, required=None, etc_names=None):
     return texts
 
 
+def _may_have_overrides(name, etc_names):
+    """Whether /etc/dkms (``etc_names`` as _etc_dkms_names gives them) may hold an override of
+    package ``name``: each one's name is NAME.conf or NAME-...conf. Most packages have none, and
+    then no override's name need be made, for the package nor for each kernel."""
+    return etc_names is None or any(entry.startswith((name + '.', name + '-')) for entry in etc_names)
+
+
 def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=None, etc_names=None):
     """dkms.conf and the admin's overrides in /etc/dkms, in the order dkms sources them."""
-    texts = _read_conf_texts(rootfs, warn, ['/etc/dkms/%s.conf' % name, '/etc/dkms/%s-%s.conf' % (name, version)],
-                             posixpath.join(source, 'dkms.conf'), etc_names)
+    overrides = _may_have_overrides(name, etc_names)
+    texts = _read_conf_texts(rootfs, warn, ['/etc/dkms/%s.conf' % name, '/etc/dkms/%s-%s.conf' % (name, version)]
+                             if overrides else [], posixpath.join(source, 'dkms.conf'), etc_names)
     if texts is None:
         return None
 
@@ -294,7 +302,7 @@ def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=Non
                  '/etc/dkms/%s-%s-%s-%s.conf' % (name, version, release, arch),
                  '/etc/dkms/%s--%s.conf' % (name, release), '/etc/dkms/%s--%s-%s.conf' % (name, release, arch)]
         return _read_conf_texts(rootfs, warn, paths, etc_names=etc_names) or []
-    return DkmsConf(texts, name, version, dkms_version, trees, kernel_texts, warn)
+    return DkmsConf(texts, name, version, dkms_version, trees, kernel_texts if overrides else None, warn)
 
 
 def _read_failed_build(rootfs, warn, version_dir):
