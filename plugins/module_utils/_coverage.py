@@ -260,6 +260,7 @@ class Context:
         self._shadowing_reads = (None,)     # the last kernel and what shadowing_file reads of it (see shadowing)
         self._unbuilt = {}  # {Build: its _unbuilt}
         self._warned = set()
+        self._file_names = {}   # {in-root path: normalized module name, or None}, see file_name
         self.firmware = read_firmware_keys(rootfs, warn)
         self.boot_files = boot_files    # the boot files read once per root, see _kernels.grub_config
         self._policies = {}
@@ -389,9 +390,8 @@ class Context:
             # rests on a rule not checked): the in-tree module of its name may load.
             unsure = {path for candidate in candidates for name, path in candidate.files.items()
                       if name in candidate.uncertain}.union(set(paths) - set(readable))
-            # depmod indexes a file by its name, whatever name= the module gives itself.
-            names = {path: module_name(posixpath.basename(path)) for path in paths}
-            names = {path: normalize_module_name(name) for path, name in names.items() if name}
+            names = {path: self.file_name(path) for path in paths}
+            names = {path: name for path, name in names.items() if name}
             decisions.update(resolve(abi, readable, self._tables, unread,
                                      {names[path] for path in unsure if path in names}, names))
         for path, decision in sorted(decisions.items()):
@@ -401,6 +401,16 @@ class Context:
             elif readable[path].signature.state == DAMAGED:
                 self._warn_once(path, readable[path].signature.problem)
         return decisions
+
+    def file_name(self, path):
+        """The normalized module name depmod indexes the file ``path`` by, whatever name= the
+        module gives itself; None for a name that is no module's. Worked out once per path: the
+        file a weak link leads to is judged on each kernel that links it."""
+        name = self._file_names.get(path, _UNREAD)
+        if name is _UNREAD:
+            name = module_name(path[path.rfind('/') + 1:])
+            name = self._file_names[path] = normalize_module_name(name) if name else None
+        return name
 
     def _warn_once(self, path, reason):
         """One warning per unusable file, however many kernels look at it."""
