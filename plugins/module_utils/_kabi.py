@@ -223,11 +223,12 @@ def _search(text, symbols):
     with a valid line more than once (the same line, or another).
 
     Lines are read ``_LINES_READ`` at a time, by ``_tab_exports`` or, where it cannot, as
-    ``parse_symvers`` reads them.
+    ``parse_symvers`` reads them. Only the valid lines found are counted: more of them than symbols
+    found (never in a real symvers) has the text read again for those on more than one.
     """
     found = dict.fromkeys(symbols)
-    ambiguous = set()
     meanings = _Meanings()
+    valid_lines = 0
     for piece in _line_pieces(text):
         for start in range(0, len(piece), _LINES_READ):
             lines = piece[start:start + _LINES_READ]
@@ -236,15 +237,20 @@ def _search(text, symbols):
                 exported = [(symbol, export) for symbol, dummy, export in _exports_on(lines, found, meanings)]
                 hits = list(map(itemgetter(0), exported)), list(map(itemgetter(1), exported))
             named, exports = hits
-            ambiguous.update(filter(found.get, named))  # found on an earlier line
-            if len(set(named)) < len(named):
-                seen = set()
-                for symbol in named:
-                    if symbol in seen:
-                        ambiguous.add(symbol)
-                    seen.add(symbol)
+            valid_lines += len(named)
             found.update(zip(named, exports))  # a symbol's last valid line counts
-    return _without_none(found), ambiguous
+    found = _without_none(found)
+    return found, _on_more_lines(text, found) if valid_lines > len(found) else set()
+
+
+def _on_more_lines(text, symbols):
+    """The set of those of ``symbols`` with more than one valid line in ``text``."""
+    seen, ambiguous = set(), set()
+    for symbol, dummy, dummy in _exports_on(_lines(text), symbols):
+        if symbol in seen:
+            ambiguous.add(symbol)
+        seen.add(symbol)
+    return ambiguous
 
 
 def _without_none(found):
