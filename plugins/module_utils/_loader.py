@@ -33,6 +33,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import itertools
+from operator import itemgetter
 from types import MappingProxyType
 
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import exports_of
@@ -545,7 +546,7 @@ def _judged_symbols(module, vermagic, provided, unknown_providers, table, tainte
     imports = module.imports
     duplicates, contested = _exported_already(module, table) if module.exports else ((), ())
     # Each import's CRC in the kernel's table, else the one its providers offer, none in a namespace.
-    if tuple(map(table.quick_crcs(offer).get, imports)) == module.crcs \
+    if _looked_up(table.quick_crcs(offer), imports) == module.crcs \
             and (not hidden or hidden.isdisjoint(imports)) and (not undecided or undecided.isdisjoint(imports)) \
             and not duplicates and not contested:
         # What most modules come to: every import exported as imported, none restricted.
@@ -594,6 +595,17 @@ def _judged_symbols(module, vermagic, provided, unknown_providers, table, tainte
             missing -= symbol_table.weak_undefined
     return Verdict(sorted(missing), sorted(mismatched), sorted(namespaces), vermagic, sorted(unresolved),
                    duplicates, contested)
+
+
+def _looked_up(table, symbols):
+    """``tuple(map(table.get, symbols))`` of the dict ``table``: where it holds every one of two
+    symbols or more (most modules' imports), taken by an itemgetter, without a call per symbol."""
+    if len(symbols) > 1:
+        try:
+            return itemgetter(*symbols)(table)
+        except KeyError:
+            pass
+    return tuple(map(table.get, symbols))
 
 
 def foreign_elf(kernel, module):
