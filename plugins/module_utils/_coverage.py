@@ -261,6 +261,7 @@ class Context:
         self._unbuilt = {}  # {Build: its _unbuilt}
         self._warned = set()
         self._file_names = {}   # {in-root path: normalized module name, or None}, see file_name
+        self._files_read = (None, None)     # the last files decide read, and what it found (see _read_files)
         self.firmware = read_firmware_keys(rootfs, warn)
         self.boot_files = boot_files    # the boot files read once per root, see _kernels.grub_config
         self._policies = {}
@@ -371,27 +372,14 @@ class Context:
             return dict((path, Decision(None, False, reason='module files not read (kabi_check is off)'
                                         if self.reader.name else 'no reader for module files'))
                         for path in paths)
-        decisions = {}
-        readable = {}
-        unread = False  # a file not read through may still load, and export what the others need
-        for path in paths:
-            try:
-                readable[path] = self.reader.read(path)
-            except KoUnreadableHere as exc:
-                # Nothing wrong with the file that we know of: no verdict, still coverage.
-                decisions[path] = Decision(None, False, reason=str(exc))
-                unread = True
-            except KoError as exc:
-                decisions[path] = Decision('broken', False, reason=str(exc))
-                unread = unread or isinstance(exc, KoNotRead)
+        readable, unreadable, unread, names = self._read_files(paths)
+        decisions = dict(unreadable)
         abi = self.kernel_abi(release, readable.values()) if readable else None
         if readable:
             # A file that was not read, or that modprobe may not be the one to load (its status
             # rests on a rule not checked): the in-tree module of its name may load.
             unsure = {path for candidate in candidates for name, path in candidate.files.items()
-                      if name in candidate.uncertain}.union(set(paths) - set(readable))
-            names = {path: self.file_name(path) for path in paths}
-            names = {path: name for path, name in names.items() if name}
+                      if name in candidate.uncertain}.union(unreadable)
             decisions.update(resolve(abi, readable, self._tables, unread,
                                      {names[path] for path in unsure if path in names}, names))
         for path, decision in sorted(decisions.items()):
@@ -401,6 +389,33 @@ class Context:
             elif readable[path].signature.state == DAMAGED:
                 self._warn_once(path, readable[path].signature.problem)
         return decisions
+
+    def _read_files(self, paths):
+        """``(readable, unreadable, unread, names)`` of the module files ``paths`` (a sorted list):
+        {path: ModuleInfo} of those read, {path: Decision} of the others, whether one was not read
+        through (it may still load, and export what the others need), and {path: file_name} of
+        those of a module name. The last call's, where it was for the same files: the kernels a
+        weak link reaches load the files of the kernel it links from, and the reader answers
+        each file alike every time (a snapshot's path resolves alike, its outcome is kept)."""
+        if paths == self._files_read[0] and self.rootfs.snapshot:
+            return self._files_read[1]
+        readable = {}
+        unreadable = {}
+        unread = False
+        for path in paths:
+            try:
+                readable[path] = self.reader.read(path)
+            except KoUnreadableHere as exc:
+                # Nothing wrong with the file that we know of: no verdict, still coverage.
+                unreadable[path] = Decision(None, False, reason=str(exc))
+                unread = True
+            except KoError as exc:
+                unreadable[path] = Decision('broken', False, reason=str(exc))
+                unread = unread or isinstance(exc, KoNotRead)
+        names = {path: self.file_name(path) for path in paths}
+        names = {path: name for path, name in names.items() if name}
+        self._files_read = (paths, (readable, unreadable, unread, names))
+        return self._files_read[1]
 
     def file_name(self, path):
         """The normalized module name depmod indexes the file ``path`` by, whatever name= the
