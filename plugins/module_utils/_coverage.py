@@ -46,6 +46,7 @@ REFUSED = {('broken', 'installed'): 'broken', ('broken', 'weak'): 'broken',
            ('incompatible', 'installed'): 'broken', ('incompatible', 'weak'): 'weak-incompatible',
            ('rejected', 'installed'): 'rejected', ('rejected', 'weak'): 'rejected'}
 _UNREAD = object()  # a value not read yet, where None is a value read
+_NO_GROUPS = {}     # weak_links_of's, for a package no link points at: never changed
 
 
 class Provided:
@@ -192,19 +193,9 @@ def _installed_candidate(context, version, release):
 
 def _weak_candidates(context, package, release):
     """Candidates from the weak links of ``release`` that point at builds of ``package``."""
-    groups = {}     # {(version, provider kernel): {module name: (link, Provided)}}
-    for link, record in context.weak_links_of(release, package.name):
-        if record is not None:
-            groups.setdefault((record.version, record.kernel), {})[record.module] = (link, record)
-        elif link.problem and _declares(package, link.name):
-            groups.setdefault((None, None), {})[link.name] = (link, None)
+    groups, broken = context.weak_links_of(release, package.name)
     candidates = []
     for (version, provider), links in groups.items():
-        if version is None:
-            modules = dict((name, module_fact('broken', link.path, link.points_to, reason=link.problem))
-                           for name, (link, record) in links.items())
-            candidates.append(Candidate('broken', None, modules))
-            continue
         modules = {}
         files = {}
         uncertain = set()
@@ -233,6 +224,10 @@ def _weak_candidates(context, package, release):
                     uncertain.add(name)
         candidates.append(Candidate(package_status_of(modules), version, modules, provider, files, uncertain,
                                     unbuilt is None))
+    declared = dict((link.name, link) for link in broken if _declares(package, link.name)) if broken else None
+    if declared:
+        candidates.append(Candidate('broken', None, dict(
+            (name, module_fact('broken', link.path, link.points_to, reason=link.problem)) for name, link in declared.items())))
     return candidates
 
 
@@ -291,13 +286,14 @@ class Context:
         return kmod.version if kmod is not None else None
 
     def weak_links_of(self, release, package):
-        """``(link, Provided or None)`` of the weak links of ``release`` that point at builds of
-        ``package``, or that are broken (they may be its): the kernel's links are sorted by
-        package once."""
+        """``(groups, broken)``: {(version, provider kernel): {module name: (link, Provided)}} of the
+        weak links of ``release`` that point at builds of ``package`` (for a module name, the last
+        link), and the kernel's broken links (they may be its). The kernel's links are sorted
+        once; callers do not change what they get."""
         if self._links[0] != release:
             self._links = (release, self._sort_links(release))
-        by_package = self._links[1]
-        return by_package.get(package, []) + by_package.get(None, [])
+        by_package, broken = self._links[1]
+        return by_package.get(package, _NO_GROUPS), broken
 
     def shadowing(self, release, module_file):
         """shadowing_file of ``module_file`` (a WeakLink or a ModuleFile) on kernel ``release``: what it
@@ -321,11 +317,15 @@ class Context:
 
     def _sort_links(self, release):
         by_package = {}
+        broken = []
         for link in self.trees[release].weak_links:
             record = self.provided.get(link.target) if link.target else None
-            if record is not None or link.problem:
-                by_package.setdefault(record and record.package, []).append((link, record))
-        return by_package
+            if record is not None:
+                by_package.setdefault(record.package, {}).setdefault(
+                    (record.version, record.kernel), {})[record.module] = (link, record)
+            elif link.problem:
+                broken.append(link)
+        return by_package, broken
 
     def signature_policy(self, release):
         """How ``release`` treats module signatures at its next boot (read once per kernel)."""
