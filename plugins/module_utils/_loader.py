@@ -305,7 +305,8 @@ class ExportTable:
     """
 
     __slots__ = ('exports', 'gone', 'imports', 'absent', 'unsure', 'restricted', 'allow_missing_namespaces', 'crcs',
-                 '_gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick', 'resolutions')
+                 '_gpl_only', 'namespaces', 'passed', 'clean', 'offers', 'providers', 'quick', 'resolutions',
+                 'judged')
 
     def __init__(self, exports, absent, allow_missing_namespaces, imports=None, unsure=frozenset(),
                  restricted=_NO_EXPORTS, gone=_NOTHING):
@@ -335,6 +336,7 @@ class ExportTable:
         self.providers = (None, {})
         self.quick = None   # see quick_crcs
         self.resolutions = []   # see _resolved
+        self.judged = []    # see _judged
 
     def _restricted_imports(self):
         """(symbol, Export) of the imports a replacement may restrict as their in-tree module did."""
@@ -1051,10 +1053,9 @@ def _spread_doubts(kernel, candidates, judged, tables, unread):
         doubtful = set()
         for key, decision in strict.items():
             if judged[key].certain and (decision.loads != judged[key].loads or not decision.certain):
-                judged[key].certain = False
                 # A refusal tells its own reason; what loads only with them tells what it needs.
-                judged[key].reason = judged[key].reason or 'loads only if modules that may not load do; ' \
-                    'without them: %s' % decision.reason
+                judged[key] = _doubted(judged[key], 'loads only if modules that may not load do; without them: %s'
+                                       % decision.reason)
                 if judged[key].loads:
                     doubtful.add(key)
     if doubtful:
@@ -1080,9 +1081,14 @@ def _doubt_what_imports_from(kernel, sources, reached, candidates, judged, table
             reached.add(key)
             pending.append(key)
             if judged[key].certain:
-                judged[key].certain = False
-                judged[key].reason = judged[key].reason or 'may take symbols from modules that may not load, ' \
-                    'through more of them than are followed'
+                judged[key] = _doubted(judged[key], 'may take symbols from modules that may not load, through more '
+                                       'of them than are followed')
+
+
+def _doubted(decision, reason):
+    """``decision`` not certain, with ``reason`` where it tells none: a new Decision (_judged hands
+    the same ones to the kernels it judges alike)."""
+    return Decision(decision.refusal, False, decision.kabi, decision.signature, decision.reason or reason)
 
 
 def _unchecked_rule(kernel, info, checks_struct):
@@ -1104,9 +1110,10 @@ def _unchecked_rule(kernel, info, checks_struct):
 
 
 def _judged(kernel, candidates, tables, unread=False):
-    """{key: Decision} of the modules ``candidates`` that are not refused for what they are (see resolve)."""
-    decisions = {}
+    """{key: Decision} of the modules ``candidates`` that are not refused for what they are (see resolve),
+    a dict callers may change (not its Decisions)."""
     signatures = dict((key, _refused_early(kernel, info)) for key, info in candidates.items())
+    table = None
     if kernel.exports is None:
         verdicts = loaded = surely_loaded = dict.fromkeys(candidates)
     else:
@@ -1121,6 +1128,14 @@ def _judged(kernel, candidates, tables, unread=False):
         surely_refused = set(key for key in refused if signatures[key][2])
         surely_loaded = loaded if surely_refused == refused else _resolved(
             kernel, table, candidates, surely_refused, tables.shared, unread)
+        # The decisions follow from these alone: a kernel that shares the table and the resolutions
+        # (a weak link's, judging the same files) takes those of a kernel before where its signatures
+        # and symvers' damage are alike.
+        for kept in table.judged:
+            if kept[0] is verdicts and kept[1] is loaded and kept[2] is surely_loaded \
+                    and kept[3] == signatures and kept[4] == kernel.exports_damaged:
+                return dict(kept[5])
+    decisions = {}
     for key, verdict in verdicts.items():
         signature, refusal, signature_certain = signatures[key]
         kabi = verdict.as_fact() if verdict is not None else None
@@ -1147,6 +1162,10 @@ def _judged(kernel, candidates, tables, unread=False):
             if not signature_certain:
                 unchecked = unchecked or 'whether the kernel accepts its signature is unknown'
             decisions[key] = Decision(None, unchecked is None, kabi, signature, unchecked)
+    if table is not None:
+        if len(table.judged) == KEPT_RESOLUTIONS:
+            del table.judged[0]
+        table.judged.append((verdicts, loaded, surely_loaded, signatures, kernel.exports_damaged, dict(decisions)))
     return decisions
 
 

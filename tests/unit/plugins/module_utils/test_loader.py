@@ -676,6 +676,24 @@ class TestResolve:
         assert outcome(decisions) == {'other': ('incompatible', False), 'user': (None, False)}
         assert decisions['user'].reason.startswith('loads only if modules that may not load do; without them: ')
 
+    def test_a_doubt_spread_on_one_kernel_stays_its_own(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Kernels that share the tables and judge the same files alike take the decisions made on
+        the kernel before: what one of them doubts (the size of its struct module, and so what
+        needs the module, past the rounds judged again) is not doubted on the next."""
+        monkeypatch.setattr(_loader, 'DOUBT_ROUNDS', 0)
+        mine, user = module(exports=['x']), module(dict(EXPORTS, x=1), name='user')
+        mine.this_module_size = 1280
+        sized = module(name='intree')
+        sized.this_module_size = 1280
+        tables = ExportTables()
+        modules = {'m': mine, 'user': user}
+        doubted = resolve(kernel(own=module(name='intree'), release='6.4.0', signature_check=signatures_known()),
+                          modules, tables)
+        assert outcome(doubted) == {'m': (None, False), 'user': (None, False)}
+        sure = resolve(kernel(own=sized, release='6.5.0', signature_check=signatures_known()), modules, tables)
+        assert outcome(sure) == {'m': (None, True), 'user': (None, True)}
+        assert outcome(doubted) == {'m': (None, False), 'user': (None, False)}
+
     def test_the_kernels_struct_module_unknown(self) -> None:
         """Since 6.4 the loader checks the size: without one of the kernel's own modules to tell
         it, a module is not known to load; older kernels do not check it."""
