@@ -497,9 +497,10 @@ def _shadowing_file(link, modules_dir, depmod, files, in_tree, is_file):
         stem = split_module_suffix(posixpath.join(modules_dir, in_tree[key]))[0]
         indexed.update((stem + suffix, is_file(stem + suffix)) for suffix in MODULE_SUFFIXES
                        if stem + suffix not in (link.target, link.path) and stem + suffix not in indexed)
-    others = [path for path, known in indexed.items() if known is not False]
+    # Most links have no rival: nothing to weigh, not even a list to make.
+    others = [path for path, known in indexed.items() if known is not False] if indexed else ()
     if not others:
-        return _loads_it(in_tree, link.path, link_relative)   # no rival (most links): nothing to weigh
+        return _loads_it(in_tree, link.path, link_relative)
     # Rivals depmod may or may not index: what only they decide is not certain.
     maybe = set(path for path, known in indexed.items() if known is None)
     outside = [path for path in others if not path.startswith(modules_dir + '/')]
