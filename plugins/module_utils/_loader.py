@@ -456,8 +456,8 @@ class ExportTables:
         if self.owned[0] is not exports:
             self.owned = (exports, _by_owner(exports))
         owned = self.owned[1]
-        answers = tuple((_in_tree_module_loads(kernel, owner, name, self.replaced), name in self.replaced)
-                        for owner, (name, dummy, dummy) in owned.items())
+        answers = tuple([(_in_tree_module_loads(kernel, owner, name, self.replaced), name in self.replaced)
+                         for owner, (name, dummy, dummy) in owned.items()])
         if self.unloaded[0] is exports and self.unloaded[1] == answers:
             return self.unloaded[2]
         gone, unsure, restricted = [], [], {}
@@ -1042,11 +1042,11 @@ def _spread_doubts(kernel, candidates, judged, tables, unread):
     what that leaves uncertain, until nothing more is; past the rounds, whatever takes a symbol
     the last of them export, or may export, is not certain either."""
     # Refused, not certainly, or loading, not certainly: either way others may not have their exports.
-    doubtful = set(key for key, decision in judged.items() if not decision.certain)
+    doubtful = {key for key, decision in judged.items() if not decision.certain}
     excluded = set()
     for dummy in range(min(DOUBT_ROUNDS, DOUBT_WORK // max(len(candidates), 1))):
         excluded |= doubtful
-        remaining = dict((key, info) for key, info in candidates.items() if key not in excluded)
+        remaining = {key: info for key, info in candidates.items() if key not in excluded}
         if not doubtful or not remaining:
             return
         strict = _judged(kernel, remaining, tables, unread)
@@ -1112,7 +1112,7 @@ def _unchecked_rule(kernel, info, checks_struct):
 def _judged(kernel, candidates, tables, unread=False):
     """{key: Decision} of the modules ``candidates`` that are not refused for what they are (see resolve),
     a dict callers may change (not its Decisions)."""
-    signatures = dict((key, _refused_early(kernel, info)) for key, info in candidates.items())
+    signatures = {key: _refused_early(kernel, info) for key, info in candidates.items()}
     table = None
     if kernel.exports is None:
         verdicts = loaded = surely_loaded = dict.fromkeys(candidates)
