@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import collections
 import errno
+import operator
 import os
 import posixpath
 import stat
@@ -257,11 +258,19 @@ class _Found:
     def path(self):
         return _join(self.dir.path, self.missing if self.missing is not None else [self.name] if self.name else [])
 
+    def located(self):
+        """What lookup answers: ``(canonical in-root path, file type)``."""
+        return self.path, self.kind
+
     def existing_kind(self, path):
         """The file type of what was found; raises OSError ENOENT when it does not exist."""
         if self.kind is None:
             raise _missing(path)
         return self.kind
+
+
+# The action of a walk that only asks the file type found (see RootFS._with_walk).
+_kind_found = operator.attrgetter('kind')
 
 
 class RootFS:
@@ -347,13 +356,11 @@ class RootFS:
             self._open_dirs.move_to_end(directory)
         return fd
 
-    def _kind(self, directory, name):
-        kinds = directory.kinds
-        if name in kinds:
-            return kinds[name]
+    def _unseen_kind(self, directory, name):
+        """The file type of ``name``, which ``directory.kinds`` does not hold yet."""
         if directory.listed:
             return None
-        kind = kinds[name] = _lstat_kind(self._fd(directory), name)
+        kind = directory.kinds[name] = _lstat_kind(self._fd(directory), name)
         return kind
 
     def _link(self, directory, name):
@@ -389,7 +396,8 @@ class RootFS:
             if pending and part in directory.children:
                 directory = directory.children[part]
                 continue
-            kind = self._kind(directory, part)
+            kinds = directory.kinds
+            kind = kinds[part] if part in kinds else self._unseen_kind(directory, part)
             if kind == stat.S_IFLNK and (pending or follow_last):
                 target = self._link(directory, part)
                 if target.startswith('/'):
@@ -440,17 +448,17 @@ class RootFS:
             return found.dir.child(found.name), found.followed - followed
         return False
 
-    def _with_walk(self, path, follow_last, action):
-        """``action(found)`` with the lookup's descriptors open; without a snapshot they are
-        closed afterwards."""
+    def _with_walk(self, path, follow_last, action, *arguments):
+        """``action(found, *arguments)`` with the lookup's descriptors open; without a snapshot
+        they are closed afterwards. A function and its arguments, not a closure made per call."""
         if '\0' in path:
             # Read from a file (modules.order, dkms.conf): no file system has such a name.
             raise RootPathError('a path with a NUL character: %r' % path)
         if self._top is not None:
-            return action(self._walk(self._top, self._start(self._top, path, 0), path, follow_last))
+            return action(self._walk(self._top, self._start(self._top, path, 0), path, follow_last), *arguments)
         top = _Dir(None, None)
         try:
-            return action(self._walk(top, self._start(top, path, 0), path, follow_last))
+            return action(self._walk(top, self._start(top, path, 0), path, follow_last), *arguments)
         finally:
             self._close_tree(top)
 
@@ -466,7 +474,7 @@ class RootFS:
         when a directory on the way cannot be searched or changes while it is looked at.
         """
         try:
-            return self._with_walk(path, True, lambda found: (found.path, found.kind))
+            return self._with_walk(path, True, _Found.located)
         except OSError as exc:
             raise RootPathError('cannot resolve %s: %s' % (path, exc))
 
@@ -501,7 +509,7 @@ class RootFS:
 
     def _file_type(self, path, follow_last=True):
         try:
-            return self._with_walk(path, follow_last, lambda found: found.kind)
+            return self._with_walk(path, follow_last, _kind_found)
         except (OSError, RootPathError):
             return None
 
@@ -525,18 +533,19 @@ class RootFS:
 
     def stat(self, path):
         """stat of what ``path`` leads to; raises OSError or RootPathError."""
-        return self._with_walk(path, True, lambda found: self._stat(found, path))
+        return self._with_walk(path, True, self._stat, path)
 
     def lstat(self, path):
         """lstat of the last component itself (its parents resolved inside the root)."""
-        return self._with_walk(path, False, lambda found: self._stat(found, path))
+        return self._with_walk(path, False, self._stat, path)
 
     def readlink(self, path):
-        def read(found):
-            if found.existing_kind(path) != stat.S_IFLNK:
-                raise OSError(errno.EINVAL, 'not a symbolic link', path)
-            return self._link(found.dir, found.name)
-        return self._with_walk(path, False, read)
+        return self._with_walk(path, False, self._read_link, path)
+
+    def _read_link(self, found, path):
+        if found.existing_kind(path) != stat.S_IFLNK:
+            raise OSError(errno.EINVAL, 'not a symbolic link', path)
+        return self._link(found.dir, found.name)
 
     def _open_found(self, found, path, flags):
         """A descriptor of what ``found`` names, opened relative to its directory."""
@@ -559,9 +568,10 @@ class RootFS:
         return found.dir.child(found.name) if found.dir.depth + 1 < MAX_DEPTH else None
 
     def _open_listing(self, found, path):
-        """``(descriptor to list, _Dir or None, depth)`` of the directory ``found`` names."""
+        """``(descriptor to list, _Dir or None, depth, symlinks followed)`` of the directory
+        ``found`` names."""
         fd = self._open_found(found, path, _LIST_FLAGS)
-        return fd, self._found_dir(found), found.dir.depth + (found.name is not None)
+        return fd, self._found_dir(found), found.dir.depth + (found.name is not None), found.followed
 
     @staticmethod
     def _remember(directory, scanned, links):
@@ -577,8 +587,7 @@ class RootFS:
 
     def listdir(self, path):
         """Sorted entries of a directory; raises OSError or RootPathError."""
-        fd, directory, followed = self._with_walk(path, True,
-                                                  lambda found: self._open_listing(found, path)[:2] + (found.followed,))
+        fd, directory, _depth, followed = self._with_walk(path, True, self._open_listing, path)
         try:
             scanned = _scan(fd)
         finally:
@@ -589,13 +598,13 @@ class RootFS:
             # What is listed is mostly looked into next: lookups in it start there.
             self._prefixes.setdefault(path, (directory, followed))
         self._remember(directory, scanned, {})
-        return sorted(name for name, kind in scanned)
+        return sorted([name for name, kind in scanned])     # a list: no generator resumed per name
 
     def open_descriptor(self, path):
         """``(descriptor, its stat)`` of the regular file ``path``, open for reading, which the
         caller closes: no file object, whose making costs system calls of its own; raises as
         ``open`` does."""
-        fd = self._with_walk(path, True, lambda found: self._open_found(found, path, _READ_FLAGS))
+        fd = self._with_walk(path, True, self._open_found, path, _READ_FLAGS)
         try:
             status = os.fstat(fd)
             if not stat.S_ISREG(status.st_mode):
@@ -662,7 +671,7 @@ class RootFS:
         """
         entries, errors = [], []
         try:
-            fd, directory, depth = self._with_walk(path, True, lambda found: self._open_listing(found, path))
+            fd, directory, depth = self._with_walk(path, True, self._open_listing, path)[:3]
         except (OSError, RootPathError) as exc:
             return entries, [(path, exc)]
         # (in-root path as given, _Dir or None, descriptor, depth, subdirectories left to enter)
