@@ -155,7 +155,8 @@ def _cached_dirs_allowed():
 
 
 def _split(path):
-    return [part for part in path.split('/') if part and part != '.']
+    """The components of ``path``, last first: a stack a walk takes them from."""
+    return [part for part in reversed(path.split('/')) if part and part != '.']
 
 
 def _join(dir_path, names):
@@ -378,8 +379,7 @@ class RootFS:
         Each step costs at most one ``fstatat`` and, for a directory, one ``openat`` (none
         for what a snapshot has seen), so a lookup is linear in its number of components.
         """
-        directory, followed, parts = start
-        pending = parts[::-1]
+        directory, followed, pending = start
         missing = None
         while pending:
             part = pending.pop()
@@ -406,7 +406,7 @@ class RootFS:
                     followed, parts = followed + 1, _split(target)
                 if followed > MAX_SYMLINKS:
                     raise RootPathError('too many levels of symbolic links: %s' % path)
-                pending.extend(reversed(parts))
+                pending.extend(parts)
                 continue
             if not pending:
                 return _Found(directory, part, kind, None, followed)
@@ -420,7 +420,7 @@ class RootFS:
         return _Found(directory, None, stat.S_IFDIR if missing is None else None, missing, followed)
 
     def _start(self, top, path, followed):
-        """``(directory, symlinks followed, components)`` to look up absolute ``path`` from,
+        """``(directory, symlinks followed, components, last first)`` to look up absolute ``path`` from,
         having followed ``followed`` symlinks so far: a snapshot resolves the directory part of
         a path once, so a lookup in a known directory is one step."""
         if self._prefixes is not None:
