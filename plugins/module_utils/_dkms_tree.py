@@ -47,9 +47,10 @@ _KERNEL_LINK = re.compile(r'^kernel-(.+)-([^-]+)$')
 
 def split_module_suffix(path):
     """``(path without the suffix, suffix)`` of a ``.ko*`` file, ``(path, '')`` for other files."""
-    for suffix in MODULE_SUFFIXES:
-        if path.endswith(suffix) and len(path) > len(suffix):
-            return path[:-len(suffix)], suffix
+    if path.endswith(MODULE_SUFFIXES):  # told in C for the other files, without a look at each suffix
+        for suffix in MODULE_SUFFIXES:
+            if path.endswith(suffix) and len(path) > len(suffix):
+                return path[:-len(suffix)], suffix
     return path, ''
 
 

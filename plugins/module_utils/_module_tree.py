@@ -213,12 +213,8 @@ def rank(relative_path, search):
 def _kmod_name(path):
     """kmod's name of a module file (``.ko*``): what precedes the first dot of its file name
     (path_to_modname()), so hello.old.ko is hello; None for other files."""
-    # A file name ending in a suffix (no other can end it) and longer than it: module_name's
-    # test, in C, as every entry of a kernel's module directories is asked.
-    filename = path[path.rfind('/') + 1:]
-    if filename.endswith(MODULE_SUFFIXES) and filename not in MODULE_SUFFIXES:
-        return filename.partition('.')[0]
-    return None
+    name = module_name(path[path.rfind('/') + 1:])
+    return name.partition('.')[0] if name else None
 
 
 def _module_files(rootfs, warn, top, also=None):

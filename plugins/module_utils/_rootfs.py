@@ -420,7 +420,7 @@ class RootFS:
         return _Found(directory, None, stat.S_IFDIR if missing is None else None, missing, followed)
 
     def _start(self, top, path, followed):
-        """``(directory, symlinks followed, components, last first)`` to look up absolute ``path`` from,
+        """``(directory, symlinks followed, components last first)`` to look up absolute ``path`` from,
         having followed ``followed`` symlinks so far: a snapshot resolves the directory part of
         a path once, so a lookup in a known directory is one step."""
         if self._prefixes is not None:
