@@ -77,7 +77,16 @@ about weak-covered kernels). Times are medians of whole-process wall times of in
 commands of a tree in turn, so a passing load weighs on all of them alike); dkms status is repeated
 less on big trees (about %(budget)d lines per size), the run count is in brackets. Peak memory is the
 maximum resident set size that GNU time (`%%M`) reports over the runs: for dkms status and
-ansible-playbook, that of their largest single process, not a sum.'''
+ansible-playbook, that of their largest single process, not a sum.
+
+**A second CPU.** Where the fact module may run on two CPUs or more (this machine has %(cpus)d) and
+has enough installed copies to compare with their builds (`MIN_PAIRS` in
+`plugins/module_utils/_compare_ahead.py`), it forks one worker that compares them while the module
+itself reads the modules it will judge, then compares from the last pair back to where the worker
+got. Times, CPU times and peak memory include the worker (GNU time counts a process with the
+children it waited for); the instruction counts below are of the module's own process (callgrind
+would count a forked child from the fork with all its parent did before), so they leave out the
+worker's share of the comparing, which is mostly reading (system calls).'''
 
 FLOORS = '''**Floors, measured in the same runs.** Each real-module tree is also read by two programs
 that do only what no implementation can avoid, in the same interleaved runs as the fact module:
@@ -390,7 +399,7 @@ def render_markdown(data: dict[str, Any], arguments: str) -> str:
     if data['fleet_large']:
         out += ['', 'With large hosts:', '']
         out += _fleet(data['fleet_large'])
-    out += ['', '## Method', '', METHOD % {'budget': data['dkms_line_budget']}, '', _modules(data['modules'])]
+    out += ['', '## Method', '', METHOD % {'budget': data['dkms_line_budget'], 'cpus': int(data['machine']['cpus'])}, '', _modules(data['modules'])]
     if data['real_modules']:
         out += ['', _modules(data['real_modules']), '',
                 FLOORS % {'interpreter': _median(data['interpreter']['seconds'])}]

@@ -46,9 +46,11 @@ def callgrind(argv, stdout, output='/dev/null', env=None):
     """(instructions, process id) of one run of ``argv`` under callgrind, its standard output in the
     file ``stdout`` and callgrind's profile in ``output``; raises CallgrindFailed when it fails. The
     count is of user space only (system calls are not in it) and does not vary with the machine's
-    speed, unlike a time."""
+    speed, unlike a time. It is of the process started alone: a process it forks reports nothing
+    (callgrind would count it from the fork with what its parent did before)."""
     with open(str(stdout), 'wb') as out:
-        run = subprocess.Popen(['valgrind', '--tool=callgrind', '--callgrind-out-file=' + output] + list(argv),
+        run = subprocess.Popen(['valgrind', '--tool=callgrind', '--child-silent-after-fork=yes',
+                                '--callgrind-out-file=' + output] + list(argv),
                                stdout=out, stderr=subprocess.PIPE, env=env)
         errors = run.communicate()[1].decode('utf-8', 'replace')
     counted = COLLECTED.search(errors)

@@ -20,6 +20,7 @@ import posixpath
 
 from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
+from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import CompareAhead
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     module_name, normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
@@ -107,6 +108,23 @@ def package_status_of(modules):
     return 'broken'
 
 
+def _installed(package, version, build, trees):
+    """Whether dkms installed ``build`` of ``version`` into its kernel, one of ``trees``."""
+    return package.installed.get(build.kernel, (None,))[0] == version.version and build.kernel in trees
+
+
+def _byte_comparisons(tree, trees):
+    """The (copy, build) path pairs _provided_files has compared byte for byte, unique."""
+    pairs = {}
+    for package in tree.packages.values():
+        for version in package.versions.values():
+            for build in version.builds.values():
+                if _installed(package, version, build, trees):
+                    for name in build.modules:
+                        pairs.update(dict.fromkeys(trees[build.kernel].byte_comparisons(version, name)))
+    return list(pairs)
+
+
 def _provided_files(rootfs, tree, trees, indexed):
     """{in-root canonical path: Provided} of every dkms build and installed copy (``indexed``:
     Context.indexed)."""
@@ -114,11 +132,11 @@ def _provided_files(rootfs, tree, trees, indexed):
     for package in tree.packages.values():
         for version in package.versions.values():
             for build in version.builds.values():
+                installed = _installed(package, version, build, trees)
                 for name, path in build.modules.items():
                     record = Provided(package.name, version.version, build.kernel, name)
                     provided[_canonical(rootfs, path)] = record
-                    installed_version = package.installed.get(build.kernel, (None,))[0]
-                    if installed_version == version.version and build.kernel in trees:
+                    if installed:
                         copy, same = trees[build.kernel].installed_copy(version, name, indexed)
                         if copy and same is not False:
                             # An unreadable copy still names its weak links' owner; reading
@@ -656,11 +674,21 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     kernels, running, default, default_source = gather_kernels(rootfs, warn, runner, boot_files)
     tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
     ko_reader = KoReader(rootfs, runner=runner, reader=reader, elftools=elftools, warn=warn)
-    trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader)) for release, kernel in kernels.items())
+    comparisons = CompareAhead(rootfs)
+    trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader, comparisons.same_content))
+                 for release, kernel in kernels.items())
     if kabi_check and ko_reader.name is None:
         warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '
              'python3-pyelftools package) or kmod; weak links are reported without kABI verdicts')
-    context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check, boot_files)
+    try:
+        pairs = _byte_comparisons(tree, trees) if comparisons.parallel else ()
+        if comparisons.start(pairs) and kabi_check and ko_reader.name == 'pyelftools':
+            # While the worker compares, read the installed copies, which the join judges first
+            # (kmod's commands are not run ahead).
+            ko_reader.read_ahead(list(dict.fromkeys(copy for copy, build in pairs)))
+        context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check, boot_files)
+    finally:
+        comparisons.close()
     arch = _arch(rootfs, tree)
 
     package_facts = dict((name, _package_fact(tree.packages[name])) for name in sorted(tree.packages))

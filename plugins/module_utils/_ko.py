@@ -911,6 +911,7 @@ class KoReader:
         self._elftools = elftools
         self._commands = {}
         self._cache = {}
+        self._ahead = {}    # {path: ModuleInfo} read ahead of being asked for (see read_ahead)
         self._canonical = {}    # {path asked for: its resolved path}, with a snapshot
         self._records = {}   # {layout: {__versions record: (symbol, crc)}} of every module read
         self._signers = {}   # {signer fields: SignerId} of every signature read (see parse_pkcs7_signers)
@@ -954,12 +955,25 @@ class KoReader:
                 raise KoNotRead('%s: %s' % (path, exc))
             if self.rootfs.snapshot:
                 self._canonical[path] = canonical   # a snapshot resolves a path alike every time
-        return remembered(self._cache, canonical, lambda key: self._guarded(path, self._read), KoError)
+        return remembered(self._cache, canonical, lambda key: self._ahead.pop(path, None) or self._guarded(path, self._read),
+                          KoError)
+
+    def read_ahead(self, paths):
+        """Read the module files at in-root ``paths`` before they are asked for (while a worker
+        compares copies, see _compare_ahead). What reads well serves a later ``read`` of that very
+        path; what does not is read again when asked, so its error names the path asked for, as
+        when nothing was read ahead."""
+        for path in paths:
+            try:
+                self._ahead[path] = self._guarded(path, self._read)
+            except KoError:
+                pass
 
     def forget(self):
         """Let go of the modules read: each refers back to this reader (to read its file again), so
         while it keeps them, only the cyclic garbage collector could free either. Read again if asked."""
         self._cache.clear()
+        self._ahead.clear()
 
     def _guarded(self, path, read):
         """``read(path)``, whatever goes wrong in it a KoError about the file."""

@@ -558,11 +558,13 @@ class KernelTree:
     """One kernel's module tree as the facts need it: weak links and out-of-tree files read at
     once; in-tree names, the headers' config, the symvers and one in-tree module on demand."""
 
-    def __init__(self, rootfs, warn, kernel, reader=None):
+    def __init__(self, rootfs, warn, kernel, reader=None, same_content=None):
         self.rootfs = rootfs
         self.warn = warn
         self.kernel = kernel
         self.reader = reader
+        # How a copy and its build are compared byte for byte (a CompareAhead's, for one).
+        self._same_content = same_content or rootfs.same_content
         # What depmod may index in weak-updates/ besides the links read (see read_weak_links).
         self.weak_unfollowed = []
         self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir, self.weak_unfollowed)
@@ -714,22 +716,34 @@ class KernelTree:
         return remembered(self._copies, (version.name, version.version, name),
                           lambda key: self._find_copy(version, name, indexed))
 
-    def _find_copy(self, version, name, indexed):
+    def byte_comparisons(self, version, name):
+        """The (copy, build) in-root path pairs ``installed_copy`` compares byte for byte for module
+        ``name`` of PackageVersion ``version``: those it finds compressed alike."""
         built_path = version.builds[self.kernel.release].modules[name]
+        suffix = split_module_suffix(built_path)[1]
+        return [(path, built_path) for path in self._copy_candidates(version, name)
+                if split_module_suffix(path)[1] == suffix]
+
+    def _copy_candidates(self, version, name):
+        """Where the copy of module ``name`` of ``version`` may be: where dkms installs first (a
+        stale file of the name elsewhere is not its copy), then in the order of the walk."""
         location = version.install_location(name)
         candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
         if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
             stem = posixpath.join(self.kernel.modules_dir, location.lstrip('/'), name)
             candidates += [stem + suffix for suffix in MODULE_SUFFIXES
                            if stem + suffix not in candidates and self.rootfs.isfile(stem + suffix)]
-        # Where dkms installs first (a stale file of the name elsewhere is not its copy), then
-        # the order of the walk. A copy that cannot be compared outranks one that differs.
         places = dkms_install_dirs(self.kernel.modules_dir, location)
         candidates.sort(key=lambda path: places.index(posixpath.dirname(path)) if posixpath.dirname(path) in places
                         else len(places))
+        return candidates
+
+    def _find_copy(self, version, name, indexed):
+        built_path = version.builds[self.kernel.release].modules[name]
+        # A copy that cannot be compared outranks one that differs.
         found = (None, False)
         unindexed = None    # the first copy that is the build, where depmod does not index it
-        for path in candidates:
+        for path in self._copy_candidates(version, name):
             try:
                 if self._same_module(path, built_path):
                     if indexed is None or indexed(path):
@@ -749,7 +763,7 @@ class KernelTree:
         """Whether the module file ``path`` holds what the build ``built_path`` holds, compressed
         alike or not; raises OSError, RootPathError or KoError."""
         if split_module_suffix(path)[1] == split_module_suffix(built_path)[1]:
-            return self.rootfs.same_content(path, built_path)
+            return self._same_content(path, built_path)
         if self.reader is None:
             raise KoError('%s is compressed otherwise than the build, and no module reader is given' % path)
         first = self.reader.image(path)

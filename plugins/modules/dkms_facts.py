@@ -81,6 +81,9 @@ notes:
     substitution) are reported as null rather than guessed.
   - Package versions are ordered by PEP 440 when C(packaging) is importable on the target and every
     version parses; otherwise, and for kernel releases, by rpm's segment comparison.
+  - Like C(dkms status), the module compares each installed copy with its dkms build. With a second
+    CPU and many copies, a forked worker process compares them while the module reads the modules
+    it judges; it only reads, and the module waits for it before it returns.
 seealso:
   - module: kabi.dkms.dkms_module
 '''

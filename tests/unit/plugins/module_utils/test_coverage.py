@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils import _coverage, _rootfs
+from ansible_collections.kabi.dkms.plugins.module_utils import _compare_ahead, _coverage, _rootfs
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import COLLECTOR_THRESHOLD, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_command
+from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import usable_cpus
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import MAX_MODULE_BYTES
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
@@ -86,6 +87,33 @@ def test_demo_tree_has_every_status(demo: Path) -> None:
     assert facts['default_kernel'] == '6.1.0-50-amd64' and facts['default_kernel_source'] == 'newest'
     assert facts['running_kernel'] is None
     assert run.warnings == []
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
+def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(system: SystemTree,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Copies that are their builds, one that differs, one that cannot be compared (a FIFO):
+    # compared ahead by the worker and the parent, and by the parent alone.
+    system.kernel(ABI)
+    for number in range(6):
+        system.package('hello%d' % number, '1.0', ['hello%d' % number])
+        system.build('hello%d' % number, '1.0', ABI)
+    copies = system.path('/lib/modules/%s/updates/dkms' % ABI)
+    (copies / 'hello1.ko').write_bytes(b'\x7fELF replaced by hand')
+    (copies / 'hello2.ko').unlink()
+    os.mkfifo(copies / 'hello2.ko')
+    monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 1)
+    alone = Run(system.root)
+    monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)
+    monkeypatch.setattr(_compare_ahead, 'MIN_PAIRS', 1)
+    started = []
+    start = _compare_ahead.CompareAhead.start
+    monkeypatch.setattr(_compare_ahead.CompareAhead, 'start', lambda self, pairs: started.append(start(self, pairs)) or started[-1])
+    helped = Run(system.root)
+    assert started == [True]
+    assert (helped.facts, helped.warnings) == (alone.facts, alone.warnings)
+    assert [alone.status(ABI, 'hello%d' % number) for number in range(4)] == ['installed', 'broken', 'broken', 'installed']
+    assert any('hello2.ko' in warning and 'FIFO' in warning for warning in alone.warnings)
 
 
 def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:

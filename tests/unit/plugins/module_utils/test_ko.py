@@ -561,6 +561,42 @@ def test_errors_are_cached(tmp_path: Path) -> None:
     assert second.value is first.value
 
 
+def test_a_module_read_ahead_is_not_read_again_when_asked_by_that_path(hello: Path, tmp_path: Path) -> None:
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    reader.read_ahead([HELLO])
+    hello.write_bytes(b'changed after it was read ahead')
+    assert_hello(reader.read(HELLO), 'pyelftools')
+
+
+def test_a_module_read_ahead_is_read_again_when_asked_through_another_path(hello: Path, tmp_path: Path) -> None:
+    # So what is wrong with it names the path asked for, as it would had nothing been read ahead.
+    (tmp_path / 'link.ko').symlink_to(HELLO)
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    reader.read_ahead([HELLO])
+    hello.write_bytes(b'junk')
+    with pytest.raises(KoError, match='^/link.ko: '):
+        reader.read('/link.ko')
+
+
+def test_what_could_not_be_read_ahead_is_read_again_when_asked(hello: Path, tmp_path: Path) -> None:
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    (tmp_path / 'late.ko').write_bytes(b'junk')
+    reader.read_ahead(['/late.ko', '/missing.ko'])
+    (tmp_path / 'late.ko').write_bytes(hello.read_bytes())
+    assert_hello(reader.read('/late.ko'), 'pyelftools')
+    with pytest.raises(KoError, match='^/missing.ko: cannot read'):
+        reader.read('/missing.ko')
+
+
+def test_forget_lets_go_of_what_was_read_ahead(hello: Path, tmp_path: Path) -> None:
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    reader.read_ahead([HELLO])
+    reader.forget()
+    hello.write_bytes(b'junk')
+    with pytest.raises(KoError, match='^%s: ' % HELLO):
+        reader.read(HELLO)
+
+
 def test_symlink_loop(tmp_path: Path) -> None:
     (tmp_path / 'loop.ko').symlink_to('/loop.ko')
     with pytest.raises(KoError, match='^/loop.ko: too many levels of symbolic links'):

@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Installed copies compared with their dkms builds by two processes, while the join reads modules.
+
+Like ``dkms status``, the facts compare every installed copy with its build byte for byte. On a
+host of hundreds of modules that is hundreds of megabytes read, bound by memory bandwidth, and
+the modules the join reads next do not wait on it. So, where a second CPU is free, a forked
+worker compares the pairs from the first on, while the parent reads those modules; the parent
+then compares from the last pair back until it meets the worker. Each side takes a pair on a
+board they share before comparing it, and stops at the first pair the other side took (both
+may take the one where they meet, and compare it twice: never is a pair left out).
+
+The parent takes every verdict on the board and compares in process, at its first use, a pair
+that has none: one the worker could not tell (its error is then worded as it always is) or did
+not finish (it died or was killed). With one CPU, few pairs or no fork, every pair is compared
+in process. The worker only reads, through the parent's RootFS, so it opens what the parent
+would, and exits without running any of the parent's clean-up.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gc
+import mmap
+import os
+import sys
+
+# Pairs below which a worker is not worth its fork: about the time of comparing them in process.
+MIN_PAIRS = 32
+# What the board holds for a pair: nothing yet, taken by a side, then its verdict.
+FREE = 0
+TAKEN = ord('t')
+SAME = ord('1')
+DIFFERENT = ord('0')
+UNTOLD = ord('?')
+
+
+def usable_cpus():
+    """CPUs this process may run on (1 when that cannot be told)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return 1
+
+
+def _single_threaded():
+    """Whether this process runs no thread but this one: a fork copies only the thread that
+    forks, and a lock another thread held would stay held in the worker."""
+    threading = sys.modules.get('threading')    # not imported: no thread started from Python
+    return threading is None or threading.active_count() == 1
+
+
+class CompareAhead:
+    """``same_content`` of a RootFS, answered by a worker and its parent where ``start`` forks one."""
+
+    def __init__(self, rootfs):
+        self.rootfs = rootfs
+        # Whether a worker can help: a second CPU to run on, and a fork that copies all that runs.
+        self.parallel = hasattr(os, 'fork') and usable_cpus() > 1 and _single_threaded()
+        self._worker = None     # (pid, board, pairs) until the pairs are all compared
+        self._verdicts = {}     # {(first, second): bool} compared ahead and not asked for yet
+
+    def start(self, pairs):
+        """Start comparing ``pairs`` ((first, second) in-root paths, unique) in a forked worker;
+        whether one started. The parent compares its share when ``same_content`` is first asked."""
+        if self._worker is not None or not self.parallel or len(pairs) < MIN_PAIRS:
+            return False
+        try:
+            board = mmap.mmap(-1, len(pairs))  # anonymous and shared: the worker writes, the parent reads
+        except (OSError, ValueError):
+            return False
+        try:
+            pid = os.fork()
+        except OSError:     # out of processes or memory: compared in process
+            board.close()
+            return False
+        if pid == 0:
+            _compare_and_exit(self.rootfs, pairs, board)
+        self._worker = (pid, board, pairs)
+        return True
+
+    def same_content(self, first, second):
+        """RootFS.same_content of two in-root files, compared ahead if they were."""
+        if self._worker is not None:
+            self._finish()
+        same = self._verdicts.pop((first, second), None)
+        return self.rootfs.same_content(first, second) if same is None else same
+
+    def close(self):
+        """Compare what is left and wait for the worker, if it runs; let go of the verdicts no one asked for."""
+        if self._worker is not None:
+            self._finish()
+        self._verdicts = {}
+
+    def _finish(self):
+        pid, board, pairs = self._worker
+        self._worker = None
+        try:
+            _compare_in_turn(self.rootfs, pairs, board, range(len(pairs) - 1, -1, -1))
+        finally:
+            _reap(pid)
+        verdicts = board[:]
+        board.close()
+        for pair, verdict in zip(pairs, bytearray(verdicts)):
+            if verdict in (SAME, DIFFERENT):
+                self._verdicts[pair] = verdict == SAME
+
+
+def _compare_in_turn(rootfs, pairs, board, order):
+    """Compare the pairs at the indexes of ``order`` up to the first one the other side took."""
+    for index in order:
+        if board[index] != FREE:
+            return
+        board[index] = TAKEN
+        try:
+            board[index] = SAME if rootfs.same_content(*pairs[index]) else DIFFERENT
+        except Exception:  # pylint: disable=broad-except
+            board[index] = UNTOLD   # compared again when asked, to report what is wrong
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except OSError:     # ChildProcessError: reaped already, as where SIGCHLD is ignored
+        pass
+
+
+def _compare_and_exit(rootfs, pairs, board):
+    """The worker: its share of the pairs compared from the first on, then an exit that skips the
+    parent's clean-up (its atexit handlers, its buffered output, its temporary files)."""
+    try:
+        # A collection here could run finalizers of the parent's objects; the worker makes little garbage.
+        gc.disable()
+        _compare_in_turn(rootfs, pairs, board, range(len(pairs)))
+    finally:
+        os._exit(0)

@@ -1,0 +1,175 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""CompareAhead on real trees with a real forked worker: the verdicts RootFS.same_content gives,
+whoever compares, and nothing left behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from ansible_collections.kabi.dkms.plugins.module_utils import _compare_ahead
+from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import MIN_PAIRS, CompareAhead, usable_cpus
+from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import CHUNK, RootFS
+
+needs_two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
+
+Pair = tuple[str, str]
+
+
+def outcome(compare: Callable[[str, str], bool], pair: Pair) -> object:
+    """What comparing ``pair`` gives: its verdict, or the error's type and words."""
+    try:
+        return compare(*pair)
+    except Exception as exc:  # pylint: disable=broad-except
+        return type(exc).__name__, str(exc)
+
+
+def no_child_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    top = tmp_path / 'root'
+    top.mkdir()
+    return top
+
+
+def write(root: Path, in_root: str, data: bytes) -> str:
+    path = root / in_root.lstrip('/')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return in_root
+
+
+def mixed_pairs(root: Path) -> list[Pair]:
+    """At least MIN_PAIRS pairs of every kind: the same, different at the end of a chunk and at
+    the start, of other sizes, one file twice (a hard link), and ones that cannot be compared."""
+    pairs = []
+    for number in range(MIN_PAIRS):
+        data = bytes([number]) * (CHUNK + number * 997)
+        kind = number % 4
+        other = data if kind == 0 else data[:-1] + b'x' if kind == 1 else b'y' + data[1:] if kind == 2 else data + b'z'
+        pairs.append((write(root, '/copies/m%d.ko' % number, data), write(root, '/builds/m%d.ko' % number, other)))
+    os.link(root / 'builds/m0.ko', root / 'copies/linked.ko')
+    pairs.append(('/copies/linked.ko', '/builds/m0.ko'))
+    os.mkfifo(root / 'copies/fifo.ko')
+    pairs.append(('/copies/fifo.ko', '/builds/m0.ko'))
+    pairs.append(('/copies/absent.ko', '/builds/m1.ko'))
+    (root / 'copies/out.ko').symlink_to('../../../etc/passwd')
+    pairs.append(('/copies/out.ko', '/builds/m1.ko'))
+    return pairs
+
+
+@needs_two_cpus
+@pytest.mark.parametrize('snapshot', [False, True], ids=['live', 'snapshot'])
+def test_the_verdicts_are_those_of_comparing_in_process(root: Path, snapshot: bool) -> None:
+    pairs = mixed_pairs(root)
+    expected = [outcome(RootFS(str(root), snapshot=snapshot).same_content, pair) for pair in pairs]
+    comparisons = CompareAhead(RootFS(str(root), snapshot=snapshot))
+    assert comparisons.start(pairs)
+    assert [outcome(comparisons.same_content, pair) for pair in pairs] == expected
+    assert expected.count(True) > 8 and expected.count(False) > 16 and sum(isinstance(e, tuple) for e in expected) == 3
+    comparisons.close()
+    assert no_child_left()
+
+
+@needs_two_cpus
+def test_close_waits_for_the_worker_when_no_one_asked(root: Path) -> None:
+    comparisons = CompareAhead(RootFS(str(root)))
+    assert comparisons.start(mixed_pairs(root))
+    comparisons.close()
+    assert no_child_left()
+    assert comparisons.same_content('/copies/m0.ko', '/builds/m0.ko') is True     # compared again, in process
+
+
+class SlowInTheWorker(RootFS):
+    """A RootFS whose comparisons take a while in the worker, and are counted in the parent."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.parent = os.getpid()
+        self.compared_here: list[Pair] = []
+
+    def same_content(self, first: str, second: str) -> bool:
+        if os.getpid() != self.parent:
+            time.sleep(0.02)
+        else:
+            self.compared_here.append((first, second))
+        return super().same_content(first, second)
+
+
+@needs_two_cpus
+def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root: Path) -> None:
+    pairs = mixed_pairs(root)
+    expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    fs = SlowInTheWorker(str(root))
+    comparisons = CompareAhead(fs)
+    assert comparisons.start(pairs)
+    first = outcome(comparisons.same_content, pairs[0])
+    parents_share = fs.compared_here[:]
+    assert 0 < len(parents_share) < len(pairs)
+    assert parents_share == pairs[::-1][:len(parents_share)]
+    assert [first] + [outcome(comparisons.same_content, pair) for pair in pairs[1:]] == expected
+    assert no_child_left()
+
+
+class DiesInTheWorker(RootFS):
+    """A RootFS whose worker is killed as it takes its pair number ``dies_at``."""
+
+    def __init__(self, root: str, dies_at: int, pairs: list[Pair]) -> None:
+        super().__init__(root)
+        self.parent = os.getpid()
+        self.fatal = pairs[dies_at]
+
+    def same_content(self, first: str, second: str) -> bool:
+        if os.getpid() != self.parent and (first, second) == self.fatal:
+            os.kill(os.getpid(), 9)
+        return super().same_content(first, second)
+
+
+@needs_two_cpus
+@pytest.mark.parametrize('dies_at', [0, 5])
+def test_what_a_killed_worker_did_not_tell_is_compared_in_process(root: Path, dies_at: int) -> None:
+    pairs = mixed_pairs(root)
+    expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    comparisons = CompareAhead(DiesInTheWorker(str(root), dies_at, pairs))
+    assert comparisons.start(pairs)
+    time.sleep(0.2)     # the worker gets to its fatal pair before the parent asks
+    assert [outcome(comparisons.same_content, pair) for pair in pairs] == expected
+    assert no_child_left()
+
+
+def test_no_worker_for_few_pairs(root: Path) -> None:
+    pairs = mixed_pairs(root)[:MIN_PAIRS - 1]
+    comparisons = CompareAhead(RootFS(str(root)))
+    assert not comparisons.start(pairs)
+    assert [outcome(comparisons.same_content, pair) for pair in pairs] == \
+        [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+
+
+@pytest.mark.parametrize('why', ['one CPU', 'a second thread', 'no fork left'])
+def test_no_worker_where_it_cannot_help_or_start(root: Path, monkeypatch: pytest.MonkeyPatch, why: str) -> None:
+    if why == 'one CPU':
+        monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 1)
+    elif why == 'a second thread':
+        monkeypatch.setattr('threading.active_count', lambda: 2)
+    else:
+        def fork() -> int:
+            raise OSError(errno.EAGAIN, 'Resource temporarily unavailable')
+        monkeypatch.setattr(os, 'fork', fork)
+        monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)
+    pairs = mixed_pairs(root)
+    comparisons = CompareAhead(RootFS(str(root)))
+    assert not comparisons.start(pairs)
+    assert [outcome(comparisons.same_content, pair) for pair in pairs] == \
+        [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
