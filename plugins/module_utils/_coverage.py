@@ -114,7 +114,7 @@ def _installed(package, version, build, trees):
 
 
 def _byte_comparisons(tree, trees):
-    """The (copy, build) path pairs _provided_files has compared byte for byte, unique."""
+    """The (copy, build) path pairs _provided_files compares byte for byte (in installed_copy), each once."""
     pairs = {}
     for package in tree.packages.values():
         for version in package.versions.values():

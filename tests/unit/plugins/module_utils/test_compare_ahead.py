@@ -8,7 +8,7 @@ import errno
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Tuple
 
 import pytest
 
@@ -18,7 +18,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import CHUNK, Ro
 
 needs_two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
 
-Pair = tuple[str, str]
+Pair = Tuple[str, str]   # typing's: the Python 3.6 run of the tests has no tuple[...]
 
 
 def outcome(compare: Callable[[str, str], bool], pair: Pair) -> object:
