@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import gc
+import itertools
 import mmap
 import os
 import sys
@@ -70,13 +71,14 @@ class CompareAhead:
             board = mmap.mmap(-1, len(pairs))  # anonymous and shared: the worker writes, the parent reads
         except (OSError, ValueError):
             return False
+        parent = os.getpid()
         try:
             pid = os.fork()
         except OSError:     # out of processes or memory: compared in process
             board.close()
             return False
         if pid == 0:
-            _compare_and_exit(self.rootfs, pairs, board)
+            _compare_and_exit(self.rootfs, pairs, board, parent)
         self._worker = (pid, board, pairs)
         return True
 
@@ -126,12 +128,16 @@ def _reap(pid):
         pass
 
 
-def _compare_and_exit(rootfs, pairs, board):
-    """The worker: its share of the pairs compared from the first on, then an exit that skips the
-    parent's clean-up (its atexit handlers, its buffered output, its temporary files)."""
+def _compare_and_exit(rootfs, pairs, board, parent):
+    """The worker: its share of the pairs compared from the first on, while process ``parent`` runs,
+    then an exit that skips the parent's clean-up (its atexit handlers, its buffered output, its
+    temporary files)."""
     try:
         # A collection here could run finalizers of the parent's objects; the worker makes little garbage.
         gc.disable()
-        _compare_in_turn(rootfs, pairs, board, range(len(pairs)))
+        # A parent killed before it took the verdicts leaves no one to read them: the worker, an
+        # orphan then, stops at the next pair rather than read every file that is left.
+        order = itertools.takewhile(lambda index: os.getppid() == parent, range(len(pairs)))
+        _compare_in_turn(rootfs, pairs, board, order)
     finally:
         os._exit(0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import time
 from pathlib import Path
 from typing import Callable, Tuple
@@ -95,14 +96,15 @@ def test_close_waits_for_the_worker_when_no_one_asked(root: Path) -> None:
 class SlowInTheWorker(RootFS):
     """A RootFS whose comparisons take a while in the worker, and are counted in the parent."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, delay: float = 0.02) -> None:
         super().__init__(root)
         self.parent = os.getpid()
+        self.delay = delay
         self.compared_here: list[Pair] = []
 
     def same_content(self, first: str, second: str) -> bool:
         if os.getpid() != self.parent:
-            time.sleep(0.02)
+            time.sleep(self.delay)
         else:
             self.compared_here.append((first, second))
         return super().same_content(first, second)
@@ -121,6 +123,29 @@ def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root
     assert parents_share == pairs[::-1][:len(parents_share)]
     assert [first] + [outcome(comparisons.same_content, pair) for pair in pairs[1:]] == expected
     assert no_child_left()
+
+
+@needs_two_cpus
+def test_a_worker_whose_parent_is_gone_stops(root: Path) -> None:
+    # A parent killed once it started the worker never takes the verdicts: its orphan stops at
+    # the next pair rather than compare them all (about 7 s at 0.2 s a pair).
+    pairs = mixed_pairs(root)
+    readable, writable = os.pipe()
+    parent = os.fork()
+    if parent == 0:     # pragma: no cover - the parent that dies
+        try:
+            os.close(readable)
+            started = CompareAhead(SlowInTheWorker(str(root), delay=0.2)).start(pairs)
+            os.write(writable, b'1' if started else b'0')
+        finally:
+            os._exit(0)
+    os.close(writable)
+    os.waitpid(parent, 0)
+    assert os.read(readable, 1) == b'1'
+    # The pipe ends when its last writer, the worker, exits.
+    gone = select.select([readable], [], [], 3)[0] and os.read(readable, 1) == b''
+    os.close(readable)
+    assert gone
 
 
 class DiesInTheWorker(RootFS):
