@@ -25,6 +25,7 @@ import gc
 import itertools
 import mmap
 import os
+import signal
 import sys
 
 # Pairs below which a worker is not worth its fork: about the time of comparing them in process.
@@ -90,9 +91,13 @@ class CompareAhead:
         return self.rootfs.same_content(first, second) if same is None else same
 
     def close(self):
-        """Compare what is left and wait for the worker, if it runs; let go of the verdicts no one asked for."""
+        """Stop the worker, if it runs, and let go of the verdicts no one asked for: no one asks
+        after this (as where the join raised), so no verdict is waited for or compared."""
         if self._worker is not None:
-            self._finish()
+            pid, board, dummy = self._worker
+            self._worker = None
+            _reap(pid, stop=True)
+            board.close()
         self._verdicts = {}
 
     def _finish(self):
@@ -100,8 +105,10 @@ class CompareAhead:
         self._worker = None
         try:
             _compare_in_turn(self.rootfs, pairs, board, range(len(pairs) - 1, -1, -1))
-        finally:
-            _reap(pid)
+        except BaseException:
+            _reap(pid, stop=True)   # interrupted (KeyboardInterrupt): no verdict will be taken
+            raise
+        _reap(pid)
         verdicts = board[:]
         board.close()
         for pair, verdict in zip(pairs, bytearray(verdicts)):
@@ -121,7 +128,13 @@ def _compare_in_turn(rootfs, pairs, board, order):
             board[index] = UNTOLD   # compared again when asked, to report what is wrong
 
 
-def _reap(pid):
+def _reap(pid, stop=False):
+    """Wait for the worker to exit; ``stop``: kill it first (it only reads: nothing is left half done)."""
+    if stop:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
     try:
         os.waitpid(pid, 0)
     except OSError:     # ChildProcessError: reaped already, as where SIGCHLD is ignored

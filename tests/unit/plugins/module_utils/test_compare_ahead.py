@@ -148,6 +148,40 @@ def test_a_worker_whose_parent_is_gone_stops(root: Path) -> None:
     assert gone
 
 
+@needs_two_cpus
+def test_close_stops_the_worker_and_compares_nothing(root: Path) -> None:
+    # Nothing is asked after close (the join raised, or asked nothing): its verdicts are not
+    # waited for (about 7 s at 0.2 s a pair), nor is the rest compared in process.
+    fs = SlowInTheWorker(str(root), delay=0.2)
+    comparisons = CompareAhead(fs)
+    assert comparisons.start(mixed_pairs(root))
+    began = time.monotonic()
+    comparisons.close()
+    assert time.monotonic() - began < 3 and fs.compared_here == []
+    assert no_child_left()
+
+
+class InterruptedInTheParent(SlowInTheWorker):
+    """A RootFS whose comparisons take a while in the worker and are interrupted in the parent."""
+
+    def same_content(self, first: str, second: str) -> bool:
+        if os.getpid() == self.parent:
+            raise KeyboardInterrupt
+        return super().same_content(first, second)
+
+
+@needs_two_cpus
+def test_an_interrupted_parent_does_not_wait_for_the_worker_to_compare_the_rest(root: Path) -> None:
+    pairs = mixed_pairs(root)
+    comparisons = CompareAhead(InterruptedInTheParent(str(root), delay=0.2))
+    assert comparisons.start(pairs)
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        comparisons.same_content(*pairs[0])
+    assert time.monotonic() - began < 3
+    assert no_child_left()
+
+
 class DiesInTheWorker(RootFS):
     """A RootFS whose worker is killed as it takes its pair number ``dies_at``."""
 
