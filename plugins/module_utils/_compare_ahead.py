@@ -130,14 +130,13 @@ def _compare_in_turn(rootfs, pairs, board, order):
 
 def _reap(pid, stop=False):
     """Wait for the worker to exit; ``stop``: kill it first (it only reads: nothing is left half done)."""
-    if stop:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     try:
+        # Killed only while not reaped (where SIGCHLD is ignored, an exited worker is), so its
+        # process id cannot be another process's by then.
+        if stop and os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    except OSError:     # ChildProcessError: reaped already, as where SIGCHLD is ignored
+    except OSError:     # ChildProcessError: reaped already
         pass
 
 
