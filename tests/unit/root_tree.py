@@ -19,10 +19,13 @@ class RootTree:
     def path(self, in_root: str) -> Path:
         return self.root / in_root.lstrip('/')
 
-    def write(self, in_root: str, text: str = 'ELF') -> Path:
+    def write(self, in_root: str, text: str | bytes = 'ELF') -> Path:
         path = self.path(in_root)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
         return path
 
     def link(self, in_root: str, target: str) -> None:

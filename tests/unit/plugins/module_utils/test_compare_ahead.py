@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils import _compare_ahead
 from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import MIN_PAIRS, CompareAhead, usable_cpus
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import CHUNK, RootFS
+from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 needs_two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
 
@@ -45,22 +46,19 @@ def root(tmp_path: Path) -> Path:
     return top
 
 
-def write(root: Path, in_root: str, data: bytes) -> str:
-    path = root / in_root.lstrip('/')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return in_root
-
-
 def mixed_pairs(root: Path) -> list[Pair]:
     """At least MIN_PAIRS pairs of every kind: the same, different at the end of a chunk and at
     the start, of other sizes, one file twice (a hard link), and ones that cannot be compared."""
+    tree = RootTree(root)
     pairs = []
     for number in range(MIN_PAIRS):
         data = bytes([number]) * (CHUNK + number * 997)
         kind = number % 4
         other = data if kind == 0 else data[:-1] + b'x' if kind == 1 else b'y' + data[1:] if kind == 2 else data + b'z'
-        pairs.append((write(root, '/copies/m%d.ko' % number, data), write(root, '/builds/m%d.ko' % number, other)))
+        pair = ('/copies/m%d.ko' % number, '/builds/m%d.ko' % number)
+        tree.write(pair[0], data)
+        tree.write(pair[1], other)
+        pairs.append(pair)
     os.link(root / 'builds/m0.ko', root / 'copies/linked.ko')
     pairs.append(('/copies/linked.ko', '/builds/m0.ko'))
     os.mkfifo(root / 'copies/fifo.ko')
