@@ -92,16 +92,20 @@ def test_close_waits_for_the_worker_when_no_one_asked(root: Path) -> None:
 
 
 class SlowInTheWorker(RootFS):
-    """A RootFS whose comparisons take a while in the worker, and are counted in the parent."""
+    """A RootFS whose comparisons take a while in the worker, each told on the pipe ``told``
+    (its write end) if given, and are counted in the parent."""
 
-    def __init__(self, root: str, delay: float = 0.02) -> None:
+    def __init__(self, root: str, delay: float = 0.02, told: int | None = None) -> None:
         super().__init__(root)
         self.parent = os.getpid()
         self.delay = delay
+        self.told = told
         self.compared_here: list[Pair] = []
 
     def same_content(self, first: str, second: str) -> bool:
         if os.getpid() != self.parent:
+            if self.told is not None:
+                os.write(self.told, b'.')
             time.sleep(self.delay)
         else:
             self.compared_here.append((first, second))
@@ -112,10 +116,14 @@ class SlowInTheWorker(RootFS):
 def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root: Path) -> None:
     pairs = mixed_pairs(root)
     expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
-    fs = SlowInTheWorker(str(root))
+    readable, writable = os.pipe()
+    fs = SlowInTheWorker(str(root), told=writable)
     comparisons = CompareAhead(fs)
     assert comparisons.start(pairs)
+    assert select.select([readable], [], [], 30)[0] and os.read(readable, 1) == b'.'     # the worker took its first
     first = outcome(comparisons.same_content, pairs[0])
+    os.close(readable)
+    os.close(writable)
     parents_share = fs.compared_here[:]
     assert 0 < len(parents_share) < len(pairs)
     assert parents_share == pairs[::-1][:len(parents_share)]
