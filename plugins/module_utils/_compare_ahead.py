@@ -73,14 +73,17 @@ class CompareAhead:
         except (OSError, ValueError):
             return False
         parent = os.getpid()
+        held = _hold_interrupts()
         try:
             pid = os.fork()
         except OSError:     # out of processes or memory: compared in process
+            _release(held)
             board.close()
             return False
         if pid == 0:
-            _compare_and_exit(self.rootfs, pairs, board, parent)
+            _compare_and_exit(self.rootfs, pairs, board, parent, held)
         self._worker = (pid, board, pairs)
+        _release(held)  # an interrupt held back is raised here: the worker is known, close stops it
         return True
 
     def same_content(self, first, second):
@@ -140,11 +143,26 @@ def _reap(pid, stop=False):
         pass
 
 
-def _compare_and_exit(rootfs, pairs, board, parent):
+def _hold_interrupts():
+    """Hold SIGINT back until ``_release``: one between the fork and the worker's ``try`` would
+    run the parent's handlers and clean-up in the worker. The mask before, None where there is none."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _release(held):
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _compare_and_exit(rootfs, pairs, board, parent, held):
     """The worker: its share of the pairs compared from the first on, while process ``parent`` runs,
     then an exit that skips the parent's clean-up (its atexit handlers, its buffered output, its
-    temporary files)."""
+    temporary files). ``held``: what _hold_interrupts gave, released once an interrupt exits here."""
     try:
+        _release(held)
         # A collection here could run finalizers of the parent's objects; the worker makes little garbage.
         gc.disable()
         # A parent killed before it took the verdicts leaves no one to read them: the worker, an

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import signal
 import time
 from pathlib import Path
 from typing import Callable, Tuple
@@ -186,6 +187,40 @@ def test_an_interrupted_parent_does_not_wait_for_the_worker_to_compare_the_rest(
         comparisons.same_content(*pairs[0])
     assert time.monotonic() - began < 3
     assert no_child_left()
+
+
+@needs_two_cpus
+def test_an_interrupt_as_the_worker_starts_ends_the_worker_only(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A SIGINT right after the fork, before the worker runs its own code: the worker exits, it
+    # never goes on with the parent's (here the test's) code; the parent compares every pair.
+    pairs = mixed_pairs(root)
+    expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    parent = os.getpid()
+    escaped_read, escaped_write = os.pipe()
+    fork = os.fork
+
+    def interrupted_fork() -> int:
+        pid = fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
+
+    monkeypatch.setattr(os, 'fork', interrupted_fork)
+    comparisons = CompareAhead(RootFS(str(root)))
+    try:
+        started = comparisons.start(pairs)
+    except KeyboardInterrupt:   # pragma: no cover - only where the interrupt reached the worker's caller
+        if os.getpid() != parent:
+            os.write(escaped_write, b'x')
+            os._exit(0)
+        raise
+    assert started
+    assert [outcome(comparisons.same_content, pair) for pair in pairs] == expected
+    assert no_child_left()
+    os.close(escaped_write)
+    assert os.read(escaped_read, 1) == b''
+    os.close(escaped_read)
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])     # the parent holds nothing back
 
 
 class DiesInTheWorker(RootFS):
