@@ -108,6 +108,14 @@ def package_status_of(modules):
     return 'broken'
 
 
+def _builds(tree):
+    """``(package, version, build)`` of every dkms build of the DkmsTree ``tree``."""
+    for package in tree.packages.values():
+        for version in package.versions.values():
+            for build in version.builds.values():
+                yield package, version, build
+
+
 def _installed(package, version, build, trees):
     """Whether dkms installed ``build`` of ``version`` into its kernel, one of ``trees``."""
     return package.installed.get(build.kernel, (None,))[0] == version.version and build.kernel in trees
@@ -116,12 +124,10 @@ def _installed(package, version, build, trees):
 def _byte_comparisons(tree, trees):
     """The (copy, build) path pairs _provided_files compares byte for byte (in installed_copy), each once."""
     pairs = {}
-    for package in tree.packages.values():
-        for version in package.versions.values():
-            for build in version.builds.values():
-                if _installed(package, version, build, trees):
-                    for name in build.modules:
-                        pairs.update(dict.fromkeys(trees[build.kernel].byte_comparisons(version, name)))
+    for package, version, build in _builds(tree):
+        if _installed(package, version, build, trees):
+            for name in build.modules:
+                pairs.update(dict.fromkeys(trees[build.kernel].byte_comparisons(version, name)))
     return list(pairs)
 
 
@@ -129,26 +135,24 @@ def _provided_files(rootfs, tree, trees, indexed):
     """{in-root canonical path: Provided} of every dkms build and installed copy (``indexed``:
     Context.indexed)."""
     provided = {}
-    for package in tree.packages.values():
-        for version in package.versions.values():
-            for build in version.builds.values():
-                installed = _installed(package, version, build, trees)
-                for name, path in build.modules.items():
-                    record = Provided(package.name, version.version, build.kernel, name)
-                    provided[_canonical(rootfs, path)] = record
-                    if installed:
-                        copy, same = trees[build.kernel].installed_copy(version, name, indexed)
-                        if copy and same is not False:
-                            # An unreadable copy still names its weak links' owner; reading
-                            # it for the verdict then reports the problem.
-                            provided[_canonical(rootfs, copy)] = record if same is not UNTOLD else \
-                                Provided(package.name, version.version, build.kernel, name, untold=True)
-                        elif copy and posixpath.dirname(copy) in dkms_install_dirs(trees[build.kernel].kernel.modules_dir,
-                                                                                   version.install_location(name)):
-                            # Where dkms put the build, something else now: its weak links are
-                            # broken, unless it is another package's build.
-                            provided.setdefault(_canonical(rootfs, copy), Provided(
-                                package.name, version.version, build.kernel, name, differs=True))
+    for package, version, build in _builds(tree):
+        installed = _installed(package, version, build, trees)
+        for name, path in build.modules.items():
+            record = Provided(package.name, version.version, build.kernel, name)
+            provided[_canonical(rootfs, path)] = record
+            if installed:
+                copy, same = trees[build.kernel].installed_copy(version, name, indexed)
+                if copy and same is not False:
+                    # An unreadable copy still names its weak links' owner; reading
+                    # it for the verdict then reports the problem.
+                    provided[_canonical(rootfs, copy)] = record if same is not UNTOLD else \
+                        Provided(package.name, version.version, build.kernel, name, untold=True)
+                elif copy and posixpath.dirname(copy) in dkms_install_dirs(trees[build.kernel].kernel.modules_dir,
+                                                                           version.install_location(name)):
+                    # Where dkms put the build, something else now: its weak links are
+                    # broken, unless it is another package's build.
+                    provided.setdefault(_canonical(rootfs, copy), Provided(
+                        package.name, version.version, build.kernel, name, differs=True))
     return provided
 
 
@@ -621,10 +625,8 @@ def _package_fact(package):
 
 
 def _arch(rootfs, tree):
-    for package in tree.packages.values():
-        for version in package.versions.values():
-            for build in version.builds.values():
-                return build.arch
+    for dummy_package, dummy_version, build in _builds(tree):
+        return build.arch
     return os.uname()[4] if rootfs.root == '/' else None
 
 
