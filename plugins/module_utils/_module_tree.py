@@ -63,6 +63,12 @@ UNTOLD = 'untold'
 _ALWAYS_SKIPPED = frozenset(('build', 'source'))
 
 
+def _compressed_alike(path, built_path):
+    """Whether a copy at ``path`` is compressed as the build at ``built_path`` is: then the two
+    compare byte for byte, else decompressed."""
+    return split_module_suffix(path)[1] == split_module_suffix(built_path)[1]
+
+
 def dkms_install_dirs(modules_dir, location):
     """The directories of a kernel's tree dkms installs a build into, the likeliest first:
     updates/dkms, the module's DEST_MODULE_LOCATION, extra, updates (its distributions' choices)."""
@@ -571,6 +577,7 @@ class KernelTree:
         self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
         self._lazy = {}
         self._copies = {}
+        self._candidates = {}   # {(package, version, module name): _copy_candidates}
 
     def _once(self, name, compute):
         return remembered(self._lazy, name, lambda key: compute())
@@ -720,13 +727,16 @@ class KernelTree:
         """The (copy, build) in-root path pairs ``installed_copy`` compares byte for byte for module
         ``name`` of PackageVersion ``version``: those it finds compressed alike."""
         built_path = version.builds[self.kernel.release].modules[name]
-        suffix = split_module_suffix(built_path)[1]
-        return [(path, built_path) for path in self._copy_candidates(version, name)
-                if split_module_suffix(path)[1] == suffix]
+        return [(path, built_path) for path in self._copy_candidates(version, name) if _compressed_alike(path, built_path)]
 
     def _copy_candidates(self, version, name):
         """Where the copy of module ``name`` of ``version`` may be: where dkms installs first (a
-        stale file of the name elsewhere is not its copy), then in the order of the walk."""
+        stale file of the name elsewhere is not its copy), then in the order of the walk. Worked
+        out once: for the comparisons started ahead, then for ``installed_copy``."""
+        return remembered(self._candidates, (version.name, version.version, name),
+                          lambda key: self._find_candidates(version, name))
+
+    def _find_candidates(self, version, name):
         location = version.install_location(name)
         candidates = list(self.out_of_tree.get(normalize_module_name(name), ()))
         if location and location.split('/')[1] not in OUT_OF_TREE_DIRS:  # those are read whole
@@ -762,7 +772,7 @@ class KernelTree:
     def _same_module(self, path, built_path):
         """Whether the module file ``path`` holds what the build ``built_path`` holds, compressed
         alike or not; raises OSError, RootPathError or KoError."""
-        if split_module_suffix(path)[1] == split_module_suffix(built_path)[1]:
+        if _compressed_alike(path, built_path):
             return self._same_content(path, built_path)
         if self.reader is None:
             raise KoError('%s is compressed otherwise than the build, and no module reader is given' % path)
