@@ -32,6 +32,15 @@ def outcome(compare: Callable[[str, str], bool], pair: Pair) -> object:
         return type(exc).__name__, str(exc)
 
 
+def outcomes(compare: Callable[[str, str], bool], pairs: list[Pair]) -> list[object]:
+    return [outcome(compare, pair) for pair in pairs]
+
+
+def in_process(root: Path, pairs: list[Pair], snapshot: bool = False) -> list[object]:
+    """What comparing each of ``pairs`` in process gives, as without a worker."""
+    return outcomes(RootFS(str(root), snapshot=snapshot).same_content, pairs)
+
+
 def no_child_left() -> bool:
     try:
         os.waitpid(-1, os.WNOHANG)
@@ -74,10 +83,10 @@ def mixed_pairs(root: Path) -> list[Pair]:
 @pytest.mark.parametrize('snapshot', [False, True], ids=['live', 'snapshot'])
 def test_the_verdicts_are_those_of_comparing_in_process(root: Path, snapshot: bool) -> None:
     pairs = mixed_pairs(root)
-    expected = [outcome(RootFS(str(root), snapshot=snapshot).same_content, pair) for pair in pairs]
+    expected = in_process(root, pairs, snapshot)
     comparisons = CompareAhead(RootFS(str(root), snapshot=snapshot))
     assert comparisons.start(pairs)
-    assert [outcome(comparisons.same_content, pair) for pair in pairs] == expected
+    assert outcomes(comparisons.same_content, pairs) == expected
     assert expected.count(True) > 8 and expected.count(False) > 16 and sum(isinstance(e, tuple) for e in expected) == 3
     comparisons.close()
     assert no_child_left()
@@ -116,7 +125,7 @@ class SlowInTheWorker(RootFS):
 @needs_two_cpus
 def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root: Path) -> None:
     pairs = mixed_pairs(root)
-    expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    expected = in_process(root, pairs)
     readable, writable = os.pipe()
     fs = SlowInTheWorker(str(root), told=writable)
     comparisons = CompareAhead(fs)
@@ -128,7 +137,7 @@ def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root
     parents_share = fs.compared_here[:]
     assert 0 < len(parents_share) < len(pairs)
     assert parents_share == pairs[::-1][:len(parents_share)]
-    assert [first] + [outcome(comparisons.same_content, pair) for pair in pairs[1:]] == expected
+    assert [first] + outcomes(comparisons.same_content, pairs[1:]) == expected
     assert no_child_left()
 
 
@@ -194,7 +203,7 @@ def test_an_interrupt_as_the_worker_starts_ends_the_worker_only(root: Path, monk
     # A SIGINT right after the fork, before the worker runs its own code: the worker exits, it
     # never goes on with the parent's (here the test's) code; the parent compares every pair.
     pairs = mixed_pairs(root)
-    expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    expected = in_process(root, pairs)
     parent = os.getpid()
     escaped_read, escaped_write = os.pipe()
     fork = os.fork
@@ -215,7 +224,7 @@ def test_an_interrupt_as_the_worker_starts_ends_the_worker_only(root: Path, monk
             os._exit(0)
         raise
     assert started
-    assert [outcome(comparisons.same_content, pair) for pair in pairs] == expected
+    assert outcomes(comparisons.same_content, pairs) == expected
     assert no_child_left()
     os.close(escaped_write)
     assert os.read(escaped_read, 1) == b''
@@ -241,11 +250,11 @@ class DiesInTheWorker(RootFS):
 @pytest.mark.parametrize('dies_at', [0, 5])
 def test_what_a_killed_worker_did_not_tell_is_compared_in_process(root: Path, dies_at: int) -> None:
     pairs = mixed_pairs(root)
-    expected = [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    expected = in_process(root, pairs)
     comparisons = CompareAhead(DiesInTheWorker(str(root), dies_at, pairs))
     assert comparisons.start(pairs)
     time.sleep(0.2)     # the worker gets to its fatal pair before the parent asks
-    assert [outcome(comparisons.same_content, pair) for pair in pairs] == expected
+    assert outcomes(comparisons.same_content, pairs) == expected
     assert no_child_left()
 
 
@@ -253,8 +262,7 @@ def test_no_worker_for_few_pairs(root: Path) -> None:
     pairs = mixed_pairs(root)[:MIN_PAIRS - 1]
     comparisons = CompareAhead(RootFS(str(root)))
     assert not comparisons.start(pairs)
-    assert [outcome(comparisons.same_content, pair) for pair in pairs] == \
-        [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    assert outcomes(comparisons.same_content, pairs) == in_process(root, pairs)
 
 
 @pytest.mark.parametrize('why', ['one CPU', 'a second thread', 'no fork left'])
@@ -271,5 +279,4 @@ def test_no_worker_where_it_cannot_help_or_start(root: Path, monkeypatch: pytest
     pairs = mixed_pairs(root)
     comparisons = CompareAhead(RootFS(str(root)))
     assert not comparisons.start(pairs)
-    assert [outcome(comparisons.same_content, pair) for pair in pairs] == \
-        [outcome(RootFS(str(root)).same_content, pair) for pair in pairs]
+    assert outcomes(comparisons.same_content, pairs) == in_process(root, pairs)
