@@ -676,6 +676,7 @@ def parse_kconfig(text):
 
 
 _ABSENT = object()
+_UNASKED = object()     # what KernelConfig answers an option it has not looked for yet
 # A line parse_kconfig reads as an option, and one it may (each after the newline before it).
 _OPTION_LINE = re.compile('\nCONFIG_[^\n]*=')
 # [(KernelConfig, its text)] of the configs that hold their text, the one asked last at the end:
@@ -713,7 +714,13 @@ class KernelConfig(Mapping):
         self._digest = _digest(text)    # what is read again must be this text: answers come from one
         self._answers = {}
         self._table = None
-        self._hold(text)    # a config is asked for its options soon after it is read
+        held = self._hold(text)    # a config is asked for its options soon after it is read
+        for config, other in _WHOLE[:-1]:
+            if other == held:
+                # The configs of one kernel build (a kABI stream's updates) are one text: each
+                # option is found once for all of them.
+                self._answers = config._answers
+                break
 
     def _hold(self, text):
         """Keep ``text`` as the config asked last, letting go of the one asked longest ago."""
@@ -747,8 +754,8 @@ class KernelConfig(Mapping):
     def get(self, key, default=None):
         if self._table is not None:
             return self._table.get(key, default)
-        value = self._answers.get(key, _ABSENT)
-        if value is _ABSENT:
+        value = self._answers.get(key, _UNASKED)
+        if value is _UNASKED:
             value = self._answers[key] = self._find(key)
         return default if value is _ABSENT else value
 

@@ -982,6 +982,22 @@ class TestKernelConfig:
         assert config.get('CONFIG_B') == 'm' and reads == [1]
         assert config.get('CONFIG_C') is None and reads == [1]     # held again since
 
+    def test_configs_of_one_text_find_each_option_once(self) -> None:
+        """The kernels of one build share the answers found in its text: one whose file is gone
+        still answers what another was asked, an option no line sets too; one of another text
+        does not take them."""
+        def gone() -> str:
+            raise FileNotFoundError(2, 'No such file or directory', '/boot/config-K')
+        first = KernelConfig('CONFIG_A=y\nCONFIG_SHARED=m\n', gone)
+        second = KernelConfig('CONFIG_A=y\nCONFIG_SHARED=m\n', gone)
+        assert first.get('CONFIG_A') == 'y' and first.get('CONFIG_UNSET') is None
+        other = KernelConfig('CONFIG_A=n\nCONFIG_B=m\n', gone)
+        assert other.get('CONFIG_A') == 'n'
+        let_go()
+        assert second.get('CONFIG_A') == 'y' and second.get('CONFIG_UNSET') is None
+        with pytest.raises(KernelConfigGone, match='cannot be read again'):
+            second.get('CONFIG_SHARED')
+
     @pytest.mark.parametrize('now', ['CONFIG_A=n\nCONFIG_B=n\n', 'CONFIG_A=y\n', 'CONFIG_A=y\r\nCONFIG_B=m\r\n'])
     def test_a_config_whose_file_changed_is_not_read_again(self, now: str) -> None:
         """Rewritten, or caught half-written, since it was first read: its answers would mix two
