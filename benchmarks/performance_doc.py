@@ -75,7 +75,8 @@ entry as built (installed or weak, with a compatible verdict for each weak modul
 status prints exactly one `installed` line per package and native kernel (it has nothing to say
 about weak-covered kernels). Times are medians of whole-process wall times of interleaved runs (the
 commands of a tree in turn, so a passing load weighs on all of them alike); dkms status is repeated
-less on big trees (about %(budget)d lines per size), the run count is in brackets. Peak memory is the
+less on big trees (about %(budget)d lines per size), and the roots, whose ratio to the floor is a goal, more
+(their medians steadier), the run count is in brackets. Peak memory is the
 maximum resident set size that GNU time (`%%M`) reports over the runs: for dkms status and
 ansible-playbook, that of their largest single process, not a sum.
 

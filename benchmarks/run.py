@@ -1006,6 +1006,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--grid', type=parse_grid, default=DEFAULT_GRID, help='K x P sizes, comma-separated (default %(default)s)')
     parser.add_argument('--runs', type=int, default=7, help='timed runs per size (dkms status: fewer on big trees)')
+    parser.add_argument('--root-runs', type=int, default=15,
+                        help='timed runs of each root tree: a goal is its ratio to the floor, which the median of '
+                             '7 runs on a small shared machine tells only to some 0.1x')
     parser.add_argument('--fleet-hosts', type=int, default=20, help='inventory hosts for the fleet run; 0 skips it')
     parser.add_argument('--fleet-shape', type=Shape.parse, default=Shape(4, 2), help='each fleet host\'s tree')
     parser.add_argument('--fleet-runs', type=int, default=5,
@@ -1127,7 +1130,7 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
     counted = not args.no_instructions and VALGRIND is not None
     if not counted:
         log('instructions are not counted: %s' % ('--no-instructions' if args.no_instructions else 'no valgrind'))
-    results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.runs,
+    results.real_roots.append(bench_tree('root', args.real_root, work, debian, python, env, args.root_runs,
                                          with_floors=True, profiled=not args.no_profile, keep=args.keep,
                                          counted=counted))
     unsigned = 'skipped (--no-signed)' if args.no_signed else ModuleSigner.available()
@@ -1135,7 +1138,7 @@ def bench_real(args: argparse.Namespace, results: Results, work: Path, debian: D
         log('the signed root is not measured: %s' % unsigned)
     else:
         results.real_roots.append(bench_tree('root-signed', args.real_root, work, debian.signed(ModuleSigner(work)),
-                                             python, env, args.runs, with_floors=True, keep=args.keep,
+                                             python, env, args.root_runs, with_floors=True, keep=args.keep,
                                              counted=counted))
     large = Shape(args.large_kernels, 1, 1)
     for compress in ('', '.xz'):
