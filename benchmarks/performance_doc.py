@@ -214,9 +214,10 @@ def _goals(data: dict[str, Any]) -> list[str]:
         module = module_floor(root)
         floor = floor_through_ansible(root, data['interpreter'])
         lines.append('- Root of real modules (%s: %d entries, %d weak links): at most %.0fx the Ansible floor, the '
-                     'AnsibleModule floor: %.3f s against %.3f s, %.2fx, %s. Against the floor through Ansible '
+                     'AnsibleModule floor: %.3f s against %.3f s, %.2fx, %s%s. Against the floor through Ansible '
                      '(%.3f s): %.2fx.' % (root['shape'], root['entries'], root['weak_links'], FLOOR_GOAL, facts,
                                            module, facts / module, _verdict(facts / module <= FLOOR_GOAL),
+                                           _within(root['facts']['seconds'], root['floor_return']['seconds']),
                                            floor, facts / floor))
         no_kabi = _median(root['facts_no_kabi']['seconds'])
         lines.append('  What bounds it: with `kabi_check: false` (no `.ko` file or symvers read at all) the module takes '
@@ -298,6 +299,17 @@ def _paired(mine: list[float], theirs: list[float]) -> str:
         return ''
     return '; no slower in %d of %d runs, each against the run beside it' % (
         sum(first <= second for first, second in pairs), len(pairs))
+
+
+def _within(mine: list[float], floors: list[float]) -> str:
+    """In how many of the interleaved runs the fact module took at most FLOOR_GOAL times the floor's
+    run beside it, and the range of those ratios: how far from the goal the noise of the machine
+    puts a ratio of medians."""
+    ratios = [first / second for first, second in zip(mine, floors)]
+    if len(ratios) < 2:
+        return ''
+    return '; at most %.0fx in %d of %d runs, each against the floor\'s run beside it (%.2fx to %.2fx)' % (
+        FLOOR_GOAL, sum(ratio <= FLOOR_GOAL for ratio in ratios), len(ratios), min(ratios), max(ratios))
 
 
 def _marginal(sizes: list[dict[str, Any]]) -> str:
