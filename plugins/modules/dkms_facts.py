@@ -550,7 +550,6 @@ from ansible_collections.kabi.dkms.plugins.module_utils._zip_import import compi
 with compiled_once():
     from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
     from ansible_collections.kabi.dkms.plugins.module_utils._elftools_adapter import load_adapter
-    from ansible_collections.kabi.dkms.plugins.module_utils._interpreters import rerun_with_elftools
     from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 
 
@@ -567,6 +566,8 @@ def main():
     )
     elftools = load_adapter()
     if module.params['kabi_check'] and elftools is None:
+        # Imported only here: most hosts have pyelftools, and every run compiles what it imports.
+        from ansible_collections.kabi.dkms.plugins.module_utils._interpreters import rerun_with_elftools
         rerun_with_elftools(module, [module.params[name] for name in ('root', 'dkms_tree', 'source_tree')])
     # When gathering began, in UTC: cached facts tell their age by it.
     gathered_at = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
@@ -598,9 +599,11 @@ def main():
         warn('packages: %s %s not registered in the dkms tree, so nothing is reported for %s'
              % (', '.join(unknown), 'is' if len(unknown) == 1 else 'are', 'it' if len(unknown) == 1 else 'them'))
     # exit_json ends the process: nothing made by then is garbage the cyclic collector could find,
-    # so it is frozen, left out of the collections exit_json's work brings and of the one at exit.
+    # so it is frozen, left out of the one at exit, and the collector is stopped: exit_json's copies
+    # of the facts hold no cycles either, and are freed as they are let go.
     if hasattr(gc, 'freeze'):   # Python 3.7
         gc.freeze()
+    gc.disable()
     module.exit_json(changed=False, ansible_facts={'dkms': facts})
 
 
