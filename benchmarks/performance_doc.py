@@ -63,7 +63,11 @@ each other kernel shares the kABI of one of them and is covered only by absolute
 Like any host whose modules dkms built, the tree has a dkms: `usr/sbin/dkms` is a copy of this
 machine's (a script that only tells its version, 3.0.10, where the machine has none). The fact
 module reads which dkms it is from there and reads each `dkms.conf` as that version does (with no
-dkms to read, as each dkms release since 3.0.10 would, which costs more).
+dkms to read, as each dkms release since 3.0.10 would, which costs more). Like any host, it has a
+kmod (`usr/bin/kmod`, a copy of this machine's: which compressed modules depmod and modprobe take)
+and a way to boot: without EFI, so without Secure Boot, through GRUB, whose command line
+`etc/default/grub` gives (the signed root below boots under Secure Boot). So every check concludes:
+whether the kernel would enforce a module's signature is known, and every entry is verified.
 
 All tools run as whole processes on the same tree, with the page cache warm from building it:
 `python plugins/modules/dkms_facts.py args.json` (`{"root": ROOT}`, the interpreter below) and
@@ -71,9 +75,9 @@ All tools run as whole processes on the same tree, with the page cache warm from
 (the dkms source links in the tree are relative, so dkms reads that tree). Python keeps its bytecode
 cache in the temporary directory, so the collection's code is compiled once, in an untimed first
 run, as it would be once installed. Before timing, the benchmark checks that the facts report every
-entry as built (installed or weak, with a compatible verdict for each weak module) and that dkms
-status prints exactly one `installed` line per package and native kernel (it has nothing to say
-about weak-covered kernels). Times are medians of whole-process wall times of interleaved runs (the
+entry as built (installed or weak, with a compatible verdict for each weak module) and verified,
+and that dkms status prints exactly one `installed` line per package and native kernel (it has
+nothing to say about weak-covered kernels). Times are medians of whole-process wall times of interleaved runs (the
 commands of a tree in turn, so a passing load weighs on all of them alike); dkms status is repeated
 less on big trees (about %(budget)d lines per size), and the roots, whose ratio to the floor is a goal, more
 (their medians steadier), the run count is in brackets. Peak memory is the

@@ -244,7 +244,10 @@ class ModuleFiles:
         raise NotImplementedError
 
     def finish(self, system: SystemTree) -> None:
-        """What the tree needs once every package is built (nothing by default)."""
+        """What the tree needs once every package is built: by default a host that boots without EFI,
+        so without Secure Boot, through GRUB, whose command line /etc/default/grub gives. Every check
+        then concludes (no signature is enforced there), so every entry is verified, as on a real host."""
+        system.bios_boot()
 
     def is_signed(self) -> bool:
         """Whether the builds are signed and the trees boot under Secure Boot."""
@@ -538,6 +541,8 @@ class DebianModules(ModuleFiles):
     def finish(self, system: SystemTree) -> None:
         if self.signer:
             self.signer.boot(system)
+        else:
+            super().finish(system)
 
     def is_signed(self) -> bool:
         return self.signer is not None
@@ -615,11 +620,24 @@ def install_dkms(system: SystemTree) -> None:
     shutil.copy(host, script)   # its mode too
 
 
+def install_kmod(system: SystemTree) -> None:
+    """The tree's /usr/bin/kmod, a copy of this machine's, as on any host: the fact module reads there
+    which compressions the host's depmod and modprobe take (without it, whether a compressed module
+    loads is not known)."""
+    host = shutil.which('kmod')
+    if host is None:
+        raise RuntimeError('no kmod on this machine to copy into the trees (dkms depends on it: apt-get install kmod)')
+    program = system.path('/usr/bin/kmod')
+    program.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(host, program)
+
+
 def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
     from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree
 
     system = SystemTree(root, files.ko)
     install_dkms(system)
+    install_kmod(system)
     modules = files.modules_of(shape.package_names)
     for release in shape.native:
         files.kernel(system, release, release)
@@ -729,11 +747,15 @@ def write_args(path: Path, root: Path, kabi_check: bool = True) -> Path:
 
 
 def check_facts(output: Path, shape: Shape, signed: bool = False) -> None:
-    """Every entry is covered the way the tree was built, and every weak module has a kABI verdict;
-    ``signed``: every kernel enforces signatures and every module's signature is trusted."""
+    """Every entry is covered the way the tree was built and verified (every check concluded), and
+    every weak module has a kABI verdict; ``signed``: every kernel enforces signatures and every
+    module's signature is trusted."""
     facts = json.loads(output.read_text())['ansible_facts']['dkms']
     if facts['kabi_reader'] is None:
         raise RuntimeError('no kABI reader: the verdicts the benchmark is meant to time were not computed')
+    if facts['summary']['unverified']:
+        raise RuntimeError('%d entries are not verified: a check the benchmark is meant to time did not conclude'
+                           % facts['summary']['unverified'])
     expected = {(release, package): 'installed' for release in shape.native for package in shape.package_names}
     expected.update({(release, package): 'weak' for release, _provider in shape.weak
                      for package in shape.package_names})
