@@ -52,12 +52,16 @@ def _module_side() -> Iterator[None]:
 def run_module(main: Callable[[], None], args: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """The result dict main() exits with (``failed`` set when it called fail_json)."""
     capsys.readouterr()
+    collecting = gc.isenabled()
     try:
         with _module_args(args), _module_side(), pytest.raises(SystemExit):
             main()
     finally:
+        # Frozen, and the collector stopped, by main() for the end of its process (dkms_facts): this one goes on.
         if hasattr(gc, 'unfreeze'):     # Python 3.7
-            gc.unfreeze()   # frozen by main() for the end of its process (dkms_facts): this one goes on
+            gc.unfreeze()
+        if collecting:
+            gc.enable()
     return json.loads(capsys.readouterr().out)
 
 
