@@ -344,7 +344,8 @@ def _fleet(fleet: dict[str, Any]) -> list[str]:
         return ['Not measured in this run.']
     intro = ('`ansible-playbook -f %d` over %d inventory hosts with `ansible_connection=local`, each with its own '
              'ROOT (a %s tree of %s modules), one task per playbook, no fact gathering; median of %d interleaved '
-             'runs of the whole command. Per host: the median divided by the hosts. Each task compiles its '
+             'runs of the whole command, after an untimed first run that also asserts on each host that '
+             'every entry of its facts is covered and verified. Per host: the median divided by the hosts. Each task compiles its '
              'module\'s Python on the target in every run, since Ansible ships it as sources in a zip '
              'archive: ansible-core\'s module_utils twice each (Python\'s zipimport compiles a source to '
              'name its file, then again to run it), the collection\'s once (`plugins/module_utils/_zip_import.py`).'
