@@ -75,12 +75,12 @@ All tools run as whole processes on the same tree, with the page cache warm from
 (the dkms source links in the tree are relative, so dkms reads that tree). Python keeps its bytecode
 cache in the temporary directory, so the collection's code is compiled once, in an untimed first
 run, as it would be once installed. Before timing, the benchmark checks that the facts report every
-entry as built (installed or weak, with a compatible verdict for each weak module) and verified,
-and that dkms status prints exactly one `installed` line per package and native kernel (it has
-nothing to say about weak-covered kernels). Times are medians of whole-process wall times of interleaved runs (the
-commands of a tree in turn, so a passing load weighs on all of them alike); dkms status is repeated
-less on big trees (about %(budget)d lines per size), and the roots, whose ratio to the floor is a goal, more
-(their medians steadier), the run count is in brackets. Peak memory is the
+entry as built (installed or weak, with a compatible verdict for each weak module) and verified, and
+that dkms status prints exactly one `installed` line per package and native kernel (it has nothing
+to say about weak-covered kernels). Times are medians of whole-process wall times of interleaved
+runs (the commands of a tree in turn, so a passing load weighs on all of them alike); dkms status is
+repeated less on big trees (about %(budget)d lines per size), and the roots, whose ratio to the
+floor is a goal, more (their medians steadier), the run count is in brackets. Peak memory is the
 maximum resident set size that GNU time (`%%M`) reports over the runs: for dkms status and
 ansible-playbook, that of their largest single process, not a sum.
 
@@ -345,7 +345,8 @@ def _fleet(fleet: dict[str, Any]) -> list[str]:
     intro = ('`ansible-playbook -f %d` over %d inventory hosts with `ansible_connection=local`, each with its own '
              'ROOT (a %s tree of %s modules), one task per playbook, no fact gathering; median of %d interleaved '
              'runs of the whole command, after an untimed first run that also asserts on each host that '
-             'every entry of its facts is covered and verified. Per host: the median divided by the hosts. Each task compiles its '
+             'every entry of its facts is covered and verified. Per host: the median divided by the hosts. '
+             'Each task compiles its '
              'module\'s Python on the target in every run, since Ansible ships it as sources in a zip '
              'archive: ansible-core\'s module_utils twice each (Python\'s zipimport compiles a source to '
              'name its file, then again to run it), the collection\'s once (`plugins/module_utils/_zip_import.py`).'

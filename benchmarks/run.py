@@ -607,29 +607,32 @@ def module_files(choice: str, work: Path, ko: KoBuilder) -> ModuleFiles:
     return KbuildModules(ko, work, release) if release else GccModules(ko)
 
 
+def copy_from_host(system: SystemTree, program: str, in_root: str) -> bool:
+    """This machine's ``program`` (from PATH) copied to ``in_root`` in the tree, its mode too; False
+    when the machine has none."""
+    host = shutil.which(program)
+    if host is None:
+        return False
+    target = system.path(in_root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(host, target)
+    return True
+
+
 def install_dkms(system: SystemTree) -> None:
     """The tree's /usr/sbin/dkms, as on any host whose modules dkms built: a copy of this machine's
     (the one `dkms status` runs), else a script that only tells its version. The fact module reads
     the version there; without it, it would read every dkms.conf as each dkms release would."""
-    host = shutil.which('dkms')
-    if host is None:
+    if not copy_from_host(system, 'dkms', '/usr/sbin/dkms'):
         system.dkms_script(FALLBACK_DKMS_VERSION)
-        return
-    script = system.path('/usr/sbin/dkms')
-    script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(host, script)   # its mode too
 
 
 def install_kmod(system: SystemTree) -> None:
     """The tree's /usr/bin/kmod, a copy of this machine's, as on any host: the fact module reads there
     which compressions the host's depmod and modprobe take (without it, whether a compressed module
     loads is not known)."""
-    host = shutil.which('kmod')
-    if host is None:
+    if not copy_from_host(system, 'kmod', '/usr/bin/kmod'):
         raise RuntimeError('no kmod on this machine to copy into the trees (dkms depends on it: apt-get install kmod)')
-    program = system.path('/usr/bin/kmod')
-    program.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(host, program)
 
 
 def build_tree(root: Path, shape: Shape, files: ModuleFiles) -> SystemTree:
@@ -955,7 +958,7 @@ def bench_fleet(name: str, hosts: int, shape: Shape, forks: int, runs: int, work
         stem = task.split()[0]
         playbook, checked = fleet / ('%s.yml' % stem), fleet / ('%s-checked.yml' % stem)
         playbook.write_text(PLAYBOOK % FLEET_TASKS[task])
-        checked.write_text(PLAYBOOK % (FLEET_TASKS[task] + FLEET_CHECKS.get(stem, '')))
+        checked.write_text(PLAYBOOK % (FLEET_TASKS[task] + FLEET_CHECKS.get(task, '')))
         argv = [playbook_command, '-i', str(inventory), '-f', str(forks)]
         commands[task] = (argv + [str(playbook)], fleet / ('%s.out' % stem))
         # Untimed, with the checks: every host ok, and its facts what its tree was built to give.
