@@ -278,8 +278,8 @@ class RootFS:
     """File-system access confined to one root directory.
 
     ``snapshot=True`` remembers what lookups saw (each entry's type, each link's text, each
-    directory a path names, up to MAX_CACHED_DIRS directory descriptors, reopened relative to
-    their parent when needed), for readers that look at a tree which does not change while they
+    directory a path names, up to MAX_CACHED_DIRS directory descriptors, those of the directories
+    it listed too, reopened relative to their parent when needed), for readers that look at a tree which does not change while they
     read it (the fact module resolves the same directories thousands of times); code that
     changes the tree between reads leaves it off. File contents are never remembered: each
     read opens the file again, relative to its directory's descriptor.
@@ -346,16 +346,21 @@ class RootFS:
                 fd = os.open(self.root, _WALK_FLAGS & ~os.O_NOFOLLOW)
             else:
                 fd = os.open(directory.name, _WALK_FLAGS, dir_fd=self._fd(directory.parent))
-            directory.fd = fd
-            if self._open_dirs is not None and directory.parent is not None:
-                self._open_dirs[directory] = None
-                if len(self._open_dirs) > self._open_dirs_allowed:
-                    oldest = self._open_dirs.popitem(last=False)[0]
-                    os.close(oldest.fd)
-                    oldest.fd = None
+            self._keep(directory, fd)
         elif self._open_dirs is not None and directory.parent is not None:
             self._open_dirs.move_to_end(directory)
         return fd
+
+    def _keep(self, directory, fd):
+        """Keep ``fd`` as the descriptor of ``directory``, which has none; a snapshot keeps the most
+        recently used ones, up to the number allowed."""
+        directory.fd = fd
+        if self._open_dirs is not None and directory.parent is not None:
+            self._open_dirs[directory] = None
+            if len(self._open_dirs) > self._open_dirs_allowed:
+                oldest = self._open_dirs.popitem(last=False)[0]
+                os.close(oldest.fd)
+                oldest.fd = None
 
     def _unseen_kind(self, directory, name):
         """The file type of ``name``, which ``directory.kinds`` does not hold yet."""
@@ -590,9 +595,14 @@ class RootFS:
         fd, directory, _depth, followed = self._with_walk(path, True, self._open_listing, path)
         try:
             scanned = _scan(fd)
-        finally:
-            # Not kept for lookups: only descriptors of directories walked through are (a directory
-            # listed, then moved out of the root, would be read through it).
+        except BaseException:
+            os.close(fd)
+            raise
+        if directory is not None and directory.fd is None:
+            # Opened as a walk opens it (relative to its parent, no symlink followed): lookups in
+            # the directory, which mostly come next, go through it rather than open it again.
+            self._keep(directory, fd)
+        else:
             os.close(fd)
         if directory is not None:
             # What is listed is mostly looked into next: lookups in it start there.

@@ -510,7 +510,7 @@ class TestSnapshotDescriptors:
     @pytest.mark.parametrize('open_files', [None, 300])
     def test_kept_descriptors_are_bounded_and_closed(self, root: Path, monkeypatch: pytest.MonkeyPatch,
                                                      open_files: int | None) -> None:
-        """At most MAX_CACHED_DIRS, or half of what the process may open; a listing keeps none."""
+        """At most MAX_CACHED_DIRS, or half of what the process may open, listed directories' too."""
         if open_files is not None:
             monkeypatch.setattr(resource, 'getrlimit', lambda which: (open_files, open_files * 10))
         allowed = min(MAX_CACHED_DIRS, open_files // 2) if open_files else _rootfs._cached_dirs_allowed()
@@ -529,19 +529,21 @@ class TestSnapshotDescriptors:
         assert fs.read_bytes('/var/lib/dkms/p0/1.0/module/m.ko', LIMIT) == b'0'
         fs.close()
 
-    def test_a_listed_directory_moved_out_of_the_root_is_not_read(self, root: Path, tmp_path: Path) -> None:
-        """A listing keeps no descriptor of what it listed: once moved out of the root and replaced
-        by a link, the directory is not read through one (lookups in it open it again, by name)."""
-        write(root, '/a/x.f', b'inside')
+    def test_a_listed_directory_is_read_as_it_was_listed(self, root: Path) -> None:
+        """A listing keeps its descriptor, as a walk keeps those of the directories it goes
+        through: what is read below the directory is read from the one that was listed, even once
+        it is moved away and replaced by a link to the host's; after close, a lookup opens it again,
+        by name, and refuses the link."""
+        write(root, '/a/secret', b'in-root\n')
         fs = RootFS(str(root), snapshot=True)
-        assert fs.listdir('/a') == ['x.f']
-        outside = tmp_path / 'outside'
-        os.rename(root / 'a', outside)
-        (outside / 'x.f').write_bytes(b'outside the root')
-        os.symlink('/nonexistent', root / 'a')
-        with pytest.raises((OSError, RootPathError)):
-            fs.read_bytes('/a/x.f', LIMIT)
+        assert fs.listdir('/a') == ['secret']
+        os.rename(root / 'a', root / 'old')
+        link(root, '/a', str(host_secret(root).parent))
+        assert fs.read_bytes('/a/secret', LIMIT) == b'in-root\n'
         fs.close()
+        with pytest.raises(OSError) as raised:
+            fs.read_bytes('/a/secret', LIMIT)
+        assert raised.value.errno == errno.ENOTDIR
 
     def test_a_remembered_directory_swapped_for_a_link_is_never_followed(self, root: Path) -> None:
         """After a snapshot has seen /d, it becomes an absolute link to the host's directory: a
