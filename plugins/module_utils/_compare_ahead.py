@@ -60,7 +60,8 @@ class CompareAhead:
         self.rootfs = rootfs
         # Whether a worker can help: a second CPU to run on, and a fork that copies all that runs.
         self.parallel = hasattr(os, 'fork') and usable_cpus() > 1 and _single_threaded()
-        self._worker = None     # (pid, board, pairs) until the pairs are all compared
+        self._worker = None     # (pid, board, pairs, end of its pipe) until the pairs are all compared
+        self._unreaped = None   # the worker's pid once it compared all it will, until close reaps it
         self._verdicts = {}     # {(first, second): bool} compared ahead and not asked for yet
 
     def start(self, pairs):
@@ -72,6 +73,13 @@ class CompareAhead:
             board = mmap.mmap(-1, len(pairs))  # anonymous and shared: the worker writes, the parent reads
         except (OSError, ValueError):
             return False
+        try:
+            # Its end of the pipe closed tells the worker is done, before its exit has torn down its
+            # copy of the parent's memory (which only close waits for).
+            done, worker_end = os.pipe()
+        except OSError:     # out of descriptors
+            board.close()
+            return False
         parent = os.getpid()
         held = _hold_interrupts()
         try:
@@ -79,10 +87,13 @@ class CompareAhead:
         except OSError:     # out of processes or memory: compared in process
             _release(held)
             board.close()
+            os.close(done)
+            os.close(worker_end)
             return False
         if pid == 0:
-            _compare_and_exit(self.rootfs, pairs, board, parent, held)
-        self._worker = (pid, board, pairs)
+            _compare_and_exit(self.rootfs, pairs, board, parent, held, done, worker_end)
+        os.close(worker_end)
+        self._worker = (pid, board, pairs, done)
         _release(held)  # an interrupt held back is raised here: the worker is known, close stops it
         return True
 
@@ -94,24 +105,32 @@ class CompareAhead:
         return self.rootfs.same_content(first, second) if same is None else same
 
     def close(self):
-        """Stop the worker, if it runs, and let go of the verdicts no one asked for: no one asks
-        after this (as where the join raised), so no verdict is waited for or compared."""
+        """Stop the worker, if it runs, reap it, and let go of the verdicts no one asked for: no one
+        asks after this (as where the join raised), so no verdict is waited for or compared."""
         if self._worker is not None:
-            pid, board, dummy = self._worker
+            pid, board, dummy, done = self._worker
             self._worker = None
             _reap(pid, stop=True)
+            os.close(done)
             board.close()
+        if self._unreaped is not None:
+            _reap(self._unreaped)
+            self._unreaped = None
         self._verdicts = {}
 
     def _finish(self):
-        pid, board, pairs = self._worker
+        pid, board, pairs, done = self._worker
         self._worker = None
         try:
             _compare_in_turn(self.rootfs, pairs, board, range(len(pairs) - 1, -1, -1))
+            while os.read(done, 1):     # the worker writes nothing: this waits for it to be done
+                pass
         except BaseException:
             _reap(pid, stop=True)   # interrupted (KeyboardInterrupt): no verdict will be taken
+            os.close(done)
             raise
-        _reap(pid)
+        os.close(done)
+        self._unreaped = pid
         verdicts = board[:]
         board.close()
         for pair, verdict in zip(pairs, bytearray(verdicts)):
@@ -157,11 +176,13 @@ def _release(held):
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _compare_and_exit(rootfs, pairs, board, parent, held):
+def _compare_and_exit(rootfs, pairs, board, parent, held, done, worker_end):
     """The worker: its share of the pairs compared from the first on, while process ``parent`` runs,
-    then an exit that skips the parent's clean-up (its atexit handlers, its buffered output, its
-    temporary files). ``held``: what _hold_interrupts gave, released once an interrupt exits here."""
+    then its end of the pipe closed (``worker_end``; the parent reads ``done``) and an exit that skips
+    the parent's clean-up (its atexit handlers, its buffered output, its temporary files). ``held``:
+    what _hold_interrupts gave, released once an interrupt exits here."""
     try:
+        os.close(done)
         _release(held)
         # A collection here could run finalizers of the parent's objects; the worker makes little garbage.
         gc.disable()
@@ -170,4 +191,5 @@ def _compare_and_exit(rootfs, pairs, board, parent, held):
         order = itertools.takewhile(lambda index: os.getppid() == parent, range(len(pairs)))
         _compare_in_turn(rootfs, pairs, board, order)
     finally:
+        os.close(worker_end)    # before the exit, which tears the memory down first
         os._exit(0)

@@ -689,10 +689,30 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
             # (kmod's commands are not run ahead).
             ko_reader.read_ahead(list(dict.fromkeys(copy for copy, build in pairs)))
         context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check, boot_files)
+        package_facts, kernel_facts, uncovered, summary = _joined(context, kernels, tree)
     finally:
+        # Not as soon as the verdicts are taken: by now the worker's exit is long over.
         comparisons.close()
-    arch = _arch(rootfs, tree)
+    facts = {
+        'schema_version': SCHEMA_VERSION,
+        'root': root or rootfs.root,
+        'running_kernel': running,
+        'default_kernel': default,
+        'default_kernel_source': default_source,
+        'kabi_reader': ko_reader.name,
+        'dkms_certificate': dkms_certificate_fact(rootfs, context.firmware, warn),
+        'packages': package_facts,
+        'kernels': kernel_facts,
+        'uncovered': uncovered,
+        'summary': summary,
+    }
+    context.close()
+    return facts
 
+
+def _joined(context, kernels, tree):
+    """(package facts, kernel facts, uncovered pairs, summary): the join of every kernel with every package."""
+    arch = _arch(context.rootfs, tree)
     package_facts = dict((name, _package_fact(tree.packages[name])) for name in sorted(tree.packages))
     kernel_facts = {}
     uncovered = []
@@ -714,19 +734,6 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
 
     counted = [fact for fact in kernel_facts.values() if not fact['stale']]
     covered = sum(1 for fact in counted if fact['covered'])
-    facts = {
-        'schema_version': SCHEMA_VERSION,
-        'root': root or rootfs.root,
-        'running_kernel': running,
-        'default_kernel': default,
-        'default_kernel_source': default_source,
-        'kabi_reader': ko_reader.name,
-        'dkms_certificate': dkms_certificate_fact(rootfs, context.firmware, warn),
-        'packages': package_facts,
-        'kernels': kernel_facts,
-        'uncovered': uncovered,
-        'summary': {'kernels': len(counted), 'covered': covered, 'uncovered': len(counted) - covered,
-                    'packages': len(tree.packages), 'unverified': unverified},
-    }
-    context.close()
-    return facts
+    summary = {'kernels': len(counted), 'covered': covered, 'uncovered': len(counted) - covered,
+               'packages': len(tree.packages), 'unverified': unverified}
+    return package_facts, kernel_facts, uncovered, summary

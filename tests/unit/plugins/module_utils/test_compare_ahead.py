@@ -138,6 +138,31 @@ def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root
     assert 0 < len(parents_share) < len(pairs)
     assert parents_share == pairs[::-1][:len(parents_share)]
     assert [first] + outcomes(comparisons.same_content, pairs[1:]) == expected
+    comparisons.close()
+    assert no_child_left()
+
+
+@needs_two_cpus
+def test_the_verdicts_are_taken_while_the_worker_still_exits(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker is done once it closed its end of the pipe; tearing down its copy of the parent's
+    # memory (here made to take 2 s) is no longer waited for by the first question, only by close.
+    pairs = mixed_pairs(root)
+    expected = in_process(root, pairs)
+    exit_now = os._exit
+
+    def slow_exit(code: int) -> None:
+        time.sleep(2)
+        exit_now(code)
+
+    monkeypatch.setattr(os, '_exit', slow_exit)
+    comparisons = CompareAhead(RootFS(str(root)))
+    assert comparisons.start(pairs)
+    time.sleep(0.5)     # the worker compares every pair and starts its exit
+    began = time.monotonic()
+    assert outcomes(comparisons.same_content, pairs) == expected
+    assert time.monotonic() - began < 1
+    assert not no_child_left()
+    comparisons.close()
     assert no_child_left()
 
 
@@ -225,6 +250,7 @@ def test_an_interrupt_as_the_worker_starts_ends_the_worker_only(root: Path, monk
         raise
     assert started
     assert outcomes(comparisons.same_content, pairs) == expected
+    comparisons.close()
     assert no_child_left()
     os.close(escaped_write)
     assert os.read(escaped_read, 1) == b''
@@ -255,6 +281,7 @@ def test_what_a_killed_worker_did_not_tell_is_compared_in_process(root: Path, di
     assert comparisons.start(pairs)
     time.sleep(0.2)     # the worker gets to its fatal pair before the parent asks
     assert outcomes(comparisons.same_content, pairs) == expected
+    comparisons.close()
     assert no_child_left()
 
 
