@@ -110,12 +110,12 @@ class CompareAhead:
         if self._worker is not None:
             pid, board, dummy, done = self._worker
             self._worker = None
-            _reap(pid, stop=True)
             os.close(done)
             board.close()
+            _reap(pid, stop=True)
         if self._unreaped is not None:
-            _reap(self._unreaped)
-            self._unreaped = None
+            pid, self._unreaped = self._unreaped, None
+            _reap(pid)
         self._verdicts = {}
 
     def _finish(self):
@@ -126,8 +126,8 @@ class CompareAhead:
             while os.read(done, 1):     # the worker writes nothing: this waits for it to be done
                 pass
         except BaseException:
-            _reap(pid, stop=True)   # interrupted (KeyboardInterrupt): no verdict will be taken
             os.close(done)
+            _reap(pid, stop=True)   # interrupted (KeyboardInterrupt): no verdict will be taken
             raise
         os.close(done)
         self._unreaped = pid
@@ -191,5 +191,7 @@ def _compare_and_exit(rootfs, pairs, board, parent, held, done, worker_end):
         order = itertools.takewhile(lambda index: os.getppid() == parent, range(len(pairs)))
         _compare_in_turn(rootfs, pairs, board, order)
     finally:
-        os.close(worker_end)    # before the exit, which tears the memory down first
-        os._exit(0)
+        try:
+            os.close(worker_end)    # before the exit, which tears the memory down first
+        finally:
+            os._exit(0)

@@ -647,7 +647,7 @@ def _collector_spaced(function):
     freed already, see Context.close) is moved to the collector's oldest generation as it is:
     else the first collection after it, at the usual pace again, would walk all of it, and the
     next one all of it again, for nothing. That thaws what a caller froze before (dkms_facts
-    freezes only after).
+    freezes what its imports made, and freezes all again before it returns the facts).
     """
     @functools.wraps(function)
     def spaced(*args, **kwargs):

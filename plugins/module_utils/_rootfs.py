@@ -339,7 +339,8 @@ class RootFS:
     # The walk ------------------------------------------------------------------------------
 
     def _fd(self, directory):
-        """An O_PATH descriptor of ``directory``, opened relative to its parent's when it has none."""
+        """A descriptor of ``directory`` (O_PATH, or the one a listing opened), opened relative to its
+        parent's when it has none."""
         fd = directory.fd
         if fd is None:
             if directory.parent is None:

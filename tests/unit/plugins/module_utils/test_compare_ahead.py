@@ -307,3 +307,47 @@ def test_no_worker_where_it_cannot_help_or_start(root: Path, monkeypatch: pytest
     comparisons = CompareAhead(RootFS(str(root)))
     assert not comparisons.start(pairs)
     assert outcomes(comparisons.same_content, pairs) == in_process(root, pairs)
+
+
+@needs_two_cpus
+def test_an_interrupt_as_the_worker_closes_its_end_of_the_pipe_ends_the_worker_only(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A SIGINT (Ctrl-C reaches the whole process group) as the worker closes its end of the pipe,
+    # on its way out: the worker still exits there, it never goes on with the parent's code.
+    pairs = mixed_pairs(root)
+    parent = os.getpid()
+    escaped_read, escaped_write = os.pipe()
+    ends = []
+    real_pipe, real_close = os.pipe, os.close
+
+    def recorded_pipe() -> Tuple[int, int]:
+        fds = real_pipe()
+        ends.append(fds)
+        return fds
+
+    def close(fd: int) -> None:
+        real_close(fd)
+        if os.getpid() != parent and ends and fd == ends[-1][1]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, 'pipe', recorded_pipe)
+    monkeypatch.setattr(os, 'close', close)
+    comparisons = CompareAhead(RootFS(str(root)))
+    try:
+        started = comparisons.start(pairs)
+    except KeyboardInterrupt:   # pragma: no cover
+        if os.getpid() != parent:
+            os.write(escaped_write, b'x')
+            os._exit(0)
+        raise
+    except OSError:   # the worker, having escaped, closes worker_end again in start()
+        if os.getpid() != parent:
+            os.write(escaped_write, b'o')
+            os._exit(0)
+        raise
+    assert started
+    comparisons.same_content(*pairs[0])
+    comparisons.close()
+    real_close(escaped_write)
+    escaped = os.read(escaped_read, 1)
+    real_close(escaped_read)
+    assert escaped == b'', 'the worker ran the parent code: %r' % escaped
