@@ -70,21 +70,25 @@ and a way to boot: without EFI, so without Secure Boot, through GRUB, whose comm
 whether the kernel would enforce a module's signature is known, and every entry is verified.
 
 All tools run as whole processes on the same tree, with the page cache warm from building it:
-`python plugins/modules/dkms_facts.py args.json` (`{"root": ROOT}`, the interpreter below) and
+`python benchmarks/module_runner.py plugins/modules/dkms_facts.py args.json` (`{"root": ROOT}`, the
+interpreter below) and
 `dkms status --dkmstree ROOT/var/lib/dkms --sourcetree ROOT/usr/src --installtree ROOT/lib/modules`
-(the dkms source links in the tree are relative, so dkms reads that tree). The module imports its
-packages as Ansible's AnsiballZ lays them out on a target, each with an empty `__init__.py` (the
-checkout's are namespace packages, whose every import walks their path: some 4 ms a run). Python
-keeps its bytecode cache in the temporary directory, so the collection's code is compiled once, in
-an untimed first run, as it would be once installed. Before timing, the benchmark checks that the
-facts report every entry as built (installed or weak, with a compatible verdict for each weak
-module) and verified, and that dkms status prints exactly one `installed` line per package and
-native kernel (it has nothing to say about weak-covered kernels). Times are medians of whole-process
-wall times of interleaved runs (the commands of a tree in turn, so a passing load weighs on all of
-them alike); dkms status is repeated less on big trees (about %(budget)d lines per size), and the
-roots, whose ratio to the floor is a goal, more (their medians steadier), the run count is in
-brackets. Peak memory is the maximum resident set size that GNU time (`%%M`) reports over the runs:
-for dkms status and ansible-playbook, that of their largest single process, not a sum.
+(the dkms source links in the tree are relative, so dkms reads that tree). The fact module and the
+AnsibleModule floor run as Ansible's AnsiballZ runs a module on a target
+(`benchmarks/module_runner.py`: `ansible.module_utils.basic` imported first, then the module as
+`__main__`), importing the module's packages as AnsiballZ lays them out, each with an empty
+`__init__.py` (the checkout's are namespace packages, whose every import walks their path: some 4 ms
+a run). Python keeps its bytecode cache in the temporary directory, so the collection's code is
+compiled once, in an untimed first run, as it would be once installed. Before timing, the benchmark
+checks that the facts report every entry as built (installed or weak, with a compatible verdict for
+each weak module) and verified, and that dkms status prints exactly one `installed` line per package
+and native kernel (it has nothing to say about weak-covered kernels). Times are medians of
+whole-process wall times of interleaved runs (the commands of a tree in turn, so a passing load
+weighs on all of them alike); dkms status is repeated less on big trees (about %(budget)d lines per
+size), and the roots, whose ratio to the floor is a goal, more (their medians steadier), the run
+count is in brackets. Peak memory is the maximum resident set size that GNU time (`%%M`) reports
+over the runs: for dkms status and ansible-playbook, that of their largest single process, not a
+sum.
 
 **A second CPU.** Where the fact module may run on two CPUs or more (this machine has %(cpus)d) and
 has enough installed copies to compare with their builds (`MIN_PAIRS` in

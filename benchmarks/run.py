@@ -761,7 +761,12 @@ def child_env(work: Path, collections: Path) -> dict[str, str]:
 
 
 def facts_argv(python: str, args_file: Path) -> list[str]:
-    return [python, str(REPO / MODULE), str(args_file)]
+    return module_argv(python, REPO / MODULE, args_file)
+
+
+def module_argv(python: str, module: Path, args_file: Path) -> list[str]:
+    """A run of the module file ``module`` as AnsiballZ runs a module (see module_runner.py)."""
+    return [python, str(MODULE_RUNNER), str(module), str(args_file)]
 
 
 def write_args(path: Path, root: Path, kabi_check: bool = True) -> Path:
@@ -819,6 +824,7 @@ def dkms_argv(root: Path) -> list[str]:
 
 FLOOR_READER = REPO / 'benchmarks/floor_reader.py'
 FLOOR_MODULE = REPO / 'benchmarks/floor_module.py'
+MODULE_RUNNER = REPO / 'benchmarks/module_runner.py'
 
 
 def check_floor_reader(output: Path, shape: Shape, root: Path, signed: bool = False) -> None:
@@ -878,7 +884,7 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
         shutil.copyfile(output, output.with_suffix('.saved'))
         commands['floor_reader'] = ([python, str(FLOOR_READER), str(root)] + ['--signatures'] * files.is_signed(),
                                     work / 'floor-reader.json')
-        commands['floor_return'] = ([python, str(FLOOR_MODULE), str(floor_args)], work / 'floor-return.json')
+        commands['floor_return'] = (module_argv(python, FLOOR_MODULE, floor_args), work / 'floor-return.json')
         for floor_argv, floor_output in (commands['floor_reader'], commands['floor_return']):
             run_process(floor_argv, env, floor_output)
         check_floor_reader(commands['floor_reader'][1], shape, root, files.is_signed())
