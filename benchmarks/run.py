@@ -863,7 +863,7 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     ``counted``: also count the instructions of the fact module and its floors (with_floors), once each."""
     label = '%s-%s' % (name, shape.label.replace(':', 'n'))
     root = work / 'trees' / label
-    dkms_env, env = env, direct_run_env(env, work)
+    module_env = direct_run_env(env, work)    # the Python runs'; dkms status keeps ``env``
     started = time.perf_counter()
     build_tree(root, shape, files)
     ko_files, weak_links = count_files(root)
@@ -872,7 +872,7 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     args = write_args(work / ('args-%s.json' % label), root)
     output = work / ('facts-%s.json' % label)
     # The untimed first run checks the result and leaves the page cache as warm as the tree build did.
-    run_process(facts_argv(python, args), env, output)
+    run_process(facts_argv(python, args), module_env, output)
     check_facts(output, shape, files.is_signed())
     # Without kABI verdicts: what reading the modules' ELF sections and symvers costs.
     no_kabi = write_args(work / ('args-%s-no-kabi.json' % label), root, kabi_check=False)
@@ -886,10 +886,10 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
                                     work / 'floor-reader.json')
         commands['floor_return'] = (module_argv(python, FLOOR_MODULE, floor_args), work / 'floor-return.json')
         for floor_argv, floor_output in (commands['floor_reader'], commands['floor_return']):
-            run_process(floor_argv, env, floor_output)
+            run_process(floor_argv, module_env, floor_output)
         check_floor_reader(commands['floor_reader'][1], shape, root, files.is_signed())
         check_floor_return(commands['floor_return'][1], output)
-    timed = measure(commands, env, runs)
+    timed = measure(commands, module_env, runs)
     result = TreeResult(name, files.kind, shape.label, shape.kernels, shape.packages, shape.entries, ko_files,
                         weak_links, len(shape.weak) * shape.packages, len(expected_dkms_lines(shape)),
                         timed['facts'], timed['facts_no_kabi'], timed.get('floor_reader'), timed.get('floor_return'))
@@ -900,7 +900,7 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     if counted and with_floors:
         for command in ('facts', 'floor_return', 'floor_reader'):
             argv, command_output = commands[command]
-            result.instructions[command] = callgrind(argv, command_output, env=env)[0]
+            result.instructions[command] = callgrind(argv, command_output, env=module_env)[0]
         counts = result.instructions
         log('%s %s: instructions: dkms_facts %.0f M, AnsibleModule floor %.0f M (%.2fx), reading floor %.0f M'
             % (name, shape.label, counts['facts'] / 1e6, counts['floor_return'] / 1e6,
@@ -908,12 +908,12 @@ def bench_tree(name: str, shape: Shape, work: Path, files: ModuleFiles, python: 
     if with_dkms:
         dkms_runs = max(1, min(runs, DKMS_LINE_BUDGET // result.dkms_lines))
         dkms_out = work / ('dkms-%s.txt' % label)
-        result.dkms = measure({'dkms': (dkms_argv(root), dkms_out)}, dkms_env, dkms_runs)['dkms']
+        result.dkms = measure({'dkms': (dkms_argv(root), dkms_out)}, env, dkms_runs)['dkms']
         check_dkms(dkms_out, shape)
         log('%s %s: dkms status median %.3f s over %d runs (%d lines), ratio %.1f' % (
             name, shape.label, result.dkms.median, dkms_runs, result.dkms_lines, result.ratio or 0))
     if profiled:
-        result.profile = profile(args, work, python, env)
+        result.profile = profile(args, work, python, module_env)
     if not keep:
         shutil.rmtree(root)
     return result

@@ -60,14 +60,14 @@ class CompareAhead:
         self.rootfs = rootfs
         # Whether a worker can help: a second CPU to run on, and a fork that copies all that runs.
         self.parallel = hasattr(os, 'fork') and usable_cpus() > 1 and _single_threaded()
-        self._worker = None     # (pid, board, pairs, end of its pipe) until the pairs are all compared
-        self._unreaped = None   # the worker's pid once it compared all it will, until close reaps it
+        self._pid = None        # the worker's process id, until close reaps it
+        self._worker = None     # (board, pairs, end of its pipe) until its verdicts are taken
         self._verdicts = {}     # {(first, second): bool} compared ahead and not asked for yet
 
     def start(self, pairs):
         """Start comparing ``pairs`` ((first, second) in-root paths, unique) in a forked worker;
         whether one started. The parent compares its share when ``same_content`` is first asked."""
-        if self._worker is not None or not self.parallel or len(pairs) < MIN_PAIRS:
+        if self._pid is not None or not self.parallel or len(pairs) < MIN_PAIRS:
             return False
         try:
             board = mmap.mmap(-1, len(pairs))  # anonymous and shared: the worker writes, the parent reads
@@ -93,7 +93,7 @@ class CompareAhead:
         if pid == 0:
             _compare_and_exit(self.rootfs, pairs, board, parent, held, done, worker_end)
         os.close(worker_end)
-        self._worker = (pid, board, pairs, done)
+        self._pid, self._worker = pid, (board, pairs, done)
         _release(held)  # an interrupt held back is raised here: the worker is known, close stops it
         return True
 
@@ -107,19 +107,19 @@ class CompareAhead:
     def close(self):
         """Stop the worker, if it runs, reap it, and let go of the verdicts no one asked for: no one
         asks after this (as where the join raised), so no verdict is waited for or compared."""
-        if self._worker is not None:
-            pid, board, dummy, done = self._worker
+        running = self._worker is not None
+        if running:
+            board, dummy, done = self._worker
             self._worker = None
             os.close(done)
             board.close()
-            _reap(pid, stop=True)
-        if self._unreaped is not None:
-            pid, self._unreaped = self._unreaped, None
-            _reap(pid)
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            _reap(pid, stop=running)
         self._verdicts = {}
 
     def _finish(self):
-        pid, board, pairs, done = self._worker
+        board, pairs, done = self._worker
         self._worker = None
         try:
             _compare_in_turn(self.rootfs, pairs, board, range(len(pairs) - 1, -1, -1))
@@ -127,10 +127,10 @@ class CompareAhead:
                 pass
         except BaseException:
             os.close(done)
+            pid, self._pid = self._pid, None
             _reap(pid, stop=True)   # interrupted (KeyboardInterrupt): no verdict will be taken
             raise
         os.close(done)
-        self._unreaped = pid
         verdicts = board[:]
         board.close()
         for pair, verdict in zip(pairs, bytearray(verdicts)):

@@ -279,10 +279,10 @@ class RootFS:
 
     ``snapshot=True`` remembers what lookups saw (each entry's type, each link's text, each
     directory a path names, up to MAX_CACHED_DIRS directory descriptors, those of the directories
-    it listed too, reopened relative to their parent when needed), for readers that look at a tree which does not change while they
-    read it (the fact module resolves the same directories thousands of times); code that
-    changes the tree between reads leaves it off. File contents are never remembered: each
-    read opens the file again, relative to its directory's descriptor.
+    it listed too, reopened relative to their parent when needed), for readers that look at a tree
+    which does not change while they read it (the fact module resolves the same directories
+    thousands of times); code that changes the tree between reads leaves it off. File contents
+    are never remembered: each read opens the file again, relative to its directory's descriptor.
     """
 
     def __init__(self, root='/', snapshot=False):
