@@ -5,16 +5,18 @@
 Like ``dkms status``, the facts compare every installed copy with its build byte for byte. On a
 host of hundreds of modules that is hundreds of megabytes read, bound by memory bandwidth, and
 the modules the join reads next do not wait on it. So, where a second CPU is free, a forked
-worker compares the pairs from the first on, while the parent reads those modules; the parent
-then compares from the last pair back until it meets the worker. Each side takes a pair on a
-board they share before comparing it, and stops at the first pair the other side took (both
+worker first prepares what its parent needs and the pairs to compare (it reads the dkms tree
+while the parent reads modules), hands them over, then compares the pairs from the first on;
+the parent compares from the last pair back until it meets the worker. Each side takes a pair on
+a board they share before comparing it, and stops at the first pair the other side took (both
 may take the one where they meet, and compare it twice: never is a pair left out).
 
 The parent takes every verdict on the board and compares in process, at its first use, a pair
 that has none: one the worker could not tell (its error is then worded as it always is) or did
-not finish (it died or was killed). With one CPU, few pairs or no fork, every pair is compared
-in process. The worker only reads, through the parent's RootFS, so it opens what the parent
-would, and exits without running any of the parent's clean-up.
+not finish (it died or was killed). A worker that hands nothing over (it died, or what it
+prepared is too large) leaves the parent to prepare it and compare every pair in process, as
+with one CPU, few pairs or no fork. The worker only reads, through the parent's RootFS, so it
+opens what the parent would, and exits without running any of the parent's clean-up.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,13 +25,21 @@ __metaclass__ = type
 
 import gc
 import itertools
+import marshal
 import mmap
 import os
+import select
 import signal
+import struct
 import sys
 
 # Pairs below which a worker is not worth its fork: about the time of comparing them in process.
 MIN_PAIRS = 32
+# Pairs the worker takes on (those beyond are compared in process), one byte each on the board.
+BOARD_PAIRS = 65536
+# What the worker may hand over, in an anonymous shared mapping: only the pages written take memory.
+HANDOVER_LIMIT = 32 * 1024 * 1024
+_LENGTH = struct.Struct('=Q')
 # What the board holds for a pair: nothing yet, taken by a side, then its verdict.
 FREE = 0
 TAKEN = ord('t')
@@ -61,41 +71,85 @@ class CompareAhead:
         # Whether a worker can help: a second CPU to run on, and a fork that copies all that runs.
         self.parallel = hasattr(os, 'fork') and usable_cpus() > 1 and _single_threaded()
         self._pid = None        # the worker's process id, until close reaps it
-        self._worker = None     # (board, pairs, end of its pipe) until its verdicts are taken
+        self._worker = None     # (board, handover mapping, end of its pipe) until its verdicts are taken
+        self._pairs = None      # the pairs the worker took on, once handed over
         self._verdicts = {}     # {(first, second): bool} compared ahead and not asked for yet
 
-    def start(self, pairs):
-        """Start comparing ``pairs`` ((first, second) in-root paths, unique) in a forked worker;
-        whether one started. The parent compares its share when ``same_content`` is first asked."""
-        if self._pid is not None or not self.parallel or len(pairs) < MIN_PAIRS:
+    def start(self, prepare, expected):
+        """Fork a worker that runs ``prepare()``, which gives ``(payload, pairs)``: ``payload``
+        (bytes) for the parent to ``take_handover``, and the pairs ((first, second) in-root paths,
+        unique) to compare. ``expected``: how many pairs there may be, below MIN_PAIRS no worker is
+        worth its fork. Whether one started."""
+        if self._pid is not None or not self.parallel or expected < MIN_PAIRS:
             return False
         try:
-            board = mmap.mmap(-1, len(pairs))  # anonymous and shared: the worker writes, the parent reads
+            # Anonymous and shared: the worker writes, the parent reads.
+            board = mmap.mmap(-1, BOARD_PAIRS)
+            handover = mmap.mmap(-1, HANDOVER_LIMIT)
         except (OSError, ValueError):
             return False
         try:
-            # Its end of the pipe closed tells the worker is done, before its exit has torn down its
-            # copy of the parent's memory (which only close waits for).
+            # The worker writes the length of what it hands over, then closes its end once it has
+            # compared all it will: before its exit has torn down its copy of the parent's memory
+            # (which only close waits for).
             done, worker_end = os.pipe()
         except OSError:     # out of descriptors
             board.close()
+            handover.close()
             return False
         parent = os.getpid()
         held = _hold_interrupts()
         try:
             pid = os.fork()
-        except OSError:     # out of processes or memory: compared in process
+        except OSError:     # out of processes or memory: prepared and compared in process
             _release(held)
             board.close()
+            handover.close()
             os.close(done)
             os.close(worker_end)
             return False
         if pid == 0:
-            _compare_and_exit(self.rootfs, pairs, board, parent, held, done, worker_end)
+            _prepare_compare_and_exit(self.rootfs, prepare, board, handover, parent, held, done, worker_end)
         os.close(worker_end)
-        self._pid, self._worker = pid, (board, pairs, done)
+        self._pid, self._worker = pid, (board, handover, done)
         _release(held)  # an interrupt held back is raised here: the worker is known, close stops it
         return True
+
+    def ready(self):
+        """Whether ``take_handover`` would not wait."""
+        if self._worker is None or self._pairs is not None:
+            return True
+        try:
+            poller = select.poll()
+        except AttributeError:  # no poll here: as if never ready, so the caller does all it would
+            return False
+        poller.register(self._worker[2], select.POLLIN)
+        return bool(poller.poll(0))
+
+    def take_handover(self):
+        """The payload the worker prepared, once it has handed it over; None when it handed
+        nothing over (then the caller prepares it). Asked once."""
+        if self._worker is None or self._pairs is not None:
+            return None
+        board, handover, done = self._worker
+        try:
+            told = b''
+            while len(told) < _LENGTH.size:
+                more = os.read(done, _LENGTH.size - len(told))
+                if not more:
+                    break
+                told += more
+            if len(told) < _LENGTH.size:
+                self._pairs = ()
+                return None
+            payload, pairs = marshal.loads(handover[:_LENGTH.unpack(told)[0]])
+        except BaseException:
+            self.close()    # interrupted (KeyboardInterrupt): nothing will be taken
+            raise
+        finally:
+            handover.close()
+        self._pairs = pairs[:BOARD_PAIRS]
+        return payload
 
     def same_content(self, first, second):
         """RootFS.same_content of two in-root files, compared ahead if they were."""
@@ -109,21 +163,24 @@ class CompareAhead:
         asks after this (as where the join raised), so no verdict is waited for or compared."""
         running = self._worker is not None
         if running:
-            board, dummy, done = self._worker
+            board, handover, done = self._worker
             self._worker = None
             os.close(done)
             board.close()
+            handover.close()
         if self._pid is not None:
             pid, self._pid = self._pid, None
             _reap(pid, stop=running)
         self._verdicts = {}
 
     def _finish(self):
-        board, pairs, done = self._worker
+        self.take_handover()
+        board, dummy, done = self._worker
+        pairs = self._pairs
         self._worker = None
         try:
             _compare_in_turn(self.rootfs, pairs, board, range(len(pairs) - 1, -1, -1))
-            while os.read(done, 1):     # the worker writes nothing: this waits for it to be done
+            while os.read(done, 1):     # the worker writes nothing more: this waits for it to be done
                 pass
         except BaseException:
             os.close(done)
@@ -131,7 +188,7 @@ class CompareAhead:
             _reap(pid, stop=True)   # interrupted (KeyboardInterrupt): no verdict will be taken
             raise
         os.close(done)
-        verdicts = board[:]
+        verdicts = board[:len(pairs)]
         board.close()
         for pair, verdict in zip(pairs, bytearray(verdicts)):
             if verdict in (SAME, DIFFERENT):
@@ -176,20 +233,27 @@ def _release(held):
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _compare_and_exit(rootfs, pairs, board, parent, held, done, worker_end):
-    """The worker: its share of the pairs compared from the first on, while process ``parent`` runs,
-    then its end of the pipe closed (``worker_end``; the parent reads ``done``) and an exit that skips
-    the parent's clean-up (its atexit handlers, its buffered output, its temporary files). ``held``:
-    what _hold_interrupts gave, released once an interrupt exits here."""
+def _prepare_compare_and_exit(rootfs, prepare, board, handover, parent, held, done, worker_end):
+    """The worker: what ``prepare`` gives handed over, then its share of the pairs compared from the
+    first on, while process ``parent`` runs; then its end of the pipe closed (``worker_end``; the
+    parent reads ``done``) and an exit that skips the parent's clean-up (its atexit handlers, its
+    buffered output, its temporary files). ``held``: what _hold_interrupts gave, released once an
+    interrupt exits here. Whatever goes wrong ends the worker: the parent then does without it."""
     try:
         os.close(done)
         _release(held)
         # A collection here could run finalizers of the parent's objects; the worker makes little garbage.
         gc.disable()
-        # A parent killed before it took the verdicts leaves no one to read them: the worker, an
-        # orphan then, stops at the next pair rather than read every file that is left.
-        order = itertools.takewhile(lambda index: os.getppid() == parent, range(len(pairs)))
-        _compare_in_turn(rootfs, pairs, board, order)
+        payload, pairs = prepare()
+        # marshal: plain values only, which the parent's marshal.loads makes again as they are.
+        told = marshal.dumps((payload, list(pairs)))
+        if len(told) <= len(handover):
+            handover[:len(told)] = told
+            os.write(worker_end, _LENGTH.pack(len(told)))    # far less than a pipe holds: never waits
+            # A parent killed before it took the verdicts leaves no one to read them: the worker, an
+            # orphan then, stops at the next pair rather than read every file that is left.
+            order = itertools.takewhile(lambda index: os.getppid() == parent, range(min(len(pairs), len(board))))
+            _compare_in_turn(rootfs, pairs, board, order)
     finally:
         try:
             os.close(worker_end)    # before the exit, which tears the memory down first

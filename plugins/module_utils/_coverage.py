@@ -22,7 +22,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
 from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import CompareAhead
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    module_name, normalize_module_name, package_conf_facts, read_dkms_tree)
+    dumps_tree, loads_tree, module_name, normalize_module_name, package_conf_facts, read_dkms_tree)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, let_go_of_config_texts, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
@@ -674,20 +674,18 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     """
     boot_files = {}     # what the readers of the default kernel and of the command lines share
     kernels, running, default, default_source = gather_kernels(rootfs, warn, runner, boot_files)
-    tree = read_dkms_tree(rootfs, warn, names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
     ko_reader = KoReader(rootfs, runner=runner, reader=reader, elftools=elftools, warn=warn)
     comparisons = CompareAhead(rootfs)
     trees = dict((release, KernelTree(rootfs, warn, kernel, ko_reader, comparisons.same_content))
                  for release, kernel in kernels.items())
-    if kabi_check and ko_reader.name is None:
-        warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '
-             'python3-pyelftools package) or kmod; weak links are reported without kABI verdicts')
     try:
-        pairs = _byte_comparisons(tree, trees) if comparisons.parallel else ()
-        if comparisons.start(pairs) and kabi_check and ko_reader.name == 'pyelftools':
-            # While the worker compares, read the installed copies, which the join judges first
-            # (kmod's commands are not run ahead).
-            ko_reader.read_ahead(list(dict.fromkeys(copy for copy, build in pairs)))
+        # kmod's commands are not run ahead.
+        read_ahead = kabi_check and ko_reader.name == 'pyelftools'
+        tree = _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader if read_ahead else None,
+                               names=packages, dkms_tree=dkms_tree, source_tree=source_tree)
+        if kabi_check and ko_reader.name is None:
+            warn('no reader for .ko files: install pyelftools on the target (pip install pyelftools, or the '
+                 'python3-pyelftools package) or kmod; weak links are reported without kABI verdicts')
         context = Context(rootfs, warn, kernels, tree, trees, ko_reader, kabi_check, boot_files)
         package_facts, kernel_facts, uncovered, summary = _joined(context, kernels, tree)
     finally:
@@ -708,6 +706,31 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     }
     context.close()
     return facts
+
+
+def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, **locations):
+    """The DkmsTree at ``locations`` (read_dkms_tree's keywords), read by the compare worker where
+    one starts, while this process reads ahead the module files of the kernels' ``trees`` (those
+    the join judges first) with ``ko_reader`` (None: nothing is read ahead); else read here."""
+    def prepare():
+        warnings = []
+        tree = read_dkms_tree(rootfs, warnings.append, **locations)
+        return dumps_tree(tree, warnings), _byte_comparisons(tree, trees)
+
+    # The copies to compare are mostly where dkms installs, in updates/ or extra/ (out of tree).
+    ahead = list(dict.fromkeys(path for kernel_tree in trees.values()
+                               for paths in kernel_tree.out_of_tree.values() for path in paths))
+    if comparisons.start(prepare, len(ahead)):
+        if ko_reader is not None:
+            # No longer than the worker reads: what is not read by then is read when asked.
+            ko_reader.read_ahead(ahead, stop=comparisons.ready)
+        handed = comparisons.take_handover()
+        if handed is not None:
+            tree, warnings = loads_tree(handed, rootfs, warn)
+            for message in warnings:
+                warn(message)
+            return tree
+    return read_dkms_tree(rootfs, warn, **locations)
 
 
 def _joined(context, kernels, tree):

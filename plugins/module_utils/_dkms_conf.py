@@ -392,11 +392,23 @@ class DkmsConf:
         self.version_string = version_string
         self.dkms_version = dkms_version
         self.trees = trees or {}
-        self.kernel_texts = kernel_texts or (lambda release, arch: [])
+        self.kernel_texts = kernel_texts or _no_texts
         self.readings = self._read(texts, dict((key, UNKNOWN) for key in KERNEL_PRESETS),
                                    _config_source(None))
         self._kernel_readings = {}
         self._module_names = {}     # {(release, arch): kernel_module_names}
+
+    def __getstate__(self):
+        """What is read, without what binds it to the process that read it (see _dkms_tree.loads_tree)."""
+        state = dict(self.__dict__)
+        state.update(warn=None, kernel_texts=None)
+        return state
+
+    def bind(self, warn, kernel_texts=None):
+        """Tell warnings to ``warn`` and read the overrides for one kernel with ``kernel_texts``
+        (as __init__ takes them) from now on."""
+        self.warn = warn
+        self.kernel_texts = kernel_texts or _no_texts
 
     def _versions(self):
         return [self.dkms_version] if self.dkms_version else list(RULE_VERSIONS)
@@ -506,6 +518,10 @@ class DkmsConf:
         readings = self.kernel_readings(release, arch, kernel_config)
         verdicts = [_excluded(reading, release, arch, kernel_config, self.warn) for reading in readings]
         return verdicts[0] if all(v == verdicts[0] for v in verdicts) else None
+
+
+def _no_texts(release, arch):
+    return []
 
 
 def _element_list(elements):

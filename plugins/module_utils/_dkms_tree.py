@@ -15,10 +15,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import io
+import pickle
 import posixpath
 import re
 import stat
 
+from ansible_collections.kabi.dkms.plugins.module_utils import _dkms_conf, _shell_vars
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_conf import DkmsConf, read_dkms_version
 from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPattern
 from ansible_collections.kabi.dkms.plugins.module_utils._vercmp import compare_releases
@@ -195,11 +198,45 @@ def package_conf_facts(package):
 class DkmsTree:
     """Locations and packages of one dkms tree."""
 
-    def __init__(self, dkms_tree, source_tree, install_tree, packages):
+    def __init__(self, dkms_tree, source_tree, install_tree, packages, etc_names=None):
         self.dkms_tree = dkms_tree
         self.source_tree = source_tree
         self.install_tree = install_tree
         self.packages = packages      # {name: Package}
+        self.etc_names = etc_names    # as _etc_dkms_names gave them, for the overrides of each kernel
+
+
+def dumps_tree(tree, warnings):
+    """The DkmsTree ``tree`` and the warnings its reading gave, as bytes for ``loads_tree`` in
+    another process (the compare worker reads the tree while its parent reads modules)."""
+    return pickle.dumps((tree, warnings), pickle.HIGHEST_PROTOCOL)
+
+
+# What a tree is made of: loads_tree makes nothing else, whatever the bytes say.
+_TREE_CLASSES = {
+    __name__: ('DkmsTree', 'Package', 'PackageVersion', 'Build'),
+    _dkms_conf.__name__: ('DkmsConf', 'Reading', 'DkmsVersion'),
+    _shell_vars.__name__: ('UNKNOWN',),
+    'builtins': ('set', 'frozenset'),
+}
+
+
+class _TreeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if name not in _TREE_CLASSES.get(module, ()):
+            raise pickle.UnpicklingError('not part of a dkms tree: %s.%s' % (module, name))
+        return pickle.Unpickler.find_class(self, module, name)
+
+
+def loads_tree(data, rootfs, warn):
+    """``(DkmsTree, warnings)`` of what dumps_tree gave, each dkms.conf bound to ``rootfs`` and
+    ``warn`` as read_dkms_tree binds it (the warnings are the caller's to tell)."""
+    tree, warnings = _TreeUnpickler(io.BytesIO(data)).load()
+    for package in tree.packages.values():
+        for version in package.versions.values():
+            if version.conf is not None:
+                version.conf.bind(warn, _kernel_overrides(rootfs, warn, package.name, version.version, tree.etc_names))
+    return tree, warnings
 
 
 def _framework_files(rootfs, warn):
@@ -297,13 +334,22 @@ def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=Non
                              if overrides else [], posixpath.join(source, 'dkms.conf'), etc_names)
     if texts is None:
         return None
+    return DkmsConf(texts, name, version, dkms_version, trees, _kernel_overrides(rootfs, warn, name, version, etc_names),
+                    warn)
+
+
+def _kernel_overrides(rootfs, warn, name, version, etc_names):
+    """``kernel_texts(release, arch)`` of DkmsConf: the admin's overrides of the package version
+    for one kernel; None where /etc/dkms holds none of the package's."""
+    if not _may_have_overrides(name, etc_names):
+        return None
 
     def kernel_texts(release, arch):
         paths = ['/etc/dkms/%s-%s-%s.conf' % (name, version, release),
                  '/etc/dkms/%s-%s-%s-%s.conf' % (name, version, release, arch),
                  '/etc/dkms/%s--%s.conf' % (name, release), '/etc/dkms/%s--%s-%s.conf' % (name, release, arch)]
         return _read_conf_texts(rootfs, warn, paths, etc_names=etc_names) or []
-    return DkmsConf(texts, name, version, dkms_version, trees, kernel_texts if overrides else None, warn)
+    return kernel_texts
 
 
 def _read_failed_build(rootfs, warn, version_dir):
@@ -445,6 +491,7 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
     """Every package of the dkms tree (or only ``names``)."""
     dkms_tree, source_tree, install_tree = read_locations(rootfs, warn, dkms_tree, source_tree, install_tree)
     packages = {}
+    etc_names = None
     if rootfs.isdir(dkms_tree):
         dkms_version = read_dkms_version(rootfs, warn)
         trees = {'dkms_tree': dkms_tree, 'source_tree': source_tree, 'install_tree': install_tree}
@@ -462,4 +509,4 @@ def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, i
                 warn('the dkms tree %s is not a directory: no package can be read' % dkms_tree)
         except RootPathError as exc:
             warn('the dkms tree cannot be read (%s): no package can be read' % exc)
-    return DkmsTree(dkms_tree, source_tree, install_tree, packages)
+    return DkmsTree(dkms_tree, source_tree, install_tree, packages, etc_names)

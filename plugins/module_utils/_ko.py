@@ -958,12 +958,14 @@ class KoReader:
         return remembered(self._cache, canonical, lambda key: self._ahead.pop(path, None) or self._guarded(path, self._read),
                           KoError)
 
-    def read_ahead(self, paths):
+    def read_ahead(self, paths, stop=None):
         """Read the module files at in-root ``paths`` before they are asked for (while a worker
-        compares copies, see _compare_ahead). What reads well serves a later ``read`` of that very
-        path; what does not is read again when asked, so its error names the path asked for, as
-        when nothing was read ahead."""
+        reads the dkms tree, see _compare_ahead), until ``stop()`` is true. What reads well serves
+        a later ``read`` of that very path; what does not is read again when asked, so its error
+        names the path asked for, as when nothing was read ahead."""
         for path in paths:
+            if stop is not None and stop():
+                return
             try:
                 self._ahead[path] = self._guarded(path, self._read)
             except KoError:

@@ -22,7 +22,21 @@ from ansible_collections.kabi.dkms.plugins.module_utils._lazy_re import LazyPatt
 from ansible_collections.kabi.dkms.plugins.module_utils._shell_conditions import (
     BINARY_OPERATORS, Operand, bracket_status, double_bracket_status, double_bracket_syntax_error, status_of_test)
 
-UNKNOWN = object()
+
+class _Unknown(object):
+    """What shell logic decides: pickled as a reference to UNKNOWN, so that a dkms tree read in
+    another process (see _dkms_tree.loads_tree) keeps ``is UNKNOWN`` true."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return 'UNKNOWN'
+
+    def __repr__(self):
+        return 'UNKNOWN'
+
+
+UNKNOWN = _Unknown()
 _ABSENT = object()
 
 

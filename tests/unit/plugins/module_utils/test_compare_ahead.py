@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""CompareAhead on real trees with a real forked worker: the verdicts RootFS.same_content gives,
-whoever compares, and nothing left behind."""
+"""CompareAhead on real trees with a real forked worker: what it prepares handed over, the
+verdicts RootFS.same_content gives, whoever compares, and nothing left behind."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import select
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Tuple
+from typing import Callable, List, Tuple
 
 import pytest
 
@@ -39,6 +39,11 @@ def outcomes(compare: Callable[[str, str], bool], pairs: list[Pair]) -> list[obj
 def in_process(root: Path, pairs: list[Pair], snapshot: bool = False) -> list[object]:
     """What comparing each of ``pairs`` in process gives, as without a worker."""
     return outcomes(RootFS(str(root), snapshot=snapshot).same_content, pairs)
+
+
+def start(comparisons: CompareAhead, pairs: list[Pair], payload: bytes = b'prepared') -> bool:
+    """``comparisons.start`` with a worker that prepares ``payload`` and ``pairs`` at once."""
+    return comparisons.start(lambda: (payload, pairs), len(pairs))
 
 
 def no_child_left() -> bool:
@@ -85,7 +90,7 @@ def test_the_verdicts_are_those_of_comparing_in_process(root: Path, snapshot: bo
     pairs = mixed_pairs(root)
     expected = in_process(root, pairs, snapshot)
     comparisons = CompareAhead(RootFS(str(root), snapshot=snapshot))
-    assert comparisons.start(pairs)
+    assert start(comparisons, pairs)
     assert outcomes(comparisons.same_content, pairs) == expected
     assert expected.count(True) > 8 and expected.count(False) > 16 and sum(isinstance(e, tuple) for e in expected) == 3
     comparisons.close()
@@ -95,7 +100,7 @@ def test_the_verdicts_are_those_of_comparing_in_process(root: Path, snapshot: bo
 @needs_two_cpus
 def test_close_waits_for_the_worker_when_no_one_asked(root: Path) -> None:
     comparisons = CompareAhead(RootFS(str(root)))
-    assert comparisons.start(mixed_pairs(root))
+    assert start(comparisons, mixed_pairs(root))
     comparisons.close()
     assert no_child_left()
     assert comparisons.same_content('/copies/m0.ko', '/builds/m0.ko') is True     # compared again, in process
@@ -129,7 +134,7 @@ def test_the_parent_compares_from_the_last_pair_back_to_where_the_worker_is(root
     readable, writable = os.pipe()
     fs = SlowInTheWorker(str(root), told=writable)
     comparisons = CompareAhead(fs)
-    assert comparisons.start(pairs)
+    assert start(comparisons, pairs)
     assert select.select([readable], [], [], 30)[0] and os.read(readable, 1) == b'.'     # the worker took its first
     first = outcome(comparisons.same_content, pairs[0])
     os.close(readable)
@@ -156,7 +161,7 @@ def test_the_verdicts_are_taken_while_the_worker_still_exits(root: Path, monkeyp
 
     monkeypatch.setattr(os, '_exit', slow_exit)
     comparisons = CompareAhead(RootFS(str(root)))
-    assert comparisons.start(pairs)
+    assert start(comparisons, pairs)
     time.sleep(0.5)     # the worker compares every pair and starts its exit
     began = time.monotonic()
     assert outcomes(comparisons.same_content, pairs) == expected
@@ -176,7 +181,7 @@ def test_a_worker_whose_parent_is_gone_stops(root: Path) -> None:
     if parent == 0:     # pragma: no cover - the parent that dies
         try:
             os.close(readable)
-            started = CompareAhead(SlowInTheWorker(str(root), delay=0.2)).start(pairs)
+            started = start(CompareAhead(SlowInTheWorker(str(root), delay=0.2)), pairs)
             os.write(writable, b'1' if started else b'0')
         finally:
             os._exit(0)
@@ -195,7 +200,7 @@ def test_close_stops_the_worker_and_compares_nothing(root: Path) -> None:
     # waited for (about 7 s at 0.2 s a pair), nor is the rest compared in process.
     fs = SlowInTheWorker(str(root), delay=0.2)
     comparisons = CompareAhead(fs)
-    assert comparisons.start(mixed_pairs(root))
+    assert start(comparisons, mixed_pairs(root))
     began = time.monotonic()
     comparisons.close()
     assert time.monotonic() - began < 3 and fs.compared_here == []
@@ -215,7 +220,7 @@ class InterruptedInTheParent(SlowInTheWorker):
 def test_an_interrupted_parent_does_not_wait_for_the_worker_to_compare_the_rest(root: Path) -> None:
     pairs = mixed_pairs(root)
     comparisons = CompareAhead(InterruptedInTheParent(str(root), delay=0.2))
-    assert comparisons.start(pairs)
+    assert start(comparisons, pairs)
     began = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         comparisons.same_content(*pairs[0])
@@ -242,7 +247,7 @@ def test_an_interrupt_as_the_worker_starts_ends_the_worker_only(root: Path, monk
     monkeypatch.setattr(os, 'fork', interrupted_fork)
     comparisons = CompareAhead(RootFS(str(root)))
     try:
-        started = comparisons.start(pairs)
+        started = start(comparisons, pairs)
     except KeyboardInterrupt:   # pragma: no cover - only where the interrupt reached the worker's caller
         if os.getpid() != parent:
             os.write(escaped_write, b'x')
@@ -278,7 +283,7 @@ def test_what_a_killed_worker_did_not_tell_is_compared_in_process(root: Path, di
     pairs = mixed_pairs(root)
     expected = in_process(root, pairs)
     comparisons = CompareAhead(DiesInTheWorker(str(root), dies_at, pairs))
-    assert comparisons.start(pairs)
+    assert start(comparisons, pairs)
     time.sleep(0.2)     # the worker gets to its fatal pair before the parent asks
     assert outcomes(comparisons.same_content, pairs) == expected
     comparisons.close()
@@ -288,8 +293,73 @@ def test_what_a_killed_worker_did_not_tell_is_compared_in_process(root: Path, di
 def test_no_worker_for_few_pairs(root: Path) -> None:
     pairs = mixed_pairs(root)[:MIN_PAIRS - 1]
     comparisons = CompareAhead(RootFS(str(root)))
-    assert not comparisons.start(pairs)
+    assert not start(comparisons, pairs)
+    assert comparisons.take_handover() is None
     assert outcomes(comparisons.same_content, pairs) == in_process(root, pairs)
+
+
+@needs_two_cpus
+def test_what_the_worker_prepares_is_handed_over_before_it_compares(root: Path) -> None:
+    pairs = mixed_pairs(root)
+    expected = in_process(root, pairs)
+    readable, writable = os.pipe()
+    fs = SlowInTheWorker(str(root), told=writable)
+
+    def prepare() -> Tuple[bytes, List[Pair]]:
+        time.sleep(0.5)
+        return b'the tree \0 read by the worker' * 1000, pairs
+
+    comparisons = CompareAhead(fs)
+    assert comparisons.start(prepare, len(pairs))
+    assert not comparisons.ready()
+    assert comparisons.take_handover() == b'the tree \0 read by the worker' * 1000
+    assert comparisons.ready() and comparisons.take_handover() is None   # taken once
+    assert select.select([readable], [], [], 30)[0] and os.read(readable, 1) == b'.'     # the worker took its first
+    assert outcomes(comparisons.same_content, pairs) == expected
+    comparisons.close()
+    os.close(readable)
+    os.close(writable)
+    assert no_child_left()
+    assert pairs[0] not in fs.compared_here
+
+
+def fails_in_the_worker() -> Tuple[bytes, List[Pair]]:
+    raise RuntimeError('prepared nothing')
+
+
+@needs_two_cpus
+@pytest.mark.parametrize('why', ['it failed', 'too large'])
+def test_a_worker_that_hands_nothing_over_leaves_all_to_the_parent(root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   why: str) -> None:
+    pairs = mixed_pairs(root)
+    expected = in_process(root, pairs)
+    fs = SlowInTheWorker(str(root))
+    comparisons = CompareAhead(fs)
+    if why == 'it failed':
+        assert comparisons.start(fails_in_the_worker, len(pairs))
+    else:
+        monkeypatch.setattr(_compare_ahead, 'HANDOVER_LIMIT', 4096)
+        assert start(comparisons, pairs, payload=b'x' * 4096)
+    assert comparisons.take_handover() is None
+    assert outcomes(comparisons.same_content, pairs) == expected
+    assert fs.compared_here == pairs
+    comparisons.close()
+    assert no_child_left()
+
+
+@needs_two_cpus
+def test_pairs_beyond_the_board_are_compared_in_process(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_compare_ahead, 'BOARD_PAIRS', 4)
+    pairs = mixed_pairs(root)
+    expected = in_process(root, pairs)
+    fs = SlowInTheWorker(str(root))
+    comparisons = CompareAhead(fs)
+    assert start(comparisons, pairs)
+    time.sleep(0.5)     # the worker compares the four it took on
+    assert outcomes(comparisons.same_content, pairs) == expected
+    assert fs.compared_here == pairs[4:]
+    comparisons.close()
+    assert no_child_left()
 
 
 @pytest.mark.parametrize('why', ['one CPU', 'a second thread', 'no fork left'])
@@ -305,7 +375,7 @@ def test_no_worker_where_it_cannot_help_or_start(root: Path, monkeypatch: pytest
         monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)
     pairs = mixed_pairs(root)
     comparisons = CompareAhead(RootFS(str(root)))
-    assert not comparisons.start(pairs)
+    assert not comparisons.start(fails_in_the_worker, len(pairs))
     assert outcomes(comparisons.same_content, pairs) == in_process(root, pairs)
 
 
@@ -333,7 +403,7 @@ def test_an_interrupt_as_the_worker_closes_its_end_of_the_pipe_ends_the_worker_o
     monkeypatch.setattr(os, 'close', close)
     comparisons = CompareAhead(RootFS(str(root)))
     try:
-        started = comparisons.start(pairs)
+        started = start(comparisons, pairs)
     except KeyboardInterrupt:   # pragma: no cover
         if os.getpid() != parent:
             os.write(escaped_write, b'x')

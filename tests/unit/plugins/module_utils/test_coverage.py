@@ -106,11 +106,15 @@ def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(syst
     alone = Run(system.root)
     monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)
     monkeypatch.setattr(_compare_ahead, 'MIN_PAIRS', 1)
-    started = []
-    start = _compare_ahead.CompareAhead.start
-    monkeypatch.setattr(_compare_ahead.CompareAhead, 'start', lambda self, pairs: started.append(start(self, pairs)) or started[-1])
+    started, handed = [], []
+    start, take_handover = _compare_ahead.CompareAhead.start, _compare_ahead.CompareAhead.take_handover
+    monkeypatch.setattr(_compare_ahead.CompareAhead, 'start',
+                        lambda self, prepare, expected: started.append(start(self, prepare, expected)) or started[-1])
+    monkeypatch.setattr(_compare_ahead.CompareAhead, 'take_handover',
+                        lambda self: handed.append(take_handover(self)) or handed[-1])
     helped = Run(system.root)
     assert started == [True]
+    assert handed[0] is not None     # the worker read the dkms tree
     assert (helped.facts, helped.warnings) == (alone.facts, alone.warnings)
     assert [alone.status(ABI, 'hello%d' % number) for number in range(4)] == ['installed', 'broken', 'broken', 'installed']
     assert any('hello2.ko' in warning and 'FIFO' in warning for warning in alone.warnings)

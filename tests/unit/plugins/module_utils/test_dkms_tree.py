@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     DkmsTree,
     Package,
+    dumps_tree,
+    loads_tree,
     module_name,
     normalize_module_name,
     package_conf_facts,
@@ -22,6 +25,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
     sort_versions,
 )
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.plugins.module_utils._shell_vars import UNKNOWN
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import KoBuilder
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 from ansible_collections.kabi.dkms.tests.unit.system_trees import SystemTree, dkms_conf
@@ -459,3 +463,43 @@ def test_read_package_directly(tree: Tree) -> None:
     assert package.installed == {K1: ('1.0', ARCH)}
     assert package.versions['1.0'].module_names() == ['hello']
     assert not os.path.exists(tree.path('/lib/modules'))
+
+
+def described(tree: DkmsTree) -> dict[str, object]:
+    """What the facts take from a DkmsTree, kernel overrides included."""
+    return {name: (package.installed, package_conf_facts(package),
+                   {version: (entry.source, entry.broken, entry.failed_build,
+                              {kernel: (build.arch, build.path, build.modules) for kernel, build in entry.builds.items()},
+                              entry.conf and [entry.conf.excludes(kernel, ARCH) for kernel in (K1, K2)])
+                    for version, entry in package.versions.items()})
+            for name, package in tree.packages.items()}
+
+
+class TestHandover:
+    """A tree read in the compare worker, handed over to the parent (_compare_ahead)."""
+
+    def test_a_tree_handed_over_reads_as_the_tree_read_here(self, tree: Tree) -> None:
+        tree.write('/usr/sbin/dkms', '#!/bin/bash\necho "dkms-3.0.10"\n')
+        tree.add('hello', '1.0')
+        tree.build('hello', '1.0', K1, ['hello.ko'])
+        tree.link('/var/lib/dkms/hello/kernel-%s-%s' % (K1, ARCH), '1.0/%s/%s' % (K1, ARCH))
+        tree.add('hello', '2.0', dkms_conf('hello', '2.0', ['hello'], 'BUILT_MODULE_NAME[1]="$(uname -r)"\n'))
+        tree.write('/etc/dkms/hello-1.0-%s.conf' % K2, 'BUILD_EXCLUSIVE_KERNEL="^5\\."\n')
+        tree.write('/etc/dkms/hello-2.0-%s.conf' % K2, '')
+        os.truncate(tree.path('/etc/dkms/hello-2.0-%s.conf' % K2), 2 << 20)     # too large: a warning, later
+        tree.add('world', '1.0')
+        tree.path('/usr/src/world-1.0/dkms.conf').unlink()
+        tree.link('/var/lib/dkms/gone/1.0/source', '/usr/src/gone-1.0')
+        here = tree.read()
+        told_here = tree.warnings[:]
+        handed, told = loads_tree(dumps_tree(tree.read(), tree.warnings[len(told_here):]), tree.fs, tree.warnings.append)
+        assert told == told_here and any('world-1.0/dkms.conf' in message for message in told)
+        assert described(handed) == described(here)
+        assert handed.packages['hello'].versions['1.0'].conf.excludes(K2, ARCH) is True   # its kernel's override, read now
+        assert handed.packages['hello'].versions['2.0'].conf.readings[0].values['BUILT_MODULE_NAME'][1] is UNKNOWN
+        # Both trees warned once about the override that cannot be read, each to its own warn.
+        assert sum('hello-2.0-%s.conf' % K2 in message for message in tree.warnings) == 2
+
+    def test_loads_tree_makes_nothing_but_a_tree(self, tree: Tree) -> None:
+        with pytest.raises(pickle.UnpicklingError, match='not part of a dkms tree: posix.system'):
+            loads_tree(pickle.dumps((os.system, [])), tree.fs, tree.warnings.append)
