@@ -93,7 +93,9 @@ def test_demo_tree_has_every_status(demo: Path) -> None:
 def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(system: SystemTree,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # Copies that are their builds, one that differs, one that cannot be compared (a FIFO):
-    # compared ahead by the worker and the parent, and by the parent alone.
+    # compared ahead by the worker and the parent, and by the parent alone. The dkms tree read by
+    # the worker, while the parent reads ahead every module file out of tree, no dkms package's
+    # among them (a damaged one).
     system.kernel(ABI)
     for number in range(6):
         system.package('hello%d' % number, '1.0', ['hello%d' % number])
@@ -102,6 +104,8 @@ def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(syst
     (copies / 'hello1.ko').write_bytes(b'\x7fELF replaced by hand')
     (copies / 'hello2.ko').unlink()
     os.mkfifo(copies / 'hello2.ko')
+    system.path('/lib/modules/%s/extra' % ABI).mkdir()
+    system.path('/lib/modules/%s/extra/vendor.ko' % ABI).write_bytes(b'\x7fELF of no dkms package')
     monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 1)
     alone = Run(system.root)
     monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)

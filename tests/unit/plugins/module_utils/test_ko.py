@@ -588,6 +588,19 @@ def test_what_could_not_be_read_ahead_is_read_again_when_asked(hello: Path, tmp_
         reader.read('/missing.ko')
 
 
+def test_read_ahead_stops_when_told(hello: Path, tmp_path: Path) -> None:
+    (tmp_path / 'second.ko').write_bytes(hello.read_bytes())
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    asked: list[int] = []
+    reader.read_ahead([HELLO, '/second.ko'], stop=lambda: bool(asked.append(1)) or len(asked) > 1)
+    hello.write_bytes(b'junk')
+    (tmp_path / 'second.ko').write_bytes(b'junk')
+    assert len(asked) == 2
+    assert_hello(reader.read(HELLO), 'pyelftools')     # read ahead
+    with pytest.raises(KoError, match='^/second.ko: '):
+        reader.read('/second.ko')                       # not read ahead: read when asked
+
+
 def test_forget_lets_go_of_what_was_read_ahead(hello: Path, tmp_path: Path) -> None:
     reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
     reader.read_ahead([HELLO])
