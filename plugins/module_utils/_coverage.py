@@ -22,7 +22,8 @@ from ansible_collections.kabi.dkms.plugins.module_utils._boot_policy import (
     dkms_certificate_fact, read_firmware_keys, read_signature_policy, signature_verdict)
 from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import CompareAhead
 from ansible_collections.kabi.dkms.plugins.module_utils._dkms_tree import (
-    dumps_tree, loads_tree, module_name, normalize_module_name, package_conf_facts, read_dkms_tree)
+    dumps_tree, loads_tree, module_name, normalize_module_name, package_conf_facts, package_entries, read_locations,
+    read_packages)
 from ansible_collections.kabi.dkms.plugins.module_utils._kabi import SharedSymvers, vermagic_from_config
 from ansible_collections.kabi.dkms.plugins.module_utils._kernels import gather_kernels, let_go_of_config_texts, sort_releases
 from ansible_collections.kabi.dkms.plugins.module_utils._kmod_program import read_kmod_program
@@ -47,6 +48,9 @@ REFUSED = {('broken', 'installed'): 'broken', ('broken', 'weak'): 'broken',
            ('incompatible', 'installed'): 'broken', ('incompatible', 'weak'): 'weak-incompatible',
            ('rejected', 'installed'): 'rejected', ('rejected', 'weak'): 'rejected'}
 _UNREAD = object()  # a value not read yet, where None is a value read
+# Plain module files out of tree that keep the module busy while the compare worker reads the dkms
+# tree (see _dkms_tree_read); with fewer it would mostly wait, and reads the tree itself.
+READ_AHEAD_MIN = 32
 _NO_GROUPS = {}     # weak_links_of's, for a package no link points at: never changed
 
 
@@ -708,29 +712,41 @@ def gather_facts(rootfs, warn, packages=None, kabi_check=True, reader=None, runn
     return facts
 
 
-def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, **locations):
-    """The DkmsTree at ``locations`` (read_dkms_tree's keywords), read by the compare worker where
-    one starts, while this process reads ahead the module files of the kernels' ``trees`` (those
-    the join judges first) with ``ko_reader`` (None: nothing is read ahead); else read here."""
+def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkms_tree=None, source_tree=None):
+    """The DkmsTree (read_dkms_tree's), the installed copies compared ahead where a worker helps.
+
+    With ``ko_reader`` (None: nothing is read ahead) and enough plain module files out of tree,
+    the worker reads the tree while this process reads those files (those the join judges first,
+    as a rule); else this process reads the tree, and the copies while the worker compares them.
+    """
+    locations = read_locations(rootfs, warn, dkms_tree, source_tree)
+
     def prepare():
         warnings = []
-        tree = read_dkms_tree(rootfs, warnings.append, **locations)
+        tree = read_packages(rootfs, warnings.append, locations, names)
         return dumps_tree(tree, warnings), _byte_comparisons(tree, trees)
 
-    # The copies to compare are mostly where dkms installs, in updates/ or extra/ (out of tree).
-    ahead = list(dict.fromkeys(path for kernel_tree in trees.values()
-                               for paths in kernel_tree.out_of_tree.values() for path in paths))
-    if comparisons.start(prepare, len(ahead)):
-        if ko_reader is not None:
-            # No longer than the worker reads: what is not read by then is read when asked.
-            ko_reader.read_ahead(ahead, stop=comparisons.ready)
+    # Where dkms installs copies as a rule, updates/ and extra/. Not compressed files: each is read
+    # whole (up to MAX_MODULE_BYTES), which a file no package owns need not cost.
+    ahead = [] if ko_reader is None else list(dict.fromkeys(
+        path for kernel_tree in trees.values() for paths in kernel_tree.out_of_tree.values()
+        for path in paths if path.endswith('.ko')))
+    # Each package installed on each kernel, at most (of one module, as a rule): the copies to compare.
+    if len(ahead) >= READ_AHEAD_MIN and comparisons.start(prepare, package_entries(rootfs, locations[0]) * len(trees)):
+        # No longer than the worker reads: what is not read by then is read when asked.
+        ko_reader.read_ahead(ahead, stop=comparisons.ready)
         handed = comparisons.take_handover()
         if handed is not None:
             tree, warnings = loads_tree(handed, rootfs, warn)
             for message in warnings:
                 warn(message)
             return tree
-    return read_dkms_tree(rootfs, warn, **locations)
+    # (Where the worker handed nothing over, it is not started again: every pair is compared here.)
+    tree = read_packages(rootfs, warn, locations, names)
+    pairs = _byte_comparisons(tree, trees)
+    if comparisons.start(lambda: (b'', pairs), len(pairs)) and ko_reader is not None:
+        ko_reader.read_ahead(list(dict.fromkeys(copy for copy, build in pairs)))
+    return tree
 
 
 def _joined(context, kernels, tree):

@@ -489,7 +489,22 @@ def _read_package_guarded(rootfs, warn, dkms_tree, name, dkms_version, trees, et
 
 def read_dkms_tree(rootfs, warn, names=None, dkms_tree=None, source_tree=None, install_tree=None):
     """Every package of the dkms tree (or only ``names``)."""
-    dkms_tree, source_tree, install_tree = read_locations(rootfs, warn, dkms_tree, source_tree, install_tree)
+    return read_packages(rootfs, warn, read_locations(rootfs, warn, dkms_tree, source_tree, install_tree), names)
+
+
+def package_entries(rootfs, dkms_tree):
+    """How many entries the dkms tree ``dkms_tree`` holds, each a package as a rule; 0 when it
+    cannot be listed (read_packages tells why)."""
+    try:
+        return len(rootfs.listdir(dkms_tree))
+    except (OSError, RootPathError):
+        return 0
+
+
+def read_packages(rootfs, warn, locations, names=None):
+    """Every package (or only ``names``) of the dkms tree at ``locations``, the dkms, source and
+    install trees as read_locations gives them."""
+    dkms_tree, source_tree, install_tree = locations
     packages = {}
     etc_names = None
     if rootfs.isdir(dkms_tree):

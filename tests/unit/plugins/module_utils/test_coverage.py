@@ -90,12 +90,14 @@ def test_demo_tree_has_every_status(demo: Path) -> None:
 
 
 @pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
+@pytest.mark.parametrize('tree_read_by', ['worker', 'module'])
 def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(system: SystemTree,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                            monkeypatch: pytest.MonkeyPatch,
+                                                                            tree_read_by: str) -> None:
     # Copies that are their builds, one that differs, one that cannot be compared (a FIFO):
     # compared ahead by the worker and the parent, and by the parent alone. The dkms tree read by
-    # the worker, while the parent reads ahead every module file out of tree, no dkms package's
-    # among them (a damaged one).
+    # the worker, while the parent reads ahead every plain module file out of tree, no dkms
+    # package's among them (a damaged one); or by the parent, which then reads the copies ahead.
     system.kernel(ABI)
     for number in range(6):
         system.package('hello%d' % number, '1.0', ['hello%d' % number])
@@ -110,6 +112,7 @@ def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(syst
     alone = Run(system.root)
     monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)
     monkeypatch.setattr(_compare_ahead, 'MIN_PAIRS', 1)
+    monkeypatch.setattr(_coverage, 'READ_AHEAD_MIN', 1 if tree_read_by == 'worker' else 100)
     started, handed = [], []
     start, take_handover = _compare_ahead.CompareAhead.start, _compare_ahead.CompareAhead.take_handover
     monkeypatch.setattr(_compare_ahead.CompareAhead, 'start',
@@ -118,10 +121,38 @@ def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(syst
                         lambda self: handed.append(take_handover(self)) or handed[-1])
     helped = Run(system.root)
     assert started == [True]
-    assert handed[0] is not None     # the worker read the dkms tree
+    assert bool(handed[0]) is (tree_read_by == 'worker')     # the dkms tree it read, or nothing
     assert (helped.facts, helped.warnings) == (alone.facts, alone.warnings)
     assert [alone.status(ABI, 'hello%d' % number) for number in range(4)] == ['installed', 'broken', 'broken', 'installed']
     assert any('hello2.ko' in warning and 'FIFO' in warning for warning in alone.warnings)
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
+def test_a_worker_compares_copies_installed_outside_updates_and_extra(system: SystemTree,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # DEST_MODULE_LOCATION=/kernel/drivers/misc: no module file out of tree to read ahead while a
+    # worker would read the dkms tree, so the module reads it; the worker still compares the copies.
+    system.kernel(ABI)
+    modules = ['m%02d' % number for number in range(_compare_ahead.MIN_PAIRS)]
+    system.package('many', '1.0', modules, conf=dkms_conf('many', '1.0', modules).replace('/updates/dkms', '/kernel/drivers/misc'))
+    build = system.path('/var/lib/dkms/many/1.0/%s/x86_64/module' % ABI)
+    build.mkdir(parents=True)
+    copies = system.path('/lib/modules/%s/kernel/drivers/misc' % ABI)
+    for module in modules:
+        (build / (module + '.ko')).write_bytes(b'\x7fELF as dkms built ' + module.encode())
+        (copies / (module + '.ko')).write_bytes(b'\x7fELF as dkms built ' + module.encode())
+    system.path('/var/lib/dkms/many/kernel-%s-x86_64' % ABI).symlink_to('1.0/%s/x86_64' % ABI)
+    started = []
+    start = _compare_ahead.CompareAhead.start
+    monkeypatch.setattr(_compare_ahead.CompareAhead, 'start',
+                        lambda self, prepare, expected: started.append((expected, start(self, prepare, expected))) or started[-1][1])
+    run = Run(system.root)
+    assert started == [(len(modules), True)]
+    # Each copy found the same as its build, so installed by dkms (and no module: broken).
+    facts = run.package(ABI, 'many')['modules']
+    assert sorted(facts) == modules
+    assert all(fact['path'] == '/lib/modules/%s/kernel/drivers/misc/%s.ko' % (ABI, name) and fact['status'] == 'broken'
+               for name, fact in facts.items())
 
 
 def test_weak_verdicts_name_the_broken_symbol(demo: Path) -> None:

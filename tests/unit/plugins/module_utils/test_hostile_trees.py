@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
+from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import MIN_PAIRS, usable_cpus
+from ansible_collections.kabi.dkms.plugins.module_utils._coverage import READ_AHEAD_MIN, gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import SECTION_LIMITS, SYMBOL_NAMES_LIMIT
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 from ansible_collections.kabi.dkms.tests.unit.gather_probe import gather_during_swaps, gather_in_child
@@ -399,6 +400,26 @@ def test_module_bombs_stop_at_their_first_piece(system: SystemTree, clean_peak_k
     # Read for the weak link, and decompressed to be compared with the installed copy.
     not_elf = '%s: not an ELF file' % (HELLO_BUILD + suffix)
     assert warnings == ['cannot compare %s with %s: %s' % (HELLO_COPY, HELLO_BUILD + suffix, not_elf), not_elf]
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason='modules are read ahead only beside a worker, on a second CPU')
+def test_module_bombs_of_no_package_are_not_read_ahead(system: SystemTree, clean_peak_kib: int) -> None:
+    """While the worker reads the dkms tree (many packages), the module reads ahead the module files
+    out of tree, among them bombs no package owns (an ELF header, then 192 MiB of zeros): never
+    decompressed, as the join never reads them."""
+    header = bytearray(system.path(HELLO_BUILD).read_bytes()[:64])
+    header[0x28:0x30] = (200 * MIB).to_bytes(8, 'little')
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(bytes(header)) + b''.join(packer.compress(bytes(16 * MIB)) for dummy in range(12)) + packer.flush()
+    vendor = system.path('/lib/modules/%s/updates/vendor' % ABI)
+    vendor.mkdir(parents=True)
+    for number in range(READ_AHEAD_MIN):
+        (vendor / ('bomb%02d.ko.gz' % number)).write_bytes(bomb)
+        (vendor / ('plain%02d.ko' % number)).write_bytes(b'\x7fELF of no package')
+    for number in range(MIN_PAIRS):
+        system.path('/var/lib/dkms/empty%02d' % number).mkdir()     # packages with nothing registered
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert clone_hello(facts)['status'] == 'weak' and warnings == []
 
 
 def sparse(path: Path, size: int) -> None:
