@@ -142,7 +142,12 @@ class CompareAhead:
             if len(told) < _LENGTH.size:
                 self._pairs = ()
                 return None
-            payload, pairs = marshal.loads(handover[:_LENGTH.unpack(told)[0]])
+            # Read in place: no copy of what may be megabytes beside the payload it holds.
+            view = memoryview(handover)
+            try:
+                payload, pairs = marshal.loads(view[:_LENGTH.unpack(told)[0]])
+            finally:
+                view.release()
         except BaseException:
             self.close()    # interrupted (KeyboardInterrupt): nothing will be taken
             raise
