@@ -91,16 +91,18 @@ over the runs: for dkms status and ansible-playbook, that of their largest singl
 sum.
 
 **A second CPU.** Where the fact module may run on two CPUs or more (this machine has %(cpus)d) and
-the kernels hold enough module files out of tree to be worth it (`MIN_PAIRS` in
-`plugins/module_utils/_compare_ahead.py`), it forks one worker that reads the dkms tree (every
-dkms.conf) and hands it over while the module itself reads the modules it will judge; the worker
-then compares the installed copies with their builds from the first pair on, the module from the
-last pair back to where the worker got. Times, CPU times and peak memory include the worker (GNU
-time counts a process with the children it waited for); the instruction counts below are of the
-module's own process (callgrind would count a forked child from the fork with all its parent did
-before), so they leave out the worker's share: its reading of the dkms tree, and of the comparing,
-which is mostly reading (system calls). They are not comparable with counts from before the worker
-read the dkms tree (changelog fragment `dkms_tree_read_by_the_worker.yml`), which included that reading.'''
+has enough installed copies to compare with their builds (`MIN_PAIRS` in
+`plugins/module_utils/_compare_ahead.py`), it forks one worker. Where the kernels also hold many
+plain module files out of tree (`READ_AHEAD_MIN` in `plugins/module_utils/_coverage.py`), as on
+the roots and the larger grids here, the worker first reads the dkms tree (every
+dkms.conf) and hands it over while the module reads those files; else the module reads the tree,
+then the copies while the worker compares. The worker compares from the first pair on, the module
+from the last pair back to where the worker got. Times, CPU times and peak memory include the
+worker (GNU time counts a process with the children it waited for); the instruction counts below
+are of the module's own process (callgrind would count a forked child from the fork with all its
+parent did before), so they leave out the worker's share: the comparing, which is mostly reading
+(system calls), and where it reads the dkms tree, that reading. Counts from before the worker read
+the dkms tree (changelog fragment `dkms_tree_read_by_the_worker.yml`) included it.'''
 
 FLOORS = '''**Floors, measured in the same runs.** Each real-module tree is also read by two programs
 that do only what no implementation can avoid, in the same interleaved runs as the fact module:

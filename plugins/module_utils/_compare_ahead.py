@@ -5,11 +5,11 @@
 Like ``dkms status``, the facts compare every installed copy with its build byte for byte. On a
 host of hundreds of modules that is hundreds of megabytes read, bound by memory bandwidth, and
 the modules the join reads next do not wait on it. So, where a second CPU is free, a forked
-worker first prepares what its parent needs and the pairs to compare (it reads the dkms tree
-while the parent reads modules), hands them over, then compares the pairs from the first on;
-the parent compares from the last pair back until it meets the worker. Each side takes a pair on
-a board they share before comparing it, and stops at the first pair the other side took (both
-may take the one where they meet, and compare it twice: never is a pair left out).
+worker first prepares what its parent needs and the pairs to compare (where it reads the dkms
+tree, the parent reads modules meanwhile) and hands them over, then compares the pairs from the
+first on; the parent compares from the last pair back until it meets the worker. Each side takes
+a pair on a board they share before comparing it, and stops at the first pair the other side
+took (both may take the one where they meet, and compare it twice: never is a pair left out).
 
 The parent takes every verdict on the board and compares in process, at its first use, a pair
 that has none: one the worker could not tell (its error is then worded as it always is) or did
