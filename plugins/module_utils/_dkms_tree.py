@@ -217,7 +217,6 @@ _TREE_CLASSES = {
     __name__: ('DkmsTree', 'Package', 'PackageVersion', 'Build'),
     _dkms_conf.__name__: ('DkmsConf', 'Reading', 'DkmsVersion'),
     _shell_vars.__name__: ('UNKNOWN',),
-    'builtins': ('set', 'frozenset'),
 }
 
 

@@ -959,10 +959,10 @@ class KoReader:
                           KoError)
 
     def read_ahead(self, paths, stop=None):
-        """Read the module files at in-root ``paths`` before they are asked for (while a worker
-        reads the dkms tree, see _compare_ahead), until ``stop()`` is true. What reads well serves
-        a later ``read`` of that very path; what does not is read again when asked, so its error
-        names the path asked for, as when nothing was read ahead."""
+        """Read the module files at in-root ``paths`` before they are asked for (while a worker reads
+        the dkms tree or compares copies, see _compare_ahead), until ``stop()`` is true. What reads
+        well serves a later ``read`` of that very path; what does not is read again when asked, so
+        its error names the path asked for, as when nothing was read ahead."""
         for path in paths:
             if stop is not None and stop():
                 return
