@@ -127,8 +127,9 @@ class CompareAhead:
         return bool(poller.poll(0))
 
     def take_handover(self):
-        """The payload the worker prepared, once it has handed it over; None when it handed
-        nothing over (then the caller prepares it). Asked once."""
+        """``(payload, pairs)`` the worker prepared, once it has handed them over (the pairs it
+        takes on, to compare); None when it handed nothing over (then the caller prepares it).
+        Asked once."""
         if self._worker is None or self._pairs is not None:
             return None
         board, handover, done = self._worker
@@ -154,7 +155,7 @@ class CompareAhead:
         finally:
             handover.close()
         self._pairs = pairs[:BOARD_PAIRS]
-        return payload
+        return payload, self._pairs
 
     def same_content(self, first, second):
         """RootFS.same_content of two in-root files, compared ahead if they were."""

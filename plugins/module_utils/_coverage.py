@@ -717,7 +717,8 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
 
     With ``ko_reader`` (None: nothing is read ahead) and enough plain module files out of tree,
     the worker reads the tree while this process reads those files (those the join judges first,
-    as a rule); else this process reads the tree, and the copies while the worker compares them.
+    as a rule); else this process reads the tree. Then it reads the copies (those not read yet)
+    while the worker compares them.
     """
     locations = read_locations(rootfs, warn, dkms_tree, source_tree)
 
@@ -737,16 +738,23 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
         ko_reader.read_ahead(ahead, stop=comparisons.ready)
         handed = comparisons.take_handover()
         if handed is not None:
-            tree, warnings = loads_tree(handed, rootfs, warn)
+            payload, pairs = handed
+            tree, warnings = loads_tree(payload, rootfs, warn)
             for message in warnings:
                 warn(message)
+            ko_reader.read_ahead(_copies(pairs))
             return tree
     # (Where the worker handed nothing over, it is not started again: every pair is compared here.)
     tree = read_packages(rootfs, warn, locations, names)
     pairs = _byte_comparisons(tree, trees)
     if comparisons.start(lambda: (b'', pairs), len(pairs)) and ko_reader is not None:
-        ko_reader.read_ahead(list(dict.fromkeys(copy for copy, build in pairs)))
+        ko_reader.read_ahead(_copies(pairs))
     return tree
+
+
+def _copies(pairs):
+    """The copies of the (copy, build) ``pairs``, each once: the files the join judges first."""
+    return list(dict.fromkeys(copy for copy, build in pairs))
 
 
 def _joined(context, kernels, tree):

@@ -962,10 +962,13 @@ class KoReader:
         """Read the module files at in-root ``paths`` before they are asked for (while a worker reads
         the dkms tree or compares copies, see _compare_ahead), until ``stop()`` is true. What reads
         well serves a later ``read`` of that very path; what does not is read again when asked, so
-        its error names the path asked for, as when nothing was read ahead."""
+        its error names the path asked for, as when nothing was read ahead. What was read ahead
+        before is not read again."""
         for path in paths:
             if stop is not None and stop():
                 return
+            if path in self._ahead:
+                continue
             try:
                 self._ahead[path] = self._guarded(path, self._read)
             except KoError:

@@ -312,7 +312,7 @@ def test_what_the_worker_prepares_is_handed_over_before_it_compares(root: Path) 
     comparisons = CompareAhead(fs)
     assert comparisons.start(prepare, len(pairs))
     assert not comparisons.ready()
-    assert comparisons.take_handover() == b'the tree \0 read by the worker' * 1000
+    assert comparisons.take_handover() == (b'the tree \0 read by the worker' * 1000, pairs)
     assert comparisons.ready() and comparisons.take_handover() is None   # taken once
     assert select.select([readable], [], [], 30)[0] and os.read(readable, 1) == b'.'     # the worker took its first
     assert outcomes(comparisons.same_content, pairs) == expected

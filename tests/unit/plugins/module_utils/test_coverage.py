@@ -121,7 +121,7 @@ def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(syst
                         lambda self: handed.append(take_handover(self)) or handed[-1])
     helped = Run(system.root)
     assert started == [True]
-    assert bool(handed[0]) is (tree_read_by == 'worker')     # the dkms tree it read, or nothing
+    assert bool(handed[0][0]) is (tree_read_by == 'worker')     # the dkms tree it read, or nothing
     assert (helped.facts, helped.warnings) == (alone.facts, alone.warnings)
     assert [alone.status(ABI, 'hello%d' % number) for number in range(4)] == ['installed', 'broken', 'broken', 'installed']
     assert any('hello2.ko' in warning and 'FIFO' in warning for warning in alone.warnings)

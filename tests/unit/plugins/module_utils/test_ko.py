@@ -601,6 +601,14 @@ def test_read_ahead_stops_when_told(hello: Path, tmp_path: Path) -> None:
         reader.read('/second.ko')                       # not read ahead: read when asked
 
 
+def test_what_was_read_ahead_is_not_read_ahead_again(hello: Path, tmp_path: Path) -> None:
+    reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
+    reader.read_ahead([HELLO])
+    hello.write_bytes(b'junk')
+    reader.read_ahead([HELLO])
+    assert_hello(reader.read(HELLO), 'pyelftools')
+
+
 def test_forget_lets_go_of_what_was_read_ahead(hello: Path, tmp_path: Path) -> None:
     reader = KoReader(RootFS(str(tmp_path)), reader='pyelftools')
     reader.read_ahead([HELLO])
