@@ -717,7 +717,7 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
 
     With ``ko_reader`` (None: nothing is read ahead) and enough plain module files out of tree,
     the worker reads the tree while this process reads those files (those the join judges first,
-    as a rule); else this process reads the tree. Then it reads the copies (those not read yet)
+    as a rule); else this process reads the tree. Then it reads the plain copies it has not read
     while the worker compares them.
     """
     locations = read_locations(rootfs, warn, dkms_tree, source_tree)
@@ -727,11 +727,9 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
         tree = read_packages(rootfs, warnings.append, locations, names)
         return dumps_tree(tree, warnings), _byte_comparisons(tree, trees)
 
-    # Where dkms installs copies as a rule, updates/ and extra/. Not compressed files: each is read
-    # whole (up to MAX_MODULE_BYTES), which a file no package owns need not cost.
-    ahead = [] if ko_reader is None else list(dict.fromkeys(
-        path for kernel_tree in trees.values() for paths in kernel_tree.out_of_tree.values()
-        for path in paths if path.endswith('.ko')))
+    # Where dkms installs copies as a rule, updates/ and extra/.
+    ahead = [] if ko_reader is None else _plain_module_files(
+        path for kernel_tree in trees.values() for paths in kernel_tree.out_of_tree.values() for path in paths)
     # Each package installed on each kernel, at most (of one module, as a rule): the copies to compare.
     if len(ahead) >= READ_AHEAD_MIN and comparisons.start(prepare, package_entries(rootfs, locations[0]) * len(trees)):
         # No longer than the worker reads: what is not read by then is read when asked.
@@ -742,19 +740,21 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
             tree, warnings = loads_tree(payload, rootfs, warn)
             for message in warnings:
                 warn(message)
-            ko_reader.read_ahead(_copies(pairs))
+            ko_reader.read_ahead(_plain_module_files(copy for copy, build in pairs))
             return tree
     # (Where the worker handed nothing over, it is not started again: every pair is compared here.)
     tree = read_packages(rootfs, warn, locations, names)
     pairs = _byte_comparisons(tree, trees)
     if comparisons.start(lambda: (b'', pairs), len(pairs)) and ko_reader is not None:
-        ko_reader.read_ahead(_copies(pairs))
+        ko_reader.read_ahead(_plain_module_files(copy for copy, build in pairs))
     return tree
 
 
-def _copies(pairs):
-    """The copies of the (copy, build) ``pairs``, each once: the files the join judges first."""
-    return list(dict.fromkeys(copy for copy, build in pairs))
+def _plain_module_files(paths):
+    """The plain ``.ko`` files of ``paths``, each once, to read ahead. Not compressed files: each is
+    read whole (up to MAX_MODULE_BYTES), which a file the join never reads (one of no package, a
+    copy other than the one it finds first) need not cost; the join reads those it asks for."""
+    return list(dict.fromkeys(path for path in paths if path.endswith('.ko')))
 
 
 def _joined(context, kernels, tree):

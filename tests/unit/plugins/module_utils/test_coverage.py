@@ -127,6 +127,70 @@ def test_copies_compared_by_a_worker_give_the_facts_of_comparing_in_process(syst
     assert any('hello2.ko' in warning and 'FIFO' in warning for warning in alone.warnings)
 
 
+def framework_and_script_warnings(system: SystemTree) -> SystemTree:
+    """Two kernels of one kABI, four packages (a copy replaced by hand), a module of no package in
+    extra/, framework.conf lines read_locations warns of and a dkms script read_packages warns of."""
+    system.kernel(ABI)
+    system.kernel(ABI + '+clone', abi=ABI)
+    for number in range(4):
+        system.package('hello%d' % number, '1.0', ['hello%d' % number])
+        system.build('hello%d' % number, '1.0', ABI)
+    system.weak_link_build(ABI + '+clone', ABI)
+    system.path('/lib/modules/%s/updates/dkms/hello1.ko' % ABI).write_bytes(b'\x7fELF replaced by hand')
+    system.path('/lib/modules/%s/extra' % ABI).mkdir()
+    system.path('/lib/modules/%s/extra/vendor.ko' % ABI).write_bytes(b'\x7fELF of no dkms package')
+    system.path('/etc/dkms/framework.conf.d').mkdir(parents=True)
+    system.path('/etc/dkms/framework.conf').write_text('source_tree=$(pwd)\ninstall_tree=`pwd`\n')
+    system.path('/etc/dkms/framework.conf.d/x.conf').write_text('dkms_tree=relative\n')
+    system.path('/usr/sbin').mkdir(parents=True)
+    system.path('/usr/sbin/dkms').write_text('#!/bin/sh\necho no version here\n')
+    return system
+
+
+def no_child_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
+@pytest.mark.parametrize('handed_over', ['the tree', 'nothing: too large', 'nothing: the worker died'])
+def test_a_tree_read_by_the_worker_gives_the_facts_and_warnings_of_one_cpu(system: SystemTree, monkeypatch: pytest.MonkeyPatch,
+                                                                           handed_over: str) -> None:
+    framework_and_script_warnings(system)
+    monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 1)
+    alone = Run(system.root)
+    assert any('not static' in warning for warning in alone.warnings)
+    assert any('does not say which dkms version' in warning for warning in alone.warnings)
+    monkeypatch.setattr(_compare_ahead, 'usable_cpus', lambda: 2)
+    monkeypatch.setattr(_compare_ahead, 'MIN_PAIRS', 1)
+    monkeypatch.setattr(_coverage, 'READ_AHEAD_MIN', 1)
+    if handed_over == 'nothing: too large':
+        monkeypatch.setattr(_compare_ahead, 'HANDOVER_LIMIT', 64)
+    elif handed_over == 'nothing: the worker died':
+        monkeypatch.setattr(_coverage, 'dumps_tree', lambda *args: os._exit(3))     # only the worker dumps the tree
+    seen: list[tuple[str, bool]] = []
+    start, take_handover = _compare_ahead.CompareAhead.start, _compare_ahead.CompareAhead.take_handover
+    monkeypatch.setattr(_compare_ahead.CompareAhead, 'start',
+                        lambda self, prepare, expected: seen.append(('start', start(self, prepare, expected))) or seen[-1][1])
+    monkeypatch.setattr(_compare_ahead.CompareAhead, 'take_handover',
+                        lambda self: seen.append(('handed over', take_handover(self) is not None)) or None)
+    compared_here: list[tuple[str, str]] = []
+    same_content = _rootfs.RootFS.same_content
+    monkeypatch.setattr(_rootfs.RootFS, 'same_content',
+                        lambda self, first, second: compared_here.append((first, second)) or same_content(self, first, second))
+    helped = Run(system.root)
+    assert (helped.facts, helped.warnings) == (alone.facts, alone.warnings)
+    if handed_over == 'the tree':
+        assert seen[:2] == [('start', True), ('handed over', True)]
+    else:   # nothing handed over: not started again, every pair compared here
+        assert seen == [('start', True), ('handed over', False), ('start', False), ('handed over', False)]
+        assert len(compared_here) >= 4
+    assert no_child_left()
+
+
 @pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
 def test_a_worker_compares_copies_installed_outside_updates_and_extra(system: SystemTree,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:

@@ -422,6 +422,25 @@ def test_module_bombs_of_no_package_are_not_read_ahead(system: SystemTree, clean
     assert clone_hello(facts)['status'] == 'weak' and warnings == []
 
 
+@pytest.mark.skipif(usable_cpus() < 2, reason='modules are read ahead only beside a worker, on a second CPU')
+def test_compressed_files_of_a_modules_name_are_not_read_ahead(system: SystemTree, clean_peak_kib: int) -> None:
+    """Files of a dkms module's name, compressed as its build is, in extra/ besides the copy dkms
+    installed: compared with the build (by a worker: there are many), never read by the join,
+    which finds the copy first; two are bombs (an ELF header, then 192 MiB of zeros)."""
+    system.package('gz', '1.0', ['gz'])
+    built = system.build('gz', '1.0', ABI, compress='.gz')
+    header = bytearray(gzip.decompress(built[0].read_bytes())[:64])
+    header[0x28:0x30] = (200 * MIB).to_bytes(8, 'little')
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(bytes(header)) + b''.join(packer.compress(bytes(16 * MIB)) for dummy in range(12)) + packer.flush()
+    for number in range(MIN_PAIRS):
+        stale = system.path('/lib/modules/%s/extra/stale%02d/gz.ko.gz' % (ABI, number))
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(bomb if number < 2 else gzip.compress(b'\x7fELF stale %d' % number))
+    facts, warnings = gather_hostile(system, clean_peak_kib)
+    assert facts['kernels'][ABI]['packages']['gz']['status'] == 'installed' and warnings == []
+
+
 def sparse(path: Path, size: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, 'wb') as handle:
