@@ -66,6 +66,15 @@ json.dump({'facts': facts, 'warnings': warnings, 'outside': sorted(outside), 'st
 HANG_GUARD = 300
 
 
+def no_child_left() -> bool:
+    """Whether this process has no child, exited or not, left to reap (a compare worker)."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
 def gather_in_child(root: Path, timeout: float = HANG_GUARD, memory_limit: int | None = None,
                     runs: int = 1, pythonpath: str | None = None) -> dict[str, Any]:
     """facts and warnings (of the last of ``runs`` gatherings), statuses (every

@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.kabi.dkms.plugins.module_utils import _compare_ahead
 from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import MIN_PAIRS, CompareAhead, usable_cpus
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import CHUNK, RootFS
+from ansible_collections.kabi.dkms.tests.unit.gather_probe import no_child_left
 from ansible_collections.kabi.dkms.tests.unit.root_tree import RootTree
 
 needs_two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
@@ -44,14 +45,6 @@ def in_process(root: Path, pairs: list[Pair], snapshot: bool = False) -> list[ob
 def start(comparisons: CompareAhead, pairs: list[Pair], payload: bytes = b'prepared') -> bool:
     """``comparisons.start`` with a worker that prepares ``payload`` and ``pairs`` at once."""
     return comparisons.start(lambda: (payload, pairs), len(pairs))
-
-
-def no_child_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from ansible_collections.kabi.dkms.plugins.module_utils._commands import find_co
 from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import usable_cpus
 from ansible_collections.kabi.dkms.plugins.module_utils._ko import MAX_MODULE_BYTES
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
+from ansible_collections.kabi.dkms.tests.unit.gather_probe import no_child_left
 from ansible_collections.kabi.dkms.tests.unit.ko_fixtures import (
     THIS_MODULE_SIZE, KoBuilder, gzip_file, kmod_program, python_zstd, xz_file, zstd_file)
 from ansible_collections.kabi.dkms.tests.unit.module_runner import run_command
@@ -145,14 +146,6 @@ def framework_and_script_warnings(system: SystemTree) -> SystemTree:
     system.path('/usr/sbin').mkdir(parents=True)
     system.path('/usr/sbin/dkms').write_text('#!/bin/sh\necho no version here\n')
     return system
-
-
-def no_child_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 @pytest.mark.skipif(usable_cpus() < 2, reason='a worker is forked only with a second CPU')
