@@ -328,13 +328,12 @@ def _may_have_overrides(name, etc_names):
 
 def _read_conf(rootfs, warn, name, version, source, dkms_version=None, trees=None, etc_names=None):
     """dkms.conf and the admin's overrides in /etc/dkms, in the order dkms sources them."""
-    overrides = _may_have_overrides(name, etc_names)
+    kernel_texts = _kernel_overrides(rootfs, warn, name, version, etc_names)     # None: no override of the package
     texts = _read_conf_texts(rootfs, warn, ['/etc/dkms/%s.conf' % name, '/etc/dkms/%s-%s.conf' % (name, version)]
-                             if overrides else [], posixpath.join(source, 'dkms.conf'), etc_names)
+                             if kernel_texts else [], posixpath.join(source, 'dkms.conf'), etc_names)
     if texts is None:
         return None
-    return DkmsConf(texts, name, version, dkms_version, trees, _kernel_overrides(rootfs, warn, name, version, etc_names),
-                    warn)
+    return DkmsConf(texts, name, version, dkms_version, trees, kernel_texts, warn)
 
 
 def _kernel_overrides(rootfs, warn, name, version, etc_names):
