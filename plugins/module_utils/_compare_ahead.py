@@ -4,12 +4,13 @@
 
 Like ``dkms status``, the facts compare every installed copy with its build byte for byte. On a
 host of hundreds of modules that is hundreds of megabytes read, bound by memory bandwidth, and
-the modules the join reads next do not wait on it. So, where a second CPU is free, a forked
-worker first prepares what its parent needs and the pairs to compare (where it reads the dkms
-tree, the parent reads modules meanwhile) and hands them over, then compares the pairs from the
-first on; the parent compares from the last pair back until it meets the worker. Each side takes
-a pair on a board they share before comparing it, and stops at the first pair the other side
-took (both may take the one where they meet, and compare it twice: never is a pair left out).
+the modules the join reads next do not wait on it. So, where a second CPU is free (and its time:
+a CPU quota, see _cpu_quota), a forked worker first prepares what its parent needs and the pairs
+to compare (where it reads the dkms tree, the parent reads modules meanwhile) and hands them
+over, then compares the pairs from the first on; the parent compares from the last pair back
+until it meets the worker. Each side takes a pair on a board they share before comparing it, and
+stops at the first pair the other side took (both may take the one where they meet, and compare
+it twice: never is a pair left out).
 
 The parent takes every verdict on the board and compares in process, at its first use, a pair
 that has none: one the worker could not tell (its error is then worded as it always is) or did
@@ -33,6 +34,8 @@ import signal
 import struct
 import sys
 
+from ansible_collections.kabi.dkms.plugins.module_utils._cpu_quota import cpu_quota
+
 # Pairs below which a worker is not worth its fork: about the time of comparing them in process.
 MIN_PAIRS = 32
 # Pairs the worker takes on (those beyond are compared in process), one byte each on the board.
@@ -49,11 +52,15 @@ UNTOLD = ord('?')
 
 
 def usable_cpus():
-    """CPUs this process may run on (1 when that cannot be told)."""
+    """CPUs this process may run on (1 when that cannot be told), no more than whole CPUs' worth of
+    the time its cgroups allow it: a worker on a second CPU that has no time of its own only takes
+    the module's, and costs its fork and hand-over besides."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return 1
+    quota = cpu_quota() if cpus > 1 else None
+    return cpus if quota is None else max(1, min(cpus, int(quota)))
 
 
 def _single_threaded():

@@ -2,7 +2,8 @@
 """gather_facts in a child process that records what it costs and what it opens.
 
 The child reports the facts, the warnings, its peak RSS, and every absolute path it opened
-(an audit hook on 'open' and directory listings) that is neither under the root nor an import,
+(an audit hook on 'open' and directory listings) that is neither under the root, nor an import,
+nor one of the files of this process's own CPU limits (plugins/module_utils/_cpu_quota.py),
 so a test can assert bounds and confinement on one real run, with a timeout as hang guard.
 """
 
@@ -29,13 +30,24 @@ except ImportError:
 from ansible_collections.kabi.dkms.plugins.module_utils._coverage import gather_facts
 from ansible_collections.kabi.dkms.plugins.module_utils._rootfs import RootFS
 imports = tuple(path for path in sys.path if path and path != '/')
+# This process's own CPU limits, which _cpu_quota reads on this host whatever the root is (a copy
+# of the collection from before it, as the hostile benchmark's --before runs, reads none).
+try:
+    from ansible_collections.kabi.dkms.plugins.module_utils._cpu_quota import _cgroup_mounts
+    with open('/proc/self/mountinfo') as mountinfo:
+        cgroup_mounts = tuple(point.rstrip('/') + '/' for point, dummy, dummy in _cgroup_mounts(mountinfo.read()))
+except ImportError:
+    cgroup_mounts = ()
+own_limits = ('/proc/self/cgroup', '/proc/self/mountinfo')
+limit_files = ('/cpu.max', '/cpu.cfs_quota_us', '/cpu.cfs_period_us')
 outside = set()
 
 def record(event, args):
     if event in ('open', 'os.listdir', 'os.scandir') and args and isinstance(args[0], str):
         path = args[0]
         if path.startswith('/') and path != root and not path.startswith(root + '/') \
-                and not path.startswith(imports):
+                and not path.startswith(imports) and path not in own_limits \
+                and not (path.startswith(cgroup_mounts) and path.endswith(limit_files)):
             outside.add(path)
 
 # Audit hooks came with Python 3.8: on older targets nothing is recorded, and confinement is
