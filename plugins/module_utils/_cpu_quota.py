@@ -11,7 +11,8 @@ period of the cgroup's ``cpu.max`` (cgroup v2) or ``cpu.cfs_quota_us`` and ``cpu
 
 Read from this host's ``/proc/self`` and the cgroup file systems it mounts, not from the ``root``
 the facts look at: these limit the process that runs the module. Every file is read up to a few
-KiB (mountinfo up to MOUNTINFO_LIMIT); what cannot be read or parsed limits nothing.
+KiB (mountinfo up to MOUNTINFO_LIMIT); what cannot be read or parsed limits nothing, nor does a
+limit above the root of a cgroup namespace the process is in, which it cannot see.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +21,7 @@ __metaclass__ = type
 
 import posixpath
 import re
+import sys
 
 PROC_SELF = '/proc/self'
 # A cgroup file: one line of two numbers.
@@ -55,9 +57,10 @@ def _read(path, limit):
     try:
         with open(path, 'rb') as stream:
             data = stream.read(limit + 1)
-    except (OSError, IOError):
+    except (OSError, IOError, ValueError):     # ValueError: a path the file system encoding cannot take
         return None
-    return data.decode('utf-8', 'replace') if len(data) <= limit else None
+    # As os.fsdecode: a path read here opens the same bytes (non-UTF-8 bytes, a C locale on 3.6).
+    return data.decode(sys.getfilesystemencoding(), 'surrogateescape') if len(data) <= limit else None
 
 
 def _cgroup_paths(text):

@@ -33,9 +33,9 @@ imports = tuple(path for path in sys.path if path and path != '/')
 # This process's own CPU limits, which _cpu_quota reads on this host whatever the root is (a copy
 # of the collection from before it, as the hostile benchmark's --before runs, reads none).
 try:
-    from ansible_collections.kabi.dkms.plugins.module_utils._cpu_quota import _cgroup_mounts
-    with open('/proc/self/mountinfo') as mountinfo:
-        cgroup_mounts = tuple(point.rstrip('/') + '/' for point, dummy, dummy in _cgroup_mounts(mountinfo.read()))
+    from ansible_collections.kabi.dkms.plugins.module_utils._cpu_quota import MOUNTINFO_LIMIT, _cgroup_mounts, _read
+    cgroup_mounts = tuple(point.rstrip('/') + '/' for point, dummy, dummy
+                          in _cgroup_mounts(_read('/proc/self/mountinfo', MOUNTINFO_LIMIT) or ''))
 except ImportError:
     cgroup_mounts = ()
 own_limits = ('/proc/self/cgroup', '/proc/self/mountinfo')

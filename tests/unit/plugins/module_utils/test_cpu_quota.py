@@ -168,3 +168,23 @@ def test_a_real_cgroup_quota(cpus: int) -> None:
         assert output.split() == [str(float(cpus)), str(min(cpus, len(os.sched_getaffinity(0))))]
     finally:
         child.rmdir()
+
+
+def test_a_cgroup_name_that_is_not_utf8(tmp_path: Path) -> None:
+    top = tmp_path / 'cpu'
+    (top / os.fsdecode(b'lxc-\xff')).mkdir(parents=True)
+    cgroup_files(top, {os.fsdecode(b'lxc-\xff') + '/cpu.cfs_quota_us': '50000\n',
+                       os.fsdecode(b'lxc-\xff') + '/cpu.cfs_period_us': '100000\n'})
+    directory = tmp_path / 'proc-self'
+    directory.mkdir()
+    (directory / 'cgroup').write_bytes(b'4:cpu,cpuacct:/lxc-\xff\n')
+    (directory / 'mountinfo').write_text(V1_CPU_MOUNT.format(root='/', point=top))
+    assert cpu_quota(str(directory)) == 0.5
+
+
+def test_a_path_the_file_system_encoding_cannot_take_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python 3.6 in a C locale: open() of a non-ASCII path raises UnicodeEncodeError, a ValueError.
+    def refuse(path: str, *args: object) -> None:
+        raise UnicodeEncodeError('ascii', str(path), 0, 1, 'ordinal not in range(128)')
+    monkeypatch.setattr(_cpu_quota, 'open', refuse, raising=False)
+    assert cpu_quota() is None
