@@ -716,9 +716,9 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
     """The DkmsTree (read_dkms_tree's), the installed copies compared ahead where a worker helps.
 
     With ``ko_reader`` (None: nothing is read ahead) and enough plain module files out of tree,
-    the worker reads the tree while this process reads those files (those the join judges first,
-    as a rule); else this process reads the tree. Then it reads the plain copies it has not read
-    while the worker compares them.
+    the worker reads the tree while this process reads the kernels' weak links, then those files
+    (those the join judges first, as a rule); else this process reads the weak links, then the
+    tree. Then it reads the plain copies it has not read while the worker compares them.
     """
     locations = read_locations(rootfs, warn, dkms_tree, source_tree)
 
@@ -732,6 +732,7 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
         path for kernel_tree in trees.values() for paths in kernel_tree.out_of_tree.values() for path in paths)
     # Each package installed on each kernel, at most (of one module, as a rule): the copies to compare.
     if len(ahead) >= READ_AHEAD_MIN and comparisons.start(prepare, package_entries(rootfs, locations[0]) * len(trees)):
+        _links_read(trees)
         # No longer than the worker reads: what is not read by then is read when asked.
         ko_reader.read_ahead(ahead, stop=comparisons.ready)
         handed = comparisons.take_handover()
@@ -743,11 +744,20 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
             ko_reader.read_ahead(_plain_module_files(copy for copy, build in pairs))
             return tree
     # (Where the worker handed nothing over, it is not started again: every pair is compared here.)
+    _links_read(trees)
     tree = read_packages(rootfs, warn, locations, names)
     pairs = _byte_comparisons(tree, trees)
     if comparisons.start(lambda: (b'', pairs), len(pairs)) and ko_reader is not None:
         ko_reader.read_ahead(_plain_module_files(copy for copy, build in pairs))
     return tree
+
+
+def _links_read(trees):
+    """Every kernel's weak links read (KernelTree.read_links), each once, which the join asks for:
+    where the worker reads the dkms tree, after the fork; their warnings before the dkms tree's,
+    either way."""
+    for kernel_tree in trees.values():
+        kernel_tree.read_links()
 
 
 def _plain_module_files(paths):

@@ -561,8 +561,9 @@ def _loads_it(in_tree, path, relative_path):
 
 
 class KernelTree:
-    """One kernel's module tree as the facts need it: weak links and out-of-tree files read at
-    once; in-tree names, the headers' config, the symvers and one in-tree module on demand."""
+    """One kernel's module tree as the facts need it: out-of-tree files read at once; weak links
+    (see read_links), in-tree names, the headers' config, the symvers and one in-tree module on
+    demand."""
 
     def __init__(self, rootfs, warn, kernel, reader=None, same_content=None):
         self.rootfs = rootfs
@@ -571,9 +572,6 @@ class KernelTree:
         self.reader = reader
         # How a copy and its build are compared byte for byte (a CompareAhead's, for one).
         self._same_content = same_content or rootfs.same_content
-        # What depmod may index in weak-updates/ besides the links read (see read_weak_links).
-        self.weak_unfollowed = []
-        self.weak_links = read_weak_links(rootfs, warn, kernel.modules_dir, self.weak_unfollowed)
         self.out_of_tree = read_out_of_tree(rootfs, warn, kernel.modules_dir)
         self._lazy = {}
         self._copies = {}
@@ -581,6 +579,24 @@ class KernelTree:
 
     def _once(self, name, compute):
         return remembered(self._lazy, name, lambda key: compute())
+
+    def read_links(self):
+        """``(weak links, unfollowed)``: read_weak_links of the kernel's weak-updates/ and what depmod
+        may index there besides the links read, read once, when first asked (their warnings then):
+        the worker that reads the dkms tree needs only the files out of tree, and is forked the
+        sooner for it (see _coverage._dkms_tree_read)."""
+        def read():
+            unfollowed = []
+            return read_weak_links(self.rootfs, self.warn, self.kernel.modules_dir, unfollowed), unfollowed
+        return self._once('weak_links', read)
+
+    @property
+    def weak_links(self):
+        return self.read_links()[0]
+
+    @property
+    def weak_unfollowed(self):
+        return self.read_links()[1]
 
     @property
     def module_files(self):
