@@ -96,15 +96,15 @@ installed copies to compare with their builds (`MIN_PAIRS` in
 `plugins/module_utils/_compare_ahead.py`), it forks one worker. Where the kernels hold many plain
 module files out of tree (`READ_AHEAD_MIN` in `plugins/module_utils/_coverage.py`) and the dkms
 tree's entries times the kernels reach `MIN_PAIRS`, as on the roots and the larger real grids here,
-the worker first reads the dkms tree (every dkms.conf) and hands it over while the module reads
-those files; else the module reads the tree. Then the module reads the plain copies it has not read
-while the worker compares them with their builds from the first pair on, and compares from the last
-pair back to where the worker got. Times, CPU times and peak memory include the worker (GNU time
-counts a process with the children it waited for); the instruction counts below are of the module's
-own process (callgrind would count a forked child from the fork with all its parent did before), so
-they leave out the worker's share: the comparing, which is mostly reading (system calls), and where
-it reads the dkms tree, that reading. Counts from before the worker read the dkms tree (changelog
-fragment `dkms_tree_read_by_the_worker.yml`) included it.'''
+the worker first reads the dkms tree (every dkms.conf) and hands it over while the module reads the
+kernels' weak links and those files; else the module reads the tree. Then the module reads the plain
+copies it has not read while the worker compares them with their builds from the first pair on, and
+compares from the last pair back to where the worker got. Times, CPU times and peak memory include
+the worker (GNU time counts a process with the children it waited for); the instruction counts below
+are of the module's own process (callgrind would count a forked child from the fork with all its
+parent did before), so they leave out the worker's share: the comparing, which is mostly reading
+(system calls), and where it reads the dkms tree, that reading. Counts from before the worker read
+the dkms tree (changelog fragment `dkms_tree_read_by_the_worker.yml`) included it.'''
 
 FLOORS = '''**Floors, measured in the same runs.** Each real-module tree is also read by two programs
 that do only what no implementation can avoid, in the same interleaved runs as the fact module:
