@@ -83,7 +83,9 @@ notes:
     version parses; otherwise, and for kernel releases, by rpm's segment comparison.
   - Like C(dkms status), the module compares each installed copy with its dkms build. With a second
     CPU and many copies, a forked worker process compares them while the module reads the modules
-    it judges; it only reads, and the module waits for it before it returns.
+    it judges; it only reads, and the module waits for it before it returns. A second CPU counts
+    only where the CPU quota of the module's cgroups (a container's C(--cpus), a systemd unit's
+    C(CPUQuota=)) allows two CPUs' time.
 seealso:
   - module: kabi.dkms.dkms_module
 '''
