@@ -90,9 +90,9 @@ count is in brackets. Peak memory is the maximum resident set size that GNU time
 over the runs: for dkms status and ansible-playbook, that of their largest single process, not a
 sum.
 
-**A second CPU.** Where the fact module may run on two CPUs or more (this machine has %(cpus)d; the
-time of two, where its cgroups set a CPU quota, `plugins/module_utils/_cpu_quota.py`) and has enough
-installed copies to compare with their builds (`MIN_PAIRS` in
+**A second CPU.** Where the fact module may run on two CPUs or more (this machine has %(cpus)d; at
+least 1.2 CPUs' time, where its cgroups set a CPU quota, `plugins/module_utils/_cpu_quota.py`) and
+has enough installed copies to compare with their builds (`MIN_PAIRS` in
 `plugins/module_utils/_compare_ahead.py`), it forks one worker. Where the kernels hold many plain
 module files out of tree (`READ_AHEAD_MIN` in `plugins/module_utils/_coverage.py`) and the dkms
 tree's entries times the kernels reach `MIN_PAIRS`, as on the roots and the larger real grids here,

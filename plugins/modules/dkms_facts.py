@@ -85,7 +85,7 @@ notes:
     CPU and many copies, a forked worker process compares them while the module reads the modules
     it judges; it only reads, and the module waits for it before it returns. A second CPU counts
     only where the CPU quota of the module's cgroups (a container's C(--cpus), a systemd unit's
-    C(CPUQuota=)) allows two CPUs' time.
+    C(CPUQuota=)) allows at least 1.2 CPUs' time.
 seealso:
   - module: kabi.dkms.dkms_module
 '''

@@ -117,9 +117,10 @@ def test_what_cannot_be_read_limits_nothing(tmp_path: Path, monkeypatch: pytest.
     assert cpu_quota(str(tmp_path / 'proc-self')) is None
 
 
-@pytest.mark.parametrize('quota, expected', [(None, 4), (0.5, 1), (1.0, 1), (1.5, 1), (2.0, 2), (64.0, 4)])
-def test_usable_cpus_are_whole_cpus_of_time(monkeypatch: pytest.MonkeyPatch, quota: Optional[float],
-                                            expected: int) -> None:
+@pytest.mark.parametrize('quota, expected', [(None, 4), (0.5, 1), (1.0, 1), (1.1, 1), (1.2, 2), (1.5, 2), (2.0, 2),
+                                             (2.19, 2), (3.2, 4), (64.0, 4)])
+def test_usable_cpus_count_a_cpu_from_a_fifth_of_its_time(
+        monkeypatch: pytest.MonkeyPatch, quota: Optional[float], expected: int) -> None:
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1, 2, 3})
     monkeypatch.setattr(_compare_ahead, 'cpu_quota', lambda: quota)
     assert usable_cpus() == expected
