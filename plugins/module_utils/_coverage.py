@@ -731,23 +731,26 @@ def _dkms_tree_read(rootfs, warn, trees, comparisons, ko_reader, names=None, dkm
     ahead = [] if ko_reader is None else _plain_module_files(
         path for kernel_tree in trees.values() for paths in kernel_tree.out_of_tree.values() for path in paths)
     # Each package installed on each kernel, at most (of one module, as a rule): the copies to compare.
-    if len(ahead) >= READ_AHEAD_MIN and comparisons.start(prepare, package_entries(rootfs, locations[0]) * len(trees)):
-        _links_read(trees)
+    tree_read_by_worker = len(ahead) >= READ_AHEAD_MIN and comparisons.start(
+        prepare, package_entries(rootfs, locations[0]) * len(trees))
+    _links_read(trees)
+    handed = None
+    if tree_read_by_worker:
         # No longer than the worker reads: what is not read by then is read when asked.
         ko_reader.read_ahead(ahead, stop=comparisons.ready)
         handed = comparisons.take_handover()
-        if handed is not None:
-            payload, pairs = handed
-            tree, warnings = loads_tree(payload, rootfs, warn)
-            for message in warnings:
-                warn(message)
-            ko_reader.read_ahead(_plain_module_files(copy for copy, build in pairs))
-            return tree
-    # (Where the worker handed nothing over, it is not started again: every pair is compared here.)
-    _links_read(trees)
-    tree = read_packages(rootfs, warn, locations, names)
-    pairs = _byte_comparisons(tree, trees)
-    if comparisons.start(lambda: (b'', pairs), len(pairs)) and ko_reader is not None:
+    if handed is not None:
+        payload, pairs = handed
+        tree, warnings = loads_tree(payload, rootfs, warn)
+        for message in warnings:
+            warn(message)
+        comparing = True
+    else:
+        # (Where the worker handed nothing over, it is not started again: every pair is compared here.)
+        tree = read_packages(rootfs, warn, locations, names)
+        pairs = _byte_comparisons(tree, trees)
+        comparing = comparisons.start(lambda: (b'', pairs), len(pairs))
+    if comparing and ko_reader is not None:
         ko_reader.read_ahead(_plain_module_files(copy for copy, build in pairs))
     return tree
 

@@ -37,19 +37,27 @@ _ESCAPE = re.compile(r'\\([0-7]{3})')
 def cpu_quota(proc_self=PROC_SELF):
     """CPUs' worth of time (a float) the CFS bandwidth limits of this process's cgroups allow it,
     the least of them; None where none limits it or none can be read."""
-    cgroups = _cgroup_paths(_read(posixpath.join(proc_self, 'cgroup'), CGROUP_BYTES))
-    mountinfo = _read(posixpath.join(proc_self, 'mountinfo'), MOUNTINFO_LIMIT)
-    if not cgroups or mountinfo is None:
-        return None
     limits = []
-    for mount_point, mount_root, version in _cgroup_mounts(mountinfo):
-        parts = _parts_below(cgroups.get('' if version == 2 else 'cpu'), mount_root)
+    for mount_point, parts, version in cpu_cgroups(proc_self):
         # The cgroup and each one above it, up to the hierarchy's root.
-        for depth in range(len(parts), -1, -1) if parts is not None else ():
+        for depth in range(len(parts), -1, -1):
             limit = _limit(posixpath.join(mount_point, *parts[:depth]), version)
             if limit is not None:
                 limits.append(limit)
     return min(limits) if limits else None
+
+
+def cpu_cgroups(proc_self=PROC_SELF):
+    """(mount point, components of this process's cgroup below it, 1 or 2) of each mount that shows
+    its cgroup in a hierarchy the cpu controller may be in: cgroup v2, or v1's ``cpu``."""
+    cgroups = _cgroup_paths(_read(posixpath.join(proc_self, 'cgroup'), CGROUP_BYTES))
+    mountinfo = _read(posixpath.join(proc_self, 'mountinfo'), MOUNTINFO_LIMIT)
+    if not cgroups or mountinfo is None:
+        return
+    for mount_point, mount_root, version in _cgroup_mounts(mountinfo):
+        parts = _parts_below(cgroups.get('' if version == 2 else 'cpu'), mount_root)
+        if parts is not None:
+            yield mount_point, parts, version
 
 
 def _read(path, limit):

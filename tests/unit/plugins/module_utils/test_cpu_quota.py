@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.kabi.dkms.plugins.module_utils import _compare_ahead, _cpu_quota
 from ansible_collections.kabi.dkms.plugins.module_utils._compare_ahead import usable_cpus
-from ansible_collections.kabi.dkms.plugins.module_utils._cpu_quota import cpu_quota
+from ansible_collections.kabi.dkms.plugins.module_utils._cpu_quota import cpu_cgroups, cpu_quota
 
 V2_MOUNT = '30 23 0:26 {root} {point} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n'
 V1_CPU_MOUNT = '32 31 0:29 {root} {point} rw,nosuid,nodev,noexec,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct\n'
@@ -131,11 +131,9 @@ def writable_cpu_cgroup() -> Optional[Path]:
     test may make a child cgroup there (root); None where it may not."""
     if os.geteuid() != 0:
         return None
-    cgroups = _cpu_quota._cgroup_paths(Path('/proc/self/cgroup').read_text())
-    for point, mount_root, version in _cpu_quota._cgroup_mounts(Path('/proc/self/mountinfo').read_text()):
-        parts = _cpu_quota._parts_below(cgroups.get('' if version == 2 else 'cpu'), mount_root)
-        directory = Path(point, *parts) if parts is not None else None
-        if directory is None or not os.access(str(directory), os.W_OK):
+    for point, parts, version in cpu_cgroups():
+        directory = Path(point, *parts)
+        if not os.access(str(directory), os.W_OK):
             continue
         if version == 1 or 'cpu' in (directory / 'cgroup.subtree_control').read_text().split():
             return directory
